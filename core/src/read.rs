@@ -1,0 +1,396 @@
+//! One read path for every layer: "read exactly N bytes at byte offset X",
+//! with the total length known up front. A read that would cross the end is
+//! an error value — a short read is never handed on as data, because a
+//! checker that parses half a structure reports nonsense.
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Why a positioned read failed.
+#[derive(Debug)]
+pub enum ReadErrorKind {
+    /// The range reaches past the end of the reader, whose length is given.
+    OutOfBounds {
+        /// Length of the reader in bytes.
+        len: u64,
+    },
+    /// The operating system failed the read.
+    Io(io::Error),
+    /// A layer below could not produce these bytes (e.g. a qcow2 cluster
+    /// whose table entry is corrupt, or a compression it cannot decode).
+    Layer(String),
+    /// The caller asked for more than the stated bound allows.
+    TooLarge {
+        /// The bound that was exceeded, in bytes.
+        limit: u64,
+    },
+}
+
+/// A failed positioned read: where, how much, and why.
+#[derive(Debug)]
+pub struct ReadError {
+    /// Byte offset the read started at, in the reader's own space.
+    pub offset: u64,
+    /// Number of bytes asked for.
+    pub len: u64,
+    /// What went wrong.
+    pub kind: ReadErrorKind,
+}
+
+impl ReadError {
+    /// A read error of the given kind for `len` bytes at `offset`.
+    pub fn new(offset: u64, len: u64, kind: ReadErrorKind) -> Self {
+        ReadError { offset, len, kind }
+    }
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ReadErrorKind::OutOfBounds { len } => write!(
+                f,
+                "reading {} bytes at offset {} goes past the end ({} bytes)",
+                self.len, self.offset, len
+            ),
+            ReadErrorKind::Io(e) => {
+                write!(f, "reading {} bytes at offset {}: {e}", self.len, self.offset)
+            }
+            ReadErrorKind::Layer(msg) => {
+                write!(f, "reading {} bytes at offset {}: {msg}", self.len, self.offset)
+            }
+            ReadErrorKind::TooLarge { limit } => write!(
+                f,
+                "refusing to read {} bytes at offset {}: more than the {limit}-byte bound",
+                self.len, self.offset
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            ReadErrorKind::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Positioned reads of a byte range whose length is known.
+///
+/// Implementations take `&self` so that one reader can serve several
+/// threads (pread needs no cursor); those with caches use interior locking.
+pub trait ReadAt: Send + Sync {
+    /// Total length in bytes.
+    fn len(&self) -> u64;
+
+    /// Fills `buf` with the bytes at `offset..offset + buf.len()`, or fails.
+    /// A range reaching past [`ReadAt::len`] is an
+    /// [`ReadErrorKind::OutOfBounds`] error.
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError>;
+
+    /// True when the reader holds no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether `offset..offset+len` is known to read as zeros without
+    /// reading it (a qcow2 cluster that is unallocated or a zero cluster).
+    /// `false` means "unknown", not "non-zero"; the default knows nothing.
+    fn known_zero(&self, _offset: u64, _len: u64) -> bool {
+        false
+    }
+}
+
+/// Checks `offset..offset+len` against `total` without overflow.
+fn check_range(offset: u64, len: usize, total: u64) -> Result<(), ReadError> {
+    let len64 = u64::try_from(len).unwrap_or(u64::MAX);
+    match offset.checked_add(len64) {
+        Some(end) if end <= total => Ok(()),
+        _ => Err(ReadError::new(offset, len64, ReadErrorKind::OutOfBounds { len: total })),
+    }
+}
+
+/// Reads `len` bytes at `offset` into a new vector, refusing (before
+/// allocating) when `len` exceeds `limit` or the reader's end. Lengths read
+/// from an image go through here so a hostile header cannot size an
+/// allocation.
+pub fn read_vec(
+    reader: &(impl ReadAt + ?Sized),
+    offset: u64,
+    len: u64,
+    limit: u64,
+) -> Result<Vec<u8>, ReadError> {
+    if len > limit {
+        return Err(ReadError::new(offset, len, ReadErrorKind::TooLarge { limit }));
+    }
+    let n = usize::try_from(len)
+        .map_err(|_| ReadError::new(offset, len, ReadErrorKind::TooLarge { limit }))?;
+    match offset.checked_add(len) {
+        Some(end) if end <= reader.len() => {}
+        _ => {
+            return Err(ReadError::new(
+                offset,
+                len,
+                ReadErrorKind::OutOfBounds { len: reader.len() },
+            ));
+        }
+    }
+    let mut buf = vec![0u8; n];
+    reader.read_exact_at(offset, &mut buf)?;
+    Ok(buf)
+}
+
+impl<T: ReadAt + ?Sized> ReadAt for &T {
+    fn len(&self) -> u64 {
+        (**self).len()
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        (**self).read_exact_at(offset, buf)
+    }
+    fn known_zero(&self, offset: u64, len: u64) -> bool {
+        (**self).known_zero(offset, len)
+    }
+}
+
+impl<T: ReadAt + ?Sized> ReadAt for Box<T> {
+    fn len(&self) -> u64 {
+        (**self).len()
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        (**self).read_exact_at(offset, buf)
+    }
+    fn known_zero(&self, offset: u64, len: u64) -> bool {
+        (**self).known_zero(offset, len)
+    }
+}
+
+impl<T: ReadAt + ?Sized> ReadAt for Arc<T> {
+    fn len(&self) -> u64 {
+        (**self).len()
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        (**self).read_exact_at(offset, buf)
+    }
+    fn known_zero(&self, offset: u64, len: u64) -> bool {
+        (**self).known_zero(offset, len)
+    }
+}
+
+/// An image file opened read-only, read with pread.
+///
+/// pread rather than mmap: a file truncated underneath an mmap raises
+/// SIGBUS, and imgcheck is run on live and truncated images.
+#[derive(Debug)]
+pub struct FileReader {
+    file: File,
+    len: u64,
+    path: PathBuf,
+}
+
+impl FileReader {
+    /// Opens `path` read-only (never for writing, never locked) and takes
+    /// its length once; reads beyond that length fail even if the file grows.
+    pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
+        let path = path.as_ref();
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(FileReader { file, len, path: path.to_path_buf() })
+    }
+
+    /// The path the file was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl ReadAt for FileReader {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        check_range(offset, buf.len(), self.len)?;
+        self.file.read_exact_at(buf, offset).map_err(|e| {
+            let len = u64::try_from(buf.len()).unwrap_or(u64::MAX);
+            // The file shrank since it was opened: say so as a bounds error.
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                ReadError::new(offset, len, ReadErrorKind::OutOfBounds { len: self.len })
+            } else {
+                ReadError::new(offset, len, ReadErrorKind::Io(e))
+            }
+        })
+    }
+}
+
+/// Bytes in memory: for tests, fuzzing, and embedders that already hold
+/// an image.
+#[derive(Debug, Clone)]
+pub struct BytesReader {
+    bytes: Arc<[u8]>,
+}
+
+impl BytesReader {
+    /// Wraps `bytes`.
+    pub fn new(bytes: impl Into<Arc<[u8]>>) -> Self {
+        BytesReader { bytes: bytes.into() }
+    }
+
+    /// The bytes held.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl ReadAt for BytesReader {
+    fn len(&self) -> u64 {
+        u64::try_from(self.bytes.len()).unwrap_or(u64::MAX)
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        check_range(offset, buf.len(), self.len())?;
+        // check_range proved offset + len <= bytes.len(), so both convert.
+        let start = usize::try_from(offset).map_err(|_| {
+            ReadError::new(offset, 0, ReadErrorKind::OutOfBounds { len: self.len() })
+        })?;
+        let src = start
+            .checked_add(buf.len())
+            .and_then(|end| self.bytes.get(start..end))
+            .ok_or_else(|| {
+                ReadError::new(offset, 0, ReadErrorKind::OutOfBounds { len: self.len() })
+            })?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// A window `start..start+len` of another reader: a partition of a disk.
+#[derive(Debug, Clone)]
+pub struct Slice<R> {
+    inner: R,
+    start: u64,
+    len: u64,
+}
+
+impl<R: ReadAt> Slice<R> {
+    /// The window `start..start+len` of `inner`, or `None` when it does not
+    /// lie inside `inner` (use [`Slice::clamped`] for a partition that runs
+    /// past the end of a truncated disk).
+    pub fn new(inner: R, start: u64, len: u64) -> Option<Self> {
+        let end = start.checked_add(len)?;
+        (end <= inner.len()).then_some(Slice { inner, start, len })
+    }
+
+    /// The window cut to what `inner` holds: a partition table may claim
+    /// more than a truncated image has, and the filesystem inside should
+    /// still be read as far as it goes.
+    pub fn clamped(inner: R, start: u64, len: u64) -> Self {
+        let total = inner.len();
+        let start = start.min(total);
+        let len = len.min(total.saturating_sub(start));
+        Slice { inner, start, len }
+    }
+
+    /// Where the window starts in the inner reader.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// The reader underneath.
+    pub fn inner(&self) -> &R {
+        &self.inner
+    }
+}
+
+impl<R: ReadAt> ReadAt for Slice<R> {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        check_range(offset, buf.len(), self.len)?;
+        // start + offset + len <= start + self.len <= inner.len(): no overflow.
+        let at = self.start.checked_add(offset).ok_or_else(|| {
+            ReadError::new(offset, 0, ReadErrorKind::OutOfBounds { len: self.len })
+        })?;
+        self.inner.read_exact_at(at, buf).map_err(|mut e| {
+            // Report the offset in this window's own space, as the caller asked.
+            e.offset = offset;
+            e
+        })
+    }
+
+    fn known_zero(&self, offset: u64, len: u64) -> bool {
+        self.start
+            .checked_add(offset)
+            .is_some_and(|at| self.inner.known_zero(at, len))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disk() -> BytesReader {
+        BytesReader::new((0..=255u8).cycle().take(4096).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn bytes_reader_reads_and_refuses_past_end() {
+        let d = disk();
+        let mut b = [0u8; 4];
+        d.read_exact_at(254, &mut b).unwrap();
+        assert_eq!(b, [254, 255, 0, 1]);
+        let e = d.read_exact_at(4094, &mut b).unwrap_err();
+        assert!(matches!(e.kind, ReadErrorKind::OutOfBounds { len: 4096 }));
+        assert!(d.read_exact_at(u64::MAX - 1, &mut b).is_err());
+    }
+
+    #[test]
+    fn slice_windows_and_bounds() {
+        let d = disk();
+        let s = Slice::new(&d, 1000, 100).unwrap();
+        let mut b = [0u8; 2];
+        s.read_exact_at(0, &mut b).unwrap();
+        assert_eq!(b, [(1000 % 256) as u8, (1001 % 256) as u8]);
+        let e = s.read_exact_at(99, &mut b).unwrap_err();
+        assert_eq!(e.offset, 99);
+        assert!(Slice::new(&d, 4000, 200).is_none());
+        assert!(Slice::new(&d, u64::MAX, 2).is_none());
+        let c = Slice::clamped(&d, 4000, 200);
+        assert_eq!(c.len(), 96);
+        assert_eq!(Slice::clamped(&d, 9000, 5).len(), 0);
+    }
+
+    #[test]
+    fn read_vec_bounds_before_allocating() {
+        let d = disk();
+        assert_eq!(read_vec(&d, 10, 3, 16).unwrap(), vec![10, 11, 12]);
+        let e = read_vec(&d, 0, 1 << 40, 1 << 20).unwrap_err();
+        assert!(matches!(e.kind, ReadErrorKind::TooLarge { .. }));
+        let e = read_vec(&d, 4000, 200, 1 << 20).unwrap_err();
+        assert!(matches!(e.kind, ReadErrorKind::OutOfBounds { .. }));
+    }
+
+    #[test]
+    fn file_reader_is_read_only_and_bounded() {
+        let dir = std::env::temp_dir().join(format!("imgcheck-core-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("f.img");
+        std::fs::write(&p, b"hello world").unwrap();
+        let r = FileReader::open(&p).unwrap();
+        assert_eq!(r.len(), 11);
+        let mut b = [0u8; 5];
+        r.read_exact_at(6, &mut b).unwrap();
+        assert_eq!(&b, b"world");
+        assert!(r.read_exact_at(7, &mut b).is_err());
+        // Truncated after opening: the read fails, it does not return zeros.
+        std::fs::write(&p, b"hi").unwrap();
+        assert!(r.read_exact_at(6, &mut b).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,1 @@
+//! imgcheck-ext4: being written.

@@ -1,0 +1,1 @@
+//! imgcheck-gpt: being written.

@@ -1,0 +1,9 @@
+//! `imgcheck`: offline, read-only integrity and corruption forensics for
+//! disk images — qcow2, MBR/GPT and ext4 in one report.
+
+mod layers;
+mod report;
+
+fn main() {
+    std::process::exit(0);
+}

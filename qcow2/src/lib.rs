@@ -1,0 +1,1 @@
+//! imgcheck-qcow2: being written.
