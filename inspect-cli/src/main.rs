@@ -1,9 +1,13 @@
 //! `imgcheck`: offline, read-only integrity and corruption forensics for
 //! disk images — qcow2, MBR/GPT and ext4 in one report.
 
+mod cli;
 mod layers;
+mod pipeline;
+mod render;
 mod report;
+mod time;
 
 fn main() {
-    std::process::exit(0);
+    std::process::exit(i32::from(cli::run()));
 }

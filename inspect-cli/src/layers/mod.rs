@@ -31,7 +31,9 @@ pub struct Fatal {
 impl Fatal {
     /// A fatal error with this message.
     pub fn new(message: impl Into<String>) -> Self {
-        Fatal { message: message.into() }
+        Fatal {
+            message: message.into(),
+        }
     }
 }
 

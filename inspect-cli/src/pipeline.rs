@@ -1,0 +1,191 @@
+//! Composes the layers outside in: image file → container → disk →
+//! partition table → partitions → filesystems, then adds what only the
+//! whole stack can say (the timeline and the next steps).
+
+use crate::cli::Format;
+use crate::layers::{self, Fatal, Options};
+use crate::report::{Event, ImageReport, Node};
+use imgcheck_core::{FileReader, ReadAt, Severity, Slice};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The qcow2 magic, `QFI\xfb`.
+const QCOW2_MAGIC: [u8; 4] = *b"QFI\xfb";
+
+fn open_file(path: &Path) -> Result<Arc<FileReader>, Fatal> {
+    let meta = std::fs::metadata(path).map_err(|e| Fatal::new(format!("cannot open: {e}")))?;
+    if meta.is_dir() {
+        return Err(Fatal::new("is a directory, not an image file"));
+    }
+    FileReader::open(path)
+        .map(Arc::new)
+        .map_err(|e| Fatal::new(format!("cannot open read-only: {e}")))
+}
+
+fn detect(file: &FileReader, format: Option<Format>) -> Format {
+    if let Some(f) = format {
+        return f;
+    }
+    let mut magic = [0u8; 4];
+    match file.read_exact_at(0, &mut magic) {
+        Ok(()) if magic == QCOW2_MAGIC => Format::Qcow2,
+        _ => Format::Raw,
+    }
+}
+
+/// Checks one image and builds its report.
+pub fn inspect_image(
+    path: &Path,
+    format: Option<Format>,
+    opts: &Options,
+) -> Result<ImageReport, Fatal> {
+    let file = open_file(path)?;
+    let file_size = file.len();
+    let mut events = Vec::new();
+    let (format_name, mut root, disk, virtual_size) = match detect(&file, format) {
+        Format::Qcow2 => {
+            let opened = layers::qcow2::open(Arc::clone(&file), opts)?;
+            events.extend(opened.events);
+            ("qcow2", opened.node, opened.disk, opened.virtual_size)
+        }
+        Format::Raw => {
+            if opts.snapshot.is_some() {
+                return Err(Fatal::new(
+                    "--snapshot needs a qcow2 image; this one is raw",
+                ));
+            }
+            let node = Node::new("raw", format!("raw image, {}", human_size(file_size)));
+            let disk: Arc<dyn ReadAt> = file;
+            ("raw", node, Some(disk), file_size)
+        }
+    };
+    if let Some(disk) = disk {
+        let table = inspect_disk(&disk, opts, &mut events);
+        root.children.push(table);
+    }
+    events.sort();
+    let mut report = ImageReport {
+        image: path.display().to_string(),
+        format: format_name,
+        file_size,
+        virtual_size,
+        root,
+        timeline: events,
+        next_steps: Vec::new(),
+    };
+    report.next_steps = next_steps(&report);
+    Ok(report)
+}
+
+/// The partition table and everything inside it.
+fn inspect_disk(disk: &Arc<dyn ReadAt>, opts: &Options, events: &mut Vec<Event>) -> Node {
+    let table = layers::gpt::inspect(disk.as_ref(), opts);
+    let mut node = table.node;
+    if table.parts.is_empty() {
+        // No partition table: an LV dump or `mkfs.ext4 disk.img` — check the
+        // whole disk as a filesystem.
+        if let Some(fs) = inspect_contents(disk.as_ref(), 0, "whole disk", opts, events) {
+            node.children.push(fs);
+        }
+    }
+    for mut part in table.parts {
+        // Clamped: a partition cut short by a truncated image is still read
+        // as far as it goes, and the filesystem layer sees the shorter size.
+        let slice = Slice::clamped(Arc::clone(disk), part.start, part.size);
+        let source = format!("partition {}", part.index);
+        if let Some(fs) = inspect_contents(&slice, part.start, &source, opts, events) {
+            part.node.children.push(fs);
+        }
+        node.children.push(part.node);
+    }
+    node
+}
+
+/// The filesystem (or other contents) of a partition or whole disk.
+fn inspect_contents(
+    r: &dyn ReadAt,
+    base: u64,
+    source: &str,
+    opts: &Options,
+    events: &mut Vec<Event>,
+) -> Option<Node> {
+    if layers::ext4::probe(r) {
+        let (node, evs) = layers::ext4::inspect(r, base, source, opts);
+        events.extend(evs);
+        return Some(node);
+    }
+    layers::gpt::identify(r)
+        .map(|kind| Node::new(kind, "contents identified by signature; not checked"))
+}
+
+/// Next steps, safest first: copy before anything, read-only checks before
+/// repairs; each command once.
+fn next_steps(report: &ImageReport) -> Vec<String> {
+    let findings = report.findings();
+    let mut steps: Vec<String> = Vec::new();
+    let worst = imgcheck_core::worst_severity(findings.iter().copied());
+    if worst == Some(Severity::Error) {
+        steps.push(format!(
+            "cp --sparse=always {0} {0}.bak   # work on a copy; never repair the only one",
+            report.image
+        ));
+    }
+    for sev in [Severity::Error, Severity::Warning] {
+        for f in findings.iter().filter(|f| f.severity == sev) {
+            if let Some(h) = &f.hint {
+                let h = h.replace("IMAGE", &report.image);
+                if !steps.contains(&h) {
+                    steps.push(h);
+                }
+            }
+        }
+    }
+    steps
+}
+
+/// `--qemu-compat` for one image.
+pub fn qemu_compat(
+    path: &Path,
+    format: Option<Format>,
+    opts: &Options,
+) -> Result<(serde_json::Value, u8), (String, u8)> {
+    let file = open_file(path).map_err(|e| (e.message, 1))?;
+    match detect(&file, format) {
+        Format::Qcow2 => layers::qcow2::qemu_check(file, opts),
+        Format::Raw => Err(("This image format does not support checks".to_string(), 63)),
+    }
+}
+
+/// `67108864` → `64 MiB`; exact bytes are in the JSON.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut unit = 0usize;
+    let mut whole = bytes;
+    let mut rem = 0u64;
+    while whole >= 1024 && unit < UNITS.len().saturating_sub(1) {
+        rem = whole % 1024;
+        whole /= 1024;
+        unit = unit.saturating_add(1);
+    }
+    let name = UNITS.get(unit).copied().unwrap_or("bytes");
+    if rem == 0 || unit == 0 {
+        format!("{whole} {name}")
+    } else {
+        // One decimal, truncated: 1.5 GiB, never "2.0" for 1.99.
+        format!("{whole}.{} {name}", rem.saturating_mul(10) / 1024)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_size(0), "0 bytes");
+        assert_eq!(human_size(512), "512 bytes");
+        assert_eq!(human_size(64 << 20), "64 MiB");
+        assert_eq!(human_size(1536 << 20), "1.5 GiB");
+        assert_eq!(human_size(u64::MAX), "15.9 PiB");
+    }
+}

@@ -1,0 +1,180 @@
+//! Views of the report: the human text (one block per layer, indented as
+//! the layers nest) and one JSON object per image. Both render the same
+//! findings; neither adds information the other lacks, except that the
+//! JSON carries the structured details of each layer.
+
+use crate::pipeline::human_size;
+use crate::report::{ImageReport, Node};
+use crate::time::utc;
+use anstyle::{AnsiColor, Style};
+use imgcheck_core::{Finding, Severity};
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+
+const INDENT: &str = "  ";
+
+fn style_for(sev: Severity) -> Style {
+    match sev {
+        Severity::Error => Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+        Severity::Warning => Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold(),
+        Severity::Info => Style::new().fg_color(Some(AnsiColor::Cyan.into())),
+    }
+}
+
+fn bold() -> Style {
+    Style::new().bold()
+}
+
+/// The human report. Colour codes are always written; anstream strips them
+/// when colour is off.
+pub fn text(report: &ImageReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{b}imgcheck {}{b:#}  ({}, file {}, disk {})",
+        report.image,
+        report.format,
+        human_size(report.file_size),
+        human_size(report.virtual_size),
+        b = bold()
+    );
+    node_text(&report.root, 0, &mut out);
+
+    if !report.timeline.is_empty() {
+        let _ = writeln!(out, "\n{b}timeline (UTC){b:#}", b = bold());
+        for e in &report.timeline {
+            let _ = writeln!(out, "{INDENT}{}  {}: {}", utc(e.time), e.source, e.what);
+        }
+    }
+    if !report.next_steps.is_empty() {
+        let _ = writeln!(out, "\n{b}next steps{b:#}", b = bold());
+        for (i, s) in report.next_steps.iter().enumerate() {
+            let _ = writeln!(out, "{INDENT}{}. {s}", i.saturating_add(1));
+        }
+    }
+    let findings = report.findings();
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let verdict = report.verdict();
+    let vstyle = match verdict {
+        crate::report::Verdict::Damaged => style_for(Severity::Error),
+        crate::report::Verdict::Warning => style_for(Severity::Warning),
+        crate::report::Verdict::Clean => {
+            Style::new().fg_color(Some(AnsiColor::Green.into())).bold()
+        }
+    };
+    let _ = writeln!(
+        out,
+        "\nverdict: {vstyle}{}{vstyle:#} ({} errors, {} warnings, {} info)",
+        verdict.as_str(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info),
+    );
+    out
+}
+
+fn node_text(node: &Node, depth: usize, out: &mut String) {
+    let pad = INDENT.repeat(depth);
+    let _ = writeln!(
+        out,
+        "{pad}{b}{}{b:#}  {}",
+        node.kind,
+        node.title,
+        b = bold()
+    );
+    let fpad = INDENT.repeat(depth.saturating_add(1));
+    for f in &node.findings {
+        finding_text(f, &fpad, out);
+    }
+    for c in &node.children {
+        node_text(c, depth.saturating_add(1), out);
+    }
+}
+
+fn finding_text(f: &Finding, pad: &str, out: &mut String) {
+    let s = style_for(f.severity);
+    let _ = writeln!(
+        out,
+        "{pad}{s}{:<7}{s:#} {}  [{} @ {} {:#x}]",
+        f.severity.to_string(),
+        f.message,
+        f.code,
+        f.space,
+        f.offset
+    );
+    if let Some(h) = &f.hint {
+        let _ = writeln!(out, "{pad}        hint: {h}");
+    }
+}
+
+/// The `layers` object: the container, the partition table, its
+/// partitions and their filesystems, each with the details its layer gave.
+fn layers_json(report: &ImageReport) -> Value {
+    let node_obj = |n: &Node| {
+        json!({
+            "kind": n.kind,
+            "summary": n.title,
+            "details": n.details,
+        })
+    };
+    let mut container = node_obj(&report.root);
+    let mut table = Value::Null;
+    let mut partitions = Vec::new();
+    let mut filesystem = Value::Null;
+    for t in &report.root.children {
+        table = node_obj(t);
+        for c in &t.children {
+            if c.kind.starts_with("partition") {
+                let mut p = node_obj(c);
+                let fs = c.children.first().map(node_obj).unwrap_or(Value::Null);
+                if let Some(o) = p.as_object_mut() {
+                    o.insert("filesystem".into(), fs);
+                }
+                partitions.push(p);
+            } else {
+                // A filesystem on the whole disk (no partition table).
+                filesystem = node_obj(c);
+            }
+        }
+    }
+    if let Some(o) = container.as_object_mut() {
+        o.insert("format".into(), json!(report.format));
+    }
+    json!({
+        "container": container,
+        "partition_table": table,
+        "partitions": partitions,
+        "filesystem": filesystem,
+    })
+}
+
+/// The report as one JSON object (the `--json` contract).
+pub fn json_value(report: &ImageReport) -> Value {
+    let findings = report.findings();
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    json!({
+        "schema": 1,
+        "image": report.image,
+        "format": report.format,
+        "file_size": report.file_size,
+        "virtual_size": report.virtual_size,
+        "verdict": report.verdict().as_str(),
+        "counters": {
+            "errors": count(Severity::Error),
+            "warnings": count(Severity::Warning),
+            "info": count(Severity::Info),
+            "findings": findings.len(),
+        },
+        "findings": findings,
+        "layers": layers_json(report),
+        "timeline": report.timeline.iter().map(|e| json!({
+            "time": e.time, "utc": utc(e.time), "source": e.source, "what": e.what,
+        })).collect::<Vec<_>>(),
+        "next_steps": report.next_steps,
+    })
+}
+
+/// One line of JSON Lines.
+pub fn json_line(report: &ImageReport) -> String {
+    format!("{}\n", json_value(report))
+}

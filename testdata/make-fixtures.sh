@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Rebuilds every committed fixture with real tools: qemu-img, qemu-io,
+# sgdisk, sfdisk, mkfs.ext4, debugfs. Each scripts/*.sh writes zstd-compressed
+# images into fixtures/<layer>/ (the demo image goes uncompressed into demo/).
+# Needs: qemu-utils e2fsprogs gdisk fdisk xfsprogs zstd python3.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+only=${1:-}
+for s in "$here"/scripts/*.sh; do
+  name=$(basename "$s" .sh)
+  [ -n "$only" ] && [ "$only" != "$name" ] && continue
+  echo "== $name"
+  bash "$s"
+done
+du -sh "$here/fixtures" "$here/demo"

@@ -1,0 +1,26 @@
+# Sourced by the fixture scripts: fixed clocks and identifiers so that a
+# rebuild changes only what the tools themselves vary.
+set -euo pipefail
+export E2FSPROGS_FAKE_TIME=1763000000   # 2025-11-13 02:13:20 UTC
+export MKE2FS_DEVICE_SECTSIZE=512
+testdata=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# store LAYER FILE: compress FILE into fixtures/LAYER/<basename>.zst
+store() {
+  mkdir -p "$testdata/fixtures/$1"
+  zstd -19 -q -f "$2" -o "$testdata/fixtures/$1/$(basename "$2").zst"
+}
+
+# A small tree for mkfs.ext4 -d, so filesystems hold real files and dirs.
+make_tree() {
+  local d=$1
+  mkdir -p "$d/etc" "$d/var/log" "$d/home/user/docs"
+  printf 'brainvm\n' > "$d/etc/hostname"
+  seq 1 2000 > "$d/var/log/syslog"
+  head -c 200000 /dev/zero | tr '\0' 'x' > "$d/home/user/docs/big.txt"
+  ln -s ../etc/hostname "$d/home/user/host"
+  touch -d @1763000000 "$d" "$d"/etc "$d"/etc/hostname "$d"/var "$d"/var/log "$d"/var/log/syslog \
+    "$d"/home "$d"/home/user "$d"/home/user/docs "$d"/home/user/docs/big.txt
+}
