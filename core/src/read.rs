@@ -57,10 +57,18 @@ impl fmt::Display for ReadError {
                 self.len, self.offset, len
             ),
             ReadErrorKind::Io(e) => {
-                write!(f, "reading {} bytes at offset {}: {e}", self.len, self.offset)
+                write!(
+                    f,
+                    "reading {} bytes at offset {}: {e}",
+                    self.len, self.offset
+                )
             }
             ReadErrorKind::Layer(msg) => {
-                write!(f, "reading {} bytes at offset {}: {msg}", self.len, self.offset)
+                write!(
+                    f,
+                    "reading {} bytes at offset {}: {msg}",
+                    self.len, self.offset
+                )
             }
             ReadErrorKind::TooLarge { limit } => write!(
                 f,
@@ -111,7 +119,11 @@ fn check_range(offset: u64, len: usize, total: u64) -> Result<(), ReadError> {
     let len64 = u64::try_from(len).unwrap_or(u64::MAX);
     match offset.checked_add(len64) {
         Some(end) if end <= total => Ok(()),
-        _ => Err(ReadError::new(offset, len64, ReadErrorKind::OutOfBounds { len: total })),
+        _ => Err(ReadError::new(
+            offset,
+            len64,
+            ReadErrorKind::OutOfBounds { len: total },
+        )),
     }
 }
 
@@ -126,7 +138,11 @@ pub fn read_vec(
     limit: u64,
 ) -> Result<Vec<u8>, ReadError> {
     if len > limit {
-        return Err(ReadError::new(offset, len, ReadErrorKind::TooLarge { limit }));
+        return Err(ReadError::new(
+            offset,
+            len,
+            ReadErrorKind::TooLarge { limit },
+        ));
     }
     let n = usize::try_from(len)
         .map_err(|_| ReadError::new(offset, len, ReadErrorKind::TooLarge { limit }))?;
@@ -199,7 +215,11 @@ impl FileReader {
         let path = path.as_ref();
         let file = File::open(path)?;
         let len = file.metadata()?.len();
-        Ok(FileReader { file, len, path: path.to_path_buf() })
+        Ok(FileReader {
+            file,
+            len,
+            path: path.to_path_buf(),
+        })
     }
 
     /// The path the file was opened from.
@@ -237,7 +257,9 @@ pub struct BytesReader {
 impl BytesReader {
     /// Wraps `bytes`.
     pub fn new(bytes: impl Into<Arc<[u8]>>) -> Self {
-        BytesReader { bytes: bytes.into() }
+        BytesReader {
+            bytes: bytes.into(),
+        }
     }
 
     /// The bytes held.

@@ -129,46 +129,73 @@ pub enum Patch {
 impl Patch {
     /// Write a little-endian u32 at `offset`.
     pub fn le32(offset: u64, v: u32) -> Patch {
-        Patch::Bytes { offset, bytes: v.to_le_bytes().to_vec() }
+        Patch::Bytes {
+            offset,
+            bytes: v.to_le_bytes().to_vec(),
+        }
     }
     /// Write a big-endian u32 at `offset`.
     pub fn be32(offset: u64, v: u32) -> Patch {
-        Patch::Bytes { offset, bytes: v.to_be_bytes().to_vec() }
+        Patch::Bytes {
+            offset,
+            bytes: v.to_be_bytes().to_vec(),
+        }
     }
     /// Write a little-endian u64 at `offset`.
     pub fn le64(offset: u64, v: u64) -> Patch {
-        Patch::Bytes { offset, bytes: v.to_le_bytes().to_vec() }
+        Patch::Bytes {
+            offset,
+            bytes: v.to_le_bytes().to_vec(),
+        }
     }
     /// Write a big-endian u64 at `offset`.
     pub fn be64(offset: u64, v: u64) -> Patch {
-        Patch::Bytes { offset, bytes: v.to_be_bytes().to_vec() }
+        Patch::Bytes {
+            offset,
+            bytes: v.to_be_bytes().to_vec(),
+        }
     }
 
     /// Corrupt the CRC32 of the primary GPT header (LBA 1) on a disk with
     /// `sector`-byte logical sectors.
     pub fn gpt_primary_header_crc(sector: u64) -> Patch {
-        Patch::Xor { offset: sector + 0x10, mask: 0xff }
+        Patch::Xor {
+            offset: sector + 0x10,
+            mask: 0xff,
+        }
     }
 
     /// Zero the primary GPT header (LBA 1).
     pub fn gpt_primary_header_zero(sector: u64) -> Patch {
-        Patch::Zero { offset: sector, len: sector }
+        Patch::Zero {
+            offset: sector,
+            len: sector,
+        }
     }
 
     /// Break the magic of the ext4 superblock of group 0 of a filesystem
     /// that starts at byte `fs_start` of the image.
     pub fn ext4_primary_superblock_magic(fs_start: u64) -> Patch {
-        Patch::Bytes { offset: fs_start + 1024 + 0x38, bytes: vec![0, 0] }
+        Patch::Bytes {
+            offset: fs_start + 1024 + 0x38,
+            bytes: vec![0, 0],
+        }
     }
 
     /// Zero the whole ext4 superblock of group 0 (1024 bytes at +1024).
     pub fn ext4_primary_superblock_zero(fs_start: u64) -> Patch {
-        Patch::Zero { offset: fs_start + 1024, len: 1024 }
+        Patch::Zero {
+            offset: fs_start + 1024,
+            len: 1024,
+        }
     }
 
     /// Break the qcow2 magic (`QFI\xfb` at byte 0).
     pub fn qcow2_magic() -> Patch {
-        Patch::Bytes { offset: 0, bytes: b"XXXX".to_vec() }
+        Patch::Bytes {
+            offset: 0,
+            bytes: b"XXXX".to_vec(),
+        }
     }
 
     fn apply(&self, data: &mut Vec<u8>) {
@@ -245,7 +272,11 @@ mod tests {
         assert_eq!(&d[4..8], &[0xef, 0xbe, 0xad, 0xde]);
         Patch::Xor { offset: 4, mask: 1 }.apply(&mut d);
         assert_eq!(d[4], 0xee);
-        Patch::Zero { offset: 2, len: 100 }.apply(&mut d);
+        Patch::Zero {
+            offset: 2,
+            len: 100,
+        }
+        .apply(&mut d);
         assert!(d.iter().all(|&b| b == 0));
         Patch::Truncate { len: 3 }.apply(&mut d);
         assert_eq!(d.len(), 3);
