@@ -3,6 +3,7 @@
 
 mod cli;
 mod layers;
+mod layout;
 mod pipeline;
 mod render;
 mod report;

@@ -4,7 +4,8 @@
 
 use crate::cli::Format;
 use crate::layers::{self, Fatal, Options};
-use crate::report::{Event, ImageReport, Node};
+use crate::layout;
+use crate::report::{Event, ImageReport, Node, Span};
 use imgcheck_core::{FileReader, ReadAt, Severity, Slice};
 use std::path::Path;
 use std::sync::Arc;
@@ -61,6 +62,7 @@ pub fn inspect_image(
     };
     if let Some(disk) = disk {
         let table = inspect_disk(&disk, opts, &mut events);
+        root.findings.extend(layout::emptiness(disk.as_ref(), &table));
         root.children.push(table);
     }
     events.sort();
@@ -96,6 +98,11 @@ fn inspect_disk(disk: &Arc<dyn ReadAt>, opts: &Options, events: &mut Vec<Event>)
         if let Some(fs) = inspect_contents(&slice, part.start, &source, opts, events) {
             part.node.children.push(fs);
         }
+        part.node.span = Some(Span {
+            index: part.index,
+            start: part.start,
+            size: part.size,
+        });
         node.children.push(part.node);
     }
     node

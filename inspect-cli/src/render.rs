@@ -124,10 +124,13 @@ fn layers_json(report: &ImageReport) -> Value {
     for t in &report.root.children {
         table = node_obj(t);
         for c in &t.children {
-            if c.kind.starts_with("partition") {
+            if let Some(span) = c.span {
                 let mut p = node_obj(c);
                 let fs = c.children.first().map(node_obj).unwrap_or(Value::Null);
                 if let Some(o) = p.as_object_mut() {
+                    o.insert("index".into(), json!(span.index));
+                    o.insert("start".into(), json!(span.start));
+                    o.insert("size".into(), json!(span.size));
                     o.insert("filesystem".into(), fs);
                 }
                 partitions.push(p);

@@ -18,6 +18,19 @@ pub struct Node {
     pub details: serde_json::Value,
     /// Layers nested inside this one.
     pub children: Vec<Node>,
+    /// Where a partition lies on the disk, for partition nodes.
+    pub span: Option<Span>,
+}
+
+/// A partition's place on the disk, as the partition table states it.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Span {
+    /// Partition number as the table numbers it (logical MBR partitions from 5).
+    pub index: u32,
+    /// First byte on the disk.
+    pub start: u64,
+    /// Size in bytes as the table claims it.
+    pub size: u64,
 }
 
 impl Node {
@@ -76,10 +89,11 @@ impl Verdict {
 
     /// The fsck-style exit bits for this verdict.
     pub fn exit_bits(self) -> u8 {
+        use crate::cli::exit;
         match self {
-            Verdict::Clean => 0,
-            Verdict::Warning => 1,
-            Verdict::Damaged => 4,
+            Verdict::Clean => exit::CLEAN,
+            Verdict::Warning => exit::WARNINGS,
+            Verdict::Damaged => exit::DAMAGED,
         }
     }
 

@@ -47,3 +47,9 @@ img=$work/whole-disk-ext4.img
 truncate -s 16M "$img"
 mkfs.ext4 -q -F -U 5a5a5a5a-0000-0000-0000-000000000004 -E hash_seed=5a5a5a5a-0000-0000-0000-0000000000ff -d "$work/tree" -L whole "$img"
 store disk "$img"
+
+# Empty images: the "backup" that has quietly been empty for months.
+qemu-img create -q -f qcow2 "$work/empty.qcow2" 1G
+store disk "$work/empty.qcow2"
+truncate -s 16M "$work/empty.img"
+store disk "$work/empty.img"

@@ -1,0 +1,197 @@
+//! The CLI contract, end to end, on fixtures made by real tools
+//! (testdata/scripts/disk.sh): verdicts, JSON shape, exit codes, read-only.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(missing_docs)]
+
+use imgcheck_testdata::fixture;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn imgcheck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run imgcheck")
+}
+
+fn json_of(path: &Path) -> (Value, i32) {
+    let out = imgcheck(&["--json", path.to_str().unwrap()]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!("not one JSON object ({e}): {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr))
+    });
+    (v, out.status.code().unwrap())
+}
+
+fn summary(v: &Value) -> String {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| format!("{} {} {}", f["severity"], f["code"], f["message"]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn assert_contract(v: &Value) {
+    for key in ["schema", "image", "format", "virtual_size", "verdict", "findings", "layers", "counters"] {
+        assert!(v.get(key).is_some(), "missing key {key}");
+    }
+    assert_eq!(v["schema"], 1);
+    for f in v["findings"].as_array().unwrap() {
+        for key in ["code", "layer", "severity", "offset", "space", "message", "hint"] {
+            assert!(f.get(key).is_some(), "finding without {key}: {f}");
+        }
+        let code = f["code"].as_str().unwrap();
+        assert!(code.starts_with(f["layer"].as_str().unwrap()), "code {code} not layer-first");
+    }
+    for c in ["errors", "warnings", "info"] {
+        assert!(v["counters"][c].is_u64(), "counter {c} missing");
+    }
+}
+
+#[test]
+fn clean_gpt_disk_with_two_ext4_partitions() {
+    let (v, code) = json_of(&fixture("disk/gpt-two-ext4.img"));
+    assert_contract(&v);
+    assert_eq!(v["verdict"], "clean", "{}", summary(&v));
+    assert_eq!(code, 0);
+    assert_eq!(v["format"], "raw");
+    assert_eq!(v["virtual_size"], 64 << 20);
+    assert_eq!(v["layers"]["partition_table"]["kind"], "gpt");
+    let parts = v["layers"]["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 2);
+    for p in parts {
+        assert_eq!(p["filesystem"]["kind"], "ext4", "{p}");
+    }
+}
+
+#[test]
+fn same_disk_as_qcow2() {
+    let (v, code) = json_of(&fixture("disk/gpt-two-ext4.qcow2"));
+    assert_contract(&v);
+    assert_eq!(v["verdict"], "clean", "{}", summary(&v));
+    assert_eq!(code, 0);
+    assert_eq!(v["format"], "qcow2");
+    assert_eq!(v["virtual_size"], 64 << 20);
+    assert_eq!(v["layers"]["container"]["kind"], "qcow2");
+    assert_eq!(v["layers"]["partition_table"]["kind"], "gpt");
+    let parts = v["layers"]["partitions"].as_array().unwrap();
+    assert_eq!(parts.len(), 2);
+    assert!(parts.iter().all(|p| p["filesystem"]["kind"] == "ext4"));
+}
+
+#[test]
+fn dos_disk_with_logical_partition() {
+    let (v, code) = json_of(&fixture("disk/dos-logical.img"));
+    assert_contract(&v);
+    assert_eq!(v["verdict"], "clean", "{}", summary(&v));
+    assert_eq!(code, 0);
+    assert_eq!(v["layers"]["partition_table"]["kind"], "mbr");
+    let parts = v["layers"]["partitions"].as_array().unwrap();
+    let logical = parts
+        .iter()
+        .find(|p| p["index"] == 5)
+        .unwrap_or_else(|| panic!("no partition 5 in {parts:?}"));
+    assert_eq!(logical["filesystem"]["kind"], "ext4");
+}
+
+#[test]
+fn whole_disk_filesystem_without_a_table() {
+    let (v, code) = json_of(&fixture("disk/whole-disk-ext4.img"));
+    assert_contract(&v);
+    assert_eq!(v["verdict"], "clean", "{}", summary(&v));
+    assert_eq!(code, 0);
+    assert_eq!(v["layers"]["filesystem"]["kind"], "ext4");
+}
+
+#[test]
+fn random_bytes_are_not_clean() {
+    let (v, code) = json_of(&fixture("disk/random.img"));
+    assert_contract(&v);
+    assert_ne!(v["verdict"], "clean", "{}", summary(&v));
+    assert!(code == 1 || code == 4, "exit {code}");
+    let codes: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"layout.unrecognized"), "{codes:?}");
+}
+
+#[test]
+fn missing_file_is_an_operational_error() {
+    let out = imgcheck(&["--json", "/nonexistent/disk.img"]);
+    assert_eq!(out.status.code(), Some(8));
+    assert!(out.stdout.is_empty(), "stdout must carry only reports");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/disk.img"));
+}
+
+#[test]
+fn usage_errors_exit_16_and_help_exits_0() {
+    assert_eq!(imgcheck(&[]).status.code(), Some(16));
+    assert_eq!(imgcheck(&["--no-such-flag", "x"]).status.code(), Some(16));
+    assert_eq!(imgcheck(&["--format", "vmdk", "x"]).status.code(), Some(16));
+    let help = imgcheck(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("Exit status"));
+}
+
+#[test]
+fn exit_status_ors_across_images() {
+    let clean = fixture("disk/gpt-two-ext4.img");
+    let random = fixture("disk/random.img");
+    let out = imgcheck(&[clean.to_str().unwrap(), random.to_str().unwrap(), "/nonexistent"]);
+    let code = out.status.code().unwrap();
+    assert_eq!(code & 8, 8, "missing file sets bit 8");
+    assert_ne!(code & 5, 0, "random image sets a finding bit");
+    let jl = imgcheck(&["--json", clean.to_str().unwrap(), random.to_str().unwrap()]);
+    let lines: Vec<&str> = std::str::from_utf8(&jl.stdout).unwrap().lines().collect();
+    assert_eq!(lines.len(), 2, "one JSON object per image");
+    for l in lines {
+        serde_json::from_str::<Value>(l).unwrap();
+    }
+}
+
+#[test]
+fn format_override_reads_a_qcow2_as_raw() {
+    let q = fixture("disk/gpt-two-ext4.qcow2");
+    let out = imgcheck(&["--json", "--format", "raw", q.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["format"], "raw");
+    assert_ne!(v["verdict"], "clean", "qcow2 bytes read as a raw disk hold no table");
+}
+
+#[test]
+fn colour_follows_flag_and_no_color() {
+    let p = fixture("disk/random.img");
+    let p = p.to_str().unwrap();
+    let always = imgcheck(&["--color", "always", p]);
+    assert!(always.stdout.contains(&0x1b), "--color always colours");
+    let never = imgcheck(&["--color", "never", p]);
+    assert!(!never.stdout.contains(&0x1b));
+    let piped = imgcheck(&[p]);
+    assert!(!piped.stdout.contains(&0x1b), "auto: a pipe gets no colour");
+    let no_color = Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .arg(p)
+        .env("NO_COLOR", "1")
+        .env("CLICOLOR_FORCE", "1")
+        .output()
+        .unwrap();
+    assert!(!no_color.stdout.contains(&0x1b), "NO_COLOR wins over auto");
+}
+
+#[test]
+fn never_writes_to_the_image() {
+    for name in ["disk/gpt-two-ext4.img", "disk/gpt-two-ext4.qcow2", "disk/dos-logical.img"] {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("img");
+        std::fs::copy(fixture(name), &p).unwrap();
+        // An old mtime, so that any write would visibly move it.
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        std::fs::File::options().write(true).open(&p).unwrap().set_modified(old).unwrap();
+        let before = std::fs::read(&p).unwrap();
+        let out = imgcheck(&["--deep", p.to_str().unwrap()]);
+        assert!(out.status.code().unwrap() < 8, "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read(&p).unwrap(), before, "{name}: bytes changed");
+        assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), old, "{name}: mtime changed");
+    }
+}
