@@ -18,7 +18,9 @@ fn leading_zeros(disk: &dyn ReadAt, limit: u64) -> Result<bool, imgcheck_core::R
     while at < end {
         let n = STEP.min(end.saturating_sub(at));
         if !disk.known_zero(at, n) {
-            let chunk = buf.get_mut(..usize::try_from(n).unwrap_or(0)).unwrap_or_default();
+            let chunk = buf
+                .get_mut(..usize::try_from(n).unwrap_or(0))
+                .unwrap_or_default();
             disk.read_exact_at(at, chunk)?;
             if chunk.iter().any(|&b| b != 0) {
                 return Ok(false);

@@ -62,7 +62,8 @@ pub fn inspect_image(
     };
     if let Some(disk) = disk {
         let table = inspect_disk(&disk, opts, &mut events);
-        root.findings.extend(layout::emptiness(disk.as_ref(), &table));
+        root.findings
+            .extend(layout::emptiness(disk.as_ref(), &table));
         root.children.push(table);
     }
     events.sort();

@@ -20,7 +20,10 @@ fn json_of(path: &Path) -> (Value, i32) {
     let out = imgcheck(&["--json", path.to_str().unwrap()]);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!("not one JSON object ({e}): {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "not one JSON object ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     (v, out.status.code().unwrap())
 }
@@ -36,16 +39,30 @@ fn summary(v: &Value) -> String {
 }
 
 fn assert_contract(v: &Value) {
-    for key in ["schema", "image", "format", "virtual_size", "verdict", "findings", "layers", "counters"] {
+    for key in [
+        "schema",
+        "image",
+        "format",
+        "virtual_size",
+        "verdict",
+        "findings",
+        "layers",
+        "counters",
+    ] {
         assert!(v.get(key).is_some(), "missing key {key}");
     }
     assert_eq!(v["schema"], 1);
     for f in v["findings"].as_array().unwrap() {
-        for key in ["code", "layer", "severity", "offset", "space", "message", "hint"] {
+        for key in [
+            "code", "layer", "severity", "offset", "space", "message", "hint",
+        ] {
             assert!(f.get(key).is_some(), "finding without {key}: {f}");
         }
         let code = f["code"].as_str().unwrap();
-        assert!(code.starts_with(f["layer"].as_str().unwrap()), "code {code} not layer-first");
+        assert!(
+            code.starts_with(f["layer"].as_str().unwrap()),
+            "code {code} not layer-first"
+        );
     }
     for c in ["errors", "warnings", "info"] {
         assert!(v["counters"][c].is_u64(), "counter {c} missing");
@@ -113,7 +130,12 @@ fn random_bytes_are_not_clean() {
     assert_contract(&v);
     assert_ne!(v["verdict"], "clean", "{}", summary(&v));
     assert!(code == 1 || code == 4, "exit {code}");
-    let codes: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
     assert!(codes.contains(&"layout.unrecognized"), "{codes:?}");
 }
 
@@ -139,7 +161,11 @@ fn usage_errors_exit_16_and_help_exits_0() {
 fn exit_status_ors_across_images() {
     let clean = fixture("disk/gpt-two-ext4.img");
     let random = fixture("disk/random.img");
-    let out = imgcheck(&[clean.to_str().unwrap(), random.to_str().unwrap(), "/nonexistent"]);
+    let out = imgcheck(&[
+        clean.to_str().unwrap(),
+        random.to_str().unwrap(),
+        "/nonexistent",
+    ]);
     let code = out.status.code().unwrap();
     assert_eq!(code & 8, 8, "missing file sets bit 8");
     assert_ne!(code & 5, 0, "random image sets a finding bit");
@@ -157,7 +183,10 @@ fn format_override_reads_a_qcow2_as_raw() {
     let out = imgcheck(&["--json", "--format", "raw", q.to_str().unwrap()]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["format"], "raw");
-    assert_ne!(v["verdict"], "clean", "qcow2 bytes read as a raw disk hold no table");
+    assert_ne!(
+        v["verdict"], "clean",
+        "qcow2 bytes read as a raw disk hold no table"
+    );
 }
 
 #[test]
@@ -181,17 +210,34 @@ fn colour_follows_flag_and_no_color() {
 
 #[test]
 fn never_writes_to_the_image() {
-    for name in ["disk/gpt-two-ext4.img", "disk/gpt-two-ext4.qcow2", "disk/dos-logical.img"] {
+    for name in [
+        "disk/gpt-two-ext4.img",
+        "disk/gpt-two-ext4.qcow2",
+        "disk/dos-logical.img",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("img");
         std::fs::copy(fixture(name), &p).unwrap();
         // An old mtime, so that any write would visibly move it.
         let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
-        std::fs::File::options().write(true).open(&p).unwrap().set_modified(old).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         let before = std::fs::read(&p).unwrap();
         let out = imgcheck(&["--deep", p.to_str().unwrap()]);
-        assert!(out.status.code().unwrap() < 8, "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.code().unwrap() < 8,
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(std::fs::read(&p).unwrap(), before, "{name}: bytes changed");
-        assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), old, "{name}: mtime changed");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().modified().unwrap(),
+            old,
+            "{name}: mtime changed"
+        );
     }
 }

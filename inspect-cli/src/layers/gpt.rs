@@ -28,7 +28,10 @@ pub struct Table {
 /// Reads and checks the partition table of `disk`.
 pub fn inspect(disk: &dyn ReadAt, opts: &Options) -> Table {
     let _ = (disk, opts);
-    Table { node: Node::new("none", "no partition table"), parts: Vec::new() }
+    Table {
+        node: Node::new("none", "no partition table"),
+        parts: Vec::new(),
+    }
 }
 
 /// Names the filesystem or volume whose signature `r` starts with, if any.
