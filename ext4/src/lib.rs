@@ -1,1 +1,226 @@
-//! imgcheck-ext4: being written.
+//! imgcheck-ext4: a read-only ext2/3/4 checker in the spirit of
+//! `e2fsck -fn`, with the forensic detail e2fsck leaves out (kernel error
+//! records, timeline, usage, size against the container).
+//!
+//! It reads only through [`imgcheck_core::ReadAt`], so a filesystem inside
+//! a partition inside a qcow2 image is checked like a raw file, and it
+//! never writes.
+//!
+//! ```no_run
+//! use imgcheck_core::FileReader;
+//! use imgcheck_ext4::{check, Options};
+//!
+//! let disk = FileReader::open("fs.img")?;
+//! let report = check(&disk, &Options { deep: false });
+//! if let Some(s) = &report.summary {
+//!     println!("{} with {}-byte blocks, {} groups", s.kind, s.block_size, s.groups);
+//! }
+//! for f in &report.findings {
+//!     println!("{} {} {}", f.severity, f.code, f.message);
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! Two depths: the default is proportional to the number of block groups
+//! (superblock, backups, group descriptors, bitmap checksums, journal
+//! superblock, orphans, MMP, resize and root inodes); [`Options::deep`]
+//! adds what e2fsck's passes 1–5 check (every inode, extent trees, block
+//! maps, directories, connectivity, link counts, bitmaps), with memory
+//! bounded by bitmaps of one bit per block and inode.
+
+mod bits;
+mod check;
+mod deep;
+mod fs;
+mod superblock;
+mod util;
+
+pub use fs::{Ext4, GroupDesc, OpenError, SuperblockSource};
+pub use superblock::{Superblock, compat, feature_names, incompat, ro_compat, uuid_text};
+
+use imgcheck_core::{Finding, Layer, ReadAt, Space};
+use serde::Serialize;
+
+/// What to check.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Walk every inode and directory (e2fsck passes 1–5), not only the
+    /// metadata proportional to the number of groups.
+    pub deep: bool,
+}
+
+/// The outcome of a check: findings (offsets relative to the reader) and,
+/// when a superblock was found, a summary for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Everything found, in check order.
+    pub findings: Vec<Finding>,
+    /// The filesystem described, when a usable superblock exists.
+    pub summary: Option<Summary>,
+}
+
+/// A filesystem described for the report and the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// "ext2", "ext3" or "ext4", by features.
+    pub kind: String,
+    /// Which superblock was used.
+    pub superblock: SuperblockSource,
+    /// Block size in bytes.
+    pub block_size: u64,
+    /// `s_blocks_count`.
+    pub blocks_count: u64,
+    /// `s_free_blocks_count`.
+    pub free_blocks: u64,
+    /// `s_r_blocks_count`.
+    pub reserved_blocks: u64,
+    /// `s_inodes_count`.
+    pub inodes_count: u32,
+    /// `s_free_inodes_count`.
+    pub free_inodes: u32,
+    /// Inode size in bytes.
+    pub inode_size: u16,
+    /// Number of block groups.
+    pub groups: u64,
+    /// Filesystem size in bytes (blocks × block size).
+    pub fs_bytes: u64,
+    /// Size of what holds it (the reader's length).
+    pub container_bytes: u64,
+    /// Volume label.
+    pub label: String,
+    /// UUID.
+    pub uuid: String,
+    /// Feature names (unknown bits as `unknown:0x…`).
+    pub features: Vec<String>,
+    /// State in words ("clean", "not clean, errors").
+    pub state: String,
+    /// Behaviour on errors (`s_errors`).
+    pub errors_behaviour: String,
+    /// Mount point at last mount.
+    pub last_mounted_at: Option<String>,
+    /// Mounts since the last check.
+    pub mount_count: u16,
+    /// Mounts allowed between checks (-1: no limit).
+    pub max_mount_count: i16,
+    /// Kilobytes written over the filesystem's life.
+    pub kbytes_written: u64,
+    /// needs_recovery is set.
+    pub needs_recovery: bool,
+    /// Timestamps from the superblock.
+    pub times: Times,
+    /// The journal superblock, when there is an internal journal.
+    pub journal: Option<JournalSummary>,
+    /// The kernel's error records, when any.
+    pub errors: Option<ErrorRecords>,
+    /// Group descriptors that could be read.
+    pub group_descriptors_loaded: u64,
+}
+
+/// Superblock timestamps (Unix seconds), absent when zero.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Times {
+    /// `s_mkfs_time`.
+    pub created: Option<i64>,
+    /// `s_mtime`.
+    pub last_mount: Option<i64>,
+    /// `s_wtime`.
+    pub last_write: Option<i64>,
+    /// `s_lastcheck`.
+    pub last_check: Option<i64>,
+}
+
+/// The jbd2 superblock, summarised.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JournalSummary {
+    /// "inode 8" or "external".
+    pub location: String,
+    /// `s_blocksize`.
+    pub block_size: u32,
+    /// `s_maxlen` in blocks.
+    pub maxlen: u32,
+    /// `s_first`.
+    pub first: u32,
+    /// `s_sequence`.
+    pub sequence: u32,
+    /// `s_start` (0: empty).
+    pub start: u32,
+    /// `s_errno` (non-zero: aborted).
+    pub errno: i32,
+    /// 1 or 2.
+    pub version: u8,
+    /// Compatible features.
+    pub features_compat: u32,
+    /// Incompatible features.
+    pub features_incompat: u32,
+    /// Read-only features.
+    pub features_ro_compat: u32,
+}
+
+/// The kernel's error records in the superblock.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorRecords {
+    /// `s_error_count`.
+    pub count: u32,
+    /// The first error recorded.
+    pub first: Option<ErrorRecord>,
+    /// The most recent error recorded.
+    pub last: Option<ErrorRecord>,
+}
+
+/// One kernel error record.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorRecord {
+    /// When (Unix seconds).
+    pub time: i64,
+    /// Kernel function that reported it.
+    pub function: String,
+    /// Source line.
+    pub line: u32,
+    /// Inode involved (0: none).
+    pub inode: u32,
+    /// Block involved (0: none).
+    pub block: u64,
+    /// EXT4_ERR_* code.
+    pub errcode: u8,
+    /// Its errno name.
+    pub errcode_name: String,
+}
+
+/// True when `r` holds an ext2/3/4 superblock at byte 1024 (the magic), or
+/// a backup one can be found (a filesystem whose primary is damaged).
+pub fn probe(r: &dyn ReadAt) -> bool {
+    let mut m = [0u8; 2];
+    if r.read_exact_at(1024 + 0x38, &mut m).is_ok()
+        && u16::from_le_bytes(m) == superblock::EXT4_MAGIC
+    {
+        return true;
+    }
+    Ext4::open(r).is_ok()
+}
+
+impl Ext4<'_> {
+    /// Runs the checks on an opened filesystem.
+    pub fn check(&self, opts: &Options) -> Report {
+        let (mut findings, summary) = check::run(self);
+        if opts.deep && self.geometry_ok {
+            findings.extend(deep::run(self));
+        }
+        Report {
+            findings,
+            summary: Some(summary),
+        }
+    }
+}
+
+/// Opens and checks the filesystem in `r`. A reader without any ext2/3/4
+/// superblock yields one error finding and no summary.
+pub fn check(r: &dyn ReadAt, opts: &Options) -> Report {
+    match Ext4::open(r) {
+        Ok(fs) => fs.check(opts),
+        Err(e) => Report {
+            findings: vec![Finding::error("ext4.superblock.not_found", Layer::Ext4, 1024, Space::Disk, e.to_string())
+                .with_hint("e2fsck -fn -b 32768 -B 4096 DEV (or -b 8193 -B 1024) if this should be ext2/3/4")],
+            summary: None,
+        },
+    }
+}
