@@ -1,1 +1,140 @@
-//! imgcheck-gpt: being written.
+//! imgcheck-gpt: reads and checks a disk's partition tables (classic MBR
+//! with its logical chain, protective/hybrid MBR, both GPT copies), hands
+//! out the partitions, names what they contain by signature, and, when no
+//! valid table survives, finds the partitions again and proposes an
+//! `sfdisk` script that recreates them.
+//!
+//! ```no_run
+//! use imgcheck_core::FileReader;
+//!
+//! let disk = FileReader::open("disk.img")?;
+//! let a = imgcheck_gpt::analyze(&disk);
+//! println!("{} with {}-byte sectors", a.tables.scheme.as_str(), a.tables.sector.bytes);
+//! for p in &a.partitions {
+//!     let what = imgcheck_gpt::identify_at(&disk, p.start).map(|s| s.display);
+//!     println!("{} at {} size {} {:?}", p.number, p.start, p.size, what);
+//! }
+//! for f in &a.findings {
+//!     println!("{} {}: {}", f.severity, f.code, f.message);
+//! }
+//! if let Some(r) = &a.recovery {
+//!     print!("{}", r.sfdisk_script);
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! [`parse`] only reads and [`check`] only judges, so either can be run (or
+//! fuzzed) alone on a [`imgcheck_core::BytesReader`]; both are bounded on
+//! any input (EBR chain, entry array and scan are capped by constants).
+
+pub mod check;
+pub mod guid;
+pub mod header;
+pub mod mbr;
+pub mod scan;
+pub mod sig;
+pub mod tables;
+mod util;
+
+pub use check::check;
+pub use guid::Guid;
+pub use header::{EntryArray, GptCopy, GptEntry, GptHeader, Role};
+pub use mbr::{Logical, Mbr, MbrEntry, MbrKind};
+pub use scan::{Found, Proposed, Recovery, ScanLimits, scan};
+pub use sig::{Signature, identify, identify_at};
+pub use tables::{FreeRange, Partition, Scheme, SectorSize, Tables, parse};
+
+use imgcheck_core::{Finding, Layer, ReadAt, Severity, Space};
+use serde::Serialize;
+
+/// Everything known about a disk's partitioning.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// What was read.
+    pub tables: Tables,
+    /// The partitions (GPT, or MBR primaries and logicals).
+    pub partitions: Vec<Partition>,
+    /// Unpartitioned ranges.
+    pub free: Vec<FreeRange>,
+    /// Every finding, load-time ones included.
+    pub findings: Vec<Finding>,
+    /// The signature scan, run when no valid table survives.
+    pub recovery: Option<Recovery>,
+}
+
+/// [`parse`] + [`check`], and a signature scan when no valid table
+/// survives, with default scan bounds.
+pub fn analyze<R: ReadAt + ?Sized>(r: &R) -> Analysis {
+    analyze_with(r, &ScanLimits::default())
+}
+
+/// [`analyze`] with explicit scan bounds.
+pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis {
+    let tables = parse(r);
+    let mut findings = check(&tables);
+    let ss = tables.sector.bytes;
+    let any_header = [tables.primary.as_ref(), tables.backup.as_ref()]
+        .into_iter()
+        .flatten()
+        .any(|c| c.header_valid(ss));
+    let lost = match tables.scheme {
+        Scheme::Gpt => !any_header,
+        Scheme::None => true,
+        Scheme::Mbr => false,
+    };
+    let mut recovery = None;
+    if lost {
+        let rec = scan(r, ss, limits);
+        let announced = tables.scheme == Scheme::Gpt
+            || tables
+                .mbr
+                .as_ref()
+                .is_some_and(|m| m.signature_ok && m.kind == MbrKind::Protective);
+        if !rec.proposed.is_empty() {
+            let list: Vec<String> = rec
+                .proposed
+                .iter()
+                .map(|p| format!("{} at byte {} ({})", p.fs, p.start, util::human(p.size)))
+                .collect();
+            let sev = if announced {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+            findings.push(
+                Finding::new(
+                    sev,
+                    "gpt.recovery.partitions_found",
+                    Layer::Gpt,
+                    rec.proposed.first().map_or(0, |p| p.start),
+                    Space::Disk,
+                    format!(
+                        "no valid partition table survives, but {} partitions were found by their signatures: {}",
+                        rec.proposed.len(),
+                        list.join(", ")
+                    ),
+                )
+                .with_hint("on a copy of the image, recreate the table with the proposed script: `sfdisk IMAGE < proposed.sfdisk` (script in the details: recovery.sfdisk_script)"),
+            );
+        }
+        if let Some(why) = &rec.stopped {
+            findings.push(Finding::info(
+                "gpt.recovery.scan_incomplete",
+                Layer::Gpt,
+                rec.scanned_bytes,
+                Space::Disk,
+                format!("the signature scan {why}"),
+            ));
+        }
+        recovery = Some(rec);
+    }
+    let partitions = tables.partitions();
+    let free = tables.free_ranges();
+    Analysis {
+        tables,
+        partitions,
+        free,
+        findings,
+        recovery,
+    }
+}

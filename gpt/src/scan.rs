@@ -1,0 +1,291 @@
+//! Finding lost partitions again: when no valid table survives, probe for
+//! filesystem and volume signatures at 1 MiB boundaries (where every
+//! partitioning tool of the last 15 years puts partitions) and from ext
+//! backup superblocks, then propose a table that recreates them.
+
+use crate::guid::{Guid, type_name};
+use crate::sig::{Signature, ext_super, identify_at};
+use crate::util::{bytes, human, mul, read_opt};
+use imgcheck_core::ReadAt;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// Step between probes.
+pub const SCAN_STEP: u64 = 1 << 20;
+/// Extra probe offsets tried besides the 1 MiB grid: LBA 63 (DOS-era
+/// cylinder alignment) and 64 KiB, as TestDisk's hints do.
+pub const SCAN_EXTRA_OFFSETS: [u64; 2] = [63 * 512, 128 * 512];
+
+/// Bounds on a scan, so a multi-terabyte image returns in time.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanLimits {
+    /// Most probe offsets examined (64 Ki probes = the first 64 GiB).
+    pub max_probes: u64,
+    /// Wall-clock budget.
+    pub time: Duration,
+}
+
+impl Default for ScanLimits {
+    fn default() -> Self {
+        ScanLimits {
+            max_probes: 1 << 16,
+            time: Duration::from_secs(20),
+        }
+    }
+}
+
+/// A signature found by the scan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Found {
+    /// Byte offset the filesystem or volume starts at.
+    pub start: u64,
+    /// What it is.
+    pub signature: Signature,
+    /// How it was found (`signature at its start`, `ext backup superblock of group 1 at byte N`).
+    pub via: String,
+}
+
+/// A partition the scan proposes to recreate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Proposed {
+    /// Partition number in the proposed table.
+    pub number: u32,
+    /// Start in bytes.
+    pub start: u64,
+    /// Size in bytes (whole sectors).
+    pub size: u64,
+    /// First LBA.
+    pub first_lba: u64,
+    /// Number of sectors.
+    pub sectors: u64,
+    /// GPT type GUID.
+    pub type_guid: String,
+    /// Its name.
+    pub type_name: String,
+    /// MBR type byte, for a dos label.
+    pub mbr_type: u8,
+    /// blkid name of the contents.
+    pub fs: String,
+    /// `filesystem` when the size is the filesystem's own, `gap` when it
+    /// runs to the next partition or the disk's end (format states none).
+    pub size_from: &'static str,
+}
+
+/// The scan's result.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Recovery {
+    /// Everything found, in disk order.
+    pub found: Vec<Found>,
+    /// The proposed partitions (found at a non-zero offset).
+    pub proposed: Vec<Proposed>,
+    /// An `sfdisk` script recreating them: `sfdisk IMAGE < script`.
+    pub sfdisk_script: String,
+    /// Number of offsets probed.
+    pub probes: u64,
+    /// Bytes of the disk covered by the scan.
+    pub scanned_bytes: u64,
+    /// Why the scan stopped before the end, if it did.
+    pub stopped: Option<String>,
+}
+
+/// Scans `r` (with logical sector size `ss`) for signatures.
+pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery {
+    let started = Instant::now();
+    let len = r.len();
+    let mut rec = Recovery::default();
+    let mut offsets: Vec<u64> = SCAN_EXTRA_OFFSETS.to_vec();
+    let mut next = 0u64;
+    let mut resume_at = 0u64;
+    loop {
+        // Merge the sparse extra offsets into the 1 MiB grid, in order.
+        let off = match offsets.first().copied() {
+            Some(x) if x < next => {
+                offsets.remove(0);
+                x
+            }
+            _ => {
+                let x = next;
+                next = next.saturating_add(SCAN_STEP);
+                x
+            }
+        };
+        if off >= len {
+            rec.scanned_bytes = len;
+            break;
+        }
+        if off < resume_at {
+            continue;
+        }
+        if rec.probes >= limits.max_probes || started.elapsed() > limits.time {
+            rec.scanned_bytes = off;
+            rec.stopped = Some(format!(
+                "stopped after {} probes in {:.1} s at byte {off} ({} of {}): bound reached",
+                rec.probes,
+                started.elapsed().as_secs_f64(),
+                human(off),
+                human(len)
+            ));
+            break;
+        }
+        rec.probes = rec.probes.saturating_add(1);
+        if r.known_zero(off, 0x11000) {
+            continue;
+        }
+        if let Some(sig) = identify_at(r, off) {
+            let end = sig
+                .size
+                .map_or(off.saturating_add(SCAN_STEP), |s| off.saturating_add(s));
+            rec.found.push(Found {
+                start: off,
+                signature: sig,
+                via: "signature at its start".into(),
+            });
+            resume_at = end;
+            continue;
+        }
+        if let Some((start, via)) = ext_backup(r, off)
+            && rec
+                .found
+                .last()
+                .is_none_or(|f| f.start.saturating_add(f.signature.size.unwrap_or(0)) <= start)
+            && let Some(sb) = read_opt(r, off, 4096, 4096)
+        {
+            // Name and size come from the backup copy itself.
+            let inner = if via.contains(&format!("byte {}", off.saturating_add(1024))) {
+                bytes(&sb, 1024, 1024)
+            } else {
+                bytes(&sb, 0, 1024)
+            };
+            let mut patched = vec![0u8; 2048];
+            if let Some(dst) = patched.get_mut(1024..2048) {
+                dst.copy_from_slice(inner.get(..1024).unwrap_or(&[0u8; 1024]));
+            }
+            if let Some(gn) = patched.get_mut(1024 + 0x5A..1024 + 0x5C) {
+                gn.fill(0);
+            }
+            if let Some(sig) = identify_at(&imgcheck_core::BytesReader::new(patched), 0) {
+                let end = start.saturating_add(sig.size.unwrap_or(SCAN_STEP));
+                rec.found.push(Found {
+                    start,
+                    signature: sig,
+                    via,
+                });
+                resume_at = end;
+            }
+        }
+    }
+    propose(&mut rec, len, ss);
+    rec
+}
+
+/// An ext backup superblock at `off` or `off + 1024` (1 KiB-block
+/// filesystems keep group g's copy at block g·8192+1): the start of its
+/// filesystem, computed back from the group number.
+fn ext_backup<R: ReadAt + ?Sized>(r: &R, off: u64) -> Option<(u64, String)> {
+    let b = read_opt(r, off, 2048, 2048)?;
+    for (at, inner) in [(off, 0usize), (off.saturating_add(1024), 1024)] {
+        let Some(e) = ext_super(bytes(&b, inner, 1024)) else {
+            continue;
+        };
+        if e.block_group_nr == 0 {
+            continue;
+        }
+        let rel = u64::from(e.block_group_nr)
+            .checked_mul(e.blocks_per_group)?
+            .checked_add(e.first_data_block)?
+            .checked_mul(e.block_size)?;
+        let Some(start) = at.checked_sub(rel) else {
+            continue;
+        };
+        return Some((
+            start,
+            format!(
+                "ext backup superblock of group {} at byte {at}",
+                e.block_group_nr
+            ),
+        ));
+    }
+    None
+}
+
+fn propose(rec: &mut Recovery, len: u64, ss: u64) {
+    let ss = ss.max(1);
+    let disk_sectors = len.checked_div(ss).unwrap_or(0);
+    // GPT keeps 33 sectors (512 B) or 5 (4 KiB) for its backup at the end.
+    let gpt_tail = 16384u64.div_ceil(ss).saturating_add(1);
+    let gpt_first = 16384u64.div_ceil(ss).saturating_add(2);
+    let found: Vec<&Found> = rec
+        .found
+        .iter()
+        .filter(|f| f.start > 0 && f.start.is_multiple_of(ss))
+        .collect();
+    let mut proposed = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        let first_lba = f.start.checked_div(ss).unwrap_or(0);
+        let next_start = found.get(i.saturating_add(1)).map_or(len, |n| n.start);
+        let (bytes_size, size_from) = match f.signature.size {
+            Some(s) => (s, "filesystem"),
+            None => (
+                next_start
+                    .saturating_sub(f.start)
+                    .saturating_sub(if next_start == len {
+                        mul(gpt_tail, ss)
+                    } else {
+                        0
+                    }),
+                "gap",
+            ),
+        };
+        let sectors = bytes_size.div_ceil(ss);
+        let type_guid = f.signature.gpt_type.to_string();
+        let tname = Guid::parse(&type_guid)
+            .and_then(|g| type_name(&g))
+            .unwrap_or("unknown")
+            .to_string();
+        proposed.push(Proposed {
+            number: u32::try_from(proposed.len())
+                .unwrap_or(u32::MAX)
+                .saturating_add(1),
+            start: f.start,
+            size: mul(sectors, ss),
+            first_lba,
+            sectors,
+            type_guid,
+            type_name: tname,
+            mbr_type: f.signature.mbr_type,
+            fs: f.signature.kind.to_string(),
+            size_from,
+        });
+    }
+    let fits_gpt = proposed.iter().all(|p| {
+        p.first_lba >= gpt_first
+            && p.first_lba.saturating_add(p.sectors) <= disk_sectors.saturating_sub(gpt_tail)
+    });
+    let mut s = String::new();
+    if fits_gpt {
+        let _ = writeln!(s, "label: gpt");
+    } else {
+        let _ = writeln!(s, "label: dos");
+    }
+    let _ = writeln!(s, "unit: sectors");
+    let _ = writeln!(s, "sector-size: {ss}");
+    let _ = writeln!(s);
+    for p in &proposed {
+        if fits_gpt {
+            let _ = writeln!(
+                s,
+                "start={}, size={}, type={}, name=\"{}\"",
+                p.first_lba, p.sectors, p.type_guid, p.fs
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "start={}, size={}, type={:x}",
+                p.first_lba, p.sectors, p.mbr_type
+            );
+        }
+    }
+    rec.proposed = proposed;
+    rec.sfdisk_script = s;
+}

@@ -1,0 +1,376 @@
+//! Filesystem and volume signatures: what sits at an offset, named as
+//! blkid names it (`ID_FS_TYPE`), with the size the filesystem states for
+//! itself. Used to name a partition's contents and to find lost partitions.
+
+use crate::guid::{LINUX_FS, LINUX_LUKS, LINUX_LVM, LINUX_SWAP, MS_BASIC_DATA};
+use crate::util::{be32, be64, bytes, le16, le32, le64, mul, read_opt, u8_at};
+use imgcheck_core::ReadAt;
+use serde::Serialize;
+
+/// What a signature says about the bytes at an offset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Signature {
+    /// blkid's `ID_FS_TYPE` (`ext4`, `xfs`, `swap`, `LVM2_member`, …).
+    pub kind: &'static str,
+    /// Short human name (`ext4`, `LVM2 member`, `LUKS`).
+    pub display: &'static str,
+    /// Size in bytes the filesystem or volume states for itself.
+    pub size: Option<u64>,
+    /// Label, when the format has one and it is set.
+    pub label: Option<String>,
+    /// UUID or serial in the format's usual text form.
+    pub uuid: Option<String>,
+    /// GPT type GUID a partition holding it would normally carry.
+    pub gpt_type: &'static str,
+    /// MBR type byte a partition holding it would normally carry.
+    pub mbr_type: u8,
+}
+
+fn sig(
+    kind: &'static str,
+    display: &'static str,
+    size: Option<u64>,
+    gpt_type: &'static str,
+    mbr_type: u8,
+) -> Signature {
+    Signature {
+        kind,
+        display,
+        size,
+        label: None,
+        uuid: None,
+        gpt_type,
+        mbr_type,
+    }
+}
+
+fn text(b: &[u8]) -> Option<String> {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    let s = String::from_utf8_lossy(b.get(..end).unwrap_or(&[]))
+        .trim_end()
+        .to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+fn uuid_text(b: &[u8]) -> Option<String> {
+    if b.len() != 16 || b.iter().all(|&c| c == 0) {
+        return None;
+    }
+    let h: Vec<String> = b.iter().map(|c| format!("{c:02x}")).collect();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        h.get(0..4)?.concat(),
+        h.get(4..6)?.concat(),
+        h.get(6..8)?.concat(),
+        h.get(8..10)?.concat(),
+        h.get(10..16)?.concat()
+    ))
+}
+
+/// ext2/3/4 superblock facts needed for naming and for backup recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ExtSuper {
+    pub block_size: u64,
+    pub blocks: u64,
+    pub first_data_block: u64,
+    pub blocks_per_group: u64,
+    pub block_group_nr: u16,
+}
+
+/// Parses an ext superblock (1024 bytes) if its magic and geometry are sane.
+pub(crate) fn ext_super(sb: &[u8]) -> Option<ExtSuper> {
+    if le16(sb, 0x38) != 0xEF53 {
+        return None;
+    }
+    let log = le32(sb, 0x18);
+    if log > 6 {
+        return None;
+    }
+    let block_size = 1024u64.checked_shl(log)?;
+    let incompat = le32(sb, 0x60);
+    let mut blocks = u64::from(le32(sb, 0x04));
+    if incompat & 0x80 != 0 {
+        blocks |= u64::from(le32(sb, 0x150)).checked_shl(32)?;
+    }
+    let blocks_per_group = u64::from(le32(sb, 0x20));
+    if blocks == 0 || blocks_per_group == 0 {
+        return None;
+    }
+    Some(ExtSuper {
+        block_size,
+        blocks,
+        first_data_block: u64::from(le32(sb, 0x14)),
+        blocks_per_group,
+        block_group_nr: le16(sb, 0x5A),
+    })
+}
+
+fn ext_signature(sb: &[u8], e: ExtSuper) -> Signature {
+    // blkid's rules: a journal device is jbd; ext2 has no journal and no
+    // feature beyond ext2's; ext3 has a journal and nothing beyond ext3's;
+    // anything else is ext4.
+    let compat = le32(sb, 0x5C);
+    let incompat = le32(sb, 0x60);
+    let ro_compat = le32(sb, 0x64);
+    const RO_SUPP: u32 = 0x1 | 0x2 | 0x4;
+    const EXT2_INCOMPAT_SUPP: u32 = 0x2 | 0x10;
+    const EXT3_INCOMPAT_SUPP: u32 = 0x2 | 0x4 | 0x10;
+    let has_journal = compat & 0x4 != 0;
+    let (kind, display) = if incompat & 0x8 != 0 {
+        ("jbd", "ext journal")
+    } else if !has_journal && ro_compat & !RO_SUPP == 0 && incompat & !EXT2_INCOMPAT_SUPP == 0 {
+        ("ext2", "ext2")
+    } else if has_journal && ro_compat & !RO_SUPP == 0 && incompat & !EXT3_INCOMPAT_SUPP == 0 {
+        ("ext3", "ext3")
+    } else {
+        ("ext4", "ext4")
+    };
+    let mut s = sig(
+        kind,
+        display,
+        Some(mul(e.blocks, e.block_size)),
+        LINUX_FS,
+        0x83,
+    );
+    s.label = text(bytes(sb, 0x78, 16));
+    s.uuid = uuid_text(bytes(sb, 0x68, 16));
+    s
+}
+
+/// Identifies what starts at byte `offset` of `r`. Reads at most a few
+/// small blocks; `None` when nothing known is there.
+pub fn identify_at<R: ReadAt + ?Sized>(r: &R, offset: u64) -> Option<Signature> {
+    let avail = r.len().checked_sub(offset)?;
+    let head = read_opt(r, offset, avail.min(8192), 8192)?;
+    if head.len() < 512 {
+        return None;
+    }
+    // LVM2: the label may sit in any of the first four 512-byte sectors.
+    for i in 0..4usize {
+        let base = i.saturating_mul(512);
+        if bytes(&head, base, 8) == b"LABELONE"
+            && bytes(&head, base.saturating_add(24), 8) == b"LVM2 001"
+        {
+            let pvh = base.saturating_add(
+                usize::try_from(le32(&head, base.saturating_add(20))).unwrap_or(usize::MAX),
+            );
+            let size = le64(&head, pvh.saturating_add(32));
+            let mut s = sig(
+                "LVM2_member",
+                "LVM2 member",
+                (size > 0).then_some(size),
+                LINUX_LVM,
+                0x8E,
+            );
+            s.uuid = text(bytes(&head, pvh, 32));
+            return Some(s);
+        }
+    }
+    // Swap before LUKS: mkswap keeps the first 1 KiB, so a swap area made
+    // over an old LUKS header still starts "LUKS"; blkid calls it swap.
+    for ps in [4096u64, 8192, 16384, 65536] {
+        let Some(magic) = read_opt(r, offset.saturating_add(ps).saturating_sub(10), 10, 10) else {
+            continue;
+        };
+        match magic.as_slice() {
+            b"SWAPSPACE2" => {
+                let last_page = u64::from(le32(&head, 1024 + 4));
+                let mut s = sig(
+                    "swap",
+                    "swap",
+                    Some(mul(last_page.saturating_add(1), ps)),
+                    LINUX_SWAP,
+                    0x82,
+                );
+                s.label = text(bytes(&head, 1024 + 28, 16));
+                s.uuid = uuid_text(bytes(&head, 1024 + 12, 16));
+                return Some(s);
+            }
+            b"SWAP-SPACE" => return Some(sig("swap", "swap", None, LINUX_SWAP, 0x82)),
+            m if m.get(..9) == Some(b"S1SUSPEND")
+                || m.get(..9) == Some(b"S2SUSPEND")
+                || m.get(..9) == Some(b"ULSUSPEND")
+                || m == b"LINHIB0001" =>
+            {
+                return Some(sig(
+                    "swsuspend",
+                    "swap (hibernation image)",
+                    None,
+                    LINUX_SWAP,
+                    0x82,
+                ));
+            }
+            _ => {}
+        }
+    }
+    if bytes(&head, 0, 6) == b"LUKS\xba\xbe" {
+        let mut s = sig("crypto_LUKS", "LUKS", None, LINUX_LUKS, 0x83);
+        s.uuid = text(bytes(&head, 168, 40));
+        return Some(s);
+    }
+    if bytes(&head, 0, 4) == b"XFSB" {
+        let bs = u64::from(be32(&head, 4));
+        let dblocks = be64(&head, 8);
+        if bs.is_power_of_two() && (512..=65536).contains(&bs) && dblocks > 0 {
+            let mut s = sig("xfs", "xfs", Some(mul(dblocks, bs)), LINUX_FS, 0x83);
+            s.label = text(bytes(&head, 108, 12));
+            s.uuid = uuid_text(bytes(&head, 32, 16));
+            return Some(s);
+        }
+    }
+    if let Some(e) = ext_super(bytes(&head, 1024, 1024))
+        && e.block_group_nr == 0
+    {
+        return Some(ext_signature(bytes(&head, 1024, 1024), e));
+    }
+    if let Some(b) = read_opt(r, offset.saturating_add(0x10000), 4096, 4096)
+        && bytes(&b, 0x40, 8) == b"_BHRfS_M"
+    {
+        let mut s = sig(
+            "btrfs",
+            "btrfs",
+            Some(le64(&b, 0x70)).filter(|&n| n > 0),
+            LINUX_FS,
+            0x83,
+        );
+        s.uuid = uuid_text(bytes(&b, 0x20, 16));
+        s.label = text(bytes(&b, 0x12B, 256));
+        return Some(s);
+    }
+    if bytes(&head, 3, 8) == b"NTFS    " {
+        let bps = u64::from(le16(&head, 0x0B));
+        let total = le64(&head, 0x28);
+        // The backup boot sector sits in the sector after the volume.
+        let size = (bps > 0 && total > 0).then(|| mul(total.saturating_add(1), bps));
+        let mut s = sig("ntfs", "ntfs", size, MS_BASIC_DATA, 0x07);
+        s.uuid = Some(format!("{:016X}", le64(&head, 0x48)));
+        return Some(s);
+    }
+    if bytes(&head, 3, 8) == b"EXFAT   " {
+        let shift = u32::from(u8_at(&head, 0x6C));
+        let size = (shift <= 12)
+            .then(|| le64(&head, 0x48).checked_shl(shift))
+            .flatten();
+        let mut s = sig("exfat", "exfat", size, MS_BASIC_DATA, 0x07);
+        s.uuid = Some(format!(
+            "{:04X}-{:04X}",
+            le32(&head, 0x64) >> 16,
+            le32(&head, 0x64) & 0xFFFF
+        ));
+        return Some(s);
+    }
+    if let Some(s) = fat(&head) {
+        return Some(s);
+    }
+    iso_or_udf(r, offset)
+}
+
+fn fat(b: &[u8]) -> Option<Signature> {
+    let bps = le16(b, 0x0B);
+    let spc = u8_at(b, 0x0D);
+    let reserved = le16(b, 0x0E);
+    let fats = u8_at(b, 0x10);
+    let media = u8_at(b, 0x15);
+    let bpb_ok = matches!(bps, 512 | 1024 | 2048 | 4096)
+        && spc.is_power_of_two()
+        && reserved > 0
+        && (1..=2).contains(&fats)
+        && (media == 0xF0 || media >= 0xF8);
+    if !bpb_ok {
+        return None;
+    }
+    let fat32 = le16(b, 0x16) == 0;
+    let marker = if fat32 {
+        bytes(b, 0x52, 8)
+    } else {
+        bytes(b, 0x36, 8)
+    };
+    let marked = marker.starts_with(b"FAT")
+        || bytes(b, 3, 5) == b"MSWIN"
+        || bytes(b, 3, 5) == b"MSDOS"
+        || bytes(b, 3, 5) == b"mkfs.";
+    let jump = matches!(u8_at(b, 0), 0xEB | 0xE9);
+    if !(marked || jump && le16(b, 510) == 0xAA55) {
+        return None;
+    }
+    let sectors = match le16(b, 0x13) {
+        0 => u64::from(le32(b, 0x20)),
+        n => u64::from(n),
+    };
+    let mut s = sig(
+        "vfat",
+        "vfat",
+        (sectors > 0).then(|| mul(sectors, u64::from(bps))),
+        MS_BASIC_DATA,
+        if fat32 { 0x0C } else { 0x0E },
+    );
+    let (label_at, serial_at) = if fat32 { (0x47, 0x43) } else { (0x2B, 0x27) };
+    s.label = text(bytes(b, label_at, 11)).filter(|l| l != "NO NAME");
+    let serial = le32(b, serial_at);
+    s.uuid = Some(format!("{:04X}-{:04X}", serial >> 16, serial & 0xFFFF));
+    Some(s)
+}
+
+fn iso_or_udf<R: ReadAt + ?Sized>(r: &R, offset: u64) -> Option<Signature> {
+    let vrs = read_opt(r, offset.saturating_add(32768), 16 * 2048, 16 * 2048)?;
+    // UDF's volume recognition sequence (BEA01, NSR02/03) may follow an
+    // ISO descriptor on bridge discs; blkid calls those udf.
+    for stride in [2048usize, 4096] {
+        for i in 0..32768usize.checked_div(stride).unwrap_or(0) {
+            let id = bytes(&vrs, i.saturating_mul(stride).saturating_add(1), 5);
+            if id == b"NSR02" || id == b"NSR03" {
+                return Some(sig("udf", "udf", None, MS_BASIC_DATA, 0x07));
+            }
+        }
+    }
+    if bytes(&vrs, 1, 5) == b"CD001" && u8_at(&vrs, 0) == 1 {
+        let blocks = u64::from(le32(&vrs, 80));
+        let bs = u64::from(le16(&vrs, 128));
+        let mut s = sig(
+            "iso9660",
+            "iso9660",
+            (blocks > 0 && bs > 0).then(|| mul(blocks, bs)),
+            MS_BASIC_DATA,
+            0x83,
+        );
+        s.label = text(bytes(&vrs, 40, 32));
+        return Some(s);
+    }
+    None
+}
+
+/// [`identify_at`] at offset 0.
+pub fn identify<R: ReadAt + ?Sized>(r: &R) -> Option<Signature> {
+    identify_at(r, 0)
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
+mod tests {
+    use super::*;
+    use imgcheck_core::BytesReader;
+
+    #[test]
+    fn ext_names_follow_blkid_rules() {
+        let mut d = vec![0u8; 8192];
+        d[1024 + 0x38] = 0x53;
+        d[1024 + 0x39] = 0xEF;
+        d[1024 + 0x04] = 100; // blocks
+        d[1024 + 0x20] = 1; // blocks per group
+        let s = identify(&BytesReader::new(d.clone())).unwrap();
+        assert_eq!((s.kind, s.size), ("ext2", Some(102400)));
+        d[1024 + 0x5C] = 0x4; // has_journal
+        assert_eq!(identify(&BytesReader::new(d.clone())).unwrap().kind, "ext3");
+        d[1024 + 0x60] = 0x40; // extents
+        assert_eq!(identify(&BytesReader::new(d.clone())).unwrap().kind, "ext4");
+        d[1024 + 0x5A] = 1; // a backup superblock is not a filesystem start
+        assert!(identify(&BytesReader::new(d)).is_none());
+    }
+
+    #[test]
+    fn tiny_and_garbage_inputs() {
+        assert!(identify(&BytesReader::new(vec![])).is_none());
+        assert!(identify(&BytesReader::new(vec![0xFF; 100])).is_none());
+        assert!(identify_at(&BytesReader::new(vec![0; 10]), u64::MAX).is_none());
+    }
+}

@@ -1,0 +1,422 @@
+//! Reading every partition-table structure of a disk: the logical sector
+//! size, the MBR, both GPT copies. Nothing here judges; [`crate::check`]
+//! does, so `parse` and `check` can each run (and be fuzzed) alone.
+
+use crate::guid::{Guid, mbr_type_name};
+use crate::header::{EntryArray, GptCopy, Role, SIGNATURE};
+use crate::mbr::{Mbr, MbrKind, TYPE_PROTECTIVE, is_extended, parse_mbr};
+use crate::util::{bytes, human, le32, mul, read_opt};
+use imgcheck_core::ReadAt;
+use serde::Serialize;
+
+/// The logical sector sizes a disk image may use.
+pub const SECTOR_SIZES: [u64; 2] = [512, 4096];
+
+/// The logical sector size and how it was decided.
+#[derive(Debug, Clone, Serialize)]
+pub struct SectorSize {
+    /// 512 or 4096.
+    pub bytes: u64,
+    /// The facts it rests on (`"EFI PART" at byte 4096`, …).
+    pub evidence: Vec<String>,
+    /// True when nothing on disk told: 512 is then an assumption (MBR
+    /// convention), reported as such.
+    pub assumed: bool,
+    /// True when both sizes found some support.
+    pub ambiguous: bool,
+}
+
+/// Which scheme the disk is partitioned with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// A GPT (at least one copy with its signature).
+    Gpt,
+    /// A classic MBR with partitions.
+    Mbr,
+    /// No partition table found.
+    None,
+}
+
+impl Scheme {
+    /// `gpt` / `mbr` / `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Gpt => "gpt",
+            Scheme::Mbr => "mbr",
+            Scheme::None => "none",
+        }
+    }
+}
+
+/// Everything read from the disk's partition-table areas.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tables {
+    /// Length of the disk in bytes.
+    pub disk_size: u64,
+    /// Logical sector size.
+    pub sector: SectorSize,
+    /// The MBR at LBA 0 (absent only on a disk shorter than 512 bytes).
+    pub mbr: Option<Mbr>,
+    /// The GPT header at LBA 1, when its signature is there.
+    pub primary: Option<GptCopy>,
+    /// The backup GPT, found at the last LBA or at primary.alternate_lba.
+    pub backup: Option<GptCopy>,
+    /// LBAs where a backup header was looked for.
+    pub backup_searched: Vec<u64>,
+    /// The scheme the partition list comes from.
+    pub scheme: Scheme,
+}
+
+/// A partition handed to the next layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Partition {
+    /// Partition number (GPT entry index; MBR 1..4 primary, 5.. logical).
+    pub number: u32,
+    /// Start on the disk in bytes.
+    pub start: u64,
+    /// Size in bytes as the table claims (may run past the disk's end).
+    pub size: u64,
+    /// First LBA.
+    pub first_lba: u64,
+    /// Last LBA, inclusive.
+    pub last_lba: u64,
+    /// Type GUID (GPT) or `0xNN` (MBR).
+    pub type_id: String,
+    /// Human type name (`Linux filesystem`), or `unknown`.
+    pub type_name: String,
+    /// GPT partition name (empty for MBR).
+    pub name: String,
+    /// GPT unique partition GUID.
+    pub unique_guid: Option<Guid>,
+    /// Attribute names (GPT) or `bootable` (MBR active flag).
+    pub attributes: Vec<String>,
+}
+
+/// A free (unpartitioned) range, in sectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FreeRange {
+    /// First free LBA.
+    pub first_lba: u64,
+    /// Number of sectors.
+    pub sectors: u64,
+    /// Start in bytes.
+    pub start: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// True when the range lies outside the table's usable range (space a
+    /// grown image added and the table never took in).
+    pub beyond_table: bool,
+}
+
+fn sig_at<R: ReadAt + ?Sized>(r: &R, off: u64) -> bool {
+    read_opt(r, off, 8, 8).is_some_and(|b| b.as_slice() == SIGNATURE)
+}
+
+/// Decides the logical sector size from where `"EFI PART"` sits, the
+/// self-pointers of the headers found, and the protective MBR's size.
+pub fn detect_sector_size<R: ReadAt + ?Sized>(r: &R) -> SectorSize {
+    let len = r.len();
+    let pmbr_size = read_opt(r, 0, 512, 512).and_then(|s| {
+        (bytes(&s, 510, 2) == [0x55, 0xAA])
+            .then(|| {
+                (0..4usize).find_map(|i| {
+                    let b = 0x1BEusize.saturating_add(i.saturating_mul(16));
+                    (s.get(b.saturating_add(4)).copied() == Some(TYPE_PROTECTIVE))
+                        .then(|| le32(&s, b.saturating_add(12)))
+                })
+            })
+            .flatten()
+    });
+    let mut scored: Vec<(u64, u32, Vec<String>)> = Vec::new();
+    for ss in SECTOR_SIZES {
+        let mut score = 0u32;
+        let mut ev = Vec::new();
+        let last = len.checked_div(ss).unwrap_or(0).saturating_sub(1);
+        if sig_at(r, ss) {
+            score = score.saturating_add(4);
+            ev.push(format!("primary \"EFI PART\" at byte {ss}"));
+            if read_opt(r, ss.saturating_add(0x18), 8, 8).is_some_and(|b| b == 1u64.to_le_bytes()) {
+                score = score.saturating_add(1);
+            }
+        }
+        if len.is_multiple_of(ss) && len >= ss.saturating_mul(3) && sig_at(r, mul(last, ss)) {
+            score = score.saturating_add(3);
+            ev.push(format!("backup \"EFI PART\" at the last {ss}-byte sector"));
+        }
+        if let Some(size) = pmbr_size {
+            let covers = u64::from(size).saturating_add(1).saturating_mul(ss);
+            if covers == len || (size == u32::MAX && last > u64::from(u32::MAX)) {
+                score = score.saturating_add(1);
+                ev.push(format!(
+                    "protective MBR size {size} × {ss} B matches the disk size ({})",
+                    human(len)
+                ));
+            }
+        }
+        scored.push((ss, score, ev));
+    }
+    let supported = scored.iter().filter(|(_, s, _)| *s > 0).count();
+    let best = scored
+        .iter()
+        .max_by_key(|(ss, s, _)| (*s, u64::MAX.saturating_sub(*ss)))
+        .cloned();
+    match best {
+        Some((ss, s, ev)) if s > 0 => SectorSize {
+            bytes: ss,
+            evidence: ev,
+            assumed: false,
+            ambiguous: supported > 1,
+        },
+        _ => SectorSize {
+            bytes: 512,
+            evidence: vec![
+                "no GPT signature at byte 512 or 4096 and no protective MBR size: 512 assumed"
+                    .into(),
+            ],
+            assumed: true,
+            ambiguous: false,
+        },
+    }
+}
+
+/// Reads the MBR and both GPT copies of `r`. Bounded: a fixed number of
+/// sector reads, the EBR chain and the entry arrays capped by constants.
+pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
+    let disk_size = r.len();
+    let sector = detect_sector_size(r);
+    let ss = sector.bytes;
+    let mbr = parse_mbr(r, ss);
+    let primary = GptCopy::read(r, Role::Primary, 1, ss);
+    let last = disk_size.checked_div(ss).unwrap_or(0).saturating_sub(1);
+    let mut backup_searched = Vec::new();
+    let mut backup = None;
+    if last > 1 {
+        backup_searched.push(last);
+        backup = GptCopy::read(r, Role::Backup, last, ss);
+    }
+    if backup.is_none()
+        && let Some(p) = &primary
+    {
+        let alt = p.header.alternate_lba;
+        if alt > 1 && alt != last && alt < disk_size.checked_div(ss).unwrap_or(0) {
+            backup_searched.push(alt);
+            backup = GptCopy::read(r, Role::Backup, alt, ss);
+        }
+    }
+    let scheme = if primary.is_some() || backup.is_some() {
+        Scheme::Gpt
+    } else if mbr
+        .as_ref()
+        .is_some_and(|m| m.signature_ok && matches!(m.kind, MbrKind::Classic | MbrKind::Hybrid))
+    {
+        Scheme::Mbr
+    } else {
+        Scheme::None
+    };
+    Tables {
+        disk_size,
+        sector,
+        mbr,
+        primary,
+        backup,
+        backup_searched,
+        scheme,
+    }
+}
+
+impl Tables {
+    /// Disk size in logical sectors.
+    pub fn disk_sectors(&self) -> u64 {
+        self.disk_size.checked_div(self.sector.bytes).unwrap_or(0)
+    }
+
+    /// The header the partition list is taken from: the first with a valid
+    /// header (primary first), else whichever has a signature.
+    pub fn header(&self) -> Option<&GptCopy> {
+        let ss = self.sector.bytes;
+        [self.primary.as_ref(), self.backup.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|c| c.header_valid(ss))
+            .or(self.primary.as_ref())
+            .or(self.backup.as_ref())
+    }
+
+    /// The entry array the partition list is taken from: the first with a
+    /// good CRC under a valid header, else the chosen header's own.
+    pub fn entries(&self) -> Option<&EntryArray> {
+        let ss = self.sector.bytes;
+        [self.primary.as_ref(), self.backup.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter(|c| c.header_valid(ss))
+            .find_map(|c| c.entries.as_ref().filter(|e| e.crc_ok))
+            .or_else(|| self.header().and_then(|c| c.entries.as_ref()))
+    }
+
+    /// Whether some GPT copy is usable (valid header and entries).
+    pub fn gpt_valid(&self) -> bool {
+        let ss = self.sector.bytes;
+        [self.primary.as_ref(), self.backup.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|c| c.valid(ss))
+    }
+
+    /// The partitions, from the GPT when there is one, else MBR primaries
+    /// and logicals.
+    pub fn partitions(&self) -> Vec<Partition> {
+        let ss = self.sector.bytes;
+        match self.scheme {
+            Scheme::Gpt => self
+                .entries()
+                .map(|a| {
+                    a.entries
+                        .iter()
+                        .map(|e| Partition {
+                            number: e.index,
+                            start: mul(e.starting_lba, ss),
+                            size: mul(e.sectors(), ss),
+                            first_lba: e.starting_lba,
+                            last_lba: e.ending_lba,
+                            type_id: e.type_guid.to_string(),
+                            type_name: e.type_name.unwrap_or("unknown").to_string(),
+                            name: e.name.clone(),
+                            unique_guid: Some(e.unique_guid),
+                            attributes: e.attribute_names(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Scheme::Mbr => {
+                let Some(m) = &self.mbr else {
+                    return Vec::new();
+                };
+                let mut out: Vec<Partition> = m
+                    .entries
+                    .iter()
+                    .filter(|e| {
+                        e.is_used() && !is_extended(e.os_type) && e.os_type != TYPE_PROTECTIVE
+                    })
+                    .map(|e| {
+                        mbr_partition(
+                            u32::from(e.slot),
+                            e.os_type,
+                            e.status,
+                            u64::from(e.starting_lba),
+                            u64::from(e.size_in_lba),
+                            ss,
+                        )
+                    })
+                    .collect();
+                out.extend(m.logicals.iter().map(|l| {
+                    mbr_partition(
+                        l.number,
+                        l.os_type,
+                        l.status,
+                        l.start_lba,
+                        l.size_in_lba,
+                        ss,
+                    )
+                }));
+                out
+            }
+            Scheme::None => Vec::new(),
+        }
+    }
+
+    /// Unpartitioned ranges: inside the usable range (GPT) or the disk
+    /// (MBR), and, for GPT, the space past the table's end on a grown disk.
+    pub fn free_ranges(&self) -> Vec<FreeRange> {
+        let ss = self.sector.bytes;
+        let disk = self.disk_sectors();
+        let (lo, hi, tail) = match self.scheme {
+            Scheme::Gpt => {
+                let Some(h) = self.header() else {
+                    return Vec::new();
+                };
+                let hdr = &h.header;
+                let hi = hdr.last_usable_lba.min(disk.saturating_sub(1));
+                // The table's own end: its backup header (wherever it claims to be).
+                let table_end = hdr.my_lba.max(hdr.alternate_lba);
+                let tail = (table_end.saturating_add(1) < disk)
+                    .then(|| (table_end.saturating_add(1), disk));
+                (hdr.first_usable_lba, hi, tail)
+            }
+            Scheme::Mbr => (1, disk.saturating_sub(1), None),
+            Scheme::None => return Vec::new(),
+        };
+        let mut used: Vec<(u64, u64)> = self
+            .partitions()
+            .iter()
+            .filter(|p| p.last_lba >= p.first_lba)
+            .map(|p| (p.first_lba, p.last_lba))
+            .collect();
+        if let (Scheme::Mbr, Some(m)) = (self.scheme, &self.mbr) {
+            // The extended container and its EBRs are not free space.
+            used.extend(
+                m.entries
+                    .iter()
+                    .filter(|e| e.is_used() && is_extended(e.os_type))
+                    .map(|e| (u64::from(e.starting_lba), e.last_lba())),
+            );
+        }
+        used.sort_unstable();
+        let mut out = Vec::new();
+        let mut cursor = lo;
+        for (a, b) in used {
+            if a > cursor && cursor <= hi {
+                let end = a.min(hi.saturating_add(1));
+                push_free(&mut out, cursor, end, ss, false);
+            }
+            cursor = cursor.max(b.saturating_add(1));
+        }
+        if cursor <= hi {
+            push_free(&mut out, cursor, hi.saturating_add(1), ss, false);
+        }
+        if let Some((a, b)) = tail {
+            push_free(&mut out, a, b, ss, true);
+        }
+        out
+    }
+}
+
+fn push_free(out: &mut Vec<FreeRange>, first: u64, end: u64, ss: u64, beyond_table: bool) {
+    if end > first {
+        let sectors = end.saturating_sub(first);
+        out.push(FreeRange {
+            first_lba: first,
+            sectors,
+            start: mul(first, ss),
+            size: mul(sectors, ss),
+            beyond_table,
+        });
+    }
+}
+
+fn mbr_partition(
+    number: u32,
+    os_type: u8,
+    status: u8,
+    start: u64,
+    sectors: u64,
+    ss: u64,
+) -> Partition {
+    Partition {
+        number,
+        start: mul(start, ss),
+        size: mul(sectors, ss),
+        first_lba: start,
+        last_lba: start.saturating_add(sectors).saturating_sub(1),
+        type_id: format!("0x{os_type:02x}"),
+        type_name: mbr_type_name(os_type).to_string(),
+        name: String::new(),
+        unique_guid: None,
+        attributes: if status == 0x80 {
+            vec!["bootable".into()]
+        } else {
+            Vec::new()
+        },
+    }
+}
