@@ -1,1 +1,43 @@
-//! imgcheck-qcow2: being written.
+//! qcow2 reader and checker for imgcheck: header and extensions, the guest
+//! disk (current or as of an internal snapshot, through backing chains,
+//! compressed clusters and external data files) and a consistency check
+//! that reports everything `qemu-img check` reports, plus what it misses.
+//!
+//! ```no_run
+//! use imgcheck_core::ReadAt;
+//! use imgcheck_qcow2::{Image, Guest, CheckOptions, check};
+//! use std::sync::Arc;
+//!
+//! let image = Arc::new(Image::open_path("disk.qcow2")?);
+//! let report = check(&image, &CheckOptions::default());
+//! println!("{}", report.qemu_json("disk.qcow2"));
+//! for f in &report.findings {
+//!     println!("{} {}: {}", f.severity, f.code, f.message);
+//! }
+//! let disk = Guest::new(Arc::clone(&image));
+//! let mut mbr = [0u8; 512];
+//! disk.read_exact_at(0, &mut mbr)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod check;
+mod compress;
+mod error;
+mod guest;
+mod header;
+mod image;
+pub mod limits;
+mod snapshot;
+
+pub use check::{CheckOptions, CheckReport, check};
+pub use compress::decompress_cluster;
+pub use error::Error;
+pub use guest::Guest;
+pub use header::*;
+pub use image::{
+    Backing, BackingState, ClusterType, DataFile, Image, L1Table, OpenOptions, cluster_type,
+    compressed_range, L1E_OFFSET_MASK, L1E_RESERVED_MASK, L2E_OFFSET_MASK, L2E_STD_RESERVED_MASK,
+    OFLAG_COMPRESSED, OFLAG_COPIED, OFLAG_ZERO, REFT_OFFSET_MASK, REFT_RESERVED_MASK,
+};
+pub use snapshot::{Snapshot, SnapshotTable};

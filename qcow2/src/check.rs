@@ -1,0 +1,870 @@
+//! The consistency check: rebuild every cluster's reference count from the
+//! structures that point at it, compare with the refcounts on disk, and
+//! report each difference as a finding. Counters mean exactly what
+//! `qemu-img check` counts; findings also cover what it misses.
+
+use crate::header::{Header, be32, be64, usz};
+use crate::image::*;
+use crate::limits::*;
+use imgcheck_core::{Finding, Layer, ReadAt, Severity, Space};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What to check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Also decode every compressed cluster (reads all compressed data).
+    pub deep: bool,
+    /// Also check each qcow2 image of the backing chain.
+    pub check_backing: bool,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions { deep: false, check_backing: true }
+    }
+}
+
+/// The check of one backing image.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackingCheck {
+    /// Name as stored in the overlay's header.
+    pub name: String,
+    /// Resolved path.
+    pub path: Option<PathBuf>,
+    /// 1 for the overlay's direct backing file, 2 for its backing, ….
+    pub depth: usize,
+    /// Format as opened (`qcow2`, `raw`) or why it was not.
+    pub state: String,
+    /// The check of that image, when it is a qcow2 image that opened.
+    pub report: Option<Box<CheckReport>>,
+}
+
+/// Result of [`check`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckReport {
+    /// Every finding, open-time ones included.
+    pub findings: Vec<Finding>,
+    /// `qemu-img check` corruptions.
+    pub corruptions: u64,
+    /// `qemu-img check` leaks.
+    pub leaks: u64,
+    /// `qemu-img check` check errors (the check could not complete).
+    pub check_errors: u64,
+    /// One past the last cluster in use, as qemu-img computes it.
+    pub image_end_offset: u64,
+    /// Clusters of the virtual disk.
+    pub total_clusters: u64,
+    /// Allocated clusters of the active L1 (data, preallocated zero, compressed).
+    pub allocated_clusters: u64,
+    /// Clusters not contiguous with the previous one of their L2 table.
+    pub fragmented_clusters: u64,
+    /// Compressed clusters of the active L1.
+    pub compressed_clusters: u64,
+    /// Length of the image file.
+    pub file_length: u64,
+    /// End of the highest byte range any structure references.
+    pub highest_referenced_end: u64,
+    /// Guest bytes of the current disk whose clusters lie past the end of the file.
+    pub lost_guest_bytes: u64,
+    /// Clusters past the end of the file with a non-zero refcount.
+    pub refcounts_past_eof: u64,
+    /// Why qemu-img would refuse to open the image (it then exits 1).
+    pub qemu_open_failure: Option<String>,
+    /// Checks of the backing chain, nearest first.
+    pub backing: Vec<BackingCheck>,
+}
+
+impl CheckReport {
+    /// `qemu-img check --output=json` for `filename`, with every counter
+    /// present (qemu-img omits some when zero).
+    pub fn qemu_json(&self, filename: &str) -> serde_json::Value {
+        serde_json::json!({
+            "filename": filename,
+            "format": "qcow2",
+            "check-errors": self.check_errors,
+            "image-end-offset": self.image_end_offset,
+            "corruptions": self.corruptions,
+            "leaks": self.leaks,
+            "corruptions-fixed": 0,
+            "leaks-fixed": 0,
+            "total-clusters": self.total_clusters,
+            "allocated-clusters": self.allocated_clusters,
+            "fragmented-clusters": self.fragmented_clusters,
+            "compressed-clusters": self.compressed_clusters,
+        })
+    }
+
+    /// `qemu-img check`'s exit code: 1 incomplete (or not openable by
+    /// QEMU), 2 corruptions, 3 leaks only, 0 clean.
+    pub fn qemu_exit_code(&self) -> i32 {
+        if self.qemu_open_failure.is_some() || self.check_errors > 0 {
+            1
+        } else if self.corruptions > 0 {
+            2
+        } else if self.leaks > 0 {
+            3
+        } else {
+            0
+        }
+    }
+
+    /// The worst severity among the findings (and the backing chain's).
+    pub fn worst(&self) -> Option<Severity> {
+        let own = imgcheck_core::worst_severity(&self.findings);
+        self.backing
+            .iter()
+            .filter_map(|b| b.report.as_ref().and_then(|r| r.worst()))
+            .chain(own)
+            .max()
+    }
+}
+
+/// Per-code cap on individual findings; the rest are summarised.
+const FINDINGS_PER_CODE: u32 = 50;
+
+const CLASS_DATA: u8 = 1;
+const CLASS_L2: u8 = 2;
+const CLASS_META: u8 = 4;
+
+struct Sink {
+    findings: Vec<Finding>,
+    per_code: HashMap<&'static str, (u32, u64)>,
+}
+
+impl Sink {
+    fn push(&mut self, sev: Severity, code: &'static str, offset: u64, msg: String) {
+        let e = self.per_code.entry(code).or_insert((0, 0));
+        if e.0 < FINDINGS_PER_CODE {
+            e.0 = e.0.saturating_add(1);
+            self.findings.push(Finding::new(sev, code, Layer::Qcow2, offset, Space::File, msg));
+        } else {
+            e.1 = e.1.saturating_add(1);
+        }
+    }
+    fn push_f(&mut self, f: Finding) {
+        self.findings.push(f);
+    }
+    fn finish(mut self) -> Vec<Finding> {
+        let mut extra: Vec<_> = self.per_code.iter().filter(|(_, v)| v.1 > 0).map(|(k, v)| (*k, v.1)).collect();
+        extra.sort();
+        for (code, n) in extra {
+            let sev = self.findings.iter().find(|f| f.code == code).map_or(Severity::Error, |f| f.severity);
+            self.findings.push(Finding::new(sev, code, Layer::Qcow2, 0, Space::File, format!("{n} more findings of this kind were not listed")));
+        }
+        self.findings
+    }
+}
+
+struct DiskRefcounts<'a> {
+    file: &'a dyn ReadAt,
+    reftable: Vec<u64>,
+    cluster_size: u64,
+    rb_bits: u32,
+    order: u32,
+    cache: HashMap<u64, Arc<[u8]>>,
+}
+
+impl DiskRefcounts<'_> {
+    /// On-disk refcount of `cluster`; `Err` when its refblock offset is
+    /// unaligned (QEMU: "Can't get refcount").
+    fn get(&mut self, cluster: u64) -> Result<u64, ()> {
+        let idx = cluster >> self.rb_bits;
+        let Some(&e) = self.reftable.get(usz(idx)) else { return Ok(0) };
+        let off = e & REFT_OFFSET_MASK;
+        if off == 0 {
+            return Ok(0);
+        }
+        if off % self.cluster_size != 0 {
+            return Err(());
+        }
+        let block = match self.cache.get(&off) {
+            Some(b) => Arc::clone(b),
+            None => {
+                let (b, _) = read_zero_filled(self.file, off, self.cluster_size, self.cluster_size).map_err(|_| ())?;
+                let b: Arc<[u8]> = b.into();
+                if self.cache.len() >= REFBLOCK_CACHE {
+                    self.cache.clear();
+                }
+                self.cache.insert(off, Arc::clone(&b));
+                b
+            }
+        };
+        let entry = cluster & ((1u64 << self.rb_bits).saturating_sub(1));
+        Ok(refcount_at(&block, self.order, entry))
+    }
+}
+
+/// Entry `i` of a refcount block with `1 << order`-bit entries.
+fn refcount_at(block: &[u8], order: u32, i: u64) -> u64 {
+    if order < 3 {
+        let bits = 1u64 << order;
+        let bit = i.saturating_mul(bits);
+        let byte = block.get(usz(bit / 8)).copied().unwrap_or(0);
+        let shift = u32::try_from(bit % 8).unwrap_or(0);
+        u64::from(byte >> shift) & ((1u64 << bits).saturating_sub(1))
+    } else {
+        let width = usz(1u64 << (order - 3));
+        let at = usz(i).saturating_mul(width);
+        let b = at.checked_add(width).and_then(|e| block.get(at..e)).unwrap_or(&[]);
+        b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    Active,
+    Snapshot(usize),
+}
+
+struct Ctx<'a> {
+    img: &'a Image,
+    h: &'a Header,
+    cs: u64,
+    file_len: u64,
+    imrt: Vec<u32>,
+    class: Vec<u8>,
+    meta: Vec<u8>,
+    refcount_max: u64,
+    sink: Sink,
+    r: CheckReport,
+}
+
+impl Ctx<'_> {
+    /// QEMU's `qcow2_inc_refcounts_imrt`.
+    fn inc(&mut self, offset: u64, size: u64, class: u8, what: &str) {
+        if size == 0 {
+            return;
+        }
+        let end = offset.saturating_add(size);
+        self.r.highest_referenced_end = self.r.highest_referenced_end.max(end);
+        // The last cluster may be partly past EOF; a whole cluster may not.
+        if end >= self.file_len.saturating_add(self.cs) {
+            self.r.corruptions = self.r.corruptions.saturating_add(1);
+            self.sink.push(
+                Severity::Error,
+                "qcow2.reference.past_eof",
+                offset,
+                format!("{what} at {offset:#x} ({size} bytes) ends at {end:#x}, a cluster or more past the end of the file ({} bytes)", self.file_len),
+            );
+            return;
+        }
+        let first = offset / self.cs;
+        let last = (end.saturating_sub(1)) / self.cs;
+        // Bounded: last < (file_len + cs) / cs.
+        for k in first..=last {
+            let ku = usz(k);
+            if ku >= self.imrt.len() {
+                self.imrt.resize(ku.saturating_add(1), 0);
+                self.class.resize(ku.saturating_add(1), 0);
+                self.meta.resize(ku.saturating_add(1), 0);
+            }
+            let Some(v) = self.imrt.get_mut(ku) else { continue };
+            if u64::from(*v) >= self.refcount_max {
+                self.r.corruptions = self.r.corruptions.saturating_add(1);
+                self.sink.push(
+                    Severity::Error,
+                    "qcow2.refcount.overflow",
+                    k.saturating_mul(self.cs),
+                    format!("cluster {k} is referenced more often than a {}-bit refcount can count", self.h.refcount_bits()),
+                );
+                continue;
+            }
+            *v = v.saturating_add(1);
+            if let Some(c) = self.class.get_mut(ku) {
+                *c |= class;
+            }
+            if class == CLASS_META {
+                if let Some(m) = self.meta.get_mut(ku) {
+                    *m = m.saturating_add(1);
+                }
+            }
+        }
+    }
+
+    fn corruption(&mut self, code: &'static str, offset: u64, msg: String) {
+        self.r.corruptions = self.r.corruptions.saturating_add(1);
+        self.sink.push(Severity::Error, code, offset, msg);
+    }
+
+    /// Marks an L1 table and collects its L2 references.
+    fn walk_l1(&mut self, l1: &L1Table, src: Source, refs: &mut Vec<(u64, Source, usize)>) {
+        let what = match src {
+            Source::Active => "active L1 table".to_string(),
+            Source::Snapshot(i) => format!("L1 table of snapshot {i}"),
+        };
+        self.inc(l1.offset, u64::try_from(l1.entries.len()).unwrap_or(0).saturating_mul(8), CLASS_META, &what);
+        for (i, &e) in l1.entries.iter().enumerate() {
+            let at = l1.offset.saturating_add(u64::try_from(i).unwrap_or(0).saturating_mul(8));
+            if e & L1E_RESERVED_MASK != 0 {
+                self.corruption("qcow2.l1.reserved_bits", at, format!("{what} entry {i} is {e:#018x}: reserved bits {:#x} are set", e & L1E_RESERVED_MASK));
+            }
+            let l2 = e & L1E_OFFSET_MASK;
+            if l2 == 0 {
+                continue;
+            }
+            self.inc(l2, self.cs, CLASS_L2, "L2 table");
+            if l2 % self.cs != 0 {
+                self.corruption("qcow2.l1.unaligned", at, format!("{what} entry {i} points to an L2 table at {l2:#x}, which is not cluster aligned"));
+            }
+            refs.push((l2, src, i));
+        }
+    }
+}
+
+/// Checks `image` and returns counters and findings. Never fails: what
+/// stops the check early is counted in `check_errors` and reported.
+pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
+    let h = image.header();
+    let cs = h.cluster_size();
+    let file: &dyn ReadAt = image.file().as_ref();
+    let file_len = file.len();
+    let mut sink = Sink { findings: image.open_findings().to_vec(), per_code: HashMap::new() };
+    let mut r = CheckReport { file_length: file_len, total_clusters: h.size.div_ceil(cs), ..CheckReport::default() };
+    let nb_clusters = file_len.div_ceil(cs);
+    if nb_clusters > MAX_CHECK_CLUSTERS {
+        r.check_errors = 1;
+        sink.push(Severity::Error, "qcow2.check.too_large", 0, format!("the file has {nb_clusters} clusters, more than the {MAX_CHECK_CLUSTERS} this checker tracks; refcounts were not checked"));
+        r.findings = sink.finish();
+        return r;
+    }
+    let refcount_max = if h.refcount_order >= 6 { u64::MAX } else { (1u64 << h.refcount_bits()).saturating_sub(1) };
+    let n = usz(nb_clusters);
+    let mut c = Ctx {
+        img: image,
+        h,
+        cs,
+        file_len,
+        imrt: vec![0; n],
+        class: vec![0; n],
+        meta: vec![0; n],
+        refcount_max: refcount_max.min(u64::from(u32::MAX)),
+        sink,
+        r,
+    };
+    qemu_open_checks(&mut c);
+
+    // Header, then the active L1 and every snapshot's.
+    c.inc(0, cs, CLASS_META, "header");
+    let mut refs = Vec::new();
+    let active = image.active_l1().clone();
+    c.walk_l1(&active, Source::Active, &mut refs);
+    let table = image.snapshot_table();
+    if h.has_data_file() && h.nb_snapshots > 0 {
+        c.corruption("qcow2.snapshot.with_data_file", h.snapshots_offset, format!("{} snapshots in an image with an external data file", h.nb_snapshots));
+    }
+    let mut snap_l1s = Vec::new();
+    for s in &table.snapshots {
+        if s.l1_table_offset % cs != 0 {
+            c.corruption("qcow2.snapshot.l1_unaligned", s.entry_offset, format!("snapshot {} ({}) has its L1 table at {:#x}, which is not cluster aligned", s.id, s.name, s.l1_table_offset));
+            continue;
+        }
+        if u64::from(s.l1_size).saturating_mul(8) > MAX_L1_BYTES {
+            c.corruption("qcow2.snapshot.l1_too_large", s.entry_offset.saturating_add(8), format!("snapshot {} ({}) has an L1 table of {} entries, more than {}", s.id, s.name, s.l1_size, MAX_L1_BYTES / 8));
+            continue;
+        }
+        match load_l1(file, s.l1_table_offset, s.l1_size) {
+            Ok(l1) => {
+                c.walk_l1(&l1, Source::Snapshot(s.index), &mut refs);
+                snap_l1s.push((s.index, l1));
+            }
+            Err(e) => {
+                c.r.check_errors = c.r.check_errors.saturating_add(1);
+                c.sink.push(Severity::Error, "qcow2.check.io", s.l1_table_offset, format!("snapshot {} L1 table: {e}", s.id));
+            }
+        }
+    }
+    if let Some(off) = table.past_eof {
+        c.sink.push(Severity::Error, "qcow2.snapshot.table_past_eof", off, format!("the snapshot table entry at {off:#x} lies past the end of the file ({file_len} bytes); it reads as zeros"));
+    }
+    if let Some((off, msg)) = &table.error {
+        c.r.check_errors = c.r.check_errors.saturating_add(1);
+        c.sink.push(Severity::Error, "qcow2.snapshot.table_broken", *off, format!("snapshot table cannot be read: {msg}"));
+    }
+    for &i in &table.incomplete_extra {
+        let off = table.snapshots.get(i).map_or(h.snapshots_offset, |s| s.entry_offset);
+        c.corruption("qcow2.snapshot.incomplete_extra", off, format!("snapshot {i} has less than the 16 bytes of extra data a version 3 image requires"));
+    }
+    c.inc(h.snapshots_offset, table.size, CLASS_META, "snapshot table");
+
+    // L2 tables: each read once, in offset order.
+    refs.sort();
+    let mut lost = LostData::default();
+    let mut i = 0usize;
+    while let Some(&(l2_off, _, _)) = refs.get(i) {
+        let table = read_zero_filled(file, l2_off, cs, cs).map(|(b, _)| b);
+        let mut j = i;
+        while let Some(&(o, src, l1_index)) = refs.get(j) {
+            if o != l2_off {
+                break;
+            }
+            match &table {
+                Ok(t) => check_l2(&mut c, t, l2_off, src, l1_index, opts, &mut lost),
+                Err(e) => {
+                    c.r.check_errors = c.r.check_errors.saturating_add(1);
+                    c.sink.push(Severity::Error, "qcow2.check.io", l2_off, format!("L2 table at {l2_off:#x}: {e}"));
+                }
+            }
+            j = j.saturating_add(1);
+        }
+        i = j.max(i.saturating_add(1));
+    }
+
+    // Refcount structures.
+    let rt_entries = h.refcount_table_entries();
+    c.inc(h.refcount_table_offset, rt_entries.saturating_mul(8), CLASS_META, "refcount table");
+    let reftable: Vec<u64> = match read_zero_filled(file, h.refcount_table_offset, rt_entries.saturating_mul(8), MAX_REFTABLE_BYTES) {
+        Ok((b, _)) => b.chunks_exact(8).map(|x| be64(x, 0)).collect(),
+        Err(e) => {
+            c.r.check_errors = c.r.check_errors.saturating_add(1);
+            c.sink.push(Severity::Error, "qcow2.check.io", h.refcount_table_offset, format!("refcount table: {e}"));
+            Vec::new()
+        }
+    };
+    if let Some(cr) = h.extensions.crypto {
+        c.inc(cr.offset, cr.length, CLASS_META, "encryption header");
+    }
+    check_bitmaps(&mut c);
+    for (i, &e) in reftable.iter().enumerate() {
+        let at = h.refcount_table_offset.saturating_add(u64::try_from(i).unwrap_or(0).saturating_mul(8));
+        if e & REFT_RESERVED_MASK != 0 {
+            c.corruption("qcow2.reftable.reserved_bits", at, format!("refcount table entry {i} is {e:#018x}: reserved bits are set"));
+            continue;
+        }
+        let off = e & REFT_OFFSET_MASK;
+        if off % cs != 0 {
+            c.corruption("qcow2.reftable.unaligned", at, format!("refcount table entry {i} points to a refcount block at {off:#x}, which is not cluster aligned"));
+            continue;
+        }
+        let cl = off / cs;
+        if cl >= u64::try_from(c.imrt.len()).unwrap_or(u64::MAX) {
+            c.r.highest_referenced_end = c.r.highest_referenced_end.max(off.saturating_add(cs));
+            c.corruption("qcow2.refblock.past_eof", at, format!("refcount table entry {i} points to a refcount block at {off:#x}, outside the file ({file_len} bytes)"));
+            continue;
+        }
+        if off != 0 {
+            c.inc(off, cs, CLASS_META, "refcount block");
+            let v = c.imrt.get(usz(cl)).copied().unwrap_or(0);
+            if v != 1 {
+                c.corruption("qcow2.refblock.shared", off, format!("refcount block {i} at {off:#x} is referenced {v} times; it must be referenced only by the refcount table"));
+            }
+        }
+    }
+
+    // Compare with the refcounts on disk.
+    let mut disk = DiskRefcounts {
+        file,
+        reftable,
+        cluster_size: cs,
+        rb_bits: h.cluster_bits.saturating_add(3).saturating_sub(h.refcount_order),
+        order: h.refcount_order,
+        cache: HashMap::new(),
+    };
+    let mut highest = 0u64;
+    let total = c.imrt.len();
+    for k in 0..total {
+        let k64 = u64::try_from(k).unwrap_or(u64::MAX);
+        let Ok(on_disk) = disk.get(k64) else {
+            c.r.check_errors = c.r.check_errors.saturating_add(1);
+            c.sink.push(Severity::Error, "qcow2.check.refcount_unreadable", k64.saturating_mul(cs), format!("the refcount of cluster {k} cannot be read: its refcount block offset is not cluster aligned"));
+            continue;
+        };
+        let counted = u64::from(c.imrt.get(k).copied().unwrap_or(0));
+        if on_disk > 0 || counted > 0 {
+            highest = k64;
+        }
+        if on_disk < counted {
+            c.corruption("qcow2.refcount.too_low", k64.saturating_mul(cs), format!("cluster {k} (offset {:#x}) has refcount {on_disk} on disk but {counted} references; freeing or reusing it would destroy data", k64.saturating_mul(cs)));
+        } else if on_disk > counted {
+            c.r.leaks = c.r.leaks.saturating_add(1);
+            c.sink.push_leak(k64, cs, on_disk, counted);
+        }
+    }
+    c.r.image_end_offset = highest.saturating_add(1).saturating_mul(cs);
+
+    check_copied(&mut c, &active, &mut disk, &refs);
+    gap_checks(&mut c, &mut disk, &lost, &snap_l1s);
+    overlap_checks(&mut c);
+    let _ = c.img;
+
+    let mut r = c.r;
+    let mut sink = c.sink;
+    stats_finding(&mut sink, &r, image);
+    if opts.check_backing {
+        r.backing = check_chain(image, opts);
+    }
+    r.findings = sink.finish();
+    r
+}
+
+impl Sink {
+    fn push_leak(&mut self, k: u64, cs: u64, on_disk: u64, counted: u64) {
+        self.push(
+            Severity::Warning,
+            "qcow2.refcount.leak",
+            k.saturating_mul(cs),
+            format!("cluster {k} (offset {:#x}) has refcount {on_disk} on disk but {counted} references: leaked space", k.saturating_mul(cs)),
+        );
+        if let Some(f) = self.findings.last_mut() {
+            if f.code == "qcow2.refcount.leak" && f.hint.is_none() {
+                f.hint = Some("qemu-img check -r leaks IMAGE".into());
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct LostData {
+    clusters: u64,
+    first_guest: Option<u64>,
+    compressed_entries: Vec<(u64, u64)>,
+}
+
+fn check_l2(c: &mut Ctx<'_>, t: &[u8], l2_off: u64, src: Source, l1_index: usize, opts: &CheckOptions, lost: &mut LostData) {
+    let h = c.h;
+    let cs = c.cs;
+    let es = usz(h.l2_entry_size());
+    let frag = src == Source::Active;
+    let ext = h.extended_l2();
+    let data_file = h.has_data_file();
+    let mut next_contiguous = 0u64;
+    let entries = usz(h.l2_entries());
+    for i in 0..entries {
+        let at = i.saturating_mul(es);
+        let e = be64(t, at);
+        let bitmap = if ext { be64(t, at.saturating_add(8)) } else { 0 };
+        let eoff = l2_off.saturating_add(u64::try_from(at).unwrap_or(0));
+        let ty = cluster_type(h, e);
+        let guest = u64::try_from(l1_index)
+            .unwrap_or(0)
+            .saturating_mul(h.l2_entries())
+            .saturating_add(u64::try_from(i).unwrap_or(0))
+            .saturating_mul(cs);
+        if ty != ClusterType::Compressed && e & L2E_STD_RESERVED_MASK != 0 {
+            c.corruption("qcow2.l2.reserved_bits", eoff, format!("L2 entry {i} of the table at {l2_off:#x} is {e:#018x}: reserved bits {:#x} are set", e & L2E_STD_RESERVED_MASK));
+        }
+        match ty {
+            ClusterType::Compressed => {
+                if e & OFLAG_COPIED != 0 {
+                    c.corruption("qcow2.l2.compressed_copied", eoff, format!("compressed L2 entry {i} of the table at {l2_off:#x} has the COPIED flag set, which compressed clusters must never have"));
+                }
+                if data_file {
+                    c.corruption("qcow2.l2.compressed_with_data_file", eoff, format!("L2 entry {i} of the table at {l2_off:#x} is compressed in an image with an external data file"));
+                    continue;
+                }
+                if bitmap != 0 {
+                    c.corruption("qcow2.l2.compressed_bitmap", eoff, format!("compressed L2 entry {i} of the table at {l2_off:#x} has a non-zero subcluster bitmap {bitmap:#x}"));
+                    continue;
+                }
+                let e = e & !OFLAG_COPIED;
+                let (coff, csize) = compressed_range(h, e);
+                c.inc(coff, csize, CLASS_DATA, "compressed cluster");
+                if frag {
+                    c.r.allocated_clusters = c.r.allocated_clusters.saturating_add(1);
+                    c.r.compressed_clusters = c.r.compressed_clusters.saturating_add(1);
+                    c.r.fragmented_clusters = c.r.fragmented_clusters.saturating_add(1);
+                    if coff >= c.file_len {
+                        lost.clusters = lost.clusters.saturating_add(1);
+                        lost.first_guest = Some(lost.first_guest.map_or(guest, |g| g.min(guest)));
+                    }
+                }
+                if opts.deep && coff < c.file_len {
+                    lost.compressed_entries.push((e, guest));
+                }
+            }
+            ClusterType::ZeroAlloc | ClusterType::Normal => {
+                let off = e & L2E_OFFSET_MASK;
+                if (bitmap >> 32) & bitmap != 0 {
+                    c.corruption("qcow2.l2.subcluster_bitmap", eoff, format!("L2 entry {i} of the table at {l2_off:#x}: subclusters {:#x} are marked both allocated and zero (bitmap {bitmap:#x})", (bitmap >> 32) & bitmap));
+                }
+                if off % cs != 0 {
+                    let has_data = if ext { bitmap & 0xffff_ffff != 0 } else { e & OFLAG_ZERO == 0 };
+                    c.corruption("qcow2.l2.unaligned", eoff, format!("L2 entry {i} of the table at {l2_off:#x} points to a {} cluster at {off:#x}, which is not cluster aligned", if has_data { "data" } else { "preallocated zero" }));
+                }
+                if frag {
+                    c.r.allocated_clusters = c.r.allocated_clusters.saturating_add(1);
+                    if next_contiguous != 0 && off != next_contiguous {
+                        c.r.fragmented_clusters = c.r.fragmented_clusters.saturating_add(1);
+                    }
+                    next_contiguous = off.saturating_add(cs);
+                }
+                if !data_file {
+                    c.inc(off, cs, CLASS_DATA, "data cluster");
+                    if frag && ty == ClusterType::Normal && off.saturating_add(cs) > c.file_len {
+                        lost.clusters = lost.clusters.saturating_add(1);
+                        lost.first_guest = Some(lost.first_guest.map_or(guest, |g| g.min(guest)));
+                    }
+                }
+            }
+            ClusterType::ZeroPlain => {}
+            ClusterType::Unallocated => {
+                if bitmap & 0xffff_ffff != 0 {
+                    c.corruption("qcow2.l2.unallocated_bitmap", eoff, format!("unallocated L2 entry {i} of the table at {l2_off:#x} has subcluster allocation bits set ({bitmap:#x})"));
+                }
+            }
+        }
+    }
+}
+
+fn check_copied(c: &mut Ctx<'_>, active: &L1Table, disk: &mut DiskRefcounts<'_>, _refs: &[(u64, Source, usize)]) {
+    let h = c.h;
+    let cs = c.cs;
+    let es = usz(h.l2_entry_size());
+    for (i, &l1e) in active.entries.iter().enumerate() {
+        let l2 = l1e & L1E_OFFSET_MASK;
+        if l2 == 0 {
+            continue;
+        }
+        if let Ok(rc) = disk.get(l2 >> h.cluster_bits) {
+            if (rc == 1) != (l1e & OFLAG_COPIED != 0) {
+                let at = active.offset.saturating_add(u64::try_from(i).unwrap_or(0).saturating_mul(8));
+                c.corruption("qcow2.l1.copied_flag", at, format!("active L1 entry {i} ({l1e:#018x}) has COPIED {} but the L2 table's refcount is {rc}", if l1e & OFLAG_COPIED != 0 { "set" } else { "clear" }));
+            }
+        }
+        let Ok((t, _)) = read_zero_filled(c.img.file().as_ref(), l2, cs, cs) else {
+            c.r.check_errors = c.r.check_errors.saturating_add(1);
+            continue;
+        };
+        for j in 0..usz(h.l2_entries()) {
+            let at = j.saturating_mul(es);
+            let e = be64(&t, at);
+            let ty = cluster_type(h, e);
+            if ty != ClusterType::Normal && ty != ClusterType::ZeroAlloc {
+                continue;
+            }
+            let rc = if h.has_data_file() {
+                1
+            } else {
+                match disk.get((e & L2E_OFFSET_MASK) >> h.cluster_bits) {
+                    Ok(v) => v,
+                    Err(()) => continue,
+                }
+            };
+            if (rc == 1) != (e & OFLAG_COPIED != 0) {
+                let eoff = l2.saturating_add(u64::try_from(at).unwrap_or(0));
+                c.corruption("qcow2.l2.copied_flag", eoff, format!("L2 entry {j} of the table at {l2:#x} ({e:#018x}) has COPIED {} but the data cluster's refcount is {rc}", if e & OFLAG_COPIED != 0 { "set" } else { "clear" }));
+            }
+        }
+    }
+}
+
+fn check_bitmaps(c: &mut Ctx<'_>) {
+    let h = c.h;
+    let Some(b) = h.extensions.bitmaps else { return };
+    if h.autoclear_features & crate::header::AUTOCLEAR_BITMAPS == 0 || b.nb_bitmaps == 0 {
+        return;
+    }
+    if b.bitmap_directory_size > MAX_BITMAP_DIRECTORY_BYTES || b.nb_bitmaps > MAX_BITMAPS {
+        c.corruption("qcow2.bitmaps.directory_too_large", b.bitmap_directory_offset, format!("bitmap directory of {} bytes and {} bitmaps exceeds the bounds", b.bitmap_directory_size, b.nb_bitmaps));
+        return;
+    }
+    c.inc(b.bitmap_directory_offset, b.bitmap_directory_size, CLASS_META, "bitmap directory");
+    let file = c.img.file();
+    let Ok((dir, _)) = read_zero_filled(file.as_ref(), b.bitmap_directory_offset, b.bitmap_directory_size, MAX_BITMAP_DIRECTORY_BYTES) else {
+        c.r.check_errors = c.r.check_errors.saturating_add(1);
+        return;
+    };
+    let mut pos = 0usize;
+    for n in 0..b.nb_bitmaps {
+        if pos.saturating_add(24) > dir.len() {
+            c.corruption("qcow2.bitmaps.directory_truncated", b.bitmap_directory_offset, format!("bitmap directory ends before entry {n} of {}", b.nb_bitmaps));
+            break;
+        }
+        let table_offset = be64(&dir, pos);
+        let table_size = be32(&dir, pos.saturating_add(8));
+        let name_size = crate::header::be16(&dir, pos.saturating_add(18));
+        let extra = be32(&dir, pos.saturating_add(20));
+        let tbytes = u64::from(table_size).saturating_mul(8);
+        if table_offset % c.cs != 0 || tbytes > MAX_BITMAP_TABLE_BYTES {
+            c.corruption("qcow2.bitmaps.table_invalid", b.bitmap_directory_offset.saturating_add(u64::try_from(pos).unwrap_or(0)), format!("bitmap {n}: table at {table_offset:#x} of {table_size} entries is unaligned or too large"));
+        } else {
+            c.inc(table_offset, tbytes, CLASS_META, "bitmap table");
+            if let Ok((t, _)) = read_zero_filled(file.as_ref(), table_offset, tbytes, MAX_BITMAP_TABLE_BYTES) {
+                for e in t.chunks_exact(8).map(|x| be64(x, 0)) {
+                    let off = e & L1E_OFFSET_MASK;
+                    if off != 0 {
+                        c.inc(off, c.cs, CLASS_META, "bitmap data cluster");
+                    }
+                }
+            }
+        }
+        let len = 24u64.saturating_add(u64::from(extra)).saturating_add(u64::from(name_size)).next_multiple_of(8);
+        pos = pos.saturating_add(usz(len));
+    }
+}
+
+fn qemu_open_checks(c: &mut Ctx<'_>) {
+    let h = c.h;
+    let img = c.img;
+    let mut why = None;
+    if !h.unknown_incompatible_names().is_empty() {
+        why = Some("unsupported incompatible feature bits".to_string());
+    }
+    if let Some(DataFile::Unavailable(w)) = img.data_file() {
+        why = Some(format!("external data file unavailable: {w}"));
+    }
+    if let Some(b) = img.backing() {
+        match &b.state {
+            BackingState::Missing(w) | BackingState::Unreadable(w) => why = Some(format!("backing file: {w}")),
+            BackingState::Loop(_) => why = Some("backing chain loops".into()),
+            BackingState::TooDeep => why = Some("backing chain too deep".into()),
+            _ => {}
+        }
+    }
+    if let Some(b) = h.extensions.bitmaps {
+        let end = b.bitmap_directory_offset.saturating_add(b.bitmap_directory_size);
+        if h.autoclear_features & crate::header::AUTOCLEAR_BITMAPS != 0 && b.nb_bitmaps > 0 && end > c.file_len {
+            why = Some("bitmap directory lies past the end of the file".into());
+        }
+    }
+    if h.crypt_method != 0 {
+        why = Some("encrypted image needs a key to open".into());
+    }
+    c.r.qemu_open_failure = why;
+}
+
+fn gap_checks(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>, lost: &LostData, snap_l1s: &[(usize, L1Table)]) {
+    let h = c.h;
+    let cs = c.cs;
+    let img = c.img;
+    // Refcounts for clusters past EOF: qemu-img compares only up to EOF.
+    let first_past = u64::try_from(c.imrt.len()).unwrap_or(u64::MAX);
+    let rb_entries = 1u64 << disk.rb_bits;
+    let mut past = 0u64;
+    let mut first = None;
+    let reftable = disk.reftable.clone();
+    for (i, &e) in reftable.iter().enumerate() {
+        let base = u64::try_from(i).unwrap_or(0).saturating_mul(rb_entries);
+        let off = e & REFT_OFFSET_MASK;
+        if off == 0 || off % cs != 0 || base.saturating_add(rb_entries) <= first_past || off.saturating_add(cs) > c.file_len {
+            continue;
+        }
+        let Ok((block, _)) = read_zero_filled(img.file().as_ref(), off, cs, cs) else { continue };
+        let start = first_past.saturating_sub(base);
+        for k in start..rb_entries {
+            if refcount_at(&block, h.refcount_order, k) != 0 {
+                past = past.saturating_add(1);
+                first.get_or_insert(base.saturating_add(k));
+            }
+        }
+    }
+    c.r.refcounts_past_eof = past;
+    if let Some(k) = first {
+        c.sink.push(
+            Severity::Warning,
+            "qcow2.refcount.past_eof",
+            k.saturating_mul(cs),
+            format!("{past} clusters past the end of the file ({} bytes) have non-zero refcounts, the first cluster {k} at {:#x}; qemu-img check does not look there (was the file truncated?)", c.file_len, k.saturating_mul(cs)),
+        );
+    }
+    if c.r.highest_referenced_end > c.file_len {
+        let mut f = Finding::error(
+            "qcow2.file.truncated",
+            Layer::Qcow2,
+            c.file_len,
+            Space::File,
+            format!(
+                "the file is {} bytes but structures reference bytes up to {:#x}: {} bytes missing; {} guest bytes of the current disk are lost ({} clusters){}",
+                c.file_len,
+                c.r.highest_referenced_end,
+                c.r.highest_referenced_end.saturating_sub(c.file_len),
+                lost.clusters.saturating_mul(cs),
+                lost.clusters,
+                lost.first_guest.map_or(String::new(), |g| format!(", the first at guest offset {g:#x}"))
+            ),
+        );
+        f.hint = Some("look for the rest of the file (an interrupted copy?); qemu-img convert -O raw IMAGE out.raw recovers what remains".into());
+        c.sink.push_f(f);
+    }
+    c.r.lost_guest_bytes = lost.clusters.saturating_mul(cs);
+    for &(e, guest) in &lost.compressed_entries {
+        if let Err(m) = img.decompress(e) {
+            c.sink.push(Severity::Error, "qcow2.compressed.undecodable", compressed_range(h, e).0, format!("compressed cluster for guest offset {guest:#x} does not decode: {m}"));
+        }
+    }
+    for s in img.snapshots() {
+        if let Some(ds) = s.disk_size {
+            if ds != h.size {
+                c.sink.push(Severity::Info, "qcow2.snapshot.disk_size_differs", s.entry_offset, format!("snapshot {} ({}) was taken with a virtual disk of {ds} bytes; the current disk is {} bytes", s.id, s.name, h.size));
+            }
+            let need = h.l1_entries_for(ds);
+            if u64::from(s.l1_size) < need && snap_l1s.iter().any(|(i, _)| *i == s.index) {
+                c.corruption_extra("qcow2.snapshot.l1_too_small", s.entry_offset, format!("snapshot {} ({}) has {} L1 entries but its disk of {ds} bytes needs {need}", s.id, s.name, s.l1_size));
+            }
+        }
+    }
+    if let Some(b) = img.backing() {
+        let (code, sev, msg) = match &b.state {
+            BackingState::Missing(w) => ("qcow2.backing.missing", Severity::Error, format!("backing file {:?} is missing: {w}", b.name)),
+            BackingState::Unreadable(w) => ("qcow2.backing.unreadable", Severity::Error, format!("backing file {:?} cannot be read: {w}", b.name)),
+            BackingState::Loop(p) => ("qcow2.backing.loop", Severity::Error, format!("backing file {:?} leads back to {} : the chain loops", b.name, p.display())),
+            BackingState::TooDeep => ("qcow2.backing.too_deep", Severity::Error, format!("backing chain through {:?} is deeper than {MAX_CHAIN_DEPTH}", b.name)),
+            BackingState::NotFollowed => ("qcow2.backing.not_followed", Severity::Info, format!("backing file {:?} was not opened; unallocated clusters cannot be read", b.name)),
+            _ => ("", Severity::Info, String::new()),
+        };
+        if !code.is_empty() {
+            c.sink.push(sev, code, h.backing_file_offset, msg);
+        }
+        if let Some(bs) = b.virtual_size() {
+            if bs != h.size {
+                c.sink.push(Severity::Warning, "qcow2.backing.size_differs", 24, format!("backing file {:?} has a virtual size of {bs} bytes, this image {} bytes{}", b.name, h.size, if bs < h.size { "; the guest reads zeros past the backing file's end" } else { "; the backing file's data past this image's end is invisible" }));
+            }
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// A corruption qemu-img does not count: a finding only.
+    fn corruption_extra(&mut self, code: &'static str, offset: u64, msg: String) {
+        self.sink.push(Severity::Error, code, offset, msg);
+    }
+}
+
+fn overlap_checks(c: &mut Ctx<'_>) {
+    let cs = c.cs;
+    for (k, (&cl, &m)) in c.class.iter().zip(c.meta.iter()).enumerate() {
+        let off = u64::try_from(k).unwrap_or(0).saturating_mul(cs);
+        let meta = cl & (CLASS_L2 | CLASS_META) != 0;
+        if cl & CLASS_DATA != 0 && meta {
+            c.sink.push(Severity::Error, "qcow2.overlap.metadata_data", off, format!("cluster {k} at {off:#x} is used both as guest data and as metadata ({})", if cl & CLASS_L2 != 0 { "an L2 table" } else { "a table or header" }));
+        } else if (cl & CLASS_L2 != 0 && cl & CLASS_META != 0) || m > 1 {
+            c.sink.push(Severity::Error, "qcow2.overlap.metadata", off, format!("cluster {k} at {off:#x} is used by two different metadata structures"));
+        }
+    }
+}
+
+fn stats_finding(sink: &mut Sink, r: &CheckReport, image: &Image) {
+    let pct = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 * 100.0 / d as f64 };
+    let _ = image;
+    #[allow(clippy::as_conversions)]
+    let msg = format!(
+        "{}/{} = {:.2}% allocated, {:.2}% fragmented, {:.2}% compressed clusters; image end offset {}; file length {}",
+        r.allocated_clusters,
+        r.total_clusters,
+        pct(r.allocated_clusters, r.total_clusters),
+        pct(r.fragmented_clusters, r.allocated_clusters),
+        pct(r.compressed_clusters, r.allocated_clusters),
+        r.image_end_offset,
+        r.file_length
+    );
+    sink.push(Severity::Info, "qcow2.stats", 0, msg);
+}
+
+fn check_chain(image: &Image, opts: &CheckOptions) -> Vec<BackingCheck> {
+    let sub = CheckOptions { check_backing: false, ..opts.clone() };
+    image
+        .chain()
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let (state, report) = match &b.state {
+                BackingState::Qcow2(img) => ("qcow2".to_string(), Some(Box::new(check(img, &sub)))),
+                BackingState::Raw(_) => ("raw".to_string(), None),
+                other => (format!("{other:?}"), None),
+            };
+            BackingCheck { name: b.name.clone(), path: b.path.clone(), depth: i.saturating_add(1), state, report }
+        })
+        .collect()
+}

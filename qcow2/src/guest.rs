@@ -1,0 +1,57 @@
+//! The guest disk as a [`ReadAt`]: what a VM booted from the image (or
+//! from one of its snapshots) would read.
+
+use crate::error::Error;
+use crate::image::{Image, L1Table};
+use imgcheck_core::{ReadAt, ReadError};
+use std::sync::Arc;
+
+/// A guest view: the current disk, or the disk as of a snapshot.
+#[derive(Debug, Clone)]
+pub struct Guest {
+    image: Arc<Image>,
+    l1: Arc<L1Table>,
+    size: u64,
+    snapshot: Option<usize>,
+}
+
+impl Guest {
+    /// The current guest disk of `image`.
+    pub fn new(image: Arc<Image>) -> Guest {
+        let l1 = Arc::new(image.active_l1().clone());
+        let size = image.header().size;
+        Guest { image, l1, size, snapshot: None }
+    }
+
+    /// The guest disk as of the snapshot with this id or name.
+    pub fn snapshot(image: Arc<Image>, id_or_name: &str) -> Result<Guest, Error> {
+        let s = image.find_snapshot(id_or_name)?.clone();
+        let l1 = Arc::new(image.snapshot_l1(&s)?);
+        let size = s.disk_size.unwrap_or(image.header().size);
+        Ok(Guest { image, l1, size, snapshot: Some(s.index) })
+    }
+
+    /// The image underneath.
+    pub fn image(&self) -> &Arc<Image> {
+        &self.image
+    }
+
+    /// Index of the snapshot this view shows, if any.
+    pub fn snapshot_index(&self) -> Option<usize> {
+        self.snapshot
+    }
+}
+
+impl ReadAt for Guest {
+    fn len(&self) -> u64 {
+        self.size
+    }
+
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        self.image.read_guest(&self.l1, self.size, offset, buf)
+    }
+
+    fn known_zero(&self, offset: u64, len: u64) -> bool {
+        self.image.guest_known_zero(&self.l1, self.size, offset, len)
+    }
+}

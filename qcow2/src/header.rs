@@ -1,0 +1,655 @@
+//! The qcow2 header (cluster 0): fixed fields at their spec offsets, the
+//! header extensions that follow them, and the backing file name.
+//! All big-endian.
+
+use crate::error::Error;
+use crate::limits::*;
+use imgcheck_core::{Finding, Layer, ReadAt, Space};
+use serde::Serialize;
+
+/// `QFI\xfb`.
+pub const QCOW2_MAGIC: u32 = 0x5146_49fb;
+
+/// Incompatible feature bit 0: refcounts may be stale (lazy refcounts).
+pub const INCOMPAT_DIRTY: u64 = 1 << 0;
+/// Incompatible feature bit 1: QEMU found corruption and stopped writing.
+pub const INCOMPAT_CORRUPT: u64 = 1 << 1;
+/// Incompatible feature bit 2: guest data lives in an external data file.
+pub const INCOMPAT_DATA_FILE: u64 = 1 << 2;
+/// Incompatible feature bit 3: `compression_type` is not zlib.
+pub const INCOMPAT_COMPRESSION: u64 = 1 << 3;
+/// Incompatible feature bit 4: extended L2 entries (32 subclusters).
+pub const INCOMPAT_EXTL2: u64 = 1 << 4;
+/// Every incompatible bit this crate understands.
+pub const INCOMPAT_KNOWN: u64 =
+    INCOMPAT_DIRTY | INCOMPAT_CORRUPT | INCOMPAT_DATA_FILE | INCOMPAT_COMPRESSION | INCOMPAT_EXTL2;
+/// Compatible feature bit 0: lazy refcounts.
+pub const COMPAT_LAZY_REFCOUNTS: u64 = 1 << 0;
+/// Autoclear bit 0: the bitmaps extension is consistent.
+pub const AUTOCLEAR_BITMAPS: u64 = 1 << 0;
+/// Autoclear bit 1: the external data file is a valid raw image.
+pub const AUTOCLEAR_DATA_FILE_RAW: u64 = 1 << 1;
+
+/// Header extension type: end of the extension area.
+pub const EXT_END: u32 = 0;
+/// Header extension type: backing file format name.
+pub const EXT_BACKING_FORMAT: u32 = 0xe279_2aca;
+/// Header extension type: feature name table.
+pub const EXT_FEATURE_TABLE: u32 = 0x6803_f857;
+/// Header extension type: persistent bitmaps.
+pub const EXT_BITMAPS: u32 = 0x2385_2875;
+/// Header extension type: full disk encryption header pointer.
+pub const EXT_CRYPTO: u32 = 0x0537_be77;
+/// Header extension type: external data file name.
+pub const EXT_DATA_FILE: u32 = 0x4441_5441;
+
+/// Size of the version 2 header.
+pub const V2_HEADER_LEN: u32 = 72;
+/// Minimum `header_length` of a version 3 header.
+pub const V3_MIN_HEADER_LEN: u32 = 104;
+
+/// One entry of the feature name table extension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeatureName {
+    /// 0 incompatible, 1 compatible, 2 autoclear.
+    pub feature_type: u8,
+    /// Bit number.
+    pub bit: u8,
+    /// Name, up to 46 bytes, NULs stripped.
+    pub name: String,
+}
+
+/// The bitmaps header extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BitmapsExt {
+    /// Number of bitmaps in the directory.
+    pub nb_bitmaps: u32,
+    /// Size of the bitmap directory in bytes.
+    pub bitmap_directory_size: u64,
+    /// File offset of the bitmap directory.
+    pub bitmap_directory_offset: u64,
+}
+
+/// The full disk encryption header extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CryptoExt {
+    /// File offset of the encryption (LUKS) header.
+    pub offset: u64,
+    /// Its length in bytes.
+    pub length: u64,
+}
+
+/// A header extension of a type this crate does not interpret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct UnknownExt {
+    /// Extension type.
+    pub ext_type: u32,
+    /// Data length.
+    pub len: u32,
+    /// File offset of the extension's data.
+    pub offset: u64,
+}
+
+/// Every header extension found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Extensions {
+    /// Backing file format (`qcow2`, `raw` …).
+    pub backing_format: Option<String>,
+    /// Feature name table.
+    pub feature_names: Vec<FeatureName>,
+    /// Persistent bitmaps.
+    pub bitmaps: Option<BitmapsExt>,
+    /// Encryption header location.
+    pub crypto: Option<CryptoExt>,
+    /// External data file name.
+    pub data_file: Option<String>,
+    /// Extensions of unknown type.
+    pub unknown: Vec<UnknownExt>,
+}
+
+/// The parsed header; field names follow `docs/interop/qcow2.txt`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Header {
+    /// 2 or 3.
+    pub version: u32,
+    /// Offset of the backing file name in the file (0: none).
+    pub backing_file_offset: u64,
+    /// Length of the backing file name.
+    pub backing_file_size: u32,
+    /// log2 of the cluster size.
+    pub cluster_bits: u32,
+    /// Virtual (guest) disk size in bytes.
+    pub size: u64,
+    /// 0 none, 1 AES-CBC, 2 LUKS.
+    pub crypt_method: u32,
+    /// Entries in the active L1 table.
+    pub l1_size: u32,
+    /// Offset of the active L1 table.
+    pub l1_table_offset: u64,
+    /// Offset of the refcount table.
+    pub refcount_table_offset: u64,
+    /// Clusters taken by the refcount table.
+    pub refcount_table_clusters: u32,
+    /// Number of internal snapshots.
+    pub nb_snapshots: u32,
+    /// Offset of the snapshot table.
+    pub snapshots_offset: u64,
+    /// Incompatible feature bits (v3).
+    pub incompatible_features: u64,
+    /// Compatible feature bits (v3).
+    pub compatible_features: u64,
+    /// Autoclear feature bits (v3).
+    pub autoclear_features: u64,
+    /// log2 of the refcount width in bits (v2: 4).
+    pub refcount_order: u32,
+    /// Header length in bytes (v2: 72).
+    pub header_length: u32,
+    /// 0 zlib, 1 zstd.
+    pub compression_type: u8,
+    /// Header extensions.
+    pub extensions: Extensions,
+    /// Backing file name, if any.
+    pub backing_file: Option<String>,
+}
+
+fn arr<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    at.checked_add(N)
+        .and_then(|end| b.get(at..end))
+        .and_then(|s| <[u8; N]>::try_from(s).ok())
+        .unwrap_or([0; N])
+}
+
+/// Big-endian u16 at `at` (0 when out of range; callers check lengths first).
+pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes(arr(b, at))
+}
+/// Big-endian u32 at `at`.
+pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(arr(b, at))
+}
+/// Big-endian u64 at `at`.
+pub(crate) fn be64(b: &[u8], at: usize) -> u64 {
+    u64::from_be_bytes(arr(b, at))
+}
+
+pub(crate) fn usz(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+fn string_at(b: &[u8], at: usize, len: usize) -> String {
+    let s = at.checked_add(len).and_then(|end| b.get(at..end)).unwrap_or(&[]);
+    let s = s.split(|&c| c == 0).next().unwrap_or(&[]);
+    String::from_utf8_lossy(s).into_owned()
+}
+
+fn invalid(field: &'static str, offset: u64, value: u64, expected: impl Into<String>) -> Error {
+    Error::InvalidHeader { field, offset, value, expected: expected.into() }
+}
+
+impl Header {
+    /// Cluster size in bytes.
+    pub fn cluster_size(&self) -> u64 {
+        1u64 << self.cluster_bits.min(MAX_CLUSTER_BITS)
+    }
+    /// Width of one refcount in bits.
+    pub fn refcount_bits(&self) -> u32 {
+        1u32 << self.refcount_order.min(6)
+    }
+    /// True when L2 entries are 16 bytes with a subcluster bitmap.
+    pub fn extended_l2(&self) -> bool {
+        self.incompatible_features & INCOMPAT_EXTL2 != 0
+    }
+    /// True when guest data lives in an external data file.
+    pub fn has_data_file(&self) -> bool {
+        self.incompatible_features & INCOMPAT_DATA_FILE != 0
+    }
+    /// Bytes per L2 entry (8, or 16 with extended L2).
+    pub fn l2_entry_size(&self) -> u64 {
+        if self.extended_l2() { 16 } else { 8 }
+    }
+    /// Entries per L2 table.
+    pub fn l2_entries(&self) -> u64 {
+        self.cluster_size() / self.l2_entry_size()
+    }
+    /// Guest bytes one L1 entry covers.
+    pub fn bytes_per_l1_entry(&self) -> u64 {
+        self.l2_entries().saturating_mul(self.cluster_size())
+    }
+    /// L1 entries needed to map `size` guest bytes.
+    pub fn l1_entries_for(&self, size: u64) -> u64 {
+        size.div_ceil(self.bytes_per_l1_entry().max(1))
+    }
+    /// Entries in the refcount table.
+    pub fn refcount_table_entries(&self) -> u64 {
+        u64::from(self.refcount_table_clusters).saturating_mul(self.cluster_size() / 8)
+    }
+    /// Names of the incompatible bits set that this crate does not know,
+    /// taken from the feature name table where it names them.
+    pub fn unknown_incompatible_names(&self) -> Vec<String> {
+        let unknown = self.incompatible_features & !INCOMPAT_KNOWN;
+        (0u8..64)
+            .filter(|b| unknown & (1u64 << b) != 0)
+            .map(|b| {
+                self.extensions
+                    .feature_names
+                    .iter()
+                    .find(|f| f.feature_type == 0 && f.bit == b)
+                    .map_or_else(|| format!("bit {b}"), |f| format!("bit {b} ({})", f.name))
+            })
+            .collect()
+    }
+
+    /// Parses and validates the header of `file`. Fatal problems (what
+    /// QEMU refuses to open and what this crate cannot interpret) are
+    /// errors; the rest are returned as findings.
+    pub fn parse(file: &dyn ReadAt) -> Result<(Header, Vec<Finding>), Error> {
+        let mut findings = Vec::new();
+        let mut fixed = [0u8; 104];
+        let avail = file.len().min(104);
+        let buf = fixed.get_mut(..usz(avail)).unwrap_or(&mut []);
+        file.read_exact_at(0, buf)
+            .map_err(|source| Error::Read { structure: "header", source })?;
+        let b = &fixed[..];
+        let magic = be32(b, 0);
+        if magic != QCOW2_MAGIC || avail < 72 {
+            return Err(Error::BadMagic { found: magic });
+        }
+        let version = be32(b, 4);
+        if version != 2 && version != 3 {
+            return Err(Error::UnsupportedVersion { version });
+        }
+        if version == 3 && avail < 104 {
+            return Err(invalid("header_length", 100, avail, "a v3 header of at least 104 bytes"));
+        }
+        let cluster_bits = be32(b, 20);
+        if !(MIN_CLUSTER_BITS..=MAX_CLUSTER_BITS).contains(&cluster_bits) {
+            return Err(invalid(
+                "cluster_bits",
+                20,
+                u64::from(cluster_bits),
+                format!("{MIN_CLUSTER_BITS}..={MAX_CLUSTER_BITS}"),
+            ));
+        }
+        let cluster_size = 1u64 << cluster_bits;
+        let mut h = Header {
+            version,
+            backing_file_offset: be64(b, 8),
+            backing_file_size: be32(b, 16),
+            cluster_bits,
+            size: be64(b, 24),
+            crypt_method: be32(b, 32),
+            l1_size: be32(b, 36),
+            l1_table_offset: be64(b, 40),
+            refcount_table_offset: be64(b, 48),
+            refcount_table_clusters: be32(b, 56),
+            nb_snapshots: be32(b, 60),
+            snapshots_offset: be64(b, 64),
+            incompatible_features: 0,
+            compatible_features: 0,
+            autoclear_features: 0,
+            refcount_order: 4,
+            header_length: V2_HEADER_LEN,
+            compression_type: 0,
+            extensions: Extensions::default(),
+            backing_file: None,
+        };
+        if version == 3 {
+            h.incompatible_features = be64(b, 72);
+            h.compatible_features = be64(b, 80);
+            h.autoclear_features = be64(b, 88);
+            h.refcount_order = be32(b, 96);
+            h.header_length = be32(b, 100);
+            if h.header_length < V3_MIN_HEADER_LEN || u64::from(h.header_length) > cluster_size {
+                return Err(invalid(
+                    "header_length",
+                    100,
+                    u64::from(h.header_length),
+                    format!("{V3_MIN_HEADER_LEN}..={cluster_size}"),
+                ));
+            }
+            if h.refcount_order > 6 {
+                return Err(invalid("refcount_order", 96, u64::from(h.refcount_order), "0..=6"));
+            }
+        }
+        // The rest of cluster 0 holds the extensions and the backing name.
+        let c0_len = cluster_size.min(file.len());
+        let c0 = imgcheck_core::read_vec(file, 0, c0_len, 1 << MAX_CLUSTER_BITS)
+            .map_err(|source| Error::Read { structure: "header cluster", source })?;
+        if h.header_length > 104 {
+            h.compression_type = c0.get(104).copied().unwrap_or(0);
+        }
+        if h.compression_type > 1 {
+            return Err(invalid("compression_type", 104, u64::from(h.compression_type), "0 (zlib) or 1 (zstd)"));
+        }
+        if (h.compression_type != 0) != (h.incompatible_features & INCOMPAT_COMPRESSION != 0) {
+            return Err(invalid(
+                "incompatible_features",
+                72,
+                h.incompatible_features,
+                "bit 3 set exactly when compression_type is not zlib",
+            ));
+        }
+        if h.extended_l2() && cluster_bits < 14 {
+            return Err(invalid("cluster_bits", 20, u64::from(cluster_bits), "at least 14 with extended L2 entries"));
+        }
+        if h.crypt_method > 2 {
+            return Err(invalid("crypt_method", 32, u64::from(h.crypt_method), "0, 1 (AES) or 2 (LUKS)"));
+        }
+        if h.backing_file_offset > cluster_size {
+            return Err(invalid("backing_file_offset", 8, h.backing_file_offset, format!("at most {cluster_size}")));
+        }
+        // Extensions end where the backing name starts, or at the cluster end.
+        let ext_end = if h.backing_file_offset != 0 { h.backing_file_offset } else { cluster_size };
+        h.extensions = parse_extensions(&c0, u64::from(h.header_length), ext_end, &mut findings)?;
+
+        if h.backing_file_offset != 0 {
+            let max = u64::from(MAX_BACKING_NAME).min(cluster_size.saturating_sub(h.backing_file_offset));
+            if u64::from(h.backing_file_size) > max {
+                return Err(Error::LimitExceeded {
+                    structure: "backing file name",
+                    offset: 16,
+                    value: u64::from(h.backing_file_size),
+                    limit: max,
+                });
+            }
+            let name = string_at(&c0, usz(h.backing_file_offset), usz(u64::from(h.backing_file_size)));
+            if !name.is_empty() {
+                h.backing_file = Some(name);
+            }
+        }
+
+        // Table bounds, checked before anything is allocated from them.
+        let l1_bytes = u64::from(h.l1_size).saturating_mul(8);
+        if l1_bytes > MAX_L1_BYTES {
+            return Err(Error::LimitExceeded { structure: "active L1 table", offset: 36, value: l1_bytes, limit: MAX_L1_BYTES });
+        }
+        if h.l1_table_offset % cluster_size != 0 || h.l1_table_offset > i64::MAX.unsigned_abs() / 2 {
+            return Err(invalid("l1_table_offset", 40, h.l1_table_offset, "a cluster-aligned offset"));
+        }
+        let needed = h.l1_entries_for(h.size);
+        if u64::from(h.l1_size) < needed {
+            return Err(invalid("l1_size", 36, u64::from(h.l1_size), format!("at least {needed} for a virtual size of {}", h.size)));
+        }
+        let rt_bytes = u64::from(h.refcount_table_clusters).saturating_mul(cluster_size);
+        if rt_bytes > MAX_REFTABLE_BYTES {
+            return Err(Error::LimitExceeded { structure: "refcount table", offset: 56, value: rt_bytes, limit: MAX_REFTABLE_BYTES });
+        }
+        if h.refcount_table_offset % cluster_size != 0 || h.refcount_table_offset > i64::MAX.unsigned_abs() / 2 {
+            return Err(invalid("refcount_table_offset", 48, h.refcount_table_offset, "a cluster-aligned offset"));
+        }
+        if h.nb_snapshots > MAX_SNAPSHOTS {
+            return Err(Error::LimitExceeded { structure: "snapshot table", offset: 60, value: u64::from(h.nb_snapshots), limit: u64::from(MAX_SNAPSHOTS) });
+        }
+        if h.nb_snapshots > 0 && (h.snapshots_offset % cluster_size != 0 || h.snapshots_offset > i64::MAX.unsigned_abs() / 2) {
+            return Err(invalid("snapshots_offset", 64, h.snapshots_offset, "a cluster-aligned offset"));
+        }
+        if h.size > MAX_VIRTUAL_SIZE {
+            return Err(Error::LimitExceeded { structure: "virtual disk", offset: 24, value: h.size, limit: MAX_VIRTUAL_SIZE });
+        }
+
+        header_findings(&h, &mut findings);
+        Ok((h, findings))
+    }
+}
+
+fn parse_extensions(
+    c0: &[u8],
+    start: u64,
+    ext_end: u64,
+    findings: &mut Vec<Finding>,
+) -> Result<Extensions, Error> {
+    let mut ext = Extensions::default();
+    let mut seen: Vec<u32> = Vec::new();
+    let end = ext_end.min(u64::try_from(c0.len()).unwrap_or(u64::MAX));
+    let mut off = start;
+    // Each step advances by at least 8 bytes, so at most end/8 rounds.
+    while off.saturating_add(8) <= end {
+        let at = usz(off);
+        let ext_type = be32(c0, at);
+        let len = be32(c0, at.saturating_add(4));
+        if ext_type == EXT_END {
+            break;
+        }
+        let data_off = off.saturating_add(8);
+        let room = end.saturating_sub(data_off);
+        if u64::from(len) > room || len > MAX_EXTENSION_BYTES {
+            return Err(Error::LimitExceeded {
+                structure: "header extension",
+                offset: off.saturating_add(4),
+                value: u64::from(len),
+                limit: room.min(u64::from(MAX_EXTENSION_BYTES)),
+            });
+        }
+        if seen.contains(&ext_type) {
+            findings.push(Finding::warning(
+                "qcow2.header.extension_repeated",
+                Layer::Qcow2,
+                off,
+                Space::File,
+                format!("header extension {ext_type:#010x} appears more than once (again at offset {off}); the last one is used"),
+            ));
+        } else {
+            seen.push(ext_type);
+        }
+        let d = usz(data_off);
+        let dlen = usz(u64::from(len));
+        match ext_type {
+            EXT_BACKING_FORMAT => ext.backing_format = Some(string_at(c0, d, dlen)),
+            EXT_DATA_FILE => ext.data_file = Some(string_at(c0, d, dlen)),
+            EXT_FEATURE_TABLE => {
+                ext.feature_names.clear();
+                // 48-byte entries; bounded by len.
+                for i in 0..dlen / 48 {
+                    let e = d.saturating_add(i.saturating_mul(48));
+                    ext.feature_names.push(FeatureName {
+                        feature_type: c0.get(e).copied().unwrap_or(0),
+                        bit: c0.get(e.saturating_add(1)).copied().unwrap_or(0),
+                        name: string_at(c0, e.saturating_add(2), 46),
+                    });
+                }
+            }
+            EXT_BITMAPS => {
+                if len < 24 {
+                    findings.push(Finding::error(
+                        "qcow2.bitmaps.extension_size",
+                        Layer::Qcow2,
+                        off,
+                        Space::File,
+                        format!("bitmaps header extension is {len} bytes, expected 24"),
+                    ));
+                } else {
+                    ext.bitmaps = Some(BitmapsExt {
+                        nb_bitmaps: be32(c0, d),
+                        bitmap_directory_size: be64(c0, d.saturating_add(8)),
+                        bitmap_directory_offset: be64(c0, d.saturating_add(16)),
+                    });
+                }
+            }
+            EXT_CRYPTO => {
+                if len < 16 {
+                    findings.push(Finding::error(
+                        "qcow2.crypto.extension_size",
+                        Layer::Qcow2,
+                        off,
+                        Space::File,
+                        format!("encryption header extension is {len} bytes, expected 16"),
+                    ));
+                } else {
+                    ext.crypto = Some(CryptoExt { offset: be64(c0, d), length: be64(c0, d.saturating_add(8)) });
+                }
+            }
+            _ => ext.unknown.push(UnknownExt { ext_type, len, offset: data_off }),
+        }
+        off = data_off.saturating_add(u64::from(len).next_multiple_of(8));
+    }
+    Ok(ext)
+}
+
+fn header_findings(h: &Header, findings: &mut Vec<Finding>) {
+    if h.incompatible_features & INCOMPAT_DIRTY != 0 {
+        findings.push(
+            Finding::warning(
+                "qcow2.header.dirty",
+                Layer::Qcow2,
+                72,
+                Space::File,
+                "the dirty bit is set (incompatible_features bit 0): the image was not closed cleanly and its refcounts may be stale; qemu-img check reports nothing and a read-write open repairs it silently",
+            )
+            .with_hint("copy the image first, then: qemu-img check -r all IMAGE"),
+        );
+    }
+    if h.incompatible_features & INCOMPAT_CORRUPT != 0 {
+        findings.push(
+            Finding::error(
+                "qcow2.header.corrupt",
+                Layer::Qcow2,
+                72,
+                Space::File,
+                "the corrupt bit is set (incompatible_features bit 1): QEMU detected metadata corruption while the image was in use; qemu-img check does not report it",
+            )
+            .with_hint("qemu-img check IMAGE, then qemu-img check -r all on a copy"),
+        );
+    }
+    let unknown = h.unknown_incompatible_names();
+    if !unknown.is_empty() {
+        findings.push(Finding::error(
+            "qcow2.header.unknown_incompatible",
+            Layer::Qcow2,
+            72,
+            Space::File,
+            format!(
+                "unknown incompatible feature bits are set: {} (incompatible_features {:#x}); QEMU refuses to open such an image and the guest view may be wrong",
+                unknown.join(", "),
+                h.incompatible_features
+            ),
+        ));
+    }
+    if h.crypt_method != 0 {
+        findings.push(Finding::warning(
+            "qcow2.header.encrypted",
+            Layer::Qcow2,
+            32,
+            Space::File,
+            format!(
+                "the image is encrypted (crypt_method {}, {}); guest data cannot be read or verified without the key",
+                h.crypt_method,
+                if h.crypt_method == 1 { "AES-CBC" } else { "LUKS" }
+            ),
+        ));
+        if h.crypt_method == 2 && h.extensions.crypto.is_none() {
+            findings.push(Finding::error(
+                "qcow2.crypto.missing_header",
+                Layer::Qcow2,
+                32,
+                Space::File,
+                "crypt_method is 2 (LUKS) but there is no full disk encryption header extension",
+            ));
+        }
+    }
+    if h.autoclear_features & AUTOCLEAR_DATA_FILE_RAW != 0 && !h.has_data_file() {
+        findings.push(Finding::error(
+            "qcow2.data_file.raw_without_file",
+            Layer::Qcow2,
+            88,
+            Space::File,
+            "autoclear bit 1 (raw external data) is set but incompatible bit 2 (external data file) is not",
+        ));
+    }
+    if h.has_data_file() && h.extensions.data_file.is_none() {
+        findings.push(Finding::error(
+            "qcow2.data_file.name_missing",
+            Layer::Qcow2,
+            72,
+            Space::File,
+            "incompatible bit 2 (external data file) is set but no data file name extension exists",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use imgcheck_core::BytesReader;
+
+    pub(crate) fn minimal_v3() -> Vec<u8> {
+        let mut b = vec![0u8; 65536 * 4];
+        b[0..4].copy_from_slice(&QCOW2_MAGIC.to_be_bytes());
+        b[4..8].copy_from_slice(&3u32.to_be_bytes());
+        b[20..24].copy_from_slice(&16u32.to_be_bytes());
+        b[24..32].copy_from_slice(&(1u64 << 20).to_be_bytes());
+        b[36..40].copy_from_slice(&1u32.to_be_bytes());
+        b[40..48].copy_from_slice(&(3u64 << 16).to_be_bytes());
+        b[48..56].copy_from_slice(&(1u64 << 16).to_be_bytes());
+        b[56..60].copy_from_slice(&1u32.to_be_bytes());
+        b[96..100].copy_from_slice(&4u32.to_be_bytes());
+        b[100..104].copy_from_slice(&112u32.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn parses_minimal_and_rejects_bad_cluster_bits() {
+        let b = minimal_v3();
+        let (h, f) = Header::parse(&BytesReader::new(b.clone())).unwrap();
+        assert_eq!(h.cluster_size(), 65536);
+        assert!(f.is_empty());
+        for bits in [8u32, 22, 0xffff_ffff] {
+            let mut c = b.clone();
+            c[20..24].copy_from_slice(&bits.to_be_bytes());
+            assert!(matches!(Header::parse(&BytesReader::new(c)), Err(Error::InvalidHeader { field: "cluster_bits", .. })));
+        }
+    }
+
+    #[test]
+    fn unknown_incompatible_bit_is_named_from_feature_table() {
+        let mut b = minimal_v3();
+        b[72..80].copy_from_slice(&(1u64 << 9).to_be_bytes());
+        // Feature table extension at 112 with one entry naming bit 9.
+        b[112..116].copy_from_slice(&EXT_FEATURE_TABLE.to_be_bytes());
+        b[116..120].copy_from_slice(&48u32.to_be_bytes());
+        b[120] = 0;
+        b[121] = 9;
+        b[122..127].copy_from_slice(b"fancy");
+        let (_, f) = Header::parse(&BytesReader::new(b)).unwrap();
+        let u = f.iter().find(|f| f.code == "qcow2.header.unknown_incompatible").unwrap();
+        assert!(u.message.contains("bit 9 (fancy)"), "{}", u.message);
+    }
+
+    #[test]
+    fn limits_are_enforced_before_allocation() {
+        let mut b = minimal_v3();
+        b[36..40].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(Header::parse(&BytesReader::new(b)), Err(Error::LimitExceeded { .. })));
+        let mut b = minimal_v3();
+        b[112..116].copy_from_slice(&EXT_BACKING_FORMAT.to_be_bytes());
+        b[116..120].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(Header::parse(&BytesReader::new(b)), Err(Error::LimitExceeded { .. })));
+        let mut b = minimal_v3();
+        b[56..60].copy_from_slice(&1000u32.to_be_bytes());
+        assert!(matches!(Header::parse(&BytesReader::new(b)), Err(Error::LimitExceeded { .. })));
+        let mut b = minimal_v3();
+        b[60..64].copy_from_slice(&70000u32.to_be_bytes());
+        assert!(matches!(Header::parse(&BytesReader::new(b)), Err(Error::LimitExceeded { .. })));
+        let mut b = minimal_v3();
+        b[8..16].copy_from_slice(&200u64.to_be_bytes());
+        b[16..20].copy_from_slice(&2000u32.to_be_bytes());
+        assert!(matches!(Header::parse(&BytesReader::new(b)), Err(Error::LimitExceeded { .. })));
+    }
+
+    #[test]
+    fn dirty_and_corrupt_bits_are_findings() {
+        let mut b = minimal_v3();
+        b[79] = 3;
+        let (_, f) = Header::parse(&BytesReader::new(b)).unwrap();
+        assert!(f.iter().any(|f| f.code == "qcow2.header.dirty"));
+        assert!(f.iter().any(|f| f.code == "qcow2.header.corrupt"));
+    }
+
+    #[test]
+    fn short_and_garbage_inputs_fail_cleanly() {
+        for len in [0usize, 3, 50, 71, 100] {
+            let mut b = minimal_v3();
+            b.truncate(len);
+            assert!(Header::parse(&BytesReader::new(b)).is_err());
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Resource bounds. Every size or count read from an image is checked
+//! against one of these before it sizes an allocation or a loop, so a
+//! hostile image costs at most these amounts.
+
+/// Smallest `cluster_bits` (512-byte clusters).
+pub const MIN_CLUSTER_BITS: u32 = 9;
+/// Largest `cluster_bits` QEMU accepts (2 MiB clusters).
+pub const MAX_CLUSTER_BITS: u32 = 21;
+/// Largest L1 table in bytes (QEMU's `QCOW_MAX_L1_SIZE`).
+pub const MAX_L1_BYTES: u64 = 32 << 20;
+/// Largest refcount table in bytes (QEMU's `QCOW_MAX_REFTABLE_SIZE`).
+pub const MAX_REFTABLE_BYTES: u64 = 8 << 20;
+/// Most internal snapshots (QEMU's `QCOW_MAX_SNAPSHOTS`).
+pub const MAX_SNAPSHOTS: u32 = 65536;
+/// Largest snapshot table in bytes (QEMU's `QCOW_MAX_SNAPSHOTS_SIZE`).
+pub const MAX_SNAPSHOT_TABLE_BYTES: u64 = 64 << 20;
+/// Largest per-snapshot extra data (QEMU's `QCOW_MAX_SNAPSHOT_EXTRA_DATA`).
+pub const MAX_SNAPSHOT_EXTRA_DATA: u32 = 1024;
+/// Largest single header extension.
+pub const MAX_EXTENSION_BYTES: u32 = 1 << 20;
+/// Longest backing file name (QEMU's limit).
+pub const MAX_BACKING_NAME: u32 = 1023;
+/// Deepest backing chain followed.
+pub const MAX_CHAIN_DEPTH: usize = 16;
+/// Largest virtual disk accepted (2^61 bytes, as QEMU's `QCOW_MAX_L1_SIZE` with 2 MiB clusters allows).
+pub const MAX_VIRTUAL_SIZE: u64 = 1 << 61;
+/// Most bitmaps in the bitmap directory (QEMU's `QCOW2_MAX_BITMAPS`).
+pub const MAX_BITMAPS: u32 = 65535;
+/// Largest bitmap directory in bytes (QEMU's `QCOW2_MAX_BITMAP_DIRECTORY_SIZE`).
+pub const MAX_BITMAP_DIRECTORY_BYTES: u64 = 64 << 20;
+/// Largest bitmap table in bytes.
+pub const MAX_BITMAP_TABLE_BYTES: u64 = 64 << 20;
+/// Most clusters the checker tracks (4 bytes each in memory: 256 MiB).
+pub const MAX_CHECK_CLUSTERS: u64 = 1 << 26;
+/// L2 tables kept in the guest reader's cache.
+pub const L2_CACHE_TABLES: usize = 32;
+/// Refcount blocks kept in the checker's cache for random lookups.
+pub const REFBLOCK_CACHE: usize = 64;
