@@ -8,7 +8,11 @@ use std::io::Read;
 
 /// Decodes `input` into `out` (exactly one cluster) with the image's
 /// `compression_type` (0 raw deflate, 1 zstd).
-pub fn decompress_cluster(input: &[u8], out: &mut [u8], compression_type: u8) -> Result<(), String> {
+pub fn decompress_cluster(
+    input: &[u8],
+    out: &mut [u8],
+    compression_type: u8,
+) -> Result<(), String> {
     match compression_type {
         0 => inflate_raw(input, out),
         1 => unzstd(input, out),
@@ -32,7 +36,9 @@ fn inflate_raw(input: &[u8], out: &mut [u8]) -> Result<(), String> {
             "deflate stream ended after {produced} of {} bytes",
             out.len()
         )),
-        s => Err(format!("deflate stream is invalid ({s:?}) after {produced} bytes")),
+        s => Err(format!(
+            "deflate stream is invalid ({s:?}) after {produced} bytes"
+        )),
     }
 }
 
@@ -44,22 +50,30 @@ fn unzstd(input: &[u8], out: &mut [u8]) -> Result<(), String> {
     // by the input length.
     while filled < out.len() {
         if rest.is_empty() {
-            return Err(format!("zstd data ended after {filled} of {} bytes", out.len()));
+            return Err(format!(
+                "zstd data ended after {filled} of {} bytes",
+                out.len()
+            ));
         }
         let before = rest.len();
-        let mut dec = ruzstd::decoding::StreamingDecoder::new_with_max_window_size(&mut rest, 8 << 20)
-            .map_err(|e| format!("zstd frame header invalid after {filled} bytes: {e}"))?;
+        let mut dec =
+            ruzstd::decoding::StreamingDecoder::new_with_max_window_size(&mut rest, 8 << 20)
+                .map_err(|e| format!("zstd frame header invalid after {filled} bytes: {e}"))?;
         let dst = out.get_mut(filled..).unwrap_or(&mut []);
         let mut got = 0usize;
-        loop {
-            let Some(slot) = dst.get_mut(got..) else { break };
+        while let Some(slot) = dst.get_mut(got..) {
             if slot.is_empty() {
                 break;
             }
             match dec.read(slot) {
                 Ok(0) => break,
                 Ok(n) => got = got.saturating_add(n),
-                Err(e) => return Err(format!("zstd data invalid after {} bytes: {e}", filled.saturating_add(got))),
+                Err(e) => {
+                    return Err(format!(
+                        "zstd data invalid after {} bytes: {e}",
+                        filled.saturating_add(got)
+                    ));
+                }
             }
         }
         drop(dec);
@@ -86,7 +100,9 @@ mod tests {
 
     #[test]
     fn raw_deflate_with_trailing_garbage_decodes() {
-        let data: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..4096u32)
+            .map(|i| u8::try_from(i % 251).unwrap())
+            .collect();
         let mut c = miniz_oxide::deflate::compress_to_vec(&data, 6);
         c.extend_from_slice(&[0xaa; 300]);
         let mut out = vec![0u8; 4096];

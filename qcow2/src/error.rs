@@ -77,7 +77,10 @@ impl Error {
     pub fn in_file(self, path: impl Into<PathBuf>) -> Error {
         match self {
             e @ (Error::InFile { .. } | Error::Open { .. }) => e,
-            e => Error::InFile { path: path.into(), source: Box::new(e) },
+            e => Error::InFile {
+                path: path.into(),
+                source: Box::new(e),
+            },
         }
     }
 
@@ -98,22 +101,41 @@ impl fmt::Display for Error {
         match self {
             Error::Read { structure, source } => write!(f, "qcow2 {structure}: {source}"),
             Error::BadMagic { found } => {
-                write!(f, "qcow2 header at offset 0: magic is {found:#010x}, expected 0x514649fb")
+                write!(
+                    f,
+                    "qcow2 header at offset 0: magic is {found:#010x}, expected 0x514649fb"
+                )
             }
             Error::UnsupportedVersion { version } => {
-                write!(f, "qcow2 header at offset 4: version {version}, expected 2 or 3")
+                write!(
+                    f,
+                    "qcow2 header at offset 4: version {version}, expected 2 or 3"
+                )
             }
-            Error::InvalidHeader { field, offset, value, expected } => write!(
+            Error::InvalidHeader {
+                field,
+                offset,
+                value,
+                expected,
+            } => write!(
                 f,
                 "qcow2 header field {field} at offset {offset}: value {value}, expected {expected}"
             ),
-            Error::LimitExceeded { structure, offset, value, limit } => write!(
+            Error::LimitExceeded {
+                structure,
+                offset,
+                value,
+                limit,
+            } => write!(
                 f,
                 "qcow2 {structure} (field at offset {offset}): size {value} exceeds the bound of {limit}"
             ),
             Error::SnapshotNotFound { wanted, available } => {
                 if available.is_empty() {
-                    write!(f, "no qcow2 snapshot named {wanted:?}: the image has no snapshots")
+                    write!(
+                        f,
+                        "no qcow2 snapshot named {wanted:?}: the image has no snapshots"
+                    )
                 } else {
                     write!(
                         f,

@@ -20,7 +20,12 @@ impl Guest {
     pub fn new(image: Arc<Image>) -> Guest {
         let l1 = Arc::new(image.active_l1().clone());
         let size = image.header().size;
-        Guest { image, l1, size, snapshot: None }
+        Guest {
+            image,
+            l1,
+            size,
+            snapshot: None,
+        }
     }
 
     /// The guest disk as of the snapshot with this id or name.
@@ -28,7 +33,12 @@ impl Guest {
         let s = image.find_snapshot(id_or_name)?.clone();
         let l1 = Arc::new(image.snapshot_l1(&s)?);
         let size = s.disk_size.unwrap_or(image.header().size);
-        Ok(Guest { image, l1, size, snapshot: Some(s.index) })
+        Ok(Guest {
+            image,
+            l1,
+            size,
+            snapshot: Some(s.index),
+        })
     }
 
     /// The image underneath.
@@ -52,6 +62,7 @@ impl ReadAt for Guest {
     }
 
     fn known_zero(&self, offset: u64, len: u64) -> bool {
-        self.image.guest_known_zero(&self.l1, self.size, offset, len)
+        self.image
+            .guest_known_zero(&self.l1, self.size, offset, len)
     }
 }

@@ -177,13 +177,21 @@ pub(crate) fn usz(v: u64) -> usize {
 }
 
 fn string_at(b: &[u8], at: usize, len: usize) -> String {
-    let s = at.checked_add(len).and_then(|end| b.get(at..end)).unwrap_or(&[]);
+    let s = at
+        .checked_add(len)
+        .and_then(|end| b.get(at..end))
+        .unwrap_or(&[]);
     let s = s.split(|&c| c == 0).next().unwrap_or(&[]);
     String::from_utf8_lossy(s).into_owned()
 }
 
 fn invalid(field: &'static str, offset: u64, value: u64, expected: impl Into<String>) -> Error {
-    Error::InvalidHeader { field, offset, value, expected: expected.into() }
+    Error::InvalidHeader {
+        field,
+        offset,
+        value,
+        expected: expected.into(),
+    }
 }
 
 impl Header {
@@ -209,7 +217,9 @@ impl Header {
     }
     /// Entries per L2 table.
     pub fn l2_entries(&self) -> u64 {
-        self.cluster_size() / self.l2_entry_size()
+        self.cluster_size()
+            .checked_div(self.l2_entry_size())
+            .unwrap_or(0)
     }
     /// Guest bytes one L1 entry covers.
     pub fn bytes_per_l1_entry(&self) -> u64 {
@@ -247,8 +257,10 @@ impl Header {
         let mut fixed = [0u8; 104];
         let avail = file.len().min(104);
         let buf = fixed.get_mut(..usz(avail)).unwrap_or(&mut []);
-        file.read_exact_at(0, buf)
-            .map_err(|source| Error::Read { structure: "header", source })?;
+        file.read_exact_at(0, buf).map_err(|source| Error::Read {
+            structure: "header",
+            source,
+        })?;
         let b = &fixed[..];
         let magic = be32(b, 0);
         if magic != QCOW2_MAGIC || avail < 72 {
@@ -259,7 +271,12 @@ impl Header {
             return Err(Error::UnsupportedVersion { version });
         }
         if version == 3 && avail < 104 {
-            return Err(invalid("header_length", 100, avail, "a v3 header of at least 104 bytes"));
+            return Err(invalid(
+                "header_length",
+                100,
+                avail,
+                "a v3 header of at least 104 bytes",
+            ));
         }
         let cluster_bits = be32(b, 20);
         if !(MIN_CLUSTER_BITS..=MAX_CLUSTER_BITS).contains(&cluster_bits) {
@@ -308,18 +325,33 @@ impl Header {
                 ));
             }
             if h.refcount_order > 6 {
-                return Err(invalid("refcount_order", 96, u64::from(h.refcount_order), "0..=6"));
+                return Err(invalid(
+                    "refcount_order",
+                    96,
+                    u64::from(h.refcount_order),
+                    "0..=6",
+                ));
             }
         }
         // The rest of cluster 0 holds the extensions and the backing name.
         let c0_len = cluster_size.min(file.len());
-        let c0 = imgcheck_core::read_vec(file, 0, c0_len, 1 << MAX_CLUSTER_BITS)
-            .map_err(|source| Error::Read { structure: "header cluster", source })?;
+        let c0 =
+            imgcheck_core::read_vec(file, 0, c0_len, 1 << MAX_CLUSTER_BITS).map_err(|source| {
+                Error::Read {
+                    structure: "header cluster",
+                    source,
+                }
+            })?;
         if h.header_length > 104 {
             h.compression_type = c0.get(104).copied().unwrap_or(0);
         }
         if h.compression_type > 1 {
-            return Err(invalid("compression_type", 104, u64::from(h.compression_type), "0 (zlib) or 1 (zstd)"));
+            return Err(invalid(
+                "compression_type",
+                104,
+                u64::from(h.compression_type),
+                "0 (zlib) or 1 (zstd)",
+            ));
         }
         if (h.compression_type != 0) != (h.incompatible_features & INCOMPAT_COMPRESSION != 0) {
             return Err(invalid(
@@ -330,20 +362,40 @@ impl Header {
             ));
         }
         if h.extended_l2() && cluster_bits < 14 {
-            return Err(invalid("cluster_bits", 20, u64::from(cluster_bits), "at least 14 with extended L2 entries"));
+            return Err(invalid(
+                "cluster_bits",
+                20,
+                u64::from(cluster_bits),
+                "at least 14 with extended L2 entries",
+            ));
         }
         if h.crypt_method > 2 {
-            return Err(invalid("crypt_method", 32, u64::from(h.crypt_method), "0, 1 (AES) or 2 (LUKS)"));
+            return Err(invalid(
+                "crypt_method",
+                32,
+                u64::from(h.crypt_method),
+                "0, 1 (AES) or 2 (LUKS)",
+            ));
         }
         if h.backing_file_offset > cluster_size {
-            return Err(invalid("backing_file_offset", 8, h.backing_file_offset, format!("at most {cluster_size}")));
+            return Err(invalid(
+                "backing_file_offset",
+                8,
+                h.backing_file_offset,
+                format!("at most {cluster_size}"),
+            ));
         }
         // Extensions end where the backing name starts, or at the cluster end.
-        let ext_end = if h.backing_file_offset != 0 { h.backing_file_offset } else { cluster_size };
+        let ext_end = if h.backing_file_offset != 0 {
+            h.backing_file_offset
+        } else {
+            cluster_size
+        };
         h.extensions = parse_extensions(&c0, u64::from(h.header_length), ext_end, &mut findings)?;
 
         if h.backing_file_offset != 0 {
-            let max = u64::from(MAX_BACKING_NAME).min(cluster_size.saturating_sub(h.backing_file_offset));
+            let max =
+                u64::from(MAX_BACKING_NAME).min(cluster_size.saturating_sub(h.backing_file_offset));
             if u64::from(h.backing_file_size) > max {
                 return Err(Error::LimitExceeded {
                     structure: "backing file name",
@@ -352,7 +404,11 @@ impl Header {
                     limit: max,
                 });
             }
-            let name = string_at(&c0, usz(h.backing_file_offset), usz(u64::from(h.backing_file_size)));
+            let name = string_at(
+                &c0,
+                usz(h.backing_file_offset),
+                usz(u64::from(h.backing_file_size)),
+            );
             if !name.is_empty() {
                 h.backing_file = Some(name);
             }
@@ -361,30 +417,75 @@ impl Header {
         // Table bounds, checked before anything is allocated from them.
         let l1_bytes = u64::from(h.l1_size).saturating_mul(8);
         if l1_bytes > MAX_L1_BYTES {
-            return Err(Error::LimitExceeded { structure: "active L1 table", offset: 36, value: l1_bytes, limit: MAX_L1_BYTES });
+            return Err(Error::LimitExceeded {
+                structure: "active L1 table",
+                offset: 36,
+                value: l1_bytes,
+                limit: MAX_L1_BYTES,
+            });
         }
-        if h.l1_table_offset % cluster_size != 0 || h.l1_table_offset > i64::MAX.unsigned_abs() / 2 {
-            return Err(invalid("l1_table_offset", 40, h.l1_table_offset, "a cluster-aligned offset"));
+        if !h.l1_table_offset.is_multiple_of(cluster_size) || h.l1_table_offset > MAX_TABLE_OFFSET {
+            return Err(invalid(
+                "l1_table_offset",
+                40,
+                h.l1_table_offset,
+                "a cluster-aligned offset",
+            ));
         }
         let needed = h.l1_entries_for(h.size);
         if u64::from(h.l1_size) < needed {
-            return Err(invalid("l1_size", 36, u64::from(h.l1_size), format!("at least {needed} for a virtual size of {}", h.size)));
+            return Err(invalid(
+                "l1_size",
+                36,
+                u64::from(h.l1_size),
+                format!("at least {needed} for a virtual size of {}", h.size),
+            ));
         }
         let rt_bytes = u64::from(h.refcount_table_clusters).saturating_mul(cluster_size);
         if rt_bytes > MAX_REFTABLE_BYTES {
-            return Err(Error::LimitExceeded { structure: "refcount table", offset: 56, value: rt_bytes, limit: MAX_REFTABLE_BYTES });
+            return Err(Error::LimitExceeded {
+                structure: "refcount table",
+                offset: 56,
+                value: rt_bytes,
+                limit: MAX_REFTABLE_BYTES,
+            });
         }
-        if h.refcount_table_offset % cluster_size != 0 || h.refcount_table_offset > i64::MAX.unsigned_abs() / 2 {
-            return Err(invalid("refcount_table_offset", 48, h.refcount_table_offset, "a cluster-aligned offset"));
+        if !h.refcount_table_offset.is_multiple_of(cluster_size)
+            || h.refcount_table_offset > MAX_TABLE_OFFSET
+        {
+            return Err(invalid(
+                "refcount_table_offset",
+                48,
+                h.refcount_table_offset,
+                "a cluster-aligned offset",
+            ));
         }
         if h.nb_snapshots > MAX_SNAPSHOTS {
-            return Err(Error::LimitExceeded { structure: "snapshot table", offset: 60, value: u64::from(h.nb_snapshots), limit: u64::from(MAX_SNAPSHOTS) });
+            return Err(Error::LimitExceeded {
+                structure: "snapshot table",
+                offset: 60,
+                value: u64::from(h.nb_snapshots),
+                limit: u64::from(MAX_SNAPSHOTS),
+            });
         }
-        if h.nb_snapshots > 0 && (h.snapshots_offset % cluster_size != 0 || h.snapshots_offset > i64::MAX.unsigned_abs() / 2) {
-            return Err(invalid("snapshots_offset", 64, h.snapshots_offset, "a cluster-aligned offset"));
+        if h.nb_snapshots > 0
+            && (!h.snapshots_offset.is_multiple_of(cluster_size)
+                || h.snapshots_offset > MAX_TABLE_OFFSET)
+        {
+            return Err(invalid(
+                "snapshots_offset",
+                64,
+                h.snapshots_offset,
+                "a cluster-aligned offset",
+            ));
         }
         if h.size > MAX_VIRTUAL_SIZE {
-            return Err(Error::LimitExceeded { structure: "virtual disk", offset: 24, value: h.size, limit: MAX_VIRTUAL_SIZE });
+            return Err(Error::LimitExceeded {
+                structure: "virtual disk",
+                offset: 24,
+                value: h.size,
+                limit: MAX_VIRTUAL_SIZE,
+            });
         }
 
         header_findings(&h, &mut findings);
@@ -475,10 +576,17 @@ fn parse_extensions(
                         format!("encryption header extension is {len} bytes, expected 16"),
                     ));
                 } else {
-                    ext.crypto = Some(CryptoExt { offset: be64(c0, d), length: be64(c0, d.saturating_add(8)) });
+                    ext.crypto = Some(CryptoExt {
+                        offset: be64(c0, d),
+                        length: be64(c0, d.saturating_add(8)),
+                    });
                 }
             }
-            _ => ext.unknown.push(UnknownExt { ext_type, len, offset: data_off }),
+            _ => ext.unknown.push(UnknownExt {
+                ext_type,
+                len,
+                offset: data_off,
+            }),
         }
         off = data_off.saturating_add(u64::from(len).next_multiple_of(8));
     }
@@ -595,7 +703,13 @@ mod tests {
         for bits in [8u32, 22, 0xffff_ffff] {
             let mut c = b.clone();
             c[20..24].copy_from_slice(&bits.to_be_bytes());
-            assert!(matches!(Header::parse(&BytesReader::new(c)), Err(Error::InvalidHeader { field: "cluster_bits", .. })));
+            assert!(matches!(
+                Header::parse(&BytesReader::new(c)),
+                Err(Error::InvalidHeader {
+                    field: "cluster_bits",
+                    ..
+                })
+            ));
         }
     }
 
@@ -610,7 +724,10 @@ mod tests {
         b[121] = 9;
         b[122..127].copy_from_slice(b"fancy");
         let (_, f) = Header::parse(&BytesReader::new(b)).unwrap();
-        let u = f.iter().find(|f| f.code == "qcow2.header.unknown_incompatible").unwrap();
+        let u = f
+            .iter()
+            .find(|f| f.code == "qcow2.header.unknown_incompatible")
+            .unwrap();
         assert!(u.message.contains("bit 9 (fancy)"), "{}", u.message);
     }
 
@@ -618,21 +735,36 @@ mod tests {
     fn limits_are_enforced_before_allocation() {
         let mut b = minimal_v3();
         b[36..40].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert!(matches!(Header::parse(&BytesReader::new(b)), Err(Error::LimitExceeded { .. })));
+        assert!(matches!(
+            Header::parse(&BytesReader::new(b)),
+            Err(Error::LimitExceeded { .. })
+        ));
         let mut b = minimal_v3();
         b[112..116].copy_from_slice(&EXT_BACKING_FORMAT.to_be_bytes());
         b[116..120].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert!(matches!(Header::parse(&BytesReader::new(b)), Err(Error::LimitExceeded { .. })));
+        assert!(matches!(
+            Header::parse(&BytesReader::new(b)),
+            Err(Error::LimitExceeded { .. })
+        ));
         let mut b = minimal_v3();
         b[56..60].copy_from_slice(&1000u32.to_be_bytes());
-        assert!(matches!(Header::parse(&BytesReader::new(b)), Err(Error::LimitExceeded { .. })));
+        assert!(matches!(
+            Header::parse(&BytesReader::new(b)),
+            Err(Error::LimitExceeded { .. })
+        ));
         let mut b = minimal_v3();
         b[60..64].copy_from_slice(&70000u32.to_be_bytes());
-        assert!(matches!(Header::parse(&BytesReader::new(b)), Err(Error::LimitExceeded { .. })));
+        assert!(matches!(
+            Header::parse(&BytesReader::new(b)),
+            Err(Error::LimitExceeded { .. })
+        ));
         let mut b = minimal_v3();
         b[8..16].copy_from_slice(&200u64.to_be_bytes());
         b[16..20].copy_from_slice(&2000u32.to_be_bytes());
-        assert!(matches!(Header::parse(&BytesReader::new(b)), Err(Error::LimitExceeded { .. })));
+        assert!(matches!(
+            Header::parse(&BytesReader::new(b)),
+            Err(Error::LimitExceeded { .. })
+        ));
     }
 
     #[test]

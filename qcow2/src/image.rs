@@ -49,10 +49,18 @@ pub fn cluster_type(h: &Header, entry: u64) -> ClusterType {
     if entry & OFLAG_COMPRESSED != 0 {
         ClusterType::Compressed
     } else if entry & OFLAG_ZERO != 0 && !h.extended_l2() {
-        if entry & L2E_OFFSET_MASK != 0 { ClusterType::ZeroAlloc } else { ClusterType::ZeroPlain }
+        if entry & L2E_OFFSET_MASK != 0 {
+            ClusterType::ZeroAlloc
+        } else {
+            ClusterType::ZeroPlain
+        }
     } else if entry & L2E_OFFSET_MASK == 0 {
         // Offset 0 is a valid data-file offset; COPIED disambiguates.
-        if h.has_data_file() && entry & OFLAG_COPIED != 0 { ClusterType::Normal } else { ClusterType::Unallocated }
+        if h.has_data_file() && entry & OFLAG_COPIED != 0 {
+            ClusterType::Normal
+        } else {
+            ClusterType::Unallocated
+        }
     } else {
         ClusterType::Normal
     }
@@ -66,7 +74,9 @@ pub fn compressed_range(h: &Header, entry: u64) -> (u64, u64) {
     let csize_mask = (1u64 << h.cluster_bits.saturating_sub(8)).saturating_sub(1);
     let coffset = entry & offset_mask;
     let nb_csectors = (entry.checked_shr(shift).unwrap_or(0) & csize_mask).saturating_add(1);
-    let csize = nb_csectors.saturating_mul(512).saturating_sub(coffset & 511);
+    let csize = nb_csectors
+        .saturating_mul(512)
+        .saturating_sub(coffset & 511);
     (coffset, csize)
 }
 
@@ -167,7 +177,10 @@ pub struct OpenOptions {
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { follow_backing: true, open_data_file: true }
+        OpenOptions {
+            follow_backing: true,
+            open_data_file: true,
+        }
     }
 }
 
@@ -204,9 +217,18 @@ fn read_err(offset: u64, len: u64, msg: impl Into<String>) -> ReadError {
 /// Reads `len` bytes at `offset`, with bytes past the end of the file read
 /// as zeros (what QEMU's block layer does for metadata); returns also how
 /// many bytes really came from the file.
-pub(crate) fn read_zero_filled(file: &dyn ReadAt, offset: u64, len: u64, limit: u64) -> Result<(Vec<u8>, u64), ReadError> {
+pub(crate) fn read_zero_filled(
+    file: &dyn ReadAt,
+    offset: u64,
+    len: u64,
+    limit: u64,
+) -> Result<(Vec<u8>, u64), ReadError> {
     if len > limit {
-        return Err(ReadError::new(offset, len, ReadErrorKind::TooLarge { limit }));
+        return Err(ReadError::new(
+            offset,
+            len,
+            ReadErrorKind::TooLarge { limit },
+        ));
     }
     let mut buf = vec![0u8; usz(len)];
     let have = file.len().saturating_sub(offset).min(len);
@@ -222,7 +244,11 @@ pub(crate) fn load_l1(file: &dyn ReadAt, offset: u64, l1_size: u32) -> Result<L1
     let bytes = u64::from(l1_size).saturating_mul(8);
     let (buf, have) = read_zero_filled(file, offset, bytes, MAX_L1_BYTES)?;
     let entries: Vec<u64> = buf.chunks_exact(8).map(|c| be64(c, 0)).collect();
-    Ok(L1Table { offset, entries, valid: usz(have / 8) })
+    Ok(L1Table {
+        offset,
+        entries,
+        valid: usz(have / 8),
+    })
 }
 
 impl Image {
@@ -230,19 +256,34 @@ impl Image {
     /// backing file and an external data file are recorded but not opened.
     /// This is the entry point for fuzzing and for embedders with bytes.
     pub fn open(file: Arc<dyn ReadAt>) -> Result<Image, Error> {
-        Self::open_inner(file, None, &OpenOptions { follow_backing: false, open_data_file: false }, &mut Vec::new())
+        Self::open_inner(
+            file,
+            None,
+            &OpenOptions {
+                follow_backing: false,
+                open_data_file: false,
+            },
+            &mut Vec::new(),
+        )
     }
 
     /// Opens the image at `path` read-only, with its backing chain and data file.
     pub fn open_path(path: impl AsRef<Path>) -> Result<Image, Error> {
         let path = path.as_ref();
-        let file = FileReader::open(path).map_err(|source| Error::Open { path: path.to_path_buf(), source })?;
+        let file = FileReader::open(path).map_err(|source| Error::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::open_with(Arc::new(file), Some(path), &OpenOptions::default())
     }
 
     /// Opens the image in `file`, which was opened from `path` (used to
     /// resolve relative backing and data file names).
-    pub fn open_with(file: Arc<dyn ReadAt>, path: Option<&Path>, opts: &OpenOptions) -> Result<Image, Error> {
+    pub fn open_with(
+        file: Arc<dyn ReadAt>,
+        path: Option<&Path>,
+        opts: &OpenOptions,
+    ) -> Result<Image, Error> {
         let mut visited = Vec::new();
         if let Some(p) = path {
             visited.push(p.canonicalize().unwrap_or_else(|_| p.to_path_buf()));
@@ -253,10 +294,20 @@ impl Image {
         })
     }
 
-    fn open_inner(file: Arc<dyn ReadAt>, path: Option<&Path>, opts: &OpenOptions, visited: &mut Vec<PathBuf>) -> Result<Image, Error> {
+    fn open_inner(
+        file: Arc<dyn ReadAt>,
+        path: Option<&Path>,
+        opts: &OpenOptions,
+        visited: &mut Vec<PathBuf>,
+    ) -> Result<Image, Error> {
         let (header, findings) = Header::parse(file.as_ref())?;
-        let active = load_l1(file.as_ref(), header.l1_table_offset, header.l1_size)
-            .map_err(|source| Error::Read { structure: "active L1 table", source })?;
+        let active =
+            load_l1(file.as_ref(), header.l1_table_offset, header.l1_size).map_err(|source| {
+                Error::Read {
+                    structure: "active L1 table",
+                    source,
+                }
+            })?;
         let snapshots = read_table(file.as_ref(), &header);
         let dir = path.and_then(Path::parent).map(Path::to_path_buf);
         let data_file = header.has_data_file().then(|| {
@@ -280,7 +331,12 @@ impl Image {
                 }
                 _ => (None, BackingState::NotFollowed),
             };
-            Backing { name, format, path, state }
+            Backing {
+                name,
+                format,
+                path,
+                state,
+            }
         });
         Ok(Image {
             file,
@@ -370,7 +426,7 @@ impl Image {
                 limit: MAX_L1_BYTES,
             });
         }
-        if s.l1_table_offset % self.header.cluster_size() != 0 {
+        if !s.l1_table_offset.is_multiple_of(self.header.cluster_size()) {
             return Err(Error::InvalidHeader {
                 field: "snapshot l1_table_offset",
                 offset: s.entry_offset,
@@ -378,20 +434,24 @@ impl Image {
                 expected: "a cluster-aligned offset".into(),
             });
         }
-        load_l1(self.file.as_ref(), s.l1_table_offset, s.l1_size)
-            .map_err(|source| Error::Read { structure: "snapshot L1 table", source })
+        load_l1(self.file.as_ref(), s.l1_table_offset, s.l1_size).map_err(|source| Error::Read {
+            structure: "snapshot L1 table",
+            source,
+        })
     }
 
     /// Reads the L2 table at `l2_offset` through the cache.
     pub(crate) fn l2_table(&self, l2_offset: u64) -> Result<Arc<[u8]>, String> {
-        if let Ok(c) = self.l2_cache.lock() {
-            if let Some((_, t)) = c.iter().find(|(o, _)| *o == l2_offset) {
-                return Ok(Arc::clone(t));
-            }
+        if let Ok(c) = self.l2_cache.lock()
+            && let Some((_, t)) = c.iter().find(|(o, _)| *o == l2_offset)
+        {
+            return Ok(Arc::clone(t));
         }
         let cs = self.header.cluster_size();
-        if l2_offset % cs != 0 {
-            return Err(format!("L2 table offset {l2_offset:#x} is not cluster aligned"));
+        if !l2_offset.is_multiple_of(cs) {
+            return Err(format!(
+                "L2 table offset {l2_offset:#x} is not cluster aligned"
+            ));
         }
         let t: Arc<[u8]> = imgcheck_core::read_vec(self.file.as_ref(), l2_offset, cs, cs)
             .map_err(|e| format!("L2 table at {l2_offset:#x}: {e}"))?
@@ -407,19 +467,20 @@ impl Image {
 
     /// Decodes the compressed cluster described by `entry`.
     pub fn decompress(&self, entry: u64) -> Result<Arc<[u8]>, String> {
-        if let Ok(c) = self.cluster_cache.lock() {
-            if let Some((e, d)) = c.as_ref() {
-                if *e == entry {
-                    return Ok(Arc::clone(d));
-                }
-            }
+        if let Ok(c) = self.cluster_cache.lock()
+            && let Some((e, d)) = c.as_ref()
+            && *e == entry
+        {
+            return Ok(Arc::clone(d));
         }
         let (coff, csize) = compressed_range(&self.header, entry);
         let cs = self.header.cluster_size();
         // The stored length is rounded up to sectors and may run past EOF.
         let avail = self.file.len().saturating_sub(coff).min(csize);
         if avail == 0 {
-            return Err(format!("compressed cluster at {coff:#x} lies past the end of the file"));
+            return Err(format!(
+                "compressed cluster at {coff:#x} lies past the end of the file"
+            ));
         }
         let input = imgcheck_core::read_vec(self.file.as_ref(), coff, avail, cs.saturating_mul(2))
             .map_err(|e| format!("compressed cluster at {coff:#x}: {e}"))?;
@@ -434,21 +495,37 @@ impl Image {
     }
 
     /// Reads guest bytes through the L1 table `l1` of a disk of `size` bytes.
-    pub(crate) fn read_guest(&self, l1: &L1Table, size: u64, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+    pub(crate) fn read_guest(
+        &self,
+        l1: &L1Table,
+        size: u64,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<(), ReadError> {
         let total = u64::try_from(buf.len()).unwrap_or(u64::MAX);
         match offset.checked_add(total) {
             Some(end) if end <= size => {}
-            _ => return Err(ReadError::new(offset, total, ReadErrorKind::OutOfBounds { len: size })),
+            _ => {
+                return Err(ReadError::new(
+                    offset,
+                    total,
+                    ReadErrorKind::OutOfBounds { len: size },
+                ));
+            }
         }
         let mut done = 0usize;
         // Each round fills at least one byte.
         while done < buf.len() {
             let pos = offset.saturating_add(u64::try_from(done).unwrap_or(u64::MAX));
             let left = buf.len().saturating_sub(done);
-            let (kind, run) = self.map(l1, pos).map_err(|m| read_err(pos, u64::try_from(left).unwrap_or(0), m))?;
+            let (kind, run) = self
+                .map(l1, pos)
+                .map_err(|m| read_err(pos, u64::try_from(left).unwrap_or(0), m))?;
             let n = usz(run).min(left).max(1);
             let end = done.saturating_add(n);
-            let dst = buf.get_mut(done..end).ok_or_else(|| read_err(pos, 0, "internal range error"))?;
+            let dst = buf
+                .get_mut(done..end)
+                .ok_or_else(|| read_err(pos, 0, "internal range error"))?;
             self.fill(kind, pos, dst)?;
             done = end;
         }
@@ -462,24 +539,40 @@ impl Image {
             Mapping::Unallocated => self.read_backing(pos, dst)?,
             Mapping::Data(host) => {
                 if self.header.crypt_method != 0 {
-                    return Err(read_err(pos, n, "cluster is encrypted; it cannot be read without the key"));
+                    return Err(read_err(
+                        pos,
+                        n,
+                        "cluster is encrypted; it cannot be read without the key",
+                    ));
                 }
                 let src: &dyn ReadAt = match &self.data_file {
                     None => self.file.as_ref(),
                     Some(DataFile::Open(r)) => r.as_ref(),
                     Some(DataFile::Unavailable(why)) => {
-                        return Err(read_err(pos, n, format!("external data file unavailable: {why}")));
+                        return Err(read_err(
+                            pos,
+                            n,
+                            format!("external data file unavailable: {why}"),
+                        ));
                     }
                 };
-                src.read_exact_at(host, dst).map_err(|e| read_err(pos, n, format!("data at host offset {host:#x}: {e}")))?;
+                src.read_exact_at(host, dst)
+                    .map_err(|e| read_err(pos, n, format!("data at host offset {host:#x}: {e}")))?;
             }
             Mapping::Compressed { entry, intra } => {
                 if self.header.crypt_method != 0 {
-                    return Err(read_err(pos, n, "cluster is encrypted; it cannot be read without the key"));
+                    return Err(read_err(
+                        pos,
+                        n,
+                        "cluster is encrypted; it cannot be read without the key",
+                    ));
                 }
                 let c = self.decompress(entry).map_err(|m| read_err(pos, n, m))?;
                 let s = usz(intra);
-                let src = s.checked_add(dst.len()).and_then(|e| c.get(s..e)).ok_or_else(|| read_err(pos, n, "internal range error"))?;
+                let src = s
+                    .checked_add(dst.len())
+                    .and_then(|e| c.get(s..e))
+                    .ok_or_else(|| read_err(pos, n, "internal range error"))?;
                 dst.copy_from_slice(src);
             }
         }
@@ -492,18 +585,28 @@ impl Image {
             dst.fill(0);
             return Ok(());
         };
-        let (src_len, reader): (u64, &dyn Fn(u64, &mut [u8]) -> Result<(), ReadError>) = match &b.state {
-            BackingState::Qcow2(img) => (img.header.size, &|o, d| img.read_guest(&img.active, img.header.size, o, d)),
-            BackingState::Raw(r) => (r.len(), &|o, d| r.read_exact_at(o, d)),
+        let src_len = match &b.state {
+            BackingState::Qcow2(img) => img.header.size,
+            BackingState::Raw(r) => r.len(),
             other => {
-                return Err(read_err(pos, n, format!("backing file {} unavailable: {other:?}", b.name)));
+                return Err(read_err(
+                    pos,
+                    n,
+                    format!("backing file {} unavailable: {other:?}", b.name),
+                ));
             }
         };
         // Past the end of a smaller backing file the guest reads zeros.
         let have = usz(src_len.saturating_sub(pos).min(n));
         let (head, tail) = dst.split_at_mut(have.min(dst.len()));
         if !head.is_empty() {
-            reader(pos, head)?;
+            match &b.state {
+                BackingState::Qcow2(img) => {
+                    img.read_guest(&img.active, img.header.size, pos, head)?
+                }
+                BackingState::Raw(r) => r.read_exact_at(pos, head)?,
+                _ => {}
+            }
         }
         tail.fill(0);
         Ok(())
@@ -512,21 +615,31 @@ impl Image {
     /// Whether `offset..offset+len` of the guest (through `l1`) reads as
     /// zeros without looking at data.
     pub(crate) fn guest_known_zero(&self, l1: &L1Table, size: u64, offset: u64, len: u64) -> bool {
-        let Some(end) = offset.checked_add(len) else { return false };
+        let Some(end) = offset.checked_add(len) else {
+            return false;
+        };
         if end > size {
             return false;
         }
         let mut pos = offset;
         // Each round advances by at least one byte and at most to the end.
         while pos < end {
-            let Ok((kind, run)) = self.map(l1, pos) else { return false };
+            let Ok((kind, run)) = self.map(l1, pos) else {
+                return false;
+            };
             let ok = match kind {
                 Mapping::Zero => true,
                 Mapping::Unallocated => match self.backing.as_ref().map(|b| &b.state) {
                     None => true,
                     Some(BackingState::Qcow2(img)) => {
                         let r = run.min(end.saturating_sub(pos));
-                        pos >= img.header.size || img.guest_known_zero(&img.active, img.header.size, pos, r.min(img.header.size.saturating_sub(pos)))
+                        pos >= img.header.size
+                            || img.guest_known_zero(
+                                &img.active,
+                                img.header.size,
+                                pos,
+                                r.min(img.header.size.saturating_sub(pos)),
+                            )
                     }
                     _ => false,
                 },
@@ -545,26 +658,33 @@ impl Image {
     fn map(&self, l1: &L1Table, pos: u64) -> Result<(Mapping, u64), String> {
         let h = &self.header;
         let cs = h.cluster_size();
-        let in_cluster = pos % cs;
+        let in_cluster = pos.checked_rem(cs).unwrap_or(0);
         let cluster_left = cs.saturating_sub(in_cluster);
         let cluster_index = pos >> h.cluster_bits;
         let l2_entries = h.l2_entries().max(1);
-        let l1_index = usz(cluster_index / l2_entries);
-        let l2_index = usz(cluster_index % l2_entries);
+        let l1_index = usz(cluster_index.checked_div(l2_entries).unwrap_or(0));
+        let l2_index = usz(cluster_index.checked_rem(l2_entries).unwrap_or(0));
         if l1_index >= l1.entries.len() {
             return Ok((Mapping::Unallocated, cluster_left));
         }
         if l1_index >= l1.valid {
-            return Err(format!("L1 entry {l1_index} lies past the end of the file (L1 table at {:#x})", l1.offset));
+            return Err(format!(
+                "L1 entry {l1_index} lies past the end of the file (L1 table at {:#x})",
+                l1.offset
+            ));
         }
         let l1e = l1.entries.get(l1_index).copied().unwrap_or(0);
         let l2_off = l1e & L1E_OFFSET_MASK;
         if l2_off == 0 {
             // The whole L2 range is unallocated.
-            let range_left = (l2_entries.saturating_sub(u64::try_from(l2_index).unwrap_or(0))).saturating_mul(cs).saturating_sub(in_cluster);
+            let range_left = (l2_entries.saturating_sub(u64::try_from(l2_index).unwrap_or(0)))
+                .saturating_mul(cs)
+                .saturating_sub(in_cluster);
             return Ok((Mapping::Unallocated, range_left.max(1)));
         }
-        let t = self.l2_table(l2_off).map_err(|e| format!("L1 entry {l1_index}: {e}"))?;
+        let t = self
+            .l2_table(l2_off)
+            .map_err(|e| format!("L1 entry {l1_index}: {e}"))?;
         let es = usz(h.l2_entry_size());
         let at = l2_index.saturating_mul(es);
         let entry = be64(&t, at);
@@ -573,23 +693,37 @@ impl Image {
         if h.extended_l2() {
             let bitmap = be64(&t, at.saturating_add(8));
             let sc_size = cs / 32;
-            let sc = u32::try_from(in_cluster / sc_size).unwrap_or(0).min(31);
-            let sc_left = sc_size.saturating_sub(in_cluster % sc_size);
+            let sc = u32::try_from(in_cluster.checked_div(sc_size).unwrap_or(0))
+                .unwrap_or(0)
+                .min(31);
+            let sc_left = sc_size.saturating_sub(in_cluster.checked_rem(sc_size).unwrap_or(0));
             let alloc = bitmap & (1u64 << sc) != 0;
             let zero = bitmap & (1u64 << sc.saturating_add(32)) != 0;
             return match ty {
                 ClusterType::Compressed => {
                     if bitmap != 0 {
-                        return Err(format!("compressed L2 entry {l2_index} of the table at {l2_off:#x} has a non-zero subcluster bitmap {bitmap:#x}"));
+                        return Err(format!(
+                            "compressed L2 entry {l2_index} of the table at {l2_off:#x} has a non-zero subcluster bitmap {bitmap:#x}"
+                        ));
                     }
-                    Ok((Mapping::Compressed { entry, intra: in_cluster }, cluster_left))
+                    Ok((
+                        Mapping::Compressed {
+                            entry,
+                            intra: in_cluster,
+                        },
+                        cluster_left,
+                    ))
                 }
                 ClusterType::Normal | ClusterType::ZeroAlloc => {
                     if (bitmap >> 32) & bitmap != 0 {
-                        return Err(format!("L2 entry {l2_index} of the table at {l2_off:#x} has a corrupt subcluster bitmap {bitmap:#x}"));
+                        return Err(format!(
+                            "L2 entry {l2_index} of the table at {l2_off:#x} has a corrupt subcluster bitmap {bitmap:#x}"
+                        ));
                     }
-                    if host % cs != 0 {
-                        return Err(format!("L2 entry {l2_index} of the table at {l2_off:#x}: host offset {host:#x} is not cluster aligned"));
+                    if !host.is_multiple_of(cs) {
+                        return Err(format!(
+                            "L2 entry {l2_index} of the table at {l2_off:#x}: host offset {host:#x} is not cluster aligned"
+                        ));
                     }
                     if zero {
                         Ok((Mapping::Zero, sc_left))
@@ -601,19 +735,36 @@ impl Image {
                 }
                 _ => {
                     if bitmap & 0xffff_ffff != 0 {
-                        return Err(format!("unallocated L2 entry {l2_index} of the table at {l2_off:#x} has allocation bits {bitmap:#x}"));
+                        return Err(format!(
+                            "unallocated L2 entry {l2_index} of the table at {l2_off:#x} has allocation bits {bitmap:#x}"
+                        ));
                     }
-                    Ok((if zero { Mapping::Zero } else { Mapping::Unallocated }, sc_left))
+                    Ok((
+                        if zero {
+                            Mapping::Zero
+                        } else {
+                            Mapping::Unallocated
+                        },
+                        sc_left,
+                    ))
                 }
             };
         }
         match ty {
             ClusterType::Unallocated => Ok((Mapping::Unallocated, cluster_left)),
             ClusterType::ZeroPlain | ClusterType::ZeroAlloc => Ok((Mapping::Zero, cluster_left)),
-            ClusterType::Compressed => Ok((Mapping::Compressed { entry, intra: in_cluster }, cluster_left)),
+            ClusterType::Compressed => Ok((
+                Mapping::Compressed {
+                    entry,
+                    intra: in_cluster,
+                },
+                cluster_left,
+            )),
             ClusterType::Normal => {
-                if host % cs != 0 {
-                    return Err(format!("L2 entry {l2_index} of the table at {l2_off:#x}: host offset {host:#x} is not cluster aligned"));
+                if !host.is_multiple_of(cs) {
+                    return Err(format!(
+                        "L2 entry {l2_index} of the table at {l2_off:#x}: host offset {host:#x} is not cluster aligned"
+                    ));
                 }
                 Ok((Mapping::Data(host.saturating_add(in_cluster)), cluster_left))
             }
@@ -629,10 +780,17 @@ enum Mapping {
     Compressed { entry: u64, intra: u64 },
 }
 
-fn open_backing(p: &Path, format: Option<&str>, opts: &OpenOptions, visited: &mut Vec<PathBuf>) -> BackingState {
+fn open_backing(
+    p: &Path,
+    format: Option<&str>,
+    opts: &OpenOptions,
+    visited: &mut Vec<PathBuf>,
+) -> BackingState {
     let canon = match p.canonicalize() {
         Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return BackingState::Missing(format!("{}: {e}", p.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return BackingState::Missing(format!("{}: {e}", p.display()));
+        }
         Err(e) => return BackingState::Unreadable(format!("{}: {e}", p.display())),
     };
     if visited.contains(&canon) {
@@ -646,15 +804,24 @@ fn open_backing(p: &Path, format: Option<&str>, opts: &OpenOptions, visited: &mu
         Err(e) => return BackingState::Unreadable(format!("{}: {e}", p.display())),
     };
     let mut magic = [0u8; 4];
-    let is_qcow2 = file.read_exact_at(0, &mut magic).is_ok() && u32::from_be_bytes(magic) == crate::header::QCOW2_MAGIC;
+    let is_qcow2 = file.read_exact_at(0, &mut magic).is_ok()
+        && u32::from_be_bytes(magic) == crate::header::QCOW2_MAGIC;
     match format {
         Some("raw") => return BackingState::Raw(file),
         Some("qcow2") | None => {}
-        Some(other) => return BackingState::Unreadable(format!("{}: backing format {other:?} is not supported", p.display())),
+        Some(other) => {
+            return BackingState::Unreadable(format!(
+                "{}: backing format {other:?} is not supported",
+                p.display()
+            ));
+        }
     }
     if !is_qcow2 {
         if format == Some("qcow2") {
-            return BackingState::Unreadable(format!("{}: backing format is qcow2 but the file has no qcow2 magic", p.display()));
+            return BackingState::Unreadable(format!(
+                "{}: backing format is qcow2 but the file has no qcow2 magic",
+                p.display()
+            ));
         }
         return BackingState::Raw(file);
     }

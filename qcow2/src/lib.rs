@@ -36,8 +36,8 @@ pub use error::Error;
 pub use guest::Guest;
 pub use header::*;
 pub use image::{
-    Backing, BackingState, ClusterType, DataFile, Image, L1Table, OpenOptions, cluster_type,
-    compressed_range, L1E_OFFSET_MASK, L1E_RESERVED_MASK, L2E_OFFSET_MASK, L2E_STD_RESERVED_MASK,
-    OFLAG_COMPRESSED, OFLAG_COPIED, OFLAG_ZERO, REFT_OFFSET_MASK, REFT_RESERVED_MASK,
+    Backing, BackingState, ClusterType, DataFile, Image, L1E_OFFSET_MASK, L1E_RESERVED_MASK,
+    L1Table, L2E_OFFSET_MASK, L2E_STD_RESERVED_MASK, OFLAG_COMPRESSED, OFLAG_COPIED, OFLAG_ZERO,
+    OpenOptions, REFT_OFFSET_MASK, REFT_RESERVED_MASK, cluster_type, compressed_range,
 };
 pub use snapshot::{Snapshot, SnapshotTable};

@@ -36,3 +36,5 @@ pub const MAX_CHECK_CLUSTERS: u64 = 1 << 26;
 pub const L2_CACHE_TABLES: usize = 32;
 /// Refcount blocks kept in the checker's cache for random lookups.
 pub const REFBLOCK_CACHE: usize = 64;
+/// Largest table offset accepted (QEMU requires offset + size <= INT64_MAX).
+pub const MAX_TABLE_OFFSET: u64 = 1 << 62;

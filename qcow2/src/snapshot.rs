@@ -79,7 +79,9 @@ pub fn read_table(file: &dyn ReadAt, h: &Header) -> SnapshotTable {
         if extra_data_size > MAX_SNAPSHOT_EXTRA_DATA {
             t.error = Some((
                 off.saturating_add(36),
-                format!("snapshot table entry {index} has {extra_data_size} bytes of extra data, more than {MAX_SNAPSHOT_EXTRA_DATA}"),
+                format!(
+                    "snapshot table entry {index} has {extra_data_size} bytes of extra data, more than {MAX_SNAPSHOT_EXTRA_DATA}"
+                ),
             ));
             break;
         }
@@ -88,26 +90,41 @@ pub fn read_table(file: &dyn ReadAt, h: &Header) -> SnapshotTable {
         let var_len = u64::from(extra_data_size)
             .saturating_add(u64::from(id_len))
             .saturating_add(u64::from(name_len));
-        let var = match crate::image::read_zero_filled(file, off.saturating_add(40), var_len, 1 << 20) {
-            Ok((v, have)) => {
-                if have < var_len && t.past_eof.is_none() {
-                    t.past_eof = Some(off);
+        let var =
+            match crate::image::read_zero_filled(file, off.saturating_add(40), var_len, 1 << 20) {
+                Ok((v, have)) => {
+                    if have < var_len && t.past_eof.is_none() {
+                        t.past_eof = Some(off);
+                    }
+                    v
                 }
-                v
-            }
-            Err(e) => {
-                t.error = Some((off, format!("snapshot table entry {index}: {e}")));
-                break;
-            }
-        };
+                Err(e) => {
+                    t.error = Some((off, format!("snapshot table entry {index}: {e}")));
+                    break;
+                }
+            };
         let xs = usz(u64::from(extra_data_size));
         let extra = var.get(..xs).unwrap_or(&[]);
-        let id = String::from_utf8_lossy(var.get(xs..xs.saturating_add(usize::from(id_len))).unwrap_or(&[])).into_owned();
+        let id = String::from_utf8_lossy(
+            var.get(xs..xs.saturating_add(usize::from(id_len)))
+                .unwrap_or(&[]),
+        )
+        .into_owned();
         let ns = xs.saturating_add(usize::from(id_len));
-        let name = String::from_utf8_lossy(var.get(ns..ns.saturating_add(usize::from(name_len))).unwrap_or(&[])).into_owned();
-        let vm_state_size = if extra.len() >= 8 { be64(extra, 0) } else { u64::from(be32(&hdr, 32)) };
+        let name = String::from_utf8_lossy(
+            var.get(ns..ns.saturating_add(usize::from(name_len)))
+                .unwrap_or(&[]),
+        )
+        .into_owned();
+        let vm_state_size = if extra.len() >= 8 {
+            be64(extra, 0)
+        } else {
+            u64::from(be32(&hdr, 32))
+        };
         let disk_size = (extra.len() >= 16).then(|| be64(extra, 8));
-        let icount = (extra.len() >= 24).then(|| be64(extra, 16)).filter(|&v| v != u64::MAX);
+        let icount = (extra.len() >= 24)
+            .then(|| be64(extra, 16))
+            .filter(|&v| v != u64::MAX);
         if h.version >= 3 && extra.len() < 16 {
             t.incomplete_extra.push(index);
         }
@@ -128,7 +145,10 @@ pub fn read_table(file: &dyn ReadAt, h: &Header) -> SnapshotTable {
         });
         off = off.saturating_add(40).saturating_add(var_len);
         if off.saturating_sub(start) > MAX_SNAPSHOT_TABLE_BYTES {
-            t.error = Some((start, format!("snapshot table is larger than {MAX_SNAPSHOT_TABLE_BYTES} bytes")));
+            t.error = Some((
+                start,
+                format!("snapshot table is larger than {MAX_SNAPSHOT_TABLE_BYTES} bytes"),
+            ));
             break;
         }
     }

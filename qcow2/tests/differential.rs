@@ -35,7 +35,12 @@ pub fn map(bytes: &[u8]) -> Map {
     let h = img.header().clone();
     let cs = h.cluster_size();
     let l1 = img.active_l1();
-    let l2_offset = l1.entries.iter().map(|e| e & imgcheck_qcow2::L1E_OFFSET_MASK).find(|&o| o != 0).unwrap_or(0);
+    let l2_offset = l1
+        .entries
+        .iter()
+        .map(|e| e & imgcheck_qcow2::L1E_OFFSET_MASK)
+        .find(|&o| o != 0)
+        .unwrap_or(0);
     let es = h.l2_entry_size();
     let mut data_entry = None;
     let mut compressed_entry = None;
@@ -45,9 +50,17 @@ pub fn map(bytes: &[u8]) -> Map {
             let at = l2_offset + i * es;
             let e = be64(bytes, at as usize);
             match cluster_type(&h, e) {
-                ClusterType::Normal if data_entry.is_none() && e & imgcheck_qcow2::L2E_OFFSET_MASK != 0 => data_entry = Some((at, e)),
-                ClusterType::Compressed if compressed_entry.is_none() => compressed_entry = Some((at, e)),
-                ClusterType::Unallocated if unallocated_entry.is_none() => unallocated_entry = Some(at),
+                ClusterType::Normal
+                    if data_entry.is_none() && e & imgcheck_qcow2::L2E_OFFSET_MASK != 0 =>
+                {
+                    data_entry = Some((at, e))
+                }
+                ClusterType::Compressed if compressed_entry.is_none() => {
+                    compressed_entry = Some((at, e))
+                }
+                ClusterType::Unallocated if unallocated_entry.is_none() => {
+                    unallocated_entry = Some(at)
+                }
                 _ => {}
             }
         }
@@ -98,62 +111,88 @@ type Damage = fn(&mut Vec<u8>, &Map) -> bool;
 pub fn damages() -> Vec<(&'static str, Damage)> {
     vec![
         ("refcount-zero-data", |b, m| {
-            let Some((_, e)) = m.data_entry else { return false };
+            let Some((_, e)) = m.data_entry else {
+                return false;
+            };
             set_refcount(b, m, (e & imgcheck_qcow2::L2E_OFFSET_MASK) / m.cs, 0);
             true
         }),
         ("refcount-raise-data", |b, m| {
-            let Some((_, e)) = m.data_entry else { return false };
-            if m.order == 0 { return false; }
+            let Some((_, e)) = m.data_entry else {
+                return false;
+            };
+            if m.order == 0 {
+                return false;
+            }
             set_refcount(b, m, (e & imgcheck_qcow2::L2E_OFFSET_MASK) / m.cs, 2);
             true
         }),
         ("leak-appended-cluster", |b, m| {
             let n = b.len() as u64 / m.cs;
-            if n >= (m.cs * 8) >> m.order { return false; }
+            if n >= (m.cs * 8) >> m.order {
+                return false;
+            }
             b.resize(b.len() + m.cs as usize, 0);
             set_refcount(b, m, n, 1);
             true
         }),
         ("refcount-past-eof", |b, m| {
             let n = b.len() as u64 / m.cs + 3;
-            if n >= (m.cs * 8) >> m.order { return false; }
+            if n >= (m.cs * 8) >> m.order {
+                return false;
+            }
             set_refcount(b, m, n, 1);
             true
         }),
         ("l2-copied-cleared", |b, m| {
-            let Some((at, e)) = m.data_entry else { return false };
+            let Some((at, e)) = m.data_entry else {
+                return false;
+            };
             put64(b, at, e & !imgcheck_qcow2::OFLAG_COPIED);
             true
         }),
         ("l1-copied-cleared", |b, m| {
-            if m.l2_offset == 0 { return false; }
+            if m.l2_offset == 0 {
+                return false;
+            }
             let e = be64(b, m.l1_offset as usize);
             put64(b, m.l1_offset, e ^ imgcheck_qcow2::OFLAG_COPIED);
             true
         }),
         ("l2-reserved-bit", |b, m| {
-            let Some((at, e)) = m.data_entry else { return false };
+            let Some((at, e)) = m.data_entry else {
+                return false;
+            };
             put64(b, at, e | 2);
             true
         }),
         ("l1-reserved-bit", |b, m| {
-            if m.l2_offset == 0 { return false; }
+            if m.l2_offset == 0 {
+                return false;
+            }
             let e = be64(b, m.l1_offset as usize);
             put64(b, m.l1_offset, e | (1 << 57));
             true
         }),
         ("l2-unaligned", |b, m| {
-            let Some((at, e)) = m.data_entry else { return false };
-            if m.cs == 512 { return false; }
+            let Some((at, e)) = m.data_entry else {
+                return false;
+            };
+            if m.cs == 512 {
+                return false;
+            }
             put64(b, at, e + 512);
             true
         }),
         ("l2-double-mapped", |b, m| {
-            let Some((at, e)) = m.data_entry else { return false };
+            let Some((at, e)) = m.data_entry else {
+                return false;
+            };
             let es = if m.extl2 { 16 } else { 8 };
             let next = at + es;
-            if next >= m.l2_offset + m.cs { return false; }
+            if next >= m.l2_offset + m.cs {
+                return false;
+            }
             put64(b, next, e);
             if m.extl2 {
                 let bm = be64(b, at as usize + 8);
@@ -162,30 +201,40 @@ pub fn damages() -> Vec<(&'static str, Damage)> {
             true
         }),
         ("l2-table-zeroed", |b, m| {
-            if m.l2_offset == 0 || m.l2_offset >= m.file_len { return false; }
+            if m.l2_offset == 0 || m.l2_offset >= m.file_len {
+                return false;
+            }
             let s = m.l2_offset as usize;
             b[s..s + m.cs as usize].fill(0);
             true
         }),
         ("l1-entry-zeroed", |b, m| {
-            if m.l2_offset == 0 { return false; }
+            if m.l2_offset == 0 {
+                return false;
+            }
             put64(b, m.l1_offset, 0);
             true
         }),
         ("l2-points-past-eof", |b, m| {
-            let Some((at, e)) = m.data_entry else { return false };
+            let Some((at, e)) = m.data_entry else {
+                return false;
+            };
             let far = (m.file_len / m.cs + 10) * m.cs;
             put64(b, at, (e & !imgcheck_qcow2::L2E_OFFSET_MASK) | far);
             true
         }),
         ("truncated-last-cluster", |b, m| {
-            if b.len() as u64 <= 4 * m.cs { return false; }
+            if b.len() as u64 <= 4 * m.cs {
+                return false;
+            }
             b.truncate(b.len() - m.cs as usize);
             true
         }),
         ("truncated-half", |b, m| {
             let half = (b.len() as u64 / 2 / m.cs).max(4) * m.cs;
-            if half >= b.len() as u64 || half <= m.reftable.max(m.l1_offset) + m.cs { return false; }
+            if half >= b.len() as u64 || half <= m.reftable.max(m.l1_offset) + m.cs {
+                return false;
+            }
             b.truncate(half as usize);
             true
         }),
@@ -195,28 +244,38 @@ pub fn damages() -> Vec<(&'static str, Damage)> {
             true
         }),
         ("refblock-unaligned", |b, m| {
-            if m.cs == 512 { return false; }
+            if m.cs == 512 {
+                return false;
+            }
             let e = be64(b, m.reftable as usize);
             put64(b, m.reftable, e + 512);
             true
         }),
         ("dirty-bit", |b, _| {
-            if b[7] != 3 { return false; }
+            if b[7] != 3 {
+                return false;
+            }
             b[79] |= 1;
             true
         }),
         ("corrupt-bit", |b, _| {
-            if b[7] != 3 { return false; }
+            if b[7] != 3 {
+                return false;
+            }
             b[79] |= 2;
             true
         }),
         ("compressed-copied", |b, m| {
-            let Some((at, e)) = m.compressed_entry else { return false };
+            let Some((at, e)) = m.compressed_entry else {
+                return false;
+            };
             put64(b, at, e | imgcheck_qcow2::OFLAG_COPIED);
             true
         }),
         ("compressed-garbage", |b, m| {
-            let Some((_, e)) = m.compressed_entry else { return false };
+            let Some((_, e)) = m.compressed_entry else {
+                return false;
+            };
             let shift = 62 - (m.cluster_bits - 8);
             let off = (e & ((1u64 << shift) - 1)) as usize;
             for (i, x) in b[off..off + 64].iter_mut().enumerate() {
@@ -225,26 +284,38 @@ pub fn damages() -> Vec<(&'static str, Damage)> {
             true
         }),
         ("extl2-alloc-and-zero", |b, m| {
-            let Some((at, _)) = m.data_entry else { return false };
-            if !m.extl2 { return false; }
+            let Some((at, _)) = m.data_entry else {
+                return false;
+            };
+            if !m.extl2 {
+                return false;
+            }
             let bm = be64(b, at as usize + 8);
             put64(b, at + 8, bm | ((bm & 0xffff_ffff) << 32));
             true
         }),
         ("extl2-unallocated-with-alloc-bits", |b, m| {
-            let Some(at) = m.unallocated_entry else { return false };
-            if !m.extl2 { return false; }
+            let Some(at) = m.unallocated_entry else {
+                return false;
+            };
+            if !m.extl2 {
+                return false;
+            }
             put64(b, at + 8, 1);
             true
         }),
         ("snapshot-l1-unaligned", |b, m| {
-            let Some(&s) = m.snapshots.first() else { return false };
+            let Some(&s) = m.snapshots.first() else {
+                return false;
+            };
             let e = be64(b, s as usize);
             put64(b, s, e + 512);
             true
         }),
         ("snapshot-l1-zeroed", |b, m| {
-            let Some(&s) = m.snapshots.first() else { return false };
+            let Some(&s) = m.snapshots.first() else {
+                return false;
+            };
             let l1 = be64(b, s as usize) as usize;
             b[l1..l1 + 8].fill(0);
             true
@@ -309,13 +380,28 @@ fn counts_equal_qemu_img_check() {
             }
         }
     }
-    println!("differential: {images} images, {} agree, {} differ on purpose", images - mismatches.len() - differ_on_purpose.len(), differ_on_purpose.len());
+    println!(
+        "differential: {images} images, {} agree, {} differ on purpose",
+        images - mismatches.len() - differ_on_purpose.len(),
+        differ_on_purpose.len()
+    );
     println!("qemu-img exit codes over those images: {by_rc:?}");
-    assert!(by_rc.get(&2).copied().unwrap_or(0) >= 20, "too few corrupted images: the damage is not biting");
-    assert!(by_rc.get(&3).copied().unwrap_or(0) >= 5, "too few leaking images");
+    assert!(
+        by_rc.get(&2).copied().unwrap_or(0) >= 20,
+        "too few corrupted images: the damage is not biting"
+    );
+    assert!(
+        by_rc.get(&3).copied().unwrap_or(0) >= 5,
+        "too few leaking images"
+    );
     for d in &differ_on_purpose {
         println!("  differs on purpose: {d}");
     }
-    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
     assert!(images >= 40, "only {images} images");
 }

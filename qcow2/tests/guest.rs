@@ -40,7 +40,11 @@ fn guest_bytes_equal_qemu_img_convert() {
         for s in img.snapshots() {
             let ours = read_all(&Guest::snapshot(Arc::clone(&img), &s.name).unwrap());
             let theirs = qemu_raw(&p, Some(&s.name));
-            assert!(ours == theirs, "{name} snapshot {}: guest bytes differ", s.name);
+            assert!(
+                ours == theirs,
+                "{name} snapshot {}: guest bytes differ",
+                s.name
+            );
             compared += 1;
         }
     }

@@ -7,7 +7,10 @@ use std::process::Command;
 
 /// Whether qemu-img can be run.
 pub fn qemu_img() -> bool {
-    Command::new("qemu-img").arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new("qemu-img")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Files that must sit beside a fixture.
@@ -58,7 +61,13 @@ pub fn qemu_check(path: &Path) -> (u64, u64, u64, i32, String) {
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     let g = |k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
-    (g("corruptions"), g("leaks"), g("check-errors"), rc, format!("{text}{}", String::from_utf8_lossy(&o.stderr)))
+    (
+        g("corruptions"),
+        g("leaks"),
+        g("check-errors"),
+        rc,
+        format!("{text}{}", String::from_utf8_lossy(&o.stderr)),
+    )
 }
 
 /// qemu-img convert -O raw (of a snapshot when given).
@@ -71,8 +80,17 @@ pub fn qemu_raw(path: &Path, snapshot: Option<&str>) -> Vec<u8> {
     }
     // QEMU resolves a relative data file name against the working directory.
     cmd.current_dir(path.parent().unwrap());
-    let st = cmd.args(["-f", "qcow2", "-O", "raw"]).arg(path).arg(out.path()).status().unwrap();
-    assert!(st.success(), "qemu-img convert failed on {}", path.display());
+    let st = cmd
+        .args(["-f", "qcow2", "-O", "raw"])
+        .arg(path)
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(
+        st.success(),
+        "qemu-img convert failed on {}",
+        path.display()
+    );
     std::fs::read(out.path()).unwrap()
 }
 
