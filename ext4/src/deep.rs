@@ -1,8 +1,1367 @@
-//! `--deep`: what e2fsck's passes 1–5 check.
-use crate::fs::Ext4;
-use imgcheck_core::Finding;
+//! `--deep`: what e2fsck's passes 1–5 check — every in-use inode, extent
+//! trees and block maps, blocks claimed twice, directories, connectivity,
+//! link counts, and bitmaps recomputed against those on disk.
+//!
+//! Memory: one bit per block (used, plus claimed-twice) and per inode, two
+//! bytes of link count and one of type per inode, a list of directory
+//! blocks, and maps over directories only. Larger filesystems than
+//! [`MAX_DEEP_INODES`] inodes are refused with a finding.
 
-/// Runs the deep checks.
-pub(crate) fn run(_fs: &Ext4<'_>) -> Vec<Finding> {
-    Vec::new()
+use crate::bits::Bits;
+use crate::check::{clusters_in_group, count_zero_bits};
+use crate::fs::{
+    EA_INODE_FL, EXTENTS_FL, Ext4, HUGE_FILE_FL, INDEX_FL, INLINE_DATA_FL, Inode, MapEvent,
+    bg_flags,
+};
+use crate::superblock::{compat, incompat, ro_compat};
+use crate::util::{bytes, crc32c_raw, le16, le32, u8_at, u64_of, us, zero};
+use imgcheck_core::{Finding, Layer, Space};
+use std::collections::HashMap;
+
+/// Deep checks are refused above this many inodes (3 bytes each).
+pub const MAX_DEEP_INODES: u32 = 1 << 28;
+/// Directory blocks remembered for pass 2 at most.
+const MAX_DIR_BLOCKS: usize = 1 << 25;
+/// Findings of one code reported individually before summarising.
+const MAX_PER_CODE: u32 = 20;
+/// Bytes of inode table read at once.
+const ITABLE_CHUNK: u64 = 1 << 20;
+/// `i_flags` EXT4_VERITY_FL: the Merkle tree lives past EOF.
+const VERITY_FL: u32 = 0x10_0000;
+/// Largest file the kernel maps with extents, in blocks (2^32).
+const MAX_LBLK: u64 = 1 << 32;
+
+// Per-inode type codes kept in `kind`.
+const K_NONE: u8 = 0;
+const K_REG: u8 = 1;
+const K_DIR: u8 = 2;
+const K_CHR: u8 = 3;
+const K_BLK: u8 = 4;
+const K_FIFO: u8 = 5;
+const K_SOCK: u8 = 6;
+const K_LNK: u8 = 7;
+const K_BAD: u8 = 8;
+
+fn kind_of(mode: u16) -> u8 {
+    match mode & 0xF000 {
+        0x8000 => K_REG,
+        0x4000 => K_DIR,
+        0x2000 => K_CHR,
+        0x6000 => K_BLK,
+        0x1000 => K_FIFO,
+        0xC000 => K_SOCK,
+        0xA000 => K_LNK,
+        _ => K_BAD,
+    }
+}
+
+/// dirent file_type for a kind.
+fn ftype_of(kind: u8) -> u8 {
+    match kind {
+        K_REG => 1,
+        K_DIR => 2,
+        K_CHR => 3,
+        K_BLK => 4,
+        K_FIFO => 5,
+        K_SOCK => 6,
+        K_LNK => 7,
+        _ => 0,
+    }
+}
+
+struct Deep<'a, 'r> {
+    fs: &'a Ext4<'r>,
+    out: Vec<Finding>,
+    per_code: HashMap<&'static str, u32>,
+    /// Blocks in use as computed (metadata and every file's blocks).
+    used: Bits,
+    /// Fixed metadata (superblocks, GDT, bitmaps, inode tables).
+    meta: Bits,
+    /// Blocks claimed more than once.
+    dup: Bits,
+    dup_count: u64,
+    dup_inodes: Vec<u32>,
+    /// EA blocks seen (shared by design, not duplicates).
+    ea_seen: Bits,
+    inode_used: Bits,
+    kind: Vec<u8>,
+    links_disk: Vec<u16>,
+    refs: Vec<u16>,
+    /// (dir inode, logical block, physical block)
+    dir_blocks: Vec<(u32, u64, u64)>,
+    dir_blocks_dropped: bool,
+    /// directory → the directory whose entry names it (first seen)
+    found_in: HashMap<u32, u32>,
+    /// directory → its '..'
+    dotdot: HashMap<u32, u32>,
+    /// directories with INDEX_FL → (logical blocks that are dx nodes)
+    dx_nodes: HashMap<u32, Vec<u64>>,
+    special: Vec<u32>,
+    lost_found: Option<u32>,
+}
+
+/// Runs passes 1–5.
+pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
+    let sb = &fs.sb;
+    if sb.s_inodes_count > MAX_DEEP_INODES {
+        return vec![Finding::info(
+            "ext4.deep.skipped",
+            Layer::Ext4,
+            1024,
+            Space::Disk,
+            format!(
+                "deep check skipped: {} inodes exceed the {MAX_DEEP_INODES}-inode bound",
+                sb.s_inodes_count
+            ),
+        )];
+    }
+    if u64_of(fs.gds.len()) != fs.groups {
+        return vec![Finding::info(
+            "ext4.deep.skipped",
+            Layer::Ext4,
+            1024,
+            Space::Disk,
+            "deep check skipped: not every group descriptor could be read".to_string(),
+        )];
+    }
+    let n = us(u64::from(sb.s_inodes_count).saturating_add(1));
+    let nb = sb.s_blocks_count;
+    let mut d = Deep {
+        fs,
+        out: Vec::new(),
+        per_code: HashMap::new(),
+        used: Bits::new(nb),
+        meta: Bits::new(nb),
+        dup: Bits::new(0),
+        dup_count: 0,
+        dup_inodes: Vec::new(),
+        ea_seen: Bits::new(0),
+        inode_used: Bits::new(u64_of(n)),
+        kind: vec![K_NONE; n],
+        links_disk: vec![0; n],
+        refs: vec![0; n],
+        dir_blocks: Vec::new(),
+        dir_blocks_dropped: false,
+        found_in: HashMap::new(),
+        dotdot: HashMap::new(),
+        dx_nodes: HashMap::new(),
+        special: [
+            sb.s_journal_inum,
+            sb.s_usr_quota_inum,
+            sb.s_grp_quota_inum,
+            sb.s_prj_quota_inum,
+            sb.s_orphan_file_inum,
+        ]
+        .into_iter()
+        .filter(|&i| i != 0)
+        .collect(),
+        lost_found: None,
+    };
+    d.mark_metadata();
+    d.pass1();
+    d.pass2();
+    d.pass3();
+    d.pass4();
+    d.pass5();
+    d.finish()
+}
+
+impl Deep<'_, '_> {
+    fn push(&mut self, sev: imgcheck_core::Severity, code: &'static str, off: u64, msg: String) {
+        let n = self.per_code.entry(code).or_insert(0);
+        *n = n.saturating_add(1);
+        if *n <= MAX_PER_CODE {
+            self.out.push(
+                Finding::new(sev, code, Layer::Ext4, off, Space::Disk, msg)
+                    .with_hint("e2fsck -fn DEV"),
+            );
+        }
+    }
+    fn error(&mut self, code: &'static str, off: u64, msg: String) {
+        self.push(imgcheck_core::Severity::Error, code, off, msg);
+    }
+    fn warning(&mut self, code: &'static str, off: u64, msg: String) {
+        self.push(imgcheck_core::Severity::Warning, code, off, msg);
+    }
+
+    fn finish(mut self) -> Vec<Finding> {
+        let mut extra = Vec::new();
+        for (code, n) in &self.per_code {
+            if *n > MAX_PER_CODE {
+                extra.push(Finding::info(
+                    *code,
+                    Layer::Ext4,
+                    0,
+                    Space::Disk,
+                    format!(
+                        "{} more findings of this kind not listed",
+                        n.saturating_sub(MAX_PER_CODE)
+                    ),
+                ));
+            }
+        }
+        extra.sort_by(|a, b| a.code.cmp(&b.code));
+        self.out.extend(extra);
+        self.out
+    }
+
+    fn mark_metadata(&mut self) {
+        let fs = self.fs;
+        let itb = fs.itable_blocks();
+        let nb = fs.sb.s_blocks_count;
+        for g in 0..fs.groups {
+            let (first, n) = fs.group_super_gdt(g);
+            for b in first..first.saturating_add(n).min(nb) {
+                self.meta.set(b);
+                self.used.set(b);
+            }
+        }
+        for gd in &fs.gds {
+            for (blk, len) in [
+                (gd.bg_block_bitmap, 1u64),
+                (gd.bg_inode_bitmap, 1),
+                (gd.bg_inode_table, itb),
+            ] {
+                if blk == 0 || blk >= nb {
+                    continue;
+                }
+                for b in blk..blk.saturating_add(len).min(nb) {
+                    self.meta.set(b);
+                    self.used.set(b);
+                }
+            }
+        }
+        if fs.sb.has_incompat(incompat::MMP) && fs.sb.s_mmp_block < nb {
+            self.meta.set(fs.sb.s_mmp_block);
+            self.used.set(fs.sb.s_mmp_block);
+        }
+        // 1 KiB-block filesystems keep block 0 (boot block) outside group 0.
+    }
+
+    /// Claims `len` blocks at `pblk` for inode `ino`.
+    fn claim(&mut self, ino: u32, pblk: u64, len: u64, off: u64) {
+        let nb = self.fs.sb.s_blocks_count;
+        let mut meta_hit = None;
+        let mut dup_hit = 0u64;
+        for b in pblk..pblk.saturating_add(len).min(nb) {
+            if self.meta.get(b) {
+                meta_hit.get_or_insert(b);
+            } else if self.used.set(b) {
+                if self.dup.len() == 0 {
+                    self.dup = Bits::new(nb);
+                }
+                self.dup.set(b);
+                dup_hit = dup_hit.saturating_add(1);
+            }
+        }
+        if let Some(b) = meta_hit {
+            self.error("ext4.block.claims_metadata", off, format!("inode {ino} claims block {b}, which holds filesystem metadata (superblock, group descriptors, bitmap or inode table)"));
+        }
+        if dup_hit > 0 {
+            self.dup_count = self.dup_count.saturating_add(dup_hit);
+            if self.dup_inodes.len() < 64 && !self.dup_inodes.contains(&ino) {
+                self.dup_inodes.push(ino);
+            }
+        }
+    }
+
+    fn pass1(&mut self) {
+        let fs = self.fs;
+        let sb = &fs.sb;
+        let ipg = u64::from(sb.s_inodes_per_group);
+        let isz = u64::from(sb.inode_size());
+        let csum = sb.has_group_desc_csum();
+        for g in 0..fs.groups {
+            let Some(gd) = fs.gds.get(us(g)).cloned() else {
+                break;
+            };
+            if csum && gd.bg_flags & bg_flags::INODE_UNINIT != 0 {
+                continue;
+            }
+            let mut count = ipg;
+            if csum {
+                count = ipg.saturating_sub(u64::from(gd.bg_itable_unused));
+            }
+            let Some(base) = fs.block_offset(gd.bg_inode_table) else {
+                continue;
+            };
+            if gd.bg_inode_table == 0 || gd.bg_inode_table >= sb.s_blocks_count {
+                continue;
+            }
+            let mut i = 0u64;
+            while i < count {
+                let n = (ITABLE_CHUNK / isz.max(1))
+                    .max(1)
+                    .min(count.saturating_sub(i));
+                let off = base.saturating_add(i.saturating_mul(isz));
+                let Ok(chunk) =
+                    imgcheck_core::read_vec(fs.r, off, n.saturating_mul(isz), ITABLE_CHUNK)
+                else {
+                    break;
+                };
+                for k in 0..n {
+                    let slot = i.saturating_add(k);
+                    let ino64 = g.saturating_mul(ipg).saturating_add(slot).saturating_add(1);
+                    let Ok(ino) = u32::try_from(ino64) else { break };
+                    let start = us(k.saturating_mul(isz));
+                    let raw = chunk
+                        .get(start..start.saturating_add(us(isz)))
+                        .unwrap_or(&[])
+                        .to_vec();
+                    let inode = Inode::parse(ino, off.saturating_add(k.saturating_mul(isz)), raw);
+                    self.inode(&inode);
+                }
+                i = i.saturating_add(n);
+            }
+        }
+    }
+
+    fn inode(&mut self, ino: &Inode) {
+        let fs = self.fs;
+        let sb = &fs.sb;
+        let n = ino.ino;
+        let off = ino.offset;
+        let reserved = n < sb.first_ino();
+        let all_zero = ino.raw.iter().all(|&b| b == 0);
+        if all_zero {
+            return;
+        }
+        let csum_ok = fs.inode_csum_ok(ino) != Some(false);
+        if ino.i_links_count == 0 && !(reserved && ino.i_mode != 0 && n != 2) {
+            if !csum_ok {
+                self.error(
+                    "ext4.inode.checksum",
+                    off,
+                    format!("inode {n} (unused) checksum does not match"),
+                );
+            }
+            if ino.i_dtime == 0
+                && ino.i_mode != 0
+                && !reserved
+                && sb.s_last_orphan == 0
+                && !sb.has_compat(compat::ORPHAN_FILE)
+                && (ino.i_blocks != 0 || ino.i_block.iter().any(|&b| b != 0))
+            {
+                self.error(
+                    "ext4.inode.zero_dtime",
+                    off,
+                    format!("deleted inode {n} (no links) has no deletion time"),
+                );
+            }
+            return;
+        }
+        if !csum_ok {
+            self.error(
+                "ext4.inode.checksum",
+                off,
+                format!("inode {n} checksum does not match"),
+            );
+        }
+        self.inode_used.set(u64::from(n));
+        if let Some(l) = self.links_disk.get_mut(us(u64::from(n))) {
+            *l = ino.i_links_count;
+        }
+        let kind = kind_of(ino.i_mode);
+        if let Some(k) = self.kind.get_mut(us(u64::from(n))) {
+            *k = kind;
+        }
+        if reserved && n != 2 {
+            // Reserved inodes: account their blocks, check little else.
+            if n == 7 {
+                let dind = u64::from(le32(&ino.i_block, 52));
+                if dind != 0 && dind < sb.s_blocks_count {
+                    self.used.set(dind);
+                }
+                return;
+            }
+            if n == 1 {
+                // bad blocks inode: its blocks are marked used
+                self.walk(ino, false);
+                return;
+            }
+            if ino.i_mode != 0 || ino.i_block.iter().any(|&b| b != 0) {
+                self.walk(ino, false);
+            }
+            return;
+        }
+        if ino.i_dtime != 0 && sb.s_last_orphan == 0 && !sb.has_compat(compat::ORPHAN_FILE) {
+            self.error(
+                "ext4.inode.dtime_set",
+                off,
+                format!(
+                    "in-use inode {n} (links {}) has a deletion time {}",
+                    ino.i_links_count, ino.i_dtime
+                ),
+            );
+        }
+        if kind == K_BAD {
+            self.error(
+                "ext4.inode.bad_mode",
+                off,
+                format!(
+                    "inode {n} has an invalid file type in mode {:#o}",
+                    ino.i_mode
+                ),
+            );
+            return;
+        }
+        let f = ino.i_flags;
+        if f & EXTENTS_FL != 0 && !sb.has_incompat(incompat::EXTENTS) {
+            self.error(
+                "ext4.inode.extents_without_feature",
+                off,
+                format!(
+                    "inode {n} has the extents flag but the filesystem lacks the extent feature"
+                ),
+            );
+        }
+        if f & INLINE_DATA_FL != 0 && !sb.has_incompat(incompat::INLINE_DATA) {
+            self.error(
+                "ext4.inode.inline_without_feature",
+                off,
+                format!("inode {n} has the inline-data flag but the filesystem lacks inline_data"),
+            );
+        }
+        if f & INLINE_DATA_FL != 0 && f & EXTENTS_FL != 0 {
+            self.error(
+                "ext4.inode.inline_and_extents",
+                off,
+                format!("inode {n} has both the inline-data and extents flags"),
+            );
+            return;
+        }
+        if f & INDEX_FL != 0 && (kind != K_DIR || !sb.has_compat(compat::DIR_INDEX)) {
+            self.error(
+                "ext4.inode.bad_index_flag",
+                off,
+                format!(
+                    "inode {n} has the htree index flag but is {}",
+                    if kind == K_DIR {
+                        "on a filesystem without dir_index"
+                    } else {
+                        "not a directory"
+                    }
+                ),
+            );
+        }
+        if f & HUGE_FILE_FL != 0 && !sb.has_ro_compat(ro_compat::HUGE_FILE) {
+            self.error(
+                "ext4.inode.huge_file_without_feature",
+                off,
+                format!("inode {n} has the huge_file flag but the filesystem lacks huge_file"),
+            );
+        }
+        if f & 0x800 != 0 && !sb.has_incompat(incompat::ENCRYPT) {
+            self.error(
+                "ext4.inode.encrypt_without_feature",
+                off,
+                format!("inode {n} is marked encrypted but the filesystem lacks encrypt"),
+            );
+        }
+        if f & 0x4000_0000 != 0 && (kind != K_DIR || !sb.has_incompat(incompat::CASEFOLD)) {
+            self.error("ext4.inode.bad_casefold_flag", off, format!("inode {n} has the casefold flag but is not a directory on a casefold filesystem"));
+        }
+        if f & 0x2000 != 0 && !sb.has_compat(0x2) {
+            // EXT2_IMAGIC_FL without imagic_inodes
+            self.error(
+                "ext4.inode.imagic_without_feature",
+                off,
+                format!("inode {n} has the imagic flag but the filesystem lacks imagic_inodes"),
+            );
+        }
+        if matches!(kind, K_CHR | K_BLK | K_FIFO | K_SOCK) {
+            if f & (INDEX_FL | EXTENTS_FL | INLINE_DATA_FL) != 0
+                || (4..15).any(|i: usize| le32(&ino.i_block, i.saturating_mul(4)) != 0)
+            {
+                self.error("ext4.inode.bad_device", off, format!("special file inode {n} has flags {f:#x} or block pointers a device/fifo/socket cannot have"));
+            }
+            self.ea_block(ino);
+            return;
+        }
+        if kind == K_LNK {
+            self.symlink(ino);
+        }
+        if kind == K_DIR && ino.i_size == 0 && f & INLINE_DATA_FL == 0 {
+            self.error(
+                "ext4.dir.zero_size",
+                off,
+                format!("directory inode {n} has size 0"),
+            );
+        }
+        self.ea_block(ino);
+        self.walk(ino, kind == K_DIR);
+    }
+
+    fn symlink(&mut self, ino: &Inode) {
+        let n = ino.ino;
+        let bs = self.fs.bs;
+        if ino.i_flags & INLINE_DATA_FL != 0 {
+            return;
+        }
+        if ino.i_size == 0 || ino.i_size >= bs {
+            self.error(
+                "ext4.symlink.bad_size",
+                ino.offset,
+                format!(
+                    "symlink inode {n} has size {}, expected 1..{bs}",
+                    ino.i_size
+                ),
+            );
+            return;
+        }
+        if ino.is_fast_symlink() {
+            if ino.i_flags & EXTENTS_FL != 0 {
+                self.error(
+                    "ext4.symlink.fast_with_extents",
+                    ino.offset,
+                    format!("fast symlink inode {n} has the extents flag"),
+                );
+            }
+            let len = ino.i_block.iter().position(|&b| b == 0).unwrap_or(60);
+            if u64_of(len) != ino.i_size {
+                self.error(
+                    "ext4.symlink.bad_length",
+                    ino.offset,
+                    format!(
+                        "fast symlink inode {n} has size {} but its target is {len} bytes",
+                        ino.i_size
+                    ),
+                );
+            }
+        }
+    }
+
+    fn ea_block(&mut self, ino: &Inode) {
+        let fs = self.fs;
+        let sb = &fs.sb;
+        let n = ino.ino;
+        let blk = ino.i_file_acl;
+        if blk == 0 {
+            return;
+        }
+        if !sb.has_compat(compat::EXT_ATTR) {
+            self.error("ext4.xattr.without_feature", ino.offset, format!("inode {n} has an extended-attribute block {blk} but the filesystem lacks ext_attr"));
+            return;
+        }
+        if blk < u64::from(sb.s_first_data_block) || blk >= sb.s_blocks_count {
+            self.error(
+                "ext4.xattr.bad_block",
+                ino.offset,
+                format!("inode {n} has extended-attribute block {blk}, outside the filesystem"),
+            );
+            return;
+        }
+        if self.ea_seen.len() == 0 {
+            self.ea_seen = Bits::new(sb.s_blocks_count);
+        }
+        if self.ea_seen.set(blk) {
+            return; // shared EA block, checked once
+        }
+        self.claim(n, blk, 1, ino.offset);
+        let Some(b) = fs.read_block(blk) else { return };
+        let boff = fs.block_offset(blk).unwrap_or(0);
+        let magic = le32(&b, 0);
+        if magic != 0xEA02_0000 || le32(&b, 8) != 1 {
+            self.error("ext4.xattr.bad_header", boff, format!("extended-attribute block {blk} of inode {n} has magic {magic:#010x} / h_blocks {}, expected 0xea020000 / 1", le32(&b, 8)));
+            return;
+        }
+        if sb.metadata_csum() {
+            let mut d = b.clone();
+            zero(&mut d, 0x10, 4);
+            let want = crc32c_raw(crc32c_raw(fs.seed, &blk.to_le_bytes()), &d);
+            let got = le32(&b, 0x10);
+            if want != got {
+                self.error("ext4.xattr.checksum", boff, format!("extended-attribute block {blk} checksum is {got:#010x}, computed {want:#010x}"));
+            }
+        }
+    }
+
+    /// Walks an inode's blocks: claims them, checks i_blocks and i_size,
+    /// remembers directory blocks.
+    fn walk(&mut self, ino: &Inode, is_dir: bool) {
+        let fs = self.fs;
+        let sb = &fs.sb;
+        let n = ino.ino;
+        let bs = fs.bs;
+        let mut probs = Vec::new();
+        let mut runs: Vec<(u64, u64, u64, bool, bool)> = Vec::new(); // lblk, pblk, len, uninit, meta
+        let mut overflow = false;
+        fs.map_file(
+            ino,
+            &mut |e| {
+                if runs.len() >= 1 << 20 {
+                    overflow = true;
+                    return;
+                }
+                match e {
+                    MapEvent::Data {
+                        lblk,
+                        pblk,
+                        len,
+                        uninit,
+                    } => runs.push((lblk, pblk, len, uninit, false)),
+                    MapEvent::Meta { pblk } => runs.push((0, pblk, 1, false, true)),
+                }
+            },
+            Some(&mut probs),
+        );
+        let had_probs = !probs.is_empty();
+        for p in probs {
+            let code = match p.code {
+                std::borrow::Cow::Borrowed(c) => c,
+                std::borrow::Cow::Owned(_) => "ext4.inode.block_map",
+            };
+            self.error(code, p.offset, p.message);
+        }
+        let mut nblocks = 0u64;
+        let mut last_lblk: Option<u64> = None;
+        let mut last_init: Option<u64> = None;
+        let mut dir_lblks: Vec<(u64, u64)> = Vec::new();
+        for &(lblk, pblk, len, uninit, meta) in &runs {
+            self.claim(n, pblk, len, ino.offset);
+            nblocks = nblocks.saturating_add(len);
+            if meta {
+                continue;
+            }
+            let end = lblk.saturating_add(len).saturating_sub(1);
+            last_lblk = Some(last_lblk.map_or(end, |l: u64| l.max(end)));
+            if !uninit {
+                last_init = Some(last_init.map_or(end, |l: u64| l.max(end)));
+            }
+            if is_dir {
+                if end >= MAX_LBLK / 4 || lblk >= (1 << 22) {
+                    self.error("ext4.dir.huge_block", ino.offset, format!("directory inode {n} maps logical block {lblk}, beyond any sane directory size"));
+                    continue;
+                }
+                for k in 0..len.min(1 << 16) {
+                    dir_lblks.push((lblk.saturating_add(k), pblk.saturating_add(k)));
+                }
+            }
+        }
+        if overflow {
+            return;
+        }
+        if ino.i_file_acl != 0 && ino.i_file_acl < sb.s_blocks_count {
+            nblocks = nblocks.saturating_add(1);
+        }
+        // i_blocks: 512-byte units, or filesystem blocks with huge_file + HUGE_FILE_FL.
+        let units = if sb.has_ro_compat(ro_compat::HUGE_FILE) && ino.i_flags & HUGE_FILE_FL != 0 {
+            nblocks
+        } else {
+            nblocks.saturating_mul(bs / 512)
+        };
+        let disk_blocks = if sb.has_ro_compat(ro_compat::HUGE_FILE) {
+            ino.i_blocks
+        } else {
+            ino.i_blocks & 0xFFFF_FFFF
+        };
+        let inline = ino.i_flags & INLINE_DATA_FL != 0;
+        // EA inodes charge their blocks to the inode owning the xattr, so
+        // more i_blocks than mapped is fine when the inode has xattrs;
+        // bigalloc counts clusters (not modelled).
+        let has_xattrs = ino.i_file_acl != 0
+            || le32(
+                &ino.raw,
+                128usize.saturating_add(usize::from(le16(&ino.raw, 0x80))),
+            ) == 0xEA02_0000;
+        let tolerated =
+            (disk_blocks > units && has_xattrs) || sb.has_ro_compat(ro_compat::BIGALLOC);
+        if !had_probs
+            && !inline
+            && !tolerated
+            && units != disk_blocks
+            && !(ino.is_fast_symlink() && disk_blocks == 0)
+        {
+            self.error(
+                "ext4.inode.bad_i_blocks",
+                ino.offset,
+                format!("inode {n} has i_blocks {disk_blocks}, its block map accounts for {units}"),
+            );
+        }
+        if is_dir && !inline {
+            if let Some(l) = last_lblk {
+                let need = l.saturating_add(1).saturating_mul(bs);
+                if ino.i_size % bs != 0 || ino.i_size < need {
+                    self.error("ext4.dir.bad_size", ino.offset, format!("directory inode {n} has size {}, its blocks need {need} (a multiple of {bs})", ino.i_size));
+                }
+            }
+            dir_lblks.sort_unstable();
+            let mut expect = 0u64;
+            for &(l, _) in &dir_lblks {
+                if l != expect {
+                    self.error(
+                        "ext4.dir.hole",
+                        ino.offset,
+                        format!("directory inode {n} has a hole at logical block {expect}"),
+                    );
+                    break;
+                }
+                expect = expect.saturating_add(1);
+            }
+            if ino.i_flags & INDEX_FL != 0 {
+                self.dx_nodes.insert(n, Vec::new());
+            }
+            for (l, p) in dir_lblks {
+                if self.dir_blocks.len() >= MAX_DIR_BLOCKS {
+                    self.dir_blocks_dropped = true;
+                    break;
+                }
+                self.dir_blocks.push((n, l, p));
+            }
+        } else if ino.is_reg()
+            && !inline
+            && !had_probs
+            && ino.ino >= sb.first_ino()
+            && ino.i_flags & VERITY_FL == 0
+        {
+            if let Some(l) = last_init {
+                let size_blocks = ino.i_size.div_ceil(bs);
+                if l >= size_blocks && ino.i_size < MAX_LBLK.saturating_mul(bs) {
+                    self.error("ext4.inode.blocks_past_eof", ino.offset, format!("inode {n} has data at logical block {l}, past its size {} ({size_blocks} blocks)", ino.i_size));
+                }
+            }
+        }
+    }
+
+    fn pass2(&mut self) {
+        let blocks = std::mem::take(&mut self.dir_blocks);
+        // htree roots first, so interior node blocks are known.
+        for &(dir, l, p) in &blocks {
+            if l == 0 && self.dx_nodes.contains_key(&dir) {
+                self.dx_root(dir, p);
+            }
+        }
+        let mut cached: Option<(u32, Inode)> = None;
+        for &(dir, l, p) in &blocks {
+            let ino = match &cached {
+                Some((d, i)) if *d == dir => i.clone(),
+                _ => {
+                    let Some(i) = self.fs.read_inode(dir) else {
+                        continue;
+                    };
+                    cached = Some((dir, i.clone()));
+                    i
+                }
+            };
+            self.dir_block(&ino, l, p);
+        }
+        if self.dir_blocks_dropped {
+            self.out.push(Finding::info(
+                "ext4.deep.dir_blocks_limit",
+                Layer::Ext4,
+                0,
+                Space::Disk,
+                format!("more than {MAX_DIR_BLOCKS} directory blocks: the rest were not checked"),
+            ));
+        }
+    }
+
+    fn dx_root(&mut self, dir: u32, p: u64) {
+        let fs = self.fs;
+        let Some(b) = fs.read_block(p) else { return };
+        let off = fs.block_offset(p).unwrap_or(0);
+        let bs = b.len();
+        let reserved = le32(&b, 0x18);
+        let hash = u8_at(&b, 0x1C);
+        let info_len = u8_at(&b, 0x1D);
+        let levels = u8_at(&b, 0x1E);
+        let max_levels = if fs.sb.has_incompat(incompat::LARGEDIR) {
+            3
+        } else {
+            2
+        };
+        if le32(&b, 0) != dir || reserved != 0 || info_len != 8 || hash > 6 || levels >= max_levels
+        {
+            self.error("ext4.htree.bad_root", off, format!("directory {dir}: htree root (block {p}) is invalid (hash version {hash}, info length {info_len}, levels {levels}, reserved {reserved:#x})"));
+            return;
+        }
+        let nodes = self.dx_node(dir, &b, 0x20, p, u32::from(levels), 0);
+        self.dx_nodes.insert(dir, nodes);
+        let _ = bs;
+    }
+
+    /// Checks a dx node whose count/limit sits at `co`; returns the logical
+    /// blocks of the dx nodes (this one's children that are nodes).
+    fn dx_node(
+        &mut self,
+        dir: u32,
+        b: &[u8],
+        co: usize,
+        p: u64,
+        levels_below: u32,
+        depth: u32,
+    ) -> Vec<u64> {
+        let fs = self.fs;
+        let off = fs.block_offset(p).unwrap_or(0);
+        let bs = u64_of(b.len());
+        let limit = le16(b, co);
+        let count = le16(b, co.saturating_add(2));
+        let tail = if fs.sb.metadata_csum() { 8 } else { 0 };
+        let want_limit = (bs.saturating_sub(u64_of(co)).saturating_sub(tail)) / 8;
+        let mut nodes = vec![0u64];
+        if u64::from(limit) != want_limit || count > limit || count == 0 {
+            self.error("ext4.htree.bad_limit", off, format!("directory {dir}: htree node (block {p}) has limit {limit}, count {count}; expected limit {want_limit} and 1..=limit entries"));
+            return nodes;
+        }
+        if fs.sb.metadata_csum() {
+            let size = co.saturating_add(usize::from(count).saturating_mul(8));
+            let t = co.saturating_add(usize::from(limit).saturating_mul(8));
+            if let Some(ino) = fs.read_inode(dir) {
+                let c1 = crc32c_raw(fs.file_seed(&ino), bytes(b, 0, size));
+                let c2 = crc32c_raw(c1, bytes(b, t, 4));
+                let want = crc32c_raw(c2, &[0u8; 4]);
+                let got = le32(b, t.saturating_add(4));
+                if want != got {
+                    self.error("ext4.htree.checksum", off, format!("directory {dir}: htree node (block {p}) checksum is {got:#010x}, computed {want:#010x}"));
+                }
+            }
+        }
+        let mut prev_hash = 0u32;
+        let dir_blocks = self
+            .fs
+            .read_inode(dir)
+            .map_or(0, |i| i.i_size / fs.bs.max(1));
+        for i in 0..usize::from(count) {
+            let e = co.saturating_add(i.saturating_mul(8));
+            let h = if i == 0 { 0 } else { le32(b, e) };
+            let blk = u64::from(le32(b, e.saturating_add(4)) & 0x0FFF_FFFF);
+            if i > 1 && h < prev_hash {
+                self.error("ext4.htree.hash_order", off, format!("directory {dir}: htree node (block {p}) entry {i} hash {h:#x} is below the previous {prev_hash:#x}"));
+                break;
+            }
+            prev_hash = h;
+            if blk >= dir_blocks && dir_blocks > 0 {
+                self.error("ext4.htree.bad_block", off, format!("directory {dir}: htree node (block {p}) entry {i} points at logical block {blk}, beyond the directory's {dir_blocks} blocks"));
+                continue;
+            }
+            if levels_below > 0 && depth < 3 {
+                nodes.push(blk);
+                // Interior node: fake dirent of rec_len bs, count/limit at 8.
+                let pblk = self.dir_pblk(dir, blk);
+                if let Some(child) = pblk.and_then(|pb| fs.read_block(pb)) {
+                    if le32(&child, 0) != 0
+                        || u64::from(le16(&child, 4)) != bs
+                            && !(bs == 65536 && le16(&child, 4) == 0)
+                    {
+                        self.error("ext4.htree.bad_node", off, format!("directory {dir}: htree interior node (logical block {blk}) does not start with an empty entry spanning the block"));
+                        continue;
+                    }
+                    let sub = self.dx_node(
+                        dir,
+                        &child,
+                        8,
+                        pblk.unwrap_or(0),
+                        levels_below.saturating_sub(1),
+                        depth.saturating_add(1),
+                    );
+                    nodes.extend(sub.into_iter().skip(1));
+                }
+            }
+        }
+        nodes
+    }
+
+    fn dir_pblk(&self, dir: u32, lblk: u64) -> Option<u64> {
+        // dir_blocks was moved out for pass 2; look it up through the inode.
+        let ino = self.fs.read_inode(dir)?;
+        let mut found = None;
+        self.fs.map_file(
+            &ino,
+            &mut |e| {
+                if let MapEvent::Data {
+                    lblk: l, pblk, len, ..
+                } = e
+                {
+                    if lblk >= l && lblk < l.saturating_add(len) {
+                        found = Some(pblk.saturating_add(lblk.saturating_sub(l)));
+                    }
+                }
+            },
+            None,
+        );
+        found
+    }
+
+    fn dir_block(&mut self, dino: &Inode, l: u64, p: u64) {
+        let fs = self.fs;
+        let dir = dino.ino;
+        let Some(b) = fs.read_block(p) else { return };
+        let off = fs.block_offset(p).unwrap_or(0);
+        let bs = b.len();
+        let is_dx_node = self.dx_nodes.get(&dir).is_some_and(|v| v.contains(&l));
+        if is_dx_node && l != 0 {
+            return; // interior htree node, checked in dx_node
+        }
+        let mcsum = fs.sb.metadata_csum();
+        let mut end = bs;
+        if mcsum && !is_dx_node {
+            let t = bs.saturating_sub(12);
+            let has_tail = le32(&b, t) == 0
+                && le16(&b, t.saturating_add(4)) == 12
+                && u8_at(&b, t.saturating_add(6)) == 0
+                && u8_at(&b, t.saturating_add(7)) == 0xDE;
+            if has_tail {
+                let want = crc32c_raw(fs.file_seed(dino), bytes(&b, 0, t));
+                let got = le32(&b, t.saturating_add(8));
+                if want != got {
+                    self.error("ext4.dir.checksum", off, format!("directory {dir} block {l} (block {p}) checksum is {got:#010x}, computed {want:#010x}"));
+                }
+                end = t;
+            } else {
+                self.error(
+                    "ext4.dir.missing_checksum_tail",
+                    off,
+                    format!("directory {dir} block {l} (block {p}) has no checksum tail"),
+                );
+            }
+        }
+        let filetype = fs.sb.has_incompat(incompat::FILETYPE);
+        let encrypted = dino.i_flags & 0x800 != 0;
+        let mut pos = 0usize;
+        let mut idx = 0u32;
+        let mut names: Vec<Vec<u8>> = Vec::new();
+        while pos < end {
+            let ino = le32(&b, pos);
+            let rec_len_raw = le16(&b, pos.saturating_add(4));
+            let rec_len = if rec_len_raw == 0 && bs == 65536 {
+                65536usize
+            } else {
+                usize::from(rec_len_raw)
+            };
+            let name_len = usize::from(u8_at(&b, pos.saturating_add(6)));
+            let ft = u8_at(&b, pos.saturating_add(7));
+            if rec_len < 8
+                || rec_len % 4 != 0
+                || pos.saturating_add(rec_len) > end
+                || name_len.saturating_add(8) > rec_len
+            {
+                self.error("ext4.dir.bad_entry", off.saturating_add(u64_of(pos)), format!("directory {dir} block {l}: entry at byte {pos} has rec_len {rec_len}, name_len {name_len} (block end {end})"));
+                return;
+            }
+            let name = bytes(&b, pos.saturating_add(8), name_len).to_vec();
+            let eoff = off.saturating_add(u64_of(pos));
+            if l == 0 && idx == 0 {
+                if ino != dir || name != b"." {
+                    self.error("ext4.dir.missing_dot", eoff, format!("directory {dir}: first entry is not '.' pointing at itself (inode {ino}, name {:?})", String::from_utf8_lossy(&name)));
+                }
+            } else if l == 0 && idx == 1 {
+                if name != b".." || ino == 0 {
+                    self.error(
+                        "ext4.dir.missing_dotdot",
+                        eoff,
+                        format!(
+                            "directory {dir}: second entry is not '..' (inode {ino}, name {:?})",
+                            String::from_utf8_lossy(&name)
+                        ),
+                    );
+                } else {
+                    self.dotdot.insert(dir, ino);
+                }
+            } else if ino != 0 {
+                self.entry(dir, l, eoff, ino, &name, ft, filetype, encrypted);
+                if name_len > 0 && names.len() < 4096 {
+                    if names.contains(&name) {
+                        self.error(
+                            "ext4.dir.duplicate_entry",
+                            eoff,
+                            format!(
+                                "directory {dir} block {l}: name {:?} appears twice",
+                                String::from_utf8_lossy(&name)
+                            ),
+                        );
+                    }
+                    names.push(name);
+                }
+            }
+            idx = idx.saturating_add(1);
+            pos = pos.saturating_add(rec_len);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn entry(
+        &mut self,
+        dir: u32,
+        l: u64,
+        eoff: u64,
+        ino: u32,
+        name: &[u8],
+        ft: u8,
+        filetype: bool,
+        encrypted: bool,
+    ) {
+        let sb = &self.fs.sb;
+        let shown = String::from_utf8_lossy(name).into_owned();
+        if name.is_empty() {
+            self.error(
+                "ext4.dir.bad_name",
+                eoff,
+                format!("directory {dir} block {l}: entry for inode {ino} has an empty name"),
+            );
+            return;
+        }
+        if ino > sb.s_inodes_count
+            || (ino < sb.first_ino() && ino != 2 && ino != 11 && !self.special.contains(&ino))
+            || ino == 0
+        {
+            self.error("ext4.dir.bad_inode", eoff, format!("directory {dir} block {l}: entry {shown:?} points at inode {ino}, which is reserved or beyond {}", sb.s_inodes_count));
+            return;
+        }
+        if name == b"." || name == b".." {
+            self.error(
+                "ext4.dir.extra_dot",
+                eoff,
+                format!("directory {dir} block {l}: a further {shown:?} entry (inode {ino})"),
+            );
+            return;
+        }
+        if !encrypted && name.iter().any(|&c| c == b'/' || c == 0) {
+            self.error(
+                "ext4.dir.bad_name",
+                eoff,
+                format!("directory {dir} block {l}: name {shown:?} contains '/' or NUL"),
+            );
+        }
+        if !self.inode_used.get(u64::from(ino)) {
+            self.error("ext4.dir.unused_inode", eoff, format!("directory {dir} block {l}: entry {shown:?} points at inode {ino}, which is not in use"));
+            return;
+        }
+        let kind = self.kind.get(us(u64::from(ino))).copied().unwrap_or(K_NONE);
+        if filetype {
+            let want = ftype_of(kind);
+            if ft != want {
+                self.error("ext4.dir.bad_file_type", eoff, format!("directory {dir} block {l}: entry {shown:?} (inode {ino}) has file type {ft}, the inode's mode says {want}"));
+            }
+        } else if ft != 0 {
+            self.error("ext4.dir.file_type_without_feature", eoff, format!("directory {dir} block {l}: entry {shown:?} has file type {ft} but the filesystem lacks filetype"));
+        }
+        if let Some(r) = self.refs.get_mut(us(u64::from(ino))) {
+            *r = r.saturating_add(1);
+        }
+        if kind == K_DIR {
+            if dir == 2 && name == b"lost+found" {
+                self.lost_found = Some(ino);
+            }
+            if let Some(&prev) = self.found_in.get(&ino) {
+                self.error("ext4.dir.hard_link", eoff, format!("directory inode {ino} is linked from directory {prev} and again from {dir} as {shown:?}"));
+            } else {
+                self.found_in.insert(ino, dir);
+            }
+        } else if dir == 2 && name == b"lost+found" {
+            self.lost_found = Some(0);
+        }
+    }
+
+    fn pass3(&mut self) {
+        let root_ok = self.inode_used.get(2) && self.kind.get(2).copied() == Some(K_DIR);
+        if !root_ok {
+            self.error(
+                "ext4.root.missing",
+                1024,
+                "the root directory (inode 2) is not an in-use directory".to_string(),
+            );
+            return;
+        }
+        let mut dirs: Vec<u32> = (0..self.kind.len())
+            .filter(|&i| self.kind.get(i).copied() == Some(K_DIR) && self.inode_used.get(u64_of(i)))
+            .filter_map(|i| u32::try_from(i).ok())
+            .collect();
+        dirs.sort_unstable();
+        let ndirs = dirs.len();
+        let mut reachable: HashMap<u32, bool> = HashMap::new();
+        reachable.insert(2, true);
+        for &d in &dirs {
+            if d == 2 {
+                if let Some(&dd) = self.dotdot.get(&2) {
+                    if dd != 2 {
+                        self.error(
+                            "ext4.dir.bad_dotdot",
+                            1024,
+                            format!("root directory's '..' is {dd}, expected 2"),
+                        );
+                    }
+                }
+                continue;
+            }
+            // Walk up the parent chain, bounded by the number of directories.
+            let mut path = Vec::new();
+            let mut cur = d;
+            let mut ok = false;
+            for _ in 0..=ndirs {
+                if let Some(&r) = reachable.get(&cur) {
+                    ok = r;
+                    break;
+                }
+                if path.contains(&cur) {
+                    break;
+                }
+                path.push(cur);
+                match self.found_in.get(&cur) {
+                    Some(&p) => cur = p,
+                    None => break,
+                }
+            }
+            for &x in &path {
+                reachable.insert(x, ok);
+            }
+            if !ok {
+                let looped = self.found_in.contains_key(&d);
+                self.error(
+                    if looped {
+                        "ext4.dir.loop"
+                    } else {
+                        "ext4.dir.unconnected"
+                    },
+                    1024,
+                    format!(
+                        "directory inode {d} is not reachable from the root{}",
+                        if looped {
+                            " (its parents form a loop)"
+                        } else {
+                            " (no directory entry names it)"
+                        }
+                    ),
+                );
+            }
+            let parent = self.found_in.get(&d).copied();
+            let dd = self.dotdot.get(&d).copied();
+            if let (Some(p), Some(dd)) = (parent, dd) {
+                if p != dd {
+                    self.error(
+                        "ext4.dir.bad_dotdot",
+                        1024,
+                        format!(
+                            "directory inode {d}: '..' is {dd}, but it is named in directory {p}"
+                        ),
+                    );
+                }
+            }
+        }
+        match self.lost_found {
+            // e2fsck -n is silent about this; the next e2fsck -y creates it.
+            None => self.out.push(Finding::info(
+                "ext4.lost_found.missing",
+                Layer::Ext4,
+                1024,
+                Space::Disk,
+                "the root directory has no lost+found".to_string(),
+            )),
+            Some(0) => self.error(
+                "ext4.lost_found.not_directory",
+                1024,
+                "/lost+found is not a directory".to_string(),
+            ),
+            Some(_) => {}
+        }
+    }
+
+    fn pass4(&mut self) {
+        let sb = &self.fs.sb;
+        let dir_nlink = sb.has_ro_compat(ro_compat::DIR_NLINK);
+        // Subdirectories add one link each to their parent ('..').
+        let mut extra: HashMap<u32, u32> = HashMap::new();
+        for (&d, &dd) in &self.dotdot {
+            if d != 2 || dd != 2 {
+                *extra.entry(dd).or_insert(0) =
+                    extra.get(&dd).copied().unwrap_or(0).saturating_add(1);
+            }
+        }
+        let first = sb.first_ino();
+        let n = self.kind.len();
+        for i in 1..n {
+            let Ok(ino) = u32::try_from(i) else { break };
+            if !self.inode_used.get(u64::from(ino))
+                || (ino < first && ino != 2)
+                || self.special.contains(&ino)
+            {
+                continue;
+            }
+            let kind = self.kind.get(i).copied().unwrap_or(K_NONE);
+            let disk = u32::from(self.links_disk.get(i).copied().unwrap_or(0));
+            let mut counted = u32::from(self.refs.get(i).copied().unwrap_or(0));
+            if kind == K_DIR {
+                counted = counted
+                    .saturating_add(1)
+                    .saturating_add(extra.get(&ino).copied().unwrap_or(0));
+                if ino == 2 {
+                    counted = counted.saturating_add(1);
+                }
+                if dir_nlink && disk == 1 && counted >= 2 {
+                    continue;
+                }
+            }
+            if self.refs.get(i).copied().unwrap_or(0) == 0 && ino != 2 {
+                if kind == K_DIR {
+                    continue; // reported by pass 3
+                }
+                // EA inodes are referenced from xattrs, not directories.
+                if let Some(inode) = self.fs.read_inode(ino) {
+                    if inode.i_flags & EA_INODE_FL != 0 {
+                        continue;
+                    }
+                }
+                self.error(
+                    "ext4.inode.unattached",
+                    self.fs.inode_offset(ino).unwrap_or(0),
+                    format!("inode {ino} is in use (links {disk}) but no directory entry names it"),
+                );
+                continue;
+            }
+            if counted != disk {
+                self.error("ext4.inode.link_count", self.fs.inode_offset(ino).unwrap_or(0), format!("inode {ino} has i_links_count {disk}, but {counted} references were counted"));
+            }
+        }
+    }
+
+    fn pass5(&mut self) {
+        let fs = self.fs;
+        let sb = &fs.sb;
+        if self.dup_count > 0 && !sb.has_ro_compat(ro_compat::SHARED_BLOCKS) {
+            let list: Vec<String> = self.dup_inodes.iter().map(u32::to_string).collect();
+            self.error(
+                "ext4.block.multiply_claimed",
+                1024,
+                format!(
+                    "{} block(s) are claimed by more than one owner; inodes involved: {}",
+                    self.dup_count,
+                    list.join(", ")
+                ),
+            );
+        }
+        if sb.has_ro_compat(ro_compat::BIGALLOC) {
+            return; // cluster accounting not modelled
+        }
+        let csum = sb.has_group_desc_csum();
+        let ipg = u64::from(sb.s_inodes_per_group);
+        let mut total_free_b = 0u64;
+        let mut total_free_i = 0u64;
+        let mut diffs_b = (0u64, 0u64);
+        let mut diffs_i = (0u64, 0u64);
+        let mut first_b = Vec::new();
+        let mut first_i = Vec::new();
+        for (gi, gd) in fs.gds.iter().enumerate() {
+            let g = u64_of(gi);
+            let first = fs.group_first_block(g);
+            let nblk = clusters_in_group(fs, g);
+            // blocks
+            let disk = if csum && gd.bg_flags & bg_flags::BLOCK_UNINIT != 0 {
+                None
+            } else {
+                fs.read_block(gd.bg_block_bitmap)
+            };
+            let mut free = 0u64;
+            for k in 0..nblk {
+                let b = first.saturating_add(k);
+                let used = self.used.get(b);
+                if !used {
+                    free = free.saturating_add(1);
+                }
+                let on_disk = match &disk {
+                    Some(bm) => u8_at(bm, us(k / 8)) >> (k % 8) & 1 == 1,
+                    None => self.meta.get(b),
+                };
+                if used != on_disk {
+                    if used {
+                        diffs_b.0 = diffs_b.0.saturating_add(1)
+                    } else {
+                        diffs_b.1 = diffs_b.1.saturating_add(1)
+                    }
+                    if first_b.len() < 8 {
+                        first_b.push(format!("{}{b}", if used { "+" } else { "-" }));
+                    }
+                }
+            }
+            total_free_b = total_free_b.saturating_add(free);
+            if free != u64::from(gd.bg_free_blocks_count) {
+                self.error(
+                    "ext4.group.free_blocks_count",
+                    gd.offset,
+                    format!(
+                        "group {g}: descriptor says {} free blocks, {free} counted",
+                        gd.bg_free_blocks_count
+                    ),
+                );
+            }
+            // inodes
+            let disk_i = if csum && gd.bg_flags & bg_flags::INODE_UNINIT != 0 {
+                None
+            } else {
+                fs.read_block(gd.bg_inode_bitmap)
+            };
+            let mut free_i = 0u64;
+            let mut dirs = 0u64;
+            for k in 0..ipg {
+                let ino = g.saturating_mul(ipg).saturating_add(k).saturating_add(1);
+                let used = self.inode_used.get(ino) || (ino < u64::from(sb.first_ino()));
+                if !used {
+                    free_i = free_i.saturating_add(1);
+                } else if self.kind.get(us(ino)).copied() == Some(K_DIR) && self.inode_used.get(ino)
+                {
+                    dirs = dirs.saturating_add(1);
+                }
+                let on_disk = match &disk_i {
+                    Some(bm) => u8_at(bm, us(k / 8)) >> (k % 8) & 1 == 1,
+                    None => false,
+                };
+                if used != on_disk {
+                    if used {
+                        diffs_i.0 = diffs_i.0.saturating_add(1)
+                    } else {
+                        diffs_i.1 = diffs_i.1.saturating_add(1)
+                    }
+                    if first_i.len() < 8 {
+                        first_i.push(format!("{}{ino}", if used { "+" } else { "-" }));
+                    }
+                }
+            }
+            total_free_i = total_free_i.saturating_add(free_i);
+            if free_i != u64::from(gd.bg_free_inodes_count) {
+                self.error(
+                    "ext4.group.free_inodes_count",
+                    gd.offset,
+                    format!(
+                        "group {g}: descriptor says {} free inodes, {free_i} counted",
+                        gd.bg_free_inodes_count
+                    ),
+                );
+            }
+            if dirs != u64::from(gd.bg_used_dirs_count) {
+                self.error(
+                    "ext4.group.used_dirs_count",
+                    gd.offset,
+                    format!(
+                        "group {g}: descriptor says {} directories, {dirs} counted",
+                        gd.bg_used_dirs_count
+                    ),
+                );
+            }
+            let _ = count_zero_bits;
+        }
+        if diffs_b != (0, 0) {
+            self.error("ext4.bitmap.block_differences", 1024, format!("block bitmaps differ from the blocks in use: {} used but marked free, {} marked used but free (first: {})", diffs_b.0, diffs_b.1, first_b.join(" ")));
+        }
+        if diffs_i != (0, 0) {
+            self.error("ext4.bitmap.inode_differences", 1024, format!("inode bitmaps differ from the inodes in use: {} used but marked free, {} marked used but free (first: {})", diffs_i.0, diffs_i.1, first_i.join(" ")));
+        }
+        if total_free_b != sb.s_free_blocks_count {
+            self.warning(
+                "ext4.superblock.free_blocks_wrong",
+                1024,
+                format!(
+                    "superblock says {} free blocks, {total_free_b} counted",
+                    sb.s_free_blocks_count
+                ),
+            );
+        }
+        if total_free_i != u64::from(sb.s_free_inodes_count) {
+            self.warning(
+                "ext4.superblock.free_inodes_wrong",
+                1024,
+                format!(
+                    "superblock says {} free inodes, {total_free_i} counted",
+                    sb.s_free_inodes_count
+                ),
+            );
+        }
+    }
 }
