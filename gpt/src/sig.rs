@@ -166,6 +166,17 @@ pub fn identify_at<R: ReadAt + ?Sized>(r: &R, offset: u64) -> Option<Signature> 
             return Some(s);
         }
     }
+    // TuxOnIce hibernation image: its magic at byte 0 wins over the swap
+    // signature it keeps at the page end (blkid: swsuspend).
+    if bytes(&head, 0, 8) == b"\xed\xc3\x02\xe9\x98\x56\xe5\x0c" {
+        return Some(sig(
+            "swsuspend",
+            "swap (hibernation image)",
+            None,
+            LINUX_SWAP,
+            0x82,
+        ));
+    }
     // Swap before LUKS: mkswap keeps the first 1 KiB, so a swap area made
     // over an old LUKS header still starts "LUKS"; blkid calls it swap.
     for ps in [4096u64, 8192, 16384, 65536] {

@@ -1,0 +1,180 @@
+//! Lost partitions found again: the done-when case (both GPT headers
+//! zeroed on a disk holding ext4, XFS, swap and an LVM2 PV), backup
+//! superblocks, and the bounds of the scan.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
+
+mod common;
+use common::{Img, codes};
+use imgcheck_core::BytesReader;
+use imgcheck_gpt::{ScanLimits, analyze_with, scan};
+use std::process::Command;
+
+const LVM_AT: usize = 41 << 20;
+
+/// The gpt-fs fixture with util-linux's LVM2 PV image copied into
+/// partition 4 (pvcreate needs a block device, so it cannot be made here).
+fn gpt_fs_with_lvm() -> Option<Img> {
+    let Some(corpus) = imgcheck_testdata::corpus_dir() else {
+        println!("skipped the LVM2 member: no corpus at ../shared/corpus");
+        return None;
+    };
+    let out = Command::new("xz")
+        .arg("-dc")
+        .arg(corpus.join("blkid-fs/lvm2.img.xz"))
+        .output()
+        .ok();
+    let Some(out) = out.filter(|o| o.status.success()) else {
+        println!("skipped the LVM2 member: no xz binary");
+        return None;
+    };
+    let mut i = Img::fixture("gpt-fs.img");
+    i.put(LVM_AT, &out.stdout);
+    Some(i)
+}
+
+fn zero_both_headers(i: &mut Img) {
+    i.data[512..1024].fill(0);
+    let at = i.last_lba() as usize * 512;
+    i.data[at..at + 512].fill(0);
+}
+
+#[test]
+fn both_headers_zeroed_partitions_proposed_back_exactly() {
+    let (mut img, with_lvm) = match gpt_fs_with_lvm() {
+        Some(i) => (i, true),
+        None => (Img::fixture("gpt-fs.img"), false),
+    };
+    let original: Vec<(u64, u64)> = img
+        .analyze()
+        .partitions
+        .iter()
+        .map(|p| (p.start, p.size))
+        .collect();
+    zero_both_headers(&mut img);
+    let a = img.analyze();
+    assert!(a.partitions.is_empty());
+    assert!(codes(&a).contains(&"gpt.headers.missing".to_string()));
+    assert!(codes(&a).contains(&"gpt.recovery.partitions_found".to_string()));
+    let rec = a.recovery.unwrap();
+    let got: Vec<(u64, u64, &str)> = rec
+        .proposed
+        .iter()
+        .map(|p| (p.start, p.size, p.fs.as_str()))
+        .collect();
+    let mut want = vec![
+        (original[0].0, original[0].1, "ext4"),
+        (original[1].0, original[1].1, "xfs"),
+        (original[2].0, original[2].1, "swap"),
+    ];
+    if with_lvm {
+        want.push((original[3].0, original[3].1, "LVM2_member"));
+    }
+    assert_eq!(got, want);
+    assert!(rec.sfdisk_script.starts_with("label: gpt\n"));
+    assert!(
+        rec.sfdisk_script
+            .contains("start=2048, size=32768, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4")
+    );
+    if with_lvm {
+        assert!(
+            rec.sfdisk_script
+                .contains("start=83968, size=20480, type=E6D6D379-F507-44C2-A23C-238F2A3DF928")
+        );
+    }
+}
+
+#[test]
+fn sfdisk_accepts_the_proposed_script_and_recreates_the_table() {
+    let Some(mut img) = gpt_fs_with_lvm() else {
+        return;
+    };
+    if Command::new("sfdisk").arg("--version").output().is_err() {
+        println!("skipped: no sfdisk");
+        return;
+    }
+    let want = img
+        .analyze()
+        .partitions
+        .iter()
+        .map(|p| (p.start, p.size))
+        .collect::<Vec<_>>();
+    zero_both_headers(&mut img);
+    let script = img.analyze().recovery.unwrap().sfdisk_script;
+    let dir = tempfile::tempdir().unwrap();
+    let path = img.write_to(dir.path(), "disk.img");
+    let mut child = Command::new("sfdisk")
+        .arg("-q")
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let a = imgcheck_gpt::analyze(&imgcheck_core::FileReader::open(&path).unwrap());
+    assert_eq!(
+        a.partitions
+            .iter()
+            .map(|p| (p.start, p.size))
+            .collect::<Vec<_>>(),
+        want
+    );
+}
+
+#[test]
+fn ext4_found_from_its_backup_superblock_when_the_first_is_zeroed() {
+    let mut img = Img::fixture("gpt-fs.img");
+    zero_both_headers(&mut img);
+    // Zero the whole first MiB of partition 1: the primary superblock is gone.
+    img.data[1 << 20..2 << 20].fill(0);
+    let rec = img.analyze().recovery.unwrap();
+    let p = &rec.proposed[0];
+    assert_eq!(
+        (p.start, p.size, p.fs.as_str()),
+        (1 << 20, 16 << 20, "ext4")
+    );
+    assert!(
+        rec.found[0].via.contains("backup superblock of group 1"),
+        "{}",
+        rec.found[0].via
+    );
+}
+
+#[test]
+fn whole_disk_filesystem_is_not_a_lost_table() {
+    let img = Img::fixture("gpt-fs.img");
+    let fs = img.data[1 << 20..17 << 20].to_vec();
+    let a = imgcheck_gpt::analyze(&BytesReader::new(fs));
+    assert_eq!(a.tables.scheme.as_str(), "none");
+    assert!(
+        a.findings
+            .iter()
+            .all(|f| f.severity == imgcheck_core::Severity::Info),
+        "{:?}",
+        a.findings
+    );
+    assert!(a.recovery.unwrap().proposed.is_empty());
+}
+
+#[test]
+fn scan_is_bounded_by_probe_count() {
+    let img = Img::fixture("gpt-fs.img");
+    let limits = ScanLimits {
+        max_probes: 3,
+        time: std::time::Duration::from_secs(5),
+    };
+    let rec = scan(&BytesReader::new(img.data.clone()), 512, &limits);
+    assert_eq!(rec.probes, 3);
+    assert!(rec.stopped.is_some());
+    let mut z = img.clone();
+    zero_both_headers(&mut z);
+    let a = analyze_with(&BytesReader::new(z.data), &limits);
+    assert!(codes(&a).contains(&"gpt.recovery.scan_incomplete".to_string()));
+}
