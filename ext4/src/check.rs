@@ -252,6 +252,26 @@ fn superblock_values(c: &mut Ctx<'_, '_>) {
             "s_uuid is all zeros".to_string(),
         );
     }
+    for (name, q, reserved) in [
+        ("user", sb.s_usr_quota_inum, 3u32),
+        ("group", sb.s_grp_quota_inum, 4),
+        ("project", sb.s_prj_quota_inum, 0),
+    ] {
+        let ok = q == 0
+            || (q == reserved && reserved != 0)
+            || (q >= sb.first_ino() && q <= sb.s_inodes_count);
+        if !ok {
+            c.error(
+                "ext4.superblock.quota_inode",
+                SB.saturating_add(0x240),
+                format!(
+                    "{name} quota inode is {q}, neither its reserved inode nor within {}..={}",
+                    sb.first_ino(),
+                    sb.s_inodes_count
+                ),
+            );
+        }
+    }
     if sb.s_flags & 4 != 0 {
         c.info(
             "ext4.superblock.test_fs",
@@ -1309,6 +1329,14 @@ fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
             "ext4.journal.bad_superblock",
             off,
             format!("journal s_first is {jfirst}, expected 1..{maxlen}"),
+        );
+    }
+    if btype == 3 && jsb.get(0x24..).is_some_and(|t| t.iter().any(|&b| b != 0)) {
+        c.warning(
+            "ext4.journal.v1_with_v2_fields",
+            off,
+            "version 1 journal superblock has non-zero version 2 fields (a bad V1→V2 upgrade)"
+                .to_string(),
         );
     }
     let known_incompat = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20;

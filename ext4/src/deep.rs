@@ -69,6 +69,61 @@ fn ftype_of(kind: u8) -> u8 {
     }
 }
 
+/// Validates an xattr area: entries from `estart`, values at offsets from
+/// `vbase`, everything inside `r`, value ranges not overlapping each other
+/// nor the entry table. Returns what is wrong.
+fn xattr_region_problem(r: &[u8], estart: usize, vbase: usize) -> Option<String> {
+    let mut pos = estart;
+    let mut ranges: Vec<(usize, usize)> = Vec::new();
+    let mut n = 0u32;
+    loop {
+        if pos.saturating_add(4) > r.len() {
+            return Some("entry table runs past the end".to_string());
+        }
+        if le32(r, pos) == 0 {
+            break;
+        }
+        if pos.saturating_add(16) > r.len() {
+            return Some("entry table runs past the end".to_string());
+        }
+        let name_len = usize::from(u8_at(r, pos));
+        let offs = usize::from(le16(r, pos.saturating_add(2)));
+        let inum = le32(r, pos.saturating_add(4));
+        let size = us(u64::from(le32(r, pos.saturating_add(8))));
+        let esize = (16usize.saturating_add(name_len).saturating_add(3)) & !3;
+        if pos.saturating_add(esize) > r.len() {
+            return Some(format!("entry {n} name runs past the end"));
+        }
+        if inum == 0 && size > 0 {
+            let vstart = vbase.saturating_add(offs);
+            let vend = vstart.saturating_add(size.saturating_add(3) & !3);
+            if vend > r.len() || size > r.len() {
+                return Some(format!(
+                    "entry {n} value ({size} bytes at {offs}) runs past the end"
+                ));
+            }
+            ranges.push((vstart, vend));
+        }
+        pos = pos.saturating_add(esize);
+        n = n.saturating_add(1);
+        if n > 4096 {
+            return Some("too many entries".to_string());
+        }
+    }
+    let table_end = pos.saturating_add(4);
+    ranges.sort_unstable();
+    let mut prev_end = table_end;
+    for (a, b) in ranges {
+        if a < prev_end {
+            return Some(
+                "allocation collision: values overlap each other or the entry table".to_string(),
+            );
+        }
+        prev_end = b;
+    }
+    None
+}
+
 struct Deep<'a, 'r> {
     fs: &'a Ext4<'r>,
     out: Vec<Finding>,
@@ -97,6 +152,7 @@ struct Deep<'a, 'r> {
     /// directories with INDEX_FL → (logical blocks that are dx nodes)
     dx_nodes: HashMap<u32, Vec<u64>>,
     special: Vec<u32>,
+    dx_leaf_refs: Vec<u64>,
     lost_found: Option<u32>,
 }
 
@@ -156,6 +212,7 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
         .filter(|&i| i != 0)
         .collect(),
         lost_found: None,
+        dx_leaf_refs: Vec::new(),
     };
     d.mark_metadata();
     d.pass1();
@@ -327,6 +384,11 @@ impl Deep<'_, '_> {
             return;
         }
         let csum_ok = fs.inode_csum_ok(ino) != Some(false);
+        if n == 1 && ino.i_block.iter().any(|&b| b != 0) {
+            // The bad-blocks inode is never "in use" but its list matters.
+            self.walk(ino, false);
+            return;
+        }
         if ino.i_links_count == 0 && !(reserved && ino.i_mode != 0 && n != 2) {
             if !csum_ok {
                 self.error(
@@ -489,7 +551,38 @@ impl Deep<'_, '_> {
             );
         }
         self.ea_block(ino);
+        self.inode_xattrs(ino);
         self.walk(ino, kind == K_DIR);
+    }
+
+    /// In-inode extended attributes (after i_extra_isize).
+    fn inode_xattrs(&mut self, ino: &Inode) {
+        let isz = ino.raw.len();
+        if isz <= 128 {
+            return;
+        }
+        let extra = usize::from(le16(&ino.raw, 0x80));
+        let start = 128usize.saturating_add(extra);
+        if extra % 4 != 0 || start.saturating_add(4) > isz {
+            if extra != 0 && (extra % 4 != 0 || start > isz) {
+                self.error("ext4.inode.bad_extra_isize", ino.offset, format!("inode {} has i_extra_isize {extra}, expected a multiple of 4 within the {isz}-byte inode", ino.ino));
+            }
+            return;
+        }
+        if le32(&ino.raw, start) != 0xEA02_0000 {
+            return;
+        }
+        let region = ino.raw.get(start.saturating_add(4)..).unwrap_or(&[]);
+        if let Some(why) = xattr_region_problem(region, 0, 0) {
+            self.error(
+                "ext4.xattr.inode_corrupt",
+                ino.offset,
+                format!(
+                    "inode {}: in-inode extended attributes are corrupt ({why})",
+                    ino.ino
+                ),
+            );
+        }
     }
 
     fn symlink(&mut self, ino: &Inode) {
@@ -564,6 +657,13 @@ impl Deep<'_, '_> {
         if magic != 0xEA02_0000 || le32(&b, 8) != 1 {
             self.error("ext4.xattr.bad_header", boff, format!("extended-attribute block {blk} of inode {n} has magic {magic:#010x} / h_blocks {}, expected 0xea020000 / 1", le32(&b, 8)));
             return;
+        }
+        if let Some(why) = xattr_region_problem(&b, 32, 0) {
+            self.error(
+                "ext4.xattr.block_corrupt",
+                boff,
+                format!("extended-attribute block {blk} of inode {n} is corrupt ({why})"),
+            );
         }
         if sb.metadata_csum() {
             let mut d = b.clone();
@@ -775,7 +875,39 @@ impl Deep<'_, '_> {
             self.error("ext4.htree.bad_root", off, format!("directory {dir}: htree root (block {p}) is invalid (hash version {hash}, info length {info_len}, levels {levels}, reserved {reserved:#x})"));
             return;
         }
+        self.dx_leaf_refs.clear();
         let nodes = self.dx_node(dir, &b, 0x20, p, u32::from(levels), 0);
+        let mut refs = std::mem::take(&mut self.dx_leaf_refs);
+        refs.sort_unstable();
+        let nblocks = self
+            .fs
+            .read_inode(dir)
+            .map_or(0, |i| i.i_size / self.fs.bs.max(1));
+        let mut dupd = None;
+        for w in refs.windows(2) {
+            if let [a, b2] = w {
+                if a == b2 {
+                    dupd = Some(*a);
+                }
+            }
+        }
+        if let Some(x) = dupd {
+            self.error(
+                "ext4.htree.block_referenced_twice",
+                off,
+                format!("directory {dir}: htree leaf block {x} is referenced twice"),
+            );
+        } else if nblocks > 0 && nblocks < (1 << 22) {
+            let missing =
+                (1..nblocks).find(|l| !nodes.contains(l) && refs.binary_search(l).is_err());
+            if let Some(l) = missing {
+                self.error(
+                    "ext4.htree.block_not_referenced",
+                    off,
+                    format!("directory {dir}: block {l} is not referenced by the htree index"),
+                );
+            }
+        }
         self.dx_nodes.insert(dir, nodes);
         let _ = bs;
     }
@@ -833,6 +965,9 @@ impl Deep<'_, '_> {
             if blk >= dir_blocks && dir_blocks > 0 {
                 self.error("ext4.htree.bad_block", off, format!("directory {dir}: htree node (block {p}) entry {i} points at logical block {blk}, beyond the directory's {dir_blocks} blocks"));
                 continue;
+            }
+            if levels_below == 0 && self.dx_leaf_refs.len() < (1 << 22) {
+                self.dx_leaf_refs.push(blk);
             }
             if levels_below > 0 && depth < 3 {
                 nodes.push(blk);
@@ -917,6 +1052,9 @@ impl Deep<'_, '_> {
         }
         let filetype = fs.sb.has_incompat(incompat::FILETYPE);
         let encrypted = dino.i_flags & 0x800 != 0;
+        let casefold = dino.i_flags & 0x4000_0000 != 0
+            && fs.sb.has_incompat(incompat::CASEFOLD)
+            && fs.sb.s_encoding == 1;
         let mut pos = 0usize;
         let mut idx = 0u32;
         let mut names: Vec<Vec<u8>> = Vec::new();
@@ -958,6 +1096,11 @@ impl Deep<'_, '_> {
                     self.dotdot.insert(dir, ino);
                 }
             } else if ino != 0 {
+                if encrypted && name_len < 16 {
+                    self.error("ext4.dir.short_encrypted_name", eoff, format!("directory {dir} block {l}: encrypted entry for inode {ino} has a {name_len}-byte name, shorter than the 16-byte cipher block"));
+                } else if casefold && !encrypted && std::str::from_utf8(&name).is_err() {
+                    self.error("ext4.dir.bad_utf8_name", eoff, format!("directory {dir} block {l}: casefolded entry for inode {ino} is not valid UTF-8"));
+                }
                 self.entry(dir, l, eoff, ino, &name, ft, filetype, encrypted);
                 if name_len > 0 && names.len() < 4096 {
                     if names.contains(&name) {
