@@ -31,6 +31,9 @@ fn guest_bytes_equal_qemu_img_convert() {
     for name in qcow2_fixtures() {
         let (_d, p) = prepare(&name, |_| {});
         let img = Arc::new(Image::open_path(&p).unwrap());
+        if img.header().crypt_method != 0 {
+            continue; // qemu-img needs the key; see encrypted_reads_fail
+        }
         let ours = read_all(&Guest::new(Arc::clone(&img)));
         let theirs = qemu_raw(&p, None);
         assert_eq!(ours.len(), theirs.len(), "{name}: size");

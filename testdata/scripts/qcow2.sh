@@ -75,6 +75,12 @@ qemu-img bitmap --add bitmap.qcow2 b0
 io bitmap.qcow2 'write -P 0xab 0 64k'
 qemu-img bitmap --add --granularity 65536 bitmap.qcow2 b1
 
+# LUKS encryption (the key is public: this only tests detection).
+qemu-img create -q -f qcow2 --object secret,id=sec0,data=imgcheck \
+  -o encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10 luks.qcow2 1M
+qemu-io --object secret,id=sec0,data=imgcheck --image-opts -c 'write -P 0xab 0 64k' \
+  driver=qcow2,file.filename=luks.qcow2,encrypt.key-secret=sec0 >/dev/null
+
 for f in *.qcow2 raw-base.raw datafile.data; do
   zstd -19 -q -f "$f" -o "$out/$f.zst"
 done

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
+pub mod damage;
+
 use imgcheck_testdata::{copy_into_tempdir, fixture};
 use std::path::{Path, PathBuf};
 use std::process::Command;
