@@ -498,9 +498,12 @@ fn size_vs_container(c: &mut Ctx<'_, '_>) {
     let fs_bytes = fs.sb.s_blocks_count.saturating_mul(fs.bs);
     let have = fs.r.len();
     if fs_bytes > have {
-        let last_full = have / fs.bs;
+        let last_full = have.checked_div(fs.bs).unwrap_or(0);
         let first_cut = if fs.geometry_ok && fs.bpg() > 0 {
-            last_full.saturating_sub(u64::from(fs.sb.s_first_data_block)) / fs.bpg()
+            last_full
+                .saturating_sub(u64::from(fs.sb.s_first_data_block))
+                .checked_div(fs.bpg())
+                .unwrap_or(0)
         } else {
             0
         };
@@ -531,7 +534,10 @@ fn usage(c: &mut Ctx<'_, '_>) {
         return;
     }
     let used = sb.s_blocks_count.saturating_sub(sb.s_free_blocks_count);
-    let pct = used.saturating_mul(100) / sb.s_blocks_count.max(1);
+    let pct = used
+        .saturating_mul(100)
+        .checked_div(sb.s_blocks_count)
+        .unwrap_or(0);
     if pct >= 95 && sb.s_blocks_count >= 1024 {
         c.warning(
             "ext4.usage.blocks_full",
@@ -544,7 +550,10 @@ fn usage(c: &mut Ctx<'_, '_>) {
     }
     if sb.s_inodes_count > 0 && sb.s_free_inodes_count <= sb.s_inodes_count {
         let iused = u64::from(sb.s_inodes_count.saturating_sub(sb.s_free_inodes_count));
-        let ipct = iused.saturating_mul(100) / u64::from(sb.s_inodes_count);
+        let ipct = iused
+            .saturating_mul(100)
+            .checked_div(u64::from(sb.s_inodes_count))
+            .unwrap_or(0);
         if ipct >= 95 && sb.s_inodes_count >= 256 {
             c.warning(
                 "ext4.usage.inodes_full",
@@ -707,17 +716,17 @@ fn group_descriptors(c: &mut Ctx<'_, '_>) {
             }
         }
         let _ = bad_loc;
-        if let Some(want) = gd.computed_checksum {
-            if want != gd.bg_checksum {
-                c.error(
-                    "ext4.group.checksum",
-                    off,
-                    format!(
-                        "group {g}: descriptor checksum is {:#06x}, computed {want:#06x}",
-                        gd.bg_checksum
-                    ),
-                );
-            }
+        if let Some(want) = gd.computed_checksum
+            && want != gd.bg_checksum
+        {
+            c.error(
+                "ext4.group.checksum",
+                off,
+                format!(
+                    "group {g}: descriptor checksum is {:#06x}, computed {want:#06x}",
+                    gd.bg_checksum
+                ),
+            );
         }
         if !csum
             && (gd.bg_flags & (bg_flags::BLOCK_UNINIT | bg_flags::INODE_UNINIT) != 0
@@ -767,12 +776,12 @@ pub(crate) fn count_zero_bits(b: &[u8], n: u64) -> u64 {
         zeros = zeros.saturating_add(u64::from(byte.count_zeros()));
     }
     let rem = n % 8;
-    if rem > 0 {
-        if let Some(&byte) = b.get(full) {
-            for bit in 0..rem {
-                if byte >> bit & 1 == 0 {
-                    zeros = zeros.saturating_add(1);
-                }
+    if rem > 0
+        && let Some(&byte) = b.get(full)
+    {
+        for bit in 0..rem {
+            if byte >> bit & 1 == 0 {
+                zeros = zeros.saturating_add(1);
             }
         }
     }
@@ -807,46 +816,60 @@ fn bitmaps(c: &mut Ctx<'_, '_>) {
             break;
         }
         let g = u64_of(gi);
-        if gd.bg_flags & bg_flags::BLOCK_UNINIT == 0 {
-            if let Some(bm) = fs.read_block(gd.bg_block_bitmap) {
-                if mcsum {
-                    let crc = crc32c_raw(fs.seed, bytes(&bm, 0, us(cpg / 8)));
-                    let (want, got) = if ds >= 0x3A {
-                        (crc, gd.bg_block_bitmap_csum)
-                    } else {
-                        (crc & 0xFFFF, gd.bg_block_bitmap_csum & 0xFFFF)
-                    };
-                    if want != got {
-                        reported = reported.saturating_add(1);
-                        c.error("ext4.bitmap.block_checksum", fs.block_offset(gd.bg_block_bitmap).unwrap_or(0), format!("group {g}: block bitmap (block {}) checksum is {got:#x}, computed {want:#x}", gd.bg_block_bitmap));
-                    }
-                }
-                let zeros = count_zero_bits(&bm, clusters_in_group(fs, g));
-                if zeros != u64::from(gd.bg_free_blocks_count) {
+        if gd.bg_flags & bg_flags::BLOCK_UNINIT == 0
+            && let Some(bm) = fs.read_block(gd.bg_block_bitmap)
+        {
+            if mcsum {
+                let crc = crc32c_raw(fs.seed, bytes(&bm, 0, us(cpg / 8)));
+                let (want, got) = if ds >= 0x3A {
+                    (crc, gd.bg_block_bitmap_csum)
+                } else {
+                    (crc & 0xFFFF, gd.bg_block_bitmap_csum & 0xFFFF)
+                };
+                if want != got {
                     reported = reported.saturating_add(1);
-                    c.warning("ext4.group.free_blocks_vs_bitmap", gd.offset, format!("group {g}: descriptor says {} free blocks, its block bitmap has {zeros}", gd.bg_free_blocks_count));
+                    c.error("ext4.bitmap.block_checksum", fs.block_offset(gd.bg_block_bitmap).unwrap_or(0), format!("group {g}: block bitmap (block {}) checksum is {got:#x}, computed {want:#x}", gd.bg_block_bitmap));
                 }
             }
+            let zeros = count_zero_bits(&bm, clusters_in_group(fs, g));
+            if zeros != u64::from(gd.bg_free_blocks_count) {
+                reported = reported.saturating_add(1);
+                c.warning(
+                    "ext4.group.free_blocks_vs_bitmap",
+                    gd.offset,
+                    format!(
+                        "group {g}: descriptor says {} free blocks, its block bitmap has {zeros}",
+                        gd.bg_free_blocks_count
+                    ),
+                );
+            }
         }
-        if gd.bg_flags & bg_flags::INODE_UNINIT == 0 {
-            if let Some(im) = fs.read_block(gd.bg_inode_bitmap) {
-                if mcsum {
-                    let crc = crc32c_raw(fs.seed, bytes(&im, 0, us(ipg / 8)));
-                    let (want, got) = if ds >= 0x3C {
-                        (crc, gd.bg_inode_bitmap_csum)
-                    } else {
-                        (crc & 0xFFFF, gd.bg_inode_bitmap_csum & 0xFFFF)
-                    };
-                    if want != got {
-                        reported = reported.saturating_add(1);
-                        c.error("ext4.bitmap.inode_checksum", fs.block_offset(gd.bg_inode_bitmap).unwrap_or(0), format!("group {g}: inode bitmap (block {}) checksum is {got:#x}, computed {want:#x}", gd.bg_inode_bitmap));
-                    }
-                }
-                let zeros = count_zero_bits(&im, ipg);
-                if zeros != u64::from(gd.bg_free_inodes_count) {
+        if gd.bg_flags & bg_flags::INODE_UNINIT == 0
+            && let Some(im) = fs.read_block(gd.bg_inode_bitmap)
+        {
+            if mcsum {
+                let crc = crc32c_raw(fs.seed, bytes(&im, 0, us(ipg / 8)));
+                let (want, got) = if ds >= 0x3C {
+                    (crc, gd.bg_inode_bitmap_csum)
+                } else {
+                    (crc & 0xFFFF, gd.bg_inode_bitmap_csum & 0xFFFF)
+                };
+                if want != got {
                     reported = reported.saturating_add(1);
-                    c.warning("ext4.group.free_inodes_vs_bitmap", gd.offset, format!("group {g}: descriptor says {} free inodes, its inode bitmap has {zeros}", gd.bg_free_inodes_count));
+                    c.error("ext4.bitmap.inode_checksum", fs.block_offset(gd.bg_inode_bitmap).unwrap_or(0), format!("group {g}: inode bitmap (block {}) checksum is {got:#x}, computed {want:#x}", gd.bg_inode_bitmap));
                 }
+            }
+            let zeros = count_zero_bits(&im, ipg);
+            if zeros != u64::from(gd.bg_free_inodes_count) {
+                reported = reported.saturating_add(1);
+                c.warning(
+                    "ext4.group.free_inodes_vs_bitmap",
+                    gd.offset,
+                    format!(
+                        "group {g}: descriptor says {} free inodes, its inode bitmap has {zeros}",
+                        gd.bg_free_inodes_count
+                    ),
+                );
             }
         }
     }
@@ -981,7 +1004,7 @@ fn resize_inode(c: &mut Ctx<'_, '_>) {
     let desc_blocks = fs.desc_blocks();
     let fdb = u64::from(sb.s_first_data_block);
     for i in 0..u64::from(sb.s_reserved_gdt_blocks) {
-        let slot = desc_blocks.saturating_add(i) % ppb.max(1);
+        let slot = desc_blocks.saturating_add(i).checked_rem(ppb).unwrap_or(0);
         let want = fdb
             .saturating_add(1)
             .saturating_add(desc_blocks)
@@ -1080,7 +1103,7 @@ fn orphan_file(c: &mut Ctx<'_, '_>) {
         },
         None,
     );
-    let nblocks = oi.i_size / fs.bs;
+    let nblocks = oi.i_size.checked_div(fs.bs).unwrap_or(0);
     if u64_of(blocks.len()) < nblocks.min(MAX_ORPHAN_FILE_BLOCKS) {
         c.error(
             "ext4.orphan_file.hole",
@@ -1180,12 +1203,13 @@ fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
     let has = sb.has_compat(compat::HAS_JOURNAL);
     let inum = sb.s_journal_inum;
     if !has {
-        if inum != 0 && sb.s_rev_level > 0 {
-            if let Some(ji) = fs.read_inode(inum) {
-                if ji.i_links_count != 0 && ji.i_block.iter().any(|&b| b != 0) {
-                    c.error("ext4.journal.inode_without_feature", ji.offset, format!("has_journal is clear but s_journal_inum is {inum} and that inode holds a journal"));
-                }
-            }
+        if inum != 0
+            && sb.s_rev_level > 0
+            && let Some(ji) = fs.read_inode(inum)
+            && ji.i_links_count != 0
+            && ji.i_block.iter().any(|&b| b != 0)
+        {
+            c.error("ext4.journal.inode_without_feature", ji.offset, format!("has_journal is clear but s_journal_inum is {inum} and that inode holds a journal"));
         }
         return None;
     }
@@ -1315,7 +1339,7 @@ fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
             ),
         );
     }
-    if u64::from(maxlen) > mapped.max(ji.i_size / fs.bs.max(1))
+    if u64::from(maxlen) > mapped.max(ji.i_size.checked_div(fs.bs).unwrap_or(0))
         || maxlen < 1024 && !had_probs && maxlen < 256
     {
         c.error(
@@ -1498,11 +1522,6 @@ fn summary(
         errors,
         group_descriptors_loaded: u64_of(fs.gds.len()),
     }
-}
-
-/// `fmt_time`, public to the crate for messages.
-pub(crate) fn time_text(t: i64) -> String {
-    fmt_time(t)
 }
 
 #[allow(dead_code)]

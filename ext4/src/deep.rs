@@ -347,7 +347,9 @@ impl Deep<'_, '_> {
             }
             let mut i = 0u64;
             while i < count {
-                let n = (ITABLE_CHUNK / isz.max(1))
+                let n = ITABLE_CHUNK
+                    .checked_div(isz)
+                    .unwrap_or(1)
                     .max(1)
                     .min(count.saturating_sub(i));
                 let off = base.saturating_add(i.saturating_mul(isz));
@@ -770,7 +772,7 @@ impl Deep<'_, '_> {
             && !inline
             && !tolerated
             && units != disk_blocks
-            && !(ino.is_fast_symlink() && disk_blocks == 0)
+            && (!ino.is_fast_symlink() || disk_blocks != 0)
         {
             self.error(
                 "ext4.inode.bad_i_blocks",
@@ -781,7 +783,7 @@ impl Deep<'_, '_> {
         if is_dir && !inline {
             if let Some(l) = last_lblk {
                 let need = l.saturating_add(1).saturating_mul(bs);
-                if ino.i_size % bs != 0 || ino.i_size < need {
+                if !ino.i_size.is_multiple_of(bs) || ino.i_size < need {
                     self.error("ext4.dir.bad_size", ino.offset, format!("directory inode {n} has size {}, its blocks need {need} (a multiple of {bs})", ino.i_size));
                 }
             }
@@ -813,12 +815,11 @@ impl Deep<'_, '_> {
             && !had_probs
             && ino.ino >= sb.first_ino()
             && ino.i_flags & VERITY_FL == 0
+            && let Some(l) = last_init
         {
-            if let Some(l) = last_init {
-                let size_blocks = ino.i_size.div_ceil(bs);
-                if l >= size_blocks && ino.i_size < MAX_LBLK.saturating_mul(bs) {
-                    self.error("ext4.inode.blocks_past_eof", ino.offset, format!("inode {n} has data at logical block {l}, past its size {} ({size_blocks} blocks)", ino.i_size));
-                }
+            let size_blocks = ino.i_size.div_ceil(bs);
+            if l >= size_blocks && ino.i_size < MAX_LBLK.saturating_mul(bs) {
+                self.error("ext4.inode.blocks_past_eof", ino.offset, format!("inode {n} has data at logical block {l}, past its size {} ({size_blocks} blocks)", ino.i_size));
             }
         }
     }
@@ -882,13 +883,13 @@ impl Deep<'_, '_> {
         let nblocks = self
             .fs
             .read_inode(dir)
-            .map_or(0, |i| i.i_size / self.fs.bs.max(1));
+            .map_or(0, |i| i.i_size.checked_div(self.fs.bs).unwrap_or(0));
         let mut dupd = None;
         for w in refs.windows(2) {
-            if let [a, b2] = w {
-                if a == b2 {
-                    dupd = Some(*a);
-                }
+            if let [a, b2] = w
+                && a == b2
+            {
+                dupd = Some(*a);
             }
         }
         if let Some(x) = dupd {
@@ -952,7 +953,7 @@ impl Deep<'_, '_> {
         let dir_blocks = self
             .fs
             .read_inode(dir)
-            .map_or(0, |i| i.i_size / fs.bs.max(1));
+            .map_or(0, |i| i.i_size.checked_div(fs.bs).unwrap_or(0));
         for i in 0..usize::from(count) {
             let e = co.saturating_add(i.saturating_mul(8));
             let h = if i == 0 { 0 } else { le32(b, e) };
@@ -1006,10 +1007,10 @@ impl Deep<'_, '_> {
                 if let MapEvent::Data {
                     lblk: l, pblk, len, ..
                 } = e
+                    && lblk >= l
+                    && lblk < l.saturating_add(len)
                 {
-                    if lblk >= l && lblk < l.saturating_add(len) {
-                        found = Some(pblk.saturating_add(lblk.saturating_sub(l)));
-                    }
+                    found = Some(pblk.saturating_add(lblk.saturating_sub(l)));
                 }
             },
             None,
@@ -1215,14 +1216,14 @@ impl Deep<'_, '_> {
         reachable.insert(2, true);
         for &d in &dirs {
             if d == 2 {
-                if let Some(&dd) = self.dotdot.get(&2) {
-                    if dd != 2 {
-                        self.error(
-                            "ext4.dir.bad_dotdot",
-                            1024,
-                            format!("root directory's '..' is {dd}, expected 2"),
-                        );
-                    }
+                if let Some(&dd) = self.dotdot.get(&2)
+                    && dd != 2
+                {
+                    self.error(
+                        "ext4.dir.bad_dotdot",
+                        1024,
+                        format!("root directory's '..' is {dd}, expected 2"),
+                    );
                 }
                 continue;
             }
@@ -1268,16 +1269,14 @@ impl Deep<'_, '_> {
             }
             let parent = self.found_in.get(&d).copied();
             let dd = self.dotdot.get(&d).copied();
-            if let (Some(p), Some(dd)) = (parent, dd) {
-                if p != dd {
-                    self.error(
-                        "ext4.dir.bad_dotdot",
-                        1024,
-                        format!(
-                            "directory inode {d}: '..' is {dd}, but it is named in directory {p}"
-                        ),
-                    );
-                }
+            if let (Some(p), Some(dd)) = (parent, dd)
+                && p != dd
+            {
+                self.error(
+                    "ext4.dir.bad_dotdot",
+                    1024,
+                    format!("directory inode {d}: '..' is {dd}, but it is named in directory {p}"),
+                );
             }
         }
         match self.lost_found {
@@ -1338,10 +1337,10 @@ impl Deep<'_, '_> {
                     continue; // reported by pass 3
                 }
                 // EA inodes are referenced from xattrs, not directories.
-                if let Some(inode) = self.fs.read_inode(ino) {
-                    if inode.i_flags & EA_INODE_FL != 0 {
-                        continue;
-                    }
+                if let Some(inode) = self.fs.read_inode(ino)
+                    && inode.i_flags & EA_INODE_FL != 0
+                {
+                    continue;
                 }
                 self.error(
                     "ext4.inode.unattached",

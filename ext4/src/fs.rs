@@ -13,8 +13,6 @@ use serde::Serialize;
 /// At most this many block groups are loaded (4 Mi groups: 512 TiB with
 /// 4 KiB blocks); a larger count comes from a corrupt superblock.
 pub const MAX_GROUPS: u64 = 1 << 22;
-/// Largest block size ext4 allows.
-pub const MAX_BLOCK_SIZE: u64 = 65536;
 /// Kernel limit on extent tree depth.
 pub const MAX_EXTENT_DEPTH: u16 = 5;
 /// Extent tree nodes visited per file at most.
@@ -212,7 +210,7 @@ pub(crate) fn geometry_problem(sb: &Superblock, raw: &[u8]) -> Option<(&'static 
             format!("s_inode_size is {isz}, expected a power of two in 128..={bs}"),
         ));
     }
-    let ipb = bs / isz;
+    let ipb = bs.checked_div(isz).unwrap_or(1);
     let ipg = u64::from(sb.s_inodes_per_group);
     let ipg_max = ipb
         .saturating_mul(bpg.saturating_sub(4))
@@ -275,7 +273,7 @@ pub(crate) fn geometry_problem(sb: &Superblock, raw: &[u8]) -> Option<(&'static 
     }
     if sb.has_incompat(incompat::BIT64) {
         let ds = sb.s_desc_size;
-        if ds < 64 || ds > 1024 || !ds.is_power_of_two() {
+        if !(64..=1024).contains(&ds) || !ds.is_power_of_two() {
             return Some((
                 "ext4.superblock.desc_size",
                 format!("s_desc_size is {ds} with 64bit, expected a power of two in 64..=1024"),
@@ -334,18 +332,18 @@ fn backup_candidates(primary: Option<&Superblock>, len: u64) -> Vec<(u64, u64, u
             }
         }
     };
-    if let Some(p) = primary {
-        if let Some(bs) = p.block_size() {
-            let bpg = u64::from(p.s_blocks_per_group);
-            if (8..=bs.saturating_mul(8)).contains(&bpg) {
-                let last = p.group_count().unwrap_or(0).saturating_sub(1);
-                let extra = [
-                    u64::from(p.s_backup_bgs[0]),
-                    u64::from(p.s_backup_bgs[1]),
-                    last,
-                ];
-                push_geom(bs, bpg, &extra);
-            }
+    if let Some(p) = primary
+        && let Some(bs) = p.block_size()
+    {
+        let bpg = u64::from(p.s_blocks_per_group);
+        if (8..=bs.saturating_mul(8)).contains(&bpg) {
+            let last = p.group_count().unwrap_or(0).saturating_sub(1);
+            let extra = [
+                u64::from(p.s_backup_bgs[0]),
+                u64::from(p.s_backup_bgs[1]),
+                last,
+            ];
+            push_geom(bs, bpg, &extra);
         }
     }
     for log in 0..=6u32 {
@@ -495,7 +493,10 @@ impl<'r> Ext4<'r> {
 
     /// Descriptors per GDT block.
     pub(crate) fn descs_per_block(&self) -> u64 {
-        (self.bs / u64::from(self.sb.desc_size().max(32))).max(1)
+        self.bs
+            .checked_div(u64::from(self.sb.desc_size().max(32)))
+            .unwrap_or(1)
+            .max(1)
     }
 
     /// Number of GDT blocks.
@@ -529,7 +530,7 @@ impl<'r> Ext4<'r> {
         let mut n = u64::from(has_super);
         if self.sb.has_incompat(incompat::META_BG) {
             let dpb = self.descs_per_block();
-            let meta_group = g / dpb;
+            let meta_group = g.checked_div(dpb).unwrap_or(0);
             if meta_group < u64::from(self.sb.s_first_meta_bg) {
                 if has_super {
                     n = n
@@ -537,7 +538,7 @@ impl<'r> Ext4<'r> {
                         .saturating_add(u64::from(self.sb.s_reserved_gdt_blocks));
                 }
             } else {
-                let r = g % dpb;
+                let r = g.checked_rem(dpb).unwrap_or(0);
                 if r == 0 || r == 1 || r == dpb.saturating_sub(1) {
                     n = n.saturating_add(1);
                 }
@@ -669,8 +670,8 @@ impl<'r> Ext4<'r> {
         }
         let ipg = self.sb.s_inodes_per_group.max(1);
         let idx = ino.checked_sub(1)?;
-        let g = u64::from(idx / ipg);
-        let slot = u64::from(idx % ipg);
+        let g = u64::from(idx.checked_div(ipg).unwrap_or(0));
+        let slot = u64::from(idx.checked_rem(ipg).unwrap_or(0));
         let gd = self.gds.get(us(g))?;
         let itable = gd.bg_inode_table;
         if itable == 0 || itable >= self.sb.s_blocks_count {
@@ -928,11 +929,17 @@ impl ExtentWalk<'_, '_> {
             );
             return;
         }
-        if let Some(d) = expect_depth {
-            if d != depth {
-                self.bad("ext4.extent.bad_depth", off, format!("inode {ino}: extent node {where_} has depth {depth}, its parent implies {d}"));
-                return;
-            }
+        if let Some(d) = expect_depth
+            && d != depth
+        {
+            self.bad(
+                "ext4.extent.bad_depth",
+                off,
+                format!(
+                    "inode {ino}: extent node {where_} has depth {depth}, its parent implies {d}"
+                ),
+            );
+            return;
         }
         if let (Some(_), true) = (blk, self.fs.sb.metadata_csum()) {
             let tail = 12usize.saturating_add(12usize.saturating_mul(usize::from(max)));
@@ -946,11 +953,11 @@ impl ExtentWalk<'_, '_> {
         for i in 0..usize::from(entries) {
             let e = 12usize.saturating_add(i.saturating_mul(12));
             let lblk = u64::from(le32(b, e));
-            if let Some(p) = prev {
-                if lblk <= p {
-                    self.bad("ext4.extent.out_of_order", off, format!("inode {ino}: extent entry {i} {where_} starts at logical block {lblk}, not after the previous one ({p})"));
-                    return;
-                }
+            if let Some(p) = prev
+                && lblk <= p
+            {
+                self.bad("ext4.extent.out_of_order", off, format!("inode {ino}: extent entry {i} {where_} starts at logical block {lblk}, not after the previous one ({p})"));
+                return;
             }
             if lblk < start || lblk > end {
                 self.bad("ext4.extent.bad_start", off, format!("inode {ino}: extent entry {i} {where_} starts at logical block {lblk}, outside its parent's range {start}..{end}"));
@@ -987,10 +994,10 @@ impl ExtentWalk<'_, '_> {
                     self.bad("ext4.extent.block_out_of_range", off, format!("inode {ino}: extent at logical block {lblk} maps blocks {pblk}..{}, outside the filesystem ({fdb}..{})", pblk.saturating_add(len), self.fs.sb.s_blocks_count));
                     continue;
                 }
-                if let Some(l) = self.last_lblk {
-                    if lblk <= l {
-                        self.bad("ext4.extent.overlap", off, format!("inode {ino}: extent at logical block {lblk} overlaps the previous extent ending at {l}"));
-                    }
+                if let Some(l) = self.last_lblk
+                    && lblk <= l
+                {
+                    self.bad("ext4.extent.overlap", off, format!("inode {ino}: extent at logical block {lblk} overlaps the previous extent ending at {l}"));
                 }
                 self.last_lblk = Some(lblk.saturating_add(len).saturating_sub(1));
                 (self.visit)(MapEvent::Data {

@@ -35,7 +35,7 @@ mod fs;
 mod superblock;
 mod util;
 
-pub use fs::{Ext4, GroupDesc, OpenError, SuperblockSource};
+pub use fs::{Ext4, GroupDesc, OpenError, SuperblockSource, bg_flags};
 pub use superblock::{Superblock, compat, feature_names, incompat, ro_compat, uuid_text};
 
 use imgcheck_core::{Finding, Layer, ReadAt, Space};
@@ -199,6 +199,11 @@ pub fn probe(r: &dyn ReadAt) -> bool {
 }
 
 impl Ext4<'_> {
+    /// The raw bytes of the superblock in use.
+    pub fn superblock_bytes(&self) -> &[u8] {
+        &self.sb_raw
+    }
+
     /// Runs the checks on an opened filesystem.
     pub fn check(&self, opts: &Options) -> Report {
         let (mut findings, summary) = check::run(self);

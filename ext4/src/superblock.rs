@@ -499,8 +499,8 @@ pub fn is_power_of(mut n: u64, base: u64) -> bool {
     if n == 0 || base < 2 {
         return false;
     }
-    while n % base == 0 {
-        n /= base;
+    while n.is_multiple_of(base) {
+        n = n.checked_div(base).unwrap_or(1);
     }
     n == 1
 }
