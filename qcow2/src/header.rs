@@ -767,6 +767,35 @@ mod tests {
         ));
     }
 
+    fn with_ext(ty: u32, data: &[u8], at: usize, b: &mut [u8]) -> usize {
+        b[at..at + 4].copy_from_slice(&ty.to_be_bytes());
+        b[at + 4..at + 8].copy_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
+        b[at + 8..at + 8 + data.len()].copy_from_slice(data);
+        at + 8 + data.len().next_multiple_of(8)
+    }
+
+    #[test]
+    fn extensions_parse_and_bad_sizes_are_findings() {
+        let clean = Header::parse(&BytesReader::new(minimal_v3())).unwrap().1;
+        assert!(clean.is_empty());
+        let mut b = minimal_v3();
+        let at = with_ext(EXT_BACKING_FORMAT, b"raw", 112, &mut b);
+        let at = with_ext(EXT_BACKING_FORMAT, b"qcow2", at, &mut b);
+        let at = with_ext(EXT_BITMAPS, &[0; 8], at, &mut b);
+        let at = with_ext(EXT_CRYPTO, &[0; 4], at, &mut b);
+        let _ = with_ext(EXT_DATA_FILE, b"data.raw", at, &mut b);
+        let (h, f) = Header::parse(&BytesReader::new(b)).unwrap();
+        let codes: Vec<_> = f.iter().map(|f| f.code.to_string()).collect();
+        assert!(
+            codes.contains(&"qcow2.header.extension_repeated".to_string()),
+            "{codes:?}"
+        );
+        assert!(codes.contains(&"qcow2.bitmaps.extension_size".to_string()));
+        assert!(codes.contains(&"qcow2.crypto.extension_size".to_string()));
+        assert_eq!(h.extensions.backing_format.as_deref(), Some("qcow2"));
+        assert_eq!(h.extensions.data_file.as_deref(), Some("data.raw"));
+    }
+
     #[test]
     fn dirty_and_corrupt_bits_are_findings() {
         let mut b = minimal_v3();

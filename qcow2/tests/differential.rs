@@ -13,14 +13,24 @@ use imgcheck_qcow2::{CheckOptions, Image, check};
 /// but imgcheck reports: the case, the finding code, and why.
 fn gap(name: &str, case: &str) -> Option<(&'static str, &'static str)> {
     match case {
-        "dirty-bit" => Some(("qcow2.header.dirty", "qemu-img check ignores the dirty bit (rc 0)")),
-        "corrupt-bit" => Some(("qcow2.header.corrupt", "qemu-img check ignores the corrupt bit (rc 0)")),
+        "dirty-bit" => Some((
+            "qcow2.header.dirty",
+            "qemu-img check ignores the dirty bit (rc 0)",
+        )),
+        "corrupt-bit" => Some((
+            "qcow2.header.corrupt",
+            "qemu-img check ignores the corrupt bit (rc 0)",
+        )),
         "refcount-past-eof" => Some(("qcow2.refcount.past_eof", "compare_refcounts stops at EOF")),
-        "compressed-garbage" => Some(("qcow2.compressed.undecodable", "qemu-img check never decompresses")),
+        "compressed-garbage" => Some((
+            "qcow2.compressed.undecodable",
+            "qemu-img check never decompresses",
+        )),
         // (The last cluster is not always referenced; a data-file image keeps data elsewhere.)
-        "truncated-half" | "l2-points-past-eof" if name != "datafile.qcow2" => {
-            Some(("qcow2.file.truncated", "qemu-img counts the references but not the guest bytes lost"))
-        }
+        "truncated-half" | "l2-points-past-eof" if name != "datafile.qcow2" => Some((
+            "qcow2.file.truncated",
+            "qemu-img counts the references but not the guest bytes lost",
+        )),
         _ => None,
     }
 }
@@ -59,10 +69,17 @@ fn counts_equal_qemu_img_check() {
             let (qc, ql, qe, qrc, qout) = qemu_check(&p);
             let ours = match Image::open_path(&p) {
                 Ok(img) => {
-                    let r = check(&img, &CheckOptions { deep: true, ..CheckOptions::default() });
+                    let r = check(
+                        &img,
+                        &CheckOptions {
+                            deep: true,
+                            ..CheckOptions::default()
+                        },
+                    );
                     if let Some((code, why)) = gap(&name, case) {
                         if !r.findings.iter().any(|f| f.code == code) {
-                            mismatches.push(format!("{name}/{case}: gap finding {code} missing ({why})"));
+                            mismatches
+                                .push(format!("{name}/{case}: gap finding {code} missing ({why})"));
                         } else {
                             gaps_seen += 1;
                         }

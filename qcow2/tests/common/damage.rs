@@ -318,4 +318,3 @@ pub fn damages() -> Vec<(&'static str, Damage)> {
         }),
     ]
 }
-
