@@ -86,6 +86,7 @@ fn unzstd(input: &[u8], out: &mut [u8]) -> Result<(), String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
 mod tests {
     use super::*;
 

@@ -675,6 +675,7 @@ fn header_findings(h: &Header, findings: &mut Vec<Finding>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
 mod tests {
     use super::*;
     use imgcheck_core::BytesReader;
