@@ -186,7 +186,7 @@ fn hostile_mutations_never_panic() {
                 let at = (xorshift(&mut seed) as usize) % meta_end;
                 b[at] ^= 1 << (xorshift(&mut seed) % 8);
             }
-            if xorshift(&mut seed) % 5 == 0 {
+            if xorshift(&mut seed).is_multiple_of(5) {
                 // A header field set to an extreme value.
                 let f = [8usize, 16, 20, 24, 36, 40, 48, 56, 60, 64, 96, 100]
                     [(xorshift(&mut seed) % 12) as usize];
