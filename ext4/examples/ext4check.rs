@@ -18,6 +18,12 @@ fn main() {
         return;
     }
     for f in &report.findings {
-        println!("{:7} {} @{}: {}", f.severity.to_string(), f.code, f.offset, f.message);
+        println!(
+            "{:7} {} @{}: {}",
+            f.severity.to_string(),
+            f.code,
+            f.offset,
+            f.message
+        );
     }
 }

@@ -315,40 +315,52 @@ pub(crate) fn geometry_problem(sb: &Superblock, raw: &[u8]) -> Option<(&'static 
 fn backup_candidates(primary: Option<&Superblock>, len: u64) -> Vec<(u64, u64, u64)> {
     let mut out = Vec::new();
     let groups: [u64; 12] = [1, 3, 5, 7, 9, 25, 27, 49, 81, 125, 243, 343];
-    let mut push_geom = |bs: u64, bpg: u64, extra: &[u64]| {
+    let mut push = |g: u64, bs: u64, bpg: u64| {
         let fdb = u64::from(bs == 1024);
-        for &g in extra.iter().chain(groups.iter()) {
-            let Some(blk) = g.checked_mul(bpg).and_then(|b| b.checked_add(fdb)) else {
-                continue;
-            };
-            let Some(off) = blk.checked_mul(bs) else {
-                continue;
-            };
-            if off.saturating_add(1024) > len || g == 0 {
-                continue;
-            }
-            if !out.iter().any(|&(_, b, s)| b == blk && s == bs) {
-                out.push((g, blk, bs));
-            }
+        let Some(blk) = g.checked_mul(bpg).and_then(|b| b.checked_add(fdb)) else {
+            return;
+        };
+        let Some(off) = blk.checked_mul(bs) else {
+            return;
+        };
+        if g == 0 || off.saturating_add(1024) > len {
+            return;
+        }
+        if !out.iter().any(|&(_, b, s)| b == blk && s == bs) {
+            out.push((g, blk, bs));
         }
     };
-    if let Some(p) = primary
-        && let Some(bs) = p.block_size()
-    {
-        let bpg = u64::from(p.s_blocks_per_group);
-        if (8..=bs.saturating_mul(8)).contains(&bpg) {
-            let last = p.group_count().unwrap_or(0).saturating_sub(1);
-            let extra = [
-                u64::from(p.s_backup_bgs[0]),
-                u64::from(p.s_backup_bgs[1]),
-                last,
-            ];
-            push_geom(bs, bpg, &extra);
+    if let Some(p) = primary {
+        if let Some(bs) = p.block_size() {
+            let bpg = u64::from(p.s_blocks_per_group);
+            if (8..=bs.saturating_mul(8)).contains(&bpg) {
+                let last = p.group_count().unwrap_or(0).saturating_sub(1);
+                let extra = [u64::from(p.s_backup_bgs[0]), u64::from(p.s_backup_bgs[1])];
+                for &g in extra
+                    .iter()
+                    .chain(groups.iter())
+                    .chain(std::iter::once(&last))
+                {
+                    push(g, bs, bpg);
+                }
+            }
+        }
+    }
+    // Nothing known: mkfs's default geometry (8 × block size blocks per
+    // group) first, then smaller power-of-two groups (mkfs -g), group 1 only.
+    for log in 0..=6u32 {
+        let bs = 1024u64 << log;
+        for &g in &groups {
+            push(g, bs, bs.saturating_mul(8));
         }
     }
     for log in 0..=6u32 {
         let bs = 1024u64 << log;
-        push_geom(bs, bs.saturating_mul(8), &[]);
+        let mut bpg = 256u64;
+        while bpg < bs.saturating_mul(8) {
+            push(1, bs, bpg);
+            bpg = bpg.saturating_mul(2);
+        }
     }
     out
 }

@@ -41,6 +41,9 @@ mk ext2.img 4M mkfs.ext2 -b 1024 -g 2048 -N 256
 mk ext3.img 8M mkfs.ext3 -b 1024 -g 2048 -N 512
 
 cp ext4-4k.img ext4-errors.img
+# debugfs has no field for the error codes (s_first/last_error_errcode at
+# 0x27A/0x27B): write them first, debugfs below rewrites the checksum.
+printf '\x04\x03' | dd of=ext4-errors.img bs=1 seek=$((1024 + 0x27A)) conv=notrunc status=none
 debugfs -w ext4-errors.img -f - >/dev/null 2>&1 <<'CMDS'
 ssv error_count 3
 ssv first_error_time @1762990000
@@ -48,13 +51,11 @@ ssv first_error_func ext4_lookup
 ssv first_error_line 1850
 ssv first_error_ino 12
 ssv first_error_block 0
-ssv first_error_errcode 4
 ssv last_error_time @1762999000
 ssv last_error_func ext4_validate_block_bitmap
 ssv last_error_line 421
 ssv last_error_ino 0
 ssv last_error_block 33
-ssv last_error_errcode 3
 ssv state 3
 ssv mtime @1762980000
 ssv last_mounted /srv

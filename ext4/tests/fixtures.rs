@@ -1,0 +1,586 @@
+//! Every default-depth check against images made by mkfs/debugfs, each
+//! damaged at one named byte: the test fails when the check is removed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
+
+use imgcheck_core::{BytesReader, Severity};
+use imgcheck_ext4::{Ext4, Options, Report, SuperblockSource, check};
+
+const CLEAN: [&str; 6] = [
+    "ext4-4k",
+    "ext4-1k",
+    "ext4-uninit",
+    "ext4-sparse2",
+    "ext2",
+    "ext3",
+];
+const SB: usize = 1024;
+
+fn load(name: &str) -> Vec<u8> {
+    // imgcheck_testdata::fixture decompresses through a temp name keyed by
+    // process id only, so parallel first uses in one process race; serialise.
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    std::fs::read(imgcheck_testdata::fixture(&format!("ext4/{name}.img"))).unwrap()
+}
+
+fn run(img: &[u8], deep: bool) -> Report {
+    check(&BytesReader::new(img.to_vec()), &Options { deep })
+}
+
+fn codes(r: &Report) -> Vec<String> {
+    r.findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .map(|f| f.code.to_string())
+        .collect()
+}
+
+#[track_caller]
+fn assert_code(img: &[u8], code: &str) -> Report {
+    let r = run(img, false);
+    assert!(
+        r.findings.iter().any(|f| f.code == code),
+        "expected {code}, got {:#?}",
+        r.findings
+            .iter()
+            .map(|f| format!("{} {} {}", f.severity, f.code, f.message))
+            .collect::<Vec<_>>()
+    );
+    r
+}
+
+fn le32(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
+}
+fn put32(b: &mut [u8], o: usize, v: u32) {
+    b[o..o + 4].copy_from_slice(&v.to_le_bytes());
+}
+fn put16(b: &mut [u8], o: usize, v: u16) {
+    b[o..o + 2].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Recomputes the primary superblock checksum (metadata_csum), so a test
+/// damages only the field it means to.
+fn fix_sb(b: &mut [u8]) {
+    if le32(b, SB + 0x64) & 0x400 != 0 {
+        let c = !crc32c::crc32c(&b[SB..SB + 0x3FC]);
+        put32(b, SB + 0x3FC, c);
+    }
+}
+
+struct Geo {
+    bs: usize,
+    gd: Vec<usize>,
+    itable0: usize,
+    isz: usize,
+    bbitmap: Vec<usize>,
+    ibitmap: Vec<usize>,
+    groups: usize,
+    bpg: usize,
+    fdb: usize,
+}
+
+fn geo(img: &[u8]) -> Geo {
+    let r = BytesReader::new(img.to_vec());
+    let fs = Ext4::open(&r).unwrap();
+    let bs = fs.bs as usize;
+    Geo {
+        bs,
+        gd: fs.gds.iter().map(|g| g.offset as usize).collect(),
+        itable0: fs.gds[0].bg_inode_table as usize * bs,
+        isz: fs.sb.inode_size() as usize,
+        bbitmap: fs
+            .gds
+            .iter()
+            .map(|g| g.bg_block_bitmap as usize * bs)
+            .collect(),
+        ibitmap: fs
+            .gds
+            .iter()
+            .map(|g| g.bg_inode_bitmap as usize * bs)
+            .collect(),
+        groups: fs.groups as usize,
+        bpg: fs.sb.s_blocks_per_group as usize,
+        fdb: fs.sb.s_first_data_block as usize,
+    }
+}
+
+/// Byte offset of the jbd2 superblock (first block of inode 8).
+fn journal_sb(img: &[u8]) -> usize {
+    let g = geo(img);
+    (0..img.len() / g.bs)
+        .map(|b| b * g.bs)
+        .find(|&o| img[o..o + 4] == [0xC0, 0x3B, 0x39, 0x98])
+        .unwrap()
+}
+
+#[test]
+fn clean_fixtures_are_clean_at_both_depths() {
+    for name in CLEAN {
+        let img = load(name);
+        for deep in [false, true] {
+            let r = run(&img, deep);
+            assert!(
+                codes(&r).is_empty(),
+                "{name} deep={deep}: {:#?}",
+                r.findings
+            );
+            assert!(r.summary.is_some());
+        }
+    }
+}
+
+#[test]
+fn summary_describes_the_filesystem() {
+    let s = run(&load("ext4-4k"), false).summary.unwrap();
+    assert_eq!(
+        (s.kind.as_str(), s.block_size, s.blocks_count, s.groups),
+        ("ext4", 4096, 4096, 4)
+    );
+    assert_eq!(s.label, "root");
+    assert_eq!(s.uuid, "5e1f1c2a-7c1b-4f5e-9a0d-3c6b2a1e0f99");
+    assert!(s.features.contains(&"metadata_csum".to_string()));
+    assert_eq!(s.times.created, Some(1_763_000_000));
+    assert_eq!(run(&load("ext2"), false).summary.unwrap().kind, "ext2");
+    assert_eq!(run(&load("ext3"), false).summary.unwrap().kind, "ext3");
+    let j = run(&load("ext3"), false).summary.unwrap().journal.unwrap();
+    assert_eq!((j.start, j.errno, j.block_size), (0, 0, 1024));
+}
+
+#[test]
+fn bad_primary_magic_uses_first_backup_with_e2fsck_line() {
+    for (name, block, bs) in [
+        ("ext4-4k", 1024u64, 4096u64),
+        ("ext4-1k", 2049, 1024),
+        ("ext2", 2049, 1024),
+    ] {
+        let mut img = load(name);
+        img[SB + 0x38] = 0;
+        let r = assert_code(&img, "ext4.superblock.magic");
+        let f = r
+            .findings
+            .iter()
+            .find(|f| f.code == "ext4.superblock.magic")
+            .unwrap();
+        assert_eq!(
+            f.hint.as_deref(),
+            Some(format!("e2fsck -fn -b {block} -B {bs} DEV").as_str()),
+            "{name}"
+        );
+        assert_eq!(
+            r.summary.unwrap().superblock,
+            SuperblockSource::Backup {
+                group: 1,
+                block,
+                block_size: bs
+            }
+        );
+    }
+}
+
+#[test]
+fn sparse_super2_backup_found_when_primary_zeroed() {
+    let mut img = load("ext4-sparse2");
+    img[SB..SB + 1024].fill(0);
+    let r = assert_code(&img, "ext4.superblock.magic");
+    assert!(matches!(
+        r.summary.unwrap().superblock,
+        SuperblockSource::Backup { group: 1, .. }
+    ));
+}
+
+#[test]
+fn superblock_checksum() {
+    let mut img = load("ext4-4k");
+    img[SB + 0x78] ^= 1; // label byte, checksum left stale
+    let r = assert_code(&img, "ext4.superblock.checksum");
+    assert!(matches!(
+        r.summary.unwrap().superblock,
+        SuperblockSource::Backup { .. }
+    ));
+}
+
+#[test]
+fn superblock_geometry_rules() {
+    let cases: [(&str, usize, u32, &str); 5] = [
+        ("ext4-4k", 0x28, 7, "ext4.superblock.inodes_per_group"),
+        ("ext4-4k", 0x00, 1000, "ext4.superblock.inodes_count"),
+        ("ext4-1k", 0x14, 0, "ext4.superblock.first_data_block"),
+        ("ext4-4k", 0x18, 9, "ext4.superblock.log_block_size"),
+        ("ext4-4k", 0x20, 4, "ext4.superblock.blocks_per_group"),
+    ];
+    for (name, off, v, code) in cases {
+        let mut img = load(name);
+        put32(&mut img, SB + off, v);
+        fix_sb(&mut img);
+        assert_code(&img, code);
+    }
+}
+
+#[test]
+fn superblock_values_and_feature_conflicts() {
+    let mut img = load("ext4-4k");
+    put32(&mut img, SB + 0x08, 3000);
+    fix_sb(&mut img);
+    assert_code(&img, "ext4.superblock.r_blocks_count");
+
+    let mut img = load("ext4-4k");
+    let v = le32(&img, SB + 0x64) | 0x10;
+    put32(&mut img, SB + 0x64, v);
+    fix_sb(&mut img);
+    assert_code(&img, "ext4.superblock.metadata_csum_and_uninit_bg");
+
+    let mut img = load("ext4-4k");
+    let v = le32(&img, SB + 0x60) & !0x40;
+    put32(&mut img, SB + 0x60, v);
+    fix_sb(&mut img);
+    assert_code(&img, "ext4.superblock.64bit_without_extents");
+
+    let mut img = load("ext4-4k");
+    let v = le32(&img, SB + 0x60) | 0x8000_0000;
+    put32(&mut img, SB + 0x60, v);
+    fix_sb(&mut img);
+    assert_code(&img, "ext4.superblock.unknown_incompat");
+
+    let mut img = load("ext4-4k");
+    put32(&mut img, SB + 0x240, 5);
+    fix_sb(&mut img);
+    assert_code(&img, "ext4.superblock.quota_inode");
+
+    let mut img = load("ext4-4k");
+    put16(&mut img, SB + 0x15C, 3);
+    fix_sb(&mut img);
+    assert_code(&img, "ext4.superblock.min_extra_isize");
+
+    let mut img = load("ext4-4k");
+    put32(&mut img, SB + 0x2C, 0xFFFF_FF00);
+    fix_sb(&mut img);
+    assert_code(&img, "ext4.superblock.future_mount_time");
+
+    let mut img = load("ext2");
+    put32(&mut img, SB + 0x48, 1); // creator OS: Hurd, with filetype set
+    assert_code(&img, "ext4.superblock.hurd_filetype");
+}
+
+#[test]
+fn kernel_error_records_state_and_recovery() {
+    let img = load("ext4-errors");
+    let r = assert_code(&img, "ext4.kernel_errors");
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "ext4.kernel_errors")
+        .unwrap();
+    assert!(
+        f.message.contains("ext4_validate_block_bitmap:421") && f.message.contains("2025-11-12"),
+        "{}",
+        f.message
+    );
+    let s = r.summary.as_ref().unwrap();
+    let e = s.errors.as_ref().unwrap();
+    assert_eq!(
+        (
+            e.count,
+            e.first.as_ref().unwrap().time,
+            e.last.as_ref().unwrap().errcode_name.as_str()
+        ),
+        (3, 1_762_990_000, "EFSBADCRC")
+    );
+    assert!(s.needs_recovery);
+    assert_eq!(s.last_mounted_at.as_deref(), Some("/srv"));
+    assert!(codes(&r).contains(&"ext4.state.errors".to_string()));
+    assert!(codes(&r).contains(&"ext4.journal.needs_recovery".to_string()));
+    // e2fsck -fn exits 0 on this image; imgcheck must not be silent.
+    assert!(r.findings.iter().any(|f| f.severity == Severity::Error));
+}
+
+#[test]
+fn journal_has_data_without_recover_flag() {
+    let mut img = load("ext4-errors");
+    let v = le32(&img, SB + 0x60) & !0x4;
+    put32(&mut img, SB + 0x60, v);
+    fix_sb(&mut img);
+    assert_code(&img, "ext4.journal.has_data_without_recover");
+}
+
+#[test]
+fn recover_flag_without_journal() {
+    let mut img = load("ext2");
+    let v = le32(&img, SB + 0x60) | 0x4;
+    put32(&mut img, SB + 0x60, v);
+    assert_code(&img, "ext4.journal.recover_without_journal");
+}
+
+#[test]
+fn journal_superblock_checks() {
+    let base = load("ext4-4k");
+    let j = journal_sb(&base);
+    let mut img = base.clone();
+    img[j + 0x20..j + 0x24].copy_from_slice(&(-5i32).to_be_bytes());
+    assert_code(&img, "ext4.journal.aborted");
+
+    let mut img = base.clone();
+    img[j] = 0;
+    assert_code(&img, "ext4.journal.bad_superblock");
+
+    let mut img = base.clone();
+    img[j + 0x28..j + 0x2C].copy_from_slice(&0x8000u32.to_be_bytes());
+    assert_code(&img, "ext4.journal.unsupported_feature");
+
+    let mut img = base.clone();
+    img[j + 0x04..j + 0x08].copy_from_slice(&3u32.to_be_bytes()); // v1 but v2 fields set
+    assert_code(&img, "ext4.journal.v1_with_v2_fields");
+
+    let mut img = base.clone();
+    let v = le32(&img, SB + 0x10C) ^ 1;
+    put32(&mut img, SB + 0x10C, v);
+    fix_sb(&mut img);
+    assert_code(&img, "ext4.journal.backup_blocks_differ");
+
+    // csum v3 turned on without a matching checksum.
+    let mut img = base;
+    img[j + 0x28..j + 0x2C].copy_from_slice(&0x10u32.to_be_bytes());
+    img[j + 0x50] = 4;
+    assert_code(&img, "ext4.journal.superblock_checksum");
+}
+
+#[test]
+fn usage_and_size_against_container() {
+    let mut img = load("ext4-4k");
+    put32(&mut img, SB + 0x0C, 10);
+    fix_sb(&mut img);
+    assert_code(&img, "ext4.usage.blocks_full");
+
+    let mut img = load("ext4-1k");
+    img.truncate(5 << 20);
+    let r = assert_code(&img, "ext4.size.truncated");
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "ext4.size.truncated")
+        .unwrap();
+    assert!(f.message.contains("block groups 2..3"), "{}", f.message);
+
+    let mut img = load("ext4-1k");
+    img.resize(12 << 20, 0);
+    assert_code(&img, "ext4.size.not_grown");
+}
+
+#[test]
+fn backup_superblocks_compared() {
+    let base = load("ext4-4k");
+    let g = geo(&base);
+    let b1 = (g.bpg + g.fdb) * g.bs;
+    let mut img = base.clone();
+    img[b1 + 0x38] = 0;
+    assert_code(&img, "ext4.backup_superblock.missing");
+    let mut img = base;
+    put32(&mut img, b1 + 0x04, 9999);
+    assert_code(&img, "ext4.backup_superblock.differs");
+}
+
+#[test]
+fn group_descriptor_checksums_crc32c_and_crc16() {
+    for name in ["ext4-4k", "ext4-1k", "ext4-uninit"] {
+        let mut img = load(name);
+        let g = geo(&img);
+        img[g.gd[1] + 0x10] ^= 1; // used dirs count
+        assert_code(&img, "ext4.group.checksum");
+    }
+}
+
+#[test]
+fn group_descriptor_locations_overlap_and_flags() {
+    let base = load("ext2");
+    let g = geo(&base);
+    let mut img = base.clone();
+    put32(&mut img, g.gd[1], 100); // group 1's block bitmap inside group 0 (no flex_bg)
+    assert_code(&img, "ext4.group.block_bitmap_location");
+    let mut img = base.clone();
+    put32(&mut img, g.gd[1] + 4, 50_000);
+    assert_code(&img, "ext4.group.inode_bitmap_location");
+    let mut img = base.clone();
+    put32(&mut img, g.gd[1] + 8, 4090);
+    assert_code(&img, "ext4.group.inode_table_location");
+    let mut img = base.clone();
+    let bb0 = le32(&img, g.gd[0]);
+    put32(&mut img, g.gd[0] + 4, bb0);
+    assert_code(&img, "ext4.group.metadata_overlap");
+    let mut img = base.clone();
+    put16(&mut img, g.gd[1] + 0x12, 1);
+    assert_code(&img, "ext4.group.uninit_without_csum");
+    let mut img = base.clone();
+    put16(&mut img, g.gd[1] + 0x0C, 0xFFFF);
+    assert_code(&img, "ext4.group.counts");
+    let mut img = base;
+    let v = le32(&img, g.gd[1] + 0x0C) as u16 - 1;
+    put16(&mut img, g.gd[1] + 0x0C, v);
+    assert_code(&img, "ext4.group.free_blocks_vs_bitmap");
+
+    let base = load("ext4-uninit");
+    let g = geo(&base);
+    let mut img = base.clone();
+    let last = g.gd[g.groups - 1];
+    let v = u16::from_le_bytes([img[last + 0x12], img[last + 0x13]]) | 2;
+    put16(&mut img, last + 0x12, v);
+    assert_code(&img, "ext4.group.last_block_uninit");
+    let mut img = base;
+    put16(&mut img, g.gd[0] + 0x1C, 0xFFF0);
+    assert_code(&img, "ext4.group.itable_unused");
+}
+
+#[test]
+fn bitmap_checksums_and_free_inode_counts() {
+    let base = load("ext4-4k");
+    let g = geo(&base);
+    let mut img = base.clone();
+    img[g.bbitmap[0] + 100] ^= 0x10;
+    assert_code(&img, "ext4.bitmap.block_checksum");
+    let mut img = base;
+    img[g.ibitmap[0] + 5] ^= 0x01;
+    let r = assert_code(&img, "ext4.bitmap.inode_checksum");
+    assert!(codes(&r).contains(&"ext4.group.free_inodes_vs_bitmap".to_string()));
+}
+
+#[test]
+fn root_inode_checks() {
+    let base = load("ext2");
+    let g = geo(&base);
+    let root = g.itable0 + g.isz;
+    let mut img = base.clone();
+    img[root..root + g.isz].fill(0);
+    assert_code(&img, "ext4.root.not_in_use");
+    let mut img = base.clone();
+    put16(&mut img, root, 0o100_644);
+    assert_code(&img, "ext4.root.not_directory");
+    let mut img = base.clone();
+    put32(&mut img, root + 0x14, 1_700_000_000);
+    assert_code(&img, "ext4.root.deleted");
+    let mut img = base;
+    let blk = le32(&img, root + 0x28) as usize;
+    put32(&mut img, blk * g.bs, 5);
+    assert_code(&img, "ext4.root.no_dot");
+
+    let mut img = load("ext4-4k");
+    let g = geo(&img);
+    img[g.itable0 + g.isz + 0x20] ^= 0x01; // flags byte, checksum left stale
+    assert_code(&img, "ext4.inode.checksum");
+}
+
+#[test]
+fn resize_inode_checks() {
+    let base = load("ext2");
+    let g = geo(&base);
+    let ri = g.itable0 + 6 * g.isz;
+    let mut img = base.clone();
+    put32(&mut img, ri + 0x28 + 13 * 4, 0);
+    assert_code(&img, "ext4.resize.invalid");
+    let mut img = base.clone();
+    let dind = le32(&img, ri + 0x28 + 13 * 4) as usize;
+    put32(&mut img, dind * g.bs + 4 * 3, 12345);
+    assert_code(&img, "ext4.resize.invalid");
+    let mut img = base;
+    let v = le32(&img, SB + 0x5C) & !0x10;
+    put32(&mut img, SB + 0x5C, v);
+    assert_code(&img, "ext4.resize.reserved_gdt_without_feature");
+}
+
+#[test]
+fn orphan_list_checks() {
+    let mut img = load("ext2");
+    put32(&mut img, SB + 0xE8, 5);
+    assert_code(&img, "ext4.orphan.illegal_inode");
+    let mut img = load("ext2");
+    put32(&mut img, SB + 0xE8, 12);
+    assert_code(&img, "ext4.orphan.pending");
+}
+
+#[test]
+fn mmp_block_checks() {
+    let mut img = load("ext2");
+    let v = le32(&img, SB + 0x60) | 0x100;
+    put32(&mut img, SB + 0x60, v);
+    img[SB + 0x168..SB + 0x170].copy_from_slice(&4000u64.to_le_bytes());
+    assert_code(&img, "ext4.mmp.bad_magic");
+    let mut img2 = img.clone();
+    img2[SB + 0x168..SB + 0x170].copy_from_slice(&999_999u64.to_le_bytes());
+    assert_code(&img2, "ext4.mmp.block_out_of_range");
+    put32(&mut img, 4000 * 1024, 0x004D_4D50);
+    put32(&mut img, 4000 * 1024 + 4, 0x1234);
+    assert_code(&img, "ext4.mmp.in_use");
+}
+
+#[test]
+fn not_ext4_at_all() {
+    let r = run(&vec![0u8; 1 << 20], false);
+    assert!(r.summary.is_none());
+    assert_eq!(codes(&r), vec!["ext4.superblock.not_found".to_string()]);
+    assert!(!imgcheck_ext4::probe(&BytesReader::new(vec![0u8; 1 << 20])));
+    assert!(imgcheck_ext4::probe(&BytesReader::new(load("ext2"))));
+}
+
+#[test]
+fn deep_finds_debugfs_damage() {
+    let r = run(&load("ext4-damaged"), true);
+    let c = codes(&r);
+    for want in [
+        "ext4.dir.unused_inode",
+        "ext4.inode.link_count",
+        "ext4.bitmap.block_differences",
+        "ext4.bitmap.inode_differences",
+    ] {
+        assert!(c.contains(&want.to_string()), "missing {want}: {c:?}");
+    }
+    // The default depth sees only the bitmap/count mismatch debugfs left.
+    assert!(
+        !codes(&run(&load("ext4-damaged"), false)).contains(&"ext4.dir.unused_inode".to_string())
+    );
+}
+
+#[test]
+fn deep_extent_and_directory_damage() {
+    let base = load("ext4-1k");
+    let g = geo(&base);
+    // inode 12 is the first file mkfs -d created; find a regular file with extents.
+    let reg = (11..40)
+        .map(|i| g.itable0 + (i - 1) * g.isz)
+        .find(|&o| {
+            u16::from_le_bytes([base[o], base[o + 1]]) & 0xF000 == 0x8000
+                && le32(&base, o + 0x20) & 0x80000 != 0
+        })
+        .unwrap();
+    let mut img = base.clone();
+    img[reg + 0x28] = 0; // extent header magic
+    assert!(codes(&run(&img, true)).contains(&"ext4.extent.bad_magic".to_string()));
+
+    let mut img = base.clone();
+    put32(&mut img, reg + 0x28 + 12 + 8, 7_000_000); // first extent's start block
+    assert!(codes(&run(&img, true)).contains(&"ext4.extent.block_out_of_range".to_string()));
+
+    // Root directory block: break the second entry's rec_len.
+    let root = g.itable0 + g.isz;
+    let rblk = le32(&base, root + 0x28 + 12 + 8) as usize;
+    let mut img = base;
+    put16(&mut img, rblk * g.bs + 12 + 4, 3);
+    let c = codes(&run(&img, true));
+    assert!(
+        c.contains(&"ext4.dir.bad_entry".to_string())
+            || c.contains(&"ext4.dir.checksum".to_string()),
+        "{c:?}"
+    );
+}
+
+#[test]
+fn bounded_on_garbage() {
+    // Random-ish bytes behind a valid superblock must not panic or hang.
+    let mut img = load("ext4-1k");
+    let mut x: u32 = 12345;
+    for b in img.iter_mut().skip(4096).step_by(7) {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        *b = (x >> 16) as u8;
+    }
+    let t = std::time::Instant::now();
+    let _ = run(&img, true);
+    assert!(t.elapsed().as_secs() < 5);
+}
