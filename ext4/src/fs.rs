@@ -330,19 +330,19 @@ fn backup_candidates(primary: Option<&Superblock>, len: u64) -> Vec<(u64, u64, u
             out.push((g, blk, bs));
         }
     };
-    if let Some(p) = primary {
-        if let Some(bs) = p.block_size() {
-            let bpg = u64::from(p.s_blocks_per_group);
-            if (8..=bs.saturating_mul(8)).contains(&bpg) {
-                let last = p.group_count().unwrap_or(0).saturating_sub(1);
-                let extra = [u64::from(p.s_backup_bgs[0]), u64::from(p.s_backup_bgs[1])];
-                for &g in extra
-                    .iter()
-                    .chain(groups.iter())
-                    .chain(std::iter::once(&last))
-                {
-                    push(g, bs, bpg);
-                }
+    if let Some(p) = primary
+        && let Some(bs) = p.block_size()
+    {
+        let bpg = u64::from(p.s_blocks_per_group);
+        if (8..=bs.saturating_mul(8)).contains(&bpg) {
+            let last = p.group_count().unwrap_or(0).saturating_sub(1);
+            let extra = [u64::from(p.s_backup_bgs[0]), u64::from(p.s_backup_bgs[1])];
+            for &g in extra
+                .iter()
+                .chain(groups.iter())
+                .chain(std::iter::once(&last))
+            {
+                push(g, bs, bpg);
             }
         }
     }
