@@ -1116,7 +1116,12 @@ fn overlap_checks(c: &mut Ctx<'_>) {
 fn stats_finding(sink: &mut Sink, r: &CheckReport, image: &Image) {
     // Hundredths of a percent in integers: no float casts needed.
     let pct = |n: u64, d: u64| {
-        let v = n.saturating_mul(10_000).checked_div(d).unwrap_or(0);
+        // Rounded like printf's %0.2f in qemu-img's summary line.
+        let v = n
+            .saturating_mul(10_000)
+            .saturating_add(d >> 1)
+            .checked_div(d)
+            .unwrap_or(0);
         format!(
             "{}.{:02}",
             v.checked_div(100).unwrap_or(0),
