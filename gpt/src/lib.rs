@@ -117,6 +117,18 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
                 .with_hint("on a copy of the image, recreate the table with the proposed script: `sfdisk IMAGE < proposed.sfdisk` (script in the details: recovery.sfdisk_script)"),
             );
         }
+        if let Some((lba, entries)) = &rec.surviving_entries {
+            findings.push(Finding::info(
+                "gpt.recovery.entries_survive",
+                Layer::Gpt,
+                lba.saturating_mul(ss),
+                Space::Disk,
+                format!(
+                    "a GPT partition entry array without its header survives at LBA {lba} with {} used entries; the proposal takes their types, names and GUIDs",
+                    entries.len()
+                ),
+            ));
+        }
         if let Some(why) = &rec.stopped {
             findings.push(Finding::info(
                 "gpt.recovery.scan_incomplete",

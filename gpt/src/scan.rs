@@ -4,6 +4,7 @@
 //! backup superblocks, then propose a table that recreates them.
 
 use crate::guid::{Guid, type_name};
+use crate::header::{ENTRY_SIZE, GptEntry};
 use crate::sig::{Signature, ext_super, identify_at};
 use crate::util::{bytes, human, mul, read_opt};
 use imgcheck_core::ReadAt;
@@ -67,9 +68,14 @@ pub struct Proposed {
     pub mbr_type: u8,
     /// blkid name of the contents.
     pub fs: String,
-    /// `filesystem` when the size is the filesystem's own, `gap` when it
-    /// runs to the next partition or the disk's end (format states none).
+    /// `entry` when a surviving GPT entry gives it, `filesystem` when the
+    /// size is the filesystem's own, `gap` when it runs to the next
+    /// partition or the disk's end (the format states none).
     pub size_from: &'static str,
+    /// Name from a surviving GPT entry.
+    pub name: Option<String>,
+    /// Unique GUID from a surviving GPT entry.
+    pub unique_guid: Option<String>,
 }
 
 /// The scan's result.
@@ -87,6 +93,39 @@ pub struct Recovery {
     pub scanned_bytes: u64,
     /// Why the scan stopped before the end, if it did.
     pub stopped: Option<String>,
+    /// A GPT entry array that outlived its headers (LBA, used entries).
+    pub surviving_entries: Option<(u64, Vec<GptEntry>)>,
+}
+
+/// Standard array: 128 entries of 128 bytes.
+const STD_ARRAY_BYTES: u64 = 128 * 128;
+
+/// Looks for a standard entry array where GPT puts one (LBA 2, and just
+/// before the last LBA) whose used entries all make sense on this disk.
+pub fn surviving_entries<R: ReadAt + ?Sized>(r: &R, ss: u64) -> Option<(u64, Vec<GptEntry>)> {
+    let ss = ss.max(1);
+    let disk = r.len().checked_div(ss).unwrap_or(0);
+    let table = STD_ARRAY_BYTES.div_ceil(ss);
+    let backup = disk.checked_sub(table.saturating_add(1))?;
+    for lba in [2, backup] {
+        let Some(raw) = read_opt(r, mul(lba, ss), STD_ARRAY_BYTES, STD_ARRAY_BYTES) else {
+            continue;
+        };
+        let size = crate::util::usize_of(u64::from(ENTRY_SIZE));
+        let entries: Vec<GptEntry> = raw
+            .chunks_exact(size)
+            .zip(1u32..)
+            .filter_map(|(e, i)| GptEntry::parse(e, i))
+            .collect();
+        let sane = !entries.is_empty()
+            && entries.iter().all(|e| {
+                e.starting_lba > 2 && e.starting_lba <= e.ending_lba && e.ending_lba < disk
+            });
+        if sane {
+            return Some((lba, entries));
+        }
+    }
+    None
 }
 
 /// Scans `r` (with logical sector size `ss`) for signatures.
@@ -175,6 +214,7 @@ pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery
             }
         }
     }
+    rec.surviving_entries = surviving_entries(r, ss);
     propose(&mut rec, len, ss);
     rec
 }
@@ -213,40 +253,54 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
     let ss = ss.max(1);
     let disk_sectors = len.checked_div(ss).unwrap_or(0);
     // GPT keeps 33 sectors (512 B) or 5 (4 KiB) for its backup at the end.
-    let gpt_tail = 16384u64.div_ceil(ss).saturating_add(1);
-    let gpt_first = 16384u64.div_ceil(ss).saturating_add(2);
+    let gpt_tail = STD_ARRAY_BYTES.div_ceil(ss).saturating_add(1);
+    let gpt_first = STD_ARRAY_BYTES.div_ceil(ss).saturating_add(2);
     let found: Vec<&Found> = rec
         .found
         .iter()
         .filter(|f| f.start > 0 && f.start.is_multiple_of(ss))
         .collect();
-    let mut proposed = Vec::new();
+    let entries: Vec<GptEntry> = rec
+        .surviving_entries
+        .as_ref()
+        .map(|(_, e)| e.clone())
+        .unwrap_or_default();
+    let mut proposed: Vec<Proposed> = Vec::new();
     for (i, f) in found.iter().enumerate() {
         let first_lba = f.start.checked_div(ss).unwrap_or(0);
         let next_start = found.get(i.saturating_add(1)).map_or(len, |n| n.start);
         let (bytes_size, size_from) = match f.signature.size {
             Some(s) => (s, "filesystem"),
-            None => (
-                next_start
-                    .saturating_sub(f.start)
-                    .saturating_sub(if next_start == len {
-                        mul(gpt_tail, ss)
-                    } else {
-                        0
-                    }),
-                "gap",
-            ),
+            None => {
+                let reserve = if next_start == len {
+                    mul(gpt_tail, ss)
+                } else {
+                    0
+                };
+                (
+                    next_start.saturating_sub(f.start).saturating_sub(reserve),
+                    "gap",
+                )
+            }
         };
-        let sectors = bytes_size.div_ceil(ss);
-        let type_guid = f.signature.gpt_type.to_string();
+        // A surviving entry at the same start knows the partition's own
+        // size, type, name and GUID (a filesystem may be smaller than its
+        // partition).
+        let entry = entries.iter().find(|e| e.starting_lba == first_lba);
+        let (sectors, size_from) = match entry {
+            Some(e) => (e.sectors(), "entry"),
+            None => (bytes_size.div_ceil(ss), size_from),
+        };
+        let type_guid = entry.map_or_else(
+            || f.signature.gpt_type.to_string(),
+            |e| e.type_guid.to_string(),
+        );
         let tname = Guid::parse(&type_guid)
             .and_then(|g| type_name(&g))
             .unwrap_or("unknown")
             .to_string();
         proposed.push(Proposed {
-            number: u32::try_from(proposed.len())
-                .unwrap_or(u32::MAX)
-                .saturating_add(1),
+            number: 0,
             start: f.start,
             size: mul(sectors, ss),
             first_lba,
@@ -256,28 +310,59 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
             mbr_type: f.signature.mbr_type,
             fs: f.signature.kind.to_string(),
             size_from,
+            name: entry.map(|e| e.name.clone()).filter(|n| !n.is_empty()),
+            unique_guid: entry.map(|e| e.unique_guid.to_string()),
         });
+    }
+    // Entries whose partitions hold no known signature are still partitions.
+    for e in &entries {
+        if proposed.iter().any(|p| p.first_lba == e.starting_lba) {
+            continue;
+        }
+        proposed.push(Proposed {
+            number: 0,
+            start: mul(e.starting_lba, ss),
+            size: mul(e.sectors(), ss),
+            first_lba: e.starting_lba,
+            sectors: e.sectors(),
+            type_guid: e.type_guid.to_string(),
+            type_name: e.type_name.unwrap_or("unknown").to_string(),
+            mbr_type: 0x83,
+            fs: "unknown".into(),
+            size_from: "entry",
+            name: Some(e.name.clone()).filter(|n| !n.is_empty()),
+            unique_guid: Some(e.unique_guid.to_string()),
+        });
+    }
+    proposed.sort_by_key(|p| p.first_lba);
+    for (p, n) in proposed.iter_mut().zip(1u32..) {
+        p.number = n;
     }
     let fits_gpt = proposed.iter().all(|p| {
         p.first_lba >= gpt_first
             && p.first_lba.saturating_add(p.sectors) <= disk_sectors.saturating_sub(gpt_tail)
     });
     let mut s = String::new();
-    if fits_gpt {
-        let _ = writeln!(s, "label: gpt");
-    } else {
-        let _ = writeln!(s, "label: dos");
-    }
+    let _ = writeln!(s, "label: {}", if fits_gpt { "gpt" } else { "dos" });
     let _ = writeln!(s, "unit: sectors");
     let _ = writeln!(s, "sector-size: {ss}");
     let _ = writeln!(s);
     for p in &proposed {
         if fits_gpt {
-            let _ = writeln!(
+            let name = p
+                .name
+                .clone()
+                .unwrap_or_else(|| p.fs.clone())
+                .replace('"', "'");
+            let _ = write!(
                 s,
-                "start={}, size={}, type={}, name=\"{}\"",
-                p.first_lba, p.sectors, p.type_guid, p.fs
+                "start={}, size={}, type={}",
+                p.first_lba, p.sectors, p.type_guid
             );
+            if let Some(u) = &p.unique_guid {
+                let _ = write!(s, ", uuid={u}");
+            }
+            let _ = writeln!(s, ", name=\"{name}\"");
         } else {
             let _ = writeln!(
                 s,

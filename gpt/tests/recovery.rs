@@ -39,6 +39,47 @@ fn zero_both_headers(i: &mut Img) {
     i.data[at..at + 512].fill(0);
 }
 
+/// Headers and entry arrays gone: only the signatures are left.
+fn zero_both_tables(i: &mut Img) {
+    i.data[..34 * 512].fill(0);
+    let n = i.data.len();
+    i.data[n - 33 * 512..].fill(0);
+}
+
+#[test]
+fn both_tables_zeroed_partitions_proposed_back_exactly_from_signatures() {
+    let (mut img, with_lvm) = match gpt_fs_with_lvm() {
+        Some(i) => (i, true),
+        None => (Img::fixture("gpt-fs.img"), false),
+    };
+    let original: Vec<(u64, u64)> = img
+        .analyze()
+        .partitions
+        .iter()
+        .map(|p| (p.start, p.size))
+        .collect();
+    zero_both_tables(&mut img);
+    let a = img.analyze();
+    assert_eq!(a.tables.scheme.as_str(), "none");
+    assert!(codes(&a).contains(&"gpt.recovery.partitions_found".to_string()));
+    let rec = a.recovery.unwrap();
+    assert!(rec.surviving_entries.is_none());
+    let got: Vec<(u64, u64, &str, &str)> = rec
+        .proposed
+        .iter()
+        .map(|p| (p.start, p.size, p.fs.as_str(), p.size_from))
+        .collect();
+    let mut want = vec![
+        (original[0].0, original[0].1, "ext4", "filesystem"),
+        (original[1].0, original[1].1, "xfs", "filesystem"),
+        (original[2].0, original[2].1, "swap", "filesystem"),
+    ];
+    if with_lvm {
+        want.push((original[3].0, original[3].1, "LVM2_member", "filesystem"));
+    }
+    assert_eq!(got, want);
+}
+
 #[test]
 fn both_headers_zeroed_partitions_proposed_back_exactly() {
     let (mut img, with_lvm) = match gpt_fs_with_lvm() {
@@ -72,10 +113,16 @@ fn both_headers_zeroed_partitions_proposed_back_exactly() {
     }
     assert_eq!(got, want);
     assert!(rec.sfdisk_script.starts_with("label: gpt\n"));
-    assert!(
-        rec.sfdisk_script
-            .contains("start=2048, size=32768, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4")
+    // The entry array outlived the headers: names and GUIDs come back too.
+    assert_eq!(
+        rec.surviving_entries
+            .as_ref()
+            .map(|(lba, e)| (*lba, e.len())),
+        Some((2, 4))
     );
+    assert!(rec.sfdisk_script.contains(
+        "start=2048, size=32768, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, uuid=01234567-89AB-CDEF-0123-4567890ABC21, name=\"root\""
+    ));
     if with_lvm {
         assert!(
             rec.sfdisk_script
