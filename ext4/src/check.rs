@@ -1363,6 +1363,14 @@ fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
                 .to_string(),
         );
     }
+    let nr_users = be32(&jsb, 0x40);
+    if btype == 4 && nr_users > 1 {
+        c.warning(
+            "ext4.journal.bad_nr_users",
+            off.saturating_add(0x40),
+            format!("internal journal superblock says {nr_users} filesystems use it (s_nr_users): invalid version 2 fields, as a bad V1→V2 upgrade leaves"),
+        );
+    }
     let known_incompat = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20;
     if fincompat & !known_incompat != 0 {
         c.error(
