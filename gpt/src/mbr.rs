@@ -328,6 +328,43 @@ mod tests {
     }
 
     #[test]
+    fn ebr_chain_length_is_bounded() {
+        // 200 EBRs, each linking to the next: more than the bound allows.
+        let n = 200usize;
+        let mut d = vec![0u8; (10 + 2 * n + 2) * 512];
+        put_entry(&mut d, 0, 1, 0x05, 10, (2 * n + 2) as u32);
+        for k in 0..n {
+            let lba = 10 + 2 * k;
+            put_entry(&mut d, lba, 1, 0x83, 1, 1);
+            put_entry(&mut d, lba, 2, 0x05, (2 * (k + 1)) as u32, 2);
+        }
+        let m = parse_mbr(&BytesReader::new(d), 512).unwrap();
+        assert_eq!(m.logicals.len(), MAX_LOGICAL_PARTITIONS);
+        assert!(m.load_findings.iter().any(|f| f.code == "mbr.ebr.too_many"));
+    }
+
+    #[test]
+    fn ebr_beyond_the_disk_is_reported() {
+        let mut d = vec![0u8; 8 * 512];
+        put_entry(&mut d, 0, 1, 0x0F, 100, 50);
+        let m = parse_mbr(&BytesReader::new(d), 512).unwrap();
+        assert!(m.logicals.is_empty());
+        assert!(
+            m.load_findings
+                .iter()
+                .any(|f| f.code == "mbr.ebr.unreadable")
+        );
+    }
+
+    #[test]
+    fn empty_extended_partition_is_not_damage() {
+        let mut d = vec![0u8; 64 * 512];
+        put_entry(&mut d, 0, 1, 0x05, 10, 40);
+        let m = parse_mbr(&BytesReader::new(d), 512).unwrap();
+        assert!(m.load_findings.is_empty() && m.logicals.is_empty());
+    }
+
+    #[test]
     fn garbage_never_panics() {
         for seed in 0u8..=255 {
             let d: Vec<u8> = (0..4096u32)

@@ -217,6 +217,11 @@ fn mbr_primaries_and_logicals() {
     assert_eq!(a.partitions[0].attributes, vec!["bootable".to_string()]);
     // The evidence says 512 was assumed (no GPT to tell), not silently taken.
     assert!(a.tables.sector.assumed);
+    assert!(
+        finding(&a, "mbr.free_space")
+            .message
+            .contains("LBA 59392..=65535 (3 MiB)")
+    );
 }
 
 #[test]

@@ -97,6 +97,7 @@ fn both_headers_zeroed_partitions_proposed_back_exactly() {
     assert!(a.partitions.is_empty());
     assert!(codes(&a).contains(&"gpt.headers.missing".to_string()));
     assert!(codes(&a).contains(&"gpt.recovery.partitions_found".to_string()));
+    assert!(codes(&a).contains(&"gpt.recovery.entries_survive".to_string()));
     let rec = a.recovery.unwrap();
     let got: Vec<(u64, u64, &str)> = rec
         .proposed

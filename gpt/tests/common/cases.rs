@@ -314,7 +314,10 @@ pub fn all() -> Vec<Case> {
             name: "header-size",
             fixture: "gpt-512.img",
             damage: |i| i.hdr(1, 0x0C, &le32(600)),
-            expect: &["gpt.primary_header.header_size"],
+            expect: &[
+                "gpt.primary_header.header_size",
+                "gpt.headers.mismatch.header_size",
+            ],
         },
         Case {
             name: "reserved",
@@ -392,6 +395,23 @@ pub fn all() -> Vec<Case> {
             fixture: "hybrid.img",
             damage: |i| i.put(E3 + 12, &le32(4000)),
             expect: &["gpt.hybrid.mismatch"],
+        },
+        // Logical partitions behind a hybrid MBR: an extended entry in the
+        // free slot 4 and one EBR in the free space at the end of the disk.
+        Case {
+            name: "hybrid-logicals",
+            fixture: "hybrid.img",
+            damage: |i| {
+                i.put(0x1BE + 48 + 4, &[0x05]);
+                i.put(0x1BE + 48 + 8, &le32(60000));
+                i.put(0x1BE + 48 + 12, &le32(4000));
+                let ebr = 60000 * 512;
+                i.put(ebr + 0x1BE + 4, &[0x83]);
+                i.put(ebr + 0x1BE + 8, &le32(2048));
+                i.put(ebr + 0x1BE + 12, &le32(1000));
+                i.put(ebr + 510, &[0x55, 0xAA])
+            },
+            expect: &["gpt.hybrid.logicals"],
         },
         // Classic MBR.
         Case {
