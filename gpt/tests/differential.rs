@@ -134,6 +134,11 @@ const BY_DESIGN: &[(&str, &str, &str)] = &[
         "sfdisk silently uses the classic MBR and ignores the GPT (sgdisk refuses: \"Invalid partition data!\"): imgcheck flags the conflict",
     ),
     (
+        "hybrid-logicals",
+        "sfdisk",
+        "libfdisk reads only the GPT on a hybrid disk and never looks at MBR logical partitions (sgdisk warns, as imgcheck does)",
+    ),
+    (
         "hybrid-mismatch",
         "sfdisk",
         "libfdisk does not compare hybrid MBR entries with GPT partitions",
