@@ -245,6 +245,9 @@ fn refcount_at(block: &[u8], order: u32, i: u64) -> u64 {
     }
 }
 
+/// An L2 table reference: offset, who refers, L1 index, weight.
+type L2Ref = (u64, Source, usize, u64);
+
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Source {
     Active,
@@ -262,6 +265,11 @@ struct Ctx<'a> {
     refcount_max: u64,
     sink: Sink,
     r: CheckReport,
+    /// How many references the structure being walked stands for: a
+    /// table shared by several snapshots is walked once, counted N times.
+    weight: u64,
+    /// Decode compressed clusters too.
+    deep: bool,
 }
 
 impl Ctx<'_> {
@@ -274,7 +282,7 @@ impl Ctx<'_> {
         self.r.highest_referenced_end = self.r.highest_referenced_end.max(end);
         // The last cluster may be partly past EOF; a whole cluster may not.
         if end >= self.file_len.saturating_add(self.cs) {
-            self.r.corruptions = self.r.corruptions.saturating_add(1);
+            self.r.corruptions = self.r.corruptions.saturating_add(self.weight);
             self.sink.push(
                 Severity::Error,
                 "qcow2.reference.past_eof",
@@ -296,8 +304,15 @@ impl Ctx<'_> {
             let Some(v) = self.imrt.get_mut(ku) else {
                 continue;
             };
-            if u64::from(*v) >= self.refcount_max {
-                self.r.corruptions = self.r.corruptions.saturating_add(1);
+            // QEMU counts one overflow for every reference past the maximum.
+            let room = self.refcount_max.saturating_sub(u64::from(*v));
+            let add = self.weight.min(room);
+            *v = v.saturating_add(u32::try_from(add).unwrap_or(u32::MAX));
+            if add < self.weight {
+                self.r.corruptions = self
+                    .r
+                    .corruptions
+                    .saturating_add(self.weight.saturating_sub(add));
                 self.sink.push(
                     Severity::Error,
                     "qcow2.refcount.overflow",
@@ -307,27 +322,25 @@ impl Ctx<'_> {
                         self.h.refcount_bits()
                     ),
                 );
-                continue;
             }
-            *v = v.saturating_add(1);
             if let Some(c) = self.class.get_mut(ku) {
                 *c |= class;
             }
             if class == CLASS_META
                 && let Some(m) = self.meta.get_mut(ku)
             {
-                *m = m.saturating_add(1);
+                *m = m.saturating_add(u8::try_from(self.weight).unwrap_or(u8::MAX));
             }
         }
     }
 
     fn corruption(&mut self, code: &'static str, offset: u64, msg: String) {
-        self.r.corruptions = self.r.corruptions.saturating_add(1);
+        self.r.corruptions = self.r.corruptions.saturating_add(self.weight);
         self.sink.push(Severity::Error, code, offset, msg);
     }
 
     /// Marks an L1 table and collects its L2 references.
-    fn walk_l1(&mut self, l1: &L1Table, src: Source, refs: &mut Vec<(u64, Source, usize)>) {
+    fn walk_l1(&mut self, l1: &L1Table, src: Source, refs: &mut Vec<L2Ref>) {
         let what = match src {
             Source::Active => "active L1 table".to_string(),
             Source::Snapshot(i) => format!("L1 table of snapshot {i}"),
@@ -362,7 +375,7 @@ impl Ctx<'_> {
             if !l2.is_multiple_of(self.cs) {
                 self.corruption("qcow2.l1.unaligned", at, format!("{what} entry {i} points to an L2 table at {l2:#x}, which is not cluster aligned"));
             }
-            refs.push((l2, src, i));
+            refs.push((l2, src, i, self.weight));
         }
     }
 }
@@ -407,6 +420,8 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
         refcount_max: refcount_max.min(u64::from(u32::MAX)),
         sink,
         r,
+        weight: 1,
+        deep: opts.deep,
     };
     qemu_open_checks(&mut c);
 
@@ -426,7 +441,10 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
             ),
         );
     }
-    let mut snap_l1s = Vec::new();
+    // Snapshots sharing one L1 table (same offset and size) are walked
+    // once with a weight; the total walked is bounded.
+    let mut groups: Vec<((u64, u32), u64, usize)> = Vec::new();
+    let mut snap_l1s: Vec<usize> = Vec::new();
     for s in &table.snapshots {
         if !s.l1_table_offset.is_multiple_of(cs) {
             c.corruption(
@@ -453,18 +471,39 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
             );
             continue;
         }
-        match load_l1(file, s.l1_table_offset, s.l1_size) {
+        snap_l1s.push(s.index);
+        match groups
+            .iter_mut()
+            .find(|g| g.0 == (s.l1_table_offset, s.l1_size))
+        {
+            Some(g) => g.1 = g.1.saturating_add(1),
+            None => groups.push(((s.l1_table_offset, s.l1_size), 1, s.index)),
+        }
+    }
+    let mut l1_budget = MAX_CHECK_L1_BYTES;
+    for ((off, size), weight, index) in groups {
+        let bytes = u64::from(size)
+            .saturating_mul(8)
+            .min(file_len.saturating_sub(off));
+        if bytes > l1_budget {
+            c.r.check_errors = c.r.check_errors.saturating_add(1);
+            c.sink.push(Severity::Error, "qcow2.check.too_large", off, format!("snapshot L1 tables add up to more than {MAX_CHECK_L1_BYTES} bytes; the remaining snapshots were not checked"));
+            break;
+        }
+        l1_budget = l1_budget.saturating_sub(bytes);
+        match load_l1(file, off, size) {
             Ok(l1) => {
-                c.walk_l1(&l1, Source::Snapshot(s.index), &mut refs);
-                snap_l1s.push((s.index, l1));
+                c.weight = weight;
+                c.walk_l1(&l1, Source::Snapshot(index), &mut refs);
+                c.weight = 1;
             }
             Err(e) => {
                 c.r.check_errors = c.r.check_errors.saturating_add(1);
                 c.sink.push(
                     Severity::Error,
                     "qcow2.check.io",
-                    s.l1_table_offset,
-                    format!("snapshot {} L1 table: {e}", s.id),
+                    off,
+                    format!("snapshot {index} L1 table: {e}"),
                 );
             }
         }
@@ -496,34 +535,6 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
     }
     c.inc(h.snapshots_offset, table.size, CLASS_META, "snapshot table");
 
-    // L2 tables: each read once, in offset order.
-    refs.sort();
-    let mut lost = LostData::default();
-    let mut i = 0usize;
-    while let Some(&(l2_off, _, _)) = refs.get(i) {
-        let table = read_zero_filled(file, l2_off, cs, cs).map(|(b, _)| b);
-        let mut j = i;
-        while let Some(&(o, src, l1_index)) = refs.get(j) {
-            if o != l2_off {
-                break;
-            }
-            match &table {
-                Ok(t) => check_l2(&mut c, t, l2_off, src, l1_index, opts, &mut lost),
-                Err(e) => {
-                    c.r.check_errors = c.r.check_errors.saturating_add(1);
-                    c.sink.push(
-                        Severity::Error,
-                        "qcow2.check.io",
-                        l2_off,
-                        format!("L2 table at {l2_off:#x}: {e}"),
-                    );
-                }
-            }
-            j = j.saturating_add(1);
-        }
-        i = j.max(i.saturating_add(1));
-    }
-
     // Refcount structures.
     let rt_entries = h.refcount_table_entries();
     c.inc(
@@ -550,10 +561,88 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
             Vec::new()
         }
     };
+    let mut disk = DiskRefcounts {
+        file,
+        reftable,
+        cluster_size: cs,
+        rb_bits: h
+            .cluster_bits
+            .saturating_add(3)
+            .saturating_sub(h.refcount_order),
+        order: h.refcount_order,
+        cache: HashMap::new(),
+    };
+    // COPIED on the active L1 entries (QEMU's check_oflag_copied).
+    for (i, &l1e) in active.entries.iter().enumerate() {
+        let l2 = l1e & L1E_OFFSET_MASK;
+        if l2 == 0 {
+            continue;
+        }
+        if let Ok(rc) = disk.get(l2 >> h.cluster_bits)
+            && (rc == 1) != (l1e & OFLAG_COPIED != 0)
+        {
+            let at = active
+                .offset
+                .saturating_add(u64::try_from(i).unwrap_or(0).saturating_mul(8));
+            c.corruption(
+                "qcow2.l1.copied_flag",
+                at,
+                format!(
+                    "active L1 entry {i} ({l1e:#018x}) has COPIED {} but the L2 table's refcount is {rc}",
+                    if l1e & OFLAG_COPIED != 0 { "set" } else { "clear" }
+                ),
+            );
+        }
+    }
+
+    // L2 tables: each read once, in offset order.
+    refs.sort();
+    let mut lost = LostData::default();
+    let mut i = 0usize;
+    while let Some(&(l2_off, _, _, _)) = refs.get(i) {
+        let table = read_zero_filled(file, l2_off, cs, cs).map(|(b, _)| b);
+        let mut j = i;
+        // Active references one by one (fragmentation and COPIED are
+        // per reference); snapshot references summed into one weight.
+        let mut snap: Option<(Source, usize, u64)> = None;
+        let mut work: Vec<(Source, usize, u64)> = Vec::new();
+        while let Some(&(o, src, l1_index, w)) = refs.get(j) {
+            if o != l2_off {
+                break;
+            }
+            if src == Source::Active {
+                work.push((src, l1_index, 1));
+            } else {
+                let cur = snap.get_or_insert((src, l1_index, 0));
+                cur.2 = cur.2.saturating_add(w);
+            }
+            j = j.saturating_add(1);
+        }
+        work.extend(snap);
+        for (src, l1_index, w) in work {
+            c.weight = w;
+            match &table {
+                Ok(t) => check_l2(&mut c, t, l2_off, src, l1_index, &mut lost, &mut disk),
+                Err(e) => {
+                    c.r.check_errors = c.r.check_errors.saturating_add(1);
+                    c.sink.push(
+                        Severity::Error,
+                        "qcow2.check.io",
+                        l2_off,
+                        format!("L2 table at {l2_off:#x}: {e}"),
+                    );
+                }
+            }
+            c.weight = 1;
+        }
+        i = j.max(i.saturating_add(1));
+    }
+
     if let Some(cr) = h.extensions.crypto {
         c.inc(cr.offset, cr.length, CLASS_META, "encryption header");
     }
     check_bitmaps(&mut c);
+    let reftable = disk.reftable.clone();
     for (i, &e) in reftable.iter().enumerate() {
         let at = h
             .refcount_table_offset
@@ -587,17 +676,6 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
     }
 
     // Compare with the refcounts on disk.
-    let mut disk = DiskRefcounts {
-        file,
-        reftable,
-        cluster_size: cs,
-        rb_bits: h
-            .cluster_bits
-            .saturating_add(3)
-            .saturating_sub(h.refcount_order),
-        order: h.refcount_order,
-        cache: HashMap::new(),
-    };
     let mut highest = 0u64;
     let total = c.imrt.len();
     for k in 0..total {
@@ -620,7 +698,6 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
     }
     c.r.image_end_offset = highest.saturating_add(1).saturating_mul(cs);
 
-    check_copied(&mut c, &active, &mut disk, &refs);
     gap_checks(&mut c, &mut disk, &lost, &snap_l1s);
     overlap_checks(&mut c);
     let _ = c.img;
@@ -665,8 +742,8 @@ fn check_l2(
     l2_off: u64,
     src: Source,
     l1_index: usize,
-    opts: &CheckOptions,
     lost: &mut LostData,
+    disk: &mut DiskRefcounts<'_>,
 ) {
     let h = c.h;
     let cs = c.cs;
@@ -719,7 +796,7 @@ fn check_l2(
                         lost.first_guest = Some(lost.first_guest.map_or(guest, |g| g.min(guest)));
                     }
                 }
-                if opts.deep && coff < c.file_len {
+                if c.deep && coff < c.file_len {
                     lost.compressed_entries.push((e, guest));
                 }
             }
@@ -743,6 +820,37 @@ fn check_l2(
                     }
                     next_contiguous = off.saturating_add(cs);
                 }
+                if frag {
+                    // QEMU's check_oflag_copied: data clusters of the active L1.
+                    let rc = if data_file {
+                        Ok(1)
+                    } else {
+                        disk.get(off >> h.cluster_bits)
+                    };
+                    if let Ok(rc) = rc
+                        && (rc == 1) != (e & OFLAG_COPIED != 0)
+                    {
+                        c.corruption(
+                            "qcow2.l2.copied_flag",
+                            eoff,
+                            format!(
+                                "L2 entry {i} of the table at {l2_off:#x} ({e:#018x}) has COPIED {} but the data cluster's refcount is {rc}",
+                                if e & OFLAG_COPIED != 0 { "set" } else { "clear" }
+                            ),
+                        );
+                    }
+                }
+                if let Some(DataFile::Open(df)) = c.img.data_file()
+                    && ty == ClusterType::Normal
+                    && off.saturating_add(cs) > df.len()
+                {
+                    c.sink.push(
+                        Severity::Error,
+                        "qcow2.data_file.past_eof",
+                        eoff,
+                        format!("L2 entry {i} of the table at {l2_off:#x} maps guest offset {guest:#x} to data file offset {off:#x}, past the end of the data file ({} bytes)", df.len()),
+                    );
+                }
                 if !data_file {
                     c.inc(off, cs, CLASS_DATA, "data cluster");
                     if frag && ty == ClusterType::Normal && off.saturating_add(cs) > c.file_len {
@@ -756,57 +864,6 @@ fn check_l2(
                 if bitmap & 0xffff_ffff != 0 {
                     c.corruption("qcow2.l2.unallocated_bitmap", eoff, format!("unallocated L2 entry {i} of the table at {l2_off:#x} has subcluster allocation bits set ({bitmap:#x})"));
                 }
-            }
-        }
-    }
-}
-
-fn check_copied(
-    c: &mut Ctx<'_>,
-    active: &L1Table,
-    disk: &mut DiskRefcounts<'_>,
-    _refs: &[(u64, Source, usize)],
-) {
-    let h = c.h;
-    let cs = c.cs;
-    let es = usz(h.l2_entry_size());
-    for (i, &l1e) in active.entries.iter().enumerate() {
-        let l2 = l1e & L1E_OFFSET_MASK;
-        if l2 == 0 {
-            continue;
-        }
-        if let Ok(rc) = disk.get(l2 >> h.cluster_bits)
-            && (rc == 1) != (l1e & OFLAG_COPIED != 0)
-        {
-            {
-                let at = active
-                    .offset
-                    .saturating_add(u64::try_from(i).unwrap_or(0).saturating_mul(8));
-                c.corruption("qcow2.l1.copied_flag", at, format!("active L1 entry {i} ({l1e:#018x}) has COPIED {} but the L2 table's refcount is {rc}", if l1e & OFLAG_COPIED != 0 { "set" } else { "clear" }));
-            }
-        }
-        let Ok((t, _)) = read_zero_filled(c.img.file().as_ref(), l2, cs, cs) else {
-            c.r.check_errors = c.r.check_errors.saturating_add(1);
-            continue;
-        };
-        for j in 0..usz(h.l2_entries()) {
-            let at = j.saturating_mul(es);
-            let e = be64(&t, at);
-            let ty = cluster_type(h, e);
-            if ty != ClusterType::Normal && ty != ClusterType::ZeroAlloc {
-                continue;
-            }
-            let rc = if h.has_data_file() {
-                1
-            } else {
-                match disk.get((e & L2E_OFFSET_MASK) >> h.cluster_bits) {
-                    Ok(v) => v,
-                    Err(()) => continue,
-                }
-            };
-            if (rc == 1) != (e & OFLAG_COPIED != 0) {
-                let eoff = l2.saturating_add(u64::try_from(at).unwrap_or(0));
-                c.corruption("qcow2.l2.copied_flag", eoff, format!("L2 entry {j} of the table at {l2:#x} ({e:#018x}) has COPIED {} but the data cluster's refcount is {rc}", if e & OFLAG_COPIED != 0 { "set" } else { "clear" }));
             }
         }
     }
@@ -922,12 +979,7 @@ fn qemu_open_checks(c: &mut Ctx<'_>) {
     c.r.qemu_open_failure = why;
 }
 
-fn gap_checks(
-    c: &mut Ctx<'_>,
-    disk: &mut DiskRefcounts<'_>,
-    lost: &LostData,
-    snap_l1s: &[(usize, L1Table)],
-) {
+fn gap_checks(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>, lost: &LostData, snap_l1s: &[usize]) {
     let h = c.h;
     let cs = c.cs;
     let img = c.img;
@@ -1005,7 +1057,7 @@ fn gap_checks(
                 c.sink.push(Severity::Info, "qcow2.snapshot.disk_size_differs", s.entry_offset, format!("snapshot {} ({}) was taken with a virtual disk of {ds} bytes; the current disk is {} bytes", s.id, s.name, h.size));
             }
             let need = h.l1_entries_for(ds);
-            if u64::from(s.l1_size) < need && snap_l1s.iter().any(|(i, _)| *i == s.index) {
+            if u64::from(s.l1_size) < need && snap_l1s.contains(&s.index) {
                 c.corruption_extra("qcow2.snapshot.l1_too_small", s.entry_offset, format!("snapshot {} ({}) has {} L1 entries but its disk of {ds} bytes needs {need}", s.id, s.name, s.l1_size));
             }
         }

@@ -622,8 +622,14 @@ impl Image {
             return false;
         }
         let mut pos = offset;
-        // Each round advances by at least one byte and at most to the end.
+        let mut steps = 0u32;
+        // Each round advances by at least one byte; the step bound keeps
+        // a huge range of tiny clusters from taking forever ("unknown").
         while pos < end {
+            steps = steps.saturating_add(1);
+            if steps > MAX_KNOWN_ZERO_STEPS {
+                return false;
+            }
             let Ok((kind, run)) = self.map(l1, pos) else {
                 return false;
             };
@@ -665,7 +671,8 @@ impl Image {
         let l1_index = usz(cluster_index.checked_div(l2_entries).unwrap_or(0));
         let l2_index = usz(cluster_index.checked_rem(l2_entries).unwrap_or(0));
         if l1_index >= l1.entries.len() {
-            return Ok((Mapping::Unallocated, cluster_left));
+            // Everything past the L1 table is unallocated.
+            return Ok((Mapping::Unallocated, u64::MAX.saturating_sub(pos).max(1)));
         }
         if l1_index >= l1.valid {
             return Err(format!(

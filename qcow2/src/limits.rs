@@ -38,3 +38,7 @@ pub const L2_CACHE_TABLES: usize = 32;
 pub const REFBLOCK_CACHE: usize = 64;
 /// Largest table offset accepted (QEMU requires offset + size <= INT64_MAX).
 pub const MAX_TABLE_OFFSET: u64 = 1 << 62;
+/// Most bytes of snapshot L1 tables the checker walks in total.
+pub const MAX_CHECK_L1_BYTES: u64 = 1 << 30;
+/// Most steps `known_zero` takes before answering "unknown".
+pub const MAX_KNOWN_ZERO_STEPS: u32 = 1 << 20;

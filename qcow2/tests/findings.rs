@@ -629,3 +629,19 @@ fn stats_match_qemu_counters() {
     }
     assert_eq!(j.as_object().unwrap().len(), 12);
 }
+
+#[test]
+fn data_file_shorter_than_its_mappings() {
+    let (_c, clean) = prepare("datafile.qcow2", |_| {});
+    assert!(!has(&report(&clean, false), "qcow2.data_file.past_eof"));
+    let (_d, p) = prepare("datafile.qcow2", |_| {});
+    let data = p.parent().unwrap().join("datafile.data");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&data)
+        .unwrap()
+        .set_len(65536)
+        .unwrap();
+    let r = report(&p, false);
+    assert!(has(&r, "qcow2.data_file.past_eof"), "{:?}", r.findings);
+}

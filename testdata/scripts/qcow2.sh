@@ -58,6 +58,12 @@ io snap.qcow2 'write -P 0xb1 64k 64k' 'write -z 1M 64k' 'write -P 0xb2 3M 64k'
 qemu-img snapshot -c second snap.qcow2
 io snap.qcow2 'write -P 0xc1 0 32k' 'discard 3M 64k'
 
+# Three snapshots in a row share their L2 tables (refcounts of 4).
+qemu-img create -q -f qcow2 snap3.qcow2 4M
+io snap3.qcow2 'write -P 0xd1 0 192k' 'write -P 0xd2 2M 64k'
+for n in a b c; do qemu-img snapshot -c "$n" snap3.qcow2; done
+io snap3.qcow2 'write -P 0xd3 64k 64k'
+
 # Three-deep backing chain with relative names.
 qemu-img create -q -f qcow2 chain-base.qcow2 4M && io chain-base.qcow2 'write -P 0x01 0 1M' 'write -P 0x02 3M 64k'
 qemu-img create -q -f qcow2 -b chain-base.qcow2 -F qcow2 chain-mid.qcow2 && io chain-mid.qcow2 'write -P 0x03 64k 64k' 'write -z 512k 64k'

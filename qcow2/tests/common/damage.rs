@@ -22,6 +22,8 @@ pub struct Map {
     pub unallocated_entry: Option<u64>,
     pub extl2: bool,
     pub snapshots: Vec<u64>,
+    /// First L2 table of the first snapshot.
+    pub snap_l2: Option<u64>,
     pub file_len: u64,
 }
 
@@ -75,6 +77,11 @@ pub fn map(bytes: &[u8]) -> Map {
         unallocated_entry,
         extl2: h.extended_l2(),
         snapshots: img.snapshots().iter().map(|s| s.entry_offset).collect(),
+        snap_l2: img.snapshots().first().and_then(|s| {
+            let l1 = s.l1_table_offset as usize;
+            let o = be64(bytes, l1) & imgcheck_qcow2::L1E_OFFSET_MASK;
+            (o != 0).then_some(o)
+        }),
         file_len: bytes.len() as u64,
     }
 }
@@ -306,6 +313,17 @@ pub fn damages() -> Vec<(&'static str, Damage)> {
             };
             let e = be64(b, s as usize);
             put64(b, s, e + 512);
+            true
+        }),
+        ("snapshot-l2-reserved-bit", |b, m| {
+            let Some(l2) = m.snap_l2 else { return false };
+            let e = be64(b, l2 as usize);
+            put64(b, l2, e | 4);
+            true
+        }),
+        ("snapshot-l2-entry-zeroed", |b, m| {
+            let Some(l2) = m.snap_l2 else { return false };
+            put64(b, l2, 0);
             true
         }),
         ("snapshot-l1-zeroed", |b, m| {
