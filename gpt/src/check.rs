@@ -87,6 +87,15 @@ pub fn check(t: &Tables) -> Vec<Finding> {
 
 fn sector_size_checks(t: &Tables, out: &mut Vec<Finding>) {
     let s = &t.sector;
+    if s.assumed && t.scheme == Scheme::Mbr {
+        // Not silently: nothing on the disk states the sector size.
+        out.push(gpt(
+            Severity::Info,
+            "gpt.sector_size.assumed",
+            0,
+            "MBR LBAs are read as 512-byte sectors: an MBR does not record its sector size and no partition's contents tell".into(),
+        ));
+    }
     if s.ambiguous {
         out.push(gpt(
             Severity::Warning,

@@ -180,13 +180,67 @@ pub fn detect_sector_size<R: ReadAt + ?Sized>(r: &R) -> SectorSize {
     }
 }
 
+/// Most MBR partitions probed for contents when inferring the sector size.
+const MAX_SIZE_PROBES: usize = 8;
+
+/// An MBR does not record its sector size: count the partitions whose
+/// start holds a known signature when LBAs are 512-byte and 4096-byte
+/// sectors, and keep the size the contents agree with.
+fn infer_mbr_sector_size<R: ReadAt + ?Sized>(r: &R, m: &Mbr, sector: &mut SectorSize) {
+    let starts: Vec<u64> = m
+        .entries
+        .iter()
+        .filter(|e| e.is_used() && !is_extended(e.os_type))
+        .map(|e| u64::from(e.starting_lba))
+        .take(MAX_SIZE_PROBES)
+        .collect();
+    let hits = |ss: u64| {
+        starts
+            .iter()
+            .filter(|&&lba| crate::sig::identify_at(r, mul(lba, ss)).is_some())
+            .count()
+    };
+    let (h512, h4k) = (hits(512), hits(4096));
+    if h4k > h512 {
+        *sector = SectorSize {
+            bytes: 4096,
+            evidence: vec![format!(
+                "MBR partition starts hold filesystem signatures when counted in 4096-byte sectors ({h4k} of {}), not in 512-byte ones ({h512})",
+                starts.len()
+            )],
+            assumed: false,
+            ambiguous: h512 > 0,
+        };
+    } else if h512 > 0 {
+        *sector = SectorSize {
+            bytes: 512,
+            evidence: vec![format!(
+                "MBR partition starts hold filesystem signatures when counted in 512-byte sectors ({h512} of {})",
+                starts.len()
+            )],
+            assumed: false,
+            ambiguous: h4k > 0,
+        };
+    }
+}
+
 /// Reads the MBR and both GPT copies of `r`. Bounded: a fixed number of
 /// sector reads, the EBR chain and the entry arrays capped by constants.
 pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
     let disk_size = r.len();
-    let sector = detect_sector_size(r);
+    let mut sector = detect_sector_size(r);
+    let mut mbr = parse_mbr(r, sector.bytes);
+    if sector.assumed
+        && let Some(m) = &mbr
+        && m.signature_ok
+        && m.kind == MbrKind::Classic
+    {
+        infer_mbr_sector_size(r, m, &mut sector);
+        if sector.bytes != 512 {
+            mbr = parse_mbr(r, sector.bytes);
+        }
+    }
     let ss = sector.bytes;
-    let mbr = parse_mbr(r, ss);
     let primary = GptCopy::read(r, Role::Primary, 1, ss);
     let last = disk_size.checked_div(ss).unwrap_or(0).saturating_sub(1);
     let mut backup_searched = Vec::new();

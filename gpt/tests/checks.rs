@@ -247,3 +247,31 @@ fn hybrid_without_table_mismatch_is_silent() {
     let a = Img::fixture("hybrid.img").analyze();
     assert!(!codes(&a).iter().any(|c| c == "gpt.hybrid.mismatch"));
 }
+
+#[test]
+fn mbr_on_4096_byte_sectors_is_told_by_its_contents() {
+    let a = Img::fixture("mbr-4k.img").analyze();
+    assert_eq!(
+        (
+            a.tables.scheme.as_str(),
+            a.tables.sector.bytes,
+            a.tables.sector.assumed
+        ),
+        ("mbr", 4096, false)
+    );
+    let got: Vec<_> = a
+        .partitions
+        .iter()
+        .map(|p| (p.number, p.start, p.size))
+        .collect();
+    assert_eq!(got, vec![(1, 1 << 20, 8 << 20), (2, 9 << 20, 8 << 20)]);
+    assert!(
+        a.tables.sector.evidence[0].contains("4096-byte sectors (2 of 2)"),
+        "{:?}",
+        a.tables.sector.evidence
+    );
+    // Without contents, 512 is an assumption and says so.
+    let b = Img::fixture("mbr-logical.img").analyze();
+    assert!(codes(&b).contains(&"gpt.sector_size.assumed".to_string()));
+    assert!(!codes(&a).contains(&"gpt.sector_size.assumed".to_string()));
+}

@@ -252,6 +252,7 @@ fn agree_with_sgdisk_and_sfdisk_or_differ_by_design() {
         "gpt-512.img",
         "gpt-4k.img",
         "mbr-logical.img",
+        "mbr-4k.img",
         "hybrid.img",
         "grown.img",
         "gpt-fs.img",

@@ -10,6 +10,8 @@
 #   mbr-logical.img 32 MiB, dos: 2 primaries + extended (0x05) with 3 logicals
 #   hybrid.img     gpt-512 + `sgdisk -h 1:2` (hybrid MBR mirroring partitions 1 and 2)
 #   grown.img      gpt-512 truncated to 48 MiB after partitioning (backup header left at 32 MiB)
+#   mbr-4k.img     32 MiB, dos label on 4096-byte sectors (fdisk -b 4096): ext4 (LBA 256, 8 MiB) and swap;
+#                  nothing in an MBR states the sector size, only the contents tell
 #   gpt-fs.img     64 MiB GPT whose partitions hold real filesystems: ext4 (1 MiB, 16 MiB),
 #                  xfs (17 MiB, 16 MiB), swap (33 MiB, 8 MiB) and an empty LVM partition at 41 MiB
 #                  of 10 MiB: tests copy util-linux's lvm2.img (a PV of 10 MiB, pvcreate needs a
@@ -60,6 +62,15 @@ start=22528, size=8192, type=82
 start=32768, size=8192, type=8e
 S
 
+truncate -s 32M mbr-4k.img
+printf 'o\nx\ni\n0x4b4b4b4b\nr\nn\np\n1\n\n+8M\nn\np\n2\n\n+8M\nt\n2\n82\nw\n' | fdisk -b 4096 mbr-4k.img >/dev/null 2>&1
+truncate -s 8M ext4-4k.fs
+mkfs.ext4 -q -F -b 4096 -U 22222222-0000-0000-0000-000000000005 -E hash_seed=22222222-0000-0000-0000-000000000006 -L four ext4-4k.fs
+truncate -s 8M swap-4k.fs
+mkswap -q -U 22222222-0000-0000-0000-000000000007 swap-4k.fs >/dev/null
+dd if=ext4-4k.fs of=mbr-4k.img bs=1M seek=1 conv=notrunc,sparse status=none
+dd if=swap-4k.fs of=mbr-4k.img bs=1M seek=9 conv=notrunc,sparse status=none
+
 cp gpt-512.img hybrid.img
 sgdisk -h 1:2 hybrid.img >/dev/null
 
@@ -82,7 +93,7 @@ dd if=ext4.fs of=gpt-fs.img bs=1M seek=1 conv=notrunc,sparse status=none
 dd if=xfs.fs of=gpt-fs.img bs=1M seek=17 conv=notrunc,sparse status=none
 dd if=swap.fs of=gpt-fs.img bs=1M seek=33 conv=notrunc,sparse status=none
 
-for f in gpt-512.img gpt-4k.img mbr-logical.img hybrid.img grown.img gpt-fs.img; do
+for f in gpt-512.img gpt-4k.img mbr-logical.img mbr-4k.img hybrid.img grown.img gpt-fs.img; do
   zstd -19 -q -f "$f" -o "$out/$f.zst"
 done
 ls -l "$out"
