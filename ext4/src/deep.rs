@@ -153,6 +153,7 @@ struct Deep<'a, 'r> {
     dx_nodes: HashMap<u32, Vec<u64>>,
     special: Vec<u32>,
     dx_leaf_refs: Vec<u64>,
+    inline_dirs: Vec<u32>,
     lost_found: Option<u32>,
 }
 
@@ -213,6 +214,7 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
         .collect(),
         lost_found: None,
         dx_leaf_refs: Vec::new(),
+        inline_dirs: Vec::new(),
     };
     d.mark_metadata();
     d.pass1();
@@ -554,6 +556,9 @@ impl Deep<'_, '_> {
         }
         self.ea_block(ino);
         self.inode_xattrs(ino);
+        if kind == K_DIR && f & INLINE_DATA_FL != 0 && self.inline_dirs.len() < (1 << 24) {
+            self.inline_dirs.push(n);
+        }
         self.walk(ino, kind == K_DIR);
     }
 
@@ -622,6 +627,31 @@ impl Deep<'_, '_> {
                         ino.i_size
                     ),
                 );
+            }
+        }
+        if !ino.is_fast_symlink() && ino.i_flags & 0x800 == 0 {
+            let mut first = None;
+            self.fs.map_file(
+                ino,
+                &mut |e| {
+                    if let MapEvent::Data { lblk: 0, pblk, .. } = e {
+                        first = Some(pblk);
+                    }
+                },
+                None,
+            );
+            if let Some(b) = first.and_then(|p| self.fs.read_block(p)) {
+                let len = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+                if u64_of(len) != ino.i_size {
+                    self.error(
+                        "ext4.symlink.bad_length",
+                        ino.offset,
+                        format!(
+                            "symlink inode {n} has size {} but its target block holds {len} bytes",
+                            ino.i_size
+                        ),
+                    );
+                }
             }
         }
     }
@@ -846,6 +876,11 @@ impl Deep<'_, '_> {
             };
             self.dir_block(&ino, l, p);
         }
+        for dir in std::mem::take(&mut self.inline_dirs) {
+            if let Some(i) = self.fs.read_inode(dir) {
+                self.inline_dir(&i);
+            }
+        }
         if self.dir_blocks_dropped {
             self.out.push(Finding::info(
                 "ext4.deep.dir_blocks_limit",
@@ -1051,24 +1086,41 @@ impl Deep<'_, '_> {
                 );
             }
         }
-        let filetype = fs.sb.has_incompat(incompat::FILETYPE);
+        self.entries(dino, &b, off, l, 0, end, l == 0);
+    }
+
+    /// Parses the directory entries in `b[start..end]` (a block, or an
+    /// inline directory's area); `dots`: the first two must be `.`/`..`.
+    #[allow(clippy::too_many_arguments)]
+    fn entries(
+        &mut self,
+        dino: &Inode,
+        b: &[u8],
+        off: u64,
+        l: u64,
+        start: usize,
+        end: usize,
+        dots: bool,
+    ) {
+        let dir = dino.ino;
+        let filetype = self.fs.sb.has_incompat(incompat::FILETYPE);
         let encrypted = dino.i_flags & 0x800 != 0;
         let casefold = dino.i_flags & 0x4000_0000 != 0
-            && fs.sb.has_incompat(incompat::CASEFOLD)
-            && fs.sb.s_encoding == 1;
-        let mut pos = 0usize;
+            && self.fs.sb.has_incompat(incompat::CASEFOLD)
+            && self.fs.sb.s_encoding == 1;
+        let mut pos = start;
         let mut idx = 0u32;
         let mut names: Vec<Vec<u8>> = Vec::new();
         while pos < end {
-            let ino = le32(&b, pos);
-            let rec_len_raw = le16(&b, pos.saturating_add(4));
-            let rec_len = if rec_len_raw == 0 && bs == 65536 {
+            let ino = le32(b, pos);
+            let rec_len_raw = le16(b, pos.saturating_add(4));
+            let rec_len = if rec_len_raw == 0 && end == 65536 {
                 65536usize
             } else {
                 usize::from(rec_len_raw)
             };
-            let name_len = usize::from(u8_at(&b, pos.saturating_add(6)));
-            let ft = u8_at(&b, pos.saturating_add(7));
+            let name_len = usize::from(u8_at(b, pos.saturating_add(6)));
+            let ft = u8_at(b, pos.saturating_add(7));
             if rec_len < 8
                 || rec_len % 4 != 0
                 || pos.saturating_add(rec_len) > end
@@ -1077,13 +1129,13 @@ impl Deep<'_, '_> {
                 self.error("ext4.dir.bad_entry", off.saturating_add(u64_of(pos)), format!("directory {dir} block {l}: entry at byte {pos} has rec_len {rec_len}, name_len {name_len} (block end {end})"));
                 return;
             }
-            let name = bytes(&b, pos.saturating_add(8), name_len).to_vec();
+            let name = bytes(b, pos.saturating_add(8), name_len).to_vec();
             let eoff = off.saturating_add(u64_of(pos));
-            if l == 0 && idx == 0 {
+            if dots && idx == 0 {
                 if ino != dir || name != b"." {
                     self.error("ext4.dir.missing_dot", eoff, format!("directory {dir}: first entry is not '.' pointing at itself (inode {ino}, name {:?})", String::from_utf8_lossy(&name)));
                 }
-            } else if l == 0 && idx == 1 {
+            } else if dots && idx == 1 {
                 if name != b".." || ino == 0 {
                     self.error(
                         "ext4.dir.missing_dotdot",
@@ -1119,6 +1171,51 @@ impl Deep<'_, '_> {
             }
             idx = idx.saturating_add(1);
             pos = pos.saturating_add(rec_len);
+        }
+    }
+
+    /// An inline-data directory: `..` in the first 4 bytes of i_block,
+    /// entries in the rest and in the `system.data` xattr.
+    fn inline_dir(&mut self, dino: &Inode) {
+        let dir = dino.ino;
+        let parent = le32(&dino.i_block, 0);
+        self.dotdot.insert(dir, parent);
+        let off = dino.offset.saturating_add(0x28);
+        let iblock = dino.i_block;
+        self.entries(dino, &iblock, off, 0, 4, 60, false);
+        // system.data (name index 7, "data") continues the entries.
+        let raw = dino.raw.clone();
+        let estart = 128usize.saturating_add(usize::from(le16(&raw, 0x80)));
+        if raw.len() <= 128 || le32(&raw, estart) != 0xEA02_0000 {
+            return;
+        }
+        let base = estart.saturating_add(4);
+        let mut pos = base;
+        for _ in 0..64 {
+            if pos.saturating_add(16) > raw.len() || le32(&raw, pos) == 0 {
+                break;
+            }
+            let name_len = usize::from(u8_at(&raw, pos));
+            let index = u8_at(&raw, pos.saturating_add(1));
+            let offs = usize::from(le16(&raw, pos.saturating_add(2)));
+            let size = us(u64::from(le32(&raw, pos.saturating_add(8))));
+            if index == 7 && bytes(&raw, pos.saturating_add(16), name_len) == b"data" && size > 0 {
+                let v = base.saturating_add(offs);
+                if let Some(val) = raw.get(v..v.saturating_add(size)) {
+                    let val = val.to_vec();
+                    self.entries(
+                        dino,
+                        &val,
+                        dino.offset.saturating_add(u64_of(v)),
+                        0,
+                        0,
+                        val.len(),
+                        false,
+                    );
+                }
+                break;
+            }
+            pos = pos.saturating_add((16usize.saturating_add(name_len).saturating_add(3)) & !3);
         }
     }
 
