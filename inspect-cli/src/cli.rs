@@ -1,6 +1,7 @@
 //! Command-line contract: arguments, exit status (fsck-style bits OR-ed
 //! across images), and which view goes to stdout.
 
+use crate::batch;
 use crate::layers::Options;
 use crate::pipeline;
 use crate::render;
@@ -81,6 +82,10 @@ struct Args {
     /// Colour the text report.
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     color: ColorWhen,
+
+    /// Check this many images at once (default: one per CPU).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
 }
 
 /// Parses the arguments, checks every image, prints, and returns the exit status.
@@ -106,39 +111,141 @@ pub fn run() -> u8 {
     };
     choice.write_global();
 
-    let mut status = exit::CLEAN;
-    let mut stdout = anstream::stdout().lock();
-    for path in &args.images {
-        let opts = Options {
-            deep: args.deep,
-            snapshot: args.snapshot.clone(),
-            image_path: path.clone(),
-        };
-        if args.qemu_compat {
-            status |= qemu_compat(path, args.format, &opts, &mut stdout);
-            continue;
+    let items = batch::expand(&args.images);
+    if args.qemu_compat {
+        let mut status = exit::CLEAN;
+        let mut stdout = std::io::stdout().lock();
+        for item in &items {
+            status = qemu_compat(
+                &item.path,
+                args.format,
+                &options(&args, &item.path),
+                &mut stdout,
+            );
         }
-        match pipeline::inspect_image(path, args.format, &opts) {
+        return status;
+    }
+
+    let jobs = args
+        .jobs
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let siblings = batch::small_siblings(&items);
+    let progress = progress_bar(items.len());
+    let mut status = exit::CLEAN;
+    let mut rows: Vec<SummaryRow> = Vec::new();
+    let mut stdout = anstream::stdout().lock();
+    let mut broken_pipe = false;
+    batch::run_all(
+        &items,
+        jobs,
+        |i, item| {
+            let mut r =
+                pipeline::inspect_image(&item.path, args.format, &options(&args, &item.path));
+            if let (Ok(rep), Some(Some(f))) = (&mut r, siblings.get(i)) {
+                rep.root.findings.push(f.clone());
+                rep.next_steps = pipeline::next_steps(rep);
+            }
+            progress.inc(1);
+            r
+        },
+        |item, result| match result {
             Ok(report) => {
                 status |= report.verdict().exit_bits();
+                rows.push(SummaryRow::of(&report));
                 let text = if args.json {
                     render::json_line(&report)
                 } else {
                     render::text(&report)
                 };
-                if stdout.write_all(text.as_bytes()).is_err() {
-                    return status | exit::OPERATIONAL;
-                }
+                let out = progress.suspend(|| {
+                    stdout
+                        .write_all(text.as_bytes())
+                        .and_then(|()| stdout.flush())
+                });
+                broken_pipe |= out.is_err();
             }
             Err(fatal) => {
                 status |= exit::OPERATIONAL;
-                let _ = stdout.flush();
-                eprintln!("imgcheck: {}: {fatal}", path.display());
+                rows.push(SummaryRow::failed(&item.path));
+                progress.suspend(|| eprintln!("imgcheck: {}: {fatal}", item.path.display()));
             }
+        },
+    );
+    progress.finish_and_clear();
+    if !args.json && rows.len() > 1 {
+        let table = render::summary_table(&rows);
+        broken_pipe |= stdout.write_all(table.as_bytes()).is_err();
+    }
+    if broken_pipe {
+        status |= exit::OPERATIONAL;
+    }
+    status
+}
+
+fn options(args: &Args, path: &std::path::Path) -> Options {
+    Options {
+        deep: args.deep,
+        snapshot: args.snapshot.clone(),
+        image_path: path.to_path_buf(),
+    }
+}
+
+/// A bar on stderr only when stderr is a terminal and there is more than
+/// one image; hidden otherwise, so pipes and CI logs stay clean.
+fn progress_bar(n: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if n < 2 || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(u64::try_from(n).unwrap_or(u64::MAX));
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} images {elapsed}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// One line of the summary table that ends a multi-image text report.
+pub struct SummaryRow {
+    /// The image path.
+    pub image: String,
+    /// `qcow2`, `raw`, or `-` when it could not be opened.
+    pub format: String,
+    /// Guest disk size in bytes, when known.
+    pub size: Option<u64>,
+    /// `clean`, `warning`, `damaged`, or `error`.
+    pub verdict: String,
+    /// Code of the worst finding, the first of its severity.
+    pub worst: String,
+}
+
+impl SummaryRow {
+    fn of(r: &crate::report::ImageReport) -> Self {
+        let findings = r.findings();
+        let worst = imgcheck_core::worst_severity(findings.iter().copied())
+            .filter(|s| *s > imgcheck_core::Severity::Info)
+            .and_then(|s| findings.iter().find(|f| f.severity == s))
+            .map_or_else(|| "-".to_string(), |f| f.code.to_string());
+        SummaryRow {
+            image: r.image.clone(),
+            format: r.format.to_string(),
+            size: Some(r.virtual_size),
+            verdict: r.verdict().as_str().to_string(),
+            worst,
         }
     }
-    let _ = stdout.flush();
-    status
+
+    fn failed(path: &std::path::Path) -> Self {
+        SummaryRow {
+            image: path.display().to_string(),
+            format: "-".into(),
+            size: None,
+            verdict: "error".into(),
+            worst: "cannot read".into(),
+        }
+    }
 }
 
 /// `--qemu-compat`: qemu-img check's JSON and exit codes; the last image's

@@ -1,6 +1,7 @@
 //! `imgcheck`: offline, read-only integrity and corruption forensics for
 //! disk images — qcow2, MBR/GPT and ext4 in one report.
 
+mod batch;
 mod cli;
 mod layers;
 mod layout;

@@ -128,7 +128,7 @@ fn inspect_contents(
 
 /// Next steps, safest first: copy before anything, read-only checks before
 /// repairs; each command once.
-fn next_steps(report: &ImageReport) -> Vec<String> {
+pub fn next_steps(report: &ImageReport) -> Vec<String> {
     let findings = report.findings();
     let mut steps: Vec<String> = Vec::new();
     let worst = imgcheck_core::worst_severity(findings.iter().copied());

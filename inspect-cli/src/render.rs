@@ -181,3 +181,27 @@ pub fn json_value(report: &ImageReport) -> Value {
 pub fn json_line(report: &ImageReport) -> String {
     format!("{}\n", json_value(report))
 }
+
+/// The table that ends a text report of several images.
+pub fn summary_table(rows: &[crate::cli::SummaryRow]) -> String {
+    let width = rows.iter().map(|r| r.image.len()).max().unwrap_or(5).max(5);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n{b}{:<width$}  {:<6}  {:>10}  {:<8}  worst finding{b:#}",
+        "image",
+        "format",
+        "size",
+        "verdict",
+        b = bold()
+    );
+    for r in rows {
+        let size = r.size.map_or_else(|| "-".to_string(), human_size);
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:<6}  {:>10}  {:<8}  {}",
+            r.image, r.format, size, r.verdict, r.worst
+        );
+    }
+    out
+}

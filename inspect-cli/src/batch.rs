@@ -1,0 +1,172 @@
+//! Many images at once: directories expanded, images checked on `--jobs`
+//! threads, reports printed in input order as soon as each is ready, and
+//! the empty-backup pattern (an image far smaller than its siblings).
+
+use crate::layers::Fatal;
+use crate::report::ImageReport;
+use imgcheck_core::{Finding, Layer, Space};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// An image to check, and where it came from.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// The file.
+    pub path: PathBuf,
+    /// The directory it was found in, when it came from expanding one.
+    pub dir: Option<PathBuf>,
+}
+
+/// How far below its siblings' median size an image must be to be called
+/// suspiciously small (1/20: a 20 GiB series with one 600 MiB member).
+const SMALL_SIBLING_RATIO: u64 = 20;
+/// Fewer siblings than this make no pattern.
+const MIN_SIBLINGS: usize = 3;
+/// Files in one directory considered at most (a bound on a hostile tree).
+const MAX_DIR_ENTRIES: usize = 100_000;
+
+/// Expands directories (one level, sorted) into the image files they hold;
+/// other arguments pass through, so a missing file is still reported.
+pub fn expand(args: &[PathBuf]) -> Vec<Item> {
+    let mut out = Vec::new();
+    for a in args {
+        if a.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(a)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok())
+                        .take(MAX_DIR_ENTRIES)
+                        .map(|e| e.path())
+                        .filter(|p| p.is_file() && looks_like_image(p))
+                        .collect()
+                })
+                .unwrap_or_default();
+            files.sort();
+            out.extend(files.into_iter().map(|path| Item {
+                path,
+                dir: Some(a.clone()),
+            }));
+        } else {
+            out.push(Item {
+                path: a.clone(),
+                dir: None,
+            });
+        }
+    }
+    out
+}
+
+/// qcow2 by magic, or a size that is a whole number of sectors; skips
+/// notes, checksums and logs that share a backup directory.
+fn looks_like_image(p: &Path) -> bool {
+    use std::io::Read;
+    let Ok(meta) = std::fs::metadata(p) else {
+        return false;
+    };
+    let mut magic = [0u8; 4];
+    let is_qcow2 = std::fs::File::open(p)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"QFI\xfb";
+    is_qcow2 || (meta.len() > 0 && meta.len() % 512 == 0)
+}
+
+/// The format an image will be detected as, for grouping siblings.
+fn kind_of(p: &Path) -> &'static str {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let is_qcow2 = std::fs::File::open(p)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"QFI\xfb";
+    if is_qcow2 { "qcow2" } else { "raw" }
+}
+
+/// For each item found in a directory, a warning when its file is far
+/// smaller than the median of its siblings of the same format — the
+/// empty-backup pattern. Decided from file sizes alone, before any image is
+/// checked, so reports can stream.
+pub fn small_siblings(items: &[Item]) -> Vec<Option<Finding>> {
+    let facts: Vec<Option<(&Path, &'static str, u64)>> = items
+        .iter()
+        .map(|it| {
+            let dir = it.dir.as_deref()?;
+            let len = std::fs::metadata(&it.path).ok()?.len();
+            Some((dir, kind_of(&it.path), len))
+        })
+        .collect();
+    facts
+        .iter()
+        .map(|me| {
+            let (dir, kind, len) = (*me)?;
+            let mut sizes: Vec<u64> = facts
+                .iter()
+                .flatten()
+                .filter(|(d, k, _)| *d == dir && *k == kind)
+                .map(|(_, _, l)| *l)
+                .collect();
+            if sizes.len() < MIN_SIBLINGS {
+                return None;
+            }
+            sizes.sort_unstable();
+            let median = *sizes.get(sizes.len() / 2)?;
+            if len.saturating_mul(SMALL_SIBLING_RATIO) >= median {
+                return None;
+            }
+            let others = sizes.len().saturating_sub(1);
+            Some(
+                Finding::warning(
+                    "layout.small_sibling",
+                    Layer::Layout,
+                    0,
+                    Space::File,
+                    format!(
+                        "the image file is {len} bytes, under 1/{SMALL_SIBLING_RATIO} of the median size ({median} bytes) of the {others} other {kind} images in its directory"
+                    ),
+                )
+                .with_hint(
+                    "compare with the previous good copy; check that the job writing these images did not start producing empty ones",
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Checks `items` on `jobs` threads and hands each result to `emit` in
+/// input order, as soon as it and all before it are done.
+pub fn run_all(
+    items: &[Item],
+    jobs: usize,
+    check: impl Fn(usize, &Item) -> Result<ImageReport, Fatal> + Sync,
+    mut emit: impl FnMut(&Item, Result<ImageReport, Fatal>),
+) {
+    let next = AtomicUsize::new(0);
+    let workers = jobs.clamp(1, items.len().max(1));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next, check) = (&next, &check);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    if tx.send((i, check(i, item))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = std::collections::BTreeMap::new();
+        let mut want = 0usize;
+        for (i, r) in rx {
+            pending.insert(i, r);
+            while let Some(r) = pending.remove(&want) {
+                if let Some(item) = items.get(want) {
+                    emit(item, r);
+                }
+                want = want.saturating_add(1);
+            }
+        }
+    });
+}

@@ -1,0 +1,96 @@
+//! The demo image's report, pinned: it must tell the outage's story
+//! (testdata/scripts/demo.sh), and the README must show what the binary
+//! prints now.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(missing_docs)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const DEMO: &str = "testdata/demo/brainvm.qcow2";
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .args(args)
+        .current_dir(workspace())
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn demo_text_report() {
+    let out = run(&["--color", "never", DEMO]);
+    assert_eq!(out.status.code(), Some(4), "the demo is damaged");
+    insta::assert_snapshot!(String::from_utf8(out.stdout).unwrap());
+}
+
+#[test]
+fn demo_json_report() {
+    let out = run(&["--json", DEMO]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    insta::assert_json_snapshot!(v);
+}
+
+#[test]
+fn demo_tells_the_story() {
+    let out = run(&["--json", DEMO]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect();
+    let has = |prefix: &str| codes.iter().any(|c| c.starts_with(prefix));
+    assert_eq!(v["verdict"], "damaged");
+    assert!(has("gpt."), "the unmoved GPT: {codes:?}");
+    assert!(has("ext4."), "the crashed root filesystem: {codes:?}");
+    let timeline = v["timeline"].as_array().unwrap();
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e["what"].as_str().unwrap_or("").contains("pre-resize")),
+        "the snapshot date is on the timeline: {timeline:?}"
+    );
+    assert!(!v["next_steps"].as_array().unwrap().is_empty());
+}
+
+/// The README's sample output is what the binary prints now. Run with
+/// `UPDATE_README=1` to rewrite it after an intended change.
+#[test]
+fn readme_sample_output_is_current() {
+    let out = run(&["--color", "never", DEMO]);
+    let actual = String::from_utf8(out.stdout).unwrap();
+    let readme_path = workspace().join("README.md");
+    let readme = std::fs::read_to_string(&readme_path).unwrap();
+    let begin = readme
+        .find("<!-- sample-output:begin")
+        .expect("begin marker");
+    let block_start = readme[begin..].find("```text\n").unwrap() + begin + "```text\n".len();
+    let block_end = readme[block_start..]
+        .find("```\n<!-- sample-output:end")
+        .unwrap()
+        + block_start;
+    let shown = &readme[block_start..block_end];
+    let expected = format!("$ imgcheck {DEMO}\n{actual}");
+    if shown != expected {
+        if std::env::var_os("UPDATE_README").is_some() {
+            let new = format!(
+                "{}{}{}",
+                &readme[..block_start],
+                expected,
+                &readme[block_end..]
+            );
+            std::fs::write(&readme_path, new).unwrap();
+        } else {
+            panic!(
+                "README sample output is stale; rerun with UPDATE_README=1.\n--- README\n{shown}\n--- now\n{expected}"
+            );
+        }
+    }
+}
