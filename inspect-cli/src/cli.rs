@@ -83,6 +83,10 @@ struct Args {
     #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
     color: ColorWhen,
 
+    /// Draw the disk to scale as an SVG picture (one image only).
+    #[arg(long, value_name = "FILE.svg")]
+    map: Option<PathBuf>,
+
     /// Check this many images at once (default: one per CPU).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
@@ -112,6 +116,13 @@ pub fn run() -> u8 {
     choice.write_global();
 
     let items = batch::expand(&args.images);
+    if args.map.is_some() && items.len() != 1 {
+        eprintln!(
+            "imgcheck: --map draws one image; {} were given",
+            items.len()
+        );
+        return exit::USAGE;
+    }
     if args.qemu_compat {
         let mut status = exit::CLEAN;
         let mut stdout = std::io::stdout().lock();
@@ -152,6 +163,14 @@ pub fn run() -> u8 {
         |item, result| match result {
             Ok(report) => {
                 status |= report.verdict().exit_bits();
+                if let Some(map) = &args.map {
+                    if let Err(e) = std::fs::write(map, crate::svg::svg(&report)) {
+                        progress.suspend(|| {
+                            eprintln!("imgcheck: {}: cannot write map: {e}", map.display())
+                        });
+                        status |= exit::OPERATIONAL;
+                    }
+                }
                 rows.push(SummaryRow::of(&report));
                 let text = if args.json {
                     render::json_line(&report)

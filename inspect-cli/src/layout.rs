@@ -68,3 +68,235 @@ pub fn emptiness(disk: &dyn ReadAt, table: &Node) -> Option<Finding> {
     };
     Some(f)
 }
+
+/// Granularity of the zero map: a run shorter than this is not reported.
+pub const ZERO_BLOCK: u64 = 4096;
+/// Default depth scans this much at the start of the disk and of each
+/// partition, and at the end of the disk: where tables, superblocks and
+/// descriptor tables live. `--deep` scans everything.
+pub const ZERO_PROBE: u64 = 16 << 20;
+/// Read size of the zero scan.
+const SCAN_CHUNK: usize = 1 << 20;
+
+/// All-zero ranges `[start, end)` of `disk` within the `regions` given,
+/// in `ZERO_BLOCK` steps, merged and sorted. Ranges the layer below knows
+/// to be zero (unallocated qcow2 clusters) are not read.
+pub fn zero_ranges(disk: &dyn ReadAt, regions: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    let mut regions: Vec<(u64, u64)> = regions
+        .iter()
+        .map(|&(s, e)| (s / ZERO_BLOCK * ZERO_BLOCK, e.min(disk.len())))
+        .filter(|(s, e)| s < e)
+        .collect();
+    regions.sort_unstable();
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    let mut push = |s: u64, e: u64| match runs.last_mut() {
+        Some(last) if last.1 >= s => last.1 = last.1.max(e),
+        _ => runs.push((s, e)),
+    };
+    let mut buf = vec![0u8; SCAN_CHUNK];
+    let mut done_to = 0u64;
+    for (s, e) in regions {
+        let mut at = s.max(done_to);
+        while at < e {
+            let n = u64::try_from(SCAN_CHUNK)
+                .unwrap_or(u64::MAX)
+                .min(e.saturating_sub(at));
+            if disk.known_zero(at, n) {
+                push(at, at.saturating_add(n));
+            } else {
+                let Some(chunk) = buf.get_mut(..usize::try_from(n).unwrap_or(0)) else {
+                    break;
+                };
+                if disk.read_exact_at(at, chunk).is_err() {
+                    // Unreadable is not zero; the layers report why.
+                    at = at.saturating_add(n);
+                    continue;
+                }
+                let mut off = at;
+                for block in chunk.chunks(usize::try_from(ZERO_BLOCK).unwrap_or(4096)) {
+                    let len = u64::try_from(block.len()).unwrap_or(0);
+                    if is_zero(block) {
+                        push(off, off.saturating_add(len));
+                    }
+                    off = off.saturating_add(len);
+                }
+            }
+            at = at.saturating_add(n);
+        }
+        done_to = done_to.max(e);
+    }
+    runs
+}
+
+/// Whether every byte is zero; word-at-a-time so it runs near memory speed.
+fn is_zero(b: &[u8]) -> bool {
+    let words = b.chunks_exact(8);
+    let rest = words.remainder();
+    rest.iter().all(|&x| x == 0)
+        && words
+            .map(|w| u64::from_ne_bytes(w.try_into().unwrap_or([1; 8])))
+            .all(|w| w == 0)
+}
+
+/// A structure some layer expects at a place on the disk, for telling what
+/// a zeroed range destroyed and what survived it.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// What it is (`primary GPT header`, `ext4 superblock of partition 2`).
+    pub name: String,
+    /// First byte on the disk.
+    pub start: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// A copy that can stand in for it (backups), so it is named as surviving.
+    pub is_backup: bool,
+}
+
+/// For every zero run that wholly covers at least one expected non-backup
+/// structure: a finding telling the incident — where, how much, what it
+/// destroyed, what survives.
+pub fn zero_damage(runs: &[(u64, u64)], expected: &[Expected]) -> Vec<Finding> {
+    let inside =
+        |x: &Expected, r: &(u64, u64)| x.start >= r.0 && x.start.saturating_add(x.len) <= r.1;
+    let mut out = Vec::new();
+    for r in runs {
+        let destroyed: Vec<&Expected> = expected
+            .iter()
+            .filter(|x| !x.is_backup && inside(x, r))
+            .collect();
+        if destroyed.is_empty() {
+            continue;
+        }
+        let survivors: Vec<&Expected> = expected
+            .iter()
+            .filter(|x| x.is_backup && !runs.iter().any(|rr| inside(x, rr)))
+            .collect();
+        let names = |v: &[&Expected]| {
+            v.iter()
+                .map(|x| format!("{} (byte {})", x.name, x.start))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let len = r.1.saturating_sub(r.0);
+        let mut msg = format!(
+            "disk bytes {}..{} ({}) are all zeros, as a stray dd from /dev/zero leaves them: this destroyed {}",
+            r.0,
+            r.1,
+            crate::pipeline::human_size(len),
+            names(&destroyed)
+        );
+        if survivors.is_empty() {
+            msg.push_str("; no backup copy was found intact");
+        } else {
+            let _ = std::fmt::Write::write_fmt(
+                &mut msg,
+                format_args!("; still intact: {}", names(&survivors)),
+            );
+        }
+        out.push(
+            Finding::error("layout.zeroed", Layer::Layout, r.0, Space::Disk, msg)
+                .with_hint("work on a copy; rebuild from the surviving copies (sgdisk: recovery menu 'b'/'c'; e2fsck -b BACKUP on the partition)"),
+        );
+    }
+    out
+}
+
+/// The structures the layers expect on this disk: the MBR and GPT copies
+/// of the table, and whatever each layer lists in its details under
+/// `"structures"` (`[{"name", "offset", "len", "backup"}]`, offsets relative
+/// to that layer's reader, e.g. ext4 superblocks and their backups).
+pub fn expected_structures(table: &Node, disk_len: u64) -> Vec<Expected> {
+    let mut out = Vec::new();
+    let ss = table
+        .details
+        .get("sector_size")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(512);
+    if table.kind == "gpt" || table.kind == "mbr" {
+        out.push(Expected {
+            name: "MBR".into(),
+            start: 0,
+            len: 512,
+            is_backup: false,
+        });
+    }
+    if table.kind == "gpt" {
+        out.push(Expected {
+            name: "primary GPT header".into(),
+            start: ss,
+            len: ss,
+            is_backup: false,
+        });
+        out.push(Expected {
+            name: "backup GPT header".into(),
+            start: disk_len.saturating_sub(ss) / ss * ss,
+            len: ss,
+            is_backup: true,
+        });
+    }
+    listed_structures(table, 0, &mut out);
+    for part in &table.children {
+        let base = part.span.map_or(0, |s| s.start);
+        listed_structures(part, base, &mut out);
+        for fs in &part.children {
+            listed_structures(fs, base, &mut out);
+        }
+    }
+    if table.kind == "none" {
+        for fs in &table.children {
+            listed_structures(fs, 0, &mut out);
+        }
+    }
+    out
+}
+
+fn listed_structures(node: &Node, base: u64, out: &mut Vec<Expected>) {
+    let Some(list) = node
+        .details
+        .get("structures")
+        .and_then(serde_json::Value::as_array)
+    else {
+        return;
+    };
+    for s in list {
+        let (Some(name), Some(offset), Some(len)) = (
+            s.get("name").and_then(serde_json::Value::as_str),
+            s.get("offset").and_then(serde_json::Value::as_u64),
+            s.get("len").and_then(serde_json::Value::as_u64),
+        ) else {
+            continue;
+        };
+        let label = match node.span {
+            Some(sp) if !name.contains("partition") => format!("{name} of partition {}", sp.index),
+            _ => name.to_string(),
+        };
+        out.push(Expected {
+            name: label,
+            start: base.saturating_add(offset),
+            len,
+            is_backup: s
+                .get("backup")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false),
+        });
+    }
+}
+
+/// The regions the zero map reads: everything with `--deep`, else the
+/// start of the disk and of each partition, and the end of the disk.
+pub fn zero_regions(table: &Node, disk_len: u64, deep: bool) -> Vec<(u64, u64)> {
+    if deep {
+        return vec![(0, disk_len)];
+    }
+    let mut r = vec![
+        (0, ZERO_PROBE.min(disk_len)),
+        (disk_len.saturating_sub(1 << 20), disk_len),
+    ];
+    for p in &table.children {
+        if let Some(sp) = p.span {
+            let end = sp.start.saturating_add(sp.size.min(ZERO_PROBE));
+            r.push((sp.start, end));
+        }
+    }
+    r
+}

@@ -8,6 +8,7 @@ mod layout;
 mod pipeline;
 mod render;
 mod report;
+mod svg;
 mod time;
 
 fn main() {

@@ -60,10 +60,16 @@ pub fn inspect_image(
             ("raw", node, Some(disk), file_size)
         }
     };
+    let mut zero_ranges = Vec::new();
     if let Some(disk) = disk {
         let table = inspect_disk(&disk, opts, &mut events);
         root.findings
             .extend(layout::emptiness(disk.as_ref(), &table));
+        let regions = layout::zero_regions(&table, disk.len(), opts.deep);
+        zero_ranges = layout::zero_ranges(disk.as_ref(), &regions);
+        let expected = layout::expected_structures(&table, disk.len());
+        root.findings
+            .extend(layout::zero_damage(&zero_ranges, &expected));
         root.children.push(table);
     }
     events.sort();
@@ -75,6 +81,7 @@ pub fn inspect_image(
         root,
         timeline: events,
         next_steps: Vec::new(),
+        zero_ranges,
     };
     report.next_steps = next_steps(&report);
     Ok(report)

@@ -124,6 +124,8 @@ pub struct ImageReport {
     pub timeline: Vec<Event>,
     /// Ordered next steps, safest first, without duplicates.
     pub next_steps: Vec<String>,
+    /// Disk ranges `[start, end)` known to be all zeros.
+    pub zero_ranges: Vec<(u64, u64)>,
 }
 
 impl ImageReport {
