@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Whole-process comparisons against the peer tools, run in the same
+# invocation so that ratios hold on a shared, noisy machine. Large inputs are
+# generated on demand under bench/work/ (sparse; nothing large is committed).
+#
+#   bench/run.sh            all comparisons
+#   bench/run.sh qcow2      one of: qcow2 ext4 scan sparse jobs
+#
+# Prints one line per comparison: wall-time ratio imgcheck/peer and peak RSS
+# ratio, from the median of N runs (hyperfine when present, else repeated
+# /usr/bin/time). Needs: qemu-img qemu-io e2fsprogs; hyperfine optional.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+work=$root/bench/work
+mkdir -p "$work"
+runs=${RUNS:-5}
+cargo build --release -q -p imgcheck
+bin=$root/target/release/imgcheck
+only=${1:-}
+
+# median wall seconds and max RSS (KiB) of a command, over $runs runs
+measure() {
+  local t=() r=()
+  for _ in $(seq "$runs"); do
+    /usr/bin/time -f '%e %M' -o "$work/.time" "$@" >/dev/null 2>&1 || true
+    read -r s k < "$work/.time"
+    t+=("$s"); r+=("$k")
+  done
+  local ms mr
+  ms=$(printf '%s\n' "${t[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  mr=$(printf '%s\n' "${r[@]}" | sort -g | tail -1)
+  echo "$ms $mr"
+}
+
+# compare NAME -- imgcheck-args... -- peer-command...
+compare() {
+  local name=$1; shift
+  local ours=() peer=()
+  while [ "$1" != "--" ]; do shift; done; shift
+  while [ "$1" != "--" ]; do ours+=("$1"); shift; done; shift
+  peer=("$@")
+  read -r ot om < <(measure "${ours[@]}")
+  read -r pt pm < <(measure "${peer[@]}")
+  awk -v n="$name" -v ot="$ot" -v pt="$pt" -v om="$om" -v pm="$pm" 'BEGIN {
+    rt = (pt > 0) ? ot / pt : 0; rm = (pm > 0) ? om / pm : 0;
+    printf "%-48s imgcheck %7.3fs %8d KiB | peer %7.3fs %8d KiB | time x%.2f  rss x%.2f\n", n, ot, om, pt, pm, rt, rm }'
+}
+
+echo "# machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%F); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+
+if [ -z "$only" ] || [ "$only" = qcow2 ]; then
+  for size in 64G 128G 256G; do
+    img=$work/prealloc-$size.qcow2
+    [ -f "$img" ] || qemu-img create -q -f qcow2 -o preallocation=metadata "$img" "$size"
+    compare "qcow2 check, preallocated $size (64 KiB clusters)" -- "$bin" "$img" -- qemu-img check "$img"
+  done
+  img=$work/fragmented.qcow2
+  if [ ! -f "$img" ]; then
+    qemu-img create -q -f qcow2 -o cluster_size=4096 "$img" 8G
+    # Interleaved writes so the clusters land out of guest order, with
+    # snapshots between rounds.
+    for round in 1 2 3; do
+      cmds=()
+      for i in $(seq 0 400); do cmds+=(-c "write -q -P $round $(( (i * 7919 % 401) * 16 ))M 256k"); done
+      qemu-io -f qcow2 "${cmds[@]}" "$img"
+      qemu-img snapshot -c "round$round" "$img"
+    done
+  fi
+  compare "qcow2 check, fragmented 4 KiB clusters + 3 snapshots" -- "$bin" "$img" -- qemu-img check "$img"
+fi
+
+if [ -z "$only" ] || [ "$only" = ext4 ]; then
+  fs=$work/ext4-200k.img
+  if [ ! -f "$fs" ]; then
+    tree=$work/tree200k
+    rm -rf "$tree"; mkdir -p "$tree"
+    python3 - "$tree" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d in range(400):
+    p = os.path.join(root, f"d{d:03}")
+    os.mkdir(p)
+    for f in range(500):
+        with open(os.path.join(p, f"f{f:03}"), "w") as fh:
+            fh.write("x" * (f % 3000))
+PY
+    truncate -s 4G "$fs"
+    mkfs.ext4 -q -F -N 300000 -d "$tree" "$fs"
+    rm -rf "$tree"
+  fi
+  compare "ext4 default vs dumpe2fs -h (4 GiB, 200k files)" -- "$bin" "$fs" -- dumpe2fs -h "$fs"
+  compare "ext4 default vs e2fsck -fn (4 GiB, 200k files)" -- "$bin" "$fs" -- e2fsck -fn "$fs"
+  compare "ext4 --deep vs e2fsck -fn (4 GiB, 200k files)" -- "$bin" --deep "$fs" -- e2fsck -fn "$fs"
+fi
+
+if [ -z "$only" ] || [ "$only" = scan ]; then
+  raw=$work/scan-2g.img
+  [ -f "$raw" ] || head -c 2G /dev/urandom > "$raw"
+  cat "$raw" > /dev/null
+  compare "raw zero+signature scan (--deep, 2 GiB, cached) vs cat" -- "$bin" --deep "$raw" -- cat "$raw"
+fi
+
+if [ -z "$only" ] || [ "$only" = sparse ]; then
+  img=$work/vm-100g.qcow2
+  if [ ! -f "$img" ]; then
+    qemu-img create -q -f raw "$work/vm.raw" 100G
+    sgdisk -n 1:2048:+512M -t 1:ef00 -n 2:0:0 -t 2:8300 "$work/vm.raw" >/dev/null
+    mkfs.ext4 -q -F -E offset=$((1050624 * 512)) "$work/vm.raw" $(( (209715200 - 1050624 - 34) / 2 ))k
+    qemu-img convert -q -O qcow2 "$work/vm.raw" "$img"
+    rm -f "$work/vm.raw"
+  fi
+  compare "default depth, 100 GiB sparse qcow2 VM (target < 1 s)" -- "$bin" "$img" -- qemu-img check "$img"
+fi
+
+if [ -z "$only" ] || [ "$only" = jobs ]; then
+  dir=$work/many
+  if [ ! -d "$dir" ]; then
+    mkdir -p "$dir"
+    zstd -dq "$root/testdata/fixtures/disk/gpt-two-ext4.img.zst" -o "$dir/base.img"
+    for i in $(seq -w 1 200); do cp --sparse=always "$dir/base.img" "$dir/img$i.img"; done
+    rm "$dir/base.img"
+  fi
+  compare "200 small images: --jobs 2 vs sequential runs" -- "$bin" --jobs 2 "$dir" -- \
+    bash -c "for f in $dir/*.img; do $bin \"\$f\"; done"
+fi
