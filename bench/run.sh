@@ -105,8 +105,9 @@ if [ -z "$only" ] || [ "$only" = sparse ]; then
   img=$work/vm-100g.qcow2
   if [ ! -f "$img" ]; then
     qemu-img create -q -f raw "$work/vm.raw" 100G
-    sgdisk -n 1:2048:+512M -t 1:ef00 -n 2:0:0 -t 2:8300 "$work/vm.raw" >/dev/null
+    # mke2fs wipes the head of the file it is given, so the table comes after.
     mkfs.ext4 -q -F -E offset=$((1050624 * 512)) "$work/vm.raw" $(( (209715200 - 1050624 - 34) / 2 ))k
+    sgdisk -n 1:2048:1050623 -t 1:ef00 -n 2:1050624:0 -t 2:8300 "$work/vm.raw" >/dev/null
     qemu-img convert -q -O qcow2 "$work/vm.raw" "$img"
     rm -f "$work/vm.raw"
   fi
