@@ -62,7 +62,8 @@ pub fn inspect_image(
     };
     let mut zero_ranges = Vec::new();
     if let Some(disk) = disk {
-        let table = inspect_disk(&disk, opts, &mut events);
+        let dev_base = if format_name == "qcow2" { NBD } else { LOOP };
+        let table = inspect_disk(&disk, opts, &mut events, dev_base);
         root.findings
             .extend(layout::emptiness(disk.as_ref(), &table));
         let regions = layout::zero_regions(&table, disk.len(), opts.deep);
@@ -88,13 +89,19 @@ pub fn inspect_image(
 }
 
 /// The partition table and everything inside it.
-fn inspect_disk(disk: &Arc<dyn ReadAt>, opts: &Options, events: &mut Vec<Event>) -> Node {
+fn inspect_disk(
+    disk: &Arc<dyn ReadAt>,
+    opts: &Options,
+    events: &mut Vec<Event>,
+    dev_base: &str,
+) -> Node {
     let table = layers::gpt::inspect(disk.as_ref(), opts);
     let mut node = table.node;
     if table.parts.is_empty() {
         // No partition table: an LV dump or `mkfs.ext4 disk.img` — check the
         // whole disk as a filesystem.
-        if let Some(fs) = inspect_contents(disk.as_ref(), 0, "whole disk", opts, events) {
+        if let Some(mut fs) = inspect_contents(disk.as_ref(), 0, "whole disk", opts, events) {
+            name_device(&mut fs, None, dev_base);
             node.children.push(fs);
         }
     }
@@ -103,7 +110,8 @@ fn inspect_disk(disk: &Arc<dyn ReadAt>, opts: &Options, events: &mut Vec<Event>)
         // as far as it goes, and the filesystem layer sees the shorter size.
         let slice = Slice::clamped(Arc::clone(disk), part.start, part.size);
         let source = format!("partition {}", part.index);
-        if let Some(fs) = inspect_contents(&slice, part.start, &source, opts, events) {
+        if let Some(mut fs) = inspect_contents(&slice, part.start, &source, opts, events) {
+            name_device(&mut fs, Some(part.index), dev_base);
             part.node.children.push(fs);
         }
         part.node.span = Some(Span {
@@ -137,25 +145,99 @@ fn inspect_contents(
 /// repairs; each command once.
 pub fn next_steps(report: &ImageReport) -> Vec<String> {
     let findings = report.findings();
+    let mut hints: Vec<String> = Vec::new();
+    for sev in [Severity::Error, Severity::Warning] {
+        for f in findings.iter().filter(|f| f.severity == sev) {
+            if let Some(h) = &f.hint {
+                let h = h.replace("IMAGE", &report.image);
+                if !hints.contains(&h) {
+                    hints.push(h);
+                }
+            }
+        }
+    }
     let mut steps: Vec<String> = Vec::new();
-    let worst = imgcheck_core::worst_severity(findings.iter().copied());
-    if worst == Some(Severity::Error) {
+    let repairs = hints.iter().any(|h| is_repair(h));
+    if imgcheck_core::worst_severity(findings.iter().copied()) == Some(Severity::Error) || repairs {
         steps.push(format!(
             "cp --sparse=always {0} {0}.bak   # work on a copy; never repair the only one",
             report.image
         ));
     }
-    for sev in [Severity::Error, Severity::Warning] {
-        for f in findings.iter().filter(|f| f.severity == sev) {
-            if let Some(h) = &f.hint {
-                let h = h.replace("IMAGE", &report.image);
-                if !steps.contains(&h) {
-                    steps.push(h);
-                }
-            }
+    // A filesystem inside a partition is reached through a block device.
+    if hints.iter().any(|h| h.contains(NBD) || h.contains(LOOP)) {
+        steps.push(if report.format == "qcow2" {
+            format!("qemu-nbd --read-only --connect={NBD} {}   # the guest disk as a block device (modprobe nbd first)", report.image)
+        } else {
+            format!("losetup --read-only --partscan {LOOP} {}   # partitions appear as {LOOP}pN", report.image)
+        });
+    }
+    // Read-only checks first, repairs after, each in finding order.
+    steps.extend(hints.iter().filter(|h| !is_repair(h)).cloned());
+    steps.extend(hints.iter().filter(|h| is_repair(h)).cloned());
+    steps
+}
+
+/// Device names used in hints for a filesystem inside an image.
+const NBD: &str = "/dev/nbd0";
+const LOOP: &str = "/dev/loop0";
+
+/// Whether a hint changes the image (so it must come after the read-only
+/// checks and after making a copy).
+fn is_repair(hint: &str) -> bool {
+    const WRITERS: [&str; 12] = [
+        "sgdisk -e",
+        "sgdisk --move",
+        "growpart",
+        "resize2fs",
+        "e2fsck -fy",
+        "e2fsck -y",
+        "e2fsck -p",
+        "fsck.ext4 -y",
+        "-r leaks",
+        "-r all",
+        "sfdisk ",
+        "tune2fs",
+    ];
+    let read_only = hint.contains("e2fsck -fn")
+        || hint.contains("e2fsck -n")
+        || hint.contains("sfdisk -V")
+        || hint.contains("sfdisk --verify");
+    !read_only && WRITERS.iter().any(|w| hint.contains(w))
+}
+
+/// Replaces the `DEV` placeholder in a filesystem's hints with the device
+/// it appears as once the image is attached (see [`next_steps`]). A raw
+/// whole-disk filesystem needs no device: e2fsck takes the image file.
+fn name_device(fs: &mut Node, partition: Option<u32>, dev_base: &str) {
+    let dev = match (partition, dev_base) {
+        (Some(n), base) => format!("{base}p{n}"),
+        (None, LOOP) => "IMAGE".to_string(),
+        (None, base) => base.to_string(),
+    };
+    for f in &mut fs.findings {
+        if let Some(h) = &mut f.hint {
+            *h = replace_word(h, "DEV", &dev);
         }
     }
-    steps
+}
+
+/// `text` with every whole-word `word` replaced (so `DEVICE` is left alone).
+fn replace_word(text: &str, word: &str, with: &str) -> String {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(word) {
+        let (before, after) = rest.split_at(i);
+        let tail = after.get(word.len()..).unwrap_or("");
+        let left_ok = !before.chars().next_back().is_some_and(is_word);
+        let right_ok = !tail.chars().next().is_some_and(is_word);
+        out.push_str(before);
+        out.push_str(if left_ok && right_ok { with } else { word });
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `--qemu-compat` for one image.
@@ -173,7 +255,7 @@ pub fn qemu_compat(
 
 /// `67108864` → `64 MiB`; exact bytes are in the JSON.
 pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    const UNITS: [&str; 7] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     let mut unit = 0usize;
     let mut whole = bytes;
     let mut rem = 0u64;
@@ -196,11 +278,31 @@ mod tests {
     use super::human_size;
 
     #[test]
+    fn device_placeholder_is_a_whole_word() {
+        assert_eq!(
+            super::replace_word(
+                "e2fsck -fn -b 8193 DEV; DEVICE DEV_X xDEV DEV",
+                "DEV",
+                "/dev/nbd0p2"
+            ),
+            "e2fsck -fn -b 8193 /dev/nbd0p2; DEVICE DEV_X xDEV /dev/nbd0p2"
+        );
+    }
+
+    #[test]
+    fn repairs_come_after_read_only_checks() {
+        assert!(super::is_repair("sgdisk -e IMAGE"));
+        assert!(super::is_repair("resize2fs /dev/nbd0p2"));
+        assert!(!super::is_repair("e2fsck -fn -b 32768 -B 4096 /dev/nbd0p2"));
+        assert!(!super::is_repair("qemu-img check IMAGE"));
+    }
+
+    #[test]
     fn human_sizes() {
         assert_eq!(human_size(0), "0 bytes");
         assert_eq!(human_size(512), "512 bytes");
         assert_eq!(human_size(64 << 20), "64 MiB");
         assert_eq!(human_size(1536 << 20), "1.5 GiB");
-        assert_eq!(human_size(u64::MAX), "15.9 PiB");
+        assert_eq!(human_size(u64::MAX), "15.9 EiB");
     }
 }
