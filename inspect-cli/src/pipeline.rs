@@ -23,7 +23,7 @@ fn open_file(path: &Path) -> Result<Arc<FileReader>, Fatal> {
         .map_err(|e| Fatal::new(format!("cannot open read-only: {e}")))
 }
 
-fn detect(file: &FileReader, format: Option<Format>) -> Format {
+fn detect(file: &dyn ReadAt, format: Option<Format>) -> Format {
     if let Some(f) = format {
         return f;
     }
@@ -34,18 +34,30 @@ fn detect(file: &FileReader, format: Option<Format>) -> Format {
     }
 }
 
-/// Checks one image and builds its report.
+/// Checks one image file and builds its report.
 pub fn inspect_image(
     path: &Path,
     format: Option<Format>,
     opts: &Options,
 ) -> Result<ImageReport, Fatal> {
-    let file = open_file(path)?;
+    let file: Arc<dyn ReadAt> = open_file(path)?;
+    inspect_reader(&path.display().to_string(), file, format, opts)
+}
+
+/// Checks an image held by any reader (a file, a buffer, a test's damaged
+/// view) and builds its report; `name` is what the report calls it.
+/// Backing files of a qcow2 image resolve against `opts.image_path`.
+pub fn inspect_reader(
+    name: &str,
+    file: Arc<dyn ReadAt>,
+    format: Option<Format>,
+    opts: &Options,
+) -> Result<ImageReport, Fatal> {
     let file_size = file.len();
     let mut events = Vec::new();
-    let (format_name, mut root, disk, virtual_size) = match detect(&file, format) {
+    let (format_name, mut root, disk, virtual_size) = match detect(file.as_ref(), format) {
         Format::Qcow2 => {
-            let opened = layers::qcow2::open(Arc::clone(&file), opts)?;
+            let opened = layers::qcow2::open(file, opts)?;
             events.extend(opened.events);
             ("qcow2", opened.node, opened.disk, opened.virtual_size)
         }
@@ -56,8 +68,7 @@ pub fn inspect_image(
                 ));
             }
             let node = Node::new("raw", format!("raw image, {}", human_size(file_size)));
-            let disk: Arc<dyn ReadAt> = file;
-            ("raw", node, Some(disk), file_size)
+            ("raw", node, Some(file), file_size)
         }
     };
     let mut zero_ranges = Vec::new();
@@ -75,7 +86,7 @@ pub fn inspect_image(
     }
     events.sort();
     let mut report = ImageReport {
-        image: path.display().to_string(),
+        image: name.to_string(),
         format: format_name,
         file_size,
         virtual_size,
@@ -246,8 +257,8 @@ pub fn qemu_compat(
     format: Option<Format>,
     opts: &Options,
 ) -> Result<(serde_json::Value, u8), (String, u8)> {
-    let file = open_file(path).map_err(|e| (e.message, 1))?;
-    match detect(&file, format) {
+    let file: Arc<dyn ReadAt> = open_file(path).map_err(|e| (e.message, 1))?;
+    match detect(file.as_ref(), format) {
         Format::Qcow2 => layers::qcow2::qemu_check(file, opts),
         Format::Raw => Err(("This image format does not support checks".to_string(), 63)),
     }

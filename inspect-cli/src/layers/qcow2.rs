@@ -2,7 +2,7 @@
 
 use super::{Fatal, Options};
 use crate::report::{Event, Node};
-use imgcheck_core::{FileReader, Finding, ReadAt};
+use imgcheck_core::{Finding, ReadAt};
 use imgcheck_qcow2::{BackingState, CheckOptions, CheckReport, Guest, Image, OpenOptions, check};
 use serde_json::json;
 use std::sync::Arc;
@@ -20,18 +20,14 @@ pub struct Opened {
     pub events: Vec<Event>,
 }
 
-fn open_image(file: Arc<FileReader>, opts: &Options) -> Result<Arc<Image>, imgcheck_qcow2::Error> {
-    let path = if opts.image_path.as_os_str().is_empty() {
-        file.path().to_path_buf()
-    } else {
-        opts.image_path.clone()
-    };
-    let file: Arc<dyn ReadAt> = file;
-    Image::open_with(file, Some(&path), &OpenOptions::default()).map(Arc::new)
+fn open_image(file: Arc<dyn ReadAt>, opts: &Options) -> Result<Arc<Image>, imgcheck_qcow2::Error> {
+    // Backing files resolve against the image's own directory.
+    let path = (!opts.image_path.as_os_str().is_empty()).then_some(opts.image_path.as_path());
+    Image::open_with(file, path, &OpenOptions::default()).map(Arc::new)
 }
 
 /// Opens and checks the qcow2 image `file`.
-pub fn open(file: Arc<FileReader>, opts: &Options) -> Result<Opened, Fatal> {
+pub fn open(file: Arc<dyn ReadAt>, opts: &Options) -> Result<Opened, Fatal> {
     let image = open_image(file, opts).map_err(|e| Fatal::new(e.to_string()))?;
     let guest = match &opts.snapshot {
         Some(s) => Guest::snapshot(Arc::clone(&image), s).map_err(|e| Fatal::new(e.to_string()))?,
@@ -102,7 +98,7 @@ pub fn open(file: Arc<FileReader>, opts: &Options) -> Result<Opened, Fatal> {
 /// `--all-snapshots`: the internal snapshots of `file` as `(id, name)`,
 /// in table order; pass either as `Options::snapshot` to [`open`].
 #[allow(dead_code)] // for --all-snapshots, which the CLI lead wires in
-pub fn snapshots(file: Arc<FileReader>, opts: &Options) -> Result<Vec<(String, String)>, Fatal> {
+pub fn snapshots(file: Arc<dyn ReadAt>, opts: &Options) -> Result<Vec<(String, String)>, Fatal> {
     let image = open_image(file, opts).map_err(|e| Fatal::new(e.to_string()))?;
     Ok(image
         .snapshots()
@@ -116,7 +112,7 @@ pub fn snapshots(file: Arc<FileReader>, opts: &Options) -> Result<Vec<(String, S
 /// not openable, 2 corruptions, 3 leaks only); on failure the message and
 /// code qemu-img would give.
 pub fn qemu_check(
-    file: Arc<FileReader>,
+    file: Arc<dyn ReadAt>,
     opts: &Options,
 ) -> Result<(serde_json::Value, u8), (String, u8)> {
     let name = opts.image_path.display().to_string();
