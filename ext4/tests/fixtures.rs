@@ -78,6 +78,8 @@ struct Geo {
     ibitmap: Vec<usize>,
     groups: usize,
     bpg: usize,
+    ipg: usize,
+    itables: Vec<usize>,
     fdb: usize,
 }
 
@@ -101,6 +103,12 @@ fn geo(img: &[u8]) -> Geo {
             .map(|g| g.bg_inode_bitmap as usize * bs)
             .collect(),
         groups: fs.groups as usize,
+        ipg: fs.sb.s_inodes_per_group as usize,
+        itables: fs
+            .gds
+            .iter()
+            .map(|g| g.bg_inode_table as usize * bs)
+            .collect(),
         bpg: fs.sb.s_blocks_per_group as usize,
         fdb: fs.sb.s_first_data_block as usize,
     }
@@ -613,4 +621,54 @@ fn random_metadata_damage_never_panics_or_hangs() {
             assert!(t.elapsed().as_secs() < 5, "{name}: too slow");
         }
     }
+}
+
+/// Byte offset of inode `ino`.
+fn inode_at(g: &Geo, ino: usize) -> usize {
+    g.itables[(ino - 1) / g.ipg] + ((ino - 1) % g.ipg) * g.isz
+}
+
+/// First physical block of an extent-mapped inode (depth-0 tree).
+fn first_block(img: &[u8], inode: usize) -> usize {
+    assert_eq!(&img[inode + 0x28..inode + 0x2A], &[0x0A, 0xF3]);
+    le32(img, inode + 0x28 + 12 + 8) as usize
+}
+
+#[test]
+fn orphan_file_blocks() {
+    let base = load("ext4-features");
+    let g = geo(&base);
+    let ino = le32(&base, SB + 0x280) as usize;
+    let blk = first_block(&base, inode_at(&g, ino)) * g.bs;
+    let mut img = base.clone();
+    img[blk + g.bs - 8] ^= 1;
+    assert_code(&img, "ext4.orphan_file.bad_magic");
+    let mut img = base;
+    put32(&mut img, blk, 13); // an entry, checksum left stale
+    let r = assert_code(&img, "ext4.orphan_file.checksum");
+    assert!(codes(&r).contains(&"ext4.orphan_file.pending".to_string()));
+}
+
+#[test]
+fn deep_htree_checks() {
+    let base = load("ext4-features");
+    let g = geo(&base);
+    let dir = (1..=g.ipg * g.groups)
+        .map(|i| inode_at(&g, i))
+        .find(|&o| {
+            u16::from_le_bytes([base[o], base[o + 1]]) & 0xF000 == 0x4000
+                && le32(&base, o + 0x20) & 0x1000 != 0
+        })
+        .expect("an htree directory");
+    let root = first_block(&base, dir) * g.bs;
+    let mut img = base.clone();
+    let limit = u16::from_le_bytes([img[root + 0x20], img[root + 0x21]]);
+    put16(&mut img, root + 0x22, limit + 1);
+    assert!(codes(&run(&img, true)).contains(&"ext4.htree.bad_limit".to_string()));
+    let mut img = base.clone();
+    img[root + 0x28] ^= 0x40; // second entry's hash
+    assert!(codes(&run(&img, true)).contains(&"ext4.htree.checksum".to_string()));
+    let mut img = base;
+    img[root + 0x1C] = 9; // hash version
+    assert!(codes(&run(&img, true)).contains(&"ext4.htree.bad_root".to_string()));
 }

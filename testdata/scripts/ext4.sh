@@ -10,6 +10,8 @@
 #   ext4-sparse2.img 16 MiB, 4 KiB blocks, 8 groups, sparse_super2 (backups in groups 1 and 7)
 #   ext2.img         4 MiB, 1 KiB blocks, 2 groups (-g 2048), no journal
 #   ext3.img         8 MiB, 1 KiB blocks, 4 groups, journal, no extents
+#   ext4-features.img 8 MiB, 1 KiB blocks: inline_data, orphan_file, metadata_csum_seed, a
+#                    directory of 400 entries indexed as an htree by e2fsck -fyD
 #   ext4-errors.img  ext4-4k.img after the kernel "recorded" errors (debugfs ssv error fields),
 #                    with needs_recovery set and the journal superblock's s_start made non-zero
 #   ext4-damaged.img ext4-1k.img damaged by debugfs: clri of /etc/hostname (entry points at an
@@ -39,6 +41,18 @@ mk ext4-uninit.img 8M mkfs.ext4 -b 1024 -g 2048 -N 512 -O ^metadata_csum,^64bit,
 mk ext4-sparse2.img 16M mkfs.ext4 -b 4096 -g 512 -N 512 -O sparse_super2,^resize_inode
 mk ext2.img 4M mkfs.ext2 -b 1024 -g 2048 -N 256
 mk ext3.img 8M mkfs.ext3 -b 1024 -g 2048 -N 512
+
+tree2="$work/tree2"
+make_tree "$tree2"
+mkdir -p "$tree2/many"
+for i in $(seq -w 1 400); do : > "$tree2/many/a-file-with-a-longish-name-$i"; done
+printf 'tiny\n' > "$tree2/etc/inline"
+find "$tree2" -exec touch -h -d @1763000000 {} +
+rm -f ext4-features.img
+truncate -s 8M ext4-features.img
+mkfs.ext4 -q -F -U "$U" -E "hash_seed=$H,lazy_itable_init=0" -L feat -b 1024 -g 2048 -N 1024 \
+  -O inline_data,orphan_file,metadata_csum_seed,^64bit -d "$tree2" ext4-features.img
+e2fsck -fyD ext4-features.img >/dev/null 2>&1 || test $? -le 1
 
 cp ext4-4k.img ext4-errors.img
 # debugfs has no field for the error codes (s_first/last_error_errcode at
@@ -75,6 +89,6 @@ freeb $sblk
 set_inode_field /home/user/docs/big.txt links_count 5
 CMDS
 
-for f in ext4-4k ext4-1k ext4-uninit ext4-sparse2 ext2 ext3 ext4-errors ext4-damaged; do
+for f in ext4-4k ext4-1k ext4-uninit ext4-sparse2 ext2 ext3 ext4-features ext4-errors ext4-damaged; do
   store ext4 "$f.img"
 done
