@@ -72,6 +72,9 @@ pub struct CheckReport {
     pub highest_referenced_end: u64,
     /// Guest bytes of the current disk whose clusters lie past the end of the file.
     pub lost_guest_bytes: u64,
+    /// L2 tables of the current disk lying past the end of the file: the
+    /// guest ranges they map (up to one L2 range each) are lost too.
+    pub lost_l2_tables: u64,
     /// Clusters past the end of the file with a non-zero refcount.
     pub refcounts_past_eof: u64,
     /// Why qemu-img would refuse to open the image (it then exits 1).
@@ -248,6 +251,33 @@ fn refcount_at(block: &[u8], order: u32, i: u64) -> u64 {
 /// An L2 table reference: offset, who refers, L1 index, weight.
 type L2Ref = (u64, Source, usize, u64);
 
+/// L2 references: the active L1's one by one, the snapshots' merged per
+/// table offset (so memory is bounded by the file's size in clusters).
+#[derive(Default)]
+struct Refs {
+    active: Vec<L2Ref>,
+    snapshots: HashMap<u64, L2Ref>,
+}
+
+impl Refs {
+    fn add(&mut self, l2: u64, src: Source, l1_index: usize, weight: u64) {
+        if src == Source::Active {
+            self.active.push((l2, src, l1_index, weight));
+        } else {
+            let e = self.snapshots.entry(l2).or_insert((l2, src, l1_index, 0));
+            e.3 = e.3.saturating_add(weight);
+        }
+    }
+
+    /// All references sorted by table offset.
+    fn sorted(self) -> Vec<L2Ref> {
+        let mut v = self.active;
+        v.extend(self.snapshots.into_values());
+        v.sort();
+        v
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Source {
     Active,
@@ -340,7 +370,7 @@ impl Ctx<'_> {
     }
 
     /// Marks an L1 table and collects its L2 references.
-    fn walk_l1(&mut self, l1: &L1Table, src: Source, refs: &mut Vec<L2Ref>) {
+    fn walk_l1(&mut self, l1: &L1Table, src: Source, refs: &mut Refs) {
         let what = match src {
             Source::Active => "active L1 table".to_string(),
             Source::Snapshot(i) => format!("L1 table of snapshot {i}"),
@@ -375,7 +405,13 @@ impl Ctx<'_> {
             if !l2.is_multiple_of(self.cs) {
                 self.corruption("qcow2.l1.unaligned", at, format!("{what} entry {i} points to an L2 table at {l2:#x}, which is not cluster aligned"));
             }
-            refs.push((l2, src, i, self.weight));
+            if src == Source::Active && l2.saturating_add(self.cs) > self.file_len {
+                self.r.lost_l2_tables = self.r.lost_l2_tables.saturating_add(1);
+            }
+            // A table past EOF reads as zeros and references nothing more.
+            if l2 < self.file_len {
+                refs.add(l2, src, i, self.weight);
+            }
         }
     }
 }
@@ -427,7 +463,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
 
     // Header, then the active L1 and every snapshot's.
     c.inc(0, cs, CLASS_META, "header");
-    let mut refs = Vec::new();
+    let mut refs = Refs::default();
     let active = image.active_l1().clone();
     c.walk_l1(&active, Source::Active, &mut refs);
     let table = image.snapshot_table();
@@ -596,7 +632,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
     }
 
     // L2 tables: each read once, in offset order.
-    refs.sort();
+    let refs = refs.sorted();
     let mut lost = LostData::default();
     let mut i = 0usize;
     while let Some(&(l2_off, _, _, _)) = refs.get(i) {
@@ -989,6 +1025,9 @@ fn gap_checks(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>, lost: &LostData, sn
     let mut past = 0u64;
     let mut first = None;
     let reftable = disk.reftable.clone();
+    // Non-zero entries per refcount block, for blocks wholly past EOF: a
+    // hostile table naming one block a million times is scanned once.
+    let mut counted: HashMap<u64, (u64, u64)> = HashMap::new();
     for (i, &e) in reftable.iter().enumerate() {
         let base = u64::try_from(i).unwrap_or(0).saturating_mul(rb_entries);
         let off = e & REFT_OFFSET_MASK;
@@ -999,15 +1038,33 @@ fn gap_checks(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>, lost: &LostData, sn
         {
             continue;
         }
+        let start = first_past.saturating_sub(base);
+        if start == 0
+            && let Some(&(n, k0)) = counted.get(&off)
+        {
+            past = past.saturating_add(n);
+            if n > 0 {
+                first.get_or_insert(base.saturating_add(k0));
+            }
+            continue;
+        }
         let Ok((block, _)) = read_zero_filled(img.file().as_ref(), off, cs, cs) else {
             continue;
         };
-        let start = first_past.saturating_sub(base);
+        let mut n = 0u64;
+        let mut k0 = None;
         for k in start..rb_entries {
             if refcount_at(&block, h.refcount_order, k) != 0 {
-                past = past.saturating_add(1);
-                first.get_or_insert(base.saturating_add(k));
+                n = n.saturating_add(1);
+                k0.get_or_insert(k);
             }
+        }
+        past = past.saturating_add(n);
+        if let Some(k) = k0 {
+            first.get_or_insert(base.saturating_add(k));
+        }
+        if start == 0 {
+            counted.insert(off, (n, k0.unwrap_or(0)));
         }
     }
     c.r.refcounts_past_eof = past;
@@ -1026,7 +1083,7 @@ fn gap_checks(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>, lost: &LostData, sn
             c.file_len,
             Space::File,
             format!(
-                "the file is {} bytes but structures reference bytes up to {:#x}: {} bytes missing; {} guest bytes of the current disk are lost ({} clusters){}",
+                "the file is {} bytes but structures reference bytes up to {:#x}: {} bytes missing; {} guest bytes of the current disk are lost ({} clusters){}{}",
                 c.file_len,
                 c.r.highest_referenced_end,
                 c.r.highest_referenced_end.saturating_sub(c.file_len),
@@ -1034,7 +1091,16 @@ fn gap_checks(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>, lost: &LostData, sn
                 lost.clusters,
                 lost.first_guest.map_or(String::new(), |g| format!(
                     ", the first at guest offset {g:#x}"
-                ))
+                )),
+                if c.r.lost_l2_tables > 0 {
+                    format!(
+                        "; {} L2 tables are missing too, each mapping up to {} guest bytes",
+                        c.r.lost_l2_tables,
+                        h.bytes_per_l1_entry()
+                    )
+                } else {
+                    String::new()
+                }
             ),
         );
         f.hint = Some("look for the rest of the file (an interrupted copy?); qemu-img convert -O raw IMAGE out.raw recovers what remains".into());

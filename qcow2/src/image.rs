@@ -314,7 +314,11 @@ impl Image {
             let name = header.extensions.data_file.clone().unwrap_or_default();
             match (&dir, opts.open_data_file, name.is_empty()) {
                 (_, _, true) => DataFile::Unavailable("no data file name in the header".into()),
-                (Some(d), true, false) => match FileReader::open(d.join(&name)) {
+                // Beside the image first; QEMU itself resolves a relative
+                // data file name against its working directory.
+                (Some(d), true, false) => match FileReader::open(d.join(&name))
+                    .or_else(|e| FileReader::open(&name).map_err(|_| e))
+                {
                     Ok(r) => DataFile::Open(Arc::new(r)),
                     Err(e) => DataFile::Unavailable(format!("{}: {e}", d.join(&name).display())),
                 },
