@@ -761,9 +761,27 @@ fn group_descriptors(c: &mut Ctx<'_, '_>) {
                 .min(29);
         let sum_b = sum_free_b.saturating_mul(ratio);
         if sum_b != sb.s_free_blocks_count || sum_free_i != u64::from(sb.s_free_inodes_count) {
-            // The kernel updates the superblock totals lazily; only the
-            // group counts are authoritative, so this is informational.
-            c.info("ext4.superblock.free_counts_stale", SB.saturating_add(0xC), format!("superblock free counts ({} blocks, {} inodes) differ from the sum over group descriptors ({sum_b} blocks, {sum_free_i} inodes)", sb.s_free_blocks_count, sb.s_free_inodes_count));
+            // The kernel keeps the superblock totals lazily while mounted
+            // and writes them at a clean unmount: stale totals matter only
+            // on a filesystem that claims to be clean.
+            let clean = sb.s_state & VALID_FS != 0 && !sb.has_incompat(incompat::RECOVER);
+            let msg = format!(
+                "superblock free counts ({} blocks, {} inodes) differ from the sum over group descriptors ({sum_b} blocks, {sum_free_i} inodes)",
+                sb.s_free_blocks_count, sb.s_free_inodes_count
+            );
+            if clean {
+                c.warning(
+                    "ext4.superblock.free_counts_stale",
+                    SB.saturating_add(0xC),
+                    msg,
+                );
+            } else {
+                c.info(
+                    "ext4.superblock.free_counts_stale",
+                    SB.saturating_add(0xC),
+                    msg,
+                );
+            }
         }
     }
 }

@@ -266,6 +266,16 @@ fn superblock_values_and_feature_conflicts() {
     fix_sb(&mut img);
     assert_code(&img, "ext4.superblock.future_mount_time");
 
+    let mut img = load("ext4-4k");
+    let v = le32(&img, SB + 0x10) - 1;
+    put32(&mut img, SB + 0x10, v);
+    fix_sb(&mut img);
+    let r = assert_code(&img, "ext4.superblock.free_counts_stale");
+    assert!(
+        codes(&r).contains(&"ext4.superblock.free_counts_stale".to_string()),
+        "a clean filesystem: warning"
+    );
+
     let mut img = load("ext2");
     put32(&mut img, SB + 0x48, 1); // creator OS: Hurd, with filetype set
     assert_code(&img, "ext4.superblock.hurd_filetype");
