@@ -19,6 +19,11 @@ use std::fmt::Write as _;
 /// gdisk, fdisk and parted align to with 512-byte sectors).
 pub const ALIGNMENT_BYTES: u64 = 1 << 20;
 
+/// The one repair for a grown disk: it moves the backup GPT to the end,
+/// extends last_usable_lba and rewrites the protective MBR's size. One
+/// string, so the CLI's next steps list it once.
+pub const SGDISK_E: &str = "sgdisk -e IMAGE (moves the backup GPT to the end and rewrites the protective MBR; then grow the last partition into the space)";
+
 /// Most overlap / duplicate findings reported per table, so a table of
 /// 8192 garbage entries yields a readable report.
 pub const MAX_PAIR_FINDINGS: usize = 32;
@@ -77,7 +82,7 @@ pub fn check(t: &Tables) -> Vec<Finding> {
                             t.sector.bytes, t.backup_searched
                         ),
                     )
-                    .with_hint("the partitions can be found again by their filesystem signatures: see the proposed sfdisk script"),
+                    ,
                 );
             }
         }
@@ -340,7 +345,7 @@ fn gpt_checks(t: &Tables, out: &mut Vec<Finding>) {
                     human(mul(grown, ss))
                 ),
             )
-            .with_hint("sgdisk -e IMAGE (moves the backup GPT to the end; then grow the last partition to use the space)"),
+            .with_hint(SGDISK_E),
         );
     }
     geometry_checks(t, out);
@@ -881,7 +886,7 @@ fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>) {
                     "the protective MBR's 0xEE entry covers {} sectors, but the disk has {} after LBA 0 ({} != {expected})",
                     e.size_in_lba, expected, e.size_in_lba
                 ),
-            ).with_hint("fdisk or sgdisk rewrite it on their next write (e.g. `sgdisk -e IMAGE`)"));
+            ).with_hint(SGDISK_E));
         }
     }
     for e in m.entries.iter().filter(|e| e.is_used()) {
@@ -1135,7 +1140,7 @@ fn free_space_findings(t: &Tables, layer: Layer, out: &mut Vec<Finding>) {
                     f.first_lba.saturating_add(f.sectors).saturating_sub(1)
                 ),
             )
-            .with_hint("sgdisk -e IMAGE, then grow the last partition (e.g. `growpart`/`parted resizepart`)"),
+            .with_hint(SGDISK_E),
         );
     }
 }

@@ -114,7 +114,10 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
                         list.join(", ")
                     ),
                 )
-                .with_hint("on a copy of the image, recreate the table with the proposed script: `sfdisk IMAGE < proposed.sfdisk` (script in the details: recovery.sfdisk_script)"),
+                .with_hint(format!(
+                    "check the proposal, then on a copy of the image recreate the table:\nsfdisk IMAGE <<'EOF'\n{}EOF",
+                    rec.sfdisk_script
+                )),
             );
         }
         if let Some((lba, entries)) = &rec.surviving_entries {
