@@ -645,3 +645,10 @@ fn data_file_shorter_than_its_mappings() {
     let r = report(&p, false);
     assert!(has(&r, "qcow2.data_file.past_eof"), "{:?}", r.findings);
 }
+
+damage_case!(
+    l1_unaligned,
+    "v3.qcow2",
+    "l1-unaligned",
+    "qcow2.l1.unaligned"
+);

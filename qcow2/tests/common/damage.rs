@@ -177,6 +177,14 @@ pub fn damages() -> Vec<(&'static str, Damage)> {
             put64(b, m.l1_offset, e | (1 << 57));
             true
         }),
+        ("l1-unaligned", |b, m| {
+            if m.l2_offset == 0 || m.cs == 512 {
+                return false;
+            }
+            let e = be64(b, m.l1_offset as usize);
+            put64(b, m.l1_offset, e + 512);
+            true
+        }),
         ("l2-unaligned", |b, m| {
             let Some((at, e)) = m.data_entry else {
                 return false;
