@@ -67,6 +67,12 @@ fn compressed_images_read_the_same_raw_bytes() {
     let a = byte_at(&z, 0, 1 << 20);
     let b = byte_at(&s, 0, 1 << 20);
     assert!(a == b);
+    let (_c, x) = guest("zstd-extl2.qcow2");
+    assert!(x.image().header().extended_l2());
+    assert!(
+        byte_at(&x, 0, 1 << 20) == a,
+        "compressed clusters with extended L2 entries"
+    );
     // Cluster 1 holds text lines, cluster 2 the byte 2 repeated.
     assert!(a[65536..65536 + 40].starts_with(b"imgcheck qcow2 fixture cluster 01 line"));
     assert!(all(&a[2 * 65536..3 * 65536], 2));
@@ -119,6 +125,14 @@ fn snapshots_by_id_and_name() {
     let now = Guest::new(Arc::clone(&img));
     assert!(all(&byte_at(&now, 0, 32 << 10), 0xc1));
     assert!(all(&byte_at(&now, 3 << 20, 65536), 0));
+    // A v2 snapshot records no disk size: the current size applies.
+    let (_v, p2) = prepare("snap-v2.qcow2", |_| {});
+    let v2 = Arc::new(Image::open_path(&p2).unwrap());
+    assert_eq!(v2.snapshots()[0].disk_size, None);
+    let old = Guest::snapshot(Arc::clone(&v2), "old").unwrap();
+    assert_eq!(old.len(), 4 << 20);
+    assert!(all(&byte_at(&old, 0, 65536), 0xe1));
+    assert!(all(&byte_at(&Guest::new(v2), 0, 32768), 0xe2));
     match Guest::snapshot(img, "nope") {
         Err(e @ Error::SnapshotNotFound { .. }) => {
             assert!(e.to_string().contains("1 first, 2 second"), "{e}")

@@ -45,6 +45,7 @@ qemu-img create -q -f qcow2 -o refcount_bits=1 rc1.qcow2 4M && fill rc1.qcow2
 qemu-img create -q -f qcow2 -o refcount_bits=64 rc64.qcow2 4M && fill rc64.qcow2
 qemu-img convert -q -c -O qcow2 mixed.raw zlib.qcow2
 qemu-img convert -q -c -O qcow2 -o compression_type=zstd mixed.raw zstd.qcow2
+qemu-img convert -q -c -O qcow2 -o extended_l2=on,compression_type=zstd mixed.raw zstd-extl2.qcow2
 qemu-img create -q -f qcow2 -o extended_l2=on extl2.qcow2 4M
 io extl2.qcow2 'write -P 0xab 0 64k' 'write -P 0x11 192k 2k' 'write -P 0x12 200k 6k' 'write -z 204k 2k' \
      'write -P 0x5a 1M 4k' 'write -z 1100k 64k'
@@ -57,6 +58,12 @@ qemu-img snapshot -c first snap.qcow2
 io snap.qcow2 'write -P 0xb1 64k 64k' 'write -z 1M 64k' 'write -P 0xb2 3M 64k'
 qemu-img snapshot -c second snap.qcow2
 io snap.qcow2 'write -P 0xc1 0 32k' 'discard 3M 64k'
+
+# A version 2 image with a snapshot (no extra data: no recorded disk size).
+qemu-img create -q -f qcow2 -o compat=0.10 snap-v2.qcow2 4M
+io snap-v2.qcow2 'write -P 0xe1 0 64k'
+qemu-img snapshot -c old snap-v2.qcow2
+io snap-v2.qcow2 'write -P 0xe2 0 32k'
 
 # Three snapshots in a row share their L2 tables (refcounts of 4).
 qemu-img create -q -f qcow2 snap3.qcow2 4M
