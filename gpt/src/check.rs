@@ -4,6 +4,42 @@
 //!
 //! `check` is pure over [`Tables`]: it reads nothing, so it is cheap to
 //! fuzz together with [`crate::parse`].
+//!
+//! | code | severity | what (gdisk Verify number) |
+//! |---|---|---|
+//! | `gpt.{primary,backup}_header.crc` | error | header CRC32 over header_size bytes (#1, #3) |
+//! | `gpt.{primary,backup}_entries.crc` | error | entry array CRC32 (#2, #4) |
+//! | `gpt.{primary,backup}_header.missing` | error | no `EFI PART` where the copy belongs |
+//! | `gpt.{primary,backup}_header.my_lba` | error | self-pointer ≠ where it was read (#5) |
+//! | `gpt.{primary,backup}_header.revision` / `.reserved` | warning | revision ≠ 1.0, reserved ≠ 0 |
+//! | `gpt.{primary,backup}_header.header_size` / `.entry_size` | error | outside 92..=sector, not 128·2ⁿ |
+//! | `gpt.{primary,backup}_header.entry_size_unusual` | warning | valid but ≠ 128 |
+//! | `gpt.{primary,backup}_entries.too_large` / `.unreadable` | error | over the bound / past the disk |
+//! | `gpt.backup_header.not_at_end` | warning | the disk grew: size difference, `sgdisk -e` (#6) |
+//! | `gpt.headers.primary_lba_mismatch` / `backup_lba_mismatch` | error | cross pointers (#7, #8) |
+//! | `gpt.headers.mismatch.<field>` | error (revision, header_size: warning) | field by field (#9–#13 and more) |
+//! | `gpt.entries.mismatch` | error | both arrays valid but different |
+//! | `gpt.disk.too_small` | error | shrunk/truncated disk (#14) |
+//! | `gpt.primary_entries.past_first_usable` / `too_early` | error | #15, #16 |
+//! | `gpt.backup_entries.overlaps_header` | error | #17 |
+//! | `gpt.primary_entries.gap_after_header` / `gap_before_first_usable`, `gpt.backup_entries.gap_before_header` | info | #18–#20 |
+//! | `gpt.entries.table_too_small` | warning | under 16 KiB (#21) |
+//! | `gpt.header.last_usable_beyond_disk` / `usable_range_empty` | error | #22 |
+//! | `gpt.partition.overlap` | error | #23 |
+//! | `gpt.partition.ends_before_start` / `beyond_disk` | error | #24; beyond_disk says how much is cut |
+//! | `gpt.partition.outside_usable` / `duplicate_guid` | error | |
+//! | `gpt.{primary,backup}_entries.overlaps_partition` | error | #28 |
+//! | `gpt.partition.misaligned` | info | start not on 1 MiB (#30) |
+//! | `gpt.hybrid.mismatch` / `gpt.hybrid.logicals` | warning | #25; logicals on a hybrid |
+//! | `gpt.pmbr.multiple_ee` / `ee_not_at_lba1` / `ee_active` / `too_big` / `size_mismatch` / `missing` | warning (`missing` with a classic MBR: error) | #26, #27, #29, libfdisk's PMBR checks |
+//! | `gpt.headers.missing` | error | a protective/hybrid MBR but no GPT header at all |
+//! | `gpt.free_space`, `gpt.free_space.beyond_table`, `mbr.free_space` | info | unpartitioned ranges (#31) |
+//! | `gpt.sector_size.4096` / `assumed` (info), `ambiguous` (warning) | | logical sector size |
+//! | `mbr.partition.overlap` / `beyond_disk` / `contains_sector0` | error | |
+//! | `mbr.partition.boot_flag` | warning | status not 0x00/0x80 |
+//! | `mbr.logical.outside_extended`, `mbr.ebr.{loop,too_many,signature,unreadable,link_outside_extended}` | error | the EBR chain |
+//! | `mbr.ebr.extra_entry`, `mbr.extended.multiple` | warning | |
+//! | `gpt.recovery.partitions_found` (error/warning), `entries_survive`, `scan_incomplete` (info) | | from [`crate::analyze`] |
 
 use crate::header::{
     EntriesUnread, GptCopy, MAX_ENTRY_ARRAY_BYTES, MIN_ENTRY_ARRAY_BYTES, REVISION_1_0, Role,
