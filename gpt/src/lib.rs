@@ -23,7 +23,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
-//! [`parse`] only reads and [`check`] only judges, so either can be run (or
+//! [`parse()`] only reads and [`check()`] only judges, so either can be run (or
 //! fuzzed) alone on a [`imgcheck_core::BytesReader`]; both are bounded on
 //! any input (EBR chain, entry array and scan are capped by constants).
 
