@@ -1,5 +1,5 @@
 //! Reading every partition-table structure of a disk: the logical sector
-//! size, the MBR, both GPT copies. Nothing here judges; [`crate::check`]
+//! size, the MBR, both GPT copies. Nothing here judges; [`crate::check()`]
 //! does, so `parse` and `check` can each run (and be fuzzed) alone.
 
 use crate::guid::{Guid, mbr_type_name};
