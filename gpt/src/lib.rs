@@ -62,7 +62,7 @@ pub struct Analysis {
     pub recovery: Option<Recovery>,
 }
 
-/// [`parse`] + [`check`], and a signature scan when no valid table
+/// [`parse()`] + [`check()`], and a signature scan when no valid table
 /// survives, with default scan bounds.
 pub fn analyze<R: ReadAt + ?Sized>(r: &R) -> Analysis {
     analyze_with(r, &ScanLimits::default())
