@@ -660,11 +660,12 @@ fn group_descriptors(c: &mut Ctx<'_, '_>) {
     // Metadata ownership map, as bits: overlapping metadata is found here
     // in O(groups × inode-table blocks).
     let nblocks = sb.s_blocks_count;
-    let mut meta = crate::bits::Bits::new(nblocks);
+    let tracked = fs.tracked_blocks();
+    let mut meta = crate::bits::Bits::new(tracked);
     let mut overlaps = 0u32;
     for g in 0..fs.groups {
         let (first, n) = fs.group_super_gdt(g);
-        for b in first..first.saturating_add(n).min(nblocks) {
+        for b in first.min(tracked)..first.saturating_add(n).min(tracked) {
             meta.set(b);
         }
     }
@@ -704,7 +705,7 @@ fn group_descriptors(c: &mut Ctx<'_, '_>) {
                 continue;
             }
             let mut clash = false;
-            for b in blk..=end {
+            for b in blk.min(tracked)..end.saturating_add(1).min(tracked) {
                 if meta.get(b) {
                     clash = true;
                 }

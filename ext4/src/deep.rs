@@ -20,6 +20,9 @@ use std::collections::HashMap;
 
 /// Deep checks are refused above this many inodes (3 bytes each).
 pub const MAX_DEEP_INODES: u32 = 1 << 28;
+/// Deep checks are refused above this many blocks (2^31: 8 TiB at 4 KiB,
+/// two 256 MiB bitmaps).
+pub const MAX_DEEP_BLOCKS: u64 = 1 << 31;
 /// Directory blocks remembered for pass 2 at most.
 const MAX_DIR_BLOCKS: usize = 1 << 25;
 /// Findings of one code reported individually before summarising.
@@ -181,8 +184,33 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
             "deep check skipped: not every group descriptor could be read".to_string(),
         )];
     }
+    if u64::from(sb.s_inodes_count).saturating_mul(u64::from(sb.inode_size()))
+        > fs.r.len().saturating_mul(2)
+    {
+        return vec![Finding::info(
+            "ext4.deep.skipped",
+            Layer::Ext4,
+            1024,
+            Space::Disk,
+            format!(
+                "deep check skipped: {} inodes of {} bytes cannot fit in the {}-byte image",
+                sb.s_inodes_count,
+                sb.inode_size(),
+                fs.r.len()
+            ),
+        )];
+    }
+    let nb = fs.tracked_blocks();
+    if nb >= MAX_DEEP_BLOCKS {
+        return vec![Finding::info(
+            "ext4.deep.skipped",
+            Layer::Ext4,
+            1024,
+            Space::Disk,
+            format!("deep check skipped: {nb} blocks exceed the {MAX_DEEP_BLOCKS}-block bound"),
+        )];
+    }
     let n = us(u64::from(sb.s_inodes_count).saturating_add(1));
-    let nb = sb.s_blocks_count;
     let mut d = Deep {
         fs,
         out: Vec::new(),
@@ -267,7 +295,7 @@ impl Deep<'_, '_> {
     fn mark_metadata(&mut self) {
         let fs = self.fs;
         let itb = fs.itable_blocks();
-        let nb = fs.sb.s_blocks_count;
+        let nb = fs.tracked_blocks();
         for g in 0..fs.groups {
             let (first, n) = fs.group_super_gdt(g);
             for b in first..first.saturating_add(n).min(nb) {
@@ -299,7 +327,7 @@ impl Deep<'_, '_> {
 
     /// Claims `len` blocks at `pblk` for inode `ino`.
     fn claim(&mut self, ino: u32, pblk: u64, len: u64, off: u64) {
-        let nb = self.fs.sb.s_blocks_count;
+        let nb = self.used.len();
         let mut meta_hit = None;
         let mut dup_hit = 0u64;
         for b in pblk..pblk.saturating_add(len).min(nb) {
@@ -677,7 +705,7 @@ impl Deep<'_, '_> {
             return;
         }
         if self.ea_seen.len() == 0 {
-            self.ea_seen = Bits::new(sb.s_blocks_count);
+            self.ea_seen = Bits::new(self.used.len());
         }
         if self.ea_seen.set(blk) {
             return; // shared EA block, checked once
@@ -912,7 +940,8 @@ impl Deep<'_, '_> {
             return;
         }
         self.dx_leaf_refs.clear();
-        let nodes = self.dx_node(dir, &b, 0x20, p, u32::from(levels), 0);
+        let mut nodes = self.dx_node(dir, &b, 0x20, p, u32::from(levels), 0);
+        nodes.sort_unstable();
         let mut refs = std::mem::take(&mut self.dx_leaf_refs);
         refs.sort_unstable();
         let nblocks = self
@@ -934,8 +963,8 @@ impl Deep<'_, '_> {
                 format!("directory {dir}: htree leaf block {x} is referenced twice"),
             );
         } else if nblocks > 0 && nblocks < (1 << 22) {
-            let missing =
-                (1..nblocks).find(|l| !nodes.contains(l) && refs.binary_search(l).is_err());
+            let missing = (1..nblocks)
+                .find(|l| nodes.binary_search(l).is_err() && refs.binary_search(l).is_err());
             if let Some(l) = missing {
                 self.error(
                     "ext4.htree.block_not_referenced",
@@ -1110,7 +1139,7 @@ impl Deep<'_, '_> {
             && self.fs.sb.s_encoding == 1;
         let mut pos = start;
         let mut idx = 0u32;
-        let mut names: Vec<Vec<u8>> = Vec::new();
+        let mut names: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
         while pos < end {
             let ino = le32(b, pos);
             let rec_len_raw = le16(b, pos.saturating_add(4));
@@ -1156,7 +1185,7 @@ impl Deep<'_, '_> {
                 }
                 self.entry(dir, l, eoff, ino, &name, ft, filetype, encrypted);
                 if name_len > 0 && names.len() < 4096 {
-                    if names.contains(&name) {
+                    if !names.insert(name.clone()) {
                         self.error(
                             "ext4.dir.duplicate_entry",
                             eoff,
@@ -1166,7 +1195,6 @@ impl Deep<'_, '_> {
                             ),
                         );
                     }
-                    names.push(name);
                 }
             }
             idx = idx.saturating_add(1);
@@ -1326,6 +1354,7 @@ impl Deep<'_, '_> {
             }
             // Walk up the parent chain, bounded by the number of directories.
             let mut path = Vec::new();
+            let mut on_path = std::collections::HashSet::new();
             let mut cur = d;
             let mut ok = false;
             for _ in 0..=ndirs {
@@ -1333,7 +1362,7 @@ impl Deep<'_, '_> {
                     ok = r;
                     break;
                 }
-                if path.contains(&cur) {
+                if !on_path.insert(cur) {
                     break;
                 }
                 path.push(cur);
@@ -1481,6 +1510,10 @@ impl Deep<'_, '_> {
         for (gi, gd) in fs.gds.iter().enumerate() {
             let g = u64_of(gi);
             let first = fs.group_first_block(g);
+            let tracked = self.used.len();
+            if first >= tracked {
+                break; // past the reader's end: reported as truncation
+            }
             let nblk = clusters_in_group(fs, g);
             // blocks
             let disk = if csum && gd.bg_flags & bg_flags::BLOCK_UNINIT != 0 {

@@ -13,6 +13,9 @@ use serde::Serialize;
 /// At most this many block groups are loaded (4 Mi groups: 512 TiB with
 /// 4 KiB blocks); a larger count comes from a corrupt superblock.
 pub const MAX_GROUPS: u64 = 1 << 22;
+/// Blocks tracked in bitmaps at most (2^32 bits = 512 MiB): 16 TiB at
+/// 4 KiB blocks. Blocks past the reader's end are not tracked either.
+pub const MAX_TRACKED_BLOCKS: u64 = 1 << 32;
 /// Kernel limit on extent tree depth.
 pub const MAX_EXTENT_DEPTH: u16 = 5;
 /// Extent tree nodes visited per file at most.
@@ -271,6 +274,26 @@ pub(crate) fn geometry_problem(sb: &Superblock, raw: &[u8]) -> Option<(&'static 
             ),
         ));
     }
+    if !sb.has_incompat(incompat::META_BG) {
+        let ds = if sb.has_incompat(incompat::BIT64) {
+            u64::from(sb.s_desc_size.max(32))
+        } else {
+            32
+        };
+        let desc_blocks = groups.saturating_mul(ds).div_ceil(bs);
+        let need = desc_blocks
+            .saturating_add(u64::from(sb.s_reserved_gdt_blocks))
+            .saturating_add(1);
+        if need >= bpg {
+            return Some((
+                "ext4.superblock.gdt_too_large",
+                format!(
+                    "{groups} groups need {desc_blocks} group descriptor blocks (+{} reserved), more than a {bpg}-block group holds",
+                    sb.s_reserved_gdt_blocks
+                ),
+            ));
+        }
+    }
     if sb.has_incompat(incompat::BIT64) {
         let ds = sb.s_desc_size;
         if !(64..=1024).contains(&ds) || !ds.is_power_of_two() {
@@ -475,6 +498,15 @@ impl<'r> Ext4<'r> {
     /// Byte offset of block `blk`, when it fits.
     pub(crate) fn block_offset(&self, blk: u64) -> Option<u64> {
         blk.checked_mul(self.bs)
+    }
+
+    /// Blocks tracked in bitmaps: those of the filesystem that the reader
+    /// holds, at most [`MAX_TRACKED_BLOCKS`].
+    pub(crate) fn tracked_blocks(&self) -> u64 {
+        self.sb
+            .s_blocks_count
+            .min(self.r.len().div_ceil(self.bs.max(1)))
+            .min(MAX_TRACKED_BLOCKS)
     }
 
     /// Reads one block, or `None` when out of range/unreadable.

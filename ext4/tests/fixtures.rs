@@ -682,3 +682,21 @@ fn deep_htree_checks() {
     img[root + 0x1C] = 9; // hash version
     assert!(codes(&run(&img, true)).contains(&"ext4.htree.bad_root".to_string()));
 }
+
+#[test]
+fn huge_claims_stay_bounded() {
+    // A superblock (checksum fixed) claiming 2^35 blocks, 1 Mi groups, in a
+    // 16 MiB image: the checker must neither allocate for nor walk them all.
+    let mut img = load("ext4-4k");
+    put32(&mut img, SB + 0x04, 0);
+    put32(&mut img, SB + 0x150, 8);
+    put32(&mut img, SB + 0x20, 32768);
+    put32(&mut img, SB + 0x24, 32768);
+    put32(&mut img, SB + 0x00, 128 << 20);
+    fix_sb(&mut img);
+    let t = std::time::Instant::now();
+    let r = run(&img, true);
+    assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
+    let c = codes(&r);
+    assert!(c.contains(&"ext4.size.truncated".to_string()), "{c:?}");
+}
