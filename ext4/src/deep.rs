@@ -1184,17 +1184,15 @@ impl Deep<'_, '_> {
                     self.error("ext4.dir.bad_utf8_name", eoff, format!("directory {dir} block {l}: casefolded entry for inode {ino} is not valid UTF-8"));
                 }
                 self.entry(dir, l, eoff, ino, &name, ft, filetype, encrypted);
-                if name_len > 0 && names.len() < 4096 {
-                    if !names.insert(name.clone()) {
-                        self.error(
-                            "ext4.dir.duplicate_entry",
-                            eoff,
-                            format!(
-                                "directory {dir} block {l}: name {:?} appears twice",
-                                String::from_utf8_lossy(&name)
-                            ),
-                        );
-                    }
+                if name_len > 0 && names.len() < 4096 && !names.insert(name.clone()) {
+                    self.error(
+                        "ext4.dir.duplicate_entry",
+                        eoff,
+                        format!(
+                            "directory {dir} block {l}: name {:?} appears twice",
+                            String::from_utf8_lossy(&name)
+                        ),
+                    );
                 }
             }
             idx = idx.saturating_add(1);
