@@ -692,7 +692,7 @@ fn huge_claims_stay_bounded() {
     put32(&mut img, SB + 0x150, 8);
     put32(&mut img, SB + 0x20, 32768);
     put32(&mut img, SB + 0x24, 32768);
-    put32(&mut img, SB + 0x00, 128 << 20);
+    put32(&mut img, SB, 128 << 20);
     fix_sb(&mut img);
     let t = std::time::Instant::now();
     let r = run(&img, true);
