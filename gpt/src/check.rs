@@ -77,8 +77,45 @@ fn mbrf(sev: Severity, code: &'static str, offset: u64, msg: String) -> Finding 
     Finding::new(sev, code, Layer::Mbr, offset, Space::Disk, msg)
 }
 
+/// Most findings kept per code: a table of 8192 garbage entries must still
+/// give a readable report. The rest are counted in one closing finding.
+pub const MAX_FINDINGS_PER_CODE: usize = 32;
+
+/// Keeps the first [`MAX_FINDINGS_PER_CODE`] findings of each code and
+/// replaces the rest with one finding that counts them.
+fn cap_per_code(all: Vec<Finding>) -> Vec<Finding> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut out = Vec::with_capacity(all.len().min(1024));
+    let mut dropped: Vec<(Finding, usize)> = Vec::new();
+    for f in all {
+        let n = seen.entry(f.code.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        if *n <= MAX_FINDINGS_PER_CODE {
+            out.push(f);
+        } else if let Some(d) = dropped.iter_mut().find(|(g, _)| g.code == f.code) {
+            d.1 = d.1.saturating_add(1);
+        } else {
+            dropped.push((f, 1));
+        }
+    }
+    for (f, n) in dropped {
+        let msg = format!(
+            "{n} more {} findings like the ones above are not listed",
+            f.code
+        );
+        out.push(Finding::new(
+            f.severity, f.code, f.layer, f.offset, f.space, msg,
+        ));
+    }
+    out
+}
+
 /// Runs every check on what [`crate::parse`] read.
 pub fn check(t: &Tables) -> Vec<Finding> {
+    cap_per_code(check_all(t))
+}
+
+fn check_all(t: &Tables) -> Vec<Finding> {
     let mut out = Vec::new();
     sector_size_checks(t, &mut out);
     if let Some(m) = &t.mbr {
@@ -1177,6 +1214,50 @@ fn free_space_findings(t: &Tables, layer: Layer, out: &mut Vec<Finding>) {
                 ),
             )
             .with_hint(SGDISK_E),
+        );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
+mod tests {
+    use super::*;
+    use imgcheck_core::BytesReader;
+
+    /// A valid-CRC GPT whose 8192 entries all overlap and lie outside the
+    /// disk: the report stays bounded.
+    #[test]
+    fn thousands_of_bad_entries_give_a_bounded_report() {
+        let ss = 512usize;
+        let n = 8192usize;
+        let mut d = vec![0u8; ss * (2 + n / 4 + 8)];
+        let mut arr = vec![0u8; n * 128];
+        for i in 0..n {
+            let e = &mut arr[i * 128..(i + 1) * 128];
+            e[0] = 1;
+            e[0x10] = 7; // the same unique GUID everywhere
+            e[0x20..0x28].copy_from_slice(&10u64.to_le_bytes());
+            e[0x28..0x30].copy_from_slice(&1_000_000u64.to_le_bytes());
+        }
+        d[2 * ss..2 * ss + arr.len()].copy_from_slice(&arr);
+        let h = &mut d[ss..2 * ss];
+        h[..8].copy_from_slice(b"EFI PART");
+        h[8..12].copy_from_slice(&0x0001_0000u32.to_le_bytes());
+        h[12..16].copy_from_slice(&92u32.to_le_bytes());
+        h[0x18..0x20].copy_from_slice(&1u64.to_le_bytes());
+        h[0x48..0x50].copy_from_slice(&2u64.to_le_bytes());
+        h[0x50..0x54].copy_from_slice(&(n as u32).to_le_bytes());
+        h[0x54..0x58].copy_from_slice(&128u32.to_le_bytes());
+        h[0x58..0x5C].copy_from_slice(&crate::util::crc32(&arr).to_le_bytes());
+        let c = crate::util::crc32(&h[..92]);
+        h[0x10..0x14].copy_from_slice(&c.to_le_bytes());
+        let t = crate::parse(&BytesReader::new(d));
+        assert_eq!(t.partitions().len(), n);
+        let f = check(&t);
+        assert!(f.len() < 600, "{} findings", f.len());
+        assert!(
+            f.iter()
+                .any(|x| x.message.starts_with("8160 more gpt.partition.beyond_disk"))
         );
     }
 }

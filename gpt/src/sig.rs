@@ -326,7 +326,10 @@ fn iso_or_udf<R: ReadAt + ?Sized>(r: &R, offset: u64) -> Option<Signature> {
     // One descriptor first: the scan probes every MiB, and almost nothing
     // has a volume descriptor there.
     let first = read_opt(r, offset.saturating_add(32768), 2048, 2048)?;
-    if !matches!(bytes(&first, 1, 5), b"CD001" | b"BEA01" | b"NSR02" | b"NSR03" | b"BOOT2" | b"CDW02") {
+    if !matches!(
+        bytes(&first, 1, 5),
+        b"CD001" | b"BEA01" | b"NSR02" | b"NSR03" | b"BOOT2" | b"CDW02"
+    ) {
         return None;
     }
     let vrs = read_opt(r, offset.saturating_add(32768), 16 * 2048, 16 * 2048).unwrap_or(first);
