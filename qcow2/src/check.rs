@@ -955,8 +955,46 @@ fn check_bitmaps(c: &mut Ctx<'_>) {
         let name_size = crate::header::be16(&dir, pos.saturating_add(18));
         let extra = be32(&dir, pos.saturating_add(20));
         let tbytes = u64::from(table_size).saturating_mul(8);
+        let at = b
+            .bitmap_directory_offset
+            .saturating_add(u64::try_from(pos).unwrap_or(0));
+        let flags = be32(&dir, pos.saturating_add(12));
+        let ty = dir.get(pos.saturating_add(16)).copied().unwrap_or(0);
+        let gran = dir.get(pos.saturating_add(17)).copied().unwrap_or(0);
+        // QEMU's check_dir_entry: an entry failing these makes the image
+        // fail to open ("doesn't satisfy the constraints").
+        let mut bad = Vec::new();
+        if table_size == 0 || table_offset == 0 {
+            bad.push("no bitmap table".to_string());
+        }
+        if ty != 1 {
+            bad.push(format!("type {ty} (expected 1, dirty tracking)"));
+        }
+        if !(9..=31).contains(&gran) {
+            bad.push(format!("granularity_bits {gran} (expected 9..=31)"));
+        }
+        if flags & !3 != 0 {
+            bad.push(format!("reserved flags {flags:#x}"));
+        }
+        if name_size > 1023 {
+            bad.push(format!("name of {name_size} bytes"));
+        }
+        if !bad.is_empty() {
+            c.sink.push(
+                Severity::Error,
+                "qcow2.bitmaps.entry_invalid",
+                at,
+                format!("bitmap directory entry {n} is invalid: {}", bad.join(", ")),
+            );
+            c.r.qemu_open_failure.get_or_insert_with(|| {
+                format!("bitmap directory entry {n} does not satisfy the constraints")
+            });
+        }
         if !table_offset.is_multiple_of(c.cs) || tbytes > MAX_BITMAP_TABLE_BYTES {
-            c.corruption("qcow2.bitmaps.table_invalid", b.bitmap_directory_offset.saturating_add(u64::try_from(pos).unwrap_or(0)), format!("bitmap {n}: table at {table_offset:#x} of {table_size} entries is unaligned or too large"));
+            c.r.qemu_open_failure.get_or_insert_with(|| {
+                format!("bitmap directory entry {n} does not satisfy the constraints")
+            });
+            c.corruption("qcow2.bitmaps.table_invalid", at, format!("bitmap {n}: table at {table_offset:#x} of {table_size} entries is unaligned or too large"));
         } else {
             c.inc(table_offset, tbytes, CLASS_META, "bitmap table");
             if let Ok((t, _)) =

@@ -652,3 +652,16 @@ damage_case!(
     "l1-unaligned",
     "qcow2.l1.unaligned"
 );
+
+#[test]
+fn bitmap_entry_constraints() {
+    case(
+        "bitmap.qcow2",
+        "qcow2.bitmaps.entry_invalid",
+        false,
+        |b, m| {
+            let d = m.bitmap_dir.unwrap() as usize;
+            b[d + 16] = 7; // type
+        },
+    );
+}

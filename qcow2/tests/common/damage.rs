@@ -9,6 +9,8 @@ use std::sync::Arc;
 /// Where the interesting structures of an image are.
 /// Structure offsets.
 pub struct Map {
+    /// Bitmap directory offset, when the image has bitmaps.
+    pub bitmap_dir: Option<u64>,
     pub cs: u64,
     pub order: u32,
     pub cluster_bits: u32,
@@ -65,6 +67,7 @@ pub fn map(bytes: &[u8]) -> Map {
     }
     let reftable = h.refcount_table_offset;
     Map {
+        bitmap_dir: h.extensions.bitmaps.map(|b| b.bitmap_directory_offset),
         cs,
         order: h.refcount_order,
         cluster_bits: h.cluster_bits,
@@ -332,6 +335,65 @@ pub fn damages() -> Vec<(&'static str, Damage)> {
         ("snapshot-l2-entry-zeroed", |b, m| {
             let Some(l2) = m.snap_l2 else { return false };
             put64(b, l2, 0);
+            true
+        }),
+        ("snapshot-extra-too-large", |b, m| {
+            let Some(&s) = m.snapshots.first() else {
+                return false;
+            };
+            b[s as usize + 36..s as usize + 40].copy_from_slice(&5000u32.to_be_bytes());
+            true
+        }),
+        ("snapshot-extra-short", |b, m| {
+            let Some(&s) = m.snapshots.last() else {
+                return false;
+            };
+            b[s as usize + 36..s as usize + 40].copy_from_slice(&8u32.to_be_bytes());
+            true
+        }),
+        ("snapshot-l1-too-large", |b, m| {
+            let Some(&s) = m.snapshots.first() else {
+                return false;
+            };
+            b[s as usize + 8..s as usize + 12].copy_from_slice(&0x0100_0000u32.to_be_bytes());
+            true
+        }),
+        ("snapshot-count-raised", |b, m| {
+            if m.snapshots.is_empty() {
+                return false;
+            }
+            let n = u32::from_be_bytes(b[60..64].try_into().unwrap());
+            b[60..64].copy_from_slice(&(n + 1).to_be_bytes());
+            true
+        }),
+        ("snapshot-table-past-eof", |b, m| {
+            if m.snapshots.is_empty() {
+                return false;
+            }
+            put64(b, 64, (m.file_len / m.cs + 2) * m.cs);
+            true
+        }),
+        ("bitmap-table-unaligned", |b, m| {
+            let Some(d) = m.bitmap_dir else { return false };
+            let t = be64(b, d as usize);
+            put64(b, d, t + 512);
+            true
+        }),
+        ("bitmap-table-past-eof", |b, m| {
+            let Some(d) = m.bitmap_dir else { return false };
+            put64(b, d, (m.file_len / m.cs + 3) * m.cs);
+            true
+        }),
+        ("bitmap-data-past-eof", |b, m| {
+            let Some(d) = m.bitmap_dir else { return false };
+            let t = be64(b, d as usize);
+            put64(b, t, (m.file_len / m.cs + 3) * m.cs);
+            true
+        }),
+        ("bitmap-table-refcount-zero", |b, m| {
+            let Some(d) = m.bitmap_dir else { return false };
+            let t = be64(b, d as usize);
+            set_refcount(b, m, t / m.cs, 0);
             true
         }),
         ("snapshot-l1-zeroed", |b, m| {
