@@ -154,7 +154,7 @@ pub fn run() -> u8 {
             let mut r =
                 pipeline::inspect_image(&item.path, args.format, &options(&args, &item.path));
             if let (Ok(rep), Some(Some(f))) = (&mut r, siblings.get(i)) {
-                rep.root.findings.push(f.clone());
+                rep.layout.push(f.clone());
                 rep.next_steps = pipeline::next_steps(rep);
             }
             progress.inc(1);

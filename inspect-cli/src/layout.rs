@@ -300,3 +300,163 @@ pub fn zero_regions(table: &Node, disk_len: u64, deep: bool) -> Vec<(u64, u64)> 
     }
     r
 }
+
+/// One link of the size chain: what a layer says the disk (or its part of
+/// it) is.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SizeLink {
+    /// The layer and structure (`qcow2 virtual size`, `GPT backup header`).
+    pub what: String,
+    /// The size or end offset it states, in bytes.
+    pub bytes: u64,
+}
+
+fn u64_at(v: &serde_json::Value, path: &[&str]) -> Option<u64> {
+    path.iter().try_fold(v, |v, k| v.get(*k))?.as_u64()
+}
+
+/// The size chain — image file → guest disk → partition table → last
+/// partition → its filesystem — with a finding for each break in it, named
+/// with both numbers and the direction: grown and never resized, or shrunk
+/// (truncated) under what lies on it.
+pub fn size_chain(
+    root: &Node,
+    table: &Node,
+    disk_len: u64,
+    format: &str,
+) -> (Vec<SizeLink>, Vec<Finding>) {
+    let mut chain = Vec::new();
+    let mut out = Vec::new();
+    chain.push(SizeLink {
+        what: format!("{format} disk"),
+        bytes: disk_len,
+    });
+    let ss = u64_at(&table.details, &["sector_size"]).unwrap_or(512);
+
+    // What the partition table was written for.
+    let gpt_end = ["gpt_primary", "gpt_backup"].iter().find_map(|copy| {
+        let h = table.details.get(*copy)?.get("header")?;
+        if h.get("signature_ok")?.as_bool()? {
+            let backup_lba = if *copy == "gpt_primary" {
+                u64_at(h, &["alternate_lba"])?
+            } else {
+                u64_at(h, &["my_lba"])?
+            };
+            Some(backup_lba.saturating_add(1).saturating_mul(ss))
+        } else {
+            None
+        }
+    });
+    if let Some(end) = gpt_end {
+        chain.push(SizeLink {
+            what: "disk size the GPT was written for".into(),
+            bytes: end,
+        });
+    }
+    let last = table
+        .children
+        .iter()
+        .filter_map(|p| p.span.map(|s| (s, p)))
+        .max_by_key(|(s, _)| s.start.saturating_add(s.size));
+    if let Some((span, part)) = last {
+        let end = span.start.saturating_add(span.size);
+        chain.push(SizeLink {
+            what: format!("end of partition {} (the last)", span.index),
+            bytes: end,
+        });
+        if let Some(fs) = part.children.first() {
+            if let Some(fsb) = u64_at(&fs.details, &["size", "filesystem_bytes"]) {
+                chain.push(SizeLink {
+                    what: format!(
+                        "end of the {} filesystem in partition {}",
+                        fs.kind, span.index
+                    ),
+                    bytes: span.start.saturating_add(fsb),
+                });
+            }
+        }
+    }
+
+    // Grown and never resized: the disk is larger than the table knows.
+    let table_end = gpt_end.or_else(|| last.map(|(s, _)| s.start.saturating_add(s.size)));
+    if let Some(tend) = table_end {
+        const SLACK: u64 = 1 << 20;
+        if disk_len > tend.saturating_add(SLACK) {
+            let grown = disk_len.saturating_sub(tend);
+            let mut msg = format!(
+                "the disk is {} ({disk_len} bytes) but its partition table was written for {} ({tend} bytes): it grew by {} and neither the table nor the last partition was grown, so that space is unused",
+                crate::pipeline::human_size(disk_len),
+                crate::pipeline::human_size(tend),
+                crate::pipeline::human_size(grown),
+            );
+            // A snapshot that recorded the old size dates the resize.
+            if let Some(snaps) = root
+                .details
+                .get("snapshots")
+                .and_then(serde_json::Value::as_array)
+            {
+                for s in snaps {
+                    let size = u64_at(s, &["disk-size"]);
+                    let name = s
+                        .get("name")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("?");
+                    if size.is_some_and(|z| z < disk_len && z.abs_diff(tend) < SLACK) {
+                        msg.push_str(&format!(
+                            "; snapshot \"{name}\" still records the old {} disk, so the resize (qemu-img resize) came after it",
+                            crate::pipeline::human_size(size.unwrap_or(0))
+                        ));
+                        break;
+                    }
+                }
+            }
+            let (dev, part) = if format == "qcow2" {
+                ("/dev/nbd0", "/dev/nbd0p")
+            } else {
+                ("/dev/loop0", "/dev/loop0p")
+            };
+            let n = last.map_or(1, |(s, _)| s.index);
+            out.push(
+                Finding::warning("layout.size_chain.grown", Layer::Layout, tend, Space::Disk, msg).with_hint(
+                    format!("sgdisk -e {dev}; growpart {dev} {n}; e2fsck -f {part}{n}; resize2fs {part}{n}   # grow table, partition, filesystem, in that order, after the checks"),
+                ),
+            );
+        }
+        // Shrunk or truncated: the table reaches past the disk.
+        if tend > disk_len {
+            let cut: Vec<String> = table
+                .children
+                .iter()
+                .filter_map(|p| p.span)
+                .filter(|s| s.start.saturating_add(s.size) > disk_len)
+                .map(|s| {
+                    format!(
+                        "partition {} loses {}",
+                        s.index,
+                        crate::pipeline::human_size(
+                            s.start
+                                .saturating_add(s.size)
+                                .saturating_sub(disk_len.max(s.start))
+                        )
+                    )
+                })
+                .collect();
+            out.push(
+                Finding::error(
+                    "layout.size_chain.shrunk",
+                    Layer::Layout,
+                    disk_len,
+                    Space::Disk,
+                    format!(
+                        "the partition table was written for {} ({tend} bytes) but the disk is only {} ({disk_len} bytes): the image was truncated or shrunk under it{}",
+                        crate::pipeline::human_size(tend),
+                        crate::pipeline::human_size(disk_len),
+                        if cut.is_empty() { String::new() } else { format!("; {}", cut.join(", ")) }
+                    ),
+                )
+                .with_hint("restore the image's missing tail from a backup or the source; do not let any tool 'fix' the table to the smaller size"),
+            );
+        }
+    }
+    (chain, out)
+}

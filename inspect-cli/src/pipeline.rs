@@ -72,16 +72,19 @@ pub fn inspect_reader(
         }
     };
     let mut zero_ranges = Vec::new();
+    let mut size_chain = Vec::new();
+    let mut layout_findings = Vec::new();
     if let Some(disk) = disk {
         let dev_base = if format_name == "qcow2" { NBD } else { LOOP };
         let table = inspect_disk(&disk, opts, &mut events, dev_base);
-        root.findings
-            .extend(layout::emptiness(disk.as_ref(), &table));
+        layout_findings.extend(layout::emptiness(disk.as_ref(), &table));
         let regions = layout::zero_regions(&table, disk.len(), opts.deep);
         zero_ranges = layout::zero_ranges(disk.as_ref(), &regions);
+        let (chain, breaks) = layout::size_chain(&root, &table, disk.len(), format_name);
+        layout_findings.extend(breaks);
+        size_chain = chain;
         let expected = layout::expected_structures(&table, disk.len());
-        root.findings
-            .extend(layout::zero_damage(&zero_ranges, &expected));
+        layout_findings.extend(layout::zero_damage(&zero_ranges, &expected));
         root.children.push(table);
     }
     events.sort();
@@ -94,6 +97,8 @@ pub fn inspect_reader(
         timeline: events,
         next_steps: Vec::new(),
         zero_ranges,
+        size_chain,
+        layout: layout_findings,
     };
     report.next_steps = next_steps(&report);
     Ok(report)
@@ -108,6 +113,11 @@ fn inspect_disk(
 ) -> Node {
     let table = layers::gpt::inspect(disk.as_ref(), opts);
     let mut node = table.node;
+    // A partition-table tool pointed at a qcow2 file would write raw
+    // sectors into it: for qcow2 the disk is the attached nbd device.
+    if dev_base == NBD {
+        name_disk(&mut node, NBD);
+    }
     if table.parts.is_empty() {
         // No partition table: an LV dump or `mkfs.ext4 disk.img` — check the
         // whole disk as a filesystem.
@@ -157,11 +167,16 @@ fn inspect_contents(
 pub fn next_steps(report: &ImageReport) -> Vec<String> {
     let findings = report.findings();
     let mut hints: Vec<String> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for sev in [Severity::Error, Severity::Warning] {
         for f in findings.iter().filter(|f| f.severity == sev) {
             if let Some(h) = &f.hint {
-                let h = h.replace("IMAGE", &report.image);
-                if !hints.contains(&h) {
+                let h = replace_word(h, "IMAGE", &report.image);
+                // Two findings often suggest the same command with different
+                // prose after it: list the command once.
+                let key = command_of(&h).to_string();
+                if !seen.contains(&key) {
+                    seen.push(key);
                     hints.push(h);
                 }
             }
@@ -188,6 +203,52 @@ pub fn next_steps(report: &ImageReport) -> Vec<String> {
     steps.extend(hints.iter().filter(|h| is_repair(h)).cloned());
     steps
 }
+
+/// The command a hint starts with, without the explanation after it
+/// (`e2fsck -fn /dev/nbd0p2 (the error records …)` → `e2fsck -fn /dev/nbd0p2`).
+/// A hint in prose that quotes a command (`` e.g. `sgdisk -e X` ``) counts
+/// as that command.
+fn command_of(hint: &str) -> &str {
+    let cut = [" (", "; ", " # ", " — "]
+        .iter()
+        .filter_map(|sep| hint.find(sep))
+        .min()
+        .unwrap_or(hint.len());
+    let head = hint.get(..cut).unwrap_or(hint).trim();
+    let quoted = hint
+        .split('`')
+        .nth(1)
+        .filter(|q| KNOWN_COMMANDS.contains(&q.split_whitespace().next().unwrap_or("")));
+    quoted.unwrap_or(head)
+}
+
+/// Commands hints may start with; anything else is prose.
+const KNOWN_COMMANDS: [&str; 24] = [
+    "cp",
+    "qemu-img",
+    "qemu-nbd",
+    "qemu-io",
+    "losetup",
+    "e2fsck",
+    "fsck",
+    "fsck.ext4",
+    "dumpe2fs",
+    "debugfs",
+    "tune2fs",
+    "resize2fs",
+    "sgdisk",
+    "sfdisk",
+    "gdisk",
+    "fdisk",
+    "parted",
+    "growpart",
+    "testdisk",
+    "mount",
+    "file",
+    "dd",
+    "blkid",
+    "wipefs",
+];
 
 /// Device names used in hints for a filesystem inside an image.
 const NBD: &str = "/dev/nbd0";
@@ -230,6 +291,19 @@ fn name_device(fs: &mut Node, partition: Option<u32>, dev_base: &str) {
         if let Some(h) = &mut f.hint {
             *h = replace_word(h, "DEV", &dev);
         }
+    }
+}
+
+/// Replaces `IMAGE` in the hints of a table node and its partitions with
+/// the block device the guest disk is attached as.
+fn name_disk(node: &mut Node, dev: &str) {
+    for f in &mut node.findings {
+        if let Some(h) = &mut f.hint {
+            *h = replace_word(h, "IMAGE", dev);
+        }
+    }
+    for c in &mut node.children {
+        name_disk(c, dev);
     }
 }
 
@@ -297,6 +371,20 @@ mod tests {
                 "/dev/nbd0p2"
             ),
             "e2fsck -fn -b 8193 /dev/nbd0p2; DEVICE DEV_X xDEV /dev/nbd0p2"
+        );
+    }
+
+    #[test]
+    fn hints_dedupe_on_their_command() {
+        assert_eq!(
+            super::command_of("e2fsck -fn /dev/nbd0p2 (records stay)"),
+            "e2fsck -fn /dev/nbd0p2"
+        );
+        assert_eq!(super::command_of("sgdisk -e IMAGE"), "sgdisk -e IMAGE");
+        assert_eq!(super::command_of("a; b (c)"), "a");
+        assert_eq!(
+            super::command_of("fdisk or sgdisk rewrite it (e.g. `sgdisk -e X`)"),
+            "sgdisk -e X"
         );
     }
 

@@ -39,6 +39,26 @@ pub fn text(report: &ImageReport) -> String {
         b = bold()
     );
     node_text(&report.root, 0, &mut out);
+    if !report.layout.is_empty() {
+        let _ = writeln!(out, "{b}layout{b:#}  across the layers", b = bold());
+        for f in &report.layout {
+            finding_text(f, INDENT, &mut out);
+        }
+    }
+
+    if report.size_chain.len() > 1 {
+        let links: Vec<String> = report
+            .size_chain
+            .iter()
+            .map(|l| format!("{} {}", l.what, human_size(l.bytes)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\n{b}size chain{b:#}\n{INDENT}{}",
+            links.join(" → "),
+            b = bold()
+        );
+    }
 
     if !report.timeline.is_empty() {
         let _ = writeln!(out, "\n{b}timeline (UTC){b:#}", b = bold());
@@ -148,6 +168,10 @@ fn layers_json(report: &ImageReport) -> Value {
         "partition_table": table,
         "partitions": partitions,
         "filesystem": filesystem,
+        "layout": {
+            "size_chain": report.size_chain,
+            "zero_ranges": report.zero_ranges.iter().map(|(s, e)| json!({"start": s, "end": e})).collect::<Vec<_>>(),
+        },
     })
 }
 

@@ -126,12 +126,19 @@ pub struct ImageReport {
     pub next_steps: Vec<String>,
     /// Disk ranges `[start, end)` known to be all zeros.
     pub zero_ranges: Vec<(u64, u64)>,
+    /// What each layer says the disk's size is, outside in.
+    pub size_chain: Vec<crate::layout::SizeLink>,
+    /// Findings that span layers (layer `layout`), shown in a block of
+    /// their own after the layer tree.
+    pub layout: Vec<Finding>,
 }
 
 impl ImageReport {
     /// Every finding, in report order.
     pub fn findings(&self) -> Vec<&Finding> {
-        self.root.all_findings()
+        let mut all = self.root.all_findings();
+        all.extend(self.layout.iter());
+        all
     }
 
     /// The verdict: damaged on any error, warning on any warning.

@@ -48,13 +48,25 @@ fn demo_tells_the_story() {
         .collect();
     let has = |prefix: &str| codes.iter().any(|c| c.starts_with(prefix));
     assert_eq!(v["verdict"], "damaged");
-    assert!(has("gpt."), "the unmoved GPT: {codes:?}");
+    assert!(
+        has("gpt.backup_header.not_at_end"),
+        "the unmoved GPT: {codes:?}"
+    );
+    assert!(
+        has("layout.size_chain.grown"),
+        "the resize, told across layers: {codes:?}"
+    );
+    assert!(has("ext4.journal.needs_recovery"), "the crash: {codes:?}");
+    assert!(
+        has("ext4.kernel_errors"),
+        "the kernel's error records: {codes:?}"
+    );
     assert!(has("ext4."), "the crashed root filesystem: {codes:?}");
     let timeline = v["timeline"].as_array().unwrap();
     assert!(
         timeline
             .iter()
-            .any(|e| e["what"].as_str().unwrap_or("").contains("pre-resize")),
+            .any(|e| { format!("{} {}", e["source"], e["what"]).contains("pre-resize") }),
         "the snapshot date is on the timeline: {timeline:?}"
     );
     assert!(!v["next_steps"].as_array().unwrap().is_empty());

@@ -26,8 +26,9 @@ sgdisk -U b0000000-0000-4000-8000-0000000000aa \
 
 qcow=$work/brainvm.qcow2
 qemu-img convert -q -f raw -O qcow2 -o cluster_size=65536 "$img" "$qcow"
-# 2. the snapshot, taken while the disk was sound.
-qemu-img snapshot -c pre-resize "$qcow"
+# 2. the snapshot, taken while the disk was sound — on the evening before
+#    the crash (faketime gives qemu-img the story's clock).
+TZ=UTC faketime '2025-11-19 22:00:00' qemu-img snapshot -c pre-resize "$qcow"
 
 # 3. the crash: a committed, unreplayed journal transaction and kernel error
 #    records on root. Done with debugfs on a copy of the partition, then the
@@ -45,11 +46,9 @@ ssv first_error_func ext4_find_entry
 ssv first_error_line 1602
 ssv first_error_ino 2
 ssv first_error_block 0
-ssv first_error_errcode 5
 ssv last_error_time 20251120091733
 ssv last_error_func ext4_journal_check_start
 ssv last_error_line 84
-ssv last_error_errcode 5
 jo
 jw -b 9000 $work/blk
 jc
