@@ -396,6 +396,78 @@ pub fn damages() -> Vec<(&'static str, Damage)> {
             set_refcount(b, m, t / m.cs, 0);
             true
         }),
+        ("magic-broken", |b, _| {
+            b[0..4].copy_from_slice(b"XXXX");
+            true
+        }),
+        ("version-4", |b, _| {
+            b[7] = 4;
+            true
+        }),
+        ("cluster-bits-22", |b, _| {
+            b[20..24].copy_from_slice(&22u32.to_be_bytes());
+            true
+        }),
+        ("l1-size-too-small", |b, m| {
+            if m.l2_offset == 0 {
+                return false;
+            }
+            b[36..40].copy_from_slice(&0u32.to_be_bytes());
+            true
+        }),
+        ("l1-offset-unaligned", |b, _| {
+            let o = be64(b, 40);
+            put64(b, 40, o + 512);
+            true
+        }),
+        ("reftable-offset-unaligned", |b, m| {
+            if m.cs == 512 {
+                return false;
+            }
+            let o = be64(b, 48);
+            put64(b, 48, o + 512);
+            true
+        }),
+        ("reftable-clusters-huge", |b, _| {
+            b[56..60].copy_from_slice(&0x0100_0000u32.to_be_bytes());
+            true
+        }),
+        ("unknown-incompatible-bit", |b, _| {
+            if b[7] != 3 {
+                return false;
+            }
+            b[78] |= 0x10;
+            true
+        }),
+        ("refcount-order-7", |b, _| {
+            if b[7] != 3 {
+                return false;
+            }
+            b[96..100].copy_from_slice(&7u32.to_be_bytes());
+            true
+        }),
+        ("compression-type-2", |b, _| {
+            if b[7] != 3 || u32::from_be_bytes(b[100..104].try_into().unwrap()) <= 104 {
+                return false;
+            }
+            b[104] = 2;
+            b[79] |= 8;
+            true
+        }),
+        ("header-length-small", |b, _| {
+            if b[7] != 3 {
+                return false;
+            }
+            b[100..104].copy_from_slice(&96u32.to_be_bytes());
+            true
+        }),
+        ("backing-name-too-long", |b, _| {
+            if be64(b, 8) == 0 {
+                return false;
+            }
+            b[16..20].copy_from_slice(&2000u32.to_be_bytes());
+            true
+        }),
         ("snapshot-l1-zeroed", |b, m| {
             let Some(&s) = m.snapshots.first() else {
                 return false;

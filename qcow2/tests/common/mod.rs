@@ -53,8 +53,18 @@ pub fn prepare(name: &str, patch: impl FnOnce(&mut Vec<u8>)) -> (tempfile::TempD
 
 /// qemu-img check --output=json: (corruptions, leaks, check-errors, exit code).
 pub fn qemu_check(path: &Path) -> (u64, u64, u64, i32, String) {
-    let o = Command::new("qemu-img")
-        .args(["check", "--output=json", "-f", "qcow2"])
+    qemu_check_as(path, true)
+}
+
+/// qemu-img check, with the format forced to qcow2 or probed (a broken
+/// magic is then probed as raw: exit 63).
+pub fn qemu_check_as(path: &Path, force_qcow2: bool) -> (u64, u64, u64, i32, String) {
+    let mut cmd = Command::new("qemu-img");
+    cmd.args(["check", "--output=json"]);
+    if force_qcow2 {
+        cmd.args(["-f", "qcow2"]);
+    }
+    let o = cmd
         .arg(path)
         .current_dir(path.parent().unwrap())
         .output()
