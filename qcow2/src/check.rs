@@ -556,6 +556,18 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
             format!("snapshot table cannot be read: {msg}"),
         );
     }
+    if table.overhanging > 0 {
+        c.weight = u64::from(table.overhanging);
+        c.corruption(
+            "qcow2.snapshot.too_many",
+            60,
+            format!(
+                "nb_snapshots is {}, more than the {MAX_SNAPSHOTS} allowed; {} snapshots overhang",
+                h.nb_snapshots, table.overhanging
+            ),
+        );
+        c.weight = 1;
+    }
     for &i in &table.incomplete_extra {
         let off = table
             .snapshots

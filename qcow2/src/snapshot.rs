@@ -49,6 +49,8 @@ pub struct SnapshotTable {
     /// Offset of the first entry that lies (partly) past the end of the
     /// file; those bytes were read as zeros.
     pub past_eof: Option<u64>,
+    /// Snapshots beyond [`MAX_SNAPSHOTS`] that were not read.
+    pub overhanging: u32,
     /// Snapshots whose extra data is shorter than v3 requires (16 bytes).
     pub incomplete_extra: Vec<usize>,
 }
@@ -58,6 +60,14 @@ pub fn read_table(file: &dyn ReadAt, h: &Header) -> SnapshotTable {
     let mut t = SnapshotTable::default();
     let start = h.snapshots_offset;
     let mut off = start;
+    t.overhanging = h.nb_snapshots.saturating_sub(MAX_SNAPSHOTS);
+    if h.nb_snapshots > 0 && (!start.is_multiple_of(h.cluster_size()) || start > MAX_TABLE_OFFSET) {
+        t.error = Some((
+            64,
+            format!("snapshots_offset {start:#x} is not cluster aligned"),
+        ));
+        return t;
+    }
     let count = usz(u64::from(h.nb_snapshots.min(MAX_SNAPSHOTS)));
     for index in 0..count {
         off = off.next_multiple_of(8);

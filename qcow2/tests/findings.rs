@@ -665,3 +665,10 @@ fn bitmap_entry_constraints() {
         },
     );
 }
+
+#[test]
+fn too_many_snapshots() {
+    case("snap.qcow2", "qcow2.snapshot.too_many", false, |b, _| {
+        b[60..64].copy_from_slice(&70000u32.to_be_bytes())
+    });
+}

@@ -468,6 +468,21 @@ pub fn damages() -> Vec<(&'static str, Damage)> {
             b[16..20].copy_from_slice(&2000u32.to_be_bytes());
             true
         }),
+        ("snapshot-count-huge", |b, m| {
+            if m.snapshots.is_empty() {
+                return false;
+            }
+            b[60..64].copy_from_slice(&70000u32.to_be_bytes());
+            true
+        }),
+        ("snapshot-offset-unaligned", |b, m| {
+            if m.snapshots.is_empty() || m.cs == 512 {
+                return false;
+            }
+            let o = be64(b, 64);
+            put64(b, 64, o + 512);
+            true
+        }),
         ("snapshot-l1-zeroed", |b, m| {
             let Some(&s) = m.snapshots.first() else {
                 return false;
