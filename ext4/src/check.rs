@@ -61,8 +61,13 @@ pub(crate) fn run(fs: &Ext4<'_>) -> (Vec<Finding>, Summary) {
     let records = error_records(&mut c);
     state_and_times(&mut c);
     size_vs_container(&mut c);
-    usage(&mut c);
-    if fs.geometry_ok {
+    if !fs.sb.has_incompat(incompat::JOURNAL_DEV) {
+        usage(&mut c);
+    }
+    // An external journal device has an ext superblock but no groups,
+    // inodes or directories of its own.
+    let journal_dev = fs.sb.has_incompat(incompat::JOURNAL_DEV);
+    if fs.geometry_ok && !journal_dev {
         backups(&mut c);
         group_descriptors(&mut c);
         bitmaps(&mut c);
@@ -71,7 +76,9 @@ pub(crate) fn run(fs: &Ext4<'_>) -> (Vec<Finding>, Summary) {
         orphans(&mut c);
         mmp(&mut c);
     }
-    let journal = if fs.geometry_ok {
+    let journal = if journal_dev {
+        journal_device(&mut c)
+    } else if fs.geometry_ok {
         journal(&mut c)
     } else {
         None
@@ -1216,6 +1223,32 @@ fn mmp(c: &mut Ctx<'_, '_>) {
     }
 }
 
+/// An external journal device: its jbd2 superblock follows the ext one.
+fn journal_device(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
+    let fs = c.fs;
+    let jblk = if fs.bs == 1024 { 2 } else { 1 };
+    let off = fs.block_offset(jblk).unwrap_or(0);
+    let mut jsb = vec![0u8; 1024];
+    if fs.r.read_exact_at(off, &mut jsb).is_err() {
+        c.error(
+            "ext4.journal.unreadable",
+            off,
+            format!("journal superblock at block {jblk} lies outside the image"),
+        );
+        return None;
+    }
+    let avail = fs.sb.s_blocks_count;
+    journal_superblock(
+        c,
+        &jsb,
+        off,
+        jblk,
+        avail,
+        false,
+        "external device".to_string(),
+    )
+}
+
 fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
     let fs = c.fs;
     let sb = &fs.sb;
@@ -1331,6 +1364,33 @@ fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
         );
         return None;
     }
+    journal_superblock(
+        c,
+        &jsb,
+        off,
+        jblk,
+        mapped.max(ji.i_size.checked_div(fs.bs).unwrap_or(0)),
+        had_probs,
+        format!("inode {inum}"),
+    )
+}
+
+/// Checks a jbd2 superblock (`jsb`, at byte `off`, block `jblk`) whose
+/// journal spans `avail` blocks.
+#[allow(clippy::too_many_arguments)]
+fn journal_superblock(
+    c: &mut Ctx<'_, '_>,
+    jsb: &[u8],
+    off: u64,
+    jblk: u64,
+    avail: u64,
+    had_probs: bool,
+    location: String,
+) -> Option<JournalSummary> {
+    let fs = c.fs;
+    let sb = &fs.sb;
+    let jsb = jsb.to_vec();
+    let mapped = avail;
     let magic = be32(&jsb, 0);
     let btype = be32(&jsb, 4);
     if magic != JBD2_MAGIC || !(btype == 3 || btype == 4) {
@@ -1358,9 +1418,7 @@ fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
             ),
         );
     }
-    if u64::from(maxlen) > mapped.max(ji.i_size.checked_div(fs.bs).unwrap_or(0))
-        || maxlen < 1024 && !had_probs && maxlen < 256
-    {
+    if u64::from(maxlen) > mapped || maxlen < 1024 && !had_probs && maxlen < 256 {
         c.error(
             "ext4.journal.bad_superblock",
             off,
@@ -1458,7 +1516,7 @@ fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
         );
     }
     Some(JournalSummary {
-        location: format!("inode {inum}"),
+        location,
         block_size: j_bs,
         maxlen,
         first: jfirst,
@@ -1478,7 +1536,9 @@ fn summary(
     errors: Option<ErrorRecords>,
 ) -> Summary {
     let sb = &fs.sb;
-    let kind = if sb.has_incompat(
+    let kind = if sb.has_incompat(incompat::JOURNAL_DEV) {
+        "jbd"
+    } else if sb.has_incompat(
         incompat::EXTENTS | incompat::FLEX_BG | incompat::BIT64 | incompat::INLINE_DATA,
     ) || sb.metadata_csum()
         || sb.has_ro_compat(
@@ -1486,7 +1546,8 @@ fn summary(
                 | ro_compat::GDT_CSUM
                 | ro_compat::DIR_NLINK
                 | ro_compat::EXTRA_ISIZE,
-        ) {
+        )
+    {
         "ext4"
     } else if sb.has_compat(compat::HAS_JOURNAL) {
         "ext3"

@@ -127,6 +127,28 @@ fn xattr_region_problem(r: &[u8], estart: usize, vbase: usize) -> Option<String>
     None
 }
 
+/// The value of xattr (`index`, `name`) in an area laid out as
+/// `xattr_region_problem` describes, if present and in bounds.
+fn find_xattr(r: &[u8], estart: usize, vbase: usize, index: u8, name: &[u8]) -> Option<Vec<u8>> {
+    let mut pos = estart;
+    for _ in 0..4096 {
+        if pos.saturating_add(16) > r.len() || le32(r, pos) == 0 {
+            return None;
+        }
+        let name_len = usize::from(u8_at(r, pos));
+        let offs = usize::from(le16(r, pos.saturating_add(2)));
+        let size = us(u64::from(le32(r, pos.saturating_add(8))));
+        if u8_at(r, pos.saturating_add(1)) == index
+            && bytes(r, pos.saturating_add(16), name_len) == name
+        {
+            let v = vbase.saturating_add(offs);
+            return r.get(v..v.saturating_add(size)).map(<[u8]>::to_vec);
+        }
+        pos = pos.saturating_add((16usize.saturating_add(name_len).saturating_add(3)) & !3);
+    }
+    None
+}
+
 struct Deep<'a, 'r> {
     fs: &'a Ext4<'r>,
     out: Vec<Finding>,
@@ -157,6 +179,7 @@ struct Deep<'a, 'r> {
     special: Vec<u32>,
     dx_leaf_refs: Vec<u64>,
     inline_dirs: Vec<u32>,
+    encrypted: Bits,
     lost_found: Option<u32>,
 }
 
@@ -243,6 +266,7 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
         lost_found: None,
         dx_leaf_refs: Vec::new(),
         inline_dirs: Vec::new(),
+        encrypted: Bits::new(u64_of(n)),
     };
     d.mark_metadata();
     d.pass1();
@@ -584,6 +608,10 @@ impl Deep<'_, '_> {
         }
         self.ea_block(ino);
         self.inode_xattrs(ino);
+        if f & 0x800 != 0 {
+            self.encrypted.set(u64::from(n));
+            self.encryption_context(ino);
+        }
         if kind == K_DIR && f & INLINE_DATA_FL != 0 && self.inline_dirs.len() < (1 << 24) {
             self.inline_dirs.push(n);
         }
@@ -617,6 +645,39 @@ impl Deep<'_, '_> {
                     ino.ino
                 ),
             );
+        }
+    }
+
+    /// An encrypted inode carries its policy in xattr `c` (index 9):
+    /// 28 bytes of version 1 or 40 of version 2.
+    fn encryption_context(&mut self, ino: &Inode) {
+        let n = ino.ino;
+        let raw = &ino.raw;
+        let start = 128usize.saturating_add(usize::from(le16(raw, 0x80)));
+        let mut ctx = None;
+        if raw.len() > 128 && le32(raw, start) == 0xEA02_0000 {
+            let region = raw.get(start.saturating_add(4)..).unwrap_or(&[]);
+            ctx = find_xattr(region, 0, 0, 9, b"c");
+        }
+        if ctx.is_none()
+            && ino.i_file_acl != 0
+            && let Some(b) = self.fs.read_block(ino.i_file_acl)
+            && le32(&b, 0) == 0xEA02_0000
+        {
+            ctx = find_xattr(&b, 32, 0, 9, b"c");
+        }
+        match ctx {
+            None => self.error(
+                "ext4.encrypt.no_context",
+                ino.offset,
+                format!("inode {n} has the encrypt flag but no encryption context (xattr c)"),
+            ),
+            Some(v) => {
+                let ok = matches!((v.first(), v.len()), (Some(1), 28) | (Some(2), 40));
+                if !ok {
+                    self.error("ext4.encrypt.bad_context", ino.offset, format!("encrypted inode {n} has a {}-byte encryption context of version {}, expected 28 bytes (v1) or 40 (v2)", v.len(), v.first().copied().unwrap_or(0)));
+                }
+            }
         }
     }
 
@@ -1295,6 +1356,16 @@ impl Deep<'_, '_> {
             return;
         }
         let kind = self.kind.get(us(u64::from(ino))).copied().unwrap_or(K_NONE);
+        if encrypted && matches!(kind, K_REG | K_DIR | K_LNK) && !self.encrypted.get(u64::from(ino))
+        {
+            self.error(
+                "ext4.dir.unencrypted_in_encrypted",
+                eoff,
+                format!(
+                    "directory {dir} block {l}: encrypted entry points at unencrypted inode {ino}"
+                ),
+            );
+        }
         if filetype {
             let want = ftype_of(kind);
             if ft != want {

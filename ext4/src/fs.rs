@@ -164,6 +164,10 @@ pub(crate) fn geometry_problem(sb: &Superblock, raw: &[u8]) -> Option<(&'static 
             ),
         ));
     };
+    if sb.has_incompat(incompat::JOURNAL_DEV) {
+        // An external journal: no groups, the rest of the geometry is unused.
+        return None;
+    }
     let bits = bs.saturating_mul(8);
     let ratio_log = sb.s_log_cluster_size.saturating_sub(sb.s_log_block_size);
     let bigalloc = sb.has_ro_compat(ro_compat::BIGALLOC);
@@ -465,6 +469,7 @@ impl<'r> Ext4<'r> {
         let geometry_ok =
             geometry_problem(&sb, &sb_raw).is_none_or(|(c, _)| c == "ext4.superblock.checksum");
         let bs = sb.block_size().unwrap_or(1024);
+        let geometry_ok = geometry_ok && !sb.has_incompat(incompat::JOURNAL_DEV);
         let groups = if geometry_ok {
             sb.group_count().unwrap_or(0).min(MAX_GROUPS)
         } else {

@@ -62,7 +62,7 @@ pub struct Report {
 /// A filesystem described for the report and the timeline.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
-    /// "ext2", "ext3" or "ext4", by features.
+    /// "ext2", "ext3" or "ext4" by features; "jbd" for an external journal device.
     pub kind: String,
     /// Which superblock was used.
     pub superblock: SuperblockSource,
@@ -207,7 +207,7 @@ impl Ext4<'_> {
     /// Runs the checks on an opened filesystem.
     pub fn check(&self, opts: &Options) -> Report {
         let (mut findings, summary) = check::run(self);
-        if opts.deep && self.geometry_ok {
+        if opts.deep && self.geometry_ok && !self.sb.has_incompat(incompat::JOURNAL_DEV) {
             findings.extend(deep::run(self));
         }
         Report {

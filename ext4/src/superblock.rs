@@ -77,6 +77,7 @@ pub mod incompat {
     /// Every bit e2fsprogs 1.47 supports.
     pub const SUPPORTED: u32 = 0x2
         | 0x4
+        | 0x8
         | 0x10
         | 0x40
         | 0x80
