@@ -161,6 +161,11 @@ impl Sink {
         self.findings.push(f);
     }
     fn finish(mut self) -> Vec<Finding> {
+        for f in &mut self.findings {
+            if f.hint.is_none() {
+                f.hint = hint_for(&f.code).map(str::to_string);
+            }
+        }
         let mut extra: Vec<_> = self
             .per_code
             .iter()
@@ -185,6 +190,41 @@ impl Sink {
         }
         self.findings
     }
+}
+
+/// The next step for a finding code.
+fn hint_for(code: &str) -> Option<&'static str> {
+    let repair = "cp IMAGE IMAGE.bak && qemu-img check -r all IMAGE.bak   # repair a copy, never the evidence";
+    Some(match code {
+        "qcow2.refcount.leak" => "qemu-img check -r leaks IMAGE",
+        "qcow2.refcount.past_eof" | "qcow2.file.truncated" => {
+            "look for the rest of the file (an interrupted copy?); qemu-img convert -O raw IMAGE out.raw recovers what remains"
+        }
+        "qcow2.compressed.undecodable" => {
+            "qemu-img convert -O raw IMAGE out.raw   # fails (EIO) at the unreadable clusters; restore them from a backup"
+        }
+        "qcow2.data_file.past_eof"
+        | "qcow2.data_file.name_missing"
+        | "qcow2.data_file.raw_without_file" => {
+            "qemu-img info IMAGE   # check the data-file name and that the data file is complete"
+        }
+        "qcow2.backing.missing"
+        | "qcow2.backing.unreadable"
+        | "qcow2.backing.loop"
+        | "qcow2.backing.too_deep"
+        | "qcow2.backing.size_differs"
+        | "qcow2.backing.not_followed" => "qemu-img info --backing-chain IMAGE",
+        "qcow2.header.encrypted"
+        | "qcow2.crypto.missing_header"
+        | "qcow2.crypto.extension_size" => "qemu-img info IMAGE",
+        "qcow2.snapshot.disk_size_differs" => "qemu-img snapshot -l IMAGE",
+        "qcow2.stats" | "qcow2.check.too_large" | "qcow2.check.io" => return None,
+        c if c.starts_with("qcow2.snapshot.") => {
+            "qemu-img snapshot -l IMAGE; then repair a copy: cp IMAGE IMAGE.bak && qemu-img check -r all IMAGE.bak"
+        }
+        c if c.starts_with("qcow2.") => repair,
+        _ => return None,
+    })
 }
 
 struct DiskRefcounts<'a> {

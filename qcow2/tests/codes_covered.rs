@@ -16,6 +16,7 @@ fn codes_in(text: &str) -> BTreeSet<String> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_' || c.is_ascii_digit())
             && code.matches('.').count() >= 2
+            && !code.ends_with('.')
         {
             out.insert(code.to_string());
         }

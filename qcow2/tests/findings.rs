@@ -46,6 +46,10 @@ fn case(fixture: &str, code: &str, deep: bool, patch: impl FnOnce(&mut Vec<u8>, 
     );
     let f = f.unwrap();
     assert!(!f.message.is_empty());
+    assert!(
+        f.hint.as_deref().is_some_and(|h| h.contains("IMAGE")),
+        "{code}: no next step"
+    );
 }
 
 fn named(name: &str) -> Damage {
