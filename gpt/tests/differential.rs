@@ -139,6 +139,26 @@ const BY_DESIGN: &[(&str, &str, &str)] = &[
         "libfdisk reads only the GPT on a hybrid disk and never looks at MBR logical partitions (sgdisk warns, as imgcheck does)",
     ),
     (
+        "backup-revision",
+        "sfdisk",
+        "sfdisk -V reports the primary's version only and does not compare the headers",
+    ),
+    (
+        "backup-header-size",
+        "sgdisk",
+        "sgdisk checks header_size only on the main header; a backup with header_size 40 passes silently",
+    ),
+    (
+        "backup-reserved",
+        "sgdisk",
+        "gdisk does not check the header's reserved field",
+    ),
+    (
+        "backup-reserved",
+        "sfdisk",
+        "libfdisk does not check the header's reserved field",
+    ),
+    (
         "hybrid-mismatch",
         "sfdisk",
         "libfdisk does not compare hybrid MBR entries with GPT partitions",

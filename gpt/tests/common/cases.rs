@@ -343,6 +343,67 @@ pub fn all() -> Vec<Case> {
             damage: |i| i.hdr(1, 0x48, &le64(70000)),
             expect: &["gpt.primary_entries.unreadable"],
         },
+        Case {
+            name: "entry-size-256",
+            fixture: "gpt-512.img",
+            damage: |i| i.hdr(1, 0x54, &le32(256)),
+            expect: &["gpt.primary_header.entry_size_unusual"],
+        },
+        // The same load-time checks on the backup copy.
+        Case {
+            name: "backup-revision",
+            fixture: "gpt-512.img",
+            damage: |i| {
+                let l = i.last_lba();
+                i.hdr(l, 0x08, &le32(0x0002_0000))
+            },
+            expect: &["gpt.backup_header.revision"],
+        },
+        Case {
+            name: "backup-header-size",
+            fixture: "gpt-512.img",
+            damage: |i| {
+                let l = i.last_lba();
+                i.hdr(l, 0x0C, &le32(40))
+            },
+            expect: &["gpt.backup_header.header_size"],
+        },
+        Case {
+            name: "backup-reserved",
+            fixture: "gpt-512.img",
+            damage: |i| {
+                let l = i.last_lba();
+                i.hdr(l, 0x14, &le32(9))
+            },
+            expect: &["gpt.backup_header.reserved"],
+        },
+        Case {
+            name: "backup-entry-size",
+            fixture: "gpt-512.img",
+            damage: |i| {
+                let l = i.last_lba();
+                i.hdr(l, 0x54, &le32(129))
+            },
+            expect: &["gpt.backup_header.entry_size"],
+        },
+        Case {
+            name: "backup-entries-too-large",
+            fixture: "gpt-512.img",
+            damage: |i| {
+                let l = i.last_lba();
+                i.hdr(l, 0x50, &le32(1 << 24))
+            },
+            expect: &["gpt.backup_entries.too_large"],
+        },
+        Case {
+            name: "backup-entries-unreadable",
+            fixture: "gpt-512.img",
+            damage: |i| {
+                let l = i.last_lba();
+                i.hdr(l, 0x48, &le64(l))
+            },
+            expect: &["gpt.backup_entries.unreadable"],
+        },
         // Protective and hybrid MBR: size, #26, #27, #29, #25, missing.
         Case {
             name: "pmbr-size",
