@@ -700,3 +700,280 @@ fn huge_claims_stay_bounded() {
     let c = codes(&r);
     assert!(c.contains(&"ext4.size.truncated".to_string()), "{c:?}");
 }
+
+/// Applies `f` to a copy of fixture `name`, fixes the superblock checksum
+/// and asserts `code` at the given depth.
+#[track_caller]
+fn case(name: &str, deep: bool, code: &str, f: impl FnOnce(&mut Vec<u8>, &Geo)) {
+    let mut img = load(name);
+    let g = geo(&img);
+    f(&mut img, &g);
+    fix_sb(&mut img);
+    let r = run(&img, deep);
+    assert!(
+        r.findings.iter().any(|x| x.code == code),
+        "{name}: expected {code}, got {:#?}",
+        r.findings
+            .iter()
+            .map(|x| format!("{} {} {}", x.severity, x.code, x.message))
+            .collect::<Vec<_>>()
+    );
+}
+
+fn or32(b: &mut [u8], o: usize, bits: u32) {
+    let v = le32(b, o) | bits;
+    put32(b, o, v);
+}
+
+#[test]
+fn remaining_superblock_rules() {
+    case("ext2", false, "ext4.superblock.blocks_count", |b, _| {
+        put32(b, SB + 0x04, 0)
+    });
+    case("ext4-4k", false, "ext4.superblock.checksum_type", |b, _| {
+        b[SB + 0x175] = 2
+    });
+    case(
+        "ext2",
+        false,
+        "ext4.superblock.clusters_per_group",
+        |b, _| put32(b, SB + 0x24, 4),
+    );
+    case(
+        "ext2",
+        false,
+        "ext4.superblock.csum_seed_without_metadata_csum",
+        |b, _| or32(b, SB + 0x60, 0x2000),
+    );
+    case("ext4-4k", false, "ext4.superblock.desc_size", |b, _| {
+        put16(b, SB + 0xFE, 48)
+    });
+    case("ext2", false, "ext4.superblock.first_ino", |b, _| {
+        put32(b, SB + 0x54, 5)
+    });
+    case("ext2", false, "ext4.superblock.first_meta_bg", |b, _| {
+        or32(b, SB + 0x60, 0x10);
+        put32(b, SB + 0x104, 100);
+    });
+    case(
+        "ext2",
+        false,
+        "ext4.superblock.free_blocks_count",
+        |b, _| put32(b, SB + 0x0C, 999_999),
+    );
+    case(
+        "ext2",
+        false,
+        "ext4.superblock.free_inodes_count",
+        |b, _| put32(b, SB + 0x10, 99_999),
+    );
+    case(
+        "ext2",
+        false,
+        "ext4.superblock.future_write_time",
+        |b, _| put32(b, SB + 0x30, 0xFFFF_FF00),
+    );
+    case("ext2", false, "ext4.superblock.gdt_too_large", |b, _| {
+        put16(b, SB + 0xCE, 2100)
+    });
+    case(
+        "ext2",
+        false,
+        "ext4.superblock.reserved_gdt_blocks",
+        |b, _| put16(b, SB + 0xCE, 300),
+    );
+    case("ext2", false, "ext4.superblock.inode_size", |b, _| {
+        put16(b, SB + 0x58, 100)
+    });
+    case("ext2", false, "ext4.superblock.log_cluster_size", |b, _| {
+        put32(b, SB + 0x1C, 5)
+    });
+    case("ext2", false, "ext4.superblock.mount_count", |b, _| {
+        put16(b, SB + 0x34, 5);
+        put16(b, SB + 0x36, 1);
+    });
+    case("ext2", false, "ext4.superblock.null_uuid", |b, _| {
+        b[SB + 0x68..SB + 0x78].fill(0)
+    });
+    case("ext2", false, "ext4.superblock.rev_level", |b, _| {
+        put32(b, SB + 0x4C, 5)
+    });
+    case("ext2", false, "ext4.superblock.test_fs", |b, _| {
+        or32(b, SB + 0x160, 4)
+    });
+    case("ext2", false, "ext4.superblock.unknown_compat", |b, _| {
+        or32(b, SB + 0x5C, 0x8000_0000)
+    });
+    case(
+        "ext2",
+        false,
+        "ext4.superblock.unknown_ro_compat",
+        |b, _| or32(b, SB + 0x64, 0x8000_0000),
+    );
+    case(
+        "ext4-4k",
+        false,
+        "ext4.superblock.want_extra_isize",
+        |b, _| put16(b, SB + 0x15E, 3),
+    );
+    case("ext2", false, "ext4.superblock.errors_behaviour", |b, _| {
+        put16(b, SB + 0x3C, 7)
+    });
+    case("ext2", false, "ext4.superblock.check_interval", |b, _| {
+        put32(b, SB + 0x44, 1)
+    });
+    case("ext2", false, "ext4.state.not_clean", |b, _| {
+        put16(b, SB + 0x3A, 0)
+    });
+    case("ext2", false, "ext4.state.orphans", |b, _| {
+        put16(b, SB + 0x3A, 5)
+    });
+    case("ext2", false, "ext4.usage.inodes_full", |b, _| {
+        put32(b, SB + 0x10, 1)
+    });
+    case("ext2", false, "ext4.gdt.unreadable", |b, _| {
+        b.truncate(2048)
+    });
+    // A journal device is named, not checked as a filesystem.
+    case("ext2", false, "ext4.superblock.journal_dev", |b, _| {
+        or32(b, SB + 0x60, 0x8)
+    });
+}
+
+#[test]
+fn remaining_journal_rules() {
+    let j8 = |g: &Geo| inode_at(g, 8);
+    case("ext4-4k", false, "ext4.journal.bad_inode", |b, g| {
+        put16(b, j8(g), 0o40755)
+    });
+    case("ext4-4k", false, "ext4.journal.bad_inode_number", |b, _| {
+        put32(b, SB + 0xE0, 99_999)
+    });
+    case("ext4-4k", false, "ext4.journal.external", |b, _| {
+        put32(b, SB + 0xE4, 0x801)
+    });
+    case(
+        "ext4-4k",
+        false,
+        "ext4.journal.inode_without_feature",
+        |b, _| {
+            let v = le32(b, SB + 0x5C) & !0x4;
+            put32(b, SB + 0x5C, v);
+        },
+    );
+    case("ext4-4k", false, "ext4.journal.no_superblock", |b, g| {
+        put16(b, j8(g) + 0x28 + 2, 0)
+    });
+    case("ext4-4k", false, "ext4.journal.bad_block_map", |b, g| {
+        put32(b, j8(g) + 0x28 + 12 + 8, 9_999_999)
+    });
+    case(
+        "ext4-4k",
+        false,
+        "ext4.journal.recover_but_empty",
+        |b, _| or32(b, SB + 0x60, 0x4),
+    );
+    let base = load("ext4-4k");
+    let j = journal_sb(&base);
+    case("ext4-4k", false, "ext4.journal.unreadable", |b, _| {
+        b.truncate(j + 512)
+    });
+}
+
+#[test]
+fn remaining_group_inode_and_orphan_rules() {
+    // MMP with metadata_csum: right magic, clean sequence, stale checksum.
+    case("ext4-4k", false, "ext4.mmp.checksum", |b, _| {
+        or32(b, SB + 0x60, 0x100);
+        b[SB + 0x168..SB + 0x170].copy_from_slice(&4095u64.to_le_bytes());
+        put32(b, 4095 * 4096, 0x004D_4D50);
+        put32(b, 4095 * 4096 + 4, 0xFF4D_4D50);
+    });
+    case("ext2", false, "ext4.orphan.cleared_inode", |b, g| {
+        put32(b, SB + 0xE8, 12);
+        put32(b, inode_at(g, 12) + 0x14, 200);
+    });
+    case("ext2", false, "ext4.orphan.loop", |b, g| {
+        put32(b, SB + 0xE8, 12);
+        put32(b, inode_at(g, 12) + 0x14, 12);
+    });
+    case(
+        "ext4-features",
+        false,
+        "ext4.orphan_file.missing",
+        |b, _| put32(b, SB + 0x280, 0),
+    );
+    case(
+        "ext4-features",
+        false,
+        "ext4.orphan_file.bad_inode",
+        |b, g| {
+            let o = inode_at(g, le32(b, SB + 0x280) as usize);
+            put16(b, o, 0o40755);
+        },
+    );
+    case("ext4-features", false, "ext4.orphan_file.hole", |b, g| {
+        let o = inode_at(g, le32(b, SB + 0x280) as usize);
+        let v = le32(b, o + 4) + 16 * 1024;
+        put32(b, o + 4, v);
+    });
+    case(
+        "ext2",
+        false,
+        "ext4.resize.inode_without_feature",
+        |b, _| {
+            let v = le32(b, SB + 0x5C) & !0x10;
+            put32(b, SB + 0x5C, v);
+            put16(b, SB + 0xCE, 0);
+        },
+    );
+    case("ext2", false, "ext4.root.no_block", |b, g| {
+        put32(b, inode_at(g, 2) + 0x28, 0)
+    });
+    case("ext2", false, "ext4.inode.illegal_block", |b, g| {
+        put32(b, inode_at(g, 2) + 0x28, 99_999)
+    });
+    case("ext2", false, "ext4.root.unreadable", |b, g| {
+        put32(b, g.gd[0] + 8, 0)
+    });
+}
+
+#[test]
+fn remaining_extent_rules() {
+    // The first extent-mapped regular file of ext4-1k (one extent in i_block).
+    let base = load("ext4-1k");
+    let g = geo(&base);
+    let reg = (11..60)
+        .map(|i| inode_at(&g, i))
+        .find(|&o| {
+            u16::from_le_bytes([base[o], base[o + 1]]) & 0xF000 == 0x8000
+                && le32(&base, o + 0x20) & 0x80000 != 0
+                && le32(&base, o + 4) > 4096
+        })
+        .unwrap();
+    let eh = reg + 0x28;
+    let e1 = eh + 12;
+    let e2 = eh + 24;
+    case("ext4-1k", true, "ext4.extent.bad_max", |b, _| {
+        put16(b, eh + 4, 5)
+    });
+    case("ext4-1k", true, "ext4.extent.too_many_entries", |b, _| {
+        put16(b, eh + 2, 4 + 1)
+    });
+    case("ext4-1k", true, "ext4.extent.too_deep", |b, _| {
+        put16(b, eh + 6, 6)
+    });
+    case("ext4-1k", true, "ext4.extent.zero_length", |b, _| {
+        put16(b, e1 + 4, 0)
+    });
+    case("ext4-1k", true, "ext4.extent.out_of_order", |b, _| {
+        put16(b, eh + 2, 2);
+        b.copy_within(e1..e1 + 12, e2);
+    });
+    case("ext4-1k", true, "ext4.extent.overlap", |b, _| {
+        put16(b, eh + 2, 2);
+        b.copy_within(e1..e1 + 12, e2);
+        let l = le32(b, e1) + 1;
+        put32(b, e2, l);
+    });
+}
