@@ -77,9 +77,15 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
         .into_iter()
         .flatten()
         .any(|c| c.header_valid(ss));
+    let announced_gpt = tables
+        .mbr
+        .as_ref()
+        .is_some_and(|m| m.signature_ok && m.kind == MbrKind::Protective);
     let lost = match tables.scheme {
         Scheme::Gpt => !any_header,
-        Scheme::None => true,
+        // A filesystem at byte 0 of a disk without a table is a whole-disk
+        // filesystem, not a lost table: nothing to scan for.
+        Scheme::None => announced_gpt || identify_at(r, 0).is_none(),
         Scheme::Mbr => false,
     };
     let mut recovery = None;
@@ -114,10 +120,19 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
                         list.join(", ")
                     ),
                 )
-                .with_hint(format!(
-                    "check the proposal, then on a copy of the image recreate the table:\nsfdisk IMAGE <<'EOF'\n{}EOF",
-                    rec.sfdisk_script
-                )),
+                .with_hint(if ss == 512 {
+                    format!(
+                        "check the proposal, then on a copy of the image recreate the table:\nsfdisk IMAGE <<'EOF'\n{}EOF",
+                        rec.sfdisk_script
+                    )
+                } else {
+                    // sfdisk takes the sector size from the device, and a
+                    // file is always 512: go through a loop device.
+                    format!(
+                        "check the proposal, then on a copy of the image recreate the table through a {ss}-byte-sector loop device:\nDEV=$(losetup -b {ss} -f --show IMAGE)\nsfdisk \"$DEV\" <<'EOF'\n{}EOF\nlosetup -d \"$DEV\"",
+                        rec.sfdisk_script
+                    )
+                }),
             );
         }
         if let Some((lba, entries)) = &rec.surviving_entries {

@@ -208,7 +208,7 @@ fn whole_disk_filesystem_is_not_a_lost_table() {
         "{:?}",
         a.findings
     );
-    assert!(a.recovery.unwrap().proposed.is_empty());
+    assert!(a.recovery.is_none(), "no scan for a whole-disk filesystem");
 }
 
 #[test]
@@ -225,4 +225,39 @@ fn scan_is_bounded_by_probe_count() {
     zero_both_headers(&mut z);
     let a = analyze_with(&BytesReader::new(z.data), &limits);
     assert!(codes(&a).contains(&"gpt.recovery.scan_incomplete".to_string()));
+}
+
+#[test]
+fn gpt_4k_headers_zeroed_entries_bring_partitions_back() {
+    let mut img = Img::fixture("gpt-4k.img");
+    let want: Vec<(u64, u64, String)> = img
+        .analyze()
+        .partitions
+        .iter()
+        .map(|p| (p.start, p.size, p.name.clone()))
+        .collect();
+    img.data[4096..8192].fill(0);
+    let n = img.data.len();
+    img.data[n - 4096..].fill(0);
+    let a = img.analyze();
+    // The protective MBR's size still tells 4096-byte sectors.
+    assert_eq!(a.tables.sector.bytes, 4096);
+    let hint = common::finding(&a, "gpt.recovery.partitions_found")
+        .hint
+        .clone()
+        .unwrap();
+    assert!(hint.contains("losetup -b 4096 -f --show IMAGE"), "{hint}");
+    let rec = a.recovery.unwrap();
+    let got: Vec<(u64, u64, String)> = rec
+        .proposed
+        .iter()
+        .map(|p| (p.start, p.size, p.name.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(got, want);
+    assert!(
+        rec.sfdisk_script.contains("sector-size: 4096")
+            && rec.sfdisk_script.contains("start=256, size=4096"),
+        "{}",
+        rec.sfdisk_script
+    );
 }
