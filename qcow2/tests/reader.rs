@@ -238,3 +238,33 @@ fn hostile_mutations_never_panic() {
     println!("{runs} mutated images opened, checked and read");
     assert!(runs > 100);
 }
+
+#[test]
+fn fatal_errors_name_file_structure_and_offset() {
+    let (_d, p) = prepare("v3.qcow2", |b| {
+        b[20..24].copy_from_slice(&22u32.to_be_bytes())
+    });
+    let e = Image::open_path(&p).unwrap_err();
+    let m = e.to_string();
+    assert!(
+        m.contains("v3.qcow2")
+            && m.contains("cluster_bits")
+            && m.contains("offset 20")
+            && m.contains("22"),
+        "{m}"
+    );
+    assert_eq!(e.qemu_exit_code(), 1);
+    let (_m, p) = prepare("v3.qcow2", |b| b[0..4].copy_from_slice(b"XXXX"));
+    assert_eq!(Image::open_path(&p).unwrap_err().qemu_exit_code(), 63);
+}
+
+#[test]
+fn exercise_entry_point_on_fixtures_and_garbage() {
+    for name in qcow2_fixtures() {
+        imgcheck_qcow2::exercise(
+            &std::fs::read(imgcheck_testdata::fixture(&format!("qcow2/{name}"))).unwrap(),
+        );
+    }
+    imgcheck_qcow2::exercise(&[]);
+    imgcheck_qcow2::exercise(b"QFI\xfb\0\0\0\x03");
+}
