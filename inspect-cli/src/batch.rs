@@ -15,11 +15,45 @@ pub struct Item {
     pub path: PathBuf,
     /// The directory it was found in, when it came from expanding one.
     pub dir: Option<PathBuf>,
+    /// The qcow2 internal snapshot to inspect instead of the current state.
+    pub snapshot: Option<String>,
+}
+
+/// `--all-snapshots`: after each qcow2 image, one item per internal
+/// snapshot, so each is judged like the current state before anyone
+/// reverts to it.
+pub fn with_snapshots(items: Vec<Item>) -> Vec<Item> {
+    let mut out = Vec::with_capacity(items.len());
+    for it in items {
+        let snaps = if kind_of(&it.path) == "qcow2" {
+            imgcheck_core::FileReader::open(&it.path)
+                .ok()
+                .and_then(|f| {
+                    let opts = crate::layers::Options {
+                        image_path: it.path.clone(),
+                        ..Default::default()
+                    };
+                    crate::layers::qcow2::snapshots(std::sync::Arc::new(f), &opts).ok()
+                })
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        out.push(it.clone());
+        for (id, name) in snaps {
+            out.push(Item {
+                snapshot: Some(if name.is_empty() { id } else { name }),
+                dir: None,
+                ..it.clone()
+            });
+        }
+    }
+    out
 }
 
 /// How far below its siblings' median size an image must be to be called
-/// suspiciously small (1/20: a 20 GiB series with one 600 MiB member).
-const SMALL_SIBLING_RATIO: u64 = 20;
+/// suspiciously small (1/10: a 20 GiB series with a 1.5 GiB member).
+const SMALL_SIBLING_RATIO: u64 = 10;
 /// Fewer siblings than this make no pattern.
 const MIN_SIBLINGS: usize = 3;
 /// Files in one directory considered at most (a bound on a hostile tree).
@@ -44,11 +78,13 @@ pub fn expand(args: &[PathBuf]) -> Vec<Item> {
             out.extend(files.into_iter().map(|path| Item {
                 path,
                 dir: Some(a.clone()),
+                snapshot: None,
             }));
         } else {
             out.push(Item {
                 path: a.clone(),
                 dir: None,
+                snapshot: None,
             });
         }
     }

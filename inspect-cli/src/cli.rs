@@ -74,6 +74,11 @@ struct Args {
     #[arg(long, value_name = "NAME")]
     snapshot: Option<String>,
 
+    /// Inspect every qcow2 internal snapshot too, each like the current
+    /// state, so you know before reverting whether a snapshot is sound.
+    #[arg(long, conflicts_with = "snapshot")]
+    all_snapshots: bool,
+
     /// For a qcow2 image, print exactly `qemu-img check --output=json`'s
     /// keys and exit with qemu-img check's codes.
     #[arg(long)]
@@ -115,7 +120,10 @@ pub fn run() -> u8 {
     };
     choice.write_global();
 
-    let items = batch::expand(&args.images);
+    let mut items = batch::expand(&args.images);
+    if args.all_snapshots {
+        items = batch::with_snapshots(items);
+    }
     if args.map.is_some() && items.len() != 1 {
         eprintln!(
             "imgcheck: --map draws one image; {} were given",
@@ -151,8 +159,11 @@ pub fn run() -> u8 {
         &items,
         jobs,
         |i, item| {
-            let mut r =
-                pipeline::inspect_image(&item.path, args.format, &options(&args, &item.path));
+            let mut opts = options(&args, &item.path);
+            if item.snapshot.is_some() {
+                opts.snapshot.clone_from(&item.snapshot);
+            }
+            let mut r = pipeline::inspect_image(&item.path, args.format, &opts);
             if let (Ok(rep), Some(Some(f))) = (&mut r, siblings.get(i)) {
                 rep.layout.push(f.clone());
                 rep.next_steps = pipeline::next_steps(rep);

@@ -240,14 +240,54 @@ pub fn expected_structures(table: &Node, disk_len: u64) -> Vec<Expected> {
         listed_structures(part, base, &mut out);
         for fs in &part.children {
             listed_structures(fs, base, &mut out);
+            ext_superblocks(fs, base, part.span.map(|s| s.index), &mut out);
         }
     }
     if table.kind == "none" {
         for fs in &table.children {
             listed_structures(fs, 0, &mut out);
+            ext_superblocks(fs, 0, None, &mut out);
         }
     }
     out
+}
+
+/// The ext2/3/4 primary superblock (always at byte 1024 of the
+/// filesystem) and, when the layer had to fall back to one, the backup it
+/// read instead.
+fn ext_superblocks(fs: &Node, base: u64, index: Option<u32>, out: &mut Vec<Expected>) {
+    if !fs.kind.starts_with("ext") {
+        return;
+    }
+    let of = index.map_or(String::new(), |i| format!(" of partition {i}"));
+    out.push(Expected {
+        name: format!("{} superblock{of}", fs.kind),
+        start: base.saturating_add(1024),
+        len: 1024,
+        is_backup: false,
+    });
+    let source = fs.details.get("superblock").and_then(|s| s.get("source"));
+    if let Some(src) =
+        source.filter(|s| s.get("kind").and_then(serde_json::Value::as_str) == Some("backup"))
+    {
+        let at = src
+            .get("block")
+            .and_then(serde_json::Value::as_u64)
+            .zip(src.get("block_size").and_then(serde_json::Value::as_u64))
+            .and_then(|(b, bs)| b.checked_mul(bs));
+        if let Some(at) = at {
+            let group = src
+                .get("group")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            out.push(Expected {
+                name: format!("backup {} superblock{of} (group {group})", fs.kind),
+                start: base.saturating_add(at),
+                len: 1024,
+                is_backup: true,
+            });
+        }
+    }
 }
 
 fn listed_structures(node: &Node, base: u64, out: &mut Vec<Expected>) {
@@ -459,4 +499,75 @@ pub fn size_chain(
         }
     }
     (chain, out)
+}
+
+/// What a foreign image leaves at the start of a partition it was written
+/// over: a disk image's own partition table, a qcow2 header, an ISO.
+fn image_signature(r: &dyn ReadAt) -> Option<&'static str> {
+    let mut head = [0u8; 512];
+    r.read_exact_at(0, &mut head).ok()?;
+    if head.get(..4) == Some(b"QFI\xfb".as_slice()) {
+        return Some("a qcow2 image header");
+    }
+    for ss in [512u64, 4096] {
+        let mut sig = [0u8; 8];
+        if r.read_exact_at(ss, &mut sig).is_ok() && &sig == b"EFI PART" {
+            return Some("a GPT-partitioned disk image (\"EFI PART\" at LBA 1)");
+        }
+    }
+    let mut cd = [0u8; 5];
+    if r.read_exact_at(0x8001, &mut cd).is_ok() && &cd == b"CD001" {
+        return Some("an ISO 9660 image");
+    }
+    if head.get(510..512) == Some([0x55u8, 0xAA].as_slice()) {
+        // A boot signature alone is also what FAT and NTFS carry; a
+        // partition entry with a type and a size says "disk image".
+        let has_entry = (0..4).any(|i| {
+            let e = 446 + 16 * i;
+            let ty = head.get(e + 4).copied().unwrap_or(0);
+            let size = head
+                .get(e + 12..e + 16)
+                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            ty != 0 && size != 0
+        });
+        if has_entry {
+            return Some("an MBR-partitioned disk image (partition table at sector 0)");
+        }
+    }
+    None
+}
+
+/// A filesystem found only through its backup superblock, in a partition
+/// whose start now holds something else: another image was written over
+/// it. Says what the start holds and where the surviving copy is.
+pub fn overwritten_start(part: &dyn ReadAt, fs: &Node, index: u32, base: u64) -> Option<Finding> {
+    let source = fs.details.get("superblock")?.get("source")?;
+    if source.get("kind")?.as_str()? != "backup" {
+        return None;
+    }
+    let foreign = image_signature(part)
+        .map(str::to_string)
+        .or_else(|| crate::layers::gpt::identify(part).map(|k| format!("a {k} signature")))?;
+    let backup = match (
+        source.get("block").and_then(serde_json::Value::as_u64),
+        source.get("block_size").and_then(serde_json::Value::as_u64),
+    ) {
+        (Some(b), Some(bs)) => b.checked_mul(bs),
+        _ => None,
+    };
+    Some(
+        Finding::error(
+            "layout.overwritten",
+            Layer::Layout,
+            base,
+            Space::Disk,
+            format!(
+                "partition {index} starts with {foreign}, but a backup {} superblock{} shows the {} filesystem that lived there: another image was written over the start of the partition",
+                fs.kind,
+                backup.map_or(String::new(), |b| format!(" at partition byte {b}")),
+                fs.kind,
+            ),
+        )
+        .with_hint("do not mount or repair in place; copy the partition, then recover from the backup superblock on the copy (see the ext4 findings for the exact e2fsck -b line)"),
+    )
 }

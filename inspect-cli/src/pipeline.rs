@@ -10,6 +10,14 @@ use imgcheck_core::{FileReader, ReadAt, Severity, Slice};
 use std::path::Path;
 use std::sync::Arc;
 
+/// qcow2 findings after which the guest disk cannot be read faithfully.
+const BROKEN_CHAIN: [&str; 4] = [
+    "qcow2.backing.missing",
+    "qcow2.backing.unreadable",
+    "qcow2.backing.loop",
+    "qcow2.backing.too_deep",
+];
+
 /// The qcow2 magic, `QFI\xfb`.
 const QCOW2_MAGIC: [u8; 4] = *b"QFI\xfb";
 
@@ -41,7 +49,12 @@ pub fn inspect_image(
     opts: &Options,
 ) -> Result<ImageReport, Fatal> {
     let file: Arc<dyn ReadAt> = open_file(path)?;
-    inspect_reader(&path.display().to_string(), file, format, opts)
+    // A snapshot's report is named after it, so several of one image differ.
+    let name = match &opts.snapshot {
+        Some(s) => format!("{}@{s}", path.display()),
+        None => path.display().to_string(),
+    };
+    inspect_reader(&name, file, format, opts)
 }
 
 /// Checks an image held by any reader (a file, a buffer, a test's damaged
@@ -59,7 +72,29 @@ pub fn inspect_reader(
         Format::Qcow2 => {
             let opened = layers::qcow2::open(file, opts)?;
             events.extend(opened.events);
-            ("qcow2", opened.node, opened.disk, opened.virtual_size)
+            let mut node = opened.node;
+            // Without its whole backing chain the guest disk reads zeros
+            // where the base holds data: judging the table and filesystems
+            // from that would invent damage.
+            let broken_chain = node
+                .findings
+                .iter()
+                .any(|f| BROKEN_CHAIN.contains(&f.code.as_ref()) && f.severity == Severity::Error);
+            let disk = if broken_chain {
+                node.findings.push(
+                    imgcheck_core::Finding::info(
+                        "layout.disk_not_inspected",
+                        imgcheck_core::Layer::Layout,
+                        0,
+                        imgcheck_core::Space::Disk,
+                        "the guest disk was not inspected: its backing chain is broken, so the clusters this image does not hold cannot be read",
+                    ),
+                );
+                None
+            } else {
+                opened.disk
+            };
+            ("qcow2", node, disk, opened.virtual_size)
         }
         Format::Raw => {
             if opts.snapshot.is_some() {
@@ -76,7 +111,7 @@ pub fn inspect_reader(
     let mut layout_findings = Vec::new();
     if let Some(disk) = disk {
         let dev_base = if format_name == "qcow2" { NBD } else { LOOP };
-        let table = inspect_disk(&disk, opts, &mut events, dev_base);
+        let table = inspect_disk(&disk, opts, &mut events, dev_base, &mut layout_findings);
         layout_findings.extend(layout::emptiness(disk.as_ref(), &table));
         let regions = layout::zero_regions(&table, disk.len(), opts.deep);
         zero_ranges = layout::zero_ranges(disk.as_ref(), &regions);
@@ -110,6 +145,7 @@ fn inspect_disk(
     opts: &Options,
     events: &mut Vec<Event>,
     dev_base: &str,
+    overwritten: &mut Vec<imgcheck_core::Finding>,
 ) -> Node {
     let table = layers::gpt::inspect(disk.as_ref(), opts);
     let mut node = table.node;
@@ -133,6 +169,9 @@ fn inspect_disk(
         let source = format!("partition {}", part.index);
         if let Some(mut fs) = inspect_contents(&slice, part.start, &source, opts, events) {
             name_device(&mut fs, Some(part.index), dev_base);
+            overwritten.extend(layout::overwritten_start(
+                &slice, &fs, part.index, part.start,
+            ));
             part.node.children.push(fs);
         }
         part.node.span = Some(Span {

@@ -53,3 +53,17 @@ qemu-img create -q -f qcow2 "$work/empty.qcow2" 1G
 store disk "$work/empty.qcow2"
 truncate -s 16M "$work/empty.img"
 store disk "$work/empty.img"
+
+# snap-before-damage.qcow2: the two-partition disk as qcow2, an internal
+# snapshot "good", then the current state's first MiB zeroed by qemu-io (the
+# stray dd) — the snapshot is sound, the current disk is not.
+qemu-img convert -q -f raw -O qcow2 "$work/gpt-two-ext4.img" "$work/snap-before-damage.qcow2"
+TZ=UTC faketime '2025-11-14 12:00:00' qemu-img snapshot -c good "$work/snap-before-damage.qcow2"
+qemu-io -f qcow2 -c "write -q -z 0 1M" "$work/snap-before-damage.qcow2"
+store disk "$work/snap-before-damage.qcow2"
+
+# chain/: a qcow2 whose backing file is missing (only the overlay kept).
+qemu-img create -q -f qcow2 -b gpt-two-ext4.qcow2 -F qcow2 "$work/overlay.qcow2"
+# a write into the unpartitioned tail (63 MiB), so the overlay is sound with its base
+qemu-io -f qcow2 -c "write -q -P 0x5a 63M 64k" "$work/overlay.qcow2"
+store disk "$work/overlay.qcow2"

@@ -1,0 +1,348 @@
+//! The checks that span layers, each on an image made by a real tool
+//! (testdata/scripts/disk.sh, demo.sh) and damaged precisely: what no
+//! single peer tool can say.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::arithmetic_side_effects, clippy::as_conversions, missing_docs)]
+
+use imgcheck::layers::Options;
+use imgcheck::report::{ImageReport, Verdict};
+use imgcheck_testdata::{Patch, damaged, fixture};
+use std::path::Path;
+
+const MIB: u64 = 1 << 20;
+/// Partition 2 of disk/gpt-two-ext4.img starts at LBA 49152.
+const P2: u64 = 49152 * 512;
+
+fn inspect(path: &Path) -> ImageReport {
+    inspect_with(path, Options::default())
+}
+
+fn inspect_with(path: &Path, mut opts: Options) -> ImageReport {
+    opts.image_path = path.to_path_buf();
+    imgcheck::inspect_image(path, None, &opts).unwrap()
+}
+
+fn codes(r: &ImageReport) -> Vec<String> {
+    r.findings().iter().map(|f| f.code.to_string()).collect()
+}
+
+fn finding<'a>(r: &'a ImageReport, code: &str) -> &'a imgcheck_core::Finding {
+    r.findings()
+        .into_iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| panic!("no {code} in {:?}", codes(r)))
+}
+
+#[test]
+fn grown_and_never_partitioned() {
+    // What `qemu-img resize -f raw disk.img +64M` does to a raw image.
+    let d = damaged(
+        "disk/gpt-two-ext4.img",
+        &[Patch::Truncate { len: 128 * MIB }],
+    );
+    let r = inspect(d.path());
+    let f = finding(&r, "layout.size_chain.grown");
+    assert!(f.message.contains("grew by 64 MiB"), "{}", f.message);
+    assert!(f.hint.as_deref().unwrap().contains("growpart"));
+    assert_eq!(r.verdict(), Verdict::Warning, "{:?}", codes(&r));
+    // The clean disk has no such finding.
+    assert!(
+        !codes(&inspect(&fixture("disk/gpt-two-ext4.img")))
+            .contains(&"layout.size_chain.grown".to_string())
+    );
+}
+
+#[test]
+fn demo_dates_the_resize_by_its_snapshot() {
+    let demo = imgcheck_testdata::root().join("demo/brainvm.qcow2");
+    let r = inspect(&demo);
+    let f = finding(&r, "layout.size_chain.grown");
+    assert!(
+        f.message
+            .contains("snapshot \"pre-resize\" still records the old 64 MiB disk"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn shrunk_under_a_partition() {
+    let d = damaged(
+        "disk/gpt-two-ext4.img",
+        &[Patch::Truncate { len: 48 * MIB }],
+    );
+    let r = inspect(d.path());
+    let f = finding(&r, "layout.size_chain.shrunk");
+    assert!(f.message.contains("partition 2 loses"), "{}", f.message);
+    assert_eq!(r.verdict(), Verdict::Damaged);
+}
+
+#[test]
+fn truncated_qcow2() {
+    let q = fixture("disk/gpt-two-ext4.qcow2");
+    let len = std::fs::metadata(&q).unwrap().len();
+    let d = damaged(
+        "disk/gpt-two-ext4.qcow2",
+        &[Patch::Truncate { len: len / 2 }],
+    );
+    let r = inspect(d.path());
+    assert_eq!(r.verdict(), Verdict::Damaged, "{:?}", codes(&r));
+    assert!(
+        codes(&r).iter().any(|c| c.starts_with("qcow2.")),
+        "{:?}",
+        codes(&r)
+    );
+}
+
+#[test]
+fn first_mib_zeroed() {
+    let d = damaged(
+        "disk/gpt-two-ext4.img",
+        &[Patch::Zero {
+            offset: 0,
+            len: MIB,
+        }],
+    );
+    let r = inspect(d.path());
+    let f = finding(&r, "layout.zeroed");
+    assert_eq!(f.offset, 0);
+    assert!(
+        f.message.contains("MBR") && f.message.contains("primary GPT header"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("still intact: backup GPT header"),
+        "{}",
+        f.message
+    );
+    // Nothing but the table was in that MiB: partition 1 starts after it.
+    assert!(!f.message.contains("partition 1"), "{}", f.message);
+}
+
+#[test]
+fn zeroed_start_of_a_partition() {
+    let d = damaged(
+        "disk/gpt-two-ext4.img",
+        &[Patch::Zero {
+            offset: P2,
+            len: 8 * MIB,
+        }],
+    );
+    let r = inspect(d.path());
+    let f = finding(&r, "layout.zeroed");
+    assert_eq!(f.offset, P2);
+    assert!(
+        f.message.contains("superblock of partition 2"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("still intact") && f.message.contains("backup"),
+        "{}",
+        f.message
+    );
+    assert_eq!(r.verdict(), Verdict::Damaged);
+}
+
+#[test]
+fn another_image_written_over_a_partition() {
+    // The mistyped dd: a whole MBR disk image written over partition 2.
+    let other = std::fs::read(fixture("disk/dos-logical.img")).unwrap();
+    let d = damaged(
+        "disk/gpt-two-ext4.img",
+        &[Patch::Bytes {
+            offset: P2,
+            bytes: other[..2 * MIB as usize].to_vec(),
+        }],
+    );
+    let r = inspect(d.path());
+    let f = finding(&r, "layout.overwritten");
+    assert!(
+        f.message
+            .contains("partition 2 starts with an MBR-partitioned disk image"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("backup ext4 superblock"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn empty_images_are_not_clean() {
+    for name in ["disk/empty.qcow2", "disk/empty.img"] {
+        let r = inspect(&fixture(name));
+        assert!(
+            codes(&r).contains(&"layout.empty".to_string()),
+            "{name}: {:?}",
+            codes(&r)
+        );
+        assert_eq!(r.verdict(), Verdict::Warning, "{name}");
+    }
+}
+
+#[test]
+fn missing_backing_file() {
+    // The overlay alone, without the base it was made on.
+    let (_dir, files) = imgcheck_testdata::copy_into_tempdir(&[&fixture("disk/overlay.qcow2")]);
+    let r = imgcheck::inspect_image(
+        &files[0],
+        None,
+        &Options {
+            image_path: files[0].clone(),
+            ..Options::default()
+        },
+    );
+    match r {
+        Ok(r) => {
+            assert_eq!(r.verdict(), Verdict::Damaged, "{:?}", codes(&r));
+            assert!(
+                codes(&r).iter().any(|c| c.contains("backing")),
+                "{:?}",
+                codes(&r)
+            );
+        }
+        Err(e) => assert!(e.message.contains("backing"), "{e}"),
+    }
+    // With its base beside it, the overlay is sound.
+    let (_dir, files) = imgcheck_testdata::copy_into_tempdir(&[
+        &fixture("disk/overlay.qcow2"),
+        &fixture("disk/gpt-two-ext4.qcow2"),
+    ]);
+    let r = inspect(&files[0]);
+    assert_eq!(r.verdict(), Verdict::Clean, "{:?}", codes(&r));
+}
+
+#[test]
+fn snapshot_taken_before_damage() {
+    let img = fixture("disk/snap-before-damage.qcow2");
+    let now = inspect(&img);
+    assert_eq!(now.verdict(), Verdict::Damaged, "{:?}", codes(&now));
+    assert!(codes(&now).contains(&"layout.zeroed".to_string()));
+    let then = inspect_with(
+        &img,
+        Options {
+            snapshot: Some("good".into()),
+            ..Options::default()
+        },
+    );
+    assert_eq!(then.verdict(), Verdict::Clean, "{:?}", codes(&then));
+    assert!(then.image.ends_with("@good"));
+}
+
+#[test]
+fn all_snapshots_lists_each_with_its_verdict() {
+    let img = fixture("disk/snap-before-damage.qcow2");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .args(["--json", "--all-snapshots", img.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = std::str::from_utf8(&out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["verdict"], "damaged");
+    assert!(lines[1]["image"].as_str().unwrap().ends_with("@good"));
+    assert_eq!(lines[1]["verdict"], "clean");
+    assert_eq!(out.status.code(), Some(4));
+}
+
+#[test]
+fn small_sibling_in_a_backup_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    for day in 1..=3 {
+        std::fs::copy(
+            imgcheck_testdata::root().join("demo/brainvm.qcow2"),
+            dir.path().join(format!("day{day}.qcow2")),
+        )
+        .unwrap();
+    }
+    std::fs::copy(fixture("disk/empty.qcow2"), dir.path().join("day4.qcow2")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .args(["--json", "--jobs", "2", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = std::str::from_utf8(&out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "one report per image, in order");
+    let small = &lines[3];
+    assert!(small["image"].as_str().unwrap().ends_with("day4.qcow2"));
+    let codes: Vec<&str> = small["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"layout.small_sibling"), "{codes:?}");
+    for l in &lines[..3] {
+        let codes = l["findings"].to_string();
+        assert!(!codes.contains("layout.small_sibling"), "{codes}");
+    }
+}
+
+#[test]
+fn svg_map_names_every_partition_and_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("map.svg");
+    let demo = imgcheck_testdata::root().join("demo/brainvm.qcow2");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .args(["--map", svg.to_str().unwrap(), demo.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<?xml") && text.trim_end().ends_with("</svg>"));
+    assert_well_formed(&text);
+    for p in ["partition 1", "partition 2", "unpartitioned"] {
+        assert!(text.contains(p), "{p} missing from the map");
+    }
+}
+
+/// A small well-formedness check: tags nest and close, attributes are
+/// quoted, entities are the five XML ones.
+fn assert_well_formed(xml: &str) {
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find('<') {
+        let text = &rest[..i];
+        for (j, _) in text.match_indices('&') {
+            let ent = &text[j..];
+            assert!(
+                ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"]
+                    .iter()
+                    .any(|e| ent.starts_with(e)),
+                "bad entity near {}",
+                &ent[..ent.len().min(20)]
+            );
+        }
+        let end = rest[i..].find('>').expect("unclosed tag") + i;
+        let tag = &rest[i + 1..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(
+                stack.pop().as_deref(),
+                Some(name.trim()),
+                "mismatched </{name}>"
+            );
+        } else if !tag.ends_with('/') {
+            stack.push(tag.split_whitespace().next().unwrap().to_string());
+        }
+        assert_eq!(
+            tag.matches('"').count() % 2,
+            0,
+            "unbalanced quotes in <{tag}>"
+        );
+    }
+    assert!(stack.is_empty(), "unclosed: {stack:?}");
+}
