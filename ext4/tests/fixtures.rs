@@ -977,3 +977,84 @@ fn remaining_extent_rules() {
         put32(b, e2, l);
     });
 }
+
+/// ext4's raw CRC32C (no final inversion), chained through `seed`.
+fn raw_crc(seed: u32, d: &[u8]) -> u32 {
+    !crc32c::crc32c_append(!seed, d)
+}
+
+/// ext4-1k with its first multi-block regular file turned into a depth-1
+/// extent tree: the root indexes a leaf at block 8100 holding the file's
+/// extent, with a correct tail checksum. Returns (image, root, leaf offset).
+fn indexed_tree() -> (Vec<u8>, usize, usize) {
+    let mut b = load("ext4-1k");
+    let g = geo(&b);
+    let (ino, reg) = (11..60)
+        .map(|i| (i, inode_at(&g, i)))
+        .find(|&(_, o)| {
+            u16::from_le_bytes([b[o], b[o + 1]]) & 0xF000 == 0x8000
+                && le32(&b, o + 0x20) & 0x80000 != 0
+                && le32(&b, o + 4) > 4096
+        })
+        .unwrap();
+    let eh = reg + 0x28;
+    let leaf = 8100 * 1024;
+    b[leaf..leaf + 1024].fill(0);
+    put16(&mut b, leaf, 0xF30A);
+    put16(&mut b, leaf + 2, 1);
+    put16(&mut b, leaf + 4, 84);
+    put16(&mut b, leaf + 6, 0);
+    b.copy_within(eh + 12..eh + 24, leaf + 12);
+    let first_lblk = le32(&b, eh + 12);
+    // root: depth 1, one index entry {ei_block, ei_leaf_lo, ei_leaf_hi, unused}
+    put16(&mut b, eh + 2, 1);
+    put16(&mut b, eh + 6, 1);
+    put32(&mut b, eh + 12, first_lblk);
+    put32(&mut b, eh + 16, 8100);
+    put32(&mut b, eh + 20, 0);
+    // leaf tail checksum: seed(uuid) → ino → generation → block[..12+12*max]
+    let uuid = b[SB + 0x68..SB + 0x78].to_vec();
+    let generation = le32(&b, reg + 0x64);
+    let seed = raw_crc(
+        raw_crc(raw_crc(!0, &uuid), &(ino as u32).to_le_bytes()),
+        &generation.to_le_bytes(),
+    );
+    let c = raw_crc(seed, &b[leaf..leaf + 12 + 12 * 84]);
+    put32(&mut b, leaf + 12 + 12 * 84, c);
+    (b, eh, leaf)
+}
+
+#[test]
+fn extent_index_rules() {
+    let (base, eh, leaf) = indexed_tree();
+    let clean = codes(&run(&base, true));
+    for c in [
+        "ext4.extent.checksum",
+        "ext4.extent.bad_depth",
+        "ext4.extent.index_start",
+        "ext4.extent.bad_start",
+    ] {
+        assert!(
+            !clean.contains(&c.to_string()),
+            "crafted tree already has {c}: {clean:?}"
+        );
+    }
+    let has = |img: &[u8], code: &str| {
+        let c = codes(&run(img, true));
+        assert!(c.contains(&code.to_string()), "expected {code}: {c:?}");
+    };
+    let mut img = base.clone();
+    img[leaf + 12 + 12 * 84] ^= 1;
+    has(&img, "ext4.extent.checksum");
+    let mut img = base.clone();
+    put16(&mut img, leaf + 6, 1);
+    has(&img, "ext4.extent.bad_depth");
+    let mut img = base.clone();
+    let l = le32(&img, leaf + 12) + 5;
+    put32(&mut img, leaf + 12, l);
+    has(&img, "ext4.extent.index_start");
+    let mut img = base;
+    let l = le32(&img, eh + 12) + 10;
+    put32(&mut img, eh + 12, l);
+    has(&img, "ext4.extent.bad_start");
+}
