@@ -857,7 +857,17 @@ fn bitmaps(c: &mut Ctx<'_, '_>) {
                     c.error("ext4.bitmap.block_checksum", fs.block_offset(gd.bg_block_bitmap).unwrap_or(0), format!("group {g}: block bitmap (block {}) checksum is {got:#x}, computed {want:#x}", gd.bg_block_bitmap));
                 }
             }
-            let zeros = count_zero_bits(&bm, clusters_in_group(fs, g));
+            let in_group = clusters_in_group(fs, g);
+            // The last group's bitmap bits past the filesystem's end must
+            // be set (e2fsck pass 5, PR_5_BLOCK_BMAP_PADDING).
+            if g.saturating_add(1) == fs.groups {
+                let unset = (in_group..cpg)
+                    .find(|&k| crate::util::u8_at(&bm, us(k / 8)) >> (k % 8) & 1 == 0);
+                if let Some(k) = unset {
+                    c.warning("ext4.bitmap.block_padding", fs.block_offset(gd.bg_block_bitmap).unwrap_or(0), format!("group {g}: block bitmap padding bit {k} (past the filesystem's last block) is not set"));
+                }
+            }
+            let zeros = count_zero_bits(&bm, in_group);
             if zeros != u64::from(gd.bg_free_blocks_count) {
                 reported = reported.saturating_add(1);
                 c.warning(

@@ -841,6 +841,15 @@ fn remaining_superblock_rules() {
 }
 
 #[test]
+fn block_bitmap_padding() {
+    // ext4-1k: 8191 data blocks in groups of 2048, the last group is one short.
+    case("ext4-1k", false, "ext4.bitmap.block_padding", |b, g| {
+        let last = *g.bbitmap.last().unwrap();
+        b[last + 2047 / 8] &= !(1 << (2047 % 8));
+    });
+}
+
+#[test]
 fn remaining_journal_rules() {
     let j8 = |g: &Geo| inode_at(g, 8);
     case("ext4-4k", false, "ext4.journal.bad_inode", |b, g| {
