@@ -174,13 +174,13 @@ pub fn run() -> u8 {
         |item, result| match result {
             Ok(report) => {
                 status |= report.verdict().exit_bits();
-                if let Some(map) = &args.map {
-                    if let Err(e) = std::fs::write(map, crate::svg::svg(&report)) {
-                        progress.suspend(|| {
-                            eprintln!("imgcheck: {}: cannot write map: {e}", map.display())
-                        });
-                        status |= exit::OPERATIONAL;
-                    }
+                if let Some(map) = &args.map
+                    && let Err(e) = std::fs::write(map, crate::svg::svg(&report))
+                {
+                    progress.suspend(|| {
+                        eprintln!("imgcheck: {}: cannot write map: {e}", map.display())
+                    });
+                    status |= exit::OPERATIONAL;
                 }
                 rows.push(SummaryRow::of(&report));
                 let text = if args.json {

@@ -84,7 +84,7 @@ const SCAN_CHUNK: usize = 1 << 20;
 pub fn zero_ranges(disk: &dyn ReadAt, regions: &[(u64, u64)]) -> Vec<(u64, u64)> {
     let mut regions: Vec<(u64, u64)> = regions
         .iter()
-        .map(|&(s, e)| (s / ZERO_BLOCK * ZERO_BLOCK, e.min(disk.len())))
+        .map(|&(s, e)| (s.saturating_sub(s % ZERO_BLOCK), e.min(disk.len())))
         .filter(|(s, e)| s < e)
         .collect();
     regions.sort_unstable();
@@ -229,7 +229,9 @@ pub fn expected_structures(table: &Node, disk_len: u64) -> Vec<Expected> {
         });
         out.push(Expected {
             name: "backup GPT header".into(),
-            start: disk_len.saturating_sub(ss) / ss * ss,
+            start: disk_len
+                .saturating_sub(ss)
+                .saturating_sub(disk_len.checked_rem(ss).unwrap_or(0)),
             len: ss,
             is_backup: true,
         });
@@ -404,8 +406,10 @@ pub fn size_chain(
             what: format!("end of partition {} (the last)", span.index),
             bytes: end,
         });
-        if let Some(fs) = part.children.first() {
-            if let Some(fsb) = u64_at(&fs.details, &["size", "filesystem_bytes"]) {
+        if let Some(fs) = part.children.first()
+            && let Some(fsb) = u64_at(&fs.details, &["size", "filesystem_bytes"])
+        {
+            {
                 chain.push(SizeLink {
                     what: format!(
                         "end of the {} filesystem in partition {}",
@@ -522,14 +526,18 @@ fn image_signature(r: &dyn ReadAt) -> Option<&'static str> {
     if head.get(510..512) == Some([0x55u8, 0xAA].as_slice()) {
         // A boot signature alone is also what FAT and NTFS carry; a
         // partition entry with a type and a size says "disk image".
-        let has_entry = (0..4).any(|i| {
-            let e = 446 + 16 * i;
-            let ty = head.get(e + 4).copied().unwrap_or(0);
-            let size = head
-                .get(e + 12..e + 16)
-                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-            ty != 0 && size != 0
-        });
+        let has_entry = head
+            .get(446..510)
+            .into_iter()
+            .flat_map(|t| t.chunks_exact(16))
+            .any(|e| {
+                let ty = e.get(4).copied().unwrap_or(0);
+                let size = e
+                    .get(12..16)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map_or(0, u32::from_le_bytes);
+                ty != 0 && size != 0
+            });
         if has_entry {
             return Some("an MBR-partitioned disk image (partition table at sector 0)");
         }

@@ -27,7 +27,11 @@ fn x_of(off: u64, total: u64) -> u64 {
     if total == 0 {
         return LEFT;
     }
-    let scaled = u128::from(off.min(total)) * u128::from(WIDTH) / u128::from(total);
+    // off <= total < 2^64 and WIDTH < 2^10: the product fits in u128.
+    let scaled = u128::from(off.min(total))
+        .saturating_mul(u128::from(WIDTH))
+        .checked_div(u128::from(total))
+        .unwrap_or(0);
     LEFT.saturating_add(u64::try_from(scaled).unwrap_or(WIDTH))
 }
 
