@@ -115,12 +115,12 @@ pub fn svg(report: &ImageReport) -> String {
     let mut at = 0u64;
     let mut gaps = Vec::new();
     for &(s, e) in &covered {
-        if s > at && s.saturating_sub(at) >= MIN_GAP {
+        if s > at && s.saturating_sub(at) > MIN_GAP {
             gaps.push((at, s));
         }
         at = at.max(e);
     }
-    if total > at && total.saturating_sub(at) >= MIN_GAP && !covered.is_empty() {
+    if total > at && total.saturating_sub(at) > MIN_GAP && !covered.is_empty() {
         gaps.push((at, total));
     }
     for (s, e) in gaps {
@@ -141,14 +141,15 @@ pub fn svg(report: &ImageReport) -> String {
         ));
     }
 
+    // All-zero ranges as a strip under the bar: normal in unused space,
+    // damage where a zeroed range took a structure (drawn red on the bar).
+    let strip_y = BAR_Y.saturating_add(BAR_H).saturating_add(2);
     for (s, e) in &report.zero_ranges {
         let (x0, x1) = (x_of(*s, total), x_of(*e, total));
         let _ = writeln!(
             body,
-            r##"<rect x="{x0}" y="{}" width="{}" height="{}" fill="#000" fill-opacity="0.55"><title>{}</title></rect>"##,
-            BAR_Y.saturating_add(BAR_H / 2),
+            r##"<rect x="{x0}" y="{strip_y}" width="{}" height="6" fill="#777"><title>{}</title></rect>"##,
             x1.saturating_sub(x0).max(1),
-            BAR_H / 2,
             esc(&format!(
                 "all zeros: {} at byte {s}",
                 human_size(e.saturating_sub(*s))
@@ -157,15 +158,40 @@ pub fn svg(report: &ImageReport) -> String {
     }
     if !report.zero_ranges.is_empty() {
         legend.push((
-            "zeroed".into(),
-            "#555",
-            format!("{} range(s) of all-zero bytes", report.zero_ranges.len()),
+            "all-zero ranges".into(),
+            "#777",
+            format!(
+                "{} range(s) read as zeros (the strip under the disk; normal in unused space)",
+                report.zero_ranges.len()
+            ),
         ));
+    }
+    for f in report
+        .findings()
+        .iter()
+        .filter(|f| f.code == "layout.zeroed")
+    {
+        let end = report
+            .zero_ranges
+            .iter()
+            .find(|(s, _)| *s == f.offset)
+            .map_or(f.offset, |(_, e)| *e);
+        let (x0, x1) = (x_of(f.offset, total), x_of(end, total));
+        let _ = writeln!(
+            body,
+            r##"<rect x="{x0}" y="{BAR_Y}" width="{}" height="{BAR_H}" fill="#d62728" fill-opacity="0.75"><title>{}</title></rect>"##,
+            x1.saturating_sub(x0).max(2),
+            esc(&f.message)
+        );
+        legend.push(("zeroed structures".into(), "#d62728", f.message.clone()));
     }
 
     // Findings on the disk, as markers above the bar.
     let mut file_findings = 0usize;
-    for f in report.findings() {
+    let mut on_disk = report.findings();
+    // Errors drawn last, so they sit on top of warnings at the same place.
+    on_disk.sort_by_key(|f| f.severity);
+    for f in on_disk {
         if f.space == Space::File {
             file_findings = file_findings.saturating_add(1);
             continue;
@@ -188,16 +214,22 @@ pub fn svg(report: &ImageReport) -> String {
         );
     }
 
-    let mut y = BAR_Y.saturating_add(BAR_H).saturating_add(44);
+    let mut y = BAR_Y.saturating_add(BAR_H).saturating_add(50);
     let mut legend_svg = String::new();
     for (name, fill, text) in &legend {
+        // One line each; the full sentence stays in the report and tooltips.
+        let text = if text.chars().count() > 120 {
+            format!("{}…", text.chars().take(119).collect::<String>())
+        } else {
+            text.clone()
+        };
         let _ = writeln!(
             legend_svg,
             r##"<rect x="{LEFT}" y="{}" width="14" height="14" fill="{fill}" stroke="#333"/><text x="{}" y="{y}" font-size="13"><tspan font-weight="bold">{}</tspan> {}</text>"##,
             y.saturating_sub(11),
             LEFT.saturating_add(22),
             esc(name),
-            esc(text)
+            esc(&text)
         );
         y = y.saturating_add(20);
     }
