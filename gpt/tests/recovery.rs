@@ -261,3 +261,26 @@ fn gpt_4k_headers_zeroed_entries_bring_partitions_back() {
         rec.sfdisk_script
     );
 }
+
+#[test]
+fn zeroed_mbr_partitions_found_by_signature() {
+    let mut img = Img::fixture("mbr-4k.img");
+    img.data[..512].fill(0);
+    let a = img.analyze();
+    assert_eq!(a.tables.scheme.as_str(), "none");
+    let f = common::finding(&a, "gpt.recovery.partitions_found");
+    // Nothing announced a table any more: a warning, not an error.
+    assert_eq!(f.severity, imgcheck_core::Severity::Warning);
+    let got: Vec<(u64, u64, &str)> = a
+        .recovery
+        .as_ref()
+        .unwrap()
+        .proposed
+        .iter()
+        .map(|p| (p.start, p.size, p.fs.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(1 << 20, 8 << 20, "ext4"), (9 << 20, 8 << 20, "swap")]
+    );
+}
