@@ -1067,3 +1067,19 @@ fn extent_index_rules() {
     put32(&mut img, eh + 12, l);
     has(&img, "ext4.extent.bad_start");
 }
+
+#[test]
+fn bitmap_mismatch_is_a_warning_while_the_journal_needs_recovery() {
+    let mut img = load("ext4-damaged");
+    let sev = |img: &[u8]| {
+        run(img, true)
+            .findings
+            .iter()
+            .find(|f| f.code == "ext4.bitmap.block_differences")
+            .map(|f| f.severity)
+    };
+    assert_eq!(sev(&img), Some(Severity::Error));
+    or32(&mut img, SB + 0x60, 0x4);
+    fix_sb(&mut img);
+    assert_eq!(sev(&img), Some(Severity::Warning));
+}
