@@ -826,12 +826,13 @@ impl Deep<'_, '_> {
         let mut probs = Vec::new();
         let mut runs: Vec<(u64, u64, u64, bool, bool)> = Vec::new(); // lblk, pblk, len, uninit, meta
         let mut overflow = false;
-        fs.map_file(
+        let owned = &self.used;
+        fs.map_file_filtered(
             ino,
             &mut |e| {
                 if runs.len() >= 1 << 20 {
                     overflow = true;
-                    return;
+                    return false;
                 }
                 match e {
                     MapEvent::Data {
@@ -840,8 +841,14 @@ impl Deep<'_, '_> {
                         len,
                         uninit,
                     } => runs.push((lblk, pblk, len, uninit, false)),
-                    MapEvent::Meta { pblk } => runs.push((0, pblk, 1, false, true)),
+                    MapEvent::Meta { pblk } => {
+                        runs.push((0, pblk, 1, false, true));
+                        // Claimed before: reported as a duplicate below; its
+                        // subtree was walked (or refused) once already.
+                        return !owned.get(pblk);
+                    }
                 }
+                true
             },
             Some(&mut probs),
         );

@@ -789,6 +789,26 @@ impl<'r> Ext4<'r> {
         visit: &mut dyn FnMut(MapEvent),
         out: Option<&mut Vec<Finding>>,
     ) {
+        self.map_file_filtered(
+            ino,
+            &mut |e| {
+                visit(e);
+                true
+            },
+            out,
+        );
+    }
+
+    /// As [`Ext4::map_file`], but `visit` returning false for a mapping
+    /// block skips what lies below it (the deep check refuses to walk an
+    /// index or indirect block another file already owns, which bounds the
+    /// total work by the filesystem's size).
+    pub(crate) fn map_file_filtered(
+        &self,
+        ino: &Inode,
+        visit: &mut dyn FnMut(MapEvent) -> bool,
+        out: Option<&mut Vec<Finding>>,
+    ) {
         let mut sink = Vec::new();
         let out = out.unwrap_or(&mut sink);
         if ino.i_flags & INLINE_DATA_FL != 0 || ino.is_fast_symlink() {
@@ -848,7 +868,7 @@ impl<'r> Ext4<'r> {
         level: u32,
         lblk: u64,
         budget: &mut u32,
-        visit: &mut dyn FnMut(MapEvent),
+        visit: &mut dyn FnMut(MapEvent) -> bool,
         out: &mut Vec<Finding>,
     ) {
         let fdb = u64::from(self.sb.s_first_data_block);
@@ -859,7 +879,7 @@ impl<'r> Ext4<'r> {
             return;
         }
         if level == 0 {
-            visit(MapEvent::Data {
+            let _ = visit(MapEvent::Data {
                 lblk,
                 pblk: p,
                 len: 1,
@@ -867,7 +887,9 @@ impl<'r> Ext4<'r> {
             });
             return;
         }
-        visit(MapEvent::Meta { pblk: p });
+        if !visit(MapEvent::Meta { pblk: p }) {
+            return;
+        }
         if *budget == 0 {
             return;
         }
@@ -912,7 +934,7 @@ struct ExtentWalk<'a, 'b> {
     fs: &'a Ext4<'b>,
     ino: &'a Inode,
     out: &'a mut Vec<Finding>,
-    visit: &'a mut dyn FnMut(MapEvent),
+    visit: &'a mut dyn FnMut(MapEvent) -> bool,
     budget: &'a mut u32,
     last_lblk: Option<u64>,
 }
@@ -1049,7 +1071,7 @@ impl ExtentWalk<'_, '_> {
                     self.bad("ext4.extent.overlap", off, format!("inode {ino}: extent at logical block {lblk} overlaps the previous extent ending at {l}"));
                 }
                 self.last_lblk = Some(lblk.saturating_add(len).saturating_sub(1));
-                (self.visit)(MapEvent::Data {
+                let _ = (self.visit)(MapEvent::Data {
                     lblk,
                     pblk,
                     len,
@@ -1064,7 +1086,9 @@ impl ExtentWalk<'_, '_> {
                     self.bad("ext4.extent.block_out_of_range", off, format!("inode {ino}: extent index for logical block {lblk} points at block {pblk}, outside the filesystem"));
                     continue;
                 }
-                (self.visit)(MapEvent::Meta { pblk });
+                if !(self.visit)(MapEvent::Meta { pblk }) {
+                    continue;
+                }
                 if *self.budget == 0 {
                     return;
                 }
