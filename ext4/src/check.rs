@@ -1428,11 +1428,18 @@ fn journal_superblock(
             ),
         );
     }
-    if u64::from(maxlen) > mapped || maxlen < 1024 && !had_probs && maxlen < 256 {
+    if u64::from(maxlen) > mapped {
         c.error(
             "ext4.journal.bad_superblock",
             off,
-            format!("journal s_maxlen is {maxlen} blocks, but the journal inode maps {mapped}"),
+            format!("journal s_maxlen is {maxlen} blocks, but the journal maps only {mapped}"),
+        );
+    } else if maxlen < 1024 && !had_probs {
+        // JBD2_MIN_JOURNAL_BLOCKS: e2fsck refuses smaller journals.
+        c.error(
+            "ext4.journal.too_small",
+            off,
+            format!("journal s_maxlen is {maxlen} blocks, fewer than the 1024 jbd2 requires"),
         );
     }
     if jfirst == 0 || jfirst >= maxlen {

@@ -357,6 +357,14 @@ fn journal_superblock_checks() {
     assert_code(&img, "ext4.journal.backup_blocks_differ");
 
     let mut img = base.clone();
+    img[j + 0x10..j + 0x14].copy_from_slice(&512u32.to_be_bytes());
+    assert_code(&img, "ext4.journal.too_small");
+
+    let mut img = base.clone();
+    img[j + 0x10..j + 0x14].copy_from_slice(&999_999u32.to_be_bytes());
+    assert_code(&img, "ext4.journal.bad_superblock");
+
+    let mut img = base.clone();
     img[j + 0x40..j + 0x44].copy_from_slice(&5u32.to_be_bytes());
     assert_code(&img, "ext4.journal.bad_nr_users");
 
