@@ -28,6 +28,8 @@ const ORPHAN_FS: u16 = 4;
 pub(crate) struct Ctx<'a, 'r> {
     pub fs: &'a Ext4<'r>,
     pub out: Vec<Finding>,
+    /// Deep mode: also read every logged journal data block.
+    pub deep: bool,
 }
 
 impl Ctx<'_, '_> {
@@ -52,10 +54,11 @@ impl Ctx<'_, '_> {
 const SB: u64 = 1024;
 
 /// Runs every default-depth check; returns findings and the summary.
-pub(crate) fn run(fs: &Ext4<'_>) -> (Vec<Finding>, Summary) {
+pub(crate) fn run(fs: &Ext4<'_>, deep: bool) -> (Vec<Finding>, Summary) {
     let mut c = Ctx {
         fs,
         out: fs.open_findings.clone(),
+        deep,
     };
     superblock_values(&mut c);
     let records = error_records(&mut c);
@@ -1248,6 +1251,9 @@ fn journal_device(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
         return None;
     }
     let avail = fs.sb.s_blocks_count;
+    let map = crate::journal::JournalMap {
+        runs: vec![(0, 0, avail)],
+    };
     journal_superblock(
         c,
         &jsb,
@@ -1256,6 +1262,7 @@ fn journal_device(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
         avail,
         false,
         "external device".to_string(),
+        &map,
     )
 }
 
@@ -1334,6 +1341,7 @@ fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
     let mut probs = Vec::new();
     let mut first = None;
     let mut mapped = 0u64;
+    let mut runs = Vec::new();
     fs.map_file(
         &ji,
         &mut |e| {
@@ -1345,10 +1353,15 @@ fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
                     first = Some(pblk);
                 }
                 mapped = mapped.saturating_add(len);
+                if runs.len() < (1 << 20) {
+                    runs.push((lblk, pblk, len));
+                }
             }
         },
         Some(&mut probs),
     );
+    runs.sort_unstable();
+    let map = crate::journal::JournalMap { runs };
     let had_probs = !probs.is_empty();
     for p in probs {
         c.push(Finding {
@@ -1382,6 +1395,7 @@ fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
         mapped.max(ji.i_size.checked_div(fs.bs).unwrap_or(0)),
         had_probs,
         format!("inode {inum}"),
+        &map,
     )
 }
 
@@ -1396,6 +1410,7 @@ fn journal_superblock(
     avail: u64,
     had_probs: bool,
     location: String,
+    map: &crate::journal::JournalMap,
 ) -> Option<JournalSummary> {
     let fs = c.fs;
     let sb = &fs.sb;
@@ -1532,7 +1547,27 @@ fn journal_superblock(
             "needs_recovery is set, but the journal is empty (s_start 0)".to_string(),
         );
     }
+    let walk = crate::journal::walk(fs, &jsb, map, c.deep);
+    c.out.extend(walk.findings);
+    if jstart != 0 {
+        let when = walk.last_commit.map_or(String::new(), |t| {
+            format!(", the last committed {}", fmt_time(t))
+        });
+        let range = match (walk.first_seq, walk.last_seq) {
+            (Some(a), Some(b)) => format!(" (sequence {a}..={b})"),
+            _ => String::new(),
+        };
+        let tail = if walk.uncommitted {
+            "; an uncommitted transaction follows, which a replay discards"
+        } else {
+            ""
+        };
+        c.info("ext4.journal.contents", off.saturating_add(0x1C), format!("the journal holds {} complete transaction(s) from block {jstart}{range}{when}{tail}", walk.transactions));
+    }
     Some(JournalSummary {
+        transactions: walk.transactions,
+        transaction_range: walk.first_seq.zip(walk.last_seq),
+        last_commit: walk.last_commit,
         location,
         block_size: j_bs,
         maxlen,

@@ -32,6 +32,7 @@ mod bits;
 mod check;
 mod deep;
 mod fs;
+mod journal;
 mod superblock;
 mod util;
 
@@ -154,6 +155,12 @@ pub struct JournalSummary {
     pub features_incompat: u32,
     /// Read-only features.
     pub features_ro_compat: u32,
+    /// Complete transactions waiting in the log from `s_start`.
+    pub transactions: u32,
+    /// Sequence numbers of the first and last of them.
+    pub transaction_range: Option<(u32, u32)>,
+    /// Commit time of the last complete transaction (Unix seconds).
+    pub last_commit: Option<i64>,
 }
 
 /// The kernel's error records in the superblock.
@@ -206,7 +213,7 @@ impl Ext4<'_> {
 
     /// Runs the checks on an opened filesystem.
     pub fn check(&self, opts: &Options) -> Report {
-        let (mut findings, summary) = check::run(self);
+        let (mut findings, summary) = check::run(self, opts.deep);
         if opts.deep && self.geometry_ok && !self.sb.has_incompat(incompat::JOURNAL_DEV) {
             findings.extend(deep::run(self));
         }

@@ -1117,3 +1117,59 @@ fn shared_garbage_indirect_trees_are_walked_once() {
         "{c:?}"
     );
 }
+
+/// ext4-4k with needs_recovery and a hand-written transaction (sequence 7)
+/// at journal block 1: descriptor (one tag), one data block, commit.
+fn logged_transaction() -> (Vec<u8>, usize) {
+    let mut b = load("ext4-4k");
+    let j = journal_sb(&b);
+    or32(&mut b, SB + 0x60, 0x4);
+    fix_sb(&mut b);
+    b[j + 0x18..j + 0x1C].copy_from_slice(&7u32.to_be_bytes()); // s_sequence
+    b[j + 0x1C..j + 0x20].copy_from_slice(&1u32.to_be_bytes()); // s_start
+    let blk = |n: usize| j + n * 4096;
+    let hdr = |b: &mut Vec<u8>, at: usize, kind: u32| {
+        b[at..at + 4].copy_from_slice(&0xC03B_3998u32.to_be_bytes());
+        b[at + 4..at + 8].copy_from_slice(&kind.to_be_bytes());
+        b[at + 8..at + 12].copy_from_slice(&7u32.to_be_bytes());
+    };
+    let d = blk(1);
+    b[d..d + 4096].fill(0);
+    hdr(&mut b, d, 1);
+    b[d + 12..d + 16].copy_from_slice(&100u32.to_be_bytes()); // t_blocknr
+    b[d + 18..d + 20].copy_from_slice(&8u16.to_be_bytes()); // t_flags: last tag
+    b[blk(2)..blk(2) + 4096].fill(0x5A);
+    let c = blk(3);
+    b[c..c + 4096].fill(0);
+    hdr(&mut b, c, 2);
+    b[c + 0x30..c + 0x38].copy_from_slice(&1_762_990_000u64.to_be_bytes());
+    (b, j)
+}
+
+#[test]
+fn journal_log_is_walked_for_transactions() {
+    let (img, j) = logged_transaction();
+    let r = run(&img, false);
+    let js = r.summary.as_ref().unwrap().journal.as_ref().unwrap();
+    assert_eq!(
+        (js.transactions, js.transaction_range, js.last_commit),
+        (1, Some((7, 7)), Some(1_762_990_000))
+    );
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "ext4.journal.contents")
+        .unwrap();
+    assert!(
+        f.message.contains("1 complete transaction"),
+        "{}",
+        f.message
+    );
+
+    // A revoke block claiming more record bytes than it holds aborts a replay.
+    let mut img = img;
+    let c = j + 3 * 4096;
+    img[c + 4..c + 8].copy_from_slice(&5u32.to_be_bytes());
+    img[c + 12..c + 16].copy_from_slice(&70_000u32.to_be_bytes());
+    assert_code(&img, "ext4.journal.transaction_corrupt");
+}

@@ -107,6 +107,15 @@ fn events(s: &Summary, source: &str) -> Vec<Event> {
     );
     add(s.times.last_write, "superblock last written".to_string());
     add(s.times.last_check, "last checked by e2fsck".to_string());
+    if let Some(j) = &s.journal {
+        add(
+            j.last_commit,
+            format!(
+                "last journal commit ({} transaction(s) not yet replayed)",
+                j.transactions
+            ),
+        );
+    }
     if let Some(e) = &s.errors {
         if let Some(f) = &e.first {
             add(Some(f.time), format!("first kernel error: {}", describe(f)));
