@@ -3,7 +3,7 @@
 //! journal superblock, orphans, MMP, resize inode, root inode), and the
 //! forensic summary (state, times, kernel error records, usage, size).
 
-use crate::fs::{Ext4, GroupDesc, Inode, MapEvent, SuperblockSource, bg_flags};
+use crate::fs::{Ext4, Inode, MapEvent, SuperblockSource, bg_flags};
 use crate::superblock::{EXT4_MAGIC, Superblock, compat, feature_names, incompat, ro_compat};
 use crate::util::{be32, bytes, crc32c_raw, human, le32, u64_of, us, zero};
 use crate::{ErrorRecord, ErrorRecords, JournalSummary, Summary, Times};
@@ -687,7 +687,6 @@ fn group_descriptors(c: &mut Ctx<'_, '_>) {
             (fs.group_first_block(g), fs.group_last_block(g))
         };
         let off = gd.offset;
-        let mut bad_loc = false;
         for (name, code, blk, len) in [
             (
                 "block bitmap",
@@ -710,7 +709,6 @@ fn group_descriptors(c: &mut Ctx<'_, '_>) {
         ] {
             let end = blk.saturating_add(len).saturating_sub(1);
             if blk < lo || end > hi {
-                bad_loc = true;
                 c.error(code, off, format!("group {g}: {name} at block {blk} (length {len}) lies outside {}{lo}..={hi}", if flex { "the filesystem " } else { "its group " }));
                 continue;
             }
@@ -726,7 +724,6 @@ fn group_descriptors(c: &mut Ctx<'_, '_>) {
                 c.error("ext4.group.metadata_overlap", off, format!("group {g}: {name} at block {blk} (length {len}) overlaps other filesystem metadata"));
             }
         }
-        let _ = bad_loc;
         if let Some(want) = gd.computed_checksum
             && want != gd.bg_checksum
         {
@@ -1663,9 +1660,6 @@ fn summary(
         group_descriptors_loaded: u64_of(fs.gds.len()),
     }
 }
-
-#[allow(dead_code)]
-fn _gd_unused(_: &GroupDesc) {}
 
 #[cfg(test)]
 mod tests {

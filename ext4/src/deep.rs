@@ -8,7 +8,7 @@
 //! [`MAX_DEEP_INODES`] inodes are refused with a finding.
 
 use crate::bits::Bits;
-use crate::check::{clusters_in_group, count_zero_bits};
+use crate::check::clusters_in_group;
 use crate::fs::{
     EA_INODE_FL, EXTENTS_FL, Ext4, HUGE_FILE_FL, INDEX_FL, INLINE_DATA_FL, Inode, MapEvent,
     bg_flags,
@@ -1011,7 +1011,6 @@ impl Deep<'_, '_> {
         let fs = self.fs;
         let Some(b) = fs.read_block(p) else { return };
         let off = fs.block_offset(p).unwrap_or(0);
-        let bs = b.len();
         let reserved = le32(&b, 0x18);
         let hash = u8_at(&b, 0x1C);
         let info_len = u8_at(&b, 0x1D);
@@ -1061,7 +1060,6 @@ impl Deep<'_, '_> {
             }
         }
         self.dx_nodes.insert(dir, nodes);
-        let _ = bs;
     }
 
     /// Checks a dx node whose count/limit sits at `co`; returns the logical
@@ -1702,7 +1700,6 @@ impl Deep<'_, '_> {
                     ),
                 );
             }
-            let _ = count_zero_bits;
         }
         if diffs_b != (0, 0) {
             self.error("ext4.bitmap.block_differences", 1024, format!("block bitmaps differ from the blocks in use: {} used but marked free, {} marked used but free (first: {})", diffs_b.0, diffs_b.1, first_b.join(" ")));
