@@ -417,9 +417,7 @@ impl Ctx<'_> {
         };
         self.inc(
             l1.offset,
-            u64::try_from(l1.entries.len())
-                .unwrap_or(0)
-                .saturating_mul(8),
+            u64::try_from(l1.size).unwrap_or(0).saturating_mul(8),
             CLASS_META,
             &what,
         );
@@ -504,7 +502,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
     // Header, then the active L1 and every snapshot's.
     c.inc(0, cs, CLASS_META, "header");
     let mut refs = Refs::default();
-    let active = image.active_l1().clone();
+    let active = image.active_l1_shared();
     c.walk_l1(&active, Source::Active, &mut refs);
     let table = image.snapshot_table();
     if h.has_data_file() && h.nb_snapshots > 0 {

@@ -18,7 +18,7 @@ pub struct Guest {
 impl Guest {
     /// The current guest disk of `image`.
     pub fn new(image: Arc<Image>) -> Guest {
-        let l1 = Arc::new(image.active_l1().clone());
+        let l1 = image.active_l1_shared();
         let size = image.header().size;
         Guest {
             image,

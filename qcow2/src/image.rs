@@ -85,10 +85,14 @@ pub fn compressed_range(h: &Header, entry: u64) -> (u64, u64) {
 pub struct L1Table {
     /// File offset.
     pub offset: u64,
-    /// Entries (those past the end of the file read as 0).
+    /// The entries that lie inside the file (a last one cut by the end of
+    /// the file is completed with zeros, as QEMU reads it); the rest of the
+    /// table reads as zeros and is not held in memory.
     pub entries: Vec<u64>,
-    /// Number of leading entries that lie inside the file.
+    /// Number of leading entries wholly inside the file.
     pub valid: usize,
+    /// Entries the table is declared to have.
+    pub size: usize,
 }
 
 /// Where guest data lives when not in the image file.
@@ -190,7 +194,7 @@ pub struct Image {
     file: Arc<dyn ReadAt>,
     path: Option<PathBuf>,
     header: Header,
-    active: L1Table,
+    active: Arc<L1Table>,
     snapshots: SnapshotTable,
     data_file: Option<DataFile>,
     backing: Option<Backing>,
@@ -242,12 +246,30 @@ pub(crate) fn read_zero_filled(
 /// Loads an L1 table of `l1_size` entries at `offset`.
 pub(crate) fn load_l1(file: &dyn ReadAt, offset: u64, l1_size: u32) -> Result<L1Table, ReadError> {
     let bytes = u64::from(l1_size).saturating_mul(8);
-    let (buf, have) = read_zero_filled(file, offset, bytes, MAX_L1_BYTES)?;
+    if bytes > MAX_L1_BYTES {
+        return Err(ReadError::new(
+            offset,
+            bytes,
+            ReadErrorKind::TooLarge {
+                limit: MAX_L1_BYTES,
+            },
+        ));
+    }
+    // Only the part inside the file is read and held: a table claimed to
+    // lie past the end costs nothing.
+    let in_file = file
+        .len()
+        .saturating_sub(offset)
+        .min(bytes)
+        .next_multiple_of(8)
+        .min(bytes);
+    let (buf, have) = read_zero_filled(file, offset, in_file, MAX_L1_BYTES)?;
     let entries: Vec<u64> = buf.chunks_exact(8).map(|c| be64(c, 0)).collect();
     Ok(L1Table {
         offset,
         entries,
         valid: usz(have / 8),
+        size: usz(u64::from(l1_size)),
     })
 }
 
@@ -301,13 +323,14 @@ impl Image {
         visited: &mut Vec<PathBuf>,
     ) -> Result<Image, Error> {
         let (header, findings) = Header::parse(file.as_ref())?;
-        let active =
+        let active = Arc::new(
             load_l1(file.as_ref(), header.l1_table_offset, header.l1_size).map_err(|source| {
                 Error::Read {
                     structure: "active L1 table",
                     source,
                 }
-            })?;
+            })?,
+        );
         let snapshots = read_table(file.as_ref(), &header);
         let dir = path.and_then(Path::parent).map(Path::to_path_buf);
         let data_file = header.has_data_file().then(|| {
@@ -375,6 +398,10 @@ impl Image {
     /// The active L1 table.
     pub fn active_l1(&self) -> &L1Table {
         &self.active
+    }
+    /// The active L1 table, shared (guest views hold it).
+    pub(crate) fn active_l1_shared(&self) -> Arc<L1Table> {
+        Arc::clone(&self.active)
     }
     /// The internal snapshots.
     pub fn snapshots(&self) -> &[Snapshot] {
@@ -674,7 +701,7 @@ impl Image {
         let l2_entries = h.l2_entries().max(1);
         let l1_index = usz(cluster_index.checked_div(l2_entries).unwrap_or(0));
         let l2_index = usz(cluster_index.checked_rem(l2_entries).unwrap_or(0));
-        if l1_index >= l1.entries.len() {
+        if l1_index >= l1.size {
             // Everything past the L1 table is unallocated.
             return Ok((Mapping::Unallocated, u64::MAX.saturating_sub(pos).max(1)));
         }
