@@ -209,35 +209,83 @@ fn colour_follows_flag_and_no_color() {
 }
 
 #[test]
-fn never_writes_to_the_image() {
-    for name in [
-        "disk/gpt-two-ext4.img",
-        "disk/gpt-two-ext4.qcow2",
-        "disk/dos-logical.img",
-    ] {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("img");
+fn never_writes_to_any_fixture() {
+    // Every committed fixture, copied with its siblings (backing files,
+    // data files) into one directory, checked at --deep: bytes and mtimes
+    // must not move.
+    let dir = tempfile::tempdir().unwrap();
+    let mut names = Vec::new();
+    for layer in ["disk", "qcow2", "gpt", "ext4"] {
+        names.extend(imgcheck_testdata::list(layer));
+    }
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    let mut before = Vec::new();
+    for name in &names {
+        let p = dir.path().join(Path::new(name).file_name().unwrap());
         std::fs::copy(fixture(name), &p).unwrap();
-        // An old mtime, so that any write would visibly move it.
-        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
         std::fs::File::options()
             .write(true)
             .open(&p)
             .unwrap()
             .set_modified(old)
             .unwrap();
-        let before = std::fs::read(&p).unwrap();
-        let out = imgcheck(&["--deep", p.to_str().unwrap()]);
+        before.push((p.clone(), std::fs::read(&p).unwrap()));
+    }
+    let paths: Vec<&str> = before.iter().map(|(p, _)| p.to_str().unwrap()).collect();
+    let mut args = vec!["--deep", "--json", "--jobs", "2"];
+    args.extend(paths.iter().copied());
+    let out = imgcheck(&args);
+    assert!(
+        out.status.code().unwrap() < 16,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (p, bytes) in &before {
         assert!(
-            out.status.code().unwrap() < 8,
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            std::fs::read(p).unwrap() == *bytes,
+            "{}: bytes changed",
+            p.display()
         );
-        assert_eq!(std::fs::read(&p).unwrap(), before, "{name}: bytes changed");
         assert_eq!(
-            std::fs::metadata(&p).unwrap().modified().unwrap(),
+            std::fs::metadata(p).unwrap().modified().unwrap(),
             old,
-            "{name}: mtime changed"
+            "{}: mtime changed",
+            p.display()
         );
     }
+    println!("{} fixtures unchanged", before.len());
+}
+
+#[test]
+fn works_on_an_image_qemu_io_holds_open() {
+    use std::io::Write;
+    if Command::new("qemu-io").arg("--version").output().is_err() {
+        println!("skipped: qemu-io not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("live.qcow2");
+    std::fs::copy(fixture("disk/gpt-two-ext4.qcow2"), &p).unwrap();
+    // qemu-io opens the image read-write and takes QEMU's image locks, as a
+    // running VM would; it stays open while its stdin does.
+    let mut live = Command::new("qemu-io")
+        .args(["-f", "qcow2", p.to_str().unwrap()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = live.stdin.as_mut().unwrap();
+    stdin.write_all(b"read 0 512\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        live.try_wait().unwrap().is_none(),
+        "qemu-io should still hold the image"
+    );
+    let (v, code) = json_of(&p);
+    let _ = live.stdin.take();
+    let _ = live.wait();
+    assert_eq!(v["verdict"], "clean", "{}", summary(&v));
+    assert_eq!(code, 0);
 }
