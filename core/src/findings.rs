@@ -173,6 +173,7 @@ pub fn worst_severity<'a>(findings: impl IntoIterator<Item = &'a Finding>) -> Op
 }
 
 #[cfg(test)]
+#[allow(clippy::as_conversions, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

@@ -354,6 +354,7 @@ impl<R: ReadAt> ReadAt for Slice<R> {
 }
 
 #[cfg(test)]
+#[allow(clippy::as_conversions, clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
 

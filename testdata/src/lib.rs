@@ -58,9 +58,13 @@ pub fn fixture(rel: &str) -> PathBuf {
     decoder
         .read_to_end(&mut bytes)
         .unwrap_or_else(|e| panic!("fixture {rel}: zstd decode failed: {e}"));
-    // Write then rename: a concurrent test never sees half a file.
+    // Write then rename: a concurrent test never sees half a file. The
+    // temporary name is unique per process and per call, since test
+    // threads of one process decompress the same fixture at once.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = cache.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{}.{seq}.tmp",
         name.to_string_lossy(),
         std::process::id()
     ));
