@@ -934,8 +934,8 @@ fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>) {
                 ),
             ));
         }
-        if e.status == 0x80 {
-            // #27
+        if e.status & 0x80 != 0 {
+            // #27 (gdisk tests the 0x80 bit: 0xFF counts as active too)
             out.push(gpt(
                 Severity::Warning,
                 "gpt.pmbr.ee_active",
@@ -960,6 +960,36 @@ fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>) {
                     e.size_in_lba, expected, e.size_in_lba
                 ),
             ).with_hint(SGDISK_E));
+        }
+    }
+    for e in &m.entries {
+        let at = entry_offset(e.slot);
+        if e.status != 0 && e.status != 0x80 {
+            // mbrman's InvalidBootFlag; gdisk reads the 0x80 bit only.
+            out.push(gpt(
+                Severity::Warning,
+                "gpt.pmbr.bad_status",
+                at,
+                format!(
+                    "MBR entry {} has boot indicator 0x{:02X}; only 0x00 and 0x80 are defined",
+                    e.slot, e.status
+                ),
+            ));
+        }
+        let stray = !e.is_used() && (e.os_type != 0 || e.size_in_lba != 0 || e.starting_lba != 0);
+        if stray {
+            // gdisk counts such a half-empty slot: a type with no size is a
+            // hybrid entry matching no GPT partition (#25), a size with no
+            // type overlaps the 0xEE entry (#26).
+            out.push(gpt(
+                Severity::Warning,
+                "gpt.pmbr.stray_entry",
+                at,
+                format!(
+                    "MBR entry {} is neither empty nor a partition (type 0x{:02X}, start LBA {}, {} sectors) in a GPT disk's MBR: a half-written or damaged slot that gdisk reports and other tools ignore",
+                    e.slot, e.os_type, e.starting_lba, e.size_in_lba
+                ),
+            ).with_hint("gdisk's recovery menu writes a fresh protective MBR (n), on a copy"));
         }
     }
     for e in m.entries.iter().filter(|e| e.is_used()) {

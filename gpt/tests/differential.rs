@@ -14,6 +14,21 @@ use std::process::Command;
 /// (case, tool, why imgcheck differs by design).
 const BY_DESIGN: &[(&str, &str, &str)] = &[
     (
+        "pmbr-ee-status-ff",
+        "sfdisk",
+        "libfdisk does not check the 0xEE status byte; gdisk reads 0xFF as active and says so, as imgcheck does",
+    ),
+    (
+        "pmbr-stray-type",
+        "sfdisk",
+        "libfdisk skips MBR slots without a size; gdisk reports the typed slot as a hybrid entry without a GPT partition, imgcheck as a stray slot",
+    ),
+    (
+        "pmbr-stray-size",
+        "sfdisk",
+        "libfdisk skips MBR slots without a type; gdisk reports the sized slot as overlapping the 0xEE entry, imgcheck as a stray slot",
+    ),
+    (
         "clean-gpt-4k.img",
         "sfdisk",
         "sfdisk assumes 512-byte sectors on a file and reports a PMBR size mismatch (16383 != 131071); imgcheck infers 4096 from \"EFI PART\" at byte 4096 and the backup at the last 4 KiB sector, where the PMBR size is right",

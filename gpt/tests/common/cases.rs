@@ -440,6 +440,24 @@ pub fn all() -> Vec<Case> {
             expect: &["gpt.pmbr.ee_active"],
         },
         Case {
+            name: "pmbr-ee-status-ff",
+            fixture: "gpt-512.img",
+            damage: |i| i.data[EE] = 0xFF,
+            expect: &["gpt.pmbr.ee_active", "gpt.pmbr.bad_status"],
+        },
+        Case {
+            name: "pmbr-stray-type",
+            fixture: "gpt-512.img",
+            damage: |i| i.data[E2 + 4] = 0xFF,
+            expect: &["gpt.pmbr.stray_entry"],
+        },
+        Case {
+            name: "pmbr-stray-size",
+            fixture: "gpt-512.img",
+            damage: |i| i.put(E3 + 12, &le32(0xFF00)),
+            expect: &["gpt.pmbr.stray_entry"],
+        },
+        Case {
             name: "pmbr-no-signature",
             fixture: "gpt-512.img",
             damage: |i| i.put(510, &[0, 0]),
