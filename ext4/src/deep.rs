@@ -180,6 +180,8 @@ struct Deep<'a, 'r> {
     dx_leaf_refs: Vec<u64>,
     inline_dirs: Vec<u32>,
     encrypted: Bits,
+    /// Usage counted per quota type (user, group, project): id → (bytes, inodes).
+    quota: Option<Vec<HashMap<u32, (u64, u64)>>>,
     lost_found: Option<u32>,
 }
 
@@ -267,9 +269,12 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
         dx_leaf_refs: Vec::new(),
         inline_dirs: Vec::new(),
         encrypted: Bits::new(u64_of(n)),
+        quota: (sb.has_ro_compat(ro_compat::QUOTA) && !sb.has_ro_compat(ro_compat::BIGALLOC))
+            .then(|| vec![HashMap::new(), HashMap::new(), HashMap::new()]),
     };
     d.mark_metadata();
     d.pass1();
+    d.quota_check();
     d.pass2();
     d.pass3();
     d.pass4();
@@ -460,7 +465,7 @@ impl Deep<'_, '_> {
         let csum_ok = fs.inode_csum_ok(ino) != Some(false);
         if n == 1 && ino.i_block.iter().any(|&b| b != 0) {
             // The bad-blocks inode is never "in use" but its list matters.
-            self.walk(ino, false);
+            let _ = self.walk(ino, false);
             return;
         }
         if ino.i_links_count == 0 && !(reserved && ino.i_mode != 0 && n != 2) {
@@ -512,11 +517,11 @@ impl Deep<'_, '_> {
             }
             if n == 1 {
                 // bad blocks inode: its blocks are marked used
-                self.walk(ino, false);
+                let _ = self.walk(ino, false);
                 return;
             }
             if ino.i_mode != 0 || ino.i_block.iter().any(|&b| b != 0) {
-                self.walk(ino, false);
+                let _ = self.walk(ino, false);
             }
             return;
         }
@@ -612,6 +617,8 @@ impl Deep<'_, '_> {
                 self.error("ext4.inode.bad_device", off, format!("special file inode {n} has flags {f:#x} or block pointers a device/fifo/socket cannot have"));
             }
             self.ea_block(ino);
+            let ea = u64::from(ino.i_file_acl != 0 && ino.i_file_acl < sb.s_blocks_count);
+            self.quota_add(ino, ea);
             return;
         }
         if kind == K_LNK {
@@ -633,7 +640,73 @@ impl Deep<'_, '_> {
         if kind == K_DIR && f & INLINE_DATA_FL != 0 && self.inline_dirs.len() < (1 << 24) {
             self.inline_dirs.push(n);
         }
-        self.walk(ino, kind == K_DIR);
+        let nblocks = self.walk(ino, kind == K_DIR);
+        self.quota_add(ino, nblocks);
+    }
+
+    /// Charges inode `ino` and `nblocks` blocks to its user, group and
+    /// project, as e2fsck's quota pass does.
+    fn quota_add(&mut self, ino: &Inode, nblocks: u64) {
+        if self.quota.is_none() || ino.i_flags & EA_INODE_FL != 0 || self.special.contains(&ino.ino)
+        {
+            return;
+        }
+        let raw = &ino.raw;
+        let uid = u32::from(le16(raw, 0x2)) | (u32::from(le16(raw, 0x78)) << 16);
+        let gid = u32::from(le16(raw, 0x18)) | (u32::from(le16(raw, 0x7A)) << 16);
+        let prj = if raw.len() > 128 && le16(raw, 0x80) >= 32 {
+            le32(raw, 0x9C)
+        } else {
+            0
+        };
+        let space = nblocks.saturating_mul(self.fs.bs);
+        if let Some(q) = self.quota.as_mut() {
+            for (t, id) in [(0usize, uid), (1, gid), (2, prj)] {
+                if let Some(m) = q.get_mut(t)
+                    && (m.len() < (1 << 20) || m.contains_key(&id))
+                {
+                    let e = m.entry(id).or_insert((0, 0));
+                    e.0 = e.0.saturating_add(space);
+                    e.1 = e.1.saturating_add(1);
+                }
+            }
+        }
+    }
+
+    /// Compares the usage recorded in each quota file with what was counted.
+    fn quota_check(&mut self) {
+        let Some(counted) = self.quota.take() else {
+            return;
+        };
+        let sb = &self.fs.sb;
+        let files = [
+            ("user", sb.s_usr_quota_inum),
+            ("group", sb.s_grp_quota_inum),
+            ("project", sb.s_prj_quota_inum),
+        ];
+        for (t, (name, qino)) in files.into_iter().enumerate() {
+            if qino == 0 || qino > sb.s_inodes_count {
+                continue;
+            }
+            let Some(qi) = self.fs.read_inode(qino) else {
+                continue;
+            };
+            let Some(disk) = crate::quota::read_usage(self.fs, &qi) else {
+                continue;
+            };
+            let empty = HashMap::new();
+            let mine = counted.get(t).unwrap_or(&empty);
+            let mut ids: Vec<u32> = disk.keys().chain(mine.keys()).copied().collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for id in ids {
+                let d = disk.get(&id).copied().unwrap_or((0, 0));
+                let c = mine.get(&id).copied().unwrap_or((0, 0));
+                if d != c {
+                    self.warning("ext4.quota.usage_mismatch", qi.offset, format!("{name} quota for id {id} records {} bytes in {} inodes, {} bytes in {} inodes were counted", d.0, d.1, c.0, c.1));
+                }
+            }
+        }
     }
 
     /// In-inode extended attributes (after i_extra_isize).
@@ -818,7 +891,7 @@ impl Deep<'_, '_> {
 
     /// Walks an inode's blocks: claims them, checks i_blocks and i_size,
     /// remembers directory blocks.
-    fn walk(&mut self, ino: &Inode, is_dir: bool) {
+    fn walk(&mut self, ino: &Inode, is_dir: bool) -> u64 {
         let fs = self.fs;
         let sb = &fs.sb;
         let n = ino.ino;
@@ -886,7 +959,7 @@ impl Deep<'_, '_> {
             }
         }
         if overflow {
-            return;
+            return nblocks;
         }
         if ino.i_file_acl != 0 && ino.i_file_acl < sb.s_blocks_count {
             nblocks = nblocks.saturating_add(1);
@@ -967,6 +1040,7 @@ impl Deep<'_, '_> {
                 self.error("ext4.inode.blocks_past_eof", ino.offset, format!("inode {n} has data at logical block {l}, past its size {} ({size_blocks} blocks)", ino.i_size));
             }
         }
+        nblocks
     }
 
     fn pass2(&mut self) {

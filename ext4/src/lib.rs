@@ -33,6 +33,7 @@ mod check;
 mod deep;
 mod fs;
 mod journal;
+mod quota;
 mod superblock;
 mod util;
 

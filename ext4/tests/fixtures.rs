@@ -1173,3 +1173,23 @@ fn journal_log_is_walked_for_transactions() {
     img[c + 12..c + 16].copy_from_slice(&70_000u32.to_be_bytes());
     assert_code(&img, "ext4.journal.transaction_corrupt");
 }
+
+#[test]
+fn quota_usage_against_counted() {
+    // Give /etc/hostname's inode (first regular file) to uid 1234: the user
+    // quota file still charges uid 0.
+    case(
+        "ext4-features",
+        true,
+        "ext4.quota.usage_mismatch",
+        |b, g| {
+            let orphan_file = le32(b, SB + 0x280) as usize;
+            let o = (12..40)
+                .filter(|&i| i != orphan_file)
+                .map(|i| inode_at(g, i))
+                .find(|&o| u16::from_le_bytes([b[o], b[o + 1]]) & 0xF000 == 0x8000)
+                .unwrap();
+            put16(b, o + 2, 1234);
+        },
+    );
+}

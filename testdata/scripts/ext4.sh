@@ -10,8 +10,9 @@
 #   ext4-sparse2.img 16 MiB, 4 KiB blocks, 8 groups, sparse_super2 (backups in groups 1 and 7)
 #   ext2.img         4 MiB, 1 KiB blocks, 2 groups (-g 2048), no journal
 #   ext3.img         8 MiB, 1 KiB blocks, 4 groups, journal, no extents
-#   ext4-features.img 8 MiB, 1 KiB blocks: inline_data, orphan_file, metadata_csum_seed, a
-#                    directory of 400 entries indexed as an htree by e2fsck -fyD
+#   ext4-features.img 8 MiB, 1 KiB blocks: inline_data, orphan_file, metadata_csum_seed, quota, a
+#                    directory of 400 entries indexed as an htree by e2fsck -fyD (mke2fs stamps the
+#                    quota inodes with the real clock, so this one differs between runs in 8 bytes)
 #   ext4-errors.img  ext4-4k.img after the kernel "recorded" errors (debugfs ssv error fields),
 #                    with needs_recovery set and the journal superblock's s_start made non-zero
 #   ext4-damaged.img ext4-1k.img damaged by debugfs: clri of /etc/hostname (entry points at an
@@ -51,7 +52,7 @@ find "$tree2" -exec touch -h -d @1763000000 {} +
 rm -f ext4-features.img
 truncate -s 8M ext4-features.img
 mkfs.ext4 -q -F -U "$U" -E "hash_seed=$H,lazy_itable_init=0" -L feat -b 1024 -g 2048 -N 1024 \
-  -O inline_data,orphan_file,metadata_csum_seed,^64bit -d "$tree2" ext4-features.img
+  -O inline_data,orphan_file,metadata_csum_seed,quota,^64bit -d "$tree2" ext4-features.img
 e2fsck -fyD ext4-features.img >/dev/null 2>&1 || test $? -le 1
 
 cp ext4-4k.img ext4-errors.img
