@@ -1520,44 +1520,45 @@ impl Deep<'_, '_> {
                 continue;
             }
             // Walk up the parent chain, bounded by the number of directories.
+            // Only the top of a detached subtree (or one member of a loop)
+            // is reported, as e2fsck reconnects just that one.
             let mut path = Vec::new();
             let mut on_path = std::collections::HashSet::new();
             let mut cur = d;
             let mut ok = false;
+            let mut top: Option<(u32, bool)> = None; // (dir, is a loop)
             for _ in 0..=ndirs {
                 if let Some(&r) = reachable.get(&cur) {
                     ok = r;
                     break;
                 }
                 if !on_path.insert(cur) {
+                    top = Some((cur, true));
                     break;
                 }
                 path.push(cur);
                 match self.found_in.get(&cur) {
                     Some(&p) => cur = p,
-                    None => break,
+                    None => {
+                        top = Some((cur, false));
+                        break;
+                    }
                 }
             }
             for &x in &path {
                 reachable.insert(x, ok);
             }
-            if !ok {
-                let looped = self.found_in.contains_key(&d);
+            if let (false, Some((t, looped))) = (ok, top) {
+                let off = self.fs.inode_offset(t).unwrap_or(1024);
+                let (code, why) = if looped {
+                    ("ext4.dir.loop", " (its parents form a loop)")
+                } else {
+                    ("ext4.dir.unconnected", " (no directory entry names it)")
+                };
                 self.error(
-                    if looped {
-                        "ext4.dir.loop"
-                    } else {
-                        "ext4.dir.unconnected"
-                    },
-                    1024,
-                    format!(
-                        "directory inode {d} is not reachable from the root{}",
-                        if looped {
-                            " (its parents form a loop)"
-                        } else {
-                            " (no directory entry names it)"
-                        }
-                    ),
+                    code,
+                    off,
+                    format!("directory inode {t} is not reachable from the root{why}"),
                 );
             }
             let parent = self.found_in.get(&d).copied();
@@ -1567,7 +1568,7 @@ impl Deep<'_, '_> {
             {
                 self.error(
                     "ext4.dir.bad_dotdot",
-                    1024,
+                    self.fs.inode_offset(d).unwrap_or(1024),
                     format!("directory inode {d}: '..' is {dd}, but it is named in directory {p}"),
                 );
             }

@@ -1193,3 +1193,38 @@ fn quota_usage_against_counted() {
         },
     );
 }
+
+#[test]
+fn deep_connectivity_reports_the_top_of_a_detached_subtree() {
+    // Clear the root's entry for "var": /var and /var/log are detached,
+    // only /var is reported (as e2fsck reconnects just it).
+    let mut img = load("ext2");
+    let g = geo(&img);
+    let rblk = le32(&img, inode_at(&g, 2) + 0x28) as usize * g.bs;
+    let mut pos = 0;
+    let mut var = 0;
+    while pos < g.bs {
+        let rec = u16::from_le_bytes([img[rblk + pos + 4], img[rblk + pos + 5]]) as usize;
+        let nl = img[rblk + pos + 6] as usize;
+        if &img[rblk + pos + 8..rblk + pos + 8 + nl] == b"var" {
+            var = le32(&img, rblk + pos);
+            put32(&mut img, rblk + pos, 0);
+        }
+        pos += rec.max(8);
+    }
+    assert_ne!(var, 0);
+    let r = run(&img, true);
+    let unconnected: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.code == "ext4.dir.unconnected")
+        .collect();
+    assert_eq!(unconnected.len(), 1, "{unconnected:#?}");
+    assert!(
+        unconnected[0]
+            .message
+            .contains(&format!("directory inode {var} ")),
+        "{}",
+        unconnected[0].message
+    );
+}
