@@ -40,7 +40,13 @@ pub fn open(file: Arc<dyn ReadAt>, opts: &Options) -> Result<Opened, Fatal> {
             check_backing: true,
         },
     );
-    let mut node = Node::new("qcow2", title(&image, &report));
+    let mut t = title(&image, &report);
+    if let Some(i) = guest.snapshot_index()
+        && let Some(sn) = image.snapshots().get(i)
+    {
+        t.push_str(&format!("; showing snapshot {} {:?}", sn.id, sn.name));
+    }
+    let mut node = Node::new("qcow2", t);
     node.findings = report.findings.clone();
     node.details = details(&image, &report, opts);
     for b in &report.backing {
