@@ -122,6 +122,7 @@ fn e2fsprogs_corpus() {
         }
     }
     let mut flagged_default = 0;
+    let mut slowest = (String::new(), Duration::ZERO);
     let (mut flagged_ok, mut flagged_total, mut silent_ok, mut silent_total, mut skipped) =
         (0, 0, 0, 0, 0);
     let mut misses = Vec::new();
@@ -145,6 +146,9 @@ fn e2fsprogs_corpus() {
             (a, b)
         }));
         let dt = t0.elapsed();
+        if dt > slowest.1 {
+            slowest = (name.clone(), dt);
+        }
         if dt > Duration::from_secs(2) {
             slow.push(format!("{name} ({dt:?})"));
         }
@@ -194,7 +198,10 @@ fn e2fsprogs_corpus() {
     println!(
         "e2fsprogs corpus: flagged {flagged_ok}/{flagged_total} images e2fsck -fn reports; quiet on {silent_ok}/{silent_total} silent ones; {skipped} skipped"
     );
-    println!("  (default depth alone flags {flagged_default}/{flagged_total})");
+    println!(
+        "  (default depth alone flags {flagged_default}/{flagged_total}; slowest image {} at {:?} for both depths)",
+        slowest.0, slowest.1
+    );
     for m in &misses {
         let name = m.split(':').next().unwrap_or("");
         let why = KNOWN_MISSES
