@@ -786,11 +786,10 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
 
     gap_checks(&mut c, &mut disk, &lost, &snap_l1s);
     overlap_checks(&mut c);
-    let _ = c.img;
 
     let mut r = c.r;
     let mut sink = c.sink;
-    stats_finding(&mut sink, &r, image);
+    stats_finding(&mut sink, &r);
     if opts.check_backing {
         r.backing = check_chain(image, opts);
     }
@@ -1261,23 +1260,21 @@ fn gap_checks(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>, lost: &LostData, sn
         if let Some(bs) = b.virtual_size()
             && bs != h.size
         {
-            {
-                c.sink.push(
-                    Severity::Warning,
-                    "qcow2.backing.size_differs",
-                    24,
-                    format!(
-                        "backing file {:?} has a virtual size of {bs} bytes, this image {} bytes{}",
-                        b.name,
-                        h.size,
-                        if bs < h.size {
-                            "; the guest reads zeros past the backing file's end"
-                        } else {
-                            "; the backing file's data past this image's end is invisible"
-                        }
-                    ),
-                );
-            }
+            c.sink.push(
+                Severity::Warning,
+                "qcow2.backing.size_differs",
+                24,
+                format!(
+                    "backing file {:?} has a virtual size of {bs} bytes, this image {} bytes{}",
+                    b.name,
+                    h.size,
+                    if bs < h.size {
+                        "; the guest reads zeros past the backing file's end"
+                    } else {
+                        "; the backing file's data past this image's end is invisible"
+                    }
+                ),
+            );
         }
     }
 }
@@ -1319,7 +1316,7 @@ fn overlap_checks(c: &mut Ctx<'_>) {
     }
 }
 
-fn stats_finding(sink: &mut Sink, r: &CheckReport, image: &Image) {
+fn stats_finding(sink: &mut Sink, r: &CheckReport) {
     // Hundredths of a percent in integers: no float casts needed.
     let pct = |n: u64, d: u64| {
         // Rounded like printf's %0.2f in qemu-img's summary line.
@@ -1334,8 +1331,6 @@ fn stats_finding(sink: &mut Sink, r: &CheckReport, image: &Image) {
             v.checked_rem(100).unwrap_or(0)
         )
     };
-    let _ = image;
-    #[allow(clippy::as_conversions)]
     let msg = format!(
         "{}/{} = {}% allocated, {}% fragmented, {}% compressed clusters; image end offset {}; file length {}",
         r.allocated_clusters,
