@@ -526,7 +526,7 @@ fn backing_size_differs() {
 #[test]
 fn backing_too_deep() {
     // A chain of 18 copies of chain-mid, each naming the next.
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, _) = imgcheck_testdata::copy_into_tempdir(&[]);
     let mid = std::fs::read(imgcheck_testdata::fixture("qcow2/chain-mid.qcow2")).unwrap();
     std::fs::copy(
         imgcheck_testdata::fixture("qcow2/chain-base.qcow2"),

@@ -9,7 +9,7 @@ use imgcheck_core::{BytesReader, ReadAt};
 use imgcheck_qcow2::{CheckOptions, Error, Guest, Image, check};
 use std::sync::Arc;
 
-fn guest(name: &str) -> (tempfile::TempDir, Guest) {
+fn guest(name: &str) -> (Keep, Guest) {
     let (d, p) = prepare(name, |_| {});
     (d, Guest::new(Arc::new(Image::open_path(&p).unwrap())))
 }

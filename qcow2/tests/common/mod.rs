@@ -37,7 +37,11 @@ pub fn qcow2_fixtures() -> Vec<String> {
 
 /// A private copy of fixture `name` with its companions, optionally
 /// patched: returns the temp dir (keep it alive) and the image path.
-pub fn prepare(name: &str, patch: impl FnOnce(&mut Vec<u8>)) -> (tempfile::TempDir, PathBuf) {
+/// Keeps a temporary directory alive until dropped.
+pub struct Keep(#[allow(dead_code)] Box<dyn std::any::Any>);
+
+/// (The first value is the temporary directory: keep it alive.)
+pub fn prepare(name: &str, patch: impl FnOnce(&mut Vec<u8>)) -> (Keep, PathBuf) {
     let mut files: Vec<PathBuf> = vec![fixture(&format!("qcow2/{name}"))];
     for c in companions(name) {
         files.push(fixture(&format!("qcow2/{c}")));
@@ -48,7 +52,7 @@ pub fn prepare(name: &str, patch: impl FnOnce(&mut Vec<u8>)) -> (tempfile::TempD
     let mut bytes = std::fs::read(&p).unwrap();
     patch(&mut bytes);
     std::fs::write(&p, &bytes).unwrap();
-    (dir, p)
+    (Keep(Box::new(dir)), p)
 }
 
 /// qemu-img check --output=json: (corruptions, leaks, check-errors, exit code).
@@ -85,6 +89,7 @@ pub fn qemu_check_as(path: &Path, force_qcow2: bool) -> (u64, u64, u64, i32, Str
 /// qemu-img convert -O raw (of a snapshot when given).
 pub fn qemu_raw(path: &Path, snapshot: Option<&str>) -> Vec<u8> {
     let out = tempfile::NamedTempFile::new().unwrap();
+    let out_path = out.path().to_path_buf();
     let mut cmd = Command::new("qemu-img");
     cmd.arg("convert");
     if let Some(s) = snapshot {
@@ -95,7 +100,7 @@ pub fn qemu_raw(path: &Path, snapshot: Option<&str>) -> Vec<u8> {
     let st = cmd
         .args(["-f", "qcow2", "-O", "raw"])
         .arg(path)
-        .arg(out.path())
+        .arg(&out_path)
         .status()
         .unwrap();
     assert!(
@@ -103,7 +108,7 @@ pub fn qemu_raw(path: &Path, snapshot: Option<&str>) -> Vec<u8> {
         "qemu-img convert failed on {}",
         path.display()
     );
-    std::fs::read(out.path()).unwrap()
+    std::fs::read(&out_path).unwrap()
 }
 
 /// Big-endian u64 at `at`.
