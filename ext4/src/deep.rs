@@ -178,6 +178,10 @@ struct Deep<'a, 'r> {
     dx_nodes: HashMap<u32, Vec<u64>>,
     special: Vec<u32>,
     dx_leaf_refs: Vec<u64>,
+    /// htree directory → hash version in effect (unsigned variants folded in).
+    dx_hash: HashMap<u32, u8>,
+    /// (directory, leaf logical block) → (node min hash, node max hash, first in its node)
+    dx_ranges: HashMap<(u32, u64), (u32, u32, bool)>,
     inline_dirs: Vec<u32>,
     encrypted: Bits,
     /// Usage counted per quota type (user, group, project): id → (bytes, inodes).
@@ -267,6 +271,8 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
         .collect(),
         lost_found: None,
         dx_leaf_refs: Vec::new(),
+        dx_hash: HashMap::new(),
+        dx_ranges: HashMap::new(),
         inline_dirs: Vec::new(),
         encrypted: Bits::new(u64_of(n)),
         quota: (sb.has_ro_compat(ro_compat::QUOTA) && !sb.has_ro_compat(ro_compat::BIGALLOC))
@@ -1099,6 +1105,15 @@ impl Deep<'_, '_> {
             self.error("ext4.htree.bad_root", off, format!("directory {dir}: htree root (block {p}) is invalid (hash version {hash}, info length {info_len}, levels {levels}, reserved {reserved:#x})"));
             return;
         }
+        let unsigned = fs.sb.s_flags & 0x2 != 0;
+        self.dx_hash.insert(
+            dir,
+            if hash <= 2 && unsigned {
+                hash.saturating_add(3)
+            } else {
+                hash
+            },
+        );
         self.dx_leaf_refs.clear();
         let mut nodes = self.dx_node(dir, &b, 0x20, p, u32::from(levels), 0);
         nodes.sort_unstable();
@@ -1192,6 +1207,15 @@ impl Deep<'_, '_> {
             }
             if levels_below == 0 && self.dx_leaf_refs.len() < (1 << 22) {
                 self.dx_leaf_refs.push(blk);
+                let node_min = if i == 0 { 0 } else { h & !1 };
+                let node_max = if i.saturating_add(1) < usize::from(count) {
+                    le32(b, e.saturating_add(8)) & !1
+                } else {
+                    0xFFFF_FFFE
+                };
+                self.dx_ranges
+                    .entry((dir, blk))
+                    .or_insert((node_min, node_max, i == 0));
             }
             if levels_below > 0 && depth < 3 {
                 nodes.push(blk);
@@ -1299,6 +1323,20 @@ impl Deep<'_, '_> {
         let mut pos = start;
         let mut idx = 0u32;
         let mut names: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
+        // htree leaves: the range of entry hashes, to hold against the index.
+        let hash_version = if casefold || dino.i_flags & 0x4000_0000 != 0 {
+            None
+        } else {
+            self.dx_hash
+                .get(&dir)
+                .copied()
+                .filter(|_| self.dx_ranges.contains_key(&(dir, l)))
+        };
+        let seed = {
+            let s = &self.fs.sb.s_hash_seed;
+            [s[0], s[1], s[2], s[3]]
+        };
+        let mut hash_range: Option<(u32, u32)> = None;
         while pos < end {
             let ino = le32(b, pos);
             let rec_len_raw = le16(b, pos.saturating_add(4));
@@ -1342,6 +1380,10 @@ impl Deep<'_, '_> {
                 } else if casefold && !encrypted && std::str::from_utf8(&name).is_err() {
                     self.error("ext4.dir.bad_utf8_name", eoff, format!("directory {dir} block {l}: casefolded entry for inode {ino} is not valid UTF-8"));
                 }
+                if let Some(h) = hash_version.and_then(|v| crate::dirhash::dirhash(v, &name, seed))
+                {
+                    hash_range = Some(hash_range.map_or((h, h), |(a, z)| (a.min(h), z.max(h))));
+                }
                 self.entry(dir, l, eoff, ino, &name, ft, filetype, encrypted);
                 if name_len > 0 && names.len() < 4096 && !names.insert(name.clone()) {
                     self.error(
@@ -1356,6 +1398,16 @@ impl Deep<'_, '_> {
             }
             idx = idx.saturating_add(1);
             pos = pos.saturating_add(rec_len);
+        }
+        if let (Some((lo, hi)), Some(&(node_min, node_max, first))) =
+            (hash_range, self.dx_ranges.get(&(dir, l)))
+        {
+            if !first && lo < node_min {
+                self.error("ext4.htree.min_hash", off, format!("directory {dir}: leaf block {l} holds a name hashing to {lo:#010x}, below its index range starting at {node_min:#010x}"));
+            }
+            if hi > node_max {
+                self.error("ext4.htree.max_hash", off, format!("directory {dir}: leaf block {l} holds a name hashing to {hi:#010x}, above its index range ending at {node_max:#010x}"));
+            }
         }
     }
 

@@ -31,6 +31,7 @@
 mod bits;
 mod check;
 mod deep;
+mod dirhash;
 mod fs;
 mod journal;
 mod quota;

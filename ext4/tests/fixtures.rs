@@ -1228,3 +1228,29 @@ fn deep_connectivity_reports_the_top_of_a_detached_subtree() {
         unconnected[0].message
     );
 }
+
+#[test]
+fn deep_htree_entry_outside_its_hash_range() {
+    // Change one byte of a name in the htree directory's first leaf: the
+    // entry's hash moves; for some byte value it leaves the leaf's range.
+    let base = load("ext4-features");
+    let g = geo(&base);
+    let dir = (1..=g.ipg * g.groups)
+        .map(|i| inode_at(&g, i))
+        .find(|&o| {
+            u16::from_le_bytes([base[o], base[o + 1]]) & 0xF000 == 0x4000
+                && le32(&base, o + 0x20) & 0x1000 != 0
+        })
+        .unwrap();
+    let root = first_block(&base, dir) * g.bs;
+    let leaf_l = le32(&base, root + 0x20 + 4) as usize & 0x0FFF_FFFF; // first index entry's block
+    let leaf = (first_block(&base, dir) + leaf_l) * g.bs; // the directory is contiguous
+    let flagged = (b'a'..=b'z').any(|c| {
+        let mut img = base.clone();
+        img[leaf + 8] = c; // first byte of the first name
+        let r = codes(&run(&img, true));
+        r.contains(&"ext4.htree.max_hash".to_string())
+            || r.contains(&"ext4.htree.min_hash".to_string())
+    });
+    assert!(flagged, "no renamed entry left its leaf's hash range");
+}
