@@ -141,7 +141,7 @@ fn layers_json(report: &ImageReport) -> Value {
     let mut table = Value::Null;
     let mut partitions = Vec::new();
     let mut filesystem = Value::Null;
-    for t in &report.root.children {
+    if let Some(t) = report.table() {
         table = node_obj(t);
         for c in &t.children {
             if let Some(span) = c.span {

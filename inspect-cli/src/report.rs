@@ -54,6 +54,9 @@ impl Node {
     }
 }
 
+/// Kinds of the partition-table node the gpt adapter produces.
+pub const TABLE_KINDS: [&str; 3] = ["gpt", "mbr", "none"];
+
 /// A timestamp found on disk, for the report's timeline.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Event {
@@ -139,6 +142,17 @@ impl ImageReport {
         let mut all = self.root.all_findings();
         all.extend(self.layout.iter());
         all
+    }
+
+    /// The partition-table node (`gpt`, `mbr`, or `none` for a disk with no
+    /// table), when the disk could be read. The container's other children
+    /// (a qcow2 backing chain) are not it.
+    pub fn table(&self) -> Option<&Node> {
+        self.root
+            .children
+            .iter()
+            .rev()
+            .find(|c| TABLE_KINDS.contains(&c.kind.as_str()))
     }
 
     /// The verdict: damaged on any error, warning on any warning.

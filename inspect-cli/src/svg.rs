@@ -48,7 +48,7 @@ fn colour(kind: &str) -> &'static str {
 /// The SVG document for `report`.
 pub fn svg(report: &ImageReport) -> String {
     let total = report.virtual_size;
-    let table: Option<&Node> = report.root.children.first();
+    let table: Option<&Node> = report.table();
     let parts: Vec<&Node> = table
         .map(|t| t.children.iter().filter(|c| c.span.is_some()).collect())
         .unwrap_or_default();

@@ -214,6 +214,11 @@ fn missing_backing_file() {
     ]);
     let r = inspect(&files[0]);
     assert_eq!(r.verdict(), Verdict::Clean, "{:?}", codes(&r));
+    // The backing chain is a child of the container too; the JSON must
+    // still find the partition table, not the backing image, as the table.
+    let v = imgcheck::render::json_value(&r);
+    assert_eq!(v["layers"]["partition_table"]["kind"], "gpt");
+    assert_eq!(v["layers"]["partitions"].as_array().unwrap().len(), 2);
 }
 
 #[test]
