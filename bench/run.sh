@@ -23,9 +23,13 @@ only=${1:-}
 measure() {
   local t=() r=()
   for _ in $(seq "$runs"); do
-    /usr/bin/time -f '%e %M' -o "$work/.time" "$@" >/dev/null 2>&1 || true
-    read -r s k < "$work/.time"
-    t+=("$s"); r+=("$k")
+    local t0 t1
+    t0=$(date +%s%N)
+    /usr/bin/time -f '%M' -o "$work/.time" "$@" >/dev/null 2>&1 || true
+    t1=$(date +%s%N)
+    read -r k < "$work/.time"
+    # wall time in seconds with microsecond resolution (time's %e has 10 ms)
+    t+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", (b - a) / 1e9}')"); r+=("$k")
   done
   local ms mr
   ms=$(printf '%s\n' "${t[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
@@ -44,7 +48,7 @@ compare() {
   read -r pt pm < <(measure "${peer[@]}")
   awk -v n="$name" -v ot="$ot" -v pt="$pt" -v om="$om" -v pm="$pm" 'BEGIN {
     rt = (pt > 0) ? ot / pt : 0; rm = (pm > 0) ? om / pm : 0;
-    printf "%-48s imgcheck %7.3fs %8d KiB | peer %7.3fs %8d KiB | time x%.2f  rss x%.2f\n", n, ot, om, pt, pm, rt, rm }'
+    printf "%-58s imgcheck %8.4fs %8d KiB | peer %8.4fs %8d KiB | time x%.2f  rss x%.2f\n", n, ot, om, pt, pm, rt, rm }'
 }
 
 echo "# machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%F); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
