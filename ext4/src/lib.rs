@@ -21,6 +21,23 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! The entry points take any [`imgcheck_core::ReadAt`], so a fuzzer or a
+//! test drives them on bytes in memory:
+//!
+//! ```
+//! use imgcheck_core::BytesReader;
+//! use imgcheck_ext4::{Ext4, Options};
+//!
+//! let bytes = BytesReader::new(vec![0u8; 1 << 16]);
+//! match Ext4::open(&bytes) {
+//!     Ok(fs) => {
+//!         let _ = fs.check(&Options { deep: false });
+//!         let _ = fs.check(&Options { deep: true });
+//!     }
+//!     Err(e) => assert_eq!(e, imgcheck_ext4::OpenError::NoSuperblock),
+//! }
+//! ```
+//!
 //! Two depths: the default is proportional to the number of block groups
 //! (superblock, backups, group descriptors, bitmap checksums, journal
 //! superblock, orphans, MMP, resize and root inodes); [`Options::deep`]
