@@ -217,8 +217,13 @@ fn hint_for(code: &str) -> Option<&'static str> {
         "qcow2.header.encrypted"
         | "qcow2.crypto.missing_header"
         | "qcow2.crypto.extension_size" => "qemu-img info IMAGE",
-        "qcow2.snapshot.disk_size_differs" => "qemu-img snapshot -l IMAGE",
-        "qcow2.stats" | "qcow2.check.too_large" | "qcow2.check.io" => return None,
+        // Info needs no next step.
+        "qcow2.stats"
+        | "qcow2.snapshot.disk_size_differs"
+        | "qcow2.check.too_large"
+        | "qcow2.check.io" => {
+            return None;
+        }
         c if c.starts_with("qcow2.snapshot.") => {
             "qemu-img snapshot -l IMAGE; then repair a copy: cp IMAGE IMAGE.bak && qemu-img check -r all IMAGE.bak"
         }
