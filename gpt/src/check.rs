@@ -16,6 +16,8 @@
 //! | `gpt.{primary,backup}_header.entry_size_unusual` | warning | valid but ≠ 128 |
 //! | `gpt.{primary,backup}_entries.too_large` / `.unreadable` | error | over the bound / past the disk |
 //! | `gpt.backup_header.not_at_end` | warning | the disk grew: size difference, `sgdisk -e` (#6) |
+//! | `gpt.backup_header.found_by_search` | error | primary gone on a grown disk: the stale backup, found by a bounded search, is the only copy and no tool sees it |
+//! | `gpt.backup_header.search_incomplete` | info | the stale-backup search hit [`crate::tables::MAX_BACKUP_PROBES`] |
 //! | `gpt.headers.primary_lba_mismatch` / `backup_lba_mismatch` | error | cross pointers (#7, #8) |
 //! | `gpt.headers.mismatch.<field>` | error (revision, header_size: warning) | field by field (#9–#13 and more) |
 //! | `gpt.entries.mismatch` | error | both arrays valid but different |
@@ -121,6 +123,7 @@ fn check_all(t: &Tables) -> Vec<Finding> {
     if let Some(m) = &t.mbr {
         out.extend(m.load_findings.iter().cloned());
     }
+    stale_backup_findings(t, &mut out);
     match t.scheme {
         Scheme::Gpt => gpt_checks(t, &mut out),
         Scheme::Mbr => {
@@ -375,7 +378,9 @@ fn gpt_checks(t: &Tables, out: &mut Vec<Finding>) {
             ss,
             format!("no GPT header at LBA 1 (byte {ss}): the \"EFI PART\" signature is gone"),
         );
-        if other_ok(Role::Primary) {
+        // With only a stale backup, gdisk cannot find the copy to rebuild
+        // from: the found_by_search finding carries the recipe instead.
+        if other_ok(Role::Primary) && !found_by_search(t) {
             f = f.with_hint(rebuild_hint(Role::Primary));
         }
         out.push(f);
@@ -386,8 +391,12 @@ fn gpt_checks(t: &Tables, out: &mut Vec<Finding>) {
             "gpt.backup_header.missing",
             mul(last, ss),
             format!(
-                "no backup GPT header at LBA {:?} (the last LBA, and the primary's alternate_lba)",
-                t.backup_searched
+                "no backup GPT header at LBA {:?} (the last LBA, and the primary's alternate_lba){}",
+                t.backup_searched,
+                t.backup_search.as_ref().map_or(String::new(), |s| format!(
+                    ", nor at any of {} other places a grown disk's stale backup would be (the protective MBR's end, the last sector before each 1 MiB boundary)",
+                    s.probes
+                ))
             ),
         );
         if other_ok(Role::Backup) {
@@ -418,7 +427,7 @@ fn gpt_checks(t: &Tables, out: &mut Vec<Finding>) {
                     human(mul(grown, ss))
                 ),
             )
-            .with_hint(SGDISK_E),
+            .with_hint(grow_hint(t)),
         );
     }
     geometry_checks(t, out);
@@ -429,6 +438,79 @@ fn gpt_checks(t: &Tables, out: &mut Vec<Finding>) {
     }
     pmbr_checks(t, out);
     free_space_findings(t, Layer::Gpt, out);
+}
+
+/// Whether the only GPT copy left is a stale backup found by searching.
+fn found_by_search(t: &Tables) -> bool {
+    t.backup.is_some() && t.backup_search.as_ref().is_some_and(|s| s.found.is_some())
+}
+
+/// The repair for a grown disk. With only a stale backup left, `sgdisk -e`
+/// sees no table at all and writes an empty one: never suggest it then.
+fn grow_hint(t: &Tables) -> String {
+    if found_by_search(t) {
+        "do not run `sgdisk -e` on this image: it finds no table and writes an empty one; follow gpt.backup_header.found_by_search instead".into()
+    } else {
+        SGDISK_E.into()
+    }
+}
+
+/// The stale backup of a grown disk whose primary is gone, or a search for
+/// it that the probe bound stopped.
+fn stale_backup_findings(t: &Tables, out: &mut Vec<Finding>) {
+    let ss = t.sector.bytes;
+    let Some(s) = &t.backup_search else { return };
+    match (s.found, &t.backup) {
+        (Some((lba, via)), Some(b)) => {
+            let disk = t.disk_sectors();
+            let last = disk.saturating_sub(1);
+            let grown = last.saturating_sub(lba);
+            let n = b.entries.as_ref().map_or(0, |e| e.entries.len());
+            let old_bytes = mul(lba.saturating_add(1), ss);
+            let copy = if ss == 512 {
+                "gdisk IMAGE.fixed (recovery menu: r, b, c, w)".to_string()
+            } else {
+                format!(
+                    "DEV=$(losetup -b {ss} -f --show IMAGE.fixed); gdisk \"$DEV\" (recovery menu: r, b, c, w); losetup -d \"$DEV\""
+                )
+            };
+            let grow = if ss == 512 {
+                "sgdisk -e IMAGE.fixed".to_string()
+            } else {
+                format!(
+                    "DEV=$(losetup -b {ss} -f --show IMAGE.fixed); sgdisk -e \"$DEV\"; losetup -d \"$DEV\""
+                )
+            };
+            out.push(
+                gpt(
+                    Severity::Error,
+                    "gpt.backup_header.found_by_search",
+                    mul(lba, ss),
+                    format!(
+                        "the primary GPT is gone and no backup header is at the last LBA {last}, but a valid backup header was found at LBA {lba} ({}; {} places probed): the disk grew by {grown} sectors ({}) after it was partitioned. gdisk, sgdisk, libblkid and the kernel look for the backup only at the last LBA, so to them this disk has no partition table; its {n} partitions are listed from this copy",
+                        via.describe(),
+                        s.probes,
+                        human(mul(grown, ss))
+                    ),
+                )
+                .with_hint(format!(
+                    "on a copy, shrink back to the size the table knows so the tools find the backup, rebuild the primary from it, then grow again (the copy loses only the {} past byte {old_bytes}, which no partition covers):\ncp --sparse=always IMAGE IMAGE.fixed\ntruncate -s {old_bytes} IMAGE.fixed\n{copy}\ntruncate -s {} IMAGE.fixed\n{grow}",
+                    human(mul(grown, ss)),
+                    t.disk_size
+                )),
+            );
+        }
+        (None, _) if !s.complete => out.push(gpt(
+            Severity::Info,
+            "gpt.backup_header.search_incomplete",
+            0,
+            format!(
+                "the search for a stale backup GPT header (left behind when a disk grows) stopped after {} probes, the bound: the middle of the disk was not searched",
+                s.probes
+            ),
+        )),
+        _ => {}
+    }
 }
 
 fn compare_copies(t: &Tables, p: &GptCopy, b: &GptCopy, out: &mut Vec<Finding>) {
@@ -959,7 +1041,7 @@ fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>) {
                     "the protective MBR's 0xEE entry covers {} sectors, but the disk has {} after LBA 0 ({} != {expected})",
                     e.size_in_lba, expected, e.size_in_lba
                 ),
-            ).with_hint(SGDISK_E));
+            ).with_hint(grow_hint(t)));
         }
     }
     for e in &m.entries {
@@ -1243,7 +1325,7 @@ fn free_space_findings(t: &Tables, layer: Layer, out: &mut Vec<Finding>) {
                     f.first_lba.saturating_add(f.sectors).saturating_sub(1)
                 ),
             )
-            .with_hint(SGDISK_E),
+            .with_hint(grow_hint(t)),
         );
     }
 }

@@ -42,7 +42,9 @@ pub use header::{EntryArray, GptCopy, GptEntry, GptHeader, Role};
 pub use mbr::{Logical, Mbr, MbrEntry, MbrKind};
 pub use scan::{Found, Proposed, Recovery, ScanLimits, scan};
 pub use sig::{Signature, identify, identify_at};
-pub use tables::{FreeRange, Partition, Scheme, SectorSize, Tables, parse};
+pub use tables::{
+    BackupSearch, BackupVia, FreeRange, Partition, Scheme, SectorSize, Tables, parse,
+};
 
 use imgcheck_core::{Finding, Layer, ReadAt, Severity, Space};
 use serde::Serialize;

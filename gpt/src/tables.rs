@@ -64,6 +64,9 @@ pub struct Tables {
     pub backup: Option<GptCopy>,
     /// LBAs where a backup header was looked for.
     pub backup_searched: Vec<u64>,
+    /// The search for a stale backup header, run when the primary is not
+    /// valid and no backup sits at the last LBA or at its alternate_lba.
+    pub backup_search: Option<BackupSearch>,
     /// The scheme the partition list comes from.
     pub scheme: Scheme,
 }
@@ -224,6 +227,143 @@ fn infer_mbr_sector_size<R: ReadAt + ?Sized>(r: &R, m: &Mbr, sector: &mut Sector
     }
 }
 
+/// Most places probed for a stale backup GPT header. Each probe is one read
+/// of at most 4 KiB; half of the probes go up from the start of the disk
+/// and half down from its end, so originals up to 8 GiB and growth up to
+/// 8 GiB are both covered.
+pub const MAX_BACKUP_PROBES: u64 = 16384;
+
+/// Where a stale backup header was looked for on a grown disk.
+pub const BACKUP_SEARCH_STEP: u64 = 1 << 20;
+
+/// How a backup header away from the last LBA was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupVia {
+    /// At the last LBA the protective MBR's 0xEE entry covers (the disk's
+    /// last LBA when it was partitioned).
+    ProtectiveMbr,
+    /// In the last sector before a 1 MiB boundary (the end of a disk whose
+    /// size was a whole number of MiB).
+    MibBoundary,
+}
+
+impl BackupVia {
+    /// Words for a finding message.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BackupVia::ProtectiveMbr => "the last LBA the protective MBR's 0xEE entry covers",
+            BackupVia::MibBoundary => "the last sector before a 1 MiB boundary",
+        }
+    }
+}
+
+/// The bounded search for a stale backup header.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupSearch {
+    /// Places probed.
+    pub probes: u64,
+    /// Where the header was found, and how.
+    pub found: Option<(u64, BackupVia)>,
+    /// False when [`MAX_BACKUP_PROBES`] stopped the search before every
+    /// candidate was probed.
+    pub complete: bool,
+}
+
+/// Candidate (LBA, sector size) pairs for a stale backup header, PMBR first,
+/// then 1 MiB boundaries alternately from the start and from the end.
+fn stale_backup_candidates(
+    disk_size: u64,
+    mbr: Option<&Mbr>,
+    sizes: &[u64],
+) -> (Vec<(u64, u64, BackupVia)>, impl Iterator<Item = u64>) {
+    let mut first = Vec::new();
+    if let Some(m) = mbr.filter(|m| m.signature_ok) {
+        for e in m.protective_entries() {
+            if e.size_in_lba == u32::MAX {
+                continue; // a disk over 2 TiB: the entry says nothing about the old size
+            }
+            for &ss in sizes {
+                first.push((e.last_lba(), ss, BackupVia::ProtectiveMbr));
+            }
+        }
+    }
+    let n = disk_size.checked_div(BACKUP_SEARCH_STEP).unwrap_or(0);
+    // 1, n, 2, n-1, …: each boundary once.
+    let boundaries = (0..n).map(move |i| {
+        let half = i.checked_div(2).unwrap_or(0);
+        if i.is_multiple_of(2) {
+            half.saturating_add(1)
+        } else {
+            n.saturating_sub(half)
+        }
+    });
+    (first, boundaries)
+}
+
+/// Looks for a valid backup header away from the last LBA: the disk grew
+/// (`qemu-img resize`, `truncate`) and its primary is gone, so neither the
+/// last LBA nor the primary's alternate_lba leads to it. A candidate counts
+/// only with its signature, a good CRC and my_lba equal to where it lies.
+fn search_stale_backup<R: ReadAt + ?Sized>(
+    r: &R,
+    mbr: Option<&Mbr>,
+    sector: &SectorSize,
+    skip_lba: u64,
+) -> (Option<(GptCopy, u64)>, BackupSearch) {
+    let disk_size = r.len();
+    let sizes: Vec<u64> = if sector.assumed {
+        SECTOR_SIZES.to_vec()
+    } else {
+        vec![sector.bytes]
+    };
+    let mut search = BackupSearch {
+        probes: 0,
+        found: None,
+        complete: true,
+    };
+    let valid_at = |lba: u64, ss: u64| {
+        let last = disk_size.checked_div(ss).unwrap_or(0).saturating_sub(1);
+        if lba < 2 || lba > last || (lba == skip_lba && ss == sector.bytes) {
+            return None;
+        }
+        GptCopy::read(r, Role::Backup, lba, ss).filter(|c| c.header_valid(ss))
+    };
+    let (first, boundaries) = stale_backup_candidates(disk_size, mbr, &sizes);
+    for (lba, ss, via) in first {
+        search.probes = search.probes.saturating_add(1);
+        if let Some(c) = valid_at(lba, ss) {
+            search.found = Some((lba, via));
+            return (Some((c, ss)), search);
+        }
+    }
+    let window = SECTOR_SIZES.iter().copied().max().unwrap_or(4096);
+    for k in boundaries {
+        if search.probes >= MAX_BACKUP_PROBES {
+            search.complete = false;
+            break;
+        }
+        search.probes = search.probes.saturating_add(1);
+        let end = mul(k, BACKUP_SEARCH_STEP);
+        // One read serves both sector sizes: the last 4 KiB before the boundary.
+        let Some(buf) = read_opt(r, end.saturating_sub(window), window, window) else {
+            continue;
+        };
+        for &ss in &sizes {
+            let at = usize::try_from(window.saturating_sub(ss)).unwrap_or(0);
+            if bytes(&buf, at, 8) != SIGNATURE {
+                continue;
+            }
+            let lba = end.checked_div(ss).unwrap_or(0).saturating_sub(1);
+            if let Some(c) = valid_at(lba, ss) {
+                search.found = Some((lba, BackupVia::MibBoundary));
+                return (Some((c, ss)), search);
+            }
+        }
+    }
+    (None, search)
+}
+
 /// Reads the MBR and both GPT copies of `r`. Bounded: a fixed number of
 /// sector reads, the EBR chain and the entry arrays capped by constants.
 pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
@@ -241,7 +381,7 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
         }
     }
     let ss = sector.bytes;
-    let primary = GptCopy::read(r, Role::Primary, 1, ss);
+    let mut primary = GptCopy::read(r, Role::Primary, 1, ss);
     let last = disk_size.checked_div(ss).unwrap_or(0).saturating_sub(1);
     let mut backup_searched = Vec::new();
     let mut backup = None;
@@ -257,6 +397,38 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
             backup_searched.push(alt);
             backup = GptCopy::read(r, Role::Backup, alt, ss);
         }
+    }
+    let mut backup_search = None;
+    let primary_valid = primary.as_ref().is_some_and(|p| p.header_valid(ss));
+    // Only where a GPT may have been: not under a classic MBR, nor on a
+    // whole-disk filesystem (so a plain disk never pays for the probes).
+    let gpt_possible = primary.is_some()
+        || !(mbr
+            .as_ref()
+            .is_some_and(|m| m.signature_ok && m.kind == MbrKind::Classic)
+            || crate::sig::identify_at(r, 0).is_some());
+    if backup.is_none() && !primary_valid && gpt_possible {
+        let (found, search) = search_stale_backup(r, mbr.as_ref(), &sector, last);
+        if let Some((copy, found_ss)) = found {
+            if found_ss != sector.bytes || sector.assumed {
+                sector = SectorSize {
+                    bytes: found_ss,
+                    evidence: vec![format!(
+                        "backup \"EFI PART\" with a valid CRC at byte {} whose my_lba {} counts {found_ss}-byte sectors",
+                        mul(copy.lba, found_ss),
+                        copy.lba
+                    )],
+                    assumed: false,
+                    ambiguous: false,
+                };
+                if found_ss != ss {
+                    mbr = parse_mbr(r, found_ss);
+                    primary = GptCopy::read(r, Role::Primary, 1, found_ss);
+                }
+            }
+            backup = Some(copy);
+        }
+        backup_search = Some(search);
     }
     let scheme = if primary.is_some() || backup.is_some() {
         Scheme::Gpt
@@ -275,6 +447,7 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
         primary,
         backup,
         backup_searched,
+        backup_search,
         scheme,
     }
 }
