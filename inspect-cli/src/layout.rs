@@ -545,6 +545,12 @@ fn image_signature(r: &dyn ReadAt) -> Option<&'static str> {
     None
 }
 
+/// Whether `r` starts with what a whole disk image leaves (a partition
+/// table, a qcow2 header, an ISO), rather than a filesystem of its own.
+pub fn holds_image_signature(r: &dyn ReadAt) -> bool {
+    image_signature(r).is_some()
+}
+
 /// A filesystem found only through its backup superblock, in a partition
 /// whose start now holds something else: another image was written over
 /// it. Says what the start holds and where the surviving copy is.
@@ -553,9 +559,10 @@ pub fn overwritten_start(part: &dyn ReadAt, fs: &Node, index: u32, base: u64) ->
     if source.get("kind")?.as_str()? != "backup" {
         return None;
     }
-    let foreign = image_signature(part)
-        .map(str::to_string)
-        .or_else(|| crate::layers::gpt::identify(part).map(|k| format!("a {k} signature")))?;
+    // Only what a disk image leaves counts: a filesystem of another kind at
+    // the start means the partition was reformatted, and the pipeline
+    // checks that filesystem instead.
+    let foreign = image_signature(part)?;
     let backup = match (
         source.get("block").and_then(serde_json::Value::as_u64),
         source.get("block_size").and_then(serde_json::Value::as_u64),

@@ -192,13 +192,21 @@ fn inspect_contents(
     opts: &Options,
     events: &mut Vec<Event>,
 ) -> Option<Node> {
-    if layers::ext4::probe(r) {
+    let identified = layers::gpt::identify(r);
+    // Another filesystem made over an old ext4 leaves the ext4 backup
+    // superblocks behind: a whole filesystem of another kind at the start
+    // wins over stale backups. A disk image's table or a qcow2 header at
+    // the start is no filesystem: that is an overwrite, and the ext4
+    // behind it is still checked (layout::overwritten_start says so).
+    let other_fs = identified
+        .as_deref()
+        .filter(|k| !k.starts_with("ext") && !layout::holds_image_signature(r));
+    if other_fs.is_none() && layers::ext4::probe(r) {
         let (node, evs) = layers::ext4::inspect(r, base, source, opts);
         events.extend(evs);
         return Some(node);
     }
-    layers::gpt::identify(r)
-        .map(|kind| Node::new(kind, "contents identified by signature; not checked"))
+    identified.map(|kind| Node::new(kind, "contents identified by signature; not checked"))
 }
 
 /// Next steps, safest first: copy before anything, read-only checks before

@@ -351,3 +351,23 @@ fn assert_well_formed(xml: &str) {
     }
     assert!(stack.is_empty(), "unclosed: {stack:?}");
 }
+
+#[test]
+fn reformatted_partition_is_not_taken_for_its_old_ext4() {
+    // mkswap over an ext4 partition leaves the ext4 backup superblocks; the
+    // partition holds swap now, not a damaged ext4.
+    let r = inspect(&fixture("disk/reformatted.img"));
+    let v = imgcheck::render::json_value(&r);
+    assert_eq!(
+        v["layers"]["partitions"][1]["filesystem"]["kind"], "swap",
+        "{v}"
+    );
+    assert!(
+        !codes(&r)
+            .iter()
+            .any(|c| c.starts_with("ext4.") || c == "layout.overwritten"),
+        "{:?}",
+        codes(&r)
+    );
+    assert_eq!(r.verdict(), Verdict::Clean, "{:?}", codes(&r));
+}

@@ -67,3 +67,11 @@ qemu-img create -q -f qcow2 -b gpt-two-ext4.qcow2 -F qcow2 "$work/overlay.qcow2"
 # a write into the unpartitioned tail (63 MiB), so the overlay is sound with its base
 qemu-io -f qcow2 -c "write -q -P 0x5a 63M 64k" "$work/overlay.qcow2"
 store disk "$work/overlay.qcow2"
+
+# reformatted.img: partition 2 of gpt-two-ext4.img reformatted as swap by
+# mkswap, which leaves the old ext4 backup superblocks behind.
+cp "$work/gpt-two-ext4.img" "$work/reformatted.img"
+dd if="$work/reformatted.img" of="$work/p2swap" bs=512 skip=49152 count=79872 status=none
+mkswap -q -U 5a5a5a5a-0000-0000-0000-0000000000aa "$work/p2swap"
+dd if="$work/p2swap" of="$work/reformatted.img" bs=512 seek=49152 conv=notrunc status=none
+store disk "$work/reformatted.img"
