@@ -268,3 +268,23 @@ fn exercise_entry_point_on_fixtures_and_garbage() {
     imgcheck_qcow2::exercise(&[]);
     imgcheck_qcow2::exercise(b"QFI\xfb\0\0\0\x03");
 }
+
+#[test]
+fn extended_l2_overlay_reads_unallocated_subclusters_from_backing() {
+    let (_d, g) = guest("extl2-over.qcow2");
+    assert!(g.image().header().extended_l2());
+    assert!(all(&byte_at(&g, 0, 4096), 0x01), "backing");
+    assert!(all(&byte_at(&g, 4096, 2048), 0x07), "written subcluster");
+    assert!(
+        all(&byte_at(&g, 6144, 4096), 0x01),
+        "unallocated subclusters of an allocated cluster"
+    );
+    assert!(
+        all(&byte_at(&g, 10 << 10, 2048), 0),
+        "zero subcluster hides the backing"
+    );
+    assert!(all(&byte_at(&g, 3 << 20, 6144), 0x08));
+    assert!(all(&byte_at(&g, (3 << 20) + 6144, 2048), 0x02));
+    assert!(!g.known_zero(6144, 2048));
+    assert!(g.known_zero(10 << 10, 2048));
+}

@@ -75,12 +75,18 @@ io snap3.qcow2 'write -P 0xd3 64k 64k'
 qemu-img create -q -f qcow2 chain-base.qcow2 4M && io chain-base.qcow2 'write -P 0x01 0 1M' 'write -P 0x02 3M 64k'
 qemu-img create -q -f qcow2 -b chain-base.qcow2 -F qcow2 chain-mid.qcow2 && io chain-mid.qcow2 'write -P 0x03 64k 64k' 'write -z 512k 64k'
 qemu-img create -q -f qcow2 -b chain-mid.qcow2 -F qcow2 chain-top.qcow2 && io chain-top.qcow2 'write -P 0x04 128k 4k' 'write -P 0x05 2M 64k'
+# Extended L2 overlay: partly written subclusters read the rest from the backing file.
+qemu-img create -q -f qcow2 -o extended_l2=on -b chain-base.qcow2 -F qcow2 extl2-over.qcow2
+io extl2-over.qcow2 'write -P 0x07 4k 2k' 'write -z 10k 2k' 'write -P 0x08 3M 6k'
 # An overlay on a raw backing file that is smaller than the overlay.
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)' > raw-base.raw
 qemu-img create -q -f qcow2 -b raw-base.raw -F raw raw-over.qcow2 2M && io raw-over.qcow2 'write -P 0x06 1536k 64k'
 
 # External data file.
 qemu-img create -q -f qcow2 -o data_file=datafile.data datafile.qcow2 4M && fill datafile.qcow2
+
+# Raw external data file (data_file_raw=on keeps it a plain raw image).
+qemu-img create -q -f qcow2 -o data_file=rawdata.data,data_file_raw=on rawdata.qcow2 4M && fill rawdata.qcow2
 
 # A persistent dirty bitmap.
 qemu-img create -q -f qcow2 bitmap.qcow2 4M
@@ -94,7 +100,7 @@ qemu-img create -q -f qcow2 --object secret,id=sec0,data=imgcheck \
 qemu-io --object secret,id=sec0,data=imgcheck --image-opts -c 'write -P 0xab 0 64k' \
   driver=qcow2,file.filename=luks.qcow2,encrypt.key-secret=sec0 >/dev/null
 
-for f in *.qcow2 raw-base.raw datafile.data; do
+for f in *.qcow2 raw-base.raw datafile.data rawdata.data; do
   zstd -19 -q -f "$f" -o "$out/$f.zst"
 done
 ls -l "$out"

@@ -22,6 +22,8 @@ pub fn companions(name: &str) -> Vec<&'static str> {
         "chain-mid.qcow2" => vec!["chain-base.qcow2"],
         "raw-over.qcow2" => vec!["raw-base.raw"],
         "datafile.qcow2" => vec!["datafile.data"],
+        "rawdata.qcow2" => vec!["rawdata.data"],
+        "extl2-over.qcow2" => vec!["chain-base.qcow2"],
         _ => vec![],
     }
 }
