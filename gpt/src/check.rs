@@ -85,15 +85,15 @@ pub const MAX_FINDINGS_PER_CODE: usize = 32;
 
 /// Keeps the first [`MAX_FINDINGS_PER_CODE`] findings of each code and
 /// replaces the rest with one finding that counts them.
-fn cap_per_code(all: Vec<Finding>) -> Vec<Finding> {
+fn cap_per_code(all: Vec<(Finding, Option<u32>)>) -> Vec<(Finding, Option<u32>)> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::with_capacity(all.len().min(1024));
     let mut dropped: Vec<(Finding, usize)> = Vec::new();
-    for f in all {
+    for (f, part) in all {
         let n = seen.entry(f.code.to_string()).or_insert(0);
         *n = n.saturating_add(1);
         if *n <= MAX_FINDINGS_PER_CODE {
-            out.push(f);
+            out.push((f, part));
         } else if let Some(d) = dropped.iter_mut().find(|(g, _)| g.code == f.code) {
             d.1 = d.1.saturating_add(1);
         } else {
@@ -105,19 +105,46 @@ fn cap_per_code(all: Vec<Finding>) -> Vec<Finding> {
             "{n} more {} findings like the ones above are not listed",
             f.code
         );
-        out.push(Finding::new(
-            f.severity, f.code, f.layer, f.offset, f.space, msg,
+        // The count concerns many partitions: it stays on the table.
+        out.push((
+            Finding::new(f.severity, f.code, f.layer, f.offset, f.space, msg),
+            None,
         ));
     }
     out
 }
 
-/// Runs every check on what [`crate::parse`] read.
-pub fn check(t: &Tables) -> Vec<Finding> {
-    cap_per_code(check_all(t))
+/// Which findings concern one partition: (index in the findings, partition
+/// number as in [`Partition::number`]).
+type Tags = Vec<(usize, u32)>;
+
+/// Tags every finding pushed since `before` with partition `number`.
+fn tag_since(out: &[Finding], tags: &mut Tags, before: usize, number: u32) {
+    tags.extend((before..out.len()).map(|i| (i, number)));
 }
 
-fn check_all(t: &Tables) -> Vec<Finding> {
+/// Runs every check on what [`crate::parse`] read.
+pub fn check(t: &Tables) -> Vec<Finding> {
+    check_attributed(t).into_iter().map(|(f, _)| f).collect()
+}
+
+/// [`check()`], each finding paired with the number of the partition it
+/// concerns (overlap, beyond disk, outside the usable range, duplicate GUID,
+/// alignment, …; for a pair, the later of the two), or `None` for the
+/// table's own findings. Offsets stay in disk space either way.
+pub fn check_attributed(t: &Tables) -> Vec<(Finding, Option<u32>)> {
+    let mut tags = Tags::new();
+    let all = check_all(t, &mut tags);
+    let mut part: Vec<Option<u32>> = vec![None; all.len()];
+    for (i, n) in tags {
+        if let Some(slot) = part.get_mut(i) {
+            *slot = Some(n);
+        }
+    }
+    cap_per_code(all.into_iter().zip(part).collect())
+}
+
+fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
     let mut out = Vec::new();
     sector_size_checks(t, &mut out);
     if let Some(m) = &t.mbr {
@@ -125,10 +152,10 @@ fn check_all(t: &Tables) -> Vec<Finding> {
     }
     stale_backup_findings(t, &mut out);
     match t.scheme {
-        Scheme::Gpt => gpt_checks(t, &mut out),
+        Scheme::Gpt => gpt_checks(t, &mut out, tags),
         Scheme::Mbr => {
             if let Some(m) = &t.mbr {
-                mbr_checks(t, m, &mut out);
+                mbr_checks(t, m, &mut out, tags);
                 if m.kind == MbrKind::Hybrid {
                     out.push(gpt(
                         Severity::Error,
@@ -355,7 +382,7 @@ fn copy_checks(t: &Tables, c: &GptCopy, out: &mut Vec<Finding>) {
     }
 }
 
-fn gpt_checks(t: &Tables, out: &mut Vec<Finding>) {
+fn gpt_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
     let ss = t.sector.bytes;
     let disk = t.disk_sectors();
     let last = disk.saturating_sub(1);
@@ -433,10 +460,10 @@ fn gpt_checks(t: &Tables, out: &mut Vec<Finding>) {
     geometry_checks(t, out);
     if let (Some(h), Some(entries)) = (t.header(), t.entries()) {
         let parts = t.partitions();
-        partition_checks(t, h, &parts, out);
+        partition_checks(t, h, &parts, out, tags);
         let _ = entries;
     }
-    pmbr_checks(t, out);
+    pmbr_checks(t, out, tags);
     free_space_findings(t, Layer::Gpt, out);
 }
 
@@ -789,7 +816,13 @@ fn geometry_checks(t: &Tables, out: &mut Vec<Finding>) {
     }
 }
 
-fn partition_checks(t: &Tables, c: &GptCopy, parts: &[Partition], out: &mut Vec<Finding>) {
+fn partition_checks(
+    t: &Tables,
+    c: &GptCopy,
+    parts: &[Partition],
+    out: &mut Vec<Finding>,
+    tags: &mut Tags,
+) {
     let ss = t.sector.bytes;
     let disk = t.disk_sectors();
     let h = &c.header;
@@ -808,6 +841,7 @@ fn partition_checks(t: &Tables, c: &GptCopy, parts: &[Partition], out: &mut Vec<
         }
     };
     for p in parts {
+        let before = out.len();
         let at = entries_at(p);
         if p.last_lba < p.first_lba {
             // #24
@@ -822,6 +856,7 @@ fn partition_checks(t: &Tables, c: &GptCopy, parts: &[Partition], out: &mut Vec<
                     p.first_lba
                 ),
             ));
+            tag_since(out, tags, before, p.number);
             continue;
         }
         if p.last_lba >= disk {
@@ -905,6 +940,7 @@ fn partition_checks(t: &Tables, c: &GptCopy, parts: &[Partition], out: &mut Vec<
                 ),
             ));
         }
+        tag_since(out, tags, before, p.number);
     }
     // #23: overlaps, by a sweep over partitions sorted by start.
     let mut sorted: Vec<&Partition> = parts.iter().filter(|p| p.last_lba >= p.first_lba).collect();
@@ -916,6 +952,7 @@ fn partition_checks(t: &Tables, c: &GptCopy, parts: &[Partition], out: &mut Vec<
             && q.last_lba >= p.first_lba
         {
             if pairs < MAX_PAIR_FINDINGS {
+                tags.push((out.len(), p.number));
                 out.push(gpt(
                     Severity::Error,
                     "gpt.partition.overlap",
@@ -945,6 +982,7 @@ fn partition_checks(t: &Tables, c: &GptCopy, parts: &[Partition], out: &mut Vec<
         let Some(g) = p.unique_guid else { continue };
         if let Some(first) = seen.get(&g.to_string()) {
             if dups < MAX_PAIR_FINDINGS {
+                tags.push((out.len(), p.number));
                 out.push(gpt(
                     Severity::Error,
                     "gpt.partition.duplicate_guid",
@@ -959,7 +997,7 @@ fn partition_checks(t: &Tables, c: &GptCopy, parts: &[Partition], out: &mut Vec<
     }
 }
 
-fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>) {
+fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
     let ss = t.sector.bytes;
     let disk = t.disk_sectors();
     let Some(m) = t.mbr.as_ref().filter(|m| m.signature_ok) else {
@@ -1125,14 +1163,15 @@ fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>) {
             ));
         }
     }
-    mbr_overlaps(m, out);
+    mbr_overlaps(m, out, tags);
     let _ = ss;
 }
 
 /// #26 and dos.c "overlaps partition": every pair of used entries, and
 /// logicals among themselves.
-fn mbr_overlaps(m: &Mbr, out: &mut Vec<Finding>) {
-    let mut ranges: Vec<(String, u64, u64, u64)> = m
+fn mbr_overlaps(m: &Mbr, out: &mut Vec<Finding>, tags: &mut Tags) {
+    // (label, first, last, finding offset, partition number)
+    let mut ranges: Vec<(String, u64, u64, u64, u32)> = m
         .entries
         .iter()
         .filter(|e| e.is_used())
@@ -1142,6 +1181,7 @@ fn mbr_overlaps(m: &Mbr, out: &mut Vec<Finding>) {
                 u64::from(e.starting_lba),
                 e.last_lba(),
                 entry_offset(e.slot),
+                u32::from(e.slot),
             )
         })
         .collect();
@@ -1152,6 +1192,7 @@ fn mbr_overlaps(m: &Mbr, out: &mut Vec<Finding>) {
             l.start_lba,
             l.start_lba.saturating_add(l.size_in_lba).saturating_sub(1),
             mul(l.ebr_lba, m.sector_size).saturating_add(entry_offset(1)),
+            l.number,
         )
     }));
     let ext_slots: Vec<usize> = m
@@ -1172,6 +1213,9 @@ fn mbr_overlaps(m: &Mbr, out: &mut Vec<Finding>) {
             }
             if a.1 <= b.2 && b.1 <= a.2 {
                 reported = reported.saturating_add(1);
+                // An extended container is no partition node: the CLI then
+                // keeps the finding on the table.
+                tags.push((out.len(), b.4));
                 out.push(mbrf(
                     Severity::Error,
                     "mbr.partition.overlap",
@@ -1186,10 +1230,11 @@ fn mbr_overlaps(m: &Mbr, out: &mut Vec<Finding>) {
     }
 }
 
-fn mbr_checks(t: &Tables, m: &Mbr, out: &mut Vec<Finding>) {
+fn mbr_checks(t: &Tables, m: &Mbr, out: &mut Vec<Finding>, tags: &mut Tags) {
     let disk = t.disk_sectors();
     let ss = t.sector.bytes;
     for e in m.entries.iter().filter(|e| e.is_used()) {
+        let before = out.len();
         let at = entry_offset(e.slot);
         if e.status != 0 && e.status != 0x80 {
             out.push(mbrf(
@@ -1228,8 +1273,10 @@ fn mbr_checks(t: &Tables, m: &Mbr, out: &mut Vec<Finding>) {
                 ),
             ));
         }
+        tag_since(out, tags, before, u32::from(e.slot));
     }
     for l in &m.logicals {
+        let before = out.len();
         let at = mul(l.ebr_lba, ss).saturating_add(entry_offset(1));
         let last = l.start_lba.saturating_add(l.size_in_lba).saturating_sub(1);
         if l.status != 0 && l.status != 0x80 {
@@ -1270,8 +1317,9 @@ fn mbr_checks(t: &Tables, m: &Mbr, out: &mut Vec<Finding>) {
                 format!("logical partition {} (LBA {}..={last}) runs past the end of the disk ({disk} sectors)", l.number, l.start_lba),
             ));
         }
+        tag_since(out, tags, before, l.number);
     }
-    mbr_overlaps(m, out);
+    mbr_overlaps(m, out, tags);
 }
 
 fn free_space_findings(t: &Tables, layer: Layer, out: &mut Vec<Finding>) {
@@ -1367,6 +1415,16 @@ mod tests {
         assert_eq!(t.partitions().len(), n);
         let f = check(&t);
         assert!(f.len() < 600, "{} findings", f.len());
+        // The kept ones name their partition; the count of the rest
+        // concerns thousands and stays on the table.
+        let tagged = check_attributed(&t);
+        let beyond: Vec<_> = tagged
+            .iter()
+            .filter(|(f, _)| f.code == "gpt.partition.beyond_disk")
+            .collect();
+        assert_eq!(beyond.len(), MAX_FINDINGS_PER_CODE + 1);
+        assert_eq!(beyond[0].1, Some(1));
+        assert_eq!(beyond[MAX_FINDINGS_PER_CODE].1, None);
         assert!(
             f.iter()
                 .any(|x| x.message.starts_with("8160 more gpt.partition.beyond_disk"))

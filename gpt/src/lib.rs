@@ -36,7 +36,7 @@ pub mod sig;
 pub mod tables;
 mod util;
 
-pub use check::check;
+pub use check::{check, check_attributed};
 pub use guid::Guid;
 pub use header::{EntryArray, GptCopy, GptEntry, GptHeader, Role};
 pub use mbr::{Logical, Mbr, MbrEntry, MbrKind};
@@ -49,6 +49,17 @@ pub use tables::{
 use imgcheck_core::{Finding, Layer, ReadAt, Severity, Space};
 use serde::Serialize;
 
+impl Analysis {
+    /// The findings that concern partition `number`.
+    pub fn findings_of(&self, number: u32) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .zip(&self.finding_partitions)
+            .filter(move |(_, p)| **p == Some(number))
+            .map(|(f, _)| f)
+    }
+}
+
 /// Everything known about a disk's partitioning.
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {
@@ -60,6 +71,9 @@ pub struct Analysis {
     pub free: Vec<FreeRange>,
     /// Every finding, load-time ones included.
     pub findings: Vec<Finding>,
+    /// For each finding (same index), the number of the partition it
+    /// concerns, or `None` for the table's own (see [`check::check_attributed`]).
+    pub finding_partitions: Vec<Option<u32>>,
     /// The signature scan, run when no valid table survives.
     pub recovery: Option<Recovery>,
 }
@@ -73,7 +87,8 @@ pub fn analyze<R: ReadAt + ?Sized>(r: &R) -> Analysis {
 /// [`analyze`] with explicit scan bounds.
 pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis {
     let tables = parse(r);
-    let mut findings = check(&tables);
+    let (mut findings, mut finding_partitions): (Vec<Finding>, Vec<Option<u32>>) =
+        check::check_attributed(&tables).into_iter().unzip();
     let ss = tables.sector.bytes;
     let any_header = [tables.primary.as_ref(), tables.backup.as_ref()]
         .into_iter()
@@ -162,11 +177,14 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
     }
     let partitions = tables.partitions();
     let free = tables.free_ranges();
+    // The recovery findings above concern the table.
+    finding_partitions.resize(findings.len(), None);
     Analysis {
         tables,
         partitions,
         free,
         findings,
+        finding_partitions,
         recovery,
     }
 }
