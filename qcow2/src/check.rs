@@ -2,6 +2,23 @@
 //! structures that point at it, compare with the refcounts on disk, and
 //! report each difference as a finding. Counters mean exactly what
 //! `qemu-img check` counts; findings also cover what it misses.
+//!
+//! Finding codes counted by `qemu-img check` as corruptions:
+//! `qcow2.refcount.too_low`, `qcow2.refcount.overflow`, `qcow2.reference.past_eof`,
+//! `qcow2.l1.{reserved_bits,unaligned,copied_flag}`,
+//! `qcow2.l2.{reserved_bits,unaligned,copied_flag,compressed_copied,compressed_with_data_file,compressed_bitmap,subcluster_bitmap,unallocated_bitmap}`,
+//! `qcow2.reftable.{reserved_bits,unaligned}`, `qcow2.refblock.{past_eof,shared}`,
+//! `qcow2.snapshot.{with_data_file,l1_unaligned,l1_too_large,incomplete_extra,too_many}`,
+//! `qcow2.bitmaps.{table_invalid,directory_too_large,directory_truncated}`;
+//! as leaks: `qcow2.refcount.leak`; as check errors: `qcow2.check.{io,refcount_unreadable,too_large}`,
+//! `qcow2.snapshot.table_broken`.
+//!
+//! What qemu-img check misses (findings only, its counters unchanged):
+//! `qcow2.header.{dirty,corrupt}`, `qcow2.refcount.past_eof`, `qcow2.file.truncated`,
+//! `qcow2.compressed.undecodable` (deep), `qcow2.backing.{missing,unreadable,loop,too_deep,size_differs,not_followed}`,
+//! `qcow2.snapshot.{disk_size_differs,l1_too_small,table_past_eof}`, `qcow2.overlap.{metadata,metadata_data}`,
+//! `qcow2.data_file.past_eof`, `qcow2.bitmaps.entry_invalid`, `qcow2.stats`. Open-time findings
+//! (header and extensions) are in [`crate::Header::parse`].
 
 use crate::header::{Header, be32, be64, usz};
 use crate::image::*;
