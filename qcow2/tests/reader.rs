@@ -288,3 +288,21 @@ fn extended_l2_overlay_reads_unallocated_subclusters_from_backing() {
     assert!(!g.known_zero(6144, 2048));
     assert!(g.known_zero(10 << 10, 2048));
 }
+
+#[test]
+fn crashed_lazy_refcount_image_reads_and_reports_dirty() {
+    let (_d, p) = prepare("lazy-dirty.qcow2", |_| {});
+    let img = Arc::new(Image::open_path(&p).unwrap());
+    let r = check(&img, &CheckOptions::default());
+    let codes: Vec<_> = r.findings.iter().map(|f| f.code.to_string()).collect();
+    assert!(
+        codes.contains(&"qcow2.header.dirty".to_string()),
+        "{codes:?}"
+    );
+    // The refcounts were never written: every new cluster is "too low",
+    // which is what a read-write open would silently repair.
+    assert!(r.corruptions > 0 && codes.contains(&"qcow2.refcount.too_low".to_string()));
+    let g = Guest::new(img);
+    assert!(all(&byte_at(&g, 0, 128 << 10), 0x5d));
+    assert!(all(&byte_at(&g, 1 << 20, 64 << 10), 0x5e));
+}

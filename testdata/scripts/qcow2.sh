@@ -88,6 +88,12 @@ qemu-img create -q -f qcow2 -o data_file=datafile.data datafile.qcow2 4M && fill
 # Raw external data file (data_file_raw=on keeps it a plain raw image).
 qemu-img create -q -f qcow2 -o data_file=rawdata.data,data_file_raw=on rawdata.qcow2 4M && fill rawdata.qcow2
 
+# Lazy refcounts and a crash (qemu-io's abort): the dirty bit stays set and
+# the refcounts were never written — what a killed VM leaves behind.
+qemu-img create -q -f qcow2 -o lazy_refcounts=on lazy-dirty.qcow2 4M
+(ulimit -c 0; qemu-io -f qcow2 -c 'write -P 0x5d 0 128k' -c 'write -P 0x5e 1M 64k' -c abort lazy-dirty.qcow2 \
+  >/dev/null 2>&1) 2>/dev/null || true
+
 # A persistent dirty bitmap.
 qemu-img create -q -f qcow2 bitmap.qcow2 4M
 qemu-img bitmap --add bitmap.qcow2 b0
