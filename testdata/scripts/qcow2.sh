@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the qcow2 fixtures with qemu-img and qemu-io into a temp dir and
 # writes zstd-compressed copies to testdata/fixtures/qcow2/.
-# Deterministic except for snapshot dates (qemu-img stamps the wall clock).
+# Deterministic (snapshot dates pinned with faketime when it is installed)
+# except the LUKS fixture, whose keys are random.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 out="$here/fixtures/qcow2"
@@ -10,6 +11,12 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$out"
 cd "$tmp"
 
+# snap TIME NAME IMAGE: an internal snapshot dated TIME (UTC).
+snap() {
+  # -f: a frozen clock (the nanoseconds would differ otherwise).
+  if command -v faketime >/dev/null; then TZ=UTC faketime -f "$1" qemu-img snapshot -c "$2" "$3"
+  else qemu-img snapshot -c "$2" "$3"; fi
+}
 io() { local img="$1"; shift; local args=(); for c in "$@"; do args+=(-c "$c"); done; qemu-io -f qcow2 "${args[@]}" "$img" >/dev/null; }
 # Guest data: distinct patterns at scattered offsets, a zeroed range and a discard.
 fill() {
@@ -54,21 +61,23 @@ qemu-img create -q -f qcow2 -o preallocation=metadata prealloc.qcow2 4M && fill 
 # Internal snapshots with different data before and after each.
 qemu-img create -q -f qcow2 snap.qcow2 4M
 io snap.qcow2 'write -P 0xa1 0 128k' 'write -P 0xa2 1M 64k'
-qemu-img snapshot -c first snap.qcow2
+snap '2024-01-15 10:00:00' first snap.qcow2
 io snap.qcow2 'write -P 0xb1 64k 64k' 'write -z 1M 64k' 'write -P 0xb2 3M 64k'
-qemu-img snapshot -c second snap.qcow2
+snap '2024-03-01 18:30:00' second snap.qcow2
 io snap.qcow2 'write -P 0xc1 0 32k' 'discard 3M 64k'
 
 # A version 2 image with a snapshot (no extra data: no recorded disk size).
 qemu-img create -q -f qcow2 -o compat=0.10 snap-v2.qcow2 4M
 io snap-v2.qcow2 'write -P 0xe1 0 64k'
-qemu-img snapshot -c old snap-v2.qcow2
+snap '2023-06-01 08:00:00' old snap-v2.qcow2
 io snap-v2.qcow2 'write -P 0xe2 0 32k'
 
 # Three snapshots in a row share their L2 tables (refcounts of 4).
 qemu-img create -q -f qcow2 snap3.qcow2 4M
 io snap3.qcow2 'write -P 0xd1 0 192k' 'write -P 0xd2 2M 64k'
-for n in a b c; do qemu-img snapshot -c "$n" snap3.qcow2; done
+snap '2024-02-01 12:00:00' a snap3.qcow2
+snap '2024-02-02 12:00:00' b snap3.qcow2
+snap '2024-02-03 12:00:00' c snap3.qcow2
 io snap3.qcow2 'write -P 0xd3 64k 64k'
 
 # Three-deep backing chain with relative names.
