@@ -1006,7 +1006,11 @@ fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
             "gpt.pmbr.missing",
             510,
             "LBA 0 has no boot signature 55 AA, so there is no protective MBR: the Linux kernel ignores a GPT without one".into(),
-        ).with_hint("gdisk writes a fresh protective MBR on save (`sgdisk -e IMAGE` writes the image)"));
+        ).with_hint(if found_by_search(t) {
+            grow_hint(t)
+        } else {
+            "gdisk writes a fresh protective MBR on save (`sgdisk -e IMAGE` writes the image)".into()
+        }));
         return;
     };
     let ees: Vec<_> = m.protective_entries().collect();

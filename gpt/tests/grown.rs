@@ -72,6 +72,12 @@ fn first_mib_wiped_on_a_grown_disk_finds_the_stale_backup() {
             .unwrap()
             .starts_with("do not run `sgdisk -e`")
     );
+    // Nor does the lost protective MBR's finding.
+    let m = finding(&a, "gpt.pmbr.missing");
+    assert!(
+        m.hint.as_deref().unwrap().starts_with("do not run"),
+        "{m:?}"
+    );
     let p = finding(&a, "gpt.primary_header.missing");
     assert!(
         p.hint.is_none(),

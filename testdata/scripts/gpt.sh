@@ -10,6 +10,8 @@
 #   mbr-logical.img 32 MiB, dos: 2 primaries + extended (0x05) with 3 logicals
 #   hybrid.img     gpt-512 + `sgdisk -h 1:2` (hybrid MBR mirroring partitions 1 and 2)
 #   grown.img      gpt-512 truncated to 48 MiB after partitioning (backup header left at 32 MiB)
+#                  (what `qemu-img resize -f raw` does); tests zero its first MiB to make the
+#                  "dd wiped the start of a grown disk" case, where only the stale backup survives
 #   mbr-4k.img     32 MiB, dos label on 4096-byte sectors (fdisk -b 4096): ext4 (LBA 256, 8 MiB) and swap;
 #                  nothing in an MBR states the sector size, only the contents tell
 #   gpt-fs.img     64 MiB GPT whose partitions hold real filesystems: ext4 (1 MiB, 16 MiB),
