@@ -52,6 +52,7 @@ fn counts_equal_qemu_img_check() {
     }
     let mut images = 0;
     let mut gaps_seen = 0;
+    let mut counters_compared = 0;
     let mut by_rc = std::collections::BTreeMap::<i32, u32>::new();
     let mut mismatches = Vec::new();
     let mut differ_on_purpose = Vec::new();
@@ -73,6 +74,7 @@ fn counts_equal_qemu_img_check() {
             // Probed like `imgcheck --qemu-compat` detects formats, so a broken
             // magic gives qemu-img's 63 ("not checkable"), not 1.
             let (qc, ql, qe, qrc, qout) = qemu_check_as(&p, case != "magic-broken");
+            let mut our_json: Option<serde_json::Value> = None;
             let ours = match Image::open_path(&p) {
                 Ok(img) => {
                     let r = check(
@@ -90,10 +92,29 @@ fn counts_equal_qemu_img_check() {
                             gaps_seen += 1;
                         }
                     }
+                    our_json = Some(r.qemu_json("x"));
                     (r.corruptions, r.leaks, r.check_errors, r.qemu_exit_code())
                 }
                 Err(e) => (0, 0, 0, e.qemu_exit_code()),
             };
+            // Every counter qemu-img prints (it omits zeros) must match too.
+            if matches!(qrc, 0 | 2 | 3) {
+                let theirs = qemu_check_json(&p, case != "magic-broken");
+                let ours_j = our_json.clone().unwrap_or_default();
+                for (k, v) in theirs.as_object().into_iter().flatten() {
+                    if k == "filename" {
+                        continue;
+                    }
+                    if ours_j.get(k) != Some(v) {
+                        mismatches.push(format!(
+                            "{name}/{case}: {k}: ours {:?} qemu {v}",
+                            ours_j.get(k)
+                        ));
+                    } else {
+                        counters_compared += 1;
+                    }
+                }
+            }
             images += 1;
             *by_rc.entry(qrc).or_default() += 1;
             let same = if qrc == 1 || qrc == 63 {
@@ -117,6 +138,9 @@ fn counts_equal_qemu_img_check() {
         "differential: {images} images, {} agree, {} differ on purpose",
         images - mismatches.len() - differ_on_purpose.len(),
         differ_on_purpose.len()
+    );
+    println!(
+        "{counters_compared} qemu-img JSON values compared (image-end-offset, cluster counts, ...), all equal"
     );
     println!("gap findings (damage qemu-img check does not report) seen on {gaps_seen} images");
     println!("qemu-img exit codes over those images: {by_rc:?}");

@@ -88,6 +88,21 @@ pub fn qemu_check_as(path: &Path, force_qcow2: bool) -> (u64, u64, u64, i32, Str
     )
 }
 
+/// qemu-img check --output=json's object (Null when it printed none).
+pub fn qemu_check_json(path: &Path, force_qcow2: bool) -> serde_json::Value {
+    let mut cmd = Command::new("qemu-img");
+    cmd.args(["check", "--output=json"]);
+    if force_qcow2 {
+        cmd.args(["-f", "qcow2"]);
+    }
+    let o = cmd
+        .arg(path)
+        .current_dir(path.parent().unwrap())
+        .output()
+        .unwrap();
+    serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+}
+
 /// qemu-img convert -O raw (of a snapshot when given).
 pub fn qemu_raw(path: &Path, snapshot: Option<&str>) -> Vec<u8> {
     let out = tempfile::NamedTempFile::new().unwrap();
