@@ -228,13 +228,18 @@ fn infer_mbr_sector_size<R: ReadAt + ?Sized>(r: &R, m: &Mbr, sector: &mut Sector
 }
 
 /// Most places probed for a stale backup GPT header. Each probe is one read
-/// of at most 4 KiB; half of the probes go up from the start of the disk
-/// and half down from its end, so originals up to 8 GiB and growth up to
-/// 8 GiB are both covered.
+/// of at most 4 KiB. Every whole GiB is probed first (up to 4 TiB), then
+/// 1 MiB boundaries alternately up from the start and down from the end,
+/// so any original size that is a whole GiB, and originals up to about
+/// 6 GiB or growth up to about 6 GiB in MiB steps, are covered.
 pub const MAX_BACKUP_PROBES: u64 = 16384;
 
-/// Where a stale backup header was looked for on a grown disk.
+/// Where a stale backup header was looked for on a grown disk: the last
+/// sector before each multiple of this.
 pub const BACKUP_SEARCH_STEP: u64 = 1 << 20;
+
+/// 1 MiB steps in a GiB: whole-GiB boundaries are probed first.
+const MIB_PER_GIB: u64 = 1024;
 
 /// How a backup header away from the last LBA was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -244,7 +249,7 @@ pub enum BackupVia {
     /// last LBA when it was partitioned).
     ProtectiveMbr,
     /// In the last sector before a 1 MiB boundary (the end of a disk whose
-    /// size was a whole number of MiB).
+    /// size was a whole number of MiB; whole GiB are tried first).
     MibBoundary,
 }
 
@@ -289,16 +294,27 @@ fn stale_backup_candidates(
         }
     }
     let n = disk_size.checked_div(BACKUP_SEARCH_STEP).unwrap_or(0);
-    // 1, n, 2, n-1, …: each boundary once.
-    let boundaries = (0..n).map(move |i| {
-        let half = i.checked_div(2).unwrap_or(0);
-        if i.is_multiple_of(2) {
-            half.saturating_add(1)
-        } else {
-            n.saturating_sub(half)
-        }
-    });
-    (first, boundaries)
+    // Whole GiB first (cloud images are often made at 2, 8, 10 GiB), as far
+    // as a quarter of the probes reach; then every MiB boundary not probed
+    // yet: 1, n, 2, n-1, …
+    let gib_phase = n
+        .checked_div(MIB_PER_GIB)
+        .unwrap_or(0)
+        .min(MAX_BACKUP_PROBES.checked_div(4).unwrap_or(0));
+    let gib = (1..=gib_phase).map(|g| g.saturating_mul(MIB_PER_GIB));
+    let mib = (0..n)
+        .map(move |i| {
+            let half = i.checked_div(2).unwrap_or(0);
+            if i.is_multiple_of(2) {
+                half.saturating_add(1)
+            } else {
+                n.saturating_sub(half)
+            }
+        })
+        .filter(move |k| {
+            !(k.is_multiple_of(MIB_PER_GIB) && k.checked_div(MIB_PER_GIB).unwrap_or(0) <= gib_phase)
+        });
+    (first, gib.chain(mib))
 }
 
 /// Looks for a valid backup header away from the last LBA: the disk grew

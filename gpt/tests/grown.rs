@@ -260,3 +260,63 @@ fn the_search_is_bounded_on_a_huge_disk() {
     assert!(a.tables.backup_search.as_ref().unwrap().complete);
     assert!(!codes(&a).contains(&"gpt.backup_header.search_incomplete".to_string()));
 }
+
+/// A sparse disk: zeros, with a few byte ranges laid over them.
+struct Overlay {
+    len: u64,
+    pieces: Vec<(u64, Vec<u8>)>,
+}
+impl ReadAt for Overlay {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
+        Zeros(self.len).read_exact_at(offset, buf)?;
+        let end = offset + buf.len() as u64;
+        for (at, bytes) in &self.pieces {
+            let (a, b) = (offset.max(*at), end.min(at + bytes.len() as u64));
+            if a < b {
+                buf[(a - offset) as usize..(b - offset) as usize]
+                    .copy_from_slice(&bytes[(a - at) as usize..(b - at) as usize]);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_20_gib_disk_grown_to_40_gib_is_found_at_its_whole_gib_end() {
+    // The backup of sgdisk's table (entries + header, 33 sectors) as it
+    // would lie at the end of a 20 GiB disk, which then grew to 40 GiB and
+    // lost its first MiB: the middle of the disk, out of reach of the
+    // MiB-by-MiB probes from either end.
+    const GIB: u64 = 1 << 30;
+    let img = Img::fixture("gpt-512.img");
+    let old_last = 20 * GIB / 512 - 1;
+    let mut tail = img.data[img.data.len() - 33 * 512..].to_vec();
+    let h = 32 * 512;
+    tail[h + 0x18..h + 0x20].copy_from_slice(&old_last.to_le_bytes());
+    tail[h + 0x30..h + 0x38].copy_from_slice(&(old_last - 33).to_le_bytes());
+    tail[h + 0x48..h + 0x50].copy_from_slice(&(old_last - 32).to_le_bytes());
+    tail[h + 0x10..h + 0x14].fill(0);
+    let crc = common::crc32(&tail[h..h + 92]);
+    tail[h + 0x10..h + 0x14].copy_from_slice(&crc.to_le_bytes());
+    let disk = Overlay {
+        len: 40 * GIB,
+        pieces: vec![((old_last - 32) * 512, tail)],
+    };
+    let t = imgcheck_gpt::parse(&disk);
+    let s = t.backup_search.as_ref().unwrap();
+    assert_eq!(s.found, Some((old_last, BackupVia::MibBoundary)));
+    assert!(s.probes <= 20, "{} probes", s.probes);
+    assert_eq!(t.partitions(), clean_partitions("gpt-512.img"));
+    let f = imgcheck_gpt::check(&t);
+    let f = f
+        .iter()
+        .find(|f| f.code == "gpt.backup_header.found_by_search")
+        .unwrap();
+    assert!(f.message.contains("(20 GiB)"), "{}", f.message);
+}
