@@ -149,6 +149,76 @@ fn find_xattr(r: &[u8], estart: usize, vbase: usize, index: u8, name: &[u8]) -> 
     None
 }
 
+/// A name shown as `{:?}` of its lossy UTF-8 text, converted only when a
+/// finding is actually formatted (not for every entry).
+struct Lossy<'a>(&'a [u8]);
+
+impl std::fmt::Debug for Lossy<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&String::from_utf8_lossy(self.0), f)
+    }
+}
+
+/// Distinct names a block's duplicate check remembers.
+const MAX_NAMES_COMPARED: usize = 4096;
+
+/// Byte positions, in `b[start..end]`, of the live entries whose name an
+/// earlier live entry of the same block already has, while fewer than
+/// [`MAX_NAMES_COMPARED`] distinct names came before. The walk stops where
+/// [`Deep::entries`] stops (a malformed entry). Sorting the names instead
+/// of hashing them keeps a crafted block at n·log n.
+fn duplicate_positions(b: &[u8], start: usize, end: usize, dots: bool) -> Vec<usize> {
+    let mut names: Vec<(&[u8], usize)> = Vec::new();
+    let mut pos = start;
+    let mut idx = 0u32;
+    while pos < end {
+        let ino = le32(b, pos);
+        let rec_len_raw = le16(b, pos.saturating_add(4));
+        let rec_len = if rec_len_raw == 0 && end == 65536 {
+            65536usize
+        } else {
+            usize::from(rec_len_raw)
+        };
+        let name_len = usize::from(u8_at(b, pos.saturating_add(6)));
+        if rec_len < 8
+            || rec_len % 4 != 0
+            || pos.saturating_add(rec_len) > end
+            || name_len.saturating_add(8) > rec_len
+        {
+            break;
+        }
+        if !(dots && idx < 2) && ino != 0 && name_len > 0 {
+            names.push((bytes(b, pos.saturating_add(8), name_len), pos));
+        }
+        idx = idx.saturating_add(1);
+        pos = pos.saturating_add(rec_len);
+    }
+    if names.len() < 2 {
+        return Vec::new();
+    }
+    // Stable: equal names stay in block order, so the first of each run
+    // is the one that introduced the name.
+    names.sort_by(|a, b| a.0.cmp(b.0));
+    let mut firsts: Vec<usize> = Vec::new();
+    let mut later: Vec<usize> = Vec::new();
+    let mut prev: Option<&[u8]> = None;
+    for &(name, p) in &names {
+        if prev == Some(name) {
+            later.push(p);
+        } else {
+            firsts.push(p);
+            prev = Some(name);
+        }
+    }
+    if later.is_empty() {
+        return later;
+    }
+    firsts.sort_unstable();
+    later.retain(|p| firsts.partition_point(|f| f < p) < MAX_NAMES_COMPARED);
+    later.sort_unstable();
+    later
+}
+
 struct Deep<'a, 'r> {
     fs: &'a Ext4<'r>,
     out: Vec<Finding>,
@@ -187,7 +257,17 @@ struct Deep<'a, 'r> {
     /// Usage counted per quota type (user, group, project): id → (bytes, inodes).
     quota: Option<Vec<HashMap<u32, (u64, u64)>>>,
     lost_found: Option<u32>,
+    /// Reused by `walk`.
+    scratch_runs: Vec<Run>,
+    /// Reused by `walk`.
+    scratch_dir_lblks: Vec<(u64, u64)>,
 }
+
+/// A mapped run: logical block, physical block, length, uninit, mapping block.
+type Run = (u64, u64, u64, bool, bool);
+
+/// Entries a scratch vector keeps between inodes.
+const SCRATCH_KEEP: usize = 1 << 12;
 
 /// Runs passes 1–5.
 pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
@@ -270,6 +350,8 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
         .filter(|&i| i != 0)
         .collect(),
         lost_found: None,
+        scratch_runs: Vec::new(),
+        scratch_dir_lblks: Vec::new(),
         dx_leaf_refs: Vec::new(),
         dx_hash: HashMap::new(),
         dx_ranges: HashMap::new(),
@@ -411,6 +493,8 @@ impl Deep<'_, '_> {
         let ipg = u64::from(sb.s_inodes_per_group);
         let isz = u64::from(sb.inode_size());
         let csum = sb.has_group_desc_csum();
+        let mut chunk: Vec<u8> = Vec::new();
+        let mut raw: Vec<u8> = Vec::with_capacity(us(isz));
         for g in 0..fs.groups {
             let Some(gd) = fs.gds.get(us(g)).cloned() else {
                 break;
@@ -436,22 +520,35 @@ impl Deep<'_, '_> {
                     .max(1)
                     .min(count.saturating_sub(i));
                 let off = base.saturating_add(i.saturating_mul(isz));
-                let Ok(chunk) =
-                    imgcheck_core::read_vec(fs.r, off, n.saturating_mul(isz), ITABLE_CHUNK)
-                else {
+                // One buffer for every chunk and one for every inode: a fresh
+                // zeroed megabyte per chunk (and a Vec per inode) cost more
+                // than the checks themselves.
+                let len = us(n.saturating_mul(isz));
+                if chunk.len() < len {
+                    chunk.resize(len, 0);
+                }
+                let Some(buf) = chunk.get_mut(..len) else { break };
+                if fs.r.read_exact_at(off, buf).is_err() {
                     break;
-                };
+                }
                 for k in 0..n {
                     let slot = i.saturating_add(k);
                     let ino64 = g.saturating_mul(ipg).saturating_add(slot).saturating_add(1);
                     let Ok(ino) = u32::try_from(ino64) else { break };
                     let start = us(k.saturating_mul(isz));
-                    let raw = chunk
-                        .get(start..start.saturating_add(us(isz)))
-                        .unwrap_or(&[])
-                        .to_vec();
-                    let inode = Inode::parse(ino, off.saturating_add(k.saturating_mul(isz)), raw);
+                    raw.clear();
+                    raw.extend_from_slice(
+                        chunk
+                            .get(start..start.saturating_add(us(isz)))
+                            .unwrap_or(&[]),
+                    );
+                    let inode = Inode::parse(
+                        ino,
+                        off.saturating_add(k.saturating_mul(isz)),
+                        std::mem::take(&mut raw),
+                    );
                     self.inode(&inode);
+                    raw = inode.raw;
                 }
                 i = i.saturating_add(n);
             }
@@ -898,12 +995,34 @@ impl Deep<'_, '_> {
     /// Walks an inode's blocks: claims them, checks i_blocks and i_size,
     /// remembers directory blocks.
     fn walk(&mut self, ino: &Inode, is_dir: bool) -> u64 {
+        // Scratch vectors reused from inode to inode (an allocation per
+        // inode showed in the profile); kept small between uses.
+        let mut runs = std::mem::take(&mut self.scratch_runs);
+        let mut dir_lblks = std::mem::take(&mut self.scratch_dir_lblks);
+        runs.clear();
+        dir_lblks.clear();
+        let nblocks = self.walk_with(ino, is_dir, &mut runs, &mut dir_lblks);
+        runs.clear();
+        runs.shrink_to(SCRATCH_KEEP);
+        dir_lblks.clear();
+        dir_lblks.shrink_to(SCRATCH_KEEP);
+        self.scratch_runs = runs;
+        self.scratch_dir_lblks = dir_lblks;
+        nblocks
+    }
+
+    fn walk_with(
+        &mut self,
+        ino: &Inode,
+        is_dir: bool,
+        runs: &mut Vec<Run>,
+        dir_lblks: &mut Vec<(u64, u64)>,
+    ) -> u64 {
         let fs = self.fs;
         let sb = &fs.sb;
         let n = ino.ino;
         let bs = fs.bs;
         let mut probs = Vec::new();
-        let mut runs: Vec<(u64, u64, u64, bool, bool)> = Vec::new(); // lblk, pblk, len, uninit, meta
         let mut overflow = false;
         let owned = &self.used;
         fs.map_file_filtered(
@@ -942,8 +1061,7 @@ impl Deep<'_, '_> {
         let mut nblocks = 0u64;
         let mut last_lblk: Option<u64> = None;
         let mut last_init: Option<u64> = None;
-        let mut dir_lblks: Vec<(u64, u64)> = Vec::new();
-        for &(lblk, pblk, len, uninit, meta) in &runs {
+        for &(lblk, pblk, len, uninit, meta) in runs.iter() {
             self.claim(n, pblk, len, ino.offset);
             nblocks = nblocks.saturating_add(len);
             if meta {
@@ -1013,7 +1131,7 @@ impl Deep<'_, '_> {
             }
             dir_lblks.sort_unstable();
             let mut expect = 0u64;
-            for &(l, _) in &dir_lblks {
+            for &(l, _) in dir_lblks.iter() {
                 if l != expect {
                     self.error(
                         "ext4.dir.hole",
@@ -1027,7 +1145,7 @@ impl Deep<'_, '_> {
             if ino.i_flags & INDEX_FL != 0 {
                 self.dx_nodes.insert(n, Vec::new());
             }
-            for (l, p) in dir_lblks {
+            for &(l, p) in dir_lblks.iter() {
                 if self.dir_blocks.len() >= MAX_DIR_BLOCKS {
                     self.dir_blocks_dropped = true;
                     break;
@@ -1322,7 +1440,7 @@ impl Deep<'_, '_> {
             && self.fs.sb.s_encoding == 1;
         let mut pos = start;
         let mut idx = 0u32;
-        let mut names: std::collections::HashSet<Vec<u8>> = std::collections::HashSet::new();
+        let dups = duplicate_positions(b, start, end, dots);
         // htree leaves: the range of entry hashes, to hold against the index.
         let hash_version = if casefold || dino.i_flags & 0x4000_0000 != 0 {
             None
@@ -1355,11 +1473,11 @@ impl Deep<'_, '_> {
                 self.error("ext4.dir.bad_entry", off.saturating_add(u64_of(pos)), format!("directory {dir} block {l}: entry at byte {pos} has rec_len {rec_len}, name_len {name_len} (block end {end})"));
                 return;
             }
-            let name = bytes(b, pos.saturating_add(8), name_len).to_vec();
+            let name = bytes(b, pos.saturating_add(8), name_len);
             let eoff = off.saturating_add(u64_of(pos));
             if dots && idx == 0 {
                 if ino != dir || name != b"." {
-                    self.error("ext4.dir.missing_dot", eoff, format!("directory {dir}: first entry is not '.' pointing at itself (inode {ino}, name {:?})", String::from_utf8_lossy(&name)));
+                    self.error("ext4.dir.missing_dot", eoff, format!("directory {dir}: first entry is not '.' pointing at itself (inode {ino}, name {:?})", String::from_utf8_lossy(name)));
                 }
             } else if dots && idx == 1 {
                 if name != b".." || ino == 0 {
@@ -1368,7 +1486,7 @@ impl Deep<'_, '_> {
                         eoff,
                         format!(
                             "directory {dir}: second entry is not '..' (inode {ino}, name {:?})",
-                            String::from_utf8_lossy(&name)
+                            String::from_utf8_lossy(name)
                         ),
                     );
                 } else {
@@ -1377,21 +1495,21 @@ impl Deep<'_, '_> {
             } else if ino != 0 {
                 if encrypted && name_len < 16 {
                     self.error("ext4.dir.short_encrypted_name", eoff, format!("directory {dir} block {l}: encrypted entry for inode {ino} has a {name_len}-byte name, shorter than the 16-byte cipher block"));
-                } else if casefold && !encrypted && std::str::from_utf8(&name).is_err() {
+                } else if casefold && !encrypted && std::str::from_utf8(name).is_err() {
                     self.error("ext4.dir.bad_utf8_name", eoff, format!("directory {dir} block {l}: casefolded entry for inode {ino} is not valid UTF-8"));
                 }
-                if let Some(h) = hash_version.and_then(|v| crate::dirhash::dirhash(v, &name, seed))
+                if let Some(h) = hash_version.and_then(|v| crate::dirhash::dirhash(v, name, seed))
                 {
                     hash_range = Some(hash_range.map_or((h, h), |(a, z)| (a.min(h), z.max(h))));
                 }
-                self.entry(dir, l, eoff, ino, &name, ft, filetype, encrypted);
-                if name_len > 0 && names.len() < 4096 && !names.insert(name.clone()) {
+                self.entry(dir, l, eoff, ino, name, ft, filetype, encrypted);
+                if dups.binary_search(&pos).is_ok() {
                     self.error(
                         "ext4.dir.duplicate_entry",
                         eoff,
                         format!(
                             "directory {dir} block {l}: name {:?} appears twice",
-                            String::from_utf8_lossy(&name)
+                            String::from_utf8_lossy(name)
                         ),
                     );
                 }
@@ -1469,7 +1587,7 @@ impl Deep<'_, '_> {
         encrypted: bool,
     ) {
         let sb = &self.fs.sb;
-        let shown = String::from_utf8_lossy(name).into_owned();
+        let shown = Lossy(name);
         if name.is_empty() {
             self.error(
                 "ext4.dir.bad_name",

@@ -746,18 +746,36 @@ impl<'r> Ext4<'r> {
         let raw = &ino.raw;
         let isz = raw.len();
         let has_hi = isz > 128 && le16(raw, 0x80) >= 4;
-        let mut d = raw.clone();
-        zero(&mut d, 0x7C, 2);
-        if has_hi {
-            zero(&mut d, 0x82, 2);
+        // One CRC call over inode number, generation and the inode with
+        // its checksum fields zeroed, assembled on the stack: a heap copy
+        // per inode, or several short CRC calls, cost more than the CRC.
+        let mut stack = [0u8; 8 + INODE_CSUM_STACK];
+        let mut heap = Vec::new();
+        let d: &mut [u8] = match stack.get_mut(..isz.saturating_add(8)) {
+            Some(d) => d,
+            None => {
+                heap.resize(isz.saturating_add(8), 0);
+                &mut heap
+            }
+        };
+        let mut head = [0u8; 8];
+        for (dst, src) in head
+            .iter_mut()
+            .zip(ino.ino.to_le_bytes().into_iter().chain(ino.i_generation.to_le_bytes()))
+        {
+            *dst = src;
         }
-        let c = crc32c_raw(
-            crc32c_raw(
-                crc32c_raw(self.seed, &ino.ino.to_le_bytes()),
-                &ino.i_generation.to_le_bytes(),
-            ),
-            &d,
-        );
+        if let Some(h) = d.get_mut(..8) {
+            h.copy_from_slice(&head);
+        }
+        if let Some(body) = d.get_mut(8..) {
+            body.copy_from_slice(raw);
+            zero(body, 0x7C, 2);
+            if has_hi {
+                zero(body, 0x82, 2);
+            }
+        }
+        let c = crc32c_raw(self.seed, d);
         let stored = u32::from(le16(raw, 0x7C))
             | if has_hi {
                 u32::from(le16(raw, 0x82)) << 16
@@ -816,7 +834,7 @@ impl<'r> Ext4<'r> {
         }
         if ino.i_flags & EXTENTS_FL != 0 {
             let mut budget = MAX_EXTENT_NODES;
-            let root = ino.i_block.to_vec();
+            let root = ino.i_block;
             let mut ctx = ExtentWalk {
                 fs: self,
                 ino,
@@ -1111,6 +1129,9 @@ impl ExtentWalk<'_, '_> {
         }
     }
 }
+
+/// Inode sizes up to this many bytes are checksummed from a stack copy.
+const INODE_CSUM_STACK: usize = 1024;
 
 /// `i_flags` EXT4_EXTENTS_FL.
 pub const EXTENTS_FL: u32 = 0x80000;
