@@ -58,6 +58,7 @@ if [ -z "$only" ] || [ "$only" = qcow2 ]; then
   for size in 64G 128G 256G; do
     img=$work/prealloc-$size.qcow2
     [ -f "$img" ] || qemu-img create -q -f qcow2 -o preallocation=metadata "$img" "$size"
+    # 64G = 1,048,576 allocated clusters; 256G = 4,194,304.
     # --qemu-compat runs what qemu-img check runs (the qcow2 layer only);
     # the second line is the whole pipeline (table, filesystems, zero map,
     # and on a disk with no table the bounded lost-partition scan).
@@ -80,34 +81,39 @@ if [ -z "$only" ] || [ "$only" = qcow2 ]; then
 fi
 
 if [ -z "$only" ] || [ "$only" = ext4 ]; then
-  fs=$work/ext4-200k.img
-  if [ ! -f "$fs" ]; then
-    tree=$work/tree200k
-    rm -rf "$tree"; mkdir -p "$tree"
-    python3 - "$tree" <<'PY'
+  for files in 50000 100000 200000; do
+    fs=$work/ext4-$files.img
+    if [ ! -f "$fs" ]; then
+      tree=$work/tree$files
+      rm -rf "$tree"; mkdir -p "$tree"
+      python3 - "$tree" "$files" <<'PY'
 import os, sys
-root = sys.argv[1]
-for d in range(400):
+root, n = sys.argv[1], int(sys.argv[2])
+per = 500
+for d in range(n // per):
     p = os.path.join(root, f"d{d:03}")
     os.mkdir(p)
-    for f in range(500):
+    for f in range(per):
         with open(os.path.join(p, f"f{f:03}"), "w") as fh:
             fh.write("x" * (f % 3000))
 PY
-    truncate -s 4G "$fs"
-    mkfs.ext4 -q -F -N 300000 -d "$tree" "$fs"
-    rm -rf "$tree"
-  fi
-  compare "ext4 default vs dumpe2fs -h (4 GiB, 200k files)" -- "$bin" "$fs" -- dumpe2fs -h "$fs"
-  compare "ext4 default vs e2fsck -fn (4 GiB, 200k files)" -- "$bin" "$fs" -- e2fsck -fn "$fs"
-  compare "ext4 --deep vs e2fsck -fn (4 GiB, 200k files)" -- "$bin" --deep "$fs" -- e2fsck -fn "$fs"
+      truncate -s 4G "$fs"
+      mkfs.ext4 -q -F -N $((files * 3 / 2)) -d "$tree" "$fs"
+      rm -rf "$tree"
+    fi
+    compare "ext4 default vs dumpe2fs -h (4 GiB, $files files)" -- "$bin" "$fs" -- dumpe2fs -h "$fs"
+    compare "ext4 default vs e2fsck -fn (4 GiB, $files files)" -- "$bin" "$fs" -- e2fsck -fn "$fs"
+    compare "ext4 --deep vs e2fsck -fn (4 GiB, $files files)" -- "$bin" --deep "$fs" -- e2fsck -fn "$fs"
+  done
 fi
 
 if [ -z "$only" ] || [ "$only" = scan ]; then
-  raw=$work/scan-2g.img
-  [ -f "$raw" ] || head -c 2G /dev/urandom > "$raw"
-  cat "$raw" > /dev/null
-  compare "raw zero+signature scan (--deep, 2 GiB, cached) vs cat" -- "$bin" --deep "$raw" -- cat "$raw"
+  for mib in 512 1024 2048; do
+    raw=$work/scan-$mib.img
+    [ -f "$raw" ] || head -c "${mib}M" /dev/urandom > "$raw"
+    cat "$raw" > /dev/null
+    compare "raw zero+signature scan (--deep, $mib MiB, cached) vs cat" -- "$bin" --deep "$raw" -- cat "$raw"
+  done
 fi
 
 if [ -z "$only" ] || [ "$only" = sparse ]; then
