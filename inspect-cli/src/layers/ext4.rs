@@ -1,6 +1,7 @@
 //! ext2/3/4 filesystem → report node and timeline events.
 
 use super::Options;
+use crate::pipeline::human_size;
 use crate::report::{Event, Node};
 use imgcheck_core::ReadAt;
 use imgcheck_ext4::{Summary, SuperblockSource};
@@ -12,32 +13,13 @@ pub fn probe(r: &dyn ReadAt) -> bool {
     imgcheck_ext4::probe(r)
 }
 
-/// Binary size for titles: `64 MiB`, `1.5 GiB`.
-fn human(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n;
-    let mut tenths = 0u64;
-    let mut unit = 0usize;
-    while v >= 1024 && unit < 5 {
-        tenths = (v % 1024).saturating_mul(10) / 1024;
-        v /= 1024;
-        unit = unit.saturating_add(1);
-    }
-    let name = UNITS.get(unit).copied().unwrap_or("B");
-    if tenths == 0 {
-        format!("{v} {name}")
-    } else {
-        format!("{v}.{tenths} {name}")
-    }
-}
-
 fn title(s: &Summary) -> String {
     let bs = if s.block_size >= 1024 && s.block_size.is_multiple_of(1024) {
         format!("{} KiB blocks", s.block_size >> 10)
     } else {
         format!("{}-byte blocks", s.block_size)
     };
-    let mut t = format!("{}, {bs}, {}", s.kind, human(s.fs_bytes));
+    let mut t = format!("{}, {bs}, {}", s.kind, human_size(s.fs_bytes));
     if s.blocks_count > 0 && s.free_blocks <= s.blocks_count {
         let pct = s
             .free_blocks
