@@ -68,11 +68,12 @@ pub fn inspect_reader(
 ) -> Result<ImageReport, Fatal> {
     let file_size = file.len();
     let mut events = Vec::new();
+    let mut layout_findings = Vec::new();
     let (format_name, mut root, disk, virtual_size) = match detect(file.as_ref(), format) {
         Format::Qcow2 => {
             let opened = layers::qcow2::open(file, opts)?;
             events.extend(opened.events);
-            let mut node = opened.node;
+            let node = opened.node;
             // Without its whole backing chain the guest disk reads zeros
             // where the base holds data: judging the table and filesystems
             // from that would invent damage.
@@ -81,7 +82,7 @@ pub fn inspect_reader(
                 .iter()
                 .any(|f| BROKEN_CHAIN.contains(&f.code.as_ref()) && f.severity == Severity::Error);
             let disk = if broken_chain {
-                node.findings.push(
+                layout_findings.push(
                     imgcheck_core::Finding::info(
                         "layout.disk_not_inspected",
                         imgcheck_core::Layer::Layout,
@@ -108,7 +109,6 @@ pub fn inspect_reader(
     };
     let mut zero_ranges = Vec::new();
     let mut size_chain = Vec::new();
-    let mut layout_findings = Vec::new();
     if let Some(disk) = disk {
         let dev_base = if format_name == "qcow2" { NBD } else { LOOP };
         let table = inspect_disk(&disk, opts, &mut events, dev_base, &mut layout_findings);
