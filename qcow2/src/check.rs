@@ -1118,6 +1118,9 @@ fn qemu_open_checks(c: &mut Ctx<'_>) {
             why = Some("bitmap directory lies past the end of the file".into());
         }
     }
+    if !h.snapshots_offset.is_multiple_of(c.cs) || h.snapshots_offset > MAX_TABLE_OFFSET {
+        why = Some("snapshot table offset invalid".into());
+    }
     if h.crypt_method != 0 {
         why = Some("encrypted image needs a key to open".into());
     }

@@ -61,10 +61,15 @@ pub fn read_table(file: &dyn ReadAt, h: &Header) -> SnapshotTable {
     let start = h.snapshots_offset;
     let mut off = start;
     t.overhanging = h.nb_snapshots.saturating_sub(MAX_SNAPSHOTS);
-    if h.nb_snapshots > 0 && (!start.is_multiple_of(h.cluster_size()) || start > MAX_TABLE_OFFSET) {
+    // QEMU validates the offset even with no snapshots (qcow2_validate_table
+    // runs for a zero-entry table too), so a damaged one stops it opening.
+    if !start.is_multiple_of(h.cluster_size()) || start > MAX_TABLE_OFFSET {
         t.error = Some((
             64,
-            format!("snapshots_offset {start:#x} is not cluster aligned"),
+            format!(
+                "snapshots_offset {start:#x} is not cluster aligned or lies past 2^62 ({} snapshots)",
+                h.nb_snapshots
+            ),
         ));
         return t;
     }

@@ -305,6 +305,16 @@ fn snapshot_table_broken() {
 }
 
 #[test]
+fn snapshot_offset_invalid_without_snapshots() {
+    // Found by the damage sweep: qemu-img refuses to open such an image
+    // ("Snapshot table offset invalid") although it has no snapshot.
+    case("v3.qcow2", "qcow2.snapshot.table_broken", false, |b, _| {
+        let off = u64::from_be_bytes(b[64..72].try_into().unwrap());
+        b[64..72].copy_from_slice(&(off | 0x46).to_be_bytes());
+    });
+}
+
+#[test]
 fn snapshot_table_past_eof() {
     case(
         "snap.qcow2",

@@ -116,6 +116,15 @@ pub type Damage = fn(&mut Vec<u8>, &Map) -> bool;
 /// Damage cases: name and a function that applies it (false: not applicable).
 pub fn damages() -> Vec<(&'static str, Damage)> {
     vec![
+        // QEMU validates snapshots_offset even when there are no snapshots.
+        ("snapshots-offset-unaligned-no-snapshots", |b, m| {
+            if !m.snapshots.is_empty() {
+                return false;
+            }
+            let off = be64(b, 64);
+            b[64..72].copy_from_slice(&(off | 0x0101).to_be_bytes());
+            true
+        }),
         ("refcount-zero-data", |b, m| {
             let Some((_, e)) = m.data_entry else {
                 return false;
