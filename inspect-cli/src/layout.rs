@@ -227,11 +227,23 @@ pub fn expected_structures(table: &Node, disk_len: u64) -> Vec<Expected> {
             len: ss,
             is_backup: false,
         });
+        // Where the gpt layer found the backup (on a grown disk it is not at
+        // the end); else where it belongs.
+        let found = u64_at(&table.details, &["gpt_backup", "lba"])
+            .filter(|_| {
+                table
+                    .details
+                    .get("gpt_backup")
+                    .and_then(|b| b.get("header"))
+                    .is_some()
+            })
+            .and_then(|lba| lba.checked_mul(ss));
+        let at_end = disk_len
+            .saturating_sub(ss)
+            .saturating_sub(disk_len.checked_rem(ss).unwrap_or(0));
         out.push(Expected {
             name: "backup GPT header".into(),
-            start: disk_len
-                .saturating_sub(ss)
-                .saturating_sub(disk_len.checked_rem(ss).unwrap_or(0)),
+            start: found.unwrap_or(at_end),
             len: ss,
             is_backup: true,
         });
@@ -454,6 +466,12 @@ pub fn size_chain(
                     }
                 }
             }
+            // sgdisk -e on a disk whose only GPT is a stale backup found by
+            // search writes an empty table: the gpt layer's recipe applies.
+            let only_by_search = table
+                .findings
+                .iter()
+                .any(|f| f.code == "gpt.backup_header.found_by_search");
             let (dev, part) = if format == "qcow2" {
                 ("/dev/nbd0", "/dev/nbd0p")
             } else {
@@ -462,7 +480,11 @@ pub fn size_chain(
             let n = last.map_or(1, |(s, _)| s.index);
             out.push(
                 Finding::warning("layout.size_chain.grown", Layer::Layout, tend, Space::Disk, msg).with_hint(
-                    format!("sgdisk -e {dev}; growpart {dev} {n}; e2fsck -f {part}{n}; resize2fs {part}{n}   # grow table, partition, filesystem, in that order, after the checks"),
+                    if only_by_search {
+                        "restore the table first with the gpt finding's recipe (sgdisk -e here would write an empty table); then growpart and resize2fs".to_string()
+                    } else {
+                        format!("sgdisk -e {dev}; growpart {dev} {n}; e2fsck -f {part}{n}; resize2fs {part}{n}   # grow table, partition, filesystem, in that order, after the checks")
+                    },
                 ),
             );
         }

@@ -181,6 +181,9 @@ fn inspect_disk(
         });
         node.children.push(part.node);
     }
+    // The gpt adapter adds nodes for ranges it hands out only once; keep
+    // the partitions in table order whatever order they were added in.
+    node.children.sort_by_key(|c| c.span.map(|s| s.index));
     node
 }
 
