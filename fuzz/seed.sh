@@ -10,6 +10,7 @@ for f in "$fx"/qcow2/*.zst "$fx"/disk/*.qcow2.zst; do
   for t in qcow2_open qcow2_guest_read qcow2_check; do seed "$t" "$f"; done
 done
 for f in "$fx"/gpt/*.zst "$fx"/disk/*.img.zst; do [ -e "$f" ] && seed gpt_analyze "$f" 1048576; done
+for f in "$fx"/disk/*.zst; do [ -e "$f" ] && seed imgcheck_pipeline "$f" 4194304; done
 for f in "$fx"/ext4/*.zst "$fx"/disk/whole-disk-ext4.img.zst; do
   [ -e "$f" ] || continue
   seed ext4_default "$f" 2097152; seed ext4_deep "$f" 2097152
