@@ -527,7 +527,9 @@ impl Deep<'_, '_> {
                 if chunk.len() < len {
                     chunk.resize(len, 0);
                 }
-                let Some(buf) = chunk.get_mut(..len) else { break };
+                let Some(buf) = chunk.get_mut(..len) else {
+                    break;
+                };
                 if fs.r.read_exact_at(off, buf).is_err() {
                     break;
                 }
@@ -1498,8 +1500,7 @@ impl Deep<'_, '_> {
                 } else if casefold && !encrypted && std::str::from_utf8(name).is_err() {
                     self.error("ext4.dir.bad_utf8_name", eoff, format!("directory {dir} block {l}: casefolded entry for inode {ino} is not valid UTF-8"));
                 }
-                if let Some(h) = hash_version.and_then(|v| crate::dirhash::dirhash(v, name, seed))
-                {
+                if let Some(h) = hash_version.and_then(|v| crate::dirhash::dirhash(v, name, seed)) {
                     hash_range = Some(hash_range.map_or((h, h), |(a, z)| (a.min(h), z.max(h))));
                 }
                 self.entry(dir, l, eoff, ino, name, ft, filetype, encrypted);

@@ -746,36 +746,31 @@ impl<'r> Ext4<'r> {
         let raw = &ino.raw;
         let isz = raw.len();
         let has_hi = isz > 128 && le16(raw, 0x80) >= 4;
-        // One CRC call over inode number, generation and the inode with
-        // its checksum fields zeroed, assembled on the stack: a heap copy
-        // per inode, or several short CRC calls, cost more than the CRC.
-        let mut stack = [0u8; 8 + INODE_CSUM_STACK];
-        let mut heap = Vec::new();
-        let d: &mut [u8] = match stack.get_mut(..isz.saturating_add(8)) {
-            Some(d) => d,
-            None => {
-                heap.resize(isz.saturating_add(8), 0);
-                &mut heap
-            }
-        };
-        let mut head = [0u8; 8];
-        for (dst, src) in head
-            .iter_mut()
-            .zip(ino.ino.to_le_bytes().into_iter().chain(ino.i_generation.to_le_bytes()))
-        {
-            *dst = src;
-        }
-        if let Some(h) = d.get_mut(..8) {
-            h.copy_from_slice(&head);
-        }
-        if let Some(body) = d.get_mut(8..) {
-            body.copy_from_slice(raw);
+        // Two CRC calls: inode number, generation and the inode's first
+        // 0x84 bytes (where both checksum fields lie, zeroed) assembled on
+        // the stack, then the rest in place. A heap copy per inode, or
+        // many short CRC calls, cost more than the CRC itself.
+        let mut head = [0u8; 8 + HEAD];
+        let c = if let (Some(first), Some(rest)) = (raw.get(..HEAD), raw.get(HEAD..)) {
+            let (num, body) = head.split_at_mut(8);
+            let (n, g) = num.split_at_mut(4);
+            n.copy_from_slice(&ino.ino.to_le_bytes());
+            g.copy_from_slice(&ino.i_generation.to_le_bytes());
+            body.copy_from_slice(first);
             zero(body, 0x7C, 2);
             if has_hi {
                 zero(body, 0x82, 2);
             }
-        }
-        let c = crc32c_raw(self.seed, d);
+            crc32c_raw(crc32c_raw(self.seed, &head), rest)
+        } else {
+            // Shorter than any valid inode: the plain (slow) way.
+            let mut d = raw.clone();
+            zero(&mut d, 0x7C, 2);
+            if has_hi {
+                zero(&mut d, 0x82, 2);
+            }
+            crc32c_raw(self.file_seed(ino), &d)
+        };
         let stored = u32::from(le16(raw, 0x7C))
             | if has_hi {
                 u32::from(le16(raw, 0x82)) << 16
@@ -948,6 +943,19 @@ pub(crate) enum MapEvent {
     Meta { pblk: u64 },
 }
 
+/// Where an extent node lives, for messages: formatted only into a
+/// finding, not for every node walked.
+struct NodeAt(Option<u64>);
+
+impl std::fmt::Display for NodeAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(p) => write!(f, "in block {p}"),
+            None => f.write_str("in the inode"),
+        }
+    }
+}
+
 struct ExtentWalk<'a, 'b> {
     fs: &'a Ext4<'b>,
     ino: &'a Inode,
@@ -984,7 +992,7 @@ impl ExtentWalk<'_, '_> {
         let entries = le16(b, 2);
         let max = le16(b, 4);
         let depth = le16(b, 6);
-        let where_ = blk.map_or_else(|| "in the inode".to_string(), |p| format!("in block {p}"));
+        let where_ = NodeAt(blk);
         if magic != 0xF30A {
             self.bad(
                 "ext4.extent.bad_magic",
@@ -1130,8 +1138,9 @@ impl ExtentWalk<'_, '_> {
     }
 }
 
-/// Inode sizes up to this many bytes are checksummed from a stack copy.
-const INODE_CSUM_STACK: usize = 1024;
+/// The inode bytes copied (checksum fields zeroed) for the checksum: up to
+/// the end of `i_checksum_hi`.
+const HEAD: usize = 0x84;
 
 /// `i_flags` EXT4_EXTENTS_FL.
 pub const EXTENTS_FL: u32 = 0x80000;
