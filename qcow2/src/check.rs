@@ -152,6 +152,113 @@ const CLASS_DATA: u8 = 1;
 const CLASS_L2: u8 = 2;
 const CLASS_META: u8 = 4;
 
+/// Cell bits 0..=2: the reference count, or `COUNT_WIDE` when it lives in
+/// the wide table.
+const COUNT_MASK: u8 = 0b111;
+const COUNT_WIDE: u8 = 0b111;
+/// Cell bits 3..=5: the classes (`CLASS_*` shifted).
+const CLASS_SHIFT: u32 = 3;
+/// Cell bits 6..=7: how many metadata references, saturating at 2 (only
+/// "more than one" matters).
+const META_SHIFT: u32 = 6;
+/// Clusters per chunk of the wide table.
+const WIDE_CHUNK: usize = 1024;
+
+/// The rebuilt reference counts and what each cluster is used as, in one
+/// byte per cluster: nearly every count is 0..=6, so the wide table (four
+/// bytes per cluster, allocated in chunks) exists only where counts are
+/// higher. Worst case stays within five bytes per cluster.
+#[derive(Default)]
+struct Counts {
+    cells: Vec<u8>,
+    wide: Vec<Option<Box<[u32]>>>,
+}
+
+impl Counts {
+    fn new(n: usize) -> Counts {
+        Counts {
+            cells: vec![0; n],
+            wide: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    fn grow(&mut self, n: usize) {
+        if n > self.cells.len() {
+            self.cells.resize(n, 0);
+        }
+    }
+
+    fn wide_get(&self, k: usize) -> u64 {
+        self.wide
+            .get(k / WIDE_CHUNK)
+            .and_then(|c| c.as_ref())
+            .and_then(|c| c.get(k % WIDE_CHUNK))
+            .map_or(0, |&v| u64::from(v))
+    }
+
+    fn wide_set(&mut self, k: usize, v: u64) {
+        let chunk = k / WIDE_CHUNK;
+        if self.wide.len() <= chunk {
+            self.wide.resize_with(chunk.saturating_add(1), || None);
+        }
+        if let Some(slot) = self.wide.get_mut(chunk) {
+            let c = slot.get_or_insert_with(|| vec![0u32; WIDE_CHUNK].into_boxed_slice());
+            if let Some(x) = c.get_mut(k % WIDE_CHUNK) {
+                *x = u32::try_from(v).unwrap_or(u32::MAX);
+            }
+        }
+    }
+
+    /// The count of cluster `k`, decoded from its cell.
+    #[inline]
+    fn count_of(&self, k: usize, cell: u8) -> u64 {
+        let low = cell & COUNT_MASK;
+        if low == COUNT_WIDE {
+            self.wide_get(k)
+        } else {
+            u64::from(low)
+        }
+    }
+
+    fn get(&self, k: usize) -> u64 {
+        self.cells.get(k).map_or(0, |&c| self.count_of(k, c))
+    }
+
+    /// Adds `weight` references (up to `max`) and the class; returns how
+    /// many references did not fit.
+    #[inline]
+    fn add(&mut self, k: usize, weight: u64, max: u64, class: u8) -> u64 {
+        let Some(&cell) = self.cells.get(k) else {
+            return 0;
+        };
+        let cur = self.count_of(k, cell);
+        let add = weight.min(max.saturating_sub(cur));
+        let new = cur.saturating_add(add);
+        let mut cell = cell | (class << CLASS_SHIFT);
+        if class == CLASS_META {
+            let m = u64::from(cell >> META_SHIFT).saturating_add(weight).min(2);
+            cell = (cell & !(0b11 << META_SHIFT)) | (u8::try_from(m).unwrap_or(2) << META_SHIFT);
+        }
+        match u8::try_from(new) {
+            Ok(v) if v < COUNT_WIDE && cell & COUNT_MASK != COUNT_WIDE => {
+                cell = (cell & !COUNT_MASK) | v;
+            }
+            _ => {
+                cell |= COUNT_WIDE;
+                self.wide_set(k, new);
+            }
+        }
+        if let Some(c) = self.cells.get_mut(k) {
+            *c = cell;
+        }
+        weight.saturating_sub(add)
+    }
+}
+
 struct Sink {
     findings: Vec<Finding>,
     per_code: HashMap<&'static str, (u32, u64)>,
@@ -256,6 +363,16 @@ struct DiskRefcounts<'a> {
     rb_bits: u32,
     order: u32,
     cache: HashMap<u64, Arc<[u8]>>,
+    /// Clusters below `scanned` whose refcount on disk is 1, a bit each:
+    /// the COPIED checks look up every allocated cluster, in any order.
+    one: Vec<u64>,
+    /// Per refcount table index below the scanned range: the block
+    /// cannot be read (QEMU: "Can't get refcount").
+    bad: Vec<bool>,
+    scanned: u64,
+    /// One refcount block's bytes and its decoded entries, reused.
+    buf: Vec<u8>,
+    vals: Vec<u64>,
 }
 
 impl DiskRefcounts<'_> {
@@ -288,6 +405,101 @@ impl DiskRefcounts<'_> {
         };
         let entry = cluster & ((1u64 << self.rb_bits).saturating_sub(1));
         Ok(refcount_at(&block, self.order, entry))
+    }
+}
+
+impl DiskRefcounts<'_> {
+    /// Reads refcount block `idx` of the table into `self.vals` (all
+    /// zeros when there is none); `Err` when its offset is unaligned or
+    /// it cannot be read, as [`DiskRefcounts::get`] answers.
+    fn load(&mut self, idx: u64) -> Result<(), ()> {
+        let n = usz(1u64 << self.rb_bits);
+        self.vals.clear();
+        let off = self
+            .reftable
+            .get(usz(idx))
+            .map_or(0, |&e| e & REFT_OFFSET_MASK);
+        if off == 0 {
+            self.vals.resize(n, 0);
+            return Ok(());
+        }
+        if !off.is_multiple_of(self.cluster_size) {
+            return Err(());
+        }
+        self.buf.clear();
+        self.buf.resize(usz(self.cluster_size), 0);
+        let have = usz(self.file.len().saturating_sub(off).min(self.cluster_size));
+        if have > 0 {
+            let part = self.buf.get_mut(..have).unwrap_or(&mut []);
+            self.file.read_exact_at(off, part).map_err(|_| ())?;
+        }
+        decode_block(&self.buf, self.order, &mut self.vals);
+        self.vals.resize(n, 0);
+        Ok(())
+    }
+
+    /// Builds the "refcount is 1" bitmap for clusters `0..n`, reading
+    /// each refcount block once.
+    fn scan(&mut self, n: u64) {
+        let per = 1u64 << self.rb_bits;
+        let blocks = n.div_ceil(per);
+        self.one = vec![0; usz(n.div_ceil(64))];
+        self.bad = vec![false; usz(blocks)];
+        for idx in 0..blocks {
+            let base = idx.saturating_mul(per);
+            if self.load(idx).is_err() {
+                if let Some(b) = self.bad.get_mut(usz(idx)) {
+                    *b = true;
+                }
+                continue;
+            }
+            let vals = std::mem::take(&mut self.vals);
+            for (k, _) in (base..n).zip(vals.iter()).filter(|(_, v)| **v == 1) {
+                if let Some(w) = self.one.get_mut(usz(k >> 6)) {
+                    *w |= 1u64 << (k & 63);
+                }
+            }
+            self.vals = vals;
+        }
+        self.scanned = n;
+    }
+
+    /// Whether the on-disk refcount of `cluster` is 1: the bitmap when
+    /// scanned, else a lookup.
+    #[inline]
+    fn is_one(&mut self, cluster: u64) -> Result<bool, ()> {
+        if cluster < self.scanned {
+            if self
+                .bad
+                .get(usz(cluster >> self.rb_bits))
+                .copied()
+                .unwrap_or(true)
+            {
+                return Err(());
+            }
+            let w = self.one.get(usz(cluster >> 6)).copied().unwrap_or(0);
+            return Ok(w >> (cluster & 63) & 1 == 1);
+        }
+        self.get(cluster).map(|v| v == 1)
+    }
+}
+
+/// Decodes every entry of a refcount block with `1 << order`-bit entries.
+fn decode_block(block: &[u8], order: u32, out: &mut Vec<u64>) {
+    match order {
+        3 => out.extend(block.iter().map(|&b| u64::from(b))),
+        4 => out.extend(block.chunks_exact(2).map(|c| {
+            u64::from(u16::from_be_bytes([
+                c.first().copied().unwrap_or(0),
+                c.get(1).copied().unwrap_or(0),
+            ]))
+        })),
+        5 => out.extend(block.chunks_exact(4).map(|c| u64::from(be32(c, 0)))),
+        6 => out.extend(block.chunks_exact(8).map(|c| be64(c, 0))),
+        _ => {
+            let n = u64::try_from(block.len()).unwrap_or(0).saturating_mul(8) >> order.min(6);
+            out.extend((0..n).map(|i| refcount_at(block, order, i)));
+        }
     }
 }
 
@@ -351,9 +563,9 @@ struct Ctx<'a> {
     h: &'a Header,
     cs: u64,
     file_len: u64,
-    imrt: Vec<u32>,
-    class: Vec<u8>,
-    meta: Vec<u8>,
+    counts: Counts,
+    /// log2 of the cluster size.
+    cbits: u32,
     refcount_max: u64,
     sink: Sink,
     r: CheckReport,
@@ -383,28 +595,18 @@ impl Ctx<'_> {
             );
             return;
         }
-        let first = offset.checked_div(self.cs).unwrap_or(0);
-        let last = end.saturating_sub(1).checked_div(self.cs).unwrap_or(0);
+        let first = offset >> self.cbits;
+        let last = end.saturating_sub(1) >> self.cbits;
         // Bounded: last < (file_len + cs) / cs.
         for k in first..=last {
             let ku = usz(k);
-            if ku >= self.imrt.len() {
-                self.imrt.resize(ku.saturating_add(1), 0);
-                self.class.resize(ku.saturating_add(1), 0);
-                self.meta.resize(ku.saturating_add(1), 0);
+            if ku >= self.counts.len() {
+                self.counts.grow(ku.saturating_add(1));
             }
-            let Some(v) = self.imrt.get_mut(ku) else {
-                continue;
-            };
             // QEMU counts one overflow for every reference past the maximum.
-            let room = self.refcount_max.saturating_sub(u64::from(*v));
-            let add = self.weight.min(room);
-            *v = v.saturating_add(u32::try_from(add).unwrap_or(u32::MAX));
-            if add < self.weight {
-                self.r.corruptions = self
-                    .r
-                    .corruptions
-                    .saturating_add(self.weight.saturating_sub(add));
+            let over = self.counts.add(ku, self.weight, self.refcount_max, class);
+            if over > 0 {
+                self.r.corruptions = self.r.corruptions.saturating_add(over);
                 self.sink.push(
                     Severity::Error,
                     "qcow2.refcount.overflow",
@@ -414,14 +616,6 @@ impl Ctx<'_> {
                         self.h.refcount_bits()
                     ),
                 );
-            }
-            if let Some(c) = self.class.get_mut(ku) {
-                *c |= class;
-            }
-            if class == CLASS_META
-                && let Some(m) = self.meta.get_mut(ku)
-            {
-                *m = m.saturating_add(u8::try_from(self.weight).unwrap_or(u8::MAX));
             }
         }
     }
@@ -510,9 +704,8 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
         h,
         cs,
         file_len,
-        imrt: vec![0; n],
-        class: vec![0; n],
-        meta: vec![0; n],
+        counts: Counts::new(n),
+        cbits: h.cluster_bits,
         refcount_max: refcount_max.min(u64::from(u32::MAX)),
         sink,
         r,
@@ -679,16 +872,23 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
             .saturating_sub(h.refcount_order),
         order: h.refcount_order,
         cache: HashMap::new(),
+        one: Vec::new(),
+        bad: Vec::new(),
+        scanned: 0,
+        buf: Vec::new(),
+        vals: Vec::new(),
     };
+    disk.scan(u64::try_from(c.counts.len()).unwrap_or(0));
     // COPIED on the active L1 entries (QEMU's check_oflag_copied).
     for (i, &l1e) in active.entries.iter().enumerate() {
         let l2 = l1e & L1E_OFFSET_MASK;
         if l2 == 0 {
             continue;
         }
-        if let Ok(rc) = disk.get(l2 >> h.cluster_bits)
-            && (rc == 1) != (l1e & OFLAG_COPIED != 0)
+        if let Ok(one) = disk.is_one(l2 >> h.cluster_bits)
+            && one != (l1e & OFLAG_COPIED != 0)
         {
+            let rc = disk.get(l2 >> h.cluster_bits).unwrap_or(0);
             let at = active
                 .offset
                 .saturating_add(u64::try_from(i).unwrap_or(0).saturating_mul(8));
@@ -769,40 +969,61 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
             continue;
         }
         let cl = off.checked_div(cs).unwrap_or(0);
-        if cl >= u64::try_from(c.imrt.len()).unwrap_or(u64::MAX) {
+        if cl >= u64::try_from(c.counts.len()).unwrap_or(u64::MAX) {
             c.r.highest_referenced_end = c.r.highest_referenced_end.max(off.saturating_add(cs));
             c.corruption("qcow2.refblock.past_eof", at, format!("refcount table entry {i} points to a refcount block at {off:#x}, outside the file ({file_len} bytes)"));
             continue;
         }
         if off != 0 {
             c.inc(off, cs, CLASS_META, "refcount block");
-            let v = c.imrt.get(usz(cl)).copied().unwrap_or(0);
+            let v = c.counts.get(usz(cl));
             if v != 1 {
                 c.corruption("qcow2.refblock.shared", off, format!("refcount block {i} at {off:#x} is referenced {v} times; it must be referenced only by the refcount table"));
             }
         }
     }
 
-    // Compare with the refcounts on disk.
+    // Compare with the refcounts on disk, a refcount block at a time.
     let mut highest = 0u64;
-    let total = c.imrt.len();
-    for k in 0..total {
-        let k64 = u64::try_from(k).unwrap_or(u64::MAX);
-        let Ok(on_disk) = disk.get(k64) else {
-            c.r.check_errors = c.r.check_errors.saturating_add(1);
-            c.sink.push(Severity::Error, "qcow2.check.refcount_unreadable", k64.saturating_mul(cs), format!("the refcount of cluster {k} cannot be read: its refcount block offset is not cluster aligned"));
+    let total = u64::try_from(c.counts.len()).unwrap_or(0);
+    let per = 1u64 << disk.rb_bits;
+    let mut base = 0u64;
+    while base < total {
+        let end = base.saturating_add(per).min(total);
+        let idx = base >> disk.rb_bits;
+        if disk.load(idx).is_err() {
+            for k in base..end {
+                c.r.check_errors = c.r.check_errors.saturating_add(1);
+                c.sink.push(Severity::Error, "qcow2.check.refcount_unreadable", k.saturating_mul(cs), format!("the refcount of cluster {k} cannot be read: its refcount block offset is not cluster aligned"));
+            }
+            base = end;
             continue;
-        };
-        let counted = u64::from(c.imrt.get(k).copied().unwrap_or(0));
-        if on_disk > 0 || counted > 0 {
-            highest = k64;
         }
-        if on_disk < counted {
-            c.corruption("qcow2.refcount.too_low", k64.saturating_mul(cs), format!("cluster {k} (offset {:#x}) has refcount {on_disk} on disk but {counted} references; freeing or reusing it would destroy data", k64.saturating_mul(cs)));
-        } else if on_disk > counted {
-            c.r.leaks = c.r.leaks.saturating_add(1);
-            c.sink.push_leak(k64, cs, on_disk, counted);
+        // Fast pass: find the last cluster in use and whether any differs.
+        let (b, e) = (usz(base), usz(end));
+        let cells = c.counts.cells.get(b..e).unwrap_or(&[]);
+        let mut differs = false;
+        for (j, (&cell, &on_disk)) in cells.iter().zip(disk.vals.iter()).enumerate() {
+            let counted = c.counts.count_of(b.saturating_add(j), cell);
+            if on_disk | counted != 0 {
+                highest = base.saturating_add(u64::try_from(j).unwrap_or(0));
+            }
+            differs |= on_disk != counted;
         }
+        if differs {
+            for k in base..end {
+                let j = usz(k.saturating_sub(base));
+                let on_disk = disk.vals.get(j).copied().unwrap_or(0);
+                let counted = c.counts.get(usz(k));
+                if on_disk < counted {
+                    c.corruption("qcow2.refcount.too_low", k.saturating_mul(cs), format!("cluster {k} (offset {:#x}) has refcount {on_disk} on disk but {counted} references; freeing or reusing it would destroy data", k.saturating_mul(cs)));
+                } else if on_disk > counted {
+                    c.r.leaks = c.r.leaks.saturating_add(1);
+                    c.sink.push_leak(k, cs, on_disk, counted);
+                }
+            }
+        }
+        base = end;
     }
     c.r.image_end_offset = highest.saturating_add(1).saturating_mul(cs);
 
@@ -929,14 +1150,19 @@ fn check_l2(
                 }
                 if frag {
                     // QEMU's check_oflag_copied: data clusters of the active L1.
-                    let rc = if data_file {
-                        Ok(1)
+                    let one = if data_file {
+                        Ok(true)
                     } else {
-                        disk.get(off >> h.cluster_bits)
+                        disk.is_one(off >> h.cluster_bits)
                     };
-                    if let Ok(rc) = rc
-                        && (rc == 1) != (e & OFLAG_COPIED != 0)
+                    if let Ok(one) = one
+                        && one != (e & OFLAG_COPIED != 0)
                     {
+                        let rc = if data_file {
+                            1
+                        } else {
+                            disk.get(off >> h.cluster_bits).unwrap_or(0)
+                        };
                         c.corruption(
                             "qcow2.l2.copied_flag",
                             eoff,
@@ -1132,7 +1358,7 @@ fn gap_checks(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>, lost: &LostData, sn
     let cs = c.cs;
     let img = c.img;
     // Refcounts for clusters past EOF: qemu-img compares only up to EOF.
-    let first_past = u64::try_from(c.imrt.len()).unwrap_or(u64::MAX);
+    let first_past = u64::try_from(c.counts.len()).unwrap_or(u64::MAX);
     let rb_entries = 1u64 << disk.rb_bits;
     let mut past = 0u64;
     let mut first = None;
@@ -1313,7 +1539,13 @@ impl Ctx<'_> {
 
 fn overlap_checks(c: &mut Ctx<'_>) {
     let cs = c.cs;
-    for (k, (&cl, &m)) in c.class.iter().zip(c.meta.iter()).enumerate() {
+    for (k, &cell) in c.counts.cells.iter().enumerate() {
+        // Data-only and unused clusters (nearly all) cannot overlap.
+        if cell & ((CLASS_L2 | CLASS_META) << CLASS_SHIFT) == 0 {
+            continue;
+        }
+        let cl = (cell >> CLASS_SHIFT) & 0b111;
+        let m = cell >> META_SHIFT;
         let off = u64::try_from(k).unwrap_or(0).saturating_mul(cs);
         let meta = cl & (CLASS_L2 | CLASS_META) != 0;
         if cl & CLASS_DATA != 0 && meta {
