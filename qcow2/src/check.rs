@@ -426,13 +426,7 @@ impl DiskRefcounts<'_> {
         if !off.is_multiple_of(self.cluster_size) {
             return Err(());
         }
-        self.buf.clear();
-        self.buf.resize(usz(self.cluster_size), 0);
-        let have = usz(self.file.len().saturating_sub(off).min(self.cluster_size));
-        if have > 0 {
-            let part = self.buf.get_mut(..have).unwrap_or(&mut []);
-            self.file.read_exact_at(off, part).map_err(|_| ())?;
-        }
+        read_cluster_into(self.file, off, self.cluster_size, &mut self.buf).map_err(|_| ())?;
         decode_block(&self.buf, self.order, &mut self.vals);
         self.vals.resize(n, 0);
         Ok(())
@@ -482,6 +476,29 @@ impl DiskRefcounts<'_> {
         }
         self.get(cluster).map(|v| v == 1)
     }
+}
+
+/// Reads `len` (at most a cluster) bytes at `offset` into `buf`, reusing
+/// its allocation; bytes past the end of the file read as zeros.
+fn read_cluster_into(
+    file: &dyn ReadAt,
+    offset: u64,
+    len: u64,
+    buf: &mut Vec<u8>,
+) -> Result<(), imgcheck_core::ReadError> {
+    let len = usz(len);
+    // Only a new or grown buffer is zeroed; the read overwrites the rest.
+    buf.resize(len, 0);
+    buf.truncate(len);
+    let have = usz(file.len().saturating_sub(offset)).min(len);
+    let Some((part, tail)) = buf.split_at_mut_checked(have) else {
+        return Ok(());
+    };
+    tail.fill(0);
+    if !part.is_empty() {
+        file.read_exact_at(offset, part)?;
+    }
+    Ok(())
 }
 
 /// Decodes every entry of a refcount block with `1 << order`-bit entries.
@@ -628,12 +645,15 @@ impl Ctx<'_> {
             .r
             .highest_referenced_end
             .max(off.saturating_add(self.cs));
-        if self.weight == 1
-            && let Some(cell) = self.counts.cells.get_mut(usz(off >> self.cbits))
-        {
+        if let Some(cell) = self.counts.cells.get_mut(usz(off >> self.cbits)) {
             let low = *cell & COUNT_MASK;
-            if low < COUNT_WIDE.saturating_sub(1) && u64::from(low) < self.refcount_max {
-                *cell = (*cell & !COUNT_MASK) | (CLASS_DATA << CLASS_SHIFT) | low.saturating_add(1);
+            let new = u64::from(low).saturating_add(self.weight);
+            if low != COUNT_WIDE
+                && new < u64::from(COUNT_WIDE)
+                && new <= self.refcount_max
+                && let Ok(new) = u8::try_from(new)
+            {
+                *cell = (*cell & !COUNT_MASK) | (CLASS_DATA << CLASS_SHIFT) | new;
                 return;
             }
         }
@@ -927,8 +947,9 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
     let refs = refs.sorted();
     let mut lost = LostData::default();
     let mut i = 0usize;
+    let mut l2_buf = Vec::new();
     while let Some(&(l2_off, _, _, _)) = refs.get(i) {
-        let table = read_zero_filled(file, l2_off, cs, cs).map(|(b, _)| b);
+        let table = read_cluster_into(file, l2_off, cs, &mut l2_buf).map(|()| &l2_buf);
         let mut j = i;
         // Active references one by one (fragmentation and COPIED are
         // per reference); snapshot references summed into one weight.
