@@ -1719,3 +1719,51 @@ fn check_chain(image: &Image, opts: &CheckOptions) -> Vec<BackingCheck> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod counts_tests {
+    use super::*;
+
+    #[test]
+    fn counts_cross_into_the_wide_table_and_back_out_exactly() {
+        let mut c = Counts::new(3 * WIDE_CHUNK);
+        let k = 2 * WIDE_CHUNK + 5;
+        for n in 1..=20u64 {
+            assert_eq!(c.add(k, 1, u64::from(u32::MAX), CLASS_DATA), 0);
+            assert_eq!(c.get(k), n);
+        }
+        // Weights jump over the boundary in one step too.
+        assert_eq!(c.add(1, 9, u64::from(u32::MAX), CLASS_DATA), 0);
+        assert_eq!(c.get(1), 9);
+        // Neighbours untouched, class kept.
+        assert_eq!(c.get(k - 1), 0);
+        assert_eq!(c.get(k + 1), 0);
+        assert_eq!(c.cells[k] >> CLASS_SHIFT & 0b111, CLASS_DATA);
+    }
+
+    #[test]
+    fn counts_report_what_does_not_fit_the_refcount_width() {
+        let mut c = Counts::new(4);
+        // 1-bit refcounts: the second reference overflows.
+        assert_eq!(c.add(0, 1, 1, CLASS_DATA), 0);
+        assert_eq!(c.add(0, 1, 1, CLASS_DATA), 1);
+        assert_eq!(c.get(0), 1);
+        // 4-bit: a weight of 20 keeps 15 and overflows 5.
+        assert_eq!(c.add(1, 20, 15, CLASS_DATA), 5);
+        assert_eq!(c.get(1), 15);
+    }
+
+    #[test]
+    fn metadata_count_saturates_at_two() {
+        let mut c = Counts::new(2);
+        c.add(0, 1, 100, CLASS_META);
+        assert_eq!(c.cells[0] >> META_SHIFT, 1);
+        c.add(0, 1, 100, CLASS_META);
+        c.add(0, 1, 100, CLASS_META);
+        assert_eq!(c.cells[0] >> META_SHIFT, 2);
+        assert_eq!(c.get(0), 3);
+        c.add(1, 5, 100, CLASS_L2);
+        assert_eq!(c.cells[1] >> META_SHIFT, 0);
+        assert_eq!(c.cells[1] >> CLASS_SHIFT & 0b111, CLASS_L2);
+    }
+}
