@@ -30,7 +30,9 @@ pub const MAX_BITMAPS: u32 = 65535;
 pub const MAX_BITMAP_DIRECTORY_BYTES: u64 = 64 << 20;
 /// Largest bitmap table in bytes.
 pub const MAX_BITMAP_TABLE_BYTES: u64 = 64 << 20;
-/// Most clusters the checker tracks (4 bytes each in memory: 256 MiB).
+/// Most clusters the checker tracks: one byte and one bit each in memory
+/// (72 MiB), plus four bytes for each cluster whose count exceeds 6, in
+/// 1024-cluster chunks (at worst 328 MiB in all).
 pub const MAX_CHECK_CLUSTERS: u64 = 1 << 26;
 /// L2 tables kept in the guest reader's cache.
 pub const L2_CACHE_TABLES: usize = 32;
