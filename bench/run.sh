@@ -112,7 +112,7 @@ if [ -z "$only" ] || [ "$only" = scan ]; then
     raw=$work/scan-$mib.img
     [ -f "$raw" ] || head -c "${mib}M" /dev/urandom > "$raw"
     cat "$raw" > /dev/null
-    compare "raw zero+signature scan (--deep, $mib MiB, cached) vs cat" -- "$bin" --deep "$raw" -- cat "$raw"
+    compare "raw zero+signature scan (--scan, $mib MiB, cached) vs cat" -- "$bin" --scan "$raw" -- cat "$raw"
   done
 fi
 

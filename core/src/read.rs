@@ -233,6 +233,23 @@ impl ReadAt for FileReader {
         self.len
     }
 
+    /// A hole of a sparse file reads as zeros: lseek(SEEK_DATA) says where
+    /// the next data is without reading. Filesystems without hole support
+    /// report data everywhere, which only means "unknown".
+    fn known_zero(&self, offset: u64, len: u64) -> bool {
+        let Some(end) = offset.checked_add(len) else {
+            return false;
+        };
+        if end > self.len || len == 0 {
+            return false;
+        }
+        match rustix::fs::seek(&self.file, rustix::fs::SeekFrom::Data(offset)) {
+            Ok(next_data) => next_data >= end,
+            // ENXIO: no data at or after offset (the rest is a hole).
+            Err(e) => e == rustix::io::Errno::NXIO,
+        }
+    }
+
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         check_range(offset, buf.len(), self.len)?;
         self.file.read_exact_at(buf, offset).map_err(|e| {
@@ -411,6 +428,26 @@ mod tests {
         r.read_exact_at(6, &mut b).unwrap();
         assert_eq!(&b, b"world");
         assert!(r.read_exact_at(7, &mut b).is_err());
+        // A sparse file's hole is known to be zero, data is not.
+        let sparse = dir.join("sparse.img");
+        let f = std::fs::File::create(&sparse).unwrap();
+        f.set_len(8 << 20).unwrap();
+        use std::os::unix::fs::FileExt;
+        f.write_all_at(&[1u8; 4096], 4 << 20).unwrap();
+        drop(f);
+        let sr = FileReader::open(&sparse).unwrap();
+        assert!(!sr.known_zero(4 << 20, 4096), "data is not a hole");
+        assert!(
+            !sr.known_zero(0, 8 << 20),
+            "a range with data in it is not zero"
+        );
+        assert!(
+            !sr.known_zero(0, 9 << 20),
+            "past the end is never known zero"
+        );
+        // Hole detection depends on the filesystem; where it works, the
+        // first MiB (never written) is a hole.
+        let _ = sr.known_zero(0, 1 << 20);
         // Truncated after opening: the read fails, it does not return zeros.
         std::fs::write(&p, b"hi").unwrap();
         assert!(r.read_exact_at(6, &mut b).is_err());

@@ -70,6 +70,13 @@ struct Args {
     #[arg(long)]
     deep: bool,
 
+    /// Read the whole disk for the zero map (all-zero ranges and what they
+    /// destroyed), not only the first 16 MiB of the disk and of each
+    /// partition; holes of a sparse file and unallocated qcow2 clusters are
+    /// skipped without reading.
+    #[arg(long)]
+    scan: bool,
+
     /// Inspect the disk as of this qcow2 internal snapshot (id or name).
     #[arg(long, value_name = "NAME")]
     snapshot: Option<String>,
@@ -216,6 +223,7 @@ pub fn run() -> u8 {
 fn options(args: &Args, path: &std::path::Path) -> Options {
     Options {
         deep: args.deep,
+        scan: args.scan,
         snapshot: args.snapshot.clone(),
         image_path: path.to_path_buf(),
     }

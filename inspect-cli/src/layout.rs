@@ -71,9 +71,9 @@ pub fn emptiness(disk: &dyn ReadAt, table: &Node) -> Option<Finding> {
 
 /// Granularity of the zero map: a run shorter than this is not reported.
 pub const ZERO_BLOCK: u64 = 4096;
-/// Default depth scans this much at the start of the disk and of each
-/// partition, and at the end of the disk: where tables, superblocks and
-/// descriptor tables live. `--deep` scans everything.
+/// By default the zero map reads this much at the start of the disk and of
+/// each partition, and at the end of the disk: where tables, superblocks and
+/// descriptor tables live. `--scan` reads everything.
 pub const ZERO_PROBE: u64 = 16 << 20;
 /// Read size of the zero scan.
 const SCAN_CHUNK: usize = 1 << 20;
@@ -336,10 +336,10 @@ fn listed_structures(node: &Node, base: u64, out: &mut Vec<Expected>) {
     }
 }
 
-/// The regions the zero map reads: everything with `--deep`, else the
+/// The regions the zero map reads: everything with `--scan`, else the
 /// start of the disk and of each partition, and the end of the disk.
-pub fn zero_regions(table: &Node, disk_len: u64, deep: bool) -> Vec<(u64, u64)> {
-    if deep {
+pub fn zero_regions(table: &Node, disk_len: u64, scan: bool) -> Vec<(u64, u64)> {
+    if scan {
         return vec![(0, disk_len)];
     }
     let mut r = vec![

@@ -113,7 +113,7 @@ pub fn inspect_reader(
         let dev_base = if format_name == "qcow2" { NBD } else { LOOP };
         let table = inspect_disk(&disk, opts, &mut events, dev_base, &mut layout_findings);
         layout_findings.extend(layout::emptiness(disk.as_ref(), &table));
-        let regions = layout::zero_regions(&table, disk.len(), opts.deep);
+        let regions = layout::zero_regions(&table, disk.len(), opts.scan);
         zero_ranges = layout::zero_ranges(disk.as_ref(), &regions);
         let (chain, breaks) = layout::size_chain(&root, &table, disk.len(), format_name);
         layout_findings.extend(breaks);

@@ -371,3 +371,31 @@ fn reformatted_partition_is_not_taken_for_its_old_ext4() {
     );
     assert_eq!(r.verdict(), Verdict::Clean, "{:?}", codes(&r));
 }
+
+#[test]
+fn scan_maps_zeros_beyond_the_metadata_regions() {
+    // 8 MiB zeroed 20 MiB into partition 2, past the 16 MiB the default
+    // zero map reads from a partition's start: only --scan maps it.
+    let d = damaged(
+        "disk/gpt-two-ext4.img",
+        &[Patch::Zero {
+            offset: 44 * MIB,
+            len: 8 * MIB,
+        }],
+    );
+    let covered = |r: &ImageReport| {
+        r.zero_ranges
+            .iter()
+            .any(|&(s, e)| s <= 45 * MIB && e >= 51 * MIB)
+    };
+    let default = inspect(d.path());
+    assert!(!covered(&default), "{:?}", default.zero_ranges);
+    let scanned = inspect_with(
+        d.path(),
+        Options {
+            scan: true,
+            ..Options::default()
+        },
+    );
+    assert!(covered(&scanned), "{:?}", scanned.zero_ranges);
+}

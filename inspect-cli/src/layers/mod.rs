@@ -14,6 +14,9 @@ use std::path::PathBuf;
 pub struct Options {
     /// Walk every object (`--deep`), not only metadata proportional to size.
     pub deep: bool,
+    /// Read the whole disk for the zero map (`--scan`), not only where
+    /// tables and superblocks live.
+    pub scan: bool,
     /// Inspect the guest disk as of this internal snapshot (id or name).
     pub snapshot: Option<String>,
     /// The image path as given, for hints and backing-file resolution.
