@@ -218,8 +218,16 @@ pub fn next_steps(report: &ImageReport) -> Vec<String> {
     let findings = report.findings();
     let mut hints: Vec<String> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
+    // Layout findings first at each severity: they tell the whole story
+    // (grow the table, then the partition, then the filesystem) where a
+    // layer's hint covers its own part.
+    let ordered: Vec<&imgcheck_core::Finding> = report
+        .layout
+        .iter()
+        .chain(report.root.all_findings())
+        .collect();
     for sev in [Severity::Error, Severity::Warning] {
-        for f in findings.iter().filter(|f| f.severity == sev) {
+        for f in ordered.iter().filter(|f| f.severity == sev) {
             if let Some(h) = &f.hint {
                 let h = replace_word(h, "IMAGE", &report.image);
                 // Two findings often suggest the same command with different
