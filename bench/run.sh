@@ -67,13 +67,18 @@ if [ -z "$only" ] || [ "$only" = qcow2 ]; then
   done
   img=$work/fragmented.qcow2
   if [ ! -f "$img" ]; then
-    qemu-img create -q -f qcow2 -o cluster_size=4096 "$img" 8G
-    # Interleaved writes so the clusters land out of guest order, with
-    # snapshots between rounds.
+    # 4 KiB clusters written in random order (so allocation order and guest
+    # order differ: qemu-img reports ~99% fragmented), with snapshots
+    # between rounds so clusters are shared. qemu-io reads the commands
+    # from stdin in one process.
+    qemu-img create -q -f qcow2 -o cluster_size=4096 "$img" 4G
     for round in 1 2 3; do
-      cmds=()
-      for i in $(seq 0 400); do cmds+=(-c "write -q -P $round $(( (i * 7919 % 401) * 16 ))M 256k"); done
-      qemu-io -f qcow2 "${cmds[@]}" "$img"
+      python3 -c "
+import random, sys
+r = random.Random($round)
+for i in range(${FRAG_WRITES:-150000}):
+    print(f'write -q -P {($round * 7 + i) % 251} {r.randrange(0, 1 << 20) * 4096} 4k')
+" | qemu-io -f qcow2 "$img" >/dev/null
       qemu-img snapshot -c "round$round" "$img"
     done
   fi
