@@ -384,28 +384,7 @@ fn error_records(c: &mut Ctx<'_, '_>) -> Option<ErrorRecords> {
             sb.s_last_error_errcode,
         )
     });
-    let describe = |r: &ErrorRecord| {
-        let mut s = format!(
-            "{} in {}:{}",
-            fmt_time(r.time),
-            if r.function.is_empty() {
-                "?"
-            } else {
-                &r.function
-            },
-            r.line
-        );
-        if r.inode != 0 {
-            s.push_str(&format!(", inode {}", r.inode));
-        }
-        if r.block != 0 {
-            s.push_str(&format!(", block {}", r.block));
-        }
-        if r.errcode != 0 {
-            s.push_str(&format!(", error {}", r.errcode_name));
-        }
-        s
-    };
+    let describe = |r: &ErrorRecord| format!("{} in {}", fmt_time(r.time), r.location());
     let mut msg = format!(
         "the kernel recorded {} error(s) on this filesystem",
         sb.s_error_count

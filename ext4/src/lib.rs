@@ -212,6 +212,29 @@ pub struct ErrorRecord {
     pub errcode_name: String,
 }
 
+impl ErrorRecord {
+    /// Where it happened, only the parts recorded:
+    /// `ext4_lookup:1850, inode 12, block 9, error EFSCORRUPTED`.
+    pub fn location(&self) -> String {
+        let func = if self.function.is_empty() {
+            "?"
+        } else {
+            &self.function
+        };
+        let mut s = format!("{func}:{}", self.line);
+        if self.inode != 0 {
+            s.push_str(&format!(", inode {}", self.inode));
+        }
+        if self.block != 0 {
+            s.push_str(&format!(", block {}", self.block));
+        }
+        if self.errcode != 0 {
+            s.push_str(&format!(", error {}", self.errcode_name));
+        }
+        s
+    }
+}
+
 /// True when `r` holds an ext2/3/4 superblock at byte 1024 (the magic), or
 /// a backup one can be found (a filesystem whose primary is damaged).
 pub fn probe(r: &dyn ReadAt) -> bool {

@@ -43,29 +43,6 @@ fn title(s: &Summary) -> String {
     t
 }
 
-/// `ext4_lookup:1850, inode 12, EFSCORRUPTED`: only the parts recorded.
-fn describe(r: &imgcheck_ext4::ErrorRecord) -> String {
-    let mut d = format!(
-        "{}:{}",
-        if r.function.is_empty() {
-            "?"
-        } else {
-            &r.function
-        },
-        r.line
-    );
-    if r.inode != 0 {
-        d.push_str(&format!(", inode {}", r.inode));
-    }
-    if r.block != 0 {
-        d.push_str(&format!(", block {}", r.block));
-    }
-    if r.errcode != 0 {
-        d.push_str(&format!(", {}", r.errcode_name));
-    }
-    d
-}
-
 fn events(s: &Summary, source: &str) -> Vec<Event> {
     let mut ev = Vec::new();
     let mut add = |time: Option<i64>, what: String| {
@@ -100,12 +77,15 @@ fn events(s: &Summary, source: &str) -> Vec<Event> {
     }
     if let Some(e) = &s.errors {
         if let Some(f) = &e.first {
-            add(Some(f.time), format!("first kernel error: {}", describe(f)));
+            add(
+                Some(f.time),
+                format!("first kernel error: {}", f.location()),
+            );
         }
         if let Some(l) = &e.last {
             add(
                 Some(l.time),
-                format!("last kernel error (of {}): {}", e.count, describe(l)),
+                format!("last kernel error (of {}): {}", e.count, l.location()),
             );
         }
     }
