@@ -23,6 +23,8 @@
 
 mod findings;
 mod read;
+mod size;
 
 pub use findings::{Finding, Layer, Severity, Space, worst_severity};
 pub use read::{BytesReader, FileReader, ReadAt, ReadError, ReadErrorKind, Slice, read_vec};
+pub use size::human_size;

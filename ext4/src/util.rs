@@ -88,24 +88,8 @@ pub(crate) fn u64_of(x: usize) -> u64 {
     u64::try_from(x).unwrap_or(u64::MAX)
 }
 
-/// A size in bytes as "64 MiB"-style text.
-pub(crate) fn human(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = bytes;
-    let mut i = 0usize;
-    let mut rem = 0u64;
-    while v >= 1024 && i < 5 {
-        rem = v % 1024;
-        v /= 1024;
-        i = i.saturating_add(1);
-    }
-    let unit = UNITS.get(i).copied().unwrap_or("B");
-    if rem == 0 || v >= 100 {
-        format!("{v} {unit}")
-    } else {
-        format!("{v}.{} {unit}", rem.saturating_mul(10) / 1024)
-    }
-}
+/// Sizes in messages, rendered as everywhere else in imgcheck.
+pub(crate) use imgcheck_core::human_size as human;
 
 #[cfg(test)]
 mod tests {

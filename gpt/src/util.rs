@@ -61,26 +61,8 @@ pub(crate) fn mul(a: u64, b: u64) -> u64 {
     a.saturating_mul(b)
 }
 
-/// Human size: `64 MiB`, `1.5 GiB`, `512 B`.
-pub(crate) fn human(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut unit = 0usize;
-    let mut whole = n;
-    let mut rem = 0u64;
-    while whole >= 1024 && unit < UNITS.len().saturating_sub(1) {
-        rem = whole % 1024;
-        whole /= 1024;
-        unit = unit.saturating_add(1);
-    }
-    let name = UNITS.get(unit).copied().unwrap_or("B");
-    if rem == 0 {
-        format!("{whole} {name}")
-    } else {
-        // One decimal, rounded down, so "1.9 GiB" never claims more than there is.
-        let tenth = rem.saturating_mul(10) / 1024;
-        format!("{whole}.{tenth} {name}")
-    }
-}
+/// Sizes in messages, rendered as everywhere else in imgcheck.
+pub(crate) use imgcheck_core::human_size as human;
 
 /// CRC-32/ISO-HDLC (zlib), as GPT uses.
 pub(crate) fn crc32(data: &[u8]) -> u32 {
@@ -101,12 +83,5 @@ mod tests {
         assert_eq!(bytes(&[1, 2, 3], 2, 5), &[] as &[u8]);
         assert_eq!(u8_at(&[], usize::MAX), 0);
         assert_eq!(le64(&[0; 4], usize::MAX - 1), 0);
-    }
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human(512), "512 B");
-        assert_eq!(human(64 << 20), "64 MiB");
-        assert_eq!(human(1536 << 20), "1.5 GiB");
     }
 }

@@ -396,29 +396,11 @@ pub fn qemu_compat(
     }
 }
 
-/// `67108864` → `64 MiB`; exact bytes are in the JSON.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut unit = 0usize;
-    let mut whole = bytes;
-    let mut rem = 0u64;
-    while whole >= 1024 && unit < UNITS.len().saturating_sub(1) {
-        rem = whole % 1024;
-        whole /= 1024;
-        unit = unit.saturating_add(1);
-    }
-    let name = UNITS.get(unit).copied().unwrap_or("bytes");
-    if rem == 0 || unit == 0 {
-        format!("{whole} {name}")
-    } else {
-        // One decimal, truncated: 1.5 GiB, never "2.0" for 1.99.
-        format!("{whole}.{} {name}", rem.saturating_mul(10) / 1024)
-    }
-}
+/// Sizes are rendered one way across the report (see the core crate).
+pub use imgcheck_core::human_size;
 
 #[cfg(test)]
 mod tests {
-    use super::human_size;
 
     #[test]
     fn device_placeholder_is_a_whole_word() {
@@ -452,14 +434,5 @@ mod tests {
         assert!(super::is_repair("resize2fs /dev/nbd0p2"));
         assert!(!super::is_repair("e2fsck -fn -b 32768 -B 4096 /dev/nbd0p2"));
         assert!(!super::is_repair("qemu-img check IMAGE"));
-    }
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human_size(0), "0 bytes");
-        assert_eq!(human_size(512), "512 bytes");
-        assert_eq!(human_size(64 << 20), "64 MiB");
-        assert_eq!(human_size(1536 << 20), "1.5 GiB");
-        assert_eq!(human_size(u64::MAX), "15.9 EiB");
     }
 }

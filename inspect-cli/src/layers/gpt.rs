@@ -33,30 +33,11 @@ pub struct Table {
     pub parts: Vec<Part>,
 }
 
-/// Binary size for titles: `64 MiB`, `1.5 GiB`.
-fn human(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n;
-    let mut tenths = 0u64;
-    let mut unit = 0usize;
-    while v >= 1024 && unit < 5 {
-        tenths = (v % 1024).saturating_mul(10) / 1024;
-        v /= 1024;
-        unit = unit.saturating_add(1);
-    }
-    let name = UNITS.get(unit).copied().unwrap_or("B");
-    if tenths == 0 {
-        format!("{v} {name}")
-    } else {
-        format!("{v}.{tenths} {name}")
-    }
-}
-
 fn table_title(a: &Analysis) -> String {
     let t = &a.tables;
     let ss = t.sector.bytes;
     let n = a.partitions.len();
-    let disk = human(t.disk_size);
+    let disk = imgcheck_core::human_size(t.disk_size);
     let plural = if n == 1 { "" } else { "s" };
     match t.scheme {
         Scheme::Gpt => {
@@ -137,8 +118,8 @@ pub fn inspect(disk: &dyn ReadAt, opts: &Options) -> Table {
         let contents = imgcheck_gpt::identify_at(disk, p.start).map(|s| s.display);
         let mut title = format!(
             "start {}, size {}, {}",
-            human(p.start),
-            human(p.size),
+            imgcheck_core::human_size(p.start),
+            imgcheck_core::human_size(p.size),
             p.type_name
         );
         if !p.name.is_empty() {
@@ -195,8 +176,8 @@ pub fn inspect(disk: &dyn ReadAt, opts: &Options) -> Table {
             .map(|p| {
                 let title = format!(
                     "start {}, size {}, {} (found by signature, not in any table)",
-                    human(p.start),
-                    human(p.size),
+                    imgcheck_core::human_size(p.start),
+                    imgcheck_core::human_size(p.size),
                     p.fs
                 );
                 let mut n = Node::new(format!("partition {}", p.number), title);

@@ -143,24 +143,13 @@ pub fn qemu_check(
     Ok((report.qemu_json(&name), code(report.qemu_exit_code())))
 }
 
-fn human(n: u64) -> String {
-    const UNITS: [&str; 6] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n;
-    let mut u = 0usize;
-    while v >= 1024 && v.is_multiple_of(1024) && u < 5 {
-        v >>= 10;
-        u = u.saturating_add(1);
-    }
-    format!("{v} {}", UNITS.get(u).copied().unwrap_or("bytes"))
-}
-
 fn title(image: &Image, r: &CheckReport) -> String {
     let h = image.header();
     let mut t = format!(
         "qcow2 v{}, virtual {}, cluster {}",
         h.version,
-        human(h.size),
-        human(h.cluster_size())
+        imgcheck_core::human_size(h.size),
+        imgcheck_core::human_size(h.cluster_size())
     );
     let n = image.snapshots().len();
     if n > 0 {
