@@ -112,9 +112,9 @@ pub fn inspect_reader(
     if let Some(disk) = disk {
         let dev_base = if format_name == "qcow2" { NBD } else { LOOP };
         let table = inspect_disk(&disk, opts, &mut events, dev_base, &mut layout_findings);
-        layout_findings.extend(layout::emptiness(disk.as_ref(), &table));
         let regions = layout::zero_regions(&table, disk.len(), opts.scan);
         zero_ranges = layout::zero_ranges(disk.as_ref(), &regions);
+        layout_findings.extend(layout::emptiness(disk.as_ref(), &table, &zero_ranges));
         let (chain, breaks) = layout::size_chain(&root, &table, disk.len(), format_name);
         layout_findings.extend(breaks);
         size_chain = chain;
