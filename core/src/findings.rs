@@ -1,12 +1,14 @@
 //! Findings are data: the text report, the JSON report and embedders all
 //! render the same values, so nothing about a problem lives only in prose.
 
-use serde::Serialize;
+use crate::hint::Hint;
+use crate::place::Place;
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
 
 /// How bad a finding is. Ordered: `Info < Warning < Error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth knowing; never changes a verdict.
@@ -27,42 +29,72 @@ impl fmt::Display for Severity {
     }
 }
 
-/// The layer a finding belongs to. `Layout` is for what spans layers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Layer {
+/// The layer a finding belongs to, by name (`qcow2`, `gpt`, `ext4`,
+/// `layout` for what spans layers). A name rather than a closed enum, so a
+/// new layer crate names its own findings without touching this one; the
+/// layers imgcheck ships have constants.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Layer(pub Cow<'static, str>);
+
+impl Layer {
     /// The qcow2 container: header, tables, refcounts, snapshots.
-    Qcow2,
+    pub const QCOW2: Layer = Layer::named("qcow2");
     /// A classic (or protective/hybrid) MBR and its logical partitions.
-    Mbr,
+    pub const MBR: Layer = Layer::named("mbr");
     /// A GUID partition table.
-    Gpt,
+    pub const GPT: Layer = Layer::named("gpt");
+    /// Other disk labels (Sun, SGI, BSD, Atari, DASD, Apple partition map).
+    pub const LABEL: Layer = Layer::named("label");
+    /// LVM2 physical volumes, volume groups and logical volumes.
+    pub const LVM2: Layer = Layer::named("lvm2");
     /// An ext2/3/4 filesystem.
-    Ext4,
+    pub const EXT4: Layer = Layer::named("ext4");
+    /// An XFS filesystem.
+    pub const XFS: Layer = Layer::named("xfs");
+    /// A FAT12/16/32 filesystem.
+    pub const FAT: Layer = Layer::named("fat");
+    /// The BIOS and UEFI boot chains.
+    pub const BOOT: Layer = Layer::named("boot");
     /// Relations between layers: sizes, zeroed ranges, emptiness.
-    Layout,
+    pub const LAYOUT: Layer = Layer::named("layout");
+
+    /// A layer of this name.
+    pub const fn named(name: &'static str) -> Self {
+        Layer(Cow::Borrowed(name))
+    }
+
+    /// Its name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Display for Layer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Layer::Qcow2 => "qcow2",
-            Layer::Mbr => "mbr",
-            Layer::Gpt => "gpt",
-            Layer::Ext4 => "ext4",
-            Layer::Layout => "layout",
-        })
+        f.write_str(&self.0)
     }
 }
 
-/// The address space an offset is given in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// The address space an offset is given in. In a report, the space is
+/// that of the innermost container on the finding's [`Place`]: `file` is
+/// the container file (the image, or a logical volume holding a qcow2),
+/// `disk` the guest disk it holds (or the raw image), `volume` the
+/// logical volume the place names.
+///
+/// A layer reports offsets in its own reader: a container (qcow2) uses
+/// `File` for its file and `Disk` for the guest disk it hands out; any
+/// other layer uses `Disk` for the reader it was given, and the pipeline
+/// moves them into the report's space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Space {
-    /// A byte offset in the image file itself (qcow2 metadata).
+    /// A byte offset in the container file (qcow2 metadata).
     File,
     /// A byte offset on the guest disk (what a VM would see).
     Disk,
+    /// A byte offset in the logical volume named by the place.
+    Volume,
 }
 
 impl fmt::Display for Space {
@@ -70,6 +102,7 @@ impl fmt::Display for Space {
         f.write_str(match self {
             Space::File => "file",
             Space::Disk => "disk",
+            Space::Volume => "volume",
         })
     }
 }
@@ -77,9 +110,14 @@ impl fmt::Display for Space {
 /// One problem (or notable fact) found in an image.
 ///
 /// A layer reports offsets relative to the reader it was given; whoever
-/// composed the readers (the CLI) moves them into disk space with
-/// [`Finding::rebased`], because only it knows where a partition starts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// composed the readers (the pipeline) moves them into disk space with
+/// [`Finding::rebased`], because only it knows where a partition starts,
+/// and sets [`Finding::place`].
+///
+/// In JSON the hint is a string (`"hint"`, as a person reads it) and its
+/// structured form (`"action"`); the place is `"where"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "FindingRepr", from = "FindingRepr")]
 pub struct Finding {
     /// Stable dotted identifier, layer first (`gpt.backup_header.not_at_end`).
     pub code: Cow<'static, str>,
@@ -94,7 +132,77 @@ pub struct Finding {
     /// One sentence: the structure, the value found, the value expected.
     pub message: String,
     /// The next step, a concrete command where one exists.
-    pub hint: Option<String>,
+    pub hint: Option<Hint>,
+    /// Where in the layer tree it was found (set by the pipeline; the
+    /// root for a layer crate used alone).
+    pub place: Place,
+}
+
+/// The JSON shape of a [`Finding`].
+#[derive(Serialize, Deserialize)]
+struct FindingRepr {
+    code: String,
+    layer: Layer,
+    severity: Severity,
+    offset: u64,
+    space: Space,
+    message: String,
+    hint: Option<String>,
+    #[serde(default)]
+    action: Option<Hint>,
+    #[serde(rename = "where", default)]
+    place: Place,
+}
+
+impl From<Finding> for FindingRepr {
+    fn from(f: Finding) -> Self {
+        FindingRepr {
+            code: f.code.into_owned(),
+            layer: f.layer,
+            severity: f.severity,
+            offset: f.offset,
+            space: f.space,
+            message: f.message,
+            hint: f.hint.as_ref().map(ToString::to_string),
+            action: f.hint,
+            place: f.place,
+        }
+    }
+}
+
+impl From<FindingRepr> for Finding {
+    fn from(r: FindingRepr) -> Self {
+        Finding {
+            code: Cow::Owned(r.code),
+            layer: r.layer,
+            severity: r.severity,
+            offset: r.offset,
+            space: r.space,
+            message: r.message,
+            // A report written by another tool may carry prose only.
+            hint: r.action.or_else(|| r.hint.map(Hint::advice)),
+            place: r.place,
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    /// `error ext4.state.errors @ disk 0x110043a: message (hint: …)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} @ {} {:#x}",
+            self.severity, self.code, self.space, self.offset
+        )?;
+        if !self.place.is_root() {
+            write!(f, " ({})", self.place)?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, " (hint: {h})")?;
+        }
+        Ok(())
+    }
 }
 
 impl Finding {
@@ -115,6 +223,7 @@ impl Finding {
             space,
             message: message.into(),
             hint: None,
+            place: Place::root(),
         }
     }
 
@@ -153,8 +262,8 @@ impl Finding {
 
     /// The same finding with a next step attached.
     #[must_use]
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+    pub fn with_hint(mut self, hint: Hint) -> Self {
+        self.hint = Some(hint);
         self
     }
 
@@ -181,8 +290,8 @@ mod tests {
     fn severity_orders_and_worst_is_max() {
         assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Error);
         let fs = [
-            Finding::info("x.a", Layer::Ext4, 0, Space::Disk, "a"),
-            Finding::warning("x.b", Layer::Ext4, 0, Space::Disk, "b"),
+            Finding::info("x.a", Layer::EXT4, 0, Space::Disk, "a"),
+            Finding::warning("x.b", Layer::EXT4, 0, Space::Disk, "b"),
         ];
         assert_eq!(worst_severity(&fs), Some(Severity::Warning));
         assert_eq!(worst_severity(&[]), None);
@@ -190,16 +299,24 @@ mod tests {
 
     #[test]
     fn rebased_saturates() {
-        let f = Finding::error("x.c", Layer::Gpt, u64::MAX - 1, Space::Disk, "c").rebased(10);
+        let f = Finding::error("x.c", Layer::GPT, u64::MAX - 1, Space::Disk, "c").rebased(10);
         assert_eq!(f.offset, u64::MAX);
     }
 
     #[test]
     fn serializes_with_contract_keys() {
-        let f = Finding::error("gpt.x", Layer::Gpt, 512, Space::Disk, "m").with_hint("h");
+        let f = Finding::error("gpt.x", Layer::GPT, 512, Space::Disk, "m")
+            .with_hint(Hint::read_only("sgdisk -v {disk}"));
+        let json = serde_json::to_string(&f).unwrap();
         assert_eq!(
-            serde_json::to_string(&f).unwrap(),
-            r#"{"code":"gpt.x","layer":"gpt","severity":"error","offset":512,"space":"disk","message":"m","hint":"h"}"#
+            json,
+            r#"{"code":"gpt.x","layer":"gpt","severity":"error","offset":512,"space":"disk","message":"m","hint":"sgdisk -v {disk}","action":{"command":"sgdisk -v {disk}","target":"this","writes":false,"note":null},"where":[]}"#
+        );
+        let back: Finding = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, f);
+        assert_eq!(
+            f.to_string(),
+            "error gpt.x @ disk 0x200: m (hint: sgdisk -v {disk})"
         );
     }
 }

@@ -28,6 +28,11 @@ pub enum ReadErrorKind {
         /// The bound that was exceeded, in bytes.
         limit: u64,
     },
+    /// The image's total read bound ([`crate::Budget`]) is used up.
+    Budget {
+        /// The bound, in bytes read.
+        limit: u64,
+    },
 }
 
 /// A failed positioned read: where, how much, and why.
@@ -73,6 +78,11 @@ impl fmt::Display for ReadError {
             ReadErrorKind::TooLarge { limit } => write!(
                 f,
                 "refusing to read {} bytes at offset {}: more than the {limit}-byte bound",
+                self.len, self.offset
+            ),
+            ReadErrorKind::Budget { limit } => write!(
+                f,
+                "not reading {} bytes at offset {}: the check already read its bound of {limit} bytes for this image",
                 self.len, self.offset
             ),
         }

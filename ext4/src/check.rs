@@ -3,11 +3,12 @@
 //! journal superblock, orphans, MMP, resize inode, root inode), and the
 //! forensic summary (state, times, kernel error records, usage, size).
 
+use crate::E2FSCK_FN;
 use crate::fs::{Ext4, Inode, MapEvent, SuperblockSource, bg_flags};
 use crate::superblock::{EXT4_MAGIC, Superblock, compat, feature_names, incompat, ro_compat};
 use crate::util::{be32, bytes, crc32c_raw, human, le32, u64_of, us, zero};
 use crate::{ErrorRecord, ErrorRecords, JournalSummary, Summary, Times};
-use imgcheck_core::{Finding, Layer, Space};
+use imgcheck_core::{Finding, Hint, Layer, Space};
 
 /// Backup superblocks compared at most (sparse_super gives ~3 log(groups)).
 const MAX_BACKUPS_COMPARED: usize = 64;
@@ -38,16 +39,17 @@ impl Ctx<'_, '_> {
     }
     pub(crate) fn error(&mut self, code: &'static str, off: u64, msg: String) {
         self.out.push(
-            Finding::error(code, Layer::Ext4, off, Space::Disk, msg).with_hint("e2fsck -fn DEV"),
+            Finding::error(code, Layer::EXT4, off, Space::Disk, msg)
+                .with_hint(Hint::read_only(E2FSCK_FN)),
         );
     }
     pub(crate) fn warning(&mut self, code: &'static str, off: u64, msg: String) {
         self.out
-            .push(Finding::warning(code, Layer::Ext4, off, Space::Disk, msg));
+            .push(Finding::warning(code, Layer::EXT4, off, Space::Disk, msg));
     }
     pub(crate) fn info(&mut self, code: &'static str, off: u64, msg: String) {
         self.out
-            .push(Finding::info(code, Layer::Ext4, off, Space::Disk, msg));
+            .push(Finding::info(code, Layer::EXT4, off, Space::Disk, msg));
     }
 }
 
@@ -395,8 +397,8 @@ fn error_records(c: &mut Ctx<'_, '_>) -> Option<ErrorRecords> {
     if let Some(l) = &last {
         msg.push_str(&format!("; last: {}", describe(l)));
     }
-    c.push(Finding::warning("ext4.kernel_errors", Layer::Ext4, SB.saturating_add(0x194), Space::Disk, msg)
-        .with_hint("e2fsck -fn DEV (the error records stay until a full e2fsck clears them; check dmesg/journal logs of that time)"));
+    c.push(Finding::warning("ext4.kernel_errors", Layer::EXT4, SB.saturating_add(0x194), Space::Disk, msg)
+        .with_hint(Hint::read_only(E2FSCK_FN).because("the error records stay until a full e2fsck clears them; check dmesg/journal logs of that time")));
     Some(ErrorRecords {
         count: sb.s_error_count,
         first,
@@ -407,15 +409,15 @@ fn error_records(c: &mut Ctx<'_, '_>) -> Option<ErrorRecords> {
 fn state_and_times(c: &mut Ctx<'_, '_>) {
     let sb = c.fs.sb.clone();
     if sb.s_state & ERROR_FS != 0 {
-        c.push(Finding::error("ext4.state.errors", Layer::Ext4, SB.saturating_add(0x3A), Space::Disk,
-            "s_state has ERROR_FS: the kernel detected corruption and the filesystem was not checked since".to_string()).with_hint("e2fsck -fn DEV"));
+        c.push(Finding::error("ext4.state.errors", Layer::EXT4, SB.saturating_add(0x3A), Space::Disk,
+            "s_state has ERROR_FS: the kernel detected corruption and the filesystem was not checked since".to_string()).with_hint(Hint::read_only(E2FSCK_FN)));
     }
     let recover = sb.has_incompat(incompat::RECOVER);
     if recover {
         if sb.has_compat(compat::HAS_JOURNAL) {
-            c.push(Finding::warning("ext4.journal.needs_recovery", Layer::Ext4, SB.saturating_add(0x60), Space::Disk,
+            c.push(Finding::warning("ext4.journal.needs_recovery", Layer::EXT4, SB.saturating_add(0x60), Space::Disk,
                 "needs_recovery is set: the journal holds transactions not yet written to the filesystem (it was not cleanly unmounted)".to_string())
-                .with_hint("mount read-only with -o ro,noload to look without replaying; e2fsck -fn DEV reports without replaying"));
+                .with_hint(Hint::read_only(E2FSCK_FN).because("reports without replaying; mount -o ro,noload to look without replaying")));
         } else {
             c.error(
                 "ext4.journal.recover_without_journal",
@@ -496,10 +498,10 @@ fn size_vs_container(c: &mut Ctx<'_, '_>) {
         } else {
             0
         };
-        c.push(Finding::error("ext4.size.truncated", Layer::Ext4, have, Space::Disk,
+        c.push(Finding::error("ext4.size.truncated", Layer::EXT4, have, Space::Disk,
             format!("the filesystem is {} ({} blocks of {}) but what holds it is only {} ({} bytes): {} missing, block groups {}..{} are cut off",
                 human(fs_bytes), fs.sb.s_blocks_count, fs.bs, human(have), have, human(fs_bytes.saturating_sub(have)), first_cut, fs.groups.saturating_sub(1)))
-            .with_hint("restore the missing end (grow the partition/volume/image back to its former size) before running e2fsck -fn DEV"));
+            .with_hint(Hint::advice("restore the missing end (grow the partition/volume/image back to its former size, on a copy) before running e2fsck -fn {dev}")));
     } else if have.saturating_sub(fs_bytes) >= fs.bs.max(1 << 20) {
         c.info(
             "ext4.size.not_grown",

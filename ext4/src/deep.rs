@@ -15,7 +15,7 @@ use crate::fs::{
 };
 use crate::superblock::{compat, incompat, ro_compat};
 use crate::util::{bytes, crc32c_raw, le16, le32, u8_at, u64_of, us, zero};
-use imgcheck_core::{Finding, Layer, Space};
+use imgcheck_core::{Finding, Hint, Layer, Space};
 use std::collections::HashMap;
 
 /// Deep checks are refused above this many inodes (3 bytes each).
@@ -275,7 +275,7 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
     if sb.s_inodes_count > MAX_DEEP_INODES {
         return vec![Finding::info(
             "ext4.deep.skipped",
-            Layer::Ext4,
+            Layer::EXT4,
             1024,
             Space::Disk,
             format!(
@@ -287,7 +287,7 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
     if u64_of(fs.gds.len()) != fs.groups {
         return vec![Finding::info(
             "ext4.deep.skipped",
-            Layer::Ext4,
+            Layer::EXT4,
             1024,
             Space::Disk,
             "deep check skipped: not every group descriptor could be read".to_string(),
@@ -298,7 +298,7 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
     {
         return vec![Finding::info(
             "ext4.deep.skipped",
-            Layer::Ext4,
+            Layer::EXT4,
             1024,
             Space::Disk,
             format!(
@@ -313,7 +313,7 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
     if nb >= MAX_DEEP_BLOCKS {
         return vec![Finding::info(
             "ext4.deep.skipped",
-            Layer::Ext4,
+            Layer::EXT4,
             1024,
             Space::Disk,
             format!("deep check skipped: {nb} blocks exceed the {MAX_DEEP_BLOCKS}-block bound"),
@@ -376,8 +376,8 @@ impl Deep<'_, '_> {
         *n = n.saturating_add(1);
         if *n <= MAX_PER_CODE {
             self.out.push(
-                Finding::new(sev, code, Layer::Ext4, off, Space::Disk, msg)
-                    .with_hint("e2fsck -fn DEV"),
+                Finding::new(sev, code, Layer::EXT4, off, Space::Disk, msg)
+                    .with_hint(Hint::read_only(crate::E2FSCK_FN)),
             );
         }
     }
@@ -412,7 +412,7 @@ impl Deep<'_, '_> {
             if *n > MAX_PER_CODE {
                 extra.push(Finding::info(
                     *code,
-                    Layer::Ext4,
+                    Layer::EXT4,
                     0,
                     Space::Disk,
                     format!(
@@ -1199,7 +1199,7 @@ impl Deep<'_, '_> {
         if self.dir_blocks_dropped {
             self.out.push(Finding::info(
                 "ext4.deep.dir_blocks_limit",
-                Layer::Ext4,
+                Layer::EXT4,
                 0,
                 Space::Disk,
                 format!("more than {MAX_DIR_BLOCKS} directory blocks: the rest were not checked"),
@@ -1748,7 +1748,7 @@ impl Deep<'_, '_> {
             // e2fsck -n is silent about this; the next e2fsck -y creates it.
             None => self.out.push(Finding::info(
                 "ext4.lost_found.missing",
-                Layer::Ext4,
+                Layer::EXT4,
                 1024,
                 Space::Disk,
                 "the root directory has no lost+found".to_string(),

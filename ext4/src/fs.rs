@@ -7,7 +7,7 @@ use crate::superblock::{
     EXT4_MAGIC, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, incompat, ro_compat,
 };
 use crate::util::{crc16, crc32c_raw, le16, le32, u64_of, us, zero};
-use imgcheck_core::{Finding, Layer, ReadAt, Space};
+use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space};
 use serde::Serialize;
 
 /// At most this many block groups are loaded (4 Mi groups: 512 TiB with
@@ -441,8 +441,8 @@ impl<'r> Ext4<'r> {
                 match found {
                     Some((cand, raw, g, blk, bs)) => {
                         open_findings.push(
-                            Finding::error(code, Layer::Ext4, SUPERBLOCK_OFFSET, Space::Disk, format!("primary superblock unusable: {msg}; using the backup in group {g} (block {blk}, {bs}-byte blocks)"))
-                                .with_hint(format!("e2fsck -fn -b {blk} -B {bs} DEV")),
+                            Finding::error(code, Layer::EXT4, SUPERBLOCK_OFFSET, Space::Disk, format!("primary superblock unusable: {msg}; using the backup in group {g} (block {blk}, {bs}-byte blocks)"))
+                                .with_hint(Hint::read_only(format!("e2fsck -fn -b {blk} -B {bs} {{dev}}"))),
                         );
                         let source = SuperblockSource::Backup {
                             group: g,
@@ -454,8 +454,8 @@ impl<'r> Ext4<'r> {
                     None if primary_magic_ok => {
                         // No good backup: go on with the primary, marked.
                         open_findings.push(
-                            Finding::error(code, Layer::Ext4, SUPERBLOCK_OFFSET, Space::Disk, format!("primary superblock damaged: {msg}; no usable backup superblock found"))
-                                .with_hint("e2fsck -fn DEV; if it refuses, dumpe2fs -o superblock=N DEV for each candidate backup"),
+                            Finding::error(code, Layer::EXT4, SUPERBLOCK_OFFSET, Space::Disk, format!("primary superblock damaged: {msg}; no usable backup superblock found"))
+                                .with_hint(Hint::read_only(crate::E2FSCK_FN).because("if it refuses, dumpe2fs -o superblock=N {dev} for each candidate backup")),
                         );
                         match (primary, primary_raw) {
                             (Some(sb), Some(raw)) => (sb, raw, SuperblockSource::Primary, None),
@@ -630,9 +630,9 @@ impl<'r> Ext4<'r> {
         }
         if let Some((i, blk)) = unreadable {
             self.open_findings.push(
-                Finding::error("ext4.gdt.unreadable", Layer::Ext4, blk.saturating_mul(self.bs), Space::Disk,
+                Finding::error("ext4.gdt.unreadable", Layer::EXT4, blk.saturating_mul(self.bs), Space::Disk,
                     format!("group descriptor block {i} (block {blk}) lies outside the readable image; {} of {} group descriptors loaded", gds.len(), self.groups))
-                    .with_hint("e2fsck -fn DEV (the image may be truncated)"),
+                    .with_hint(Hint::read_only(crate::E2FSCK_FN).because("the image may be truncated")),
             );
         }
         self.gds = gds;
@@ -886,9 +886,9 @@ impl<'r> Ext4<'r> {
     ) {
         let fdb = u64::from(self.sb.s_first_data_block);
         if p < fdb || p >= self.sb.s_blocks_count {
-            out.push(Finding::error("ext4.inode.illegal_block", Layer::Ext4, ino.offset, Space::Disk,
+            out.push(Finding::error("ext4.inode.illegal_block", Layer::EXT4, ino.offset, Space::Disk,
                 format!("inode {} maps logical block {lblk} to block {p}, outside the filesystem ({fdb}..{})", ino.ino, self.sb.s_blocks_count))
-                .with_hint("e2fsck -fn DEV"));
+                .with_hint(Hint::read_only(crate::E2FSCK_FN)));
             return;
         }
         if level == 0 {
@@ -968,7 +968,8 @@ struct ExtentWalk<'a, 'b> {
 impl ExtentWalk<'_, '_> {
     fn bad(&mut self, code: &'static str, off: u64, msg: String) {
         self.out.push(
-            Finding::error(code, Layer::Ext4, off, Space::Disk, msg).with_hint("e2fsck -fn DEV"),
+            Finding::error(code, Layer::EXT4, off, Space::Disk, msg)
+                .with_hint(Hint::read_only(crate::E2FSCK_FN)),
         );
     }
 

@@ -5,7 +5,7 @@
 
 use crate::fs::Ext4;
 use crate::util::{be32, crc32c_raw, us, zero};
-use imgcheck_core::{Finding, Layer, Space};
+use imgcheck_core::{Finding, Hint, Layer, Space};
 
 const JBD2_MAGIC: u32 = 0xC03B_3998;
 const DESCRIPTOR: u32 = 1;
@@ -194,6 +194,6 @@ fn tail_ok(b: &[u8], seed: u32) -> bool {
 }
 
 fn corrupt(off: u64, msg: String) -> Finding {
-    Finding::error("ext4.journal.transaction_corrupt", Layer::Ext4, off, Space::Disk, msg)
-        .with_hint("the transactions before this one are intact; mount -o ro,noload or e2fsck -fn DEV (a replay would stop here)")
+    Finding::error("ext4.journal.transaction_corrupt", Layer::EXT4, off, Space::Disk, msg)
+        .with_hint(Hint::read_only(crate::E2FSCK_FN).because("the transactions before this one are intact; a replay would stop here; mount -o ro,noload to look"))
 }

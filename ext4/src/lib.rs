@@ -55,10 +55,14 @@ mod quota;
 mod superblock;
 mod util;
 
+/// The read-only check every ext4 hint starts from; `{dev}` is the
+/// filesystem's block device (see [`imgcheck_core::Target`]).
+pub const E2FSCK_FN: &str = "e2fsck -fn {dev}";
+
 pub use fs::{Ext4, GroupDesc, OpenError, SuperblockSource, bg_flags};
 pub use superblock::{Superblock, compat, feature_names, incompat, ro_compat, uuid_text};
 
-use imgcheck_core::{Finding, Layer, ReadAt, Space};
+use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space};
 use serde::Serialize;
 
 /// What to check.
@@ -272,8 +276,19 @@ pub fn check(r: &dyn ReadAt, opts: &Options) -> Report {
     match Ext4::open(r) {
         Ok(fs) => fs.check(opts),
         Err(e) => Report {
-            findings: vec![Finding::error("ext4.superblock.not_found", Layer::Ext4, 1024, Space::Disk, e.to_string())
-                .with_hint("e2fsck -fn -b 32768 -B 4096 DEV (or -b 8193 -B 1024) if this should be ext2/3/4")],
+            findings: vec![
+                Finding::error(
+                    "ext4.superblock.not_found",
+                    Layer::EXT4,
+                    1024,
+                    Space::Disk,
+                    e.to_string(),
+                )
+                .with_hint(
+                    Hint::read_only("e2fsck -fn -b 32768 -B 4096 {dev}")
+                        .because("or -b 8193 -B 1024; if this should be ext2/3/4"),
+                ),
+            ],
             summary: None,
         },
     }

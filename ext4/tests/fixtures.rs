@@ -172,8 +172,8 @@ fn bad_primary_magic_uses_first_backup_with_e2fsck_line() {
             .find(|f| f.code == "ext4.superblock.magic")
             .unwrap();
         assert_eq!(
-            f.hint.as_deref(),
-            Some(format!("e2fsck -fn -b {block} -B {bs} DEV").as_str()),
+            f.hint.as_ref().and_then(|h| h.command.as_deref()),
+            Some(format!("e2fsck -fn -b {block} -B {bs} {{dev}}").as_str()),
             "{name}"
         );
         assert_eq!(

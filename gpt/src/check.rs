@@ -49,7 +49,7 @@ use crate::header::{
 use crate::mbr::{Mbr, MbrKind, entry_offset, is_extended};
 use crate::tables::{Partition, Scheme, Tables};
 use crate::util::{human, mul};
-use imgcheck_core::{Finding, Layer, Severity, Space};
+use imgcheck_core::{Finding, Hint, Layer, Severity, Space, Target};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -60,7 +60,9 @@ pub const ALIGNMENT_BYTES: u64 = 1 << 20;
 /// The one repair for a grown disk: it moves the backup GPT to the end,
 /// extends last_usable_lba and rewrites the protective MBR's size. One
 /// string, so the CLI's next steps list it once.
-pub const SGDISK_E: &str = "sgdisk -e IMAGE (moves the backup GPT to the end and rewrites the protective MBR; then grow the last partition into the space)";
+pub const SGDISK_E: &str = "sgdisk -e {disk}";
+/// What [`SGDISK_E`] does.
+pub const SGDISK_E_WHY: &str = "moves the backup GPT to the end and rewrites the protective MBR; then grow the last partition into the space";
 
 /// Most overlap / duplicate findings reported per table, so a table of
 /// 8192 garbage entries yields a readable report.
@@ -72,11 +74,11 @@ fn gpt(
     offset: u64,
     msg: String,
 ) -> Finding {
-    Finding::new(sev, code, Layer::Gpt, offset, Space::Disk, msg)
+    Finding::new(sev, code, Layer::GPT, offset, Space::Disk, msg)
 }
 
 fn mbrf(sev: Severity, code: &'static str, offset: u64, msg: String) -> Finding {
-    Finding::new(sev, code, Layer::Mbr, offset, Space::Disk, msg)
+    Finding::new(sev, code, Layer::MBR, offset, Space::Disk, msg)
 }
 
 /// Most findings kept per code: a table of 8192 garbage entries must still
@@ -168,7 +170,7 @@ fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
                     ));
                 }
             }
-            free_space_findings(t, Layer::Mbr, &mut out);
+            free_space_findings(t, Layer::MBR, &mut out);
         }
         Scheme::None => {
             if let Some(m) = &t.mbr
@@ -223,10 +225,12 @@ fn sector_size_checks(t: &Tables, out: &mut Vec<Finding>) {
                 0,
                 format!("the disk uses {}-byte logical sectors ({})", s.bytes, s.evidence.join("; ")),
             )
-            .with_hint(format!(
-                "tools assume 512-byte sectors on an image file (sgdisk then says \"Creating new GPT entries in memory\"): use `fdisk -b {} -l IMAGE` or a loop device with `losetup -b {}`",
-                s.bytes, s.bytes
-            )),
+            .with_hint(
+                Hint::read_only(format!("fdisk -b {} -l {{disk}}", s.bytes)).on(Target::Disk).because(format!(
+                    "tools assume 512-byte sectors on an image file (sgdisk then says \"Creating new GPT entries in memory\"); or attach it with `losetup -b {}`",
+                    s.bytes
+                )),
+            ),
         );
     }
 }
@@ -235,14 +239,14 @@ fn copy_offset(t: &Tables, c: &GptCopy) -> u64 {
     mul(c.lba, t.sector.bytes)
 }
 
-fn rebuild_hint(role: Role) -> &'static str {
+fn rebuild_hint(role: Role) -> Hint {
     match role {
-        Role::Primary => {
-            "the backup copy can rebuild it: `gdisk IMAGE`, recovery menu r, then b (header) and c (table), then w (writes the image)"
-        }
-        Role::Backup => {
-            "`sgdisk -e IMAGE` rewrites the backup from the primary at the end of the disk (writes the image)"
-        }
+        Role::Primary => Hint::writes("gdisk {disk}")
+            .on(Target::Disk)
+            .because("the backup copy can rebuild it: recovery menu r, then b (header) and c (table), then w"),
+        Role::Backup => Hint::writes("sgdisk -e {disk}")
+            .on(Target::Disk)
+            .because("rewrites the backup from the primary at the end of the disk"),
     }
 }
 
@@ -464,7 +468,7 @@ fn gpt_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
         let _ = entries;
     }
     pmbr_checks(t, out, tags);
-    free_space_findings(t, Layer::Gpt, out);
+    free_space_findings(t, Layer::GPT, out);
 }
 
 /// Whether the only GPT copy left is a stale backup found by searching.
@@ -474,11 +478,15 @@ fn found_by_search(t: &Tables) -> bool {
 
 /// The repair for a grown disk. With only a stale backup left, `sgdisk -e`
 /// sees no table at all and writes an empty one: never suggest it then.
-fn grow_hint(t: &Tables) -> String {
+fn grow_hint(t: &Tables) -> Hint {
     if found_by_search(t) {
-        "do not run `sgdisk -e` on this image: it finds no table and writes an empty one; follow gpt.backup_header.found_by_search instead".into()
+        Hint::advice(
+            "do not run `sgdisk -e` on this image: it finds no table and writes an empty one; follow gpt.backup_header.found_by_search instead",
+        )
     } else {
-        SGDISK_E.into()
+        Hint::writes(SGDISK_E)
+            .on(Target::Disk)
+            .because(SGDISK_E_WHY)
     }
 }
 
@@ -495,17 +503,17 @@ fn stale_backup_findings(t: &Tables, out: &mut Vec<Finding>) {
             let n = b.entries.as_ref().map_or(0, |e| e.entries.len());
             let old_bytes = mul(lba.saturating_add(1), ss);
             let copy = if ss == 512 {
-                "gdisk IMAGE.fixed (recovery menu: r, b, c, w)".to_string()
+                "gdisk {image}.fixed   # recovery menu: r, b, c, w".to_string()
             } else {
                 format!(
-                    "DEV=$(losetup -b {ss} -f --show IMAGE.fixed); gdisk \"$DEV\" (recovery menu: r, b, c, w); losetup -d \"$DEV\""
+                    "DEV=$(losetup -b {ss} -f --show {{image}}.fixed); gdisk \"$DEV\"; losetup -d \"$DEV\"   # recovery menu: r, b, c, w"
                 )
             };
             let grow = if ss == 512 {
-                "sgdisk -e IMAGE.fixed".to_string()
+                "sgdisk -e {image}.fixed".to_string()
             } else {
                 format!(
-                    "DEV=$(losetup -b {ss} -f --show IMAGE.fixed); sgdisk -e \"$DEV\"; losetup -d \"$DEV\""
+                    "DEV=$(losetup -b {ss} -f --show {{image}}.fixed); sgdisk -e \"$DEV\"; losetup -d \"$DEV\""
                 )
             };
             out.push(
@@ -520,11 +528,17 @@ fn stale_backup_findings(t: &Tables, out: &mut Vec<Finding>) {
                         human(mul(grown, ss))
                     ),
                 )
-                .with_hint(format!(
-                    "on a copy, shrink back to the size the table knows so the tools find the backup, rebuild the primary from it, then grow again (the copy loses only the {} past byte {old_bytes}, which no partition covers):\ncp --sparse=always IMAGE IMAGE.fixed\ntruncate -s {old_bytes} IMAGE.fixed\n{copy}\ntruncate -s {} IMAGE.fixed\n{grow}",
-                    human(mul(grown, ss)),
-                    t.disk_size
-                )),
+                .with_hint(
+                    Hint::writes(format!(
+                        "cp --sparse=always {{image}} {{image}}.fixed\ntruncate -s {old_bytes} {{image}}.fixed\n{copy}\ntruncate -s {} {{image}}.fixed\n{grow}",
+                        t.disk_size
+                    ))
+                    .on(Target::Image)
+                    .because(format!(
+                        "on a copy, shrink back to the size the table knows so the tools find the backup, rebuild the primary from it, then grow again; the copy loses only the {} past byte {old_bytes}, which no partition covers",
+                        human(mul(grown, ss)),
+                    )),
+                ),
             );
         }
         (None, _) if !s.complete => out.push(gpt(
@@ -744,10 +758,10 @@ fn geometry_checks(t: &Tables, out: &mut Vec<Finding>) {
                         human(mul(need_sectors.saturating_sub(disk), ss))
                     ),
                 )
-                .with_hint(format!(
-                    "if only the tail was cut off, restore the size (`truncate -s {} IMAGE`) and verify again; otherwise recover from the original disk",
+                .with_hint(Hint::advice(format!(
+                    "if only the tail was cut off, restore the size (on a copy: `truncate -s {} {{image}}`) and verify again; otherwise recover from the original disk",
                     mul(need_sectors, ss)
-                )),
+                ))),
             );
         }
     }
@@ -983,12 +997,22 @@ fn partition_checks(
         if let Some(first) = seen.get(&g.to_string()) {
             if dups < MAX_PAIR_FINDINGS {
                 tags.push((out.len(), p.number));
-                out.push(gpt(
-                    Severity::Error,
-                    "gpt.partition.duplicate_guid",
-                    entries_at(p).saturating_add(0x10),
-                    format!("partitions {first} and {} share the unique GUID {g}", p.number),
-                ).with_hint("sgdisk -u N:R IMAGE gives partition N a new random GUID (writes the image)"));
+                out.push(
+                    gpt(
+                        Severity::Error,
+                        "gpt.partition.duplicate_guid",
+                        entries_at(p).saturating_add(0x10),
+                        format!(
+                            "partitions {first} and {} share the unique GUID {g}",
+                            p.number
+                        ),
+                    )
+                    .with_hint(
+                        Hint::writes(format!("sgdisk -u {}:R {{disk}}", p.number))
+                            .on(Target::Disk)
+                            .because("gives the partition a new random GUID"),
+                    ),
+                );
             }
             dups = dups.saturating_add(1);
         } else {
@@ -1009,7 +1033,7 @@ fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
         ).with_hint(if found_by_search(t) {
             grow_hint(t)
         } else {
-            "gdisk writes a fresh protective MBR on save (`sgdisk -e IMAGE` writes the image)".into()
+            Hint::writes("sgdisk -e {disk}").on(Target::Disk).because("gdisk writes a fresh protective MBR on save")
         }));
         return;
     };
@@ -1113,7 +1137,7 @@ fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
                     "MBR entry {} is neither empty nor a partition (type 0x{:02X}, start LBA {}, {} sectors) in a GPT disk's MBR: a half-written or damaged slot that gdisk reports and other tools ignore",
                     e.slot, e.os_type, e.starting_lba, e.size_in_lba
                 ),
-            ).with_hint("gdisk's recovery menu writes a fresh protective MBR (n), on a copy"));
+            ).with_hint(Hint::writes("gdisk {disk}").on(Target::Disk).because("the recovery menu writes a fresh protective MBR (n)")));
         }
     }
     for e in m.entries.iter().filter(|e| e.is_used()) {
@@ -1129,7 +1153,7 @@ fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
                     e.os_type,
                     e.last_lba()
                 ),
-            ).with_hint("create a fresh protective or hybrid MBR (gdisk recovery menu: n or h)"));
+            ).with_hint(Hint::writes("gdisk {disk}").on(Target::Disk).because("create a fresh protective or hybrid MBR: recovery menu n or h")));
         }
     }
     if m.kind == MbrKind::Hybrid {
@@ -1349,7 +1373,7 @@ fn free_space_findings(t: &Tables, layer: Layer, out: &mut Vec<Finding>) {
                 human(f.size)
             );
         }
-        let code = if layer == Layer::Mbr {
+        let code = if layer == Layer::MBR {
             "mbr.free_space"
         } else {
             "gpt.free_space"
@@ -1357,7 +1381,7 @@ fn free_space_findings(t: &Tables, layer: Layer, out: &mut Vec<Finding>) {
         let first = inside.first().map_or(0, |f| f.start);
         out.push(Finding::info(
             code,
-            layer,
+            layer.clone(),
             first,
             Space::Disk,
             msg.trim_end_matches(';').to_string(),
@@ -1367,7 +1391,7 @@ fn free_space_findings(t: &Tables, layer: Layer, out: &mut Vec<Finding>) {
         out.push(
             Finding::info(
                 "gpt.free_space.beyond_table",
-                layer,
+                layer.clone(),
                 f.start,
                 Space::Disk,
                 format!(

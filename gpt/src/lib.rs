@@ -46,7 +46,7 @@ pub use tables::{
     BackupSearch, BackupVia, FreeRange, Partition, Scheme, SectorSize, Tables, parse,
 };
 
-use imgcheck_core::{Finding, Layer, ReadAt, Severity, Space};
+use imgcheck_core::{Finding, Hint, Layer, ReadAt, Severity, Space, Target};
 use serde::Serialize;
 
 impl Analysis {
@@ -128,7 +128,7 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
                 Finding::new(
                     sev,
                     "gpt.recovery.partitions_found",
-                    Layer::Gpt,
+                    Layer::GPT,
                     rec.proposed.first().map_or(0, |p| p.start),
                     Space::Disk,
                     format!(
@@ -138,24 +138,25 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
                     ),
                 )
                 .with_hint(if ss == 512 {
-                    format!(
-                        "check the proposal, then on a copy of the image recreate the table:\nsfdisk IMAGE <<'EOF'\n{}EOF",
-                        rec.sfdisk_script
-                    )
+                    Hint::writes(format!("sfdisk {{disk}} <<'EOF'\n{}EOF", rec.sfdisk_script))
+                        .on(Target::Disk)
+                        .because("check the proposal, then on a copy of the image recreate the table")
                 } else {
                     // sfdisk takes the sector size from the device, and a
                     // file is always 512: go through a loop device.
-                    format!(
-                        "check the proposal, then on a copy of the image recreate the table through a {ss}-byte-sector loop device:\nDEV=$(losetup -b {ss} -f --show IMAGE)\nsfdisk \"$DEV\" <<'EOF'\n{}EOF\nlosetup -d \"$DEV\"",
+                    Hint::writes(format!(
+                        "DEV=$(losetup -b {ss} -f --show {{disk}})\nsfdisk \"$DEV\" <<'EOF'\n{}EOF\nlosetup -d \"$DEV\"",
                         rec.sfdisk_script
-                    )
+                    ))
+                    .on(Target::Disk)
+                    .because(format!("check the proposal, then on a copy of the image recreate the table through a {ss}-byte-sector loop device"))
                 }),
             );
         }
         if let Some((lba, entries)) = &rec.surviving_entries {
             findings.push(Finding::info(
                 "gpt.recovery.entries_survive",
-                Layer::Gpt,
+                Layer::GPT,
                 lba.saturating_mul(ss),
                 Space::Disk,
                 format!(
@@ -167,7 +168,7 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
         if let Some(why) = &rec.stopped {
             findings.push(Finding::info(
                 "gpt.recovery.scan_incomplete",
-                Layer::Gpt,
+                Layer::GPT,
                 rec.scanned_bytes,
                 Space::Disk,
                 format!("the signature scan {why}"),

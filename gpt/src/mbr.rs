@@ -3,7 +3,7 @@
 //! (GPT's) from classic ones.
 
 use crate::util::{le16, le32, mul, read_opt, u8_at};
-use imgcheck_core::{Finding, Layer, ReadAt, Space};
+use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space, Target};
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -177,7 +177,7 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
     if let Some(second) = extended.next() {
         mbr.load_findings.push(Finding::warning(
             "mbr.extended.multiple",
-            Layer::Mbr,
+            Layer::MBR,
             entry_offset(second.slot),
             Space::Disk,
             format!(
@@ -195,7 +195,7 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
         if visited.len() >= MAX_LOGICAL_PARTITIONS {
             mbr.load_findings.push(Finding::error(
                 "mbr.ebr.too_many",
-                Layer::Mbr,
+                Layer::MBR,
                 mul(ebr_lba, ss),
                 Space::Disk,
                 format!("the EBR chain has more than {MAX_LOGICAL_PARTITIONS} links; the rest is not followed"),
@@ -205,20 +205,20 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
         if !visited.insert(ebr_lba) {
             mbr.load_findings.push(Finding::error(
                 "mbr.ebr.loop",
-                Layer::Mbr,
+                Layer::MBR,
                 mul(ebr_lba, ss),
                 Space::Disk,
                 format!(
                     "the EBR chain links back to the EBR at LBA {ebr_lba}, already visited: a loop after {} logical partitions",
                     mbr.logicals.len()
                 ),
-            ).with_hint("fdisk -l IMAGE; rewrite the extended partition's links with fdisk or sfdisk"));
+            ).with_hint(Hint::read_only("fdisk -l {disk}").on(Target::Disk).because("then rewrite the extended partition's links with fdisk or sfdisk, on a copy")));
             return;
         }
         let Some(sector) = read_opt(r, mul(ebr_lba, ss), 512, 512) else {
             mbr.load_findings.push(Finding::error(
                 "mbr.ebr.unreadable",
-                Layer::Mbr,
+                Layer::MBR,
                 mul(ebr_lba, ss),
                 Space::Disk,
                 format!("the EBR at LBA {ebr_lba} lies beyond the end of the disk"),
@@ -231,7 +231,7 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
             if ebr_lba != ext_start || sector.iter().any(|&b| b != 0) {
                 mbr.load_findings.push(Finding::error(
                     "mbr.ebr.signature",
-                    Layer::Mbr,
+                    Layer::MBR,
                     mul(ebr_lba, ss).saturating_add(510),
                     Space::Disk,
                     format!(
@@ -248,7 +248,7 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
             if extra.os_type != 0 || extra.size_in_lba != 0 {
                 mbr.load_findings.push(Finding::warning(
                     "mbr.ebr.extra_entry",
-                    Layer::Mbr,
+                    Layer::MBR,
                     mul(ebr_lba, ss).saturating_add(entry_offset(extra.slot)),
                     Space::Disk,
                     format!(
@@ -278,7 +278,7 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
         if next <= ext_start || next > ext_last {
             mbr.load_findings.push(Finding::error(
                 "mbr.ebr.link_outside_extended",
-                Layer::Mbr,
+                Layer::MBR,
                 mul(ebr_lba, ss).saturating_add(entry_offset(2)),
                 Space::Disk,
                 format!(

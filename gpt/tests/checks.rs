@@ -143,7 +143,14 @@ fn bad_primary_is_reported_while_the_backup_serves() {
     assert_eq!(a.partitions.len(), 4);
     let f = finding(&a, "gpt.primary_header.crc");
     assert_eq!((f.severity, f.offset), (Severity::Error, 512 + 0x10));
-    assert!(f.hint.as_deref().unwrap().contains("gdisk IMAGE"));
+    assert!(
+        f.hint
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref()
+            .unwrap()
+            .contains("gdisk {disk}")
+    );
 }
 
 #[test]
@@ -161,9 +168,11 @@ fn truncated_names_the_cut_partition_and_amount() {
     let f = finding(&a, "gpt.disk.too_small");
     assert!(
         f.hint
+            .as_ref()
+            .map(ToString::to_string)
             .as_deref()
             .unwrap()
-            .contains("truncate -s 33554432 IMAGE"),
+            .contains("truncate -s 33554432 {image}"),
         "{f:?}"
     );
 }
@@ -178,7 +187,11 @@ fn grown_gives_size_difference_and_sgdisk_e() {
         f.message
     );
     assert_eq!(
-        f.hint.as_deref().map(|h| h.starts_with("sgdisk -e IMAGE")),
+        f.hint
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref()
+            .map(|h| h.starts_with("sgdisk -e {disk}")),
         Some(true)
     );
     let tail: Vec<_> = a.free.iter().filter(|r| r.beyond_table).collect();

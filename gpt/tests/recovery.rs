@@ -248,9 +248,10 @@ fn gpt_4k_headers_zeroed_entries_bring_partitions_back() {
     assert_eq!(a.tables.sector.bytes, 4096);
     let hint = common::finding(&a, "gpt.recovery.partitions_found")
         .hint
-        .clone()
-        .unwrap();
-    assert!(hint.contains("losetup -b 4096 -f --show IMAGE"), "{hint}");
+        .as_ref()
+        .unwrap()
+        .to_string();
+    assert!(hint.contains("losetup -b 4096 -f --show {disk}"), "{hint}");
     let rec = a.recovery.unwrap();
     let got: Vec<(u64, u64, String)> = rec
         .proposed

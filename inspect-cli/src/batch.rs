@@ -152,16 +152,16 @@ pub fn small_siblings(items: &[Item]) -> Vec<Option<Finding>> {
             Some(
                 Finding::warning(
                     "layout.small_sibling",
-                    Layer::Layout,
+                    Layer::LAYOUT,
                     0,
                     Space::File,
                     format!(
                         "the image file is {len} bytes, under 1/{SMALL_SIBLING_RATIO} of the median size ({median} bytes) of the {others} other {kind} images in its directory"
                     ),
                 )
-                .with_hint(
+                .with_hint(imgcheck_core::Hint::advice(
                     "compare with the previous good copy; check that the job writing these images did not start producing empty ones",
-                ),
+                )),
             )
         })
         .collect()

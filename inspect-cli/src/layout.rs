@@ -2,7 +2,7 @@
 //! `layout`): what no single peer tool can say.
 
 use crate::report::Node;
-use imgcheck_core::{Finding, Layer, ReadAt, Space};
+use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space, Target};
 
 /// How much of the disk start is read to tell "empty" from "unrecognised".
 const EMPTINESS_PROBE: u64 = 1 << 20;
@@ -22,7 +22,7 @@ pub fn emptiness(disk: &dyn ReadAt, table: &Node, zero_ranges: &[(u64, u64)]) ->
     let f = if head_zero {
         Finding::warning(
             "layout.empty",
-            Layer::Layout,
+            Layer::LAYOUT,
             0,
             Space::Disk,
             format!(
@@ -34,16 +34,16 @@ pub fn emptiness(disk: &dyn ReadAt, table: &Node, zero_ranges: &[(u64, u64)]) ->
                 }
             ),
         )
-        .with_hint("check that the backup or copy job that wrote this image still runs and writes data")
+        .with_hint(Hint::advice("check that the backup or copy job that wrote this image still runs and writes data"))
     } else {
         Finding::warning(
             "layout.unrecognized",
-            Layer::Layout,
+            Layer::LAYOUT,
             0,
             Space::Disk,
             "no partition table and no known filesystem or volume signature at the start of the disk",
         )
-        .with_hint("file IMAGE; testdisk IMAGE   # look for lost partitions on a copy")
+        .with_hint(Hint::read_only("file -s {image}; testdisk {image}").on(Target::Image).because("look for lost partitions on a copy"))
     };
     Some(f)
 }
@@ -173,8 +173,8 @@ pub fn zero_damage(runs: &[(u64, u64)], expected: &[Expected]) -> Vec<Finding> {
             );
         }
         out.push(
-            Finding::error("layout.zeroed", Layer::Layout, r.0, Space::Disk, msg)
-                .with_hint("work on a copy; rebuild from the surviving copies (sgdisk: recovery menu 'b'/'c'; e2fsck -b BACKUP on the partition)"),
+            Finding::error("layout.zeroed", Layer::LAYOUT, r.0, Space::Disk, msg)
+                .with_hint(Hint::advice("work on a copy; rebuild from the surviving copies (sgdisk: recovery menu 'b'/'c'; e2fsck -b BACKUP on the partition)")),
         );
     }
     out
@@ -458,11 +458,11 @@ pub fn size_chain(
             };
             let n = last.map_or(1, |(s, _)| s.index);
             out.push(
-                Finding::warning("layout.size_chain.grown", Layer::Layout, tend, Space::Disk, msg).with_hint(
+                Finding::warning("layout.size_chain.grown", Layer::LAYOUT, tend, Space::Disk, msg).with_hint(
                     if only_by_search {
-                        "restore the table first with the gpt finding's recipe (sgdisk -e here would write an empty table); then growpart and resize2fs".to_string()
+                        Hint::advice("restore the table first with the gpt finding's recipe (sgdisk -e here would write an empty table); then growpart and resize2fs")
                     } else {
-                        format!("sgdisk -e {dev}; growpart {dev} {n}; e2fsck -f {part}{n}; resize2fs {part}{n}   # grow table, partition, filesystem, in that order, after the checks")
+                        Hint::writes(format!("sgdisk -e {dev}; growpart {dev} {n}; e2fsck -f {part}{n}; resize2fs {part}{n}")).on(Target::Disk).because("grow table, partition, filesystem, in that order, after the checks")
                     },
                 ),
             );
@@ -489,7 +489,7 @@ pub fn size_chain(
             out.push(
                 Finding::error(
                     "layout.size_chain.shrunk",
-                    Layer::Layout,
+                    Layer::LAYOUT,
                     disk_len,
                     Space::Disk,
                     format!(
@@ -499,7 +499,7 @@ pub fn size_chain(
                         if cut.is_empty() { String::new() } else { format!("; {}", cut.join(", ")) }
                     ),
                 )
-                .with_hint("restore the image's missing tail from a backup or the source; do not let any tool 'fix' the table to the smaller size"),
+                .with_hint(Hint::advice("restore the image's missing tail from a backup or the source; do not let any tool 'fix' the table to the smaller size")),
             );
         }
     }
@@ -574,7 +574,7 @@ pub fn overwritten_start(part: &dyn ReadAt, fs: &Node, index: u32, base: u64) ->
     Some(
         Finding::error(
             "layout.overwritten",
-            Layer::Layout,
+            Layer::LAYOUT,
             base,
             Space::Disk,
             format!(
@@ -584,6 +584,6 @@ pub fn overwritten_start(part: &dyn ReadAt, fs: &Node, index: u32, base: u64) ->
                 fs.kind,
             ),
         )
-        .with_hint("do not mount or repair in place; copy the partition, then recover from the backup superblock on the copy (see the ext4 findings for the exact e2fsck -b line)"),
+        .with_hint(Hint::advice("do not mount or repair in place; copy the partition, then recover from the backup superblock on the copy (see the ext4 findings for the exact e2fsck -b line)")),
     )
 }

@@ -85,7 +85,7 @@ pub fn inspect_reader(
                 layout_findings.push(
                     imgcheck_core::Finding::info(
                         "layout.disk_not_inspected",
-                        imgcheck_core::Layer::Layout,
+                        imgcheck_core::Layer::LAYOUT,
                         0,
                         imgcheck_core::Space::Disk,
                         "the guest disk was not inspected: its backing chain is broken, so the clusters this image does not hold cannot be read",
@@ -216,7 +216,7 @@ fn inspect_contents(
 /// repairs; each command once.
 pub fn next_steps(report: &ImageReport) -> Vec<String> {
     let findings = report.findings();
-    let mut hints: Vec<String> = Vec::new();
+    let mut hints: Vec<imgcheck_core::Hint> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     // Layout findings first at each severity: they tell the whole story
     // (grow the table, then the partition, then the filesystem) where a
@@ -229,11 +229,19 @@ pub fn next_steps(report: &ImageReport) -> Vec<String> {
     for sev in [Severity::Error, Severity::Warning] {
         for f in ordered.iter().filter(|f| f.severity == sev) {
             if let Some(h) = &f.hint {
-                let h = replace_word(h, "IMAGE", &report.image);
+                let image = report.image.clone();
+                let h = h.clone().resolved(|n| match n {
+                    "image" | "disk" | "dev" => Some(image.clone()),
+                    _ => None,
+                });
                 // Two findings often suggest the same command with different
                 // prose after it: list the command once.
-                let key = command_of(&h).to_string();
-                if !seen.contains(&key) {
+                let key = h.command.clone().unwrap_or_else(|| h.to_string());
+                // A step already part of a longer recipe is not repeated.
+                let covered = seen
+                    .iter()
+                    .any(|s| s == &key || s.split("; ").any(|part| part == key));
+                if !covered {
                     seen.push(key);
                     hints.push(h);
                 }
@@ -241,7 +249,7 @@ pub fn next_steps(report: &ImageReport) -> Vec<String> {
         }
     }
     let mut steps: Vec<String> = Vec::new();
-    let repairs = hints.iter().any(|h| is_repair(h));
+    let repairs = hints.iter().any(|h| h.writes);
     if imgcheck_core::worst_severity(findings.iter().copied()) == Some(Severity::Error) || repairs {
         steps.push(format!(
             "cp --sparse=always {0} {0}.bak   # work on a copy; never repair the only one",
@@ -249,7 +257,10 @@ pub fn next_steps(report: &ImageReport) -> Vec<String> {
         ));
     }
     // A filesystem inside a partition is reached through a block device.
-    if hints.iter().any(|h| h.contains(NBD) || h.contains(LOOP)) {
+    if hints.iter().any(|h| {
+        let t = h.to_string();
+        t.contains(NBD) || t.contains(LOOP)
+    }) {
         steps.push(if report.format == "qcow2" {
             format!("qemu-nbd --read-only --connect={NBD} {}   # the guest disk as a block device (modprobe nbd first)", report.image)
         } else {
@@ -257,84 +268,24 @@ pub fn next_steps(report: &ImageReport) -> Vec<String> {
         });
     }
     // Read-only checks first, repairs after, each in finding order.
-    steps.extend(hints.iter().filter(|h| !is_repair(h)).cloned());
-    steps.extend(hints.iter().filter(|h| is_repair(h)).cloned());
+    steps.extend(hints.iter().filter(|h| !h.writes).map(step_text));
+    steps.extend(hints.iter().filter(|h| h.writes).map(step_text));
     steps
 }
 
-/// The command a hint starts with, without the explanation after it
-/// (`e2fsck -fn /dev/nbd0p2 (the error records …)` → `e2fsck -fn /dev/nbd0p2`).
-/// A hint in prose that quotes a command (`` e.g. `sgdisk -e X` ``) counts
-/// as that command.
-fn command_of(hint: &str) -> &str {
-    let cut = [" (", "; ", " # ", " — "]
-        .iter()
-        .filter_map(|sep| hint.find(sep))
-        .min()
-        .unwrap_or(hint.len());
-    let head = hint.get(..cut).unwrap_or(hint).trim();
-    let quoted = hint
-        .split('`')
-        .nth(1)
-        .filter(|q| KNOWN_COMMANDS.contains(&q.split_whitespace().next().unwrap_or("")));
-    quoted.unwrap_or(head)
+/// A next step as one line: `command   # note`, or the note alone.
+fn step_text(h: &imgcheck_core::Hint) -> String {
+    match (&h.command, &h.note) {
+        (Some(c), Some(n)) => format!("{c}   # {n}"),
+        (Some(c), None) => c.clone(),
+        (None, Some(n)) => n.clone(),
+        (None, None) => String::new(),
+    }
 }
-
-/// Commands hints may start with; anything else is prose.
-const KNOWN_COMMANDS: [&str; 24] = [
-    "cp",
-    "qemu-img",
-    "qemu-nbd",
-    "qemu-io",
-    "losetup",
-    "e2fsck",
-    "fsck",
-    "fsck.ext4",
-    "dumpe2fs",
-    "debugfs",
-    "tune2fs",
-    "resize2fs",
-    "sgdisk",
-    "sfdisk",
-    "gdisk",
-    "fdisk",
-    "parted",
-    "growpart",
-    "testdisk",
-    "mount",
-    "file",
-    "dd",
-    "blkid",
-    "wipefs",
-];
 
 /// Device names used in hints for a filesystem inside an image.
 const NBD: &str = "/dev/nbd0";
 const LOOP: &str = "/dev/loop0";
-
-/// Whether a hint changes the image (so it must come after the read-only
-/// checks and after making a copy).
-fn is_repair(hint: &str) -> bool {
-    const WRITERS: [&str; 12] = [
-        "sgdisk -e",
-        "sgdisk --move",
-        "growpart",
-        "resize2fs",
-        "e2fsck -fy",
-        "e2fsck -y",
-        "e2fsck -p",
-        "fsck.ext4 -y",
-        "-r leaks",
-        "-r all",
-        "sfdisk ",
-        "tune2fs",
-    ];
-    let read_only = hint.contains("e2fsck -fn")
-        || hint.contains("e2fsck -n")
-        || hint.contains("sfdisk -V")
-        || hint.contains("sfdisk --verify");
-    !read_only && WRITERS.iter().any(|w| hint.contains(w))
-}
 
 /// Replaces the `DEV` placeholder in a filesystem's hints with the device
 /// it appears as once the image is attached (see [`next_steps`]). A raw
@@ -342,12 +293,12 @@ fn is_repair(hint: &str) -> bool {
 fn name_device(fs: &mut Node, partition: Option<u32>, dev_base: &str) {
     let dev = match (partition, dev_base) {
         (Some(n), base) => format!("{base}p{n}"),
-        (None, LOOP) => "IMAGE".to_string(),
+        (None, LOOP) => "{image}".to_string(),
         (None, base) => base.to_string(),
     };
     for f in &mut fs.findings {
-        if let Some(h) = &mut f.hint {
-            *h = replace_word(h, "DEV", &dev);
+        if let Some(h) = f.hint.take() {
+            f.hint = Some(h.resolved(|n| (n == "dev").then(|| dev.clone())));
         }
     }
 }
@@ -356,31 +307,13 @@ fn name_device(fs: &mut Node, partition: Option<u32>, dev_base: &str) {
 /// the block device the guest disk is attached as.
 fn name_disk(node: &mut Node, dev: &str) {
     for f in &mut node.findings {
-        if let Some(h) = &mut f.hint {
-            *h = replace_word(h, "IMAGE", dev);
+        if let Some(h) = f.hint.take() {
+            f.hint = Some(h.resolved(|n| (n == "disk").then(|| dev.to_string())));
         }
     }
     for c in &mut node.children {
         name_disk(c, dev);
     }
-}
-
-/// `text` with every whole-word `word` replaced (so `DEVICE` is left alone).
-fn replace_word(text: &str, word: &str, with: &str) -> String {
-    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find(word) {
-        let (before, after) = rest.split_at(i);
-        let tail = after.get(word.len()..).unwrap_or("");
-        let left_ok = !before.chars().next_back().is_some_and(is_word);
-        let right_ok = !tail.chars().next().is_some_and(is_word);
-        out.push_str(before);
-        out.push_str(if left_ok && right_ok { with } else { word });
-        rest = tail;
-    }
-    out.push_str(rest);
-    out
 }
 
 /// `--qemu-compat` for one image.
@@ -398,41 +331,3 @@ pub fn qemu_compat(
 
 /// Sizes are rendered one way across the report (see the core crate).
 pub use imgcheck_core::human_size;
-
-#[cfg(test)]
-mod tests {
-
-    #[test]
-    fn device_placeholder_is_a_whole_word() {
-        assert_eq!(
-            super::replace_word(
-                "e2fsck -fn -b 8193 DEV; DEVICE DEV_X xDEV DEV",
-                "DEV",
-                "/dev/nbd0p2"
-            ),
-            "e2fsck -fn -b 8193 /dev/nbd0p2; DEVICE DEV_X xDEV /dev/nbd0p2"
-        );
-    }
-
-    #[test]
-    fn hints_dedupe_on_their_command() {
-        assert_eq!(
-            super::command_of("e2fsck -fn /dev/nbd0p2 (records stay)"),
-            "e2fsck -fn /dev/nbd0p2"
-        );
-        assert_eq!(super::command_of("sgdisk -e IMAGE"), "sgdisk -e IMAGE");
-        assert_eq!(super::command_of("a; b (c)"), "a");
-        assert_eq!(
-            super::command_of("fdisk or sgdisk rewrite it (e.g. `sgdisk -e X`)"),
-            "sgdisk -e X"
-        );
-    }
-
-    #[test]
-    fn repairs_come_after_read_only_checks() {
-        assert!(super::is_repair("sgdisk -e IMAGE"));
-        assert!(super::is_repair("resize2fs /dev/nbd0p2"));
-        assert!(!super::is_repair("e2fsck -fn -b 32768 -B 4096 /dev/nbd0p2"));
-        assert!(!super::is_repair("qemu-img check IMAGE"));
-    }
-}

@@ -43,7 +43,7 @@ fn grown_and_never_partitioned() {
     let r = inspect(d.path());
     let f = finding(&r, "layout.size_chain.grown");
     assert!(f.message.contains("grew by 64 MiB"), "{}", f.message);
-    assert!(f.hint.as_deref().unwrap().contains("growpart"));
+    assert!(f.hint.as_ref().unwrap().to_string().contains("growpart"));
     assert_eq!(r.verdict(), Verdict::Warning, "{:?}", codes(&r));
     // The clean disk has no such finding.
     assert!(

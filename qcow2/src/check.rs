@@ -23,7 +23,7 @@
 use crate::header::{Header, be32, be64, usz};
 use crate::image::*;
 use crate::limits::*;
-use imgcheck_core::{Finding, Layer, ReadAt, Severity, Space};
+use imgcheck_core::{Finding, Hint, Layer, ReadAt, Severity, Space, Target};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -272,7 +272,7 @@ impl Sink {
             self.findings.push(Finding::new(
                 sev,
                 code,
-                Layer::Qcow2,
+                Layer::QCOW2,
                 offset,
                 Space::File,
                 msg,
@@ -287,7 +287,7 @@ impl Sink {
     fn finish(mut self) -> Vec<Finding> {
         for f in &mut self.findings {
             if f.hint.is_none() {
-                f.hint = hint_for(&f.code).map(str::to_string);
+                f.hint = hint_for(&f.code);
             }
         }
         let mut extra: Vec<_> = self
@@ -306,7 +306,7 @@ impl Sink {
             self.findings.push(Finding::new(
                 sev,
                 code,
-                Layer::Qcow2,
+                Layer::QCOW2,
                 0,
                 Space::File,
                 format!("{n} more findings of this kind were not listed"),
@@ -317,30 +317,37 @@ impl Sink {
 }
 
 /// The next step for a finding code.
-fn hint_for(code: &str) -> Option<&'static str> {
-    let repair = "cp IMAGE IMAGE.bak && qemu-img check -r all IMAGE.bak   # repair a copy, never the evidence";
+fn hint_for(code: &str) -> Option<Hint> {
+    let repair = || {
+        Hint::writes("cp {image} {image}.bak && qemu-img check -r all {image}.bak")
+            .on(Target::Image)
+            .because("repair a copy, never the evidence")
+    };
+    let ro = |c: &str| Hint::read_only(c).on(Target::Image);
     Some(match code {
-        "qcow2.refcount.leak" => "qemu-img check -r leaks IMAGE",
+        "qcow2.refcount.leak" => Hint::writes("qemu-img check -r leaks {image}")
+            .on(Target::Image)
+            .because("frees the leaked clusters; harmless, but on a copy if the image matters"),
         "qcow2.refcount.past_eof" | "qcow2.file.truncated" => {
-            "look for the rest of the file (an interrupted copy?); qemu-img convert -O raw IMAGE out.raw recovers what remains"
+            ro("qemu-img convert -O raw {image} out.raw").because("look for the rest of the file first (an interrupted copy?); the conversion recovers what remains")
         }
         "qcow2.compressed.undecodable" => {
-            "qemu-img convert -O raw IMAGE out.raw   # fails (EIO) at the unreadable clusters; restore them from a backup"
+            ro("qemu-img convert -O raw {image} out.raw").because("fails (EIO) at the unreadable clusters; restore them from a backup")
         }
         "qcow2.data_file.past_eof"
         | "qcow2.data_file.name_missing"
         | "qcow2.data_file.raw_without_file" => {
-            "qemu-img info IMAGE   # check the data-file name and that the data file is complete"
+            ro("qemu-img info {image}").because("check the data-file name and that the data file is complete")
         }
         "qcow2.backing.missing"
         | "qcow2.backing.unreadable"
         | "qcow2.backing.loop"
         | "qcow2.backing.too_deep"
         | "qcow2.backing.size_differs"
-        | "qcow2.backing.not_followed" => "qemu-img info --backing-chain IMAGE",
+        | "qcow2.backing.not_followed" => ro("qemu-img info --backing-chain {image}"),
         "qcow2.header.encrypted"
         | "qcow2.crypto.missing_header"
-        | "qcow2.crypto.extension_size" => "qemu-img info IMAGE",
+        | "qcow2.crypto.extension_size" => ro("qemu-img info {image}"),
         // Info needs no next step.
         "qcow2.stats"
         | "qcow2.snapshot.disk_size_differs"
@@ -348,10 +355,9 @@ fn hint_for(code: &str) -> Option<&'static str> {
         | "qcow2.check.io" => {
             return None;
         }
-        c if c.starts_with("qcow2.snapshot.") => {
-            "qemu-img snapshot -l IMAGE; then repair a copy: cp IMAGE IMAGE.bak && qemu-img check -r all IMAGE.bak"
-        }
-        c if c.starts_with("qcow2.") => repair,
+        c if c.starts_with("qcow2.snapshot.") => ro("qemu-img snapshot -l {image}")
+            .because("then repair a copy: cp {image} {image}.bak && qemu-img check -r all {image}.bak"),
+        c if c.starts_with("qcow2.") => repair(),
         _ => return None,
     })
 }
@@ -1093,7 +1099,7 @@ impl Sink {
             && f.code == "qcow2.refcount.leak"
             && f.hint.is_none()
         {
-            f.hint = Some("qemu-img check -r leaks IMAGE".into());
+            f.hint = hint_for("qcow2.refcount.leak");
         }
     }
 }
@@ -1510,7 +1516,7 @@ fn gap_checks(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>, lost: &LostData, sn
     if c.r.highest_referenced_end > c.file_len {
         let mut f = Finding::error(
             "qcow2.file.truncated",
-            Layer::Qcow2,
+            Layer::QCOW2,
             c.file_len,
             Space::File,
             format!(
@@ -1534,7 +1540,7 @@ fn gap_checks(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>, lost: &LostData, sn
                 }
             ),
         );
-        f.hint = Some("look for the rest of the file (an interrupted copy?); qemu-img convert -O raw IMAGE out.raw recovers what remains".into());
+        f.hint = hint_for("qcow2.file.truncated");
         c.sink.push_f(f);
     }
     c.r.lost_guest_bytes = lost.clusters.saturating_mul(cs);

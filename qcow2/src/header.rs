@@ -4,7 +4,7 @@
 
 use crate::error::Error;
 use crate::limits::*;
-use imgcheck_core::{Finding, Layer, ReadAt, Space};
+use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space, Target};
 use serde::Serialize;
 
 /// `QFI\xfb`.
@@ -507,7 +507,7 @@ fn parse_extensions(
         if seen.contains(&ext_type) {
             findings.push(Finding::warning(
                 "qcow2.header.extension_repeated",
-                Layer::Qcow2,
+                Layer::QCOW2,
                 off,
                 Space::File,
                 format!("header extension {ext_type:#010x} appears more than once (again at offset {off}); the last one is used"),
@@ -536,7 +536,7 @@ fn parse_extensions(
                 if len < 24 {
                     findings.push(Finding::error(
                         "qcow2.bitmaps.extension_size",
-                        Layer::Qcow2,
+                        Layer::QCOW2,
                         off,
                         Space::File,
                         format!("bitmaps header extension is {len} bytes, expected 24"),
@@ -553,7 +553,7 @@ fn parse_extensions(
                 if len < 16 {
                     findings.push(Finding::error(
                         "qcow2.crypto.extension_size",
-                        Layer::Qcow2,
+                        Layer::QCOW2,
                         off,
                         Space::File,
                         format!("encryption header extension is {len} bytes, expected 16"),
@@ -581,31 +581,39 @@ fn header_findings(h: &Header, findings: &mut Vec<Finding>) {
         findings.push(
             Finding::warning(
                 "qcow2.header.dirty",
-                Layer::Qcow2,
+                Layer::QCOW2,
                 72,
                 Space::File,
                 "the dirty bit is set (incompatible_features bit 0): the image was not closed cleanly and its refcounts may be stale; qemu-img check reports nothing and a read-write open repairs it silently",
             )
-            .with_hint("copy the image first, then: qemu-img check -r all IMAGE"),
+            .with_hint(
+                Hint::writes("qemu-img check -r all {image}")
+                    .on(Target::Image)
+                    .because("on a copy of the image; it rebuilds the refcounts"),
+            ),
         );
     }
     if h.incompatible_features & INCOMPAT_CORRUPT != 0 {
         findings.push(
             Finding::error(
                 "qcow2.header.corrupt",
-                Layer::Qcow2,
+                Layer::QCOW2,
                 72,
                 Space::File,
                 "the corrupt bit is set (incompatible_features bit 1): QEMU detected metadata corruption while the image was in use; qemu-img check does not report it",
             )
-            .with_hint("qemu-img check IMAGE, then qemu-img check -r all on a copy"),
+            .with_hint(
+                Hint::read_only("qemu-img check {image}")
+                    .on(Target::Image)
+                    .because("then qemu-img check -r all on a copy"),
+            ),
         );
     }
     let unknown = h.unknown_incompatible_names();
     if !unknown.is_empty() {
         findings.push(Finding::error(
             "qcow2.header.unknown_incompatible",
-            Layer::Qcow2,
+            Layer::QCOW2,
             72,
             Space::File,
             format!(
@@ -618,7 +626,7 @@ fn header_findings(h: &Header, findings: &mut Vec<Finding>) {
     if h.crypt_method != 0 {
         findings.push(Finding::warning(
             "qcow2.header.encrypted",
-            Layer::Qcow2,
+            Layer::QCOW2,
             32,
             Space::File,
             format!(
@@ -630,7 +638,7 @@ fn header_findings(h: &Header, findings: &mut Vec<Finding>) {
         if h.crypt_method == 2 && h.extensions.crypto.is_none() {
             findings.push(Finding::error(
                 "qcow2.crypto.missing_header",
-                Layer::Qcow2,
+                Layer::QCOW2,
                 32,
                 Space::File,
                 "crypt_method is 2 (LUKS) but there is no full disk encryption header extension",
@@ -640,7 +648,7 @@ fn header_findings(h: &Header, findings: &mut Vec<Finding>) {
     if h.autoclear_features & AUTOCLEAR_DATA_FILE_RAW != 0 && !h.has_data_file() {
         findings.push(Finding::error(
             "qcow2.data_file.raw_without_file",
-            Layer::Qcow2,
+            Layer::QCOW2,
             88,
             Space::File,
             "autoclear bit 1 (raw external data) is set but incompatible bit 2 (external data file) is not",
@@ -649,7 +657,7 @@ fn header_findings(h: &Header, findings: &mut Vec<Finding>) {
     if h.has_data_file() && h.extensions.data_file.is_none() {
         findings.push(Finding::error(
             "qcow2.data_file.name_missing",
-            Layer::Qcow2,
+            Layer::QCOW2,
             72,
             Space::File,
             "incompatible bit 2 (external data file) is set but no data file name extension exists",

@@ -48,7 +48,9 @@ fn case(fixture: &str, code: &str, deep: bool, patch: impl FnOnce(&mut Vec<u8>, 
     assert!(!f.message.is_empty());
     assert!(
         f.severity == imgcheck_core::Severity::Info
-            || f.hint.as_deref().is_some_and(|h| h.contains("IMAGE")),
+            || f.hint
+                .as_ref()
+                .is_some_and(|h| h.to_string().contains("{image}")),
         "{code}: no next step"
     );
 }

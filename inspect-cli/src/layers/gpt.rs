@@ -227,14 +227,18 @@ fn not_inspected(a: &Analysis, total: usize, first: u32, offset: u64) -> Finding
     Finding::new(
         Severity::Warning,
         "gpt.partition.not_inspected",
-        Layer::Gpt,
+        Layer::GPT,
         offset,
         Space::Disk,
         format!(
             "{what} {total} partitions; only the first {MAX_PARTITION_NODES} are shown and have their contents checked: {rest} more (from partition {first} on) were not inspected"
         ),
     )
-    .with_hint("list them all with `sfdisk --dump IMAGE` (a table this long is usually garbage: compare with the backup copy)")
+    .with_hint(
+        imgcheck_core::Hint::read_only("sfdisk --dump {disk}")
+            .on(imgcheck_core::Target::Disk)
+            .because("lists them all; a table this long is usually garbage: compare with the backup copy"),
+    )
 }
 
 /// Names the filesystem or volume whose signature `r` starts with, if any.

@@ -1,0 +1,204 @@
+//! Typed facts: what one layer tells the checks that span layers (the
+//! size chain, the zero and overwrite maps, the boot chain, the timeline,
+//! next steps, compare). The JSON `details` of a node are a view for
+//! people; nothing reads them back. A check that needs something a layer
+//! knows gets a field here, so renaming a JSON key can never switch a
+//! check off.
+//!
+//! Offsets are in the space of the reader the layer was given; the
+//! pipeline moves them into disk space with the child's extent.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything a layer states about what it read. Every field is optional
+/// or empty by default: a layer fills what it knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    /// How many bytes of its reader the layer's contents claim, from
+    /// byte 0: a filesystem's blocks × block size, a PV's device size, a
+    /// qcow2 image's virtual size. A link of the size chain.
+    pub claimed_size: Option<u64>,
+    /// The disk size a partition table was written for (GPT: the backup
+    /// header's LBA + 1 sectors). `None` where the format records none (an
+    /// MBR): its trailing space is free space, not growth.
+    pub written_for: Option<u64>,
+    /// The logical sector size the layer found or assumed.
+    pub sector_size: Option<u64>,
+    /// Facts of a partition table.
+    pub table: Option<TableFacts>,
+    /// Structures at fixed places, with their backups: what a zeroed or
+    /// overwritten range destroyed and which copy survives.
+    pub structures: Vec<Structure>,
+    /// Which superblock a filesystem was read through.
+    pub superblock: Option<SuperblockUse>,
+    /// Whether the guest disk a container hands out can be read faithfully.
+    pub guest: Option<GuestDisk>,
+    /// Internal snapshots of a container.
+    pub snapshots: Vec<SnapshotFact>,
+    /// Identifiers that tell whether two copies are the same disk.
+    pub identities: Vec<Identity>,
+    /// Work the layer found pending (a journal to replay, an orphan list)
+    /// that recovery will complete.
+    pub pending: Vec<String>,
+    /// The layer stopped at a bound before checking everything.
+    pub incomplete: Option<String>,
+}
+
+/// A partition table's own facts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableFacts {
+    /// `gpt`, `mbr`, `sun`, `bsd`, …
+    pub scheme: String,
+    /// Whether the Linux kernel would see the partitions (a GPT needs its
+    /// protective MBR): `losetup --partscan` only helps then.
+    pub kernel_sees_partitions: bool,
+    /// The only table is a stale backup found by searching the disk: a
+    /// tool that "repairs" it (`sgdisk -e`) would write an empty table.
+    pub only_stale_backup: bool,
+    /// Whether any copy of the table is intact.
+    pub intact: bool,
+}
+
+/// The role of a structure that has copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The copy tools read first; losing it is damage.
+    #[default]
+    Primary,
+    /// A copy that can stand in for the primary.
+    Backup,
+}
+
+/// A structure a layer expects at a place: a GPT header, an ext4
+/// superblock or descriptor table, an LVM label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Structure {
+    /// What it is, in words (`primary GPT header`, `ext4 superblock`).
+    pub name: String,
+    /// First byte, in the layer's reader.
+    pub start: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Primary or backup.
+    pub role: Role,
+}
+
+impl Structure {
+    /// A structure at `start..start+len`.
+    pub fn new(name: impl Into<String>, start: u64, len: u64, role: Role) -> Self {
+        Structure {
+            name: name.into(),
+            start,
+            len,
+            role,
+        }
+    }
+}
+
+/// Which superblock a filesystem was read through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuperblockUse {
+    /// Byte offset of the superblock used, in the layer's reader.
+    pub offset: u64,
+    /// `true` when it is a backup (the primary was unusable).
+    pub backup: bool,
+    /// The group or allocation group the backup belongs to.
+    pub group: Option<u64>,
+    /// The filesystem's block size, for `e2fsck -b N -B SIZE`.
+    pub block_size: u64,
+}
+
+/// Whether a container's guest disk reads as the guest would see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestDisk {
+    /// `false`: what lies inside is not judged (a broken backing chain
+    /// reads zeros where the base holds data; damage would be invented).
+    pub readable: bool,
+    /// Why not, in words.
+    pub why_not: Option<String>,
+    /// The guest disk's size in bytes.
+    pub size: u64,
+}
+
+/// One internal snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotFact {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The virtual disk size recorded with it.
+    pub disk_size: Option<u64>,
+    /// When it was taken (Unix seconds), when recorded.
+    pub date: Option<i64>,
+}
+
+/// What an identifier identifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityKind {
+    /// A GPT disk GUID.
+    DiskGuid,
+    /// An MBR disk signature.
+    DiskSignature,
+    /// A GPT partition's unique GUID.
+    PartitionGuid,
+    /// A filesystem UUID.
+    FilesystemUuid,
+    /// An LVM physical volume UUID.
+    PvUuid,
+    /// An LVM volume group UUID.
+    VgUuid,
+    /// An LVM logical volume UUID.
+    LvUuid,
+    /// A qcow2 backing file name.
+    BackingFile,
+}
+
+/// An identifier found on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// What it identifies.
+    pub kind: IdentityKind,
+    /// Its value as tools print it.
+    pub value: String,
+}
+
+/// What a parent promises a child holds, from its type or surroundings
+/// (a GPT "Linux filesystem" partition, an MBR type 0x8e). A promise that
+/// no layer recognises is a finding: a destroyed filesystem is never silent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expect {
+    /// The kind of contents promised.
+    pub contents: Promise,
+    /// The type as the parent names it (`Linux filesystem`, `0x83`).
+    pub type_name: Option<String>,
+}
+
+/// Kinds of contents a partition type promises.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Promise {
+    /// Nothing known.
+    #[default]
+    Unknown,
+    /// A filesystem of some kind.
+    Filesystem,
+    /// An EFI System Partition (FAT).
+    EfiSystem,
+    /// A BIOS boot partition (GRUB's core.img, no filesystem).
+    BiosBoot,
+    /// An LVM physical volume.
+    Lvm,
+    /// Swap space.
+    Swap,
+    /// Software RAID member.
+    Raid,
+    /// Encrypted (LUKS).
+    Encrypted,
+    /// A whole disk image (a logical volume of an oVirt block domain).
+    DiskImage,
+    /// Deliberately empty or reserved.
+    Empty,
+}
