@@ -58,7 +58,7 @@ fn first_mib_wiped_on_a_grown_disk_finds_the_stale_backup() {
     let hint = f.hint.as_ref().unwrap().to_string();
     assert!(
         hint.contains("truncate -s 33554432 {image}.fixed")
-            && hint.contains("gdisk {image}.fixed (recovery menu: r, b, c, w)")
+            && hint.contains("gdisk {image}.fixed   # recovery menu: r, b, c, w")
             && hint.contains("truncate -s 50331648 {image}.fixed"),
         "{hint}"
     );
