@@ -4,7 +4,10 @@
 //! forensic summary (state, times, kernel error records, usage, size).
 
 use crate::E2FSCK_FN;
-use crate::fs::{Ext4, Inode, MapEvent, SuperblockSource, bg_flags};
+use crate::blockmap::MapEvent;
+use crate::fs::{Ext4, SuperblockSource};
+use crate::gdt::bg_flags;
+use crate::inode::Inode;
 use crate::superblock::{EXT4_MAGIC, Superblock, compat, feature_names, incompat, ro_compat};
 use crate::util::{be32, bytes, crc32c_raw, human, le32, u64_of, us, zero};
 use crate::{ErrorRecord, ErrorRecords, JournalSummary, Summary, Times};
@@ -948,7 +951,7 @@ fn root_inode(c: &mut Ctx<'_, '_>) {
         Some(&mut probs),
     );
     c.out.extend(probs);
-    if root.is_dir() && root.i_flags & crate::fs::INLINE_DATA_FL == 0 {
+    if root.is_dir() && root.i_flags & crate::inode::INLINE_DATA_FL == 0 {
         match first.and_then(|b| c.fs.read_block(b)) {
             None => c.error(
                 "ext4.root.no_block",

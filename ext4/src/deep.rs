@@ -8,11 +8,11 @@
 //! [`MAX_DEEP_INODES`] inodes are refused with a finding.
 
 use crate::bits::Bits;
+use crate::blockmap::MapEvent;
 use crate::check::clusters_in_group;
-use crate::fs::{
-    EA_INODE_FL, EXTENTS_FL, Ext4, HUGE_FILE_FL, INDEX_FL, INLINE_DATA_FL, Inode, MapEvent,
-    bg_flags,
-};
+use crate::fs::Ext4;
+use crate::gdt::bg_flags;
+use crate::inode::{EA_INODE_FL, EXTENTS_FL, HUGE_FILE_FL, INDEX_FL, INLINE_DATA_FL, Inode};
 use crate::superblock::{compat, incompat, ro_compat};
 use crate::util::{bytes, crc32c_raw, le16, le32, u8_at, u64_of, us, zero};
 use imgcheck_core::{Finding, Hint, Layer, Space};

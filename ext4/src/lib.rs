@@ -46,11 +46,16 @@
 //! bounded by bitmaps of one bit per block and inode.
 
 mod bits;
+mod blockmap;
 mod check;
 mod deep;
 mod dirhash;
+mod extent;
 mod fs;
+mod gdt;
+mod inode;
 mod journal;
+mod open;
 mod quota;
 mod superblock;
 mod util;
@@ -59,7 +64,8 @@ mod util;
 /// filesystem's block device (see [`imgcheck_core::Target`]).
 pub const E2FSCK_FN: &str = "e2fsck -fn {dev}";
 
-pub use fs::{Ext4, GroupDesc, OpenError, SuperblockSource, bg_flags};
+pub use fs::{Ext4, OpenError, SuperblockSource};
+pub use gdt::{GroupDesc, bg_flags};
 pub use superblock::{Superblock, compat, feature_names, incompat, ro_compat, uuid_text};
 
 use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space};

@@ -1,7 +1,9 @@
 //! Quota files (format v2, revision 1: the one mke2fs and the kernel
 //! write): the usage recorded per id, read by walking the quota tree.
 
-use crate::fs::{Ext4, Inode, MapEvent};
+use crate::blockmap::MapEvent;
+use crate::fs::Ext4;
+use crate::inode::Inode;
 use crate::util::{le32, le64, us};
 use std::collections::{HashMap, HashSet};
 
