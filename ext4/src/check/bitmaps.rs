@@ -1,0 +1,135 @@
+//! Block and inode bitmaps: checksums, the last group's padding, and the
+//! descriptors' free counts against the bits.
+
+use super::Ctx;
+use crate::fs::Ext4;
+use crate::gdt::bg_flags;
+use crate::util::{bytes, crc32c_raw, u64_of, us};
+
+/// Counts zero bits among the first `n` bits of `b`.
+pub(crate) fn count_zero_bits(b: &[u8], n: u64) -> u64 {
+    let mut zeros = 0u64;
+    let full = us(n / 8);
+    for &byte in b.iter().take(full) {
+        zeros = zeros.saturating_add(u64::from(byte.count_zeros()));
+    }
+    let rem = n % 8;
+    if rem > 0
+        && let Some(&byte) = b.get(full)
+    {
+        for bit in 0..rem {
+            if byte >> bit & 1 == 0 {
+                zeros = zeros.saturating_add(1);
+            }
+        }
+    }
+    zeros
+}
+
+/// Blocks (clusters) that group `g` spans.
+pub(crate) fn clusters_in_group(fs: &Ext4<'_>, g: u64) -> u64 {
+    let ratio_log = fs
+        .sb
+        .s_log_cluster_size
+        .saturating_sub(fs.sb.s_log_block_size)
+        .min(29);
+    let blocks = fs
+        .group_last_block(g)
+        .saturating_add(1)
+        .saturating_sub(fs.group_first_block(g));
+    blocks >> ratio_log
+}
+
+/// Bitmap checksums (metadata_csum) and free counts against the bitmaps.
+pub(super) fn bitmaps(c: &mut Ctx<'_, '_>) {
+    let fs = c.fs;
+    let sb = &fs.sb;
+    let mcsum = sb.metadata_csum();
+    let ds = sb.desc_size();
+    let ipg = u64::from(sb.s_inodes_per_group);
+    let cpg = u64::from(sb.s_clusters_per_group);
+    let mut reported = 0u32;
+    for (gi, gd) in fs.gds.iter().enumerate() {
+        if reported >= 64 {
+            break;
+        }
+        let g = u64_of(gi);
+        if gd.bg_flags & bg_flags::BLOCK_UNINIT == 0
+            && let Some(bm) = fs.read_block(gd.bg_block_bitmap)
+        {
+            if mcsum {
+                let crc = crc32c_raw(fs.seed, bytes(&bm, 0, us(cpg / 8)));
+                let (want, got) = if ds >= 0x3A {
+                    (crc, gd.bg_block_bitmap_csum)
+                } else {
+                    (crc & 0xFFFF, gd.bg_block_bitmap_csum & 0xFFFF)
+                };
+                if want != got {
+                    reported = reported.saturating_add(1);
+                    c.error("ext4.bitmap.block_checksum", fs.block_offset(gd.bg_block_bitmap).unwrap_or(0), format!("group {g}: block bitmap (block {}) checksum is {got:#x}, computed {want:#x}", gd.bg_block_bitmap));
+                }
+            }
+            let in_group = clusters_in_group(fs, g);
+            // The last group's bitmap bits past the filesystem's end must
+            // be set (e2fsck pass 5, PR_5_BLOCK_BMAP_PADDING).
+            if g.saturating_add(1) == fs.groups {
+                let unset = (in_group..cpg)
+                    .find(|&k| crate::util::u8_at(&bm, us(k / 8)) >> (k % 8) & 1 == 0);
+                if let Some(k) = unset {
+                    c.warning("ext4.bitmap.block_padding", fs.block_offset(gd.bg_block_bitmap).unwrap_or(0), format!("group {g}: block bitmap padding bit {k} (past the filesystem's last block) is not set"));
+                }
+            }
+            let zeros = count_zero_bits(&bm, in_group);
+            if zeros != u64::from(gd.bg_free_blocks_count) {
+                reported = reported.saturating_add(1);
+                c.warning(
+                    "ext4.group.free_blocks_vs_bitmap",
+                    gd.offset,
+                    format!(
+                        "group {g}: descriptor says {} free blocks, its block bitmap has {zeros}",
+                        gd.bg_free_blocks_count
+                    ),
+                );
+            }
+        }
+        if gd.bg_flags & bg_flags::INODE_UNINIT == 0
+            && let Some(im) = fs.read_block(gd.bg_inode_bitmap)
+        {
+            if mcsum {
+                let crc = crc32c_raw(fs.seed, bytes(&im, 0, us(ipg / 8)));
+                let (want, got) = if ds >= 0x3C {
+                    (crc, gd.bg_inode_bitmap_csum)
+                } else {
+                    (crc & 0xFFFF, gd.bg_inode_bitmap_csum & 0xFFFF)
+                };
+                if want != got {
+                    reported = reported.saturating_add(1);
+                    c.error("ext4.bitmap.inode_checksum", fs.block_offset(gd.bg_inode_bitmap).unwrap_or(0), format!("group {g}: inode bitmap (block {}) checksum is {got:#x}, computed {want:#x}", gd.bg_inode_bitmap));
+                }
+            }
+            let zeros = count_zero_bits(&im, ipg);
+            if zeros != u64::from(gd.bg_free_inodes_count) {
+                reported = reported.saturating_add(1);
+                c.warning(
+                    "ext4.group.free_inodes_vs_bitmap",
+                    gd.offset,
+                    format!(
+                        "group {g}: descriptor says {} free inodes, its inode bitmap has {zeros}",
+                        gd.bg_free_inodes_count
+                    ),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn zero_bits() {
+        assert_eq!(count_zero_bits(&[0xFF, 0x0F], 12), 0);
+        assert_eq!(count_zero_bits(&[0xFF, 0x0F], 16), 4);
+        assert_eq!(count_zero_bits(&[0x00], 3), 3);
+    }
+}

@@ -1,0 +1,250 @@
+//! Default-depth checks: proportional to the number of block groups plus a
+//! few blocks (superblock, backups, group descriptors, bitmap checksums,
+//! journal superblock, orphans, MMP, resize inode, root inode), and the
+//! forensic summary (state, times, kernel error records, usage, size).
+//!
+//! One file per structure, as e2fsck's super.c, journal.c and friends:
+//! `superblock` (values, state, times, error records, size, backups),
+//! `groups` (descriptors), `bitmaps`, `root`, `resize`, `orphans`, `mmp`
+//! and `journal`.
+
+mod bitmaps;
+mod groups;
+mod journal;
+mod mmp;
+mod orphans;
+mod resize;
+mod root;
+mod superblock;
+
+pub(crate) use bitmaps::clusters_in_group;
+
+use crate::E2FSCK_FN;
+use crate::fs::Ext4;
+use crate::inode::Inode;
+use crate::superblock::{compat, feature_names, incompat, ro_compat};
+use crate::util::u64_of;
+use crate::{ErrorRecords, JournalSummary, Summary, Times};
+use bitmaps::bitmaps;
+use groups::group_descriptors;
+use imgcheck_core::{Finding, Hint, Layer, Space};
+use journal::{journal, journal_device};
+use mmp::mmp;
+use orphans::orphans;
+use resize::resize_inode;
+use root::root_inode;
+use superblock::{
+    backups, error_records, size_vs_container, state_and_times, superblock_values, usage,
+};
+
+/// State bits of `s_state`.
+const VALID_FS: u16 = 1;
+const ERROR_FS: u16 = 2;
+const ORPHAN_FS: u16 = 4;
+
+pub(crate) struct Ctx<'a, 'r> {
+    pub fs: &'a Ext4<'r>,
+    pub out: Vec<Finding>,
+    /// Deep mode: also read every logged journal data block.
+    pub deep: bool,
+}
+
+impl Ctx<'_, '_> {
+    pub(crate) fn push(&mut self, f: Finding) {
+        self.out.push(f);
+    }
+    pub(crate) fn error(&mut self, code: &'static str, off: u64, msg: String) {
+        self.out.push(
+            Finding::error(code, Layer::EXT4, off, Space::Disk, msg)
+                .with_hint(Hint::read_only(E2FSCK_FN)),
+        );
+    }
+    pub(crate) fn warning(&mut self, code: &'static str, off: u64, msg: String) {
+        self.out
+            .push(Finding::warning(code, Layer::EXT4, off, Space::Disk, msg));
+    }
+    pub(crate) fn info(&mut self, code: &'static str, off: u64, msg: String) {
+        self.out
+            .push(Finding::info(code, Layer::EXT4, off, Space::Disk, msg));
+    }
+}
+
+const SB: u64 = 1024;
+
+/// Runs every default-depth check; returns findings and the summary.
+pub(crate) fn run(fs: &Ext4<'_>, deep: bool) -> (Vec<Finding>, Summary) {
+    let mut c = Ctx {
+        fs,
+        out: fs.open_findings.clone(),
+        deep,
+    };
+    superblock_values(&mut c);
+    let records = error_records(&mut c);
+    state_and_times(&mut c);
+    size_vs_container(&mut c);
+    if !fs.sb.has_incompat(incompat::JOURNAL_DEV) {
+        usage(&mut c);
+    }
+    // An external journal device has an ext superblock but no groups,
+    // inodes or directories of its own.
+    let journal_dev = fs.sb.has_incompat(incompat::JOURNAL_DEV);
+    if fs.geometry_ok && !journal_dev {
+        backups(&mut c);
+        group_descriptors(&mut c);
+        bitmaps(&mut c);
+        root_inode(&mut c);
+        resize_inode(&mut c);
+        orphans(&mut c);
+        mmp(&mut c);
+    }
+    let journal = if journal_dev {
+        journal_device(&mut c)
+    } else if fs.geometry_ok {
+        journal(&mut c)
+    } else {
+        None
+    };
+    let summary = summary(fs, journal, records);
+    (c.out, summary)
+}
+
+fn fmt_time(t: i64) -> String {
+    // Civil date from days since epoch (Howard Hinnant's algorithm).
+    let days = t.div_euclid(86400);
+    let secs = t.rem_euclid(86400);
+    let z = days.saturating_add(719_468);
+    let era = z.div_euclid(146_097);
+    let doe = z.saturating_sub(era.saturating_mul(146_097));
+    let yoe = (doe
+        .saturating_sub(doe / 1460)
+        .saturating_add(doe / 36524)
+        .saturating_sub(doe / 146_096))
+        / 365;
+    let y = yoe.saturating_add(era.saturating_mul(400));
+    let doy = doe.saturating_sub(
+        yoe.saturating_mul(365)
+            .saturating_add(yoe / 4)
+            .saturating_sub(yoe / 100),
+    );
+    let mp = (doy.saturating_mul(5).saturating_add(2)) / 153;
+    let d = doy
+        .saturating_sub((mp.saturating_mul(153).saturating_add(2)) / 5)
+        .saturating_add(1);
+    let m = if mp < 10 {
+        mp.saturating_add(3)
+    } else {
+        mp.saturating_sub(9)
+    };
+    let y = if m <= 2 { y.saturating_add(1) } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+/// Checks a special inode's checksum; true when it is fine.
+fn special_inode_csum(c: &mut Ctx<'_, '_>, ino: &Inode, what: &str) -> bool {
+    if c.fs.inode_csum_ok(ino) == Some(false) {
+        c.error(
+            "ext4.inode.checksum",
+            ino.offset,
+            format!("inode {} ({what}) checksum does not match", ino.ino),
+        );
+        return false;
+    }
+    true
+}
+
+fn summary(
+    fs: &Ext4<'_>,
+    journal: Option<JournalSummary>,
+    errors: Option<ErrorRecords>,
+) -> Summary {
+    let sb = &fs.sb;
+    let kind = if sb.has_incompat(incompat::JOURNAL_DEV) {
+        "jbd"
+    } else if sb.has_incompat(
+        incompat::EXTENTS | incompat::FLEX_BG | incompat::BIT64 | incompat::INLINE_DATA,
+    ) || sb.metadata_csum()
+        || sb.has_ro_compat(
+            ro_compat::HUGE_FILE
+                | ro_compat::GDT_CSUM
+                | ro_compat::DIR_NLINK
+                | ro_compat::EXTRA_ISIZE,
+        )
+    {
+        "ext4"
+    } else if sb.has_compat(compat::HAS_JOURNAL) {
+        "ext3"
+    } else {
+        "ext2"
+    };
+    let mut state = Vec::new();
+    if sb.s_state & VALID_FS != 0 {
+        state.push("clean");
+    } else {
+        state.push("not clean");
+    }
+    if sb.s_state & ERROR_FS != 0 {
+        state.push("errors");
+    }
+    if sb.s_state & ORPHAN_FS != 0 {
+        state.push("orphans being processed");
+    }
+    let opt = |t: i64| (t != 0).then_some(t);
+    Summary {
+        kind: kind.to_string(),
+        superblock: fs.source.clone(),
+        block_size: fs.bs,
+        blocks_count: sb.s_blocks_count,
+        free_blocks: sb.s_free_blocks_count,
+        reserved_blocks: sb.s_r_blocks_count,
+        inodes_count: sb.s_inodes_count,
+        free_inodes: sb.s_free_inodes_count,
+        inode_size: sb.inode_size(),
+        groups: fs.groups,
+        fs_bytes: sb.s_blocks_count.saturating_mul(fs.bs),
+        container_bytes: fs.r.len(),
+        label: sb.s_volume_name.clone(),
+        uuid: sb.uuid_string(),
+        features: feature_names(
+            sb.s_feature_compat,
+            sb.s_feature_incompat,
+            sb.s_feature_ro_compat,
+        ),
+        state: state.join(", "),
+        errors_behaviour: match sb.s_errors {
+            1 => "continue",
+            2 => "remount-ro",
+            3 => "panic",
+            _ => "unknown",
+        }
+        .to_string(),
+        last_mounted_at: (!sb.s_last_mounted.is_empty()).then(|| sb.s_last_mounted.clone()),
+        mount_count: sb.s_mnt_count,
+        max_mount_count: sb.s_max_mnt_count,
+        kbytes_written: sb.s_kbytes_written,
+        needs_recovery: sb.has_incompat(incompat::RECOVER),
+        times: Times {
+            created: opt(sb.s_mkfs_time),
+            last_mount: opt(sb.s_mtime),
+            last_write: opt(sb.s_wtime),
+            last_check: opt(sb.s_lastcheck),
+        },
+        journal,
+        errors,
+        group_descriptors_loaded: u64_of(fs.gds.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn time_formats() {
+        assert_eq!(fmt_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(fmt_time(1_700_000_000), "2023-11-14 22:13:20 UTC");
+    }
+}
