@@ -1,0 +1,165 @@
+//! Pass 5: the bitmaps and free counts on disk against what passes 1–4
+//! found in use.
+
+use super::{Deep, K_DIR};
+use crate::check::clusters_in_group;
+use crate::gdt::bg_flags;
+use crate::superblock::ro_compat;
+use crate::util::{u8_at, u64_of, us};
+
+impl Deep<'_, '_> {
+    pub(super) fn pass5(&mut self) {
+        let fs = self.fs;
+        let sb = &fs.sb;
+        if self.dup_count > 0 && !sb.has_ro_compat(ro_compat::SHARED_BLOCKS) {
+            let list: Vec<String> = self.dup_inodes.iter().map(u32::to_string).collect();
+            self.error(
+                "ext4.block.multiply_claimed",
+                1024,
+                format!(
+                    "{} block(s) are claimed by more than one owner; inodes involved: {}",
+                    self.dup_count,
+                    list.join(", ")
+                ),
+            );
+        }
+        if sb.has_ro_compat(ro_compat::BIGALLOC) {
+            return; // cluster accounting not modelled
+        }
+        let csum = sb.has_group_desc_csum();
+        let ipg = u64::from(sb.s_inodes_per_group);
+        let mut total_free_b = 0u64;
+        let mut total_free_i = 0u64;
+        let mut diffs_b = (0u64, 0u64);
+        let mut diffs_i = (0u64, 0u64);
+        let mut first_b = Vec::new();
+        let mut first_i = Vec::new();
+        for (gi, gd) in fs.gds.iter().enumerate() {
+            let g = u64_of(gi);
+            let first = fs.group_first_block(g);
+            let tracked = self.used.len();
+            if first >= tracked {
+                break; // past the reader's end: reported as truncation
+            }
+            let nblk = clusters_in_group(fs, g);
+            // blocks
+            let disk = if csum && gd.bg_flags & bg_flags::BLOCK_UNINIT != 0 {
+                None
+            } else {
+                fs.read_block(gd.bg_block_bitmap)
+            };
+            let mut free = 0u64;
+            for k in 0..nblk {
+                let b = first.saturating_add(k);
+                let used = self.used.get(b);
+                if !used {
+                    free = free.saturating_add(1);
+                }
+                let on_disk = match &disk {
+                    Some(bm) => u8_at(bm, us(k / 8)) >> (k % 8) & 1 == 1,
+                    None => self.meta.get(b),
+                };
+                if used != on_disk {
+                    if used {
+                        diffs_b.0 = diffs_b.0.saturating_add(1)
+                    } else {
+                        diffs_b.1 = diffs_b.1.saturating_add(1)
+                    }
+                    if first_b.len() < 8 {
+                        first_b.push(format!("{}{b}", if used { "+" } else { "-" }));
+                    }
+                }
+            }
+            total_free_b = total_free_b.saturating_add(free);
+            if free != u64::from(gd.bg_free_blocks_count) {
+                self.error(
+                    "ext4.group.free_blocks_count",
+                    gd.offset,
+                    format!(
+                        "group {g}: descriptor says {} free blocks, {free} counted",
+                        gd.bg_free_blocks_count
+                    ),
+                );
+            }
+            // inodes
+            let disk_i = if csum && gd.bg_flags & bg_flags::INODE_UNINIT != 0 {
+                None
+            } else {
+                fs.read_block(gd.bg_inode_bitmap)
+            };
+            let mut free_i = 0u64;
+            let mut dirs = 0u64;
+            for k in 0..ipg {
+                let ino = g.saturating_mul(ipg).saturating_add(k).saturating_add(1);
+                let used = self.inode_used.get(ino) || (ino < u64::from(sb.first_ino()));
+                if !used {
+                    free_i = free_i.saturating_add(1);
+                } else if self.kind.get(us(ino)).copied() == Some(K_DIR) && self.inode_used.get(ino)
+                {
+                    dirs = dirs.saturating_add(1);
+                }
+                let on_disk = match &disk_i {
+                    Some(bm) => u8_at(bm, us(k / 8)) >> (k % 8) & 1 == 1,
+                    None => false,
+                };
+                if used != on_disk {
+                    if used {
+                        diffs_i.0 = diffs_i.0.saturating_add(1)
+                    } else {
+                        diffs_i.1 = diffs_i.1.saturating_add(1)
+                    }
+                    if first_i.len() < 8 {
+                        first_i.push(format!("{}{ino}", if used { "+" } else { "-" }));
+                    }
+                }
+            }
+            total_free_i = total_free_i.saturating_add(free_i);
+            if free_i != u64::from(gd.bg_free_inodes_count) {
+                self.error(
+                    "ext4.group.free_inodes_count",
+                    gd.offset,
+                    format!(
+                        "group {g}: descriptor says {} free inodes, {free_i} counted",
+                        gd.bg_free_inodes_count
+                    ),
+                );
+            }
+            if dirs != u64::from(gd.bg_used_dirs_count) {
+                self.error(
+                    "ext4.group.used_dirs_count",
+                    gd.offset,
+                    format!(
+                        "group {g}: descriptor says {} directories, {dirs} counted",
+                        gd.bg_used_dirs_count
+                    ),
+                );
+            }
+        }
+        if diffs_b != (0, 0) {
+            self.error("ext4.bitmap.block_differences", 1024, format!("block bitmaps differ from the blocks in use: {} used but marked free, {} marked used but free (first: {})", diffs_b.0, diffs_b.1, first_b.join(" ")));
+        }
+        if diffs_i != (0, 0) {
+            self.error("ext4.bitmap.inode_differences", 1024, format!("inode bitmaps differ from the inodes in use: {} used but marked free, {} marked used but free (first: {})", diffs_i.0, diffs_i.1, first_i.join(" ")));
+        }
+        if total_free_b != sb.s_free_blocks_count {
+            self.warning(
+                "ext4.superblock.free_blocks_wrong",
+                1024,
+                format!(
+                    "superblock says {} free blocks, {total_free_b} counted",
+                    sb.s_free_blocks_count
+                ),
+            );
+        }
+        if total_free_i != u64::from(sb.s_free_inodes_count) {
+            self.warning(
+                "ext4.superblock.free_inodes_wrong",
+                1024,
+                format!(
+                    "superblock says {} free inodes, {total_free_i} counted",
+                    sb.s_free_inodes_count
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Quota usage (pass 1 counts it, as e2fsck does): per user, group and
+//! project, compared with what each quota file records.
+
+use super::Deep;
+use crate::inode::{EA_INODE_FL, Inode};
+use crate::util::{le16, le32};
+use std::collections::HashMap;
+
+impl Deep<'_, '_> {
+    /// Charges inode `ino` and `nblocks` blocks to its user, group and
+    /// project, as e2fsck's quota pass does.
+    pub(super) fn quota_add(&mut self, ino: &Inode, nblocks: u64) {
+        if self.quota.is_none() || ino.i_flags & EA_INODE_FL != 0 || self.special.contains(&ino.ino)
+        {
+            return;
+        }
+        let raw = &ino.raw;
+        let uid = u32::from(le16(raw, 0x2)) | (u32::from(le16(raw, 0x78)) << 16);
+        let gid = u32::from(le16(raw, 0x18)) | (u32::from(le16(raw, 0x7A)) << 16);
+        let prj = if raw.len() > 128 && le16(raw, 0x80) >= 32 {
+            le32(raw, 0x9C)
+        } else {
+            0
+        };
+        let space = nblocks.saturating_mul(self.fs.bs);
+        if let Some(q) = self.quota.as_mut() {
+            for (t, id) in [(0usize, uid), (1, gid), (2, prj)] {
+                if let Some(m) = q.get_mut(t)
+                    && (m.len() < (1 << 20) || m.contains_key(&id))
+                {
+                    let e = m.entry(id).or_insert((0, 0));
+                    e.0 = e.0.saturating_add(space);
+                    e.1 = e.1.saturating_add(1);
+                }
+            }
+        }
+    }
+
+    /// Compares the usage recorded in each quota file with what was counted.
+    pub(super) fn quota_check(&mut self) {
+        let Some(counted) = self.quota.take() else {
+            return;
+        };
+        let sb = &self.fs.sb;
+        let files = [
+            ("user", sb.s_usr_quota_inum),
+            ("group", sb.s_grp_quota_inum),
+            ("project", sb.s_prj_quota_inum),
+        ];
+        for (t, (name, qino)) in files.into_iter().enumerate() {
+            if qino == 0 || qino > sb.s_inodes_count {
+                continue;
+            }
+            let Some(qi) = self.fs.read_inode(qino) else {
+                continue;
+            };
+            let Some(disk) = crate::quota::read_usage(self.fs, &qi) else {
+                continue;
+            };
+            let empty = HashMap::new();
+            let mine = counted.get(t).unwrap_or(&empty);
+            let mut ids: Vec<u32> = disk.keys().chain(mine.keys()).copied().collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for id in ids {
+                let d = disk.get(&id).copied().unwrap_or((0, 0));
+                let c = mine.get(&id).copied().unwrap_or((0, 0));
+                if d != c {
+                    self.warning("ext4.quota.usage_mismatch", qi.offset, format!("{name} quota for id {id} records {} bytes in {} inodes, {} bytes in {} inodes were counted", d.0, d.1, c.0, c.1));
+                }
+            }
+        }
+    }
+}
