@@ -1,6 +1,8 @@
 //! A plain bitmap over u64 words: one bit per block or inode, so a 1 TiB
 //! filesystem with 4 KiB blocks costs 32 MiB per map.
 
+use imgcheck_core::bytes::usize_of;
+
 /// A fixed-size bitmap.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Bits {
@@ -11,7 +13,7 @@ pub(crate) struct Bits {
 impl Bits {
     /// `len` bits, all clear. Sizes come from validated geometry.
     pub(crate) fn new(len: u64) -> Self {
-        let n = crate::util::us(len.div_ceil(64));
+        let n = usize_of(len.div_ceil(64));
         Bits {
             words: vec![0; n],
             len,
@@ -26,7 +28,7 @@ impl Bits {
         if i >= self.len {
             return false;
         }
-        let Some(w) = self.words.get_mut(crate::util::us(i / 64)) else {
+        let Some(w) = self.words.get_mut(usize_of(i / 64)) else {
             return false;
         };
         let m = 1u64 << (i % 64);
@@ -37,7 +39,7 @@ impl Bits {
     /// Bit `i` (false when out of range).
     pub(crate) fn get(&self, i: u64) -> bool {
         self.words
-            .get(crate::util::us(i / 64))
+            .get(usize_of(i / 64))
             .is_some_and(|w| w >> (i % 64) & 1 == 1)
     }
 }

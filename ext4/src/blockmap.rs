@@ -4,7 +4,7 @@
 use crate::extent::ExtentWalk;
 use crate::fs::Ext4;
 use crate::inode::{EXTENTS_FL, INLINE_DATA_FL, Inode};
-use crate::util::{le32, us};
+use imgcheck_core::bytes::{le32, usize_of};
 use imgcheck_core::{Finding, Hint, Layer, Space};
 
 /// Extent tree nodes visited per file at most.
@@ -133,7 +133,7 @@ impl Ext4<'_> {
         let ptr_per_block = self.bs / 4;
         let span = ptr_per_block.saturating_pow(level.saturating_sub(1));
         for k in 0..ptr_per_block {
-            let q = u64::from(le32(&block, us(k.saturating_mul(4))));
+            let q = u64::from(le32(&block, usize_of(k.saturating_mul(4))));
             if q != 0 {
                 self.indirect(
                     ino,

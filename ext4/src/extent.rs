@@ -4,7 +4,8 @@
 use crate::blockmap::MapEvent;
 use crate::fs::Ext4;
 use crate::inode::Inode;
-use crate::util::{crc32c_raw, le16, le32, u64_of};
+use crate::util::crc32c_raw;
+use imgcheck_core::bytes::{le16, le32, u64_of};
 use imgcheck_core::{Finding, Hint, Layer, Space};
 
 /// Kernel limit on extent tree depth.

@@ -5,7 +5,7 @@
 
 use crate::gdt::GroupDesc;
 use crate::superblock::Superblock;
-use crate::util::us;
+use imgcheck_core::bytes::usize_of;
 use imgcheck_core::{Finding, ReadAt};
 use serde::Serialize;
 
@@ -124,7 +124,7 @@ impl Ext4<'_> {
             return None;
         }
         let off = self.block_offset(blk)?;
-        let mut b = vec![0u8; us(self.bs)];
+        let mut b = vec![0u8; usize_of(self.bs)];
         self.r.read_exact_at(off, &mut b).ok()?;
         Some(b)
     }

@@ -3,7 +3,8 @@
 
 use crate::fs::Ext4;
 use crate::superblock::{incompat, ro_compat};
-use crate::util::{crc16, crc32c_raw, le16, le32, u64_of, us, zero};
+use crate::util::{crc16, crc32c_raw, zero};
+use imgcheck_core::bytes::{le16, le32, u64_of, usize_of};
 use imgcheck_core::{Finding, Hint, Layer, Space};
 use serde::Serialize;
 
@@ -106,7 +107,7 @@ impl Ext4<'_> {
     pub(crate) fn load_gdt(&mut self) {
         let ds = u64::from(self.sb.desc_size().max(32));
         let dpb = self.descs_per_block();
-        let mut gds = Vec::with_capacity(us(self.groups.min(1 << 16)));
+        let mut gds = Vec::with_capacity(usize_of(self.groups.min(1 << 16)));
         let mut unreadable = None;
         'blocks: for i in 0..self.desc_blocks() {
             let blk = self.desc_block_loc(i);
@@ -119,9 +120,9 @@ impl Ext4<'_> {
                 if g >= self.groups {
                     break 'blocks;
                 }
-                let start = us(j.saturating_mul(ds));
+                let start = usize_of(j.saturating_mul(ds));
                 let raw = block
-                    .get(start..start.saturating_add(us(ds)))
+                    .get(start..start.saturating_add(usize_of(ds)))
                     .unwrap_or(&[]);
                 let off = self
                     .block_offset(blk)

@@ -1,7 +1,8 @@
 //! Inodes: locating and reading one, its fields, and its checksum.
 
 use crate::fs::Ext4;
-use crate::util::{crc32c_raw, le16, le32, us, zero};
+use crate::util::{crc32c_raw, zero};
+use imgcheck_core::bytes::{arr, le16, le32, usize_of};
 
 impl Ext4<'_> {
     /// Blocks per inode table.
@@ -20,7 +21,7 @@ impl Ext4<'_> {
         let idx = ino.checked_sub(1)?;
         let g = u64::from(idx.checked_div(ipg).unwrap_or(0));
         let slot = u64::from(idx.checked_rem(ipg).unwrap_or(0));
-        let gd = self.gds.get(us(g))?;
+        let gd = self.gds.get(usize_of(g))?;
         let itable = gd.bg_inode_table;
         if itable == 0 || itable >= self.sb.s_blocks_count {
             return None;
@@ -129,10 +130,7 @@ pub struct Inode {
 impl Inode {
     /// Parses raw inode bytes.
     pub fn parse(ino: u32, offset: u64, raw: Vec<u8>) -> Self {
-        let mut i_block = [0u8; 60];
-        if let Some(s) = raw.get(0x28..0x28 + 60) {
-            i_block.copy_from_slice(s);
-        }
+        let i_block = arr(&raw, 0x28);
         Inode {
             ino,
             offset,

@@ -4,7 +4,8 @@
 //! times, corrupt blocks that would abort it) is reported.
 
 use crate::fs::Ext4;
-use crate::util::{be32, crc32c_raw, us, zero};
+use crate::util::{crc32c_raw, zero};
+use imgcheck_core::bytes::{be16, be32, bytes, usize_of};
 use imgcheck_core::{Finding, Hint, Layer, Space};
 
 const JBD2_MAGIC: u32 = 0xC03B_3998;
@@ -70,8 +71,8 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
             sz.saturating_sub(4)
         }
     };
-    let seed = crc32c_raw(!0, crate::util::bytes(jsb, 0x30, 16));
-    let bsz = us(bs);
+    let seed = crc32c_raw(!0, bytes(jsb, 0x30, 16));
+    let bsz = usize_of(bs);
     let next = |b: u64| {
         let n = b.saturating_add(1);
         if n >= maxlen { first } else { n }
@@ -177,12 +178,6 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
     }
     w.uncommitted = pending_commit;
     w
-}
-
-fn be16(b: &[u8], off: usize) -> u16 {
-    b.get(off..off.saturating_add(2))
-        .and_then(|s| <[u8; 2]>::try_from(s).ok())
-        .map_or(0, u16::from_be_bytes)
 }
 
 /// Descriptor/revoke tail: raw CRC32C of the block with its last 4 bytes zeroed.

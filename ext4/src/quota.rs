@@ -4,7 +4,7 @@
 use crate::blockmap::MapEvent;
 use crate::fs::Ext4;
 use crate::inode::Inode;
-use crate::util::{le32, le64, us};
+use imgcheck_core::bytes::{le32, le64, usize_of};
 use std::collections::{HashMap, HashSet};
 
 /// Quota files larger than this are not read (64 MiB: millions of ids).
@@ -24,7 +24,7 @@ pub(crate) fn read_usage(fs: &Ext4<'_>, qi: &Inode) -> Option<HashMap<u32, (u64,
     if qi.i_size == 0 || qi.i_size > MAX_QUOTA_FILE {
         return None;
     }
-    let mut data = vec![0u8; us(qi.i_size)];
+    let mut data = vec![0u8; usize_of(qi.i_size)];
     let bs = fs.bs;
     let mut ok = true;
     fs.map_file(
@@ -43,7 +43,7 @@ pub(crate) fn read_usage(fs: &Ext4<'_>, qi: &Inode) -> Option<HashMap<u32, (u64,
                     }
                     match fs.read_block(pblk.saturating_add(k)) {
                         Some(b) => {
-                            let s = us(start);
+                            let s = usize_of(start);
                             let n = b.len().min(data.len().saturating_sub(s));
                             if let (Some(dst), Some(src)) =
                                 (data.get_mut(s..s.saturating_add(n)), b.get(..n))
@@ -70,7 +70,7 @@ pub(crate) fn read_usage(fs: &Ext4<'_>, qi: &Inode) -> Option<HashMap<u32, (u64,
 }
 
 fn block(data: &[u8], n: u32) -> Option<&[u8]> {
-    let s = us(u64::from(n)).checked_mul(QT_BLOCK)?;
+    let s = usize_of(u64::from(n)).checked_mul(QT_BLOCK)?;
     data.get(s..s.checked_add(QT_BLOCK)?)
 }
 

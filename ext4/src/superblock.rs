@@ -1,6 +1,7 @@
 //! The ext2/3/4 superblock: parsed at its kernel-named offsets.
 
-use crate::util::{bytes, crc32c_raw, cstr, le16, le32, le64, u8_at};
+use crate::util::{crc32c_raw, cstr};
+use imgcheck_core::bytes::{arr, bytes, le16, le32, le64, u8_at};
 use serde::Serialize;
 
 /// Byte offset of the primary superblock from the start of the filesystem.
@@ -309,10 +310,8 @@ impl Superblock {
                 0
             }
         };
-        let mut uuid = [0u8; 16];
-        uuid.copy_from_slice(bytes(b, 0x68, 16).get(..16).unwrap_or(&[0; 16]));
-        let mut juuid = [0u8; 16];
-        juuid.copy_from_slice(bytes(b, 0xD0, 16).get(..16).unwrap_or(&[0; 16]));
+        let uuid: [u8; 16] = arr(b, 0x68);
+        let juuid: [u8; 16] = arr(b, 0xD0);
         let mut jnl = [0u32; 17];
         for (i, slot) in jnl.iter_mut().enumerate() {
             *slot = le32(b, 0x10C_usize.saturating_add(i.saturating_mul(4)));

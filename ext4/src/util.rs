@@ -1,45 +1,6 @@
-//! Bounds-checked field reads and the two checksum families ext4 uses.
-//!
-//! Every read returns 0 when the field lies outside the buffer: callers
-//! validate buffer lengths once, and a short buffer must never panic.
-
-/// Little-endian u16 at `off`, or 0 when out of range.
-pub(crate) fn le16(b: &[u8], off: usize) -> u16 {
-    b.get(off..off.saturating_add(2))
-        .and_then(|s| <[u8; 2]>::try_from(s).ok())
-        .map_or(0, u16::from_le_bytes)
-}
-
-/// Little-endian u32 at `off`, or 0 when out of range.
-pub(crate) fn le32(b: &[u8], off: usize) -> u32 {
-    b.get(off..off.saturating_add(4))
-        .and_then(|s| <[u8; 4]>::try_from(s).ok())
-        .map_or(0, u32::from_le_bytes)
-}
-
-/// Little-endian u64 at `off`, or 0 when out of range.
-pub(crate) fn le64(b: &[u8], off: usize) -> u64 {
-    b.get(off..off.saturating_add(8))
-        .and_then(|s| <[u8; 8]>::try_from(s).ok())
-        .map_or(0, u64::from_le_bytes)
-}
-
-/// Big-endian u32 at `off` (jbd2), or 0 when out of range.
-pub(crate) fn be32(b: &[u8], off: usize) -> u32 {
-    b.get(off..off.saturating_add(4))
-        .and_then(|s| <[u8; 4]>::try_from(s).ok())
-        .map_or(0, u32::from_be_bytes)
-}
-
-/// One byte at `off`, or 0.
-pub(crate) fn u8_at(b: &[u8], off: usize) -> u8 {
-    b.get(off).copied().unwrap_or(0)
-}
-
-/// `len` bytes at `off`, or an empty slice when out of range.
-pub(crate) fn bytes(b: &[u8], off: usize, len: usize) -> &[u8] {
-    b.get(off..off.saturating_add(len)).unwrap_or(&[])
-}
+//! The two checksum families ext4 uses and the small byte helpers that go
+//! with them. Field readers are [`imgcheck_core::bytes`], shared by every
+//! layer.
 
 /// Writes zeros over `off..off+len` when in range (checksum fields are
 /// zeroed before hashing).
@@ -78,22 +39,11 @@ pub(crate) fn crc16(mut crc: u16, data: &[u8]) -> u16 {
     crc
 }
 
-/// `u64` → `usize`, saturating (only used for sizes already bounded).
-pub(crate) fn us(x: u64) -> usize {
-    usize::try_from(x).unwrap_or(usize::MAX)
-}
-
-/// `usize` → `u64`, saturating.
-pub(crate) fn u64_of(x: usize) -> u64 {
-    u64::try_from(x).unwrap_or(u64::MAX)
-}
-
-/// Sizes in messages, rendered as everywhere else in imgcheck.
-pub(crate) use imgcheck_core::human_size as human;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use imgcheck_core::bytes::{be32, le16, le32};
+    use imgcheck_core::human_size as human;
 
     #[test]
     fn crc32c_raw_matches_definition() {
@@ -112,6 +62,8 @@ mod tests {
         assert_eq!(crc16(0xFFFF, b"123456789"), 0x4B37);
     }
 
+    /// The shared readers keep the contract ext4's parsers rely on: a
+    /// field past the end reads as 0, never a panic.
     #[test]
     fn reads_out_of_range_are_zero() {
         assert_eq!(le32(&[1, 2], 0), 0);

@@ -4,12 +4,13 @@
 use super::Ctx;
 use crate::fs::Ext4;
 use crate::gdt::bg_flags;
-use crate::util::{bytes, crc32c_raw, u64_of, us};
+use crate::util::crc32c_raw;
+use imgcheck_core::bytes::{bytes, u8_at, u64_of, usize_of};
 
 /// Counts zero bits among the first `n` bits of `b`.
 pub(crate) fn count_zero_bits(b: &[u8], n: u64) -> u64 {
     let mut zeros = 0u64;
-    let full = us(n / 8);
+    let full = usize_of(n / 8);
     for &byte in b.iter().take(full) {
         zeros = zeros.saturating_add(u64::from(byte.count_zeros()));
     }
@@ -58,7 +59,7 @@ pub(super) fn bitmaps(c: &mut Ctx<'_, '_>) {
             && let Some(bm) = fs.read_block(gd.bg_block_bitmap)
         {
             if mcsum {
-                let crc = crc32c_raw(fs.seed, bytes(&bm, 0, us(cpg / 8)));
+                let crc = crc32c_raw(fs.seed, bytes(&bm, 0, usize_of(cpg / 8)));
                 let (want, got) = if ds >= 0x3A {
                     (crc, gd.bg_block_bitmap_csum)
                 } else {
@@ -73,8 +74,8 @@ pub(super) fn bitmaps(c: &mut Ctx<'_, '_>) {
             // The last group's bitmap bits past the filesystem's end must
             // be set (e2fsck pass 5, PR_5_BLOCK_BMAP_PADDING).
             if g.saturating_add(1) == fs.groups {
-                let unset = (in_group..cpg)
-                    .find(|&k| crate::util::u8_at(&bm, us(k / 8)) >> (k % 8) & 1 == 0);
+                let unset =
+                    (in_group..cpg).find(|&k| u8_at(&bm, usize_of(k / 8)) >> (k % 8) & 1 == 0);
                 if let Some(k) = unset {
                     c.warning("ext4.bitmap.block_padding", fs.block_offset(gd.bg_block_bitmap).unwrap_or(0), format!("group {g}: block bitmap padding bit {k} (past the filesystem's last block) is not set"));
                 }
@@ -96,7 +97,7 @@ pub(super) fn bitmaps(c: &mut Ctx<'_, '_>) {
             && let Some(im) = fs.read_block(gd.bg_inode_bitmap)
         {
             if mcsum {
-                let crc = crc32c_raw(fs.seed, bytes(&im, 0, us(ipg / 8)));
+                let crc = crc32c_raw(fs.seed, bytes(&im, 0, usize_of(ipg / 8)));
                 let (want, got) = if ds >= 0x3C {
                     (crc, gd.bg_inode_bitmap_csum)
                 } else {

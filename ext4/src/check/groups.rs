@@ -4,7 +4,7 @@
 use super::{Ctx, SB, VALID_FS};
 use crate::gdt::bg_flags;
 use crate::superblock::incompat;
-use crate::util::u64_of;
+use imgcheck_core::bytes::u64_of;
 
 pub(super) fn group_descriptors(c: &mut Ctx<'_, '_>) {
     let fs = c.fs;

@@ -5,8 +5,9 @@ use super::{Ctx, SB, fmt_time, special_inode_csum};
 use crate::JournalSummary;
 use crate::blockmap::MapEvent;
 use crate::superblock::{compat, incompat};
-use crate::util::{be32, crc32c_raw, le32, zero};
+use crate::util::{crc32c_raw, zero};
 use imgcheck_core::Finding;
+use imgcheck_core::bytes::{be32, le32, u8_at};
 
 /// jbd2 superblock magic.
 const JBD2_MAGIC: u32 = 0xC03B_3998;
@@ -286,13 +287,13 @@ fn journal_superblock(
                 format!("journal superblock checksum is {got:#010x}, computed {want:#010x}"),
             );
         }
-        if crate::util::u8_at(&jsb, 0x50) != 4 {
+        if u8_at(&jsb, 0x50) != 4 {
             c.error(
                 "ext4.journal.superblock_checksum",
                 off,
                 format!(
                     "journal checksum type is {}, expected 4 (crc32c)",
-                    crate::util::u8_at(&jsb, 0x50)
+                    u8_at(&jsb, 0x50)
                 ),
             );
         }

@@ -3,7 +3,8 @@
 
 use super::{Ctx, SB};
 use crate::superblock::incompat;
-use crate::util::{bytes, crc32c_raw, le32};
+use crate::util::{crc32c_raw, cstr};
+use imgcheck_core::bytes::{bytes, le32};
 
 /// MMP block magic.
 const MMP_MAGIC: u32 = 0x004D_4D50;
@@ -47,7 +48,7 @@ pub(super) fn mmp(c: &mut Ctx<'_, '_>) {
     }
     let seq = le32(&b, 4);
     if seq != 0xFF4D_4D50 {
-        let node = crate::util::cstr(bytes(&b, 16, 64));
+        let node = cstr(bytes(&b, 16, 64));
         c.warning("ext4.mmp.in_use", off, format!("MMP sequence is {seq:#010x}, not the clean value: the filesystem may be in use (last by node \"{node}\")"));
     }
 }

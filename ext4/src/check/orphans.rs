@@ -4,7 +4,8 @@
 use super::{Ctx, SB};
 use crate::blockmap::MapEvent;
 use crate::superblock::{compat, incompat};
-use crate::util::{bytes, crc32c_raw, le32, u64_of, us};
+use crate::util::crc32c_raw;
+use imgcheck_core::bytes::{bytes, le32, u64_of, usize_of};
 
 /// Orphan-list inodes followed at most.
 const MAX_ORPHAN_CHAIN: u32 = 1 << 16;
@@ -110,7 +111,7 @@ fn orphan_file(c: &mut Ctx<'_, '_>) {
         );
     }
     let seed = fs.file_seed(&oi);
-    let per = us(fs.bs.saturating_sub(8) / 4);
+    let per = usize_of(fs.bs.saturating_sub(8) / 4);
     let mut entries = 0u64;
     for (lblk, pblk) in blocks {
         let Some(b) = fs.read_block(pblk) else {

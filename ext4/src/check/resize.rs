@@ -2,7 +2,7 @@
 
 use super::{Ctx, SB, special_inode_csum};
 use crate::superblock::{compat, incompat};
-use crate::util::{le32, us};
+use imgcheck_core::bytes::{le32, usize_of};
 
 pub(super) fn resize_inode(c: &mut Ctx<'_, '_>) {
     let fs = c.fs;
@@ -63,7 +63,7 @@ pub(super) fn resize_inode(c: &mut Ctx<'_, '_>) {
             .saturating_add(1)
             .saturating_add(desc_blocks)
             .saturating_add(i);
-        let got = u64::from(le32(&d, us(slot.saturating_mul(4))));
+        let got = u64::from(le32(&d, usize_of(slot.saturating_mul(4))));
         if got != want {
             c.error("ext4.resize.invalid", fs.block_offset(dind).unwrap_or(0), format!("resize inode's double-indirect block {dind} slot {slot} holds {got}, expected reserved GDT block {want}"));
             return;

@@ -2,7 +2,7 @@
 
 use super::{Ctx, SB, special_inode_csum};
 use crate::blockmap::MapEvent;
-use crate::util::{bytes, le32};
+use imgcheck_core::bytes::{bytes, le32, u8_at};
 
 pub(super) fn root_inode(c: &mut Ctx<'_, '_>) {
     let Some(root) = c.fs.read_inode(2) else {
@@ -56,7 +56,7 @@ pub(super) fn root_inode(c: &mut Ctx<'_, '_>) {
             ),
             Some(b) => {
                 let ino0 = le32(&b, 0);
-                let nl = crate::util::u8_at(&b, 6);
+                let nl = u8_at(&b, 6);
                 let name = bytes(&b, 8, 1);
                 if ino0 != 2 || nl != 1 || name != b"." {
                     c.error("ext4.root.no_dot", root.offset, format!("root directory's first entry is not '.' pointing at 2 (inode {ino0}, name length {nl})"));

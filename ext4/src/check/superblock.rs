@@ -6,8 +6,8 @@ use super::{Ctx, ERROR_FS, ORPHAN_FS, SB, VALID_FS, fmt_time};
 use crate::E2FSCK_FN;
 use crate::fs::SuperblockSource;
 use crate::superblock::{EXT4_MAGIC, Superblock, compat, incompat, ro_compat};
-use crate::util::human;
 use crate::{ErrorRecord, ErrorRecords};
+use imgcheck_core::human_size;
 use imgcheck_core::{Finding, Hint, Layer, Space};
 
 /// Backup superblocks compared at most (sparse_super gives ~3 log(groups)).
@@ -385,7 +385,7 @@ pub(super) fn size_vs_container(c: &mut Ctx<'_, '_>) {
         };
         c.push(Finding::error("ext4.size.truncated", Layer::EXT4, have, Space::Disk,
             format!("the filesystem is {} ({} blocks of {}) but what holds it is only {} ({} bytes): {} missing, block groups {}..{} are cut off",
-                human(fs_bytes), fs.sb.s_blocks_count, fs.bs, human(have), have, human(fs_bytes.saturating_sub(have)), first_cut, fs.groups.saturating_sub(1)))
+                human_size(fs_bytes), fs.sb.s_blocks_count, fs.bs, human_size(have), have, human_size(fs_bytes.saturating_sub(have)), first_cut, fs.groups.saturating_sub(1)))
             .with_hint(Hint::advice("restore the missing end (grow the partition/volume/image back to its former size, on a copy) before running e2fsck -fn {dev}")));
     } else if have.saturating_sub(fs_bytes) >= fs.bs.max(1 << 20) {
         c.info(
@@ -393,9 +393,9 @@ pub(super) fn size_vs_container(c: &mut Ctx<'_, '_>) {
             fs_bytes,
             format!(
                 "the filesystem is {} but what holds it is {}: {} lie unused (never grown)",
-                human(fs_bytes),
-                human(have),
-                human(have.saturating_sub(fs_bytes))
+                human_size(fs_bytes),
+                human_size(have),
+                human_size(have.saturating_sub(fs_bytes))
             ),
         );
     }

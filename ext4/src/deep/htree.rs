@@ -4,7 +4,8 @@
 use super::Deep;
 use crate::blockmap::MapEvent;
 use crate::superblock::incompat;
-use crate::util::{bytes, crc32c_raw, le16, le32, u8_at, u64_of};
+use crate::util::crc32c_raw;
+use imgcheck_core::bytes::{bytes, le16, le32, u8_at, u64_of};
 
 impl Deep<'_, '_> {
     pub(super) fn dx_root(&mut self, dir: u32, p: u64) {

@@ -26,7 +26,7 @@ mod xattr;
 use crate::bits::Bits;
 use crate::fs::Ext4;
 use crate::superblock::{incompat, ro_compat};
-use crate::util::{u64_of, us};
+use imgcheck_core::bytes::{u64_of, usize_of};
 use imgcheck_core::{Finding, Hint, Layer, Space};
 use std::collections::HashMap;
 
@@ -181,7 +181,7 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
             format!("deep check skipped: {nb} blocks exceed the {MAX_DEEP_BLOCKS}-block bound"),
         )];
     }
-    let n = us(u64::from(sb.s_inodes_count).saturating_add(1));
+    let n = usize_of(u64::from(sb.s_inodes_count).saturating_add(1));
     let mut d = Deep {
         fs,
         out: Vec::new(),

@@ -10,7 +10,7 @@ use crate::blockmap::MapEvent;
 use crate::gdt::bg_flags;
 use crate::inode::{EXTENTS_FL, HUGE_FILE_FL, INDEX_FL, INLINE_DATA_FL, Inode};
 use crate::superblock::{compat, incompat, ro_compat};
-use crate::util::{le16, le32, u64_of, us};
+use imgcheck_core::bytes::{le16, le32, u64_of, usize_of};
 
 /// Bytes of inode table read at once.
 const ITABLE_CHUNK: u64 = 1 << 20;
@@ -25,9 +25,9 @@ impl Deep<'_, '_> {
         let isz = u64::from(sb.inode_size());
         let csum = sb.has_group_desc_csum();
         let mut chunk: Vec<u8> = Vec::new();
-        let mut raw: Vec<u8> = Vec::with_capacity(us(isz));
+        let mut raw: Vec<u8> = Vec::with_capacity(usize_of(isz));
         for g in 0..fs.groups {
-            let Some(gd) = fs.gds.get(us(g)).cloned() else {
+            let Some(gd) = fs.gds.get(usize_of(g)).cloned() else {
                 break;
             };
             if csum && gd.bg_flags & bg_flags::INODE_UNINIT != 0 {
@@ -54,7 +54,7 @@ impl Deep<'_, '_> {
                 // One buffer for every chunk and one for every inode: a fresh
                 // zeroed megabyte per chunk (and a Vec per inode) cost more
                 // than the checks themselves.
-                let len = us(n.saturating_mul(isz));
+                let len = usize_of(n.saturating_mul(isz));
                 if chunk.len() < len {
                     chunk.resize(len, 0);
                 }
@@ -68,11 +68,11 @@ impl Deep<'_, '_> {
                     let slot = i.saturating_add(k);
                     let ino64 = g.saturating_mul(ipg).saturating_add(slot).saturating_add(1);
                     let Ok(ino) = u32::try_from(ino64) else { break };
-                    let start = us(k.saturating_mul(isz));
+                    let start = usize_of(k.saturating_mul(isz));
                     raw.clear();
                     raw.extend_from_slice(
                         chunk
-                            .get(start..start.saturating_add(us(isz)))
+                            .get(start..start.saturating_add(usize_of(isz)))
                             .unwrap_or(&[]),
                     );
                     let inode = Inode::parse(
@@ -135,11 +135,11 @@ impl Deep<'_, '_> {
             );
         }
         self.inode_used.set(u64::from(n));
-        if let Some(l) = self.links_disk.get_mut(us(u64::from(n))) {
+        if let Some(l) = self.links_disk.get_mut(usize_of(u64::from(n))) {
             *l = ino.i_links_count;
         }
         let kind = kind_of(ino.i_mode);
-        if let Some(k) = self.kind.get_mut(us(u64::from(n))) {
+        if let Some(k) = self.kind.get_mut(usize_of(u64::from(n))) {
             *k = kind;
         }
         if reserved && n != 2 {

@@ -4,7 +4,8 @@
 use super::{Deep, K_DIR, K_LNK, K_NONE, K_REG, MAX_DIR_BLOCKS, ftype_of};
 use crate::inode::Inode;
 use crate::superblock::incompat;
-use crate::util::{bytes, crc32c_raw, le16, le32, u8_at, u64_of, us};
+use crate::util::crc32c_raw;
+use imgcheck_core::bytes::{bytes, le16, le32, u8_at, u64_of, usize_of};
 use imgcheck_core::{Finding, Layer, Space};
 
 /// A name shown as `{:?}` of its lossy UTF-8 text, converted only when a
@@ -285,7 +286,7 @@ impl Deep<'_, '_> {
             let name_len = usize::from(u8_at(&raw, pos));
             let index = u8_at(&raw, pos.saturating_add(1));
             let offs = usize::from(le16(&raw, pos.saturating_add(2)));
-            let size = us(u64::from(le32(&raw, pos.saturating_add(8))));
+            let size = usize_of(u64::from(le32(&raw, pos.saturating_add(8))));
             if index == 7 && bytes(&raw, pos.saturating_add(16), name_len) == b"data" && size > 0 {
                 let v = base.saturating_add(offs);
                 if let Some(val) = raw.get(v..v.saturating_add(size)) {
@@ -354,7 +355,11 @@ impl Deep<'_, '_> {
             self.error("ext4.dir.unused_inode", eoff, format!("directory {dir} block {l}: entry {shown:?} points at inode {ino}, which is not in use"));
             return;
         }
-        let kind = self.kind.get(us(u64::from(ino))).copied().unwrap_or(K_NONE);
+        let kind = self
+            .kind
+            .get(usize_of(u64::from(ino)))
+            .copied()
+            .unwrap_or(K_NONE);
         if encrypted && matches!(kind, K_REG | K_DIR | K_LNK) && !self.encrypted.get(u64::from(ino))
         {
             self.error(
@@ -373,7 +378,7 @@ impl Deep<'_, '_> {
         } else if ft != 0 {
             self.error("ext4.dir.file_type_without_feature", eoff, format!("directory {dir} block {l}: entry {shown:?} has file type {ft} but the filesystem lacks filetype"));
         }
-        if let Some(r) = self.refs.get_mut(us(u64::from(ino))) {
+        if let Some(r) = self.refs.get_mut(usize_of(u64::from(ino))) {
             *r = r.saturating_add(1);
         }
         if kind == K_DIR {

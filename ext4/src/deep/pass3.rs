@@ -2,7 +2,7 @@
 //! the entry naming it, lost+found.
 
 use super::{Deep, K_DIR};
-use crate::util::u64_of;
+use imgcheck_core::bytes::u64_of;
 use imgcheck_core::{Finding, Layer, Space};
 use std::collections::HashMap;
 

@@ -5,7 +5,7 @@ use super::{Deep, K_DIR};
 use crate::check::clusters_in_group;
 use crate::gdt::bg_flags;
 use crate::superblock::ro_compat;
-use crate::util::{u8_at, u64_of, us};
+use imgcheck_core::bytes::{u8_at, u64_of, usize_of};
 
 impl Deep<'_, '_> {
     pub(super) fn pass5(&mut self) {
@@ -56,7 +56,7 @@ impl Deep<'_, '_> {
                     free = free.saturating_add(1);
                 }
                 let on_disk = match &disk {
-                    Some(bm) => u8_at(bm, us(k / 8)) >> (k % 8) & 1 == 1,
+                    Some(bm) => u8_at(bm, usize_of(k / 8)) >> (k % 8) & 1 == 1,
                     None => self.meta.get(b),
                 };
                 if used != on_disk {
@@ -94,12 +94,13 @@ impl Deep<'_, '_> {
                 let used = self.inode_used.get(ino) || (ino < u64::from(sb.first_ino()));
                 if !used {
                     free_i = free_i.saturating_add(1);
-                } else if self.kind.get(us(ino)).copied() == Some(K_DIR) && self.inode_used.get(ino)
+                } else if self.kind.get(usize_of(ino)).copied() == Some(K_DIR)
+                    && self.inode_used.get(ino)
                 {
                     dirs = dirs.saturating_add(1);
                 }
                 let on_disk = match &disk_i {
-                    Some(bm) => u8_at(bm, us(k / 8)) >> (k % 8) & 1 == 1,
+                    Some(bm) => u8_at(bm, usize_of(k / 8)) >> (k % 8) & 1 == 1,
                     None => false,
                 };
                 if used != on_disk {

@@ -3,7 +3,7 @@
 
 use super::Deep;
 use crate::inode::{EA_INODE_FL, Inode};
-use crate::util::{le16, le32};
+use imgcheck_core::bytes::{le16, le32};
 use std::collections::HashMap;
 
 impl Deep<'_, '_> {

@@ -5,7 +5,8 @@ use super::Deep;
 use crate::bits::Bits;
 use crate::inode::Inode;
 use crate::superblock::compat;
-use crate::util::{bytes, crc32c_raw, le16, le32, u8_at, us, zero};
+use crate::util::{crc32c_raw, zero};
+use imgcheck_core::bytes::{bytes, le16, le32, u8_at, usize_of};
 
 /// Validates an xattr area: entries from `estart`, values at offsets from
 /// `vbase`, everything inside `r`, value ranges not overlapping each other
@@ -27,7 +28,7 @@ fn xattr_region_problem(r: &[u8], estart: usize, vbase: usize) -> Option<String>
         let name_len = usize::from(u8_at(r, pos));
         let offs = usize::from(le16(r, pos.saturating_add(2)));
         let inum = le32(r, pos.saturating_add(4));
-        let size = us(u64::from(le32(r, pos.saturating_add(8))));
+        let size = usize_of(u64::from(le32(r, pos.saturating_add(8))));
         let esize = (16usize.saturating_add(name_len).saturating_add(3)) & !3;
         if pos.saturating_add(esize) > r.len() {
             return Some(format!("entry {n} name runs past the end"));
@@ -72,7 +73,7 @@ fn find_xattr(r: &[u8], estart: usize, vbase: usize, index: u8, name: &[u8]) -> 
         }
         let name_len = usize::from(u8_at(r, pos));
         let offs = usize::from(le16(r, pos.saturating_add(2)));
-        let size = us(u64::from(le32(r, pos.saturating_add(8))));
+        let size = usize_of(u64::from(le32(r, pos.saturating_add(8))));
         if u8_at(r, pos.saturating_add(1)) == index
             && bytes(r, pos.saturating_add(16), name_len) == name
         {
