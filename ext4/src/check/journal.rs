@@ -1,13 +1,14 @@
 //! The journal: its inode (or an external device), the jbd2 superblock,
 //! and the log walk's findings.
 
-use super::{Ctx, SB, fmt_time, special_inode_csum};
+use super::{Ctx, SB, special_inode_csum};
 use crate::JournalSummary;
 use crate::blockmap::MapEvent;
 use crate::superblock::{compat, incompat};
 use crate::util::{crc32c_raw, zero};
 use imgcheck_core::Finding;
 use imgcheck_core::bytes::{be32, le32, u8_at};
+use imgcheck_core::time::utc;
 
 /// jbd2 superblock magic.
 const JBD2_MAGIC: u32 = 0xC03B_3998;
@@ -327,7 +328,7 @@ fn journal_superblock(
     c.out.extend(walk.findings);
     if jstart != 0 {
         let when = walk.last_commit.map_or(String::new(), |t| {
-            format!(", the last committed {}", fmt_time(t))
+            format!(", the last committed {}", utc(t))
         });
         let range = match (walk.first_seq, walk.last_seq) {
             (Some(a), Some(b)) => format!(" (sequence {a}..={b})"),

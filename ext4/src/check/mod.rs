@@ -108,42 +108,6 @@ pub(crate) fn run(fs: &Ext4<'_>, deep: bool) -> (Vec<Finding>, Summary) {
     (c.out, summary)
 }
 
-fn fmt_time(t: i64) -> String {
-    // Civil date from days since epoch (Howard Hinnant's algorithm).
-    let days = t.div_euclid(86400);
-    let secs = t.rem_euclid(86400);
-    let z = days.saturating_add(719_468);
-    let era = z.div_euclid(146_097);
-    let doe = z.saturating_sub(era.saturating_mul(146_097));
-    let yoe = (doe
-        .saturating_sub(doe / 1460)
-        .saturating_add(doe / 36524)
-        .saturating_sub(doe / 146_096))
-        / 365;
-    let y = yoe.saturating_add(era.saturating_mul(400));
-    let doy = doe.saturating_sub(
-        yoe.saturating_mul(365)
-            .saturating_add(yoe / 4)
-            .saturating_sub(yoe / 100),
-    );
-    let mp = (doy.saturating_mul(5).saturating_add(2)) / 153;
-    let d = doy
-        .saturating_sub((mp.saturating_mul(153).saturating_add(2)) / 5)
-        .saturating_add(1);
-    let m = if mp < 10 {
-        mp.saturating_add(3)
-    } else {
-        mp.saturating_sub(9)
-    };
-    let y = if m <= 2 { y.saturating_add(1) } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
-}
-
 /// Checks a special inode's checksum; true when it is fine.
 fn special_inode_csum(c: &mut Ctx<'_, '_>, ino: &Inode, what: &str) -> bool {
     if c.fs.inode_csum_ok(ino) == Some(false) {
@@ -236,15 +200,5 @@ fn summary(
         journal,
         errors,
         group_descriptors_loaded: u64_of(fs.gds.len()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn time_formats() {
-        assert_eq!(fmt_time(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(fmt_time(1_700_000_000), "2023-11-14 22:13:20 UTC");
     }
 }

@@ -2,12 +2,13 @@
 //! times, the kernel's error records, usage, size against what holds it,
 //! and the backups compared with it.
 
-use super::{Ctx, ERROR_FS, ORPHAN_FS, SB, VALID_FS, fmt_time};
+use super::{Ctx, ERROR_FS, ORPHAN_FS, SB, VALID_FS};
 use crate::E2FSCK_FN;
 use crate::fs::SuperblockSource;
 use crate::superblock::{EXT4_MAGIC, Superblock, compat, incompat, ro_compat};
 use crate::{ErrorRecord, ErrorRecords};
 use imgcheck_core::human_size;
+use imgcheck_core::time::utc;
 use imgcheck_core::{Finding, Hint, Layer, Space};
 
 /// Backup superblocks compared at most (sparse_super gives ~3 log(groups)).
@@ -271,7 +272,7 @@ pub(super) fn error_records(c: &mut Ctx<'_, '_>) -> Option<ErrorRecords> {
             sb.s_last_error_errcode,
         )
     });
-    let describe = |r: &ErrorRecord| format!("{} in {}", fmt_time(r.time), r.location());
+    let describe = |r: &ErrorRecord| format!("{} in {}", utc(r.time), r.location());
     let mut msg = format!(
         "the kernel recorded {} error(s) on this filesystem",
         sb.s_error_count
@@ -335,14 +336,14 @@ pub(super) fn state_and_times(c: &mut Ctx<'_, '_>) {
         c.warning(
             "ext4.superblock.future_mount_time",
             SB.saturating_add(0x2C),
-            format!("last mount time {} is in the future", fmt_time(sb.s_mtime)),
+            format!("last mount time {} is in the future", utc(sb.s_mtime)),
         );
     }
     if sb.s_wtime > now.saturating_add(fudge) {
         c.warning(
             "ext4.superblock.future_write_time",
             SB.saturating_add(0x30),
-            format!("last write time {} is in the future", fmt_time(sb.s_wtime)),
+            format!("last write time {} is in the future", utc(sb.s_wtime)),
         );
     }
     if sb.s_max_mnt_count > 0 && i32::from(sb.s_mnt_count) >= i32::from(sb.s_max_mnt_count) {
@@ -362,7 +363,7 @@ pub(super) fn state_and_times(c: &mut Ctx<'_, '_>) {
             SB.saturating_add(0x40),
             format!(
                 "last checked {}, the check interval of {} s has passed",
-                fmt_time(sb.s_lastcheck),
+                utc(sb.s_lastcheck),
                 sb.s_checkinterval
             ),
         );
