@@ -68,7 +68,7 @@ pub use fs::{Ext4, OpenError, SuperblockSource};
 pub use gdt::{GroupDesc, bg_flags};
 pub use superblock::{Superblock, compat, feature_names, incompat, ro_compat, uuid_text};
 
-use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space};
+use imgcheck_core::{Finding, Hint, Layer, ReadAt, Sink, Space};
 use serde::Serialize;
 
 /// What to check.
@@ -264,13 +264,20 @@ impl Ext4<'_> {
     }
 
     /// Runs the checks on an opened filesystem.
+    ///
+    /// Findings pass through one [`imgcheck_core::Sink`]: the first
+    /// [`imgcheck_core::MAX_FINDINGS_PER_CODE`] of each code are listed and
+    /// the rest counted in one closing finding of their worst severity, so
+    /// a filesystem with a million bad inodes still gives a readable
+    /// report in bounded memory.
     pub fn check(&self, opts: &Options) -> Report {
-        let (mut findings, summary) = check::run(self, opts.deep);
+        let mut sink = Sink::new();
+        let summary = check::run(self, opts.deep, &mut sink);
         if opts.deep && self.geometry_ok && !self.sb.has_incompat(incompat::JOURNAL_DEV) {
-            findings.extend(deep::run(self));
+            deep::run(self, &mut sink);
         }
         Report {
-            findings,
+            findings: sink.finish(),
             summary: Some(summary),
         }
     }

@@ -1254,3 +1254,43 @@ fn deep_htree_entry_outside_its_hash_range() {
     });
     assert!(flagged, "no renamed entry left its leaf's hash range");
 }
+
+/// One cap policy for the whole report (imgcheck_core::Sink): a stale
+/// checksum on each of ~400 inodes lists the first MAX_FINDINGS_PER_CODE
+/// and counts the rest in one closing finding that keeps their severity,
+/// so the verdict and the total survive the cap.
+#[test]
+fn findings_of_one_code_are_capped_with_a_count_that_keeps_the_severity() {
+    let base = load("ext4-features");
+    let g = geo(&base);
+    let mut img = base.clone();
+    let mut damaged = 0usize;
+    for ino in 12..=g.groups * g.ipg {
+        let o = inode_at(&g, ino);
+        if u16::from_le_bytes([img[o + 0x1A], img[o + 0x1B]]) == 0 {
+            continue; // links 0: not in use
+        }
+        img[o + 0x7C] ^= 0xFF; // i_checksum_lo
+        damaged += 1;
+    }
+    assert!(
+        damaged > imgcheck_core::MAX_FINDINGS_PER_CODE + 100,
+        "{damaged}"
+    );
+    let r = run(&img, true);
+    let of_code: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.code == "ext4.inode.checksum")
+        .collect();
+    assert_eq!(of_code.len(), imgcheck_core::MAX_FINDINGS_PER_CODE + 1);
+    let last = of_code.last().unwrap();
+    assert_eq!(last.severity, Severity::Error);
+    let more = damaged - imgcheck_core::MAX_FINDINGS_PER_CODE;
+    assert!(
+        last.message
+            .starts_with(&format!("{more} more ext4.inode.checksum findings")),
+        "{}",
+        last.message
+    );
+}

@@ -27,7 +27,7 @@ use crate::{ErrorRecords, JournalSummary, Summary, Times};
 use bitmaps::bitmaps;
 use groups::group_descriptors;
 use imgcheck_core::bytes::u64_of;
-use imgcheck_core::{Finding, Hint, Layer, Space};
+use imgcheck_core::{Finding, Hint, Layer, Sink, Space};
 use journal::{journal, journal_device};
 use mmp::mmp;
 use orphans::orphans;
@@ -44,7 +44,8 @@ const ORPHAN_FS: u16 = 4;
 
 pub(crate) struct Ctx<'a, 'r> {
     pub fs: &'a Ext4<'r>,
-    pub out: Vec<Finding>,
+    /// Where findings go, under the report's one cap policy.
+    pub out: &'a mut Sink,
     /// Deep mode: also read every logged journal data block.
     pub deep: bool,
 }
@@ -71,13 +72,10 @@ impl Ctx<'_, '_> {
 
 const SB: u64 = 1024;
 
-/// Runs every default-depth check; returns findings and the summary.
-pub(crate) fn run(fs: &Ext4<'_>, deep: bool) -> (Vec<Finding>, Summary) {
-    let mut c = Ctx {
-        fs,
-        out: fs.open_findings.clone(),
-        deep,
-    };
+/// Runs every default-depth check into `out`; returns the summary.
+pub(crate) fn run(fs: &Ext4<'_>, deep: bool, out: &mut Sink) -> Summary {
+    out.extend(fs.open_findings.iter().cloned());
+    let mut c = Ctx { fs, out, deep };
     superblock_values(&mut c);
     let records = error_records(&mut c);
     state_and_times(&mut c);
@@ -104,8 +102,7 @@ pub(crate) fn run(fs: &Ext4<'_>, deep: bool) -> (Vec<Finding>, Summary) {
     } else {
         None
     };
-    let summary = summary(fs, journal, records);
-    (c.out, summary)
+    summary(fs, journal, records)
 }
 
 /// Checks a special inode's checksum; true when it is fine.

@@ -27,7 +27,7 @@ use crate::bits::Bits;
 use crate::fs::Ext4;
 use crate::superblock::{incompat, ro_compat};
 use imgcheck_core::bytes::{u64_of, usize_of};
-use imgcheck_core::{Finding, Hint, Layer, Space};
+use imgcheck_core::{Finding, Hint, Layer, Sink, Space};
 use std::collections::HashMap;
 
 /// Deep checks are refused above this many inodes (3 bytes each).
@@ -37,8 +37,6 @@ pub const MAX_DEEP_INODES: u32 = 1 << 28;
 pub const MAX_DEEP_BLOCKS: u64 = 1 << 31;
 /// Directory blocks remembered for pass 2 at most.
 const MAX_DIR_BLOCKS: usize = 1 << 25;
-/// Findings of one code reported individually before summarising.
-const MAX_PER_CODE: u32 = 20;
 
 /// Largest file the kernel maps with extents, in blocks (2^32).
 const MAX_LBLK: u64 = 1 << 32;
@@ -83,8 +81,8 @@ fn ftype_of(kind: u8) -> u8 {
 
 struct Deep<'a, 'r> {
     fs: &'a Ext4<'r>,
-    out: Vec<Finding>,
-    per_code: HashMap<&'static str, u32>,
+    /// The report's findings, capped per code by the sink.
+    out: &'a mut Sink,
     /// Blocks in use as computed (metadata and every file's blocks).
     used: Bits,
     /// Fixed metadata (superblocks, GDT, bitmaps, inode tables).
@@ -131,11 +129,11 @@ type Run = (u64, u64, u64, bool, bool);
 /// Entries a scratch vector keeps between inodes.
 const SCRATCH_KEEP: usize = 1 << 12;
 
-/// Runs passes 1–5.
-pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
+/// Runs passes 1–5 into `out`.
+pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
     let sb = &fs.sb;
     if sb.s_inodes_count > MAX_DEEP_INODES {
-        return vec![Finding::info(
+        out.push(Finding::info(
             "ext4.deep.skipped",
             Layer::EXT4,
             1024,
@@ -144,21 +142,23 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
                 "deep check skipped: {} inodes exceed the {MAX_DEEP_INODES}-inode bound",
                 sb.s_inodes_count
             ),
-        )];
+        ));
+        return;
     }
     if u64_of(fs.gds.len()) != fs.groups {
-        return vec![Finding::info(
+        out.push(Finding::info(
             "ext4.deep.skipped",
             Layer::EXT4,
             1024,
             Space::Disk,
             "deep check skipped: not every group descriptor could be read".to_string(),
-        )];
+        ));
+        return;
     }
     if u64::from(sb.s_inodes_count).saturating_mul(u64::from(sb.inode_size()))
         > fs.r.len().saturating_mul(2)
     {
-        return vec![Finding::info(
+        out.push(Finding::info(
             "ext4.deep.skipped",
             Layer::EXT4,
             1024,
@@ -169,23 +169,24 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
                 sb.inode_size(),
                 fs.r.len()
             ),
-        )];
+        ));
+        return;
     }
     let nb = fs.tracked_blocks();
     if nb >= MAX_DEEP_BLOCKS {
-        return vec![Finding::info(
+        out.push(Finding::info(
             "ext4.deep.skipped",
             Layer::EXT4,
             1024,
             Space::Disk,
             format!("deep check skipped: {nb} blocks exceed the {MAX_DEEP_BLOCKS}-block bound"),
-        )];
+        ));
+        return;
     }
     let n = usize_of(u64::from(sb.s_inodes_count).saturating_add(1));
     let mut d = Deep {
         fs,
-        out: Vec::new(),
-        per_code: HashMap::new(),
+        out,
         used: Bits::new(nb),
         meta: Bits::new(nb),
         dup: Bits::new(0),
@@ -229,19 +230,14 @@ pub(crate) fn run(fs: &Ext4<'_>) -> Vec<Finding> {
     d.pass3();
     d.pass4();
     d.pass5();
-    d.finish()
 }
 
 impl Deep<'_, '_> {
     fn push(&mut self, sev: imgcheck_core::Severity, code: &'static str, off: u64, msg: String) {
-        let n = self.per_code.entry(code).or_insert(0);
-        *n = n.saturating_add(1);
-        if *n <= MAX_PER_CODE {
-            self.out.push(
-                Finding::new(sev, code, Layer::EXT4, off, Space::Disk, msg)
-                    .with_hint(Hint::read_only(crate::E2FSCK_FN)),
-            );
-        }
+        self.out.push(
+            Finding::new(sev, code, Layer::EXT4, off, Space::Disk, msg)
+                .with_hint(Hint::read_only(crate::E2FSCK_FN)),
+        );
     }
 
     fn error(&mut self, code: &'static str, off: u64, msg: String) {
@@ -268,27 +264,6 @@ impl Deep<'_, '_> {
 
     fn warning(&mut self, code: &'static str, off: u64, msg: String) {
         self.push(imgcheck_core::Severity::Warning, code, off, msg);
-    }
-
-    fn finish(mut self) -> Vec<Finding> {
-        let mut extra = Vec::new();
-        for (code, n) in &self.per_code {
-            if *n > MAX_PER_CODE {
-                extra.push(Finding::info(
-                    *code,
-                    Layer::EXT4,
-                    0,
-                    Space::Disk,
-                    format!(
-                        "{} more findings of this kind not listed",
-                        n.saturating_sub(MAX_PER_CODE)
-                    ),
-                ));
-            }
-        }
-        extra.sort_by(|a, b| a.code.cmp(&b.code));
-        self.out.extend(extra);
-        self.out
     }
 
     fn mark_metadata(&mut self) {
