@@ -4,10 +4,13 @@
 //! the checks themselves live in `check` and `deep`.
 
 use crate::gdt::GroupDesc;
+use crate::reads::{Miss, ReadLog};
 use crate::superblock::Superblock;
 use imgcheck_core::bytes::usize_of;
-use imgcheck_core::{Finding, ReadAt};
+use imgcheck_core::{Finding, ReadAt, ReadErrorKind};
 use serde::Serialize;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// At most this many block groups are loaded (4 Mi groups: 512 TiB with
 /// 4 KiB blocks); a larger count comes from a corrupt superblock.
@@ -43,6 +46,15 @@ pub enum OpenError {
         /// Reader length.
         len: u64,
     },
+    /// The primary superblock could not be read (an I/O error, or a layer
+    /// below that could not produce the bytes) and no backup was usable:
+    /// the filesystem may be intact, the storage is not.
+    Unreadable {
+        /// Byte offset of the failed read.
+        offset: u64,
+        /// Why it failed.
+        cause: String,
+    },
 }
 
 impl std::fmt::Display for OpenError {
@@ -54,6 +66,10 @@ impl std::fmt::Display for OpenError {
             OpenError::TooShort { len } => write!(
                 f,
                 "{len} bytes is too short to hold an ext2/3/4 superblock (needs 2048)"
+            ),
+            OpenError::Unreadable { offset, cause } => write!(
+                f,
+                "primary superblock unreadable at offset {offset}: {cause}; no backup superblock could be used"
             ),
         }
     }
@@ -82,6 +98,13 @@ pub struct Ext4<'r> {
     pub gds: Vec<GroupDesc>,
     /// Findings made while opening (primary superblock rejected, GDT unreadable).
     pub(crate) open_findings: Vec<Finding>,
+    /// Reads that failed while opening, as `ext4.read.*` findings.
+    pub(crate) open_reads: Vec<Finding>,
+    /// Reads that failed during the current check.
+    pub(crate) reads: Mutex<ReadLog>,
+    /// Reads the reader failed so far, repeats included: a check compares
+    /// it before and after a walk to know the walk saw everything.
+    pub(crate) failed_reads: AtomicU64,
     /// Metadata checksum seed.
     pub(crate) seed: u32,
     /// Geometry problems severe enough that group-level checks are skipped.
@@ -118,15 +141,67 @@ impl Ext4<'_> {
             .min(MAX_TRACKED_BLOCKS)
     }
 
-    /// Reads one block, or `None` when out of range/unreadable.
-    pub(crate) fn read_block(&self, blk: u64) -> Option<Vec<u8>> {
-        if blk >= self.sb.s_blocks_count {
-            return None;
+    /// Fills `buf` from byte `off`. Past the end of the reader is
+    /// [`Miss::Absent`]; a read the reader failed is [`Miss::Unreadable`]
+    /// and logged, naming `what` (formatted only then).
+    pub(crate) fn read_at(
+        &self,
+        off: u64,
+        buf: &mut [u8],
+        what: impl FnOnce() -> String,
+    ) -> Result<(), Miss> {
+        match self.r.read_exact_at(off, buf) {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(e.kind, ReadErrorKind::OutOfBounds { .. }) => Err(Miss::Absent),
+            Err(e) => {
+                self.failed_reads.fetch_add(1, Ordering::Relaxed);
+                Err(self.read_log().record(off, &what(), &e))
+            }
         }
-        let off = self.block_offset(blk)?;
+    }
+
+    /// Reads the reader failed so far (see [`Ext4::read_at`]): a walk that
+    /// saw this number grow did not see all it walks, and its totals
+    /// (blocks mapped, references counted) are not evidence of damage.
+    pub(crate) fn failed_reads(&self) -> u64 {
+        self.failed_reads.load(Ordering::Relaxed)
+    }
+
+    /// Block `blk`: absent past the filesystem's or the reader's end,
+    /// unreadable (and logged) when the reader fails.
+    pub(crate) fn block(&self, blk: u64) -> Result<Vec<u8>, Miss> {
+        if blk >= self.sb.s_blocks_count {
+            return Err(Miss::Absent);
+        }
+        let off = self.block_offset(blk).ok_or(Miss::Absent)?;
         let mut b = vec![0u8; usize_of(self.bs)];
-        self.r.read_exact_at(off, &mut b).ok()?;
-        Some(b)
+        self.read_at(off, &mut b, || format!("block {blk}"))?;
+        Ok(b)
+    }
+
+    /// Reads one block, or `None` when absent or unreadable (a failed read
+    /// is already a finding: callers that skip the block lose nothing).
+    pub(crate) fn read_block(&self, blk: u64) -> Option<Vec<u8>> {
+        self.block(blk).ok()
+    }
+
+    /// The current check's read log.
+    fn read_log(&self) -> std::sync::MutexGuard<'_, ReadLog> {
+        // A panic elsewhere while holding the lock leaves a log that is
+        // still a valid list of findings.
+        self.reads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts a check's read log: the failures met while opening first.
+    pub(crate) fn start_read_log(&self) {
+        let mut log = ReadLog::default();
+        log.replay(&self.open_reads);
+        *self.read_log() = log;
+    }
+
+    /// The read failures of the check, as findings.
+    pub(crate) fn take_read_log(&self) -> Vec<Finding> {
+        std::mem::take(&mut *self.read_log()).finish()
     }
 
     /// First block of group `g`.

@@ -2,6 +2,7 @@
 //! the checksum each descriptor should carry.
 
 use crate::fs::Ext4;
+use crate::reads::Miss;
 use crate::superblock::{incompat, ro_compat};
 use crate::util::{crc16, crc32c_raw, zero};
 use imgcheck_core::bytes::{le16, le32, u64_of, usize_of};
@@ -111,9 +112,12 @@ impl Ext4<'_> {
         let mut unreadable = None;
         'blocks: for i in 0..self.desc_blocks() {
             let blk = self.desc_block_loc(i);
-            let Some(block) = self.read_block(blk) else {
-                unreadable = Some((i, blk));
-                break;
+            let block = match self.block(blk) {
+                Ok(b) => b,
+                Err(miss) => {
+                    unreadable = Some((i, blk, miss));
+                    break;
+                }
             };
             for j in 0..dpb {
                 let g = i.saturating_mul(dpb).saturating_add(j);
@@ -131,11 +135,31 @@ impl Ext4<'_> {
                 gds.push(self.parse_gd(g, raw, off));
             }
         }
-        if let Some((i, blk)) = unreadable {
+        if let Some((i, blk, miss)) = unreadable {
+            let loaded = format!("{} of {} group descriptors loaded", gds.len(), self.groups);
+            let (msg, hint) = match miss {
+                Miss::Absent => (
+                    format!(
+                        "group descriptor block {i} (block {blk}) lies outside the readable image; {loaded}"
+                    ),
+                    Hint::read_only(crate::E2FSCK_FN).because("the image may be truncated"),
+                ),
+                Miss::Unreadable(cause) => (
+                    format!(
+                        "group descriptor block {i} (block {blk}) is unreadable: {cause}; {loaded}"
+                    ),
+                    crate::reads::unreadable_hint_any(),
+                ),
+            };
             self.open_findings.push(
-                Finding::error("ext4.gdt.unreadable", Layer::EXT4, blk.saturating_mul(self.bs), Space::Disk,
-                    format!("group descriptor block {i} (block {blk}) lies outside the readable image; {} of {} group descriptors loaded", gds.len(), self.groups))
-                    .with_hint(Hint::read_only(crate::E2FSCK_FN).because("the image may be truncated")),
+                Finding::error(
+                    "ext4.gdt.unreadable",
+                    Layer::EXT4,
+                    blk.saturating_mul(self.bs),
+                    Space::Disk,
+                    msg,
+                )
+                .with_hint(hint),
             );
         }
         self.gds = gds;

@@ -1,6 +1,7 @@
 //! Inodes: locating and reading one, its fields, and its checksum.
 
 use crate::fs::Ext4;
+use crate::reads::Miss;
 use crate::util::{crc32c_raw, zero};
 use imgcheck_core::bytes::{arr, le16, le32, usize_of};
 
@@ -30,12 +31,20 @@ impl Ext4<'_> {
             .checked_add(slot.checked_mul(u64::from(self.sb.inode_size()))?)
     }
 
-    /// Reads inode `ino`.
-    pub(crate) fn read_inode(&self, ino: u32) -> Option<Inode> {
-        let off = self.inode_offset(ino)?;
+    /// Inode `ino`: absent when out of range or its group's inode table is
+    /// unknown or past the end, unreadable (and logged) when the reader
+    /// fails.
+    pub(crate) fn inode(&self, ino: u32) -> Result<Inode, Miss> {
+        let off = self.inode_offset(ino).ok_or(Miss::Absent)?;
         let mut raw = vec![0u8; usize::from(self.sb.inode_size())];
-        self.r.read_exact_at(off, &mut raw).ok()?;
-        Some(Inode::parse(ino, off, raw))
+        self.read_at(off, &mut raw, || format!("inode {ino}"))?;
+        Ok(Inode::parse(ino, off, raw))
+    }
+
+    /// Reads inode `ino`, or `None` when absent or unreadable (a failed
+    /// read is already a finding).
+    pub(crate) fn read_inode(&self, ino: u32) -> Option<Inode> {
+        self.inode(ino).ok()
     }
 
     /// Whether inode `ino`'s checksum is right (None without metadata_csum).

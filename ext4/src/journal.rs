@@ -4,6 +4,7 @@
 //! times, corrupt blocks that would abort it) is reported.
 
 use crate::fs::Ext4;
+use crate::reads::Miss;
 use crate::util::{crc32c_raw, zero};
 use imgcheck_core::bytes::{be16, be32, bytes, usize_of};
 use imgcheck_core::{Finding, Hint, Layer, Space};
@@ -43,6 +44,9 @@ pub(crate) struct Walk {
     pub last_commit: Option<i64>,
     /// Blocks of a transaction without its commit follow (lost at the crash).
     pub uncommitted: bool,
+    /// The log block where the walk stopped because the reader failed
+    /// (what follows is unknown, not absent).
+    pub unreadable_at: Option<u64>,
     pub findings: Vec<Finding>,
 }
 
@@ -82,7 +86,14 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
     while steps < maxlen {
         steps = steps.saturating_add(1);
         let Some(p) = map.phys(blk) else { break };
-        let Some(b) = fs.read_block(p) else { break };
+        let b = match fs.block(p) {
+            Ok(b) => b,
+            Err(Miss::Absent) => break,
+            Err(Miss::Unreadable(_)) => {
+                w.unreadable_at = Some(blk);
+                break;
+            }
+        };
         let off = fs.block_offset(p).unwrap_or(0);
         if be32(&b, 0) != JBD2_MAGIC || be32(&b, 8) != seq {
             break;
@@ -176,7 +187,7 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
         }
         blk = next(blk);
     }
-    w.uncommitted = pending_commit;
+    w.uncommitted = pending_commit && w.unreadable_at.is_none();
     w
 }
 

@@ -57,6 +57,7 @@ mod inode;
 mod journal;
 mod open;
 mod quota;
+mod reads;
 mod superblock;
 mod util;
 
@@ -269,15 +270,23 @@ impl Ext4<'_> {
     /// [`imgcheck_core::MAX_FINDINGS_PER_CODE`] of each code are listed and
     /// the rest counted in one closing finding of their worst severity, so
     /// a filesystem with a million bad inodes still gives a readable
-    /// report in bounded memory.
+    /// report in bounded memory. Reads the storage failed (I/O errors, a
+    /// layer below that could not produce the bytes, the read bound) follow
+    /// as `ext4.read.unreadable` / `ext4.read.budget` findings, one per
+    /// offset: a structure that could not be read is never taken for an
+    /// absent one. A check logs the reads of one call at a time; run
+    /// concurrent checks on separate [`Ext4`] values.
     pub fn check(&self, opts: &Options) -> Report {
         let mut sink = Sink::new();
+        self.start_read_log();
         let summary = check::run(self, opts.deep, &mut sink);
         if opts.deep && self.geometry_ok && !self.sb.has_incompat(incompat::JOURNAL_DEV) {
             deep::run(self, &mut sink);
         }
+        let mut findings = sink.finish();
+        findings.extend(self.take_read_log());
         Report {
-            findings: sink.finish(),
+            findings,
             summary: Some(summary),
         }
     }
@@ -288,6 +297,19 @@ impl Ext4<'_> {
 pub fn check(r: &dyn ReadAt, opts: &Options) -> Report {
     match Ext4::open(r) {
         Ok(fs) => fs.check(opts),
+        Err(e @ OpenError::Unreadable { offset, .. }) => Report {
+            findings: vec![
+                Finding::error(
+                    "ext4.read.unreadable",
+                    Layer::EXT4,
+                    offset,
+                    Space::Disk,
+                    e.to_string(),
+                )
+                .with_hint(reads::unreadable_hint_any()),
+            ],
+            summary: None,
+        },
         Err(e) => Report {
             findings: vec![
                 Finding::error(

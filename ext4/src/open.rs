@@ -3,16 +3,22 @@
 //! geometry and then at mkfs's defaults.
 
 use crate::fs::{Ext4, MAX_GROUPS, OpenError, SuperblockSource};
+use crate::reads::{Miss, ReadLog};
 use crate::superblock::{
     EXT4_MAGIC, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, Superblock, incompat, ro_compat,
 };
 use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space};
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 
-/// Reads the superblock bytes at `off`, or `None`.
-fn read_sb(r: &dyn ReadAt, off: u64) -> Option<Vec<u8>> {
+/// Reads the superblock bytes at `off`; a read the reader failed is
+/// logged in `log`, naming `what`.
+fn read_sb(r: &dyn ReadAt, off: u64, log: &mut ReadLog, what: &str) -> Result<Vec<u8>, Miss> {
     let mut b = vec![0u8; SUPERBLOCK_SIZE];
-    r.read_exact_at(off, &mut b).ok()?;
-    Some(b)
+    match r.read_exact_at(off, &mut b) {
+        Ok(()) => Ok(b),
+        Err(e) => Err(log.record(off, what, &e)),
+    }
 }
 
 /// Fatal geometry problems: the superblock cannot be used to locate
@@ -270,13 +276,26 @@ impl<'r> Ext4<'r> {
             return Err(OpenError::TooShort { len });
         }
         let mut open_findings = Vec::new();
-        let primary_raw = read_sb(r, SUPERBLOCK_OFFSET);
+        let mut log = ReadLog::default();
+        let primary_read = read_sb(r, SUPERBLOCK_OFFSET, &mut log, "primary superblock");
+        // Unreadable is not absent: without a usable backup it is its own
+        // error, not "no superblock".
+        let unreadable = match &primary_read {
+            Err(Miss::Unreadable(cause)) => Some(cause.clone()),
+            _ => None,
+        };
+        let primary_raw = primary_read.ok();
         let primary = primary_raw.as_deref().map(Superblock::parse);
         let primary_problem = match (&primary, &primary_raw) {
             (Some(sb), Some(raw)) => geometry_problem(sb, raw),
             _ => Some((
                 "ext4.superblock.unreadable",
-                "primary superblock cannot be read".to_string(),
+                match &unreadable {
+                    Some(cause) => format!(
+                        "primary superblock unreadable at offset {SUPERBLOCK_OFFSET}: {cause}"
+                    ),
+                    None => "primary superblock cannot be read".to_string(),
+                },
             )),
         };
         let (sb, sb_raw, source, primary_kept) = match primary_problem {
@@ -290,7 +309,10 @@ impl<'r> Ext4<'r> {
                     let Some(off) = blk.checked_mul(bs) else {
                         continue;
                     };
-                    let Some(raw) = read_sb(r, off) else { continue };
+                    let what = format!("backup superblock candidate of group {g}");
+                    let Ok(raw) = read_sb(r, off, &mut log, &what) else {
+                        continue;
+                    };
                     let cand = Superblock::parse(&raw);
                     if cand.block_size() != Some(bs) || geometry_problem(&cand, &raw).is_some() {
                         continue;
@@ -331,7 +353,15 @@ impl<'r> Ext4<'r> {
                             _ => return Err(OpenError::NoSuperblock),
                         }
                     }
-                    None => return Err(OpenError::NoSuperblock),
+                    None => {
+                        return Err(match unreadable {
+                            Some(cause) => OpenError::Unreadable {
+                                offset: SUPERBLOCK_OFFSET,
+                                cause,
+                            },
+                            None => OpenError::NoSuperblock,
+                        });
+                    }
                 }
             }
         };
@@ -355,12 +385,16 @@ impl<'r> Ext4<'r> {
             groups,
             gds: Vec::new(),
             open_findings,
+            open_reads: Vec::new(),
+            reads: Mutex::new(log),
+            failed_reads: AtomicU64::new(0),
             seed,
             geometry_ok,
         };
         if geometry_ok {
             fs.load_gdt();
         }
+        fs.open_reads = fs.take_read_log();
         Ok(fs)
     }
 }

@@ -4,6 +4,7 @@
 use super::{Ctx, SB, special_inode_csum};
 use crate::JournalSummary;
 use crate::blockmap::MapEvent;
+use crate::reads::Miss;
 use crate::superblock::{compat, incompat};
 use crate::util::{crc32c_raw, zero};
 use imgcheck_core::Finding;
@@ -19,13 +20,20 @@ pub(super) fn journal_device(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
     let jblk = if fs.bs == 1024 { 2 } else { 1 };
     let off = fs.block_offset(jblk).unwrap_or(0);
     let mut jsb = vec![0u8; 1024];
-    if fs.r.read_exact_at(off, &mut jsb).is_err() {
-        c.error(
-            "ext4.journal.unreadable",
-            off,
-            format!("journal superblock at block {jblk} lies outside the image"),
-        );
-        return None;
+    match fs.read_at(off, &mut jsb, || {
+        format!("journal superblock (block {jblk})")
+    }) {
+        Ok(()) => {}
+        Err(Miss::Absent) => {
+            c.error(
+                "ext4.journal.unreadable",
+                off,
+                format!("journal superblock at block {jblk} lies outside the image"),
+            );
+            return None;
+        }
+        // Logged as ext4.read.unreadable, with its cause.
+        Err(Miss::Unreadable(_)) => return None,
     }
     let avail = fs.sb.s_blocks_count;
     let map = crate::journal::JournalMap {
@@ -78,13 +86,18 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
         );
         return None;
     }
-    let Some(ji) = fs.read_inode(inum) else {
-        c.error(
-            "ext4.journal.unreadable",
-            SB.saturating_add(0xE0),
-            format!("journal inode {inum} cannot be read"),
-        );
-        return None;
+    let ji = match fs.inode(inum) {
+        Ok(i) => i,
+        Err(Miss::Absent) => {
+            c.error(
+                "ext4.journal.unreadable",
+                SB.saturating_add(0xE0),
+                format!("journal inode {inum} cannot be read"),
+            );
+            return None;
+        }
+        // Logged as ext4.read.unreadable, with its cause.
+        Err(Miss::Unreadable(_)) => return None,
     };
     if ji.i_links_count == 0 || !ji.is_reg() {
         c.error(
@@ -119,6 +132,7 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
     let mut first = None;
     let mut mapped = 0u64;
     let mut runs = Vec::new();
+    let failed = fs.failed_reads();
     fs.map_file(
         &ji,
         &mut |e| {
@@ -140,6 +154,9 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
     runs.sort_unstable();
     let map = crate::journal::JournalMap { runs };
     let had_probs = !probs.is_empty();
+    // An unreadable mapping block hides part of the journal: what is
+    // mapped then says nothing about its size or its block 0.
+    let map_complete = fs.failed_reads() == failed;
     for p in probs {
         c.push(Finding {
             code: "ext4.journal.bad_block_map".into(),
@@ -147,6 +164,9 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
         });
     }
     let Some(jblk) = first else {
+        if !map_complete {
+            return None;
+        }
         c.error(
             "ext4.journal.no_superblock",
             ji.offset,
@@ -156,20 +176,31 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
     };
     let off = fs.block_offset(jblk).unwrap_or(0);
     let mut jsb = vec![0u8; 1024];
-    if fs.r.read_exact_at(off, &mut jsb).is_err() {
-        c.error(
-            "ext4.journal.unreadable",
-            off,
-            format!("journal superblock at block {jblk} lies outside the image"),
-        );
-        return None;
+    match fs.read_at(off, &mut jsb, || {
+        format!("journal superblock (block {jblk})")
+    }) {
+        Ok(()) => {}
+        Err(Miss::Absent) => {
+            c.error(
+                "ext4.journal.unreadable",
+                off,
+                format!("journal superblock at block {jblk} lies outside the image"),
+            );
+            return None;
+        }
+        // Logged as ext4.read.unreadable, with its cause.
+        Err(Miss::Unreadable(_)) => return None,
     }
     journal_superblock(
         c,
         &jsb,
         off,
         jblk,
-        mapped.max(ji.i_size.checked_div(fs.bs).unwrap_or(0)),
+        if map_complete {
+            mapped.max(ji.i_size.checked_div(fs.bs).unwrap_or(0))
+        } else {
+            u64::MAX
+        },
         had_probs,
         format!("inode {inum}"),
         &map,
@@ -334,10 +365,12 @@ fn journal_superblock(
             (Some(a), Some(b)) => format!(" (sequence {a}..={b})"),
             _ => String::new(),
         };
-        let tail = if walk.uncommitted {
-            "; an uncommitted transaction follows, which a replay discards"
-        } else {
-            ""
+        let tail = match walk.unreadable_at {
+            Some(b) => format!("; the log could not be read from block {b} on"),
+            None if walk.uncommitted => {
+                "; an uncommitted transaction follows, which a replay discards".to_string()
+            }
+            None => String::new(),
         };
         c.info("ext4.journal.contents", off.saturating_add(0x1C), format!("the journal holds {} complete transaction(s) from block {jstart}{range}{when}{tail}", walk.transactions));
     }

@@ -3,6 +3,7 @@
 
 use super::{Ctx, SB};
 use crate::blockmap::MapEvent;
+use crate::reads::Miss;
 use crate::superblock::{compat, incompat};
 use crate::util::crc32c_raw;
 use imgcheck_core::bytes::{bytes, le32, u64_of, usize_of};
@@ -62,13 +63,25 @@ fn orphan_file(c: &mut Ctx<'_, '_>) {
     let fs = c.fs;
     let sb = &fs.sb;
     let inum = sb.s_orphan_file_inum;
-    let Some(oi) = (inum != 0).then(|| fs.read_inode(inum)).flatten() else {
-        c.error(
-            "ext4.orphan_file.missing",
-            SB.saturating_add(0x280),
-            format!("orphan_file is set but s_orphan_file_inum ({inum}) is not a readable inode"),
-        );
-        return;
+    let read = if inum == 0 {
+        Err(Miss::Absent)
+    } else {
+        fs.inode(inum)
+    };
+    let oi = match read {
+        Ok(i) => i,
+        Err(Miss::Absent) => {
+            c.error(
+                "ext4.orphan_file.missing",
+                SB.saturating_add(0x280),
+                format!(
+                    "orphan_file is set but s_orphan_file_inum ({inum}) is not a readable inode"
+                ),
+            );
+            return;
+        }
+        // Logged as ext4.read.unreadable, with its cause.
+        Err(Miss::Unreadable(_)) => return,
     };
     if oi.i_links_count == 0 || !oi.is_reg() {
         c.error(
@@ -82,6 +95,7 @@ fn orphan_file(c: &mut Ctx<'_, '_>) {
         return;
     }
     let mut blocks = Vec::new();
+    let failed = fs.failed_reads();
     fs.map_file(
         &oi,
         &mut |e| {
@@ -99,7 +113,9 @@ fn orphan_file(c: &mut Ctx<'_, '_>) {
         None,
     );
     let nblocks = oi.i_size.checked_div(fs.bs).unwrap_or(0);
-    if u64_of(blocks.len()) < nblocks.min(MAX_ORPHAN_FILE_BLOCKS) {
+    // An unreadable mapping block hides blocks; it does not make a hole.
+    let map_complete = fs.failed_reads() == failed;
+    if map_complete && u64_of(blocks.len()) < nblocks.min(MAX_ORPHAN_FILE_BLOCKS) {
         c.error(
             "ext4.orphan_file.hole",
             oi.offset,

@@ -2,12 +2,18 @@
 
 use super::{Ctx, SB, special_inode_csum};
 use crate::blockmap::MapEvent;
+use crate::reads::Miss;
 use imgcheck_core::bytes::{bytes, le32, u8_at};
 
 pub(super) fn root_inode(c: &mut Ctx<'_, '_>) {
-    let Some(root) = c.fs.read_inode(2) else {
-        c.error("ext4.root.unreadable", SB, "the root inode (2) cannot be read: its group's inode table is missing or outside the image".to_string());
-        return;
+    let root = match c.fs.inode(2) {
+        Ok(r) => r,
+        Err(Miss::Absent) => {
+            c.error("ext4.root.unreadable", SB, "the root inode (2) cannot be read: its group's inode table is missing or outside the image".to_string());
+            return;
+        }
+        // Logged as ext4.read.unreadable, with its cause.
+        Err(Miss::Unreadable(_)) => return,
     };
     if root.i_links_count == 0 || root.i_mode == 0 {
         c.error(
@@ -37,6 +43,7 @@ pub(super) fn root_inode(c: &mut Ctx<'_, '_>) {
     special_inode_csum(c, &root, "root directory");
     let mut probs = Vec::new();
     let mut first = None;
+    let failed = c.fs.failed_reads();
     c.fs.map_file(
         &root,
         &mut |e| {
@@ -47,14 +54,19 @@ pub(super) fn root_inode(c: &mut Ctx<'_, '_>) {
         Some(&mut probs),
     );
     c.out.extend(probs);
+    // A mapping block that could not be read hides where block 0 is: not
+    // evidence that there is none.
+    let map_complete = c.fs.failed_reads() == failed;
     if root.is_dir() && root.i_flags & crate::inode::INLINE_DATA_FL == 0 {
-        match first.and_then(|b| c.fs.read_block(b)) {
-            None => c.error(
+        match first.map(|b| c.fs.block(b)) {
+            Some(Err(Miss::Unreadable(_))) => {}
+            None if !map_complete => {}
+            None | Some(Err(Miss::Absent)) => c.error(
                 "ext4.root.no_block",
                 root.offset,
                 "root directory has no readable first block".to_string(),
             ),
-            Some(b) => {
+            Some(Ok(b)) => {
                 let ino0 = le32(&b, 0);
                 let nl = u8_at(&b, 6);
                 let name = bytes(&b, 8, 1);

@@ -462,8 +462,13 @@ pub(super) fn backups(c: &mut Ctx<'_, '_>) {
             continue;
         };
         let mut raw = vec![0u8; 1024];
-        if fs.r.read_exact_at(off, &mut raw).is_err() {
-            continue; // truncation is reported once, by size_vs_container
+        if fs
+            .read_at(off, &mut raw, || format!("backup superblock of group {g}"))
+            .is_err()
+        {
+            // Absent: the truncation is reported once, by
+            // size_vs_container; unreadable: the read log reports it.
+            continue;
         }
         if matches!(fs.source, SuperblockSource::Backup { block, block_size, .. } if block == blk && block_size == fs.bs)
         {

@@ -114,6 +114,10 @@ struct Deep<'a, 'r> {
     dx_ranges: HashMap<(u32, u64), (u32, u32, bool)>,
     inline_dirs: Vec<u32>,
     encrypted: Bits,
+    /// Inodes whose table slot the reader failed: neither in use nor free.
+    unread: Bits,
+    /// [`Ext4::failed_reads`] when the deep check started.
+    failed_at_start: u64,
     /// Usage counted per quota type (user, group, project): id → (bytes, inodes).
     quota: Option<Vec<HashMap<u32, (u64, u64)>>>,
     lost_found: Option<u32>,
@@ -220,16 +224,36 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
         dx_ranges: HashMap::new(),
         inline_dirs: Vec::new(),
         encrypted: Bits::new(u64_of(n)),
+        unread: Bits::new(0),
+        failed_at_start: fs.failed_reads(),
         quota: (sb.has_ro_compat(ro_compat::QUOTA) && !sb.has_ro_compat(ro_compat::BIGALLOC))
             .then(|| vec![HashMap::new(), HashMap::new(), HashMap::new()]),
     };
     d.mark_metadata();
     d.pass1();
-    d.quota_check();
+    if d.complete() {
+        d.quota_check();
+    }
     d.pass2();
-    d.pass3();
-    d.pass4();
-    d.pass5();
+    if d.complete() {
+        d.pass3();
+        d.pass4();
+    }
+    d.duplicates();
+    if d.complete() {
+        d.pass5();
+    } else {
+        d.out.push(Finding::info(
+            "ext4.deep.incomplete",
+            Layer::EXT4,
+            1024,
+            Space::Disk,
+            format!(
+                "{} read(s) failed during the deep check (see ext4.read.unreadable): quota usage, connectivity, link counts and bitmap totals were not compared, as they would count what could not be read as missing",
+                d.fs.failed_reads().saturating_sub(d.failed_at_start)
+            ),
+        ));
+    }
 }
 
 impl Deep<'_, '_> {
@@ -264,6 +288,20 @@ impl Deep<'_, '_> {
 
     fn warning(&mut self, code: &'static str, off: u64, msg: String) {
         self.push(imgcheck_core::Severity::Warning, code, off, msg);
+    }
+
+    /// Whether every read of the deep check so far succeeded: the passes
+    /// that compare totals over the whole filesystem need that.
+    fn complete(&self) -> bool {
+        self.fs.failed_reads() == self.failed_at_start
+    }
+
+    /// Inode `ino`'s table slot could not be read.
+    fn mark_unread(&mut self, ino: u32) {
+        if self.unread.len() == 0 {
+            self.unread = Bits::new(self.inode_used.len());
+        }
+        self.unread.set(u64::from(ino));
     }
 
     fn mark_metadata(&mut self) {

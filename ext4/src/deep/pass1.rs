@@ -10,6 +10,7 @@ use crate::blockmap::MapEvent;
 use crate::gdt::bg_flags;
 use crate::inode::{EXTENTS_FL, HUGE_FILE_FL, INDEX_FL, INLINE_DATA_FL, Inode};
 use crate::superblock::{compat, incompat, ro_compat};
+use imgcheck_core::ReadErrorKind;
 use imgcheck_core::bytes::{le16, le32, u64_of, usize_of};
 
 /// Bytes of inode table read at once.
@@ -61,20 +62,34 @@ impl Deep<'_, '_> {
                 let Some(buf) = chunk.get_mut(..len) else {
                     break;
                 };
-                if fs.r.read_exact_at(off, buf).is_err() {
-                    break;
-                }
+                // A chunk the reader fails is read again inode by inode:
+                // the read log then names each inode that is lost, and the
+                // rest of the table is still checked.
+                let one_by_one = match fs.r.read_exact_at(off, buf) {
+                    Ok(()) => false,
+                    Err(e) if matches!(e.kind, ReadErrorKind::OutOfBounds { .. }) => break,
+                    Err(_) => true,
+                };
                 for k in 0..n {
                     let slot = i.saturating_add(k);
                     let ino64 = g.saturating_mul(ipg).saturating_add(slot).saturating_add(1);
                     let Ok(ino) = u32::try_from(ino64) else { break };
                     let start = usize_of(k.saturating_mul(isz));
                     raw.clear();
-                    raw.extend_from_slice(
-                        chunk
-                            .get(start..start.saturating_add(usize_of(isz)))
-                            .unwrap_or(&[]),
-                    );
+                    if one_by_one {
+                        raw.resize(usize_of(isz), 0);
+                        let at = off.saturating_add(k.saturating_mul(isz));
+                        if fs.read_at(at, &mut raw, || format!("inode {ino}")).is_err() {
+                            self.mark_unread(ino);
+                            continue;
+                        }
+                    } else {
+                        raw.extend_from_slice(
+                            chunk
+                                .get(start..start.saturating_add(usize_of(isz)))
+                                .unwrap_or(&[]),
+                        );
+                    }
                     let inode = Inode::parse(
                         ino,
                         off.saturating_add(k.saturating_mul(isz)),
@@ -378,6 +393,7 @@ impl Deep<'_, '_> {
         let mut probs = Vec::new();
         let mut overflow = false;
         let owned = &self.used;
+        let failed = fs.failed_reads();
         fs.map_file_filtered(
             ino,
             &mut |e| {
@@ -404,6 +420,9 @@ impl Deep<'_, '_> {
             Some(&mut probs),
         );
         let had_probs = !probs.is_empty();
+        // A mapping block the reader failed hides blocks: the totals below
+        // would then measure the failure, not the inode.
+        let complete = fs.failed_reads() == failed;
         for p in probs {
             let code = match p.code {
                 std::borrow::Cow::Borrowed(c) => c,
@@ -464,6 +483,7 @@ impl Deep<'_, '_> {
         let tolerated =
             (disk_blocks > units && has_xattrs) || sb.has_ro_compat(ro_compat::BIGALLOC);
         if !had_probs
+            && complete
             && !inline
             && !tolerated
             && units != disk_blocks
@@ -486,11 +506,13 @@ impl Deep<'_, '_> {
             let mut expect = 0u64;
             for &(l, _) in dir_lblks.iter() {
                 if l != expect {
-                    self.error(
-                        "ext4.dir.hole",
-                        ino.offset,
-                        format!("directory inode {n} has a hole at logical block {expect}"),
-                    );
+                    if complete {
+                        self.error(
+                            "ext4.dir.hole",
+                            ino.offset,
+                            format!("directory inode {n} has a hole at logical block {expect}"),
+                        );
+                    }
                     break;
                 }
                 expect = expect.saturating_add(1);

@@ -3,6 +3,7 @@
 
 use super::Deep;
 use crate::bits::Bits;
+use crate::superblock::ro_compat;
 
 impl Deep<'_, '_> {
     /// Claims `len` blocks at `pblk` for inode `ino`.
@@ -29,6 +30,24 @@ impl Deep<'_, '_> {
             if self.dup_inodes.len() < 64 && !self.dup_inodes.contains(&ino) {
                 self.dup_inodes.push(ino);
             }
+        }
+    }
+
+    /// Reports the blocks claimed more than once, with the inodes
+    /// involved (e2fsck's pass 1b lists every owner; this names the first
+    /// 64 inodes).
+    pub(super) fn duplicates(&mut self) {
+        if self.dup_count > 0 && !self.fs.sb.has_ro_compat(ro_compat::SHARED_BLOCKS) {
+            let list: Vec<String> = self.dup_inodes.iter().map(u32::to_string).collect();
+            self.error(
+                "ext4.block.multiply_claimed",
+                1024,
+                format!(
+                    "{} block(s) are claimed by more than one owner; inodes involved: {}",
+                    self.dup_count,
+                    list.join(", ")
+                ),
+            );
         }
     }
 }

@@ -351,6 +351,11 @@ impl Deep<'_, '_> {
                 format!("directory {dir} block {l}: name {shown:?} contains '/' or NUL"),
             );
         }
+        if self.unread.get(u64::from(ino)) {
+            // Its inode could not be read (logged): whether it is in use,
+            // and of what type, is unknown.
+            return;
+        }
         if !self.inode_used.get(u64::from(ino)) {
             self.error("ext4.dir.unused_inode", eoff, format!("directory {dir} block {l}: entry {shown:?} points at inode {ino}, which is not in use"));
             return;

@@ -4,6 +4,7 @@
 use super::{Deep, K_DIR};
 use crate::check::clusters_in_group;
 use crate::gdt::bg_flags;
+use crate::reads::Miss;
 use crate::superblock::ro_compat;
 use imgcheck_core::bytes::{u8_at, u64_of, usize_of};
 
@@ -11,18 +12,6 @@ impl Deep<'_, '_> {
     pub(super) fn pass5(&mut self) {
         let fs = self.fs;
         let sb = &fs.sb;
-        if self.dup_count > 0 && !sb.has_ro_compat(ro_compat::SHARED_BLOCKS) {
-            let list: Vec<String> = self.dup_inodes.iter().map(u32::to_string).collect();
-            self.error(
-                "ext4.block.multiply_claimed",
-                1024,
-                format!(
-                    "{} block(s) are claimed by more than one owner; inodes involved: {}",
-                    self.dup_count,
-                    list.join(", ")
-                ),
-            );
-        }
         if sb.has_ro_compat(ro_compat::BIGALLOC) {
             return; // cluster accounting not modelled
         }
@@ -43,10 +32,16 @@ impl Deep<'_, '_> {
             }
             let nblk = clusters_in_group(fs, g);
             // blocks
-            let disk = if csum && gd.bg_flags & bg_flags::BLOCK_UNINIT != 0 {
-                None
+            // A bitmap the reader failed (logged) is compared with nothing:
+            // the counts still are.
+            let (disk, compare) = if csum && gd.bg_flags & bg_flags::BLOCK_UNINIT != 0 {
+                (None, true)
             } else {
-                fs.read_block(gd.bg_block_bitmap)
+                match fs.block(gd.bg_block_bitmap) {
+                    Ok(b) => (Some(b), true),
+                    Err(Miss::Absent) => (None, true),
+                    Err(Miss::Unreadable(_)) => (None, false),
+                }
             };
             let mut free = 0u64;
             for k in 0..nblk {
@@ -59,7 +54,7 @@ impl Deep<'_, '_> {
                     Some(bm) => u8_at(bm, usize_of(k / 8)) >> (k % 8) & 1 == 1,
                     None => self.meta.get(b),
                 };
-                if used != on_disk {
+                if compare && used != on_disk {
                     if used {
                         diffs_b.0 = diffs_b.0.saturating_add(1)
                     } else {
@@ -82,10 +77,14 @@ impl Deep<'_, '_> {
                 );
             }
             // inodes
-            let disk_i = if csum && gd.bg_flags & bg_flags::INODE_UNINIT != 0 {
-                None
+            let (disk_i, compare_i) = if csum && gd.bg_flags & bg_flags::INODE_UNINIT != 0 {
+                (None, true)
             } else {
-                fs.read_block(gd.bg_inode_bitmap)
+                match fs.block(gd.bg_inode_bitmap) {
+                    Ok(b) => (Some(b), true),
+                    Err(Miss::Absent) => (None, true),
+                    Err(Miss::Unreadable(_)) => (None, false),
+                }
             };
             let mut free_i = 0u64;
             let mut dirs = 0u64;
@@ -103,7 +102,7 @@ impl Deep<'_, '_> {
                     Some(bm) => u8_at(bm, usize_of(k / 8)) >> (k % 8) & 1 == 1,
                     None => false,
                 };
-                if used != on_disk {
+                if compare_i && used != on_disk {
                     if used {
                         diffs_i.0 = diffs_i.0.saturating_add(1)
                     } else {

@@ -4,6 +4,7 @@
 use super::Deep;
 use crate::bits::Bits;
 use crate::inode::Inode;
+use crate::reads::Miss;
 use crate::superblock::compat;
 use crate::util::{crc32c_raw, zero};
 use imgcheck_core::bytes::{bytes, le16, le32, u8_at, usize_of};
@@ -127,12 +128,14 @@ impl Deep<'_, '_> {
             let region = raw.get(start.saturating_add(4)..).unwrap_or(&[]);
             ctx = find_xattr(region, 0, 0, 9, b"c");
         }
-        if ctx.is_none()
-            && ino.i_file_acl != 0
-            && let Some(b) = self.fs.read_block(ino.i_file_acl)
-            && le32(&b, 0) == 0xEA02_0000
-        {
-            ctx = find_xattr(&b, 32, 0, 9, b"c");
+        if ctx.is_none() && ino.i_file_acl != 0 {
+            match self.fs.block(ino.i_file_acl) {
+                Ok(b) if le32(&b, 0) == 0xEA02_0000 => ctx = find_xattr(&b, 32, 0, 9, b"c"),
+                // The context may be in the block that could not be read
+                // (logged): not evidence that it is missing.
+                Err(Miss::Unreadable(_)) => return,
+                _ => {}
+            }
         }
         match ctx {
             None => self.error(
