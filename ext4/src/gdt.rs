@@ -21,18 +21,28 @@ pub mod bg_flags {
 
 /// One group descriptor (32 or 64 bytes), with hi halves folded in.
 #[derive(Debug, Clone, Default, Serialize)]
-#[allow(missing_docs)] // kernel names
 pub struct GroupDesc {
+    /// Block of the block bitmap (0x00, high half 0x20).
     pub bg_block_bitmap: u64,
+    /// Block of the inode bitmap (0x04, high half 0x24).
     pub bg_inode_bitmap: u64,
+    /// First block of the inode table (0x08, high half 0x28).
     pub bg_inode_table: u64,
+    /// Free blocks (clusters) in the group (0x0C, high half 0x2C).
     pub bg_free_blocks_count: u32,
+    /// Free inodes in the group (0x0E, high half 0x2E).
     pub bg_free_inodes_count: u32,
+    /// Directories in the group (0x10, high half 0x30).
     pub bg_used_dirs_count: u32,
+    /// Flags (0x12), see [`bg_flags`].
     pub bg_flags: u16,
+    /// Block bitmap checksum (0x18, high half 0x38 when the descriptor holds it).
     pub bg_block_bitmap_csum: u32,
+    /// Inode bitmap checksum (0x1A, high half 0x3A when the descriptor holds it).
     pub bg_inode_bitmap_csum: u32,
+    /// Inodes at the end of the table never used (0x1C, high half 0x32).
     pub bg_itable_unused: u32,
+    /// Descriptor checksum (0x1E): crc16 with gdt_csum, low half of crc32c with metadata_csum.
     pub bg_checksum: u16,
     /// Byte offset of the descriptor in the filesystem.
     #[serde(skip)]

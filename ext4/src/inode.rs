@@ -120,19 +120,30 @@ pub const EA_INODE_FL: u32 = 0x200000;
 
 /// One inode, with the fields the checks use.
 #[derive(Debug, Clone)]
-#[allow(missing_docs)]
 pub struct Inode {
+    /// Inode number.
     pub ino: u32,
+    /// Byte offset of the inode in the filesystem.
     pub offset: u64,
+    /// The inode's bytes (`s_inode_size` of them).
     pub raw: Vec<u8>,
+    /// Type and permission bits (0x00).
     pub i_mode: u16,
+    /// Size in bytes (0x04, high half 0x6C).
     pub i_size: u64,
+    /// Hard links (0x1A).
     pub i_links_count: u16,
+    /// Deletion time (0x14); the next inode in the orphan list while orphaned.
     pub i_dtime: u32,
+    /// Flags (0x20): extents, inline data, htree index, …
     pub i_flags: u32,
+    /// Blocks used, in 512-byte units unless huge_file says blocks (0x1C, high half 0x74).
     pub i_blocks: u64,
+    /// Block map or extent tree root, or a fast symlink's target (0x28, 60 bytes).
     pub i_block: [u8; 60],
+    /// Generation, part of the checksum seed (0x64).
     pub i_generation: u32,
+    /// Extended-attribute block (0x68, high half 0x76).
     pub i_file_acl: u64,
 }
 

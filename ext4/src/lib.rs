@@ -44,6 +44,14 @@
 //! adds what e2fsck's passes 1–5 check (every inode, extent trees, block
 //! maps, directories, connectivity, link counts, bitmaps), with memory
 //! bounded by bitmaps of one bit per block and inode.
+//!
+//! A read the reader fails — an I/O error, a layer below that cannot
+//! produce the bytes ([`imgcheck_core::ReadErrorKind::Layer`]), the
+//! image's read bound — is reported where it happened
+//! (`ext4.read.unreadable`, `ext4.read.budget`), never taken for an
+//! absent structure; totals that would count the unread parts as missing
+//! are not compared. Findings are capped per code by one
+//! [`imgcheck_core::Sink`].
 
 mod bits;
 mod blockmap;

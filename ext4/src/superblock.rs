@@ -213,83 +213,157 @@ pub fn feature_names(compat_bits: u32, incompat_bits: u32, ro_bits: u32) -> Vec<
     out
 }
 
-/// The superblock fields imgcheck uses, under their kernel names.
+/// The superblock fields imgcheck uses, under their kernel names (byte
+/// offsets within the 1024-byte superblock as in the kernel's `ext4.h`).
 #[derive(Debug, Clone, Serialize)]
-#[allow(missing_docs)] // kernel names; see ext4.h for each field's meaning
 pub struct Superblock {
+    /// Inodes in the filesystem (0x00).
     pub s_inodes_count: u32,
+    /// Blocks in the filesystem (0x04, high half 0x150 with 64bit).
     pub s_blocks_count: u64,
+    /// Blocks reserved for the superuser (0x08, high half 0x154).
     pub s_r_blocks_count: u64,
+    /// Free blocks as last written (0x0C, high half 0x158); lazily kept while mounted.
     pub s_free_blocks_count: u64,
+    /// Free inodes as last written (0x10).
     pub s_free_inodes_count: u32,
+    /// First block of group 0 (0x14): 1 with 1 KiB blocks, else 0.
     pub s_first_data_block: u32,
+    /// Block size is 1024 << this (0x18).
     pub s_log_block_size: u32,
+    /// Cluster size is 1024 << this (0x1C); differs from the block size only with bigalloc.
     pub s_log_cluster_size: u32,
+    /// Blocks per group (0x20).
     pub s_blocks_per_group: u32,
+    /// Clusters per group (0x24).
     pub s_clusters_per_group: u32,
+    /// Inodes per group (0x28).
     pub s_inodes_per_group: u32,
+    /// Last mount time, Unix seconds (0x2C, high byte 0x275).
     pub s_mtime: i64,
+    /// Last superblock write time, Unix seconds (0x30, high byte 0x274).
     pub s_wtime: i64,
+    /// Mounts since the last check (0x34).
     pub s_mnt_count: u16,
+    /// Mounts allowed between checks, -1 for no limit (0x36).
     pub s_max_mnt_count: i16,
+    /// 0xEF53 (0x38).
     pub s_magic: u16,
+    /// State bits (0x3A): 1 cleanly unmounted, 2 errors detected, 4 orphans being recovered.
     pub s_state: u16,
+    /// Behaviour on errors (0x3C): 1 continue, 2 remount read-only, 3 panic.
     pub s_errors: u16,
+    /// Minor revision (0x3E).
     pub s_minor_rev_level: u16,
+    /// Last check time, Unix seconds (0x40, high byte 0x277).
     pub s_lastcheck: i64,
+    /// Seconds allowed between checks, 0 for none (0x44).
     pub s_checkinterval: u32,
+    /// Creator OS (0x48): 0 Linux, 1 Hurd, 2 Masix, 3 FreeBSD, 4 Lites.
     pub s_creator_os: u32,
+    /// Revision (0x4C): 0 good old (fixed inode size, no features), 1 dynamic.
     pub s_rev_level: u32,
+    /// First non-reserved inode (0x54), 11 in revision 0.
     pub s_first_ino: u32,
+    /// Inode size in bytes (0x58), 128 in revision 0.
     pub s_inode_size: u16,
+    /// Group holding this copy (0x5A): set in backups.
     pub s_block_group_nr: u16,
+    /// Compatible features (0x5C), see [`compat`].
     pub s_feature_compat: u32,
+    /// Incompatible features (0x60), see [`incompat`].
     pub s_feature_incompat: u32,
+    /// Read-only-compatible features (0x64), see [`ro_compat`].
     pub s_feature_ro_compat: u32,
+    /// Filesystem UUID (0x68).
     pub s_uuid: [u8; 16],
+    /// Volume label (0x78, 16 bytes).
     pub s_volume_name: String,
+    /// Directory where last mounted (0x88, 64 bytes).
     pub s_last_mounted: String,
+    /// GDT blocks reserved for online growth (0xCE).
     pub s_reserved_gdt_blocks: u16,
+    /// UUID of the external journal (0xD0).
     pub s_journal_uuid: [u8; 16],
+    /// Journal inode, usually 8 (0xE0).
     pub s_journal_inum: u32,
+    /// Device number of the external journal (0xE4).
     pub s_journal_dev: u32,
+    /// Head of the orphan list (0xE8); the chain continues through `i_dtime`.
     pub s_last_orphan: u32,
+    /// Directory hash seed (0xEC).
     pub s_hash_seed: [u32; 4],
+    /// Default directory hash (0xFC): 0 legacy, 1 half MD4, 2 tea.
     pub s_def_hash_version: u8,
+    /// 1 when `s_jnl_blocks` holds a copy of the journal inode's block map (0xFD).
     pub s_jnl_backup_type: u8,
+    /// Group descriptor size with 64bit (0xFE).
     pub s_desc_size: u16,
+    /// First meta block group (0x104).
     pub s_first_meta_bg: u32,
+    /// Creation time, Unix seconds (0x108, high byte 0x276).
     pub s_mkfs_time: i64,
+    /// Backup of the journal inode's `i_block`, `i_size_high` and `i_size` (0x10C).
     pub s_jnl_blocks: [u32; 17],
+    /// Extra inode bytes every inode has (0x15C).
     pub s_min_extra_isize: u16,
+    /// Extra inode bytes new inodes should have (0x15E).
     pub s_want_extra_isize: u16,
+    /// Flags (0x160): 1 signed directory hash, 2 unsigned, 4 test filesystem.
     pub s_flags: u32,
+    /// Seconds between MMP updates (0x166).
     pub s_mmp_update_interval: u16,
+    /// Block holding the MMP structure (0x168).
     pub s_mmp_block: u64,
+    /// Groups per flex group is 1 << this (0x174).
     pub s_log_groups_per_flex: u8,
+    /// Metadata checksum algorithm, 1 for crc32c (0x175).
     pub s_checksum_type: u8,
+    /// Kilobytes written over the filesystem's life (0x178).
     pub s_kbytes_written: u64,
+    /// Errors the kernel recorded (0x194).
     pub s_error_count: u32,
+    /// When the first recorded error happened (0x198, high byte 0x278).
     pub s_first_error_time: i64,
+    /// Inode of the first recorded error (0x19C).
     pub s_first_error_ino: u32,
+    /// Block of the first recorded error (0x1A0).
     pub s_first_error_block: u64,
+    /// Kernel function of the first recorded error (0x1A8).
     pub s_first_error_func: String,
+    /// Source line of the first recorded error (0x1C8).
     pub s_first_error_line: u32,
+    /// When the last recorded error happened (0x1CC, high byte 0x279).
     pub s_last_error_time: i64,
+    /// Inode of the last recorded error (0x1D0).
     pub s_last_error_ino: u32,
+    /// Source line of the last recorded error (0x1D4).
     pub s_last_error_line: u32,
+    /// Block of the last recorded error (0x1D8).
     pub s_last_error_block: u64,
+    /// Kernel function of the last recorded error (0x1E0).
     pub s_last_error_func: String,
+    /// EXT4_ERR_* code of the first recorded error (0x27A).
     pub s_first_error_errcode: u8,
+    /// EXT4_ERR_* code of the last recorded error (0x27B).
     pub s_last_error_errcode: u8,
+    /// User quota inode (0x240).
     pub s_usr_quota_inum: u32,
+    /// Group quota inode (0x244).
     pub s_grp_quota_inum: u32,
+    /// The two groups holding backups with sparse_super2 (0x24C).
     pub s_backup_bgs: [u32; 2],
+    /// lost+found inode, when recorded (0x268).
     pub s_lpf_ino: u32,
+    /// Project quota inode (0x26C).
     pub s_prj_quota_inum: u32,
+    /// Metadata checksum seed with metadata_csum_seed (0x270).
     pub s_checksum_seed: u32,
+    /// Filename encoding for casefold, 1 for UTF-8 (0x27C).
     pub s_encoding: u16,
+    /// Orphan file inode (0x280).
     pub s_orphan_file_inum: u32,
+    /// CRC32C of the superblock up to here (0x3FC).
     pub s_checksum: u32,
 }
 
