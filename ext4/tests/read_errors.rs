@@ -13,13 +13,8 @@ use imgcheck_ext4::{Ext4, OpenError, Options, Report, SuperblockSource, check};
 use std::ops::Range;
 use std::sync::Arc;
 
-fn load(name: &str) -> Vec<u8> {
-    // imgcheck_testdata::fixture decompresses through a temp name keyed by
-    // process id only, so parallel first uses in one process race; serialise.
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    std::fs::read(imgcheck_testdata::fixture(&format!("ext4/{name}.img"))).unwrap()
-}
+mod common;
+use common::load;
 
 /// How the failing range fails.
 #[derive(Clone, Copy)]
