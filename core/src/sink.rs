@@ -11,7 +11,7 @@ use std::collections::HashMap;
 pub const MAX_FINDINGS_PER_CODE: usize = 32;
 
 /// Collects findings under the cap policy.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sink {
     kept: Vec<Finding>,
     counts: HashMap<String, Dropped>,
@@ -23,6 +23,12 @@ struct Dropped {
     seen: usize,
     first_dropped: Option<Finding>,
     worst: Severity,
+}
+
+impl Default for Sink {
+    fn default() -> Self {
+        Sink::new()
+    }
 }
 
 impl Sink {
@@ -42,11 +48,21 @@ impl Sink {
 
     /// Adds one finding (kept, or counted).
     pub fn push(&mut self, f: Finding) {
-        let d = self.counts.entry(f.code.to_string()).or_insert(Dropped {
-            seen: 0,
-            first_dropped: None,
-            worst: Severity::Info,
-        });
+        // Look up by &str first: a million findings of one code must not
+        // allocate a million code strings.
+        if !self.counts.contains_key(f.code.as_ref()) {
+            self.counts.insert(
+                f.code.to_string(),
+                Dropped {
+                    seen: 0,
+                    first_dropped: None,
+                    worst: Severity::Info,
+                },
+            );
+        }
+        let Some(d) = self.counts.get_mut(f.code.as_ref()) else {
+            return;
+        };
         d.seen = d.seen.saturating_add(1);
         if d.seen <= self.cap {
             self.kept.push(f);
