@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 /// Most inputs assembled at once.
 pub const MAX_INPUTS: usize = 4096;
+/// Extents read to tell a PV's surviving data area from a zeroed disk.
+pub const MAX_DATA_PROBES: usize = 256;
 /// Where lvm2 puts the first metadata area.
 const DEFAULT_MDA_START: u64 = 4096;
 
@@ -496,28 +498,30 @@ fn mda_without_label(r: &dyn ReadAt, limits: &Limits) -> Option<(u64, Vec<String
     Some((DEFAULT_MDA_START, ids))
 }
 
-/// Whether the first 4 KiB of some extent range allocated on `pv` holds
-/// anything but zeros.
+/// Whether the first 4 KiB of some extent allocated on `pv` holds
+/// anything but zeros (a disk zeroed by dd holds none, and is not taken
+/// for the PV). At most [`MAX_DATA_PROBES`] extents are read.
 fn has_data(vg: &VgMetadata, pv: &PvMeta, r: &dyn ReadAt) -> bool {
     let ext = vg.extent_bytes();
     let base = pv.pe_start.saturating_mul(SECTOR);
-    let mut probes = 0u32;
+    let mut probes = 0usize;
     for lv in &vg.lvs {
         for s in &lv.segments {
-            if let crate::metadata::SegKind::Striped { areas, .. } = &s.kind {
-                for a in areas {
-                    if let crate::metadata::Area::Pv { pv: k, pe } = a {
-                        if k != &pv.key {
-                            continue;
-                        }
-                        probes = probes.saturating_add(1);
-                        if probes > 64 {
-                            return false;
-                        }
-                        let at = base.saturating_add(pe.saturating_mul(ext));
-                        if read_vec(r, at, 4096, 4096).is_ok_and(|b| !is_zero(&b)) {
-                            return true;
-                        }
+            let crate::metadata::SegKind::Striped { areas, .. } = &s.kind else { continue };
+            let per = s.extent_count.checked_div(crate::u64_of(areas.len())).unwrap_or(0);
+            for a in areas {
+                let crate::metadata::Area::Pv { pv: k, pe } = a else { continue };
+                if k != &pv.key {
+                    continue;
+                }
+                for e in *pe..pe.saturating_add(per) {
+                    probes = probes.saturating_add(1);
+                    if probes > MAX_DATA_PROBES {
+                        return false;
+                    }
+                    let at = base.saturating_add(e.saturating_mul(ext));
+                    if read_vec(r, at, 4096, 4096).is_ok_and(|b| !is_zero(&b)) {
+                        return true;
                     }
                 }
             }
