@@ -334,6 +334,20 @@ fn devices(vg: &VgMetadata, pvs: &[VgPv], s: &Segment) -> Vec<Device> {
     }
 }
 
+/// lvm's `lv_is_visible`: a snapshot's COW LV is as visible as its
+/// origin (lvm drops VISIBLE from the COW LV in the text), the internal
+/// `snapshotN` never is.
+fn visible(vg: &VgMetadata, lv: &LvMeta) -> bool {
+    let origin_of_cow = vg.lvs.iter().flat_map(|l| l.segments.iter()).find_map(|s| match &s.kind {
+        SegKind::Snapshot { origin, cow_store, .. } if cow_store == &lv.name => Some(origin.as_str()),
+        _ => None,
+    });
+    match origin_of_cow {
+        Some(o) => vg.lv(o).is_some_and(LvMeta::visible),
+        None => lv.visible() && !lv.segments.iter().any(|s| matches!(s.kind, SegKind::Snapshot { .. })),
+    }
+}
+
 /// Every LV's state.
 pub fn lv_states(vg: &VgMetadata, pvs: &[VgPv]) -> Vec<LvState> {
     let mut cx = Ctx { vg, pvs, memo: HashMap::new() };
@@ -358,7 +372,7 @@ pub fn lv_states(vg: &VgMetadata, pvs: &[VgPv]) -> Vec<LvState> {
             LvState {
                 name: lv.name.clone(),
                 id: lv.id.clone(),
-                visible: lv.visible(),
+                visible: visible(vg, lv),
                 size: lv.extents().saturating_mul(vg.extent_bytes()),
                 segments,
                 partial,
