@@ -328,3 +328,21 @@ fn hostile_inputs_end_cleanly() {
         b[off] ^= 0xff;
     }
 }
+
+#[test]
+fn raid1_reads_from_the_surviving_leg() {
+    let (sa, sb) = (fx("stripe-a.img"), fx("stripe-b.img"));
+    let a = asm(&[&sa, &sb]);
+    let whole = read(lv(vg(&a, "imgck_stripe"), "mir").as_ref(), 0, 4 << 20);
+    for only in [&sa, &sb] {
+        let a = asm(&[only]);
+        let vg = vg(&a, "imgck_stripe");
+        let st = vg.lv("mir").unwrap();
+        assert!(st.partial && st.lost.is_empty(), "{st:?}");
+        let f = vg.findings.iter().find(|l| l.lv.as_deref() == Some("mir")).unwrap();
+        assert_eq!(f.finding.code, "lvm2.lv.degraded");
+        let r = lv(vg, "mir");
+        assert_eq!(ext4_label(r.as_ref()).as_deref(), Some("mir"));
+        assert_eq!(read(r.as_ref(), 0, 4 << 20), whole, "either leg holds the same bytes");
+    }
+}

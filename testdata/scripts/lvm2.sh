@@ -99,17 +99,49 @@ scatter imgck_pair db "$work/db.fs"
 finish "$a" "$b" "$work/pair-b-stale.img"
 detach_all
 
-# stripe-a.img + stripe-b.img: a 2-stripe LV (64 KiB stripes) with ext4,
-# and a linear LV after it on the first PV.
+# stripe-a.img + stripe-b.img: a 2-stripe LV (64 KiB stripes) with ext4, a
+# linear LV after it on the first PV, and a raid1 LV "mir" with one image
+# (and its rmeta) on each PV, both images holding the same ext4. lvm2 will
+# not make raid1 without dm: placeholder LVs give the extents and the raid
+# LV is restored from the edited text.
 a=$work/stripe-a.img b=$work/stripe-b.img
-truncate -s 24M "$a"; truncate -s 24M "$b"; attach "$a" da; attach "$b" db
+truncate -s 32M "$a"; truncate -s 32M "$b"; attach "$a" da; attach "$b" db
 L "2025-11-13 11:00:00" pvcreate --norestorefile --uuid StrpAA-aaaa-bbbb-cccc-dddd-eeee-000001 "$da"
 L "2025-11-13 11:00:00" pvcreate --norestorefile --uuid StrpBB-aaaa-bbbb-cccc-dddd-eeee-000002 "$db"
 L "2025-11-13 11:00:01" vgcreate -s 4M imgck_stripe "$da" "$db"; vgs_made+=(imgck_stripe)
 L "2025-11-13 11:01:00" lvcreate --driverloaded n -an -Zn -i 2 -I 64k -L 16M -n str imgck_stripe
 L "2025-11-13 11:02:00" lvcreate --driverloaded n -an -Zn -L 8M -n lin imgck_stripe "$da"
+for i in 0 1; do
+  dev=$da; [ "$i" = 1 ] && dev=$db
+  L "2025-11-13 11:03:00" lvcreate --driverloaded n -an -Zn -L 4M -n "rm$i" imgck_stripe "$dev"
+  L "2025-11-13 11:03:00" lvcreate --driverloaded n -an -Zn -L 4M -n "ri$i" imgck_stripe "$dev"
+done
 mkext4 "$work/str.fs" 16384 05 str tree; scatter imgck_stripe str "$work/str.fs"
 mkext4 "$work/lin.fs" 8192 06 lin; scatter imgck_stripe lin "$work/lin.fs"
+mkext4 "$work/mir.fs" 4096 0b mir tree
+scatter imgck_stripe ri0 "$work/mir.fs"; scatter imgck_stripe ri1 "$work/mir.fs"
+lvm vgcfgbackup --config "$LVMCFG" -f "$work/str.vg" imgck_stripe >/dev/null 2>&1
+$helper hide "$work/str.vg" "$work/str1.vg" rm0=mir_rmeta_0 ri0=mir_rimage_0 rm1=mir_rmeta_1 ri1=mir_rimage_1
+cat > "$work/str.add" <<'LV'
+mir {
+id = "MirLV0-aaaa-bbbb-cccc-dddd-eeee-000001"
+status = ["READ", "WRITE", "VISIBLE"]
+flags = []
+creation_time = 1763032200
+creation_host = "fixture"
+segment_count = 1
+segment1 {
+start_extent = 0
+extent_count = 1
+type = "raid1"
+device_count = 2
+region_size = 1024
+raids = ["mir_rmeta_0", "mir_rimage_0", "mir_rmeta_1", "mir_rimage_1"]
+}
+}
+LV
+$helper addlvs "$work/str1.vg" "$work/str2.vg" "$work/str.add"
+L "2025-11-13 11:04:00" vgcfgrestore -f "$work/str2.vg" imgck_stripe
 finish "$a" "$b"
 detach_all
 
