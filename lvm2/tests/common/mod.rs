@@ -87,3 +87,20 @@ pub fn rewrite_text(img: &Path, from: &str, to: &str) -> tempfile::TempDir {
     std::fs::write(dir.path().join(img.file_name().unwrap()), &b).unwrap();
     dir
 }
+
+/// A copy of `img` with `patches` (offset, bytes) applied, then the label
+/// CRC (sector 1) and the mda header checksum (at 4096) recomputed, so
+/// only the fields changed are wrong.
+pub fn resealed(img: &Path, patches: &[(usize, &[u8])]) -> tempfile::TempDir {
+    let mut b = std::fs::read(img).unwrap();
+    for (at, bytes) in patches {
+        b[*at..*at + bytes.len()].copy_from_slice(bytes);
+    }
+    let crc = imgcheck_lvm2::crc::calc_crc(imgcheck_lvm2::crc::INITIAL_CRC, &b[532..1024]);
+    b[528..532].copy_from_slice(&crc.to_le_bytes());
+    let hc = imgcheck_lvm2::crc::calc_crc(imgcheck_lvm2::crc::INITIAL_CRC, &b[4100..4608]);
+    b[4096..4100].copy_from_slice(&hc.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(img.file_name().unwrap()), &b).unwrap();
+    dir
+}
