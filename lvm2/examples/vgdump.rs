@@ -24,16 +24,25 @@ fn main() -> std::io::Result<()> {
             vg.partial()
         );
         for p in &vg.pvs {
-            println!("  PV {} {:?} dev_size {} pe_start {} pe_count {}", p.meta.id, p.found, p.meta.dev_size, p.meta.pe_start, p.meta.pe_count);
+            println!(
+                "  PV {} {:?} dev_size {} pe_start {} pe_count {}",
+                p.meta.id, p.found, p.meta.dev_size, p.meta.pe_start, p.meta.pe_count
+            );
         }
         for lv in &vg.lvs {
             let m = match vg.open(&lv.name) {
                 Opened::Mapped(r) => format!("mapped {} bytes", r.len()),
                 Opened::NotMapped(n) => format!("not mapped: {}", n.message),
             };
-            println!("  LV {} size {} partial {} lost {:?} — {m}", lv.name, lv.size, lv.partial, lv.lost);
+            println!(
+                "  LV {} size {} partial {} lost {:?} — {m}",
+                lv.name, lv.size, lv.partial, lv.lost
+            );
             for s in &lv.segments {
-                println!("    seg {} +{} {} {:?}", s.start_extent, s.extent_count, s.type_name, s.devices);
+                println!(
+                    "    seg {} +{} {} {:?}",
+                    s.start_extent, s.extent_count, s.type_name, s.devices
+                );
             }
         }
         for l in &vg.findings {

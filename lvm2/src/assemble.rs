@@ -36,7 +36,10 @@ pub struct Input {
 
 impl std::fmt::Debug for Input {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Input").field("name", &self.name).field("len", &self.reader.len()).finish()
+        f.debug_struct("Input")
+            .field("name", &self.name)
+            .field("len", &self.reader.len())
+            .finish()
     }
 }
 
@@ -216,7 +219,11 @@ pub fn assemble(inputs: &[Input], limits: &Limits) -> Assembly {
     for (i, s) in states.iter_mut().enumerate() {
         if let Some(p) = &mut s.pv {
             for f in std::mem::take(&mut p.findings) {
-                loose.push(Located { input: Some(i), lv: None, finding: f });
+                loose.push(Located {
+                    input: Some(i),
+                    lv: None,
+                    finding: f,
+                });
             }
         }
     }
@@ -224,7 +231,10 @@ pub fn assemble(inputs: &[Input], limits: &Limits) -> Assembly {
     let mut ids: Vec<String> = Vec::new();
     for s in &states {
         let Some(p) = &s.pv else { continue };
-        let from_copies = p.mdas.iter().filter_map(|m| m.committed.as_ref()?.vg.as_ref().map(|v| v.id.clone()));
+        let from_copies = p
+            .mdas
+            .iter()
+            .filter_map(|m| m.committed.as_ref()?.vg.as_ref().map(|v| v.id.clone()));
         let from_history = p.history().map(|g| g.vg.id.clone());
         for id in from_copies.chain(from_history) {
             if !ids.contains(&id) {
@@ -244,11 +254,22 @@ pub fn assemble(inputs: &[Input], limits: &Limits) -> Assembly {
         if s.member_of.is_some() {
             continue;
         }
-        let in_use = p.label.header.as_ref().and_then(|h| h.extension.as_ref()).is_some_and(|e| e.flags & 1 != 0);
+        let in_use = p
+            .label
+            .header
+            .as_ref()
+            .and_then(|h| h.extension.as_ref())
+            .is_some_and(|e| e.flags & 1 != 0);
         let (sev, what) = if in_use {
-            (Severity::Error, "its header says it belongs to a VG, but no readable metadata names it (every copy lost or on other PVs)")
+            (
+                Severity::Error,
+                "its header says it belongs to a VG, but no readable metadata names it (every copy lost or on other PVs)",
+            )
         } else {
-            (Severity::Info, "it belongs to no VG (an orphan PV: pvcreate without vgcreate/vgextend)")
+            (
+                Severity::Info,
+                "it belongs to no VG (an orphan PV: pvcreate without vgcreate/vgextend)",
+            )
         };
         loose.push(Located {
             input: Some(i),
@@ -264,10 +285,20 @@ pub fn assemble(inputs: &[Input], limits: &Limits) -> Assembly {
             .with_hint(hints::pvck_search()),
         });
     }
-    Assembly { inputs: states, vgs, findings: loose }
+    Assembly {
+        inputs: states,
+        vgs,
+        findings: loose,
+    }
 }
 
-fn build_vg(id: &str, inputs: &[Input], states: &mut [InputState], index: usize, limits: &Limits) -> Option<VolumeGroup> {
+fn build_vg(
+    id: &str,
+    inputs: &[Input],
+    states: &mut [InputState],
+    index: usize,
+    limits: &Limits,
+) -> Option<VolumeGroup> {
     let mut sink = Sink::new();
     let mut located: Vec<Located> = Vec::new();
     // Committed copies of this VG.
@@ -281,7 +312,12 @@ fn build_vg(id: &str, inputs: &[Input], states: &mut [InputState], index: usize,
             if v.id != id {
                 continue;
             }
-            copies.push(CopySeen { input: i, mda_start: m.start, seqno: Some(v.seqno), crc_ok: c.crc_ok });
+            copies.push(CopySeen {
+                input: i,
+                mda_start: m.start,
+                seqno: Some(v.seqno),
+                crc_ok: c.crc_ok,
+            });
             if c.crc_ok && best.as_ref().is_none_or(|b| v.seqno > b.0) {
                 best = Some((v.seqno, i, (**v).clone()));
             }
@@ -304,7 +340,14 @@ fn build_vg(id: &str, inputs: &[Input], states: &mut [InputState], index: usize,
     };
     let newest = metadata.seqno;
     // Match PVs by UUID.
-    let mut pvs: Vec<VgPv> = metadata.pvs.iter().map(|m| VgPv { meta: m.clone(), found: None }).collect();
+    let mut pvs: Vec<VgPv> = metadata
+        .pvs
+        .iter()
+        .map(|m| VgPv {
+            meta: m.clone(),
+            found: None,
+        })
+        .collect();
     for (i, s) in states.iter().enumerate() {
         let Some(p) = &s.pv else { continue };
         let Some(u) = p.uuid() else { continue };
@@ -313,20 +356,39 @@ fn build_vg(id: &str, inputs: &[Input], states: &mut [InputState], index: usize,
                 continue;
             }
             let crc_ok = p.label.label.as_ref().is_some_and(|l| l.crc_ok());
-            slot.found = Some((i, if crc_ok { FoundBy::Label } else { FoundBy::DamagedLabel }));
+            slot.found = Some((
+                i,
+                if crc_ok {
+                    FoundBy::Label
+                } else {
+                    FoundBy::DamagedLabel
+                },
+            ));
         }
     }
     for slot in &pvs {
-        if let Some((i, _)) = &slot.found {
-            if let Some(s) = states.get_mut(*i) {
-                s.member_of = Some((index, slot.meta.key.clone()));
-            }
+        if let Some((i, _)) = &slot.found
+            && let Some(s) = states.get_mut(*i)
+        {
+            s.member_of = Some((index, slot.meta.key.clone()));
         }
     }
-    identify_unlabelled(&metadata, &mut pvs, inputs, states, index, limits, &mut located);
+    identify_unlabelled(
+        &metadata,
+        &mut pvs,
+        inputs,
+        states,
+        index,
+        limits,
+        &mut located,
+    );
     let readers: Vec<Option<Arc<dyn ReadAt>>> = pvs
         .iter()
-        .map(|p| p.found.as_ref().and_then(|(i, _)| inputs.get(*i).map(|x| x.reader.clone())))
+        .map(|p| {
+            p.found
+                .as_ref()
+                .and_then(|(i, _)| inputs.get(*i).map(|x| x.reader.clone()))
+        })
         .collect();
     // Copies older than the newest, or damaged while another is good.
     for c in &copies {
@@ -393,16 +455,41 @@ fn build_vg(id: &str, inputs: &[Input], states: &mut [InputState], index: usize,
     let lvs = lost::lv_states(&metadata, &pvs);
     for l in &lvs {
         for f in lost::findings(&metadata, l) {
-            located.push(Located { input: None, lv: Some(l.name.clone()), finding: f });
+            located.push(Located {
+                input: None,
+                lv: Some(l.name.clone()),
+                finding: f,
+            });
         }
     }
     for (input, f) in check::layout(&metadata, &pvs, states) {
-        located.push(Located { input, lv: None, finding: f });
+        located.push(Located {
+            input,
+            lv: None,
+            finding: f,
+        });
     }
     let history = History::build(&metadata, states.iter().filter_map(|s| s.pv.as_ref()));
-    let mut findings: Vec<Located> = sink.finish().into_iter().map(|f| Located { input: None, lv: None, finding: f }).collect();
+    let mut findings: Vec<Located> = sink
+        .finish()
+        .into_iter()
+        .map(|f| Located {
+            input: None,
+            lv: None,
+            finding: f,
+        })
+        .collect();
     findings.extend(located);
-    let mut vg = VolumeGroup { metadata, from_history, copies, pvs, lvs, history, findings, readers };
+    let mut vg = VolumeGroup {
+        metadata,
+        from_history,
+        copies,
+        pvs,
+        lvs,
+        history,
+        findings,
+        readers,
+    };
     let more = crate::map::pool_findings(&vg);
     vg.findings.extend(more);
     Some(vg)
@@ -429,17 +516,26 @@ fn identify_unlabelled(
         let r = input.reader.as_ref();
         let fits = |p: &VgPv| {
             p.missing()
-                && p.meta.pe_start.saturating_mul(SECTOR).saturating_add(p.meta.pe_count.saturating_mul(vg.extent_bytes())) <= r.len()
+                && p.meta
+                    .pe_start
+                    .saturating_mul(SECTOR)
+                    .saturating_add(p.meta.pe_count.saturating_mul(vg.extent_bytes()))
+                    <= r.len()
         };
         // (a) its metadata area survives and holds this VG.
         let mda = mda_without_label(r, limits);
         let mut by = None;
-        if let Some((at, ids)) = &mda {
-            if ids.iter().any(|x| x == &vg.id) {
-                let cands: Vec<usize> = pvs.iter().enumerate().filter(|(_, p)| fits(p)).map(|(k, _)| k).collect();
-                if let [k] = cands.as_slice() {
-                    by = Some((*k, FoundBy::MetadataArea { at: *at }));
-                }
+        if let Some((at, ids)) = &mda
+            && ids.iter().any(|x| x == &vg.id)
+        {
+            let cands: Vec<usize> = pvs
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| fits(p))
+                .map(|(k, _)| k)
+                .collect();
+            if let [k] = cands.as_slice() {
+                by = Some((*k, FoundBy::MetadataArea { at: *at }));
             }
         }
         // (b) exactly the recorded size, and data where extents are used.
@@ -447,7 +543,9 @@ fn identify_unlabelled(
             let cands: Vec<usize> = pvs
                 .iter()
                 .enumerate()
-                .filter(|(_, p)| fits(p) && p.dev_size_bytes() == r.len() && has_data(vg, &p.meta, r))
+                .filter(|(_, p)| {
+                    fits(p) && p.dev_size_bytes() == r.len() && has_data(vg, &p.meta, r)
+                })
                 .map(|(k, _)| k)
                 .collect();
             if let [k] = cands.as_slice() {
@@ -457,8 +555,14 @@ fn identify_unlabelled(
         let Some((k, how)) = by else { continue };
         let Some(slot) = pvs.get_mut(k) else { continue };
         let why = match &how {
-            FoundBy::MetadataArea { at } => format!("its metadata area at byte {at} holds VG {}'s metadata", vg.name),
-            _ => format!("its size is exactly the {} bytes recorded and data lies at its allocated extents", r.len()),
+            FoundBy::MetadataArea { at } => format!(
+                "its metadata area at byte {at} holds VG {}'s metadata",
+                vg.name
+            ),
+            _ => format!(
+                "its size is exactly the {} bytes recorded and data lies at its allocated extents",
+                r.len()
+            ),
         };
         out.push(Located {
             input: Some(i),
@@ -507,10 +611,17 @@ fn has_data(vg: &VgMetadata, pv: &PvMeta, r: &dyn ReadAt) -> bool {
     let mut probes = 0usize;
     for lv in &vg.lvs {
         for s in &lv.segments {
-            let crate::metadata::SegKind::Striped { areas, .. } = &s.kind else { continue };
-            let per = s.extent_count.checked_div(crate::u64_of(areas.len())).unwrap_or(0);
+            let crate::metadata::SegKind::Striped { areas, .. } = &s.kind else {
+                continue;
+            };
+            let per = s
+                .extent_count
+                .checked_div(crate::u64_of(areas.len()))
+                .unwrap_or(0);
             for a in areas {
-                let crate::metadata::Area::Pv { pv: k, pe } = a else { continue };
+                let crate::metadata::Area::Pv { pv: k, pe } = a else {
+                    continue;
+                };
                 if k != &pv.key {
                     continue;
                 }
@@ -535,4 +646,3 @@ fn has_data(vg: &VgMetadata, pv: &PvMeta, r: &dyn ReadAt) -> bool {
 pub fn label_of(state: &InputState) -> Option<&LabelRead> {
     state.pv.as_ref().map(|p| &p.label)
 }
-

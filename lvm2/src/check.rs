@@ -16,10 +16,18 @@ const MAX_PER_CHECK: usize = 64;
 
 /// Layout findings, each with the input its offset is in (`None`: the
 /// VG as a whole, offset 0).
-pub fn layout(vg: &VgMetadata, pvs: &[VgPv], inputs: &[InputState]) -> Vec<(Option<usize>, Finding)> {
+pub fn layout(
+    vg: &VgMetadata,
+    pvs: &[VgPv],
+    inputs: &[InputState],
+) -> Vec<(Option<usize>, Finding)> {
     let mut out: Vec<(Option<usize>, Finding)> = Vec::new();
     let ext = vg.extent_bytes();
-    let input_of = |key: &str| pvs.iter().find(|p| p.meta.key == key).and_then(|p| p.found.as_ref().map(|f| f.0));
+    let input_of = |key: &str| {
+        pvs.iter()
+            .find(|p| p.meta.key == key)
+            .and_then(|p| p.found.as_ref().map(|f| f.0))
+    };
     // PV geometry.
     for p in pvs {
         let m = &p.meta;
@@ -46,7 +54,11 @@ pub fn layout(vg: &VgMetadata, pvs: &[VgPv], inputs: &[InputState]) -> Vec<(Opti
         let Some(i) = input else { continue };
         let Some(st) = inputs.get(i) else { continue };
         if need > st.len {
-            let first_lost = st.len.saturating_sub(pe_start).checked_div(ext).unwrap_or(0);
+            let first_lost = st
+                .len
+                .saturating_sub(pe_start)
+                .checked_div(ext)
+                .unwrap_or(0);
             out.push((
                 Some(i),
                 Finding::error(
@@ -78,9 +90,10 @@ pub fn layout(vg: &VgMetadata, pvs: &[VgPv], inputs: &[InputState]) -> Vec<(Opti
                     ),
                 ));
             }
-            if let Some(d) = h.data_areas.first() {
-                if d.offset != pe_start {
-                    out.push((
+            if let Some(d) = h.data_areas.first()
+                && d.offset != pe_start
+            {
+                out.push((
                         Some(i),
                         Finding::warning(
                             "lvm2.pv.pe_start_mismatch",
@@ -90,7 +103,6 @@ pub fn layout(vg: &VgMetadata, pvs: &[VgPv], inputs: &[InputState]) -> Vec<(Opti
                             format!("PV {}: data area at byte {} in the PV header, pe_start at byte {pe_start} in the VG metadata", m.id, d.offset),
                         ),
                     ));
-                }
             }
         }
     }
@@ -118,9 +130,10 @@ pub fn layout(vg: &VgMetadata, pvs: &[VgPv], inputs: &[InputState]) -> Vec<(Opti
             }
             expect = s.start_extent.saturating_add(s.extent_count);
             let (areas, per): (&[Area], u64) = match &s.kind {
-                SegKind::Striped { areas, .. } => {
-                    (areas, s.extent_count.checked_div(u64_of(areas.len())).unwrap_or(0))
-                }
+                SegKind::Striped { areas, .. } => (
+                    areas,
+                    s.extent_count.checked_div(u64_of(areas.len())).unwrap_or(0),
+                ),
                 SegKind::Mirror { legs, .. } => (legs, s.extent_count),
                 _ => (&[], 0),
             };
@@ -162,11 +175,18 @@ pub fn layout(vg: &VgMetadata, pvs: &[VgPv], inputs: &[InputState]) -> Vec<(Opti
                 }
             }
             for sub in crate::lost::sub_lvs(s) {
-                if vg.lv(sub).is_none() && !areas.iter().any(|a| matches!(a, Area::Lv { lv, .. } if lv == sub)) {
+                if vg.lv(sub).is_none()
+                    && !areas
+                        .iter()
+                        .any(|a| matches!(a, Area::Lv { lv, .. } if lv == sub))
+                {
                     out.push((None, unknown(vg, &lv.name, sub)));
                 }
             }
-            if let SegKind::Snapshot { origin, cow_store, .. } = &s.kind {
+            if let SegKind::Snapshot {
+                origin, cow_store, ..
+            } = &s.kind
+            {
                 for sub in [origin, cow_store] {
                     if vg.lv(sub).is_none() {
                         out.push((None, unknown(vg, &lv.name, sub)));
@@ -175,31 +195,42 @@ pub fn layout(vg: &VgMetadata, pvs: &[VgPv], inputs: &[InputState]) -> Vec<(Opti
             }
         }
     }
+    // Sorted by PV and first extent, an area overlaps an earlier one
+    // exactly when it starts before the furthest end seen so far.
     used.sort();
     let mut overlaps = 0usize;
-    for w in used.windows(2) {
-        let (Some(a), Some(b)) = (w.first(), w.get(1)) else { continue };
-        if a.0 == b.0 && a.1.saturating_add(a.2) > b.1 && a.2 > 0 && b.2 > 0 && overlaps < MAX_PER_CHECK {
-            overlaps = overlaps.saturating_add(1);
-            let m = vg.pv(&a.0);
-            out.push((
-                input_of(&a.0),
-                Finding::error(
-                    "lvm2.segment.overlap",
-                    LAYER,
-                    m.map_or(0, |m| m.pe_start.saturating_mul(SECTOR).saturating_add(b.1.saturating_mul(ext))),
-                    Space::Disk,
-                    format!(
-                        "PV {} extents {}-{} are allocated to both LV {} and LV {}: writes to one destroy the other",
-                        m.map_or(a.0.as_str(), |m| m.id.as_str()),
-                        b.1,
-                        a.1.saturating_add(a.2).min(b.1.saturating_add(b.2)).saturating_sub(1),
-                        a.3,
-                        b.3
-                    ),
-                )
-                .with_hint(hints::lvs_devices(&vg.name)),
-            ));
+    let mut reach: Option<(&str, u64, &str)> = None;
+    for (pv, pe, n, lv) in &used {
+        if *n == 0 {
+            continue;
+        }
+        let end = pe.saturating_add(*n);
+        match reach {
+            Some((rpv, rend, rlv)) if rpv == pv && *pe < rend => {
+                if overlaps < MAX_PER_CHECK {
+                    overlaps = overlaps.saturating_add(1);
+                    let m = vg.pv(pv);
+                    out.push((
+                        input_of(pv),
+                        Finding::error(
+                            "lvm2.segment.overlap",
+                            LAYER,
+                            m.map_or(0, |m| m.pe_start.saturating_mul(SECTOR).saturating_add(pe.saturating_mul(ext))),
+                            Space::Disk,
+                            format!(
+                                "PV {} extents {pe}-{} are allocated to both LV {rlv} and LV {lv}: writes to one destroy the other",
+                                m.map_or(pv.as_str(), |m| m.id.as_str()),
+                                end.min(rend).saturating_sub(1),
+                            ),
+                        )
+                        .with_hint(hints::lvs_devices(&vg.name)),
+                    ));
+                }
+                if end > rend {
+                    reach = Some((pv, end, lv));
+                }
+            }
+            _ => reach = Some((pv, end, lv)),
         }
     }
     out
@@ -211,7 +242,10 @@ fn unknown(vg: &VgMetadata, lv: &str, sub: &str) -> Finding {
         LAYER,
         0,
         Space::Disk,
-        format!("LV {}/{lv} refers to LV {sub:?}, which the metadata does not define", vg.name),
+        format!(
+            "LV {}/{lv} refers to LV {sub:?}, which the metadata does not define",
+            vg.name
+        ),
     )
     .with_hint(hints::vgck(&vg.name))
 }

@@ -108,7 +108,10 @@ pub struct Entry {
 impl Section {
     /// The first entry named `name`.
     pub fn get(&self, name: &str) -> Option<&Node> {
-        self.entries.iter().find(|e| e.name == name).map(|e| &e.node)
+        self.entries
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| &e.node)
     }
     /// The first entry named `name` with its offset.
     pub fn entry(&self, name: &str) -> Option<&Entry> {
@@ -148,7 +151,11 @@ impl Section {
     pub fn strings(&self, name: &str) -> Vec<String> {
         self.value(name)
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -202,7 +209,11 @@ struct Parser<'a> {
 
 /// Bytes that end a bare word (a name or a number).
 fn is_delim(b: u8) -> bool {
-    b.is_ascii_whitespace() || matches!(b, b'#' | b'=' | b'{' | b'}' | b'[' | b']' | b',' | b'"' | b'\'')
+    b.is_ascii_whitespace()
+        || matches!(
+            b,
+            b'#' | b'=' | b'{' | b'}' | b'[' | b']' | b',' | b'"' | b'\''
+        )
 }
 
 impl<'a> Parser<'a> {
@@ -438,7 +449,11 @@ mod tests {
         let vg = root.section("vg").unwrap();
         assert_eq!(vg.int("seqno"), Some(4));
         assert_eq!(vg.strings("status"), ["READ", "WRITE"]);
-        let pv0 = vg.section("physical_volumes").unwrap().section("pv0").unwrap();
+        let pv0 = vg
+            .section("physical_volumes")
+            .unwrap()
+            .section("pv0")
+            .unwrap();
         assert_eq!(pv0.int("dev_size"), Some(81920));
         assert_eq!(root.value("f"), Some(&Value::Float(-1.5)));
         assert_eq!(root.str("d"), Some("a \"q\" \\ b"));
@@ -458,7 +473,12 @@ mod tests {
         let e = p("vg { seqno = }").unwrap_err();
         assert_eq!(e.offset, 13, "{e}");
         assert!(p("a = [1, [2]]").unwrap_err().message.contains("nest"));
-        assert!(p("a = 99999999999999999999").unwrap_err().message.contains("range"));
+        assert!(
+            p("a = 99999999999999999999")
+                .unwrap_err()
+                .message
+                .contains("range")
+        );
         assert_eq!(p("a = \"open").unwrap_err().offset, 4);
         assert!(p("}").is_err());
         assert!(p("a b").is_err());

@@ -46,7 +46,9 @@ pub fn activate_partial(vg: &str) -> Hint {
 pub fn cfgrestore_list(vg: &str) -> Hint {
     Hint::read_only(format!("vgcfgrestore --list {vg}"))
         .on(Target::Nothing)
-        .because("on the host that last changed the VG: its /etc/lvm/archive holds each earlier version")
+        .because(
+            "on the host that last changed the VG: its /etc/lvm/archive holds each earlier version",
+        )
 }
 
 /// Let lvm rewrite stale or damaged copies from the good one.

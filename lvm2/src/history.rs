@@ -35,7 +35,11 @@ impl GenSummary {
             time: v.creation_time,
             host: v.creation_host.clone(),
             description: v.description.clone(),
-            lvs: v.lvs.iter().map(|l| (l.name.clone(), l.extents())).collect(),
+            lvs: v
+                .lvs
+                .iter()
+                .map(|l| (l.name.clone(), l.extents()))
+                .collect(),
             pvs: v.pvs.iter().map(|p| p.id.clone()).collect(),
         }
     }
@@ -116,11 +120,17 @@ pub struct History {
 
 impl History {
     /// The history of `current`'s VG from every ring buffer of `pvs`.
-    pub fn build<'a>(current: &VgMetadata, pvs: impl Iterator<Item = &'a PhysicalVolume>) -> History {
+    pub fn build<'a>(
+        current: &VgMetadata,
+        pvs: impl Iterator<Item = &'a PhysicalVolume>,
+    ) -> History {
         let mut gens: Vec<GenSummary> = vec![GenSummary::of(current)];
         for p in pvs {
             for g in p.history() {
-                if g.vg.id != current.id || g.vg.seqno > current.seqno || gens.len() >= MAX_GENERATIONS {
+                if g.vg.id != current.id
+                    || g.vg.seqno > current.seqno
+                    || gens.len() >= MAX_GENERATIONS
+                {
                     continue;
                 }
                 if !gens.iter().any(|x| x.seqno == g.vg.seqno) {
@@ -136,11 +146,20 @@ impl History {
                 prev = Some(g);
                 continue;
             };
-            let at = |change| Dated { seqno: g.seqno, after: Some(p.seqno), time: g.time, change };
+            let at = |change| Dated {
+                seqno: g.seqno,
+                after: Some(p.seqno),
+                time: g.time,
+                change,
+            };
             for (lv, n) in &g.lvs {
                 match p.lvs.iter().find(|(x, _)| x == lv) {
                     None => {
-                        let meta = if g.seqno == current.seqno { current.lv(lv) } else { None };
+                        let meta = if g.seqno == current.seqno {
+                            current.lv(lv)
+                        } else {
+                            None
+                        };
                         changes.push(at(Change::LvCreated {
                             lv: lv.clone(),
                             extents: *n,
@@ -148,8 +167,16 @@ impl History {
                             host: meta.and_then(|m| m.creation_host.clone()),
                         }));
                     }
-                    Some((_, m)) if m < n => changes.push(at(Change::LvExtended { lv: lv.clone(), from: *m, to: *n })),
-                    Some((_, m)) if m > n => changes.push(at(Change::LvReduced { lv: lv.clone(), from: *m, to: *n })),
+                    Some((_, m)) if m < n => changes.push(at(Change::LvExtended {
+                        lv: lv.clone(),
+                        from: *m,
+                        to: *n,
+                    })),
+                    Some((_, m)) if m > n => changes.push(at(Change::LvReduced {
+                        lv: lv.clone(),
+                        from: *m,
+                        to: *n,
+                    })),
                     Some(_) => {}
                 }
             }
@@ -170,7 +197,10 @@ impl History {
             }
             prev = Some(g);
         }
-        History { generations: gens, changes }
+        History {
+            generations: gens,
+            changes,
+        }
     }
 
     /// Timeline events: each LV's creation (its own creation_time, from
@@ -186,7 +216,10 @@ impl History {
                     format!(
                         "LV {vg}/{} created{}",
                         lv.name,
-                        lv.creation_host.as_deref().map(|h| format!(" on {h}")).unwrap_or_default()
+                        lv.creation_host
+                            .as_deref()
+                            .map(|h| format!(" on {h}"))
+                            .unwrap_or_default()
                     ),
                 ));
             }
@@ -196,14 +229,23 @@ impl History {
             let what = match &d.change {
                 // Creation is dated by the LV itself when it still exists.
                 Change::LvCreated { lv, .. } if current.lv(lv).is_some() => continue,
-                Change::LvCreated { lv, extents, .. } => format!("LV {vg}/{lv} created ({extents} extents; since removed)"),
-                Change::LvExtended { lv, from, to } => format!("LV {vg}/{lv} extended from {from} to {to} extents"),
-                Change::LvReduced { lv, from, to } => format!("LV {vg}/{lv} reduced from {from} to {to} extents"),
+                Change::LvCreated { lv, extents, .. } => {
+                    format!("LV {vg}/{lv} created ({extents} extents; since removed)")
+                }
+                Change::LvExtended { lv, from, to } => {
+                    format!("LV {vg}/{lv} extended from {from} to {to} extents")
+                }
+                Change::LvReduced { lv, from, to } => {
+                    format!("LV {vg}/{lv} reduced from {from} to {to} extents")
+                }
                 Change::LvRemoved { lv } => format!("LV {vg}/{lv} removed"),
                 Change::PvAdded { pv } => format!("PV {pv} added to VG {vg}"),
                 Change::PvRemoved { pv } => format!("PV {pv} removed from VG {vg}"),
             };
-            out.push(Event::new(t, format!("{what} (metadata seqno {})", d.seqno)));
+            out.push(Event::new(
+                t,
+                format!("{what} (metadata seqno {})", d.seqno),
+            ));
         }
         if let Some(t) = current.creation_time {
             out.push(Event::new(
@@ -211,7 +253,11 @@ impl History {
                 format!(
                     "VG {vg} metadata seqno {} written{}",
                     current.seqno,
-                    current.description.as_deref().map(|d| format!(": {}", short(d))).unwrap_or_default()
+                    current
+                        .description
+                        .as_deref()
+                        .map(|d| format!(": {}", short(d)))
+                        .unwrap_or_default()
                 ),
             ));
         }

@@ -208,7 +208,12 @@ mod tests {
     use super::*;
 
     /// A label sector as lvm writes one.
-    pub(crate) fn sector(uuid: &[u8; 32], dev: u64, data: &[(u64, u64)], mda: &[(u64, u64)]) -> Vec<u8> {
+    pub(crate) fn sector(
+        uuid: &[u8; 32],
+        dev: u64,
+        data: &[(u64, u64)],
+        mda: &[(u64, u64)],
+    ) -> Vec<u8> {
         let mut s = vec![0u8; 512];
         s[..8].copy_from_slice(LABEL_ID);
         s[8..16].copy_from_slice(&1u64.to_le_bytes());
@@ -234,7 +239,12 @@ mod tests {
     #[test]
     fn label_in_sector_one() {
         let mut d = vec![0u8; 512];
-        d.extend(sector(b"FoTxAFs9jlNgbLRScF8PVEKmHT7Dq3KD", 16 << 20, &[(1 << 20, 0)], &[(4096, 1044480)]));
+        d.extend(sector(
+            b"FoTxAFs9jlNgbLRScF8PVEKmHT7Dq3KD",
+            16 << 20,
+            &[(1 << 20, 0)],
+            &[(4096, 1044480)],
+        ));
         d.extend(vec![0u8; 1024]);
         let r = read_label(&d);
         let l = r.label.unwrap();
@@ -242,8 +252,20 @@ mod tests {
         assert!(l.crc_ok());
         let h = r.header.unwrap();
         assert_eq!(h.uuid, "FoTxAF-s9jl-NgbL-RScF-8PVE-KmHT-7Dq3KD");
-        assert_eq!(h.data_areas, [DiskLocn { offset: 1 << 20, size: 0 }]);
-        assert_eq!(h.metadata_areas, [DiskLocn { offset: 4096, size: 1044480 }]);
+        assert_eq!(
+            h.data_areas,
+            [DiskLocn {
+                offset: 1 << 20,
+                size: 0
+            }]
+        );
+        assert_eq!(
+            h.metadata_areas,
+            [DiskLocn {
+                offset: 4096,
+                size: 1044480
+            }]
+        );
         assert_eq!(h.extension.unwrap().flags, 1);
         d[600] ^= 1;
         assert!(!read_label(&d).label.unwrap().crc_ok());
@@ -255,7 +277,10 @@ mod tests {
         let mut s = sector(b"FoTxAFs9jlNgbLRScF8PVEKmHT7Dq3KD", 1, &[], &[]);
         s[20..24].copy_from_slice(&500u32.to_le_bytes());
         let r = read_label(&s);
-        assert!(r.label.is_some() && r.header.is_none(), "pv_header past the sector");
+        assert!(
+            r.label.is_some() && r.header.is_none(),
+            "pv_header past the sector"
+        );
         // A location list with no terminator stops at the sector's end.
         let mut s = sector(b"FoTxAFs9jlNgbLRScF8PVEKmHT7Dq3KD", 1, &[], &[]);
         for b in s[72..].iter_mut() {

@@ -65,7 +65,7 @@ pub mod thin;
 pub use assemble::{Assembly, FoundBy, Input, InputState, Located, VgPv, VolumeGroup, assemble};
 pub use config::Limits;
 pub use history::{Change, History};
-pub use lost::{Device, LvState, Lost, SegState};
+pub use lost::{Device, Lost, LvState, SegState};
 pub use map::{NotMapped, Opened, Why};
 pub use metadata::{Area, LvMeta, PvMeta, SegKind, Segment, VgMetadata};
 pub use pv::{PhysicalVolume, probe};

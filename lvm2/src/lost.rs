@@ -90,7 +90,9 @@ pub struct LvState {
 impl LvState {
     /// Lost extents, counting a partly lost extent once.
     pub fn lost_extents(&self) -> u64 {
-        self.lost.iter().fold(0u64, |a, l| a.saturating_add(l.count))
+        self.lost
+            .iter()
+            .fold(0u64, |a, l| a.saturating_add(l.count))
     }
 }
 
@@ -114,11 +116,17 @@ pub fn sub_lvs(seg: &Segment) -> Vec<&str> {
             v.extend(metas.iter().map(String::as_str));
         }
         SegKind::ThinPool { metadata, pool, .. } => v.extend([metadata.as_str(), pool.as_str()]),
-        SegKind::Thin { pool, external_origin, .. } => {
+        SegKind::Thin {
+            pool,
+            external_origin,
+            ..
+        } => {
             v.push(pool.as_str());
             v.extend(external_origin.as_deref());
         }
-        SegKind::Cache { cache_pool, origin, .. } => {
+        SegKind::Cache {
+            cache_pool, origin, ..
+        } => {
             v.extend(cache_pool.as_deref());
             v.extend(origin.as_deref());
         }
@@ -165,7 +173,14 @@ impl Ctx<'_> {
 
     /// Lost runs of sub-LV `name` within its extents `le..le+count`,
     /// moved to start at `to`.
-    fn sub_range(&mut self, name: &str, le: u64, count: u64, to: u64, depth: usize) -> (bool, Vec<Lost>) {
+    fn sub_range(
+        &mut self,
+        name: &str,
+        le: u64,
+        count: u64,
+        to: u64,
+        depth: usize,
+    ) -> (bool, Vec<Lost>) {
         let (p, l) = self.lv(name, depth.saturating_add(1));
         let end = le.saturating_add(count);
         let out = l
@@ -173,7 +188,12 @@ impl Ctx<'_> {
             .filter_map(|x| {
                 let a = x.le.max(le);
                 let b = x.le.saturating_add(x.count).min(end);
-                (a < b).then(|| Lost { le: to.saturating_add(a - le), count: b - a, whole: x.whole, pv: x.pv })
+                (a < b).then(|| Lost {
+                    le: to.saturating_add(a.saturating_sub(le)),
+                    count: b.saturating_sub(a),
+                    whole: x.whole,
+                    pv: x.pv,
+                })
             })
             .collect();
         (p, out)
@@ -193,7 +213,12 @@ impl Ctx<'_> {
                         Area::Pv { pv, .. } => {
                             if let Some(m) = self.missing_pv(pv) {
                                 partial = true;
-                                lost.push(Lost { le: start, count, whole: n == 1, pv: m.meta.id.clone() });
+                                lost.push(Lost {
+                                    le: start,
+                                    count,
+                                    whole: n == 1,
+                                    pv: m.meta.id.clone(),
+                                });
                             }
                         }
                         Area::Lv { lv, le } => {
@@ -203,9 +228,17 @@ impl Ctx<'_> {
                                 // A run of one stripe's extents touches every
                                 // extent of the segment it interleaves with.
                                 if n == 1 {
-                                    lost.push(Lost { le: start.saturating_add(x.le), ..x });
+                                    lost.push(Lost {
+                                        le: start.saturating_add(x.le),
+                                        ..x
+                                    });
                                 } else {
-                                    lost.push(Lost { le: start, count, whole: false, pv: x.pv });
+                                    lost.push(Lost {
+                                        le: start,
+                                        count,
+                                        whole: false,
+                                        pv: x.pv,
+                                    });
                                 }
                             }
                         }
@@ -218,7 +251,15 @@ impl Ctx<'_> {
                     let (p, l) = match a {
                         Area::Lv { lv, le } => self.sub_range(lv, *le, count, start, depth),
                         Area::Pv { pv, .. } => match self.missing_pv(pv) {
-                            Some(m) => (true, vec![Lost { le: start, count, whole: true, pv: m.meta.id.clone() }]),
+                            Some(m) => (
+                                true,
+                                vec![Lost {
+                                    le: start,
+                                    count,
+                                    whole: true,
+                                    pv: m.meta.id.clone(),
+                                }],
+                            ),
                             None => (false, Vec::new()),
                         },
                     };
@@ -227,7 +268,12 @@ impl Ctx<'_> {
                 }
                 lost = lost_beyond(per_leg, 0, start, count);
             }
-            SegKind::Raid { level, images, metas, .. } => {
+            SegKind::Raid {
+                level,
+                images,
+                metas,
+                ..
+            } => {
                 let mut per_leg = Vec::new();
                 for img in images {
                     let (p, l) = self.sub_range(img, 0, count, start, depth);
@@ -253,7 +299,12 @@ impl Ctx<'_> {
                     if let Some(x) = l.into_iter().next() {
                         // Which blocks of a pool user are lost depends on the
                         // pool's mapping: the whole range is suspect.
-                        lost.push(Lost { le: start, count, whole: false, pv: x.pv });
+                        lost.push(Lost {
+                            le: start,
+                            count,
+                            whole: false,
+                            pv: x.pv,
+                        });
                     }
                 }
             }
@@ -281,15 +332,27 @@ fn lost_beyond(per_leg: Vec<Vec<Lost>>, tolerated: usize, start: u64, count: u64
     cuts.dedup();
     let mut out = Vec::new();
     for w in cuts.windows(2) {
-        let [a, b] = [w.first().copied().unwrap_or(0), w.get(1).copied().unwrap_or(0)];
+        let [a, b] = [
+            w.first().copied().unwrap_or(0),
+            w.get(1).copied().unwrap_or(0),
+        ];
         let covering: Vec<&Lost> = hit
             .iter()
-            .filter_map(|l| l.iter().find(|x| x.le <= a && x.le.saturating_add(x.count) >= b))
+            .filter_map(|l| {
+                l.iter()
+                    .find(|x| x.le <= a && x.le.saturating_add(x.count) >= b)
+            })
             .collect();
-        if covering.len() > tolerated && a < b {
-            if let Some(first) = covering.first() {
-                out.push(Lost { le: a, count: b - a, whole: covering.iter().all(|x| x.whole), pv: first.pv.clone() });
-            }
+        if covering.len() > tolerated
+            && a < b
+            && let Some(first) = covering.first()
+        {
+            out.push(Lost {
+                le: a,
+                count: b.saturating_sub(a),
+                whole: covering.iter().all(|x| x.whole),
+                pv: first.pv.clone(),
+            });
         }
     }
     merge(out)
@@ -303,7 +366,9 @@ fn merge(mut v: Vec<Lost>) -> Vec<Lost> {
         if let Some(last) = out.last_mut() {
             let end = last.le.saturating_add(last.count);
             if last.pv == x.pv && last.whole == x.whole && x.le <= end {
-                last.count = end.max(x.le.saturating_add(x.count)) - last.le;
+                last.count = end
+                    .max(x.le.saturating_add(x.count))
+                    .saturating_sub(last.le);
                 continue;
             }
         }
@@ -312,7 +377,7 @@ fn merge(mut v: Vec<Lost>) -> Vec<Lost> {
     out
 }
 
-fn devices(vg: &VgMetadata, pvs: &[VgPv], s: &Segment) -> Vec<Device> {
+fn devices(pvs: &[VgPv], s: &Segment) -> Vec<Device> {
     let area = |a: &Area| match a {
         Area::Pv { pv, pe } => {
             let slot = pvs.iter().find(|p| &p.meta.key == pv);
@@ -322,14 +387,25 @@ fn devices(vg: &VgMetadata, pvs: &[VgPv], s: &Segment) -> Vec<Device> {
                 missing: slot.is_none_or(VgPv::missing),
             }
         }
-        Area::Lv { lv, le } => Device::Lv { name: lv.clone(), le: *le },
+        Area::Lv { lv, le } => Device::Lv {
+            name: lv.clone(),
+            le: *le,
+        },
     };
-    let _ = vg;
     match &s.kind {
         SegKind::Striped { areas, .. } => areas.iter().map(area).collect(),
         SegKind::Mirror { legs, .. } => legs.iter().map(area).collect(),
-        SegKind::Raid { images, .. } => images.iter().map(|i| Device::Lv { name: i.clone(), le: 0 }).collect(),
-        SegKind::ThinPool { pool, .. } => vec![Device::Lv { name: pool.clone(), le: 0 }],
+        SegKind::Raid { images, .. } => images
+            .iter()
+            .map(|i| Device::Lv {
+                name: i.clone(),
+                le: 0,
+            })
+            .collect(),
+        SegKind::ThinPool { pool, .. } => vec![Device::Lv {
+            name: pool.clone(),
+            le: 0,
+        }],
         _ => Vec::new(),
     }
 }
@@ -338,19 +414,35 @@ fn devices(vg: &VgMetadata, pvs: &[VgPv], s: &Segment) -> Vec<Device> {
 /// origin (lvm drops VISIBLE from the COW LV in the text), the internal
 /// `snapshotN` never is.
 fn visible(vg: &VgMetadata, lv: &LvMeta) -> bool {
-    let origin_of_cow = vg.lvs.iter().flat_map(|l| l.segments.iter()).find_map(|s| match &s.kind {
-        SegKind::Snapshot { origin, cow_store, .. } if cow_store == &lv.name => Some(origin.as_str()),
-        _ => None,
-    });
+    let origin_of_cow = vg
+        .lvs
+        .iter()
+        .flat_map(|l| l.segments.iter())
+        .find_map(|s| match &s.kind {
+            SegKind::Snapshot {
+                origin, cow_store, ..
+            } if cow_store == &lv.name => Some(origin.as_str()),
+            _ => None,
+        });
     match origin_of_cow {
         Some(o) => vg.lv(o).is_some_and(LvMeta::visible),
-        None => lv.visible() && !lv.segments.iter().any(|s| matches!(s.kind, SegKind::Snapshot { .. })),
+        None => {
+            lv.visible()
+                && !lv
+                    .segments
+                    .iter()
+                    .any(|s| matches!(s.kind, SegKind::Snapshot { .. }))
+        }
     }
 }
 
 /// Every LV's state.
 pub fn lv_states(vg: &VgMetadata, pvs: &[VgPv]) -> Vec<LvState> {
-    let mut cx = Ctx { vg, pvs, memo: HashMap::new() };
+    let mut cx = Ctx {
+        vg,
+        pvs,
+        memo: HashMap::new(),
+    };
     vg.lvs
         .iter()
         .map(|lv: &LvMeta| {
@@ -364,7 +456,7 @@ pub fn lv_states(vg: &VgMetadata, pvs: &[VgPv]) -> Vec<LvState> {
                         start_extent: s.start_extent,
                         extent_count: s.extent_count,
                         type_name: s.type_name.clone(),
-                        devices: devices(vg, pvs, s),
+                        devices: devices(pvs, s),
                         lost: merge(l),
                     }
                 })
@@ -397,7 +489,11 @@ pub fn findings(vg: &VgMetadata, lv: &LvState) -> Vec<Finding> {
                     "extents {}-{}{} on PV {}",
                     l.le,
                     last,
-                    if l.whole { "" } else { " (partly: one stripe or pool blocks)" },
+                    if l.whole {
+                        ""
+                    } else {
+                        " (partly: one stripe or pool blocks)"
+                    },
                     l.pv
                 )
             })

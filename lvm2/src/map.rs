@@ -59,7 +59,10 @@ impl std::fmt::Debug for Opened {
 }
 
 fn not(why: Why, message: impl Into<String>) -> NotMapped {
-    NotMapped { why, message: message.into() }
+    NotMapped {
+        why,
+        message: message.into(),
+    }
 }
 
 /// Where the bytes of one area come from.
@@ -74,7 +77,10 @@ enum Src {
 #[derive(Clone)]
 enum Map {
     /// `areas.len()` stripes of `stripe` bytes (one area: linear).
-    Stripes { stripe: u64, areas: Vec<Src> },
+    Stripes {
+        stripe: u64,
+        areas: Vec<Src>,
+    },
     Zero,
     Error,
     /// A whole view (thin, snapshot) read from `base` on.
@@ -88,6 +94,10 @@ struct Piece {
     map: Map,
 }
 
+/// Where a position of an LV is: its source and offset there (`None`:
+/// no source), how many bytes follow contiguously, whether they are zeros.
+type Located<'a> = (Option<(&'a Arc<dyn ReadAt>, u64)>, u64, bool);
+
 /// An LV's bytes, segment by segment.
 pub struct LvReader {
     name: String,
@@ -98,19 +108,29 @@ pub struct LvReader {
 
 impl std::fmt::Debug for LvReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LvReader").field("name", &self.name).field("len", &self.len).finish_non_exhaustive()
+        f.debug_struct("LvReader")
+            .field("name", &self.name)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
     }
 }
 
 impl LvReader {
     fn piece(&self, pos: u64) -> Option<&Piece> {
-        let i = self.pieces.partition_point(|p| p.start <= pos).checked_sub(1)?;
-        self.pieces.get(i).filter(|p| pos < p.start.saturating_add(p.len))
+        let i = self
+            .pieces
+            .partition_point(|p| p.start <= pos)
+            .checked_sub(1)?;
+        self.pieces
+            .get(i)
+            .filter(|p| pos < p.start.saturating_add(p.len))
     }
 
     /// Source, offset in it and bytes available at `pos`.
-    fn locate(&self, pos: u64) -> Result<(Option<(&Arc<dyn ReadAt>, u64)>, u64, bool), String> {
-        let p = self.piece(pos).ok_or_else(|| format!("{}: no segment covers byte {pos}", self.name))?;
+    fn locate(&self, pos: u64) -> Result<Located<'_>, String> {
+        let p = self
+            .piece(pos)
+            .ok_or_else(|| format!("{}: no segment covers byte {pos}", self.name))?;
         let within = pos.saturating_sub(p.start);
         let left = p.len.saturating_sub(within);
         match &p.map {
@@ -126,7 +146,11 @@ impl LvReader {
                     let off = within.checked_rem(*stripe).unwrap_or(0);
                     let idx = usize::try_from(k.checked_rem(n).unwrap_or(0)).unwrap_or(0);
                     let row = k.checked_div(n).unwrap_or(0);
-                    (areas.get(idx), row.saturating_mul(*stripe).saturating_add(off), stripe.saturating_sub(off).min(left))
+                    (
+                        areas.get(idx),
+                        row.saturating_mul(*stripe).saturating_add(off),
+                        stripe.saturating_sub(off).min(left),
+                    )
                 };
                 match area {
                     Some(Src::At(r, base)) => Ok((Some((r, base.saturating_add(at))), run, false)),
@@ -149,7 +173,11 @@ impl ReadAt for LvReader {
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         let total = crate::u64_of(buf.len());
         if offset.checked_add(total).is_none_or(|e| e > self.len) {
-            return Err(ReadError::new(offset, total, ReadErrorKind::OutOfBounds { len: self.len }));
+            return Err(ReadError::new(
+                offset,
+                total,
+                ReadErrorKind::OutOfBounds { len: self.len },
+            ));
         }
         let mut done = 0usize;
         while done < buf.len() {
@@ -157,9 +185,14 @@ impl ReadAt for LvReader {
             let (src, run, zero) = self
                 .locate(pos)
                 .map_err(|m| ReadError::new(offset, total, ReadErrorKind::Layer(m)))?;
-            let want = usize::try_from(run).unwrap_or(usize::MAX).min(buf.len().saturating_sub(done)).max(1);
+            let want = usize::try_from(run)
+                .unwrap_or(usize::MAX)
+                .min(buf.len().saturating_sub(done))
+                .max(1);
             let end = done.saturating_add(want);
-            let Some(chunk) = buf.get_mut(done..end) else { break };
+            let Some(chunk) = buf.get_mut(done..end) else {
+                break;
+            };
             match src {
                 None if zero => chunk.fill(0),
                 None => {}
@@ -174,7 +207,9 @@ impl ReadAt for LvReader {
     }
 
     fn known_zero(&self, offset: u64, len: u64) -> bool {
-        let Ok((src, run, zero)) = self.locate(offset) else { return false };
+        let Ok((src, run, zero)) = self.locate(offset) else {
+            return false;
+        };
         if run < len {
             return false;
         }
@@ -198,22 +233,39 @@ impl VolumeGroup {
 
     pub(crate) fn open_at(&self, name: &str, depth: usize) -> Result<Arc<dyn ReadAt>, NotMapped> {
         if depth > MAX_LV_DEPTH {
-            return Err(not(Why::TooDeep, format!("LV {name}: sub-LVs nest deeper than {MAX_LV_DEPTH}")));
+            return Err(not(
+                Why::TooDeep,
+                format!("LV {name}: sub-LVs nest deeper than {MAX_LV_DEPTH}"),
+            ));
         }
         let vg = &self.metadata;
-        let lv = vg.lv(name).ok_or_else(|| not(Why::Invalid, format!("LV {name} is not in the metadata")))?;
+        if vg.lv(name).is_none() {
+            return Err(not(
+                Why::Invalid,
+                format!("LV {name} is not in the metadata"),
+            ));
+        }
         // The visible COW LV of an old-style snapshot shows the snapshot.
-        if let Some((origin, chunk)) = vg.lvs.iter().flat_map(|l| l.segments.iter()).find_map(|s| match &s.kind {
-            SegKind::Snapshot { origin, cow_store, chunk_size, .. } if cow_store == name => Some((origin.clone(), *chunk_size)),
-            _ => None,
-        }) {
+        if let Some((origin, chunk)) =
+            vg.lvs
+                .iter()
+                .flat_map(|l| l.segments.iter())
+                .find_map(|s| match &s.kind {
+                    SegKind::Snapshot {
+                        origin,
+                        cow_store,
+                        chunk_size,
+                        ..
+                    } if cow_store == name => Some((origin.clone(), *chunk_size)),
+                    _ => None,
+                })
+        {
             let o = self.open_at(&origin, depth.saturating_add(1))?;
             let cow = self.open_raw(name, depth.saturating_add(1))?;
             return snapshot::SnapshotView::open(o, cow, chunk.saturating_mul(SECTOR))
-                .map(|v| Arc::new(v) as Arc<dyn ReadAt>)
+                .map(|v| -> Arc<dyn ReadAt> { Arc::new(v) })
                 .map_err(|m| not(Why::Snapshot, format!("snapshot {name}: {m}")));
         }
-        let _ = lv;
         self.open_raw(name, depth)
     }
 
@@ -221,8 +273,9 @@ impl VolumeGroup {
     fn open_raw(&self, name: &str, depth: usize) -> Result<Arc<dyn ReadAt>, NotMapped> {
         let vg = &self.metadata;
         let ext = vg.extent_bytes();
-        let lv = vg.lv(name).ok_or_else(|| not(Why::Invalid, format!("LV {name} is not in the metadata")))?;
-        let state = self.lv(name);
+        let lv = vg
+            .lv(name)
+            .ok_or_else(|| not(Why::Invalid, format!("LV {name} is not in the metadata")))?;
         let mut pieces = Vec::with_capacity(lv.segments.len());
         for s in &lv.segments {
             let start = s.start_extent.saturating_mul(ext);
@@ -235,45 +288,93 @@ impl VolumeGroup {
                         .iter()
                         .map(|a| self.area_src(a, per, depth))
                         .collect::<Result<Vec<_>, _>>()?;
-                    Map::Stripes { stripe: stripe_size.saturating_mul(SECTOR).max(SECTOR), areas: srcs }
-                }
-                SegKind::Mirror { legs, .. } => Map::Stripes { stripe: len, areas: vec![self.healthy_leg(legs, s.extent_count, depth)?] },
-                SegKind::Raid { level, images, stripe_size, .. } => {
-                    let as_areas: Vec<Area> = images.iter().map(|i| Area::Lv { lv: i.clone(), le: 0 }).collect();
-                    if level == "raid1" {
-                        Map::Stripes { stripe: len, areas: vec![self.healthy_leg(&as_areas, s.extent_count, depth)?] }
-                    } else if level == "raid0" || level == "raid0_meta" {
-                        let per = s.extent_count.checked_div(crate::u64_of(images.len())).unwrap_or(0);
-                        let srcs = as_areas.iter().map(|a| self.area_src(a, per, depth)).collect::<Result<Vec<_>, _>>()?;
-                        Map::Stripes { stripe: stripe_size.saturating_mul(SECTOR).max(SECTOR), areas: srcs }
-                    } else {
-                        return Err(not(Why::Unsupported, format!("LV {name}: {level} (parity or near-copy layout) is not mapped")));
+                    Map::Stripes {
+                        stripe: stripe_size.saturating_mul(SECTOR).max(SECTOR),
+                        areas: srcs,
                     }
                 }
-                SegKind::Thin { pool, device_id, .. } => {
+                SegKind::Mirror { legs, .. } => Map::Stripes {
+                    stripe: len,
+                    areas: vec![self.healthy_leg(legs, s.extent_count, depth)?],
+                },
+                SegKind::Raid {
+                    level,
+                    images,
+                    stripe_size,
+                    ..
+                } => {
+                    let as_areas: Vec<Area> = images
+                        .iter()
+                        .map(|i| Area::Lv {
+                            lv: i.clone(),
+                            le: 0,
+                        })
+                        .collect();
+                    if level == "raid1" {
+                        Map::Stripes {
+                            stripe: len,
+                            areas: vec![self.healthy_leg(&as_areas, s.extent_count, depth)?],
+                        }
+                    } else if level == "raid0" || level == "raid0_meta" {
+                        let per = s
+                            .extent_count
+                            .checked_div(crate::u64_of(images.len()))
+                            .unwrap_or(0);
+                        let srcs = as_areas
+                            .iter()
+                            .map(|a| self.area_src(a, per, depth))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        Map::Stripes {
+                            stripe: stripe_size.saturating_mul(SECTOR).max(SECTOR),
+                            areas: srcs,
+                        }
+                    } else {
+                        return Err(not(
+                            Why::Unsupported,
+                            format!(
+                                "LV {name}: {level} (parity or near-copy layout) is not mapped"
+                            ),
+                        ));
+                    }
+                }
+                SegKind::Thin {
+                    pool, device_id, ..
+                } => {
                     let p = self.thin_pool(pool, depth)?;
                     Map::View(Arc::new(
                         thin::ThinDevice::open(p, *device_id, lv.extents().saturating_mul(ext))
-                            .map_err(|m| not(Why::Thin, format!("thin LV {name}: not mapped: {m}")))?,
+                            .map_err(|m| {
+                                not(Why::Thin, format!("thin LV {name}: not mapped: {m}"))
+                            })?,
                     ))
                 }
-                SegKind::Cache { origin: Some(o), mode, .. }
-                    if matches!(mode.as_deref(), Some("writethrough" | "passthrough")) =>
-                {
+                SegKind::Cache {
+                    origin: Some(o),
+                    mode,
+                    ..
+                } if matches!(mode.as_deref(), Some("writethrough" | "passthrough")) => {
                     Map::View(self.open_at(o, depth.saturating_add(1))?)
                 }
                 SegKind::Zero => Map::Zero,
                 SegKind::Error => Map::Error,
                 SegKind::Snapshot { .. } | SegKind::ThinPool { .. } => {
-                    return Err(not(Why::Internal, format!("LV {name}: a {} is read through the LVs that use it", s.type_name)));
+                    return Err(not(
+                        Why::Internal,
+                        format!(
+                            "LV {name}: a {} is read through the LVs that use it",
+                            s.type_name
+                        ),
+                    ));
                 }
                 SegKind::Cache { .. } | SegKind::Other => {
-                    return Err(not(Why::Unsupported, format!("LV {name}: segment type {} is not mapped", s.type_name)));
+                    return Err(not(
+                        Why::Unsupported,
+                        format!("LV {name}: segment type {} is not mapped", s.type_name),
+                    ));
                 }
             };
             pieces.push(Piece { start, len, map });
         }
-        let _ = state;
         Ok(Arc::new(LvReader {
             name: format!("{}/{name}", vg.name),
             extent: ext,
@@ -287,9 +388,16 @@ impl VolumeGroup {
         let ext = vg.extent_bytes();
         match a {
             Area::Pv { pv, pe } => {
-                let m = vg.pv(pv).ok_or_else(|| not(Why::Invalid, format!("PV {pv} is not in the metadata")))?;
+                let m = vg
+                    .pv(pv)
+                    .ok_or_else(|| not(Why::Invalid, format!("PV {pv} is not in the metadata")))?;
                 match self.pv_reader(pv) {
-                    Some(r) => Ok(Src::At(r.clone(), m.pe_start.saturating_mul(SECTOR).saturating_add(pe.saturating_mul(ext)))),
+                    Some(r) => Ok(Src::At(
+                        r.clone(),
+                        m.pe_start
+                            .saturating_mul(SECTOR)
+                            .saturating_add(pe.saturating_mul(ext)),
+                    )),
                     None => Ok(Src::Missing(format!(
                         "is on missing PV {} (its extents {pe}-{})",
                         m.id,
@@ -297,7 +405,10 @@ impl VolumeGroup {
                     ))),
                 }
             }
-            Area::Lv { lv, le } => Ok(Src::At(self.open_at(lv, depth.saturating_add(1))?, le.saturating_mul(ext))),
+            Area::Lv { lv, le } => Ok(Src::At(
+                self.open_at(lv, depth.saturating_add(1))?,
+                le.saturating_mul(ext),
+            )),
         }
     }
 
@@ -307,7 +418,9 @@ impl VolumeGroup {
         for a in legs {
             let intact = match a {
                 Area::Lv { lv, le } => self.lv(lv).is_some_and(|s| {
-                    s.lost.iter().all(|x| x.le.saturating_add(x.count) <= *le || x.le >= le.saturating_add(count))
+                    s.lost.iter().all(|x| {
+                        x.le.saturating_add(x.count) <= *le || x.le >= le.saturating_add(count)
+                    })
                 }),
                 Area::Pv { pv, .. } => self.pv_reader(pv).is_some(),
             };
@@ -322,11 +435,19 @@ impl VolumeGroup {
 
     fn thin_pool(&self, pool: &str, depth: usize) -> Result<Arc<thin::ThinPool>, NotMapped> {
         let vg = &self.metadata;
-        let p = vg.lv(pool).ok_or_else(|| not(Why::Invalid, format!("thin pool {pool} is not in the metadata")))?;
+        let p = vg.lv(pool).ok_or_else(|| {
+            not(
+                Why::Invalid,
+                format!("thin pool {pool} is not in the metadata"),
+            )
+        })?;
         let Some((metadata, data, chunk, txid)) = p.segments.iter().find_map(|s| match &s.kind {
-            SegKind::ThinPool { metadata, pool, chunk_size, transaction_id } => {
-                Some((metadata.clone(), pool.clone(), *chunk_size, *transaction_id))
-            }
+            SegKind::ThinPool {
+                metadata,
+                pool,
+                chunk_size,
+                transaction_id,
+            } => Some((metadata.clone(), pool.clone(), *chunk_size, *transaction_id)),
             _ => None,
         }) else {
             return Err(not(Why::Invalid, format!("{pool} is not a thin pool")));
@@ -347,7 +468,11 @@ pub fn pool_findings(vg: &VolumeGroup) -> Vec<crate::assemble::Located> {
     use imgcheck_core::{Finding, Space};
     let mut out = Vec::new();
     let push = |out: &mut Vec<crate::assemble::Located>, lv: &str, f: Finding| {
-        out.push(crate::assemble::Located { input: None, lv: Some(lv.to_owned()), finding: f });
+        out.push(crate::assemble::Located {
+            input: None,
+            lv: Some(lv.to_owned()),
+            finding: f,
+        });
     };
     for lv in &vg.metadata.lvs {
         for s in &lv.segments {
@@ -384,10 +509,20 @@ pub fn pool_findings(vg: &VolumeGroup) -> Vec<crate::assemble::Located> {
                     if vg.lv(cow_store).is_some_and(|l| !l.lost.is_empty()) {
                         continue;
                     }
-                    if let Opened::NotMapped(n) = vg.open(cow_store) {
-                        if n.why == Why::Snapshot {
-                            push(&mut out, cow_store, Finding::error("lvm2.snapshot.cow", crate::LAYER, 0, Space::Volume, n.message));
-                        }
+                    if let Opened::NotMapped(n) = vg.open(cow_store)
+                        && n.why == Why::Snapshot
+                    {
+                        push(
+                            &mut out,
+                            cow_store,
+                            Finding::error(
+                                "lvm2.snapshot.cow",
+                                crate::LAYER,
+                                0,
+                                Space::Volume,
+                                n.message,
+                            ),
+                        );
                     }
                 }
                 _ => {}

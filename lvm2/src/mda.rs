@@ -148,12 +148,7 @@ impl Text {
 
 /// Reads the copy `locn` of the area at `start` (absolute) of `size`
 /// bytes, following the wrap, with lvm's bounds.
-pub fn read_text(
-    r: &dyn ReadAt,
-    start: u64,
-    size: u64,
-    locn: &RawLocn,
-) -> Result<Text, TextError> {
+pub fn read_text(r: &dyn ReadAt, start: u64, size: u64, locn: &RawLocn) -> Result<Text, TextError> {
     if locn.offset >= size || locn.offset < MDA_HEADER_SIZE {
         return Err(TextError::OutOfBounds(format!(
             "text offset {} is outside the area [{MDA_HEADER_SIZE}, {size})",
@@ -175,7 +170,8 @@ pub fn read_text(
     }
     let mut out = Vec::with_capacity(usize_of(locn.size));
     for &(at, len) in &pieces {
-        let b = read_vec(r, at, len, u64_of(MAX_TEXT)).map_err(|e: ReadError| TextError::Read(e.to_string()))?;
+        let b = read_vec(r, at, len, u64_of(MAX_TEXT))
+            .map_err(|e: ReadError| TextError::Read(e.to_string()))?;
         out.extend_from_slice(&b);
     }
     let crc = calc_crc_pieces(INITIAL_CRC, &[&out]);
@@ -209,10 +205,12 @@ pub fn scan_history(buf: &[u8], start: u64, limits: &Limits) -> Vec<Generation> 
     let mut found: Vec<Generation> = Vec::new();
     let mut o = hdr;
     while o < buf.len() {
-        if let Some(g) = generation_at(buf, o, start, limits) {
-            if !found.iter().any(|f| f.crc == g.crc && f.vg.seqno == g.vg.seqno) {
-                found.push(g);
-            }
+        if let Some(g) = generation_at(buf, o, start, limits)
+            && !found
+                .iter()
+                .any(|f| f.crc == g.crc && f.vg.seqno == g.vg.seqno)
+        {
+            found.push(g);
         }
         o = o.saturating_add(hdr);
     }
@@ -229,7 +227,11 @@ fn looks_like_text(b: &[u8]) -> bool {
         .count();
     name_len > 0 && bytes(b, name_len, 2) == b" {" && {
         let rest = bytes(b, name_len.saturating_add(2), 16);
-        let rest: Vec<u8> = rest.iter().copied().skip_while(|c| c.is_ascii_whitespace()).collect();
+        let rest: Vec<u8> = rest
+            .iter()
+            .copied()
+            .skip_while(|c| c.is_ascii_whitespace())
+            .collect();
         rest.starts_with(b"id = \"")
     }
 }
@@ -295,7 +297,12 @@ mod tests {
         disk[4096 + 3584..8192].copy_from_slice(&t[..first]);
         disk[4096 + 512..4096 + 512 + (n - first)].copy_from_slice(&t[first..]);
         let r = BytesReader::new(disk.clone());
-        let locn = RawLocn { offset: 3584, size: n as u64, checksum: calc_crc(INITIAL_CRC, &t), flags: 0 };
+        let locn = RawLocn {
+            offset: 3584,
+            size: n as u64,
+            checksum: calc_crc(INITIAL_CRC, &t),
+            flags: 0,
+        };
         let got = read_text(&r, 4096, 4096, &locn).unwrap();
         assert!(got.wrapped());
         assert_eq!(got.bytes, t);
@@ -304,11 +311,20 @@ mod tests {
         assert_eq!(got.device_offset(1), 4096 + 3585);
         // lvm's bounds
         for bad in [
-            RawLocn { offset: 4096, ..locn },
-            RawLocn { offset: 100, ..locn },
+            RawLocn {
+                offset: 4096,
+                ..locn
+            },
+            RawLocn {
+                offset: 100,
+                ..locn
+            },
             RawLocn { size: 4000, ..locn },
         ] {
-            assert!(matches!(read_text(&r, 4096, 4096, &bad), Err(TextError::OutOfBounds(_))));
+            assert!(matches!(
+                read_text(&r, 4096, 4096, &bad),
+                Err(TextError::OutOfBounds(_))
+            ));
         }
         // History finds the wrapped copy and an older one.
         let old = text(6, 10);

@@ -303,8 +303,13 @@ fn string(s: &Section, key: &str, at: usize, what: &str) -> Result<String, MetaE
 /// groups 6-4-4-4-4-4-6).
 pub fn valid_uuid(id: &str) -> bool {
     let groups: Vec<&str> = id.split('-').collect();
-    groups.iter().map(|g| g.len()).eq([6usize, 4, 4, 4, 4, 4, 6])
-        && groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_alphanumeric()))
+    groups
+        .iter()
+        .map(|g| g.len())
+        .eq([6usize, 4, 4, 4, 4, 4, 6])
+        && groups
+            .iter()
+            .all(|g| g.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// `abcdef…` (32 characters, as in the pv_header) → `abcdef-…` (dashed).
@@ -414,13 +419,16 @@ fn lv_from(name: &str, at: usize, l: &Section, pvs: &[PvMeta]) -> Result<LvMeta,
         }
         segments.push(segment_from(&format!("{what} {sname}"), sat, s, pvs)?);
     }
-    if let Some(n) = opt_uint(l, "segment_count", &what)? {
-        if n != u64_of(segments.len()) {
-            return err(
-                at,
-                format!("{what}: segment_count is {n} but {} segments are written", segments.len()),
-            );
-        }
+    if let Some(n) = opt_uint(l, "segment_count", &what)?
+        && n != u64_of(segments.len())
+    {
+        return err(
+            at,
+            format!(
+                "{what}: segment_count is {n} but {} segments are written",
+                segments.len()
+            ),
+        );
     }
     segments.sort_by_key(|s| s.start_extent);
     Ok(LvMeta {
@@ -438,7 +446,13 @@ fn lv_from(name: &str, at: usize, l: &Section, pvs: &[PvMeta]) -> Result<LvMeta,
 
 /// `["pv0", 3, "pv1", 0]` → areas; names that are PV keys are PV areas,
 /// others sub-LVs.
-fn areas(s: &Section, key: &str, at: usize, what: &str, pvs: &[PvMeta]) -> Result<Vec<Area>, MetaError> {
+fn areas(
+    s: &Section,
+    key: &str,
+    at: usize,
+    what: &str,
+    pvs: &[PvMeta],
+) -> Result<Vec<Area>, MetaError> {
     let Some(e) = s.entry(key) else {
         return err(at, format!("{what}: {key} missing"));
     };
@@ -453,12 +467,23 @@ fn areas(s: &Section, key: &str, at: usize, what: &str, pvs: &[PvMeta]) -> Resul
                     return err(e.offset, format!("{what}: {key} has a negative extent"));
                 };
                 out.push(if pvs.iter().any(|p| &p.key == n) {
-                    Area::Pv { pv: n.clone(), pe: x }
+                    Area::Pv {
+                        pv: n.clone(),
+                        pe: x,
+                    }
                 } else {
-                    Area::Lv { lv: n.clone(), le: x }
+                    Area::Lv {
+                        lv: n.clone(),
+                        le: x,
+                    }
                 });
             }
-            _ => return err(e.offset, format!("{what}: {key} is not a list of name, extent pairs")),
+            _ => {
+                return err(
+                    e.offset,
+                    format!("{what}: {key} is not a list of name, extent pairs"),
+                );
+            }
         }
     }
     Ok(out)
@@ -475,10 +500,19 @@ fn segment_from(what: &str, at: usize, s: &Section, pvs: &[PvMeta]) -> Result<Se
             let areas = areas(s, "stripes", at, what, pvs)?;
             let n = uint(s, "stripe_count", at, what)?;
             if n != u64_of(areas.len()) || n == 0 {
-                return err(at, format!("{what}: stripe_count {n} but {} stripes listed", areas.len()));
+                return err(
+                    at,
+                    format!(
+                        "{what}: stripe_count {n} but {} stripes listed",
+                        areas.len()
+                    ),
+                );
             }
             if n > 1 && extent_count.checked_rem(n) != Some(0) {
-                return err(at, format!("{what}: {extent_count} extents do not divide into {n} stripes"));
+                return err(
+                    at,
+                    format!("{what}: {extent_count} extents do not divide into {n} stripes"),
+                );
             }
             let stripe_size = opt_uint(s, "stripe_size", what)?.unwrap_or(0);
             if n > 1 && stripe_size == 0 {
@@ -492,12 +526,19 @@ fn segment_from(what: &str, at: usize, s: &Section, pvs: &[PvMeta]) -> Result<Se
         },
         t if t.starts_with("raid") => {
             let names: Vec<String> = s.strings("raids");
-            let paired = names.len() % 2 == 0
-                && names.chunks(2).all(|p| p.first().is_some_and(|m| m.contains("_rmeta_")));
+            let paired = names.len().is_multiple_of(2)
+                && names
+                    .chunks(2)
+                    .all(|p| p.first().is_some_and(|m| m.contains("_rmeta_")));
             let (metas, images) = if paired {
                 names
                     .chunks(2)
-                    .map(|p| (p.first().cloned().unwrap_or_default(), p.get(1).cloned().unwrap_or_default()))
+                    .map(|p| {
+                        (
+                            p.first().cloned().unwrap_or_default(),
+                            p.get(1).cloned().unwrap_or_default(),
+                        )
+                    })
                     .unzip()
             } else {
                 (Vec::new(), names)
@@ -568,8 +609,12 @@ mod tests {
 
     #[test]
     fn typed_vg() {
-        let vg = VgMetadata::from_config(&parse(TEXT.as_bytes(), &Limits::default()).unwrap()).unwrap();
-        assert_eq!((vg.name.as_str(), vg.seqno, vg.extent_bytes()), ("vg", 3, 4 << 20));
+        let vg =
+            VgMetadata::from_config(&parse(TEXT.as_bytes(), &Limits::default()).unwrap()).unwrap();
+        assert_eq!(
+            (vg.name.as_str(), vg.seqno, vg.extent_bytes()),
+            ("vg", 3, 4 << 20)
+        );
         assert!(vg.text_format_ok);
         assert_eq!(vg.creation_time, Some(1763000001));
         let lv = vg.lv("str").unwrap();
@@ -579,14 +624,29 @@ mod tests {
         match &lv.segments[0].kind {
             SegKind::Striped { stripe_size, areas } => {
                 assert_eq!(*stripe_size, 128);
-                assert_eq!(areas[0], Area::Pv { pv: "pv0".into(), pe: 0 });
-                assert_eq!(areas[1], Area::Lv { lv: "sub".into(), le: 0 });
+                assert_eq!(
+                    areas[0],
+                    Area::Pv {
+                        pv: "pv0".into(),
+                        pe: 0
+                    }
+                );
+                assert_eq!(
+                    areas[1],
+                    Area::Lv {
+                        lv: "sub".into(),
+                        le: 0
+                    }
+                );
             }
             k => panic!("{k:?}"),
         }
         assert_eq!(lv.segment_at(2).unwrap().extent_count, 1);
         assert!(valid_uuid(&vg.id) && !valid_uuid("x"));
-        assert_eq!(dashed_uuid("FoTxAFs9jlNgbLRScF8PVEKmHT7Dq3KD"), "FoTxAF-s9jl-NgbL-RScF-8PVE-KmHT-7Dq3KD");
+        assert_eq!(
+            dashed_uuid("FoTxAFs9jlNgbLRScF8PVEKmHT7Dq3KD"),
+            "FoTxAF-s9jl-NgbL-RScF-8PVE-KmHT-7Dq3KD"
+        );
     }
 
     #[test]
@@ -595,11 +655,16 @@ mod tests {
             ("pe_count = 9", "pe_count = -9", "negative"),
             ("segment_count = 2", "segment_count = 3", "segment_count"),
             ("stripe_count = 2", "stripe_count = 3", "stripe_count"),
-            ("extent_size = 8192", "extent_size = \"x\"", "not an integer"),
+            (
+                "extent_size = 8192",
+                "extent_size = \"x\"",
+                "not an integer",
+            ),
             ("stripes = [\"pv0\", 8]", "stripes = [\"pv0\"]", "pairs"),
         ] {
             let t = TEXT.replace(from, to);
-            let e = VgMetadata::from_config(&parse(t.as_bytes(), &Limits::default()).unwrap()).unwrap_err();
+            let e = VgMetadata::from_config(&parse(t.as_bytes(), &Limits::default()).unwrap())
+                .unwrap_err();
             assert!(e.message.contains(needle), "{from}: {e}");
             assert!(e.offset > 0);
         }

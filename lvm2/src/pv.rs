@@ -3,12 +3,12 @@
 //! the older generations still in its ring buffer. Findings here concern
 //! this PV alone; [`crate::assemble`] compares PVs.
 
+use crate::LAYER;
 use crate::config::{self, Limits};
 use crate::hints;
-use crate::label::{LabelRead, LVM2_LABEL, read_label};
+use crate::label::{LVM2_LABEL, LabelRead, read_label};
 use crate::mda::{self, Generation, MDA_HEADER_SIZE, MdaHeader, RAW_LOCN_IGNORED, Text};
 use crate::metadata::VgMetadata;
-use crate::LAYER;
 use imgcheck_core::{Finding, ReadAt, Sink, Space, human_size, read_vec};
 use serde::Serialize;
 
@@ -48,7 +48,11 @@ pub struct Copy {
 impl Copy {
     /// A copy lvm would use: CRC good and parsed.
     pub fn usable(&self) -> Option<&VgMetadata> {
-        if self.crc_ok { self.vg.as_deref() } else { None }
+        if self.crc_ok {
+            self.vg.as_deref()
+        } else {
+            None
+        }
     }
 }
 
@@ -122,7 +126,10 @@ pub fn read(r: &dyn ReadAt, limits: &Limits) -> Option<PhysicalVolume> {
             LAYER,
             at,
             Space::Disk,
-            format!("PV label found in sector {} says it is in sector {}", l.sector, l.sector_xl),
+            format!(
+                "PV label found in sector {} says it is in sector {}",
+                l.sector, l.sector_xl
+            ),
         ));
     }
     if l.label_type.as_bytes() != LVM2_LABEL {
@@ -140,7 +147,10 @@ pub fn read(r: &dyn ReadAt, limits: &Limits) -> Option<PhysicalVolume> {
             LAYER,
             s.saturating_mul(512),
             Space::Disk,
-            format!("a second LABELONE in sector {s}; lvm uses the one in sector {}", l.sector),
+            format!(
+                "a second LABELONE in sector {s}; lvm uses the one in sector {}",
+                l.sector
+            ),
         ));
     }
     let mut mdas = Vec::new();
@@ -151,7 +161,10 @@ pub fn read(r: &dyn ReadAt, limits: &Limits) -> Option<PhysicalVolume> {
                 LAYER,
                 at.saturating_add(20),
                 Space::Disk,
-                format!("PV header offset {} does not leave room for a header in the label sector", l.offset_xl),
+                format!(
+                    "PV header offset {} does not leave room for a header in the label sector",
+                    l.offset_xl
+                ),
             )
             .with_hint(hints::pvck_headers()),
         ),
@@ -163,7 +176,10 @@ pub fn read(r: &dyn ReadAt, limits: &Limits) -> Option<PhysicalVolume> {
                     LAYER,
                     hat,
                     Space::Disk,
-                    format!("PV UUID {:?} is not 32 characters of LVM's alphabet", String::from_utf8_lossy(&h.uuid_raw)),
+                    format!(
+                        "PV UUID {:?} is not 32 characters of LVM's alphabet",
+                        String::from_utf8_lossy(&h.uuid_raw)
+                    ),
                 ));
             }
             if h.truncated {
@@ -197,7 +213,10 @@ pub fn read(r: &dyn ReadAt, limits: &Limits) -> Option<PhysicalVolume> {
                         LAYER,
                         hat,
                         Space::Disk,
-                        format!("data area starts at byte {} past the end of the {}-byte device", d.offset, len),
+                        format!(
+                            "data area starts at byte {} past the end of the {}-byte device",
+                            d.offset, len
+                        ),
                     ));
                 }
             }
@@ -304,17 +323,17 @@ fn read_mda(r: &dyn ReadAt, start: u64, size: u64, limits: &Limits, f: &mut Sink
     }
     // The area's size is the PV header's; lvm reads the buffer with it.
     let usable = h.magic_ok && h.checksum_ok();
-    if usable {
-        if let Some(rl) = h.raw_locns.first() {
-            m.ignored = rl.flags & RAW_LOCN_IGNORED != 0;
-            if rl.offset != 0 {
-                m.committed = Some(read_copy(r, start, size, rl, limits, f));
-            }
+    if usable && let Some(rl) = h.raw_locns.first() {
+        m.ignored = rl.flags & RAW_LOCN_IGNORED != 0;
+        if rl.offset != 0 {
+            m.committed = Some(read_copy(r, start, size, rl, limits, f));
         }
     }
     if h.magic_ok {
         // The ring is worth reading even when the header is damaged.
-        let n = size.min(mda::MAX_AREA_SCAN).min(r.len().saturating_sub(start));
+        let n = size
+            .min(mda::MAX_AREA_SCAN)
+            .min(r.len().saturating_sub(start));
         if let Ok(area) = read_vec(r, start, n, mda::MAX_AREA_SCAN) {
             m.history = mda::scan_history(&area, start, limits);
         }
@@ -324,21 +343,38 @@ fn read_mda(r: &dyn ReadAt, start: u64, size: u64, limits: &Limits, f: &mut Sink
                 LAYER,
                 start,
                 Space::Disk,
-                format!("metadata area of {} searched for older copies only in its first {}", human_size(size), human_size(mda::MAX_AREA_SCAN)),
+                format!(
+                    "metadata area of {} searched for older copies only in its first {}",
+                    human_size(size),
+                    human_size(mda::MAX_AREA_SCAN)
+                ),
             ));
         }
     }
     // A committed copy whose CRC fails is damaged: the scan must not
     // offer the same bytes back as a sound older generation.
-    if let Some(bad) = m.committed.as_ref().filter(|c| !c.crc_ok).and_then(|c| c.text.as_ref()) {
+    if let Some(bad) = m
+        .committed
+        .as_ref()
+        .filter(|c| !c.crc_ok)
+        .and_then(|c| c.text.as_ref())
+    {
         let at = bad.device_offset(0);
-        m.history.retain(|g| g.pieces.first().is_none_or(|p| p.0 != at));
+        m.history
+            .retain(|g| g.pieces.first().is_none_or(|p| p.0 != at));
     }
     m.header = Some(h);
     m
 }
 
-fn read_copy(r: &dyn ReadAt, start: u64, size: u64, rl: &mda::RawLocn, limits: &Limits, f: &mut Sink) -> Copy {
+fn read_copy(
+    r: &dyn ReadAt,
+    start: u64,
+    size: u64,
+    rl: &mda::RawLocn,
+    limits: &Limits,
+    f: &mut Sink,
+) -> Copy {
     let loc_at = start.saturating_add(40);
     let text = match mda::read_text(r, start, size, rl) {
         Ok(t) => t,
@@ -382,29 +418,47 @@ fn read_copy(r: &dyn ReadAt, start: u64, size: u64, rl: &mda::RawLocn, limits: &
     let (vg, error) = match config::parse(&text.bytes, limits) {
         Err(e) => {
             let at = text.device_offset(e.offset);
-            (None, Some((at, format!("metadata text does not parse at byte {at}: {}", e.message))))
+            (
+                None,
+                Some((
+                    at,
+                    format!("metadata text does not parse at byte {at}: {}", e.message),
+                )),
+            )
         }
         Ok(root) => match VgMetadata::from_config(&root) {
             Ok(v) => (Some(Box::new(v)), None),
             Err(e) => {
                 let at = text.device_offset(e.offset);
-                (None, Some((at, format!("metadata text is not valid VG metadata at byte {at}: {}", e.message))))
+                (
+                    None,
+                    Some((
+                        at,
+                        format!(
+                            "metadata text is not valid VG metadata at byte {at}: {}",
+                            e.message
+                        ),
+                    )),
+                )
             }
         },
     };
     if let Some((at, msg)) = &error {
-        f.push(Finding::error("lvm2.metadata.parse", LAYER, *at, Space::Disk, msg.clone()).with_hint(hints::pvck_search()));
+        f.push(
+            Finding::error("lvm2.metadata.parse", LAYER, *at, Space::Disk, msg.clone())
+                .with_hint(hints::pvck_search()),
+        );
     }
-    if let Some(v) = &vg {
-        if !v.text_format_ok {
-            f.push(Finding::warning(
-                "lvm2.metadata.format",
-                LAYER,
-                text_at,
-                Space::Disk,
-                "metadata text lacks contents = \"Text Format Volume Group\" / version = 1",
-            ));
-        }
+    if let Some(v) = &vg
+        && !v.text_format_ok
+    {
+        f.push(Finding::warning(
+            "lvm2.metadata.format",
+            LAYER,
+            text_at,
+            Space::Disk,
+            "metadata text lacks contents = \"Text Format Volume Group\" / version = 1",
+        ));
     }
     Copy {
         crc_stored: rl.checksum,

@@ -29,7 +29,11 @@ pub struct SnapshotView {
 impl SnapshotView {
     /// Reads the COW store's header and exception table; `chunk` is LVM's
     /// chunk_size in bytes.
-    pub fn open(origin: Arc<dyn ReadAt>, cow: Arc<dyn ReadAt>, chunk: u64) -> Result<SnapshotView, String> {
+    pub fn open(
+        origin: Arc<dyn ReadAt>,
+        cow: Arc<dyn ReadAt>,
+        chunk: u64,
+    ) -> Result<SnapshotView, String> {
         if chunk == 0 || chunk > MAX_CHUNK {
             return Err(format!("chunk size {chunk} bytes"));
         }
@@ -38,13 +42,19 @@ impl SnapshotView {
             return Err("COW store has no \"SnAp\" header".into());
         }
         if le32(&h, 4) == 0 {
-            return Err("the snapshot is invalid (it overflowed or failed): dm would refuse it".into());
+            return Err(
+                "the snapshot is invalid (it overflowed or failed): dm would refuse it".into(),
+            );
         }
         if u64::from(le32(&h, 12)).saturating_mul(512) != chunk {
-            return Err(format!("COW header chunk size {} sectors, LVM metadata {}", le32(&h, 12), chunk / 512));
+            return Err(format!(
+                "COW header chunk size {} sectors, LVM metadata {}",
+                le32(&h, 12),
+                chunk / 512
+            ));
         }
         let per_area = chunk / 16;
-        let chunks = cow.len() / chunk;
+        let chunks = cow.len().checked_div(chunk).unwrap_or(0);
         let mut map = BTreeMap::new();
         let mut area = 0u64;
         'areas: loop {
@@ -52,8 +62,13 @@ impl SnapshotView {
             if meta_chunk >= chunks {
                 break;
             }
-            let b = read_vec(cow.as_ref(), meta_chunk.saturating_mul(chunk), chunk, MAX_CHUNK)
-                .map_err(|e| format!("COW exception area {area}: {e}"))?;
+            let b = read_vec(
+                cow.as_ref(),
+                meta_chunk.saturating_mul(chunk),
+                chunk,
+                MAX_CHUNK,
+            )
+            .map_err(|e| format!("COW exception area {area}: {e}"))?;
             for i in 0..per_area {
                 let o = usize::try_from(i.saturating_mul(16)).unwrap_or(usize::MAX);
                 let (old, new) = (le64(&b, o), le64(&b, o.saturating_add(8)));
@@ -61,7 +76,9 @@ impl SnapshotView {
                     break 'areas;
                 }
                 if new >= chunks {
-                    return Err(format!("exception maps chunk {old} to COW chunk {new}, past the store's {chunks}"));
+                    return Err(format!(
+                        "exception maps chunk {old} to COW chunk {new}, past the store's {chunks}"
+                    ));
                 }
                 if u64_of(map.len()) >= MAX_EXCEPTIONS {
                     return Err(format!("more than {MAX_EXCEPTIONS} exceptions"));
@@ -70,7 +87,12 @@ impl SnapshotView {
             }
             area = area.saturating_add(1);
         }
-        Ok(SnapshotView { origin, cow, chunk, map })
+        Ok(SnapshotView {
+            origin,
+            cow,
+            chunk,
+            map,
+        })
     }
 
     /// Chunks the snapshot holds a copy of.
@@ -87,18 +109,28 @@ impl ReadAt for SnapshotView {
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         let total = u64_of(buf.len());
         if offset.checked_add(total).is_none_or(|e| e > self.len()) {
-            return Err(ReadError::new(offset, total, ReadErrorKind::OutOfBounds { len: self.len() }));
+            return Err(ReadError::new(
+                offset,
+                total,
+                ReadErrorKind::OutOfBounds { len: self.len() },
+            ));
         }
         let mut done = 0usize;
         while done < buf.len() {
             let pos = offset.saturating_add(u64_of(done));
             let c = pos.checked_div(self.chunk).unwrap_or(0);
             let within = pos.checked_rem(self.chunk).unwrap_or(0);
-            let n = usize::try_from(self.chunk.saturating_sub(within)).unwrap_or(usize::MAX).min(buf.len().saturating_sub(done));
+            let n = usize::try_from(self.chunk.saturating_sub(within))
+                .unwrap_or(usize::MAX)
+                .min(buf.len().saturating_sub(done));
             let end = done.saturating_add(n);
-            let Some(part) = buf.get_mut(done..end) else { break };
+            let Some(part) = buf.get_mut(done..end) else {
+                break;
+            };
             let r = match self.map.get(&c) {
-                Some(&new) => self.cow.read_exact_at(new.saturating_mul(self.chunk).saturating_add(within), part),
+                Some(&new) => self
+                    .cow
+                    .read_exact_at(new.saturating_mul(self.chunk).saturating_add(within), part),
                 None => self.origin.read_exact_at(pos, part),
             };
             r.map_err(|mut e| {

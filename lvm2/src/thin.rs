@@ -61,7 +61,9 @@ pub struct ThinPool {
 
 impl std::fmt::Debug for ThinPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ThinPool").field("sb", &self.sb).finish_non_exhaustive()
+        f.debug_struct("ThinPool")
+            .field("sb", &self.sb)
+            .finish_non_exhaustive()
     }
 }
 
@@ -83,7 +85,12 @@ pub fn superblock(meta: &dyn ReadAt) -> Result<ThinSuperblock, String> {
 impl ThinPool {
     /// Opens the pool; `block` is LVM's chunk size in bytes, which must
     /// equal the superblock's.
-    pub fn open(meta: Arc<dyn ReadAt>, data: Arc<dyn ReadAt>, block: u64, lvm_transaction_id: u64) -> Result<ThinPool, String> {
+    pub fn open(
+        meta: Arc<dyn ReadAt>,
+        data: Arc<dyn ReadAt>,
+        block: u64,
+        lvm_transaction_id: u64,
+    ) -> Result<ThinPool, String> {
         let sb = superblock(meta.as_ref())?;
         if !sb.magic_ok {
             return Err("metadata superblock magic is not 27022010".into());
@@ -98,21 +105,37 @@ impl ThinPool {
                 block / 512
             ));
         }
-        Ok(ThinPool { meta, data, sb, block, lvm_transaction_id })
+        Ok(ThinPool {
+            meta,
+            data,
+            sb,
+            block,
+            lvm_transaction_id,
+        })
     }
 
     fn node(&self, blocknr: u64) -> Result<Vec<u8>, String> {
         let nr = self.sb.metadata_nr_blocks.min(self.meta.len() / BLOCK);
         if blocknr == 0 || blocknr >= nr {
-            return Err(format!("btree block {blocknr} is outside the {nr} metadata blocks"));
+            return Err(format!(
+                "btree block {blocknr} is outside the {nr} metadata blocks"
+            ));
         }
-        let b = read_vec(self.meta.as_ref(), blocknr.saturating_mul(BLOCK), BLOCK, BLOCK)
-            .map_err(|e| format!("btree block {blocknr}: {e}"))?;
+        let b = read_vec(
+            self.meta.as_ref(),
+            blocknr.saturating_mul(BLOCK),
+            BLOCK,
+            BLOCK,
+        )
+        .map_err(|e| format!("btree block {blocknr}: {e}"))?;
         if le32(&b, 0) != crc32c_raw(!0, b.get(4..).unwrap_or(&[])) ^ BTREE_CSUM_XOR {
             return Err(format!("btree block {blocknr}: checksum does not match"));
         }
         if le64(&b, 8) != blocknr {
-            return Err(format!("btree block {blocknr} says it is block {}", le64(&b, 8)));
+            return Err(format!(
+                "btree block {blocknr} says it is block {}",
+                le64(&b, 8)
+            ));
         }
         Ok(b)
     }
@@ -131,12 +154,18 @@ impl ThinPool {
                 .and_then(|n| n.checked_add(NODE_HEADER))
                 .is_some_and(|n| n <= b.len());
             if nr > max || !fits || vsize < 8 {
-                return Err(format!("btree block {at}: {nr} of {max} entries of {vsize}-byte values do not fit"));
+                return Err(format!(
+                    "btree block {at}: {nr} of {max} entries of {vsize}-byte values do not fit"
+                ));
             }
             let key_at = |i: usize| le64(&b, NODE_HEADER.saturating_add(i.saturating_mul(8)));
             // lower_bound: the last entry whose key is <= key.
-            let i = (0..nr).collect::<Vec<_>>().partition_point(|&i| key_at(i) <= key);
-            let Some(i) = i.checked_sub(1) else { return Ok(None) };
+            let i = (0..nr)
+                .collect::<Vec<_>>()
+                .partition_point(|&i| key_at(i) <= key);
+            let Some(i) = i.checked_sub(1) else {
+                return Ok(None);
+            };
             let values = NODE_HEADER.saturating_add(max.saturating_mul(8));
             let v = le64(&b, values.saturating_add(i.saturating_mul(vsize)));
             if flags & INTERNAL_NODE != 0 {
@@ -144,7 +173,9 @@ impl ThinPool {
             } else if flags & LEAF_NODE != 0 {
                 return Ok((key_at(i) == key).then_some(v));
             } else {
-                return Err(format!("btree block {at}: flags {flags:#x} are neither internal nor leaf"));
+                return Err(format!(
+                    "btree block {at}: flags {flags:#x} are neither internal nor leaf"
+                ));
             }
         }
         Err(format!("btree deeper than {MAX_BTREE_DEPTH} levels"))
@@ -166,16 +197,21 @@ impl ThinDevice {
         let root = pool
             .lookup(pool.sb.data_mapping_root, device_id)?
             .ok_or_else(|| format!("device {device_id} is not in the pool's mapping tree"))?;
-        Ok(ThinDevice { pool, device_id, root, len, last: Mutex::new(None) })
+        Ok(ThinDevice {
+            pool,
+            device_id,
+            root,
+            len,
+            last: Mutex::new(None),
+        })
     }
 
     fn data_block(&self, vblock: u64) -> Result<Option<u64>, String> {
-        if let Ok(g) = self.last.lock() {
-            if let Some((v, d)) = *g {
-                if v == vblock {
-                    return Ok(d);
-                }
-            }
+        if let Ok(g) = self.last.lock()
+            && let Some((v, d)) = *g
+            && v == vblock
+        {
+            return Ok(d);
         }
         let d = self.pool.lookup(self.root, vblock)?.map(|v| v >> 24);
         if let Ok(mut g) = self.last.lock() {
@@ -193,7 +229,11 @@ impl ReadAt for ThinDevice {
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         let total = u64_of(buf.len());
         if offset.checked_add(total).is_none_or(|e| e > self.len) {
-            return Err(ReadError::new(offset, total, ReadErrorKind::OutOfBounds { len: self.len }));
+            return Err(ReadError::new(
+                offset,
+                total,
+                ReadErrorKind::OutOfBounds { len: self.len },
+            ));
         }
         let bs = self.pool.block;
         let mut done = 0usize;
@@ -201,11 +241,19 @@ impl ReadAt for ThinDevice {
             let pos = offset.saturating_add(u64_of(done));
             let vblock = pos.checked_div(bs).unwrap_or(0);
             let within = pos.checked_rem(bs).unwrap_or(0);
-            let n = usize::try_from(bs.saturating_sub(within)).unwrap_or(usize::MAX).min(buf.len().saturating_sub(done));
+            let n = usize::try_from(bs.saturating_sub(within))
+                .unwrap_or(usize::MAX)
+                .min(buf.len().saturating_sub(done));
             let end = done.saturating_add(n);
-            let Some(chunk) = buf.get_mut(done..end) else { break };
+            let Some(chunk) = buf.get_mut(done..end) else {
+                break;
+            };
             let d = self.data_block(vblock).map_err(|m| {
-                ReadError::new(pos, u64_of(n), ReadErrorKind::Layer(format!("thin device {}: {m}", self.device_id)))
+                ReadError::new(
+                    pos,
+                    u64_of(n),
+                    ReadErrorKind::Layer(format!("thin device {}: {m}", self.device_id)),
+                )
             })?;
             match d {
                 None => chunk.fill(0),
@@ -215,7 +263,10 @@ impl ReadAt for ThinDevice {
                         ReadError::new(
                             pos,
                             u64_of(n),
-                            ReadErrorKind::Layer(format!("thin device {} block {vblock} → data block {d}: {e}", self.device_id)),
+                            ReadErrorKind::Layer(format!(
+                                "thin device {} block {vblock} → data block {d}: {e}",
+                                self.device_id
+                            )),
                         )
                     })?;
                 }
@@ -227,7 +278,9 @@ impl ReadAt for ThinDevice {
 
     fn known_zero(&self, offset: u64, len: u64) -> bool {
         let bs = self.pool.block;
-        let (Some(v), Some(end)) = (offset.checked_div(bs), offset.checked_add(len)) else { return false };
+        let (Some(v), Some(end)) = (offset.checked_div(bs), offset.checked_add(len)) else {
+            return false;
+        };
         end <= v.saturating_add(1).saturating_mul(bs) && matches!(self.data_block(v), Ok(None))
     }
 }

@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 
 fn has(paths: &[&Path], code: &str) {
     let a = asm(paths);
-    assert!(codes(&a).iter().any(|c| c == code), "{code} not in {:?}", codes(&a));
+    assert!(
+        codes(&a).iter().any(|c| c == code),
+        "{code} not in {:?}",
+        codes(&a)
+    );
 }
 
 fn sealed(name: &str, patches: &[(usize, &[u8])]) -> (tempfile::TempDir, PathBuf) {
@@ -44,7 +48,13 @@ fn label_codes() {
     let (_d, p) = sealed("one-pv.img", &[(536, b"LVM2 002")]);
     has(&[&p], "lvm2.label.type");
     let sector = std::fs::read(fx("one-pv.img")).unwrap()[512..1024].to_vec();
-    let d = damaged("lvm2/one-pv.img", &[Patch::Bytes { offset: 1024, bytes: sector }]);
+    let d = damaged(
+        "lvm2/one-pv.img",
+        &[Patch::Bytes {
+            offset: 1024,
+            bytes: sector,
+        }],
+    );
     has(&[d.path()], "lvm2.label.extra");
 }
 
@@ -69,7 +79,13 @@ fn pv_header_codes() {
 
 #[test]
 fn mda_codes() {
-    let d = damaged("lvm2/one-pv.img", &[Patch::Zero { offset: 4100, len: 16 }]);
+    let d = damaged(
+        "lvm2/one-pv.img",
+        &[Patch::Zero {
+            offset: 4100,
+            len: 16,
+        }],
+    );
     has(&[d.path()], "lvm2.mda.magic");
     let (_d, p) = sealed("one-pv.img", &[(4116, &2u32.to_le_bytes())]);
     has(&[&p], "lvm2.mda.version");
@@ -90,7 +106,11 @@ fn metadata_and_vg_codes() {
     let one = fx("one-pv.img");
     let d = rewrite_text(&one, "Text Format Volume Group", "Text Format Volume Grouq");
     has(&[&d.path().join("one-pv.img")], "lvm2.metadata.format");
-    let d = rewrite_text(&one, "segment2 {\nstart_extent = 2", "segment2 {\nstart_extent = 3");
+    let d = rewrite_text(
+        &one,
+        "segment2 {\nstart_extent = 2",
+        "segment2 {\nstart_extent = 3",
+    );
     has(&[&d.path().join("one-pv.img")], "lvm2.segment.gap");
     let thin = fx("thin.img");
     let d = rewrite_text(&thin, "thin_pool = \"pool\"", "thin_pool = \"poox\"");
@@ -98,7 +118,13 @@ fn metadata_and_vg_codes() {
     let d = rewrite_text(&thin, "transaction_id = 2", "transaction_id = 3");
     has(&[&d.path().join("thin.img")], "lvm2.thin.transaction_id");
     // every metadata copy of a PV that says it is in use destroyed
-    let d = damaged("lvm2/one-pv.img", &[Patch::Zero { offset: 4096, len: (1 << 20) - 4096 }]);
+    let d = damaged(
+        "lvm2/one-pv.img",
+        &[Patch::Zero {
+            offset: 4096,
+            len: (1 << 20) - 4096,
+        }],
+    );
     has(&[d.path()], "lvm2.pv.no_vg");
 }
 

@@ -17,14 +17,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn ready() -> Result<(), String> {
-    let v = Command::new("lvm").arg("version").output().map_err(|e| format!("lvm: {e}"))?;
+    let v = Command::new("lvm")
+        .arg("version")
+        .output()
+        .map_err(|e| format!("lvm: {e}"))?;
     if !v.status.success() {
         return Err("lvm version failed".into());
     }
     if !Path::new("/dev/loop-control").exists() {
         return Err("no /dev/loop-control".into());
     }
-    let id = Command::new("id").arg("-u").output().map_err(|e| e.to_string())?;
+    let id = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| e.to_string())?;
     if String::from_utf8_lossy(&id.stdout).trim() != "0" {
         return Err("not root (loop devices)".into());
     }
@@ -38,8 +44,16 @@ impl Loops {
     fn attach(paths: &[&Path]) -> Loops {
         let mut l = Loops(Vec::new());
         for p in paths {
-            let o = Command::new("losetup").args(["-r", "-f", "--show"]).arg(p).output().unwrap();
-            assert!(o.status.success(), "losetup: {}", String::from_utf8_lossy(&o.stderr));
+            let o = Command::new("losetup")
+                .args(["-r", "-f", "--show"])
+                .arg(p)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "losetup: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             l.0.push(String::from_utf8_lossy(&o.stdout).trim().to_owned());
         }
         l
@@ -68,7 +82,15 @@ impl Loops {
         )
     }
     fn report(&self, cmd: &str, fields: &str) -> Vec<Value> {
-        let mut args = vec!["--reportformat", "json", "--units", "b", "--nosuffix", "-o", fields];
+        let mut args = vec![
+            "--reportformat",
+            "json",
+            "--units",
+            "b",
+            "--nosuffix",
+            "-o",
+            fields,
+        ];
         if cmd == "lvs" {
             args.push("-a");
         }
@@ -81,7 +103,10 @@ impl Loops {
             .map(|l| format!("{l}\n"))
             .collect();
         let key = &cmd[..2];
-        serde_json::from_str::<Value>(&out).ok().and_then(|v| v["report"][0][key].as_array().cloned()).unwrap_or_default()
+        serde_json::from_str::<Value>(&out)
+            .ok()
+            .and_then(|v| v["report"][0][key].as_array().cloned())
+            .unwrap_or_default()
     }
 }
 
@@ -111,13 +136,24 @@ fn s(v: &Value, k: &str) -> String {
 fn peer(paths: &[&Path]) -> View {
     let l = Loops::attach(paths);
     let pvs = l.report("pvs", "pv_name,pv_uuid,vg_name,pv_attr");
-    let uuid_of = |dev: &str| pvs.iter().find(|p| s(p, "pv_name") == dev).map(|p| s(p, "pv_uuid"));
+    let uuid_of = |dev: &str| {
+        pvs.iter()
+            .find(|p| s(p, "pv_name") == dev)
+            .map(|p| s(p, "pv_uuid"))
+    };
     let mut v = View::default();
     for p in &pvs {
         let missing = s(p, "pv_attr").chars().nth(2) == Some('m');
-        v.pvs.insert(format!("{} vg={} missing={missing}", s(p, "pv_uuid"), s(p, "vg_name")));
+        v.pvs.insert(format!(
+            "{} vg={} missing={missing}",
+            s(p, "pv_uuid"),
+            s(p, "vg_name")
+        ));
     }
-    for g in l.report("vgs", "vg_name,vg_uuid,vg_seqno,vg_extent_size,pv_count,lv_count,vg_missing_pv_count") {
+    for g in l.report(
+        "vgs",
+        "vg_name,vg_uuid,vg_seqno,vg_extent_size,pv_count,lv_count,vg_missing_pv_count",
+    ) {
         v.vgs.insert(format!(
             "{} id={} seqno={} extent={} pvs={} lvs={} missing={}",
             s(&g, "vg_name"),
@@ -133,7 +169,10 @@ fn peer(paths: &[&Path]) -> View {
             v.vgck_fails.insert(s(&g, "vg_name"));
         }
     }
-    for r in l.report("lvs", "vg_name,lv_name,lv_attr,seg_start_pe,seg_size_pe,segtype,devices") {
+    for r in l.report(
+        "lvs",
+        "vg_name,lv_name,lv_attr,seg_start_pe,seg_size_pe,segtype,devices",
+    ) {
         let name = s(&r, "lv_name").trim_matches(['[', ']']).to_owned();
         let devices: Vec<String> = s(&r, "devices")
             .split(',')
@@ -159,7 +198,12 @@ fn peer(paths: &[&Path]) -> View {
             devices.join(",")
         );
         if devices.iter().any(|d| d.starts_with("missing(")) {
-            v.lost.insert(format!("{}/{name} {}+{}", s(&r, "vg_name"), s(&r, "seg_start_pe"), s(&r, "seg_size_pe")));
+            v.lost.insert(format!(
+                "{}/{name} {}+{}",
+                s(&r, "vg_name"),
+                s(&r, "seg_start_pe"),
+                s(&r, "seg_size_pe")
+            ));
         }
         v.lvs.insert(row);
     }
@@ -177,7 +221,8 @@ fn ours(a: &Assembly) -> View {
     for vg in &a.vgs {
         let name = vg.name();
         for p in &vg.pvs {
-            v.pvs.insert(format!("{} vg={name} missing={}", p.meta.id, p.missing()));
+            v.pvs
+                .insert(format!("{} vg={name} missing={}", p.meta.id, p.missing()));
         }
         let visible = vg.lvs.iter().filter(|l| l.visible).count();
         v.vgs.insert(format!(
@@ -188,7 +233,11 @@ fn ours(a: &Assembly) -> View {
             vg.pvs.len(),
             vg.missing().count()
         ));
-        if vg.findings.iter().any(|l| l.finding.severity == Severity::Error && l.input.is_none()) {
+        if vg
+            .findings
+            .iter()
+            .any(|l| l.finding.severity == Severity::Error && l.input.is_none())
+        {
             v.vgck_fails.insert(name.to_owned());
         }
         for lv in &vg.lvs {
@@ -201,8 +250,14 @@ fn ours(a: &Assembly) -> View {
                     .devices
                     .iter()
                     .map(|d| match d {
-                        Device::Pv { id, pe, missing: false } => format!("{id}({pe})"),
-                        Device::Pv { pe, missing: true, .. } => format!("missing({pe})"),
+                        Device::Pv {
+                            id,
+                            pe,
+                            missing: false,
+                        } => format!("{id}({pe})"),
+                        Device::Pv {
+                            pe, missing: true, ..
+                        } => format!("missing({pe})"),
                         Device::Lv { name, le } => format!("{name}({le})"),
                     })
                     .collect();
@@ -218,8 +273,15 @@ fn ours(a: &Assembly) -> View {
                     devices.join(","),
                     lv.partial
                 ));
-                if sg.devices.iter().any(|d| matches!(d, Device::Pv { missing: true, .. })) {
-                    v.lost.insert(format!("{name}/{} {}+{}", lv.name, sg.start_extent, sg.extent_count));
+                if sg
+                    .devices
+                    .iter()
+                    .any(|d| matches!(d, Device::Pv { missing: true, .. }))
+                {
+                    v.lost.insert(format!(
+                        "{name}/{} {}+{}",
+                        lv.name, sg.start_extent, sg.extent_count
+                    ));
                 }
             }
             // Our own lost extents must lie inside what lvs shows as on [unknown].
@@ -227,11 +289,18 @@ fn ours(a: &Assembly) -> View {
                 let inside = lv.segments.iter().any(|sg| {
                     sg.start_extent <= l.le
                         && l.le + l.count <= sg.start_extent + sg.extent_count
-                        && (sg.devices.iter().any(|d| matches!(d, Device::Pv { missing: true, .. }))
+                        && (sg
+                            .devices
+                            .iter()
+                            .any(|d| matches!(d, Device::Pv { missing: true, .. }))
                             || sg.devices.iter().any(|d| matches!(d, Device::Lv { .. }))
                             || sg.devices.is_empty())
                 });
-                assert!(inside, "{name}/{}: lost {l:?} outside every segment on a missing PV", lv.name);
+                assert!(
+                    inside,
+                    "{name}/{}: lost {l:?} outside every segment on a missing PV",
+                    lv.name
+                );
             }
         }
     }
@@ -239,7 +308,9 @@ fn ours(a: &Assembly) -> View {
         let _ = st;
         let errors = a.findings_of_input(i).any(|f| {
             f.severity == Severity::Error
-                && ["lvm2.label", "lvm2.pv_header", "lvm2.mda", "lvm2.metadata"].iter().any(|p| f.code.starts_with(p))
+                && ["lvm2.label", "lvm2.pv_header", "lvm2.mda", "lvm2.metadata"]
+                    .iter()
+                    .any(|p| f.code.starts_with(p))
         });
         if errors {
             v.pvck_fails.insert(format!("input{i}"));
@@ -256,15 +327,35 @@ struct Case {
     _keep: Vec<Box<dyn std::any::Any>>,
 }
 
-fn case(name: &'static str, paths: Vec<PathBuf>, by_design: &'static [(&'static str, &'static str)]) -> Case {
-    Case { name, paths, by_design, _keep: Vec::new() }
+fn case(
+    name: &'static str,
+    paths: Vec<PathBuf>,
+    by_design: &'static [(&'static str, &'static str)],
+) -> Case {
+    Case {
+        name,
+        paths,
+        by_design,
+        _keep: Vec::new(),
+    }
 }
 
-fn dmg(name: &'static str, fx_name: &str, patches: &[Patch], others: &[&str], by_design: &'static [(&'static str, &'static str)]) -> Case {
+fn dmg(
+    name: &'static str,
+    fx_name: &str,
+    patches: &[Patch],
+    others: &[&str],
+    by_design: &'static [(&'static str, &'static str)],
+) -> Case {
     let d = damaged(&format!("lvm2/{fx_name}"), patches);
     let mut paths = vec![d.path().to_path_buf()];
     paths.extend(others.iter().map(|o| fx(o)));
-    Case { name, paths, by_design, _keep: vec![Box::new(d)] }
+    Case {
+        name,
+        paths,
+        by_design,
+        _keep: vec![Box::new(d)],
+    }
 }
 
 const LABEL_GONE: &str = "lvm does not see a PV without a valid label; imgcheck identifies it from its metadata area or layout and reads its extents";
@@ -290,49 +381,126 @@ fn against_lvm2() {
         case("one-pv", vec![one.clone()], &[]),
         case("pair", vec![fx("pair-a.img"), fx("pair-b.img")], &[]),
         case("pair-a alone (the incident)", vec![fx("pair-a.img")], &[]),
-        case("pair-a + stale pair-b", vec![fx("pair-a.img"), fx("pair-b-stale.img")], &[]),
+        case(
+            "pair-a + stale pair-b",
+            vec![fx("pair-a.img"), fx("pair-b-stale.img")],
+            &[],
+        ),
         case("stripe", vec![fx("stripe-a.img"), fx("stripe-b.img")], &[]),
         case("stripe-a alone", vec![fx("stripe-a.img")], &[]),
         case("snapshot", vec![fx("snapshot.img")], &[]),
         case("thin", vec![fx("thin.img")], &[]),
         case("ring", vec![fx("ring.img")], &[]),
         case("ovirt", vec![fx("ovirt.img")], &[]),
-        dmg("incident: pair-b zeroed", "pair-b.img", &[Patch::Zero { offset: 0, len: 24 << 20 }], &["pair-a.img"], &[]),
-        dmg("pair-b label zeroed", "pair-b.img", &[Patch::Zero { offset: 512, len: 512 }], &["pair-a.img"], &[
-            ("pvs", LABEL_GONE),
-            ("vgs", LABEL_GONE),
-            ("lvs", LABEL_GONE),
-            ("lost", LABEL_GONE),
-            ("vgck", LABEL_GONE),
-        ]),
-        dmg("pair-a label CRC", "pair-a.img", &[Patch::Xor { offset: 600, mask: 1 }], &["pair-b.img"], &[
-            ("pvs", LABEL_GONE),
-            ("vgs", LABEL_GONE),
-            ("lvs", LABEL_GONE),
-            ("lost", LABEL_GONE),
-            ("vgck", LABEL_GONE),
-        ]),
-        case("pair-a PV header device_size (CRC resealed)", vec![hdr.path().join("pair-a.img"), fx("pair-b.img")], &[]),
-        dmg("pair-a mda header", "pair-a.img", &[Patch::Xor { offset: 4096 + 200, mask: 0x40 }], &["pair-b.img"], &[]),
-        dmg("pair-a metadata text", "pair-a.img", &[Patch::Xor { offset: pa_at + 40, mask: 0x20 }], &["pair-b.img"], &[]),
-        dmg("one-pv metadata text", "one-pv.img", &[Patch::Bytes { offset: at + 5, bytes: b"{{{{".to_vec() }], &[], &[
-            ("pvs", FALLBACK),
-            ("vgs", FALLBACK),
-            ("lvs", FALLBACK),
-            ("vgck", FALLBACK),
-        ]),
-        dmg("thin pool metadata superblock", "thin.img", &[Patch::Xor { offset: (1 << 20) + 100, mask: 1 }], &[], &[("vgck", THIN)]),
-        dmg("one-pv truncated", "one-pv.img", &[Patch::Truncate { len: 40 << 20 }], &[], &[("pvck", PVCK_SIZE)]),
-        case("one-pv overlapping segments", vec![overlap.path().join("one-pv.img")], &[
-            ("pvs", VALIDATE),
-            ("vgs", VALIDATE),
-            ("lvs", VALIDATE),
-        ]),
-        case("one-pv extents past pe_count", vec![shrunk.path().join("one-pv.img")], &[
-            ("pvs", VALIDATE),
-            ("vgs", VALIDATE),
-            ("lvs", VALIDATE),
-        ]),
+        dmg(
+            "incident: pair-b zeroed",
+            "pair-b.img",
+            &[Patch::Zero {
+                offset: 0,
+                len: 24 << 20,
+            }],
+            &["pair-a.img"],
+            &[],
+        ),
+        dmg(
+            "pair-b label zeroed",
+            "pair-b.img",
+            &[Patch::Zero {
+                offset: 512,
+                len: 512,
+            }],
+            &["pair-a.img"],
+            &[
+                ("pvs", LABEL_GONE),
+                ("vgs", LABEL_GONE),
+                ("lvs", LABEL_GONE),
+                ("lost", LABEL_GONE),
+                ("vgck", LABEL_GONE),
+            ],
+        ),
+        dmg(
+            "pair-a label CRC",
+            "pair-a.img",
+            &[Patch::Xor {
+                offset: 600,
+                mask: 1,
+            }],
+            &["pair-b.img"],
+            &[
+                ("pvs", LABEL_GONE),
+                ("vgs", LABEL_GONE),
+                ("lvs", LABEL_GONE),
+                ("lost", LABEL_GONE),
+                ("vgck", LABEL_GONE),
+            ],
+        ),
+        case(
+            "pair-a PV header device_size (CRC resealed)",
+            vec![hdr.path().join("pair-a.img"), fx("pair-b.img")],
+            &[],
+        ),
+        dmg(
+            "pair-a mda header",
+            "pair-a.img",
+            &[Patch::Xor {
+                offset: 4096 + 200,
+                mask: 0x40,
+            }],
+            &["pair-b.img"],
+            &[],
+        ),
+        dmg(
+            "pair-a metadata text",
+            "pair-a.img",
+            &[Patch::Xor {
+                offset: pa_at + 40,
+                mask: 0x20,
+            }],
+            &["pair-b.img"],
+            &[],
+        ),
+        dmg(
+            "one-pv metadata text",
+            "one-pv.img",
+            &[Patch::Bytes {
+                offset: at + 5,
+                bytes: b"{{{{".to_vec(),
+            }],
+            &[],
+            &[
+                ("pvs", FALLBACK),
+                ("vgs", FALLBACK),
+                ("lvs", FALLBACK),
+                ("vgck", FALLBACK),
+            ],
+        ),
+        dmg(
+            "thin pool metadata superblock",
+            "thin.img",
+            &[Patch::Xor {
+                offset: (1 << 20) + 100,
+                mask: 1,
+            }],
+            &[],
+            &[("vgck", THIN)],
+        ),
+        dmg(
+            "one-pv truncated",
+            "one-pv.img",
+            &[Patch::Truncate { len: 40 << 20 }],
+            &[],
+            &[("pvck", PVCK_SIZE)],
+        ),
+        case(
+            "one-pv overlapping segments",
+            vec![overlap.path().join("one-pv.img")],
+            &[("pvs", VALIDATE), ("vgs", VALIDATE), ("lvs", VALIDATE)],
+        ),
+        case(
+            "one-pv extents past pe_count",
+            vec![shrunk.path().join("one-pv.img")],
+            &[("pvs", VALIDATE), ("vgs", VALIDATE), ("lvs", VALIDATE)],
+        ),
     ];
     let _keep = (overlap, shrunk, hdr);
     let (mut agree, mut by_design, mut differ) = (0, 0, 0);
@@ -353,7 +521,10 @@ fn against_lvm2() {
             if a == b {
                 agree += 1;
                 if declared.is_some() {
-                    report.push(format!("{}: {aspect}: declared by design but agrees", c.name));
+                    report.push(format!(
+                        "{}: {aspect}: declared by design but agrees",
+                        c.name
+                    ));
                 }
             } else if let Some((_, why)) = declared {
                 by_design += 1;
@@ -363,8 +534,12 @@ fn against_lvm2() {
                 report.push(format!(
                     "{}: {aspect} DIFFERS\n  lvm2:     {:?}\n  imgcheck: {:?}",
                     c.name,
-                    a.symmetric_difference(b).filter(|x| a.contains(*x)).collect::<Vec<_>>(),
-                    a.symmetric_difference(b).filter(|x| b.contains(*x)).collect::<Vec<_>>()
+                    a.symmetric_difference(b)
+                        .filter(|x| a.contains(*x))
+                        .collect::<Vec<_>>(),
+                    a.symmetric_difference(b)
+                        .filter(|x| b.contains(*x))
+                        .collect::<Vec<_>>()
                 ));
             }
         }
@@ -391,7 +566,9 @@ fn lv_contents_pass_their_own_checkers() {
     }
     let dir = tempfile::tempdir().unwrap();
     let dump = |vg: &imgcheck_lvm2::VolumeGroup, lv: &str, name: &str| -> PathBuf {
-        let Opened::Mapped(r) = vg.open(lv) else { panic!("{lv}") };
+        let Opened::Mapped(r) = vg.open(lv) else {
+            panic!("{lv}")
+        };
         let mut b = vec![0u8; r.len() as usize];
         r.read_exact_at(0, &mut b).unwrap();
         let p = dir.path().join(name);
@@ -401,9 +578,21 @@ fn lv_contents_pass_their_own_checkers() {
     let mut checked = 0;
     for (imgs, vgname, lvs) in [
         (vec!["one-pv.img"], "imgck_one", vec!["root", "home"]),
-        (vec!["pair-a.img", "pair-b.img"], "imgck_pair", vec!["root", "db"]),
-        (vec!["stripe-a.img", "stripe-b.img"], "imgck_stripe", vec!["str", "lin"]),
-        (vec!["snapshot.img"], "imgck_snap", vec!["data", "data_snap"]),
+        (
+            vec!["pair-a.img", "pair-b.img"],
+            "imgck_pair",
+            vec!["root", "db"],
+        ),
+        (
+            vec!["stripe-a.img", "stripe-b.img"],
+            "imgck_stripe",
+            vec!["str", "lin"],
+        ),
+        (
+            vec!["snapshot.img"],
+            "imgck_snap",
+            vec!["data", "data_snap"],
+        ),
         (vec!["thin.img"], "imgck_thin", vec!["thin1"]),
         (vec!["ring.img"], "imgck_ring", vec!["keep"]),
     ] {
@@ -413,22 +602,54 @@ fn lv_contents_pass_their_own_checkers() {
         let vg = vg(&a, vgname);
         for lv in lvs {
             let p = dump(vg, lv, &format!("{vgname}-{lv}"));
-            let o = Command::new("e2fsck").args(["-fn"]).arg(&p).output().unwrap();
-            assert!(o.status.success(), "{vgname}/{lv}: e2fsck -fn: {}", String::from_utf8_lossy(&o.stdout));
+            let o = Command::new("e2fsck")
+                .args(["-fn"])
+                .arg(&p)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{vgname}/{lv}: e2fsck -fn: {}",
+                String::from_utf8_lossy(&o.stdout)
+            );
             checked += 1;
         }
     }
     let a = asm(&[&fx("ovirt.img")]);
     let vg = &a.vgs[0];
-    let base = dump(vg, "5a5a0000-0000-4000-8000-00000000b001", "5a5a0000-0000-4000-8000-00000000b001");
-    let top = dump(vg, "5a5a0000-0000-4000-8000-00000000b002", "5a5a0000-0000-4000-8000-00000000b002");
+    let base = dump(
+        vg,
+        "5a5a0000-0000-4000-8000-00000000b001",
+        "5a5a0000-0000-4000-8000-00000000b001",
+    );
+    let top = dump(
+        vg,
+        "5a5a0000-0000-4000-8000-00000000b002",
+        "5a5a0000-0000-4000-8000-00000000b002",
+    );
     for q in [&base, &top] {
-        let o = Command::new("qemu-img").args(["check", "-q", "-f", "qcow2"]).arg(q).output().unwrap();
-        assert!(o.status.success(), "{}: {}", q.display(), String::from_utf8_lossy(&o.stderr));
+        let o = Command::new("qemu-img")
+            .args(["check", "-q", "-f", "qcow2"])
+            .arg(q)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            q.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
         checked += 1;
     }
-    let info = Command::new("qemu-img").args(["info", "--output=json", "-f", "qcow2"]).arg(&top).output().unwrap();
+    let info = Command::new("qemu-img")
+        .args(["info", "--output=json", "-f", "qcow2"])
+        .arg(&top)
+        .output()
+        .unwrap();
     let v: Value = serde_json::from_slice(&info.stdout).unwrap();
-    assert_eq!(v["backing-filename"], "5a5a0000-0000-4000-8000-00000000b001", "oVirt: the backing file is the parent volume UUID");
+    assert_eq!(
+        v["backing-filename"], "5a5a0000-0000-4000-8000-00000000b001",
+        "oVirt: the backing file is the parent volume UUID"
+    );
     println!("{checked} LV contents checked clean by e2fsck -fn / qemu-img check");
 }

@@ -22,13 +22,30 @@ fn one_pv_all_lvs_map_and_history_dates_them() {
     assert_eq!(ext4_label(home.as_ref()).as_deref(), Some("home"));
     // home's two segments: extents 0-1 at PE 4, 2-3 at PE 7.
     let st = vg.lv("home").unwrap();
-    assert_eq!(st.segments.iter().map(|s| (s.start_extent, s.extent_count)).collect::<Vec<_>>(), [(0, 2), (2, 2)]);
+    assert_eq!(
+        st.segments
+            .iter()
+            .map(|s| (s.start_extent, s.extent_count))
+            .collect::<Vec<_>>(),
+        [(0, 2), (2, 2)]
+    );
     let swap = lv(vg, "swap");
     assert_eq!(&read(swap.as_ref(), 4096 - 10, 10), b"SWAPSPACE2");
     let ev: Vec<String> = vg.events().into_iter().map(|e| e.what).collect();
-    assert!(ev.iter().any(|e| e.contains("imgck_one/home extended from 2 to 4 extents")), "{ev:?}");
-    assert!(ev.iter().any(|e| e.contains("imgck_one/root created")), "{ev:?}");
-    assert_eq!(vg.history.generations.len() as u64, vg.metadata.seqno, "every generation survives in a 1 MiB ring");
+    assert!(
+        ev.iter()
+            .any(|e| e.contains("imgck_one/home extended from 2 to 4 extents")),
+        "{ev:?}"
+    );
+    assert!(
+        ev.iter().any(|e| e.contains("imgck_one/root created")),
+        "{ev:?}"
+    );
+    assert_eq!(
+        vg.history.generations.len() as u64,
+        vg.metadata.seqno,
+        "every generation survives in a 1 MiB ring"
+    );
 }
 
 #[test]
@@ -41,11 +58,20 @@ fn the_incident_second_pv_missing() {
     assert_eq!(missing.len(), 1);
     assert_eq!(missing[0].meta.id, "PairBB-aaaa-bbbb-cccc-dddd-eeee-000002");
     assert_eq!(missing[0].dev_size_bytes(), 24 << 20);
-    assert!(missing[0].meta.device.as_deref().is_some_and(|d| d.starts_with("/dev/loop")));
+    assert!(
+        missing[0]
+            .meta
+            .device
+            .as_deref()
+            .is_some_and(|d| d.starts_with("/dev/loop"))
+    );
     let db = vg.lv("db").unwrap();
     assert!(db.partial);
     assert_eq!(db.lost.len(), 1);
-    assert_eq!((db.lost[0].le, db.lost[0].count, db.lost[0].whole), (4, 4, true));
+    assert_eq!(
+        (db.lost[0].le, db.lost[0].count, db.lost[0].whole),
+        (4, 4, true)
+    );
     assert!(!vg.lv("root").unwrap().partial);
     // What survives reads; what is lost fails as a typed error, never zeros.
     let r = lv(vg, "db");
@@ -53,17 +79,41 @@ fn the_incident_second_pv_missing() {
     let mut b = [0u8; 512];
     let e = r.read_exact_at((16 << 20) + 4096, &mut b).unwrap_err();
     match e.kind {
-        ReadErrorKind::Layer(m) => assert!(m.contains("missing PV PairBB") && m.contains("extent 4"), "{m}"),
+        ReadErrorKind::Layer(m) => assert!(
+            m.contains("missing PV PairBB") && m.contains("extent 4"),
+            "{m}"
+        ),
         k => panic!("{k:?}"),
     }
-    let f: Vec<_> = vg.findings.iter().filter(|l| l.finding.code == "lvm2.lv.partial").collect();
+    let f: Vec<_> = vg
+        .findings
+        .iter()
+        .filter(|l| l.finding.code == "lvm2.lv.partial")
+        .collect();
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].lv.as_deref(), Some("db"));
-    assert_eq!((f[0].finding.offset, f[0].finding.space), (16 << 20, Space::Volume));
-    assert!(f[0].finding.message.contains("16 MiB of 32 MiB"), "{}", f[0].finding.message);
+    assert_eq!(
+        (f[0].finding.offset, f[0].finding.space),
+        (16 << 20, Space::Volume)
+    );
+    assert!(
+        f[0].finding.message.contains("16 MiB of 32 MiB"),
+        "{}",
+        f[0].finding.message
+    );
     let h = f[0].finding.hint.as_ref().unwrap();
-    assert!(!h.writes && h.command.as_deref().unwrap().contains("--activationmode partial"));
-    assert!(vg.findings.iter().any(|l| l.finding.code == "lvm2.pv.missing" && l.finding.message.contains("24 MiB")));
+    assert!(
+        !h.writes
+            && h.command
+                .as_deref()
+                .unwrap()
+                .contains("--activationmode partial")
+    );
+    assert!(
+        vg.findings
+            .iter()
+            .any(|l| l.finding.code == "lvm2.pv.missing" && l.finding.message.contains("24 MiB"))
+    );
     // No hint anywhere writes without saying so, and none removes the PV.
     for l in &vg.findings {
         if let Some(h) = &l.finding.hint {
@@ -75,7 +125,13 @@ fn the_incident_second_pv_missing() {
 #[test]
 fn the_incident_with_the_zeroed_disk_given() {
     let a_img = fx("pair-a.img");
-    let z = damaged("lvm2/pair-b.img", &[Patch::Zero { offset: 0, len: 24 << 20 }]);
+    let z = damaged(
+        "lvm2/pair-b.img",
+        &[Patch::Zero {
+            offset: 0,
+            len: 24 << 20,
+        }],
+    );
     let a = asm(&[&a_img, z.path()]);
     let vg = vg(&a, "imgck_pair");
     // All zeros: nothing identifies it as the PV (no label, no metadata,
@@ -105,7 +161,11 @@ fn stale_second_pv_is_named_with_both_seqnos() {
     let a = asm(&[&pa, &pb]);
     let vg = vg(&a, "imgck_pair");
     assert_eq!(vg.metadata.seqno, 5);
-    let s: Vec<_> = vg.findings.iter().filter(|l| l.finding.code == "lvm2.metadata.stale").collect();
+    let s: Vec<_> = vg
+        .findings
+        .iter()
+        .filter(|l| l.finding.code == "lvm2.metadata.stale")
+        .collect();
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].input, Some(1));
     assert!(s[0].finding.message.contains("seqno 4") && s[0].finding.message.contains("seqno 5"));
@@ -115,12 +175,25 @@ fn stale_second_pv_is_named_with_both_seqnos() {
 #[test]
 fn label_zeroed_pv_identified_by_its_metadata_area() {
     let pa = fx("pair-a.img");
-    let b = damaged("lvm2/pair-b.img", &[Patch::Zero { offset: 512, len: 512 }]);
+    let b = damaged(
+        "lvm2/pair-b.img",
+        &[Patch::Zero {
+            offset: 512,
+            len: 512,
+        }],
+    );
     let a = asm(&[&pa, b.path()]);
     let vg = vg(&a, "imgck_pair");
     assert!(!vg.partial());
-    assert_eq!(vg.pvs[1].found, Some((1, FoundBy::MetadataArea { at: 4096 })));
-    let f = vg.findings.iter().find(|l| l.finding.code == "lvm2.pv.label_lost").unwrap();
+    assert_eq!(
+        vg.pvs[1].found,
+        Some((1, FoundBy::MetadataArea { at: 4096 }))
+    );
+    let f = vg
+        .findings
+        .iter()
+        .find(|l| l.finding.code == "lvm2.pv.label_lost")
+        .unwrap();
     assert_eq!(f.input, Some(1));
     assert!(f.finding.hint.as_ref().unwrap().writes);
     assert_eq!(lv(vg, "db").len(), 32 << 20);
@@ -130,12 +203,27 @@ fn label_zeroed_pv_identified_by_its_metadata_area() {
 #[test]
 fn label_and_metadata_zeroed_pv_identified_by_its_layout() {
     let pa = fx("pair-a.img");
-    let b = damaged("lvm2/pair-b.img", &[Patch::Zero { offset: 0, len: 1 << 20 }]);
+    let b = damaged(
+        "lvm2/pair-b.img",
+        &[Patch::Zero {
+            offset: 0,
+            len: 1 << 20,
+        }],
+    );
     let a = asm(&[&pa, b.path()]);
     let vg = vg(&a, "imgck_pair");
     assert_eq!(vg.pvs[1].found, Some((1, FoundBy::Layout)));
     // Same disk, but truncated: its size no longer proves anything.
-    let t = damaged("lvm2/pair-b.img", &[Patch::Zero { offset: 0, len: 1 << 20 }, Patch::Truncate { len: 23 << 20 }]);
+    let t = damaged(
+        "lvm2/pair-b.img",
+        &[
+            Patch::Zero {
+                offset: 0,
+                len: 1 << 20,
+            },
+            Patch::Truncate { len: 23 << 20 },
+        ],
+    );
     let a = asm(&[&pa, t.path()]);
     assert_eq!(vg_missing(&a), 1);
 }
@@ -146,11 +234,24 @@ fn vg_missing(a: &imgcheck_lvm2::Assembly) -> usize {
 
 #[test]
 fn label_crc_damage_is_found_and_the_header_still_used() {
-    let pa = damaged("lvm2/pair-a.img", &[Patch::Xor { offset: 600, mask: 0x01 }]);
+    let pa = damaged(
+        "lvm2/pair-a.img",
+        &[Patch::Xor {
+            offset: 600,
+            mask: 0x01,
+        }],
+    );
     let pb = fx("pair-b.img");
     let a = asm(&[pa.path(), &pb]);
-    let f: Vec<_> = a.findings.iter().filter(|l| l.finding.code == "lvm2.label.crc").collect();
-    assert_eq!((f.len(), f[0].input, f[0].finding.offset), (1, Some(0), 512));
+    let f: Vec<_> = a
+        .findings
+        .iter()
+        .filter(|l| l.finding.code == "lvm2.label.crc")
+        .collect();
+    assert_eq!(
+        (f.len(), f[0].input, f[0].finding.offset),
+        (1, Some(0), 512)
+    );
     // 600 is in the PV header's data-area list: the header is damaged too.
     let vg = vg(&a, "imgck_pair");
     assert!(matches!(vg.pvs[0].found, Some((0, FoundBy::DamagedLabel))));
@@ -160,15 +261,39 @@ fn label_crc_damage_is_found_and_the_header_still_used() {
 fn mda_header_checksum_and_text_damage() {
     let pb = fx("pair-b.img");
     // mda header checksum
-    let pa = damaged("lvm2/pair-a.img", &[Patch::Xor { offset: 4096 + 200, mask: 0x40 }]);
+    let pa = damaged(
+        "lvm2/pair-a.img",
+        &[Patch::Xor {
+            offset: 4096 + 200,
+            mask: 0x40,
+        }],
+    );
     let a = asm(&[pa.path(), &pb]);
-    assert!(codes(&a).contains(&"lvm2.mda.checksum".to_string()), "{:?}", codes(&a));
-    assert_eq!(vg(&a, "imgck_pair").metadata.seqno, 5, "the other PV's copy is used");
+    assert!(
+        codes(&a).contains(&"lvm2.mda.checksum".to_string()),
+        "{:?}",
+        codes(&a)
+    );
+    assert_eq!(
+        vg(&a, "imgck_pair").metadata.seqno,
+        5,
+        "the other PV's copy is used"
+    );
     // metadata text: a flipped byte fails the CRC
     let (at, _) = committed(&fx("pair-a.img"));
-    let pa = damaged("lvm2/pair-a.img", &[Patch::Xor { offset: at + 40, mask: 0x20 }]);
+    let pa = damaged(
+        "lvm2/pair-a.img",
+        &[Patch::Xor {
+            offset: at + 40,
+            mask: 0x20,
+        }],
+    );
     let a = asm(&[pa.path(), &pb]);
-    let f = a.findings.iter().find(|l| l.finding.code == "lvm2.metadata.crc").unwrap();
+    let f = a
+        .findings
+        .iter()
+        .find(|l| l.finding.code == "lvm2.metadata.crc")
+        .unwrap();
     assert_eq!(f.finding.offset, at);
     assert!(!vg(&a, "imgck_pair").partial());
 }
@@ -176,16 +301,37 @@ fn mda_header_checksum_and_text_damage() {
 #[test]
 fn single_pv_with_damaged_text_falls_back_to_the_ring() {
     let (at, _) = committed(&fx("one-pv.img"));
-    let p = damaged("lvm2/one-pv.img", &[Patch::Bytes { offset: at + 5, bytes: b"{{{{".to_vec() }]);
+    let p = damaged(
+        "lvm2/one-pv.img",
+        &[Patch::Bytes {
+            offset: at + 5,
+            bytes: b"{{{{".to_vec(),
+        }],
+    );
     let a = asm(&[p.path()]);
     let c = codes(&a);
-    assert!(c.contains(&"lvm2.metadata.crc".into()) && c.contains(&"lvm2.metadata.parse".into()), "{c:?}");
-    let pf = a.findings.iter().find(|l| l.finding.code == "lvm2.metadata.parse").unwrap();
-    assert!(pf.finding.offset >= at && pf.finding.offset < at + 4096, "{}", pf.finding);
+    assert!(
+        c.contains(&"lvm2.metadata.crc".into()) && c.contains(&"lvm2.metadata.parse".into()),
+        "{c:?}"
+    );
+    let pf = a
+        .findings
+        .iter()
+        .find(|l| l.finding.code == "lvm2.metadata.parse")
+        .unwrap();
+    assert!(
+        pf.finding.offset >= at && pf.finding.offset < at + 4096,
+        "{}",
+        pf.finding
+    );
     let vg = vg(&a, "imgck_one");
     assert!(vg.from_history);
     assert_eq!(vg.metadata.seqno, 4, "the newest complete older generation");
-    assert!(vg.findings.iter().any(|l| l.finding.code == "lvm2.metadata.none_committed"));
+    assert!(
+        vg.findings
+            .iter()
+            .any(|l| l.finding.code == "lvm2.metadata.none_committed")
+    );
 }
 
 #[test]
@@ -194,16 +340,28 @@ fn segment_damage_with_checksums_fixed() {
     // pe_count shrunk under allocated extents: past the PV's end.
     let d = rewrite_text(&p, "pe_count = 11", "pe_count = 05");
     let a = asm(&[&d.path().join("one-pv.img")]);
-    assert!(codes(&a).contains(&"lvm2.segment.past_pv_end".into()), "{:?}", codes(&a));
+    assert!(
+        codes(&a).contains(&"lvm2.segment.past_pv_end".into()),
+        "{:?}",
+        codes(&a)
+    );
     // Two LVs on the same extents.
     let d = rewrite_text(&p, "stripes = [\n\"pv0\", 6", "stripes = [\n\"pv0\", 0");
     let a = asm(&[&d.path().join("one-pv.img")]);
-    assert!(codes(&a).contains(&"lvm2.segment.overlap".into()), "{:?}", codes(&a));
+    assert!(
+        codes(&a).contains(&"lvm2.segment.overlap".into()),
+        "{:?}",
+        codes(&a)
+    );
     // pe_count larger than the device holds.
     let d = rewrite_text(&p, "pe_count = 11", "pe_count = 99");
     let a = asm(&[&d.path().join("one-pv.img")]);
     let c = codes(&a);
-    assert!(c.contains(&"lvm2.pv.extents_past_device".into()) && c.contains(&"lvm2.pv.container_short".into()), "{c:?}");
+    assert!(
+        c.contains(&"lvm2.pv.extents_past_device".into())
+            && c.contains(&"lvm2.pv.container_short".into()),
+        "{c:?}"
+    );
 }
 
 #[test]
@@ -211,7 +369,11 @@ fn truncated_container_is_shorter_than_the_pv() {
     let p = damaged("lvm2/one-pv.img", &[Patch::Truncate { len: 40 << 20 }]);
     let a = asm(&[p.path()]);
     let c = codes(&a);
-    assert!(c.contains(&"lvm2.pv_header.device_size".into()) && c.contains(&"lvm2.pv.container_short".into()), "{c:?}");
+    assert!(
+        c.contains(&"lvm2.pv_header.device_size".into())
+            && c.contains(&"lvm2.pv.container_short".into()),
+        "{c:?}"
+    );
 }
 
 #[test]
@@ -224,11 +386,18 @@ fn striped_lv_and_its_lost_stripe() {
     assert_eq!(ext4_label(lv(vg, "lin").as_ref()).as_deref(), Some("lin"));
     // The second 64 KiB chunk lives on the second PV.
     let chunk1 = read(s.as_ref(), 64 << 10, 64 << 10);
-    let on_b = read(&imgcheck_core::FileReader::open(&sb).unwrap(), 1 << 20, 64 << 10);
+    let on_b = read(
+        &imgcheck_core::FileReader::open(&sb).unwrap(),
+        1 << 20,
+        64 << 10,
+    );
     assert_eq!(chunk1, on_b);
     let a = asm(&[&sa]);
     let st = vg_of(&a).lv("str").unwrap().clone();
-    assert_eq!((st.lost[0].le, st.lost[0].count, st.lost[0].whole), (0, 4, false));
+    assert_eq!(
+        (st.lost[0].le, st.lost[0].count, st.lost[0].whole),
+        (0, 4, false)
+    );
     let r = lv(vg_of(&a), "str");
     read(r.as_ref(), 0, 64 << 10);
     assert!(r.read_exact_at(64 << 10, &mut [0u8; 16]).is_err());
@@ -248,16 +417,23 @@ fn snapshot_reads_the_filesystem_as_it_was() {
     let snap = lv(vg, "data_snap");
     assert_eq!(snap.len(), origin.len());
     assert_eq!(ext4_label(snap.as_ref()).as_deref(), Some("data"));
-    let (o, s) = (read(origin.as_ref(), 0, 12 << 20), read(snap.as_ref(), 0, 12 << 20));
+    let (o, s) = (
+        read(origin.as_ref(), 0, 12 << 20),
+        read(snap.as_ref(), 0, 12 << 20),
+    );
     assert_ne!(o, s, "the origin changed after the snapshot");
     let win = |b: &[u8]| b.windows(26).any(|w| w == b"changed after the snapshot");
     assert!(win(&o) && !win(&s));
     assert!(matches!(vg.open("snapshot0"), Opened::NotMapped(n) if n.why == Why::Internal));
     // An invalidated COW store: the snapshot is not mapped, and says why.
-    let cow_at = 1 << 20 | (3 * 4 << 20);
+    let cow_at = 1 << 20 | ((3 * 4) << 20);
     let d = damaged("lvm2/snapshot.img", &[Patch::le32(cow_at + 4, 0)]);
     let a = asm(&[d.path()]);
-    assert!(codes(&a).contains(&"lvm2.snapshot.cow".into()), "{:?}", codes(&a));
+    assert!(
+        codes(&a).contains(&"lvm2.snapshot.cow".into()),
+        "{:?}",
+        codes(&a)
+    );
 }
 
 #[test]
@@ -271,15 +447,29 @@ fn thin_lvs_map_through_the_pool_metadata() {
     let t2 = lv(vg, "thin2");
     assert_eq!(&read(t2.as_ref(), 3 << 16, 13), b"thin2 chunk 3");
     assert_eq!(&read(t2.as_ref(), 40 << 16, 14), b"thin2 chunk 40");
-    assert!(read(t2.as_ref(), 1 << 16, 65536).iter().all(|&b| b == 0), "unprovisioned reads as zeros");
+    assert!(
+        read(t2.as_ref(), 1 << 16, 65536).iter().all(|&b| b == 0),
+        "unprovisioned reads as zeros"
+    );
     assert!(t2.known_zero(1 << 16, 65536) && !t2.known_zero(3 << 16, 512));
     assert!(matches!(vg.open("pool"), Opened::NotMapped(n) if n.why == Why::Internal));
     // Pool metadata superblock damaged: the thin LVs are "not mapped".
-    let d = damaged("lvm2/thin.img", &[Patch::Xor { offset: (1 << 20) + 100, mask: 1 }]);
+    let d = damaged(
+        "lvm2/thin.img",
+        &[Patch::Xor {
+            offset: (1 << 20) + 100,
+            mask: 1,
+        }],
+    );
     let a = asm(&[d.path()]);
     let vg = &a.vgs[0];
     match vg.open("thin1") {
-        Opened::NotMapped(n) => assert!(n.why == Why::Thin && n.message.contains("not mapped") && n.message.contains("checksum"), "{n:?}"),
+        Opened::NotMapped(n) => assert!(
+            n.why == Why::Thin
+                && n.message.contains("not mapped")
+                && n.message.contains("checksum"),
+            "{n:?}"
+        ),
         o => panic!("{o:?}"),
     }
     assert!(codes(&a).contains(&"lvm2.thin.metadata".into()));
@@ -292,10 +482,20 @@ fn wrapped_ring_reads_and_keeps_history() {
     assert!(codes(&a).is_empty(), "{:?}", codes(&a));
     let pv = a.inputs[0].pv.as_ref().unwrap();
     let c = pv.mdas[0].committed.as_ref().unwrap();
-    assert!(c.crc_ok && c.text.as_ref().unwrap().wrapped(), "the fixture's committed copy wraps");
+    assert!(
+        c.crc_ok && c.text.as_ref().unwrap().wrapped(),
+        "the fixture's committed copy wraps"
+    );
     let vg = vg(&a, "imgck_ring");
-    assert!(vg.history.generations.len() >= 10, "{}", vg.history.generations.len());
-    assert!(vg.history.generations.len() < vg.metadata.seqno as usize, "the ring has overwritten the oldest");
+    assert!(
+        vg.history.generations.len() >= 10,
+        "{}",
+        vg.history.generations.len()
+    );
+    assert!(
+        vg.history.generations.len() < vg.metadata.seqno as usize,
+        "the ring has overwritten the oldest"
+    );
     assert!(vg.events().iter().any(|e| e.what.contains("removed")));
     assert_eq!(ext4_label(lv(vg, "keep").as_ref()).as_deref(), Some("keep"));
 }
@@ -306,7 +506,10 @@ fn ovirt_domain_lvs_hold_qcow2() {
     let a = asm(&[&p]);
     let vg = vg(&a, "5a5a0000-0000-4000-8000-00000000d001");
     assert!(vg.metadata.tags.iter().any(|t| t == "RHAT_storage_domain"));
-    for v in ["5a5a0000-0000-4000-8000-00000000b001", "5a5a0000-0000-4000-8000-00000000b002"] {
+    for v in [
+        "5a5a0000-0000-4000-8000-00000000b001",
+        "5a5a0000-0000-4000-8000-00000000b002",
+    ] {
         assert_eq!(&read(lv(vg, v).as_ref(), 0, 4), b"QFI\xfb", "{v}");
         assert!(vg.lv(v).unwrap().tags.iter().any(|t| t.starts_with("IU_")));
     }
@@ -322,7 +525,10 @@ fn hostile_inputs_end_cleanly() {
         b[off] ^= 0xff;
         let r = imgcheck_core::BytesReader::new(b.clone());
         let _ = imgcheck_lvm2::assemble(
-            &[imgcheck_lvm2::Input { name: "x".into(), reader: std::sync::Arc::new(r) }],
+            &[imgcheck_lvm2::Input {
+                name: "x".into(),
+                reader: std::sync::Arc::new(r),
+            }],
             &imgcheck_lvm2::Limits::default(),
         );
         b[off] ^= 0xff;
@@ -339,10 +545,18 @@ fn raid1_reads_from_the_surviving_leg() {
         let vg = vg(&a, "imgck_stripe");
         let st = vg.lv("mir").unwrap();
         assert!(st.partial && st.lost.is_empty(), "{st:?}");
-        let f = vg.findings.iter().find(|l| l.lv.as_deref() == Some("mir")).unwrap();
+        let f = vg
+            .findings
+            .iter()
+            .find(|l| l.lv.as_deref() == Some("mir"))
+            .unwrap();
         assert_eq!(f.finding.code, "lvm2.lv.degraded");
         let r = lv(vg, "mir");
         assert_eq!(ext4_label(r.as_ref()).as_deref(), Some("mir"));
-        assert_eq!(read(r.as_ref(), 0, 4 << 20), whole, "either leg holds the same bytes");
+        assert_eq!(
+            read(r.as_ref(), 0, 4 << 20),
+            whole,
+            "either leg holds the same bytes"
+        );
     }
 }

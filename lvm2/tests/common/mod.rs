@@ -24,7 +24,10 @@ pub fn asm(paths: &[&Path]) -> Assembly {
 }
 
 pub fn vg<'a>(a: &'a Assembly, name: &str) -> &'a VolumeGroup {
-    a.vgs.iter().find(|v| v.name() == name).unwrap_or_else(|| panic!("no VG {name}: {a:#?}"))
+    a.vgs
+        .iter()
+        .find(|v| v.name() == name)
+        .unwrap_or_else(|| panic!("no VG {name}: {a:#?}"))
 }
 
 pub fn lv(vg: &VolumeGroup, name: &str) -> Arc<dyn ReadAt> {
@@ -43,7 +46,11 @@ pub fn read(r: &dyn ReadAt, at: u64, n: usize) -> Vec<u8> {
 /// ext4 volume label (s_volume_name) when the magic is there.
 pub fn ext4_label(r: &dyn ReadAt) -> Option<String> {
     let sb = read(r, 1024, 1024);
-    (sb[0x38..0x3a] == [0x53, 0xef]).then(|| String::from_utf8_lossy(&sb[0x78..0x88]).trim_end_matches('\0').to_owned())
+    (sb[0x38..0x3a] == [0x53, 0xef]).then(|| {
+        String::from_utf8_lossy(&sb[0x78..0x88])
+            .trim_end_matches('\0')
+            .to_owned()
+    })
 }
 
 pub fn codes(a: &Assembly) -> Vec<String> {
@@ -74,7 +81,11 @@ pub fn rewrite_text(img: &Path, from: &str, to: &str) -> tempfile::TempDir {
     let mut b = std::fs::read(img).unwrap();
     let (at, size) = committed(img);
     let (at, size) = (at as usize, size as usize);
-    assert!(at + size <= 4096 + u64::from_le_bytes(b[4096 + 32..4096 + 40].try_into().unwrap()) as usize, "test needs an unwrapped copy");
+    assert!(
+        at + size
+            <= 4096 + u64::from_le_bytes(b[4096 + 32..4096 + 40].try_into().unwrap()) as usize,
+        "test needs an unwrapped copy"
+    );
     let text = String::from_utf8(b[at..at + size].to_vec()).unwrap();
     assert!(text.contains(from), "{from} not in the text");
     let new = text.replacen(from, to, 1);
