@@ -11,6 +11,8 @@
 //! - [`assemble()`]: VGs from every PV given: newest copy by seqno, stale
 //!   and damaged copies, missing PVs, lost extents per LV and segment
 //!   ([`lost`]), layout checks ([`check`]), history ([`history`]);
+//! - [`layer`]: a PV's node, facts and its VG's LVs as children, ready
+//!   for the pipeline's layer adapter;
 //! - [`VolumeGroup::open`]: an LV's bytes ([`map`]: linear, striped,
 //!   mirror/raid1 legs, raid0, snapshots, thin LVs through [`thin`]).
 //!
@@ -54,6 +56,7 @@ pub mod crc;
 pub mod hints;
 pub mod history;
 pub mod label;
+pub mod layer;
 pub mod lost;
 pub mod map;
 pub mod mda;

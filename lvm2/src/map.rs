@@ -340,7 +340,12 @@ impl VolumeGroup {
                 SegKind::Thin {
                     pool, device_id, ..
                 } => {
-                    let p = self.thin_pool(pool, depth)?;
+                    let p = self.thin_pool(pool, depth).map_err(|n| {
+                        not(
+                            Why::Thin,
+                            format!("thin LV {name}: not mapped: {}", n.message),
+                        )
+                    })?;
                     Map::View(Arc::new(
                         thin::ThinDevice::open(p, *device_id, lv.extents().saturating_mul(ext))
                             .map_err(|m| {

@@ -560,3 +560,80 @@ fn raid1_reads_from_the_surviving_leg() {
         );
     }
 }
+
+#[test]
+fn layer_view_for_the_adapter() {
+    use imgcheck_core::{Promise, Step};
+    use imgcheck_lvm2::layer;
+    // The incident: the node of pair-a names the VG and the missing PV, its
+    // facts claim the PV's size, and db is a child whose node carries the
+    // lost extents.
+    let a = asm(&[&fx("pair-a.img")]);
+    assert_eq!(
+        layer::title(&a, 0),
+        "PV PairAA-aaaa-bbbb-cccc-dddd-eeee-000001 of VG imgck_pair (seqno 5, 1 of 2 PVs, 2 LVs, 1 PV missing)"
+    );
+    let f = layer::pv_facts(&a, 0);
+    assert_eq!(f.claimed_size, Some(40 << 20));
+    assert!(
+        f.structures.iter().any(|s| s.start == 512) && f.structures.iter().any(|s| s.start == 4096)
+    );
+    assert!(
+        layer::findings(&a, 0)
+            .iter()
+            .any(|f| f.code == "lvm2.pv.missing")
+    );
+    assert!(!layer::events(&a, 0).is_empty());
+    let kids = layer::lv_children(vg(&a, "imgck_pair"));
+    assert_eq!(kids.len(), 2);
+    let db = kids
+        .iter()
+        .find(|c| c.step == Step::Volume("imgck_pair/db".into()))
+        .unwrap();
+    assert!(db.descend && db.reader.len() == 32 << 20);
+    assert!(
+        db.node
+            .as_ref()
+            .unwrap()
+            .findings
+            .iter()
+            .any(|f| f.code == "lvm2.lv.partial")
+    );
+    // oVirt volumes promise a disk image; the pool is not a child, thin
+    // LVs are, and a thin LV whose pool metadata is damaged says so.
+    let a = asm(&[&fx("ovirt.img")]);
+    let kids = layer::lv_children(&a.vgs[0]);
+    assert_eq!(
+        kids.iter()
+            .filter(|c| c.expect.contents == Promise::DiskImage)
+            .count(),
+        2
+    );
+    let d = damaged(
+        "lvm2/thin.img",
+        &[Patch::Xor {
+            offset: (1 << 20) + 100,
+            mask: 1,
+        }],
+    );
+    let a = asm(&[d.path()]);
+    let kids = layer::lv_children(&a.vgs[0]);
+    let names: Vec<String> = kids.iter().map(|c| c.step.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "volume imgck_thin/pool",
+            "volume imgck_thin/thin1",
+            "volume imgck_thin/thin2"
+        ]
+    );
+    let t1 = &kids[1];
+    assert!(!t1.descend);
+    let nf = &t1.node.as_ref().unwrap().findings;
+    assert!(
+        nf.iter()
+            .any(|f| f.code == "lvm2.lv.not_mapped"
+                && f.message.contains("thin LV thin1: not mapped")),
+        "{nf:?}"
+    );
+}
