@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 /// Most inputs assembled at once.
 pub const MAX_INPUTS: usize = 4096;
+/// Most VGs assembled (distinct VG ids seen in copies and ring buffers).
+pub const MAX_VGS: usize = 256;
 /// Extents read to tell a PV's surviving data area from a zeroed disk.
 pub const MAX_DATA_PROBES: usize = 256;
 /// Where lvm2 puts the first metadata area.
@@ -237,7 +239,7 @@ pub fn assemble(inputs: &[Input], limits: &Limits) -> Assembly {
             .filter_map(|m| m.committed.as_ref()?.vg.as_ref().map(|v| v.id.clone()));
         let from_history = p.history().map(|g| g.vg.id.clone());
         for id in from_copies.chain(from_history) {
-            if !ids.contains(&id) {
+            if !ids.contains(&id) && ids.len() < MAX_VGS {
                 ids.push(id);
             }
         }

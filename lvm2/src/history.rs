@@ -203,6 +203,14 @@ impl History {
         }
     }
 
+    /// The last change of LV `lv`'s size found (for "extended on … but its
+    /// filesystem never grown").
+    pub fn last_resize(&self, lv: &str) -> Option<&Dated> {
+        self.changes.iter().rev().find(|d| {
+            matches!(&d.change, Change::LvExtended { lv: l, .. } | Change::LvReduced { lv: l, .. } if l == lv)
+        })
+    }
+
     /// Timeline events: each LV's creation (its own creation_time, from
     /// the metadata in use), and each change found between generations at
     /// the time the generation recording it was written.

@@ -22,6 +22,11 @@ pub const FMTT_VERSION: u32 = 1;
 pub const RAW_LOCN_IGNORED: u32 = 1;
 /// Largest metadata area read whole for the history scan.
 pub const MAX_AREA_SCAN: u64 = 64 << 20;
+/// Text bytes the history scan parses in all, per area: a hostile ring of
+/// texts without terminators cannot make the scan quadratic.
+pub const MAX_HISTORY_PARSE: usize = 64 << 20;
+/// Generations kept per area (the newest).
+pub const MAX_HISTORY: usize = 1024;
 /// raw_locn slots read (lvm writes two: committed and precommitted).
 const MAX_RAW_LOCNS: usize = 8;
 
@@ -201,11 +206,20 @@ pub struct Generation {
 /// wrapping once after the header). Copies partly overwritten by newer
 /// ones no longer parse and are skipped; what remains is sorted by seqno.
 pub fn scan_history(buf: &[u8], start: u64, limits: &Limits) -> Vec<Generation> {
+    scan_history_counted(buf, start, limits).0
+}
+
+/// [`scan_history`] and the text bytes it parsed.
+fn scan_history_counted(buf: &[u8], start: u64, limits: &Limits) -> (Vec<Generation>, usize) {
     let hdr = usize_of(MDA_HEADER_SIZE);
     let mut found: Vec<Generation> = Vec::new();
+    let mut spent = 0usize;
+    // lvm never writes a text longer than half the buffer.
+    let max_text = buf.len().saturating_sub(hdr) / 2;
+    let mut nuls = Nuls::new(buf, hdr);
     let mut o = hdr;
-    while o < buf.len() {
-        if let Some(g) = generation_at(buf, o, start, limits)
+    while o < buf.len() && spent < MAX_HISTORY_PARSE {
+        if let Some(g) = generation_at(buf, o, start, max_text, &mut nuls, limits, &mut spent)
             && !found
                 .iter()
                 .any(|f| f.crc == g.crc && f.vg.seqno == g.vg.seqno)
@@ -215,7 +229,9 @@ pub fn scan_history(buf: &[u8], start: u64, limits: &Limits) -> Vec<Generation> 
         o = o.saturating_add(hdr);
     }
     found.sort_by_key(|g| g.vg.seqno);
-    found
+    let extra = found.len().saturating_sub(MAX_HISTORY);
+    found.drain(..extra);
+    (found, spent)
 }
 
 /// Whether `b` starts like lvm's text: a VG name, ` {`, a newline, `id = `.
@@ -236,23 +252,69 @@ fn looks_like_text(b: &[u8]) -> bool {
     }
 }
 
-fn generation_at(buf: &[u8], o: usize, start: u64, limits: &Limits) -> Option<Generation> {
+/// Where the NULs that end texts are, found once: the scan visits every
+/// 512-byte offset, and searching from each one would be quadratic.
+struct Nuls {
+    /// The first NUL at or after the last offset asked about.
+    next: Option<usize>,
+    /// The first NUL after the header (where a wrapped text ends).
+    head: Option<usize>,
+}
+
+impl Nuls {
+    fn new(buf: &[u8], hdr: usize) -> Nuls {
+        let head = buf
+            .get(hdr..)
+            .and_then(|b| b.iter().position(|&c| c == 0))
+            .map(|p| p.saturating_add(hdr));
+        Nuls { next: head, head }
+    }
+
+    /// The first NUL at or after `o` (offsets only grow between calls).
+    fn at_or_after(&mut self, buf: &[u8], o: usize) -> Option<usize> {
+        if self.next.is_some_and(|n| n < o) {
+            self.next = buf
+                .get(o..)
+                .and_then(|b| b.iter().position(|&c| c == 0))
+                .map(|p| p.saturating_add(o));
+        }
+        self.next
+    }
+}
+
+fn generation_at(
+    buf: &[u8],
+    o: usize,
+    start: u64,
+    max_text: usize,
+    nuls: &mut Nuls,
+    limits: &Limits,
+    spent: &mut usize,
+) -> Option<Generation> {
     let hdr = usize_of(MDA_HEADER_SIZE);
     let tail = buf.get(o..)?;
     if !looks_like_text(tail) {
         return None;
     }
-    let (text, pieces) = match tail.iter().position(|&c| c == 0) {
-        Some(n) => (
-            tail.get(..n)?.to_vec(),
-            vec![(start.saturating_add(u64_of(o)), u64_of(n))],
-        ),
+    let (text, pieces) = match nuls.at_or_after(buf, o) {
+        Some(end) => {
+            let n = end.saturating_sub(o);
+            if n > max_text {
+                return None;
+            }
+            (
+                tail.get(..n)?.to_vec(),
+                vec![(start.saturating_add(u64_of(o)), u64_of(n))],
+            )
+        }
         None => {
             // Runs to the end of the area: continues after the header.
-            let head = buf.get(hdr..o)?;
-            let n = head.iter().position(|&c| c == 0)?;
+            let n = nuls.head.filter(|&h| h < o)?.saturating_sub(hdr);
+            if tail.len().saturating_add(n) > max_text {
+                return None;
+            }
             let mut t = tail.to_vec();
-            t.extend_from_slice(head.get(..n)?);
+            t.extend_from_slice(buf.get(hdr..hdr.saturating_add(n))?);
             (
                 t,
                 vec![
@@ -262,6 +324,7 @@ fn generation_at(buf: &[u8], o: usize, start: u64, limits: &Limits) -> Option<Ge
             )
         }
     };
+    *spent = spent.saturating_add(text.len());
     let root = config::parse(&text, limits).ok()?;
     let vg = VgMetadata::from_config(&root).ok()?;
     Some(Generation {
@@ -333,6 +396,24 @@ mod tests {
         assert_eq!(h.iter().map(|g| g.vg.seqno).collect::<Vec<_>>(), [6, 7]);
         assert_eq!(h[1].pieces.len(), 2);
         assert_eq!(h[1].crc, locn.checksum);
+    }
+
+    #[test]
+    fn history_scan_is_bounded_on_a_hostile_ring() {
+        // 8 MiB of texts that each parse to the end of the area: without
+        // the parse budget every 512-byte offset would parse megabytes.
+        let mut block = b"v {\nid = \"a\"\nseqno = 1\n}\n#".to_vec();
+        block.resize(512, b'x');
+        block[511] = b'\n';
+        let mut area = vec![0u8; 512];
+        while area.len() < 8 << 20 {
+            area.extend_from_slice(&block);
+        }
+        *area.last_mut().unwrap() = 0;
+        let (found, spent) = scan_history_counted(&area, 4096, &Limits::default());
+        assert!(spent <= MAX_HISTORY_PARSE + (4 << 20), "{spent}");
+        assert!(spent >= MAX_HISTORY_PARSE, "the budget was what stopped it");
+        assert!(found.len() <= MAX_HISTORY);
     }
 
     #[test]
