@@ -15,3 +15,21 @@ for f in "$fx"/ext4/*.zst "$fx"/disk/whole-disk-ext4.img.zst; do
   [ -e "$f" ] || continue
   seed ext4_default "$f" 2097152; seed ext4_deep "$f" 2097152
 done
+# lvm2: the first 2 MiB of each PV (label, mda ring, first extents), and
+# each PV's committed metadata text (the structure-aware target adds the
+# selector byte itself: a trailing 0).
+for f in "$fx"/lvm2/*.zst; do
+  [ -e "$f" ] || continue
+  seed lvm2_pv "$f" 2097152
+  mkdir -p corpus/lvm2_text
+  { zstd -dqc "$f" || true; } | head -c 2097152 | python3 -c '
+import struct, sys
+b = sys.stdin.buffer.read()
+off, size = struct.unpack_from("<QQ", b, 4096 + 40)
+start, area = struct.unpack_from("<QQ", b, 4096 + 24)
+t = b[start + off:start + off + size]
+if off + size > area:
+    t = b[start + off:start + area] + b[start + 512:start + 512 + off + size - area]
+sys.stdout.buffer.write(t + b"\0")
+' > "corpus/lvm2_text/$(basename "$f" .zst).txt"
+done
