@@ -25,38 +25,40 @@ fn codes_in(text: &str) -> BTreeSet<String> {
     out
 }
 
+/// Every `.rs` file under `dir`, subdirectories included (the checker is
+/// split into a module per pass), each split into the code above its first
+/// `#[cfg(test)]` and the unit tests below it.
+fn sources(dir: &std::path::Path, code: &mut String, unit: &mut String) {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            sources(&p, code, unit);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let (c, t) = text.split_once("#[cfg(test)]").unwrap_or((&text, ""));
+            code.push_str(c);
+            unit.push_str(t);
+        }
+    }
+}
+
 #[test]
 fn every_finding_code_has_a_test() {
-    let src: String = ["check.rs", "header.rs", "image.rs", "snapshot.rs"]
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (mut code, mut unit) = (String::new(), String::new());
+    sources(&root.join("src"), &mut code, &mut unit);
+    let emitted = codes_in(&code);
+    let tests: String = ["tests/findings.rs", "tests/differential.rs"]
         .iter()
-        .map(|f| {
-            std::fs::read_to_string(format!("{}/src/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-        })
+        .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
         .collect();
-    // Unit tests live at the end of header.rs; take only code above them.
-    let code_part = src
-        .split("#[cfg(test)]")
-        .map(|p| p.split("mod tests").next().unwrap())
-        .collect::<String>();
-    let emitted = codes_in(&code_part);
-    let tests: String = [
-        "tests/findings.rs",
-        "tests/differential.rs",
-        "src/header.rs",
-    ]
-    .iter()
-    .map(|f| std::fs::read_to_string(format!("{}/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap())
-    .collect();
-    let tested_text = tests.split("fn codes_in").next().unwrap();
-    // Test assertions name codes in strings too; the header unit tests
-    // follow `mod tests`.
-    let header =
-        std::fs::read_to_string(format!("{}/src/header.rs", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let unit = header.split("mod tests").nth(1).unwrap_or("");
-    let tested: BTreeSet<String> = codes_in(tested_text)
-        .union(&codes_in(unit))
-        .cloned()
-        .collect();
+    // Test assertions name codes in strings, in the integration tests and
+    // in the unit tests beside the code.
+    let tested: BTreeSet<String> = codes_in(&tests).union(&codes_in(&unit)).cloned().collect();
     // Read failures other than end-of-file need a failing disk to test.
     let exempt = ["qcow2.check.io"];
     let missing: Vec<_> = emitted

@@ -1,0 +1,231 @@
+//! Where structures lie against the file and each other, which qemu-img
+//! check does not look at: refcounts past the end of the file, a truncated
+//! file and what it loses, clusters used by two structures at once.
+
+use super::Ctx;
+use super::counts::{CLASS_DATA, CLASS_L2, CLASS_META, CLASS_SHIFT, META_SHIFT};
+use super::findings::hint_for;
+use super::refcounts::{DiskRefcounts, refcount_at};
+use super::walk::LostData;
+use crate::image::*;
+use crate::limits::*;
+use imgcheck_core::{Finding, Layer, Severity, Space};
+use std::collections::HashMap;
+
+pub(super) fn gap_checks(
+    c: &mut Ctx<'_>,
+    disk: &mut DiskRefcounts<'_>,
+    lost: &LostData,
+    snap_l1s: &[usize],
+) {
+    let h = c.h;
+    let cs = c.cs;
+    let img = c.img;
+    // Refcounts for clusters past EOF: qemu-img compares only up to EOF.
+    let first_past = u64::try_from(c.counts.len()).unwrap_or(u64::MAX);
+    let rb_entries = 1u64 << disk.rb_bits;
+    let mut past = 0u64;
+    let mut first = None;
+    let reftable = disk.reftable.clone();
+    // Non-zero entries per refcount block, for blocks wholly past EOF: a
+    // hostile table naming one block a million times is scanned once.
+    let mut counted: HashMap<u64, (u64, u64)> = HashMap::new();
+    for (i, &e) in reftable.iter().enumerate() {
+        let base = u64::try_from(i).unwrap_or(0).saturating_mul(rb_entries);
+        let off = e & REFT_OFFSET_MASK;
+        if off == 0
+            || !off.is_multiple_of(cs)
+            || base.saturating_add(rb_entries) <= first_past
+            || off.saturating_add(cs) > c.file_len
+        {
+            continue;
+        }
+        let start = first_past.saturating_sub(base);
+        if start == 0
+            && let Some(&(n, k0)) = counted.get(&off)
+        {
+            past = past.saturating_add(n);
+            if n > 0 {
+                first.get_or_insert(base.saturating_add(k0));
+            }
+            continue;
+        }
+        let Ok((block, _)) = read_zero_filled(img.file().as_ref(), off, cs, cs) else {
+            continue;
+        };
+        let mut n = 0u64;
+        let mut k0 = None;
+        for k in start..rb_entries {
+            if refcount_at(&block, h.refcount_order, k) != 0 {
+                n = n.saturating_add(1);
+                k0.get_or_insert(k);
+            }
+        }
+        past = past.saturating_add(n);
+        if let Some(k) = k0 {
+            first.get_or_insert(base.saturating_add(k));
+        }
+        if start == 0 {
+            counted.insert(off, (n, k0.unwrap_or(0)));
+        }
+    }
+    c.r.refcounts_past_eof = past;
+    if let Some(k) = first {
+        c.sink.push(
+            Severity::Warning,
+            "qcow2.refcount.past_eof",
+            k.saturating_mul(cs),
+            format!("{past} clusters past the end of the file ({} bytes) have non-zero refcounts, the first cluster {k} at {:#x}; qemu-img check does not look there (was the file truncated?)", c.file_len, k.saturating_mul(cs)),
+        );
+    }
+    if c.r.highest_referenced_end > c.file_len {
+        let mut f = Finding::error(
+            "qcow2.file.truncated",
+            Layer::QCOW2,
+            c.file_len,
+            Space::File,
+            format!(
+                "the file is {} bytes but structures reference bytes up to {:#x}: {} bytes missing; {} guest bytes of the current disk are lost ({} clusters){}{}",
+                c.file_len,
+                c.r.highest_referenced_end,
+                c.r.highest_referenced_end.saturating_sub(c.file_len),
+                lost.clusters.saturating_mul(cs),
+                lost.clusters,
+                lost.first_guest.map_or(String::new(), |g| format!(
+                    ", the first at guest offset {g:#x}"
+                )),
+                if c.r.lost_l2_tables > 0 {
+                    format!(
+                        "; {} L2 tables are missing too, each mapping up to {} guest bytes",
+                        c.r.lost_l2_tables,
+                        h.bytes_per_l1_entry()
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+        );
+        f.hint = hint_for("qcow2.file.truncated");
+        c.sink.push_f(f);
+    }
+    c.r.lost_guest_bytes = lost.clusters.saturating_mul(cs);
+    for &(e, guest) in &lost.compressed_entries {
+        if let Err(m) = img.decompress(e) {
+            c.sink.push(
+                Severity::Error,
+                "qcow2.compressed.undecodable",
+                compressed_range(h, e).0,
+                format!("compressed cluster for guest offset {guest:#x} does not decode: {m}"),
+            );
+        }
+    }
+    for s in img.snapshots() {
+        if let Some(ds) = s.disk_size {
+            if ds != h.size {
+                c.sink.push(Severity::Info, "qcow2.snapshot.disk_size_differs", s.entry_offset, format!("snapshot {} ({}) was taken with a virtual disk of {ds} bytes; the current disk is {} bytes", s.id, s.name, h.size));
+            }
+            let need = h.l1_entries_for(ds);
+            if u64::from(s.l1_size) < need && snap_l1s.contains(&s.index) {
+                c.corruption_extra("qcow2.snapshot.l1_too_small", s.entry_offset, format!("snapshot {} ({}) has {} L1 entries but its disk of {ds} bytes needs {need}", s.id, s.name, s.l1_size));
+            }
+        }
+    }
+    if let Some(b) = img.backing() {
+        let (code, sev, msg) = match &b.state {
+            BackingState::Missing(w) => (
+                "qcow2.backing.missing",
+                Severity::Error,
+                format!("backing file {:?} is missing: {w}", b.name),
+            ),
+            BackingState::Unreadable(w) => (
+                "qcow2.backing.unreadable",
+                Severity::Error,
+                format!("backing file {:?} cannot be read: {w}", b.name),
+            ),
+            BackingState::Loop(p) => (
+                "qcow2.backing.loop",
+                Severity::Error,
+                format!(
+                    "backing file {:?} leads back to {} : the chain loops",
+                    b.name,
+                    p.display()
+                ),
+            ),
+            BackingState::TooDeep => (
+                "qcow2.backing.too_deep",
+                Severity::Error,
+                format!(
+                    "backing chain through {:?} is deeper than {MAX_CHAIN_DEPTH}",
+                    b.name
+                ),
+            ),
+            BackingState::NotFollowed => (
+                "qcow2.backing.not_followed",
+                Severity::Info,
+                format!(
+                    "backing file {:?} was not opened; unallocated clusters cannot be read",
+                    b.name
+                ),
+            ),
+            _ => ("", Severity::Info, String::new()),
+        };
+        if !code.is_empty() {
+            c.sink.push(sev, code, h.backing_file_offset, msg);
+        }
+        if let Some(bs) = b.virtual_size()
+            && bs != h.size
+        {
+            c.sink.push(
+                Severity::Warning,
+                "qcow2.backing.size_differs",
+                24,
+                format!(
+                    "backing file {:?} has a virtual size of {bs} bytes, this image {} bytes{}",
+                    b.name,
+                    h.size,
+                    if bs < h.size {
+                        "; the guest reads zeros past the backing file's end"
+                    } else {
+                        "; the backing file's data past this image's end is invisible"
+                    }
+                ),
+            );
+        }
+    }
+}
+
+pub(super) fn overlap_checks(c: &mut Ctx<'_>) {
+    let cs = c.cs;
+    for (k, &cell) in c.counts.cells.iter().enumerate() {
+        // Data-only and unused clusters (nearly all) cannot overlap.
+        if cell & ((CLASS_L2 | CLASS_META) << CLASS_SHIFT) == 0 {
+            continue;
+        }
+        let cl = (cell >> CLASS_SHIFT) & 0b111;
+        let m = cell >> META_SHIFT;
+        let off = u64::try_from(k).unwrap_or(0).saturating_mul(cs);
+        let meta = cl & (CLASS_L2 | CLASS_META) != 0;
+        if cl & CLASS_DATA != 0 && meta {
+            c.sink.push(
+                Severity::Error,
+                "qcow2.overlap.metadata_data",
+                off,
+                format!(
+                    "cluster {k} at {off:#x} is used both as guest data and as metadata ({})",
+                    if cl & CLASS_L2 != 0 {
+                        "an L2 table"
+                    } else {
+                        "a table or header"
+                    }
+                ),
+            );
+        } else if (cl & CLASS_L2 != 0 && cl & CLASS_META != 0) || m > 1 {
+            c.sink.push(
+                Severity::Error,
+                "qcow2.overlap.metadata",
+                off,
+                format!("cluster {k} at {off:#x} is used by two different metadata structures"),
+            );
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! The refcounts on disk: the refcount table and its blocks, read a block
+//! at a time for the comparison and through a small cache for the random
+//! lookups of the COPIED checks.
+
+use crate::header::{be32, be64, usz};
+use crate::image::*;
+use crate::limits::*;
+use imgcheck_core::ReadAt;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub(super) struct DiskRefcounts<'a> {
+    pub(super) file: &'a dyn ReadAt,
+    pub(super) reftable: Vec<u64>,
+    pub(super) cluster_size: u64,
+    pub(super) rb_bits: u32,
+    pub(super) order: u32,
+    pub(super) cache: HashMap<u64, Arc<[u8]>>,
+    /// Clusters below `scanned` whose refcount on disk is 1, a bit each:
+    /// the COPIED checks look up every allocated cluster, in any order.
+    pub(super) one: Vec<u64>,
+    /// Per refcount table index below the scanned range: the block
+    /// cannot be read (QEMU: "Can't get refcount").
+    pub(super) bad: Vec<bool>,
+    pub(super) scanned: u64,
+    /// One refcount block's bytes and its decoded entries, reused.
+    pub(super) buf: Vec<u8>,
+    pub(super) vals: Vec<u64>,
+}
+
+impl DiskRefcounts<'_> {
+    /// On-disk refcount of `cluster`; `Err` when its refblock offset is
+    /// unaligned (QEMU: "Can't get refcount").
+    pub(super) fn get(&mut self, cluster: u64) -> Result<u64, ()> {
+        let idx = cluster >> self.rb_bits;
+        let Some(&e) = self.reftable.get(usz(idx)) else {
+            return Ok(0);
+        };
+        let off = e & REFT_OFFSET_MASK;
+        if off == 0 {
+            return Ok(0);
+        }
+        if !off.is_multiple_of(self.cluster_size) {
+            return Err(());
+        }
+        let block = match self.cache.get(&off) {
+            Some(b) => Arc::clone(b),
+            None => {
+                let (b, _) = read_zero_filled(self.file, off, self.cluster_size, self.cluster_size)
+                    .map_err(|_| ())?;
+                let b: Arc<[u8]> = b.into();
+                if self.cache.len() >= REFBLOCK_CACHE {
+                    self.cache.clear();
+                }
+                self.cache.insert(off, Arc::clone(&b));
+                b
+            }
+        };
+        let entry = cluster & ((1u64 << self.rb_bits).saturating_sub(1));
+        Ok(refcount_at(&block, self.order, entry))
+    }
+}
+
+impl DiskRefcounts<'_> {
+    /// Reads refcount block `idx` of the table into `self.vals` (all
+    /// zeros when there is none); `Err` when its offset is unaligned or
+    /// it cannot be read, as [`DiskRefcounts::get`] answers.
+    pub(super) fn load(&mut self, idx: u64) -> Result<(), ()> {
+        let n = usz(1u64 << self.rb_bits);
+        self.vals.clear();
+        let off = self
+            .reftable
+            .get(usz(idx))
+            .map_or(0, |&e| e & REFT_OFFSET_MASK);
+        if off == 0 {
+            self.vals.resize(n, 0);
+            return Ok(());
+        }
+        if !off.is_multiple_of(self.cluster_size) {
+            return Err(());
+        }
+        read_cluster_into(self.file, off, self.cluster_size, &mut self.buf).map_err(|_| ())?;
+        decode_block(&self.buf, self.order, &mut self.vals);
+        self.vals.resize(n, 0);
+        Ok(())
+    }
+
+    /// Builds the "refcount is 1" bitmap for clusters `0..n`, reading
+    /// each refcount block once.
+    pub(super) fn scan(&mut self, n: u64) {
+        let per = 1u64 << self.rb_bits;
+        let blocks = n.div_ceil(per);
+        self.one = vec![0; usz(n.div_ceil(64))];
+        self.bad = vec![false; usz(blocks)];
+        for idx in 0..blocks {
+            let base = idx.saturating_mul(per);
+            if self.load(idx).is_err() {
+                if let Some(b) = self.bad.get_mut(usz(idx)) {
+                    *b = true;
+                }
+                continue;
+            }
+            let vals = std::mem::take(&mut self.vals);
+            for (k, _) in (base..n).zip(vals.iter()).filter(|(_, v)| **v == 1) {
+                if let Some(w) = self.one.get_mut(usz(k >> 6)) {
+                    *w |= 1u64 << (k & 63);
+                }
+            }
+            self.vals = vals;
+        }
+        self.scanned = n;
+    }
+
+    /// Whether the on-disk refcount of `cluster` is 1: the bitmap when
+    /// scanned, else a lookup.
+    #[inline]
+    pub(super) fn is_one(&mut self, cluster: u64) -> Result<bool, ()> {
+        if cluster < self.scanned {
+            if self
+                .bad
+                .get(usz(cluster >> self.rb_bits))
+                .copied()
+                .unwrap_or(true)
+            {
+                return Err(());
+            }
+            let w = self.one.get(usz(cluster >> 6)).copied().unwrap_or(0);
+            return Ok(w >> (cluster & 63) & 1 == 1);
+        }
+        self.get(cluster).map(|v| v == 1)
+    }
+}
+
+/// Reads `len` (at most a cluster) bytes at `offset` into `buf`, reusing
+/// its allocation; bytes past the end of the file read as zeros.
+pub(super) fn read_cluster_into(
+    file: &dyn ReadAt,
+    offset: u64,
+    len: u64,
+    buf: &mut Vec<u8>,
+) -> Result<(), imgcheck_core::ReadError> {
+    let len = usz(len);
+    // Only a new or grown buffer is zeroed; the read overwrites the rest.
+    buf.resize(len, 0);
+    buf.truncate(len);
+    let have = usz(file.len().saturating_sub(offset)).min(len);
+    let Some((part, tail)) = buf.split_at_mut_checked(have) else {
+        return Ok(());
+    };
+    tail.fill(0);
+    if !part.is_empty() {
+        file.read_exact_at(offset, part)?;
+    }
+    Ok(())
+}
+
+/// Decodes every entry of a refcount block with `1 << order`-bit entries.
+pub(super) fn decode_block(block: &[u8], order: u32, out: &mut Vec<u64>) {
+    match order {
+        3 => out.extend(block.iter().map(|&b| u64::from(b))),
+        4 => out.extend(block.chunks_exact(2).map(|c| {
+            u64::from(u16::from_be_bytes([
+                c.first().copied().unwrap_or(0),
+                c.get(1).copied().unwrap_or(0),
+            ]))
+        })),
+        5 => out.extend(block.chunks_exact(4).map(|c| u64::from(be32(c, 0)))),
+        6 => out.extend(block.chunks_exact(8).map(|c| be64(c, 0))),
+        _ => {
+            let n = u64::try_from(block.len()).unwrap_or(0).saturating_mul(8) >> order.min(6);
+            out.extend((0..n).map(|i| refcount_at(block, order, i)));
+        }
+    }
+}
+
+/// Entry `i` of a refcount block with `1 << order`-bit entries.
+pub(super) fn refcount_at(block: &[u8], order: u32, i: u64) -> u64 {
+    if order < 3 {
+        let bits = 1u64 << order;
+        let bit = i.saturating_mul(bits);
+        let byte = block.get(usz(bit / 8)).copied().unwrap_or(0);
+        let shift = u32::try_from(bit % 8).unwrap_or(0);
+        u64::from(byte >> shift) & ((1u64 << bits).saturating_sub(1))
+    } else {
+        let width = usz(1u64 << order.saturating_sub(3));
+        let at = usz(i).saturating_mul(width);
+        let b = at
+            .checked_add(width)
+            .and_then(|e| block.get(at..e))
+            .unwrap_or(&[]);
+        b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+    }
+}
