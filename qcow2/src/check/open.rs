@@ -5,6 +5,7 @@
 use super::{BackingCheck, CheckOptions, Ctx, check};
 use crate::image::*;
 use crate::limits::*;
+use imgcheck_core::Severity;
 
 pub(super) fn qemu_open_checks(c: &mut Ctx<'_>) {
     let h = c.h;
@@ -70,4 +71,73 @@ pub(super) fn check_chain(image: &Image, opts: &CheckOptions) -> Vec<BackingChec
             }
         })
         .collect()
+}
+
+/// What became of the backing file: missing, unreadable, a loop, too deep,
+/// or a virtual size other than this image's.
+pub(super) fn backing_findings(c: &mut Ctx<'_>) {
+    let h = c.h;
+    let img = c.img;
+    if let Some(b) = img.backing() {
+        let (code, sev, msg) = match &b.state {
+            BackingState::Missing(w) => (
+                "qcow2.backing.missing",
+                Severity::Error,
+                format!("backing file {:?} is missing: {w}", b.name),
+            ),
+            BackingState::Unreadable(w) => (
+                "qcow2.backing.unreadable",
+                Severity::Error,
+                format!("backing file {:?} cannot be read: {w}", b.name),
+            ),
+            BackingState::Loop(p) => (
+                "qcow2.backing.loop",
+                Severity::Error,
+                format!(
+                    "backing file {:?} leads back to {} : the chain loops",
+                    b.name,
+                    p.display()
+                ),
+            ),
+            BackingState::TooDeep => (
+                "qcow2.backing.too_deep",
+                Severity::Error,
+                format!(
+                    "backing chain through {:?} is deeper than {MAX_CHAIN_DEPTH}",
+                    b.name
+                ),
+            ),
+            BackingState::NotFollowed => (
+                "qcow2.backing.not_followed",
+                Severity::Info,
+                format!(
+                    "backing file {:?} was not opened; unallocated clusters cannot be read",
+                    b.name
+                ),
+            ),
+            _ => ("", Severity::Info, String::new()),
+        };
+        if !code.is_empty() {
+            c.sink.push(sev, code, h.backing_file_offset, msg);
+        }
+        if let Some(bs) = b.virtual_size()
+            && bs != h.size
+        {
+            c.sink.push(
+                Severity::Warning,
+                "qcow2.backing.size_differs",
+                24,
+                format!(
+                    "backing file {:?} has a virtual size of {bs} bytes, this image {} bytes{}",
+                    b.name,
+                    h.size,
+                    if bs < h.size {
+                        "; the guest reads zeros past the backing file's end"
+                    } else {
+                        "; the backing file's data past this image's end is invisible"
+                    }
+                ),
+            );
+        }
+    }
 }

@@ -8,20 +8,15 @@ use super::findings::hint_for;
 use super::refcounts::{DiskRefcounts, refcount_at};
 use super::walk::LostData;
 use crate::image::*;
-use crate::limits::*;
 use imgcheck_core::{Finding, Layer, Severity, Space};
 use std::collections::HashMap;
 
-pub(super) fn gap_checks(
-    c: &mut Ctx<'_>,
-    disk: &mut DiskRefcounts<'_>,
-    lost: &LostData,
-    snap_l1s: &[usize],
-) {
+/// Refcounts of clusters past the end of the file: qemu-img compares only
+/// up to EOF, so a truncated file's refcounts there go unseen.
+pub(super) fn refcounts_past_eof(c: &mut Ctx<'_>, disk: &DiskRefcounts<'_>) {
     let h = c.h;
     let cs = c.cs;
     let img = c.img;
-    // Refcounts for clusters past EOF: qemu-img compares only up to EOF.
     let first_past = u64::try_from(c.counts.len()).unwrap_or(u64::MAX);
     let rb_entries = 1u64 << disk.rb_bits;
     let mut past = 0u64;
@@ -78,6 +73,13 @@ pub(super) fn gap_checks(
             format!("{past} clusters past the end of the file ({} bytes) have non-zero refcounts, the first cluster {k} at {:#x}; qemu-img check does not look there (was the file truncated?)", c.file_len, k.saturating_mul(cs)),
         );
     }
+}
+
+/// Structures referencing bytes past the end of the file: how much is
+/// missing and how much of the current disk is lost with it.
+pub(super) fn truncation(c: &mut Ctx<'_>, lost: &LostData) {
+    let h = c.h;
+    let cs = c.cs;
     if c.r.highest_referenced_end > c.file_len {
         let mut f = Finding::error(
             "qcow2.file.truncated",
@@ -109,89 +111,6 @@ pub(super) fn gap_checks(
         c.sink.push_f(f);
     }
     c.r.lost_guest_bytes = lost.clusters.saturating_mul(cs);
-    for &(e, guest) in &lost.compressed_entries {
-        if let Err(m) = img.decompress(e) {
-            c.sink.push(
-                Severity::Error,
-                "qcow2.compressed.undecodable",
-                compressed_range(h, e).0,
-                format!("compressed cluster for guest offset {guest:#x} does not decode: {m}"),
-            );
-        }
-    }
-    for s in img.snapshots() {
-        if let Some(ds) = s.disk_size {
-            if ds != h.size {
-                c.sink.push(Severity::Info, "qcow2.snapshot.disk_size_differs", s.entry_offset, format!("snapshot {} ({}) was taken with a virtual disk of {ds} bytes; the current disk is {} bytes", s.id, s.name, h.size));
-            }
-            let need = h.l1_entries_for(ds);
-            if u64::from(s.l1_size) < need && snap_l1s.contains(&s.index) {
-                c.corruption_extra("qcow2.snapshot.l1_too_small", s.entry_offset, format!("snapshot {} ({}) has {} L1 entries but its disk of {ds} bytes needs {need}", s.id, s.name, s.l1_size));
-            }
-        }
-    }
-    if let Some(b) = img.backing() {
-        let (code, sev, msg) = match &b.state {
-            BackingState::Missing(w) => (
-                "qcow2.backing.missing",
-                Severity::Error,
-                format!("backing file {:?} is missing: {w}", b.name),
-            ),
-            BackingState::Unreadable(w) => (
-                "qcow2.backing.unreadable",
-                Severity::Error,
-                format!("backing file {:?} cannot be read: {w}", b.name),
-            ),
-            BackingState::Loop(p) => (
-                "qcow2.backing.loop",
-                Severity::Error,
-                format!(
-                    "backing file {:?} leads back to {} : the chain loops",
-                    b.name,
-                    p.display()
-                ),
-            ),
-            BackingState::TooDeep => (
-                "qcow2.backing.too_deep",
-                Severity::Error,
-                format!(
-                    "backing chain through {:?} is deeper than {MAX_CHAIN_DEPTH}",
-                    b.name
-                ),
-            ),
-            BackingState::NotFollowed => (
-                "qcow2.backing.not_followed",
-                Severity::Info,
-                format!(
-                    "backing file {:?} was not opened; unallocated clusters cannot be read",
-                    b.name
-                ),
-            ),
-            _ => ("", Severity::Info, String::new()),
-        };
-        if !code.is_empty() {
-            c.sink.push(sev, code, h.backing_file_offset, msg);
-        }
-        if let Some(bs) = b.virtual_size()
-            && bs != h.size
-        {
-            c.sink.push(
-                Severity::Warning,
-                "qcow2.backing.size_differs",
-                24,
-                format!(
-                    "backing file {:?} has a virtual size of {bs} bytes, this image {} bytes{}",
-                    b.name,
-                    h.size,
-                    if bs < h.size {
-                        "; the guest reads zeros past the backing file's end"
-                    } else {
-                        "; the backing file's data past this image's end is invisible"
-                    }
-                ),
-            );
-        }
-    }
 }
 
 pub(super) fn overlap_checks(c: &mut Ctx<'_>) {

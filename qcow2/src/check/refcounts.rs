@@ -2,10 +2,12 @@
 //! at a time for the comparison and through a small cache for the random
 //! lookups of the COPIED checks.
 
+use super::Ctx;
+use super::counts::CLASS_META;
 use crate::header::{be32, be64, usz};
 use crate::image::*;
 use crate::limits::*;
-use imgcheck_core::ReadAt;
+use imgcheck_core::{ReadAt, Severity};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -190,4 +192,175 @@ pub(super) fn refcount_at(block: &[u8], order: u32, i: u64) -> u64 {
             .unwrap_or(&[]);
         b.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
     }
+}
+
+impl<'a> DiskRefcounts<'a> {
+    /// Counts the refcount table's own reference, reads it, and builds the
+    /// "refcount is 1" bitmap for every cluster of the file.
+    pub(super) fn read(c: &mut Ctx<'a>) -> DiskRefcounts<'a> {
+        let h = c.h;
+        let cs = c.cs;
+        let img: &'a Image = c.img;
+        let file: &'a dyn ReadAt = img.file().as_ref();
+        let rt_entries = h.refcount_table_entries();
+        c.inc(
+            h.refcount_table_offset,
+            rt_entries.saturating_mul(8),
+            CLASS_META,
+            "refcount table",
+        );
+        let reftable: Vec<u64> = match read_zero_filled(
+            file,
+            h.refcount_table_offset,
+            rt_entries.saturating_mul(8),
+            MAX_REFTABLE_BYTES,
+        ) {
+            Ok((b, _)) => b.chunks_exact(8).map(|x| be64(x, 0)).collect(),
+            Err(e) => {
+                c.r.check_errors = c.r.check_errors.saturating_add(1);
+                c.sink.push(
+                    Severity::Error,
+                    "qcow2.check.io",
+                    h.refcount_table_offset,
+                    format!("refcount table: {e}"),
+                );
+                Vec::new()
+            }
+        };
+        let mut disk = DiskRefcounts {
+            file,
+            reftable,
+            cluster_size: cs,
+            rb_bits: h
+                .cluster_bits
+                .saturating_add(3)
+                .saturating_sub(h.refcount_order),
+            order: h.refcount_order,
+            cache: HashMap::new(),
+            one: Vec::new(),
+            bad: Vec::new(),
+            scanned: 0,
+            buf: Vec::new(),
+            vals: Vec::new(),
+        };
+        disk.scan(u64::try_from(c.counts.len()).unwrap_or(0));
+        disk
+    }
+}
+
+/// COPIED on the active L1 entries (QEMU's `check_oflag_copied`): set
+/// exactly when the L2 table's refcount is 1.
+pub(super) fn check_l1_copied(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>, active: &L1Table) {
+    let h = c.h;
+    for (i, &l1e) in active.entries.iter().enumerate() {
+        let l2 = l1e & L1E_OFFSET_MASK;
+        if l2 == 0 {
+            continue;
+        }
+        if let Ok(one) = disk.is_one(l2 >> h.cluster_bits)
+            && one != (l1e & OFLAG_COPIED != 0)
+        {
+            let rc = disk.get(l2 >> h.cluster_bits).unwrap_or(0);
+            let at = active
+                .offset
+                .saturating_add(u64::try_from(i).unwrap_or(0).saturating_mul(8));
+            c.corruption(
+                "qcow2.l1.copied_flag",
+                at,
+                format!(
+                    "active L1 entry {i} ({l1e:#018x}) has COPIED {} but the L2 table's refcount is {rc}",
+                    if l1e & OFLAG_COPIED != 0 { "set" } else { "clear" }
+                ),
+            );
+        }
+    }
+}
+
+/// The refcount table's entries and the blocks they point to (QEMU's
+/// `check_refblocks`); each block is counted as metadata.
+pub(super) fn check_refblocks(c: &mut Ctx<'_>, disk: &DiskRefcounts<'_>) {
+    let h = c.h;
+    let cs = c.cs;
+    let file_len = c.file_len;
+    let reftable = disk.reftable.clone();
+    for (i, &e) in reftable.iter().enumerate() {
+        let at = h
+            .refcount_table_offset
+            .saturating_add(u64::try_from(i).unwrap_or(0).saturating_mul(8));
+        if e & REFT_RESERVED_MASK != 0 {
+            c.corruption(
+                "qcow2.reftable.reserved_bits",
+                at,
+                format!("refcount table entry {i} is {e:#018x}: reserved bits are set"),
+            );
+            continue;
+        }
+        let off = e & REFT_OFFSET_MASK;
+        if !off.is_multiple_of(cs) {
+            c.corruption("qcow2.reftable.unaligned", at, format!("refcount table entry {i} points to a refcount block at {off:#x}, which is not cluster aligned"));
+            continue;
+        }
+        let cl = off.checked_div(cs).unwrap_or(0);
+        if cl >= u64::try_from(c.counts.len()).unwrap_or(u64::MAX) {
+            c.r.highest_referenced_end = c.r.highest_referenced_end.max(off.saturating_add(cs));
+            c.corruption("qcow2.refblock.past_eof", at, format!("refcount table entry {i} points to a refcount block at {off:#x}, outside the file ({file_len} bytes)"));
+            continue;
+        }
+        if off != 0 {
+            c.inc(off, cs, CLASS_META, "refcount block");
+            let v = c.counts.get(usz(cl));
+            if v != 1 {
+                c.corruption("qcow2.refblock.shared", off, format!("refcount block {i} at {off:#x} is referenced {v} times; it must be referenced only by the refcount table"));
+            }
+        }
+    }
+}
+
+/// Compares the rebuilt counts with the refcounts on disk, a refcount
+/// block at a time (QEMU's `compare_refcounts`): too low is a corruption,
+/// too high a leak. Sets the image end offset.
+pub(super) fn compare(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>) {
+    let cs = c.cs;
+    let mut highest = 0u64;
+    let total = u64::try_from(c.counts.len()).unwrap_or(0);
+    let per = 1u64 << disk.rb_bits;
+    let mut base = 0u64;
+    while base < total {
+        let end = base.saturating_add(per).min(total);
+        let idx = base >> disk.rb_bits;
+        if disk.load(idx).is_err() {
+            for k in base..end {
+                c.r.check_errors = c.r.check_errors.saturating_add(1);
+                c.sink.push(Severity::Error, "qcow2.check.refcount_unreadable", k.saturating_mul(cs), format!("the refcount of cluster {k} cannot be read: its refcount block offset is not cluster aligned"));
+            }
+            base = end;
+            continue;
+        }
+        // Fast pass: find the last cluster in use and whether any differs.
+        let (b, e) = (usz(base), usz(end));
+        let cells = c.counts.cells.get(b..e).unwrap_or(&[]);
+        let mut differs = false;
+        for (j, (&cell, &on_disk)) in cells.iter().zip(disk.vals.iter()).enumerate() {
+            let counted = c.counts.count_of(b.saturating_add(j), cell);
+            if on_disk | counted != 0 {
+                highest = base.saturating_add(u64::try_from(j).unwrap_or(0));
+            }
+            differs |= on_disk != counted;
+        }
+        if differs {
+            for k in base..end {
+                let j = usz(k.saturating_sub(base));
+                let on_disk = disk.vals.get(j).copied().unwrap_or(0);
+                let counted = c.counts.get(usz(k));
+                if on_disk < counted {
+                    c.corruption("qcow2.refcount.too_low", k.saturating_mul(cs), format!("cluster {k} (offset {:#x}) has refcount {on_disk} on disk but {counted} references; freeing or reusing it would destroy data", k.saturating_mul(cs)));
+                } else if on_disk > counted {
+                    c.r.leaks = c.r.leaks.saturating_add(1);
+                    c.sink.push_leak(k, cs, on_disk, counted);
+                }
+            }
+        }
+        base = end;
+    }
+    c.r.image_end_offset = highest.saturating_add(1).saturating_mul(cs);
 }

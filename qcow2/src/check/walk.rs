@@ -5,10 +5,10 @@
 
 use super::Ctx;
 use super::counts::{CLASS_DATA, CLASS_L2, CLASS_META};
-use super::refcounts::DiskRefcounts;
+use super::refcounts::{DiskRefcounts, read_cluster_into};
 use crate::header::{be64, usz};
 use crate::image::*;
-use imgcheck_core::Severity;
+use imgcheck_core::{ReadAt, Severity};
 use std::collections::HashMap;
 
 /// An L2 table reference: offset, who refers, L1 index, weight.
@@ -286,6 +286,77 @@ pub(super) fn check_l2(
                     c.corruption("qcow2.l2.unallocated_bitmap", eoff, format!("unallocated L2 entry {i} of the table at {l2_off:#x} has subcluster allocation bits set ({bitmap:#x})"));
                 }
             }
+        }
+    }
+}
+
+/// Checks every L2 table the walk reached, each read once, in offset
+/// order; returns what the current disk lost to the end of the file.
+pub(super) fn walk_l2_tables(
+    c: &mut Ctx<'_>,
+    refs: Refs,
+    disk: &mut DiskRefcounts<'_>,
+) -> LostData {
+    let cs = c.cs;
+    let file: &dyn ReadAt = c.img.file().as_ref();
+    let refs = refs.sorted();
+    let mut lost = LostData::default();
+    let mut i = 0usize;
+    let mut l2_buf = Vec::new();
+    while let Some(&(l2_off, _, _, _)) = refs.get(i) {
+        let table = read_cluster_into(file, l2_off, cs, &mut l2_buf).map(|()| &l2_buf);
+        let mut j = i;
+        // Active references one by one (fragmentation and COPIED are
+        // per reference); snapshot references summed into one weight.
+        let mut snap: Option<(Source, usize, u64)> = None;
+        let mut work: Vec<(Source, usize, u64)> = Vec::new();
+        while let Some(&(o, src, l1_index, w)) = refs.get(j) {
+            if o != l2_off {
+                break;
+            }
+            if src == Source::Active {
+                work.push((src, l1_index, 1));
+            } else {
+                let cur = snap.get_or_insert((src, l1_index, 0));
+                cur.2 = cur.2.saturating_add(w);
+            }
+            j = j.saturating_add(1);
+        }
+        work.extend(snap);
+        for (src, l1_index, w) in work {
+            c.weight = w;
+            match &table {
+                Ok(t) => check_l2(c, t, l2_off, src, l1_index, &mut lost, disk),
+                Err(e) => {
+                    c.r.check_errors = c.r.check_errors.saturating_add(1);
+                    c.sink.push(
+                        Severity::Error,
+                        "qcow2.check.io",
+                        l2_off,
+                        format!("L2 table at {l2_off:#x}: {e}"),
+                    );
+                }
+            }
+            c.weight = 1;
+        }
+        i = j.max(i.saturating_add(1));
+    }
+    lost
+}
+
+/// Decodes every compressed cluster the walk collected (deep checks
+/// only): qemu-img check never reads guest data.
+pub(super) fn decode_compressed(c: &mut Ctx<'_>, lost: &LostData) {
+    let h = c.h;
+    let img = c.img;
+    for &(e, guest) in &lost.compressed_entries {
+        if let Err(m) = img.decompress(e) {
+            c.sink.push(
+                Severity::Error,
+                "qcow2.compressed.undecodable",
+                compressed_range(h, e).0,
+                format!("compressed cluster for guest offset {guest:#x} does not decode: {m}"),
+            );
         }
     }
 }
