@@ -1,8 +1,9 @@
 //! The guest disk as a [`ReadAt`]: what a VM booted from the image (or
 //! from one of its snapshots) would read.
 
+use crate::entries::L1Table;
 use crate::error::Error;
-use crate::image::{Image, L1Table};
+use crate::image::Image;
 use imgcheck_core::{ReadAt, ReadError};
 use std::sync::Arc;
 

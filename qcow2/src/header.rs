@@ -1,111 +1,34 @@
-//! The qcow2 header (cluster 0): fixed fields at their spec offsets, the
-//! header extensions that follow them, and the backing file name.
+//! The qcow2 header (cluster 0): fixed fields at their spec offsets and the
+//! backing file name. The extensions that follow the fixed fields are in
+//! [`extensions`], the feature bits and what they say in [`features`].
 //! All big-endian.
+
+mod extensions;
+mod features;
+
+pub use extensions::{
+    BitmapsExt, CryptoExt, EXT_BACKING_FORMAT, EXT_BITMAPS, EXT_CRYPTO, EXT_DATA_FILE, EXT_END,
+    EXT_FEATURE_TABLE, Extensions, FeatureName, UnknownExt,
+};
+pub use features::{
+    AUTOCLEAR_BITMAPS, AUTOCLEAR_DATA_FILE_RAW, COMPAT_LAZY_REFCOUNTS, INCOMPAT_COMPRESSION,
+    INCOMPAT_CORRUPT, INCOMPAT_DATA_FILE, INCOMPAT_DIRTY, INCOMPAT_EXTL2, INCOMPAT_KNOWN,
+};
 
 use crate::error::Error;
 use crate::limits::*;
-use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space, Target};
+use extensions::parse_extensions;
+use features::header_findings;
+use imgcheck_core::{Finding, ReadAt};
 use serde::Serialize;
 
 /// `QFI\xfb`.
 pub const QCOW2_MAGIC: u32 = 0x5146_49fb;
 
-/// Incompatible feature bit 0: refcounts may be stale (lazy refcounts).
-pub const INCOMPAT_DIRTY: u64 = 1 << 0;
-/// Incompatible feature bit 1: QEMU found corruption and stopped writing.
-pub const INCOMPAT_CORRUPT: u64 = 1 << 1;
-/// Incompatible feature bit 2: guest data lives in an external data file.
-pub const INCOMPAT_DATA_FILE: u64 = 1 << 2;
-/// Incompatible feature bit 3: `compression_type` is not zlib.
-pub const INCOMPAT_COMPRESSION: u64 = 1 << 3;
-/// Incompatible feature bit 4: extended L2 entries (32 subclusters).
-pub const INCOMPAT_EXTL2: u64 = 1 << 4;
-/// Every incompatible bit this crate understands.
-pub const INCOMPAT_KNOWN: u64 =
-    INCOMPAT_DIRTY | INCOMPAT_CORRUPT | INCOMPAT_DATA_FILE | INCOMPAT_COMPRESSION | INCOMPAT_EXTL2;
-/// Compatible feature bit 0: lazy refcounts.
-pub const COMPAT_LAZY_REFCOUNTS: u64 = 1 << 0;
-/// Autoclear bit 0: the bitmaps extension is consistent.
-pub const AUTOCLEAR_BITMAPS: u64 = 1 << 0;
-/// Autoclear bit 1: the external data file is a valid raw image.
-pub const AUTOCLEAR_DATA_FILE_RAW: u64 = 1 << 1;
-
-/// Header extension type: end of the extension area.
-pub const EXT_END: u32 = 0;
-/// Header extension type: backing file format name.
-pub const EXT_BACKING_FORMAT: u32 = 0xe279_2aca;
-/// Header extension type: feature name table.
-pub const EXT_FEATURE_TABLE: u32 = 0x6803_f857;
-/// Header extension type: persistent bitmaps.
-pub const EXT_BITMAPS: u32 = 0x2385_2875;
-/// Header extension type: full disk encryption header pointer.
-pub const EXT_CRYPTO: u32 = 0x0537_be77;
-/// Header extension type: external data file name.
-pub const EXT_DATA_FILE: u32 = 0x4441_5441;
-
 /// Size of the version 2 header.
 pub const V2_HEADER_LEN: u32 = 72;
 /// Minimum `header_length` of a version 3 header.
 pub const V3_MIN_HEADER_LEN: u32 = 104;
-
-/// One entry of the feature name table extension.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FeatureName {
-    /// 0 incompatible, 1 compatible, 2 autoclear.
-    pub feature_type: u8,
-    /// Bit number.
-    pub bit: u8,
-    /// Name, up to 46 bytes, NULs stripped.
-    pub name: String,
-}
-
-/// The bitmaps header extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct BitmapsExt {
-    /// Number of bitmaps in the directory.
-    pub nb_bitmaps: u32,
-    /// Size of the bitmap directory in bytes.
-    pub bitmap_directory_size: u64,
-    /// File offset of the bitmap directory.
-    pub bitmap_directory_offset: u64,
-}
-
-/// The full disk encryption header extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct CryptoExt {
-    /// File offset of the encryption (LUKS) header.
-    pub offset: u64,
-    /// Its length in bytes.
-    pub length: u64,
-}
-
-/// A header extension of a type this crate does not interpret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct UnknownExt {
-    /// Extension type.
-    pub ext_type: u32,
-    /// Data length.
-    pub len: u32,
-    /// File offset of the extension's data.
-    pub offset: u64,
-}
-
-/// Every header extension found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Extensions {
-    /// Backing file format (`qcow2`, `raw` …).
-    pub backing_format: Option<String>,
-    /// Feature name table.
-    pub feature_names: Vec<FeatureName>,
-    /// Persistent bitmaps.
-    pub bitmaps: Option<BitmapsExt>,
-    /// Encryption header location.
-    pub crypto: Option<CryptoExt>,
-    /// External data file name.
-    pub data_file: Option<String>,
-    /// Extensions of unknown type.
-    pub unknown: Vec<UnknownExt>,
-}
 
 /// The parsed header; field names follow `docs/interop/qcow2.txt`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -232,21 +155,6 @@ impl Header {
     /// Entries in the refcount table.
     pub fn refcount_table_entries(&self) -> u64 {
         u64::from(self.refcount_table_clusters).saturating_mul(self.cluster_size() / 8)
-    }
-    /// Names of the incompatible bits set that this crate does not know,
-    /// taken from the feature name table where it names them.
-    pub fn unknown_incompatible_names(&self) -> Vec<String> {
-        let unknown = self.incompatible_features & !INCOMPAT_KNOWN;
-        (0u8..64)
-            .filter(|b| unknown & (1u64 << b) != 0)
-            .map(|b| {
-                self.extensions
-                    .feature_names
-                    .iter()
-                    .find(|f| f.feature_type == 0 && f.bit == b)
-                    .map_or_else(|| format!("bit {b}"), |f| format!("bit {b} ({})", f.name))
-            })
-            .collect()
     }
 
     /// Parses and validates the header of `file`. Fatal problems (what
@@ -473,195 +381,6 @@ impl Header {
 
         header_findings(&h, &mut findings);
         Ok((h, findings))
-    }
-}
-
-fn parse_extensions(
-    c0: &[u8],
-    start: u64,
-    ext_end: u64,
-    findings: &mut Vec<Finding>,
-) -> Result<Extensions, Error> {
-    let mut ext = Extensions::default();
-    let mut seen: Vec<u32> = Vec::new();
-    let end = ext_end.min(u64::try_from(c0.len()).unwrap_or(u64::MAX));
-    let mut off = start;
-    // Each step advances by at least 8 bytes, so at most end/8 rounds.
-    while off.saturating_add(8) <= end {
-        let at = usz(off);
-        let ext_type = be32(c0, at);
-        let len = be32(c0, at.saturating_add(4));
-        if ext_type == EXT_END {
-            break;
-        }
-        let data_off = off.saturating_add(8);
-        let room = end.saturating_sub(data_off);
-        if u64::from(len) > room || len > MAX_EXTENSION_BYTES {
-            return Err(Error::LimitExceeded {
-                structure: "header extension",
-                offset: off.saturating_add(4),
-                value: u64::from(len),
-                limit: room.min(u64::from(MAX_EXTENSION_BYTES)),
-            });
-        }
-        if seen.contains(&ext_type) {
-            findings.push(Finding::warning(
-                "qcow2.header.extension_repeated",
-                Layer::QCOW2,
-                off,
-                Space::File,
-                format!("header extension {ext_type:#010x} appears more than once (again at offset {off}); the last one is used"),
-            ));
-        } else {
-            seen.push(ext_type);
-        }
-        let d = usz(data_off);
-        let dlen = usz(u64::from(len));
-        match ext_type {
-            EXT_BACKING_FORMAT => ext.backing_format = Some(string_at(c0, d, dlen)),
-            EXT_DATA_FILE => ext.data_file = Some(string_at(c0, d, dlen)),
-            EXT_FEATURE_TABLE => {
-                ext.feature_names.clear();
-                // 48-byte entries; bounded by len.
-                for i in 0..dlen / 48 {
-                    let e = d.saturating_add(i.saturating_mul(48));
-                    ext.feature_names.push(FeatureName {
-                        feature_type: c0.get(e).copied().unwrap_or(0),
-                        bit: c0.get(e.saturating_add(1)).copied().unwrap_or(0),
-                        name: string_at(c0, e.saturating_add(2), 46),
-                    });
-                }
-            }
-            EXT_BITMAPS => {
-                if len < 24 {
-                    findings.push(Finding::error(
-                        "qcow2.bitmaps.extension_size",
-                        Layer::QCOW2,
-                        off,
-                        Space::File,
-                        format!("bitmaps header extension is {len} bytes, expected 24"),
-                    ));
-                } else {
-                    ext.bitmaps = Some(BitmapsExt {
-                        nb_bitmaps: be32(c0, d),
-                        bitmap_directory_size: be64(c0, d.saturating_add(8)),
-                        bitmap_directory_offset: be64(c0, d.saturating_add(16)),
-                    });
-                }
-            }
-            EXT_CRYPTO => {
-                if len < 16 {
-                    findings.push(Finding::error(
-                        "qcow2.crypto.extension_size",
-                        Layer::QCOW2,
-                        off,
-                        Space::File,
-                        format!("encryption header extension is {len} bytes, expected 16"),
-                    ));
-                } else {
-                    ext.crypto = Some(CryptoExt {
-                        offset: be64(c0, d),
-                        length: be64(c0, d.saturating_add(8)),
-                    });
-                }
-            }
-            _ => ext.unknown.push(UnknownExt {
-                ext_type,
-                len,
-                offset: data_off,
-            }),
-        }
-        off = data_off.saturating_add(u64::from(len).next_multiple_of(8));
-    }
-    Ok(ext)
-}
-
-fn header_findings(h: &Header, findings: &mut Vec<Finding>) {
-    if h.incompatible_features & INCOMPAT_DIRTY != 0 {
-        findings.push(
-            Finding::warning(
-                "qcow2.header.dirty",
-                Layer::QCOW2,
-                72,
-                Space::File,
-                "the dirty bit is set (incompatible_features bit 0): the image was not closed cleanly and its refcounts may be stale; qemu-img check reports nothing and a read-write open repairs it silently",
-            )
-            .with_hint(
-                Hint::writes("qemu-img check -r all {image}")
-                    .on(Target::Image)
-                    .because("on a copy of the image; it rebuilds the refcounts"),
-            ),
-        );
-    }
-    if h.incompatible_features & INCOMPAT_CORRUPT != 0 {
-        findings.push(
-            Finding::error(
-                "qcow2.header.corrupt",
-                Layer::QCOW2,
-                72,
-                Space::File,
-                "the corrupt bit is set (incompatible_features bit 1): QEMU detected metadata corruption while the image was in use; qemu-img check does not report it",
-            )
-            .with_hint(
-                Hint::read_only("qemu-img check {image}")
-                    .on(Target::Image)
-                    .because("then qemu-img check -r all on a copy"),
-            ),
-        );
-    }
-    let unknown = h.unknown_incompatible_names();
-    if !unknown.is_empty() {
-        findings.push(Finding::error(
-            "qcow2.header.unknown_incompatible",
-            Layer::QCOW2,
-            72,
-            Space::File,
-            format!(
-                "unknown incompatible feature bits are set: {} (incompatible_features {:#x}); QEMU refuses to open such an image and the guest view may be wrong",
-                unknown.join(", "),
-                h.incompatible_features
-            ),
-        ));
-    }
-    if h.crypt_method != 0 {
-        findings.push(Finding::warning(
-            "qcow2.header.encrypted",
-            Layer::QCOW2,
-            32,
-            Space::File,
-            format!(
-                "the image is encrypted (crypt_method {}, {}); guest data cannot be read or verified without the key",
-                h.crypt_method,
-                if h.crypt_method == 1 { "AES-CBC" } else { "LUKS" }
-            ),
-        ));
-        if h.crypt_method == 2 && h.extensions.crypto.is_none() {
-            findings.push(Finding::error(
-                "qcow2.crypto.missing_header",
-                Layer::QCOW2,
-                32,
-                Space::File,
-                "crypt_method is 2 (LUKS) but there is no full disk encryption header extension",
-            ));
-        }
-    }
-    if h.autoclear_features & AUTOCLEAR_DATA_FILE_RAW != 0 && !h.has_data_file() {
-        findings.push(Finding::error(
-            "qcow2.data_file.raw_without_file",
-            Layer::QCOW2,
-            88,
-            Space::File,
-            "autoclear bit 1 (raw external data) is set but incompatible bit 2 (external data file) is not",
-        ));
-    }
-    if h.has_data_file() && h.extensions.data_file.is_none() {
-        findings.push(Finding::error(
-            "qcow2.data_file.name_missing",
-            Layer::QCOW2,
-            72,
-            Space::File,
-            "incompatible bit 2 (external data file) is set but no data file name extension exists",
-        ));
     }
 }
 

@@ -23,6 +23,7 @@
 
 mod check;
 mod compress;
+mod entries;
 mod error;
 mod guest;
 mod header;
@@ -32,14 +33,15 @@ mod snapshot;
 
 pub use check::{CheckOptions, CheckReport, check};
 pub use compress::decompress_cluster;
+pub use entries::{
+    ClusterType, L1E_OFFSET_MASK, L1E_RESERVED_MASK, L1Table, L2E_OFFSET_MASK,
+    L2E_STD_RESERVED_MASK, OFLAG_COMPRESSED, OFLAG_COPIED, OFLAG_ZERO, REFT_OFFSET_MASK,
+    REFT_RESERVED_MASK, cluster_type, compressed_range,
+};
 pub use error::Error;
 pub use guest::Guest;
 pub use header::*;
-pub use image::{
-    Backing, BackingState, ClusterType, DataFile, Image, L1E_OFFSET_MASK, L1E_RESERVED_MASK,
-    L1Table, L2E_OFFSET_MASK, L2E_STD_RESERVED_MASK, OFLAG_COMPRESSED, OFLAG_COPIED, OFLAG_ZERO,
-    OpenOptions, REFT_OFFSET_MASK, REFT_RESERVED_MASK, cluster_type, compressed_range,
-};
+pub use image::{Backing, BackingState, DataFile, Image, OpenOptions};
 pub use snapshot::{Snapshot, SnapshotTable};
 
 /// Opens an image held in memory, checks it (deeply) and reads its guest

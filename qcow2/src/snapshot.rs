@@ -78,7 +78,7 @@ pub fn read_table(file: &dyn ReadAt, h: &Header) -> SnapshotTable {
         off = off.next_multiple_of(8);
         // Past EOF QEMU's block layer reads zeros; do the same so the
         // counts match, and say so.
-        let hdr = match crate::image::read_zero_filled(file, off, 40, 40) {
+        let hdr = match crate::entries::read_zero_filled(file, off, 40, 40) {
             Ok((b, have)) => {
                 if have < 40 && t.past_eof.is_none() {
                     t.past_eof = Some(off);
@@ -105,19 +105,23 @@ pub fn read_table(file: &dyn ReadAt, h: &Header) -> SnapshotTable {
         let var_len = u64::from(extra_data_size)
             .saturating_add(u64::from(id_len))
             .saturating_add(u64::from(name_len));
-        let var =
-            match crate::image::read_zero_filled(file, off.saturating_add(40), var_len, 1 << 20) {
-                Ok((v, have)) => {
-                    if have < var_len && t.past_eof.is_none() {
-                        t.past_eof = Some(off);
-                    }
-                    v
+        let var = match crate::entries::read_zero_filled(
+            file,
+            off.saturating_add(40),
+            var_len,
+            1 << 20,
+        ) {
+            Ok((v, have)) => {
+                if have < var_len && t.past_eof.is_none() {
+                    t.past_eof = Some(off);
                 }
-                Err(e) => {
-                    t.error = Some((off, format!("snapshot table entry {index}: {e}")));
-                    break;
-                }
-            };
+                v
+            }
+            Err(e) => {
+                t.error = Some((off, format!("snapshot table entry {index}: {e}")));
+                break;
+            }
+        };
         let xs = usz(u64::from(extra_data_size));
         let extra = var.get(..xs).unwrap_or(&[]);
         let id = String::from_utf8_lossy(

@@ -4,8 +4,8 @@
 
 use super::Ctx;
 use super::counts::CLASS_META;
+use crate::entries::*;
 use crate::header::{be32, be64, usz};
-use crate::image::*;
 use crate::limits::*;
 use imgcheck_core::Severity;
 

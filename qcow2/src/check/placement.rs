@@ -7,7 +7,7 @@ use super::counts::{CLASS_DATA, CLASS_L2, CLASS_META, CLASS_SHIFT, META_SHIFT};
 use super::findings::hint_for;
 use super::refcounts::{DiskRefcounts, refcount_at};
 use super::walk::LostData;
-use crate::image::*;
+use crate::entries::*;
 use imgcheck_core::{Finding, Layer, Severity, Space};
 use std::collections::HashMap;
 

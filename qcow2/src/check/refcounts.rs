@@ -4,6 +4,7 @@
 
 use super::Ctx;
 use super::counts::CLASS_META;
+use crate::entries::*;
 use crate::header::{be32, be64, usz};
 use crate::image::*;
 use crate::limits::*;

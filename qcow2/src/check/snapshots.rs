@@ -6,7 +6,7 @@
 use super::Ctx;
 use super::counts::CLASS_META;
 use super::walk::{Refs, Source};
-use crate::image::*;
+use crate::entries::*;
 use crate::limits::*;
 use imgcheck_core::{ReadAt, Severity};
 

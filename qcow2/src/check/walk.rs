@@ -6,6 +6,7 @@
 use super::Ctx;
 use super::counts::{CLASS_DATA, CLASS_L2, CLASS_META};
 use super::refcounts::{DiskRefcounts, read_cluster_into};
+use crate::entries::*;
 use crate::header::{be64, usz};
 use crate::image::*;
 use imgcheck_core::{ReadAt, Severity};

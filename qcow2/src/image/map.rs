@@ -1,0 +1,363 @@
+//! The guest view: mapping a guest offset through the L1 and L2 tables to
+//! host bytes (data, zeros, compressed, or the backing file), with the
+//! small caches that keep sequential reads from re-reading tables.
+
+use super::{BackingState, DataFile, Image};
+use crate::compress::decompress_cluster;
+use crate::entries::*;
+use crate::header::{be64, usz};
+use crate::limits::*;
+use imgcheck_core::{ReadAt, ReadError, ReadErrorKind};
+use std::sync::Arc;
+
+fn read_err(offset: u64, len: u64, msg: impl Into<String>) -> ReadError {
+    ReadError::new(offset, len, ReadErrorKind::Layer(msg.into()))
+}
+
+impl Image {
+    /// Reads the L2 table at `l2_offset` through the cache.
+    pub(crate) fn l2_table(&self, l2_offset: u64) -> Result<Arc<[u8]>, String> {
+        if let Ok(c) = self.l2_cache.lock()
+            && let Some((_, t)) = c.iter().find(|(o, _)| *o == l2_offset)
+        {
+            return Ok(Arc::clone(t));
+        }
+        let cs = self.header.cluster_size();
+        if !l2_offset.is_multiple_of(cs) {
+            return Err(format!(
+                "L2 table offset {l2_offset:#x} is not cluster aligned"
+            ));
+        }
+        let t: Arc<[u8]> = imgcheck_core::read_vec(self.file.as_ref(), l2_offset, cs, cs)
+            .map_err(|e| format!("L2 table at {l2_offset:#x}: {e}"))?
+            .into();
+        if let Ok(mut c) = self.l2_cache.lock() {
+            if c.len() >= L2_CACHE_TABLES {
+                c.remove(0);
+            }
+            c.push((l2_offset, Arc::clone(&t)));
+        }
+        Ok(t)
+    }
+
+    /// Decodes the compressed cluster described by `entry`.
+    pub fn decompress(&self, entry: u64) -> Result<Arc<[u8]>, String> {
+        if let Ok(c) = self.cluster_cache.lock()
+            && let Some((e, d)) = c.as_ref()
+            && *e == entry
+        {
+            return Ok(Arc::clone(d));
+        }
+        let (coff, csize) = compressed_range(&self.header, entry);
+        let cs = self.header.cluster_size();
+        // The stored length is rounded up to sectors and may run past EOF.
+        let avail = self.file.len().saturating_sub(coff).min(csize);
+        if avail == 0 {
+            return Err(format!(
+                "compressed cluster at {coff:#x} lies past the end of the file"
+            ));
+        }
+        let input = imgcheck_core::read_vec(self.file.as_ref(), coff, avail, cs.saturating_mul(2))
+            .map_err(|e| format!("compressed cluster at {coff:#x}: {e}"))?;
+        let mut out = vec![0u8; usz(cs)];
+        decompress_cluster(&input, &mut out, self.header.compression_type)
+            .map_err(|e| format!("compressed cluster at {coff:#x} ({csize} bytes): {e}"))?;
+        let out: Arc<[u8]> = out.into();
+        if let Ok(mut c) = self.cluster_cache.lock() {
+            *c = Some((entry, Arc::clone(&out)));
+        }
+        Ok(out)
+    }
+
+    /// Reads guest bytes through the L1 table `l1` of a disk of `size` bytes.
+    pub(crate) fn read_guest(
+        &self,
+        l1: &L1Table,
+        size: u64,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<(), ReadError> {
+        let total = u64::try_from(buf.len()).unwrap_or(u64::MAX);
+        match offset.checked_add(total) {
+            Some(end) if end <= size => {}
+            _ => {
+                return Err(ReadError::new(
+                    offset,
+                    total,
+                    ReadErrorKind::OutOfBounds { len: size },
+                ));
+            }
+        }
+        let mut done = 0usize;
+        // Each round fills at least one byte.
+        while done < buf.len() {
+            let pos = offset.saturating_add(u64::try_from(done).unwrap_or(u64::MAX));
+            let left = buf.len().saturating_sub(done);
+            let (kind, run) = self
+                .map(l1, pos)
+                .map_err(|m| read_err(pos, u64::try_from(left).unwrap_or(0), m))?;
+            let n = usz(run).min(left).max(1);
+            let end = done.saturating_add(n);
+            let dst = buf
+                .get_mut(done..end)
+                .ok_or_else(|| read_err(pos, 0, "internal range error"))?;
+            self.fill(kind, pos, dst)?;
+            done = end;
+        }
+        Ok(())
+    }
+
+    fn fill(&self, kind: Mapping, pos: u64, dst: &mut [u8]) -> Result<(), ReadError> {
+        let n = u64::try_from(dst.len()).unwrap_or(u64::MAX);
+        match kind {
+            Mapping::Zero => dst.fill(0),
+            Mapping::Unallocated => self.read_backing(pos, dst)?,
+            Mapping::Data(host) => {
+                if self.header.crypt_method != 0 {
+                    return Err(read_err(
+                        pos,
+                        n,
+                        "cluster is encrypted; it cannot be read without the key",
+                    ));
+                }
+                let src: &dyn ReadAt = match &self.data_file {
+                    None => self.file.as_ref(),
+                    Some(DataFile::Open(r)) => r.as_ref(),
+                    Some(DataFile::Unavailable(why)) => {
+                        return Err(read_err(
+                            pos,
+                            n,
+                            format!("external data file unavailable: {why}"),
+                        ));
+                    }
+                };
+                src.read_exact_at(host, dst)
+                    .map_err(|e| read_err(pos, n, format!("data at host offset {host:#x}: {e}")))?;
+            }
+            Mapping::Compressed { entry, intra } => {
+                if self.header.crypt_method != 0 {
+                    return Err(read_err(
+                        pos,
+                        n,
+                        "cluster is encrypted; it cannot be read without the key",
+                    ));
+                }
+                let c = self.decompress(entry).map_err(|m| read_err(pos, n, m))?;
+                let s = usz(intra);
+                let src = s
+                    .checked_add(dst.len())
+                    .and_then(|e| c.get(s..e))
+                    .ok_or_else(|| read_err(pos, n, "internal range error"))?;
+                dst.copy_from_slice(src);
+            }
+        }
+        Ok(())
+    }
+
+    fn read_backing(&self, pos: u64, dst: &mut [u8]) -> Result<(), ReadError> {
+        let n = u64::try_from(dst.len()).unwrap_or(u64::MAX);
+        let Some(b) = &self.backing else {
+            dst.fill(0);
+            return Ok(());
+        };
+        let src_len = match &b.state {
+            BackingState::Qcow2(img) => img.header.size,
+            BackingState::Raw(r) => r.len(),
+            other => {
+                return Err(read_err(
+                    pos,
+                    n,
+                    format!("backing file {} unavailable: {other:?}", b.name),
+                ));
+            }
+        };
+        // Past the end of a smaller backing file the guest reads zeros.
+        let have = usz(src_len.saturating_sub(pos).min(n));
+        let (head, tail) = dst.split_at_mut(have.min(dst.len()));
+        if !head.is_empty() {
+            match &b.state {
+                BackingState::Qcow2(img) => {
+                    img.read_guest(&img.active, img.header.size, pos, head)?
+                }
+                BackingState::Raw(r) => r.read_exact_at(pos, head)?,
+                _ => {}
+            }
+        }
+        tail.fill(0);
+        Ok(())
+    }
+
+    /// Whether `offset..offset+len` of the guest (through `l1`) reads as
+    /// zeros without looking at data.
+    pub(crate) fn guest_known_zero(&self, l1: &L1Table, size: u64, offset: u64, len: u64) -> bool {
+        let Some(end) = offset.checked_add(len) else {
+            return false;
+        };
+        if end > size {
+            return false;
+        }
+        let mut pos = offset;
+        let mut steps = 0u32;
+        // Each round advances by at least one byte; the step bound keeps
+        // a huge range of tiny clusters from taking forever ("unknown").
+        while pos < end {
+            steps = steps.saturating_add(1);
+            if steps > MAX_KNOWN_ZERO_STEPS {
+                return false;
+            }
+            let Ok((kind, run)) = self.map(l1, pos) else {
+                return false;
+            };
+            let ok = match kind {
+                Mapping::Zero => true,
+                Mapping::Unallocated => match self.backing.as_ref().map(|b| &b.state) {
+                    None => true,
+                    Some(BackingState::Qcow2(img)) => {
+                        let r = run.min(end.saturating_sub(pos));
+                        pos >= img.header.size
+                            || img.guest_known_zero(
+                                &img.active,
+                                img.header.size,
+                                pos,
+                                r.min(img.header.size.saturating_sub(pos)),
+                            )
+                    }
+                    _ => false,
+                },
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+            pos = pos.saturating_add(run.max(1));
+        }
+        true
+    }
+
+    /// Maps a guest offset: what it is and how many bytes from it share
+    /// that mapping (to the end of the cluster, subcluster or L2 range).
+    fn map(&self, l1: &L1Table, pos: u64) -> Result<(Mapping, u64), String> {
+        let h = &self.header;
+        let cs = h.cluster_size();
+        let in_cluster = pos.checked_rem(cs).unwrap_or(0);
+        let cluster_left = cs.saturating_sub(in_cluster);
+        let cluster_index = pos >> h.cluster_bits;
+        let l2_entries = h.l2_entries().max(1);
+        let l1_index = usz(cluster_index.checked_div(l2_entries).unwrap_or(0));
+        let l2_index = usz(cluster_index.checked_rem(l2_entries).unwrap_or(0));
+        if l1_index >= l1.size {
+            // Everything past the L1 table is unallocated.
+            return Ok((Mapping::Unallocated, u64::MAX.saturating_sub(pos).max(1)));
+        }
+        if l1_index >= l1.valid {
+            return Err(format!(
+                "L1 entry {l1_index} lies past the end of the file (L1 table at {:#x})",
+                l1.offset
+            ));
+        }
+        let l1e = l1.entries.get(l1_index).copied().unwrap_or(0);
+        let l2_off = l1e & L1E_OFFSET_MASK;
+        if l2_off == 0 {
+            // The whole L2 range is unallocated.
+            let range_left = (l2_entries.saturating_sub(u64::try_from(l2_index).unwrap_or(0)))
+                .saturating_mul(cs)
+                .saturating_sub(in_cluster);
+            return Ok((Mapping::Unallocated, range_left.max(1)));
+        }
+        let t = self
+            .l2_table(l2_off)
+            .map_err(|e| format!("L1 entry {l1_index}: {e}"))?;
+        let es = usz(h.l2_entry_size());
+        let at = l2_index.saturating_mul(es);
+        let entry = be64(&t, at);
+        let ty = cluster_type(h, entry);
+        let host = entry & L2E_OFFSET_MASK;
+        if h.extended_l2() {
+            let bitmap = be64(&t, at.saturating_add(8));
+            let sc_size = cs / 32;
+            let sc = u32::try_from(in_cluster.checked_div(sc_size).unwrap_or(0))
+                .unwrap_or(0)
+                .min(31);
+            let sc_left = sc_size.saturating_sub(in_cluster.checked_rem(sc_size).unwrap_or(0));
+            let alloc = bitmap & (1u64 << sc) != 0;
+            let zero = bitmap & (1u64 << sc.saturating_add(32)) != 0;
+            return match ty {
+                ClusterType::Compressed => {
+                    if bitmap != 0 {
+                        return Err(format!(
+                            "compressed L2 entry {l2_index} of the table at {l2_off:#x} has a non-zero subcluster bitmap {bitmap:#x}"
+                        ));
+                    }
+                    Ok((
+                        Mapping::Compressed {
+                            entry,
+                            intra: in_cluster,
+                        },
+                        cluster_left,
+                    ))
+                }
+                ClusterType::Normal | ClusterType::ZeroAlloc => {
+                    if (bitmap >> 32) & bitmap != 0 {
+                        return Err(format!(
+                            "L2 entry {l2_index} of the table at {l2_off:#x} has a corrupt subcluster bitmap {bitmap:#x}"
+                        ));
+                    }
+                    if !host.is_multiple_of(cs) {
+                        return Err(format!(
+                            "L2 entry {l2_index} of the table at {l2_off:#x}: host offset {host:#x} is not cluster aligned"
+                        ));
+                    }
+                    if zero {
+                        Ok((Mapping::Zero, sc_left))
+                    } else if alloc {
+                        Ok((Mapping::Data(host.saturating_add(in_cluster)), sc_left))
+                    } else {
+                        Ok((Mapping::Unallocated, sc_left))
+                    }
+                }
+                _ => {
+                    if bitmap & 0xffff_ffff != 0 {
+                        return Err(format!(
+                            "unallocated L2 entry {l2_index} of the table at {l2_off:#x} has allocation bits {bitmap:#x}"
+                        ));
+                    }
+                    Ok((
+                        if zero {
+                            Mapping::Zero
+                        } else {
+                            Mapping::Unallocated
+                        },
+                        sc_left,
+                    ))
+                }
+            };
+        }
+        match ty {
+            ClusterType::Unallocated => Ok((Mapping::Unallocated, cluster_left)),
+            ClusterType::ZeroPlain | ClusterType::ZeroAlloc => Ok((Mapping::Zero, cluster_left)),
+            ClusterType::Compressed => Ok((
+                Mapping::Compressed {
+                    entry,
+                    intra: in_cluster,
+                },
+                cluster_left,
+            )),
+            ClusterType::Normal => {
+                if !host.is_multiple_of(cs) {
+                    return Err(format!(
+                        "L2 entry {l2_index} of the table at {l2_off:#x}: host offset {host:#x} is not cluster aligned"
+                    ));
+                }
+                Ok((Mapping::Data(host.saturating_add(in_cluster)), cluster_left))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Mapping {
+    Zero,
+    Unallocated,
+    Data(u64),
+    Compressed { entry: u64, intra: u64 },
+}
