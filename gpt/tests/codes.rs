@@ -60,18 +60,30 @@ fn emitted_codes(src: &str) -> Vec<String> {
     out
 }
 
+/// Every `.rs` file under `dir`, subdirectories included (the checks are
+/// split into a module per structure), each split into the code above its
+/// first `#[cfg(test)]` and the unit tests below it.
+fn sources(dir: &Path, code: &mut String, unit: &mut String) {
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            sources(&p, code, unit);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            let text = fs::read_to_string(&p).unwrap();
+            let (c, t) = text.split_once("#[cfg(test)]").unwrap_or((&text, ""));
+            code.push_str(c);
+            unit.push_str(t);
+        }
+    }
+}
+
 #[test]
 fn every_emitted_code_is_tested() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // Each source file ends with its unit tests (`#[cfg(test)]`): the part
     // before emits, the part after tests.
     let (mut code, mut unit) = (String::new(), String::new());
-    for e in fs::read_dir(root.join("src")).unwrap() {
-        let text = fs::read_to_string(e.unwrap().path()).unwrap();
-        let (c, t) = text.split_once("#[cfg(test)]").unwrap_or((&text, ""));
-        code.push_str(c);
-        unit.push_str(t);
-    }
+    sources(&root.join("src"), &mut code, &mut unit);
     let tests = read_dir_text(&root.join("tests")) + &unit;
     let codes = emitted_codes(&code);
     let untested: Vec<_> = codes

@@ -1,0 +1,91 @@
+//! A disk that grew after it was partitioned: the backup GPT left behind
+//! in the middle of the disk, and the one repair that must not be
+//! suggested when only that stale copy survives.
+
+use super::{SGDISK_E, SGDISK_E_WHY, gpt};
+use crate::tables::Tables;
+use crate::util::{human, mul};
+use imgcheck_core::{Finding, Hint, Severity, Target};
+
+/// Whether the only GPT copy left is a stale backup found by searching.
+pub(super) fn found_by_search(t: &Tables) -> bool {
+    t.backup.is_some() && t.backup_search.as_ref().is_some_and(|s| s.found.is_some())
+}
+
+/// The repair for a grown disk. With only a stale backup left, `sgdisk -e`
+/// sees no table at all and writes an empty one: never suggest it then.
+pub(super) fn grow_hint(t: &Tables) -> Hint {
+    if found_by_search(t) {
+        Hint::advice(
+            "do not run `sgdisk -e` on this image: it finds no table and writes an empty one; follow gpt.backup_header.found_by_search instead",
+        )
+    } else {
+        Hint::writes(SGDISK_E)
+            .on(Target::Disk)
+            .because(SGDISK_E_WHY)
+    }
+}
+
+/// The stale backup of a grown disk whose primary is gone, or a search for
+/// it that the probe bound stopped.
+pub(super) fn stale_backup_findings(t: &Tables, out: &mut Vec<Finding>) {
+    let ss = t.sector.bytes;
+    let Some(s) = &t.backup_search else { return };
+    match (s.found, &t.backup) {
+        (Some((lba, via)), Some(b)) => {
+            let disk = t.disk_sectors();
+            let last = disk.saturating_sub(1);
+            let grown = last.saturating_sub(lba);
+            let n = b.entries.as_ref().map_or(0, |e| e.entries.len());
+            let old_bytes = mul(lba.saturating_add(1), ss);
+            let copy = if ss == 512 {
+                "gdisk {image}.fixed   # recovery menu: r, b, c, w".to_string()
+            } else {
+                format!(
+                    "DEV=$(losetup -b {ss} -f --show {{image}}.fixed); gdisk \"$DEV\"; losetup -d \"$DEV\"   # recovery menu: r, b, c, w"
+                )
+            };
+            let grow = if ss == 512 {
+                "sgdisk -e {image}.fixed".to_string()
+            } else {
+                format!(
+                    "DEV=$(losetup -b {ss} -f --show {{image}}.fixed); sgdisk -e \"$DEV\"; losetup -d \"$DEV\""
+                )
+            };
+            out.push(
+                gpt(
+                    Severity::Error,
+                    "gpt.backup_header.found_by_search",
+                    mul(lba, ss),
+                    format!(
+                        "the primary GPT is gone and no backup header is at the last LBA {last}, but a valid backup header was found at LBA {lba} ({}; {} places probed): the disk grew by {grown} sectors ({}) after it was partitioned. gdisk, sgdisk, libblkid and the kernel look for the backup only at the last LBA, so to them this disk has no partition table; its {n} partitions are listed from this copy",
+                        via.describe(),
+                        s.probes,
+                        human(mul(grown, ss))
+                    ),
+                )
+                .with_hint(
+                    Hint::writes(format!(
+                        "cp --sparse=always {{image}} {{image}}.fixed\ntruncate -s {old_bytes} {{image}}.fixed\n{copy}\ntruncate -s {} {{image}}.fixed\n{grow}",
+                        t.disk_size
+                    ))
+                    .on(Target::Image)
+                    .because(format!(
+                        "on a copy, shrink back to the size the table knows so the tools find the backup, rebuild the primary from it, then grow again; the copy loses only the {} past byte {old_bytes}, which no partition covers",
+                        human(mul(grown, ss)),
+                    )),
+                ),
+            );
+        }
+        (None, _) if !s.complete => out.push(gpt(
+            Severity::Info,
+            "gpt.backup_header.search_incomplete",
+            0,
+            format!(
+                "the search for a stale backup GPT header (left behind when a disk grows) stopped after {} probes, the bound: the middle of the disk was not searched",
+                s.probes
+            ),
+        )),
+        _ => {}
+    }
+}

@@ -1,0 +1,163 @@
+//! A classic MBR: its four entries, the logical partitions of the EBR
+//! chain, and overlaps among them all.
+
+use super::{MAX_PAIR_FINDINGS, Tags, mbrf, tag_since};
+use crate::mbr::{Mbr, entry_offset, is_extended};
+use crate::tables::Tables;
+use crate::util::{human, mul};
+use imgcheck_core::{Finding, Severity};
+
+/// #26 and dos.c "overlaps partition": every pair of used entries, and
+/// logicals among themselves.
+pub(super) fn mbr_overlaps(m: &Mbr, out: &mut Vec<Finding>, tags: &mut Tags) {
+    // (label, first, last, finding offset, partition number)
+    let mut ranges: Vec<(String, u64, u64, u64, u32)> = m
+        .entries
+        .iter()
+        .filter(|e| e.is_used())
+        .map(|e| {
+            (
+                format!("entry {}", e.slot),
+                u64::from(e.starting_lba),
+                e.last_lba(),
+                entry_offset(e.slot),
+                u32::from(e.slot),
+            )
+        })
+        .collect();
+    let n_primary = ranges.len();
+    ranges.extend(m.logicals.iter().map(|l| {
+        (
+            format!("logical {}", l.number),
+            l.start_lba,
+            l.start_lba.saturating_add(l.size_in_lba).saturating_sub(1),
+            mul(l.ebr_lba, m.sector_size).saturating_add(entry_offset(1)),
+            l.number,
+        )
+    }));
+    let ext_slots: Vec<usize> = m
+        .entries
+        .iter()
+        .filter(|e| e.is_used())
+        .enumerate()
+        .filter(|(_, e)| is_extended(e.os_type))
+        .map(|(i, _)| i)
+        .collect();
+    let mut reported = 0usize;
+    for (i, a) in ranges.iter().enumerate() {
+        for (j, b) in ranges.iter().enumerate().skip(i.saturating_add(1)) {
+            // A logical inside the extended container is where it belongs.
+            let logical_in_ext = j >= n_primary && ext_slots.contains(&i);
+            if logical_in_ext || reported >= MAX_PAIR_FINDINGS {
+                continue;
+            }
+            if a.1 <= b.2 && b.1 <= a.2 {
+                reported = reported.saturating_add(1);
+                // An extended container is no partition node: the CLI then
+                // keeps the finding on the table.
+                tags.push((out.len(), b.4));
+                out.push(mbrf(
+                    Severity::Error,
+                    "mbr.partition.overlap",
+                    b.3,
+                    format!(
+                        "MBR {} (LBA {}..={}) and {} (LBA {}..={}) overlap",
+                        a.0, a.1, a.2, b.0, b.1, b.2
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+pub(super) fn mbr_checks(t: &Tables, m: &Mbr, out: &mut Vec<Finding>, tags: &mut Tags) {
+    let disk = t.disk_sectors();
+    let ss = t.sector.bytes;
+    for e in m.entries.iter().filter(|e| e.is_used()) {
+        let before = out.len();
+        let at = entry_offset(e.slot);
+        if e.status != 0 && e.status != 0x80 {
+            out.push(mbrf(
+                Severity::Warning,
+                "mbr.partition.boot_flag",
+                at,
+                format!(
+                    "MBR entry {} has status byte 0x{:02X}; only 0x00 and 0x80 are valid",
+                    e.slot, e.status
+                ),
+            ));
+        }
+        if e.starting_lba == 0 {
+            out.push(mbrf(
+                Severity::Error,
+                "mbr.partition.contains_sector0",
+                at.saturating_add(8),
+                format!("MBR entry {} starts at LBA 0, over the MBR itself", e.slot),
+            ));
+        }
+        if e.last_lba() >= disk {
+            let cut = e
+                .last_lba()
+                .saturating_add(1)
+                .saturating_sub(disk.max(u64::from(e.starting_lba)));
+            out.push(mbrf(
+                Severity::Error,
+                "mbr.partition.beyond_disk",
+                at.saturating_add(12),
+                format!(
+                    "MBR entry {} (LBA {}..={}) runs past the end of the disk ({disk} sectors): {cut} sectors ({}) are missing",
+                    e.slot,
+                    e.starting_lba,
+                    e.last_lba(),
+                    human(mul(cut, ss))
+                ),
+            ));
+        }
+        tag_since(out, tags, before, u32::from(e.slot));
+    }
+    for l in &m.logicals {
+        let before = out.len();
+        let at = mul(l.ebr_lba, ss).saturating_add(entry_offset(1));
+        let last = l.start_lba.saturating_add(l.size_in_lba).saturating_sub(1);
+        if l.status != 0 && l.status != 0x80 {
+            out.push(mbrf(
+                Severity::Warning,
+                "mbr.partition.boot_flag",
+                at,
+                format!(
+                    "logical partition {} has status byte 0x{:02X}; only 0x00 and 0x80 are valid",
+                    l.number, l.status
+                ),
+            ));
+        }
+        if let Some(ext) = m
+            .entries
+            .iter()
+            .find(|e| e.is_used() && is_extended(e.os_type))
+            && (l.start_lba <= u64::from(ext.starting_lba) || last > ext.last_lba())
+        {
+            out.push(mbrf(
+                Severity::Error,
+                "mbr.logical.outside_extended",
+                at.saturating_add(8),
+                format!(
+                    "logical partition {} (LBA {}..={last}) is not entirely inside the extended partition (LBA {}..={})",
+                    l.number,
+                    l.start_lba,
+                    ext.starting_lba,
+                    ext.last_lba()
+                ),
+            ));
+        }
+        if last >= disk {
+            out.push(mbrf(
+                Severity::Error,
+                "mbr.partition.beyond_disk",
+                at.saturating_add(12),
+                format!("logical partition {} (LBA {}..={last}) runs past the end of the disk ({disk} sectors)", l.number, l.start_lba),
+            ));
+        }
+        tag_since(out, tags, before, l.number);
+    }
+    mbr_overlaps(m, out, tags);
+}
