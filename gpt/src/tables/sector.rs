@@ -1,0 +1,141 @@
+//! The logical sector size: a disk image does not record it, so it is
+//! decided from where the GPT signatures sit, the protective MBR's size,
+//! and, for a classic MBR, where partition contents are found.
+
+use crate::header::SIGNATURE;
+use crate::mbr::{Mbr, TYPE_PROTECTIVE, is_extended};
+use crate::util::{bytes, human, le32, mul, read_opt};
+use imgcheck_core::ReadAt;
+use serde::Serialize;
+
+/// The logical sector sizes a disk image may use.
+pub const SECTOR_SIZES: [u64; 2] = [512, 4096];
+
+/// The logical sector size and how it was decided.
+#[derive(Debug, Clone, Serialize)]
+pub struct SectorSize {
+    /// 512 or 4096.
+    pub bytes: u64,
+    /// The facts it rests on (`"EFI PART" at byte 4096`, …).
+    pub evidence: Vec<String>,
+    /// True when nothing on disk told: 512 is then an assumption (MBR
+    /// convention), reported as such.
+    pub assumed: bool,
+    /// True when both sizes found some support.
+    pub ambiguous: bool,
+}
+
+fn sig_at<R: ReadAt + ?Sized>(r: &R, off: u64) -> bool {
+    read_opt(r, off, 8, 8).is_some_and(|b| b.as_slice() == SIGNATURE)
+}
+
+/// Decides the logical sector size from where `"EFI PART"` sits, the
+/// self-pointers of the headers found, and the protective MBR's size.
+pub fn detect_sector_size<R: ReadAt + ?Sized>(r: &R) -> SectorSize {
+    let len = r.len();
+    let pmbr_size = read_opt(r, 0, 512, 512).and_then(|s| {
+        (bytes(&s, 510, 2) == [0x55, 0xAA])
+            .then(|| {
+                (0..4usize).find_map(|i| {
+                    let b = 0x1BEusize.saturating_add(i.saturating_mul(16));
+                    (s.get(b.saturating_add(4)).copied() == Some(TYPE_PROTECTIVE))
+                        .then(|| le32(&s, b.saturating_add(12)))
+                })
+            })
+            .flatten()
+    });
+    let mut scored: Vec<(u64, u32, Vec<String>)> = Vec::new();
+    for ss in SECTOR_SIZES {
+        let mut score = 0u32;
+        let mut ev = Vec::new();
+        let last = len.checked_div(ss).unwrap_or(0).saturating_sub(1);
+        if sig_at(r, ss) {
+            score = score.saturating_add(4);
+            ev.push(format!("primary \"EFI PART\" at byte {ss}"));
+            if read_opt(r, ss.saturating_add(0x18), 8, 8).is_some_and(|b| b == 1u64.to_le_bytes()) {
+                score = score.saturating_add(1);
+            }
+        }
+        if len.is_multiple_of(ss) && len >= ss.saturating_mul(3) && sig_at(r, mul(last, ss)) {
+            score = score.saturating_add(3);
+            ev.push(format!("backup \"EFI PART\" at the last {ss}-byte sector"));
+        }
+        if let Some(size) = pmbr_size {
+            let covers = u64::from(size).saturating_add(1).saturating_mul(ss);
+            if covers == len || (size == u32::MAX && last > u64::from(u32::MAX)) {
+                score = score.saturating_add(1);
+                ev.push(format!(
+                    "protective MBR size {size} × {ss} B matches the disk size ({})",
+                    human(len)
+                ));
+            }
+        }
+        scored.push((ss, score, ev));
+    }
+    let supported = scored.iter().filter(|(_, s, _)| *s > 0).count();
+    let best = scored
+        .iter()
+        .max_by_key(|(ss, s, _)| (*s, u64::MAX.saturating_sub(*ss)))
+        .cloned();
+    match best {
+        Some((ss, s, ev)) if s > 0 => SectorSize {
+            bytes: ss,
+            evidence: ev,
+            assumed: false,
+            ambiguous: supported > 1,
+        },
+        _ => SectorSize {
+            bytes: 512,
+            evidence: vec![
+                "no GPT signature at byte 512 or 4096 and no protective MBR size: 512 assumed"
+                    .into(),
+            ],
+            assumed: true,
+            ambiguous: false,
+        },
+    }
+}
+
+/// Most MBR partitions probed for contents when inferring the sector size.
+const MAX_SIZE_PROBES: usize = 8;
+
+/// An MBR does not record its sector size: count the partitions whose
+/// start holds a known signature when LBAs are 512-byte and 4096-byte
+/// sectors, and keep the size the contents agree with.
+pub(super) fn infer_mbr_sector_size<R: ReadAt + ?Sized>(r: &R, m: &Mbr, sector: &mut SectorSize) {
+    let starts: Vec<u64> = m
+        .entries
+        .iter()
+        .filter(|e| e.is_used() && !is_extended(e.os_type))
+        .map(|e| u64::from(e.starting_lba))
+        .take(MAX_SIZE_PROBES)
+        .collect();
+    let hits = |ss: u64| {
+        starts
+            .iter()
+            .filter(|&&lba| crate::sig::identify_at(r, mul(lba, ss)).is_some())
+            .count()
+    };
+    let (h512, h4k) = (hits(512), hits(4096));
+    if h4k > h512 {
+        *sector = SectorSize {
+            bytes: 4096,
+            evidence: vec![format!(
+                "MBR partition starts hold filesystem signatures when counted in 4096-byte sectors ({h4k} of {}), not in 512-byte ones ({h512})",
+                starts.len()
+            )],
+            assumed: false,
+            ambiguous: h512 > 0,
+        };
+    } else if h512 > 0 {
+        *sector = SectorSize {
+            bytes: 512,
+            evidence: vec![format!(
+                "MBR partition starts hold filesystem signatures when counted in 512-byte sectors ({h512} of {})",
+                starts.len()
+            )],
+            assumed: false,
+            ambiguous: h4k > 0,
+        };
+    }
+}
