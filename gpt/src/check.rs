@@ -50,13 +50,11 @@ mod mbr;
 mod partitions;
 mod pmbr;
 
-use crate::header::Role;
 use crate::mbr::MbrKind;
 use crate::tables::{Scheme, Tables};
-use crate::util::{human, mul};
 use geometry::{free_space_findings, geometry_checks, sector_size_checks};
-use grown::{found_by_search, grow_hint, stale_backup_findings};
-use headers::{compare_copies, copy_checks, copy_offset, rebuild_hint};
+use grown::{found_by_search, grow_hint, not_at_end, stale_backup_findings};
+use headers::{compare_copies, copy_checks, copy_offset, missing_copies};
 use imgcheck_core::{Finding, Layer, Severity, Space};
 use mbr::mbr_checks;
 use partitions::partition_checks;
@@ -205,81 +203,20 @@ fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
     out
 }
 
+/// A GPT disk: each copy, the copies against each other, the layout, the
+/// partitions, the protective MBR and the free space, in that order.
 fn gpt_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
-    let ss = t.sector.bytes;
-    let disk = t.disk_sectors();
-    let last = disk.saturating_sub(1);
     for c in [t.primary.as_ref(), t.backup.as_ref()]
         .into_iter()
         .flatten()
     {
         copy_checks(t, c, out);
     }
-    let other_ok = |role: Role| {
-        [t.primary.as_ref(), t.backup.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|c| c.role != role && c.valid(ss))
-    };
-    if t.primary.is_none() {
-        let mut f = gpt(
-            Severity::Error,
-            "gpt.primary_header.missing",
-            ss,
-            format!("no GPT header at LBA 1 (byte {ss}): the \"EFI PART\" signature is gone"),
-        );
-        // With only a stale backup, gdisk cannot find the copy to rebuild
-        // from: the found_by_search finding carries the recipe instead.
-        if other_ok(Role::Primary) && !found_by_search(t) {
-            f = f.with_hint(rebuild_hint(Role::Primary));
-        }
-        out.push(f);
-    }
-    if t.backup.is_none() {
-        let mut f = gpt(
-            Severity::Error,
-            "gpt.backup_header.missing",
-            mul(last, ss),
-            format!(
-                "no backup GPT header at LBA {:?} (the last LBA, and the primary's alternate_lba){}",
-                t.backup_searched,
-                t.backup_search.as_ref().map_or(String::new(), |s| format!(
-                    ", nor at any of {} other places a grown disk's stale backup would be (the protective MBR's end, the last sector before each 1 MiB boundary)",
-                    s.probes
-                ))
-            ),
-        );
-        if other_ok(Role::Backup) {
-            f = f.with_hint(rebuild_hint(Role::Backup));
-        }
-        out.push(f);
-    }
+    missing_copies(t, out);
     if let (Some(p), Some(b)) = (&t.primary, &t.backup) {
         compare_copies(t, p, b, out);
     }
-    // Grown disk: gdisk Verify #6, libfdisk "The backup GPT table is not on the end of the device".
-    let backup_lba = t
-        .backup
-        .as_ref()
-        .map(|b| b.lba)
-        .or_else(|| t.primary.as_ref().map(|p| p.header.alternate_lba));
-    if let Some(bl) = backup_lba
-        && bl < last
-    {
-        let grown = last.saturating_sub(bl);
-        out.push(
-            gpt(
-                Severity::Warning,
-                "gpt.backup_header.not_at_end",
-                mul(bl, ss),
-                format!(
-                    "the backup GPT header is at LBA {bl}, not at the last LBA {last}: the disk grew by {grown} sectors ({}) after it was partitioned, and the table does not cover that space",
-                    human(mul(grown, ss))
-                ),
-            )
-            .with_hint(grow_hint(t)),
-        );
-    }
+    not_at_end(t, out);
     geometry_checks(t, out);
     if let (Some(h), Some(entries)) = (t.header(), t.entries()) {
         let parts = t.partitions();

@@ -89,3 +89,33 @@ pub(super) fn stale_backup_findings(t: &Tables, out: &mut Vec<Finding>) {
         _ => {}
     }
 }
+
+/// The backup header short of the last LBA: the disk grew after it was
+/// partitioned.
+pub(super) fn not_at_end(t: &Tables, out: &mut Vec<Finding>) {
+    let ss = t.sector.bytes;
+    let last = t.disk_sectors().saturating_sub(1);
+    // Grown disk: gdisk Verify #6, libfdisk "The backup GPT table is not on the end of the device".
+    let backup_lba = t
+        .backup
+        .as_ref()
+        .map(|b| b.lba)
+        .or_else(|| t.primary.as_ref().map(|p| p.header.alternate_lba));
+    if let Some(bl) = backup_lba
+        && bl < last
+    {
+        let grown = last.saturating_sub(bl);
+        out.push(
+            gpt(
+                Severity::Warning,
+                "gpt.backup_header.not_at_end",
+                mul(bl, ss),
+                format!(
+                    "the backup GPT header is at LBA {bl}, not at the last LBA {last}: the disk grew by {grown} sectors ({}) after it was partitioned, and the table does not cover that space",
+                    human(mul(grown, ss))
+                ),
+            )
+            .with_hint(grow_hint(t)),
+        );
+    }
+}

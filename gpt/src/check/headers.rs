@@ -1,7 +1,7 @@
 //! The GPT headers and their entry arrays, each copy on its own (what it
 //! claims about itself) and the two copies against each other.
 
-use super::gpt;
+use super::{found_by_search, gpt};
 use crate::header::{EntriesUnread, GptCopy, MAX_ENTRY_ARRAY_BYTES, REVISION_1_0, Role};
 use crate::tables::Tables;
 use crate::util::mul;
@@ -282,5 +282,51 @@ pub(super) fn compare_copies(t: &Tables, p: &GptCopy, b: &GptCopy, out: &mut Vec
                 differ.join(", ")
             ),
         ));
+    }
+}
+
+/// A copy whose signature is not where it belongs, with the rebuild from
+/// the other copy when that one is whole.
+pub(super) fn missing_copies(t: &Tables, out: &mut Vec<Finding>) {
+    let ss = t.sector.bytes;
+    let last = t.disk_sectors().saturating_sub(1);
+    let other_ok = |role: Role| {
+        [t.primary.as_ref(), t.backup.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|c| c.role != role && c.valid(ss))
+    };
+    if t.primary.is_none() {
+        let mut f = gpt(
+            Severity::Error,
+            "gpt.primary_header.missing",
+            ss,
+            format!("no GPT header at LBA 1 (byte {ss}): the \"EFI PART\" signature is gone"),
+        );
+        // With only a stale backup, gdisk cannot find the copy to rebuild
+        // from: the found_by_search finding carries the recipe instead.
+        if other_ok(Role::Primary) && !found_by_search(t) {
+            f = f.with_hint(rebuild_hint(Role::Primary));
+        }
+        out.push(f);
+    }
+    if t.backup.is_none() {
+        let mut f = gpt(
+            Severity::Error,
+            "gpt.backup_header.missing",
+            mul(last, ss),
+            format!(
+                "no backup GPT header at LBA {:?} (the last LBA, and the primary's alternate_lba){}",
+                t.backup_searched,
+                t.backup_search.as_ref().map_or(String::new(), |s| format!(
+                    ", nor at any of {} other places a grown disk's stale backup would be (the protective MBR's end, the last sector before each 1 MiB boundary)",
+                    s.probes
+                ))
+            ),
+        );
+        if other_ok(Role::Backup) {
+            f = f.with_hint(rebuild_hint(Role::Backup));
+        }
+        out.push(f);
     }
 }
