@@ -30,12 +30,13 @@ mod snapshots;
 mod stats;
 mod walk;
 
-use crate::header::{Header, usz};
+use crate::header::Header;
 use crate::image::*;
 use crate::limits::*;
 use bitmaps::check_bitmaps;
 use counts::{CLASS_META, Counts};
 use findings::Sink;
+use imgcheck_core::bytes::usize_of;
 use imgcheck_core::{Finding, ReadAt, Severity};
 use open::{backing_findings, check_chain, qemu_open_checks};
 use placement::{overlap_checks, refcounts_past_eof, truncation};
@@ -224,7 +225,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
     } else {
         (1u64 << h.refcount_bits()).saturating_sub(1)
     };
-    let n = usz(nb_clusters);
+    let n = usize_of(nb_clusters);
     let mut c = Ctx {
         img: image,
         h,

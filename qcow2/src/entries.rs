@@ -2,8 +2,9 @@
 //! an L2 entry describes, and loading an L1 table: what both the guest
 //! view and the checker decode.
 
-use crate::header::{Header, be64, usz};
+use crate::header::Header;
 use crate::limits::*;
+use imgcheck_core::bytes::{be64, usize_of};
 use imgcheck_core::{ReadAt, ReadError, ReadErrorKind};
 
 /// L1 entry bits 9..=55: the L2 table offset.
@@ -107,10 +108,10 @@ pub(crate) fn read_zero_filled(
             ReadErrorKind::TooLarge { limit },
         ));
     }
-    let mut buf = vec![0u8; usz(len)];
+    let mut buf = vec![0u8; usize_of(len)];
     let have = file.len().saturating_sub(offset).min(len);
     if have > 0 {
-        let part = buf.get_mut(..usz(have)).unwrap_or(&mut []);
+        let part = buf.get_mut(..usize_of(have)).unwrap_or(&mut []);
         file.read_exact_at(offset, part)?;
     }
     Ok((buf, have))
@@ -141,7 +142,7 @@ pub(crate) fn load_l1(file: &dyn ReadAt, offset: u64, l1_size: u32) -> Result<L1
     Ok(L1Table {
         offset,
         entries,
-        valid: usz(have / 8),
-        size: usz(u64::from(l1_size)),
+        valid: usize_of(have / 8),
+        size: usize_of(u64::from(l1_size)),
     })
 }

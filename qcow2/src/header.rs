@@ -19,6 +19,7 @@ use crate::error::Error;
 use crate::limits::*;
 use extensions::parse_extensions;
 use features::header_findings;
+use imgcheck_core::bytes::{be32, be64, bytes, u8_at, usize_of};
 use imgcheck_core::{Finding, ReadAt};
 use serde::Serialize;
 
@@ -75,35 +76,9 @@ pub struct Header {
     pub backing_file: Option<String>,
 }
 
-fn arr<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
-    at.checked_add(N)
-        .and_then(|end| b.get(at..end))
-        .and_then(|s| <[u8; N]>::try_from(s).ok())
-        .unwrap_or([0; N])
-}
-
-/// Big-endian u16 at `at` (0 when out of range; callers check lengths first).
-pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes(arr(b, at))
-}
-/// Big-endian u32 at `at`.
-pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes(arr(b, at))
-}
-/// Big-endian u64 at `at`.
-pub(crate) fn be64(b: &[u8], at: usize) -> u64 {
-    u64::from_be_bytes(arr(b, at))
-}
-
-pub(crate) fn usz(v: u64) -> usize {
-    usize::try_from(v).unwrap_or(usize::MAX)
-}
-
+/// The text of a name field: up to the first NUL, lossy UTF-8.
 fn string_at(b: &[u8], at: usize, len: usize) -> String {
-    let s = at
-        .checked_add(len)
-        .and_then(|end| b.get(at..end))
-        .unwrap_or(&[]);
+    let s = bytes(b, at, len);
     let s = s.split(|&c| c == 0).next().unwrap_or(&[]);
     String::from_utf8_lossy(s).into_owned()
 }
@@ -164,7 +139,7 @@ impl Header {
         let mut findings = Vec::new();
         let mut fixed = [0u8; 104];
         let avail = file.len().min(104);
-        let buf = fixed.get_mut(..usz(avail)).unwrap_or(&mut []);
+        let buf = fixed.get_mut(..usize_of(avail)).unwrap_or(&mut []);
         file.read_exact_at(0, buf).map_err(|source| Error::Read {
             structure: "header",
             source,
@@ -251,7 +226,7 @@ impl Header {
                 }
             })?;
         if h.header_length > 104 {
-            h.compression_type = c0.get(104).copied().unwrap_or(0);
+            h.compression_type = u8_at(&c0, 104);
         }
         if h.compression_type > 1 {
             return Err(invalid(
@@ -314,8 +289,8 @@ impl Header {
             }
             let name = string_at(
                 &c0,
-                usz(h.backing_file_offset),
-                usz(u64::from(h.backing_file_size)),
+                usize_of(h.backing_file_offset),
+                usize_of(u64::from(h.backing_file_size)),
             );
             if !name.is_empty() {
                 h.backing_file = Some(name);

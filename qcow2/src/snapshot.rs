@@ -1,9 +1,10 @@
 //! The internal snapshot table: variable-size entries, 8-byte aligned,
 //! read one at a time so a hostile count costs only bounded reads.
 
-use crate::header::{Header, be16, be32, be64, usz};
+use crate::header::Header;
 use crate::limits::*;
 use imgcheck_core::ReadAt;
+use imgcheck_core::bytes::{be16, be32, be64, bytes, usize_of};
 use serde::Serialize;
 
 /// One internal snapshot.
@@ -73,7 +74,7 @@ pub fn read_table(file: &dyn ReadAt, h: &Header) -> SnapshotTable {
         ));
         return t;
     }
-    let count = usz(u64::from(h.nb_snapshots.min(MAX_SNAPSHOTS)));
+    let count = usize_of(u64::from(h.nb_snapshots.min(MAX_SNAPSHOTS)));
     for index in 0..count {
         off = off.next_multiple_of(8);
         // Past EOF QEMU's block layer reads zeros; do the same so the
@@ -122,19 +123,11 @@ pub fn read_table(file: &dyn ReadAt, h: &Header) -> SnapshotTable {
                 break;
             }
         };
-        let xs = usz(u64::from(extra_data_size));
-        let extra = var.get(..xs).unwrap_or(&[]);
-        let id = String::from_utf8_lossy(
-            var.get(xs..xs.saturating_add(usize::from(id_len)))
-                .unwrap_or(&[]),
-        )
-        .into_owned();
+        let xs = usize_of(u64::from(extra_data_size));
+        let extra = bytes(&var, 0, xs);
+        let id = String::from_utf8_lossy(bytes(&var, xs, usize::from(id_len))).into_owned();
         let ns = xs.saturating_add(usize::from(id_len));
-        let name = String::from_utf8_lossy(
-            var.get(ns..ns.saturating_add(usize::from(name_len)))
-                .unwrap_or(&[]),
-        )
-        .into_owned();
+        let name = String::from_utf8_lossy(bytes(&var, ns, usize::from(name_len))).into_owned();
         let vm_state_size = if extra.len() >= 8 {
             be64(extra, 0)
         } else {

@@ -5,9 +5,9 @@
 use super::Ctx;
 use super::counts::CLASS_META;
 use crate::entries::*;
-use crate::header::{be32, be64, usz};
 use crate::limits::*;
 use imgcheck_core::Severity;
+use imgcheck_core::bytes::{be16, be32, be64, u8_at, u64_of, usize_of};
 
 pub(super) fn check_bitmaps(c: &mut Ctx<'_>) {
     let h = c.h;
@@ -56,15 +56,13 @@ pub(super) fn check_bitmaps(c: &mut Ctx<'_>) {
         }
         let table_offset = be64(&dir, pos);
         let table_size = be32(&dir, pos.saturating_add(8));
-        let name_size = crate::header::be16(&dir, pos.saturating_add(18));
+        let name_size = be16(&dir, pos.saturating_add(18));
         let extra = be32(&dir, pos.saturating_add(20));
         let tbytes = u64::from(table_size).saturating_mul(8);
-        let at = b
-            .bitmap_directory_offset
-            .saturating_add(u64::try_from(pos).unwrap_or(0));
+        let at = b.bitmap_directory_offset.saturating_add(u64_of(pos));
         let flags = be32(&dir, pos.saturating_add(12));
-        let ty = dir.get(pos.saturating_add(16)).copied().unwrap_or(0);
-        let gran = dir.get(pos.saturating_add(17)).copied().unwrap_or(0);
+        let ty = u8_at(&dir, pos.saturating_add(16));
+        let gran = u8_at(&dir, pos.saturating_add(17));
         // QEMU's check_dir_entry: an entry failing these makes the image
         // fail to open ("doesn't satisfy the constraints").
         let mut bad = Vec::new();
@@ -116,6 +114,6 @@ pub(super) fn check_bitmaps(c: &mut Ctx<'_>) {
             .saturating_add(u64::from(extra))
             .saturating_add(u64::from(name_size))
             .next_multiple_of(8);
-        pos = pos.saturating_add(usz(len));
+        pos = pos.saturating_add(usize_of(len));
     }
 }

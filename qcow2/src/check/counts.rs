@@ -4,8 +4,8 @@
 //! which the overlap checks read back.
 
 use super::Ctx;
-use crate::header::usz;
 use imgcheck_core::Severity;
+use imgcheck_core::bytes::usize_of;
 
 pub(super) const CLASS_DATA: u8 = 1;
 pub(super) const CLASS_L2: u8 = 2;
@@ -141,7 +141,7 @@ impl Ctx<'_> {
         let last = end.saturating_sub(1) >> self.cbits;
         // Bounded: last < (file_len + cs) / cs.
         for k in first..=last {
-            let ku = usz(k);
+            let ku = usize_of(k);
             if ku >= self.counts.len() {
                 self.counts.grow(ku.saturating_add(1));
             }
@@ -170,7 +170,7 @@ impl Ctx<'_> {
             .r
             .highest_referenced_end
             .max(off.saturating_add(self.cs));
-        if let Some(cell) = self.counts.cells.get_mut(usz(off >> self.cbits)) {
+        if let Some(cell) = self.counts.cells.get_mut(usize_of(off >> self.cbits)) {
             let low = *cell & COUNT_MASK;
             let new = u64::from(low).saturating_add(self.weight);
             if low != COUNT_WIDE

@@ -8,6 +8,7 @@ use super::findings::hint_for;
 use super::refcounts::{DiskRefcounts, refcount_at};
 use super::walk::LostData;
 use crate::entries::*;
+use imgcheck_core::bytes::u64_of;
 use imgcheck_core::{Finding, Layer, Severity, Space};
 use std::collections::HashMap;
 
@@ -17,7 +18,7 @@ pub(super) fn refcounts_past_eof(c: &mut Ctx<'_>, disk: &DiskRefcounts<'_>) {
     let h = c.h;
     let cs = c.cs;
     let img = c.img;
-    let first_past = u64::try_from(c.counts.len()).unwrap_or(u64::MAX);
+    let first_past = u64_of(c.counts.len());
     let rb_entries = 1u64 << disk.rb_bits;
     let mut past = 0u64;
     let mut first = None;
@@ -26,7 +27,7 @@ pub(super) fn refcounts_past_eof(c: &mut Ctx<'_>, disk: &DiskRefcounts<'_>) {
     // hostile table naming one block a million times is scanned once.
     let mut counted: HashMap<u64, (u64, u64)> = HashMap::new();
     for (i, &e) in reftable.iter().enumerate() {
-        let base = u64::try_from(i).unwrap_or(0).saturating_mul(rb_entries);
+        let base = u64_of(i).saturating_mul(rb_entries);
         let off = e & REFT_OFFSET_MASK;
         if off == 0
             || !off.is_multiple_of(cs)
@@ -122,7 +123,7 @@ pub(super) fn overlap_checks(c: &mut Ctx<'_>) {
         }
         let cl = (cell >> CLASS_SHIFT) & 0b111;
         let m = cell >> META_SHIFT;
-        let off = u64::try_from(k).unwrap_or(0).saturating_mul(cs);
+        let off = u64_of(k).saturating_mul(cs);
         let meta = cl & (CLASS_L2 | CLASS_META) != 0;
         if cl & CLASS_DATA != 0 && meta {
             c.sink.push(

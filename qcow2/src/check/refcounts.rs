@@ -5,9 +5,9 @@
 use super::Ctx;
 use super::counts::CLASS_META;
 use crate::entries::*;
-use crate::header::{be32, be64, usz};
 use crate::image::*;
 use crate::limits::*;
+use imgcheck_core::bytes::{be16, be32, be64, u64_of, usize_of};
 use imgcheck_core::{ReadAt, Severity};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ impl DiskRefcounts<'_> {
     /// unaligned (QEMU: "Can't get refcount").
     pub(super) fn get(&mut self, cluster: u64) -> Result<u64, ()> {
         let idx = cluster >> self.rb_bits;
-        let Some(&e) = self.reftable.get(usz(idx)) else {
+        let Some(&e) = self.reftable.get(usize_of(idx)) else {
             return Ok(0);
         };
         let off = e & REFT_OFFSET_MASK;
@@ -69,11 +69,11 @@ impl DiskRefcounts<'_> {
     /// zeros when there is none); `Err` when its offset is unaligned or
     /// it cannot be read, as [`DiskRefcounts::get`] answers.
     pub(super) fn load(&mut self, idx: u64) -> Result<(), ()> {
-        let n = usz(1u64 << self.rb_bits);
+        let n = usize_of(1u64 << self.rb_bits);
         self.vals.clear();
         let off = self
             .reftable
-            .get(usz(idx))
+            .get(usize_of(idx))
             .map_or(0, |&e| e & REFT_OFFSET_MASK);
         if off == 0 {
             self.vals.resize(n, 0);
@@ -93,19 +93,19 @@ impl DiskRefcounts<'_> {
     pub(super) fn scan(&mut self, n: u64) {
         let per = 1u64 << self.rb_bits;
         let blocks = n.div_ceil(per);
-        self.one = vec![0; usz(n.div_ceil(64))];
-        self.bad = vec![false; usz(blocks)];
+        self.one = vec![0; usize_of(n.div_ceil(64))];
+        self.bad = vec![false; usize_of(blocks)];
         for idx in 0..blocks {
             let base = idx.saturating_mul(per);
             if self.load(idx).is_err() {
-                if let Some(b) = self.bad.get_mut(usz(idx)) {
+                if let Some(b) = self.bad.get_mut(usize_of(idx)) {
                     *b = true;
                 }
                 continue;
             }
             let vals = std::mem::take(&mut self.vals);
             for (k, _) in (base..n).zip(vals.iter()).filter(|(_, v)| **v == 1) {
-                if let Some(w) = self.one.get_mut(usz(k >> 6)) {
+                if let Some(w) = self.one.get_mut(usize_of(k >> 6)) {
                     *w |= 1u64 << (k & 63);
                 }
             }
@@ -121,13 +121,13 @@ impl DiskRefcounts<'_> {
         if cluster < self.scanned {
             if self
                 .bad
-                .get(usz(cluster >> self.rb_bits))
+                .get(usize_of(cluster >> self.rb_bits))
                 .copied()
                 .unwrap_or(true)
             {
                 return Err(());
             }
-            let w = self.one.get(usz(cluster >> 6)).copied().unwrap_or(0);
+            let w = self.one.get(usize_of(cluster >> 6)).copied().unwrap_or(0);
             return Ok(w >> (cluster & 63) & 1 == 1);
         }
         self.get(cluster).map(|v| v == 1)
@@ -142,11 +142,11 @@ pub(super) fn read_cluster_into(
     len: u64,
     buf: &mut Vec<u8>,
 ) -> Result<(), imgcheck_core::ReadError> {
-    let len = usz(len);
+    let len = usize_of(len);
     // Only a new or grown buffer is zeroed; the read overwrites the rest.
     buf.resize(len, 0);
     buf.truncate(len);
-    let have = usz(file.len().saturating_sub(offset)).min(len);
+    let have = usize_of(file.len().saturating_sub(offset)).min(len);
     let Some((part, tail)) = buf.split_at_mut_checked(have) else {
         return Ok(());
     };
@@ -161,16 +161,11 @@ pub(super) fn read_cluster_into(
 pub(super) fn decode_block(block: &[u8], order: u32, out: &mut Vec<u64>) {
     match order {
         3 => out.extend(block.iter().map(|&b| u64::from(b))),
-        4 => out.extend(block.chunks_exact(2).map(|c| {
-            u64::from(u16::from_be_bytes([
-                c.first().copied().unwrap_or(0),
-                c.get(1).copied().unwrap_or(0),
-            ]))
-        })),
+        4 => out.extend(block.chunks_exact(2).map(|c| u64::from(be16(c, 0)))),
         5 => out.extend(block.chunks_exact(4).map(|c| u64::from(be32(c, 0)))),
         6 => out.extend(block.chunks_exact(8).map(|c| be64(c, 0))),
         _ => {
-            let n = u64::try_from(block.len()).unwrap_or(0).saturating_mul(8) >> order.min(6);
+            let n = u64_of(block.len()).saturating_mul(8) >> order.min(6);
             out.extend((0..n).map(|i| refcount_at(block, order, i)));
         }
     }
@@ -181,12 +176,12 @@ pub(super) fn refcount_at(block: &[u8], order: u32, i: u64) -> u64 {
     if order < 3 {
         let bits = 1u64 << order;
         let bit = i.saturating_mul(bits);
-        let byte = block.get(usz(bit / 8)).copied().unwrap_or(0);
+        let byte = block.get(usize_of(bit / 8)).copied().unwrap_or(0);
         let shift = u32::try_from(bit % 8).unwrap_or(0);
         u64::from(byte >> shift) & ((1u64 << bits).saturating_sub(1))
     } else {
-        let width = usz(1u64 << order.saturating_sub(3));
-        let at = usz(i).saturating_mul(width);
+        let width = usize_of(1u64 << order.saturating_sub(3));
+        let at = usize_of(i).saturating_mul(width);
         let b = at
             .checked_add(width)
             .and_then(|e| block.get(at..e))
@@ -244,7 +239,7 @@ impl<'a> DiskRefcounts<'a> {
             buf: Vec::new(),
             vals: Vec::new(),
         };
-        disk.scan(u64::try_from(c.counts.len()).unwrap_or(0));
+        disk.scan(u64_of(c.counts.len()));
         disk
     }
 }
@@ -262,9 +257,7 @@ pub(super) fn check_l1_copied(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>, act
             && one != (l1e & OFLAG_COPIED != 0)
         {
             let rc = disk.get(l2 >> h.cluster_bits).unwrap_or(0);
-            let at = active
-                .offset
-                .saturating_add(u64::try_from(i).unwrap_or(0).saturating_mul(8));
+            let at = active.offset.saturating_add(u64_of(i).saturating_mul(8));
             c.corruption(
                 "qcow2.l1.copied_flag",
                 at,
@@ -287,7 +280,7 @@ pub(super) fn check_refblocks(c: &mut Ctx<'_>, disk: &DiskRefcounts<'_>) {
     for (i, &e) in reftable.iter().enumerate() {
         let at = h
             .refcount_table_offset
-            .saturating_add(u64::try_from(i).unwrap_or(0).saturating_mul(8));
+            .saturating_add(u64_of(i).saturating_mul(8));
         if e & REFT_RESERVED_MASK != 0 {
             c.corruption(
                 "qcow2.reftable.reserved_bits",
@@ -302,14 +295,14 @@ pub(super) fn check_refblocks(c: &mut Ctx<'_>, disk: &DiskRefcounts<'_>) {
             continue;
         }
         let cl = off.checked_div(cs).unwrap_or(0);
-        if cl >= u64::try_from(c.counts.len()).unwrap_or(u64::MAX) {
+        if cl >= u64_of(c.counts.len()) {
             c.r.highest_referenced_end = c.r.highest_referenced_end.max(off.saturating_add(cs));
             c.corruption("qcow2.refblock.past_eof", at, format!("refcount table entry {i} points to a refcount block at {off:#x}, outside the file ({file_len} bytes)"));
             continue;
         }
         if off != 0 {
             c.inc(off, cs, CLASS_META, "refcount block");
-            let v = c.counts.get(usz(cl));
+            let v = c.counts.get(usize_of(cl));
             if v != 1 {
                 c.corruption("qcow2.refblock.shared", off, format!("refcount block {i} at {off:#x} is referenced {v} times; it must be referenced only by the refcount table"));
             }
@@ -323,7 +316,7 @@ pub(super) fn check_refblocks(c: &mut Ctx<'_>, disk: &DiskRefcounts<'_>) {
 pub(super) fn compare(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>) {
     let cs = c.cs;
     let mut highest = 0u64;
-    let total = u64::try_from(c.counts.len()).unwrap_or(0);
+    let total = u64_of(c.counts.len());
     let per = 1u64 << disk.rb_bits;
     let mut base = 0u64;
     while base < total {
@@ -338,21 +331,21 @@ pub(super) fn compare(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>) {
             continue;
         }
         // Fast pass: find the last cluster in use and whether any differs.
-        let (b, e) = (usz(base), usz(end));
+        let (b, e) = (usize_of(base), usize_of(end));
         let cells = c.counts.cells.get(b..e).unwrap_or(&[]);
         let mut differs = false;
         for (j, (&cell, &on_disk)) in cells.iter().zip(disk.vals.iter()).enumerate() {
             let counted = c.counts.count_of(b.saturating_add(j), cell);
             if on_disk | counted != 0 {
-                highest = base.saturating_add(u64::try_from(j).unwrap_or(0));
+                highest = base.saturating_add(u64_of(j));
             }
             differs |= on_disk != counted;
         }
         if differs {
             for k in base..end {
-                let j = usz(k.saturating_sub(base));
+                let j = usize_of(k.saturating_sub(base));
                 let on_disk = disk.vals.get(j).copied().unwrap_or(0);
-                let counted = c.counts.get(usz(k));
+                let counted = c.counts.get(usize_of(k));
                 if on_disk < counted {
                     c.corruption("qcow2.refcount.too_low", k.saturating_mul(cs), format!("cluster {k} (offset {:#x}) has refcount {on_disk} on disk but {counted} references; freeing or reusing it would destroy data", k.saturating_mul(cs)));
                 } else if on_disk > counted {

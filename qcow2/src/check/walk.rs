@@ -7,8 +7,8 @@ use super::Ctx;
 use super::counts::{CLASS_DATA, CLASS_L2, CLASS_META};
 use super::refcounts::{DiskRefcounts, read_cluster_into};
 use crate::entries::*;
-use crate::header::{be64, usz};
 use crate::image::*;
+use imgcheck_core::bytes::{be64, u64_of, usize_of};
 use imgcheck_core::{ReadAt, Severity};
 use std::collections::HashMap;
 
@@ -57,14 +57,12 @@ impl Ctx<'_> {
         };
         self.inc(
             l1.offset,
-            u64::try_from(l1.size).unwrap_or(0).saturating_mul(8),
+            u64_of(l1.size).saturating_mul(8),
             CLASS_META,
             &what,
         );
         for (i, &e) in l1.entries.iter().enumerate() {
-            let at = l1
-                .offset
-                .saturating_add(u64::try_from(i).unwrap_or(0).saturating_mul(8));
+            let at = l1.offset.saturating_add(u64_of(i).saturating_mul(8));
             if e & L1E_RESERVED_MASK != 0 {
                 self.corruption(
                     "qcow2.l1.reserved_bits",
@@ -116,11 +114,7 @@ pub(super) fn copied_finding(
     } else {
         disk.get(off >> c.h.cluster_bits).unwrap_or(0)
     };
-    let eoff = l2_off.saturating_add(
-        u64::try_from(i)
-            .unwrap_or(0)
-            .saturating_mul(c.h.l2_entry_size()),
-    );
+    let eoff = l2_off.saturating_add(u64_of(i).saturating_mul(c.h.l2_entry_size()));
     c.corruption(
         "qcow2.l2.copied_flag",
         eoff,
@@ -142,12 +136,12 @@ pub(super) fn check_l2(
 ) {
     let h = c.h;
     let cs = c.cs;
-    let es = usz(h.l2_entry_size());
+    let es = usize_of(h.l2_entry_size());
     let frag = src == Source::Active;
     let ext = h.extended_l2();
     let data_file = h.has_data_file();
     let mut next_contiguous = 0u64;
-    let entries = usz(h.l2_entries());
+    let entries = usize_of(h.l2_entries());
     // Standard entries without an external data file: the common case,
     // with a fast path for the entries that need nothing but counting.
     let plain = !ext && !data_file;
@@ -190,12 +184,11 @@ pub(super) fn check_l2(
         } else {
             0
         };
-        let eoff = l2_off.saturating_add(u64::try_from(at).unwrap_or(0));
+        let eoff = l2_off.saturating_add(u64_of(at));
         let ty = cluster_type(h, e);
-        let guest = u64::try_from(l1_index)
-            .unwrap_or(0)
+        let guest = u64_of(l1_index)
             .saturating_mul(h.l2_entries())
-            .saturating_add(u64::try_from(i).unwrap_or(0))
+            .saturating_add(u64_of(i))
             .saturating_mul(cs);
         if ty != ClusterType::Compressed && e & L2E_STD_RESERVED_MASK != 0 {
             c.corruption("qcow2.l2.reserved_bits", eoff, format!("L2 entry {i} of the table at {l2_off:#x} is {e:#018x}: reserved bits {:#x} are set", e & L2E_STD_RESERVED_MASK));

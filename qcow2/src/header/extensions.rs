@@ -2,9 +2,10 @@
 //! bytes, from the end of the fixed fields to the backing file name (or
 //! the end of cluster 0).
 
-use super::{be32, be64, string_at, usz};
+use super::string_at;
 use crate::error::Error;
 use crate::limits::*;
+use imgcheck_core::bytes::{be32, be64, u8_at, u64_of, usize_of};
 use imgcheck_core::{Finding, Layer, Space};
 use serde::Serialize;
 
@@ -88,11 +89,11 @@ pub(super) fn parse_extensions(
 ) -> Result<Extensions, Error> {
     let mut ext = Extensions::default();
     let mut seen: Vec<u32> = Vec::new();
-    let end = ext_end.min(u64::try_from(c0.len()).unwrap_or(u64::MAX));
+    let end = ext_end.min(u64_of(c0.len()));
     let mut off = start;
     // Each step advances by at least 8 bytes, so at most end/8 rounds.
     while off.saturating_add(8) <= end {
-        let at = usz(off);
+        let at = usize_of(off);
         let ext_type = be32(c0, at);
         let len = be32(c0, at.saturating_add(4));
         if ext_type == EXT_END {
@@ -119,8 +120,8 @@ pub(super) fn parse_extensions(
         } else {
             seen.push(ext_type);
         }
-        let d = usz(data_off);
-        let dlen = usz(u64::from(len));
+        let d = usize_of(data_off);
+        let dlen = usize_of(u64::from(len));
         match ext_type {
             EXT_BACKING_FORMAT => ext.backing_format = Some(string_at(c0, d, dlen)),
             EXT_DATA_FILE => ext.data_file = Some(string_at(c0, d, dlen)),
@@ -130,8 +131,8 @@ pub(super) fn parse_extensions(
                 for i in 0..dlen / 48 {
                     let e = d.saturating_add(i.saturating_mul(48));
                     ext.feature_names.push(FeatureName {
-                        feature_type: c0.get(e).copied().unwrap_or(0),
-                        bit: c0.get(e.saturating_add(1)).copied().unwrap_or(0),
+                        feature_type: u8_at(c0, e),
+                        bit: u8_at(c0, e.saturating_add(1)),
                         name: string_at(c0, e.saturating_add(2), 46),
                     });
                 }

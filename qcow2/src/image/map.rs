@@ -5,8 +5,8 @@
 use super::{BackingState, DataFile, Image};
 use crate::compress::decompress_cluster;
 use crate::entries::*;
-use crate::header::{be64, usz};
 use crate::limits::*;
+use imgcheck_core::bytes::{be64, u64_of, usize_of};
 use imgcheck_core::{ReadAt, ReadError, ReadErrorKind};
 use std::sync::Arc;
 
@@ -59,7 +59,7 @@ impl Image {
         }
         let input = imgcheck_core::read_vec(self.file.as_ref(), coff, avail, cs.saturating_mul(2))
             .map_err(|e| format!("compressed cluster at {coff:#x}: {e}"))?;
-        let mut out = vec![0u8; usz(cs)];
+        let mut out = vec![0u8; usize_of(cs)];
         decompress_cluster(&input, &mut out, self.header.compression_type)
             .map_err(|e| format!("compressed cluster at {coff:#x} ({csize} bytes): {e}"))?;
         let out: Arc<[u8]> = out.into();
@@ -77,7 +77,7 @@ impl Image {
         offset: u64,
         buf: &mut [u8],
     ) -> Result<(), ReadError> {
-        let total = u64::try_from(buf.len()).unwrap_or(u64::MAX);
+        let total = u64_of(buf.len());
         match offset.checked_add(total) {
             Some(end) if end <= size => {}
             _ => {
@@ -91,12 +91,12 @@ impl Image {
         let mut done = 0usize;
         // Each round fills at least one byte.
         while done < buf.len() {
-            let pos = offset.saturating_add(u64::try_from(done).unwrap_or(u64::MAX));
+            let pos = offset.saturating_add(u64_of(done));
             let left = buf.len().saturating_sub(done);
             let (kind, run) = self
                 .map(l1, pos)
-                .map_err(|m| read_err(pos, u64::try_from(left).unwrap_or(0), m))?;
-            let n = usz(run).min(left).max(1);
+                .map_err(|m| read_err(pos, u64_of(left), m))?;
+            let n = usize_of(run).min(left).max(1);
             let end = done.saturating_add(n);
             let dst = buf
                 .get_mut(done..end)
@@ -108,7 +108,7 @@ impl Image {
     }
 
     fn fill(&self, kind: Mapping, pos: u64, dst: &mut [u8]) -> Result<(), ReadError> {
-        let n = u64::try_from(dst.len()).unwrap_or(u64::MAX);
+        let n = u64_of(dst.len());
         match kind {
             Mapping::Zero => dst.fill(0),
             Mapping::Unallocated => self.read_backing(pos, dst)?,
@@ -143,7 +143,7 @@ impl Image {
                     ));
                 }
                 let c = self.decompress(entry).map_err(|m| read_err(pos, n, m))?;
-                let s = usz(intra);
+                let s = usize_of(intra);
                 let src = s
                     .checked_add(dst.len())
                     .and_then(|e| c.get(s..e))
@@ -155,7 +155,7 @@ impl Image {
     }
 
     fn read_backing(&self, pos: u64, dst: &mut [u8]) -> Result<(), ReadError> {
-        let n = u64::try_from(dst.len()).unwrap_or(u64::MAX);
+        let n = u64_of(dst.len());
         let Some(b) = &self.backing else {
             dst.fill(0);
             return Ok(());
@@ -172,7 +172,7 @@ impl Image {
             }
         };
         // Past the end of a smaller backing file the guest reads zeros.
-        let have = usz(src_len.saturating_sub(pos).min(n));
+        let have = usize_of(src_len.saturating_sub(pos).min(n));
         let (head, tail) = dst.split_at_mut(have.min(dst.len()));
         if !head.is_empty() {
             match &b.state {
@@ -243,8 +243,8 @@ impl Image {
         let cluster_left = cs.saturating_sub(in_cluster);
         let cluster_index = pos >> h.cluster_bits;
         let l2_entries = h.l2_entries().max(1);
-        let l1_index = usz(cluster_index.checked_div(l2_entries).unwrap_or(0));
-        let l2_index = usz(cluster_index.checked_rem(l2_entries).unwrap_or(0));
+        let l1_index = usize_of(cluster_index.checked_div(l2_entries).unwrap_or(0));
+        let l2_index = usize_of(cluster_index.checked_rem(l2_entries).unwrap_or(0));
         if l1_index >= l1.size {
             // Everything past the L1 table is unallocated.
             return Ok((Mapping::Unallocated, u64::MAX.saturating_sub(pos).max(1)));
@@ -259,7 +259,7 @@ impl Image {
         let l2_off = l1e & L1E_OFFSET_MASK;
         if l2_off == 0 {
             // The whole L2 range is unallocated.
-            let range_left = (l2_entries.saturating_sub(u64::try_from(l2_index).unwrap_or(0)))
+            let range_left = (l2_entries.saturating_sub(u64_of(l2_index)))
                 .saturating_mul(cs)
                 .saturating_sub(in_cluster);
             return Ok((Mapping::Unallocated, range_left.max(1)));
@@ -267,7 +267,7 @@ impl Image {
         let t = self
             .l2_table(l2_off)
             .map_err(|e| format!("L1 entry {l1_index}: {e}"))?;
-        let es = usz(h.l2_entry_size());
+        let es = usize_of(h.l2_entry_size());
         let at = l2_index.saturating_mul(es);
         let entry = be64(&t, at);
         let ty = cluster_type(h, entry);
