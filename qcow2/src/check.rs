@@ -44,7 +44,6 @@ use refcounts::{DiskRefcounts, check_l1_copied, check_refblocks};
 use serde::Serialize;
 use snapshots::{snapshot_size_checks, walk_snapshots};
 use stats::stats_finding;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use walk::{Refs, Source, decode_compressed, walk_l2_tables};
 
@@ -191,6 +190,13 @@ impl Ctx<'_> {
         self.sink.push(Severity::Error, code, offset, msg);
     }
 
+    /// [`Ctx::corruption`] with the message formatted only when it will be
+    /// listed.
+    fn corruption_with(&mut self, code: &'static str, offset: u64, msg: impl FnOnce() -> String) {
+        self.r.corruptions = self.r.corruptions.saturating_add(self.weight);
+        self.sink.push_with(Severity::Error, code, offset, msg);
+    }
+
     /// A corruption qemu-img does not count: a finding only.
     fn corruption_extra(&mut self, code: &'static str, offset: u64, msg: String) {
         self.sink.push(Severity::Error, code, offset, msg);
@@ -204,10 +210,7 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
     let cs = h.cluster_size();
     let file: &dyn ReadAt = image.file().as_ref();
     let file_len = file.len();
-    let mut sink = Sink {
-        findings: image.open_findings().to_vec(),
-        per_code: HashMap::new(),
-    };
+    let mut sink = Sink::new(image.open_findings());
     let mut r = CheckReport {
         file_length: file_len,
         total_clusters: h.size.div_ceil(cs),

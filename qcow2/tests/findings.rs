@@ -689,3 +689,36 @@ fn too_many_snapshots() {
         b[60..64].copy_from_slice(&70000u32.to_be_bytes())
     });
 }
+
+/// Damage that repeats on every cluster is listed up to the one cap every
+/// layer shares (core's `Sink`) and counted past it, in a closing finding
+/// that keeps the code, its severity and its next step.
+#[test]
+fn repeated_findings_are_capped_and_counted() {
+    let (_c, clean) = prepare("c512.qcow2", |_| {});
+    let m = map(&std::fs::read(&clean).unwrap());
+    let (_d, bad) = prepare("c512.qcow2", |b| {
+        let at = m.refblock0 as usize;
+        b[at..at + m.cs as usize].fill(0);
+    });
+    let r = report(&bad, false);
+    let too_low: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.code == "qcow2.refcount.too_low")
+        .collect();
+    let cap = imgcheck_core::MAX_FINDINGS_PER_CODE;
+    assert_eq!(too_low.len(), cap + 1, "{too_low:#?}");
+    let closing = too_low[cap];
+    let rest: usize = closing.message.split(' ').next().unwrap().parse().unwrap();
+    assert!(
+        rest > 0 && closing.message.contains("qcow2.refcount.too_low"),
+        "{}",
+        closing.message
+    );
+    assert_eq!(closing.severity, imgcheck_core::Severity::Error);
+    assert_eq!(closing.hint, too_low[0].hint);
+    assert!(closing.hint.is_some());
+    // Every one was counted, listed or not.
+    assert!(r.corruptions >= (cap + rest) as u64);
+}

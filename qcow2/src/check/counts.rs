@@ -129,11 +129,12 @@ impl Ctx<'_> {
         // The last cluster may be partly past EOF; a whole cluster may not.
         if end >= self.file_len.saturating_add(self.cs) {
             self.r.corruptions = self.r.corruptions.saturating_add(self.weight);
-            self.sink.push(
+            let file_len = self.file_len;
+            self.sink.push_with(
                 Severity::Error,
                 "qcow2.reference.past_eof",
                 offset,
-                format!("{what} at {offset:#x} ({size} bytes) ends at {end:#x}, a cluster or more past the end of the file ({} bytes)", self.file_len),
+                || format!("{what} at {offset:#x} ({size} bytes) ends at {end:#x}, a cluster or more past the end of the file ({file_len} bytes)"),
             );
             return;
         }
@@ -149,14 +150,12 @@ impl Ctx<'_> {
             let over = self.counts.add(ku, self.weight, self.refcount_max, class);
             if over > 0 {
                 self.r.corruptions = self.r.corruptions.saturating_add(over);
-                self.sink.push(
+                let bits = self.h.refcount_bits();
+                self.sink.push_with(
                     Severity::Error,
                     "qcow2.refcount.overflow",
                     k.saturating_mul(self.cs),
-                    format!(
-                        "cluster {k} is referenced more often than a {}-bit refcount can count",
-                        self.h.refcount_bits()
-                    ),
+                    || format!("cluster {k} is referenced more often than a {bits}-bit refcount can count"),
                 );
             }
         }

@@ -1,86 +1,69 @@
-//! Findings of the check: a per-code cap, so an image with a million bad
-//! clusters still gives a readable report, and the next step each code
-//! calls for.
+//! Findings of the check under the one cap policy of every layer
+//! ([`imgcheck_core::Sink`]), so an image with a million bad clusters still
+//! gives a readable report, and the next step each code calls for.
 
 use imgcheck_core::{Finding, Hint, Layer, Severity, Space, Target};
-use std::collections::HashMap;
 
-/// Per-code cap on individual findings; the rest are summarised.
-const FINDINGS_PER_CODE: u32 = 50;
-
-pub(super) struct Sink {
-    pub(super) findings: Vec<Finding>,
-    pub(super) per_code: HashMap<&'static str, (u32, u64)>,
-}
+/// The check's findings: qcow2 file-space findings into the shared sink,
+/// each given the next step its code calls for when it is finished.
+pub(super) struct Sink(imgcheck_core::Sink);
 
 impl Sink {
+    /// A sink holding the findings made when the image was opened.
+    pub(super) fn new(open: &[Finding]) -> Sink {
+        let mut s = imgcheck_core::Sink::new();
+        s.extend(open.iter().cloned());
+        Sink(s)
+    }
+
+    /// A finding of the container at a file offset.
     pub(super) fn push(&mut self, sev: Severity, code: &'static str, offset: u64, msg: String) {
-        let e = self.per_code.entry(code).or_insert((0, 0));
-        if e.0 < FINDINGS_PER_CODE {
-            e.0 = e.0.saturating_add(1);
-            self.findings.push(Finding::new(
-                sev,
-                code,
-                Layer::QCOW2,
-                offset,
-                Space::File,
-                msg,
-            ));
+        self.0.push(Finding::new(
+            sev,
+            code,
+            Layer::QCOW2,
+            offset,
+            Space::File,
+            msg,
+        ));
+    }
+
+    /// [`Sink::push`] for the checks that can fire once per cluster: the
+    /// message is formatted only when the finding will be listed (past the
+    /// cap it is only counted).
+    pub(super) fn push_with(
+        &mut self,
+        sev: Severity,
+        code: &'static str,
+        offset: u64,
+        msg: impl FnOnce() -> String,
+    ) {
+        let msg = if self.0.is_full(code) {
+            String::new()
         } else {
-            e.1 = e.1.saturating_add(1);
-        }
+            msg()
+        };
+        self.push(sev, code, offset, msg);
     }
+
+    /// A finding made whole by the caller (it carries its own hint).
     pub(super) fn push_f(&mut self, f: Finding) {
-        self.findings.push(f);
+        self.0.push(f);
     }
-    pub(super) fn finish(mut self) -> Vec<Finding> {
-        for f in &mut self.findings {
+
+    /// The findings, capped per code, each with its code's next step
+    /// (the closing count of a capped code too).
+    pub(super) fn finish(self) -> Vec<Finding> {
+        let mut out = self.0.finish();
+        for f in &mut out {
             if f.hint.is_none() {
                 f.hint = hint_for(&f.code);
             }
         }
-        let mut extra: Vec<_> = self
-            .per_code
-            .iter()
-            .filter(|(_, v)| v.1 > 0)
-            .map(|(k, v)| (*k, v.1))
-            .collect();
-        extra.sort();
-        for (code, n) in extra {
-            let sev = self
-                .findings
-                .iter()
-                .find(|f| f.code == code)
-                .map_or(Severity::Error, |f| f.severity);
-            self.findings.push(Finding::new(
-                sev,
-                code,
-                Layer::QCOW2,
-                0,
-                Space::File,
-                format!("{n} more findings of this kind were not listed"),
-            ));
-        }
-        self.findings
+        out
     }
 }
 
-impl Sink {
-    pub(super) fn push_leak(&mut self, k: u64, cs: u64, on_disk: u64, counted: u64) {
-        self.push(
-            Severity::Warning,
-            "qcow2.refcount.leak",
-            k.saturating_mul(cs),
-            format!("cluster {k} (offset {:#x}) has refcount {on_disk} on disk but {counted} references: leaked space", k.saturating_mul(cs)),
-        );
-        if let Some(f) = self.findings.last_mut()
-            && f.code == "qcow2.refcount.leak"
-            && f.hint.is_none()
-        {
-            f.hint = hint_for("qcow2.refcount.leak");
-        }
-    }
-}
 /// The next step for a finding code.
 pub(super) fn hint_for(code: &str) -> Option<Hint> {
     let repair = || {

@@ -256,16 +256,14 @@ pub(super) fn check_l1_copied(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>, act
         if let Ok(one) = disk.is_one(l2 >> h.cluster_bits)
             && one != (l1e & OFLAG_COPIED != 0)
         {
-            let rc = disk.get(l2 >> h.cluster_bits).unwrap_or(0);
             let at = active.offset.saturating_add(u64_of(i).saturating_mul(8));
-            c.corruption(
-                "qcow2.l1.copied_flag",
-                at,
+            c.corruption_with("qcow2.l1.copied_flag", at, || {
+                let rc = disk.get(l2 >> h.cluster_bits).unwrap_or(0);
                 format!(
                     "active L1 entry {i} ({l1e:#018x}) has COPIED {} but the L2 table's refcount is {rc}",
                     if l1e & OFLAG_COPIED != 0 { "set" } else { "clear" }
-                ),
-            );
+                )
+            });
         }
     }
 }
@@ -325,7 +323,7 @@ pub(super) fn compare(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>) {
         if disk.load(idx).is_err() {
             for k in base..end {
                 c.r.check_errors = c.r.check_errors.saturating_add(1);
-                c.sink.push(Severity::Error, "qcow2.check.refcount_unreadable", k.saturating_mul(cs), format!("the refcount of cluster {k} cannot be read: its refcount block offset is not cluster aligned"));
+                c.sink.push_with(Severity::Error, "qcow2.check.refcount_unreadable", k.saturating_mul(cs), || format!("the refcount of cluster {k} cannot be read: its refcount block offset is not cluster aligned"));
             }
             base = end;
             continue;
@@ -347,10 +345,15 @@ pub(super) fn compare(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>) {
                 let on_disk = disk.vals.get(j).copied().unwrap_or(0);
                 let counted = c.counts.get(usize_of(k));
                 if on_disk < counted {
-                    c.corruption("qcow2.refcount.too_low", k.saturating_mul(cs), format!("cluster {k} (offset {:#x}) has refcount {on_disk} on disk but {counted} references; freeing or reusing it would destroy data", k.saturating_mul(cs)));
+                    c.corruption_with("qcow2.refcount.too_low", k.saturating_mul(cs), || format!("cluster {k} (offset {:#x}) has refcount {on_disk} on disk but {counted} references; freeing or reusing it would destroy data", k.saturating_mul(cs)));
                 } else if on_disk > counted {
                     c.r.leaks = c.r.leaks.saturating_add(1);
-                    c.sink.push_leak(k, cs, on_disk, counted);
+                    c.sink.push_with(
+                        Severity::Warning,
+                        "qcow2.refcount.leak",
+                        k.saturating_mul(cs),
+                        || format!("cluster {k} (offset {:#x}) has refcount {on_disk} on disk but {counted} references: leaked space", k.saturating_mul(cs)),
+                    );
                 }
             }
         }

@@ -109,20 +109,19 @@ pub(super) fn copied_finding(
     e: u64,
     off: u64,
 ) {
-    let rc = if c.h.has_data_file() {
-        1
-    } else {
-        disk.get(off >> c.h.cluster_bits).unwrap_or(0)
-    };
-    let eoff = l2_off.saturating_add(u64_of(i).saturating_mul(c.h.l2_entry_size()));
-    c.corruption(
-        "qcow2.l2.copied_flag",
-        eoff,
+    let h = c.h;
+    let eoff = l2_off.saturating_add(u64_of(i).saturating_mul(h.l2_entry_size()));
+    c.corruption_with("qcow2.l2.copied_flag", eoff, || {
+        let rc = if h.has_data_file() {
+            1
+        } else {
+            disk.get(off >> h.cluster_bits).unwrap_or(0)
+        };
         format!(
             "L2 entry {i} of the table at {l2_off:#x} ({e:#018x}) has COPIED {} but the data cluster's refcount is {rc}",
             if e & OFLAG_COPIED != 0 { "set" } else { "clear" }
-        ),
-    );
+        )
+    });
 }
 
 pub(super) fn check_l2(
