@@ -3,8 +3,9 @@
 //! hidden by) a good backup.
 
 use crate::guid::{Guid, type_name};
-use crate::util::{arr, bytes, crc32, le32, le64, mul, read_opt, u64_of, usize_of};
+use crate::util::{crc32, mul, read_opt};
 use imgcheck_core::ReadAt;
+use imgcheck_core::bytes::{arr, bytes, le16, le32, le64, u64_of, usize_of};
 use serde::Serialize;
 
 /// `"EFI PART"`.
@@ -170,12 +171,7 @@ impl GptEntry {
         }
         let units: Vec<u16> = bytes(raw, 0x38, 72)
             .chunks_exact(2)
-            .map(|c| {
-                u16::from_le_bytes([
-                    c.first().copied().unwrap_or(0),
-                    c.get(1).copied().unwrap_or(0),
-                ])
-            })
+            .map(|c| le16(c, 0))
             .take_while(|&u| u != 0)
             .collect();
         Some(GptEntry {

@@ -2,7 +2,8 @@
 //! extended/logical chain of EBRs. Also tells protective and hybrid MBRs
 //! (GPT's) from classic ones.
 
-use crate::util::{le16, le32, mul, read_opt, u8_at};
+use crate::util::{mul, read_opt};
+use imgcheck_core::bytes::{le16, le32, u8_at};
 use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space, Target};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -296,7 +297,7 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
 pub fn entry_offset(slot: u8) -> u64 {
     u64::from(slot.saturating_sub(1))
         .saturating_mul(16)
-        .saturating_add(crate::util::u64_of(ENTRIES_OFFSET))
+        .saturating_add(imgcheck_core::bytes::u64_of(ENTRIES_OFFSET))
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@
 use crate::guid::{Guid, type_name};
 use crate::header::{ENTRY_SIZE, GptEntry};
 use crate::sig::{Signature, ext_super, identify_at};
-use crate::util::{bytes, human, mul, read_opt};
+use crate::util::{human, mul, read_opt};
 use imgcheck_core::ReadAt;
+use imgcheck_core::bytes::bytes;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -111,7 +112,7 @@ pub fn surviving_entries<R: ReadAt + ?Sized>(r: &R, ss: u64) -> Option<(u64, Vec
         let Some(raw) = read_opt(r, mul(lba, ss), STD_ARRAY_BYTES, STD_ARRAY_BYTES) else {
             continue;
         };
-        let size = crate::util::usize_of(u64::from(ENTRY_SIZE));
+        let size = imgcheck_core::bytes::usize_of(u64::from(ENTRY_SIZE));
         let entries: Vec<GptEntry> = raw
             .chunks_exact(size)
             .zip(1u32..)

@@ -5,8 +5,9 @@ use super::SECTOR_SIZES;
 use super::sector::SectorSize;
 use crate::header::{GptCopy, Role, SIGNATURE};
 use crate::mbr::Mbr;
-use crate::util::{bytes, mul, read_opt};
+use crate::util::{mul, read_opt};
 use imgcheck_core::ReadAt;
+use imgcheck_core::bytes::{bytes, usize_of};
 use serde::Serialize;
 
 /// Most places probed for a stale backup GPT header. Each probe is one read
@@ -148,7 +149,7 @@ pub(super) fn search_stale_backup<R: ReadAt + ?Sized>(
             continue;
         };
         for &ss in &sizes {
-            let at = usize::try_from(window.saturating_sub(ss)).unwrap_or(0);
+            let at = usize_of(window.saturating_sub(ss));
             if bytes(&buf, at, 8) != SIGNATURE {
                 continue;
             }

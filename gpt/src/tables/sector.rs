@@ -4,8 +4,9 @@
 
 use crate::header::SIGNATURE;
 use crate::mbr::{Mbr, TYPE_PROTECTIVE, is_extended};
-use crate::util::{bytes, human, le32, mul, read_opt};
+use crate::util::{human, mul, read_opt};
 use imgcheck_core::ReadAt;
+use imgcheck_core::bytes::{bytes, le32};
 use serde::Serialize;
 
 /// The logical sector sizes a disk image may use.
