@@ -55,11 +55,10 @@ use crate::tables::{Scheme, Tables};
 use geometry::{free_space_findings, geometry_checks, sector_size_checks};
 use grown::{found_by_search, grow_hint, not_at_end, stale_backup_findings};
 use headers::{compare_copies, copy_checks, copy_offset, missing_copies};
-use imgcheck_core::{Finding, Layer, Severity, Space};
+use imgcheck_core::{Finding, Layer, Place, Severity, Sink, Space, Step};
 use mbr::mbr_checks;
 use partitions::partition_checks;
 use pmbr::pmbr_checks;
-use std::collections::HashMap;
 
 /// Partitions are expected to start on this byte boundary (1 MiB: what
 /// gdisk, fdisk and parted align to with 512-byte sectors).
@@ -72,9 +71,10 @@ pub const SGDISK_E: &str = "sgdisk -e {disk}";
 /// What [`SGDISK_E`] does.
 pub const SGDISK_E_WHY: &str = "moves the backup GPT to the end and rewrites the protective MBR; then grow the last partition into the space";
 
-/// Most overlap / duplicate findings reported per table, so a table of
-/// 8192 garbage entries yields a readable report.
-pub const MAX_PAIR_FINDINGS: usize = 32;
+/// Most overlap / duplicate findings listed per table: the one cap of
+/// [`imgcheck_core::Sink`], which counts the rest in a closing finding (a
+/// table of 8192 garbage entries still gives a readable report).
+pub const MAX_PAIR_FINDINGS: usize = imgcheck_core::MAX_FINDINGS_PER_CODE;
 
 fn gpt(
     sev: Severity,
@@ -90,39 +90,9 @@ fn mbrf(sev: Severity, code: &'static str, offset: u64, msg: String) -> Finding 
 }
 
 /// Most findings kept per code: a table of 8192 garbage entries must still
-/// give a readable report. The rest are counted in one closing finding.
-pub const MAX_FINDINGS_PER_CODE: usize = 32;
-
-/// Keeps the first [`MAX_FINDINGS_PER_CODE`] findings of each code and
-/// replaces the rest with one finding that counts them.
-fn cap_per_code(all: Vec<(Finding, Option<u32>)>) -> Vec<(Finding, Option<u32>)> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut out = Vec::with_capacity(all.len().min(1024));
-    let mut dropped: Vec<(Finding, usize)> = Vec::new();
-    for (f, part) in all {
-        let n = seen.entry(f.code.to_string()).or_insert(0);
-        *n = n.saturating_add(1);
-        if *n <= MAX_FINDINGS_PER_CODE {
-            out.push((f, part));
-        } else if let Some(d) = dropped.iter_mut().find(|(g, _)| g.code == f.code) {
-            d.1 = d.1.saturating_add(1);
-        } else {
-            dropped.push((f, 1));
-        }
-    }
-    for (f, n) in dropped {
-        let msg = format!(
-            "{n} more {} findings like the ones above are not listed",
-            f.code
-        );
-        // The count concerns many partitions: it stays on the table.
-        out.push((
-            Finding::new(f.severity, f.code, f.layer, f.offset, f.space, msg),
-            None,
-        ));
-    }
-    out
-}
+/// give a readable report. The rest are counted in one closing finding
+/// (the one policy of [`imgcheck_core::Sink`]).
+pub use imgcheck_core::MAX_FINDINGS_PER_CODE;
 
 /// Which findings concern one partition: (index in the findings, partition
 /// number as in [`crate::Partition::number`]).
@@ -133,25 +103,38 @@ fn tag_since(out: &[Finding], tags: &mut Tags, before: usize, number: u32) {
     tags.extend((before..out.len()).map(|i| (i, number)));
 }
 
-/// Runs every check on what [`crate::parse`] read.
+/// Runs every check on what [`crate::parse`] read. A finding about one
+/// partition (overlap, beyond disk, outside the usable range, duplicate
+/// GUID, alignment, …; for a pair, the later of the two) names it in
+/// [`Finding::place`] (`[Partition(n)]`); the table's own findings, and the
+/// count of findings past the cap, have the root place. Offsets are in
+/// disk space either way.
 pub fn check(t: &Tables) -> Vec<Finding> {
-    check_attributed(t).into_iter().map(|(f, _)| f).collect()
+    let mut tags = Tags::new();
+    let mut all = check_all(t, &mut tags);
+    for (i, n) in tags {
+        if let Some(f) = all.get_mut(i) {
+            f.place = Place::root().join(Step::Partition(n));
+        }
+    }
+    let mut sink = Sink::new();
+    sink.extend(all);
+    sink.finish()
 }
 
 /// [`check()`], each finding paired with the number of the partition it
-/// concerns (overlap, beyond disk, outside the usable range, duplicate GUID,
-/// alignment, …; for a pair, the later of the two), or `None` for the
-/// table's own findings. Offsets stay in disk space either way.
+/// concerns, or `None` for the table's own findings, and its place left at
+/// the root (for callers that attach findings to partition nodes
+/// themselves).
 pub fn check_attributed(t: &Tables) -> Vec<(Finding, Option<u32>)> {
-    let mut tags = Tags::new();
-    let all = check_all(t, &mut tags);
-    let mut part: Vec<Option<u32>> = vec![None; all.len()];
-    for (i, n) in tags {
-        if let Some(slot) = part.get_mut(i) {
-            *slot = Some(n);
-        }
-    }
-    cap_per_code(all.into_iter().zip(part).collect())
+    check(t)
+        .into_iter()
+        .map(|mut f| {
+            let n = f.place.partition();
+            f.place = Place::root();
+            (f, n)
+        })
+        .collect()
 }
 
 fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
@@ -278,5 +261,13 @@ mod tests {
             f.iter()
                 .any(|x| x.message.starts_with("8160 more gpt.partition.beyond_disk"))
         );
+        // Pairs past the cap are counted too, not dropped: 8191 overlaps
+        // and 8191 partitions sharing the first one's GUID.
+        for code in ["gpt.partition.overlap", "gpt.partition.duplicate_guid"] {
+            let listed = f.iter().filter(|x| x.code == code).count();
+            assert_eq!(listed, MAX_FINDINGS_PER_CODE + 1, "{code}");
+            let more = format!("{} more {code}", n - 1 - MAX_FINDINGS_PER_CODE);
+            assert!(f.iter().any(|x| x.message.starts_with(&more)), "{more}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! A classic MBR: its four entries, the logical partitions of the EBR
 //! chain, and overlaps among them all.
 
-use super::{MAX_PAIR_FINDINGS, Tags, mbrf, tag_since};
+use super::{Tags, mbrf, tag_since};
 use crate::mbr::{Mbr, entry_offset, is_extended};
 use crate::tables::Tables;
 use crate::util::{human, mul};
@@ -43,16 +43,14 @@ pub(super) fn mbr_overlaps(m: &Mbr, out: &mut Vec<Finding>, tags: &mut Tags) {
         .filter(|(_, e)| is_extended(e.os_type))
         .map(|(i, _)| i)
         .collect();
-    let mut reported = 0usize;
     for (i, a) in ranges.iter().enumerate() {
         for (j, b) in ranges.iter().enumerate().skip(i.saturating_add(1)) {
             // A logical inside the extended container is where it belongs.
             let logical_in_ext = j >= n_primary && ext_slots.contains(&i);
-            if logical_in_ext || reported >= MAX_PAIR_FINDINGS {
+            if logical_in_ext {
                 continue;
             }
             if a.1 <= b.2 && b.1 <= a.2 {
-                reported = reported.saturating_add(1);
                 // An extended container is no partition node: the CLI then
                 // keeps the finding on the table.
                 tags.push((out.len(), b.4));

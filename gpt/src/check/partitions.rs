@@ -1,7 +1,7 @@
 //! The GPT partition entries: each against the disk, the usable range and
 //! the entry arrays, then every pair (overlaps, shared unique GUIDs).
 
-use super::{ALIGNMENT_BYTES, MAX_PAIR_FINDINGS, Tags, gpt, tag_since};
+use super::{ALIGNMENT_BYTES, Tags, gpt, tag_since};
 use crate::header::GptCopy;
 use crate::tables::{Partition, Tables};
 use crate::util::{human, mul};
@@ -134,33 +134,30 @@ pub(super) fn partition_checks(
         }
         tag_since(out, tags, before, p.number);
     }
-    // #23: overlaps, by a sweep over partitions sorted by start.
+    // #23: overlaps, by a sweep over partitions sorted by start (at most
+    // one finding per partition; the cap of check() bounds what is listed).
     let mut sorted: Vec<&Partition> = parts.iter().filter(|p| p.last_lba >= p.first_lba).collect();
     sorted.sort_by_key(|p| (p.first_lba, p.number));
     let mut reach: Option<&Partition> = None;
-    let mut pairs = 0usize;
     for p in sorted {
         if let Some(q) = reach
             && q.last_lba >= p.first_lba
         {
-            if pairs < MAX_PAIR_FINDINGS {
-                tags.push((out.len(), p.number));
-                out.push(gpt(
-                    Severity::Error,
-                    "gpt.partition.overlap",
-                    entries_at(p).saturating_add(0x20),
-                    format!(
-                        "{} (LBA {}..={}) and {} (LBA {}..={}) overlap",
-                        label(q),
-                        q.first_lba,
-                        q.last_lba,
-                        label(p),
-                        p.first_lba,
-                        p.last_lba
-                    ),
-                ));
-            }
-            pairs = pairs.saturating_add(1);
+            tags.push((out.len(), p.number));
+            out.push(gpt(
+                Severity::Error,
+                "gpt.partition.overlap",
+                entries_at(p).saturating_add(0x20),
+                format!(
+                    "{} (LBA {}..={}) and {} (LBA {}..={}) overlap",
+                    label(q),
+                    q.first_lba,
+                    q.last_lba,
+                    label(p),
+                    p.first_lba,
+                    p.last_lba
+                ),
+            ));
         }
         if reach.is_none_or(|q| p.last_lba > q.last_lba) {
             reach = Some(p);
@@ -169,30 +166,26 @@ pub(super) fn partition_checks(
     // Duplicate unique GUIDs: tools that address partitions by PARTUUID
     // (kernel root=PARTUUID=, systemd) pick one arbitrarily.
     let mut seen: HashMap<String, u32> = HashMap::new();
-    let mut dups = 0usize;
     for p in parts {
         let Some(g) = p.unique_guid else { continue };
         if let Some(first) = seen.get(&g.to_string()) {
-            if dups < MAX_PAIR_FINDINGS {
-                tags.push((out.len(), p.number));
-                out.push(
-                    gpt(
-                        Severity::Error,
-                        "gpt.partition.duplicate_guid",
-                        entries_at(p).saturating_add(0x10),
-                        format!(
-                            "partitions {first} and {} share the unique GUID {g}",
-                            p.number
-                        ),
-                    )
-                    .with_hint(
-                        Hint::writes(format!("sgdisk -u {}:R {{disk}}", p.number))
-                            .on(Target::Disk)
-                            .because("gives the partition a new random GUID"),
+            tags.push((out.len(), p.number));
+            out.push(
+                gpt(
+                    Severity::Error,
+                    "gpt.partition.duplicate_guid",
+                    entries_at(p).saturating_add(0x10),
+                    format!(
+                        "partitions {first} and {} share the unique GUID {g}",
+                        p.number
                     ),
-                );
-            }
-            dups = dups.saturating_add(1);
+                )
+                .with_hint(
+                    Hint::writes(format!("sgdisk -u {}:R {{disk}}", p.number))
+                        .on(Target::Disk)
+                        .because("gives the partition a new random GUID"),
+                ),
+            );
         } else {
             seen.insert(g.to_string(), p.number);
         }
