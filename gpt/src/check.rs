@@ -41,6 +41,7 @@
 //! | `mbr.partition.boot_flag` | warning | status not 0x00/0x80 |
 //! | `mbr.logical.outside_extended`, `mbr.ebr.{loop,too_many,signature,unreadable,link_outside_extended}` | error | the EBR chain |
 //! | `mbr.ebr.extra_entry`, `mbr.extended.multiple` | warning | |
+//! | `gpt.read.unreadable`, `mbr.read.unreadable` | error | a structure on the disk whose read failed (I/O, a layer below, the work bound): unknown, so no check calls it absent |
 //! | `gpt.recovery.partitions_found` (error/warning), `entries_survive`, `scan_incomplete` (info) | | from [`crate::analyze`] |
 
 mod geometry;
@@ -49,6 +50,7 @@ mod headers;
 mod mbr;
 mod partitions;
 mod pmbr;
+mod reads;
 
 use crate::mbr::MbrKind;
 use crate::tables::{Scheme, Tables};
@@ -59,6 +61,7 @@ use imgcheck_core::{Finding, Layer, Place, Severity, Sink, Space, Step};
 use mbr::mbr_checks;
 use partitions::partition_checks;
 use pmbr::pmbr_checks;
+use reads::{entries_unreadable, gpt_header_unreadable, unreadable_findings};
 
 /// Partitions are expected to start on this byte boundary (1 MiB: what
 /// gdisk, fdisk and parted align to with 512-byte sectors).
@@ -140,6 +143,7 @@ pub fn check_attributed(t: &Tables) -> Vec<(Finding, Option<u32>)> {
 fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
     let mut out = Vec::new();
     sector_size_checks(t, &mut out);
+    unreadable_findings(t, &mut out);
     if let Some(m) = &t.mbr {
         out.extend(m.load_findings.iter().cloned());
     }
@@ -149,7 +153,7 @@ fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
         Scheme::Mbr => {
             if let Some(m) = &t.mbr {
                 mbr_checks(t, m, &mut out, tags);
-                if m.kind == MbrKind::Hybrid {
+                if m.kind == MbrKind::Hybrid && !gpt_header_unreadable(t) {
                     out.push(gpt(
                         Severity::Error,
                         "gpt.headers.missing",
@@ -167,6 +171,7 @@ fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
             if let Some(m) = &t.mbr
                 && m.signature_ok
                 && m.kind == MbrKind::Protective
+                && !gpt_header_unreadable(t)
             {
                 out.push(
                     gpt(
@@ -207,7 +212,11 @@ fn gpt_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
         let _ = entries;
     }
     pmbr_checks(t, out, tags);
-    free_space_findings(t, Layer::GPT, out);
+    // Free space is what the partitions leave: unknown when the array
+    // listing them could not be read.
+    if !entries_unreadable(t) {
+        free_space_findings(t, Layer::GPT, out);
+    }
 }
 
 #[cfg(test)]

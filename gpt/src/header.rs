@@ -3,9 +3,10 @@
 //! hidden by) a good backup.
 
 use crate::guid::{Guid, type_name};
-use crate::util::{crc32, mul, read_opt};
-use imgcheck_core::ReadAt;
+use crate::tables::{Got, Unreadable, read_noted};
+use crate::util::{crc32, mul};
 use imgcheck_core::bytes::{arr, bytes, le16, le32, le64, u64_of, usize_of};
+use imgcheck_core::{Layer, ReadAt};
 use serde::Serialize;
 
 /// `"EFI PART"`.
@@ -240,6 +241,9 @@ pub enum EntriesUnread {
     BadEntrySize,
     /// The array lies (partly) beyond the end of the disk.
     BeyondDisk,
+    /// The array lies on the disk but reading it failed (I/O error, a
+    /// layer below, the work bound): its contents are unknown.
+    Unreadable,
 }
 
 /// One GPT copy as found on disk.
@@ -274,16 +278,40 @@ impl GptCopy {
         self.header_valid(sector_size) && self.entries.as_ref().is_some_and(|e| e.crc_ok)
     }
 
-    /// Reads the copy at `lba`; `None` when the sector is beyond the disk or
-    /// holds no `"EFI PART"` signature (nothing to report about it as a
-    /// header: the caller reports the absence).
+    /// Reads the copy at `lba`; `None` when the sector is beyond the disk,
+    /// cannot be read ([`crate::parse`] reports that), or holds no
+    /// `"EFI PART"` signature (nothing to report about it as a header: the
+    /// caller reports the absence).
     pub fn read<R: ReadAt + ?Sized>(
         r: &R,
         role: Role,
         lba: u64,
         sector_size: u64,
     ) -> Option<GptCopy> {
-        let sector = read_opt(r, mul(lba, sector_size), sector_size, 4096)?;
+        Self::read_noted(r, role, lba, sector_size, &mut Vec::new())
+    }
+
+    /// [`GptCopy::read`], noting the reads that failed (the header sector,
+    /// or the entry array: then [`EntriesUnread::Unreadable`]) in `unread`.
+    pub(crate) fn read_noted<R: ReadAt + ?Sized>(
+        r: &R,
+        role: Role,
+        lba: u64,
+        sector_size: u64,
+        unread: &mut Vec<Unreadable>,
+    ) -> Option<GptCopy> {
+        let r_name = role.as_str();
+        let Got::Bytes(sector) = read_noted(
+            r,
+            mul(lba, sector_size),
+            sector_size,
+            4096,
+            || format!("{r_name} GPT header (LBA {lba})"),
+            Layer::GPT,
+            unread,
+        ) else {
+            return None;
+        };
         let header = GptHeader::parse(&sector);
         if !header.signature_ok {
             return None;
@@ -305,14 +333,25 @@ impl GptCopy {
             copy.entries_unread = Some(EntriesUnread::TooLarge);
             return Some(copy);
         }
-        let Some(raw) = read_opt(
+        let elba = h.partition_entry_lba;
+        let raw = match read_noted(
             r,
-            mul(h.partition_entry_lba, sector_size),
+            mul(elba, sector_size),
             len,
             MAX_ENTRY_ARRAY_BYTES,
-        ) else {
-            copy.entries_unread = Some(EntriesUnread::BeyondDisk);
-            return Some(copy);
+            || format!("{r_name} partition entry array (LBA {elba}, {len} bytes)"),
+            Layer::GPT,
+            unread,
+        ) {
+            Got::Bytes(b) => b,
+            Got::Absent => {
+                copy.entries_unread = Some(EntriesUnread::BeyondDisk);
+                return Some(copy);
+            }
+            Got::Unreadable => {
+                copy.entries_unread = Some(EntriesUnread::Unreadable);
+                return Some(copy);
+            }
         };
         let computed = crc32(&raw);
         let size = usize_of(u64::from(h.sizeof_partition_entry));

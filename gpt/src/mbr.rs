@@ -2,7 +2,8 @@
 //! extended/logical chain of EBRs. Also tells protective and hybrid MBRs
 //! (GPT's) from classic ones.
 
-use crate::util::{mul, read_opt};
+use crate::tables::{Got, Unreadable, read_noted};
+use crate::util::mul;
 use imgcheck_core::bytes::{le16, le32, u8_at};
 use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space, Target};
 use serde::Serialize;
@@ -134,10 +135,25 @@ impl Mbr {
     }
 }
 
-/// Reads the MBR at LBA 0 of `r`; `None` when the disk has no 512 bytes.
-/// `sector_size` is the logical sector size LBAs are counted in.
+/// Reads the MBR at LBA 0 of `r`; `None` when the disk has no 512 bytes
+/// or they cannot be read ([`crate::parse`] reports which).
+/// `sector_size` is the logical sector size LBAs are counted in. An EBR
+/// that cannot be read is a `mbr.read.unreadable` load finding.
 pub fn parse_mbr<R: ReadAt + ?Sized>(r: &R, sector_size: u64) -> Option<Mbr> {
-    let sector = read_opt(r, 0, 512, 512)?;
+    parse_mbr_noted(r, sector_size, &mut Vec::new())
+}
+
+/// [`parse_mbr`], noting a failed read of LBA 0 in `unread`.
+pub(crate) fn parse_mbr_noted<R: ReadAt + ?Sized>(
+    r: &R,
+    sector_size: u64,
+    unread: &mut Vec<Unreadable>,
+) -> Option<Mbr> {
+    let Got::Bytes(sector) =
+        read_noted(r, 0, 512, 512, || "MBR (LBA 0)".into(), Layer::MBR, unread)
+    else {
+        return None;
+    };
     let signature_ok = le16(&sector, 510) == BOOT_SIGNATURE;
     let entries: Vec<MbrEntry> = (1..=4u8).map(|s| MbrEntry::parse(&sector, s)).collect();
     let has_ee = entries.iter().any(|e| e.os_type == TYPE_PROTECTIVE);
@@ -216,15 +232,26 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
             ).with_hint(Hint::read_only("fdisk -l {disk}").on(Target::Disk).because("then rewrite the extended partition's links with fdisk or sfdisk, on a copy")));
             return;
         }
-        let Some(sector) = read_opt(r, mul(ebr_lba, ss), 512, 512) else {
-            mbr.load_findings.push(Finding::error(
-                "mbr.ebr.unreadable",
-                Layer::MBR,
-                mul(ebr_lba, ss),
-                Space::Disk,
-                format!("the EBR at LBA {ebr_lba} lies beyond the end of the disk"),
-            ));
-            return;
+        let mut failed = Vec::new();
+        let at = mul(ebr_lba, ss);
+        let structure = || format!("EBR at LBA {ebr_lba} (logical partitions from here on)");
+        let sector = match read_noted(r, at, 512, 512, structure, Layer::MBR, &mut failed) {
+            Got::Bytes(b) => b,
+            Got::Absent => {
+                mbr.load_findings.push(Finding::error(
+                    "mbr.ebr.unreadable",
+                    Layer::MBR,
+                    at,
+                    Space::Disk,
+                    format!("the EBR at LBA {ebr_lba} lies beyond the end of the disk"),
+                ));
+                return;
+            }
+            Got::Unreadable => {
+                mbr.load_findings
+                    .extend(failed.iter().map(Unreadable::finding));
+                return;
+            }
         };
         if le16(&sector, 510) != BOOT_SIGNATURE {
             // An extended partition whose first EBR was never written is

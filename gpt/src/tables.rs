@@ -6,17 +6,20 @@
 
 mod search;
 mod sector;
+mod unreadable;
 
 pub use search::{BACKUP_SEARCH_STEP, BackupSearch, BackupVia, MAX_BACKUP_PROBES};
 pub use sector::{SECTOR_SIZES, SectorSize, detect_sector_size};
+pub(crate) use unreadable::{Got, read_noted};
+pub use unreadable::{ReadFailure, Unreadable};
 
 use crate::guid::{Guid, mbr_type_name};
 use crate::header::{EntryArray, GptCopy, Role};
-use crate::mbr::{Mbr, MbrKind, TYPE_PROTECTIVE, is_extended, parse_mbr};
+use crate::mbr::{Mbr, MbrKind, TYPE_PROTECTIVE, is_extended, parse_mbr_noted};
 use crate::util::mul;
 use imgcheck_core::ReadAt;
 use search::search_stale_backup;
-use sector::infer_mbr_sector_size;
+use sector::{detect, infer_mbr_sector_size};
 use serde::Serialize;
 
 /// Which scheme the disk is partitioned with.
@@ -62,6 +65,9 @@ pub struct Tables {
     pub backup_search: Option<BackupSearch>,
     /// The scheme the partition list comes from.
     pub scheme: Scheme,
+    /// Structures on the disk whose reads failed (other than past its
+    /// end), one per bad area: unknown, not absent.
+    pub unreadable: Vec<Unreadable>,
 }
 
 /// A partition handed to the next layer.
@@ -109,8 +115,9 @@ pub struct FreeRange {
 /// sector reads, the EBR chain and the entry arrays capped by constants.
 pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
     let disk_size = r.len();
-    let mut sector = detect_sector_size(r);
-    let mut mbr = parse_mbr(r, sector.bytes);
+    let mut unread = Vec::new();
+    let mut sector = detect(r, &mut unread);
+    let mut mbr = parse_mbr_noted(r, sector.bytes, &mut unread);
     if sector.assumed
         && let Some(m) = &mbr
         && m.signature_ok
@@ -118,17 +125,17 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
     {
         infer_mbr_sector_size(r, m, &mut sector);
         if sector.bytes != 512 {
-            mbr = parse_mbr(r, sector.bytes);
+            mbr = parse_mbr_noted(r, sector.bytes, &mut unread);
         }
     }
     let ss = sector.bytes;
-    let mut primary = GptCopy::read(r, Role::Primary, 1, ss);
+    let mut primary = GptCopy::read_noted(r, Role::Primary, 1, ss, &mut unread);
     let last = disk_size.checked_div(ss).unwrap_or(0).saturating_sub(1);
     let mut backup_searched = Vec::new();
     let mut backup = None;
     if last > 1 {
         backup_searched.push(last);
-        backup = GptCopy::read(r, Role::Backup, last, ss);
+        backup = GptCopy::read_noted(r, Role::Backup, last, ss, &mut unread);
     }
     if backup.is_none()
         && let Some(p) = &primary
@@ -136,7 +143,7 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
         let alt = p.header.alternate_lba;
         if alt > 1 && alt != last && alt < disk_size.checked_div(ss).unwrap_or(0) {
             backup_searched.push(alt);
-            backup = GptCopy::read(r, Role::Backup, alt, ss);
+            backup = GptCopy::read_noted(r, Role::Backup, alt, ss, &mut unread);
         }
     }
     let mut backup_search = None;
@@ -163,8 +170,8 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
                     ambiguous: false,
                 };
                 if found_ss != ss {
-                    mbr = parse_mbr(r, found_ss);
-                    primary = GptCopy::read(r, Role::Primary, 1, found_ss);
+                    mbr = parse_mbr_noted(r, found_ss, &mut unread);
+                    primary = GptCopy::read_noted(r, Role::Primary, 1, found_ss, &mut unread);
                 }
             }
             backup = Some(copy);
@@ -190,6 +197,7 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
         backup_searched,
         backup_search,
         scheme,
+        unreadable: unread,
     }
 }
 
@@ -221,6 +229,12 @@ impl Tables {
             .filter(|c| c.header_valid(ss))
             .find_map(|c| c.entries.as_ref().filter(|e| e.crc_ok))
             .or_else(|| self.header().and_then(|c| c.entries.as_ref()))
+    }
+
+    /// Whether a read of any byte of `offset..offset + len` failed: the
+    /// structure there is unknown, and no check may call it absent.
+    pub fn unreadable_at(&self, offset: u64, len: u64) -> bool {
+        self.unreadable.iter().any(|u| u.overlaps(offset, len))
     }
 
     /// Whether some GPT copy is usable (valid header and entries).

@@ -134,7 +134,8 @@ pub(super) fn copy_checks(t: &Tables, c: &GptCopy, out: &mut Vec<Finding>) {
                 t.disk_sectors()
             ),
         )),
-        Some(EntriesUnread::BadEntrySize) | None => {}
+        // An unreadable array is reported where it lies (check/reads.rs).
+        Some(EntriesUnread::BadEntrySize | EntriesUnread::Unreadable) | None => {}
     }
     if let Some(e) = &c.entries
         && !e.crc_ok
@@ -296,7 +297,9 @@ pub(super) fn missing_copies(t: &Tables, out: &mut Vec<Finding>) {
             .flatten()
             .any(|c| c.role != role && c.valid(ss))
     };
-    if t.primary.is_none() {
+    // A header that could not be read is unknown, not missing: its
+    // unreadable finding says so.
+    if t.primary.is_none() && !t.unreadable_at(ss, ss) {
         let mut f = gpt(
             Severity::Error,
             "gpt.primary_header.missing",
@@ -310,7 +313,11 @@ pub(super) fn missing_copies(t: &Tables, out: &mut Vec<Finding>) {
         }
         out.push(f);
     }
-    if t.backup.is_none() {
+    let backup_unreadable = t
+        .backup_searched
+        .iter()
+        .any(|&lba| t.unreadable_at(mul(lba, ss), ss));
+    if t.backup.is_none() && !backup_unreadable {
         let mut f = gpt(
             Severity::Error,
             "gpt.backup_header.missing",
@@ -319,8 +326,13 @@ pub(super) fn missing_copies(t: &Tables, out: &mut Vec<Finding>) {
                 "no backup GPT header at LBA {:?} (the last LBA, and the primary's alternate_lba){}",
                 t.backup_searched,
                 t.backup_search.as_ref().map_or(String::new(), |s| format!(
-                    ", nor at any of {} other places a grown disk's stale backup would be (the protective MBR's end, the last sector before each 1 MiB boundary)",
-                    s.probes
+                    ", nor at any of {} other places a grown disk's stale backup would be (the protective MBR's end, the last sector before each 1 MiB boundary){}",
+                    s.probes,
+                    if s.unreadable > 0 {
+                        format!(", {} of which could not be read", s.unreadable)
+                    } else {
+                        String::new()
+                    }
                 ))
             ),
         );

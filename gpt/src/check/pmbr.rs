@@ -10,6 +10,11 @@ pub(super) fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
     let ss = t.sector.bytes;
     let disk = t.disk_sectors();
     let Some(m) = t.mbr.as_ref().filter(|m| m.signature_ok) else {
+        if t.mbr.is_none() && t.unreadable_at(0, 512) {
+            // LBA 0 could not be read: whether it holds a protective MBR is
+            // unknown (its unreadable finding says so).
+            return;
+        }
         out.push(gpt(
             Severity::Warning,
             "gpt.pmbr.missing",

@@ -3,11 +3,12 @@
 
 use super::SECTOR_SIZES;
 use super::sector::SectorSize;
+use super::unreadable::{Got, Unreadable, read_noted};
 use crate::header::{GptCopy, Role, SIGNATURE};
 use crate::mbr::Mbr;
-use crate::util::{mul, read_opt};
-use imgcheck_core::ReadAt;
-use imgcheck_core::bytes::{bytes, usize_of};
+use crate::util::mul;
+use imgcheck_core::bytes::{bytes, u64_of, usize_of};
+use imgcheck_core::{Layer, ReadAt};
 use serde::Serialize;
 
 /// Most places probed for a stale backup GPT header. Each probe is one read
@@ -56,6 +57,11 @@ pub struct BackupSearch {
     /// False when [`MAX_BACKUP_PROBES`] stopped the search before every
     /// candidate was probed.
     pub complete: bool,
+    /// Places whose reads failed (I/O error, a layer below, the work
+    /// bound): what they hold is unknown.
+    pub unreadable: u64,
+    /// The first of those failures.
+    pub first_unreadable: Option<Unreadable>,
 }
 
 /// Candidate (LBA, sector size) pairs for a stale backup header, PMBR first,
@@ -120,20 +126,25 @@ pub(super) fn search_stale_backup<R: ReadAt + ?Sized>(
         probes: 0,
         found: None,
         complete: true,
+        unreadable: 0,
+        first_unreadable: None,
     };
-    let valid_at = |lba: u64, ss: u64| {
+    // Failed reads, one per bad area: counted in `search`, not reported
+    // one by one (a bad region of the disk may fail thousands of probes).
+    let mut failed: Vec<Unreadable> = Vec::new();
+    let valid_at = |lba: u64, ss: u64, failed: &mut Vec<Unreadable>| {
         let last = disk_size.checked_div(ss).unwrap_or(0).saturating_sub(1);
         if lba < 2 || lba > last || (lba == skip_lba && ss == sector.bytes) {
             return None;
         }
-        GptCopy::read(r, Role::Backup, lba, ss).filter(|c| c.header_valid(ss))
+        GptCopy::read_noted(r, Role::Backup, lba, ss, failed).filter(|c| c.header_valid(ss))
     };
     let (first, boundaries) = stale_backup_candidates(disk_size, mbr, &sizes);
     for (lba, ss, via) in first {
         search.probes = search.probes.saturating_add(1);
-        if let Some(c) = valid_at(lba, ss) {
+        if let Some(c) = valid_at(lba, ss, &mut failed) {
             search.found = Some((lba, via));
-            return (Some((c, ss)), search);
+            return (Some((c, ss)), search.with_failures(failed));
         }
     }
     let window = SECTOR_SIZES.iter().copied().max().unwrap_or(4096);
@@ -145,7 +156,14 @@ pub(super) fn search_stale_backup<R: ReadAt + ?Sized>(
         search.probes = search.probes.saturating_add(1);
         let end = mul(k, BACKUP_SEARCH_STEP);
         // One read serves both sector sizes: the last 4 KiB before the boundary.
-        let Some(buf) = read_opt(r, end.saturating_sub(window), window, window) else {
+        let at = end.saturating_sub(window);
+        let structure = || {
+            format!(
+                "last {window} bytes before the 1 MiB boundary at byte {end}, probed for a stale backup GPT header"
+            )
+        };
+        let Got::Bytes(buf) = read_noted(r, at, window, window, structure, Layer::GPT, &mut failed)
+        else {
             continue;
         };
         for &ss in &sizes {
@@ -154,11 +172,19 @@ pub(super) fn search_stale_backup<R: ReadAt + ?Sized>(
                 continue;
             }
             let lba = end.checked_div(ss).unwrap_or(0).saturating_sub(1);
-            if let Some(c) = valid_at(lba, ss) {
+            if let Some(c) = valid_at(lba, ss, &mut failed) {
                 search.found = Some((lba, BackupVia::MibBoundary));
-                return (Some((c, ss)), search);
+                return (Some((c, ss)), search.with_failures(failed));
             }
         }
     }
-    (None, search)
+    (None, search.with_failures(failed))
+}
+
+impl BackupSearch {
+    fn with_failures(mut self, failed: Vec<Unreadable>) -> Self {
+        self.unreadable = u64_of(failed.len());
+        self.first_unreadable = failed.into_iter().next();
+        self
+    }
 }

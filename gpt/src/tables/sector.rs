@@ -2,11 +2,12 @@
 //! decided from where the GPT signatures sit, the protective MBR's size,
 //! and, for a classic MBR, where partition contents are found.
 
+use super::unreadable::{Got, Unreadable, read_noted};
 use crate::header::SIGNATURE;
 use crate::mbr::{Mbr, TYPE_PROTECTIVE, is_extended};
-use crate::util::{human, mul, read_opt};
-use imgcheck_core::ReadAt;
+use crate::util::{human, mul};
 use imgcheck_core::bytes::{bytes, le32};
+use imgcheck_core::{Layer, ReadAt};
 use serde::Serialize;
 
 /// The logical sector sizes a disk image may use.
@@ -26,15 +27,35 @@ pub struct SectorSize {
     pub ambiguous: bool,
 }
 
-fn sig_at<R: ReadAt + ?Sized>(r: &R, off: u64) -> bool {
-    read_opt(r, off, 8, 8).is_some_and(|b| b.as_slice() == SIGNATURE)
+/// Whether `"EFI PART"` is at `off`; a failed read is noted and answers no.
+fn sig_at<R: ReadAt + ?Sized>(
+    r: &R,
+    off: u64,
+    structure: impl FnOnce() -> String,
+    unread: &mut Vec<Unreadable>,
+) -> bool {
+    match read_noted(r, off, 8, 8, structure, Layer::GPT, unread) {
+        Got::Bytes(b) => b.as_slice() == SIGNATURE,
+        Got::Absent | Got::Unreadable => false,
+    }
 }
 
 /// Decides the logical sector size from where `"EFI PART"` sits, the
 /// self-pointers of the headers found, and the protective MBR's size.
+/// A read that fails (other than past the end) counts as no evidence;
+/// [`crate::parse`] reports it.
 pub fn detect_sector_size<R: ReadAt + ?Sized>(r: &R) -> SectorSize {
+    detect(r, &mut Vec::new())
+}
+
+/// [`detect_sector_size`], noting the reads that failed in `unread`.
+pub(crate) fn detect<R: ReadAt + ?Sized>(r: &R, unread: &mut Vec<Unreadable>) -> SectorSize {
     let len = r.len();
-    let pmbr_size = read_opt(r, 0, 512, 512).and_then(|s| {
+    let lba0 = match read_noted(r, 0, 512, 512, || "MBR (LBA 0)".into(), Layer::MBR, unread) {
+        Got::Bytes(b) => Some(b),
+        Got::Absent | Got::Unreadable => None,
+    };
+    let pmbr_size = lba0.and_then(|s| {
         (bytes(&s, 510, 2) == [0x55, 0xAA])
             .then(|| {
                 (0..4usize).find_map(|i| {
@@ -50,14 +71,26 @@ pub fn detect_sector_size<R: ReadAt + ?Sized>(r: &R) -> SectorSize {
         let mut score = 0u32;
         let mut ev = Vec::new();
         let last = len.checked_div(ss).unwrap_or(0).saturating_sub(1);
-        if sig_at(r, ss) {
+        let primary = || format!("primary GPT header (LBA 1 of {ss}-byte sectors)");
+        if sig_at(r, ss, primary, unread) {
             score = score.saturating_add(4);
             ev.push(format!("primary \"EFI PART\" at byte {ss}"));
-            if read_opt(r, ss.saturating_add(0x18), 8, 8).is_some_and(|b| b == 1u64.to_le_bytes()) {
+            if matches!(
+                read_noted(r, ss.saturating_add(0x18), 8, 8, primary, Layer::GPT, unread),
+                Got::Bytes(b) if b == 1u64.to_le_bytes()
+            ) {
                 score = score.saturating_add(1);
             }
         }
-        if len.is_multiple_of(ss) && len >= ss.saturating_mul(3) && sig_at(r, mul(last, ss)) {
+        if len.is_multiple_of(ss)
+            && len >= ss.saturating_mul(3)
+            && sig_at(
+                r,
+                mul(last, ss),
+                || format!("backup GPT header (the last {ss}-byte sector, LBA {last})"),
+                unread,
+            )
+        {
             score = score.saturating_add(3);
             ev.push(format!("backup \"EFI PART\" at the last {ss}-byte sector"));
         }
