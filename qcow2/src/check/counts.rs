@@ -13,15 +13,15 @@ pub(super) const CLASS_META: u8 = 4;
 
 /// Cell bits 0..=2: the reference count, or `COUNT_WIDE` when it lives in
 /// the wide table.
-pub(super) const COUNT_MASK: u8 = 0b111;
-pub(super) const COUNT_WIDE: u8 = 0b111;
+const COUNT_MASK: u8 = 0b111;
+const COUNT_WIDE: u8 = 0b111;
 /// Cell bits 3..=5: the classes (`CLASS_*` shifted).
 pub(super) const CLASS_SHIFT: u32 = 3;
 /// Cell bits 6..=7: how many metadata references, saturating at 2 (only
 /// "more than one" matters).
 pub(super) const META_SHIFT: u32 = 6;
 /// Clusters per chunk of the wide table.
-pub(super) const WIDE_CHUNK: usize = 1024;
+const WIDE_CHUNK: usize = 1024;
 
 /// The rebuilt reference counts and what each cluster is used as, in one
 /// byte per cluster: nearly every count is 0..=6, so the wide table (four
@@ -30,7 +30,7 @@ pub(super) const WIDE_CHUNK: usize = 1024;
 #[derive(Default)]
 pub(super) struct Counts {
     pub(super) cells: Vec<u8>,
-    pub(super) wide: Vec<Option<Box<[u32]>>>,
+    wide: Vec<Option<Box<[u32]>>>,
 }
 
 impl Counts {
@@ -45,13 +45,13 @@ impl Counts {
         self.cells.len()
     }
 
-    pub(super) fn grow(&mut self, n: usize) {
+    fn grow(&mut self, n: usize) {
         if n > self.cells.len() {
             self.cells.resize(n, 0);
         }
     }
 
-    pub(super) fn wide_get(&self, k: usize) -> u64 {
+    fn wide_get(&self, k: usize) -> u64 {
         self.wide
             .get(k / WIDE_CHUNK)
             .and_then(|c| c.as_ref())
@@ -59,7 +59,7 @@ impl Counts {
             .map_or(0, |&v| u64::from(v))
     }
 
-    pub(super) fn wide_set(&mut self, k: usize, v: u64) {
+    fn wide_set(&mut self, k: usize, v: u64) {
         let chunk = k / WIDE_CHUNK;
         if self.wide.len() <= chunk {
             self.wide.resize_with(chunk.saturating_add(1), || None);
@@ -90,7 +90,7 @@ impl Counts {
     /// Adds `weight` references (up to `max`) and the class; returns how
     /// many references did not fit.
     #[inline]
-    pub(super) fn add(&mut self, k: usize, weight: u64, max: u64, class: u8) -> u64 {
+    fn add(&mut self, k: usize, weight: u64, max: u64, class: u8) -> u64 {
         let Some(&cell) = self.cells.get(k) else {
             return 0;
         };

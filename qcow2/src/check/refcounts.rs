@@ -13,22 +13,22 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub(super) struct DiskRefcounts<'a> {
-    pub(super) file: &'a dyn ReadAt,
+    file: &'a dyn ReadAt,
     pub(super) reftable: Vec<u64>,
-    pub(super) cluster_size: u64,
+    cluster_size: u64,
     pub(super) rb_bits: u32,
-    pub(super) order: u32,
-    pub(super) cache: HashMap<u64, Arc<[u8]>>,
+    order: u32,
+    cache: HashMap<u64, Arc<[u8]>>,
     /// Clusters below `scanned` whose refcount on disk is 1, a bit each:
     /// the COPIED checks look up every allocated cluster, in any order.
-    pub(super) one: Vec<u64>,
+    one: Vec<u64>,
     /// Per refcount table index below the scanned range: the block
     /// cannot be read (QEMU: "Can't get refcount").
-    pub(super) bad: Vec<bool>,
-    pub(super) scanned: u64,
+    bad: Vec<bool>,
+    scanned: u64,
     /// One refcount block's bytes and its decoded entries, reused.
-    pub(super) buf: Vec<u8>,
-    pub(super) vals: Vec<u64>,
+    buf: Vec<u8>,
+    vals: Vec<u64>,
 }
 
 impl DiskRefcounts<'_> {
@@ -68,7 +68,7 @@ impl DiskRefcounts<'_> {
     /// Reads refcount block `idx` of the table into `self.vals` (all
     /// zeros when there is none); `Err` when its offset is unaligned or
     /// it cannot be read, as [`DiskRefcounts::get`] answers.
-    pub(super) fn load(&mut self, idx: u64) -> Result<(), ()> {
+    fn load(&mut self, idx: u64) -> Result<(), ()> {
         let n = usize_of(1u64 << self.rb_bits);
         self.vals.clear();
         let off = self
@@ -90,7 +90,7 @@ impl DiskRefcounts<'_> {
 
     /// Builds the "refcount is 1" bitmap for clusters `0..n`, reading
     /// each refcount block once.
-    pub(super) fn scan(&mut self, n: u64) {
+    fn scan(&mut self, n: u64) {
         let per = 1u64 << self.rb_bits;
         let blocks = n.div_ceil(per);
         self.one = vec![0; usize_of(n.div_ceil(64))];
@@ -158,7 +158,7 @@ pub(super) fn read_cluster_into(
 }
 
 /// Decodes every entry of a refcount block with `1 << order`-bit entries.
-pub(super) fn decode_block(block: &[u8], order: u32, out: &mut Vec<u64>) {
+fn decode_block(block: &[u8], order: u32, out: &mut Vec<u64>) {
     match order {
         3 => out.extend(block.iter().map(|&b| u64::from(b))),
         4 => out.extend(block.chunks_exact(2).map(|c| u64::from(be16(c, 0)))),

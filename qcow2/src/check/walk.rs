@@ -13,18 +13,18 @@ use imgcheck_core::{ReadAt, Severity};
 use std::collections::HashMap;
 
 /// An L2 table reference: offset, who refers, L1 index, weight.
-pub(super) type L2Ref = (u64, Source, usize, u64);
+type L2Ref = (u64, Source, usize, u64);
 
 /// L2 references: the active L1's one by one, the snapshots' merged per
 /// table offset (so memory is bounded by the file's size in clusters).
 #[derive(Default)]
 pub(super) struct Refs {
-    pub(super) active: Vec<L2Ref>,
-    pub(super) snapshots: HashMap<u64, L2Ref>,
+    active: Vec<L2Ref>,
+    snapshots: HashMap<u64, L2Ref>,
 }
 
 impl Refs {
-    pub(super) fn add(&mut self, l2: u64, src: Source, l1_index: usize, weight: u64) {
+    fn add(&mut self, l2: u64, src: Source, l1_index: usize, weight: u64) {
         if src == Source::Active {
             self.active.push((l2, src, l1_index, weight));
         } else {
@@ -34,7 +34,7 @@ impl Refs {
     }
 
     /// All references sorted by table offset.
-    pub(super) fn sorted(self) -> Vec<L2Ref> {
+    fn sorted(self) -> Vec<L2Ref> {
         let mut v = self.active;
         v.extend(self.snapshots.into_values());
         v.sort();
@@ -96,12 +96,12 @@ impl Ctx<'_> {
 pub(super) struct LostData {
     pub(super) clusters: u64,
     pub(super) first_guest: Option<u64>,
-    pub(super) compressed_entries: Vec<(u64, u64)>,
+    compressed_entries: Vec<(u64, u64)>,
 }
 
 /// An L2 entry whose COPIED flag disagrees with its cluster's refcount.
 #[cold]
-pub(super) fn copied_finding(
+fn copied_finding(
     c: &mut Ctx<'_>,
     disk: &mut DiskRefcounts<'_>,
     i: usize,
@@ -124,7 +124,7 @@ pub(super) fn copied_finding(
     });
 }
 
-pub(super) fn check_l2(
+fn check_l2(
     c: &mut Ctx<'_>,
     t: &[u8],
     l2_off: u64,
