@@ -8,6 +8,7 @@
 //! Offsets are in the space of the reader the layer was given; the
 //! pipeline moves them into disk space with the child's extent.
 
+use crate::hint::Hint;
 use serde::{Deserialize, Serialize};
 
 /// Everything a layer states about what it read. Every field is optional
@@ -42,6 +43,11 @@ pub struct Facts {
     pub pending: Vec<String>,
     /// The layer stopped at a bound before checking everything.
     pub incomplete: Option<String>,
+    /// What a foreign image left at the start of the reader, when the
+    /// layer found its own structures only further in (an ext4 read
+    /// through a backup superblock in a partition that now starts with a
+    /// disk image's partition table), as the signature module names it.
+    pub overwritten_by: Option<String>,
 }
 
 /// A partition table's own facts.
@@ -119,6 +125,22 @@ pub struct GuestDisk {
     pub why_not: Option<String>,
     /// The guest disk's size in bytes.
     pub size: u64,
+    /// How the guest disk becomes a block device for next steps, when it can.
+    pub attach: Option<Attach>,
+}
+
+/// How a container's guest disk becomes a block device, so the
+/// placeholders `{disk}` and `{dev}` of hints (see [`crate::Target`]) name
+/// something a person can run the command on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attach {
+    /// The read-only command that attaches it, `{image}` standing for the
+    /// image file (`qemu-nbd --read-only --connect=/dev/nbd0 {image}`), with why.
+    pub hint: Hint,
+    /// The block device the whole disk appears as (`/dev/nbd0`). Partition
+    /// `N` appears as this name, `p` and `N`, as Linux names the partitions
+    /// of a device whose name ends in a digit.
+    pub device: String,
 }
 
 /// One internal snapshot.
@@ -197,8 +219,12 @@ pub enum Promise {
     Raid,
     /// Encrypted (LUKS).
     Encrypted,
-    /// A whole disk image (a logical volume of an oVirt block domain).
+    /// A whole disk image file (the image given, or a logical volume of an
+    /// oVirt block domain): a container (qcow2, raw) reads it.
     DiskImage,
+    /// A whole disk (the guest disk a container hands out): a partition
+    /// table reads it, or says there is none and hands the disk on whole.
+    Disk,
     /// Deliberately empty or reserved.
     Empty,
 }

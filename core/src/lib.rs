@@ -62,8 +62,8 @@ pub mod time;
 
 pub use budget::{Budget, Exhausted, Metered};
 pub use facts::{
-    Expect, Facts, GuestDisk, Identity, IdentityKind, Promise, Role, SnapshotFact, Structure,
-    SuperblockUse, TableFacts,
+    Attach, Expect, Facts, GuestDisk, Identity, IdentityKind, Promise, Role, SnapshotFact,
+    Structure, SuperblockUse, TableFacts,
 };
 pub use findings::{Finding, Layer, Severity, Space, worst_severity};
 pub use hint::{Hint, Target};
