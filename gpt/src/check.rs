@@ -125,21 +125,6 @@ pub fn check(t: &Tables) -> Vec<Finding> {
     sink.finish()
 }
 
-/// [`check()`], each finding paired with the number of the partition it
-/// concerns, or `None` for the table's own findings, and its place left at
-/// the root (for callers that attach findings to partition nodes
-/// themselves).
-pub fn check_attributed(t: &Tables) -> Vec<(Finding, Option<u32>)> {
-    check(t)
-        .into_iter()
-        .map(|mut f| {
-            let n = f.place.partition();
-            f.place = Place::root();
-            (f, n)
-        })
-        .collect()
-}
-
 fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
     let mut out = Vec::new();
     sector_size_checks(t, &mut out);
@@ -258,14 +243,13 @@ mod tests {
         assert!(f.len() < 600, "{} findings", f.len());
         // The kept ones name their partition; the count of the rest
         // concerns thousands and stays on the table.
-        let tagged = check_attributed(&t);
-        let beyond: Vec<_> = tagged
+        let beyond: Vec<_> = f
             .iter()
-            .filter(|(f, _)| f.code == "gpt.partition.beyond_disk")
+            .filter(|f| f.code == "gpt.partition.beyond_disk")
             .collect();
         assert_eq!(beyond.len(), MAX_FINDINGS_PER_CODE + 1);
-        assert_eq!(beyond[0].1, Some(1));
-        assert_eq!(beyond[MAX_FINDINGS_PER_CODE].1, None);
+        assert_eq!(beyond[0].place.partition(), Some(1));
+        assert!(beyond[MAX_FINDINGS_PER_CODE].place.is_root());
         assert!(
             f.iter()
                 .any(|x| x.message.starts_with("8160 more gpt.partition.beyond_disk"))

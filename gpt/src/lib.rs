@@ -36,12 +36,12 @@ pub mod sig;
 pub mod tables;
 mod util;
 
-pub use check::{check, check_attributed};
+pub use check::check;
 pub use guid::Guid;
 pub use header::{EntryArray, GptCopy, GptEntry, GptHeader, Role};
 pub use mbr::{Logical, Mbr, MbrEntry, MbrKind};
 pub use scan::{Found, Proposed, Recovery, ScanLimits, scan};
-pub use sig::{Signature, identify, identify_at};
+pub use sig::{Signature, holds_image_signature, identify, identify_at, image_signature};
 pub use tables::{
     BackupSearch, BackupVia, FreeRange, Partition, Scheme, SectorSize, Tables, parse,
 };
@@ -50,13 +50,12 @@ use imgcheck_core::{Finding, Hint, Layer, ReadAt, Severity, Space, Target};
 use serde::Serialize;
 
 impl Analysis {
-    /// The findings that concern partition `number`.
+    /// The findings that concern partition `number` (their
+    /// [`Finding::place`] names it).
     pub fn findings_of(&self, number: u32) -> impl Iterator<Item = &Finding> {
         self.findings
             .iter()
-            .zip(&self.finding_partitions)
-            .filter(move |(_, p)| **p == Some(number))
-            .map(|(f, _)| f)
+            .filter(move |f| f.place.partition() == Some(number))
     }
 }
 
@@ -69,11 +68,10 @@ pub struct Analysis {
     pub partitions: Vec<Partition>,
     /// Unpartitioned ranges.
     pub free: Vec<FreeRange>,
-    /// Every finding, load-time ones included.
+    /// Every finding, load-time ones included. One about a single
+    /// partition names it in its place (`[Partition(n)]`, see [`check()`]);
+    /// the table's own have the root place.
     pub findings: Vec<Finding>,
-    /// For each finding (same index), the number of the partition it
-    /// concerns, or `None` for the table's own (see [`check::check_attributed`]).
-    pub finding_partitions: Vec<Option<u32>>,
     /// The signature scan, run when no valid table survives.
     pub recovery: Option<Recovery>,
 }
@@ -87,8 +85,7 @@ pub fn analyze<R: ReadAt + ?Sized>(r: &R) -> Analysis {
 /// [`analyze`] with explicit scan bounds.
 pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis {
     let tables = parse(r);
-    let (mut findings, mut finding_partitions): (Vec<Finding>, Vec<Option<u32>>) =
-        check::check_attributed(&tables).into_iter().unzip();
+    let mut findings = check::check(&tables);
     let ss = tables.sector.bytes;
     let any_header = [tables.primary.as_ref(), tables.backup.as_ref()]
         .into_iter()
@@ -178,14 +175,11 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
     }
     let partitions = tables.partitions();
     let free = tables.free_ranges();
-    // The recovery findings above concern the table.
-    finding_partitions.resize(findings.len(), None);
     Analysis {
         tables,
         partitions,
         free,
         findings,
-        finding_partitions,
         recovery,
     }
 }

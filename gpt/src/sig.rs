@@ -1,6 +1,8 @@
 //! Filesystem and volume signatures: what sits at an offset, named as
 //! blkid names it (`ID_FS_TYPE`), with the size the filesystem states for
-//! itself. Used to name a partition's contents and to find lost partitions.
+//! itself. Used to name a partition's contents and to find lost partitions,
+//! and ([`image_signature`]) to tell a filesystem from what a whole disk
+//! image leaves at the start of a partition it was written over.
 
 use crate::guid::{LINUX_FS, LINUX_LUKS, LINUX_LVM, LINUX_SWAP, MS_BASIC_DATA};
 use crate::util::{be32, be64, bytes, le16, le32, le64, mul, read_opt, u8_at};
@@ -364,6 +366,52 @@ pub fn identify<R: ReadAt + ?Sized>(r: &R) -> Option<Signature> {
     identify_at(r, 0)
 }
 
+/// The qcow2 magic `QFI\xfb` (qcow2 spec, header byte 0).
+const QCOW2_MAGIC: &[u8] = b"QFI\xfb";
+/// The GPT header signature (UEFI spec 5.3.2).
+const GPT_SIGNATURE: &[u8] = b"EFI PART";
+/// The ISO 9660 standard identifier of a volume descriptor.
+const ISO_ID: &[u8] = b"CD001";
+/// Byte 1 of the first volume descriptor (sector 16 of 2048 bytes).
+const ISO_ID_AT: u64 = 0x8001;
+
+/// What a whole disk image leaves at the start of `r`, when it holds one
+/// rather than a filesystem of its own: a qcow2 header, a GPT (`EFI PART`
+/// at LBA 1 of 512 or 4096 bytes), an ISO 9660 image, or an MBR with a
+/// partition entry. A boot signature alone is not enough: FAT and NTFS
+/// boot sectors carry one too.
+pub fn image_signature<R: ReadAt + ?Sized>(r: &R) -> Option<&'static str> {
+    let head = read_opt(r, 0, 512, 512)?;
+    if bytes(&head, 0, 4) == QCOW2_MAGIC {
+        return Some("a qcow2 image header");
+    }
+    for ss in [512u64, 4096] {
+        if read_opt(r, ss, 8, 8).is_some_and(|s| s.as_slice() == GPT_SIGNATURE) {
+            return Some("a GPT-partitioned disk image (\"EFI PART\" at LBA 1)");
+        }
+    }
+    if read_opt(r, ISO_ID_AT, 5, 5).is_some_and(|s| s.as_slice() == ISO_ID) {
+        return Some("an ISO 9660 image");
+    }
+    if le16(&head, 510) == 0xAA55 {
+        // A partition entry with a type and a size says "disk image".
+        let has_entry = (0..4usize).any(|i| {
+            let e = 446usize.saturating_add(i.saturating_mul(16));
+            u8_at(&head, e.saturating_add(4)) != 0 && le32(&head, e.saturating_add(12)) != 0
+        });
+        if has_entry {
+            return Some("an MBR-partitioned disk image (partition table at sector 0)");
+        }
+    }
+    None
+}
+
+/// Whether `r` starts with what a whole disk image leaves (see
+/// [`image_signature`]) rather than a filesystem of its own.
+pub fn holds_image_signature<R: ReadAt + ?Sized>(r: &R) -> bool {
+    image_signature(r).is_some()
+}
+
 #[cfg(test)]
 #[allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
 mod tests {
@@ -385,6 +433,40 @@ mod tests {
         assert_eq!(identify(&BytesReader::new(d.clone())).unwrap().kind, "ext4");
         d[1024 + 0x5A] = 1; // a backup superblock is not a filesystem start
         assert!(identify(&BytesReader::new(d)).is_none());
+    }
+
+    #[test]
+    fn disk_images_are_told_from_boot_sectors() {
+        let mut d = vec![0u8; 40 * 1024];
+        assert_eq!(image_signature(&BytesReader::new(d.clone())), None);
+        // A boot signature alone (FAT, NTFS) is no disk image.
+        d[510] = 0x55;
+        d[511] = 0xAA;
+        assert_eq!(image_signature(&BytesReader::new(d.clone())), None);
+        d[446 + 4] = 0x83;
+        d[446 + 12] = 8;
+        assert!(
+            image_signature(&BytesReader::new(d.clone()))
+                .unwrap()
+                .contains("MBR")
+        );
+        let mut g = vec![0u8; 8192];
+        g[4096..4104].copy_from_slice(b"EFI PART");
+        assert!(
+            image_signature(&BytesReader::new(g))
+                .unwrap()
+                .contains("GPT")
+        );
+        let mut q = vec![0u8; 512];
+        q[..4].copy_from_slice(b"QFI\xfb");
+        assert_eq!(
+            image_signature(&BytesReader::new(q)),
+            Some("a qcow2 image header")
+        );
+        let mut iso = vec![0u8; 0x9000];
+        iso[0x8001..0x8006].copy_from_slice(b"CD001");
+        assert!(holds_image_signature(&BytesReader::new(iso)));
+        assert!(!holds_image_signature(&BytesReader::new(vec![0u8; 100])));
     }
 
     #[test]

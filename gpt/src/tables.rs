@@ -237,6 +237,18 @@ impl Tables {
         self.unreadable.iter().any(|u| u.overlaps(offset, len))
     }
 
+    /// Whether the only GPT copy is a stale backup found by searching the
+    /// disk (the primary is gone and the disk grew): a tool that "repairs"
+    /// the table from where it expects the backup (`sgdisk -e`) sees none
+    /// and writes an empty one.
+    pub fn only_stale_backup(&self) -> bool {
+        self.backup.is_some()
+            && self
+                .backup_search
+                .as_ref()
+                .is_some_and(|s| s.found.is_some())
+    }
+
     /// Whether some GPT copy is usable (valid header and entries).
     pub fn gpt_valid(&self) -> bool {
         let ss = self.sector.bytes;

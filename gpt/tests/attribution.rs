@@ -1,6 +1,6 @@
-//! Findings about one partition name that partition (so the CLI can show
-//! them under it); the table's own findings name none. Offsets stay in
-//! disk space.
+//! Findings about one partition name that partition in their place (so the
+//! CLI can show them under it); the table's own findings name none. Offsets
+//! stay in disk space.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
 
@@ -54,13 +54,11 @@ fn partition_findings_name_their_partition() {
         let mut img = Img::fixture(case.fixture);
         (case.damage)(&mut img);
         let a = img.analyze();
-        assert_eq!(a.findings.len(), a.finding_partitions.len());
         let got: Vec<_> = a
             .findings
             .iter()
-            .zip(&a.finding_partitions)
-            .filter(|(f, _)| f.code == *code)
-            .map(|(f, p)| (f.offset, *p))
+            .filter(|f| f.code == *code)
+            .map(|f| (f.offset, f.place.partition()))
             .collect();
         if got.is_empty() || got.iter().any(|(_, p)| *p != Some(*want)) {
             failures.push(format!("{name}: {code} on {got:?}, want partition {want}"));
@@ -72,7 +70,8 @@ fn partition_findings_name_their_partition() {
             got.len()
         );
         // Table-level findings stay unattributed.
-        for (f, p) in a.findings.iter().zip(&a.finding_partitions) {
+        for f in &a.findings {
+            let p = f.place.partition();
             let table_level = f.code.contains("header")
                 || f.code.contains("free_space")
                 || f.code.contains("pmbr")

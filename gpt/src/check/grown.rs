@@ -9,7 +9,7 @@ use imgcheck_core::{Finding, Hint, Severity, Target};
 
 /// Whether the only GPT copy left is a stale backup found by searching.
 pub(super) fn found_by_search(t: &Tables) -> bool {
-    t.backup.is_some() && t.backup_search.as_ref().is_some_and(|s| s.found.is_some())
+    t.only_stale_backup()
 }
 
 /// The repair for a grown disk. With only a stale backup left, `sgdisk -e`

@@ -104,9 +104,13 @@ pub fn inspect(disk: &dyn ReadAt, opts: &Options) -> Table {
         .take(MAX_PARTITION_NODES)
         .map(|p| p.number)
         .collect();
-    for (f, p) in a.findings.iter().zip(&a.finding_partitions) {
-        match p {
-            Some(n) if shown.contains(n) => by_part.entry(*n).or_default().push(f.clone()),
+    for f in &a.findings {
+        match f.place.partition() {
+            Some(n) if shown.contains(&n) => {
+                let mut f = f.clone();
+                f.place = imgcheck_core::Place::root();
+                by_part.entry(n).or_default().push(f);
+            }
             _ => node.findings.push(f.clone()),
         }
     }
