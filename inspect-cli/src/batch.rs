@@ -2,7 +2,7 @@
 //! threads, reports printed in input order as soon as each is ready, and
 //! the empty-backup pattern (an image far smaller than its siblings).
 
-use crate::layers::Fatal;
+use crate::options::Fatal;
 use crate::report::ImageReport;
 use imgcheck_core::{Finding, Layer, Space};
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ pub fn with_snapshots(items: Vec<Item>) -> Vec<Item> {
             imgcheck_core::FileReader::open(&it.path)
                 .ok()
                 .and_then(|f| {
-                    let opts = crate::layers::Options {
+                    let opts = crate::options::Options {
                         image_path: it.path.clone(),
                         ..Default::default()
                     };

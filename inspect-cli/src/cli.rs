@@ -2,7 +2,7 @@
 //! across images), and which view goes to stdout.
 
 use crate::batch;
-use crate::layers::Options;
+use crate::options::Options;
 use crate::pipeline;
 use crate::render;
 use clap::{Parser, ValueEnum};
@@ -10,27 +10,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 /// Exit bits, as fsck(8).
-pub mod exit {
-    /// No problem found.
-    pub const CLEAN: u8 = 0;
-    /// Warnings only.
-    pub const WARNINGS: u8 = 1;
-    /// Damage found (imgcheck never repairs, so it stays uncorrected).
-    pub const DAMAGED: u8 = 4;
-    /// Operational error: a file missing or unreadable.
-    pub const OPERATIONAL: u8 = 8;
-    /// Usage error.
-    pub const USAGE: u8 = 16;
-}
+pub use crate::exit;
 
-/// Container format override.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// A raw disk image (or a bare filesystem).
-    Raw,
-    /// A qcow2 image.
-    Qcow2,
-}
+pub use crate::options::Format;
 
 /// When to colour the text report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -159,7 +141,7 @@ pub fn run() -> u8 {
     let siblings = batch::small_siblings(&items);
     let progress = progress_bar(items.len());
     let mut status = exit::CLEAN;
-    let mut rows: Vec<SummaryRow> = Vec::new();
+    let mut rows: Vec<render::SummaryRow> = Vec::new();
     let mut stdout = anstream::stdout().lock();
     let mut broken_pipe = false;
     batch::run_all(
@@ -189,7 +171,7 @@ pub fn run() -> u8 {
                     });
                     status |= exit::OPERATIONAL;
                 }
-                rows.push(SummaryRow::of(&report));
+                rows.push(render::SummaryRow::of(&report));
                 let text = if args.json {
                     render::json_line(&report)
                 } else {
@@ -204,7 +186,7 @@ pub fn run() -> u8 {
             }
             Err(fatal) => {
                 status |= exit::OPERATIONAL;
-                rows.push(SummaryRow::failed(&item.path));
+                rows.push(render::SummaryRow::failed(&item.path));
                 progress.suspend(|| eprintln!("imgcheck: {}: {fatal}", item.path.display()));
             }
         },
@@ -243,47 +225,6 @@ fn progress_bar(n: usize) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
-}
-
-/// One line of the summary table that ends a multi-image text report.
-pub struct SummaryRow {
-    /// The image path.
-    pub image: String,
-    /// `qcow2`, `raw`, or `-` when it could not be opened.
-    pub format: String,
-    /// Guest disk size in bytes, when known.
-    pub size: Option<u64>,
-    /// `clean`, `warning`, `damaged`, or `error`.
-    pub verdict: String,
-    /// Code of the worst finding, the first of its severity.
-    pub worst: String,
-}
-
-impl SummaryRow {
-    fn of(r: &crate::report::ImageReport) -> Self {
-        let findings = r.findings();
-        let worst = imgcheck_core::worst_severity(findings.iter().copied())
-            .filter(|s| *s > imgcheck_core::Severity::Info)
-            .and_then(|s| findings.iter().find(|f| f.severity == s))
-            .map_or_else(|| "-".to_string(), |f| f.code.to_string());
-        SummaryRow {
-            image: r.image.clone(),
-            format: r.format.to_string(),
-            size: Some(r.virtual_size),
-            verdict: r.verdict().as_str().to_string(),
-            worst,
-        }
-    }
-
-    fn failed(path: &std::path::Path) -> Self {
-        SummaryRow {
-            image: path.display().to_string(),
-            format: "-".into(),
-            size: None,
-            verdict: "error".into(),
-            worst: "cannot read".into(),
-        }
-    }
 }
 
 /// `--qemu-compat`: qemu-img check's JSON and exit codes; the last image's

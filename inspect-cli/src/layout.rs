@@ -161,7 +161,7 @@ pub fn zero_damage(runs: &[(u64, u64)], expected: &[Expected]) -> Vec<Finding> {
             "disk bytes {}..{} ({}) are all zeros, as a stray dd from /dev/zero leaves them: this destroyed {}",
             r.0,
             r.1,
-            crate::pipeline::human_size(len),
+            imgcheck_core::human_size(len),
             names(&destroyed)
         );
         if survivors.is_empty() {
@@ -420,9 +420,9 @@ pub fn size_chain(
             let grown = disk_len.saturating_sub(tend);
             let mut msg = format!(
                 "the disk is {} ({disk_len} bytes) but its partition table was written for {} ({tend} bytes): it grew by {} and neither the table nor the last partition was grown, so that space is unused",
-                crate::pipeline::human_size(disk_len),
-                crate::pipeline::human_size(tend),
-                crate::pipeline::human_size(grown),
+                imgcheck_core::human_size(disk_len),
+                imgcheck_core::human_size(tend),
+                imgcheck_core::human_size(grown),
             );
             // A snapshot that recorded the old size dates the resize.
             if let Some(snaps) = root
@@ -439,7 +439,7 @@ pub fn size_chain(
                     if size.is_some_and(|z| z < disk_len && z.abs_diff(tend) < SLACK) {
                         msg.push_str(&format!(
                             "; snapshot \"{name}\" still records the old {} disk, so the resize (qemu-img resize) came after it",
-                            crate::pipeline::human_size(size.unwrap_or(0))
+                            imgcheck_core::human_size(size.unwrap_or(0))
                         ));
                         break;
                     }
@@ -478,7 +478,7 @@ pub fn size_chain(
                     format!(
                         "partition {} loses {}",
                         s.index,
-                        crate::pipeline::human_size(
+                        imgcheck_core::human_size(
                             s.start
                                 .saturating_add(s.size)
                                 .saturating_sub(disk_len.max(s.start))
@@ -494,8 +494,8 @@ pub fn size_chain(
                     Space::Disk,
                     format!(
                         "the partition table was written for {} ({tend} bytes) but the disk is only {} ({disk_len} bytes): the image was truncated or shrunk under it{}",
-                        crate::pipeline::human_size(tend),
-                        crate::pipeline::human_size(disk_len),
+                        imgcheck_core::human_size(tend),
+                        imgcheck_core::human_size(disk_len),
                         if cut.is_empty() { String::new() } else { format!("; {}", cut.join(", ")) }
                     ),
                 )

@@ -14,12 +14,13 @@
 
 pub mod batch;
 pub mod cli;
+pub mod exit;
 pub mod layers;
 pub mod layout;
+pub mod options;
 pub mod pipeline;
 pub mod render;
 pub mod report;
 pub mod svg;
-pub mod time;
 
 pub use pipeline::inspect_image;

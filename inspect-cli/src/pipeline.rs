@@ -2,11 +2,11 @@
 //! partition table → partitions → filesystems, then adds what only the
 //! whole stack can say (the timeline and the next steps).
 
-use crate::cli::Format;
-use crate::layers::{self, Fatal, Options};
+use crate::layers;
 use crate::layout;
+use crate::options::{Fatal, Format, Options};
 use crate::report::{Event, ImageReport, Node, Span};
-use imgcheck_core::{FileReader, ReadAt, Severity, Slice};
+use imgcheck_core::{FileReader, ReadAt, Severity, Slice, human_size};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -328,6 +328,3 @@ pub fn qemu_compat(
         Format::Raw => Err(("This image format does not support checks".to_string(), 63)),
     }
 }
-
-/// Sizes are rendered one way across the report (see the core crate).
-pub use imgcheck_core::human_size;

@@ -3,11 +3,10 @@
 //! findings; neither adds information the other lacks, except that the
 //! JSON carries the structured details of each layer.
 
-use crate::pipeline::human_size;
 use crate::report::{ImageReport, Node};
-use crate::time::utc;
 use anstyle::{AnsiColor, Style};
-use imgcheck_core::{Finding, Severity};
+use imgcheck_core::time::utc;
+use imgcheck_core::{Finding, Severity, human_size};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 
@@ -207,7 +206,7 @@ pub fn json_line(report: &ImageReport) -> String {
 }
 
 /// The table that ends a text report of several images.
-pub fn summary_table(rows: &[crate::cli::SummaryRow]) -> String {
+pub fn summary_table(rows: &[SummaryRow]) -> String {
     let width = rows.iter().map(|r| r.image.len()).max().unwrap_or(5).max(5);
     let mut out = String::new();
     let _ = writeln!(
@@ -228,4 +227,47 @@ pub fn summary_table(rows: &[crate::cli::SummaryRow]) -> String {
         );
     }
     out
+}
+
+/// One line of the summary table that ends a multi-image text report.
+pub struct SummaryRow {
+    /// The image path.
+    pub image: String,
+    /// `qcow2`, `raw`, or `-` when it could not be opened.
+    pub format: String,
+    /// Guest disk size in bytes, when known.
+    pub size: Option<u64>,
+    /// `clean`, `warning`, `damaged`, or `error`.
+    pub verdict: String,
+    /// Code of the worst finding, the first of its severity.
+    pub worst: String,
+}
+
+impl SummaryRow {
+    /// The row of a checked image.
+    pub fn of(r: &ImageReport) -> Self {
+        let findings = r.findings();
+        let worst = imgcheck_core::worst_severity(findings.iter().copied())
+            .filter(|s| *s > imgcheck_core::Severity::Info)
+            .and_then(|s| findings.iter().find(|f| f.severity == s))
+            .map_or_else(|| "-".to_string(), |f| f.code.to_string());
+        SummaryRow {
+            image: r.image.clone(),
+            format: r.format.to_string(),
+            size: Some(r.virtual_size),
+            verdict: r.verdict().as_str().to_string(),
+            worst,
+        }
+    }
+
+    /// The row of an image that could not be checked.
+    pub fn failed(path: &std::path::Path) -> Self {
+        SummaryRow {
+            image: path.display().to_string(),
+            format: "-".into(),
+            size: None,
+            verdict: "error".into(),
+            worst: "cannot read".into(),
+        }
+    }
 }

@@ -92,7 +92,7 @@ impl Verdict {
 
     /// The fsck-style exit bits for this verdict.
     pub fn exit_bits(self) -> u8 {
-        use crate::cli::exit;
+        use crate::exit;
         match self {
             Verdict::Clean => exit::CLEAN,
             Verdict::Warning => exit::WARNINGS,

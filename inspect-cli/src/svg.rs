@@ -2,9 +2,8 @@
 //! unpartitioned space, zeroed ranges and where the findings are — as a
 //! view of the same report the text and JSON show.
 
-use crate::pipeline::human_size;
 use crate::report::{ImageReport, Node};
-use imgcheck_core::{Severity, Space};
+use imgcheck_core::{Severity, Space, human_size};
 use std::fmt::Write as _;
 
 const WIDTH: u64 = 1000;

@@ -1,9 +1,8 @@
 //! ext2/3/4 filesystem → report node and timeline events.
 
 use super::Options;
-use crate::pipeline::human_size;
 use crate::report::{Event, Node};
-use imgcheck_core::ReadAt;
+use imgcheck_core::{ReadAt, human_size};
 use imgcheck_ext4::{Summary, SuperblockSource};
 use serde_json::json;
 

@@ -1,0 +1,51 @@
+//! What the user asked for, and the one error that stops an image.
+
+use clap::ValueEnum;
+use std::fmt;
+use std::path::PathBuf;
+
+/// Container format override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A raw disk image (or a bare filesystem).
+    Raw,
+    /// A qcow2 image.
+    Qcow2,
+}
+
+/// What the user asked for, as the adapters need it.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Walk every object (`--deep`), not only metadata proportional to size.
+    pub deep: bool,
+    /// Read the whole disk for the zero map (`--scan`), not only where
+    /// tables and superblocks live.
+    pub scan: bool,
+    /// Inspect the guest disk as of this internal snapshot (id or name).
+    pub snapshot: Option<String>,
+    /// The image path as given, for hints and backing-file resolution.
+    pub image_path: PathBuf,
+}
+
+/// "Cannot continue with this image": names the file, the structure and
+/// the offset. Exit status 8.
+#[derive(Debug, Clone)]
+pub struct Fatal {
+    /// The whole sentence.
+    pub message: String,
+}
+
+impl Fatal {
+    /// A fatal error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Fatal {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
