@@ -141,6 +141,12 @@ pub struct Attach {
     /// `N` appears as this name, `p` and `N`, as Linux names the partitions
     /// of a device whose name ends in a digit.
     pub device: String,
+    /// What stands for the whole disk in a command that acts on the disk
+    /// alone, when the image file itself serves and nothing need be
+    /// attached (`{image}` for a raw image: sgdisk and e2fsck take a file).
+    /// `None`: the device. A command that also acts on a partition goes
+    /// through the device throughout, so the two agree.
+    pub file: Option<String>,
 }
 
 /// One internal snapshot.

@@ -1,7 +1,7 @@
 #![no_main]
 //! The whole pipeline on a raw buffer: container detection, qcow2 or raw,
 //! partition table, filesystems, the cross-layer checks and both views.
-use imgcheck::layers::Options;
+use imgcheck::options::Options;
 use imgcheck_core::{BytesReader, ReadAt};
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;

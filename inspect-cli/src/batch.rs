@@ -3,8 +3,9 @@
 //! the empty-backup pattern (an image far smaller than its siblings).
 
 use crate::options::Fatal;
+use crate::registry::{self, layers};
 use crate::report::ImageReport;
-use imgcheck_core::{Finding, Layer, Space};
+use imgcheck_core::{FileReader, Finding, Layer, Space};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -28,13 +29,7 @@ pub fn with_snapshots(items: Vec<Item>) -> Vec<Item> {
         let snaps = if kind_of(&it.path) == "qcow2" {
             imgcheck_core::FileReader::open(&it.path)
                 .ok()
-                .and_then(|f| {
-                    let opts = crate::options::Options {
-                        image_path: it.path.clone(),
-                        ..Default::default()
-                    };
-                    crate::layers::qcow2::snapshots(std::sync::Arc::new(f), &opts).ok()
-                })
+                .and_then(|f| layers::qcow2::snapshots(std::sync::Arc::new(f), &it.path).ok())
                 .unwrap_or_default()
         } else {
             Vec::new()
@@ -91,30 +86,23 @@ pub fn expand(args: &[PathBuf]) -> Vec<Item> {
     out
 }
 
-/// qcow2 by magic, or a size that is a whole number of sectors; skips
-/// notes, checksums and logs that share a backup directory.
+/// A container recognised by its signature, or a size that is a whole
+/// number of sectors; skips notes, checksums and logs that share a backup
+/// directory.
 fn looks_like_image(p: &Path) -> bool {
-    use std::io::Read;
     let Ok(meta) = std::fs::metadata(p) else {
         return false;
     };
-    let mut magic = [0u8; 4];
-    let is_qcow2 = std::fs::File::open(p)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok()
-        && magic == *b"QFI\xfb";
-    is_qcow2 || (meta.len() > 0 && meta.len() % 512 == 0)
+    kind_of(p) != "raw" || (meta.len() > 0 && meta.len() % 512 == 0)
 }
 
-/// The format an image will be detected as, for grouping siblings.
+/// The container an image will be read as, for grouping siblings: the
+/// registry's probes on the file, `raw` when it cannot be read.
 fn kind_of(p: &Path) -> &'static str {
-    use std::io::Read;
-    let mut magic = [0u8; 4];
-    let is_qcow2 = std::fs::File::open(p)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok()
-        && magic == *b"QFI\xfb";
-    if is_qcow2 { "qcow2" } else { "raw" }
+    FileReader::open(p)
+        .ok()
+        .and_then(|f| registry::container_of(&f, None))
+        .unwrap_or("raw")
 }
 
 /// For each item found in a directory, a warning when its file is far

@@ -155,7 +155,7 @@ pub fn run() -> u8 {
             let mut r = pipeline::inspect_image(&item.path, args.format, &opts);
             if let (Ok(rep), Some(Some(f))) = (&mut r, siblings.get(i)) {
                 rep.layout.push(f.clone());
-                rep.next_steps = pipeline::next_steps(rep);
+                rep.next_steps = crate::steps::next_steps(rep);
             }
             progress.inc(1);
             r

@@ -1,19 +1,92 @@
 //! Checks that need more than one layer at once (findings of layer
-//! `layout`): what no single peer tool can say.
+//! `layout`): what no single peer tool can say. They read the layer tree
+//! and each node's typed [`Facts`](imgcheck_core::Facts), never a layer's
+//! JSON details; the zero map also reads the disk.
 
-use crate::report::Node;
-use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space, Target};
+use crate::report::{Node, SizeLink};
+use imgcheck_core::bytes::is_zero;
+use imgcheck_core::{Finding, Hint, Layer, Place, ReadAt, Role, Space, Step, Target, human_size};
 
 /// How much of the disk start is read to tell "empty" from "unrecognised".
 const EMPTINESS_PROBE: u64 = 1 << 20;
+/// Granularity of the zero map: a run shorter than this is not reported.
+pub const ZERO_BLOCK: u64 = 4096;
+/// By default the zero map reads this much at the start of the disk and of
+/// each partition, and at the end of the disk: where tables, superblocks and
+/// descriptor tables live. `--scan` reads everything.
+pub const ZERO_PROBE: u64 = 16 << 20;
+/// Read size of the zero scan.
+const SCAN_CHUNK: usize = 1 << 20;
+/// Tolerance between sizes that are meant to be equal: alignment padding.
+const SLACK: u64 = 1 << 20;
+
+/// What the checks that span layers found in one image.
+#[derive(Debug, Default)]
+pub struct Layout {
+    /// Disk ranges `[start, end)` known to be all zeros.
+    pub zero_ranges: Vec<(u64, u64)>,
+    /// The size chain, outside in.
+    pub size_chain: Vec<SizeLink>,
+    /// The `layout` findings.
+    pub findings: Vec<Finding>,
+}
+
+/// Runs every cross-layer check on the tree `root` (the container) and
+/// its guest disk, when it could be read.
+pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
+    let mut out = Layout::default();
+    out.findings.extend(disk_not_inspected(root));
+    let Some(disk) = disk else {
+        return out;
+    };
+    out.findings.extend(overwritten_starts(root));
+    let regions = zero_regions(root, disk.len(), scan);
+    out.zero_ranges = zero_ranges(disk, &regions);
+    out.findings.extend(emptiness(disk, root, &out.zero_ranges));
+    let (chain, breaks) = size_chain(root, disk.len());
+    out.size_chain = chain;
+    out.findings.extend(breaks);
+    let expected = expected_structures(root);
+    out.findings
+        .extend(zero_damage(&out.zero_ranges, &expected));
+    out
+}
+
+/// The container says its guest disk does not read as the guest would
+/// see it: nothing inside was judged, and the report says why.
+fn disk_not_inspected(root: &Node) -> Option<Finding> {
+    let g = root.facts.guest.as_ref().filter(|g| !g.readable)?;
+    Some(Finding::info(
+        "layout.disk_not_inspected",
+        Layer::LAYOUT,
+        0,
+        Space::Disk,
+        format!(
+            "the guest disk was not inspected: {}",
+            g.why_not
+                .as_deref()
+                .unwrap_or("the container says it cannot be read")
+        ),
+    ))
+}
+
+/// Nodes on the guest disk (offsets in disk space), depth first.
+fn on_disk(root: &Node) -> impl Iterator<Item = &Node> {
+    root.walk().into_iter().filter(|n| n.space == Space::Disk)
+}
 
 /// A disk with no partition table and nothing recognisable on it: either
 /// it holds no data at all (the backup that has been empty for months) or
 /// its start was overwritten by something imgcheck does not know.
-/// Reads nothing itself: the zero map (`zero_ranges`) already covers the
-/// start of the disk.
-pub fn emptiness(disk: &dyn ReadAt, table: &Node, zero_ranges: &[(u64, u64)]) -> Option<Finding> {
-    if table.kind != "none" || !table.children.is_empty() {
+/// Reads nothing itself: the zero map already covers the start of the disk.
+pub fn emptiness(disk: &dyn ReadAt, root: &Node, zero_ranges: &[(u64, u64)]) -> Option<Finding> {
+    let table = root.table()?;
+    let none = table
+        .facts
+        .table
+        .as_ref()
+        .is_some_and(|t| t.scheme == "none");
+    if !none || !table.children.is_empty() {
         return None;
     }
     let whole_zero = disk.known_zero(0, disk.len());
@@ -30,7 +103,7 @@ pub fn emptiness(disk: &dyn ReadAt, table: &Node, zero_ranges: &[(u64, u64)]) ->
                 if whole_zero {
                     "all of its bytes".to_string()
                 } else {
-                    format!("its first {} bytes", EMPTINESS_PROBE.min(disk.len()))
+                    format!("its first {head} bytes")
                 }
             ),
         )
@@ -48,18 +121,9 @@ pub fn emptiness(disk: &dyn ReadAt, table: &Node, zero_ranges: &[(u64, u64)]) ->
     Some(f)
 }
 
-/// Granularity of the zero map: a run shorter than this is not reported.
-pub const ZERO_BLOCK: u64 = 4096;
-/// By default the zero map reads this much at the start of the disk and of
-/// each partition, and at the end of the disk: where tables, superblocks and
-/// descriptor tables live. `--scan` reads everything.
-pub const ZERO_PROBE: u64 = 16 << 20;
-/// Read size of the zero scan.
-const SCAN_CHUNK: usize = 1 << 20;
-
 /// All-zero ranges `[start, end)` of `disk` within the `regions` given,
 /// in `ZERO_BLOCK` steps, merged and sorted. Ranges the layer below knows
-/// to be zero (unallocated qcow2 clusters) are not read.
+/// to be zero (unallocated qcow2 clusters, holes) are not read.
 pub fn zero_ranges(disk: &dyn ReadAt, regions: &[(u64, u64)]) -> Vec<(u64, u64)> {
     let mut regions: Vec<(u64, u64)> = regions
         .iter()
@@ -107,16 +171,6 @@ pub fn zero_ranges(disk: &dyn ReadAt, regions: &[(u64, u64)]) -> Vec<(u64, u64)>
     runs
 }
 
-/// Whether every byte is zero; word-at-a-time so it runs near memory speed.
-fn is_zero(b: &[u8]) -> bool {
-    let words = b.chunks_exact(8);
-    let rest = words.remainder();
-    rest.iter().all(|&x| x == 0)
-        && words
-            .map(|w| u64::from_ne_bytes(w.try_into().unwrap_or([1; 8])))
-            .all(|w| w == 0)
-}
-
 /// A structure some layer expects at a place on the disk, for telling what
 /// a zeroed range destroyed and what survived it.
 #[derive(Debug, Clone)]
@@ -161,16 +215,14 @@ pub fn zero_damage(runs: &[(u64, u64)], expected: &[Expected]) -> Vec<Finding> {
             "disk bytes {}..{} ({}) are all zeros, as a stray dd from /dev/zero leaves them: this destroyed {}",
             r.0,
             r.1,
-            imgcheck_core::human_size(len),
+            human_size(len),
             names(&destroyed)
         );
         if survivors.is_empty() {
             msg.push_str("; no backup copy was found intact");
         } else {
-            let _ = std::fmt::Write::write_fmt(
-                &mut msg,
-                format_args!("; still intact: {}", names(&survivors)),
-            );
+            msg.push_str("; still intact: ");
+            msg.push_str(&names(&survivors));
         }
         out.push(
             Finding::error("layout.zeroed", Layer::LAYOUT, r.0, Space::Disk, msg)
@@ -180,144 +232,31 @@ pub fn zero_damage(runs: &[(u64, u64)], expected: &[Expected]) -> Vec<Finding> {
     out
 }
 
-/// The structures the layers expect on this disk: the MBR and GPT copies
-/// of the table, and whatever each layer lists in its details under
-/// `"structures"` (`[{"name", "offset", "len", "backup"}]`, offsets relative
-/// to that layer's reader, e.g. ext4 superblocks and their backups).
-pub fn expected_structures(table: &Node, disk_len: u64) -> Vec<Expected> {
+/// The structures the layers on the disk state they have (their
+/// [`Facts::structures`](imgcheck_core::Facts::structures)), in disk
+/// space, named with the partition they are in.
+pub fn expected_structures(root: &Node) -> Vec<Expected> {
     let mut out = Vec::new();
-    let ss = table
-        .details
-        .get("sector_size")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(512);
-    if table.kind == "gpt" || table.kind == "mbr" {
-        out.push(Expected {
-            name: "MBR".into(),
-            start: 0,
-            len: 512,
-            is_backup: false,
-        });
-    }
-    if table.kind == "gpt" {
-        out.push(Expected {
-            name: "primary GPT header".into(),
-            start: ss,
-            len: ss,
-            is_backup: false,
-        });
-        // Where the gpt layer found the backup (on a grown disk it is not at
-        // the end); else where it belongs.
-        let found = u64_at(&table.details, &["gpt_backup", "lba"])
-            .filter(|_| {
-                table
-                    .details
-                    .get("gpt_backup")
-                    .and_then(|b| b.get("header"))
-                    .is_some()
-            })
-            .and_then(|lba| lba.checked_mul(ss));
-        let at_end = disk_len
-            .saturating_sub(ss)
-            .saturating_sub(disk_len.checked_rem(ss).unwrap_or(0));
-        out.push(Expected {
-            name: "backup GPT header".into(),
-            start: found.unwrap_or(at_end),
-            len: ss,
-            is_backup: true,
-        });
-    }
-    listed_structures(table, 0, &mut out);
-    for part in &table.children {
-        let base = part.span.map_or(0, |s| s.start);
-        listed_structures(part, base, &mut out);
-        for fs in &part.children {
-            listed_structures(fs, base, &mut out);
-            ext_superblocks(fs, base, part.span.map(|s| s.index), &mut out);
-        }
-    }
-    if table.kind == "none" {
-        for fs in &table.children {
-            listed_structures(fs, 0, &mut out);
-            ext_superblocks(fs, 0, None, &mut out);
+    for n in on_disk(root) {
+        for s in &n.facts.structures {
+            let name = match n.place.partition() {
+                Some(p) if !s.name.contains("partition") => format!("{} of partition {p}", s.name),
+                _ => s.name.clone(),
+            };
+            out.push(Expected {
+                name,
+                start: n.base.saturating_add(s.start),
+                len: s.len,
+                is_backup: s.role == Role::Backup,
+            });
         }
     }
     out
 }
 
-/// The ext2/3/4 primary superblock (always at byte 1024 of the
-/// filesystem) and, when the layer had to fall back to one, the backup it
-/// read instead.
-fn ext_superblocks(fs: &Node, base: u64, index: Option<u32>, out: &mut Vec<Expected>) {
-    if !fs.kind.starts_with("ext") {
-        return;
-    }
-    let of = index.map_or(String::new(), |i| format!(" of partition {i}"));
-    out.push(Expected {
-        name: format!("{} superblock{of}", fs.kind),
-        start: base.saturating_add(1024),
-        len: 1024,
-        is_backup: false,
-    });
-    let source = fs.details.get("superblock").and_then(|s| s.get("source"));
-    if let Some(src) =
-        source.filter(|s| s.get("kind").and_then(serde_json::Value::as_str) == Some("backup"))
-    {
-        let at = src
-            .get("block")
-            .and_then(serde_json::Value::as_u64)
-            .zip(src.get("block_size").and_then(serde_json::Value::as_u64))
-            .and_then(|(b, bs)| b.checked_mul(bs));
-        if let Some(at) = at {
-            let group = src
-                .get("group")
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0);
-            out.push(Expected {
-                name: format!("backup {} superblock{of} (group {group})", fs.kind),
-                start: base.saturating_add(at),
-                len: 1024,
-                is_backup: true,
-            });
-        }
-    }
-}
-
-fn listed_structures(node: &Node, base: u64, out: &mut Vec<Expected>) {
-    let Some(list) = node
-        .details
-        .get("structures")
-        .and_then(serde_json::Value::as_array)
-    else {
-        return;
-    };
-    for s in list {
-        let (Some(name), Some(offset), Some(len)) = (
-            s.get("name").and_then(serde_json::Value::as_str),
-            s.get("offset").and_then(serde_json::Value::as_u64),
-            s.get("len").and_then(serde_json::Value::as_u64),
-        ) else {
-            continue;
-        };
-        let label = match node.span {
-            Some(sp) if !name.contains("partition") => format!("{name} of partition {}", sp.index),
-            _ => name.to_string(),
-        };
-        out.push(Expected {
-            name: label,
-            start: base.saturating_add(offset),
-            len,
-            is_backup: s
-                .get("backup")
-                .and_then(serde_json::Value::as_bool)
-                .unwrap_or(false),
-        });
-    }
-}
-
 /// The regions the zero map reads: everything with `--scan`, else the
 /// start of the disk and of each partition, and the end of the disk.
-pub fn zero_regions(table: &Node, disk_len: u64, scan: bool) -> Vec<(u64, u64)> {
+pub fn zero_regions(root: &Node, disk_len: u64, scan: bool) -> Vec<(u64, u64)> {
     if scan {
         return vec![(0, disk_len)];
     }
@@ -325,61 +264,27 @@ pub fn zero_regions(table: &Node, disk_len: u64, scan: bool) -> Vec<(u64, u64)> 
         (0, ZERO_PROBE.min(disk_len)),
         (disk_len.saturating_sub(1 << 20), disk_len),
     ];
-    for p in &table.children {
-        if let Some(sp) = p.span {
-            let end = sp.start.saturating_add(sp.size.min(ZERO_PROBE));
-            r.push((sp.start, end));
-        }
+    for sp in on_disk(root).filter_map(|n| n.span) {
+        let end = sp.start.saturating_add(sp.size.min(ZERO_PROBE));
+        r.push((sp.start, end));
     }
     r
 }
 
-/// One link of the size chain: what a layer says the disk (or its part of
-/// it) is.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SizeLink {
-    /// The layer and structure (`qcow2 virtual size`, `GPT backup header`).
-    pub what: String,
-    /// The size or end offset it states, in bytes.
-    pub bytes: u64,
-}
-
-fn u64_at(v: &serde_json::Value, path: &[&str]) -> Option<u64> {
-    path.iter().try_fold(v, |v, k| v.get(*k))?.as_u64()
-}
-
-/// The size chain — image file → guest disk → partition table → last
+/// The size chain — container → guest disk → partition table → last
 /// partition → its filesystem — with a finding for each break in it, named
 /// with both numbers and the direction: grown and never resized, or shrunk
 /// (truncated) under what lies on it.
-pub fn size_chain(
-    root: &Node,
-    table: &Node,
-    disk_len: u64,
-    format: &str,
-) -> (Vec<SizeLink>, Vec<Finding>) {
-    let mut chain = Vec::new();
-    let mut out = Vec::new();
-    chain.push(SizeLink {
-        what: format!("{format} disk"),
+pub fn size_chain(root: &Node, disk_len: u64) -> (Vec<SizeLink>, Vec<Finding>) {
+    let mut chain = vec![SizeLink {
+        what: format!("{} disk", root.kind),
         bytes: disk_len,
-    });
-    let ss = u64_at(&table.details, &["sector_size"]).unwrap_or(512);
-
-    // What the partition table was written for.
-    let gpt_end = ["gpt_primary", "gpt_backup"].iter().find_map(|copy| {
-        let h = table.details.get(*copy)?.get("header")?;
-        if h.get("signature_ok")?.as_bool()? {
-            let backup_lba = if *copy == "gpt_primary" {
-                u64_at(h, &["alternate_lba"])?
-            } else {
-                u64_at(h, &["my_lba"])?
-            };
-            Some(backup_lba.saturating_add(1).saturating_mul(ss))
-        } else {
-            None
-        }
-    });
+    }];
+    let mut out = Vec::new();
+    let Some(table) = root.table() else {
+        return (chain, out);
+    };
+    let gpt_end = table.facts.written_for;
     if let Some(end) = gpt_end {
         chain.push(SizeLink {
             what: "disk size the GPT was written for".into(),
@@ -387,203 +292,146 @@ pub fn size_chain(
         });
     }
     let last = table
-        .children
-        .iter()
+        .partitions()
         .filter_map(|p| p.span.map(|s| (s, p)))
         .max_by_key(|(s, _)| s.start.saturating_add(s.size));
     if let Some((span, part)) = last {
-        let end = span.start.saturating_add(span.size);
         chain.push(SizeLink {
             what: format!("end of partition {} (the last)", span.index),
-            bytes: end,
+            bytes: span.start.saturating_add(span.size),
         });
         if let Some(fs) = part.children.first()
-            && let Some(fsb) = u64_at(&fs.details, &["size", "filesystem_bytes"])
+            && let Some(fsb) = fs.facts.claimed_size
         {
-            {
-                chain.push(SizeLink {
-                    what: format!(
-                        "end of the {} filesystem in partition {}",
-                        fs.kind, span.index
-                    ),
-                    bytes: span.start.saturating_add(fsb),
-                });
-            }
+            chain.push(SizeLink {
+                what: format!(
+                    "end of the {} filesystem in partition {}",
+                    fs.kind, span.index
+                ),
+                bytes: span.start.saturating_add(fsb),
+            });
         }
     }
 
+    let Some(tend) = gpt_end.or_else(|| last.map(|(s, _)| s.start.saturating_add(s.size))) else {
+        return (chain, out);
+    };
     // Grown and never resized: the disk is larger than the table knows.
-    let table_end = gpt_end.or_else(|| last.map(|(s, _)| s.start.saturating_add(s.size)));
-    if let Some(tend) = table_end {
-        const SLACK: u64 = 1 << 20;
-        if disk_len > tend.saturating_add(SLACK) {
-            let grown = disk_len.saturating_sub(tend);
-            let mut msg = format!(
-                "the disk is {} ({disk_len} bytes) but its partition table was written for {} ({tend} bytes): it grew by {} and neither the table nor the last partition was grown, so that space is unused",
-                imgcheck_core::human_size(disk_len),
-                imgcheck_core::human_size(tend),
-                imgcheck_core::human_size(grown),
-            );
-            // A snapshot that recorded the old size dates the resize.
-            if let Some(snaps) = root
-                .details
-                .get("snapshots")
-                .and_then(serde_json::Value::as_array)
-            {
-                for s in snaps {
-                    let size = u64_at(s, &["disk-size"]);
-                    let name = s
-                        .get("name")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or("?");
-                    if size.is_some_and(|z| z < disk_len && z.abs_diff(tend) < SLACK) {
-                        msg.push_str(&format!(
-                            "; snapshot \"{name}\" still records the old {} disk, so the resize (qemu-img resize) came after it",
-                            imgcheck_core::human_size(size.unwrap_or(0))
-                        ));
-                        break;
-                    }
-                }
-            }
-            // sgdisk -e on a disk whose only GPT is a stale backup found by
-            // search writes an empty table: the gpt layer's recipe applies.
-            let only_by_search = table
-                .findings
-                .iter()
-                .any(|f| f.code == "gpt.backup_header.found_by_search");
-            let (dev, part) = if format == "qcow2" {
-                ("/dev/nbd0", "/dev/nbd0p")
-            } else {
-                ("/dev/loop0", "/dev/loop0p")
-            };
-            let n = last.map_or(1, |(s, _)| s.index);
-            out.push(
-                Finding::warning("layout.size_chain.grown", Layer::LAYOUT, tend, Space::Disk, msg).with_hint(
-                    if only_by_search {
-                        Hint::advice("restore the table first with the gpt finding's recipe (sgdisk -e here would write an empty table); then growpart and resize2fs")
-                    } else {
-                        Hint::writes(format!("sgdisk -e {dev}; growpart {dev} {n}; e2fsck -f {part}{n}; resize2fs {part}{n}")).on(Target::Disk).because("grow table, partition, filesystem, in that order, after the checks")
-                    },
-                ),
-            );
+    if disk_len > tend.saturating_add(SLACK) {
+        let grown = disk_len.saturating_sub(tend);
+        let mut msg = format!(
+            "the disk is {} ({disk_len} bytes) but its partition table was written for {} ({tend} bytes): it grew by {} and neither the table nor the last partition was grown, so that space is unused",
+            human_size(disk_len),
+            human_size(tend),
+            human_size(grown),
+        );
+        // A snapshot that recorded the old size dates the resize.
+        if let Some((name, size)) = root.facts.snapshots.iter().find_map(|s| {
+            s.disk_size
+                .filter(|&z| z < disk_len && z.abs_diff(tend) < SLACK)
+                .map(|z| (&s.name, z))
+        }) {
+            msg.push_str(&format!(
+                "; snapshot \"{name}\" still records the old {} disk, so the resize (qemu-img resize) came after it",
+                human_size(size)
+            ));
         }
-        // Shrunk or truncated: the table reaches past the disk.
-        if tend > disk_len {
-            let cut: Vec<String> = table
-                .children
-                .iter()
-                .filter_map(|p| p.span)
-                .filter(|s| s.start.saturating_add(s.size) > disk_len)
-                .map(|s| {
-                    format!(
-                        "partition {} loses {}",
-                        s.index,
-                        imgcheck_core::human_size(
-                            s.start
-                                .saturating_add(s.size)
-                                .saturating_sub(disk_len.max(s.start))
-                        )
+        let n = last.map_or(1, |(s, _)| s.index);
+        // sgdisk -e on a disk whose only GPT is a stale backup found by
+        // search writes an empty table: the gpt layer's recipe applies.
+        let only_stale = table
+            .facts
+            .table
+            .as_ref()
+            .is_some_and(|t| t.only_stale_backup);
+        let hint = if only_stale {
+            Hint::advice(
+                "restore the table first with the gpt finding's recipe (sgdisk -e here would write an empty table); then growpart and resize2fs",
+            )
+        } else {
+            Hint::writes(format!(
+                "sgdisk -e {{disk}}; growpart {{disk}} {n}; e2fsck -f {{dev}}; resize2fs {{dev}}"
+            ))
+            .on(Target::Partition(n))
+            .because("grow table, partition, filesystem, in that order, after the checks")
+        };
+        out.push(
+            Finding::warning(
+                "layout.size_chain.grown",
+                Layer::LAYOUT,
+                tend,
+                Space::Disk,
+                msg,
+            )
+            .with_hint(hint),
+        );
+    }
+    // Shrunk or truncated: the table reaches past the disk.
+    if tend > disk_len {
+        let cut: Vec<String> = table
+            .partitions()
+            .filter_map(|p| p.span)
+            .filter(|s| s.start.saturating_add(s.size) > disk_len)
+            .map(|s| {
+                format!(
+                    "partition {} loses {}",
+                    s.index,
+                    human_size(
+                        s.start
+                            .saturating_add(s.size)
+                            .saturating_sub(disk_len.max(s.start))
                     )
-                })
-                .collect();
-            out.push(
-                Finding::error(
-                    "layout.size_chain.shrunk",
-                    Layer::LAYOUT,
-                    disk_len,
-                    Space::Disk,
-                    format!(
-                        "the partition table was written for {} ({tend} bytes) but the disk is only {} ({disk_len} bytes): the image was truncated or shrunk under it{}",
-                        imgcheck_core::human_size(tend),
-                        imgcheck_core::human_size(disk_len),
-                        if cut.is_empty() { String::new() } else { format!("; {}", cut.join(", ")) }
-                    ),
                 )
-                .with_hint(Hint::advice("restore the image's missing tail from a backup or the source; do not let any tool 'fix' the table to the smaller size")),
-            );
-        }
+            })
+            .collect();
+        out.push(
+            Finding::error(
+                "layout.size_chain.shrunk",
+                Layer::LAYOUT,
+                disk_len,
+                Space::Disk,
+                format!(
+                    "the partition table was written for {} ({tend} bytes) but the disk is only {} ({disk_len} bytes): the image was truncated or shrunk under it{}",
+                    human_size(tend),
+                    human_size(disk_len),
+                    if cut.is_empty() { String::new() } else { format!("; {}", cut.join(", ")) }
+                ),
+            )
+            .with_hint(Hint::advice("restore the image's missing tail from a backup or the source; do not let any tool 'fix' the table to the smaller size")),
+        );
     }
     (chain, out)
 }
 
-/// What a foreign image leaves at the start of a partition it was written
-/// over: a disk image's own partition table, a qcow2 header, an ISO.
-fn image_signature(r: &dyn ReadAt) -> Option<&'static str> {
-    let mut head = [0u8; 512];
-    r.read_exact_at(0, &mut head).ok()?;
-    if head.get(..4) == Some(b"QFI\xfb".as_slice()) {
-        return Some("a qcow2 image header");
-    }
-    for ss in [512u64, 4096] {
-        let mut sig = [0u8; 8];
-        if r.read_exact_at(ss, &mut sig).is_ok() && &sig == b"EFI PART" {
-            return Some("a GPT-partitioned disk image (\"EFI PART\" at LBA 1)");
-        }
-    }
-    let mut cd = [0u8; 5];
-    if r.read_exact_at(0x8001, &mut cd).is_ok() && &cd == b"CD001" {
-        return Some("an ISO 9660 image");
-    }
-    if head.get(510..512) == Some([0x55u8, 0xAA].as_slice()) {
-        // A boot signature alone is also what FAT and NTFS carry; a
-        // partition entry with a type and a size says "disk image".
-        let has_entry = head
-            .get(446..510)
-            .into_iter()
-            .flat_map(|t| t.chunks_exact(16))
-            .any(|e| {
-                let ty = e.get(4).copied().unwrap_or(0);
-                let size = e
-                    .get(12..16)
-                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                    .map_or(0, u32::from_le_bytes);
-                ty != 0 && size != 0
-            });
-        if has_entry {
-            return Some("an MBR-partitioned disk image (partition table at sector 0)");
-        }
-    }
-    None
+/// Every filesystem found only through a backup superblock in a
+/// partition whose start now holds a disk image: another image was
+/// written over it.
+fn overwritten_starts(root: &Node) -> Vec<Finding> {
+    on_disk(root)
+        .filter_map(|n| overwritten_start(n, n.place.partition()?))
+        .collect()
 }
 
-/// Whether `r` starts with what a whole disk image leaves (a partition
-/// table, a qcow2 header, an ISO), rather than a filesystem of its own.
-pub fn holds_image_signature(r: &dyn ReadAt) -> bool {
-    image_signature(r).is_some()
-}
-
-/// A filesystem found only through its backup superblock, in a partition
-/// whose start now holds something else: another image was written over
-/// it. Says what the start holds and where the surviving copy is.
-pub fn overwritten_start(part: &dyn ReadAt, fs: &Node, index: u32, base: u64) -> Option<Finding> {
-    let source = fs.details.get("superblock")?.get("source")?;
-    if source.get("kind")?.as_str()? != "backup" {
-        return None;
-    }
+/// The finding for one filesystem node read through its backup in
+/// partition `index`, whose start holds what its facts name.
+pub fn overwritten_start(fs: &Node, index: u32) -> Option<Finding> {
+    let sb = fs.facts.superblock.filter(|s| s.backup)?;
     // Only what a disk image leaves counts: a filesystem of another kind at
     // the start means the partition was reformatted, and the pipeline
     // checks that filesystem instead.
-    let foreign = image_signature(part)?;
-    let backup = match (
-        source.get("block").and_then(serde_json::Value::as_u64),
-        source.get("block_size").and_then(serde_json::Value::as_u64),
-    ) {
-        (Some(b), Some(bs)) => b.checked_mul(bs),
-        _ => None,
-    };
-    Some(
-        Finding::error(
-            "layout.overwritten",
-            Layer::LAYOUT,
-            base,
-            Space::Disk,
-            format!(
-                "partition {index} starts with {foreign}, but a backup {} superblock{} shows the {} filesystem that lived there: another image was written over the start of the partition",
-                fs.kind,
-                backup.map_or(String::new(), |b| format!(" at partition byte {b}")),
-                fs.kind,
-            ),
-        )
-        .with_hint(Hint::advice("do not mount or repair in place; copy the partition, then recover from the backup superblock on the copy (see the ext4 findings for the exact e2fsck -b line)")),
+    let foreign = fs.facts.overwritten_by.as_deref()?;
+    let mut f = Finding::error(
+        "layout.overwritten",
+        Layer::LAYOUT,
+        fs.base,
+        Space::Disk,
+        format!(
+            "partition {index} starts with {foreign}, but a backup {kind} superblock at partition byte {} shows the {kind} filesystem that lived there: another image was written over the start of the partition",
+            sb.offset,
+            kind = fs.kind,
+        ),
     )
+    .with_hint(Hint::advice("do not mount or repair in place; copy the partition, then recover from the backup superblock on the copy (see the ext4 findings for the exact e2fsck -b line)"));
+    f.place = Place::root().join(Step::Partition(index));
+    Some(f)
 }

@@ -1,25 +1,32 @@
-//! Composes the layers outside in: image file → container → disk →
-//! partition table → partitions → filesystems, then adds what only the
-//! whole stack can say (the timeline and the next steps).
+//! The walk: the image file goes to the registry, the layer whose probe
+//! has the strongest evidence reads it, and each child it hands out goes
+//! to the registry in turn — containers, tables, filesystems alike, bounded
+//! by [`MAX_DEPTH`] and [`MAX_CHILDREN`]. The pipeline moves every
+//! finding's offset into the report's space and sets its place; then the
+//! checks that span layers and the next steps are added.
 
-use crate::layers;
 use crate::layout;
+use crate::limits::{MAX_CHILDREN, MAX_DEPTH};
 use crate::options::{Fatal, Format, Options};
+use crate::registry::{self, REGISTRY, layers};
 use crate::report::{Event, ImageReport, Node, Span};
-use imgcheck_core::{FileReader, ReadAt, Severity, Slice, human_size};
+use crate::steps;
+use imgcheck_core::{
+    Budget, Child, Context, Depth, Expect, Extent, Facts, FileReader, Finding, Inspector, Layer,
+    Place, Promise, ReadAt, Space, Step,
+};
 use std::path::Path;
 use std::sync::Arc;
 
-/// qcow2 findings after which the guest disk cannot be read faithfully.
-const BROKEN_CHAIN: [&str; 4] = [
-    "qcow2.backing.missing",
-    "qcow2.backing.unreadable",
-    "qcow2.backing.loop",
-    "qcow2.backing.too_deep",
-];
-
-/// The qcow2 magic, `QFI\xfb`.
-const QCOW2_MAGIC: [u8; 4] = *b"QFI\xfb";
+impl Format {
+    /// The container layer this `--format` names.
+    pub fn layer(self) -> &'static str {
+        match self {
+            Format::Raw => "raw",
+            Format::Qcow2 => "qcow2",
+        }
+    }
+}
 
 fn open_file(path: &Path) -> Result<Arc<FileReader>, Fatal> {
     let meta = std::fs::metadata(path).map_err(|e| Fatal::new(format!("cannot open: {e}")))?;
@@ -29,17 +36,6 @@ fn open_file(path: &Path) -> Result<Arc<FileReader>, Fatal> {
     FileReader::open(path)
         .map(Arc::new)
         .map_err(|e| Fatal::new(format!("cannot open read-only: {e}")))
-}
-
-fn detect(file: &dyn ReadAt, format: Option<Format>) -> Format {
-    if let Some(f) = format {
-        return f;
-    }
-    let mut magic = [0u8; 4];
-    match file.read_exact_at(0, &mut magic) {
-        Ok(()) if magic == QCOW2_MAGIC => Format::Qcow2,
-        _ => Format::Raw,
-    }
 }
 
 /// Checks one image file and builds its report.
@@ -66,253 +62,367 @@ pub fn inspect_reader(
     format: Option<Format>,
     opts: &Options,
 ) -> Result<ImageReport, Fatal> {
-    let file_size = file.len();
-    let mut events = Vec::new();
-    let mut layout_findings = Vec::new();
-    let (format_name, mut root, disk, virtual_size) = match detect(file.as_ref(), format) {
-        Format::Qcow2 => {
-            let opened = layers::qcow2::open(file, opts)?;
-            events.extend(opened.events);
-            let node = opened.node;
-            // Without its whole backing chain the guest disk reads zeros
-            // where the base holds data: judging the table and filesystems
-            // from that would invent damage.
-            let broken_chain = node
-                .findings
-                .iter()
-                .any(|f| BROKEN_CHAIN.contains(&f.code.as_ref()) && f.severity == Severity::Error);
-            let disk = if broken_chain {
-                layout_findings.push(
-                    imgcheck_core::Finding::info(
-                        "layout.disk_not_inspected",
-                        imgcheck_core::Layer::LAYOUT,
-                        0,
-                        imgcheck_core::Space::Disk,
-                        "the guest disk was not inspected: its backing chain is broken, so the clusters this image does not hold cannot be read",
-                    ),
-                );
-                None
-            } else {
-                opened.disk
-            };
-            ("qcow2", node, disk, opened.virtual_size)
-        }
-        Format::Raw => {
-            if opts.snapshot.is_some() {
-                return Err(Fatal::new(
-                    "--snapshot needs a qcow2 image; this one is raw",
-                ));
-            }
-            let node = Node::new("raw", format!("raw image, {}", human_size(file_size)));
-            ("raw", node, Some(file), file_size)
-        }
+    inspect_with(REGISTRY, name, file, format.map(Format::layer), opts)
+}
+
+/// [`inspect_reader`] with the layers of `registry` (tests, embedders with
+/// layers of their own); `only` restricts the image file to the container
+/// layer of that name (`--format`).
+pub fn inspect_with(
+    registry: &[&dyn Inspector],
+    name: &str,
+    file: Arc<dyn ReadAt>,
+    only: Option<&str>,
+    opts: &Options,
+) -> Result<ImageReport, Fatal> {
+    let options = imgcheck_core::Options {
+        depth: if opts.deep { Depth::Full } else { Depth::Quick },
+        scan: opts.scan,
+        snapshot: opts.snapshot.clone(),
+        origin: (!opts.image_path.as_os_str().is_empty()).then(|| opts.image_path.clone()),
     };
-    let mut zero_ranges = Vec::new();
-    let mut size_chain = Vec::new();
-    if let Some(disk) = disk {
-        let dev_base = if format_name == "qcow2" { NBD } else { LOOP };
-        let table = inspect_disk(&disk, opts, &mut events, dev_base, &mut layout_findings);
-        let regions = layout::zero_regions(&table, disk.len(), opts.scan);
-        zero_ranges = layout::zero_ranges(disk.as_ref(), &regions);
-        layout_findings.extend(layout::emptiness(disk.as_ref(), &table, &zero_ranges));
-        let (chain, breaks) = layout::size_chain(&root, &table, disk.len(), format_name);
-        layout_findings.extend(breaks);
-        size_chain = chain;
-        let expected = layout::expected_structures(&table, disk.len());
-        layout_findings.extend(layout::zero_damage(&zero_ranges, &expected));
-        root.children.push(table);
-    }
+    let budget = Budget::unlimited();
+    let mut walk = Walk {
+        registry,
+        options: &options,
+        budget: &budget,
+        events: Vec::new(),
+        disk: None,
+    };
+    let expect = Expect {
+        contents: Promise::DiskImage,
+        type_name: None,
+    };
+    let frame = Frame {
+        base: 0,
+        space: Space::File,
+    };
+    let file_size = file.len();
+    let Some((mut root, children)) =
+        walk.node(&file, &expect, &Place::root(), frame, 0, "image", only)
+    else {
+        return Err(Fatal::new(match only {
+            Some(f) => format!("not a {f} image: the {f} layer does not recognise it"),
+            None => "no layer recognises this file".to_string(),
+        }));
+    };
+    check_snapshot_asked(&root, opts)?;
+    walk.children(&mut root, children, &Place::root(), frame, 0, "image");
+    let Walk {
+        mut events, disk, ..
+    } = walk;
+    let layout = layout::check(&root, disk.as_deref(), opts.scan);
     events.sort();
     let mut report = ImageReport {
         image: name.to_string(),
-        format: format_name,
+        path: opts.image_path.display().to_string(),
+        format: root.layer.unwrap_or("raw"),
         file_size,
-        virtual_size,
+        virtual_size: root.facts.guest.as_ref().map_or(file_size, |g| g.size),
         root,
         timeline: events,
         next_steps: Vec::new(),
-        zero_ranges,
-        size_chain,
-        layout: layout_findings,
+        zero_ranges: layout.zero_ranges,
+        size_chain: layout.size_chain,
+        layout: layout.findings,
     };
-    report.next_steps = next_steps(&report);
+    if report.path.is_empty() {
+        report.path = name.to_string();
+    }
+    report.next_steps = steps::next_steps(&report);
     Ok(report)
 }
 
-/// The partition table and everything inside it.
-fn inspect_disk(
-    disk: &Arc<dyn ReadAt>,
-    opts: &Options,
-    events: &mut Vec<Event>,
-    dev_base: &str,
-    overwritten: &mut Vec<imgcheck_core::Finding>,
-) -> Node {
-    let table = layers::gpt::inspect(disk.as_ref(), opts);
-    let mut node = table.node;
-    // A partition-table tool pointed at a qcow2 file would write raw
-    // sectors into it: for qcow2 the disk is the attached nbd device.
-    if dev_base == NBD {
-        name_disk(&mut node, NBD);
+/// `--snapshot NAME` must name a snapshot the image has: a typo is not
+/// damage, so it stops the image instead of becoming a finding.
+fn check_snapshot_asked(root: &Node, opts: &Options) -> Result<(), Fatal> {
+    let Some(s) = &opts.snapshot else {
+        return Ok(());
+    };
+    let snaps = &root.facts.snapshots;
+    if snaps.iter().any(|x| &x.id == s || &x.name == s) {
+        return Ok(());
     }
-    if table.parts.is_empty() {
-        // No partition table: an LV dump or `mkfs.ext4 disk.img` — check the
-        // whole disk as a filesystem.
-        if let Some(mut fs) = inspect_contents(disk.as_ref(), 0, "whole disk", opts, events) {
-            name_device(&mut fs, None, dev_base);
-            node.children.push(fs);
-        }
-    }
-    for mut part in table.parts {
-        // Clamped: a partition cut short by a truncated image is still read
-        // as far as it goes, and the filesystem layer sees the shorter size.
-        let slice = Slice::clamped(Arc::clone(disk), part.start, part.size);
-        let source = format!("partition {}", part.index);
-        if let Some(mut fs) = inspect_contents(&slice, part.start, &source, opts, events) {
-            name_device(&mut fs, Some(part.index), dev_base);
-            overwritten.extend(layout::overwritten_start(
-                &slice, &fs, part.index, part.start,
-            ));
-            part.node.children.push(fs);
-        }
-        part.node.span = Some(Span {
-            index: part.index,
-            start: part.start,
-            size: part.size,
-        });
-        node.children.push(part.node);
-    }
-    // The gpt adapter adds nodes for ranges it hands out only once; keep
-    // the partitions in table order whatever order they were added in.
-    node.children.sort_by_key(|c| c.span.map(|s| s.index));
-    node
+    Err(Fatal::new(if snaps.is_empty() {
+        format!(
+            "no snapshot named {s:?}: this {} image has no internal snapshots",
+            root.kind
+        )
+    } else {
+        let have: Vec<String> = snaps
+            .iter()
+            .map(|x| format!("{} {}", x.id, x.name))
+            .collect();
+        format!(
+            "no snapshot named {s:?}; this {} image has (id name): {}",
+            root.kind,
+            have.join(", ")
+        )
+    }))
 }
 
-/// The filesystem (or other contents) of a partition or whole disk.
-fn inspect_contents(
-    r: &dyn ReadAt,
+/// Where a reader's offsets are in the report: its start in the address
+/// space of the innermost container, and that space.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
     base: u64,
-    source: &str,
-    opts: &Options,
-    events: &mut Vec<Event>,
-) -> Option<Node> {
-    let identified = layers::gpt::identify(r);
-    // Another filesystem made over an old ext4 leaves the ext4 backup
-    // superblocks behind: a whole filesystem of another kind at the start
-    // wins over stale backups. A disk image's table or a qcow2 header at
-    // the start is no filesystem: that is an overwrite, and the ext4
-    // behind it is still checked (layout::overwritten_start says so).
-    let other_fs = identified
-        .as_deref()
-        .filter(|k| !k.starts_with("ext") && !layout::holds_image_signature(r));
-    if other_fs.is_none() && layers::ext4::probe(r) {
-        let (node, evs) = layers::ext4::inspect(r, base, source, opts);
-        events.extend(evs);
-        return Some(node);
-    }
-    identified.map(|kind| Node::new(kind, "contents identified by signature; not checked"))
+    space: Space,
 }
 
-/// Next steps, safest first: copy before anything, read-only checks before
-/// repairs; each command once.
-pub fn next_steps(report: &ImageReport) -> Vec<String> {
-    let findings = report.findings();
-    let mut hints: Vec<imgcheck_core::Hint> = Vec::new();
-    let mut seen: Vec<String> = Vec::new();
-    // Layout findings first at each severity: they tell the whole story
-    // (grow the table, then the partition, then the filesystem) where a
-    // layer's hint covers its own part.
-    let ordered: Vec<&imgcheck_core::Finding> = report
-        .layout
-        .iter()
-        .chain(report.root.all_findings())
-        .collect();
-    for sev in [Severity::Error, Severity::Warning] {
-        for f in ordered.iter().filter(|f| f.severity == sev) {
-            if let Some(h) = &f.hint {
-                let image = report.image.clone();
-                let h = h.clone().resolved(|n| match n {
-                    "image" | "disk" | "dev" => Some(image.clone()),
-                    _ => None,
-                });
-                // Two findings often suggest the same command with different
-                // prose after it: list the command once.
-                let key = h.command.clone().unwrap_or_else(|| h.to_string());
-                // A step already part of a longer recipe is not repeated.
-                let covered = seen
-                    .iter()
-                    .any(|s| s == &key || s.split("; ").any(|part| part == key));
-                if !covered {
-                    seen.push(key);
-                    hints.push(h);
+struct Walk<'a> {
+    registry: &'a [&'a dyn Inspector],
+    options: &'a imgcheck_core::Options,
+    budget: &'a Budget,
+    events: Vec<Event>,
+    /// The guest disk the image file's container handed out: what the
+    /// zero map and the size chain measure.
+    disk: Option<Arc<dyn ReadAt>>,
+}
+
+impl Walk<'_> {
+    /// The node of the layer that claims `reader`, and the children it
+    /// hands out (not yet visited), or `None` when no layer claims it.
+    #[allow(clippy::too_many_arguments)]
+    fn node(
+        &mut self,
+        reader: &Arc<dyn ReadAt>,
+        expect: &Expect,
+        place: &Place,
+        frame: Frame,
+        depth: usize,
+        label: &str,
+        only: Option<&str>,
+    ) -> Option<(Node, Vec<Child>)> {
+        let cx = Context {
+            options: self.options,
+            expect,
+            place,
+            budget: self.budget,
+            depth,
+        };
+        let (layer, _evidence) = registry::pick(self.registry, reader.as_ref(), &cx, only)?;
+        let ins = layer.inspect(reader, &cx);
+        // A container's `Disk` offsets are in the guest disk it hands out.
+        let container = ins.facts.guest.is_some();
+        let findings = ins
+            .findings
+            .into_iter()
+            .map(|f| placed(f, place, frame, container))
+            .collect();
+        self.events.extend(ins.events.into_iter().map(|mut e| {
+            if e.source.is_empty() {
+                e.source = label.to_string();
+            }
+            e
+        }));
+        let node = Node {
+            kind: ins.kind,
+            title: ins.title,
+            layer: Some(layer.name()),
+            place: place.clone(),
+            base: frame.base,
+            space: frame.space,
+            findings,
+            facts: ins.facts,
+            details: ins.details,
+            children: Vec::new(),
+            span: None,
+        };
+        Some((node, ins.children))
+    }
+
+    /// Visits the children `node` handed out, within the bounds.
+    fn children(
+        &mut self,
+        node: &mut Node,
+        children: Vec<Child>,
+        place: &Place,
+        frame: Frame,
+        depth: usize,
+        label: &str,
+    ) {
+        let total = children.len();
+        for (i, child) in children.into_iter().enumerate() {
+            // A view (no node of its own) stands for its parent's contents:
+            // it adds its step only when the step picks something (a
+            // snapshot, a backing file); `Other` names no more than "the
+            // contents" (the guest disk, the whole disk).
+            let shown = child.node.is_some() || !matches!(child.step, Step::Other(_));
+            let child_place = if shown {
+                place.join(child.step.clone())
+            } else {
+                place.clone()
+            };
+            let child_frame = match child.extent {
+                Extent::Slice { start, .. } => Frame {
+                    base: frame.base.saturating_add(start),
+                    space: frame.space,
+                },
+                Extent::Mapped => Frame {
+                    base: 0,
+                    space: match child.step {
+                        Step::Volume(_) => Space::Volume,
+                        _ => Space::Disk,
+                    },
+                },
+            };
+            if i >= MAX_CHILDREN {
+                if i == MAX_CHILDREN {
+                    node.findings
+                        .push(too_many(node, total, &child, frame, &child_place));
+                }
+                // What the parent said about them stays, on the parent.
+                if let Some(cn) = child.node {
+                    node.findings.extend(
+                        cn.findings
+                            .into_iter()
+                            .map(|f| placed(f, &child_place, frame, false)),
+                    );
+                }
+                continue;
+            }
+            let child_label = match (&child.step, shown) {
+                (_, true) => child_place.to_string(),
+                (Step::Other(s), false) => s.clone(),
+                _ => label.to_string(),
+            };
+            let view_of_image = depth == 0 && child.node.is_none() && child.descend;
+            if view_of_image && matches!(child.extent, Extent::Mapped) && self.disk.is_none() {
+                self.disk = Some(Arc::clone(&child.reader));
+            }
+            let inner = (child.descend).then(|| (Arc::clone(&child.reader), child.expect.clone()));
+            match child.node {
+                Some(cn) => {
+                    let span = match (&child.step, child.extent) {
+                        (Step::Partition(n), Extent::Slice { start, len }) => Some(Span {
+                            index: *n,
+                            start: frame.base.saturating_add(start),
+                            size: len,
+                        }),
+                        _ => None,
+                    };
+                    let mut n = Node {
+                        kind: cn.kind,
+                        title: cn.title,
+                        layer: None,
+                        place: child_place.clone(),
+                        base: child_frame.base,
+                        space: child_frame.space,
+                        // The parent's findings about it: offsets in the
+                        // parent's space.
+                        findings: cn
+                            .findings
+                            .into_iter()
+                            .map(|f| placed(f, &child_place, frame, false))
+                            .collect(),
+                        facts: Facts::default(),
+                        details: cn.details,
+                        children: Vec::new(),
+                        span,
+                    };
+                    if let Some((r, e)) = &inner {
+                        self.descend(&mut n, r, e, &child_place, child_frame, depth, &child_label);
+                    }
+                    node.children.push(n);
+                }
+                None => {
+                    if let Some((r, e)) = &inner {
+                        self.descend(node, r, e, &child_place, child_frame, depth, &child_label);
+                    }
                 }
             }
         }
     }
-    let mut steps: Vec<String> = Vec::new();
-    let repairs = hints.iter().any(|h| h.writes);
-    if imgcheck_core::worst_severity(findings.iter().copied()) == Some(Severity::Error) || repairs {
-        steps.push(format!(
-            "cp --sparse=always {0} {0}.bak   # work on a copy; never repair the only one",
-            report.image
-        ));
+
+    /// The layer inside `child`, attached under `parent`.
+    #[allow(clippy::too_many_arguments)]
+    fn descend(
+        &mut self,
+        parent: &mut Node,
+        reader: &Arc<dyn ReadAt>,
+        expect: &Expect,
+        place: &Place,
+        frame: Frame,
+        depth: usize,
+        label: &str,
+    ) {
+        let depth = depth.saturating_add(1);
+        if depth > MAX_DEPTH {
+            parent.findings.push(
+                Finding::warning(
+                    "layout.nesting.too_deep",
+                    Layer::LAYOUT,
+                    frame.base,
+                    frame.space,
+                    format!(
+                        "layers nest deeper than {MAX_DEPTH} here: the contents of {place} were not inspected"
+                    ),
+                )
+                .in_place(place),
+            );
+            return;
+        }
+        if let Some((mut n, children)) = self.node(reader, expect, place, frame, depth, label, None)
+        {
+            self.children(&mut n, children, place, frame, depth, label);
+            parent.children.push(n);
+        }
     }
-    // A filesystem inside a partition is reached through a block device.
-    if hints.iter().any(|h| {
-        let t = h.to_string();
-        t.contains(NBD) || t.contains(LOOP)
-    }) {
-        steps.push(if report.format == "qcow2" {
-            format!("qemu-nbd --read-only --connect={NBD} {}   # the guest disk as a block device (modprobe nbd first)", report.image)
-        } else {
-            format!("losetup --read-only --partscan {LOOP} {}   # partitions appear as {LOOP}pN", report.image)
-        });
-    }
-    // Read-only checks first, repairs after, each in finding order.
-    steps.extend(hints.iter().filter(|h| !h.writes).map(step_text));
-    steps.extend(hints.iter().filter(|h| h.writes).map(step_text));
-    steps
 }
 
-/// A next step as one line: `command   # note`, or the note alone.
-fn step_text(h: &imgcheck_core::Hint) -> String {
-    match (&h.command, &h.note) {
-        (Some(c), Some(n)) => format!("{c}   # {n}"),
-        (Some(c), None) => c.clone(),
-        (None, Some(n)) => n.clone(),
-        (None, None) => String::new(),
+/// Places `f` (found by the layer at `place`, reading through `frame`)
+/// in the report: its place joins the layer's own relative place onto the
+/// node's, and its offset moves into the report's space.
+fn placed(mut f: Finding, place: &Place, frame: Frame, container: bool) -> Finding {
+    if !(container && f.space == Space::Disk) {
+        f.offset = f.offset.saturating_add(frame.base);
+        f.space = frame.space;
     }
+    let mut steps = place.0.clone();
+    steps.append(&mut f.place.0);
+    f.place = Place(steps);
+    f
 }
 
-/// Device names used in hints for a filesystem inside an image.
-const NBD: &str = "/dev/nbd0";
-const LOOP: &str = "/dev/loop0";
-
-/// Replaces the `DEV` placeholder in a filesystem's hints with the device
-/// it appears as once the image is attached (see [`next_steps`]). A raw
-/// whole-disk filesystem needs no device: e2fsck takes the image file.
-fn name_device(fs: &mut Node, partition: Option<u32>, dev_base: &str) {
-    let dev = match (partition, dev_base) {
-        (Some(n), base) => format!("{base}p{n}"),
-        (None, LOOP) => "{image}".to_string(),
-        (None, base) => base.to_string(),
+/// The bound on children was hit at `first`: one finding counts the rest.
+fn too_many(node: &Node, total: usize, first: &Child, frame: Frame, place: &Place) -> Finding {
+    let at = match first.extent {
+        Extent::Slice { start, .. } => frame.base.saturating_add(start),
+        Extent::Mapped => frame.base,
     };
-    for f in &mut fs.findings {
-        if let Some(h) = f.hint.take() {
-            f.hint = Some(h.resolved(|n| (n == "dev").then(|| dev.clone())));
-        }
-    }
+    let step = place
+        .0
+        .last()
+        .map_or_else(|| "the next".to_string(), ToString::to_string);
+    let noun = match first.step {
+        Step::Partition(_) => "partitions",
+        Step::Volume(_) => "logical volumes",
+        Step::Snapshot(_) => "snapshots",
+        _ => "children",
+    };
+    Finding::warning(
+        "layout.children.not_inspected",
+        Layer::LAYOUT,
+        at,
+        frame.space,
+        format!(
+            "{} lists {total} {noun}; only the first {MAX_CHILDREN} are shown and have their contents checked: {} more (from {step} on) were not inspected",
+            node.kind,
+            total.saturating_sub(MAX_CHILDREN)
+        ),
+    )
+    .in_place(&node.place)
 }
 
-/// Replaces `IMAGE` in the hints of a table node and its partitions with
-/// the block device the guest disk is attached as.
-fn name_disk(node: &mut Node, dev: &str) {
-    for f in &mut node.findings {
-        if let Some(h) = f.hint.take() {
-            f.hint = Some(h.resolved(|n| (n == "disk").then(|| dev.to_string())));
-        }
-    }
-    for c in &mut node.children {
-        name_disk(c, dev);
+/// A finding's place, set.
+trait InPlace {
+    fn in_place(self, place: &Place) -> Self;
+}
+
+impl InPlace for Finding {
+    fn in_place(mut self, place: &Place) -> Self {
+        self.place = place.clone();
+        self
     }
 }
 
@@ -323,8 +433,370 @@ pub fn qemu_compat(
     opts: &Options,
 ) -> Result<(serde_json::Value, u8), (String, u8)> {
     let file: Arc<dyn ReadAt> = open_file(path).map_err(|e| (e.message, 1))?;
-    match detect(file.as_ref(), format) {
-        Format::Qcow2 => layers::qcow2::qemu_check(file, opts),
-        Format::Raw => Err(("This image format does not support checks".to_string(), 63)),
+    match registry::container_of(file.as_ref(), format.map(Format::layer)) {
+        Some("qcow2") => layers::qcow2::qemu_check(file, &opts.image_path),
+        _ => Err(("This image format does not support checks".to_string(), 63)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
+mod tests {
+    use super::*;
+    use imgcheck_core::{BytesReader, ChildNode, Inspected, Probe, Strength};
+    use imgcheck_testdata::{Patch, damaged};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn report_of(path: &Path) -> ImageReport {
+        let opts = Options {
+            image_path: path.to_path_buf(),
+            ..Options::default()
+        };
+        inspect_image(path, None, &opts).unwrap()
+    }
+
+    fn bytes_report(name: &str, d: Vec<u8>) -> ImageReport {
+        inspect_reader(
+            name,
+            Arc::new(BytesReader::new(d)),
+            None,
+            &Options::default(),
+        )
+        .unwrap()
+    }
+
+    fn codes(fs: &[Finding]) -> Vec<&str> {
+        fs.iter().map(|f| f.code.as_ref()).collect()
+    }
+
+    #[test]
+    fn partition_findings_sit_on_the_partition_node() {
+        // gpt-512 (sgdisk) cut to 24 MiB: partition 4 loses its last MiB.
+        let d = damaged("gpt/gpt-512.img", &[Patch::Truncate { len: 24 << 20 }]);
+        let r = report_of(d.path());
+        let t = r.table().unwrap();
+        let p4 = t.partitions().find(|p| p.span.unwrap().index == 4).unwrap();
+        let f = p4
+            .findings
+            .iter()
+            .find(|f| f.code == "gpt.partition.beyond_disk")
+            .unwrap();
+        // Disk space: partition 4's entry (ending_lba) in the primary array.
+        assert_eq!((f.offset, f.space), (1024 + 3 * 128 + 0x28, Space::Disk));
+        assert_eq!(f.place, Place::root().join(Step::Partition(4)));
+        let table = codes(&t.findings);
+        assert!(!table.contains(&"gpt.partition.beyond_disk"), "{table:?}");
+        // Table-level findings stay on the table node, at the root place.
+        for c in ["gpt.disk.too_small", "gpt.backup_header.missing"] {
+            assert!(table.contains(&c), "{c} not on the table: {table:?}");
+        }
+        assert!(t.findings.iter().all(|f| f.place.is_root()));
+        for p in t.partitions().filter(|p| p.span.unwrap().index != 4) {
+            assert!(p.findings.is_empty(), "{}", p.kind);
+        }
+    }
+
+    #[test]
+    fn a_filesystem_in_a_partition_reports_in_disk_space() {
+        // The two-ext4 disk cut to 48 MiB: partition 2's ext4 is truncated.
+        let d = damaged(
+            "disk/gpt-two-ext4.img",
+            &[Patch::Truncate { len: 48 << 20 }],
+        );
+        let r = report_of(d.path());
+        let p2 = r
+            .table()
+            .unwrap()
+            .partitions()
+            .find(|p| p.span.unwrap().index == 2)
+            .unwrap();
+        let fs = &p2.children[0];
+        assert_eq!((fs.kind.as_str(), fs.base), ("ext4", 49152 * 512));
+        let f = fs
+            .findings
+            .iter()
+            .find(|f| f.code == "ext4.size.truncated")
+            .unwrap();
+        // The end of what holds it, on the disk: the disk's end.
+        assert_eq!((f.offset, f.space), (48 << 20, Space::Disk));
+        assert_eq!(f.place, Place::root().join(Step::Partition(2)));
+        let ev = r
+            .timeline
+            .iter()
+            .find(|e| e.what.contains("created"))
+            .unwrap();
+        assert!(ev.source.starts_with("partition "), "{ev:?}");
+    }
+
+    /// A GPT whose `n` entries start at `start(i)` and are 8 sectors long,
+    /// with valid CRCs: what a hostile table looks like to the reader.
+    fn many_entries(n: usize, start: impl Fn(usize) -> u64) -> Vec<u8> {
+        let ss = 512usize;
+        let mut d = vec![0u8; 8 << 20];
+        let mut arr = vec![0u8; n * 128];
+        for i in 0..n {
+            let e = &mut arr[i * 128..(i + 1) * 128];
+            e[0] = 1; // a non-zero type GUID
+            e[0x10..0x18].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+            e[0x20..0x28].copy_from_slice(&start(i).to_le_bytes());
+            e[0x28..0x30].copy_from_slice(&(start(i) + 7).to_le_bytes());
+        }
+        d[2 * ss..2 * ss + arr.len()].copy_from_slice(&arr);
+        let last = (d.len() / ss - 1) as u64;
+        let h = &mut d[ss..2 * ss];
+        h[..8].copy_from_slice(b"EFI PART");
+        h[8..12].copy_from_slice(&0x0001_0000u32.to_le_bytes());
+        h[12..16].copy_from_slice(&92u32.to_le_bytes());
+        h[0x18..0x20].copy_from_slice(&1u64.to_le_bytes());
+        h[0x20..0x28].copy_from_slice(&last.to_le_bytes());
+        h[0x28..0x30].copy_from_slice(&4096u64.to_le_bytes());
+        h[0x30..0x38].copy_from_slice(&(last - 1).to_le_bytes());
+        h[0x48..0x50].copy_from_slice(&2u64.to_le_bytes());
+        h[0x50..0x54].copy_from_slice(&(n as u32).to_le_bytes());
+        h[0x54..0x58].copy_from_slice(&128u32.to_le_bytes());
+        let mut c = crc32(&arr);
+        h[0x58..0x5C].copy_from_slice(&c.to_le_bytes());
+        c = crc32(&h[..92]);
+        h[0x10..0x14].copy_from_slice(&c.to_le_bytes());
+        d
+    }
+
+    /// CRC-32 (IEEE), bitwise: the CLI does not depend on crc32fast.
+    fn crc32(b: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for &x in b {
+            c ^= u32::from(x);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+
+    #[test]
+    fn thousands_of_entries_give_at_most_the_cap_of_nodes_and_one_finding() {
+        // Partition 300 starts where partition 299 does.
+        let start = |i: usize| 4096 + 8 * (if i == 299 { 298 } else { i }) as u64;
+        let r = bytes_report("many", many_entries(8192, start));
+        let t = r.table().unwrap();
+        assert_eq!(t.partitions().count(), MAX_CHILDREN);
+        assert_eq!(
+            t.partitions().last().unwrap().span.unwrap().index,
+            MAX_CHILDREN as u32
+        );
+        let f: Vec<_> = t
+            .findings
+            .iter()
+            .filter(|f| f.code == "layout.children.not_inspected")
+            .collect();
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].message.contains("lists 8192 partitions")
+                && f[0].message.contains("7936 more (from partition 257 on)"),
+            "{}",
+            f[0].message
+        );
+        // Partition 257's start, on the disk.
+        assert_eq!(f[0].offset, (4096 + 8 * 256) * 512);
+        // The table's findings about partitions past the bound stay, on the
+        // table, naming their partition.
+        let overlap = t
+            .findings
+            .iter()
+            .find(|f| f.code == "gpt.partition.overlap")
+            .unwrap();
+        assert_eq!(overlap.place.partition(), Some(300));
+    }
+
+    /// A contents layer that claims everything and counts its inspections.
+    struct Counting(AtomicUsize);
+
+    impl Inspector for Counting {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+        fn probe(&self, _: &dyn ReadAt, cx: &Context<'_>) -> Option<Probe> {
+            (crate::level::of(cx) == crate::level::Level::Contents)
+                .then(|| Probe::new(Strength::Weak, "anything"))
+        }
+        fn inspect(&self, _: &Arc<dyn ReadAt>, _: &Context<'_>) -> Inspected {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Inspected::new("counted", "")
+        }
+    }
+
+    #[test]
+    fn one_range_repeated_is_inspected_once() {
+        // Every entry the same 8 sectors: all shown, their contents read once.
+        let counting = Counting(AtomicUsize::new(0));
+        let registry: Vec<&dyn Inspector> = vec![
+            &registry::layers::raw::Raw,
+            &registry::layers::gpt::PartitionTable,
+            &counting,
+        ];
+        let disk = Arc::new(BytesReader::new(many_entries(300, |_| 4096)));
+        let r = inspect_with(&registry, "same", disk, None, &Options::default()).unwrap();
+        assert_eq!(counting.0.load(Ordering::Relaxed), 1);
+        let t = r.table().unwrap();
+        let parts: Vec<_> = t.partitions().collect();
+        assert_eq!(parts.len(), MAX_CHILDREN);
+        assert_eq!(parts[0].children.len(), 1);
+        assert!(parts[1].title.contains("the same range as partition 1"));
+        assert!(parts[1].children.is_empty());
+        // Their overlap and duplicate findings sit on them.
+        assert!(
+            codes(&parts[1].findings).contains(&"gpt.partition.overlap"),
+            "{:?}",
+            parts[1].findings
+        );
+        assert!(codes(&t.findings).contains(&"layout.children.not_inspected"));
+    }
+
+    /// A layer that finds itself inside itself, forever, with a finding in
+    /// its own disk space each time.
+    struct Nesting;
+
+    impl Inspector for Nesting {
+        fn name(&self) -> &'static str {
+            "nesting"
+        }
+        fn probe(&self, _: &dyn ReadAt, _: &Context<'_>) -> Option<Probe> {
+            Some(Probe::new(Strength::Weak, "always"))
+        }
+        fn inspect(&self, r: &Arc<dyn ReadAt>, cx: &Context<'_>) -> Inspected {
+            let mut node = Inspected::new("nest", format!("level {}", cx.depth));
+            node.findings.push(Finding::info(
+                "x.here",
+                Layer::named("x"),
+                1,
+                Space::Disk,
+                "here",
+            ));
+            node.children.push(Child {
+                step: Step::Volume(format!("v{}", cx.depth)),
+                reader: Arc::new(imgcheck_core::Slice::clamped(Arc::clone(r), 512, 1024)),
+                extent: Extent::Slice {
+                    start: 512,
+                    len: 1024,
+                },
+                expect: Expect::default(),
+                node: Some(ChildNode {
+                    kind: "volume".into(),
+                    ..ChildNode::default()
+                }),
+                descend: true,
+            });
+            node
+        }
+    }
+
+    #[test]
+    fn nesting_stops_at_the_depth_bound_with_a_finding() {
+        let r = inspect_with(
+            &[&Nesting],
+            "nest",
+            Arc::new(BytesReader::new(vec![0u8; 1 << 16])),
+            None,
+            &Options::default(),
+        )
+        .unwrap();
+        let nodes: Vec<_> = r
+            .root
+            .walk()
+            .into_iter()
+            .filter(|n| n.kind == "nest")
+            .collect();
+        assert_eq!(
+            nodes.len(),
+            MAX_DEPTH + 1,
+            "the root and MAX_DEPTH below it"
+        );
+        let deep: Vec<_> = r
+            .findings()
+            .into_iter()
+            .filter(|f| f.code == "layout.nesting.too_deep")
+            .collect();
+        assert_eq!(deep.len(), 1);
+        // Each level's finding moved by the slices above it: 1 + 512 per level.
+        let last = nodes.last().unwrap();
+        let f = last.findings.iter().find(|f| f.code == "x.here").unwrap();
+        assert_eq!(f.offset, 1 + 512 * MAX_DEPTH as u64);
+        assert_eq!(f.place.0.len(), MAX_DEPTH);
+    }
+
+    #[test]
+    fn a_container_keeps_its_file_and_disk_spaces_apart() {
+        let mut file = Finding::error("q.f", Layer::QCOW2, 10, Space::File, "f");
+        file.place = Place::root();
+        let disk = Finding::error("q.d", Layer::QCOW2, 20, Space::Disk, "d");
+        let inside = Frame {
+            base: 4096,
+            space: Space::Volume,
+        };
+        let f = placed(file, &Place::root(), inside, true);
+        assert_eq!((f.offset, f.space), (4106, Space::Volume));
+        let d = placed(disk.clone(), &Place::root(), inside, true);
+        assert_eq!((d.offset, d.space), (20, Space::Disk), "guest offsets stay");
+        let other = placed(disk, &Place::root(), inside, false);
+        assert_eq!((other.offset, other.space), (4116, Space::Volume));
+    }
+
+    #[test]
+    fn an_unknown_snapshot_stops_the_image() {
+        let img = imgcheck_testdata::fixture("disk/snap-before-damage.qcow2");
+        let opts = Options {
+            image_path: img.clone(),
+            snapshot: Some("nope".into()),
+            ..Options::default()
+        };
+        let e = inspect_image(&img, None, &opts).unwrap_err();
+        assert!(e.message.contains("no snapshot named \"nope\""), "{e}");
+        assert!(e.message.contains("1 good"), "lists what there is: {e}");
+        let raw = imgcheck_testdata::fixture("disk/gpt-two-ext4.img");
+        let e = inspect_image(
+            &raw,
+            None,
+            &Options {
+                image_path: raw.clone(),
+                snapshot: Some("1".into()),
+                ..Options::default()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("raw image has no internal snapshots"),
+            "{e}"
+        );
+        // A forced container whose probe refuses the file.
+        let e = inspect_image(&raw, Some(Format::Qcow2), &Options::default()).unwrap_err();
+        assert!(e.message.contains("not a qcow2 image"), "{e}");
+    }
+
+    #[test]
+    fn a_snapshot_view_is_attached_as_that_snapshot() {
+        let img = imgcheck_testdata::fixture("disk/snap-before-damage.qcow2");
+        let opts = Options {
+            image_path: img.clone(),
+            snapshot: Some("good".into()),
+            ..Options::default()
+        };
+        let r = inspect_image(&img, None, &opts).unwrap();
+        let a = r.attach().unwrap();
+        assert!(
+            a.hint
+                .command
+                .as_deref()
+                .unwrap()
+                .contains("--load-snapshot=1"),
+            "{:?}",
+            a.hint
+        );
+        let t = r.table().unwrap();
+        assert_eq!(t.place, Place::root().join(Step::Snapshot("1:good".into())));
     }
 }

@@ -37,11 +37,11 @@ pub fn text(report: &ImageReport) -> String {
         human_size(report.virtual_size),
         b = bold()
     );
-    node_text(&report.root, 0, &mut out);
+    node_text(report, &report.root, 0, &mut out);
     if !report.layout.is_empty() {
         let _ = writeln!(out, "{b}layout{b:#}  across the layers", b = bold());
         for f in &report.layout {
-            finding_text(f, INDENT, &mut out);
+            finding_text(report, f, INDENT, &mut out);
         }
     }
 
@@ -92,7 +92,7 @@ pub fn text(report: &ImageReport) -> String {
     out
 }
 
-fn node_text(node: &Node, depth: usize, out: &mut String) {
+fn node_text(report: &ImageReport, node: &Node, depth: usize, out: &mut String) {
     let pad = INDENT.repeat(depth);
     let _ = writeln!(
         out,
@@ -103,14 +103,14 @@ fn node_text(node: &Node, depth: usize, out: &mut String) {
     );
     let fpad = INDENT.repeat(depth.saturating_add(1));
     for f in &node.findings {
-        finding_text(f, &fpad, out);
+        finding_text(report, f, &fpad, out);
     }
     for c in &node.children {
-        node_text(c, depth.saturating_add(1), out);
+        node_text(report, c, depth.saturating_add(1), out);
     }
 }
 
-fn finding_text(f: &Finding, pad: &str, out: &mut String) {
+fn finding_text(report: &ImageReport, f: &Finding, pad: &str, out: &mut String) {
     let s = style_for(f.severity);
     let _ = writeln!(
         out,
@@ -121,8 +121,8 @@ fn finding_text(f: &Finding, pad: &str, out: &mut String) {
         f.space,
         f.offset
     );
-    if let Some(h) = &f.hint {
-        let _ = writeln!(out, "{pad}        hint: {h}");
+    if let Some(r) = report.hint_of(f) {
+        let _ = writeln!(out, "{pad}        hint: {}", r.hint);
     }
 }
 
@@ -142,6 +142,8 @@ fn layers_json(report: &ImageReport) -> Value {
     let mut filesystem = Value::Null;
     if let Some(t) = report.table() {
         table = node_obj(t);
+        // Partitions carry a span; a node without one is the contents of
+        // the whole disk (no partition table).
         for c in &t.children {
             if let Some(span) = c.span {
                 let mut p = node_obj(c);
@@ -176,7 +178,18 @@ fn layers_json(report: &ImageReport) -> Value {
 
 /// The report as one JSON object (the `--json` contract).
 pub fn json_value(report: &ImageReport) -> Value {
-    let findings = report.findings();
+    // Hints as a person runs them: placeholders filled, target concrete.
+    let findings: Vec<Finding> = report
+        .findings()
+        .into_iter()
+        .map(|f| {
+            let mut f = f.clone();
+            if let Some(r) = report.hint_of(&f) {
+                f.hint = Some(r.hint);
+            }
+            f
+        })
+        .collect();
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     json!({
         "schema": 1,

@@ -1,20 +1,37 @@
-//! The report is built once as data; the text and JSON views render it.
+//! The report is built once as data — a tree of nodes, one per layer
+//! (and per partition), with typed facts and findings — and the text, JSON
+//! and SVG views render it.
 
-use imgcheck_core::{Finding, Severity};
+use crate::devices::{self, Resolved};
+use crate::exit;
+use imgcheck_core::{Attach, Facts, Finding, Place, Severity, Space};
 use serde::Serialize;
 
-/// One layer of the report tree: the container, the partition table, a
+pub use imgcheck_core::Event;
+
+/// One node of the layer tree: a container, a partition table, a
 /// partition, a filesystem. Children nest as the layers do.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Node {
     /// Short kind shown at the start of the text line (`qcow2`, `gpt`,
     /// `partition 1`, `ext4`).
     pub kind: String,
     /// One-line summary after the kind.
     pub title: String,
-    /// Findings of this layer, offsets already in the report's spaces.
+    /// The layer that read it (`qcow2`, `gpt`, `ext4`, …), or `None` for a
+    /// node a parent made for one of its children (a partition's line).
+    pub layer: Option<&'static str>,
+    /// Where it is in the tree.
+    pub place: Place,
+    /// Where its reader starts, in the report space `space`.
+    pub base: u64,
+    /// The report space its offsets are in.
+    pub space: Space,
+    /// Findings, offsets already in the report's spaces, places set.
     pub findings: Vec<Finding>,
-    /// Structured details for the JSON `layers` object.
+    /// What the layer stated, for the checks that span layers.
+    pub facts: Facts,
+    /// The layer's structures for the JSON `layers` object (a view only).
     pub details: serde_json::Value,
     /// Layers nested inside this one.
     pub children: Vec<Node>,
@@ -34,16 +51,6 @@ pub struct Span {
 }
 
 impl Node {
-    /// A node with a kind and a title and nothing else yet.
-    pub fn new(kind: impl Into<String>, title: impl Into<String>) -> Self {
-        Node {
-            kind: kind.into(),
-            title: title.into(),
-            details: serde_json::Value::Null,
-            ..Node::default()
-        }
-    }
-
     /// Every finding in this node and below, in report order.
     pub fn all_findings(&self) -> Vec<&Finding> {
         let mut out: Vec<&Finding> = self.findings.iter().collect();
@@ -52,20 +59,36 @@ impl Node {
         }
         out
     }
+
+    /// This node and every node below it, depth first.
+    pub fn walk(&self) -> Vec<&Node> {
+        let mut out = vec![self];
+        for c in &self.children {
+            out.extend(c.walk());
+        }
+        out
+    }
+
+    /// The partition table: the first node (depth first) whose layer
+    /// stated table facts.
+    pub fn table(&self) -> Option<&Node> {
+        self.walk().into_iter().find(|n| n.facts.table.is_some())
+    }
+
+    /// The partitions of this node (children with a span), in table order.
+    pub fn partitions(&self) -> impl Iterator<Item = &Node> {
+        self.children.iter().filter(|c| c.span.is_some())
+    }
 }
 
-/// Kinds of the partition-table node the gpt adapter produces.
-pub const TABLE_KINDS: [&str; 3] = ["gpt", "mbr", "none"];
-
-/// A timestamp found on disk, for the report's timeline.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Event {
-    /// Seconds since the Unix epoch, UTC.
-    pub time: i64,
-    /// Where it was found (`qcow2 snapshot "pre-resize"`, `ext4 partition 2`).
-    pub source: String,
-    /// What happened then (`last mounted at /srv`).
+/// One link of the size chain: what a layer says the disk (or its part of
+/// it) is.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeLink {
+    /// The layer and structure (`qcow2 disk`, `disk size the GPT was written for`).
     pub what: String,
+    /// The size or end offset it states, in bytes.
+    pub bytes: u64,
 }
 
 /// The verdict of one image.
@@ -92,7 +115,6 @@ impl Verdict {
 
     /// The fsck-style exit bits for this verdict.
     pub fn exit_bits(self) -> u8 {
-        use crate::exit;
         match self {
             Verdict::Clean => exit::CLEAN,
             Verdict::Warning => exit::WARNINGS,
@@ -113,9 +135,12 @@ impl Verdict {
 /// Everything imgcheck found in one image.
 #[derive(Debug, Clone)]
 pub struct ImageReport {
-    /// The path as given on the command line.
+    /// What the report calls the image: the path as given, with `@SNAPSHOT`
+    /// when it shows an internal snapshot.
     pub image: String,
-    /// `qcow2` or `raw`.
+    /// The image file as given, for the commands of hints (`{image}`).
+    pub path: String,
+    /// The container layer (`qcow2`, `raw`).
     pub format: &'static str,
     /// Size of the image file in bytes.
     pub file_size: u64,
@@ -130,7 +155,7 @@ pub struct ImageReport {
     /// Disk ranges `[start, end)` known to be all zeros.
     pub zero_ranges: Vec<(u64, u64)>,
     /// What each layer says the disk's size is, outside in.
-    pub size_chain: Vec<crate::layout::SizeLink>,
+    pub size_chain: Vec<SizeLink>,
     /// Findings that span layers (layer `layout`), shown in a block of
     /// their own after the layer tree.
     pub layout: Vec<Finding>,
@@ -145,18 +170,25 @@ impl ImageReport {
     }
 
     /// The partition-table node (`gpt`, `mbr`, or `none` for a disk with no
-    /// table), when the disk could be read. The container's other children
-    /// (a qcow2 backing chain) are not it.
+    /// table), when the disk could be read.
     pub fn table(&self) -> Option<&Node> {
-        self.root
-            .children
-            .iter()
-            .rev()
-            .find(|c| TABLE_KINDS.contains(&c.kind.as_str()))
+        self.root.table()
     }
 
     /// The verdict: damaged on any error, warning on any warning.
     pub fn verdict(&self) -> Verdict {
         Verdict::of(self.findings())
+    }
+
+    /// How the container's guest disk is attached for next steps.
+    pub fn attach(&self) -> Option<&Attach> {
+        self.root.facts.guest.as_ref()?.attach.as_ref()
+    }
+
+    /// The hint of `f` as a person runs it: placeholders filled for this
+    /// image and the node the finding belongs to.
+    pub fn hint_of(&self, f: &Finding) -> Option<Resolved> {
+        let h = f.hint.as_ref()?;
+        Some(devices::resolve(h, &f.place, &self.path, self.attach()))
     }
 }

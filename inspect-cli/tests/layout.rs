@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(clippy::arithmetic_side_effects, clippy::as_conversions, missing_docs)]
 
-use imgcheck::layers::Options;
+use imgcheck::options::Options;
 use imgcheck::report::{ImageReport, Verdict};
 use imgcheck_testdata::{Patch, damaged, fixture};
 use std::path::Path;
@@ -219,6 +219,32 @@ fn missing_backing_file() {
     let v = imgcheck::render::json_value(&r);
     assert_eq!(v["layers"]["partition_table"]["kind"], "gpt");
     assert_eq!(v["layers"]["partitions"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn an_encrypted_guest_is_not_judged() {
+    // Ciphertext read as a disk holds no table: that is no finding about
+    // the disk, only that it was not inspected.
+    let r = inspect(&fixture("qcow2/luks.qcow2"));
+    let c = codes(&r);
+    assert!(
+        c.contains(&"layout.disk_not_inspected".to_string()),
+        "{c:?}"
+    );
+    assert!(!c.iter().any(|c| c == "layout.unrecognized"), "{c:?}");
+    assert!(r.table().is_none());
+}
+
+#[test]
+fn a_qcow2_header_that_does_not_open_is_a_finding() {
+    // cluster_bits 40: the image has the magic but no layout QEMU accepts.
+    let d = damaged("disk/gpt-two-ext4.qcow2", &[Patch::be32(20, 40)]);
+    let r = inspect(d.path());
+    let f = finding(&r, "qcow2.open.failed");
+    assert_eq!(f.offset, 20, "{}", f.message);
+    assert!(f.message.contains("cluster_bits"), "{}", f.message);
+    assert_eq!(r.verdict(), Verdict::Damaged);
+    assert!(codes(&r).contains(&"layout.disk_not_inspected".to_string()));
 }
 
 #[test]

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(clippy::arithmetic_side_effects, clippy::as_conversions, missing_docs)]
 
-use imgcheck::layers::Options;
+use imgcheck::options::Options;
 use imgcheck::report::Verdict;
 use imgcheck_core::{BytesReader, ReadAt, ReadError};
 use std::collections::BTreeMap;

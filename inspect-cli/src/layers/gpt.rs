@@ -1,43 +1,335 @@
-//! Partition table (MBR/GPT) → report node and the partitions to descend into.
+//! The partition table (MBR, GPT, or none) as an [`Inspector`]: its node,
+//! facts (sector size, the disk size a GPT was written for, where each copy
+//! of the table is, whether the kernel sees the partitions) and children:
+//! one per partition with what its type promises, the partitions a
+//! signature scan found when no table survives, or the whole disk when
+//! there is no table at all.
 
-use super::Options;
-use crate::report::{Node, Span};
-use imgcheck_core::{Finding, Layer, ReadAt, Severity, Space};
-use imgcheck_gpt::{Analysis, Scheme};
+use crate::level::{self, Level};
+use crate::limits::MAX_CHILDREN;
+use imgcheck_core::{
+    Child, ChildNode, Context, Expect, Extent, Finding, Identity, IdentityKind, Inspected,
+    Inspector, Probe, Promise, ReadAt, Role, Slice, Step, Strength, Structure, TableFacts,
+    human_size,
+};
+use imgcheck_gpt::{Analysis, MbrKind, Partition, Scheme, Tables, guid};
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::Arc;
 
-/// Most partition nodes made for one table (and so most partitions whose
-/// contents the pipeline checks): a garbage or hostile table can declare
-/// thousands of entries. The rest are counted in one finding.
-pub const MAX_PARTITION_NODES: usize = 256;
+/// The partition-table layer.
+pub struct PartitionTable;
 
-/// A partition the CLI descends into, with its node (the filesystem node is
-/// added as its child).
-pub struct Part {
-    /// 1-based partition number as the table numbers it.
-    pub index: u32,
-    /// Start on the disk, in bytes.
-    pub start: u64,
-    /// Size in bytes as the table claims it (may run past a truncated disk).
-    pub size: u64,
-    /// The `partition N` node.
-    pub node: Node,
+impl Inspector for PartitionTable {
+    fn name(&self) -> &'static str {
+        "gpt"
+    }
+
+    /// Every whole disk gets a table node, `none` included: a disk without
+    /// a table is handed on whole from here.
+    fn probe(&self, r: &dyn ReadAt, cx: &Context<'_>) -> Option<Probe> {
+        if level::of(cx) != Level::Disk {
+            return None;
+        }
+        let s = imgcheck_gpt::tables::detect_sector_size(r);
+        Some(if s.assumed {
+            Probe::new(
+                Strength::Weak,
+                "no GPT signature: an MBR, or no table and the disk handed on whole",
+            )
+        } else {
+            Probe::new(Strength::Structure, s.evidence.join("; "))
+        })
+    }
+
+    fn inspect(&self, r: &Arc<dyn ReadAt>, _: &Context<'_>) -> Inspected {
+        let a = imgcheck_gpt::analyze(r.as_ref());
+        let t = &a.tables;
+        let mut node = Inspected::new(t.scheme.as_str(), table_title(&a));
+        node.details = json!({
+            "scheme": t.scheme,
+            "disk_size": t.disk_size,
+            "sector_size": t.sector.bytes,
+            "sector_size_evidence": t.sector.evidence,
+            "sector_size_assumed": t.sector.assumed,
+            "mbr": t.mbr,
+            "gpt_primary": t.primary,
+            "gpt_backup": t.backup,
+            "backup_searched_lbas": t.backup_searched,
+            "backup_search": t.backup_search,
+            "partitions": a.partitions,
+            "free": a.free,
+            "recovery": a.recovery,
+        });
+        node.facts.sector_size = Some(t.sector.bytes);
+        node.facts.written_for = written_for(t);
+        node.facts.table = Some(table_facts(t));
+        node.facts.structures = structures(t, r.len());
+        node.facts.identities = identities(&a);
+        // Findings about one partition go on its node; the table keeps its
+        // own. Offsets stay in the disk's space either way.
+        let mut by_part: HashMap<u32, Vec<Finding>> = HashMap::new();
+        for f in &a.findings {
+            match f.place.partition() {
+                Some(n) if a.partitions.iter().any(|p| p.number == n) => {
+                    let mut f = f.clone();
+                    f.place = imgcheck_core::Place::root();
+                    by_part.entry(n).or_default().push(f);
+                }
+                _ => node.findings.push(f.clone()),
+            }
+        }
+        node.children = partitions(r, &a.partitions, &mut by_part);
+        // A lost table: the partitions found by signature, so their
+        // filesystems get checked where they really start.
+        if node.children.is_empty()
+            && let Some(rec) = &a.recovery
+        {
+            node.children = rec
+                .proposed
+                .iter()
+                .map(|p| Child {
+                    step: Step::Partition(p.number),
+                    reader: Arc::new(Slice::clamped(Arc::clone(r), p.start, p.size)),
+                    extent: Extent::Slice {
+                        start: p.start,
+                        len: p.size,
+                    },
+                    expect: Expect {
+                        contents: Promise::Filesystem,
+                        type_name: Some(p.fs.clone()),
+                    },
+                    node: Some(ChildNode {
+                        kind: format!("partition {}", p.number),
+                        title: format!(
+                            "start {}, size {}, {} (found by signature, not in any table)",
+                            human_size(p.start),
+                            human_size(p.size),
+                            p.fs
+                        ),
+                        findings: Vec::new(),
+                        details: json!({ "proposed": p }),
+                    }),
+                    descend: true,
+                })
+                .collect();
+        }
+        // No table: an LV dump or `mkfs.ext4 disk.img`, the disk is the
+        // filesystem (or whatever else is at its start).
+        if node.children.is_empty() {
+            node.children.push(Child {
+                step: Step::Other("whole disk".into()),
+                reader: Arc::clone(r),
+                extent: Extent::Slice {
+                    start: 0,
+                    len: r.len(),
+                },
+                expect: Expect::default(),
+                node: None,
+                descend: true,
+            });
+        }
+        node
+    }
 }
 
-/// The partition table of a disk.
-pub struct Table {
-    /// The table node (`gpt`, `mbr`, or `none` for a whole-disk filesystem).
-    pub node: Node,
-    /// Partitions found, in table order.
-    pub parts: Vec<Part>,
+/// One child per partition, in table order. The contents of a range are
+/// checked once: a garbage table repeating one entry must not have the
+/// same filesystem checked again and again.
+fn partitions(
+    disk: &Arc<dyn ReadAt>,
+    parts: &[Partition],
+    by_part: &mut HashMap<u32, Vec<Finding>>,
+) -> Vec<Child> {
+    let mut first_of: HashMap<(u64, u64), u32> = HashMap::new();
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            // Past the pipeline's bound a child is counted, not shown: its
+            // title is not worth reading the partition's start for.
+            let contents = (i < MAX_CHILDREN)
+                .then(|| imgcheck_gpt::identify_at(disk.as_ref(), p.start).map(|s| s.display))
+                .flatten();
+            let mut title = format!(
+                "start {}, size {}, {}",
+                human_size(p.start),
+                human_size(p.size),
+                p.type_name
+            );
+            if !p.name.is_empty() {
+                title.push_str(&format!(" \"{}\"", p.name));
+            }
+            if let Some(c) = contents {
+                title.push_str(&format!(", contains {c}"));
+            }
+            let same = first_of.get(&(p.start, p.size)).copied();
+            match same {
+                Some(first) => title.push_str(&format!(
+                    "; the same range as partition {first}, whose contents are checked there"
+                )),
+                None => {
+                    first_of.insert((p.start, p.size), p.number);
+                }
+            }
+            Child {
+                step: Step::Partition(p.number),
+                // Clamped: a partition cut short by a truncated image is
+                // still read as far as it goes.
+                reader: Arc::new(Slice::clamped(Arc::clone(disk), p.start, p.size)),
+                extent: Extent::Slice {
+                    start: p.start,
+                    len: p.size,
+                },
+                expect: expect_of(p),
+                node: Some(ChildNode {
+                    kind: format!("partition {}", p.number),
+                    title,
+                    findings: by_part.remove(&p.number).unwrap_or_default(),
+                    details: json!({ "partition": p, "contents": contents }),
+                }),
+                descend: same.is_none(),
+            }
+        })
+        .collect()
+}
+
+/// What a partition's type promises its contents are.
+fn expect_of(p: &Partition) -> Expect {
+    let contents = match p.type_id.as_str() {
+        "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" | "0xef" => Promise::EfiSystem,
+        "21686148-6449-6E6F-744E-656564454649" => Promise::BiosBoot,
+        guid::LINUX_LVM | "0x8e" => Promise::Lvm,
+        guid::LINUX_SWAP | "0x82" => Promise::Swap,
+        "A19D880F-05FC-4D3B-A006-743F0F84911E" | "0xfd" => Promise::Raid,
+        guid::LINUX_LUKS | "7FFEC5C9-2D00-49B7-8941-3EA10A5586B7" => Promise::Encrypted,
+        // Microsoft reserved, an MBR inside GPT: nothing of their own.
+        "E3C9E316-0B5C-4DB8-817D-F92DF00215AE" | "024DEE41-33E7-11D3-9D69-0008C781F39F" => {
+            Promise::Empty
+        }
+        guid::LINUX_FS
+        | guid::MS_BASIC_DATA
+        | "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709"
+        | "44479540-F297-41B2-9AF7-D131D5F0458A"
+        | "B921B045-1DF0-41C3-AF44-4C6F280D3FAE"
+        | "4D21B016-B534-45C2-A9FB-5C16E091FD2D"
+        | "933AC7E1-2EB4-4F13-B844-0E14E2AEF915"
+        | "3B8F8425-20E0-4F3B-907F-1A25A76F98E8"
+        | "BC13C2FF-59E6-4262-A352-B275FD6F7172"
+        | "0x83"
+        | "0x01"
+        | "0x04"
+        | "0x06"
+        | "0x07"
+        | "0x0b"
+        | "0x0c"
+        | "0x0e" => Promise::Filesystem,
+        _ => Promise::Unknown,
+    };
+    Expect {
+        contents,
+        type_name: Some(p.type_name.clone()),
+    }
+}
+
+/// The disk size a GPT was written for: one past its backup header's LBA,
+/// as the primary states it or the backup found says of itself. An MBR
+/// records none.
+fn written_for(t: &Tables) -> Option<u64> {
+    let ss = t.sector.bytes;
+    let from_primary = t
+        .primary
+        .as_ref()
+        .filter(|c| c.header.signature_ok)
+        .map(|c| c.header.alternate_lba);
+    let from_backup = t
+        .backup
+        .as_ref()
+        .filter(|c| c.header.signature_ok)
+        .map(|c| c.header.my_lba);
+    from_primary
+        .or(from_backup)
+        .map(|lba| lba.saturating_add(1).saturating_mul(ss))
+}
+
+fn table_facts(t: &Tables) -> TableFacts {
+    let mbr_ok = t.mbr.as_ref().is_some_and(|m| m.signature_ok);
+    TableFacts {
+        scheme: t.scheme.as_str().to_string(),
+        // The kernel reads a GPT only behind a protective (or hybrid) MBR.
+        kernel_sees_partitions: match t.scheme {
+            Scheme::Gpt => t.mbr.as_ref().is_some_and(|m| {
+                m.signature_ok && matches!(m.kind, MbrKind::Protective | MbrKind::Hybrid)
+            }),
+            Scheme::Mbr => mbr_ok,
+            Scheme::None => false,
+        },
+        only_stale_backup: t.only_stale_backup(),
+        intact: match t.scheme {
+            Scheme::Gpt => t.gpt_valid(),
+            Scheme::Mbr => mbr_ok,
+            Scheme::None => false,
+        },
+    }
+}
+
+/// Where the table's copies are: the MBR, the primary GPT header, and the
+/// backup where the gpt layer found it (on a grown disk it is not at the
+/// end), else where it belongs.
+fn structures(t: &Tables, disk_len: u64) -> Vec<Structure> {
+    let ss = t.sector.bytes;
+    let mut out = Vec::new();
+    if matches!(t.scheme, Scheme::Gpt | Scheme::Mbr) {
+        out.push(Structure::new("MBR", 0, 512, Role::Primary));
+    }
+    if t.scheme == Scheme::Gpt {
+        out.push(Structure::new("primary GPT header", ss, ss, Role::Primary));
+        let at_end = disk_len
+            .saturating_sub(ss)
+            .saturating_sub(disk_len.checked_rem(ss).unwrap_or(0));
+        let found = t.backup.as_ref().map(|c| c.lba.saturating_mul(ss));
+        out.push(Structure::new(
+            "backup GPT header",
+            found.unwrap_or(at_end),
+            ss,
+            Role::Backup,
+        ));
+    }
+    out
+}
+
+fn identities(a: &Analysis) -> Vec<Identity> {
+    let t = &a.tables;
+    let mut out = Vec::new();
+    if let Some(h) = t.header() {
+        out.push(Identity {
+            kind: IdentityKind::DiskGuid,
+            value: h.header.disk_guid.to_string(),
+        });
+    } else if let Some(m) = t
+        .mbr
+        .as_ref()
+        .filter(|m| m.signature_ok && t.scheme == Scheme::Mbr)
+    {
+        out.push(Identity {
+            kind: IdentityKind::DiskSignature,
+            value: format!("{:08x}", m.disk_signature),
+        });
+    }
+    out.extend(a.partitions.iter().filter_map(|p| {
+        p.unique_guid.map(|g| Identity {
+            kind: IdentityKind::PartitionGuid,
+            value: g.to_string(),
+        })
+    }));
+    out
 }
 
 fn table_title(a: &Analysis) -> String {
     let t = &a.tables;
     let ss = t.sector.bytes;
     let n = a.partitions.len();
-    let disk = imgcheck_core::human_size(t.disk_size);
+    let disk = human_size(t.disk_size);
     let plural = if n == 1 { "" } else { "s" };
     match t.scheme {
         Scheme::Gpt => {
@@ -46,11 +338,7 @@ fn table_title(a: &Analysis) -> String {
         }
         Scheme::Mbr => {
             let logical = t.mbr.as_ref().map_or(0, |m| m.logicals.len());
-            let kind = if t
-                .mbr
-                .as_ref()
-                .is_some_and(|m| m.kind == imgcheck_gpt::MbrKind::Hybrid)
-            {
+            let kind = if t.mbr.as_ref().is_some_and(|m| m.kind == MbrKind::Hybrid) {
                 "hybrid MBR"
             } else {
                 "MBR"
@@ -71,318 +359,5 @@ fn table_title(a: &Analysis) -> String {
             ),
             None => format!("no partition table, disk {disk}"),
         },
-    }
-}
-
-/// Reads and checks the partition table of `disk`.
-pub fn inspect(disk: &dyn ReadAt, opts: &Options) -> Table {
-    let _ = opts;
-    let a = imgcheck_gpt::analyze(disk);
-    let mut node = Node::new(a.tables.scheme.as_str(), table_title(&a));
-    let t = &a.tables;
-    node.details = json!({
-        "scheme": t.scheme,
-        "disk_size": t.disk_size,
-        "sector_size": t.sector.bytes,
-        "sector_size_evidence": t.sector.evidence,
-        "sector_size_assumed": t.sector.assumed,
-        "mbr": t.mbr,
-        "gpt_primary": t.primary,
-        "gpt_backup": t.backup,
-        "backup_searched_lbas": t.backup_searched,
-        "backup_search": t.backup_search,
-        "partitions": a.partitions,
-        "free": a.free,
-        "recovery": a.recovery,
-    });
-    // Findings about one partition go on its node (offsets stay in disk
-    // space); the table keeps its own and those of partitions past the cap.
-    let mut by_part: HashMap<u32, Vec<Finding>> = HashMap::new();
-    let shown: Vec<u32> = a
-        .partitions
-        .iter()
-        .take(MAX_PARTITION_NODES)
-        .map(|p| p.number)
-        .collect();
-    for f in &a.findings {
-        match f.place.partition() {
-            Some(n) if shown.contains(&n) => {
-                let mut f = f.clone();
-                f.place = imgcheck_core::Place::root();
-                by_part.entry(n).or_default().push(f);
-            }
-            _ => node.findings.push(f.clone()),
-        }
-    }
-    let mut parts: Vec<Part> = Vec::new();
-    // The contents of a range are checked once: a garbage table repeating
-    // one entry must not have the same filesystem checked again and again.
-    let mut inspected: HashMap<(u64, u64), u32> = HashMap::new();
-    for p in a.partitions.iter().take(MAX_PARTITION_NODES) {
-        let contents = imgcheck_gpt::identify_at(disk, p.start).map(|s| s.display);
-        let mut title = format!(
-            "start {}, size {}, {}",
-            imgcheck_core::human_size(p.start),
-            imgcheck_core::human_size(p.size),
-            p.type_name
-        );
-        if !p.name.is_empty() {
-            title.push_str(&format!(" \"{}\"", p.name));
-        }
-        if let Some(c) = contents {
-            title.push_str(&format!(", contains {c}"));
-        }
-        let same = inspected.get(&(p.start, p.size)).copied();
-        if let Some(first) = same {
-            title.push_str(&format!(
-                "; the same range as partition {first}, whose contents are checked there"
-            ));
-        }
-        let mut n = Node::new(format!("partition {}", p.number), title);
-        n.details = json!({ "partition": p, "contents": contents });
-        n.findings = by_part.remove(&p.number).unwrap_or_default();
-        if same.is_some() {
-            // Not handed to the pipeline: its node goes straight under the table.
-            n.span = Some(Span {
-                index: p.number,
-                start: p.start,
-                size: p.size,
-            });
-            node.children.push(n);
-            continue;
-        }
-        inspected.insert((p.start, p.size), p.number);
-        parts.push(Part {
-            index: p.number,
-            start: p.start,
-            size: p.size,
-            node: n,
-        });
-    }
-    if let Some(first) = a.partitions.get(MAX_PARTITION_NODES) {
-        node.findings.push(not_inspected(
-            &a,
-            a.partitions.len(),
-            first.number,
-            entry_offset(&a, first.number),
-        ));
-    }
-    // A lost table: hand the partitions found by signature to the next
-    // layer, so their filesystems get checked where they really start.
-    if parts.is_empty()
-        && node.children.is_empty()
-        && let Some(r) = &a.recovery
-    {
-        parts = r
-            .proposed
-            .iter()
-            .take(MAX_PARTITION_NODES)
-            .map(|p| {
-                let title = format!(
-                    "start {}, size {}, {} (found by signature, not in any table)",
-                    imgcheck_core::human_size(p.start),
-                    imgcheck_core::human_size(p.size),
-                    p.fs
-                );
-                let mut n = Node::new(format!("partition {}", p.number), title);
-                n.details = json!({ "proposed": p });
-                Part {
-                    index: p.number,
-                    start: p.start,
-                    size: p.size,
-                    node: n,
-                }
-            })
-            .collect();
-        if let Some(first) = r.proposed.get(MAX_PARTITION_NODES) {
-            node.findings.push(not_inspected(
-                &a,
-                r.proposed.len(),
-                first.number,
-                first.start,
-            ));
-        }
-    }
-    Table { node, parts }
-}
-
-/// Disk offset of GPT entry `number` in the entry array the partitions
-/// come from (0 for an MBR, which never reaches the cap).
-fn entry_offset(a: &Analysis, number: u32) -> u64 {
-    let t = &a.tables;
-    let ss = t.sector.bytes;
-    match (t.entries(), t.header()) {
-        (Some(e), Some(h)) => e.lba.saturating_mul(ss).saturating_add(
-            u64::from(number.saturating_sub(1))
-                .saturating_mul(u64::from(h.header.sizeof_partition_entry)),
-        ),
-        _ => 0,
-    }
-}
-
-/// The partitions past [`MAX_PARTITION_NODES`]: counted, not inspected.
-fn not_inspected(a: &Analysis, total: usize, first: u32, offset: u64) -> Finding {
-    let rest = total.saturating_sub(MAX_PARTITION_NODES);
-    let what = if a.tables.scheme == Scheme::None {
-        "the signature scan proposes"
-    } else {
-        "the partition table declares"
-    };
-    Finding::new(
-        Severity::Warning,
-        "gpt.partition.not_inspected",
-        Layer::GPT,
-        offset,
-        Space::Disk,
-        format!(
-            "{what} {total} partitions; only the first {MAX_PARTITION_NODES} are shown and have their contents checked: {rest} more (from partition {first} on) were not inspected"
-        ),
-    )
-    .with_hint(
-        imgcheck_core::Hint::read_only("sfdisk --dump {disk}")
-            .on(imgcheck_core::Target::Disk)
-            .because("lists them all; a table this long is usually garbage: compare with the backup copy"),
-    )
-}
-
-/// Names the filesystem or volume whose signature `r` starts with, if any.
-pub fn identify(r: &dyn ReadAt) -> Option<String> {
-    imgcheck_gpt::identify(r).map(|s| s.display.to_string())
-}
-
-#[cfg(test)]
-#[allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
-mod tests {
-    use super::*;
-    use imgcheck_core::{BytesReader, FileReader};
-    use imgcheck_testdata::{Patch, damaged};
-
-    fn codes(fs: &[Finding]) -> Vec<&str> {
-        fs.iter().map(|f| f.code.as_ref()).collect()
-    }
-
-    #[test]
-    fn partition_findings_sit_on_the_partition_node() {
-        // gpt-512 (sgdisk) cut to 24 MiB: partition 4 loses its last MiB.
-        let d = damaged("gpt/gpt-512.img", &[Patch::Truncate { len: 24 << 20 }]);
-        let disk = FileReader::open(d.path()).unwrap();
-        let t = inspect(&disk, &Options::default());
-        let p4 = t.parts.iter().find(|p| p.index == 4).unwrap();
-        let f = p4
-            .node
-            .findings
-            .iter()
-            .find(|f| f.code == "gpt.partition.beyond_disk")
-            .unwrap();
-        // Disk space: partition 4's entry (ending_lba) in the primary array.
-        assert_eq!((f.offset, f.space), (1024 + 3 * 128 + 0x28, Space::Disk));
-        let table = codes(&t.node.findings);
-        assert!(!table.contains(&"gpt.partition.beyond_disk"), "{table:?}");
-        // Table-level findings stay on the table node.
-        for c in ["gpt.disk.too_small", "gpt.backup_header.missing"] {
-            assert!(table.contains(&c), "{c} not on the table: {table:?}");
-        }
-        for p in t.parts.iter().filter(|p| p.index != 4) {
-            assert!(p.node.findings.is_empty(), "partition {}", p.index);
-        }
-    }
-
-    /// A GPT whose `n` entries start at `start(i)` and are 8 sectors long,
-    /// with valid CRCs: what a hostile table looks like to the reader.
-    fn many_entries(n: usize, start: impl Fn(usize) -> u64) -> Vec<u8> {
-        let ss = 512usize;
-        let mut d = vec![0u8; 8 << 20];
-        let mut arr = vec![0u8; n * 128];
-        for i in 0..n {
-            let e = &mut arr[i * 128..(i + 1) * 128];
-            e[0] = 1; // a non-zero type GUID
-            e[0x10..0x18].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-            e[0x20..0x28].copy_from_slice(&start(i).to_le_bytes());
-            e[0x28..0x30].copy_from_slice(&(start(i) + 7).to_le_bytes());
-        }
-        d[2 * ss..2 * ss + arr.len()].copy_from_slice(&arr);
-        let last = (d.len() / ss - 1) as u64;
-        let h = &mut d[ss..2 * ss];
-        h[..8].copy_from_slice(b"EFI PART");
-        h[8..12].copy_from_slice(&0x0001_0000u32.to_le_bytes());
-        h[12..16].copy_from_slice(&92u32.to_le_bytes());
-        h[0x18..0x20].copy_from_slice(&1u64.to_le_bytes());
-        h[0x20..0x28].copy_from_slice(&last.to_le_bytes());
-        h[0x28..0x30].copy_from_slice(&4096u64.to_le_bytes());
-        h[0x30..0x38].copy_from_slice(&(last - 1).to_le_bytes());
-        h[0x48..0x50].copy_from_slice(&2u64.to_le_bytes());
-        h[0x50..0x54].copy_from_slice(&(n as u32).to_le_bytes());
-        h[0x54..0x58].copy_from_slice(&128u32.to_le_bytes());
-        let mut c = crc32fast_free(&arr);
-        h[0x58..0x5C].copy_from_slice(&c.to_le_bytes());
-        c = crc32fast_free(&h[..92]);
-        h[0x10..0x14].copy_from_slice(&c.to_le_bytes());
-        d
-    }
-
-    /// CRC-32 (IEEE), bitwise: the CLI does not depend on crc32fast.
-    fn crc32fast_free(b: &[u8]) -> u32 {
-        let mut c = !0u32;
-        for &x in b {
-            c ^= u32::from(x);
-            for _ in 0..8 {
-                c = if c & 1 != 0 {
-                    (c >> 1) ^ 0xEDB8_8320
-                } else {
-                    c >> 1
-                };
-            }
-        }
-        !c
-    }
-
-    #[test]
-    fn thousands_of_entries_give_at_most_the_cap_of_nodes_and_one_finding() {
-        let disk = BytesReader::new(many_entries(8192, |i| 4096 + 8 * i as u64));
-        let t = inspect(&disk, &Options::default());
-        assert_eq!(t.parts.len(), MAX_PARTITION_NODES);
-        assert_eq!(t.parts.last().unwrap().index, MAX_PARTITION_NODES as u32);
-        let f: Vec<_> = t
-            .node
-            .findings
-            .iter()
-            .filter(|f| f.code == "gpt.partition.not_inspected")
-            .collect();
-        assert_eq!(f.len(), 1);
-        assert!(
-            f[0].message.contains("declares 8192 partitions")
-                && f[0].message.contains("7936 more (from partition 257 on)"),
-            "{}",
-            f[0].message
-        );
-        // Entry 257 in the array at LBA 2.
-        assert_eq!(f[0].offset, 1024 + 256 * 128);
-    }
-
-    #[test]
-    fn one_range_repeated_is_handed_on_once() {
-        // Every entry the same 8 sectors: one part for the pipeline, the
-        // other nodes under the table without a second check.
-        let disk = BytesReader::new(many_entries(300, |_| 4096));
-        let t = inspect(&disk, &Options::default());
-        assert_eq!(t.parts.len(), 1);
-        assert_eq!(t.node.children.len(), MAX_PARTITION_NODES - 1);
-        assert!(
-            t.node.children[0]
-                .title
-                .contains("the same range as partition 1")
-        );
-        assert!(t.node.children.iter().all(|c| c.span.is_some()));
-        // Their overlap and duplicate findings sit on them.
-        assert!(
-            codes(&t.node.children[0].findings).contains(&"gpt.partition.overlap"),
-            "{:?}",
-            t.node.children[0].findings
-        );
-        assert!(
-            codes(&t.node.findings).contains(&"gpt.partition.not_inspected"),
-            "{:?}",
-            codes(&t.node.findings)
-        );
     }
 }

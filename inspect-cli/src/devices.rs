@@ -1,0 +1,187 @@
+//! Hint placeholders resolved for a report: `{image}` is the image file,
+//! `{disk}` the block device the container's guest disk is attached as,
+//! `{dev}` the device of what the hint targets (partition N of that disk, a
+//! logical volume, or the disk). The container states how its disk is
+//! attached ([`Attach`]); nothing here knows a format or a command.
+
+use imgcheck_core::{Attach, Hint, Place, Step, Target};
+use std::cell::Cell;
+
+/// A hint with its placeholders filled, and whether that needs the disk
+/// attached first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The hint as a person runs it.
+    pub hint: Hint,
+    /// It names a block device that exists only once the attach command
+    /// of the container ran.
+    pub needs_attach: bool,
+}
+
+/// `hint`, found on a node at `place`, with `{image}`, `{disk}` and
+/// `{dev}` filled in, and its target made concrete ([`Target::This`]
+/// becomes the partition, volume or disk of `place`).
+pub fn resolve(hint: &Hint, place: &Place, image: &str, attach: Option<&Attach>) -> Resolved {
+    // What the node at `place` is: a partition, a volume, or the disk.
+    let node = place
+        .0
+        .iter()
+        .rev()
+        .find_map(|s| match s {
+            Step::Partition(n) => Some(Target::Partition(*n)),
+            Step::Volume(v) => Some(Target::Volume(v.clone())),
+            _ => None,
+        })
+        .unwrap_or(Target::Disk);
+    // What `{dev}` stands for: the target, or the node for a hint that
+    // names none (advice whose note mentions the device).
+    let acts_on = match &hint.target {
+        Target::This | Target::Nothing => node.clone(),
+        t => t.clone(),
+    };
+    let target = match &hint.target {
+        Target::This => node,
+        t => t.clone(),
+    };
+    let used_device = Cell::new(false);
+    // The whole disk: the image file where it serves and the hint acts on
+    // the disk alone; else the attached device.
+    let disk = |a: &Attach| match (&a.file, &acts_on) {
+        (Some(f), Target::Disk | Target::Image) => f.replace("{image}", image),
+        _ => {
+            used_device.set(true);
+            a.device.clone()
+        }
+    };
+    let mut h = hint.clone().resolved(|name| match name {
+        "image" => Some(image.to_string()),
+        "disk" => attach.map(disk),
+        "dev" => match &acts_on {
+            Target::Image => Some(image.to_string()),
+            Target::Partition(n) => attach.map(|a| {
+                used_device.set(true);
+                format!("{}p{n}", a.device)
+            }),
+            Target::Volume(v) => attach.map(|_| {
+                used_device.set(true);
+                format!("/dev/{v}")
+            }),
+            _ => attach.map(disk),
+        },
+        _ => None,
+    });
+    h.target = target;
+    Resolved {
+        hint: h,
+        needs_attach: used_device.get(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn nbd() -> Attach {
+        Attach {
+            hint: Hint::read_only("qemu-nbd --read-only --connect=/dev/nbd0 {image}"),
+            device: "/dev/nbd0".into(),
+            file: None,
+        }
+    }
+
+    #[test]
+    fn a_raw_file_serves_as_its_disk_until_a_partition_is_involved() {
+        let lo = Attach {
+            hint: Hint::read_only("losetup --read-only --partscan /dev/loop0 {image}"),
+            device: "/dev/loop0".into(),
+            file: Some("{image}".into()),
+        };
+        let r = resolve(
+            &Hint::read_only("sgdisk -v {disk}").on(Target::Disk),
+            &Place::root(),
+            "d.img",
+            Some(&lo),
+        );
+        assert_eq!(r.hint.command.as_deref(), Some("sgdisk -v d.img"));
+        assert!(!r.needs_attach);
+        let r = resolve(
+            &Hint::read_only("e2fsck -fn {dev}"),
+            &Place::root(),
+            "d.img",
+            Some(&lo),
+        );
+        assert_eq!(r.hint.command.as_deref(), Some("e2fsck -fn d.img"));
+        let r = resolve(
+            &Hint::writes("sgdisk -e {disk}; growpart {disk} 2; resize2fs {dev}")
+                .on(Target::Partition(2)),
+            &Place::root(),
+            "d.img",
+            Some(&lo),
+        );
+        assert_eq!(
+            r.hint.command.as_deref(),
+            Some("sgdisk -e /dev/loop0; growpart /dev/loop0 2; resize2fs /dev/loop0p2")
+        );
+        assert!(r.needs_attach);
+    }
+
+    #[test]
+    fn per_target() {
+        let p2 = Place::root().join(Step::Partition(2));
+        let r = resolve(
+            &Hint::read_only("e2fsck -fn {dev}"),
+            &p2,
+            "d.qcow2",
+            Some(&nbd()),
+        );
+        assert_eq!(r.hint.command.as_deref(), Some("e2fsck -fn /dev/nbd0p2"));
+        assert_eq!(r.hint.target, Target::Partition(2));
+        assert!(r.needs_attach);
+        // A whole-disk filesystem's device is the disk.
+        let r = resolve(
+            &Hint::read_only("e2fsck -fn {dev}"),
+            &Place::root(),
+            "d",
+            Some(&nbd()),
+        );
+        assert_eq!(r.hint.command.as_deref(), Some("e2fsck -fn /dev/nbd0"));
+        assert_eq!(r.hint.target, Target::Disk);
+        // The image file needs nothing attached.
+        let r = resolve(
+            &Hint::read_only("qemu-img check {image}").on(Target::Image),
+            &p2,
+            "d.qcow2",
+            Some(&nbd()),
+        );
+        assert_eq!(r.hint.command.as_deref(), Some("qemu-img check d.qcow2"));
+        assert!(!r.needs_attach);
+        // A recipe on the disk and a partition of it.
+        let r = resolve(
+            &Hint::writes("growpart {disk} 3; resize2fs {dev}").on(Target::Partition(3)),
+            &Place::root(),
+            "d",
+            Some(&nbd()),
+        );
+        assert_eq!(
+            r.hint.command.as_deref(),
+            Some("growpart /dev/nbd0 3; resize2fs /dev/nbd0p3")
+        );
+        // Advice names no target: its note's device is the node's.
+        let r = resolve(
+            &Hint::advice("grow it before e2fsck -fn {dev}"),
+            &p2,
+            "d",
+            Some(&nbd()),
+        );
+        assert_eq!(
+            r.hint.note.as_deref(),
+            Some("grow it before e2fsck -fn /dev/nbd0p2")
+        );
+        assert_eq!(r.hint.target, Target::Nothing);
+        // Without a way to attach, the placeholders stay.
+        let r = resolve(&Hint::read_only("sgdisk -v {disk}"), &p2, "d", None);
+        assert_eq!(r.hint.command.as_deref(), Some("sgdisk -v {disk}"));
+        assert!(!r.needs_attach);
+    }
+}
