@@ -13,7 +13,7 @@ use crate::report::{Event, ImageReport, Node, Span};
 use crate::steps;
 use imgcheck_core::{
     Budget, Child, Context, Depth, Expect, Extent, Facts, FileReader, Finding, Inspector, Layer,
-    Place, Promise, ReadAt, Space, Step,
+    Place, Promise, ReadAt, Sink, Space, Step,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -242,6 +242,10 @@ impl Walk<'_> {
         label: &str,
     ) {
         let total = children.len();
+        // What the parent said about children past the bound stays on the
+        // parent, under the one cap policy: a layer that does not cap its
+        // own findings still cannot flood the report.
+        let mut past_bound = Sink::new();
         for (i, child) in children.into_iter().enumerate() {
             // A view (no node of its own) stands for its parent's contents:
             // it adds its step only when the step picks something (a
@@ -271,9 +275,8 @@ impl Walk<'_> {
                     node.findings
                         .push(too_many(node, total, &child, frame, &child_place));
                 }
-                // What the parent said about them stays, on the parent.
                 if let Some(cn) = child.node {
-                    node.findings.extend(
+                    past_bound.extend(
                         cn.findings
                             .into_iter()
                             .map(|f| placed(f, &child_place, frame, false)),
@@ -332,6 +335,7 @@ impl Walk<'_> {
                 }
             }
         }
+        node.findings.extend(past_bound.finish());
     }
 
     /// The layer inside `child`, attached under `parent`.
@@ -727,6 +731,79 @@ mod tests {
         let f = last.findings.iter().find(|f| f.code == "x.here").unwrap();
         assert_eq!(f.offset, 1 + 512 * MAX_DEPTH as u64);
         assert_eq!(f.place.0.len(), MAX_DEPTH);
+    }
+
+    /// A layer with a thousand children, each with findings of its own.
+    struct Crowd;
+
+    impl Inspector for Crowd {
+        fn name(&self) -> &'static str {
+            "crowd"
+        }
+        fn probe(&self, _: &dyn ReadAt, _: &Context<'_>) -> Option<Probe> {
+            Some(Probe::new(Strength::Weak, "always"))
+        }
+        fn inspect(&self, r: &Arc<dyn ReadAt>, _: &Context<'_>) -> Inspected {
+            let mut node = Inspected::new("crowd", "");
+            node.children = (0..1000u64)
+                .map(|i| Child {
+                    step: Step::Other(format!("member {i}")),
+                    reader: Arc::clone(r),
+                    extent: Extent::Slice { start: i, len: 1 },
+                    expect: Expect::default(),
+                    node: Some(ChildNode {
+                        kind: "member".into(),
+                        findings: vec![
+                            Finding::warning("x.about", Layer::named("x"), 0, Space::Disk, "a"),
+                            Finding::info("x.note", Layer::named("x"), 0, Space::Disk, "n"),
+                        ],
+                        ..ChildNode::default()
+                    }),
+                    descend: false,
+                })
+                .collect();
+            node
+        }
+    }
+
+    #[test]
+    fn children_past_the_bound_leave_a_capped_count_on_the_parent() {
+        let r = inspect_with(
+            &[&Crowd],
+            "crowd",
+            Arc::new(BytesReader::new(vec![0u8; 4096])),
+            None,
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(r.root.children.len(), MAX_CHILDREN);
+        let on_root = |code: &str| r.root.findings.iter().filter(|f| f.code == code).count();
+        assert_eq!(on_root("layout.children.not_inspected"), 1);
+        // 744 members past the bound: 32 kept per code and one count each.
+        assert_eq!(on_root("x.about"), imgcheck_core::MAX_FINDINGS_PER_CODE + 1);
+        assert_eq!(on_root("x.note"), imgcheck_core::MAX_FINDINGS_PER_CODE + 1);
+        let first = r
+            .root
+            .findings
+            .iter()
+            .find(|f| f.code == "x.about")
+            .unwrap();
+        // Offsets in the parent's space, as the parent gave them; the place
+        // names the member.
+        assert_eq!(first.offset, 0);
+        assert_eq!(
+            first.place,
+            Place::root().join(Step::Other(format!("member {MAX_CHILDREN}")))
+        );
+        assert!(
+            r.root
+                .findings
+                .iter()
+                .any(|f| f.code == "layout.children.not_inspected"
+                    && f.message.contains("crowd lists 1000 children")),
+            "{:?}",
+            r.root.findings
+        );
     }
 
     #[test]
