@@ -245,6 +245,16 @@ fn a_qcow2_header_that_does_not_open_is_a_finding() {
     assert!(f.message.contains("cluster_bits"), "{}", f.message);
     assert_eq!(r.verdict(), Verdict::Damaged);
     assert!(codes(&r).contains(&"layout.disk_not_inspected".to_string()));
+    // Version 1 is QEMU's older qcow format with the same magic: sound,
+    // but not read here. Not checked is a warning, not damage.
+    let v1 = damaged("disk/gpt-two-ext4.qcow2", &[Patch::be32(4, 1)]);
+    let r = inspect(v1.path());
+    assert!(
+        codes(&r).contains(&"qcow2.header.version_1".to_string()),
+        "{:?}",
+        codes(&r)
+    );
+    assert_eq!(r.verdict(), Verdict::Warning, "{:?}", codes(&r));
 }
 
 #[test]

@@ -208,11 +208,33 @@ fn error_offset(e: &Error) -> u64 {
 }
 
 /// An image with the qcow2 magic that does not open: damage, so a
-/// finding (the fatal errors are for files that cannot be read at all).
+/// finding (the fatal errors are for files that cannot be read at all) —
+/// except a qcow image of version 1, QEMU's format before qcow2 with the
+/// same magic, which is sound but not read here: a warning that nothing
+/// inside was checked, not damage.
 fn unopenable(e: &Error) -> Inspected {
     let e = inner(e);
-    let mut node = Inspected::new("qcow2", format!("qcow2 image that cannot be opened: {e}"));
-    node.findings.push(
+    let legacy = matches!(e, Error::UnsupportedVersion { version: 1 });
+    let title = if legacy {
+        "qcow (version 1) image: the format before qcow2, not read by imgcheck".to_string()
+    } else {
+        format!("qcow2 image that cannot be opened: {e}")
+    };
+    let mut node = Inspected::new("qcow2", title);
+    node.findings.push(if legacy {
+        Finding::warning(
+            "qcow2.header.version_1",
+            Layer::QCOW2,
+            error_offset(e),
+            Space::File,
+            "the image is qcow version 1, the format before qcow2; imgcheck reads qcow2 only, so nothing inside it was checked",
+        )
+        .with_hint(
+            Hint::read_only("qemu-img convert -O qcow2 {image} converted.qcow2")
+                .on(Target::Image)
+                .because("a qcow2 copy imgcheck can check; the original is only read"),
+        )
+    } else {
         Finding::error(
             "qcow2.open.failed",
             Layer::QCOW2,
@@ -224,11 +246,15 @@ fn unopenable(e: &Error) -> Inspected {
             Hint::read_only("qemu-img check {image}")
                 .on(Target::Image)
                 .because("says whether QEMU can open it at all"),
-        ),
-    );
+        )
+    });
     node.facts.guest = Some(GuestDisk {
         readable: false,
-        why_not: Some(format!("the qcow2 image cannot be opened ({e})")),
+        why_not: Some(if legacy {
+            "imgcheck does not read qcow version 1 images".to_string()
+        } else {
+            format!("the qcow2 image cannot be opened ({e})")
+        }),
         size: 0,
         attach: None,
     });
