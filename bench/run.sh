@@ -5,6 +5,7 @@
 #
 #   bench/run.sh            all comparisons
 #   bench/run.sh qcow2      one of: qcow2 ext4 scan sparse jobs
+#   IMGCHECK_BIN=/path/to/imgcheck bench/run.sh   measure that binary
 #
 # Prints one line per comparison: wall-time ratio imgcheck/peer and peak RSS
 # ratio, from the median of N runs (hyperfine when present, else repeated
@@ -15,8 +16,14 @@ root=$(pwd)
 work=$root/bench/work
 mkdir -p "$work"
 runs=${RUNS:-5}
-cargo build --release -q -p imgcheck
-bin=$root/target/release/imgcheck
+# IMGCHECK_BIN measures a given binary (another commit's, for before/after
+# ratios); else this checkout's release build, wherever CARGO_TARGET_DIR puts it.
+if [ -n "${IMGCHECK_BIN:-}" ]; then
+  bin=$IMGCHECK_BIN
+else
+  cargo build --release -q -p imgcheck
+  bin=${CARGO_TARGET_DIR:-$root/target}/release/imgcheck
+fi
 only=${1:-}
 
 # median wall seconds and max RSS (KiB) of a command, over $runs runs
