@@ -12,7 +12,7 @@ use std::fmt;
 /// | placeholder | stands for |
 /// |---|---|
 /// | `{image}` | the image file as given on the command line |
-/// | `{disk}` | the whole guest disk as a block device (`/dev/nbd0` for qcow2, a loop device for raw) |
+/// | `{disk}` | the whole guest disk as a block device, as the container's [`crate::Attach`] fact names it (`/dev/nbd0` for qcow2; for a raw image the file itself when the command acts on the disk alone, else a loop device) |
 /// | `{dev}` | the block device of the node the finding belongs to (a partition, a logical volume, or the disk for a whole-disk filesystem) |
 ///
 /// An embedder that uses a layer crate alone substitutes them itself.

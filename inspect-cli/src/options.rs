@@ -13,7 +13,17 @@ pub enum Format {
     Qcow2,
 }
 
-/// What the user asked for, as the adapters need it.
+impl Format {
+    /// The container layer this `--format` names.
+    pub fn layer(self) -> &'static str {
+        match self {
+            Format::Raw => "raw",
+            Format::Qcow2 => "qcow2",
+        }
+    }
+}
+
+/// What the user asked for; the pipeline hands the layers its core form.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Walk every object (`--deep`), not only metadata proportional to size.

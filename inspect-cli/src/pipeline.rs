@@ -18,16 +18,6 @@ use imgcheck_core::{
 use std::path::Path;
 use std::sync::Arc;
 
-impl Format {
-    /// The container layer this `--format` names.
-    pub fn layer(self) -> &'static str {
-        match self {
-            Format::Raw => "raw",
-            Format::Qcow2 => "qcow2",
-        }
-    }
-}
-
 fn open_file(path: &Path) -> Result<Arc<FileReader>, Fatal> {
     let meta = std::fs::metadata(path).map_err(|e| Fatal::new(format!("cannot open: {e}")))?;
     if meta.is_dir() {

@@ -96,7 +96,13 @@ impl Inspector for PartitionTable {
                         len: p.size,
                     },
                     expect: Expect {
-                        contents: Promise::Filesystem,
+                        // What the signature found there promises (blkid names).
+                        contents: match p.fs.as_str() {
+                            "swap" | "swsuspend" => Promise::Swap,
+                            "LVM2_member" => Promise::Lvm,
+                            "crypto_LUKS" => Promise::Encrypted,
+                            _ => Promise::Filesystem,
+                        },
                         type_name: Some(p.fs.clone()),
                     },
                     node: Some(ChildNode {
