@@ -169,7 +169,10 @@ pub struct ChildNode {
     pub kind: String,
     /// One-line summary (`start 1 MiB, size 16 MiB, EFI System "boot"`).
     pub title: String,
-    /// The parent's findings about this child (offsets in the parent's space).
+    /// The parent's findings about this child: offsets in the parent's
+    /// space, except that for a [`Extent::Mapped`] child a finding in the
+    /// child's own space (`Space::Volume` for a logical volume) is at that
+    /// offset in the child.
     pub findings: Vec<Finding>,
     /// JSON view.
     pub details: serde_json::Value,

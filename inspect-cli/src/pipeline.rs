@@ -266,11 +266,16 @@ impl Walk<'_> {
                         .push(too_many(node, total, &child, frame, &child_place));
                 }
                 if let Some(cn) = child.node {
-                    past_bound.extend(
-                        cn.findings
-                            .into_iter()
-                            .map(|f| placed(f, &child_place, frame, false)),
-                    );
+                    past_bound.extend(cn.findings.into_iter().map(|f| {
+                        let own =
+                            matches!(child.extent, Extent::Mapped) && f.space == child_frame.space;
+                        placed(
+                            f,
+                            &child_place,
+                            if own { child_frame } else { frame },
+                            false,
+                        )
+                    }));
                 }
                 continue;
             }
@@ -302,11 +307,22 @@ impl Walk<'_> {
                         base: child_frame.base,
                         space: child_frame.space,
                         // The parent's findings about it: offsets in the
-                        // parent's space.
+                        // parent's space, or, for a new address space (a
+                        // logical volume), in the child's own when they
+                        // say so.
                         findings: cn
                             .findings
                             .into_iter()
-                            .map(|f| placed(f, &child_place, frame, false))
+                            .map(|f| {
+                                let own = matches!(child.extent, Extent::Mapped)
+                                    && f.space == child_frame.space;
+                                placed(
+                                    f,
+                                    &child_place,
+                                    if own { child_frame } else { frame },
+                                    false,
+                                )
+                            })
                             .collect(),
                         facts: Facts::default(),
                         details: cn.details,

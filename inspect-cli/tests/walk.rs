@@ -425,3 +425,57 @@ fn a_snapshot_view_is_attached_as_that_snapshot() {
     let t = r.table().unwrap();
     assert_eq!(t.place, Place::root().join(Step::Snapshot("1:good".into())));
 }
+
+/// A volume manager in miniature: one logical volume, a new address space,
+/// with a finding about it in the volume's own space and one in the PV's.
+struct OneVolume;
+
+impl Inspector for OneVolume {
+    fn name(&self) -> &'static str {
+        "onevolume"
+    }
+    fn probe(&self, _: &dyn ReadAt, cx: &Context<'_>) -> Option<Probe> {
+        (cx.depth == 0).then(|| Probe::new(Strength::Weak, "the top"))
+    }
+    fn inspect(&self, r: &Arc<dyn ReadAt>, _: &Context<'_>) -> Inspected {
+        let mut node = Inspected::new("pv", "");
+        node.children.push(Child {
+            step: Step::Volume("vg/lv".into()),
+            reader: Arc::new(imgcheck_core::Slice::clamped(Arc::clone(r), 4096, 4096)),
+            extent: Extent::Mapped,
+            expect: Expect::default(),
+            node: Some(ChildNode {
+                kind: "LV".into(),
+                findings: vec![
+                    Finding::warning("x.in_lv", Layer::named("x"), 7, Space::Volume, "lv"),
+                    Finding::warning("x.in_pv", Layer::named("x"), 9, Space::Disk, "pv"),
+                ],
+                ..ChildNode::default()
+            }),
+            descend: false,
+        });
+        node
+    }
+}
+
+#[test]
+fn a_volume_node_keeps_findings_in_its_own_space() {
+    let r = inspect_with(
+        &[&OneVolume],
+        "pv",
+        Arc::new(BytesReader::new(vec![0u8; 16384])),
+        None,
+        &Options::default(),
+    )
+    .unwrap();
+    let lv = &r.root.children[0];
+    assert_eq!(lv.space, Space::Volume);
+    let at = |code: &str| {
+        let f = lv.findings.iter().find(|f| f.code == code).unwrap();
+        (f.offset, f.space, f.place.clone())
+    };
+    let place = Place::root().join(Step::Volume("vg/lv".into()));
+    assert_eq!(at("x.in_lv"), (7, Space::Volume, place.clone()));
+    // The PV's own offset, in the image file the PV is read from here.
+    assert_eq!(at("x.in_pv"), (9, Space::File, place));
+}
