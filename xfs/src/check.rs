@@ -1,0 +1,1146 @@
+//! The check's order, as `xfs_repair` runs its phases: find and verify
+//! the superblock (phase 1); the log, every AG's headers, secondary
+//! superblock and btrees, and the summary counters (phase 2); with
+//! `Depth::Full`, every inode, directory and link count (phases 3, 4, 6, 7).
+
+use crate::ag::{self, AgHeaders};
+use crate::btree::{self, Tree};
+use crate::claims::Claims;
+use crate::fs::Fs;
+use crate::inodes::{self, Chunk};
+use crate::log::{self, LogState};
+use crate::sb::{self, Superblock};
+use crate::summary::{Realtime, Summary, SuperblockSource, TimeEvent};
+use crate::{LAYER, Options, Report};
+use imgcheck_core::bytes::{be32, be64, u8_at};
+use imgcheck_core::{Depth, Finding, Hint, ReadAt, Role, Severity, Space, Structure, human_size};
+
+/// AGs checked at most; past it the rest are named in one finding.
+pub const MAX_AGS: u32 = 1 << 20;
+/// How far into the reader a secondary superblock is searched for when
+/// the primary is unusable.
+pub const MAX_SECONDARY_SCAN: u64 = 1 << 30;
+
+pub(crate) fn run(r: &dyn ReadAt, opts: &Options) -> Report {
+    let mut pre: Vec<Finding> = Vec::new();
+    let Some((sb, source)) = find_superblock(r, &mut pre) else {
+        return Report {
+            findings: pre,
+            summary: None,
+        };
+    };
+    let mut fs = Fs::new(r, sb);
+    for f in pre {
+        fs.push(f);
+    }
+    let mut summary = run_checks(&mut fs, source, opts);
+    summary.incomplete.clone_from(&fs.incomplete);
+    let findings = std::mem::take(&mut fs.sink).finish();
+    Report {
+        findings,
+        summary: Some(summary),
+    }
+}
+
+/// Phase 1: the primary if it verifies, else the first secondary that does.
+fn find_superblock(
+    r: &dyn ReadAt,
+    out: &mut Vec<Finding>,
+) -> Option<(Superblock, SuperblockSource)> {
+    let mut head = [0u8; 512];
+    if let Err(e) = r.read_exact_at(0, &mut head) {
+        out.push(Finding::error(
+            "xfs.read.unreadable",
+            LAYER,
+            0,
+            Space::Disk,
+            format!("the primary superblock is unreadable: {e}"),
+        ));
+        return None;
+    }
+    let psb = Superblock::parse(&head);
+    let sect = usize::from(psb.sectsize);
+    let mut buf = head.to_vec();
+    if sect > 512
+        && sect <= 32768
+        && sect.is_power_of_two()
+        && let Ok(b) = imgcheck_core::read_vec(r, 0, imgcheck_core::bytes::u64_of(sect), 32768)
+    {
+        buf = b;
+    }
+    match sb::verify(&buf, &psb, true) {
+        Ok(()) => return Some((psb, SuperblockSource::Primary)),
+        Err(why) => {
+            if psb.magicnum != sb::XFS_SB_MAGIC {
+                // Not XFS at byte 0 (the prober decides what this is); a
+                // secondary alone is still worth reading below.
+            }
+            out.push(
+                Finding::error(
+                    format!("xfs.sb.primary.{}", code_of(why)),
+                    LAYER,
+                    0,
+                    Space::Disk,
+                    format!("the primary superblock is bad: {}", why.text()),
+                )
+                .with_hint(Hint::read_only(crate::XFS_REPAIR_N).because(
+                    "xfs_repair would rebuild the primary from a secondary; under -n it stops there, so run it on a copy without -n to see the rest",
+                )),
+            );
+        }
+    }
+    // Secondaries: first at the primary's geometry, then by scanning.
+    let mut candidates: Vec<u64> = Vec::new();
+    let agbytes = u64::from(psb.agblocks).saturating_mul(u64::from(psb.blocksize));
+    if agbytes >= 512 && psb.agcount > 1 {
+        for a in 1..psb.agcount.min(64) {
+            candidates.push(agbytes.saturating_mul(u64::from(a)));
+        }
+    }
+    for at in candidates {
+        if let Some(sb) = secondary_at(r, at) {
+            let ag = u32::try_from(
+                at.checked_div(u64::from(sb.agblocks).saturating_mul(u64::from(sb.blocksize)))
+                    .unwrap_or(0),
+            )
+            .unwrap_or(0);
+            return Some((sb, SuperblockSource::Secondary { ag, offset: at }));
+        }
+    }
+    let end = r.len().min(MAX_SECONDARY_SCAN);
+    let mut at = 16u64 << 20;
+    let chunk = 1u64 << 20;
+    while at < end {
+        let n = chunk.min(end.saturating_sub(at));
+        let Ok(b) = imgcheck_core::read_vec(r, at, n, chunk) else {
+            break;
+        };
+        for (i, s) in b.chunks_exact(512).enumerate() {
+            if be32(s, 0) == sb::XFS_SB_MAGIC {
+                let off = at.saturating_add(imgcheck_core::bytes::u64_of(i).saturating_mul(512));
+                if let Some(sb) = secondary_at(r, off) {
+                    let agb = u64::from(sb.agblocks)
+                        .saturating_mul(u64::from(sb.blocksize))
+                        .max(1);
+                    if off.is_multiple_of(agb) {
+                        let ag = u32::try_from(off.checked_div(agb).unwrap_or(0)).unwrap_or(0);
+                        return Some((sb, SuperblockSource::Secondary { ag, offset: off }));
+                    }
+                }
+            }
+        }
+        at = at.saturating_add(n);
+    }
+    if psb.magicnum == sb::XFS_SB_MAGIC {
+        out.push(Finding::error(
+            "xfs.sb.none_usable",
+            LAYER,
+            0,
+            Space::Disk,
+            "no usable superblock: the primary is bad and no secondary was found".to_string(),
+        ));
+    }
+    None
+}
+
+fn secondary_at(r: &dyn ReadAt, at: u64) -> Option<Superblock> {
+    let b = imgcheck_core::read_vec(r, at, 512, 512).ok()?;
+    let s = Superblock::parse(&b);
+    let sect = u64::from(s.sectsize);
+    let full = if sect > 512 && sect <= 32768 {
+        imgcheck_core::read_vec(r, at, sect, 32768).ok()?
+    } else {
+        b
+    };
+    sb::verify(&full, &s, false).ok()?;
+    Some(s)
+}
+
+fn code_of(e: sb::SbError) -> &'static str {
+    use sb::SbError::*;
+    match e {
+        Magic => "magic",
+        Version => "version",
+        InProgress => "inprogress",
+        SectorSize => "sectsize",
+        Crc => "crc",
+        BlockSize => "blocksize",
+        FsSize => "geometry",
+        InodeSize => "inodesize",
+        LogGeometry => "log",
+        RtGeometry => "realtime",
+        InodeAlign => "inoalign",
+        InodeMaxPct => "imaxpct",
+        StripeUnit | StripeWidth => "stripe",
+        DirBlockSize => "dirblock",
+    }
+}
+
+fn run_checks(fs: &mut Fs<'_>, source: SuperblockSource, opts: &Options) -> Summary {
+    let sb = fs.sb.clone();
+    let mut s = Summary {
+        version: sb.version(),
+        superblock: source,
+        block_size: fs.bs,
+        sector_size: fs.sect,
+        inode_size: u64::from(sb.inodesize),
+        dblocks: sb.dblocks,
+        fs_bytes: sb.dblocks.saturating_mul(fs.bs),
+        container_bytes: fs.r.len(),
+        agcount: sb.agcount,
+        agblocks: sb.agblocks,
+        uuid: sb::uuid_text(&sb.uuid),
+        label: sb.label(),
+        features: sb.feature_names(),
+        icount: sb.icount,
+        ifree: sb.ifree,
+        fdblocks: sb.fdblocks,
+        log: log::LogSummary {
+            internal: sb.logstart != 0,
+            start: 0,
+            len: 0,
+            state: LogState::Unreadable,
+            head_block: 0,
+            head_cycle: 0,
+            tail_block: 0,
+            last_lsn: 0,
+            last_cycle: 0,
+            last_ops: 0,
+        },
+        realtime: (sb.rblocks > 0).then_some(Realtime {
+            blocks: sb.rblocks,
+            extents: sb.rextents,
+            extent_size: sb.rextsize,
+            free_extents: sb.frextents,
+        }),
+        structures: Vec::new(),
+        times: Vec::new(),
+        depth: opts.depth,
+        inodes_checked: 0,
+        directories_checked: 0,
+        pending: Vec::new(),
+        incomplete: None,
+    };
+    size_vs_container(fs);
+    primary_rules(fs);
+
+    // The log first, as repair's phase 2 does: its state colours what follows.
+    let lg = log::check(fs);
+    if lg.state == LogState::Dirty {
+        let at = lg.start.saturating_add(lg.head_block.saturating_mul(512));
+        fs.push(
+            Finding::warning(
+                "xfs.log.dirty",
+                LAYER,
+                at,
+                Space::Disk,
+                format!(
+                    "the log is dirty: records from block {} to the head at block {} (cycle {}) were not written back, so the filesystem needs log recovery; xfs_repair refuses to run until the log is replayed (and under -n checks without it, reporting what replay would fix)",
+                    lg.tail_block, lg.head_block, lg.head_cycle
+                ),
+            )
+            .with_hint(Hint::read_only("xfs_logprint -t {dev}").because(
+                "shows the unreplayed transactions; replay by mounting a copy (mount -o ro,norecovery looks without replaying); never xfs_repair -L, which discards them",
+            )),
+        );
+        s.pending
+            .push("the log holds transactions to replay".into());
+    }
+    if lg.state == LogState::Zeroed && fs.v5 {
+        fs.note(
+            Severity::Info,
+            "xfs.log.zeroed",
+            lg.start,
+            "the log has never been written (cycle 0)".to_string(),
+        );
+    }
+    if sb.is_v5() && sb.features_log_incompat != 0 && lg.state == LogState::Clean {
+        fs.note(
+            Severity::Info,
+            "xfs.sb.log_incompat",
+            0xDC,
+            format!(
+                "log-incompatible features {:#x} are set although the log is clean",
+                sb.features_log_incompat
+            ),
+        );
+    }
+    s.log = lg;
+    s.structures.push(Structure::new(
+        "XFS primary superblock",
+        0,
+        fs.sect,
+        Role::Primary,
+    ));
+
+    let mut claims = Claims::new(fs);
+    let mut chunks: Vec<Chunk> = Vec::new();
+    let mut totals = Totals::default();
+    let agcount = fs.agcount.min(MAX_AGS);
+    if fs.agcount > MAX_AGS {
+        fs.incomplete = Some(format!(
+            "only the first {MAX_AGS} of {} AGs were checked",
+            fs.agcount
+        ));
+    }
+    if s.log.internal
+        && let Some((agno, agbno)) = fs.fsb_split(sb.logstart)
+    {
+        claims.claim_meta(fs, agno, agbno, u64::from(sb.logblocks), "log");
+    }
+    for agno in 0..agcount {
+        if fs.budget_hit {
+            break;
+        }
+        if agno > 0 {
+            secondary(fs, agno, &mut s);
+        }
+        s.structures.push(Structure::new(
+            format!("XFS AG {agno} headers (AGF, AGI, AGFL)"),
+            fs.ag_sector(agno, 1),
+            fs.sect.saturating_mul(3),
+            if agno == 0 {
+                Role::Primary
+            } else {
+                Role::Backup
+            },
+        ));
+        let hdr_blocks = fs.first_free_agbno();
+        claims.claim_meta(fs, agno, 0, hdr_blocks, "AG headers");
+        let h = ag::read(fs, agno);
+        scan_ag(fs, &mut claims, &h, &mut totals, &mut chunks);
+    }
+    counters(fs, &s, &totals);
+    if opts.depth == Depth::Full && !fs.budget_hit {
+        let heads = h_unlinked(fs, agcount);
+        let full = inodes::run(fs, &mut claims, &chunks, &heads);
+        s.inodes_checked = full.inodes;
+        s.directories_checked = full.dirs;
+        s.times = full.times;
+    } else {
+        s.times = inodes::root_times(fs);
+    }
+    if let Some(t) = s.times.iter().map(|t| t.time).max()
+        && s.log.last_lsn != 0
+    {
+        s.times.push(TimeEvent {
+            time: t,
+            what: format!(
+                "by then the log's last record was written: LSN {}:{} (cycle {}), log {}",
+                s.log.last_lsn >> 32,
+                s.log.last_lsn & 0xffff_ffff,
+                s.log.last_cycle,
+                match s.log.state {
+                    LogState::Clean => "clean",
+                    LogState::Dirty => "dirty",
+                    _ => "state unknown",
+                }
+            ),
+        });
+    }
+    // Metadata LSNs ahead of the log head (repair: "Maximum metadata LSN ...
+    // is ahead of log").
+    if fs.v5
+        && matches!(s.log.state, LogState::Clean | LogState::Dirty)
+        && let Some((lsn, at, what)) = fs.max_lsn
+        && lsn >= s.log.head_lsn()
+    {
+        fs.error(
+                    "xfs.log.lsn_ahead",
+                    at,
+                    format!(
+                        "{what} carries LSN {}:{}, ahead of the log head {}:{}: the log or this block is wrong",
+                        lsn >> 32,
+                        lsn & 0xffff_ffff,
+                        s.log.head_cycle,
+                        s.log.head_block
+                    ),
+                );
+    }
+    s
+}
+
+/// The AG unlinked bucket heads, for the full check's orphan accounting.
+fn h_unlinked(fs: &mut Fs<'_>, agcount: u32) -> Vec<u64> {
+    let mut out = Vec::new();
+    for agno in 0..agcount {
+        let off = fs.ag_sector(agno, 2);
+        if let Some(b) = fs.read(off, fs.sect, "AGI") {
+            if be32(&b, 0) != ag::AGI_MAGIC {
+                continue;
+            }
+            for i in 0..ag::UNLINKED_BUCKETS {
+                let u = be32(&b, 0x28usize.saturating_add(i.saturating_mul(4)));
+                if u != ag::NULLAGINO {
+                    out.push(fs.ino_of(agno, u64::from(u)));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn size_vs_container(fs: &mut Fs<'_>) {
+    let fs_bytes = fs.sb.dblocks.saturating_mul(fs.bs);
+    let have = fs.r.len();
+    if fs_bytes > have {
+        let first_cut = (have.checked_div(fs.bs).unwrap_or(0))
+            .checked_div(fs.agblocks)
+            .unwrap_or(0);
+        fs.push(
+            Finding::error(
+                "xfs.size.truncated",
+                LAYER,
+                have,
+                Space::Disk,
+                format!(
+                    "the filesystem is {} ({} blocks of {}) but what holds it is only {} ({have} bytes): {} missing, AGs {first_cut}..{} are cut off",
+                    human_size(fs_bytes),
+                    fs.sb.dblocks,
+                    fs.bs,
+                    human_size(have),
+                    human_size(fs_bytes.saturating_sub(have)),
+                    fs.agcount.saturating_sub(1)
+                ),
+            )
+            .with_hint(Hint::advice("restore the missing end (grow the partition, volume or image back to its former size, on a copy) before running xfs_repair -n {dev}")),
+        );
+    } else if have.saturating_sub(fs_bytes) >= fs.bs.max(1 << 20) {
+        fs.push(
+            Finding::info(
+                "xfs.size.not_grown",
+                LAYER,
+                fs_bytes,
+                Space::Disk,
+                format!(
+                    "the filesystem is {} but what holds it is {}: {} lie unused (never grown)",
+                    human_size(fs_bytes),
+                    human_size(have),
+                    human_size(have.saturating_sub(fs_bytes))
+                ),
+            )
+            .with_hint(Hint::writes("xfs_growfs {mountpoint}").because("grows a mounted XFS into the rest of its container, after xfs_repair -n {dev} is clean")),
+        );
+    }
+}
+
+/// Rules on the primary beyond `verify_sb` (secondary_sb_whack for AG 0,
+/// the inode numbers it names).
+fn primary_rules(fs: &mut Fs<'_>) {
+    let sb = fs.sb.clone();
+    if let Some(b) = fs.read(0, fs.sect, "primary superblock") {
+        for why in sb::whack(&b, &sb, &sb, 0) {
+            fs.error(
+                "xfs.sb.primary.fields",
+                0,
+                format!("the primary superblock: {why}"),
+            );
+        }
+    }
+    if sb.is_v5() {
+        let unknown = sb.features_incompat & !sb::incompat::ALL;
+        if unknown != 0 {
+            fs.error("xfs.sb.features.unknown", 0xD8, format!("unknown incompatible features {unknown:#x}: neither xfs_repair nor this check knows how to read the filesystem"));
+        }
+        if sb.features_ro_compat & !sb::ro_compat::ALL != 0 {
+            fs.note(
+                Severity::Warning,
+                "xfs.sb.features.unknown",
+                0xD4,
+                format!(
+                    "unknown read-only-compatible features {:#x}",
+                    sb.features_ro_compat & !sb::ro_compat::ALL
+                ),
+            );
+        }
+    }
+    if sb.has_morebits() && sb.features2 != sb.bad_features2 {
+        fs.error(
+            "xfs.sb.features2",
+            0xC8,
+            format!(
+                "features2 {:#x} and bad_features2 {:#x} differ",
+                sb.features2, sb.bad_features2
+            ),
+        );
+    }
+    if !fs.ino_ok(sb.rootino) {
+        fs.error(
+            "xfs.sb.rootino",
+            0x38,
+            format!(
+                "the root inode number {:#x} is not an inode of the filesystem",
+                sb.rootino
+            ),
+        );
+    }
+    let rt = sb.rblocks > 0;
+    for (name, ino, at) in [
+        ("realtime bitmap", sb.rbmino, 0x40u64),
+        ("realtime summary", sb.rsumino, 0x48),
+    ] {
+        let ok = if rt {
+            fs.ino_ok(ino)
+        } else {
+            ino == sb::NULLFSINO || ino == 0 || fs.ino_ok(ino)
+        };
+        if !ok {
+            fs.error(
+                "xfs.sb.rtino",
+                at,
+                format!("the {name} inode number {ino:#x} is not an inode of the filesystem"),
+            );
+        }
+    }
+    for (name, ino, at) in [
+        ("user quota", sb.uquotino, 0xA0u64),
+        ("group quota", sb.gquotino, 0xA8),
+        ("project quota", sb.pquotino, 0xE8),
+    ] {
+        if name == "project quota" && !sb.is_v5() {
+            continue;
+        }
+        if ino != 0 && ino != sb::NULLFSINO && !fs.ino_ok(ino) {
+            fs.error(
+                "xfs.sb.quotino",
+                at,
+                format!("the {name} inode number {ino:#x} is not an inode of the filesystem"),
+            );
+        }
+    }
+    if sb.icount < sb.ifree || sb.fdblocks > sb.dblocks {
+        fs.error(
+            "xfs.sb.counters",
+            0x80,
+            format!(
+                "superblock counters do not fit: {} inodes with {} free, {} free blocks of {}",
+                sb.icount, sb.ifree, sb.fdblocks, sb.dblocks
+            ),
+        );
+    }
+    if sb.shared_vn != 0 {
+        fs.error(
+            "xfs.sb.shared_vn",
+            0xB3,
+            format!("shared_vn is {}, must be 0", sb.shared_vn),
+        );
+    }
+}
+
+fn secondary(fs: &mut Fs<'_>, agno: u32, s: &mut Summary) {
+    let off = fs.ag_sector(agno, 0);
+    s.structures.push(Structure::new(
+        format!("XFS secondary superblock of AG {agno}"),
+        off,
+        fs.sect,
+        Role::Backup,
+    ));
+    let Some(b) = fs.read(off, fs.sect, "secondary superblock") else {
+        return;
+    };
+    let sec = Superblock::parse(&b);
+    let pri = fs.sb.clone();
+    if let Err(why) = sb::verify(&b, &sec, false) {
+        fs.error(
+            format!("xfs.sb.secondary.{}", code_of(why)),
+            off,
+            format!("the superblock of AG {agno} is bad: {}", why.text()),
+        );
+        if why == sb::SbError::Magic {
+            return;
+        }
+    }
+    let diff = sb::geometry_diff(&pri, &sec);
+    if !diff.is_empty() {
+        fs.error(
+            "xfs.sb.secondary.mismatch",
+            off,
+            format!(
+                "the superblock of AG {agno} disagrees with the primary: {}",
+                diff.join(", ")
+            ),
+        );
+    }
+    if sec.uuid != pri.uuid && !pri.inc(sb::incompat::META_UUID) {
+        fs.error(
+            "xfs.sb.secondary.uuid",
+            off.saturating_add(0x20),
+            format!(
+                "the superblock of AG {agno} carries UUID {}",
+                sb::uuid_text(&sec.uuid)
+            ),
+        );
+    }
+    for why in sb::whack(&b, &sec, &pri, agno) {
+        fs.error(
+            "xfs.sb.secondary.fields",
+            off,
+            format!("the superblock of AG {agno}: {why}"),
+        );
+    }
+}
+
+/// Counted over every AG, for the superblock comparison.
+#[derive(Debug, Default)]
+struct Totals {
+    icount: u64,
+    ifree: u64,
+    fdblocks: u64,
+    /// Every AG's counts were seen (no AGF/AGI unusable).
+    complete: bool,
+    bad_ags: u32,
+}
+
+/// Phase 2 for one AG: the free-space trees against each other and the
+/// AGF, the free list, the inode trees against the AGI, rmap and refcount.
+fn scan_ag(
+    fs: &mut Fs<'_>,
+    claims: &mut Claims,
+    h: &AgHeaders,
+    totals: &mut Totals,
+    chunks: &mut Vec<Chunk>,
+) {
+    let agno = h.agno;
+    let agf_off = fs.ag_sector(agno, 1);
+    let agi_off = fs.ag_sector(agno, 2);
+    let rmap = fs.sb.ro(sb::ro_compat::RMAPBT);
+    let reflink = fs.sb.ro(sb::ro_compat::REFLINK);
+    match (&h.agf, h.agf_ok) {
+        (Some(agf), true) => {
+            for &b in &h.agfl {
+                claims.claim_meta(fs, agno, u64::from(b), 1, "AGFL");
+            }
+            let mut bno = SpaceTally::default();
+            let wb = btree::walk(
+                fs,
+                claims,
+                agno,
+                Tree::Bno,
+                agf.bno_root,
+                agf.bno_level,
+                &mut |fs, at, rec| {
+                    bno.bno_rec(fs, agno, at, rec);
+                },
+            );
+            let mut cnt = SpaceTally::default();
+            let wc = btree::walk(
+                fs,
+                claims,
+                agno,
+                Tree::Cnt,
+                agf.cnt_root,
+                agf.cnt_level,
+                &mut |fs, at, rec| {
+                    cnt.cnt_rec(fs, agno, at, rec);
+                },
+            );
+            // Free extents go into the claims after both trees were walked
+            // (their blocks are metadata and must not read as free).
+            for &(b, n) in &bno.extents_for_claims {
+                claims.claim_free(fs, agno, b, n);
+            }
+            let trees_ok = !wb.damaged && !wc.damaged;
+            if trees_ok && (bno.count, bno.total, bno.hash) != (cnt.count, cnt.total, cnt.hash) {
+                fs.error(
+                    "xfs.space.bno_cnt_disagree",
+                    agf_off.saturating_add(0x10),
+                    format!(
+                        "AG {agno}: the by-block tree holds {} free extents ({} blocks) and the by-size tree {} ({} blocks): they must hold the same extents",
+                        bno.count, bno.total, cnt.count, cnt.total
+                    ),
+                );
+            }
+            let mut btreeblks = wb
+                .blocks
+                .saturating_sub(1)
+                .saturating_add(wc.blocks.saturating_sub(1));
+            if rmap {
+                let mut rt = RmapTally::default();
+                let wr = btree::walk(
+                    fs,
+                    claims,
+                    agno,
+                    Tree::Rmap,
+                    agf.rmap_root,
+                    agf.rmap_level,
+                    &mut |fs, at, rec| {
+                        rt.rec(fs, agno, at, rec, reflink);
+                    },
+                );
+                btreeblks = btreeblks.saturating_add(wr.blocks.saturating_sub(1));
+                if !wr.damaged && u64::from(agf.rmap_blocks) != wr.blocks {
+                    fs.error(
+                        "xfs.agf.rmap_blocks",
+                        agf_off.saturating_add(0x50),
+                        format!(
+                            "AGF of AG {agno} counts {} rmapbt blocks, the tree has {}",
+                            agf.rmap_blocks, wr.blocks
+                        ),
+                    );
+                }
+            }
+            if reflink {
+                let mut rc = RefcTally::default();
+                let wr = btree::walk(
+                    fs,
+                    claims,
+                    agno,
+                    Tree::Refc,
+                    agf.refcount_root,
+                    agf.refcount_level,
+                    &mut |fs, at, rec| {
+                        rc.rec(fs, agno, at, rec);
+                    },
+                );
+                if !wr.damaged && u64::from(agf.refcount_blocks) != wr.blocks {
+                    fs.error(
+                        "xfs.agf.refcount_blocks",
+                        agf_off.saturating_add(0x54),
+                        format!(
+                            "AGF of AG {agno} counts {} refcountbt blocks, the tree has {}",
+                            agf.refcount_blocks, wr.blocks
+                        ),
+                    );
+                }
+            }
+            if trees_ok {
+                if u64::from(agf.freeblks) != cnt.total {
+                    fs.error(
+                        "xfs.agf.freeblks",
+                        agf_off.saturating_add(0x34),
+                        format!(
+                            "AGF of AG {agno} counts {} free blocks, the free-space tree holds {}",
+                            agf.freeblks, cnt.total
+                        ),
+                    );
+                }
+                if u64::from(agf.longest) != cnt.longest {
+                    fs.error("xfs.agf.longest", agf_off.saturating_add(0x38), format!("AGF of AG {agno} gives the longest free extent as {}, the tree's is {}", agf.longest, cnt.longest));
+                }
+                if fs.sb.lazy_counters() && u64::from(agf.btreeblks) != btreeblks {
+                    fs.error("xfs.agf.btreeblks", agf_off.saturating_add(0x3C), format!("AGF of AG {agno} counts {} free-space btree blocks beyond the roots, the trees have {btreeblks}", agf.btreeblks));
+                }
+            }
+            totals.fdblocks = totals
+                .fdblocks
+                .saturating_add(cnt.total)
+                .saturating_add(Fs::w(h.agfl.len()))
+                .saturating_add(btreeblks);
+            if !trees_ok {
+                totals.bad_ags = totals.bad_ags.saturating_add(1);
+            }
+        }
+        _ => totals.bad_ags = totals.bad_ags.saturating_add(1),
+    }
+    match (&h.agi, h.agi_ok) {
+        (Some(agi), true) => {
+            let mut it = InoTally::default();
+            let start = chunks.len();
+            let wi = btree::walk(
+                fs,
+                claims,
+                agno,
+                Tree::Ino,
+                agi.root,
+                agi.level,
+                &mut |fs, at, rec| {
+                    if let Some(c) = it.rec(fs, agno, at, rec) {
+                        if chunks.len() < inodes::MAX_CHUNKS {
+                            chunks.push(c);
+                        } else {
+                            fs.incomplete.get_or_insert_with(|| {
+                                "too many inode chunks to check every inode".into()
+                            });
+                        }
+                    }
+                },
+            );
+            let mut fino_blocks = 0;
+            let mut fino_ok = true;
+            let mut fino_free = 0u64;
+            if fs.sb.ro(sb::ro_compat::FINOBT) {
+                let mut ft = InoTally::default();
+                let mut frecs: Vec<(u64, u64)> = Vec::new();
+                let wf = btree::walk(
+                    fs,
+                    claims,
+                    agno,
+                    Tree::Fino,
+                    agi.free_root,
+                    agi.free_level,
+                    &mut |fs, at, rec| {
+                        if let Some(c) = ft.rec(fs, agno, at, rec) {
+                            if c.freecount == 0 {
+                                fs.error("xfs.finobt.record", at, format!("finobt of AG {agno}: chunk at AG inode {} has no free inodes", c.agino));
+                            }
+                            frecs.push((c.agino, c.free));
+                        }
+                    },
+                );
+                fino_blocks = wf.blocks;
+                fino_ok = !wf.damaged;
+                fino_free = ft.free;
+                if fino_ok && !wi.damaged {
+                    let with_free: Vec<(u64, u64)> = chunks
+                        .get(start..)
+                        .unwrap_or(&[])
+                        .iter()
+                        .filter(|c| c.freecount > 0)
+                        .map(|c| (c.agino, c.free))
+                        .collect();
+                    if with_free != frecs {
+                        fs.error(
+                            "xfs.finobt.mismatch",
+                            agi_off.saturating_add(0x148),
+                            format!("AG {agno}: the free inode btree holds {} chunks, the inode btree has {} with free inodes (or their free masks differ)", frecs.len(), with_free.len()),
+                        );
+                    }
+                }
+            }
+            if !wi.damaged {
+                if u64::from(agi.count) != it.count {
+                    fs.error(
+                        "xfs.agi.count",
+                        agi_off.saturating_add(0x10),
+                        format!(
+                            "AGI of AG {agno} counts {} inodes, the inode btree holds {}",
+                            agi.count, it.count
+                        ),
+                    );
+                }
+                if u64::from(agi.freecount) != it.free {
+                    fs.error(
+                        "xfs.agi.freecount",
+                        agi_off.saturating_add(0x1C),
+                        format!(
+                            "AGI of AG {agno} counts {} free inodes, the inode btree holds {}",
+                            agi.freecount, it.free
+                        ),
+                    );
+                }
+                if fino_ok
+                    && fs.sb.ro(sb::ro_compat::FINOBT)
+                    && u64::from(agi.freecount) != fino_free
+                    && u64::from(agi.freecount) == it.free
+                {
+                    fs.error("xfs.agi.freecount", agi_off.saturating_add(0x1C), format!("AGI of AG {agno} counts {} free inodes, the free inode btree holds {fino_free}", agi.freecount));
+                }
+            }
+            if fs.sb.ro(sb::ro_compat::INOBTCNT) {
+                if !wi.damaged && u64::from(agi.iblocks) != wi.blocks {
+                    fs.error(
+                        "xfs.agi.iblocks",
+                        agi_off.saturating_add(0x150),
+                        format!(
+                            "AGI of AG {agno} counts {} inobt blocks, the tree has {}",
+                            agi.iblocks, wi.blocks
+                        ),
+                    );
+                }
+                if fino_ok && u64::from(agi.fblocks) != fino_blocks {
+                    fs.error(
+                        "xfs.agi.fblocks",
+                        agi_off.saturating_add(0x154),
+                        format!(
+                            "AGI of AG {agno} counts {} finobt blocks, the tree has {fino_blocks}",
+                            agi.fblocks
+                        ),
+                    );
+                }
+            }
+            totals.icount = totals.icount.saturating_add(it.count);
+            totals.ifree = totals.ifree.saturating_add(it.free);
+            if wi.damaged {
+                totals.bad_ags = totals.bad_ags.saturating_add(1);
+            }
+        }
+        _ => totals.bad_ags = totals.bad_ags.saturating_add(1),
+    }
+    totals.complete = totals.bad_ags == 0;
+}
+
+/// Superblock counters against the AGs (repair phase 2's tally).
+fn counters(fs: &mut Fs<'_>, s: &Summary, t: &Totals) {
+    if !t.complete || fs.budget_hit || fs.incomplete.is_some() {
+        return;
+    }
+    let lazy = fs.sb.lazy_counters();
+    let dirty = s.log.state == LogState::Dirty;
+    // Lazy counters are only written back at unmount: with a dirty log a
+    // difference is expected and recovery fixes it.
+    let sev = if lazy && dirty {
+        Severity::Info
+    } else {
+        Severity::Warning
+    };
+    let why = if lazy && dirty {
+        " (lazy counters: log recovery recomputes them)"
+    } else {
+        ""
+    };
+    for (name, have, counted, at) in [
+        ("sb_icount", fs.sb.icount, t.icount, 0x80u64),
+        ("sb_ifree", fs.sb.ifree, t.ifree, 0x88),
+        ("sb_fdblocks", fs.sb.fdblocks, t.fdblocks, 0x90),
+    ] {
+        if have != counted {
+            fs.note(
+                sev,
+                "xfs.sb.counters",
+                at,
+                format!("{name} is {have}, counted {counted}{why}"),
+            );
+        }
+    }
+}
+
+/// Free extents counted from one tree.
+#[derive(Default)]
+struct SpaceTally {
+    count: u64,
+    total: u64,
+    longest: u64,
+    hash: u64,
+    last: Option<(u64, u64)>,
+    extents_for_claims: Vec<(u64, u64)>,
+}
+
+fn mix(a: u64, b: u64) -> u64 {
+    // splitmix64 of the pair: equal multisets give equal sums.
+    let mut z = a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.rotate_left(32);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl SpaceTally {
+    fn valid(
+        &mut self,
+        fs: &mut Fs<'_>,
+        agno: u32,
+        at: u64,
+        rec: &[u8],
+        name: &str,
+    ) -> Option<(u64, u64)> {
+        let b = u64::from(be32(rec, 0));
+        let n = u64::from(be32(rec, 4));
+        if !fs.agbno_ok(agno, b)
+            || n == 0
+            || !fs.agbno_ok(agno, b.saturating_add(n).saturating_sub(1))
+        {
+            fs.error(
+                format!("xfs.{name}.record"),
+                at,
+                format!("{name} of AG {agno}: free extent {b}+{n} is not inside the AG"),
+            );
+            return None;
+        }
+        self.count = self.count.saturating_add(1);
+        self.total = self.total.saturating_add(n);
+        self.longest = self.longest.max(n);
+        self.hash = self.hash.wrapping_add(mix(b, n));
+        Some((b, n))
+    }
+    fn bno_rec(&mut self, fs: &mut Fs<'_>, agno: u32, at: u64, rec: &[u8]) {
+        let Some((b, n)) = self.valid(fs, agno, at, rec, "bnobt") else {
+            return;
+        };
+        if let Some((pb, pn)) = self.last
+            && b < pb.saturating_add(pn)
+        {
+            fs.error(
+                "xfs.bnobt.order",
+                at,
+                format!("bnobt of AG {agno}: free extent {b}+{n} is out of order after {pb}+{pn}"),
+            );
+        }
+        self.last = Some((b, n));
+        if self.extents_for_claims.len() < (1 << 24) {
+            self.extents_for_claims.push((b, n));
+        }
+    }
+    fn cnt_rec(&mut self, fs: &mut Fs<'_>, agno: u32, at: u64, rec: &[u8]) {
+        let Some((b, n)) = self.valid(fs, agno, at, rec, "cntbt") else {
+            return;
+        };
+        if let Some((pb, pn)) = self.last
+            && (n, b) <= (pn, pb)
+        {
+            fs.error(
+                "xfs.cntbt.order",
+                at,
+                format!("cntbt of AG {agno}: free extent {b}+{n} is out of order after {pb}+{pn}"),
+            );
+        }
+        self.last = Some((b, n));
+    }
+}
+
+#[derive(Default)]
+struct RmapTally {
+    last: Option<(u64, u64, u64, u64)>,
+}
+
+impl RmapTally {
+    fn rec(&mut self, fs: &mut Fs<'_>, agno: u32, at: u64, rec: &[u8], reflink: bool) {
+        let b = u64::from(be32(rec, 0));
+        let n = u64::from(be32(rec, 4));
+        let owner = be64(rec, 8);
+        let offset = be64(rec, 16);
+        if n == 0 || b >= fs.ag_len(agno) || b.saturating_add(n) > fs.ag_len(agno) {
+            fs.error(
+                "xfs.rmapbt.record",
+                at,
+                format!("rmapbt of AG {agno}: mapping {b}+{n} is not inside the AG"),
+            );
+            return;
+        }
+        // Special owners are -1..-9; an inode owner must be an inode number.
+        let special = owner >= u64::MAX - 8;
+        if !special && !fs.ino_ok(owner) {
+            fs.error(
+                "xfs.rmapbt.record",
+                at,
+                format!(
+                    "rmapbt of AG {agno}: mapping {b}+{n} names owner {owner:#x}, not an inode"
+                ),
+            );
+        }
+        let off = offset & ((1u64 << 54) - 1);
+        let flags = offset >> 61;
+        if special && (off != 0 || flags != 0) || offset & (0x7u64 << 54) != 0 {
+            fs.error("xfs.rmapbt.record", at.saturating_add(16), format!("rmapbt of AG {agno}: mapping {b}+{n} has offset/flags {offset:#x} its owner cannot have"));
+        }
+        let key = (b, owner, offset, n);
+        if let Some((pb, po, poff, pn)) = self.last {
+            if (b, owner, offset) < (pb, po, poff) {
+                fs.error(
+                    "xfs.rmapbt.order",
+                    at,
+                    format!("rmapbt of AG {agno}: mapping {b}+{n} is out of order"),
+                );
+            } else if !reflink && b < pb.saturating_add(pn) {
+                fs.error(
+                    "xfs.rmapbt.overlap",
+                    at,
+                    format!(
+                        "rmapbt of AG {agno}: mapping {b}+{n} overlaps {pb}+{pn} without reflink"
+                    ),
+                );
+            }
+        }
+        self.last = Some(key);
+    }
+}
+
+#[derive(Default)]
+struct RefcTally {
+    last_end: Option<(bool, u64)>,
+}
+
+impl RefcTally {
+    fn rec(&mut self, fs: &mut Fs<'_>, agno: u32, at: u64, rec: &[u8]) {
+        let raw = be32(rec, 0);
+        let cow = raw & 0x8000_0000 != 0;
+        let b = u64::from(raw & 0x7fff_ffff);
+        let n = u64::from(be32(rec, 4));
+        let refs = be32(rec, 8);
+        if n == 0 || !fs.agbno_ok(agno, b) || b.saturating_add(n) > fs.ag_len(agno) {
+            fs.error(
+                "xfs.refcountbt.record",
+                at,
+                format!("refcountbt of AG {agno}: extent {b}+{n} is not inside the AG"),
+            );
+            return;
+        }
+        if (cow && refs != 1) || (!cow && refs < 2) {
+            fs.error(
+                "xfs.refcountbt.record",
+                at.saturating_add(8),
+                format!(
+                    "refcountbt of AG {agno}: extent {b}+{n} has refcount {refs}{}",
+                    if cow {
+                        " as CoW staging (must be 1)"
+                    } else {
+                        " (shared extents have at least 2)"
+                    }
+                ),
+            );
+        }
+        if let Some((pcow, pend)) = self.last_end
+            && (cow, b) < (pcow, pend)
+        {
+            fs.error(
+                "xfs.refcountbt.order",
+                at,
+                format!("refcountbt of AG {agno}: extent {b}+{n} overlaps or is out of order"),
+            );
+        }
+        self.last_end = Some((cow, b.saturating_add(n)));
+    }
+}
+
+#[derive(Default)]
+struct InoTally {
+    count: u64,
+    free: u64,
+    last: Option<u64>,
+}
+
+impl InoTally {
+    fn rec(&mut self, fs: &mut Fs<'_>, agno: u32, at: u64, rec: &[u8]) -> Option<Chunk> {
+        let agino = u64::from(be32(rec, 0));
+        let sparse = fs.sb.inc(sb::incompat::SPINODES);
+        let (holemask, count, freecount) = if sparse {
+            (
+                u16::from_be_bytes([u8_at(rec, 4), u8_at(rec, 5)]),
+                u64::from(u8_at(rec, 6)),
+                u64::from(u8_at(rec, 7)),
+            )
+        } else {
+            (0u16, 64u64, u64::from(be32(rec, 4)))
+        };
+        let free = be64(rec, 8);
+        let end = agino.saturating_add(63);
+        if agino % 64 != 0 || !ag::agino_in_ag(fs, agno, agino) || !ag::agino_in_ag(fs, agno, end) {
+            fs.error("xfs.inobt.record", at, format!("inode btree of AG {agno}: chunk at AG inode {agino} is misaligned or not inside the AG"));
+            return None;
+        }
+        if let Some(p) = self.last
+            && agino < p.saturating_add(64)
+        {
+            fs.error("xfs.inobt.order", at, format!("inode btree of AG {agno}: chunk at AG inode {agino} overlaps or is out of order"));
+            return None;
+        }
+        self.last = Some(agino);
+        let hole_bits = inodes::holes_of(holemask);
+        let real = 64u64.saturating_sub(u64::from(hole_bits.count_ones()));
+        let free_real = u64::from((free & !hole_bits).count_ones());
+        if hole_bits & !free != 0 {
+            fs.error("xfs.inobt.record", at.saturating_add(8), format!("inode btree of AG {agno}: chunk at AG inode {agino} has sparse holes not marked free"));
+        }
+        if count != real || freecount != free_real || freecount > count {
+            fs.error(
+                "xfs.inobt.record",
+                at.saturating_add(4),
+                format!("inode btree of AG {agno}: chunk at AG inode {agino} records {count} inodes with {freecount} free, its masks give {real} with {free_real} free"),
+            );
+        }
+        if fs.sb.has_align() && !sparse && fs.sb.inoalignmt > 1 {
+            let agbno = agino >> fs.inopblog().min(63);
+            if !agbno.is_multiple_of(u64::from(fs.sb.inoalignmt)) {
+                fs.error("xfs.inobt.record", at, format!("inode btree of AG {agno}: chunk at block {agbno} is not aligned to {} blocks", fs.sb.inoalignmt));
+            }
+        }
+        self.count = self.count.saturating_add(real);
+        self.free = self.free.saturating_add(free_real);
+        Some(Chunk {
+            agno,
+            agino,
+            holes: hole_bits,
+            free,
+            freecount: free_real,
+            at,
+        })
+    }
+}
