@@ -1102,7 +1102,13 @@ impl InoTally {
         };
         let free = be64(rec, 8);
         let end = agino.saturating_add(63);
-        if agino % 64 != 0 || !ag::agino_in_ag(fs, agno, agino) || !ag::agino_in_ag(fs, agno, end) {
+        let ipb = u64::from(fs.sb.inopblock).max(1);
+        let block_aligned = if ipb > 64 {
+            agino.is_multiple_of(64)
+        } else {
+            agino.is_multiple_of(ipb)
+        };
+        if !block_aligned || !ag::agino_in_ag(fs, agno, agino) || !ag::agino_in_ag(fs, agno, end) {
             fs.error("xfs.inobt.record", at, format!("inode btree of AG {agno}: chunk at AG inode {agino} is misaligned or not inside the AG"));
             return None;
         }
@@ -1126,7 +1132,7 @@ impl InoTally {
                 format!("inode btree of AG {agno}: chunk at AG inode {agino} records {count} inodes with {freecount} free, its masks give {real} with {free_real} free"),
             );
         }
-        if fs.sb.has_align() && !sparse && fs.sb.inoalignmt > 1 {
+        if fs.sb.has_align() && fs.sb.inoalignmt > 1 {
             let agbno = agino >> fs.inopblog().min(63);
             if !agbno.is_multiple_of(u64::from(fs.sb.inoalignmt)) {
                 fs.error("xfs.inobt.record", at, format!("inode btree of AG {agno}: chunk at block {agbno} is not aligned to {} blocks", fs.sb.inoalignmt));
