@@ -348,11 +348,12 @@ fn check_agi(fs: &mut Fs<'_>, agno: u32, off: u64, b: &[u8], agi: &Agi) -> bool 
             );
         }
     }
+    let mut pending = 0usize;
     for (i, &u) in agi.unlinked.iter().enumerate() {
+        let at = off
+            .saturating_add(0x28)
+            .saturating_add(Fs::w(i).saturating_mul(4));
         if u != NULLAGINO && (!agino_in_ag(fs, agno, u64::from(u)) || u == 0) {
-            let at = off
-                .saturating_add(0x28)
-                .saturating_add(Fs::w(i).saturating_mul(4));
             fs.error(
                 "xfs.agi.unlinked",
                 at,
@@ -360,7 +361,27 @@ fn check_agi(fs: &mut Fs<'_>, agno: u32, off: u64, b: &[u8], agi: &Agi) -> bool 
                     "AGI of AG {agno}: unlinked bucket {i} points at AG inode {u}, outside the AG"
                 ),
             );
+        } else if u != NULLAGINO {
+            pending = pending.saturating_add(1);
         }
+    }
+    if pending > 0 {
+        // Open-but-deleted files: log recovery frees them. After a clean
+        // unmount the lists are empty, and xfs_repair reports each bucket.
+        let (sev, why) = if fs.log_dirty {
+            (crate::Severity::Info, "log recovery will free them")
+        } else {
+            (
+                crate::Severity::Warning,
+                "the log is clean, so nothing will free them: xfs_repair would",
+            )
+        };
+        fs.note(
+            sev,
+            "xfs.agi.unlinked_pending",
+            off.saturating_add(0x28),
+            format!("AGI of AG {agno}: {pending} unlinked bucket(s) hold inodes that were deleted while open; {why}"),
+        );
     }
     if fs.v5 {
         if agi.uuid != fs.uuid {

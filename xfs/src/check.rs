@@ -226,6 +226,7 @@ fn run_checks(fs: &mut Fs<'_>, source: SuperblockSource, opts: &Options) -> Summ
 
     // The log first, as repair's phase 2 does: its state colours what follows.
     let lg = log::check(fs);
+    fs.log_dirty = lg.state == LogState::Dirty;
     if lg.state == LogState::Dirty {
         let at = lg.start.saturating_add(lg.head_block.saturating_mul(512));
         fs.push(
@@ -667,6 +668,14 @@ fn scan_ag(
                         rt.rec(fs, agno, at, rec, reflink);
                     },
                 );
+                if let Some(r) = claims.rmaps.as_mut() {
+                    for &(b, n, o, off) in &rt.recs {
+                        r.record((agno, b, n, o, off));
+                    }
+                    if wr.damaged {
+                        r.damaged.push(agno);
+                    }
+                }
                 btreeblks = btreeblks.saturating_add(wr.blocks.saturating_sub(1));
                 if !wr.damaged && u64::from(agf.rmap_blocks) != wr.blocks {
                     fs.error(
@@ -692,6 +701,12 @@ fn scan_ag(
                         rc.rec(fs, agno, at, rec);
                     },
                 );
+                for &(b, n) in &rc.cow {
+                    claims.claim_meta(fs, agno, b, n, "CoW staging extent");
+                }
+                for &(b, n, r) in &rc.shared {
+                    claims.refcounts.push((agno, b, n, r));
+                }
                 if !wr.damaged && u64::from(agf.refcount_blocks) != wr.blocks {
                     fs.error(
                         "xfs.agf.refcount_blocks",
@@ -979,6 +994,7 @@ impl SpaceTally {
 #[derive(Default)]
 struct RmapTally {
     last: Option<(u64, u64, u64, u64)>,
+    recs: Vec<(u64, u64, u64, u64)>,
 }
 
 impl RmapTally {
@@ -1030,12 +1046,17 @@ impl RmapTally {
             }
         }
         self.last = Some(key);
+        if self.recs.len() < crate::rmap::MAX_RMAPS {
+            self.recs.push((b, n, owner, offset));
+        }
     }
 }
 
 #[derive(Default)]
 struct RefcTally {
     last_end: Option<(bool, u64)>,
+    cow: Vec<(u64, u64)>,
+    shared: Vec<(u64, u64, u32)>,
 }
 
 impl RefcTally {
@@ -1077,6 +1098,13 @@ impl RefcTally {
             );
         }
         self.last_end = Some((cow, b.saturating_add(n)));
+        if self.cow.len().saturating_add(self.shared.len()) < (1 << 22) {
+            if cow {
+                self.cow.push((b, n));
+            } else {
+                self.shared.push((b, n, refs));
+            }
+        }
     }
 }
 

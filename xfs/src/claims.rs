@@ -103,7 +103,17 @@ pub struct Claims {
     visited: std::collections::HashSet<u64>,
     /// Data blocks may be shared (reflink).
     pub reflink: bool,
+    data: Vec<Option<Bitmap>>,
+    /// Blocks claimed by more than one file's data: (AG, block) → extra owners.
+    pub shared: std::collections::HashMap<(u32, u64), u32>,
+    /// The refcount btree's shared extents (AG, start, length, refcount).
+    pub refcounts: Vec<(u32, u64, u64, u32)>,
+    /// Reverse mappings seen and recorded, when the filesystem has rmapbt.
+    pub rmaps: Option<crate::rmap::Rmaps>,
 }
+
+/// Shared blocks counted at most.
+pub const MAX_SHARED_BLOCKS: usize = 1 << 22;
 
 impl Claims {
     /// Ownership tracking for `fs` (off past [`MAX_TRACKED_BLOCKS`]).
@@ -120,6 +130,13 @@ impl Claims {
             tracked,
             visited: std::collections::HashSet::new(),
             reflink: fs.sb.ro(crate::sb::ro_compat::REFLINK),
+            data: (0..n).map(|_| None).collect(),
+            shared: std::collections::HashMap::new(),
+            refcounts: Vec::new(),
+            rmaps: fs
+                .sb
+                .ro(crate::sb::ro_compat::RMAPBT)
+                .then(crate::rmap::Rmaps::default),
         }
     }
 
@@ -145,6 +162,9 @@ impl Claims {
         n: u64,
         what: &str,
     ) -> bool {
+        if let (Some(r), Some(o)) = (self.rmaps.as_mut(), crate::rmap::owner_of(what)) {
+            r.expect((agno, agbno, n, o, 0));
+        }
         if !self.tracked {
             if self.visited.len() >= MAX_UNTRACKED_VISITS {
                 fs.incomplete
@@ -197,30 +217,106 @@ impl Claims {
         true
     }
 
-    /// Claims a file's extent `agbno..+n` for inode `ino`. Returns how many
-    /// blocks were free (an error the caller reports with the inode) and
-    /// whether any were claimed by other metadata or another file.
-    pub fn claim_data(&mut self, fs: &Fs<'_>, agno: u32, agbno: u64, n: u64) -> (u64, u64) {
+    /// Claims a file's extent `agbno..+n`. Returns how many blocks the
+    /// free-space trees call free, how many other metadata or (without
+    /// reflink) another file already claimed, and how many another file's
+    /// data shares (reflink: counted per block for the refcount check).
+    pub fn claim_data(&mut self, fs: &Fs<'_>, agno: u32, agbno: u64, n: u64) -> (u64, u64, u64) {
         if !self.tracked {
-            return (0, 0);
+            return (0, 0, 0);
         }
+        let i = Fs::u(u64::from(agno));
+        let len = fs.ag_len(agno);
         let reflink = self.reflink;
-        let Some((used, free)) = self.maps(fs, agno) else {
-            return (0, 0);
+        let (Some(u), Some(f), Some(d)) = (
+            self.used.get_mut(i),
+            self.free.get_mut(i),
+            self.data.get_mut(i),
+        ) else {
+            return (0, 0, 0);
         };
+        let used = u.get_or_insert_with(|| Bitmap::new(len));
+        let free = f.get_or_insert_with(|| Bitmap::new(len));
+        let data = d.get_or_insert_with(|| Bitmap::new(len));
         let was_free = free.count_range(agbno, n);
-        let already = used.set_range(agbno, n);
+        let was_used = used.count_range(agbno, n);
+        let was_data = data.count_range(agbno, n);
+        if reflink && was_data > 0 {
+            for b in agbno..agbno.saturating_add(n).min(len) {
+                if data.get(b) && self.shared.len() < MAX_SHARED_BLOCKS {
+                    let c = self.shared.entry((agno, b)).or_insert(0);
+                    *c = c.saturating_add(1);
+                }
+            }
+        }
+        used.set_range(agbno, n);
+        data.set_range(agbno, n);
+        let other = was_used.saturating_sub(was_free);
         let dup = if reflink {
-            0
+            other.saturating_sub(was_data)
         } else {
-            already.saturating_sub(was_free)
+            other
         };
-        (was_free, dup)
+        (was_free, dup, if reflink { was_data } else { 0 })
     }
 
     /// Claimed blocks in AG `agno`.
     pub fn used_in(&self, agno: u32) -> Option<&Bitmap> {
         self.used.get(Fs::u(u64::from(agno)))?.as_ref()
+    }
+
+    /// After every file was read: blocks nothing claimed (repair phase 4's
+    /// "unknown block state") and, with reflink, shared blocks against the
+    /// refcount btree.
+    pub fn finish(&mut self, fs: &mut Fs<'_>) {
+        if !self.tracked || fs.budget_hit || fs.incomplete.is_some() {
+            return;
+        }
+        for agno in 0..fs.agcount {
+            let len = fs.ag_len(agno);
+            let Some(u) = self.used_in(agno) else {
+                continue;
+            };
+            let claimed = u.count();
+            if claimed < len {
+                let first = (0..len).find(|&b| !u.get(b)).unwrap_or(0);
+                let off = fs.agb_byte(agno, first);
+                fs.error(
+                    "xfs.space.leaked",
+                    off,
+                    format!("AG {agno}: {} blocks (the first {agno}/{first}) are neither free space nor used by any metadata or file", len.saturating_sub(claimed)),
+                );
+            }
+        }
+        if !self.reflink {
+            return;
+        }
+        let mut shared = std::mem::take(&mut self.shared);
+        for &(agno, start, n, rc) in &self.refcounts {
+            let mut bad = None;
+            for b in start..start.saturating_add(n) {
+                let owners = shared.remove(&(agno, b)).map_or(1, |x| x.saturating_add(1));
+                if owners != rc && bad.is_none() {
+                    bad = Some((b, owners));
+                }
+            }
+            if let Some((b, owners)) = bad {
+                fs.error(
+                    "xfs.refcountbt.mismatch",
+                    fs.agb_byte(agno, b),
+                    format!("refcountbt of AG {agno}: extent {start}+{n} has refcount {rc}, but block {b} is shared by {owners} files"),
+                );
+            }
+        }
+        let mut rest: Vec<(u32, u64)> = shared.into_keys().collect();
+        rest.sort_unstable();
+        if let Some(&(agno, b)) = rest.first() {
+            fs.error(
+                "xfs.refcountbt.missing",
+                fs.agb_byte(agno, b),
+                format!("{} blocks (the first {agno}/{b}) are shared by several files but no refcount record says so", rest.len()),
+            );
+        }
     }
 }
 

@@ -116,7 +116,9 @@ pub fn shortform(fs: &mut Fs<'_>, ino: u64, fork: &[u8], at: u64, size: u64) -> 
     }
     d.parent = Some(read_ino(2));
     let mut p = hdr;
-    let mut last_off = 0u16;
+    // xfs_dir2_sf_verify: each entry's offset at or past where the
+    // previous one would end in a data block, from the first after . and ..
+    let mut min_off: u64 = if fs.v5 { 64 + 16 + 16 } else { 16 + 16 + 16 };
     let mut i8_seen = 0usize;
     for i in 0..count {
         let namelen = usize::from(u8_at(fork, p));
@@ -139,10 +141,15 @@ pub fn shortform(fs: &mut Fs<'_>, ino: u64, fork: &[u8], at: u64, size: u64) -> 
                 format!("directory inode {ino}: short-form entry {i} has an invalid name"),
             );
         }
-        if i > 0 && off <= last_off {
-            fs.error("xfs.dir.shortform", at.saturating_add(Fs::w(p)).saturating_add(1), format!("directory inode {ino}: short-form entry {i} has offset {off}, not after {last_off}"));
+        if u64::from(off) < min_off {
+            fs.error("xfs.dir.shortform", at.saturating_add(Fs::w(p)).saturating_add(1), format!("directory inode {ino}: short-form entry {i} has offset {off}, before {min_off} where the previous one ends"));
         }
-        last_off = off;
+        let entsize = 11u64
+            .saturating_add(Fs::w(namelen))
+            .saturating_add(u64::from(ftype))
+            .div_ceil(8)
+            .saturating_mul(8);
+        min_off = u64::from(off).saturating_add(entsize);
         let child = read_ino(ino_at);
         if child > u64::from(u32::MAX) {
             i8_seen = i8_seen.saturating_add(1);

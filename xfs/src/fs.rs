@@ -52,6 +52,9 @@ pub struct Fs<'a> {
     pub incomplete: Option<String>,
     /// The largest LSN stamped in v5 metadata, where, and in what.
     pub max_lsn: Option<(u64, u64, &'static str)>,
+    /// The log holds transactions to replay: what they would change is
+    /// pending, not damage.
+    pub log_dirty: bool,
 }
 
 impl<'a> Fs<'a> {
@@ -71,6 +74,7 @@ impl<'a> Fs<'a> {
             budget_hit: false,
             incomplete: None,
             max_lsn: None,
+            log_dirty: false,
         }
     }
 

@@ -496,3 +496,59 @@ pub fn extent(rec: &[u8]) -> Extent {
 pub fn records(b: &[u8], at: usize, n: usize, len: usize) -> impl Iterator<Item = &[u8]> {
     (0..n).map(move |i| bytes(b, at.saturating_add(i.saturating_mul(len)), len))
 }
+
+/// `XFS_DIFLAG_ANY`.
+const DIFLAG_ANY: u16 = 0x7FFF;
+/// `XFS_DIFLAG2_ANY`.
+const DIFLAG2_ANY: u64 = 0x1F;
+
+/// What `xfs_repair`'s `process_dinode_int` would change in an in-use
+/// inode beyond the kernel verifier: flags that do not fit the file type,
+/// timestamps with more than a second of nanoseconds.
+pub fn repair_rules(fs: &Fs<'_>, ino: u64, b: &[u8], d: &Dinode) -> Vec<String> {
+    let mut out = Vec::new();
+    let f = d.flags;
+    if f & !DIFLAG_ANY != 0 {
+        out.push(format!("unknown flags {:#x}", f & !DIFLAG_ANY));
+    }
+    if f & flags::REALTIME != 0 && fs.sb.rblocks == 0 {
+        out.push("the realtime flag without a realtime device".into());
+    }
+    if f & 0x4 != 0 && ino != fs.sb.rbmino {
+        out.push("the new-rt-bitmap flag on an inode that is not the realtime bitmap".into());
+    }
+    if f & (0x100 | 0x1000 | 0x200 | 0x400) != 0 && !d.is_dir() {
+        out.push(format!(
+            "directory flags {:#x} on a non-directory",
+            f & 0x1700
+        ));
+    }
+    if f & (flags::REALTIME | flags::EXTSIZE) != 0 && !d.is_reg() {
+        out.push(format!("file flags {:#x} on a non-file", f & 0x801));
+    }
+    if d.version >= 3 {
+        let f2 = d.flags2;
+        if f2 & !DIFLAG2_ANY != 0 {
+            out.push(format!("unknown flags2 {:#x}", f2 & !DIFLAG2_ANY));
+        }
+        if f2 & 1 != 0 && !(d.is_reg() || d.is_dir()) {
+            out.push("the DAX flag on a special file".into());
+        }
+        if f2 & (flags2::REFLINK | flags2::COWEXTSIZE) != 0 && f & (flags::REALTIME | 0x100) != 0 {
+            out.push("reflink or CoW hint on a realtime inode".into());
+        }
+    }
+    if d.flags2 & flags2::BIGTIME == 0 {
+        let mut at = vec![("atime", 0x24usize), ("mtime", 0x2C), ("ctime", 0x34)];
+        if d.version >= 3 {
+            at.push(("crtime", 0x94));
+        }
+        for (name, off) in at {
+            let ns = be32(b, off);
+            if ns >= 1_000_000_000 {
+                out.push(format!("{name} nanoseconds {ns}, more than a second"));
+            }
+        }
+    }
+    out
+}

@@ -211,7 +211,13 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
             }
         }
     }
+    cx.claims.finish(fs);
+    if let Some(mut r) = cx.claims.rmaps.take() {
+        r.compare(fs);
+    }
     if fs.incomplete.is_none() && !fs.budget_hit {
+        metadata_inodes(fs, &cx.table);
+        stray_unlinked(fs, &cx, unlinked);
         connectivity(fs, &mut cx, &mut edges, &dotdot, unlinked);
     }
     let mut recent = cx.recent.clone();
@@ -231,6 +237,85 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
     }
     let _ = cx.errors_before;
     full
+}
+
+/// An in-use inode whose next-unlinked pointer is set but which no AGI
+/// unlinked chain reaches (repair phase 4: "would clear next_unlinked").
+fn stray_unlinked(fs: &mut Fs<'_>, cx: &Cx<'_>, heads: &[u64]) {
+    let on = chains(cx, heads);
+    let mut stray: Vec<u64> = cx
+        .next_unlinked
+        .keys()
+        .copied()
+        .filter(|i| !on.contains(i))
+        .collect();
+    stray.sort_unstable();
+    for ino in stray {
+        let off = fs.ino_byte(ino).unwrap_or(0).saturating_add(0x60);
+        fs.error(
+            "xfs.inode.next_unlinked",
+            off,
+            format!("inode {ino} has a next-unlinked pointer but is on no unlinked list"),
+        );
+    }
+}
+
+/// Every inode the AGI unlinked chains reach, each visited once.
+fn chains(cx: &Cx<'_>, heads: &[u64]) -> std::collections::HashSet<u64> {
+    let mut on = std::collections::HashSet::new();
+    for &head in heads {
+        let mut ino = head;
+        for _ in 0..MAX_INODES {
+            if !on.insert(ino) {
+                break;
+            }
+            match cx.next_unlinked.get(&ino) {
+                Some(&n) => ino = n,
+                None => break,
+            }
+        }
+    }
+    on
+}
+
+/// The quota and realtime inodes the superblock names must be allocated
+/// regular files that no directory names (repair's `quotino_check`).
+fn metadata_inodes(fs: &mut Fs<'_>, table: &[Info]) {
+    let sb = fs.sb.clone();
+    let mut list = vec![
+        ("user quota", sb.uquotino, 0xA0u64),
+        ("group quota", sb.gquotino, 0xA8),
+    ];
+    if fs.v5 {
+        list.push(("project quota", sb.pquotino, 0xE8));
+    }
+    if sb.rblocks > 0 {
+        list.push(("realtime bitmap", sb.rbmino, 0x40));
+        list.push(("realtime summary", sb.rsumino, 0x48));
+    }
+    for (name, ino, at) in list {
+        if ino == NULLFSINO || ino == 0 || !fs.ino_ok(ino) {
+            continue;
+        }
+        match find(table, ino).and_then(|k| table.get(k)) {
+            None => fs.error(
+                "xfs.sb.metaino",
+                at,
+                format!("the {name} inode {ino} the superblock names is not an allocated inode"),
+            ),
+            Some(i) if i.ftype != 1 => fs.error(
+                "xfs.sb.metaino",
+                at,
+                format!("the {name} inode {ino} is not a regular file"),
+            ),
+            Some(i) if i.refs > 0 => fs.error(
+                "xfs.sb.metaino",
+                at,
+                format!("the {name} inode {ino} is also named by a directory"),
+            ),
+            Some(_) => {}
+        }
+    }
 }
 
 fn connectivity(
@@ -312,19 +397,7 @@ fn connectivity(
         }
     }
     // Inodes on the unlinked lists are open but unnamed.
-    let mut orphan: std::collections::HashSet<u64> = std::collections::HashSet::new();
-    for &head in unlinked {
-        let mut ino = head;
-        for _ in 0..MAX_INODES {
-            if !orphan.insert(ino) {
-                break;
-            }
-            match cx.next_unlinked.get(&ino) {
-                Some(&n) => ino = n,
-                None => break,
-            }
-        }
-    }
+    let orphan = chains(cx, unlinked);
     let meta: Vec<u64> = [
         fs.sb.rbmino,
         fs.sb.rsumino,
@@ -458,6 +531,9 @@ fn one(fs: &mut Fs<'_>, cx: &mut Cx<'_>, ino: u64, off: u64, b: &[u8], free: boo
             format!("inode {ino} is in use in the inode btree but its core is free (mode 0)"),
         );
         return;
+    }
+    for why in inode::repair_rules(fs, ino, b, &d) {
+        fs.error("xfs.inode.fields", off, format!("inode {ino}: {why}"));
     }
     if d.next_unlinked != crate::ag::NULLAGINO {
         let agno = fs.ino_split(ino).map_or(0, |x| x.0);
@@ -703,7 +779,19 @@ fn fork(
                 );
                 return None;
             }
-            let (was_free, dup) = cx.claims.claim_data(fs, agno, agbno, e.len);
+            let (was_free, dup, shared) = cx.claims.claim_data(fs, agno, agbno, e.len);
+            if let Some(r) = cx.claims.rmaps.as_mut() {
+                let flags = if data { 0 } else { crate::rmap::ATTR }
+                    | if e.unwritten {
+                        crate::rmap::UNWRITTEN
+                    } else {
+                        0
+                    };
+                r.expect((agno, agbno, e.len, ino, e.off | flags));
+            }
+            if shared > 0 && d.flags2 & inode::flags2::REFLINK == 0 {
+                fs.error("xfs.inode.reflink_flag", ioff.saturating_add(0x78), format!("inode {ino} shares {shared} blocks with another file but is not marked reflinked"));
+            }
             let boff = fs.agb_byte(agno, agbno);
             if was_free > 0 {
                 fs.error("xfs.space.data_in_free", boff, format!("inode {ino}: {which} extent {agno}/{agbno} + {} claims {was_free} blocks the free-space trees call free", e.len));
@@ -744,6 +832,14 @@ fn bmbt(
     let off = fs.agb_byte(agno, agbno);
     if !cx.claims.claim_meta(fs, agno, agbno, 1, "bmbt") {
         return false;
+    }
+    if let Some(r) = cx.claims.rmaps.as_mut() {
+        let attr = if which == "attribute" {
+            crate::rmap::ATTR
+        } else {
+            0
+        };
+        r.expect((agno, agbno, 1, ino, crate::rmap::BMBT | attr));
     }
     *blocks = blocks.saturating_add(1);
     let Some(b) = fs.read(off, fs.bs, "bmbt block") else {

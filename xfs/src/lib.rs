@@ -50,6 +50,7 @@ pub mod fs;
 pub mod inode;
 pub mod inodes;
 pub mod log;
+pub mod rmap;
 pub mod sb;
 mod summary;
 
@@ -57,6 +58,7 @@ pub use fs::XFS_REPAIR_N;
 pub use log::{LogState, LogSummary};
 pub use summary::{Summary, SuperblockSource, TimeEvent};
 
+pub(crate) use imgcheck_core::Severity;
 use imgcheck_core::{Depth, Finding, Layer, ReadAt};
 use serde::Serialize;
 

@@ -372,7 +372,21 @@ pub fn uuid_text(u: &[u8; 16]) -> String {
 /// `xfs_sb_good_version`.
 pub fn good_version(sb: &Superblock) -> bool {
     match sb.version() {
-        5 => true,
+        // xfs_sb_validate_v5_features: the v4 bits every v5 filesystem has.
+        5 => {
+            let vers = version::NLINK
+                | version::ALIGN
+                | version::LOGV2
+                | version::EXTFLG
+                | version::DIRV2
+                | version::MOREBITS;
+            let feat =
+                features2::LAZYSBCOUNT | features2::ATTR2 | features2::PROJID32 | features2::CRC;
+            sb.versionnum & !version::OKBITS == 0
+                && sb.features2 & !(features2::OKBITS | features2::CRC) == 0
+                && sb.versionnum & vers == vers
+                && sb.features2 & feat == feat
+        }
         4 => {
             sb.versionnum & !version::OKBITS == 0
                 && sb.versionnum & version::DIRV2 != 0
