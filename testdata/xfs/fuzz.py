@@ -32,7 +32,7 @@ def db(img, *cmds, write=False):
     args = ["xfs_db"] + (["-x"] if write else ["-r"])
     for c in cmds:
         args += ["-c", c]
-    return subprocess.run(args + [img], capture_output=True, text=True, timeout=60)
+    return subprocess.run(args + [img], capture_output=True, encoding="utf-8", errors="replace", timeout=60)
 
 
 def structures(img):
@@ -160,7 +160,7 @@ def thin(names):
 def run_case(checker, src, tmpdir, sname, sel, field, verb):
     try:
         return run_case_inner(checker, src, tmpdir, sname, sel, field, verb)
-    except (subprocess.SubprocessError, OSError) as e:
+    except Exception as e:  # noqa: BLE001 - one bad case must not stop the run
         print(f"case {sname} {field} {verb} failed: {e}", file=sys.stderr)
         return None
 
@@ -174,8 +174,8 @@ def run_case_inner(checker, src, tmpdir, sname, sel, field, verb):
         os.unlink(img)
         return None
     try:
-        rep = subprocess.run(["xfs_repair", "-n", img], capture_output=True, text=True, timeout=300)
-        ours = subprocess.run([checker, "--codes", img], capture_output=True, text=True, timeout=300)
+        rep = subprocess.run(["xfs_repair", "-n", img], capture_output=True, encoding="utf-8", errors="replace", timeout=300)
+        ours = subprocess.run([checker, "--codes", img], capture_output=True, encoding="utf-8", errors="replace", timeout=300)
     finally:
         os.unlink(img)
     codes = ",".join(sorted(set(ours.stdout.split())))

@@ -205,6 +205,7 @@ pub fn blocks(fs: &mut Fs<'_>, cx: &DirCx<'_>) -> Dir {
     let mut frees: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut leafn_count = 0u64;
     let mut block_form = false;
+    let mut root_node = false;
     let mut last_data_db: Option<u64> = None;
     // Every dir block start in the map, in order.
     let mut starts: Vec<u64> = Vec::new();
@@ -382,6 +383,9 @@ pub fn blocks(fs: &mut Fs<'_>, cx: &DirCx<'_>) -> Dir {
             let (cnt_at, hdr) = if fs.v5 { (56usize, 64usize) } else { (12, 16) };
             let count = usize::from(be16(&buf, cnt_at));
             if matches!(magic, NODE_V5 | NODE_V4) {
+                if lblk == leaf_fsb {
+                    root_node = true;
+                }
                 let level = be16(&buf, cnt_at.saturating_add(2));
                 if level == 0
                     || level > 5
@@ -505,6 +509,31 @@ pub fn blocks(fs: &mut Fs<'_>, cx: &DirCx<'_>) -> Dir {
             }
             frees.push((disk, buf));
         }
+    }
+    // The hash tree over the leaves, from its root at the leaf offset.
+    let (cnt_at, lhdr) = if fs.v5 { (56usize, 64usize) } else { (12, 16) };
+    if root_node {
+        let dcx = crate::datree::DaCx {
+            ino: cx.ino,
+            map: cx.map,
+            fsbs: fsb_per,
+            leaf_magic: (LEAFN_V4, LEAFN_V5),
+            what: "directory",
+            code: "xfs.dir.node",
+        };
+        crate::datree::walk(fs, &dcx, leaf_fsb, &|b| {
+            crate::datree::last_hash(b, cnt_at, lhdr)
+        });
+    } else if leaf1.is_some() {
+        let dcx = crate::datree::DaCx {
+            ino: cx.ino,
+            map: cx.map,
+            fsbs: fsb_per,
+            leaf_magic: (LEAF1_V4, LEAF1_V5),
+            what: "directory",
+            code: "xfs.dir.leaf",
+        };
+        crate::datree::walk(fs, &dcx, leaf_fsb, &|_| None);
     }
     // The form the blocks make.
     let has_leaf = leaf1.is_some() || leafn_count > 0;

@@ -1089,8 +1089,12 @@ fn attr_shortform(fs: &mut Fs<'_>, ino: u64, at: u64, fork: &[u8]) {
 
 fn attr_blocks(fs: &mut Fs<'_>, ino: u64, map: &[Extent]) {
     // Leaf and node blocks carry a da-block header; remote values their own.
+    let (cnt_at, hdr) = if fs.v5 { (56usize, 80usize) } else { (12, 32) };
+    let mut remotes: Vec<(u64, u64, u64)> = Vec::new();
+    let mut first_kind = None;
     for e in map {
         for k in 0..e.len.min(1 << 16) {
+            let lblk = e.off.saturating_add(k);
             let Some((a, bb)) = fs.fsb_split(e.start.saturating_add(k)) else {
                 return;
             };
@@ -1099,52 +1103,120 @@ fn attr_blocks(fs: &mut Fs<'_>, ino: u64, map: &[Extent]) {
                 return;
             };
             let da_magic = be16(&blk, 8);
-            if matches!(da_magic, 0x3BEE | 0xFBEE | 0x3EBE | 0xFEBE) {
-                if fs.v5 {
-                    let ok = crc::verify(&blk, 12)
-                        && be64(&blk, 16) == boff / 512
-                        && arr::<16>(&blk, 32) == fs.uuid
-                        && be64(&blk, 48) == ino;
-                    if !ok {
-                        fs.error("xfs.attr.block", boff, format!("inode {ino}: attribute block at {boff:#x} has a bad header (CRC, address, UUID or owner)"));
-                    }
+            if lblk == 0 {
+                first_kind = Some(da_magic);
+            }
+            if !matches!(da_magic, 0x3BEE | 0xFBEE | 0x3EBE | 0xFEBE) {
+                if lblk == 0 {
+                    fs.error("xfs.attr.block", boff, format!("inode {ino}: attribute fork block 0 is neither a leaf nor a node (magic {da_magic:#x})"));
                 }
-                if matches!(da_magic, 0x3BEE | 0xFBEE) {
-                    let (cnt_at, hdr) = if fs.v5 { (56usize, 80usize) } else { (12, 32) };
-                    let count = usize::from(be16(&blk, cnt_at));
-                    if Fs::w(hdr.saturating_add(count.saturating_mul(8))) > fs.bs {
-                        fs.error(
-                            "xfs.attr.leaf",
-                            boff,
-                            format!(
-                                "inode {ino}: attribute leaf claims {count} entries, more than fit"
-                            ),
-                        );
-                        continue;
-                    }
-                    let mut prev = 0u32;
-                    for i in 0..count {
-                        let h = be32(&blk, hdr.saturating_add(i.saturating_mul(8)));
-                        let nameidx = usize::from(be16(
-                            &blk,
-                            hdr.saturating_add(i.saturating_mul(8)).saturating_add(4),
-                        ));
-                        if h < prev || nameidx >= Fs::u(fs.bs) || nameidx < hdr {
-                            fs.error("xfs.attr.leaf", boff.saturating_add(Fs::w(hdr)), format!("inode {ino}: attribute leaf entry {i} is out of order or points outside the block"));
-                            break;
-                        }
-                        prev = h;
-                    }
-                }
-            } else if fs.v5 && be32(&blk, 0) == 0x5841_524D {
+                continue;
+            }
+            if fs.v5 {
                 let ok = crc::verify(&blk, 12)
-                    && arr::<16>(&blk, 16) == fs.uuid
-                    && be64(&blk, 32) == ino
-                    && be64(&blk, 40) == boff / 512;
+                    && be64(&blk, 16) == boff / 512
+                    && arr::<16>(&blk, 32) == fs.uuid
+                    && be64(&blk, 48) == ino;
                 if !ok {
-                    fs.error("xfs.attr.remote", boff, format!("inode {ino}: remote attribute value block at {boff:#x} has a bad header"));
+                    fs.error("xfs.attr.block", boff, format!("inode {ino}: attribute block at {boff:#x} has a bad header (CRC, address, UUID or owner)"));
+                    continue;
+                }
+            }
+            if !matches!(da_magic, 0x3BEE | 0xFBEE) {
+                continue;
+            }
+            let count = usize::from(be16(&blk, cnt_at));
+            if Fs::w(hdr.saturating_add(count.saturating_mul(8))) > fs.bs {
+                fs.error(
+                    "xfs.attr.leaf",
+                    boff,
+                    format!("inode {ino}: attribute leaf claims {count} entries, more than fit"),
+                );
+                continue;
+            }
+            let mut prev = 0u32;
+            for i in 0..count {
+                let p = hdr.saturating_add(i.saturating_mul(8));
+                let h = be32(&blk, p);
+                let nameidx = usize::from(be16(&blk, p.saturating_add(4)));
+                let flags = imgcheck_core::bytes::u8_at(&blk, p.saturating_add(6));
+                if h < prev || nameidx >= Fs::u(fs.bs) || nameidx < hdr {
+                    fs.error("xfs.attr.leaf", boff.saturating_add(Fs::w(p)), format!("inode {ino}: attribute leaf entry {i} is out of order or points outside the block"));
+                    break;
+                }
+                prev = h;
+                if flags & 1 == 0 && flags & 0x80 == 0 {
+                    // remote value: {valueblk, valuelen, namelen, name}
+                    let vb = u64::from(be32(&blk, nameidx));
+                    let vl = u64::from(be32(&blk, nameidx.saturating_add(4)));
+                    remotes.push((vb, vl, boff.saturating_add(Fs::w(nameidx))));
                 }
             }
         }
+    }
+    if let Some(m) = first_kind {
+        let leaf_magic = (0xFBEE, 0x3BEE);
+        let cx = crate::datree::DaCx {
+            ino,
+            map,
+            fsbs: 1,
+            leaf_magic,
+            what: "attribute fork",
+            code: "xfs.attr",
+        };
+        if matches!(m, 0x3EBE | 0xFEBE) {
+            crate::datree::walk(fs, &cx, 0, &|b| crate::datree::last_hash(b, cnt_at, hdr));
+        } else if matches!(m, 0x3BEE | 0xFBEE) {
+            crate::datree::walk(fs, &cx, 0, &|_| None);
+        }
+    }
+    if fs.v5 {
+        for (vb, vl, at) in remotes {
+            remote_value(fs, ino, map, vb, vl, at);
+        }
+    }
+}
+
+/// A remote attribute value: its blocks' headers give consecutive
+/// offsets and byte counts that add up to the value's length.
+fn remote_value(fs: &mut Fs<'_>, ino: u64, map: &[Extent], vb: u64, vl: u64, at: u64) {
+    let per = fs.bs.saturating_sub(56).max(1);
+    let nblk = vl.div_ceil(per).max(1);
+    let mut done = 0u64;
+    for k in 0..nblk.min(1 << 16) {
+        let lblk = vb.saturating_add(k);
+        let i = map.partition_point(|e| e.off.saturating_add(e.len) <= lblk);
+        let Some(fsb) = map
+            .get(i)
+            .filter(|e| e.off <= lblk)
+            .map(|e| e.start.saturating_add(lblk.saturating_sub(e.off)))
+        else {
+            fs.error(
+                "xfs.attr.remote",
+                at,
+                format!("inode {ino}: remote attribute value block {lblk} is not mapped"),
+            );
+            return;
+        };
+        let Some((a, bb)) = fs.fsb_split(fsb) else {
+            return;
+        };
+        let boff = fs.agb_byte(a, bb);
+        let Some(blk) = fs.read(boff, fs.bs, "remote attribute block") else {
+            return;
+        };
+        let want = per.min(vl.saturating_sub(done));
+        let ok = be32(&blk, 0) == 0x5841_524D
+            && crc::verify(&blk, 12)
+            && u64::from(be32(&blk, 4)) == done
+            && u64::from(be32(&blk, 8)) == want
+            && arr::<16>(&blk, 16) == fs.uuid
+            && be64(&blk, 32) == ino
+            && be64(&blk, 40) == boff / 512;
+        if !ok {
+            fs.error("xfs.attr.remote", boff, format!("inode {ino}: remote attribute value block at {boff:#x} has a bad header (magic, CRC, offset, length or owner)"));
+            return;
+        }
+        done = done.saturating_add(want);
     }
 }

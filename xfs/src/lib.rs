@@ -45,6 +45,7 @@ pub mod btree;
 mod check;
 pub mod claims;
 pub mod crc;
+pub mod datree;
 pub mod dir;
 pub mod fs;
 pub mod inode;

@@ -464,9 +464,22 @@ fn log_damage() {
     let hdr = lg.start + ((lg.last_lsn & 0xffff_ffff) * 512);
     has(n, &[Patch::be32(hdr, 0)], Depth::Quick, "xfs.log.dirty");
     // No record header anywhere, but cycles written: corrupt.
-    let d = damaged(n, &[Patch::Zero { offset: lg.start, len: lg.len }, Patch::be32(lg.start, 1)]);
+    let d = damaged(
+        n,
+        &[
+            Patch::Zero {
+                offset: lg.start,
+                len: lg.len,
+            },
+            Patch::be32(lg.start, 1),
+        ],
+    );
     let r = run(d.path(), Depth::Quick);
-    assert!(codes(&r).contains(&"xfs.log.no_header".to_string()), "{:?}", codes(&r));
+    assert!(
+        codes(&r).contains(&"xfs.log.no_header".to_string()),
+        "{:?}",
+        codes(&r)
+    );
 }
 
 #[test]
