@@ -4,7 +4,7 @@
 # generated on demand under bench/work/ (sparse; nothing large is committed).
 #
 #   bench/run.sh            all comparisons
-#   bench/run.sh qcow2      one of: qcow2 ext4 scan sparse jobs
+#   bench/run.sh qcow2      one of: qcow2 ext4 scan sparse jobs xfs
 #   IMGCHECK_BIN=/path/to/imgcheck bench/run.sh   measure that binary
 #
 # Prints one line per comparison: wall-time ratio imgcheck/peer and peak RSS
@@ -151,4 +151,36 @@ if [ -z "$only" ] || [ "$only" = jobs ]; then
   fi
   compare "200 small images: --jobs 2 vs sequential runs" -- "$bin" --jobs 2 "$dir" -- \
     bash -c "for f in $dir/*.img; do $bin \"\$f\"; done"
+fi
+
+if [ -z "$only" ] || [ "$only" = xfs ]; then
+  # The XFS crate's full check (its xfscheck example: the layer alone, as
+  # the adapter runs it) against xfs_repair -n, on a 4 GiB filesystem with
+  # 200,000+ files made by the kernel through a loop mount (needs root).
+  cargo build --release -q -p imgcheck-xfs --example xfscheck
+  xbin=${CARGO_TARGET_DIR:-$root/target}/release/examples/xfscheck
+  img=$work/xfs-4g-200k.img
+  if [ ! -f "$img" ]; then
+    truncate -s 4G "$img"
+    mkfs.xfs -q -f -m rmapbt=1 "$img"
+    m=$(mktemp -d)
+    mount -o loop "$img" "$m"
+    # 400 directories of 510 files of 100 B – 3 KB, a few larger files
+    python3 - "$m" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d in range(400):
+    p = os.path.join(root, f"d{d:03}")
+    os.mkdir(p)
+    for f in range(510):
+        with open(os.path.join(p, f"file{f:04}"), "wb") as fh:
+            fh.write(b"x" * (100 + (d * 510 + f) * 37 % 3000))
+for i in range(20):
+    with open(os.path.join(root, f"big{i}"), "wb") as fh:
+        fh.write(os.urandom(1 << 20) * 8)
+PY
+    umount "$m"; rmdir "$m"
+  fi
+  compare "xfs full check (xfscheck) vs xfs_repair -n, 4 GiB, 204,000 files" -- "$xbin" "$img" -- xfs_repair -n "$img"
+  compare "xfs quick check (xfscheck --quick) vs xfs_repair -n, same image" -- "$xbin" --quick "$img" -- xfs_repair -n "$img"
 fi

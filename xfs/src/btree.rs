@@ -214,6 +214,7 @@ pub fn walk(
     }
     let mut st = State {
         w: &mut w,
+        high: None,
         last_at_level: Vec::new(),
     };
     let top = levels.min(max.max(1)).saturating_sub(1);
@@ -238,6 +239,8 @@ pub fn walk(
 
 struct State<'s> {
     w: &'s mut Walked,
+    /// The highest key of the subtree just walked (rmapbt's high keys).
+    high: Option<[u8; 20]>,
     /// The block last visited at each level and its right pointer, for the sibling chain.
     last_at_level: Vec<Option<(u32, u32)>>,
 }
@@ -257,6 +260,7 @@ fn block(
 ) {
     let off = fs.agb_byte(agno, u64::from(agbno));
     let what = t.name();
+    st.high = None;
     if !claims.claim_meta(fs, agno, u64::from(agbno), 1, what) {
         st.w.damaged = true;
         return;
@@ -365,12 +369,20 @@ fn block(
                 );
             }
         }
+        let mut high: Option<[u8; 20]> = None;
         for i in 0..Fs::u(numrecs) {
             let at = hdr.saturating_add(i.saturating_mul(rl));
             let rec = bytes(&b, at, rl);
             st.w.records = st.w.records.saturating_add(1);
+            if t == Tree::Rmap {
+                let h = rmap_high_key(rec);
+                if high.is_none_or(|m| rmap_key_cmp(&h, &m) == std::cmp::Ordering::Greater) {
+                    high = Some(h);
+                }
+            }
             visit(fs, off.saturating_add(Fs::w(at)), rec);
         }
+        st.high = high;
         return;
     }
     let kl = Fs::u(t.key_len());
@@ -388,6 +400,7 @@ fn block(
         }
     }
     let mut prev_key: Option<&[u8]> = None;
+    let mut node_high: Option<[u8; 20]> = None;
     for i in 0..Fs::u(numrecs) {
         let key_at = hdr.saturating_add(i.saturating_mul(kl));
         let key = bytes(&b, key_at, kl);
@@ -414,6 +427,7 @@ fn block(
             return;
         }
         let key_off = off.saturating_add(Fs::w(key_at));
+        st.high = None;
         block(
             fs,
             claims,
@@ -426,7 +440,48 @@ fn block(
             st,
             visit,
         );
+        if t == Tree::Rmap {
+            let stored: [u8; 20] = arr(key, 20);
+            if let Some(h) = st.high
+                && h != stored
+            {
+                fs.error(
+                    format!("{code}.key"),
+                    key_off.saturating_add(20),
+                    format!("{what} node {agno}/{agbno}: high key {i} does not match the highest key below it"),
+                );
+            }
+            if node_high.is_none_or(|m| rmap_key_cmp(&stored, &m) == std::cmp::Ordering::Greater) {
+                node_high = Some(stored);
+            }
+        }
     }
+    st.high = node_high;
+}
+
+/// The high key of an rmap record (`xfs_rmapbt_init_high_key_from_rec`):
+/// its last block, and for file data its last file offset; the key's
+/// offset drops the unwritten flag.
+pub fn rmap_high_key(rec: &[u8]) -> [u8; 20] {
+    let start = be32(rec, 0);
+    let adj = be32(rec, 4).saturating_sub(1);
+    let owner = be64(rec, 8);
+    let mut off = be64(rec, 16) & !(1u64 << 61);
+    let special = owner >= u64::MAX - 8;
+    if !special && off & (1u64 << 62) == 0 {
+        off = off.saturating_add(u64::from(adj));
+    }
+    let mut k = [0u8; 20];
+    k[..4].copy_from_slice(&start.saturating_add(adj).to_be_bytes());
+    k[4..12].copy_from_slice(&owner.to_be_bytes());
+    k[12..].copy_from_slice(&off.to_be_bytes());
+    k
+}
+
+/// rmap keys in the kernel's order: block, owner, offset without flags.
+fn rmap_key_cmp(a: &[u8; 20], b: &[u8; 20]) -> std::cmp::Ordering {
+    let m = (1u64 << 54) - 1;
+    (be32(a, 0), be64(a, 4), be64(a, 12) & m).cmp(&(be32(b, 0), be64(b, 4), be64(b, 12) & m))
 }
 
 /// Compares two low keys of tree `t` in the tree's order.

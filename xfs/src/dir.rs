@@ -807,6 +807,16 @@ fn data_block(
         data_ents.push((hashname(&name, ci), addr));
         let is_dot = name == b".";
         let is_dotdot = name == b"..";
+        if (is_dot || is_dotdot) && ftype && ft != 2 {
+            fs.error(
+                "xfs.dir.ftype",
+                here,
+                format!(
+                    "directory inode {ino}: '{}' has file type {ft}, not directory",
+                    if is_dot { "." } else { ".." }
+                ),
+            );
+        }
         if db == 0 && k == 0 {
             if !is_dot || child != ino {
                 fs.error(

@@ -538,6 +538,22 @@ pub fn repair_rules(fs: &Fs<'_>, ino: u64, b: &[u8], d: &Dinode) -> Vec<String> 
             out.push("reflink or CoW hint on a realtime inode".into());
         }
     }
+    if d.version > 1 && be16(b, 6) != 0 {
+        out.push(format!(
+            "the old link count field is {}, must be 0 in a version {} inode",
+            be16(b, 6),
+            d.version
+        ));
+    }
+    if matches!(d.ftype(), 0o010000 | 0o020000 | 0o060000 | 0o140000) && d.size != 0 {
+        out.push(format!("a device, fifo or socket of size {}", d.size));
+    }
+    if d.forkoff == 0 && d.aformat != format::EXTENTS {
+        out.push(format!(
+            "attribute fork format {} without an attribute fork (must be extents)",
+            d.aformat
+        ));
+    }
     if d.flags2 & flags2::BIGTIME == 0 {
         let mut at = vec![("atime", 0x24usize), ("mtime", 0x2C), ("ctime", 0x34)];
         if d.version >= 3 {

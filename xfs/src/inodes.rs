@@ -615,7 +615,7 @@ fn one(fs: &mut Fs<'_>, cx: &mut Cx<'_>, ino: u64, off: u64, b: &[u8], free: boo
             attr_blocks(fs, ino, &map);
         }
     }
-    if d.format != format::LOCAL && d.format != format::DEV && blocks != d.nblocks {
+    if blocks != d.nblocks {
         fs.error(
             "xfs.inode.nblocks",
             off.saturating_add(0x40),
@@ -1134,24 +1134,7 @@ fn attr_blocks(fs: &mut Fs<'_>, ino: u64, map: &[Extent]) {
                 );
                 continue;
             }
-            let mut prev = 0u32;
-            for i in 0..count {
-                let p = hdr.saturating_add(i.saturating_mul(8));
-                let h = be32(&blk, p);
-                let nameidx = usize::from(be16(&blk, p.saturating_add(4)));
-                let flags = imgcheck_core::bytes::u8_at(&blk, p.saturating_add(6));
-                if h < prev || nameidx >= Fs::u(fs.bs) || nameidx < hdr {
-                    fs.error("xfs.attr.leaf", boff.saturating_add(Fs::w(p)), format!("inode {ino}: attribute leaf entry {i} is out of order or points outside the block"));
-                    break;
-                }
-                prev = h;
-                if flags & 1 == 0 && flags & 0x80 == 0 {
-                    // remote value: {valueblk, valuelen, namelen, name}
-                    let vb = u64::from(be32(&blk, nameidx));
-                    let vl = u64::from(be32(&blk, nameidx.saturating_add(4)));
-                    remotes.push((vb, vl, boff.saturating_add(Fs::w(nameidx))));
-                }
-            }
+            attr_leaf(fs, ino, &blk, boff, cnt_at, hdr, count, &mut remotes);
         }
     }
     if let Some(m) = first_kind {
@@ -1174,6 +1157,102 @@ fn attr_blocks(fs: &mut Fs<'_>, ino: u64, map: &[Extent]) {
         for (vb, vl, at) in remotes {
             remote_value(fs, ino, map, vb, vl, at);
         }
+    }
+}
+
+/// One attribute leaf block's entries (`xfs_attr3_leaf_verify` and
+/// repair's `process_leaf_attr_block`): hash order, each name's hash,
+/// entries inside the block past `firstused`, `usedbytes`, the free map.
+#[allow(clippy::too_many_arguments)]
+fn attr_leaf(
+    fs: &mut Fs<'_>,
+    ino: u64,
+    blk: &[u8],
+    boff: u64,
+    cnt_at: usize,
+    hdr: usize,
+    count: usize,
+    remotes: &mut Vec<(u64, u64, u64)>,
+) {
+    let bs = Fs::u(fs.bs);
+    let usedbytes = usize::from(be16(blk, cnt_at.saturating_add(2)));
+    let firstused = usize::from(be16(blk, cnt_at.saturating_add(4)));
+    let fm_at = cnt_at.saturating_add(8);
+    let ents_end = hdr.saturating_add(count.saturating_mul(8));
+    // firstused 0 stands for a whole 64 KiB block
+    let firstused_eff = if firstused == 0 && bs == 65536 {
+        65536
+    } else {
+        firstused
+    };
+    if firstused_eff < ents_end || firstused_eff > bs {
+        fs.error("xfs.attr.leaf", boff.saturating_add(Fs::w(cnt_at)).saturating_add(4), format!("inode {ino}: attribute leaf's first used byte {firstused} is inside its entry table or past the block"));
+        return;
+    }
+    for k in 0..3usize {
+        let base = usize::from(be16(blk, fm_at.saturating_add(k.saturating_mul(4))));
+        let size = usize::from(be16(
+            blk,
+            fm_at.saturating_add(k.saturating_mul(4)).saturating_add(2),
+        ));
+        if base >= bs
+            || base % 4 != 0
+            || size % 4 != 0
+            || base.saturating_add(size) > bs
+            || (size > 0 && base < ents_end)
+        {
+            fs.error("xfs.attr.freemap", boff.saturating_add(Fs::w(fm_at)), format!("inode {ino}: attribute leaf free map entry {k} ({base}+{size}) does not fit the block"));
+        }
+    }
+    let mut prev = 0u32;
+    let mut used = 0usize;
+    for i in 0..count {
+        let p = hdr.saturating_add(i.saturating_mul(8));
+        let h = be32(blk, p);
+        let nameidx = usize::from(be16(blk, p.saturating_add(4)));
+        let flags = imgcheck_core::bytes::u8_at(blk, p.saturating_add(6));
+        if h < prev || nameidx >= bs || nameidx < firstused_eff.min(bs) {
+            fs.error("xfs.attr.leaf", boff.saturating_add(Fs::w(p)), format!("inode {ino}: attribute leaf entry {i} is out of order or points outside the value area"));
+            return;
+        }
+        prev = h;
+        let local = flags & 1 != 0;
+        let (name, size) = if local {
+            let vl = usize::from(be16(blk, nameidx));
+            let nl = usize::from(imgcheck_core::bytes::u8_at(blk, nameidx.saturating_add(2)));
+            (
+                bytes(blk, nameidx.saturating_add(3), nl),
+                (nl.saturating_add(vl).saturating_add(6)) & !3,
+            )
+        } else {
+            let nl = usize::from(imgcheck_core::bytes::u8_at(blk, nameidx.saturating_add(8)));
+            (
+                bytes(blk, nameidx.saturating_add(9), nl),
+                (nl.saturating_add(14)) & !3,
+            )
+        };
+        if name.is_empty() || nameidx.saturating_add(size) > bs {
+            fs.error(
+                "xfs.attr.leaf",
+                boff.saturating_add(Fs::w(nameidx)),
+                format!(
+                    "inode {ino}: attribute leaf entry {i}'s name or value runs past the block"
+                ),
+            );
+            return;
+        }
+        if crate::dir::hashname(name, false) != h {
+            fs.error("xfs.attr.hash", boff.saturating_add(Fs::w(p)), format!("inode {ino}: attribute leaf entry {i} has hash {h:#x}, its name hashes to {:#x}", crate::dir::hashname(name, false)));
+        }
+        used = used.saturating_add(size);
+        if !local && flags & 0x80 == 0 {
+            let vb = u64::from(be32(blk, nameidx));
+            let vl = u64::from(be32(blk, nameidx.saturating_add(4)));
+            remotes.push((vb, vl, boff.saturating_add(Fs::w(nameidx))));
+        }
+    }
+    if used != usedbytes {
+        fs.error("xfs.attr.leaf", boff.saturating_add(Fs::w(cnt_at)).saturating_add(2), format!("inode {ino}: attribute leaf says {usedbytes} bytes of names and values, its entries use {used}"));
     }
 }
 
