@@ -33,3 +33,11 @@ if off + size > area:
 sys.stdout.buffer.write(t + b"\0")
 ' > "corpus/lvm2_text/$(basename "$f" .zst).txt"
 done
+# xfs_image: patch lists over the fixtures (selector byte, then 6-byte
+# records); a handful of shapes to start from. xfs_raw: the first 2 MiB.
+mkdir -p corpus/xfs_image
+printf '\x00' > corpus/xfs_image/clean-4k
+printf '\x81\x05\x00\x10\x00\x01\x07' > corpus/xfs_image/resealed-1k
+printf '\x02\x00\x00\x54\x00\x01\xff' > corpus/xfs_image/v4-sb
+printf '\xc3\x20\x00\x30\x00\x02\x10\x40\x00\x08\x00\x00\x00' > corpus/xfs_image/dirty-quick
+for f in "$fx"/xfs/*.zst; do [ -e "$f" ] && seed xfs_raw "$f" 2097152; done

@@ -150,6 +150,10 @@ pub fn shortform(fs: &mut Fs<'_>, ino: u64, fork: &[u8], at: u64, size: u64) -> 
             .div_ceil(8)
             .saturating_mul(8);
         min_off = u64::from(off).saturating_add(entsize);
+        let dbsize = fs.bs << u32::from(fs.sb.dirblklog).min(16);
+        if min_off > dbsize {
+            fs.error("xfs.dir.shortform", at.saturating_add(Fs::w(p)).saturating_add(1), format!("directory inode {ino}: short-form entry {i} has offset {off}, past a directory block"));
+        }
         let child = read_ino(ino_at);
         if child > u64::from(u32::MAX) {
             i8_seen = i8_seen.saturating_add(1);

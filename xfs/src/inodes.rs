@@ -742,7 +742,9 @@ fn fork(
     // Order, range, and ownership of every extent.
     let mut end_prev = 0u64;
     for (i, e) in ext.iter().enumerate() {
-        let bad_len = e.len == 0 || e.off.saturating_add(e.len) > 1 << 54;
+        // repair's fs_max_file_offset: the largest byte offset, in blocks
+        let max_off = (u64::MAX >> 1) >> fs.sb.blocklog.min(63);
+        let bad_len = e.len == 0 || e.off.saturating_add(e.len) > max_off;
         if bad_len || (i > 0 && e.off < end_prev) {
             fs.error("xfs.bmap.order", ioff, format!("inode {ino}: {which} extent {i} (file block {} + {}) is empty, past the maximum offset, or overlaps the previous one", e.off, e.len));
             return None;
@@ -1033,6 +1035,15 @@ fn symlink(
                     fs.error("xfs.symlink.block", boff, format!("symlink inode {ino}: remote target block at {boff:#x} has a bad header (magic, CRC, owner, offset or length)"));
                     return;
                 }
+                if bytes(&blk, 56, Fs::u(n)).contains(&0) {
+                    fs.error(
+                        "xfs.symlink.target",
+                        boff,
+                        format!("symlink inode {ino}: the target holds a NUL"),
+                    );
+                    return;
+                }
+                fs.saw_lsn(be64(&blk, 0x30), boff.saturating_add(0x30), "symlink block");
                 got = got.saturating_add(n);
             } else {
                 got = got.saturating_add(fs.bs);
@@ -1121,6 +1132,7 @@ fn attr_blocks(fs: &mut Fs<'_>, ino: u64, map: &[Extent]) {
                     fs.error("xfs.attr.block", boff, format!("inode {ino}: attribute block at {boff:#x} has a bad header (CRC, address, UUID or owner)"));
                     continue;
                 }
+                fs.saw_lsn(be64(&blk, 24), boff.saturating_add(24), "attribute block");
             }
             if !matches!(da_magic, 0x3BEE | 0xFBEE) {
                 continue;
@@ -1245,6 +1257,9 @@ fn attr_leaf(
             fs.error("xfs.attr.hash", boff.saturating_add(Fs::w(p)), format!("inode {ino}: attribute leaf entry {i} has hash {h:#x}, its name hashes to {:#x}", crate::dir::hashname(name, false)));
         }
         used = used.saturating_add(size);
+        if flags & 0x80 != 0 {
+            fs.error("xfs.attr.incomplete", boff.saturating_add(Fs::w(p)).saturating_add(6), format!("inode {ino}: attribute leaf entry {i} is marked incomplete (a set that never finished)"));
+        }
         if !local && flags & 0x80 == 0 {
             let vb = u64::from(be32(blk, nameidx));
             let vl = u64::from(be32(blk, nameidx.saturating_add(4)));
@@ -1296,6 +1311,11 @@ fn remote_value(fs: &mut Fs<'_>, ino: u64, map: &[Extent], vb: u64, vl: u64, at:
             fs.error("xfs.attr.remote", boff, format!("inode {ino}: remote attribute value block at {boff:#x} has a bad header (magic, CRC, offset, length or owner)"));
             return;
         }
+        fs.saw_lsn(
+            be64(&blk, 48),
+            boff.saturating_add(48),
+            "remote attribute block",
+        );
         done = done.saturating_add(want);
     }
 }
