@@ -26,8 +26,11 @@ for i in $(seq 1 "$n"); do
   img=$work/m$i.img
   v4=$([ $((RANDOM % 8)) -eq 0 ] && echo 1 || echo 0)
   bs=$(pick 1024 2048 4096 4096 4096 65536)
-  ag=$(pick 1 2 3 4 7 16)
   size=$(pick 64 96 160 300)
+  # xfs_repair -n refuses one AG (no secondary to check geometry against),
+  # and mkfs.xfs AGs of less than 16 MiB
+  ag=$(pick 2 3 4 7 16)
+  [ $((size / ag)) -lt 18 ] && ag=$((size / 18))
   if [ "$v4" = 1 ]; then
     isz=$(pick 256 512)
     opts="-m crc=0 -i size=$isz -b size=$bs -d agcount=$ag"

@@ -55,6 +55,7 @@ pub mod rmap;
 pub mod sb;
 mod summary;
 
+pub use check::{MAX_AGS, MAX_SECONDARY_SCAN};
 pub use fs::XFS_REPAIR_N;
 pub use log::{LogState, LogSummary};
 pub use summary::{Summary, SuperblockSource, TimeEvent};
@@ -93,6 +94,26 @@ pub fn probe(r: &dyn ReadAt) -> bool {
     }
     let sb = sb::Superblock::parse(&b);
     sb.magicnum == sb::XFS_SB_MAGIC && matches!(sb.version(), 4 | 5)
+}
+
+/// What the primary superblock at byte 0 is: `None` without the XFS
+/// magic, `Some(true)` when it passes every `xfs_repair` sanity rule (and
+/// its CRC), `Some(false)` when only the magic is there — a damaged
+/// filesystem the check should still read through a secondary.
+pub fn probe_superblock(r: &dyn ReadAt) -> Option<bool> {
+    if !probe(r) {
+        return None;
+    }
+    let mut head = [0u8; 512];
+    r.read_exact_at(0, &mut head).ok()?;
+    let sb = sb::Superblock::parse(&head);
+    let sect = u64::from(sb.sectsize);
+    let buf = if sect > 512 && sect <= 32768 {
+        imgcheck_core::read_vec(r, 0, sect, 32768).ok()?
+    } else {
+        head.to_vec()
+    };
+    Some(sb::verify(&buf, &sb, true).is_ok())
 }
 
 /// Checks the XFS filesystem in `r`.
