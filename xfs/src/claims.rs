@@ -260,6 +260,14 @@ impl Claims {
         (was_free, dup, if reflink { was_data } else { 0 })
     }
 
+    /// Whether `agbno..+n` of AG `agno` overlaps an extent the refcount
+    /// btree records as shared.
+    pub fn refcount_shared(&self, agno: u32, agbno: u64, n: u64) -> bool {
+        let end = agbno.saturating_add(n);
+        let i = self.refcounts.partition_point(|r| (r.0, r.1.saturating_add(r.2)) <= (agno, agbno));
+        self.refcounts.get(i).is_some_and(|r| r.0 == agno && r.1 < end)
+    }
+
     /// Claimed blocks in AG `agno`.
     pub fn used_in(&self, agno: u32) -> Option<&Bitmap> {
         self.used.get(Fs::u(u64::from(agno)))?.as_ref()

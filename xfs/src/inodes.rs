@@ -791,8 +791,11 @@ fn fork(
                     };
                 r.expect((agno, agbno, e.len, ino, e.off | flags));
             }
-            if shared > 0 && d.flags2 & inode::flags2::REFLINK == 0 {
-                fs.error("xfs.inode.reflink_flag", ioff.saturating_add(0x78), format!("inode {ino} shares {shared} blocks with another file but is not marked reflinked"));
+            if (shared > 0 || cx.claims.refcount_shared(agno, agbno, e.len))
+                && d.flags2 & inode::flags2::REFLINK == 0
+                && data
+            {
+                fs.error("xfs.inode.reflink_flag", ioff.saturating_add(0x78), format!("inode {ino} shares blocks with another file (extent {agno}/{agbno} + {}) but is not marked reflinked", e.len));
             }
             let boff = fs.agb_byte(agno, agbno);
             if was_free > 0 {
