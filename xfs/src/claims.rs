@@ -264,8 +264,12 @@ impl Claims {
     /// btree records as shared.
     pub fn refcount_shared(&self, agno: u32, agbno: u64, n: u64) -> bool {
         let end = agbno.saturating_add(n);
-        let i = self.refcounts.partition_point(|r| (r.0, r.1.saturating_add(r.2)) <= (agno, agbno));
-        self.refcounts.get(i).is_some_and(|r| r.0 == agno && r.1 < end)
+        let i = self
+            .refcounts
+            .partition_point(|r| (r.0, r.1.saturating_add(r.2)) <= (agno, agbno));
+        self.refcounts
+            .get(i)
+            .is_some_and(|r| r.0 == agno && r.1 < end)
     }
 
     /// Claimed blocks in AG `agno`.

@@ -222,13 +222,25 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
     }
     let mut recent = cx.recent.clone();
     recent.sort_unstable_by(|a, b| b.cmp(a));
-    for (t, ino) in recent.iter().take(RECENT) {
-        if *ino != fs.sb.rootino {
-            full.times.push(TimeEvent {
-                time: *t,
-                what: format!("inode {ino} last changed (among the {RECENT} most recent)"),
-            });
+    // One event per distinct change time among the most recent, naming
+    // the inodes changed then: what was written last before the image.
+    let mut by_time: Vec<(i64, Vec<u64>)> = Vec::new();
+    for &(t, ino) in recent.iter().filter(|r| r.1 != fs.sb.rootino).take(RECENT) {
+        match by_time.last_mut() {
+            Some((lt, v)) if *lt == t => v.push(ino),
+            _ => by_time.push((t, vec![ino])),
         }
+    }
+    for (t, inos) in by_time {
+        let list: Vec<String> = inos.iter().map(u64::to_string).collect();
+        full.times.push(TimeEvent {
+            time: t,
+            what: format!(
+                "inode{} {} changed (among the {RECENT} most recent changes)",
+                if inos.len() > 1 { "s" } else { "" },
+                list.join(", ")
+            ),
+        });
     }
     if let Some(off) = fs.ino_byte(fs.sb.rootino)
         && let Some(b) = fs.read(off, u64::from(fs.sb.inodesize), "root inode")
