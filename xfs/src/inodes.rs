@@ -5,13 +5,12 @@
 //! ([`MAX_INODES`]) and one edge per directory entry ([`MAX_EDGES`]).
 
 use crate::claims::Claims;
-use crate::crc;
 use crate::dir::{self, DirCx};
 use crate::fs::Fs;
 use crate::inode::{self, Dinode, Extent, format};
 use crate::sb::NULLFSINO;
 use crate::summary::TimeEvent;
-use imgcheck_core::bytes::{arr, be16, be32, be64, bytes};
+use imgcheck_core::bytes::bytes;
 use std::collections::HashMap;
 
 /// Inode chunks followed at most.
@@ -79,14 +78,14 @@ struct DirJob {
     src: DirSrc,
 }
 
-struct Cx<'c> {
-    claims: &'c mut Claims,
+/// The full check's state while it reads inodes.
+pub(crate) struct Cx<'c> {
+    pub(crate) claims: &'c mut Claims,
     table: Vec<Info>,
     dirs: Vec<DirJob>,
     recent: Vec<(i64, u64)>,
     next_unlinked: HashMap<u64, u64>,
     inodes: u64,
-    errors_before: usize,
 }
 
 fn find(table: &[Info], ino: u64) -> Option<usize> {
@@ -134,7 +133,6 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
         recent: Vec::new(),
         next_unlinked: HashMap::new(),
         inodes: 0,
-        errors_before: 0,
     };
     let mut full = Full::default();
     let mut sorted = chunks.to_vec();
@@ -154,7 +152,7 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
     let ftype_fs = fs.sb.has_ftype();
     for job in &dirs {
         let d = match &job.src {
-            DirSrc::Short(bytes, at) => dir::shortform(fs, job.ino, bytes, *at, job.size),
+            DirSrc::Short(bytes, at) => crate::dirsf::shortform(fs, job.ino, bytes, *at, job.size),
             DirSrc::Blocks(map) => dir::blocks(
                 fs,
                 &DirCx {
@@ -247,7 +245,6 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
     {
         push_root(&mut full.times, &Dinode::parse(&b));
     }
-    let _ = cx.errors_before;
     full
 }
 
@@ -585,7 +582,7 @@ fn one(fs: &mut Fs<'_>, cx: &mut Cx<'_>, ino: u64, off: u64, b: &[u8], free: boo
     let fk = inode::forks(fs, &d);
     let rt = d.flags & inode::flags::REALTIME != 0;
     let mut blocks = 0u64;
-    let data = fork(
+    let data = crate::forks::fork(
         fs,
         cx,
         ino,
@@ -601,7 +598,7 @@ fn one(fs: &mut Fs<'_>, cx: &mut Cx<'_>, ino: u64, off: u64, b: &[u8], free: boo
         &mut blocks,
     );
     if d.forkoff != 0 {
-        let attr = fork(
+        let attr = crate::forks::fork(
             fs,
             cx,
             ino,
@@ -617,14 +614,14 @@ fn one(fs: &mut Fs<'_>, cx: &mut Cx<'_>, ino: u64, off: u64, b: &[u8], free: boo
             &mut blocks,
         );
         if d.aformat == format::LOCAL {
-            attr_shortform(
+            crate::attr::attr_shortform(
                 fs,
                 ino,
                 off.saturating_add(Fs::w(fk.attr_off)),
                 bytes(b, fk.attr_off, fk.attr_size),
             );
         } else if let Some(map) = attr {
-            attr_blocks(fs, ino, &map);
+            crate::attr::attr_blocks(fs, ino, &map);
         }
     }
     if blocks != d.nblocks {
@@ -658,679 +655,6 @@ fn one(fs: &mut Fs<'_>, cx: &mut Cx<'_>, ino: u64, off: u64, b: &[u8], free: boo
             }
         }
     } else if d.is_lnk() {
-        symlink(fs, ino, off, b, &d, fk.data_off, data.as_deref());
-    }
-}
-
-/// Maps one fork; `None` when it cannot be mapped.
-#[allow(clippy::too_many_arguments)]
-fn fork(
-    fs: &mut Fs<'_>,
-    cx: &mut Cx<'_>,
-    ino: u64,
-    ioff: u64,
-    b: &[u8],
-    d: &Dinode,
-    data: bool,
-    at: usize,
-    size: usize,
-    fmt: u8,
-    n: u64,
-    rt: bool,
-    blocks: &mut u64,
-) -> Option<Vec<Extent>> {
-    let which = if data { "data" } else { "attribute" };
-    let mut ext: Vec<Extent> = Vec::new();
-    match fmt {
-        format::EXTENTS => {
-            for r in inode::records(b, at, Fs::u(n), 16) {
-                ext.push(inode::extent(r));
-            }
-        }
-        format::BTREE => {
-            let root = bytes(b, at, size);
-            let level = be16(root, 0);
-            let numrecs = u64::from(be16(root, 2));
-            let maxrecs = Fs::w(size.saturating_sub(4)) / 16;
-            if level == 0 || level > inode::MAX_BMBT_LEVELS || numrecs == 0 || numrecs > maxrecs {
-                fs.error("xfs.bmbt.root", ioff.saturating_add(Fs::w(at)), format!("inode {ino}: {which} fork btree root has level {level} and {numrecs} records (max {maxrecs})"));
-                return None;
-            }
-            let ptrs = 4usize.saturating_add(Fs::u(maxrecs).saturating_mul(8));
-            let mut last: Vec<Option<(u64, u64)>> = Vec::new();
-            let mut prev_key: Option<u64> = None;
-            for i in 0..Fs::u(numrecs) {
-                let key = be64(root, 4usize.saturating_add(i.saturating_mul(8)));
-                if prev_key.is_some_and(|p| key <= p) {
-                    fs.error(
-                        "xfs.bmbt.key",
-                        ioff.saturating_add(Fs::w(at)),
-                        format!("inode {ino}: {which} fork btree root keys out of order"),
-                    );
-                }
-                prev_key = Some(key);
-                let ptr = be64(root, ptrs.saturating_add(i.saturating_mul(8)));
-                let ok = bmbt(
-                    fs,
-                    cx,
-                    ino,
-                    ptr,
-                    level.saturating_sub(1),
-                    Some(key),
-                    &mut last,
-                    &mut ext,
-                    blocks,
-                    which,
-                );
-                if !ok {
-                    return None;
-                }
-            }
-            for (lvl, l) in last.iter().enumerate() {
-                if let Some((f, r)) = l
-                    && *r != u64::MAX
-                {
-                    let off = fs.fsb_split(*f).map_or(0, |(a, bb)| fs.agb_byte(a, bb));
-                    fs.error(
-                        "xfs.bmbt.sibling",
-                        off,
-                        format!("inode {ino}: last bmbt block at level {lvl} has a right sibling"),
-                    );
-                }
-            }
-        }
-        _ => return None,
-    }
-    if Fs::w(ext.len()) != n {
-        fs.error(
-            "xfs.inode.nextents",
-            ioff.saturating_add(if data { 0x4C } else { 0x50 }),
-            format!(
-                "inode {ino}: {which} fork counts {n} extents, maps {}",
-                ext.len()
-            ),
-        );
-    }
-    // Order, range, and ownership of every extent.
-    let mut end_prev = 0u64;
-    for (i, e) in ext.iter().enumerate() {
-        // repair's fs_max_file_offset: the largest byte offset, in blocks
-        let max_off = (u64::MAX >> 1) >> fs.sb.blocklog.min(63);
-        let bad_len = e.len == 0 || e.off.saturating_add(e.len) > max_off;
-        if bad_len || (i > 0 && e.off < end_prev) {
-            fs.error("xfs.bmap.order", ioff, format!("inode {ino}: {which} extent {i} (file block {} + {}) is empty, past the maximum offset, or overlaps the previous one", e.off, e.len));
-            return None;
-        }
-        end_prev = e.off.saturating_add(e.len);
-        if e.unwritten && (!data || !d.is_reg()) {
-            fs.error("xfs.bmap.unwritten", ioff, format!("inode {ino}: {which} extent {i} is marked unwritten, which only file data may be"));
-        }
-        if rt && data {
-            if e.start.saturating_add(e.len) > fs.sb.rblocks {
-                fs.error(
-                    "xfs.bmap.range",
-                    ioff,
-                    format!(
-                        "inode {ino}: realtime extent {i} ({} + {}) lies past the realtime section",
-                        e.start, e.len
-                    ),
-                );
-                return None;
-            }
-        } else {
-            let Some((agno, agbno)) = fs.fsb_split(e.start) else {
-                fs.error("xfs.bmap.range", ioff, format!("inode {ino}: {which} extent {i} starts at block {:#x}, outside the filesystem", e.start));
-                return None;
-            };
-            if agbno.saturating_add(e.len) > fs.ag_len(agno) || agbno < fs.first_free_agbno() {
-                fs.error(
-                    "xfs.bmap.range",
-                    ioff,
-                    format!(
-                        "inode {ino}: {which} extent {i} ({agno}/{agbno} + {}) does not fit its AG",
-                        e.len
-                    ),
-                );
-                return None;
-            }
-            let (was_free, dup, shared) = cx.claims.claim_data(fs, agno, agbno, e.len);
-            if let Some(r) = cx.claims.rmaps.as_mut() {
-                let flags = if data { 0 } else { crate::rmap::ATTR }
-                    | if e.unwritten {
-                        crate::rmap::UNWRITTEN
-                    } else {
-                        0
-                    };
-                r.expect((agno, agbno, e.len, ino, e.off | flags));
-            }
-            if (shared > 0 || cx.claims.refcount_shared(agno, agbno, e.len))
-                && d.flags2 & inode::flags2::REFLINK == 0
-                && data
-            {
-                fs.error("xfs.inode.reflink_flag", ioff.saturating_add(0x78), format!("inode {ino} shares blocks with another file (extent {agno}/{agbno} + {}) but is not marked reflinked", e.len));
-            }
-            let boff = fs.agb_byte(agno, agbno);
-            if was_free > 0 {
-                fs.error("xfs.space.data_in_free", boff, format!("inode {ino}: {which} extent {agno}/{agbno} + {} claims {was_free} blocks the free-space trees call free", e.len));
-            }
-            if dup > 0 {
-                fs.error("xfs.space.multiply_claimed", boff, format!("inode {ino}: {which} extent {agno}/{agbno} + {} claims {dup} blocks already in use", e.len));
-            }
-        }
-        *blocks = blocks.saturating_add(e.len);
-    }
-    Some(ext)
-}
-
-/// Walks one bmbt block at `fsb`; `false` when the fork cannot be mapped.
-#[allow(clippy::too_many_arguments)]
-fn bmbt(
-    fs: &mut Fs<'_>,
-    cx: &mut Cx<'_>,
-    ino: u64,
-    fsb: u64,
-    level: u16,
-    key: Option<u64>,
-    last: &mut Vec<Option<(u64, u64)>>,
-    ext: &mut Vec<Extent>,
-    blocks: &mut u64,
-    which: &str,
-) -> bool {
-    let Some((agno, agbno)) = fs.fsb_split(fsb).filter(|&(a, b)| fs.agbno_ok(a, b)) else {
-        fs.error(
-            "xfs.bmbt.ptr",
-            0,
-            format!(
-                "inode {ino}: {which} fork btree points at block {fsb:#x}, outside the filesystem"
-            ),
-        );
-        return false;
-    };
-    let off = fs.agb_byte(agno, agbno);
-    if !cx.claims.claim_meta(fs, agno, agbno, 1, "bmbt") {
-        return false;
-    }
-    if let Some(r) = cx.claims.rmaps.as_mut() {
-        let attr = if which == "attribute" {
-            crate::rmap::ATTR
-        } else {
-            0
-        };
-        r.expect((agno, agbno, 1, ino, crate::rmap::BMBT | attr));
-    }
-    *blocks = blocks.saturating_add(1);
-    let Some(b) = fs.read(off, fs.bs, "bmbt block") else {
-        return false;
-    };
-    let magic = be32(&b, 0);
-    let want = if fs.v5 {
-        inode::BMAP_MAGIC_V5
-    } else {
-        inode::BMAP_MAGIC_V4
-    };
-    if magic != want {
-        fs.error(
-            "xfs.bmbt.magic",
-            off,
-            format!("inode {ino}: bmbt block {agno}/{agbno} has bad magic {magic:#x}"),
-        );
-        return false;
-    }
-    let hdr = if fs.v5 { 72usize } else { 24 };
-    if fs.v5 {
-        if !crc::verify(&b, 0x40) {
-            fs.error(
-                "xfs.bmbt.crc",
-                off.saturating_add(0x40),
-                format!("inode {ino}: bmbt block {agno}/{agbno} has a bad CRC"),
-            );
-        }
-        let blkno = be64(&b, 0x18);
-        let uuid: [u8; 16] = arr(&b, 0x28);
-        let owner = be64(&b, 0x38);
-        if blkno != off / 512 || uuid != fs.uuid || owner != ino {
-            fs.error("xfs.bmbt.header", off.saturating_add(0x18), format!("inode {ino}: bmbt block {agno}/{agbno} does not describe itself (daddr {blkno}, owner {owner})"));
-            return false;
-        }
-        fs.saw_lsn(be64(&b, 0x20), off.saturating_add(0x20), "bmbt block");
-    }
-    let lvl = be16(&b, 4);
-    if lvl != level {
-        fs.error(
-            "xfs.bmbt.level",
-            off.saturating_add(4),
-            format!("inode {ino}: bmbt block {agno}/{agbno} is at level {lvl}, expected {level}"),
-        );
-        return false;
-    }
-    let n = u64::from(be16(&b, 6));
-    let leaf = level == 0;
-    let mx = fs.bs.saturating_sub(Fs::w(hdr)) / 16;
-    if n == 0 || n > mx {
-        fs.error(
-            "xfs.bmbt.numrecs",
-            off.saturating_add(6),
-            format!("inode {ino}: bmbt block {agno}/{agbno} holds {n} records (max {mx})"),
-        );
-        return false;
-    }
-    let left = be64(&b, 8);
-    let right = be64(&b, 16);
-    let li = usize::from(level);
-    if last.len() <= li {
-        last.resize(li.saturating_add(1), None);
-    }
-    let chain_ok = match last.get(li).copied().flatten() {
-        None => left == u64::MAX,
-        Some((p, pr)) => left == p && pr == fsb,
-    };
-    if !chain_ok || left == fsb || right == fsb {
-        fs.error("xfs.bmbt.sibling", off.saturating_add(8), format!("inode {ino}: bmbt block {agno}/{agbno} has sibling pointers left {left:#x} right {right:#x} that do not match the tree"));
-    }
-    if let Some(s) = last.get_mut(li) {
-        *s = Some((fsb, right));
-    }
-    if leaf {
-        let first = inode::extent(bytes(&b, hdr, 16));
-        if key.is_some_and(|k| k != first.off) {
-            fs.error(
-                "xfs.bmbt.key",
-                off,
-                format!(
-                    "inode {ino}: bmbt key for block {agno}/{agbno} does not match its first extent"
-                ),
-            );
-        }
-        for r in inode::records(&b, hdr, Fs::u(n), 16) {
-            if Fs::w(ext.len()) >= inode::MAX_EXTENTS_PER_FORK {
-                fs.incomplete.get_or_insert_with(|| {
-                    format!(
-                        "inode {ino} has more than {} extents",
-                        inode::MAX_EXTENTS_PER_FORK
-                    )
-                });
-                return false;
-            }
-            ext.push(inode::extent(r));
-        }
-        return true;
-    }
-    let ptrs = hdr.saturating_add(Fs::u(mx).saturating_mul(8));
-    let first_key = be64(&b, hdr);
-    if key.is_some_and(|k| k != first_key) {
-        fs.error("xfs.bmbt.key", off, format!("inode {ino}: bmbt key for block {agno}/{agbno} does not match the child's first key"));
-    }
-    let mut prev: Option<u64> = None;
-    for i in 0..Fs::u(n) {
-        let k = be64(&b, hdr.saturating_add(i.saturating_mul(8)));
-        if prev.is_some_and(|p| k <= p) {
-            fs.error(
-                "xfs.bmbt.key",
-                off.saturating_add(Fs::w(hdr)),
-                format!("inode {ino}: bmbt node {agno}/{agbno} keys out of order"),
-            );
-        }
-        prev = Some(k);
-        let p = be64(&b, ptrs.saturating_add(i.saturating_mul(8)));
-        if !bmbt(
-            fs,
-            cx,
-            ino,
-            p,
-            level.saturating_sub(1),
-            Some(k),
-            last,
-            ext,
-            blocks,
-            which,
-        ) {
-            return false;
-        }
-    }
-    true
-}
-
-fn symlink(
-    fs: &mut Fs<'_>,
-    ino: u64,
-    off: u64,
-    b: &[u8],
-    d: &Dinode,
-    data_off: usize,
-    map: Option<&[Extent]>,
-) {
-    if d.size > 1024 {
-        fs.error(
-            "xfs.symlink.size",
-            off.saturating_add(0x38),
-            format!(
-                "symlink inode {ino} has size {}, more than the 1024-byte maximum",
-                d.size
-            ),
-        );
-        return;
-    }
-    if d.format == format::LOCAL {
-        let t = bytes(b, data_off, Fs::u(d.size));
-        if t.contains(&0) {
-            fs.error(
-                "xfs.symlink.target",
-                off.saturating_add(Fs::w(data_off)),
-                format!("symlink inode {ino}: the inline target holds a NUL"),
-            );
-        }
-        return;
-    }
-    let Some(map) = map else { return };
-    let mut got = 0u64;
-    for e in map {
-        for k in 0..e.len {
-            let Some((a, bb)) = fs.fsb_split(e.start.saturating_add(k)) else {
-                return;
-            };
-            let boff = fs.agb_byte(a, bb);
-            let Some(blk) = fs.read(boff, fs.bs, "symlink block") else {
-                return;
-            };
-            if fs.v5 {
-                let magic = be32(&blk, 0);
-                let o = u64::from(be32(&blk, 4));
-                let n = u64::from(be32(&blk, 8));
-                let uuid: [u8; 16] = arr(&blk, 0x10);
-                let owner = be64(&blk, 0x20);
-                let blkno = be64(&blk, 0x28);
-                if magic != 0x5853_4C4D
-                    || !crc::verify(&blk, 0x0C)
-                    || uuid != fs.uuid
-                    || owner != ino
-                    || blkno != boff / 512
-                    || o != got
-                    || n > fs.bs.saturating_sub(56)
-                {
-                    fs.error("xfs.symlink.block", boff, format!("symlink inode {ino}: remote target block at {boff:#x} has a bad header (magic, CRC, owner, offset or length)"));
-                    return;
-                }
-                if bytes(&blk, 56, Fs::u(n)).contains(&0) {
-                    fs.error(
-                        "xfs.symlink.target",
-                        boff,
-                        format!("symlink inode {ino}: the target holds a NUL"),
-                    );
-                    return;
-                }
-                fs.saw_lsn(be64(&blk, 0x30), boff.saturating_add(0x30), "symlink block");
-                got = got.saturating_add(n);
-            } else {
-                got = got.saturating_add(fs.bs);
-            }
-        }
-    }
-    if fs.v5 && got != d.size {
-        fs.error(
-            "xfs.symlink.size",
-            off.saturating_add(0x38),
-            format!(
-                "symlink inode {ino} has size {} but its blocks hold {got} bytes",
-                d.size
-            ),
-        );
-    }
-}
-
-fn attr_shortform(fs: &mut Fs<'_>, ino: u64, at: u64, fork: &[u8]) {
-    let total = usize::from(be16(fork, 0));
-    let count = usize::from(imgcheck_core::bytes::u8_at(fork, 2));
-    if total < 4 || total > fork.len() {
-        fs.error(
-            "xfs.attr.shortform",
-            at,
-            format!(
-                "inode {ino}: short-form attributes claim {total} bytes in a {}-byte fork",
-                fork.len()
-            ),
-        );
-        return;
-    }
-    let mut p = 4usize;
-    for i in 0..count {
-        let nl = usize::from(imgcheck_core::bytes::u8_at(fork, p));
-        let vl = usize::from(imgcheck_core::bytes::u8_at(fork, p.saturating_add(1)));
-        let end = p.saturating_add(3).saturating_add(nl).saturating_add(vl);
-        if nl == 0 || end > total {
-            fs.error("xfs.attr.shortform", at.saturating_add(Fs::w(p)), format!("inode {ino}: short-form attribute {i} of {count} runs past the attributes' {total} bytes"));
-            return;
-        }
-        p = end;
-    }
-    if p != total {
-        fs.error(
-            "xfs.attr.shortform",
-            at,
-            format!(
-                "inode {ino}: short-form attributes total {total} bytes, their entries end at {p}"
-            ),
-        );
-    }
-}
-
-fn attr_blocks(fs: &mut Fs<'_>, ino: u64, map: &[Extent]) {
-    // Leaf and node blocks carry a da-block header; remote values their own.
-    let (cnt_at, hdr) = if fs.v5 { (56usize, 80usize) } else { (12, 32) };
-    let mut remotes: Vec<(u64, u64, u64)> = Vec::new();
-    let mut first_kind = None;
-    for e in map {
-        for k in 0..e.len.min(1 << 16) {
-            let lblk = e.off.saturating_add(k);
-            let Some((a, bb)) = fs.fsb_split(e.start.saturating_add(k)) else {
-                return;
-            };
-            let boff = fs.agb_byte(a, bb);
-            let Some(blk) = fs.read(boff, fs.bs, "attribute block") else {
-                return;
-            };
-            let da_magic = be16(&blk, 8);
-            if lblk == 0 {
-                first_kind = Some(da_magic);
-            }
-            if !matches!(da_magic, 0x3BEE | 0xFBEE | 0x3EBE | 0xFEBE) {
-                if lblk == 0 {
-                    fs.error("xfs.attr.block", boff, format!("inode {ino}: attribute fork block 0 is neither a leaf nor a node (magic {da_magic:#x})"));
-                }
-                continue;
-            }
-            if fs.v5 {
-                let ok = crc::verify(&blk, 12)
-                    && be64(&blk, 16) == boff / 512
-                    && arr::<16>(&blk, 32) == fs.uuid
-                    && be64(&blk, 48) == ino;
-                if !ok {
-                    fs.error("xfs.attr.block", boff, format!("inode {ino}: attribute block at {boff:#x} has a bad header (CRC, address, UUID or owner)"));
-                    continue;
-                }
-                fs.saw_lsn(be64(&blk, 24), boff.saturating_add(24), "attribute block");
-            }
-            if !matches!(da_magic, 0x3BEE | 0xFBEE) {
-                continue;
-            }
-            let count = usize::from(be16(&blk, cnt_at));
-            if Fs::w(hdr.saturating_add(count.saturating_mul(8))) > fs.bs {
-                fs.error(
-                    "xfs.attr.leaf",
-                    boff,
-                    format!("inode {ino}: attribute leaf claims {count} entries, more than fit"),
-                );
-                continue;
-            }
-            attr_leaf(fs, ino, &blk, boff, cnt_at, hdr, count, &mut remotes);
-        }
-    }
-    if let Some(m) = first_kind {
-        let leaf_magic = (0xFBEE, 0x3BEE);
-        let cx = crate::datree::DaCx {
-            ino,
-            map,
-            fsbs: 1,
-            leaf_magic,
-            what: "attribute fork",
-            code: "xfs.attr",
-        };
-        if matches!(m, 0x3EBE | 0xFEBE) {
-            crate::datree::walk(fs, &cx, 0, &|b| crate::datree::last_hash(b, cnt_at, hdr));
-        } else if matches!(m, 0x3BEE | 0xFBEE) {
-            crate::datree::walk(fs, &cx, 0, &|_| None);
-        }
-    }
-    if fs.v5 {
-        for (vb, vl, at) in remotes {
-            remote_value(fs, ino, map, vb, vl, at);
-        }
-    }
-}
-
-/// One attribute leaf block's entries (`xfs_attr3_leaf_verify` and
-/// repair's `process_leaf_attr_block`): hash order, each name's hash,
-/// entries inside the block past `firstused`, `usedbytes`, the free map.
-#[allow(clippy::too_many_arguments)]
-fn attr_leaf(
-    fs: &mut Fs<'_>,
-    ino: u64,
-    blk: &[u8],
-    boff: u64,
-    cnt_at: usize,
-    hdr: usize,
-    count: usize,
-    remotes: &mut Vec<(u64, u64, u64)>,
-) {
-    let bs = Fs::u(fs.bs);
-    let usedbytes = usize::from(be16(blk, cnt_at.saturating_add(2)));
-    let firstused = usize::from(be16(blk, cnt_at.saturating_add(4)));
-    let fm_at = cnt_at.saturating_add(8);
-    let ents_end = hdr.saturating_add(count.saturating_mul(8));
-    // firstused 0 stands for a whole 64 KiB block
-    let firstused_eff = if firstused == 0 && bs == 65536 {
-        65536
-    } else {
-        firstused
-    };
-    if firstused_eff < ents_end || firstused_eff > bs {
-        fs.error("xfs.attr.leaf", boff.saturating_add(Fs::w(cnt_at)).saturating_add(4), format!("inode {ino}: attribute leaf's first used byte {firstused} is inside its entry table or past the block"));
-        return;
-    }
-    for k in 0..3usize {
-        let base = usize::from(be16(blk, fm_at.saturating_add(k.saturating_mul(4))));
-        let size = usize::from(be16(
-            blk,
-            fm_at.saturating_add(k.saturating_mul(4)).saturating_add(2),
-        ));
-        if base >= bs
-            || base % 4 != 0
-            || size % 4 != 0
-            || base.saturating_add(size) > bs
-            || (size > 0 && base < ents_end)
-        {
-            fs.error("xfs.attr.freemap", boff.saturating_add(Fs::w(fm_at)), format!("inode {ino}: attribute leaf free map entry {k} ({base}+{size}) does not fit the block"));
-        }
-    }
-    let mut prev = 0u32;
-    let mut used = 0usize;
-    for i in 0..count {
-        let p = hdr.saturating_add(i.saturating_mul(8));
-        let h = be32(blk, p);
-        let nameidx = usize::from(be16(blk, p.saturating_add(4)));
-        let flags = imgcheck_core::bytes::u8_at(blk, p.saturating_add(6));
-        if h < prev || nameidx >= bs || nameidx < firstused_eff.min(bs) {
-            fs.error("xfs.attr.leaf", boff.saturating_add(Fs::w(p)), format!("inode {ino}: attribute leaf entry {i} is out of order or points outside the value area"));
-            return;
-        }
-        prev = h;
-        let local = flags & 1 != 0;
-        let (name, size) = if local {
-            let vl = usize::from(be16(blk, nameidx));
-            let nl = usize::from(imgcheck_core::bytes::u8_at(blk, nameidx.saturating_add(2)));
-            (
-                bytes(blk, nameidx.saturating_add(3), nl),
-                (nl.saturating_add(vl).saturating_add(6)) & !3,
-            )
-        } else {
-            let nl = usize::from(imgcheck_core::bytes::u8_at(blk, nameidx.saturating_add(8)));
-            (
-                bytes(blk, nameidx.saturating_add(9), nl),
-                (nl.saturating_add(14)) & !3,
-            )
-        };
-        if name.is_empty() || nameidx.saturating_add(size) > bs {
-            fs.error(
-                "xfs.attr.leaf",
-                boff.saturating_add(Fs::w(nameidx)),
-                format!(
-                    "inode {ino}: attribute leaf entry {i}'s name or value runs past the block"
-                ),
-            );
-            return;
-        }
-        if crate::dir::hashname(name, false) != h {
-            fs.error("xfs.attr.hash", boff.saturating_add(Fs::w(p)), format!("inode {ino}: attribute leaf entry {i} has hash {h:#x}, its name hashes to {:#x}", crate::dir::hashname(name, false)));
-        }
-        used = used.saturating_add(size);
-        if flags & 0x80 != 0 {
-            fs.error("xfs.attr.incomplete", boff.saturating_add(Fs::w(p)).saturating_add(6), format!("inode {ino}: attribute leaf entry {i} is marked incomplete (a set that never finished)"));
-        }
-        if !local && flags & 0x80 == 0 {
-            let vb = u64::from(be32(blk, nameidx));
-            let vl = u64::from(be32(blk, nameidx.saturating_add(4)));
-            remotes.push((vb, vl, boff.saturating_add(Fs::w(nameidx))));
-        }
-    }
-    if used != usedbytes {
-        fs.error("xfs.attr.leaf", boff.saturating_add(Fs::w(cnt_at)).saturating_add(2), format!("inode {ino}: attribute leaf says {usedbytes} bytes of names and values, its entries use {used}"));
-    }
-}
-
-/// A remote attribute value: its blocks' headers give consecutive
-/// offsets and byte counts that add up to the value's length.
-fn remote_value(fs: &mut Fs<'_>, ino: u64, map: &[Extent], vb: u64, vl: u64, at: u64) {
-    let per = fs.bs.saturating_sub(56).max(1);
-    let nblk = vl.div_ceil(per).max(1);
-    let mut done = 0u64;
-    for k in 0..nblk.min(1 << 16) {
-        let lblk = vb.saturating_add(k);
-        let i = map.partition_point(|e| e.off.saturating_add(e.len) <= lblk);
-        let Some(fsb) = map
-            .get(i)
-            .filter(|e| e.off <= lblk)
-            .map(|e| e.start.saturating_add(lblk.saturating_sub(e.off)))
-        else {
-            fs.error(
-                "xfs.attr.remote",
-                at,
-                format!("inode {ino}: remote attribute value block {lblk} is not mapped"),
-            );
-            return;
-        };
-        let Some((a, bb)) = fs.fsb_split(fsb) else {
-            return;
-        };
-        let boff = fs.agb_byte(a, bb);
-        let Some(blk) = fs.read(boff, fs.bs, "remote attribute block") else {
-            return;
-        };
-        let want = per.min(vl.saturating_sub(done));
-        let ok = be32(&blk, 0) == 0x5841_524D
-            && crc::verify(&blk, 12)
-            && u64::from(be32(&blk, 4)) == done
-            && u64::from(be32(&blk, 8)) == want
-            && arr::<16>(&blk, 16) == fs.uuid
-            && be64(&blk, 32) == ino
-            && be64(&blk, 40) == boff / 512;
-        if !ok {
-            fs.error("xfs.attr.remote", boff, format!("inode {ino}: remote attribute value block at {boff:#x} has a bad header (magic, CRC, offset, length or owner)"));
-            return;
-        }
-        fs.saw_lsn(
-            be64(&blk, 48),
-            boff.saturating_add(48),
-            "remote attribute block",
-        );
-        done = done.saturating_add(want);
+        crate::attr::symlink(fs, ino, off, b, &d, fk.data_off, data.as_deref());
     }
 }

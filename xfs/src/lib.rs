@@ -41,12 +41,16 @@
 //! [`inodes::MAX_INODES`]; every chain and tree is visited once.
 
 pub mod ag;
+mod agscan;
+mod attr;
 pub mod btree;
 mod check;
 pub mod claims;
 pub mod crc;
 pub mod datree;
 pub mod dir;
+mod dirsf;
+mod forks;
 pub mod fs;
 pub mod inode;
 pub mod inodes;
