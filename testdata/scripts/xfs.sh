@@ -6,6 +6,7 @@
 source "$(dirname "$0")/common.sh"
 source "$testdata/xfs/lib.sh"
 trap 'xfs_cleanup; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 make_tree "$work/tree"
 u=5a5a5a5a-0000-0000-0000-0000000019
 

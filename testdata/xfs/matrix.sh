@@ -17,6 +17,8 @@ source "$here/../scripts/common.sh"   # sets $work and the fixed clocks
 source "$here/lib.sh"
 logloops=()
 trap 'xfs_cleanup; for l in "${logloops[@]}"; do losetup -d "$l" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+# a signal still unmounts and detaches what this run made (the EXIT trap)
+trap 'exit 130' INT TERM
 make_tree "$work/tree"
 
 RANDOM=$seed
@@ -30,6 +32,8 @@ for i in $(seq 1 "$n"); do
   # xfs_repair -n refuses one AG (no secondary to check geometry against),
   # and mkfs.xfs AGs of less than 16 MiB
   ag=$(pick 2 3 4 7 16)
+  # 64 KiB blocks need a larger log than a small filesystem has room for
+  [ "$bs" = 65536 ] && size=1024
   [ $((size / ag)) -lt 18 ] && ag=$((size / 18))
   if [ "$v4" = 1 ]; then
     isz=$(pick 256 512)
@@ -39,10 +43,11 @@ for i in $(seq 1 "$n"); do
     cnt=0; [ "$fino" = 1 ] && cnt=$(pick 0 1)
     nrext=$(pick 0 0 1)
     isz=$(pick 512 512 1024 2048)
-    [ "$bs" = 1024 ] && [ "$isz" -gt 1024 ] && isz=1024
-    [ "$bs" = 2048 ] && [ "$isz" -gt 2048 ] && isz=2048
+    # an inode is at most half a block
+    [ "$isz" -gt $((bs / 2)) ] && isz=512
+    [ "$isz" -gt $((bs / 2)) ] && isz=256
     opts="-b size=$bs -d agcount=$ag -i size=$isz,sparse=$spin,nrext64=$nrext -m finobt=$fino,rmapbt=$rmap,reflink=$refl,bigtime=$big,inobtcount=$cnt"
-    [ $((RANDOM % 4)) -eq 0 ] && opts+=" -s size=4096"
+    [ "$bs" -ge 4096 ] && [ $((RANDOM % 4)) -eq 0 ] && opts+=" -s size=4096"
     [ $((RANDOM % 5)) -eq 0 ] && opts+=" -n size=$(pick 8192 16384)"
   fi
   extlog=""
