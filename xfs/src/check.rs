@@ -223,6 +223,18 @@ fn run_checks(fs: &mut Fs<'_>, source: SuperblockSource, opts: &Options) -> Summ
     };
     size_vs_container(fs);
     primary_rules(fs);
+    if fs.agcount == 1 {
+        fs.push(
+            Finding::info(
+                "xfs.sb.single_ag",
+                LAYER,
+                0x58,
+                Space::Disk,
+                "one AG only: there is no secondary superblock to check the geometry against, so xfs_repair -n refuses to run without -o force_geometry".to_string(),
+            )
+            .with_hint(Hint::read_only("xfs_repair -n -o force_geometry {dev}")),
+        );
+    }
 
     // The log first, as repair's phase 2 does: its state colours what follows.
     let lg = log::check(fs);

@@ -545,3 +545,33 @@ fn hostile_bytes_never_panic() {
         let _ = check(&BytesReader::new(m), &Options { depth: Depth::Full });
     }
 }
+
+/// util-linux's blkid XFS images (../shared/corpus): small one-AG
+/// filesystems mkfs.xfs made, v4 and v5; read clean, the single AG named.
+#[test]
+fn blkid_corpus_images() {
+    let Some(dir) = imgcheck_testdata::corpus_dir().map(|d| d.join("blkid-fs")) else {
+        println!("skipped: no ../shared/corpus");
+        return;
+    };
+    let mut n = 0;
+    for name in ["xfs", "xfs-v5"] {
+        let Ok(out) = std::process::Command::new("xz")
+            .arg("-dc")
+            .arg(dir.join(format!("{name}.img.xz")))
+            .output()
+        else {
+            println!("skipped: no xz");
+            return;
+        };
+        let r = BytesReader::new(out.stdout);
+        let rep = check(&r, &Options { depth: Depth::Full });
+        assert!(problems(&rep).is_empty(), "{name}: {:#?}", problems(&rep));
+        assert!(
+            codes(&rep).contains(&"xfs.sb.single_ag".to_string()),
+            "{name}"
+        );
+        n += 1;
+    }
+    println!("blkid corpus: {n} XFS images read clean");
+}
