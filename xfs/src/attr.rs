@@ -185,6 +185,7 @@ pub(crate) fn attr_blocks(fs: &mut Fs<'_>, ino: u64, map: &[Extent]) {
         let leaf_magic = (0xFBEE, 0x3BEE);
         let cx = crate::datree::DaCx {
             ino,
+            at: fs.ino_byte(ino).unwrap_or(0),
             map,
             fsbs: 1,
             leaf_magic,

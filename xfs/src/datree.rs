@@ -19,6 +19,8 @@ const NODE_V4: u16 = 0xFEBE;
 pub struct DaCx<'m> {
     /// Owning inode.
     pub ino: u64,
+    /// Its byte offset (where findings without a block point).
+    pub at: u64,
     /// The fork's mapping, sorted by file offset.
     pub map: &'m [Extent],
     /// Filesystem blocks per tree block (directories: the directory block).
@@ -76,7 +78,7 @@ pub fn walk(
         {
             fs.error(
                 format!("{}.sibling", cx.code),
-                0,
+                cx.at,
                 format!("{} of inode {}: the last block at level {lvl} (file block {blk}) has a forward pointer {forw}", cx.what, cx.ino),
             );
         }
@@ -97,7 +99,7 @@ fn visit(
     if !w.seen.insert(blk) || w.seen.len() > (1 << 20) {
         fs.error(
             format!("{}.cycle", cx.code),
-            0,
+            cx.at,
             format!(
                 "{} of inode {}: block {blk} is reached twice in its hash tree",
                 cx.what, cx.ino
@@ -108,7 +110,7 @@ fn visit(
     let Some((disk, b)) = read(fs, cx, blk) else {
         fs.error(
             format!("{}.hole", cx.code),
-            0,
+            cx.at,
             format!(
                 "{} of inode {}: hash tree block {blk} is not mapped",
                 cx.what, cx.ino

@@ -74,6 +74,8 @@ pub struct DirCx<'m> {
     pub map: &'m [Extent],
     /// `di_size`.
     pub size: u64,
+    /// The inode's byte offset, where findings with no block of their own point.
+    pub at: u64,
 }
 
 impl DirCx<'_> {
@@ -104,7 +106,7 @@ pub fn blocks(fs: &mut Fs<'_>, cx: &DirCx<'_>) -> Dir {
     let mut bests: HashMap<u64, u16> = HashMap::new();
     let mut leaf_ents: Vec<LeafEnt> = Vec::new();
     let mut leaf1: Option<(u64, Vec<u8>)> = None;
-    let mut frees: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut frees: Vec<(u64, Vec<u8>, u64)> = Vec::new();
     let mut leafn_count = 0u64;
     let mut block_form = false;
     let mut root_node = false;
@@ -409,7 +411,7 @@ pub fn blocks(fs: &mut Fs<'_>, cx: &DirCx<'_>) -> Dir {
                 d.damaged = true;
                 continue;
             }
-            frees.push((disk, buf));
+            frees.push((disk, buf, lblk));
         }
     }
     // The hash tree over the leaves, from its root at the leaf offset.
@@ -417,6 +419,7 @@ pub fn blocks(fs: &mut Fs<'_>, cx: &DirCx<'_>) -> Dir {
     if root_node {
         let dcx = crate::datree::DaCx {
             ino: cx.ino,
+            at: cx.at,
             map: cx.map,
             fsbs: fsb_per,
             leaf_magic: (LEAFN_V4, LEAFN_V5),
@@ -429,6 +432,7 @@ pub fn blocks(fs: &mut Fs<'_>, cx: &DirCx<'_>) -> Dir {
     } else if leaf1.is_some() {
         let dcx = crate::datree::DaCx {
             ino: cx.ino,
+            at: cx.at,
             map: cx.map,
             fsbs: fsb_per,
             leaf_magic: (LEAF1_V4, LEAF1_V5),
@@ -442,7 +446,7 @@ pub fn blocks(fs: &mut Fs<'_>, cx: &DirCx<'_>) -> Dir {
     if block_form && (has_leaf || !frees.is_empty() || starts.len() > 1) {
         fs.error(
             "xfs.dir.form",
-            0,
+            cx.at,
             format!(
                 "directory inode {}: a single-block directory with other blocks",
                 cx.ino
@@ -452,7 +456,7 @@ pub fn blocks(fs: &mut Fs<'_>, cx: &DirCx<'_>) -> Dir {
     if !block_form && !starts.is_empty() && !has_leaf && !d.damaged {
         fs.error(
             "xfs.dir.form",
-            0,
+            cx.at,
             format!(
                 "directory inode {}: data blocks without a leaf index",
                 cx.ino
@@ -465,7 +469,7 @@ pub fn blocks(fs: &mut Fs<'_>, cx: &DirCx<'_>) -> Dir {
         if cx.size != want && !d.damaged {
             fs.error(
                 "xfs.dir.size",
-                0,
+                cx.at,
                 format!(
                     "directory inode {}: size {} but its data blocks end at {want}",
                     cx.ino, cx.size
@@ -480,7 +484,7 @@ pub fn blocks(fs: &mut Fs<'_>, cx: &DirCx<'_>) -> Dir {
         if data_ents != leaf_ents {
             fs.error(
                 "xfs.dir.leaf.entries",
-                0,
+                cx.at,
                 format!("directory inode {}: the hash index holds {} live entries, the data blocks {} (or their hashes or addresses differ)", cx.ino, leaf_ents.len(), data_ents.len()),
             );
         }
@@ -507,7 +511,40 @@ pub fn blocks(fs: &mut Fs<'_>, cx: &DirCx<'_>) -> Dir {
         }
     }
     let per_free = dbsize.saturating_sub(if fs.v5 { 64 } else { 16 }) / 2;
-    for (disk, buf) in &frees {
+    // A node directory indexes the free space of every data block: free
+    // block k, at the k-th directory block of the free offset, covers the
+    // data blocks from k × per_free.
+    let mut covered: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    for (disk, buf, lblk) in &frees {
+        let k = lblk
+            .saturating_sub(free_fsb)
+            .checked_div(fsb_per)
+            .unwrap_or(0);
+        let fd_want = k.saturating_mul(per_free);
+        let fd_have = u64::from(if fs.v5 { be32(buf, 0x30) } else { be32(buf, 4) });
+        if fd_have != fd_want {
+            fs.error("xfs.dir.free.header", *disk, format!("directory inode {}: free index block {k} starts at data block {fd_have}, not {fd_want}", cx.ino));
+        } else {
+            covered.insert(k);
+        }
+    }
+    if leafn_count > 0
+        && !d.damaged
+        && let Some(last) = last_data_db
+    {
+        let need = last.checked_div(per_free).unwrap_or(0);
+        if let Some(k) = (0..=need.min(1 << 20)).find(|k| !covered.contains(k)) {
+            fs.error(
+                "xfs.dir.free.missing",
+                cx.at,
+                format!(
+                    "directory inode {}: no free index block {k} for its data blocks",
+                    cx.ino
+                ),
+            );
+        }
+    }
+    for (disk, buf, _) in &frees {
         let (fd, nv, nu, hdr) = if fs.v5 {
             (be32(buf, 0x30), be32(buf, 0x34), be32(buf, 0x38), 64usize)
         } else {
@@ -566,7 +603,7 @@ fn read_dir_block(
         let Some(fsb) = cx.lookup(lblk.saturating_add(k)) else {
             fs.error(
                 "xfs.dir.hole",
-                0,
+                cx.at,
                 format!(
                     "directory inode {}: block {} of a directory block is not mapped",
                     cx.ino,

@@ -159,6 +159,7 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
                     ino: job.ino,
                     map,
                     size: job.size,
+                    at: fs.ino_byte(job.ino).unwrap_or(0),
                 },
             ),
         };
