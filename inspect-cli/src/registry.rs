@@ -17,6 +17,7 @@ pub mod layers {
     pub mod qcow2;
     pub mod raw;
     pub mod signature;
+    pub mod xfs;
 }
 
 /// Every layer, in probe order. Containers claim image files, the
@@ -27,6 +28,7 @@ pub static REGISTRY: &[&dyn Inspector] = &[
     &layers::raw::Raw,
     &layers::gpt::PartitionTable,
     &layers::ext4::Ext4,
+    &layers::xfs::Xfs,
     &layers::signature::Identified,
 ];
 

@@ -432,7 +432,7 @@ fn size_vs_container(fs: &mut Fs<'_>) {
                     human_size(have.saturating_sub(fs_bytes))
                 ),
             )
-            .with_hint(Hint::writes("xfs_growfs {mountpoint}").because("grows a mounted XFS into the rest of its container, after xfs_repair -n {dev} is clean")),
+            .with_hint(Hint::advice("to use the space, grow the filesystem with xfs_growfs on its mount point (XFS grows mounted only), after xfs_repair -n {dev} is clean"))
         );
     }
 }
