@@ -1,0 +1,436 @@
+//! Differential test against `fsck.fat -n` (dosfstools): every fixture,
+//! then damaged copies — bit flips, byte overwrites and zeroed sectors in
+//! the boot sector, the FAT32 backup boot sector, FSInfo, each FAT copy,
+//! directories and file data — each checked by both. Every copy fsck.fat
+//! flags (exit 1) must be flagged here (a warning or an error, or the
+//! info finding of the same class for a stale free count), and every class
+//! of problem fsck.fat prints must be among ours; a copy fsck.fat calls
+//! clean that this crate flags is a false alarm unless its class is one
+//! fsck.fat does not check (listed in `NOT_CHECKED_BY_FSCK`, each with
+//! why it is damage).
+//!
+//! A fixed-seed sample runs in the suite; `IMGCHECK_FAT_DIFF=full` (see
+//! testdata/scripts/fat-differential.sh) runs every fixture with more
+//! copies. Needs fsck.fat; says so and skips without it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
+mod common;
+use common::*;
+use imgcheck_core::{BytesReader, Depth, FileReader, Severity};
+use imgcheck_fat::{Options, Root, Volume, check};
+use imgcheck_testdata::fixture;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+
+/// Classes this crate reports that fsck.fat does not look at, each real
+/// damage or a real risk; a copy flagged only for these is not a false alarm.
+const NOT_CHECKED_BY_FSCK: &[(&str, &str)] = &[
+    (
+        "fat.boot.signature",
+        "the 55 AA the specification requires; a BIOS does not boot without it",
+    ),
+    (
+        "fat.bpb.jump",
+        "Windows does not mount a boot sector without its jump",
+    ),
+    (
+        "fat.bpb.media",
+        "Linux refuses to mount a media byte other than F0, F8-FF",
+    ),
+    (
+        "fat.bpb.sector_size",
+        "Linux mounts only 512-4096 byte sectors",
+    ),
+    (
+        "fat.bpb.cluster_size",
+        "Linux refuses sectors per cluster that are not a power of two",
+    ),
+    (
+        "fat.bpb.root_entries",
+        "Linux refuses a root directory that does not fill whole sectors",
+    ),
+    (
+        "fat.fat.media",
+        "FAT[0] must repeat the boot sector's media byte (fatgen103)",
+    ),
+    (
+        "fat.fat.io_error_bit",
+        "the driver recorded a disk error (FAT[1] bit 14/26)",
+    ),
+    (
+        "fat.fat.active_copy",
+        "Windows reads the active FAT ExtFlags names",
+    ),
+    (
+        "fat.backup_boot.differs",
+        "fsck.fat prints it and leaves it (exit 0)",
+    ),
+];
+
+struct Copy {
+    target: &'static str,
+    kind: &'static str,
+    at: u64,
+    bytes: Vec<u8>,
+}
+
+/// Byte ranges worth damaging, by target.
+fn targets(img: &[u8]) -> Vec<(&'static str, Vec<(u64, u64)>)> {
+    let r = BytesReader::new(img.to_vec());
+    let v = Volume::open(&r).expect("fixture opens");
+    let g = v.geometry().clone();
+    let b = v.bpb().clone();
+    let ss = g.sector_size as u64;
+    let mut t: Vec<(&'static str, Vec<(u64, u64)>)> = vec![("boot", vec![(0, 0x5A), (0, 512)])];
+    if b.fat32_layout {
+        let bk = b.backup_boot_sector as u64 * ss;
+        t.push(("backup", vec![(bk, 0x5A)]));
+        let fi = b.fsinfo_sector as u64 * ss;
+        t.push(("fsinfo", vec![(fi, 4), (fi + 484, 12), (fi + 508, 4)]));
+    }
+    let fat = v.fat();
+    let used: Vec<u32> = (2..=g.max_cluster())
+        .filter(|&c| fat.value(c) != 0)
+        .collect();
+    for k in 0..g.num_fats {
+        let start = g.fat_copy_start(k);
+        let bits = g.kind.bits();
+        let mut ranges = vec![(start, (2 * bits).div_ceil(8))];
+        for &c in used.iter().step_by((used.len() / 200).max(1)) {
+            ranges.push((start + c as u64 * bits / 8, bits.div_ceil(8)));
+        }
+        t.push((if k == 0 { "fat1" } else { "fat2" }, ranges));
+    }
+    let map = v.file_map(&Default::default());
+    let mut dirs = Vec::new();
+    if let Root::Fixed { start, entries } = g.root {
+        dirs.push((start, entries as u64 * 32));
+    }
+    if let Root::Chain { .. } = g.root {
+        for x in v.chain(&v.root()).extents {
+            dirs.push((x.start, x.len));
+        }
+    }
+    let mut data = Vec::new();
+    for f in &map.files {
+        for x in &f.extents {
+            if f.is_dir {
+                dirs.push((x.start, x.len));
+            } else {
+                data.push((x.start, x.len));
+            }
+        }
+    }
+    // Live slots only: damage to free slots past the end is rarely seen.
+    let mut slots = Vec::new();
+    for (s, l) in dirs {
+        for o in (s..s + l).step_by(32) {
+            let n0 = img[o as usize];
+            if n0 != 0 && n0 != 0xE5 {
+                slots.push((o, 32));
+            }
+        }
+    }
+    t.push(("dir", slots));
+    if !data.is_empty() {
+        t.push(("data", data));
+    }
+    t
+}
+
+fn make(rng: &mut Rng, img: &[u8], target: &'static str, ranges: &[(u64, u64)]) -> Copy {
+    let (s, l) = *rng.pick(ranges);
+    let at = s + rng.below(l.max(1));
+    let k = rng.below(10);
+    if k < 4 {
+        let bit = 1u8 << rng.below(8);
+        Copy {
+            target,
+            kind: "bit flip",
+            at,
+            bytes: vec![img[at as usize] ^ bit],
+        }
+    } else if k < 8 {
+        let mut v = rng.below(256) as u8;
+        if v == img[at as usize] {
+            v ^= 0xFF;
+        }
+        Copy {
+            target,
+            kind: "byte",
+            at,
+            bytes: vec![v],
+        }
+    } else {
+        let at = at & !511;
+        let len = 512.min(img.len() as u64 - at);
+        Copy {
+            target,
+            kind: "zero sector",
+            at,
+            bytes: vec![0; len as usize],
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    copies: u64,
+    fsck_flagged: u64,
+    fsck_noted: u64,
+    ours_flagged_of_fsck_flagged: u64,
+    info_only_match: u64,
+    known_42: u64,
+    known_42_copies: u64,
+    misses: Vec<String>,
+    class_misses: BTreeMap<String, u64>,
+    false_alarms: Vec<String>,
+    not_checked: BTreeMap<String, u64>,
+    unknown_lines: BTreeSet<String>,
+    by_target: BTreeMap<String, (u64, u64, u64)>,
+    by_class: BTreeMap<String, (u64, u64)>,
+}
+
+fn run_copy(t: &mut Tally, name: &str, path: &std::path::Path, c: &Copy) {
+    let fk = fsck(path);
+    let r = FileReader::open(path).unwrap();
+    let rep = check(&r, &Options { depth: Depth::Full });
+    let ours_all = our_classes(&rep.findings, Severity::Info);
+    let flagging: Vec<_> = rep
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .collect();
+    let what = format!(
+        "{name} {} {} @{:#x} {:02x?}",
+        c.target,
+        c.kind,
+        c.at,
+        &c.bytes[..c.bytes.len().min(4)]
+    );
+    t.copies += 1;
+    t.unknown_lines.extend(fk.unknown.iter().cloned());
+    let e = t
+        .by_target
+        .entry(format!("{} / {}", c.target, c.kind))
+        .or_default();
+    e.0 += 1;
+    if fk.flagged() {
+        e.1 += 1;
+    }
+    if !flagging.is_empty() {
+        e.2 += 1;
+    }
+    let no83 = c.target == "dir" && {
+        // fsck.fat 4.2 calls a name bad when NTRes bit 0x20 (its
+        // FAT_NO_83NAME) is set and there is no long name; upstream dropped
+        // that (dosfstools c3a71fd) and so does this crate.
+        let e = std::fs::read(path)
+            .map(|b| b[(c.at & !31) as usize + 12])
+            .unwrap_or(0);
+        e & 0x20 != 0
+    };
+    for cl in &fk.classes {
+        let m = satisfied(cl, &ours_all);
+        if !m && no83 && (*cl == "name_bad" || *cl == "no83") {
+            t.known_42 += 1;
+            continue;
+        }
+        let b = t.by_class.entry(cl.to_string()).or_default();
+        b.0 += 1;
+        if m {
+            b.1 += 1;
+        } else {
+            *t.class_misses.entry(cl.to_string()).or_default() += 1;
+            if t.class_misses[*cl] <= 3 {
+                t.misses.push(format!(
+                    "class {cl} missed: {what}\n    fsck: {}\n    ours: {:?}",
+                    fk.text
+                        .lines()
+                        .filter(|l| !l.trim().is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                    rep.findings
+                        .iter()
+                        .map(|f| f.code.to_string())
+                        .collect::<Vec<_>>()
+                ));
+            }
+        }
+    }
+    if fk.flagged() {
+        t.fsck_flagged += 1;
+        let all_classes_matched = !fk.classes.is_empty()
+            && fk
+                .classes
+                .iter()
+                .all(|c| satisfied(c, &ours_all) || (no83 && (*c == "name_bad" || *c == "no83")));
+        if !flagging.is_empty() {
+            t.ours_flagged_of_fsck_flagged += 1;
+        } else if all_classes_matched && no83 {
+            t.ours_flagged_of_fsck_flagged += 1;
+            t.known_42_copies += 1;
+        } else if all_classes_matched {
+            t.ours_flagged_of_fsck_flagged += 1;
+            t.info_only_match += 1;
+        } else {
+            t.misses.push(format!(
+                "MISSED COPY: {what}\n    fsck rc {:?}: {}\n    ours: {:?}",
+                fk.rc,
+                fk.text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                rep.findings
+                    .iter()
+                    .map(|f| format!("{} {}", f.severity, f.code))
+                    .collect::<Vec<_>>()
+            ));
+        }
+    } else if !fk.classes.is_empty() {
+        t.fsck_noted += 1;
+    } else if !flagging.is_empty() {
+        let unexplained: Vec<_> = flagging
+            .iter()
+            .filter(|f| !NOT_CHECKED_BY_FSCK.iter().any(|(c, _)| *c == f.code))
+            .collect();
+        if unexplained.is_empty() {
+            for f in &flagging {
+                *t.not_checked.entry(f.code.to_string()).or_default() += 1;
+            }
+        } else {
+            t.false_alarms.push(format!(
+                "FALSE ALARM: {what}\n    {}",
+                unexplained
+                    .iter()
+                    .map(|f| f.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n    ")
+            ));
+        }
+    }
+}
+
+fn run(fixtures: &[&str], per_fixture: u64, seed: u64) -> Tally {
+    let mut t = Tally::default();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, name) in fixtures.iter().enumerate() {
+        let src = fixture(&format!("fat/{name}"));
+        let img = std::fs::read(&src).unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, &img).unwrap();
+        // The clean fixture first: both must call it clean (or note the same).
+        let clean = Copy {
+            target: "none",
+            kind: "clean",
+            at: 0,
+            bytes: vec![img[0]],
+        };
+        run_copy(&mut t, name, &path, &clean);
+        let tg = targets(&img);
+        let mut rng = Rng(seed ^ (i as u64).wrapping_mul(0x1000_0001));
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        for _ in 0..per_fixture {
+            let (target, ranges) = rng.pick(&tg);
+            if ranges.is_empty() {
+                continue;
+            }
+            let c = make(&mut rng, &img, target, ranges);
+            f.write_all_at(&c.bytes, c.at).unwrap();
+            run_copy(&mut t, name, &path, &c);
+            f.write_all_at(&img[c.at as usize..c.at as usize + c.bytes.len()], c.at)
+                .unwrap();
+        }
+    }
+    t
+}
+
+fn report(t: &Tally) -> String {
+    let mut s = String::new();
+    use std::fmt::Write as _;
+    writeln!(s, "fat differential: {} copies; fsck.fat flagged {} (exit 1), noted {} more (exit 0 with a message)", t.copies, t.fsck_flagged, t.fsck_noted).unwrap();
+    writeln!(s, "  flagged here: {} of the {} fsck.fat flags ({} by an info finding of the same class only)", t.ours_flagged_of_fsck_flagged, t.fsck_flagged, t.info_only_match).unwrap();
+    writeln!(
+        s,
+        "  by target / damage: copies, fsck.fat flagged, flagged here"
+    )
+    .unwrap();
+    for (k, (n, a, b)) in &t.by_target {
+        writeln!(s, "    {k:<28} {n:>5} {a:>5} {b:>5}").unwrap();
+    }
+    writeln!(s, "  fsck.fat classes: reported, also reported here").unwrap();
+    for (k, (n, m)) in &t.by_class {
+        writeln!(s, "    {k:<16} {n:>5} {m:>5}").unwrap();
+    }
+    writeln!(s, "  class misses: {:?}", t.class_misses).unwrap();
+    writeln!(s, "  fsck.fat 4.2's FAT_NO_83NAME names (dropped upstream, c3a71fd): {} classes, {} copies flagged by fsck.fat only for it (counted as matched)", t.known_42, t.known_42_copies).unwrap();
+    writeln!(
+        s,
+        "  flagged here, clean for fsck.fat, in classes it does not check: {:?}",
+        t.not_checked
+    )
+    .unwrap();
+    writeln!(s, "  false alarms: {}", t.false_alarms.len()).unwrap();
+    for m in t.misses.iter().chain(&t.false_alarms) {
+        writeln!(s, "{m}").unwrap();
+    }
+    if !t.unknown_lines.is_empty() {
+        writeln!(s, "  fsck.fat lines not classified: {:?}", t.unknown_lines).unwrap();
+    }
+    s
+}
+
+#[test]
+fn fsck_fat_differential() {
+    if !fsck_available() {
+        eprintln!("SKIPPED fat differential: fsck.fat (dosfstools) is not installed");
+        return;
+    }
+    let full = std::env::var("IMGCHECK_FAT_DIFF").is_ok_and(|v| v == "full");
+    let t = if full {
+        let all: Vec<String> = imgcheck_testdata::list("fat")
+            .into_iter()
+            .map(|n| n.trim_start_matches("fat/").to_string())
+            .collect();
+        let names: Vec<&str> = all.iter().map(String::as_str).collect();
+        let n = std::env::var("IMGCHECK_FAT_DIFF_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(150);
+        run(&names, n, 0x05EE_DFA7)
+    } else {
+        run(
+            &[
+                "fat12-floppy.img",
+                "fat16-R8.img",
+                "fat16-16m.img",
+                "fat32-34m.img",
+                "fat12-S4096.img",
+            ],
+            40,
+            0x05EE_DFA7,
+        )
+    };
+    let text = report(&t);
+    println!("{text}");
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(if full {
+        "fat-differential-full.txt"
+    } else {
+        "fat-differential.txt"
+    });
+    let _ = std::fs::File::create(&out).and_then(|mut f| f.write_all(text.as_bytes()));
+    eprintln!("report written to {}", out.display());
+    assert!(t.copies > 0);
+    assert_eq!(
+        t.ours_flagged_of_fsck_flagged, t.fsck_flagged,
+        "copies fsck.fat flags that this crate does not:\n{text}"
+    );
+    assert!(
+        t.class_misses.is_empty(),
+        "fsck.fat classes missed:\n{text}"
+    );
+    assert!(t.false_alarms.is_empty(), "false alarms:\n{text}");
+}
