@@ -7,6 +7,7 @@
 //! root directory's label.
 
 mod boot;
+mod chains;
 mod fats;
 mod label;
 mod lost;
@@ -155,7 +156,13 @@ fn finish(cx: Ctx<'_>) -> Report {
         .has_extended()
         .then(|| label_text(&b.volume_label))
         .filter(|l| !l.is_empty());
-    let root_label = cx.root_label.as_ref().map(label_text);
+    // A name starting with byte 0xE5 is stored with 0x05 there.
+    let root_label = cx.root_label.map(|mut l| {
+        if l[0] == 0x05 {
+            l[0] = crate::dir::DELETED;
+        }
+        label_text(&l)
+    });
     let label = root_label
         .clone()
         .or_else(|| boot_label.clone().filter(|l| l != "NO NAME"));

@@ -3,6 +3,8 @@
 //! finding codes, and a seeded random source.
 #![allow(dead_code)]
 
+pub mod img;
+
 use imgcheck_core::{Finding, Severity};
 use std::collections::BTreeSet;
 use std::path::Path;
