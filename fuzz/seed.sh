@@ -41,3 +41,7 @@ printf '\x81\x05\x00\x10\x00\x01\x07' > corpus/xfs_image/resealed-1k
 printf '\x02\x00\x00\x54\x00\x01\xff' > corpus/xfs_image/v4-sb
 printf '\xc3\x20\x00\x30\x00\x02\x10\x40\x00\x08\x00\x00\x00' > corpus/xfs_image/dirty-quick
 for f in "$fx"/xfs/*.zst; do [ -e "$f" ] && seed xfs_raw "$f" 2097152; done
+# fat: the first 256 KiB of each FAT fixture (boot sector, FATs, root,
+# the first directories and files); the target repairs the BPB for the
+# length it is given.
+for f in "$fx"/fat/*.zst; do [ -e "$f" ] && seed fat_check "$f" 262144; done

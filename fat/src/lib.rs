@@ -86,6 +86,14 @@ pub mod summary;
 pub mod table;
 pub mod volume;
 
+/// Every bound of the check and the file API, in one place.
+pub mod limits {
+    pub use crate::check::{MAX_DEPTH, MAX_DIR_ENTRIES, MAX_NODES};
+    pub use crate::table::MAX_FAT_BYTES;
+    pub use crate::volume::{MAX_DIR_BYTES, MAX_PATH_COMPONENTS};
+    pub use crate::{MAX_EXTENTS_LISTED, MAX_LOST_LISTED};
+}
+
 pub use bpb::{Bpb, FatKind, Geometry, Root};
 pub use hints::FSCK_FAT_N;
 pub use probe::{Identified, identify, probe};

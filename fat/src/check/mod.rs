@@ -13,6 +13,8 @@ mod label;
 mod lost;
 mod tree;
 
+pub use tree::{MAX_DEPTH, MAX_DIR_ENTRIES, MAX_NODES};
+
 use crate::bpb::{Bpb, FatKind, Geometry, volume_id_text};
 use crate::dir::label_text;
 use crate::reads::Reads;
@@ -46,6 +48,9 @@ pub(crate) struct Ctx<'r> {
     pub(crate) root_label: Option<[u8; 11]>,
     /// The root directory was read (its label lookup means something).
     pub(crate) root_scanned: bool,
+    /// A directory's bytes could not be read (past the end or failed):
+    /// what it held is unknown, so nothing is called lost.
+    pub(crate) dir_unread: bool,
     /// Clusters claimed by the tree walk.
     pub(crate) owned: Option<crate::bitmap::Bitmap>,
     /// The tree walk reached every directory it could (the root was read):
@@ -122,6 +127,7 @@ pub(crate) fn run(r: &dyn ReadAt, o: &Options) -> Report {
         lost: Vec::new(),
         root_label: None,
         root_scanned: false,
+        dir_unread: false,
         owned: None,
         walk_complete: false,
         unclaimed: None,

@@ -157,7 +157,13 @@ pub(super) fn walk(cx: &mut Ctx<'_>) {
         .iter()
         .fold(0u32, |a, n| a.saturating_add(n.claimed));
     cx.usage = Some(w.usage);
-    cx.walk_complete = root_ok && !w.stopped;
+    if cx.dir_unread {
+        cx.stopped(
+            "directory clusters could not be read: lost chains and the free count were not judged"
+                .into(),
+        );
+    }
+    cx.walk_complete = root_ok && !w.stopped && !cx.dir_unread;
     cx.owned = Some(w.owned);
     cx.fat = Some(fat);
 }
@@ -308,8 +314,9 @@ fn gather(cx: &mut Ctx<'_>, w: &Walk, fat: Option<&Fat>, d: u32) -> Vec<(u64, [u
         && let Root::Fixed { start, entries } = g.root
     {
         let len = u64::from(entries).saturating_mul(32);
-        if let Ok(b) = cx.reads.vec(start, len, max_bytes, "root directory") {
-            push_all(&mut out, start, &b);
+        match cx.reads.vec(start, len, max_bytes, "root directory") {
+            Ok(b) => push_all(&mut out, start, &b),
+            Err(_) => cx.dir_unread = true,
         }
         return out;
     }
@@ -339,8 +346,9 @@ fn gather(cx: &mut Ctx<'_>, w: &Walk, fat: Option<&Fat>, d: u32) -> Vec<(u64, [u
             break;
         }
         let at = g.cluster_offset(c);
-        if let Ok(b) = cx.reads.vec(at, cs, cs, "directory cluster") {
-            push_all(&mut out, at, &b);
+        match cx.reads.vec(at, cs, cs, "directory cluster") {
+            Ok(b) => push_all(&mut out, at, &b),
+            Err(_) => cx.dir_unread = true,
         }
         read_bytes = read_bytes.saturating_add(cs);
         n = n.saturating_sub(1);

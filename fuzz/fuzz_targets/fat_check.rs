@@ -1,0 +1,111 @@
+#![no_main]
+//! Structure-aware: the input is a FAT image (seeded with the fixtures'
+//! first 256 KiB). Unless its last byte has bit 7 set, the boot sector
+//! is first repaired into one whose BPB is consistent (sector size a power
+//! of two, sectors per cluster a power of two, 1–2 FATs, a FAT large
+//! enough for the clusters the input's length gives, a root directory),
+//! so the fuzzer spends its time in the FAT, the directories and the
+//! chains rather than being turned away by the boot sector. Then the full
+//! and quick checks run, and the file API walks the tree and reads every
+//! file it finds (bounded).
+use imgcheck_core::{BytesReader, Depth};
+use imgcheck_fat::{MapLimits, Options, Volume, check, probe};
+use libfuzzer_sys::fuzz_target;
+
+fn le16(d: &[u8], o: usize) -> u32 {
+    u32::from(u16::from_le_bytes([d[o], d[o + 1]]))
+}
+fn le32(d: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([d[o], d[o + 1], d[o + 2], d[o + 3]])
+}
+fn put16(d: &mut [u8], o: usize, v: u32) {
+    d[o..o + 2].copy_from_slice(&(v as u16).to_le_bytes());
+}
+fn put32(d: &mut [u8], o: usize, v: u32) {
+    d[o..o + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn repair(d: &mut [u8]) {
+    let mut bps = le16(d, 0x0B);
+    if ![512, 1024, 2048, 4096].contains(&bps) {
+        bps = 512;
+        put16(d, 0x0B, bps);
+    }
+    if !d[0x0D].is_power_of_two() {
+        d[0x0D] = 1 << (d[0x0D] & 3);
+    }
+    let spc = u32::from(d[0x0D]);
+    if le16(d, 0x0E) == 0 {
+        put16(d, 0x0E, 1);
+    }
+    let rsvd = le16(d, 0x0E).min(64);
+    put16(d, 0x0E, rsvd);
+    if !(1..=2).contains(&d[0x10]) {
+        d[0x10] = 1 + (d[0x10] & 1);
+    }
+    let nfats = u32::from(d[0x10]);
+    let total = (d.len() as u64 / u64::from(bps)) as u32;
+    let fat32 = le16(d, 0x16) == 0 && le32(d, 0x24) != 0;
+    if fat32 {
+        put16(d, 0x13, 0);
+        put32(d, 0x20, total);
+        put16(d, 0x11, 0);
+        if le32(d, 0x2C) < 2 {
+            put32(d, 0x2C, 2);
+        }
+    } else {
+        let mut root = le16(d, 0x11) & !15;
+        if root == 0 {
+            root = 512;
+        }
+        put16(d, 0x11, root);
+        if total < 65536 {
+            put16(d, 0x13, total);
+            put32(d, 0x20, 0);
+        } else {
+            put16(d, 0x13, 0);
+            put32(d, 0x20, total);
+        }
+    }
+    let root_secs = (le16(d, 0x11) * 32).div_ceil(bps);
+    let mut fs = if fat32 { le32(d, 0x24) } else { le16(d, 0x16) }.clamp(1, 4096);
+    for _ in 0..4 {
+        let data = total.saturating_sub(rsvd + nfats * fs + root_secs);
+        let clusters = data / spc;
+        let bits = if fat32 { 32 } else if clusters <= 4084 { 12 } else { 16 };
+        let need = ((u64::from(clusters) + 2) * bits).div_ceil(8).div_ceil(u64::from(bps)) as u32;
+        if fs >= need {
+            break;
+        }
+        fs = need;
+    }
+    if fat32 {
+        put32(d, 0x24, fs);
+    } else {
+        put16(d, 0x16, fs.min(0xFFFF));
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 512 {
+        return;
+    }
+    let mut d = data.to_vec();
+    if d[d.len() - 1] & 0x80 == 0 {
+        repair(&mut d);
+    }
+    let r = BytesReader::new(d);
+    let _ = probe(&r);
+    let _ = check(&r, &Options { depth: Depth::Full });
+    let _ = check(&r, &Options { depth: Depth::Quick });
+    if let Ok(v) = Volume::open(&r) {
+        let map = v.file_map(&MapLimits { max_files: 4096, max_extents: 1 << 16 });
+        for f in map.files.iter().take(32) {
+            if let Ok(Some(e)) = v.lookup(&f.path) {
+                let _ = v.read(&e, 1 << 16);
+            }
+        }
+        let _ = v.lookup(r"\EFI\BOOT\BOOTX64.EFI");
+        let _ = map.owners(imgcheck_fat::ByteRange { start: 0, len: u64::MAX / 2 });
+    }
+});
