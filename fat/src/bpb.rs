@@ -279,9 +279,12 @@ impl Bpb {
         self.has_extended().then(|| volume_id_text(self.volume_id))
     }
 
-    /// Whether the jump instruction is one the specification allows.
+    /// Whether the first byte is one Windows accepts as the boot sector's
+    /// jump (fastfat's `FatIsBootSectorFat`: a short or near jump, or the
+    /// 0x49 some old formatters wrote; the specification's `EB xx 90` is
+    /// one of them).
     pub fn jump_ok(&self) -> bool {
-        matches!(self.jump, [0xEB, _, 0x90] | [0xE9, _, _])
+        matches!(self.jump[0], 0xEB | 0xE9 | 0x49)
     }
 }
 

@@ -350,6 +350,16 @@ fn copies_differ_and_out_of_range() {
     i.set_fat(c, 0xFF0);
     let r = i.check();
     assert_eq!(find(&r, "fat.fat.out_of_range").severity, Severity::Error);
+    // The floppy's FAT12 ends with half a byte no entry uses; fsck.fat
+    // compares it too.
+    let mut i = Img::load("fat12-floppy.img");
+    let last = i.g.fat_copy_start(1) + i.g.fat_used_bytes() - 1;
+    i.b[last as usize] ^= 0x80;
+    assert!(
+        find(&i.check(), "fat.fat.copies_differ")
+            .message
+            .contains("unused bits")
+    );
     let mut i = Img::load("fat32-34m.img");
     i.put(0x28, &[0x83, 0]);
     assert!(has(&i.check(), "fat.fat.active_copy"));

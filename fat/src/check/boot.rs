@@ -163,7 +163,7 @@ pub(super) fn bpb_fields(cx: &mut Ctx<'_>) {
                 "fat.bpb.jump",
                 at(0),
                 format!(
-                    "the boot sector starts with {:02x} {:02x} {:02x}, not a jump (EB xx 90 or E9 xx xx): Windows does not recognise the volume; Linux and fsck.fat do not check it",
+                    "the boot sector starts with {:02x} {:02x} {:02x}, not a jump instruction (EB or E9): Windows does not recognise the volume; Linux and fsck.fat do not check it",
                     b.jump[0], b.jump[1], b.jump[2]
                 ),
                 None,

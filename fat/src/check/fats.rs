@@ -217,6 +217,23 @@ pub(super) fn load_and_compare(cx: &mut Ctx<'_>) {
         };
         let (first, n) = differing(g.kind, g.clusters, &fat, &other, DIFFS_NAMED);
         if n == 0 {
+            // fsck.fat compares whole bytes: the unused half byte after a
+            // FAT12's last entry counts for it too.
+            let used = usize::try_from(g.fat_used_bytes()).unwrap_or(usize::MAX);
+            let (a, b) = (fat.bytes().get(..used), other.bytes().get(..used));
+            if a.is_some() && b.is_some() && a != b {
+                cx.finding(
+                    Severity::Warning,
+                    "fat.fat.copies_differ",
+                    g.fat_copy_start(k).saturating_add(g.fat_used_bytes().saturating_sub(1)),
+                    format!(
+                        "FAT copies {} and {} differ only in the unused bits after the last entry (fsck.fat counts that as a difference)",
+                        cx.chosen.saturating_add(1),
+                        k.saturating_add(1)
+                    ),
+                    Some(repair_on_copy("fsck.fat copies the first intact FAT over the others")),
+                );
+            }
             continue;
         }
         let named: Vec<String> = first
