@@ -6,7 +6,7 @@
 
 use crate::bpb::{FatKind, Geometry};
 use crate::reads::{Miss, Reads};
-use imgcheck_core::bytes::{u8_at, u64_of, usize_of};
+use imgcheck_core::bytes::{u8_at, usize_of};
 
 /// The largest FAT copy read into memory: 256 MiB is the FAT of a 2 TiB
 /// FAT32 volume with 32 KiB clusters, the largest Windows formats.
@@ -190,40 +190,69 @@ fn entry_range(kind: FatKind, from: u64, to: u64) -> (u32, u32) {
     )
 }
 
-/// Entries (cluster numbers from 2) whose values differ between two copies
-/// of bytes, in ascending order, at most `cap` of them, and how many in all.
-pub(crate) fn differing(
-    kind: FatKind,
-    clusters: u32,
+/// How copy `k` on disk compares with a loaded copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Compared {
+    /// The first differing entries (cluster, that copy's value), at most
+    /// the cap.
+    pub(crate) first: Vec<(u32, u32)>,
+    /// How many entries differ.
+    pub(crate) entries: u64,
+    /// Whether any byte of entries 0 to `clusters + 1` differs (fsck.fat
+    /// compares bytes: a FAT12's unused trailing half byte counts).
+    pub(crate) bytes_differ: bool,
+}
+
+/// Compares copy `k` with `a`, reading `k` a chunk at a time so only one
+/// copy is ever held. A FAT12 or FAT16 fits one chunk; FAT32 entries never
+/// straddle one.
+pub(crate) fn compare_copy(
+    reads: &mut Reads<'_>,
+    g: &Geometry,
     a: &Fat,
-    b: &Fat,
+    k: u32,
     cap: usize,
-) -> (Vec<u32>, u64) {
-    let mut out = Vec::new();
-    let mut n = 0u64;
-    let last = clusters.saturating_add(1);
-    // Compare bytes first: equal stretches are skipped at memory speed.
-    let (ab, bb) = (a.bytes(), b.bytes());
-    let len = ab.len().min(bb.len());
-    let step = 4096usize;
-    let mut i = 0usize;
-    while i < len {
-        let j = i.saturating_add(step).min(len);
-        if ab.get(i..j) != bb.get(i..j) {
-            let first = entry_range(kind, u64_of(i), u64_of(j));
-            for c in first.0..first.1.min(last.saturating_add(1)) {
-                if a.raw(c) != b.raw(c) {
-                    n = n.saturating_add(1);
-                    if out.len() < cap {
-                        out.push(c);
+) -> Compared {
+    let mut out = Compared::default();
+    let used = g.fat_used_bytes();
+    let start = g.fat_copy_start(k);
+    let last = g.max_cluster();
+    let bits = g.kind.bits();
+    let what = format!("FAT copy {}", k.saturating_add(1));
+    let mut next = 0u32;
+    let mut off = 0u64;
+    while off < used {
+        let n = CHUNK.min(used.saturating_sub(off));
+        let mut buf = vec![0u8; usize_of(n)];
+        let here = a
+            .bytes()
+            .get(usize_of(off)..usize_of(off.saturating_add(n)));
+        let readable = reads
+            .read(start.saturating_add(off), &mut buf, &what)
+            .is_ok();
+        let end = off.saturating_add(n);
+        let hi = u32::try_from(end.saturating_mul(8).checked_div(bits).unwrap_or(0))
+            .unwrap_or(u32::MAX)
+            .min(last.saturating_add(1));
+        if readable && here != Some(buf.as_slice()) {
+            out.bytes_differ = true;
+            let base = u32::try_from(off.saturating_mul(8).checked_div(bits).unwrap_or(0))
+                .unwrap_or(u32::MAX);
+            let b = Fat::from_bytes(g.kind, u32::MAX.saturating_sub(2), buf);
+            for c in next.max(base)..hi {
+                let theirs = b.raw(c.saturating_sub(base));
+                if a.readable(c) && a.raw(c) != theirs {
+                    out.entries = out.entries.saturating_add(1);
+                    if out.first.len() < cap {
+                        out.first.push((c, theirs & g.kind.mask()));
                     }
                 }
             }
         }
-        i = j;
+        next = hi;
+        off = end;
     }
-    // Entries of a copy cut short by the end of the reader differ too.
-    (out, n)
+    out
 }
 
 #[cfg(test)]
@@ -272,13 +301,29 @@ mod tests {
 
     #[test]
     fn differing_entries_are_found_and_capped() {
-        let a = Fat::from_bytes(FatKind::Fat16, 8000, vec![0u8; 16004]);
-        let mut bb = vec![0u8; 16004];
-        bb[2 * 9] = 1;
-        bb[2 * 7000 + 1] = 1;
-        bb[2 * 7001] = 1;
-        let b = Fat::from_bytes(FatKind::Fat16, 8000, bb);
-        let (first, n) = differing(FatKind::Fat16, 8000, &a, &b, 2);
-        assert_eq!((first, n), (vec![9, 7000], 3));
+        // A FAT16 geometry with 8000 clusters and two FATs of 32 sectors.
+        let mut boot = vec![0u8; 512];
+        boot[0x0B..0x0D].copy_from_slice(&512u16.to_le_bytes());
+        boot[0x0D] = 1;
+        boot[0x0E] = 1;
+        boot[0x10] = 2;
+        boot[0x11..0x13].copy_from_slice(&512u16.to_le_bytes());
+        boot[0x13..0x15].copy_from_slice(&(1 + 64 + 32 + 8000u16).to_le_bytes());
+        boot[0x16..0x18].copy_from_slice(&32u16.to_le_bytes());
+        let g = Geometry::from_bpb(&crate::bpb::Bpb::parse(&boot)).unwrap();
+        assert_eq!((g.kind, g.clusters), (FatKind::Fat16, 8000));
+        let mut img = vec![0u8; 512 * (1 + 64)];
+        let second = 512 + 32 * 512;
+        img[second + 2 * 9] = 1;
+        img[second + 2 * 7000 + 1] = 1;
+        img[second + 2 * 7001] = 1;
+        let r = imgcheck_core::BytesReader::new(img);
+        let mut reads = Reads::new(&r);
+        let a = Fat::load(&mut reads, &g, 0).unwrap();
+        let c = compare_copy(&mut reads, &g, &a, 1, 2);
+        assert_eq!(
+            (c.first, c.entries, c.bytes_differ),
+            (vec![(9, 1), (7000, 0x100)], 3, true)
+        );
     }
 }

@@ -6,7 +6,7 @@
 use super::Ctx;
 use crate::bpb::FatKind;
 use crate::hints::{fsck_n, repair_on_copy};
-use crate::table::{Entry, Fat, LoadError, MAX_FAT_BYTES, differing};
+use crate::table::{Entry, Fat, LoadError, MAX_FAT_BYTES, compare_copy};
 use imgcheck_core::{Hint, Severity, human_size};
 
 /// Differing entries named in a finding.
@@ -212,16 +212,12 @@ pub(super) fn load_and_compare(cx: &mut Ctx<'_>) {
         if k == cx.chosen {
             continue;
         }
-        let Ok(other) = Fat::load(&mut cx.reads, &g, k) else {
-            continue;
-        };
-        let (first, n) = differing(g.kind, g.clusters, &fat, &other, DIFFS_NAMED);
+        let cmp = compare_copy(&mut cx.reads, &g, &fat, k, DIFFS_NAMED);
+        let (first, n) = (cmp.first, cmp.entries);
         if n == 0 {
             // fsck.fat compares whole bytes: the unused half byte after a
             // FAT12's last entry counts for it too.
-            let used = usize::try_from(g.fat_used_bytes()).unwrap_or(usize::MAX);
-            let (a, b) = (fat.bytes().get(..used), other.bytes().get(..used));
-            if a.is_some() && b.is_some() && a != b {
+            if cmp.bytes_differ {
                 cx.finding(
                     Severity::Warning,
                     "fat.fat.copies_differ",
@@ -238,14 +234,14 @@ pub(super) fn load_and_compare(cx: &mut Ctx<'_>) {
         }
         let named: Vec<String> = first
             .iter()
-            .map(|&c| format!("cluster {c}: {:#x} / {:#x}", fat.value(c), other.value(c)))
+            .map(|&(c, v)| format!("cluster {c}: {:#x} / {v:#x}", fat.value(c)))
             .collect();
         let mirror = if g.kind == FatKind::Fat32 && cx.bpb.ext_flags & 0x80 != 0 {
             " (mirroring is off in BPB_ExtFlags, so Windows keeps only the active copy current)"
         } else {
             ""
         };
-        let at = first.first().map_or(g.fat_copy_start(k), |&c| {
+        let at = first.first().map_or(g.fat_copy_start(k), |&(c, _)| {
             g.fat_copy_start(k)
                 .saturating_add(crate::table::entry_byte(g.kind, c))
         });
