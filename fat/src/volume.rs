@@ -487,73 +487,75 @@ impl<R: ReadAt> Volume<R> {
     /// entries, no long-name slots, no label, no `.` or `..`; long names
     /// only where their slots are consistent and match the short name.
     pub fn read_dir(&self, dir: &FileEntry) -> Result<Vec<FileEntry>, FileError> {
+        let mut out = Vec::new();
+        self.scan(dir, |e| {
+            out.push(e);
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `visit` with each entry of `dir` (as [`Volume::read_dir`]
+    /// lists them) until it returns `false`.
+    fn scan(
+        &self,
+        dir: &FileEntry,
+        mut visit: impl FnMut(FileEntry) -> bool,
+    ) -> Result<(), FileError> {
         if !dir.is_dir() {
             return Err(FileError::NotADirectory(dir.path.clone()));
         }
         let fat32 = self.g.kind == FatKind::Fat32;
-        let mut bytes = Vec::new();
-        let mut bases = Vec::new();
         let is_root = dir.entry_offset == 0 && dir.path == "/";
-        match (is_root, self.g.root) {
-            (true, Root::Fixed { start, entries }) => {
-                let len = u64::from(entries).saturating_mul(32);
-                bytes = read_vec(&self.r, start, len, MAX_DIR_BYTES)?;
-                bases.push((0usize, start, len));
-            }
-            _ => {
-                for x in self.chain(dir).extents {
-                    let b = read_vec(&self.r, x.start, x.len, MAX_DIR_BYTES)?;
-                    bases.push((bytes.len(), x.start, x.len));
-                    bytes.extend(b);
-                }
-            }
-        }
-        let offset_of = |i: usize| -> u64 {
-            bases
-                .iter()
-                .rev()
-                .find(|(from, _, _)| *from <= i)
-                .map_or(0, |&(from, at, _)| {
-                    at.saturating_add(u64_of(i.saturating_sub(from)))
-                })
+        let extents = match (is_root, self.g.root) {
+            (true, Root::Fixed { start, entries }) => vec![ByteRange {
+                start,
+                len: u64::from(entries).saturating_mul(32).min(MAX_DIR_BYTES),
+            }],
+            _ => self.chain(dir).extents,
         };
         let mut lfn = LfnState::new();
         let mut ignored = Vec::new();
-        let mut out = Vec::new();
         let sep = if dir.path == "/" { "" } else { "/" };
-        for (k, ch) in bytes.chunks_exact(ENTRY_LEN).enumerate() {
-            let e = RawEntry::parse(ch);
-            let at = offset_of(k.saturating_mul(ENTRY_LEN));
-            if e.is_free() {
-                lfn.check_orphaned(&mut ignored);
-                continue;
+        for x in extents {
+            let bytes = read_vec(&self.r, x.start, x.len, MAX_DIR_BYTES)?;
+            for (k, ch) in bytes.chunks_exact(ENTRY_LEN).enumerate() {
+                ignored.clear();
+                let e = RawEntry::parse(ch);
+                let at = x.start.saturating_add(u64_of(k).saturating_mul(32));
+                if e.is_free() {
+                    lfn.check_orphaned(&mut ignored);
+                    continue;
+                }
+                if e.is_lfn() {
+                    lfn.add_slot(&LfnSlot::parse(ch), at, &mut ignored);
+                    continue;
+                }
+                let long = lfn
+                    .take(&e, at, &mut ignored)
+                    .filter(|l| l.valid && !l.name.is_empty());
+                if e.is_volume() || e.name == DOT || e.name == DOTDOT {
+                    continue;
+                }
+                let short = e.short_name();
+                let name = long.map_or_else(|| short.clone(), |l| l.name);
+                let entry = FileEntry {
+                    path: format!("{}{sep}{name}", dir.path),
+                    name,
+                    short_name: short,
+                    attr: e.attr,
+                    size: if e.is_dir() { 0 } else { e.size },
+                    first_cluster: e.first_cluster(fat32),
+                    entry_offset: at,
+                    modified: e.written(),
+                    created: e.created(),
+                };
+                if !visit(entry) {
+                    return Ok(());
+                }
             }
-            if e.is_lfn() {
-                lfn.add_slot(&LfnSlot::parse(ch), at, &mut ignored);
-                continue;
-            }
-            let long = lfn
-                .take(&e, at, &mut ignored)
-                .filter(|l| l.valid && !l.name.is_empty());
-            ignored.clear();
-            if e.is_volume() || e.name == DOT || e.name == DOTDOT {
-                continue;
-            }
-            let short = e.short_name();
-            let name = long.map_or_else(|| short.clone(), |l| l.name);
-            out.push(FileEntry {
-                path: format!("{}{sep}{name}", dir.path),
-                name,
-                short_name: short,
-                attr: e.attr,
-                size: if e.is_dir() { 0 } else { e.size },
-                first_cluster: e.first_cluster(fat32),
-                entry_offset: at,
-                modified: e.written(),
-                created: e.created(),
-            });
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The entry at `path` (`/EFI/BOOT/BOOTX64.EFI` or
@@ -582,10 +584,14 @@ impl<R: ReadAt> Volume<R> {
                 return Ok(None);
             }
             let want = part.to_lowercase();
-            let found = self
-                .read_dir(cur)?
-                .into_iter()
-                .find(|e| e.name.to_lowercase() == want || e.short_name.to_lowercase() == want);
+            let mut found = None;
+            self.scan(cur, |e| {
+                if e.name.to_lowercase() == want || e.short_name.to_lowercase() == want {
+                    found = Some(e);
+                    return false;
+                }
+                true
+            })?;
             match found {
                 Some(e) => stack.push(e),
                 None => return Ok(None),
