@@ -11,6 +11,43 @@ use common::{fsck, fsck_available, our_classes, satisfied};
 use imgcheck_core::{BytesReader, Depth, Severity};
 use imgcheck_fat::{Options, check, probe};
 
+struct Output {
+    stdout: Vec<u8>,
+}
+
+/// The decompressed image, kept in the target's tmp dir between runs
+/// (keyed by the compressed file's size and mtime).
+fn unxz(xz: &std::path::Path) -> Option<Vec<u8>> {
+    let meta = std::fs::metadata(xz).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    let name = xz.file_name()?.to_string_lossy().into_owned();
+    let cached = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("blkid-fs")
+        .join(format!("{name}.{}.{mtime}", meta.len()));
+    if let Ok(b) = std::fs::read(&cached) {
+        return Some(b);
+    }
+    let out = std::process::Command::new("xz")
+        .arg("-dc")
+        .arg(xz)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return Some(Vec::new());
+    }
+    let _ = std::fs::create_dir_all(cached.parent()?);
+    let tmp = cached.with_extension(format!("tmp{}", std::process::id()));
+    if std::fs::write(&tmp, &out.stdout).is_ok() {
+        let _ = std::fs::rename(&tmp, &cached);
+    }
+    Some(out.stdout)
+}
+
 #[test]
 fn blkid_images() {
     let Some(corpus) = imgcheck_testdata::corpus_dir() else {
@@ -33,17 +70,14 @@ fn blkid_images() {
     let mut wrong = Vec::new();
     let (mut fat, mut other, mut fsck_compared, mut known) = (0, 0, 0, 0);
     for name in &names {
-        let Ok(out) = std::process::Command::new("xz")
-            .arg("-dc")
-            .arg(dir.join(format!("{name}.img.xz")))
-            .output()
-        else {
+        let Some(bytes) = unxz(&dir.join(format!("{name}.img.xz"))) else {
             println!("SKIPPED blkid corpus: no xz");
             return;
         };
-        if !out.status.success() {
+        if bytes.is_empty() {
             continue;
         }
+        let out = Output { stdout: bytes };
         let expected =
             std::fs::read_to_string(dir.join(format!("{name}.expected"))).unwrap_or_default();
         let key = |k: &str| {
