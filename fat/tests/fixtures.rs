@@ -247,6 +247,12 @@ fn backup_boot_sector() {
     let mut i = Img::load("fat32-34m.img");
     i.le16(0x32, 40);
     assert!(has(&i.check(), "fat.backup_boot.outside_reserved"));
+    let mut i = Img::load("fat32-8m.img");
+    i.le16(0x32, 0xFFF0);
+    assert!(
+        has(&i.check(), "fat.backup_boot.unreadable"),
+        "sector 65520 lies past the 8 MiB image"
+    );
 }
 
 #[test]
