@@ -139,6 +139,13 @@ pub fn run() -> u8 {
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     let siblings = batch::small_siblings(&items);
+    // PVs of one VG may be spread over the images given: one pool for the
+    // run, so each VG is assembled from all of them.
+    let pool = std::sync::Arc::new(crate::pool::Pool::new(
+        items.iter().map(|i| i.path.clone()).collect(),
+    ));
+    let lvm2 = crate::layers::lvm2::Lvm2::pooled(pool);
+    let registry = crate::registry::replacing(&lvm2);
     let progress = progress_bar(items.len());
     let mut status = exit::CLEAN;
     let mut rows: Vec<render::SummaryRow> = Vec::new();
@@ -152,7 +159,7 @@ pub fn run() -> u8 {
             if item.snapshot.is_some() {
                 opts.snapshot.clone_from(&item.snapshot);
             }
-            let mut r = pipeline::inspect_image(&item.path, args.format, &opts);
+            let mut r = pipeline::inspect_image_with(&registry, &item.path, args.format, &opts);
             if let (Ok(rep), Some(Some(f))) = (&mut r, siblings.get(i)) {
                 rep.layout.push(f.clone());
                 rep.next_steps = crate::steps::next_steps(rep);

@@ -36,6 +36,7 @@ pub struct Layout {
 pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
     let mut out = Layout::default();
     out.findings.extend(disk_not_inspected(root));
+    out.findings.extend(volumes_not_grown(root));
     let Some(disk) = disk else {
         return out;
     };
@@ -434,4 +435,54 @@ pub fn overwritten_start(fs: &Node, index: u32) -> Option<Finding> {
     .with_hint(Hint::advice("do not mount or repair in place; copy the partition, then recover from the backup superblock on the copy (see the ext4 findings for the exact e2fsck -b line)"));
     f.place = Place::root().join(Step::Partition(index));
     Some(f)
+}
+
+/// Every logical volume that was extended (its node carries the LVM2
+/// layer's dated `lvm2.lv.extended`) while the filesystem in it was never
+/// grown: the space lvextend added is unused. A filesystem larger than its
+/// volume is the filesystem layer's own finding (truncated).
+fn volumes_not_grown(root: &Node) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for lv in root.walk() {
+        let Some(Step::Volume(name)) = lv.place.0.last() else {
+            continue;
+        };
+        let (Some(size), Some(fs)) = (lv.facts.claimed_size, lv.children.first()) else {
+            continue;
+        };
+        let Some(fs_size) = fs.facts.claimed_size else {
+            continue;
+        };
+        let extended = lv
+            .findings
+            .iter()
+            .any(|f| f.code == crate::layers::lvm2::EXTENDED);
+        if !extended || fs_size.saturating_add(SLACK) > size {
+            continue;
+        }
+        let hint = match fs.kind.as_str() {
+            "ext4" | "ext3" | "ext2" => Hint::writes("e2fsck -f {dev}; resize2fs {dev}")
+                .on(Target::This)
+                .because("grow the filesystem into the volume, after the check (lvextend -r does both)"),
+            "xfs" => Hint::advice("xfs_repair -n {dev}; then xfs_growfs on the mounted filesystem (lvextend -r does both)"),
+            _ => Hint::advice("grow the filesystem into the volume with its own tool, after a check"),
+        };
+        let mut f = Finding::warning(
+            "layout.size_chain.volume_grown",
+            Layer::LAYOUT,
+            fs_size,
+            Space::Volume,
+            format!(
+                "LV {name} is {} ({size} bytes) but its {} filesystem is {} ({fs_size} bytes): the LV was extended (dated on the LV) and the filesystem never grown, so {} are unused",
+                human_size(size),
+                fs.kind,
+                human_size(fs_size),
+                human_size(size.saturating_sub(fs_size))
+            ),
+        )
+        .with_hint(hint);
+        f.place = lv.place.clone();
+        out.push(f);
+    }
+    out
 }

@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Modules, each importing only those listed before it: `exit`, `options`,
-//! `limits`, `level`, `devices` (leaves); `registry` (with the adapters in
+//! `limits`, `level`, `devices` (leaves); `pool` (the PVs of a run); `registry` (with the adapters in
 //! `layers/`); `report`; `layout` and `steps` (checks over the report
 //! tree); `pipeline`; `render`, `svg`; `batch`; `cli`.
 
@@ -27,6 +27,7 @@ pub mod level;
 pub mod limits;
 pub mod options;
 pub mod pipeline;
+pub mod pool;
 pub mod registry;
 pub mod render;
 pub mod report;

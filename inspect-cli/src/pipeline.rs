@@ -34,13 +34,24 @@ pub fn inspect_image(
     format: Option<Format>,
     opts: &Options,
 ) -> Result<ImageReport, Fatal> {
+    inspect_image_with(REGISTRY, path, format, opts)
+}
+
+/// [`inspect_image`] with the layers of `registry` (the CLI's, whose LVM2
+/// layer assembles VGs from every image of the run).
+pub fn inspect_image_with(
+    registry: &[&dyn Inspector],
+    path: &Path,
+    format: Option<Format>,
+    opts: &Options,
+) -> Result<ImageReport, Fatal> {
     let file: Arc<dyn ReadAt> = open_file(path)?;
     // A snapshot's report is named after it, so several of one image differ.
     let name = match &opts.snapshot {
         Some(s) => format!("{}@{s}", path.display()),
         None => path.display().to_string(),
     };
-    inspect_reader(&name, file, format, opts)
+    inspect_with(registry, &name, file, format.map(Format::layer), opts)
 }
 
 /// Checks an image held by any reader (a file, a buffer, a test's damaged
@@ -324,7 +335,13 @@ impl Walk<'_> {
                                 )
                             })
                             .collect(),
-                        facts: Facts::default(),
+                        // A volume's size is its reader's: what the size
+                        // chain compares its filesystem with.
+                        facts: Facts {
+                            claimed_size: (matches!(child.step, Step::Volume(_)) && child.descend)
+                                .then(|| child.reader.len()),
+                            ..Facts::default()
+                        },
                         details: cn.details,
                         children: Vec::new(),
                         span,

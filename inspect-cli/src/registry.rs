@@ -14,6 +14,7 @@ use imgcheck_core::{Budget, Context, Expect, Inspector, Options, Place, Probe, P
 pub mod layers {
     pub mod ext4;
     pub mod gpt;
+    pub mod lvm2;
     pub mod qcow2;
     pub mod raw;
     pub mod signature;
@@ -27,10 +28,21 @@ pub static REGISTRY: &[&dyn Inspector] = &[
     &layers::qcow2::Qcow2,
     &layers::raw::Raw,
     &layers::gpt::PartitionTable,
+    &layers::lvm2::SOLO,
     &layers::ext4::Ext4,
     &layers::xfs::Xfs,
     &layers::signature::Identified,
 ];
+
+/// [`REGISTRY`] with `layer` in place of the listed layer of the same
+/// name (an adapter carrying state for one run, such as the LVM2 layer
+/// over a [`crate::pool::Pool`]).
+pub fn replacing<'a>(layer: &'a dyn Inspector) -> Vec<&'a dyn Inspector> {
+    REGISTRY
+        .iter()
+        .map(|&l| if l.name() == layer.name() { layer } else { l })
+        .collect()
+}
 
 /// The layer of `registry` whose probe has the strongest evidence for
 /// `reader` (the first listed of equals), with that evidence; only the layer

@@ -1,0 +1,258 @@
+//! LVM2 as an [`Inspector`]: a physical volume's node (its label, header
+//! and metadata copies as facts, its VG's findings and history) and the
+//! VG's logical volumes as children, each checked like a disk — or, for an
+//! oVirt volume, like a disk image (qcow2 or raw).
+//!
+//! A VG is assembled from every PV of the run ([`crate::pool`]) when the
+//! adapter has a pool, else from the one PV it reads. Its LVs and the
+//! findings about the VG as a whole go on the node of its first PV given;
+//! its other PVs say where to look.
+
+use crate::level::{self, Level};
+use crate::pool::Pool;
+use imgcheck_core::time::utc;
+use imgcheck_core::{
+    Child, Context, Expect, Finding, Inspected, Inspector, Probe, Promise, ReadAt, Space,
+    Strength, human_size,
+};
+use imgcheck_lvm2::{
+    Assembly, Change, FoundBy, Input, Limits, VolumeGroup, assemble, layer,
+};
+use serde_json::json;
+use std::sync::Arc;
+
+/// The LVM2 layer: alone (each PV assembled by itself), or over a
+/// [`Pool`] of every PV the run was given.
+pub struct Lvm2 {
+    pool: Option<Arc<Pool>>,
+}
+
+/// The LVM2 layer without a pool: what [`crate::registry::REGISTRY`]
+/// lists. A PV of a multi-PV VG read this way has its other PVs missing.
+pub static SOLO: Lvm2 = Lvm2 { pool: None };
+
+impl Lvm2 {
+    /// The layer assembling VGs from the PVs of `pool`.
+    pub fn pooled(pool: Arc<Pool>) -> Lvm2 {
+        Lvm2 { pool: Some(pool) }
+    }
+
+    /// The pool's assembly and this reader's input in it.
+    fn member(&self, cx: &Context<'_>) -> Option<(&crate::pool::Shared, usize)> {
+        let pool = self.pool.as_ref()?;
+        let origin = cx.options.origin.as_deref()?;
+        pool.member(origin, cx.place)
+    }
+}
+
+impl Inspector for Lvm2 {
+    fn name(&self) -> &'static str {
+        "lvm2"
+    }
+
+    /// A `LABELONE` label in the first four sectors is a PV (its CRC
+    /// decides how strong the evidence is); without one, a reader the
+    /// pool's assembly recognised as a PV of some VG (by its metadata
+    /// area or its exact layout) is one too.
+    fn probe(&self, r: &dyn ReadAt, cx: &Context<'_>) -> Option<Probe> {
+        if level::of(cx) != Level::Contents {
+            return None;
+        }
+        if let Some(l) = imgcheck_lvm2::probe(r).and_then(|l| l.label) {
+            return Some(if l.crc_ok() {
+                Probe::new(
+                    Strength::Structure,
+                    format!("LVM2 PV label in sector {}, CRC good", l.sector),
+                )
+            } else {
+                Probe::new(
+                    Strength::Magic,
+                    format!("LVM2 PV label in sector {}, its CRC failing", l.sector),
+                )
+            });
+        }
+        let (s, i) = self.member(cx)?;
+        let st = s.assembly.inputs.get(i)?;
+        let (v, _) = st.member_of.as_ref()?;
+        let vg = s.assembly.vgs.get(*v)?;
+        let how = vg
+            .pvs
+            .iter()
+            .find_map(|p| p.found.as_ref().filter(|(k, _)| *k == i).map(|(_, b)| b))?;
+        let why = match how {
+            FoundBy::MetadataArea { at } => format!("its metadata area at byte {at}"),
+            FoundBy::Layout => "its exact size and extent layout".to_string(),
+            FoundBy::Label | FoundBy::DamagedLabel => "its label".to_string(),
+        };
+        Some(Probe::new(
+            Strength::Structure,
+            format!("no PV label, but a PV of VG {} by {why}", vg.name()),
+        ))
+    }
+
+    fn inspect(&self, r: &Arc<dyn ReadAt>, cx: &Context<'_>) -> Inspected {
+        let local;
+        let (a, i, shared): (&Assembly, usize, _) = match self.member(cx) {
+            Some((s, i)) => (&s.assembly, i, Some(s)),
+            None => {
+                local = assemble(
+                    &[Input {
+                        name: cx.place.to_string(),
+                        reader: Arc::clone(r),
+                    }],
+                    &Limits::default(),
+                );
+                (&local, 0, None)
+            }
+        };
+        let vg = layer::vg_of(a, i);
+        // The VG's LVs are checked once, under its first PV given.
+        let first = vg.and_then(|vg| {
+            vg.pvs
+                .iter()
+                .filter_map(|p| p.found.as_ref().map(|f| f.0))
+                .min()
+        });
+        let mut title = layer::title(a, i);
+        let name_of = |k: usize| {
+            shared
+                .and_then(|s| s.image_of(k))
+                .map_or_else(|| format!("input {k}"), |p| p.display().to_string())
+        };
+        if let (Some(vg), Some(k)) = (vg, first) {
+            if k == i {
+                let elsewhere: Vec<String> = vg
+                    .pvs
+                    .iter()
+                    .filter_map(|p| p.found.as_ref().map(|f| f.0))
+                    .filter(|&j| shared.is_some_and(|s| s.image_of(j) != s.image_of(i)))
+                    .map(name_of)
+                    .collect();
+                if !elsewhere.is_empty() {
+                    title.push_str(&format!(
+                        "; assembled with the PVs in {}",
+                        elsewhere.join(", ")
+                    ));
+                }
+            } else {
+                title.push_str(&format!(
+                    "; the VG and its LVs are reported with its first PV, in {}",
+                    name_of(k)
+                ));
+            }
+        }
+        let mut node = Inspected::new("lvm2", title);
+        node.findings = layer::findings(a, i);
+        node.events = layer::events(a, i);
+        if let Some(vg) = vg {
+            for e in &mut node.events {
+                if e.source.is_empty() {
+                    e.source = format!("VG {}", vg.name());
+                }
+            }
+        }
+        node.facts = layer::pv_facts(a, i);
+        node.details = json!({
+            "pv": a.inputs.get(i),
+            "vg": vg.map(|vg| json!({
+                "name": vg.name(),
+                "id": vg.metadata.id,
+                "seqno": vg.metadata.seqno,
+                "extent_size": vg.metadata.extent_bytes(),
+                "from_history": vg.from_history,
+                "copies": vg.copies,
+                "pvs": vg.pvs,
+            })),
+        });
+        if let Some(vg) = vg
+            && first == Some(i)
+        {
+            let visible = vg.lvs.iter().filter(|l| l.visible);
+            node.children = layer::lv_children(vg)
+                .into_iter()
+                .zip(visible)
+                .map(|(mut c, lv)| {
+                    if let (Some(n), Some(f)) = (c.node.as_mut(), resized(vg, &lv.name)) {
+                        n.findings.push(f);
+                    }
+                    like_a_disk(c)
+                })
+                .collect();
+        }
+        node
+    }
+}
+
+/// An LV holding a partition table (a VM's whole disk on a libvirt LVM
+/// pool) is read like a disk, by the partition-table layer; any other
+/// LV's contents (a filesystem, swap) are read directly, as a partition's
+/// are — a table layer on them would only add a "no table" node, and on a
+/// partial LV read errors about a backup header that was never there.
+fn like_a_disk(mut c: Child) -> Child {
+    if c.expect.contents == Promise::Unknown && c.descend && holds_table(c.reader.as_ref()) {
+        c.expect = Expect {
+            contents: Promise::Disk,
+            type_name: Some("logical volume holding a partition table".into()),
+        };
+    }
+    c
+}
+
+/// An MBR boot signature at byte 510 with no filesystem's boot sector
+/// around it, or a GPT header at byte 512 or 4096.
+fn holds_table(r: &dyn ReadAt) -> bool {
+    let at = |off: u64, want: &[u8]| {
+        let mut b = vec![0u8; want.len()];
+        r.read_exact_at(off, &mut b).is_ok() && b == want
+    };
+    if at(512, b"EFI PART") || at(4096, b"EFI PART") {
+        return true;
+    }
+    at(510, &[0x55, 0xaa]) && imgcheck_gpt::identify(r).is_none()
+}
+
+/// The code of the finding that dates an lvextend: the size-chain check
+/// (`layout`) reads it to tell a filesystem never grown from one made
+/// small on purpose.
+pub const EXTENDED: &str = "lvm2.lv.extended";
+
+/// When the history in the metadata areas shows `lv` resized: an info
+/// finding on the LV with the date, so a filesystem below that was never
+/// grown (or was cut off) is dated by the lvextend (or lvreduce).
+fn resized(vg: &VolumeGroup, lv: &str) -> Option<Finding> {
+    let d = vg.history.last_resize(lv)?;
+    let ext = vg.metadata.extent_bytes();
+    let (code, verb, from, to, then) = match &d.change {
+        Change::LvExtended { from, to, .. } => (
+            EXTENDED,
+            "extended",
+            *from,
+            *to,
+            "what it holds must be grown too to use the space (lvextend -r does both; else resize2fs or xfs_growfs)",
+        ),
+        Change::LvReduced { from, to, .. } => (
+            "lvm2.lv.reduced",
+            "reduced",
+            *from,
+            *to,
+            "a filesystem in it must have been shrunk before, or its end is cut off",
+        ),
+        _ => return None,
+    };
+    let when = d
+        .time
+        .map_or_else(|| "at an unknown time".to_string(), |t| format!("at {}", utc(t)));
+    Some(Finding::info(
+        code,
+        imgcheck_lvm2::LAYER,
+        0,
+        Space::Volume,
+        format!(
+            "LV {}/{lv} was {verb} from {} to {} ({from} to {to} extents) {when} (metadata seqno {}): {then}",
+            vg.name(),
+            human_size(from.saturating_mul(ext)),
+            human_size(to.saturating_mul(ext)),
+            d.seqno
+        ),
+    ))
+}

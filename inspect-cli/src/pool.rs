@@ -1,0 +1,162 @@
+//! Physical volumes of one volume group spread over several images: every
+//! image given (and every image of a directory given) is first probed for
+//! PVs — the whole disk, each partition, the guest disk of a qcow2 — and
+//! the VGs are assembled once from all of them, matched by UUID, before
+//! any image is walked. The LVM2 layer then finds each PV it reads in this
+//! pool by its image and place, so a VG whose PVs live in two images is
+//! one VG, reported once, and a PV given in no image is named missing.
+//!
+//! The pool is built lazily, on the first PV the walk meets: a run
+//! without LVM pays only for the probe it never makes.
+
+use imgcheck_core::{FileReader, Place, ReadAt, Slice, Step};
+use imgcheck_lvm2::{Assembly, Input, Limits, assemble};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+/// A GPT partition type (or MBR type byte) that promises a PV: such a
+/// partition joins the pool even without a label, so the assembly can
+/// recognise a PV whose label was destroyed.
+fn lvm_type(type_id: &str) -> bool {
+    type_id == imgcheck_gpt::guid::LINUX_LVM || type_id == "0x8e"
+}
+
+/// The images of one run, and the VGs assembled from the PVs in them.
+pub struct Pool {
+    paths: Vec<PathBuf>,
+    shared: OnceLock<Shared>,
+}
+
+/// What the pool found: the assembly over every candidate, and where each
+/// candidate (input `i` of the assembly) sits — its image and its place in
+/// that image's layer tree, as the walk names it.
+pub struct Shared {
+    /// The VGs assembled from every candidate of every image.
+    pub assembly: Assembly,
+    members: Vec<(PathBuf, Place)>,
+}
+
+impl Shared {
+    /// The image holding input `i` of the assembly.
+    pub fn image_of(&self, i: usize) -> Option<&Path> {
+        self.members.get(i).map(|(p, _)| p.as_path())
+    }
+}
+
+impl Pool {
+    /// A pool over `paths` (image files, in the order given); nothing is
+    /// read until [`Pool::member`] is first asked.
+    pub fn new(paths: Vec<PathBuf>) -> Pool {
+        Pool {
+            paths,
+            shared: OnceLock::new(),
+        }
+    }
+
+    /// The assembly, built on first use.
+    pub fn shared(&self) -> &Shared {
+        self.shared.get_or_init(|| build(&self.paths))
+    }
+
+    /// The assembly and the input index of the candidate the walk reads
+    /// at `place` in image `origin`, when the pool holds it.
+    pub fn member(&self, origin: &Path, place: &Place) -> Option<(&Shared, usize)> {
+        // A path the pool was not built from (an embedder's own reader)
+        // must not make the pool read every image.
+        if !self.paths.iter().any(|p| p == origin) {
+            return None;
+        }
+        let s = self.shared();
+        let i = s
+            .members
+            .iter()
+            .position(|(p, pl)| p == origin && pl == place)?;
+        Some((s, i))
+    }
+}
+
+fn build(paths: &[PathBuf]) -> Shared {
+    let mut inputs = Vec::new();
+    let mut members = Vec::new();
+    for path in paths {
+        for (place, reader) in candidates(path) {
+            if inputs.len() >= imgcheck_lvm2::assemble::MAX_INPUTS {
+                break;
+            }
+            let name = if place.0.is_empty() {
+                path.display().to_string()
+            } else {
+                format!("{} {place}", path.display())
+            };
+            inputs.push(Input { name, reader });
+            members.push((path.clone(), place));
+        }
+    }
+    Shared {
+        assembly: assemble(&inputs, &Limits::default()),
+        members,
+    }
+}
+
+/// The readers in image `path` that may be PVs, with their places: the
+/// whole disk when it has a PV label; else each partition with a label or
+/// an LVM type; else, with no partition table and nothing recognisable at
+/// its start, the whole disk (a PV whose label was destroyed).
+fn candidates(path: &Path) -> Vec<(Place, Arc<dyn ReadAt>)> {
+    let Some(disk) = disk_of(path) else {
+        return Vec::new();
+    };
+    if imgcheck_lvm2::probe(disk.as_ref()).is_some() {
+        return vec![(Place::root(), disk)];
+    }
+    let a = imgcheck_gpt::analyze(disk.as_ref());
+    let mut parts: Vec<(u32, u64, u64, bool)> = a
+        .partitions
+        .iter()
+        .map(|p| (p.number, p.start, p.size, lvm_type(&p.type_id)))
+        .collect();
+    // As the partition-table layer does: the partitions found by signature
+    // stand in for a lost table.
+    if parts.is_empty()
+        && let Some(rec) = &a.recovery
+    {
+        parts = rec
+            .proposed
+            .iter()
+            .map(|p| (p.number, p.start, p.size, p.fs == "LVM2_member"))
+            .collect();
+    }
+    if parts.is_empty() {
+        if imgcheck_gpt::identify(disk.as_ref()).is_none() {
+            return vec![(Place::root(), disk)];
+        }
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (n, start, size, lvm) in parts.into_iter().take(crate::limits::MAX_CHILDREN) {
+        let slice: Arc<dyn ReadAt> = Arc::new(Slice::clamped(Arc::clone(&disk), start, size));
+        if lvm || imgcheck_lvm2::probe(slice.as_ref()).is_some() {
+            out.push((Place::root().join(Step::Partition(n)), slice));
+        }
+    }
+    out
+}
+
+/// The disk an image file holds, as the container layers hand it out:
+/// the file itself, or a qcow2 image's guest disk (current state).
+fn disk_of(path: &Path) -> Option<Arc<dyn ReadAt>> {
+    let file: Arc<dyn ReadAt> = Arc::new(FileReader::open(path).ok()?);
+    let mut magic = [0u8; 4];
+    if file.read_exact_at(0, &mut magic).is_ok()
+        && u32::from_be_bytes(magic) == imgcheck_qcow2::QCOW2_MAGIC
+    {
+        let image = imgcheck_qcow2::Image::open_with(
+            file,
+            Some(path),
+            &imgcheck_qcow2::OpenOptions::default(),
+        )
+        .ok()?;
+        return Some(Arc::new(imgcheck_qcow2::Guest::new(Arc::new(image))));
+    }
+    Some(file)
+}
