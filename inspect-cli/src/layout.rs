@@ -71,9 +71,13 @@ fn disk_not_inspected(root: &Node) -> Option<Finding> {
     ))
 }
 
-/// Nodes on the guest disk (offsets in disk space), depth first.
+/// Nodes on the guest disk (offsets in disk space), depth first. A disk
+/// inside a logical volume (an oVirt volume's qcow2) has offsets in a disk
+/// space of its own, not the image's: its nodes are not on this disk.
 fn on_disk(root: &Node) -> impl Iterator<Item = &Node> {
-    root.walk().into_iter().filter(|n| n.space == Space::Disk)
+    root.walk().into_iter().filter(|n| {
+        n.space == Space::Disk && !n.place.0.iter().any(|s| matches!(s, Step::Volume(_)))
+    })
 }
 
 /// A disk with no partition table and nothing recognisable on it: either

@@ -34,12 +34,33 @@ pub struct Shared {
     /// The VGs assembled from every candidate of every image.
     pub assembly: Assembly,
     members: Vec<(PathBuf, Place)>,
+    readers: Vec<Arc<dyn ReadAt>>,
 }
 
 impl Shared {
     /// The image holding input `i` of the assembly.
     pub fn image_of(&self, i: usize) -> Option<&Path> {
         self.members.get(i).map(|(p, _)| p.as_path())
+    }
+
+    /// Candidates in no VG whose size is exactly `bytes` and whose first
+    /// MiB — where a PV's label and metadata area are — holds only zeros:
+    /// what a PV overwritten by `dd if=/dev/zero` leaves. Their names.
+    pub fn zeroed_of_size(&self, bytes: u64) -> Vec<String> {
+        const HEAD: u64 = 1 << 20;
+        self.assembly
+            .inputs
+            .iter()
+            .zip(&self.readers)
+            .filter(|(st, r)| {
+                st.pv.is_none()
+                    && st.member_of.is_none()
+                    && r.len() == bytes
+                    && imgcheck_core::read_vec(r.as_ref(), 0, HEAD.min(bytes), HEAD)
+                        .is_ok_and(|b| imgcheck_core::bytes::is_zero(&b))
+            })
+            .map(|(st, _)| st.name.clone())
+            .collect()
     }
 }
 
@@ -78,6 +99,7 @@ impl Pool {
 fn build(paths: &[PathBuf]) -> Shared {
     let mut inputs = Vec::new();
     let mut members = Vec::new();
+    let mut readers = Vec::new();
     for path in paths {
         for (place, reader) in candidates(path) {
             if inputs.len() >= imgcheck_lvm2::assemble::MAX_INPUTS {
@@ -88,6 +110,7 @@ fn build(paths: &[PathBuf]) -> Shared {
             } else {
                 format!("{} {place}", path.display())
             };
+            readers.push(Arc::clone(&reader));
             inputs.push(Input { name, reader });
             members.push((path.clone(), place));
         }
@@ -95,6 +118,7 @@ fn build(paths: &[PathBuf]) -> Shared {
     Shared {
         assembly: assemble(&inputs, &Limits::default()),
         members,
+        readers,
     }
 }
 

@@ -130,7 +130,7 @@ impl Inspector for Lvm2 {
                     .collect();
                 if !elsewhere.is_empty() {
                     title.push_str(&format!(
-                        "; assembled with the PVs in {}",
+                        "; assembled with its other PVs, in {}",
                         elsewhere.join(", ")
                     ));
                 }
@@ -164,6 +164,27 @@ impl Inspector for Lvm2 {
                 "pvs": vg.pvs,
             })),
         });
+        if let (Some(vg), Some(s)) = (vg, shared)
+            && first == Some(i)
+        {
+            for p in vg.missing() {
+                let size = p.dev_size_bytes();
+                for name in s.zeroed_of_size(size) {
+                    node.findings.push(Finding::info(
+                        "lvm2.pv.missing.zeroed_candidate",
+                        imgcheck_lvm2::LAYER,
+                        0,
+                        Space::Disk,
+                        format!(
+                            "{name}, given with this PV, has exactly the size recorded for missing PV {} ({}) and holds only zeros where a PV's label and metadata area are: if it was that PV, it was overwritten with zeros, and what VG {} kept on it is lost unless a copy survives",
+                            p.meta.id,
+                            human_size(size),
+                            vg.name()
+                        ),
+                    ));
+                }
+            }
+        }
         if let Some(vg) = vg
             && first == Some(i)
         {
