@@ -246,6 +246,50 @@ fn ovirt_volumes_hold_qcow2_disks_checked_down_to_the_filesystem() {
     // The disk inside a volume is not the image's disk: its filesystem is
     // not judged against the image's zero map.
     assert!(find(r, "layout.zeroed").is_empty(), "{:?}", codes(r));
+    // The overlay's parent is the sibling LV of the same image.
+    let top = lv(
+        r,
+        "5a5a0000-0000-4000-8000-00000000d001/5a5a0000-0000-4000-8000-00000000b002",
+    );
+    assert!(top.findings.iter().any(|f| f.code == "lvm2.ovirt.parent"
+        && f.message.contains("parent volume 5a5a0000-0000-4000-8000-00000000b001")));
+    assert_eq!(top.children[0].layer, Some("qcow2"));
+    assert!(find(r, "lvm2.ovirt.parent_missing").is_empty());
+}
+
+/// A copy of `img` whose committed metadata text has `from` replaced by
+/// `to` (same length), the text CRC and mda header checksum recomputed:
+/// metadata lvm itself would accept.
+fn rewritten(img: &Path, from: &str, to: &str) -> tempfile::TempDir {
+    use imgcheck_lvm2::crc::{INITIAL_CRC, calc_crc};
+    assert_eq!(from.len(), to.len());
+    let mut b = std::fs::read(img).unwrap();
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
+    let (at, size) = (4096 + u64_at(&b, 4096 + 40), u64_at(&b, 4096 + 48));
+    let text = String::from_utf8(b[at..at + size].to_vec()).unwrap();
+    assert!(text.contains(from), "{from} not in the text");
+    let new = text.replacen(from, to, 1);
+    b[at..at + size].copy_from_slice(new.as_bytes());
+    b[4096 + 56..4096 + 60].copy_from_slice(&calc_crc(INITIAL_CRC, new.as_bytes()).to_le_bytes());
+    let hc = calc_crc(INITIAL_CRC, &b[4100..4608]);
+    b[4096..4100].copy_from_slice(&hc.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(img.file_name().unwrap()), &b).unwrap();
+    dir
+}
+
+#[test]
+fn an_ovirt_volume_whose_parent_is_gone_is_named() {
+    let d = rewritten(
+        &fx("ovirt.img"),
+        "PU_5a5a0000-0000-4000-8000-00000000b001",
+        "PU_5a5a0000-0000-4000-8000-00000000b009",
+    );
+    let r = &run(&[&d.path().join("ovirt.img")])[0];
+    let m = find(r, "lvm2.ovirt.parent_missing");
+    assert_eq!(m.len(), 1, "{:?}", codes(r));
+    assert!(m[0].message.contains("b009"), "{}", m[0].message);
+    assert_eq!(m[0].severity, Severity::Warning);
 }
 
 #[test]

@@ -193,8 +193,9 @@ impl Inspector for Lvm2 {
                 .into_iter()
                 .zip(visible)
                 .map(|(mut c, lv)| {
-                    if let (Some(n), Some(f)) = (c.node.as_mut(), resized(vg, &lv.name)) {
-                        n.findings.push(f);
+                    if let Some(n) = c.node.as_mut() {
+                        n.findings.extend(resized(vg, &lv.name));
+                        n.findings.extend(ovirt_parent(vg, &lv.name, &lv.tags));
                     }
                     like_a_disk(c)
                 })
@@ -276,4 +277,49 @@ fn resized(vg: &VolumeGroup, lv: &str) -> Option<Finding> {
             d.seqno
         ),
     ))
+}
+
+/// vdsm's parent of a base volume.
+const OVIRT_NO_PARENT: &str = "00000000-0000-0000-0000-000000000000";
+
+/// An oVirt volume (tags `IU_<image>`, `PU_<parent>`) over a parent: the
+/// parent must be an LV of the same image in this VG (vdsm follows PU_
+/// within one IU_). Said either way, since the qcow2 in the volume names
+/// the parent as its backing file, which imgcheck opens only as a file
+/// beside the image.
+fn ovirt_parent(vg: &VolumeGroup, lv: &str, tags: &[String]) -> Option<Finding> {
+    let tag = |p: &str| tags.iter().find_map(|t| t.strip_prefix(p));
+    let (image, parent) = (tag("IU_")?, tag("PU_")?);
+    if parent == OVIRT_NO_PARENT {
+        return None;
+    }
+    let same_image = vg.lv(parent).is_some_and(|p| {
+        p.tags
+            .iter()
+            .any(|t| t.strip_prefix("IU_") == Some(image))
+    });
+    Some(if same_image {
+        Finding::info(
+            "lvm2.ovirt.parent",
+            imgcheck_lvm2::LAYER,
+            0,
+            Space::Volume,
+            format!(
+                "oVirt volume {lv} of image {image} is a layer over parent volume {parent}, LV {}/{parent} of this VG (checked beside it); the qcow2 in it names that volume as its backing file, which imgcheck looks for only as a file beside the image, not as a sibling LV: a missing backing file below means this, not damage",
+                vg.name()
+            ),
+        )
+    } else {
+        Finding::warning(
+            "lvm2.ovirt.parent_missing",
+            imgcheck_lvm2::LAYER,
+            0,
+            Space::Volume,
+            format!(
+                "oVirt volume {lv} of image {image} names parent volume {parent} (tag PU_{parent}), but no LV of that image in VG {} is named so: the disk's chain is broken, and what the parent held cannot be read through this volume",
+                vg.name()
+            ),
+        )
+        .with_hint(imgcheck_lvm2::hints::lvs_devices(vg.name()))
+    })
 }
