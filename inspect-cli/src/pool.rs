@@ -74,20 +74,32 @@ impl Pool {
         }
     }
 
+    /// Whether the pool has been built (some PV of the run was met).
+    pub fn built(&self) -> bool {
+        self.shared.get().is_some()
+    }
+
     /// The assembly, built on first use.
     pub fn shared(&self) -> &Shared {
         self.shared.get_or_init(|| build(&self.paths))
     }
 
     /// The assembly and the input index of the candidate the walk reads
-    /// at `place` in image `origin`, when the pool holds it.
-    pub fn member(&self, origin: &Path, place: &Place) -> Option<(&Shared, usize)> {
+    /// at `place` in image `origin`, when the pool holds it. With `build`
+    /// false, only a pool already built answers: a probe of a reader
+    /// without a PV label must not make a run without LVM read every
+    /// image's tables.
+    pub fn member(&self, origin: &Path, place: &Place, build: bool) -> Option<(&Shared, usize)> {
         // A path the pool was not built from (an embedder's own reader)
         // must not make the pool read every image.
         if !self.paths.iter().any(|p| p == origin) {
             return None;
         }
-        let s = self.shared();
+        let s = if build {
+            self.shared()
+        } else {
+            self.shared.get()?
+        };
         let i = s
             .members
             .iter()
@@ -133,23 +145,21 @@ fn candidates(path: &Path) -> Vec<(Place, Arc<dyn ReadAt>)> {
     if imgcheck_lvm2::probe(disk.as_ref()).is_some() {
         return vec![(Place::root(), disk)];
     }
-    let a = imgcheck_gpt::analyze(disk.as_ref());
-    let mut parts: Vec<(u32, u64, u64, bool)> = a
+    // The tables only: the walk's own partition-table layer runs the
+    // signature scan for a lost table; a PV in a partition found only by
+    // that scan is assembled by itself.
+    let a = imgcheck_gpt::analyze_with(
+        disk.as_ref(),
+        &imgcheck_gpt::ScanLimits {
+            max_probes: 0,
+            time: std::time::Duration::ZERO,
+        },
+    );
+    let parts: Vec<(u32, u64, u64, bool)> = a
         .partitions
         .iter()
         .map(|p| (p.number, p.start, p.size, lvm_type(&p.type_id)))
         .collect();
-    // As the partition-table layer does: the partitions found by signature
-    // stand in for a lost table.
-    if parts.is_empty()
-        && let Some(rec) = &a.recovery
-    {
-        parts = rec
-            .proposed
-            .iter()
-            .map(|p| (p.number, p.start, p.size, p.fs == "LVM2_member"))
-            .collect();
-    }
     if parts.is_empty() {
         if imgcheck_gpt::identify(disk.as_ref()).is_none() {
             return vec![(Place::root(), disk)];

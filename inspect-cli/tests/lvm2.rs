@@ -303,6 +303,35 @@ fn snapshot_and_thin_lvs_are_checked() {
     assert_eq!(r.verdict().as_str(), "clean", "{:?}", codes(r));
 }
 
+#[test]
+fn a_pv_whose_label_was_zeroed_is_found_by_its_metadata_area() {
+    let z = damaged("lvm2/pair-b.img", &[Patch::Zero { offset: 512, len: 512 }]);
+    let reports = run(&[&fx("pair-a.img"), z.path()]);
+    assert!(find(&reports[0], "lvm2.pv.missing").is_empty(), "{:?}", codes(&reports[0]));
+    let b = lvm2_node(&reports[1]);
+    assert!(b.findings.iter().any(|f| f.code == "lvm2.pv.label_lost"), "{:?}", codes(&reports[1]));
+    // Alone, nothing names it: the metadata area is read, the VG is partial.
+    let alone = &run(&[z.path()])[0];
+    assert!(alone.verdict().as_str() != "clean", "{:?}", codes(alone));
+}
+
+#[test]
+fn a_run_without_lvm_never_builds_the_pool() {
+    let paths = [fixture("gpt/gpt-fs.img"), fixture("ext4/ext4-4k.img")];
+    let paths: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
+    let pool = Arc::new(Pool::new(paths.iter().map(|p| p.to_path_buf()).collect()));
+    let lvm2 = Lvm2::pooled(Arc::clone(&pool));
+    let registry = replacing(&lvm2);
+    for p in &paths {
+        let opts = Options {
+            image_path: p.to_path_buf(),
+            ..Options::default()
+        };
+        inspect_image_with(&registry, p, None, &opts).unwrap();
+    }
+    assert!(!pool.built());
+}
+
 /// A PV in a partition of type Linux LVM, made with sgdisk around the
 /// one-pv PV.
 #[test]

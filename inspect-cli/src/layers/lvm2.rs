@@ -37,11 +37,12 @@ impl Lvm2 {
         Lvm2 { pool: Some(pool) }
     }
 
-    /// The pool's assembly and this reader's input in it.
-    fn member(&self, cx: &Context<'_>) -> Option<(&crate::pool::Shared, usize)> {
+    /// The pool's assembly and this reader's input in it; `build`: build
+    /// the pool if no PV did yet.
+    fn member(&self, cx: &Context<'_>, build: bool) -> Option<(&crate::pool::Shared, usize)> {
         let pool = self.pool.as_ref()?;
         let origin = cx.options.origin.as_deref()?;
-        pool.member(origin, cx.place)
+        pool.member(origin, cx.place, build)
     }
 }
 
@@ -71,7 +72,10 @@ impl Inspector for Lvm2 {
                 )
             });
         }
-        let (s, i) = self.member(cx)?;
+        // Without a label, only a metadata area header where lvm puts it
+        // is worth building the pool for (a PV whose label was zeroed);
+        // a pool some PV already built also knows PVs found by layout.
+        let (s, i) = self.member(cx, mda_magic(r))?;
         let st = s.assembly.inputs.get(i)?;
         let (v, _) = st.member_of.as_ref()?;
         let vg = s.assembly.vgs.get(*v)?;
@@ -92,7 +96,7 @@ impl Inspector for Lvm2 {
 
     fn inspect(&self, r: &Arc<dyn ReadAt>, cx: &Context<'_>) -> Inspected {
         let local;
-        let (a, i, shared): (&Assembly, usize, _) = match self.member(cx) {
+        let (a, i, shared): (&Assembly, usize, _) = match self.member(cx, true) {
             Some((s, i)) => (&s.assembly, i, Some(s)),
             None => {
                 local = assemble(
@@ -277,6 +281,13 @@ fn resized(vg: &VolumeGroup, lv: &str) -> Option<Finding> {
             d.seqno
         ),
     ))
+}
+
+/// Whether `r` has an LVM2 metadata area header at byte 4096, lvm's
+/// default place for the first one.
+fn mda_magic(r: &dyn ReadAt) -> bool {
+    let mut m = [0u8; 16];
+    r.read_exact_at(4096 + 4, &mut m).is_ok() && &m == imgcheck_lvm2::mda::FMTT_MAGIC
 }
 
 /// vdsm's parent of a base volume.
