@@ -464,12 +464,22 @@ fn volumes_not_grown(root: &Node) -> Vec<Finding> {
         if !extended || fs_size.saturating_add(SLACK) > size {
             continue;
         }
+        // The volume is a device once its VG is active.
+        let vg = name.split('/').next().unwrap_or(name);
         let hint = match fs.kind.as_str() {
-            "ext4" | "ext3" | "ext2" => Hint::writes("e2fsck -f {dev}; resize2fs {dev}")
-                .on(Target::This)
-                .because("grow the filesystem into the volume, after the check (lvextend -r does both)"),
-            "xfs" => Hint::advice("xfs_repair -n {dev}; then xfs_growfs on the mounted filesystem (lvextend -r does both)"),
-            _ => Hint::advice("grow the filesystem into the volume with its own tool, after a check"),
+            "ext4" | "ext3" | "ext2" => Hint::writes(format!(
+                "vgchange -ay {vg}; e2fsck -f {{dev}}; resize2fs {{dev}}"
+            ))
+            .on(Target::This)
+            .because(
+                "grow the filesystem into the volume, after the check (lvextend -r does both)",
+            ),
+            "xfs" => Hint::advice(format!(
+                "vgchange -ay {vg}; xfs_repair -n {{dev}}; then xfs_growfs on the mounted filesystem (lvextend -r does both)"
+            )),
+            _ => {
+                Hint::advice("grow the filesystem into the volume with its own tool, after a check")
+            }
         };
         let mut f = Finding::warning(
             "layout.size_chain.volume_grown",

@@ -37,7 +37,7 @@ pub static REGISTRY: &[&dyn Inspector] = &[
 /// [`REGISTRY`] with `layer` in place of the listed layer of the same
 /// name (an adapter carrying state for one run, such as the LVM2 layer
 /// over a [`crate::pool::Pool`]).
-pub fn replacing<'a>(layer: &'a dyn Inspector) -> Vec<&'a dyn Inspector> {
+pub fn replacing(layer: &dyn Inspector) -> Vec<&dyn Inspector> {
     REGISTRY
         .iter()
         .map(|&l| if l.name() == layer.name() { layer } else { l })

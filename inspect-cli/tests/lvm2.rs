@@ -74,7 +74,10 @@ fn codes(r: &ImageReport) -> Vec<String> {
 }
 
 fn find<'a>(r: &'a ImageReport, code: &str) -> Vec<&'a Finding> {
-    r.findings().into_iter().filter(|f| f.code == code).collect()
+    r.findings()
+        .into_iter()
+        .filter(|f| f.code == code)
+        .collect()
 }
 
 #[test]
@@ -88,7 +91,10 @@ fn one_pv_its_lvs_are_checked_and_the_filesystem_never_grown_is_named() {
         pv.title
     );
     let names: Vec<&str> = lvs(r).iter().map(|(n, _)| *n).collect();
-    assert_eq!(names, ["imgck_one/root", "imgck_one/home", "imgck_one/swap"]);
+    assert_eq!(
+        names,
+        ["imgck_one/root", "imgck_one/home", "imgck_one/swap"]
+    );
     for n in ["imgck_one/root", "imgck_one/home"] {
         let l = lv(r, n);
         assert_eq!(l.space, Space::Volume);
@@ -108,7 +114,11 @@ fn one_pv_its_lvs_are_checked_and_the_filesystem_never_grown_is_named() {
     assert!(h.writes && h.command.as_deref().unwrap().contains("resize2fs"));
     let e = find(r, "lvm2.lv.extended");
     assert_eq!(e.len(), 1);
-    assert!(e[0].message.contains("2025-11-20 09:00:00 UTC"), "{}", e[0].message);
+    assert!(
+        e[0].message.contains("2025-11-20 09:00:00 UTC"),
+        "{}",
+        e[0].message
+    );
     assert!(
         r.timeline
             .iter()
@@ -122,7 +132,10 @@ fn the_incident_alone_the_surviving_pv_is_never_clean() {
     let r = &run(&[&fx("pair-a.img")])[0];
     let m = find(r, "lvm2.pv.missing");
     assert_eq!(m.len(), 1);
-    assert!(m[0].message.contains("PairBB-aaaa-bbbb-cccc-dddd-eeee-000002"));
+    assert!(
+        m[0].message
+            .contains("PairBB-aaaa-bbbb-cccc-dddd-eeee-000002")
+    );
     let p = find(r, "lvm2.lv.partial");
     assert_eq!(p.len(), 1, "{:?}", codes(r));
     assert!(p[0].message.contains("extents 4-7"), "{}", p[0].message);
@@ -158,7 +171,8 @@ fn the_incident_with_the_zeroed_disk_given() {
     assert!(c[0].message.contains("pair-b.img"), "{}", c[0].message);
     // The zeroed disk itself: empty, not a PV (nothing on it says so).
     assert!(codes(&reports[1]).contains(&"layout.empty".to_string()));
-    let text = plain(&imgcheck::render::text(ra)).replace(&dir.path().display().to_string(), "<dir>");
+    let text =
+        plain(&imgcheck::render::text(ra)).replace(&dir.path().display().to_string(), "<dir>");
     insta::assert_snapshot!("incident_pair_a_with_zeroed_pair_b", text);
 }
 
@@ -191,7 +205,12 @@ fn a_vg_across_two_images_is_one_vg_reported_once() {
     assert!(lvm2_node(rb).title.contains("reported with its first PV"));
     // db spans both PVs and its whole filesystem reads.
     let db = lv(ra, "imgck_pair/db");
-    assert!(db.children[0].all_findings().iter().all(|f| f.severity == Severity::Info));
+    assert!(
+        db.children[0]
+            .all_findings()
+            .iter()
+            .all(|f| f.severity == Severity::Info)
+    );
     assert_eq!(ra.verdict().as_str(), "clean");
     assert_eq!(rb.verdict().as_str(), "clean");
     // The same through a directory, as the CLI expands it.
@@ -222,7 +241,12 @@ fn one_stripe_lost_and_a_raid1_leg_survives() {
     assert!(mir.findings.iter().any(|f| f.code == "lvm2.lv.degraded"));
     // raid1 reads from the surviving leg: its filesystem checks clean.
     assert_eq!(mir.children[0].kind, "ext4");
-    assert!(mir.children[0].all_findings().iter().all(|f| f.severity == Severity::Info));
+    assert!(
+        mir.children[0]
+            .all_findings()
+            .iter()
+            .all(|f| f.severity == Severity::Info)
+    );
     let both = run(&[&fx("stripe-a.img"), &fx("stripe-b.img")]);
     assert_eq!(both[0].verdict().as_str(), "clean", "{:?}", codes(&both[0]));
 }
@@ -251,8 +275,11 @@ fn ovirt_volumes_hold_qcow2_disks_checked_down_to_the_filesystem() {
         r,
         "5a5a0000-0000-4000-8000-00000000d001/5a5a0000-0000-4000-8000-00000000b002",
     );
-    assert!(top.findings.iter().any(|f| f.code == "lvm2.ovirt.parent"
-        && f.message.contains("parent volume 5a5a0000-0000-4000-8000-00000000b001")));
+    assert!(top.findings.iter().any(|f| {
+        f.code == "lvm2.ovirt.parent"
+            && f.message
+                .contains("parent volume 5a5a0000-0000-4000-8000-00000000b001")
+    }));
     assert_eq!(top.children[0].layer, Some("qcow2"));
     assert!(find(r, "lvm2.ovirt.parent_missing").is_empty());
 }
@@ -264,7 +291,8 @@ fn rewritten(img: &Path, from: &str, to: &str) -> tempfile::TempDir {
     use imgcheck_lvm2::crc::{INITIAL_CRC, calc_crc};
     assert_eq!(from.len(), to.len());
     let mut b = std::fs::read(img).unwrap();
-    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
+    let u64_at =
+        |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap()) as usize;
     let (at, size) = (4096 + u64_at(&b, 4096 + 40), u64_at(&b, 4096 + 48));
     let text = String::from_utf8(b[at..at + size].to_vec()).unwrap();
     assert!(text.contains(from), "{from} not in the text");
@@ -305,11 +333,25 @@ fn snapshot_and_thin_lvs_are_checked() {
 
 #[test]
 fn a_pv_whose_label_was_zeroed_is_found_by_its_metadata_area() {
-    let z = damaged("lvm2/pair-b.img", &[Patch::Zero { offset: 512, len: 512 }]);
+    let z = damaged(
+        "lvm2/pair-b.img",
+        &[Patch::Zero {
+            offset: 512,
+            len: 512,
+        }],
+    );
     let reports = run(&[&fx("pair-a.img"), z.path()]);
-    assert!(find(&reports[0], "lvm2.pv.missing").is_empty(), "{:?}", codes(&reports[0]));
+    assert!(
+        find(&reports[0], "lvm2.pv.missing").is_empty(),
+        "{:?}",
+        codes(&reports[0])
+    );
     let b = lvm2_node(&reports[1]);
-    assert!(b.findings.iter().any(|f| f.code == "lvm2.pv.label_lost"), "{:?}", codes(&reports[1]));
+    assert!(
+        b.findings.iter().any(|f| f.code == "lvm2.pv.label_lost"),
+        "{:?}",
+        codes(&reports[1])
+    );
     // Alone, nothing names it: the metadata area is read, the VG is partial.
     let alone = &run(&[z.path()])[0];
     assert!(alone.verdict().as_str() != "clean", "{:?}", codes(alone));
@@ -365,14 +407,20 @@ fn a_pv_in_a_partition_is_checked() {
 // ---- against lvm2 itself -------------------------------------------------
 
 fn ready() -> Result<(), String> {
-    let v = Command::new("lvm").arg("version").output().map_err(|e| format!("lvm: {e}"))?;
+    let v = Command::new("lvm")
+        .arg("version")
+        .output()
+        .map_err(|e| format!("lvm: {e}"))?;
     if !v.status.success() {
         return Err("lvm version failed".into());
     }
     if !Path::new("/dev/loop-control").exists() {
         return Err("no /dev/loop-control".into());
     }
-    let id = Command::new("id").arg("-u").output().map_err(|e| e.to_string())?;
+    let id = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| e.to_string())?;
     if String::from_utf8_lossy(&id.stdout).trim() != "0" {
         return Err("not root (loop devices)".into());
     }
@@ -386,8 +434,16 @@ impl Loops {
     fn attach(paths: &[&Path]) -> Loops {
         let mut l = Loops(Vec::new());
         for p in paths {
-            let o = Command::new("losetup").args(["-r", "-f", "--show"]).arg(p).output().unwrap();
-            assert!(o.status.success(), "losetup: {}", String::from_utf8_lossy(&o.stderr));
+            let o = Command::new("losetup")
+                .args(["-r", "-f", "--show"])
+                .arg(p)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "losetup: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             l.0.push(String::from_utf8_lossy(&o.stdout).trim().to_owned());
         }
         l
@@ -406,7 +462,10 @@ impl Loops {
             .env("LVM_SUPPRESS_FD_WARNINGS", "1")
             .output()
             .unwrap();
-        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned())
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
     }
 }
 
@@ -422,7 +481,16 @@ impl Drop for Loops {
 /// the LVs `lvs` marks partial.
 fn peer(paths: &[&Path]) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
     let l = Loops::attach(paths);
-    let (_, out) = l.run("lvs", &["--noheadings", "--separator", "|", "-o", "vg_name,lv_name,lv_attr"]);
+    let (_, out) = l.run(
+        "lvs",
+        &[
+            "--noheadings",
+            "--separator",
+            "|",
+            "-o",
+            "vg_name,lv_name,lv_attr",
+        ],
+    );
     let (mut all, mut partial, mut vgs) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     for line in out.lines() {
         let f: Vec<&str> = line.trim().split('|').collect();
@@ -454,14 +522,24 @@ fn ours(reports: &[ImageReport]) -> (BTreeSet<String>, BTreeSet<String>, BTreeSe
         };
         for (name, n) in lvs(r) {
             all.insert(name.to_owned());
-            if n.findings.iter().any(|f| f.code == "lvm2.lv.partial" || f.code == "lvm2.lv.degraded") {
+            if n.findings
+                .iter()
+                .any(|f| f.code == "lvm2.lv.partial" || f.code == "lvm2.lv.degraded")
+            {
                 partial.insert(name.to_owned());
             }
         }
         if pv.findings.iter().any(|f| {
-            f.severity == Severity::Error && ["lvm2.pv.missing", "lvm2.segment", "lvm2.pv.extents"].iter().any(|c| f.code.starts_with(c))
+            f.severity == Severity::Error
+                && ["lvm2.pv.missing", "lvm2.segment", "lvm2.pv.extents"]
+                    .iter()
+                    .any(|c| f.code.starts_with(c))
         }) {
-            let vg = pv.title.split(" of VG ").nth(1).and_then(|t| t.split(' ').next());
+            let vg = pv
+                .title
+                .split(" of VG ")
+                .nth(1)
+                .and_then(|t| t.split(' ').next());
             failing.insert(vg.unwrap_or("?").to_owned());
         }
     }
@@ -475,14 +553,26 @@ fn verdicts_agree_with_vgck_and_lvs() {
         eprintln!("SKIPPED lvm2 differential (vgck, lvs) through the pipeline: {why}");
         return;
     }
-    let zeroed = damaged("lvm2/pair-b.img", &[Patch::Zero { offset: 0, len: 24 << 20 }]);
+    let zeroed = damaged(
+        "lvm2/pair-b.img",
+        &[Patch::Zero {
+            offset: 0,
+            len: 24 << 20,
+        }],
+    );
     let cases: Vec<(&str, Vec<PathBuf>)> = vec![
         ("one-pv", vec![fx("one-pv.img")]),
         ("pair", vec![fx("pair-a.img"), fx("pair-b.img")]),
         ("pair-a alone", vec![fx("pair-a.img")]),
         ("pair-b alone", vec![fx("pair-b.img")]),
-        ("pair-a + zeroed pair-b", vec![fx("pair-a.img"), zeroed.path().to_path_buf()]),
-        ("pair-a + stale pair-b", vec![fx("pair-a.img"), fx("pair-b-stale.img")]),
+        (
+            "pair-a + zeroed pair-b",
+            vec![fx("pair-a.img"), zeroed.path().to_path_buf()],
+        ),
+        (
+            "pair-a + stale pair-b",
+            vec![fx("pair-a.img"), fx("pair-b-stale.img")],
+        ),
         ("stripe", vec![fx("stripe-a.img"), fx("stripe-b.img")]),
         ("stripe-a alone", vec![fx("stripe-a.img")]),
         ("stripe-b alone", vec![fx("stripe-b.img")]),
@@ -497,12 +587,18 @@ fn verdicts_agree_with_vgck_and_lvs() {
         let paths: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
         let p = peer(&paths);
         let o = ours(&run(&paths));
-        for (aspect, a, b) in [("vgck", &p.0, &o.0), ("lvs", &p.1, &o.1), ("partial", &p.2, &o.2)] {
+        for (aspect, a, b) in [
+            ("vgck", &p.0, &o.0),
+            ("lvs", &p.1, &o.1),
+            ("partial", &p.2, &o.2),
+        ] {
             if a == b {
                 agree += 1;
             } else {
                 differ += 1;
-                report.push(format!("{name}: {aspect} DIFFERS\n  lvm2:     {a:?}\n  imgcheck: {b:?}"));
+                report.push(format!(
+                    "{name}: {aspect} DIFFERS\n  lvm2:     {a:?}\n  imgcheck: {b:?}"
+                ));
             }
         }
     }

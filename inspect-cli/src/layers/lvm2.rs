@@ -12,12 +12,10 @@ use crate::level::{self, Level};
 use crate::pool::Pool;
 use imgcheck_core::time::utc;
 use imgcheck_core::{
-    Child, Context, Expect, Finding, Inspected, Inspector, Probe, Promise, ReadAt, Space,
-    Strength, human_size,
+    Child, Context, Expect, Finding, Inspected, Inspector, Probe, Promise, ReadAt, Space, Strength,
+    human_size,
 };
-use imgcheck_lvm2::{
-    Assembly, Change, FoundBy, Input, Limits, VolumeGroup, assemble, layer,
-};
+use imgcheck_lvm2::{Assembly, Change, FoundBy, Input, Limits, VolumeGroup, assemble, layer};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -265,9 +263,10 @@ fn resized(vg: &VolumeGroup, lv: &str) -> Option<Finding> {
         ),
         _ => return None,
     };
-    let when = d
-        .time
-        .map_or_else(|| "at an unknown time".to_string(), |t| format!("at {}", utc(t)));
+    let when = d.time.map_or_else(
+        || "at an unknown time".to_string(),
+        |t| format!("at {}", utc(t)),
+    );
     Some(Finding::info(
         code,
         imgcheck_lvm2::LAYER,
@@ -304,11 +303,9 @@ fn ovirt_parent(vg: &VolumeGroup, lv: &str, tags: &[String]) -> Option<Finding> 
     if parent == OVIRT_NO_PARENT {
         return None;
     }
-    let same_image = vg.lv(parent).is_some_and(|p| {
-        p.tags
-            .iter()
-            .any(|t| t.strip_prefix("IU_") == Some(image))
-    });
+    let same_image = vg
+        .lv(parent)
+        .is_some_and(|p| p.tags.iter().any(|t| t.strip_prefix("IU_") == Some(image)));
     Some(if same_image {
         Finding::info(
             "lvm2.ovirt.parent",
@@ -333,4 +330,24 @@ fn ovirt_parent(vg: &VolumeGroup, lv: &str, tags: &[String]) -> Option<Finding> 
         )
         .with_hint(imgcheck_lvm2::hints::lvs_devices(vg.name()))
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use imgcheck_core::FileReader;
+    use imgcheck_testdata::fixture;
+
+    fn file(rel: &str) -> FileReader {
+        FileReader::open(fixture(rel)).unwrap()
+    }
+
+    #[test]
+    fn a_volume_is_read_like_a_disk_only_when_it_holds_a_table() {
+        assert!(holds_table(&file("gpt/gpt-512.img")));
+        // A FAT boot sector ends in 0x55AA too: a filesystem, not a table.
+        assert!(!holds_table(&file("fat/fat16-16m.img")));
+        assert!(!holds_table(&file("ext4/ext4-4k.img")));
+    }
 }
