@@ -164,11 +164,34 @@ fn layers_json(report: &ImageReport) -> Value {
     if let Some(o) = container.as_object_mut() {
         o.insert("format".into(), json!(report.format));
     }
+    // Logical volumes wherever they are in the tree (on the disk, in a
+    // partition), each with what it holds.
+    let volumes: Vec<Value> = report
+        .root
+        .walk()
+        .into_iter()
+        .filter_map(|n| match n.place.0.last() {
+            Some(imgcheck_core::Step::Volume(v)) if n.layer.is_none() => {
+                let mut o = node_obj(n);
+                if let Some(m) = o.as_object_mut() {
+                    m.insert("name".into(), json!(v));
+                    m.insert("size".into(), json!(n.facts.claimed_size));
+                    m.insert(
+                        "contents".into(),
+                        n.children.first().map(node_obj).unwrap_or(Value::Null),
+                    );
+                }
+                Some(o)
+            }
+            _ => None,
+        })
+        .collect();
     json!({
         "container": container,
         "partition_table": table,
         "partitions": partitions,
         "filesystem": filesystem,
+        "volumes": volumes,
         "layout": {
             "size_chain": report.size_chain,
             "zero_ranges": report.zero_ranges.iter().map(|(s, e)| json!({"start": s, "end": e})).collect::<Vec<_>>(),

@@ -125,6 +125,12 @@ fn one_pv_its_lvs_are_checked_and_the_filesystem_never_grown_is_named() {
             .any(|e| e.source == "VG imgck_one" && e.what.contains("home extended"))
     );
     assert_eq!(r.verdict().as_str(), "warning");
+    let j = imgcheck::render::json_value(r);
+    let v = &j["layers"]["volumes"];
+    assert_eq!(v.as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(v[1]["name"], "imgck_one/home");
+    assert_eq!(v[1]["size"], 16 << 20);
+    assert_eq!(v[1]["contents"]["kind"], "ext4");
 }
 
 #[test]
