@@ -231,6 +231,51 @@ fn a_vg_across_two_images_is_one_vg_reported_once() {
 }
 
 #[test]
+fn two_vgs_interleaved_and_a_pv_inside_a_qcow2() {
+    let r = run(&[
+        &fx("pair-a.img"),
+        &fx("stripe-a.img"),
+        &fx("pair-b.img"),
+        &fx("stripe-b.img"),
+    ]);
+    for x in &r {
+        assert_eq!(x.verdict().as_str(), "clean", "{}: {:?}", x.image, codes(x));
+    }
+    assert_eq!(lvs(&r[0]).len(), 2);
+    assert_eq!(lvs(&r[1]).len(), 3);
+    if Command::new("qemu-img").arg("--version").output().is_err() {
+        println!("SKIPPED the PV-in-qcow2 half: qemu-img not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let q = dir.path().join("pair-b.qcow2");
+    let o = Command::new("qemu-img")
+        .args(["convert", "-f", "raw", "-O", "qcow2"])
+        .arg(fx("pair-b.img"))
+        .arg(&q)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = run(&[&fx("pair-a.img"), &q]);
+    assert!(
+        find(&r[0], "lvm2.pv.missing").is_empty(),
+        "{:?}",
+        codes(&r[0])
+    );
+    assert!(
+        lvm2_node(&r[0]).title.contains("pair-b.qcow2"),
+        "{}",
+        lvm2_node(&r[0]).title
+    );
+    assert_eq!(r[1].format, "qcow2");
+    assert!(
+        lvm2_node(&r[1])
+            .title
+            .contains("reported with its first PV")
+    );
+}
+
+#[test]
 fn a_stale_second_pv_is_named() {
     let reports = run(&[&fx("pair-a.img"), &fx("pair-b-stale.img")]);
     let s = find(&reports[1], "lvm2.metadata.stale");
