@@ -71,6 +71,8 @@ pub use layer::{
     Child, ChildNode, Context, Depth, Event, Extent, Inspected, Inspector, Options, Probe, Strength,
 };
 pub use place::{Place, Step};
-pub use read::{BytesReader, FileReader, ReadAt, ReadError, ReadErrorKind, Slice, read_vec};
+pub use read::{
+    BytesReader, FileKind, FileReader, OpenError, ReadAt, ReadError, ReadErrorKind, Slice, read_vec,
+};
 pub use sink::{MAX_FINDINGS_PER_CODE, Sink};
 pub use size::human_size;

@@ -207,7 +207,112 @@ impl<T: ReadAt + ?Sized> ReadAt for Arc<T> {
     }
 }
 
-/// An image file opened read-only, read with pread.
+/// What kind of file a path names, when it is not one imgcheck reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// A directory.
+    Directory,
+    /// A FIFO (named pipe): opening it waits for a writer, reading it
+    /// consumes the stream.
+    Fifo,
+    /// A Unix socket.
+    Socket,
+    /// A character device (`/dev/null`, a tty): a stream, no size.
+    CharDevice,
+    /// Anything else that is not a regular file or block device.
+    Other,
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileKind::Directory => "a directory",
+            FileKind::Fifo => "a FIFO (named pipe)",
+            FileKind::Socket => "a socket",
+            FileKind::CharDevice => "a character device",
+            FileKind::Other => "not a regular file",
+        })
+    }
+}
+
+impl FileKind {
+    /// The kind of `ft`, or `None` for a regular file or block device.
+    pub fn refused(ft: std::fs::FileType) -> Option<FileKind> {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_file() || ft.is_block_device() {
+            None
+        } else if ft.is_dir() {
+            Some(FileKind::Directory)
+        } else if ft.is_fifo() {
+            Some(FileKind::Fifo)
+        } else if ft.is_socket() {
+            Some(FileKind::Socket)
+        } else if ft.is_char_device() {
+            Some(FileKind::CharDevice)
+        } else {
+            Some(FileKind::Other)
+        }
+    }
+}
+
+/// Why a path was not opened as an image. None of these is the image's
+/// fault: the file is not there, not readable, or not a file with bytes
+/// at offsets.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Nothing at that path.
+    Missing(io::Error),
+    /// Not a regular file or block device: a FIFO, socket or character
+    /// device would block the open or the first read, or consume a stream.
+    NotAFile(FileKind),
+    /// It exists but cannot be opened read-only or sized.
+    Unreadable(io::Error),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OpenError::Missing(_) => f.write_str("no such file"),
+            OpenError::NotAFile(FileKind::Directory) => f.write_str("is a directory"),
+            OpenError::NotAFile(k) => write!(
+                f,
+                "is {k}, not a regular file or block device: refused without reading from it"
+            ),
+            OpenError::Unreadable(e) => write!(f, "cannot be opened read-only: {}", os_text(e)),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpenError::Missing(e) | OpenError::Unreadable(e) => Some(e),
+            OpenError::NotAFile(_) => None,
+        }
+    }
+}
+
+/// An OS error's text without Rust's "(os error N)" suffix.
+fn os_text(e: &io::Error) -> String {
+    let t = e.to_string();
+    match t.rfind(" (os error ") {
+        Some(i) if t.ends_with(')') => t.get(..i).unwrap_or(&t).to_string(),
+        _ => t,
+    }
+}
+
+impl From<OpenError> for io::Error {
+    fn from(e: OpenError) -> io::Error {
+        let kind = match &e {
+            OpenError::Missing(_) => io::ErrorKind::NotFound,
+            OpenError::NotAFile(_) => io::ErrorKind::InvalidInput,
+            OpenError::Unreadable(e) => e.kind(),
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// An image file or block device opened read-only, read with pread.
 ///
 /// pread rather than mmap: a file truncated underneath an mmap raises
 /// SIGBUS, and imgcheck is run on live and truncated images.
@@ -216,25 +321,78 @@ pub struct FileReader {
     file: File,
     len: u64,
     path: PathBuf,
+    id: (u64, u64),
+    block_device: bool,
 }
 
 impl FileReader {
     /// Opens `path` read-only (never for writing, never locked) and takes
-    /// its length once; reads beyond that length fail even if the file grows.
+    /// its length once; reads beyond that length fail even if the file
+    /// grows. Only regular files and block devices are opened (see
+    /// [`FileReader::try_open`]); the error wraps an [`OpenError`].
     pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
+        Self::try_open(path).map_err(io::Error::from)
+    }
+
+    /// [`FileReader::open`] with a typed error. The file type is checked
+    /// before opening (a FIFO's open would wait for a writer), the open
+    /// does not block (`O_NONBLOCK`: no effect on regular files and block
+    /// devices), and the type is checked again on what was opened, since
+    /// the name may have been swapped in between. A block device's length
+    /// is where a seek to its end lands (the kernel's BLKGETSIZE64).
+    pub fn try_open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
         let path = path.as_ref();
-        let file = File::open(path)?;
-        let len = file.metadata()?.len();
+        let md = std::fs::metadata(path).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                OpenError::Missing(e)
+            } else {
+                OpenError::Unreadable(e)
+            }
+        })?;
+        if let Some(k) = FileKind::refused(md.file_type()) {
+            return Err(OpenError::NotAFile(k));
+        }
+        let nonblock = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(i32::try_from(nonblock.bits()).unwrap_or(0))
+            .open(path)
+            .map_err(OpenError::Unreadable)?;
+        let md = file.metadata().map_err(OpenError::Unreadable)?;
+        if let Some(k) = FileKind::refused(md.file_type()) {
+            return Err(OpenError::NotAFile(k));
+        }
+        let block_device = md.file_type().is_block_device();
+        let len = if block_device {
+            rustix::fs::seek(&file, rustix::fs::SeekFrom::End(0))
+                .map_err(|e| OpenError::Unreadable(e.into()))?
+        } else {
+            md.len()
+        };
         Ok(FileReader {
             file,
             len,
             path: path.to_path_buf(),
+            id: (md.dev(), md.ino()),
+            block_device,
         })
     }
 
     /// The path the file was opened from.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// (device, inode): the file's identity whatever name it was opened
+    /// by, so hard links and symlinks to one file are one file.
+    pub fn identity(&self) -> (u64, u64) {
+        self.id
+    }
+
+    /// Whether it is a block device (a disk, a loop device), not a file.
+    pub fn is_block_device(&self) -> bool {
+        self.block_device
     }
 }
 
@@ -424,6 +582,52 @@ mod tests {
         assert!(matches!(e.kind, ReadErrorKind::TooLarge { .. }));
         let e = read_vec(&d, 4000, 200, 1 << 20).unwrap_err();
         assert!(matches!(e.kind, ReadErrorKind::OutOfBounds { .. }));
+    }
+
+    #[test]
+    fn only_regular_files_and_block_devices_are_opened() {
+        let dir = std::env::temp_dir().join(format!("imgcheck-kinds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A FIFO without a writer: a blocking open would wait forever, so
+        // this test returning at all shows the open did not block.
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let e = FileReader::try_open(&fifo).unwrap_err();
+            assert!(matches!(e, OpenError::NotAFile(FileKind::Fifo)), "{e:?}");
+            assert!(e.to_string().starts_with("is a FIFO"), "{e}");
+        } else {
+            println!("skipped the FIFO case: mkfifo is not available");
+        }
+        let sock = dir.join("sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        assert!(matches!(
+            FileReader::try_open(&sock),
+            Err(OpenError::NotAFile(FileKind::Socket))
+        ));
+        assert!(matches!(
+            FileReader::try_open("/dev/null"),
+            Err(OpenError::NotAFile(FileKind::CharDevice))
+        ));
+        assert!(matches!(
+            FileReader::try_open(&dir),
+            Err(OpenError::NotAFile(FileKind::Directory))
+        ));
+        let e = FileReader::try_open(dir.join("none")).unwrap_err();
+        assert!(matches!(e, OpenError::Missing(_)));
+        assert_eq!(e.to_string(), "no such file");
+        // The io::Error form keeps the kind and the typed cause.
+        let io = FileReader::open(dir.join("none")).unwrap_err();
+        assert_eq!(io.kind(), io::ErrorKind::NotFound);
+        // Hard links are one file.
+        let a = dir.join("a");
+        let b = dir.join("b");
+        std::fs::write(&a, [7u8; 512]).unwrap();
+        std::fs::hard_link(&a, &b).unwrap();
+        let (ra, rb) = (FileReader::open(&a).unwrap(), FileReader::open(&b).unwrap());
+        assert_eq!(ra.identity(), rb.identity());
+        assert!(!ra.is_block_device());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
