@@ -2,10 +2,10 @@
 //! threads, reports printed in input order as soon as each is ready, and
 //! the empty-backup pattern (an image far smaller than its siblings).
 
-use crate::options::Fatal;
+use crate::options::{Fatal, FatalKind};
 use crate::registry::{self, layers};
 use crate::report::ImageReport;
-use imgcheck_core::{FileReader, Finding, Layer, Space};
+use imgcheck_core::{FileReader, Finding, Layer, ReadAt, Space};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -18,6 +18,9 @@ pub struct Item {
     pub dir: Option<PathBuf>,
     /// The qcow2 internal snapshot to inspect instead of the current state.
     pub snapshot: Option<String>,
+    /// Why it cannot be checked at all, known before opening it (a
+    /// directory with no images).
+    pub fatal: Option<Fatal>,
 }
 
 /// `--all-snapshots`: after each qcow2 image, one item per internal
@@ -54,46 +57,110 @@ const MIN_SIBLINGS: usize = 3;
 /// Files in one directory considered at most (a bound on a hostile tree).
 const MAX_DIR_ENTRIES: usize = 100_000;
 
-/// Expands directories (one level, sorted) into the image files they hold;
-/// other arguments pass through, so a missing file is still reported.
+/// Expands directories (one level, sorted) into the images they hold;
+/// other arguments pass through, so a missing file is still reported. A
+/// directory with no image is an item of its own that fails ("no images in
+/// DIR"), so it is reported, never silently nothing.
 pub fn expand(args: &[PathBuf]) -> Vec<Item> {
     let mut out = Vec::new();
     for a in args {
         if a.is_dir() {
+            let mut seen = 0usize;
             let mut files: Vec<PathBuf> = std::fs::read_dir(a)
                 .map(|rd| {
                     rd.filter_map(|e| e.ok())
                         .take(MAX_DIR_ENTRIES)
                         .map(|e| e.path())
-                        .filter(|p| p.is_file() && looks_like_image(p))
+                        .filter(|p| {
+                            seen = seen.saturating_add(1);
+                            looks_like_image(p)
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
             files.sort();
+            if files.is_empty() {
+                let why = if seen == 0 {
+                    "it is empty".to_string()
+                } else {
+                    format!(
+                        "none of its {seen} {} is an image file (text files — notes, checksums, logs — and subdirectories, FIFOs, sockets and devices other than block devices are skipped)",
+                        if seen == 1 { "entry" } else { "entries" }
+                    )
+                };
+                out.push(Item {
+                    path: a.clone(),
+                    dir: None,
+                    snapshot: None,
+                    fatal: Some(
+                        Fatal::new(
+                            FatalKind::NoImages,
+                            format!("no images in {}: {why}", a.display()),
+                        )
+                        .learned("entries", seen),
+                    ),
+                });
+            }
             out.extend(files.into_iter().map(|path| Item {
                 path,
                 dir: Some(a.clone()),
                 snapshot: None,
+                fatal: None,
             }));
         } else {
             out.push(Item {
                 path: a.clone(),
                 dir: None,
                 snapshot: None,
+                fatal: None,
             });
         }
     }
     out
 }
 
-/// A container recognised by its signature, or a size that is a whole
-/// number of sectors; skips notes, checksums and logs that share a backup
-/// directory.
+/// How much of a file is looked at to tell text from an image.
+const TEXT_PROBE: usize = 4096;
+
+/// Whether a directory entry is checked as an image: a regular file or a
+/// block device, empty or not (an empty or tiny file where images are kept
+/// is exactly the failed backup `layout.small_sibling` is for), unless it
+/// reads as text — no NUL byte in its first 4 KiB and valid UTF-8 — which
+/// no disk image or container does: the notes, checksums and logs that
+/// share a backup directory.
 fn looks_like_image(p: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
     let Ok(meta) = std::fs::metadata(p) else {
         return false;
     };
-    kind_of(p) != "raw" || (meta.len() > 0 && meta.len() % 512 == 0)
+    let ft = meta.file_type();
+    if !(ft.is_file() || ft.is_block_device()) {
+        return false;
+    }
+    if meta.len() == 0 || ft.is_block_device() {
+        return true;
+    }
+    let Ok(f) = FileReader::open(p) else {
+        // Unreadable: listed, so the report says why.
+        return true;
+    };
+    if registry::container_of(&f, None) != Some("raw") {
+        return true;
+    }
+    let n = usize::try_from(f.len()).unwrap_or(TEXT_PROBE).min(TEXT_PROBE);
+    let mut head = vec![0u8; n];
+    if f.read_exact_at(0, &mut head).is_err() {
+        return true;
+    }
+    head.contains(&0) || !is_text(&head)
+}
+
+/// Valid UTF-8, allowing a character cut by the end of the probe.
+fn is_text(b: &[u8]) -> bool {
+    match std::str::from_utf8(b) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    }
 }
 
 /// The container an image will be read as, for grouping siblings: the

@@ -31,7 +31,7 @@ pub enum ColorWhen {
     version,
     about = "Offline, read-only integrity and corruption forensics for disk images (qcow2, MBR/GPT, ext4)",
     after_help = "Exit status (bits OR-ed across images, as fsck): 0 clean, 1 warnings only, \
-4 damage found, 8 operational error (missing or unreadable file), 16 usage error.\n\
+4 damage found (also damage that stops an image from opening), 8 operational error (a file missing, unreadable, or not a regular file or block device; a directory with no images), 16 usage error.\n\
 With --qemu-compat: qemu-img check's codes (0 clean, 1 check incomplete, 2 corruptions, 3 leaks only, 63 not checkable)."
 )]
 struct Args {
@@ -124,6 +124,11 @@ pub fn run() -> u8 {
         let mut status = exit::CLEAN;
         let mut stdout = std::io::stdout().lock();
         for item in &items {
+            if let Some(f) = &item.fatal {
+                eprintln!("{}", f.line(&item.path));
+                status = 1;
+                continue;
+            }
             status = qemu_compat(
                 &item.path,
                 args.format,
@@ -159,6 +164,10 @@ pub fn run() -> u8 {
             if item.snapshot.is_some() {
                 opts.snapshot.clone_from(&item.snapshot);
             }
+            if let Some(f) = &item.fatal {
+                progress.inc(1);
+                return Err(f.clone());
+            }
             let mut r = pipeline::inspect_image_with(&registry, &item.path, args.format, &opts);
             if let (Ok(rep), Some(Some(f))) = (&mut r, siblings.get(i)) {
                 rep.layout.push(f.clone());
@@ -193,8 +202,22 @@ pub fn run() -> u8 {
             }
             Err(fatal) => {
                 status |= exit::OPERATIONAL;
-                rows.push(render::SummaryRow::failed(&item.path));
-                progress.suspend(|| eprintln!("imgcheck: {}: {fatal}", item.path.display()));
+                rows.push(render::SummaryRow::failed(&item.path, &fatal));
+                progress.suspend(|| eprintln!("{}", fatal.line(&item.path)));
+                // One JSON object per image, failed ones too.
+                if args.json {
+                    let name = match &item.snapshot {
+                        Some(s) => format!("{}@{s}", item.path.display()),
+                        None => item.path.display().to_string(),
+                    };
+                    let line = render::error_line(&name, &fatal);
+                    let out = progress.suspend(|| {
+                        stdout
+                            .write_all(line.as_bytes())
+                            .and_then(|()| stdout.flush())
+                    });
+                    broken_pipe |= out.is_err();
+                }
             }
         },
     );
@@ -250,8 +273,15 @@ fn qemu_compat(
             }
             code
         }
+        // qemu-img's messages name the file themselves ("Could not open
+        // 'x': …"); the others get it once, in front.
         Err((message, code)) => {
-            eprintln!("qemu-img-compat: {}: {message}", path.display());
+            let name = path.display().to_string();
+            if message.contains(&name) {
+                eprintln!("qemu-img-compat: {message}");
+            } else {
+                eprintln!("qemu-img-compat: {name}: {message}");
+            }
             code
         }
     }

@@ -37,19 +37,64 @@ pub struct Options {
     pub image_path: PathBuf,
 }
 
-/// "Cannot continue with this image": names the file, the structure and
-/// the offset. Exit status 8.
+/// Why an image could not be checked at all. None of these is the
+/// image's fault — damage that prevents opening is a finding (exit 4), not
+/// a `Fatal` — so all of them are exit status 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FatalKind {
+    /// Nothing at that path.
+    Missing,
+    /// It exists but cannot be opened read-only or read.
+    Unreadable,
+    /// Not a regular file or block device (a FIFO, socket, character
+    /// device): refused without reading from it.
+    NotAFile,
+    /// A directory with no image in it.
+    NoImages,
+    /// `--snapshot` names a snapshot the image does not have.
+    NoSuchSnapshot,
+    /// `--format` names a container the file is not.
+    NotThisFormat,
+}
+
+/// "Cannot check this image": what kind of problem, the sentence (which
+/// names the structure and offset when there is one, never the path: the
+/// caller prints the path once), and what was learned before stopping.
+/// Exit status 8.
 #[derive(Debug, Clone)]
 pub struct Fatal {
-    /// The whole sentence.
+    /// What kind of problem.
+    pub kind: FatalKind,
+    /// The whole sentence, without the path.
     pub message: String,
+    /// Facts learned before stopping (the file's type, its size, the
+    /// snapshots the image has), for the JSON error object.
+    pub learned: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Fatal {
-    /// A fatal error with this message.
-    pub fn new(message: impl Into<String>) -> Self {
+    /// A fatal error of `kind` with this message.
+    pub fn new(kind: FatalKind, message: impl Into<String>) -> Self {
         Fatal {
+            kind,
             message: message.into(),
+            learned: serde_json::Map::new(),
+        }
+    }
+
+    /// Adds a fact learned before stopping.
+    pub fn learned(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.learned.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// The one line on stderr: `imgcheck: PATH: message`, the path once
+    /// (a "no images in DIR" message names its directory itself).
+    pub fn line(&self, path: &std::path::Path) -> String {
+        match self.kind {
+            FatalKind::NoImages => format!("imgcheck: {}", self.message),
+            _ => format!("imgcheck: {}: {}", path.display(), self.message),
         }
     }
 }

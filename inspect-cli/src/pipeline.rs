@@ -6,26 +6,44 @@
 //! checks that span layers and the next steps are added.
 
 use crate::layout;
-use crate::limits::{MAX_CHILDREN, MAX_DEPTH};
-use crate::options::{Fatal, Format, Options};
+use crate::limits::{MAX_CHILDREN, MAX_DEPTH, MAX_VISITS, read_bound};
+use crate::options::{Fatal, FatalKind, Format, Options};
 use crate::registry::{self, REGISTRY, layers};
 use crate::report::{Event, ImageReport, Node, Span};
 use crate::steps;
 use imgcheck_core::{
-    Budget, Child, Context, Depth, Expect, Extent, Facts, FileReader, Finding, Inspector, Layer,
-    Place, Promise, ReadAt, Sink, Space, Step,
+    Budget, Child, Context, Depth, Expect, Extent, Facts, FileKind, FileReader, Finding, Inspector,
+    Layer, Metered, OpenError, Place, Promise, ReadAt, Sink, Space, Step, human_size,
 };
 use std::path::Path;
 use std::sync::Arc;
 
-fn open_file(path: &Path) -> Result<Arc<FileReader>, Fatal> {
-    let meta = std::fs::metadata(path).map_err(|e| Fatal::new(format!("cannot open: {e}")))?;
-    if meta.is_dir() {
-        return Err(Fatal::new("is a directory, not an image file"));
+/// Opens the image file: a regular file or a block device, read-only,
+/// without blocking; anything else is refused before reading from it.
+pub fn open_file(path: &Path) -> Result<Arc<FileReader>, Fatal> {
+    FileReader::try_open(path).map(Arc::new).map_err(|e| {
+        let kind = match &e {
+            OpenError::Missing(_) => FatalKind::Missing,
+            OpenError::NotAFile(_) => FatalKind::NotAFile,
+            OpenError::Unreadable(_) => FatalKind::Unreadable,
+        };
+        let fatal = Fatal::new(kind, e.to_string());
+        match e {
+            OpenError::NotAFile(k) => fatal.learned("file_type", file_type_name(k)),
+            _ => fatal,
+        }
+    })
+}
+
+/// A refused file type's name in JSON.
+fn file_type_name(k: FileKind) -> &'static str {
+    match k {
+        FileKind::Directory => "directory",
+        FileKind::Fifo => "fifo",
+        FileKind::Socket => "socket",
+        FileKind::CharDevice => "character_device",
+        FileKind::Other => "other",
     }
-    FileReader::open(path)
-        .map(Arc::new)
-        .map_err(|e| Fatal::new(format!("cannot open read-only: {e}")))
 }
 
 /// Checks one image file and builds its report.
@@ -82,7 +100,11 @@ pub fn inspect_with(
         snapshot: opts.snapshot.clone(),
         origin: (!opts.image_path.as_os_str().is_empty()).then(|| opts.image_path.clone()),
     };
-    let budget = Budget::unlimited();
+    // One bound on the whole check: every layer reads through the
+    // metered file, so their reads together stop at the bound.
+    let file_size = file.len();
+    let budget = Arc::new(Budget::new(read_bound(file_size), MAX_VISITS));
+    let file: Arc<dyn ReadAt> = Arc::new(Metered::new(file, Arc::clone(&budget)));
     let mut walk = Walk {
         registry,
         options: &options,
@@ -98,21 +120,27 @@ pub fn inspect_with(
         base: 0,
         space: Space::File,
     };
-    let file_size = file.len();
     let Some((mut root, children)) =
         walk.node(&file, &expect, &Place::root(), frame, 0, "image", only)
     else {
-        return Err(Fatal::new(match only {
-            Some(f) => format!("not a {f} image: the {f} layer does not recognise it"),
-            None => "no layer recognises this file".to_string(),
-        }));
+        return Err(Fatal::new(
+            FatalKind::NotThisFormat,
+            match only {
+                Some(f) => format!("not a {f} image: the {f} layer does not recognise it"),
+                None => "no layer recognises this file".to_string(),
+            },
+        )
+        .learned("file_size", file_size));
     };
     check_snapshot_asked(&root, opts)?;
     walk.children(&mut root, children, &Place::root(), frame, 0, "image");
     let Walk {
         mut events, disk, ..
     } = walk;
-    let layout = layout::check(&root, disk.as_deref(), opts.scan);
+    let mut layout = layout::check(&root, disk.as_deref(), opts.scan);
+    layout.findings.extend(bound_hit(&budget, file_size));
+    // A zero timestamp is one never recorded, not an event of 1970.
+    events.retain(|e| e.time != 0);
     events.sort();
     let mut report = ImageReport {
         image: name.to_string(),
@@ -144,7 +172,13 @@ fn check_snapshot_asked(root: &Node, opts: &Options) -> Result<(), Fatal> {
     if snaps.iter().any(|x| &x.id == s || &x.name == s) {
         return Ok(());
     }
-    Err(Fatal::new(if snaps.is_empty() {
+    let list: Vec<serde_json::Value> = snaps
+        .iter()
+        .map(|x| serde_json::json!({"id": x.id, "name": x.name}))
+        .collect();
+    Err(Fatal::new(
+        FatalKind::NoSuchSnapshot,
+        if snaps.is_empty() {
         format!(
             "no snapshot named {s:?}: this {} image has no internal snapshots",
             root.kind
@@ -159,7 +193,49 @@ fn check_snapshot_asked(root: &Node, opts: &Options) -> Result<(), Fatal> {
             root.kind,
             have.join(", ")
         )
-    }))
+    },
+    )
+    .learned("format", root.layer.unwrap_or("raw"))
+    .learned("snapshots", list))
+}
+
+/// The finding that says the check stopped at the image's work bound, and
+/// which bound, when it was hit.
+fn bound_hit(budget: &Budget, file_size: u64) -> Option<Finding> {
+    let spent = budget.exhausted()?;
+    let (max_bytes, max_visits) = budget.limits();
+    let (code, what) = if spent.bytes > max_bytes {
+        (
+            "layout.bound.read_bytes",
+            format!(
+                "check stopped after {} bytes read: bound of {} for this {}-byte file (imgcheck::limits::READ_BYTES_BASE + READ_BYTES_PER_FILE_BYTE × its size)",
+                max_bytes,
+                human_size(max_bytes),
+                file_size
+            ),
+        )
+    } else {
+        (
+            "layout.bound.visits",
+            format!(
+                "check stopped after {max_visits} structures visited: bound imgcheck::limits::MAX_VISITS"
+            ),
+        )
+    };
+    Some(
+        Finding::warning(
+            code,
+            Layer::LAYOUT,
+            0,
+            Space::File,
+            format!(
+                "{what}; what was not read is not checked, and a sound image never needs this much: its metadata claims far more than the file holds"
+            ),
+        )
+        .with_hint(imgcheck_core::Hint::advice(
+            "the findings above name the structures that make the check read this much",
+        )),
+    )
 }
 
 /// Where a reader's offsets are in the report: its start in the address
@@ -201,6 +277,8 @@ impl Walk<'_> {
             budget: self.budget,
             depth,
         };
+        // A node is a visit; once the bound is spent, nothing more is read.
+        self.budget.charge(0, 1).ok()?;
         let (layer, _evidence) = registry::pick(self.registry, reader.as_ref(), &cx, only)?;
         let ins = layer.inspect(reader, &cx);
         // A container's `Disk` offsets are in the guest disk it hands out.
@@ -459,7 +537,8 @@ pub fn qemu_compat(
     format: Option<Format>,
     opts: &Options,
 ) -> Result<(serde_json::Value, u8), (String, u8)> {
-    let file: Arc<dyn ReadAt> = open_file(path).map_err(|e| (e.message, 1))?;
+    let file: Arc<dyn ReadAt> = open_file(path)
+        .map_err(|e| (format!("Could not open '{}': {}", path.display(), e.message), 1))?;
     match registry::container_of(file.as_ref(), format.map(Format::layer)) {
         Some("qcow2") => layers::qcow2::qemu_check(file, &opts.image_path),
         _ => Err(("This image format does not support checks".to_string(), 63)),

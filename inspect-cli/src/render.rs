@@ -3,6 +3,7 @@
 //! findings; neither adds information the other lacks, except that the
 //! JSON carries the structured details of each layer.
 
+use crate::options::Fatal;
 use crate::report::{ImageReport, Node};
 use anstyle::{AnsiColor, Style};
 use imgcheck_core::time::utc;
@@ -83,13 +84,22 @@ pub fn text(report: &ImageReport) -> String {
     };
     let _ = writeln!(
         out,
-        "\nverdict: {vstyle}{}{vstyle:#} ({} errors, {} warnings, {} info)",
+        "\nverdict: {vstyle}{}{vstyle:#} ({}, {}, {} info)",
         verdict.as_str(),
-        count(Severity::Error),
-        count(Severity::Warning),
+        plural(count(Severity::Error), "error"),
+        plural(count(Severity::Warning), "warning"),
         count(Severity::Info),
     );
     out
+}
+
+/// `1 error`, `2 errors`.
+pub fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 fn node_text(report: &ImageReport, node: &Node, depth: usize, out: &mut String) {
@@ -241,6 +251,38 @@ pub fn json_line(report: &ImageReport) -> String {
     format!("{}\n", json_value(report))
 }
 
+/// The JSON object of an image that could not be checked (`--json`): the
+/// report's keys, so a fleet's JSON Lines have one line per image, with
+/// verdict `error`, the problem as `error: {kind, message}` and what was
+/// learned before stopping beside it.
+pub fn error_json(image: &str, fatal: &Fatal) -> Value {
+    let mut error = serde_json::Map::new();
+    error.insert("kind".into(), json!(fatal.kind));
+    error.insert("message".into(), json!(fatal.message));
+    for (k, v) in &fatal.learned {
+        error.insert(k.clone(), v.clone());
+    }
+    json!({
+        "schema": 1,
+        "image": image,
+        "format": fatal.learned.get("format"),
+        "file_size": fatal.learned.get("file_size"),
+        "virtual_size": null,
+        "verdict": "error",
+        "error": error,
+        "counters": { "errors": 0, "warnings": 0, "info": 0, "findings": 0 },
+        "findings": [],
+        "layers": null,
+        "timeline": [],
+        "next_steps": [],
+    })
+}
+
+/// [`error_json`] as one line of JSON Lines.
+pub fn error_line(image: &str, fatal: &Fatal) -> String {
+    format!("{}\n", error_json(image, fatal))
+}
+
 /// The table that ends a text report of several images.
 pub fn summary_table(rows: &[SummaryRow]) -> String {
     let width = rows.iter().map(|r| r.image.len()).max().unwrap_or(5).max(5);
@@ -297,13 +339,16 @@ impl SummaryRow {
     }
 
     /// The row of an image that could not be checked.
-    pub fn failed(path: &std::path::Path) -> Self {
+    pub fn failed(path: &std::path::Path, fatal: &Fatal) -> Self {
         SummaryRow {
             image: path.display().to_string(),
             format: "-".into(),
             size: None,
             verdict: "error".into(),
-            worst: "cannot read".into(),
+            worst: serde_json::to_value(fatal.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "cannot check".into()),
         }
     }
 }

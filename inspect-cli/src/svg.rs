@@ -235,10 +235,10 @@ pub fn svg(report: &ImageReport) -> String {
     let counts = |s: Severity| report.findings().iter().filter(|f| f.severity == s).count();
     let _ = writeln!(
         legend_svg,
-        r##"<text x="{LEFT}" y="{}" font-size="13">findings: {} errors, {} warnings, {} info ({} in the image file itself, not drawn); verdict {}</text>"##,
+        r##"<text x="{LEFT}" y="{}" font-size="13">findings: {}, {}, {} info ({} in the image file itself, not drawn); verdict {}</text>"##,
         y.saturating_add(6),
-        counts(Severity::Error),
-        counts(Severity::Warning),
+        crate::render::plural(counts(Severity::Error), "error"),
+        crate::render::plural(counts(Severity::Warning), "warning"),
         counts(Severity::Info),
         file_findings,
         report.verdict().as_str()

@@ -143,8 +143,18 @@ fn random_bytes_are_not_clean() {
 fn missing_file_is_an_operational_error() {
     let out = imgcheck(&["--json", "/nonexistent/disk.img"]);
     assert_eq!(out.status.code(), Some(8));
-    assert!(out.stdout.is_empty(), "stdout must carry only reports");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/disk.img"));
+    // One JSON object per image given, a failed one too (issue 14), so a
+    // fleet's JSON Lines have one line per image.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    let v: Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(v["verdict"], "error");
+    assert_eq!(v["error"]["kind"], "missing");
+    assert_eq!(v["image"], "/nonexistent/disk.img");
+    // The path once, on stderr.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("/nonexistent/disk.img").count(), 1, "{err}");
 }
 
 #[test]
