@@ -45,3 +45,11 @@ for f in "$fx"/xfs/*.zst; do [ -e "$f" ] && seed xfs_raw "$f" 2097152; done
 # the first directories and files); the target repairs the BPB for the
 # length it is given.
 for f in "$fx"/fat/*.zst; do [ -e "$f" ] && seed fat_check "$f" 262144; done
+# The structure-aware targets (mbr_ebr, gpt_struct, ext4_struct,
+# pipeline_struct) build their images from the fixtures themselves: their
+# input is a fixture index and a list of edits, so each seed is one
+# fixture untouched (a single byte: the index; no edits).
+for t in mbr_ebr:4 gpt_struct:5 ext4_struct:8 pipeline_struct:6; do
+  name=${t%%:*}; n=${t##*:}; mkdir -p "corpus/$name"
+  for i in $(seq 0 $((n - 1))); do printf "\\x$(printf %02x "$i")" > "corpus/$name/fixture-$i"; done
+done
