@@ -135,9 +135,11 @@ fn huge_claims_stay_bounded() {
     put32(&mut img, SB + 0x24, 32768);
     put32(&mut img, SB, 128 << 20);
     fix_sb(&mut img);
-    let t = std::time::Instant::now();
+    // How long and how much memory this takes is bounded where it can be
+    // measured, in a child process under rlimits: the same image is
+    // ext4-huge-claims-deep in inspect-cli/tests/hostile.rs, not a clock
+    // here that fails under load.
     let r = run(&img, true);
-    assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
     let c = codes(&r);
     assert!(c.contains(&"ext4.size.truncated".to_string()), "{c:?}");
 }

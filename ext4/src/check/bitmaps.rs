@@ -49,9 +49,15 @@ pub(super) fn bitmaps(c: &mut Ctx<'_, '_>) {
     let ds = sb.desc_size();
     let ipg = u64::from(sb.s_inodes_per_group);
     let cpg = u64::from(sb.s_clusters_per_group);
+    // Each bitmap block is read and counted once: descriptors naming one
+    // block for many groups (a zeroed table names block 0 for all of
+    // them) are overlaps the group pass reports; re-reading it per group
+    // made 200k such groups cost a gigabyte of reads (issue 14).
+    let mut seen = std::collections::HashSet::new();
     for (gi, gd) in fs.gds.iter().enumerate() {
         let g = u64_of(gi);
         if gd.bg_flags & bg_flags::BLOCK_UNINIT == 0
+            && seen.insert(gd.bg_block_bitmap)
             && let Some(bm) = fs.read_block(gd.bg_block_bitmap)
         {
             if mcsum {
@@ -88,6 +94,7 @@ pub(super) fn bitmaps(c: &mut Ctx<'_, '_>) {
             }
         }
         if gd.bg_flags & bg_flags::INODE_UNINIT == 0
+            && seen.insert(gd.bg_inode_bitmap)
             && let Some(im) = fs.read_block(gd.bg_inode_bitmap)
         {
             if mcsum {
