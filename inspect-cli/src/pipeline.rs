@@ -94,6 +94,23 @@ pub fn inspect_with(
     only: Option<&str>,
     opts: &Options,
 ) -> Result<ImageReport, Fatal> {
+    let budget = Arc::new(Budget::new(read_bound(file.len()), MAX_VISITS));
+    inspect_bounded(registry, name, file, only, opts, budget)
+}
+
+/// [`inspect_with`] within `budget` instead of the default bound
+/// ([`read_bound`] of the file's size, [`MAX_VISITS`]): every layer reads
+/// through the file metered by it, and when it runs out the check stops
+/// where it is and the report, partial, says so in a finding
+/// (`layout.bound.read_bytes` or `layout.bound.visits`).
+pub fn inspect_bounded(
+    registry: &[&dyn Inspector],
+    name: &str,
+    file: Arc<dyn ReadAt>,
+    only: Option<&str>,
+    opts: &Options,
+    budget: Arc<Budget>,
+) -> Result<ImageReport, Fatal> {
     let options = imgcheck_core::Options {
         depth: if opts.deep { Depth::Full } else { Depth::Quick },
         scan: opts.scan,
@@ -103,7 +120,6 @@ pub fn inspect_with(
     // One bound on the whole check: every layer reads through the
     // metered file, so their reads together stop at the bound.
     let file_size = file.len();
-    let budget = Arc::new(Budget::new(read_bound(file_size), MAX_VISITS));
     let file: Arc<dyn ReadAt> = Arc::new(Metered::new(file, Arc::clone(&budget)));
     let mut walk = Walk {
         registry,
@@ -179,21 +195,21 @@ fn check_snapshot_asked(root: &Node, opts: &Options) -> Result<(), Fatal> {
     Err(Fatal::new(
         FatalKind::NoSuchSnapshot,
         if snaps.is_empty() {
-        format!(
-            "no snapshot named {s:?}: this {} image has no internal snapshots",
-            root.kind
-        )
-    } else {
-        let have: Vec<String> = snaps
-            .iter()
-            .map(|x| format!("{} {}", x.id, x.name))
-            .collect();
-        format!(
-            "no snapshot named {s:?}; this {} image has (id name): {}",
-            root.kind,
-            have.join(", ")
-        )
-    },
+            format!(
+                "no snapshot named {s:?}: this {} image has no internal snapshots",
+                root.kind
+            )
+        } else {
+            let have: Vec<String> = snaps
+                .iter()
+                .map(|x| format!("{} {}", x.id, x.name))
+                .collect();
+            format!(
+                "no snapshot named {s:?}; this {} image has (id name): {}",
+                root.kind,
+                have.join(", ")
+            )
+        },
     )
     .learned("format", root.layer.unwrap_or("raw"))
     .learned("snapshots", list))
@@ -208,7 +224,7 @@ fn bound_hit(budget: &Budget, file_size: u64) -> Option<Finding> {
         (
             "layout.bound.read_bytes",
             format!(
-                "check stopped after {} bytes read: bound of {} for this {}-byte file (imgcheck::limits::READ_BYTES_BASE + READ_BYTES_PER_FILE_BYTE × its size)",
+                "check stopped after {} bytes read ({}), its bound for this {}-byte file (by default imgcheck::limits::READ_BYTES_BASE + READ_BYTES_PER_FILE_BYTE × its size)",
                 max_bytes,
                 human_size(max_bytes),
                 file_size
@@ -218,7 +234,7 @@ fn bound_hit(budget: &Budget, file_size: u64) -> Option<Finding> {
         (
             "layout.bound.visits",
             format!(
-                "check stopped after {max_visits} structures visited: bound imgcheck::limits::MAX_VISITS"
+                "check stopped after {max_visits} structures visited, its bound (by default imgcheck::limits::MAX_VISITS)"
             ),
         )
     };
@@ -537,8 +553,12 @@ pub fn qemu_compat(
     format: Option<Format>,
     opts: &Options,
 ) -> Result<(serde_json::Value, u8), (String, u8)> {
-    let file: Arc<dyn ReadAt> = open_file(path)
-        .map_err(|e| (format!("Could not open '{}': {}", path.display(), e.message), 1))?;
+    let file: Arc<dyn ReadAt> = open_file(path).map_err(|e| {
+        (
+            format!("Could not open '{}': {}", path.display(), e.message),
+            1,
+        )
+    })?;
     match registry::container_of(file.as_ref(), format.map(Format::layer)) {
         Some("qcow2") => layers::qcow2::qemu_check(file, &opts.image_path),
         _ => Err(("This image format does not support checks".to_string(), 63)),

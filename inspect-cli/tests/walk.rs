@@ -479,3 +479,57 @@ fn a_volume_node_keeps_findings_in_its_own_space() {
     // The PV's own offset, in the image file the PV is read from here.
     assert_eq!(at("x.in_pv"), (9, Space::File, place));
 }
+
+#[test]
+fn a_spent_budget_stops_the_check_with_a_finding_and_a_partial_report() {
+    use imgcheck::pipeline::inspect_bounded;
+    use imgcheck_core::Budget;
+    let path = imgcheck_testdata::fixture("disk/gpt-two-ext4.img");
+    let open = || -> Arc<dyn ReadAt> { Arc::new(imgcheck_core::FileReader::open(&path).unwrap()) };
+    let run = |budget: Budget| {
+        inspect_bounded(
+            registry::REGISTRY,
+            "disk",
+            open(),
+            None,
+            &Options::default(),
+            Arc::new(budget),
+        )
+        .unwrap()
+    };
+    // The default bound is far from what a sound disk needs.
+    let full = run(Budget::new(
+        imgcheck::limits::read_bound(open().len()),
+        u64::MAX,
+    ));
+    assert!(
+        !codes(&full.layout)
+            .iter()
+            .any(|c| c.starts_with("layout.bound"))
+    );
+    // 64 KiB is enough for the tables, not the filesystems: the report
+    // still comes, with the table, and says where the check stopped.
+    let cut = run(Budget::new(64 << 10, u64::MAX));
+    let c = codes(&cut.layout);
+    assert!(c.contains(&"layout.bound.read_bytes"), "{c:?}");
+    fn layers(n: &imgcheck::report::Node, out: &mut Vec<&'static str>) {
+        out.extend(n.layer);
+        n.children.iter().for_each(|c| layers(c, out));
+    }
+    let mut seen = Vec::new();
+    layers(&cut.root, &mut seen);
+    assert!(seen.contains(&"gpt"), "the table was read: {seen:?}");
+    let f = cut
+        .layout
+        .iter()
+        .find(|f| f.code == "layout.bound.read_bytes")
+        .unwrap();
+    assert!(f.message.contains("65536 bytes read"), "{}", f.message);
+    // Two visits: the image node and its table; the partitions are not.
+    let cut = run(Budget::new(u64::MAX, 2));
+    assert!(
+        codes(&cut.layout).contains(&"layout.bound.visits"),
+        "{:?}",
+        codes(&cut.layout)
+    );
+}
