@@ -147,7 +147,9 @@ fn looks_like_image(p: &Path) -> bool {
     if registry::container_of(&f, None) != Some("raw") {
         return true;
     }
-    let n = usize::try_from(f.len()).unwrap_or(TEXT_PROBE).min(TEXT_PROBE);
+    let n = usize::try_from(f.len())
+        .unwrap_or(TEXT_PROBE)
+        .min(TEXT_PROBE);
     let mut head = vec![0u8; n];
     if f.read_exact_at(0, &mut head).is_err() {
         return true;

@@ -63,7 +63,12 @@ fn hostile_sample_is_bounded_with_one_json_answer_each() {
         .filter(|r| !r["problems"].as_array().unwrap().is_empty())
         .map(|r| format!("{}: {} ({})", r["name"], r["problems"], r["stderr"]))
         .collect();
-    assert!(bad.is_empty(), "{} cases failed:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} cases failed:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
     let s = &v["summary"];
     assert_eq!(s["hangs"], 0);
     assert_eq!(s["over_memory"], 0);
