@@ -3,7 +3,7 @@
 # bounds (1 GiB RSS and malloc, a timeout per input), SECONDS each
 # (default 1800), one after another, and prints the executions libFuzzer
 # reports. Crashes and timeouts land in artifacts/TARGET/; each one found
-# becomes a regression case in inspect-cli/tests/hostile.rs.
+# becomes a case of testdata/scripts/hostile.py (the suite runs a sample).
 #   fuzz/run-structured.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")"

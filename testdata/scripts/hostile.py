@@ -956,7 +956,10 @@ def run_one(binary, d, case):
     wall = time.monotonic() - t0
     # The child's own rusage (wait4 already reaped it in communicate, so
     # take the children's maximum: each case is the only child running).
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # ru_maxrss has the forking harness's own RSS as its floor (~14 MiB).
+    rss = use.ru_maxrss * 1024
+    cpu = use.ru_utime + use.ru_stime
     code = p.returncode
     docs, bad = 0, 0
     for line in out.decode(errors="replace").splitlines():
@@ -980,7 +983,7 @@ def run_one(binary, d, case):
     if code not in case["exit"]:
         problems.append(f"exit {code} not in {case['exit']}")
     return {"name": case["name"], "class": case["class"], "exit": code,
-            "wall": round(wall, 2), "rss": rss, "json": docs, "hang": hang,
+            "wall": round(wall, 2), "cpu": round(cpu, 2), "rss": rss, "json": docs, "hang": hang,
             "over_memory": over, "problems": problems,
             "stderr": err.decode(errors="replace")[-400:]}
 
@@ -999,6 +1002,7 @@ def run(out, binary, report):
         results.append(res)
         flag = "ok " if not res["problems"] else "BAD"
         print(f"{flag} {res['name']:<44} exit {res['exit']!s:>4} {res['wall']:7.2f}s "
+              f"{res['cpu']:6.2f}s cpu "
               f"{res['rss'] / 2**20:7.1f} MiB  {'; '.join(res['problems'])}", flush=True)
     summary = {
         "cases": len(results),
@@ -1008,6 +1012,7 @@ def run(out, binary, report):
         "wrong_exit": sum(any(p.startswith("exit") for p in r["problems"]) for r in results),
         "failed": sum(bool(r["problems"]) for r in results),
         "worst_wall": max((r["wall"] for r in results), default=0),
+        "worst_cpu": max((r.get("cpu", 0) for r in results), default=0),
         "worst_rss": max((r["rss"] for r in results), default=0),
     }
     print(json.dumps(summary))
