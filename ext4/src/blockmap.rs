@@ -49,16 +49,7 @@ impl Ext4<'_> {
         }
         if ino.i_flags & EXTENTS_FL != 0 {
             let mut budget = MAX_EXTENT_NODES;
-            let root = ino.i_block;
-            let mut ctx = ExtentWalk {
-                fs: self,
-                ino,
-                out,
-                visit,
-                budget: &mut budget,
-                last_lblk: None,
-            };
-            ctx.node(&root, None, None, 0, u64::MAX);
+            ExtentWalk::new(self, ino, out, visit, &mut budget).run();
             return;
         }
         if ino.is_device() {
@@ -120,7 +111,10 @@ impl Ext4<'_> {
             });
             return;
         }
-        if !visit(MapEvent::Meta { pblk: p }) {
+        if !visit(MapEvent::Meta {
+            pblk: p,
+            level: u8::try_from(level).unwrap_or(3),
+        }) {
             return;
         }
         if *budget == 0 {
@@ -159,6 +153,7 @@ pub(crate) enum MapEvent {
         len: u64,
         uninit: bool,
     },
-    /// A mapping block (extent tree node or indirect block).
-    Meta { pblk: u64 },
+    /// A mapping block: an extent tree node (`level` 0) or an indirect
+    /// block (1 single, 2 double, 3 triple).
+    Meta { pblk: u64, level: u8 },
 }

@@ -12,10 +12,28 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Silent (per e2fsck -fn) images imgcheck flags, and why the finding is real.
-const ALLOWED_ON_SILENT: &[(&str, &str)] = &[(
-    "f_hurd",
-    "filetype set on a Hurd-made filesystem: e2fsck -fy clears it (PR_0_HURD_CLEAR_FILETYPE, see its expect.1); only -n skips the check",
-)];
+const ALLOWED_ON_SILENT: &[(&str, &str)] = &[
+    (
+        "f_hurd",
+        "filetype set on a Hurd-made filesystem: e2fsck -fy clears it (PR_0_HURD_CLEAR_FILETYPE, see its expect.1); only -n skips the check",
+    ),
+    (
+        "f_ea_inode_dir_ref",
+        "a directory entry naming an EA inode: e2fsck 1.47.1 added the check (849a9e6e, PR_2_EA_INODE_DIR_LINK); the oracle's 1.47.0 predates it; expect.1 clears the entry",
+    ),
+    (
+        "f_ea_inode_no_feature",
+        "an EA inode referenced without the ea_inode feature: e2fsck 1.47.1 (849a9e6e, PR_1_EA_INODE_FEATURE); expect.1 sets the feature",
+    ),
+    (
+        "f_ea_inode_spurious_flag_dir",
+        "the EA_INODE flag on a directory: e2fsck 1.47.1 (849a9e6e, PR_1_EA_INODE_NONREG); expect.1 clears the flag",
+    ),
+    (
+        "f_ea_zero_size",
+        "an EA-inode attribute of value size 0: e2fsck 1.47.4 (e4c9d011, PR_1_ATTR_VALUE_SIZE); expect.1 clears it",
+    ),
+];
 
 /// Images e2fsck -fn (1.47.0) flags that imgcheck does not, with the
 /// problem class and why.

@@ -2,16 +2,16 @@
 //! project, compared with what each quota file records.
 
 use super::Deep;
-use crate::inode::{EA_INODE_FL, Inode};
+use crate::inode::Inode;
 use imgcheck_core::bytes::{le16, le32};
 use std::collections::HashMap;
 
 impl Deep<'_, '_> {
-    /// Charges inode `ino` and `nblocks` blocks to its user, group and
-    /// project, as e2fsck's quota pass does.
-    pub(super) fn quota_add(&mut self, ino: &Inode, nblocks: u64) {
-        if self.quota.is_none() || ino.i_flags & EA_INODE_FL != 0 || self.special.contains(&ino.ino)
-        {
+    /// Charges `bytes` and `inodes` to `ino`'s user, group and project, as
+    /// e2fsck's quota_data_add / quota_data_inodes (the caller chooses which
+    /// inodes are charged).
+    pub(super) fn quota_add(&mut self, ino: &Inode, bytes: u64, inodes: u64) {
+        if self.quota.is_none() {
             return;
         }
         let raw = &ino.raw;
@@ -22,7 +22,7 @@ impl Deep<'_, '_> {
         } else {
             0
         };
-        let space = nblocks.saturating_mul(self.fs.bs);
+        let space = bytes;
         if let Some(q) = self.quota.as_mut() {
             for (t, id) in [(0usize, uid), (1, gid), (2, prj)] {
                 if let Some(m) = q.get_mut(t)
@@ -30,7 +30,7 @@ impl Deep<'_, '_> {
                 {
                     let e = m.entry(id).or_insert((0, 0));
                     e.0 = e.0.saturating_add(space);
-                    e.1 = e.1.saturating_add(1);
+                    e.1 = e.1.saturating_add(inodes);
                 }
             }
         }
@@ -54,8 +54,17 @@ impl Deep<'_, '_> {
             let Some(qi) = self.fs.read_inode(qino) else {
                 continue;
             };
-            let Some(disk) = crate::quota::read_usage(self.fs, &qi) else {
-                continue;
+            let disk = match crate::quota::read_usage(self.fs, &qi) {
+                Ok(d) => d,
+                Err(crate::quota::QuotaMiss::Corrupt(why)) => {
+                    self.warning("ext4.quota.unreadable", qi.offset, format!("the {name} quota file (inode {qino}) cannot be read as a quota file ({why}): e2fsck recomputes the usage"));
+                    continue;
+                }
+                Err(crate::quota::QuotaMiss::TooLarge) => {
+                    self.warning("ext4.check.bound", qi.offset, format!("the {name} quota file (inode {qino}) is larger than this check reads: its usage was not compared"));
+                    continue;
+                }
+                Err(crate::quota::QuotaMiss::Unreadable) => continue,
             };
             let empty = HashMap::new();
             let mine = counted.get(t).unwrap_or(&empty);
