@@ -585,8 +585,19 @@ fn remaining_journal_rules() {
     case("ext4-4k", false, "ext4.journal.bad_inode_number", |b, _| {
         put32(b, SB + 0xE0, 99_999)
     });
+    // An external journal: its UUID, no inode.
     case("ext4-4k", false, "ext4.journal.external", |b, _| {
+        b[SB + 0xD0..SB + 0xE0].fill(0x5a);
+        put32(b, SB + 0xE0, 0);
         put32(b, SB + 0xE4, 0x801)
+    });
+    // Both an inode and a device: the kernel refuses to mount.
+    case("ext4-4k", false, "ext4.journal.inode_and_device", |b, _| {
+        put32(b, SB + 0xE4, 0x801)
+    });
+    // A UUID with an inode: e2fsck looks for the external device.
+    case("ext4-4k", false, "ext4.journal.uuid_and_inode", |b, _| {
+        b[SB + 0xD8] = 4;
     });
     case(
         "ext4-4k",
