@@ -165,3 +165,8 @@ pub fn or32(b: &mut [u8], o: usize, bits: u32) {
 pub fn raw_crc(seed: u32, d: &[u8]) -> u32 {
     !crc32c::crc32c_append(!seed, d)
 }
+
+/// The full check (e2fsck's passes 1–5).
+pub fn full() -> Options {
+    Options { deep: true }
+}
