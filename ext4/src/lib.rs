@@ -287,11 +287,12 @@ impl Ext4<'_> {
     pub fn check(&self, opts: &Options) -> Report {
         let mut sink = Sink::new();
         self.start_read_log();
-        let summary = check::run(self, opts.deep, &mut sink);
+        let (summary, replay) = check::run(self, opts.deep, &mut sink);
         if opts.deep && self.geometry_ok && !self.sb.has_incompat(incompat::JOURNAL_DEV) {
             deep::run(self, &mut sink);
         }
         let mut findings = sink.finish();
+        check::explain_replay(self, &replay, &mut findings);
         findings.extend(self.take_read_log());
         Report {
             findings,

@@ -75,6 +75,11 @@ const ACCEPTED: &[(&str, &str, &str)] = &[
     ),
     (
         "superblock",
+        "ext4.journal.inode_and_device",
+        "s_journal_dev set beside a journal inode: e2fsck -fn ignores s_journal_dev while the journal UUID is null, the kernel refuses to mount (filesystem has both journal inode and journal device!) — checked by hand with mount -o ro",
+    ),
+    (
+        "superblock",
         "ext4.orphan.illegal_inode",
         "s_last_orphan outside the inode range: e2fsck -n skips orphan processing (release_orphan_inodes runs only read-write); e2fsck -p/-y reports PR_0_ORPHAN_ILLEGAL_HEAD_INODE and the kernel's orphan cleanup calls ext4_error",
     ),

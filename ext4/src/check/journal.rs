@@ -388,7 +388,8 @@ fn journal_superblock(
         );
     }
     let walk = crate::journal::walk(fs, &jsb, map, c.deep);
-    c.out.extend(walk.findings);
+    let walk_findings = walk.findings.clone();
+    c.out.extend(walk_findings);
     if jstart != 0 {
         let when = walk.last_commit.map_or(String::new(), |t| {
             format!(", the last committed {}", utc(t))
@@ -397,14 +398,37 @@ fn journal_superblock(
             (Some(a), Some(b)) => format!(" (sequence {a}..={b})"),
             _ => String::new(),
         };
-        let tail = match walk.unreadable_at {
+        let mut tail = match walk.unreadable_at {
             Some(b) => format!("; the log could not be read from block {b} on"),
             None if walk.uncommitted => {
                 "; an uncommitted transaction follows, which a replay discards".to_string()
             }
             None => String::new(),
         };
-        c.info("ext4.journal.contents", off.saturating_add(0x1C), format!("the journal holds {} complete transaction(s) from block {jstart}{range}{when}{tail}", walk.transactions));
+        if let Some(why) = &walk.corrupt_tail {
+            tail.push_str(&format!(" ({why}, which does not matter there)"));
+        }
+        let rewrites = if walk.replay_blocks.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; replaying them rewrites {} filesystem block(s)",
+                walk.replay_blocks.len()
+            )
+        };
+        let fc = if walk.fc_inodes.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the fast-commit area then updates {} inode(s)",
+                walk.fc_inodes.len()
+            )
+        };
+        c.info("ext4.journal.contents", off.saturating_add(0x1C), format!("the journal holds {} complete transaction(s) from block {jstart}{range}{when}{rewrites}{fc}{tail}", walk.transactions));
+    }
+    if sb.has_incompat(incompat::RECOVER) {
+        c.replay.blocks = walk.replay_blocks;
+        c.replay.inodes = walk.fc_inodes;
     }
     Some(JournalSummary {
         transactions: walk.transactions,
