@@ -82,6 +82,18 @@ impl Ext4<'_> {
             }
             lblk = lblk.saturating_add(span);
         }
+        if budget == 0 {
+            out.push(Finding::warning(
+                "ext4.check.bound",
+                Layer::EXT4,
+                ino.offset,
+                Space::Disk,
+                format!(
+                    "inode {}: its block map has more than {MAX_INDIRECT_BLOCKS} indirect blocks; the rest was not walked, so its blocks were not all checked",
+                    ino.ino
+                ),
+            ));
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

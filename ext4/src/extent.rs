@@ -86,6 +86,13 @@ pub(crate) struct ExtentWalk<'a, 'b> {
     /// Set when the walk cannot go on (a loop, an empty node): e2fsck's
     /// "failed to iterate extents".
     aborted: bool,
+    /// Set when the node budget ran out: the rest was not walked.
+    bound_hit: bool,
+    /// Entries and capacity per level (e2fsck's extent_tree_level), for
+    /// telling a tree that could be narrower or shorter.
+    levels: Vec<(u64, u64)>,
+    /// A problem was reported (the tree is not judged for shape then).
+    problems: bool,
 }
 
 impl<'a, 'b> ExtentWalk<'a, 'b> {
@@ -107,10 +114,14 @@ impl<'a, 'b> ExtentWalk<'a, 'b> {
             eof_lblk: 0,
             path: Vec::new(),
             aborted: false,
+            bound_hit: false,
+            levels: Vec::new(),
+            problems: false,
         }
     }
 
     fn bad(&mut self, code: &'static str, off: u64, msg: String) {
+        self.problems = true;
         self.out.push(
             Finding::error(code, Layer::EXT4, off, Space::Disk, msg)
                 .with_hint(Hint::read_only(crate::E2FSCK_FN)),
@@ -146,12 +157,52 @@ impl<'a, 'b> ExtentWalk<'a, 'b> {
         let size_blocks = self.ino.i_size.div_ceil(bs);
         self.eof_lblk = size_blocks.wrapping_sub(1);
         self.node(&root, None, 0, 0, 0, size_blocks);
+        if !self.aborted && !self.bound_hit && !self.problems {
+            self.shape(off);
+        }
         if self.aborted {
             self.bad(
                 "ext4.extent.iterate_failed",
                 off,
                 format!("inode {ino}: its extent tree cannot be walked to the end"),
             );
+        } else if self.bound_hit {
+            self.out.push(Finding::warning(
+                "ext4.check.bound",
+                Layer::EXT4,
+                off,
+                Space::Disk,
+                format!("inode {ino}: its extent tree has more than {} nodes; the rest was not walked, so its blocks were not all checked", crate::blockmap::MAX_EXTENT_NODES),
+            ));
+        }
+    }
+
+    /// e2fsck_should_rebuild_extents: a level with more than a block's
+    /// worth of unused room could be narrower, a level holding fewer
+    /// entries than a level above could hold could go (PR_1E). Not damage:
+    /// e2fsck -fn offers to optimise and exits 0.
+    fn shape(&mut self, off: u64) {
+        let per_block = self.fs.bs.saturating_sub(12) / 12;
+        let ino = self.ino.ino;
+        let mut what = None;
+        for (i, &(num, max)) in self.levels.iter().enumerate() {
+            if max.saturating_sub(num) > per_block {
+                what = Some(format!("could be narrower at level {i}"));
+                break;
+            }
+            if self.levels.iter().take(i).any(|&(_, m)| num < m) {
+                what = Some(format!("could be one level shorter (level {i})"));
+                break;
+            }
+        }
+        if let Some(w) = what {
+            self.out.push(Finding::info(
+                "ext4.extent.could_optimise",
+                Layer::EXT4,
+                off,
+                Space::Disk,
+                format!("inode {ino}: its extent tree {w}; e2fsck offers to rebuild it, which is an optimisation, not a repair"),
+            ));
         }
     }
 
@@ -176,8 +227,27 @@ impl<'a, 'b> ExtentWalk<'a, 'b> {
         let dir_limit = 1u64 << 21u32.saturating_sub(fs.sb.s_log_block_size.min(21));
         let verity = self.ino.i_flags & VERITY_FL != 0;
         let mut start_block = start;
+        let lv = usize::from(level);
+        if lv < 8 {
+            if self.levels.len() <= lv {
+                self.levels.resize(lv.saturating_add(1), (0, 0));
+            }
+            let max = u64::from(le16(b, 4));
+            // A split block keeps one entry free: do not count it as room.
+            let room = if blk.is_some() && u64_of(entries) < max {
+                max.saturating_sub(1)
+            } else {
+                max
+            };
+            if let Some(l) = self.levels.get_mut(lv) {
+                *l = (
+                    l.0.saturating_add(u64_of(entries)),
+                    l.1.saturating_add(room),
+                );
+            }
+        }
         for i in 0..entries {
-            if self.aborted {
+            if self.aborted || self.bound_hit {
                 return;
             }
             let e = 12usize.saturating_add(i.saturating_mul(12));
@@ -280,7 +350,7 @@ impl<'a, 'b> ExtentWalk<'a, 'b> {
                     return;
                 }
                 if *self.budget == 0 {
-                    self.aborted = true;
+                    self.bound_hit = true;
                     return;
                 }
                 *self.budget = self.budget.saturating_sub(1);

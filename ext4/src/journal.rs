@@ -63,14 +63,219 @@ pub(crate) struct Walk {
     pub replay_blocks: Vec<u64>,
     /// Inodes a pending fast-commit replay rewrites: sorted.
     pub fc_inodes: Vec<u32>,
+    /// What the recovery will silently leave out (committed transactions
+    /// past a break in the log, fast commits past a bad tail): jbd2 and
+    /// e2fsck end the replay there without an error and the filesystem is
+    /// consistent at the earlier state, so this is what recovery does,
+    /// not damage to the filesystem.
+    pub lost: Vec<String>,
     pub findings: Vec<Finding>,
 }
 
-/// One transaction being read.
+/// One transaction being read: the filesystem blocks it logs (with the
+/// log block holding each copy and whether the copy is escaped) and the
+/// blocks it revokes.
 #[derive(Default)]
 struct Txn {
-    blocks: Vec<u64>,
+    blocks: Vec<(u64, u64, bool)>,
     revokes: Vec<u64>,
+}
+
+/// The log's geometry and formats, for walking it.
+struct Log<'a, 'b> {
+    fs: &'a Ext4<'b>,
+    map: &'a JournalMap,
+    first: u64,
+    /// One past the log's last block (the fast-commit area follows).
+    end: u64,
+    csum: bool,
+    v3: bool,
+    is64: bool,
+    tag_bytes: usize,
+    seed: u32,
+}
+
+/// A descriptor tag: the filesystem block, its flags, its checksum.
+type Tag = (u64, u32, u32);
+
+/// `t_flags` JBD2_FLAG_ESCAPE: the logged copy's magic was zeroed.
+const TAG_ESCAPE: u32 = 0x1;
+
+impl Log<'_, '_> {
+    fn next(&self, b: u64) -> u64 {
+        let n = b.saturating_add(1);
+        if n >= self.end { self.first } else { n }
+    }
+
+    fn read(&self, l: u64) -> Result<(Vec<u8>, u64), Miss> {
+        let p = self.map.phys(l).ok_or(Miss::Absent)?;
+        let b = self.fs.block(p)?;
+        Ok((b, self.fs.block_offset(p).unwrap_or(0)))
+    }
+
+    /// The tags of a descriptor block.
+    fn tags(&self, b: &[u8]) -> Vec<Tag> {
+        let end = if self.csum {
+            b.len().saturating_sub(4)
+        } else {
+            b.len()
+        };
+        let mut pos = 12usize;
+        let mut out = Vec::new();
+        while pos.saturating_add(self.tag_bytes) <= end {
+            let (flags, tag_csum) = if self.v3 {
+                (
+                    be32(b, pos.saturating_add(4)),
+                    be32(b, pos.saturating_add(12)),
+                )
+            } else {
+                (
+                    u32::from(be16(b, pos.saturating_add(6))),
+                    u32::from(be16(b, pos.saturating_add(4))),
+                )
+            };
+            let lo = u64::from(be32(b, pos));
+            let hi = if self.is64 {
+                u64::from(be32(b, pos.saturating_add(8))) << 32
+            } else {
+                0
+            };
+            out.push((lo | hi, flags, tag_csum));
+            pos = pos.saturating_add(self.tag_bytes);
+            if flags & TAG_SAME_UUID == 0 {
+                pos = pos.saturating_add(16);
+            }
+            if flags & TAG_LAST != 0 {
+                break;
+            }
+        }
+        out
+    }
+
+    /// The block numbers a revoke block's records name.
+    fn revokes(&self, b: &[u8]) -> Vec<u64> {
+        let count = usize_of(u64::from(be32(b, 12))).min(b.len());
+        let rsize = if self.is64 { 8 } else { 4 };
+        let mut out = Vec::new();
+        let mut r = 16usize;
+        while r.saturating_add(rsize) <= count {
+            out.push(if self.is64 {
+                (u64::from(be32(b, r)) << 32) | u64::from(be32(b, r.saturating_add(4)))
+            } else {
+                u64::from(be32(b, r))
+            });
+            r = r.saturating_add(rsize);
+        }
+        out
+    }
+
+    /// After the scan stopped in the transaction that began at log block
+    /// `start` (sequence `seq`): the transactions that committed after the
+    /// break, as far as their descriptors and revoke blocks can be read
+    /// (a block at the break with a damaged type is read as revoke
+    /// records, which it most likely held). None: nothing committed
+    /// follows (a torn tail).
+    fn after_break(&self, start: u64, seq: u32) -> Option<Vec<(u32, Txn)>> {
+        let mut b = start;
+        let mut later: Vec<(u32, Txn)> = Vec::new();
+        let mut cur = Txn::default();
+        let mut any_commit = false;
+        let mut steps = 0u64;
+        while steps < self.end.min(1 << 20) {
+            steps = steps.saturating_add(1);
+            let Ok((blk, _)) = self.read(b) else { break };
+            let s = be32(&blk, 8);
+            let magic = be32(&blk, 0) == JBD2_MAGIC;
+            if magic && s.wrapping_sub(seq) >= (1 << 30) {
+                break; // an earlier lap
+            }
+            if magic {
+                match be32(&blk, 4) {
+                    DESCRIPTOR => {
+                        // Read as jbd2's count_tags does, checksum or not:
+                        // the best guess at what the transaction logs.
+                        for (fsblk, flags, _) in self.tags(&blk) {
+                            b = self.next(b);
+                            if cur.blocks.len() < MAX_REPLAY_BLOCKS
+                                && fsblk < self.fs.sb.s_blocks_count
+                            {
+                                cur.blocks.push((fsblk, b, flags & TAG_ESCAPE != 0));
+                            }
+                        }
+                    }
+                    COMMIT => {
+                        any_commit = true;
+                        later.push((s, std::mem::take(&mut cur)));
+                    }
+                    _ => cur.revokes.extend(self.revokes(&blk)),
+                }
+            }
+            b = self.next(b);
+            if b == start {
+                break;
+            }
+        }
+        any_commit.then_some(later)
+    }
+
+    /// The content a replay of `txns` leaves in block `b`: the last copy
+    /// logged in a transaction later than any revoke of `b`
+    /// (jbd2_journal_test_revoke), or the block as it is.
+    fn replayed(&self, txns: &[&(u32, Txn)], b: u64) -> Option<Vec<u8>> {
+        let revoked = txns
+            .iter()
+            .filter(|(_, t)| t.revokes.contains(&b))
+            .map(|(s, _)| *s)
+            .max();
+        let mut last = None;
+        for (s, t) in txns {
+            if revoked.is_some_and(|r| r >= *s) {
+                continue;
+            }
+            for &(fb, at, esc) in &t.blocks {
+                if fb == b {
+                    last = Some((at, esc));
+                }
+            }
+        }
+        match last {
+            Some((at, esc)) => {
+                let (mut copy, _) = self.read(at).ok()?;
+                if esc && let Some(m) = copy.get_mut(..4) {
+                    m.copy_from_slice(&JBD2_MAGIC.to_be_bytes());
+                }
+                Some(copy)
+            }
+            None => self.fs.read_block(b),
+        }
+    }
+
+    /// How many blocks end up different when the replay stops before
+    /// `later` instead of going through it, of how many `later` touches.
+    fn loss(&self, before: &[(u32, Txn)], later: &[(u32, Txn)]) -> (u64, u64) {
+        let mut touched: Vec<u64> = later
+            .iter()
+            .flat_map(|(_, t)| {
+                t.blocks
+                    .iter()
+                    .map(|&(b, _, _)| b)
+                    .chain(t.revokes.iter().copied())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        touched.truncate(1 << 16);
+        let short: Vec<&(u32, Txn)> = before.iter().collect();
+        let full: Vec<&(u32, Txn)> = before.iter().chain(later.iter()).collect();
+        let mut differ = 0u64;
+        for &b in &touched {
+            if self.replayed(&short, b) != self.replayed(&full, b) {
+                differ = differ.saturating_add(1);
+            }
+        }
+        (differ, u64::try_from(touched.len()).unwrap_or(u64::MAX))
+    }
 }
 
 /// Walks the log from `s_start`. `check_data`: verify the checksum of
@@ -99,107 +304,74 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
     if blk >= log_end || first >= log_end {
         return w;
     }
-    let csum = incompat & (F_CSUM_V2 | F_CSUM_V3) != 0;
     let v3 = incompat & F_CSUM_V3 != 0;
     let is64 = incompat & F_64BIT != 0;
-    let tag_bytes: usize = if v3 {
-        16
-    } else {
-        let sz = if incompat & F_CSUM_V2 != 0 { 14 } else { 12 };
-        if is64 { sz } else { sz.saturating_sub(4) }
-    };
-    let seed = crc32c_raw(!0, bytes(jsb, 0x30, 16));
-    let bsz = usize_of(bs);
-    let next = |b: u64| {
-        let n = b.saturating_add(1);
-        if n >= log_end { first } else { n }
+    let log = Log {
+        fs,
+        map,
+        first,
+        end: log_end,
+        csum: incompat & (F_CSUM_V2 | F_CSUM_V3) != 0,
+        v3,
+        is64,
+        tag_bytes: if v3 {
+            16
+        } else {
+            let sz = if incompat & F_CSUM_V2 != 0 { 14 } else { 12 };
+            if is64 { sz } else { sz.saturating_sub(4) }
+        },
+        seed: crc32c_raw(!0, bytes(jsb, 0x30, 16)),
     };
     let mut steps = 0u64;
     let mut txn = Txn::default();
+    let mut txn_start = blk;
     let mut pending = false;
     let mut committed: Vec<(u32, Txn)> = Vec::new();
+    // Why the scan stopped, when a block of the log (not a failed read) ended it.
+    let mut stopped: Option<String> = None;
+    // A bad descriptor or revoke block in the current transaction.
+    let mut need_check: Option<String> = None;
+    let mut last_time = 0i64;
     while steps < log_end {
         steps = steps.saturating_add(1);
-        let Some(p) = map.phys(blk) else { break };
-        let b = match fs.block(p) {
-            Ok(b) => b,
+        let (b, off) = match log.read(blk) {
+            Ok(x) => x,
             Err(Miss::Absent) => break,
             Err(Miss::Unreadable(_)) => {
                 w.unreadable_at = Some(blk);
                 break;
             }
         };
-        let off = fs.block_offset(p).unwrap_or(0);
         if be32(&b, 0) != JBD2_MAGIC || be32(&b, 8) != seq {
+            stopped = Some(format!(
+                "block {blk} is not the next log block of transaction {seq}"
+            ));
             break;
         }
         match be32(&b, 4) {
             DESCRIPTOR => {
                 pending = true;
-                if csum && !tail_ok(&b, seed) {
-                    // jbd2 takes the following data block for the next log
-                    // block: the scan ends here, and with it this and every
-                    // later transaction.
-                    let msg = format!(
+                let good = !log.csum || tail_ok(&b, log.seed);
+                if !good {
+                    // jbd2 counts the tags of a bad descriptor all the same
+                    // and checks the commit's time when it gets there.
+                    need_check.get_or_insert(format!(
                         "journal descriptor block {blk} of transaction {seq} fails its checksum"
-                    );
-                    stop_at(
-                        &mut w,
-                        fs,
-                        map,
-                        blk,
-                        seq,
-                        log_end,
-                        first,
-                        off,
-                        msg,
-                        "recovery stops there: this transaction and every later one are not replayed",
-                    );
-                    return finish(w, committed, pending);
+                    ));
                 }
-                let end = if csum { bsz.saturating_sub(4) } else { bsz };
-                let mut pos = 12usize;
-                let mut data = Vec::new();
-                while pos.saturating_add(tag_bytes) <= end {
-                    let (flags, tag_csum) = if v3 {
-                        (
-                            be32(&b, pos.saturating_add(4)),
-                            be32(&b, pos.saturating_add(12)),
-                        )
-                    } else {
-                        (
-                            u32::from(be16(&b, pos.saturating_add(6))),
-                            u32::from(be16(&b, pos.saturating_add(4))),
-                        )
-                    };
-                    let lo = u64::from(be32(&b, pos));
-                    let hi = if is64 {
-                        u64::from(be32(&b, pos.saturating_add(8))) << 32
-                    } else {
-                        0
-                    };
-                    data.push((lo | hi, tag_csum));
-                    pos = pos.saturating_add(tag_bytes);
-                    if flags & TAG_SAME_UUID == 0 {
-                        pos = pos.saturating_add(16);
+                for (fsblk, flags, want) in log.tags(&b) {
+                    blk = log.next(blk);
+                    if good && txn.blocks.len() < MAX_REPLAY_BLOCKS {
+                        txn.blocks.push((fsblk, blk, flags & TAG_ESCAPE != 0));
                     }
-                    if flags & TAG_LAST != 0 {
-                        break;
-                    }
-                }
-                for (fsblk, want) in data {
-                    blk = next(blk);
-                    if txn.blocks.len() < MAX_REPLAY_BLOCKS {
-                        txn.blocks.push(fsblk);
-                    }
-                    if check_data
-                        && csum
-                        && let Some(db) = map.phys(blk).and_then(|q| fs.read_block(q))
+                    if good
+                        && check_data
+                        && log.csum
+                        && let Ok((db, doff)) = log.read(blk)
                     {
-                        let c = crc32c_raw(crc32c_raw(seed, &seq.to_be_bytes()), &db);
+                        let c = crc32c_raw(crc32c_raw(log.seed, &seq.to_be_bytes()), &db);
                         let ok = if v3 { c == want } else { c & 0xFFFF == want };
                         if !ok {
-                            let doff = map.phys(blk).and_then(|q| fs.block_offset(q)).unwrap_or(0);
                             w.findings.push(corrupt(doff, format!("journal data block {blk} of transaction {seq} fails its checksum (tag says {want:#x}, computed {c:#x}): recovery skips it and fails")));
                         }
                     }
@@ -208,55 +380,50 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
             REVOKE => {
                 pending = true;
                 let count = u64::from(be32(&b, 12));
-                let limit = if csum { bs.saturating_sub(4) } else { bs };
-                let bad = if count > limit || count < 16 {
-                    Some(format!(
-                        "journal revoke block {blk} of transaction {seq} claims {count} bytes of records, the block holds {limit}"
-                    ))
-                } else if csum && !tail_ok(&b, seed) {
-                    Some(format!(
+                let limit = if log.csum { bs.saturating_sub(4) } else { bs };
+                if count > limit || count < 16 {
+                    // Read only in the revoke pass, for committed
+                    // transactions: then it fails the recovery.
+                    need_check.get_or_insert(format!("journal revoke block {blk} of transaction {seq} claims {count} bytes of records, the block holds {limit}"));
+                } else if log.csum && !tail_ok(&b, log.seed) {
+                    need_check.get_or_insert(format!(
                         "journal revoke block {blk} of transaction {seq} fails its checksum"
-                    ))
+                    ));
                 } else {
-                    None
-                };
-                if let Some(msg) = bad {
-                    // A bad revoke block is skipped; what matters is whether
-                    // its transaction committed.
-                    if commit_follows(fs, map, next(blk), seq, log_end, first) {
-                        w.findings.push(corrupt(off, format!("{msg}: its transaction committed, so recovery fails with a checksum error")));
-                    } else {
-                        w.corrupt_tail = Some(msg);
-                    }
-                } else {
-                    let rsize = if is64 { 8 } else { 4 };
-                    let mut r = 16usize;
-                    while r.saturating_add(rsize) <= usize_of(count) {
-                        let v = if is64 {
-                            (u64::from(be32(&b, r)) << 32)
-                                | u64::from(be32(&b, r.saturating_add(4)))
-                        } else {
-                            u64::from(be32(&b, r))
-                        };
+                    for v in log.revokes(&b) {
                         if txn.revokes.len() < MAX_REPLAY_BLOCKS {
                             txn.revokes.push(v);
                         }
-                        r = r.saturating_add(rsize);
                     }
                 }
             }
             COMMIT => {
-                if csum {
+                if log.csum {
                     let mut d = b.clone();
                     zero(&mut d, 16, 4);
-                    let want = crc32c_raw(seed, &d);
-                    if be32(&b, 16) != want {
+                    if be32(&b, 16) != crc32c_raw(log.seed, &d) {
+                        // A failed commit: recovery aborts (j_failed_commit).
                         w.findings.push(corrupt(off, format!("journal commit block {blk} of transaction {seq} fails its checksum: a replay aborts at this transaction")));
-                        break;
+                        return finish(w, committed, false);
                     }
                 }
                 let t = i64::try_from(u64::from(be32(&b, 0x30)) << 32 | u64::from(be32(&b, 0x34)))
                     .unwrap_or(0);
+                if let Some(why) = need_check.take() {
+                    // A bad block earlier in this committed transaction: a
+                    // commit no older than the last one means this journal's
+                    // own transaction, and the recovery fails; an older one
+                    // is stale and ends the replay.
+                    if t >= last_time {
+                        w.findings.push(corrupt(off, format!("{why}, and its transaction committed: recovery fails with a checksum error")));
+                    } else {
+                        w.corrupt_tail = Some(format!(
+                            "{why}; its commit is older than the last one, so it is a stale block and the replay ends before it"
+                        ));
+                    }
+                    return finish(w, committed, false);
+                }
+                last_time = last_time.max(t);
                 // Old kernels wrote no commit time; accept only plausible ones.
                 if t > 0 && t < (1 << 33) {
                     w.last_commit = Some(t);
@@ -267,14 +434,53 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
                 committed.push((seq, std::mem::take(&mut txn)));
                 seq = seq.wrapping_add(1);
                 pending = false;
+                txn_start = log.next(blk);
             }
-            _ => break,
+            other => {
+                stopped = Some(format!("block {blk} has block type {other}"));
+                break;
+            }
         }
-        blk = next(blk);
+        blk = log.next(blk);
+    }
+    // The scan ended without a commit for the current transaction: what a
+    // replay loses is what committed after that point, if anything did.
+    let why = need_check.or(stopped);
+    if let Some(why) = why {
+        match log.after_break(txn_start, seq) {
+            Some(later) => {
+                let last = later.last().map_or(seq, |(s, _)| *s);
+                let (differ, touched) = log.loss(&committed, &later);
+                if differ > 0 {
+                    pending = false;
+                    w.lost.push(format!("the log breaks where transaction {seq} should go on ({why}), yet transactions up to {last} committed after it: recovery ends at the break without an error and does not replay them, so {differ} of the {touched} blocks they touch keep their older contents"));
+                } else {
+                    w.corrupt_tail = Some(format!(
+                        "the log breaks in transaction {seq} ({why}) before transactions up to {last}, but a replay that stops there leaves every block as a full replay would"
+                    ));
+                }
+            }
+            None if pending || why.contains("fails") || why.contains("claims") => {
+                w.corrupt_tail = Some(why);
+            }
+            None => {}
+        }
     }
     if fc_blocks > 0 && fs.sb.has_incompat(crate::superblock::incompat::RECOVER) {
         // jbd2: j_last = maxlen - fc blocks, j_fc_first = j_last + 1.
-        w.fc_inodes = fast_commit_inodes(fs, map, log_end.saturating_add(1), maxlen, seq);
+        let (inodes, bad) = fast_commit_inodes(fs, map, log_end.saturating_add(1), maxlen, seq);
+        w.fc_inodes = inodes;
+        match bad {
+            // ext4_fc_replay_scan returns an error: the recovery fails.
+            Some((at, why, true)) => {
+                let off = map.phys(at).and_then(|p| fs.block_offset(p)).unwrap_or(0);
+                w.findings
+                    .push(corrupt(off, format!("fast-commit area block {at}: {why}")));
+            }
+            // JBD2_FC_REPLAY_STOP: the replay ends early, without an error.
+            Some((at, why, false)) => w.lost.push(format!("fast-commit area block {at}: {why}")),
+            None => {}
+        }
     }
     finish(w, committed, pending)
 }
@@ -295,7 +501,7 @@ fn finish(mut w: Walk, committed: Vec<(u32, Txn)>, pending: bool) -> Walk {
         .flat_map(|(s, t)| {
             t.blocks
                 .iter()
-                .copied()
+                .map(|&(b, _, _)| b)
                 .filter(|b| revoked.get(b).is_none_or(|&r| r < *s))
                 .collect::<Vec<_>>()
         })
@@ -307,112 +513,118 @@ fn finish(mut w: Walk, committed: Vec<(u32, Txn)>, pending: bool) -> Walk {
     w
 }
 
-/// Whether a commit block of transaction `seq` lies ahead of log block
-/// `from` (the transaction committed despite a bad block in it).
-fn commit_follows(
+/// The inodes the fast-commit area's records name, as the replay scan
+/// (ext4_fc_replay_scan) accepts them: from a head of the next
+/// transaction, tag by tag, each fast commit validated by its tail's
+/// CRC32C; only commits whose tail holds count. A bad tail before any good
+/// one fails the recovery: returned with the block it is in and `true`;
+/// one that only ends the replay early (complete commits after a broken
+/// one) with `false`.
+fn fast_commit_inodes(
     fs: &Ext4<'_>,
     map: &JournalMap,
-    from: u64,
-    seq: u32,
-    log_end: u64,
-    first: u64,
-) -> bool {
-    let mut b = from;
-    for _ in 0..log_end.min(1 << 16) {
-        let Some(blk) = map.phys(b).and_then(|p| fs.read_block(p)) else {
-            return false;
-        };
-        if be32(&blk, 0) == JBD2_MAGIC && be32(&blk, 8) == seq && be32(&blk, 4) == COMMIT {
-            return true;
-        }
-        if be32(&blk, 0) == JBD2_MAGIC && be32(&blk, 8) != seq {
-            return false;
-        }
-        b = b.saturating_add(1);
-        if b >= log_end {
-            b = first;
-        }
-    }
-    false
-}
-
-/// A descriptor that ends the scan: an error when its transaction had
-/// committed (committed work is lost), the uncommitted tail otherwise.
-#[allow(clippy::too_many_arguments)]
-fn stop_at(
-    w: &mut Walk,
-    fs: &Ext4<'_>,
-    map: &JournalMap,
-    blk: u64,
-    seq: u32,
-    log_end: u64,
-    first: u64,
-    off: u64,
-    msg: String,
-    consequence: &str,
-) {
-    let after = blk.saturating_add(1);
-    let after = if after >= log_end { first } else { after };
-    if commit_follows(fs, map, after, seq, log_end, first) {
-        w.findings.push(corrupt(
-            off,
-            format!("{msg}; its transaction committed, so {consequence}"),
-        ));
-    } else {
-        w.corrupt_tail = Some(msg);
-    }
-}
-
-/// The inodes the fast-commit area's records name, when it continues the
-/// log (its head's tid is the next transaction's).
-fn fast_commit_inodes(fs: &Ext4<'_>, map: &JournalMap, start: u64, end: u64, tid: u32) -> Vec<u32> {
-    let mut inodes = Vec::new();
-    let mut started = false;
+    start: u64,
+    end: u64,
+    tid: u32,
+) -> (Vec<u32>, Option<(u64, String, bool)>) {
+    let mut valid = Vec::new();
+    let mut current: Vec<u32> = Vec::new();
+    let mut crc = 0u32;
+    let mut good_tails = 0u32;
+    let mut bad = None;
+    let mut broken: Option<u64> = None;
     'blocks: for l in start..end {
         let Some(b) = map.phys(l).and_then(|p| fs.read_block(p)) else {
             break;
         };
+        let le16 = |o: usize| imgcheck_core::bytes::le16(&b, o);
+        let le32 = |o: usize| imgcheck_core::bytes::le32(&b, o);
+        if l == start && le16(0) != 9 {
+            break; // no head: nothing to replay
+        }
         let mut pos = 0usize;
-        while pos.saturating_add(4) <= b.len() {
-            let tag = u16::from_le_bytes([
-                b.get(pos).copied().unwrap_or(0),
-                b.get(pos.saturating_add(1)).copied().unwrap_or(0),
-            ]);
-            let len = usize::from(u16::from_le_bytes([
-                b.get(pos.saturating_add(2)).copied().unwrap_or(0),
-                b.get(pos.saturating_add(3)).copied().unwrap_or(0),
-            ]));
+        while pos.saturating_add(4) < b.len() {
+            let tag = le16(pos);
+            let len = usize::from(le16(pos.saturating_add(2)));
             let v = pos.saturating_add(4);
-            let le = |o: usize| imgcheck_core::bytes::le32(&b, v.saturating_add(o));
+            let whole = bytes(&b, pos, 4usize.saturating_add(len));
             match tag {
                 9 => {
-                    if le(4) != tid {
+                    let head = le32(v.saturating_add(4));
+                    if head != tid {
+                        // Fast commits of a later transaction than the log
+                        // reaches: its commit was lost, and they with it.
+                        let ahead = head.wrapping_sub(tid);
+                        if ahead > 0 && ahead < (1 << 30) {
+                            bad = Some((
+                                l,
+                                format!(
+                                    "it holds fast commits of transaction {head}, but the log stops before transaction {tid}: the fast-commit replay fails on them (EINVAL) and with it the recovery"
+                                ),
+                                true,
+                            ));
+                        }
                         break 'blocks;
                     }
-                    started = true;
+                    crc = crc32c_raw(crc, whole);
                 }
-                _ if !started => break 'blocks,
-                1 | 2 | 6 => inodes.push(le(0)),
-                3..=5 => {
-                    inodes.push(le(0));
-                    inodes.push(le(4));
+                1..=7 => {
+                    crc = crc32c_raw(crc, whole);
+                    match tag {
+                        1 | 2 | 6 => current.push(le32(v)),
+                        3..=5 => {
+                            current.push(le32(v));
+                            current.push(le32(v.saturating_add(4)));
+                        }
+                        _ => {}
+                    }
                 }
-                7 => {}
-                8 => {}
-                _ => break 'blocks,
+                8 => {
+                    crc = crc32c_raw(crc, bytes(&b, pos, 8));
+                    let ok = le32(v) == tid && le32(v.saturating_add(4)) == crc;
+                    if ok && broken.is_none() {
+                        good_tails = good_tails.saturating_add(1);
+                        valid.append(&mut current);
+                    } else if ok {
+                        // A complete fast commit after a broken one: the
+                        // area was written whole, the replay stops early.
+                        bad = broken.take().map(|b| {
+                            (b, "a fast commit fails its tail checksum although complete ones follow it: the fast-commit replay ends there without an error and does not apply them".to_string(), false)
+                        });
+                        break 'blocks;
+                    } else if good_tails == 0 {
+                        bad = Some((l, "its first fast commit fails its tail checksum: the fast-commit replay fails (a checksum error) and with it the recovery".to_string(), true));
+                        break 'blocks;
+                    } else {
+                        // A torn last fast commit is what a crash leaves;
+                        // only complete ones after it would make it damage.
+                        broken.get_or_insert(l);
+                        current.clear();
+                    }
+                    crc = 0;
+                }
+                _ => {
+                    if good_tails == 0 {
+                        bad = Some((
+                            l,
+                            format!(
+                                "unknown record tag {tag} before any complete fast commit: the fast-commit replay fails on it and with it the recovery"
+                            ),
+                            true,
+                        ));
+                    }
+                    break 'blocks;
+                }
             }
             pos = v.saturating_add(len);
-            if tag == 7 || tag == 8 && pos >= b.len() {
-                break;
-            }
         }
-        if inodes.len() > MAX_REPLAY_BLOCKS {
+        if valid.len() > MAX_REPLAY_BLOCKS {
             break;
         }
     }
-    inodes.sort_unstable();
-    inodes.dedup();
-    inodes
+    valid.sort_unstable();
+    valid.dedup();
+    (valid, bad)
 }
 
 /// Descriptor/revoke tail: raw CRC32C of the block with its last 4 bytes zeroed.

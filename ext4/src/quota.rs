@@ -114,10 +114,12 @@ fn tree(
     blk: u32,
     depth: u32,
     blocks: u32,
-    seen: &mut HashSet<u32>,
+    seen: &mut HashSet<(u32, u32)>,
     out: &mut HashMap<u32, (u64, u64)>,
 ) -> Result<(), QuotaMiss> {
-    if blk == 0 || !seen.insert(blk) {
+    // Per depth, as e2fsck's report_tree reads a block wherever a tree
+    // node names it (a block named at two depths is read as both).
+    if blk == 0 || !seen.insert((blk, depth)) {
         return Ok(());
     }
     let Some(b) = block(data, blk) else {

@@ -28,9 +28,11 @@ struct Outcome {
 
 fn above_info(img: Vec<u8>) -> Vec<String> {
     let r = check(&BytesReader::new(img), &common::full());
+    // An extent tree e2fsck would offer to optimise is a problem line of
+    // e2fsck's, which a clean member has none of.
     r.findings
         .iter()
-        .filter(|f| f.severity > Severity::Info)
+        .filter(|f| f.severity > Severity::Info || f.code == "ext4.extent.could_optimise")
         .map(|f| format!("{} {}: {}", f.severity, f.code, f.message))
         .collect()
 }

@@ -60,12 +60,17 @@ pub(super) fn bitmaps(c: &mut Ctx<'_, '_>) {
     let ds = sb.desc_size();
     let ipg = u64::from(sb.s_inodes_per_group);
     let cpg = u64::from(sb.s_clusters_per_group);
+    // A bitmap block named by two groups is an overlap, which
+    // group_descriptors reports; reading it again per group would only
+    // repeat that (and a garbage table can name one block a million times).
+    let mut seen: std::collections::HashSet<u64> = std::collections::HashSet::new();
     for (gi, gd) in fs.gds.iter().enumerate() {
         let g = u64_of(gi);
         // libext2fs honours an UNINIT flag only in a descriptor whose
         // checksum holds (and only with descriptor checksums at all).
         let uninit_ok = sb.has_group_desc_csum() && gd.computed_checksum == Some(gd.bg_checksum);
         if !(uninit_ok && gd.bg_flags & bg_flags::BLOCK_UNINIT != 0)
+            && seen.insert(gd.bg_block_bitmap)
             && let Some(bm) = fs.read_block(gd.bg_block_bitmap)
         {
             if mcsum {
@@ -107,6 +112,7 @@ pub(super) fn bitmaps(c: &mut Ctx<'_, '_>) {
             }
         }
         if !(uninit_ok && gd.bg_flags & bg_flags::INODE_UNINIT != 0)
+            && seen.insert(gd.bg_inode_bitmap)
             && let Some(im) = fs.read_block(gd.bg_inode_bitmap)
         {
             if mcsum {

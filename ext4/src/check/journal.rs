@@ -429,6 +429,7 @@ fn journal_superblock(
     if sb.has_incompat(incompat::RECOVER) {
         c.replay.blocks = walk.replay_blocks;
         c.replay.inodes = walk.fc_inodes;
+        c.replay.lost = walk.lost;
     }
     Some(JournalSummary {
         transactions: walk.transactions,

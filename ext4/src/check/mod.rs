@@ -34,7 +34,8 @@ use orphans::orphans;
 use resize::resize_inode;
 use root::root_inode;
 use superblock::{
-    backups, error_records, size_vs_container, state_and_times, superblock_values, usage,
+    backups, error_records, pending_recovery, size_vs_container, state_and_times,
+    superblock_values, usage,
 };
 
 /// State bits of `s_state`.
@@ -61,6 +62,9 @@ pub(crate) struct Replay {
     pub blocks: Vec<u64>,
     /// Sorted inode numbers.
     pub inodes: Vec<u32>,
+    /// What the recovery leaves out without an error (see
+    /// `journal::Walk::lost`): said in the pending-recovery warning.
+    pub lost: Vec<String>,
 }
 
 impl Ctx<'_, '_> {
@@ -121,6 +125,7 @@ pub(crate) fn run(fs: &Ext4<'_>, deep: bool, out: &mut Sink) -> (Summary, Replay
     } else {
         None
     };
+    pending_recovery(&mut c);
     (summary(fs, journal, records), c.replay)
 }
 

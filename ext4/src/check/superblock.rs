@@ -321,11 +321,8 @@ pub(super) fn state_and_times(c: &mut Ctx<'_, '_>) {
     }
     let recover = sb.has_incompat(incompat::RECOVER);
     if recover {
-        if sb.has_compat(compat::HAS_JOURNAL) {
-            c.push(Finding::warning("ext4.journal.needs_recovery", Layer::EXT4, SB.saturating_add(0x60), Space::Disk,
-                "needs_recovery is set: the journal holds transactions not yet written to the filesystem (it was not cleanly unmounted)".to_string())
-                .with_hint(Hint::read_only(E2FSCK_FN).because("reports without replaying; mount -o ro,noload to look without replaying")));
-        } else {
+        // With a journal: pending_recovery, once the log has been walked.
+        if !sb.has_compat(compat::HAS_JOURNAL) {
             c.error(
                 "ext4.journal.recover_without_journal",
                 SB.saturating_add(0x60),
@@ -600,4 +597,31 @@ fn report_missing(c: &mut Ctx<'_, '_>, missing: &[(u64, u64, u64, u16)], present
             format!("backup superblock of group {g} (block {blk}) is not a superblock (magic {magic:#06x}): one fallback fewer for a damaged primary; e2fsck neither checks nor rewrites it"),
         );
     }
+}
+
+/// needs_recovery with a journal: pending work, a warning that says what
+/// the recovery will do (and leave out), with read-only next steps.
+pub(super) fn pending_recovery(c: &mut Ctx<'_, '_>) {
+    let sb = &c.fs.sb;
+    if !sb.has_incompat(incompat::RECOVER) || !sb.has_compat(compat::HAS_JOURNAL) {
+        return;
+    }
+    let mut msg = "needs_recovery is set: the journal holds transactions not yet written to the filesystem (it was not cleanly unmounted)".to_string();
+    for l in &c.replay.lost {
+        msg.push_str("; ");
+        msg.push_str(l);
+    }
+    c.push(
+        Finding::warning(
+            "ext4.journal.needs_recovery",
+            Layer::EXT4,
+            SB.saturating_add(0x60),
+            Space::Disk,
+            msg,
+        )
+        .with_hint(
+            Hint::read_only(E2FSCK_FN)
+                .because("reports without replaying; mount -o ro,noload to look without replaying"),
+        ),
+    );
 }

@@ -62,6 +62,23 @@ impl Deep<'_, '_> {
         let is_reg = kind == K_REG;
         let inline = ino.i_flags & INLINE_DATA_FL != 0 && sb.has_incompat(incompat::INLINE_DATA);
         let extents = ino.i_flags & EXTENTS_FL != 0 && sb.has_incompat(incompat::EXTENTS);
+        // handle_htree's first test, for every inode check_blocks sees.
+        if ino.i_flags & INDEX_FL != 0
+            && (!is_dir || !sb.has_compat(crate::superblock::compat::DIR_INDEX))
+        {
+            self.error(
+                "ext4.inode.bad_index_flag",
+                ino.offset,
+                format!(
+                    "inode {n} has the htree index flag but is {}",
+                    if is_dir {
+                        "on a filesystem without dir_index"
+                    } else {
+                        "not a directory"
+                    }
+                ),
+            );
+        }
         // Counted in clusters (blocks without bigalloc).
         let mut num = ibody.blocks.checked_div(r).unwrap_or(0);
         let ea = self.ea_block(ino);
@@ -115,6 +132,10 @@ impl Deep<'_, '_> {
         let had_probs = !probs.is_empty();
         let pending_trunc = self.orphan_truncate.contains_key(&n);
         for p in probs {
+            if p.severity != imgcheck_core::Severity::Error {
+                self.out.push(p);
+                continue;
+            }
             let code = match p.code {
                 std::borrow::Cow::Borrowed(c) => c,
                 std::borrow::Cow::Owned(_) => "ext4.inode.block_map",
@@ -195,6 +216,14 @@ impl Deep<'_, '_> {
             }
         }
         if overflow {
+            self.warning(
+                "ext4.check.bound",
+                ino.offset,
+                format!(
+                    "inode {n} maps more than {} runs; the rest of its blocks were not checked",
+                    1 << 20
+                ),
+            );
             return;
         }
         if is_dir && !inline {

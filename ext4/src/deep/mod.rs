@@ -115,6 +115,8 @@ struct Deep<'a, 'r> {
     orphan_held: Bits,
     /// Block runs past EOF that a pending truncation frees.
     pending_past_eof: u64,
+    /// More quota ids than counted.
+    quota_bound_hit: bool,
     inode_used: Bits,
     kind: Vec<u8>,
     links_disk: Vec<u16>,
@@ -160,7 +162,7 @@ const SCRATCH_KEEP: usize = 1 << 12;
 pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
     let sb = &fs.sb;
     if sb.s_inodes_count > MAX_DEEP_INODES {
-        out.push(Finding::info(
+        out.push(Finding::warning(
             "ext4.deep.skipped",
             Layer::EXT4,
             1024,
@@ -173,7 +175,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
         return;
     }
     if u64_of(fs.gds.len()) != fs.groups {
-        out.push(Finding::info(
+        out.push(Finding::warning(
             "ext4.deep.skipped",
             Layer::EXT4,
             1024,
@@ -185,7 +187,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
     if u64::from(sb.s_inodes_count).saturating_mul(u64::from(sb.inode_size()))
         > fs.r.len().saturating_mul(2)
     {
-        out.push(Finding::info(
+        out.push(Finding::warning(
             "ext4.deep.skipped",
             Layer::EXT4,
             1024,
@@ -201,7 +203,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
     }
     let nb = fs.tracked_blocks();
     if nb >= MAX_DEEP_BLOCKS {
-        out.push(Finding::info(
+        out.push(Finding::warning(
             "ext4.deep.skipped",
             Layer::EXT4,
             1024,
@@ -235,6 +237,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
         orphan_truncate: HashMap::new(),
         orphan_held: Bits::new(0),
         pending_past_eof: 0,
+        quota_bound_hit: false,
         inode_used: Bits::new(u64_of(n)),
         kind: vec![K_NONE; n],
         links_disk: vec![0; n],

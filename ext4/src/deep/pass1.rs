@@ -7,7 +7,7 @@
 
 use super::{Deep, K_BAD, K_BLK, K_CHR, K_DIR, K_FIFO, K_LNK, K_SOCK, kind_of};
 use crate::gdt::bg_flags;
-use crate::inode::{EA_INODE_FL, EXTENTS_FL, INDEX_FL, INLINE_DATA_FL, Inode};
+use crate::inode::{EA_INODE_FL, EXTENTS_FL, INLINE_DATA_FL, Inode};
 use crate::superblock::{compat, incompat};
 use imgcheck_core::ReadErrorKind;
 use imgcheck_core::bytes::{le32, usize_of};
@@ -259,20 +259,6 @@ impl Deep<'_, '_> {
             }
             self.encrypted.set(u64::from(n));
             self.encryption_context(ino);
-        }
-        if f & INDEX_FL != 0 && (kind != K_DIR || !sb.has_compat(compat::DIR_INDEX)) {
-            self.error(
-                "ext4.inode.bad_index_flag",
-                off,
-                format!(
-                    "inode {n} has the htree index flag but is {}",
-                    if kind == K_DIR {
-                        "on a filesystem without dir_index"
-                    } else {
-                        "not a directory"
-                    }
-                ),
-            );
         }
         match kind {
             K_CHR | K_BLK | K_FIFO | K_SOCK => self.special_file(ino),

@@ -115,7 +115,7 @@ impl Deep<'_, '_> {
             }
         }
         if self.dir_blocks_dropped {
-            self.out.push(Finding::info(
+            self.out.push(Finding::warning(
                 "ext4.deep.dir_blocks_limit",
                 Layer::EXT4,
                 0,
@@ -402,7 +402,16 @@ impl Deep<'_, '_> {
             return;
         }
         if ino > sb.s_inodes_count
-            || (ino < sb.first_ino() && ino != 2 && ino != 11 && !self.special.contains(&ino))
+            || (ino < sb.first_ino() && ino != 2)
+            // e2fsck's PR_2_BAD_INO: the quota files and the orphan file
+            // are not named by directories, whatever features are set.
+            || [
+                sb.s_usr_quota_inum,
+                sb.s_grp_quota_inum,
+                sb.s_prj_quota_inum,
+                sb.s_orphan_file_inum,
+            ]
+            .contains(&ino)
             || ino == 0
         {
             self.error("ext4.dir.bad_inode", eoff, format!("directory {dir} block {l}: entry {shown:?} points at inode {ino}, which is reserved or beyond {}", sb.s_inodes_count));

@@ -23,17 +23,21 @@ impl Deep<'_, '_> {
             0
         };
         let space = bytes;
+        let mut hit = false;
         if let Some(q) = self.quota.as_mut() {
             for (t, id) in [(0usize, uid), (1, gid), (2, prj)] {
-                if let Some(m) = q.get_mut(t)
-                    && (m.len() < (1 << 20) || m.contains_key(&id))
-                {
+                if let Some(m) = q.get_mut(t) {
+                    if m.len() >= (1 << 20) && !m.contains_key(&id) {
+                        hit = true;
+                        continue;
+                    }
                     let e = m.entry(id).or_insert((0, 0));
                     e.0 = e.0.saturating_add(space);
                     e.1 = e.1.saturating_add(inodes);
                 }
             }
         }
+        self.quota_bound_hit |= hit;
     }
 
     /// Compares the usage recorded in each quota file with what was counted.
@@ -41,6 +45,16 @@ impl Deep<'_, '_> {
         let Some(counted) = self.quota.take() else {
             return;
         };
+        if self.quota_bound_hit {
+            self.warning(
+                "ext4.check.bound",
+                1024,
+                format!(
+                    "more than {} quota ids of one type: the usage of the rest was not compared",
+                    1 << 20
+                ),
+            );
+        }
         let sb = &self.fs.sb;
         let files = [
             ("user", sb.s_usr_quota_inum),

@@ -16,8 +16,9 @@ impl Deep<'_, '_> {
     /// Inode 1 lists bad blocks; it is never a file (PR_1_INVALID_BAD_INODE).
     pub(super) fn bad_blocks_inode(&mut self, ino: &Inode, csum_ok: bool) {
         let raw = &ino.raw;
-        let uid = le16(raw, 0x02) != 0 || le16(raw, 0x78) != 0;
-        let gid = le16(raw, 0x18) != 0 || le16(raw, 0x7A) != 0;
+        // e2fsck looks at the low 16 bits of uid and gid only.
+        let uid = le16(raw, 0x02) != 0;
+        let gid = le16(raw, 0x18) != 0;
         if !csum_ok
             || ino.i_mode != 0
             || uid

@@ -559,7 +559,7 @@ impl Deep<'_, '_> {
             );
         }
         if self.ea_bound_hit {
-            self.out.push(Finding::info(
+            self.out.push(Finding::warning(
                 "ext4.deep.ea_limit",
                 Layer::EXT4,
                 1024,

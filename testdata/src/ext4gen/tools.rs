@@ -134,6 +134,14 @@ impl Verdict {
         self.code != base.code || self.problems.iter().any(|p| !base.problems.contains(p))
     }
 
+    /// Whether this verdict has a problem of a kind (its line with numbers
+    /// folded, see [`signature`]) that `base` does not, or another exit
+    /// code: for comparing checks after a replay, where counts move.
+    pub fn differs_in_kind_from(&self, base: &Verdict) -> bool {
+        let kinds: Vec<String> = base.problems.iter().map(|p| signature(p)).collect();
+        self.code != base.code || self.problems.iter().any(|p| !kinds.contains(&signature(p)))
+    }
+
     /// The first problem line not in `base`, with numbers replaced by `#`:
     /// the class a miss is named by.
     pub fn class_against(&self, base: &Verdict) -> String {
@@ -215,12 +223,24 @@ fn is_banner(line: &str) -> bool {
         || l.starts_with("Pass 5: ")
         || l.contains(" files (") && l.contains(" blocks")
         || l.contains("WARNING: Filesystem still has errors")
+        || l.contains("***** FILE SYSTEM WAS MODIFIED *****")
         || l.starts_with("Running additional passes")
 }
 
 /// Runs `e2fsck -fn` on `img` (at most `limit`) and returns its verdict.
 pub fn e2fsck_fn(img: &Path, limit: Duration) -> Verdict {
-    let out = run(Command::new("e2fsck").arg("-fn").arg(img), limit);
+    e2fsck_with("-fn", img, limit)
+}
+
+/// Runs `e2fsck -fy` on `img`, which it changes (journal replay, orphan
+/// processing, repairs): the verdict of a check that does the recovery
+/// -fn skips. Only for scratch copies.
+pub fn e2fsck_fy(img: &Path, limit: Duration) -> Verdict {
+    e2fsck_with("-fy", img, limit)
+}
+
+fn e2fsck_with(flags: &str, img: &Path, limit: Duration) -> Verdict {
+    let out = run(Command::new("e2fsck").arg(flags).arg(img), limit);
     let name = img.display().to_string();
     let problems = out
         .text
