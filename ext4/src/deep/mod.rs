@@ -1,4 +1,4 @@
-//! `--deep`: what e2fsck's passes 1–5 check — every in-use inode, extent
+//! The full check (the default depth): what e2fsck's passes 1–5 check — every in-use inode, extent
 //! trees and block maps, blocks claimed twice, directories, connectivity,
 //! link counts, and bitmaps recomputed against those on disk.
 //!
