@@ -441,7 +441,15 @@ impl Deep<'_, '_> {
             self.error("ext4.dir.unused_inode", eoff, format!("directory {dir} block {l}: entry {shown:?} points at inode {ino}, which is not in use"));
             return;
         }
-        if let Some(Some(_)) = self.ea_inode_refs.get(&ino) {
+        // Referenced by an attribute and flagged as an EA inode: an
+        // attribute naming an ordinary file is that attribute's fault
+        // (ext4.xattr.ea_inode_bad_reference), not the entry's.
+        if let Some(Some(_)) = self.ea_inode_refs.get(&ino)
+            && self
+                .fs
+                .read_inode(ino)
+                .is_some_and(|i| i.i_flags & crate::inode::EA_INODE_FL != 0)
+        {
             self.error("ext4.dir.links_ea_inode", eoff, format!("directory {dir} block {l}: entry {shown:?} points at inode {ino}, an EA inode that attributes refer to"));
         }
         let kind = self

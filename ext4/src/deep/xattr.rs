@@ -308,15 +308,6 @@ impl Deep<'_, '_> {
         let Some(ea) = self.fs.read_inode(v) else {
             return Ok(0);
         };
-        if e.value_size == 0 || e.value_size != ea.i_size {
-            return Err((
-                "ext4.xattr.ea_inode_value_size",
-                format!(
-                    "attribute {name:?} says its value in EA inode {v} is {} bytes, the EA inode holds {}",
-                    e.value_size, ea.i_size
-                ),
-            ));
-        }
         let ea_hash = le32(&ea.raw, 0x08);
         let mix = |h: u32| (h << 16) ^ (h >> 16) ^ ea_hash;
         let blocks = if e.hash == mix(xattr_hash(e.name, None, false))
@@ -350,6 +341,17 @@ impl Deep<'_, '_> {
                 "ext4.xattr.ea_inode_missing_flag",
                 format!(
                     "attribute {name:?} keeps its value in inode {v}, which lacks the EA_INODE flag"
+                ),
+            ));
+        }
+        // After the reference itself, as check_large_ea_inode: a reference
+        // to an inode that is no EA inode is named as that, not by its size.
+        if e.value_size == 0 || e.value_size != ea.i_size {
+            return Err((
+                "ext4.xattr.ea_inode_value_size",
+                format!(
+                    "attribute {name:?} says its value in EA inode {v} is {} bytes, the EA inode holds {}",
+                    e.value_size, ea.i_size
                 ),
             ));
         }
