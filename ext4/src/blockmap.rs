@@ -49,16 +49,7 @@ impl Ext4<'_> {
         }
         if ino.i_flags & EXTENTS_FL != 0 {
             let mut budget = MAX_EXTENT_NODES;
-            let root = ino.i_block;
-            let mut ctx = ExtentWalk {
-                fs: self,
-                ino,
-                out,
-                visit,
-                budget: &mut budget,
-                last_lblk: None,
-            };
-            ctx.node(&root, None, None, 0, u64::MAX);
+            ExtentWalk::new(self, ino, out, visit, &mut budget).run();
             return;
         }
         if ino.is_device() {
@@ -91,6 +82,18 @@ impl Ext4<'_> {
             }
             lblk = lblk.saturating_add(span);
         }
+        if budget == 0 {
+            out.push(Finding::warning(
+                "ext4.check.bound",
+                Layer::EXT4,
+                ino.offset,
+                Space::Disk,
+                format!(
+                    "inode {}: its block map has more than {MAX_INDIRECT_BLOCKS} indirect blocks; the rest was not walked, so its blocks were not all checked",
+                    ino.ino
+                ),
+            ));
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -120,7 +123,10 @@ impl Ext4<'_> {
             });
             return;
         }
-        if !visit(MapEvent::Meta { pblk: p }) {
+        if !visit(MapEvent::Meta {
+            pblk: p,
+            level: u8::try_from(level).unwrap_or(3),
+        }) {
             return;
         }
         if *budget == 0 {
@@ -159,6 +165,7 @@ pub(crate) enum MapEvent {
         len: u64,
         uninit: bool,
     },
-    /// A mapping block (extent tree node or indirect block).
-    Meta { pblk: u64 },
+    /// A mapping block: an extent tree node (`level` 0) or an indirect
+    /// block (1 single, 2 double, 3 triple).
+    Meta { pblk: u64, level: u8 },
 }

@@ -95,10 +95,10 @@ impl Ext4<'_> {
             let dpb = self.descs_per_block();
             let meta_group = g.checked_div(dpb).unwrap_or(0);
             if meta_group < u64::from(self.sb.s_first_meta_bg) {
+                // ext2fs_reserve_super_and_bgd: with meta_bg the old-style
+                // table is s_first_meta_bg blocks, no reserved GDT.
                 if has_super {
-                    n = n
-                        .saturating_add(u64::from(self.sb.s_first_meta_bg))
-                        .saturating_add(u64::from(self.sb.s_reserved_gdt_blocks));
+                    n = n.saturating_add(u64::from(self.sb.s_first_meta_bg));
                 }
             } else {
                 let r = g.checked_rem(dpb).unwrap_or(0);

@@ -31,6 +31,24 @@ impl Ext4<'_> {
             .checked_add(slot.checked_mul(u64::from(self.sb.inode_size()))?)
     }
 
+    /// The inode whose table slot holds byte `off`, when one does.
+    pub(crate) fn inode_at_offset(&self, off: u64) -> Option<u32> {
+        let isz = u64::from(self.sb.inode_size());
+        let ipg = u64::from(self.sb.s_inodes_per_group);
+        let span = ipg.checked_mul(isz)?;
+        self.gds.iter().enumerate().find_map(|(g, gd)| {
+            let base = self.block_offset(gd.bg_inode_table)?;
+            let rel = off.checked_sub(base).filter(|&r| r < span)?;
+            let slot = rel.checked_div(isz)?;
+            let n = u64::try_from(g)
+                .ok()?
+                .checked_mul(ipg)?
+                .checked_add(slot)?
+                .checked_add(1)?;
+            u32::try_from(n).ok()
+        })
+    }
+
     /// Inode `ino`: absent when out of range or its group's inode table is
     /// unknown or past the end, unreadable (and logged) when the reader
     /// fails.

@@ -11,7 +11,8 @@
 //! use imgcheck_ext4::{check, Options};
 //!
 //! let disk = FileReader::open("fs.img")?;
-//! let report = check(&disk, &Options { deep: false });
+//! // The full check (e2fsck -fn's passes 1-5), the default.
+//! let report = check(&disk, &Options::default());
 //! if let Some(s) = &report.summary {
 //!     println!("{} with {}-byte blocks, {} groups", s.kind, s.block_size, s.groups);
 //! }
@@ -25,23 +26,24 @@
 //! test drives them on bytes in memory:
 //!
 //! ```
-//! use imgcheck_core::BytesReader;
+//! use imgcheck_core::{BytesReader, Depth};
 //! use imgcheck_ext4::{Ext4, Options};
 //!
 //! let bytes = BytesReader::new(vec![0u8; 1 << 16]);
 //! match Ext4::open(&bytes) {
 //!     Ok(fs) => {
-//!         let _ = fs.check(&Options { deep: false });
-//!         let _ = fs.check(&Options { deep: true });
+//!         let _ = fs.check(&Options { depth: Depth::Quick });
+//!         let _ = fs.check(&Options { depth: Depth::Full });
 //!     }
 //!     Err(e) => assert_eq!(e, imgcheck_ext4::OpenError::NoSuperblock),
 //! }
 //! ```
 //!
-//! Two depths: the default is proportional to the number of block groups
-//! (superblock, backups, group descriptors, bitmap checksums, journal
-//! superblock, orphans, MMP, resize and root inodes); [`Options::deep`]
-//! adds what e2fsck's passes 1–5 check (every inode, extent trees, block
+//! Two depths ([`imgcheck_core::Depth`]): `Quick` is proportional to the
+//! number of block groups (superblock, backups, group descriptors, bitmap
+//! checksums, journal superblock, orphans, MMP, resize and root inodes);
+//! `Full`, the default as for `e2fsck -fn`, adds what e2fsck's passes 1–5
+//! check (every inode, extent trees, block
 //! maps, directories, connectivity, link counts, bitmaps), with memory
 //! bounded by bitmaps of one bit per block and inode.
 //!
@@ -77,15 +79,23 @@ pub use fs::{Ext4, OpenError, SuperblockSource};
 pub use gdt::{GroupDesc, bg_flags};
 pub use superblock::{Superblock, compat, feature_names, incompat, ro_compat, uuid_text};
 
-use imgcheck_core::{Finding, Hint, Layer, ReadAt, Sink, Space};
+use imgcheck_core::{Depth, Finding, Hint, Layer, ReadAt, Sink, Space};
 use serde::Serialize;
 
 /// What to check.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
-    /// Walk every inode and directory (e2fsck passes 1–5), not only the
-    /// metadata proportional to the number of groups.
-    pub deep: bool,
+    /// `Full` (the default, as `e2fsck -fn`): every inode, extent tree and
+    /// directory too (e2fsck passes 1–5); `Quick`: the metadata
+    /// proportional to the number of groups only.
+    pub depth: Depth,
+}
+
+impl Options {
+    /// Whether the full check (passes 1–5) runs.
+    pub fn full(&self) -> bool {
+        self.depth == Depth::Full
+    }
 }
 
 /// The outcome of a check: findings (offsets relative to the reader) and,
@@ -287,11 +297,12 @@ impl Ext4<'_> {
     pub fn check(&self, opts: &Options) -> Report {
         let mut sink = Sink::new();
         self.start_read_log();
-        let summary = check::run(self, opts.deep, &mut sink);
-        if opts.deep && self.geometry_ok && !self.sb.has_incompat(incompat::JOURNAL_DEV) {
+        let (summary, replay) = check::run(self, opts.full(), &mut sink);
+        if opts.full() && self.geometry_ok && !self.sb.has_incompat(incompat::JOURNAL_DEV) {
             deep::run(self, &mut sink);
         }
         let mut findings = sink.finish();
+        check::explain_replay(self, &replay, &mut findings);
         findings.extend(self.take_read_log());
         Report {
             findings,

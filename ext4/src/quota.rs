@@ -18,11 +18,25 @@ const ENTRY: usize = 72;
 /// Size of a data block header (`struct qt_disk_dqdbheader`).
 const DATA_HEADER: usize = 16;
 
-/// id → (bytes used, inodes used), or None when the file is not a v2r1
-/// quota file this reader understands.
-pub(crate) fn read_usage(fs: &Ext4<'_>, qi: &Inode) -> Option<HashMap<u32, (u64, u64)>> {
-    if qi.i_size == 0 || qi.i_size > MAX_QUOTA_FILE {
-        return None;
+/// Why a quota file's usage was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum QuotaMiss {
+    /// Larger than [`MAX_QUOTA_FILE`]: not read (a bound).
+    TooLarge,
+    /// A block could not be read (already a finding).
+    Unreadable,
+    /// Not a v2r1 quota file: what is wrong.
+    Corrupt(String),
+}
+
+/// id → (bytes used, inodes used), or why the file could not be read as a
+/// v2r1 quota file.
+pub(crate) fn read_usage(fs: &Ext4<'_>, qi: &Inode) -> Result<HashMap<u32, (u64, u64)>, QuotaMiss> {
+    if qi.i_size > MAX_QUOTA_FILE {
+        return Err(QuotaMiss::TooLarge);
+    }
+    if qi.i_size == 0 {
+        return Err(QuotaMiss::Corrupt("it is empty".into()));
     }
     let mut data = vec![0u8; usize_of(qi.i_size)];
     let bs = fs.bs;
@@ -58,15 +72,36 @@ pub(crate) fn read_usage(fs: &Ext4<'_>, qi: &Inode) -> Option<HashMap<u32, (u64,
         },
         None,
     );
+    if !ok {
+        return Err(QuotaMiss::Unreadable);
+    }
     // v2 header: magic (per type), version 1.
     let magic = le32(&data, 0);
-    if !ok || !matches!(magic, 0xD9C0_1F11 | 0xD9C0_1927 | 0xD9C0_3F14) || le32(&data, 4) != 1 {
-        return None;
+    if !matches!(magic, 0xD9C0_1F11 | 0xD9C0_1927 | 0xD9C0_3F14) || le32(&data, 4) != 1 {
+        return Err(QuotaMiss::Corrupt(format!(
+            "header magic {magic:#010x} / version {}",
+            le32(&data, 4)
+        )));
+    }
+    // v2_init_io's sanity checks on the info block (after the 8-byte
+    // header): dqi_blocks within the file, the free lists within dqi_blocks.
+    let blocks = le32(&data, 0x14);
+    let (free_blk, free_entry) = (le32(&data, 0x18), le32(&data, 0x1C));
+    if u64::from(blocks) > qi.i_size.div_ceil(1024) {
+        return Err(QuotaMiss::Corrupt(format!(
+            "dqi_blocks {blocks} for a file of {} bytes",
+            qi.i_size
+        )));
+    }
+    if free_blk >= blocks || free_entry >= blocks {
+        return Err(QuotaMiss::Corrupt(format!(
+            "free block {free_blk} / free entry {free_entry} with dqi_blocks {blocks}"
+        )));
     }
     let mut out = HashMap::new();
     let mut seen = HashSet::new();
-    tree(&data, 1, 0, &mut seen, &mut out);
-    Some(out)
+    tree(&data, 1, 0, blocks, &mut seen, &mut out)?;
+    Ok(out)
 }
 
 fn block(data: &[u8], n: u32) -> Option<&[u8]> {
@@ -78,13 +113,18 @@ fn tree(
     data: &[u8],
     blk: u32,
     depth: u32,
-    seen: &mut HashSet<u32>,
+    blocks: u32,
+    seen: &mut HashSet<(u32, u32)>,
     out: &mut HashMap<u32, (u64, u64)>,
-) {
-    if blk == 0 || !seen.insert(blk) {
-        return;
+) -> Result<(), QuotaMiss> {
+    // Per depth, as e2fsck's report_tree reads a block wherever a tree
+    // node names it (a block named at two depths is read as both).
+    if blk == 0 || !seen.insert((blk, depth)) {
+        return Ok(());
     }
-    let Some(b) = block(data, blk) else { return };
+    let Some(b) = block(data, blk) else {
+        return Ok(());
+    };
     if depth >= QT_DEPTH {
         let mut pos = DATA_HEADER;
         while pos.saturating_add(ENTRY) <= QT_BLOCK {
@@ -97,12 +137,19 @@ fn tree(
             }
             pos = pos.saturating_add(ENTRY);
         }
-        return;
+        return Ok(());
     }
     for k in 0..QT_BLOCK / 4 {
         let r = le32(b, k.saturating_mul(4));
         if r != 0 {
-            tree(data, r, depth.saturating_add(1), seen, out);
+            // check_reference: every block a tree node names is in the file.
+            if r >= blocks {
+                return Err(QuotaMiss::Corrupt(format!(
+                    "tree block {blk} refers to block {r}, past dqi_blocks {blocks}"
+                )));
+            }
+            tree(data, r, depth.saturating_add(1), blocks, seen, out)?;
         }
     }
+    Ok(())
 }

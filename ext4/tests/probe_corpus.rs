@@ -48,7 +48,12 @@ fn blkid_images() {
         });
         let r = BytesReader::new(out.stdout);
         let got = probe(&r);
-        let report = check(&r, &Options { deep: true });
+        let report = check(
+            &r,
+            &Options {
+                depth: imgcheck_core::Depth::Full,
+            },
+        );
         checked += 1;
         if got != is_ext {
             wrong.push(format!("{name}: probe {got}, blkid says ext: {is_ext}"));

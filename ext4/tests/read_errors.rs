@@ -97,7 +97,16 @@ fn inode_offset(img: &[u8], ino: u64) -> (u64, u64, u64) {
 fn an_eio_in_the_inode_table_is_a_finding_not_a_missing_root() {
     let img = load("ext4-4k");
     for deep in [false, true] {
-        let clean = check(&BytesReader::new(img.clone()), &Options { deep });
+        let clean = check(
+            &BytesReader::new(img.clone()),
+            &Options {
+                depth: if deep {
+                    imgcheck_core::Depth::Full
+                } else {
+                    imgcheck_core::Depth::Quick
+                },
+            },
+        );
         assert!(
             worst_severity(&clean.findings).is_none_or(|s| s < Severity::Warning),
             "the fixture must start clean: {:#?}",
@@ -109,7 +118,16 @@ fn an_eio_in_the_inode_table_is_a_finding_not_a_missing_root() {
     let bad = root / bs * bs..root / bs * bs + bs;
     let r = failing(&img, bad.clone(), Fail::Io);
     for deep in [false, true] {
-        let rep = check(&r, &Options { deep });
+        let rep = check(
+            &r,
+            &Options {
+                depth: if deep {
+                    imgcheck_core::Depth::Full
+                } else {
+                    imgcheck_core::Depth::Quick
+                },
+            },
+        );
         let f = rep
             .findings
             .iter()
@@ -167,7 +185,9 @@ fn an_undecodable_directory_block_below_is_named_with_the_layer_cause() {
     let dir = pblk * bs;
     let rep = check(
         &failing(&img, dir..dir + bs, Fail::Layer),
-        &Options { deep: true },
+        &Options {
+            depth: imgcheck_core::Depth::Full,
+        },
     );
     let f = rep
         .findings
@@ -196,7 +216,9 @@ fn an_unreadable_primary_superblock_is_not_a_missing_one() {
     // reason is the read error, not damage.
     let rep = check(
         &failing(&img, 1024..2048, Fail::Io),
-        &Options { deep: false },
+        &Options {
+            depth: imgcheck_core::Depth::Quick,
+        },
     );
     let s = rep.summary.as_ref().expect("opened from a backup");
     assert!(matches!(s.superblock, SuperblockSource::Backup { .. }));
@@ -226,7 +248,12 @@ fn an_unreadable_primary_superblock_is_not_a_missing_one() {
         }
         other => panic!("{other:?}"),
     }
-    let rep = check(&whole, &Options { deep: false });
+    let rep = check(
+        &whole,
+        &Options {
+            depth: imgcheck_core::Depth::Quick,
+        },
+    );
     assert_eq!(
         rep.findings
             .iter()
@@ -250,7 +277,9 @@ fn an_unreadable_journal_superblock_is_not_reported_outside_the_image() {
     let jsb = pblk * bs;
     let rep = check(
         &failing(&img, jsb..jsb + 1024, Fail::Io),
-        &Options { deep: false },
+        &Options {
+            depth: imgcheck_core::Depth::Quick,
+        },
     );
     assert!(
         rep.findings
@@ -275,7 +304,12 @@ fn a_used_up_read_budget_says_where_the_check_stopped() {
     // Enough for the superblocks and descriptors, not for the inode tables.
     let budget = Arc::new(Budget::new(64 << 10, u64::MAX));
     let r = Metered::new(BytesReader::new(img.clone()), budget);
-    let rep = check(&r, &Options { deep: true });
+    let rep = check(
+        &r,
+        &Options {
+            depth: imgcheck_core::Depth::Full,
+        },
+    );
     let stops: Vec<_> = rep
         .findings
         .iter()

@@ -41,9 +41,19 @@ fn one_tebibyte_filesystem_in_bounded_memory() {
     }
     let r = FileReader::open(&path).unwrap();
     let t = Instant::now();
-    let default = check(&r, &Options { deep: false });
+    let default = check(
+        &r,
+        &Options {
+            depth: imgcheck_core::Depth::Quick,
+        },
+    );
     let t_default = t.elapsed();
-    let deep = check(&r, &Options { deep: true });
+    let deep = check(
+        &r,
+        &Options {
+            depth: imgcheck_core::Depth::Full,
+        },
+    );
     let t_deep = t.elapsed() - t_default;
     let _ = std::fs::remove_file(&path);
     let peak = peak_rss_kib();

@@ -59,7 +59,12 @@ fn corpus_mutation_soak() {
             let r = BytesReader::new(img);
             let t = Instant::now();
             let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                check(&r, &Options { deep: true })
+                check(
+                    &r,
+                    &Options {
+                        depth: imgcheck_core::Depth::Full,
+                    },
+                )
             }));
             let dt = t.elapsed();
             assert!(res.is_ok(), "panic on a mutation of {}", dir.display());

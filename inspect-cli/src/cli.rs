@@ -47,9 +47,16 @@ struct Args {
     #[arg(long, value_enum)]
     format: Option<Format>,
 
-    /// Walk every object (every inode, directory and extent), not only
-    /// metadata proportional to the number of groups and tables.
+    /// Check only the metadata proportional to the number of groups and
+    /// tables (superblocks, descriptors, bitmaps' checksums, journal,
+    /// qcow2 tables), not every inode, directory, extent and cluster: the
+    /// full check, as e2fsck -fn and qemu-img check do, is the default.
     #[arg(long)]
+    quick: bool,
+
+    /// The full check, which is the default (accepted for scripts written
+    /// when it was not).
+    #[arg(long, conflicts_with = "quick")]
     deep: bool,
 
     /// Read the whole disk for the zero map (all-zero ranges and what they
@@ -234,7 +241,7 @@ pub fn run() -> u8 {
 
 fn options(args: &Args, path: &std::path::Path) -> Options {
     Options {
-        deep: args.deep,
+        quick: args.quick && !args.deep,
         scan: args.scan,
         snapshot: args.snapshot.clone(),
         image_path: path.to_path_buf(),

@@ -26,8 +26,10 @@ impl Format {
 /// What the user asked for; the pipeline hands the layers its core form.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Walk every object (`--deep`), not only metadata proportional to size.
-    pub deep: bool,
+    /// Check only the metadata proportional to size (`--quick`), not
+    /// every object; the full check (every inode, extent, directory,
+    /// cluster) is the default, as for e2fsck -fn and qemu-img check.
+    pub quick: bool,
     /// Read the whole disk for the zero map (`--scan`), not only where
     /// tables and superblocks live.
     pub scan: bool,

@@ -112,7 +112,11 @@ pub fn inspect_bounded(
     budget: Arc<Budget>,
 ) -> Result<ImageReport, Fatal> {
     let options = imgcheck_core::Options {
-        depth: if opts.deep { Depth::Full } else { Depth::Quick },
+        depth: if opts.quick {
+            Depth::Quick
+        } else {
+            Depth::Full
+        },
         scan: opts.scan,
         snapshot: opts.snapshot.clone(),
         origin: (!opts.image_path.as_os_str().is_empty()).then(|| opts.image_path.clone()),

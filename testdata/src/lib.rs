@@ -15,6 +15,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
 
+pub mod ext4gen;
+
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};

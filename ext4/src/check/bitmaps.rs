@@ -27,6 +27,17 @@ pub(crate) fn count_zero_bits(b: &[u8], n: u64) -> u64 {
     zeros
 }
 
+/// The first byte from `from` to the end of a bitmap block that is not
+/// 0xff: libext2fs' bitmap_tail_verify, which e2fsck's pass 5 reports as
+/// padding not set.
+fn tail_unset(b: &[u8], from: usize) -> Option<usize> {
+    b.iter()
+        .enumerate()
+        .skip(from)
+        .find(|&(_, &x)| x != 0xFF)
+        .map(|(k, _)| k)
+}
+
 /// Blocks (clusters) that group `g` spans.
 pub(crate) fn clusters_in_group(fs: &Ext4<'_>, g: u64) -> u64 {
     let ratio_log = fs
@@ -49,14 +60,16 @@ pub(super) fn bitmaps(c: &mut Ctx<'_, '_>) {
     let ds = sb.desc_size();
     let ipg = u64::from(sb.s_inodes_per_group);
     let cpg = u64::from(sb.s_clusters_per_group);
-    // Each bitmap block is read and counted once: descriptors naming one
-    // block for many groups (a zeroed table names block 0 for all of
-    // them) are overlaps the group pass reports; re-reading it per group
-    // made 200k such groups cost a gigabyte of reads (issue 14).
-    let mut seen = std::collections::HashSet::new();
+    // A bitmap block named by two groups is an overlap, which
+    // group_descriptors reports; reading it again per group would only
+    // repeat that (and a garbage table can name one block a million times).
+    let mut seen: std::collections::HashSet<u64> = std::collections::HashSet::new();
     for (gi, gd) in fs.gds.iter().enumerate() {
         let g = u64_of(gi);
-        if gd.bg_flags & bg_flags::BLOCK_UNINIT == 0
+        // libext2fs honours an UNINIT flag only in a descriptor whose
+        // checksum holds (and only with descriptor checksums at all).
+        let uninit_ok = sb.has_group_desc_csum() && gd.computed_checksum == Some(gd.bg_checksum);
+        if !(uninit_ok && gd.bg_flags & bg_flags::BLOCK_UNINIT != 0)
             && seen.insert(gd.bg_block_bitmap)
             && let Some(bm) = fs.read_block(gd.bg_block_bitmap)
         {
@@ -73,13 +86,18 @@ pub(super) fn bitmaps(c: &mut Ctx<'_, '_>) {
             }
             let in_group = clusters_in_group(fs, g);
             // The last group's bitmap bits past the filesystem's end must
-            // be set (e2fsck pass 5, PR_5_BLOCK_BMAP_PADDING).
+            // be set (e2fsck pass 5, PR_5_BLOCK_BMAP_PADDING), and so must
+            // every bitmap block's bytes past the group's bits.
+            let boff = fs.block_offset(gd.bg_block_bitmap).unwrap_or(0);
             if g.saturating_add(1) == fs.groups {
                 let unset =
                     (in_group..cpg).find(|&k| u8_at(&bm, usize_of(k / 8)) >> (k % 8) & 1 == 0);
                 if let Some(k) = unset {
-                    c.warning("ext4.bitmap.block_padding", fs.block_offset(gd.bg_block_bitmap).unwrap_or(0), format!("group {g}: block bitmap padding bit {k} (past the filesystem's last block) is not set"));
+                    c.warning("ext4.bitmap.block_padding", boff, format!("group {g}: block bitmap padding bit {k} (past the filesystem's last block) is not set"));
                 }
+            }
+            if let Some(k) = tail_unset(&bm, usize_of(cpg / 8)) {
+                c.warning("ext4.bitmap.block_padding", boff, format!("group {g}: block bitmap byte {k}, past the group's {cpg} bits, is not 0xff (padding)"));
             }
             let zeros = count_zero_bits(&bm, in_group);
             if zeros != u64::from(gd.bg_free_blocks_count) {
@@ -93,7 +111,7 @@ pub(super) fn bitmaps(c: &mut Ctx<'_, '_>) {
                 );
             }
         }
-        if gd.bg_flags & bg_flags::INODE_UNINIT == 0
+        if !(uninit_ok && gd.bg_flags & bg_flags::INODE_UNINIT != 0)
             && seen.insert(gd.bg_inode_bitmap)
             && let Some(im) = fs.read_block(gd.bg_inode_bitmap)
         {
@@ -107,6 +125,9 @@ pub(super) fn bitmaps(c: &mut Ctx<'_, '_>) {
                 if want != got {
                     c.error("ext4.bitmap.inode_checksum", fs.block_offset(gd.bg_inode_bitmap).unwrap_or(0), format!("group {g}: inode bitmap (block {}) checksum is {got:#x}, computed {want:#x}", gd.bg_inode_bitmap));
                 }
+            }
+            if let Some(k) = tail_unset(&im, usize_of(ipg / 8)) {
+                c.warning("ext4.bitmap.inode_padding", fs.block_offset(gd.bg_inode_bitmap).unwrap_or(0), format!("group {g}: inode bitmap byte {k}, past the group's {ipg} bits, is not 0xff (padding)"));
             }
             let zeros = count_zero_bits(&im, ipg);
             if zeros != u64::from(gd.bg_free_inodes_count) {

@@ -56,27 +56,58 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
     let sb = &fs.sb;
     let has = sb.has_compat(compat::HAS_JOURNAL);
     let inum = sb.s_journal_inum;
+    // e2fsck looks for an external journal whenever s_journal_uuid is set
+    // (e2fsck_get_journal), for the journal inode otherwise.
+    let uuid_set = sb.s_journal_uuid.iter().any(|&b| b != 0);
     if !has {
-        if inum != 0
-            && sb.s_rev_level > 0
-            && let Some(ji) = fs.read_inode(inum)
-            && ji.i_links_count != 0
-            && ji.i_block.iter().any(|&b| b != 0)
-        {
-            c.error("ext4.journal.inode_without_feature", ji.offset, format!("has_journal is clear but s_journal_inum is {inum} and that inode holds a journal"));
+        let recover = sb.has_incompat(incompat::RECOVER);
+        if !recover && inum == 0 && sb.s_journal_dev == 0 && !uuid_set {
+            return None;
+        }
+        if uuid_set {
+            c.error("ext4.journal.uuid_without_feature", SB.saturating_add(0xD0), "has_journal is clear but s_journal_uuid names an external journal: e2fsck goes looking for it and stops when it cannot find it".to_string());
+        } else if inum != 0 && sb.s_rev_level > 0 {
+            match fs.read_inode(inum) {
+                Some(ji)
+                    if ji.i_links_count != 0
+                        && ji.is_reg()
+                        && ji.i_block.iter().any(|&b| b != 0) =>
+                {
+                    c.error("ext4.journal.inode_without_feature", ji.offset, format!("has_journal is clear but s_journal_inum is {inum} and that inode holds a journal"));
+                }
+                Some(_) | None if inum > sb.s_inodes_count || fs.inode_offset(inum).is_some() => {
+                    c.error("ext4.journal.bad_inode_number", SB.saturating_add(0xE0), format!("has_journal is clear but s_journal_inum is {inum}, which holds no journal: e2fsck calls it an invalid journal and stops"));
+                }
+                _ => {}
+            }
         }
         return None;
     }
-    if sb.s_journal_dev != 0 || inum == 0 {
+    if uuid_set {
+        if inum != 0 {
+            c.error("ext4.journal.uuid_and_inode", SB.saturating_add(0xD0), format!("s_journal_uuid names an external journal although the journal is inode {inum}: the kernel uses the inode, e2fsck looks for the external device and stops when it cannot find it"));
+            return None;
+        }
         c.info(
             "ext4.journal.external",
-            SB.saturating_add(0xE0),
+            SB.saturating_add(0xD0),
             "the journal is on an external device; it is not checked".to_string(),
         );
         return Some(JournalSummary {
             location: "external".into(),
             ..JournalSummary::default()
         });
+    }
+    if sb.s_journal_dev != 0 && inum != 0 {
+        c.error("ext4.journal.inode_and_device", SB.saturating_add(0xE4), format!("the superblock names both journal inode {inum} and journal device {:#x}: the kernel refuses to mount such a filesystem", sb.s_journal_dev));
+    }
+    if inum == 0 {
+        c.error(
+            "ext4.journal.bad_inode_number",
+            SB.saturating_add(0xE0),
+            "has_journal is set but the superblock names neither a journal inode nor an external journal".to_string(),
+        );
+        return None;
     }
     if inum > sb.s_inodes_count {
         c.error(
@@ -121,11 +152,10 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
                 same = false;
             }
         }
-        if sb.s_jnl_blocks.get(16).copied().unwrap_or(0) != le32(&ji.raw, 4) {
-            same = false;
-        }
         if !same {
-            c.warning("ext4.journal.backup_blocks_differ", SB.saturating_add(0x10C), format!("the superblock's backup of journal inode {inum}'s block map (s_jnl_blocks) differs from the inode"));
+            // Used only to rebuild a damaged journal inode; e2fsck -fy
+            // refreshes it from the inode (PR_0_BACKUP_JNL).
+            c.info("ext4.journal.backup_blocks_differ", SB.saturating_add(0x10C), format!("the superblock's backup of journal inode {inum}'s block map (s_jnl_blocks) differs from the inode; e2fsck -fy refreshes it"));
         }
     }
     let mut probs = Vec::new();
@@ -266,8 +296,10 @@ fn journal_superblock(
         );
     }
     if jfirst == 0 || jfirst >= maxlen {
+        // jbd2's journal_load refuses it ("Invalid start block of
+        // journal"): the filesystem does not mount.
         c.error(
-            "ext4.journal.bad_superblock",
+            "ext4.journal.bad_first",
             off,
             format!("journal s_first is {jfirst}, expected 1..{maxlen}"),
         );
@@ -356,7 +388,8 @@ fn journal_superblock(
         );
     }
     let walk = crate::journal::walk(fs, &jsb, map, c.deep);
-    c.out.extend(walk.findings);
+    let walk_findings = walk.findings.clone();
+    c.out.extend(walk_findings);
     if jstart != 0 {
         let when = walk.last_commit.map_or(String::new(), |t| {
             format!(", the last committed {}", utc(t))
@@ -365,14 +398,38 @@ fn journal_superblock(
             (Some(a), Some(b)) => format!(" (sequence {a}..={b})"),
             _ => String::new(),
         };
-        let tail = match walk.unreadable_at {
+        let mut tail = match walk.unreadable_at {
             Some(b) => format!("; the log could not be read from block {b} on"),
             None if walk.uncommitted => {
                 "; an uncommitted transaction follows, which a replay discards".to_string()
             }
             None => String::new(),
         };
-        c.info("ext4.journal.contents", off.saturating_add(0x1C), format!("the journal holds {} complete transaction(s) from block {jstart}{range}{when}{tail}", walk.transactions));
+        if let Some(why) = &walk.corrupt_tail {
+            tail.push_str(&format!(" ({why}, which does not matter there)"));
+        }
+        let rewrites = if walk.replay_blocks.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; replaying them rewrites {} filesystem block(s)",
+                walk.replay_blocks.len()
+            )
+        };
+        let fc = if walk.fc_inodes.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the fast-commit area then updates {} inode(s)",
+                walk.fc_inodes.len()
+            )
+        };
+        c.info("ext4.journal.contents", off.saturating_add(0x1C), format!("the journal holds {} complete transaction(s) from block {jstart}{range}{when}{rewrites}{fc}{tail}", walk.transactions));
+    }
+    if sb.has_incompat(incompat::RECOVER) {
+        c.replay.blocks = walk.replay_blocks;
+        c.replay.inodes = walk.fc_inodes;
+        c.replay.lost = walk.lost;
     }
     Some(JournalSummary {
         transactions: walk.transactions,

@@ -34,7 +34,8 @@ use orphans::orphans;
 use resize::resize_inode;
 use root::root_inode;
 use superblock::{
-    backups, error_records, size_vs_container, state_and_times, superblock_values, usage,
+    backups, error_records, pending_recovery, size_vs_container, state_and_times,
+    superblock_values, usage,
 };
 
 /// State bits of `s_state`.
@@ -48,6 +49,22 @@ pub(crate) struct Ctx<'a, 'r> {
     pub out: &'a mut Sink,
     /// Deep mode: also read every logged journal data block.
     pub deep: bool,
+    /// What a pending journal recovery rewrites.
+    pub replay: Replay,
+}
+
+/// What the pending journal recovery rewrites: filesystem blocks the
+/// committed transactions log (less the revoked), inodes the fast-commit
+/// area updates. Findings there describe the state before the replay.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Replay {
+    /// Sorted block numbers.
+    pub blocks: Vec<u64>,
+    /// Sorted inode numbers.
+    pub inodes: Vec<u32>,
+    /// What the recovery leaves out without an error (see
+    /// `journal::Walk::lost`): said in the pending-recovery warning.
+    pub lost: Vec<String>,
 }
 
 impl Ctx<'_, '_> {
@@ -72,10 +89,16 @@ impl Ctx<'_, '_> {
 
 const SB: u64 = 1024;
 
-/// Runs every default-depth check into `out`; returns the summary.
-pub(crate) fn run(fs: &Ext4<'_>, deep: bool, out: &mut Sink) -> Summary {
+/// Runs every default-depth check into `out`; returns the summary and what
+/// a pending recovery rewrites.
+pub(crate) fn run(fs: &Ext4<'_>, deep: bool, out: &mut Sink) -> (Summary, Replay) {
     out.extend(fs.open_findings.iter().cloned());
-    let mut c = Ctx { fs, out, deep };
+    let mut c = Ctx {
+        fs,
+        out,
+        deep,
+        replay: Replay::default(),
+    };
     superblock_values(&mut c);
     let records = error_records(&mut c);
     state_and_times(&mut c);
@@ -102,7 +125,8 @@ pub(crate) fn run(fs: &Ext4<'_>, deep: bool, out: &mut Sink) -> Summary {
     } else {
         None
     };
-    summary(fs, journal, records)
+    pending_recovery(&mut c);
+    (summary(fs, journal, records), c.replay)
 }
 
 /// Checks a special inode's checksum; true when it is fine.
@@ -197,5 +221,46 @@ fn summary(
         journal,
         errors,
         group_descriptors_loaded: u64_of(fs.gds.len()),
+    }
+}
+
+/// A pending journal recovery rewrites the blocks (and fast-commit
+/// inodes) in `replay` before anything else reads them: an error found in
+/// one describes the state before the replay, which recovery may well
+/// make consistent. Such errors become warnings that say so. Journal and
+/// read findings are about the journal and the storage themselves, and
+/// summary findings (at the superblock's offset, not about it) about the
+/// whole filesystem; they stay as they are.
+pub(crate) fn explain_replay(fs: &Ext4<'_>, replay: &Replay, findings: &mut [Finding]) {
+    if replay.blocks.is_empty() && replay.inodes.is_empty() {
+        return;
+    }
+    for f in findings.iter_mut() {
+        let code = f.code.as_ref();
+        if f.severity != imgcheck_core::Severity::Error
+            || code.starts_with("ext4.journal.")
+            || code.starts_with("ext4.read.")
+            || code == "ext4.state.errors"
+            || (f.offset == SB && !code.starts_with("ext4.superblock."))
+        {
+            continue;
+        }
+        let blk = f.offset.checked_div(fs.bs).unwrap_or(0);
+        let in_fc = !replay.inodes.is_empty()
+            && fs
+                .inode_at_offset(f.offset)
+                .is_some_and(|i| replay.inodes.binary_search(&i).is_ok());
+        let what = if in_fc {
+            "the fast-commit replay rewrites this inode"
+        } else if replay.blocks.binary_search(&blk).is_ok() {
+            "the journal replay rewrites this block"
+        } else {
+            continue;
+        };
+        f.severity = imgcheck_core::Severity::Warning;
+        f.message = format!(
+            "{}; recovery is pending and {what} first: this describes the state before the replay",
+            f.message
+        );
     }
 }

@@ -9,7 +9,7 @@ pub(super) fn resize_inode(c: &mut Ctx<'_, '_>) {
     let sb = &fs.sb;
     let Some(ri) = fs.read_inode(7) else { return };
     if !sb.has_compat(compat::RESIZE_INODE) {
-        if sb.s_reserved_gdt_blocks != 0 && !sb.has_incompat(incompat::META_BG) {
+        if sb.s_reserved_gdt_blocks != 0 {
             c.error(
                 "ext4.resize.reserved_gdt_without_feature",
                 SB.saturating_add(0xCE),
@@ -51,22 +51,55 @@ pub(super) fn resize_inode(c: &mut Ctx<'_, '_>) {
     }
     special_inode_csum(c, &ri, "resize inode");
     if sb.has_incompat(incompat::META_BG) {
+        c.error("ext4.resize.with_meta_bg", SB.saturating_add(0x5C), "resize_inode and meta_bg are both set: they describe the growth room in incompatible ways (e2fsck clears resize_inode)".to_string());
         return;
     }
     let Some(d) = fs.read_block(dind) else { return };
-    let ppb = fs.bs / 4;
-    let desc_blocks = fs.desc_blocks();
+    let Some(ppb) = usize::try_from(fs.bs / 4).ok().filter(|&p| p > 0) else {
+        return;
+    };
+    let desc_blocks = usize_of(fs.desc_blocks());
     let fdb = u64::from(sb.s_first_data_block);
-    for i in 0..u64::from(sb.s_reserved_gdt_blocks) {
+    let mut pblk = fdb
+        .saturating_add(1)
+        .saturating_add(fs.desc_blocks())
+        .saturating_add(u64::from(fs.bs == 1024 && fdb == 0));
+    let backups: Vec<u64> = (1..fs.groups).filter(|&g| sb.group_has_super(g)).collect();
+    let reserved = usize::from(sb.s_reserved_gdt_blocks);
+    // e2fsck's check_resize_inode checks the first quarter of the reserved
+    // GDT blocks (its loop runs to s_reserved_gdt_blocks / 4); a mistake
+    // past that stops only an online resize (the kernel's
+    // verify_reserved_gdb refuses it).
+    let checked = reserved / 4;
+    for i in 0..reserved {
         let slot = desc_blocks.saturating_add(i).checked_rem(ppb).unwrap_or(0);
-        let want = fdb
-            .saturating_add(1)
-            .saturating_add(desc_blocks)
-            .saturating_add(i);
-        let got = u64::from(le32(&d, usize_of(slot.saturating_mul(4))));
-        if got != want {
-            c.error("ext4.resize.invalid", fs.block_offset(dind).unwrap_or(0), format!("resize inode's double-indirect block {dind} slot {slot} holds {got}, expected reserved GDT block {want}"));
+        let got = u64::from(le32(&d, slot.saturating_mul(4)));
+        let problem = if got != pblk {
+            Some(format!(
+                "its double-indirect block {dind} slot {slot} holds {got}, expected reserved GDT block {pblk}"
+            ))
+        } else if let Some(ind) = fs.read_block(pblk) {
+            backups.iter().enumerate().find_map(|(k, &g)| {
+                let want = pblk.saturating_add(g.saturating_mul(fs.bpg()));
+                let have = u64::from(le32(&ind, k.saturating_mul(4)));
+                (have != want).then(|| format!("reserved GDT block {pblk} lists backup {have} for group {g}, expected {want}"))
+            })
+        } else {
+            None
+        };
+        if let Some(why) = problem {
+            let off = fs.block_offset(dind).unwrap_or(0);
+            if i < checked {
+                c.error(
+                    "ext4.resize.invalid",
+                    off,
+                    format!("resize inode 7 is invalid: {why}"),
+                );
+            } else {
+                c.info("ext4.resize.layout", off, format!("resize inode 7: {why}; e2fsck does not check this far, an online resize (resize2fs on a mounted filesystem) would refuse"));
+            }
             return;
         }
+        pblk = pblk.saturating_add(1);
     }
 }

@@ -169,8 +169,9 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
             "this is an external journal device, not a filesystem".to_string(),
         );
     }
+    // The kernel takes an unknown value for "continue"; e2fsck ignores it.
     if !(1..=3).contains(&sb.s_errors) && sb.s_errors != 0 {
-        c.warning(
+        c.info(
             "ext4.superblock.errors_behaviour",
             SB,
             format!(
@@ -283,8 +284,28 @@ pub(super) fn error_records(c: &mut Ctx<'_, '_>) -> Option<ErrorRecords> {
     if let Some(l) = &last {
         msg.push_str(&format!("; last: {}", describe(l)));
     }
-    c.push(Finding::warning("ext4.kernel_errors", Layer::EXT4, SB.saturating_add(0x194), Space::Disk, msg)
-        .with_hint(Hint::read_only(E2FSCK_FN).because("the error records stay until a full e2fsck clears them; check dmesg/journal logs of that time")));
+    // The kernel counts each error and stamps its time together: a count
+    // with no time (or a time with no count) is a stale or damaged record,
+    // worth reading but no evidence of errors.
+    let recorded = sb.s_error_count > 0 && (first.is_some() || last.is_some());
+    let f = if recorded {
+        Finding::warning(
+            "ext4.kernel_errors",
+            Layer::EXT4,
+            SB.saturating_add(0x194),
+            Space::Disk,
+            msg,
+        )
+    } else {
+        Finding::info(
+            "ext4.kernel_errors",
+            Layer::EXT4,
+            SB.saturating_add(0x194),
+            Space::Disk,
+            format!("{msg} (an incomplete record: count and times do not agree)"),
+        )
+    };
+    c.push(f.with_hint(Hint::read_only(E2FSCK_FN).because("the error records stay until a full e2fsck clears them; check dmesg/journal logs of that time")));
     Some(ErrorRecords {
         count: sb.s_error_count,
         first,
@@ -300,11 +321,8 @@ pub(super) fn state_and_times(c: &mut Ctx<'_, '_>) {
     }
     let recover = sb.has_incompat(incompat::RECOVER);
     if recover {
-        if sb.has_compat(compat::HAS_JOURNAL) {
-            c.push(Finding::warning("ext4.journal.needs_recovery", Layer::EXT4, SB.saturating_add(0x60), Space::Disk,
-                "needs_recovery is set: the journal holds transactions not yet written to the filesystem (it was not cleanly unmounted)".to_string())
-                .with_hint(Hint::read_only(E2FSCK_FN).because("reports without replaying; mount -o ro,noload to look without replaying")));
-        } else {
+        // With a journal: pending_recovery, once the log has been walked.
+        if !sb.has_compat(compat::HAS_JOURNAL) {
             c.error(
                 "ext4.journal.recover_without_journal",
                 SB.saturating_add(0x60),
@@ -449,6 +467,8 @@ pub(super) fn backups(c: &mut Ctx<'_, '_>) {
     let fs = c.fs;
     let sb = &fs.sb;
     let mut compared = 0usize;
+    let mut missing = Vec::new();
+    let mut present = 0usize;
     for g in 1..fs.groups {
         if !sb.group_has_super(g) {
             continue;
@@ -475,17 +495,25 @@ pub(super) fn backups(c: &mut Ctx<'_, '_>) {
             continue;
         }
         let b = Superblock::parse(&raw);
-        if b.s_magic != EXT4_MAGIC {
-            c.warning("ext4.backup_superblock.missing", off, format!("backup superblock of group {g} (block {blk}) has magic {:#06x}, expected 0xef53", b.s_magic));
+        // What e2fsck's check_backup_super_block takes for no superblock.
+        if b.s_magic != EXT4_MAGIC
+            || b.s_rev_level > 1
+            || b.s_log_block_size > 6
+            || b.inode_size() < 128
+        {
+            missing.push((g, blk, off, b.s_magic));
             continue;
         }
+        present = present.saturating_add(1);
         let mut diffs = Vec::new();
+        let mut layout = false;
         if b.s_feature_compat != sb.s_feature_compat {
             diffs.push(format!(
                 "compat features {:#x} vs {:#x}",
                 b.s_feature_compat, sb.s_feature_compat
             ));
         }
+        let compat_only = !diffs.is_empty();
         let im = !(incompat::EXTENTS | incompat::RECOVER);
         if b.s_feature_incompat & im != sb.s_feature_incompat & im {
             diffs.push(format!(
@@ -515,15 +543,85 @@ pub(super) fn backups(c: &mut Ctx<'_, '_>) {
         if b.s_uuid != sb.s_uuid {
             diffs.push("s_uuid differs".to_string());
         }
+        layout |= diffs.len() > usize::from(compat_only);
         if !diffs.is_empty() {
-            c.warning(
-                "ext4.backup_superblock.differs",
-                off,
-                format!(
-                    "backup superblock of group {g} (block {blk}) differs from the one in use: {}",
-                    diffs.join(", ")
-                ),
+            let msg = format!(
+                "backup superblock of group {g} (block {blk}) differs from the one in use: {}",
+                diffs.join(", ")
             );
+            if layout {
+                // Geometry, UUID or layout features: recovery from this
+                // backup (e2fsck -b, mount -o sb=) would read another
+                // filesystem than the primary describes.
+                c.warning("ext4.backup_superblock.differs", off, msg);
+            } else {
+                // Compatible features only (the kernel sets ext_attr on
+                // the primary alone): e2fsck -fy refreshes the backups
+                // silently.
+                c.info(
+                    "ext4.backup_superblock.differs",
+                    off,
+                    format!("{msg}; e2fsck -fy rewrites the backups without comment"),
+                );
+            }
         }
     }
+    report_missing(c, &missing, present);
+}
+
+/// Backups that hold no superblock. e2fsck ignores them (never reports
+/// nor rewrites them); they only leave fewer fallbacks for a damaged
+/// primary. All of them missing is what an e2image metadata dump looks
+/// like: it copies the primary superblock and descriptors only.
+fn report_missing(c: &mut Ctx<'_, '_>, missing: &[(u64, u64, u64, u16)], present: usize) {
+    if missing.is_empty() {
+        return;
+    }
+    if present == 0 && missing.len() > 1 {
+        let groups: Vec<String> = missing.iter().map(|m| m.0.to_string()).collect();
+        c.info(
+            "ext4.backup_superblock.missing",
+            missing.first().map_or(0, |m| m.2),
+            format!(
+                "none of the {} backup superblocks (groups {}) holds a superblock: the image may be an e2image metadata dump (which copies only the primary), or every backup was overwritten; recovery has no backup to fall back on",
+                missing.len(),
+                groups.join(", ")
+            ),
+        );
+        return;
+    }
+    for &(g, blk, off, magic) in missing {
+        c.info(
+            "ext4.backup_superblock.missing",
+            off,
+            format!("backup superblock of group {g} (block {blk}) is not a superblock (magic {magic:#06x}): one fallback fewer for a damaged primary; e2fsck neither checks nor rewrites it"),
+        );
+    }
+}
+
+/// needs_recovery with a journal: pending work, a warning that says what
+/// the recovery will do (and leave out), with read-only next steps.
+pub(super) fn pending_recovery(c: &mut Ctx<'_, '_>) {
+    let sb = &c.fs.sb;
+    if !sb.has_incompat(incompat::RECOVER) || !sb.has_compat(compat::HAS_JOURNAL) {
+        return;
+    }
+    let mut msg = "needs_recovery is set: the journal holds transactions not yet written to the filesystem (it was not cleanly unmounted)".to_string();
+    for l in &c.replay.lost {
+        msg.push_str("; ");
+        msg.push_str(l);
+    }
+    c.push(
+        Finding::warning(
+            "ext4.journal.needs_recovery",
+            Layer::EXT4,
+            SB.saturating_add(0x60),
+            Space::Disk,
+            msg,
+        )
+        .with_hint(
+            Hint::read_only(E2FSCK_FN)
+                .because("reports without replaying; mount -o ro,noload to look without replaying"),
+        ),
+    );
 }

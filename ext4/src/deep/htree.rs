@@ -147,8 +147,7 @@ impl Deep<'_, '_> {
                 let pblk = self.dir_pblk(dir, blk);
                 if let Some(child) = pblk.and_then(|pb| fs.read_block(pb)) {
                     if le32(&child, 0) != 0
-                        || u64::from(le16(&child, 4)) != bs
-                            && !(bs == 65536 && le16(&child, 4) == 0)
+                        || u64_of(super::pass2::rec_len(le16(&child, 4), child.len())) != bs
                     {
                         self.error("ext4.htree.bad_node", off, format!("directory {dir}: htree interior node (logical block {blk}) does not start with an empty entry spanning the block"));
                         continue;

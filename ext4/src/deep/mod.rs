@@ -1,4 +1,4 @@
-//! `--deep`: what e2fsck's passes 1–5 check — every in-use inode, extent
+//! The full check (the default depth): what e2fsck's passes 1–5 check — every in-use inode, extent
 //! trees and block maps, blocks claimed twice, directories, connectivity,
 //! link counts, and bitmaps recomputed against those on disk.
 //!
@@ -13,7 +13,10 @@
 //! and `htree` (directories), `pass3` (connectivity), `pass4` (link
 //! counts), `pass5` (bitmaps and counts).
 
+mod blocks;
+mod fields;
 mod htree;
+mod orphans;
 mod pass1;
 mod pass1b;
 mod pass2;
@@ -21,6 +24,7 @@ mod pass3;
 mod pass4;
 mod pass5;
 mod quota;
+mod special;
 mod xattr;
 
 use crate::bits::Bits;
@@ -37,9 +41,6 @@ pub const MAX_DEEP_INODES: u32 = 1 << 28;
 pub const MAX_DEEP_BLOCKS: u64 = 1 << 31;
 /// Directory blocks remembered for pass 2 at most.
 const MAX_DIR_BLOCKS: usize = 1 << 25;
-
-/// Largest file the kernel maps with extents, in blocks (2^32).
-const MAX_LBLK: u64 = 1 << 32;
 
 // Per-inode type codes kept in `kind`.
 const K_NONE: u8 = 0;
@@ -91,8 +92,31 @@ struct Deep<'a, 'r> {
     dup: Bits,
     dup_count: u64,
     dup_inodes: Vec<u32>,
-    /// EA blocks seen (shared by design, not duplicates).
-    ea_seen: Bits,
+    /// EA blocks seen, with their reference counts (shared by design, not
+    /// duplicates).
+    ea_blocks: HashMap<u64, xattr::EaBlock>,
+    /// EA inodes: flagged in pass 1, referenced by xattrs.
+    ea_inode_refs: xattr::EaInodeRefs,
+    /// More EA blocks or EA inodes than tracked.
+    ea_bound_hit: bool,
+    /// Blocks per cluster (1 without bigalloc).
+    ratio: u64,
+    /// log2 of the block size.
+    bs_bits: u32,
+    /// e2fsck's low_dtime_check: dtimes below s_inodes_count are orphan
+    /// links (unless the clock was never set).
+    low_dtime_check: bool,
+    /// Orphans (list or orphan file) that orphan processing deletes
+    /// (no links): inode → its place on the list.
+    orphan_delete: HashMap<u32, u32>,
+    /// Orphans it truncates to their size (links remain).
+    orphan_truncate: HashMap<u32, u32>,
+    /// Blocks that pending-delete orphans still hold.
+    orphan_held: Bits,
+    /// Block runs past EOF that a pending truncation frees.
+    pending_past_eof: u64,
+    /// More quota ids than counted.
+    quota_bound_hit: bool,
     inode_used: Bits,
     kind: Vec<u8>,
     links_disk: Vec<u16>,
@@ -127,8 +151,9 @@ struct Deep<'a, 'r> {
     scratch_dir_lblks: Vec<(u64, u64)>,
 }
 
-/// A mapped run: logical block, physical block, length, uninit, mapping block.
-type Run = (u64, u64, u64, bool, bool);
+/// A mapped run: logical block, physical block, length, uninit, and 0 for
+/// data or 1 + the mapping block's level (extent node 1, indirect 2–4).
+type Run = (u64, u64, u64, bool, u8);
 
 /// Entries a scratch vector keeps between inodes.
 const SCRATCH_KEEP: usize = 1 << 12;
@@ -137,7 +162,7 @@ const SCRATCH_KEEP: usize = 1 << 12;
 pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
     let sb = &fs.sb;
     if sb.s_inodes_count > MAX_DEEP_INODES {
-        out.push(Finding::info(
+        out.push(Finding::warning(
             "ext4.deep.skipped",
             Layer::EXT4,
             1024,
@@ -150,7 +175,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
         return;
     }
     if u64_of(fs.gds.len()) != fs.groups {
-        out.push(Finding::info(
+        out.push(Finding::warning(
             "ext4.deep.skipped",
             Layer::EXT4,
             1024,
@@ -162,7 +187,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
     if u64::from(sb.s_inodes_count).saturating_mul(u64::from(sb.inode_size()))
         > fs.r.len().saturating_mul(2)
     {
-        out.push(Finding::info(
+        out.push(Finding::warning(
             "ext4.deep.skipped",
             Layer::EXT4,
             1024,
@@ -178,7 +203,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
     }
     let nb = fs.tracked_blocks();
     if nb >= MAX_DEEP_BLOCKS {
-        out.push(Finding::info(
+        out.push(Finding::warning(
             "ext4.deep.skipped",
             Layer::EXT4,
             1024,
@@ -196,7 +221,23 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
         dup: Bits::new(0),
         dup_count: 0,
         dup_inodes: Vec::new(),
-        ea_seen: Bits::new(0),
+        ea_blocks: HashMap::new(),
+        ea_inode_refs: HashMap::new(),
+        ea_bound_hit: false,
+        ratio: 1u64
+            << sb
+                .s_log_cluster_size
+                .saturating_sub(sb.s_log_block_size)
+                .min(29),
+        bs_bits: sb.s_log_block_size.saturating_add(10),
+        low_dtime_check: ![sb.s_wtime, sb.s_mtime, sb.s_mkfs_time]
+            .iter()
+            .any(|&t| t != 0 && t < i64::from(sb.s_inodes_count)),
+        orphan_delete: HashMap::new(),
+        orphan_truncate: HashMap::new(),
+        orphan_held: Bits::new(0),
+        pending_past_eof: 0,
+        quota_bound_hit: false,
         inode_used: Bits::new(u64_of(n)),
         kind: vec![K_NONE; n],
         links_disk: vec![0; n],
@@ -226,11 +267,14 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
         encrypted: Bits::new(u64_of(n)),
         unread: Bits::new(0),
         failed_at_start: fs.failed_reads(),
-        quota: (sb.has_ro_compat(ro_compat::QUOTA) && !sb.has_ro_compat(ro_compat::BIGALLOC))
+        quota: sb
+            .has_ro_compat(ro_compat::QUOTA)
             .then(|| vec![HashMap::new(), HashMap::new(), HashMap::new()]),
     };
     d.mark_metadata();
+    d.find_orphans();
     d.pass1();
+    d.ea_refcounts();
     if d.complete() {
         d.quota_check();
     }

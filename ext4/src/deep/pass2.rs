@@ -18,6 +18,19 @@ impl std::fmt::Debug for Lossy<'_> {
     }
 }
 
+/// A directory entry's length as e2fsprogs' `ext2fs_get_rec_len` reads
+/// it: in 64 KiB blocks, which 16 bits cannot hold, 0 and 0xFFFF both mean
+/// the whole block and the two low bits carry bits 16–17.
+pub(super) fn rec_len(raw: u16, block_len: usize) -> usize {
+    if block_len < 65536 {
+        return usize::from(raw);
+    }
+    if raw == 0 || raw == 0xFFFF {
+        return block_len;
+    }
+    usize::from(raw & 0xFFFC) | (usize::from(raw & 3) << 16)
+}
+
 /// Distinct names a block's duplicate check remembers.
 const MAX_NAMES_COMPARED: usize = 4096;
 
@@ -32,15 +45,10 @@ fn duplicate_positions(b: &[u8], start: usize, end: usize, dots: bool) -> Vec<us
     let mut idx = 0u32;
     while pos < end {
         let ino = le32(b, pos);
-        let rec_len_raw = le16(b, pos.saturating_add(4));
-        let rec_len = if rec_len_raw == 0 && end == 65536 {
-            65536usize
-        } else {
-            usize::from(rec_len_raw)
-        };
+        let rec_len = rec_len(le16(b, pos.saturating_add(4)), b.len());
         let name_len = usize::from(u8_at(b, pos.saturating_add(6)));
         if rec_len < 8
-            || rec_len % 4 != 0
+            || !rec_len.is_multiple_of(4)
             || pos.saturating_add(rec_len) > end
             || name_len.saturating_add(8) > rec_len
         {
@@ -107,7 +115,7 @@ impl Deep<'_, '_> {
             }
         }
         if self.dir_blocks_dropped {
-            self.out.push(Finding::info(
+            self.out.push(Finding::warning(
                 "ext4.deep.dir_blocks_limit",
                 Layer::EXT4,
                 0,
@@ -191,16 +199,11 @@ impl Deep<'_, '_> {
         let mut hash_range: Option<(u32, u32)> = None;
         while pos < end {
             let ino = le32(b, pos);
-            let rec_len_raw = le16(b, pos.saturating_add(4));
-            let rec_len = if rec_len_raw == 0 && end == 65536 {
-                65536usize
-            } else {
-                usize::from(rec_len_raw)
-            };
+            let rec_len = rec_len(le16(b, pos.saturating_add(4)), b.len());
             let name_len = usize::from(u8_at(b, pos.saturating_add(6)));
             let ft = u8_at(b, pos.saturating_add(7));
             if rec_len < 8
-                || rec_len % 4 != 0
+                || !rec_len.is_multiple_of(4)
                 || pos.saturating_add(rec_len) > end
                 || name_len.saturating_add(8) > rec_len
             {
@@ -210,11 +213,33 @@ impl Deep<'_, '_> {
             let name = bytes(b, pos.saturating_add(8), name_len);
             let eoff = off.saturating_add(u64_of(pos));
             if dots && idx == 0 {
-                if ino != dir || name != b"." {
-                    self.error("ext4.dir.missing_dot", eoff, format!("directory {dir}: first entry is not '.' pointing at itself (inode {ino}, name {:?})", String::from_utf8_lossy(name)));
+                // check_dot: the name, its terminating NUL, the inode, the
+                // size of the entry.
+                if ino == 0 || name != b"." {
+                    self.error(
+                        "ext4.dir.missing_dot",
+                        eoff,
+                        format!(
+                            "directory {dir}: first entry is not '.' (inode {ino}, name {:?})",
+                            String::from_utf8_lossy(name)
+                        ),
+                    );
+                } else if u8_at(b, pos.saturating_add(9)) != 0 {
+                    self.error(
+                        "ext4.dir.dot_not_terminated",
+                        eoff,
+                        format!("directory {dir}: the '.' entry's name is not NUL-terminated"),
+                    );
                 }
+                if ino != dir {
+                    self.error("ext4.dir.missing_dot", eoff, format!("directory {dir}: '.' points at inode {ino}, not at the directory itself"));
+                }
+                if rec_len > 24 {
+                    self.error("ext4.dir.dot_too_big", eoff, format!("directory {dir}: the '.' entry is {rec_len} bytes long, more than '.' and a further entry need"));
+                }
+                self.dot_entry(dir, eoff, ino, ft, filetype);
             } else if dots && idx == 1 {
-                if name != b".." || ino == 0 {
+                if ino == 0 || name != b".." {
                     self.error(
                         "ext4.dir.missing_dotdot",
                         eoff,
@@ -224,8 +249,16 @@ impl Deep<'_, '_> {
                         ),
                     );
                 } else {
+                    if u8_at(b, pos.saturating_add(10)) != 0 {
+                        self.error(
+                            "ext4.dir.dot_not_terminated",
+                            eoff,
+                            format!("directory {dir}: the '..' entry's name is not NUL-terminated"),
+                        );
+                    }
                     self.dotdot.insert(dir, ino);
                 }
+                self.dot_entry(dir, eoff, ino, ft, filetype);
             } else if ino != 0 {
                 if encrypted && name_len < 16 {
                     self.error("ext4.dir.short_encrypted_name", eoff, format!("directory {dir} block {l}: encrypted entry for inode {ino} has a {name_len}-byte name, shorter than the 16-byte cipher block"));
@@ -307,6 +340,45 @@ impl Deep<'_, '_> {
         }
     }
 
+    /// What check_dir_block checks of '.' and '..' after their names: a
+    /// legal inode, in use, and a directory's file type.
+    fn dot_entry(&mut self, dir: u32, eoff: u64, ino: u32, ft: u8, filetype: bool) {
+        if ino == 0 {
+            return;
+        }
+        let sb = &self.fs.sb;
+        if (ino != 2 && ino < sb.first_ino()) || ino > sb.s_inodes_count {
+            self.error("ext4.dir.bad_inode", eoff, format!("directory {dir}: a dot entry points at inode {ino}, which is reserved or beyond {}", sb.s_inodes_count));
+            return;
+        }
+        if self.unread.get(u64::from(ino)) {
+            return;
+        }
+        if !self.inode_used.get(u64::from(ino)) {
+            self.error(
+                "ext4.dir.unused_inode",
+                eoff,
+                format!("directory {dir}: a dot entry points at inode {ino}, which is not in use"),
+            );
+            return;
+        }
+        let kind = self
+            .kind
+            .get(usize_of(u64::from(ino)))
+            .copied()
+            .unwrap_or(K_NONE);
+        let want = if filetype { ftype_of(kind) } else { 0 };
+        if ft != want {
+            self.error(
+                "ext4.dir.bad_file_type",
+                eoff,
+                format!(
+                    "directory {dir}: a dot entry (inode {ino}) has file type {ft}, expected {want}"
+                ),
+            );
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn entry(
         &mut self,
@@ -330,7 +402,16 @@ impl Deep<'_, '_> {
             return;
         }
         if ino > sb.s_inodes_count
-            || (ino < sb.first_ino() && ino != 2 && ino != 11 && !self.special.contains(&ino))
+            || (ino < sb.first_ino() && ino != 2)
+            // e2fsck's PR_2_BAD_INO: the quota files and the orphan file
+            // are not named by directories, whatever features are set.
+            || [
+                sb.s_usr_quota_inum,
+                sb.s_grp_quota_inum,
+                sb.s_prj_quota_inum,
+                sb.s_orphan_file_inum,
+            ]
+            .contains(&ino)
             || ino == 0
         {
             self.error("ext4.dir.bad_inode", eoff, format!("directory {dir} block {l}: entry {shown:?} points at inode {ino}, which is reserved or beyond {}", sb.s_inodes_count));
@@ -359,6 +440,17 @@ impl Deep<'_, '_> {
         if !self.inode_used.get(u64::from(ino)) {
             self.error("ext4.dir.unused_inode", eoff, format!("directory {dir} block {l}: entry {shown:?} points at inode {ino}, which is not in use"));
             return;
+        }
+        // Referenced by an attribute and flagged as an EA inode: an
+        // attribute naming an ordinary file is that attribute's fault
+        // (ext4.xattr.ea_inode_bad_reference), not the entry's.
+        if let Some(Some(_)) = self.ea_inode_refs.get(&ino)
+            && self
+                .fs
+                .read_inode(ino)
+                .is_some_and(|i| i.i_flags & crate::inode::EA_INODE_FL != 0)
+        {
+            self.error("ext4.dir.links_ea_inode", eoff, format!("directory {dir} block {l}: entry {shown:?} points at inode {ino}, an EA inode that attributes refer to"));
         }
         let kind = self
             .kind
@@ -398,5 +490,20 @@ impl Deep<'_, '_> {
         } else if dir == 2 && name == b"lost+found" {
             self.lost_found = Some(0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rec_len;
+
+    #[test]
+    fn rec_len_encodes_64k_blocks() {
+        assert_eq!(rec_len(12, 4096), 12);
+        assert_eq!(rec_len(0xFFFF, 4096), 0xFFFF);
+        assert_eq!(rec_len(0xFFFF, 65536), 65536);
+        assert_eq!(rec_len(0, 65536), 65536);
+        assert_eq!(rec_len(12, 65536), 12);
+        assert_eq!(rec_len(0x0011, 65536), 0x10010);
     }
 }

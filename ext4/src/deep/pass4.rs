@@ -1,8 +1,8 @@
 //! Pass 4: link counts against the references counted in pass 2.
 
 use super::{Deep, K_DIR, K_NONE};
-use crate::inode::EA_INODE_FL;
 use crate::superblock::ro_compat;
+use imgcheck_core::bytes::le32;
 use std::collections::HashMap;
 
 impl Deep<'_, '_> {
@@ -41,14 +41,23 @@ impl Deep<'_, '_> {
                     continue;
                 }
             }
-            if self.refs.get(i).copied().unwrap_or(0) == 0 && ino != 2 {
+            let dir_refs = self.refs.get(i).copied().unwrap_or(0);
+            let ea = self.ea_inode_refs.get(&ino).copied();
+            if dir_refs == 0 && ino != 2 {
                 if kind == K_DIR {
                     continue; // reported by pass 3
                 }
-                // EA inodes are referenced from xattrs, not directories.
-                if let Some(inode) = self.fs.read_inode(ino)
-                    && inode.i_flags & EA_INODE_FL != 0
-                {
+                // EA inodes are referenced from xattrs, not directories:
+                // their stored count must match those references.
+                if let Some(Some(refs)) = ea {
+                    self.ea_inode_refcount(ino, refs);
+                    if disk != 1 {
+                        self.error(
+                            "ext4.inode.link_count",
+                            self.fs.inode_offset(ino).unwrap_or(0),
+                            format!("EA inode {ino} has i_links_count {disk}, expected 1"),
+                        );
+                    }
                     continue;
                 }
                 self.error(
@@ -58,9 +67,26 @@ impl Deep<'_, '_> {
                 );
                 continue;
             }
+            if ea == Some(None) {
+                self.error("ext4.inode.ea_inode_spurious", self.fs.inode_offset(ino).unwrap_or(0), format!("inode {ino} is a file in the directory tree but has the EA_INODE flag, and no attribute refers to it"));
+            }
             if counted != disk {
                 self.error("ext4.inode.link_count", self.fs.inode_offset(ino).unwrap_or(0), format!("inode {ino} has i_links_count {disk}, but {counted} references were counted"));
             }
+        }
+    }
+
+    /// An EA inode's stored reference count (i_ctime high, l_i_version low)
+    /// against the attributes that refer to it (PR_4_EA_INODE_REF_COUNT);
+    /// an old Lustre-style EA inode (ctime == atime) keeps none.
+    fn ea_inode_refcount(&mut self, ino: u32, refs: u64) {
+        let Some(i) = self.fs.read_inode(ino) else {
+            return;
+        };
+        let ctime = le32(&i.raw, 0x0C);
+        let stored = (u64::from(ctime) << 32) | u64::from(le32(&i.raw, 0x24));
+        if stored != refs && ctime != le32(&i.raw, 0x08) {
+            self.error("ext4.inode.ea_inode_refcount", i.offset, format!("EA inode {ino} stores reference count {stored}, but {refs} attribute(s) refer to it"));
         }
     }
 }

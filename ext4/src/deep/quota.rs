@@ -2,16 +2,16 @@
 //! project, compared with what each quota file records.
 
 use super::Deep;
-use crate::inode::{EA_INODE_FL, Inode};
+use crate::inode::Inode;
 use imgcheck_core::bytes::{le16, le32};
 use std::collections::HashMap;
 
 impl Deep<'_, '_> {
-    /// Charges inode `ino` and `nblocks` blocks to its user, group and
-    /// project, as e2fsck's quota pass does.
-    pub(super) fn quota_add(&mut self, ino: &Inode, nblocks: u64) {
-        if self.quota.is_none() || ino.i_flags & EA_INODE_FL != 0 || self.special.contains(&ino.ino)
-        {
+    /// Charges `bytes` and `inodes` to `ino`'s user, group and project, as
+    /// e2fsck's quota_data_add / quota_data_inodes (the caller chooses which
+    /// inodes are charged).
+    pub(super) fn quota_add(&mut self, ino: &Inode, bytes: u64, inodes: u64) {
+        if self.quota.is_none() {
             return;
         }
         let raw = &ino.raw;
@@ -22,18 +22,22 @@ impl Deep<'_, '_> {
         } else {
             0
         };
-        let space = nblocks.saturating_mul(self.fs.bs);
+        let space = bytes;
+        let mut hit = false;
         if let Some(q) = self.quota.as_mut() {
             for (t, id) in [(0usize, uid), (1, gid), (2, prj)] {
-                if let Some(m) = q.get_mut(t)
-                    && (m.len() < (1 << 20) || m.contains_key(&id))
-                {
+                if let Some(m) = q.get_mut(t) {
+                    if m.len() >= (1 << 20) && !m.contains_key(&id) {
+                        hit = true;
+                        continue;
+                    }
                     let e = m.entry(id).or_insert((0, 0));
                     e.0 = e.0.saturating_add(space);
-                    e.1 = e.1.saturating_add(1);
+                    e.1 = e.1.saturating_add(inodes);
                 }
             }
         }
+        self.quota_bound_hit |= hit;
     }
 
     /// Compares the usage recorded in each quota file with what was counted.
@@ -41,6 +45,16 @@ impl Deep<'_, '_> {
         let Some(counted) = self.quota.take() else {
             return;
         };
+        if self.quota_bound_hit {
+            self.warning(
+                "ext4.check.bound",
+                1024,
+                format!(
+                    "more than {} quota ids of one type: the usage of the rest was not compared",
+                    1 << 20
+                ),
+            );
+        }
         let sb = &self.fs.sb;
         let files = [
             ("user", sb.s_usr_quota_inum),
@@ -54,8 +68,17 @@ impl Deep<'_, '_> {
             let Some(qi) = self.fs.read_inode(qino) else {
                 continue;
             };
-            let Some(disk) = crate::quota::read_usage(self.fs, &qi) else {
-                continue;
+            let disk = match crate::quota::read_usage(self.fs, &qi) {
+                Ok(d) => d,
+                Err(crate::quota::QuotaMiss::Corrupt(why)) => {
+                    self.warning("ext4.quota.unreadable", qi.offset, format!("the {name} quota file (inode {qino}) cannot be read as a quota file ({why}): e2fsck recomputes the usage"));
+                    continue;
+                }
+                Err(crate::quota::QuotaMiss::TooLarge) => {
+                    self.warning("ext4.check.bound", qi.offset, format!("the {name} quota file (inode {qino}) is larger than this check reads: its usage was not compared"));
+                    continue;
+                }
+                Err(crate::quota::QuotaMiss::Unreadable) => continue,
             };
             let empty = HashMap::new();
             let mine = counted.get(t).unwrap_or(&empty);

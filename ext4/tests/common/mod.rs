@@ -26,7 +26,16 @@ pub fn load(name: &str) -> Vec<u8> {
 }
 
 pub fn run(img: &[u8], deep: bool) -> Report {
-    check(&BytesReader::new(img.to_vec()), &Options { deep })
+    check(
+        &BytesReader::new(img.to_vec()),
+        &Options {
+            depth: if deep {
+                imgcheck_core::Depth::Full
+            } else {
+                imgcheck_core::Depth::Quick
+            },
+        },
+    )
 }
 
 pub fn codes(r: &Report) -> Vec<String> {
@@ -164,4 +173,11 @@ pub fn or32(b: &mut [u8], o: usize, bits: u32) {
 /// ext4's raw CRC32C (no final inversion), chained through `seed`.
 pub fn raw_crc(seed: u32, d: &[u8]) -> u32 {
     !crc32c::crc32c_append(!seed, d)
+}
+
+/// The full check (e2fsck's passes 1–5).
+pub fn full() -> Options {
+    Options {
+        depth: imgcheck_core::Depth::Full,
+    }
 }

@@ -48,7 +48,12 @@ impl Inspector for Ext4 {
 
     fn inspect(&self, r: &Arc<dyn ReadAt>, cx: &Context<'_>) -> Inspected {
         let deep = cx.options.depth == Depth::Full;
-        let report = imgcheck_ext4::check(r.as_ref(), &imgcheck_ext4::Options { deep });
+        let report = imgcheck_ext4::check(
+            r.as_ref(),
+            &imgcheck_ext4::Options {
+                depth: cx.options.depth,
+            },
+        );
         let Some(s) = report.summary else {
             let mut node = Inspected::new("ext4", "no usable superblock");
             node.findings = report.findings;
@@ -97,7 +102,7 @@ impl Inspector for Ext4 {
                 "max_mount_count": s.max_mount_count,
                 "kbytes_written": s.kbytes_written,
             },
-            "depth": if deep { "deep" } else { "default" },
+            "depth": if deep { "full" } else { "quick" },
         });
         node.events = events(&s);
         node.facts.claimed_size = Some(s.fs_bytes);
