@@ -48,6 +48,7 @@ impl Inspector for Qcow2 {
             &CheckOptions {
                 deep: cx.options.depth == Depth::Full,
                 check_backing: true,
+            ..CheckOptions::default()
             },
         );
         let view = match &cx.options.snapshot {
@@ -361,6 +362,7 @@ pub fn qemu_check(
         &CheckOptions {
             deep: false,
             check_backing: false,
+        ..CheckOptions::default()
         },
     );
     if let Some(why) = &report.qemu_open_failure {
