@@ -2,6 +2,9 @@
 #![allow(dead_code)]
 
 pub mod damage;
+pub mod iotests;
+pub mod matrix;
+pub mod qemu;
 
 use imgcheck_testdata::{copy_into_tempdir, fixture};
 use std::path::{Path, PathBuf};
