@@ -121,8 +121,11 @@ pub(super) fn backing_findings(c: &mut Ctx<'_>) {
         if let Some(bs) = b.virtual_size()
             && bs != h.size
         {
+            // What QEMU does on purpose after `qemu-img resize` of an
+            // overlay (or an overlay created with its own size): worth
+            // knowing when reading a layer below, not damage.
             c.sink.push(
-                Severity::Warning,
+                Severity::Info,
                 "qcow2.backing.size_differs",
                 24,
                 format!(
