@@ -444,6 +444,12 @@ pub(crate) fn refuse(
         offset,
         imgcheck_core::Space::File,
         format!("{msg}; QEMU refuses to open the image (\"{qemu}\")"),
+    )
+    // qemu-img check cannot open it either, so `check -r` repairs nothing.
+    .with_hint(
+        imgcheck_core::Hint::read_only("qemu-img info {image}")
+            .on(imgcheck_core::Target::Image)
+            .because("says why QEMU refuses it; qemu-img check -r cannot repair what QEMU will not open, so the header is corrected by hand, on a copy"),
     ));
     refusals.push(Refusal {
         code,
@@ -537,10 +543,14 @@ mod tests {
         b[116..120].copy_from_slice(&u32::MAX.to_be_bytes());
         let (h, f) = Header::parse(&BytesReader::new(b)).unwrap();
         assert_eq!(h.refusals[0].qemu, "Header extension too large");
-        assert!(
-            f.iter()
-                .any(|f| f.code == "qcow2.header.extension_too_large")
-        );
+        let too_large = f
+            .iter()
+            .find(|f| f.code == "qcow2.header.extension_too_large")
+            .unwrap();
+        // qemu-img check cannot open it, so no `check -r` is offered.
+        let hint = too_large.hint.as_ref().unwrap();
+        assert!(!hint.writes, "{hint:?}");
+        assert_eq!(hint.command.as_deref(), Some("qemu-img info {image}"));
         // An extension header cut by the end of the cluster, too.
         let mut b = minimal_v3();
         b[100..104].copy_from_slice(&(65536u32 - 4).to_be_bytes());
