@@ -9,9 +9,11 @@ use imgcheck_core::{Finding, Hint, Layer, ReadError, ReadErrorKind, Space, Targe
 use std::fmt;
 use std::path::PathBuf;
 
-/// Smallest file `qemu-img` probes as qcow2 (`sizeof(QCowHeader)`): a
-/// shorter one is probed as raw, which cannot be checked (exit 63).
-pub const QEMU_PROBE_BYTES: u64 = 112;
+/// Smallest file `qemu-img` probes as qcow2 (`qcow2_probe`: magic and a
+/// version of at least 2): a shorter one is probed as raw, which cannot
+/// be checked (exit 63). A longer one too short for its header is read
+/// as if padded with zeros, and refused (exit 1) [measured, QEMU 10.0.2].
+pub const QEMU_PROBE_BYTES: u64 = 8;
 
 /// Why an image (or a snapshot of it) cannot be opened.
 #[derive(Debug)]
@@ -202,10 +204,14 @@ impl Error {
     /// `--qemu-compat` runs it) gives when it cannot open such an image:
     /// 63 when qemu does not probe it as qcow2 (wrong magic, version 0,
     /// fewer than [`QEMU_PROBE_BYTES`] bytes) or probes it as QCOW
-    /// version 1 (a format without checks), 1 otherwise.
+    /// version 1 (a format without checks), 1 otherwise (a file cut
+    /// inside its header included: QEMU reads zeros past the end and
+    /// refuses what it finds).
     pub fn qemu_exit_code(&self) -> i32 {
         match self.inner() {
-            Error::BadMagic { .. } | Error::TooShort { .. } | Error::QcowV1 => 63,
+            Error::TooShort { len, .. } if *len < QEMU_PROBE_BYTES => 63,
+            Error::TooShort { .. } => 1,
+            Error::BadMagic { .. } | Error::QcowV1 => 63,
             Error::UnsupportedVersion { version } if *version < 2 => 63,
             _ => 1,
         }
@@ -302,7 +308,15 @@ mod tests {
             e.to_string(),
             "the file is 72 bytes, too short for a version 3 header (104 bytes)"
         );
-        assert_eq!(e.qemu_exit_code(), 63);
+        // qemu probes it as qcow2 (magic and version are there) and
+        // refuses what it reads past the end as zeros.
+        assert_eq!(e.qemu_exit_code(), 1);
+        let tiny = Error::TooShort {
+            len: 5,
+            need: 72,
+            what: "a qcow2 header",
+        };
+        assert_eq!(tiny.qemu_exit_code(), 63);
         assert!(e.is_damage());
         let p = Error::QcowV1.in_file("/x/a.qcow2").in_file("/x/b.qcow2");
         assert_eq!(p.to_string().matches("/x/").count(), 1);

@@ -263,6 +263,44 @@ fn fatal_errors_name_file_structure_and_offset() {
 }
 
 #[test]
+fn a_file_cut_inside_its_header_gets_qemu_img_checks_exit_code() {
+    // qemu-img probes a file as qcow2 from 8 bytes (magic, version) and
+    // reads zeros past its end: cut inside the header it refuses the
+    // image (exit 1); shorter, it is raw, which has no check (63).
+    let qemu = common::qemu::tools();
+    if !qemu {
+        println!("skipped: qemu-img not found; checking the documented codes only");
+    }
+    for (len, documented) in [(5usize, 63), (8, 1), (50, 1), (72, 1), (104, 1)] {
+        let (_m, p) = prepare("v3.qcow2", |b| b.truncate(len));
+        // Cut past the fixed fields, the header reads and the check
+        // reports the rest missing.
+        let (ours, what) = match Image::open_path(&p) {
+            Ok(img) => {
+                let r = check(&img, &CheckOptions::default());
+                (r.qemu_exit_code(), format!("{:?}", r.findings))
+            }
+            Err(e) => {
+                assert!(e.is_damage() || len < 8, "{len}: {e}");
+                (e.qemu_exit_code(), e.to_string())
+            }
+        };
+        let want = if qemu {
+            std::process::Command::new("qemu-img")
+                .args(["check", "--output=json", p.to_str().unwrap()])
+                .output()
+                .unwrap()
+                .status
+                .code()
+                .unwrap()
+        } else {
+            documented
+        };
+        assert_eq!(ours, want, "{len} bytes: {what}");
+    }
+}
+
+#[test]
 fn extended_l2_overlay_reads_unallocated_subclusters_from_backing() {
     let (_d, g) = guest("extl2-over.qcow2");
     assert!(g.image().header().extended_l2());
