@@ -57,6 +57,20 @@ fn iotests_damage_is_flagged_as_qemu_flags_it() {
             .as_ref()
             .map_or(0, |i| i.header().size.min(256 << 20));
         let v = verdict(&path, size);
+        // IMGCHECK_IOTESTS_KEEP=DIR keeps each case (with its companion
+        // files) for timing the whole CLI on it; MAIN names the image.
+        if let Some(keep) = std::env::var_os("IMGCHECK_IOTESTS_KEEP").filter(|k| !k.is_empty()) {
+            let to = std::path::Path::new(&keep).join(format!("{total:03}-{}", c.test));
+            let copied = std::process::Command::new("cp")
+                .arg("-a")
+                .arg(dir.path())
+                .arg(&to)
+                .status()
+                .is_ok_and(|s| s.success());
+            if copied {
+                std::fs::write(to.join("MAIN"), format!("{name}\n{}\n", c.what)).unwrap();
+            }
+        }
         // Ours: an open error is a finding of the adapter (damage, or a
         // format not checked); else the worst finding of the check.
         let (ours_flagged, rc, counts, why) = match &opened {
