@@ -158,7 +158,7 @@ fn ambiguous(
         ),
     )
     .with_hint(
-        Hint::read_only(format!("imgcheck --snapshot {} {{image}}", other.shown_id()))
+        Hint::read_only(format!("imgcheck --snapshot {} {{image}}", quoted(&other.id)))
             .on(Target::Image)
             .because("the other snapshot, by its id"),
     )
@@ -171,7 +171,12 @@ fn attach(snapshot: Option<&str>, view: &Result<(Guest, Option<Step>), Error>) -
         (Some(_), Ok((g, Some(_)))) => g
             .snapshot_index()
             .and_then(|i| g.image().snapshots().get(i))
-            .map_or(String::new(), |s| format!(" --load-snapshot={}", s.id)),
+            .map_or(String::new(), |s| {
+                format!(
+                    " --load-snapshot={}",
+                    quoted(&format!("snapshot.id={}", s.id))
+                )
+            }),
         _ => String::new(),
     };
     Attach {
@@ -183,6 +188,19 @@ fn attach(snapshot: Option<&str>, view: &Result<(Guest, Option<Step>), Error>) -
         device: NBD_DEVICE.into(),
         // sgdisk on the qcow2 file would write raw sectors into it.
         file: None,
+    }
+}
+
+/// `s` as one shell word: an id or a name comes from the image, and a
+/// hint is a command someone pastes.
+fn quoted(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-=:,/+@".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -574,4 +592,17 @@ fn details(image: &Image, r: &CheckReport, snapshot: Option<&str>) -> serde_json
         "backing-chain": chain,
         "data-file": h.extensions.data_file,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn ids_from_the_image_are_one_shell_word() {
+        assert_eq!(quoted("snapshot.id=1"), "snapshot.id=1");
+        assert_eq!(quoted("1; rm -rf ~"), "'1; rm -rf ~'");
+        assert_eq!(quoted("it's"), "'it'\\''s'");
+        assert_eq!(quoted(""), "''");
+    }
 }
