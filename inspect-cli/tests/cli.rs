@@ -359,6 +359,14 @@ fn a_header_qemu_refuses_is_damage_with_one_json_answer() {
         Ok(q) => {
             assert_eq!(ours.status.code(), q.status.code());
             assert!(q.stdout.is_empty());
+            // The same reason, in qemu-img's words.
+            let why = |o: &[u8]| {
+                let t = String::from_utf8_lossy(o).into_owned();
+                t.split_once("Could not open ")
+                    .map(|(_, r)| r.trim().to_string())
+                    .unwrap_or(t)
+            };
+            assert_eq!(why(&ours.stderr), why(&q.stderr));
         }
         Err(_) => {
             println!("skipped: qemu-img not found; expecting its documented exit 1");

@@ -200,6 +200,21 @@ impl Error {
         )
     }
 
+    /// What `qemu-img` says after "Could not open 'IMAGE': " for this
+    /// error, when it is known (the header rules QEMU applies on open).
+    pub fn qemu_message(&self) -> Option<String> {
+        match self.inner() {
+            Error::UnsupportedVersion { version } => {
+                Some(format!("Unsupported qcow2 version {version}"))
+            }
+            Error::InvalidHeader { expected, .. } => {
+                let (_, rest) = expected.split_once("QEMU: \"")?;
+                rest.rsplit_once('"').map(|(m, _)| m.to_string())
+            }
+            _ => None,
+        }
+    }
+
     /// The exit code `qemu-img check IMAGE` (format probed, as
     /// `--qemu-compat` runs it) gives when it cannot open such an image:
     /// 63 when qemu does not probe it as qcow2 (wrong magic, version 0,
@@ -325,6 +340,10 @@ mod tests {
         assert_eq!(p.finding().code, "qcow2.header.version_1");
         let v = Error::UnsupportedVersion { version: 4 };
         assert_eq!(v.qemu_exit_code(), 1);
+        assert_eq!(
+            v.qemu_message().as_deref(),
+            Some("Unsupported qcow2 version 4")
+        );
         assert_eq!(v.finding().offset, 4);
         assert!(!v.to_string().contains("{"));
     }

@@ -442,7 +442,10 @@ pub fn qemu_check(
         let msg = if c == 63 {
             "This image format does not support checks".to_string()
         } else {
-            format!("Could not open '{name}': {}", e.inner())
+            format!(
+                "Could not open '{name}': {}",
+                e.qemu_message().unwrap_or_else(|| e.inner().to_string())
+            )
         };
         (msg, code(c))
     })?;
