@@ -55,7 +55,11 @@ impl Ctx<'_> {
     fn tool(&mut self, prog: &str, args: &[String]) -> bool {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
         self.recipe.push(format!("{prog} {}", a.join(" ")));
-        let ok = run(self.dir, prog, &a).is_some_and(|o| o.status.success());
+        // A step QEMU itself takes minutes over (amend to refcount_bits=64
+        // on some layouts) is dropped, not waited for: coreutils timeout.
+        let mut t = vec!["120", prog];
+        t.extend(a.iter().copied());
+        let ok = run(self.dir, "timeout", &t).is_some_and(|o| o.status.success());
         if !ok {
             self.failed = true;
             self.recipe.push("  (failed)".into());
