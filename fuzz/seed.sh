@@ -8,7 +8,13 @@ seed() { mkdir -p "corpus/$1"; { zstd -dqc "$2" || true; } | head -c "${3:-41943
 for f in "$fx"/qcow2/*.zst "$fx"/disk/*.qcow2.zst; do
   [ -e "$f" ] || continue
   for t in qcow2_open qcow2_guest_read qcow2_check; do seed "$t" "$f"; done
+  # qcow2_poke: the image and a trailing 0 (no pokes yet), 1 MiB at most.
+  mkdir -p corpus/qcow2_poke
+  { { zstd -dqc "$f" || true; } | head -c 1048576; printf '\0'; } > "corpus/qcow2_poke/$(basename "$f" .zst)"
 done
+# qcow2_struct builds its images from an arbitrary-derived description;
+# it starts from an empty corpus. Both use qcow2.dict:
+#   cargo +nightly fuzz run qcow2_poke -- -dict=qcow2.dict -max_total_time=1800
 for f in "$fx"/gpt/*.zst "$fx"/disk/*.img.zst; do [ -e "$f" ] && seed gpt_analyze "$f" 1048576; done
 for f in "$fx"/disk/*.zst; do [ -e "$f" ] && seed imgcheck_pipeline "$f" 4194304; done
 for f in "$fx"/ext4/*.zst "$fx"/disk/whole-disk-ext4.img.zst; do

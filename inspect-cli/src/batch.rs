@@ -21,27 +21,39 @@ pub struct Item {
     /// Why it cannot be checked at all, known before opening it (a
     /// directory with no images).
     pub fatal: Option<Fatal>,
+    /// What `--all-snapshots` did not inspect one by one, and why.
+    pub notes: Vec<String>,
 }
 
 /// `--all-snapshots`: after each qcow2 image, one item per internal
 /// snapshot, so each is judged like the current state before anyone
-/// reverts to it.
+/// reverts to it. The adapter goes through the table itself: each item
+/// selects its snapshot by id (ids win over names, so a snapshot named
+/// like another's id cannot redirect it); a table the check judges
+/// unreadable gives none, and snapshots sharing one disk, a repeated id
+/// or past the bound are said in the image's notes. Each item opens the
+/// image anew, so one snapshot's walk is freed before the next.
 pub fn with_snapshots(items: Vec<Item>) -> Vec<Item> {
     let mut out = Vec::with_capacity(items.len());
-    for it in items {
-        let snaps = if kind_of(&it.path) == "qcow2" {
-            imgcheck_core::FileReader::open(&it.path)
-                .ok()
-                .and_then(|f| layers::qcow2::snapshots(std::sync::Arc::new(f), &it.path).ok())
-                .unwrap_or_default()
+    for mut it in items {
+        let (snaps, notes) = if kind_of(&it.path) == "qcow2" {
+            match imgcheck_core::FileReader::open(&it.path)
+                .map_err(|e| e.to_string())
+                .and_then(|f| layers::qcow2::snapshot_items(std::sync::Arc::new(f), &it.path))
+            {
+                Ok(x) => x,
+                Err(why) => (Vec::new(), vec![format!("--all-snapshots: {why}")]),
+            }
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
+        it.notes = notes;
         out.push(it.clone());
-        for (id, name) in snaps {
+        for s in snaps {
             out.push(Item {
-                snapshot: Some(if name.is_empty() { id } else { name }),
+                snapshot: Some(s),
                 dir: None,
+                notes: Vec::new(),
                 ..it.clone()
             });
         }
@@ -92,6 +104,7 @@ pub fn expand(args: &[PathBuf]) -> Vec<Item> {
                     path: a.clone(),
                     dir: None,
                     snapshot: None,
+                    notes: Vec::new(),
                     fatal: Some(
                         Fatal::new(
                             FatalKind::NoImages,
@@ -106,6 +119,7 @@ pub fn expand(args: &[PathBuf]) -> Vec<Item> {
                 dir: Some(a.clone()),
                 snapshot: None,
                 fatal: None,
+                notes: Vec::new(),
             }));
         } else {
             out.push(Item {
@@ -113,6 +127,7 @@ pub fn expand(args: &[PathBuf]) -> Vec<Item> {
                 dir: None,
                 snapshot: None,
                 fatal: None,
+                notes: Vec::new(),
             });
         }
     }

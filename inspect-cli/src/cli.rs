@@ -185,6 +185,9 @@ pub fn run() -> u8 {
         },
         |item, result| match result {
             Ok(report) => {
+                for n in &item.notes {
+                    progress.suspend(|| eprintln!("imgcheck: {}: {n}", item.path.display()));
+                }
                 status |= report.verdict().exit_bits();
                 if let Some(map) = &args.map
                     && let Err(e) = std::fs::write(map, crate::svg::svg(&report))

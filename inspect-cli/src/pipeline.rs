@@ -64,12 +64,13 @@ pub fn inspect_image_with(
     opts: &Options,
 ) -> Result<ImageReport, Fatal> {
     let file: Arc<dyn ReadAt> = open_file(path)?;
-    // A snapshot's report is named after it, so several of one image differ.
-    let name = match &opts.snapshot {
-        Some(s) => format!("{}@{s}", path.display()),
-        None => path.display().to_string(),
-    };
-    inspect_with(registry, &name, file, format.map(Format::layer), opts)
+    inspect_with(
+        registry,
+        &path.display().to_string(),
+        file,
+        format.map(Format::layer),
+        opts,
+    )
 }
 
 /// Checks an image held by any reader (a file, a buffer, a test's damaged
@@ -162,8 +163,18 @@ pub fn inspect_bounded(
     // A zero timestamp is one never recorded, not an event of 1970.
     events.retain(|e| e.time != 0);
     events.sort();
+    // A snapshot's report is named IMAGE@id:name, so several of one image
+    // differ and none is mistaken for another.
+    let image = match opts
+        .snapshot
+        .as_deref()
+        .and_then(|s| snapshot_label(&root, s))
+    {
+        Some(label) => format!("{name}@{label}"),
+        None => name.to_string(),
+    };
     let mut report = ImageReport {
-        image: name.to_string(),
+        image,
         path: opts.image_path.display().to_string(),
         format: root.layer.unwrap_or("raw"),
         file_size,
@@ -182,6 +193,25 @@ pub fn inspect_bounded(
     Ok(report)
 }
 
+/// `id:name` of the snapshot `s` selects (an exact id first, then a
+/// name, as the qcow2 layer looks it up), each shortened to what a name
+/// in a report can hold.
+fn snapshot_label(root: &Node, s: &str) -> Option<String> {
+    let snaps = &root.facts.snapshots;
+    let f = snaps
+        .iter()
+        .find(|x| x.id == s)
+        .or_else(|| snaps.iter().find(|x| x.name == s))?;
+    let short = |v: &str| -> String {
+        if v.chars().count() > 64 {
+            format!("{}…", v.chars().take(64).collect::<String>())
+        } else {
+            v.to_string()
+        }
+    };
+    Some(format!("{}:{}", short(&f.id), short(&f.name)))
+}
+
 /// `--snapshot NAME` must name a snapshot the image has: a typo is not
 /// damage, so it stops the image instead of becoming a finding.
 fn check_snapshot_asked(root: &Node, opts: &Options) -> Result<(), Fatal> {
@@ -192,9 +222,14 @@ fn check_snapshot_asked(root: &Node, opts: &Options) -> Result<(), Fatal> {
     if snaps.iter().any(|x| &x.id == s || &x.name == s) {
         return Ok(());
     }
+    // A handful, shortened: a table of 65,536 snapshots with long names
+    // must not become one message.
+    const LISTED: usize = 8;
+    let short = |v: &str| v.chars().take(64).collect::<String>();
     let list: Vec<serde_json::Value> = snaps
         .iter()
-        .map(|x| serde_json::json!({"id": x.id, "name": x.name}))
+        .take(LISTED)
+        .map(|x| serde_json::json!({"id": short(&x.id), "name": short(&x.name)}))
         .collect();
     Err(Fatal::new(
         FatalKind::NoSuchSnapshot,
@@ -204,10 +239,14 @@ fn check_snapshot_asked(root: &Node, opts: &Options) -> Result<(), Fatal> {
                 root.kind
             )
         } else {
-            let have: Vec<String> = snaps
+            let mut have: Vec<String> = snaps
                 .iter()
-                .map(|x| format!("{} {}", x.id, x.name))
+                .take(LISTED)
+                .map(|x| format!("{} {}", short(&x.id), short(&x.name)))
                 .collect();
+            if snaps.len() > LISTED {
+                have.push(format!("and {} more", snaps.len().saturating_sub(LISTED)));
+            }
             format!(
                 "no snapshot named {s:?}; this {} image has (id name): {}",
                 root.kind,

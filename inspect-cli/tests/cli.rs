@@ -299,3 +299,78 @@ fn works_on_an_image_qemu_io_holds_open() {
     assert_eq!(v["verdict"], "clean", "{}", summary(&v));
     assert_eq!(code, 0);
 }
+
+#[test]
+fn all_snapshots_selects_each_by_its_id() {
+    // Snapshot 2 is named "1", snapshot 1's id: each report is its own
+    // snapshot, named IMAGE@id:name (qemu-img snapshot -l of the fixture
+    // lists "1 first" and "2 1").
+    let img = fixture("qcow2/snap-ambiguous.qcow2");
+    let out = imgcheck(&["--json", "--all-snapshots", img.to_str().unwrap()]);
+    let lines: Vec<Value> = std::str::from_utf8(&out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = lines.iter().map(|l| l["image"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names[1].ends_with("@1:first"), "{names:?}");
+    assert!(names[2].ends_with("@2:1"), "{names:?}");
+    // Asked by "1", the id wins, and the report says "1" also names
+    // snapshot 2.
+    let out = imgcheck(&["--json", "--snapshot", "1", img.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["image"].as_str().unwrap().ends_with("@1:first"));
+    assert!(
+        summary(&v).contains("qcow2.snapshot.ambiguous"),
+        "{}",
+        summary(&v)
+    );
+}
+
+#[test]
+fn a_header_qemu_refuses_is_damage_with_one_json_answer() {
+    // cluster_bits 40 (offset 20): qemu-img refuses to open the image.
+    let d = imgcheck_testdata::damaged(
+        "disk/gpt-two-ext4.qcow2",
+        &[imgcheck_testdata::Patch::Bytes {
+            offset: 20,
+            bytes: 40u32.to_be_bytes().to_vec(),
+        }],
+    );
+    let (v, code) = json_of(d.path());
+    assert_eq!(code, 4, "{}", summary(&v));
+    assert_contract(&v);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "qcow2.header.invalid")
+        .unwrap_or_else(|| panic!("{}", summary(&v)));
+    assert_eq!(f["offset"], 20);
+    // --qemu-compat: no JSON and qemu-img check's exit code, computed
+    // here when qemu-img is installed.
+    let ours = imgcheck(&["--qemu-compat", d.path().to_str().unwrap()]);
+    assert!(ours.stdout.is_empty());
+    match Command::new("qemu-img")
+        .args(["check", "--output=json", d.path().to_str().unwrap()])
+        .output()
+    {
+        Ok(q) => {
+            assert_eq!(ours.status.code(), q.status.code());
+            assert!(q.stdout.is_empty());
+            // The same reason, in qemu-img's words.
+            let why = |o: &[u8]| {
+                let t = String::from_utf8_lossy(o).into_owned();
+                t.split_once("Could not open ")
+                    .map(|(_, r)| r.trim().to_string())
+                    .unwrap_or(t)
+            };
+            assert_eq!(why(&ours.stderr), why(&q.stderr));
+        }
+        Err(_) => {
+            println!("skipped: qemu-img not found; expecting its documented exit 1");
+            assert_eq!(ours.status.code(), Some(1));
+        }
+    }
+}

@@ -240,11 +240,34 @@ fn a_qcow2_header_that_does_not_open_is_a_finding() {
     // cluster_bits 40: the image has the magic but no layout QEMU accepts.
     let d = damaged("disk/gpt-two-ext4.qcow2", &[Patch::be32(20, 40)]);
     let r = inspect(d.path());
-    let f = finding(&r, "qcow2.open.failed");
+    let f = finding(&r, "qcow2.header.invalid");
     assert_eq!(f.offset, 20, "{}", f.message);
     assert!(f.message.contains("cluster_bits"), "{}", f.message);
+    assert!(
+        f.message.contains("Unsupported cluster size: 2^40"),
+        "{}",
+        f.message
+    );
     assert_eq!(r.verdict(), Verdict::Damaged);
     assert!(codes(&r).contains(&"layout.disk_not_inspected".to_string()));
+    // The file is still read as raw for what it holds: a GPT disk image
+    // whose qcow2 header is broken is still seen as one.
+    let d = damaged(
+        "disk/gpt-two-ext4.img",
+        &[Patch::Bytes {
+            offset: 0,
+            bytes: b"QFI\xfb\0\0\0\x03".to_vec(),
+        }],
+    );
+    let r = inspect(d.path());
+    assert_eq!(r.verdict(), Verdict::Damaged, "{:?}", codes(&r));
+    assert_eq!(r.root.layer, Some("qcow2"));
+    let raw = r.root.children.iter().find(|c| c.layer == Some("gpt"));
+    assert!(
+        raw.is_some_and(|g| g.children.len() == 2),
+        "no GPT with two partitions under the unopenable qcow2: {:?}",
+        r.root.children.iter().map(|c| &c.title).collect::<Vec<_>>()
+    );
     // Version 1 is QEMU's older qcow format with the same magic: sound,
     // but not read here. Not checked is a warning, not damage.
     let v1 = damaged("disk/gpt-two-ext4.qcow2", &[Patch::be32(4, 1)]);
@@ -271,7 +294,7 @@ fn snapshot_taken_before_damage() {
         },
     );
     assert_eq!(then.verdict(), Verdict::Clean, "{:?}", codes(&then));
-    assert!(then.image.ends_with("@good"));
+    assert!(then.image.ends_with("@1:good"), "{}", then.image);
 }
 
 #[test]
@@ -288,7 +311,11 @@ fn all_snapshots_lists_each_with_its_verdict() {
         .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["verdict"], "damaged");
-    assert!(lines[1]["image"].as_str().unwrap().ends_with("@good"));
+    assert!(
+        lines[1]["image"].as_str().unwrap().ends_with("@1:good"),
+        "{}",
+        lines[1]["image"]
+    );
     assert_eq!(lines[1]["verdict"], "clean");
     assert_eq!(out.status.code(), Some(4));
 }

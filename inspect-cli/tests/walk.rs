@@ -418,7 +418,7 @@ fn a_snapshot_view_is_attached_as_that_snapshot() {
             .command
             .as_deref()
             .unwrap()
-            .contains("--load-snapshot=1"),
+            .contains("--load-snapshot=snapshot.id=1 "),
         "{:?}",
         a.hint
     );

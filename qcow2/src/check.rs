@@ -37,7 +37,7 @@ use bitmaps::check_bitmaps;
 use counts::{CLASS_META, Counts};
 use findings::Sink;
 use imgcheck_core::bytes::usize_of;
-use imgcheck_core::{Finding, ReadAt, Severity};
+use imgcheck_core::{Budget, Finding, Metered, ReadAt, Severity};
 use open::{backing_findings, check_chain, qemu_open_checks};
 use placement::{overlap_checks, refcounts_past_eof, truncation};
 use refcounts::{DiskRefcounts, check_l1_copied, check_refblocks};
@@ -45,7 +45,8 @@ use serde::Serialize;
 use snapshots::{snapshot_size_checks, walk_snapshots};
 use stats::stats_finding;
 use std::path::PathBuf;
-use walk::{Refs, Source, decode_compressed, walk_l2_tables};
+use std::sync::Arc;
+use walk::{Refs, Source, walk_l2_tables};
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -54,6 +55,11 @@ pub struct CheckOptions {
     pub deep: bool,
     /// Also check each qcow2 image of the backing chain.
     pub check_backing: bool,
+    /// The total work bound to charge: every byte the check reads and
+    /// every structure it visits. `None`: a bound of its own, from
+    /// [`CHECK_BASE_BYTES`], [`CHECK_BYTES_PER_FILE_BYTE`] and
+    /// [`MAX_CHECK_VISITS`] (shared with the checks of the backing chain).
+    pub budget: Option<Arc<Budget>>,
 }
 
 impl Default for CheckOptions {
@@ -61,6 +67,7 @@ impl Default for CheckOptions {
         CheckOptions {
             deep: false,
             check_backing: true,
+            budget: None,
         }
     }
 }
@@ -114,6 +121,13 @@ pub struct CheckReport {
     pub refcounts_past_eof: u64,
     /// Why qemu-img would refuse to open the image (it then exits 1).
     pub qemu_open_failure: Option<String>,
+    /// Why qemu-img's check would stop without a result ("Check failed:
+    /// {this}", exit 1, no JSON), e.g. "File too large" for a snapshot
+    /// table it refuses.
+    pub qemu_abort: Option<String>,
+    /// The work bound stopped the check (it is incomplete; a finding says
+    /// where): its counters are not qemu-img's.
+    pub bound_hit: bool,
     /// Checks of the backing chain, nearest first.
     pub backing: Vec<BackingCheck>,
 }
@@ -138,10 +152,32 @@ impl CheckReport {
         })
     }
 
+    /// What `qemu-img check --output=json` prints for `filename`: its
+    /// JSON object, or, when qemu-img prints none (it cannot open the
+    /// image, or its check stops), the message it gives instead.
+    pub fn qemu_output(&self, filename: &str) -> Result<serde_json::Value, String> {
+        if let Some(why) = &self.qemu_open_failure {
+            return Err(format!("Could not open '{filename}': {why}"));
+        }
+        if let Some(why) = &self.qemu_abort {
+            return Err(format!("Check failed: {why}"));
+        }
+        if self.bound_hit {
+            return Err(
+                "imgcheck stopped at its work bound; qemu-img's counts are not known".into(),
+            );
+        }
+        Ok(self.qemu_json(filename))
+    }
+
     /// `qemu-img check`'s exit code: 1 incomplete (or not openable by
-    /// QEMU), 2 corruptions, 3 leaks only, 0 clean.
+    /// QEMU, or the check stopped), 2 corruptions, 3 leaks only, 0 clean.
     pub fn qemu_exit_code(&self) -> i32 {
-        if self.qemu_open_failure.is_some() || self.check_errors > 0 {
+        if self.qemu_open_failure.is_some()
+            || self.qemu_abort.is_some()
+            || self.bound_hit
+            || self.check_errors > 0
+        {
             1
         } else if self.corruptions > 0 {
             2
@@ -167,6 +203,9 @@ impl CheckReport {
 /// findings and the counters of the report being built.
 struct Ctx<'a> {
     img: &'a Image,
+    /// The image file, every read charged to the budget.
+    file: &'a dyn ReadAt,
+    budget: &'a Budget,
     h: &'a Header,
     cs: u64,
     file_len: u64,
@@ -177,8 +216,17 @@ struct Ctx<'a> {
     sink: Sink,
     r: CheckReport,
     /// How many references the structure being walked stands for: a
-    /// table shared by several snapshots is walked once, counted N times.
+    /// table shared by several L1 entries or snapshots is walked once,
+    /// counted N times.
     weight: u64,
+    /// How many of them are the active L1's (allocation statistics,
+    /// COPIED and lost data are about the current disk only).
+    active_w: u64,
+    /// End of the bytes the image really needs: whole metadata
+    /// structures, allocated (sub)clusters, and of a compressed cluster
+    /// only what its stream consumes. A file shorter than this is
+    /// truncated; one shorter only than its references is not.
+    needed_end: u64,
     /// Decode compressed clusters too.
     deep: bool,
 }
@@ -197,10 +245,78 @@ impl Ctx<'_> {
         self.sink.push_with(Severity::Error, code, offset, msg);
     }
 
-    /// A corruption qemu-img does not count: a finding only.
-    fn corruption_extra(&mut self, code: &'static str, offset: u64, msg: String) {
-        self.sink.push(Severity::Error, code, offset, msg);
+    /// A corruption counted `w` times (the active references of a table
+    /// shared by several L1 entries), the message formatted only when
+    /// listed.
+    fn corruption_w(
+        &mut self,
+        w: u64,
+        code: &'static str,
+        offset: u64,
+        msg: impl FnOnce() -> String,
+    ) {
+        self.r.corruptions = self.r.corruptions.saturating_add(w);
+        self.sink.push_with(Severity::Error, code, offset, msg);
     }
+
+    /// A read qemu-img would fail on: a check error and a finding naming
+    /// the structure and its offset. A read the budget refused is the
+    /// bound instead.
+    fn read_failed(&mut self, what: &str, offset: u64, e: &imgcheck_core::ReadError) {
+        if matches!(e.kind, imgcheck_core::ReadErrorKind::Budget { .. }) {
+            self.bound(what, offset);
+            return;
+        }
+        self.r.check_errors = self.r.check_errors.saturating_add(1);
+        if matches!(e.kind, imgcheck_core::ReadErrorKind::Io(_)) {
+            self.r
+                .qemu_abort
+                .get_or_insert_with(|| "Input/output error".into());
+        }
+        self.sink
+            .push_with(Severity::Error, "qcow2.check.io", offset, || {
+                format!("reading the {what} at {offset:#x} failed: {e}")
+            });
+    }
+
+    /// Charges one visit of a structure; `false` (and the bound's finding)
+    /// once the work bound is spent.
+    fn visit(&mut self, what: &str, offset: u64) -> bool {
+        if self.budget.charge(0, 1).is_ok() {
+            return true;
+        }
+        self.bound(what, offset);
+        false
+    }
+
+    /// The work bound stopped the check at `what`.
+    fn bound(&mut self, what: &str, offset: u64) {
+        if self.r.bound_hit {
+            return;
+        }
+        self.r.bound_hit = true;
+        self.r.check_errors = self.r.check_errors.saturating_add(1);
+        let (bytes, visits) = self.budget.limits();
+        let used = self.budget.exhausted();
+        self.sink.push(
+            Severity::Error,
+            "qcow2.check.bound",
+            offset,
+            format!(
+                "check stopped at the {what} at {offset:#x}: its work bound ({} read, {visits} structures visited) is spent{}; what follows was not checked",
+                imgcheck_core::human_size(bytes),
+                used.map_or(String::new(), |u| format!(" after {} read and {} visits", imgcheck_core::human_size(u.bytes), u.visits))
+            ),
+        );
+    }
+}
+
+/// The check's own work bound for an image file of `file_len` bytes.
+pub fn default_budget(file_len: u64) -> Budget {
+    Budget::new(
+        CHECK_BASE_BYTES.saturating_add(file_len.saturating_mul(CHECK_BYTES_PER_FILE_BYTE)),
+        MAX_CHECK_VISITS,
+    )
 }
 
 /// Checks `image` and returns counters and findings. Never fails: what
@@ -208,9 +324,20 @@ impl Ctx<'_> {
 pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
     let h = image.header();
     let cs = h.cluster_size();
-    let file: &dyn ReadAt = image.file().as_ref();
-    let file_len = file.len();
-    let mut sink = Sink::new(image.open_findings());
+    let file_len = image.file().len();
+    let budget = opts
+        .budget
+        .clone()
+        .unwrap_or_else(|| Arc::new(default_budget(file_len)));
+    let metered = Metered::new(Arc::clone(image.file()), Arc::clone(&budget));
+    let file: &dyn ReadAt = &metered;
+    // The dirty bit's severity depends on what the refcounts say.
+    let (dirty, open): (Vec<Finding>, Vec<Finding>) = image
+        .open_findings()
+        .iter()
+        .cloned()
+        .partition(|f| f.code == "qcow2.header.dirty");
+    let mut sink = Sink::new(&open);
     let mut r = CheckReport {
         file_length: file_len,
         total_clusters: h.size.div_ceil(cs),
@@ -219,8 +346,10 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
     let nb_clusters = file_len.div_ceil(cs);
     if nb_clusters > MAX_CHECK_CLUSTERS {
         r.check_errors = 1;
+        r.bound_hit = true;
         sink.push(Severity::Error, "qcow2.check.too_large", 0, format!("the file has {nb_clusters} clusters, more than the {MAX_CHECK_CLUSTERS} this checker tracks; refcounts were not checked"));
         r.findings = sink.finish();
+        r.findings.extend(dirty);
         return r;
     }
     let refcount_max = if h.refcount_order >= 6 {
@@ -231,6 +360,8 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
     let n = usize_of(nb_clusters);
     let mut c = Ctx {
         img: image,
+        file,
+        budget: &budget,
         h,
         cs,
         file_len,
@@ -240,6 +371,8 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
         sink,
         r,
         weight: 1,
+        active_w: 0,
+        needed_end: 0,
         deep: opts.deep,
     };
     qemu_open_checks(&mut c);
@@ -267,16 +400,31 @@ pub fn check(image: &Image, opts: &CheckOptions) -> CheckReport {
     // What qemu-img check does not look at.
     refcounts_past_eof(&mut c, &disk);
     truncation(&mut c, &lost);
-    decode_compressed(&mut c, &lost);
     snapshot_size_checks(&mut c, &snap_l1s);
     backing_findings(&mut c);
     overlap_checks(&mut c);
 
     let mut r = c.r;
     let mut sink = c.sink;
+    for mut f in dirty {
+        if r.corruptions == 0 && r.leaks == 0 && r.check_errors == 0 {
+            // Nothing is stale: the next read-write open clears the bit.
+            f.severity = Severity::Info;
+            f.message = "the dirty bit is set (incompatible_features bit 0): the image was not closed cleanly, but its refcounts agree with its tables; the next read-write open clears the bit".into();
+            f.hint = None;
+        } else if h.compatible_features & crate::header::COMPAT_LAZY_REFCOUNTS != 0 {
+            f.message.push_str("; with lazy refcounts (compatible bit 0) the refcount differences reported here are what a crash leaves, and QEMU rebuilds them on the next read-write open");
+        }
+        sink.push_f(f);
+    }
     stats_finding(&mut sink, &r);
     if opts.check_backing {
-        r.backing = check_chain(image, opts);
+        let sub = CheckOptions {
+            check_backing: false,
+            budget: Some(Arc::clone(&budget)),
+            ..opts.clone()
+        };
+        r.backing = check_chain(image, &sub);
     }
     r.findings = sink.finish();
     r

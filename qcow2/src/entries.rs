@@ -90,6 +90,20 @@ pub struct L1Table {
     pub valid: usize,
     /// Entries the table is declared to have.
     pub size: usize,
+    /// Indexes of the entries that point to an L2 table, ascending: the
+    /// guest view skips the ranges between them wholesale, so an empty
+    /// disk of any size answers at once.
+    pub allocated: Vec<u32>,
+}
+
+impl L1Table {
+    /// The first entry at or after `index` that points to an L2 table.
+    pub fn next_allocated(&self, index: usize) -> Option<usize> {
+        let at = self
+            .allocated
+            .partition_point(|&i| usize_of(u64::from(i)) < index);
+        self.allocated.get(at).map(|&i| usize_of(u64::from(i)))
+    }
 }
 
 /// Reads `len` bytes at `offset`, with bytes past the end of the file read
@@ -139,10 +153,17 @@ pub(crate) fn load_l1(file: &dyn ReadAt, offset: u64, l1_size: u32) -> Result<L1
         .min(bytes);
     let (buf, have) = read_zero_filled(file, offset, in_file, MAX_L1_BYTES)?;
     let entries: Vec<u64> = buf.chunks_exact(8).map(|c| be64(c, 0)).collect();
+    let allocated = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| **e & L1E_OFFSET_MASK != 0)
+        .filter_map(|(i, _)| u32::try_from(i).ok())
+        .collect();
     Ok(L1Table {
         offset,
         entries,
         valid: usize_of(have / 8),
         size: usize_of(u64::from(l1_size)),
+        allocated,
     })
 }

@@ -29,9 +29,24 @@ impl Guest {
         }
     }
 
-    /// The guest disk as of the snapshot with this id or name.
+    /// The guest disk as of the snapshot with this id (or, when no id
+    /// matches, this name): see [`Image::lookup_snapshot`].
     pub fn snapshot(image: Arc<Image>, id_or_name: &str) -> Result<Guest, Error> {
-        let s = image.find_snapshot(id_or_name)?.clone();
+        let index = image.find_snapshot(id_or_name)?.index;
+        Guest::snapshot_at(image, index)
+    }
+
+    /// The guest disk as of the snapshot at `index` in the table: how a
+    /// caller going through every snapshot names each one unambiguously.
+    pub fn snapshot_at(image: Arc<Image>, index: usize) -> Result<Guest, Error> {
+        let s = image
+            .snapshots()
+            .get(index)
+            .cloned()
+            .ok_or_else(|| Error::SnapshotNotFound {
+                wanted: format!("#{index}"),
+                available: Vec::new(),
+            })?;
         let l1 = Arc::new(image.snapshot_l1(&s)?);
         let size = s.disk_size.unwrap_or(image.header().size);
         Ok(Guest {

@@ -3,13 +3,19 @@
 //! [`map`].
 
 mod map;
+mod side;
+
+pub use map::DecodeError;
 
 use crate::entries::{L1Table, load_l1};
 use crate::error::Error;
 use crate::header::Header;
 use crate::limits::*;
 use crate::snapshot::{Snapshot, SnapshotTable, read_table};
-use imgcheck_core::{FileReader, Finding, ReadAt};
+use imgcheck_core::bytes::u64_of;
+use imgcheck_core::{Finding, ReadAt};
+use map::L2Cached;
+use side::{FileId, SideError, file_id, open_side};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -42,6 +48,9 @@ pub enum BackingState {
     Missing(String),
     /// The file exists but cannot be opened or parsed.
     Unreadable(String),
+    /// The name leads to a FIFO, socket or character device, which is
+    /// not opened (reading it would block or consume a stream).
+    NotAFile(String),
     /// The chain comes back to a file already in it.
     Loop(PathBuf),
     /// The chain is deeper than [`MAX_CHAIN_DEPTH`].
@@ -57,9 +66,83 @@ impl std::fmt::Debug for BackingState {
             BackingState::Raw(r) => write!(f, "Raw({} bytes)", r.len()),
             BackingState::Missing(s) => write!(f, "Missing({s})"),
             BackingState::Unreadable(s) => write!(f, "Unreadable({s})"),
+            BackingState::NotAFile(s) => write!(f, "NotAFile({s})"),
             BackingState::Loop(p) => write!(f, "Loop({})", p.display()),
             BackingState::TooDeep => f.write_str("TooDeep"),
             BackingState::NotFollowed => f.write_str("NotFollowed"),
+        }
+    }
+}
+
+impl std::fmt::Display for BackingState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackingState::Qcow2(_) => f.write_str("a qcow2 image"),
+            BackingState::Raw(_) => f.write_str("a raw image"),
+            BackingState::Missing(s) => write!(f, "missing ({s})"),
+            BackingState::Unreadable(s) => write!(f, "unreadable ({s})"),
+            BackingState::NotAFile(s) => write!(f, "not a file ({s})"),
+            BackingState::Loop(p) => write!(f, "a loop back to {}", p.display()),
+            BackingState::TooDeep => write!(f, "deeper than {MAX_CHAIN_DEPTH} images"),
+            BackingState::NotFollowed => f.write_str("not opened"),
+        }
+    }
+}
+
+impl BackingState {
+    /// A short name for the state (`"qcow2"`, `"missing"` …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BackingState::Qcow2(_) => "qcow2",
+            BackingState::Raw(_) => "raw",
+            BackingState::Missing(_) => "missing",
+            BackingState::Unreadable(_) => "unreadable",
+            BackingState::NotAFile(_) => "not a file",
+            BackingState::Loop(_) => "loop",
+            BackingState::TooDeep => "too deep",
+            BackingState::NotFollowed => "not followed",
+        }
+    }
+}
+
+/// Why the guest disk cannot be read as the guest sees it: reading it
+/// anyway would judge zeros or ciphertext as the guest's data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuestBlocked {
+    /// The guest data is encrypted and no key is read.
+    Encrypted,
+    /// The external data file is unavailable (why).
+    DataFile(String),
+    /// A backing file of the chain is missing, unreadable, loops or is
+    /// too deep: unallocated clusters cannot be read.
+    Backing {
+        /// The backing file's name as the image stores it.
+        name: String,
+        /// What became of it.
+        state: String,
+    },
+    /// The backing file was not opened (the image was opened without a path).
+    BackingNotFollowed(String),
+}
+
+impl std::fmt::Display for GuestBlocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GuestBlocked::Encrypted => {
+                f.write_str("the guest data is encrypted, and imgcheck reads no keys")
+            }
+            GuestBlocked::DataFile(w) => write!(
+                f,
+                "its external data file is unavailable ({w}), so the guest data cannot be read"
+            ),
+            GuestBlocked::Backing { name, state } => write!(
+                f,
+                "its backing chain is broken (backing file {name:?}: {state}), so the clusters this image does not hold cannot be read"
+            ),
+            GuestBlocked::BackingNotFollowed(name) => write!(
+                f,
+                "its backing file {name:?} was not opened, so the clusters this image does not hold cannot be read"
+            ),
         }
     }
 }
@@ -117,7 +200,7 @@ pub struct Image {
     data_file: Option<DataFile>,
     backing: Option<Backing>,
     findings: Vec<Finding>,
-    l2_cache: Mutex<Vec<(u64, Arc<[u8]>)>>,
+    l2_cache: Mutex<Vec<(u64, L2Cached)>>,
     cluster_cache: Mutex<Option<(u64, Arc<[u8]>)>>,
 }
 
@@ -144,18 +227,25 @@ impl Image {
                 follow_backing: false,
                 open_data_file: false,
             },
-            &mut Vec::new(),
+            &mut Chain::default(),
         )
     }
 
-    /// Opens the image at `path` read-only, with its backing chain and data file.
+    /// Opens the image at `path` read-only, with its backing chain and
+    /// data file. Only a regular file or block device is opened.
     pub fn open_path(path: impl AsRef<Path>) -> Result<Image, Error> {
         let path = path.as_ref();
-        let file = FileReader::open(path).map_err(|source| Error::Open {
-            path: path.to_path_buf(),
-            source,
+        let file = open_side(path).map_err(|e| match e {
+            SideError::NotAFile(kind) => Error::NotAFile {
+                path: path.to_path_buf(),
+                kind,
+            },
+            SideError::Missing(source) | SideError::Unreadable(source) => Error::Open {
+                path: path.to_path_buf(),
+                source,
+            },
         })?;
-        Self::open_with(Arc::new(file), Some(path), &OpenOptions::default())
+        Self::open_with(Arc::new(file.0), Some(path), &OpenOptions::default())
     }
 
     /// Opens the image in `file`, which was opened from `path` (used to
@@ -165,11 +255,11 @@ impl Image {
         path: Option<&Path>,
         opts: &OpenOptions,
     ) -> Result<Image, Error> {
-        let mut visited = Vec::new();
-        if let Some(p) = path {
-            visited.push(p.canonicalize().unwrap_or_else(|_| p.to_path_buf()));
+        let mut chain = Chain::default();
+        if let Some(id) = path.and_then(file_id) {
+            chain.visited.push(id);
         }
-        Self::open_inner(file, path, opts, &mut visited).map_err(|e| match path {
+        Self::open_inner(file, path, opts, &mut chain).map_err(|e| match path {
             Some(p) => e.in_file(p),
             None => e,
         })
@@ -179,9 +269,9 @@ impl Image {
         file: Arc<dyn ReadAt>,
         path: Option<&Path>,
         opts: &OpenOptions,
-        visited: &mut Vec<PathBuf>,
+        chain: &mut Chain,
     ) -> Result<Image, Error> {
-        let (header, findings) = Header::parse(file.as_ref())?;
+        let (header, mut findings) = Header::parse(file.as_ref())?;
         let active = Arc::new(
             load_l1(file.as_ref(), header.l1_table_offset, header.l1_size).map_err(|source| {
                 Error::Read {
@@ -191,6 +281,24 @@ impl Image {
             })?,
         );
         let snapshots = read_table(file.as_ref(), &header);
+        // What this image holds in memory counts against the whole
+        // chain's bound: a chain of hostile images stays bounded too.
+        let held = u64_of(active.entries.len())
+            .saturating_mul(8)
+            .saturating_add(snapshots.size)
+            .saturating_add(
+                u64_of(snapshots.snapshots.len())
+                    .saturating_mul(u64_of(std::mem::size_of::<Snapshot>())),
+            );
+        chain.held = chain.held.saturating_add(held);
+        if chain.held > MAX_CHAIN_HELD_BYTES && chain.visited.len() > 1 {
+            return Err(Error::LimitExceeded {
+                structure: "backing chain metadata held in memory",
+                offset: 36,
+                value: chain.held,
+                limit: MAX_CHAIN_HELD_BYTES,
+            });
+        }
         let dir = path.and_then(Path::parent).map(Path::to_path_buf);
         let data_file = header.has_data_file().then(|| {
             let name = header.extensions.data_file.clone().unwrap_or_default();
@@ -198,21 +306,48 @@ impl Image {
                 (_, _, true) => DataFile::Unavailable("no data file name in the header".into()),
                 // Beside the image first; QEMU itself resolves a relative
                 // data file name against its working directory.
-                (Some(d), true, false) => match FileReader::open(d.join(&name))
-                    .or_else(|e| FileReader::open(&name).map_err(|_| e))
-                {
-                    Ok(r) => DataFile::Open(Arc::new(r)),
-                    Err(e) => DataFile::Unavailable(format!("{}: {e}", d.join(&name).display())),
-                },
+                (Some(d), true, false) => {
+                    let beside = d.join(&name);
+                    match open_side(&beside).or_else(|e| match e {
+                        SideError::Missing(_) if Path::new(&name) != beside => {
+                            open_side(Path::new(&name)).map_err(|_| e)
+                        }
+                        e => Err(e),
+                    }) {
+                        Ok((r, _)) => DataFile::Open(Arc::new(r)),
+                        Err(e) => DataFile::Unavailable(format!("{}: {e}", beside.display())),
+                    }
+                }
                 _ => DataFile::Unavailable(format!("{name}: not opened")),
             }
         });
+        if let Some(DataFile::Unavailable(why)) = &data_file
+            && header.extensions.data_file.is_some()
+        {
+            findings.push(
+                Finding::error(
+                    "qcow2.data_file.unavailable",
+                    imgcheck_core::Layer::QCOW2,
+                    header.extensions.data_file_offset.unwrap_or(72),
+                    imgcheck_core::Space::File,
+                    format!(
+                        "the external data file {:?} is unavailable ({why}); QEMU refuses to open the image and the guest data cannot be read",
+                        header.extensions.data_file.as_deref().unwrap_or("")
+                    ),
+                )
+                .with_hint(
+                    imgcheck_core::Hint::read_only("qemu-img info {image}")
+                        .on(imgcheck_core::Target::Image)
+                        .because("shows the data-file name; put the data file beside the image"),
+                ),
+            );
+        }
         let backing = header.backing_file.clone().map(|name| {
             let format = header.extensions.backing_format.clone();
             let (path, state) = match (&dir, opts.follow_backing) {
                 (Some(d), true) => {
                     let p = d.join(&name);
-                    let st = open_backing(&p, format.as_deref(), opts, visited);
+                    let st = open_backing(&p, format.as_deref(), opts, chain);
                     (Some(p), st)
                 }
                 _ => (None, BackingState::NotFollowed),
@@ -293,16 +428,66 @@ impl Image {
         out
     }
 
-    /// Finds a snapshot by id, then by name.
+    /// Finds a snapshot: an exact id first, then an exact name.
     pub fn find_snapshot(&self, wanted: &str) -> Result<&Snapshot, Error> {
+        self.lookup_snapshot(wanted).map(|l| l.found)
+    }
+
+    /// Finds a snapshot as [`Image::find_snapshot`] does, and says when
+    /// `wanted` is also the name of a different snapshot (the id won).
+    pub fn lookup_snapshot(&self, wanted: &str) -> Result<SnapshotLookup<'_>, Error> {
         let s = self.snapshots();
-        s.iter()
-            .find(|s| s.id == wanted)
-            .or_else(|| s.iter().find(|s| s.name == wanted))
-            .ok_or_else(|| Error::SnapshotNotFound {
-                wanted: wanted.to_string(),
-                available: s.iter().map(|s| format!("{} {}", s.id, s.name)).collect(),
-            })
+        if let Some(found) = s.iter().find(|s| s.id_is(wanted)) {
+            let also_name_of = s
+                .iter()
+                .find(|o| o.index != found.index && o.name_is(wanted));
+            return Ok(SnapshotLookup {
+                found,
+                also_name_of,
+            });
+        }
+        if let Some(found) = s.iter().find(|s| s.name_is(wanted)) {
+            return Ok(SnapshotLookup {
+                found,
+                also_name_of: None,
+            });
+        }
+        // A handful of candidates, shortened: a table of 65,536 snapshots
+        // with 64 KiB names must not become one error message.
+        const LISTED: usize = 8;
+        let mut available: Vec<String> = s
+            .iter()
+            .take(LISTED)
+            .map(|s| format!("{} {}", s.shown_id(), s.shown_name()))
+            .collect();
+        if s.len() > LISTED {
+            available.push(format!("and {} more", s.len().saturating_sub(LISTED)));
+        }
+        Err(Error::SnapshotNotFound {
+            wanted: wanted
+                .chars()
+                .take(crate::snapshot::SHOWN_NAME_CHARS)
+                .collect(),
+            available,
+        })
+    }
+
+    /// Why the guest disk cannot be read as the guest sees it, if it cannot.
+    pub fn guest_blocked(&self) -> Option<GuestBlocked> {
+        if self.header.crypt_method != 0 {
+            return Some(GuestBlocked::Encrypted);
+        }
+        if let Some(DataFile::Unavailable(w)) = &self.data_file {
+            return Some(GuestBlocked::DataFile(w.clone()));
+        }
+        self.chain().iter().find_map(|b| match &b.state {
+            BackingState::Qcow2(_) | BackingState::Raw(_) => None,
+            BackingState::NotFollowed => Some(GuestBlocked::BackingNotFollowed(b.name.clone())),
+            other => Some(GuestBlocked::Backing {
+                name: b.name.clone(),
+                state: other.to_string(),
+            }),
+        })
     }
 
     /// Loads the L1 table of snapshot `s`.
@@ -331,29 +516,33 @@ impl Image {
     }
 }
 
+/// What opening a chain has seen so far: every file by identity, and the
+/// bytes of tables held in memory.
+#[derive(Default)]
+struct Chain {
+    visited: Vec<FileId>,
+    held: u64,
+}
+
 fn open_backing(
     p: &Path,
     format: Option<&str>,
     opts: &OpenOptions,
-    visited: &mut Vec<PathBuf>,
+    chain: &mut Chain,
 ) -> BackingState {
-    let canon = match p.canonicalize() {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return BackingState::Missing(format!("{}: {e}", p.display()));
-        }
-        Err(e) => return BackingState::Unreadable(format!("{}: {e}", p.display())),
+    let (file, id) = match open_side(p) {
+        Ok(f) => f,
+        Err(SideError::Missing(e)) => return BackingState::Missing(e.to_string()),
+        Err(SideError::NotAFile(k)) => return BackingState::NotAFile(format!("it is {k}")),
+        Err(SideError::Unreadable(e)) => return BackingState::Unreadable(e.to_string()),
     };
-    if visited.contains(&canon) {
-        return BackingState::Loop(canon);
+    if chain.visited.contains(&id) {
+        return BackingState::Loop(file.path().to_path_buf());
     }
-    if visited.len() > MAX_CHAIN_DEPTH {
+    if chain.visited.len() > MAX_CHAIN_DEPTH {
         return BackingState::TooDeep;
     }
-    let file = match FileReader::open(&canon) {
-        Ok(f) => Arc::new(f),
-        Err(e) => return BackingState::Unreadable(format!("{}: {e}", p.display())),
-    };
+    let file = Arc::new(file);
     let mut magic = [0u8; 4];
     let is_qcow2 = file.read_exact_at(0, &mut magic).is_ok()
         && u32::from_be_bytes(magic) == crate::header::QCOW2_MAGIC;
@@ -361,25 +550,30 @@ fn open_backing(
         Some("raw") => return BackingState::Raw(file),
         Some("qcow2") | None => {}
         Some(other) => {
-            return BackingState::Unreadable(format!(
-                "{}: backing format {other:?} is not supported",
-                p.display()
-            ));
+            return BackingState::Unreadable(format!("backing format {other:?} is not supported"));
         }
     }
     if !is_qcow2 {
         if format == Some("qcow2") {
-            return BackingState::Unreadable(format!(
-                "{}: backing format is qcow2 but the file has no qcow2 magic",
-                p.display()
-            ));
+            return BackingState::Unreadable(
+                "the backing format is qcow2 but the file has no qcow2 magic".into(),
+            );
         }
         return BackingState::Raw(file);
     }
-    visited.push(canon);
-    let r = Image::open_inner(file, Some(p), opts, visited);
-    match r {
+    chain.visited.push(id);
+    match Image::open_inner(file, Some(p), opts, chain) {
         Ok(img) => BackingState::Qcow2(Arc::new(img)),
-        Err(e) => BackingState::Unreadable(format!("{}: {e}", p.display())),
+        Err(e) => BackingState::Unreadable(e.to_string()),
     }
+}
+
+/// What [`Image::lookup_snapshot`] found.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotLookup<'a> {
+    /// The snapshot with that id (or, when no id matches, that name).
+    pub found: &'a Snapshot,
+    /// A different snapshot whose name is what was asked for: the id won,
+    /// and a report should say so.
+    pub also_name_of: Option<&'a Snapshot>,
 }

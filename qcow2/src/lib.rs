@@ -31,52 +31,24 @@ mod image;
 pub mod limits;
 mod snapshot;
 
-pub use check::{CheckOptions, CheckReport, check};
+pub use check::{CheckOptions, CheckReport, check, default_budget};
 pub use compress::decompress_cluster;
 pub use entries::{
     ClusterType, L1E_OFFSET_MASK, L1E_RESERVED_MASK, L1Table, L2E_OFFSET_MASK,
     L2E_STD_RESERVED_MASK, OFLAG_COMPRESSED, OFLAG_COPIED, OFLAG_ZERO, REFT_OFFSET_MASK,
     REFT_RESERVED_MASK, cluster_type, compressed_range,
 };
-pub use error::Error;
+pub use error::{Error, QEMU_PROBE_BYTES};
 pub use guest::Guest;
 pub use header::*;
-pub use image::{Backing, BackingState, DataFile, Image, OpenOptions};
-pub use snapshot::{Snapshot, SnapshotTable};
+pub use image::{
+    Backing, BackingState, DataFile, DecodeError, GuestBlocked, Image, OpenOptions, SnapshotLookup,
+};
+pub use snapshot::{
+    MAX_SNAPSHOT_NAME_KEPT, QemuTableError, SHOWN_NAME_CHARS, Snapshot, SnapshotTable,
+};
 
-/// Opens an image held in memory, checks it (deeply) and reads its guest
-/// disk and every snapshot at a few offsets, discarding the results: one
-/// call covers every entry point, for fuzz targets. It must never panic,
-/// hang, or allocate beyond the bounds in [`limits`].
-pub fn exercise(data: &[u8]) {
-    use imgcheck_core::ReadAt;
-    use std::sync::Arc;
-    let Ok(img) = Image::open(Arc::new(imgcheck_core::BytesReader::new(data.to_vec()))) else {
-        return;
-    };
-    let img = Arc::new(img);
-    let _ = check(
-        &img,
-        &CheckOptions {
-            deep: true,
-            check_backing: false,
-        },
-    );
-    let mut buf = vec![0u8; 4096];
-    let mut views = vec![Guest::new(Arc::clone(&img))];
-    views.extend(
-        img.snapshots()
-            .iter()
-            .take(4)
-            .filter_map(|s| Guest::snapshot(Arc::clone(&img), &s.id).ok()),
-    );
-    for g in views {
-        let len = g.len();
-        for off in [0, len / 3, len.saturating_sub(4096)] {
-            if off.saturating_add(4096) <= len {
-                let _ = g.read_exact_at(off, &mut buf);
-            }
-        }
-        let _ = g.known_zero(0, len);
-    }
-}
+#[cfg(any(test, feature = "fuzzing"))]
+mod fuzzing;
+#[cfg(feature = "fuzzing")]
+pub use fuzzing::exercise;

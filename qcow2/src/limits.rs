@@ -22,6 +22,9 @@ pub const MAX_EXTENSION_BYTES: u32 = 1 << 20;
 pub const MAX_BACKING_NAME: u32 = 1023;
 /// Deepest backing chain followed.
 pub const MAX_CHAIN_DEPTH: usize = 16;
+/// Most bytes of tables (L1 tables, snapshot tables) a whole backing chain
+/// holds in memory; a backing file that would pass it is not opened.
+pub const MAX_CHAIN_HELD_BYTES: u64 = 384 << 20;
 /// Largest virtual disk accepted (2^61 bytes, as QEMU's `QCOW_MAX_L1_SIZE` with 2 MiB clusters allows).
 pub const MAX_VIRTUAL_SIZE: u64 = 1 << 61;
 /// Most bitmaps in the bitmap directory (QEMU's `QCOW2_MAX_BITMAPS`).
@@ -40,6 +43,20 @@ pub const L2_CACHE_TABLES: usize = 32;
 pub const REFBLOCK_CACHE: usize = 64;
 /// Largest table offset accepted (QEMU requires offset + size <= INT64_MAX).
 pub const MAX_TABLE_OFFSET: u64 = 1 << 62;
+/// The check's own work bound, bytes read: this base plus
+/// [`CHECK_BYTES_PER_FILE_BYTE`] for each byte of the image file. A sound
+/// check reads each table once and the refcount blocks twice, so this is
+/// reached only by structures that make it read the same bytes again and
+/// again.
+pub const CHECK_BASE_BYTES: u64 = 1 << 30;
+/// Bytes the check may read per byte of the image file, beyond the base.
+pub const CHECK_BYTES_PER_FILE_BYTE: u64 = 4;
+/// Most structures (L1 and L2 tables, refcount blocks, bitmap tables,
+/// compressed clusters decoded) the check visits.
+pub const MAX_CHECK_VISITS: u64 = 1 << 28;
+/// Most distinct L2 tables the check walks: far more than a file of
+/// [`MAX_CHECK_CLUSTERS`] clusters can hold as real tables of data.
+pub const MAX_CHECK_L2_TABLES: usize = 1 << 23;
 /// Most bytes of snapshot L1 tables the checker walks in total.
 pub const MAX_CHECK_L1_BYTES: u64 = 1 << 30;
 /// Most steps `known_zero` takes before answering "unknown".

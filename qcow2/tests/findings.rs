@@ -19,6 +19,7 @@ fn report(p: &Path, deep: bool) -> CheckReport {
         &CheckOptions {
             deep,
             check_backing: true,
+            ..CheckOptions::default()
         },
     )
 }
@@ -297,13 +298,59 @@ fn snapshot_incomplete_extra() {
 }
 
 #[test]
-fn snapshot_table_broken() {
+fn snapshot_extra_data_qemu_refuses() {
+    // QEMU stops at more than 1024 bytes of extra data (only -r all drops
+    // them); the table is then unreadable to it, and its check stops.
     case(
         "snap.qcow2",
-        "qcow2.snapshot.table_broken",
+        "qcow2.snapshot.extra_too_large",
         false,
         |b, m| put32(b, m.snapshots[0] + 36, 5000),
     );
+    let (_d, p) = prepare("snap.qcow2", |b| {
+        let m = map(b);
+        put32(b, m.snapshots[0] + 36, 5000)
+    });
+    let img = Image::open_path(&p).unwrap();
+    assert!(!img.snapshot_table().readable());
+    let r = report(&p, false);
+    assert_eq!(r.qemu_abort.as_deref(), Some("File too large"));
+    assert_eq!(r.qemu_exit_code(), 1);
+    assert!(r.qemu_output("x").is_err());
+}
+
+#[test]
+fn snapshot_table_broken() {
+    // 600 entries claiming 64 KiB ids and names run past QEMU's 64 MiB
+    // bound: the table is unreadable to QEMU and reading stops there.
+    let (_c, clean) = prepare("snap.qcow2", |_| {});
+    let mut b = std::fs::read(&clean).unwrap();
+    let m = map(&b);
+    let first = m.snapshots[0] as usize;
+    b[60..64].copy_from_slice(&600u32.to_be_bytes());
+    b.resize(first + 600 * (40 + 0xffff * 2 + 8), 0);
+    let mut at = first;
+    for _ in 0..600 {
+        b[at + 12..at + 16].copy_from_slice(&[0xff; 4]);
+        b[at + 36..at + 40].copy_from_slice(&[0; 4]);
+        at = (at + 40 + 0xffff * 2).next_multiple_of(8);
+    }
+    let img = Image::open(Arc::new(BytesReader::new(b))).unwrap();
+    assert!(!img.snapshot_table().readable());
+    assert!(img.snapshots().len() < 600);
+    let s = &img.snapshots()[0];
+    assert_eq!(s.name_len, 0xffff);
+    assert!(s.name.chars().count() <= imgcheck_qcow2::MAX_SNAPSHOT_NAME_KEPT);
+    assert!(
+        s.shown_name().ends_with("(65535 bytes)"),
+        "{}",
+        s.shown_name()
+    );
+    let r = check(&img, &CheckOptions::default());
+    assert!(has(&r, "qcow2.snapshot.table_broken"), "{:?}", r.findings);
+    assert_eq!(r.qemu_abort.as_deref(), Some("File too large"));
+    let longest = r.findings.iter().map(|f| f.message.len()).max().unwrap();
+    assert!(longest < 2000, "a message of {longest} bytes");
 }
 
 #[test]
@@ -434,37 +481,98 @@ fn encryption_header_missing() {
     );
 }
 
+/// The bitmaps extension's data: (count, directory size, directory offset) offsets.
+fn bitmaps_ext(b: &[u8]) -> usize {
+    ext_data(b, imgcheck_qcow2::EXT_BITMAPS) as usize
+}
+
 #[test]
 fn bitmap_directory_checks() {
-    case(
-        "bitmap.qcow2",
-        "qcow2.bitmaps.directory_too_large",
-        false,
-        |b, _| {
-            let at = ext_data(b, imgcheck_qcow2::EXT_BITMAPS);
-            put32(b, at, 70000);
+    // Each is what QEMU refuses to open the image for, with its message.
+    let refused = |code: &str, qemu: &str, patch: fn(&mut Vec<u8>)| {
+        case("bitmap.qcow2", code, false, |b, _| patch(b));
+        let (_d, p) = prepare("bitmap.qcow2", patch);
+        let r = report(&p, false);
+        let why = r.qemu_open_failure.clone().unwrap_or_default();
+        assert!(why.contains(qemu), "{code}: {why}");
+        assert_eq!(r.qemu_exit_code(), 1);
+    };
+    refused(
+        "qcow2.bitmaps.extension_invalid",
+        "exceeding the QEMU supported maximum",
+        |b| {
+            let at = bitmaps_ext(b);
+            put32(b, at as u64, 70000);
         },
     );
-    case(
-        "bitmap.qcow2",
+    refused(
+        "qcow2.bitmaps.extension_size",
+        "Invalid extension length",
+        |b| {
+            let at = bitmaps_ext(b);
+            put32(b, at as u64 - 4, 16);
+        },
+    );
+    refused(
+        "qcow2.bitmaps.directory_invalid",
+        "Less bitmaps found than specified",
+        |b| {
+            let at = bitmaps_ext(b);
+            put32(b, at as u64, 40);
+        },
+    );
+    refused(
         "qcow2.bitmaps.directory_truncated",
-        false,
-        |b, _| {
-            let at = ext_data(b, imgcheck_qcow2::EXT_BITMAPS);
-            put32(b, at, 40);
+        "Broken bitmap directory",
+        |b| {
+            let at = bitmaps_ext(b);
+            put64(b, at as u64 + 8, 16);
         },
     );
-    case(
-        "bitmap.qcow2",
-        "qcow2.bitmaps.table_invalid",
-        false,
-        |b, _| {
-            let at = ext_data(b, imgcheck_qcow2::EXT_BITMAPS);
-            let dir = u64::from_be_bytes(b[at as usize + 16..at as usize + 24].try_into().unwrap());
+    refused(
+        "qcow2.bitmaps.entry_invalid",
+        "doesn't satisfy the constraints",
+        |b| {
+            let at = bitmaps_ext(b);
+            let dir = u64::from_be_bytes(b[at + 16..at + 24].try_into().unwrap());
             let t = u64::from_be_bytes(b[dir as usize..dir as usize + 8].try_into().unwrap());
             put64(b, dir, t + 512);
         },
     );
+    refused(
+        "qcow2.bitmaps.table_invalid",
+        "Could not read bitmap_table table",
+        |b| {
+            let at = bitmaps_ext(b);
+            let dir = u64::from_be_bytes(b[at + 16..at + 24].try_into().unwrap());
+            let t = u64::from_be_bytes(b[dir as usize..dir as usize + 8].try_into().unwrap());
+            // A reserved bit in the first table entry.
+            b[t as usize] |= 0x80;
+        },
+    );
+}
+
+#[test]
+fn bitmap_in_use_is_reported_not_refused() {
+    // What a crash leaves: QEMU opens the image, but the bitmap is
+    // inconsistent and `qemu-img convert --bitmaps` refuses it.
+    case("bitmap.qcow2", "qcow2.bitmaps.in_use", false, |b, m| {
+        let d = m.bitmap_dir.unwrap() as usize;
+        b[d + 15] |= 1;
+    });
+    let (_d, p) = prepare("bitmap.qcow2", |b| {
+        let d = map(b).bitmap_dir.unwrap() as usize;
+        b[d + 15] |= 1;
+    });
+    let r = report(&p, false);
+    assert_eq!(r.qemu_exit_code(), 0);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "qcow2.bitmaps.in_use")
+        .unwrap();
+    let h = f.hint.as_ref().unwrap();
+    assert!(h.writes && h.to_string().contains("--remove"));
 }
 
 #[test]
@@ -721,4 +829,98 @@ fn repeated_findings_are_capped_and_counted() {
     assert!(closing.hint.is_some());
     // Every one was counted, listed or not.
     assert!(r.corruptions >= (cap + rest) as u64);
+}
+
+#[test]
+fn backing_not_a_file_is_refused_at_once() {
+    let (_d, p) = prepare("chain-mid.qcow2", |_| {});
+    let base = p.parent().unwrap().join("chain-base.qcow2");
+    std::fs::remove_file(&base).unwrap();
+    if !std::process::Command::new("mkfifo")
+        .arg(&base)
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        println!("skipped: mkfifo not available");
+        return;
+    }
+    let t = std::time::Instant::now();
+    let r = report(&p, false);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "blocked on the FIFO"
+    );
+    assert!(has(&r, "qcow2.backing.not_a_file"), "{:?}", r.findings);
+    assert_eq!(r.qemu_exit_code(), 1);
+    let img = Image::open_path(&p).unwrap();
+    assert!(matches!(
+        img.guest_blocked(),
+        Some(imgcheck_qcow2::GuestBlocked::Backing { .. })
+    ));
+}
+
+#[test]
+fn backing_chain_of_hard_links_is_a_loop() {
+    // chain-base replaced by a hard link to chain-mid itself: the names
+    // differ, the file is one (device and inode).
+    let (_d, p) = prepare("chain-mid.qcow2", |_| {});
+    let base = p.parent().unwrap().join("chain-base.qcow2");
+    std::fs::remove_file(&base).unwrap();
+    std::fs::hard_link(&p, &base).unwrap();
+    let img = Image::open_path(&p).unwrap();
+    assert_eq!(img.chain().len(), 1);
+    assert!(matches!(
+        img.backing().unwrap().state,
+        imgcheck_qcow2::BackingState::Loop(_)
+    ));
+    assert!(has(&report(&p, false), "qcow2.backing.loop"));
+}
+
+#[test]
+fn data_file_unavailable_is_an_error_and_blocks_the_guest() {
+    let (_d, p) = prepare("datafile.qcow2", |_| {});
+    std::fs::remove_file(p.parent().unwrap().join("datafile.data")).unwrap();
+    let img = Image::open_path(&p).unwrap();
+    assert!(matches!(
+        img.guest_blocked(),
+        Some(imgcheck_qcow2::GuestBlocked::DataFile(_))
+    ));
+    let r = check(&img, &CheckOptions::default());
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "qcow2.data_file.unavailable")
+        .unwrap();
+    assert_eq!(f.severity, imgcheck_core::Severity::Error);
+    assert!(f.message.contains("datafile.data"), "{}", f.message);
+    assert!(
+        f.hint
+            .as_ref()
+            .is_some_and(|h| h.to_string().contains("{image}"))
+    );
+    let (_c, clean) = prepare("datafile.qcow2", |_| {});
+    assert!(!has(&report(&clean, false), "qcow2.data_file.unavailable"));
+    assert_eq!(r.qemu_exit_code(), 1);
+}
+
+#[test]
+fn the_work_bound_stops_the_check_with_a_finding() {
+    let (_d, p) = prepare("v3.qcow2", |_| {});
+    let img = Image::open_path(&p).unwrap();
+    let r = check(
+        &img,
+        &CheckOptions {
+            budget: Some(Arc::new(imgcheck_core::Budget::new(100_000, 1000))),
+            ..CheckOptions::default()
+        },
+    );
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "qcow2.check.bound")
+        .unwrap_or_else(|| panic!("{:?}", r.findings));
+    assert!(f.message.contains("work bound"), "{}", f.message);
+    assert!(r.bound_hit && r.check_errors > 0);
+    assert_eq!(r.qemu_exit_code(), 1);
+    assert!(r.qemu_output("x").is_err());
 }

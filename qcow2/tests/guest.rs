@@ -34,6 +34,9 @@ fn guest_bytes_equal_qemu_img_convert() {
         if img.header().crypt_method != 0 {
             continue; // qemu-img needs the key; see encrypted_reads_fail
         }
+        if img.header().size > 1 << 30 {
+            continue; // an empty disk of petabytes: see reader.rs
+        }
         let ours = read_all(&Guest::new(Arc::clone(&img)));
         let theirs = qemu_raw(&p, None);
         assert_eq!(ours.len(), theirs.len(), "{name}: size");
@@ -41,8 +44,9 @@ fn guest_bytes_equal_qemu_img_convert() {
         assert!(first.is_none(), "{name}: first difference at {first:?}");
         compared += 1;
         for s in img.snapshots() {
-            let ours = read_all(&Guest::snapshot(Arc::clone(&img), &s.name).unwrap());
-            let theirs = qemu_raw(&p, Some(&s.name));
+            // By table position and by id: a name may be another's id.
+            let ours = read_all(&Guest::snapshot_at(Arc::clone(&img), s.index).unwrap());
+            let theirs = qemu_raw(&p, Some(&s.id));
             assert!(
                 ours == theirs,
                 "{name} snapshot {}: guest bytes differ",

@@ -109,6 +109,24 @@ qemu-img bitmap --add bitmap.qcow2 b0
 io bitmap.qcow2 'write -P 0xab 0 64k'
 qemu-img bitmap --add --granularity 65536 bitmap.qcow2 b1
 
+# What QEMU writes that a naive reader calls truncated: the last compressed
+# cluster's sector-rounded length runs past the end of the file (QEMU does
+# not pad it), and an extended-L2 write of one subcluster leaves the rest of
+# its cluster unwritten past the end of the file.
+qemu-img create -q -f qcow2 c-unpadded.qcow2 1M && io c-unpadded.qcow2 'write -c -P 0x3c 0 64k'
+qemu-img create -q -f qcow2 -o extended_l2=on extl2-2k.qcow2 1M && io extl2-2k.qcow2 'write -P 0x2b 0 2k'
+
+# A snapshot whose name is another snapshot's id: "1" must mean id 1.
+qemu-img create -q -f qcow2 snap-ambiguous.qcow2 1M
+io snap-ambiguous.qcow2 'write -P 0x61 0 64k'
+snap '2024-04-01 09:00:00' first snap-ambiguous.qcow2
+io snap-ambiguous.qcow2 'write -P 0x62 0 64k'
+snap '2024-04-02 09:00:00' 1 snap-ambiguous.qcow2
+io snap-ambiguous.qcow2 'write -P 0x63 0 64k'
+
+# An empty disk of 32 PiB: its emptiness must be known without a walk.
+qemu-img create -q -f qcow2 -o cluster_size=2M huge-empty.qcow2 32P
+
 # LUKS encryption (the key is public: this only tests detection).
 qemu-img create -q -f qcow2 --object secret,id=sec0,data=imgcheck \
   -o encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10 luks.qcow2 1M

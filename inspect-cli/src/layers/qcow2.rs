@@ -10,8 +10,7 @@ use imgcheck_core::{
     SnapshotFact, Space, Step, Strength, Target, human_size,
 };
 use imgcheck_qcow2::{
-    BackingState, CheckOptions, CheckReport, DataFile, Error, Guest, Image, OpenOptions,
-    QCOW2_MAGIC, check,
+    BackingState, CheckOptions, CheckReport, Error, Guest, Image, OpenOptions, QCOW2_MAGIC, check,
 };
 use serde_json::json;
 use std::path::Path;
@@ -41,33 +40,39 @@ impl Inspector for Qcow2 {
     fn inspect(&self, r: &Arc<dyn ReadAt>, cx: &Context<'_>) -> Inspected {
         let image = match open_image(Arc::clone(r), cx.options.origin.as_deref()) {
             Ok(i) => Arc::new(i),
-            Err(e) => return unopenable(&e),
+            Err(e) => return unopenable(&e, r),
         };
         let report = check(
             &image,
             &CheckOptions {
                 deep: cx.options.depth == Depth::Full,
                 check_backing: true,
+                ..CheckOptions::default()
             },
         );
+        let mut node = Inspected::new("qcow2", title(&image, &report));
+        node.findings.clone_from(&report.findings);
+        // The snapshot asked for: an exact id first, then a name, and a
+        // word when the id shadows another snapshot's name.
         let view = match &cx.options.snapshot {
-            Some(s) => Guest::snapshot(Arc::clone(&image), s).map(|g| {
-                let step = image
-                    .snapshots()
-                    .get(g.snapshot_index().unwrap_or(usize::MAX))
-                    .map(|sn| Step::Snapshot(format!("{}:{}", sn.id, sn.name)));
-                (g, step)
-            }),
+            Some(s) => match image.lookup_snapshot(s) {
+                Ok(l) => {
+                    if let Some(other) = l.also_name_of {
+                        node.findings.push(ambiguous(s, l.found, other));
+                    }
+                    let step = Step::Snapshot(l.found.label());
+                    Guest::snapshot_at(Arc::clone(&image), l.found.index).map(|g| (g, Some(step)))
+                }
+                Err(e) => Err(e),
+            },
             None => Ok((Guest::new(Arc::clone(&image)), None)),
         };
-        let mut t = title(&image, &report);
         if let Ok((g, _)) = &view
             && let Some(sn) = g.snapshot_index().and_then(|i| image.snapshots().get(i))
         {
-            t.push_str(&format!("; showing snapshot {} {:?}", sn.id, sn.name));
+            node.title
+                .push_str(&format!("; showing snapshot {}", sn.described()));
         }
-        let mut node = Inspected::new("qcow2", t);
-        node.findings.clone_from(&report.findings);
         node.details = details(&image, &report, cx.options.snapshot.as_deref());
         node.events = events(&image);
         node.facts.claimed_size = Some(image.header().size);
@@ -78,7 +83,7 @@ impl Inspector for Qcow2 {
                 id: s.id.clone(),
                 name: s.name.clone(),
                 disk_size: s.disk_size,
-                date: Some(i64::from(s.date_sec)),
+                date: s.date().map(i64::from),
             })
             .collect();
         node.facts.identities = image
@@ -91,7 +96,7 @@ impl Inspector for Qcow2 {
             .collect();
         node.children = backing_children(&image, &report);
         let (size, why_not) = match &view {
-            Ok((g, _)) => (g.len(), unreadable(&image)),
+            Ok((g, _)) => (g.len(), image.guest_blocked().map(|b| b.to_string())),
             Err(e) => {
                 // A snapshot that is there but whose table cannot be read
                 // is damage; one that is not there the pipeline refuses.
@@ -99,7 +104,7 @@ impl Inspector for Qcow2 {
                     node.findings.push(Finding::error(
                         "qcow2.snapshot.unreadable",
                         Layer::QCOW2,
-                        error_offset(e),
+                        e.offset(),
                         Space::File,
                         format!(
                             "snapshot {:?} cannot be shown: {e}",
@@ -133,32 +138,30 @@ impl Inspector for Qcow2 {
     }
 }
 
-/// Why the guest disk does not read as the guest would see it: judging a
-/// table and filesystems from zeros (a broken backing chain), ciphertext
-/// or a missing data file would invent damage.
-fn unreadable(image: &Image) -> Option<String> {
-    if image.header().crypt_method != 0 {
-        return Some("the guest data is encrypted, and imgcheck reads no keys".into());
-    }
-    if let Some(DataFile::Unavailable(w)) = image.data_file() {
-        return Some(format!(
-            "its external data file is unavailable ({w}), so the guest data cannot be read"
-        ));
-    }
-    image.chain().iter().find_map(|b| match &b.state {
-        BackingState::Missing(_)
-        | BackingState::Unreadable(_)
-        | BackingState::Loop(_)
-        | BackingState::TooDeep => Some(
-            "its backing chain is broken, so the clusters this image does not hold cannot be read"
-                .to_string(),
+/// `--snapshot X` where X is one snapshot's id and another's name: the id
+/// wins (as QEMU's own lookup by id), and the report says so.
+fn ambiguous(
+    asked: &str,
+    found: &imgcheck_qcow2::Snapshot,
+    other: &imgcheck_qcow2::Snapshot,
+) -> Finding {
+    Finding::info(
+        "qcow2.snapshot.ambiguous",
+        Layer::QCOW2,
+        found.entry_offset,
+        Space::File,
+        format!(
+            "{:?} is the id of snapshot {} and also the name of snapshot {}; this report shows the one with that id",
+            asked.chars().take(imgcheck_qcow2::SHOWN_NAME_CHARS).collect::<String>(),
+            found.described(),
+            other.described()
         ),
-        BackingState::NotFollowed => Some(
-            "its backing file was not opened, so the clusters this image does not hold cannot be read"
-                .to_string(),
-        ),
-        BackingState::Qcow2(_) | BackingState::Raw(_) => None,
-    })
+    )
+    .with_hint(
+        Hint::read_only(format!("imgcheck --snapshot {} {{image}}", quoted(&other.id)))
+            .on(Target::Image)
+            .because("the other snapshot, by its id"),
+    )
 }
 
 /// How next steps reach the guest disk: qemu-nbd, read-only, with the
@@ -168,7 +171,12 @@ fn attach(snapshot: Option<&str>, view: &Result<(Guest, Option<Step>), Error>) -
         (Some(_), Ok((g, Some(_)))) => g
             .snapshot_index()
             .and_then(|i| g.image().snapshots().get(i))
-            .map_or(String::new(), |s| format!(" --load-snapshot={}", s.id)),
+            .map_or(String::new(), |s| {
+                format!(
+                    " --load-snapshot={}",
+                    quoted(&format!("snapshot.id={}", s.id))
+                )
+            }),
         _ => String::new(),
     };
     Attach {
@@ -183,81 +191,75 @@ fn attach(snapshot: Option<&str>, view: &Result<(Guest, Option<Step>), Error>) -
     }
 }
 
+/// `s` as one shell word: an id or a name comes from the image, and a
+/// hint is a command someone pastes.
+fn quoted(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-=:,/+@".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 fn open_image(file: Arc<dyn ReadAt>, origin: Option<&Path>) -> Result<Image, Error> {
     // Backing files resolve against the image's own directory.
     let path = origin.filter(|p| !p.as_os_str().is_empty());
     Image::open_with(file, path, &OpenOptions::default())
 }
 
-/// The error inside the "in file X" wrapper: the report names the file.
-fn inner(e: &Error) -> &Error {
-    match e {
-        Error::InFile { source, .. } => inner(source),
-        e => e,
-    }
-}
-
-/// Where in the file the structure an open error names is.
-fn error_offset(e: &Error) -> u64 {
-    match inner(e) {
-        Error::Read { source, .. } => source.offset,
-        Error::UnsupportedVersion { .. } => 4,
-        Error::InvalidHeader { offset, .. } | Error::LimitExceeded { offset, .. } => *offset,
-        _ => 0,
-    }
-}
-
-/// An image with the qcow2 magic that does not open: damage, so a
-/// finding (the fatal errors are for files that cannot be read at all) —
-/// except a qcow image of version 1, QEMU's format before qcow2 with the
-/// same magic, which is sound but not read here: a warning that nothing
-/// inside was checked, not damage.
-fn unopenable(e: &Error) -> Inspected {
-    let e = inner(e);
-    let legacy = matches!(e, Error::UnsupportedVersion { version: 1 });
+/// An image with the qcow2 magic that does not open: damage (a header
+/// value QEMU refuses, a file too short for its header) is a finding at
+/// its offset, and the file is still read as raw so what it holds is
+/// identified by signature; a QCOW version 1 image (the format before
+/// qcow2, same magic, sound) is a warning that nothing inside was
+/// checked; a read the storage failed stays an error of the file.
+fn unopenable(e: &Error, file: &Arc<dyn ReadAt>) -> Inspected {
+    let e = e.inner();
+    let legacy = matches!(e, Error::QcowV1);
     let title = if legacy {
-        "qcow (version 1) image: the format before qcow2, not read by imgcheck".to_string()
+        "QCOW version 1 image: the format before qcow2, not checked".to_string()
     } else {
         format!("qcow2 image that cannot be opened: {e}")
     };
     let mut node = Inspected::new("qcow2", title);
-    node.findings.push(if legacy {
-        Finding::warning(
-            "qcow2.header.version_1",
-            Layer::QCOW2,
-            error_offset(e),
-            Space::File,
-            "the image is qcow version 1, the format before qcow2; imgcheck reads qcow2 only, so nothing inside it was checked",
-        )
-        .with_hint(
-            Hint::read_only("qemu-img convert -O qcow2 {image} converted.qcow2")
-                .on(Target::Image)
-                .because("a qcow2 copy imgcheck can check; the original is only read"),
-        )
-    } else {
-        Finding::error(
-            "qcow2.open.failed",
-            Layer::QCOW2,
-            error_offset(e),
-            Space::File,
-            format!("the image has the qcow2 magic but cannot be opened: {e}"),
-        )
-        .with_hint(
-            Hint::read_only("qemu-img check {image}")
-                .on(Target::Image)
-                .because("says whether QEMU can open it at all"),
-        )
-    });
+    node.findings.push(e.finding());
     node.facts.guest = Some(GuestDisk {
         readable: false,
         why_not: Some(if legacy {
-            "imgcheck does not read qcow version 1 images".to_string()
+            "imgcheck does not read QCOW version 1 images".to_string()
         } else {
-            format!("the qcow2 image cannot be opened ({e})")
+            format!(
+                "the qcow2 image cannot be opened ({e}){}",
+                if e.is_damage() {
+                    "; the file was read as raw for what it holds"
+                } else {
+                    ""
+                }
+            )
         }),
         size: 0,
         attach: None,
     });
+    if e.is_damage() {
+        // What can still be learned: the bytes as they are, for the
+        // signatures of what the file really holds.
+        // As the raw container hands it out: a disk, so a partition table
+        // is looked for before a filesystem's backup superblocks.
+        node.children.push(Child {
+            step: Step::Other("file read as raw".into()),
+            reader: Arc::clone(file),
+            extent: Extent::Mapped,
+            expect: Expect {
+                contents: Promise::Disk,
+                type_name: None,
+            },
+            node: None,
+            descend: true,
+        });
+    }
     node
 }
 
@@ -294,8 +296,11 @@ fn backing_children(image: &Image, report: &CheckReport) -> Vec<Child> {
                 node: Some(ChildNode {
                     kind: "qcow2 backing".into(),
                     title: format!(
-                        "{} (depth {}): {} corruptions, {} leaks",
-                        b.name, b.depth, r.corruptions, r.leaks
+                        "{} (depth {}): {}, {}",
+                        b.name,
+                        b.depth,
+                        plural(r.corruptions, "corruption"),
+                        plural(r.leaks, "leak")
                     ),
                     findings,
                     details: json!({
@@ -313,30 +318,111 @@ fn backing_children(image: &Image, report: &CheckReport) -> Vec<Child> {
 }
 
 fn events(image: &Image) -> Vec<Event> {
-    image
-        .snapshots()
+    let snaps = image.snapshots();
+    let mut out: Vec<Event> = snaps
         .iter()
-        .map(|s| Event {
-            time: i64::from(s.date_sec),
-            source: format!("qcow2 snapshot {} {:?}", s.id, s.name),
-            what: format!(
-                "internal snapshot taken (VM clock {} s, VM state {} bytes)",
-                s.vm_clock_nsec.checked_div(1_000_000_000).unwrap_or(0),
-                s.vm_state_size
-            ),
+        .filter_map(|s| {
+            let time = i64::from(s.date()?);
+            Some(Event {
+                time,
+                source: format!("qcow2 snapshot {}", s.described()),
+                what: format!(
+                    "internal snapshot taken (VM clock {} s, VM state {} bytes)",
+                    s.vm_clock_nsec.checked_div(1_000_000_000).unwrap_or(0),
+                    s.vm_state_size
+                ),
+            })
         })
-        .collect()
+        .take(MAX_SNAPSHOTS_LISTED)
+        .collect();
+    let dated = snaps.iter().filter(|s| s.date().is_some()).count();
+    if let Some(last) = out.last().map(|e| e.time)
+        && dated > MAX_SNAPSHOTS_LISTED
+    {
+        out.push(Event {
+            time: last,
+            source: "qcow2 snapshot table".into(),
+            what: format!(
+                "and {} more snapshots, not listed (at most {MAX_SNAPSHOTS_LISTED} are)",
+                dated.saturating_sub(MAX_SNAPSHOTS_LISTED)
+            ),
+        });
+    }
+    out
 }
 
-/// `--all-snapshots`: the internal snapshots of `file` as `(id, name)`,
-/// in table order.
-pub fn snapshots(file: Arc<dyn ReadAt>, path: &Path) -> Result<Vec<(String, String)>, String> {
-    let image = open_image(file, Some(path)).map_err(|e| e.to_string())?;
-    Ok(image
-        .snapshots()
-        .iter()
-        .map(|s| (s.id.clone(), s.name.clone()))
-        .collect())
+/// Snapshots listed one by one in a report (timeline, details); a table
+/// of 65,536 is summarised past this, the check still covers them all.
+pub const MAX_SNAPSHOTS_LISTED: usize = 256;
+
+/// Snapshots of one image `--all-snapshots` inspects one by one: each is a
+/// whole walk of its guest disk.
+pub const MAX_SNAPSHOT_REPORTS: usize = 64;
+
+/// `--all-snapshots`: the ids of the snapshots of `file` to inspect one by
+/// one, in table order (ids come first in the lookup, so a name that is
+/// another's id cannot redirect one), and notes on the ones that are not (sharing another's
+/// disk, an id already taken, past [`MAX_SNAPSHOT_REPORTS`]); or why none
+/// is: the table cannot be read (QEMU refuses it too) or the image does
+/// not open.
+pub fn snapshot_items(
+    file: Arc<dyn ReadAt>,
+    path: &Path,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    let image = open_image(file, Some(path)).map_err(|e| e.inner().to_string())?;
+    let table = image.snapshot_table();
+    if !table.readable() {
+        let why = table
+            .qemu
+            .as_ref()
+            .map(|q| format!("QEMU: \"{}\"", q.message))
+            .or_else(|| table.error.as_ref().map(|e| e.1.clone()))
+            .unwrap_or_default();
+        return Err(format!(
+            "its snapshot table cannot be read ({why}); the check reports it, and no snapshot is shown"
+        ));
+    }
+    let mut items: Vec<String> = Vec::new();
+    let mut notes = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    let mut disks: std::collections::HashMap<(u64, u32), String> = std::collections::HashMap::new();
+    let mut skipped = 0usize;
+    for s in image.snapshots() {
+        if !ids.insert(s.id.clone()) {
+            notes.push(format!(
+                "snapshot {} repeats an id; only the first with it can be selected",
+                s.described()
+            ));
+            continue;
+        }
+        if usize::from(s.id_len) > s.id.len() {
+            notes.push(format!(
+                "snapshot {} has an id too long to select it by",
+                s.described()
+            ));
+            continue;
+        }
+        if let Some(first) = disks.get(&(s.l1_table_offset, s.l1_size)) {
+            notes.push(format!(
+                "snapshot {} shows the same disk as snapshot {first} (one L1 table)",
+                s.described()
+            ));
+            continue;
+        }
+        if items.len() >= MAX_SNAPSHOT_REPORTS {
+            skipped = skipped.saturating_add(1);
+            continue;
+        }
+        disks.insert((s.l1_table_offset, s.l1_size), s.described());
+        items.push(s.id.clone());
+    }
+    if skipped > 0 {
+        notes.push(format!(
+            "{skipped} more snapshots not shown one by one: at most {MAX_SNAPSHOT_REPORTS} are (bound)"
+        ));
+    }
+    notes.truncate(MAX_SNAPSHOTS_LISTED);
+    Ok((items, notes))
 }
 
 /// `--qemu-compat`: exactly `qemu-img check --output=json`'s object for
@@ -350,10 +436,18 @@ pub fn qemu_check(
     let name = path.display().to_string();
     let code = |c: i32| u8::try_from(c).unwrap_or(1);
     let image = open_image(file, Some(path)).map_err(|e| {
-        (
-            format!("Could not open '{name}': {e}"),
-            code(e.qemu_exit_code()),
-        )
+        let c = e.qemu_exit_code();
+        // Not probed as qcow2 (too short, QCOW version 1, …): qemu-img
+        // takes it for a format without checks.
+        let msg = if c == 63 {
+            "This image format does not support checks".to_string()
+        } else {
+            format!(
+                "Could not open '{name}': {}",
+                e.qemu_message().unwrap_or_else(|| e.inner().to_string())
+            )
+        };
+        (msg, code(c))
     })?;
     // qemu-img check checks only the top image.
     let report = check(
@@ -361,12 +455,15 @@ pub fn qemu_check(
         &CheckOptions {
             deep: false,
             check_backing: false,
+            ..CheckOptions::default()
         },
     );
-    if let Some(why) = &report.qemu_open_failure {
-        return Err((format!("Could not open '{name}': {why}"), 1));
-    }
-    Ok((report.qemu_json(&name), code(report.qemu_exit_code())))
+    // When qemu-img cannot open the image, or its check stops, it prints
+    // no JSON: only the message and exit 1.
+    report
+        .qemu_output(&name)
+        .map(|j| (j, code(report.qemu_exit_code())))
+        .map_err(|m| (m, code(report.qemu_exit_code())))
 }
 
 fn title(image: &Image, r: &CheckReport) -> String {
@@ -401,10 +498,16 @@ fn title(image: &Image, r: &CheckReport) -> String {
         });
     }
     t.push_str(&format!(
-        ", {} corruptions, {} leaks",
-        r.corruptions, r.leaks
+        ", {}, {}",
+        plural(r.corruptions, "corruption"),
+        plural(r.leaks, "leak")
     ));
     t
+}
+
+/// `n thing` or `n things`.
+fn plural(n: u64, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
 }
 
 fn verdict(r: &CheckReport) -> &'static str {
@@ -443,7 +546,7 @@ fn details(image: &Image, r: &CheckReport, snapshot: Option<&str>) -> serde_json
             let (state, size) = match &b.state {
                 BackingState::Qcow2(img) => ("qcow2".to_string(), Some(img.header().size)),
                 BackingState::Raw(f) => ("raw".to_string(), Some(f.len())),
-                other => (format!("{other:?}"), None),
+                other => (other.to_string(), None),
             };
             let check = r.backing.get(i).and_then(|c| c.report.as_ref());
             json!({
@@ -458,14 +561,15 @@ fn details(image: &Image, r: &CheckReport, snapshot: Option<&str>) -> serde_json
             })
         })
         .collect();
-    let snapshots: Vec<_> = image
-        .snapshots()
+    let all = image.snapshots();
+    let snapshots: Vec<_> = all
         .iter()
+        .take(MAX_SNAPSHOTS_LISTED)
         .map(|s| {
             json!({
-                "id": s.id,
-                "name": s.name,
-                "date-sec": s.date_sec,
+                "id": s.shown_id(),
+                "name": s.shown_name(),
+                "date-sec": s.date(),
                 "date-nsec": s.date_nsec,
                 "vm-clock-nsec": s.vm_clock_nsec,
                 "vm-state-size": s.vm_state_size,
@@ -477,6 +581,7 @@ fn details(image: &Image, r: &CheckReport, snapshot: Option<&str>) -> serde_json
             })
         })
         .collect();
+    let not_listed = all.len().saturating_sub(MAX_SNAPSHOTS_LISTED);
     json!({
         "header": h,
         "cluster-size": h.cluster_size(),
@@ -485,8 +590,22 @@ fn details(image: &Image, r: &CheckReport, snapshot: Option<&str>) -> serde_json
         "counters": counters(r),
         "verdict": verdict(r),
         "snapshots": snapshots,
+        "snapshots-not-listed": not_listed,
         "viewing-snapshot": snapshot,
         "backing-chain": chain,
         "data-file": h.extensions.data_file,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn ids_from_the_image_are_one_shell_word() {
+        assert_eq!(quoted("snapshot.id=1"), "snapshot.id=1");
+        assert_eq!(quoted("1; rm -rf ~"), "'1; rm -rf ~'");
+        assert_eq!(quoted("it's"), "'it'\\''s'");
+        assert_eq!(quoted(""), "''");
+    }
 }

@@ -126,8 +126,14 @@ impl Ctx<'_> {
         }
         let end = offset.saturating_add(size);
         self.r.highest_referenced_end = self.r.highest_referenced_end.max(end);
-        // The last cluster may be partly past EOF; a whole cluster may not.
-        if end >= self.file_len.saturating_add(self.cs) {
+        // Metadata is written whole, so all of it is needed; what of a
+        // data cluster is needed the walk works out itself.
+        if class != CLASS_DATA {
+            self.needed_end = self.needed_end.max(end);
+        }
+        // The last cluster may be partly past EOF; a whole cluster may
+        // not. QEMU sees the file's length rounded up to a sector.
+        if end >= self.file_len.next_multiple_of(512).saturating_add(self.cs) {
             self.r.corruptions = self.r.corruptions.saturating_add(self.weight);
             let file_len = self.file_len;
             self.sink.push_with(

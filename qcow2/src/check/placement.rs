@@ -17,7 +17,6 @@ use std::collections::HashMap;
 pub(super) fn refcounts_past_eof(c: &mut Ctx<'_>, disk: &DiskRefcounts<'_>) {
     let h = c.h;
     let cs = c.cs;
-    let img = c.img;
     let first_past = u64_of(c.counts.len());
     let rb_entries = 1u64 << disk.rb_bits;
     let mut past = 0u64;
@@ -46,8 +45,12 @@ pub(super) fn refcounts_past_eof(c: &mut Ctx<'_>, disk: &DiskRefcounts<'_>) {
             }
             continue;
         }
-        let Ok((block, _)) = read_zero_filled(img.file().as_ref(), off, cs, cs) else {
-            continue;
+        let block = match read_zero_filled(c.file, off, cs, cs) {
+            Ok((b, _)) => b,
+            Err(e) => {
+                c.read_failed("refcount block", off, &e);
+                continue;
+            }
         };
         let mut n = 0u64;
         let mut k0 = None;
@@ -71,47 +74,69 @@ pub(super) fn refcounts_past_eof(c: &mut Ctx<'_>, disk: &DiskRefcounts<'_>) {
             Severity::Warning,
             "qcow2.refcount.past_eof",
             k.saturating_mul(cs),
-            format!("{past} clusters past the end of the file ({} bytes) have non-zero refcounts, the first cluster {k} at {:#x}; qemu-img check does not look there (was the file truncated?)", c.file_len, k.saturating_mul(cs)),
+            format!("{} past the end of the file ({} bytes) {} non-zero refcounts, the first cluster {k} at {:#x}; qemu-img check does not look there (was the file truncated?)", plural(past, "cluster"), c.file_len, if past == 1 { "has" } else { "have" }, k.saturating_mul(cs)),
         );
     }
 }
 
-/// Structures referencing bytes past the end of the file: how much is
-/// missing and how much of the current disk is lost with it.
+/// `n thing` or `n things`.
+pub(super) fn plural(n: u64, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
+}
+
+/// A file shorter than the bytes the image needs: how much is missing
+/// and how much of the current disk is lost with it. A reference that
+/// only runs past the end (the unpadded tail of a compressed cluster, the
+/// unwritten subclusters of an extended-L2 cluster) is not truncation:
+/// QEMU reads those bytes as zeros and needs none of them.
 pub(super) fn truncation(c: &mut Ctx<'_>, lost: &LostData) {
     let h = c.h;
-    let cs = c.cs;
-    if c.r.highest_referenced_end > c.file_len {
-        let mut f = Finding::error(
-            "qcow2.file.truncated",
-            Layer::QCOW2,
-            c.file_len,
-            Space::File,
-            format!(
-                "the file is {} bytes but structures reference bytes up to {:#x}: {} bytes missing; {} guest bytes of the current disk are lost ({} clusters){}{}",
-                c.file_len,
-                c.r.highest_referenced_end,
-                c.r.highest_referenced_end.saturating_sub(c.file_len),
-                lost.clusters.saturating_mul(cs),
-                lost.clusters,
-                lost.first_guest.map_or(String::new(), |g| format!(
-                    ", the first at guest offset {g:#x}"
-                )),
-                if c.r.lost_l2_tables > 0 {
-                    format!(
-                        "; {} L2 tables are missing too, each mapping up to {} guest bytes",
-                        c.r.lost_l2_tables,
-                        h.bytes_per_l1_entry()
-                    )
-                } else {
-                    String::new()
-                }
-            ),
-        );
-        f.hint = hint_for("qcow2.file.truncated");
-        c.sink.push_f(f);
+    c.r.lost_guest_bytes = lost.bytes;
+    if c.needed_end <= c.file_len && lost.bytes == 0 {
+        return;
     }
-    c.r.lost_guest_bytes = lost.clusters.saturating_mul(cs);
+    let mut f = Finding::error(
+        "qcow2.file.truncated",
+        Layer::QCOW2,
+        c.file_len,
+        Space::File,
+        format!(
+            "the file is {} bytes but the image needs bytes up to {:#x}: {} missing; {} of the current disk {} lost{}{}",
+            c.file_len,
+            c.needed_end.max(c.file_len),
+            plural(c.needed_end.saturating_sub(c.file_len), "byte"),
+            plural(lost.bytes, "guest byte"),
+            if lost.bytes == 1 { "is" } else { "are" },
+            if lost.bytes > 0 {
+                format!(
+                    " (in {}), the first at guest offset {:#x}",
+                    plural(
+                        lost.clusters,
+                        if h.extended_l2() {
+                            "(sub)cluster"
+                        } else {
+                            "cluster"
+                        }
+                    ),
+                    lost.first_guest.unwrap_or(0)
+                )
+            } else {
+                String::new()
+            },
+            if c.r.lost_l2_tables > 0 {
+                format!(
+                    "; {} {} missing too, each mapping up to {} guest bytes",
+                    plural(c.r.lost_l2_tables, "L2 table"),
+                    if c.r.lost_l2_tables == 1 { "is" } else { "are" },
+                    h.bytes_per_l1_entry()
+                )
+            } else {
+                String::new()
+            }
+        ),
+    );
+    f.hint = hint_for("qcow2.file.truncated");
+    c.sink.push_f(f);
 }
 
 pub(super) fn overlap_checks(c: &mut Ctx<'_>) {

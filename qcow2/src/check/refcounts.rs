@@ -5,7 +5,6 @@
 use super::Ctx;
 use super::counts::CLASS_META;
 use crate::entries::*;
-use crate::image::*;
 use crate::limits::*;
 use imgcheck_core::bytes::{be16, be32, be64, u64_of, usize_of};
 use imgcheck_core::{ReadAt, Severity};
@@ -25,15 +24,34 @@ pub(super) struct DiskRefcounts<'a> {
     /// Per refcount table index below the scanned range: the block
     /// cannot be read (QEMU: "Can't get refcount").
     bad: Vec<bool>,
+    /// Refcount blocks whose read failed (offset and why), each once.
+    pub(super) failed: Vec<(u64, u64, RefblockError)>,
     scanned: u64,
     /// One refcount block's bytes and its decoded entries, reused.
     buf: Vec<u8>,
     vals: Vec<u64>,
 }
 
+/// Why a refcount block could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum RefblockError {
+    /// Its offset is not cluster aligned (QEMU refuses to read it).
+    Unaligned,
+    /// Reading it failed; the message says how, `io` whether the
+    /// storage failed it (rather than the work bound).
+    Read {
+        /// What failed.
+        msg: String,
+        /// The storage failed the read.
+        io: bool,
+        /// The work bound refused it.
+        budget: bool,
+    },
+}
+
 impl DiskRefcounts<'_> {
     /// On-disk refcount of `cluster`; `Err` when its refblock offset is
-    /// unaligned (QEMU: "Can't get refcount").
+    /// unaligned or it cannot be read (QEMU: "Can't get refcount").
     pub(super) fn get(&mut self, cluster: u64) -> Result<u64, ()> {
         let idx = cluster >> self.rb_bits;
         let Some(&e) = self.reftable.get(usize_of(idx)) else {
@@ -68,7 +86,7 @@ impl DiskRefcounts<'_> {
     /// Reads refcount block `idx` of the table into `self.vals` (all
     /// zeros when there is none); `Err` when its offset is unaligned or
     /// it cannot be read, as [`DiskRefcounts::get`] answers.
-    fn load(&mut self, idx: u64) -> Result<(), ()> {
+    fn load(&mut self, idx: u64) -> Result<(), RefblockError> {
         let n = usize_of(1u64 << self.rb_bits);
         self.vals.clear();
         let off = self
@@ -80,9 +98,19 @@ impl DiskRefcounts<'_> {
             return Ok(());
         }
         if !off.is_multiple_of(self.cluster_size) {
-            return Err(());
+            return Err(RefblockError::Unaligned);
         }
-        read_cluster_into(self.file, off, self.cluster_size, &mut self.buf).map_err(|_| ())?;
+        if let Err(e) = read_cluster_into(self.file, off, self.cluster_size, &mut self.buf) {
+            let err = RefblockError::Read {
+                msg: e.to_string(),
+                io: matches!(e.kind, imgcheck_core::ReadErrorKind::Io(_)),
+                budget: matches!(e.kind, imgcheck_core::ReadErrorKind::Budget { .. }),
+            };
+            if !self.failed.iter().any(|f| f.1 == off) {
+                self.failed.push((idx, off, err.clone()));
+            }
+            return Err(err);
+        }
         decode_block(&self.buf, self.order, &mut self.vals);
         self.vals.resize(n, 0);
         Ok(())
@@ -196,8 +224,7 @@ impl<'a> DiskRefcounts<'a> {
     pub(super) fn read(c: &mut Ctx<'a>) -> DiskRefcounts<'a> {
         let h = c.h;
         let cs = c.cs;
-        let img: &'a Image = c.img;
-        let file: &'a dyn ReadAt = img.file().as_ref();
+        let file: &'a dyn ReadAt = c.file;
         let rt_entries = h.refcount_table_entries();
         c.inc(
             h.refcount_table_offset,
@@ -213,13 +240,7 @@ impl<'a> DiskRefcounts<'a> {
         ) {
             Ok((b, _)) => b.chunks_exact(8).map(|x| be64(x, 0)).collect(),
             Err(e) => {
-                c.r.check_errors = c.r.check_errors.saturating_add(1);
-                c.sink.push(
-                    Severity::Error,
-                    "qcow2.check.io",
-                    h.refcount_table_offset,
-                    format!("refcount table: {e}"),
-                );
+                c.read_failed("refcount table", h.refcount_table_offset, &e);
                 Vec::new()
             }
         };
@@ -238,8 +259,30 @@ impl<'a> DiskRefcounts<'a> {
             scanned: 0,
             buf: Vec::new(),
             vals: Vec::new(),
+            failed: Vec::new(),
         };
         disk.scan(u64_of(c.counts.len()));
+        // A refcount block the storage did not give: the COPIED checks and
+        // the comparison cannot use it, and the verdict must not be clean.
+        for (idx, off, e) in disk.failed.clone() {
+            if let RefblockError::Read { msg, io, budget } = e {
+                if budget {
+                    c.bound("refcount block", off);
+                    continue;
+                }
+                c.r.check_errors = c.r.check_errors.saturating_add(1);
+                c.sink.push(
+                    Severity::Error,
+                    "qcow2.check.io",
+                    off,
+                    format!("reading refcount block {idx} at {off:#x} failed: {msg}; the refcounts it holds were not compared and their COPIED flags not checked"),
+                );
+                if io {
+                    c.r.qemu_abort
+                        .get_or_insert_with(|| "Input/output error".into());
+                }
+            }
+        }
         disk
     }
 }
@@ -320,10 +363,28 @@ pub(super) fn compare(c: &mut Ctx<'_>, disk: &mut DiskRefcounts<'_>) {
     while base < total {
         let end = base.saturating_add(per).min(total);
         let idx = base >> disk.rb_bits;
-        if disk.load(idx).is_err() {
+        if let Err(err) = disk.load(idx) {
+            let rb = disk
+                .reftable
+                .get(usize_of(idx))
+                .map_or(0, |&e| e & REFT_OFFSET_MASK);
+            let why = match &err {
+                RefblockError::Unaligned => {
+                    format!("its refcount block offset {rb:#x} is not cluster aligned")
+                }
+                RefblockError::Read { msg, .. } => {
+                    format!("reading its refcount block at {rb:#x} failed: {msg}")
+                }
+            };
+            // QEMU counts one check error per cluster ("Can't get refcount").
             for k in base..end {
                 c.r.check_errors = c.r.check_errors.saturating_add(1);
-                c.sink.push_with(Severity::Error, "qcow2.check.refcount_unreadable", k.saturating_mul(cs), || format!("the refcount of cluster {k} cannot be read: its refcount block offset is not cluster aligned"));
+                c.sink.push_with(
+                    Severity::Error,
+                    "qcow2.check.refcount_unreadable",
+                    k.saturating_mul(cs),
+                    || format!("the refcount of cluster {k} cannot be read: {why}"),
+                );
             }
             base = end;
             continue;

@@ -8,18 +8,23 @@ use super::counts::CLASS_META;
 use super::walk::{Refs, Source};
 use crate::entries::*;
 use crate::limits::*;
-use imgcheck_core::{ReadAt, Severity};
+use imgcheck_core::Severity;
+use std::collections::{HashMap, HashSet};
 
 /// Walks the L1 table of every snapshot into `refs` and reports the
 /// snapshot table's own problems; returns the indexes of the snapshots
 /// whose L1 table was walked.
-pub(super) fn walk_snapshots(c: &mut Ctx<'_>, refs: &mut Refs) -> Vec<usize> {
+pub(super) fn walk_snapshots(c: &mut Ctx<'_>, refs: &mut Refs) -> HashSet<usize> {
     let h = c.h;
     let cs = c.cs;
     let file_len = c.file_len;
     let img = c.img;
-    let file: &dyn ReadAt = img.file().as_ref();
+    let file = c.file;
     let table = img.snapshot_table();
+    if let Some(q) = &table.qemu {
+        // qemu-img check stops here ("Check failed: File too large").
+        c.r.qemu_abort.get_or_insert_with(|| q.errno.to_string());
+    }
     if h.has_data_file() && h.nb_snapshots > 0 {
         c.corruption(
             "qcow2.snapshot.with_data_file",
@@ -33,44 +38,49 @@ pub(super) fn walk_snapshots(c: &mut Ctx<'_>, refs: &mut Refs) -> Vec<usize> {
     // Snapshots sharing one L1 table (same offset and size) are walked
     // once with a weight; the total walked is bounded.
     let mut groups: Vec<((u64, u32), u64, usize)> = Vec::new();
-    let mut snap_l1s: Vec<usize> = Vec::new();
+    let mut group_of: HashMap<(u64, u32), usize> = HashMap::new();
+    let mut snap_l1s: HashSet<usize> = HashSet::new();
     for s in &table.snapshots {
         if !s.l1_table_offset.is_multiple_of(cs) {
-            c.corruption(
-                "qcow2.snapshot.l1_unaligned",
-                s.entry_offset,
+            c.corruption_with("qcow2.snapshot.l1_unaligned", s.entry_offset, || {
                 format!(
-                    "snapshot {} ({}) has its L1 table at {:#x}, which is not cluster aligned",
-                    s.id, s.name, s.l1_table_offset
-                ),
-            );
+                    "snapshot {} has its L1 table at {:#x}, which is not cluster aligned",
+                    s.described(),
+                    s.l1_table_offset
+                )
+            });
             continue;
         }
         if u64::from(s.l1_size).saturating_mul(8) > MAX_L1_BYTES {
-            c.corruption(
+            c.corruption_with(
                 "qcow2.snapshot.l1_too_large",
                 s.entry_offset.saturating_add(8),
-                format!(
-                    "snapshot {} ({}) has an L1 table of {} entries, more than {}",
-                    s.id,
-                    s.name,
-                    s.l1_size,
-                    MAX_L1_BYTES / 8
-                ),
+                || {
+                    format!(
+                        "snapshot {} has an L1 table of {} entries, more than {}",
+                        s.described(),
+                        s.l1_size,
+                        MAX_L1_BYTES / 8
+                    )
+                },
             );
             continue;
         }
-        snap_l1s.push(s.index);
-        match groups
-            .iter_mut()
-            .find(|g| g.0 == (s.l1_table_offset, s.l1_size))
-        {
+        snap_l1s.insert(s.index);
+        let key = (s.l1_table_offset, s.l1_size);
+        match group_of.get(&key).and_then(|&g| groups.get_mut(g)) {
             Some(g) => g.1 = g.1.saturating_add(1),
-            None => groups.push(((s.l1_table_offset, s.l1_size), 1, s.index)),
+            None => {
+                group_of.insert(key, groups.len());
+                groups.push((key, 1, s.index));
+            }
         }
     }
     let mut l1_budget = MAX_CHECK_L1_BYTES;
     for ((off, size), weight, index) in groups {
+        if !c.visit("snapshot L1 table", off) {
+            break;
+        }
         let bytes = u64::from(size)
             .saturating_mul(8)
             .min(file_len.saturating_sub(off));
@@ -86,15 +96,7 @@ pub(super) fn walk_snapshots(c: &mut Ctx<'_>, refs: &mut Refs) -> Vec<usize> {
                 c.walk_l1(&l1, Source::Snapshot(index), refs);
                 c.weight = 1;
             }
-            Err(e) => {
-                c.r.check_errors = c.r.check_errors.saturating_add(1);
-                c.sink.push(
-                    Severity::Error,
-                    "qcow2.check.io",
-                    off,
-                    format!("snapshot {index} L1 table: {e}"),
-                );
-            }
+            Err(e) => c.read_failed(&format!("L1 table of snapshot {index}"), off, &e),
         }
     }
     if let Some(off) = table.past_eof {
@@ -108,18 +110,45 @@ pub(super) fn walk_snapshots(c: &mut Ctx<'_>, refs: &mut Refs) -> Vec<usize> {
             *off,
             format!("snapshot table cannot be read: {msg}"),
         );
+    } else if let Some(q) = &table.qemu
+        && table.overhanging == 0
+        && table.extra_too_large.is_empty()
+    {
+        c.sink.push(
+            Severity::Error,
+            "qcow2.snapshot.table_broken",
+            q.offset,
+            format!(
+                "QEMU cannot read the snapshot table (\"{}\"): no snapshot can be loaded and qemu-img check stops",
+                q.message
+            ),
+        );
     }
     if table.overhanging > 0 {
-        c.weight = u64::from(table.overhanging);
-        c.corruption(
+        // qemu-img check stops (only -r all discards the overhang).
+        c.sink.push(
+            Severity::Error,
             "qcow2.snapshot.too_many",
             60,
             format!(
-                "nb_snapshots is {}, more than the {MAX_SNAPSHOTS} allowed; {} snapshots overhang",
+                "nb_snapshots is {}, more than the {MAX_SNAPSHOTS} QEMU allows; it refuses the snapshot table, and {} snapshots overhang",
                 h.nb_snapshots, table.overhanging
             ),
         );
-        c.weight = 1;
+    }
+    for &i in &table.extra_too_large {
+        let off = table
+            .snapshots
+            .get(i)
+            .map_or(h.snapshots_offset, |s| s.entry_offset);
+        c.sink.push(
+            Severity::Error,
+            "qcow2.snapshot.extra_too_large",
+            off.saturating_add(36),
+            format!(
+                "snapshot table entry {i} has more than the {MAX_SNAPSHOT_EXTRA_DATA} bytes of extra data QEMU reads; it refuses the snapshot table (qemu-img check -r all drops the excess)"
+            ),
+        );
     }
     for &i in &table.incomplete_extra {
         let off = table
@@ -140,16 +169,27 @@ pub(super) fn walk_snapshots(c: &mut Ctx<'_>, refs: &mut Refs) -> Vec<usize> {
 
 /// What each snapshot recorded about its disk against the header and its
 /// own L1 table (qemu-img check compares neither).
-pub(super) fn snapshot_size_checks(c: &mut Ctx<'_>, snap_l1s: &[usize]) {
+pub(super) fn snapshot_size_checks(c: &mut Ctx<'_>, snap_l1s: &HashSet<usize>) {
     let h = c.h;
     for s in c.img.snapshots() {
         if let Some(ds) = s.disk_size {
             if ds != h.size {
-                c.sink.push(Severity::Info, "qcow2.snapshot.disk_size_differs", s.entry_offset, format!("snapshot {} ({}) was taken with a virtual disk of {ds} bytes; the current disk is {} bytes", s.id, s.name, h.size));
+                c.sink.push_with(Severity::Info, "qcow2.snapshot.disk_size_differs", s.entry_offset, || format!("snapshot {} was taken with a virtual disk of {ds} bytes; the current disk is {} bytes", s.described(), h.size));
             }
             let need = h.l1_entries_for(ds);
             if u64::from(s.l1_size) < need && snap_l1s.contains(&s.index) {
-                c.corruption_extra("qcow2.snapshot.l1_too_small", s.entry_offset, format!("snapshot {} ({}) has {} L1 entries but its disk of {ds} bytes needs {need}", s.id, s.name, s.l1_size));
+                c.sink.push_with(
+                    Severity::Error,
+                    "qcow2.snapshot.l1_too_small",
+                    s.entry_offset,
+                    || {
+                        format!(
+                            "snapshot {} has {} L1 entries but its disk of {ds} bytes needs {need}",
+                            s.described(),
+                            s.l1_size
+                        )
+                    },
+                );
             }
         }
     }

@@ -1,44 +1,79 @@
 //! The reference walk: from the active L1 and each snapshot's L1 to every
 //! L2 table and data cluster they reach, counting one reference each (QEMU's
 //! `check_refcounts_l1` and `check_refcounts_l2`), with the entry checks
-//! made on the way and the allocation statistics of the active disk.
+//! made on the way, the allocation statistics of the active disk, and what
+//! of the current disk lies past the end of the file.
+//!
+//! Every L2 table is read and checked once, however many L1 entries (of
+//! the active table or of snapshots) point to it: its results count once
+//! per reference, as QEMU's walk, which reads it again for each, counts
+//! them — so a table shared a million times costs one visit.
 
 use super::Ctx;
 use super::counts::{CLASS_DATA, CLASS_L2, CLASS_META};
 use super::refcounts::{DiskRefcounts, read_cluster_into};
 use crate::entries::*;
 use crate::image::*;
+use crate::limits::*;
 use imgcheck_core::bytes::{be64, u64_of, usize_of};
-use imgcheck_core::{ReadAt, Severity};
-use std::collections::HashMap;
+use imgcheck_core::{ReadError, Severity};
+use std::collections::HashSet;
 
-/// An L2 table reference: offset, who refers, L1 index, weight.
-type L2Ref = (u64, Source, usize, u64);
+/// One L2 table the walk reached: its offset, how many references of
+/// each kind, and the first L1 index that refers to it (guest offsets
+/// in messages are those of its first reference, active ones first).
+#[derive(Clone, Copy)]
+struct L2Ref {
+    offset: u64,
+    active: u32,
+    snapshots: u32,
+    l1_index: u32,
+    from_active: bool,
+}
 
-/// L2 references: the active L1's one by one, the snapshots' merged per
-/// table offset (so memory is bounded by the file's size in clusters).
+/// Every L2 table reference, merged per table offset as it grows, so
+/// memory follows the number of distinct tables, not of references.
 #[derive(Default)]
 pub(super) struct Refs {
-    active: Vec<L2Ref>,
-    snapshots: HashMap<u64, L2Ref>,
+    v: Vec<L2Ref>,
+    merge_at: usize,
+    /// Distinct tables past [`MAX_CHECK_L2_TABLES`] were dropped.
+    pub(super) overflow: bool,
 }
 
 impl Refs {
-    fn add(&mut self, l2: u64, src: Source, l1_index: usize, weight: u64) {
-        if src == Source::Active {
-            self.active.push((l2, src, l1_index, weight));
-        } else {
-            let e = self.snapshots.entry(l2).or_insert((l2, src, l1_index, 0));
-            e.3 = e.3.saturating_add(weight);
+    fn add(&mut self, offset: u64, src: Source, l1_index: usize, weight: u64) {
+        let w = u32::try_from(weight).unwrap_or(u32::MAX);
+        let active = src == Source::Active;
+        self.v.push(L2Ref {
+            offset,
+            active: if active { w } else { 0 },
+            snapshots: if active { 0 } else { w },
+            l1_index: u32::try_from(l1_index).unwrap_or(u32::MAX),
+            from_active: active,
+        });
+        if self.v.len() >= self.merge_at.max(1 << 20) {
+            self.merge();
+            self.merge_at = self.v.len().saturating_mul(2);
+            if self.v.len() > MAX_CHECK_L2_TABLES {
+                self.v.truncate(MAX_CHECK_L2_TABLES);
+                self.overflow = true;
+            }
         }
     }
 
-    /// All references sorted by table offset.
-    fn sorted(self) -> Vec<L2Ref> {
-        let mut v = self.active;
-        v.extend(self.snapshots.into_values());
-        v.sort();
-        v
+    /// Sorts by offset and folds the references to one table into one.
+    fn merge(&mut self) {
+        self.v
+            .sort_unstable_by_key(|r| (r.offset, !r.from_active, r.l1_index));
+        self.v.dedup_by(|later, first| {
+            if later.offset != first.offset {
+                return false;
+            }
+            first.active = first.active.saturating_add(later.active);
+            first.snapshots = first.snapshots.saturating_add(later.snapshots);
+            true
+        });
     }
 }
 
@@ -62,6 +97,11 @@ impl Ctx<'_> {
             &what,
         );
         for (i, &e) in l1.entries.iter().enumerate() {
+            // QEMU skips only all-zero entries: one with reserved bits or
+            // COPIED but no offset makes it read cluster 0 as an L2 table.
+            if e == 0 {
+                continue;
+            }
             let at = l1.offset.saturating_add(u64_of(i).saturating_mul(8));
             if e & L1E_RESERVED_MASK != 0 {
                 self.corruption(
@@ -74,15 +114,12 @@ impl Ctx<'_> {
                 );
             }
             let l2 = e & L1E_OFFSET_MASK;
-            if l2 == 0 {
-                continue;
-            }
             self.inc(l2, self.cs, CLASS_L2, "L2 table");
             if !l2.is_multiple_of(self.cs) {
                 self.corruption("qcow2.l1.unaligned", at, format!("{what} entry {i} points to an L2 table at {l2:#x}, which is not cluster aligned"));
             }
             if src == Source::Active && l2.saturating_add(self.cs) > self.file_len {
-                self.r.lost_l2_tables = self.r.lost_l2_tables.saturating_add(1);
+                self.r.lost_l2_tables = self.r.lost_l2_tables.saturating_add(self.weight);
             }
             // A table past EOF reads as zeros and references nothing more.
             if l2 < self.file_len {
@@ -92,12 +129,35 @@ impl Ctx<'_> {
     }
 }
 
+/// What of the current disk cannot be read back.
 #[derive(Default)]
 pub(super) struct LostData {
+    /// Guest bytes whose data lies past the end of the file, or in a
+    /// compressed cluster that does not decode for it.
+    pub(super) bytes: u64,
+    /// (Sub)clusters those bytes are in.
     pub(super) clusters: u64,
+    /// The lowest guest offset lost.
     pub(super) first_guest: Option<u64>,
-    compressed_entries: Vec<(u64, u64)>,
 }
+
+impl LostData {
+    fn add(&mut self, bytes: u64, clusters: u64, guest: u64) {
+        self.bytes = self.bytes.saturating_add(bytes);
+        self.clusters = self.clusters.saturating_add(clusters);
+        self.first_guest = Some(self.first_guest.map_or(guest, |g| g.min(guest)));
+    }
+}
+
+/// Compressed clusters already decoded (deep, or cut by the end of the
+/// file), so a table naming one cluster a thousand times decodes it once.
+struct Decoded {
+    seen: HashSet<u64>,
+}
+
+/// Most compressed entries remembered as decoded; past it the work bound
+/// alone limits repeats.
+const MAX_DECODED_REMEMBERED: usize = 1 << 20;
 
 /// An L2 entry whose COPIED flag disagrees with its cluster's refcount.
 #[cold]
@@ -111,7 +171,8 @@ fn copied_finding(
 ) {
     let h = c.h;
     let eoff = l2_off.saturating_add(u64_of(i).saturating_mul(h.l2_entry_size()));
-    c.corruption_with("qcow2.l2.copied_flag", eoff, || {
+    let w = c.active_w;
+    c.corruption_w(w, "qcow2.l2.copied_flag", eoff, || {
         let rc = if h.has_data_file() {
             1
         } else {
@@ -124,19 +185,46 @@ fn copied_finding(
     });
 }
 
+/// Bytes of `[start, start + len)` past `end`.
+fn past(start: u64, len: u64, end: u64) -> u64 {
+    start.saturating_add(len).saturating_sub(start.max(end))
+}
+
+/// The allocated subclusters of an extended L2 entry as host byte ranges
+/// `(start, len)` relative to the cluster, at most 32.
+fn subcluster_runs(bitmap: u64, sc_size: u64) -> impl Iterator<Item = (u64, u64)> {
+    (0u32..32)
+        .filter(move |b| bitmap & (1u64 << b) != 0)
+        .map(move |b| (u64::from(b).saturating_mul(sc_size), sc_size))
+}
+
+/// The data of a normal cluster that the guest really reads from the
+/// host: the whole cluster, or with extended L2 its allocated subclusters
+/// only (a write of 2 KiB allocates one subcluster, and QEMU leaves the
+/// rest of the cluster unwritten, maybe past the end of the file).
+fn data_ranges(ext: bool, bitmap: u64, cs: u64) -> Vec<(u64, u64)> {
+    if ext {
+        subcluster_runs(bitmap & 0xffff_ffff, cs / 32).collect()
+    } else {
+        vec![(0, cs)]
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn check_l2(
     c: &mut Ctx<'_>,
     t: &[u8],
     l2_off: u64,
-    src: Source,
     l1_index: usize,
     lost: &mut LostData,
     disk: &mut DiskRefcounts<'_>,
+    decoded: &mut Decoded,
 ) {
     let h = c.h;
     let cs = c.cs;
     let es = usize_of(h.l2_entry_size());
-    let frag = src == Source::Active;
+    let aw = c.active_w;
+    let frag = aw > 0;
     let ext = h.extended_l2();
     let data_file = h.has_data_file();
     let mut next_contiguous = 0u64;
@@ -163,9 +251,9 @@ fn check_l2(
                 && off <= last_whole
             {
                 if frag {
-                    c.r.allocated_clusters = c.r.allocated_clusters.saturating_add(1);
+                    c.r.allocated_clusters = c.r.allocated_clusters.saturating_add(aw);
                     if next_contiguous != 0 && off != next_contiguous {
-                        c.r.fragmented_clusters = c.r.fragmented_clusters.saturating_add(1);
+                        c.r.fragmented_clusters = c.r.fragmented_clusters.saturating_add(aw);
                     }
                     next_contiguous = off.saturating_add(cs);
                     if let Ok(one) = disk.is_one(off >> h.cluster_bits)
@@ -209,16 +297,54 @@ fn check_l2(
                 let (coff, csize) = compressed_range(h, e);
                 c.inc(coff, csize, CLASS_DATA, "compressed cluster");
                 if frag {
-                    c.r.allocated_clusters = c.r.allocated_clusters.saturating_add(1);
-                    c.r.compressed_clusters = c.r.compressed_clusters.saturating_add(1);
-                    c.r.fragmented_clusters = c.r.fragmented_clusters.saturating_add(1);
-                    if coff >= c.file_len {
-                        lost.clusters = lost.clusters.saturating_add(1);
-                        lost.first_guest = Some(lost.first_guest.map_or(guest, |g| g.min(guest)));
-                    }
+                    c.r.allocated_clusters = c.r.allocated_clusters.saturating_add(aw);
+                    c.r.compressed_clusters = c.r.compressed_clusters.saturating_add(aw);
+                    c.r.fragmented_clusters = c.r.fragmented_clusters.saturating_add(aw);
                 }
-                if c.deep && coff < c.file_len {
-                    lost.compressed_entries.push((e, guest));
+                // The stored length is an upper bound rounded up to whole
+                // sectors, and QEMU does not pad the last one: only what
+                // the stream consumes matters, so one cut by the end of the
+                // file is judged by decoding it as QEMU reads it.
+                let cut = coff.saturating_add(csize) > c.file_len;
+                if !cut && !c.deep {
+                    continue;
+                }
+                if !decoded.seen.contains(&e) {
+                    if decoded.seen.len() < MAX_DECODED_REMEMBERED {
+                        decoded.seen.insert(e);
+                    }
+                    if !c.visit("compressed cluster", coff) {
+                        continue;
+                    }
+                    if c.budget.charge(csize, 0).is_err() {
+                        c.bound("compressed cluster", coff);
+                        continue;
+                    }
+                    match c.img.decompress(e) {
+                        Ok(_) => {
+                            c.needed_end =
+                                c.needed_end.max(coff.saturating_add(csize).min(c.file_len));
+                        }
+                        Err(DecodeError::Read(re)) => {
+                            c.read_failed("compressed cluster", coff, &re)
+                        }
+                        Err(DecodeError::Invalid(m)) => {
+                            if cut {
+                                c.needed_end = c.needed_end.max(coff.saturating_add(csize));
+                            }
+                            if c.deep || cut {
+                                c.sink.push(
+                                    Severity::Error,
+                                    "qcow2.compressed.undecodable",
+                                    coff,
+                                    format!("compressed cluster for guest offset {guest:#x} does not decode: {m}"),
+                                );
+                            }
+                            if frag {
+                                lost.add(cs.saturating_mul(aw), aw, guest);
+                            }
+                        }
+                    }
                 }
             }
             ClusterType::ZeroAlloc | ClusterType::Normal => {
@@ -235,13 +361,11 @@ fn check_l2(
                     c.corruption("qcow2.l2.unaligned", eoff, format!("L2 entry {i} of the table at {l2_off:#x} points to a {} cluster at {off:#x}, which is not cluster aligned", if has_data { "data" } else { "preallocated zero" }));
                 }
                 if frag {
-                    c.r.allocated_clusters = c.r.allocated_clusters.saturating_add(1);
+                    c.r.allocated_clusters = c.r.allocated_clusters.saturating_add(aw);
                     if next_contiguous != 0 && off != next_contiguous {
-                        c.r.fragmented_clusters = c.r.fragmented_clusters.saturating_add(1);
+                        c.r.fragmented_clusters = c.r.fragmented_clusters.saturating_add(aw);
                     }
                     next_contiguous = off.saturating_add(cs);
-                }
-                if frag {
                     // QEMU's check_oflag_copied: data clusters of the active L1.
                     let one = if data_file {
                         Ok(true)
@@ -254,22 +378,45 @@ fn check_l2(
                         copied_finding(c, disk, i, l2_off, e, off);
                     }
                 }
-                if let Some(DataFile::Open(df)) = c.img.data_file()
-                    && ty == ClusterType::Normal
-                    && off.saturating_add(cs) > df.len()
-                {
-                    c.sink.push(
-                        Severity::Error,
-                        "qcow2.data_file.past_eof",
-                        eoff,
-                        format!("L2 entry {i} of the table at {l2_off:#x} maps guest offset {guest:#x} to data file offset {off:#x}, past the end of the data file ({} bytes)", df.len()),
-                    );
+                // The bytes the guest reads from the host: none for a
+                // preallocated zero cluster.
+                let ranges = if ty == ClusterType::Normal {
+                    data_ranges(ext, bitmap, cs)
+                } else {
+                    Vec::new()
+                };
+                if let Some(DataFile::Open(df)) = c.img.data_file() {
+                    let missing: u64 = ranges
+                        .iter()
+                        .map(|&(s, n)| past(off.saturating_add(s), n, df.len()))
+                        .sum();
+                    if missing > 0 {
+                        c.sink.push(
+                            Severity::Error,
+                            "qcow2.data_file.past_eof",
+                            eoff,
+                            format!("L2 entry {i} of the table at {l2_off:#x} maps guest offset {guest:#x} to data file offset {off:#x}, {missing} bytes of it past the end of the data file ({} bytes)", df.len()),
+                        );
+                    }
                 }
                 if !data_file {
                     c.inc(off, cs, CLASS_DATA, "data cluster");
-                    if frag && ty == ClusterType::Normal && off.saturating_add(cs) > c.file_len {
-                        lost.clusters = lost.clusters.saturating_add(1);
-                        lost.first_guest = Some(lost.first_guest.map_or(guest, |g| g.min(guest)));
+                    if let Some(&(s, n)) = ranges.last() {
+                        c.needed_end = c.needed_end.max(off.saturating_add(s).saturating_add(n));
+                    }
+                    if frag {
+                        let mut bytes = 0u64;
+                        let mut pieces = 0u64;
+                        for &(s, n) in &ranges {
+                            let p = past(off.saturating_add(s), n, c.file_len);
+                            if p > 0 {
+                                bytes = bytes.saturating_add(p);
+                                pieces = pieces.saturating_add(1);
+                            }
+                        }
+                        if bytes > 0 {
+                            lost.add(bytes.saturating_mul(aw), pieces.saturating_mul(aw), guest);
+                        }
                     }
                 }
             }
@@ -283,73 +430,52 @@ fn check_l2(
     }
 }
 
-/// Checks every L2 table the walk reached, each read once, in offset
-/// order; returns what the current disk lost to the end of the file.
+/// Checks every L2 table the walk reached, each read and checked once,
+/// in offset order; returns what the current disk lost to the end of the
+/// file or to undecodable compressed clusters.
 pub(super) fn walk_l2_tables(
     c: &mut Ctx<'_>,
-    refs: Refs,
+    mut refs: Refs,
     disk: &mut DiskRefcounts<'_>,
 ) -> LostData {
     let cs = c.cs;
-    let file: &dyn ReadAt = c.img.file().as_ref();
-    let refs = refs.sorted();
+    refs.merge();
+    if refs.overflow {
+        c.bound("L2 table references", 0);
+    }
     let mut lost = LostData::default();
-    let mut i = 0usize;
+    let mut decoded = Decoded {
+        seen: HashSet::new(),
+    };
     let mut l2_buf = Vec::new();
-    while let Some(&(l2_off, _, _, _)) = refs.get(i) {
-        let table = read_cluster_into(file, l2_off, cs, &mut l2_buf).map(|()| &l2_buf);
-        let mut j = i;
-        // Active references one by one (fragmentation and COPIED are
-        // per reference); snapshot references summed into one weight.
-        let mut snap: Option<(Source, usize, u64)> = None;
-        let mut work: Vec<(Source, usize, u64)> = Vec::new();
-        while let Some(&(o, src, l1_index, w)) = refs.get(j) {
-            if o != l2_off {
-                break;
-            }
-            if src == Source::Active {
-                work.push((src, l1_index, 1));
-            } else {
-                let cur = snap.get_or_insert((src, l1_index, 0));
-                cur.2 = cur.2.saturating_add(w);
-            }
-            j = j.saturating_add(1);
+    for r in &refs.v {
+        if !c.visit("L2 table", r.offset) {
+            break;
         }
-        work.extend(snap);
-        for (src, l1_index, w) in work {
-            c.weight = w;
-            match &table {
-                Ok(t) => check_l2(c, t, l2_off, src, l1_index, &mut lost, disk),
-                Err(e) => {
-                    c.r.check_errors = c.r.check_errors.saturating_add(1);
-                    c.sink.push(
-                        Severity::Error,
-                        "qcow2.check.io",
-                        l2_off,
-                        format!("L2 table at {l2_off:#x}: {e}"),
-                    );
-                }
+        match read_cluster_into(c.file, r.offset, cs, &mut l2_buf) {
+            Ok(()) => {
+                c.weight = u64::from(r.active).saturating_add(u64::from(r.snapshots));
+                c.active_w = u64::from(r.active);
+                let t = std::mem::take(&mut l2_buf);
+                check_l2(
+                    c,
+                    &t,
+                    r.offset,
+                    usize_of(u64::from(r.l1_index)),
+                    &mut lost,
+                    disk,
+                    &mut decoded,
+                );
+                l2_buf = t;
+                c.weight = 1;
+                c.active_w = 0;
             }
-            c.weight = 1;
+            Err(e) => table_unreadable(c, r.offset, &e),
         }
-        i = j.max(i.saturating_add(1));
     }
     lost
 }
 
-/// Decodes every compressed cluster the walk collected (deep checks
-/// only): qemu-img check never reads guest data.
-pub(super) fn decode_compressed(c: &mut Ctx<'_>, lost: &LostData) {
-    let h = c.h;
-    let img = c.img;
-    for &(e, guest) in &lost.compressed_entries {
-        if let Err(m) = img.decompress(e) {
-            c.sink.push(
-                Severity::Error,
-                "qcow2.compressed.undecodable",
-                compressed_range(h, e).0,
-                format!("compressed cluster for guest offset {guest:#x} does not decode: {m}"),
-            );
-        }
-    }
+fn table_unreadable(c: &mut Ctx<'_>, offset: u64, e: &ReadError) {
+    c.read_failed("L2 table", offset, e);
 }

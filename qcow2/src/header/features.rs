@@ -43,7 +43,7 @@ impl Header {
     }
 }
 
-pub(super) fn header_findings(h: &Header, findings: &mut Vec<Finding>) {
+pub(super) fn header_findings(h: &mut Header, findings: &mut Vec<Finding>) {
     if h.incompatible_features & INCOMPAT_DIRTY != 0 {
         findings.push(
             Finding::warning(
@@ -78,17 +78,19 @@ pub(super) fn header_findings(h: &Header, findings: &mut Vec<Finding>) {
     }
     let unknown = h.unknown_incompatible_names();
     if !unknown.is_empty() {
-        findings.push(Finding::error(
+        let msg = format!(
+            "unknown incompatible feature bits are set: {} (incompatible_features {:#x}); the guest view may be wrong",
+            unknown.join(", "),
+            h.incompatible_features
+        );
+        let qemu = format!("Unsupported qcow2 feature(s): {}", unknown.join(", "));
+        h.refuse(
+            findings,
             "qcow2.header.unknown_incompatible",
-            Layer::QCOW2,
             72,
-            Space::File,
-            format!(
-                "unknown incompatible feature bits are set: {} (incompatible_features {:#x}); QEMU refuses to open such an image and the guest view may be wrong",
-                unknown.join(", "),
-                h.incompatible_features
-            ),
-        ));
+            &qemu,
+            msg,
+        );
     }
     if h.crypt_method != 0 {
         findings.push(Finding::warning(
@@ -103,31 +105,33 @@ pub(super) fn header_findings(h: &Header, findings: &mut Vec<Finding>) {
             ),
         ));
         if h.crypt_method == 2 && h.extensions.crypto.is_none() {
-            findings.push(Finding::error(
+            h.refuse(
+                findings,
                 "qcow2.crypto.missing_header",
-                Layer::QCOW2,
                 32,
-                Space::File,
-                "crypt_method is 2 (LUKS) but there is no full disk encryption header extension",
-            ));
+                "Missing CRYPTO header for crypt method 2",
+                "crypt_method is 2 (LUKS) but there is no full disk encryption header extension"
+                    .into(),
+            );
         }
     }
     if h.autoclear_features & AUTOCLEAR_DATA_FILE_RAW != 0 && !h.has_data_file() {
-        findings.push(Finding::error(
+        h.refuse(
+            findings,
             "qcow2.data_file.raw_without_file",
-            Layer::QCOW2,
             88,
-            Space::File,
-            "autoclear bit 1 (raw external data) is set but incompatible bit 2 (external data file) is not",
-        ));
+            "data-file-raw requires a data file",
+            "autoclear bit 1 (raw external data) is set but incompatible bit 2 (external data file) is not".into(),
+        );
     }
     if h.has_data_file() && h.extensions.data_file.is_none() {
-        findings.push(Finding::error(
+        h.refuse(
+            findings,
             "qcow2.data_file.name_missing",
-            Layer::QCOW2,
             72,
-            Space::File,
-            "incompatible bit 2 (external data file) is set but no data file name extension exists",
-        ));
+            "A block device must be specified for \"data-file\"",
+            "incompatible bit 2 (external data file) is set but no data file name extension exists"
+                .into(),
+        );
     }
 }

@@ -14,34 +14,79 @@ fn read_err(offset: u64, len: u64, msg: impl Into<String>) -> ReadError {
     ReadError::new(offset, len, ReadErrorKind::Layer(msg.into()))
 }
 
+/// A read of the file (or data file, or backing file) that failed, as a
+/// failed guest read at `pos`: the kind is kept (an I/O error stays an
+/// I/O error, a spent budget a spent budget), `what` says which
+/// structure was being read.
+pub(crate) fn rewrap(e: ReadError, pos: u64, n: u64, what: &str) -> ReadError {
+    let kind = match e.kind {
+        ReadErrorKind::Io(io) => {
+            ReadErrorKind::Io(std::io::Error::new(io.kind(), format!("{what}: {io}")))
+        }
+        ReadErrorKind::Budget { limit } => ReadErrorKind::Budget { limit },
+        ReadErrorKind::TooLarge { limit } => ReadErrorKind::TooLarge { limit },
+        ReadErrorKind::Layer(m) => ReadErrorKind::Layer(format!("{what}: {m}")),
+        k @ ReadErrorKind::OutOfBounds { .. } => {
+            ReadErrorKind::Layer(format!("{what}: {}", ReadError::new(e.offset, e.len, k)))
+        }
+    };
+    ReadError::new(pos, n, kind)
+}
+
+/// Why a compressed cluster cannot be decoded.
+#[derive(Debug)]
+pub enum DecodeError {
+    /// Its bytes could not be read (the kind says why).
+    Read(ReadError),
+    /// Its bytes do not decode to a cluster.
+    Invalid(String),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Read(e) => write!(f, "{e}"),
+            DecodeError::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A cached L2 table: its bytes and how many leading entries lie inside
+/// the file (the rest of a table cut by the end of the file are lost).
+pub(crate) type L2Cached = (Arc<[u8]>, u64);
+
 impl Image {
     /// Reads the L2 table at `l2_offset` through the cache.
-    pub(crate) fn l2_table(&self, l2_offset: u64) -> Result<Arc<[u8]>, String> {
+    pub(crate) fn l2_table(&self, l2_offset: u64) -> Result<L2Cached, ReadError> {
         if let Ok(c) = self.l2_cache.lock()
             && let Some((_, t)) = c.iter().find(|(o, _)| *o == l2_offset)
         {
-            return Ok(Arc::clone(t));
+            return Ok(t.clone());
         }
         let cs = self.header.cluster_size();
         if !l2_offset.is_multiple_of(cs) {
-            return Err(format!(
-                "L2 table offset {l2_offset:#x} is not cluster aligned"
+            return Err(read_err(
+                l2_offset,
+                cs,
+                format!("L2 table offset {l2_offset:#x} is not cluster aligned"),
             ));
         }
-        let t: Arc<[u8]> = imgcheck_core::read_vec(self.file.as_ref(), l2_offset, cs, cs)
-            .map_err(|e| format!("L2 table at {l2_offset:#x}: {e}"))?
-            .into();
+        let (t, have) = crate::entries::read_zero_filled(self.file.as_ref(), l2_offset, cs, cs)?;
+        let valid = have.checked_div(self.header.l2_entry_size()).unwrap_or(0);
+        let t: L2Cached = (t.into(), valid);
         if let Ok(mut c) = self.l2_cache.lock() {
             if c.len() >= L2_CACHE_TABLES {
                 c.remove(0);
             }
-            c.push((l2_offset, Arc::clone(&t)));
+            c.push((l2_offset, t.clone()));
         }
         Ok(t)
     }
 
-    /// Decodes the compressed cluster described by `entry`.
-    pub fn decompress(&self, entry: u64) -> Result<Arc<[u8]>, String> {
+    /// Decodes the compressed cluster described by `entry`, reading its
+    /// sector-rounded length as QEMU does: bytes past the end of the file
+    /// read as zeros, so only the bytes the stream really needs count.
+    pub fn decompress(&self, entry: u64) -> Result<Arc<[u8]>, DecodeError> {
         if let Ok(c) = self.cluster_cache.lock()
             && let Some((e, d)) = c.as_ref()
             && *e == entry
@@ -50,18 +95,20 @@ impl Image {
         }
         let (coff, csize) = compressed_range(&self.header, entry);
         let cs = self.header.cluster_size();
-        // The stored length is rounded up to sectors and may run past EOF.
-        let avail = self.file.len().saturating_sub(coff).min(csize);
-        if avail == 0 {
-            return Err(format!(
-                "compressed cluster at {coff:#x} lies past the end of the file"
-            ));
-        }
-        let input = imgcheck_core::read_vec(self.file.as_ref(), coff, avail, cs.saturating_mul(2))
-            .map_err(|e| format!("compressed cluster at {coff:#x}: {e}"))?;
+        let (input, _) =
+            crate::entries::read_zero_filled(self.file.as_ref(), coff, csize, cs.saturating_mul(2))
+                .map_err(DecodeError::Read)?;
         let mut out = vec![0u8; usize_of(cs)];
-        decompress_cluster(&input, &mut out, self.header.compression_type)
-            .map_err(|e| format!("compressed cluster at {coff:#x} ({csize} bytes): {e}"))?;
+        decompress_cluster(&input, &mut out, self.header.compression_type).map_err(|e| {
+            DecodeError::Invalid(if coff.saturating_add(csize) > self.file.len() {
+                format!(
+                    "compressed cluster at {coff:#x} ({csize} bytes, {} of them past the end of the file): {e}",
+                    coff.saturating_add(csize).saturating_sub(self.file.len().max(coff))
+                )
+            } else {
+                format!("compressed cluster at {coff:#x} ({csize} bytes): {e}")
+            })
+        })?;
         let out: Arc<[u8]> = out.into();
         if let Ok(mut c) = self.cluster_cache.lock() {
             *c = Some((entry, Arc::clone(&out)));
@@ -95,7 +142,7 @@ impl Image {
             let left = buf.len().saturating_sub(done);
             let (kind, run) = self
                 .map(l1, pos)
-                .map_err(|m| read_err(pos, u64_of(left), m))?;
+                .map_err(|e| rewrap(e, pos, u64_of(left), "mapping"))?;
             let n = usize_of(run).min(left).max(1);
             let end = done.saturating_add(n);
             let dst = buf
@@ -131,8 +178,23 @@ impl Image {
                         ));
                     }
                 };
+                let what = if self.data_file.is_some() {
+                    "the external data file"
+                } else {
+                    "the image file"
+                };
+                if host.saturating_add(n) > src.len() {
+                    return Err(read_err(
+                        pos,
+                        n,
+                        format!(
+                            "data at host offset {host:#x} lies past the end of {what} ({} bytes): lost",
+                            src.len()
+                        ),
+                    ));
+                }
                 src.read_exact_at(host, dst)
-                    .map_err(|e| read_err(pos, n, format!("data at host offset {host:#x}: {e}")))?;
+                    .map_err(|e| rewrap(e, pos, n, &format!("data at host offset {host:#x}")))?;
             }
             Mapping::Compressed { entry, intra } => {
                 if self.header.crypt_method != 0 {
@@ -142,7 +204,10 @@ impl Image {
                         "cluster is encrypted; it cannot be read without the key",
                     ));
                 }
-                let c = self.decompress(entry).map_err(|m| read_err(pos, n, m))?;
+                let c = self.decompress(entry).map_err(|e| match e {
+                    DecodeError::Read(r) => rewrap(r, pos, n, "compressed cluster"),
+                    DecodeError::Invalid(m) => read_err(pos, n, m),
+                })?;
                 let s = usize_of(intra);
                 let src = s
                     .checked_add(dst.len())
@@ -167,7 +232,7 @@ impl Image {
                 return Err(read_err(
                     pos,
                     n,
-                    format!("backing file {} unavailable: {other:?}", b.name),
+                    format!("backing file {:?} unavailable: {other}", b.name),
                 ));
             }
         };
@@ -179,7 +244,9 @@ impl Image {
                 BackingState::Qcow2(img) => {
                     img.read_guest(&img.active, img.header.size, pos, head)?
                 }
-                BackingState::Raw(r) => r.read_exact_at(pos, head)?,
+                BackingState::Raw(r) => r
+                    .read_exact_at(pos, head)
+                    .map_err(|e| rewrap(e, pos, n, &format!("backing file {:?}", b.name)))?,
                 _ => {}
             }
         }
@@ -236,7 +303,7 @@ impl Image {
 
     /// Maps a guest offset: what it is and how many bytes from it share
     /// that mapping (to the end of the cluster, subcluster or L2 range).
-    fn map(&self, l1: &L1Table, pos: u64) -> Result<(Mapping, u64), String> {
+    fn map(&self, l1: &L1Table, pos: u64) -> Result<(Mapping, u64), ReadError> {
         let h = &self.header;
         let cs = h.cluster_size();
         let in_cluster = pos.checked_rem(cs).unwrap_or(0);
@@ -249,24 +316,42 @@ impl Image {
             // Everything past the L1 table is unallocated.
             return Ok((Mapping::Unallocated, u64::MAX.saturating_sub(pos).max(1)));
         }
+        let bad = |msg: String| Err(read_err(pos, 1, msg));
         if l1_index >= l1.valid {
-            return Err(format!(
-                "L1 entry {l1_index} lies past the end of the file (L1 table at {:#x})",
+            return bad(format!(
+                "L1 entry {l1_index} lies past the end of the file (L1 table at {:#x}): the mapping is lost",
                 l1.offset
             ));
         }
         let l1e = l1.entries.get(l1_index).copied().unwrap_or(0);
         let l2_off = l1e & L1E_OFFSET_MASK;
         if l2_off == 0 {
-            // The whole L2 range is unallocated.
-            let range_left = (l2_entries.saturating_sub(u64_of(l2_index)))
-                .saturating_mul(cs)
+            // Unallocated up to the next L1 entry that points to a table
+            // (or that lies past the end of the file): skipped wholesale,
+            // so the cost follows what is allocated, not the disk size.
+            let mut stop = l1
+                .next_allocated(l1_index.saturating_add(1))
+                .unwrap_or(l1.size);
+            if l1.valid < l1.size {
+                stop = stop.min(l1.valid);
+            }
+            if stop >= l1.size {
+                return Ok((Mapping::Unallocated, u64::MAX.saturating_sub(pos).max(1)));
+            }
+            let range_left = u64_of(stop.saturating_sub(l1_index))
+                .saturating_mul(h.bytes_per_l1_entry())
+                .saturating_sub(u64_of(l2_index).saturating_mul(cs))
                 .saturating_sub(in_cluster);
             return Ok((Mapping::Unallocated, range_left.max(1)));
         }
-        let t = self
+        let (t, valid) = self
             .l2_table(l2_off)
-            .map_err(|e| format!("L1 entry {l1_index}: {e}"))?;
+            .map_err(|e| rewrap(e, pos, 1, &format!("L2 table of L1 entry {l1_index}")))?;
+        if u64_of(l2_index) >= valid {
+            return bad(format!(
+                "entry {l2_index} of the L2 table at {l2_off:#x} lies past the end of the file: the mapping is lost"
+            ));
+        }
         let es = usize_of(h.l2_entry_size());
         let at = l2_index.saturating_mul(es);
         let entry = be64(&t, at);
@@ -284,7 +369,7 @@ impl Image {
             return match ty {
                 ClusterType::Compressed => {
                     if bitmap != 0 {
-                        return Err(format!(
+                        return bad(format!(
                             "compressed L2 entry {l2_index} of the table at {l2_off:#x} has a non-zero subcluster bitmap {bitmap:#x}"
                         ));
                     }
@@ -298,12 +383,12 @@ impl Image {
                 }
                 ClusterType::Normal | ClusterType::ZeroAlloc => {
                     if (bitmap >> 32) & bitmap != 0 {
-                        return Err(format!(
+                        return bad(format!(
                             "L2 entry {l2_index} of the table at {l2_off:#x} has a corrupt subcluster bitmap {bitmap:#x}"
                         ));
                     }
                     if !host.is_multiple_of(cs) {
-                        return Err(format!(
+                        return bad(format!(
                             "L2 entry {l2_index} of the table at {l2_off:#x}: host offset {host:#x} is not cluster aligned"
                         ));
                     }
@@ -317,7 +402,7 @@ impl Image {
                 }
                 _ => {
                     if bitmap & 0xffff_ffff != 0 {
-                        return Err(format!(
+                        return bad(format!(
                             "unallocated L2 entry {l2_index} of the table at {l2_off:#x} has allocation bits {bitmap:#x}"
                         ));
                     }
@@ -344,7 +429,7 @@ impl Image {
             )),
             ClusterType::Normal => {
                 if !host.is_multiple_of(cs) {
-                    return Err(format!(
+                    return bad(format!(
                         "L2 entry {l2_index} of the table at {l2_off:#x}: host offset {host:#x} is not cluster aligned"
                     ));
                 }

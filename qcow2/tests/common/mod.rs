@@ -2,6 +2,9 @@
 #![allow(dead_code)]
 
 pub mod damage;
+pub mod iotests;
+pub mod matrix;
+pub mod qemu;
 
 use imgcheck_testdata::{copy_into_tempdir, fixture};
 use std::path::{Path, PathBuf};
@@ -103,14 +106,14 @@ pub fn qemu_check_json(path: &Path, force_qcow2: bool) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
 }
 
-/// qemu-img convert -O raw (of a snapshot when given).
+/// qemu-img convert -O raw (of the snapshot with this id when given).
 pub fn qemu_raw(path: &Path, snapshot: Option<&str>) -> Vec<u8> {
     let out = tempfile::NamedTempFile::new().unwrap();
     let out_path = out.path().to_path_buf();
     let mut cmd = Command::new("qemu-img");
     cmd.arg("convert");
     if let Some(s) = snapshot {
-        cmd.arg("-l").arg(format!("snapshot.name={s}"));
+        cmd.arg("-l").arg(format!("snapshot.id={s}"));
     }
     // QEMU resolves a relative data file name against the working directory.
     cmd.current_dir(path.parent().unwrap());
