@@ -41,7 +41,9 @@ pub use guid::Guid;
 pub use header::{EntryArray, GptCopy, GptEntry, GptHeader, Role};
 pub use mbr::{Logical, Mbr, MbrEntry, MbrKind};
 pub use scan::{Found, Proposed, Recovery, ScanLimits, scan};
-pub use sig::{Signature, holds_image_signature, identify, identify_at, image_signature};
+pub use sig::{
+    Signature, boot_volume, holds_image_signature, identify, identify_at, image_signature, probe_at,
+};
 pub use tables::{
     BackupSearch, BackupVia, FreeRange, Partition, Scheme, SectorSize, Tables, parse,
 };
