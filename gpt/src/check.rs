@@ -153,6 +153,9 @@ fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
             free_space_findings(t, Layer::MBR, &mut out);
         }
         Scheme::None => {
+            if let Some(n) = &t.not_a_table {
+                out.push(not_a_table_finding(n));
+            }
             if let Some(m) = &t.mbr
                 && m.signature_ok
                 && m.kind == MbrKind::Protective
@@ -174,6 +177,37 @@ fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Sector 0 ends in 0x55AA but is no partition table. With a volume there
+/// (a bare NTFS, FAT or ext filesystem) that is a fact, said as info; with
+/// none it is an MBR the kernel refuses: whatever partitions it held are
+/// invisible, a warning.
+fn not_a_table_finding(n: &crate::tables::NotATable) -> Finding {
+    match &n.volume {
+        Some(v) => mbrf(
+            Severity::Info,
+            "mbr.not_a_table",
+            0,
+            format!("{}; the whole disk is read as {}", n.reason, v.display),
+        ),
+        None => mbrf(
+            Severity::Warning,
+            "mbr.refused",
+            0,
+            format!(
+                "{}: no partition is visible to Linux or blkid, and nothing known starts at byte 0",
+                n.reason
+            ),
+        )
+        .with_hint(
+            imgcheck_core::Hint::read_only("fdisk -l {disk}; testdisk {disk}")
+                .on(imgcheck_core::Target::Disk)
+                .because(
+                    "see the entries as fdisk reads them, then look for the partitions on a copy",
+                ),
+        ),
+    }
 }
 
 /// A GPT disk: each copy, the copies against each other, the layout, the

@@ -6,10 +6,12 @@
 
 mod search;
 mod sector;
+mod sector0;
 mod unreadable;
 
 pub use search::{BACKUP_SEARCH_STEP, BackupSearch, BackupVia, MAX_BACKUP_PROBES};
 pub use sector::{SECTOR_SIZES, SectorSize, detect_sector_size};
+pub use sector0::{NotATable, entries_misfit, isohybrid};
 pub(crate) use unreadable::{Got, read_noted};
 pub use unreadable::{ReadFailure, Unreadable};
 
@@ -68,6 +70,13 @@ pub struct Tables {
     /// Structures on the disk whose reads failed (other than past its
     /// end), one per bad area: unknown, not absent.
     pub unreadable: Vec<Unreadable>,
+    /// Why sector 0, which ends in 0x55AA, is not read as an MBR (a bare
+    /// volume's boot sector, status bytes the kernel refuses, stray bytes
+    /// in front of a filesystem).
+    pub not_a_table: Option<NotATable>,
+    /// The ISO 9660 (or UDF) volume an isohybrid MBR maps: its entry that
+    /// starts at sector 0 is the ISO image itself, by design.
+    pub isohybrid: Option<crate::sig::Signature>,
 }
 
 /// A partition handed to the next layer.
@@ -123,11 +132,23 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
         && m.signature_ok
         && m.kind == MbrKind::Classic
     {
-        infer_mbr_sector_size(r, m, &mut sector);
+        infer_mbr_sector_size(r, m, &mut sector, &mut unread);
         if sector.bytes != 512 {
             mbr = parse_mbr_noted(r, sector.bytes, &mut unread);
         }
     }
+    let not_a_table = mbr.as_ref().and_then(|m| {
+        sector0::not_a_table(
+            r,
+            m,
+            disk_size.checked_div(sector.bytes).unwrap_or(0),
+            &mut unread,
+        )
+    });
+    let isohybrid = mbr
+        .as_ref()
+        .filter(|m| m.signature_ok && not_a_table.is_none())
+        .and_then(|m| isohybrid(r, m));
     let ss = sector.bytes;
     let mut primary = GptCopy::read_noted(r, Role::Primary, 1, ss, &mut unread);
     let last = disk_size.checked_div(ss).unwrap_or(0).saturating_sub(1);
@@ -150,11 +171,14 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
     let primary_valid = primary.as_ref().is_some_and(|p| p.header_valid(ss));
     // Only where a GPT may have been: not under a classic MBR, nor on a
     // whole-disk filesystem (so a plain disk never pays for the probes).
-    let gpt_possible = primary.is_some()
-        || !(mbr
-            .as_ref()
-            .is_some_and(|m| m.signature_ok && m.kind == MbrKind::Classic)
-            || crate::sig::identify_at(r, 0).is_some());
+    // An unreadable start is unknown, so the search still runs.
+    let classic = mbr
+        .as_ref()
+        .is_some_and(|m| m.signature_ok && m.kind == MbrKind::Classic)
+        && not_a_table.is_none();
+    let bare_volume = not_a_table.as_ref().is_some_and(|n| n.volume.is_some())
+        || matches!(crate::sig::probe_at(r, 0), Ok(Some(_)));
+    let gpt_possible = primary.is_some() || !(classic || bare_volume);
     if backup.is_none() && !primary_valid && gpt_possible {
         let (found, search) = search_stale_backup(r, mbr.as_ref(), &sector, last);
         if let Some((copy, found_ss)) = found {
@@ -180,9 +204,10 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
     }
     let scheme = if primary.is_some() || backup.is_some() {
         Scheme::Gpt
-    } else if mbr
-        .as_ref()
-        .is_some_and(|m| m.signature_ok && matches!(m.kind, MbrKind::Classic | MbrKind::Hybrid))
+    } else if not_a_table.is_none()
+        && mbr
+            .as_ref()
+            .is_some_and(|m| m.signature_ok && matches!(m.kind, MbrKind::Classic | MbrKind::Hybrid))
     {
         Scheme::Mbr
     } else {
@@ -198,6 +223,8 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
         backup_search,
         scheme,
         unreadable: unread,
+        not_a_table,
+        isohybrid,
     }
 }
 
@@ -291,7 +318,7 @@ impl Tables {
                     .entries
                     .iter()
                     .filter(|e| {
-                        e.is_used() && !is_extended(e.os_type) && e.os_type != TYPE_PROTECTIVE
+                        e.is_partition() && !is_extended(e.os_type) && e.os_type != TYPE_PROTECTIVE
                     })
                     .map(|e| {
                         mbr_partition(

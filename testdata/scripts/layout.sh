@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Fixtures for what the partition-table layer must not mistake for an MBR
+# (bare volumes, an isohybrid ISO, stray bytes in front of a filesystem).
+# Needs: ntfs-3g (mkntfs), exfatprogs, e2fsprogs, fdisk (sfdisk), xorriso,
+# qemu-utils.
+source "$(dirname "$0")/common.sh"
+
+# ntfs-bare.img: `mkntfs` on a whole file, no partition table: its boot
+# sector ends in 0x55AA and its boot code fills the MBR's entry area.
+truncate -s 4M "$work/ntfs-bare.img"
+mkntfs -q -F -Q -s 512 -p 0 -H 0 -S 0 -L bare -U "$work/ntfs-bare.img" >/dev/null 2>&1 || \
+  mkntfs -q -F -Q -s 512 -p 0 -H 0 -S 0 -L bare "$work/ntfs-bare.img" >/dev/null 2>&1
+store layout "$work/ntfs-bare.img"
+# The same volume as a qcow2 guest disk.
+qemu-img convert -q -f raw -O qcow2 "$work/ntfs-bare.img" "$work/ntfs-bare.qcow2"
+store layout "$work/ntfs-bare.qcow2"
+
+# exfat-bare.img: mkfs.exfat on a whole file.
+truncate -s 4M "$work/exfat-bare.img"
+mkfs.exfat -L bare "$work/exfat-bare.img" >/dev/null
+store layout "$work/exfat-bare.img"
+
+# ext2-stray.img: mkfs.ext2 on a whole file whose sector 0 still holds the
+# MBR of the disk it was cut from (sfdisk on a 1 GiB file): entries that
+# run past this 8 MiB image, in front of a healthy superblock at byte 1024.
+truncate -s 1G "$work/big.img"
+sfdisk -q --no-reread --label dos "$work/big.img" <<'PT' >/dev/null
+label-id: 0x0badcafe
+start=2048, size=1048576, type=83
+start=1050624, size=1040000, type=83
+PT
+truncate -s 8M "$work/ext2-stray.img"
+mkfs.ext2 -q -F -U 5a5a5a5a-0000-0000-0000-000000000013 -L stray "$work/ext2-stray.img"
+dd if="$work/big.img" of="$work/ext2-stray.img" bs=512 count=1 conv=notrunc status=none
+store layout "$work/ext2-stray.img"
+
+# hybrid.iso: xorriso's isohybrid MBR maps the ISO itself from sector 0
+# (a placeholder isolinux.bin carries isolinux's magic so xorriso patches
+# it); hybrid-head.iso is its first 64 KiB, a header sample.
+mkdir -p "$work/iso"
+echo hello > "$work/iso/a.txt"
+python3 -c 'b=bytearray(2048); b[0x40:0x44]=bytes([0xfb,0xc0,0x78,0x70]); open("'"$work"'/iso/isolinux.bin","wb").write(b)'
+head -c 432 /dev/zero > "$work/mbr.bin"
+SOURCE_DATE_EPOCH=1763000000 xorriso -as mkisofs -quiet -V HYBRID -isohybrid-mbr "$work/mbr.bin" \
+  -b isolinux.bin -no-emul-boot -boot-load-size 4 -boot-info-table -o "$work/hybrid.iso" "$work/iso" 2>/dev/null
+store layout "$work/hybrid.iso"
+head -c 65536 "$work/hybrid.iso" > "$work/hybrid-head.iso"
+store layout "$work/hybrid-head.iso"
