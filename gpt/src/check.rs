@@ -156,6 +156,9 @@ fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
             if let Some(n) = &t.not_a_table {
                 out.push(not_a_table_finding(n));
             }
+            if let Some(l) = &t.label {
+                out.push(label_finding(l));
+            }
             if let Some(m) = &t.mbr
                 && m.signature_ok
                 && m.kind == MbrKind::Protective
@@ -208,6 +211,32 @@ fn not_a_table_finding(n: &crate::tables::NotATable) -> Finding {
                 ),
         ),
     }
+}
+
+/// Another label, named with its evidence: imgcheck does not check it,
+/// and says so rather than calling the disk unpartitioned.
+fn label_finding(l: &crate::label::Label) -> Finding {
+    let listed = if l.listed {
+        let n = l.partitions.iter().filter(|p| !p.whole).count();
+        format!("{n} partitions listed from it")
+    } else {
+        "its partitions are not listed".to_string()
+    };
+    let mut msg = format!(
+        "{} (blkid PTTYPE \"{}\"): {}; {listed}; the label itself is not checked",
+        l.name, l.scheme, l.evidence
+    );
+    for n in &l.notes {
+        msg.push_str("; ");
+        msg.push_str(n);
+    }
+    Finding::info(
+        "label.detected",
+        imgcheck_core::Layer::LABEL,
+        0,
+        imgcheck_core::Space::Disk,
+        msg,
+    )
 }
 
 /// A GPT disk: each copy, the copies against each other, the layout, the

@@ -30,6 +30,7 @@
 pub mod check;
 pub mod guid;
 pub mod header;
+pub mod label;
 pub mod mbr;
 pub mod scan;
 pub mod sig;
@@ -101,7 +102,7 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
         Scheme::Gpt => !any_header,
         // A filesystem at byte 0 of a disk without a table is a whole-disk
         // filesystem, not a lost table: nothing to scan for.
-        Scheme::None => announced_gpt || identify_at(r, 0).is_none(),
+        Scheme::None => announced_gpt || (tables.label.is_none() && identify_at(r, 0).is_none()),
         Scheme::Mbr => false,
     };
     let mut recovery = None;

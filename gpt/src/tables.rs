@@ -77,6 +77,44 @@ pub struct Tables {
     /// The ISO 9660 (or UDF) volume an isohybrid MBR maps: its entry that
     /// starts at sector 0 is the ISO image itself, by design.
     pub isohybrid: Option<crate::sig::Signature>,
+    /// A disk label other than MBR and GPT (Sun, SGI, BSD, Apple, Atari,
+    /// DASD), looked for when neither is there: named, not checked.
+    pub label: Option<crate::label::Label>,
+    /// On a disk whose GPT ends before the disk does: the first byte found
+    /// to hold data past the table's end (sampled, see [`data_past`]). A
+    /// grown disk has zeros there; data means a smaller image may have
+    /// been written over a larger disk, and growing the table would write
+    /// over what survives.
+    pub data_past_table: Option<u64>,
+}
+
+/// Blocks sampled past a GPT's end.
+pub const TAIL_SAMPLES: u64 = 256;
+
+/// The first offset in `[start, end)` of `r` found to hold a non-zero byte,
+/// sampling [`TAIL_SAMPLES`] 4 KiB blocks spread evenly; ranges the reader
+/// knows to be zero are not read, and a failed read counts as data
+/// (unknown is not empty).
+pub fn data_past<R: ReadAt + ?Sized>(r: &R, start: u64, end: u64) -> Option<u64> {
+    const BLOCK: u64 = 4096;
+    let end = end.min(r.len());
+    let span = end.saturating_sub(start);
+    if span == 0 || r.known_zero(start, span) {
+        return None;
+    }
+    let step = (span / TAIL_SAMPLES).max(BLOCK);
+    let mut at = start;
+    while at < end {
+        let len = BLOCK.min(end.saturating_sub(at));
+        if !r.known_zero(at, len) {
+            match imgcheck_core::read_vec(r, at, len, BLOCK) {
+                Ok(b) if imgcheck_core::bytes::is_zero(&b) => {}
+                _ => return Some(at),
+            }
+        }
+        at = at.saturating_add(step);
+    }
+    None
 }
 
 /// A partition handed to the next layer.
@@ -213,6 +251,20 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
     } else {
         Scheme::None
     };
+    // A bare volume's boot sector is not a label either.
+    let label = (scheme == Scheme::None && not_a_table.is_none())
+        .then(|| crate::label::detect(r))
+        .flatten();
+    // Past the backup a GPT records (it ends the table), before the disk's end.
+    let data_past_table = [
+        primary.as_ref().map(|p| p.header.alternate_lba),
+        backup.as_ref().map(|b| b.lba),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|&lba| lba < last)
+    .max()
+    .and_then(|lba| data_past(r, mul(lba.saturating_add(1), sector.bytes), disk_size));
     Tables {
         disk_size,
         sector,
@@ -225,6 +277,8 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
         unreadable: unread,
         not_a_table,
         isohybrid,
+        label,
+        data_past_table,
     }
 }
 
@@ -343,7 +397,30 @@ impl Tables {
                 }));
                 out
             }
-            Scheme::None => Vec::new(),
+            // Another label's partitions, where its layout is listed;
+            // the entries that stand for the whole disk are not contents.
+            Scheme::None => self
+                .label
+                .iter()
+                .flat_map(|l| l.partitions.iter().filter(|p| !p.whole))
+                .map(|p| Partition {
+                    number: p.number,
+                    start: p.start,
+                    size: p.size,
+                    first_lba: p.start.checked_div(ss).unwrap_or(0),
+                    last_lba: p
+                        .start
+                        .saturating_add(p.size)
+                        .checked_div(ss)
+                        .unwrap_or(0)
+                        .saturating_sub(1),
+                    type_id: p.type_name.clone(),
+                    type_name: p.type_name.clone(),
+                    name: p.name.clone(),
+                    unique_guid: None,
+                    attributes: Vec::new(),
+                })
+                .collect(),
         }
     }
 

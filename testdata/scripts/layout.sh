@@ -46,3 +46,25 @@ SOURCE_DATE_EPOCH=1763000000 xorriso -as mkisofs -quiet -V HYBRID -isohybrid-mbr
 store layout "$work/hybrid.iso"
 head -c 65536 "$work/hybrid.iso" > "$work/hybrid-head.iso"
 store layout "$work/hybrid-head.iso"
+
+# Other labels, each made by the tool that writes it (parted: mac, dvh =
+# SGI, atari; fdisk: sun, and a BSD disklabel nested in an MBR slice,
+# stored as the slice alone as a BSD slice is imaged). Needs parted.
+for l in mac dvh atari; do
+  truncate -s 4M "$work/label-$l.img"
+  # parted exits non-zero when it cannot ask udev to settle; the label is written.
+  parted -s "$work/label-$l.img" mklabel $l mkpart primary ext2 1MiB 2MiB mkpart primary ext2 2MiB 3MiB 2>/dev/null || true
+  [ -n "$(blkid -p -o value -s PTTYPE "$work/label-$l.img")" ]
+  store layout "$work/label-$l.img"
+done
+truncate -s 4M "$work/label-sun.img"
+printf "s\nw\n" | fdisk -H 4 -S 32 "$work/label-sun.img" >/dev/null 2>&1 || true
+store layout "$work/label-sun.img"
+# label-sun-head.img: its first MiB, a truncated copy.
+head -c 1M "$work/label-sun.img" > "$work/label-sun-head.img"
+store layout "$work/label-sun-head.img"
+truncate -s 4M "$work/dos-bsd.img"
+printf 'o\nn\np\n1\n2048\n\nt\na5\nw\n' | fdisk "$work/dos-bsd.img" >/dev/null 2>&1 || true
+printf "b\ny\nn\na\n\n+1M\nt\na\n7\nn\nb\n\n\nt\nb\n1\nw\nq\n" | fdisk -H 4 -S 32 "$work/dos-bsd.img" >/dev/null 2>&1 || true
+dd if="$work/dos-bsd.img" of="$work/label-bsd-slice.img" bs=512 skip=2048 status=none
+store layout "$work/label-bsd-slice.img"
