@@ -3,6 +3,8 @@
 //! and each node's typed [`Facts`](imgcheck_core::Facts), never a layer's
 //! JSON details; the zero map also reads the disk.
 
+mod promise;
+
 use crate::report::{Node, SizeLink};
 use imgcheck_core::bytes::is_zero;
 use imgcheck_core::{Finding, Hint, Layer, Place, ReadAt, Role, Space, Step, Target, human_size};
@@ -41,6 +43,7 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
         return out;
     };
     out.findings.extend(overwritten_starts(root));
+    out.findings.extend(promise::unkept(root, disk));
     let regions = zero_regions(root, disk.len(), scan);
     out.zero_ranges = zero_ranges(disk, &regions);
     out.findings.extend(emptiness(disk, root, &out.zero_ranges));

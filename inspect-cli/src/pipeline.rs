@@ -322,6 +322,7 @@ impl Walk<'_> {
             details: ins.details,
             children: Vec::new(),
             span: None,
+            expect: None,
         };
         Some((node, ins.children))
     }
@@ -439,6 +440,7 @@ impl Walk<'_> {
                         details: cn.details,
                         children: Vec::new(),
                         span,
+                        expect: Some(child.expect.clone()),
                     };
                     if let Some((r, e)) = &inner {
                         self.descend(&mut n, r, e, &child_place, child_frame, depth, &child_label);

@@ -37,6 +37,10 @@ pub struct Node {
     pub children: Vec<Node>,
     /// Where a partition lies on the disk, for partition nodes.
     pub span: Option<Span>,
+    /// What the parent's table promised this node's contents are (a
+    /// partition's type), for the check that a promise was kept.
+    #[serde(skip)]
+    pub expect: Option<imgcheck_core::Expect>,
 }
 
 /// A partition's place on the disk, as the partition table states it.

@@ -4,6 +4,7 @@
 # Needs: ntfs-3g (mkntfs), exfatprogs, e2fsprogs, fdisk (sfdisk), xorriso,
 # qemu-utils.
 source "$(dirname "$0")/common.sh"
+make_tree "$work/tree"
 
 # ntfs-bare.img: `mkntfs` on a whole file, no partition table: its boot
 # sector ends in 0x55AA and its boot code fills the MBR's entry area.
@@ -68,3 +69,43 @@ printf 'o\nn\np\n1\n2048\n\nt\na5\nw\n' | fdisk "$work/dos-bsd.img" >/dev/null 2
 printf "b\ny\nn\na\n\n+1M\nt\na\n7\nn\nb\n\n\nt\nb\n1\nw\nq\n" | fdisk -H 4 -S 32 "$work/dos-bsd.img" >/dev/null 2>&1 || true
 dd if="$work/dos-bsd.img" of="$work/label-bsd-slice.img" bs=512 skip=2048 status=none
 store layout "$work/label-bsd-slice.img"
+
+# Destroyed filesystems: a partition whose type promises one, and what dd
+# did to it. Filesystems are made in files of their own and copied in.
+# destroyed-sb-1group.img: GPT (sgdisk), partition 1 typed Linux
+# filesystem, a one-group ext4 (4k blocks: no backup superblock) whose
+# superblock was zeroed (dd bs=1024 seek=1 count=1 into the partition).
+truncate -s 24M "$work/destroyed-sb-1group.img"
+mkfs.ext4 -q -F -b 4096 -U 5a5a5a5a-0000-0000-0000-000000000021 -L onegroup "$work/p-1group" 16M
+dd if="$work/p-1group" of="$work/destroyed-sb-1group.img" bs=512 seek=2048 conv=notrunc status=none
+sgdisk -U 11111111-2222-3333-4444-000000000021 -n 1:2048:34815 -t 1:8300 -c 1:data \
+  -u 1:aaaaaaaa-0000-0000-0000-000000000021 "$work/destroyed-sb-1group.img" >/dev/null
+dd if=/dev/zero of="$work/destroyed-sb-1group.img" bs=1024 seek=$((2048*512/1024 + 1)) count=1 conv=notrunc status=none
+store layout "$work/destroyed-sb-1group.img"
+
+# destroyed-dd-zero.img: GPT, a 1k-block ext4 of 24 MiB (three groups,
+# backup superblocks at blocks 8193 and 24577), its first 8 MiB zeroed by
+# `dd if=/dev/zero of=/dev/sdX1 bs=1M count=8`.
+truncate -s 32M "$work/destroyed-dd-zero.img"
+mkfs.ext4 -q -F -b 1024 -U 5a5a5a5a-0000-0000-0000-000000000022 -L victim -d "$work/tree" "$work/p-1k" 24M
+dd if="$work/p-1k" of="$work/destroyed-dd-zero.img" bs=512 seek=2048 conv=notrunc status=none
+sgdisk -U 11111111-2222-3333-4444-000000000022 -n 1:2048:51199 -t 1:8300 -c 1:data \
+  -u 1:aaaaaaaa-0000-0000-0000-000000000022 "$work/destroyed-dd-zero.img" >/dev/null
+dd if=/dev/zero of="$work/destroyed-dd-zero.img" bs=1M seek=1 count=8 conv=notrunc status=none
+store layout "$work/destroyed-dd-zero.img"
+
+# destroyed-dd-foreign.img: MBR (sfdisk), partition 1 type 0x83 holding the
+# same 1k-block ext4, its first 8 MiB overwritten by a FAT image
+# (mkfs.vfat): `dd if=usb.img of=/dev/sdX1` instead of /dev/sdY.
+truncate -s 32M "$work/destroyed-dd-foreign.img"
+dd if="$work/p-1k" of="$work/destroyed-dd-foreign.img" bs=512 seek=2048 conv=notrunc status=none
+sfdisk -q --no-reread --label dos "$work/destroyed-dd-foreign.img" <<'PT' >/dev/null
+label-id: 0x5a5a0023
+start=2048, size=49152, type=83
+PT
+truncate -s 8M "$work/usb.img"
+mkfs.vfat -i 5a5a0024 -n USBSTICK "$work/usb.img" >/dev/null
+dd if="$work/usb.img" of="$work/destroyed-dd-foreign.img" bs=1M seek=1 conv=notrunc status=none
+store layout "$work/destroyed-dd-foreign.img"
+qemu-img convert -q -f raw -O qcow2 "$work/destroyed-dd-foreign.img" "$work/destroyed-dd-foreign.qcow2"
+store layout "$work/destroyed-dd-foreign.qcow2"
