@@ -54,6 +54,15 @@ pub fn next_steps(report: &ImageReport) -> Vec<String> {
     {
         steps.push(step_text(&resolve_image(&a.hint, &report.path)));
     }
+    // Partitions the kernel will not see get loop devices of their own.
+    for r in &picked {
+        if let Some(a) = &r.attach_step {
+            let line = step_text(a);
+            if !steps.contains(&line) {
+                steps.push(line);
+            }
+        }
+    }
     steps.extend(
         picked
             .iter()

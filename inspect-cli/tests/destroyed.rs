@@ -165,3 +165,42 @@ fn replay_the_suggested_e2fsck_on_a_copy() {
     assert!(text.contains("victim"), "{cmd}: {text}");
     assert_eq!(std::fs::read(&copy).unwrap(), part, "e2fsck -n wrote");
 }
+
+#[test]
+fn an_empty_partition_is_said_and_data_behind_zeros_is_a_warning() {
+    use imgcheck_core::Severity;
+    use imgcheck_testdata::{Patch, damaged};
+    const P1: u64 = 2048 * 512;
+    // sgdisk's partition 1 never formatted (all zeros): told, not judged.
+    let d = damaged(
+        "layout/destroyed-sb-1group.img",
+        &[Patch::Zero {
+            offset: P1,
+            len: 16 << 20,
+        }],
+    );
+    let r = inspect(d.path());
+    let f = find(&r, "layout.contents.missing");
+    assert_eq!(f.severity, Severity::Info, "{}", f.message);
+    assert!(f.message.contains("never formatted"), "{}", f.message);
+    assert_eq!(r.verdict(), Verdict::Clean);
+    // Data after zeros: the start was wiped (the 64 KiB at 8 MiB
+    // stands for what dd left behind it).
+    let d = damaged(
+        "layout/destroyed-sb-1group.img",
+        &[
+            Patch::Zero {
+                offset: P1,
+                len: 16 << 20,
+            },
+            Patch::Bytes {
+                offset: P1 + (8 << 20),
+                bytes: vec![0x5a; 64 << 10],
+            },
+        ],
+    );
+    let r = inspect(d.path());
+    let f = find(&r, "layout.contents.missing");
+    assert_eq!(f.severity, Severity::Warning, "{}", f.message);
+    assert!(f.message.contains("start was wiped"), "{}", f.message);
+}

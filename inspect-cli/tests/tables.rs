@@ -150,3 +150,30 @@ fn data_past_a_gpt_tables_end_gets_no_writing_step() {
         .unwrap();
     assert!(f.hint.as_ref().is_some_and(|h| h.writes));
 }
+
+#[test]
+fn a_partition_the_kernel_will_not_see_gets_its_own_loop_device() {
+    // destroyed-sb-1group.img with its protective MBR zeroed: the kernel
+    // ignores a GPT without one, so --partscan makes no /dev/loop0p1.
+    let d = damaged(
+        "layout/destroyed-sb-1group.img",
+        &[Patch::Zero {
+            offset: 0,
+            len: 512,
+        }],
+    );
+    let r = inspect(d.path());
+    let steps = imgcheck::steps::next_steps(&r).join("\n");
+    assert!(
+        steps.contains("losetup --read-only -o 1048576 --sizelimit 16777216 /dev/loop11 "),
+        "{steps}"
+    );
+    assert!(!steps.contains("loop0p1"), "{steps}");
+    // With the protective MBR the kernel reads the table: --partscan.
+    let r = inspect(&fixture("layout/destroyed-sb-1group.img"));
+    let steps = imgcheck::steps::next_steps(&r).join("\n");
+    assert!(
+        steps.contains("--partscan") && steps.contains("/dev/loop0p1"),
+        "{steps}"
+    );
+}

@@ -88,6 +88,13 @@ pub fn isohybrid<R: ReadAt + ?Sized>(r: &R, m: &Mbr) -> Option<Signature> {
         .ok()
         .flatten()
         .filter(|s| s.kind == "iso9660" || s.kind == "udf")
+        .or_else(|| {
+            // A copy cut short inside the primary volume descriptor (a
+            // header sample) still shows its identifier at 32 KiB + 1.
+            crate::util::read_opt(r, 0x8000, 6, 6)
+                .filter(|b| b.as_slice() == b"\x01CD001")
+                .map(|_| crate::sig::sig("iso9660", "ISO 9660", None, "", 0))
+        })
 }
 
 /// Decides whether the classic-looking MBR `m` of `r` is a partition

@@ -176,12 +176,33 @@ fn check_one(p: &Node, disk: &dyn ReadAt) -> Option<Finding> {
             let zero = disk.known_zero(span.start, head)
                 || read_vec(disk, span.start, head, HEAD)
                     .is_ok_and(|b| imgcheck_core::bytes::is_zero(&b));
+            // Zeros at the start and data further on: the start was wiped.
+            let data_after = if zero {
+                imgcheck_gpt::tables::data_past(
+                    disk,
+                    span.start.saturating_add(head),
+                    span.start.saturating_add(len),
+                )
+            } else {
+                None
+            };
             let what = if zero {
-                format!("its first {} are all zeros", human_size(head))
+                match data_after {
+                    Some(at) => format!(
+                        "its first {} are all zeros, but data follows at partition byte {}: its start was wiped",
+                        human_size(head),
+                        at.saturating_sub(span.start)
+                    ),
+                    None => format!(
+                        "its first {} are all zeros and so is every block sampled after them: it was never formatted, or was wiped whole",
+                        human_size(head)
+                    ),
+                }
             } else {
                 "its start holds data imgcheck does not recognise (overwritten, encrypted without a header, or a format it does not know)".to_string()
             };
             let remnant = ext_backup(disk, span.start, len, 0);
+            let mut lived = remnant.is_some();
             let mut msg = format!(
                 "partition {n} is typed {type_name} but holds no recognised filesystem or volume: {what}"
             );
@@ -200,6 +221,7 @@ fn check_one(p: &Node, disk: &dyn ReadAt) -> Option<Finding> {
                     );
                     let (traces, bs) = ext_traces(disk, span.start, len);
                     if !traces.is_empty() {
+                        lived = true;
                         msg.push_str(&format!(
                             "; but an ext filesystem lived here: {}{}",
                             traces.join(", "),
@@ -210,8 +232,20 @@ fn check_one(p: &Node, disk: &dyn ReadAt) -> Option<Finding> {
                     }
                 }
             }
+            // A filesystem that lived here is destroyed (error); data that
+            // is no known format may be one imgcheck does not know
+            // (warning); an empty partition was perhaps never formatted
+            // (info: said, not judged).
+            let severity = if lived {
+                imgcheck_core::Severity::Error
+            } else if !zero || data_after.is_some() {
+                imgcheck_core::Severity::Warning
+            } else {
+                imgcheck_core::Severity::Info
+            };
             (
-                Finding::error(
+                Finding::new(
+                    severity,
                     "layout.contents.missing",
                     Layer::LAYOUT,
                     span.start,
