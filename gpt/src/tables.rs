@@ -434,6 +434,11 @@ impl Tables {
                 let Some(h) = self.header() else {
                     return Vec::new();
                 };
+                // Entries that could not be read say nothing of what is
+                // used: no range is free then, it is unknown.
+                if self.entries().is_none() {
+                    return Vec::new();
+                }
                 let hdr = &h.header;
                 let hi = hdr.last_usable_lba.min(disk.saturating_sub(1));
                 // The table's own end: its backup header (wherever it claims to be).
