@@ -100,7 +100,26 @@ pub fn emptiness(disk: &dyn ReadAt, root: &Node, zero_ranges: &[(u64, u64)]) -> 
     let whole_zero = disk.known_zero(0, disk.len());
     let head = EMPTINESS_PROBE.min(disk.len());
     let head_zero = whole_zero || zero_ranges.iter().any(|&(s, e)| s == 0 && e >= head);
-    let f = if head_zero {
+    // "No data" only once samples across the whole disk found none: a dd
+    // that zeroed the first hundreds of MiB leaves the rest behind.
+    let data_after = if head_zero && !whole_zero {
+        imgcheck_gpt::tables::data_past(disk, head, disk.len())
+    } else {
+        None
+    };
+    let f = if let Some(at) = data_after {
+        Finding::warning(
+            "layout.unrecognized",
+            Layer::LAYOUT,
+            at,
+            Space::Disk,
+            format!(
+                "no partition table and no known filesystem or volume signature: the first {} of the disk are zeros, but data follows at byte {at}: its start was wiped, and what follows may be recoverable",
+                human_size(head)
+            ),
+        )
+        .with_hint(Hint::read_only("testdisk /list {image}").on(Target::Image).because("look for the partitions that lived there, on a copy"))
+    } else if head_zero {
         Finding::warning(
             "layout.empty",
             Layer::LAYOUT,
@@ -111,7 +130,7 @@ pub fn emptiness(disk: &dyn ReadAt, root: &Node, zero_ranges: &[(u64, u64)]) -> 
                 if whole_zero {
                     "all of its bytes".to_string()
                 } else {
-                    format!("its first {head} bytes")
+                    format!("its first {head} bytes and every block sampled after them")
                 }
             ),
         )

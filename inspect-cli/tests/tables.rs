@@ -177,3 +177,33 @@ fn a_partition_the_kernel_will_not_see_gets_its_own_loop_device() {
         "{steps}"
     );
 }
+
+#[test]
+fn zeros_at_the_start_are_not_no_data_when_data_follows() {
+    // truncate's 16 MiB of zeros: no data at all.
+    let r = inspect(&fixture("disk/empty.img"));
+    assert!(
+        codes(&r).contains(&"layout.empty".into()),
+        "{:?}",
+        codes(&r)
+    );
+    // The same disk with 64 KiB written at 12 MiB (what a dd that zeroed
+    // the start leaves behind it): not "no data".
+    let d = damaged(
+        "disk/empty.img",
+        &[Patch::Bytes {
+            offset: 12 * MIB,
+            bytes: vec![0x5a; 64 << 10],
+        }],
+    );
+    let r = inspect(d.path());
+    let c = codes(&r);
+    assert!(!c.contains(&"layout.empty".into()), "{c:?}");
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.unrecognized")
+        .unwrap();
+    assert!(f.message.contains("data follows at byte"), "{}", f.message);
+    assert!(f.hint.as_ref().is_some_and(|h| !h.writes));
+}
