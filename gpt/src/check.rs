@@ -153,6 +153,12 @@ fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
             free_space_findings(t, Layer::MBR, &mut out);
         }
         Scheme::None => {
+            if let Some(n) = &t.not_a_table {
+                out.push(not_a_table_finding(n));
+            }
+            if let Some(l) = &t.label {
+                out.push(label_finding(l));
+            }
             if let Some(m) = &t.mbr
                 && m.signature_ok
                 && m.kind == MbrKind::Protective
@@ -174,6 +180,63 @@ fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Sector 0 ends in 0x55AA but is no partition table. With a volume there
+/// (a bare NTFS, FAT or ext filesystem) that is a fact, said as info; with
+/// none it is an MBR the kernel refuses: whatever partitions it held are
+/// invisible, a warning.
+fn not_a_table_finding(n: &crate::tables::NotATable) -> Finding {
+    match &n.volume {
+        Some(v) => mbrf(
+            Severity::Info,
+            "mbr.not_a_table",
+            0,
+            format!("{}; the whole disk is read as {}", n.reason, v.display),
+        ),
+        None => mbrf(
+            Severity::Warning,
+            "mbr.refused",
+            0,
+            format!(
+                "{}: no partition is visible to Linux or blkid, and nothing known starts at byte 0",
+                n.reason
+            ),
+        )
+        .with_hint(
+            imgcheck_core::Hint::read_only("fdisk -l {disk}; testdisk {disk}")
+                .on(imgcheck_core::Target::Disk)
+                .because(
+                    "see the entries as fdisk reads them, then look for the partitions on a copy",
+                ),
+        ),
+    }
+}
+
+/// Another label, named with its evidence: imgcheck does not check it,
+/// and says so rather than calling the disk unpartitioned.
+fn label_finding(l: &crate::label::Label) -> Finding {
+    let listed = if l.listed {
+        let n = l.partitions.iter().filter(|p| !p.whole).count();
+        format!("{n} partitions listed from it")
+    } else {
+        "its partitions are not listed".to_string()
+    };
+    let mut msg = format!(
+        "{} (blkid PTTYPE \"{}\"): {}; {listed}; the label itself is not checked",
+        l.name, l.scheme, l.evidence
+    );
+    for n in &l.notes {
+        msg.push_str("; ");
+        msg.push_str(n);
+    }
+    Finding::info(
+        "label.detected",
+        imgcheck_core::Layer::LABEL,
+        0,
+        imgcheck_core::Space::Disk,
+        msg,
+    )
 }
 
 /// A GPT disk: each copy, the copies against each other, the layout, the

@@ -30,6 +30,7 @@
 pub mod check;
 pub mod guid;
 pub mod header;
+pub mod label;
 pub mod mbr;
 pub mod scan;
 pub mod sig;
@@ -41,7 +42,9 @@ pub use guid::Guid;
 pub use header::{EntryArray, GptCopy, GptEntry, GptHeader, Role};
 pub use mbr::{Logical, Mbr, MbrEntry, MbrKind};
 pub use scan::{Found, Proposed, Recovery, ScanLimits, scan};
-pub use sig::{Signature, holds_image_signature, identify, identify_at, image_signature};
+pub use sig::{
+    Signature, boot_volume, holds_image_signature, identify, identify_at, image_signature, probe_at,
+};
 pub use tables::{
     BackupSearch, BackupVia, FreeRange, Partition, Scheme, SectorSize, Tables, parse,
 };
@@ -95,11 +98,18 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
         .mbr
         .as_ref()
         .is_some_and(|m| m.signature_ok && m.kind == MbrKind::Protective);
+    // Sectors of the table that could not be read: the table is unknown
+    // there, not lost, and no step may write a new one over them.
+    let last_lba = tables.disk_sectors().saturating_sub(1);
+    let table_unreadable = tables.unreadable_at(0, ss)
+        || tables.unreadable_at(ss, ss)
+        || tables.unreadable_at(last_lba.saturating_mul(ss), ss);
+    let start_unreadable = sig::probe_at(r, 0).is_err();
     let lost = match tables.scheme {
         Scheme::Gpt => !any_header,
         // A filesystem at byte 0 of a disk without a table is a whole-disk
         // filesystem, not a lost table: nothing to scan for.
-        Scheme::None => announced_gpt || identify_at(r, 0).is_none(),
+        Scheme::None => announced_gpt || (tables.label.is_none() && identify_at(r, 0).is_none()),
         Scheme::Mbr => false,
     };
     let mut recovery = None;
@@ -116,7 +126,8 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
                 .iter()
                 .map(|p| format!("{} at byte {} ({})", p.fs, p.start, util::human(p.size)))
                 .collect();
-            let sev = if announced {
+            let unknown = table_unreadable || start_unreadable;
+            let sev = if announced && !unknown {
                 Severity::Error
             } else {
                 Severity::Warning
@@ -134,7 +145,11 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
                         list.join(", ")
                     ),
                 )
-                .with_hint(if ss == 512 {
+                .with_hint(if unknown {
+                    Hint::advice(
+                        "the table's own sectors could not be read, so it is unknown, not lost: image the disk with ddrescue first and read the table from that image; write no new table over sectors that are unreadable rather than empty",
+                    )
+                } else if ss == 512 {
                     Hint::writes(format!("sfdisk {{disk}} <<'EOF'\n{}EOF", rec.sfdisk_script))
                         .on(Target::Disk)
                         .because("check the proposal, then on a copy of the image recreate the table")
@@ -159,6 +174,18 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
                 format!(
                     "a GPT partition entry array without its header survives at LBA {lba} with {} used entries; the proposal takes their types, names and GUIDs",
                     entries.len()
+                ),
+            ));
+        }
+        if let Some(&first) = rec.unreadable.first() {
+            findings.push(Finding::warning(
+                "gpt.recovery.unreadable",
+                Layer::GPT,
+                first,
+                Space::Disk,
+                format!(
+                    "the signature scan could not read {} of the offsets it probed (the first at byte {first}): what starts there is unknown, so the partitions found may not be all there are",
+                    rec.unreadable.len()
                 ),
             ));
         }

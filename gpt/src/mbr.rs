@@ -62,6 +62,12 @@ impl MbrEntry {
         self.os_type != 0 && self.size_in_lba != 0
     }
 
+    /// A slot the kernel makes a partition of (msdos.c skips only slots of
+    /// size 0): type 0x00 with a size counts, as blkid and sfdisk list it.
+    pub fn is_partition(&self) -> bool {
+        self.size_in_lba != 0
+    }
+
     /// Last sector, inclusive (start + size − 1).
     pub fn last_lba(&self) -> u64 {
         u64::from(self.starting_lba)

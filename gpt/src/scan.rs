@@ -96,7 +96,14 @@ pub struct Recovery {
     pub stopped: Option<String>,
     /// A GPT entry array that outlived its headers (LBA, used entries).
     pub surviving_entries: Option<(u64, Vec<GptEntry>)>,
+    /// Offsets whose probe failed to read (I/O error, not past the end):
+    /// what starts there is unknown, and is not reported as absent.
+    pub unreadable: Vec<u64>,
 }
+
+/// Most unreadable offsets the scan lists (the rest are counted in
+/// `stopped`'s words by the caller reading `unreadable.len()`).
+const MAX_UNREADABLE_LISTED: usize = 64;
 
 /// Standard array: 128 entries of 128 bytes.
 const STD_ARRAY_BYTES: u64 = 128 * 128;
@@ -172,7 +179,17 @@ pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery
         if r.known_zero(off, 0x11000) {
             continue;
         }
-        if let Some(sig) = identify_at(r, off) {
+        let probed = match crate::sig::probe_at(r, off) {
+            Ok(p) => p,
+            Err(e) if !matches!(e.kind, imgcheck_core::ReadErrorKind::OutOfBounds { .. }) => {
+                if rec.unreadable.len() < MAX_UNREADABLE_LISTED {
+                    rec.unreadable.push(off);
+                }
+                None
+            }
+            Err(_) => None,
+        };
+        if let Some(sig) = probed {
             let end = sig
                 .size
                 .map_or(off.saturating_add(SCAN_STEP), |s| off.saturating_add(s));

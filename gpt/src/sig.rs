@@ -1,12 +1,22 @@
 //! Filesystem and volume signatures: what sits at an offset, named as
 //! blkid names it (`ID_FS_TYPE`), with the size the filesystem states for
 //! itself. Used to name a partition's contents and to find lost partitions,
-//! and ([`image_signature`]) to tell a filesystem from what a whole disk
-//! image leaves at the start of a partition it was written over.
+//! to tell a bare volume's boot sector from an MBR ([`boot_volume`]), and
+//! ([`image_signature`]) to tell a filesystem from what a whole disk image
+//! leaves at the start of a partition it was written over.
+//!
+//! A read that fails (an I/O error, a layer below that cannot produce the
+//! bytes) is not "nothing here": [`probe_at`] returns it, and only a range
+//! past the end of the reader counts as absent.
+
+mod boot;
+mod more;
+
+pub use boot::boot_volume;
 
 use crate::guid::{LINUX_FS, LINUX_LUKS, LINUX_LVM, LINUX_SWAP, MS_BASIC_DATA};
 use crate::util::{be32, be64, bytes, le16, le32, le64, mul, read_opt, u8_at};
-use imgcheck_core::ReadAt;
+use imgcheck_core::{ReadAt, ReadError, ReadErrorKind, read_vec};
 use serde::Serialize;
 
 /// What a signature says about the bytes at an offset.
@@ -28,7 +38,7 @@ pub struct Signature {
     pub mbr_type: u8,
 }
 
-fn sig(
+pub(crate) fn sig(
     kind: &'static str,
     display: &'static str,
     size: Option<u64>,
@@ -46,7 +56,7 @@ fn sig(
     }
 }
 
-fn text(b: &[u8]) -> Option<String> {
+pub(crate) fn text(b: &[u8]) -> Option<String> {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     let s = String::from_utf8_lossy(b.get(..end).unwrap_or(&[]))
         .trim_end()
@@ -54,7 +64,7 @@ fn text(b: &[u8]) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-fn uuid_text(b: &[u8]) -> Option<String> {
+pub(crate) fn uuid_text(b: &[u8]) -> Option<String> {
     if b.len() != 16 || b.iter().all(|&c| c == 0) {
         return None;
     }
@@ -67,6 +77,61 @@ fn uuid_text(b: &[u8]) -> Option<String> {
         h.get(8..10)?.concat(),
         h.get(10..16)?.concat()
     ))
+}
+
+/// The most one probe read asks for (the ZFS uberblock ring).
+const MAX_PROBE_READ: u64 = 128 << 10;
+
+/// The reads of one probe at `base` of a reader: past the end is absence;
+/// any other failure is kept, so "nothing here" is never said over bytes
+/// that could not be read.
+pub(crate) struct At<'a, R: ?Sized> {
+    r: &'a R,
+    base: u64,
+    failed: Option<ReadError>,
+}
+
+impl<'a, R: ReadAt + ?Sized> At<'a, R> {
+    pub(crate) fn new(r: &'a R, base: u64) -> Self {
+        At {
+            r,
+            base,
+            failed: None,
+        }
+    }
+
+    /// Bytes from `base` to the end of the reader.
+    pub(crate) fn len(&self) -> u64 {
+        self.r.len().saturating_sub(self.base)
+    }
+
+    /// `len` bytes at `off` (from `base`); `None` when absent or unreadable.
+    pub(crate) fn read(&mut self, off: u64, len: u64) -> Option<Vec<u8>> {
+        let abs = self.base.checked_add(off)?;
+        match read_vec(self.r, abs, len, MAX_PROBE_READ) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                let absent = matches!(
+                    e.kind,
+                    ReadErrorKind::OutOfBounds { .. } | ReadErrorKind::TooLarge { .. }
+                );
+                if !absent && self.failed.is_none() {
+                    self.failed = Some(e);
+                }
+                None
+            }
+        }
+    }
+
+    /// What the probe found, or the first read that failed when it found
+    /// nothing.
+    pub(crate) fn finish<T>(self, found: Option<T>) -> Result<Option<T>, ReadError> {
+        match (found, self.failed) {
+            (Some(s), _) => Ok(Some(s)),
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(None),
+        }
+    }
 }
 
 /// ext2/3/4 superblock facts needed for naming and for backup recovery.
@@ -107,7 +172,7 @@ pub(crate) fn ext_super(sb: &[u8]) -> Option<ExtSuper> {
     })
 }
 
-fn ext_signature(sb: &[u8], e: ExtSuper) -> Signature {
+pub(crate) fn ext_signature(sb: &[u8], e: ExtSuper) -> Signature {
     // blkid's rules: a journal device is jbd; ext2 has no journal and no
     // feature beyond ext2's; ext3 has a journal and nothing beyond ext3's;
     // anything else is ext4.
@@ -140,33 +205,33 @@ fn ext_signature(sb: &[u8], e: ExtSuper) -> Signature {
 }
 
 /// Identifies what starts at byte `offset` of `r`. Reads at most a few
-/// small blocks; `None` when nothing known is there.
+/// small blocks; `None` when nothing known is there or when a read failed
+/// (see [`probe_at`] to tell the two apart).
 pub fn identify_at<R: ReadAt + ?Sized>(r: &R, offset: u64) -> Option<Signature> {
-    let avail = r.len().checked_sub(offset)?;
-    let head = read_opt(r, offset, avail.min(8192), 8192)?;
+    probe_at(r, offset).ok().flatten()
+}
+
+/// [`identify_at`], telling "nothing known is here" (`Ok(None)`) from "a
+/// read failed before anything was found" (`Err`): an unreadable area is
+/// unknown, never absent.
+pub fn probe_at<R: ReadAt + ?Sized>(r: &R, offset: u64) -> Result<Option<Signature>, ReadError> {
+    let mut at = At::new(r, offset);
+    let found = identify_in(&mut at);
+    at.finish(found)
+}
+
+/// [`identify_at`] at offset 0.
+pub fn identify<R: ReadAt + ?Sized>(r: &R) -> Option<Signature> {
+    identify_at(r, 0)
+}
+
+fn identify_in<R: ReadAt + ?Sized>(at: &mut At<'_, R>) -> Option<Signature> {
+    let head = at.read(0, at.len().min(8192))?;
     if head.len() < 512 {
         return None;
     }
-    // LVM2: the label may sit in any of the first four 512-byte sectors.
-    for i in 0..4usize {
-        let base = i.saturating_mul(512);
-        if bytes(&head, base, 8) == b"LABELONE"
-            && bytes(&head, base.saturating_add(24), 8) == b"LVM2 001"
-        {
-            let pvh = base.saturating_add(
-                usize::try_from(le32(&head, base.saturating_add(20))).unwrap_or(usize::MAX),
-            );
-            let size = le64(&head, pvh.saturating_add(32));
-            let mut s = sig(
-                "LVM2_member",
-                "LVM2 member",
-                (size > 0).then_some(size),
-                LINUX_LVM,
-                0x8E,
-            );
-            s.uuid = text(bytes(&head, pvh, 32));
-            return Some(s);
-        }
+    if let Some(s) = lvm2(&head) {
+        return Some(s);
     }
     // TuxOnIce hibernation image: its magic at byte 0 wins over the swap
     // signature it keeps at the page end (blkid: swsuspend).
@@ -181,13 +246,95 @@ pub fn identify_at<R: ReadAt + ?Sized>(r: &R, offset: u64) -> Option<Signature> 
     }
     // Swap before LUKS: mkswap keeps the first 1 KiB, so a swap area made
     // over an old LUKS header still starts "LUKS"; blkid calls it swap.
+    if let Some(s) = swap(at, &head) {
+        return Some(s);
+    }
+    if bytes(&head, 0, 6) == b"LUKS\xba\xbe" {
+        let mut s = sig("crypto_LUKS", "LUKS", None, LINUX_LUKS, 0x83);
+        s.uuid = text(bytes(&head, 168, 40));
+        return Some(s);
+    }
+    // BitLocker keeps a boot sector of its own: before FAT and NTFS.
+    if let Some(s) = boot::bitlocker(&head) {
+        return Some(s);
+    }
+    if bytes(&head, 0, 4) == b"XFSB" {
+        let bs = u64::from(be32(&head, 4));
+        let dblocks = be64(&head, 8);
+        if bs.is_power_of_two() && (512..=65536).contains(&bs) && dblocks > 0 {
+            let mut s = sig("xfs", "xfs", Some(mul(dblocks, bs)), LINUX_FS, 0x83);
+            s.label = text(bytes(&head, 108, 12));
+            s.uuid = uuid_text(bytes(&head, 32, 16));
+            return Some(s);
+        }
+    }
+    if let Some(e) = ext_super(bytes(&head, 1024, 1024))
+        && e.block_group_nr == 0
+    {
+        return Some(ext_signature(bytes(&head, 1024, 1024), e));
+    }
+    if let Some(s) = more::at_1024(at, &head) {
+        return Some(s);
+    }
+    if let Some(b) = at.read(0x10000, 4096)
+        && bytes(&b, 0x40, 8) == b"_BHRfS_M"
+    {
+        let mut s = sig(
+            "btrfs",
+            "btrfs",
+            Some(le64(&b, 0x70)).filter(|&n| n > 0),
+            LINUX_FS,
+            0x83,
+        );
+        s.uuid = uuid_text(bytes(&b, 0x20, 16));
+        s.label = text(bytes(&b, 0x12B, 256));
+        return Some(s);
+    }
+    if let Some(s) = boot::boot_sector(at, &head) {
+        return Some(s);
+    }
+    if let Some(s) = more::at_start(&head) {
+        return Some(s);
+    }
+    if let Some(s) = more::further_in(at) {
+        return Some(s);
+    }
+    iso_or_udf(at)
+}
+
+/// LVM2: the label may sit in any of the first four 512-byte sectors.
+fn lvm2(head: &[u8]) -> Option<Signature> {
+    (0..4usize).find_map(|i| {
+        let base = i.saturating_mul(512);
+        if bytes(head, base, 8) != b"LABELONE"
+            || bytes(head, base.saturating_add(24), 8) != b"LVM2 001"
+        {
+            return None;
+        }
+        let pvh = base.saturating_add(
+            usize::try_from(le32(head, base.saturating_add(20))).unwrap_or(usize::MAX),
+        );
+        let size = le64(head, pvh.saturating_add(32));
+        let mut s = sig(
+            "LVM2_member",
+            "LVM2 member",
+            (size > 0).then_some(size),
+            LINUX_LVM,
+            0x8E,
+        );
+        s.uuid = text(bytes(head, pvh, 32));
+        Some(s)
+    })
+}
+
+fn swap<R: ReadAt + ?Sized>(at: &mut At<'_, R>, head: &[u8]) -> Option<Signature> {
     for ps in [4096u64, 8192, 16384, 65536] {
-        let Some(magic) = read_opt(r, offset.saturating_add(ps).saturating_sub(10), 10, 10) else {
+        let Some(magic) = at.read(ps.saturating_sub(10), 10) else {
             continue;
         };
         match magic.as_slice() {
             b"SWAPSPACE2" => {
-                let last_page = u64::from(le32(&head, 1024 + 4));
+                let last_page = u64::from(le32(head, 1024 + 4));
                 let mut s = sig(
                     "swap",
                     "swap",
@@ -195,8 +342,8 @@ pub fn identify_at<R: ReadAt + ?Sized>(r: &R, offset: u64) -> Option<Signature> 
                     LINUX_SWAP,
                     0x82,
                 );
-                s.label = text(bytes(&head, 1024 + 28, 16));
-                s.uuid = uuid_text(bytes(&head, 1024 + 12, 16));
+                s.label = text(bytes(head, 1024 + 28, 16));
+                s.uuid = uuid_text(bytes(head, 1024 + 12, 16));
                 return Some(s);
             }
             b"SWAP-SPACE" => return Some(sig("swap", "swap", None, LINUX_SWAP, 0x82)),
@@ -216,125 +363,20 @@ pub fn identify_at<R: ReadAt + ?Sized>(r: &R, offset: u64) -> Option<Signature> 
             _ => {}
         }
     }
-    if bytes(&head, 0, 6) == b"LUKS\xba\xbe" {
-        let mut s = sig("crypto_LUKS", "LUKS", None, LINUX_LUKS, 0x83);
-        s.uuid = text(bytes(&head, 168, 40));
-        return Some(s);
-    }
-    if bytes(&head, 0, 4) == b"XFSB" {
-        let bs = u64::from(be32(&head, 4));
-        let dblocks = be64(&head, 8);
-        if bs.is_power_of_two() && (512..=65536).contains(&bs) && dblocks > 0 {
-            let mut s = sig("xfs", "xfs", Some(mul(dblocks, bs)), LINUX_FS, 0x83);
-            s.label = text(bytes(&head, 108, 12));
-            s.uuid = uuid_text(bytes(&head, 32, 16));
-            return Some(s);
-        }
-    }
-    if let Some(e) = ext_super(bytes(&head, 1024, 1024))
-        && e.block_group_nr == 0
-    {
-        return Some(ext_signature(bytes(&head, 1024, 1024), e));
-    }
-    if let Some(b) = read_opt(r, offset.saturating_add(0x10000), 4096, 4096)
-        && bytes(&b, 0x40, 8) == b"_BHRfS_M"
-    {
-        let mut s = sig(
-            "btrfs",
-            "btrfs",
-            Some(le64(&b, 0x70)).filter(|&n| n > 0),
-            LINUX_FS,
-            0x83,
-        );
-        s.uuid = uuid_text(bytes(&b, 0x20, 16));
-        s.label = text(bytes(&b, 0x12B, 256));
-        return Some(s);
-    }
-    if bytes(&head, 3, 8) == b"NTFS    " {
-        let bps = u64::from(le16(&head, 0x0B));
-        let total = le64(&head, 0x28);
-        // The backup boot sector sits in the sector after the volume.
-        let size = (bps > 0 && total > 0).then(|| mul(total.saturating_add(1), bps));
-        let mut s = sig("ntfs", "ntfs", size, MS_BASIC_DATA, 0x07);
-        s.uuid = Some(format!("{:016X}", le64(&head, 0x48)));
-        return Some(s);
-    }
-    if bytes(&head, 3, 8) == b"EXFAT   " {
-        let shift = u32::from(u8_at(&head, 0x6C));
-        let size = (shift <= 12)
-            .then(|| le64(&head, 0x48).checked_shl(shift))
-            .flatten();
-        let mut s = sig("exfat", "exfat", size, MS_BASIC_DATA, 0x07);
-        s.uuid = Some(format!(
-            "{:04X}-{:04X}",
-            le32(&head, 0x64) >> 16,
-            le32(&head, 0x64) & 0xFFFF
-        ));
-        return Some(s);
-    }
-    if let Some(s) = fat(&head) {
-        return Some(s);
-    }
-    iso_or_udf(r, offset)
+    None
 }
 
-fn fat(b: &[u8]) -> Option<Signature> {
-    let bps = le16(b, 0x0B);
-    let spc = u8_at(b, 0x0D);
-    let reserved = le16(b, 0x0E);
-    let fats = u8_at(b, 0x10);
-    let media = u8_at(b, 0x15);
-    let bpb_ok = matches!(bps, 512 | 1024 | 2048 | 4096)
-        && spc.is_power_of_two()
-        && reserved > 0
-        && (1..=2).contains(&fats)
-        && (media == 0xF0 || media >= 0xF8);
-    if !bpb_ok {
-        return None;
-    }
-    let fat32 = le16(b, 0x16) == 0;
-    let marker = if fat32 {
-        bytes(b, 0x52, 8)
-    } else {
-        bytes(b, 0x36, 8)
-    };
-    let marked = marker.starts_with(b"FAT")
-        || bytes(b, 3, 5) == b"MSWIN"
-        || bytes(b, 3, 5) == b"MSDOS"
-        || bytes(b, 3, 5) == b"mkfs.";
-    let jump = matches!(u8_at(b, 0), 0xEB | 0xE9);
-    if !(marked || jump && le16(b, 510) == 0xAA55) {
-        return None;
-    }
-    let sectors = match le16(b, 0x13) {
-        0 => u64::from(le32(b, 0x20)),
-        n => u64::from(n),
-    };
-    let mut s = sig(
-        "vfat",
-        "vfat",
-        (sectors > 0).then(|| mul(sectors, u64::from(bps))),
-        MS_BASIC_DATA,
-        if fat32 { 0x0C } else { 0x0E },
-    );
-    let (label_at, serial_at) = if fat32 { (0x47, 0x43) } else { (0x2B, 0x27) };
-    s.label = text(bytes(b, label_at, 11)).filter(|l| l != "NO NAME");
-    let serial = le32(b, serial_at);
-    s.uuid = Some(format!("{:04X}-{:04X}", serial >> 16, serial & 0xFFFF));
-    Some(s)
-}
-
-fn iso_or_udf<R: ReadAt + ?Sized>(r: &R, offset: u64) -> Option<Signature> {
+fn iso_or_udf<R: ReadAt + ?Sized>(at: &mut At<'_, R>) -> Option<Signature> {
     // One descriptor first: the scan probes every MiB, and almost nothing
     // has a volume descriptor there.
-    let first = read_opt(r, offset.saturating_add(32768), 2048, 2048)?;
+    let first = at.read(32768, 2048)?;
     if !matches!(
         bytes(&first, 1, 5),
         b"CD001" | b"BEA01" | b"NSR02" | b"NSR03" | b"BOOT2" | b"CDW02"
     ) {
         return None;
     }
-    let vrs = read_opt(r, offset.saturating_add(32768), 16 * 2048, 16 * 2048).unwrap_or(first);
+    let vrs = at.read(32768, 16 * 2048).unwrap_or(first);
     // UDF's volume recognition sequence (BEA01, NSR02/03) may follow an
     // ISO descriptor on bridge discs; blkid calls those udf.
     for stride in [2048usize, 4096] {
@@ -359,11 +401,6 @@ fn iso_or_udf<R: ReadAt + ?Sized>(r: &R, offset: u64) -> Option<Signature> {
         return Some(s);
     }
     None
-}
-
-/// [`identify_at`] at offset 0.
-pub fn identify<R: ReadAt + ?Sized>(r: &R) -> Option<Signature> {
-    identify_at(r, 0)
 }
 
 /// The qcow2 magic `QFI\xfb` (qcow2 spec, header byte 0).

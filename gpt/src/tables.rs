@@ -6,10 +6,12 @@
 
 mod search;
 mod sector;
+mod sector0;
 mod unreadable;
 
 pub use search::{BACKUP_SEARCH_STEP, BackupSearch, BackupVia, MAX_BACKUP_PROBES};
 pub use sector::{SECTOR_SIZES, SectorSize, detect_sector_size};
+pub use sector0::{NotATable, entries_misfit, isohybrid};
 pub(crate) use unreadable::{Got, read_noted};
 pub use unreadable::{ReadFailure, Unreadable};
 
@@ -68,6 +70,51 @@ pub struct Tables {
     /// Structures on the disk whose reads failed (other than past its
     /// end), one per bad area: unknown, not absent.
     pub unreadable: Vec<Unreadable>,
+    /// Why sector 0, which ends in 0x55AA, is not read as an MBR (a bare
+    /// volume's boot sector, status bytes the kernel refuses, stray bytes
+    /// in front of a filesystem).
+    pub not_a_table: Option<NotATable>,
+    /// The ISO 9660 (or UDF) volume an isohybrid MBR maps: its entry that
+    /// starts at sector 0 is the ISO image itself, by design.
+    pub isohybrid: Option<crate::sig::Signature>,
+    /// A disk label other than MBR and GPT (Sun, SGI, BSD, Apple, Atari,
+    /// DASD), looked for when neither is there: named, not checked.
+    pub label: Option<crate::label::Label>,
+    /// On a disk whose GPT ends before the disk does: the first byte found
+    /// to hold data past the table's end (sampled, see [`data_past`]). A
+    /// grown disk has zeros there; data means a smaller image may have
+    /// been written over a larger disk, and growing the table would write
+    /// over what survives.
+    pub data_past_table: Option<u64>,
+}
+
+/// Blocks sampled past a GPT's end.
+pub const TAIL_SAMPLES: u64 = 256;
+
+/// The first offset in `[start, end)` of `r` found to hold a non-zero byte,
+/// sampling [`TAIL_SAMPLES`] 4 KiB blocks spread evenly; ranges the reader
+/// knows to be zero are not read, and a failed read counts as data
+/// (unknown is not empty).
+pub fn data_past<R: ReadAt + ?Sized>(r: &R, start: u64, end: u64) -> Option<u64> {
+    const BLOCK: u64 = 4096;
+    let end = end.min(r.len());
+    let span = end.saturating_sub(start);
+    if span == 0 || r.known_zero(start, span) {
+        return None;
+    }
+    let step = (span / TAIL_SAMPLES).max(BLOCK);
+    let mut at = start;
+    while at < end {
+        let len = BLOCK.min(end.saturating_sub(at));
+        if !r.known_zero(at, len) {
+            match imgcheck_core::read_vec(r, at, len, BLOCK) {
+                Ok(b) if imgcheck_core::bytes::is_zero(&b) => {}
+                _ => return Some(at),
+            }
+        }
+        at = at.saturating_add(step);
+    }
+    None
 }
 
 /// A partition handed to the next layer.
@@ -123,11 +170,23 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
         && m.signature_ok
         && m.kind == MbrKind::Classic
     {
-        infer_mbr_sector_size(r, m, &mut sector);
+        infer_mbr_sector_size(r, m, &mut sector, &mut unread);
         if sector.bytes != 512 {
             mbr = parse_mbr_noted(r, sector.bytes, &mut unread);
         }
     }
+    let not_a_table = mbr.as_ref().and_then(|m| {
+        sector0::not_a_table(
+            r,
+            m,
+            disk_size.checked_div(sector.bytes).unwrap_or(0),
+            &mut unread,
+        )
+    });
+    let isohybrid = mbr
+        .as_ref()
+        .filter(|m| m.signature_ok && not_a_table.is_none())
+        .and_then(|m| isohybrid(r, m));
     let ss = sector.bytes;
     let mut primary = GptCopy::read_noted(r, Role::Primary, 1, ss, &mut unread);
     let last = disk_size.checked_div(ss).unwrap_or(0).saturating_sub(1);
@@ -150,11 +209,14 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
     let primary_valid = primary.as_ref().is_some_and(|p| p.header_valid(ss));
     // Only where a GPT may have been: not under a classic MBR, nor on a
     // whole-disk filesystem (so a plain disk never pays for the probes).
-    let gpt_possible = primary.is_some()
-        || !(mbr
-            .as_ref()
-            .is_some_and(|m| m.signature_ok && m.kind == MbrKind::Classic)
-            || crate::sig::identify_at(r, 0).is_some());
+    // An unreadable start is unknown, so the search still runs.
+    let classic = mbr
+        .as_ref()
+        .is_some_and(|m| m.signature_ok && m.kind == MbrKind::Classic)
+        && not_a_table.is_none();
+    let bare_volume = not_a_table.as_ref().is_some_and(|n| n.volume.is_some())
+        || matches!(crate::sig::probe_at(r, 0), Ok(Some(_)));
+    let gpt_possible = primary.is_some() || !(classic || bare_volume);
     if backup.is_none() && !primary_valid && gpt_possible {
         let (found, search) = search_stale_backup(r, mbr.as_ref(), &sector, last);
         if let Some((copy, found_ss)) = found {
@@ -180,14 +242,29 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
     }
     let scheme = if primary.is_some() || backup.is_some() {
         Scheme::Gpt
-    } else if mbr
-        .as_ref()
-        .is_some_and(|m| m.signature_ok && matches!(m.kind, MbrKind::Classic | MbrKind::Hybrid))
+    } else if not_a_table.is_none()
+        && mbr
+            .as_ref()
+            .is_some_and(|m| m.signature_ok && matches!(m.kind, MbrKind::Classic | MbrKind::Hybrid))
     {
         Scheme::Mbr
     } else {
         Scheme::None
     };
+    // A bare volume's boot sector is not a label either.
+    let label = (scheme == Scheme::None && not_a_table.is_none())
+        .then(|| crate::label::detect(r))
+        .flatten();
+    // Past the backup a GPT records (it ends the table), before the disk's end.
+    let data_past_table = [
+        primary.as_ref().map(|p| p.header.alternate_lba),
+        backup.as_ref().map(|b| b.lba),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|&lba| lba < last)
+    .max()
+    .and_then(|lba| data_past(r, mul(lba.saturating_add(1), sector.bytes), disk_size));
     Tables {
         disk_size,
         sector,
@@ -198,6 +275,10 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
         backup_search,
         scheme,
         unreadable: unread,
+        not_a_table,
+        isohybrid,
+        label,
+        data_past_table,
     }
 }
 
@@ -291,7 +372,7 @@ impl Tables {
                     .entries
                     .iter()
                     .filter(|e| {
-                        e.is_used() && !is_extended(e.os_type) && e.os_type != TYPE_PROTECTIVE
+                        e.is_partition() && !is_extended(e.os_type) && e.os_type != TYPE_PROTECTIVE
                     })
                     .map(|e| {
                         mbr_partition(
@@ -316,7 +397,30 @@ impl Tables {
                 }));
                 out
             }
-            Scheme::None => Vec::new(),
+            // Another label's partitions, where its layout is listed;
+            // the entries that stand for the whole disk are not contents.
+            Scheme::None => self
+                .label
+                .iter()
+                .flat_map(|l| l.partitions.iter().filter(|p| !p.whole))
+                .map(|p| Partition {
+                    number: p.number,
+                    start: p.start,
+                    size: p.size,
+                    first_lba: p.start.checked_div(ss).unwrap_or(0),
+                    last_lba: p
+                        .start
+                        .saturating_add(p.size)
+                        .checked_div(ss)
+                        .unwrap_or(0)
+                        .saturating_sub(1),
+                    type_id: p.type_name.clone(),
+                    type_name: p.type_name.clone(),
+                    name: p.name.clone(),
+                    unique_guid: None,
+                    attributes: Vec::new(),
+                })
+                .collect(),
         }
     }
 
@@ -330,6 +434,11 @@ impl Tables {
                 let Some(h) = self.header() else {
                     return Vec::new();
                 };
+                // Entries that could not be read say nothing of what is
+                // used: no range is free then, it is unknown.
+                if self.entries().is_none() {
+                    return Vec::new();
+                }
                 let hdr = &h.header;
                 let hi = hdr.last_usable_lba.min(disk.saturating_sub(1));
                 // The table's own end: its backup header (wherever it claims to be).

@@ -37,7 +37,7 @@ const EXPECT: &[(&str, &str, u32)] = &[
     ("mbr-beyond-disk", "mbr.partition.beyond_disk", 3),
     ("mbr-overlap", "mbr.partition.overlap", 3),
     ("mbr-sector0", "mbr.partition.contains_sector0", 1),
-    ("mbr-boot-flag", "mbr.partition.boot_flag", 1),
+    ("logical-boot-flag", "mbr.partition.boot_flag", 6),
     (
         "logical-outside-extended",
         "mbr.logical.outside_extended",

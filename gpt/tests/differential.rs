@@ -189,6 +189,16 @@ const BY_DESIGN: &[(&str, &str, &str)] = &[
         "libfdisk does not check the MBR status byte",
     ),
     (
+        "logical-boot-flag",
+        "sgdisk",
+        "gdisk does not check a logical partition's status byte",
+    ),
+    (
+        "logical-boot-flag",
+        "sfdisk",
+        "libfdisk does not check a logical partition's status byte",
+    ),
+    (
         "mbr-sector0",
         "sfdisk",
         "sfdisk -V did not report an entry starting at LBA 0 here",

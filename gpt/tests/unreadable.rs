@@ -251,3 +251,42 @@ fn unreadable_stale_backup_probes_are_counted() {
     assert_eq!(s.unreadable, 1);
     assert!(s.found.is_none());
 }
+
+#[test]
+fn unreadable_headers_are_no_lost_table_and_get_no_new_one() {
+    // gpt-fs.img (sgdisk, filesystems in its partitions): both header
+    // sectors fail. The scan still lists what it finds, but the table is
+    // unknown, not lost: a warning, and no step that writes a table.
+    let img = Img::fixture("gpt-fs.img");
+    let at = img.last_lba() * 512;
+    let a = analyze(&img, &[(512, 1024), (at, at + 512)]);
+    let f = finding(&a, "gpt.recovery.partitions_found");
+    assert_eq!(f.severity, Severity::Warning, "{}", f.message);
+    let h = f.hint.as_ref().unwrap();
+    assert!(!h.writes && h.to_string().contains("ddrescue"), "{h}");
+    // Zeroed instead, the same disk's table is lost and the recipe stays.
+    let mut wiped = img.clone();
+    wiped.put(512, &[0; 512]);
+    wiped.put(at as usize, &[0; 512]);
+    let a = wiped.analyze();
+    let f = finding(&a, "gpt.recovery.partitions_found");
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.hint.as_ref().unwrap().writes);
+}
+
+#[test]
+fn an_unreadable_offset_in_the_scan_is_unknown_not_nothing() {
+    let mut img = Img::fixture("gpt-fs.img");
+    let at = img.last_lba() * 512;
+    img.put(512, &[0; 512]);
+    img.put(at as usize, &[0; 512]);
+    let clean = img.analyze();
+    let first = clean.recovery.as_ref().unwrap().proposed[0].start;
+    let a = analyze(&img, &[(first, first + 4096)]);
+    let f = finding(&a, "gpt.recovery.unreadable");
+    assert_eq!(f.offset, first, "{}", f.message);
+    assert!(f.message.contains("unknown"), "{}", f.message);
+    assert_eq!(a.recovery.as_ref().unwrap().unreadable, [first]);
+    // Readable, the same scan lists no unreadable offset.
+    assert!(clean.recovery.as_ref().unwrap().unreadable.is_empty());
+}

@@ -16,6 +16,10 @@ pub struct Resolved {
     /// It names a block device that exists only once the attach command
     /// of the container ran.
     pub needs_attach: bool,
+    /// The step that makes the device it names, when the container's
+    /// attach step does not (a partition the kernel will not see: its own
+    /// loop device at the partition's offset).
+    pub attach_step: Option<Hint>,
 }
 
 /// `hint`, found on a node at `place`, with `{image}`, `{disk}` and
@@ -74,7 +78,55 @@ pub fn resolve(hint: &Hint, place: &Place, image: &str, attach: Option<&Attach>)
     Resolved {
         hint: h,
         needs_attach: used_device.get(),
+        attach_step: None,
     }
+}
+
+/// The loop device a partition the kernel will not see is attached as,
+/// on its own: `/dev/loop1N` for partition N, so two never collide with
+/// each other or with the disk's `/dev/loop0`.
+pub fn partition_loop(n: u32) -> String {
+    format!("/dev/loop1{n}")
+}
+
+/// `hint` for partition `n` (at `start`, `size` bytes on the disk) of a
+/// table the kernel does not read (a GPT without a protective MBR, a label
+/// it has no parser for): `--partscan` would make no `/dev/loop0pN`, so
+/// `{dev}` is a loop device of its own at the partition's offset, made by
+/// the returned step on the disk (the raw image file, or the container's
+/// attached device).
+pub fn resolve_unseen_partition(
+    hint: &Hint,
+    place: &Place,
+    image: &str,
+    attach: Option<&Attach>,
+    (n, start, size): (u32, u64, u64),
+) -> Resolved {
+    let dev = partition_loop(n);
+    let pre = hint
+        .clone()
+        .resolved(|name| (name == "dev").then(|| dev.clone()));
+    let mut r = resolve(&pre, place, image, attach);
+    let on = match attach {
+        Some(a) => match &a.file {
+            Some(f) => f.replace("{image}", image),
+            None => {
+                r.needs_attach = true;
+                a.device.clone()
+            }
+        },
+        None => image.to_string(),
+    };
+    r.attach_step = Some(
+        Hint::read_only(format!(
+            "losetup --read-only -o {start} --sizelimit {size} {dev} {on}"
+        ))
+        .on(Target::Partition(n))
+        .because(format!(
+            "partition {n} as {dev}: the kernel does not read this table, so --partscan makes no partition devices"
+        )),
+    );
+    r
 }
 
 #[cfg(test)]

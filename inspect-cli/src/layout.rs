@@ -3,6 +3,8 @@
 //! and each node's typed [`Facts`](imgcheck_core::Facts), never a layer's
 //! JSON details; the zero map also reads the disk.
 
+mod promise;
+
 use crate::report::{Node, SizeLink};
 use imgcheck_core::bytes::is_zero;
 use imgcheck_core::{Finding, Hint, Layer, Place, ReadAt, Role, Space, Step, Target, human_size};
@@ -41,10 +43,11 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
         return out;
     };
     out.findings.extend(overwritten_starts(root));
+    out.findings.extend(promise::unkept(root, disk));
     let regions = zero_regions(root, disk.len(), scan);
     out.zero_ranges = zero_ranges(disk, &regions);
     out.findings.extend(emptiness(disk, root, &out.zero_ranges));
-    let (chain, breaks) = size_chain(root, disk.len());
+    let (chain, breaks) = size_chain(root, disk);
     out.size_chain = chain;
     out.findings.extend(breaks);
     let expected = expected_structures(root);
@@ -97,7 +100,26 @@ pub fn emptiness(disk: &dyn ReadAt, root: &Node, zero_ranges: &[(u64, u64)]) -> 
     let whole_zero = disk.known_zero(0, disk.len());
     let head = EMPTINESS_PROBE.min(disk.len());
     let head_zero = whole_zero || zero_ranges.iter().any(|&(s, e)| s == 0 && e >= head);
-    let f = if head_zero {
+    // "No data" only once samples across the whole disk found none: a dd
+    // that zeroed the first hundreds of MiB leaves the rest behind.
+    let data_after = if head_zero && !whole_zero {
+        imgcheck_gpt::tables::data_past(disk, head, disk.len())
+    } else {
+        None
+    };
+    let f = if let Some(at) = data_after {
+        Finding::warning(
+            "layout.unrecognized",
+            Layer::LAYOUT,
+            at,
+            Space::Disk,
+            format!(
+                "no partition table and no known filesystem or volume signature: the first {} of the disk are zeros, but data follows at byte {at}: its start was wiped, and what follows may be recoverable",
+                human_size(head)
+            ),
+        )
+        .with_hint(Hint::read_only("testdisk /list {image}").on(Target::Image).because("look for the partitions that lived there, on a copy"))
+    } else if head_zero {
         Finding::warning(
             "layout.empty",
             Layer::LAYOUT,
@@ -108,7 +130,7 @@ pub fn emptiness(disk: &dyn ReadAt, root: &Node, zero_ranges: &[(u64, u64)]) -> 
                 if whole_zero {
                     "all of its bytes".to_string()
                 } else {
-                    format!("its first {head} bytes")
+                    format!("its first {head} bytes and every block sampled after them")
                 }
             ),
         )
@@ -293,7 +315,8 @@ pub fn zero_regions(root: &Node, disk_len: u64, scan: bool) -> Vec<(u64, u64)> {
 /// partition → its filesystem — with a finding for each break in it, named
 /// with both numbers and the direction: grown and never resized, or shrunk
 /// (truncated) under what lies on it.
-pub fn size_chain(root: &Node, disk_len: u64) -> (Vec<SizeLink>, Vec<Finding>) {
+pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding>) {
+    let disk_len = disk.len();
     let mut chain = vec![SizeLink {
         what: format!("{} disk", root.kind),
         bytes: disk_len,
@@ -334,8 +357,54 @@ pub fn size_chain(root: &Node, disk_len: u64) -> (Vec<SizeLink>, Vec<Finding>) {
     let Some(tend) = gpt_end.or_else(|| last.map(|(s, _)| s.start.saturating_add(s.size))) else {
         return (chain, out);
     };
-    // Grown and never resized: the disk is larger than the table knows.
-    if disk_len > tend.saturating_add(SLACK) {
+    let scheme = table
+        .facts
+        .table
+        .as_ref()
+        .map_or("none", |t| t.scheme.as_str());
+    // A label imgcheck names but does not check (Sun, BSD, …): what its
+    // partitions say about the disk's size is told, not judged.
+    if !matches!(scheme, "gpt" | "mbr") {
+        if tend > disk_len {
+            out.push(Finding::info(
+                "layout.size_chain.label_past_end",
+                Layer::LAYOUT,
+                disk_len,
+                Space::Disk,
+                format!(
+                    "the {scheme} label's partitions reach {} ({tend} bytes) but this image is {} ({disk_len} bytes): a truncated copy or a sample of the disk's start; their contents past the end are not read",
+                    human_size(tend),
+                    human_size(disk_len)
+                ),
+            ));
+        }
+        return (chain, out);
+    }
+    // An MBR records no disk size: space after its last partition is free
+    // space, never "grown" (sgdisk -e on an MBR disk refuses, or converts
+    // it to GPT).
+    if gpt_end.is_none() {
+        if disk_len > tend.saturating_add(SLACK) {
+            let n = last.map_or(1, |(s, _)| s.index);
+            out.push(
+                Finding::info(
+                    "layout.size_chain.free_tail",
+                    Layer::LAYOUT,
+                    tend,
+                    Space::Disk,
+                    format!(
+                        "{} after the last partition (partition {n}, ending at {}) belong to no partition; an MBR records no disk size, so this is free space, not a disk that grew",
+                        human_size(disk_len.saturating_sub(tend)),
+                        human_size(tend)
+                    ),
+                )
+                .with_hint(Hint::advice(format!(
+                    "to use it, on a copy first: growpart {{disk}} {n} (or parted resizepart, sfdisk -N {n}), then grow the filesystem; sgdisk is for GPT disks only"
+                ))),
+            );
+        }
+    } else if disk_len > tend.saturating_add(SLACK) {
+        // Grown and never resized: the disk is larger than the table knows.
         let grown = disk_len.saturating_sub(tend);
         let mut msg = format!(
             "the disk is {} ({disk_len} bytes) but its partition table was written for {} ({tend} bytes): it grew by {} and neither the table nor the last partition was grown, so that space is unused",
@@ -362,7 +431,24 @@ pub fn size_chain(root: &Node, disk_len: u64) -> (Vec<SizeLink>, Vec<Finding>) {
             .table
             .as_ref()
             .is_some_and(|t| t.only_stale_backup);
-        let hint = if only_stale {
+        // A disk that grew has zeros past the old end; data there means a
+        // smaller image may have been written over a larger disk (the
+        // victim's remnants lie past the table): growing would write over
+        // them, so only read-only steps are given.
+        let data_past = imgcheck_gpt::tables::data_past(disk, tend, disk_len);
+        if let Some(at) = data_past {
+            msg.push_str(&format!(
+                "; but the space past the table's end is not empty (data at byte {at}): a smaller image may have been written over a larger disk, whose remnants lie there, so nothing that writes is suggested"
+            ));
+        }
+        let hint = if let Some(at) = data_past {
+            Hint::read_only(format!(
+                "dd if={{disk}} bs=4096 skip={} count=256 status=none | file -; testdisk /list {{disk}}",
+                at / 4096
+            ))
+            .on(Target::Disk)
+            .because("see what lives past the table's end before anything grows over it")
+        } else if only_stale {
             Hint::advice(
                 "restore the table first with the gpt finding's recipe (sgdisk -e here would write an empty table); then growpart and resize2fs",
             )

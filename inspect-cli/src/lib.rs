@@ -22,6 +22,7 @@ pub mod batch;
 pub mod cli;
 pub mod devices;
 pub mod exit;
+pub mod host;
 pub mod layout;
 pub mod level;
 pub mod limits;

@@ -189,6 +189,9 @@ pub fn inspect_bounded(
     if report.path.is_empty() {
         report.path = name.to_string();
     }
+    if let Some(room) = crate::host::room(&opts.image_path) {
+        report.layout.extend(crate::host::findings(room));
+    }
     report.next_steps = steps::next_steps(&report);
     Ok(report)
 }
@@ -365,6 +368,7 @@ impl Walk<'_> {
             details: ins.details,
             children: Vec::new(),
             span: None,
+            expect: None,
         };
         Some((node, ins.children))
     }
@@ -482,6 +486,7 @@ impl Walk<'_> {
                         details: cn.details,
                         children: Vec::new(),
                         span,
+                        expect: Some(child.expect.clone()),
                     };
                     if let Some((r, e)) = &inner {
                         self.descend(&mut n, r, e, &child_place, child_frame, depth, &child_label);

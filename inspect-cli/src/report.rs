@@ -37,6 +37,10 @@ pub struct Node {
     pub children: Vec<Node>,
     /// Where a partition lies on the disk, for partition nodes.
     pub span: Option<Span>,
+    /// What the parent's table promised this node's contents are (a
+    /// partition's type), for the check that a promise was kept.
+    #[serde(skip)]
+    pub expect: Option<imgcheck_core::Expect>,
 }
 
 /// A partition's place on the disk, as the partition table states it.
@@ -189,6 +193,25 @@ impl ImageReport {
     /// image and the node the finding belongs to.
     pub fn hint_of(&self, f: &Finding) -> Option<Resolved> {
         let h = f.hint.as_ref()?;
+        // A partition device of a table the kernel ignores never appears.
+        let unseen = self.table().filter(|t| {
+            t.facts
+                .table
+                .as_ref()
+                .is_some_and(|tf| !tf.kernel_sees_partitions)
+        });
+        let names_dev = h.command.as_deref().is_some_and(|c| c.contains("{dev}"));
+        if let (Some(t), Some(n), true) = (unseen, f.place.partition(), names_dev)
+            && let Some(span) = t.partitions().filter_map(|p| p.span).find(|s| s.index == n)
+        {
+            return Some(devices::resolve_unseen_partition(
+                h,
+                &f.place,
+                &self.path,
+                self.attach(),
+                (n, span.start, span.size),
+            ));
+        }
         Some(devices::resolve(h, &f.place, &self.path, self.attach()))
     }
 }

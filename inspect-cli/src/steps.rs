@@ -7,11 +7,23 @@ use crate::devices::Resolved;
 use crate::report::ImageReport;
 use imgcheck_core::{Hint, Severity, Target};
 
-/// The copy every repair starts from.
-fn copy_step() -> Hint {
-    Hint::read_only("cp --sparse=always {image} {image}.bak")
-        .on(Target::Image)
-        .because("work on a copy; never repair the only one")
+/// The copy every repair starts from: beside the image, or, when the
+/// filesystem holding it has no room (layout.host.no_room_for_copy), on
+/// another one.
+fn copy_step(report: &ImageReport) -> Hint {
+    let no_room = report
+        .layout
+        .iter()
+        .any(|f| f.code == "layout.host.no_room_for_copy");
+    if no_room {
+        Hint::read_only("cp --sparse=always {image} /ANOTHER/FILESYSTEM/")
+            .on(Target::Image)
+            .because("work on a copy, on a filesystem with room for it (this one has none); never repair the only one")
+    } else {
+        Hint::read_only("cp --sparse=always {image} {image}.bak")
+            .on(Target::Image)
+            .because("work on a copy; never repair the only one")
+    }
 }
 
 /// Next steps, safest first: copy before anything, read-only checks before
@@ -47,12 +59,21 @@ pub fn next_steps(report: &ImageReport) -> Vec<String> {
     let damaged =
         imgcheck_core::worst_severity(report.findings().iter().copied()) == Some(Severity::Error);
     if damaged || picked.iter().any(|r| r.hint.writes) {
-        steps.push(step_text(&resolve_image(&copy_step(), &report.path)));
+        steps.push(step_text(&resolve_image(&copy_step(report), &report.path)));
     }
     if picked.iter().any(|r| r.needs_attach)
         && let Some(a) = report.attach()
     {
         steps.push(step_text(&resolve_image(&a.hint, &report.path)));
+    }
+    // Partitions the kernel will not see get loop devices of their own.
+    for r in &picked {
+        if let Some(a) = &r.attach_step {
+            let line = step_text(a);
+            if !steps.contains(&line) {
+                steps.push(line);
+            }
+        }
     }
     steps.extend(
         picked

@@ -15,7 +15,19 @@ pub(super) fn found_by_search(t: &Tables) -> bool {
 /// The repair for a grown disk. With only a stale backup left, `sgdisk -e`
 /// sees no table at all and writes an empty one: never suggest it then.
 pub(super) fn grow_hint(t: &Tables) -> Hint {
-    if found_by_search(t) {
+    if let Some(at) = t.data_past_table {
+        // Data past the table's end: a smaller image written over a larger
+        // disk looks just like a grown one, and sgdisk -e would put the
+        // backup over what survives. Look first; write nothing.
+        Hint::read_only(format!(
+            "dd if={{disk}} bs=4096 skip={} count=256 status=none | file -; testdisk /list {{disk}}",
+            at / 4096
+        ))
+        .on(Target::Disk)
+        .because(format!(
+            "the space past the table's end is not empty (data at byte {at}): see what lives there before anything grows over it"
+        ))
+    } else if found_by_search(t) {
         Hint::advice(
             "do not run `sgdisk -e` on this image: it finds no table and writes an empty one; follow gpt.backup_header.found_by_search instead",
         )

@@ -9,12 +9,12 @@ use imgcheck_core::{Finding, Severity};
 
 /// #26 and dos.c "overlaps partition": every pair of used entries, and
 /// logicals among themselves.
-pub(super) fn mbr_overlaps(m: &Mbr, out: &mut Vec<Finding>, tags: &mut Tags) {
+pub(super) fn mbr_overlaps(t: &Tables, m: &Mbr, out: &mut Vec<Finding>, tags: &mut Tags) {
     // (label, first, last, finding offset, partition number)
     let mut ranges: Vec<(String, u64, u64, u64, u32)> = m
         .entries
         .iter()
-        .filter(|e| e.is_used())
+        .filter(|e| e.is_partition())
         .map(|e| {
             (
                 format!("entry {}", e.slot),
@@ -38,7 +38,7 @@ pub(super) fn mbr_overlaps(m: &Mbr, out: &mut Vec<Finding>, tags: &mut Tags) {
     let ext_slots: Vec<usize> = m
         .entries
         .iter()
-        .filter(|e| e.is_used())
+        .filter(|e| e.is_partition())
         .enumerate()
         .filter(|(_, e)| is_extended(e.os_type))
         .map(|(i, _)| i)
@@ -47,7 +47,10 @@ pub(super) fn mbr_overlaps(m: &Mbr, out: &mut Vec<Finding>, tags: &mut Tags) {
         for (j, b) in ranges.iter().enumerate().skip(i.saturating_add(1)) {
             // A logical inside the extended container is where it belongs.
             let logical_in_ext = j >= n_primary && ext_slots.contains(&i);
-            if logical_in_ext {
+            // Partitions of an isohybrid image lie inside the ISO, which
+            // the entry at sector 0 maps: by design.
+            let inside_iso = t.isohybrid.is_some() && (a.1 == 0 || b.1 == 0);
+            if logical_in_ext || inside_iso {
                 continue;
             }
             if a.1 <= b.2 && b.1 <= a.2 {
@@ -71,20 +74,18 @@ pub(super) fn mbr_overlaps(m: &Mbr, out: &mut Vec<Finding>, tags: &mut Tags) {
 pub(super) fn mbr_checks(t: &Tables, m: &Mbr, out: &mut Vec<Finding>, tags: &mut Tags) {
     let disk = t.disk_sectors();
     let ss = t.sector.bytes;
-    for e in m.entries.iter().filter(|e| e.is_used()) {
+    for e in m.entries.iter().filter(|e| e.is_partition()) {
         let before = out.len();
         let at = entry_offset(e.slot);
-        if e.status != 0 && e.status != 0x80 {
-            out.push(mbrf(
-                Severity::Warning,
-                "mbr.partition.boot_flag",
-                at,
-                format!(
-                    "MBR entry {} has status byte 0x{:02X}; only 0x00 and 0x80 are valid",
-                    e.slot, e.status
-                ),
-            ));
+        // An isohybrid MBR maps the ISO image itself from sector 0: by
+        // design, and the ISO's own size says how long it should be.
+        if let Some(iso) = t.isohybrid.as_ref().filter(|_| e.starting_lba == 0) {
+            isohybrid_entry(t, e.slot, e.last_lba(), iso, out);
+            tag_since(out, tags, before, u32::from(e.slot));
+            continue;
         }
+        // A primary's bad status byte makes the whole sector "not a
+        // table" (tables::sector0), so it never reaches here.
         if e.starting_lba == 0 {
             out.push(mbrf(
                 Severity::Error,
@@ -157,5 +158,41 @@ pub(super) fn mbr_checks(t: &Tables, m: &Mbr, out: &mut Vec<Finding>, tags: &mut
         }
         tag_since(out, tags, before, l.number);
     }
-    mbr_overlaps(m, out, tags);
+    mbr_overlaps(t, m, out, tags);
+}
+
+/// The entry of an isohybrid MBR that starts at sector 0 and maps the ISO
+/// 9660 image: what it is, and whether the disk holds all of it.
+fn isohybrid_entry(
+    t: &Tables,
+    slot: u8,
+    last: u64,
+    iso: &crate::sig::Signature,
+    out: &mut Vec<Finding>,
+) {
+    let disk = t.disk_sectors();
+    let ss = t.sector.bytes;
+    let mut msg = format!(
+        "MBR entry {slot} starts at sector 0 and maps the {} image itself{}: an isohybrid image (xorriso, isohybrid), so that firmware and the kernel see the ISO as a partition when it is written to a USB stick",
+        iso.display,
+        iso.label
+            .as_deref()
+            .map_or(String::new(), |l| format!(" (\"{l}\")"))
+    );
+    if last >= disk {
+        let _ = std::fmt::Write::write_fmt(
+            &mut msg,
+            format_args!(
+                "; it and the ISO's own size ({}) reach past the end of this {} copy, which holds only the image's start (a header sample or a cut-off download); the ISO's contents are identified, not checked",
+                human(iso.size.unwrap_or(mul(last.saturating_add(1), ss))),
+                human(t.disk_size),
+            ),
+        );
+    }
+    out.push(mbrf(
+        Severity::Info,
+        "mbr.isohybrid",
+        entry_offset(slot),
+        msg,
+    ));
 }

@@ -181,6 +181,6 @@ pub(super) fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
             ));
         }
     }
-    mbr_overlaps(m, out, tags);
+    mbr_overlaps(t, m, out, tags);
     let _ = ss;
 }

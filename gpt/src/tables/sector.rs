@@ -2,7 +2,7 @@
 //! decided from where the GPT signatures sit, the protective MBR's size,
 //! and, for a classic MBR, where partition contents are found.
 
-use super::unreadable::{Got, Unreadable, read_noted};
+use super::unreadable::{Got, Unreadable, note, read_noted};
 use crate::header::SIGNATURE;
 use crate::mbr::{Mbr, TYPE_PROTECTIVE, is_extended};
 use crate::util::{human, mul};
@@ -135,20 +135,37 @@ const MAX_SIZE_PROBES: usize = 8;
 
 /// An MBR does not record its sector size: count the partitions whose
 /// start holds a known signature when LBAs are 512-byte and 4096-byte
-/// sectors, and keep the size the contents agree with.
-pub(super) fn infer_mbr_sector_size<R: ReadAt + ?Sized>(r: &R, m: &Mbr, sector: &mut SectorSize) {
+/// sectors, and keep the size the contents agree with. A partition at
+/// LBA 0 is at byte 0 either way and says nothing; a start that cannot be
+/// read is noted in `unread` and counts for neither.
+pub(super) fn infer_mbr_sector_size<R: ReadAt + ?Sized>(
+    r: &R,
+    m: &Mbr,
+    sector: &mut SectorSize,
+    unread: &mut Vec<Unreadable>,
+) {
     let starts: Vec<u64> = m
         .entries
         .iter()
-        .filter(|e| e.is_used() && !is_extended(e.os_type))
+        .filter(|e| e.is_used() && !is_extended(e.os_type) && e.starting_lba != 0)
         .map(|e| u64::from(e.starting_lba))
         .take(MAX_SIZE_PROBES)
         .collect();
-    let hits = |ss: u64| {
-        starts
-            .iter()
-            .filter(|&&lba| crate::sig::identify_at(r, mul(lba, ss)).is_some())
-            .count()
+    let mut hits = |ss: u64| {
+        let mut n = 0usize;
+        for &lba in &starts {
+            match crate::sig::probe_at(r, mul(lba, ss)) {
+                Ok(Some(_)) => n = n.saturating_add(1),
+                Ok(None) => {}
+                Err(e) => {
+                    let what = format!("start of MBR partition at LBA {lba} ({ss}-byte sectors)");
+                    if let Some(u) = Unreadable::from_error(what, Layer::MBR, &e) {
+                        note(unread, u);
+                    }
+                }
+            }
+        }
+        n
     };
     let (h512, h4k) = (hits(512), hits(4096));
     if h4k > h512 {

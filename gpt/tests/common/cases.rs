@@ -503,6 +503,13 @@ pub fn all() -> Vec<Case> {
             name: "mbr-boot-flag",
             fixture: "mbr-logical.img",
             damage: |i| i.data[0x1BE] = 0x12,
+            // msdos_partition and blkid's dos prober refuse the sector.
+            expect: &["mbr.refused"],
+        },
+        Case {
+            name: "logical-boot-flag",
+            fixture: "mbr-logical.img",
+            damage: |i| i.put(ebr(i, 6) + EE, &[0x12]),
             expect: &["mbr.partition.boot_flag"],
         },
         Case {

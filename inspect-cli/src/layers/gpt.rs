@@ -45,7 +45,7 @@ impl Inspector for PartitionTable {
     fn inspect(&self, r: &Arc<dyn ReadAt>, _: &Context<'_>) -> Inspected {
         let a = imgcheck_gpt::analyze(r.as_ref());
         let t = &a.tables;
-        let mut node = Inspected::new(t.scheme.as_str(), table_title(&a));
+        let mut node = Inspected::new(scheme_name(t), table_title(&a));
         node.details = json!({
             "scheme": t.scheme,
             "disk_size": t.disk_size,
@@ -60,6 +60,8 @@ impl Inspector for PartitionTable {
             "partitions": a.partitions,
             "free": a.free,
             "recovery": a.recovery,
+            "not_a_table": t.not_a_table,
+            "label": t.label,
         });
         node.facts.sector_size = Some(t.sector.bytes);
         node.facts.written_for = written_for(t);
@@ -258,10 +260,19 @@ fn written_for(t: &Tables) -> Option<u64> {
         .map(|lba| lba.saturating_add(1).saturating_mul(ss))
 }
 
+/// The table's name as blkid names it: `gpt`, `mbr`, another label's
+/// `PTTYPE` (`sun`, `bsd`, …), or `none`.
+fn scheme_name(t: &Tables) -> &'static str {
+    match (&t.scheme, &t.label) {
+        (Scheme::None, Some(l)) => l.scheme,
+        _ => t.scheme.as_str(),
+    }
+}
+
 fn table_facts(t: &Tables) -> TableFacts {
     let mbr_ok = t.mbr.as_ref().is_some_and(|m| m.signature_ok);
     TableFacts {
-        scheme: t.scheme.as_str().to_string(),
+        scheme: scheme_name(t).to_string(),
         // The kernel reads a GPT only behind a protective (or hybrid) MBR.
         kernel_sees_partitions: match t.scheme {
             Scheme::Gpt => t.mbr.as_ref().is_some_and(|m| {
@@ -363,7 +374,22 @@ fn table_title(a: &Analysis) -> String {
             Some(k) => format!(
                 "no valid partition table; {k} partitions found by their signatures, disk {disk}"
             ),
-            None => format!("no partition table, disk {disk}"),
+            None => match (&t.label, &t.not_a_table) {
+                (Some(l), _) if l.listed => {
+                    format!(
+                        "{} (not checked), {n} partition{plural}, disk {disk}",
+                        l.name
+                    )
+                }
+                (Some(l), _) => format!(
+                    "{} (not checked; partitions not listed), disk {disk}",
+                    l.name
+                ),
+                (None, Some(v)) if v.volume.is_some() => {
+                    format!("no partition table: the disk is one volume, disk {disk}")
+                }
+                _ => format!("no partition table, disk {disk}"),
+            },
         },
     }
 }

@@ -40,6 +40,9 @@ impl Inspector for Identified {
             return Inspected::new("unknown", "no signature found on a second look");
         };
         let mut node = Inspected::new(s.display, "contents identified by signature; not checked");
+        // The size the volume states for itself (a FAT's total sectors, a
+        // swap area's pages): how far it reaches into its partition.
+        node.facts.claimed_size = s.size;
         if let Some(u) = s.uuid {
             node.facts.identities.push(Identity {
                 kind: IdentityKind::FilesystemUuid,

@@ -1,0 +1,313 @@
+//! A partition whose type promises a filesystem (or an LVM PV, swap, an
+//! ESP) but holds none is never silent: what it holds instead, what
+//! survives of the ext filesystem that lived there (backup superblocks at
+//! the group boundaries of every block size, as TestDisk and e2fsck look),
+//! and the recovery steps in e2fsprogs' order, read-only first.
+
+use crate::report::Node;
+use imgcheck_core::bytes::{le16, le32};
+use imgcheck_core::{Finding, Hint, Layer, Place, Promise, ReadAt, Space, Step, Target};
+use imgcheck_core::{human_size, read_vec, time::utc};
+
+/// Groups that hold a backup superblock under sparse_super (1, and the
+/// powers of 3, 5 and 7), the first few: e2fsck -b takes any of them.
+const BACKUP_GROUPS: [u64; 10] = [1, 3, 5, 7, 9, 25, 27, 49, 81, 125];
+/// ext2/3/4 block sizes a backup is looked for with.
+const BLOCK_SIZES: [u64; 3] = [1024, 2048, 4096];
+/// How far into a partition the first 1 MiB is checked for zeros.
+const HEAD: u64 = 1 << 20;
+/// An intruder this much smaller than its partition was written in, not
+/// made there by mkfs.
+const SLACK: u64 = 1 << 20;
+
+/// A backup ext superblock found inside a partition.
+#[derive(Debug, Clone, Copy)]
+pub struct Remnant {
+    /// Partition byte offset of the superblock.
+    pub offset: u64,
+    /// Block size.
+    pub block_size: u64,
+    /// Its group.
+    pub group: u64,
+    /// The block e2fsck -b takes.
+    pub block: u64,
+    /// Blocks the filesystem had.
+    pub blocks: u64,
+    /// Its last write time (s_wtime), seconds since the epoch.
+    pub wtime: u32,
+}
+
+/// The first backup ext superblock in `[from, len)` of the partition that
+/// starts at `start` on `disk`, tried at every block size's sparse group
+/// boundaries; one 1 KiB read per candidate.
+pub fn ext_backup(disk: &dyn ReadAt, start: u64, len: u64, from: u64) -> Option<Remnant> {
+    for g in BACKUP_GROUPS {
+        for bs in BLOCK_SIZES {
+            let bpg = bs.saturating_mul(8);
+            let first_data = u64::from(bs == 1024);
+            let block = g.saturating_mul(bpg).saturating_add(first_data);
+            let offset = block.saturating_mul(bs);
+            if offset < from || offset.saturating_add(1024) > len {
+                continue;
+            }
+            let Ok(sb) = read_vec(disk, start.saturating_add(offset), 1024, 1024) else {
+                continue;
+            };
+            let log = le32(&sb, 0x18);
+            let nr = u64::from(le16(&sb, 0x5A));
+            if le16(&sb, 0x38) == 0xEF53
+                && log <= 6
+                && (1024u64 << log) == bs
+                && u64::from(le32(&sb, 0x20)) == bpg
+                && (nr == 0 || nr == g)
+            {
+                return Some(Remnant {
+                    offset,
+                    block_size: bs,
+                    group: g,
+                    block,
+                    blocks: u64::from(le32(&sb, 0x04)),
+                    wtime: le32(&sb, 0x30),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// How far into a partition traces of an ext filesystem are looked for.
+const TRACE_SCAN: u64 = 16 << 20;
+/// Read size of that scan.
+const TRACE_CHUNK: u64 = 1 << 20;
+
+/// Traces of an ext filesystem whose superblocks are all gone, in the
+/// partition's first [`TRACE_SCAN`] bytes at 1 KiB steps: the jbd2 journal
+/// superblock (magic 0xC03B3998, blocktype 3 or 4, its s_blocksize) and a
+/// root directory block ("." and ".." both inode 2). In words, with the
+/// block size they imply.
+pub fn ext_traces(disk: &dyn ReadAt, start: u64, len: u64) -> (Vec<String>, Option<u64>) {
+    let mut out = Vec::new();
+    let mut block_size = None;
+    let (mut journal, mut root) = (false, false);
+    let end = len.min(TRACE_SCAN);
+    let mut at = 0u64;
+    while at < end && !(journal && root) {
+        let n = TRACE_CHUNK.min(end.saturating_sub(at));
+        if disk.known_zero(start.saturating_add(at), n) {
+            at = at.saturating_add(n);
+            continue;
+        }
+        let Ok(buf) = read_vec(disk, start.saturating_add(at), n, TRACE_CHUNK) else {
+            break;
+        };
+        for (i, b) in buf.chunks(1024).enumerate() {
+            let off = at.saturating_add(u64::try_from(i).unwrap_or(0).saturating_mul(1024));
+            let be32 = |o: usize| imgcheck_core::bytes::be32(b, o);
+            let blocktype = be32(4);
+            if !journal && be32(0) == 0xC03B_3998 && (blocktype == 3 || blocktype == 4) {
+                let bs = u64::from(be32(12));
+                if matches!(bs, 1024 | 2048 | 4096 | 65536) {
+                    journal = true;
+                    block_size = Some(bs);
+                    out.push(format!(
+                        "a jbd2 journal superblock at partition byte {off} ({bs}-byte blocks, {} journal blocks)",
+                        be32(16)
+                    ));
+                }
+            }
+            if !root
+                && le32(b, 0) == 2
+                && le16(b, 4) == 12
+                && b.get(6) == Some(&1)
+                && b.get(8) == Some(&b'.')
+                && le32(b, 12) == 2
+                && b.get(18) == Some(&2)
+                && b.get(20..22) == Some(b"..".as_slice())
+            {
+                root = true;
+                out.push(format!(
+                    "the root directory block (\".\" and \"..\" both inode 2) at partition byte {off}"
+                ));
+            }
+        }
+        at = at.saturating_add(n);
+    }
+    (out, block_size)
+}
+
+fn promises_contents(p: Promise) -> bool {
+    matches!(
+        p,
+        Promise::Filesystem
+            | Promise::EfiSystem
+            | Promise::Lvm
+            | Promise::Swap
+            | Promise::Raid
+            | Promise::Encrypted
+    )
+}
+
+/// Every partition of the table under `root` whose type promises contents
+/// that no layer found, or whose start holds another filesystem in front
+/// of a surviving ext superblock.
+pub fn unkept(root: &Node, disk: &dyn ReadAt) -> Vec<Finding> {
+    let Some(table) = root.table() else {
+        return Vec::new();
+    };
+    table
+        .partitions()
+        .filter_map(|p| check_one(p, disk))
+        .collect()
+}
+
+fn check_one(p: &Node, disk: &dyn ReadAt) -> Option<Finding> {
+    let span = p.span?;
+    let expect = p.expect.as_ref()?;
+    if !promises_contents(expect.contents) {
+        return None;
+    }
+    let type_name = expect.type_name.as_deref().unwrap_or("a filesystem");
+    let n = span.index;
+    let len = span.size.min(disk.len().saturating_sub(span.start));
+    let found = p.children.first();
+    let (mut f, remnant) = match found {
+        None => {
+            let head = HEAD.min(len);
+            let zero = disk.known_zero(span.start, head)
+                || read_vec(disk, span.start, head, HEAD)
+                    .is_ok_and(|b| imgcheck_core::bytes::is_zero(&b));
+            // Zeros at the start and data further on: the start was wiped.
+            let data_after = if zero {
+                imgcheck_gpt::tables::data_past(
+                    disk,
+                    span.start.saturating_add(head),
+                    span.start.saturating_add(len),
+                )
+            } else {
+                None
+            };
+            let what = if zero {
+                match data_after {
+                    Some(at) => format!(
+                        "its first {} are all zeros, but data follows at partition byte {}: its start was wiped",
+                        human_size(head),
+                        at.saturating_sub(span.start)
+                    ),
+                    None => format!(
+                        "its first {} are all zeros and so is every block sampled after them: it was never formatted, or was wiped whole",
+                        human_size(head)
+                    ),
+                }
+            } else {
+                "its start holds data imgcheck does not recognise (overwritten, encrypted without a header, or a format it does not know)".to_string()
+            };
+            let remnant = ext_backup(disk, span.start, len, 0);
+            let mut lived = remnant.is_some();
+            let mut msg = format!(
+                "partition {n} is typed {type_name} but holds no recognised filesystem or volume: {what}"
+            );
+            match &remnant {
+                Some(r) => msg.push_str(&format!(
+                    "; an ext superblock survives at partition byte {} (the backup of group {}, {}-byte blocks, a {} filesystem last written {}): the filesystem that lived there",
+                    r.offset,
+                    r.group,
+                    r.block_size,
+                    human_size(r.blocks.saturating_mul(r.block_size)),
+                    utc(i64::from(r.wtime))
+                )),
+                None => {
+                    msg.push_str(
+                        "; no backup ext superblock at the group boundaries of 1, 2 or 4 KiB blocks (a one-group filesystem has none)",
+                    );
+                    let (traces, bs) = ext_traces(disk, span.start, len);
+                    if !traces.is_empty() {
+                        lived = true;
+                        msg.push_str(&format!(
+                            "; but an ext filesystem lived here: {}{}",
+                            traces.join(", "),
+                            bs.map_or(String::new(), |b| format!(
+                                "; its block size was {b} bytes, the parameter mke2fs -S needs"
+                            ))
+                        ));
+                    }
+                }
+            }
+            // A filesystem that lived here is destroyed (error); data that
+            // is no known format may be one imgcheck does not know
+            // (warning); an empty partition was perhaps never formatted
+            // (info: said, not judged).
+            let severity = if lived {
+                imgcheck_core::Severity::Error
+            } else if !zero || data_after.is_some() {
+                imgcheck_core::Severity::Warning
+            } else {
+                imgcheck_core::Severity::Info
+            };
+            (
+                Finding::new(
+                    severity,
+                    "layout.contents.missing",
+                    Layer::LAYOUT,
+                    span.start,
+                    Space::Disk,
+                    msg,
+                ),
+                remnant,
+            )
+        }
+        Some(fs) => {
+            // Only a Linux filesystem type is evidence that ext lived
+            // here; anything ext-like at the start is the ext layer's.
+            let kind = fs.kind.to_ascii_lowercase();
+            if expect.contents != Promise::Filesystem || kind.starts_with("ext") {
+                return None;
+            }
+            // mkfs/mkswap fill the partition (a reformat, the pipeline
+            // checks the new contents); an image written in with dd is
+            // smaller than the partition and leaves the rest behind it.
+            let from = fs.facts.claimed_size?;
+            if from.saturating_add(SLACK) >= span.size {
+                return None;
+            }
+            let r = ext_backup(disk, span.start, len, from.max(1024))?;
+            let f = Finding::error(
+                "layout.overwritten",
+                Layer::LAYOUT,
+                span.start,
+                Space::Disk,
+                format!(
+                    "partition {n} (typed {type_name}) starts with {} ({}), but an ext superblock at partition byte {} (the backup of group {}, {}-byte blocks, last written {}) shows the {} ext filesystem that lived there: {} was written over its start; the {} is the intruder, the ext filesystem the victim",
+                    fs.kind,
+                    fs.title,
+                    r.offset,
+                    r.group,
+                    r.block_size,
+                    utc(i64::from(r.wtime)),
+                    human_size(r.blocks.saturating_mul(r.block_size)),
+                    fs.kind,
+                    fs.kind,
+                ),
+            );
+            (f, Some(r))
+        }
+    };
+    f = match remnant {
+        Some(r) => f.with_hint(
+            Hint::read_only(format!(
+                "e2fsck -fn -b {} -B {} {{dev}}",
+                r.block, r.block_size
+            ))
+            .on(Target::Partition(n))
+            .because(
+                "check the victim from its backup superblock without writing; repair only a copy (e2fsck -b on the copy), and mke2fs -S only as a last resort, on a copy, with the parameters the backup records",
+            ),
+        ),
+        None => f.with_hint(
+            Hint::read_only("dd if={dev} bs=1M count=16 status=none | file -; testdisk /list {disk}")
+                .on(Target::Partition(n))
+                .because("see what the partition holds now, and look for what it held, before anything writes to it; with no backup superblock, e2fsprogs' last resort is mke2fs -S with the original parameters (block size, inode count) on a copy, then e2fsck -fy on that copy"),
+        ),
+    };
+    f.place = Place::root().join(Step::Partition(n));
+    Some(f)
+}

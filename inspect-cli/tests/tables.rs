@@ -1,0 +1,209 @@
+//! What the report says a disk's start is, end to end: bare volumes are
+//! filesystems (never an MBR), other labels are named, an MBR's trailing
+//! space is free space, and a disk with data past its table's end gets no
+//! step that writes. Images from testdata/scripts/layout.sh and disk.sh.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::arithmetic_side_effects, clippy::as_conversions, missing_docs)]
+
+use imgcheck::options::Options;
+use imgcheck::report::{ImageReport, Verdict};
+use imgcheck_testdata::{Patch, damaged, fixture};
+use std::path::Path;
+
+const MIB: u64 = 1 << 20;
+
+fn inspect(path: &Path) -> ImageReport {
+    let opts = Options {
+        image_path: path.to_path_buf(),
+        ..Default::default()
+    };
+    imgcheck::inspect_image(path, None, &opts).unwrap()
+}
+
+fn codes(r: &ImageReport) -> Vec<String> {
+    r.findings().iter().map(|f| f.code.to_string()).collect()
+}
+
+/// The kind of the node under the table: what the whole disk was read as.
+fn whole_disk_kind(r: &ImageReport) -> Option<String> {
+    r.table()?.children.first().map(|n| n.kind.clone())
+}
+
+#[test]
+fn bare_volumes_are_read_as_their_filesystem() {
+    for (name, kind) in [
+        ("layout/ntfs-bare.img", "ntfs"),
+        ("layout/ntfs-bare.qcow2", "ntfs"),
+        ("layout/exfat-bare.img", "exfat"),
+        ("layout/ext2-stray.img", "ext2"),
+    ] {
+        let r = inspect(&fixture(name));
+        let c = codes(&r);
+        assert!(
+            c.iter()
+                .all(|c| !c.starts_with("mbr.") || c == "mbr.not_a_table"),
+            "{name}: {c:?}"
+        );
+        assert!(
+            c.iter().all(|c| !c.starts_with("layout.size_chain")),
+            "{name}: {c:?}"
+        );
+        assert_eq!(r.table().unwrap().kind, "none", "{name}");
+        let got = whole_disk_kind(&r).unwrap_or_default().to_ascii_lowercase();
+        assert!(got.contains(kind), "{name}: whole disk read as {got:?}");
+        assert_eq!(r.verdict(), Verdict::Clean, "{name}: {c:?}");
+    }
+}
+
+#[test]
+fn other_labels_are_named_not_unrecognised() {
+    for (name, kind) in [
+        ("layout/label-sun.img", "sun"),
+        ("layout/label-dvh.img", "sgi"),
+        ("layout/label-mac.img", "mac"),
+        ("layout/label-atari.img", "atari"),
+        ("layout/label-bsd-slice.img", "bsd"),
+    ] {
+        let r = inspect(&fixture(name));
+        assert_eq!(r.table().unwrap().kind, kind, "{name}");
+        let c = codes(&r);
+        assert!(!c.contains(&"layout.unrecognized".into()), "{name}: {c:?}");
+        assert!(c.contains(&"label.detected".into()), "{name}: {c:?}");
+        assert_eq!(r.verdict(), Verdict::Clean, "{name}: {c:?}");
+    }
+    // Its first MiB: the label's partitions reach past the end, told as a
+    // sample, not judged as a shrunk disk.
+    let r = inspect(&fixture("layout/label-sun-head.img"));
+    let c = codes(&r);
+    assert!(
+        c.contains(&"layout.size_chain.label_past_end".into()),
+        "{c:?}"
+    );
+    assert!(!c.contains(&"layout.size_chain.shrunk".into()), "{c:?}");
+}
+
+#[test]
+fn an_mbr_disk_with_free_space_after_its_last_partition_did_not_grow() {
+    // sfdisk's 32 MiB DOS disk, 32 MiB longer: what an MBR cannot record.
+    let d = damaged("disk/dos-logical.img", &[Patch::Truncate { len: 64 * MIB }]);
+    let r = inspect(d.path());
+    let c = codes(&r);
+    assert!(!c.contains(&"layout.size_chain.grown".into()), "{c:?}");
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.size_chain.free_tail")
+        .unwrap_or_else(|| panic!("{c:?}"));
+    assert_eq!(f.severity, imgcheck_core::Severity::Info);
+    for f in r.findings() {
+        let h = f.hint.as_ref().map(|h| h.to_string()).unwrap_or_default();
+        assert!(
+            !h.contains("sgdisk") || h.contains("GPT disks only"),
+            "{}: {h}",
+            f.code
+        );
+    }
+    assert_eq!(r.verdict(), Verdict::Clean, "{c:?}");
+}
+
+#[test]
+fn data_past_a_gpt_tables_end_gets_no_writing_step() {
+    // The 64 MiB GPT disk grown to 128 MiB, and an ext4 superblock (the
+    // larger disk's remnant, as when a smaller image is written over a
+    // larger disk) at 100 MiB: growing would write over it.
+    let sb = std::fs::read(fixture("disk/whole-disk-ext4.img")).unwrap();
+    let d = damaged(
+        "disk/gpt-two-ext4.img",
+        &[
+            Patch::Truncate { len: 128 * MIB },
+            Patch::Bytes {
+                offset: 100 * MIB,
+                bytes: sb[..4096].to_vec(),
+            },
+        ],
+    );
+    let r = inspect(d.path());
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.size_chain.grown")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    assert!(f.message.contains("not empty"), "{}", f.message);
+    for f in r.findings() {
+        assert!(
+            f.hint.as_ref().is_none_or(|h| !h.writes),
+            "{} offers a write: {:?}",
+            f.code,
+            f.hint
+        );
+    }
+    // Zeros past the end: the grown disk's steps (which write) stay.
+    let d = damaged(
+        "disk/gpt-two-ext4.img",
+        &[Patch::Truncate { len: 128 * MIB }],
+    );
+    let r = inspect(d.path());
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.size_chain.grown")
+        .unwrap();
+    assert!(f.hint.as_ref().is_some_and(|h| h.writes));
+}
+
+#[test]
+fn a_partition_the_kernel_will_not_see_gets_its_own_loop_device() {
+    // destroyed-sb-1group.img with its protective MBR zeroed: the kernel
+    // ignores a GPT without one, so --partscan makes no /dev/loop0p1.
+    let d = damaged(
+        "layout/destroyed-sb-1group.img",
+        &[Patch::Zero {
+            offset: 0,
+            len: 512,
+        }],
+    );
+    let r = inspect(d.path());
+    let steps = imgcheck::steps::next_steps(&r).join("\n");
+    assert!(
+        steps.contains("losetup --read-only -o 1048576 --sizelimit 16777216 /dev/loop11 "),
+        "{steps}"
+    );
+    assert!(!steps.contains("loop0p1"), "{steps}");
+    // With the protective MBR the kernel reads the table: --partscan.
+    let r = inspect(&fixture("layout/destroyed-sb-1group.img"));
+    let steps = imgcheck::steps::next_steps(&r).join("\n");
+    assert!(
+        steps.contains("--partscan") && steps.contains("/dev/loop0p1"),
+        "{steps}"
+    );
+}
+
+#[test]
+fn zeros_at_the_start_are_not_no_data_when_data_follows() {
+    // truncate's 16 MiB of zeros: no data at all.
+    let r = inspect(&fixture("disk/empty.img"));
+    assert!(
+        codes(&r).contains(&"layout.empty".into()),
+        "{:?}",
+        codes(&r)
+    );
+    // The same disk with 64 KiB written at 12 MiB (what a dd that zeroed
+    // the start leaves behind it): not "no data".
+    let d = damaged(
+        "disk/empty.img",
+        &[Patch::Bytes {
+            offset: 12 * MIB,
+            bytes: vec![0x5a; 64 << 10],
+        }],
+    );
+    let r = inspect(d.path());
+    let c = codes(&r);
+    assert!(!c.contains(&"layout.empty".into()), "{c:?}");
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.unrecognized")
+        .unwrap();
+    assert!(f.message.contains("data follows at byte"), "{}", f.message);
+    assert!(f.hint.as_ref().is_some_and(|h| !h.writes));
+}
