@@ -19,6 +19,7 @@
 #                          the same disk, then \EFI\BOOT\BOOTX64.EFI
 #                          deleted with mdel and the ESP's second FAT copy
 #                          overwritten by 4 KiB of 0xA5 (dd).
+#   boot/fat16-empty.img   4 MiB, mkfs.vfat -F 16 -s 1, no label, no files.
 #
 # Needs root (losetup, mount of ext4), grub-pc-bin, grub-efi-amd64-bin,
 # gdisk, dosfstools, mtools, e2fsprogs.
@@ -101,4 +102,10 @@ fat2=$((esp_off + (rsvd + fatsz) * 512))
 head -c 4096 /dev/zero | tr '\0' '\245' | dd of="$work/broken.img" bs=1 seek=$((fat2 + 512)) conv=notrunc status=none
 mv "$work/broken.img" "$work/gpt-grub-esp-broken.img"
 store boot "$work/gpt-grub-esp-broken.img"
+
+# An empty, unlabelled FAT16 (its fixed root directory is zeros by nature:
+# the zero map must not call it destroyed).
+truncate -s 4M "$work/fat16-empty.img"
+clock mkfs.vfat -F 16 -s 1 -i 5a5a0017 "$work/fat16-empty.img" >/dev/null
+store boot "$work/fat16-empty.img"
 ls -l "$testdata/fixtures/boot" >&2

@@ -6,7 +6,7 @@
 
 use crate::level::{self, Level};
 use imgcheck_core::{BootFile, Context, Inspected, Inspector, Probe, ReadAt, boot_paths};
-use imgcheck_fat::{Options, Volume};
+use imgcheck_fat::{Options, Root, Volume};
 use std::sync::Arc;
 
 /// The FAT layer.
@@ -51,8 +51,29 @@ impl Inspector for Fat {
                 imgcheck_gpt::image_signature(r.as_ref()).map(str::to_string);
         }
         node.facts.boot_files = boot_files(r.as_ref());
+        if let Ok(vol) = Volume::open(r.as_ref())
+            && !root_may_hold_entries(&vol)
+        {
+            // An empty fixed root directory is zeros by nature: the zero
+            // map must not call it destroyed.
+            node.facts
+                .structures
+                .retain(|x| x.name != "FAT root directory");
+        }
         node
     }
+}
+
+/// Whether a fixed (FAT12/16) root directory that reads as zeros would
+/// mean it was destroyed: only when the FAT has clusters in use, which
+/// some entry must have referenced. An empty volume's root is zeros.
+fn root_may_hold_entries<R: ReadAt>(vol: &Volume<R>) -> bool {
+    let g = vol.geometry();
+    if !matches!(g.root, Root::Fixed { .. }) {
+        return true;
+    }
+    let last = g.clusters.saturating_add(2);
+    (2..last).any(|c| vol.fat().value(c) != 0)
 }
 
 /// The boot paths core names, as this volume holds them: the removable
