@@ -268,6 +268,13 @@ fn bios_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
                 ));
                 fail(msg)
             }
+            BootCode::NotBootable => {
+                return verdict(
+                    "BIOS",
+                    Outcome::NotSetUp,
+                    format!("sector 0 holds {}", s0.code.name()),
+                );
+            }
             c => verdict(
                 "BIOS",
                 Outcome::Boots,

@@ -32,6 +32,9 @@ pub enum BootCode {
     Syslinux,
     /// A Windows (or DOS) MBR.
     Windows,
+    /// mkfs.fat's boot code for a volume nobody made bootable: it prints
+    /// "This is not a bootable disk" and waits for a key.
+    NotBootable,
     /// Code imgcheck does not name.
     Other,
 }
@@ -44,6 +47,7 @@ impl BootCode {
             BootCode::Grub2 => "GRUB 2 boot.img",
             BootCode::Syslinux => "SYSLINUX MBR",
             BootCode::Windows => "a Windows MBR",
+            BootCode::NotBootable => "mkfs.fat's \"This is not a bootable disk\" stub",
             BootCode::Other => "unidentified boot code",
         }
     }
@@ -140,6 +144,11 @@ pub fn identify(s: &[u8]) -> BootCode {
     if contains(code, b"Boot error") {
         return BootCode::Syslinux;
     }
+    // mkfs.fat (dosfstools mkfs.fat.c `dummy_boot_code`): the message
+    // runs past 0x1B8 on FAT32, so the whole sector is searched.
+    if contains(s, b"This is not a bootable disk") {
+        return BootCode::NotBootable;
+    }
     // GRUB's BPB area is not code; for other code it is, so a sector whose
     // only non-zero bytes lie there holds a BPB (a FAT boot sector) and
     // whatever else is in 0..0x1B8 decides.
@@ -177,6 +186,14 @@ mod tests {
         let mut s = vec![0u8; 512];
         s[0x180..0x18A].copy_from_slice(b"Boot error");
         assert_eq!(identify(&s), BootCode::Syslinux);
+    }
+
+    #[test]
+    fn mkfs_fat_stub_is_not_bootable() {
+        let mut s = vec![0u8; 512];
+        s[0x3E] = 0x0E;
+        s[0x5A..0x5A + 27].copy_from_slice(b"This is not a bootable disk");
+        assert_eq!(identify(&s), BootCode::NotBootable);
     }
 
     #[test]

@@ -9,14 +9,15 @@ use imgcheck_boot::{Disk, Partition, Report, Scheme};
 use imgcheck_core::{Promise, ReadAt};
 
 /// Judges the BIOS and UEFI paths of the disk under `root`, or `None`
-/// when the disk has no partition table (an LV dump, a bare filesystem
-/// image: no firmware boots those as a disk in the cases this judges).
+/// when no table layer read the disk. A disk with no table is judged too:
+/// a lost MBR leaves GRUB's core.img in the gap, which says the disk was
+/// booted; a bare filesystem image is "not set up" for either path.
 pub fn check(root: &Node, disk: &dyn ReadAt) -> Option<Report> {
     let table = root.table()?;
     let scheme = match table.facts.table.as_ref()?.scheme.as_str() {
         "gpt" => Scheme::Gpt,
         "mbr" => Scheme::Mbr,
-        _ => return None,
+        _ => Scheme::None,
     };
     let partitions = table
         .partitions()

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 const CLEAN: &str = "boot/gpt-grub.img";
 const ESP_BROKEN: &str = "boot/gpt-grub-esp-broken.img";
+const MBR: &str = "boot/mbr-grub.img";
 
 fn report_of(path: &Path, deep: bool) -> ImageReport {
     let opts = Options {
@@ -180,7 +181,8 @@ fn a_bare_fat_image_is_checked_and_judged_for_no_boot_path() {
         "{:#?}",
         r.root.walk().iter().map(|n| &n.kind).collect::<Vec<_>>()
     );
-    assert!(r.boot.is_none());
+    assert_eq!(outcomes(&r), (Outcome::NotSetUp, Outcome::NotSetUp));
+    assert!(r.boot.as_ref().unwrap().findings.is_empty());
     assert_eq!(r.verdict().as_str(), "clean", "{:#?}", r.findings());
 }
 
@@ -410,4 +412,45 @@ fn an_empty_fixed_root_is_not_destroyed_but_a_zeroed_populated_one_is() {
         "{:#?}",
         r.findings()
     );
+}
+
+#[test]
+fn grub_in_the_mbr_gap_boots_and_fails_when_sector_0_or_the_gap_is_lost() {
+    let r = report_of(&fixture(MBR), false);
+    assert_eq!(outcomes(&r), (Outcome::Boots, Outcome::NotSetUp));
+    let b = r.boot.as_ref().unwrap();
+    assert!(
+        b.bios.summary.contains("LBA 1 in the gap"),
+        "{}",
+        b.bios.summary
+    );
+    assert_eq!(r.verdict().as_str(), "clean", "{:#?}", r.findings());
+    // Sector 0 lost: no table is left, but core.img in the gap says the
+    // disk was booted through the BIOS.
+    let d = damaged(
+        MBR,
+        &[Patch::Zero {
+            offset: 0,
+            len: 512,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r), (Outcome::Fails, Outcome::NotSetUp));
+    assert!(codes(&r).contains(&"boot.bios.no_signature".to_string()));
+    // The gap zeroed (core.img gone), sector 0 intact.
+    let d = damaged(
+        MBR,
+        &[Patch::Zero {
+            offset: 512,
+            len: 2047 * 512,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r).0, Outcome::Fails);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.bios.grub.core")
+        .unwrap();
+    assert_eq!((f.severity, f.offset), (Severity::Error, 512));
 }

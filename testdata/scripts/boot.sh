@@ -19,6 +19,10 @@
 #                          the same disk, then \EFI\BOOT\BOOTX64.EFI
 #                          deleted with mdel and the ESP's second FAT copy
 #                          overwritten by 4 KiB of 0xA5 (dd).
+#   boot/mbr-grub.img      32 MiB MBR (DOS) disk: one bootable Linux
+#                          partition at 1 MiB (ext4 "mroot", /boot/grub);
+#                          grub-install --target=i386-pc embeds core.img in
+#                          the gap before it (LBA 1..2047).
 #   boot/fat16-empty.img   4 MiB, mkfs.vfat -F 16 -s 1, no label, no files.
 #
 # Needs root (losetup, mount of ext4), grub-pc-bin, grub-efi-amd64-bin,
@@ -81,12 +85,13 @@ cp /usr/lib/grub/x86_64-efi/{moddep.lst,command.lst,fs.lst,partmap.lst} "$mnt/bo
 grub-mkimage -O x86_64-efi -d /usr/lib/grub/x86_64-efi -p /boot/grub \
   -c "$mnt/boot/grub/i386-pc/load.cfg" -o "$work/efi/EFI/BOOT/BOOTX64.EFI" \
   part_gpt ext2 search_fs_uuid
-cat > "$mnt/boot/grub/grub.cfg" <<'CFG'
+cat > "$work/grub.cfg" <<'CFG'
 set timeout=1
 menuentry 'imgcheck fixture' {
   echo 'imgcheck fixture: GRUB reached grub.cfg'
 }
 CFG
+cp "$work/grub.cfg" "$mnt/boot/grub/grub.cfg"
 umount "$mnt"
 losetup -d "$part"; losetup -d "$disk"; loops=()
 
@@ -102,6 +107,28 @@ fat2=$((esp_off + (rsvd + fatsz) * 512))
 head -c 4096 /dev/zero | tr '\0' '\245' | dd of="$work/broken.img" bs=1 seek=$((fat2 + 512)) conv=notrunc status=none
 mv "$work/broken.img" "$work/gpt-grub-esp-broken.img"
 store boot "$work/gpt-grub-esp-broken.img"
+
+# An MBR disk with GRUB in the gap: one bootable Linux partition at 1 MiB
+# (ext4 holding /boot/grub), grub-install --target=i386-pc onto the whole
+# disk, which embeds core.img in LBA 1..2047.
+mbr=$work/mbr-grub.img
+truncate -s 32M "$mbr"
+printf 'label: dos\nlabel-id: 0x5a5a0018\nstart=2048, type=83, bootable\n' | sfdisk -q "$mbr"
+mroot_off=$((2048 * 512)); mroot_len=$(( $(stat -c %s "$mbr") - mroot_off ))
+mkfs.ext4 -q -F -L mroot -U 5a5a5a5a-0000-0000-0000-000000000018 -E root_owner=0:0 \
+  "$work/mroot.img" $((mroot_len / 1024))k
+dd if="$work/mroot.img" of="$mbr" bs=1M seek=1 conv=notrunc,sparse status=none
+disk=$(losetup --show -f "$mbr"); loops+=("$disk")
+part=$(losetup --show -f -o "$mroot_off" --sizelimit "$mroot_len" "$mbr"); loops+=("$part")
+mount "$part" "$mnt"
+mkdir -p "$mnt/boot/grub"
+grub-install --target=i386-pc --boot-directory="$mnt/boot" \
+  --install-modules="$mods biosdisk" --modules="part_msdos ext2" \
+  --locales= --fonts= --themes= --skip-fs-probe "$disk"
+cp "$work/grub.cfg" "$mnt/boot/grub/grub.cfg"
+umount "$mnt"
+losetup -d "$part"; losetup -d "$disk"; loops=()
+store boot "$mbr"
 
 # An empty, unlabelled FAT16 (its fixed root directory is zeros by nature:
 # the zero map must not call it destroyed).
