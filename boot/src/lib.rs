@@ -337,8 +337,16 @@ fn grub_chain(
     };
     match grub::follow(disk.reader, ks) {
         Err(p) => {
+            let then = match p {
+                grub::CoreProblem::Zeroed { .. } | grub::CoreProblem::NotDiskboot { .. } => {
+                    "boot.img prints \"GRUB \" and jumps into that sector; with zeros there the machine starts over, printing \"GRUB \" again and again (as SeaBIOS showed it)"
+                }
+                _ => {
+                    "GRUB stops before its menu (boot.img and diskboot.img report read errors as \"Read Error\" or \"Geom Error\"; a damaged kernel fails to decompress or crashes)"
+                }
+            };
             let msg = format!(
-                "sector 0 holds GRUB 2 boot.img, but {}: boot.img prints \"GRUB \" and stops (a read error prints \"Read Error\"; zeros or foreign code hang)",
+                "sector 0 holds GRUB 2 boot.img, but {}: {then}",
                 p.describe()
             );
             out.push(error(

@@ -454,3 +454,64 @@ fn grub_in_the_mbr_gap_boots_and_fails_when_sector_0_or_the_gap_is_lost() {
         .unwrap();
     assert_eq!((f.severity, f.offset), (Severity::Error, 512));
 }
+
+/// The variants testdata/scripts/boot-proof.sh boots, made the same way
+/// (its dd ranges, here as patches).
+fn proof_variant(name: &str) -> imgcheck_testdata::Damaged {
+    let z = |offset: u64, len: u64| Patch::Zero { offset, len };
+    match name {
+        "gpt-clean" => damaged(CLEAN, &[]),
+        "gpt-sector0-zeroed" => damaged(CLEAN, &[z(0, 512)]),
+        "gpt-code-biosboot-zeroed" => damaged(CLEAN, &[z(0, 440), z(2048 * 512, 2048 * 512)]),
+        "gpt-core-zeroed" => damaged(CLEAN, &[z(2048 * 512, 2048 * 512)]),
+        "gpt-esp-broken" => damaged(ESP_BROKEN, &[]),
+        "mbr-clean" => damaged(MBR, &[]),
+        "mbr-sector0-zeroed" => damaged(MBR, &[z(0, 512)]),
+        "mbr-gap-zeroed" => damaged(MBR, &[z(512, 2047 * 512)]),
+        other => panic!("firmware-proof.tsv names an unknown variant {other}"),
+    }
+}
+
+/// What a firmware column means for imgcheck: it reached GRUB's menu (the
+/// path boots), or it did not (the path fails or was never set up).
+fn firmware_booted(seen: &str) -> bool {
+    seen.starts_with("GRUB menu")
+}
+
+#[test]
+fn verdicts_match_what_real_firmware_did() {
+    let table =
+        std::fs::read_to_string(imgcheck_testdata::root().join("fixtures/boot/firmware-proof.tsv"))
+            .unwrap();
+    let mut rows = 0;
+    for line in table.lines().filter(|l| !l.starts_with('#')).skip(1) {
+        let c: Vec<&str> = line.split('\t').collect();
+        let (name, seabios, ovmf) = (c[0], c[1], c[3]);
+        let r = report_of(proof_variant(name).path(), false);
+        let (bios, uefi) = outcomes(&r);
+        for (path, seen, got) in [("BIOS", seabios, bios), ("UEFI", ovmf, uefi)] {
+            let boots = got == Outcome::Boots;
+            assert_eq!(
+                boots,
+                firmware_booted(seen),
+                "{name}: the firmware's {path} path showed {seen:?}, imgcheck says {got:?}"
+            );
+        }
+        // The recorded imgcheck columns are today's verdicts too.
+        let word = |o: Outcome| {
+            serde_json::to_value(o)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            (word(bios).as_str(), word(uefi).as_str()),
+            (c[2], c[4]),
+            "{name}"
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, 8);
+    println!("firmware proof: {rows} variants, both paths match");
+}
