@@ -191,7 +191,10 @@ fn bios_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
     // is weak (partitioning tools set it on data disks too).
     let gap_core = grub::is_core_at(disk.reader, 1);
     let strong = !bios_boot.is_empty() || gap_core;
-    let intent = s0.code != BootCode::None || strong || s0.has_active();
+    // Without a table, sector 0 is whatever starts the disk (an XFS
+    // superblock, a foreign label): its bytes are no boot code.
+    let tabled = disk.scheme != Scheme::None;
+    let intent = strong || (tabled && (s0.code != BootCode::None || s0.has_active()));
     let fail = |why: String| verdict("BIOS", Outcome::Fails, why);
     let mut v = if !s0.signature {
         if !intent {

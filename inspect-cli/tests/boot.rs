@@ -173,6 +173,14 @@ fn esp_volume(disk: &Path, esp: Span) -> imgcheck_fat::Volume<Slice<Arc<dyn Read
 }
 
 #[test]
+fn a_bare_filesystem_is_set_up_for_no_boot_path() {
+    // An XFS superblock in sector 0 (no 55 AA) is not boot code.
+    let r = report_of(&fixture("xfs/v5-4k.img"), false);
+    assert_eq!(outcomes(&r), (Outcome::NotSetUp, Outcome::NotSetUp));
+    assert!(r.boot.as_ref().unwrap().findings.is_empty());
+}
+
+#[test]
 fn a_bare_fat_image_is_checked_and_judged_for_no_boot_path() {
     let r = report_of(&fixture("fat/fat16-16m.img"), false);
     let n = r.root.walk().into_iter().find(|n| n.layer == Some("fat"));
