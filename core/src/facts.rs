@@ -48,6 +48,16 @@ pub struct Facts {
     /// through a backup superblock in a partition that now starts with a
     /// disk image's partition table), as the signature module names it.
     pub overwritten_by: Option<String>,
+    /// The boot-relevant files a filesystem holds (see
+    /// [`crate::boot_paths`]), for the boot chain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boot_files: Vec<crate::BootFile>,
+    /// For a node a parent made for one of its children (a partition):
+    /// what the parent promised it holds (its type), so checks that span
+    /// layers (the boot chain: which partition is the ESP, which the BIOS
+    /// boot partition) need not read the table's details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promised: Option<Expect>,
 }
 
 /// A partition table's own facts.

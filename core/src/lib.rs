@@ -48,6 +48,7 @@
 //! }
 //! ```
 
+mod bootfile;
 mod budget;
 pub mod bytes;
 mod facts;
@@ -60,6 +61,7 @@ mod sink;
 mod size;
 pub mod time;
 
+pub use bootfile::{BootFile, boot_paths};
 pub use budget::{Budget, Exhausted, Metered};
 pub use facts::{
     Attach, Expect, Facts, GuestDisk, Identity, IdentityKind, Promise, Role, SnapshotFact,

@@ -31,6 +31,8 @@ pub struct Layout {
     pub size_chain: Vec<SizeLink>,
     /// The `layout` findings.
     pub findings: Vec<Finding>,
+    /// The boot chain's verdicts and findings, for a partitioned disk.
+    pub boot: Option<imgcheck_boot::Report>,
 }
 
 /// Runs every cross-layer check on the tree `root` (the container) and
@@ -53,6 +55,7 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
     let expected = expected_structures(root);
     out.findings
         .extend(zero_damage(&out.zero_ranges, &expected));
+    out.boot = crate::boot::check(root, disk);
     out
 }
 

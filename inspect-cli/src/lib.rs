@@ -19,6 +19,7 @@
 //! tree); `pipeline`; `render`, `svg`; `batch`; `cli`.
 
 pub mod batch;
+pub mod boot;
 pub mod cli;
 pub mod devices;
 pub mod exit;

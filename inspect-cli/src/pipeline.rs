@@ -185,6 +185,7 @@ pub fn inspect_bounded(
         zero_ranges: layout.zero_ranges,
         size_chain: layout.size_chain,
         layout: layout.findings,
+        boot: layout.boot,
     };
     if report.path.is_empty() {
         report.path = name.to_string();
@@ -481,6 +482,7 @@ impl Walk<'_> {
                         facts: Facts {
                             claimed_size: (matches!(child.step, Step::Volume(_)) && child.descend)
                                 .then(|| child.reader.len()),
+                            promised: Some(child.expect.clone()),
                             ..Facts::default()
                         },
                         details: cn.details,

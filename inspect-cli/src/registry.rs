@@ -13,6 +13,7 @@ use imgcheck_core::{Budget, Context, Expect, Inspector, Options, Place, Probe, P
 #[path = "layers"]
 pub mod layers {
     pub mod ext4;
+    pub mod fat;
     pub mod gpt;
     pub mod lvm2;
     pub mod qcow2;
@@ -31,6 +32,7 @@ pub static REGISTRY: &[&dyn Inspector] = &[
     &layers::lvm2::SOLO,
     &layers::ext4::Ext4,
     &layers::xfs::Xfs,
+    &layers::fat::Fat,
     &layers::signature::Identified,
 ];
 

@@ -46,6 +46,22 @@ pub fn text(report: &ImageReport) -> String {
         }
     }
 
+    // A disk set up for neither path (a data disk) gets no section.
+    if let Some(boot) = report.boot.as_ref().filter(|b| {
+        !b.findings.is_empty()
+            || [&b.bios, &b.uefi]
+                .iter()
+                .any(|v| v.outcome != imgcheck_boot::Outcome::NotSetUp)
+    }) {
+        let _ = writeln!(out, "{b}boot{b:#}  will the disk boot", b = bold());
+        for v in [&boot.bios, &boot.uefi] {
+            let _ = writeln!(out, "{INDENT}{}: {}", v.path, boot_line(v));
+        }
+        for f in &boot.findings {
+            finding_text(report, f, INDENT, &mut out);
+        }
+    }
+
     if report.size_chain.len() > 1 {
         let links: Vec<String> = report
             .size_chain
@@ -243,7 +259,20 @@ pub fn json_value(report: &ImageReport) -> Value {
             "time": e.time, "utc": utc(e.time), "source": e.source, "what": e.what,
         })).collect::<Vec<_>>(),
         "next_steps": report.next_steps,
+        "boot": report.boot.as_ref().map(|b| json!({"bios": b.bios, "uefi": b.uefi})),
     })
+}
+
+/// A path's verdict in words: "boots as far as the disk shows" or
+/// "fails at <link>: <why>".
+fn boot_line(v: &imgcheck_boot::Verdict) -> String {
+    use imgcheck_boot::Outcome;
+    match v.outcome {
+        Outcome::Boots => format!("boots as far as the disk shows: {}", v.summary),
+        Outcome::Depends => format!("boots only through firmware NVRAM: {}", v.summary),
+        Outcome::Fails => format!("fails: {}", v.summary),
+        Outcome::NotSetUp => format!("not set up: {}", v.summary),
+    }
 }
 
 /// One line of JSON Lines.

@@ -163,6 +163,9 @@ pub struct ImageReport {
     /// Findings that span layers (layer `layout`), shown in a block of
     /// their own after the layer tree.
     pub layout: Vec<Finding>,
+    /// Will it boot: one verdict per firmware path and the findings of
+    /// layer `boot` (a partitioned disk only).
+    pub boot: Option<imgcheck_boot::Report>,
 }
 
 impl ImageReport {
@@ -170,6 +173,9 @@ impl ImageReport {
     pub fn findings(&self) -> Vec<&Finding> {
         let mut all = self.root.all_findings();
         all.extend(self.layout.iter());
+        if let Some(b) = &self.boot {
+            all.extend(b.findings.iter());
+        }
         all
     }
 

@@ -1,0 +1,121 @@
+//! The PE/COFF header of an EFI loader, as a firmware's image loader
+//! checks it before it starts one (edk2 `BasePeCoffLib`): `MZ`, the
+//! `e_lfanew` pointer at 0x3C, `PE\0\0`, the COFF machine, the optional
+//! header magic and the subsystem (PE/COFF specification, UEFI §2.1.1).
+
+use imgcheck_core::bytes::{bytes, le16, le32};
+use serde::Serialize;
+
+/// IMAGE_FILE_MACHINE_AMD64.
+pub const MACHINE_X64: u16 = 0x8664;
+
+/// A loader's header, parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pe {
+    /// COFF machine.
+    pub machine: u16,
+    /// Optional header magic (0x20B PE32+, 0x10B PE32).
+    pub magic: u16,
+    /// Subsystem (10 EFI application, 11 boot service driver, 12 runtime driver).
+    pub subsystem: u16,
+    /// Sections.
+    pub sections: u16,
+}
+
+/// The machine in words.
+pub fn machine_name(m: u16) -> &'static str {
+    match m {
+        0x8664 => "x86-64",
+        0xAA64 => "arm64",
+        0x014C => "i386",
+        0x01C2 => "ARM",
+        0x5064 => "RISC-V 64",
+        _ => "an unknown machine",
+    }
+}
+
+/// Parses the header at the start of `b` (a file's first bytes), or says
+/// why it is not a PE image a firmware would start.
+pub fn parse(b: &[u8]) -> Result<Pe, String> {
+    if bytes(b, 0, 2) != b"MZ" {
+        return Err(if b.is_empty() {
+            "the file is empty".into()
+        } else {
+            format!(
+                "it does not start with MZ (starts {:02x?})",
+                bytes(b, 0, 4.min(b.len()))
+            )
+        });
+    }
+    let lfanew = usize::try_from(le32(b, 0x3C)).unwrap_or(usize::MAX);
+    // COFF header (20 bytes) + the optional header up to Subsystem (70).
+    let need = lfanew.saturating_add(24).saturating_add(70);
+    if need > b.len() {
+        return Err(format!(
+            "e_lfanew {lfanew:#x} points past the {} bytes read of the file",
+            b.len()
+        ));
+    }
+    if bytes(b, lfanew, 4) != b"PE\0\0" {
+        return Err(format!("no PE\\0\\0 signature at e_lfanew {lfanew:#x}"));
+    }
+    let coff = lfanew.saturating_add(4);
+    let opt = lfanew.saturating_add(24);
+    let pe = Pe {
+        machine: le16(b, coff),
+        sections: le16(b, coff.saturating_add(2)),
+        magic: le16(b, opt),
+        subsystem: le16(b, opt.saturating_add(68)),
+    };
+    if pe.magic != 0x20B && pe.magic != 0x10B {
+        return Err(format!(
+            "optional header magic {:#x} is neither PE32 nor PE32+",
+            pe.magic
+        ));
+    }
+    if pe.sections == 0 {
+        return Err("it has no sections".into());
+    }
+    if !(10..=13).contains(&pe.subsystem) {
+        return Err(format!(
+            "subsystem {} is not an EFI image (10 application, 11/12 drivers, 13 ROM)",
+            pe.subsystem
+        ));
+    }
+    Ok(pe)
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn image(machine: u16, subsystem: u16) -> Vec<u8> {
+        let mut b = vec![0u8; 0x200];
+        b[0..2].copy_from_slice(b"MZ");
+        b[0x3C] = 0x80;
+        b[0x80..0x84].copy_from_slice(b"PE\0\0");
+        b[0x84..0x86].copy_from_slice(&machine.to_le_bytes());
+        b[0x86] = 4;
+        b[0x98..0x9A].copy_from_slice(&0x20Bu16.to_le_bytes());
+        b[0x98 + 68..0x98 + 70].copy_from_slice(&subsystem.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn headers_parse_and_fail_precisely() {
+        assert_eq!(parse(&image(0x8664, 10)).unwrap().machine, MACHINE_X64);
+        assert!(
+            parse(&image(0x8664, 3))
+                .unwrap_err()
+                .contains("subsystem 3")
+        );
+        let mut b = image(0x8664, 10);
+        b[0x3C] = 0xF0;
+        b[0x3D] = 0x0F;
+        assert!(parse(&b).unwrap_err().contains("past the"));
+        assert!(parse(b"MZ").is_err());
+        assert!(parse(b"").unwrap_err().contains("empty"));
+        assert!(parse(b"\x7fELF").unwrap_err().contains("MZ"));
+    }
+}

@@ -1,0 +1,151 @@
+//! FAT12/16/32 as an [`Inspector`]: an ESP, a FAT partition or a bare FAT
+//! image is checked in the spirit of `fsck.fat -n`, not only identified.
+//! The node's title, facts and timeline come ready-made from the crate
+//! (`imgcheck_fat::layer`); the boot files the boot chain asks about are
+//! looked up here through the crate's file API and handed on as facts.
+
+use crate::level::{self, Level};
+use imgcheck_core::{BootFile, Context, Inspected, Inspector, Probe, ReadAt, boot_paths};
+use imgcheck_fat::{Options, Root, Volume};
+use std::sync::Arc;
+
+/// The FAT layer.
+pub struct Fat;
+
+impl Inspector for Fat {
+    fn name(&self) -> &'static str {
+        "fat"
+    }
+
+    /// A consistent BPB is a filesystem (`Structure`); one with odd fields
+    /// (no jump, no `55 AA`, cut short) is still FAT's to check and say
+    /// what is odd; only a FAT32 backup boot sector behind a lost sector 0
+    /// is `Weak`, so a table or another filesystem written over the start
+    /// wins and the backup is read only when nothing else claims it.
+    fn probe(&self, r: &dyn ReadAt, cx: &Context<'_>) -> Option<Probe> {
+        if level::of(cx) != Level::Contents {
+            return None;
+        }
+        imgcheck_fat::probe(r)
+    }
+
+    fn inspect(&self, r: &Arc<dyn ReadAt>, cx: &Context<'_>) -> Inspected {
+        let report = imgcheck_fat::check(
+            r.as_ref(),
+            &Options {
+                depth: cx.options.depth,
+            },
+        );
+        let Some(s) = report.summary else {
+            let mut node = Inspected::new("fat", "no usable boot sector");
+            node.findings = report.findings;
+            return node;
+        };
+        let mut node = Inspected::new("fat", imgcheck_fat::layer::title(&s));
+        node.findings = report.findings;
+        node.details = serde_json::to_value(&s).unwrap_or(serde_json::Value::Null);
+        node.events = imgcheck_fat::layer::events(&s);
+        node.facts = imgcheck_fat::layer::facts(&s);
+        if node.facts.superblock.is_some_and(|b| b.backup) {
+            node.facts.overwritten_by =
+                imgcheck_gpt::image_signature(r.as_ref()).map(str::to_string);
+        }
+        node.facts.boot_files = boot_files(r.as_ref());
+        if let Ok(vol) = Volume::open(r.as_ref())
+            && !root_may_hold_entries(&vol)
+        {
+            // An empty fixed root directory is zeros by nature: the zero
+            // map must not call it destroyed.
+            node.facts
+                .structures
+                .retain(|x| x.name != "FAT root directory");
+        }
+        node
+    }
+}
+
+/// Whether a fixed (FAT12/16) root directory that reads as zeros would
+/// mean it was destroyed: only when the FAT has clusters in use, which
+/// some entry must have referenced. An empty volume's root is zeros.
+fn root_may_hold_entries<R: ReadAt>(vol: &Volume<R>) -> bool {
+    let g = vol.geometry();
+    if !matches!(g.root, Root::Fixed { .. }) {
+        return true;
+    }
+    let last = g.clusters.saturating_add(2);
+    (2..last).any(|c| vol.fat().value(c) != 0)
+}
+
+/// The boot paths core names, as this volume holds them: the removable
+/// paths, and the vendor loaders under each `\EFI\<vendor>\` (the first
+/// [`boot_paths::MAX_VENDOR_DIRS`]): present or not, their size, their
+/// first bytes (a loader's PE header) and whether their chain reads whole.
+fn boot_files(r: &dyn ReadAt) -> Vec<BootFile> {
+    let Ok(vol) = Volume::open(r) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<String> = std::iter::once(boot_paths::REMOVABLE_X64)
+        .chain(boot_paths::REMOVABLE_OTHER.iter().copied())
+        .map(str::to_string)
+        .collect();
+    let mut out = Vec::new();
+    let efi = vol.lookup(boot_paths::EFI_DIR);
+    out.push(match &efi {
+        Ok(Some(e)) => BootFile {
+            path: boot_paths::EFI_DIR.to_string(),
+            present: true,
+            dir: e.is_dir(),
+            ..BootFile::default()
+        },
+        Ok(None) => BootFile::absent(boot_paths::EFI_DIR),
+        Err(err) => BootFile::unreadable(boot_paths::EFI_DIR, &err.to_string()),
+    });
+    if let Ok(Some(efi)) = &efi
+        && efi.is_dir()
+        && let Ok(vendors) = vol.read_dir(efi)
+    {
+        for v in vendors
+            .iter()
+            .filter(|v| v.is_dir() && !v.name.eq_ignore_ascii_case("BOOT"))
+            .take(boot_paths::MAX_VENDOR_DIRS)
+        {
+            for l in boot_paths::VENDOR_LOADERS {
+                paths.push(format!(r"\EFI\{}\{l}", v.name));
+            }
+        }
+    }
+    for path in &paths {
+        let f = match vol.lookup(path) {
+            Ok(None) => BootFile::absent(path),
+            Ok(Some(e)) if e.is_dir() => BootFile::unreadable(path, "a directory, not a file"),
+            Ok(Some(e)) => match vol.read(&e, boot_paths::HEAD_BYTES) {
+                Ok(head) => {
+                    // The whole chain, not only the head: a loader whose
+                    // chain ends early loads as garbage or not at all.
+                    let ch = vol.chain(&e);
+                    BootFile {
+                        path: path.clone(),
+                        present: true,
+                        dir: false,
+                        size: Some(u64::from(e.size)),
+                        head,
+                        problem: (ch.bytes < u64::from(e.size)).then(|| {
+                            format!(
+                                "its cluster chain covers {} of its {} bytes ({:?})",
+                                ch.bytes, e.size, ch.end
+                            )
+                        }),
+                    }
+                }
+                Err(err) => BootFile::unreadable(path, &err.to_string()),
+            },
+            Err(err) => BootFile::unreadable(path, &err.to_string()),
+        };
+        // Only the x86-64 removable path is kept when absent: the other
+        // paths are alternatives, their absence says nothing.
+        if f.present || path == boot_paths::REMOVABLE_X64 {
+            out.push(f);
+        }
+    }
+    out
+}

@@ -1,0 +1,525 @@
+//! The fat layer and the boot chain through the whole pipeline, on a GPT
+//! disk GRUB was installed on for both firmware paths by the real tools
+//! (testdata/scripts/boot.sh) and the damages of issue 16 re-enacted on
+//! copies: sector 0 lost; the MBR boot code and the BIOS boot partition
+//! zeroed with the table intact; the ESP's loader deleted and one FAT
+//! copy damaged. The FAT verdicts are compared with `fsck.fat -n`, run in
+//! the test on the ESP's bytes (skipped visibly when it is not installed).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::arithmetic_side_effects, clippy::as_conversions, missing_docs)]
+
+use imgcheck::options::Options;
+use imgcheck::pipeline::inspect_image;
+use imgcheck::report::{ImageReport, Node, Span};
+use imgcheck_boot::Outcome;
+use imgcheck_core::{FileReader, ReadAt, Severity, Slice};
+use imgcheck_testdata::{Patch, damaged, fixture};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+const CLEAN: &str = "boot/gpt-grub.img";
+const ESP_BROKEN: &str = "boot/gpt-grub-esp-broken.img";
+const MBR: &str = "boot/mbr-grub.img";
+
+fn report_of(path: &Path, deep: bool) -> ImageReport {
+    let opts = Options {
+        image_path: path.to_path_buf(),
+        deep,
+        ..Options::default()
+    };
+    inspect_image(path, None, &opts).unwrap()
+}
+
+fn part(r: &ImageReport, n: u32) -> &Node {
+    r.table()
+        .unwrap()
+        .partitions()
+        .find(|p| p.span.is_some_and(|s| s.index == n))
+        .unwrap()
+}
+
+fn span(r: &ImageReport, n: u32) -> Span {
+    part(r, n).span.unwrap()
+}
+
+fn fat_node(r: &ImageReport, n: u32) -> &Node {
+    part(r, n)
+        .children
+        .iter()
+        .find(|c| c.layer == Some("fat"))
+        .unwrap_or_else(|| panic!("no fat node under partition {n}"))
+}
+
+fn codes(r: &ImageReport) -> Vec<String> {
+    r.findings().iter().map(|f| f.code.to_string()).collect()
+}
+
+fn outcomes(r: &ImageReport) -> (Outcome, Outcome) {
+    let b = r.boot.as_ref().expect("a boot section");
+    (b.bios.outcome, b.uefi.outcome)
+}
+
+/// `fsck.fat -n` on the bytes of partition `n` of `disk`: whether it
+/// would change anything (rc 1), or `None` when it is not installed.
+fn fsck_flags(disk: &Path, s: Span) -> Option<bool> {
+    let ok = Command::new("fsck.fat")
+        .arg("--help")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stderr).contains("Usage"));
+    if !ok {
+        println!("SKIPPED the fsck.fat comparison: fsck.fat (dosfstools) is not installed");
+        return None;
+    }
+    let all = std::fs::read(disk).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let esp = dir.path().join("esp.img");
+    std::fs::write(&esp, &all[s.start as usize..(s.start + s.size) as usize]).unwrap();
+    let out = Command::new("fsck.fat")
+        .arg("-n")
+        .arg(&esp)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    let rc = out.status.code().unwrap();
+    assert!(rc == 0 || rc == 1, "fsck.fat -n rc {rc}: {out:?}");
+    Some(rc == 1)
+}
+
+/// Whether imgcheck's FAT node flags anything (a warning or an error).
+fn fat_flags(r: &ImageReport, n: u32) -> bool {
+    fat_node(r, n)
+        .findings
+        .iter()
+        .any(|f| f.severity >= Severity::Warning)
+}
+
+#[test]
+fn the_esp_is_checked_by_the_fat_layer_and_the_clean_disk_boots_both_ways() {
+    let path = fixture(CLEAN);
+    let r = report_of(&path, true);
+    let fat = fat_node(&r, 2);
+    assert!(fat.title.starts_with("FAT16"), "{}", fat.title);
+    assert!(fat.facts.superblock.is_some());
+    assert!(!fat_flags(&r, 2), "{:#?}", fat.findings);
+    if let Some(flags) = fsck_flags(&path, span(&r, 2)) {
+        assert!(!flags, "fsck.fat -n flags the clean ESP");
+    }
+    assert_eq!(r.verdict().as_str(), "clean", "{:#?}", r.findings());
+    assert_eq!(outcomes(&r), (Outcome::Boots, Outcome::Boots));
+    let b = r.boot.as_ref().unwrap();
+    assert!(
+        b.bios.summary.contains("BIOS boot partition 1"),
+        "{}",
+        b.bios.summary
+    );
+    assert!(b.uefi.summary.contains("x86-64"), "{}", b.uefi.summary);
+    // The ESP is no longer "contains vfat - not checked".
+    assert!(r.root.walk().iter().all(|n| n.layer != Some("signature")));
+}
+
+#[test]
+fn fat_damage_is_flagged_where_fsck_fat_flags_it() {
+    // The fixture's second FAT copy overwritten, and copies of the clean
+    // ESP with a set dirty bit and with the loader's size past its chain.
+    let clean = report_of(&fixture(CLEAN), true);
+    let esp = span(&clean, 2);
+    let cases: Vec<(&str, imgcheck_testdata::Damaged)> = vec![
+        ("second FAT copy overwritten", damaged(ESP_BROKEN, &[])),
+        (
+            "dirty bit",
+            damaged(
+                CLEAN,
+                &[Patch::Xor {
+                    offset: esp.start + 0x25,
+                    mask: 1,
+                }],
+            ),
+        ),
+        (
+            "loader size past its chain",
+            damaged(CLEAN, &[loader_size_patch(&fixture(CLEAN), esp, 8 << 20)]),
+        ),
+    ];
+    let mut compared = 0;
+    for (what, d) in &cases {
+        let r = report_of(d.path(), true);
+        assert!(
+            fat_flags(&r, 2),
+            "{what}: imgcheck is silent: {:#?}",
+            fat_node(&r, 2).findings
+        );
+        if let Some(flags) = fsck_flags(d.path(), esp) {
+            assert!(flags, "{what}: fsck.fat -n does not flag it");
+            compared += 1;
+        }
+    }
+    println!(
+        "fat damage: {} cases, {compared} compared with fsck.fat -n",
+        cases.len()
+    );
+}
+
+/// A patch setting the recorded size of \EFI\BOOT\BOOTX64.EFI.
+fn loader_size_patch(disk: &Path, esp: Span, size: u32) -> Patch {
+    let vol = esp_volume(disk, esp);
+    let e = vol.lookup(r"\EFI\BOOT\BOOTX64.EFI").unwrap().unwrap();
+    Patch::le32(esp.start + e.entry_offset + 28, size)
+}
+
+fn esp_volume(disk: &Path, esp: Span) -> imgcheck_fat::Volume<Slice<Arc<dyn ReadAt>>> {
+    let f: Arc<dyn ReadAt> = Arc::new(FileReader::open(disk).unwrap());
+    imgcheck_fat::Volume::open(Slice::clamped(f, esp.start, esp.size)).unwrap()
+}
+
+#[test]
+fn a_bare_filesystem_is_set_up_for_no_boot_path() {
+    // An XFS superblock in sector 0 (no 55 AA) is not boot code.
+    let r = report_of(&fixture("xfs/v5-4k.img"), false);
+    assert_eq!(outcomes(&r), (Outcome::NotSetUp, Outcome::NotSetUp));
+    assert!(r.boot.as_ref().unwrap().findings.is_empty());
+}
+
+#[test]
+fn a_bare_fat_image_is_checked_and_judged_for_no_boot_path() {
+    let r = report_of(&fixture("fat/fat16-16m.img"), false);
+    let n = r.root.walk().into_iter().find(|n| n.layer == Some("fat"));
+    assert!(
+        n.is_some(),
+        "{:#?}",
+        r.root.walk().iter().map(|n| &n.kind).collect::<Vec<_>>()
+    );
+    assert_eq!(outcomes(&r), (Outcome::NotSetUp, Outcome::NotSetUp));
+    assert!(r.boot.as_ref().unwrap().findings.is_empty());
+    assert_eq!(r.verdict().as_str(), "clean", "{:#?}", r.findings());
+}
+
+#[test]
+fn sector_0_lost_fails_both_paths() {
+    let d = damaged(
+        CLEAN,
+        &[Patch::Zero {
+            offset: 0,
+            len: 512,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r), (Outcome::Fails, Outcome::Fails));
+    let c = codes(&r);
+    assert!(c.contains(&"boot.bios.no_signature".to_string()), "{c:?}");
+    assert!(
+        c.contains(&"boot.uefi.no_protective_mbr".to_string()),
+        "{c:?}"
+    );
+    let b = r.boot.as_ref().unwrap();
+    assert!(
+        b.bios.summary.contains("No bootable device"),
+        "{}",
+        b.bios.summary
+    );
+    assert!(b.uefi.summary.contains("UEFI shell"), "{}", b.uefi.summary);
+}
+
+#[test]
+fn boot_code_and_bios_boot_partition_zeroed_fail_bios_only() {
+    let clean = report_of(&fixture(CLEAN), false);
+    let bb = span(&clean, 1);
+    let d = damaged(
+        CLEAN,
+        &[
+            Patch::Zero {
+                offset: 0,
+                len: 440,
+            },
+            Patch::Zero {
+                offset: bb.start,
+                len: bb.size,
+            },
+        ],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r), (Outcome::Fails, Outcome::Boots));
+    let c = codes(&r);
+    assert!(c.contains(&"boot.bios.no_code".to_string()), "{c:?}");
+    assert!(
+        c.contains(&"boot.bios.bios_boot_empty".to_string()),
+        "{c:?}"
+    );
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.bios.no_code")
+        .unwrap();
+    assert_eq!((f.severity, f.offset), (Severity::Error, 0));
+    assert!(
+        f.message.contains("Booting from Hard Disk"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn core_img_zeroed_breaks_the_grub_chain() {
+    let clean = report_of(&fixture(CLEAN), false);
+    let bb = span(&clean, 1);
+    // Only the compressed kernel (past the decompressor), diskboot intact.
+    let d = damaged(
+        CLEAN,
+        &[Patch::Zero {
+            offset: bb.start + 8192,
+            len: 16384,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r), (Outcome::Fails, Outcome::Boots));
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.bios.grub.core")
+        .unwrap();
+    assert!(
+        f.message.contains("compressed kernel are zeros"),
+        "{}",
+        f.message
+    );
+    assert!(f.offset >= bb.start + 8192 && f.offset < bb.start + bb.size);
+    // And the whole BIOS boot partition: diskboot is gone.
+    let d = damaged(
+        CLEAN,
+        &[Patch::Zero {
+            offset: bb.start,
+            len: bb.size,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.bios.grub.core")
+        .unwrap();
+    assert!(
+        f.message.contains("LBA 2048, and that sector is zeros"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn loader_deleted_and_a_fat_damaged_fail_uefi_only() {
+    let r = report_of(&fixture(ESP_BROKEN), true);
+    assert_eq!(outcomes(&r), (Outcome::Boots, Outcome::Fails));
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.uefi.no_loader")
+        .unwrap();
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.offset, span(&r, 2).start);
+    assert!(
+        f.message.contains(r"\EFI\BOOT\BOOTX64.EFI does not exist"),
+        "{}",
+        f.message
+    );
+    assert!(codes(&r).contains(&"fat.fat.copies_differ".to_string()));
+    // The repair is a write, offered for a copy only.
+    let h = f.hint.as_ref().unwrap();
+    assert!(
+        h.writes
+            && h.note
+                .as_ref()
+                .unwrap()
+                .contains("on a copy of the image only")
+    );
+}
+
+#[test]
+fn a_loader_for_another_machine_fails_uefi() {
+    let path = fixture(CLEAN);
+    let clean = report_of(&path, false);
+    let esp = span(&clean, 2);
+    let vol = esp_volume(&path, esp);
+    let e = vol.lookup(r"\EFI\BOOT\BOOTX64.EFI").unwrap().unwrap();
+    let at = esp.start + vol.chain(&e).extents[0].start;
+    let head = vol.read(&e, 0x40).unwrap();
+    let lfanew = u64::from(u32::from_le_bytes(head[0x3C..0x40].try_into().unwrap()));
+    let d = damaged(
+        CLEAN,
+        &[Patch::Bytes {
+            offset: at + lfanew + 4,
+            bytes: 0xAA64u16.to_le_bytes().to_vec(),
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r).1, Outcome::Fails);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.uefi.no_loader")
+        .unwrap();
+    assert!(f.message.contains("built for arm64"), "{}", f.message);
+}
+
+#[test]
+fn boot_hints_that_write_say_so() {
+    let d = damaged(
+        CLEAN,
+        &[Patch::Zero {
+            offset: 0,
+            len: 512,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    for f in r.boot.as_ref().unwrap().findings.iter() {
+        let h = f.hint.as_ref().unwrap();
+        if h.command
+            .as_deref()
+            .is_some_and(|c| c.contains("grub-install"))
+        {
+            assert!(h.writes, "{f:?}");
+        }
+        assert!(h.note.as_ref().unwrap().contains("copy"), "{f:?}");
+    }
+    assert!(
+        r.next_steps.iter().all(|s| !s.starts_with("grub-install"))
+            || r.next_steps[0].starts_with("cp "),
+        "{:#?}",
+        r.next_steps
+    );
+}
+
+#[test]
+fn an_empty_fixed_root_is_not_destroyed_but_a_zeroed_populated_one_is() {
+    // mkfs.vfat with no label and no files: its root directory is zeros.
+    let r = report_of(&fixture("boot/fat16-empty.img"), false);
+    assert!(r.root.walk().iter().any(|n| n.layer == Some("fat")));
+    assert!(
+        !codes(&r).contains(&"layout.zeroed".to_string()),
+        "{:#?}",
+        r.findings()
+    );
+    assert_eq!(r.verdict().as_str(), "clean");
+    // A populated FAT16 whose root directory a dd zeroed (the run from
+    // the 4 KiB block it starts in to past its end: the zero map's grain).
+    let path = fixture("fat/fat16-16m.img");
+    let f: Arc<dyn ReadAt> = Arc::new(FileReader::open(&path).unwrap());
+    let vol = imgcheck_fat::Volume::open(f).unwrap();
+    let imgcheck_fat::Root::Fixed { start, entries } = vol.geometry().root else {
+        panic!("a fixed root");
+    };
+    let d = damaged(
+        "fat/fat16-16m.img",
+        &[Patch::Zero {
+            offset: start & !4095,
+            len: (start & 4095) + u64::from(entries) * 32 + 4096,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    let z = r.findings().into_iter().find(|f| f.code == "layout.zeroed");
+    assert!(
+        z.is_some_and(|f| f.message.contains("FAT root directory")),
+        "{:#?}",
+        r.findings()
+    );
+}
+
+#[test]
+fn grub_in_the_mbr_gap_boots_and_fails_when_sector_0_or_the_gap_is_lost() {
+    let r = report_of(&fixture(MBR), false);
+    assert_eq!(outcomes(&r), (Outcome::Boots, Outcome::NotSetUp));
+    let b = r.boot.as_ref().unwrap();
+    assert!(
+        b.bios.summary.contains("LBA 1 in the gap"),
+        "{}",
+        b.bios.summary
+    );
+    assert_eq!(r.verdict().as_str(), "clean", "{:#?}", r.findings());
+    // Sector 0 lost: no table is left, but core.img in the gap says the
+    // disk was booted through the BIOS.
+    let d = damaged(
+        MBR,
+        &[Patch::Zero {
+            offset: 0,
+            len: 512,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r), (Outcome::Fails, Outcome::NotSetUp));
+    assert!(codes(&r).contains(&"boot.bios.no_signature".to_string()));
+    // The gap zeroed (core.img gone), sector 0 intact.
+    let d = damaged(
+        MBR,
+        &[Patch::Zero {
+            offset: 512,
+            len: 2047 * 512,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r).0, Outcome::Fails);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.bios.grub.core")
+        .unwrap();
+    assert_eq!((f.severity, f.offset), (Severity::Error, 512));
+}
+
+/// The variants testdata/scripts/boot-proof.sh boots, made the same way
+/// (its dd ranges, here as patches).
+fn proof_variant(name: &str) -> imgcheck_testdata::Damaged {
+    let z = |offset: u64, len: u64| Patch::Zero { offset, len };
+    match name {
+        "gpt-clean" => damaged(CLEAN, &[]),
+        "gpt-sector0-zeroed" => damaged(CLEAN, &[z(0, 512)]),
+        "gpt-code-biosboot-zeroed" => damaged(CLEAN, &[z(0, 440), z(2048 * 512, 2048 * 512)]),
+        "gpt-core-zeroed" => damaged(CLEAN, &[z(2048 * 512, 2048 * 512)]),
+        "gpt-esp-broken" => damaged(ESP_BROKEN, &[]),
+        "mbr-clean" => damaged(MBR, &[]),
+        "mbr-sector0-zeroed" => damaged(MBR, &[z(0, 512)]),
+        "mbr-gap-zeroed" => damaged(MBR, &[z(512, 2047 * 512)]),
+        other => panic!("firmware-proof.tsv names an unknown variant {other}"),
+    }
+}
+
+/// What a firmware column means for imgcheck: it reached GRUB's menu (the
+/// path boots), or it did not (the path fails or was never set up).
+fn firmware_booted(seen: &str) -> bool {
+    seen.starts_with("GRUB menu")
+}
+
+#[test]
+fn verdicts_match_what_real_firmware_did() {
+    let table =
+        std::fs::read_to_string(imgcheck_testdata::root().join("fixtures/boot/firmware-proof.tsv"))
+            .unwrap();
+    let mut rows = 0;
+    for line in table.lines().filter(|l| !l.starts_with('#')).skip(1) {
+        let c: Vec<&str> = line.split('\t').collect();
+        let (name, seabios, ovmf) = (c[0], c[1], c[3]);
+        let r = report_of(proof_variant(name).path(), false);
+        let (bios, uefi) = outcomes(&r);
+        for (path, seen, got) in [("BIOS", seabios, bios), ("UEFI", ovmf, uefi)] {
+            let boots = got == Outcome::Boots;
+            assert_eq!(
+                boots,
+                firmware_booted(seen),
+                "{name}: the firmware's {path} path showed {seen:?}, imgcheck says {got:?}"
+            );
+        }
+        // The recorded imgcheck columns are today's verdicts too.
+        let word = |o: Outcome| {
+            serde_json::to_value(o)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            (word(bios).as_str(), word(uefi).as_str()),
+            (c[2], c[4]),
+            "{name}"
+        );
+        rows += 1;
+    }
+    assert_eq!(rows, 8);
+    println!("firmware proof: {rows} variants, both paths match");
+}

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Proof with real firmware, outside the test suite: boots each boot
+# fixture and its broken variants (the damages the tests re-enact, made
+# here with dd on throwaway copies) read-only (-drive snapshot=on) under
+# QEMU with SeaBIOS and with OVMF, records what the firmware and GRUB put
+# on the screen / serial console, and sets it beside imgcheck's verdict
+# for each path.
+#
+# QEMU, SeaBIOS and OVMF are Debian's packages unpacked with
+# `apt-get download` + `dpkg -x` into $FW (default /work/cache/firmware):
+# nothing is installed, qemu-utils is left alone.
+#
+#   testdata/scripts/boot-proof.sh [IMGCHECK]   (run from anywhere; needs zstd, python3)
+#
+# The table goes to stdout and $out/proof.tsv.
+set -euo pipefail
+testdata=$(cd "$(dirname "$0")/.." && pwd)
+FW=${FW:-/work/cache/firmware}
+IMGCHECK=${1:-${CARGO_TARGET_DIR:-$testdata/../target}/debug/imgcheck}
+out=${OUT:-$FW/proof}
+mkdir -p "$FW" "$out"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+if [ ! -x "$FW/root/usr/bin/qemu-system-x86_64" ]; then
+  (cd "$FW" && apt-get download qemu-system-x86 qemu-system-common ovmf seabios libcapstone4 libfdt1 libpmem1 \
+     librdmacm1 libibverbs1 libslirp0 libvdeplug2 libndctl6 libdaxctl1 libnl-3-200 libnl-route-3-200 \
+   && mkdir -p root && for d in *.deb; do dpkg -x "$d" root; done)
+fi
+export LD_LIBRARY_PATH=$FW/root/usr/lib/x86_64-linux-gnu:$FW/root/lib/x86_64-linux-gnu
+export QEMU_MODULE_DIR=$FW/root/usr/lib/x86_64-linux-gnu/qemu   # the TCG accelerator module
+QEMU=$FW/root/usr/bin/qemu-system-x86_64
+SEABIOS=$FW/root/usr/share/seabios
+OVMF=$FW/root/usr/share/ovmf/OVMF.fd
+WAIT=${WAIT:-20}
+
+# screen SOCK: the VGA text screen (0xB8000, 80x25) through the monitor.
+screen() {
+  python3 - "$1" <<'PY'
+import socket, sys, time, re
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(3)
+def cmd(c):
+    s.sendall((c + "\n").encode()); time.sleep(1.0); data = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d: break
+            data += d
+    except socket.timeout:
+        pass
+    return data.decode("latin-1")
+cmd("")
+txt = cmd("xp /2000bx 0xb8000")
+vals = [int(x, 16) for x in re.findall(r"0x([0-9a-f]{2})\b", txt.split("\n", 1)[-1])]
+chars = vals[0::2]
+rows = ["".join(chr(c) if 32 <= c < 127 else " " for c in chars[i:i+80]).rstrip() for i in range(0, len(chars), 80)]
+print(" | ".join(r.strip() for r in rows if r.strip()))
+cmd("quit")
+PY
+}
+
+# boot FIRMWARE IMAGE NAME: what the firmware showed, in words.
+boot() {
+  local fw=$1 img=$2 name=$3 sock=$work/$name.$1.sock log=$out/$name.$1.log
+  local args=(-nodefaults -machine pc -m 256 -display none -vga std -no-reboot
+              -drive "file=$img,format=raw,if=ide,snapshot=on"
+              -monitor "unix:$sock,server=on,wait=off")
+  if [ "$fw" = seabios ]; then
+    args+=(-bios "$SEABIOS/bios-256k.bin" -L "$SEABIOS"
+           -chardev "file,id=dbg,path=$log" -device isa-debugcon,iobase=0x402,chardev=dbg)
+  else
+    args+=(-bios "$OVMF" -serial "file:$log")
+  fi
+  "$QEMU" "${args[@]}" >/dev/null 2>&1 &
+  local pid=$!; pids+=("$pid")
+  sleep "$WAIT"
+  local scr; scr=$(screen "$sock" 2>/dev/null || true)
+  kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+  printf '%s\n' "$scr" > "$out/$name.$fw.screen"
+  local all; all="$scr $(tr -d '\r' < "$log" | tr '\n' ' ' | tr -cd '[:print:] ')"
+  if grep -q "imgcheck fixture" <<<"$all"; then echo "GRUB menu (grub.cfg read)"
+  elif grep -q "GNU GRUB\|grub>" <<<"$all"; then echo "GRUB (no grub.cfg)"
+  elif grep -qi "No bootable device" <<<"$all"; then echo "No bootable device"
+  elif grep -q "Shell>\|UEFI Interactive Shell\|Boot Manager" <<<"$all"; then echo "UEFI shell / boot manager"
+  elif grep -q "No bootable option" <<<"$all"; then echo "No bootable option"
+  elif grep -q "GRUB GRUB" <<<"$scr"; then echo "loops printing \"GRUB \""
+  elif grep -q "GRUB " <<<"$scr"; then echo "stops in boot.img: $(grep -o 'GRUB [A-Za-z ]*' <<<"$scr" | head -1)"
+  elif grep -q "Booting from Hard Disk" <<<"$all"; then echo "hangs after Booting from Hard Disk"
+  else echo "unclear (see $out/$name.$fw.*)"; fi
+}
+
+verdict() { # verdict IMAGE: "bios/uefi" outcomes by imgcheck
+  # imgcheck exits 4 on damage: the verdict is in the JSON either way.
+  { "$IMGCHECK" --json "$1" || true; } | python3 -c '
+import json, sys
+r = json.loads(sys.stdin.readline()); b = r.get("boot") or {}
+print((b.get("bios") or {}).get("outcome", "-") + "\t" + (b.get("uefi") or {}).get("outcome", "-"))'
+}
+
+variant() { # variant NAME FIXTURE [dd-args...]...
+  local name=$1 fx=$2; shift 2
+  zstd -dqf "$testdata/fixtures/boot/$fx.zst" -o "$work/$name.img"
+  while [ $# -gt 0 ]; do
+    dd if=/dev/zero of="$work/$name.img" bs=512 conv=notrunc status=none $1; shift
+  done
+}
+
+printf 'variant\tSeaBIOS\timgcheck BIOS\tOVMF\timgcheck UEFI\n' | tee "$out/proof.tsv"
+run() {
+  local name=$1 img=$work/$1.img
+  if [ -n "${ONLY:-}" ] && [ "$ONLY" != "$name" ]; then return; fi
+  local v; v=$(verdict "$img")
+  local sb; sb=$(boot seabios "$img" "$name")
+  local ov; ov=$(boot ovmf "$img" "$name")
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$sb" "${v%%$'\t'*}" "$ov" "${v##*$'\t'}" | tee -a "$out/proof.tsv"
+}
+variant gpt-clean gpt-grub.img; run gpt-clean
+variant gpt-sector0-zeroed gpt-grub.img "count=1"; run gpt-sector0-zeroed
+# boot code (bytes 0..439) and the BIOS boot partition (LBA 2048..4095) zeroed
+zstd -dqf "$testdata/fixtures/boot/gpt-grub.img.zst" -o "$work/gpt-code-biosboot-zeroed.img"
+dd if=/dev/zero of="$work/gpt-code-biosboot-zeroed.img" bs=440 count=1 conv=notrunc status=none
+dd if=/dev/zero of="$work/gpt-code-biosboot-zeroed.img" bs=512 seek=2048 count=2048 conv=notrunc status=none
+run gpt-code-biosboot-zeroed
+variant gpt-core-zeroed gpt-grub.img "seek=2048 count=2048"; run gpt-core-zeroed
+variant gpt-esp-broken gpt-grub-esp-broken.img; run gpt-esp-broken
+variant mbr-clean mbr-grub.img; run mbr-clean
+variant mbr-sector0-zeroed mbr-grub.img "count=1"; run mbr-sector0-zeroed
+variant mbr-gap-zeroed mbr-grub.img "seek=1 count=2047"; run mbr-gap-zeroed
