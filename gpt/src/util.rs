@@ -7,7 +7,7 @@ use imgcheck_core::{ReadAt, read_vec};
 /// The field readers are core's ([`imgcheck_core::bytes`]), one set for
 /// every layer; re-exported for the modules that still import them from
 /// here.
-pub(crate) use imgcheck_core::bytes::{be32, be64, bytes, le16, le32, le64, u8_at};
+pub(crate) use imgcheck_core::bytes::{be16, be32, be64, bytes, le16, le32, le64, u8_at};
 
 /// Reads `len` bytes at `off`, `None` when out of range or over `limit`.
 pub(crate) fn read_opt<R: ReadAt + ?Sized>(

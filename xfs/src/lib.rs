@@ -120,6 +120,26 @@ pub fn probe_superblock(r: &dyn ReadAt) -> Option<bool> {
     Some(sb::verify(&buf, &sb, true).is_ok())
 }
 
+/// Whether AG 0's AGF and AGI (magic, version 1, AG number 0) sit in
+/// sectors 1 and 2 of `r`, for 512-byte or 4 KiB sectors: an XFS
+/// filesystem whose primary superblock was zeroed or overwritten still
+/// starts here, and [`check`] reads it through a secondary superblock as
+/// `xfs_repair` does.
+pub fn probe_headers(r: &dyn ReadAt) -> bool {
+    [512u64, 4096].into_iter().any(|sect| {
+        let mut agf = [0u8; 12];
+        let mut agi = [0u8; 12];
+        r.read_exact_at(sect, &mut agf).is_ok()
+            && r.read_exact_at(sect.saturating_mul(2), &mut agi).is_ok()
+            && imgcheck_core::bytes::be32(&agf, 0) == ag::AGF_MAGIC
+            && imgcheck_core::bytes::be32(&agi, 0) == ag::AGI_MAGIC
+            && imgcheck_core::bytes::be32(&agf, 4) == 1
+            && imgcheck_core::bytes::be32(&agi, 4) == 1
+            && imgcheck_core::bytes::be32(&agf, 8) == 0
+            && imgcheck_core::bytes::be32(&agi, 8) == 0
+    })
+}
+
 /// Checks the XFS filesystem in `r`.
 pub fn check(r: &dyn ReadAt, opts: &Options) -> Report {
     check::run(r, opts)
