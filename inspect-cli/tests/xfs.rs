@@ -207,3 +207,35 @@ fn a_bad_primary_crc_at_full_depth_names_only_the_primary() {
         .collect();
     assert_eq!(bad, ["xfs.sb.primary.crc"], "{:#?}", n.findings);
 }
+
+#[test]
+fn a_primary_with_a_fuzzed_version_is_checked_not_only_identified() {
+    // `xfs_db -x -c "sb 0" -c "fuzz -d versionnum random"` gave 0x93b8:
+    // xfs_repair -n says "bad or unsupported version" and exits 1; the
+    // report once named it by signature, "not checked", verdict clean.
+    // AG 0's AGF magic is cut too, so only the superblock magic claims it.
+    let d = damaged(
+        "xfs/v5-4k.img",
+        &[
+            Patch::Bytes {
+                offset: 0x64,
+                bytes: vec![0x93, 0xb8],
+            },
+            Patch::Zero {
+                offset: 512,
+                len: 4,
+            },
+        ],
+    );
+    let r = report_of(d.path());
+    let n = xfs_node(&r);
+    assert_eq!(n.layer, Some("xfs"), "{}", n.title);
+    assert!(
+        n.findings
+            .iter()
+            .any(|f| f.code == "xfs.sb.primary.version"),
+        "{:#?}",
+        n.findings
+    );
+    assert_eq!(r.verdict().as_str(), "damaged");
+}

@@ -102,15 +102,19 @@ pub fn probe(r: &dyn ReadAt) -> bool {
 
 /// What the primary superblock at byte 0 is: `None` without the XFS
 /// magic, `Some(true)` when it passes every `xfs_repair` sanity rule (and
-/// its CRC), `Some(false)` when only the magic is there — a damaged
-/// filesystem the check should still read through a secondary.
+/// its CRC), `Some(false)` when only the magic is there (whatever the
+/// version) — a damaged filesystem the check should still read through a
+/// secondary.
 pub fn probe_superblock(r: &dyn ReadAt) -> Option<bool> {
-    if !probe(r) {
-        return None;
-    }
     let mut head = [0u8; 512];
     r.read_exact_at(0, &mut head).ok()?;
     let sb = sb::Superblock::parse(&head);
+    // The magic alone claims it: a version number hit by a bit flip is
+    // xfs_repair's "bad or unsupported version", a damaged filesystem
+    // the check reads through a secondary, not an unknown one.
+    if sb.magicnum != sb::XFS_SB_MAGIC {
+        return None;
+    }
     let sect = u64::from(sb.sectsize);
     let buf = if sect > 512 && sect <= 32768 {
         imgcheck_core::read_vec(r, 0, sect, 32768).ok()?
