@@ -279,6 +279,23 @@ fn run_checks(fs: &mut Fs<'_>, source: SuperblockSource, opts: &Options) -> Summ
         s.pending
             .push("the log holds transactions to replay".into());
     }
+    if lg.state == LogState::External {
+        // A crash copy's dirty log may sit on the other device: nothing on
+        // this one says so (xfs_repair -n -l reports it), so it is named.
+        fs.push(
+            Finding::info(
+                "xfs.log.external",
+                LAYER,
+                0x30,
+                Space::Disk,
+                "the log is on an external device (sb_logstart 0): whether it is clean, and so whether this copy needs log recovery, is not known from this image".to_string(),
+            )
+            .with_hint(
+                Hint::read_only("xfs_repair -n -l LOGDEV {dev}")
+                    .because("LOGDEV is the external log device or its image"),
+            ),
+        );
+    }
     if lg.state == LogState::Zeroed && fs.v5 {
         fs.note(
             Severity::Info,

@@ -108,6 +108,24 @@ fn dirty_log_is_a_warning_like_ext4_needs_recovery() {
 }
 
 #[test]
+fn an_external_log_is_named_as_unchecked() {
+    // A crash copy of a filesystem with an external log (mkfs.xfs -l
+    // logdev=) reads clean on the data device alone, while xfs_repair -n
+    // -l LOG finds its log dirty: the report says what it could not see.
+    let r = run(&fixture("xfs/v5-extlog.img"), Depth::Quick);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "xfs.log.external")
+        .unwrap();
+    assert_eq!(f.severity, Severity::Info);
+    let h = f.hint.as_ref().unwrap();
+    assert!(!h.writes && h.command.as_deref().unwrap().contains("-l LOGDEV"));
+    let internal = run(&fixture("xfs/v5-4k.img"), Depth::Quick);
+    assert!(!codes(&internal).contains(&"xfs.log.external".to_string()));
+}
+
+#[test]
 fn never_grown_filesystem_is_info() {
     let r = run(&fixture("xfs/v5-notgrown.img"), Depth::Full);
     assert!(problems(&r).is_empty(), "{:#?}", problems(&r));
