@@ -544,6 +544,37 @@ fn inode_and_directory_damage() {
 }
 
 #[test]
+fn a_fork_root_pointing_outside_is_named_at_its_inode() {
+    // /many (inode 141, byte 72192) maps its data through a bmbt whose root
+    // lives in the inode. Bit 63 of its one pointer set, CRC recomputed
+    // (xfs_db fuzz -d ... firstbit on an attribute fork's root: xfs_repair
+    // 6.1 -n passed it).
+    let n = "xfs/v5-4k.img";
+    let ino_off = 72192u64;
+    let r = FileReader::open(fixture(n)).unwrap();
+    let mut b = vec![0u8; 512];
+    r.read_exact_at(ino_off, &mut b).unwrap();
+    assert_eq!(
+        (&b[0..2], b[5]),
+        (&b"IN"[..], 3),
+        "btree inode at {ino_off:#x}"
+    );
+    // the bmdr root: {level, numrecs} then keys and pointers, 4-aligned
+    let ptr = (180..512 - 8)
+        .step_by(4)
+        .find(|&o| u64::from_be_bytes(b[o..o + 8].try_into().unwrap()) == 1056)
+        .unwrap();
+    let d = damaged(n, &[resealed(n, ino_off, 512, 0x64, |x| x[ptr] ^= 0x80)]);
+    let rep = run(d.path(), Depth::Full);
+    let f = rep
+        .findings
+        .iter()
+        .find(|f| f.code == "xfs.bmbt.ptr")
+        .unwrap_or_else(|| panic!("{:#?}", problems(&rep)));
+    assert_eq!((f.severity, f.offset), (Severity::Error, ino_off));
+}
+
+#[test]
 fn hostile_bytes_never_panic() {
     // A superblock that validates on a buffer too short for its AGs.
     let img = std::fs::read(fixture("xfs/v5-4k.img")).unwrap();
