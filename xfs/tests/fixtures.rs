@@ -55,6 +55,30 @@ fn clean_fixtures_have_no_findings_at_either_depth() {
 }
 
 #[test]
+fn remote_symlinks_over_two_blocks_are_one_buffer() {
+    // testdata/scripts/xfs-links.sh: targets of 969 and 1023 bytes on
+    // 1 KiB blocks, each one header and one CRC over a two-block extent
+    // (xfs_repair -n exit 0). Read block by block they looked damaged.
+    let r = run(&fixture("xfs/v5-1k-links.img"), Depth::Full);
+    assert!(problems(&r).is_empty(), "{:#?}", problems(&r));
+    // The second block of the 1023-byte target (inode 70, extent 0/26 + 2)
+    // is covered by that CRC: one flipped byte there is damage.
+    let d = damaged(
+        "xfs/v5-1k-links.img",
+        &[Patch::Xor {
+            offset: 27 * 1024 + 100,
+            mask: 1,
+        }],
+    );
+    let r = run(d.path(), Depth::Full);
+    assert!(
+        codes(&r).contains(&"xfs.symlink.block".to_string()),
+        "{:#?}",
+        problems(&r)
+    );
+}
+
+#[test]
 fn summaries_describe_the_fixtures() {
     let r = run(&fixture("xfs/v5-4k.img"), Depth::Full);
     let s = r.summary.unwrap();
