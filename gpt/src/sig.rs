@@ -15,7 +15,7 @@ mod more;
 pub use boot::boot_volume;
 
 use crate::guid::{LINUX_FS, LINUX_LUKS, LINUX_LVM, LINUX_SWAP, MS_BASIC_DATA};
-use crate::util::{be32, be64, bytes, le16, le32, le64, mul, read_opt, u8_at};
+use crate::util::{be16, be32, be64, bytes, le16, le32, le64, mul, read_opt, u8_at};
 use imgcheck_core::{ReadAt, ReadError, ReadErrorKind, read_vec};
 use serde::Serialize;
 
@@ -204,6 +204,30 @@ pub(crate) fn ext_signature(sb: &[u8], e: ExtSuper) -> Signature {
     s
 }
 
+/// The AG number (`agf_seqno`) of the XFS AGF one sector of `sect` bytes
+/// past `offset`, when an AGF (magic `XAGF`, version 1) is there.
+fn xfs_agf_seqno<R: ReadAt + ?Sized>(at: &mut At<'_, R>, sect: u64) -> Option<u32> {
+    if !sect.is_power_of_two() || !(512..=32768).contains(&sect) {
+        return None;
+    }
+    let agf = at.read(sect, 16)?;
+    (bytes(&agf, 0, 4) == b"XAGF" && be32(&agf, 4) == 1).then(|| be32(&agf, 8))
+}
+
+/// Whether AG 0's AGF and AGI sit in sectors 1 and 2 after `offset` (for
+/// 512-byte or 4 KiB sectors), each naming AG 0: what is left of an XFS
+/// filesystem whose primary superblock was destroyed.
+fn xfs_ag0_headers<R: ReadAt + ?Sized>(at: &mut At<'_, R>) -> bool {
+    [512u64, 4096].into_iter().any(|sect| {
+        xfs_agf_seqno(at, sect) == Some(0)
+            && at
+                .read(sect.saturating_mul(2), 16)
+                .is_some_and(|agi| {
+                    bytes(&agi, 0, 4) == b"XAGI" && be32(&agi, 4) == 1 && be32(&agi, 8) == 0
+                })
+    })
+}
+
 /// Identifies what starts at byte `offset` of `r`. Reads at most a few
 /// small blocks; `None` when nothing known is there or when a read failed
 /// (see [`probe_at`] to tell the two apart).
@@ -261,12 +285,30 @@ fn identify_in<R: ReadAt + ?Sized>(at: &mut At<'_, R>) -> Option<Signature> {
     if bytes(&head, 0, 4) == b"XFSB" {
         let bs = u64::from(be32(&head, 4));
         let dblocks = be64(&head, 8);
-        if bs.is_power_of_two() && (512..=65536).contains(&bs) && dblocks > 0 {
+        // Every AG starts with a copy of the superblock: one whose AGF
+        // names an AG other than 0 is the middle of a filesystem, not its
+        // start (as an ext backup superblock is not).
+        let sect = u64::from(be16(&head, 0x66));
+        let secondary = xfs_agf_seqno(at, sect).is_some_and(|ag| ag != 0);
+        if !secondary && bs.is_power_of_two() && (512..=65536).contains(&bs) && dblocks > 0 {
             let mut s = sig("xfs", "xfs", Some(mul(dblocks, bs)), LINUX_FS, 0x83);
             s.label = text(bytes(&head, 108, 12));
             s.uuid = uuid_text(bytes(&head, 32, 16));
             return Some(s);
         }
+    }
+    if bytes(&head, 0, 4) != b"XFSB" && xfs_ag0_headers(at) {
+        // The primary superblock is gone (zeroed, overwritten) but AG 0's
+        // AGF and AGI still follow it: an XFS filesystem starts here, and
+        // xfs_repair finds it again through a secondary superblock. The
+        // size is the superblock's, so unknown.
+        return Some(sig(
+            "xfs",
+            "xfs (primary superblock lost)",
+            None,
+            LINUX_FS,
+            0x83,
+        ));
     }
     if let Some(e) = ext_super(bytes(&head, 1024, 1024))
         && e.block_group_nr == 0
@@ -504,6 +546,30 @@ mod tests {
         iso[0x8001..0x8006].copy_from_slice(b"CD001");
         assert!(holds_image_signature(&BytesReader::new(iso)));
         assert!(!holds_image_signature(&BytesReader::new(vec![0u8; 100])));
+    }
+
+    #[test]
+    fn xfs_secondaries_are_no_filesystem_start_and_lost_primaries_are() {
+        let mut d = vec![0u8; 8192];
+        d[..4].copy_from_slice(b"XFSB");
+        d[4..8].copy_from_slice(&4096u32.to_be_bytes());
+        d[8..16].copy_from_slice(&16384u64.to_be_bytes());
+        d[0x66..0x68].copy_from_slice(&512u16.to_be_bytes());
+        d[512..516].copy_from_slice(b"XAGF");
+        d[516..520].copy_from_slice(&1u32.to_be_bytes());
+        d[1024..1028].copy_from_slice(b"XAGI");
+        d[1028..1032].copy_from_slice(&1u32.to_be_bytes());
+        assert_eq!(identify(&BytesReader::new(d.clone())).unwrap().kind, "xfs");
+        // AG 0's superblock zeroed: its AGF and AGI still mark the start.
+        let mut lost = d.clone();
+        lost[..512].fill(0);
+        let s = identify(&BytesReader::new(lost.clone())).unwrap();
+        assert_eq!((s.kind, s.size), ("xfs", None));
+        lost[1024..1028].fill(0);
+        assert!(identify(&BytesReader::new(lost)).is_none());
+        // The superblock of AG 3 (its AGF says so) is a copy, not a start.
+        d[520..524].copy_from_slice(&3u32.to_be_bytes());
+        assert!(identify(&BytesReader::new(d)).is_none());
     }
 
     #[test]

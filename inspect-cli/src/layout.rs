@@ -427,6 +427,19 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
             ));
         }
         let n = last.map_or(1, |(s, _)| s.index);
+        // The last step is the filesystem's own: resize2fs only grows ext;
+        // XFS grows mounted, with xfs_growfs.
+        let fs_kind = last
+            .and_then(|(_, p)| p.children.first())
+            .map(|f| f.kind.as_str());
+        let (grow_fs, grow_words) = match fs_kind {
+            Some("xfs") => (
+                "xfs_repair -n {dev}; mount {dev} /mnt; xfs_growfs /mnt; umount /mnt",
+                "xfs_growfs (mounted)",
+            ),
+            Some(k) if !k.starts_with("ext") => ("", "the filesystem's own grow tool"),
+            _ => ("e2fsck -f {dev}; resize2fs {dev}", "resize2fs"),
+        };
         // sgdisk -e on a disk whose only GPT is a stale backup found by
         // search writes an empty table: the gpt layer's recipe applies.
         let only_stale = table
@@ -452,12 +465,18 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
             .on(Target::Disk)
             .because("see what lives past the table's end before anything grows over it")
         } else if only_stale {
-            Hint::advice(
-                "restore the table first with the gpt finding's recipe (sgdisk -e here would write an empty table); then growpart and resize2fs",
-            )
+            Hint::advice(format!(
+                "restore the table first with the gpt finding's recipe (sgdisk -e here would write an empty table); then growpart and {grow_words}"
+            ))
+        } else if grow_fs.is_empty() {
+            Hint::writes(format!("sgdisk -e {{disk}}; growpart {{disk}} {n}"))
+                .on(Target::Partition(n))
+                .because(format!(
+                    "grow table and partition, then the filesystem with {grow_words}"
+                ))
         } else {
             Hint::writes(format!(
-                "sgdisk -e {{disk}}; growpart {{disk}} {n}; e2fsck -f {{dev}}; resize2fs {{dev}}"
+                "sgdisk -e {{disk}}; growpart {{disk}} {n}; {grow_fs}"
             ))
             .on(Target::Partition(n))
             .because("grow table, partition, filesystem, in that order, after the checks")

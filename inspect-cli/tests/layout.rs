@@ -53,6 +53,31 @@ fn grown_and_never_partitioned() {
 }
 
 #[test]
+fn a_grown_disk_with_xfs_last_is_grown_with_xfs_growfs() {
+    // The mkfs.xfs fixture's 32 MiB filesystem in partition 2 (39 MiB at
+    // 24 MiB), the disk then grown: resize2fs and e2fsck only know ext.
+    let xfs = std::fs::read(fixture("xfs/v5-notgrown.img")).unwrap();
+    let d = damaged(
+        "disk/gpt-two-ext4.img",
+        &[
+            Patch::Bytes {
+                offset: 49152 * 512,
+                bytes: xfs[..32 << 20].to_vec(),
+            },
+            Patch::Truncate { len: 128 * MIB },
+        ],
+    );
+    let r = inspect(d.path());
+    let h = finding(&r, "layout.size_chain.grown")
+        .hint
+        .as_ref()
+        .unwrap()
+        .to_string();
+    assert!(h.contains("growpart") && h.contains("xfs_growfs"), "{h}");
+    assert!(!h.contains("resize2fs") && !h.contains("e2fsck"), "{h}");
+}
+
+#[test]
 fn demo_dates_the_resize_by_its_snapshot() {
     let demo = imgcheck_testdata::root().join("demo/brainvm.qcow2");
     let r = inspect(&demo);

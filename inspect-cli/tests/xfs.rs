@@ -135,3 +135,107 @@ fn a_damaged_primary_is_read_through_a_secondary() {
     );
     assert!(n.findings.iter().any(|f| f.code == "xfs.sb.primary.crc"));
 }
+
+fn deep_report_of(path: &Path) -> ImageReport {
+    let opts = Options {
+        image_path: path.to_path_buf(),
+        deep: true,
+        ..Options::default()
+    };
+    inspect_image(path, None, &opts).unwrap()
+}
+
+#[test]
+fn a_zeroed_primary_is_the_whole_disk_read_through_a_secondary() {
+    // `dd if=/dev/zero bs=512 count=1` over a whole-disk XFS: AG 0's AGF
+    // and AGI still say where it starts. AG 1's superblock is a copy in
+    // the middle of the filesystem, not a partition to recreate (the
+    // report once proposed an sfdisk table starting there), and xfs_repair
+    // -n finds the filesystem through it and exits 1.
+    let d = damaged(
+        "xfs/v5-4k.img",
+        &[Patch::Zero {
+            offset: 0,
+            len: 512,
+        }],
+    );
+    let r = deep_report_of(d.path());
+    let n = xfs_node(&r);
+    let sb = n.facts.superblock.unwrap();
+    assert!(sb.backup && sb.group == Some(1), "{sb:?}");
+    assert!(
+        r.root.walk().iter().all(|n| n.kind != "partition"),
+        "{:#?}",
+        r.root.walk().iter().map(|n| &n.kind).collect::<Vec<_>>()
+    );
+    assert!(
+        r.findings()
+            .iter()
+            .all(|f| f.code != "gpt.recovery.partitions_found"
+                && f.hint.as_ref().is_none_or(|h| !h.writes)),
+        "{:#?}",
+        r.findings()
+    );
+    assert!(n.findings.iter().any(|f| f.code == "xfs.sb.primary.magic"));
+    assert_eq!(r.verdict().as_str(), "damaged");
+    // Only the primary is wrong: the secondary's stale counters and its
+    // missing realtime inode numbers are not damage.
+    let bad: Vec<_> = n
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning && f.code != "xfs.sb.primary.magic")
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+#[test]
+fn a_bad_primary_crc_at_full_depth_names_only_the_primary() {
+    let d = damaged(
+        "xfs/v5-4k.img",
+        &[Patch::Xor {
+            offset: 0x30,
+            mask: 1,
+        }],
+    );
+    let r = deep_report_of(d.path());
+    let n = xfs_node(&r);
+    let bad: Vec<_> = n
+        .findings
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .map(|f| f.code.to_string())
+        .collect();
+    assert_eq!(bad, ["xfs.sb.primary.crc"], "{:#?}", n.findings);
+}
+
+#[test]
+fn a_primary_with_a_fuzzed_version_is_checked_not_only_identified() {
+    // `xfs_db -x -c "sb 0" -c "fuzz -d versionnum random"` gave 0x93b8:
+    // xfs_repair -n says "bad or unsupported version" and exits 1; the
+    // report once named it by signature, "not checked", verdict clean.
+    // AG 0's AGF magic is cut too, so only the superblock magic claims it.
+    let d = damaged(
+        "xfs/v5-4k.img",
+        &[
+            Patch::Bytes {
+                offset: 0x64,
+                bytes: vec![0x93, 0xb8],
+            },
+            Patch::Zero {
+                offset: 512,
+                len: 4,
+            },
+        ],
+    );
+    let r = report_of(d.path());
+    let n = xfs_node(&r);
+    assert_eq!(n.layer, Some("xfs"), "{}", n.title);
+    assert!(
+        n.findings
+            .iter()
+            .any(|f| f.code == "xfs.sb.primary.version"),
+        "{:#?}",
+        n.findings
+    );
+    assert_eq!(r.verdict().as_str(), "damaged");
+}

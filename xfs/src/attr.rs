@@ -39,47 +39,63 @@ pub(crate) fn symlink(
         return;
     }
     let Some(map) = map else { return };
+    // The kernel reads a remote target one extent at a time, each extent
+    // one buffer (xfs_symlink_remote_read): on v5 one header at the
+    // extent's start and one CRC over all its blocks, so a 1023-byte
+    // target on 1 KiB blocks is one header over two blocks.
     let mut got = 0u64;
     for e in map {
-        for k in 0..e.len {
-            let Some((a, bb)) = fs.fsb_split(e.start.saturating_add(k)) else {
+        let Some((a, bb)) = fs.fsb_split(e.start) else {
+            return;
+        };
+        let boff = fs.agb_byte(a, bb);
+        // A target is at most 1024 bytes: more than 8 blocks (512-byte v4
+        // blocks need 2) is no symlink mapping the kernel makes.
+        if e.len > 8 {
+            fs.error(
+                "xfs.symlink.block",
+                boff,
+                format!(
+                    "symlink inode {ino}: an extent of {} blocks, more than a 1024-byte target needs",
+                    e.len
+                ),
+            );
+            return;
+        }
+        let len = e.len.saturating_mul(fs.bs);
+        let Some(blk) = fs.read(boff, len, "symlink block") else {
+            return;
+        };
+        if fs.v5 {
+            let magic = be32(&blk, 0);
+            let o = u64::from(be32(&blk, 4));
+            let n = u64::from(be32(&blk, 8));
+            let uuid: [u8; 16] = arr(&blk, 0x10);
+            let owner = be64(&blk, 0x20);
+            let blkno = be64(&blk, 0x28);
+            if magic != 0x5853_4C4D
+                || !crc::verify(&blk, 0x0C)
+                || uuid != fs.uuid
+                || owner != ino
+                || blkno != boff / 512
+                || o != got
+                || n > len.saturating_sub(56)
+            {
+                fs.error("xfs.symlink.block", boff, format!("symlink inode {ino}: remote target block at {boff:#x} has a bad header (magic, CRC, owner, offset or length)"));
                 return;
-            };
-            let boff = fs.agb_byte(a, bb);
-            let Some(blk) = fs.read(boff, fs.bs, "symlink block") else {
-                return;
-            };
-            if fs.v5 {
-                let magic = be32(&blk, 0);
-                let o = u64::from(be32(&blk, 4));
-                let n = u64::from(be32(&blk, 8));
-                let uuid: [u8; 16] = arr(&blk, 0x10);
-                let owner = be64(&blk, 0x20);
-                let blkno = be64(&blk, 0x28);
-                if magic != 0x5853_4C4D
-                    || !crc::verify(&blk, 0x0C)
-                    || uuid != fs.uuid
-                    || owner != ino
-                    || blkno != boff / 512
-                    || o != got
-                    || n > fs.bs.saturating_sub(56)
-                {
-                    fs.error("xfs.symlink.block", boff, format!("symlink inode {ino}: remote target block at {boff:#x} has a bad header (magic, CRC, owner, offset or length)"));
-                    return;
-                }
-                if bytes(&blk, 56, Fs::u(n)).contains(&0) {
-                    fs.error(
-                        "xfs.symlink.target",
-                        boff,
-                        format!("symlink inode {ino}: the target holds a NUL"),
-                    );
-                    return;
-                }
-                fs.saw_lsn(be64(&blk, 0x30), boff.saturating_add(0x30), "symlink block");
-                got = got.saturating_add(n);
-            } else {
-                got = got.saturating_add(fs.bs);
             }
+            if bytes(&blk, 56, Fs::u(n)).contains(&0) {
+                fs.error(
+                    "xfs.symlink.target",
+                    boff,
+                    format!("symlink inode {ino}: the target holds a NUL"),
+                );
+                return;
+            }
+            fs.saw_lsn(be64(&blk, 0x30), boff.saturating_add(0x30), "symlink block");
+            got = got.saturating_add(n);
+        } else {
+            got = got.saturating_add(len);
         }
     }
     if fs.v5 && got != d.size {

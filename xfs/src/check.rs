@@ -29,6 +29,10 @@ pub(crate) fn run(r: &dyn ReadAt, opts: &Options) -> Report {
             summary: None,
         };
     };
+    let mut sb = sb;
+    if matches!(source, SuperblockSource::Secondary { .. }) {
+        adopt_secondary(&mut sb);
+    }
     let mut fs = Fs::new(r, sb);
     for f in pre {
         fs.push(f);
@@ -141,6 +145,22 @@ fn find_superblock(
         ));
     }
     None
+}
+
+/// What `xfs_repair` fills in when it rebuilds the primary from a
+/// secondary: mkfs writes the realtime inode numbers into the primary
+/// only, and repair's `calc_mkfs` expects them right after the root
+/// inode. Without it the realtime bitmap and summary inodes of every
+/// filesystem read through a secondary look like orphans.
+fn adopt_secondary(sb: &mut Superblock) {
+    if sb.rbmino == sb::NULLFSINO && sb.rsumino == sb::NULLFSINO && sb.rootino != sb::NULLFSINO {
+        if let Some(bm) = sb.rootino.checked_add(1) {
+            sb.rbmino = bm;
+        }
+        if let Some(sum) = sb.rootino.checked_add(2) {
+            sb.rsumino = sum;
+        }
+    }
 }
 
 fn secondary_at(r: &dyn ReadAt, at: u64) -> Option<Superblock> {
@@ -258,6 +278,23 @@ fn run_checks(fs: &mut Fs<'_>, source: SuperblockSource, opts: &Options) -> Summ
         );
         s.pending
             .push("the log holds transactions to replay".into());
+    }
+    if lg.state == LogState::External {
+        // A crash copy's dirty log may sit on the other device: nothing on
+        // this one says so (xfs_repair -n -l reports it), so it is named.
+        fs.push(
+            Finding::info(
+                "xfs.log.external",
+                LAYER,
+                0x30,
+                Space::Disk,
+                "the log is on an external device (sb_logstart 0): whether it is clean, and so whether this copy needs log recovery, is not known from this image".to_string(),
+            )
+            .with_hint(
+                Hint::read_only("xfs_repair -n -l LOGDEV {dev}")
+                    .because("LOGDEV is the external log device or its image"),
+            ),
+        );
     }
     if lg.state == LogState::Zeroed && fs.v5 {
         fs.note(
@@ -602,12 +639,17 @@ fn counters(fs: &mut Fs<'_>, s: &Summary, t: &Totals) {
     let dirty = s.log.state == LogState::Dirty;
     // Lazy counters are only written back at unmount: with a dirty log a
     // difference is expected and recovery fixes it.
-    let sev = if lazy && dirty {
+    // A secondary's counters are whatever mkfs or growfs wrote: nothing
+    // keeps them current, and repair rebuilds the primary's from a count.
+    let secondary = matches!(s.superblock, SuperblockSource::Secondary { .. });
+    let sev = if (lazy && dirty) || secondary {
         Severity::Info
     } else {
         Severity::Warning
     };
-    let why = if lazy && dirty {
+    let why = if secondary {
+        " (read through a secondary superblock, whose counters are never kept current)"
+    } else if lazy && dirty {
         " (lazy counters: log recovery recomputes them)"
     } else {
         ""

@@ -184,9 +184,12 @@ fn bmbt(
     which: &str,
 ) -> bool {
     let Some((agno, agbno)) = fs.fsb_split(fsb).filter(|&(a, b)| fs.agbno_ok(a, b)) else {
+        // The pointer is in the inode's fork root or a parent block; the
+        // inode is where to look.
+        let at = fs.ino_byte(ino).unwrap_or(0);
         fs.error(
             "xfs.bmbt.ptr",
-            0,
+            at,
             format!(
                 "inode {ino}: {which} fork btree points at block {fsb:#x}, outside the filesystem"
             ),

@@ -102,15 +102,19 @@ pub fn probe(r: &dyn ReadAt) -> bool {
 
 /// What the primary superblock at byte 0 is: `None` without the XFS
 /// magic, `Some(true)` when it passes every `xfs_repair` sanity rule (and
-/// its CRC), `Some(false)` when only the magic is there — a damaged
-/// filesystem the check should still read through a secondary.
+/// its CRC), `Some(false)` when only the magic is there (whatever the
+/// version) — a damaged filesystem the check should still read through a
+/// secondary.
 pub fn probe_superblock(r: &dyn ReadAt) -> Option<bool> {
-    if !probe(r) {
-        return None;
-    }
     let mut head = [0u8; 512];
     r.read_exact_at(0, &mut head).ok()?;
     let sb = sb::Superblock::parse(&head);
+    // The magic alone claims it: a version number hit by a bit flip is
+    // xfs_repair's "bad or unsupported version", a damaged filesystem
+    // the check reads through a secondary, not an unknown one.
+    if sb.magicnum != sb::XFS_SB_MAGIC {
+        return None;
+    }
     let sect = u64::from(sb.sectsize);
     let buf = if sect > 512 && sect <= 32768 {
         imgcheck_core::read_vec(r, 0, sect, 32768).ok()?
@@ -118,6 +122,26 @@ pub fn probe_superblock(r: &dyn ReadAt) -> Option<bool> {
         head.to_vec()
     };
     Some(sb::verify(&buf, &sb, true).is_ok())
+}
+
+/// Whether AG 0's AGF and AGI (magic, version 1, AG number 0) sit in
+/// sectors 1 and 2 of `r`, for 512-byte or 4 KiB sectors: an XFS
+/// filesystem whose primary superblock was zeroed or overwritten still
+/// starts here, and [`check`] reads it through a secondary superblock as
+/// `xfs_repair` does.
+pub fn probe_headers(r: &dyn ReadAt) -> bool {
+    [512u64, 4096].into_iter().any(|sect| {
+        let mut agf = [0u8; 12];
+        let mut agi = [0u8; 12];
+        r.read_exact_at(sect, &mut agf).is_ok()
+            && r.read_exact_at(sect.saturating_mul(2), &mut agi).is_ok()
+            && imgcheck_core::bytes::be32(&agf, 0) == ag::AGF_MAGIC
+            && imgcheck_core::bytes::be32(&agi, 0) == ag::AGI_MAGIC
+            && imgcheck_core::bytes::be32(&agf, 4) == 1
+            && imgcheck_core::bytes::be32(&agi, 4) == 1
+            && imgcheck_core::bytes::be32(&agf, 8) == 0
+            && imgcheck_core::bytes::be32(&agi, 8) == 0
+    })
 }
 
 /// Checks the XFS filesystem in `r`.

@@ -55,6 +55,30 @@ fn clean_fixtures_have_no_findings_at_either_depth() {
 }
 
 #[test]
+fn remote_symlinks_over_two_blocks_are_one_buffer() {
+    // testdata/scripts/xfs-links.sh: targets of 969 and 1023 bytes on
+    // 1 KiB blocks, each one header and one CRC over a two-block extent
+    // (xfs_repair -n exit 0). Read block by block they looked damaged.
+    let r = run(&fixture("xfs/v5-1k-links.img"), Depth::Full);
+    assert!(problems(&r).is_empty(), "{:#?}", problems(&r));
+    // The second block of the 1023-byte target (inode 70, extent 0/26 + 2)
+    // is covered by that CRC: one flipped byte there is damage.
+    let d = damaged(
+        "xfs/v5-1k-links.img",
+        &[Patch::Xor {
+            offset: 27 * 1024 + 100,
+            mask: 1,
+        }],
+    );
+    let r = run(d.path(), Depth::Full);
+    assert!(
+        codes(&r).contains(&"xfs.symlink.block".to_string()),
+        "{:#?}",
+        problems(&r)
+    );
+}
+
+#[test]
 fn summaries_describe_the_fixtures() {
     let r = run(&fixture("xfs/v5-4k.img"), Depth::Full);
     let s = r.summary.unwrap();
@@ -105,6 +129,24 @@ fn dirty_log_is_a_warning_like_ext4_needs_recovery() {
     assert_eq!(f.severity, Severity::Warning);
     let h = f.hint.as_ref().unwrap();
     assert!(!h.writes && h.note.as_deref().unwrap().contains("never xfs_repair -L"));
+}
+
+#[test]
+fn an_external_log_is_named_as_unchecked() {
+    // A crash copy of a filesystem with an external log (mkfs.xfs -l
+    // logdev=) reads clean on the data device alone, while xfs_repair -n
+    // -l LOG finds its log dirty: the report says what it could not see.
+    let r = run(&fixture("xfs/v5-extlog.img"), Depth::Quick);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "xfs.log.external")
+        .unwrap();
+    assert_eq!(f.severity, Severity::Info);
+    let h = f.hint.as_ref().unwrap();
+    assert!(!h.writes && h.command.as_deref().unwrap().contains("-l LOGDEV"));
+    let internal = run(&fixture("xfs/v5-4k.img"), Depth::Quick);
+    assert!(!codes(&internal).contains(&"xfs.log.external".to_string()));
 }
 
 #[test]
@@ -523,6 +565,37 @@ fn inode_and_directory_damage() {
     );
     assert!(problems(&run(d.path(), Depth::Quick)).is_empty());
     assert!(!problems(&run(d.path(), Depth::Full)).is_empty());
+}
+
+#[test]
+fn a_fork_root_pointing_outside_is_named_at_its_inode() {
+    // /many (inode 141, byte 72192) maps its data through a bmbt whose root
+    // lives in the inode. Bit 63 of its one pointer set, CRC recomputed
+    // (xfs_db fuzz -d ... firstbit on an attribute fork's root: xfs_repair
+    // 6.1 -n passed it).
+    let n = "xfs/v5-4k.img";
+    let ino_off = 72192u64;
+    let r = FileReader::open(fixture(n)).unwrap();
+    let mut b = vec![0u8; 512];
+    r.read_exact_at(ino_off, &mut b).unwrap();
+    assert_eq!(
+        (&b[0..2], b[5]),
+        (&b"IN"[..], 3),
+        "btree inode at {ino_off:#x}"
+    );
+    // the bmdr root: {level, numrecs} then keys and pointers, 4-aligned
+    let ptr = (180..512 - 8)
+        .step_by(4)
+        .find(|&o| u64::from_be_bytes(b[o..o + 8].try_into().unwrap()) == 1056)
+        .unwrap();
+    let d = damaged(n, &[resealed(n, ino_off, 512, 0x64, |x| x[ptr] ^= 0x80)]);
+    let rep = run(d.path(), Depth::Full);
+    let f = rep
+        .findings
+        .iter()
+        .find(|f| f.code == "xfs.bmbt.ptr")
+        .unwrap_or_else(|| panic!("{:#?}", problems(&rep)));
+    assert_eq!((f.severity, f.offset), (Severity::Error, ino_off));
 }
 
 #[test]

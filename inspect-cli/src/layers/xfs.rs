@@ -27,12 +27,19 @@ impl Inspector for Xfs {
         if level::of(cx) != Level::Contents {
             return None;
         }
-        Some(match imgcheck_xfs::probe_superblock(r)? {
-            true => Probe::new(Strength::Structure, "XFS superblock at byte 0"),
-            false => Probe::new(
+        Some(match imgcheck_xfs::probe_superblock(r) {
+            Some(true) => Probe::new(Strength::Structure, "XFS superblock at byte 0"),
+            Some(false) => Probe::new(
                 Strength::Structure,
                 "XFS superblock magic and version at byte 0, the superblock failing its checks",
             ),
+            // The primary superblock destroyed, AG 0's headers left: still
+            // this layer's, read through a secondary as xfs_repair reads it.
+            None if imgcheck_xfs::probe_headers(r) => Probe::new(
+                Strength::Structure,
+                "XFS AGF and AGI of AG 0 in sectors 1 and 2, no superblock at byte 0",
+            ),
+            None => return None,
         })
     }
 
