@@ -93,7 +93,17 @@ pub(crate) struct ExtentWalk<'a, 'b> {
     levels: Vec<(u64, u64)>,
     /// A problem was reported (the tree is not judged for shape then).
     problems: bool,
+    /// Findings this walk pushed: a tree whose nodes are shared (a DAG)
+    /// repeats the same bad leaves for every path to them, so past
+    /// [`MAX_WALK_FINDINGS`] the rest is counted, not stored.
+    reported: u32,
+    /// Problems past the cap, said in one finding at the end.
+    unreported: u64,
 }
+
+/// Findings one extent walk stores (issue 14: a journal whose extent
+/// nodes form a DAG gave millions, and gigabytes, of the same finding).
+pub(crate) const MAX_WALK_FINDINGS: u32 = 64;
 
 impl<'a, 'b> ExtentWalk<'a, 'b> {
     pub(crate) fn new(
@@ -117,11 +127,23 @@ impl<'a, 'b> ExtentWalk<'a, 'b> {
             bound_hit: false,
             levels: Vec::new(),
             problems: false,
+            reported: 0,
+            unreported: 0,
         }
     }
 
     fn bad(&mut self, code: &'static str, off: u64, msg: String) {
         self.problems = true;
+        if self.reported >= MAX_WALK_FINDINGS {
+            self.unreported = self.unreported.saturating_add(1);
+            // Thousands of problems in one tree: walking on (a DAG can
+            // repeat its leaves 2^16 times) only costs time.
+            if self.unreported >= u64::from(MAX_WALK_FINDINGS) * 64 {
+                self.aborted = true;
+            }
+            return;
+        }
+        self.reported = self.reported.saturating_add(1);
         self.out.push(
             Finding::error(code, Layer::EXT4, off, Space::Disk, msg)
                 .with_hint(Hint::read_only(crate::E2FSCK_FN)),
@@ -160,7 +182,22 @@ impl<'a, 'b> ExtentWalk<'a, 'b> {
         if !self.aborted && !self.bound_hit && !self.problems {
             self.shape(off);
         }
+        if self.unreported > 0 {
+            self.out.push(Finding::error(
+                "ext4.extent.more_problems",
+                Layer::EXT4,
+                off,
+                Space::Disk,
+                format!(
+                    "inode {ino}: {} more problems in its extent tree are not listed (the first {MAX_WALK_FINDINGS} are)",
+                    self.unreported
+                ),
+            ));
+            self.unreported = 0;
+        }
         if self.aborted {
+            // Past the cap too: this one says the walk stopped.
+            self.reported = 0;
             self.bad(
                 "ext4.extent.iterate_failed",
                 off,

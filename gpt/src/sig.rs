@@ -220,11 +220,9 @@ fn xfs_agf_seqno<R: ReadAt + ?Sized>(at: &mut At<'_, R>, sect: u64) -> Option<u3
 fn xfs_ag0_headers<R: ReadAt + ?Sized>(at: &mut At<'_, R>) -> bool {
     [512u64, 4096].into_iter().any(|sect| {
         xfs_agf_seqno(at, sect) == Some(0)
-            && at
-                .read(sect.saturating_mul(2), 16)
-                .is_some_and(|agi| {
-                    bytes(&agi, 0, 4) == b"XAGI" && be32(&agi, 4) == 1 && be32(&agi, 8) == 0
-                })
+            && at.read(sect.saturating_mul(2), 16).is_some_and(|agi| {
+                bytes(&agi, 0, 4) == b"XAGI" && be32(&agi, 4) == 1 && be32(&agi, 8) == 0
+            })
     })
 }
 

@@ -25,7 +25,7 @@ const MBR: &str = "boot/mbr-grub.img";
 fn report_of(path: &Path, deep: bool) -> ImageReport {
     let opts = Options {
         image_path: path.to_path_buf(),
-        deep,
+        quick: !deep,
         ..Options::default()
     };
     inspect_image(path, None, &opts).unwrap()

@@ -88,8 +88,7 @@ fn a_foreign_image_over_a_partition_names_intruder_and_victim() {
         let f = find(&r, "layout.overwritten");
         assert_eq!(f.place.partition(), Some(1), "{name}");
         assert!(
-            f.message.contains("starts with vfat")
-                && f.message.contains("the vfat is the intruder"),
+            f.message.contains("starts with fat") && f.message.contains("the fat is the intruder"),
             "{name}: {}",
             f.message
         );

@@ -139,7 +139,7 @@ fn a_damaged_primary_is_read_through_a_secondary() {
 fn deep_report_of(path: &Path) -> ImageReport {
     let opts = Options {
         image_path: path.to_path_buf(),
-        deep: true,
+        quick: false,
         ..Options::default()
     };
     inspect_image(path, None, &opts).unwrap()
