@@ -12,7 +12,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(mbr_ebr gpt_struct ext4_struct pipeline_struct)
 ./seed.sh >/dev/null 2>&1 || true
 for t in "${targets[@]}"; do
-  case $t in ext4_struct) dict=dict/ext4.dict ;; *) dict=dict/partitions.dict ;; esac
+  case $t in ext4_*) dict=dict/ext4.dict ;; qcow2_*) dict=qcow2.dict ;; *) dict=dict/partitions.dict ;; esac
   mkdir -p "corpus/$t" "artifacts/$t"
   log="artifacts/$t/run-$(date +%s).log"
   cargo +nightly fuzz run -O "$t" "corpus/$t" -- -dict="$dict" -max_total_time="$secs" \
