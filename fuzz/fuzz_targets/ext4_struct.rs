@@ -45,6 +45,6 @@ fuzz_target!(|input: Input| {
     if input.reseal {
         ext4::reseal(&mut disk, &layout);
     }
-    let r = imgcheck_ext4::check(&disk, &imgcheck_ext4::Options { deep: input.deep });
+    let r = imgcheck_ext4::check(&disk, &imgcheck_ext4::Options { depth: if input.deep { imgcheck_core::Depth::Full } else { imgcheck_core::Depth::Quick } });
     let _ = serde_json::to_string(&r.findings);
 });

@@ -70,7 +70,7 @@ fuzz_target!(|input: Input| {
             ext4::reseal(&mut disk, l);
         }
     }
-    let opts = Options { deep: input.deep, scan: input.scan, ..Options::default() };
+    let opts = Options { quick: !input.deep, scan: input.scan, ..Options::default() };
     if let Ok(report) = imgcheck::pipeline::inspect_reader("fuzz", shared(disk), None, &opts) {
         let _ = imgcheck::render::text(&report);
         let _ = imgcheck::render::json_line(&report);
