@@ -23,22 +23,32 @@
 //! d[0x1FE] = 0x55;
 //! d[0x1FF] = 0xAA;
 //! let disk = BytesReader::new(d);
-//! let r = check(&Disk { reader: &disk, scheme: Scheme::Mbr, partitions: vec![] });
+//! let r = check(&Disk { reader: &disk, scheme: Scheme::Mbr, partitions: vec![], filesystems: vec![] });
 //! assert_eq!(r.bios.outcome, Outcome::NotSetUp);
 //! for f in &r.findings {
 //!     println!("{f}");
 //! }
 //! ```
 
+pub mod chain;
+pub mod embed;
 pub mod grub;
+pub mod grubcfg;
 pub mod mbr;
 pub mod pe;
 
+pub use chain::Filesystem;
+use chain::Stage;
 use imgcheck_core::{
     BootFile, Finding, Hint, Layer, Promise, ReadAt, Severity, Space, Target, boot_paths,
 };
 use mbr::{BootCode, Sector0};
 use serde::Serialize;
+
+/// Bytes of an EFI loader read to find GRUB's embedded config (GRUB x64
+/// images are 0.2–3 MiB; a standalone one with a memdisk is larger and
+/// says so in its first module records).
+pub const MAX_EFI_LOADER: u64 = 16 << 20;
 
 /// Bytes at the start of a BIOS boot partition looked at for core.img.
 pub const BIOS_BOOT_PROBE: u64 = 64 << 10;
@@ -82,6 +92,9 @@ pub struct Disk<'a> {
     pub scheme: Scheme,
     /// Its partitions.
     pub partitions: Vec<Partition>,
+    /// Every filesystem the layers read on it (in partitions, in LVs),
+    /// for GRUB's prefix and the kernels grub.cfg names.
+    pub filesystems: Vec<Filesystem>,
 }
 
 /// How far a firmware path gets.
@@ -391,18 +404,89 @@ fn grub_chain(
                     where_
                 }
             };
-            verdict(
-                "BIOS",
-                Outcome::Boots,
-                format!(
-                    "GRUB 2 boot.img → core.img at LBA {ks} in {place} ({} sectors, kernel {} bytes compressed to {}); GRUB's config and /boot/grub not followed",
-                    core.sectors.saturating_add(1),
-                    core.uncompressed,
-                    core.compressed
-                ),
-            )
+            let head = format!(
+                "GRUB 2 boot.img → core.img at LBA {ks} in {place} ({} sectors, kernel {} bytes compressed to {})",
+                core.sectors.saturating_add(1),
+                core.uncompressed,
+                core.compressed
+            );
+            let emb = grub::read_listed(disk.reader, &core)
+                .and_then(|b| embed::from_i386_core(&b, core.compressed, core.uncompressed));
+            let stage = match emb {
+                Err(why) => Stage::Broken {
+                    code: "boot.bios.grub.kernel",
+                    offset: core
+                        .extents
+                        .first()
+                        .map_or(at, |x| x.start.saturating_mul(grub::SECTOR)),
+                    message: format!(
+                        "core.img's compressed kernel does not decompress ({why}): GRUB stops before its menu (lzma_decompress fails or the kernel crashes)"
+                    ),
+                },
+                Ok(e) => {
+                    let mut side = Vec::new();
+                    let st = chain::follow(&e, "i386-pc", None, &disk.filesystems, &mut side);
+                    side_findings(side, out);
+                    st
+                }
+            };
+            stage_verdict("BIOS", head, stage, grub_reinstall_bios(), out)
         }
     }
+}
+
+/// Problems with grub.cfg entries other than the default one.
+fn side_findings(side: chain::Side, out: &mut Vec<Finding>) {
+    for (at, msg) in side {
+        out.push(Finding::warning(
+            "boot.linux.entry_broken",
+            Layer::BOOT,
+            at,
+            Space::Disk,
+            format!("{msg}: that entry fails if chosen (the default one boots)"),
+        ));
+    }
+}
+
+/// A path's verdict from what the chain past the loader showed.
+fn stage_verdict(
+    path: &'static str,
+    head: String,
+    stage: Stage,
+    hint: Hint,
+    out: &mut Vec<Finding>,
+) -> Verdict {
+    match stage {
+        Stage::Holds(s) => verdict(path, Outcome::Boots, format!("{head}; {s}")),
+        Stage::NotFollowed(s) => verdict(
+            path,
+            Outcome::Boots,
+            format!("{head}; not followed further: {s}"),
+        ),
+        Stage::Broken {
+            code,
+            offset,
+            message,
+        } => {
+            let hint = if code.starts_with("boot.linux") {
+                kernel_hint()
+            } else {
+                hint
+            };
+            if !out.iter().any(|f| f.code == code && f.message == message) {
+                out.push(error(code, offset, message.clone(), hint));
+            }
+            verdict(path, Outcome::Fails, format!("{head}, but {message}"))
+        }
+    }
+}
+
+/// The step for a missing or broken kernel, only ever on a copy.
+fn kernel_hint() -> Hint {
+    Hint::advice(
+        "on a copy of the image only (never on the evidence): from a rescue system with the copy's root and /boot mounted, reinstall the kernel package (which rewrites vmlinuz and the initramfs) or restore /boot from a backup, then update-grub; look first with debugfs -R 'ls -l /boot' {dev} (read-only)",
+    )
+    .on(Target::Disk)
 }
 
 fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
@@ -483,11 +567,30 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
     for p in &esps {
         match loader_on(p) {
             Ok(summary) => {
-                return verdict(
-                    "UEFI",
-                    Outcome::Boots,
-                    format!("ESP partition {}: {summary}", p.number),
+                let head = format!("ESP partition {}: {summary}", p.number);
+                let fs = disk
+                    .filesystems
+                    .iter()
+                    .find(|f| f.partition == Some(p.number));
+                let emb = fs
+                    .and_then(|f| f.files.as_ref())
+                    .map(|f| f.0.lookup(boot_paths::REMOVABLE_X64, MAX_EFI_LOADER))
+                    .and_then(|f| embed::from_efi(&f.head));
+                let Some(emb) = emb else {
+                    return verdict("UEFI", Outcome::Boots, head);
+                };
+                let mut side = Vec::new();
+                let st = chain::follow(
+                    &emb,
+                    "x86_64-efi",
+                    Some(grubcfg::Device::Partition(p.number)),
+                    &disk.filesystems,
+                    &mut side,
                 );
+                if !disk.filesystems.is_empty() {
+                    side_findings(side, out);
+                }
+                return stage_verdict("UEFI", head, st, restore_loader(p.number), out);
             }
             Err(why) => reasons.push(format!("ESP partition {}: {why}", p.number)),
         }
