@@ -292,7 +292,15 @@ pub fn parse(text: &str, vars: &Vars) -> Config {
     let mut depth = 0usize;
     let mut submenu_depth: Option<usize> = None;
     for line in text.lines() {
-        for cmd in words(line) {
+        for mut cmd in words(line) {
+            // `if linux …; then initrd …` runs the same commands: the
+            // script keywords in front are dropped.
+            while cmd
+                .first()
+                .is_some_and(|w| matches!(w.as_str(), "if" | "then" | "else" | "elif" | "fi"))
+            {
+                cmd.remove(0);
+            }
             let Some(first) = cmd.first().map(String::as_str) else {
                 continue;
             };

@@ -476,7 +476,7 @@ fn stage_verdict(
             if !out.iter().any(|f| f.code == code && f.message == message) {
                 out.push(error(code, offset, message.clone(), hint));
             }
-            verdict(path, Outcome::Fails, format!("{head}, but {message}"))
+            verdict(path, Outcome::Fails, format!("{head}; then: {message}"))
         }
     }
 }

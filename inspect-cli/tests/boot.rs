@@ -19,7 +19,35 @@ use std::process::Command;
 use std::sync::Arc;
 
 const CLEAN: &str = "boot/gpt-grub.img";
-const ESP_BROKEN: &str = "boot/gpt-grub-esp-broken.img";
+const ESP_BROKEN: &str = "boot/gpt-grub-esp-broken.delta";
+const KERNEL_MISSING: &str = "boot/gpt-grub-kernel-missing.delta";
+const LOADER_DELETED: &str = "boot/gpt-grub-loader-deleted.delta";
+const MBR_KERNEL_MISSING: &str = "boot/mbr-grub-kernel-missing.delta";
+
+/// The sectors a real tool changed on a fixture (rm on the mounted root,
+/// mdel on the ESP: testdata/scripts/boot.sh), as patches.
+fn delta(rel: &str) -> Vec<Patch> {
+    let text = std::fs::read_to_string(imgcheck_testdata::root().join("fixtures").join(rel))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"));
+    text.lines()
+        .map(|l| {
+            let (off, hex) = l.split_once(' ').unwrap();
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            Patch::Bytes {
+                offset: off.parse().unwrap(),
+                bytes,
+            }
+        })
+        .collect()
+}
+
+/// `base` with the delta `rel` written back.
+fn with_delta(base: &str, rel: &str) -> imgcheck_testdata::Damaged {
+    damaged(base, &delta(rel))
+}
 const MBR: &str = "boot/mbr-grub.img";
 
 fn report_of(path: &Path, deep: bool) -> ImageReport {
@@ -125,7 +153,7 @@ fn fat_damage_is_flagged_where_fsck_fat_flags_it() {
     let clean = report_of(&fixture(CLEAN), true);
     let esp = span(&clean, 2);
     let cases: Vec<(&str, imgcheck_testdata::Damaged)> = vec![
-        ("second FAT copy overwritten", damaged(ESP_BROKEN, &[])),
+        ("second FAT copy overwritten", with_delta(CLEAN, ESP_BROKEN)),
         (
             "dirty bit",
             damaged(
@@ -306,7 +334,8 @@ fn core_img_zeroed_breaks_the_grub_chain() {
 
 #[test]
 fn loader_deleted_and_a_fat_damaged_fail_uefi_only() {
-    let r = report_of(&fixture(ESP_BROKEN), true);
+    let d = with_delta(CLEAN, ESP_BROKEN);
+    let r = report_of(d.path(), true);
     assert_eq!(outcomes(&r), (Outcome::Boots, Outcome::Fails));
     let f = r
         .findings()
@@ -472,18 +501,39 @@ fn proof_variant(name: &str) -> imgcheck_testdata::Damaged {
         "gpt-sector0-zeroed" => damaged(CLEAN, &[z(0, 512)]),
         "gpt-code-biosboot-zeroed" => damaged(CLEAN, &[z(0, 440), z(2048 * 512, 2048 * 512)]),
         "gpt-core-zeroed" => damaged(CLEAN, &[z(2048 * 512, 2048 * 512)]),
-        "gpt-esp-broken" => damaged(ESP_BROKEN, &[]),
+        "gpt-code-zeroed" => damaged(CLEAN, &[z(0, 440)]),
+        "gpt-loader-deleted" => with_delta(CLEAN, LOADER_DELETED),
+        "gpt-fat-damaged" => damaged(CLEAN, &[second_fat_damage()]),
+        "gpt-esp-broken" => with_delta(CLEAN, ESP_BROKEN),
+        "gpt-kernel-missing" => with_delta(CLEAN, KERNEL_MISSING),
         "mbr-clean" => damaged(MBR, &[]),
         "mbr-sector0-zeroed" => damaged(MBR, &[z(0, 512)]),
+        "mbr-code-zeroed" => damaged(MBR, &[z(0, 440)]),
         "mbr-gap-zeroed" => damaged(MBR, &[z(512, 2047 * 512)]),
+        "mbr-kernel-missing" => with_delta(MBR, MBR_KERNEL_MISSING),
         other => panic!("firmware-proof.tsv names an unknown variant {other}"),
     }
 }
 
-/// What a firmware column means for imgcheck: it reached GRUB's menu (the
-/// path boots), or it did not (the path fails or was never set up).
+/// boot-proof.sh's FAT damage: 4 KiB of 0xA5 over the ESP's second FAT
+/// copy from its second sector (the ESP at LBA 4096; the offsets from its
+/// boot sector, as the script reads them with od).
+fn second_fat_damage() -> Patch {
+    let data = std::fs::read(fixture(CLEAN)).unwrap();
+    let esp = 4096 * 512;
+    let rsvd = u64::from(u16::from_le_bytes([data[esp + 14], data[esp + 15]]));
+    let fatsz = u64::from(u16::from_le_bytes([data[esp + 22], data[esp + 23]]));
+    Patch::Bytes {
+        offset: esp as u64 + (rsvd + fatsz) * 512 + 512,
+        bytes: vec![0xA5; 4096],
+    }
+}
+
+/// What a firmware column means for imgcheck: GRUB loaded the default
+/// entry's kernel and initramfs (the path boots), or it did not (the path
+/// fails or was never set up).
 fn firmware_booted(seen: &str) -> bool {
-    seen.starts_with("GRUB menu")
+    seen.contains("kernel and initrd loaded")
 }
 
 #[test]
@@ -520,6 +570,84 @@ fn verdicts_match_what_real_firmware_did() {
         );
         rows += 1;
     }
-    assert_eq!(rows, 8);
+    assert_eq!(rows, 16);
     println!("firmware proof: {rows} variants, both paths match");
+}
+
+#[test]
+fn a_kernel_missing_from_boot_fails_both_paths_at_the_kernel() {
+    for (base, rel, uefi) in [
+        (CLEAN, KERNEL_MISSING, Outcome::Fails),
+        (MBR, MBR_KERNEL_MISSING, Outcome::NotSetUp),
+    ] {
+        let clean = report_of(&fixture(base), false);
+        assert!(
+            !codes(&clean).iter().any(|c| c.starts_with("boot.")),
+            "{base}: {:?}",
+            codes(&clean)
+        );
+        let d = with_delta(base, rel);
+        let r = report_of(d.path(), false);
+        assert_eq!(outcomes(&r), (Outcome::Fails, uefi), "{rel}");
+        let f = r
+            .findings()
+            .into_iter()
+            .find(|f| f.code == "boot.linux.kernel_missing")
+            .unwrap_or_else(|| panic!("{rel}: {:?}", codes(&r)));
+        assert_eq!(f.severity, Severity::Error);
+        // At the root filesystem's partition, naming the file.
+        let root = if base == CLEAN { 3 } else { 1 };
+        assert_eq!(f.offset, span(&r, root).start);
+        assert!(
+            f.message.contains("/boot/vmlinuz-imgcheck") && f.message.contains("does not exist"),
+            "{}",
+            f.message
+        );
+        let h = f.hint.as_ref().unwrap();
+        assert!(!h.writes && h.note.as_ref().unwrap().contains("on a copy"));
+    }
+}
+
+#[test]
+fn grub_s_prefix_is_followed_to_grub_cfg_and_its_modules() {
+    // The clean disks: boot.img → core.img → load.cfg's search.fs_uuid →
+    // the root filesystem's /boot/grub (decoded from core.img's LZMA).
+    for base in [CLEAN, MBR] {
+        let r = report_of(&fixture(base), false);
+        let b = r.boot.as_ref().unwrap();
+        assert!(
+            b.bios.summary.contains("/boot/grub/grub.cfg")
+                && b.bios.summary.contains("/boot/vmlinuz-imgcheck"),
+            "{base}: {}",
+            b.bios.summary
+        );
+    }
+    // normal.mod gone (its directory entry's name changed, as a rename
+    // leaves it): GRUB stops at grub rescue>.
+    let path = fixture(CLEAN);
+    let data = std::fs::read(&path).unwrap();
+    let at = data
+        .windows(10)
+        .position(|w| w == b"normal.mod")
+        .expect("normal.mod's directory entry");
+    let d = damaged(
+        CLEAN,
+        &[Patch::Bytes {
+            offset: at as u64,
+            bytes: b"nurmal.mod".to_vec(),
+        }],
+    );
+    let r = report_of(d.path(), false);
+    let (bios, _) = outcomes(&r);
+    assert_eq!(bios, Outcome::Fails);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.grub.modules_missing")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    assert!(
+        f.message.contains("/boot/grub/i386-pc/normal.mod"),
+        "{}",
+        f.message
+    );
 }
