@@ -651,3 +651,41 @@ fn grub_s_prefix_is_followed_to_grub_cfg_and_its_modules() {
         f.message
     );
 }
+
+#[test]
+fn core_img_in_the_mbr_gap_is_in_use_and_named_when_zeroed() {
+    let r = report_of(&fixture(MBR), false);
+    let free = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "mbr.free_space")
+        .expect("the gap past core.img is free");
+    // core.img is LBA 1..=110 (boot.img's kernel_sector and diskboot's
+    // blocklist): the free range starts after it.
+    assert!(free.message.contains("LBA 111..=2047"), "{}", free.message);
+    let d = damaged(
+        MBR,
+        &[Patch::Zero {
+            offset: 512,
+            len: 2047 * 512,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    let z = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.zeroed")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    assert!(z.message.contains("GRUB core.img"), "{}", z.message);
+    // The BIOS boot partition's core.img, on the GPT disk.
+    let d = damaged(
+        CLEAN,
+        &[Patch::Zero {
+            offset: 2048 * 512,
+            len: 2048 * 512,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert!(r.findings().iter().any(|f| f.code == "layout.zeroed"
+        && f.message.contains("GRUB core.img (BIOS boot partition 1)")));
+}
