@@ -267,7 +267,7 @@ pub(super) fn bpb_fields(cx: &mut Ctx<'_>) {
         }
         if g.clusters <= FAT16_MAX_CLUSTERS {
             // mkfs.fat -F 32 makes such volumes on purpose (it warns and
-            // goes on); Linux (fat_fill_super), edk2's FAT driver and
+            // goes on); Linux (fat_fill_super) and
             // fsck.fat (exit 0, "may lead to problems on some systems")
             // take the FAT type from the FAT size fields, so a boot
             // sector that is FAT32 throughout (the FAT32 extended boot
@@ -284,7 +284,7 @@ pub(super) fn bpb_fields(cx: &mut Ctx<'_>) {
                 "fat.bpb.fat32_few_clusters",
                 at(0x24),
                 format!(
-                    "laid out as FAT32 (16-bit FAT size 0) with only {} clusters: by the specification's count this is {}, which Windows and mtools read it as; Linux, UEFI firmware (edk2) and fsck.fat read it as FAT32{}",
+                    "laid out as FAT32 (16-bit FAT size 0) with only {} clusters: by the specification's count this is {}, which Windows and mtools read it as; Linux and fsck.fat read it as FAT32{}",
                     g.clusters,
                     g.kind_by_count,
                     if coherent {
