@@ -490,12 +490,47 @@ fn kernel_hint() -> Hint {
 }
 
 fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
-    let esps: Vec<&Partition> = disk
+    let mut esps: Vec<&Partition> = disk
         .partitions
         .iter()
         .filter(|p| p.promise == Promise::EfiSystem)
         .collect();
     let fail = |why: String| verdict("UEFI", Outcome::Fails, why);
+    if esps.is_empty() {
+        // edk2 (OVMF) expands a disk's boot option to the removable path
+        // on every FAT partition it finds, whatever its type: a FAT with
+        // \EFI\BOOT\BOOTX64.EFI in a basic-data partition boots there
+        // (as OVMF showed it). Firmware that looks only for the ESP type
+        // does not, and grub-install and Windows want the type.
+        esps = disk
+            .partitions
+            .iter()
+            .filter(|p| {
+                p.contents.as_deref() == Some("fat")
+                    && p.boot_files
+                        .iter()
+                        .any(|f| f.path == boot_paths::REMOVABLE_X64 && f.present)
+            })
+            .collect();
+        for p in &esps {
+            out.push(Finding::warning(
+                "boot.uefi.esp_untyped",
+                Layer::BOOT,
+                p.start,
+                Space::Disk,
+                format!(
+                    "partition {} holds a UEFI loader at {} but is not typed as an EFI System Partition: edk2 firmware (OVMF) boots it through the removable path, firmware that looks only for the ESP type does not, and grub-install or Windows setup will not use it",
+                    p.number,
+                    boot_paths::REMOVABLE_X64
+                ),
+            )
+            .with_hint(
+                Hint::read_only("sgdisk --info={n} {disk}".replace("{n}", &p.number.to_string()))
+                    .on(Target::Disk)
+                    .because("shows the partition's type; set it to EF00 on a copy only (sgdisk --typecode on the copy)"),
+            ));
+        }
+    }
     if esps.is_empty() {
         return verdict(
             "UEFI",

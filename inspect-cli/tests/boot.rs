@@ -689,3 +689,62 @@ fn core_img_in_the_mbr_gap_is_in_use_and_named_when_zeroed() {
     assert!(r.findings().iter().any(|f| f.code == "layout.zeroed"
         && f.message.contains("GRUB core.img (BIOS boot partition 1)")));
 }
+
+fn crc32(b: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &x in b {
+        c ^= u32::from(x);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+/// `data` with GPT partition `n`'s type GUID set to `guid` (on-disk
+/// byte order) in both copies, their CRCs recomputed (what sgdisk -t does).
+fn retype(data: &mut [u8], n: usize, guid: [u8; 16]) {
+    let le32 = |d: &[u8], o: usize| u32::from_le_bytes(d[o..o + 4].try_into().unwrap()) as usize;
+    let le64 = |d: &[u8], o: usize| u64::from_le_bytes(d[o..o + 8].try_into().unwrap()) as usize;
+    let last = data.len() / 512 - 1;
+    for hdr in [512, last * 512] {
+        let entries = le64(data, hdr + 0x48) * 512;
+        let (count, size) = (le32(data, hdr + 0x50), le32(data, hdr + 0x54));
+        let e = entries + (n - 1) * size;
+        data[e..e + 16].copy_from_slice(&guid);
+        let crc = crc32(&data[entries..entries + count * size]);
+        data[hdr + 0x58..hdr + 0x5C].copy_from_slice(&crc.to_le_bytes());
+        let hsize = le32(data, hdr + 0x0C);
+        data[hdr + 0x10..hdr + 0x14].fill(0);
+        let crc = crc32(&data[hdr..hdr + hsize]);
+        data[hdr + 0x10..hdr + 0x14].copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
+#[test]
+fn a_loader_on_a_fat_partition_not_typed_esp_boots_as_ovmf_boots_it() {
+    // Partition 2 retyped Microsoft basic data (sgdisk -t 2:0700): OVMF
+    // still started its \EFI\BOOT\BOOTX64.EFI and reached GRUB's menu.
+    let mut data = std::fs::read(fixture(CLEAN)).unwrap();
+    let basic_data = [
+        0xA2, 0xA0, 0xD0, 0xEB, 0xE5, 0xB9, 0x33, 0x44, 0x87, 0xC0, 0x68, 0xB6, 0xB7, 0x26, 0x99,
+        0xC7,
+    ];
+    retype(&mut data, 2, basic_data);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("untyped-esp.img");
+    std::fs::write(&path, &data).unwrap();
+    let r = report_of(&path, false);
+    assert_eq!(outcomes(&r).1, Outcome::Boots, "{:?}", codes(&r));
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.uefi.esp_untyped")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    assert_eq!((f.severity, f.offset), (Severity::Warning, 4096 * 512));
+    assert!(!f.hint.as_ref().unwrap().writes);
+}
