@@ -355,7 +355,20 @@ pub fn parse(text: &str, vars: &Vars) -> Config {
                 (_, Some((_, v, _))) => v.apply(&cmd),
                 ("blscfg", None) => c.blscfg = true,
                 ("configfile", None) => {
-                    c.configfile = cmd.get(1).and_then(|p| locate(p, top.root.as_ref()));
+                    c.configfile = cmd.get(1).and_then(|p| {
+                        // `configfile $prefix/grub.cfg` (the ESP stub
+                        // grub-install writes for a signed GRUB).
+                        let rest = p
+                            .strip_prefix("${prefix}")
+                            .or_else(|| p.strip_prefix("$prefix"));
+                        match (rest, &top.prefix) {
+                            (Some(r), Some(pre)) => Some(Located {
+                                device: pre.device.clone(),
+                                path: format!("{}{r}", pre.path.trim_end_matches('/')),
+                            }),
+                            _ => locate(p, top.root.as_ref()),
+                        }
+                    });
                 }
                 ("set", None) => {
                     if let Some(d) = cmd.get(1).and_then(|a| a.strip_prefix("default=")) {
@@ -474,6 +487,15 @@ submenu 'Advanced options' {
             c.entries[1].linux.as_ref().unwrap().device,
             Some(Device::Partition(3))
         );
+    }
+
+    #[test]
+    fn an_esp_stub_hands_over_to_the_prefix_grub_cfg() {
+        let stub = "search.fs_uuid 1111-2222 root\nset prefix=($root)'/boot/grub'\nconfigfile $prefix/grub.cfg\n";
+        let c = parse(stub, &Vars::default());
+        let l = c.configfile.unwrap();
+        assert_eq!(l.device, Some(Device::Uuid("1111-2222".into())));
+        assert_eq!(l.path, "/boot/grub/grub.cfg");
     }
 
     #[test]

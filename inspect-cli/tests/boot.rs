@@ -748,3 +748,42 @@ fn a_loader_on_a_fat_partition_not_typed_esp_boots_as_ovmf_boots_it() {
     assert_eq!((f.severity, f.offset), (Severity::Warning, 4096 * 512));
     assert!(!f.hint.as_ref().unwrap().writes);
 }
+
+#[test]
+fn a_kernel_whose_extent_points_off_the_filesystem_fails_at_the_kernel() {
+    // The kernel's inode found with the ext4 crate's path lookup, its first
+    // extent's start moved past the filesystem: the file is listed, but
+    // GRUB cannot read it whole.
+    let clean = report_of(&fixture(CLEAN), false);
+    let root = span(&clean, 3);
+    let data = std::fs::read(fixture(CLEAN)).unwrap();
+    let part = imgcheck_core::BytesReader::new(
+        data[root.start as usize..(root.start + root.size) as usize].to_vec(),
+    );
+    let fs = imgcheck_ext4::Ext4::open(&part).unwrap();
+    let k = fs.lookup("/boot/vmlinuz-imgcheck").unwrap().unwrap();
+    assert!(k.problem.is_none() && k.inode.i_size == 65536);
+    // i_block: the extent header (12 bytes), then ee_block, ee_len,
+    // ee_start_hi, ee_start_lo (at +8 in the entry).
+    let at = root.start + k.inode.offset + 0x28 + 12 + 8;
+    let d = damaged(
+        CLEAN,
+        &[Patch::Bytes {
+            offset: at,
+            bytes: 0x00F0_0000u32.to_le_bytes().to_vec(),
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(
+        outcomes(&r),
+        (Outcome::Fails, Outcome::Fails),
+        "{:?}",
+        codes(&r)
+    );
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.linux.kernel_missing")
+        .unwrap();
+    assert!(f.message.contains("does not read whole"), "{}", f.message);
+}
