@@ -173,7 +173,11 @@ fn linux(
     if entries.is_empty() {
         return Stage::Holds(format!("{cfg_where} read; it names no Linux kernel"));
     }
-    let default = if c.blscfg { 0 } else { c.default };
+    // A default picked by a variable (grubenv's saved_entry) is not
+    // known here: then the chain fails only when no entry can boot.
+    let default = if c.blscfg { Some(0) } else { c.default };
+    let mut unknown_default_ok: Option<String> = None;
+    let mut first_broken: Option<Stage> = None;
     let mut verdict = None;
     for (i, (title, kernel, initrds)) in entries.iter().enumerate() {
         let Some(k) = kernel else { continue };
@@ -193,7 +197,26 @@ fn linux(
                 Err(_) => {}
             }
         }
-        if i == default {
+        if default.is_none() {
+            if problems.is_empty() {
+                unknown_default_ok.get_or_insert_with(|| title.clone());
+            } else {
+                first_broken.get_or_insert_with(|| Stage::Broken {
+                    code: "boot.linux.kernel_missing",
+                    offset: at,
+                    message: format!(
+                        "GRUB shows its menu from {cfg_where}, but no entry can boot: '{title}' fails: {}; GRUB prints the error and \"Press any key to continue...\", and Linux never starts",
+                        problems.join("; ")
+                    ),
+                });
+                side.push((
+                    at,
+                    format!("grub.cfg entry '{title}': {}", problems.join("; ")),
+                ));
+            }
+            continue;
+        }
+        if Some(i) == default {
             verdict = Some(if problems.is_empty() {
                 Stage::Holds(format!(
                     "{cfg_where} read; its default entry '{title}' loads {}{}",
@@ -227,6 +250,21 @@ fn linux(
                 format!("grub.cfg entry '{title}': {}", problems.join("; ")),
             ));
         }
+    }
+    if default.is_none() {
+        return match (unknown_default_ok, first_broken) {
+            (Some(t), _) => Stage::Holds(format!(
+                "{cfg_where} read; its default entry is chosen at boot (grubenv), and entry '{t}' loads"
+            )),
+            (None, Some(b)) => {
+                // Its warnings would repeat the error.
+                side.clear();
+                b
+            }
+            (None, None) => Stage::Holds(format!(
+                "{cfg_where} read; its entries load no Linux kernel (not followed)"
+            )),
+        };
     }
     verdict.unwrap_or_else(|| {
         Stage::Holds(format!(

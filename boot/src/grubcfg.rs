@@ -269,8 +269,9 @@ pub struct Config {
     pub entries: Vec<Entry>,
     /// Top-level entries (the default counts these).
     pub top: usize,
-    /// The default entry's index, when it is a plain number or title.
-    pub default: usize,
+    /// The default entry's index, when it is a plain number or title;
+    /// `None` when a variable picks it (`${saved_entry}`, grubenv).
+    pub default: Option<usize>,
     /// It runs `blscfg` (Fedora: entries from loader/entries/*.conf).
     pub blscfg: bool,
     /// A `configfile` it hands over to, located.
@@ -392,14 +393,14 @@ pub fn parse(text: &str, vars: &Vars) -> Config {
             .map(|(i, _)| i)
     };
     c.default = match default_word.as_deref() {
+        Some(d) if d.contains('$') || d == "saved" => None,
         Some(d) => d
             .parse::<usize>()
             .ok()
             .and_then(nth_top)
             .or_else(|| c.entries.iter().position(|e| e.title == d))
-            .or_else(|| nth_top(0))
-            .unwrap_or(0),
-        None => nth_top(0).unwrap_or(0),
+            .or_else(|| nth_top(0)),
+        None => nth_top(0),
     };
     c
 }
@@ -496,6 +497,14 @@ submenu 'Advanced options' {
         let l = c.configfile.unwrap();
         assert_eq!(l.device, Some(Device::Uuid("1111-2222".into())));
         assert_eq!(l.path, "/boot/grub/grub.cfg");
+    }
+
+    #[test]
+    fn a_saved_default_is_unknown_not_the_first_entry() {
+        let cfg = "set default=\"${saved_entry}\"\nmenuentry 'a' {\n linux /a\n}\n";
+        assert_eq!(parse(cfg, &Vars::default()).default, None);
+        let cfg = "set default=1\nmenuentry 'a' {\n linux /a\n}\nmenuentry 'b' {\n linux /b\n}\n";
+        assert_eq!(parse(cfg, &Vars::default()).default, Some(1));
     }
 
     #[test]
