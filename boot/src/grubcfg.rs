@@ -79,10 +79,10 @@ pub fn words(line: &str) -> Vec<Vec<String>> {
             }
         }
     }
-    if has || !cur.is_empty() {
-        if let Some(last) = cmds.last_mut() {
-            last.push(cur);
-        }
+    if (has || !cur.is_empty())
+        && let Some(last) = cmds.last_mut()
+    {
+        last.push(cur);
     }
     cmds.retain(|c| !c.is_empty());
     cmds

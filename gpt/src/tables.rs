@@ -471,10 +471,9 @@ impl Tables {
             );
         }
         if let Some(g) = self.grub_core
-            && ss > 0
+            && let Some(first) = g.start.checked_div(ss)
         {
             // GRUB's embedded core.img (in the MBR gap): in use.
-            let first = g.start / ss;
             let last = g.start.saturating_add(g.len).div_ceil(ss).saturating_sub(1);
             used.push((first, last));
         }
