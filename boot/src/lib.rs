@@ -4,7 +4,13 @@
 //! the UEFI path (the protective MBR edk2 needs before it reads a GPT, an
 //! EFI System Partition holding a FAT filesystem, `\EFI\BOOT\BOOTX64.EFI`
 //! or a vendor loader that parses as an x86-64 PE/COFF EFI image) are each
-//! judged: boots as far as the disk shows, fails at a link (an error
+//! judged past the loader too: GRUB's embedded config and prefix
+//! (decoded from core.img's LZMA or the EFI image's `mods` section) name
+//! a filesystem that must exist and hold `<prefix>/<platform>/normal.mod`
+//! and `grub.cfg`, whose default entry's kernel and initramfs (or Boot
+//! Loader Specification entries) must exist with their data mapped —
+//! looked up through the filesystems' [`imgcheck_core::Files`]. Each path
+//! is judged: boots as far as the disk shows, fails at a link (an error
 //! finding at its offset that says what the firmware will do), or is not
 //! set up for that path at all.
 //!
