@@ -282,6 +282,21 @@ pub fn follow(disk: &dyn ReadAt, kernel_sector: u64) -> Result<Core, CoreProblem
     })
 }
 
+/// The sectors core.img's blocklist names, read in order
+/// (lzma_decompress.img and the compressed kernel after diskboot.img).
+/// At most [`MAX_CORE_SECTORS`], as [`follow`] checked.
+pub fn read_listed(disk: &dyn ReadAt, core: &Core) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    for x in &core.extents {
+        let n = u64::from(x.sectors).saturating_mul(SECTOR);
+        let mut b = vec![0u8; usize::try_from(n).map_err(|e| e.to_string())?];
+        disk.read_exact_at(x.start.saturating_mul(SECTOR), &mut b)
+            .map_err(|e| format!("LBA {}: {e}", x.start))?;
+        out.extend_from_slice(&b);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 #[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {

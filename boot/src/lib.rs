@@ -4,7 +4,13 @@
 //! the UEFI path (the protective MBR edk2 needs before it reads a GPT, an
 //! EFI System Partition holding a FAT filesystem, `\EFI\BOOT\BOOTX64.EFI`
 //! or a vendor loader that parses as an x86-64 PE/COFF EFI image) are each
-//! judged: boots as far as the disk shows, fails at a link (an error
+//! judged past the loader too: GRUB's embedded config and prefix
+//! (decoded from core.img's LZMA or the EFI image's `mods` section) name
+//! a filesystem that must exist and hold `<prefix>/<platform>/normal.mod`
+//! and `grub.cfg`, whose default entry's kernel and initramfs (or Boot
+//! Loader Specification entries) must exist with their data mapped —
+//! looked up through the filesystems' [`imgcheck_core::Files`]. Each path
+//! is judged: boots as far as the disk shows, fails at a link (an error
 //! finding at its offset that says what the firmware will do), or is not
 //! set up for that path at all.
 //!
@@ -23,22 +29,32 @@
 //! d[0x1FE] = 0x55;
 //! d[0x1FF] = 0xAA;
 //! let disk = BytesReader::new(d);
-//! let r = check(&Disk { reader: &disk, scheme: Scheme::Mbr, partitions: vec![] });
+//! let r = check(&Disk { reader: &disk, scheme: Scheme::Mbr, partitions: vec![], filesystems: vec![] });
 //! assert_eq!(r.bios.outcome, Outcome::NotSetUp);
 //! for f in &r.findings {
 //!     println!("{f}");
 //! }
 //! ```
 
+pub mod chain;
+pub mod embed;
 pub mod grub;
+pub mod grubcfg;
 pub mod mbr;
 pub mod pe;
 
+pub use chain::Filesystem;
+use chain::Stage;
 use imgcheck_core::{
     BootFile, Finding, Hint, Layer, Promise, ReadAt, Severity, Space, Target, boot_paths,
 };
 use mbr::{BootCode, Sector0};
 use serde::Serialize;
+
+/// Bytes of an EFI loader read to find GRUB's embedded config (GRUB x64
+/// images are 0.2–3 MiB; a standalone one with a memdisk is larger and
+/// says so in its first module records).
+pub const MAX_EFI_LOADER: u64 = 16 << 20;
 
 /// Bytes at the start of a BIOS boot partition looked at for core.img.
 pub const BIOS_BOOT_PROBE: u64 = 64 << 10;
@@ -82,6 +98,9 @@ pub struct Disk<'a> {
     pub scheme: Scheme,
     /// Its partitions.
     pub partitions: Vec<Partition>,
+    /// Every filesystem the layers read on it (in partitions, in LVs),
+    /// for GRUB's prefix and the kernels grub.cfg names.
+    pub filesystems: Vec<Filesystem>,
 }
 
 /// How far a firmware path gets.
@@ -391,27 +410,133 @@ fn grub_chain(
                     where_
                 }
             };
-            verdict(
-                "BIOS",
-                Outcome::Boots,
-                format!(
-                    "GRUB 2 boot.img → core.img at LBA {ks} in {place} ({} sectors, kernel {} bytes compressed to {}); GRUB's config and /boot/grub not followed",
-                    core.sectors.saturating_add(1),
-                    core.uncompressed,
-                    core.compressed
-                ),
-            )
+            let head = format!(
+                "GRUB 2 boot.img → core.img at LBA {ks} in {place} ({} sectors, kernel {} bytes compressed to {})",
+                core.sectors.saturating_add(1),
+                core.uncompressed,
+                core.compressed
+            );
+            let emb = grub::read_listed(disk.reader, &core)
+                .and_then(|b| embed::from_i386_core(&b, core.compressed, core.uncompressed));
+            let stage = match emb {
+                Err(why) => Stage::Broken {
+                    code: "boot.bios.grub.kernel",
+                    offset: core
+                        .extents
+                        .first()
+                        .map_or(at, |x| x.start.saturating_mul(grub::SECTOR)),
+                    message: format!(
+                        "core.img's compressed kernel does not decompress ({why}): GRUB stops before its menu (lzma_decompress fails or the kernel crashes)"
+                    ),
+                },
+                Ok(e) => {
+                    let mut side = Vec::new();
+                    let st = chain::follow(&e, "i386-pc", None, &disk.filesystems, &mut side);
+                    side_findings(side, out);
+                    st
+                }
+            };
+            stage_verdict("BIOS", head, stage, grub_reinstall_bios(), out)
         }
     }
 }
 
+/// Problems with grub.cfg entries other than the default one.
+fn side_findings(side: chain::Side, out: &mut Vec<Finding>) {
+    for (at, msg) in side {
+        out.push(Finding::warning(
+            "boot.linux.entry_broken",
+            Layer::BOOT,
+            at,
+            Space::Disk,
+            format!("{msg}: that entry fails if chosen (the default one boots)"),
+        ));
+    }
+}
+
+/// A path's verdict from what the chain past the loader showed.
+fn stage_verdict(
+    path: &'static str,
+    head: String,
+    stage: Stage,
+    hint: Hint,
+    out: &mut Vec<Finding>,
+) -> Verdict {
+    match stage {
+        Stage::Holds(s) => verdict(path, Outcome::Boots, format!("{head}; {s}")),
+        Stage::NotFollowed(s) => verdict(
+            path,
+            Outcome::Boots,
+            format!("{head}; not followed further: {s}"),
+        ),
+        Stage::Broken {
+            code,
+            offset,
+            message,
+        } => {
+            let hint = if code.starts_with("boot.linux") {
+                kernel_hint()
+            } else {
+                hint
+            };
+            if !out.iter().any(|f| f.code == code && f.message == message) {
+                out.push(error(code, offset, message.clone(), hint));
+            }
+            verdict(path, Outcome::Fails, format!("{head}; then: {message}"))
+        }
+    }
+}
+
+/// The step for a missing or broken kernel, only ever on a copy.
+fn kernel_hint() -> Hint {
+    Hint::advice(
+        "on a copy of the image only (never on the evidence): from a rescue system with the copy's root and /boot mounted, reinstall the kernel package (which rewrites vmlinuz and the initramfs) or restore /boot from a backup, then update-grub; look first with debugfs -R 'ls -l /boot' {dev} (read-only)",
+    )
+    .on(Target::Disk)
+}
+
 fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
-    let esps: Vec<&Partition> = disk
+    let mut esps: Vec<&Partition> = disk
         .partitions
         .iter()
         .filter(|p| p.promise == Promise::EfiSystem)
         .collect();
     let fail = |why: String| verdict("UEFI", Outcome::Fails, why);
+    if esps.is_empty() {
+        // edk2 (OVMF) expands a disk's boot option to the removable path
+        // on every FAT partition it finds, whatever its type: a FAT with
+        // \EFI\BOOT\BOOTX64.EFI in a basic-data partition boots there
+        // (as OVMF showed it). Firmware that looks only for the ESP type
+        // does not, and grub-install and Windows want the type.
+        esps = disk
+            .partitions
+            .iter()
+            .filter(|p| {
+                p.contents.as_deref() == Some("fat")
+                    && p.boot_files
+                        .iter()
+                        .any(|f| f.path == boot_paths::REMOVABLE_X64 && f.present)
+            })
+            .collect();
+        for p in &esps {
+            out.push(Finding::warning(
+                "boot.uefi.esp_untyped",
+                Layer::BOOT,
+                p.start,
+                Space::Disk,
+                format!(
+                    "partition {} holds a UEFI loader at {} but is not typed as an EFI System Partition: edk2 firmware (OVMF) boots it through the removable path, firmware that looks only for the ESP type does not, and grub-install or Windows setup will not use it",
+                    p.number,
+                    boot_paths::REMOVABLE_X64
+                ),
+            )
+            .with_hint(
+                Hint::read_only("sgdisk --info={n} {disk}".replace("{n}", &p.number.to_string()))
+                    .on(Target::Disk)
+                    .because("shows the partition's type; set it to EF00 on a copy only (sgdisk --typecode on the copy)"),
+            ));
+        }
+    }
     if esps.is_empty() {
         return verdict(
             "UEFI",
@@ -483,11 +608,30 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
     for p in &esps {
         match loader_on(p) {
             Ok(summary) => {
-                return verdict(
-                    "UEFI",
-                    Outcome::Boots,
-                    format!("ESP partition {}: {summary}", p.number),
+                let head = format!("ESP partition {}: {summary}", p.number);
+                let fs = disk
+                    .filesystems
+                    .iter()
+                    .find(|f| f.partition == Some(p.number));
+                let emb = fs
+                    .and_then(|f| f.files.as_ref())
+                    .map(|f| f.0.lookup(boot_paths::REMOVABLE_X64, MAX_EFI_LOADER))
+                    .and_then(|f| embed::from_efi(&f.head));
+                let Some(emb) = emb else {
+                    return verdict("UEFI", Outcome::Boots, head);
+                };
+                let mut side = Vec::new();
+                let st = chain::follow(
+                    &emb,
+                    "x86_64-efi",
+                    Some(grubcfg::Device::Partition(p.number)),
+                    &disk.filesystems,
+                    &mut side,
                 );
+                if !disk.filesystems.is_empty() {
+                    side_findings(side, out);
+                }
+                return stage_verdict("UEFI", head, st, restore_loader(p.number), out);
             }
             Err(why) => reasons.push(format!("ESP partition {}: {why}", p.number)),
         }

@@ -6,6 +6,7 @@
 //! filesystem crate.
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The paths looked up on every filesystem that a firmware or loader may
 /// read them from. Matched case-insensitively, as FAT and UEFI do.
@@ -80,3 +81,47 @@ impl BootFile {
         }
     }
 }
+
+/// Looks files up by path on one filesystem, for the checks that follow
+/// a boot loader's own references (GRUB's prefix and grub.cfg, the
+/// kernels grub.cfg and Boot Loader Specification entries name). A
+/// filesystem adapter implements it over its opened volume; the boot
+/// chain calls it without knowing the filesystem's kind.
+pub trait FileLookup: Send + Sync {
+    /// The filesystem's UUID as GRUB's `search --fs-uuid` and
+    /// `root=UUID=` spell it (ext4/xfs: the hyphenated UUID; FAT: the
+    /// volume id as `XXXX-XXXX`), when it has one.
+    fn uuid(&self) -> Option<String>;
+    /// Its label (`search --label`), when it has one.
+    fn label(&self) -> Option<String>;
+    /// The file or directory at `path` (`/`-separated, absolute from the
+    /// filesystem's root; matched as the filesystem matches names), with
+    /// at most `head` of its first bytes, and whether all its data is
+    /// mapped to readable blocks (`problem`). Bounded by the filesystem's
+    /// own limits; never writes.
+    fn lookup(&self, path: &str, head: u64) -> BootFile;
+    /// The names in the directory at `path` (at most `max`), or `None`
+    /// when it is not a readable directory.
+    fn list(&self, path: &str, max: usize) -> Option<Vec<String>>;
+}
+
+/// A shared [`FileLookup`], as [`crate::Facts::files`] carries it. Two
+/// are equal only when they are the same lookup.
+#[derive(Clone)]
+pub struct Files(pub Arc<dyn FileLookup>);
+
+impl std::fmt::Debug for Files {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Files")
+            .field("uuid", &self.0.uuid())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Files {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Files {}

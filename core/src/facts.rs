@@ -52,6 +52,11 @@ pub struct Facts {
     /// [`crate::boot_paths`]), for the boot chain.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub boot_files: Vec<crate::BootFile>,
+    /// A filesystem's files by path, for checks that follow a loader's
+    /// references (GRUB's prefix, grub.cfg's kernels). Not serialised: a
+    /// live view of the volume, not a fact about it.
+    #[serde(skip)]
+    pub files: Option<crate::Files>,
     /// For a node a parent made for one of its children (a partition):
     /// what the parent promised it holds (its type), so checks that span
     /// layers (the boot chain: which partition is the ESP, which the BIOS

@@ -61,7 +61,7 @@ mod sink;
 mod size;
 pub mod time;
 
-pub use bootfile::{BootFile, boot_paths};
+pub use bootfile::{BootFile, FileLookup, Files, boot_paths};
 pub use budget::{Budget, Exhausted, Metered};
 pub use facts::{
     Attach, Expect, Facts, GuestDisk, Identity, IdentityKind, Promise, Role, SnapshotFact,

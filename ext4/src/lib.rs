@@ -66,6 +66,7 @@ mod gdt;
 mod inode;
 mod journal;
 mod open;
+mod path;
 mod quota;
 mod reads;
 mod superblock;
@@ -77,6 +78,8 @@ pub const E2FSCK_FN: &str = "e2fsck -fn {dev}";
 
 pub use fs::{Ext4, OpenError, SuperblockSource};
 pub use gdt::{GroupDesc, bg_flags};
+pub use inode::Inode;
+pub use path::{Found, Run};
 pub use superblock::{Superblock, compat, feature_names, incompat, ro_compat, uuid_text};
 
 use imgcheck_core::{Depth, Finding, Hint, Layer, ReadAt, Sink, Space};

@@ -28,6 +28,7 @@
 //! any input (EBR chain, entry array and scan are capped by constants).
 
 pub mod check;
+pub mod grubcore;
 pub mod guid;
 pub mod header;
 pub mod label;

@@ -86,6 +86,10 @@ pub struct Tables {
     /// been written over a larger disk, and growing the table would write
     /// over what survives.
     pub data_past_table: Option<u64>,
+    /// GRUB 2's core.img where boot.img in sector 0 points (the MBR gap
+    /// on an MBR disk): in use, never free space.
+    #[serde(skip)]
+    pub grub_core: Option<crate::grubcore::GrubCore>,
 }
 
 /// Blocks sampled past a GPT's end.
@@ -279,6 +283,7 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
         isohybrid,
         label,
         data_past_table,
+        grub_core: crate::grubcore::locate(r),
     }
 }
 
@@ -464,6 +469,13 @@ impl Tables {
                     .filter(|e| e.is_used() && is_extended(e.os_type))
                     .map(|e| (u64::from(e.starting_lba), e.last_lba())),
             );
+        }
+        if let Some(g) = self.grub_core
+            && let Some(first) = g.start.checked_div(ss)
+        {
+            // GRUB's embedded core.img (in the MBR gap): in use.
+            let last = g.start.saturating_add(g.len).div_ceil(ss).saturating_sub(1);
+            used.push((first, last));
         }
         used.sort_unstable();
         let mut out = Vec::new();

@@ -5,8 +5,8 @@
 //! other layer crate.
 
 use crate::report::Node;
-use imgcheck_boot::{Disk, Partition, Report, Scheme};
-use imgcheck_core::{Promise, ReadAt};
+use imgcheck_boot::{Disk, Filesystem, Partition, Report, Scheme};
+use imgcheck_core::{IdentityKind, Promise, ReadAt};
 
 /// Judges the BIOS and UEFI paths of the disk under `root`, or `None`
 /// when no table layer read the disk. A disk with no table is judged too:
@@ -41,9 +41,58 @@ pub fn check(root: &Node, disk: &dyn ReadAt) -> Option<Report> {
             })
         })
         .collect();
+    let mut filesystems = Vec::new();
+    for p in table.partitions() {
+        let Some(span) = p.span else { continue };
+        for c in &p.children {
+            filesystems_in(c, Some(span.index), span.start, &mut filesystems);
+        }
+    }
     Some(imgcheck_boot::check(&Disk {
         reader: disk,
         scheme,
         partitions,
+        filesystems,
     }))
+}
+
+/// Nodes deeper than this are not searched for filesystems (a qcow2 in
+/// an LV in a partition is 4 deep).
+const MAX_FS_DEPTH: usize = 8;
+
+/// The filesystems at and under `n` (a partition's contents, the LVs of a
+/// PV in it), each with its UUID and its file lookup; only a filesystem
+/// directly in a partition is that partition's.
+fn filesystems_in(n: &Node, partition: Option<u32>, start: u64, out: &mut Vec<Filesystem>) {
+    fn walk(n: &Node, partition: Option<u32>, start: u64, depth: usize, out: &mut Vec<Filesystem>) {
+        if depth > MAX_FS_DEPTH {
+            return;
+        }
+        let uuid = n
+            .facts
+            .identities
+            .iter()
+            .find(|i| i.kind == IdentityKind::FilesystemUuid)
+            .map(|i| i.value.clone());
+        if let Some(layer) = n.layer
+            && (n.facts.files.is_some() || (uuid.is_some() && n.facts.superblock.is_some()))
+        {
+            out.push(Filesystem {
+                partition,
+                start,
+                place: match partition {
+                    Some(p) => format!("partition {p}"),
+                    None => n.place.to_string(),
+                },
+                kind: layer.to_string(),
+                uuid,
+                files: n.facts.files.clone(),
+            });
+        }
+        for c in &n.children {
+            // Below a volume manager the partition no longer names it.
+            walk(c, None, start, depth.saturating_add(1), out);
+        }
+    }
+    walk(n, partition, start, 0, out);
 }

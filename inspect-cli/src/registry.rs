@@ -14,6 +14,7 @@ use imgcheck_core::{Budget, Context, Expect, Inspector, Options, Place, Probe, P
 pub mod layers {
     pub mod ext4;
     pub mod fat;
+    pub mod files;
     pub mod gpt;
     pub mod lvm2;
     pub mod qcow2;

@@ -19,7 +19,35 @@ use std::process::Command;
 use std::sync::Arc;
 
 const CLEAN: &str = "boot/gpt-grub.img";
-const ESP_BROKEN: &str = "boot/gpt-grub-esp-broken.img";
+const ESP_BROKEN: &str = "boot/gpt-grub-esp-broken.delta";
+const KERNEL_MISSING: &str = "boot/gpt-grub-kernel-missing.delta";
+const LOADER_DELETED: &str = "boot/gpt-grub-loader-deleted.delta";
+const MBR_KERNEL_MISSING: &str = "boot/mbr-grub-kernel-missing.delta";
+
+/// The sectors a real tool changed on a fixture (rm on the mounted root,
+/// mdel on the ESP: testdata/scripts/boot.sh), as patches.
+fn delta(rel: &str) -> Vec<Patch> {
+    let text = std::fs::read_to_string(imgcheck_testdata::root().join("fixtures").join(rel))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"));
+    text.lines()
+        .map(|l| {
+            let (off, hex) = l.split_once(' ').unwrap();
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            Patch::Bytes {
+                offset: off.parse().unwrap(),
+                bytes,
+            }
+        })
+        .collect()
+}
+
+/// `base` with the delta `rel` written back.
+fn with_delta(base: &str, rel: &str) -> imgcheck_testdata::Damaged {
+    damaged(base, &delta(rel))
+}
 const MBR: &str = "boot/mbr-grub.img";
 
 fn report_of(path: &Path, deep: bool) -> ImageReport {
@@ -125,7 +153,7 @@ fn fat_damage_is_flagged_where_fsck_fat_flags_it() {
     let clean = report_of(&fixture(CLEAN), true);
     let esp = span(&clean, 2);
     let cases: Vec<(&str, imgcheck_testdata::Damaged)> = vec![
-        ("second FAT copy overwritten", damaged(ESP_BROKEN, &[])),
+        ("second FAT copy overwritten", with_delta(CLEAN, ESP_BROKEN)),
         (
             "dirty bit",
             damaged(
@@ -306,7 +334,8 @@ fn core_img_zeroed_breaks_the_grub_chain() {
 
 #[test]
 fn loader_deleted_and_a_fat_damaged_fail_uefi_only() {
-    let r = report_of(&fixture(ESP_BROKEN), true);
+    let d = with_delta(CLEAN, ESP_BROKEN);
+    let r = report_of(d.path(), true);
     assert_eq!(outcomes(&r), (Outcome::Boots, Outcome::Fails));
     let f = r
         .findings()
@@ -472,18 +501,39 @@ fn proof_variant(name: &str) -> imgcheck_testdata::Damaged {
         "gpt-sector0-zeroed" => damaged(CLEAN, &[z(0, 512)]),
         "gpt-code-biosboot-zeroed" => damaged(CLEAN, &[z(0, 440), z(2048 * 512, 2048 * 512)]),
         "gpt-core-zeroed" => damaged(CLEAN, &[z(2048 * 512, 2048 * 512)]),
-        "gpt-esp-broken" => damaged(ESP_BROKEN, &[]),
+        "gpt-code-zeroed" => damaged(CLEAN, &[z(0, 440)]),
+        "gpt-loader-deleted" => with_delta(CLEAN, LOADER_DELETED),
+        "gpt-fat-damaged" => damaged(CLEAN, &[second_fat_damage()]),
+        "gpt-esp-broken" => with_delta(CLEAN, ESP_BROKEN),
+        "gpt-kernel-missing" => with_delta(CLEAN, KERNEL_MISSING),
         "mbr-clean" => damaged(MBR, &[]),
         "mbr-sector0-zeroed" => damaged(MBR, &[z(0, 512)]),
+        "mbr-code-zeroed" => damaged(MBR, &[z(0, 440)]),
         "mbr-gap-zeroed" => damaged(MBR, &[z(512, 2047 * 512)]),
+        "mbr-kernel-missing" => with_delta(MBR, MBR_KERNEL_MISSING),
         other => panic!("firmware-proof.tsv names an unknown variant {other}"),
     }
 }
 
-/// What a firmware column means for imgcheck: it reached GRUB's menu (the
-/// path boots), or it did not (the path fails or was never set up).
+/// boot-proof.sh's FAT damage: 4 KiB of 0xA5 over the ESP's second FAT
+/// copy from its second sector (the ESP at LBA 4096; the offsets from its
+/// boot sector, as the script reads them with od).
+fn second_fat_damage() -> Patch {
+    let data = std::fs::read(fixture(CLEAN)).unwrap();
+    let esp = 4096 * 512;
+    let rsvd = u64::from(u16::from_le_bytes([data[esp + 14], data[esp + 15]]));
+    let fatsz = u64::from(u16::from_le_bytes([data[esp + 22], data[esp + 23]]));
+    Patch::Bytes {
+        offset: esp as u64 + (rsvd + fatsz) * 512 + 512,
+        bytes: vec![0xA5; 4096],
+    }
+}
+
+/// What a firmware column means for imgcheck: GRUB loaded the default
+/// entry's kernel and initramfs (the path boots), or it did not (the path
+/// fails or was never set up).
 fn firmware_booted(seen: &str) -> bool {
-    seen.starts_with("GRUB menu")
+    seen.contains("kernel and initrd loaded")
 }
 
 #[test]
@@ -520,6 +570,220 @@ fn verdicts_match_what_real_firmware_did() {
         );
         rows += 1;
     }
-    assert_eq!(rows, 8);
+    assert_eq!(rows, 14);
     println!("firmware proof: {rows} variants, both paths match");
+}
+
+#[test]
+fn a_kernel_missing_from_boot_fails_both_paths_at_the_kernel() {
+    for (base, rel, uefi) in [
+        (CLEAN, KERNEL_MISSING, Outcome::Fails),
+        (MBR, MBR_KERNEL_MISSING, Outcome::NotSetUp),
+    ] {
+        let clean = report_of(&fixture(base), false);
+        assert!(
+            !codes(&clean).iter().any(|c| c.starts_with("boot.")),
+            "{base}: {:?}",
+            codes(&clean)
+        );
+        let d = with_delta(base, rel);
+        let r = report_of(d.path(), false);
+        assert_eq!(outcomes(&r), (Outcome::Fails, uefi), "{rel}");
+        let f = r
+            .findings()
+            .into_iter()
+            .find(|f| f.code == "boot.linux.kernel_missing")
+            .unwrap_or_else(|| panic!("{rel}: {:?}", codes(&r)));
+        assert_eq!(f.severity, Severity::Error);
+        // At the root filesystem's partition, naming the file.
+        let root = if base == CLEAN { 3 } else { 1 };
+        assert_eq!(f.offset, span(&r, root).start);
+        assert!(
+            f.message.contains("/boot/vmlinuz-imgcheck") && f.message.contains("does not exist"),
+            "{}",
+            f.message
+        );
+        let h = f.hint.as_ref().unwrap();
+        assert!(!h.writes && h.note.as_ref().unwrap().contains("on a copy"));
+    }
+}
+
+#[test]
+fn grub_s_prefix_is_followed_to_grub_cfg_and_its_modules() {
+    // The clean disks: boot.img → core.img → load.cfg's search.fs_uuid →
+    // the root filesystem's /boot/grub (decoded from core.img's LZMA).
+    for base in [CLEAN, MBR] {
+        let r = report_of(&fixture(base), false);
+        let b = r.boot.as_ref().unwrap();
+        assert!(
+            b.bios.summary.contains("/boot/grub/grub.cfg")
+                && b.bios.summary.contains("/boot/vmlinuz-imgcheck"),
+            "{base}: {}",
+            b.bios.summary
+        );
+    }
+    // normal.mod gone (its directory entry's name changed, as a rename
+    // leaves it): GRUB stops at grub rescue>.
+    let path = fixture(CLEAN);
+    let data = std::fs::read(&path).unwrap();
+    let at = data
+        .windows(10)
+        .position(|w| w == b"normal.mod")
+        .expect("normal.mod's directory entry");
+    let d = damaged(
+        CLEAN,
+        &[Patch::Bytes {
+            offset: at as u64,
+            bytes: b"nurmal.mod".to_vec(),
+        }],
+    );
+    let r = report_of(d.path(), false);
+    let (bios, _) = outcomes(&r);
+    assert_eq!(bios, Outcome::Fails);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.grub.modules_missing")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    assert!(
+        f.message.contains("/boot/grub/i386-pc/normal.mod"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn core_img_in_the_mbr_gap_is_in_use_and_named_when_zeroed() {
+    let r = report_of(&fixture(MBR), false);
+    let free = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "mbr.free_space")
+        .expect("the gap past core.img is free");
+    // core.img is LBA 1..=110 (boot.img's kernel_sector and diskboot's
+    // blocklist): the free range starts after it.
+    assert!(free.message.contains("LBA 111..=2047"), "{}", free.message);
+    let d = damaged(
+        MBR,
+        &[Patch::Zero {
+            offset: 512,
+            len: 2047 * 512,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    let z = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.zeroed")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    assert!(z.message.contains("GRUB core.img"), "{}", z.message);
+    // The BIOS boot partition's core.img, on the GPT disk.
+    let d = damaged(
+        CLEAN,
+        &[Patch::Zero {
+            offset: 2048 * 512,
+            len: 2048 * 512,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert!(r.findings().iter().any(|f| f.code == "layout.zeroed"
+        && f.message.contains("GRUB core.img (BIOS boot partition 1)")));
+}
+
+fn crc32(b: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &x in b {
+        c ^= u32::from(x);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+/// `data` with GPT partition `n`'s type GUID set to `guid` (on-disk
+/// byte order) in both copies, their CRCs recomputed (what sgdisk -t does).
+fn retype(data: &mut [u8], n: usize, guid: [u8; 16]) {
+    let le32 = |d: &[u8], o: usize| u32::from_le_bytes(d[o..o + 4].try_into().unwrap()) as usize;
+    let le64 = |d: &[u8], o: usize| u64::from_le_bytes(d[o..o + 8].try_into().unwrap()) as usize;
+    let last = data.len() / 512 - 1;
+    for hdr in [512, last * 512] {
+        let entries = le64(data, hdr + 0x48) * 512;
+        let (count, size) = (le32(data, hdr + 0x50), le32(data, hdr + 0x54));
+        let e = entries + (n - 1) * size;
+        data[e..e + 16].copy_from_slice(&guid);
+        let crc = crc32(&data[entries..entries + count * size]);
+        data[hdr + 0x58..hdr + 0x5C].copy_from_slice(&crc.to_le_bytes());
+        let hsize = le32(data, hdr + 0x0C);
+        data[hdr + 0x10..hdr + 0x14].fill(0);
+        let crc = crc32(&data[hdr..hdr + hsize]);
+        data[hdr + 0x10..hdr + 0x14].copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
+#[test]
+fn a_loader_on_a_fat_partition_not_typed_esp_boots_as_ovmf_boots_it() {
+    // Partition 2 retyped Microsoft basic data (sgdisk -t 2:0700): OVMF
+    // still started its \EFI\BOOT\BOOTX64.EFI and reached GRUB's menu.
+    let mut data = std::fs::read(fixture(CLEAN)).unwrap();
+    let basic_data = [
+        0xA2, 0xA0, 0xD0, 0xEB, 0xE5, 0xB9, 0x33, 0x44, 0x87, 0xC0, 0x68, 0xB6, 0xB7, 0x26, 0x99,
+        0xC7,
+    ];
+    retype(&mut data, 2, basic_data);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("untyped-esp.img");
+    std::fs::write(&path, &data).unwrap();
+    let r = report_of(&path, false);
+    assert_eq!(outcomes(&r).1, Outcome::Boots, "{:?}", codes(&r));
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.uefi.esp_untyped")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    assert_eq!((f.severity, f.offset), (Severity::Warning, 4096 * 512));
+    assert!(!f.hint.as_ref().unwrap().writes);
+}
+
+#[test]
+fn a_kernel_whose_extent_points_off_the_filesystem_fails_at_the_kernel() {
+    // The kernel's inode found with the ext4 crate's path lookup, its first
+    // extent's start moved past the filesystem: the file is listed, but
+    // GRUB cannot read it whole.
+    let clean = report_of(&fixture(CLEAN), false);
+    let root = span(&clean, 3);
+    let data = std::fs::read(fixture(CLEAN)).unwrap();
+    let part = imgcheck_core::BytesReader::new(
+        data[root.start as usize..(root.start + root.size) as usize].to_vec(),
+    );
+    let fs = imgcheck_ext4::Ext4::open(&part).unwrap();
+    let k = fs.lookup("/boot/vmlinuz-imgcheck").unwrap().unwrap();
+    assert!(k.problem.is_none() && k.inode.i_size == 65536);
+    // i_block: the extent header (12 bytes), then ee_block, ee_len,
+    // ee_start_hi, ee_start_lo (at +8 in the entry).
+    let at = root.start + k.inode.offset + 0x28 + 12 + 8;
+    let d = damaged(
+        CLEAN,
+        &[Patch::Bytes {
+            offset: at,
+            bytes: 0x00F0_0000u32.to_le_bytes().to_vec(),
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(
+        outcomes(&r),
+        (Outcome::Fails, Outcome::Fails),
+        "{:?}",
+        codes(&r)
+    );
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.linux.kernel_missing")
+        .unwrap();
+    assert!(f.message.contains("does not read whole"), "{}", f.message);
 }

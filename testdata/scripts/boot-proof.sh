@@ -55,7 +55,7 @@ def cmd(c):
         pass
     return data.decode("latin-1")
 cmd("")
-txt = cmd("xp /2000bx 0xb8000")
+txt = cmd("xp /4000bx 0xb8000")
 vals = [int(x, 16) for x in re.findall(r"0x([0-9a-f]{2})\b", txt.split("\n", 1)[-1])]
 chars = vals[0::2]
 rows = ["".join(chr(c) if 32 <= c < 127 else " " for c in chars[i:i+80]).rstrip() for i in range(0, len(chars), 80)]
@@ -83,7 +83,9 @@ boot() {
   kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
   printf '%s\n' "$scr" > "$out/$name.$fw.screen"
   local all; all="$scr $(tr -d '\r' < "$log" | tr '\n' ' ' | tr -cd '[:print:] ')"
-  if grep -q "imgcheck fixture" <<<"$all"; then echo "GRUB menu (grub.cfg read)"
+  if grep -q "kernel and initrd loaded" <<<"$all"; then echo "GRUB menu, kernel and initrd loaded"
+  elif grep -q "imgcheck fixture: no kernel" <<<"$all"; then echo "GRUB menu, then error: kernel not found"
+  elif grep -q "imgcheck fixture" <<<"$all"; then echo "GRUB menu (grub.cfg read)"
   elif grep -q "GNU GRUB\|grub>" <<<"$all"; then echo "GRUB (no grub.cfg)"
   elif grep -qi "No bootable device" <<<"$all"; then echo "No bootable device"
   elif grep -q "Shell>\|UEFI Interactive Shell\|Boot Manager" <<<"$all"; then echo "UEFI shell / boot manager"
@@ -109,6 +111,18 @@ variant() { # variant NAME FIXTURE [dd-args...]...
     dd if=/dev/zero of="$work/$name.img" bs=512 conv=notrunc status=none $1; shift
   done
 }
+# delta_variant NAME FIXTURE DELTA: the fixture with the sectors a real
+# tool changed (rm, mdel; testdata/scripts/boot.sh) written back.
+delta_variant() {
+  zstd -dqf "$testdata/fixtures/boot/$2.zst" -o "$work/$1.img"
+  python3 - "$work/$1.img" "$testdata/fixtures/boot/$3" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    for line in open(sys.argv[2]):
+        off, hx = line.split()
+        f.seek(int(off)); f.write(bytes.fromhex(hx))
+PY
+}
 
 printf 'variant\tSeaBIOS\timgcheck BIOS\tOVMF\timgcheck UEFI\n' | tee "$out/proof.tsv"
 run() {
@@ -121,13 +135,32 @@ run() {
 }
 variant gpt-clean gpt-grub.img; run gpt-clean
 variant gpt-sector0-zeroed gpt-grub.img "count=1"; run gpt-sector0-zeroed
+# boot code only (bytes 0..439; the disk signature and table kept)
+zstd -dqf "$testdata/fixtures/boot/gpt-grub.img.zst" -o "$work/gpt-code-zeroed.img"
+dd if=/dev/zero of="$work/gpt-code-zeroed.img" bs=440 count=1 conv=notrunc status=none
+run gpt-code-zeroed
 # boot code (bytes 0..439) and the BIOS boot partition (LBA 2048..4095) zeroed
 zstd -dqf "$testdata/fixtures/boot/gpt-grub.img.zst" -o "$work/gpt-code-biosboot-zeroed.img"
 dd if=/dev/zero of="$work/gpt-code-biosboot-zeroed.img" bs=440 count=1 conv=notrunc status=none
 dd if=/dev/zero of="$work/gpt-code-biosboot-zeroed.img" bs=512 seek=2048 count=2048 conv=notrunc status=none
 run gpt-code-biosboot-zeroed
 variant gpt-core-zeroed gpt-grub.img "seek=2048 count=2048"; run gpt-core-zeroed
-variant gpt-esp-broken gpt-grub-esp-broken.img; run gpt-esp-broken
+delta_variant gpt-loader-deleted gpt-grub.img gpt-grub-loader-deleted.delta; run gpt-loader-deleted
+# the ESP's second FAT copy: 4 KiB of 0xA5 from its second sector (the
+# ESP starts at LBA 4096; reserved sectors and FAT size from its BPB)
+zstd -dqf "$testdata/fixtures/boot/gpt-grub.img.zst" -o "$work/gpt-fat-damaged.img"
+esp_off=$((4096 * 512))
+rsvd=$(od -An -tu2 -j $((esp_off + 14)) -N2 "$work/gpt-fat-damaged.img" | tr -d ' ')
+fatsz=$(od -An -tu2 -j $((esp_off + 22)) -N2 "$work/gpt-fat-damaged.img" | tr -d ' ')
+head -c 4096 /dev/zero | tr '\0' '\245' | dd of="$work/gpt-fat-damaged.img" bs=1 \
+  seek=$((esp_off + (rsvd + fatsz) * 512 + 512)) conv=notrunc status=none
+run gpt-fat-damaged
+delta_variant gpt-esp-broken gpt-grub.img gpt-grub-esp-broken.delta; run gpt-esp-broken
+delta_variant gpt-kernel-missing gpt-grub.img gpt-grub-kernel-missing.delta; run gpt-kernel-missing
 variant mbr-clean mbr-grub.img; run mbr-clean
 variant mbr-sector0-zeroed mbr-grub.img "count=1"; run mbr-sector0-zeroed
+zstd -dqf "$testdata/fixtures/boot/mbr-grub.img.zst" -o "$work/mbr-code-zeroed.img"
+dd if=/dev/zero of="$work/mbr-code-zeroed.img" bs=440 count=1 conv=notrunc status=none
+run mbr-code-zeroed
 variant mbr-gap-zeroed mbr-grub.img "seek=1 count=2047"; run mbr-gap-zeroed
+delta_variant mbr-kernel-missing mbr-grub.img mbr-grub-kernel-missing.delta; run mbr-kernel-missing

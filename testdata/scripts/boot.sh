@@ -15,14 +15,29 @@
 #                          onto the ESP with mtools: grub-install itself
 #                          needs the ESP mounted, and this kernel does not
 #                          mount vfat.
-#   boot/gpt-grub-esp-broken.img
-#                          the same disk, then \EFI\BOOT\BOOTX64.EFI
+#   boot/gpt-grub-esp-broken.delta
+#                          the same disk (as a delta, see below), then \EFI\BOOT\BOOTX64.EFI
 #                          deleted with mdel and the ESP's second FAT copy
 #                          overwritten by 4 KiB of 0xA5 (dd).
+#   boot/gpt-grub-kernel-missing.delta
+#                          gpt-grub.img with /boot/vmlinuz-imgcheck
+#                          removed (rm on the mounted root filesystem),
+#                          kept as the sectors rm changed ("OFFSET HEX"
+#                          lines, see delta()): the disk is not stored twice.
+#   boot/gpt-grub-loader-deleted.delta
+#                          gpt-grub.img with only \EFI\BOOT\BOOTX64.EFI
+#                          deleted (mdel), its FATs intact, as a delta.
+#   Both GRUB disks hold /boot/vmlinuz-imgcheck (a 64 KiB stand-in with a
+#   Linux x86 boot-protocol header GRUB's linux command accepts) and
+#   /boot/initrd.img-imgcheck, named by grub.cfg as grub-mkconfig writes
+#   an entry; the entry echoes what it loaded and sleeps, so a firmware
+#   proof reads the screen before GRUB jumps into the stand-in.
 #   boot/mbr-grub.img      32 MiB MBR (DOS) disk: one bootable Linux
 #                          partition at 1 MiB (ext4 "mroot", /boot/grub);
 #                          grub-install --target=i386-pc embeds core.img in
 #                          the gap before it (LBA 1..2047).
+#   boot/mbr-grub-kernel-missing.delta
+#                          mbr-grub.img with /boot/vmlinuz-imgcheck removed.
 #   boot/fat16-empty.img   4 MiB, mkfs.vfat -F 16 -s 1, no label, no files.
 #
 # Needs root (losetup, mount of ext4), grub-pc-bin, grub-efi-amd64-bin,
@@ -64,11 +79,28 @@ part=$(losetup --show -f -o "$root_off" --sizelimit "$root_len" "$img"); loops+=
 mkdir -p "$mnt"
 mount "$part" "$mnt"
 mkdir -p "$mnt/boot/grub"
-mods="part_gpt part_msdos ext2 fat search search_fs_uuid normal linux echo configfile"
+mods="part_gpt part_msdos ext2 fat search search_fs_uuid normal linux echo configfile sleep test"
+# with_deps PLATFORM MODS...: the modules and everything they load
+# (moddep.lst), so GRUB finds each module a command needs.
+with_deps() {
+  python3 - "/usr/lib/grub/$1/moddep.lst" "${@:2}" <<'PY'
+import sys
+deps = {}
+for line in open(sys.argv[1]):
+    m, _, d = line.partition(":")
+    deps[m.strip()] = d.split()
+seen, todo = set(), list(sys.argv[2:])
+while todo:
+    m = todo.pop()
+    if m not in seen:
+        seen.add(m); todo.extend(deps.get(m, []))
+print(" ".join(sorted(seen)))
+PY
+}
 # BIOS: boot.img into sector 0 (the table kept), core.img embedded in the
 # BIOS boot partition, modules in /boot/grub/i386-pc.
 grub-install --target=i386-pc --boot-directory="$mnt/boot" \
-  --install-modules="$mods biosdisk" --modules="part_gpt ext2" \
+  --install-modules="$(with_deps i386-pc $mods biosdisk)" --modules="part_gpt ext2" \
   --locales= --fonts= --themes= --skip-fs-probe "$disk"
 # UEFI: grub-install --target=x86_64-efi needs the ESP mounted (it probes
 # the directory's filesystem), which this kernel cannot do for vfat; so
@@ -76,27 +108,93 @@ grub-install --target=i386-pc --boot-directory="$mnt/boot" \
 # with the load.cfg grub-install wrote (search.fs_uuid of the root
 # filesystem, prefix /boot/grub), the modules copied beside i386-pc's.
 mkdir -p "$mnt/boot/grub/x86_64-efi" "$work/efi/EFI/BOOT"
-for m in $mods; do
+for m in $(with_deps x86_64-efi $mods); do
   cp /usr/lib/grub/x86_64-efi/$m.mod "$mnt/boot/grub/x86_64-efi/"
 done
-cp /usr/lib/grub/x86_64-efi/{fshelp,extcmd,gettext,terminal,crypto,boot,bufio,datetime,net,priority_queue,normal}.mod \
-  "$mnt/boot/grub/x86_64-efi/" 2>/dev/null || true
 cp /usr/lib/grub/x86_64-efi/{moddep.lst,command.lst,fs.lst,partmap.lst} "$mnt/boot/grub/x86_64-efi/"
 grub-mkimage -O x86_64-efi -d /usr/lib/grub/x86_64-efi -p /boot/grub \
   -c "$mnt/boot/grub/i386-pc/load.cfg" -o "$work/efi/EFI/BOOT/BOOTX64.EFI" \
   part_gpt ext2 search_fs_uuid
-cat > "$work/grub.cfg" <<'CFG'
+# delta BASE CHANGED: the 512-byte sectors that differ, runs merged, as
+# "OFFSET HEX" lines (what boot-proof.sh and the tests write back).
+delta() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+assert len(a) == len(b)
+run = None
+for off in range(0, len(a), 512):
+    if a[off:off + 512] != b[off:off + 512]:
+        run = run if run is not None else off
+    elif run is not None:
+        print(run, b[run:off].hex()); run = None
+if run is not None:
+    print(run, b[run:].hex())
+PY
+}
+# grub.cfg for the root filesystem with UUID $1 (grub-mkconfig's form).
+grub_cfg() {
+  cat <<CFG
 set timeout=1
 menuentry 'imgcheck fixture' {
   echo 'imgcheck fixture: GRUB reached grub.cfg'
+  search --no-floppy --fs-uuid --set=root $1
+  if linux /boot/vmlinuz-imgcheck root=UUID=$1 ro ; then
+    initrd /boot/initrd.img-imgcheck
+    echo 'imgcheck fixture: kernel and initrd loaded'
+  else
+    echo 'imgcheck fixture: no kernel'
+  fi
+  sleep 300
 }
 CFG
-cp "$work/grub.cfg" "$mnt/boot/grub/grub.cfg"
+}
+# kernel DIR: a 64 KiB stand-in bzImage (boot protocol 2.15 header:
+# setup_sects 4, 55 AA, HdrS, LOADED_HIGH, relocatable, 64-bit with EFI
+# handover, init_size 4 MiB, every other header field zero) and a 16 KiB initramfs, both of fixed
+# pseudo-random bytes.
+kernel() {
+  python3 - "$1" <<'PY'
+import random, struct, sys
+r = random.Random(16)
+k = bytearray(r.getrandbits(8) for _ in range(65536))
+k[0x1F1:0x290] = bytes(0x290 - 0x1F1)  # the header: no stray field values
+k[0x1F1] = 4
+k[0x1FE:0x200] = b"\x55\xaa"
+k[0x202:0x206] = b"HdrS"
+struct.pack_into("<H", k, 0x206, 0x020F)
+k[0x211] = 0x01
+struct.pack_into("<I", k, 0x230, 0x200000)
+k[0x234] = 1
+struct.pack_into("<H", k, 0x236, 0x0B15)  # min_alignment 21, xloadflags 0x0B
+struct.pack_into("<Q", k, 0x258, 0x1000000)
+struct.pack_into("<I", k, 0x260, 0x400000)
+struct.pack_into("<I", k, 0x264, 0x200)
+struct.pack_into("<I", k, 0x238, 255)  # cmdline_size
+open(sys.argv[1] + "/vmlinuz-imgcheck", "wb").write(k)
+open(sys.argv[1] + "/initrd.img-imgcheck", "wb").write(bytes(r.getrandbits(8) for _ in range(16384)))
+PY
+  touch -d "$T" "$1/vmlinuz-imgcheck" "$1/initrd.img-imgcheck"
+}
+grub_cfg 5a5a5a5a-0000-0000-0000-000000000003 > "$mnt/boot/grub/grub.cfg"
+kernel "$mnt/boot"
 umount "$mnt"
 losetup -d "$part"; losetup -d "$disk"; loops=()
 
 clock mcopy -s -i "$img@@$esp_off" "$work/efi/EFI" ::/
 store boot "$img"
+
+cp "$img" "$work/gpt-grub-kernel-missing.img"
+part=$(losetup --show -f -o "$root_off" --sizelimit "$root_len" "$work/gpt-grub-kernel-missing.img"); loops+=("$part")
+mount "$part" "$mnt"
+rm "$mnt/boot/vmlinuz-imgcheck"
+umount "$mnt"
+losetup -d "$part"; loops=()
+delta "$img" "$work/gpt-grub-kernel-missing.img" > "$testdata/fixtures/boot/gpt-grub-kernel-missing.delta"
+
+cp "$img" "$work/gpt-grub-loader-deleted.img"
+clock mdel -i "$work/gpt-grub-loader-deleted.img@@$esp_off" ::/EFI/BOOT/BOOTX64.EFI
+delta "$img" "$work/gpt-grub-loader-deleted.img" > "$testdata/fixtures/boot/gpt-grub-loader-deleted.delta"
 
 cp "$img" "$work/broken.img"
 clock mdel -i "$work/broken.img@@$esp_off" ::/EFI/BOOT/BOOTX64.EFI
@@ -105,8 +203,7 @@ rsvd=$(od -An -tu2 -j $((esp_off + 14)) -N2 "$work/broken.img" | tr -d ' ')
 fatsz=$(od -An -tu2 -j $((esp_off + 22)) -N2 "$work/broken.img" | tr -d ' ')
 fat2=$((esp_off + (rsvd + fatsz) * 512))
 head -c 4096 /dev/zero | tr '\0' '\245' | dd of="$work/broken.img" bs=1 seek=$((fat2 + 512)) conv=notrunc status=none
-mv "$work/broken.img" "$work/gpt-grub-esp-broken.img"
-store boot "$work/gpt-grub-esp-broken.img"
+delta "$img" "$work/broken.img" > "$testdata/fixtures/boot/gpt-grub-esp-broken.delta"
 
 # An MBR disk with GRUB in the gap: one bootable Linux partition at 1 MiB
 # (ext4 holding /boot/grub), grub-install --target=i386-pc onto the whole
@@ -123,12 +220,20 @@ part=$(losetup --show -f -o "$mroot_off" --sizelimit "$mroot_len" "$mbr"); loops
 mount "$part" "$mnt"
 mkdir -p "$mnt/boot/grub"
 grub-install --target=i386-pc --boot-directory="$mnt/boot" \
-  --install-modules="$mods biosdisk" --modules="part_msdos ext2" \
+  --install-modules="$(with_deps i386-pc $mods biosdisk)" --modules="part_msdos ext2" \
   --locales= --fonts= --themes= --skip-fs-probe "$disk"
-cp "$work/grub.cfg" "$mnt/boot/grub/grub.cfg"
+grub_cfg 5a5a5a5a-0000-0000-0000-000000000018 > "$mnt/boot/grub/grub.cfg"
+kernel "$mnt/boot"
 umount "$mnt"
 losetup -d "$part"; losetup -d "$disk"; loops=()
 store boot "$mbr"
+cp "$mbr" "$work/mbr-grub-kernel-missing.img"
+part=$(losetup --show -f -o "$mroot_off" --sizelimit "$mroot_len" "$work/mbr-grub-kernel-missing.img"); loops+=("$part")
+mount "$part" "$mnt"
+rm "$mnt/boot/vmlinuz-imgcheck"
+umount "$mnt"
+losetup -d "$part"; loops=()
+delta "$mbr" "$work/mbr-grub-kernel-missing.img" > "$testdata/fixtures/boot/mbr-grub-kernel-missing.delta"
 
 # An empty, unlabelled FAT16 (its fixed root directory is zeros by nature:
 # the zero map must not call it destroyed).

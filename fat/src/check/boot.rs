@@ -266,13 +266,32 @@ pub(super) fn bpb_fields(cx: &mut Ctx<'_>) {
             Root::Chain { .. } => {}
         }
         if g.clusters <= FAT16_MAX_CLUSTERS {
+            // mkfs.fat -F 32 makes such volumes on purpose (it warns and
+            // goes on); Linux (fat_fill_super) and
+            // fsck.fat (exit 0, "may lead to problems on some systems")
+            // take the FAT type from the FAT size fields, so a boot
+            // sector that is FAT32 throughout (the FAT32 extended boot
+            // signature with its "FAT32" type) is a portability note, not
+            // damage. Without it, a 16-bit FAT size lost from a FAT12/16
+            // volume would read the same way: then it is worth a warning.
+            let coherent = b.boot_signature == 0x29 && b.fs_type.starts_with(b"FAT32");
             cx.finding(
-                Severity::Warning,
+                if coherent {
+                    Severity::Info
+                } else {
+                    Severity::Warning
+                },
                 "fat.bpb.fat32_few_clusters",
                 at(0x24),
                 format!(
-                    "laid out as FAT32 (16-bit FAT size 0) with only {} clusters: by the specification's count this is {}, which Windows and mtools read it as; Linux and fsck.fat read it as FAT32",
-                    g.clusters, g.kind_by_count
+                    "laid out as FAT32 (16-bit FAT size 0) with only {} clusters: by the specification's count this is {}, which Windows and mtools read it as; Linux and fsck.fat read it as FAT32{}",
+                    g.clusters,
+                    g.kind_by_count,
+                    if coherent {
+                        " (as mkfs.fat -F 32 makes a small volume: a portability note, not damage)"
+                    } else {
+                        "; its boot sector lacks the FAT32 extended signature, so the 16-bit FAT size may have been lost from a FAT12/16 volume"
+                    }
                 ),
                 None,
             );

@@ -148,6 +148,7 @@ impl Inspector for Ext4 {
                 value: s.uuid.clone(),
             });
         }
+        node.facts.files = Some(super::files::ext4(r, &s.uuid, &s.label));
         if s.needs_recovery {
             node.facts
                 .pending

@@ -51,6 +51,11 @@ impl Inspector for Fat {
                 imgcheck_gpt::image_signature(r.as_ref()).map(str::to_string);
         }
         node.facts.boot_files = boot_files(r.as_ref());
+        node.facts.files = Some(super::files::fat(
+            r,
+            s.volume_id_text.clone(),
+            s.label.clone(),
+        ));
         if let Ok(vol) = Volume::open(r.as_ref())
             && !root_may_hold_entries(&vol)
         {

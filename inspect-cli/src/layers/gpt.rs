@@ -299,6 +299,50 @@ fn structures(t: &Tables, disk_len: u64) -> Vec<Structure> {
     if matches!(t.scheme, Scheme::Gpt | Scheme::Mbr) {
         out.push(Structure::new("MBR", 0, 512, Role::Primary));
     }
+    // GRUB's core.img: in each BIOS boot partition (its first sector,
+    // diskboot.img), and where boot.img points when that is elsewhere
+    // (the MBR gap): a zero map that finds it zeroed names it.
+    let bios_boot: Vec<(u32, u64)> = t
+        .partitions()
+        .iter()
+        .filter(|p| {
+            p.type_id
+                .eq_ignore_ascii_case("21686148-6449-6E6F-744E-656564454649")
+        })
+        .map(|p| (p.number, p.start))
+        .collect();
+    for &(n, start) in &bios_boot {
+        out.push(Structure::new(
+            format!("GRUB core.img (BIOS boot partition {n})"),
+            start,
+            512,
+            Role::Primary,
+        ));
+    }
+    if let Some(g) = t.grub_core
+        && !bios_boot.iter().any(|&(_, s)| s == g.start)
+    {
+        // The zero map sees whole 4 KiB blocks, and core.img in the MBR
+        // gap starts at LBA 1, inside sector 0's block: it is named by its
+        // part from the next block on. A zeroed diskboot.img leaves no
+        // blocklist, so its length is then taken as one block (every
+        // core.img is larger: diskboot, lzma_decompress and the kernel).
+        let block = crate::layout::ZERO_BLOCK;
+        let from = g.start.div_ceil(block).saturating_mul(block);
+        let end = if g.len > 512 {
+            g.start.saturating_add(g.len)
+        } else {
+            from.saturating_add(block)
+        };
+        if end > from {
+            out.push(Structure::new(
+                "GRUB core.img (where boot.img points)",
+                from,
+                end.saturating_sub(from),
+                Role::Primary,
+            ));
+        }
+    }
     if t.scheme == Scheme::Gpt {
         out.push(Structure::new("primary GPT header", ss, ss, Role::Primary));
         let at_end = disk_len

@@ -1,0 +1,434 @@
+//! GRUB past its kernel image: the filesystem its prefix names (by UUID,
+//! label, file or partition) exists on the disk, holds the modules GRUB
+//! loads next (`<prefix>/<platform>/normal.mod`) and `<prefix>/grub.cfg`,
+//! and the kernel and initramfs grub.cfg's default entry (or its Boot
+//! Loader Specification entries) names exist there with their data
+//! mapped. What GRUB does at each broken link is GRUB 2.06's own
+//! behaviour (`kern/main.c`, `normal/main.c`, `loader/linux.c`).
+
+use crate::embed::Embedded;
+use crate::grubcfg::{self, Config, Device, Located, Vars};
+use imgcheck_core::{BootFile, Files};
+
+/// A filesystem on the disk, as the layers state it.
+#[derive(Debug, Clone)]
+pub struct Filesystem {
+    /// The partition holding it directly, when one does.
+    pub partition: Option<u32>,
+    /// Its first byte on the disk, when known (a partition's start).
+    pub start: u64,
+    /// Where it is, in words (`partition 3`, `LV vg/root`).
+    pub place: String,
+    /// Its kind (`ext4`, `xfs`, `fat`).
+    pub kind: String,
+    /// Its UUID as its layer states it.
+    pub uuid: Option<String>,
+    /// Its files, when its layer can look them up.
+    pub files: Option<Files>,
+}
+
+/// How far the chain past the kernel image gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// Every link checked holds: in words.
+    Holds(String),
+    /// A link is broken.
+    Broken {
+        /// The finding's code.
+        code: &'static str,
+        /// Where on the disk.
+        offset: u64,
+        /// What is wrong and what the firmware and GRUB will do.
+        message: String,
+    },
+    /// Not followed further (a device or filesystem imgcheck cannot
+    /// read files from): in words. Never a failure.
+    NotFollowed(String),
+}
+
+/// Problems with entries other than the default: warnings, not a verdict.
+pub type Side = Vec<(u64, String)>;
+
+/// Bytes of a file read to see it is there: none (size and map suffice).
+const NO_HEAD: u64 = 0;
+/// `loader/entries/*.conf` files read.
+const MAX_BLS: usize = 64;
+
+/// Follows GRUB from its embedded config on `fss` for `platform`
+/// (`i386-pc`, `x86_64-efi`); `loaded_from` is the device GRUB was loaded
+/// from (the ESP for EFI), used when the prefix names none.
+pub fn follow(
+    emb: &Embedded,
+    platform: &str,
+    loaded_from: Option<Device>,
+    fss: &[Filesystem],
+    side: &mut Side,
+) -> Stage {
+    if emb.memdisk {
+        return Stage::NotFollowed(
+            "its modules and config are in an embedded memdisk (grub-mkstandalone)".into(),
+        );
+    }
+    let mut vars = grubcfg::boot_prefix(emb.config.as_deref(), emb.prefix.as_deref());
+    let Some(mut prefix) = vars.prefix.clone() else {
+        return Stage::NotFollowed("it embeds no prefix".into());
+    };
+    if prefix.device.is_none() {
+        prefix.device = loaded_from;
+    }
+    let Some(dev) = prefix.device.clone() else {
+        return Stage::NotFollowed(format!(
+            "its prefix {} names no device",
+            emb.prefix.as_deref().unwrap_or_default()
+        ));
+    };
+    vars.root.get_or_insert_with(|| dev.clone());
+    let fs = match resolve(&dev, fss) {
+        Ok(fs) => fs,
+        Err(Miss::NotFollowed(w)) => return Stage::NotFollowed(w),
+        Err(Miss::Absent(w)) => {
+            return Stage::Broken {
+                code: "boot.grub.prefix_missing",
+                offset: 0,
+                message: format!(
+                    "GRUB's embedded config looks for {}, but {w}: GRUB prints \"error: no such device\" or \"unknown filesystem\" and stops at the \"grub rescue>\" prompt",
+                    describe(&dev)
+                ),
+            };
+        }
+    };
+    let Some(files) = &fs.files else {
+        return Stage::NotFollowed(format!(
+            "its prefix is on the {} filesystem in {}, whose files imgcheck does not look up",
+            fs.kind, fs.place
+        ));
+    };
+    let dir = prefix.path.trim_end_matches('/');
+    let normal = format!("{dir}/{platform}/normal.mod");
+    if !emb.modules.iter().any(|m| m == "normal") {
+        let f = files.0.lookup(&normal, NO_HEAD);
+        if let Some(why) = unusable(&f) {
+            return Stage::Broken {
+                code: "boot.grub.modules_missing",
+                offset: fs.start,
+                message: format!(
+                    "GRUB loads its modules from {} on {}, but {normal} {why}: GRUB prints \"error: file '{normal}' not found\" and stops at the \"grub rescue>\" prompt",
+                    dir, fs.place
+                ),
+            };
+        }
+    }
+    let cfg_path = format!("{dir}/grub.cfg");
+    let cfg = files.0.lookup(&cfg_path, grubcfg::MAX_CFG);
+    if let Some(why) = unusable(&cfg) {
+        return Stage::Broken {
+            code: "boot.grub.cfg_missing",
+            offset: fs.start,
+            message: format!(
+                "GRUB reads its menu from {cfg_path} on {}, but it {why}: GRUB starts its command line (\"grub>\") with no menu, and nothing boots unattended",
+                fs.place
+            ),
+        };
+    }
+    let text = String::from_utf8_lossy(&cfg.head).into_owned();
+    let mut c = grubcfg::parse(&text, &vars);
+    let mut cfg_where = format!("{cfg_path} on {}", fs.place);
+    // grub.cfg stubs (the ESP's \EFI\debian\grub.cfg) hand over to the
+    // real one with `configfile`: followed once.
+    if c.entries.is_empty()
+        && !c.blscfg
+        && let Some(next) = c.configfile.clone()
+    {
+        match open_located(&next, &vars, fss) {
+            Ok((nfs, f)) => {
+                let t = String::from_utf8_lossy(&f.head).into_owned();
+                let mut v2 = vars.clone();
+                v2.root = next.device.clone().or(v2.root);
+                c = grubcfg::parse(&t, &v2);
+                cfg_where = format!("{} on {}", next.path, nfs.place);
+            }
+            Err(s) => return s,
+        }
+    }
+    linux(&c, &cfg_where, &vars, fs, fss, side)
+}
+
+/// The kernels grub.cfg `c` boots.
+fn linux(
+    c: &Config,
+    cfg_where: &str,
+    vars: &Vars,
+    fs: &Filesystem,
+    fss: &[Filesystem],
+    side: &mut Side,
+) -> Stage {
+    let entries: Vec<(String, Option<Located>, Vec<Located>)> = if c.blscfg {
+        bls_entries(vars, fs, fss)
+    } else {
+        c.entries
+            .iter()
+            .map(|e| (e.title.clone(), e.linux.clone(), e.initrd.clone()))
+            .collect()
+    };
+    if entries.is_empty() {
+        return Stage::Holds(format!("{cfg_where} read; it names no Linux kernel"));
+    }
+    // A default picked by a variable (grubenv's saved_entry) is not
+    // known here: then the chain fails only when no entry can boot.
+    let default = if c.blscfg { Some(0) } else { c.default };
+    let mut unknown_default_ok: Option<String> = None;
+    let mut first_broken: Option<Stage> = None;
+    let mut verdict = None;
+    for (i, (title, kernel, initrds)) in entries.iter().enumerate() {
+        let Some(k) = kernel else { continue };
+        let mut problems = Vec::new();
+        let mut at = fs.start;
+        for (what, l) in
+            std::iter::once(("kernel", k)).chain(initrds.iter().map(|l| ("initramfs", l)))
+        {
+            match open_located(l, vars, fss) {
+                Ok(_) => {}
+                Err(Stage::Broken {
+                    message, offset, ..
+                }) => {
+                    at = offset;
+                    problems.push(format!("its {what} {message}"));
+                }
+                Err(_) => {}
+            }
+        }
+        if default.is_none() {
+            if problems.is_empty() {
+                unknown_default_ok.get_or_insert_with(|| title.clone());
+            } else {
+                first_broken.get_or_insert_with(|| Stage::Broken {
+                    code: "boot.linux.kernel_missing",
+                    offset: at,
+                    message: format!(
+                        "GRUB shows its menu from {cfg_where}, but no entry can boot: '{title}' fails: {}; GRUB prints the error and \"Press any key to continue...\", and Linux never starts",
+                        problems.join("; ")
+                    ),
+                });
+                side.push((
+                    at,
+                    format!("grub.cfg entry '{title}': {}", problems.join("; ")),
+                ));
+            }
+            continue;
+        }
+        if Some(i) == default {
+            verdict = Some(if problems.is_empty() {
+                Stage::Holds(format!(
+                    "{cfg_where} read; its default entry '{title}' loads {}{}",
+                    k.path,
+                    if initrds.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " and {}",
+                            initrds
+                                .iter()
+                                .map(|l| l.path.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                ))
+            } else {
+                Stage::Broken {
+                    code: "boot.linux.kernel_missing",
+                    offset: at,
+                    message: format!(
+                        "GRUB shows its menu from {cfg_where}, but the default entry '{title}' fails: {}; GRUB prints the error and \"Press any key to continue...\", and Linux never starts",
+                        problems.join("; ")
+                    ),
+                }
+            });
+        } else if !problems.is_empty() {
+            side.push((
+                at,
+                format!("grub.cfg entry '{title}': {}", problems.join("; ")),
+            ));
+        }
+    }
+    if default.is_none() {
+        return match (unknown_default_ok, first_broken) {
+            (Some(t), _) => Stage::Holds(format!(
+                "{cfg_where} read; its default entry is chosen at boot (grubenv), and entry '{t}' loads"
+            )),
+            (None, Some(b)) => {
+                // Its warnings would repeat the error.
+                side.clear();
+                b
+            }
+            (None, None) => Stage::Holds(format!(
+                "{cfg_where} read; its entries load no Linux kernel (not followed)"
+            )),
+        };
+    }
+    verdict.unwrap_or_else(|| {
+        Stage::Holds(format!(
+            "{cfg_where} read; its default entry loads no Linux kernel (not followed)"
+        ))
+    })
+}
+
+/// BLS entries on `$root` (`/loader/entries`, and `/boot/loader/entries`
+/// where /boot is a directory of the root filesystem), paths from the
+/// root of that filesystem.
+fn bls_entries(
+    vars: &Vars,
+    fs: &Filesystem,
+    fss: &[Filesystem],
+) -> Vec<(String, Option<Located>, Vec<Located>)> {
+    let root = vars
+        .root
+        .as_ref()
+        .and_then(|d| resolve(d, fss).ok())
+        .unwrap_or(fs);
+    let Some(files) = &root.files else {
+        return Vec::new();
+    };
+    let dev = vars.root.clone();
+    let mut out = Vec::new();
+    for dir in ["/loader/entries", "/boot/loader/entries"] {
+        let Some(mut names) = files.0.list(dir, MAX_BLS) else {
+            continue;
+        };
+        // blscfg sorts by version, newest first; by name, descending, is
+        // the same for the names kernel-install writes.
+        names.sort();
+        names.reverse();
+        for n in names.iter().filter(|n| n.ends_with(".conf")) {
+            let f = files.0.lookup(&format!("{dir}/{n}"), 64 << 10);
+            if f.head.is_empty() {
+                continue;
+            }
+            let e = grubcfg::bls(&String::from_utf8_lossy(&f.head));
+            let loc = |p: &String| Located {
+                device: dev.clone(),
+                path: p.clone(),
+            };
+            out.push((
+                e.title.unwrap_or_else(|| n.clone()),
+                e.linux.as_ref().map(loc),
+                e.initrd.iter().map(loc).collect(),
+            ));
+        }
+    }
+    out
+}
+
+/// The file at `l`, or the stage saying why it is not there.
+fn open_located<'a>(
+    l: &Located,
+    vars: &Vars,
+    fss: &'a [Filesystem],
+) -> Result<(&'a Filesystem, BootFile), Stage> {
+    let dev = l.device.clone().or_else(|| vars.root.clone());
+    let Some(dev) = dev else {
+        return Err(Stage::NotFollowed(format!("{} names no device", l.path)));
+    };
+    let fs = match resolve(&dev, fss) {
+        Ok(fs) => fs,
+        Err(Miss::NotFollowed(w)) => return Err(Stage::NotFollowed(w)),
+        Err(Miss::Absent(w)) => {
+            return Err(Stage::Broken {
+                code: "boot.linux.kernel_missing",
+                offset: 0,
+                message: format!("{} is on {}, but {w}", l.path, describe(&dev)),
+            });
+        }
+    };
+    let Some(files) = &fs.files else {
+        return Err(Stage::NotFollowed(format!("{} is on {}", l.path, fs.kind)));
+    };
+    let f = files.0.lookup(&l.path, grubcfg::MAX_CFG);
+    match unusable(&f) {
+        Some(why) => Err(Stage::Broken {
+            code: "boot.linux.kernel_missing",
+            offset: fs.start,
+            message: format!("{} on {} {why}", l.path, fs.place),
+        }),
+        None => Ok((fs, f)),
+    }
+}
+
+/// Why `f` cannot be loaded, if it cannot.
+fn unusable(f: &BootFile) -> Option<String> {
+    if !f.present {
+        return Some("does not exist".into());
+    }
+    if f.dir {
+        return Some("is a directory".into());
+    }
+    if let Some(p) = &f.problem {
+        return Some(format!("does not read whole ({p})"));
+    }
+    if f.size == Some(0) {
+        return Some("is empty".into());
+    }
+    None
+}
+
+enum Miss {
+    Absent(String),
+    NotFollowed(String),
+}
+
+fn describe(d: &Device) -> String {
+    match d {
+        Device::Uuid(u) => format!("the filesystem with UUID {u}"),
+        Device::Label(l) => format!("the filesystem labelled {l}"),
+        Device::File(f) => format!("the filesystem holding {f}"),
+        Device::Partition(n) => format!("partition {n}"),
+        Device::Disk => "the whole disk".into(),
+        Device::Other(o) => format!("({o})"),
+    }
+}
+
+fn resolve<'a>(d: &Device, fss: &'a [Filesystem]) -> Result<&'a Filesystem, Miss> {
+    let found = match d {
+        Device::Uuid(u) => fss
+            .iter()
+            .find(|f| f.uuid.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(u))),
+        Device::Label(l) => fss.iter().find(|f| {
+            f.files
+                .as_ref()
+                .and_then(|x| x.0.label())
+                .is_some_and(|x| x == *l)
+        }),
+        Device::File(p) => fss.iter().find(|f| {
+            f.files
+                .as_ref()
+                .is_some_and(|x| x.0.lookup(p, NO_HEAD).present)
+        }),
+        Device::Partition(n) => fss.iter().find(|f| f.partition == Some(*n)),
+        Device::Disk => {
+            return Err(Miss::NotFollowed(
+                "it names the whole disk, not a partition".into(),
+            ));
+        }
+        Device::Other(o) => {
+            return Err(Miss::NotFollowed(format!(
+                "it names ({o}), which imgcheck does not follow"
+            )));
+        }
+    };
+    if let Some(f) = found {
+        return Ok(f);
+    }
+    if matches!(d, Device::Label(_) | Device::File(_)) && fss.iter().any(|f| f.files.is_none()) {
+        return Err(Miss::NotFollowed(format!(
+            "{} is not among the filesystems whose files imgcheck reads",
+            describe(d)
+        )));
+    }
+    Err(Miss::Absent(match d {
+        Device::Partition(n) => format!("partition {n} holds no filesystem imgcheck reads"),
+        _ => format!(
+            "no filesystem on this disk is {}",
+            describe(d).trim_start_matches("the ")
+        ),
+    }))
+}
