@@ -470,3 +470,84 @@ pub fn lost_files_text(events: &[LossEvent]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+    use imgcheck_core::{Facts, OwnerMapBuilder, Place};
+    use std::sync::Arc;
+
+    const MIB: u64 = 1 << 20;
+
+    /// A bare filesystem node at disk byte 0 whose map gives file 12
+    /// bytes 0..3 MiB, file 13 3..6 MiB, file 14 6..6.5 MiB and file 15
+    /// 6.5..7 MiB.
+    fn node() -> Node {
+        let mut b = OwnerMapBuilder::new(4096);
+        b.push(OwnerKind::FileData, 12, 0, 3 * MIB, 0);
+        b.push(OwnerKind::FileData, 13, 3 * MIB, 3 * MIB, 0);
+        b.push(OwnerKind::FileData, 14, 6 * MIB, MIB / 2, 0);
+        b.push(OwnerKind::FileData, 15, 6 * MIB + MIB / 2, MIB / 2, 0);
+        b.push(OwnerKind::Unwritten, 16, 8 * MIB, 4 * MIB, 0);
+        b.name(12, 2, b"a");
+        b.name(13, 2, b"b");
+        let facts = Facts {
+            owners: Some(Arc::new(b.finish())),
+            claimed_size: Some(16 * MIB),
+            ..Facts::default()
+        };
+        Node {
+            kind: "ext4".into(),
+            title: String::new(),
+            layer: Some("ext4"),
+            place: Place::root(),
+            base: 0,
+            space: Space::Disk,
+            findings: Vec::new(),
+            facts,
+            details: serde_json::Value::Null,
+            children: Vec::new(),
+            span: None,
+            expect: None,
+        }
+    }
+
+    #[test]
+    fn an_aligned_object_cutting_through_two_files_is_likely() {
+        let ev = events(&node(), &[(4 * MIB, 8 * MIB)]);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].confidence, Confidence::Likely);
+        assert!(
+            ev[0].evidence[0].starts_with("object 4 MiB"),
+            "{:?}",
+            ev[0].evidence
+        );
+        let paths: Vec<_> = ev[0].files.iter().map(|f| f.path.clone()).collect();
+        assert_eq!(paths, [Some("/b".to_string()), None, None]);
+        assert_eq!(ev[0].files[0].ranges, [(4 * MIB, 6 * MIB)]);
+        let f = finding(&ev[0]);
+        assert_eq!(f.severity, imgcheck_core::Severity::Warning);
+        assert!(
+            f.message.contains("3 file(s) lost data, e.g. /b"),
+            "{}",
+            f.message
+        );
+        // 1 MiB objects: 1..5 MiB cuts through a and b at 1 MiB edges.
+        let ev = events(&node(), &[(MIB, 5 * MIB)]);
+        assert_eq!(ev[0].evidence, ["object 1 MiB"]);
+    }
+
+    #[test]
+    fn zeros_that_are_not_evidence_of_loss_are_told_nowhere() {
+        let n = node();
+        // Inside one file: a database's or VM image's own zeros.
+        assert!(events(&n, &[(MIB, 2 * MIB)]).is_empty());
+        // Two whole zero-filled files, nothing cut.
+        assert!(events(&n, &[(6 * MIB, 7 * MIB)]).is_empty());
+        // An unwritten extent reads as zeros by design.
+        assert!(events(&n, &[(8 * MIB, 12 * MIB)]).is_empty());
+        // Unaligned: a run through two files whose edges are no object's.
+        assert!(events(&n, &[(MIB + 4096, 4 * MIB + 8192)]).is_empty());
+    }
+}
