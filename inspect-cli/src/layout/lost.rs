@@ -193,7 +193,7 @@ fn whole_structure(h: &Hit, fss: &[Mapped<'_>]) -> bool {
 /// aligned on the disk and wholly inside `s..e`.
 fn fits(z: u64, s: u64, e: u64, hs: &[Hit]) -> bool {
     let first = s.div_ceil(z).saturating_mul(z);
-    let last = (e / z).saturating_mul(z);
+    let last = e.checked_div(z).unwrap_or(0).saturating_mul(z);
     first < last
         && hs
             .iter()
@@ -221,7 +221,7 @@ pub fn events(root: &Node, runs: &[(u64, u64)]) -> Vec<LossEvent> {
         .filter_map(|&(s, e)| {
             OBJECT_SIZES
                 .into_iter()
-                .find(|&z| s % z == 0 && e.saturating_sub(s) >= z)
+                .find(|&z| s.checked_rem(z) == Some(0) && e.saturating_sub(s) >= z)
         })
         .collect();
     let mut out = Vec::new();
