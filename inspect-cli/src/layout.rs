@@ -69,7 +69,7 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
         runs.extend(lost::zeroed_structure_blocks(root, disk));
         runs = merge(runs);
     }
-    out.lost = lost::events(root, &runs);
+    out.lost = lost::events(root, &runs, Some(disk));
     out.findings.extend(out.lost.iter().map(lost::finding));
     out.boot = crate::boot::check(root, disk);
     out

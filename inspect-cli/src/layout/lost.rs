@@ -12,8 +12,10 @@
 //!   its edge (the zeros stop inside a file, not where the file does), and
 //!   several owners share it — likely;
 //! - `elsewhere`: a run of the same object size and alignment destroyed
-//!   structure elsewhere on the disk, and this one cuts through several
-//!   owners' data — likely.
+//!   structure elsewhere on the disk, and this one cuts through a file's
+//!   data at windows of that size — likely;
+//! - `text`: whole blocks of zeros inside a text file (its first block is
+//!   text), which never holds runs of NUL blocks — likely.
 //!
 //! Anything else (zeros inside one file, whole zero-filled files) is told
 //! nowhere: a false alarm is as bad as a miss.
@@ -31,6 +33,8 @@ const OBJECT_SIZES: [u64; 3] = [8 << 20, 4 << 20, 1 << 20];
 const NAMED_IN_MESSAGE: usize = 3;
 /// Files listed per loss event at most (JSON, `--lost-files`).
 pub const MAX_LOST_FILES: usize = 1 << 16;
+/// Files whose first block is read to tell text from data, per image.
+const MAX_TEXT_CHECKS: usize = 256;
 /// Structure blocks read per filesystem without `--scan`, at most.
 const MAX_STRUCTURE_READS: usize = 1 << 16;
 
@@ -201,9 +205,47 @@ fn fits(z: u64, s: u64, e: u64, hs: &[Hit]) -> bool {
             .all(|h| h.start >= first && h.end <= last)
 }
 
+/// When the hit is whole blocks of zeros past the first block of a file
+/// whose first block is text (no NUL, printable): the file's path (or
+/// inode). Text files hold no runs of NUL blocks; their last block is
+/// text and padding, never all zeros.
+fn text_block_zeroed(h: &Hit, fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Option<String> {
+    let m = fss.get(h.fs)?;
+    let bs = m.map.block_size().max(1);
+    let a = h.start.saturating_sub(m.base);
+    let b = h.end.saturating_sub(m.base);
+    let whole = a.div_ceil(bs).saturating_mul(bs).saturating_add(bs) <= b;
+    let here = m.map.owner_at(a)?;
+    let logical = here.logical.saturating_add(a.saturating_sub(here.start));
+    if !whole || logical < bs {
+        return None;
+    }
+    // The file's first block: its range at logical 0 (a linear search,
+    // bounded by MAX_TEXT_CHECKS per image).
+    let first = m
+        .map
+        .ranges()
+        .iter()
+        .find(|o| o.inode == h.inode && o.kind == OwnerKind::FileData && o.logical == 0)?;
+    let mut buf = [0u8; 512];
+    let n = usize::try_from(first.len.min(512)).ok()?;
+    let sample = buf.get_mut(..n)?;
+    disk.read_exact_at(m.base.saturating_add(first.start), sample)
+        .ok()?;
+    let text = n >= 64
+        && sample
+            .iter()
+            .all(|&c| matches!(c, b'\t' | b'\n' | b'\r' | 0x20..=0x7e | 0x80..=0xff));
+    text.then(|| {
+        m.map
+            .path(h.inode)
+            .unwrap_or_else(|| format!("inode {}", h.inode))
+    })
+}
+
 /// The loss events of the zero runs `runs` (disk space), most severe
 /// first within disk order.
-pub fn events(root: &Node, runs: &[(u64, u64)]) -> Vec<LossEvent> {
+pub fn events(root: &Node, runs: &[(u64, u64)], disk: Option<&dyn ReadAt>) -> Vec<LossEvent> {
     let fss = mapped(root);
     if fss.is_empty() {
         return Vec::new();
@@ -225,6 +267,7 @@ pub fn events(root: &Node, runs: &[(u64, u64)]) -> Vec<LossEvent> {
         })
         .collect();
     let mut out = Vec::new();
+    let mut text_checks = 0usize;
     for &(s, e) in runs {
         let hs = hits(&fss, s, e);
         if hs.is_empty() {
@@ -255,6 +298,21 @@ pub fn events(root: &Node, runs: &[(u64, u64)]) -> Vec<LossEvent> {
                 "elsewhere (a {} run destroyed structure elsewhere on the disk)",
                 human_size(*z)
             ));
+        }
+        if evidence.is_empty()
+            && let Some(d) = disk
+            && let Some(p) = hs
+                .iter()
+                .filter(|h| h.cut && h.kind == OwnerKind::FileData)
+                .find_map(|h| {
+                    if text_checks >= MAX_TEXT_CHECKS {
+                        return None;
+                    }
+                    text_checks = text_checks.saturating_add(1);
+                    text_block_zeroed(h, &fss, d)
+                })
+        {
+            evidence.push(format!("text (whole zero blocks inside {p}, a text file)"));
         }
         if evidence.is_empty() {
             continue;
@@ -515,7 +573,7 @@ mod tests {
 
     #[test]
     fn an_aligned_object_cutting_through_two_files_is_likely() {
-        let ev = events(&node(), &[(4 * MIB, 8 * MIB)]);
+        let ev = events(&node(), &[(4 * MIB, 8 * MIB)], None);
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].confidence, Confidence::Likely);
         assert!(
@@ -534,7 +592,7 @@ mod tests {
             f.message
         );
         // 1 MiB objects: 1..5 MiB cuts through a and b at 1 MiB edges.
-        let ev = events(&node(), &[(MIB, 5 * MIB)]);
+        let ev = events(&node(), &[(MIB, 5 * MIB)], None);
         assert_eq!(ev[0].evidence, ["object 1 MiB"]);
     }
 
@@ -542,12 +600,27 @@ mod tests {
     fn zeros_that_are_not_evidence_of_loss_are_told_nowhere() {
         let n = node();
         // Inside one file: a database's or VM image's own zeros.
-        assert!(events(&n, &[(MIB, 2 * MIB)]).is_empty());
+        assert!(events(&n, &[(MIB, 2 * MIB)], None).is_empty());
+        // Unless the file is text: its first block says so.
+        let mut bytes = vec![0u8; usize::try_from(16 * MIB).unwrap()];
+        let text = b"[Unit]\nDescription=app\nAfter=network.target\n".repeat(12);
+        bytes[..text.len()].copy_from_slice(&text);
+        let disk = imgcheck_core::BytesReader::new(bytes);
+        let ev = events(&n, &[(MIB, 2 * MIB)], Some(&disk));
+        assert_eq!(ev.len(), 1);
+        assert!(
+            ev[0].evidence[0].starts_with("text (whole zero blocks inside /a"),
+            "{:?}",
+            ev[0].evidence
+        );
+        // A binary first block (control bytes) is no such evidence.
+        let binary = imgcheck_core::BytesReader::new(vec![1u8; usize::try_from(16 * MIB).unwrap()]);
+        assert!(events(&n, &[(MIB, 2 * MIB)], Some(&binary)).is_empty());
         // Two whole zero-filled files, nothing cut.
-        assert!(events(&n, &[(6 * MIB, 7 * MIB)]).is_empty());
+        assert!(events(&n, &[(6 * MIB, 7 * MIB)], None).is_empty());
         // An unwritten extent reads as zeros by design.
-        assert!(events(&n, &[(8 * MIB, 12 * MIB)]).is_empty());
+        assert!(events(&n, &[(8 * MIB, 12 * MIB)], None).is_empty());
         // Unaligned: a run through two files whose edges are no object's.
-        assert!(events(&n, &[(MIB + 4096, 4 * MIB + 8192)]).is_empty());
+        assert!(events(&n, &[(MIB + 4096, 4 * MIB + 8192)], None).is_empty());
     }
 }
