@@ -4,7 +4,7 @@
 # generated on demand under bench/work/ (sparse; nothing large is committed).
 #
 #   bench/run.sh            all comparisons
-#   bench/run.sh qcow2      one of: qcow2 ext4 scan sparse jobs xfs
+#   bench/run.sh qcow2      one of: qcow2 ext4 scan lost sparse jobs xfs
 #   IMGCHECK_BIN=/path/to/imgcheck bench/run.sh   measure that binary
 #
 # Prints one line per comparison: wall-time ratio imgcheck/peer and peak RSS
@@ -126,6 +126,25 @@ if [ -z "$only" ] || [ "$only" = scan ]; then
     cat "$raw" > /dev/null
     compare "raw zero+signature scan (--scan, $mib MiB, cached) vs cat" -- "$bin" --scan "$raw" -- cat "$raw"
   done
+fi
+
+# --scan over a full ext4 with a zeroed 4 MiB object: the whole read plus
+# the full check that fills the reverse map and the loss mapping (issue 17).
+if [ -z "$only" ] || [ "$only" = lost ]; then
+  img=$work/lost-512m.img
+  if [ ! -f "$img" ]; then
+    rm -rf "$work/lost-tree" && mkdir -p "$work/lost-tree"
+    for d in $(seq 0 39); do
+      mkdir -p "$work/lost-tree/d$d"
+      for f in $(seq 0 99); do head -c 102400 /dev/urandom > "$work/lost-tree/d$d/f$f"; done
+    done
+    truncate -s 512M "$img"
+    mkfs.ext4 -q -F -d "$work/lost-tree" "$img"
+    rm -rf "$work/lost-tree"
+    dd if=/dev/zero of="$img" bs=4M seek=40 count=1 conv=notrunc status=none
+  fi
+  cat "$img" > /dev/null
+  compare "ext4 --scan with a lost 4 MiB object (512 MiB, 4000 files) vs cat" -- "$bin" --scan "$img" -- cat "$img"
 fi
 
 if [ -z "$only" ] || [ "$only" = sparse ]; then

@@ -63,6 +63,12 @@ pub struct Facts {
     /// boot partition) need not read the table's details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub promised: Option<Expect>,
+    /// A filesystem's reverse map (which structure or file owns each
+    /// range, offsets in the layer's reader), from its full check: the
+    /// zero and overwrite maps name lost files through it. Not in JSON
+    /// (it can be large); the checks that use it report what it names.
+    #[serde(skip)]
+    pub owners: Option<std::sync::Arc<crate::OwnerMap>>,
 }
 
 /// A partition table's own facts.

@@ -55,6 +55,7 @@ mod facts;
 mod findings;
 mod hint;
 mod layer;
+mod owners;
 mod place;
 mod read;
 mod sink;
@@ -71,6 +72,10 @@ pub use findings::{Finding, Layer, Severity, Space, worst_severity};
 pub use hint::{Hint, Target};
 pub use layer::{
     Child, ChildNode, Context, Depth, Event, Extent, Inspected, Inspector, Options, Probe, Strength,
+};
+pub use owners::{
+    MAX_NAME_BYTES, MAX_OWNED_RANGES, MAX_PATH_DEPTH, Name, OwnedRange, OwnerKind, OwnerMap,
+    OwnerMapBuilder,
 };
 pub use place::{Place, Step};
 pub use read::{

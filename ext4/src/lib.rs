@@ -109,6 +109,11 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// The filesystem described, when a usable superblock exists.
     pub summary: Option<Summary>,
+    /// The reverse map the full check's walk filled: which structure or
+    /// file owns each byte range (offsets relative to the reader). `None`
+    /// for the quick check or when the full check was skipped.
+    #[serde(skip)]
+    pub owners: Option<imgcheck_core::OwnerMap>,
 }
 
 /// A filesystem described for the report and the timeline.
@@ -301,8 +306,9 @@ impl Ext4<'_> {
         let mut sink = Sink::new();
         self.start_read_log();
         let (summary, replay) = check::run(self, opts.full(), &mut sink);
+        let mut owners = None;
         if opts.full() && self.geometry_ok && !self.sb.has_incompat(incompat::JOURNAL_DEV) {
-            deep::run(self, &mut sink);
+            owners = deep::run(self, &mut sink);
         }
         let mut findings = sink.finish();
         check::explain_replay(self, &replay, &mut findings);
@@ -310,6 +316,7 @@ impl Ext4<'_> {
         Report {
             findings,
             summary: Some(summary),
+            owners,
         }
     }
 }
@@ -331,6 +338,7 @@ pub fn check(r: &dyn ReadAt, opts: &Options) -> Report {
                 .with_hint(reads::unreadable_hint_any()),
             ],
             summary: None,
+            owners: None,
         },
         Err(e) => Report {
             findings: vec![
@@ -347,6 +355,7 @@ pub fn check(r: &dyn ReadAt, opts: &Options) -> Report {
                 ),
             ],
             summary: None,
+            owners: None,
         },
     }
 }

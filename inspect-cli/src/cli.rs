@@ -88,6 +88,13 @@ struct Args {
     #[arg(long, value_name = "FILE.svg")]
     map: Option<PathBuf>,
 
+    /// Write the files that lost data (zeroed ranges mapped through each
+    /// filesystem's block maps) to FILE: one per line, the path, a tab,
+    /// then its lost disk byte ranges `START-END`. One image only; FILE
+    /// may not be the image.
+    #[arg(long, value_name = "FILE")]
+    lost_files: Option<std::path::PathBuf>,
+
     /// Check this many images at once (default: one per CPU).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
@@ -126,6 +133,24 @@ pub fn run() -> u8 {
             items.len()
         );
         return exit::USAGE;
+    }
+    if let Some(lf) = &args.lost_files {
+        if items.len() != 1 {
+            eprintln!(
+                "imgcheck: --lost-files lists one image's files; {} were given",
+                items.len()
+            );
+            return exit::USAGE;
+        }
+        // Never a write to the image inspected, whatever the spelling.
+        let same = |a: &std::path::Path, b: &std::path::Path| {
+            a == b
+                || matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+        };
+        if items.iter().any(|i| same(&i.path, lf)) {
+            eprintln!("imgcheck: --lost-files names the image itself; refusing to write to it");
+            return exit::USAGE;
+        }
     }
     if args.qemu_compat {
         let mut status = exit::CLEAN;
@@ -194,6 +219,17 @@ pub fn run() -> u8 {
                 {
                     progress.suspend(|| {
                         eprintln!("imgcheck: {}: cannot write map: {e}", map.display())
+                    });
+                    status |= exit::OPERATIONAL;
+                }
+                if let Some(lf) = &args.lost_files
+                    && let Err(e) = std::fs::write(lf, crate::layout::lost_files_text(&report.lost))
+                {
+                    progress.suspend(|| {
+                        eprintln!(
+                            "imgcheck: {}: cannot write the lost files: {e}",
+                            lf.display()
+                        )
                     });
                     status |= exit::OPERATIONAL;
                 }

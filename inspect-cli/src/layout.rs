@@ -3,7 +3,10 @@
 //! and each node's typed [`Facts`](imgcheck_core::Facts), never a layer's
 //! JSON details; the zero map also reads the disk.
 
+mod lost;
 mod promise;
+
+pub use lost::{Confidence, LossEvent, LostFile, LostStructure, lost_files_text};
 
 use crate::report::{Node, SizeLink};
 use imgcheck_core::bytes::is_zero;
@@ -33,6 +36,9 @@ pub struct Layout {
     pub findings: Vec<Finding>,
     /// The boot chain's verdicts and findings, for a partitioned disk.
     pub boot: Option<imgcheck_boot::Report>,
+    /// What was lost, by file: zero runs mapped through the filesystems'
+    /// reverse maps.
+    pub lost: Vec<LossEvent>,
 }
 
 /// Runs every cross-layer check on the tree `root` (the container) and
@@ -55,6 +61,16 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
     let expected = expected_structures(root);
     out.findings
         .extend(zero_damage(&out.zero_ranges, &expected));
+    // Without --scan the zero map reads only where tables live; the
+    // structure blocks of each filesystem (directories, extent trees) are
+    // read too, so a zeroed directory is named by its path.
+    let mut runs = out.zero_ranges.clone();
+    if !scan {
+        runs.extend(lost::zeroed_structure_blocks(root, disk));
+        runs = merge(runs);
+    }
+    out.lost = lost::events(root, &runs, Some(disk));
+    out.findings.extend(out.lost.iter().map(lost::finding));
     out.boot = crate::boot::check(root, disk);
     out
 }
@@ -212,6 +228,19 @@ pub fn zero_ranges(disk: &dyn ReadAt, regions: &[(u64, u64)]) -> Vec<(u64, u64)>
         done_to = done_to.max(e);
     }
     runs
+}
+
+/// Sorted, merged ranges.
+fn merge(mut v: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    v.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(v.len());
+    for (s, e) in v {
+        match out.last_mut() {
+            Some(l) if l.1 >= s => l.1 = l.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
 }
 
 /// A structure some layer expects at a place on the disk, for telling what

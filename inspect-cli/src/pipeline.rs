@@ -186,6 +186,7 @@ pub fn inspect_bounded(
         size_chain: layout.size_chain,
         layout: layout.findings,
         boot: layout.boot,
+        lost: layout.lost,
     };
     if report.path.is_empty() {
         report.path = name.to_string();

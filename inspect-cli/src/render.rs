@@ -221,6 +221,7 @@ fn layers_json(report: &ImageReport) -> Value {
         "layout": {
             "size_chain": report.size_chain,
             "zero_ranges": report.zero_ranges.iter().map(|(s, e)| json!({"start": s, "end": e})).collect::<Vec<_>>(),
+            "lost": report.lost,
         },
     })
 }

@@ -166,6 +166,9 @@ pub struct ImageReport {
     /// Will it boot: one verdict per firmware path and the findings of
     /// layer `boot` (a partitioned disk only).
     pub boot: Option<imgcheck_boot::Report>,
+    /// What was lost, by file: each zeroed range that destroyed data,
+    /// with the files and structures it hit (JSON `layout.lost`).
+    pub lost: Vec<crate::layout::LossEvent>,
 }
 
 impl ImageReport {

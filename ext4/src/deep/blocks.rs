@@ -152,6 +152,7 @@ impl Deep<'_, '_> {
         let mut last_block: Option<u64> = None;
         let mut last_init: Option<u64> = None;
         let mut prev_cluster: Option<u64> = None;
+        self.own_runs(ino, extents, is_dir, runs);
         for &(lblk, pblk, len, uninit, meta) in runs.iter() {
             if meta > 0 {
                 if n == 7 {

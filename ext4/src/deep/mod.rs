@@ -17,6 +17,7 @@ mod blocks;
 mod fields;
 mod htree;
 mod orphans;
+mod owners;
 mod pass1;
 mod pass1b;
 mod pass2;
@@ -149,6 +150,8 @@ struct Deep<'a, 'r> {
     scratch_runs: Vec<Run>,
     /// Reused by `walk`.
     scratch_dir_lblks: Vec<(u64, u64)>,
+    /// The reverse map, filled as the passes walk (see `owners`).
+    owners: imgcheck_core::OwnerMapBuilder,
 }
 
 /// A mapped run: logical block, physical block, length, uninit, and 0 for
@@ -158,8 +161,9 @@ type Run = (u64, u64, u64, bool, u8);
 /// Entries a scratch vector keeps between inodes.
 const SCRATCH_KEEP: usize = 1 << 12;
 
-/// Runs passes 1–5 into `out`.
-pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
+/// Runs passes 1–5 into `out`; returns the reverse map the walk filled
+/// (`None` when the deep check was skipped).
+pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) -> Option<imgcheck_core::OwnerMap> {
     let sb = &fs.sb;
     if sb.s_inodes_count > MAX_DEEP_INODES {
         out.push(Finding::warning(
@@ -172,7 +176,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
                 sb.s_inodes_count
             ),
         ));
-        return;
+        return None;
     }
     if u64_of(fs.gds.len()) != fs.groups {
         out.push(Finding::warning(
@@ -182,7 +186,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
             Space::Disk,
             "deep check skipped: not every group descriptor could be read".to_string(),
         ));
-        return;
+        return None;
     }
     if u64::from(sb.s_inodes_count).saturating_mul(u64::from(sb.inode_size()))
         > fs.r.len().saturating_mul(2)
@@ -199,7 +203,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
                 fs.r.len()
             ),
         ));
-        return;
+        return None;
     }
     let nb = fs.tracked_blocks();
     if nb >= MAX_DEEP_BLOCKS {
@@ -210,7 +214,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
             Space::Disk,
             format!("deep check skipped: {nb} blocks exceed the {MAX_DEEP_BLOCKS}-block bound"),
         ));
-        return;
+        return None;
     }
     let n = usize_of(u64::from(sb.s_inodes_count).saturating_add(1));
     let mut d = Deep {
@@ -260,6 +264,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
         lost_found: None,
         scratch_runs: Vec::new(),
         scratch_dir_lblks: Vec::new(),
+        owners: imgcheck_core::OwnerMapBuilder::new(fs.bs),
         dx_leaf_refs: Vec::new(),
         dx_hash: HashMap::new(),
         dx_ranges: HashMap::new(),
@@ -272,6 +277,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
             .then(|| vec![HashMap::new(), HashMap::new(), HashMap::new()]),
     };
     d.mark_metadata();
+    d.own_metadata();
     d.find_orphans();
     d.pass1();
     d.ea_refcounts();
@@ -298,6 +304,12 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) {
             ),
         ));
     }
+    if d.dir_blocks_dropped {
+        d.owners.partial(
+            "more directory blocks than the full check remembers: later names are missing",
+        );
+    }
+    Some(d.owners.finish())
 }
 
 impl Deep<'_, '_> {

@@ -478,6 +478,7 @@ impl Deep<'_, '_> {
         if let Some(r) = self.refs.get_mut(usize_of(u64::from(ino))) {
             *r = r.saturating_add(1);
         }
+        self.owners.name(ino, dir, name);
         if kind == K_DIR {
             if dir == 2 && name == b"lost+found" {
                 self.lost_found = Some(ino);

@@ -382,6 +382,7 @@ impl Deep<'_, '_> {
             inodes: 0,
         };
         self.claim(n, blk, 1, ino.offset);
+        self.own_xattr(n, blk);
         let boff = fs.block_offset(blk).unwrap_or(0);
         let b = match fs.block(blk) {
             Ok(b) => b,

@@ -61,6 +61,7 @@ impl Inspector for Ext4 {
         };
         let mut node = Inspected::new(s.kind.clone(), title(&s));
         node.findings = report.findings;
+        node.facts.owners = report.owners.map(Arc::new);
         let used_pct = s
             .blocks_count
             .saturating_sub(s.free_blocks)

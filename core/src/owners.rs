@@ -1,0 +1,423 @@
+//! The reverse map: which structure or file owns each byte range of a
+//! filesystem, so a range found zeroed or overwritten on the disk is named
+//! by what it destroyed ("924 files lost data, 3 directory blocks of
+//! /var/lib/app"). A filesystem layer fills it during its full check's
+//! walk of extents and block maps; the checks that span layers move the
+//! ranges into disk space with the node's base and ask who owns `A..B`.
+//!
+//! Compact by construction: one entry per extent (adjacent blocks of one
+//! owner merge), names as (parent, component) pairs rather than whole
+//! paths, and a cap on both. A map that hit a cap says so
+//! ([`OwnerMap::overflow`]): what it does not cover is unknown, not unowned.
+//!
+//! ```
+//! use imgcheck_core::{OwnerKind, OwnerMapBuilder};
+//!
+//! let mut b = OwnerMapBuilder::new(4096);
+//! b.push(OwnerKind::Superblock, 0, 0, 4096, 0);
+//! b.push(OwnerKind::FileData, 12, 8192, 4096, 0);
+//! b.push(OwnerKind::FileData, 12, 12288, 4096, 4096); // merges with the previous
+//! b.name(12, 2, b"notes.txt");
+//! let map = b.finish();
+//! assert_eq!(map.ranges().len(), 2);
+//! let hit = map.owners_in(10_000, 10_001);
+//! assert_eq!(hit[0].inode, 12);
+//! assert_eq!(map.path(12).as_deref(), Some("/notes.txt"));
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Owned ranges a map keeps at most (32 bytes each: 64 MiB). A filesystem
+/// with more extents than this is mapped in part, with
+/// [`OwnerMap::overflow`] set.
+pub const MAX_OWNED_RANGES: usize = 1 << 21;
+/// Bytes of directory-entry names a map keeps at most.
+pub const MAX_NAME_BYTES: usize = 64 << 20;
+/// Path components followed at most when a path is resolved (a loop or a
+/// deeper tree gives `None`… past this the path is cut with `…`).
+pub const MAX_PATH_DEPTH: usize = 256;
+
+/// What a range holds.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerKind {
+    /// The primary superblock.
+    Superblock,
+    /// A backup superblock or a backup descriptor table block.
+    BackupSuperblock,
+    /// The primary group descriptor table (with reserved GDT blocks).
+    GroupDescriptors,
+    /// A block or inode bitmap.
+    Bitmap,
+    /// An inode table.
+    InodeTable,
+    /// The journal's superblock (first block of the journal).
+    JournalSuperblock,
+    /// The rest of the journal.
+    Journal,
+    /// A directory's block.
+    Directory,
+    /// An extent-tree node below the inode.
+    ExtentBlock,
+    /// An indirect block of a block-mapped file.
+    IndirectBlock,
+    /// An extended-attribute block.
+    XattrBlock,
+    /// A file's data.
+    #[default]
+    FileData,
+    /// A preallocated, unwritten extent: reads as zeros by design.
+    Unwritten,
+    /// Other filesystem metadata (reserved GDT blocks, MMP block).
+    OtherMetadata,
+}
+
+impl OwnerKind {
+    /// Whether a block of this kind always holds structure, so reading it
+    /// as all zeros proves it was destroyed (a directory block has at least
+    /// one entry; an extent or attribute block starts with a magic).
+    pub fn must_hold_structure(self) -> bool {
+        matches!(
+            self,
+            OwnerKind::Superblock
+                | OwnerKind::BackupSuperblock
+                | OwnerKind::GroupDescriptors
+                | OwnerKind::JournalSuperblock
+                | OwnerKind::Directory
+                | OwnerKind::ExtentBlock
+                | OwnerKind::XattrBlock
+        )
+    }
+
+    /// Whether it belongs to the filesystem rather than to one file.
+    pub fn is_filesystem_metadata(self) -> bool {
+        matches!(
+            self,
+            OwnerKind::Superblock
+                | OwnerKind::BackupSuperblock
+                | OwnerKind::GroupDescriptors
+                | OwnerKind::Bitmap
+                | OwnerKind::InodeTable
+                | OwnerKind::OtherMetadata
+        )
+    }
+
+    /// In words, as a report names it.
+    pub fn words(self) -> &'static str {
+        match self {
+            OwnerKind::Superblock => "superblock",
+            OwnerKind::BackupSuperblock => "backup superblock or descriptors",
+            OwnerKind::GroupDescriptors => "group descriptor table",
+            OwnerKind::Bitmap => "bitmap",
+            OwnerKind::InodeTable => "inode table",
+            OwnerKind::JournalSuperblock => "journal superblock",
+            OwnerKind::Journal => "journal",
+            OwnerKind::Directory => "directory block",
+            OwnerKind::ExtentBlock => "extent-tree block",
+            OwnerKind::IndirectBlock => "indirect block",
+            OwnerKind::XattrBlock => "extended-attribute block",
+            OwnerKind::FileData => "file data",
+            OwnerKind::Unwritten => "unwritten (preallocated) extent",
+            OwnerKind::OtherMetadata => "filesystem metadata",
+        }
+    }
+}
+
+/// One owned range, in bytes of the filesystem's reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedRange {
+    /// First byte.
+    pub start: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// What it holds.
+    pub kind: OwnerKind,
+    /// The inode it belongs to; 0 for filesystem metadata.
+    pub inode: u32,
+    /// For file data and directory blocks: the byte offset in the file
+    /// where the range starts.
+    pub logical: u64,
+}
+
+impl OwnedRange {
+    /// One past the last byte.
+    pub fn end(&self) -> u64 {
+        self.start.saturating_add(self.len)
+    }
+}
+
+/// An inode's first name and how many entries name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Name {
+    /// The directory whose entry named it first.
+    pub parent: u32,
+    /// That entry's name (lossy UTF-8).
+    pub name: String,
+    /// How many directory entries name it (hard links).
+    pub links: u32,
+}
+
+/// The reverse map of one filesystem; see the module documentation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerMap {
+    block_size: u64,
+    ranges: Vec<OwnedRange>,
+    names: BTreeMap<u32, Name>,
+    root: u32,
+    overflow: Option<String>,
+}
+
+impl OwnerMap {
+    /// The filesystem's block size.
+    pub fn block_size(&self) -> u64 {
+        self.block_size
+    }
+
+    /// Every owned range, sorted and disjoint.
+    pub fn ranges(&self) -> &[OwnedRange] {
+        &self.ranges
+    }
+
+    /// Why the map is partial (a cap was hit), when it is.
+    pub fn overflow(&self) -> Option<&str> {
+        self.overflow.as_deref()
+    }
+
+    /// The owned ranges that meet `start..end` (not clipped).
+    pub fn owners_in(&self, start: u64, end: u64) -> &[OwnedRange] {
+        let first = self.ranges.partition_point(|r| r.end() <= start);
+        let rest = self.ranges.get(first..).unwrap_or(&[]);
+        let n = rest.partition_point(|r| r.start < end);
+        rest.get(..n).unwrap_or(&[])
+    }
+
+    /// The owner of the byte at `at`, if any.
+    pub fn owner_at(&self, at: u64) -> Option<&OwnedRange> {
+        self.owners_in(at, at.saturating_add(1)).first()
+    }
+
+    /// How many directory entries name `inode`, 0 when none was seen.
+    pub fn links(&self, inode: u32) -> u32 {
+        self.names.get(&inode).map_or(0, |n| n.links)
+    }
+
+    /// `inode`'s first path from the root (`/usr/share/doc/x`); `None`
+    /// when no directory entry named it. A chain that loops or runs past
+    /// [`MAX_PATH_DEPTH`] is cut and starts with `…/`.
+    pub fn path(&self, inode: u32) -> Option<String> {
+        if inode == self.root {
+            return Some("/".into());
+        }
+        let mut parts: Vec<&str> = Vec::new();
+        let mut at = inode;
+        let mut cut = true;
+        for _ in 0..MAX_PATH_DEPTH {
+            if at == self.root {
+                cut = false;
+                break;
+            }
+            let Some(n) = self.names.get(&at) else {
+                break;
+            };
+            parts.push(&n.name);
+            at = n.parent;
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        parts.reverse();
+        let body = parts.join("/");
+        Some(if cut {
+            format!("…/{body}")
+        } else {
+            format!("/{body}")
+        })
+    }
+}
+
+/// Builds an [`OwnerMap`] from ranges pushed in any order.
+#[derive(Debug, Default)]
+pub struct OwnerMapBuilder {
+    map: OwnerMap,
+    name_bytes: usize,
+}
+
+impl OwnerMapBuilder {
+    /// A builder for a filesystem of `block_size`-byte blocks whose root
+    /// directory is inode 2 (ext2/3/4; see [`OwnerMapBuilder::root`]).
+    pub fn new(block_size: u64) -> Self {
+        OwnerMapBuilder {
+            map: OwnerMap {
+                block_size,
+                root: 2,
+                ..OwnerMap::default()
+            },
+            name_bytes: 0,
+        }
+    }
+
+    /// Sets the root directory's inode.
+    pub fn root(&mut self, inode: u32) {
+        self.map.root = inode;
+    }
+
+    /// Records that `kind` of `inode` (0: the filesystem) owns
+    /// `start..start+len`, holding file bytes from `logical` on.
+    pub fn push(&mut self, kind: OwnerKind, inode: u32, start: u64, len: u64, logical: u64) {
+        if len == 0 || self.map.overflow.is_some() {
+            return;
+        }
+        if let Some(last) = self.map.ranges.last_mut()
+            && last.kind == kind
+            && last.inode == inode
+            && last.end() == start
+            && last.logical.saturating_add(last.len) == logical
+        {
+            last.len = last.len.saturating_add(len);
+            return;
+        }
+        if self.map.ranges.len() >= MAX_OWNED_RANGES {
+            self.map.overflow = Some(format!(
+                "more than {MAX_OWNED_RANGES} extents: the rest of the filesystem is not mapped"
+            ));
+            return;
+        }
+        self.map.ranges.push(OwnedRange {
+            start,
+            len,
+            kind,
+            inode,
+            logical,
+        });
+    }
+
+    /// Records a directory entry of `parent` naming `inode`.
+    pub fn name(&mut self, inode: u32, parent: u32, name: &[u8]) {
+        if let Some(n) = self.map.names.get_mut(&inode) {
+            n.links = n.links.saturating_add(1);
+            return;
+        }
+        if self.name_bytes.saturating_add(name.len()) > MAX_NAME_BYTES {
+            if self.map.overflow.is_none() {
+                self.map.overflow = Some(format!(
+                    "more than {MAX_NAME_BYTES} bytes of names: later files are not named"
+                ));
+            }
+            return;
+        }
+        self.name_bytes = self.name_bytes.saturating_add(name.len());
+        self.map.names.insert(
+            inode,
+            Name {
+                parent,
+                name: String::from_utf8_lossy(name).into_owned(),
+                links: 1,
+            },
+        );
+    }
+
+    /// Marks the map partial for a reason of the caller's (the walk stopped).
+    pub fn partial(&mut self, why: impl Into<String>) {
+        if self.map.overflow.is_none() {
+            self.map.overflow = Some(why.into());
+        }
+    }
+
+    /// Sorts the ranges and makes them disjoint: where two claim the same
+    /// bytes (a block claimed twice, which the layer reports), the first
+    /// in order of start keeps them.
+    pub fn finish(mut self) -> OwnerMap {
+        let mut v = std::mem::take(&mut self.map.ranges);
+        v.sort_unstable_by_key(|r| (r.start, r.kind, r.inode));
+        let mut out: Vec<OwnedRange> = Vec::with_capacity(v.len());
+        for mut r in v {
+            if let Some(last) = out.last() {
+                let le = last.end();
+                if r.start < le {
+                    let cut = le.saturating_sub(r.start);
+                    if cut >= r.len {
+                        continue;
+                    }
+                    r.start = le;
+                    r.len = r.len.saturating_sub(cut);
+                    r.logical = r.logical.saturating_add(cut);
+                }
+            }
+            if let Some(last) = out.last_mut()
+                && last.kind == r.kind
+                && last.inode == r.inode
+                && last.end() == r.start
+                && last.logical.saturating_add(last.len) == r.logical
+            {
+                last.len = last.len.saturating_add(r.len);
+                continue;
+            }
+            out.push(r);
+        }
+        self.map.ranges = out;
+        self.map
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_sorted_disjoint_and_merged() {
+        let mut b = OwnerMapBuilder::new(1024);
+        b.push(OwnerKind::FileData, 13, 8192, 1024, 1024);
+        b.push(OwnerKind::FileData, 13, 7168, 1024, 0);
+        b.push(OwnerKind::Directory, 2, 8704, 1024, 0); // overlaps: the earlier start keeps it
+        b.push(OwnerKind::Superblock, 0, 1024, 1024, 0);
+        let m = b.finish();
+        let r = m.ranges();
+        assert_eq!(r.len(), 3, "{r:?}");
+        assert_eq!((r[0].start, r[0].kind), (1024, OwnerKind::Superblock));
+        assert!(r.windows(2).all(|w| w[0].end() <= w[1].start));
+        // 13's two blocks merged; 2's range keeps only what 13 did not claim.
+        assert!(r.iter().any(|x| x.inode == 13 && x.len == 2048));
+        assert!(
+            r.iter()
+                .any(|x| x.inode == 2 && x.start == 9216 && x.len == 512)
+        );
+        assert_eq!(m.owners_in(0, 1024).len(), 0);
+        assert_eq!(m.owners_in(0, 1025).len(), 1);
+        assert_eq!(m.owners_in(2048, 7168).len(), 0);
+        assert_eq!(m.owner_at(9215).map(|x| x.inode), Some(13));
+    }
+
+    #[test]
+    fn paths_hard_links_and_loops() {
+        let mut b = OwnerMapBuilder::new(4096);
+        b.name(11, 2, b"lost+found");
+        b.name(12, 2, b"usr");
+        b.name(13, 12, b"bin");
+        b.name(14, 13, b"ls");
+        b.name(14, 2, b"ls-link");
+        b.name(20, 21, b"a");
+        b.name(21, 20, b"b");
+        let m = b.finish();
+        assert_eq!(m.path(14).as_deref(), Some("/usr/bin/ls"));
+        assert_eq!(m.links(14), 2);
+        assert_eq!(m.path(2).as_deref(), Some("/"));
+        assert_eq!(m.path(99), None);
+        assert!(m.path(20).unwrap().starts_with("…/"));
+    }
+
+    #[test]
+    fn cap_is_a_stated_overflow() {
+        let mut b = OwnerMapBuilder::new(4096);
+        for i in 0..u64::try_from(MAX_OWNED_RANGES).unwrap() + 5 {
+            // Gaps between ranges keep them from merging.
+            b.push(OwnerKind::FileData, 12, i * 8192, 4096, i * 4096);
+        }
+        let m = b.finish();
+        assert_eq!(m.ranges().len(), MAX_OWNED_RANGES);
+        assert!(m.overflow().unwrap().contains("not mapped"));
+    }
+}

@@ -1,0 +1,143 @@
+//! The reverse map ([`imgcheck_core::OwnerMap`]) filled as the full check
+//! walks: fixed metadata from the group descriptors, every inode's
+//! mapping blocks and data runs as pass 1 claims them, and every name as
+//! pass 2 reads it. The map is the full check's by-product, not a second
+//! walk; it is what names the files a zeroed range destroyed.
+
+use super::{Deep, Run};
+use crate::inode::Inode;
+use imgcheck_core::OwnerKind;
+
+impl Deep<'_, '_> {
+    /// The superblocks, descriptor tables, bitmaps and inode tables.
+    pub(super) fn own_metadata(&mut self) {
+        let fs = self.fs;
+        let bs = fs.bs;
+        let nb = fs.tracked_blocks();
+        let itb = fs.itable_blocks();
+        let meta_bg = fs.sb.has_incompat(crate::superblock::incompat::META_BG);
+        for g in 0..fs.groups {
+            let (first, n) = fs.group_super_gdt(g);
+            let n = n.min(nb.saturating_sub(first));
+            if n == 0 {
+                continue;
+            }
+            // The superblock block, then descriptor blocks, then the
+            // reserved GDT blocks (zeros until a resize uses them).
+            let sb_blocks = u64::from(fs.sb.group_has_super(g)).min(n);
+            let desc = if meta_bg {
+                n.saturating_sub(sb_blocks)
+            } else {
+                fs.desc_blocks().min(n.saturating_sub(sb_blocks))
+            };
+            let reserved = n.saturating_sub(sb_blocks).saturating_sub(desc);
+            let at = first.saturating_mul(bs);
+            if sb_blocks > 0 {
+                if g == 0 {
+                    // The primary sits at byte 1024 whatever the block size.
+                    let end = at.saturating_add(bs).max(2048);
+                    self.owners
+                        .push(OwnerKind::Superblock, 0, 1024, end.saturating_sub(1024), 0);
+                } else {
+                    self.owners.push(OwnerKind::BackupSuperblock, 0, at, bs, 0);
+                }
+            }
+            let dat = first.saturating_add(sb_blocks).saturating_mul(bs);
+            let kind = if g == 0 {
+                OwnerKind::GroupDescriptors
+            } else {
+                OwnerKind::BackupSuperblock
+            };
+            self.owners.push(kind, 0, dat, desc.saturating_mul(bs), 0);
+            self.owners.push(
+                OwnerKind::OtherMetadata,
+                0,
+                dat.saturating_add(desc.saturating_mul(bs)),
+                reserved.saturating_mul(bs),
+                0,
+            );
+        }
+        for gd in &fs.gds {
+            for (blk, len, kind) in [
+                (gd.bg_block_bitmap, 1u64, OwnerKind::Bitmap),
+                (gd.bg_inode_bitmap, 1, OwnerKind::Bitmap),
+                (gd.bg_inode_table, itb, OwnerKind::InodeTable),
+            ] {
+                if blk == 0 || blk >= nb {
+                    continue;
+                }
+                let len = len.min(nb.saturating_sub(blk));
+                self.owners
+                    .push(kind, 0, blk.saturating_mul(bs), len.saturating_mul(bs), 0);
+            }
+        }
+        if fs.sb.has_incompat(crate::superblock::incompat::MMP) && fs.sb.s_mmp_block < nb {
+            self.owners.push(
+                OwnerKind::OtherMetadata,
+                0,
+                fs.sb.s_mmp_block.saturating_mul(bs),
+                bs,
+                0,
+            );
+        }
+    }
+
+    /// One inode's mapped runs, as its block walk found them.
+    pub(super) fn own_runs(&mut self, ino: &Inode, extents: bool, is_dir: bool, runs: &[Run]) {
+        let fs = self.fs;
+        let bs = fs.bs;
+        let nb = fs.tracked_blocks();
+        let n = ino.ino;
+        let journal = n == fs.sb.s_journal_inum && n != 0;
+        for &(lblk, pblk, len, uninit, meta) in runs {
+            // The resize inode: only its double-indirect block is its own;
+            // the rest are the reserved GDT blocks, mapped as such.
+            if pblk >= nb || (n == 7 && meta != 3) {
+                continue;
+            }
+            let len = len.min(nb.saturating_sub(pblk));
+            let at = pblk.saturating_mul(bs);
+            if meta > 0 {
+                let kind = if extents {
+                    OwnerKind::ExtentBlock
+                } else {
+                    OwnerKind::IndirectBlock
+                };
+                self.owners.push(kind, n, at, bs, 0);
+                continue;
+            }
+            let logical = lblk.saturating_mul(bs);
+            if uninit {
+                self.owners
+                    .push(OwnerKind::Unwritten, n, at, len.saturating_mul(bs), logical);
+            } else if journal {
+                if lblk == 0 {
+                    self.owners.push(OwnerKind::JournalSuperblock, n, at, bs, 0);
+                    self.owners.push(
+                        OwnerKind::Journal,
+                        n,
+                        at.saturating_add(bs),
+                        len.saturating_sub(1).saturating_mul(bs),
+                        bs,
+                    );
+                } else {
+                    self.owners
+                        .push(OwnerKind::Journal, n, at, len.saturating_mul(bs), logical);
+                }
+            } else if is_dir {
+                self.owners
+                    .push(OwnerKind::Directory, n, at, len.saturating_mul(bs), logical);
+            } else {
+                self.owners
+                    .push(OwnerKind::FileData, n, at, len.saturating_mul(bs), logical);
+            }
+        }
+    }
+
+    /// An inode's extended-attribute block.
+    pub(super) fn own_xattr(&mut self, ino: u32, blk: u64) {
+        let bs = self.fs.bs;
+        self.owners
+            .push(OwnerKind::XattrBlock, ino, blk.saturating_mul(bs), bs, 0);
+    }
+}
