@@ -367,6 +367,10 @@ fn run_checks(fs: &mut Fs<'_>, source: SuperblockSource, opts: &Options) -> Summ
         s.inodes_checked = full.inodes;
         s.directories_checked = full.dirs;
         s.times = full.times;
+        // A secondary's sb_frextents is as stale as its other counters.
+        if !matches!(s.superblock, SuperblockSource::Secondary { .. }) && fs.incomplete.is_none() {
+            crate::rt::check(fs, &full.rt);
+        }
     } else {
         s.times = inodes::root_times(fs);
     }
