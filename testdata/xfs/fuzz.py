@@ -76,6 +76,10 @@ def structures(img):
         "inode_sparse": "/sparse",
         "inode_unwritten": "/prealloc",
         # v4 fixtures (prototype-made) hold these instead
+        # populate_more (testdata/xfs/lib.sh) images hold these too
+        "inode_btreedir": "/bt1",
+        "inode_attr_node": "/attrnode",
+        "inode_reflinked": "/frag1.clone",
         "inode_v4dir": "/d",
         "inode_v4file": "/big",
     }
@@ -96,6 +100,10 @@ def structures(img):
         ("attr_leaf", "/sf/f2", ["ablock 0"]),
         ("attr_remote", "/sf/f3", ["ablock 1"]),
         ("symlink_remote", "/longlink", ["dblock 0"]),
+        ("bmbt_dir", "/bt1", ["addr u3.bmbt.ptrs[1]"]),
+        ("dir_btree_data", "/bt1", ["dblock 1"]),
+        ("attr_node", "/attrnode", ["ablock 0"]),
+        ("attr_node_leaf", "/attrnode", ["ablock 1"]),
     ]
     for name, p, sel in blocks:
         cmds = [f"path {p}"] + sel
@@ -210,6 +218,7 @@ def main():
             for f in fields(img, sel):
                 for v in a.verbs.split(","):
                     cases.append((img, sname, sel, f, v))
+    print(f"{len(cases)} cases over every field and verb", file=sys.stderr)
     if a.limit and len(cases) > a.limit:
         random.Random(a.seed).shuffle(cases)
         cases = sorted(cases[: a.limit], key=lambda c: (c[0], c[1], c[3], c[4]))
