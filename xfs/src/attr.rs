@@ -318,7 +318,11 @@ fn attr_leaf(
             remotes.push((vb, vl, boff.saturating_add(Fs::w(nameidx))));
         }
     }
-    if lowest != firstused_eff {
+    // Removing a name that is not the lowest leaves a hole and sets
+    // `holes` (xfs_attr3_leaf_remove); only without holes is the first
+    // used byte the lowest name.
+    let holes = imgcheck_core::bytes::u8_at(blk, cnt_at.saturating_add(6));
+    if holes == 0 && lowest != firstused_eff {
         fs.error("xfs.attr.leaf", boff.saturating_add(Fs::w(cnt_at)).saturating_add(4), format!("inode {ino}: attribute leaf's first used byte is {firstused}, its lowest name starts at {lowest} (xfs_repair would reset it)"));
     }
     if used != usedbytes {

@@ -424,7 +424,22 @@ fn connectivity(
     .filter(|&i| i != 0 && i != NULLFSINO)
     .collect();
     for i in &cx.table {
-        if meta.contains(&i.ino) || orphan.contains(&i.ino) {
+        if meta.contains(&i.ino) {
+            // named by the superblock alone: one link (repair phase 7)
+            if i.nlink != 1 {
+                let off = fs.ino_byte(i.ino).unwrap_or(0);
+                fs.error(
+                    "xfs.link.count",
+                    off.saturating_add(0x10),
+                    format!(
+                        "metadata inode {} (realtime bitmap or summary, or a quota file) has link count {}, must be 1",
+                        i.ino, i.nlink
+                    ),
+                );
+            }
+            continue;
+        }
+        if orphan.contains(&i.ino) {
             continue;
         }
         let off = fs.ino_byte(i.ino).unwrap_or(0);

@@ -250,6 +250,7 @@ mod tests {
         sb.agblocks = 1000;
         sb.agblklog = 10;
         sb.agcount = 1;
+        sb.dblocks = 1000;
         let fs = Fs::new(&r, sb);
         assert_eq!(block_byte(&fs, &map, 1), None);
         assert_eq!(block_byte(&fs, &map, 2), Some(10 * 4096));
