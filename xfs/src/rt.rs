@@ -46,8 +46,13 @@ impl RtTrack {
         let ext = u64::from(fs.sb.rextsize).max(1);
         if let Some(u) = self.used.as_mut() {
             for e in map.iter().filter(|e| e.len > 0) {
-                let first = e.start / ext;
-                let last = e.start.saturating_add(e.len).saturating_sub(1) / ext;
+                let first = e.start.checked_div(ext).unwrap_or(0);
+                let last = e
+                    .start
+                    .saturating_add(e.len)
+                    .saturating_sub(1)
+                    .checked_div(ext)
+                    .unwrap_or(0);
                 u.set_range(first, last.saturating_sub(first).saturating_add(1));
             }
         }
@@ -189,7 +194,7 @@ pub(crate) fn check(fs: &mut Fs<'_>, t: &RtTrack) {
         let log = u64::from(63u32.saturating_sub(len.leading_zeros()));
         let idx = log
             .saturating_mul(rbmblocks)
-            .saturating_add(start / per_block.max(1));
+            .saturating_add(start.checked_div(per_block).unwrap_or(0));
         if let Some(w) = want.get_mut(Fs::u(idx)) {
             *w = w.saturating_add(1);
         }
@@ -220,8 +225,8 @@ pub(crate) fn check(fs: &mut Fs<'_>, t: &RtTrack) {
                 at.saturating_add(k.saturating_mul(4)),
                 format!(
                     "realtime summary block {fb}: the count of free runs of 2^{} extents starting in bitmap block {} is {}, counted {} (xfs_repair: discrepancy in rtsummary)",
-                    idx / rbmblocks.max(1),
-                    idx % rbmblocks.max(1),
+                    idx.checked_div(rbmblocks).unwrap_or(0),
+                    idx.checked_rem(rbmblocks).unwrap_or(0),
                     le32(&b, Fs::u(k).saturating_mul(4)),
                     want.get(Fs::u(idx)).copied().unwrap_or(0)
                 ),
