@@ -562,6 +562,22 @@ fn primary_rules(fs: &mut Fs<'_>) {
             );
         }
     }
+    // repair's parse_sb_version: the quota bit without any quota inode
+    // ("no quota inodes were found. Quotas would be disabled.")
+    let quota_inos = [sb.uquotino, sb.gquotino, sb.pquotino];
+    if sb.versionnum & sb::version::QUOTA != 0
+        && quota_inos.iter().all(|&i| i == 0 || i == sb::NULLFSINO)
+    {
+        fs.note(
+            Severity::Warning,
+            "xfs.sb.quota",
+            0x64,
+            format!(
+                "the quota feature bit is set (quota flags {:#x}) but the superblock names no quota inode: xfs_repair would disable quotas",
+                sb.qflags
+            ),
+        );
+    }
     if sb.icount < sb.ifree || sb.fdblocks > sb.dblocks {
         fs.error(
             "xfs.sb.counters",

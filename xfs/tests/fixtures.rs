@@ -700,3 +700,17 @@ fn realtime_bitmap_summary_and_free_count() {
         "xfs.rt.inode_size",
     );
 }
+
+#[test]
+fn quota_bit_without_quota_inodes() {
+    // This kernel has no CONFIG_XFS_QUOTA and mkfs.xfs 6.1 makes no quota
+    // inodes, so the one quota state testable here is the feature bit
+    // with none: xfs_repair -n 6.1 says "no quota inodes were found.
+    // Quotas would be disabled." and exits 1 (versionnum 0xb4b5 | 0x40).
+    let n = "xfs/v5-4k.img";
+    let v = be32_at(n, 0x64) >> 16;
+    let p = resealed(n, 0, 512, 0xE0, move |b| {
+        b[0x64..0x66].copy_from_slice(&((v as u16) | 0x40).to_be_bytes())
+    });
+    has(n, &[p], Depth::Quick, "xfs.sb.quota");
+}
