@@ -200,6 +200,9 @@ for i in range(20):
 PY
     umount "$m"; rmdir "$m"
   fi
+  # the default: the whole imgcheck process (partition scan, the xfs layer
+  # at full depth, the report), then the layer alone, then its quick depth
+  compare "imgcheck default vs xfs_repair -n, 4 GiB, 204,000 files" -- "$bin" "$img" -- xfs_repair -n "$img"
   compare "xfs full check (xfscheck) vs xfs_repair -n, 4 GiB, 204,000 files" -- "$xbin" "$img" -- xfs_repair -n "$img"
   compare "xfs quick check (xfscheck --quick) vs xfs_repair -n, same image" -- "$xbin" --quick "$img" -- xfs_repair -n "$img"
 fi

@@ -101,3 +101,54 @@ make_proto() {
     echo '$'
   } > "$out"
 }
+
+# populate_more MOUNTPOINT: what populate leaves out, for the clean matrix:
+# btree-format directories (two directories grown in turns, so their
+# blocks interleave and the extent list outgrows the inode), a node-form
+# attribute fork (hundreds of xattrs), remote attribute values, deleted
+# files and directories, reflinked copies overwritten in part, a sparse
+# file with far-apart extents, and a directory of hard links.
+populate_more() {
+  local m=$1
+  python3 - "$m" <<'PY'
+import os, sys
+m = sys.argv[1]
+for d in ("bt1", "bt2"):
+    os.makedirs(os.path.join(m, d), exist_ok=True)
+long = "a_rather_long_name_that_fills_directory_blocks_quickly_"
+for i in range(1500):
+    for d in ("bt1", "bt2"):
+        open(os.path.join(m, d, f"{long}{i}"), "wb").close()
+for i in range(0, 1500, 4):
+    os.unlink(os.path.join(m, "bt2", f"{long}{i}"))
+f = os.path.join(m, "attrnode")
+open(f, "wb").close()
+for i in range(400):
+    os.setxattr(f, f"user.attribute_number_{i}", b"v" * 150)
+os.setxattr(f, "user.remote1", b"r" * 9000)
+os.setxattr(f, "user.remote2", b"s" * 60000)
+os.makedirs(os.path.join(m, "gone/sub"), exist_ok=True)
+for i in range(30):
+    with open(os.path.join(m, "gone", f"g{i}"), "wb") as fh:
+        fh.write(b"g" * (i * 5000))
+for i in range(30):
+    os.unlink(os.path.join(m, "gone", f"g{i}"))
+os.rmdir(os.path.join(m, "gone/sub"))
+with open(os.path.join(m, "farsparse"), "wb") as fh:
+    for off in (0, 1 << 20, 1 << 30, 1 << 36):
+        fh.seek(off)
+        fh.write(b"z" * 8192)
+os.makedirs(os.path.join(m, "links"), exist_ok=True)
+src = os.path.join(m, "links", "target")
+open(src, "wb").close()
+for i in range(40):
+    os.link(src, os.path.join(m, "links", f"l{i}"))
+PY
+  local f
+  for f in frag1 many sparse; do
+    if cp --reflink=always "$m/$f" "$m/$f.clone" 2>/dev/null; then
+      xfs_io -c "pwrite -S 0x67 4k 4k" "$m/$f.clone" >/dev/null
+    fi
+  done
+  sync -f "$m"
+}

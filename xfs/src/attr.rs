@@ -267,6 +267,8 @@ fn attr_leaf(
     }
     let mut prev = 0u32;
     let mut used = 0usize;
+    // repair's firstb: the lowest name offset, the block end without entries
+    let mut lowest = bs;
     for i in 0..count {
         let p = hdr.saturating_add(i.saturating_mul(8));
         let h = be32(blk, p);
@@ -277,6 +279,7 @@ fn attr_leaf(
             return;
         }
         prev = h;
+        lowest = lowest.min(nameidx);
         let local = flags & 1 != 0;
         let (name, size) = if local {
             let vl = usize::from(be16(blk, nameidx));
@@ -314,6 +317,13 @@ fn attr_leaf(
             let vl = u64::from(be32(blk, nameidx.saturating_add(4)));
             remotes.push((vb, vl, boff.saturating_add(Fs::w(nameidx))));
         }
+    }
+    // Removing a name that is not the lowest leaves a hole and sets
+    // `holes` (xfs_attr3_leaf_remove); only without holes is the first
+    // used byte the lowest name.
+    let holes = imgcheck_core::bytes::u8_at(blk, cnt_at.saturating_add(6));
+    if holes == 0 && lowest != firstused_eff {
+        fs.error("xfs.attr.leaf", boff.saturating_add(Fs::w(cnt_at)).saturating_add(4), format!("inode {ino}: attribute leaf's first used byte is {firstused}, its lowest name starts at {lowest} (xfs_repair would reset it)"));
     }
     if used != usedbytes {
         fs.error("xfs.attr.leaf", boff.saturating_add(Fs::w(cnt_at)).saturating_add(2), format!("inode {ino}: attribute leaf says {usedbytes} bytes of names and values, its entries use {used}"));

@@ -367,6 +367,10 @@ fn run_checks(fs: &mut Fs<'_>, source: SuperblockSource, opts: &Options) -> Summ
         s.inodes_checked = full.inodes;
         s.directories_checked = full.dirs;
         s.times = full.times;
+        // A secondary's sb_frextents is as stale as its other counters.
+        if !matches!(s.superblock, SuperblockSource::Secondary { .. }) && fs.incomplete.is_none() {
+            crate::rt::check(fs, &full.rt);
+        }
     } else {
         s.times = inodes::root_times(fs);
     }
@@ -557,6 +561,22 @@ fn primary_rules(fs: &mut Fs<'_>) {
                 format!("the {name} inode number {ino:#x} is not an inode of the filesystem"),
             );
         }
+    }
+    // repair's parse_sb_version: the quota bit without any quota inode
+    // ("no quota inodes were found. Quotas would be disabled.")
+    let quota_inos = [sb.uquotino, sb.gquotino, sb.pquotino];
+    if sb.versionnum & sb::version::QUOTA != 0
+        && quota_inos.iter().all(|&i| i == 0 || i == sb::NULLFSINO)
+    {
+        fs.note(
+            Severity::Warning,
+            "xfs.sb.quota",
+            0x64,
+            format!(
+                "the quota feature bit is set (quota flags {:#x}) but the superblock names no quota inode: xfs_repair would disable quotas",
+                sb.qflags
+            ),
+        );
     }
     if sb.icount < sb.ifree || sb.fdblocks > sb.dblocks {
         fs.error(

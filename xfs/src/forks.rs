@@ -109,8 +109,8 @@ pub(crate) fn fork(
             return None;
         }
         end_prev = e.off.saturating_add(e.len);
-        if e.unwritten && (!data || !d.is_reg()) {
-            fs.error("xfs.bmap.unwritten", ioff, format!("inode {ino}: {which} extent {i} is marked unwritten, which only file data may be"));
+        if e.unwritten && (!data || !d.is_reg() || fs.is_meta_ino(ino)) {
+            fs.error("xfs.bmap.unwritten", ioff, format!("inode {ino}: {which} extent {i} is marked unwritten, which only file data may be (not a realtime or quota metadata file's)"));
         }
         if rt && data {
             if e.start.saturating_add(e.len) > fs.sb.rblocks {

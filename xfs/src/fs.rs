@@ -78,6 +78,27 @@ impl<'a> Fs<'a> {
         }
     }
 
+    /// Whether `ino` is one the superblock names for the realtime
+    /// bitmap or summary or a quota file: repair types these by number,
+    /// not mode (one link each, no unwritten extents).
+    pub fn is_meta_ino(&self, ino: u64) -> bool {
+        let pq = if self.v5 {
+            self.sb.pquotino
+        } else {
+            crate::sb::NULLFSINO
+        };
+        ino != 0
+            && ino != crate::sb::NULLFSINO
+            && [
+                self.sb.rbmino,
+                self.sb.rsumino,
+                self.sb.uquotino,
+                self.sb.gquotino,
+                pq,
+            ]
+            .contains(&ino)
+    }
+
     /// Notes an LSN stamped at `off` in `what` (checked against the log head).
     pub fn saw_lsn(&mut self, lsn: u64, off: u64, what: &'static str) {
         // NULLCOMMITLSN: blocks written outside the log (remote attribute

@@ -55,6 +55,8 @@ pub struct Full {
     pub dirs: u64,
     /// Timeline.
     pub times: Vec<TimeEvent>,
+    /// Realtime extents the files map, and the bitmap and summary inodes.
+    pub(crate) rt: crate::rt::RtTrack,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -86,6 +88,7 @@ pub(crate) struct Cx<'c> {
     recent: Vec<(i64, u64)>,
     next_unlinked: HashMap<u64, u64>,
     inodes: u64,
+    rt: crate::rt::RtTrack,
 }
 
 fn find(table: &[Info], ino: u64) -> Option<usize> {
@@ -133,6 +136,7 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
         recent: Vec::new(),
         next_unlinked: HashMap::new(),
         inodes: 0,
+        rt: crate::rt::RtTrack::new(fs),
     };
     let mut full = Full::default();
     let mut sorted = chunks.to_vec();
@@ -144,6 +148,7 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
         chunk(fs, &mut cx, c);
     }
     full.inodes = cx.inodes;
+    full.rt = std::mem::take(&mut cx.rt);
     cx.table.sort_by_key(|i| i.ino);
     // Phase 6/7 need the directories and the table together.
     let dirs = std::mem::take(&mut cx.dirs);
@@ -419,7 +424,22 @@ fn connectivity(
     .filter(|&i| i != 0 && i != NULLFSINO)
     .collect();
     for i in &cx.table {
-        if meta.contains(&i.ino) || orphan.contains(&i.ino) {
+        if meta.contains(&i.ino) {
+            // named by the superblock alone: one link (repair phase 7)
+            if i.nlink != 1 {
+                let off = fs.ino_byte(i.ino).unwrap_or(0);
+                fs.error(
+                    "xfs.link.count",
+                    off.saturating_add(0x10),
+                    format!(
+                        "metadata inode {} (realtime bitmap or summary, or a quota file) has link count {}, must be 1",
+                        i.ino, i.nlink
+                    ),
+                );
+            }
+            continue;
+        }
+        if orphan.contains(&i.ino) {
             continue;
         }
         let off = fs.ino_byte(i.ino).unwrap_or(0);
@@ -598,6 +618,12 @@ fn one(fs: &mut Fs<'_>, cx: &mut Cx<'_>, ino: u64, off: u64, b: &[u8], free: boo
         rt,
         &mut blocks,
     );
+    if let Some(m) = data.as_deref() {
+        if rt {
+            cx.rt.file(fs, m);
+        }
+        cx.rt.metadata(fs, ino, m, d.size);
+    }
     if d.forkoff != 0 {
         let attr = crate::forks::fork(
             fs,

@@ -56,6 +56,7 @@ pub mod inode;
 pub mod inodes;
 pub mod log;
 pub mod rmap;
+mod rt;
 pub mod sb;
 mod summary;
 

@@ -33,6 +33,8 @@ const CLEAN: &[&str] = &[
     "xfs/v4.img",
     "xfs/v5-extlog.img",
     "xfs/v5-rt.img",
+    // attribute leaves with holes (testdata/scripts/xfs-attrs.sh)
+    "xfs/v5-attr-holes.img",
 ];
 
 #[test]
@@ -647,4 +649,68 @@ fn blkid_corpus_images() {
         n += 1;
     }
     println!("blkid corpus: {n} XFS images read clean");
+}
+
+#[test]
+fn realtime_bitmap_summary_and_free_count() {
+    // v5-rt (testdata/scripts/xfs.sh): 4 KiB blocks, 4096 realtime
+    // extents, all free; the bitmap inode 129 maps block 9, the summary
+    // inode 130 block 10. Each edit below is one xfs_repair -n 6.1 flags
+    // ("sb_frextents 100, counted 4096", "discrepancy in rtbitmap",
+    // "discrepancy in rtsummary", "realtime bitmap inode has bad size").
+    let n = "xfs/v5-rt.img";
+    let sb = |off: u64, v: Vec<u8>| {
+        resealed(n, 0, 512, 0xE0, move |b| {
+            b[off as usize..off as usize + v.len()].copy_from_slice(&v)
+        })
+    };
+    has(
+        n,
+        &[sb(0x98, 100u64.to_be_bytes().to_vec())],
+        Depth::Full,
+        "xfs.sb.frextents",
+    );
+    // one bitmap word cleared: 32 extents marked in use that no file maps
+    has(
+        n,
+        &[Patch::Bytes {
+            offset: 9 * BS + 100,
+            bytes: vec![0; 4],
+        }],
+        Depth::Full,
+        "xfs.rt.bitmap",
+    );
+    // a count of free one-extent runs that do not exist
+    has(
+        n,
+        &[Patch::Bytes {
+            offset: 10 * BS,
+            bytes: vec![7, 0, 0, 0],
+        }],
+        Depth::Full,
+        "xfs.rt.summary",
+    );
+    // the bitmap inode's size (0x38 in the core), CRC resealed
+    has(
+        n,
+        &[resealed(n, 0x10200, 512, 0x64, |b| {
+            b[0x38..0x40].copy_from_slice(&0u64.to_be_bytes())
+        })],
+        Depth::Full,
+        "xfs.rt.inode_size",
+    );
+}
+
+#[test]
+fn quota_bit_without_quota_inodes() {
+    // This kernel has no CONFIG_XFS_QUOTA and mkfs.xfs 6.1 makes no quota
+    // inodes, so the one quota state testable here is the feature bit
+    // with none: xfs_repair -n 6.1 says "no quota inodes were found.
+    // Quotas would be disabled." and exits 1 (versionnum 0xb4b5 | 0x40).
+    let n = "xfs/v5-4k.img";
+    let v = be32_at(n, 0x64) >> 16;
+    let p = resealed(n, 0, 512, 0xE0, move |b| {
+        b[0x64..0x66].copy_from_slice(&((v as u16) | 0x40).to_be_bytes())
+    });
+    has(n, &[p], Depth::Quick, "xfs.sb.quota");
 }
