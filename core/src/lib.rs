@@ -56,6 +56,7 @@ mod findings;
 mod hint;
 mod layer;
 mod place;
+mod progress;
 mod read;
 mod sink;
 mod size;
@@ -73,6 +74,7 @@ pub use layer::{
     Child, ChildNode, Context, Depth, Event, Extent, Inspected, Inspector, Options, Probe, Strength,
 };
 pub use place::{Place, Step};
+pub use progress::Progress;
 pub use read::{
     BytesReader, FileKind, FileReader, OpenError, ReadAt, ReadError, ReadErrorKind, Slice, read_vec,
 };
