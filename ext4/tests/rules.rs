@@ -400,7 +400,8 @@ fn hostile_superblock_fields() {
             "ext4.journal.bad_inode_number",
         ),
     ];
-    for fx in ["ext4-4k", "ext4-1k", "ext3"] {
+    // 4 KiB blocks with metadata_csum, 1 KiB blocks without extents.
+    for fx in ["ext4-4k", "ext3"] {
         let base = load(fx);
         assert!(ours(&base).is_empty(), "{fx}: {:#?}", ours(&base));
         for &(name, off, width, val, code) in cases {
@@ -433,6 +434,14 @@ fn hostile_superblock_fields() {
                         && (f.offset == (SB + off) as u64 || f.offset == SB as u64)),
                     "{name}: e2fsck flags it ({p:?}); expected error {code} at the field, got {got:#?}"
                 );
+                if code == "ext4.journal.bad_inode_number" {
+                    // The journal is still in inode 8: say so before a repair discards it.
+                    assert!(
+                        got.iter()
+                            .any(|f| f.code == code && f.message.contains("most likely 8")),
+                        "{name}: {got:#?}"
+                    );
+                }
             }
         }
     }
