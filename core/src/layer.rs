@@ -38,6 +38,8 @@ pub struct Options {
     /// The file the top reader came from, for resolving a qcow2 backing
     /// file or external data file against its directory.
     pub origin: Option<PathBuf>,
+    /// Where a long check reports how far it has got (off by default).
+    pub progress: crate::Progress,
 }
 
 /// How strong a probe's evidence is. The strongest wins; ties go to the

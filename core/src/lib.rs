@@ -57,6 +57,7 @@ mod hint;
 mod layer;
 mod owners;
 mod place;
+mod progress;
 mod read;
 mod sink;
 mod size;
@@ -78,6 +79,7 @@ pub use owners::{
     OwnerMapBuilder,
 };
 pub use place::{Place, Step};
+pub use progress::Progress;
 pub use read::{
     BytesReader, FileKind, FileReader, OpenError, ReadAt, ReadError, ReadErrorKind, Slice, read_vec,
 };

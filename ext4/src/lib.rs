@@ -82,7 +82,7 @@ pub use inode::Inode;
 pub use path::{Found, Run};
 pub use superblock::{Superblock, compat, feature_names, incompat, ro_compat, uuid_text};
 
-use imgcheck_core::{Depth, Finding, Hint, Layer, ReadAt, Sink, Space};
+use imgcheck_core::{Depth, Finding, Hint, Layer, Progress, ReadAt, Sink, Space};
 use serde::Serialize;
 
 /// What to check.
@@ -303,12 +303,20 @@ impl Ext4<'_> {
     /// absent one. A check logs the reads of one call at a time; run
     /// concurrent checks on separate [`Ext4`] values.
     pub fn check(&self, opts: &Options) -> Report {
+        self.check_with(opts, &Progress::default())
+    }
+
+    /// [`Ext4::check`], reporting how far the full check's two long passes
+    /// have got to `progress`: `"pass 1: inodes"` (inode number reached of
+    /// s_inodes_count) and `"pass 2: directory blocks"` (blocks checked of
+    /// those found).
+    pub fn check_with(&self, opts: &Options, progress: &Progress) -> Report {
         let mut sink = Sink::new();
         self.start_read_log();
         let (summary, replay) = check::run(self, opts.full(), &mut sink);
         let mut owners = None;
         if opts.full() && self.geometry_ok && !self.sb.has_incompat(incompat::JOURNAL_DEV) {
-            owners = deep::run(self, &mut sink);
+            owners = deep::run(self, &mut sink, progress);
         }
         let mut findings = sink.finish();
         check::explain_replay(self, &replay, &mut findings);
@@ -324,8 +332,13 @@ impl Ext4<'_> {
 /// Opens and checks the filesystem in `r`. A reader without any ext2/3/4
 /// superblock yields one error finding and no summary.
 pub fn check(r: &dyn ReadAt, opts: &Options) -> Report {
+    check_with(r, opts, &Progress::default())
+}
+
+/// [`check`], reporting the full check's progress (see [`Ext4::check_with`]).
+pub fn check_with(r: &dyn ReadAt, opts: &Options, progress: &Progress) -> Report {
     match Ext4::open(r) {
-        Ok(fs) => fs.check(opts),
+        Ok(fs) => fs.check_with(opts, progress),
         Err(e @ OpenError::Unreadable { offset, .. }) => Report {
             findings: vec![
                 Finding::error(

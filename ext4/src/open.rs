@@ -58,6 +58,19 @@ pub(crate) fn geometry_problem(sb: &Superblock, raw: &[u8]) -> Option<(&'static 
             ),
         ));
     }
+    // e2fsprogs' ext2fs_open2 refuses the superblock outright past 31
+    // (1 << it sizes flex groups), with or without flex_bg, so e2fsck goes
+    // to a backup; the kernel ignores the field then, but a user cannot
+    // check or repair through this superblock.
+    if sb.s_log_groups_per_flex > 31 {
+        return Some((
+            "ext4.superblock.log_groups_per_flex",
+            format!(
+                "s_log_groups_per_flex is {}, at most 31 is valid (e2fsck refuses this superblock)",
+                sb.s_log_groups_per_flex
+            ),
+        ));
+    }
     let ratio = 1u64 << ratio_log.min(29);
     let cpg = u64::from(sb.s_clusters_per_group);
     if cpg < 8 || cpg > bits {

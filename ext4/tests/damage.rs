@@ -308,6 +308,13 @@ fn run(n: usize) -> (Tally, BTreeMap<&'static str, Tally>) {
     if let Some(k) = &only {
         all.retain(|m| m.kind == k.as_str());
     }
+    // DAMAGE_SECS bounds a long run by time: no new mutant is started
+    // after it, and the report covers those that ran (in seed order, so a
+    // shorter run is a prefix of a longer one).
+    let deadline = std::env::var("DAMAGE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(|s| std::time::Instant::now() + Duration::from_secs(s));
     let next = Mutex::new(0usize);
     let rows: Mutex<Vec<Row>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -315,12 +322,18 @@ fn run(n: usize) -> (Tally, BTreeMap<&'static str, Tally>) {
             let (bases, all, next, rows) = (&bases, &all, &next, &rows);
             s.spawn(move || {
                 loop {
+                    if deadline.is_some_and(|d| std::time::Instant::now() > d) {
+                        break;
+                    }
                     let i = {
                         let mut g = next.lock().unwrap();
                         *g += 1;
                         *g - 1
                     };
                     let Some(m) = all.get(i) else { break };
+                    if i > 0 && i % 1000 == 0 {
+                        println!("  … {i} of {} mutants started", all.len());
+                    }
                     rows.lock().unwrap().push(one(&bases[m.base], m, w));
                 }
             });

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use imgcheck_core::{BytesReader, Severity};
-use imgcheck_ext4::SuperblockSource;
+use imgcheck_ext4::{SuperblockSource, check};
 
 #[test]
 fn clean_fixtures_are_clean_at_both_depths() {
@@ -755,4 +755,34 @@ fn journal_log_is_walked_for_transactions() {
         .find(|f| f.code == "ext4.journal.contents")
         .unwrap();
     assert!(f.message.contains("claims 70000 bytes"), "{}", f.message);
+}
+
+/// An image from another writer (testdata/scripts/ext4-writers.sh:
+/// genext2fs, which writes no UUID and fills its inode table): e2fsck -fn
+/// calls it clean, so the full default check says nothing above info. Its
+/// null UUID and full inode table are said, as info.
+#[test]
+fn genext2fs_image_is_clean() {
+    let img = load("genext2fs");
+    let r = check(&BytesReader::new(img.clone()), &full());
+    let loud: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.severity > Severity::Info)
+        .map(|f| format!("{} {} {}", f.severity, f.code, f.message))
+        .collect();
+    assert!(loud.is_empty(), "{loud:#?}");
+    for code in ["ext4.superblock.null_uuid", "ext4.usage.inodes_full"] {
+        assert!(r.findings.iter().any(|f| f.code == code), "{code} not said");
+    }
+    if imgcheck_testdata::ext4gen::tools::have_e2fsprogs() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("g.img");
+        std::fs::write(&p, &img).unwrap();
+        let v =
+            imgcheck_testdata::ext4gen::tools::e2fsck_fn(&p, std::time::Duration::from_secs(60));
+        assert!(v.clean(), "e2fsck -fn: {:?}", v.problems);
+    } else {
+        println!("SKIPPED the e2fsck -fn half: e2fsprogs is not installed");
+    }
 }

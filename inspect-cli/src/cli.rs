@@ -184,6 +184,13 @@ pub fn run() -> u8 {
     let lvm2 = crate::layers::lvm2::Lvm2::pooled(pool);
     let registry = crate::registry::replacing(&lvm2);
     let progress = progress_bar(items.len());
+    // One image: the full check's own progress on the terminal (several
+    // images have the bar instead).
+    let line = if items.len() == 1 {
+        crate::progress::Line::on_terminal()
+    } else {
+        None
+    };
     let mut status = exit::CLEAN;
     let mut rows: Vec<render::SummaryRow> = Vec::new();
     let mut stdout = anstream::stdout().lock();
@@ -200,7 +207,13 @@ pub fn run() -> u8 {
                 progress.inc(1);
                 return Err(f.clone());
             }
+            if let Some(l) = &line {
+                opts.progress = l.progress();
+            }
             let mut r = pipeline::inspect_image_with(&registry, &item.path, args.format, &opts);
+            if let Some(l) = &line {
+                l.clear();
+            }
             if let (Ok(rep), Some(Some(f))) = (&mut r, siblings.get(i)) {
                 rep.layout.push(f.clone());
                 rep.next_steps = crate::steps::next_steps(rep);
@@ -284,6 +297,7 @@ fn options(args: &Args, path: &std::path::Path) -> Options {
         scan: args.scan,
         snapshot: args.snapshot.clone(),
         image_path: path.to_path_buf(),
+        progress: imgcheck_core::Progress::default(),
     }
 }
 

@@ -30,6 +30,7 @@ pub mod limits;
 pub mod options;
 pub mod pipeline;
 pub mod pool;
+pub mod progress;
 pub mod registry;
 pub mod render;
 pub mod report;

@@ -37,6 +37,9 @@ pub struct Options {
     pub snapshot: Option<String>,
     /// The image path as given, for hints and backing-file resolution.
     pub image_path: PathBuf,
+    /// Where long checks report how far they have got (off by default;
+    /// the CLI shows it on a terminal).
+    pub progress: imgcheck_core::Progress,
 }
 
 /// Why an image could not be checked at all. None of these is the

@@ -121,6 +121,7 @@ pub fn inspect_bounded(
         scan: opts.scan,
         snapshot: opts.snapshot.clone(),
         origin: (!opts.image_path.as_os_str().is_empty()).then(|| opts.image_path.clone()),
+        progress: opts.progress.clone(),
     };
     // One bound on the whole check: every layer reads through the
     // metered file, so their reads together stop at the bound.

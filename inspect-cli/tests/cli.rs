@@ -374,3 +374,39 @@ fn a_header_qemu_refuses_is_damage_with_one_json_answer() {
         }
     }
 }
+
+/// Issue 12: the full check shows its progress on stderr when stderr is a
+/// terminal (`script` gives the child a pseudo-terminal) and writes
+/// nothing to stderr otherwise.
+#[test]
+fn progress_line_only_on_a_terminal() {
+    let img = fixture("ext4/ext4-4k.img");
+    let p = img.to_str().unwrap();
+    let piped = imgcheck(&[p]);
+    assert!(
+        piped.stderr.is_empty(),
+        "stderr not a terminal, yet: {:?}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    if Command::new("script").arg("--version").output().is_err() {
+        println!("SKIPPED the terminal half: util-linux script is not installed");
+        return;
+    }
+    let cmd = format!(
+        "{} --color never {p} </dev/null",
+        env!("CARGO_BIN_EXE_imgcheck")
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        tty.contains("\r\x1b[Kimgcheck: pass 1: inodes "),
+        "no progress line on the terminal: {tty:?}"
+    );
+    // Cleared before the report: the report's first line follows the erase.
+    let report = String::from_utf8_lossy(&piped.stdout);
+    let first = report.lines().next().unwrap();
+    assert!(tty.contains(&format!("\r\x1b[K{first}")), "{tty:?}");
+}

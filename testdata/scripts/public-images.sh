@@ -51,6 +51,13 @@ sources() {
   local NTFSRS=ColinFinck/ntfs@47ae0168f6c607208b27c61ed89b4ffac9a3c99a
   local BTRFS=kdave/btrfs-progs@10717dd7c190ef3b6778d3d45edb62e0d5488f5b
   local BLSF=serpent-os/blsforme@db14701afcc7d99e4cd794fc0be21b0a0b41d097
+  local DISSECT=fox-it/dissect.extfs@24cb5825b139d7734c41a0abc777afe96546d472
+  local VELOCIDEX=Velocidex/go-ext4@7ef59eafd0899bc4348fb5164c809fff905c0820
+  local LDE=sheavner/lde-testdata@6b1000e9149b623a9a5bfb76913b3a550dc3be74
+  local FSERR=danluu/fs-errors@053b591b123cbc79055461a43a7f208561753e27
+  local SEPPLES=tux3/SepplesOS@d5ef2828895695bdbe0ef3e6ac5730d3ce97e6b2
+  local EZFS=LegenQS/EZFS@da11dae387fcd781af92075855ce65ca6923ead1
+  local NONE="none stated"
   local MIT_APACHE="MIT OR Apache-2.0"
   row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "${3%@*}" "${3#*@}" "$4" "$5" "$6"; }
 
@@ -63,6 +70,24 @@ sources() {
   row go-ext4:hierarchy_64 ext4 $GOEXT4 assets/hierarchy_64.ext4 raw MIT
   row go-ext4:tiny ext4 $GOEXT4 assets/tiny.ext4 raw MIT
   row go-ext4:jbd2-tiny ext4 $GOEXT4 jbd2/assets/tiny.ext4 raw MIT
+
+  # ext2/3/4 made elsewhere (issue 12): dissect.extfs's symlink test (its
+  # other two images are Git LFS pointers), Velocidex's fork of go-ext4
+  # (other bytes than dsoprea's), the Linux Disk Editor's test images,
+  # fs-errors' error-injection bases, and two hobby kernels' ext2 disks.
+  row dissect.extfs:ext4_symlink_test ext4 $DISSECT tests/data/ext4_symlink_test.bin.gz gz AGPL-3.0-or-later
+  row velocidex-go-ext4:hierarchy_32 ext4 $VELOCIDEX tests/images/hierarchy_32.ext4 raw Apache-2.0
+  row velocidex-go-ext4:hierarchy_64 ext4 $VELOCIDEX tests/images/hierarchy_64.ext4 raw Apache-2.0
+  row velocidex-go-ext4:tiny ext4 $VELOCIDEX tests/images/tiny.ext4 raw Apache-2.0
+  row lde:test.ext2 ext2 $LDE test.ext2 raw "$NONE"
+  row lde:test.ext3 ext3 $LDE test.ext3 raw "$NONE"
+  row lde:test.ext4 ext4 $LDE test.ext4 raw "$NONE"
+  row fs-errors:ext3 ext3 $FSERR images/ext3.img.gz gz "$NONE"
+  row fs-errors:ext3-largefile ext3 $FSERR images/ext3-largefile.img.gz gz "$NONE"
+  row fs-errors:ext4 ext4 $FSERR images/ext4.img.gz gz "$NONE"
+  row fs-errors:ext4-largefile ext4 $FSERR images/ext4-largefile.img.gz gz "$NONE"
+  row sepplesos:ext2 ext2 $SEPPLES ext2.img raw "$NONE"
+  row ezfs:ext2 ext2 $EZFS ext2.img raw "$NONE"
 
   row dfvfs:ext2.qcow2 qcow2 $DFVFS test_data/ext2.qcow2 raw Apache-2.0
   row dfvfs:windows_volume.qcow2 qcow2 $DFVFS test_data/windows_volume.qcow2 raw Apache-2.0

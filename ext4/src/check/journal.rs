@@ -13,6 +13,8 @@ use imgcheck_core::time::utc;
 
 /// jbd2 superblock magic.
 const JBD2_MAGIC: u32 = 0xC03B_3998;
+/// The reserved inode mke2fs gives the journal.
+const JOURNAL_INO: u32 = 8;
 
 /// An external journal device: its jbd2 superblock follows the ext one.
 pub(super) fn journal_device(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
@@ -102,10 +104,23 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
         c.error("ext4.journal.inode_and_device", SB.saturating_add(0xE4), format!("the superblock names both journal inode {inum} and journal device {:#x}: the kernel refuses to mount such a filesystem", sb.s_journal_dev));
     }
     if inum == 0 {
+        // What a user needs before any repair: e2fsck -fy would clear
+        // has_journal, free inode 8's blocks and make a new journal, so
+        // whatever the old one holds is gone.
+        let usual = match fs.read_inode(JOURNAL_INO) {
+            Some(ji)
+                if ji.i_links_count != 0 && ji.is_reg() && ji.i_block.iter().any(|&b| b != 0) =>
+            {
+                format!(
+                    "; inode {JOURNAL_INO}, the usual journal inode, is in use and maps blocks, so s_journal_inum was most likely {JOURNAL_INO} (e2fsck -fy would discard that journal and make a new one)"
+                )
+            }
+            _ => String::new(),
+        };
         c.error(
             "ext4.journal.bad_inode_number",
             SB.saturating_add(0xE0),
-            "has_journal is set but the superblock names neither a journal inode nor an external journal".to_string(),
+            format!("has_journal is set but the superblock names neither a journal inode nor an external journal{usual}"),
         );
         return None;
     }

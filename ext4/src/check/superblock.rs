@@ -180,11 +180,13 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
             ),
         );
     }
+    // Not damage: genext2fs and other image builders write no UUID, and
+    // e2fsck -fn says nothing (only a read-write run generates one).
     if sb.s_uuid.iter().all(|&b| b == 0) && sb.s_rev_level > 0 {
-        c.warning(
+        c.info(
             "ext4.superblock.null_uuid",
             SB,
-            "s_uuid is all zeros".to_string(),
+            "s_uuid is all zeros: nothing can find this filesystem by UUID (fstab UUID=, blkid); e2fsck -fy would generate one".to_string(),
         );
     }
     for (name, q, reserved) in [
@@ -433,8 +435,10 @@ pub(super) fn usage(c: &mut Ctx<'_, '_>) {
         .saturating_mul(100)
         .checked_div(sb.s_blocks_count)
         .unwrap_or(0);
+    // Fullness is a fact, not damage (image builders such as genext2fs
+    // size a filesystem to its contents): info, e2fsck -fn is silent.
     if pct >= 95 && sb.s_blocks_count >= 1024 {
-        c.warning(
+        c.info(
             "ext4.usage.blocks_full",
             SB.saturating_add(0xC),
             format!(
@@ -450,7 +454,7 @@ pub(super) fn usage(c: &mut Ctx<'_, '_>) {
             .checked_div(u64::from(sb.s_inodes_count))
             .unwrap_or(0);
         if ipct >= 95 && sb.s_inodes_count >= 256 {
-            c.warning(
+            c.info(
                 "ext4.usage.inodes_full",
                 SB.saturating_add(0x10),
                 format!(

@@ -32,7 +32,7 @@ use crate::bits::Bits;
 use crate::fs::Ext4;
 use crate::superblock::{incompat, ro_compat};
 use imgcheck_core::bytes::{u64_of, usize_of};
-use imgcheck_core::{Finding, Hint, Layer, Sink, Space};
+use imgcheck_core::{Finding, Hint, Layer, Progress, Sink, Space};
 use std::collections::HashMap;
 
 /// Deep checks are refused above this many inodes (3 bytes each).
@@ -85,6 +85,8 @@ struct Deep<'a, 'r> {
     fs: &'a Ext4<'r>,
     /// The report's findings, capped per code by the sink.
     out: &'a mut Sink,
+    /// Where passes 1 and 2 say how far they have got.
+    progress: &'a Progress,
     /// Blocks in use as computed (metadata and every file's blocks).
     used: Bits,
     /// Fixed metadata (superblocks, GDT, bitmaps, inode tables).
@@ -163,7 +165,11 @@ const SCRATCH_KEEP: usize = 1 << 12;
 
 /// Runs passes 1–5 into `out`; returns the reverse map the walk filled
 /// (`None` when the deep check was skipped).
-pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) -> Option<imgcheck_core::OwnerMap> {
+pub(crate) fn run(
+    fs: &Ext4<'_>,
+    out: &mut Sink,
+    progress: &Progress,
+) -> Option<imgcheck_core::OwnerMap> {
     let sb = &fs.sb;
     if sb.s_inodes_count > MAX_DEEP_INODES {
         out.push(Finding::warning(
@@ -220,6 +226,7 @@ pub(crate) fn run(fs: &Ext4<'_>, out: &mut Sink) -> Option<imgcheck_core::OwnerM
     let mut d = Deep {
         fs,
         out,
+        progress,
         used: Bits::new(nb),
         meta: Bits::new(nb),
         dup: Bits::new(0),

@@ -65,6 +65,11 @@ impl Deep<'_, '_> {
                 let Some(buf) = chunk.get_mut(..len) else {
                     break;
                 };
+                self.progress.report(
+                    "pass 1: inodes",
+                    g.saturating_mul(ipg).saturating_add(i),
+                    u64::from(sb.s_inodes_count),
+                );
                 // A chunk the reader fails is read again inode by inode:
                 // the read log then names each inode that is lost, and the
                 // rest of the table is still checked.

@@ -96,7 +96,12 @@ impl Deep<'_, '_> {
             }
         }
         let mut cached: Option<(u32, Inode)> = None;
-        for &(dir, l, p) in &blocks {
+        let total = u64_of(blocks.len());
+        for (k, &(dir, l, p)) in blocks.iter().enumerate() {
+            if k % 256 == 0 {
+                self.progress
+                    .report("pass 2: directory blocks", u64_of(k), total);
+            }
             let ino = match &cached {
                 Some((d, i)) if *d == dir => i.clone(),
                 _ => {

@@ -48,11 +48,12 @@ impl Inspector for Ext4 {
 
     fn inspect(&self, r: &Arc<dyn ReadAt>, cx: &Context<'_>) -> Inspected {
         let deep = cx.options.depth == Depth::Full;
-        let report = imgcheck_ext4::check(
+        let report = imgcheck_ext4::check_with(
             r.as_ref(),
             &imgcheck_ext4::Options {
                 depth: cx.options.depth,
             },
+            &cx.options.progress,
         );
         let Some(s) = report.summary else {
             let mut node = Inspected::new("ext4", "no usable superblock");
