@@ -37,6 +37,9 @@ pub struct Options {
     pub snapshot: Option<String>,
     /// The image path as given, for hints and backing-file resolution.
     pub image_path: PathBuf,
+    /// Whether and how the free space beside the image is looked at
+    /// (`layout.host.*`); unmeasured by default, measured by the CLI.
+    pub host: crate::host::HostRoom,
 }
 
 /// Why an image could not be checked at all. None of these is the
