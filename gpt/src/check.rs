@@ -55,7 +55,7 @@ mod reads;
 use crate::mbr::MbrKind;
 use crate::tables::{Scheme, Tables};
 use geometry::{free_space_findings, geometry_checks, sector_size_checks};
-use grown::{found_by_search, grow_hint, not_at_end, stale_backup_findings};
+use grown::{found_by_search, grow_hint, not_at_end, other_table, stale_backup_findings};
 use headers::{compare_copies, copy_checks, copy_offset, missing_copies};
 use imgcheck_core::{Finding, Layer, Place, Severity, Sink, Space, Step};
 use mbr::mbr_checks;
@@ -252,6 +252,7 @@ fn gpt_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
     if let (Some(p), Some(b)) = (&t.primary, &t.backup) {
         compare_copies(t, p, b, out);
     }
+    other_table(t, out);
     not_at_end(t, out);
     geometry_checks(t, out);
     if let (Some(h), Some(entries)) = (t.header(), t.entries()) {

@@ -103,6 +103,16 @@ pub fn data_past<R: ReadAt + ?Sized>(r: &R, start: u64, end: u64) -> Option<u64>
         return None;
     }
     let step = (span / TAIL_SAMPLES).max(BLOCK);
+    // The range's last block first: the end of a disk holds a backup GPT,
+    // an md 0.90/1.0 superblock or NTFS's backup boot sector, which an
+    // even sampling steps over.
+    let tail = end.saturating_sub(BLOCK).max(start);
+    if !r.known_zero(tail, end.saturating_sub(tail)) {
+        match imgcheck_core::read_vec(r, tail, end.saturating_sub(tail), BLOCK) {
+            Ok(b) if imgcheck_core::bytes::is_zero(&b) => {}
+            _ => return Some(tail),
+        }
+    }
     let mut at = start;
     while at < end {
         let len = BLOCK.min(end.saturating_sub(at));
@@ -283,6 +293,23 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
 }
 
 impl Tables {
+    /// A valid backup header at the last LBA that the primary does not
+    /// point to (its alternate_lba is short of the end): two tables, one
+    /// written for this whole disk and one for a smaller one. A disk that
+    /// grew keeps its only backup at the old end and nothing at the new
+    /// one; a table at the new end means a smaller image's table was
+    /// written over the start of a disk partitioned at its full size.
+    pub fn other_table_at_end(&self) -> Option<(&GptCopy, &GptCopy)> {
+        let ss = self.sector.bytes;
+        let last = self.disk_sectors().checked_sub(1)?;
+        let p = self.primary.as_ref().filter(|p| p.header_valid(ss))?;
+        let b = self
+            .backup
+            .as_ref()
+            .filter(|b| b.lba == last && b.header_valid(ss) && b.header.alternate_lba == 1)?;
+        (p.header.alternate_lba < last).then_some((p, b))
+    }
+
     /// Disk size in logical sectors.
     pub fn disk_sectors(&self) -> u64 {
         self.disk_size.checked_div(self.sector.bytes).unwrap_or(0)

@@ -115,3 +115,26 @@ dd if="$work/usb.img" of="$work/destroyed-dd-foreign.img" bs=1M seek=1 conv=notr
 store layout "$work/destroyed-dd-foreign.img"
 qemu-img convert -q -f raw -O qcow2 "$work/destroyed-dd-foreign.img" "$work/destroyed-dd-foreign.qcow2"
 store layout "$work/destroyed-dd-foreign.qcow2"
+
+# typo-overwrite.img: the typo that wrote a template image over a VM's
+# disk (`dd if=template.img of=/dev/vdb` instead of a new disk). The
+# victim: a 64 MiB GPT disk (sgdisk), partition 1 a multi-group 1k-block
+# ext4 written 2025-11-24; the template: a 16 MiB GPT image with its own
+# ext4 (4k blocks), made 2025-10-09, dd'd over the victim's start. The
+# victim's backup GPT survives at the end, its backup superblocks past
+# 16 MiB (groups 3, 5, 7 at 1k blocks).
+truncate -s 64M "$work/victim.img"
+sgdisk -U 11111111-2222-3333-4444-000000000031 -n 1:2048:0 -t 1:8300 \
+  -u 1:aaaaaaaa-0000-0000-0000-000000000031 "$work/victim.img" >/dev/null
+E2FSPROGS_FAKE_TIME=1764000000 mkfs.ext4 -q -F -b 1024 -E hash_seed=5a5a5a5a-0000-0000-0000-0000000000ff,offset=1048576 \
+  -U 5a5a5a5a-0000-0000-0000-000000000031 -L victim "$work/victim.img" $((64*1024 - 1024 - 17))k
+truncate -s 16M "$work/template.img"
+sgdisk -U 11111111-2222-3333-4444-000000000032 -n 1:2048:0 -t 1:8300 \
+  -u 1:aaaaaaaa-0000-0000-0000-000000000032 "$work/template.img" >/dev/null
+E2FSPROGS_FAKE_TIME=1760000000 mkfs.ext4 -q -F -b 4096 -E hash_seed=5a5a5a5a-0000-0000-0000-0000000000ff,offset=1048576 \
+  -U 5a5a5a5a-0000-0000-0000-000000000032 -L template "$work/template.img" $((16*1024 - 1024 - 17))k
+cp "$work/victim.img" "$work/typo-overwrite.img"
+dd if="$work/template.img" of="$work/typo-overwrite.img" conv=notrunc status=none
+store layout "$work/typo-overwrite.img"
+qemu-img convert -q -f raw -O qcow2 "$work/typo-overwrite.img" "$work/typo-overwrite.qcow2"
+store layout "$work/typo-overwrite.qcow2"
