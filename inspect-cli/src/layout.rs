@@ -545,6 +545,24 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
         };
         out.push(f.with_hint(hint));
     }
+    // An isohybrid MBR's entry is the ISO's own size: a shorter file is
+    // the ISO cut short (a header sample, a cut-off download), which the
+    // table layer already says; not a disk shrunk under its table.
+    let isohybrid = table.facts.table.as_ref().is_some_and(|t| t.isohybrid);
+    if tend > disk_len && isohybrid {
+        out.push(Finding::info(
+            "layout.size_chain.iso_cut_short",
+            Layer::LAYOUT,
+            disk_len,
+            Space::Disk,
+            format!(
+                "the isohybrid MBR maps an ISO image of {} ({tend} bytes), but this file is {} ({disk_len} bytes): the ISO's start only; what lies past it is not read",
+                human_size(tend),
+                human_size(disk_len)
+            ),
+        ));
+        return (chain, out);
+    }
     // Shrunk or truncated: the table reaches past the disk.
     if tend > disk_len {
         let cut: Vec<String> = table

@@ -487,3 +487,17 @@ fn scan_maps_zeros_beyond_the_metadata_regions() {
     );
     assert!(covered(&scanned), "{:?}", scanned.zero_ranges);
 }
+
+/// The first 64 KiB of an isohybrid ISO made by xorriso (layout.sh's
+/// hybrid-head.iso): its MBR entry is the ISO's own 1 MiB, so the file is
+/// the ISO cut short, said as info, never a disk "shrunk" under its table
+/// (util-linux's isosize sample is such a file too).
+#[test]
+fn an_isohybrid_sample_is_an_iso_cut_short_not_a_shrunk_disk() {
+    let r = inspect(&fixture("layout/hybrid-head.iso"));
+    let f = finding(&r, "layout.size_chain.iso_cut_short");
+    assert_eq!(f.severity, imgcheck_core::Severity::Info);
+    assert!(f.message.contains("1 MiB"), "{}", f.message);
+    assert!(!codes(&r).contains(&"layout.size_chain.shrunk".to_string()));
+    assert_eq!(r.verdict(), Verdict::Clean, "{:?}", codes(&r));
+}

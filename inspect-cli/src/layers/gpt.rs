@@ -287,6 +287,7 @@ fn table_facts(t: &Tables) -> TableFacts {
             Scheme::Mbr => mbr_ok,
             Scheme::None => false,
         },
+        isohybrid: t.isohybrid.is_some(),
     }
 }
 
