@@ -136,6 +136,14 @@ fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
     match t.scheme {
         Scheme::Gpt => gpt_checks(t, &mut out, tags),
         Scheme::Mbr => {
+            if t.isohybrid.is_some() && (t.primary.is_some() || t.backup.is_some()) {
+                out.push(gpt(
+                    Severity::Info,
+                    "gpt.isohybrid",
+                    t.sector.bytes,
+                    "the isohybrid ISO also carries a GPT (as xorriso -isohybrid-gpt-basdat and isohybrid --uefi write it, its partitions overlapping the ISO by design) for firmware that reads GPT; the MBR has no 0xEE entry, so Linux and blkid read the MBR, which is the table checked here".to_string(),
+                ));
+            }
             if let Some(m) = &t.mbr {
                 mbr_checks(t, m, &mut out, tags);
                 if m.kind == MbrKind::Hybrid && !gpt_header_unreadable(t) {

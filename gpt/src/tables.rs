@@ -250,7 +250,15 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
         }
         backup_search = Some(search);
     }
-    let scheme = if primary.is_some() || backup.is_some() {
+    // An isohybrid ISO (xorriso -isohybrid-gpt-basdat, isohybrid --uefi)
+    // carries a GPT beside a classic MBR for firmware that reads GPT, by
+    // design; with no 0xEE entry Linux and libblkid read the MBR, so the
+    // MBR is the table (the GPT is noted, not judged as the disk's).
+    let iso_mbr = isohybrid.is_some()
+        && mbr
+            .as_ref()
+            .is_some_and(|m| m.signature_ok && m.kind == MbrKind::Classic);
+    let scheme = if (primary.is_some() || backup.is_some()) && !iso_mbr {
         Scheme::Gpt
     } else if not_a_table.is_none()
         && mbr

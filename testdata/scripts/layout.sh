@@ -53,6 +53,16 @@ SOURCE_DATE_EPOCH=1763000000 xorriso -as mkisofs -quiet -V HYBRID -isohybrid-mbr
 store layout "$work/hybrid.iso"
 head -c 65536 "$work/hybrid.iso" > "$work/hybrid-head.iso"
 store layout "$work/hybrid-head.iso"
+# hybrid-efi.iso: the same with an EFI El Torito image (mkfs.vfat) and
+# xorriso's -isohybrid-gpt-basdat: a classic MBR (ISO at sector 0, an
+# 0xEF entry) and a GPT beside it whose entries overlap the ISO by design.
+truncate -s 1M "$work/iso/efi.img"
+frozen mkfs.vfat -i 5a5a0026 -n EFI "$work/iso/efi.img" >/dev/null
+touch -d @1763000000 "$work/iso" "$work/iso"/*
+SOURCE_DATE_EPOCH=1763000000 xorriso -as mkisofs -quiet -V HYBRIDEFI -isohybrid-mbr "$work/mbr.bin" \
+  -b isolinux.bin -no-emul-boot -boot-load-size 4 -boot-info-table \
+  -eltorito-alt-boot -e efi.img -no-emul-boot -isohybrid-gpt-basdat -o "$work/hybrid-efi.iso" "$work/iso" 2>/dev/null
+store layout "$work/hybrid-efi.iso"
 
 # Other labels, each made by the tool that writes it (parted: mac, dvh =
 # SGI, atari; fdisk: sun, and a BSD disklabel nested in an MBR slice,
