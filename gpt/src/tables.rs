@@ -318,6 +318,19 @@ impl Tables {
         (p.header.alternate_lba < last).then_some((p, b))
     }
 
+    /// The valid primary was written for a larger disk than this one (its
+    /// backup would lie past the end): the image was truncated or shrunk
+    /// under its table, so its tail, with the backup and the end of the
+    /// last partitions, is missing. Rewriting the backup or the protective
+    /// MBR to the smaller size would put the table over partition data.
+    pub fn cut_short(&self) -> bool {
+        let ss = self.sector.bytes;
+        self.primary
+            .as_ref()
+            .filter(|p| p.header_valid(ss))
+            .is_some_and(|p| p.header.alternate_lba >= self.disk_sectors())
+    }
+
     /// Disk size in logical sectors.
     pub fn disk_sectors(&self) -> u64 {
         self.disk_size.checked_div(self.sector.bytes).unwrap_or(0)

@@ -15,7 +15,9 @@ pub(super) fn found_by_search(t: &Tables) -> bool {
 /// The repair for a grown disk. With only a stale backup left, `sgdisk -e`
 /// sees no table at all and writes an empty one: never suggest it then.
 pub(super) fn grow_hint(t: &Tables) -> Hint {
-    if t.other_table_at_end().is_some() {
+    if t.cut_short() {
+        super::headers::cut_short_hint()
+    } else if t.other_table_at_end().is_some() {
         Hint::advice(
             "do not run `sgdisk -e` or grow anything: the backup GPT at the disk's end is another table's (see gpt.backup_header.other_table), and moving this table's backup there destroys it",
         )
