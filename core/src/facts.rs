@@ -84,6 +84,11 @@ pub struct TableFacts {
     pub only_stale_backup: bool,
     /// Whether any copy of the table is intact.
     pub intact: bool,
+    /// The MBR maps an ISO 9660 image from sector 0 (isohybrid): its
+    /// sizes are the ISO's, not a disk's, so a shorter file is a sample or
+    /// a cut-off download of the ISO, not a disk shrunk under its table.
+    #[serde(default)]
+    pub isohybrid: bool,
 }
 
 /// The role of a structure that has copies.

@@ -55,7 +55,7 @@ mod reads;
 use crate::mbr::MbrKind;
 use crate::tables::{Scheme, Tables};
 use geometry::{free_space_findings, geometry_checks, sector_size_checks};
-use grown::{found_by_search, grow_hint, not_at_end, stale_backup_findings};
+use grown::{found_by_search, grow_hint, not_at_end, other_table, stale_backup_findings};
 use headers::{compare_copies, copy_checks, copy_offset, missing_copies};
 use imgcheck_core::{Finding, Layer, Place, Severity, Sink, Space, Step};
 use mbr::mbr_checks;
@@ -136,6 +136,14 @@ fn check_all(t: &Tables, tags: &mut Tags) -> Vec<Finding> {
     match t.scheme {
         Scheme::Gpt => gpt_checks(t, &mut out, tags),
         Scheme::Mbr => {
+            if t.isohybrid.is_some() && (t.primary.is_some() || t.backup.is_some()) {
+                out.push(gpt(
+                    Severity::Info,
+                    "gpt.isohybrid",
+                    t.sector.bytes,
+                    "the isohybrid ISO also carries a GPT (as xorriso -isohybrid-gpt-basdat and isohybrid --uefi write it, its partitions overlapping the ISO by design) for firmware that reads GPT; the MBR has no 0xEE entry, so Linux and blkid read the MBR, which is the table checked here".to_string(),
+                ));
+            }
             if let Some(m) = &t.mbr {
                 mbr_checks(t, m, &mut out, tags);
                 if m.kind == MbrKind::Hybrid && !gpt_header_unreadable(t) {
@@ -252,6 +260,7 @@ fn gpt_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
     if let (Some(p), Some(b)) = (&t.primary, &t.backup) {
         compare_copies(t, p, b, out);
     }
+    other_table(t, out);
     not_at_end(t, out);
     geometry_checks(t, out);
     if let (Some(h), Some(entries)) = (t.header(), t.entries()) {

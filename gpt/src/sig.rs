@@ -36,6 +36,10 @@ pub struct Signature {
     pub gpt_type: &'static str,
     /// MBR type byte a partition holding it would normally carry.
     pub mbr_type: u8,
+    /// What is wrong with the structure that identified it, when it is
+    /// identified anyway (as `blkid -p` does, reporting SBBADCSUM): each
+    /// `(offset, sentence)`, offsets in the reader probed.
+    pub damage: Vec<(u64, String)>,
 }
 
 pub(crate) fn sig(
@@ -53,6 +57,7 @@ pub(crate) fn sig(
         uuid: None,
         gpt_type,
         mbr_type,
+        damage: Vec::new(),
     }
 }
 

@@ -107,6 +107,16 @@ pub fn data_past<R: ReadAt + ?Sized>(r: &R, start: u64, end: u64) -> Option<u64>
         return None;
     }
     let step = (span / TAIL_SAMPLES).max(BLOCK);
+    // The range's last block first: the end of a disk holds a backup GPT,
+    // an md 0.90/1.0 superblock or NTFS's backup boot sector, which an
+    // even sampling steps over.
+    let tail = end.saturating_sub(BLOCK).max(start);
+    if !r.known_zero(tail, end.saturating_sub(tail)) {
+        match imgcheck_core::read_vec(r, tail, end.saturating_sub(tail), BLOCK) {
+            Ok(b) if imgcheck_core::bytes::is_zero(&b) => {}
+            _ => return Some(tail),
+        }
+    }
     let mut at = start;
     while at < end {
         let len = BLOCK.min(end.saturating_sub(at));
@@ -244,7 +254,15 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
         }
         backup_search = Some(search);
     }
-    let scheme = if primary.is_some() || backup.is_some() {
+    // An isohybrid ISO (xorriso -isohybrid-gpt-basdat, isohybrid --uefi)
+    // carries a GPT beside a classic MBR for firmware that reads GPT, by
+    // design; with no 0xEE entry Linux and libblkid read the MBR, so the
+    // MBR is the table (the GPT is noted, not judged as the disk's).
+    let iso_mbr = isohybrid.is_some()
+        && mbr
+            .as_ref()
+            .is_some_and(|m| m.signature_ok && m.kind == MbrKind::Classic);
+    let scheme = if (primary.is_some() || backup.is_some()) && !iso_mbr {
         Scheme::Gpt
     } else if not_a_table.is_none()
         && mbr
@@ -288,6 +306,36 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
 }
 
 impl Tables {
+    /// A valid backup header at the last LBA that the primary does not
+    /// point to (its alternate_lba is short of the end): two tables, one
+    /// written for this whole disk and one for a smaller one. A disk that
+    /// grew keeps its only backup at the old end and nothing at the new
+    /// one; a table at the new end means a smaller image's table was
+    /// written over the start of a disk partitioned at its full size.
+    pub fn other_table_at_end(&self) -> Option<(&GptCopy, &GptCopy)> {
+        let ss = self.sector.bytes;
+        let last = self.disk_sectors().checked_sub(1)?;
+        let p = self.primary.as_ref().filter(|p| p.header_valid(ss))?;
+        let b = self
+            .backup
+            .as_ref()
+            .filter(|b| b.lba == last && b.header_valid(ss) && b.header.alternate_lba == 1)?;
+        (p.header.alternate_lba < last).then_some((p, b))
+    }
+
+    /// The valid primary was written for a larger disk than this one (its
+    /// backup would lie past the end): the image was truncated or shrunk
+    /// under its table, so its tail, with the backup and the end of the
+    /// last partitions, is missing. Rewriting the backup or the protective
+    /// MBR to the smaller size would put the table over partition data.
+    pub fn cut_short(&self) -> bool {
+        let ss = self.sector.bytes;
+        self.primary
+            .as_ref()
+            .filter(|p| p.header_valid(ss))
+            .is_some_and(|p| p.header.alternate_lba >= self.disk_sectors())
+    }
+
     /// Disk size in logical sectors.
     pub fn disk_sectors(&self) -> u64 {
         self.disk_size.checked_div(self.sector.bytes).unwrap_or(0)

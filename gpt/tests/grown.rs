@@ -337,3 +337,31 @@ fn a_20_gib_disk_grown_to_40_gib_is_found_at_its_whole_gib_end() {
         .unwrap();
     assert!(f.message.contains("(20 GiB)"), "{}", f.message);
 }
+
+/// A 16 MiB template image dd'd over a 64 MiB GPT disk (layout.sh's
+/// typo-overwrite.img, sgdisk + mkfs.ext4 + dd): the victim's backup at
+/// the last LBA is another table, not the remains of a grow. No hint may
+/// move a backup over it.
+#[test]
+fn a_smaller_image_over_a_disk_leaves_two_tables_and_no_grow() {
+    let a = analyze_file(&imgcheck_testdata::fixture("layout/typo-overwrite.img"));
+    let f = finding(&a, "gpt.backup_header.other_table");
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.offset, 64 * MIB - 512);
+    assert!(
+        f.message.contains("written for a 16 MiB disk")
+            && f.message.contains("LBA 2048..=131038")
+            && f.message.contains("another disk's"),
+        "{}",
+        f.message
+    );
+    assert!(!codes(&a).contains(&"gpt.backup_header.not_at_end".to_string()));
+    for f in &a.findings {
+        let h = f.hint.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(
+            f.hint.as_ref().is_none_or(|h| !h.writes) && !h.starts_with("sgdisk -e"),
+            "{}: {h}",
+            f.code
+        );
+    }
+}

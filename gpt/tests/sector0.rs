@@ -121,3 +121,22 @@ fn an_isohybrid_mbr_maps_the_iso_by_design() {
     assert!(f.message.contains("reach past the end"), "{}", f.message);
     assert!(warnings(&a).is_empty(), "{:?}", warnings(&a));
 }
+
+/// xorriso's isohybrid with -isohybrid-gpt-basdat (layout.sh's
+/// hybrid-efi.iso): a classic MBR the kernel and blkid read (PTTYPE dos)
+/// and a GPT beside it whose entries overlap the ISO by design. The MBR
+/// is the table; the GPT is said, never judged as a damaged disk table.
+#[test]
+fn an_isohybrid_iso_with_a_gpt_for_uefi_is_read_as_its_mbr() {
+    let a = analyze(&BytesReader::new(load("layout/hybrid-efi.iso")));
+    assert_eq!(a.tables.scheme, Scheme::Mbr);
+    assert!(a.tables.primary.is_some(), "the GPT is there");
+    let f = a
+        .findings
+        .iter()
+        .find(|f| f.code == "gpt.isohybrid")
+        .unwrap();
+    assert_eq!(f.severity, Severity::Info);
+    assert!(warnings(&a).is_empty(), "{:?}", warnings(&a));
+    assert_eq!(a.partitions.len(), 2);
+}

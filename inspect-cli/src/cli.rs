@@ -2,6 +2,7 @@
 //! across images), and which view goes to stdout.
 
 use crate::batch;
+use crate::host::HostRoom;
 use crate::options::Options;
 use crate::pipeline;
 use crate::render;
@@ -65,6 +66,12 @@ struct Args {
     /// skipped without reading.
     #[arg(long)]
     scan: bool,
+
+    /// The free space beside the image: `measure` (statvfs, the default),
+    /// `off`, or `FREE/TOTAL` (e.g. `1G/100G`) for a report that does not
+    /// depend on the machine running it.
+    #[arg(long, value_name = "HOW", default_value = "measure", value_parser = HostRoom::parse)]
+    host_room: HostRoom,
 
     /// Inspect the disk as of this qcow2 internal snapshot (id or name).
     #[arg(long, value_name = "NAME")]
@@ -298,6 +305,7 @@ fn options(args: &Args, path: &std::path::Path) -> Options {
         snapshot: args.snapshot.clone(),
         image_path: path.to_path_buf(),
         progress: imgcheck_core::Progress::default(),
+        host: args.host_room,
     }
 }
 

@@ -10,6 +10,83 @@ use std::path::Path;
 /// Below this share of free space the host filesystem is "nearly full".
 const NEARLY_FULL_PERCENT: u64 = 5;
 
+/// Where the room on the host comes from. A library call defaults to
+/// `Unmeasured`, so a report is a function of the image alone (tests and
+/// snapshots do not move with the free space of the machine running
+/// them); the CLI measures, and `--host-room` pins it for reproducible
+/// reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostRoom {
+    /// Say nothing about the host.
+    #[default]
+    Unmeasured,
+    /// statvfs of the filesystem holding the image.
+    Measure,
+    /// This free and total space (bytes); what a copy needs is still the
+    /// image's allocated size.
+    Given {
+        /// Free bytes.
+        free: u64,
+        /// Size of the filesystem.
+        total: u64,
+    },
+}
+
+impl HostRoom {
+    /// The room beside `image` as this policy sees it.
+    pub fn room(self, image: &Path) -> Option<Room> {
+        match self {
+            HostRoom::Unmeasured => None,
+            HostRoom::Measure => room(image),
+            HostRoom::Given { free, total } => {
+                let needed = std::fs::metadata(image)
+                    .ok()
+                    .filter(|m| m.is_file())?
+                    .blocks()
+                    .saturating_mul(512);
+                Some(Room {
+                    free,
+                    total,
+                    needed,
+                })
+            }
+        }
+    }
+
+    /// Parse `--host-room`: `measure`, `off`, or `FREE/TOTAL` in bytes
+    /// with an optional K/M/G/T suffix (powers of 1024).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "measure" => return Ok(HostRoom::Measure),
+            "off" => return Ok(HostRoom::Unmeasured),
+            _ => {}
+        }
+        let size = |v: &str| -> Result<u64, String> {
+            let v = v.trim();
+            let (num, shift) = [('K', 10), ('M', 20), ('G', 30), ('T', 40)]
+                .iter()
+                .find_map(|&(c, sh)| {
+                    v.strip_suffix(c)
+                        .or_else(|| v.strip_suffix(c.to_ascii_lowercase()))
+                        .map(|n| (n, sh))
+                })
+                .unwrap_or((v, 0));
+            num.parse::<u64>()
+                .ok()
+                .and_then(|n| n.checked_mul(1u64 << shift))
+                .ok_or_else(|| format!("not a size: {v:?}"))
+        };
+        let (free, total) = s
+            .split_once('/')
+            .ok_or_else(|| format!("expected measure, off or FREE/TOTAL, got {s:?}"))?;
+        let (free, total) = (size(free)?, size(total)?);
+        if free > total {
+            return Err(format!("free ({free}) is more than total ({total})"));
+        }
+        Ok(HostRoom::Given { free, total })
+    }
+}
+
 /// Space on the filesystem holding an image, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Room {
@@ -110,6 +187,35 @@ mod tests {
             }),
             ["layout.host.nearly_full"]
         );
+    }
+
+    #[test]
+    fn host_room_parses() {
+        assert_eq!(HostRoom::parse("off"), Ok(HostRoom::Unmeasured));
+        assert_eq!(HostRoom::parse("measure"), Ok(HostRoom::Measure));
+        assert_eq!(
+            HostRoom::parse("1G/100G"),
+            Ok(HostRoom::Given {
+                free: 1 << 30,
+                total: 100 << 30
+            })
+        );
+        assert!(HostRoom::parse("2G/1G").is_err());
+        assert!(HostRoom::parse("lots").is_err());
+        assert!(HostRoom::parse("99999999999T/1").is_err());
+    }
+
+    #[test]
+    fn a_given_room_is_not_measured() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let f = dir.path().join("img");
+        std::fs::write(&f, vec![1u8; 1 << 16]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(HostRoom::Unmeasured.room(&f), None);
+        let r = HostRoom::Given { free: 7, total: 9 }
+            .room(&f)
+            .unwrap_or_else(|| panic!("no room"));
+        assert_eq!((r.free, r.total), (7, 9));
+        assert!(r.needed >= 1 << 16);
     }
 
     #[test]

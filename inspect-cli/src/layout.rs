@@ -486,7 +486,40 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                 "; but the space past the table's end is not empty (data at byte {at}): a smaller image may have been written over a larger disk, whose remnants lie there, so nothing that writes is suggested"
             ));
         }
-        let hint = if let Some(at) = data_past {
+        let victim = data_past.and_then(|_| remnant_past(table, disk, tend));
+        if let Some((start, r)) = &victim {
+            let fs_in = last
+                .and_then(|(s, p)| Some((s, p.children.first()?)))
+                .map(|(s, f)| {
+                    let when =
+                        promise::ext_primary(disk, s.start).map_or(String::new(), |(w, u)| {
+                            format!(
+                                " (UUID {u}, last written {})",
+                                imgcheck_core::time::utc(i64::from(w))
+                            )
+                        });
+                    format!("the {} in partition {}{when}", f.kind, s.index)
+                })
+                .unwrap_or_else(|| "what the table holds".to_string());
+            msg.push_str(&format!(
+                "; an ext superblock at disk byte {} (the backup of group {}, {}-byte blocks, UUID {}, last written {}) belongs to a {} ext filesystem starting at disk byte {start}, which the table's {} cannot hold: that filesystem is the victim, {fs_in} the intruder's",
+                start.saturating_add(r.offset),
+                r.group,
+                r.block_size,
+                r.uuid,
+                imgcheck_core::time::utc(i64::from(r.wtime)),
+                human_size(r.blocks.saturating_mul(r.block_size)),
+                human_size(tend),
+            ));
+        }
+        let hint = if let Some((start, r)) = &victim {
+            Hint::read_only(format!(
+                "DEV=$(losetup --read-only -f --show -o {start} {{disk}}); e2fsck -fn -b {} -B {} \"$DEV\"; losetup -d \"$DEV\"",
+                r.block, r.block_size
+            ))
+            .on(Target::Disk)
+            .because("check the victim from its backup superblock without writing; grow nothing, recover on a copy")
+        } else if let Some(at) = data_past {
             Hint::read_only(format!(
                 "dd if={{disk}} bs=4096 skip={} count=256 status=none | file -; testdisk /list {{disk}}",
                 at / 4096
@@ -510,7 +543,27 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
             .on(Target::Partition(n))
             .because("grow table, partition, filesystem, in that order, after the checks")
         };
-        out.push(
+        // With the victim's superblock past the end it is not a grown disk
+        // but an overwrite, and an error: the victim is lost to every tool
+        // that reads the table.
+        let f = if victim.is_some() {
+            Finding::error(
+                "layout.overwritten.disk",
+                Layer::LAYOUT,
+                tend,
+                Space::Disk,
+                msg.replacen(
+                    "it grew by",
+                    "not a disk that grew, though it looks like one: the table covers",
+                    1,
+                )
+                .replacen(
+                    " and neither the table nor the last partition was grown, so that space is unused",
+                    " less",
+                    1,
+                ),
+            )
+        } else {
             Finding::warning(
                 "layout.size_chain.grown",
                 Layer::LAYOUT,
@@ -518,8 +571,26 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                 Space::Disk,
                 msg,
             )
-            .with_hint(hint),
-        );
+        };
+        out.push(f.with_hint(hint));
+    }
+    // An isohybrid MBR's entry is the ISO's own size: a shorter file is
+    // the ISO cut short (a header sample, a cut-off download), which the
+    // table layer already says; not a disk shrunk under its table.
+    let isohybrid = table.facts.table.as_ref().is_some_and(|t| t.isohybrid);
+    if tend > disk_len && isohybrid {
+        out.push(Finding::info(
+            "layout.size_chain.iso_cut_short",
+            Layer::LAYOUT,
+            disk_len,
+            Space::Disk,
+            format!(
+                "the isohybrid MBR maps an ISO image of {} ({tend} bytes), but this file is {} ({disk_len} bytes): the ISO's start only; what lies past it is not read",
+                human_size(tend),
+                human_size(disk_len)
+            ),
+        ));
+        return (chain, out);
     }
     // Shrunk or truncated: the table reaches past the disk.
     if tend > disk_len {
@@ -556,6 +627,28 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
         );
     }
     (chain, out)
+}
+
+/// Where a filesystem larger than the table's disk would start: each
+/// partition's start, then the 1 MiB every partitioner aligns to.
+/// The first backup ext superblock past the table's end `tend` found from
+/// one of them: what survives of a filesystem that lived on a larger disk
+/// before a smaller image was written over its start. Ten candidate
+/// places per block size and start, one 1 KiB read each.
+fn remnant_past(table: &Node, disk: &dyn ReadAt, tend: u64) -> Option<(u64, promise::Remnant)> {
+    let mut starts: Vec<u64> = table
+        .partitions()
+        .filter_map(|p| p.span.map(|s| s.start))
+        .take(16)
+        .collect();
+    starts.push(1 << 20);
+    starts.sort_unstable();
+    starts.dedup();
+    starts.into_iter().find_map(|start| {
+        let len = disk.len().checked_sub(start)?;
+        let from = tend.checked_sub(start)?;
+        promise::ext_backup(disk, start, len, from).map(|r| (start, r))
+    })
 }
 
 /// Every filesystem found only through a backup superblock in a

@@ -40,6 +40,9 @@ pub struct Options {
     /// Where long checks report how far they have got (off by default;
     /// the CLI shows it on a terminal).
     pub progress: imgcheck_core::Progress,
+    /// Whether and how the free space beside the image is looked at
+    /// (`layout.host.*`); unmeasured by default, measured by the CLI.
+    pub host: crate::host::HostRoom,
 }
 
 /// Why an image could not be checked at all. None of these is the

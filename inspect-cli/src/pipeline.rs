@@ -192,7 +192,7 @@ pub fn inspect_bounded(
     if report.path.is_empty() {
         report.path = name.to_string();
     }
-    if let Some(room) = crate::host::room(&opts.image_path) {
+    if let Some(room) = opts.host.room(&opts.image_path) {
         report.layout.extend(crate::host::findings(room));
     }
     report.next_steps = steps::next_steps(&report);

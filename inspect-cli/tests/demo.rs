@@ -13,8 +13,13 @@ fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The host's free space is pinned (plenty of room) so the report is the
+/// image's alone: it once failed CI at 4.7 % free.
+const ROOMY: &str = "--host-room=64G/128G";
+
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .arg(ROOMY)
         .args(args)
         .current_dir(workspace())
         .env_remove("NO_COLOR")
@@ -70,6 +75,38 @@ fn demo_tells_the_story() {
         "the snapshot date is on the timeline: {timeline:?}"
     );
     assert!(!v["next_steps"].as_array().unwrap().is_empty());
+}
+
+/// The host check itself, at pinned figures: nearly full is said (info),
+/// no room moves the copy elsewhere, and plenty says nothing.
+#[test]
+fn demo_host_room_is_pinned() {
+    let host = |room: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+            .args([room, "--json", DEMO])
+            .current_dir(workspace())
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let codes: Vec<String> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["code"].as_str())
+            .filter(|c| c.starts_with("layout.host."))
+            .map(str::to_string)
+            .collect();
+        (codes, v["next_steps"].to_string())
+    };
+    assert_eq!(host(ROOMY).0, Vec::<String>::new());
+    assert_eq!(host("--host-room=off").0, Vec::<String>::new());
+    assert_eq!(host("--host-room=4G/100G").0, ["layout.host.nearly_full"]);
+    let (codes, steps) = host("--host-room=1K/100G");
+    assert_eq!(codes, ["layout.host.no_room_for_copy"]);
+    assert!(
+        !steps.contains("{image}.bak") && !steps.contains("brainvm.qcow2.bak"),
+        "no copy beside the image when there is no room: {steps}"
+    );
 }
 
 /// The README's sample output is what the binary prints now. Run with

@@ -203,3 +203,100 @@ fn an_empty_partition_is_said_and_data_behind_zeros_is_a_warning() {
     assert_eq!(f.severity, Severity::Warning, "{}", f.message);
     assert!(f.message.contains("start was wiped"), "{}", f.message);
 }
+
+/// The typo that wrote a 16 MiB template image over a 64 MiB disk
+/// (layout.sh): two tables, the template's at the start and the victim's
+/// backup at the end; the victim's ext4 survives past the template's end,
+/// newer than the template's. Never "grown", never a step that writes.
+#[test]
+fn a_template_written_over_a_disk_names_both_and_grows_nothing() {
+    for name in ["layout/typo-overwrite.img", "layout/typo-overwrite.qcow2"] {
+        let r = inspect(&fixture(name));
+        let t = find(&r, "gpt.backup_header.other_table");
+        assert!(
+            t.message.contains("11111111-2222-3333-4444-000000000031")
+                && t.message.contains("written for a 16 MiB disk"),
+            "{name}: {}",
+            t.message
+        );
+        let o = find(&r, "layout.overwritten.disk");
+        for needle in [
+            "UUID 5a5a5a5a-0000-0000-0000-000000000031",
+            "last written 2025-11-24",
+            "UUID 5a5a5a5a-0000-0000-0000-000000000032, last written 2025-10-09",
+            "the victim",
+            "intruder",
+        ] {
+            assert!(
+                o.message.contains(needle),
+                "{name}: {needle}: {}",
+                o.message
+            );
+        }
+        assert!(
+            !r.findings()
+                .iter()
+                .any(|f| f.code == "layout.size_chain.grown"),
+            "{name}: an overwrite is not a grown disk"
+        );
+        no_step_writes(&r);
+        for s in &r.next_steps {
+            // Advice may name sgdisk -e to warn against it; no step runs it.
+            let c = s.as_str();
+            assert!(
+                !["sgdisk -e /", "growpart /", "resize2fs /"]
+                    .iter()
+                    .any(|w| c.contains(w))
+                    && !c.contains(&format!("sgdisk -e {}", r.path)),
+                "{name}: {c}"
+            );
+        }
+        assert_eq!(r.verdict(), Verdict::Damaged);
+    }
+}
+
+/// The step it gives, replayed on a copy of what the losetup offset
+/// names (the victim's partition start to the disk's end): e2fsck finds
+/// the victim through the backup superblock, and writes nothing.
+#[test]
+fn replay_the_victims_e2fsck_on_a_copy() {
+    if Command::new("e2fsck").arg("-V").output().is_err() {
+        println!("SKIPPED: e2fsck not installed");
+        eprintln!("SKIPPED: e2fsck not installed");
+        return;
+    }
+    let path = fixture("layout/typo-overwrite.img");
+    let r = inspect(&path);
+    let cmd = find(&r, "layout.overwritten.disk")
+        .hint
+        .as_ref()
+        .unwrap()
+        .command
+        .clone()
+        .unwrap();
+    let after = |flag: &str| -> String {
+        let i = cmd.find(flag).unwrap() + flag.len();
+        cmd[i..].split_whitespace().next().unwrap().to_string()
+    };
+    let (start, b, bs) = (
+        after(" -o ").parse::<usize>().unwrap(),
+        after(" -b "),
+        after(" -B "),
+    );
+    let img = std::fs::read(&path).unwrap();
+    let part = img[start..].to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("victim.img");
+    std::fs::write(&copy, &part).unwrap();
+    let out = Command::new("e2fsck")
+        .args(["-fn", "-b", &b, "-B", &bs])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("Bad magic number"), "{text}");
+    assert!(!text.contains("Superblock invalid"), "{text}");
+    assert!(text.contains("victim"), "{cmd}: {text}");
+    assert_eq!(std::fs::read(&copy).unwrap(), part, "e2fsck -n wrote");
+}

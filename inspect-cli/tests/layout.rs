@@ -487,3 +487,50 @@ fn scan_maps_zeros_beyond_the_metadata_regions() {
     );
     assert!(covered(&scanned), "{:?}", scanned.zero_ranges);
 }
+
+/// The first 64 KiB of an isohybrid ISO made by xorriso (layout.sh's
+/// hybrid-head.iso): its MBR entry is the ISO's own 1 MiB, so the file is
+/// the ISO cut short, said as info, never a disk "shrunk" under its table
+/// (util-linux's isosize sample is such a file too).
+#[test]
+fn an_isohybrid_sample_is_an_iso_cut_short_not_a_shrunk_disk() {
+    let r = inspect(&fixture("layout/hybrid-head.iso"));
+    let f = finding(&r, "layout.size_chain.iso_cut_short");
+    assert_eq!(f.severity, imgcheck_core::Severity::Info);
+    assert!(f.message.contains("1 MiB"), "{}", f.message);
+    assert!(!codes(&r).contains(&"layout.size_chain.shrunk".to_string()));
+    assert_eq!(r.verdict(), Verdict::Clean, "{:?}", codes(&r));
+}
+
+/// mkfs.exfat's volume (layout.sh) with one byte of its boot sector's
+/// volume label area changed after the checksum was written: still exFAT
+/// (blkid -p names it, with SBBADCSUM), and damaged, as fsck.exfat says
+/// (computed here when it is installed).
+#[test]
+fn an_exfat_with_a_bad_boot_checksum_is_exfat_and_damaged() {
+    // Byte 0x78 is boot code, covered by the checksum (spec 3.4).
+    let d = damaged(
+        "layout/exfat-bare.img",
+        &[Patch::Xor {
+            offset: 0x78,
+            mask: 0x01,
+        }],
+    );
+    let r = inspect(d.path());
+    let f = finding(&r, "exfat.boot.checksum");
+    assert_eq!(f.severity, imgcheck_core::Severity::Error);
+    assert_eq!(f.offset, 11 * 512);
+    assert!(!codes(&r).contains(&"layout.unrecognized".to_string()));
+    assert_eq!(r.verdict(), Verdict::Damaged);
+    // The healthy volume has no such finding.
+    let clean = inspect(&fixture("layout/exfat-bare.img"));
+    assert!(!codes(&clean).contains(&"exfat.boot.checksum".to_string()));
+    match std::process::Command::new("fsck.exfat")
+        .arg("-n")
+        .arg(d.path())
+        .output()
+    {
+        Ok(out) => assert_ne!(out.status.code(), Some(0), "fsck.exfat calls it clean"),
+        Err(_) => println!("SKIPPED the fsck.exfat half: fsck.exfat not installed"),
+    }
+}

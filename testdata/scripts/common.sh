@@ -24,3 +24,27 @@ make_tree() {
   touch -d @1763000000 "$d" "$d"/etc "$d"/etc/hostname "$d"/var "$d"/var/log "$d"/var/log/syslog \
     "$d"/home "$d"/home/user "$d"/home/user/docs "$d"/home/user/docs/big.txt
 }
+
+# frozen CMD...: run CMD with the clock stopped at 2025-11-13 02:13:20 UTC
+# (libfaketime's absolute form), for tools that seed serials from the time.
+frozen() { TZ=UTC faketime "2025-11-13 02:13:20" "$@"; }
+
+# exfat_serial FILE HEX: set an exFAT volume serial (boot sector 0x64, main
+# and backup boot regions) and recompute each region's boot checksum
+# (sector 11: exFAT spec 3.4, bytes 106, 107 and 112 skipped).
+exfat_serial() {
+  python3 - "$1" "$2" <<'PY'
+import struct, sys
+path, serial = sys.argv[1], int(sys.argv[2], 16)
+b = bytearray(open(path, "rb").read())
+ss = 1 << b[108]
+for base in (0, 12 * ss):
+    struct.pack_into("<I", b, base + 0x64, serial)
+    c = 0
+    for i in range(11 * ss):
+        if i not in (106, 107, 112):
+            c = ((((c << 31) | (c >> 1)) & 0xFFFFFFFF) + b[base + i]) & 0xFFFFFFFF
+    b[base + 11 * ss : base + 12 * ss] = struct.pack("<I", c) * (ss // 4)
+open(path, "wb").write(b)
+PY
+}

@@ -8,17 +8,22 @@ make_tree "$work/tree"
 
 # ntfs-bare.img: `mkntfs` on a whole file, no partition table: its boot
 # sector ends in 0x55AA and its boot code fills the MBR's entry area.
+# Reproducible: no -U (a random volume GUID), -T (zero file times) and a
+# stopped clock (mkntfs seeds its serial number from the time).
 truncate -s 4M "$work/ntfs-bare.img"
-mkntfs -q -F -Q -s 512 -p 0 -H 0 -S 0 -L bare -U "$work/ntfs-bare.img" >/dev/null 2>&1 || \
-  mkntfs -q -F -Q -s 512 -p 0 -H 0 -S 0 -L bare "$work/ntfs-bare.img" >/dev/null 2>&1
+frozen mkntfs -q -F -Q -T -s 512 -p 0 -H 0 -S 0 -L bare "$work/ntfs-bare.img" >/dev/null 2>&1
 store layout "$work/ntfs-bare.img"
 # The same volume as a qcow2 guest disk.
 qemu-img convert -q -f raw -O qcow2 "$work/ntfs-bare.img" "$work/ntfs-bare.qcow2"
 store layout "$work/ntfs-bare.qcow2"
 
-# exfat-bare.img: mkfs.exfat on a whole file.
+# exfat-bare.img: mkfs.exfat on a whole file. Its volume serial comes from
+# the clock's microseconds (no option sets it in exfatprogs 1.2), so it is
+# pinned afterwards, with both boot regions' checksums recomputed.
 truncate -s 4M "$work/exfat-bare.img"
 mkfs.exfat -L bare "$work/exfat-bare.img" >/dev/null
+exfat_serial "$work/exfat-bare.img" 5a5a0025
+fsck.exfat -n "$work/exfat-bare.img" >/dev/null
 store layout "$work/exfat-bare.img"
 
 # ext2-stray.img: mkfs.ext2 on a whole file whose sector 0 still holds the
@@ -31,7 +36,7 @@ start=2048, size=1048576, type=83
 start=1050624, size=1040000, type=83
 PT
 truncate -s 8M "$work/ext2-stray.img"
-mkfs.ext2 -q -F -U 5a5a5a5a-0000-0000-0000-000000000013 -L stray "$work/ext2-stray.img"
+mkfs.ext2 -q -F -E hash_seed=5a5a5a5a-0000-0000-0000-0000000000ff -U 5a5a5a5a-0000-0000-0000-000000000013 -L stray "$work/ext2-stray.img"
 dd if="$work/big.img" of="$work/ext2-stray.img" bs=512 count=1 conv=notrunc status=none
 store layout "$work/ext2-stray.img"
 
@@ -41,12 +46,23 @@ store layout "$work/ext2-stray.img"
 mkdir -p "$work/iso"
 echo hello > "$work/iso/a.txt"
 python3 -c 'b=bytearray(2048); b[0x40:0x44]=bytes([0xfb,0xc0,0x78,0x70]); open("'"$work"'/iso/isolinux.bin","wb").write(b)'
+touch -d @1763000000 "$work/iso" "$work/iso"/*
 head -c 432 /dev/zero > "$work/mbr.bin"
 SOURCE_DATE_EPOCH=1763000000 xorriso -as mkisofs -quiet -V HYBRID -isohybrid-mbr "$work/mbr.bin" \
   -b isolinux.bin -no-emul-boot -boot-load-size 4 -boot-info-table -o "$work/hybrid.iso" "$work/iso" 2>/dev/null
 store layout "$work/hybrid.iso"
 head -c 65536 "$work/hybrid.iso" > "$work/hybrid-head.iso"
 store layout "$work/hybrid-head.iso"
+# hybrid-efi.iso: the same with an EFI El Torito image (mkfs.vfat) and
+# xorriso's -isohybrid-gpt-basdat: a classic MBR (ISO at sector 0, an
+# 0xEF entry) and a GPT beside it whose entries overlap the ISO by design.
+truncate -s 1M "$work/iso/efi.img"
+frozen mkfs.vfat -i 5a5a0026 -n EFI "$work/iso/efi.img" >/dev/null
+touch -d @1763000000 "$work/iso" "$work/iso"/*
+SOURCE_DATE_EPOCH=1763000000 xorriso -as mkisofs -quiet -V HYBRIDEFI -isohybrid-mbr "$work/mbr.bin" \
+  -b isolinux.bin -no-emul-boot -boot-load-size 4 -boot-info-table \
+  -eltorito-alt-boot -e efi.img -no-emul-boot -isohybrid-gpt-basdat -o "$work/hybrid-efi.iso" "$work/iso" 2>/dev/null
+store layout "$work/hybrid-efi.iso"
 
 # Other labels, each made by the tool that writes it (parted: mac, dvh =
 # SGI, atari; fdisk: sun, and a BSD disklabel nested in an MBR slice,
@@ -76,7 +92,7 @@ store layout "$work/label-bsd-slice.img"
 # filesystem, a one-group ext4 (4k blocks: no backup superblock) whose
 # superblock was zeroed (dd bs=1024 seek=1 count=1 into the partition).
 truncate -s 24M "$work/destroyed-sb-1group.img"
-mkfs.ext4 -q -F -b 4096 -U 5a5a5a5a-0000-0000-0000-000000000021 -L onegroup "$work/p-1group" 16M
+mkfs.ext4 -q -F -b 4096 -E hash_seed=5a5a5a5a-0000-0000-0000-0000000000ff -U 5a5a5a5a-0000-0000-0000-000000000021 -L onegroup "$work/p-1group" 16M
 dd if="$work/p-1group" of="$work/destroyed-sb-1group.img" bs=512 seek=2048 conv=notrunc status=none
 sgdisk -U 11111111-2222-3333-4444-000000000021 -n 1:2048:34815 -t 1:8300 -c 1:data \
   -u 1:aaaaaaaa-0000-0000-0000-000000000021 "$work/destroyed-sb-1group.img" >/dev/null
@@ -87,7 +103,7 @@ store layout "$work/destroyed-sb-1group.img"
 # backup superblocks at blocks 8193 and 24577), its first 8 MiB zeroed by
 # `dd if=/dev/zero of=/dev/sdX1 bs=1M count=8`.
 truncate -s 32M "$work/destroyed-dd-zero.img"
-mkfs.ext4 -q -F -b 1024 -U 5a5a5a5a-0000-0000-0000-000000000022 -L victim -d "$work/tree" "$work/p-1k" 24M
+mkfs.ext4 -q -F -b 1024 -E hash_seed=5a5a5a5a-0000-0000-0000-0000000000ff -U 5a5a5a5a-0000-0000-0000-000000000022 -L victim -d "$work/tree" "$work/p-1k" 24M
 dd if="$work/p-1k" of="$work/destroyed-dd-zero.img" bs=512 seek=2048 conv=notrunc status=none
 sgdisk -U 11111111-2222-3333-4444-000000000022 -n 1:2048:51199 -t 1:8300 -c 1:data \
   -u 1:aaaaaaaa-0000-0000-0000-000000000022 "$work/destroyed-dd-zero.img" >/dev/null
@@ -104,8 +120,31 @@ label-id: 0x5a5a0023
 start=2048, size=49152, type=83
 PT
 truncate -s 8M "$work/usb.img"
-mkfs.vfat -i 5a5a0024 -n USBSTICK "$work/usb.img" >/dev/null
+frozen mkfs.vfat -i 5a5a0024 -n USBSTICK "$work/usb.img" >/dev/null
 dd if="$work/usb.img" of="$work/destroyed-dd-foreign.img" bs=1M seek=1 conv=notrunc status=none
 store layout "$work/destroyed-dd-foreign.img"
 qemu-img convert -q -f raw -O qcow2 "$work/destroyed-dd-foreign.img" "$work/destroyed-dd-foreign.qcow2"
 store layout "$work/destroyed-dd-foreign.qcow2"
+
+# typo-overwrite.img: the typo that wrote a template image over a VM's
+# disk (`dd if=template.img of=/dev/vdb` instead of a new disk). The
+# victim: a 64 MiB GPT disk (sgdisk), partition 1 a multi-group 1k-block
+# ext4 written 2025-11-24; the template: a 16 MiB GPT image with its own
+# ext4 (4k blocks), made 2025-10-09, dd'd over the victim's start. The
+# victim's backup GPT survives at the end, its backup superblocks past
+# 16 MiB (groups 3, 5, 7 at 1k blocks).
+truncate -s 64M "$work/victim.img"
+sgdisk -U 11111111-2222-3333-4444-000000000031 -n 1:2048:0 -t 1:8300 \
+  -u 1:aaaaaaaa-0000-0000-0000-000000000031 "$work/victim.img" >/dev/null
+E2FSPROGS_FAKE_TIME=1764000000 mkfs.ext4 -q -F -b 1024 -E hash_seed=5a5a5a5a-0000-0000-0000-0000000000ff,offset=1048576 \
+  -U 5a5a5a5a-0000-0000-0000-000000000031 -L victim "$work/victim.img" $((64*1024 - 1024 - 17))k
+truncate -s 16M "$work/template.img"
+sgdisk -U 11111111-2222-3333-4444-000000000032 -n 1:2048:0 -t 1:8300 \
+  -u 1:aaaaaaaa-0000-0000-0000-000000000032 "$work/template.img" >/dev/null
+E2FSPROGS_FAKE_TIME=1760000000 mkfs.ext4 -q -F -b 4096 -E hash_seed=5a5a5a5a-0000-0000-0000-0000000000ff,offset=1048576 \
+  -U 5a5a5a5a-0000-0000-0000-000000000032 -L template "$work/template.img" $((16*1024 - 1024 - 17))k
+cp "$work/victim.img" "$work/typo-overwrite.img"
+dd if="$work/template.img" of="$work/typo-overwrite.img" conv=notrunc status=none
+store layout "$work/typo-overwrite.img"
+qemu-img convert -q -f raw -O qcow2 "$work/typo-overwrite.img" "$work/typo-overwrite.qcow2"
+store layout "$work/typo-overwrite.qcow2"

@@ -127,7 +127,7 @@ pub(super) fn geometry_checks(t: &Tables, out: &mut Vec<Finding>) {
                     ),
                 )
                 .with_hint(Hint::advice(format!(
-                    "if only the tail was cut off, restore the size (on a copy: `truncate -s {} {{image}}`) and verify again; otherwise recover from the original disk",
+                    "if only the tail was cut off, restore the size (on a copy: `cp --sparse=always {{image}} {{image}}.copy; truncate -s {} {{image}}.copy`) and verify again; otherwise recover from the original disk",
                     mul(need_sectors, ss)
                 ))),
             );

@@ -15,7 +15,13 @@ pub(super) fn found_by_search(t: &Tables) -> bool {
 /// The repair for a grown disk. With only a stale backup left, `sgdisk -e`
 /// sees no table at all and writes an empty one: never suggest it then.
 pub(super) fn grow_hint(t: &Tables) -> Hint {
-    if let Some(at) = t.data_past_table {
+    if t.cut_short() {
+        super::headers::cut_short_hint()
+    } else if t.other_table_at_end().is_some() {
+        Hint::advice(
+            "do not run `sgdisk -e` or grow anything: the backup GPT at the disk's end is another table's (see gpt.backup_header.other_table), and moving this table's backup there destroys it",
+        )
+    } else if let Some(at) = t.data_past_table {
         // Data past the table's end: a smaller image written over a larger
         // disk looks just like a grown one, and sgdisk -e would put the
         // backup over what survives. Look first; write nothing.
@@ -100,6 +106,67 @@ pub(super) fn stale_backup_findings(t: &Tables, out: &mut Vec<Finding>) {
         )),
         _ => {}
     }
+}
+
+/// Two tables: the primary written for a smaller disk, and a valid
+/// backup at this disk's last LBA that the primary does not point to,
+/// written for the whole disk. That is not a grown disk (growing leaves
+/// nothing at the new end): a smaller image's bytes were written over
+/// the start of a disk partitioned at its full size, and the backup is
+/// what survives of the earlier table, the victim's.
+pub(super) fn other_table(t: &Tables, out: &mut Vec<Finding>) {
+    let Some((p, b)) = t.other_table_at_end() else {
+        return;
+    };
+    let ss = t.sector.bytes;
+    let listed = |c: &crate::header::GptCopy| -> String {
+        let parts: Vec<String> = c
+            .entries
+            .iter()
+            .flat_map(|a| a.entries.iter())
+            .take(4)
+            .map(|e| {
+                format!(
+                    "{} LBA {}..={} {}",
+                    e.index,
+                    e.starting_lba,
+                    e.ending_lba,
+                    e.type_name.unwrap_or("unknown type")
+                )
+            })
+            .collect();
+        if parts.is_empty() {
+            "no partitions".to_string()
+        } else {
+            format!("partitions {}", parts.join(", "))
+        }
+    };
+    let same_guid = p.header.disk_guid == b.header.disk_guid;
+    out.push(
+        gpt(
+            Severity::Error,
+            "gpt.backup_header.other_table",
+            mul(b.lba, ss),
+            format!(
+                "two partition tables: the primary (disk GUID {}, {}) was written for a {} disk (its backup at LBA {}), but a valid backup header at the last LBA {} (disk GUID {}{}, {}) was written for this whole {} disk and the primary does not point to it. A disk that grew has nothing at its new end, so this is a smaller image written over the start of a disk partitioned at its full size: the primary is the intruder's table, the backup at the end the victim's",
+                p.header.disk_guid,
+                listed(p),
+                human(mul(p.header.alternate_lba.saturating_add(1), ss)),
+                p.header.alternate_lba,
+                b.lba,
+                b.header.disk_guid,
+                if same_guid { ", the same" } else { ", another disk's" },
+                listed(b),
+                human(t.disk_size),
+            ),
+        )
+        .with_hint(
+            Hint::advice(
+                "leave the image as it is: on a copy (cp --sparse=always {image} {image}.victim), gdisk's recovery menu r, c loads the backup table and rebuilds the main one from it (p lists it; w writes, only on the copy). sgdisk -e or any grow here would overwrite that backup",
+            )
+            .on(Target::Image),
+        ),
+    );
 }
 
 /// The backup header short of the last LBA: the disk grew after it was

@@ -11,7 +11,10 @@ pub(super) fn copy_offset(t: &Tables, c: &GptCopy) -> u64 {
     mul(c.lba, t.sector.bytes)
 }
 
-pub(super) fn rebuild_hint(role: Role) -> Hint {
+pub(super) fn rebuild_hint(t: &Tables, role: Role) -> Hint {
+    if t.cut_short() || t.other_table_at_end().is_some() {
+        return super::grow_hint(t);
+    }
     match role {
         Role::Primary => Hint::writes("gdisk {disk}")
             .on(Target::Disk)
@@ -20,6 +23,13 @@ pub(super) fn rebuild_hint(role: Role) -> Hint {
             .on(Target::Disk)
             .because("rewrites the backup from the primary at the end of the disk"),
     }
+}
+
+/// What to do with a disk cut short under its table: nothing that writes.
+pub(super) fn cut_short_hint() -> Hint {
+    Hint::advice(
+        "the image was cut short under its table: restore the missing tail from the source or a backup (or truncate a copy back up to the size the table was written for); sgdisk -e or gdisk here would write the table's backup or a new protective MBR over the last partition's data",
+    )
 }
 
 /// Load-time checks of one copy, kept even when the other copy is good.
@@ -64,7 +74,7 @@ pub(super) fn copy_checks(t: &Tables, c: &GptCopy, out: &mut Vec<Finding>) {
                     h.computed_header_crc32
                 ),
             )
-            .with_hint(rebuild_hint(c.role)),
+            .with_hint(rebuild_hint(t, c.role)),
         );
     }
     if h.reserved != 0 {
@@ -154,7 +164,7 @@ pub(super) fn copy_checks(t: &Tables, c: &GptCopy, out: &mut Vec<Finding>) {
                     e.computed_crc32
                 ),
             )
-            .with_hint(rebuild_hint(c.role)),
+            .with_hint(rebuild_hint(t, c.role)),
         );
     }
 }
@@ -309,7 +319,7 @@ pub(super) fn missing_copies(t: &Tables, out: &mut Vec<Finding>) {
         // With only a stale backup, gdisk cannot find the copy to rebuild
         // from: the found_by_search finding carries the recipe instead.
         if other_ok(Role::Primary) && !found_by_search(t) {
-            f = f.with_hint(rebuild_hint(Role::Primary));
+            f = f.with_hint(rebuild_hint(t, Role::Primary));
         }
         out.push(f);
     }
@@ -337,7 +347,7 @@ pub(super) fn missing_copies(t: &Tables, out: &mut Vec<Finding>) {
             ),
         );
         if other_ok(Role::Backup) {
-            f = f.with_hint(rebuild_hint(Role::Backup));
+            f = f.with_hint(rebuild_hint(t, Role::Backup));
         }
         out.push(f);
     }

@@ -20,7 +20,7 @@ pub(super) fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
             "gpt.pmbr.missing",
             510,
             "LBA 0 has no boot signature 55 AA, so there is no protective MBR: the Linux kernel ignores a GPT without one".into(),
-        ).with_hint(if found_by_search(t) {
+        ).with_hint(if found_by_search(t) || t.cut_short() || t.other_table_at_end().is_some() {
             grow_hint(t)
         } else {
             Hint::writes("sgdisk -e {disk}").on(Target::Disk).because("gdisk writes a fresh protective MBR on save")
@@ -127,7 +127,7 @@ pub(super) fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
                     "MBR entry {} is neither empty nor a partition (type 0x{:02X}, start LBA {}, {} sectors) in a GPT disk's MBR: a half-written or damaged slot that gdisk reports and other tools ignore",
                     e.slot, e.os_type, e.starting_lba, e.size_in_lba
                 ),
-            ).with_hint(Hint::writes("gdisk {disk}").on(Target::Disk).because("the recovery menu writes a fresh protective MBR (n)")));
+            ).with_hint(if t.cut_short() { super::headers::cut_short_hint() } else { Hint::writes("gdisk {disk}").on(Target::Disk).because("the recovery menu writes a fresh protective MBR (n)") }));
         }
     }
     for e in m.entries.iter().filter(|e| e.is_used()) {
@@ -143,7 +143,7 @@ pub(super) fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
                     e.os_type,
                     e.last_lba()
                 ),
-            ).with_hint(Hint::writes("gdisk {disk}").on(Target::Disk).because("create a fresh protective or hybrid MBR: recovery menu n or h")));
+            ).with_hint(if t.cut_short() { super::headers::cut_short_hint() } else { Hint::writes("gdisk {disk}").on(Target::Disk).because("create a fresh protective or hybrid MBR: recovery menu n or h") }));
         }
     }
     if m.kind == MbrKind::Hybrid {

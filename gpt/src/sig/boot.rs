@@ -147,12 +147,24 @@ fn exfat<R: ReadAt + ?Sized>(at: &mut At<'_, R>, b: &[u8]) -> Option<Signature> 
         }
         sum = sum.rotate_right(1).wrapping_add(u32::from(byte));
     }
+    // A wrong checksum does not make it something else: every field above
+    // is exFAT's, and blkid -p names it (with SBBADCSUM). It is damage:
+    // Windows and the Linux driver refuse the volume, fsck.exfat flags it.
     let stored = region.get(n..)?;
-    if stored.chunks_exact(4).any(|c| le32(c, 0) != sum) {
-        return None;
-    }
+    let bad = stored
+        .chunks_exact(4)
+        .find(|c| le32(c, 0) != sum)
+        .map(|c| le32(c, 0));
     let size = le64(b, 72).checked_shl(bps_shift);
     let mut s = sig("exfat", "exfat", size, MS_BASIC_DATA, 0x07);
+    if let Some(stored) = bad {
+        s.damage.push((
+            ss.saturating_mul(11),
+            format!(
+                "the exFAT main boot region's checksum (sector 11) is 0x{stored:08X}, but its first 11 sectors sum to 0x{sum:08X}: the boot sector or its extended sectors changed after the checksum was written, and the exFAT driver and Windows refuse the volume until it is repaired (fsck.exfat, on a copy; the backup boot region at sector 12 may be intact)"
+            ),
+        ));
+    }
     let serial = le32(b, 100);
     s.uuid = Some(format!("{:04X}-{:04X}", serial >> 16, serial & 0xFFFF));
     Some(s)

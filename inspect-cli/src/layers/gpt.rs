@@ -244,6 +244,11 @@ fn expect_of(p: &Partition) -> Expect {
 /// as the primary states it or the backup found says of itself. An MBR
 /// records none.
 fn written_for(t: &Tables) -> Option<u64> {
+    // An MBR records no disk size, even with a GPT beside it that is not
+    // the table (an isohybrid ISO's).
+    if t.scheme != Scheme::Gpt {
+        return None;
+    }
     let ss = t.sector.bytes;
     let from_primary = t
         .primary
@@ -287,6 +292,7 @@ fn table_facts(t: &Tables) -> TableFacts {
             Scheme::Mbr => mbr_ok,
             Scheme::None => false,
         },
+        isohybrid: t.isohybrid.is_some(),
     }
 }
 

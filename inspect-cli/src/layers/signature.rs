@@ -43,6 +43,15 @@ impl Inspector for Identified {
         // The size the volume states for itself (a FAT's total sectors, a
         // swap area's pages): how far it reaches into its partition.
         node.facts.claimed_size = s.size;
+        for (offset, message) in s.damage {
+            node.findings.push(imgcheck_core::Finding::error(
+                format!("{}.boot.checksum", s.kind),
+                imgcheck_core::Layer::named(s.kind),
+                offset,
+                imgcheck_core::Space::Disk,
+                message,
+            ));
+        }
         if let Some(u) = s.uuid {
             node.facts.identities.push(Identity {
                 kind: IdentityKind::FilesystemUuid,

@@ -21,7 +21,7 @@ const HEAD: u64 = 1 << 20;
 const SLACK: u64 = 1 << 20;
 
 /// A backup ext superblock found inside a partition.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Remnant {
     /// Partition byte offset of the superblock.
     pub offset: u64,
@@ -35,6 +35,8 @@ pub struct Remnant {
     pub blocks: u64,
     /// Its last write time (s_wtime), seconds since the epoch.
     pub wtime: u32,
+    /// Its filesystem UUID (s_uuid), as text.
+    pub uuid: String,
 }
 
 /// The first backup ext superblock in `[from, len)` of the partition that
@@ -68,11 +70,37 @@ pub fn ext_backup(disk: &dyn ReadAt, start: u64, len: u64, from: u64) -> Option<
                     block,
                     blocks: u64::from(le32(&sb, 0x04)),
                     wtime: le32(&sb, 0x30),
+                    uuid: uuid_text(sb.get(0x68..0x78).unwrap_or(&[])),
                 });
             }
         }
     }
     None
+}
+
+/// The primary ext superblock of a filesystem starting at `start`, when
+/// there is one: its last write time (s_wtime) and UUID, to date an
+/// intruder against its victim.
+pub fn ext_primary(disk: &dyn ReadAt, start: u64) -> Option<(u32, String)> {
+    let sb = read_vec(disk, start.saturating_add(1024), 1024, 1024).ok()?;
+    (le16(&sb, 0x38) == 0xEF53).then(|| {
+        (
+            le32(&sb, 0x30),
+            uuid_text(sb.get(0x68..0x78).unwrap_or(&[])),
+        )
+    })
+}
+
+/// A 16-byte UUID in its usual text form.
+fn uuid_text(b: &[u8]) -> String {
+    let mut out = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push_str(&format!("{x:02x}"));
+    }
+    out
 }
 
 /// How far into a partition traces of an ext filesystem are looked for.
