@@ -13,7 +13,7 @@ use crate::header::Header;
 use crate::limits::*;
 use crate::snapshot::{Snapshot, SnapshotTable, read_table};
 use imgcheck_core::bytes::u64_of;
-use imgcheck_core::{Finding, ReadAt};
+use imgcheck_core::{Budget, Finding, Metered, ReadAt};
 use map::L2Cached;
 use side::{FileId, SideError, file_id, open_side};
 use std::path::{Path, PathBuf};
@@ -178,6 +178,12 @@ pub struct OpenOptions {
     pub follow_backing: bool,
     /// Open the external data file (needs the image's path).
     pub open_data_file: bool,
+    /// The image's work bound: every backing file and external data file
+    /// opened is read through a [`Metered`] charging it (the image file
+    /// itself is the caller's to meter), and each adds its share to the
+    /// bound ([`Budget::add_file`]), so the whole chain is bounded in
+    /// total. `None`: those files are read unmetered.
+    pub budget: Option<Arc<Budget>>,
 }
 
 impl Default for OpenOptions {
@@ -185,6 +191,25 @@ impl Default for OpenOptions {
         OpenOptions {
             follow_backing: true,
             open_data_file: true,
+            budget: None,
+        }
+    }
+}
+
+impl OpenOptions {
+    /// `file`, a backing or data file opened from `path`, as the image
+    /// reads it: charged to the budget when there is one.
+    fn metered(&self, file: Arc<dyn ReadAt>, path: &Path) -> Arc<dyn ReadAt> {
+        match &self.budget {
+            Some(b) => {
+                b.add_file(file.len());
+                Arc::new(Metered::named(
+                    file,
+                    Arc::clone(b),
+                    path.display().to_string(),
+                ))
+            }
+            None => file,
         }
     }
 }
@@ -226,6 +251,7 @@ impl Image {
             &OpenOptions {
                 follow_backing: false,
                 open_data_file: false,
+                budget: None,
             },
             &mut Chain::default(),
         )
@@ -314,7 +340,10 @@ impl Image {
                         }
                         e => Err(e),
                     }) {
-                        Ok((r, _)) => DataFile::Open(Arc::new(r)),
+                        Ok((r, _)) => {
+                            let p = r.path().to_path_buf();
+                            DataFile::Open(opts.metered(Arc::new(r), &p))
+                        }
                         Err(e) => DataFile::Unavailable(format!("{}: {e}", beside.display())),
                     }
                 }
@@ -542,7 +571,7 @@ fn open_backing(
     if chain.visited.len() > MAX_CHAIN_DEPTH {
         return BackingState::TooDeep;
     }
-    let file = Arc::new(file);
+    let file = opts.metered(Arc::new(file), p);
     let mut magic = [0u8; 4];
     let is_qcow2 = file.read_exact_at(0, &mut magic).is_ok()
         && u32::from_be_bytes(magic) == crate::header::QCOW2_MAGIC;

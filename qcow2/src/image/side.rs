@@ -135,13 +135,23 @@ impl ReadAt for SideFile {
         // A file that shrank under us reads short: an I/O error naming
         // the file, never data.
         self.file.read_exact_at(buf, offset).map_err(|e| {
+            let text = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                let now = self
+                    .file
+                    .metadata()
+                    .map_or(String::new(), |m| format!(", now {} bytes", m.len()));
+                format!(
+                    "{} ended early: it was {} bytes when opened{now}, so it shrank during the check",
+                    self.path.display(),
+                    self.len
+                )
+            } else {
+                format!("{}: {e}", self.path.display())
+            };
             ReadError::new(
                 offset,
                 n,
-                ReadErrorKind::Io(std::io::Error::new(
-                    e.kind(),
-                    format!("{}: {e}", self.path.display()),
-                )),
+                ReadErrorKind::Io(std::io::Error::new(e.kind(), text)),
             )
         })
     }
