@@ -112,14 +112,16 @@ impl Budget {
     /// either limit is passed (and from then on).
     pub fn charge(&self, bytes: u64, visits: u64) -> Result<(), Exhausted> {
         let l = &self.shared;
-        let b = l
-            .bytes
-            .fetch_add(bytes, Ordering::Relaxed)
-            .saturating_add(bytes);
-        let v = l
-            .visits
-            .fetch_add(visits, Ordering::Relaxed)
-            .saturating_add(visits);
+        // Saturating, not wrapping: a charge of everything left (a bound
+        // spent elsewhere) must not bring the counter back to small.
+        let add = |c: &AtomicU64, n: u64| {
+            c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |x| {
+                Some(x.saturating_add(n))
+            })
+            .map_or(u64::MAX, |x| x.saturating_add(n))
+        };
+        let b = add(&l.bytes, bytes);
+        let v = add(&l.visits, visits);
         if b > l.max_bytes.load(Ordering::Relaxed)
             || v > l.max_visits
             || l.hit.load(Ordering::Relaxed)
@@ -274,6 +276,11 @@ mod tests {
         assert!(b.charge(250, 0).is_ok(), "1150 of 1200");
         assert!(h.charge(100, 0).is_err());
         assert!(b.exhausted().is_some());
+        // Spending everything saturates; the byte bound is the one named.
+        let c = Budget::new(10, 10);
+        assert!(c.charge(u64::MAX, 0).is_err());
+        assert!(c.charge(5, 0).is_err());
+        assert_eq!(c.exhausted().map(|e| e.bytes), Some(u64::MAX));
     }
 
     struct Failing;

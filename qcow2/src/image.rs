@@ -133,7 +133,7 @@ impl std::fmt::Display for GuestBlocked {
             }
             GuestBlocked::DataFile(w) => write!(
                 f,
-                "its external data file is unavailable ({w}), so the guest data cannot be read"
+                "its external data file {w}, so the guest data cannot be read"
             ),
             GuestBlocked::Backing { name, state } => write!(
                 f,
@@ -227,6 +227,13 @@ pub struct Image {
     findings: Vec<Finding>,
     l2_cache: Mutex<Vec<(u64, L2Cached)>>,
     cluster_cache: Mutex<Option<(u64, Arc<[u8]>)>>,
+    /// Bytes of compressed clusters decoded so far (see
+    /// [`DECODE_BASE_BYTES`]): decoding, not reading, is what a hostile
+    /// table of compressed entries multiplies.
+    decoded: std::sync::atomic::AtomicU64,
+    /// The image's work bound, from [`OpenOptions::budget`]: spent at
+    /// once when the decode bound is, so the report says the check stopped.
+    budget: Option<Arc<Budget>>,
 }
 
 impl std::fmt::Debug for Image {
@@ -329,7 +336,9 @@ impl Image {
         let data_file = header.has_data_file().then(|| {
             let name = header.extensions.data_file.clone().unwrap_or_default();
             match (&dir, opts.open_data_file, name.is_empty()) {
-                (_, _, true) => DataFile::Unavailable("no data file name in the header".into()),
+                (_, _, true) => {
+                    DataFile::Unavailable("is not named: the header has no data file name".into())
+                }
                 // Beside the image first; QEMU itself resolves a relative
                 // data file name against its working directory.
                 (Some(d), true, false) => {
@@ -344,10 +353,12 @@ impl Image {
                             let p = r.path().to_path_buf();
                             DataFile::Open(opts.metered(Arc::new(r), &p))
                         }
-                        Err(e) => DataFile::Unavailable(format!("{}: {e}", beside.display())),
+                        Err(e) => DataFile::Unavailable(e.at(&beside)),
                     }
                 }
-                _ => DataFile::Unavailable(format!("{name}: not opened")),
+                _ => DataFile::Unavailable(
+                    "was not opened (the image was opened without a path)".into(),
+                ),
             }
         });
         if let Some(DataFile::Unavailable(why)) = &data_file
@@ -360,7 +371,7 @@ impl Image {
                     header.extensions.data_file_offset.unwrap_or(72),
                     imgcheck_core::Space::File,
                     format!(
-                        "the external data file {:?} is unavailable ({why}); QEMU refuses to open the image and the guest data cannot be read",
+                        "the external data file {:?} {why}; QEMU refuses to open the image and the guest data cannot be read",
                         header.extensions.data_file.as_deref().unwrap_or("")
                     ),
                 )
@@ -399,7 +410,27 @@ impl Image {
             findings,
             l2_cache: Mutex::new(Vec::new()),
             cluster_cache: Mutex::new(None),
+            decoded: std::sync::atomic::AtomicU64::new(0),
+            budget: opts.budget.clone(),
         })
+    }
+
+    /// The most bytes of compressed clusters this image decodes.
+    pub fn decode_bound(&self) -> u64 {
+        DECODE_BASE_BYTES.saturating_add(self.file.len().saturating_mul(DECODE_BYTES_PER_FILE_BYTE))
+    }
+
+    /// Charges one decoded cluster; `false` once the decode bound is spent.
+    pub(crate) fn charge_decode(&self, bytes: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        let before = self.decoded.fetch_add(bytes, Ordering::Relaxed);
+        let ok = before.saturating_add(bytes) <= self.decode_bound();
+        if !ok && let Some(b) = &self.budget {
+            // One bound for the whole image: what reads after this is
+            // refused too, and the report names the bound.
+            let _ = b.charge(u64::MAX, 0);
+        }
+        ok
     }
 
     /// The parsed header.

@@ -17,7 +17,7 @@ pub(super) fn qemu_open_checks(c: &mut Ctx<'_>) {
     if why.is_none()
         && let Some(DataFile::Unavailable(w)) = img.data_file()
     {
-        why = Some(format!("Could not open the data file: {w}"));
+        why = Some(format!("Could not open the data file: it {w}"));
     }
     if why.is_none()
         && let Some(b) = img.backing()
