@@ -269,6 +269,98 @@ def truncated(fx, n, name):
     return (name, "qcow2.truncated", make, DAMAGE, 1, expect(at))
 
 
+# Structures pointing anywhere (issue 14's attack, judged against qemu-img
+# check: every one of these it flags, or refuses to open).
+
+def q_ext_data(b, q, ext_type):
+    """Offset of the data of header extension `ext_type`."""
+    off = q.hlen
+    while off + 8 <= q.cs:
+        t, n = get(b, off, 4, True), get(b, off + 4, 4, True)
+        if t == 0:
+            break
+        if t == ext_type:
+            return off + 8
+        off += 8 + (n + 7) // 8 * 8
+    raise ValueError(f"no extension {ext_type:#x}")
+
+
+def bitmaps_ext(f):
+    return lambda b, q: f(b, q, q_ext_data(b, q, 0x23852875))
+
+
+def bitmap_dir(f):
+    return bitmaps_ext(lambda b, q, e: f(b, q, get(b, e + 16, 8, True)))
+
+
+def luks_ext(f):
+    return lambda b, q: f(b, q, q_ext_data(b, q, 0x0537BE77))
+
+
+def first_entry(pred, width=8):
+    """Edits the first L2 entry of the first table for which `pred`
+    returns (entry, bitmap) (extended L2: 16-byte entries)."""
+    def edit(b, q):
+        l2 = next(q.l1e(i) for i in range(q.l1n) if q.l1e(i)) & 0x00FFFFFFFFFFFE00
+        for i in range(q.cs // width):
+            e = get(b, l2 + width * i, 8, True)
+            bm = get(b, l2 + width * i + 8, 8, True) if width == 16 else 0
+            r = pred(e, bm, q)
+            if r:
+                put(b, l2 + width * i, 8, r[0], True)
+                if width == 16:
+                    put(b, l2 + width * i + 8, 8, r[1], True)
+                return
+        raise ValueError("no entry matches")
+    return edit
+
+
+def comp_offset(q):
+    return 62 - (q.cb - 8)
+
+
+def anywhere_cases():
+    V3, SNAP, BM, LUKS = "qcow2/v3.qcow2", "qcow2/snap.qcow2", "qcow2/bitmap.qcow2", "qcow2/luks.qcow2"
+    EXT, ZLIB = "qcow2/extl2.qcow2", "qcow2/zlib.qcow2"
+    snap0 = lambda b: get(b, Q_SNAP_OFF, 8, True)
+    rb0 = lambda b, q: get(b, q.rt, 8, True) & 0x00FFFFFFFFFFFE00
+    l2_0 = lambda q: next(q.l1e(i) for i in range(q.l1n) if q.l1e(i)) & 0x00FFFFFFFFFFFE00
+    c = "qcow2.anywhere"
+    return [
+        q_struct("qcow2-bitmaps-count-max", BM, bitmaps_ext(lambda b, q, e: put(b, e, 4, 0xFFFFFFFF, True)), cls=c),
+        q_struct("qcow2-bitmaps-dir-size-2^40", BM, bitmaps_ext(lambda b, q, e: put(b, e + 8, 8, 1 << 40, True)), cls=c),
+        q_struct("qcow2-bitmaps-dir-at-header", BM, bitmaps_ext(lambda b, q, e: put(b, e + 16, 8, 0, True)), cls=c),
+        q_struct("qcow2-bitmap-table-size-max", BM, bitmap_dir(lambda b, q, d: put(b, d + 8, 4, 0xFFFFFFFF, True)), cls=c),
+        q_struct("qcow2-bitmap-table-at-l1", BM, bitmap_dir(lambda b, q, d: put(b, d, 8, q.l1, True)), cls=c),
+        q_struct("qcow2-bitmap-granularity-255", BM, bitmap_dir(lambda b, q, d: put(b, d + 17, 1, 255)), cls=c),
+        q_struct("qcow2-bitmap-name-size-max", BM, bitmap_dir(lambda b, q, d: put(b, d + 18, 2, 0xFFFF, True)), cls=c),
+        # In use after a crash: qemu-img check passes it, convert --bitmaps refuses.
+        q_struct("qcow2-bitmap-in-use", BM, bitmap_dir(lambda b, q, d: put(b, d + 12, 4, get(b, d + 12, 4, True) | 1, True)),
+                 WARNS, cls=c, finding=("qcow2.bitmaps.in_use", None)),
+        q_struct("qcow2-luks-length-2^62", LUKS, luks_ext(lambda b, q, e: put(b, e + 8, 8, 1 << 62, True)), cls=c),
+        q_struct("qcow2-luks-header-at-0", LUKS, luks_ext(lambda b, q, e: put(b, e, 8, 0, True)), cls=c),
+        q_struct("qcow2-luks-without-extension", V3, lambda b, q: put(b, Q_CRYPT, 4, 2, True), cls=c,
+                 finding=("qcow2.crypto.missing_header", None)),
+        q_struct("qcow2-snapshot-l1-is-reftable", SNAP, lambda b, q: put(b, snap0(b), 8, q.rt, True), cls=c),
+        q_struct("qcow2-snapshot-table-at-header", SNAP, lambda b, q: put(b, Q_SNAP_OFF, 8, 0, True), cls=c),
+        q_struct("qcow2-snapshot-l1-4m-entries", SNAP, lambda b, q: put(b, snap0(b) + 8, 4, 1 << 22, True), cls=c),
+        q_struct("qcow2-reftable-is-l1", V3, lambda b, q: put(b, Q_RT_OFF, 8, q.l1, True), cls=c),
+        q_struct("qcow2-refblock-is-l2", V3, lambda b, q: put(b, q.rt, 8, l2_0(q), True), cls=c),
+        q_struct("qcow2-l2-is-refblock", V3, lambda b, q: put(b, q.l1, 8, rb0(b, q) | (1 << 63), True), cls=c),
+        q_struct("qcow2-l2-reserved-bit-56", V3, first_entry(lambda e, bm, q: e & 0x00FFFFFFFFFFFE00 and (e | 1 << 56, 0)),
+                 cls=c, finding=("qcow2.l2.reserved_bits", None)),
+        q_struct("qcow2-extl2-alloc-and-zero", EXT, first_entry(lambda e, bm, q: bm & 0xFFFFFFFF and (e, bm | bm << 32), 16),
+                 cls=c, finding=("qcow2.l2.subcluster_bitmap", None)),
+        q_struct("qcow2-extl2-unallocated-with-alloc-bits", EXT,
+                 first_entry(lambda e, bm, q: e == 0 and bm == 0 and (0, 0xFFFFFFFF), 16),
+                 cls=c, finding=("qcow2.l2.unallocated_bitmap", None)),
+        q_struct("qcow2-compressed-in-l1", ZLIB, first_entry(lambda e, bm, q: e & 1 << 62 and (
+            (e & ~((1 << comp_offset(q)) - 1)) | q.l1, 0)), cls=c),
+        q_struct("qcow2-compressed-sectors-max", ZLIB, first_entry(lambda e, bm, q: e & 1 << 62 and (
+            e | ((1 << (q.cb - 8)) - 1) << comp_offset(q), 0)), cls=c),
+    ]
+
+
 # --- MBR / EBR (little-endian, 0x1BE + 16 * i) ----------------------------
 
 def mbr_entry(b, base, i, kind=None, start=None, size=None):
@@ -651,6 +743,29 @@ def k_data_file(special):
     return make
 
 
+def k_symlink_chain(d):
+    """a.qcow2 backed by b.qcow2, a symlink to a.qcow2."""
+    b = bytearray(fixture("qcow2/chain-top.qcow2"))
+    backing_name("b.qcow2")(b, Q(b))
+    write(d, "a.qcow2", b)
+    os.symlink("a.qcow2", os.path.join(d, "b.qcow2"))
+    return ["a.qcow2"]
+
+
+def k_long_chain(n):
+    """A chain of `n` distinct files (each chain-top renamed to name the
+    next) over chain-base: past MAX_CHAIN_DEPTH (64) it is not followed."""
+    def make(d):
+        top = fixture("qcow2/chain-top.qcow2")
+        for i in range(n):
+            b = bytearray(top)
+            backing_name(f"c{i + 1:03}.qcow2")(b, Q(b))
+            write(d, f"c{i:03}.qcow2", b)
+        write(d, f"c{n:03}.qcow2", fixture("qcow2/chain-base.qcow2"))
+        return ["c000.qcow2"]
+    return make
+
+
 def k_hardlink_chain(d):
     """a.qcow2 backed by b.qcow2, a hard link to a.qcow2: one file under
     two names, a loop only (device, inode) identity sees."""
@@ -707,6 +822,13 @@ def cases():
                   finding=("qcow2.data_file.unavailable", DATA_FILE_AT)),
         kind_case("kind-backing-hardlink-loop", k_hardlink_chain, DAMAGE,
                   finding=("qcow2.backing.loop", BACKING_AT)),
+        kind_case("kind-backing-symlink-loop", k_symlink_chain, DAMAGE,
+                  finding=("qcow2.backing.loop", BACKING_AT)),
+        # 21 files: QEMU opens it cleanly, and so does imgcheck (the guest
+        # has no table: a warning); 70 is past the depth bound.
+        kind_case("kind-backing-chain-21", k_long_chain(21), WARNS),
+        kind_case("kind-backing-chain-70", k_long_chain(70), DAMAGE,
+                  finding=("qcow2.backing.too_deep", None)),
     ]
     # qcow2 header fields at their offsets. REFUSED_FIELDS: qemu-img check
     # exits 1 "Could not open" on them (measured, QEMU 10.0.2).
@@ -815,6 +937,7 @@ def cases():
         truncated(V3, 65536, "qcow2-truncated-one-cluster"),
         truncated(V3, 0x30000 + 4, "qcow2-truncated-in-l1"),
     ]
+    out += anywhere_cases()
     # MBR and EBR.
     out += [
         m_case("mbr-entry-max", MBR, lambda b: mbr_entry(b, 0, 0, start=0xFFFFFFFF,
