@@ -1125,6 +1125,9 @@ SAMPLE = {
     "ext4-huge-claims-deep", "ext4-200k-groups-zeroed-gdt-deep",
     "ext4-200k-groups-zeroed-gdt", "ext4-4m-groups-meta-bg",
     "ext4-journal-extent-dag", "ext4-root-extent-cycle-deep", "ext4-inode-size-max",
+    "kind-data-file-missing", "kind-backing-symlink-loop", "qcow2-incompat-unknown",
+    "qcow2-refcount-order-7", "qcow2-compressed-everywhere-zlib-scan", "qcow2-bitmap-in-use",
+    "qcow2-extl2-alloc-and-zero",
 }
 
 
