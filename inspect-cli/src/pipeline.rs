@@ -64,7 +64,7 @@ pub fn inspect_image_with(
     opts: &Options,
 ) -> Result<ImageReport, Fatal> {
     let opened = open_file(path)?;
-    let file: Arc<dyn ReadAt> = Arc::clone(&opened) as Arc<dyn ReadAt>;
+    let file: Arc<dyn ReadAt> = opened.clone();
     let mut report = inspect_with(
         registry,
         &path.display().to_string(),

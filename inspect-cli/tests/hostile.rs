@@ -138,7 +138,10 @@ fn each_input_kind_gets_its_exit_code_and_one_json_object() {
     let (_, objs) = run_json(d, "zero.img");
     assert!(has_finding(&objs[0], "layout.empty", 0), "{objs:?}");
     let (_, objs) = run_json(d, "v1.qcow2");
-    assert!(has_finding(&objs[0], "qcow2.header.version_1", 4), "{objs:?}");
+    assert!(
+        has_finding(&objs[0], "qcow2.header.version_1", 4),
+        "{objs:?}"
+    );
 
     // A block device: a read-only loop device over a GPT disk, which
     // the check reads as it reads the file (and detaches after).
