@@ -64,7 +64,7 @@ mod size;
 pub mod time;
 
 pub use bootfile::{BootFile, FileLookup, Files, boot_paths};
-pub use budget::{Budget, Exhausted, Metered};
+pub use budget::{Budget, Exhausted, FailedRead, Metered};
 pub use facts::{
     Attach, Expect, Facts, GuestDisk, Identity, IdentityKind, Promise, Role, SnapshotFact,
     Structure, SuperblockUse, TableFacts,

@@ -390,6 +390,16 @@ impl FileReader {
         self.id
     }
 
+    /// The file's length now (fstat of the open file), when it is a
+    /// regular file: another process may have truncated or extended it
+    /// since it was opened. `None` for a block device.
+    pub fn len_now(&self) -> Option<u64> {
+        if self.block_device {
+            return None;
+        }
+        self.file.metadata().ok().map(|m| m.len())
+    }
+
     /// Whether it is a block device (a disk, a loop device), not a file.
     pub fn is_block_device(&self) -> bool {
         self.block_device
@@ -422,12 +432,22 @@ impl ReadAt for FileReader {
         check_range(offset, buf.len(), self.len)?;
         self.file.read_exact_at(buf, offset).map_err(|e| {
             let len = u64::try_from(buf.len()).unwrap_or(u64::MAX);
-            // The file shrank since it was opened: say so as a bounds error.
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                ReadError::new(offset, len, ReadErrorKind::OutOfBounds { len: self.len })
+            // The file shrank since it was opened (another process
+            // truncated it): a failed read naming the file and both
+            // lengths, never the end of a structure the image lacks.
+            let text = if e.kind() == io::ErrorKind::UnexpectedEof {
+                let now = self.file.metadata().map_or(String::new(), |m| {
+                    format!(", now {} bytes", m.len())
+                });
+                format!(
+                    "{} ended early: it was {} bytes when opened{now}, so it shrank during the check",
+                    self.path.display(),
+                    self.len
+                )
             } else {
-                ReadError::new(offset, len, ReadErrorKind::Io(e))
-            }
+                format!("{}: {}", self.path.display(), os_text(&e))
+            };
+            ReadError::new(offset, len, ReadErrorKind::Io(io::Error::new(e.kind(), text)))
         })
     }
 }

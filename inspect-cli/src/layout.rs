@@ -116,6 +116,22 @@ pub fn emptiness(disk: &dyn ReadAt, root: &Node, zero_ranges: &[(u64, u64)]) -> 
     if !none || !table.children.is_empty() {
         return None;
     }
+    if disk.is_empty() {
+        // An empty file where an image should be (a copy that failed at
+        // once): said as such, not as a disk whose start is unknown.
+        return Some(
+            Finding::warning(
+                "layout.empty",
+                Layer::LAYOUT,
+                0,
+                Space::Disk,
+                "the disk is 0 bytes long: it holds nothing at all",
+            )
+            .with_hint(Hint::advice(
+                "check that the backup or copy job that wrote this image still runs and writes data",
+            )),
+        );
+    }
     let whole_zero = disk.known_zero(0, disk.len());
     let head = EMPTINESS_PROBE.min(disk.len());
     let head_zero = whole_zero || zero_ranges.iter().any(|&(s, e)| s == 0 && e >= head);
@@ -209,7 +225,12 @@ pub fn zero_ranges(disk: &dyn ReadAt, regions: &[(u64, u64)]) -> Vec<(u64, u64)>
                 let Some(chunk) = buf.get_mut(..usize::try_from(n).unwrap_or(0)) else {
                     break;
                 };
-                if disk.read_exact_at(at, chunk).is_err() {
+                if let Err(err) = disk.read_exact_at(at, chunk) {
+                    // The image's bound is spent: nothing more will read,
+                    // and the report already says where it stopped.
+                    if matches!(err.kind, imgcheck_core::ReadErrorKind::Budget { .. }) {
+                        return runs;
+                    }
                     // Unreadable is not zero; the layers report why.
                     at = at.saturating_add(n);
                     continue;

@@ -6,7 +6,7 @@
 //! checks that span layers and the next steps are added.
 
 use crate::layout;
-use crate::limits::{MAX_CHILDREN, MAX_DEPTH, MAX_VISITS, read_bound};
+use crate::limits::{MAX_CHILDREN, MAX_DEPTH, MAX_VISITS, READ_BYTES_PER_FILE_BYTE, read_bound};
 use crate::options::{Fatal, FatalKind, Format, Options};
 use crate::registry::{self, REGISTRY, layers};
 use crate::report::{Event, ImageReport, Node, Span};
@@ -63,14 +63,19 @@ pub fn inspect_image_with(
     format: Option<Format>,
     opts: &Options,
 ) -> Result<ImageReport, Fatal> {
-    let file: Arc<dyn ReadAt> = open_file(path)?;
-    inspect_with(
+    let opened = open_file(path)?;
+    let file: Arc<dyn ReadAt> = opened.clone();
+    let mut report = inspect_with(
         registry,
         &path.display().to_string(),
         file,
         format.map(Format::layer),
         opts,
-    )
+    )?;
+    if let Some(f) = resized(&opened, report.file_size) {
+        report.layout.push(f);
+    }
+    Ok(report)
 }
 
 /// Checks an image held by any reader (a file, a buffer, a test's damaged
@@ -95,7 +100,10 @@ pub fn inspect_with(
     only: Option<&str>,
     opts: &Options,
 ) -> Result<ImageReport, Fatal> {
-    let budget = Arc::new(Budget::new(read_bound(file.len()), MAX_VISITS));
+    // Files that join the image later (backing, data files) add their share.
+    let budget = Arc::new(
+        Budget::new(read_bound(file.len()), MAX_VISITS).per_file_byte(READ_BYTES_PER_FILE_BYTE),
+    );
     inspect_bounded(registry, name, file, only, opts, budget)
 }
 
@@ -161,6 +169,7 @@ pub fn inspect_bounded(
     } = walk;
     let mut layout = layout::check(&root, disk.as_deref(), opts.scan);
     layout.findings.extend(bound_hit(&budget, file_size));
+    layout.findings.extend(failed_reads(&budget));
     // A zero timestamp is one never recorded, not an event of 1970.
     events.retain(|e| e.time != 0);
     events.sort();
@@ -301,6 +310,70 @@ fn bound_hit(budget: &Budget, file_size: u64) -> Option<Finding> {
             "the findings above name the structures that make the check read this much",
         )),
     )
+}
+
+/// The reads the storage failed (an I/O error, or a file another
+/// process truncated under the check): whatever each layer made of them,
+/// what was read is not the whole image, so the report is never clean
+/// after one. The file is named, with the offset of the first that failed.
+fn failed_reads(budget: &Budget) -> Option<Finding> {
+    let (f, n) = budget.failed_reads()?;
+    let file = f
+        .file
+        .as_deref()
+        .map_or_else(|| "the image file".to_string(), str::to_string);
+    let more = if n > 1 {
+        format!(" ({n} reads failed in all)")
+    } else {
+        String::new()
+    };
+    Some(
+        Finding::error(
+            "layout.read.failed",
+            Layer::LAYOUT,
+            // The offset is the image file's only when the read was of it.
+            if f.file.is_none() { f.offset } else { 0 },
+            Space::File,
+            format!(
+                "reading {} bytes at offset {} ({:#x}) of {file} failed: {}{more}; the check did not read the whole image, so what it found is incomplete",
+                f.len, f.offset, f.offset, f.message
+            ),
+        )
+        .with_hint(imgcheck_core::Hint::advice(REREAD)),
+    )
+}
+
+/// What to do when the image changed or failed under the check.
+const REREAD: &str = "stop whatever writes the image (or copy it while it is stopped), then check again; if nothing writes it, the storage is failing: copy it with ddrescue first";
+
+/// The image file changed size while it was checked (another process
+/// truncated or extended it): the report describes a file that is no
+/// longer there. Shrinking is an error (what was cut is gone and later
+/// reads of it failed or would fail); growing is a warning (a live image
+/// being written).
+fn resized(file: &FileReader, was: u64) -> Option<Finding> {
+    let now = file.len_now()?;
+    if now == was {
+        return None;
+    }
+    let msg = format!(
+        "{} changed size during the check: {was} bytes when opened, {now} bytes now{}",
+        file.path().display(),
+        if now < was {
+            format!(
+                "; the {} bytes from offset {now} on are gone",
+                was.saturating_sub(now)
+            )
+        } else {
+            "; another process is writing it".to_string()
+        }
+    );
+    let f = if now < was {
+        Finding::error("layout.read.resized", Layer::LAYOUT, now, Space::File, msg)
+    } else {
+        Finding::warning("layout.read.resized", Layer::LAYOUT, was, Space::File, msg)
+    };
+    Some(f.with_hint(imgcheck_core::Hint::advice(REREAD)))
 }
 
 /// Where a reader's offsets are in the report: its start in the address

@@ -533,3 +533,150 @@ fn a_spent_budget_stops_the_check_with_a_finding_and_a_partial_report() {
         codes(&cut.layout)
     );
 }
+
+/// The image file as another process truncating it leaves it: its length
+/// as it was when opened, but after `after` reads every read reaching past
+/// `cut` fails as pread on a shrunk file does.
+struct Shrinking {
+    inner: BytesReader,
+    after: usize,
+    cut: u64,
+    reads: AtomicUsize,
+}
+
+impl ReadAt for Shrinking {
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), imgcheck_core::ReadError> {
+        let n = self.reads.fetch_add(1, Ordering::Relaxed);
+        let end = offset + buf.len() as u64;
+        if n >= self.after && end > self.cut && end <= self.inner.len() {
+            return Err(imgcheck_core::ReadError::new(
+                offset,
+                buf.len() as u64,
+                imgcheck_core::ReadErrorKind::Io(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "disk.img ended early: it shrank during the check",
+                )),
+            ));
+        }
+        self.inner.read_exact_at(offset, buf)
+    }
+    fn known_zero(&self, offset: u64, len: u64) -> bool {
+        self.inner.known_zero(offset, len)
+    }
+}
+
+#[test]
+fn a_file_that_shrinks_during_the_check_is_never_clean_and_names_the_read() {
+    use imgcheck::report::Verdict;
+    for fixture in ["disk/gpt-two-ext4.img", "disk/gpt-two-ext4.qcow2"] {
+        let bytes = std::fs::read(imgcheck_testdata::fixture(fixture)).unwrap();
+        let len = bytes.len() as u64;
+        // Cut at several depths of the walk: the table, the filesystems.
+        for (after, cut) in [(0, len / 2), (3, len / 4), (10, len / 2), (40, 3 * len / 4)] {
+            let file = Arc::new(Shrinking {
+                inner: BytesReader::new(bytes.clone()),
+                after,
+                cut,
+                reads: AtomicUsize::new(0),
+            });
+            let r = inspect_reader("disk.img", file, None, &Options::default()).unwrap();
+            let f = r
+                .layout
+                .iter()
+                .find(|f| f.code == "layout.read.failed")
+                .unwrap_or_else(|| panic!("{fixture} after {after}: {:?}", codes(&r.layout)));
+            assert_eq!(f.severity, imgcheck_core::Severity::Error);
+            assert!(
+                f.offset + 1 > cut.saturating_sub(1 << 20) && f.offset < len,
+                "{f:?}"
+            );
+            assert!(f.message.contains("disk.img ended early"), "{}", f.message);
+            assert!(
+                f.message.contains(&format!("offset {}", f.offset)),
+                "{}",
+                f.message
+            );
+            assert_eq!(r.verdict(), Verdict::Damaged, "{fixture} after {after}");
+        }
+    }
+}
+
+/// A layer that truncates the image file the first time it is asked to
+/// probe, then claims nothing: another process cutting the file while
+/// the check reads it, at a known point of the walk.
+struct Truncator {
+    path: std::path::PathBuf,
+    to: u64,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl Inspector for Truncator {
+    fn name(&self) -> &'static str {
+        "truncator"
+    }
+    fn probe(&self, _: &dyn ReadAt, _: &Context<'_>) -> Option<Probe> {
+        if !self.done.swap(true, Ordering::Relaxed) {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&self.path)
+                .unwrap();
+            f.set_len(self.to).unwrap();
+        }
+        None
+    }
+    fn inspect(&self, _: &Arc<dyn ReadAt>, _: &Context<'_>) -> Inspected {
+        unreachable!("never claims")
+    }
+}
+
+#[test]
+fn a_real_file_truncated_under_the_check_is_an_error_at_its_new_end() {
+    use imgcheck::report::Verdict;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("disk.qcow2");
+    std::fs::copy(imgcheck_testdata::fixture("disk/gpt-two-ext4.qcow2"), &path).unwrap();
+    let was = std::fs::metadata(&path).unwrap().len();
+    let to = was / 3;
+    let t = Truncator {
+        path: path.clone(),
+        to,
+        done: false.into(),
+    };
+    let mut reg: Vec<&dyn Inspector> = vec![&t];
+    reg.extend_from_slice(registry::REGISTRY);
+    let opts = Options {
+        image_path: path.clone(),
+        ..Options::default()
+    };
+    let r = imgcheck::pipeline::inspect_image_with(&reg, &path, None, &opts).unwrap();
+    let f = r
+        .layout
+        .iter()
+        .find(|f| f.code == "layout.read.resized")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r.layout)));
+    assert_eq!((f.offset, f.severity), (to, imgcheck_core::Severity::Error));
+    assert!(
+        f.message.contains(&path.display().to_string()),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message
+            .contains(&format!("{was} bytes when opened, {to} bytes now")),
+        "{}",
+        f.message
+    );
+    // The reads past the cut failed, and say which file and why.
+    let failed = r.layout.iter().find(|f| f.code == "layout.read.failed");
+    if let Some(f) = failed {
+        assert!(
+            f.message.contains("shrank during the check"),
+            "{}",
+            f.message
+        );
+    }
+    assert_eq!(r.verdict(), Verdict::Damaged);
+}

@@ -312,11 +312,14 @@ impl Ctx<'_> {
 }
 
 /// The check's own work bound for an image file of `file_len` bytes.
+/// Each backing image the check goes on to adds its share
+/// ([`Budget::add_file`]): a small overlay on a large base is not cut short.
 pub fn default_budget(file_len: u64) -> Budget {
     Budget::new(
         CHECK_BASE_BYTES.saturating_add(file_len.saturating_mul(CHECK_BYTES_PER_FILE_BYTE)),
         MAX_CHECK_VISITS,
     )
+    .per_file_byte(CHECK_BYTES_PER_FILE_BYTE)
 }
 
 /// Checks `image` and returns counters and findings. Never fails: what

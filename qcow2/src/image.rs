@@ -13,7 +13,7 @@ use crate::header::Header;
 use crate::limits::*;
 use crate::snapshot::{Snapshot, SnapshotTable, read_table};
 use imgcheck_core::bytes::u64_of;
-use imgcheck_core::{Finding, ReadAt};
+use imgcheck_core::{Budget, Finding, Metered, ReadAt};
 use map::L2Cached;
 use side::{FileId, SideError, file_id, open_side};
 use std::path::{Path, PathBuf};
@@ -133,7 +133,7 @@ impl std::fmt::Display for GuestBlocked {
             }
             GuestBlocked::DataFile(w) => write!(
                 f,
-                "its external data file is unavailable ({w}), so the guest data cannot be read"
+                "its external data file {w}, so the guest data cannot be read"
             ),
             GuestBlocked::Backing { name, state } => write!(
                 f,
@@ -178,6 +178,12 @@ pub struct OpenOptions {
     pub follow_backing: bool,
     /// Open the external data file (needs the image's path).
     pub open_data_file: bool,
+    /// The image's work bound: every backing file and external data file
+    /// opened is read through a [`Metered`] charging it (the image file
+    /// itself is the caller's to meter), and each adds its share to the
+    /// bound ([`Budget::add_file`]), so the whole chain is bounded in
+    /// total. `None`: those files are read unmetered.
+    pub budget: Option<Arc<Budget>>,
 }
 
 impl Default for OpenOptions {
@@ -185,6 +191,25 @@ impl Default for OpenOptions {
         OpenOptions {
             follow_backing: true,
             open_data_file: true,
+            budget: None,
+        }
+    }
+}
+
+impl OpenOptions {
+    /// `file`, a backing or data file opened from `path`, as the image
+    /// reads it: charged to the budget when there is one.
+    fn metered(&self, file: Arc<dyn ReadAt>, path: &Path) -> Arc<dyn ReadAt> {
+        match &self.budget {
+            Some(b) => {
+                b.add_file(file.len());
+                Arc::new(Metered::named(
+                    file,
+                    Arc::clone(b),
+                    path.display().to_string(),
+                ))
+            }
+            None => file,
         }
     }
 }
@@ -202,6 +227,13 @@ pub struct Image {
     findings: Vec<Finding>,
     l2_cache: Mutex<Vec<(u64, L2Cached)>>,
     cluster_cache: Mutex<Option<(u64, Arc<[u8]>)>>,
+    /// Bytes of compressed clusters decoded so far (see
+    /// [`DECODE_BASE_BYTES`]): decoding, not reading, is what a hostile
+    /// table of compressed entries multiplies.
+    decoded: std::sync::atomic::AtomicU64,
+    /// The image's work bound, from [`OpenOptions::budget`]: spent at
+    /// once when the decode bound is, so the report says the check stopped.
+    budget: Option<Arc<Budget>>,
 }
 
 impl std::fmt::Debug for Image {
@@ -226,6 +258,7 @@ impl Image {
             &OpenOptions {
                 follow_backing: false,
                 open_data_file: false,
+                budget: None,
             },
             &mut Chain::default(),
         )
@@ -303,7 +336,9 @@ impl Image {
         let data_file = header.has_data_file().then(|| {
             let name = header.extensions.data_file.clone().unwrap_or_default();
             match (&dir, opts.open_data_file, name.is_empty()) {
-                (_, _, true) => DataFile::Unavailable("no data file name in the header".into()),
+                (_, _, true) => {
+                    DataFile::Unavailable("is not named: the header has no data file name".into())
+                }
                 // Beside the image first; QEMU itself resolves a relative
                 // data file name against its working directory.
                 (Some(d), true, false) => {
@@ -314,11 +349,16 @@ impl Image {
                         }
                         e => Err(e),
                     }) {
-                        Ok((r, _)) => DataFile::Open(Arc::new(r)),
-                        Err(e) => DataFile::Unavailable(format!("{}: {e}", beside.display())),
+                        Ok((r, _)) => {
+                            let p = r.path().to_path_buf();
+                            DataFile::Open(opts.metered(Arc::new(r), &p))
+                        }
+                        Err(e) => DataFile::Unavailable(e.at(&beside)),
                     }
                 }
-                _ => DataFile::Unavailable(format!("{name}: not opened")),
+                _ => DataFile::Unavailable(
+                    "was not opened (the image was opened without a path)".into(),
+                ),
             }
         });
         if let Some(DataFile::Unavailable(why)) = &data_file
@@ -331,7 +371,7 @@ impl Image {
                     header.extensions.data_file_offset.unwrap_or(72),
                     imgcheck_core::Space::File,
                     format!(
-                        "the external data file {:?} is unavailable ({why}); QEMU refuses to open the image and the guest data cannot be read",
+                        "the external data file {:?} {why}; QEMU refuses to open the image and the guest data cannot be read",
                         header.extensions.data_file.as_deref().unwrap_or("")
                     ),
                 )
@@ -370,7 +410,27 @@ impl Image {
             findings,
             l2_cache: Mutex::new(Vec::new()),
             cluster_cache: Mutex::new(None),
+            decoded: std::sync::atomic::AtomicU64::new(0),
+            budget: opts.budget.clone(),
         })
+    }
+
+    /// The most bytes of compressed clusters this image decodes.
+    pub fn decode_bound(&self) -> u64 {
+        DECODE_BASE_BYTES.saturating_add(self.file.len().saturating_mul(DECODE_BYTES_PER_FILE_BYTE))
+    }
+
+    /// Charges one decoded cluster; `false` once the decode bound is spent.
+    pub(crate) fn charge_decode(&self, bytes: u64) -> bool {
+        use std::sync::atomic::Ordering;
+        let before = self.decoded.fetch_add(bytes, Ordering::Relaxed);
+        let ok = before.saturating_add(bytes) <= self.decode_bound();
+        if !ok && let Some(b) = &self.budget {
+            // One bound for the whole image: what reads after this is
+            // refused too, and the report names the bound.
+            let _ = b.charge(u64::MAX, 0);
+        }
+        ok
     }
 
     /// The parsed header.
@@ -542,7 +602,7 @@ fn open_backing(
     if chain.visited.len() > MAX_CHAIN_DEPTH {
         return BackingState::TooDeep;
     }
-    let file = Arc::new(file);
+    let file = opts.metered(Arc::new(file), p);
     let mut magic = [0u8; 4];
     let is_qcow2 = file.read_exact_at(0, &mut magic).is_ok()
         && u32::from_be_bytes(magic) == crate::header::QCOW2_MAGIC;

@@ -20,8 +20,12 @@ pub const MAX_SNAPSHOT_EXTRA_DATA: u32 = 1024;
 pub const MAX_EXTENSION_BYTES: u32 = 1 << 20;
 /// Longest backing file name (QEMU's limit).
 pub const MAX_BACKING_NAME: u32 = 1023;
-/// Deepest backing chain followed.
-pub const MAX_CHAIN_DEPTH: usize = 16;
+/// Deepest backing chain followed. QEMU sets no limit, and long chains of
+/// external snapshots are real (a chain of 21 files opens cleanly in
+/// qemu-img), so this is well past them; what a chain costs in total is
+/// bounded by [`MAX_CHAIN_HELD_BYTES`] and the image's budget, which each
+/// file only raises by its share.
+pub const MAX_CHAIN_DEPTH: usize = 64;
 /// Most bytes of tables (L1 tables, snapshot tables) a whole backing chain
 /// holds in memory; a backing file that would pass it is not opened.
 pub const MAX_CHAIN_HELD_BYTES: u64 = 384 << 20;
@@ -39,6 +43,10 @@ pub const MAX_BITMAP_TABLE_BYTES: u64 = 64 << 20;
 pub const MAX_CHECK_CLUSTERS: u64 = 1 << 26;
 /// L2 tables kept in the guest reader's cache.
 pub const L2_CACHE_TABLES: usize = 32;
+/// Bytes of L2 tables one image's cache holds at most (two tables of
+/// 2 MiB clusters, each mapping 512 GiB): a chain of [`MAX_CHAIN_DEPTH`]
+/// images with large clusters stays far below a GiB.
+pub const L2_CACHE_BYTES: u64 = 4 << 20;
 /// Refcount blocks kept in the checker's cache for random lookups.
 pub const REFBLOCK_CACHE: usize = 64;
 /// Largest table offset accepted (QEMU requires offset + size <= INT64_MAX).
@@ -61,3 +69,14 @@ pub const MAX_CHECK_L2_TABLES: usize = 1 << 23;
 pub const MAX_CHECK_L1_BYTES: u64 = 1 << 30;
 /// Most steps `known_zero` takes before answering "unknown".
 pub const MAX_KNOWN_ZERO_STEPS: u32 = 1 << 20;
+/// Bytes of compressed clusters one image decodes, at most: this base
+/// plus [`DECODE_BYTES_PER_FILE_BYTE`] for each byte of its file. A
+/// compressed cluster is read from a few hundred bytes and decodes to a
+/// whole cluster (2 MiB at most), so L2 entries naming the same or many
+/// tiny streams again and again would decode terabytes from a small file
+/// while reading little; real images decode far less (QEMU's compressed
+/// images shrink data a few times, and a check decodes each cluster about
+/// twice: once by the deep check, once read by the layers).
+pub const DECODE_BASE_BYTES: u64 = 64 << 20;
+/// Decoded bytes allowed per byte of the image file, beyond the base.
+pub const DECODE_BYTES_PER_FILE_BYTE: u64 = 16;

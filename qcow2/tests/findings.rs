@@ -646,7 +646,8 @@ fn backing_size_differs() {
 
 #[test]
 fn backing_too_deep() {
-    // A chain of 18 copies of chain-mid, each naming the next.
+    // A chain of MAX_CHAIN_DEPTH + 2 copies of chain-mid, each naming the next.
+    let n = imgcheck_qcow2::limits::MAX_CHAIN_DEPTH + 2;
     let (dir, _) = imgcheck_testdata::copy_into_tempdir(&[]);
     let mid = std::fs::read(imgcheck_testdata::fixture("qcow2/chain-mid.qcow2")).unwrap();
     std::fs::copy(
@@ -655,14 +656,17 @@ fn backing_too_deep() {
     )
     .unwrap();
     let at = backing_name_at(&mid);
-    for i in 0..18 {
+    for i in 0..n {
         let mut b = mid.clone();
-        if i < 17 {
+        if i + 1 < n {
             b[at..at + 16].copy_from_slice(format!("chain-m{:03}.qcow2", i + 1).as_bytes());
         }
         std::fs::write(dir.path().join(format!("chain-m{i:03}.qcow2")), b).unwrap();
     }
-    let r = report(&dir.path().join("chain-m016.qcow2"), false);
+    let r = report(
+        &dir.path().join(format!("chain-m{:03}.qcow2", n - 2)),
+        false,
+    );
     assert!(
         !r.findings
             .iter()

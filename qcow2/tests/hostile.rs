@@ -189,3 +189,91 @@ fn sixty_five_thousand_snapshots_are_walked_once() {
 fn write_many_snapshots_for_timing() {
     std::fs::write("/tmp/hostile-65536.qcow2", many_snapshots(65536)).unwrap();
 }
+
+/// The zstd fixture (64 KiB clusters, ten compressed clusters in one L2
+/// table) with every L2 entry cycling through those ten and the L1 made
+/// 8,192 entries all naming that table: a 4 TiB disk of compressed
+/// clusters from a 420 KiB file. Each guest cluster read decodes 64 KiB
+/// from a few hundred bytes, and alternating entries defeat the decoded
+/// cluster cache: unbounded, reading it would decode terabytes (a 2 MiB
+/// cluster variant hung the whole CLI for over 100 s).
+fn compressed_everywhere() -> Vec<u8> {
+    let mut b = std::fs::read(imgcheck_testdata::fixture("qcow2/zstd.qcow2")).unwrap();
+    let be = |b: &[u8], o: usize| u64::from_be_bytes(b[o..o + 8].try_into().unwrap());
+    let cs = 65536usize;
+    let l1 = be(&b, 40) as usize;
+    let l2 = (be(&b, l1) & imgcheck_qcow2::L1E_OFFSET_MASK) as usize;
+    let comp: Vec<u64> = (0..cs / 8)
+        .map(|i| be(&b, l2 + 8 * i))
+        .filter(|e| e & imgcheck_qcow2::OFLAG_COMPRESSED != 0)
+        .collect();
+    assert!(comp.len() >= 2, "the fixture has compressed clusters");
+    for i in 0..cs / 8 {
+        put(
+            &mut b,
+            (l2 + 8 * i) as u64,
+            &comp[i % comp.len()].to_be_bytes(),
+        );
+    }
+    let l1e = be(&b, l1);
+    for i in 0..cs / 8 {
+        put(&mut b, (l1 + 8 * i) as u64, &l1e.to_be_bytes());
+    }
+    put(&mut b, 36, &((cs / 8) as u32).to_be_bytes());
+    put(
+        &mut b,
+        24,
+        &(((cs / 8) * (cs / 8) * cs) as u64).to_be_bytes(),
+    );
+    b
+}
+
+#[test]
+fn decoding_compressed_clusters_again_and_again_is_bounded() {
+    let img = Arc::new(Image::open(Arc::new(BytesReader::new(compressed_everywhere()))).unwrap());
+    let bound = img.decode_bound();
+    assert_eq!(
+        bound,
+        imgcheck_qcow2::limits::DECODE_BASE_BYTES
+            + img.file().len() * imgcheck_qcow2::limits::DECODE_BYTES_PER_FILE_BYTE
+    );
+    let g = Guest::new(Arc::clone(&img));
+    let mut buf = vec![0u8; 65536];
+    let (mut ok, mut stopped) = (0u64, None);
+    // Cluster by cluster through the first tables: each read decodes anew.
+    for i in 0..(bound / 65536 + 100) {
+        match g.read_exact_at(i * 65536, &mut buf) {
+            Ok(()) => ok += 1,
+            Err(e) => {
+                stopped = Some(e);
+                break;
+            }
+        }
+    }
+    let e = stopped.expect("the decode bound stops the reads");
+    assert!(
+        matches!(e.kind, imgcheck_core::ReadErrorKind::Budget { limit } if limit == bound),
+        "{e}"
+    );
+    assert!(
+        ok <= bound / 65536,
+        "{ok} decodes within a bound of {bound}"
+    );
+    // An image's own decoded clusters are its check's too: the deep
+    // check decodes each distinct entry once and stays within the bound.
+    let img = Arc::new(Image::open(Arc::new(BytesReader::new(compressed_everywhere()))).unwrap());
+    let r = check(
+        &img,
+        &CheckOptions {
+            deep: true,
+            ..CheckOptions::default()
+        },
+    );
+    assert!(
+        !r.findings
+            .iter()
+            .any(|f| f.code == "qcow2.compressed.undecodable"),
+        "{:?}",
+        r.findings.iter().map(|f| &f.code).collect::<Vec<_>>()
+    );
+}

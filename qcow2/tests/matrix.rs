@@ -179,12 +179,40 @@ fn judge(b: &Built, t: &mut Tally) {
     }
 }
 
+/// IMGCHECK_MATRIX_KEEP=DIR keeps each image (with its backing and data
+/// files) as DIR/seed-NNNN/, MAIN naming the image and its recipe, for
+/// timing the whole CLI on it (testdata/scripts/qcow2-cli-bounds.sh).
+fn keep(b: &Built, dir: &std::path::Path) {
+    let Some(to) = std::env::var_os("IMGCHECK_MATRIX_KEEP").filter(|k| !k.is_empty()) else {
+        return;
+    };
+    if !b.path.is_file() {
+        return;
+    }
+    let to = std::path::Path::new(&to).join(format!("seed-{:04}", b.seed));
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(dir)
+        .arg(&to)
+        .status()
+        .is_ok_and(|s| s.success());
+    if copied {
+        let name = b.path.file_name().unwrap().to_string_lossy();
+        std::fs::write(
+            to.join("MAIN"),
+            format!("{name}\n{}\n", b.recipe.join(" ; ")),
+        )
+        .unwrap();
+    }
+}
+
 fn run_matrix(seeds: std::ops::Range<u64>) -> Tally {
     let mut t = Tally::default();
     for seed in seeds {
         let dir = tempfile::tempdir().unwrap();
         let b = build(dir.path(), seed);
         judge(&b, &mut t);
+        keep(&b, dir.path());
         if std::env::var_os("IMGCHECK_MATRIX_VERBOSE").is_some() {
             println!("seed {seed}: {}", b.recipe.join(" ; "));
         }

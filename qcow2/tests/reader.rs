@@ -103,6 +103,63 @@ fn backing_chain_reads_through_three_levels() {
     assert!(all(&byte_at(&r, 1536 << 10, 65536), 0x06));
 }
 
+/// Opens the image at `p` as the CLI does: the image file metered by the
+/// caller, and `budget` handed to the open for the files it names.
+fn open_metered(p: &std::path::Path, budget: &Arc<imgcheck_core::Budget>) -> Image {
+    let file: Arc<dyn ReadAt> = Arc::new(imgcheck_core::Metered::new(
+        imgcheck_core::FileReader::open(p).unwrap(),
+        Arc::clone(budget),
+    ));
+    let opts = imgcheck_qcow2::OpenOptions {
+        budget: Some(Arc::clone(budget)),
+        ..imgcheck_qcow2::OpenOptions::default()
+    };
+    Image::open_with(file, Some(p), &opts).unwrap()
+}
+
+#[test]
+fn backing_and_data_file_reads_are_charged_to_the_images_budget() {
+    use imgcheck_core::Budget;
+    let (_d, p) = prepare("chain-top.qcow2", |_| {});
+    let dir = p.parent().unwrap();
+    let len = |n: &str| std::fs::metadata(dir.join(n)).unwrap().len();
+    let budget = Arc::new(Budget::new(1 << 30, u64::MAX).per_file_byte(4));
+    let g = Guest::new(Arc::new(open_metered(&p, &budget)));
+    // Each file of the chain raised the bound by its share.
+    let files = len("chain-mid.qcow2") + len("chain-base.qcow2");
+    assert_eq!(budget.limits().0, (1 << 30) + 4 * files);
+    let before = budget.used().0;
+    // 64 KiB that only the base holds: read through mid and base.
+    assert!(all(&byte_at(&g, 3 << 20, 65536), 0x02));
+    let spent = budget.used().0 - before;
+    assert!(spent >= 65536, "backing reads not charged: {spent}");
+
+    // A bound the top image's own open spends: the backing file is not
+    // read past it, and the guest is not read as if it were there.
+    let (_e, p) = prepare("chain-top.qcow2", |_| {});
+    let small = Arc::new(Budget::new(len("chain-top.qcow2") / 2, u64::MAX));
+    let img = open_metered(&p, &small);
+    let mut buf = vec![0u8; 65536];
+    let r = Guest::new(Arc::new(img)).read_exact_at(3 << 20, &mut buf);
+    assert!(r.is_err() || small.exhausted().is_some(), "{r:?}");
+    assert!(small.exhausted().is_some());
+
+    // The external data file too.
+    let (_f, p) = prepare("datafile.qcow2", |_| {});
+    let budget = Arc::new(Budget::new(1 << 30, u64::MAX).per_file_byte(1));
+    let g = Guest::new(Arc::new(open_metered(&p, &budget)));
+    let data = len_of(&p.parent().unwrap().join("datafile.data"));
+    assert_eq!(budget.limits().0, (1 << 30) + data);
+    let before = budget.used().0;
+    let mut buf = vec![0u8; 65536];
+    g.read_exact_at(0, &mut buf).unwrap();
+    assert!(budget.used().0 - before >= 65536);
+}
+
+fn len_of(p: &std::path::Path) -> u64 {
+    std::fs::metadata(p).unwrap().len()
+}
+
 #[test]
 fn snapshots_by_id_and_name() {
     let (_d, p) = prepare("snap.qcow2", |_| {});

@@ -38,7 +38,7 @@ impl Inspector for Qcow2 {
     }
 
     fn inspect(&self, r: &Arc<dyn ReadAt>, cx: &Context<'_>) -> Inspected {
-        let image = match open_image(Arc::clone(r), cx.options.origin.as_deref()) {
+        let image = match open_image(Arc::clone(r), cx.options.origin.as_deref(), cx.budget) {
             Ok(i) => Arc::new(i),
             Err(e) => return unopenable(&e, r),
         };
@@ -204,10 +204,26 @@ fn quoted(s: &str) -> String {
     }
 }
 
-fn open_image(file: Arc<dyn ReadAt>, origin: Option<&Path>) -> Result<Image, Error> {
-    // Backing files resolve against the image's own directory.
+fn open_image(
+    file: Arc<dyn ReadAt>,
+    origin: Option<&Path>,
+    budget: &imgcheck_core::Budget,
+) -> Result<Image, Error> {
+    // Backing files resolve against the image's own directory, and are
+    // read within the image's own bound, as its data file is.
     let path = origin.filter(|p| !p.as_os_str().is_empty());
-    Image::open_with(file, path, &OpenOptions::default())
+    let opts = OpenOptions {
+        budget: Some(budget.share()),
+        ..OpenOptions::default()
+    };
+    Image::open_with(file, path, &opts)
+}
+
+/// The bound of an image opened outside the walk (`--all-snapshots`'
+/// listing, `--qemu-compat`): the walk's own, for the same files.
+fn own_budget(len: u64) -> imgcheck_core::Budget {
+    imgcheck_core::Budget::new(crate::limits::read_bound(len), crate::limits::MAX_VISITS)
+        .per_file_byte(crate::limits::READ_BYTES_PER_FILE_BYTE)
 }
 
 /// An image with the qcow2 magic that does not open: damage (a header
@@ -369,7 +385,8 @@ pub fn snapshot_items(
     file: Arc<dyn ReadAt>,
     path: &Path,
 ) -> Result<(Vec<String>, Vec<String>), String> {
-    let image = open_image(file, Some(path)).map_err(|e| e.inner().to_string())?;
+    let budget = own_budget(file.len());
+    let image = open_image(file, Some(path), &budget).map_err(|e| e.inner().to_string())?;
     let table = image.snapshot_table();
     if !table.readable() {
         let why = table
@@ -435,7 +452,8 @@ pub fn qemu_check(
 ) -> Result<(serde_json::Value, u8), (String, u8)> {
     let name = path.display().to_string();
     let code = |c: i32| u8::try_from(c).unwrap_or(1);
-    let image = open_image(file, Some(path)).map_err(|e| {
+    let budget = own_budget(file.len());
+    let image = open_image(file, Some(path), &budget).map_err(|e| {
         let c = e.qemu_exit_code();
         // Not probed as qcow2 (too short, QCOW version 1, …): qemu-img
         // takes it for a format without checks.

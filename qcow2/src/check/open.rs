@@ -17,7 +17,7 @@ pub(super) fn qemu_open_checks(c: &mut Ctx<'_>) {
     if why.is_none()
         && let Some(DataFile::Unavailable(w)) = img.data_file()
     {
-        why = Some(format!("Could not open the data file: {w}"));
+        why = Some(format!("Could not open the data file: it {w}"));
     }
     if why.is_none()
         && let Some(b) = img.backing()
@@ -48,7 +48,13 @@ pub(super) fn check_chain(image: &Image, opts: &CheckOptions) -> Vec<BackingChec
         .enumerate()
         .map(|(i, b)| {
             let (state, report) = match &b.state {
-                BackingState::Qcow2(img) => ("qcow2".to_string(), Some(Box::new(check(img, &sub)))),
+                BackingState::Qcow2(img) => {
+                    // The chain shares one bound, grown by each file's share.
+                    if let Some(b) = &sub.budget {
+                        b.add_file(img.file().len());
+                    }
+                    ("qcow2".to_string(), Some(Box::new(check(img, &sub))))
+                }
                 BackingState::Raw(_) => ("raw".to_string(), None),
                 other => (other.to_string(), None),
             };

@@ -75,7 +75,9 @@ impl Image {
         let valid = have.checked_div(self.header.l2_entry_size()).unwrap_or(0);
         let t: L2Cached = (t.into(), valid);
         if let Ok(mut c) = self.l2_cache.lock() {
-            if c.len() >= L2_CACHE_TABLES {
+            let tables =
+                usize_of(L2_CACHE_BYTES.checked_div(cs).unwrap_or(1)).clamp(2, L2_CACHE_TABLES);
+            while c.len() >= tables {
                 c.remove(0);
             }
             c.push((l2_offset, t.clone()));
@@ -95,6 +97,16 @@ impl Image {
         }
         let (coff, csize) = compressed_range(&self.header, entry);
         let cs = self.header.cluster_size();
+        if !self.charge_decode(cs) {
+            // A bound, not damage: the kind says so to every layer.
+            return Err(DecodeError::Read(ReadError::new(
+                coff,
+                csize,
+                ReadErrorKind::Budget {
+                    limit: self.decode_bound(),
+                },
+            )));
+        }
         let (input, _) =
             crate::entries::read_zero_filled(self.file.as_ref(), coff, csize, cs.saturating_mul(2))
                 .map_err(DecodeError::Read)?;
@@ -171,11 +183,7 @@ impl Image {
                     None => self.file.as_ref(),
                     Some(DataFile::Open(r)) => r.as_ref(),
                     Some(DataFile::Unavailable(why)) => {
-                        return Err(read_err(
-                            pos,
-                            n,
-                            format!("external data file unavailable: {why}"),
-                        ));
+                        return Err(read_err(pos, n, format!("the external data file {why}")));
                     }
                 };
                 let what = if self.data_file.is_some() {

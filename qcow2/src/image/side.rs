@@ -27,10 +27,37 @@ pub(crate) enum SideError {
     Unreadable(std::io::Error),
 }
 
+impl SideError {
+    /// What became of the file at `path`, as words that follow its name
+    /// (`is missing: nothing at /vm/disk.data`): the path once, and the
+    /// OS error without Rust's "(os error N)".
+    pub(crate) fn at(&self, path: &Path) -> String {
+        match self {
+            SideError::Missing(_) => format!("is missing: nothing at {}", path.display()),
+            SideError::NotAFile(k) => format!(
+                "is not opened: {} is {k}, not a regular file or block device",
+                path.display()
+            ),
+            SideError::Unreadable(e) => {
+                format!("cannot be opened at {}: {}", path.display(), os_text(e))
+            }
+        }
+    }
+}
+
+/// An OS error's text without Rust's "(os error N)" suffix.
+fn os_text(e: &std::io::Error) -> String {
+    let t = e.to_string();
+    match t.rfind(" (os error ") {
+        Some(i) if t.ends_with(')') => t.get(..i).unwrap_or(&t).to_string(),
+        _ => t,
+    }
+}
+
 impl std::fmt::Display for SideError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SideError::Missing(e) | SideError::Unreadable(e) => write!(f, "{e}"),
+            SideError::Missing(e) | SideError::Unreadable(e) => write!(f, "{}", os_text(e)),
             SideError::NotAFile(k) => write!(
                 f,
                 "it is {k}, not a regular file or block device, so it was not opened"
@@ -135,13 +162,23 @@ impl ReadAt for SideFile {
         // A file that shrank under us reads short: an I/O error naming
         // the file, never data.
         self.file.read_exact_at(buf, offset).map_err(|e| {
+            let text = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                let now = self
+                    .file
+                    .metadata()
+                    .map_or(String::new(), |m| format!(", now {} bytes", m.len()));
+                format!(
+                    "{} ended early: it was {} bytes when opened{now}, so it shrank during the check",
+                    self.path.display(),
+                    self.len
+                )
+            } else {
+                format!("{}: {e}", self.path.display())
+            };
             ReadError::new(
                 offset,
                 n,
-                ReadErrorKind::Io(std::io::Error::new(
-                    e.kind(),
-                    format!("{}: {e}", self.path.display()),
-                )),
+                ReadErrorKind::Io(std::io::Error::new(e.kind(), text)),
             )
         })
     }
