@@ -156,8 +156,8 @@ pub fn run() -> u8 {
     let pool = std::sync::Arc::new(crate::pool::Pool::new(
         items.iter().map(|i| i.path.clone()).collect(),
     ));
-    let lvm2 = crate::layers::lvm2::Lvm2::pooled(pool);
-    let registry = crate::registry::replacing(&lvm2);
+    let layers = crate::pool::PooledLayers::new(pool);
+    let registry = layers.registry();
     let progress = progress_bar(items.len());
     let mut status = exit::CLEAN;
     let mut rows: Vec<render::SummaryRow> = Vec::new();

@@ -108,6 +108,29 @@ impl Pool {
     }
 }
 
+/// The layers that read through one run's pool: the LVM2 layer (VGs
+/// assembled from every image) and the qcow2 layer (backing names that
+/// name LVs of those VGs), in a registry for the pipeline.
+pub struct PooledLayers {
+    lvm2: crate::layers::lvm2::Lvm2,
+    qcow2: crate::layers::qcow2::PooledQcow2,
+}
+
+impl PooledLayers {
+    /// The pooled layers over `pool`.
+    pub fn new(pool: Arc<Pool>) -> PooledLayers {
+        PooledLayers {
+            lvm2: crate::layers::lvm2::Lvm2::pooled(Arc::clone(&pool)),
+            qcow2: crate::layers::qcow2::PooledQcow2::new(pool),
+        }
+    }
+
+    /// [`crate::registry::REGISTRY`] with the pooled layers in place.
+    pub fn registry(&self) -> Vec<&dyn imgcheck_core::Inspector> {
+        crate::registry::replacing_all(&[&self.lvm2, &self.qcow2])
+    }
+}
+
 fn build(paths: &[PathBuf]) -> Shared {
     let mut inputs = Vec::new();
     let mut members = Vec::new();
@@ -193,4 +216,152 @@ fn disk_of(path: &Path) -> Option<Arc<dyn ReadAt>> {
         return Some(Arc::new(imgcheck_qcow2::Guest::new(Arc::new(image))));
     }
     Some(file)
+}
+
+/// How a qcow2 image reads its backing files when it lives in an LV of a
+/// VG of this pool, or names one: oVirt block storage domains write a
+/// volume's parent as `../<image>/<volume>` (or the bare volume UUID),
+/// which vdsm links to `/dev/<vg>/<volume>`; libvirt LVM pools and
+/// hand-made chains name `/dev/<vg>/<lv>` or `/dev/mapper/<vg>-<lv>`.
+/// Such names resolve to the LVs of the VG assembled from the images
+/// given; any other name is looked up on the file system as before.
+/// `place` is where the qcow2 image is in the walk of image `origin`.
+pub fn backing_resolver(
+    pool: &Arc<Pool>,
+    origin: Option<&Path>,
+    place: &Place,
+) -> imgcheck_qcow2::Resolver {
+    // The VG whose LV holds the image: by the PV the walk read it under
+    // when the pool holds that PV, else by name.
+    let home = place.0.iter().rposition(|s| matches!(s, Step::Volume(_)));
+    let within = home.and_then(|k| {
+        let Some(Step::Volume(v)) = place.0.get(k) else {
+            return None;
+        };
+        let (vg, lv) = v.split_once('/')?;
+        let parent = Place(place.0.get(..k)?.to_vec());
+        let index = origin
+            .and_then(|o| pool.member(o, &parent, false))
+            .and_then(|(s, i)| s.assembly.inputs.get(i)?.member_of.as_ref().map(|m| m.0));
+        Some((vg.to_string(), lv.to_string(), index))
+    });
+    let pool = Arc::clone(pool);
+    imgcheck_qcow2::Resolver::new(move |name: &str| {
+        let (vg_named, lv) = lv_named(name)?;
+        let s = pool.shared.get()?;
+        let vg = match (&vg_named, &within) {
+            (Some(vg), _) => s.assembly.vgs.iter().find(|g| g.name() == vg)?,
+            (None, Some((vg, own, index))) => index
+                .and_then(|i| s.assembly.vgs.get(i))
+                .filter(|g| g.name() == vg && g.lv(own).is_some())
+                .or_else(|| {
+                    s.assembly
+                        .vgs
+                        .iter()
+                        .find(|g| g.name() == vg && g.lv(own).is_some())
+                })?,
+            // A relative name of an image that is no LV's: a file.
+            (None, None) => return None,
+        };
+        Some(resolve_lv(vg, &lv))
+    })
+}
+
+/// The LV `lv` of `vg` as a backing image.
+fn resolve_lv(vg: &imgcheck_lvm2::VolumeGroup, lv: &str) -> imgcheck_qcow2::Resolution {
+    use imgcheck_qcow2::{Resolution, ResolvedBacking};
+    let shown = PathBuf::from(format!("/dev/{}/{lv}", vg.name()));
+    let Some(state) = vg.lv(lv) else {
+        return Resolution::Missing(format!(
+            "VG {} (assembled from the images given) has no LV named {lv}",
+            vg.name()
+        ));
+    };
+    match vg.open(lv) {
+        imgcheck_lvm2::Opened::Mapped(reader) => Resolution::Found(ResolvedBacking {
+            reader,
+            identity: format!("lvm2:{}/{}", vg.metadata.id, state.id),
+            shown,
+        }),
+        imgcheck_lvm2::Opened::NotMapped(n) => Resolution::Unreadable(format!(
+            "{} cannot be read: {}",
+            shown.display(),
+            n.message
+        )),
+    }
+}
+
+/// The LV a backing name names: `(Some(vg), lv)` for `/dev/<vg>/<lv>`,
+/// `/dev/mapper/<vg>-<lv>` and vdsm's
+/// `/rhev/data-center/…/<sd>/images/<image>/<volume>`; `(None, lv)` for
+/// a relative `../<image>/<volume>` or a bare `<volume>` (an LV of the
+/// image's own VG). Names with other shapes are files.
+fn lv_named(name: &str) -> Option<(Option<String>, String)> {
+    let parts: Vec<&str> = name.split('/').collect();
+    let ok = |s: &&str| !s.is_empty() && *s != "." && *s != "..";
+    match parts.as_slice() {
+        ["", "dev", "mapper", dm] => {
+            let (vg, lv) = split_dm_name(dm)?;
+            Some((Some(vg), lv))
+        }
+        ["", "dev", vg, lv] if ok(vg) && ok(lv) => Some((Some((*vg).into()), (*lv).into())),
+        ["", .., sd, "images", img, vol] if ok(sd) && ok(img) && ok(vol) => {
+            Some((Some((*sd).into()), (*vol).into()))
+        }
+        ["..", img, vol] if ok(img) && ok(vol) => Some((None, (*vol).into())),
+        [vol] if ok(vol) => Some((None, (*vol).into())),
+        _ => None,
+    }
+}
+
+/// A device-mapper name `<vg>-<lv>` with lvm's escaping (`-` in either
+/// name doubled).
+fn split_dm_name(dm: &str) -> Option<(String, String)> {
+    let b = dm.as_bytes();
+    let mut i = 0usize;
+    while let Some(&c) = b.get(i) {
+        if c == b'-' {
+            if b.get(i.saturating_add(1)) == Some(&b'-') {
+                i = i.saturating_add(2);
+                continue;
+            }
+            let (vg, lv) = (dm.get(..i)?, dm.get(i.saturating_add(1)..)?);
+            if vg.is_empty() || lv.is_empty() {
+                return None;
+            }
+            return Some((vg.replace("--", "-"), lv.replace("--", "-")));
+        }
+        i = i.saturating_add(1);
+    }
+    None
+}
+
+#[cfg(test)]
+mod backing_tests {
+    use super::*;
+
+    #[test]
+    fn backing_names_that_name_an_lv() {
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            lv_named("../img-1/vol-2"),
+            Some((None, "vol-2".to_string()))
+        );
+        assert_eq!(lv_named("vol-2"), Some((None, "vol-2".to_string())));
+        assert_eq!(lv_named("/dev/vg0/root"), Some((s("vg0"), "root".into())));
+        assert_eq!(
+            lv_named("/dev/mapper/my--vg-my--lv"),
+            Some((s("my-vg"), "my-lv".into()))
+        );
+        assert_eq!(
+            lv_named("/rhev/data-center/mnt/blockSD/sd-1/images/img-1/vol-2"),
+            Some((s("sd-1"), "vol-2".into()))
+        );
+        // Paths of files stay files.
+        assert_eq!(lv_named("/var/lib/libvirt/images/base.qcow2"), None);
+        assert_eq!(lv_named("sub/dir/base.qcow2"), None);
+        assert_eq!(lv_named("../"), None);
+        assert_eq!(lv_named(".."), None);
+        assert_eq!(lv_named("/dev/mapper/nodash"), None);
+    }
 }

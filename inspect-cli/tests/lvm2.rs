@@ -7,11 +7,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(clippy::arithmetic_side_effects, clippy::as_conversions, missing_docs)]
 
-use imgcheck::layers::lvm2::Lvm2;
 use imgcheck::options::Options;
 use imgcheck::pipeline::inspect_image_with;
-use imgcheck::pool::Pool;
-use imgcheck::registry::replacing;
+use imgcheck::pool::{Pool, PooledLayers};
 use imgcheck::report::{ImageReport, Node};
 use imgcheck_core::{Finding, Severity, Space, Step};
 use imgcheck_testdata::{Patch, damaged, fixture};
@@ -27,8 +25,8 @@ fn fx(name: &str) -> PathBuf {
 /// One run over `paths`, as the CLI does it: one pool for all of them.
 fn run(paths: &[&Path]) -> Vec<ImageReport> {
     let pool = Arc::new(Pool::new(paths.iter().map(|p| p.to_path_buf()).collect()));
-    let lvm2 = Lvm2::pooled(pool);
-    let registry = replacing(&lvm2);
+    let layers = PooledLayers::new(pool);
+    let registry = layers.registry();
     paths
         .iter()
         .map(|p| {
@@ -335,6 +333,89 @@ fn ovirt_volumes_hold_qcow2_disks_checked_down_to_the_filesystem() {
     assert!(find(r, "lvm2.ovirt.parent_missing").is_empty());
 }
 
+/// The oVirt re-enactment of testdata/scripts/lvm2-ovirt.sh: a chain of
+/// three qcow2 volumes of one image naming their parents as vdsm does
+/// (`../<image>/<volume>`), a disk made from a template of another image,
+/// and a RAW volume. Every disk is read through its chain from the LVs
+/// (no backing file missing), down to its filesystems, and nothing is
+/// flagged.
+#[test]
+fn ovirt_chains_are_read_from_their_parent_lvs_down_to_the_filesystems() {
+    let r = &run(&[&fx("ovirt-chain.img")])[0];
+    let sd = "5a5a0000-0000-4000-8000-0000000ad001";
+    let vol = |v: &str| format!("{sd}/5a5a0000-0000-4000-8000-0000000ab{v}");
+    assert_eq!(r.verdict().as_str(), "clean", "{:?}", codes(r));
+    assert!(
+        codes(r).iter().all(|c| !c.starts_with("qcow2.backing")),
+        "{:?}",
+        codes(r)
+    );
+    // Each generation of image A adds a file: the ext4 read through the
+    // chain has one inode fewer free at each layer, so the overlays are
+    // read over their parents, not alone.
+    let free_inodes = |v: &str| {
+        let n = lv(r, &vol(v));
+        let e = n
+            .walk()
+            .into_iter()
+            .find(|n| n.layer == Some("ext4"))
+            .unwrap_or_else(|| panic!("no ext4 under {}", vol(v)));
+        assert!(e.title.contains("label \"guest\""), "{}", e.title);
+        e.details["usage"]["free_inodes"].as_u64().unwrap()
+    };
+    let (a1, a2, a3) = (free_inodes("001"), free_inodes("002"), free_inodes("003"));
+    assert_eq!((a1 - a2, a2 - a3), (1, 1), "{a1} {a2} {a3}");
+    // The chain of the last layer is listed to its base.
+    let top = lv(r, &vol("003"));
+    assert_eq!(
+        top.walk()
+            .iter()
+            .filter(|n| n.kind == "qcow2 backing")
+            .count(),
+        2
+    );
+    // The disk made from the template reads the template's FAT.
+    for v in ["00f", "004"] {
+        assert!(
+            lv(r, &vol(v))
+                .walk()
+                .iter()
+                .any(|n| n.layer == Some("fat") && n.title.contains("TEMPLATE")),
+            "{v}"
+        );
+    }
+    let t = lv(r, &vol("004"));
+    assert!(t.findings.iter().any(|f| f.code == "lvm2.ovirt.parent"
+        && f.message.contains("a template's shared volume")));
+    // The RAW volume is a disk with its table and filesystem.
+    assert!(lv(r, &vol("005"))
+        .walk()
+        .iter()
+        .any(|n| n.layer == Some("ext4") && n.title.contains("label \"data\"")));
+}
+
+/// A chain volume whose parent LV was removed: the backing file is named
+/// missing by the LV it should be, not looked up beside the image.
+#[test]
+fn an_ovirt_overlay_whose_parent_lv_is_gone_is_a_missing_backing_lv() {
+    // Renaming the parent in the metadata (same length) leaves the
+    // overlay's backing name pointing at no LV.
+    let d = rewritten(
+        &fx("ovirt-chain.img"),
+        "5a5a0000-0000-4000-8000-0000000ab002 {",
+        "5a5a0000-0000-4000-8000-0000000ab0f2 {",
+    );
+    let r = &run(&[&d.path().join("ovirt-chain.img")])[0];
+    let m = find(r, "qcow2.backing.missing");
+    assert_eq!(m.len(), 1, "{:?}", codes(r));
+    assert!(
+        m[0].message.contains("has no LV named 5a5a0000-0000-4000-8000-0000000ab002"),
+        "{}",
+        m[0].message
+    );
+    assert_eq!(find(r, "lvm2.ovirt.parent_missing").len(), 1, "{:?}", codes(r));
+}
+
 /// A copy of `img` whose committed metadata text has `from` replaced by
 /// `to` (same length), the text CRC and mda header checksum recomputed:
 /// metadata lvm itself would accept.
@@ -413,8 +494,8 @@ fn a_run_without_lvm_never_builds_the_pool() {
     let paths = [fixture("gpt/gpt-fs.img"), fixture("ext4/ext4-4k.img")];
     let paths: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
     let pool = Arc::new(Pool::new(paths.iter().map(|p| p.to_path_buf()).collect()));
-    let lvm2 = Lvm2::pooled(Arc::clone(&pool));
-    let registry = replacing(&lvm2);
+    let layers = PooledLayers::new(Arc::clone(&pool));
+    let registry = layers.registry();
     for p in &paths {
         let opts = Options {
             image_path: p.to_path_buf(),
@@ -631,6 +712,7 @@ fn verdicts_agree_with_vgck_and_lvs() {
         ("thin", vec![fx("thin.img")]),
         ("ring", vec![fx("ring.img")]),
         ("ovirt", vec![fx("ovirt.img")]),
+        ("ovirt-chain", vec![fx("ovirt-chain.img")]),
     ];
     let (mut agree, mut differ) = (0, 0);
     let mut report = Vec::new();
