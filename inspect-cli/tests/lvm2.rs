@@ -580,6 +580,20 @@ impl Loops {
         }
         l
     }
+    /// Read-write loop devices: only over copies made by the test.
+    fn attach_rw(paths: &[&Path]) -> Loops {
+        let mut l = Loops(Vec::new());
+        for p in paths {
+            let o = Command::new("losetup")
+                .args(["-f", "--show"])
+                .arg(p)
+                .output()
+                .unwrap();
+            assert!(o.status.success());
+            l.0.push(String::from_utf8_lossy(&o.stdout).trim().to_owned());
+        }
+        l
+    }
     fn run(&self, cmd: &str, args: &[&str]) -> (i32, String) {
         let f: String = self.0.iter().map(|d| format!("\"a|^{d}$|\",")).collect();
         let cfg = format!(
@@ -676,6 +690,57 @@ fn ours(reports: &[ImageReport]) -> (BTreeSet<String>, BTreeSet<String>, BTreeSe
         }
     }
     (failing, all, partial)
+}
+
+/// The partial-activation step the incident gets is marked read-only: run
+/// as given (plus `--driverloaded n`, since this kernel has no
+/// device-mapper) on read-write loop devices over copies of the
+/// surviving PV, lvm accepts every flag and writes nothing to it — not
+/// the MISSING flag, not a repair of the VG it finds partial.
+#[test]
+fn the_partial_activation_step_writes_nothing() {
+    if let Err(why) = ready() {
+        println!("SKIPPED partial activation against lvm2: {why}");
+        return;
+    }
+    let r = &run(&[&fx("pair-a.img")])[0];
+    let h = find(r, "lvm2.lv.partial")[0].hint.clone().unwrap();
+    assert!(!h.writes, "{h:?}");
+    let cmd = h.command.unwrap();
+    assert!(cmd.starts_with("vgchange -ay --activationmode partial"), "{cmd}");
+    let d = tempfile::tempdir().unwrap();
+    let copy = d.path().join("pair-a.img");
+    std::fs::copy(fx("pair-a.img"), &copy).unwrap();
+    let before = std::fs::read(&copy).unwrap();
+    let l = Loops::attach_rw(&[&copy]);
+    // The filter and the other settings of Loops::run, as lvm.conf: the
+    // step brings its own --config.
+    let etc = d.path().join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    std::fs::write(
+        etc.join("lvm.conf"),
+        format!(
+            "devices {{ scan = [\"/dev\"] filter = [ \"a|^{}$|\", \"r|.*|\" ] use_devicesfile = 0 obtain_device_list_from_udev = 0 }}\n\
+             activation {{ udev_sync = 0 udev_rules = 0 monitoring = 0 }}\nglobal {{ event_activation = 0 }}\n",
+            l.0[0]
+        ),
+    )
+    .unwrap();
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!("lvm {cmd} --driverloaded n"))
+        .env("LVM_SYSTEM_DIR", &etc)
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains("Invalid") && !err.contains("nrecognised") && !err.contains("Parse error"),
+        "{err}"
+    );
+    assert!(err.contains("missing"), "{err}");
+    drop(l);
+    assert!(std::fs::read(&copy).unwrap() == before, "lvm wrote to the PV: {err}");
 }
 
 #[test]
