@@ -153,8 +153,16 @@ pub fn run() -> u8 {
     let siblings = batch::small_siblings(&items);
     // PVs of one VG may be spread over the images given: one pool for the
     // run, so each VG is assembled from all of them.
-    let pool = std::sync::Arc::new(crate::pool::Pool::new(
-        items.iter().map(|i| i.path.clone()).collect(),
+    let pool = std::sync::Arc::new(crate::pool::Pool::with_snapshots(
+        items
+            .iter()
+            .map(|i| {
+                (
+                    i.path.clone(),
+                    i.snapshot.clone().or_else(|| args.snapshot.clone()),
+                )
+            })
+            .collect(),
     ));
     let layers = crate::pool::PooledLayers::new(pool);
     let registry = layers.registry();

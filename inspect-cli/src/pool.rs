@@ -21,10 +21,13 @@ fn lvm_type(type_id: &str) -> bool {
     type_id == imgcheck_gpt::guid::LINUX_LVM || type_id == "0x8e"
 }
 
-/// The images of one run, and the VGs assembled from the PVs in them.
+/// The images of one run, and the VGs assembled from the PVs in them:
+/// one assembly per view — the current state, or the internal snapshot
+/// `--snapshot` (or one item of `--all-snapshots`) selects — since PVs
+/// seen at different points in time are not one VG.
 pub struct Pool {
-    paths: Vec<PathBuf>,
-    shared: OnceLock<Shared>,
+    items: Vec<(PathBuf, Option<String>)>,
+    views: Vec<(Option<String>, OnceLock<Shared>)>,
 }
 
 /// What the pool found: the assembly over every candidate, and where each
@@ -65,41 +68,74 @@ impl Shared {
 }
 
 impl Pool {
-    /// A pool over `paths` (image files, in the order given); nothing is
-    /// read until [`Pool::member`] is first asked.
+    /// A pool over `paths` (image files, in the order given), each read
+    /// in its current state; nothing is read until [`Pool::member`] is
+    /// first asked.
     pub fn new(paths: Vec<PathBuf>) -> Pool {
-        Pool {
-            paths,
-            shared: OnceLock::new(),
+        Pool::with_snapshots(paths.into_iter().map(|p| (p, None)).collect())
+    }
+
+    /// A pool over image files each read as of the qcow2 internal
+    /// snapshot given with it (`None`: the current state).
+    pub fn with_snapshots(items: Vec<(PathBuf, Option<String>)>) -> Pool {
+        let mut views: Vec<(Option<String>, OnceLock<Shared>)> = Vec::new();
+        for (_, s) in &items {
+            if !views.iter().any(|(v, _)| v == s) {
+                views.push((s.clone(), OnceLock::new()));
+            }
         }
+        Pool { items, views }
     }
 
-    /// Whether the pool has been built (some PV of the run was met).
+    /// Whether an assembly has been built (some PV of the run was met).
     pub fn built(&self) -> bool {
-        self.shared.get().is_some()
+        self.views.iter().any(|(_, v)| v.get().is_some())
     }
 
-    /// The assembly, built on first use.
-    pub fn shared(&self) -> &Shared {
-        self.shared.get_or_init(|| build(&self.paths))
+    /// The assembly of the view `snapshot` selects, built on first use
+    /// (`build`), else only when already built.
+    fn view(&self, snapshot: Option<&str>, build: bool) -> Option<&Shared> {
+        let (key, cell) = self
+            .views
+            .iter()
+            .find(|(v, _)| v.as_deref() == snapshot)?;
+        if build {
+            Some(cell.get_or_init(|| {
+                build_view(
+                    self.items
+                        .iter()
+                        .filter(|(_, s)| s == key)
+                        .map(|(p, _)| p.as_path()),
+                    key.as_deref(),
+                )
+            }))
+        } else {
+            cell.get()
+        }
     }
 
     /// The assembly and the input index of the candidate the walk reads
-    /// at `place` in image `origin`, when the pool holds it. With `build`
-    /// false, only a pool already built answers: a probe of a reader
-    /// without a PV label must not make a run without LVM read every
-    /// image's tables.
-    pub fn member(&self, origin: &Path, place: &Place, build: bool) -> Option<(&Shared, usize)> {
+    /// at `place` in image `origin` seen as of `snapshot`, when the pool
+    /// holds it. With `build` false, only a pool already built answers: a
+    /// probe of a reader without a PV label must not make a run without
+    /// LVM read every image's tables.
+    pub fn member(
+        &self,
+        origin: &Path,
+        snapshot: Option<&str>,
+        place: &Place,
+        build: bool,
+    ) -> Option<(&Shared, usize)> {
         // A path the pool was not built from (an embedder's own reader)
         // must not make the pool read every image.
-        if !self.paths.iter().any(|p| p == origin) {
+        if !self
+            .items
+            .iter()
+            .any(|(p, s)| p == origin && s.as_deref() == snapshot)
+        {
             return None;
         }
-        let s = if build {
-            self.shared()
-        } else {
-            self.shared.get()?
-        };
+        let s = self.view(snapshot, build)?;
         let i = s
             .members
             .iter()
@@ -131,12 +167,12 @@ impl PooledLayers {
     }
 }
 
-fn build(paths: &[PathBuf]) -> Shared {
+fn build_view<'a>(paths: impl Iterator<Item = &'a Path>, snapshot: Option<&str>) -> Shared {
     let mut inputs = Vec::new();
     let mut members = Vec::new();
     let mut readers = Vec::new();
     for path in paths {
-        for (place, reader) in candidates(path) {
+        for (place, reader) in candidates(path, snapshot) {
             if inputs.len() >= imgcheck_lvm2::assemble::MAX_INPUTS {
                 break;
             }
@@ -147,7 +183,7 @@ fn build(paths: &[PathBuf]) -> Shared {
             };
             readers.push(Arc::clone(&reader));
             inputs.push(Input { name, reader });
-            members.push((path.clone(), place));
+            members.push((path.to_path_buf(), place));
         }
     }
     Shared {
@@ -157,20 +193,22 @@ fn build(paths: &[PathBuf]) -> Shared {
     }
 }
 
-/// The readers in image `path` that may be PVs, with their places: the
-/// whole disk when it has a PV label; else each partition with a label or
-/// an LVM type; else, with no partition table and nothing recognisable at
-/// its start, the whole disk (a PV whose label was destroyed).
-fn candidates(path: &Path) -> Vec<(Place, Arc<dyn ReadAt>)> {
-    let Some(disk) = disk_of(path) else {
+/// The readers in image `path` (as of `snapshot`) that may be PVs, with
+/// their places as the walk names them: the whole disk when it has a PV
+/// label; else each partition with a label or an LVM type; else, with no
+/// partition table, each partition the signature scan finds holding a PV
+/// (as the partition-table layer hands them to the walk), or the whole
+/// disk when nothing recognisable is at its start (a PV whose label was
+/// destroyed).
+fn candidates(path: &Path, snapshot: Option<&str>) -> Vec<(Place, Arc<dyn ReadAt>)> {
+    let Some((root, disk)) = disk_of(path, snapshot) else {
         return Vec::new();
     };
     if imgcheck_lvm2::probe(disk.as_ref()).is_some() {
-        return vec![(Place::root(), disk)];
+        return vec![(root, disk)];
     }
-    // The tables only: the walk's own partition-table layer runs the
-    // signature scan for a lost table; a PV in a partition found only by
-    // that scan is assembled by itself.
+    // The tables first, without the scan; the scan (as bounded as the
+    // walk's) only for a disk with no partition in any table.
     let a = imgcheck_gpt::analyze_with(
         disk.as_ref(),
         &imgcheck_gpt::ScanLimits {
@@ -183,39 +221,70 @@ fn candidates(path: &Path) -> Vec<(Place, Arc<dyn ReadAt>)> {
         .iter()
         .map(|p| (p.number, p.start, p.size, lvm_type(&p.type_id)))
         .collect();
+    let slice = |start: u64, size: u64| -> Arc<dyn ReadAt> {
+        Arc::new(Slice::clamped(Arc::clone(&disk), start, size))
+    };
     if parts.is_empty() {
+        let scanned = imgcheck_gpt::analyze(disk.as_ref());
+        let found: Vec<(Place, Arc<dyn ReadAt>)> = scanned
+            .recovery
+            .iter()
+            .flat_map(|r| &r.proposed)
+            .filter(|_| scanned.partitions.is_empty())
+            .take(crate::limits::MAX_CHILDREN)
+            .map(|p| (root.join(Step::Partition(p.number)), slice(p.start, p.size)))
+            .filter(|(_, r)| imgcheck_lvm2::probe(r.as_ref()).is_some())
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
         if imgcheck_gpt::identify(disk.as_ref()).is_none() {
-            return vec![(Place::root(), disk)];
+            return vec![(root, disk)];
         }
         return Vec::new();
     }
     let mut out = Vec::new();
     for (n, start, size, lvm) in parts.into_iter().take(crate::limits::MAX_CHILDREN) {
-        let slice: Arc<dyn ReadAt> = Arc::new(Slice::clamped(Arc::clone(&disk), start, size));
-        if lvm || imgcheck_lvm2::probe(slice.as_ref()).is_some() {
-            out.push((Place::root().join(Step::Partition(n)), slice));
+        let r = slice(start, size);
+        if lvm || imgcheck_lvm2::probe(r.as_ref()).is_some() {
+            out.push((root.join(Step::Partition(n)), r));
         }
     }
     out
 }
 
-/// The disk an image file holds, as the container layers hand it out:
-/// the file itself, or a qcow2 image's guest disk (current state).
-fn disk_of(path: &Path) -> Option<Arc<dyn ReadAt>> {
+/// The disk an image file holds, as the container layers hand it out,
+/// with the place the walk gives it: the file itself, or a qcow2 image's
+/// guest disk — its current state, or as of `snapshot` (under that
+/// snapshot's step).
+fn disk_of(path: &Path, snapshot: Option<&str>) -> Option<(Place, Arc<dyn ReadAt>)> {
     let file: Arc<dyn ReadAt> = Arc::new(FileReader::open(path).ok()?);
     let mut magic = [0u8; 4];
     if file.read_exact_at(0, &mut magic).is_ok()
         && u32::from_be_bytes(magic) == imgcheck_qcow2::QCOW2_MAGIC
     {
-        let image = imgcheck_qcow2::Image::open_with(
-            file,
-            Some(path),
-            &imgcheck_qcow2::OpenOptions::default(),
-        )
-        .ok()?;
-        return Some(Arc::new(imgcheck_qcow2::Guest::new(Arc::new(image))));
+        let image = Arc::new(
+            imgcheck_qcow2::Image::open_with(
+                file,
+                Some(path),
+                &imgcheck_qcow2::OpenOptions::default(),
+            )
+            .ok()?,
+        );
+        return Some(match snapshot {
+            None => (
+                Place::root(),
+                Arc::new(imgcheck_qcow2::Guest::new(image)) as Arc<dyn ReadAt>,
+            ),
+            Some(s) => {
+                let found = image.lookup_snapshot(s).ok()?.found;
+                let (step, index) = (Step::Snapshot(found.label()), found.index);
+                let g = imgcheck_qcow2::Guest::snapshot_at(Arc::clone(&image), index).ok()?;
+                (Place::root().join(step), Arc::new(g) as Arc<dyn ReadAt>)
+            }
+        });
     }
-    Some(file)
+    Some((Place::root(), file))
 }
 
 /// How a qcow2 image reads its backing files when it lives in an LV of a
@@ -229,6 +298,7 @@ fn disk_of(path: &Path) -> Option<Arc<dyn ReadAt>> {
 pub fn backing_resolver(
     pool: &Arc<Pool>,
     origin: Option<&Path>,
+    snapshot: Option<&str>,
     place: &Place,
 ) -> imgcheck_qcow2::Resolver {
     // The VG whose LV holds the image: by the PV the walk read it under
@@ -241,14 +311,15 @@ pub fn backing_resolver(
         let (vg, lv) = v.split_once('/')?;
         let parent = Place(place.0.get(..k)?.to_vec());
         let index = origin
-            .and_then(|o| pool.member(o, &parent, false))
+            .and_then(|o| pool.member(o, snapshot, &parent, false))
             .and_then(|(s, i)| s.assembly.inputs.get(i)?.member_of.as_ref().map(|m| m.0));
         Some((vg.to_string(), lv.to_string(), index))
     });
     let pool = Arc::clone(pool);
+    let snapshot = snapshot.map(str::to_string);
     imgcheck_qcow2::Resolver::new(move |name: &str| {
         let (vg_named, lv) = lv_named(name)?;
-        let s = pool.shared.get()?;
+        let s = pool.view(snapshot.as_deref(), false)?;
         let vg = match (&vg_named, &within) {
             (Some(vg), _) => s.assembly.vgs.iter().find(|g| g.name() == vg)?,
             (None, Some((vg, own, index))) => index

@@ -39,6 +39,34 @@ fn run(paths: &[&Path]) -> Vec<ImageReport> {
         .collect()
 }
 
+/// [`run`] with each image seen as of an internal snapshot (`--snapshot`).
+fn run_as_of(paths: &[&Path], snapshot: &str) -> Vec<ImageReport> {
+    let pool = Arc::new(Pool::with_snapshots(
+        paths
+            .iter()
+            .map(|p| (p.to_path_buf(), Some(snapshot.to_string())))
+            .collect(),
+    ));
+    let layers = PooledLayers::new(pool);
+    let registry = layers.registry();
+    paths
+        .iter()
+        .map(|p| {
+            let opts = Options {
+                image_path: p.to_path_buf(),
+                snapshot: Some(snapshot.to_string()),
+                ..Options::default()
+            };
+            inspect_image_with(&registry, p, None, &opts).unwrap()
+        })
+        .collect()
+}
+
+fn qemu_img(args: &[&std::ffi::OsStr]) {
+    let o = Command::new("qemu-img").args(args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 fn lvm2_node(r: &ImageReport) -> &Node {
     r.root
         .walk()
@@ -271,6 +299,70 @@ fn two_vgs_interleaved_and_a_pv_inside_a_qcow2() {
             .title
             .contains("reported with its first PV")
     );
+}
+
+/// A PV the walk finds only by the signature scan — no partition table,
+/// the PV at 1 MiB behind bytes that are no table — joins the pool like
+/// any other: the VG across it and a whole-disk PV is one complete VG.
+#[test]
+fn a_pv_found_only_by_the_signature_scan_joins_the_pool() {
+    let pv = std::fs::read(fx("pair-b.img")).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let img = d.path().join("stray-b.img");
+    let mut b = vec![0u8; (1 << 20) + pv.len()];
+    // Boot code without a signature: not a table, nothing identifiable.
+    for (i, x) in b.iter_mut().take(440).enumerate() {
+        *x = (i * 7 + 3) as u8;
+    }
+    b[1 << 20..].copy_from_slice(&pv);
+    std::fs::write(&img, &b).unwrap();
+    let r = run(&[&fx("pair-a.img"), &img]);
+    assert_eq!(r[0].verdict().as_str(), "clean", "{:?}", codes(&r[0]));
+    assert!(find(&r[0], "lvm2.pv.missing").is_empty(), "{:?}", codes(&r[0]));
+    assert!(!lv(&r[0], "imgck_pair/db").title.contains("partial"));
+    let n = lvm2_node(&r[1]);
+    assert_eq!(n.place.to_string(), "partition 1", "{}", n.title);
+    assert!(n.title.contains("reported with its first PV"), "{}", n.title);
+}
+
+/// `--snapshot`: each image is seen as of its internal snapshot, and the
+/// VG is assembled from those views. Both PVs were snapshotted whole; the
+/// second was zeroed after: as of the snapshot the VG is complete, now
+/// it is missing that PV.
+#[test]
+fn with_snapshot_the_vg_is_assembled_as_of_the_snapshot() {
+    if Command::new("qemu-img").arg("--version").output().is_err() {
+        println!("SKIPPED --snapshot assembly: qemu-img not installed");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a.qcow2"), d.path().join("b.qcow2"));
+    for (src, q) in [("pair-a.img", &a), ("pair-b.img", &b)] {
+        qemu_img(&["convert".as_ref(), "-O".as_ref(), "qcow2".as_ref(), fx(src).as_os_str(), q.as_os_str()]);
+        qemu_img(&["snapshot".as_ref(), "-c".as_ref(), "before".as_ref(), q.as_os_str()]);
+    }
+    let o = Command::new("qemu-io")
+        .args(["-f", "qcow2", "-c", "write -z 0 2M"])
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let then = run_as_of(&[&a, &b], "before");
+    assert!(find(&then[0], "lvm2.pv.missing").is_empty(), "{:?}", codes(&then[0]));
+    assert!(!lv(&then[0], "imgck_pair/db").title.contains("partial"));
+    assert!(
+        lvm2_node(&then[1]).title.contains("reported with its first PV"),
+        "{}",
+        lvm2_node(&then[1]).title
+    );
+    for x in &then {
+        assert_eq!(x.verdict().as_str(), "clean", "{}: {:?}", x.image, codes(x));
+    }
+    // Now: b's label and its first extent are zeros; the PV is still
+    // recognised by its layout, and what the zeros destroyed is named.
+    let now = run(&[&a, &b]);
+    assert_eq!(find(&now[1], "lvm2.pv.label_lost").len(), 1, "{:?}", codes(&now[1]));
+    assert!(now.iter().all(|x| x.verdict().as_str() != "clean"));
 }
 
 #[test]

@@ -40,7 +40,7 @@ impl Lvm2 {
     fn member(&self, cx: &Context<'_>, build: bool) -> Option<(&crate::pool::Shared, usize)> {
         let pool = self.pool.as_ref()?;
         let origin = cx.options.origin.as_deref()?;
-        pool.member(origin, cx.place, build)
+        pool.member(origin, cx.options.snapshot.as_deref(), cx.place, build)
     }
 }
 

@@ -68,8 +68,12 @@ impl Inspector for PooledQcow2 {
     }
 
     fn inspect(&self, r: &Arc<dyn ReadAt>, cx: &Context<'_>) -> Inspected {
-        let resolver =
-            crate::pool::backing_resolver(&self.pool, cx.options.origin.as_deref(), cx.place);
+        let resolver = crate::pool::backing_resolver(
+            &self.pool,
+            cx.options.origin.as_deref(),
+            cx.options.snapshot.as_deref(),
+            cx.place,
+        );
         Qcow2.inspect_with(r, cx, Some(resolver))
     }
 }
