@@ -365,6 +365,51 @@ fn with_snapshot_the_vg_is_assembled_as_of_the_snapshot() {
     assert!(now.iter().all(|x| x.verdict().as_str() != "clean"));
 }
 
+/// `vgcreate --vgmetadatacopies N` with more areas than N: lvm marks the
+/// others ignored (raw_locn flag 1) and stops writing them, so they keep
+/// an old generation lvm never reads. That is no stale copy (it was
+/// flagged on every such VG: testdata/scripts/lvm2-attack.py found it).
+/// Here the stale second PV's area is marked ignored as lvm marks it.
+#[test]
+fn an_ignored_metadata_area_is_not_a_stale_copy() {
+    use imgcheck_lvm2::crc::{INITIAL_CRC, calc_crc};
+    let mut b = std::fs::read(fx("pair-b-stale.img")).unwrap();
+    // raw_locn[0].flags, then the header checksum over bytes 4..512.
+    b[4096 + 60..4096 + 64].copy_from_slice(&1u32.to_le_bytes());
+    let c = calc_crc(INITIAL_CRC, &b[4100..4608]);
+    b[4096..4100].copy_from_slice(&c.to_le_bytes());
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("pair-b-ignored.img");
+    std::fs::write(&p, &b).unwrap();
+    let r = run(&[&fx("pair-a.img"), &p]);
+    // (b's data area is as it was before db was extended onto it: the
+    // filesystem finds that; the VG itself is sound.)
+    for x in &r {
+        let lvm: Vec<&Finding> = x
+            .findings()
+            .into_iter()
+            .filter(|f| f.code.starts_with("lvm2.") && f.severity >= Severity::Warning)
+            .collect();
+        assert!(lvm.is_empty(), "{}: {lvm:?}", x.image);
+    }
+    assert!(!lv(&r[0], "imgck_pair/db").title.contains("partial"));
+}
+
+/// A PV whose label CRC fails is the lvm2 layer's to report (lvm ignores
+/// such a label), not a signature "not checked" with a clean verdict:
+/// the blkid-style signature layer outbid it before.
+#[test]
+fn a_label_whose_crc_fails_is_reported_not_just_identified() {
+    let d = damaged("lvm2/pair-b.img", &[Patch::Xor { offset: 512 + 16, mask: 0xff }]);
+    let a = fx("pair-a.img");
+    for paths in [vec![d.path()], vec![a.as_path(), d.path()]] {
+        let r = run(&paths);
+        let last = r.last().unwrap();
+        assert_eq!(find(last, "lvm2.label.crc").len(), 1, "{:?}", codes(last));
+        assert_eq!(last.verdict().as_str(), "damaged");
+    }
+}
+
 #[test]
 fn a_stale_second_pv_is_named() {
     let reports = run(&[&fx("pair-a.img"), &fx("pair-b-stale.img")]);
