@@ -95,10 +95,7 @@ impl Pool {
     /// The assembly of the view `snapshot` selects, built on first use
     /// (`build`), else only when already built.
     fn view(&self, snapshot: Option<&str>, build: bool) -> Option<&Shared> {
-        let (key, cell) = self
-            .views
-            .iter()
-            .find(|(v, _)| v.as_deref() == snapshot)?;
+        let (key, cell) = self.views.iter().find(|(v, _)| v.as_deref() == snapshot)?;
         if build {
             Some(cell.get_or_init(|| {
                 build_view(
@@ -354,11 +351,9 @@ fn resolve_lv(vg: &imgcheck_lvm2::VolumeGroup, lv: &str) -> imgcheck_qcow2::Reso
             identity: format!("lvm2:{}/{}", vg.metadata.id, state.id),
             shown,
         }),
-        imgcheck_lvm2::Opened::NotMapped(n) => Resolution::Unreadable(format!(
-            "{} cannot be read: {}",
-            shown.display(),
-            n.message
-        )),
+        imgcheck_lvm2::Opened::NotMapped(n) => {
+            Resolution::Unreadable(format!("{} cannot be read: {}", shown.display(), n.message))
+        }
     }
 }
 

@@ -318,11 +318,19 @@ fn a_pv_found_only_by_the_signature_scan_joins_the_pool() {
     std::fs::write(&img, &b).unwrap();
     let r = run(&[&fx("pair-a.img"), &img]);
     assert_eq!(r[0].verdict().as_str(), "clean", "{:?}", codes(&r[0]));
-    assert!(find(&r[0], "lvm2.pv.missing").is_empty(), "{:?}", codes(&r[0]));
+    assert!(
+        find(&r[0], "lvm2.pv.missing").is_empty(),
+        "{:?}",
+        codes(&r[0])
+    );
     assert!(!lv(&r[0], "imgck_pair/db").title.contains("partial"));
     let n = lvm2_node(&r[1]);
     assert_eq!(n.place.to_string(), "partition 1", "{}", n.title);
-    assert!(n.title.contains("reported with its first PV"), "{}", n.title);
+    assert!(
+        n.title.contains("reported with its first PV"),
+        "{}",
+        n.title
+    );
 }
 
 /// `--snapshot`: each image is seen as of its internal snapshot, and the
@@ -338,8 +346,19 @@ fn with_snapshot_the_vg_is_assembled_as_of_the_snapshot() {
     let d = tempfile::tempdir().unwrap();
     let (a, b) = (d.path().join("a.qcow2"), d.path().join("b.qcow2"));
     for (src, q) in [("pair-a.img", &a), ("pair-b.img", &b)] {
-        qemu_img(&["convert".as_ref(), "-O".as_ref(), "qcow2".as_ref(), fx(src).as_os_str(), q.as_os_str()]);
-        qemu_img(&["snapshot".as_ref(), "-c".as_ref(), "before".as_ref(), q.as_os_str()]);
+        qemu_img(&[
+            "convert".as_ref(),
+            "-O".as_ref(),
+            "qcow2".as_ref(),
+            fx(src).as_os_str(),
+            q.as_os_str(),
+        ]);
+        qemu_img(&[
+            "snapshot".as_ref(),
+            "-c".as_ref(),
+            "before".as_ref(),
+            q.as_os_str(),
+        ]);
     }
     let o = Command::new("qemu-io")
         .args(["-f", "qcow2", "-c", "write -z 0 2M"])
@@ -348,10 +367,16 @@ fn with_snapshot_the_vg_is_assembled_as_of_the_snapshot() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let then = run_as_of(&[&a, &b], "before");
-    assert!(find(&then[0], "lvm2.pv.missing").is_empty(), "{:?}", codes(&then[0]));
+    assert!(
+        find(&then[0], "lvm2.pv.missing").is_empty(),
+        "{:?}",
+        codes(&then[0])
+    );
     assert!(!lv(&then[0], "imgck_pair/db").title.contains("partial"));
     assert!(
-        lvm2_node(&then[1]).title.contains("reported with its first PV"),
+        lvm2_node(&then[1])
+            .title
+            .contains("reported with its first PV"),
         "{}",
         lvm2_node(&then[1]).title
     );
@@ -361,7 +386,12 @@ fn with_snapshot_the_vg_is_assembled_as_of_the_snapshot() {
     // Now: b's label and its first extent are zeros; the PV is still
     // recognised by its layout, and what the zeros destroyed is named.
     let now = run(&[&a, &b]);
-    assert_eq!(find(&now[1], "lvm2.pv.label_lost").len(), 1, "{:?}", codes(&now[1]));
+    assert_eq!(
+        find(&now[1], "lvm2.pv.label_lost").len(),
+        1,
+        "{:?}",
+        codes(&now[1])
+    );
     assert!(now.iter().all(|x| x.verdict().as_str() != "clean"));
 }
 
@@ -400,7 +430,13 @@ fn an_ignored_metadata_area_is_not_a_stale_copy() {
 /// the blkid-style signature layer outbid it before.
 #[test]
 fn a_label_whose_crc_fails_is_reported_not_just_identified() {
-    let d = damaged("lvm2/pair-b.img", &[Patch::Xor { offset: 512 + 16, mask: 0xff }]);
+    let d = damaged(
+        "lvm2/pair-b.img",
+        &[Patch::Xor {
+            offset: 512 + 16,
+            mask: 0xff,
+        }],
+    );
     let a = fx("pair-a.img");
     for paths in [vec![d.path()], vec![a.as_path(), d.path()]] {
         let r = run(&paths);
@@ -522,13 +558,19 @@ fn ovirt_chains_are_read_from_their_parent_lvs_down_to_the_filesystems() {
         );
     }
     let t = lv(r, &vol("004"));
-    assert!(t.findings.iter().any(|f| f.code == "lvm2.ovirt.parent"
-        && f.message.contains("a template's shared volume")));
+    assert!(
+        t.findings
+            .iter()
+            .any(|f| f.code == "lvm2.ovirt.parent"
+                && f.message.contains("a template's shared volume"))
+    );
     // The RAW volume is a disk with its table and filesystem.
-    assert!(lv(r, &vol("005"))
-        .walk()
-        .iter()
-        .any(|n| n.layer == Some("ext4") && n.title.contains("label \"data\"")));
+    assert!(
+        lv(r, &vol("005"))
+            .walk()
+            .iter()
+            .any(|n| n.layer == Some("ext4") && n.title.contains("label \"data\""))
+    );
 }
 
 /// A chain volume whose parent LV was removed: the backing file is named
@@ -546,11 +588,17 @@ fn an_ovirt_overlay_whose_parent_lv_is_gone_is_a_missing_backing_lv() {
     let m = find(r, "qcow2.backing.missing");
     assert_eq!(m.len(), 1, "{:?}", codes(r));
     assert!(
-        m[0].message.contains("has no LV named 5a5a0000-0000-4000-8000-0000000ab002"),
+        m[0].message
+            .contains("has no LV named 5a5a0000-0000-4000-8000-0000000ab002"),
         "{}",
         m[0].message
     );
-    assert_eq!(find(r, "lvm2.ovirt.parent_missing").len(), 1, "{:?}", codes(r));
+    assert_eq!(
+        find(r, "lvm2.ovirt.parent_missing").len(),
+        1,
+        "{:?}",
+        codes(r)
+    );
 }
 
 /// A copy of `img` whose committed metadata text has `from` replaced by
@@ -844,7 +892,10 @@ fn the_partial_activation_step_writes_nothing() {
     let h = find(r, "lvm2.lv.partial")[0].hint.clone().unwrap();
     assert!(!h.writes, "{h:?}");
     let cmd = h.command.unwrap();
-    assert!(cmd.starts_with("vgchange -ay --activationmode partial"), "{cmd}");
+    assert!(
+        cmd.starts_with("vgchange -ay --activationmode partial"),
+        "{cmd}"
+    );
     let d = tempfile::tempdir().unwrap();
     let copy = d.path().join("pair-a.img");
     std::fs::copy(fx("pair-a.img"), &copy).unwrap();
@@ -877,7 +928,10 @@ fn the_partial_activation_step_writes_nothing() {
     );
     assert!(err.contains("missing"), "{err}");
     drop(l);
-    assert!(std::fs::read(&copy).unwrap() == before, "lvm wrote to the PV: {err}");
+    assert!(
+        std::fs::read(&copy).unwrap() == before,
+        "lvm wrote to the PV: {err}"
+    );
 }
 
 #[test]

@@ -654,13 +654,19 @@ fn activation_is_read_only_only_for_linear_and_striped_vgs() {
         let p = fx(img);
         let a = asm(&[&p]);
         let Some(v) = a.vgs.iter().find(|v| v.name() == name) else {
-            panic!("no VG {name} in {img}: {:?}", a.vgs.iter().map(|v| v.name()).collect::<Vec<_>>());
+            panic!(
+                "no VG {name} in {img}: {:?}",
+                a.vgs.iter().map(|v| v.name()).collect::<Vec<_>>()
+            );
         };
         assert_eq!(kernel_writes(&v.metadata).is_some(), writes, "{img}");
         let h = activate_partial(&v.metadata);
         assert_eq!(h.writes, writes, "{img}");
         let c = h.command.unwrap();
-        assert!(c.contains("--poll n") && c.contains("read_only_volume_list"), "{c}");
+        assert!(
+            c.contains("--poll n") && c.contains("read_only_volume_list"),
+            "{c}"
+        );
         assert!(!c.contains("-p r") && !c.contains("--permission"), "{c}");
     }
 }

@@ -572,7 +572,14 @@ fn open_backing(
         return BackingState::TooDeep;
     }
     let path = file.path().to_path_buf();
-    backing_from(Arc::new(file), Some(&path), format, opts, chain, Seen::File(id))
+    backing_from(
+        Arc::new(file),
+        Some(&path),
+        format,
+        opts,
+        chain,
+        Seen::File(id),
+    )
 }
 
 /// A backing image a resolver found: a loop by identity, the depth, then

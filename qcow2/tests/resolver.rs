@@ -59,7 +59,12 @@ fn a_chain_without_paths_reads_through_the_resolver() {
     let g = Guest::new(Arc::clone(&img));
     // Same bytes as through the files (reader.rs): base, mid, top.
     assert_eq!(
-        (at(&g, 0), at(&g, 64 << 10), at(&g, 128 << 10), at(&g, 3 << 20)),
+        (
+            at(&g, 0),
+            at(&g, 64 << 10),
+            at(&g, 128 << 10),
+            at(&g, 3 << 20)
+        ),
         (0x01, 0x03, 0x04, 0x02)
     );
 }

@@ -4,6 +4,7 @@
 //! or the snapshot `--snapshot` asks for) as a new address space.
 
 use crate::level::{self, Level};
+use crate::pool::Pool;
 use imgcheck_core::{
     Attach, BytesReader, Child, ChildNode, Context, Depth, Event, Expect, Extent, Finding,
     GuestDisk, Hint, Identity, IdentityKind, Inspected, Inspector, Layer, Probe, Promise, ReadAt,
@@ -13,7 +14,6 @@ use imgcheck_qcow2::{
     BackingState, CheckOptions, CheckReport, Error, Guest, Image, OpenOptions, QCOW2_MAGIC,
     Resolver, check,
 };
-use crate::pool::Pool;
 use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
