@@ -269,15 +269,16 @@ fn disk_of(path: &Path, snapshot: Option<&str>) -> Option<(Place, Arc<dyn ReadAt
             .ok()?,
         );
         return Some(match snapshot {
-            None => (
-                Place::root(),
-                Arc::new(imgcheck_qcow2::Guest::new(image)) as Arc<dyn ReadAt>,
-            ),
+            None => {
+                let g: Arc<dyn ReadAt> = Arc::new(imgcheck_qcow2::Guest::new(image));
+                (Place::root(), g)
+            }
             Some(s) => {
                 let found = image.lookup_snapshot(s).ok()?.found;
                 let (step, index) = (Step::Snapshot(found.label()), found.index);
                 let g = imgcheck_qcow2::Guest::snapshot_at(Arc::clone(&image), index).ok()?;
-                (Place::root().join(step), Arc::new(g) as Arc<dyn ReadAt>)
+                let g: Arc<dyn ReadAt> = Arc::new(g);
+                (Place::root().join(step), g)
             }
         });
     }
