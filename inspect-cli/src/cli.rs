@@ -185,11 +185,19 @@ pub fn run() -> u8 {
     let siblings = batch::small_siblings(&items);
     // PVs of one VG may be spread over the images given: one pool for the
     // run, so each VG is assembled from all of them.
-    let pool = std::sync::Arc::new(crate::pool::Pool::new(
-        items.iter().map(|i| i.path.clone()).collect(),
+    let pool = std::sync::Arc::new(crate::pool::Pool::with_snapshots(
+        items
+            .iter()
+            .map(|i| {
+                (
+                    i.path.clone(),
+                    i.snapshot.clone().or_else(|| args.snapshot.clone()),
+                )
+            })
+            .collect(),
     ));
-    let lvm2 = crate::layers::lvm2::Lvm2::pooled(pool);
-    let registry = crate::registry::replacing(&lvm2);
+    let layers = crate::pool::PooledLayers::new(pool);
+    let registry = layers.registry();
     let progress = progress_bar(items.len());
     // One image: the full check's own progress on the terminal (several
     // images have the bar instead).

@@ -41,9 +41,21 @@ pub static REGISTRY: &[&dyn Inspector] = &[
 /// name (an adapter carrying state for one run, such as the LVM2 layer
 /// over a [`crate::pool::Pool`]).
 pub fn replacing(layer: &dyn Inspector) -> Vec<&dyn Inspector> {
+    replacing_all(&[layer])
+}
+
+/// [`REGISTRY`] with each of `layers` in place of the listed layer of the
+/// same name.
+pub fn replacing_all<'a>(layers: &[&'a dyn Inspector]) -> Vec<&'a dyn Inspector> {
     REGISTRY
         .iter()
-        .map(|&l| if l.name() == layer.name() { layer } else { l })
+        .map(|&l| {
+            layers
+                .iter()
+                .copied()
+                .find(|n| n.name() == l.name())
+                .unwrap_or(l)
+        })
         .collect()
 }
 

@@ -309,6 +309,12 @@ fn build_vg(
     for (i, s) in states.iter().enumerate() {
         let Some(p) = &s.pv else { continue };
         for m in &p.mdas {
+            // An area lvm marks ignored (vgmetadatacopies below the
+            // number of areas) is not written any more: what it still
+            // holds is an old generation lvm itself never reads.
+            if m.ignored {
+                continue;
+            }
             let Some(c) = &m.committed else { continue };
             let Some(v) = &c.vg else { continue };
             if v.id != id {

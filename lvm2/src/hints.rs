@@ -4,6 +4,7 @@
 //! the evidence supports it. `{dev}` is the PV's block device (a loop
 //! device over the image); VG and LV names are filled in here.
 
+use crate::metadata::{SegKind, VgMetadata};
 use imgcheck_core::{Hint, Target};
 
 /// `pvck --dump headers {dev}`: what lvm reads of the label and headers.
@@ -33,13 +34,57 @@ pub fn missing_pv(vg: &str) -> Hint {
         )
 }
 
-/// Partial activation of copies, to read what survives.
-pub fn activate_partial(vg: &str) -> Hint {
-    Hint::read_only(format!("vgchange -ay --activationmode partial {vg}"))
-        .on(Target::Nothing)
-        .because(
-            "on copies of the images only (lvm may update metadata while activating); LVs read errors where the missing PV held extents",
-        )
+/// What the kernel itself writes when the LVs of `vg` are activated,
+/// even as read-only tables (`None`: nothing — only linear, striped,
+/// error and zero segments, no pvmove): a merging snapshot copies into
+/// its origin, a thin pool or cache commits its metadata, a mirror or
+/// raid resyncs its legs and writes its log or superblocks, a pvmove (a
+/// mirror) resumes copying.
+pub fn kernel_writes(vg: &VgMetadata) -> Option<&'static str> {
+    vg.lvs.iter().find_map(|lv| {
+        if lv.status.iter().any(|s| s == "PVMOVE" || s == "LOCKED") {
+            return Some("a pvmove resumes copying extents");
+        }
+        lv.segments.iter().find_map(|s| match &s.kind {
+            SegKind::Striped { .. } | SegKind::Error | SegKind::Zero => None,
+            SegKind::Snapshot { merging: true, .. } => {
+                Some("a merging snapshot is copied into its origin")
+            }
+            SegKind::Snapshot { .. } => Some("a snapshot's COW store may be written"),
+            SegKind::Mirror { .. } | SegKind::Raid { .. } => {
+                Some("a mirror or raid resyncs its legs and writes its log or superblocks")
+            }
+            SegKind::ThinPool { .. } | SegKind::Thin { .. } => {
+                Some("a thin pool commits its metadata")
+            }
+            SegKind::Cache { .. } => Some("a cache writes its metadata and flushes dirty blocks"),
+            SegKind::Other => Some("a segment type imgcheck does not map may write"),
+        })
+    })
+}
+
+/// Partial activation, to read what survives: lvm writes no metadata for
+/// it (activation reads the VG, never repairs it; `--poll n` keeps a
+/// pending pvmove or merge from being finished and written, `--monitor n`
+/// keeps dmeventd from repairing a raid or mirror; `read_only_volume_list`
+/// makes every LV's table read-only from the configuration, where
+/// `lvchange -p r` would write the permission into the metadata). With
+/// only linear and striped LVs the kernel writes nothing either; with
+/// others ([`kernel_writes`]) it may, so those run on copies only.
+pub fn activate_partial(vg: &VgMetadata) -> Hint {
+    let cmd = format!(
+        "vgchange -ay --activationmode partial --poll n --monitor n --config 'activation {{ read_only_volume_list = [ \"{0}\" ] }}' {0}",
+        vg.name
+    );
+    match kernel_writes(vg) {
+        None => Hint::read_only(cmd).on(Target::Nothing).because(format!(
+            "with every image of the VG attached read-only (losetup -r): the LVs appear read-only under /dev/{}/, and reads fail where the missing PV held extents; lvm writes no metadata for this (lvchange -p r would) and linear or striped tables write nothing",
+            vg.name
+        )),
+        Some(why) => Hint::writes(cmd).on(Target::Nothing).because(format!(
+            "on copies of the images only, attached read-only (losetup -r): even with read-only LVs the kernel writes when this VG activates ({why})"
+        )),
+    }
 }
 
 /// Older metadata the host may still have in its archive.

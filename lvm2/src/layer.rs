@@ -177,7 +177,16 @@ pub fn lv_children(vg: &VolumeGroup) -> Vec<Child> {
             .filter(|l| l.lv.as_deref() == Some(lv.name.as_str()))
             .map(|l| l.finding.clone())
             .collect();
-        let types: Vec<&str> = lv.segments.iter().map(|s| s.type_name.as_str()).collect();
+        // As lvs names them: a striped segment of one stripe is linear.
+        let mut types: Vec<&str> = lv
+            .segments
+            .iter()
+            .map(|s| match s.type_name.as_str() {
+                "striped" if s.devices.len() == 1 => "linear",
+                t => t,
+            })
+            .collect();
+        types.dedup();
         let title = format!(
             "LV {}/{}, {} ({}){}",
             vg.name(),

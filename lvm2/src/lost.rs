@@ -517,7 +517,7 @@ pub fn findings(vg: &VgMetadata, lv: &LvState) -> Vec<Finding> {
                     runs.join(", ")
                 ),
             )
-            .with_hint(hints::activate_partial(&vg.name)),
+            .with_hint(hints::activate_partial(vg)),
         );
     } else if lv.partial {
         out.push(

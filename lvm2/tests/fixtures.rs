@@ -637,3 +637,36 @@ fn layer_view_for_the_adapter() {
         "{nf:?}"
     );
 }
+
+/// Partial activation is read-only only where the kernel writes nothing
+/// on activation: linear and striped VGs; a raid1, a snapshot or a thin
+/// pool makes the step one for copies.
+#[test]
+fn activation_is_read_only_only_for_linear_and_striped_vgs() {
+    use imgcheck_lvm2::hints::{activate_partial, kernel_writes};
+    for (img, name, writes) in [
+        ("one-pv.img", "imgck_one", false),
+        ("pair-a.img", "imgck_pair", false),
+        ("stripe-a.img", "imgck_stripe", true),
+        ("snapshot.img", "imgck_snap", true),
+        ("thin.img", "imgck_thin", true),
+    ] {
+        let p = fx(img);
+        let a = asm(&[&p]);
+        let Some(v) = a.vgs.iter().find(|v| v.name() == name) else {
+            panic!(
+                "no VG {name} in {img}: {:?}",
+                a.vgs.iter().map(|v| v.name()).collect::<Vec<_>>()
+            );
+        };
+        assert_eq!(kernel_writes(&v.metadata).is_some(), writes, "{img}");
+        let h = activate_partial(&v.metadata);
+        assert_eq!(h.writes, writes, "{img}");
+        let c = h.command.unwrap();
+        assert!(
+            c.contains("--poll n") && c.contains("read_only_volume_list"),
+            "{c}"
+        );
+        assert!(!c.contains("-p r") && !c.contains("--permission"), "{c}");
+    }
+}

@@ -3,9 +3,11 @@
 //! [`map`].
 
 mod map;
+mod resolve;
 mod side;
 
 pub use map::DecodeError;
+pub use resolve::{BackingResolver, Resolution, ResolvedBacking, Resolver};
 
 use crate::entries::{L1Table, load_l1};
 use crate::error::Error;
@@ -184,6 +186,11 @@ pub struct OpenOptions {
     /// bound ([`Budget::add_file`]), so the whole chain is bounded in
     /// total. `None`: those files are read unmetered.
     pub budget: Option<Arc<Budget>>,
+    /// Asked first where each backing name of the chain leads (an LV of
+    /// an assembled volume group, say); names it does not answer are
+    /// looked up on the file system. Consulted even for an image opened
+    /// without a path.
+    pub resolver: Option<Resolver>,
 }
 
 impl Default for OpenOptions {
@@ -192,6 +199,7 @@ impl Default for OpenOptions {
             follow_backing: true,
             open_data_file: true,
             budget: None,
+            resolver: None,
         }
     }
 }
@@ -259,6 +267,7 @@ impl Image {
                 follow_backing: false,
                 open_data_file: false,
                 budget: None,
+                resolver: None,
             },
             &mut Chain::default(),
         )
@@ -384,8 +393,14 @@ impl Image {
         }
         let backing = header.backing_file.clone().map(|name| {
             let format = header.extensions.backing_format.clone();
-            let (path, state) = match (&dir, opts.follow_backing) {
-                (Some(d), true) => {
+            let resolved = opts
+                .resolver
+                .as_ref()
+                .filter(|_| opts.follow_backing)
+                .and_then(|r| r.0.resolve(&name));
+            let (path, state) = match (resolved, &dir, opts.follow_backing) {
+                (Some(res), _, _) => open_resolved(res, format.as_deref(), opts, chain),
+                (None, Some(d), true) => {
                     let p = d.join(&name);
                     let st = open_backing(&p, format.as_deref(), opts, chain);
                     (Some(p), st)
@@ -581,7 +596,21 @@ impl Image {
 #[derive(Default)]
 struct Chain {
     visited: Vec<FileId>,
+    /// Images a resolver handed out, by its identity.
+    resolved: Vec<String>,
     held: u64,
+}
+
+impl Chain {
+    fn depth(&self) -> usize {
+        self.visited.len().saturating_add(self.resolved.len())
+    }
+}
+
+/// What a chain has seen an image as: a file, or a resolver's identity.
+enum Seen {
+    File(FileId),
+    Resolved(String),
 }
 
 fn open_backing(
@@ -599,10 +628,57 @@ fn open_backing(
     if chain.visited.contains(&id) {
         return BackingState::Loop(file.path().to_path_buf());
     }
-    if chain.visited.len() > MAX_CHAIN_DEPTH {
+    if chain.depth() > MAX_CHAIN_DEPTH {
         return BackingState::TooDeep;
     }
-    let file = opts.metered(Arc::new(file), p);
+    let path = file.path().to_path_buf();
+    let file = opts.metered(Arc::new(file), &path);
+    backing_from(file, Some(&path), format, opts, chain, Seen::File(id))
+}
+
+/// A backing image a resolver found: a loop by identity, the depth, then
+/// read as any backing file (with no path: its own backing names go to
+/// the resolver, else are not followed).
+fn open_resolved(
+    res: Resolution,
+    format: Option<&str>,
+    opts: &OpenOptions,
+    chain: &mut Chain,
+) -> (Option<PathBuf>, BackingState) {
+    let found = match res {
+        Resolution::Found(f) => f,
+        Resolution::Missing(why) => return (None, BackingState::Missing(why)),
+        Resolution::Unreadable(why) => return (None, BackingState::Unreadable(why)),
+    };
+    let shown = Some(found.shown.clone());
+    if chain.resolved.contains(&found.identity) {
+        return (shown, BackingState::Loop(found.shown));
+    }
+    if chain.depth() > MAX_CHAIN_DEPTH {
+        return (shown, BackingState::TooDeep);
+    }
+    let reader = opts.metered(found.reader, &found.shown);
+    let state = backing_from(
+        reader,
+        None,
+        format,
+        opts,
+        chain,
+        Seen::Resolved(found.identity),
+    );
+    (shown, state)
+}
+
+/// The backing image in `file`, by its format and magic: raw, or a
+/// qcow2 opened with its own chain below it.
+fn backing_from(
+    file: Arc<dyn ReadAt>,
+    p: Option<&Path>,
+    format: Option<&str>,
+    opts: &OpenOptions,
+    chain: &mut Chain,
+    seen: Seen,
+) -> BackingState {
     let mut magic = [0u8; 4];
     let is_qcow2 = file.read_exact_at(0, &mut magic).is_ok()
         && u32::from_be_bytes(magic) == crate::header::QCOW2_MAGIC;
@@ -621,8 +697,11 @@ fn open_backing(
         }
         return BackingState::Raw(file);
     }
-    chain.visited.push(id);
-    match Image::open_inner(file, Some(p), opts, chain) {
+    match seen {
+        Seen::File(id) => chain.visited.push(id),
+        Seen::Resolved(id) => chain.resolved.push(id),
+    }
+    match Image::open_inner(file, p, opts, chain) {
         Ok(img) => BackingState::Qcow2(Arc::new(img)),
         Err(e) => BackingState::Unreadable(e.to_string()),
     }

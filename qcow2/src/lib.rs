@@ -19,6 +19,31 @@
 //! disk.read_exact_at(0, &mut mbr)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Backing files that are not files (an LV of a volume group the embedder
+//! assembled, as oVirt block domains name them) come from a [`Resolver`]
+//! in [`OpenOptions`], asked first for every backing name of the chain:
+//!
+//! ```no_run
+//! use imgcheck_core::{FileReader, ReadAt};
+//! use imgcheck_qcow2::{Image, OpenOptions, Resolution, ResolvedBacking, Resolver};
+//! use std::sync::Arc;
+//!
+//! let resolver = Resolver::new(|name: &str| {
+//!     let vol = name.rsplit('/').next()?;
+//!     let reader: Arc<dyn ReadAt> = Arc::new(FileReader::open(format!("volumes/{vol}")).ok()?);
+//!     Some(Resolution::Found(ResolvedBacking {
+//!         reader,
+//!         identity: format!("volume {vol}"),
+//!         shown: format!("/dev/vg/{vol}").into(),
+//!     }))
+//! });
+//! let top: Arc<dyn ReadAt> = Arc::new(FileReader::open("volumes/top")?);
+//! let opts = OpenOptions { resolver: Some(resolver), ..OpenOptions::default() };
+//! let image = Image::open_with(top, None, &opts)?;
+//! println!("{} images below", image.chain().len());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod check;
@@ -42,7 +67,8 @@ pub use error::{Error, QEMU_PROBE_BYTES};
 pub use guest::Guest;
 pub use header::*;
 pub use image::{
-    Backing, BackingState, DataFile, DecodeError, GuestBlocked, Image, OpenOptions, SnapshotLookup,
+    Backing, BackingResolver, BackingState, DataFile, DecodeError, GuestBlocked, Image,
+    OpenOptions, Resolution, ResolvedBacking, Resolver, SnapshotLookup,
 };
 pub use snapshot::{
     MAX_SNAPSHOT_NAME_KEPT, QemuTableError, SHOWN_NAME_CHARS, Snapshot, SnapshotTable,

@@ -40,7 +40,7 @@ impl Lvm2 {
     fn member(&self, cx: &Context<'_>, build: bool) -> Option<(&crate::pool::Shared, usize)> {
         let pool = self.pool.as_ref()?;
         let origin = cx.options.origin.as_deref()?;
-        pool.member(origin, cx.place, build)
+        pool.member(origin, cx.options.snapshot.as_deref(), cx.place, build)
     }
 }
 
@@ -293,43 +293,47 @@ fn mda_magic(r: &dyn ReadAt) -> bool {
 const OVIRT_NO_PARENT: &str = "00000000-0000-0000-0000-000000000000";
 
 /// An oVirt volume (tags `IU_<image>`, `PU_<parent>`) over a parent: the
-/// parent must be an LV of the same image in this VG (vdsm follows PU_
-/// within one IU_). Said either way, since the qcow2 in the volume names
-/// the parent as its backing file, which imgcheck opens only as a file
-/// beside the image.
+/// parent is an LV of this VG — of the same image, or of another one when
+/// the disk was made from a template (vdsm links the template's shared
+/// volume into the new image's directory, so PU_ names a volume whose
+/// IU_ is the template's). The qcow2 in the volume names the parent as
+/// its backing file, which the pooled qcow2 layer reads from that LV.
 fn ovirt_parent(vg: &VolumeGroup, lv: &str, tags: &[String]) -> Option<Finding> {
-    let tag = |p: &str| tags.iter().find_map(|t| t.strip_prefix(p));
-    let (image, parent) = (tag("IU_")?, tag("PU_")?);
+    let tag = |t: &[String], p: &str| t.iter().find_map(|t| t.strip_prefix(p).map(str::to_string));
+    let (image, parent) = (tag(tags, "IU_")?, tag(tags, "PU_")?);
     if parent == OVIRT_NO_PARENT {
         return None;
     }
-    let same_image = vg
-        .lv(parent)
-        .is_some_and(|p| p.tags.iter().any(|t| t.strip_prefix("IU_") == Some(image)));
-    Some(if same_image {
-        Finding::info(
-            "lvm2.ovirt.parent",
-            imgcheck_lvm2::LAYER,
-            0,
-            Space::Volume,
-            format!(
-                "oVirt volume {lv} of image {image} is a layer over parent volume {parent}, LV {}/{parent} of this VG (checked beside it); the qcow2 in it names that volume as its backing file, which imgcheck looks for only as a file beside the image, not as a sibling LV: a missing backing file below means this, not damage",
-                vg.name()
-            ),
-        )
-    } else {
-        Finding::warning(
-            "lvm2.ovirt.parent_missing",
-            imgcheck_lvm2::LAYER,
-            0,
-            Space::Volume,
-            format!(
-                "oVirt volume {lv} of image {image} names parent volume {parent} (tag PU_{parent}), but no LV of that image in VG {} is named so: the disk's chain is broken, and what the parent held cannot be read through this volume",
-                vg.name()
-            ),
-        )
-        .with_hint(imgcheck_lvm2::hints::lvs_devices(vg.name()))
-    })
+    let Some(p) = vg.lv(&parent) else {
+        return Some(
+            Finding::warning(
+                "lvm2.ovirt.parent_missing",
+                imgcheck_lvm2::LAYER,
+                0,
+                Space::Volume,
+                format!(
+                    "oVirt volume {lv} of image {image} names parent volume {parent} (tag PU_{parent}), but VG {} has no LV named so: the disk's chain is broken, and what the parent held cannot be read through this volume",
+                    vg.name()
+                ),
+            )
+            .with_hint(imgcheck_lvm2::hints::lvs_devices(vg.name())),
+        );
+    };
+    let of = match tag(&p.tags, "IU_") {
+        Some(i) if i == image => "of the same image".to_string(),
+        Some(i) => format!("of image {i} (a template's shared volume: this disk was made from it)"),
+        None => "with no image tag".to_string(),
+    };
+    Some(Finding::info(
+        "lvm2.ovirt.parent",
+        imgcheck_lvm2::LAYER,
+        0,
+        Space::Volume,
+        format!(
+            "oVirt volume {lv} of image {image} is a layer over parent volume {parent}, LV {}/{parent} {of}; the qcow2 in it names that volume as its backing file, read from the LV",
+            vg.name()
+        ),
+    ))
 }
 
 #[cfg(test)]

@@ -4,13 +4,15 @@
 //! or the snapshot `--snapshot` asks for) as a new address space.
 
 use crate::level::{self, Level};
+use crate::pool::Pool;
 use imgcheck_core::{
     Attach, BytesReader, Child, ChildNode, Context, Depth, Event, Expect, Extent, Finding,
     GuestDisk, Hint, Identity, IdentityKind, Inspected, Inspector, Layer, Probe, Promise, ReadAt,
     SnapshotFact, Space, Step, Strength, Target, human_size,
 };
 use imgcheck_qcow2::{
-    BackingState, CheckOptions, CheckReport, Error, Guest, Image, OpenOptions, QCOW2_MAGIC, check,
+    BackingState, CheckOptions, CheckReport, Error, Guest, Image, OpenOptions, QCOW2_MAGIC,
+    Resolver, check,
 };
 use serde_json::json;
 use std::path::Path;
@@ -38,7 +40,58 @@ impl Inspector for Qcow2 {
     }
 
     fn inspect(&self, r: &Arc<dyn ReadAt>, cx: &Context<'_>) -> Inspected {
-        let image = match open_image(Arc::clone(r), cx.options.origin.as_deref(), cx.budget) {
+        self.inspect_with(r, cx, None)
+    }
+}
+
+/// The qcow2 layer over a run's [`Pool`]: backing names that name LVs
+/// (oVirt's `../<image>/<volume>`, `/dev/<vg>/<lv>`) are read from the
+/// VGs assembled from the images given ([`crate::pool::backing_resolver`]).
+pub struct PooledQcow2 {
+    pool: Arc<Pool>,
+}
+
+impl PooledQcow2 {
+    /// The qcow2 layer resolving backing names through `pool`.
+    pub fn new(pool: Arc<Pool>) -> PooledQcow2 {
+        PooledQcow2 { pool }
+    }
+}
+
+impl Inspector for PooledQcow2 {
+    fn name(&self) -> &'static str {
+        Qcow2.name()
+    }
+
+    fn probe(&self, r: &dyn ReadAt, cx: &Context<'_>) -> Option<Probe> {
+        Qcow2.probe(r, cx)
+    }
+
+    fn inspect(&self, r: &Arc<dyn ReadAt>, cx: &Context<'_>) -> Inspected {
+        let resolver = crate::pool::backing_resolver(
+            &self.pool,
+            cx.options.origin.as_deref(),
+            cx.options.snapshot.as_deref(),
+            cx.place,
+        );
+        Qcow2.inspect_with(r, cx, Some(resolver))
+    }
+}
+
+impl Qcow2 {
+    /// The qcow2 node of `r`, its backing names asked of `resolver` first.
+    fn inspect_with(
+        &self,
+        r: &Arc<dyn ReadAt>,
+        cx: &Context<'_>,
+        resolver: Option<Resolver>,
+    ) -> Inspected {
+        let image = match open_image(
+            Arc::clone(r),
+            cx.options.origin.as_deref(),
+            cx.budget,
+            resolver,
+        ) {
             Ok(i) => Arc::new(i),
             Err(e) => return unopenable(&e, r),
         };
@@ -208,12 +261,15 @@ fn open_image(
     file: Arc<dyn ReadAt>,
     origin: Option<&Path>,
     budget: &imgcheck_core::Budget,
+    resolver: Option<Resolver>,
 ) -> Result<Image, Error> {
-    // Backing files resolve against the image's own directory, and are
-    // read within the image's own bound, as its data file is.
+    // Backing files resolve against the image's own directory unless the
+    // resolver knows the name, and are read within the image's own
+    // bound, as its data file is.
     let path = origin.filter(|p| !p.as_os_str().is_empty());
     let opts = OpenOptions {
         budget: Some(budget.share()),
+        resolver,
         ..OpenOptions::default()
     };
     Image::open_with(file, path, &opts)
@@ -386,7 +442,7 @@ pub fn snapshot_items(
     path: &Path,
 ) -> Result<(Vec<String>, Vec<String>), String> {
     let budget = own_budget(file.len());
-    let image = open_image(file, Some(path), &budget).map_err(|e| e.inner().to_string())?;
+    let image = open_image(file, Some(path), &budget, None).map_err(|e| e.inner().to_string())?;
     let table = image.snapshot_table();
     if !table.readable() {
         let why = table
@@ -453,7 +509,7 @@ pub fn qemu_check(
     let name = path.display().to_string();
     let code = |c: i32| u8::try_from(c).unwrap_or(1);
     let budget = own_budget(file.len());
-    let image = open_image(file, Some(path), &budget).map_err(|e| {
+    let image = open_image(file, Some(path), &budget, None).map_err(|e| {
         let c = e.qemu_exit_code();
         // Not probed as qcow2 (too short, QCOW version 1, …): qemu-img
         // takes it for a format without checks.

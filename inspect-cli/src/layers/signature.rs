@@ -25,8 +25,12 @@ impl Inspector for Identified {
             return None;
         }
         let s = imgcheck_gpt::identify(r)?;
-        let weak =
-            s.kind.starts_with("ext") || s.kind == "jbd" || imgcheck_gpt::holds_image_signature(r);
+        // Kinds a layer of their own reads (an LVM2 label whose CRC fails
+        // is still the lvm2 layer's to report) only if it declines.
+        let weak = s.kind.starts_with("ext")
+            || s.kind == "jbd"
+            || s.kind == "LVM2_member"
+            || imgcheck_gpt::holds_image_signature(r);
         let strength = if weak {
             Strength::Weak
         } else {
