@@ -334,6 +334,12 @@ impl VgMetadata {
         else {
             return err(0, "no volume group section (a section with id and seqno)");
         };
+        if let Some(why) = name_problem(name) {
+            return err(
+                offset,
+                format!("VG name {name:?} is not one lvm2 accepts ({why}): lvm refuses this VG"),
+            );
+        }
         let what = format!("VG {name}");
         let id = string(vg, "id", offset, &what)?;
         let seqno = uint(vg, "seqno", offset, &what)?;
@@ -410,7 +416,37 @@ impl VgMetadata {
     }
 }
 
+/// Why lvm2 would refuse `name` as a VG or LV name (its `validate_name`:
+/// 1–127 bytes of ASCII letters, digits and `. _ - +`, not starting with
+/// `-`, not `.` or `..`), or `None` when it accepts it. Names from an image
+/// go into next-step commands: one lvm refuses is damage, and never
+/// reaches a command line.
+pub fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name.len() > 127 {
+        return Some("1 to 127 characters");
+    }
+    if name.starts_with('-') {
+        return Some("it starts with a hyphen");
+    }
+    if name == "." || name == ".." {
+        return Some("it is . or ..");
+    }
+    if !name
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-' | b'+'))
+    {
+        return Some("only letters, digits and . _ - +");
+    }
+    None
+}
+
 fn lv_from(name: &str, at: usize, l: &Section, pvs: &[PvMeta]) -> Result<LvMeta, MetaError> {
+    if let Some(why) = name_problem(name) {
+        return err(
+            at,
+            format!("LV name {name:?} is not one lvm2 accepts ({why}): lvm refuses this VG"),
+        );
+    }
     let what = format!("LV {name}");
     let mut segments = Vec::new();
     for (sname, sat, s) in l.sections() {
@@ -647,6 +683,27 @@ mod tests {
             dashed_uuid("FoTxAFs9jlNgbLRScF8PVEKmHT7Dq3KD"),
             "FoTxAF-s9jl-NgbL-RScF-8PVE-KmHT-7Dq3KD"
         );
+    }
+
+    #[test]
+    fn names_lvm_refuses_are_rejected_before_any_command_sees_them() {
+        for bad in [
+            "v;reboot",
+            "--updatemetadata",
+            "-x",
+            ".",
+            "..",
+            "",
+            "a b",
+            "vg$(id)",
+            "é",
+        ] {
+            assert!(name_problem(bad).is_some(), "{bad:?}");
+        }
+        for good in ["vg0", "my-vg", "a.b_c+d", "..x", "x-"] {
+            assert_eq!(name_problem(good), None, "{good:?}");
+        }
+        assert!(name_problem(&"a".repeat(128)).is_some());
     }
 
     #[test]

@@ -112,6 +112,24 @@ fn metadata_and_vg_codes() {
         "segment2 {\nstart_extent = 3",
     );
     has(&[&d.path().join("one-pv.img")], "lvm2.segment.gap");
+    // A VG name lvm refuses is damage, and never pasted into a command:
+    // `v;reboot` once made the "read-only" activation step run reboot.
+    for evil in ["imgck_on;", "--update"] {
+        let d = rewrite_text(&one, "imgck_one {", &format!("{evil:<9} {{"));
+        let img = d.path().join("one-pv.img");
+        has(&[&img], "lvm2.metadata.parse");
+        let a = asm(&[&img]);
+        let commands: Vec<String> = a
+            .findings
+            .iter()
+            .chain(a.vgs.iter().flat_map(|v| v.findings.iter()))
+            .filter_map(|l| l.finding.hint.as_ref()?.command.clone())
+            .collect();
+        assert!(
+            commands.iter().all(|c| !c.contains(evil.trim_end())),
+            "{commands:?}"
+        );
+    }
     let thin = fx("thin.img");
     let d = rewrite_text(&thin, "thin_pool = \"pool\"", "thin_pool = \"poox\"");
     has(&[&d.path().join("thin.img")], "lvm2.segment.unknown_lv");
