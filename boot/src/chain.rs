@@ -175,7 +175,9 @@ fn linux(
     }
     // A default picked by a variable (grubenv's saved_entry) is not
     // known here: then the chain fails only when no entry can boot.
-    let default = if c.blscfg { Some(0) } else { c.default };
+    // blscfg orders entries by rpm's version compare (5.10 after 5.9),
+    // which a name sort does not reproduce: its default is unknown here.
+    let default = if c.blscfg { None } else { c.default };
     let mut unknown_default_ok: Option<String> = None;
     let mut first_broken: Option<Stage> = None;
     let mut verdict = None;
@@ -254,7 +256,7 @@ fn linux(
     if default.is_none() {
         return match (unknown_default_ok, first_broken) {
             (Some(t), _) => Stage::Holds(format!(
-                "{cfg_where} read; its default entry is chosen at boot (grubenv), and entry '{t}' loads"
+                "{cfg_where} read; its default entry is chosen at boot (grubenv, an id or blscfg's version order), and entry '{t}' loads"
             )),
             (None, Some(b)) => {
                 // Its warnings would repeat the error.

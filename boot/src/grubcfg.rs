@@ -292,6 +292,11 @@ pub fn parse(text: &str, vars: &Vars) -> Config {
     let mut cur: Option<(Entry, Vars, usize)> = None;
     let mut depth = 0usize;
     let mut submenu_depth: Option<usize> = None;
+    // The top-level menu in order, as `set default=N` counts it: GRUB
+    // numbers submenus among the entries (`Some(k)`: the k-th top-level
+    // entry; `None`: a submenu).
+    let mut menu: Vec<Option<usize>> = Vec::new();
+    let mut top_entries = 0usize;
     for line in text.lines() {
         for mut cmd in words(line) {
             // `if linux …; then initrd …` runs the same commands: the
@@ -323,6 +328,10 @@ pub fn parse(text: &str, vars: &Vars) -> Config {
                 ("menuentry", None) => {
                     if submenu_depth.is_none() {
                         c.top = c.top.saturating_add(1);
+                        if menu.len() < MAX_MENU {
+                            menu.push(Some(top_entries));
+                        }
+                        top_entries = top_entries.saturating_add(1);
                     }
                     let title = cmd.get(1).cloned().unwrap_or_default();
                     let e = Entry {
@@ -337,6 +346,9 @@ pub fn parse(text: &str, vars: &Vars) -> Config {
                 ("submenu", None) => {
                     if submenu_depth.is_none() {
                         c.top = c.top.saturating_add(1);
+                        if menu.len() < MAX_MENU {
+                            menu.push(None);
+                        }
                         submenu_depth = Some(depth);
                     }
                 }
@@ -394,16 +406,28 @@ pub fn parse(text: &str, vars: &Vars) -> Config {
     };
     c.default = match default_word.as_deref() {
         Some(d) if d.contains('$') || d == "saved" => None,
-        Some(d) => d
-            .parse::<usize>()
-            .ok()
-            .and_then(nth_top)
-            .or_else(|| c.entries.iter().position(|e| e.title == d))
-            .or_else(|| nth_top(0)),
-        None => nth_top(0),
+        // A number counts submenus too; a title matches a top-level
+        // entry. Anything else (`1>0` into a submenu, an `--id`, a
+        // number naming a submenu) is not resolved here: unknown, so the
+        // chain fails only when no entry can boot.
+        Some(d) => match d.parse::<usize>() {
+            // Past the end, GRUB falls back to item 0.
+            Ok(n) => menu
+                .get(n)
+                .or_else(|| menu.first())
+                .copied()
+                .flatten()
+                .and_then(nth_top),
+            Err(_) => c.entries.iter().position(|e| e.top_level && e.title == d),
+        },
+        None => menu.first().copied().flatten().and_then(nth_top),
     };
     c
 }
+
+/// Top-level menu items kept for `set default=N` (GRUB menus are far
+/// smaller; a bound keeps a hostile grub.cfg from growing it).
+const MAX_MENU: usize = 4096;
 
 /// One Boot Loader Specification Type #1 entry (`loader/entries/*.conf`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -443,6 +467,29 @@ pub fn bls(text: &str) -> BlsEntry {
 #[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// GRUB numbers submenus among the entries; ids and `1>0` paths are
+    /// not resolved here (unknown default, not entry 0). Found by an
+    /// attack: each of these was reported as a failing default.
+    #[test]
+    fn the_default_counts_submenus_and_leaves_ids_and_paths_unknown() {
+        let cfg = |d: &str| {
+            format!(
+                "set default={d}\nmenuentry 'X' {{\n linux /x\n}}\nsubmenu 'S' {{\n menuentry 'S0' {{\n  linux /s\n }}\n}}\nmenuentry 'B' --id bid {{\n linux /b\n}}\n"
+            )
+        };
+        let title = |d: &str| {
+            let c = parse(&cfg(d), &Vars::default());
+            c.default.map(|i| c.entries[i].title.clone())
+        };
+        assert_eq!(title("0").as_deref(), Some("X"));
+        assert_eq!(title("2").as_deref(), Some("B"));
+        assert_eq!(title("1"), None, "a submenu");
+        assert_eq!(title("\"1>0\""), None);
+        assert_eq!(title("bid"), None);
+        assert_eq!(title("9").as_deref(), Some("X"), "GRUB falls back to 0");
+        assert_eq!(title("B").as_deref(), Some("B"));
+    }
 
     #[test]
     fn grub_install_load_cfg_names_the_uuid_and_prefix() {
