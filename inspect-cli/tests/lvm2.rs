@@ -1001,3 +1001,51 @@ fn verdicts_agree_with_vgck_and_lvs() {
     println!("{summary}");
     assert_eq!(differ, 0, "{}\n{summary}", report.join("\n"));
 }
+
+/// A qcow2 inside an LV has no directory on the host: a backing name
+/// that names no LV is never opened beside the outer image (an attack
+/// had `../../etc/passwd` and a planted `sub/decoy.qcow2` read from the host
+/// as the backing file of an oVirt volume).
+#[test]
+fn a_backing_name_inside_an_lv_never_opens_a_host_file() {
+    if std::process::Command::new("qemu-img")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("SKIPPED: qemu-img is not installed (it makes the decoy)");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let img = d.path().join("ovirt-chain.img");
+    let mut b = std::fs::read(fx("ovirt-chain.img")).unwrap();
+    // Volume 003's qcow2 starts at this disk offset (found by its magic
+    // and a backing name at 528 naming volume 002).
+    let q = 38_797_312usize;
+    assert_eq!(&b[q..q + 4], b"QFI\xfb");
+    assert_eq!(&b[q + 528..q + 531], b"../");
+    let name = b"sub/decoy.qcow2";
+    b[q + 528..q + 528 + name.len()].copy_from_slice(name);
+    b[q + 16..q + 20].copy_from_slice(&(name.len() as u32).to_be_bytes());
+    std::fs::write(&img, &b).unwrap();
+    std::fs::create_dir(d.path().join("sub")).unwrap();
+    let st = std::process::Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(d.path().join("sub/decoy.qcow2"))
+        .arg("8M")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let r = &run(&[&img])[0];
+    let backings: Vec<String> = r
+        .root
+        .walk()
+        .iter()
+        .filter(|n| n.kind == "qcow2 backing")
+        .map(|n| n.title.clone())
+        .collect();
+    assert!(
+        backings.iter().all(|t| !t.contains("decoy")),
+        "the host's decoy.qcow2 was read as the backing file: {backings:?}"
+    );
+}

@@ -86,12 +86,13 @@ impl Qcow2 {
         cx: &Context<'_>,
         resolver: Option<Resolver>,
     ) -> Inspected {
-        let image = match open_image(
-            Arc::clone(r),
-            cx.options.origin.as_deref(),
-            cx.budget,
-            resolver,
-        ) {
+        // A qcow2 inside a logical volume has no place on the host's file
+        // system: its backing names are LVs (the resolver) or unknown,
+        // never files beside the outer image (an attack had
+        // `../../etc/passwd` read from the host as a backing file).
+        let in_volume = cx.place.0.iter().any(|s| matches!(s, Step::Volume(_)));
+        let origin = cx.options.origin.as_deref().filter(|_| !in_volume);
+        let image = match open_image(Arc::clone(r), origin, cx.budget, resolver) {
             Ok(i) => Arc::new(i),
             Err(e) => return unopenable(&e, r),
         };
