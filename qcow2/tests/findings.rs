@@ -699,6 +699,19 @@ fn backing_too_deep() {
             || deep_codes.iter().any(|c| c == "qcow2.backing.too_deep"),
         "{deep_codes:?} {states:?}"
     );
+    // The bound is imgcheck's, not damage: QEMU reads deeper chains.
+    let worst = r
+        .findings
+        .iter()
+        .chain(
+            r.backing
+                .iter()
+                .flat_map(|b| b.report.iter().flat_map(|r| r.findings.iter())),
+        )
+        .filter(|f| f.code == "qcow2.backing.too_deep")
+        .map(|f| f.severity)
+        .max();
+    assert_eq!(worst, Some(imgcheck_core::Severity::Warning));
 }
 
 #[test]
