@@ -298,8 +298,8 @@ impl Image {
         opts: &OpenOptions,
     ) -> Result<Image, Error> {
         let mut chain = Chain::default();
-        if let Some(id) = path.and_then(file_id) {
-            chain.visited.push(id);
+        if let Some((p, id)) = path.and_then(|p| file_id(p).map(|id| (p, id))) {
+            chain.visited.push((id, p.to_path_buf()));
         }
         Self::open_inner(file, path, opts, &mut chain).map_err(|e| match path {
             Some(p) => e.in_file(p),
@@ -342,6 +342,15 @@ impl Image {
             });
         }
         let dir = path.and_then(Path::parent).map(Path::to_path_buf);
+        // A data file that is a character device or FIFO is not read here,
+        // but QEMU opens it (qemu-io reads /dev/null as zeros): the finding
+        // must not say QEMU refuses the image then.
+        let mut not_a_file: Option<&'static str> = None;
+        // The data file named may be this image itself (a name edited to
+        // the image's own, or a symlink to it): QEMU opens it and every
+        // allocated cluster then reads the image's own metadata.
+        let own_id = path.and_then(file_id);
+        let mut is_self: Option<PathBuf> = None;
         let data_file = header.has_data_file().then(|| {
             let name = header.extensions.data_file.clone().unwrap_or_default();
             match (&dir, opts.open_data_file, name.is_empty()) {
@@ -358,11 +367,19 @@ impl Image {
                         }
                         e => Err(e),
                     }) {
-                        Ok((r, _)) => {
+                        Ok((r, id)) => {
                             let p = r.path().to_path_buf();
+                            if own_id == Some(id) {
+                                is_self = Some(p.clone());
+                            }
                             DataFile::Open(opts.metered(Arc::new(r), &p))
                         }
-                        Err(e) => DataFile::Unavailable(e.at(&beside)),
+                        Err(e) => {
+                            if let SideError::NotAFile(k) = e {
+                                not_a_file = Some(k);
+                            }
+                            DataFile::Unavailable(e.at(&beside))
+                        }
                     }
                 }
                 _ => DataFile::Unavailable(
@@ -379,15 +396,41 @@ impl Image {
                     imgcheck_core::Layer::QCOW2,
                     header.extensions.data_file_offset.unwrap_or(72),
                     imgcheck_core::Space::File,
-                    format!(
-                        "the external data file {:?} {why}; QEMU refuses to open the image and the guest data cannot be read",
-                        header.extensions.data_file.as_deref().unwrap_or("")
-                    ),
+                    match not_a_file {
+                        None => format!(
+                            "the external data file {:?} {why}; QEMU refuses to open the image and the guest data cannot be read",
+                            header.extensions.data_file.as_deref().unwrap_or("")
+                        ),
+                        Some(k) => format!(
+                            "the external data file {:?} {why}; QEMU may open {k}, but the guest data is not in it and cannot be read",
+                            header.extensions.data_file.as_deref().unwrap_or("")
+                        ),
+                    },
                 )
                 .with_hint(
                     imgcheck_core::Hint::read_only("qemu-img info {image}")
                         .on(imgcheck_core::Target::Image)
                         .because("shows the data-file name; put the data file beside the image"),
+                ),
+            );
+        }
+        if let Some(p) = &is_self {
+            findings.push(
+                Finding::warning(
+                    "qcow2.data_file.is_image",
+                    imgcheck_core::Layer::QCOW2,
+                    header.extensions.data_file_offset.unwrap_or(72),
+                    imgcheck_core::Space::File,
+                    format!(
+                        "the external data file {:?} is this image itself ({}, the same device and inode): every allocated guest cluster reads the image's own header and tables, and a guest write would overwrite them",
+                        header.extensions.data_file.as_deref().unwrap_or(""),
+                        p.display()
+                    ),
+                )
+                .with_hint(
+                    imgcheck_core::Hint::read_only("qemu-img info {image}")
+                        .on(imgcheck_core::Target::Image)
+                        .because("shows the data-file name the header carries; the real data file is the one the VM's definition names"),
                 ),
             );
         }
@@ -595,7 +638,10 @@ impl Image {
 /// bytes of tables held in memory.
 #[derive(Default)]
 struct Chain {
-    visited: Vec<FileId>,
+    /// Files opened so far, with the path each was first opened as: a
+    /// loop is named by the file it returns to, not by the symlink or
+    /// hard link it was reached through.
+    visited: Vec<(FileId, PathBuf)>,
     /// Images a resolver handed out, by its identity.
     resolved: Vec<String>,
     held: u64,
@@ -625,8 +671,8 @@ fn open_backing(
         Err(SideError::NotAFile(k)) => return BackingState::NotAFile(format!("it is {k}")),
         Err(SideError::Unreadable(e)) => return BackingState::Unreadable(e.to_string()),
     };
-    if chain.visited.contains(&id) {
-        return BackingState::Loop(file.path().to_path_buf());
+    if let Some((_, first)) = chain.visited.iter().find(|(v, _)| *v == id) {
+        return BackingState::Loop(first.clone());
     }
     if chain.depth() > MAX_CHAIN_DEPTH {
         return BackingState::TooDeep;
@@ -698,7 +744,9 @@ fn backing_from(
         return BackingState::Raw(file);
     }
     match seen {
-        Seen::File(id) => chain.visited.push(id),
+        Seen::File(id) => chain
+            .visited
+            .push((id, p.map(Path::to_path_buf).unwrap_or_default())),
         Seen::Resolved(id) => chain.resolved.push(id),
     }
     match Image::open_inner(file, p, opts, chain) {

@@ -894,6 +894,68 @@ fn backing_chain_of_hard_links_is_a_loop() {
 }
 
 #[test]
+fn a_loop_through_a_symlink_names_the_file_it_returns_to() {
+    // An attack made chain-base a symlink to chain-mid: the message named
+    // the symlink twice ("chain-base.qcow2 is chain-base.qcow2, already in
+    // the chain") instead of the file the chain is back at.
+    let (_d, p) = prepare("chain-mid.qcow2", |_| {});
+    let base = p.parent().unwrap().join("chain-base.qcow2");
+    std::fs::remove_file(&base).unwrap();
+    std::os::unix::fs::symlink("chain-mid.qcow2", &base).unwrap();
+    let r = report(&p, false);
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "qcow2.backing.loop")
+        .unwrap();
+    assert!(
+        f.message.contains("is ") && f.message.contains("chain-mid.qcow2, already"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn a_character_device_data_file_is_not_said_to_be_refused_by_qemu() {
+    // qemu-io opens a data file that is /dev/null (and reads zeros); the
+    // guest data is gone all the same, but QEMU does not refuse the image.
+    let (_d, p) = prepare("datafile.qcow2", |_| {});
+    let data = p.parent().unwrap().join("datafile.data");
+    std::fs::remove_file(&data).unwrap();
+    std::os::unix::fs::symlink("/dev/null", &data).unwrap();
+    let img = Image::open_path(&p).unwrap();
+    let r = check(&img, &CheckOptions::default());
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "qcow2.data_file.unavailable")
+        .unwrap();
+    assert!(f.message.contains("a character device"), "{}", f.message);
+    assert!(!f.message.contains("QEMU refuses"), "{}", f.message);
+}
+
+#[test]
+fn a_data_file_that_is_the_image_itself_is_named() {
+    // The data file's name leads back to the image (here a symlink):
+    // qemu-img check says "No errors", yet every allocated cluster would
+    // read the image's own header and tables.
+    let (_d, p) = prepare("datafile.qcow2", |_| {});
+    let data = p.parent().unwrap().join("datafile.data");
+    std::fs::remove_file(&data).unwrap();
+    std::os::unix::fs::symlink("datafile.qcow2", &data).unwrap();
+    let img = Image::open_path(&p).unwrap();
+    let r = check(&img, &CheckOptions::default());
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "qcow2.data_file.is_image")
+        .unwrap_or_else(|| panic!("{:?}", r.findings));
+    assert!(f.message.contains("this image itself"), "{}", f.message);
+    let (_c, clean) = prepare("datafile.qcow2", |_| {});
+    assert!(!has(&report(&clean, false), "qcow2.data_file.is_image"));
+}
+
+#[test]
 fn data_file_unavailable_is_an_error_and_blocks_the_guest() {
     let (_d, p) = prepare("datafile.qcow2", |_| {});
     std::fs::remove_file(p.parent().unwrap().join("datafile.data")).unwrap();
