@@ -142,7 +142,28 @@ pub fn emptiness(disk: &dyn ReadAt, root: &Node, zero_ranges: &[(u64, u64)]) -> 
     } else {
         None
     };
-    let f = if let Some(at) = data_after {
+    // data_past counts a failed read as data (unknown is not empty, which
+    // keeps grow decisions safe); here that would tell of wiped data where
+    // a truncated file or a failing read left nothing to read at all.
+    let unreadable = data_after.filter(|&at| {
+        let len = 4096u64.min(disk.len().saturating_sub(at));
+        imgcheck_core::read_vec(disk, at, len, 4096).is_err()
+    });
+    let f = if let Some(at) = unreadable {
+        Finding::warning(
+            "layout.unrecognized",
+            Layer::LAYOUT,
+            at,
+            Space::Disk,
+            format!(
+                "no partition table and no known filesystem or volume signature: the first {} of the disk are zeros, and the disk cannot be read at byte {at}: whether any data follows is unknown",
+                human_size(head)
+            ),
+        )
+        .with_hint(Hint::advice(
+            "find out why the image cannot be read there (a truncated copy, a failing host disk) before drawing conclusions from its contents",
+        ))
+    } else if let Some(at) = data_after {
         Finding::warning(
             "layout.unrecognized",
             Layer::LAYOUT,

@@ -210,6 +210,35 @@ fn empty_images_are_not_clean() {
 }
 
 #[test]
+fn an_unreadable_tail_is_not_data_that_follows_a_wiped_start() {
+    // An all-zero preallocated qcow2 cut in half (a copy that stopped):
+    // the clusters past the file's end cannot be read. An attack found
+    // them taken for "data follows ... its start was wiped, and what
+    // follows may be recoverable" on a disk that never held data.
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("cut.qcow2");
+    let ok = std::process::Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-o", "preallocation=full"])
+        .arg(&p)
+        .arg("8M")
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "qemu-img create");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(4 * MIB)
+        .unwrap();
+    let r = inspect(&p);
+    let f = finding(&r, "layout.unrecognized");
+    assert!(!f.message.contains("but data follows"), "{}", f.message);
+    assert!(f.message.contains("cannot be read"), "{}", f.message);
+    assert_eq!(r.verdict(), Verdict::Damaged, "{:?}", codes(&r));
+}
+
+#[test]
 fn missing_backing_file() {
     // The overlay alone, without the base it was made on.
     let (_dir, files) = imgcheck_testdata::copy_into_tempdir(&[&fixture("disk/overlay.qcow2")]);
