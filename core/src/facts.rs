@@ -69,6 +69,29 @@ pub struct Facts {
     /// (it can be large); the checks that use it report what it names.
     #[serde(skip)]
     pub owners: Option<std::sync::Arc<crate::OwnerMap>>,
+    /// Byte ranges of the volumes a layer hands out whose data is in no
+    /// input (an LV's extents on a missing PV): the loss map names the
+    /// files that had data there through the volume's filesystem.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_losses: Vec<VolumeLoss>,
+}
+
+/// A range of a volume (a child the layer hands out, named by its
+/// [`crate::Step::Volume`]) whose bytes no input holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeLoss {
+    /// The volume, as its step names it (`vg/lv`).
+    pub volume: String,
+    /// First byte, in the volume's reader.
+    pub start: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Where the bytes were, in words (`extents 4-7 on missing PV …`).
+    pub why: String,
+    /// An input given with the run holds zeros where that device's
+    /// structures were (it was overwritten), so the bytes are destroyed,
+    /// not merely absent.
+    pub zeroed: bool,
 }
 
 /// A partition table's own facts.

@@ -168,6 +168,11 @@ pub struct OwnerMap {
     names: BTreeMap<u32, Name>,
     root: u32,
     overflow: Option<String>,
+    /// (inode, modification time), sorted by inode: dates a loss (the
+    /// zeros came after the last write that left a file whole).
+    mtimes: Vec<(u32, i64)>,
+    /// When the filesystem was last written, as its superblock says.
+    last_write: Option<i64>,
 }
 
 impl OwnerMap {
@@ -202,6 +207,18 @@ impl OwnerMap {
     /// How many directory entries name `inode`, 0 when none was seen.
     pub fn links(&self, inode: u32) -> u32 {
         self.names.get(&inode).map_or(0, |n| n.links)
+    }
+
+    /// `inode`'s last modification time (seconds since the epoch, UTC),
+    /// when the walk recorded one.
+    pub fn mtime(&self, inode: u32) -> Option<i64> {
+        let i = self.mtimes.binary_search_by_key(&inode, |m| m.0).ok()?;
+        self.mtimes.get(i).map(|m| m.1)
+    }
+
+    /// When the filesystem was last written, as its superblock says.
+    pub fn last_write(&self) -> Option<i64> {
+        self.last_write
     }
 
     /// `inode`'s first path from the root (`/usr/share/doc/x`); `None`
@@ -294,6 +311,19 @@ impl OwnerMapBuilder {
         });
     }
 
+    /// Records `inode`'s modification time (kept for at most
+    /// [`MAX_OWNED_RANGES`] inodes, as ranges are).
+    pub fn mtime(&mut self, inode: u32, time: i64) {
+        if self.map.mtimes.len() < MAX_OWNED_RANGES {
+            self.map.mtimes.push((inode, time));
+        }
+    }
+
+    /// Records when the filesystem was last written.
+    pub fn last_write(&mut self, time: i64) {
+        self.map.last_write = Some(time);
+    }
+
     /// Records a directory entry of `parent` naming `inode`.
     pub fn name(&mut self, inode: u32, parent: u32, name: &[u8]) {
         if let Some(n) = self.map.names.get_mut(&inode) {
@@ -358,6 +388,8 @@ impl OwnerMapBuilder {
             out.push(r);
         }
         self.map.ranges = out;
+        self.map.mtimes.sort_unstable();
+        self.map.mtimes.dedup_by_key(|m| m.0);
         self.map
     }
 }
@@ -374,7 +406,13 @@ mod tests {
         b.push(OwnerKind::FileData, 13, 7168, 1024, 0);
         b.push(OwnerKind::Directory, 2, 8704, 1024, 0); // overlaps: the earlier start keeps it
         b.push(OwnerKind::Superblock, 0, 1024, 1024, 0);
+        b.mtime(13, 1_763_000_000);
+        b.mtime(2, 5);
         let m = b.finish();
+        assert_eq!(
+            (m.mtime(13), m.mtime(2), m.mtime(12)),
+            (Some(1_763_000_000), Some(5), None)
+        );
         let r = m.ranges();
         assert_eq!(r.len(), 3, "{r:?}");
         assert_eq!((r[0].start, r[0].kind), (1024, OwnerKind::Superblock));
@@ -403,6 +441,7 @@ mod tests {
         b.name(21, 20, b"b");
         let m = b.finish();
         assert_eq!(m.path(14).as_deref(), Some("/usr/bin/ls"));
+        assert_eq!(m.mtime(14), None);
         assert_eq!(m.links(14), 2);
         assert_eq!(m.path(2).as_deref(), Some("/"));
         assert_eq!(m.path(99), None);

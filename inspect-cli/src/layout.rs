@@ -39,6 +39,8 @@ pub struct Layout {
     /// What was lost, by file: zero runs mapped through the filesystems'
     /// reverse maps.
     pub lost: Vec<LossEvent>,
+    /// Timeline entries that date the losses.
+    pub events: Vec<imgcheck_core::Event>,
 }
 
 /// Runs every cross-layer check on the tree `root` (the container) and
@@ -70,6 +72,8 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
         runs = merge(runs);
     }
     out.lost = lost::events(root, &runs, Some(disk));
+    out.lost.extend(lost::volume_events(root));
+    out.events = out.lost.iter().filter_map(lost::timeline).collect();
     out.findings.extend(out.lost.iter().map(lost::finding));
     out.boot = crate::boot::check(root, disk);
     out

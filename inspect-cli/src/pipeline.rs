@@ -170,6 +170,7 @@ pub fn inspect_bounded(
     let mut layout = layout::check(&root, disk.as_deref(), opts.scan);
     layout.findings.extend(bound_hit(&budget, file_size));
     layout.findings.extend(failed_reads(&budget));
+    events.append(&mut layout.events);
     // A zero timestamp is one never recorded, not an event of 1970.
     events.retain(|e| e.time != 0);
     events.sort();

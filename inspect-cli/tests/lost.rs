@@ -173,7 +173,11 @@ fn without_scan_zeroed_directory_blocks_are_named() {
 }
 
 /// Damaged on purpose: each of these zeroes or overwrites something.
-const DAMAGED: [&str; 2] = ["layout/destroyed-dd-zero.img", "layout/cloud-lost.img"];
+const DAMAGED: [&str; 3] = [
+    "layout/destroyed-dd-zero.img",
+    "layout/cloud-lost.img",
+    "layout/dbvg-b-zeroed.img",
+];
 
 fn no_loss_under_scan(dirs: &[&str]) -> usize {
     let mut n = 0;
@@ -200,6 +204,12 @@ fn no_loss_under_scan(dirs: &[&str]) -> usize {
                 .map(|f| f.message.clone())
                 .collect();
             assert!(lost.is_empty(), "{name}: {lost:?}");
+            // A volume's bytes are lost only where a PV is missing.
+            let missing = r.findings().iter().any(|f| f.code == "lvm2.pv.missing");
+            assert!(
+                missing || !r.findings().iter().any(|f| f.code == "layout.lost.volume"),
+                "{name}: a volume loss with every PV present"
+            );
         }
     }
     n
@@ -228,4 +238,194 @@ fn clean_fixtures_of_every_layer_report_no_loss_under_scan() {
     ]);
     println!("{n} fixtures scanned: no loss reported");
     assert!(n > 50);
+}
+
+/// One run over `paths`, as the CLI does it: one pool for all of them.
+fn run_pooled(paths: &[&Path]) -> Vec<ImageReport> {
+    use imgcheck::pool::{Pool, PooledLayers};
+    let pool = std::sync::Arc::new(Pool::new(paths.iter().map(|p| p.to_path_buf()).collect()));
+    let layers = PooledLayers::new(pool);
+    let registry = layers.registry();
+    paths
+        .iter()
+        .map(|p| {
+            let opts = Options {
+                image_path: p.to_path_buf(),
+                ..Options::default()
+            };
+            imgcheck::pipeline::inspect_image_with(&registry, p, None, &opts).unwrap()
+        })
+        .collect()
+}
+
+/// The database-LV incident (lost-lvm.sh): VG imgck_dbvg over two PVs,
+/// LV data (ext4 holding a database's files) extended onto the second PV,
+/// then `dd if=/dev/zero` over that whole PV. e2fsck on the reassembled
+/// LV checks metadata, not data; the report lists the files whose data
+/// lay on the lost extents, as debugfs icheck/ncheck compute them on the
+/// LV reassembled from its segment map (the lost extents read as zeros,
+/// as `--activationmode partial` would give them).
+#[test]
+fn database_lv_on_a_zeroed_pv_lists_the_files_debugfs_names() {
+    let a = fixture("layout/dbvg-a.img");
+    let b = fixture("layout/dbvg-b-zeroed.img");
+    let reports = run_pooled(&[&a, &b]);
+    let ra = &reports[0];
+    let ev: Vec<_> = ra
+        .lost
+        .iter()
+        .filter(|e| e.volume.as_deref() == Some("imgck_dbvg/data"))
+        .collect();
+    assert_eq!(ev.len(), 1, "{:?}", ra.lost);
+    let ev = ev[0];
+    assert_eq!(ev.confidence, Confidence::Certain, "the PV was zeroed");
+    assert_eq!((ev.start, ev.end), (16 << 20, 48 << 20), "extents 4-11");
+    let f = ra
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.lost.volume")
+        .unwrap();
+    assert_eq!(f.place.to_string(), "volume imgck_dbvg/data");
+    assert!(f.message.contains("file(s) lost data"), "{}", f.message);
+    assert_eq!(f.severity, imgcheck_core::Severity::Error);
+    // Dated: the newest write to a lost file, in the timeline too.
+    assert!(
+        f.message
+            .contains("lost after 2025-11-20 10:08:00 UTC (the newest write to a file that lost data, /base/16384/16407"),
+        "{}",
+        f.message
+    );
+    assert!(
+        ra.timeline.iter().any(|e| e
+            .what
+            .contains("which later lost data (LV imgck_dbvg/data bytes")),
+        "{:?}",
+        ra.timeline
+    );
+    let ours: BTreeMap<u32, Option<String>> =
+        ev.files.iter().map(|f| (f.inode, f.path.clone())).collect();
+    for f in &ev.files {
+        for &(s, e) in &f.ranges {
+            assert!(s >= ev.start && e <= ev.end, "inode {}: {s}..{e}", f.inode);
+        }
+    }
+    if Command::new("debugfs").arg("-V").output().is_err() {
+        println!(
+            "skipped: debugfs (e2fsprogs) not installed; {} files listed, not compared",
+            ours.len()
+        );
+        return;
+    }
+    // The LV reassembled from its segments: what PV a holds, zeros where
+    // the lost extents were.
+    let inputs: Vec<imgcheck_lvm2::Input> = [&a, &b]
+        .iter()
+        .map(|p| imgcheck_lvm2::Input {
+            name: p.display().to_string(),
+            reader: std::sync::Arc::new(imgcheck_core::FileReader::open(p).unwrap()),
+        })
+        .collect();
+    let asm = imgcheck_lvm2::assemble(&inputs, &imgcheck_lvm2::Limits::default());
+    let vg = asm.vgs.iter().find(|v| v.name() == "imgck_dbvg").unwrap();
+    let imgcheck_lvm2::Opened::Mapped(lv) = vg.open("data") else {
+        panic!("data not mapped")
+    };
+    let ext = 4u64 << 20;
+    let mut bytes = vec![0u8; lv.len() as usize];
+    let mut unreadable = Vec::new();
+    for (i, chunk) in bytes.chunks_mut(ext as usize).enumerate() {
+        if lv.read_exact_at(i as u64 * ext, chunk).is_err() {
+            chunk.fill(0);
+            unreadable.push(i as u64);
+        }
+    }
+    assert_eq!(
+        unreadable,
+        (4..12).collect::<Vec<u64>>(),
+        "the extents on the zeroed PV"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("db-lv.img");
+    std::fs::write(&img, &bytes).unwrap();
+    let bs: u64 = debugfs(&img, "stats")
+        .lines()
+        .find_map(|l| l.strip_prefix("Block size:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    let blocks: Vec<String> = (ev.start / bs..ev.end / bs)
+        .map(|b| b.to_string())
+        .collect();
+    let mut theirs: BTreeSet<u32> = BTreeSet::new();
+    for chunk in blocks.chunks(1024) {
+        for line in debugfs(&img, &format!("icheck {}", chunk.join(" ")))
+            .lines()
+            .skip(1)
+        {
+            if let Some(i) = line.split('\t').nth(1).and_then(|i| i.parse().ok()) {
+                theirs.insert(i);
+            }
+        }
+    }
+    let ours_set: BTreeSet<u32> = ours.keys().copied().collect();
+    assert_eq!(ours_set, theirs, "lost inodes: imgcheck vs debugfs icheck");
+    let list: Vec<String> = theirs.iter().map(u32::to_string).collect();
+    let mut names: BTreeMap<u32, BTreeSet<String>> = BTreeMap::new();
+    for line in debugfs(&img, &format!("ncheck {}", list.join(" ")))
+        .lines()
+        .skip(1)
+    {
+        let mut f = line.splitn(2, '\t');
+        if let (Some(i), Some(p)) = (f.next().and_then(|i| i.parse().ok()), f.next()) {
+            names.entry(i).or_default().insert(p.replace("//", "/"));
+        }
+    }
+    for (i, p) in &ours {
+        match (p, names.get(i)) {
+            (Some(p), Some(n)) => assert!(n.contains(p), "inode {i}: {p} vs {n:?}"),
+            (None, None) => {}
+            (p, n) => panic!("inode {i}: imgcheck names {p:?}, debugfs ncheck {n:?}"),
+        }
+    }
+    println!(
+        "database LV: {} files on the zeroed PV matched debugfs icheck/ncheck: {:?}",
+        ours.len(),
+        ours.values().collect::<Vec<_>>()
+    );
+    assert!(!ours.is_empty());
+}
+
+/// The same LV with the second PV merely not given: the files are named
+/// as on a PV not given (a warning), never as destroyed.
+#[test]
+fn database_lv_with_its_pv_not_given_is_likely_not_certain() {
+    let r = &run_pooled(&[&fixture("layout/dbvg-a.img")])[0];
+    let ev = r
+        .lost
+        .iter()
+        .find(|e| e.volume.as_deref() == Some("imgck_dbvg/data"))
+        .unwrap();
+    // The 8 tables, and the WAL segment's tail.
+    let tables = ev
+        .files
+        .iter()
+        .filter(|f| {
+            f.path
+                .as_deref()
+                .is_some_and(|p| p.starts_with("/base/16384/"))
+        })
+        .count();
+    assert_eq!(tables, 8, "{:?}", ev.files);
+    assert_eq!(ev.confidence, Confidence::Likely);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.lost.volume")
+        .unwrap();
+    assert_eq!(f.severity, imgcheck_core::Severity::Warning);
+    assert!(f.message.contains("not given"), "{}", f.message);
+    // Both PVs given (lvm2.sh's pair): nothing lost.
+    let a = fixture("lvm2/pair-a.img");
+    let b = fixture("lvm2/pair-b.img");
+    let r = run_pooled(&[&a, &b]);
+    assert!(r.iter().all(|x| x.lost.is_empty()));
 }

@@ -316,6 +316,7 @@ pub(crate) fn run(
             "more directory blocks than the full check remembers: later names are missing",
         );
     }
+    d.owners.last_write(sb.s_wtime);
     Some(d.owners.finish())
 }
 

@@ -89,6 +89,9 @@ impl Deep<'_, '_> {
         let nb = fs.tracked_blocks();
         let n = ino.ino;
         let journal = n == fs.sb.s_journal_inum && n != 0;
+        if !runs.is_empty() {
+            self.owners.mtime(n, mtime(&ino.raw));
+        }
         for &(lblk, pblk, len, uninit, meta) in runs {
             // The resize inode: only its double-indirect block is its own;
             // the rest are the reserved GDT blocks, mapped as such.
@@ -140,4 +143,18 @@ impl Deep<'_, '_> {
         self.owners
             .push(OwnerKind::XattrBlock, ino, blk.saturating_mul(bs), bs, 0);
     }
+}
+
+/// `i_mtime` (0x10, signed seconds) with the epoch bits of
+/// `i_mtime_extra` (0x88) when the inode's extra space holds it, as the
+/// kernel's `ext4_decode_extra_time` reads them.
+fn mtime(raw: &[u8]) -> i64 {
+    use imgcheck_core::bytes::{le16, le32};
+    let lo = i64::from(i32::from_ne_bytes(le32(raw, 0x10).to_ne_bytes()));
+    let extra_isize = usize::from(le16(raw, 0x80));
+    if raw.len() >= 0x8C && extra_isize.saturating_add(128) >= 0x8C {
+        let epoch = i64::from(le32(raw, 0x88) & 3);
+        return lo.saturating_add(epoch.checked_shl(32).unwrap_or(0));
+    }
+    lo
 }

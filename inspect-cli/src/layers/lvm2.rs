@@ -13,7 +13,7 @@ use crate::pool::Pool;
 use imgcheck_core::time::utc;
 use imgcheck_core::{
     Child, Context, Expect, Finding, Inspected, Inspector, Probe, Promise, ReadAt, Space, Strength,
-    human_size,
+    VolumeLoss, human_size,
 };
 use imgcheck_lvm2::{Assembly, Change, FoundBy, Input, Limits, VolumeGroup, assemble, layer};
 use serde_json::json;
@@ -190,6 +190,7 @@ impl Inspector for Lvm2 {
         if let Some(vg) = vg
             && first == Some(i)
         {
+            node.facts.volume_losses = volume_losses(vg, shared);
             let visible = vg.lvs.iter().filter(|l| l.visible);
             node.children = layer::lv_children(vg)
                 .into_iter()
@@ -205,6 +206,34 @@ impl Inspector for Lvm2 {
         }
         node
     }
+}
+
+/// Each visible LV's runs of extents wholly on a missing PV, in LV bytes:
+/// the loss map names the files of the LV's filesystem that had data
+/// there. A run lost in part (one stripe of several) is left to the LV's
+/// own finding: its bytes interleave with surviving ones.
+fn volume_losses(vg: &VolumeGroup, shared: Option<&crate::pool::Shared>) -> Vec<VolumeLoss> {
+    let ext = vg.metadata.extent_bytes();
+    let mut out = Vec::new();
+    for lv in vg.lvs.iter().filter(|l| l.visible) {
+        for l in lv.lost.iter().filter(|l| l.whole) {
+            let zeroed = vg
+                .pvs
+                .iter()
+                .find(|p| p.meta.id == l.pv)
+                .zip(shared)
+                .is_some_and(|(p, s)| !s.zeroed_of_size(p.dev_size_bytes()).is_empty());
+            let last = l.le.saturating_add(l.count).saturating_sub(1);
+            out.push(VolumeLoss {
+                volume: format!("{}/{}", vg.name(), lv.name),
+                start: l.le.saturating_mul(ext),
+                len: l.count.saturating_mul(ext),
+                why: format!("extents {}-{last} on missing PV {}", l.le, l.pv),
+                zeroed,
+            });
+        }
+    }
+    out
 }
 
 /// An LV holding a partition table (a VM's whole disk on a libvirt LVM

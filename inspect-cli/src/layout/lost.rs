@@ -22,7 +22,9 @@
 
 use crate::report::Node;
 use imgcheck_core::bytes::is_zero;
-use imgcheck_core::{Finding, Hint, Layer, OwnerKind, OwnerMap, ReadAt, Space, human_size};
+use imgcheck_core::{
+    Finding, Hint, Layer, OwnerKind, OwnerMap, Place, ReadAt, Space, Step, human_size,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -60,6 +62,10 @@ pub struct LostFile {
     pub links: u32,
     /// The partition its filesystem is in.
     pub partition: Option<u32>,
+    /// The logical volume its filesystem is in (`vg/lv`); its ranges are
+    /// then bytes of that volume, not of the disk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
     /// What it lost: file data, directory blocks, its extent tree.
     pub what: Vec<OwnerKind>,
     /// Disk byte ranges `[start, end)` it lost.
@@ -101,6 +107,19 @@ pub struct LossEvent {
     pub files_not_listed: usize,
     /// Filesystem structures destroyed.
     pub structures: Vec<LostStructure>,
+    /// The logical volume `start..end` are bytes of (`vg/lv`), when the
+    /// bytes are a volume's that no input holds rather than the disk's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volume: Option<String>,
+    /// The newest modification time (seconds, UTC) of a file that lost
+    /// data here, with its path: the file was whole when last written, so
+    /// the loss came after it (unless the time was set by hand).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<(i64, String)>,
+    /// When the filesystem that lost the bytes was last written, as its
+    /// superblock says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fs_last_write: Option<i64>,
 }
 
 /// One filesystem on the disk with a reverse map.
@@ -355,6 +374,7 @@ fn event(
             path: m.map.path(h.inode),
             links: m.map.links(h.inode),
             partition: m.partition,
+            volume: None,
             what: Vec::new(),
             ranges: Vec::new(),
         });
@@ -364,6 +384,20 @@ fn event(
         match f.ranges.last_mut() {
             Some(last) if last.1 == h.start => last.1 = h.end,
             _ => f.ranges.push((h.start, h.end)),
+        }
+    }
+    let mut after: Option<(i64, String)> = None;
+    let mut fs_last_write = None;
+    for (&(fs, inode), f) in &files {
+        let Some(m) = fss.get(fs) else { continue };
+        fs_last_write = fs_last_write.max(m.map.last_write().filter(|&t| t > 0));
+        if !f.what.contains(&OwnerKind::FileData) {
+            continue;
+        }
+        if let Some(t) = m.map.mtime(inode).filter(|&t| t > 0)
+            && after.as_ref().is_none_or(|a| t > a.0)
+        {
+            after = Some((t, name(f)));
         }
     }
     let mut files: Vec<LostFile> = files.into_values().collect();
@@ -381,12 +415,124 @@ fn event(
         files,
         files_not_listed,
         structures,
+        volume: None,
+        after,
+        fs_last_write,
     }
+}
+
+/// The timeline's entry for an event: the newest write to a file that
+/// lost data, which the loss came after.
+pub fn timeline(ev: &LossEvent) -> Option<imgcheck_core::Event> {
+    let (t, path) = ev.after.as_ref()?;
+    let place = match &ev.volume {
+        Some(v) => format!("LV {v} bytes"),
+        None => "disk bytes".to_string(),
+    };
+    let fs = ev.fs_last_write.map_or(String::new(), |w| {
+        format!(
+            "; the filesystem's superblock was last written {}",
+            imgcheck_core::time::utc(w)
+        )
+    });
+    Some(imgcheck_core::Event {
+        time: *t,
+        source: "layout".into(),
+        what: format!(
+            "last write to {path}, which later lost data ({place} {}..{}): the loss came after this, unless file times were set by hand{fs}",
+            ev.start, ev.end
+        ),
+    })
 }
 
 /// The finding telling one event.
 pub fn finding(ev: &LossEvent) -> Finding {
     let len = ev.end.saturating_sub(ev.start);
+    if let Some(v) = &ev.volume {
+        return volume_finding(ev, v);
+    }
+    let msg = format!(
+        "disk bytes {}..{} ({}) are zeros ({}; evidence: {}): {}",
+        ev.start,
+        ev.end,
+        human_size(len),
+        match ev.confidence {
+            Confidence::Certain => "certainly a loss",
+            Confidence::Likely => "likely a loss",
+        },
+        ev.evidence.join(", "),
+        what_lost(ev)
+    );
+    let f = match ev.confidence {
+        Confidence::Certain => {
+            Finding::error("layout.lost", Layer::LAYOUT, ev.start, Space::Disk, msg)
+        }
+        Confidence::Likely => {
+            Finding::warning("layout.lost", Layer::LAYOUT, ev.start, Space::Disk, msg)
+        }
+    };
+    f.with_hint(Hint::advice(
+        "restore the files listed (JSON \"lost\", or --lost-files FILE) from a backup; do not run a repair before copying the image",
+    ))
+}
+
+/// The finding for a volume's bytes that no input holds: certain (an
+/// input holds zeros where the device was) is an error, a device merely
+/// not given a warning that names what it would take.
+fn volume_finding(ev: &LossEvent, volume: &str) -> Finding {
+    let len = ev.end.saturating_sub(ev.start);
+    let (lost, then) = match ev.confidence {
+        Confidence::Certain => (
+            "were on a PV that was overwritten with zeros",
+            "restore the files listed (JSON \"lost\", or --lost-files FILE) from a backup; do not let vgreduce --removemissing or a repair run before copying every PV",
+        ),
+        Confidence::Likely => (
+            "are on a PV that was not given",
+            "find the missing PV and give it with the others; if it is gone, restore the files listed (JSON \"lost\", or --lost-files FILE) from a backup",
+        ),
+    };
+    let msg = format!(
+        "LV {volume} bytes {}..{} ({}, {}) {lost}: {}",
+        ev.start,
+        ev.end,
+        human_size(len),
+        ev.evidence.join(", "),
+        what_lost(ev)
+    );
+    let mut f = match ev.confidence {
+        Confidence::Certain => Finding::error(
+            "layout.lost.volume",
+            Layer::LAYOUT,
+            ev.start,
+            Space::Volume,
+            msg,
+        ),
+        Confidence::Likely => Finding::warning(
+            "layout.lost.volume",
+            Layer::LAYOUT,
+            ev.start,
+            Space::Volume,
+            msg,
+        ),
+    };
+    f.place = Place::root().join(Step::Volume(volume.to_string()));
+    f.with_hint(Hint::advice(then))
+}
+
+/// What an event destroyed, in words: files by example, directories,
+/// other structures, and since when.
+fn what_lost(ev: &LossEvent) -> String {
+    let mut s = what_lost_parts(ev);
+    if let Some((t, p)) = &ev.after {
+        s.push_str(&format!(
+            "; lost after {} (the newest write to a file that lost data, {p})",
+            imgcheck_core::time::utc(*t)
+        ));
+    }
+    s
+}
+
+fn what_lost_parts(ev: &LossEvent) -> String {
     let data: Vec<&LostFile> = ev
         .files
         .iter()
@@ -437,29 +583,10 @@ pub fn finding(ev: &LossEvent) -> Finding {
     if !other.is_empty() {
         parts.push(format!("also hit: {}", other.join(", ")));
     }
-    let msg = format!(
-        "disk bytes {}..{} ({}) are zeros ({}; evidence: {}): {}",
-        ev.start,
-        ev.end,
-        human_size(len),
-        match ev.confidence {
-            Confidence::Certain => "certainly a loss",
-            Confidence::Likely => "likely a loss",
-        },
-        ev.evidence.join(", "),
-        parts.join("; ")
-    );
-    let f = match ev.confidence {
-        Confidence::Certain => {
-            Finding::error("layout.lost", Layer::LAYOUT, ev.start, Space::Disk, msg)
-        }
-        Confidence::Likely => {
-            Finding::warning("layout.lost", Layer::LAYOUT, ev.start, Space::Disk, msg)
-        }
-    };
-    f.with_hint(Hint::advice(
-        "restore the files listed (JSON \"lost\", or --lost-files FILE) from a backup; do not run a repair before copying the image",
-    ))
+    if parts.is_empty() {
+        return "no file or structure the filesystem maps lies there".into();
+    }
+    parts.join("; ")
 }
 
 fn name(f: &LostFile) -> String {
@@ -467,10 +594,78 @@ fn name(f: &LostFile) -> String {
         .path
         .clone()
         .unwrap_or_else(|| format!("inode {} (no name found)", f.inode));
-    match f.partition {
-        Some(n) => format!("{p} (partition {n})"),
-        None => p,
+    match (&f.volume, f.partition) {
+        (Some(v), _) => format!("{p} (LV {v})"),
+        (None, Some(n)) => format!("{p} (partition {n})"),
+        (None, None) => p,
     }
+}
+
+/// The loss events of volume bytes no input holds (an LV's extents on a
+/// missing PV, [`imgcheck_core::VolumeLoss`]): what the filesystems in the
+/// volume kept there, by file. Offsets in the volume's bytes. Certain
+/// when an input holds zeros where the PV was, likely when the PV was
+/// merely not given.
+pub fn volume_events(root: &Node) -> Vec<LossEvent> {
+    let all = root.walk();
+    let mut out = Vec::new();
+    for l in all.iter().flat_map(|n| n.facts.volume_losses.iter()) {
+        let Some(lv) = all.iter().find(|n| {
+            n.space == Space::Volume
+                && matches!(n.place.0.last(), Some(Step::Volume(v)) if *v == l.volume)
+        }) else {
+            continue;
+        };
+        // The filesystems in the volume (directly or in a partition of a
+        // table in it): their bases are volume bytes. A disk image in the
+        // volume (an oVirt qcow2) has a space of its own and is left out.
+        let fss: Vec<Mapped<'_>> = lv
+            .walk()
+            .into_iter()
+            .filter(|n| n.space == Space::Volume)
+            .filter(|n| {
+                n.place.0.iter().rev().find_map(|s| match s {
+                    Step::Volume(v) => Some(v.as_str()),
+                    _ => None,
+                }) == Some(l.volume.as_str())
+            })
+            .filter_map(|n| {
+                Some(Mapped {
+                    base: n.base,
+                    len: n.facts.claimed_size.unwrap_or(u64::MAX),
+                    partition: n.place.partition(),
+                    map: n.facts.owners.as_deref()?,
+                })
+            })
+            .collect();
+        let (s, e) = (l.start, l.start.saturating_add(l.len));
+        let hs = hits(&fss, s, e);
+        if hs.is_empty() {
+            continue;
+        }
+        let confidence = if l.zeroed {
+            Confidence::Certain
+        } else {
+            Confidence::Likely
+        };
+        let mut ev = event(s, e, confidence, vec![l.why.clone()], &hs, &fss);
+        // Structures alone (a journal, a backup superblock on the lost
+        // extents) are the LV's and the filesystem's own findings: what
+        // this adds is the files.
+        if !ev.files.iter().any(|f| {
+            f.what
+                .iter()
+                .any(|k| matches!(k, OwnerKind::FileData | OwnerKind::Directory))
+        }) {
+            continue;
+        }
+        ev.volume = Some(l.volume.clone());
+        for f in &mut ev.files {
+            f.volume = Some(l.volume.clone());
+        }
+        out.push(ev);
+    }
+    out
 }
 
 /// Without `--scan`: the structure blocks (directory, extent-tree,
