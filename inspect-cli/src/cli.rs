@@ -97,8 +97,10 @@ struct Args {
 
     /// Write the files that lost data (zeroed ranges mapped through each
     /// filesystem's block maps) to FILE: one per line, the path, a tab,
-    /// then its lost disk byte ranges `START-END`. One image only; FILE
-    /// may not be the image.
+    /// then its lost disk byte ranges `START-END` (a logical volume's
+    /// bytes for a file in an LV, named after the path). With several
+    /// images (the PVs of one VG), each image's files follow a line
+    /// `# IMAGE`. FILE may not be one of the images.
     #[arg(long, value_name = "FILE")]
     lost_files: Option<std::path::PathBuf>,
 
@@ -142,13 +144,6 @@ pub fn run() -> u8 {
         return exit::USAGE;
     }
     if let Some(lf) = &args.lost_files {
-        if items.len() != 1 {
-            eprintln!(
-                "imgcheck: --lost-files lists one image's files; {} were given",
-                items.len()
-            );
-            return exit::USAGE;
-        }
         // Never a write to the image inspected, whatever the spelling.
         let same = |a: &std::path::Path, b: &std::path::Path| {
             a == b
@@ -210,6 +205,9 @@ pub fn run() -> u8 {
     let mut rows: Vec<render::SummaryRow> = Vec::new();
     let mut stdout = anstream::stdout().lock();
     let mut broken_pipe = false;
+    // The lost files of every image, written once all are checked: a VG's
+    // LVs (and what they lost) are reported with its first PV only.
+    let mut lost_text = String::new();
     batch::run_all(
         &items,
         jobs,
@@ -250,16 +248,11 @@ pub fn run() -> u8 {
                     });
                     status |= exit::OPERATIONAL;
                 }
-                if let Some(lf) = &args.lost_files
-                    && let Err(e) = std::fs::write(lf, crate::layout::lost_files_text(&report.lost))
-                {
-                    progress.suspend(|| {
-                        eprintln!(
-                            "imgcheck: {}: cannot write the lost files: {e}",
-                            lf.display()
-                        )
-                    });
-                    status |= exit::OPERATIONAL;
+                if args.lost_files.is_some() && !report.lost.is_empty() {
+                    if items.len() > 1 {
+                        lost_text.push_str(&format!("# {}\n", item.path.display()));
+                    }
+                    lost_text.push_str(&crate::layout::lost_files_text(&report.lost));
                 }
                 rows.push(render::SummaryRow::of(&report));
                 let text = if args.json {
@@ -296,6 +289,15 @@ pub fn run() -> u8 {
         },
     );
     progress.finish_and_clear();
+    if let Some(lf) = &args.lost_files
+        && let Err(e) = std::fs::write(lf, &lost_text)
+    {
+        eprintln!(
+            "imgcheck: {}: cannot write the lost files: {e}",
+            lf.display()
+        );
+        status |= exit::OPERATIONAL;
+    }
     if !args.json && rows.len() > 1 {
         let table = render::summary_table(&rows);
         broken_pipe |= stdout.write_all(table.as_bytes()).is_err();

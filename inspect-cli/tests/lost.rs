@@ -429,3 +429,35 @@ fn database_lv_with_its_pv_not_given_is_likely_not_certain() {
     let r = run_pooled(&[&a, &b]);
     assert!(r.iter().all(|x| x.lost.is_empty()));
 }
+
+/// `--lost-files` over the PVs of one VG: the files the LV lost, named
+/// with it, after the line of the image whose report holds the LV.
+#[test]
+fn lost_files_over_the_pvs_of_one_vg() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lost.txt");
+    let a = fixture("layout/dbvg-a.img");
+    let b = fixture("layout/dbvg-b-zeroed.img");
+    let st = Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .arg("--lost-files")
+        .arg(&out)
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(st.status.code().is_some_and(|c| c & 4 != 0), "{st:?}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], format!("# {}", a.display()), "{text}");
+    assert_eq!(lines.len(), 10, "{text}");
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.contains(" (LV imgck_dbvg/data)\t")),
+        "{text}"
+    );
+    assert!(
+        text.contains("/base/16384/16407 (LV imgck_dbvg/data)\t"),
+        "{text}"
+    );
+}
