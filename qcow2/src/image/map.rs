@@ -155,7 +155,7 @@ impl Image {
             let (kind, run) = self
                 .map(l1, pos)
                 .map_err(|e| rewrap(e, pos, u64_of(left), "mapping"))?;
-            let n = usize_of(run).min(left).max(1);
+            let n = self.joined(l1, kind, pos, usize_of(run).min(left).max(1), left);
             let end = done.saturating_add(n);
             let dst = buf
                 .get_mut(done..end)
@@ -164,6 +164,47 @@ impl Image {
             done = end;
         }
         Ok(())
+    }
+
+    /// The run of `n` bytes at `pos` (mapped as `kind`) grown over the
+    /// clusters after it that continue it: data clusters adjacent in the
+    /// host file, zero clusters, unallocated ones. They are then read with
+    /// one pread: one per cluster made a whole-disk read of a qcow2 half as
+    /// fast as `cat` of the same bytes. A lookup that fails ends the run
+    /// (the next round reports it); the run stays within `left`.
+    fn joined(&self, l1: &L1Table, kind: Mapping, pos: u64, mut n: usize, left: usize) -> usize {
+        /// Bytes read by one join at most: bounds the buffer a caller's
+        /// single read turns into, not only the lookups.
+        const MAX_JOIN: usize = 8 << 20;
+        let cap = left.min(MAX_JOIN.max(n));
+        // Data past the end of the file is an error at its own cluster:
+        // a run is never joined across it, so the error keeps its offset.
+        let src_len = match &self.data_file {
+            None => self.file.len(),
+            Some(DataFile::Open(r)) => r.len(),
+            Some(DataFile::Unavailable(_)) => 0,
+        };
+        while n < cap {
+            let next = pos.saturating_add(u64_of(n));
+            let Ok((k, run)) = self.map(l1, next) else {
+                break;
+            };
+            let continues = match (kind, k) {
+                (Mapping::Data(h), Mapping::Data(h2)) => {
+                    h.checked_add(u64_of(n)) == Some(h2)
+                        && h2.saturating_add(run.min(u64_of(cap.saturating_sub(n)))) <= src_len
+                }
+                (Mapping::Zero, Mapping::Zero) | (Mapping::Unallocated, Mapping::Unallocated) => {
+                    true
+                }
+                _ => false,
+            };
+            if !continues {
+                break;
+            }
+            n = n.saturating_add(usize_of(run).max(1)).min(cap);
+        }
+        n
     }
 
     fn fill(&self, kind: Mapping, pos: u64, dst: &mut [u8]) -> Result<(), ReadError> {
