@@ -91,6 +91,10 @@ def structures(img):
         "inode_reflinked": "/frag1.clone",
         "inode_v4dir": "/d",
         "inode_v4file": "/big",
+        # xfs-vm.sh fixtures: realtime files (extents, btree) and quota owners
+        "inode_rtfile": "/rtfile",
+        "inode_rtbtree": "/rtmany",
+        "inode_rtinherit": "/rtdir/r2",
     }
     for name, p in paths.items():
         r = db(img, f"path {p}", "print core.format")
@@ -113,12 +117,19 @@ def structures(img):
         ("dir_btree_data", "/bt1", ["dblock 1"]),
         ("attr_node", "/attrnode", ["ablock 0"]),
         ("attr_node_leaf", "/attrnode", ["ablock 1"]),
+        ("bmbt_rt", "/rtmany", ["addr u3.bmbt.ptrs[1]"]),
     ]
     for name, p, sel in blocks:
         cmds = [f"path {p}"] + sel
         r = db(img, *cmds, "print")
         if r.returncode == 0 and r.stdout.strip() and "no" not in r.stdout[:40].lower() and "error" not in r.stderr.lower():
             out.append((name, cmds))
+    # dquots (xfs-vm.sh quota fixtures): root's, and owners with limits
+    for name, sel in [("dquot_u0", "dquot -u 0"), ("dquot_u1001", "dquot -u 1001"), ("dquot_u70000", "dquot -u 70000"),
+                      ("dquot_g1005", "dquot -g 1005"), ("dquot_p42", "dquot -p 42")]:
+        r = db(img, sel, "print diskdq.magic")
+        if r.returncode == 0 and "0x4451" in r.stdout:
+            out.append((name, [sel]))
     _ = v5
     return out
 
@@ -187,9 +198,12 @@ def rtdev_args(src):
         n = int(v.get("rblocks", "0")) * int(v.get("blocksize", "0"))
         RTDEVS[src] = []
         if n:
+            # xfs-vm.sh fixtures keep their written realtime device beside
+            # the image as IMAGE.rtdev: use it when it is there
             dev = src + ".rtdev"
-            with open(dev, "wb") as fh:
-                fh.truncate(n)
+            if not os.path.exists(dev):
+                with open(dev, "wb") as fh:
+                    fh.truncate(n)
             RTDEVS[src] = ["-r", dev]
     return RTDEVS[src]
 

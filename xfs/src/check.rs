@@ -371,6 +371,7 @@ fn run_checks(fs: &mut Fs<'_>, source: SuperblockSource, opts: &Options) -> Summ
         if !matches!(s.superblock, SuperblockSource::Secondary { .. }) && fs.incomplete.is_none() {
             crate::rt::check(fs, &full.rt);
         }
+        crate::quota::check(fs, &full.quota);
     } else {
         s.times = inodes::root_times(fs);
     }

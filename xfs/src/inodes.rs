@@ -57,6 +57,8 @@ pub struct Full {
     pub times: Vec<TimeEvent>,
     /// Realtime extents the files map, and the bitmap and summary inodes.
     pub(crate) rt: crate::rt::RtTrack,
+    /// Quota files and what the inodes charge to each id.
+    pub(crate) quota: crate::quota::QuotaTrack,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +91,7 @@ pub(crate) struct Cx<'c> {
     next_unlinked: HashMap<u64, u64>,
     inodes: u64,
     rt: crate::rt::RtTrack,
+    quota: crate::quota::QuotaTrack,
 }
 
 fn find(table: &[Info], ino: u64) -> Option<usize> {
@@ -137,6 +140,7 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
         next_unlinked: HashMap::new(),
         inodes: 0,
         rt: crate::rt::RtTrack::new(fs),
+        quota: crate::quota::QuotaTrack::new(fs),
     };
     let mut full = Full::default();
     let mut sorted = chunks.to_vec();
@@ -149,6 +153,7 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
     }
     full.inodes = cx.inodes;
     full.rt = std::mem::take(&mut cx.rt);
+    full.quota = std::mem::take(&mut cx.quota);
     cx.table.sort_by_key(|i| i.ino);
     // Phase 6/7 need the directories and the table together.
     let dirs = std::mem::take(&mut cx.dirs);
@@ -620,10 +625,20 @@ fn one(fs: &mut Fs<'_>, cx: &mut Cx<'_>, ino: u64, off: u64, b: &[u8], free: boo
     );
     if let Some(m) = data.as_deref() {
         if rt {
-            cx.rt.file(fs, m);
+            let shared = cx.rt.file(fs, m);
+            if shared > 0 {
+                fs.error(
+                    "xfs.rt.shared",
+                    off.saturating_add(Fs::w(fk.data_off)),
+                    format!("realtime inode {ino} maps {shared} realtime extents another realtime file maps too (xfs_repair: claims dup rt extent)"),
+                );
+            }
         }
         cx.rt.metadata(fs, ino, m, d.size);
     }
+    let data_map = data.as_deref();
+    cx.quota
+        .inode(ino, b, d.nblocks, data_map.filter(|_| rt), data_map);
     if d.forkoff != 0 {
         let attr = crate::forks::fork(
             fs,
