@@ -208,6 +208,35 @@ const CASES: &[Case] = &[
     ("v5-rt", &["inode 130"], "core.nlinkv2", "zeroes"),
     ("v5-rt", &["inode 129"], "core.nlinkv2", "lastbit"),
     ("v5-rt", &["inode 130"], "u3.bmx[0]", "firstbit"),
+    // testdata/scripts/xfs-vm.sh (made in a VM with Debian's kernel):
+    // dquots, their counts against the inodes' owners, realtime files
+    ("v5-quota", &["dquot -u 1001"], "diskdq.bcount", "add"),
+    ("v5-quota", &["dquot -u 1001"], "crc", "random"),
+    ("v5-quota", &["dquot -u 70000"], "diskdq.id", "firstbit"),
+    ("v5-quota", &["dquot -p 42"], "diskdq.icount", "sub"),
+    ("v5-quota", &["dquot -g 1005"], "diskdq.type", "middlebit"),
+    ("v4-quota", &["dquot -u 0"], "diskdq.icount", "add"),
+    ("v4-quota", &["dquot -g 1005"], "diskdq.magic", "zeroes"),
+    ("v4-pquota", &["dquot -p 42"], "diskdq.bcount", "sub"),
+    (
+        "v5-rtdata",
+        &["path /rtfile"],
+        "u3.bmx[2].startblock",
+        "add",
+    ),
+    (
+        "v5-rtdata",
+        &["path /rtdir/r2"],
+        "u3.bmx[0].blockcount",
+        "add",
+    ),
+    ("v4-rtdata", &["path /rtfile"], "u.bmx[0].startblock", "sub"),
+    (
+        "v5-rtdata",
+        &["path /rtmany", "addr u3.bmbt.ptrs[1]"],
+        "recs[1].startblock",
+        "add",
+    ),
 ];
 
 #[test]
@@ -237,7 +266,13 @@ fn fuzzed_images_xfs_repair_flags_are_flagged() {
             String::from_utf8_lossy(&out.stderr)
         );
         let mut devs = Vec::new();
-        if *fx == "v5-rt" {
+        if fx.ends_with("-rtdata") {
+            // xfs-vm.sh keeps the written realtime device beside the image
+            devs = vec![
+                "-r".to_string(),
+                fixture(&format!("xfs/{fx}.rtdev")).display().to_string(),
+            ];
+        } else if *fx == "v5-rt" {
             // the fixture's 4096 realtime blocks of 4 KiB, never written
             let rt = dir.path().join(format!("c{n}.rt"));
             std::fs::File::create(&rt)
