@@ -55,6 +55,8 @@ const VM_CLEAN: &[&str] = &[
     "xfs/v4-pquota.img",
     "xfs/v5-rtdata.img",
     "xfs/v4-rtdata.img",
+    // v4, 1 KiB blocks, no ftype: block, leaf, node and btree directories
+    "xfs/v4-kern.img",
 ];
 
 #[test]
