@@ -281,8 +281,13 @@ pub(crate) fn check(fs: &mut Fs<'_>, t: &QuotaTrack) {
             .iter()
             .filter(|e| e.len > 0)
             .flat_map(|e| {
-                let first = e.off / chunk_blocks;
-                let last = e.off.saturating_add(e.len).saturating_sub(1) / chunk_blocks;
+                let first = e.off.checked_div(chunk_blocks).unwrap_or(0);
+                let last = e
+                    .off
+                    .saturating_add(e.len)
+                    .saturating_sub(1)
+                    .checked_div(chunk_blocks)
+                    .unwrap_or(0);
                 first..=last
             })
             .take(MAX_CHUNKS.saturating_add(1))
@@ -325,10 +330,10 @@ pub(crate) fn check(fs: &mut Fs<'_>, t: &QuotaTrack) {
                 };
                 let d = imgcheck_core::bytes::bytes(&buf, Fs::u(o), Fs::u(DQBLK_SIZE));
                 let at = places
-                    .get(Fs::u(o / bs))
+                    .get(Fs::u(o.checked_div(bs).unwrap_or(0)))
                     .copied()
                     .unwrap_or(0)
-                    .saturating_add(o % bs);
+                    .saturating_add(o.checked_rem(bs).unwrap_or(0));
                 if let Some((code, why)) = dquot_problem(fs, d, id, kind) {
                     damaged = true;
                     fs.error(
@@ -337,7 +342,7 @@ pub(crate) fn check(fs: &mut Fs<'_>, t: &QuotaTrack) {
                         format!(
                             "{} inode {ino}: the dquot for id {id} (file block {}): {why}",
                             kind.name(),
-                            fb0.saturating_add(o / bs)
+                            fb0.saturating_add(o.checked_div(bs).unwrap_or(0))
                         ),
                     );
                     continue;
