@@ -203,16 +203,14 @@ vm "$work/v5-rtdata.img" "$work/rt.sh" "$work/v5-rtdata.rtdev" && out+=(v5-rtdat
 truncate -s 40M "$work/v4-rtdata.img"; truncate -s 8M "$work/v4-rtdata.rtdev"
 mkfs.xfs -q -f -m crc=0,uuid=${u}16 -d agcount=2 -r rtdev="$work/v4-rtdata.rtdev" "$work/v4-rtdata.img"
 vm "$work/v4-rtdata.img" "$work/rt.sh" "$work/v4-rtdata.rtdev" && out+=(v4-rtdata)
-# v5-quota-1k: 1 KiB blocks, so a 4 KiB dquot chunk spans four blocks;
-# bigtime off (dquot timers in seconds, no bigtime type bit).
+# v5-quota-1k: 1 KiB blocks (7 dquots a block, not 30); bigtime off
+# (dquot timers in seconds, no bigtime type bit).
 truncate -s 40M "$work/v5-quota-1k.img"
 mkfs.xfs -q -f -b size=1024 -d agcount=2 -m uuid=${u}17,bigtime=0 "$work/v5-quota-1k.img"
 vm "$work/v5-quota-1k.img" <(echo "QOPTS=usrquota,grpquota,prjquota PROJ=1"; cat "$work/quota.sh") && out+=(v5-quota-1k)
-# v5-rtquota: realtime files under user and group quota (rtbcount).
-truncate -s 40M "$work/v5-rtquota.img"; truncate -s 8M "$work/v5-rtquota.rtdev"
-mkfs.xfs -q -f -d agcount=2 -m uuid=${u}18,reflink=0 -r rtdev="$work/v5-rtquota.rtdev" "$work/v5-rtquota.img"
-vm "$work/v5-rtquota.img" <(sed 's|mount -o rtdev=/dev/vdc|mount -o rtdev=/dev/vdc,uquota,gquota|; s|^sync -f|chown -R 1234:77 $m/rtdir $m/rtfile; sync -f|' "$work/rt.sh") "$work/v5-rtquota.rtdev" && out+=(v5-rtquota)
-
+# (Realtime files under quota, for d_rtbcount, are not made: mounted with
+# rtdev,uquota,gquota the 6.1 guest left no quota inodes; Linux turns
+# quotas off on a filesystem with a realtime section before 6.14.)
 for f in "${out[@]}"; do
   rt=(); [ -e "$work/$f.rtdev" ] && rt=(-r "$work/$f.rtdev")
   xfs_repair -n "${rt[@]}" "$work/$f.img" >/dev/null 2>&1 && r=0 || r=$?
@@ -220,4 +218,4 @@ for f in "${out[@]}"; do
   store xfs "$work/$f.img"
   [ -e "$work/$f.rtdev" ] && store xfs "$work/$f.rtdev"
 done
-echo "xfs-vm.sh: ${#out[@]} fixtures made in the VM (of 8)"
+echo "xfs-vm.sh: ${#out[@]} fixtures made in the VM (of 7)"

@@ -5,9 +5,10 @@
 //! has bcount X, expected Y", "... record for id N not found on disk").
 //!
 //! A quota file is an array of 136-byte `xfs_dqblk`s in chunks of
-//! `XFS_DQUOT_CLUSTER_SIZE` (4096 bytes, at least one block): the dquot
-//! for id `i` is record `i % per_chunk` of the chunk at file block
-//! `(i / per_chunk) * chunk_blocks`. Holes are ids never charged.
+//! `XFS_DQUOT_CLUSTER_SIZE_FSB` blocks, which is one block (xfs_format.h;
+//! a 1 KiB-block fixture's quota file maps id 1001 at file block 143 =
+//! 1001 / 7): the dquot for id `i` is record `i % per_block` of file
+//! block `i / per_block`. Holes are ids never charged.
 
 use crate::crc;
 use crate::fs::Fs;
@@ -21,8 +22,8 @@ pub const DQUOT_MAGIC: u16 = 0x4451;
 pub const DQBLK_SIZE: u64 = 136;
 /// `XFS_DQUOT_CRC_OFF`: `dd_crc` inside an `xfs_dqblk`.
 pub const DQUOT_CRC_OFF: usize = 0x6C;
-/// `XFS_DQUOT_CLUSTER_SIZE`: bytes per dquot chunk.
-pub const CLUSTER_BYTES: u64 = 4096;
+/// `XFS_DQUOT_CLUSTER_SIZE_FSB`: blocks per dquot chunk.
+pub const CLUSTER_BLOCKS: u64 = 1;
 /// The most dquot chunks read per quota file (30 dquots each at 4 KiB).
 pub const MAX_CHUNKS: usize = 1 << 20;
 /// The most distinct (type, id) pairs tracked; past it counts are not
@@ -268,7 +269,7 @@ fn dquot_problem(fs: &Fs<'_>, d: &[u8], id: u32, kind: Kind) -> Option<(&'static
 /// counts were checked and the log is clean) their counts.
 pub(crate) fn check(fs: &mut Fs<'_>, t: &QuotaTrack) {
     let bs = fs.bs.max(1);
-    let chunk_blocks = CLUSTER_BYTES.div_ceil(bs).max(1);
+    let chunk_blocks = CLUSTER_BLOCKS;
     let chunk_bytes = chunk_blocks.saturating_mul(bs);
     let per_chunk = chunk_bytes / DQBLK_SIZE;
     for &(kind, ino, chkd) in &t.files {

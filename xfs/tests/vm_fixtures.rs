@@ -51,6 +51,9 @@ fn resealed(name: &str, off: u64, len: usize, crc_off: usize, edit: impl Fn(&mut
 
 const VM_CLEAN: &[&str] = &[
     "xfs/v5-quota.img",
+    // 1 KiB blocks: one block a dquot chunk, 7 dquots each (a 4 KiB chunk
+    // read here once called every chunk unmapped)
+    "xfs/v5-quota-1k.img",
     "xfs/v4-quota.img",
     "xfs/v4-pquota.img",
     "xfs/v5-rtdata.img",
@@ -152,6 +155,13 @@ fn quota_counts_are_recounted_from_the_inodes() {
     });
     has(n, std::slice::from_ref(&chown), "xfs.quota.missing");
     has(n, &[chown], "xfs.quota.count");
+    // 1 KiB blocks: id 1001 is record 0 of file block 143, at block 2283
+    let k1 = "xfs/v5-quota-1k.img";
+    has(
+        k1,
+        &[resealed(k1, 2283 * 1024, 136, 0x6C, |b| b[0x37] -= 1)],
+        "xfs.quota.count",
+    );
     // v4 (no CRC): d_bcount of user 1001
     has(
         "xfs/v4-quota.img",
