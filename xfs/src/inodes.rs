@@ -625,12 +625,20 @@ fn one(fs: &mut Fs<'_>, cx: &mut Cx<'_>, ino: u64, off: u64, b: &[u8], free: boo
     );
     if let Some(m) = data.as_deref() {
         if rt {
-            let shared = cx.rt.file(fs, m);
+            let (shared, partial) = cx.rt.file(fs, m);
+            let at = off.saturating_add(Fs::w(fk.data_off));
             if shared > 0 {
                 fs.error(
                     "xfs.rt.shared",
-                    off.saturating_add(Fs::w(fk.data_off)),
-                    format!("realtime inode {ino} maps {shared} realtime extents another realtime file maps too (xfs_repair: claims dup rt extent)"),
+                    at,
+                    format!("realtime inode {ino} claims {shared} realtime extents an earlier extent (of this or another file) claims already (xfs_repair: claims dup rt extent)"),
+                );
+            }
+            if partial > 0 {
+                fs.error(
+                    "xfs.rt.partial",
+                    at,
+                    format!("realtime inode {ino} has {partial} extents that start inside a realtime extent nothing claimed (xfs_repair: found invalid rt extent state)"),
                 );
             }
         }

@@ -41,44 +41,37 @@ impl RtTrack {
         }
     }
 
-    /// Notes a realtime file's mapped realtime blocks; returns how many
-    /// of its realtime extents an earlier file mapped already.
-    pub(crate) fn file(&mut self, fs: &Fs<'_>, map: &[Extent]) -> u64 {
+    /// Notes a realtime file's mapped realtime blocks as repair's
+    /// `process_rt_rec_state` does, record by record: a record that
+    /// reaches the start of a realtime extent claims it and must find it
+    /// free ("claims dup rt extent"); one that starts inside an extent
+    /// continues an extent an earlier record claimed (a written and an
+    /// unwritten part of one 16 KiB extent), and finding it unclaimed is
+    /// "found invalid rt extent state". Returns (claimed twice, partial).
+    pub(crate) fn file(&mut self, fs: &Fs<'_>, map: &[Extent]) -> (u64, u64) {
         let ext = u64::from(fs.sb.rextsize).max(1);
-        let mut shared = 0u64;
+        let (mut shared, mut partial) = (0u64, 0u64);
         if let Some(u) = self.used.as_mut() {
-            // One file's mappings may split a realtime extent (a written
-            // and an unwritten part of one 16 KiB extent): merge them
-            // per file, so only another file's claim counts as shared.
-            let mut spans: Vec<(u64, u64)> = map
-                .iter()
-                .filter(|e| e.len > 0)
-                .map(|e| {
-                    let first = e.start.checked_div(ext).unwrap_or(0);
-                    let last = e
-                        .start
-                        .saturating_add(e.len)
-                        .saturating_sub(1)
-                        .checked_div(ext)
-                        .unwrap_or(0);
-                    (first, last)
-                })
-                .collect();
-            spans.sort_unstable();
-            let mut merged: Vec<(u64, u64)> = Vec::with_capacity(spans.len());
-            for (a, b) in spans {
-                match merged.last_mut() {
-                    Some(m) if a <= m.1 => m.1 = m.1.max(b),
-                    _ => merged.push((a, b)),
+            for e in map.iter().filter(|e| e.len > 0) {
+                let end = e.start.saturating_add(e.len);
+                let mut b = e.start;
+                if e.start.checked_rem(ext).unwrap_or(0) != 0 {
+                    if !u.get(e.start.checked_div(ext).unwrap_or(0)) {
+                        partial = partial.saturating_add(1);
+                    }
+                    b = e.start.div_ceil(ext).saturating_mul(ext);
                 }
-            }
-            for (first, last) in merged {
+                if b >= end {
+                    continue;
+                }
+                let first = b.checked_div(ext).unwrap_or(0);
+                let last = end.saturating_sub(1).checked_div(ext).unwrap_or(0);
                 shared = shared.saturating_add(
                     u.set_range(first, last.saturating_sub(first).saturating_add(1)),
                 );
             }
         }
-        shared
+        (shared, partial)
     }
 
     /// Notes the data fork of `ino` when it is the bitmap or summary inode.
