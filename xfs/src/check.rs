@@ -301,7 +301,7 @@ fn run_checks(fs: &mut Fs<'_>, source: SuperblockSource, opts: &Options) -> Summ
             Severity::Info,
             "xfs.log.zeroed",
             lg.start,
-            "the log has never been written (cycle 0)".to_string(),
+            "the log is all cycle 0: never written, or wiped since (then metadata LSNs are ahead of it)".to_string(),
         );
     }
     if sb.is_v5() && sb.features_log_incompat != 0 && lg.state == LogState::Clean {
@@ -395,10 +395,20 @@ fn run_checks(fs: &mut Fs<'_>, source: SuperblockSource, opts: &Options) -> Summ
     }
     // Metadata LSNs ahead of the log head (repair: "Maximum metadata LSN ...
     // is ahead of log").
+    // A zeroed log (cycle 0) on v5 is one xfs_repair -n flags whatever the
+    // metadata carries ("Maximum metadata LSN (1:N) is ahead of log
+    // (0:0)", and "(0:0) is ahead of log (0:0)" on a never-mounted one,
+    // exit 1): mkfs and xfs_repair -L both leave an unmount record, so a
+    // zeroed log was wiped (dd or a discard over it). An attack found it
+    // called clean.
+    let ahead = |lsn: u64| match s.log.state {
+        LogState::Clean | LogState::Dirty => lsn >= s.log.head_lsn(),
+        LogState::Zeroed => true,
+        _ => false,
+    };
     if fs.v5
-        && matches!(s.log.state, LogState::Clean | LogState::Dirty)
         && let Some((lsn, at, what)) = fs.max_lsn
-        && lsn >= s.log.head_lsn()
+        && ahead(lsn)
     {
         fs.error(
                     "xfs.log.lsn_ahead",
@@ -632,12 +642,17 @@ fn secondary(fs: &mut Fs<'_>, agno: u32, s: &mut Summary) {
             ),
         );
     }
+    // Info, not damage: xfs_repair -n compares no secondary UUID (exit 0)
+    // and the kernel's scrub (xchk_superblock) only marks it for preening;
+    // nothing reads it while the primary is good. An attack's random UUID
+    // in AG 2's copy was an error here.
     if sec.uuid != pri.uuid && !pri.inc(sb::incompat::META_UUID) {
-        fs.error(
+        fs.note(
+            Severity::Info,
             "xfs.sb.secondary.uuid",
             off.saturating_add(0x20),
             format!(
-                "the superblock of AG {agno} carries UUID {}",
+                "the superblock of AG {agno} carries UUID {}, not the primary's (xfs_repair leaves it; the kernel's scrub would rewrite it)",
                 sb::uuid_text(&sec.uuid)
             ),
         );
