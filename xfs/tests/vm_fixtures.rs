@@ -214,3 +214,23 @@ fn realtime_extents_are_claimed_once() {
     });
     has(n, &[stray], "xfs.rt.partial");
 }
+
+#[test]
+fn duplicate_names_in_a_directory() {
+    // v4-kern: /sf (inode 67, short form, at 0x4300) holds f1, f2, f3.
+    // One bit of "f3" flipped makes it "f2" (a fuzz.py miss: xfs_repair
+    // -n "entry "f2" (ino 72) in dir 67 is a duplicate name, would junk").
+    let n = "xfs/v4-kern.img";
+    let r = FileReader::open(fixture(n)).unwrap();
+    let mut b = vec![0u8; 256];
+    r.read_exact_at(0x4300, &mut b).unwrap();
+    let at = (100..254).find(|&i| &b[i..i + 2] == b"f3").unwrap() as u64;
+    has(
+        n,
+        &[Patch::Bytes {
+            offset: 0x4300 + at + 1,
+            bytes: vec![b'2'],
+        }],
+        "xfs.dir.duplicate",
+    );
+}
