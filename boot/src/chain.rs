@@ -46,8 +46,14 @@ pub enum Stage {
     NotFollowed(String),
 }
 
-/// Problems with entries other than the default: warnings, not a verdict.
-pub type Side = Vec<(u64, String)>;
+/// Warnings beside the verdict: a finding code, where, and what.
+pub type Side = Vec<(&'static str, u64, String)>;
+
+/// The code of a warning about an entry other than the default.
+pub const ENTRY_BROKEN: &str = "boot.linux.entry_broken";
+/// The code of a warning that a `search` target is on no filesystem of
+/// this disk (GRUB searches every disk of the machine).
+pub const SEARCH_ELSEWHERE: &str = "boot.grub.search_elsewhere";
 
 /// Bytes of a file read to see it is there: none (size and map suffice).
 const NO_HEAD: u64 = 0;
@@ -86,6 +92,10 @@ pub fn follow(
     let fs = match resolve(&dev, fss) {
         Ok(fs) => fs,
         Err(Miss::NotFollowed(w)) => return Stage::NotFollowed(w),
+        Err(Miss::Elsewhere(w)) => {
+            side.push((SEARCH_ELSEWHERE, 0, elsewhere("GRUB's embedded config", &w)));
+            return Stage::NotFollowed(w);
+        }
         Err(Miss::Absent(w)) => {
             return Stage::Broken {
                 code: "boot.grub.prefix_missing",
@@ -105,6 +115,17 @@ pub fn follow(
     };
     let dir = prefix.path.trim_end_matches('/');
     let normal = format!("{dir}/{platform}/normal.mod");
+    let mods = Modules::read(files.0.as_ref(), dir, platform, &emb.modules);
+    if let Some((path, why)) = mods.missing("normal") {
+        return Stage::Broken {
+            code: "boot.grub.modules_missing",
+            offset: fs.start,
+            message: format!(
+                "GRUB loads normal.mod and the modules it needs (moddep.lst) from {dir}/{platform} on {}, but {path} {why}: GRUB prints \"error: file '{path}' not found\" and stops at the \"grub rescue>\" prompt",
+                fs.place
+            ),
+        };
+    }
     if !emb.modules.iter().any(|m| m == "normal") {
         let f = files.0.lookup(&normal, NO_HEAD);
         if let Some(why) = unusable(&f) {
@@ -131,26 +152,34 @@ pub fn follow(
         };
     }
     let text = String::from_utf8_lossy(&cfg.head).into_owned();
-    let mut c = grubcfg::parse(&text, &vars);
+    // `source`, `configfile` and `load_env` read their files from the
+    // filesystems on this disk; one that is not there is skipped, as
+    // GRUB prints an error and goes on.
+    let mut read = |l: &Located| {
+        open_located(l, &vars, fss)
+            .ok()
+            .map(|(_, f)| String::from_utf8_lossy(&f.head).into_owned())
+    };
+    let c = grubcfg::parse_with(&text, &vars, &mut read);
     let mut cfg_where = format!("{cfg_path} on {}", fs.place);
-    // grub.cfg stubs (the ESP's \EFI\debian\grub.cfg) hand over to the
-    // real one with `configfile`: followed once.
-    if c.entries.is_empty()
+    if let Some(m) = &c.menu_file {
+        let on = m
+            .device
+            .as_ref()
+            .and_then(|d| resolve(d, fss).ok())
+            .map_or(fs.place.as_str(), |f| f.place.as_str());
+        cfg_where = format!("{} on {on} (handed over to by {cfg_path})", m.path);
+    } else if c.entries.is_empty()
         && !c.blscfg
-        && let Some(next) = c.configfile.clone()
+        && let Some(next) = &c.configfile
     {
-        match open_located(&next, &vars, fss) {
-            Ok((nfs, f)) => {
-                let t = String::from_utf8_lossy(&f.head).into_owned();
-                let mut v2 = vars.clone();
-                v2.root = next.device.clone().or(v2.root);
-                c = grubcfg::parse(&t, &v2);
-                cfg_where = format!("{} on {}", next.path, nfs.place);
-            }
-            Err(s) => return s,
+        // A stub (the ESP's \EFI\debian\grub.cfg) whose `configfile`
+        // target is gone: GRUB shows no menu.
+        if let Err(s @ Stage::Broken { .. }) = open_located(next, &vars, fss) {
+            return s;
         }
     }
-    linux(&c, &cfg_where, &vars, fs, fss, side)
+    linux(&c, &cfg_where, &vars, fs, fss, &mods, side)
 }
 
 /// The kernels grub.cfg `c` boots.
@@ -160,14 +189,26 @@ fn linux(
     vars: &Vars,
     fs: &Filesystem,
     fss: &[Filesystem],
+    mods: &Modules,
     side: &mut Side,
 ) -> Stage {
-    let entries: Vec<(String, Option<Located>, Vec<Located>)> = if c.blscfg {
+    type Row = (String, Option<Located>, Vec<Located>, Option<String>);
+    let entries: Vec<Row> = if c.blscfg {
         bls_entries(vars, fs, fss)
+            .into_iter()
+            .map(|(t, k, i)| (t, k, i, None))
+            .collect()
     } else {
         c.entries
             .iter()
-            .map(|e| (e.title.clone(), e.linux.clone(), e.initrd.clone()))
+            .map(|e| {
+                (
+                    e.title.clone(),
+                    e.linux.clone(),
+                    e.initrd.clone(),
+                    e.loader.clone(),
+                )
+            })
             .collect()
     };
     if entries.is_empty() {
@@ -181,13 +222,31 @@ fn linux(
     let mut unknown_default_ok: Option<String> = None;
     let mut first_broken: Option<Stage> = None;
     let mut verdict = None;
-    for (i, (title, kernel, initrds)) in entries.iter().enumerate() {
+    for (i, (title, kernel, initrds, loader)) in entries.iter().enumerate() {
         let Some(k) = kernel else { continue };
         let mut problems = Vec::new();
         let mut at = fs.start;
+        let mut elsewhere_at = None;
+        if let Some(cmd) = loader
+            && let Some((path, why)) = mods.for_command(cmd)
+        {
+            problems.push(format!(
+                "its `{cmd}` command needs {path}, which {why} (GRUB prints \"error: file '{path}' not found\" and loads no kernel)"
+            ));
+        }
         for (what, l) in
             std::iter::once(("kernel", k)).chain(initrds.iter().map(|l| ("initramfs", l)))
         {
+            if let Some(Err(Miss::Elsewhere(w))) =
+                l.device.as_ref().or(vars.root.as_ref()).map(|d| resolve(d, fss))
+            {
+                let msg = elsewhere(&format!("grub.cfg entry '{title}'"), &w);
+                if !side.iter().any(|(_, _, m)| *m == msg) {
+                    side.push((SEARCH_ELSEWHERE, 0, msg));
+                }
+                elsewhere_at.get_or_insert(w);
+                continue;
+            }
             match open_located(l, vars, fss) {
                 Ok(_) => {}
                 Err(Stage::Broken {
@@ -212,6 +271,7 @@ fn linux(
                     ),
                 });
                 side.push((
+                    ENTRY_BROKEN,
                     at,
                     format!("grub.cfg entry '{title}': {}", problems.join("; ")),
                 ));
@@ -219,7 +279,12 @@ fn linux(
             continue;
         }
         if Some(i) == default {
-            verdict = Some(if problems.is_empty() {
+            verdict = Some(if let (true, Some(w)) = (problems.is_empty(), &elsewhere_at) {
+                Stage::NotFollowed(format!(
+                    "{cfg_where} read; its default entry '{title}' loads {} from another disk: {w}",
+                    k.path
+                ))
+            } else if problems.is_empty() {
                 Stage::Holds(format!(
                     "{cfg_where} read; its default entry '{title}' loads {}{}",
                     k.path,
@@ -248,6 +313,7 @@ fn linux(
             });
         } else if !problems.is_empty() {
             side.push((
+                ENTRY_BROKEN,
                 at,
                 format!("grub.cfg entry '{title}': {}", problems.join("; ")),
             ));
@@ -260,7 +326,7 @@ fn linux(
             )),
             (None, Some(b)) => {
                 // Its warnings would repeat the error.
-                side.clear();
+                side.retain(|(c, _, _)| *c != ENTRY_BROKEN);
                 b
             }
             (None, None) => Stage::Holds(format!(
@@ -333,7 +399,7 @@ fn open_located<'a>(
     };
     let fs = match resolve(&dev, fss) {
         Ok(fs) => fs,
-        Err(Miss::NotFollowed(w)) => return Err(Stage::NotFollowed(w)),
+        Err(Miss::NotFollowed(w) | Miss::Elsewhere(w)) => return Err(Stage::NotFollowed(w)),
         Err(Miss::Absent(w)) => {
             return Err(Stage::Broken {
                 code: "boot.linux.kernel_missing",
@@ -376,6 +442,116 @@ fn unusable(f: &BootFile) -> Option<String> {
 enum Miss {
     Absent(String),
     NotFollowed(String),
+    /// A UUID or label no filesystem on this disk has: GRUB's `search`
+    /// looks on every disk (commands/search.c iterates all devices), and
+    /// the machine's other disks are not in view.
+    Elsewhere(String),
+}
+
+/// The warning for a `search` target on no filesystem of this disk.
+fn elsewhere(who: &str, w: &str) -> String {
+    format!(
+        "{who} searches for a filesystem that is not on this disk ({w}): GRUB searches every disk of the machine, so this boots only if another disk holds it; if this is the machine's only disk, GRUB stops there (\"error: no such device\")"
+    )
+}
+
+/// What GRUB loads from `<prefix>/<platform>`: the modules already in
+/// its image, each module's dependencies (moddep.lst, which grub-install
+/// writes from the modules' `.moddeps` sections, the list GRUB's
+/// `grub_dl_resolve_dependencies` loads), and which module provides a
+/// command (command.lst, read by normal.mod to load one on first use).
+pub struct Modules<'a> {
+    files: &'a dyn imgcheck_core::FileLookup,
+    dir: String,
+    loaded: Vec<String>,
+    deps: std::collections::BTreeMap<String, Vec<String>>,
+    commands: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// Modules in a dependency closure looked up (GRUB 2.06 ships ~280).
+const MAX_MODULES: usize = 512;
+/// Bytes of moddep.lst / command.lst read (real ones are 4–12 KiB).
+const MAX_LST: u64 = 256 << 10;
+
+impl<'a> Modules<'a> {
+    /// The lists in `<dir>/<platform>` on `files`; `loaded` the modules
+    /// in GRUB's image.
+    pub fn read(
+        files: &'a dyn imgcheck_core::FileLookup,
+        dir: &str,
+        platform: &str,
+        loaded: &[String],
+    ) -> Self {
+        let dir = format!("{dir}/{platform}");
+        let text = |name: &str| {
+            let f = files.lookup(&format!("{dir}/{name}"), MAX_LST);
+            (f.present && !f.dir && f.problem.is_none())
+                .then(|| String::from_utf8_lossy(&f.head).into_owned())
+        };
+        let mut deps = std::collections::BTreeMap::new();
+        for line in text("moddep.lst").unwrap_or_default().lines().take(MAX_MODULES * 4) {
+            if let Some((m, d)) = line.split_once(':') {
+                deps.insert(
+                    m.trim().to_string(),
+                    d.split_whitespace().map(str::to_string).collect(),
+                );
+            }
+        }
+        let commands = text("command.lst").map(|t| {
+            t.lines()
+                .take(MAX_MODULES * 4)
+                .filter_map(|l| l.split_once(':'))
+                .map(|(c, m)| {
+                    (
+                        c.trim().trim_start_matches('*').to_string(),
+                        m.trim().to_string(),
+                    )
+                })
+                .collect()
+        });
+        Modules {
+            files,
+            dir,
+            loaded: loaded.to_vec(),
+            deps,
+            commands,
+        }
+    }
+
+    /// The first module of `m` and its dependencies that GRUB must load
+    /// from disk and cannot (its path, why), in the order GRUB loads
+    /// them; `None` when all are there. Without moddep.lst only `m`
+    /// itself is looked at.
+    pub fn missing(&self, m: &str) -> Option<(String, String)> {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut todo = vec![m];
+        while let Some(x) = todo.pop() {
+            if seen.contains(&x) || seen.len() >= MAX_MODULES {
+                continue;
+            }
+            seen.push(x);
+            // A module in the image is loaded with its dependencies
+            // (grub-mkimage adds them).
+            if self.loaded.iter().any(|l| l == x) {
+                continue;
+            }
+            let path = format!("{}/{x}.mod", self.dir);
+            if let Some(why) = unusable(&self.files.lookup(&path, NO_HEAD)) {
+                return Some((path, why));
+            }
+            if let Some(d) = self.deps.get(x) {
+                todo.extend(d.iter().map(String::as_str));
+            }
+        }
+        None
+    }
+
+    /// What keeps command `cmd` from loading, when command.lst names the
+    /// module providing it.
+    pub fn for_command(&self, cmd: &str) -> Option<(String, String)> {
+        let m = self.commands.as_ref()?.get(cmd)?;
+        self.missing(m)
+    }
 }
 
 fn describe(d: &Device) -> String {
@@ -424,6 +600,14 @@ fn resolve<'a>(d: &Device, fss: &'a [Filesystem]) -> Result<&'a Filesystem, Miss
         return Err(Miss::NotFollowed(format!(
             "{} is not among the filesystems whose files imgcheck reads",
             describe(d)
+        )));
+    }
+    // `search` (by UUID, label or file) looks on every disk; only a
+    // partition of the boot disk is known to be missing.
+    if matches!(d, Device::Uuid(_) | Device::Label(_) | Device::File(_)) {
+        return Err(Miss::Elsewhere(format!(
+            "no filesystem on this disk is {}",
+            describe(d).trim_start_matches("the ")
         )));
     }
     Err(Miss::Absent(match d {

@@ -53,6 +53,9 @@ pub struct Core {
     pub compressed: u32,
     /// Its uncompressed size.
     pub uncompressed: u32,
+    /// Sectors of the compressed kernel found zeros: fatal unless GRUB's
+    /// Reed–Solomon parity repairs them (judged after decoding).
+    pub zeroed: Option<CoreProblem>,
 }
 
 /// Why core.img is not what boot.img needs.
@@ -266,20 +269,55 @@ pub fn follow(disk: &dyn ReadAt, kernel_sector: u64) -> Result<Core, CoreProblem
             }
         }
     }
-    if let Some(offset) = first_zero {
-        return Err(CoreProblem::PayloadZeroed {
-            offset,
-            zero,
-            checked,
-        });
-    }
     Ok(Core {
         diskboot: lba,
         extents,
         sectors: total,
         compressed,
         uncompressed,
+        zeroed: first_zero.map(|offset| CoreProblem::PayloadZeroed {
+            offset,
+            zero,
+            checked,
+        }),
     })
+}
+
+/// lzma_decompress.img's `reed_solomon_redundancy` (+0x10).
+const RS_REDUNDANCY: usize = 0x10;
+/// Its `no_reed_solomon_length` (+0x14): the bytes GRUB runs before the
+/// repair, so not covered by it.
+const RS_NO_LENGTH: usize = 0x14;
+
+/// Runs the Reed–Solomon repair GRUB's startup_raw.S runs on `listed`
+/// (the sectors after diskboot.img, lzma_decompress.img first) before it
+/// decompresses; returns the bytes it changed. grub-bios-setup puts the
+/// parity right after the compressed kernel and fills the embedded
+/// sectors with it, so the decompressor's length is what the rest
+/// leaves; a header that does not add up is left alone (0).
+pub fn repair(listed: &mut [u8], compressed: u32) -> usize {
+    let rs = usize_of(u64::from(le32(listed, RS_REDUNDANCY)));
+    let no_rs = usize::from(le16(listed, RS_NO_LENGTH));
+    let comp = usize_of(u64::from(compressed));
+    let Some(dlen) = listed
+        .len()
+        .checked_sub(comp)
+        .and_then(|n| n.checked_sub(rs))
+    else {
+        return 0;
+    };
+    if rs == 0 || dlen < no_rs || dlen > usize_of(DECOMPRESSOR_BOUND) {
+        return 0;
+    }
+    let s = dlen.saturating_add(comp).saturating_sub(no_rs);
+    match listed.get_mut(no_rs..) {
+        Some(b) => crate::rs::recover(b, s, rs),
+        None => 0,
+    }
+}
+
+fn usize_of(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
 }
 
 /// The sectors core.img's blocklist names, read in order

@@ -35,13 +35,25 @@ pub struct Located {
 
 /// Splits a GRUB script line into words: quotes removed, `#` comments
 /// dropped, `;` ending a command (a second command on the line is kept
-/// as its own word list).
+/// as its own word list). An unquoted `{` or `}` is a token of its own
+/// wherever it stands (GRUB's yylex.l: `CHAR` excludes both, so
+/// `menuentry 'x' { linux /k; initrd /i }` is three commands: the
+/// opener ending in `{`, `linux /k`, `initrd /i`, then `}`), except in a
+/// `${name}` variable.
 pub fn words(line: &str) -> Vec<Vec<String>> {
     let mut cmds = vec![Vec::new()];
     let mut cur = String::new();
     let mut has = false;
     let mut q: Option<char> = None;
     let mut chars = line.chars().peekable();
+    let flush = |cmds: &mut Vec<Vec<String>>, cur: &mut String, has: &mut bool| {
+        if *has || !cur.is_empty() {
+            if let Some(last) = cmds.last_mut() {
+                last.push(std::mem::take(cur));
+            }
+            *has = false;
+        }
+    };
     while let Some(c) = chars.next() {
         match (q, c) {
             (Some(x), c) if c == x => q = None,
@@ -61,14 +73,32 @@ pub fn words(line: &str) -> Vec<Vec<String>> {
                     has = true;
                 }
             }
-            (None, '#') if !has && cur.is_empty() => break,
-            (None, c) if c.is_whitespace() || c == ';' => {
-                if has || !cur.is_empty() {
-                    if let Some(last) = cmds.last_mut() {
-                        last.push(std::mem::take(&mut cur));
+            (None, '$') if chars.peek() == Some(&'{') => {
+                // `${name}`: the braces belong to the variable.
+                cur.push('$');
+                has = true;
+                for n in chars.by_ref() {
+                    cur.push(n);
+                    if n == '}' {
+                        break;
                     }
-                    has = false;
                 }
+            }
+            (None, '#') if !has && cur.is_empty() => break,
+            (None, '{') => {
+                flush(&mut cmds, &mut cur, &mut has);
+                if let Some(last) = cmds.last_mut() {
+                    last.push("{".into());
+                }
+                cmds.push(Vec::new());
+            }
+            (None, '}') => {
+                flush(&mut cmds, &mut cur, &mut has);
+                cmds.push(vec!["}".into()]);
+                cmds.push(Vec::new());
+            }
+            (None, c) if c.is_whitespace() || c == ';' => {
+                flush(&mut cmds, &mut cur, &mut has);
                 if c == ';' {
                     cmds.push(Vec::new());
                 }
@@ -79,11 +109,7 @@ pub fn words(line: &str) -> Vec<Vec<String>> {
             }
         }
     }
-    if (has || !cur.is_empty())
-        && let Some(last) = cmds.last_mut()
-    {
-        last.push(cur);
-    }
+    flush(&mut cmds, &mut cur, &mut has);
     cmds.retain(|c| !c.is_empty());
     cmds
 }
@@ -195,9 +221,66 @@ pub struct Vars {
     pub root: Option<Device>,
     /// `$prefix`, located.
     pub prefix: Option<Located>,
+    /// Other variables `set` or `load_env` gave a plain value.
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
+/// Variables kept from `set` (a grub.cfg sets tens).
+const MAX_SET_VARS: usize = 1024;
+
 impl Vars {
+    /// `w` with `$name` and `${name}` replaced by their values, or
+    /// `None` when one is not known here (an unset variable is empty to
+    /// GRUB, but this reader does not see every way one is set, so it
+    /// does not guess). `$root` and `$prefix` are not expanded.
+    pub fn expand(&self, w: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut rest = w;
+        while let Some(i) = rest.find('$') {
+            out.push_str(rest.get(..i)?);
+            let after = rest.get(i.saturating_add(1)..)?;
+            let (name, tail) = if let Some(b) = after.strip_prefix('{') {
+                let end = b.find('}')?;
+                (b.get(..end)?, b.get(end.saturating_add(1)..)?)
+            } else {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (after.get(..end)?, after.get(end..)?)
+            };
+            out.push_str(self.env.get(name)?);
+            rest = tail;
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
+    /// A path word located: `$prefix/x` and `${prefix}/x` on the prefix,
+    /// `$config_directory/x` likewise (normal/main.c sets it to the
+    /// directory of the grub.cfg being read, which is the prefix for
+    /// every file this reader follows), other variables expanded.
+    pub fn locate_word(&self, p: &str) -> Option<Located> {
+        for v in [
+            "${prefix}",
+            "$prefix",
+            "${config_directory}",
+            "$config_directory",
+        ] {
+            if let Some(r) = p.strip_prefix(v) {
+                let pre = self.prefix.as_ref()?;
+                return Some(Located {
+                    device: pre.device.clone(),
+                    path: format!("{}{r}", pre.path.trim_end_matches('/')),
+                });
+            }
+        }
+        let root_marked = p.starts_with("($root)") || p.starts_with("(${root})");
+        if root_marked {
+            return locate(p, self.root.as_ref());
+        }
+        locate(&self.expand(p)?, self.root.as_ref())
+    }
+
     /// Runs one command's effect on the variables.
     pub fn apply(&mut self, cmd: &[String]) {
         if let Some((var, d)) = search(cmd) {
@@ -206,9 +289,13 @@ impl Vars {
             }
             return;
         }
-        if cmd.first().map(String::as_str) == Some("set")
-            && let Some((k, v)) = cmd.get(1).and_then(|a| a.split_once('='))
-        {
+        // `set k=v`, or the bare `k=v` assignment GRUB scripts allow.
+        let assign = match (cmd.first().map(String::as_str), cmd.len()) {
+            (Some("set"), _) => cmd.get(1),
+            (Some(w), 1) if w.contains('=') && !w.starts_with('=') => cmd.first(),
+            _ => None,
+        };
+        if let Some((k, v)) = assign.and_then(|a| a.split_once('=')) {
             match k {
                 "root" => {
                     let v = v.trim_start_matches('(').trim_end_matches(')');
@@ -217,7 +304,14 @@ impl Vars {
                     }
                 }
                 "prefix" => self.prefix = locate(v, self.root.as_ref()),
-                _ => {}
+                _ => match self.expand(v) {
+                    Some(v) if self.env.len() < MAX_SET_VARS || self.env.contains_key(k) => {
+                        self.env.insert(k.to_string(), v);
+                    }
+                    _ => {
+                        self.env.remove(k);
+                    }
+                },
             }
         }
     }
@@ -250,10 +344,15 @@ pub fn boot_prefix(config: Option<&str>, prefix: Option<&str>) -> Vars {
 pub struct Entry {
     /// Its title.
     pub title: String,
+    /// Its `--id`, when it has one.
+    pub id: Option<String>,
     /// The kernel (`linux`, `linux16`, `linuxefi`), located.
     pub linux: Option<Located>,
     /// The kernel's path as written, when it could not be located.
     pub linux_raw: Option<String>,
+    /// The command that loads the kernel (`linux`, `linux16`, …): GRUB
+    /// loads the module that provides it (command.lst) when it runs.
+    pub loader: Option<String>,
     /// The initramfs images (`initrd`…), located.
     pub initrd: Vec<Located>,
     /// A top-level entry (the ones `set default=N` counts), not one in a
@@ -276,154 +375,385 @@ pub struct Config {
     pub blscfg: bool,
     /// A `configfile` it hands over to, located.
     pub configfile: Option<Located>,
+    /// The file whose menu this is when a `configfile` handed over to
+    /// it (`None`: the file parsed first).
+    pub menu_file: Option<Located>,
+    /// Files `source`d or handed over to with `configfile`, in order, as
+    /// far as they were read.
+    pub included: Vec<Located>,
+    /// The grubenv `load_env` read, and the variables it set.
+    pub env: Vec<(String, String)>,
 }
 
 /// Bytes of grub.cfg read.
 pub const MAX_CFG: u64 = 1 << 20;
 /// Entries kept.
 const MAX_ENTRIES: usize = 256;
+/// `source`/`configfile` nesting followed (GRUB has no bound but its
+/// stack; distributions nest two deep: grub.cfg → custom.cfg).
+pub const MAX_INCLUDE_DEPTH: usize = 8;
+/// Files `source`d, handed over to or loaded as grubenv per grub.cfg.
+pub const MAX_INCLUDES: usize = 32;
+/// Size of a GRUB environment block file (`grub-editenv create`).
+pub const ENVBLK_SIZE: usize = 1024;
+/// Its first line (grub-core/lib/envblk.c `GRUB_ENVBLK_SIGNATURE`).
+const ENVBLK_SIGNATURE: &str = "# GRUB Environment Block\n";
 
-/// Reads grub.cfg `text`, with `vars` the state GRUB enters it in.
+/// Reads grub.cfg `text`, with `vars` the state GRUB enters it in;
+/// `source`, `configfile` and `load_env` are not followed.
 pub fn parse(text: &str, vars: &Vars) -> Config {
-    let mut c = Config::default();
-    let mut top = vars.clone();
-    let mut default_word: Option<String> = None;
+    parse_with(text, vars, &mut |_| None)
+}
+
+/// Reads grub.cfg `text` as GRUB runs it: `read` gives the text of a
+/// file a top-level `source`, `configfile` or `load_env` names (`None`
+/// when it is not there: GRUB prints an error and goes on). Each file is
+/// read once, at most [`MAX_INCLUDES`] of them, [`MAX_INCLUDE_DEPTH`]
+/// deep.
+pub fn parse_with(
+    text: &str,
+    vars: &Vars,
+    read: &mut dyn FnMut(&Located) -> Option<String>,
+) -> Config {
+    let mut p = Parser {
+        c: Config::default(),
+        top: vars.clone(),
+        default_word: None,
+        cur: None,
+        depth: 0,
+        submenu_depth: None,
+        menu: Vec::new(),
+        top_entries: 0,
+        read,
+        seen: Vec::new(),
+        handed_over: None,
+    };
+    p.run(text, 0);
+    if let Some(next) = p.handed_over.take() {
+        return next;
+    }
+    p.finish()
+}
+
+struct Parser<'r> {
+    c: Config,
+    top: Vars,
+    default_word: Option<Option<String>>,
     // The entry being read: its vars and its brace depth.
-    let mut cur: Option<(Entry, Vars, usize)> = None;
-    let mut depth = 0usize;
-    let mut submenu_depth: Option<usize> = None;
+    cur: Option<(Entry, Vars, usize)>,
+    depth: usize,
+    submenu_depth: Option<usize>,
     // The top-level menu in order, as `set default=N` counts it: GRUB
     // numbers submenus among the entries (`Some(k)`: the k-th top-level
     // entry; `None`: a submenu).
-    let mut menu: Vec<Option<usize>> = Vec::new();
-    let mut top_entries = 0usize;
-    for line in text.lines() {
-        for mut cmd in words(line) {
-            // `if linux …; then initrd …` runs the same commands: the
-            // script keywords in front are dropped.
-            while cmd
-                .first()
-                .is_some_and(|w| matches!(w.as_str(), "if" | "then" | "else" | "elif" | "fi"))
-            {
-                cmd.remove(0);
-            }
-            let Some(first) = cmd.first().map(String::as_str) else {
-                continue;
-            };
-            let opens = cmd.last().is_some_and(|w| w == "{" || w.ends_with('{'));
-            if first == "}" {
-                depth = depth.saturating_sub(1);
-                if cur.as_ref().is_some_and(|(_, _, d)| *d == depth) {
-                    if let Some((e, _, _)) = cur.take()
-                        && c.entries.len() < MAX_ENTRIES
-                    {
-                        c.entries.push(e);
-                    }
-                } else if submenu_depth == Some(depth) {
-                    submenu_depth = None;
+    menu: Vec<Option<usize>>,
+    top_entries: usize,
+    read: &'r mut dyn FnMut(&Located) -> Option<String>,
+    seen: Vec<Located>,
+    // A `configfile` whose own menu GRUB shows instead of this one.
+    handed_over: Option<Config>,
+}
+
+impl Parser<'_> {
+    /// The text of `l`, once per file and within the bounds.
+    fn include(&mut self, l: Located, depth: usize) -> Option<String> {
+        if depth >= MAX_INCLUDE_DEPTH || self.seen.len() >= MAX_INCLUDES || self.seen.contains(&l)
+        {
+            return None;
+        }
+        self.seen.push(l.clone());
+        let t = (self.read)(&l);
+        if t.is_some() {
+            self.c.included.push(l);
+        }
+        t
+    }
+
+    fn run(&mut self, text: &str, level: usize) {
+        for line in text.lines() {
+            for cmd in words(line) {
+                if self.handed_over.is_some() {
+                    return;
                 }
-                continue;
-            }
-            match (first, &mut cur) {
-                ("menuentry", None) => {
-                    if submenu_depth.is_none() {
-                        c.top = c.top.saturating_add(1);
-                        if menu.len() < MAX_MENU {
-                            menu.push(Some(top_entries));
-                        }
-                        top_entries = top_entries.saturating_add(1);
-                    }
-                    let title = cmd.get(1).cloned().unwrap_or_default();
-                    let e = Entry {
-                        title,
-                        linux: None,
-                        linux_raw: None,
-                        initrd: Vec::new(),
-                        top_level: submenu_depth.is_none(),
-                    };
-                    cur = Some((e, top.clone(), depth));
-                }
-                ("submenu", None) => {
-                    if submenu_depth.is_none() {
-                        c.top = c.top.saturating_add(1);
-                        if menu.len() < MAX_MENU {
-                            menu.push(None);
-                        }
-                        submenu_depth = Some(depth);
-                    }
-                }
-                ("linux" | "linux16" | "linuxefi", Some((e, v, _))) => {
-                    if let Some(p) = cmd.get(1) {
-                        e.linux = locate(p, v.root.as_ref());
-                        e.linux_raw = Some(p.clone());
-                    }
-                }
-                ("initrd" | "initrd16" | "initrdefi", Some((e, v, _))) => {
-                    for p in cmd.get(1..).unwrap_or_default() {
-                        if let Some(l) = locate(p, v.root.as_ref()) {
-                            e.initrd.push(l);
-                        }
-                    }
-                }
-                (_, Some((_, v, _))) => v.apply(&cmd),
-                ("blscfg", None) => c.blscfg = true,
-                ("configfile", None) => {
-                    c.configfile = cmd.get(1).and_then(|p| {
-                        // `configfile $prefix/grub.cfg` (the ESP stub
-                        // grub-install writes for a signed GRUB).
-                        let rest = p
-                            .strip_prefix("${prefix}")
-                            .or_else(|| p.strip_prefix("$prefix"));
-                        match (rest, &top.prefix) {
-                            (Some(r), Some(pre)) => Some(Located {
-                                device: pre.device.clone(),
-                                path: format!("{}{r}", pre.path.trim_end_matches('/')),
-                            }),
-                            _ => locate(p, top.root.as_ref()),
-                        }
-                    });
-                }
-                ("set", None) => {
-                    if let Some(d) = cmd.get(1).and_then(|a| a.strip_prefix("default=")) {
-                        default_word = Some(d.to_string());
-                    }
-                    top.apply(&cmd);
-                }
-                (_, None) => top.apply(&cmd),
-            }
-            if opens {
-                depth = depth.saturating_add(1);
+                self.command(cmd, level);
             }
         }
     }
-    let nth_top = |n: usize| {
-        c.entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.top_level)
-            .nth(n)
-            .map(|(i, _)| i)
-    };
-    c.default = match default_word.as_deref() {
-        Some(d) if d.contains('$') || d == "saved" => None,
-        // A number counts submenus too; a title matches a top-level
-        // entry. Anything else (`1>0` into a submenu, an `--id`, a
-        // number naming a submenu) is not resolved here: unknown, so the
-        // chain fails only when no entry can boot.
-        Some(d) => match d.parse::<usize>() {
-            // Past the end, GRUB falls back to item 0.
-            Ok(n) => menu
-                .get(n)
-                .or_else(|| menu.first())
-                .copied()
-                .flatten()
-                .and_then(nth_top),
-            Err(_) => c.entries.iter().position(|e| e.top_level && e.title == d),
-        },
-        None => menu.first().copied().flatten().and_then(nth_top),
-    };
-    c
+
+    fn command(&mut self, mut cmd: Vec<String>, level: usize) {
+        // `if linux …; then initrd …` runs the same commands: the
+        // script keywords in front are dropped.
+        while cmd
+            .first()
+            .is_some_and(|w| matches!(w.as_str(), "if" | "then" | "else" | "elif" | "fi"))
+        {
+            cmd.remove(0);
+        }
+        let Some(first) = cmd.first().map(String::as_str) else {
+            return;
+        };
+        let opens = cmd.last().is_some_and(|w| w == "{");
+        if first == "}" {
+            self.depth = self.depth.saturating_sub(1);
+            if self.cur.as_ref().is_some_and(|(_, _, d)| *d == self.depth) {
+                if let Some((e, _, _)) = self.cur.take()
+                    && self.c.entries.len() < MAX_ENTRIES
+                {
+                    self.c.entries.push(e);
+                }
+            } else if self.submenu_depth == Some(self.depth) {
+                self.submenu_depth = None;
+            }
+            return;
+        }
+        match (first, &mut self.cur) {
+            ("menuentry", None) => {
+                if self.submenu_depth.is_none() {
+                    self.c.top = self.c.top.saturating_add(1);
+                    if self.menu.len() < MAX_MENU {
+                        self.menu.push(Some(self.top_entries));
+                    }
+                    self.top_entries = self.top_entries.saturating_add(1);
+                }
+                let title = cmd.get(1).cloned().unwrap_or_default();
+                // grub-mkconfig writes `$menuentry_id_option 'id'`, which
+                // is `--id` wherever `feature_menuentry_id` is y (every
+                // normal.mod since 2.00 sets it).
+                let id = cmd.iter().enumerate().find_map(|(i, w)| {
+                    w.strip_prefix("--id=").map(str::to_string).or_else(|| {
+                        matches!(
+                            w.as_str(),
+                            "--id" | "$menuentry_id_option" | "${menuentry_id_option}"
+                        )
+                        .then(|| cmd.get(i.saturating_add(1)).cloned())
+                        .flatten()
+                    })
+                });
+                let e = Entry {
+                    title,
+                    id,
+                    linux: None,
+                    linux_raw: None,
+                    loader: None,
+                    initrd: Vec::new(),
+                    top_level: self.submenu_depth.is_none(),
+                };
+                self.cur = Some((e, self.top.clone(), self.depth));
+            }
+            ("submenu", None) => {
+                if self.submenu_depth.is_none() {
+                    self.c.top = self.c.top.saturating_add(1);
+                    if self.menu.len() < MAX_MENU {
+                        self.menu.push(None);
+                    }
+                    self.submenu_depth = Some(self.depth);
+                }
+            }
+            ("linux" | "linux16" | "linuxefi", Some((e, v, _))) => {
+                if let Some(p) = cmd.get(1) {
+                    e.linux = v.locate_word(p);
+                    e.linux_raw = Some(p.clone());
+                    e.loader = Some(first.to_string());
+                }
+            }
+            ("initrd" | "initrd16" | "initrdefi", Some((e, v, _))) => {
+                for p in cmd.get(1..).unwrap_or_default() {
+                    if let Some(l) = v.locate_word(p) {
+                        e.initrd.push(l);
+                    }
+                }
+            }
+            (_, Some((_, v, _))) => v.apply(&cmd),
+            ("blscfg", None) => self.c.blscfg = true,
+            ("source" | ".", None) => {
+                // Run in this context: its variables and entries are
+                // this menu's (normal/main.c `grub_cmd_source`).
+                if let Some(text) = cmd
+                    .get(1)
+                    .and_then(|p| self.top.locate_word(p))
+                    .and_then(|l| self.include(l, level))
+                {
+                    self.run(&text, level.saturating_add(1));
+                }
+            }
+            ("configfile", None) => {
+                let Some(l) = cmd.get(1).and_then(|p| self.top.locate_word(p)) else {
+                    return;
+                };
+                self.c.configfile.get_or_insert_with(|| l.clone());
+                // A new menu in a new context that keeps the exported
+                // root and prefix (kern/main.c exports both): when it
+                // has entries, that menu is the one shown and booted.
+                if let Some(text) = self.include(l.clone(), level) {
+                    let mut v = Vars {
+                        root: self.top.root.clone(),
+                        prefix: self.top.prefix.clone(),
+                        ..Vars::default()
+                    };
+                    v.root = l.device.clone().or(v.root);
+                    let mut sub = Parser {
+                        c: Config::default(),
+                        top: v,
+                        default_word: None,
+                        cur: None,
+                        depth: 0,
+                        submenu_depth: None,
+                        menu: Vec::new(),
+                        top_entries: 0,
+                        read: &mut *self.read,
+                        seen: std::mem::take(&mut self.seen),
+                        handed_over: None,
+                    };
+                    sub.run(&text, level.saturating_add(1));
+                    let seen = std::mem::take(&mut sub.seen);
+                    let mut next = match sub.handed_over.take() {
+                        Some(n) => n,
+                        None => sub.finish(),
+                    };
+                    self.seen = seen;
+                    if !next.entries.is_empty() || next.blscfg {
+                        next.menu_file.get_or_insert(l);
+                        let mut inc = std::mem::take(&mut self.c.included);
+                        inc.append(&mut next.included);
+                        next.included = inc;
+                        next.configfile = self.c.configfile.clone();
+                        self.handed_over = Some(next);
+                    }
+                }
+            }
+            ("load_env", None) => self.load_env(&cmd, level),
+            ("set", None) => {
+                if let Some(d) = cmd.get(1).and_then(|a| a.strip_prefix("default=")) {
+                    // Expanded now, as GRUB expands it when `set` runs.
+                    // grub-mkconfig's `if [ "${next_entry}" ]` picks
+                    // next_entry over saved_entry: with one set, the
+                    // branch taken is not read here, so unknown.
+                    let next = self.top.env.get("next_entry").is_some_and(|v| !v.is_empty());
+                    self.default_word = Some(if next { None } else { self.top.expand(d) });
+                }
+                self.top.apply(&cmd);
+            }
+            (_, None) => self.top.apply(&cmd),
+        }
+        if opens {
+            self.depth = self.depth.saturating_add(1);
+        }
+    }
+
+    /// `load_env [-f FILE] [--skip-sig] [NAME…]` (commands/loadenv.c):
+    /// the block at `$prefix/grubenv` unless `-f` names another; with
+    /// names, only those variables.
+    fn load_env(&mut self, cmd: &[String], level: usize) {
+        let mut file = None;
+        let mut names = Vec::new();
+        let mut args = cmd.iter().skip(1);
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "-f" | "--file" => file = args.next().cloned(),
+                s if s.starts_with("--file=") => file = s.get(7..).map(str::to_string),
+                s if s.starts_with('-') => {}
+                s => names.push(s.to_string()),
+            }
+        }
+        let l = match file {
+            Some(f) => self.top.locate_word(&f),
+            None => self.top.prefix.as_ref().map(|p| Located {
+                device: p.device.clone(),
+                path: format!("{}/grubenv", p.path.trim_end_matches('/')),
+            }),
+        };
+        let Some(text) = l.and_then(|l| self.include(l, level)) else {
+            return;
+        };
+        for (k, v) in envblk(&text) {
+            if names.is_empty() || names.contains(&k) {
+                self.c.env.push((k.clone(), v.clone()));
+                self.top.env.insert(k, v);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Config {
+        // An entry still open at the end of the file is a syntax error
+        // GRUB reports; it is not in the menu.
+        let c = &mut self.c;
+        let nth_top = |n: usize| {
+            c.entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.top_level)
+                .nth(n)
+                .map(|(i, _)| i)
+        };
+        let menu = &self.menu;
+        let first = || menu.first().copied().flatten().and_then(nth_top);
+        let default = match &self.default_word {
+            // A variable no grubenv set, or one naming `saved`.
+            Some(None) => None,
+            Some(Some(d)) if d == "saved" => None,
+            // Empty (an unset `${saved_entry}`): GRUB boots item 0
+            // (normal/menu.c: no number, no match → 0).
+            Some(Some(d)) if d.is_empty() => first(),
+            // A number counts submenus too; a title or id matches a
+            // top-level entry. Anything else (`1>0` into a submenu, a
+            // number naming a submenu) is not resolved here: unknown,
+            // so the chain fails only when no entry can boot.
+            Some(Some(d)) => match d.parse::<usize>() {
+                // Past the end, GRUB falls back to item 0.
+                Ok(n) => menu
+                    .get(n)
+                    .or_else(|| menu.first())
+                    .copied()
+                    .flatten()
+                    .and_then(nth_top),
+                Err(_) => c.entries.iter().position(|e| {
+                    e.top_level && (e.title == *d || e.id.as_deref() == Some(d.as_str()))
+                }),
+            },
+            None => first(),
+        };
+        c.default = default;
+        self.c
+    }
 }
+
+/// The variables of a GRUB environment block (grub-core/lib/envblk.c):
+/// the signature line, then `name=value` lines with `\` escaping the
+/// next character, `#` padding to the end. Empty when it does not start
+/// with the signature (`load_env` then fails: "invalid environment block").
+pub fn envblk(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Some(body) = text.strip_prefix(ENVBLK_SIGNATURE) else {
+        return out;
+    };
+    let mut line = String::new();
+    let mut chars = body.chars();
+    let push = |line: &mut String, out: &mut Vec<(String, String)>| {
+        if let Some((k, v)) = line.split_once('=')
+            && !k.is_empty()
+            && !k.starts_with('#')
+            && out.len() < MAX_ENV_VARS
+        {
+            out.push((k.to_string(), v.to_string()));
+        }
+        line.clear();
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    line.push(n);
+                }
+            }
+            '\n' => push(&mut line, &mut out),
+            c => line.push(c),
+        }
+    }
+    out
+}
+
+/// Variables kept from a grubenv (1,024 bytes hold at most ~500).
+const MAX_ENV_VARS: usize = 512;
 
 /// Top-level menu items kept for `set default=N` (GRUB menus are far
 /// smaller; a bound keeps a hostile grub.cfg from growing it).

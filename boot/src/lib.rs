@@ -42,6 +42,7 @@ pub mod grub;
 pub mod grubcfg;
 pub mod mbr;
 pub mod pe;
+pub mod rs;
 
 pub use chain::Filesystem;
 use chain::Stage;
@@ -358,27 +359,7 @@ fn grub_chain(
         return verdict("BIOS", Outcome::Fails, "no kernel sector".into());
     };
     match grub::follow(disk.reader, ks) {
-        Err(p) => {
-            let then = match p {
-                grub::CoreProblem::Zeroed { .. } | grub::CoreProblem::NotDiskboot { .. } => {
-                    "boot.img prints \"GRUB \" and jumps into that sector; with zeros there the machine starts over, printing \"GRUB \" again and again (as SeaBIOS showed it)"
-                }
-                _ => {
-                    "GRUB stops before its menu (boot.img and diskboot.img report read errors as \"Read Error\" or \"Geom Error\"; a damaged kernel fails to decompress or crashes)"
-                }
-            };
-            let msg = format!(
-                "sector 0 holds GRUB 2 boot.img, but {}: {then}",
-                p.describe()
-            );
-            out.push(error(
-                "boot.bios.grub.core",
-                p.offset(),
-                msg.clone(),
-                grub_reinstall_bios(),
-            ));
-            verdict("BIOS", Outcome::Fails, msg)
-        }
+        Err(p) => core_failure(&p, out),
         Ok(core) => {
             let at = ks.saturating_mul(grub::SECTOR);
             let first_part = disk.partitions.iter().map(|p| p.start).min();
@@ -416,8 +397,17 @@ fn grub_chain(
                 core.uncompressed,
                 core.compressed
             );
-            let emb = grub::read_listed(disk.reader, &core)
-                .and_then(|b| embed::from_i386_core(&b, core.compressed, core.uncompressed));
+            // GRUB repairs core.img from its Reed–Solomon parity before
+            // decompressing: damage it repairs is not a failure.
+            let emb = grub::read_listed(disk.reader, &core).and_then(|mut b| {
+                let fixed = grub::repair(&mut b, core.compressed);
+                embed::from_i386_core(&b, core.compressed, core.uncompressed).map(|e| (e, fixed))
+            });
+            if emb.is_err()
+                && let Some(p) = &core.zeroed
+            {
+                return core_failure(p, out);
+            }
             let stage = match emb {
                 Err(why) => Stage::Broken {
                     code: "boot.bios.grub.kernel",
@@ -429,7 +419,29 @@ fn grub_chain(
                         "core.img's compressed kernel does not decompress ({why}): GRUB stops before its menu (lzma_decompress fails or the kernel crashes)"
                     ),
                 },
-                Ok(e) => {
+                Ok((e, fixed)) => {
+                    if fixed > 0 || core.zeroed.is_some() {
+                        let first = core
+                            .extents
+                            .first()
+                            .map_or(at, |x| x.start.saturating_mul(grub::SECTOR));
+                        let what = match &core.zeroed {
+                            Some(p) => p.describe(),
+                            None => format!("{fixed} bytes of it differ from what its parity says"),
+                        };
+                        out.push(
+                            Finding::warning(
+                                "boot.bios.grub.core_repaired",
+                                Layer::BOOT,
+                                core.zeroed.as_ref().map_or(first, grub::CoreProblem::offset),
+                                Space::Disk,
+                                format!(
+                                    "core.img is damaged ({what}), within what the Reed–Solomon parity grub-bios-setup wrote after it repairs: GRUB repairs it in memory at every boot (startup_raw.S) and goes on, with less margin for further damage"
+                                ),
+                            )
+                            .with_hint(grub_reinstall_bios()),
+                        );
+                    }
                     let mut side = Vec::new();
                     let st = chain::follow(&e, "i386-pc", None, &disk.filesystems, &mut side);
                     side_findings(side, out);
@@ -441,15 +453,43 @@ fn grub_chain(
     }
 }
 
+/// The BIOS verdict when core.img is not what boot.img needs.
+fn core_failure(p: &grub::CoreProblem, out: &mut Vec<Finding>) -> Verdict {
+    let then = match p {
+        grub::CoreProblem::Zeroed { .. } | grub::CoreProblem::NotDiskboot { .. } => {
+            "boot.img prints \"GRUB \" and jumps into that sector; with zeros there the machine starts over, printing \"GRUB \" again and again (as SeaBIOS showed it)"
+        }
+        _ => {
+            "GRUB stops before its menu (boot.img and diskboot.img report read errors as \"Read Error\" or \"Geom Error\"; a damaged kernel fails to decompress or crashes)"
+        }
+    };
+    let msg = format!(
+        "sector 0 holds GRUB 2 boot.img, but {}: {then}",
+        p.describe()
+    );
+    out.push(error(
+        "boot.bios.grub.core",
+        p.offset(),
+        msg.clone(),
+        grub_reinstall_bios(),
+    ));
+    verdict("BIOS", Outcome::Fails, msg)
+}
+
 /// Problems with grub.cfg entries other than the default one.
 fn side_findings(side: chain::Side, out: &mut Vec<Finding>) {
-    for (at, msg) in side {
+    for (code, at, msg) in side {
+        let msg = if code == chain::ENTRY_BROKEN {
+            format!("{msg}: that entry fails if chosen (the default one boots)")
+        } else {
+            msg
+        };
         out.push(Finding::warning(
-            "boot.linux.entry_broken",
+            code,
             Layer::BOOT,
             at,
             Space::Disk,
-            format!("{msg}: that entry fails if chosen (the default one boots)"),
+            msg,
         ));
     }
 }
