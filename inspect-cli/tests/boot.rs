@@ -502,6 +502,14 @@ fn proof_variant(name: &str) -> imgcheck_testdata::Damaged {
         "gpt-code-biosboot-zeroed" => damaged(CLEAN, &[z(0, 440), z(2048 * 512, 2048 * 512)]),
         "gpt-core-zeroed" => damaged(CLEAN, &[z(2048 * 512, 2048 * 512)]),
         "gpt-code-zeroed" => damaged(CLEAN, &[z(0, 440)]),
+        "gpt-core-rs-repaired" => {
+            let at = 2100 * 512;
+            let b = std::fs::read(fixture(CLEAN)).unwrap()[at..at + 64]
+                .iter()
+                .map(|x| x ^ 0x5a)
+                .collect();
+            damaged(CLEAN, &[Patch::Bytes { offset: at as u64, bytes: b }])
+        }
         "gpt-loader-deleted" => with_delta(CLEAN, LOADER_DELETED),
         "gpt-fat-damaged" => damaged(CLEAN, &[second_fat_damage()]),
         "gpt-esp-broken" => with_delta(CLEAN, ESP_BROKEN),
@@ -570,7 +578,7 @@ fn verdicts_match_what_real_firmware_did() {
         );
         rows += 1;
     }
-    assert_eq!(rows, 14);
+    assert_eq!(rows, 15);
     println!("firmware proof: {rows} variants, both paths match");
 }
 

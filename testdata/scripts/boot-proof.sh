@@ -145,6 +145,15 @@ dd if=/dev/zero of="$work/gpt-code-biosboot-zeroed.img" bs=440 count=1 conv=notr
 dd if=/dev/zero of="$work/gpt-code-biosboot-zeroed.img" bs=512 seek=2048 count=2048 conv=notrunc status=none
 run gpt-code-biosboot-zeroed
 variant gpt-core-zeroed gpt-grub.img "seek=2048 count=2048"; run gpt-core-zeroed
+# 64 bytes of core.img's compressed kernel flipped (XOR 0x5A at LBA 2100):
+# within what GRUB's Reed-Solomon parity repairs (startup_raw.S).
+zstd -dqf "$testdata/fixtures/boot/gpt-grub.img.zst" -o "$work/gpt-core-rs-repaired.img"
+python3 - "$work/gpt-core-rs-repaired.img" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(2100 * 512); b = bytes(x ^ 0x5A for x in f.read(64)); f.seek(2100 * 512); f.write(b)
+PY
+run gpt-core-rs-repaired
 delta_variant gpt-loader-deleted gpt-grub.img gpt-grub-loader-deleted.delta; run gpt-loader-deleted
 # the ESP's second FAT copy: 4 KiB of 0xA5 from its second sector (the
 # ESP starts at LBA 4096; reserved sectors and FAT size from its BPB)
