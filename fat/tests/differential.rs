@@ -315,13 +315,35 @@ fn run_copy(t: &mut Tally, name: &str, path: &std::path::Path, c: &Copy) {
 }
 
 fn run(fixtures: &[&str], per_fixture: u64, seed: u64) -> Tally {
+    let images: Vec<(String, Vec<u8>)> = fixtures
+        .iter()
+        .map(|name| {
+            let src = fixture(&format!("fat/{name}"));
+            (name.to_string(), std::fs::read(&src).unwrap())
+        })
+        .collect();
+    run_images(&images, per_fixture, seed)
+}
+
+/// The differential over `images` (name, bytes): each clean, then
+/// `per_image` damaged copies.
+fn run_images(images: &[(String, Vec<u8>)], per_fixture: u64, seed: u64) -> Tally {
     let mut t = Tally::default();
     let dir = tempfile::tempdir().unwrap();
-    for (i, name) in fixtures.iter().enumerate() {
-        let src = fixture(&format!("fat/{name}"));
-        let img = std::fs::read(&src).unwrap();
+    for (i, (name, img)) in images.iter().enumerate() {
+        let name = name.as_str();
+        let img = img.clone();
         let path = dir.path().join(name);
-        std::fs::write(&path, &img).unwrap();
+        // Sparse: only the 4 KiB blocks holding data are written (a
+        // 48 MiB mkfs.vfat volume is a few hundred KiB of structures).
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(img.len() as u64).unwrap();
+        for (k, b) in img.chunks(4096).enumerate() {
+            if b.iter().any(|&x| x != 0) {
+                f.write_all_at(b, k as u64 * 4096).unwrap();
+            }
+        }
+        drop(f);
         // The clean fixture first: both must call it clean (or note the same).
         let clean = Copy {
             target: "none",
@@ -432,5 +454,127 @@ fn fsck_fat_differential() {
         t.class_misses.is_empty(),
         "fsck.fat classes missed:\n{text}"
     );
+    assert!(t.false_alarms.is_empty(), "false alarms:\n{text}");
+}
+
+/// The mkfs.vfat option matrix: FAT12/16/32, logical sector sizes 512 to
+/// 4096 (-S), cluster sizes (-s), reserved sectors (-R), one or two FATs
+/// (-f), root directory sizes (-r), no alignment (-a), hidden sectors
+/// (-h), labels (-n), the backup boot sector moved (-b), tiny volumes and
+/// cluster counts next to each type's limit (FAT12 4084, FAT32's
+/// 65525 minimum and below it, as mkfs.vfat -F 32 allows). Sizes in KiB.
+const MATRIX: &[(&str, &[&str])] = &[
+    ("64", &["-F", "12"]),
+    ("160", &["-F", "12", "-s", "1"]),
+    ("1440", &["-F", "12", "-f", "1"]),
+    ("2040", &["-F", "12", "-s", "1"]),
+    ("4000", &["-F", "12", "-s", "2", "-S", "1024"]),
+    ("8000", &["-F", "12", "-S", "4096", "-s", "1"]),
+    ("2048", &["-F", "12", "-r", "16", "-n", "TINY ROOT"]),
+    ("4096", &["-F", "16", "-s", "1"]),
+    ("4096", &["-F", "16", "-s", "1", "-R", "1"]),
+    ("16384", &["-F", "16", "-S", "4096", "-s", "1"]),
+    ("32000", &["-F", "16", "-s", "1", "-r", "16"]),
+    ("32768", &["-F", "16", "-s", "4", "-r", "1024"]),
+    ("20000", &["-F", "16", "-a", "-h", "63", "-n", "MYLABEL"]),
+    ("30000", &["-F", "16", "-s", "2", "-f", "1", "-R", "32"]),
+    ("33300", &["-F", "32", "-s", "1"]),
+    ("34000", &["-F", "32", "-s", "1", "-R", "16"]),
+    ("40000", &["-F", "32", "-S", "1024", "-f", "1"]),
+    ("32768", &["-F", "32", "-S", "4096", "-s", "1"]),
+    ("36000", &["-F", "32", "-s", "8", "-a", "-n", "FAT 32 LBL"]),
+    ("16384", &["-F", "32", "-s", "1", "-h", "2048"]),
+    ("8192", &["-F", "32", "-S", "512", "-s", "2", "-R", "64", "-b", "12"]),
+    ("49152", &["-F", "32", "-S", "2048", "-s", "1", "-f", "2"]),
+];
+
+/// Each matrix row made by mkfs.vfat -C (a row it refuses is counted and
+/// skipped) and filled by mtools: a file in the root, a directory with a
+/// long-named 70 KB file and a subdirectory holding another file. `None`
+/// when mkfs.vfat or mtools is missing.
+fn matrix_images() -> Option<(Vec<(String, Vec<u8>)>, usize)> {
+    use std::process::Command;
+    let have = |c: &str| Command::new(c).arg("--version").output().is_ok();
+    if !have("mkfs.vfat") || !have("mcopy") {
+        eprintln!("SKIPPED the mkfs.vfat matrix: mkfs.vfat (dosfstools) or mtools is not installed");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f1 = dir.path().join("f1");
+    let f2 = dir.path().join("f2");
+    std::fs::write(&f1, (0..5000u32).map(|i| (i * 7) as u8).collect::<Vec<_>>()).unwrap();
+    std::fs::write(&f2, (0..70000u32).map(|i| (i * 13 + 1) as u8).collect::<Vec<_>>()).unwrap();
+    let mut out = Vec::new();
+    let mut refused = 0;
+    for (i, (kib, opts)) in MATRIX.iter().enumerate() {
+        let img = dir.path().join(format!("m{i}.img"));
+        let ok = Command::new("mkfs.vfat")
+            .args(*opts)
+            .arg("-i")
+            .arg("5a5a0007")
+            .arg("-C")
+            .arg(&img)
+            .arg(kib)
+            .env("TZ", "UTC")
+            .output()
+            .unwrap()
+            .status
+            .success();
+        if !ok {
+            refused += 1;
+            continue;
+        }
+        let m = |args: &[&std::ffi::OsStr]| {
+            Command::new(args[0])
+                .arg("-i")
+                .arg(&img)
+                .args(&args[1..])
+                .env("MTOOLS_SKIP_CHECK", "1")
+                .env("TZ", "UTC")
+                .output()
+                .unwrap()
+        };
+        use std::ffi::OsStr;
+        m(&[OsStr::new("mmd"), OsStr::new("::/DIR"), OsStr::new("::/DIR/SUB")]);
+        m(&[OsStr::new("mcopy"), f1.as_os_str(), OsStr::new("::/A.TXT")]);
+        m(&[OsStr::new("mcopy"), f2.as_os_str(), OsStr::new("::/DIR/a long file name.bin")]);
+        m(&[OsStr::new("mcopy"), f1.as_os_str(), OsStr::new("::/DIR/SUB/B.TXT")]);
+        let name = format!("mkfs{i}[{} {kib}K]", opts.join(" "));
+        out.push((name, std::fs::read(&img).unwrap()));
+    }
+    Some((out, refused))
+}
+
+/// The differential over the mkfs.vfat option matrix, made in the test:
+/// each clean volume (fsck.fat -n must say clean, and so must we: a flag
+/// here is a false alarm), then damaged copies. The suite checks the clean
+/// volumes only (the fixtures' sample above covers damage);
+/// `IMGCHECK_FAT_MATRIX_N` sets the damaged copies per volume
+/// (testdata/scripts/fat-differential.sh passes it).
+#[test]
+fn mkfs_vfat_option_matrix_differential() {
+    if !fsck_available() {
+        eprintln!("SKIPPED the mkfs.vfat matrix: fsck.fat (dosfstools) is not installed");
+        return;
+    }
+    let Some((images, refused)) = matrix_images() else {
+        return;
+    };
+    let n = std::env::var("IMGCHECK_FAT_MATRIX_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let t = run_images(&images, n, 0x0BAD_5EED);
+    let text = report(&t);
+    println!(
+        "mkfs.vfat matrix: {} volumes made ({refused} option sets refused by mkfs.vfat), {n} damaged copies each\n{text}",
+        images.len()
+    );
+    assert!(images.len() >= MATRIX.len() - 2, "mkfs.vfat refused {refused} rows");
+    assert_eq!(
+        t.ours_flagged_of_fsck_flagged, t.fsck_flagged,
+        "copies fsck.fat flags that this crate does not:\n{text}"
+    );
+    assert!(t.class_misses.is_empty(), "fsck.fat classes missed:\n{text}");
     assert!(t.false_alarms.is_empty(), "false alarms:\n{text}");
 }
