@@ -798,11 +798,12 @@ pub fn bls(text: &str) -> BlsEntry {
 mod tests {
     use super::*;
 
-    /// GRUB numbers submenus among the entries; ids and `1>0` paths are
-    /// not resolved here (unknown default, not entry 0). Found by an
+    /// GRUB numbers submenus among the entries and matches a default
+    /// against titles and ids (normal/menu.c `menuentry_eq`); `1>0` paths
+    /// are not resolved here (unknown default, not entry 0). Found by an
     /// attack: each of these was reported as a failing default.
     #[test]
-    fn the_default_counts_submenus_and_leaves_ids_and_paths_unknown() {
+    fn the_default_counts_submenus_matches_ids_and_leaves_paths_unknown() {
         let cfg = |d: &str| {
             format!(
                 "set default={d}\nmenuentry 'X' {{\n linux /x\n}}\nsubmenu 'S' {{\n menuentry 'S0' {{\n  linux /s\n }}\n}}\nmenuentry 'B' --id bid {{\n linux /b\n}}\n"
@@ -816,9 +817,57 @@ mod tests {
         assert_eq!(title("2").as_deref(), Some("B"));
         assert_eq!(title("1"), None, "a submenu");
         assert_eq!(title("\"1>0\""), None);
-        assert_eq!(title("bid"), None);
+        assert_eq!(title("bid").as_deref(), Some("B"));
         assert_eq!(title("9").as_deref(), Some("X"), "GRUB falls back to 0");
         assert_eq!(title("B").as_deref(), Some("B"));
+    }
+
+    #[test]
+    fn braces_are_tokens_except_in_variables() {
+        assert_eq!(
+            words("menuentry 'a{b}' { linux ${root}/k; initrd /i }"),
+            vec![
+                vec!["menuentry", "a{b}", "{"],
+                vec!["linux", "${root}/k"],
+                vec!["initrd", "/i"],
+                vec!["}"],
+            ]
+        );
+    }
+
+    #[test]
+    fn an_environment_block_is_read_with_its_escapes() {
+        let mut b = "# GRUB Environment Block\nsaved_entry=a\\=b\nnext_entry=\n".to_string();
+        b.push_str(&"#".repeat(900));
+        let v = envblk(&b);
+        assert_eq!(v[0], ("saved_entry".into(), "a=b".into()));
+        assert_eq!(v[1], ("next_entry".into(), String::new()));
+        assert!(envblk("saved_entry=x\n").is_empty(), "no signature");
+    }
+
+    #[test]
+    fn sourcing_is_bounded_and_each_file_read_once() {
+        let mut reads = 0;
+        let v = Vars {
+            prefix: Some(Located {
+                device: Some(Device::Partition(1)),
+                path: "/grub".into(),
+            }),
+            ..Vars::default()
+        };
+        // Every file sources itself and a new one: a chain GRUB would
+        // follow until its stack gives out.
+        let mut read = |l: &Located| {
+            reads += 1;
+            Some(format!(
+                "source {}\nsource {}x\nmenuentry 'e' {{ linux /k; }}\n",
+                l.path, l.path
+            ))
+        };
+        let c = parse_with("source $prefix/a\n", &v, &mut read);
+        assert!(reads <= MAX_INCLUDES, "{reads}");
+        assert_eq!(c.included.len(), MAX_INCLUDE_DEPTH);
+        assert!(!c.entries.is_empty());
     }
 
     #[test]
