@@ -237,8 +237,11 @@ fn linux(
         for (what, l) in
             std::iter::once(("kernel", k)).chain(initrds.iter().map(|l| ("initramfs", l)))
         {
-            if let Some(Err(Miss::Elsewhere(w))) =
-                l.device.as_ref().or(vars.root.as_ref()).map(|d| resolve(d, fss))
+            if let Some(Err(Miss::Elsewhere(w))) = l
+                .device
+                .as_ref()
+                .or(vars.root.as_ref())
+                .map(|d| resolve(d, fss))
             {
                 let msg = elsewhere(&format!("grub.cfg entry '{title}'"), &w);
                 if !side.iter().any(|(_, _, m)| *m == msg) {
@@ -279,38 +282,40 @@ fn linux(
             continue;
         }
         if Some(i) == default {
-            verdict = Some(if let (true, Some(w)) = (problems.is_empty(), &elsewhere_at) {
-                Stage::NotFollowed(format!(
-                    "{cfg_where} read; its default entry '{title}' loads {} from another disk: {w}",
-                    k.path
-                ))
-            } else if problems.is_empty() {
-                Stage::Holds(format!(
-                    "{cfg_where} read; its default entry '{title}' loads {}{}",
-                    k.path,
-                    if initrds.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            " and {}",
-                            initrds
-                                .iter()
-                                .map(|l| l.path.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )
+            verdict = Some(
+                if let (true, Some(w)) = (problems.is_empty(), &elsewhere_at) {
+                    Stage::NotFollowed(format!(
+                        "{cfg_where} read; its default entry '{title}' loads {} from another disk: {w}",
+                        k.path
+                    ))
+                } else if problems.is_empty() {
+                    Stage::Holds(format!(
+                        "{cfg_where} read; its default entry '{title}' loads {}{}",
+                        k.path,
+                        if initrds.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " and {}",
+                                initrds
+                                    .iter()
+                                    .map(|l| l.path.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
+                    ))
+                } else {
+                    Stage::Broken {
+                        code: "boot.linux.kernel_missing",
+                        offset: at,
+                        message: format!(
+                            "GRUB shows its menu from {cfg_where}, but the default entry '{title}' fails: {}; GRUB prints the error and \"Press any key to continue...\", and Linux never starts",
+                            problems.join("; ")
+                        ),
                     }
-                ))
-            } else {
-                Stage::Broken {
-                    code: "boot.linux.kernel_missing",
-                    offset: at,
-                    message: format!(
-                        "GRUB shows its menu from {cfg_where}, but the default entry '{title}' fails: {}; GRUB prints the error and \"Press any key to continue...\", and Linux never starts",
-                        problems.join("; ")
-                    ),
-                }
-            });
+                },
+            );
         } else if !problems.is_empty() {
             side.push((
                 ENTRY_BROKEN,
@@ -489,7 +494,11 @@ impl<'a> Modules<'a> {
                 .then(|| String::from_utf8_lossy(&f.head).into_owned())
         };
         let mut deps = std::collections::BTreeMap::new();
-        for line in text("moddep.lst").unwrap_or_default().lines().take(MAX_MODULES * 4) {
+        for line in text("moddep.lst")
+            .unwrap_or_default()
+            .lines()
+            .take(MAX_MODULES * 4)
+        {
             if let Some((m, d)) = line.split_once(':') {
                 deps.insert(
                     m.trim().to_string(),

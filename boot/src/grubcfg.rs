@@ -457,8 +457,7 @@ struct Parser<'r> {
 impl Parser<'_> {
     /// The text of `l`, once per file and within the bounds.
     fn include(&mut self, l: Located, depth: usize) -> Option<String> {
-        if depth >= MAX_INCLUDE_DEPTH || self.seen.len() >= MAX_INCLUDES || self.seen.contains(&l)
-        {
+        if depth >= MAX_INCLUDE_DEPTH || self.seen.len() >= MAX_INCLUDES || self.seen.contains(&l) {
             return None;
         }
         self.seen.push(l.clone());
@@ -628,7 +627,11 @@ impl Parser<'_> {
                     // grub-mkconfig's `if [ "${next_entry}" ]` picks
                     // next_entry over saved_entry: with one set, the
                     // branch taken is not read here, so unknown.
-                    let next = self.top.env.get("next_entry").is_some_and(|v| !v.is_empty());
+                    let next = self
+                        .top
+                        .env
+                        .get("next_entry")
+                        .is_some_and(|v| !v.is_empty());
                     self.default_word = Some(if next { None } else { self.top.expand(d) });
                 }
                 self.top.apply(&cmd);

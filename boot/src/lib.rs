@@ -484,13 +484,7 @@ fn side_findings(side: chain::Side, out: &mut Vec<Finding>) {
         } else {
             msg
         };
-        out.push(Finding::warning(
-            code,
-            Layer::BOOT,
-            at,
-            Space::Disk,
-            msg,
-        ));
+        out.push(Finding::warning(code, Layer::BOOT, at, Space::Disk, msg));
     }
 }
 

@@ -210,8 +210,16 @@ pub fn recover(buf: &mut [u8], s: usize, rs: usize) -> usize {
         let (mut cs, mut crs) = (s, rs);
         let tt = cs.saturating_add(crs);
         if tt > MAX_BLOCK {
-            cs = (cs.saturating_mul(MAX_BLOCK / SECTOR) / tt).saturating_mul(SECTOR);
-            crs = (crs.saturating_mul(MAX_BLOCK / SECTOR) / tt).saturating_mul(SECTOR);
+            cs = (cs
+                .saturating_mul(MAX_BLOCK / SECTOR)
+                .checked_div(tt)
+                .unwrap_or(0))
+            .saturating_mul(SECTOR);
+            crs = (crs
+                .saturating_mul(MAX_BLOCK / SECTOR)
+                .checked_div(tt)
+                .unwrap_or(0))
+            .saturating_mul(SECTOR);
         }
         if cs == 0 {
             break;
@@ -224,7 +232,10 @@ pub fn recover(buf: &mut [u8], s: usize, rs: usize) -> usize {
                 continue;
             }
             m.clear();
-            let at = |base: usize, j: usize| base.saturating_add(SECTOR.saturating_mul(j)).saturating_add(i);
+            let at = |base: usize, j: usize| {
+                base.saturating_add(SECTOR.saturating_mul(j))
+                    .saturating_add(i)
+            };
             m.extend((0..ds).map(|j| data.get(at(d0, j)).copied().unwrap_or(0)));
             m.extend((0..rr).map(|j| parity.get(at(p0, j)).copied().unwrap_or(0)));
             gf.recover(&mut m, ds, rr);
@@ -243,7 +254,11 @@ pub fn recover(buf: &mut [u8], s: usize, rs: usize) -> usize {
 }
 
 #[cfg(test)]
-#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::as_conversions
+)]
 mod tests {
     use super::*;
 

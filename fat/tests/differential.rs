@@ -484,7 +484,10 @@ const MATRIX: &[(&str, &[&str])] = &[
     ("32768", &["-F", "32", "-S", "4096", "-s", "1"]),
     ("36000", &["-F", "32", "-s", "8", "-a", "-n", "FAT 32 LBL"]),
     ("16384", &["-F", "32", "-s", "1", "-h", "2048"]),
-    ("8192", &["-F", "32", "-S", "512", "-s", "2", "-R", "64", "-b", "12"]),
+    (
+        "8192",
+        &["-F", "32", "-S", "512", "-s", "2", "-R", "64", "-b", "12"],
+    ),
     ("49152", &["-F", "32", "-S", "2048", "-s", "1", "-f", "2"]),
 ];
 
@@ -492,18 +495,29 @@ const MATRIX: &[(&str, &[&str])] = &[
 /// skipped) and filled by mtools: a file in the root, a directory with a
 /// long-named 70 KB file and a subdirectory holding another file. `None`
 /// when mkfs.vfat or mtools is missing.
-fn matrix_images() -> Option<(Vec<(String, Vec<u8>)>, usize)> {
+/// Named volumes: (name, bytes).
+type Images = Vec<(String, Vec<u8>)>;
+
+fn matrix_images() -> Option<(Images, usize)> {
     use std::process::Command;
     let have = |c: &str| Command::new(c).arg("--version").output().is_ok();
     if !have("mkfs.vfat") || !have("mcopy") {
-        eprintln!("SKIPPED the mkfs.vfat matrix: mkfs.vfat (dosfstools) or mtools is not installed");
+        eprintln!(
+            "SKIPPED the mkfs.vfat matrix: mkfs.vfat (dosfstools) or mtools is not installed"
+        );
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let f1 = dir.path().join("f1");
     let f2 = dir.path().join("f2");
     std::fs::write(&f1, (0..5000u32).map(|i| (i * 7) as u8).collect::<Vec<_>>()).unwrap();
-    std::fs::write(&f2, (0..70000u32).map(|i| (i * 13 + 1) as u8).collect::<Vec<_>>()).unwrap();
+    std::fs::write(
+        &f2,
+        (0..70000u32)
+            .map(|i| (i * 13 + 1) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     let mut out = Vec::new();
     let mut refused = 0;
     for (i, (kib, opts)) in MATRIX.iter().enumerate() {
@@ -535,10 +549,22 @@ fn matrix_images() -> Option<(Vec<(String, Vec<u8>)>, usize)> {
                 .unwrap()
         };
         use std::ffi::OsStr;
-        m(&[OsStr::new("mmd"), OsStr::new("::/DIR"), OsStr::new("::/DIR/SUB")]);
+        m(&[
+            OsStr::new("mmd"),
+            OsStr::new("::/DIR"),
+            OsStr::new("::/DIR/SUB"),
+        ]);
         m(&[OsStr::new("mcopy"), f1.as_os_str(), OsStr::new("::/A.TXT")]);
-        m(&[OsStr::new("mcopy"), f2.as_os_str(), OsStr::new("::/DIR/a long file name.bin")]);
-        m(&[OsStr::new("mcopy"), f1.as_os_str(), OsStr::new("::/DIR/SUB/B.TXT")]);
+        m(&[
+            OsStr::new("mcopy"),
+            f2.as_os_str(),
+            OsStr::new("::/DIR/a long file name.bin"),
+        ]);
+        m(&[
+            OsStr::new("mcopy"),
+            f1.as_os_str(),
+            OsStr::new("::/DIR/SUB/B.TXT"),
+        ]);
         let name = format!("mkfs{i}[{} {kib}K]", opts.join(" "));
         out.push((name, std::fs::read(&img).unwrap()));
     }
@@ -570,11 +596,17 @@ fn mkfs_vfat_option_matrix_differential() {
         "mkfs.vfat matrix: {} volumes made ({refused} option sets refused by mkfs.vfat), {n} damaged copies each\n{text}",
         images.len()
     );
-    assert!(images.len() >= MATRIX.len() - 2, "mkfs.vfat refused {refused} rows");
+    assert!(
+        images.len() >= MATRIX.len() - 2,
+        "mkfs.vfat refused {refused} rows"
+    );
     assert_eq!(
         t.ours_flagged_of_fsck_flagged, t.fsck_flagged,
         "copies fsck.fat flags that this crate does not:\n{text}"
     );
-    assert!(t.class_misses.is_empty(), "fsck.fat classes missed:\n{text}");
+    assert!(
+        t.class_misses.is_empty(),
+        "fsck.fat classes missed:\n{text}"
+    );
     assert!(t.false_alarms.is_empty(), "false alarms:\n{text}");
 }

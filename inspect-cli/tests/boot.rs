@@ -508,7 +508,13 @@ fn proof_variant(name: &str) -> imgcheck_testdata::Damaged {
                 .iter()
                 .map(|x| x ^ 0x5a)
                 .collect();
-            damaged(CLEAN, &[Patch::Bytes { offset: at as u64, bytes: b }])
+            damaged(
+                CLEAN,
+                &[Patch::Bytes {
+                    offset: at as u64,
+                    bytes: b,
+                }],
+            )
         }
         "gpt-loader-deleted" => with_delta(CLEAN, LOADER_DELETED),
         "gpt-fat-damaged" => damaged(CLEAN, &[second_fat_damage()]),
@@ -800,7 +806,10 @@ fn a_kernel_whose_extent_points_off_the_filesystem_fails_at_the_kernel() {
 /// changed by `debugfs -w` running `cmds`, after `files` are written to
 /// its working directory (`write NAME /path` then finds them). `None`,
 /// printed, when debugfs (e2fsprogs) is not installed.
-fn with_root(cmds: &[&str], files: &[(&str, &[u8])]) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+fn with_root(
+    cmds: &[&str],
+    files: &[(&str, &[u8])],
+) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
     if Command::new("debugfs").arg("-V").output().is_err() {
         println!("SKIPPED: debugfs (e2fsprogs) is not installed");
         return None;
@@ -828,8 +837,15 @@ fn with_root(cmds: &[&str], files: &[(&str, &[u8])]) -> Option<(tempfile::TempDi
 }
 
 /// `with_root` replacing grub.cfg by `cfg`.
-fn with_cfg(cfg: &str, cmds: &[&str], files: &[(&str, &[u8])]) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
-    let mut all = vec!["rm /boot/grub/grub.cfg", "write grub.cfg /boot/grub/grub.cfg"];
+fn with_cfg(
+    cfg: &str,
+    cmds: &[&str],
+    files: &[(&str, &[u8])],
+) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    let mut all = vec![
+        "rm /boot/grub/grub.cfg",
+        "write grub.cfg /boot/grub/grub.cfg",
+    ];
     all.extend_from_slice(cmds);
     let mut fs = vec![("grub.cfg", cfg.as_bytes())];
     fs.extend_from_slice(files);
@@ -858,7 +874,10 @@ fn sourced_and_handed_over_configs_are_followed() {
     };
     let (o, s, c) = bios_of(&p);
     assert_eq!(o, Outcome::Fails, "{s}");
-    assert!(s.contains("/boot/vmlinuz-Z") && c.contains(&"boot.linux.kernel_missing".into()), "{s}");
+    assert!(
+        s.contains("/boot/vmlinuz-Z") && c.contains(&"boot.linux.kernel_missing".into()),
+        "{s}"
+    );
     // `configfile` shows the other file's menu: a good kernel there boots.
     let other = format!("menuentry 'O' {{\n linux {KERNEL}\n}}\n");
     let (_d, p) = with_cfg(
@@ -869,7 +888,10 @@ fn sourced_and_handed_over_configs_are_followed() {
     .unwrap();
     let (o, s, _) = bios_of(&p);
     assert_eq!(o, Outcome::Boots, "{s}");
-    assert!(s.contains("/boot/grub/other.cfg") && s.contains(KERNEL), "{s}");
+    assert!(
+        s.contains("/boot/grub/other.cfg") && s.contains(KERNEL),
+        "{s}"
+    );
     // A file that sources itself is read once.
     let (_d, p) = with_cfg(
         &format!("source /boot/grub/grub.cfg\nmenuentry 'L' {{\n linux {KERNEL}\n}}\n"),
@@ -885,7 +907,9 @@ fn one_line_menuentries_are_read_as_grub_s_lexer_splits_them() {
     // `{` and `}` are tokens wherever they stand (yylex.l); the last
     // command before `}` needs no `;` (parser.y `block`).
     let Some((_d, p)) = with_cfg(
-        &format!("menuentry 'A' {{ linux /boot/vmlinuz-Z; }}\nmenuentry 'B' {{ linux {KERNEL}; initrd /boot/initrd.img-imgcheck }}\n"),
+        &format!(
+            "menuentry 'A' {{ linux /boot/vmlinuz-Z; }}\nmenuentry 'B' {{ linux {KERNEL}; initrd /boot/initrd.img-imgcheck }}\n"
+        ),
         &[],
         &[],
     ) else {
@@ -930,7 +954,9 @@ fn grubenv_saved_entry_picks_the_default() {
     };
     // saved_entry names the broken entry by title, then by id: GRUB boots it and fails.
     for v in ["saved_entry=X\n", "saved_entry=xid\n"] {
-        let Some((_d, (o, s, _))) = run(v) else { return };
+        let Some((_d, (o, s, _))) = run(v) else {
+            return;
+        };
         assert_eq!(o, Outcome::Fails, "{v}: {s}");
         assert!(s.contains("'X'") && s.contains("/boot/vmlinuz-X"), "{s}");
     }
@@ -955,14 +981,22 @@ fn a_search_for_a_filesystem_on_another_disk_is_unknown_not_an_error() {
     let r = report_of(&p, false);
     let b = r.boot.as_ref().unwrap();
     assert_eq!(b.bios.outcome, Outcome::Boots, "{}", b.bios.summary);
-    assert!(!r.findings().iter().any(|f| f.severity >= Severity::Error), "{:?}", codes(&r));
+    assert!(
+        !r.findings().iter().any(|f| f.severity >= Severity::Error),
+        "{:?}",
+        codes(&r)
+    );
     let w = r
         .findings()
         .into_iter()
         .find(|f| f.code == "boot.grub.search_elsewhere")
         .unwrap_or_else(|| panic!("{:?}", codes(&r)));
     assert_eq!(w.severity, Severity::Warning);
-    assert!(w.message.contains("11111111-2222-3333-4444-555555555555"), "{}", w.message);
+    assert!(
+        w.message.contains("11111111-2222-3333-4444-555555555555"),
+        "{}",
+        w.message
+    );
 }
 
 #[test]
@@ -1001,7 +1035,13 @@ fn core_img_damage_its_reed_solomon_parity_repairs_is_a_warning() {
     let clean = std::fs::read(fixture(CLEAN)).unwrap();
     let at = 2100 * 512;
     let flipped: Vec<u8> = clean[at..at + 64].iter().map(|b| b ^ 0x5a).collect();
-    let d = damaged(CLEAN, &[Patch::Bytes { offset: at as u64, bytes: flipped }]);
+    let d = damaged(
+        CLEAN,
+        &[Patch::Bytes {
+            offset: at as u64,
+            bytes: flipped,
+        }],
+    );
     let r = report_of(d.path(), false);
     assert_eq!(outcomes(&r).0, Outcome::Boots, "{:?}", codes(&r));
     let w = r
@@ -1013,7 +1053,13 @@ fn core_img_damage_its_reed_solomon_parity_repairs_is_a_warning() {
     assert!(w.message.contains("64 bytes"), "{}", w.message);
     // Two zeroed sectors too (one error in each codeword, well within
     // the ~27 each corrects).
-    let d = damaged(CLEAN, &[Patch::Zero { offset: (2060 * 512) as u64, len: 1024 }]);
+    let d = damaged(
+        CLEAN,
+        &[Patch::Zero {
+            offset: (2060 * 512) as u64,
+            len: 1024,
+        }],
+    );
     let r = report_of(d.path(), false);
     assert_eq!(outcomes(&r).0, Outcome::Boots, "{:?}", codes(&r));
     assert!(codes(&r).contains(&"boot.bios.grub.core_repaired".into()));
@@ -1022,8 +1068,14 @@ fn core_img_damage_its_reed_solomon_parity_repairs_is_a_warning() {
     let d = damaged(
         CLEAN,
         &[
-            Patch::Bytes { offset: at as u64, bytes: clean[at..at + 64].iter().map(|b| b ^ 0x5a).collect() },
-            Patch::Zero { offset: (2049 * 512 + 27474) as u64, len: 28334 },
+            Patch::Bytes {
+                offset: at as u64,
+                bytes: clean[at..at + 64].iter().map(|b| b ^ 0x5a).collect(),
+            },
+            Patch::Zero {
+                offset: (2049 * 512 + 27474) as u64,
+                len: 28334,
+            },
         ],
     );
     let r = report_of(d.path(), false);
@@ -1035,8 +1087,11 @@ fn bls_entries_follow_blscfg_s_version_order_not_their_names() {
     // blscfg sorts by rpm's version compare (5.10.0 before 5.9.0); a
     // name sort picks 5.9.0. Which one is the default is left unknown:
     // the chain fails only when no entry boots.
-    let e59 = b"title Fedora (5.9.0)\nversion 5.9.0\nlinux /boot/vmlinuz-5.9.0\noptions root=/dev/sda3\n";
-    let e510 = format!("title Fedora (5.10.0)\nversion 5.10.0\nlinux {KERNEL}\ninitrd /boot/initrd.img-imgcheck\n");
+    let e59 =
+        b"title Fedora (5.9.0)\nversion 5.9.0\nlinux /boot/vmlinuz-5.9.0\noptions root=/dev/sda3\n";
+    let e510 = format!(
+        "title Fedora (5.10.0)\nversion 5.10.0\nlinux {KERNEL}\ninitrd /boot/initrd.img-imgcheck\n"
+    );
     let mk = |k510: &str| {
         let e = e510.replace(KERNEL, k510);
         with_cfg(
@@ -1051,7 +1106,9 @@ fn bls_entries_follow_blscfg_s_version_order_not_their_names() {
         )
         .map(|(d, p)| (d, bios_of(&p)))
     };
-    let Some((_d, (o, s, c))) = mk(KERNEL) else { return };
+    let Some((_d, (o, s, c))) = mk(KERNEL) else {
+        return;
+    };
     assert_eq!(o, Outcome::Boots, "{s}");
     assert!(!c.contains(&"boot.linux.kernel_missing".into()), "{c:?}");
     let (_d, (o, s, c)) = mk("/boot/vmlinuz-5.10.0").unwrap();
