@@ -394,10 +394,9 @@ const MAX_ENTRIES: usize = 256;
 pub const MAX_INCLUDE_DEPTH: usize = 8;
 /// Files `source`d, handed over to or loaded as grubenv per grub.cfg.
 pub const MAX_INCLUDES: usize = 32;
-/// Size of a GRUB environment block file (`grub-editenv create`).
-pub const ENVBLK_SIZE: usize = 1024;
-/// Its first line (grub-core/lib/envblk.c `GRUB_ENVBLK_SIGNATURE`).
-const ENVBLK_SIGNATURE: &str = "# GRUB Environment Block\n";
+
+pub use crate::bls::{BlsEntry, bls};
+pub use crate::grubenv::{ENVBLK_SIZE, envblk};
 
 /// Reads grub.cfg `text`, with `vars` the state GRUB enters it in;
 /// `source`, `configfile` and `load_env` are not followed.
@@ -720,81 +719,9 @@ impl Parser<'_> {
     }
 }
 
-/// The variables of a GRUB environment block (grub-core/lib/envblk.c):
-/// the signature line, then `name=value` lines with `\` escaping the
-/// next character, `#` padding to the end. Empty when it does not start
-/// with the signature (`load_env` then fails: "invalid environment block").
-pub fn envblk(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let Some(body) = text.strip_prefix(ENVBLK_SIGNATURE) else {
-        return out;
-    };
-    let mut line = String::new();
-    let mut chars = body.chars();
-    let push = |line: &mut String, out: &mut Vec<(String, String)>| {
-        if let Some((k, v)) = line.split_once('=')
-            && !k.is_empty()
-            && !k.starts_with('#')
-            && out.len() < MAX_ENV_VARS
-        {
-            out.push((k.to_string(), v.to_string()));
-        }
-        line.clear();
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    line.push(n);
-                }
-            }
-            '\n' => push(&mut line, &mut out),
-            c => line.push(c),
-        }
-    }
-    out
-}
-
-/// Variables kept from a grubenv (1,024 bytes hold at most ~500).
-const MAX_ENV_VARS: usize = 512;
-
 /// Top-level menu items kept for `set default=N` (GRUB menus are far
 /// smaller; a bound keeps a hostile grub.cfg from growing it).
 const MAX_MENU: usize = 4096;
-
-/// One Boot Loader Specification Type #1 entry (`loader/entries/*.conf`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BlsEntry {
-    /// `title`.
-    pub title: Option<String>,
-    /// `linux`, a path from the root of the entry's own filesystem.
-    pub linux: Option<String>,
-    /// `initrd` lines, in order.
-    pub initrd: Vec<String>,
-    /// `efi` (a UKI or EFI program instead of a kernel).
-    pub efi: Option<String>,
-}
-
-/// Reads a BLS entry: `key value` lines, `#` comments.
-pub fn bls(text: &str) -> BlsEntry {
-    let mut e = BlsEntry::default();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('#') {
-            continue;
-        }
-        let (k, v) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-        let v = v.trim().to_string();
-        match k {
-            "title" => e.title = Some(v),
-            "linux" => e.linux = Some(v),
-            "initrd" => e.initrd.extend(v.split_whitespace().map(str::to_string)),
-            "efi" => e.efi = Some(v),
-            _ => {}
-        }
-    }
-    e
-}
 
 #[cfg(test)]
 #[allow(clippy::indexing_slicing, clippy::unwrap_used)]
@@ -836,16 +763,6 @@ mod tests {
                 vec!["}"],
             ]
         );
-    }
-
-    #[test]
-    fn an_environment_block_is_read_with_its_escapes() {
-        let mut b = "# GRUB Environment Block\nsaved_entry=a\\=b\nnext_entry=\n".to_string();
-        b.push_str(&"#".repeat(900));
-        let v = envblk(&b);
-        assert_eq!(v[0], ("saved_entry".into(), "a=b".into()));
-        assert_eq!(v[1], ("next_entry".into(), String::new()));
-        assert!(envblk("saved_entry=x\n").is_empty(), "no signature");
     }
 
     #[test]
@@ -934,13 +851,5 @@ submenu 'Advanced options' {
         assert_eq!(parse(cfg, &Vars::default()).default, None);
         let cfg = "set default=1\nmenuentry 'a' {\n linux /a\n}\nmenuentry 'b' {\n linux /b\n}\n";
         assert_eq!(parse(cfg, &Vars::default()).default, Some(1));
-    }
-
-    #[test]
-    fn bls_entries_keep_every_initrd() {
-        let e =
-            bls("title Fedora\nlinux /vmlinuz-6\ninitrd /initramfs-6.img\ninitrd /x.img\n# c\n");
-        assert_eq!(e.linux.as_deref(), Some("/vmlinuz-6"));
-        assert_eq!(e.initrd, vec!["/initramfs-6.img", "/x.img"]);
     }
 }

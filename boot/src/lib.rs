@@ -36,10 +36,12 @@
 //! }
 //! ```
 
+pub mod bls;
 pub mod chain;
 pub mod embed;
 pub mod grub;
 pub mod grubcfg;
+pub mod grubenv;
 pub mod mbr;
 pub mod pe;
 pub mod rs;

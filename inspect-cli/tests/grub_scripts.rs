@@ -1,0 +1,353 @@
+//! The boot chain past GRUB's kernel image as GRUB runs it, on the GPT
+//! fixture GRUB was installed on by the real tools (testdata/scripts/boot.sh)
+//! with its root filesystem changed by debugfs (skipped visibly when
+//! e2fsprogs is not installed) or core.img's bytes flipped: `source` and
+//! `configfile`, one-line entries, grubenv's saved_entry, a search for a
+//! filesystem on another disk, module dependencies, the Reed–Solomon
+//! repair of core.img, and blscfg's version order. Each was a miss or a
+//! false alarm an attack found.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::arithmetic_side_effects, clippy::as_conversions, missing_docs)]
+
+use imgcheck::options::Options;
+use imgcheck::pipeline::inspect_image;
+use imgcheck::report::ImageReport;
+use imgcheck_boot::Outcome;
+use imgcheck_core::Severity;
+use imgcheck_testdata::{Patch, damaged, fixture};
+use std::path::Path;
+use std::process::Command;
+
+const CLEAN: &str = "boot/gpt-grub.img";
+
+fn report_of(path: &Path, deep: bool) -> ImageReport {
+    let opts = Options {
+        image_path: path.to_path_buf(),
+        quick: !deep,
+        ..Options::default()
+    };
+    inspect_image(path, None, &opts).unwrap()
+}
+
+fn codes(r: &ImageReport) -> Vec<String> {
+    r.findings().iter().map(|f| f.code.to_string()).collect()
+}
+
+fn outcomes(r: &ImageReport) -> (Outcome, Outcome) {
+    let b = r.boot.as_ref().expect("a boot section");
+    (b.bios.outcome, b.uefi.outcome)
+}
+
+/// The clean GPT fixture with its root filesystem (partition 3, ext4)
+/// changed by `debugfs -w` running `cmds`, after `files` are written to
+/// its working directory (`write NAME /path` then finds them). `None`,
+/// printed, when debugfs (e2fsprogs) is not installed.
+fn with_root(
+    cmds: &[&str],
+    files: &[(&str, &[u8])],
+) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    if Command::new("debugfs").arg("-V").output().is_err() {
+        println!("SKIPPED: debugfs (e2fsprogs) is not installed");
+        return None;
+    }
+    let mut disk = std::fs::read(fixture(CLEAN)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let start = 36864 * 512;
+    let end = disk.len() - 34 * 512;
+    let root = dir.path().join("root.img");
+    std::fs::write(&root, &disk[start..end]).unwrap();
+    for (name, data) in files {
+        std::fs::write(dir.path().join(name), data).unwrap();
+    }
+    std::fs::write(dir.path().join("cmds"), cmds.join("\n") + "\n").unwrap();
+    let out = Command::new("debugfs")
+        .args(["-w", "-f", "cmds", "root.img"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    disk[start..end].copy_from_slice(&std::fs::read(&root).unwrap());
+    let path = dir.path().join("disk.img");
+    std::fs::write(&path, &disk).unwrap();
+    Some((dir, path))
+}
+
+/// `with_root` replacing grub.cfg by `cfg`.
+fn with_cfg(
+    cfg: &str,
+    cmds: &[&str],
+    files: &[(&str, &[u8])],
+) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    let mut all = vec![
+        "rm /boot/grub/grub.cfg",
+        "write grub.cfg /boot/grub/grub.cfg",
+    ];
+    all.extend_from_slice(cmds);
+    let mut fs = vec![("grub.cfg", cfg.as_bytes())];
+    fs.extend_from_slice(files);
+    with_root(&all, &fs)
+}
+
+fn bios_of(path: &Path) -> (Outcome, String, Vec<String>) {
+    let r = report_of(path, false);
+    let b = r.boot.as_ref().unwrap();
+    (b.bios.outcome, b.bios.summary.clone(), codes(&r))
+}
+
+const KERNEL: &str = "/boot/vmlinuz-imgcheck";
+
+#[test]
+fn sourced_and_handed_over_configs_are_followed() {
+    // An attack: grub.cfg only `source`s the file holding the menu, whose
+    // default kernel is gone (GRUB runs it in place: its menu is this one).
+    let custom = "menuentry 'Z' {\n linux /boot/vmlinuz-Z\n}\n";
+    let Some((_d, p)) = with_cfg(
+        "source $prefix/custom.cfg\n",
+        &["write custom.cfg /boot/grub/custom.cfg"],
+        &[("custom.cfg", custom.as_bytes())],
+    ) else {
+        return;
+    };
+    let (o, s, c) = bios_of(&p);
+    assert_eq!(o, Outcome::Fails, "{s}");
+    assert!(
+        s.contains("/boot/vmlinuz-Z") && c.contains(&"boot.linux.kernel_missing".into()),
+        "{s}"
+    );
+    // `configfile` shows the other file's menu: a good kernel there boots.
+    let other = format!("menuentry 'O' {{\n linux {KERNEL}\n}}\n");
+    let (_d, p) = with_cfg(
+        "configfile ${prefix}/other.cfg\nmenuentry 'never shown' {\n linux /boot/gone\n}\n",
+        &["write other.cfg /boot/grub/other.cfg"],
+        &[("other.cfg", other.as_bytes())],
+    )
+    .unwrap();
+    let (o, s, _) = bios_of(&p);
+    assert_eq!(o, Outcome::Boots, "{s}");
+    assert!(
+        s.contains("/boot/grub/other.cfg") && s.contains(KERNEL),
+        "{s}"
+    );
+    // A file that sources itself is read once.
+    let (_d, p) = with_cfg(
+        &format!("source /boot/grub/grub.cfg\nmenuentry 'L' {{\n linux {KERNEL}\n}}\n"),
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(bios_of(&p).0, Outcome::Boots);
+}
+
+#[test]
+fn one_line_menuentries_are_read_as_grub_s_lexer_splits_them() {
+    // `{` and `}` are tokens wherever they stand (yylex.l); the last
+    // command before `}` needs no `;` (parser.y `block`).
+    let Some((_d, p)) = with_cfg(
+        &format!(
+            "menuentry 'A' {{ linux /boot/vmlinuz-Z; }}\nmenuentry 'B' {{ linux {KERNEL}; initrd /boot/initrd.img-imgcheck }}\n"
+        ),
+        &[],
+        &[],
+    ) else {
+        return;
+    };
+    let (o, s, _) = bios_of(&p);
+    assert_eq!(o, Outcome::Fails, "{s}");
+    assert!(s.contains("'A'") && s.contains("/boot/vmlinuz-Z"), "{s}");
+    let (_d, p) = with_cfg(
+        &format!("set default=1\nmenuentry 'A' {{ linux /boot/vmlinuz-Z; }}\nmenuentry 'B' {{ linux {KERNEL}; initrd /boot/initrd.img-imgcheck }}\n"),
+        &[],
+        &[],
+    )
+    .unwrap();
+    let (o, s, _) = bios_of(&p);
+    assert_eq!(o, Outcome::Boots, "{s}");
+    assert!(s.contains("/boot/initrd.img-imgcheck"), "{s}");
+}
+
+/// A grubenv as grub-editenv writes it: the signature, the variables,
+/// `#` to 1,024 bytes.
+fn grubenv(vars: &str) -> Vec<u8> {
+    let mut b = format!("# GRUB Environment Block\n{vars}").into_bytes();
+    b.resize(1024, b'#');
+    b
+}
+
+#[test]
+fn grubenv_saved_entry_picks_the_default() {
+    let cfg = format!(
+        "if [ -s $prefix/grubenv ]; then\n  load_env\nfi\nset default=\"${{saved_entry}}\"\nmenuentry 'B' {{\n linux {KERNEL}\n}}\nmenuentry 'X' --id xid {{\n linux /boot/vmlinuz-X\n}}\n"
+    );
+    let env = |v: &str| grubenv(v);
+    let run = |vars: &str| {
+        let e = env(vars);
+        with_cfg(
+            &cfg,
+            &["rm /boot/grub/grubenv", "write grubenv /boot/grub/grubenv"],
+            &[("grubenv", &e)],
+        )
+        .map(|(d, p)| (d, bios_of(&p)))
+    };
+    // saved_entry names the broken entry by title, then by id: GRUB boots it and fails.
+    for v in ["saved_entry=X\n", "saved_entry=xid\n"] {
+        let Some((_d, (o, s, _))) = run(v) else {
+            return;
+        };
+        assert_eq!(o, Outcome::Fails, "{v}: {s}");
+        assert!(s.contains("'X'") && s.contains("/boot/vmlinuz-X"), "{s}");
+    }
+    // saved_entry=B boots; none saved is entry 0 (an unset variable is empty).
+    for v in ["saved_entry=B\n", ""] {
+        let (_d, (o, s, _)) = run(v).unwrap();
+        assert_eq!(o, Outcome::Boots, "{v}: {s}");
+        assert!(s.contains("'B'"), "{s}");
+    }
+}
+
+#[test]
+fn a_search_for_a_filesystem_on_another_disk_is_unknown_not_an_error() {
+    // GRUB's search looks at every disk; the others are not in view.
+    let Some((_d, p)) = with_cfg(
+        "search --no-floppy --fs-uuid --set=root 11111111-2222-3333-4444-555555555555\nmenuentry 'A' {\n linux /boot/vmlinuz-Q\n}\n",
+        &[],
+        &[],
+    ) else {
+        return;
+    };
+    let r = report_of(&p, false);
+    let b = r.boot.as_ref().unwrap();
+    assert_eq!(b.bios.outcome, Outcome::Boots, "{}", b.bios.summary);
+    assert!(
+        !r.findings().iter().any(|f| f.severity >= Severity::Error),
+        "{:?}",
+        codes(&r)
+    );
+    let w = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.grub.search_elsewhere")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(
+        w.message.contains("11111111-2222-3333-4444-555555555555"),
+        "{}",
+        w.message
+    );
+}
+
+#[test]
+fn module_dependencies_from_moddep_lst_are_checked() {
+    // extcmd.mod is a dependency of normal.mod (moddep.lst): GRUB stops
+    // at grub rescue>.
+    let Some((_d, p)) = with_root(&["rm /boot/grub/i386-pc/extcmd.mod"], &[]) else {
+        return;
+    };
+    let (o, s, c) = bios_of(&p);
+    assert_eq!(o, Outcome::Fails, "{s}");
+    assert!(c.contains(&"boot.grub.modules_missing".into()), "{c:?}");
+    assert!(s.contains("/boot/grub/i386-pc/extcmd.mod"), "{s}");
+    // linux.mod provides the `linux` command (command.lst): the entry
+    // loads no kernel.
+    let (_d, p) = with_root(&["rm /boot/grub/i386-pc/linux.mod"], &[]).unwrap();
+    let (o, s, c) = bios_of(&p);
+    assert_eq!(o, Outcome::Fails, "{s}");
+    assert!(c.contains(&"boot.linux.kernel_missing".into()), "{c:?}");
+    assert!(s.contains("/boot/grub/i386-pc/linux.mod"), "{s}");
+    // So does vbe.mod, which linux.mod needs (moddep.lst `linux: … vbe`).
+    let (_d, p) = with_root(&["rm /boot/grub/i386-pc/vbe.mod"], &[]).unwrap();
+    let (o, s, _) = bios_of(&p);
+    assert_eq!(o, Outcome::Fails, "{s}");
+    assert!(s.contains("/boot/grub/i386-pc/vbe.mod"), "{s}");
+    // A module nothing on the path needs may go (fat.mod: /boot is ext4).
+    let (_d, p) = with_root(&["rm /boot/grub/i386-pc/fat.mod"], &[]).unwrap();
+    assert_eq!(bios_of(&p).0, Outcome::Boots);
+}
+
+#[test]
+fn core_img_damage_its_reed_solomon_parity_repairs_is_a_warning() {
+    // An attack: 64 bytes flipped inside core.img's compressed kernel
+    // (LBA 2100). GRUB's startup_raw.S repairs them from the parity
+    // grub-bios-setup wrote (SeaBIOS boots to the menu), so BIOS boots.
+    let clean = std::fs::read(fixture(CLEAN)).unwrap();
+    let at = 2100 * 512;
+    let flipped: Vec<u8> = clean[at..at + 64].iter().map(|b| b ^ 0x5a).collect();
+    let d = damaged(
+        CLEAN,
+        &[Patch::Bytes {
+            offset: at as u64,
+            bytes: flipped,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r).0, Outcome::Boots, "{:?}", codes(&r));
+    let w = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.bios.grub.core_repaired")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.message.contains("64 bytes"), "{}", w.message);
+    // Two zeroed sectors too (one error in each codeword, well within
+    // the ~27 each corrects).
+    let d = damaged(
+        CLEAN,
+        &[Patch::Zero {
+            offset: (2060 * 512) as u64,
+            len: 1024,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r).0, Outcome::Boots, "{:?}", codes(&r));
+    assert!(codes(&r).contains(&"boot.bios.grub.core_repaired".into()));
+    // Past what it corrects (32 sectors: core_img_zeroed_breaks_the_grub_chain)
+    // or with the parity itself gone, it fails.
+    let d = damaged(
+        CLEAN,
+        &[
+            Patch::Bytes {
+                offset: at as u64,
+                bytes: clean[at..at + 64].iter().map(|b| b ^ 0x5a).collect(),
+            },
+            Patch::Zero {
+                offset: (2049 * 512 + 27474) as u64,
+                len: 28334,
+            },
+        ],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r).0, Outcome::Fails, "{:?}", codes(&r));
+}
+
+#[test]
+fn bls_entries_follow_blscfg_s_version_order_not_their_names() {
+    // blscfg sorts by rpm's version compare (5.10.0 before 5.9.0); a
+    // name sort picks 5.9.0. Which one is the default is left unknown:
+    // the chain fails only when no entry boots.
+    let e59 =
+        b"title Fedora (5.9.0)\nversion 5.9.0\nlinux /boot/vmlinuz-5.9.0\noptions root=/dev/sda3\n";
+    let e510 = format!(
+        "title Fedora (5.10.0)\nversion 5.10.0\nlinux {KERNEL}\ninitrd /boot/initrd.img-imgcheck\n"
+    );
+    let mk = |k510: &str| {
+        let e = e510.replace(KERNEL, k510);
+        with_cfg(
+            "set default=\"${saved_entry}\"\ninsmod blscfg\nblscfg\n",
+            &[
+                "mkdir /boot/loader",
+                "mkdir /boot/loader/entries",
+                "write e59.conf /boot/loader/entries/abc-5.9.0.conf",
+                "write e510.conf /boot/loader/entries/abc-5.10.0.conf",
+            ],
+            &[("e59.conf", e59), ("e510.conf", e.as_bytes())],
+        )
+        .map(|(d, p)| (d, bios_of(&p)))
+    };
+    let Some((_d, (o, s, c))) = mk(KERNEL) else {
+        return;
+    };
+    assert_eq!(o, Outcome::Boots, "{s}");
+    assert!(!c.contains(&"boot.linux.kernel_missing".into()), "{c:?}");
+    let (_d, (o, s, c)) = mk("/boot/vmlinuz-5.10.0").unwrap();
+    assert_eq!(o, Outcome::Fails, "{s}");
+    assert!(c.contains(&"boot.linux.kernel_missing".into()), "{c:?}");
+}
