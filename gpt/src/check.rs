@@ -29,7 +29,8 @@
 //! | `gpt.header.last_usable_beyond_disk` / `usable_range_empty` | error | #22 |
 //! | `gpt.partition.overlap` | error | #23 |
 //! | `gpt.partition.ends_before_start` / `beyond_disk` | error | #24; beyond_disk says how much is cut |
-//! | `gpt.partition.outside_usable` / `duplicate_guid` | error | |
+//! | `gpt.partition.outside_usable` | error | |
+//! | `gpt.partition.duplicate_guid` | warning | |
 //! | `gpt.{primary,backup}_entries.overlaps_partition` | error | #28 |
 //! | `gpt.partition.misaligned` | info | start not on 1 MiB (#30) |
 //! | `gpt.hybrid.mismatch` / `gpt.hybrid.logicals` | warning | #25; logicals on a hybrid |

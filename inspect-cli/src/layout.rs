@@ -5,6 +5,7 @@
 
 mod lost;
 mod promise;
+mod uncovered;
 
 pub use lost::{Confidence, LossEvent, LostFile, LostStructure, lost_files_text};
 
@@ -57,9 +58,22 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
     let regions = zero_regions(root, disk.len(), scan);
     out.zero_ranges = zero_ranges(disk, &regions);
     out.findings.extend(emptiness(disk, root, &out.zero_ranges));
-    let (chain, breaks) = size_chain(root, disk);
+    let (chain, mut breaks) = size_chain(root, disk);
     out.size_chain = chain;
+    let outside = uncovered::check(root, disk);
+    if !outside.is_empty() {
+        // A filesystem in the space the size chain would grow into: grow
+        // nothing over it.
+        for f in &mut breaks {
+            if f.hint.as_ref().is_some_and(|h| h.writes || h.command.is_none()) {
+                f.hint = Some(Hint::advice(
+                    "a filesystem lives outside the table (layout.outside_table): grow no partition or table over it; read it where it lies first",
+                ));
+            }
+        }
+    }
     out.findings.extend(breaks);
+    out.findings.extend(outside);
     let expected = expected_structures(root);
     out.findings
         .extend(zero_damage(&out.zero_ranges, &expected));
@@ -508,6 +522,9 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
             .and_then(|(_, p)| p.children.first())
             .map(|f| f.kind.as_str());
         let (grow_fs, grow_words) = match fs_kind {
+            // An empty partition holds nothing to grow (resize2fs on it
+            // fails, and fits no layer there).
+            None => ("", "nothing more: it holds no filesystem"),
             Some("xfs") => (
                 "xfs_repair -n {dev}; mount {dev} /mnt; xfs_growfs /mnt; umount /mnt",
                 "xfs_growfs (mounted)",
@@ -579,9 +596,11 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
         } else if grow_fs.is_empty() {
             Hint::writes(format!("sgdisk -e {{disk}}; growpart {{disk}} {n}"))
                 .on(Target::Partition(n))
-                .because(format!(
-                    "grow table and partition, then the filesystem with {grow_words}"
-                ))
+                .because(if fs_kind.is_none() {
+                    format!("grow table and partition; partition {n} holds no filesystem, so {grow_words}")
+                } else {
+                    format!("grow table and partition, then the filesystem with {grow_words}")
+                })
         } else {
             Hint::writes(format!(
                 "sgdisk -e {{disk}}; growpart {{disk}} {n}; {grow_fs}"

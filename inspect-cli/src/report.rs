@@ -201,6 +201,13 @@ impl ImageReport {
     /// The hint of `f` as a person runs it: placeholders filled for this
     /// image and the node the finding belongs to.
     pub fn hint_of(&self, f: &Finding) -> Option<Resolved> {
+        self.hint_for(f, &self.path, self.attach())
+    }
+
+    /// The hint of `f` with `{image}` standing for `image`, attached as
+    /// `attach` says: the evidence ([`Self::hint_of`]), or the copy a
+    /// writing step runs on.
+    pub fn hint_for(&self, f: &Finding, image: &str, attach: Option<&Attach>) -> Option<Resolved> {
         let h = f.hint.as_ref()?;
         // A partition device of a table the kernel ignores never appears.
         let unseen = self.table().filter(|t| {
@@ -216,11 +223,11 @@ impl ImageReport {
             return Some(devices::resolve_unseen_partition(
                 h,
                 &f.place,
-                &self.path,
-                self.attach(),
+                image,
+                attach,
                 (n, span.start, span.size),
             ));
         }
-        Some(devices::resolve(h, &f.place, &self.path, self.attach()))
+        Some(devices::resolve(h, &f.place, image, attach))
     }
 }

@@ -88,7 +88,7 @@ fn a_foreign_image_over_a_partition_names_intruder_and_victim() {
         let f = find(&r, "layout.overwritten");
         assert_eq!(f.place.partition(), Some(1), "{name}");
         assert!(
-            f.message.contains("starts with fat") && f.message.contains("the fat is the intruder"),
+            f.message.contains("a FAT boot sector") && f.message.contains("the FAT volume is the intruder"),
             "{name}: {}",
             f.message
         );
@@ -299,4 +299,219 @@ fn replay_the_victims_e2fsck_on_a_copy() {
     assert!(!text.contains("Superblock invalid"), "{text}");
     assert!(text.contains("victim"), "{cmd}: {text}");
     assert_eq!(std::fs::read(&copy).unwrap(), part, "e2fsck -n wrote");
+}
+
+/// What each intruder of testdata/scripts/layout-remnants.sh must be named
+/// as, and what of its victim must be named: (fixture, needles, the
+/// read-only step).
+const REMNANTS: &[(&str, &[&str], Option<&str>)] = &[
+    (
+        "layout/remnant-xfs.img",
+        &[
+            "starts with a 32 MiB image, an XFS superblock (XFS v5",
+            "UUID 5a5a5a5a-0000-0000-0000-000000000042",
+            "partition byte 134217728 (the backup of group 1, 4096-byte blocks, UUID 5a5a5a5a-0000-0000-0000-000000000041, last written 2025-11-24",
+            "the XFS filesystem is the intruder",
+        ],
+        Some("e2fsck -fn -b 32768 -B 4096 {dev}"),
+    ),
+    (
+        "layout/remnant-xfs.qcow2",
+        &[
+            "an XFS superblock",
+            "UUID 5a5a5a5a-0000-0000-0000-000000000041",
+        ],
+        Some("e2fsck -fn -b 32768 -B 4096 {dev}"),
+    ),
+    (
+        "layout/remnant-lvm.img",
+        &[
+            "starts with a 4 MiB image, an LVM2 label",
+            "IntrPV-aaaa-bbbb-cccc-dddd-eeee-000044",
+            "the backup of group 1, 1024-byte blocks, UUID 5a5a5a5a-0000-0000-0000-000000000043, last written 2025-11-24",
+            "the LVM2 physical volume is the intruder",
+        ],
+        Some("e2fsck -fn -b 8193 -B 1024 {dev}"),
+    ),
+    (
+        "layout/remnant-lvm.qcow2",
+        &[
+            "an LVM2 label",
+            "UUID 5a5a5a5a-0000-0000-0000-000000000043",
+        ],
+        Some("e2fsck -fn -b 8193 -B 1024 {dev}"),
+    ),
+    (
+        "layout/remnant-fat-1group.img",
+        &[
+            "starts with a 1 MiB image, a FAT boot sector (FAT12",
+            "id 5A5A-0046",
+            "the newest entry of its root directory is README.TXT, dated 2025-10-09 12:34:56 UTC",
+            "jbd2 journal blocks of transactions",
+            "a one-group filesystem has none",
+            "the FAT volume is the intruder",
+        ],
+        None,
+    ),
+];
+
+/// dd of an XFS, LVM2 or dated FAT image over an ext4 partition (GPT and
+/// MBR, raw and qcow2, 1k and 4k blocks, one group and three): the
+/// intruder named with its identifiers (and a FAT volume's newest date),
+/// the victim with what survives of it, its UUID and last-write time.
+#[test]
+fn xfs_lvm2_and_fat_intruders_name_their_victims() {
+    for (name, needles, step) in REMNANTS {
+        let r = inspect(&fixture(name));
+        let f = find(&r, "layout.overwritten");
+        assert_eq!(f.place.partition(), Some(1), "{name}");
+        for n in *needles {
+            assert!(f.message.contains(n), "{name}: {n}: {}", f.message);
+        }
+        let h = f.hint.as_ref().unwrap();
+        match step {
+            Some(s) => assert_eq!(h.command.as_deref(), Some(*s), "{name}"),
+            // No backup: the last resort is e2fsprogs' own, on a copy.
+            None => assert!(
+                h.note.as_deref().unwrap().contains("mke2fs -S"),
+                "{name}: {h:?}"
+            ),
+        }
+        assert_eq!(r.verdict(), Verdict::Damaged, "{name}");
+        no_step_writes(&r);
+    }
+    // A one-group 1k ext4 of 7 MiB keeps every structure, its journal's
+    // transactions too, in its first MiB: under a 1 MiB FAT image nothing
+    // names the victim. The data behind the image is still said (a
+    // warning, never silence), and nothing is guessed.
+    let r = inspect(&fixture("layout/remnant-fat-1k.qcow2"));
+    let f = find(&r, "layout.overwritten.unknown_victim");
+    for n in [
+        "a FAT boot sector (FAT12",
+        "id 5A5A-0048",
+        "README.TXT, dated 2025-10-09 12:34:56 UTC",
+        "data the FAT volume does not own follows",
+    ] {
+        assert!(f.message.contains(n), "{n}: {}", f.message);
+    }
+    assert_eq!(f.severity, imgcheck_core::Severity::Warning);
+    no_step_writes(&r);
+}
+
+/// The replay for each raw remnant with a backup: partition 1 (LBA 2048
+/// to the end of the fixture's partition) copied out, the step run on the
+/// copy: e2fsck reads the victim, and writes nothing.
+#[test]
+fn replay_each_remnants_e2fsck_on_a_copy() {
+    if Command::new("e2fsck").arg("-V").output().is_err() {
+        println!("SKIPPED: e2fsck not installed");
+        eprintln!("SKIPPED: e2fsck not installed");
+        return;
+    }
+    for (name, sectors) in [
+        ("layout/remnant-xfs.img", 327680usize),
+        ("layout/remnant-lvm.img", 49152),
+    ] {
+        let img = std::fs::read(fixture(name)).unwrap();
+        let part = img[2048 * 512..(2048 + sectors) * 512].to_vec();
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("p1.img");
+        std::fs::write(&copy, &part).unwrap();
+        let r = inspect(&fixture(name));
+        let cmd = find(&r, "layout.overwritten")
+            .hint
+            .as_ref()
+            .unwrap()
+            .command
+            .clone()
+            .unwrap()
+            .replace("{dev}", copy.to_str().unwrap());
+        let args: Vec<&str> = cmd.split_whitespace().collect();
+        let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        let code = out.status.code().unwrap_or(99);
+        assert!(code & (16 | 32) == 0, "{name}: {cmd}: exit {code}: {text}");
+        assert!(!text.contains("Bad magic number"), "{name}: {text}");
+        assert!(text.contains("victim"), "{name}: {cmd}: {text}");
+        assert_eq!(std::fs::read(&copy).unwrap(), part, "{name}: e2fsck -n wrote");
+    }
+}
+
+/// A valid table that does not cover a filesystem still on the disk
+/// (layout-remnants.sh): an MBR re-written without its second partition
+/// (raw and qcow2), a GPT partition re-created at a typo'd start. The
+/// filesystem is named with its UUID and last-write time, and nothing is
+/// grown over it.
+#[test]
+fn a_filesystem_outside_a_valid_table_is_named() {
+    for (name, at, uuid) in [
+        ("layout/outside-mbr.img", "disk byte 33554432", "5a5a5a5a-0000-0000-0000-000000000052"),
+        ("layout/outside-mbr.qcow2", "disk byte 33554432", "5a5a5a5a-0000-0000-0000-000000000052"),
+        ("layout/outside-gpt.img", "disk byte 1048576", "5a5a5a5a-0000-0000-0000-000000000053"),
+    ] {
+        let r = inspect(&fixture(name));
+        let f = find(&r, "layout.outside_table");
+        for n in [at, uuid, "last written 2025-11-24", "ext4", "re-partition"] {
+            assert!(f.message.contains(n), "{name}: {n}: {}", f.message);
+        }
+        assert_ne!(r.verdict(), Verdict::Clean, "{name}");
+        no_step_writes(&r);
+        assert!(
+            r.next_steps.iter().all(|s| !s.contains("growpart /") && !s.contains("sfdisk -N")),
+            "{name}: {:?}",
+            r.next_steps
+        );
+    }
+    // Its read-only step, replayed on a copy of the bytes it names.
+    if Command::new("e2fsck").arg("-V").output().is_err() {
+        println!("SKIPPED: e2fsck not installed");
+        eprintln!("SKIPPED: e2fsck not installed");
+        return;
+    }
+    let path = fixture("layout/outside-mbr.img");
+    let r = inspect(&path);
+    let cmd = find(&r, "layout.outside_table")
+        .hint
+        .as_ref()
+        .unwrap()
+        .command
+        .clone()
+        .unwrap();
+    let after = |flag: &str| -> usize {
+        let i = cmd.find(flag).unwrap() + flag.len();
+        cmd[i..].split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let (start, size) = (after(" -o "), after(" --sizelimit "));
+    let img = std::fs::read(&path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("outside.img");
+    std::fs::write(&copy, &img[start..start + size]).unwrap();
+    let out = Command::new("e2fsck").arg("-fn").arg(&copy).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{cmd}: {text}");
+    assert!(text.contains("victim"), "{text}");
+}
+
+/// Clean disks made by sgdisk/sfdisk with filesystems where their tables
+/// say: the scan past the table finds nothing to name.
+#[test]
+fn clean_tables_have_nothing_outside() {
+    for name in [
+        "disk/gpt-two-ext4.img",
+        "disk/gpt-two-ext4.qcow2",
+        "disk/dos-logical.img",
+        "gpt/mbr-logical.img",
+        "gpt/gpt-4k.img",
+        "gpt/mbr-4k.img",
+        "gpt/hybrid.img",
+    ] {
+        let r = inspect(&fixture(name));
+        assert!(
+            r.findings().iter().all(|f| f.code != "layout.outside_table"),
+            "{name}: {:?}",
+            r.findings()
+        );
+    }
 }

@@ -563,3 +563,74 @@ fn an_exfat_with_a_bad_boot_checksum_is_exfat_and_damaged() {
         Err(_) => println!("SKIPPED the fsck.exfat half: fsck.exfat not installed"),
     }
 }
+
+/// A step that writes never runs on the evidence: the evidence is
+/// attached read-only (where sgdisk -e fails) and the writing steps run on
+/// the copy, attached writable as a device of its own, raw and qcow2.
+#[test]
+fn writing_steps_run_on_the_copy_never_on_the_evidence() {
+    let d = damaged(
+        "disk/gpt-two-ext4.img",
+        &[Patch::Truncate { len: 128 * MIB }],
+    );
+    let r = inspect(d.path());
+    let steps = r.next_steps.join("\n");
+    let copy = format!("{}.bak", r.path);
+    assert!(
+        steps.contains(&format!("losetup --partscan /dev/loop1 {copy}")),
+        "{steps}"
+    );
+    assert!(steps.contains("sgdisk -e /dev/loop1;"), "{steps}");
+    for s in &r.next_steps {
+        assert!(
+            !s.contains("sgdisk -e /dev/loop0") && !s.contains(&format!("sgdisk -e {} ", r.path)),
+            "a write on the evidence: {s}"
+        );
+    }
+    // The copy is made before it is attached, and attached before the
+    // steps that write to it.
+    let at = |needle: &str| r.next_steps.iter().position(|s| s.contains(needle)).unwrap();
+    assert!(at("cp --sparse") < at("--partscan /dev/loop1") && at("--partscan /dev/loop1") < at("sgdisk -e"));
+    // A qcow2: qemu-nbd, writable, on the copy, as /dev/nbd1.
+    let demo = imgcheck_testdata::root().join("demo/brainvm.qcow2");
+    let r = inspect(&demo);
+    let steps = r.next_steps.join("\n");
+    if steps.contains("sgdisk -e") {
+        assert!(
+            steps.contains(&format!("qemu-nbd --connect=/dev/nbd1 {}.bak", r.path)),
+            "{steps}"
+        );
+        assert!(!steps.contains("sgdisk -e /dev/nbd0"), "{steps}");
+    }
+}
+
+/// gpt/grown.img (gpt.sh: sgdisk's four partitions, none formatted, the
+/// file then grown): growing an empty last partition grows no filesystem.
+#[test]
+fn an_empty_last_partition_is_offered_no_filesystem_grow() {
+    let r = inspect(&fixture("gpt/grown.img"));
+    for f in r.findings() {
+        if let Some(h) = &f.hint {
+            let t = h.to_string();
+            assert!(!t.contains("resize2fs"), "{}: {t}", f.code);
+        }
+    }
+    assert!(r.next_steps.iter().all(|s| !s.contains("resize2fs")), "{:?}", r.next_steps);
+}
+
+/// gpt/gpt-512.img: empty partitions typed swap, LVM and EFI System; the
+/// words for each fit its type: mke2fs -S for none of them.
+#[test]
+fn an_empty_partitions_hint_fits_its_type() {
+    let r = inspect(&fixture("gpt/gpt-512.img"));
+    for (n, want) in [(2u32, "mkswap"), (3, "vgcfgrestore"), (4, "FAT")] {
+        let f = r
+            .findings()
+            .into_iter()
+            .find(|f| f.code == "layout.contents.missing" && f.place.partition() == Some(n))
+            .unwrap_or_else(|| panic!("partition {n}: {:?}", codes(&r)));
+        let note = f.hint.as_ref().unwrap().note.clone().unwrap();
+        assert!(!note.contains("mke2fs"), "partition {n}: {note}");
+        assert!(note.contains(want), "partition {n}: {note}");
+    }
+}

@@ -171,12 +171,14 @@ pub(super) fn partition_checks(
         if let Some(first) = seen.get(&g.to_string()) {
             tags.push((out.len(), p.number));
             out.push(
+                // Every tool reads the table whole; what breaks is lookup by
+                // PARTUUID: a warning, not damage.
                 gpt(
-                    Severity::Error,
+                    Severity::Warning,
                     "gpt.partition.duplicate_guid",
                     entries_at(p).saturating_add(0x10),
                     format!(
-                        "partitions {first} and {} share the unique GUID {g}",
+                        "partitions {first} and {} share the unique GUID {g}, which the UEFI specification requires to be unique: root=PARTUUID=, /dev/disk/by-partuuid and firmware boot entries name either one",
                         p.number
                     ),
                 )

@@ -109,16 +109,20 @@ const TRACE_SCAN: u64 = 16 << 20;
 const TRACE_CHUNK: u64 = 1 << 20;
 
 /// Traces of an ext filesystem whose superblocks are all gone, in the
-/// partition's first [`TRACE_SCAN`] bytes at 1 KiB steps: the jbd2 journal
+/// [`TRACE_SCAN`] bytes of the partition from `from`, at 1 KiB steps: the jbd2 journal
 /// superblock (magic 0xC03B3998, blocktype 3 or 4, its s_blocksize) and a
 /// root directory block ("." and ".." both inode 2). In words, with the
 /// block size they imply.
-pub fn ext_traces(disk: &dyn ReadAt, start: u64, len: u64) -> (Vec<String>, Option<u64>) {
+pub fn ext_traces(disk: &dyn ReadAt, start: u64, len: u64, from: u64) -> (Vec<String>, Option<u64>) {
     let mut out = Vec::new();
     let mut block_size = None;
     let (mut journal, mut root) = (false, false);
-    let end = len.min(TRACE_SCAN);
-    let mut at = 0u64;
+    // Transactions the kernel wrote into the journal (descriptor, commit,
+    // revoke blocks): they outlive the journal's own superblock.
+    let mut txns: Option<(u32, u32, u64)> = None;
+    // From a 1 KiB boundary: the structures looked for are block-aligned.
+    let mut at = from.div_ceil(1024).saturating_mul(1024);
+    let end = len.min(at.saturating_add(TRACE_SCAN));
     while at < end && !(journal && root) {
         let n = TRACE_CHUNK.min(end.saturating_sub(at));
         if disk.known_zero(start.saturating_add(at), n) {
@@ -143,6 +147,13 @@ pub fn ext_traces(disk: &dyn ReadAt, start: u64, len: u64) -> (Vec<String>, Opti
                     ));
                 }
             }
+            if !journal && be32(0) == 0xC03B_3998 && matches!(blocktype, 1 | 2 | 5) {
+                let seq = be32(8);
+                txns = Some(match txns {
+                    None => (seq, seq, off),
+                    Some((lo, hi, first)) => (lo.min(seq), hi.max(seq), first),
+                });
+            }
             if !root
                 && le32(b, 0) == 2
                 && le16(b, 4) == 12
@@ -160,7 +171,136 @@ pub fn ext_traces(disk: &dyn ReadAt, start: u64, len: u64) -> (Vec<String>, Opti
         }
         at = at.saturating_add(n);
     }
+    if !journal && let Some((lo, hi, first)) = txns {
+        out.push(format!(
+            "jbd2 journal blocks of transactions {lo}..={hi} from partition byte {first} (the journal of an ext3/ext4 filesystem the kernel wrote to)"
+        ));
+    }
     (out, block_size)
+}
+
+/// An image much smaller than its partition with data behind it, where
+/// nothing says what the data was: said as a warning (it may be an image
+/// written over something, or a filesystem made small on purpose over
+/// old bytes), with read-only steps.
+fn smaller_intruder(
+    fs: &Node,
+    disk: &dyn ReadAt,
+    span: crate::report::Span,
+    len: u64,
+    from: u64,
+    type_name: &str,
+) -> Option<Finding> {
+    let end = span.start.saturating_add(len);
+    let at = imgcheck_gpt::tables::data_past(disk, span.start.saturating_add(from), end)?;
+    let n = span.index;
+    let mut f = Finding::warning(
+        "layout.overwritten.unknown_victim",
+        Layer::LAYOUT,
+        span.start,
+        Space::Disk,
+        format!(
+            "partition {n} (typed {type_name}, {}) starts with a {} image, {}, and data the {} does not own follows at partition byte {}: an image written over the partition's start leaves what it does not cover behind; nothing there names what lived there (no backup superblock, no journal, no directory block in the bytes read)",
+            human_size(span.size),
+            human_size(from),
+            intruder_words(fs, disk, span.start, len),
+            intruder_name(&fs.kind.to_ascii_lowercase()),
+            at.saturating_sub(span.start),
+        ),
+    )
+    .with_hint(
+        Hint::read_only("dd if={dev} bs=1M count=16 status=none | file -; testdisk /list {disk}")
+            .on(Target::Partition(n))
+            .because("see what lies past the image before anything writes to the partition; photorec (on a copy) recovers files by their contents when no structure survives"),
+    );
+    f.place = Place::root().join(Step::Partition(n));
+    Some(f)
+}
+
+/// What to do when nothing that lived in a partition survives, in words
+/// that fit what its type promised: e2fsprogs' `mke2fs -S` only where an
+/// ext filesystem lived (a trace says so, or the type is a Linux one).
+fn last_resort(p: Promise, type_name: &str, ext_lived: bool) -> String {
+    let first = "see what the partition holds now, and look for what it held, before anything writes to it";
+    let linux = type_name.to_ascii_lowercase().contains("linux");
+    let rest = match p {
+        _ if ext_lived => "with no backup superblock, e2fsprogs' last resort is mke2fs -S with the original parameters (block size, inode count) on a copy, then e2fsck -fy on that copy",
+        Promise::EfiSystem => "an EFI system partition holds a FAT volume: testdisk finds a FAT32 volume's backup boot sector (sector 6) and rewrites it on a copy; failing that, the ESP is recreated (mkfs.vfat on a copy, then the boot loader reinstalled)",
+        Promise::Lvm => "an LVM PV: the host that used it keeps its VG's metadata in /etc/lvm/backup and /etc/lvm/archive; pvcreate --uuid UUID --restorefile FILE on a copy, then vgcfgrestore",
+        Promise::Swap => "swap holds nothing that outlives a shutdown: mkswap recreates it, but only once nothing else is found here",
+        Promise::Filesystem if linux => "with no backup superblock, e2fsprogs' last resort (for an ext filesystem) is mke2fs -S with the original parameters (block size, inode count) on a copy, then e2fsck -fy on that copy",
+        _ => "testdisk's deeper search names what it finds; repair only a copy",
+    };
+    format!("{first}; {rest}")
+}
+
+/// The intruder at a partition's start in words: what its bytes are, the
+/// identifiers its layer found, and (a FAT volume) the newest date in its
+/// root directory, to date it against its victim.
+fn intruder_words(fs: &Node, disk: &dyn ReadAt, start: u64, len: u64) -> String {
+    let ids: Vec<&str> = fs
+        .facts
+        .identities
+        .iter()
+        .map(|i| i.value.as_str())
+        .filter(|v| !fs.title.contains(v))
+        .collect();
+    let ids = if ids.is_empty() {
+        String::new()
+    } else {
+        format!(", UUID {}", ids.join(", "))
+    };
+    let kind = fs.kind.to_ascii_lowercase();
+    let what = match kind.as_str() {
+        "fat" => "a FAT boot sector",
+        "xfs" => "an XFS superblock",
+        "lvm2" => "an LVM2 label",
+        "ntfs" => "an NTFS boot sector",
+        "swap" => "a swap signature",
+        _ => "",
+    };
+    let mut out = if what.is_empty() {
+        format!("{} ({}{ids})", fs.kind, fs.title)
+    } else {
+        format!("{what} ({}{ids})", fs.title)
+    };
+    if kind == "fat" {
+        out.push_str(&match fat_newest(disk, start, len) {
+            Some((name, t)) => format!(
+                "; the newest entry of its root directory is {name}, dated {}",
+                utc(t)
+            ),
+            None => "; its root directory holds no dated entry".to_string(),
+        });
+    }
+    out
+}
+
+/// The intruder's name after "the" in a sentence.
+fn intruder_name(kind: &str) -> String {
+    match kind {
+        "fat" => "FAT volume".to_string(),
+        "xfs" => "XFS filesystem".to_string(),
+        "lvm2" => "LVM2 physical volume".to_string(),
+        k => format!("{k} image"),
+    }
+}
+
+/// The newest last-write or creation time among the root directory's
+/// entries of the FAT volume at `start` (Linux's listing: no label, no
+/// long-name slots), with the entry's name.
+fn fat_newest(disk: &dyn ReadAt, start: u64, len: u64) -> Option<(String, i64)> {
+    let slice = imgcheck_core::Slice::clamped(disk, start, len);
+    let vol = imgcheck_fat::Volume::open(slice).ok()?;
+    let root = vol.root();
+    vol.read_dir(&root)
+        .ok()?
+        .into_iter()
+        .filter_map(|e| {
+            let t = e.modified.into_iter().chain(e.created).max()?;
+            Some((e.name, t))
+        })
+        .max_by_key(|(_, t)| *t)
 }
 
 fn promises_contents(p: Promise) -> bool {
@@ -182,9 +322,36 @@ pub fn unkept(root: &Node, disk: &dyn ReadAt) -> Vec<Finding> {
     let Some(table) = root.table() else {
         return Vec::new();
     };
+    // An isohybrid MBR's other entries map files inside the ISO (its El
+    // Torito boot images): what they hold is the ISO's, told not judged.
+    let isohybrid = table.facts.table.as_ref().is_some_and(|t| t.isohybrid);
+    let isos: Vec<(u64, u64)> = table
+        .partitions()
+        .filter(|p| {
+            p.children
+                .first()
+                .is_some_and(|c| c.kind.eq_ignore_ascii_case("iso9660"))
+        })
+        .filter_map(|p| p.span.map(|s| (s.start, s.start.saturating_add(s.size))))
+        .collect();
     table
         .partitions()
-        .filter_map(|p| check_one(p, disk))
+        .filter_map(|p| {
+            let in_iso = isohybrid
+                && p.span.is_some_and(|s| {
+                    isos.iter().any(|&(a, b)| {
+                        a <= s.start && s.start.saturating_add(s.size) <= b && a != s.start
+                    })
+                });
+            let mut f = check_one(p, disk)?;
+            if in_iso && f.code == "layout.contents.missing" {
+                f.severity = imgcheck_core::Severity::Info;
+                f.message.push_str(
+                    "; it lies inside the ISO image the isohybrid MBR maps, so its bytes are one of the ISO's files (an El Torito boot image): the ISO's to hold, and a firmware that boots this partition finds no filesystem there",
+                );
+            }
+            Some(f)
+        })
         .collect()
 }
 
@@ -198,7 +365,9 @@ fn check_one(p: &Node, disk: &dyn ReadAt) -> Option<Finding> {
     let n = span.index;
     let len = span.size.min(disk.len().saturating_sub(span.start));
     let found = p.children.first();
-    let (mut f, remnant) = match found {
+    // Whether ext lived here (a trace or a backup superblock), for the
+    // recovery words: mke2fs -S fits an ext filesystem only.
+    let (mut f, remnant, ext_lived) = match found {
         None => {
             let head = HEAD.min(len);
             let zero = disk.known_zero(span.start, head)
@@ -247,7 +416,7 @@ fn check_one(p: &Node, disk: &dyn ReadAt) -> Option<Finding> {
                     msg.push_str(
                         "; no backup ext superblock at the group boundaries of 1, 2 or 4 KiB blocks (a one-group filesystem has none)",
                     );
-                    let (traces, bs) = ext_traces(disk, span.start, len);
+                    let (traces, bs) = ext_traces(disk, span.start, len, 0);
                     if !traces.is_empty() {
                         lived = true;
                         msg.push_str(&format!(
@@ -281,6 +450,7 @@ fn check_one(p: &Node, disk: &dyn ReadAt) -> Option<Finding> {
                     msg,
                 ),
                 remnant,
+                lived,
             )
         }
         Some(fs) => {
@@ -297,26 +467,46 @@ fn check_one(p: &Node, disk: &dyn ReadAt) -> Option<Finding> {
             if from.saturating_add(SLACK) >= span.size {
                 return None;
             }
-            let r = ext_backup(disk, span.start, len, from.max(1024))?;
+            let intruder = intruder_words(fs, disk, span.start, len);
+            let r = ext_backup(disk, span.start, len, from.max(1024));
+            let victim = match &r {
+                Some(r) => format!(
+                    "an ext superblock at partition byte {} (the backup of group {}, {}-byte blocks, UUID {}, last written {}) shows the {} ext filesystem that lived there",
+                    r.offset,
+                    r.group,
+                    r.block_size,
+                    r.uuid,
+                    utc(i64::from(r.wtime)),
+                    human_size(r.blocks.saturating_mul(r.block_size)),
+                ),
+                None => {
+                    // A one-group filesystem has no backup: what of its
+                    // metadata lies past the intruder is the evidence.
+                    let (traces, bs) = ext_traces(disk, span.start, len, from);
+                    if traces.is_empty() {
+                        return smaller_intruder(fs, disk, span, len, from, type_name);
+                    }
+                    format!(
+                        "past it {} show the ext filesystem that lived there (no backup superblock survives: a one-group filesystem has none){}",
+                        traces.join(" and "),
+                        bs.map_or(String::new(), |b| format!(
+                            "; its block size was {b} bytes, the parameter mke2fs -S needs"
+                        ))
+                    )
+                }
+            };
             let f = Finding::error(
                 "layout.overwritten",
                 Layer::LAYOUT,
                 span.start,
                 Space::Disk,
                 format!(
-                    "partition {n} (typed {type_name}) starts with {} ({}), but an ext superblock at partition byte {} (the backup of group {}, {}-byte blocks, last written {}) shows the {} ext filesystem that lived there: {} was written over its start; the {} is the intruder, the ext filesystem the victim",
-                    fs.kind,
-                    fs.title,
-                    r.offset,
-                    r.group,
-                    r.block_size,
-                    utc(i64::from(r.wtime)),
-                    human_size(r.blocks.saturating_mul(r.block_size)),
-                    fs.kind,
-                    fs.kind,
+                    "partition {n} (typed {type_name}) starts with a {} image, {intruder}, but {victim}: that image was written over the partition's start; the {} is the intruder, the ext filesystem the victim",
+                    human_size(from),
+                    intruder_name(&kind),
                 ),
             );
-            (f, Some(r))
+            (f, r, true)
         }
     };
     f = match remnant {
@@ -333,7 +523,7 @@ fn check_one(p: &Node, disk: &dyn ReadAt) -> Option<Finding> {
         None => f.with_hint(
             Hint::read_only("dd if={dev} bs=1M count=16 status=none | file -; testdisk /list {disk}")
                 .on(Target::Partition(n))
-                .because("see what the partition holds now, and look for what it held, before anything writes to it; with no backup superblock, e2fsprogs' last resort is mke2fs -S with the original parameters (block size, inode count) on a copy, then e2fsck -fy on that copy"),
+                .because(last_resort(expect.contents, type_name, ext_lived)),
         ),
     };
     f.place = Place::root().join(Step::Partition(n));
