@@ -65,7 +65,10 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
         // A filesystem in the space the size chain would grow into: grow
         // nothing over it.
         for f in &mut breaks {
-            if f.hint.as_ref().is_some_and(|h| h.writes || h.command.is_none()) {
+            if f.hint
+                .as_ref()
+                .is_some_and(|h| h.writes || h.command.is_none())
+            {
                 f.hint = Some(Hint::advice(
                     "a filesystem lives outside the table (layout.outside_table): grow no partition or table over it; read it where it lies first",
                 ));
@@ -549,7 +552,7 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                 "; but the space past the table's end is not empty (data at byte {at}): a smaller image may have been written over a larger disk, whose remnants lie there, so nothing that writes is suggested"
             ));
         }
-        let victim = data_past.and_then(|_| remnant_past(table, disk, tend));
+        let victim = data_past.and_then(|_| promise::remnant_past(table, disk, tend));
         if let Some((start, r)) = &victim {
             let fs_in = last
                 .and_then(|(s, p)| Some((s, p.children.first()?)))
@@ -692,28 +695,6 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
         );
     }
     (chain, out)
-}
-
-/// Where a filesystem larger than the table's disk would start: each
-/// partition's start, then the 1 MiB every partitioner aligns to.
-/// The first backup ext superblock past the table's end `tend` found from
-/// one of them: what survives of a filesystem that lived on a larger disk
-/// before a smaller image was written over its start. Ten candidate
-/// places per block size and start, one 1 KiB read each.
-fn remnant_past(table: &Node, disk: &dyn ReadAt, tend: u64) -> Option<(u64, promise::Remnant)> {
-    let mut starts: Vec<u64> = table
-        .partitions()
-        .filter_map(|p| p.span.map(|s| s.start))
-        .take(16)
-        .collect();
-    starts.push(1 << 20);
-    starts.sort_unstable();
-    starts.dedup();
-    starts.into_iter().find_map(|start| {
-        let len = disk.len().checked_sub(start)?;
-        let from = tend.checked_sub(start)?;
-        promise::ext_backup(disk, start, len, from).map(|r| (start, r))
-    })
 }
 
 /// Every filesystem found only through a backup superblock in a

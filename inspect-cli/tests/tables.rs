@@ -207,3 +207,36 @@ fn zeros_at_the_start_are_not_no_data_when_data_follows() {
     assert!(f.message.contains("data follows at byte"), "{}", f.message);
     assert!(f.hint.as_ref().is_some_and(|h| !h.writes));
 }
+
+/// An isohybrid's EFI entry maps a file inside the ISO (its El Torito
+/// image). Where that file is no FAT volume (coreos-installer's
+/// embed-areas fixture keeps a placeholder, as here over xorriso's
+/// efi.img), it is told, not judged: the ISO is what it is.
+#[test]
+fn an_isohybrid_efi_entry_inside_the_iso_is_told_not_judged() {
+    let mut placeholder = b"efiboot.img\n".to_vec();
+    placeholder.resize(4096, 0);
+    let d = damaged(
+        "layout/hybrid-efi.iso",
+        &[Patch::Bytes {
+            offset: 136 * 512,
+            bytes: placeholder,
+        }],
+    );
+    let r = inspect(d.path());
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.contents.missing")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    assert_eq!(f.severity, imgcheck_core::Severity::Info, "{}", f.message);
+    assert!(f.message.contains("inside the ISO image"), "{}", f.message);
+    assert!(
+        r.findings()
+            .iter()
+            .filter(|f| f.layer.as_str().starts_with("layout"))
+            .all(|f| f.severity == imgcheck_core::Severity::Info),
+        "{:?}",
+        codes(&r)
+    );
+}

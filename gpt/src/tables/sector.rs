@@ -176,7 +176,10 @@ pub(super) fn infer_mbr_sector_size<R: ReadAt + ?Sized>(
                 starts.len()
             )],
             assumed: false,
-            ambiguous: h512 > 0,
+            // One size that explains every start is the answer; the
+            // other's hits are partitions that happen to lie where a
+            // start counted in it lands (a logical at 8 MiB, LBA 2048 × 4096).
+            ambiguous: h512 > 0 && h4k < starts.len(),
         };
     } else if h512 > 0 {
         *sector = SectorSize {
@@ -186,7 +189,7 @@ pub(super) fn infer_mbr_sector_size<R: ReadAt + ?Sized>(
                 starts.len()
             )],
             assumed: false,
-            ambiguous: h4k > 0,
+            ambiguous: h4k > 0 && h512 < starts.len(),
         };
     }
 }

@@ -78,6 +78,28 @@ pub fn ext_backup(disk: &dyn ReadAt, start: u64, len: u64, from: u64) -> Option<
     None
 }
 
+/// Where a filesystem larger than the table's disk would start: each
+/// partition's start, then the 1 MiB every partitioner aligns to.
+/// The first backup ext superblock past the table's end `tend` found from
+/// one of them: what survives of a filesystem that lived on a larger disk
+/// before a smaller image was written over its start. Ten candidate
+/// places per block size and start, one 1 KiB read each.
+pub fn remnant_past(table: &Node, disk: &dyn ReadAt, tend: u64) -> Option<(u64, Remnant)> {
+    let mut starts: Vec<u64> = table
+        .partitions()
+        .filter_map(|p| p.span.map(|s| s.start))
+        .take(16)
+        .collect();
+    starts.push(1 << 20);
+    starts.sort_unstable();
+    starts.dedup();
+    starts.into_iter().find_map(|start| {
+        let len = disk.len().checked_sub(start)?;
+        let from = tend.checked_sub(start)?;
+        ext_backup(disk, start, len, from).map(|r| (start, r))
+    })
+}
+
 /// The primary ext superblock of a filesystem starting at `start`, when
 /// there is one: its last write time (s_wtime) and UUID, to date an
 /// intruder against its victim.
@@ -113,7 +135,12 @@ const TRACE_CHUNK: u64 = 1 << 20;
 /// superblock (magic 0xC03B3998, blocktype 3 or 4, its s_blocksize) and a
 /// root directory block ("." and ".." both inode 2). In words, with the
 /// block size they imply.
-pub fn ext_traces(disk: &dyn ReadAt, start: u64, len: u64, from: u64) -> (Vec<String>, Option<u64>) {
+pub fn ext_traces(
+    disk: &dyn ReadAt,
+    start: u64,
+    len: u64,
+    from: u64,
+) -> (Vec<String>, Option<u64>) {
     let mut out = Vec::new();
     let mut block_size = None;
     let (mut journal, mut root) = (false, false);
@@ -221,14 +248,25 @@ fn smaller_intruder(
 /// that fit what its type promised: e2fsprogs' `mke2fs -S` only where an
 /// ext filesystem lived (a trace says so, or the type is a Linux one).
 fn last_resort(p: Promise, type_name: &str, ext_lived: bool) -> String {
-    let first = "see what the partition holds now, and look for what it held, before anything writes to it";
+    let first =
+        "see what the partition holds now, and look for what it held, before anything writes to it";
     let linux = type_name.to_ascii_lowercase().contains("linux");
     let rest = match p {
-        _ if ext_lived => "with no backup superblock, e2fsprogs' last resort is mke2fs -S with the original parameters (block size, inode count) on a copy, then e2fsck -fy on that copy",
-        Promise::EfiSystem => "an EFI system partition holds a FAT volume: testdisk finds a FAT32 volume's backup boot sector (sector 6) and rewrites it on a copy; failing that, the ESP is recreated (mkfs.vfat on a copy, then the boot loader reinstalled)",
-        Promise::Lvm => "an LVM PV: the host that used it keeps its VG's metadata in /etc/lvm/backup and /etc/lvm/archive; pvcreate --uuid UUID --restorefile FILE on a copy, then vgcfgrestore",
-        Promise::Swap => "swap holds nothing that outlives a shutdown: mkswap recreates it, but only once nothing else is found here",
-        Promise::Filesystem if linux => "with no backup superblock, e2fsprogs' last resort (for an ext filesystem) is mke2fs -S with the original parameters (block size, inode count) on a copy, then e2fsck -fy on that copy",
+        _ if ext_lived => {
+            "with no backup superblock, e2fsprogs' last resort is mke2fs -S with the original parameters (block size, inode count) on a copy, then e2fsck -fy on that copy"
+        }
+        Promise::EfiSystem => {
+            "an EFI system partition holds a FAT volume: testdisk finds a FAT32 volume's backup boot sector (sector 6) and rewrites it on a copy; failing that, the ESP is recreated (mkfs.vfat on a copy, then the boot loader reinstalled)"
+        }
+        Promise::Lvm => {
+            "an LVM PV: the host that used it keeps its VG's metadata in /etc/lvm/backup and /etc/lvm/archive; pvcreate --uuid UUID --restorefile FILE on a copy, then vgcfgrestore"
+        }
+        Promise::Swap => {
+            "swap holds nothing that outlives a shutdown: mkswap recreates it, but only once nothing else is found here"
+        }
+        Promise::Filesystem if linux => {
+            "with no backup superblock, e2fsprogs' last resort (for an ext filesystem) is mke2fs -S with the original parameters (block size, inode count) on a copy, then e2fsck -fy on that copy"
+        }
         _ => "testdisk's deeper search names what it finds; repair only a copy",
     };
     format!("{first}; {rest}")
