@@ -45,7 +45,9 @@ fn copy_path(report: &ImageReport) -> String {
 /// The device after `dev` (`/dev/loop0` → `/dev/loop1`), for the copy, so
 /// that the evidence's read-only device and the copy's never collide.
 fn next_device(dev: &str) -> String {
-    let digits = dev.len().saturating_sub(dev.trim_end_matches(|c: char| c.is_ascii_digit()).len());
+    let digits = dev
+        .len()
+        .saturating_sub(dev.trim_end_matches(|c: char| c.is_ascii_digit()).len());
     let (stem, num) = dev.split_at(dev.len().saturating_sub(digits));
     match num.parse::<u64>() {
         Ok(n) => format!("{stem}{}", n.saturating_add(1)),
@@ -58,10 +60,9 @@ fn next_device(dev: &str) -> String {
 fn writable_copy(a: &Attach) -> Attach {
     let dev = next_device(&a.device);
     let mut hint = a.hint.clone();
-    hint.command = hint.command.map(|c| {
-        c.replace(" --read-only", "")
-            .replace(&a.device, &dev)
-    });
+    hint.command = hint
+        .command
+        .map(|c| c.replace(" --read-only", "").replace(&a.device, &dev));
     hint.writes = true;
     hint.note = Some(format!(
         "the copy, writable, as {dev}: the steps below write to it, never to the evidence"
@@ -87,9 +88,10 @@ fn unseen_on_copy(mut r: Resolved) -> Resolved {
     let new = format!("/dev/loop2{n}");
     r.hint.command = r.hint.command.map(|c| c.replace(&old, &new));
     let mut step = step;
-    step.command = step
-        .command
-        .map(|c| c.replace("losetup --read-only ", "losetup ").replace(&old, &new));
+    step.command = step.command.map(|c| {
+        c.replace("losetup --read-only ", "losetup ")
+            .replace(&old, &new)
+    });
     step.writes = true;
     r.attach_step = Some(step);
     r

@@ -88,7 +88,8 @@ fn a_foreign_image_over_a_partition_names_intruder_and_victim() {
         let f = find(&r, "layout.overwritten");
         assert_eq!(f.place.partition(), Some(1), "{name}");
         assert!(
-            f.message.contains("a FAT boot sector") && f.message.contains("the FAT volume is the intruder"),
+            f.message.contains("a FAT boot sector")
+                && f.message.contains("the FAT volume is the intruder"),
             "{name}: {}",
             f.message
         );
@@ -335,10 +336,7 @@ const REMNANTS: &[(&str, &[&str], Option<&str>)] = &[
     ),
     (
         "layout/remnant-lvm.qcow2",
-        &[
-            "an LVM2 label",
-            "UUID 5a5a5a5a-0000-0000-0000-000000000043",
-        ],
+        &["an LVM2 label", "UUID 5a5a5a5a-0000-0000-0000-000000000043"],
         Some("e2fsck -fn -b 8193 -B 1024 {dev}"),
     ),
     (
@@ -434,7 +432,11 @@ fn replay_each_remnants_e2fsck_on_a_copy() {
         assert!(code & (16 | 32) == 0, "{name}: {cmd}: exit {code}: {text}");
         assert!(!text.contains("Bad magic number"), "{name}: {text}");
         assert!(text.contains("victim"), "{name}: {cmd}: {text}");
-        assert_eq!(std::fs::read(&copy).unwrap(), part, "{name}: e2fsck -n wrote");
+        assert_eq!(
+            std::fs::read(&copy).unwrap(),
+            part,
+            "{name}: e2fsck -n wrote"
+        );
     }
 }
 
@@ -446,9 +448,21 @@ fn replay_each_remnants_e2fsck_on_a_copy() {
 #[test]
 fn a_filesystem_outside_a_valid_table_is_named() {
     for (name, at, uuid) in [
-        ("layout/outside-mbr.img", "disk byte 33554432", "5a5a5a5a-0000-0000-0000-000000000052"),
-        ("layout/outside-mbr.qcow2", "disk byte 33554432", "5a5a5a5a-0000-0000-0000-000000000052"),
-        ("layout/outside-gpt.img", "disk byte 1048576", "5a5a5a5a-0000-0000-0000-000000000053"),
+        (
+            "layout/outside-mbr.img",
+            "disk byte 33554432",
+            "5a5a5a5a-0000-0000-0000-000000000052",
+        ),
+        (
+            "layout/outside-mbr.qcow2",
+            "disk byte 33554432",
+            "5a5a5a5a-0000-0000-0000-000000000052",
+        ),
+        (
+            "layout/outside-gpt.img",
+            "disk byte 1048576",
+            "5a5a5a5a-0000-0000-0000-000000000053",
+        ),
     ] {
         let r = inspect(&fixture(name));
         let f = find(&r, "layout.outside_table");
@@ -458,7 +472,9 @@ fn a_filesystem_outside_a_valid_table_is_named() {
         assert_ne!(r.verdict(), Verdict::Clean, "{name}");
         no_step_writes(&r);
         assert!(
-            r.next_steps.iter().all(|s| !s.contains("growpart /") && !s.contains("sfdisk -N")),
+            r.next_steps
+                .iter()
+                .all(|s| !s.contains("growpart /") && !s.contains("sfdisk -N")),
             "{name}: {:?}",
             r.next_steps
         );
@@ -487,7 +503,11 @@ fn a_filesystem_outside_a_valid_table_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("outside.img");
     std::fs::write(&copy, &img[start..start + size]).unwrap();
-    let out = Command::new("e2fsck").arg("-fn").arg(&copy).output().unwrap();
+    let out = Command::new("e2fsck")
+        .arg("-fn")
+        .arg(&copy)
+        .output()
+        .unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{cmd}: {text}");
@@ -509,7 +529,9 @@ fn clean_tables_have_nothing_outside() {
     ] {
         let r = inspect(&fixture(name));
         assert!(
-            r.findings().iter().all(|f| f.code != "layout.outside_table"),
+            r.findings()
+                .iter()
+                .all(|f| f.code != "layout.outside_table"),
             "{name}: {:?}",
             r.findings()
         );

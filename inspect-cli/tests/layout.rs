@@ -589,8 +589,16 @@ fn writing_steps_run_on_the_copy_never_on_the_evidence() {
     }
     // The copy is made before it is attached, and attached before the
     // steps that write to it.
-    let at = |needle: &str| r.next_steps.iter().position(|s| s.contains(needle)).unwrap();
-    assert!(at("cp --sparse") < at("--partscan /dev/loop1") && at("--partscan /dev/loop1") < at("sgdisk -e"));
+    let at = |needle: &str| {
+        r.next_steps
+            .iter()
+            .position(|s| s.contains(needle))
+            .unwrap()
+    };
+    assert!(
+        at("cp --sparse") < at("--partscan /dev/loop1")
+            && at("--partscan /dev/loop1") < at("sgdisk -e")
+    );
     // A qcow2: qemu-nbd, writable, on the copy, as /dev/nbd1.
     let demo = imgcheck_testdata::root().join("demo/brainvm.qcow2");
     let r = inspect(&demo);
@@ -615,7 +623,11 @@ fn an_empty_last_partition_is_offered_no_filesystem_grow() {
             assert!(!t.contains("resize2fs"), "{}: {t}", f.code);
         }
     }
-    assert!(r.next_steps.iter().all(|s| !s.contains("resize2fs")), "{:?}", r.next_steps);
+    assert!(
+        r.next_steps.iter().all(|s| !s.contains("resize2fs")),
+        "{:?}",
+        r.next_steps
+    );
 }
 
 /// gpt/gpt-512.img: empty partitions typed swap, LVM and EFI System; the

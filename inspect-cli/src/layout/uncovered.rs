@@ -49,7 +49,11 @@ fn regions(table: &Node, disk_len: u64) -> Vec<(u64, u64, Option<u32>)> {
             && s.size >= MIN_GAP
             && s.start < disk_len
         {
-            out.push((s.start, s.size.min(disk_len.saturating_sub(s.start)), Some(s.index)));
+            out.push((
+                s.start,
+                s.size.min(disk_len.saturating_sub(s.start)),
+                Some(s.index),
+            ));
         }
     }
     out.sort_unstable();
@@ -144,7 +148,9 @@ fn finding(
             "lies where no partition of the {scheme} table reaches: the table was re-written without it (a typo'd re-partition, a new layout over an old disk), and every tool that reads the table misses it"
         ),
     };
-    let size = s.size.map_or(String::new(), |z| format!(" --sizelimit {z}"));
+    let size = s
+        .size
+        .map_or(String::new(), |z| format!(" --sizelimit {z}"));
     let check = if ext { "e2fsck -fn \"$DEV\"; " } else { "" };
     Finding::warning(
         "layout.outside_table",
