@@ -4,7 +4,7 @@
 # generated on demand under bench/work/ (sparse; nothing large is committed).
 #
 #   bench/run.sh            all comparisons
-#   bench/run.sh qcow2      one of: qcow2 ext4 scan lost sparse jobs xfs
+#   bench/run.sh qcow2      one of: qcow2 ext4 scan lost sparse jobs xfs compare
 #   IMGCHECK_BIN=/path/to/imgcheck bench/run.sh   measure that binary
 #
 # Prints one line per comparison: wall-time ratio imgcheck/peer and peak RSS
@@ -246,4 +246,31 @@ PY
   compare "imgcheck default vs xfs_repair -n, 4 GiB, 204,000 files" -- "$bin" "$img" -- xfs_repair -n "$img"
   compare "xfs full check (xfscheck) vs xfs_repair -n, 4 GiB, 204,000 files" -- "$xbin" "$img" -- xfs_repair -n "$img"
   compare "xfs quick check (xfscheck --quick) vs xfs_repair -n, same image" -- "$xbin" --quick "$img" -- xfs_repair -n "$img"
+fi
+
+if [ -z "$only" ] || [ "$only" = compare ]; then
+  # Two 20 GiB qcow2 replicas of one disk: 2 GiB of data in A (32 runs of
+  # 64 MiB, 640 MiB apart). B: 1 GiB (5 % of the disk, the first half of
+  # each run) rewritten, spread over the disk. C: 1 GiB (5 %) written at the
+  # end of the disk. qemu-img compare stops at the first difference, so
+  # against B it reads little and against C everything; imgcheck maps
+  # every difference (and runs its normal check on each copy) both times.
+  a=$work/replica-a.qcow2 b=$work/replica-b.qcow2 c=$work/replica-c.qcow2 d=$work/replica-d.qcow2
+  if [ ! -f "$d" ]; then
+    rm -f "$a" "$b" "$c" "$d"
+    qemu-img create -q -f qcow2 "$a" 20G
+    cmds=()
+    for i in $(seq 0 31); do cmds+=(-c "write -P 0x5a $((i * 640))M 64M"); done
+    qemu-io -f qcow2 "${cmds[@]}" "$a" >/dev/null
+    cp --sparse=always "$a" "$b"
+    cp --sparse=always "$a" "$c"
+    cmds=()
+    for i in $(seq 0 31); do cmds+=(-c "write -P 0xa5 $((i * 640))M 32M"); done
+    qemu-io -f qcow2 "${cmds[@]}" "$b" >/dev/null
+    qemu-io -f qcow2 -c "write -P 0xa5 19G 1G" "$c" >/dev/null
+    cp --sparse=always "$a" "$d"
+  fi
+  compare "imgcheck compare vs qemu-img compare, 20 GiB, 5 % differ at the end" -- "$bin" compare "$a" "$c" -- qemu-img compare -U "$a" "$c"
+  compare "imgcheck compare vs qemu-img compare, 20 GiB, 5 % differ, spread" -- "$bin" compare "$a" "$b" -- qemu-img compare -U "$a" "$b"
+  compare "imgcheck compare vs qemu-img compare, identical 20 GiB replicas (two files)" -- "$bin" compare "$a" "$d" -- qemu-img compare -U "$a" "$d"
 fi

@@ -74,6 +74,11 @@ pub struct Facts {
     /// files that had data there through the volume's filesystem.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volume_losses: Vec<VolumeLoss>,
+    /// Counters that only grow as the layer is written (an ext4 journal's
+    /// next transaction sequence, an LVM VG's metadata seqno), named: what
+    /// `compare` dates two copies of one disk by, beside the timestamps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub counters: Vec<(String, u64)>,
 }
 
 /// A range of a volume (a child the layer hands out, named by its

@@ -111,6 +111,12 @@ struct Args {
 
 /// Parses the arguments, checks every image, prints, and returns the exit status.
 pub fn run() -> u8 {
+    // `imgcheck compare …` is a command of its own (an image named
+    // `compare` is reached as `./compare`).
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("compare") {
+        return crate::compare::run(argv.get(1..).unwrap_or(&[]));
+    }
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {

@@ -16,11 +16,12 @@
 //! Modules, each importing only those listed before it: `exit`, `options`,
 //! `limits`, `level`, `devices` (leaves); `pool` (the PVs of a run); `registry` (with the adapters in
 //! `layers/`); `report`; `layout` and `steps` (checks over the report
-//! tree); `pipeline`; `render`, `svg`; `batch`; `cli`.
+//! tree); `pipeline`; `render`, `svg`; `batch`; `compare` (copies side by side); `cli`.
 
 pub mod batch;
 pub mod boot;
 pub mod cli;
+pub mod compare;
 pub mod devices;
 pub mod exit;
 pub mod host;

@@ -68,6 +68,24 @@ impl Guest {
     }
 }
 
+impl Guest {
+    /// Where the guest bytes at `pos` come from in this image (zeros, the
+    /// backing file, a host cluster) and how many bytes from `pos` share
+    /// that source, never past the end of the disk; an error when the
+    /// mapping itself cannot be read (a lost L1 or L2 entry).
+    pub fn source_at(&self, pos: u64) -> Result<(crate::Source, u64), ReadError> {
+        if pos >= self.size {
+            return Err(ReadError::new(
+                pos,
+                1,
+                imgcheck_core::ReadErrorKind::OutOfBounds { len: self.size },
+            ));
+        }
+        let (s, run) = self.image.source(&self.l1, pos)?;
+        Ok((s, run.clamp(1, self.size.saturating_sub(pos))))
+    }
+}
+
 impl ReadAt for Guest {
     fn len(&self) -> u64 {
         self.size

@@ -6,7 +6,7 @@ mod map;
 mod resolve;
 mod side;
 
-pub use map::DecodeError;
+pub use map::{DecodeError, Source};
 pub use resolve::{BackingResolver, Resolution, ResolvedBacking, Resolver};
 
 use crate::entries::{L1Table, load_l1};

@@ -67,7 +67,7 @@ pub use error::{Error, QEMU_PROBE_BYTES};
 pub use guest::Guest;
 pub use header::*;
 pub use image::{
-    Backing, BackingResolver, BackingState, DataFile, DecodeError, GuestBlocked, Image,
+    Backing, BackingResolver, BackingState, DataFile, DecodeError, Source, GuestBlocked, Image,
     OpenOptions, Resolution, ResolvedBacking, Resolver, SnapshotLookup,
 };
 pub use snapshot::{

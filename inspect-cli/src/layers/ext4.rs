@@ -151,6 +151,13 @@ impl Inspector for Ext4 {
             });
         }
         node.facts.files = Some(super::files::ext4(r, &s.uuid, &s.label));
+        // The journal's next sequence only grows as the filesystem is
+        // written: compare dates two copies of one disk by it.
+        if let Some(j) = &s.journal {
+            node.facts
+                .counters
+                .push(("ext4 journal sequence".into(), u64::from(j.sequence)));
+        }
         if s.needs_recovery {
             node.facts
                 .pending

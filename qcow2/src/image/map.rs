@@ -488,6 +488,53 @@ impl Image {
     }
 }
 
+impl Image {
+    /// Where the guest bytes at `pos` (through `l1`) come from, and how
+    /// many bytes from `pos` share that source: the allocation map a
+    /// comparison reads before any data (see [`crate::Guest::source_at`]).
+    pub(crate) fn source(&self, l1: &L1Table, pos: u64) -> Result<(Source, u64), ReadError> {
+        let (m, run) = self.map(l1, pos)?;
+        let s = match m {
+            Mapping::Zero => Source::Zero,
+            Mapping::Unallocated => Source::Backing,
+            Mapping::Data(host) => Source::Data {
+                host,
+                external: self.data_file.is_some(),
+            },
+            Mapping::Compressed { entry, intra } => Source::Compressed { entry, intra },
+        };
+        Ok((s, run))
+    }
+}
+
+/// Where a run of guest bytes is read from, as `qemu-img map` tells it:
+/// two views whose runs come from the same bytes of the same file hold
+/// the same data without either being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Reads as zeros (a zero cluster or subcluster).
+    Zero,
+    /// Not allocated in this image: read from the backing file, or zeros
+    /// when there is none.
+    Backing,
+    /// Stored at host offset `host` of the image file, or of its external
+    /// data file when `external`.
+    Data {
+        /// Host byte offset of `pos` itself.
+        host: u64,
+        /// In the external data file rather than the image file.
+        external: bool,
+    },
+    /// Inside a compressed cluster: its L2 entry and the offset in the
+    /// decoded cluster.
+    Compressed {
+        /// The L2 entry (offset and length of the compressed bytes).
+        entry: u64,
+        /// Offset of `pos` inside the decoded cluster.
+        intra: u64,
+    },
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Mapping {
     Zero,

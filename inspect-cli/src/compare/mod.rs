@@ -1,0 +1,379 @@
+//! `imgcheck compare A B [C …]`: replicas, backups and snapshots side by
+//! side. Each copy gets the normal check; every copy is then set against
+//! the first: whether it is the same disk (shared GUIDs and UUIDs, one
+//! image's snapshots, one backing file), where the guest bytes diverge
+//! (allocation maps first, so shared and zero runs are never read), what
+//! the divergent bytes belong to (each copy's filesystem reverse map), and
+//! which is newer by on-disk evidence. Nothing is written anywhere; the
+//! advice names copies, never a brick or the images themselves.
+//!
+//! ```no_run
+//! let report = imgcheck::compare::compare(&["brick1/vm.qcow2".into(), "brick2/vm.qcow2".into()])?;
+//! for line in &report.summary {
+//!     println!("{line}");
+//! }
+//! # Ok::<(), String>(())
+//! ```
+
+pub mod diverge;
+pub mod gluster;
+pub mod model;
+mod owners;
+pub mod source;
+pub(crate) mod summary;
+pub mod text;
+
+use crate::exit;
+use crate::options::Options;
+use crate::report::{ImageReport, Verdict};
+use imgcheck_core::{IdentityKind, Severity};
+use model::{CompareReport, Counter, CopyReport, Kinship, Pair};
+use source::{Copy, FileId, Origin};
+
+/// Problems listed per copy at most (the normal check lists all).
+const MAX_PROBLEMS: usize = 8;
+
+/// Compares the copies named by `args` (paths or `PATH@SNAPSHOT`); the
+/// error names the copy that could not be opened.
+pub fn compare(args: &[String]) -> Result<CompareReport, String> {
+    let mut copies = Vec::new();
+    for a in args {
+        copies.push(Copy::open(a).map_err(|e| format!("{a}: {e}"))?);
+    }
+    let checks: Vec<Option<ImageReport>> = copies.iter().map(check).collect();
+    let mut reports: Vec<CopyReport> = copies
+        .iter()
+        .zip(&checks)
+        .map(|(c, r)| copy_report(c, r.as_ref()))
+        .collect();
+    let mut pairs = Vec::new();
+    if let (Some(first), Some(fr)) = (copies.first(), checks.first()) {
+        for (c, r) in copies.iter().zip(&checks).skip(1) {
+            pairs.push(pair(first, fr.as_ref(), c, r.as_ref(), &reports));
+        }
+    }
+    for (c, r) in copies.iter().zip(reports.iter_mut()) {
+        r.allocated = allocated(c);
+    }
+    let notes = summary::notes(&copies, &reports, &pairs);
+    let lines = summary::lines(&reports, &pairs, &notes);
+    let mut status = exit::CLEAN;
+    if pairs.iter().any(|p| !p.divergence.identical()) {
+        status |= exit::WARNINGS;
+    }
+    if reports.iter().any(|r| r.verdict == Verdict::Damaged.as_str()) {
+        status |= exit::DAMAGED;
+    }
+    Ok(CompareReport {
+        copies: reports,
+        pairs,
+        notes,
+        summary: lines,
+        exit: status,
+    })
+}
+
+/// The normal check of one copy, as `imgcheck COPY` gives it.
+fn check(c: &Copy) -> Option<ImageReport> {
+    let opts = Options {
+        snapshot: c.snapshot.clone(),
+        image_path: c.path.clone(),
+        ..Options::default()
+    };
+    crate::pipeline::inspect_image(&c.path, None, &opts).ok()
+}
+
+fn copy_report(c: &Copy, r: Option<&ImageReport>) -> CopyReport {
+    let (verdict, problems, problem_count, identities, evidence, counters, snapshot_date) = match r
+    {
+        Some(r) => {
+            let bad: Vec<_> = r
+                .findings()
+                .into_iter()
+                .filter(|f| f.severity >= Severity::Warning)
+                .collect();
+            let ids = r
+                .root
+                .walk()
+                .into_iter()
+                .flat_map(|n| n.facts.identities.iter().cloned())
+                .collect::<Vec<_>>();
+            let snap_date = c.snapshot.as_deref().and_then(|s| {
+                let snaps = &r.root.facts.snapshots;
+                snaps
+                    .iter()
+                    .find(|x| x.id == s)
+                    .or_else(|| snaps.iter().find(|x| x.name == s))
+                    .and_then(|x| x.date)
+            });
+            let counters = r
+                .root
+                .walk()
+                .into_iter()
+                .flat_map(|n| {
+                    n.facts.counters.iter().map(move |(what, v)| Counter {
+                        what: format!("{}: {what}", owners::where_(n)),
+                        value: *v,
+                    })
+                })
+                .collect();
+            (
+                r.verdict().as_str().to_string(),
+                bad.iter()
+                    .take(MAX_PROBLEMS)
+                    .map(|f| format!("{}: {}", f.code, f.message))
+                    .collect(),
+                bad.len(),
+                ids,
+                r.timeline.clone(),
+                counters,
+                snap_date,
+            )
+        }
+        None => (
+            "unchecked".to_string(),
+            Vec::new(),
+            0,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            None,
+        ),
+    };
+    CopyReport {
+        label: c.label.clone(),
+        format: if c.image.is_some() { "qcow2" } else { "raw" }.to_string(),
+        disk_size: c.size(),
+        allocated: 0,
+        verdict,
+        problems,
+        problem_count,
+        identities,
+        evidence,
+        counters,
+        snapshot_date,
+        brick: gluster::read(&c.path),
+    }
+}
+
+/// Guest bytes the copy's allocation map says hold data.
+fn allocated(c: &Copy) -> u64 {
+    let mut pos = 0u64;
+    let mut n = 0u64;
+    while pos < c.size() {
+        let (o, run) = c.origin(pos);
+        let run = run.min(c.size().saturating_sub(pos)).max(1);
+        if o != Origin::Zero {
+            n = n.saturating_add(run);
+        }
+        pos = pos.saturating_add(run);
+    }
+    n
+}
+
+fn pair(
+    a: &Copy,
+    ar: Option<&ImageReport>,
+    b: &Copy,
+    br: Option<&ImageReport>,
+    reports: &[CopyReport],
+) -> Pair {
+    let (kinship, kinship_evidence) = kinship(a, b, reports);
+    let divergence = diverge::diverge(a, b);
+    let (holders, unnamed_bytes) = owners::holders(&divergence, &[(a, ar), (b, br)]);
+    let ra = reports.iter().find(|r| r.label == a.label);
+    let rb = reports.iter().find(|r| r.label == b.label);
+    let (newer, dated) = match (ra, rb) {
+        (Some(x), Some(y)) => summary::newer(x, y),
+        _ => (model::Newer::Unknown, Vec::new()),
+    };
+    let (mut newer, mut dated) = (newer, dated);
+    // A snapshot against its image's current state: the current state
+    // carries every write after the snapshot was taken.
+    if kinship == Kinship::SameImage
+        && let (Some(x), Some(y)) = (ra, rb)
+    {
+        match (x.snapshot_date, y.snapshot_date) {
+            (Some(t), None) => {
+                newer = model::Newer::B;
+                dated.push(model::Dated {
+                    what: "qcow2 snapshot date (the current state is later)".into(),
+                    a: t,
+                    b: y.evidence.iter().map(|e| e.time).max().unwrap_or(t).max(t),
+                    time: true,
+                });
+            }
+            (None, Some(t)) => {
+                newer = model::Newer::A;
+                dated.push(model::Dated {
+                    what: "qcow2 snapshot date (the current state is later)".into(),
+                    a: x.evidence.iter().map(|e| e.time).max().unwrap_or(t).max(t),
+                    b: t,
+                    time: true,
+                });
+            }
+            (Some(t), Some(u)) => {
+                dated.push(model::Dated {
+                    what: "qcow2 snapshot date".into(),
+                    a: t,
+                    b: u,
+                    time: true,
+                });
+                newer = summary::vote(&dated);
+            }
+            (None, None) => {}
+        }
+    }
+    let a_data_held = divergence.a_data.saturating_sub(divergence.a_data_differing);
+    Pair {
+        a: a.label.clone(),
+        b: b.label.clone(),
+        kinship,
+        kinship_evidence,
+        divergence,
+        holders,
+        unnamed_bytes,
+        newer,
+        dated,
+        a_data_held,
+    }
+}
+
+/// Same disk or not, and why.
+fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>) {
+    let mut why = Vec::new();
+    let same_file = matches!((FileId::of(&a.path), FileId::of(&b.path)), (Some(x), Some(y)) if x == y);
+    if same_file {
+        why.push(match (&a.snapshot, &b.snapshot) {
+            (Some(s), Some(t)) => format!("snapshots {s:?} and {t:?} of one image"),
+            (Some(s), None) | (None, Some(s)) => {
+                format!("internal snapshot {s:?} and the current state of one image")
+            }
+            (None, None) => "the same file".to_string(),
+        });
+        return (Kinship::SameImage, why);
+    }
+    // One backing file beneath both, or one beneath the other.
+    let base = |c: &Copy| {
+        c.image
+            .as_ref()
+            .and_then(|i| i.backing())
+            .and_then(|bk| bk.path.as_deref().and_then(FileId::of).map(|id| (id, bk.name.clone())))
+    };
+    let (ba, bb) = (base(a), base(b));
+    if let (Some((x, name)), Some((y, _))) = (&ba, &bb)
+        && x == y
+    {
+        why.push(format!("both are overlays of the backing file {name:?}"));
+    }
+    if let (Some((x, name)), Some(id)) = (&ba, FileId::of(&b.path))
+        && *x == id
+    {
+        why.push(format!("{} is the backing file ({name:?}) of {}", b.label, a.label));
+    }
+    if let (Some((x, name)), Some(id)) = (&bb, FileId::of(&a.path))
+        && *x == id
+    {
+        why.push(format!("{} is the backing file ({name:?}) of {}", a.label, b.label));
+    }
+    let ids = |c: &Copy| {
+        reports
+            .iter()
+            .find(|r| r.label == c.label)
+            .map(|r| r.identities.clone())
+            .unwrap_or_default()
+    };
+    let (ia, ib) = (ids(a), ids(b));
+    let strong = |k: IdentityKind| k != IdentityKind::BackingFile;
+    let mut shared = 0usize;
+    let mut kinds_both = 0usize;
+    for x in ia.iter().filter(|x| strong(x.kind)) {
+        if ib.iter().any(|y| y.kind == x.kind && y.value.eq_ignore_ascii_case(&x.value)) {
+            shared = shared.saturating_add(1);
+            why.push(format!("both carry {} {}", kind_words(x.kind), x.value));
+        }
+    }
+    for k in [
+        IdentityKind::DiskGuid,
+        IdentityKind::DiskSignature,
+        IdentityKind::FilesystemUuid,
+        IdentityKind::PvUuid,
+        IdentityKind::VgUuid,
+    ] {
+        if ia.iter().any(|x| x.kind == k) && ib.iter().any(|x| x.kind == k) {
+            kinds_both = kinds_both.saturating_add(1);
+        }
+    }
+    let kin = if shared > 0 {
+        Kinship::SameDisk
+    } else if !why.is_empty() {
+        Kinship::SameBase
+    } else if kinds_both > 0 {
+        why.push("their disk and filesystem identifiers all differ".to_string());
+        Kinship::Different
+    } else {
+        Kinship::Unknown
+    };
+    (kin, why)
+}
+
+fn kind_words(k: IdentityKind) -> &'static str {
+    match k {
+        IdentityKind::DiskGuid => "disk GUID",
+        IdentityKind::DiskSignature => "MBR disk signature",
+        IdentityKind::PartitionGuid => "partition GUID",
+        IdentityKind::FilesystemUuid => "filesystem UUID",
+        IdentityKind::PvUuid => "PV UUID",
+        IdentityKind::VgUuid => "VG UUID",
+        IdentityKind::LvUuid => "LV UUID",
+        IdentityKind::BackingFile => "backing file",
+    }
+}
+
+/// `imgcheck compare …`: parses its arguments, prints, returns the exit status.
+pub fn run(args: &[String]) -> u8 {
+    let mut json = false;
+    let mut copies = Vec::new();
+    let mut rest = false;
+    for a in args {
+        match a.as_str() {
+            "--json" if !rest => json = true,
+            "--" if !rest => rest = true,
+            "-h" | "--help" if !rest => {
+                print!("{HELP}");
+                return exit::CLEAN;
+            }
+            x if !rest && x.starts_with('-') => {
+                eprintln!("imgcheck compare: unknown option {x}\n{HELP}");
+                return exit::USAGE;
+            }
+            x => copies.push(x.to_string()),
+        }
+    }
+    if copies.len() < 2 {
+        eprintln!("imgcheck compare: give two copies or more\n{HELP}");
+        return exit::USAGE;
+    }
+    match compare(&copies) {
+        Ok(r) => {
+            let out = if json { text::json(&r) } else { text::text(&r) };
+            use std::io::Write;
+            if std::io::stdout().write_all(out.as_bytes()).is_err() {
+                return r.exit | exit::OPERATIONAL;
+            }
+            r.exit
+        }
+        Err(e) => {
+            eprintln!("imgcheck compare: {e}");
+            exit::OPERATIONAL
+        }
+    }
+}
+
+const HELP: &str = "usage: imgcheck compare [--json] COPY COPY [COPY ...]
+  COPY: an image file (raw or qcow2) or IMAGE@SNAPSHOT (a qcow2 internal snapshot, id or name).
+  Every copy is checked as `imgcheck COPY` would, then set against the first: same disk or not,
+  where the guest bytes differ (allocation maps first), what the differing bytes belong to,
+  which copy is newer by on-disk evidence, and what to heal from. Nothing is written.
+  Exit status (bits OR-ed): 0 the copies agree, 1 they differ, 4 one is damaged, 8 a copy cannot be opened, 16 usage.
+";

@@ -1,0 +1,107 @@
+//! What divergent bytes belong to: each copy's filesystems' reverse maps
+//! ([`imgcheck_core::OwnerMap`], filled by the full check) moved into
+//! guest-disk space with their node's base, asked who owns each range.
+//! Both copies are asked: a file written in one copy only is named by
+//! that copy's map.
+
+use super::diverge::Divergence;
+use super::model::Holder;
+use super::source::Copy;
+use crate::report::{ImageReport, Node};
+use imgcheck_core::{OwnerKind, Space};
+use std::collections::BTreeMap;
+
+/// Holders listed at most, biggest first.
+pub const MAX_HOLDERS: usize = 64;
+
+/// `partition 1 ext4`, or `ext4` for a filesystem on the whole disk.
+pub fn where_(n: &Node) -> String {
+    let p = n.place.to_string();
+    if p.is_empty() || p == "/" {
+        n.kind.clone()
+    } else {
+        format!("{p} {}", n.kind)
+    }
+}
+
+/// The filesystems of a report whose offsets are guest-disk offsets (not
+/// inside a logical volume, whose segments the map does not follow), with
+/// their base on the disk.
+fn mapped(r: &ImageReport) -> Vec<(&Node, u64)> {
+    let disk_space = if r.format == "raw" {
+        Space::File
+    } else {
+        Space::Disk
+    };
+    r.root
+        .walk()
+        .into_iter()
+        .filter(|n| n.facts.owners.is_some() && n.space == disk_space)
+        .map(|n| (n, n.base))
+        .collect()
+}
+
+/// The holders of the divergent ranges, biggest first and capped, and
+/// the divergent bytes no map names.
+pub fn holders(d: &Divergence, copies: &[(&Copy, Option<&ImageReport>)]) -> (Vec<Holder>, u64) {
+    let mut acc: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+    let total: u64 = d.ranges.iter().map(|r| r.len).sum();
+    // Per range, bytes some map names (the larger over the copies).
+    let mut named_bytes = 0u64;
+    for r in &d.ranges {
+        let mut best = 0u64;
+        for (c, rep) in copies {
+            let Some(rep) = rep else { continue };
+            let mut here = 0u64;
+            for (n, base) in mapped(rep) {
+                let Some(map) = &n.facts.owners else { continue };
+                let (s, e) = (r.start.saturating_sub(base), r.end().saturating_sub(base));
+                if r.end() <= base || s == e {
+                    continue;
+                }
+                for o in map.owners_in(s, e) {
+                    let bytes = o.end().min(e).saturating_sub(o.start.max(s));
+                    if bytes == 0 {
+                        continue;
+                    }
+                    here = here.saturating_add(bytes);
+                    let what = match o.kind {
+                        OwnerKind::FileData | OwnerKind::Unwritten => map
+                            .path(o.inode)
+                            .unwrap_or_else(|| format!("<inode {}>", o.inode)),
+                        OwnerKind::Directory => format!(
+                            "{} [directory block]",
+                            map.path(o.inode)
+                                .unwrap_or_else(|| format!("<inode {}>", o.inode))
+                        ),
+                        k => format!("[{}]", k.words()),
+                    };
+                    let e = acc
+                        .entry((c.label.clone(), where_(n), what))
+                        .or_insert(0);
+                    *e = e.saturating_add(bytes);
+                }
+            }
+            best = best.max(here);
+        }
+        named_bytes = named_bytes.saturating_add(best.min(r.len));
+    }
+    // One holder per (filesystem, what, bytes): both copies naming the
+    // same file for the same bytes is one line.
+    let mut merged: BTreeMap<(String, String, u64), Vec<String>> = BTreeMap::new();
+    for ((copy, filesystem, what), bytes) in acc {
+        merged.entry((filesystem, what, bytes)).or_default().push(copy);
+    }
+    let mut v: Vec<Holder> = merged
+        .into_iter()
+        .map(|((filesystem, what, bytes), copies)| Holder {
+            copies,
+            filesystem,
+            what,
+            bytes,
+        })
+        .collect();
+    v.sort_by(|x, y| y.bytes.cmp(&x.bytes).then_with(|| x.what.cmp(&y.what)));
+    v.truncate(MAX_HOLDERS);
+    (v, total.saturating_sub(named_bytes))
+}

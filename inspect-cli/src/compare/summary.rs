@@ -1,0 +1,474 @@
+//! Which copy is newer (by like-for-like on-disk evidence), the
+//! comparison's own findings (split-brain, a backup series that stopped
+//! holding data, caps hit), and the summary sentences an admin acts on.
+//! The advice never writes a copy, its brick or its image: it names a
+//! copy made elsewhere first.
+
+use super::model::{CopyReport, Dated, Kinship, Newer, Note, Pair};
+use super::source::Copy;
+use imgcheck_core::{human_size, time::utc};
+use std::collections::BTreeMap;
+
+/// Files named at most in one summary sentence.
+const NAMED_FILES: usize = 6;
+/// A copy holding less than this share (per mille) of the data of the
+/// copies before it holds no data any more: a tenfold fall, which a
+/// growing or shrinking disk does not make between two backups.
+const STOPPED_PER_MILLE: u64 = 100;
+
+/// What an event is, without its values: `last mounted at /srv (mount
+/// count 3)` and `last mounted at /srv (mount count 4)` are one kind.
+fn category(what: &str) -> String {
+    let w = what.split(" (").next().unwrap_or(what);
+    w.split(" at ").next().unwrap_or(w).trim().to_string()
+}
+
+/// Which of `a`, `b` is newer, by the timestamps and counters both carry.
+pub fn newer(a: &CopyReport, b: &CopyReport) -> (Newer, Vec<Dated>) {
+    let key = |e: &imgcheck_core::Event| (e.source.clone(), category(&e.what));
+    let mut ta: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for e in &a.evidence {
+        let v = ta.entry(key(e)).or_insert(e.time);
+        *v = (*v).max(e.time);
+    }
+    let mut dated = Vec::new();
+    let mut tb: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for e in &b.evidence {
+        let v = tb.entry(key(e)).or_insert(e.time);
+        *v = (*v).max(e.time);
+    }
+    // A kind of event one copy records and the other never did (a mount
+    // after the split) dates it too: the other's value is 0, never.
+    let kinds: std::collections::BTreeSet<&(String, String)> = ta.keys().chain(tb.keys()).collect();
+    for k in kinds {
+        if k.1.contains("created") || k.1.contains("kernel error") {
+            continue;
+        }
+        let (va, vb) = (ta.get(k).copied(), tb.get(k).copied());
+        // Only where both copies have that layer at all.
+        let both_have = |m: &BTreeMap<(String, String), i64>| m.keys().any(|x| x.0 == k.0);
+        if (va.is_none() && !both_have(&ta)) || (vb.is_none() && !both_have(&tb)) {
+            continue;
+        }
+        dated.push(Dated {
+            what: format!("{}: {}", k.0, k.1),
+            a: va.unwrap_or(0),
+            b: vb.unwrap_or(0),
+            time: true,
+        });
+    }
+    for ca in &a.counters {
+        if let Some(cb) = b.counters.iter().find(|c| c.what == ca.what) {
+            dated.push(Dated {
+                what: ca.what.clone(),
+                a: i64::try_from(ca.value).unwrap_or(i64::MAX),
+                b: i64::try_from(cb.value).unwrap_or(i64::MAX),
+                time: false,
+            });
+        }
+    }
+    (vote(&dated), dated)
+}
+
+/// The verdict of the evidence: unanimous among the values that differ.
+pub fn vote(dated: &[Dated]) -> Newer {
+    let an = dated.iter().filter(|d| d.a > d.b).count();
+    let bn = dated.iter().filter(|d| d.b > d.a).count();
+    match (an, bn, dated.is_empty()) {
+        (_, _, true) => Newer::Unknown,
+        (0, 0, _) => Newer::Same,
+        (_, 0, _) => Newer::A,
+        (0, _, _) => Newer::B,
+        _ => Newer::Mixed,
+    }
+}
+
+/// The comparison's own findings.
+pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Note> {
+    let mut out = Vec::new();
+    for p in pairs {
+        let ra = reports.iter().find(|r| r.label == p.a);
+        let rb = reports.iter().find(|r| r.label == p.b);
+        if let (Some(ra), Some(rb)) = (ra, rb)
+            && let (Some(ga), Some(gb)) = (&ra.brick, &rb.brick)
+        {
+            match super::gluster::split_brain(ga, gb) {
+                Some(true) => {
+                    let (src, other) = source_of(p, ra, rb);
+                    let brick = if src.label == ra.label { ga } else { gb };
+                    let vol = brick.volume.as_deref().unwrap_or("VOL");
+                    let root = brick
+                        .root
+                        .as_ref()
+                        .map_or_else(|| "BRICK".to_string(), |r| r.display().to_string());
+                    let file = brick.file.as_deref().unwrap_or("FILE");
+                    out.push(Note {
+                        code: "compare.gluster.split_brain".into(),
+                        message: format!(
+                            "split-brain: each brick blames the other ({} blames {}; {} blames {}); Gluster will not heal {file} by itself",
+                            ra.label,
+                            ga.blamed().join(", "),
+                            rb.label,
+                            gb.blamed().join(", ")
+                        ),
+                        advice: Some(format!(
+                            "first copy both brick files to a directory outside the bricks (cp --sparse=always {} /srv/rescue/brick-a.img; cp --sparse=always {} /srv/rescue/brick-b.img) and never write inside a brick; then, on a Gluster server, choose {} as the source: gluster volume heal {vol} split-brain source-brick HOST:{root} {file} (HOST is the server holding that brick); recover what only {} holds from its copy",
+                            ra.label, rb.label, src.label, other.label
+                        )),
+                    });
+                }
+                Some(false) => out.push(Note {
+                    code: "compare.gluster.pending".into(),
+                    message: format!(
+                        "AFR pending counters: {} blames {}; {} blames {}: self-heal knows its source, no split-brain",
+                        ra.label,
+                        none_if_empty(&ga.blamed()),
+                        rb.label,
+                        none_if_empty(&gb.blamed())
+                    ),
+                    advice: None,
+                }),
+                None => {}
+            }
+        }
+        if p.divergence.unlisted > 0 {
+            out.push(Note {
+                code: "compare.ranges.capped".into(),
+                message: format!(
+                    "more than {} differing ranges between {} and {}: {} past the last one listed are counted, not listed or mapped to files",
+                    super::diverge::MAX_RANGES,
+                    p.a,
+                    p.b,
+                    human_size(p.divergence.unlisted)
+                ),
+                advice: None,
+            });
+        }
+        for u in &p.divergence.unreadable {
+            let who = if u.copy == 0 { &p.a } else { &p.b };
+            out.push(Note {
+                code: "compare.read.failed".into(),
+                message: format!(
+                    "{who}: guest bytes {}..{} could not be read ({}); counted as differing",
+                    u.range.start,
+                    u.range.end(),
+                    u.why
+                ),
+                advice: None,
+            });
+        }
+        if let Some(t) = p.divergence.tail_differs {
+            out.push(Note {
+                code: "compare.size.differs".into(),
+                message: format!(
+                    "the guest disks differ in size and the larger holds non-zero bytes from offset {} to {} past the smaller's end",
+                    t.start,
+                    t.end()
+                ),
+                advice: None,
+            });
+        }
+    }
+    out.extend(series(copies, reports));
+    out
+}
+
+fn none_if_empty(v: &[&str]) -> String {
+    if v.is_empty() {
+        "no brick".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// The copy to heal from and the other: the sounder verdict, then the newer.
+fn source_of<'a>(p: &Pair, a: &'a CopyReport, b: &'a CopyReport) -> (&'a CopyReport, &'a CopyReport) {
+    let rank = |v: &str| match v {
+        "clean" => 0,
+        "warning" => 1,
+        _ => 2,
+    };
+    match rank(&a.verdict).cmp(&rank(&b.verdict)) {
+        std::cmp::Ordering::Less => (a, b),
+        std::cmp::Ordering::Greater => (b, a),
+        std::cmp::Ordering::Equal => {
+            if p.newer == Newer::B {
+                (b, a)
+            } else {
+                (a, b)
+            }
+        }
+    }
+}
+
+/// A series of three or more copies whose later ones hold a fraction of
+/// the data of those before: backups that stopped holding data. Ordered
+/// by each copy's newest on-disk timestamp (as given when none).
+fn series(copies: &[Copy], reports: &[CopyReport]) -> Option<Note> {
+    if reports.len() < 3 || copies.len() != reports.len() {
+        return None;
+    }
+    let mut order: Vec<(i64, usize)> = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.evidence.iter().map(|e| e.time).max().unwrap_or(0), i))
+        .collect();
+    order.sort();
+    let data: Vec<(u64, usize)> = order
+        .iter()
+        .filter_map(|&(_, i)| reports.get(i).map(|r| (r.allocated, i)))
+        .collect();
+    // The first copy from which every later copy holds less than the
+    // share of the median of those before.
+    for k in 1..data.len() {
+        let (before, after) = data.split_at(k);
+        let mut b: Vec<u64> = before.iter().map(|x| x.0).collect();
+        b.sort_unstable();
+        let median = b.get(b.len() / 2).copied().unwrap_or(0);
+        if median == 0 {
+            continue;
+        }
+        let bound = median.saturating_mul(STOPPED_PER_MILLE) / 1000;
+        if after.iter().all(|x| x.0 < bound) {
+            let held: u64 = after.iter().map(|x| x.0).max().unwrap_or(0);
+            let per_mille = held.saturating_mul(1000).checked_div(median).unwrap_or(0);
+            let first = after.first().and_then(|x| reports.get(x.1))?;
+            let date = first
+                .evidence
+                .iter()
+                .map(|e| e.time)
+                .max()
+                .map_or_else(|| "undated".to_string(), utc);
+            let last_good = before.last().and_then(|x| reports.get(x.1))?;
+            return Some(Note {
+                code: "compare.series.stopped".into(),
+                message: format!(
+                    "the last {} copies (from {}, last written {date}) hold at most {}.{} % of the data of those before ({} against {} in {}): they stopped holding data",
+                    after.len(),
+                    first.label,
+                    per_mille / 10,
+                    per_mille % 10,
+                    human_size(held),
+                    human_size(median),
+                    last_good.label
+                ),
+                advice: Some(format!(
+                    "{} is the last copy that holds the disk; keep it, and check what the backup job copies (its source, its exclusions) before trusting the newer ones",
+                    last_good.label
+                )),
+            });
+        }
+    }
+    None
+}
+
+/// The summary an admin acts on.
+pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in reports {
+        let mut s = format!("{}: {}", r.label, r.verdict);
+        if r.problem_count > 0 {
+            s.push_str(&format!(
+                " ({} problem{}: {})",
+                r.problem_count,
+                if r.problem_count == 1 { "" } else { "s" },
+                r.problems
+                    .iter()
+                    .take(2)
+                    .map(|p| p.split(':').next().unwrap_or(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        out.push(s);
+    }
+    for p in pairs {
+        let (Some(ra), Some(rb)) = (
+            reports.iter().find(|r| r.label == p.a),
+            reports.iter().find(|r| r.label == p.b),
+        ) else {
+            continue;
+        };
+        out.push(match p.kinship {
+            Kinship::SameDisk | Kinship::SameImage | Kinship::SameBase => format!(
+                "{} and {} are one disk ({})",
+                p.a,
+                p.b,
+                p.kinship_evidence.first().map_or("", String::as_str)
+            ),
+            Kinship::Different => format!("{} and {} are different disks", p.a, p.b),
+            Kinship::Unknown => format!(
+                "{} and {}: no identifiers tell whether they are one disk",
+                p.a, p.b
+            ),
+        });
+        let d = &p.divergence;
+        if d.identical() {
+            out.push(format!(
+                "guest bytes identical ({} compared: {} shared, {} zeros in both, {} read)",
+                human_size(d.compared),
+                human_size(d.shared),
+                human_size(d.both_zero),
+                human_size(d.read)
+            ));
+            continue;
+        }
+        let files: Vec<&str> = p
+            .holders
+            .iter()
+            .filter(|h| !h.what.starts_with('['))
+            .map(|h| h.what.as_str())
+            .fold(Vec::new(), |mut v, w| {
+                if !v.contains(&w) {
+                    v.push(w);
+                }
+                v
+            });
+        let meta: Vec<&str> = p
+            .holders
+            .iter()
+            .filter(|h| h.what.starts_with('['))
+            .map(|h| h.what.as_str())
+            .fold(Vec::new(), |mut v, w| {
+                if !v.contains(&w) {
+                    v.push(w);
+                }
+                v
+            });
+        let mut s = format!(
+            "{} differs from {} in {} range{} ({}), first at byte {}",
+            p.b,
+            p.a,
+            d.ranges.len(),
+            if d.ranges.len() == 1 { "" } else { "s" },
+            human_size(d.differing),
+            d.first.unwrap_or(0)
+        );
+        if !files.is_empty() {
+            s.push_str(&format!(
+                "; in {}{}",
+                files.iter().take(NAMED_FILES).copied().collect::<Vec<_>>().join(", "),
+                if files.len() > NAMED_FILES {
+                    format!(" and {} more files", files.len().saturating_sub(NAMED_FILES))
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if !meta.is_empty() {
+            s.push_str(&format!("; metadata {}", meta.join(", ")));
+        }
+        if p.unnamed_bytes > 0 {
+            s.push_str(&format!(
+                "; {} in no file (free space, tables, unmapped)",
+                human_size(p.unnamed_bytes)
+            ));
+        }
+        out.push(s);
+        let newest = match p.newer {
+            Newer::A => Some(ra),
+            Newer::B => Some(rb),
+            _ => None,
+        };
+        let ev = p
+            .dated
+            .iter()
+            .find(|x| x.a != x.b)
+            .map(|x| {
+                if x.time {
+                    format!("{} {} against {}", x.what, when(x.a), when(x.b))
+                } else {
+                    format!("{} {} against {}", x.what, x.a, x.b)
+                }
+            })
+            .unwrap_or_default();
+        let ev = if ev.is_empty() {
+            p.dated.last().map_or_else(String::new, |x| x.what.clone())
+        } else {
+            ev
+        };
+        out.push(match (p.newer, newest) {
+            (_, Some(n)) => format!("{} is newer ({ev})", n.label),
+            (Newer::Mixed, _) => format!("newer: the evidence disagrees ({ev})"),
+            (Newer::Same, _) => "newer: neither, by the timestamps both carry".to_string(),
+            _ => "newer: no evidence found in both".to_string(),
+        });
+        if let (Some(sa), None) = (ra.snapshot_date, rb.snapshot_date)
+            && p.kinship == Kinship::SameImage
+        {
+            out.push(format!(
+                "reverting to {} (taken {}) loses {} of writes in {} ranges{}; deleting it frees at most {} (clusters only it references)",
+                p.a,
+                utc(sa),
+                human_size(d.differing),
+                d.ranges.len(),
+                if files.is_empty() {
+                    String::new()
+                } else {
+                    format!(", in {}", files.iter().take(NAMED_FILES).copied().collect::<Vec<_>>().join(", "))
+                },
+                human_size(d.a_data.saturating_sub(d.shared))
+            ));
+            continue;
+        }
+        if d.a_data > 0 {
+            let pm = p.a_data_held.saturating_mul(1000) / d.a_data;
+            out.push(format!(
+                "{} holds {} of {}'s {} of data identically ({}.{} %)",
+                p.b,
+                human_size(p.a_data_held),
+                p.a,
+                human_size(d.a_data),
+                pm / 10,
+                pm % 10
+            ));
+        }
+        let (src, other) = source_of(p, ra, rb);
+        // A copy that holds a fraction of the other's data is no copy of
+        // its contents (a backup that stopped holding data, a disk made
+        // anew): restoring or healing from it loses the rest.
+        let thin = |x: &Pair| x.divergence.a_data > 0 && x.a_data_held.saturating_mul(2) < x.divergence.a_data;
+        let act = if thin(p) {
+            format!(
+                "{} holds only part of {}'s data: it is not a full copy of it; do not restore or heal from {} (keep {})",
+                p.b, p.a, p.b, p.a
+            )
+        } else if src.verdict == "damaged" {
+            format!(
+                "neither copy is sound: recover from copies of both (cp --sparse=always each to a directory of its own first), {} has fewer problems",
+                src.label
+            )
+        } else if newest.is_some_and(|n| n.label == other.label) {
+            format!(
+                "{} is consistent: heal from {}, then recover {} from {} after checking them (work on copies: cp --sparse=always first; never write a brick or an image in place)",
+                src.label,
+                src.label,
+                if files.is_empty() {
+                    "the newer data".to_string()
+                } else {
+                    files.iter().take(NAMED_FILES).copied().collect::<Vec<_>>().join(", ")
+                },
+                other.label
+            )
+        } else {
+            format!(
+                "{} is consistent{}: heal from {} (work on copies: cp --sparse=always first; never write a brick or an image in place)",
+                src.label,
+                if newest.is_some_and(|n| n.label == src.label) {
+                    " and newer"
+                } else {
+                    ""
+                },
+                src.label
+            )
+        };
+        out.push(act);
+    }
+    out.extend(notes.iter().map(|n| n.message.clone()));
+    out
+}
+
+/// A time as the report shows it; 0 is "never" (not recorded).
+pub(crate) fn when(t: i64) -> String {
+    if t == 0 { "never".into() } else { utc(t) }
+}
