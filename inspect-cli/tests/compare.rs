@@ -228,3 +228,35 @@ fn identical_copies_agree_with_qemu_img() {
         assert_eq!(q, None);
     }
 }
+
+#[test]
+fn the_command_line_gives_json_and_the_exit_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = copy_to(dir.path(), "compare/replica1.qcow2", "a.qcow2");
+    let b = copy_to(dir.path(), "compare/replica2.qcow2", "b.qcow2");
+    let out = Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .args(["compare", "--json"])
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    // They differ (1) and the second is damaged (4).
+    assert_eq!(out.status.code(), Some(5));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["copies"][1]["verdict"], "damaged");
+    assert_eq!(v["pairs"][0]["kinship"], "same_disk");
+    assert!(v["pairs"][0]["divergence"]["ranges"].as_array().unwrap().len() >= 4);
+    let one = Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .args(["compare"])
+        .arg(&a)
+        .output()
+        .unwrap();
+    assert_eq!(one.status.code(), Some(16), "one copy is a usage error");
+    let missing = Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .args(["compare"])
+        .arg(&a)
+        .arg(dir.path().join("nope.qcow2"))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(8));
+}

@@ -97,15 +97,54 @@ impl Divergence {
     }
 }
 
-/// Compares the guest disks of `a` and `b`; `progress` is told the bytes done.
+/// A run both copies read the same way: zeros by map or not, and, when
+/// both are plain bytes of a file, contiguous on the host.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: u64,
+    len: u64,
+    za: bool,
+    zb: bool,
+    /// Host offset of `start` in A's file, when read directly.
+    ha: Option<u64>,
+    /// Host offset of `start` in B's file, when read directly.
+    hb: Option<u64>,
+    oa: Origin,
+    ob: Origin,
+}
+
+impl Run {
+    /// Whether `next` (starting where this ends) extends this run.
+    fn joins(&self, next: &Run) -> bool {
+        let contiguous = |h: Option<u64>, n: Option<u64>| match (h, n) {
+            (None, None) => true,
+            (Some(h), Some(n)) => h.checked_add(self.len) == Some(n),
+            _ => false,
+        };
+        let same_file = |x: Origin, y: Origin| match (x, y) {
+            (Origin::Bytes(f, e, _), Origin::Bytes(g, k, _)) => f == g && e == k,
+            _ => true,
+        };
+        self.start.saturating_add(self.len) == next.start
+            && self.za == next.za
+            && self.zb == next.zb
+            && self.len < CHUNK
+            && contiguous(self.ha, next.ha)
+            && contiguous(self.hb, next.hb)
+            && same_file(self.oa, next.oa)
+            && same_file(self.ob, next.ob)
+    }
+}
+
+/// Compares the guest disks of `a` and `b`.
 pub fn diverge(a: &Copy, b: &Copy) -> Divergence {
     let size = a.size().min(b.size());
     let mut d = Divergence {
         compared: size,
         ..Divergence::default()
     };
-    // The runs to read, coalesced: (start, len, a reads zeros, b reads zeros).
-    let mut pending: Option<(u64, u64, bool, bool)> = None;
+    // The runs to read, coalesced.
+    let mut pending: Option<Run> = None;
     let mut bufs = (Vec::new(), Vec::new());
     let mut pos = 0u64;
     while pos < size {
@@ -120,26 +159,30 @@ pub fn diverge(a: &Copy, b: &Copy) -> Divergence {
                 d.a_data = d.a_data.saturating_add(run);
             }
         } else {
-            let za = oa == Origin::Zero;
-            let zb = ob == Origin::Zero;
+            let next = Run {
+                start: pos,
+                len: run,
+                za: oa == Origin::Zero,
+                zb: ob == Origin::Zero,
+                ha: a.host_reader(oa).map(|(_, h)| h),
+                hb: b.host_reader(ob).map(|(_, h)| h),
+                oa,
+                ob,
+            };
             match &mut pending {
-                Some((s, l, pa, pb))
-                    if s.saturating_add(*l) == pos && *pa == za && *pb == zb && *l < CHUNK =>
-                {
-                    *l = l.saturating_add(run);
-                }
+                Some(p) if p.joins(&next) => p.len = p.len.saturating_add(run),
                 _ => {
                     if let Some(p) = pending.take() {
-                        compare_run(a, b, p, &mut d, &mut bufs);
+                        compare_run(a, b, &p, &mut d, &mut bufs);
                     }
-                    pending = Some((pos, run, za, zb));
+                    pending = Some(next);
                 }
             }
         }
         pos = pos.saturating_add(run);
     }
     if let Some(p) = pending.take() {
-        compare_run(a, b, p, &mut d, &mut bufs);
+        compare_run(a, b, &p, &mut d, &mut bufs);
     }
     if a.size() != b.size() {
         let (big, idx) = if a.size() > b.size() { (a, 0) } else { (b, 1) };
@@ -149,14 +192,16 @@ pub fn diverge(a: &Copy, b: &Copy) -> Divergence {
 }
 
 /// Reads `[start, start+len)` from both (not from a side whose map says
-/// zeros) in chunks and records the blocks that differ.
+/// zeros; from the host file directly where the run is contiguous there)
+/// in chunks and records the blocks that differ.
 fn compare_run(
     a: &Copy,
     b: &Copy,
-    (start, len, za, zb): (u64, u64, bool, bool),
+    run: &Run,
     d: &mut Divergence,
     (ba, bb): &mut (Vec<u8>, Vec<u8>),
 ) {
+    let (start, len, za, zb) = (run.start, run.len, run.za, run.zb);
     let end = start.saturating_add(len);
     let mut pos = start;
     while pos < end {
@@ -166,15 +211,22 @@ fn compare_run(
         ba.resize(nu, 0);
         bb.clear();
         bb.resize(nu, 0);
+        let into = pos.saturating_sub(start);
         let mut failed = false;
         let before = d.differing;
-        for (i, (copy, zero, buf)) in [(a, za, &mut *ba), (b, zb, &mut *bb)].into_iter().enumerate()
-        {
-            if zero {
-                continue;
-            }
+        // One after the other: on a loaded machine a thread per chunk
+        // waits for the scheduler at every join (measured: 8.6 s against
+        // 1.7 s for qemu-img compare at load 21, CPU 1.8 s).
+        let read = |c: &Copy, o: Origin, h: Option<u64>, buf: &mut Vec<u8>| match (c.host_reader(o), h) {
+            (Some((r, _)), Some(h)) => r.read_exact_at(h.saturating_add(into), buf),
+            _ => c.read(pos, buf),
+        };
+        let ra = (!za).then(|| read(a, run.oa, run.ha, ba));
+        let rb = (!zb).then(|| read(b, run.ob, run.hb, bb));
+        for (i, r) in [ra, rb].into_iter().enumerate() {
+            let Some(r) = r else { continue };
             d.read = d.read.saturating_add(n);
-            if let Err(e) = copy.read(pos, buf) {
+            if let Err(e) = r {
                 failed = true;
                 if d.unreadable.len() < MAX_UNREADABLE {
                     d.unreadable.push(Unreadable {
@@ -266,6 +318,7 @@ fn nonzero_tail(big: &Copy, idx: usize, from: u64, d: &mut Divergence) -> Option
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::arithmetic_side_effects, clippy::as_conversions, clippy::indexing_slicing, clippy::unwrap_used)]
     use super::*;
 
     #[test]

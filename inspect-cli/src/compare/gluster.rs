@@ -147,6 +147,7 @@ pub fn split_brain(a: &Brick, b: &Brick) -> Option<bool> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::arithmetic_side_effects, clippy::as_conversions, clippy::indexing_slicing, clippy::unwrap_used)]
     use super::*;
 
     fn brick(blames: &[&str]) -> Brick {

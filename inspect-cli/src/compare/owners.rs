@@ -16,7 +16,16 @@ pub const MAX_HOLDERS: usize = 64;
 
 /// `partition 1 ext4`, or `ext4` for a filesystem on the whole disk.
 pub fn where_(n: &Node) -> String {
-    let p = n.place.to_string();
+    // A snapshot's view and the current state name one filesystem alike.
+    let p = imgcheck_core::Place(
+        n.place
+            .0
+            .iter()
+            .filter(|s| !matches!(s, imgcheck_core::Step::Snapshot(_)))
+            .cloned()
+            .collect(),
+    )
+    .to_string();
     if p.is_empty() || p == "/" {
         n.kind.clone()
     } else {

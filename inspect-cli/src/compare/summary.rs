@@ -20,7 +20,19 @@ const STOPPED_PER_MILLE: u64 = 100;
 /// count 3)` and `last mounted at /srv (mount count 4)` are one kind.
 fn category(what: &str) -> String {
     let w = what.split(" (").next().unwrap_or(what);
-    w.split(" at ").next().unwrap_or(w).trim().to_string()
+    let w = w.split(" at ").next().unwrap_or(w).trim();
+    // Numbers are values too (`VG vg metadata seqno 7 written`).
+    let mut out = String::with_capacity(w.len());
+    for c in w.chars() {
+        if c.is_ascii_digit() {
+            if !out.ends_with('#') {
+                out.push('#');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Which of `a`, `b` is newer, by the timestamps and counters both carry.
@@ -112,7 +124,7 @@ pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Not
                             gb.blamed().join(", ")
                         ),
                         advice: Some(format!(
-                            "first copy both brick files to a directory outside the bricks (cp --sparse=always {} /srv/rescue/brick-a.img; cp --sparse=always {} /srv/rescue/brick-b.img) and never write inside a brick; then, on a Gluster server, choose {} as the source: gluster volume heal {vol} split-brain source-brick HOST:{root} {file} (HOST is the server holding that brick); recover what only {} holds from its copy",
+                            "first copy both brick files to directories outside the bricks (mkdir -p /srv/rescue/a /srv/rescue/b; cp --sparse=always {} /srv/rescue/a/; cp --sparse=always {} /srv/rescue/b/) and never write inside a brick; then, on a Gluster server, choose {} as the source: gluster volume heal {vol} split-brain source-brick HOST:{root} {file} (HOST is the server holding that brick); recover what only {} holds from its copy",
                             ra.label, rb.label, src.label, other.label
                         )),
                     });
@@ -412,7 +424,7 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
             continue;
         }
         if d.a_data > 0 {
-            let pm = p.a_data_held.saturating_mul(1000) / d.a_data;
+            let pm = p.a_data_held.saturating_mul(1000).checked_div(d.a_data).unwrap_or(0);
             out.push(format!(
                 "{} holds {} of {}'s {} of data identically ({}.{} %)",
                 p.b,
@@ -471,4 +483,32 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
 /// A time as the report shows it; 0 is "never" (not recorded).
 pub(crate) fn when(t: i64) -> String {
     if t == 0 { "never".into() } else { utc(t) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_of_one_kind_share_a_category() {
+        assert_eq!(
+            category("last mounted at /srv (mount count 3)"),
+            category("last mounted at / (mount count 9)")
+        );
+        assert_eq!(
+            category("VG vg0 metadata seqno 7 written"),
+            category("VG vg0 metadata seqno 12 written")
+        );
+        assert_ne!(category("superblock last written"), category("last mounted"));
+    }
+
+    #[test]
+    fn the_vote_is_unanimous_or_mixed() {
+        let d = |a, b| Dated { what: String::new(), a, b, time: true };
+        assert_eq!(vote(&[]), Newer::Unknown);
+        assert_eq!(vote(&[d(1, 1)]), Newer::Same);
+        assert_eq!(vote(&[d(1, 2), d(3, 3)]), Newer::B);
+        assert_eq!(vote(&[d(2, 1)]), Newer::A);
+        assert_eq!(vote(&[d(2, 1), d(1, 2)]), Newer::Mixed);
+    }
 }
