@@ -67,8 +67,8 @@ pub use error::{Error, QEMU_PROBE_BYTES};
 pub use guest::Guest;
 pub use header::*;
 pub use image::{
-    Backing, BackingResolver, BackingState, DataFile, DecodeError, Source, GuestBlocked, Image,
-    OpenOptions, Resolution, ResolvedBacking, Resolver, SnapshotLookup,
+    Backing, BackingResolver, BackingState, DataFile, DecodeError, GuestBlocked, Image,
+    OpenOptions, Resolution, ResolvedBacking, Resolver, SnapshotLookup, Source,
 };
 pub use snapshot::{
     MAX_SNAPSHOT_NAME_KEPT, QemuTableError, SHOWN_NAME_CHARS, Snapshot, SnapshotTable,

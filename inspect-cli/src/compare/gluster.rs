@@ -140,14 +140,21 @@ pub fn split_brain(a: &Brick, b: &Brick) -> Option<bool> {
     let (ba, bb) = (a.blamed(), b.blamed());
     match (ba.is_empty(), bb.is_empty()) {
         (true, true) => None,
-        (false, false) => Some(ba.iter().any(|x| !bb.contains(x)) && bb.iter().any(|x| !ba.contains(x))),
+        (false, false) => {
+            Some(ba.iter().any(|x| !bb.contains(x)) && bb.iter().any(|x| !ba.contains(x)))
+        }
         _ => Some(false),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::arithmetic_side_effects, clippy::as_conversions, clippy::indexing_slicing, clippy::unwrap_used)]
+    #![allow(
+        clippy::arithmetic_side_effects,
+        clippy::as_conversions,
+        clippy::indexing_slicing,
+        clippy::unwrap_used
+    )]
     use super::*;
 
     fn brick(blames: &[&str]) -> Brick {

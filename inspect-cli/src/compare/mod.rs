@@ -27,7 +27,7 @@ use crate::exit;
 use crate::options::Options;
 use crate::report::{ImageReport, Verdict};
 use imgcheck_core::{IdentityKind, Severity};
-use model::{CompareReport, Counter, CopyReport, Kinship, Pair};
+use model::{CompareReport, CopyReport, Counter, Kinship, Pair};
 use source::{Copy, FileId, Origin};
 
 /// Problems listed per copy at most (the normal check lists all).
@@ -61,7 +61,10 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
     if pairs.iter().any(|p| !p.divergence.identical()) {
         status |= exit::WARNINGS;
     }
-    if reports.iter().any(|r| r.verdict == Verdict::Damaged.as_str()) {
+    if reports
+        .iter()
+        .any(|r| r.verdict == Verdict::Damaged.as_str())
+    {
         status |= exit::DAMAGED;
     }
     Ok(CompareReport {
@@ -224,7 +227,9 @@ fn pair(
             (None, None) => {}
         }
     }
-    let a_data_held = divergence.a_data.saturating_sub(divergence.a_data_differing);
+    let a_data_held = divergence
+        .a_data
+        .saturating_sub(divergence.a_data_differing);
     Pair {
         a: a.label.clone(),
         b: b.label.clone(),
@@ -242,7 +247,8 @@ fn pair(
 /// Same disk or not, and why.
 fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>) {
     let mut why = Vec::new();
-    let same_file = matches!((FileId::of(&a.path), FileId::of(&b.path)), (Some(x), Some(y)) if x == y);
+    let same_file =
+        matches!((FileId::of(&a.path), FileId::of(&b.path)), (Some(x), Some(y)) if x == y);
     if same_file {
         why.push(match (&a.snapshot, &b.snapshot) {
             (Some(s), Some(t)) => format!("snapshots {s:?} and {t:?} of one image"),
@@ -255,10 +261,12 @@ fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>)
     }
     // One backing file beneath both, or one beneath the other.
     let base = |c: &Copy| {
-        c.image
-            .as_ref()
-            .and_then(|i| i.backing())
-            .and_then(|bk| bk.path.as_deref().and_then(FileId::of).map(|id| (id, bk.name.clone())))
+        c.image.as_ref().and_then(|i| i.backing()).and_then(|bk| {
+            bk.path
+                .as_deref()
+                .and_then(FileId::of)
+                .map(|id| (id, bk.name.clone()))
+        })
     };
     let (ba, bb) = (base(a), base(b));
     if let (Some((x, name)), Some((y, _))) = (&ba, &bb)
@@ -269,12 +277,18 @@ fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>)
     if let (Some((x, name)), Some(id)) = (&ba, FileId::of(&b.path))
         && *x == id
     {
-        why.push(format!("{} is the backing file ({name:?}) of {}", b.label, a.label));
+        why.push(format!(
+            "{} is the backing file ({name:?}) of {}",
+            b.label, a.label
+        ));
     }
     if let (Some((x, name)), Some(id)) = (&bb, FileId::of(&a.path))
         && *x == id
     {
-        why.push(format!("{} is the backing file ({name:?}) of {}", a.label, b.label));
+        why.push(format!(
+            "{} is the backing file ({name:?}) of {}",
+            a.label, b.label
+        ));
     }
     let ids = |c: &Copy| {
         reports
@@ -288,7 +302,10 @@ fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>)
     let mut shared = 0usize;
     let mut kinds_both = 0usize;
     for x in ia.iter().filter(|x| strong(x.kind)) {
-        if ib.iter().any(|y| y.kind == x.kind && y.value.eq_ignore_ascii_case(&x.value)) {
+        if ib
+            .iter()
+            .any(|y| y.kind == x.kind && y.value.eq_ignore_ascii_case(&x.value))
+        {
             shared = shared.saturating_add(1);
             why.push(format!("both carry {} {}", kind_words(x.kind), x.value));
         }

@@ -85,9 +85,7 @@ pub fn holders(d: &Divergence, copies: &[(&Copy, Option<&ImageReport>)]) -> (Vec
                         ),
                         k => format!("[{}]", k.words()),
                     };
-                    let e = acc
-                        .entry((c.label.clone(), where_(n), what))
-                        .or_insert(0);
+                    let e = acc.entry((c.label.clone(), where_(n), what)).or_insert(0);
                     *e = e.saturating_add(bytes);
                 }
             }
@@ -99,7 +97,10 @@ pub fn holders(d: &Divergence, copies: &[(&Copy, Option<&ImageReport>)]) -> (Vec
     // same file for the same bytes is one line.
     let mut merged: BTreeMap<(String, String, u64), Vec<String>> = BTreeMap::new();
     for ((copy, filesystem, what), bytes) in acc {
-        merged.entry((filesystem, what, bytes)).or_default().push(copy);
+        merged
+            .entry((filesystem, what, bytes))
+            .or_default()
+            .push(copy);
     }
     let mut v: Vec<Holder> = merged
         .into_iter()

@@ -107,9 +107,7 @@ impl Copy {
         let id = FileId::of(&path);
         if !is_qcow2 {
             if let Some(s) = snapshot {
-                return Err(format!(
-                    "not a qcow2 image, so it has no snapshot {s:?}"
-                ));
+                return Err(format!("not a qcow2 image, so it has no snapshot {s:?}"));
             }
             let fd = std::fs::File::open(&path).ok();
             let disk: Arc<dyn ReadAt> = file;
@@ -274,7 +272,12 @@ pub fn why(e: &ReadError) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::arithmetic_side_effects, clippy::as_conversions, clippy::indexing_slicing, clippy::unwrap_used)]
+    #![allow(
+        clippy::arithmetic_side_effects,
+        clippy::as_conversions,
+        clippy::indexing_slicing,
+        clippy::unwrap_used
+    )]
     use super::*;
 
     #[test]

@@ -194,7 +194,11 @@ fn none_if_empty(v: &[&str]) -> String {
 }
 
 /// The copy to heal from and the other: the sounder verdict, then the newer.
-fn source_of<'a>(p: &Pair, a: &'a CopyReport, b: &'a CopyReport) -> (&'a CopyReport, &'a CopyReport) {
+fn source_of<'a>(
+    p: &Pair,
+    a: &'a CopyReport,
+    b: &'a CopyReport,
+) -> (&'a CopyReport, &'a CopyReport) {
     let rank = |v: &str| match v {
         "clean" => 0,
         "warning" => 1,
@@ -359,9 +363,17 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
         if !files.is_empty() {
             s.push_str(&format!(
                 "; in {}{}",
-                files.iter().take(NAMED_FILES).copied().collect::<Vec<_>>().join(", "),
+                files
+                    .iter()
+                    .take(NAMED_FILES)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 if files.len() > NAMED_FILES {
-                    format!(" and {} more files", files.len().saturating_sub(NAMED_FILES))
+                    format!(
+                        " and {} more files",
+                        files.len().saturating_sub(NAMED_FILES)
+                    )
                 } else {
                     String::new()
                 }
@@ -424,7 +436,11 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
             continue;
         }
         if d.a_data > 0 {
-            let pm = p.a_data_held.saturating_mul(1000).checked_div(d.a_data).unwrap_or(0);
+            let pm = p
+                .a_data_held
+                .saturating_mul(1000)
+                .checked_div(d.a_data)
+                .unwrap_or(0);
             out.push(format!(
                 "{} holds {} of {}'s {} of data identically ({}.{} %)",
                 p.b,
@@ -439,7 +455,9 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
         // A copy that holds a fraction of the other's data is no copy of
         // its contents (a backup that stopped holding data, a disk made
         // anew): restoring or healing from it loses the rest.
-        let thin = |x: &Pair| x.divergence.a_data > 0 && x.a_data_held.saturating_mul(2) < x.divergence.a_data;
+        let thin = |x: &Pair| {
+            x.divergence.a_data > 0 && x.a_data_held.saturating_mul(2) < x.divergence.a_data
+        };
         let act = if thin(p) {
             format!(
                 "{} holds only part of {}'s data: it is not a full copy of it; do not restore or heal from {} (keep {})",
@@ -458,7 +476,12 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 if files.is_empty() {
                     "the newer data".to_string()
                 } else {
-                    files.iter().take(NAMED_FILES).copied().collect::<Vec<_>>().join(", ")
+                    files
+                        .iter()
+                        .take(NAMED_FILES)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 },
                 other.label
             )
@@ -499,12 +522,20 @@ mod tests {
             category("VG vg0 metadata seqno 7 written"),
             category("VG vg0 metadata seqno 12 written")
         );
-        assert_ne!(category("superblock last written"), category("last mounted"));
+        assert_ne!(
+            category("superblock last written"),
+            category("last mounted")
+        );
     }
 
     #[test]
     fn the_vote_is_unanimous_or_mixed() {
-        let d = |a, b| Dated { what: String::new(), a, b, time: true };
+        let d = |a, b| Dated {
+            what: String::new(),
+            a,
+            b,
+            time: true,
+        };
         assert_eq!(vote(&[]), Newer::Unknown);
         assert_eq!(vote(&[d(1, 1)]), Newer::Same);
         assert_eq!(vote(&[d(1, 2), d(3, 3)]), Newer::B);

@@ -34,7 +34,11 @@ pub fn text(r: &CompareReport) -> String {
             let _ = writeln!(o, "  {p}");
         }
         if c.problem_count > c.problems.len() {
-            let _ = writeln!(o, "  … {} more", c.problem_count.saturating_sub(c.problems.len()));
+            let _ = writeln!(
+                o,
+                "  … {} more",
+                c.problem_count.saturating_sub(c.problems.len())
+            );
         }
         if let Some(d) = c.snapshot_date {
             let _ = writeln!(o, "  internal snapshot taken {}", utc(d));
@@ -52,7 +56,9 @@ pub fn text(r: &CompareReport) -> String {
             let _ = writeln!(
                 o,
                 "  gluster brick {} file {} gfid {}",
-                b.root.as_ref().map_or_else(|| "?".into(), |p| p.display().to_string()),
+                b.root
+                    .as_ref()
+                    .map_or_else(|| "?".into(), |p| p.display().to_string()),
                 b.file.as_deref().unwrap_or("?"),
                 b.gfid.as_deref().unwrap_or("?")
             );
@@ -81,10 +87,20 @@ pub fn text(r: &CompareReport) -> String {
             human_size(d.differing)
         );
         for x in d.ranges.iter().take(SHOWN_RANGES) {
-            let _ = writeln!(o, "  differs {}..{} ({})", x.start, x.end(), human_size(x.len));
+            let _ = writeln!(
+                o,
+                "  differs {}..{} ({})",
+                x.start,
+                x.end(),
+                human_size(x.len)
+            );
         }
         if d.ranges.len() > SHOWN_RANGES {
-            let _ = writeln!(o, "  … {} more ranges", d.ranges.len().saturating_sub(SHOWN_RANGES));
+            let _ = writeln!(
+                o,
+                "  … {} more ranges",
+                d.ranges.len().saturating_sub(SHOWN_RANGES)
+            );
         }
         for h in p.holders.iter().take(SHOWN_HOLDERS) {
             let _ = writeln!(
