@@ -82,6 +82,108 @@ pub fn resolve(hint: &Hint, place: &Place, image: &str, attach: Option<&Attach>)
     }
 }
 
+/// A disk nested in a logical volume (the LV itself, a qcow2 image in
+/// it, or a table on it): where its `{image}`, `{disk}` and `{dev}` are.
+/// A hint found inside an LV acts on the LV's block device, never on the
+/// outer image file, which is the PV (an attack saw `qemu-img info
+/// --backing-chain` and `qemu-img check -r` aimed at the PV image).
+#[derive(Debug, Clone)]
+pub struct Nested {
+    /// The place below the LV (its partition, its backing file).
+    pub inner: Place,
+    /// `vg/lv`.
+    pub lv: String,
+    /// The LV holds a qcow2 image (its disk is a qemu-nbd device).
+    pub holds_image: bool,
+}
+
+/// The innermost LV a finding at `place` lies in, when the finding is the
+/// LV's content's (not the VG's own: `lvm2` findings are about the PVs).
+pub fn nested(place: &Place, layer: &str, holds_image: impl Fn(&Place) -> bool) -> Option<Nested> {
+    if layer == imgcheck_core::Layer::LVM2.as_str() {
+        return None;
+    }
+    let k = place.0.iter().rposition(|s| matches!(s, Step::Volume(_)))?;
+    let Some(Step::Volume(lv)) = place.0.get(k) else {
+        return None;
+    };
+    let outer = Place(place.0.get(..=k)?.to_vec());
+    Some(Nested {
+        inner: Place(place.0.get(k.saturating_add(1)..)?.to_vec()),
+        lv: lv.clone(),
+        holds_image: holds_image(&outer),
+    })
+}
+
+/// `hint` resolved for a disk nested in an LV: `{image}` is the LV's
+/// device `/dev/VG/LV` (after the VG's read-only activation), `{disk}` the
+/// LV itself or the qemu-nbd device of the qcow2 image in it, `{dev}` its
+/// partition. The LV's device exists only once the outer image is
+/// attached and the VG activated (`needs_attach`); the nested attach step
+/// (qemu-nbd, or losetup --partscan for a table) comes with it.
+pub fn resolve_nested(hint: &Hint, n: &Nested, outer: Option<&Attach>) -> Resolved {
+    let lv_dev = format!("/dev/{}", n.lv);
+    // A backing file of the image in the LV is another LV or file, which
+    // the place does not name: its placeholder is left for a person to
+    // fill from the backing node, never filled with the wrong device.
+    let backing = n.inner.0.iter().find_map(|s| match s {
+        Step::Backing(d) => Some(*d),
+        _ => None,
+    });
+    let image = match backing {
+        Some(d) => format!("{{backing file {d} of {lv_dev}}}"),
+        None => lv_dev.clone(),
+    };
+    // A copy of what is in the LV goes to a file of the working
+    // directory, never beside the device in /dev.
+    let mut hint = hint.clone();
+    let copy = format!("{}.bak", n.lv.replace('/', "-"));
+    for t in [&mut hint.command, &mut hint.note].into_iter().flatten() {
+        *t = t.replace("{image}.bak", &copy);
+    }
+    let hint = &hint;
+    let attach = if n.holds_image {
+        Attach {
+            hint: Hint::read_only("qemu-nbd --read-only --connect=/dev/nbd1 {image}")
+                .on(Target::Image)
+                .because(format!(
+                    "the qcow2 image in LV {} as a disk, once the VG is activated read-only and {lv_dev} exists",
+                    n.lv
+                )),
+            device: "/dev/nbd1".into(),
+            file: None,
+        }
+    } else {
+        Attach {
+            hint: Hint::read_only("losetup --read-only --partscan /dev/loop1 {image}")
+                .on(Target::Image)
+                .because(format!(
+                    "the disk in LV {} with its partitions, once the VG is activated read-only and {lv_dev} exists",
+                    n.lv
+                )),
+            device: "/dev/loop1".into(),
+            file: Some("{image}".into()),
+        }
+    };
+    let mut r = resolve(hint, &n.inner, &image, Some(&attach));
+    if r.needs_attach {
+        r.attach_step = Some(attach.hint.clone().resolved(|p| (p == "image").then(|| lv_dev.clone())));
+    }
+    // The LV's device itself needs the outer image attached.
+    let names_lv = [r.hint.command.as_deref(), r.hint.note.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(|t| t.contains(&lv_dev));
+    if names_lv && r.attach_step.is_none() {
+        let vg = n.lv.split('/').next().unwrap_or_default();
+        r.attach_step = Some(Hint::advice(format!(
+            "activate VG {vg} read-only first (its partial-activation step, vgchange -ay with read_only_volume_list), so that its LVs exist under /dev/{vg}/"
+        )));
+    }
+    r.needs_attach = outer.is_some() && (r.needs_attach || names_lv);
+    r
+}
+
 /// The loop device a partition the kernel will not see is attached as,
 /// on its own: `/dev/loop1N` for partition N, so two never collide with
 /// each other or with the disk's `/dev/loop0`.

@@ -317,23 +317,70 @@ pub fn backing_resolver(
     let snapshot = snapshot.map(str::to_string);
     imgcheck_qcow2::Resolver::new(move |name: &str| {
         let (vg_named, lv) = lv_named(name)?;
-        let s = pool.view(snapshot.as_deref(), false)?;
+        // A relative name of an image that is no LV's: a file.
+        if vg_named.is_none() && within.is_none() {
+            return None;
+        }
+        // Built here when no PV has built it yet: a qcow2 file given
+        // before the PV images of the VG it names must resolve as it does
+        // after them (an attack found the order of arguments mattered).
+        let s = pool.view(snapshot.as_deref(), true)?;
         let vg = match (&vg_named, &within) {
-            (Some(vg), _) => s.assembly.vgs.iter().find(|g| g.name() == vg)?,
-            (None, Some((vg, own, index))) => index
-                .and_then(|i| s.assembly.vgs.get(i))
-                .filter(|g| g.name() == vg && g.lv(own).is_some())
-                .or_else(|| {
-                    s.assembly
-                        .vgs
-                        .iter()
-                        .find(|g| g.name() == vg && g.lv(own).is_some())
-                })?,
-            // A relative name of an image that is no LV's: a file.
+            (Some(vg), _) => match by_name(s, vg) {
+                Ok(Some(g)) => g,
+                Ok(None) => return None,
+                Err(why) => return Some(imgcheck_qcow2::Resolution::Unreadable(why)),
+            },
+            // The image's own VG, by identity (the PV it was read under).
+            (None, Some((vg, own, index))) => {
+                match index
+                    .and_then(|i| s.assembly.vgs.get(i))
+                    .filter(|g| g.name() == vg && g.lv(own).is_some())
+                {
+                    Some(g) => g,
+                    None => match by_name(s, vg) {
+                        Ok(Some(g)) => g,
+                        Ok(None) => return None,
+                        Err(why) => return Some(imgcheck_qcow2::Resolution::Unreadable(why)),
+                    },
+                }
+            }
             (None, None) => return None,
         };
         Some(resolve_lv(vg, &lv))
     })
+}
+
+/// The one VG named `name` in the assembly; `Err` naming every VG of
+/// that name (by UUID and image) when there are several: lvm itself
+/// refuses the name ("Multiple VGs found with the same name") and a host
+/// opens whichever VG was activated, so no pick here is safe.
+fn by_name<'a>(s: &'a Shared, name: &str) -> Result<Option<&'a imgcheck_lvm2::VolumeGroup>, String> {
+    let named: Vec<&imgcheck_lvm2::VolumeGroup> =
+        s.assembly.vgs.iter().filter(|g| g.name() == name).collect();
+    match named.as_slice() {
+        [] => Ok(None),
+        [g] => Ok(Some(g)),
+        many => {
+            let list: Vec<String> = many
+                .iter()
+                .map(|g| {
+                    let on: Vec<String> = g
+                        .pvs
+                        .iter()
+                        .filter_map(|p| p.found.as_ref())
+                        .filter_map(|(i, _)| s.assembly.inputs.get(*i).map(|x| x.name.clone()))
+                        .collect();
+                    format!("VG UUID {} on {}", g.metadata.id, on.join(", "))
+                })
+                .collect();
+            Err(format!(
+                "the name is ambiguous: {} VGs are named {name} ({}); lvm says \"Multiple VGs found with the same name\" and refuses the name, so which LV a host opened depends on which VG it activated. Name the VG by UUID (vgs -o +vg_uuid; --select vg_uuid=...) to tell them apart",
+                many.len(),
+                list.join("; ")
+            ))
+        }
+    }
 }
 
 /// The LV `lv` of `vg` as a backing image.

@@ -209,6 +209,16 @@ impl ImageReport {
     /// writing step runs on.
     pub fn hint_for(&self, f: &Finding, image: &str, attach: Option<&Attach>) -> Option<Resolved> {
         let h = f.hint.as_ref()?;
+        // Inside an LV the outer image is the PV: the LV's own device.
+        let holds_image = |lv: &imgcheck_core::Place| {
+            self.root
+                .walk()
+                .iter()
+                .any(|n| n.layer == Some("qcow2") && &n.place == lv)
+        };
+        if let Some(n) = devices::nested(&f.place, f.layer.as_str(), holds_image) {
+            return Some(devices::resolve_nested(h, &n, self.attach()));
+        }
         // A partition device of a table the kernel ignores never appears.
         let unseen = self.table().filter(|t| {
             t.facts

@@ -14,7 +14,7 @@ use crate::metadata::{PvMeta, SECTOR, VgMetadata};
 use crate::pv::{self, PhysicalVolume};
 use crate::{LAYER, check, hints};
 use imgcheck_core::bytes::is_zero;
-use imgcheck_core::{Finding, ReadAt, Severity, Sink, Space, human_size, read_vec};
+use imgcheck_core::{Finding, Hint, ReadAt, Severity, Sink, Space, human_size, read_vec};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -180,6 +180,10 @@ pub struct InputState {
     pub pv: Option<PhysicalVolume>,
     /// The VG (index in [`Assembly::vgs`]) and PV key it serves as.
     pub member_of: Option<(usize, String)>,
+    /// Another input with the same PV UUID that the VG uses instead (a
+    /// cloned disk): lvm uses one device per PV UUID and warns "Not using
+    /// device ... for PV ...".
+    pub duplicate_of: Option<usize>,
 }
 
 /// Everything assembled from a set of inputs.
@@ -215,6 +219,7 @@ pub fn assemble(inputs: &[Input], limits: &Limits) -> Assembly {
             len: i.reader.len(),
             pv: pv::read(i.reader.as_ref(), limits),
             member_of: None,
+            duplicate_of: None,
         })
         .collect();
     let mut loose = Vec::new();
@@ -250,10 +255,11 @@ pub fn assemble(inputs: &[Input], limits: &Limits) -> Assembly {
             vgs.push(vg);
         }
     }
+    duplicate_names(&mut vgs, &states);
     // Labelled PVs in no VG: orphans, or a VG whose every copy is lost.
     for (i, s) in states.iter().enumerate() {
         let Some(p) = &s.pv else { continue };
-        if s.member_of.is_some() {
+        if s.member_of.is_some() || s.duplicate_of.is_some() {
             continue;
         }
         let in_use = p
@@ -356,22 +362,64 @@ fn build_vg(
             found: None,
         })
         .collect();
-    for (i, s) in states.iter().enumerate() {
-        let Some(p) = &s.pv else { continue };
-        let Some(u) = p.uuid() else { continue };
-        if let Some(slot) = pvs.iter_mut().find(|v| v.meta.id == u && v.found.is_none()) {
-            if s.member_of.is_some() {
-                continue;
+    let mut duplicates: Vec<Located> = Vec::new();
+    for slot in &mut pvs {
+        let holders: Vec<usize> = states
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                s.member_of.is_none()
+                    && s.pv.as_ref().and_then(PhysicalVolume::uuid) == Some(slot.meta.id.as_str())
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let Some(pick) = choose_duplicate(&holders, slot, id, states) else {
+            continue;
+        };
+        let crc_ok = states
+            .get(pick)
+            .and_then(|s| s.pv.as_ref())
+            .is_some_and(|p| p.label.label.as_ref().is_some_and(|l| l.crc_ok()));
+        slot.found = Some((
+            pick,
+            if crc_ok {
+                FoundBy::Label
+            } else {
+                FoundBy::DamagedLabel
+            },
+        ));
+        let names: Vec<String> = states.iter().map(|s| s.name.clone()).collect();
+        let name = |i: usize| names.get(i).map_or("?", String::as_str).to_string();
+        for &other in holders.iter().filter(|&&h| h != pick) {
+            let why = if holders.len() > 1 && same_claim(&holders, slot, id, states) {
+                "the disks look alike to lvm (same label, size and metadata): it keeps the device it scanned first, so which one a host uses depends on device order — treat the choice as ambiguous and compare the disks"
+            } else {
+                "lvm prefers the device whose label is intact, whose size matches the recorded dev_size, and which holds the newest metadata, as here"
+            };
+            duplicates.push(Located {
+                input: Some(other),
+                lv: None,
+                finding: Finding::warning(
+                    "lvm2.pv.duplicate",
+                    LAYER,
+                    0,
+                    Space::Disk,
+                    format!(
+                        "duplicate PV {}: {} and {} both carry it (a cloned disk); lvm warns \"WARNING: Not using device {} for PV {}.\" and VG {} is read from {}: {why}",
+                        slot.meta.id,
+                        name(pick),
+                        name(other),
+                        name(other),
+                        slot.meta.id,
+                        metadata.name,
+                        name(pick),
+                    ),
+                )
+                .with_hint(hints::pvs()),
+            });
+            if let Some(st) = states.get_mut(other) {
+                st.duplicate_of = Some(pick);
             }
-            let crc_ok = p.label.label.as_ref().is_some_and(|l| l.crc_ok());
-            slot.found = Some((
-                i,
-                if crc_ok {
-                    FoundBy::Label
-                } else {
-                    FoundBy::DamagedLabel
-                },
-            ));
         }
     }
     for slot in &pvs {
@@ -488,6 +536,7 @@ fn build_vg(
         })
         .collect();
     findings.extend(located);
+    findings.extend(duplicates);
     let mut vg = VolumeGroup {
         metadata,
         from_history,
@@ -501,6 +550,106 @@ fn build_vg(
     let more = crate::map::pool_findings(&vg);
     vg.findings.extend(more);
     Some(vg)
+}
+
+/// Which of the inputs carrying one PV UUID the VG uses, as lvm's
+/// `_choose_duplicates` (lib/cache/lvmcache.c) ranks them: an intact
+/// label, a size equal to the recorded dev_size, then (ours, since no
+/// device order exists offline) the newest metadata of this VG, then the
+/// name — never the order the images were given in.
+fn choose_duplicate(holders: &[usize], slot: &VgPv, vg: &str, states: &[InputState]) -> Option<usize> {
+    holders
+        .iter()
+        .copied()
+        .max_by(|&a, &b| {
+            rank(a, slot, vg, states)
+                .cmp(&rank(b, slot, vg, states))
+                .then_with(|| {
+                    let n = |i: usize| states.get(i).map(|s| s.name.as_str());
+                    n(b).cmp(&n(a))
+                })
+        })
+}
+
+/// Whether the two best holders rank alike (lvm's choice is then its
+/// scan order).
+fn same_claim(holders: &[usize], slot: &VgPv, vg: &str, states: &[InputState]) -> bool {
+    let mut r: Vec<_> = holders.iter().map(|&h| rank(h, slot, vg, states)).collect();
+    r.sort();
+    matches!(r.as_slice(), [.., a, b] if a == b)
+}
+
+fn rank(i: usize, slot: &VgPv, vg: &str, states: &[InputState]) -> (bool, bool, u64) {
+    let Some(s) = states.get(i) else {
+        return (false, false, 0);
+    };
+    let Some(p) = &s.pv else {
+        return (false, false, 0);
+    };
+    let crc = p.label.label.as_ref().is_some_and(|l| l.crc_ok());
+    let size = s.len == slot.dev_size_bytes();
+    let seq = p
+        .mdas
+        .iter()
+        .filter_map(|m| m.committed.as_ref())
+        .filter(|c| c.crc_ok)
+        .filter_map(|c| c.vg.as_ref())
+        .filter(|v| v.id == vg)
+        .map(|v| v.seqno)
+        .max()
+        .unwrap_or(0);
+    (crc, size, seq)
+}
+
+/// Two VGs (different UUIDs) with one name, as a cloned or re-used disk
+/// leaves them: lvm refuses the name ("Multiple VGs found with the same
+/// name"), so each VG gets a finding naming the other.
+fn duplicate_names(vgs: &mut [VolumeGroup], states: &[InputState]) {
+    let shown: Vec<(String, String, String)> = vgs
+        .iter()
+        .map(|g| {
+            let on: Vec<&str> = g
+                .pvs
+                .iter()
+                .filter_map(|p| p.found.as_ref())
+                .filter_map(|(i, _)| states.get(*i).map(|s| s.name.as_str()))
+                .collect();
+            (g.name().to_string(), g.metadata.id.clone(), on.join(", "))
+        })
+        .collect();
+    for (k, vg) in vgs.iter_mut().enumerate() {
+        let Some((name, id, on)) = shown.get(k) else {
+            continue;
+        };
+        let others: Vec<String> = shown
+            .iter()
+            .enumerate()
+            .filter(|(j, (n, i, _))| *j != k && n == name && i != id)
+            .map(|(_, (_, i, o))| format!("VG UUID {i} on {o}"))
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        vg.findings.push(Located {
+            input: None,
+            lv: None,
+            finding: Finding::warning(
+                "lvm2.vg.duplicate_name",
+                LAYER,
+                0,
+                Space::Disk,
+                format!(
+                    "VG {name} (UUID {id}, on {on}) shares its name with {}: lvm says \"Multiple VGs found with the same name\" and refuses the name; /dev/{name}/... names either VG, so a backing file or fstab entry naming it is ambiguous",
+                    others.join("; ")
+                ),
+            )
+            .with_hint(
+                Hint::read_only(format!("vgs -o +vg_uuid,pv_name --select vg_name={name}"))
+                    .on(imgcheck_core::Target::Nothing)
+                    .because("tells the VGs apart by UUID; rename one on a copy with vgrename <uuid> <new name>, never on the evidence"),
+            ),
+        });
+    }
 }
 
 /// Finds missing PVs among inputs without a label.

@@ -726,8 +726,16 @@ fn backing_from(
     seen: Seen,
 ) -> BackingState {
     let mut magic = [0u8; 4];
-    let is_qcow2 = file.read_exact_at(0, &mut magic).is_ok()
-        && u32::from_be_bytes(magic) == crate::header::QCOW2_MAGIC;
+    let read = file.read_exact_at(0, &mut magic);
+    let is_qcow2 = read.is_ok() && u32::from_be_bytes(magic) == crate::header::QCOW2_MAGIC;
+    // Bytes that cannot be read are unknown, not "no magic": an LV on a
+    // missing PV says which PV (an attack got "no qcow2 magic" for a good
+    // qcow2 whose PV was not given).
+    if let Err(e) = &read
+        && file.len() >= 4
+    {
+        return BackingState::Unreadable(format!("its first bytes cannot be read: {e}"));
+    }
     match format {
         Some("raw") => return BackingState::Raw(file),
         Some("qcow2") | None => {}

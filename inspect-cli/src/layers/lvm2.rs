@@ -241,14 +241,34 @@ fn volume_losses(vg: &VolumeGroup, shared: Option<&crate::pool::Shared>) -> Vec<
 /// LV's contents (a filesystem, swap) are read directly, as a partition's
 /// are — a table layer on them would only add a "no table" node, and on a
 /// partial LV read errors about a backup header that was never there.
+///
+/// An LV holding a qcow2 image (a libvirt LVM pool volume, or any LV a
+/// disk image was written to) is an image file whatever its tags: only
+/// oVirt tags promise one, and an attack's untagged LV with a corrupt
+/// qcow2 was never opened.
 fn like_a_disk(mut c: Child) -> Child {
-    if c.expect.contents == Promise::Unknown && c.descend && holds_table(c.reader.as_ref()) {
-        c.expect = Expect {
-            contents: Promise::Disk,
-            type_name: Some("logical volume holding a partition table".into()),
-        };
+    if c.expect.contents == Promise::Unknown && c.descend {
+        if holds_qcow2(c.reader.as_ref()) {
+            c.expect = Expect {
+                contents: Promise::DiskImage,
+                type_name: Some("logical volume holding a qcow2 image".into()),
+            };
+        } else if holds_table(c.reader.as_ref()) {
+            c.expect = Expect {
+                contents: Promise::Disk,
+                type_name: Some("logical volume holding a partition table".into()),
+            };
+        }
     }
     c
+}
+
+/// The qcow2 magic and a version QEMU reads (2 or 3) at the LV's start.
+fn holds_qcow2(r: &dyn ReadAt) -> bool {
+    let mut b = [0u8; 8];
+    r.read_exact_at(0, &mut b).is_ok()
+        && u32::from_be_bytes([b[0], b[1], b[2], b[3]]) == imgcheck_qcow2::QCOW2_MAGIC
+        && matches!(u32::from_be_bytes([b[4], b[5], b[6], b[7]]), 2 | 3)
 }
 
 /// An MBR boot signature at byte 510 with no filesystem's boot sector
