@@ -168,6 +168,13 @@ fn build_view<'a>(paths: impl Iterator<Item = &'a Path>, snapshot: Option<&str>)
     let mut inputs = Vec::new();
     let mut members = Vec::new();
     let mut readers = Vec::new();
+    // In path order, never the order given: which VG is found first,
+    // which PV's image reports a VG and every input index in the JSON
+    // are then the same however the images are listed (an attack saw the
+    // order change how a backing name resolved).
+    let mut paths: Vec<&Path> = paths.collect();
+    paths.sort();
+    paths.dedup();
     for path in paths {
         for (place, reader) in candidates(path, snapshot) {
             if inputs.len() >= imgcheck_lvm2::assemble::MAX_INPUTS {

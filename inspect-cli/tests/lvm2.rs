@@ -1049,3 +1049,244 @@ fn a_backing_name_inside_an_lv_never_opens_a_host_file() {
         "the host's decoy.qcow2 was read as the backing file: {backings:?}"
     );
 }
+
+/// The pool fixtures (testdata/scripts/lvm2-pool.sh), decompressed into
+/// `d` under the names given, so reports name them as a person would.
+fn copies(d: &Path, names: &[&str]) -> Vec<PathBuf> {
+    names
+        .iter()
+        .map(|n| {
+            let p = d.join(n);
+            std::fs::copy(fx(n), &p).unwrap();
+            p
+        })
+        .collect()
+}
+
+fn messages<'a>(r: &'a ImageReport, code: &str) -> Vec<&'a str> {
+    find(r, code).iter().map(|f| f.message.as_str()).collect()
+}
+
+/// Two disks each with a VG named `dup` (different VG UUIDs): a backing
+/// name `/dev/dup/base` names either, as lvm says ("Multiple VGs found
+/// with the same name"). It is a finding naming both VGs, whatever the
+/// order; alone, the disk's own VG is the only one and its chain is clean
+/// (an attack saw the first VG of the name picked silently).
+#[test]
+fn a_vg_name_two_vgs_share_is_ambiguous_never_a_silent_pick() {
+    let d = tempfile::tempdir().unwrap();
+    let p = copies(d.path(), &["dup-x.img", "dup-y.img"]);
+    let (x, y) = (p[0].as_path(), p[1].as_path());
+    let alone = &run(&[y])[0];
+    assert!(find(alone, "qcow2.backing.unreadable").is_empty(), "{:?}", codes(alone));
+    assert!(find(alone, "lvm2.vg.duplicate_name").is_empty());
+    for order in [[x, y], [y, x]] {
+        let rs = run(&order);
+        let ry = rs.iter().find(|r| r.image.ends_with("dup-y.img")).unwrap();
+        let rx = rs.iter().find(|r| r.image.ends_with("dup-x.img")).unwrap();
+        let amb = messages(ry, "qcow2.backing.unreadable");
+        assert_eq!(amb.len(), 1, "{:?}", codes(ry));
+        assert!(amb[0].contains("/dev/dup/base") && amb[0].contains("ambiguous"), "{}", amb[0]);
+        assert!(amb[0].contains("dup-x.img") && amb[0].contains("dup-y.img"), "{}", amb[0]);
+        assert!(!amb[0].contains("no qcow2 magic"), "{}", amb[0]);
+        for r in [rx, ry] {
+            let m = messages(r, "lvm2.vg.duplicate_name");
+            assert_eq!(m.len(), 1, "{:?}", codes(r));
+            assert!(m[0].contains("Multiple VGs found with the same name"));
+        }
+        // The bare name `base` is the image's own VG's, by identity.
+        let top2 = lv(ry, "dup/top2");
+        assert!(
+            top2.walk().iter().any(|n| n.kind == "qcow2 backing"),
+            "top2's backing (its own VG's LV base) was not read"
+        );
+    }
+}
+
+/// The backing LV lies wholly on the PV not given: its bytes are
+/// unknown, not "no qcow2 magic" (an attack's wrong cause). The finding
+/// names the missing PV.
+#[test]
+fn a_backing_lv_on_a_missing_pv_says_so() {
+    let d = tempfile::tempdir().unwrap();
+    let p = copies(d.path(), &["split-a.img", "split-b.img"]);
+    let r = &run(&[&p[0]])[0];
+    let m = messages(r, "qcow2.backing.unreadable");
+    assert_eq!(m.len(), 1, "{:?}", codes(r));
+    assert!(
+        m[0].contains("missing PV SplitB-aaaa-bbbb-cccc-dddd-eeee-000001") && !m[0].contains("magic"),
+        "{}",
+        m[0]
+    );
+    let both = run(&[&p[0], &p[1]]);
+    assert!(find(&both[0], "qcow2.backing.unreadable").is_empty(), "{:?}", codes(&both[0]));
+}
+
+/// A clone of PV b (same PV UUID, its LV base overwritten) given with the
+/// original: the duplicate is named as lvm names it ("Not using device
+/// ... for PV ..."), the genuine PV is never called "in no VG", and which
+/// disk is used does not depend on the order given.
+#[test]
+fn a_cloned_pv_is_named_a_duplicate_whatever_the_order() {
+    let d = tempfile::tempdir().unwrap();
+    let p = copies(d.path(), &["split-a.img", "split-b.img"]);
+    let clone = d.path().join("clone-b.img");
+    let mut b = std::fs::read(&p[1]).unwrap();
+    // LV base is extent 0 of PV b, at pe_start (1 MiB).
+    assert_eq!(&b[1 << 20..(1 << 20) + 4], b"QFI\xfb");
+    b[1 << 20..2 << 20].fill(0xa5);
+    std::fs::write(&clone, &b).unwrap();
+    let mut seen = Vec::new();
+    for order in [
+        [p[0].as_path(), clone.as_path(), p[1].as_path()],
+        [p[1].as_path(), clone.as_path(), p[0].as_path()],
+    ] {
+        let rs = run(&order);
+        let all: Vec<&Finding> = rs.iter().flat_map(|r| r.findings()).collect();
+        let dup: Vec<&&Finding> = all.iter().filter(|f| f.code == "lvm2.pv.duplicate").collect();
+        assert_eq!(dup.len(), 1, "{:?}", all.iter().map(|f| &f.code).collect::<Vec<_>>());
+        assert!(dup[0].message.contains("Not using device"), "{}", dup[0].message);
+        assert!(
+            dup[0].message.contains("clone-b.img") && dup[0].message.contains("split-b.img"),
+            "{}",
+            dup[0].message
+        );
+        assert!(all.iter().all(|f| f.code != "lvm2.pv.no_vg"), "a PV of the VG called in no VG");
+        let a = rs.iter().find(|r| r.image.ends_with("split-a.img")).unwrap();
+        seen.push((dup[0].message.clone(), codes(a)));
+    }
+    assert_eq!(seen[0], seen[1], "the order of the images changed the result");
+}
+
+/// A libvirt LVM pool volume has no oVirt tags: the qcow2 in it is still
+/// opened and checked (its L1 entry points past the image's end; qemu-img
+/// check exits 2 on it, testdata/scripts/lvm2-pool.sh), and an overlay
+/// in another LV naming /dev/VG/LV reads it. Every hint about what is in
+/// an LV names the LV's device, never the PV image file.
+#[test]
+fn qcow2_in_an_untagged_lv_is_checked_and_its_hints_name_the_lv() {
+    let d = tempfile::tempdir().unwrap();
+    let p = copies(d.path(), &["libvirt.img"]);
+    let r = &run(&[&p[0]])[0];
+    let disk = lv(r, "imgck_lib/disk");
+    let q = disk
+        .walk()
+        .into_iter()
+        .find(|n| n.layer == Some("qcow2"))
+        .expect("the qcow2 in the untagged LV was not opened");
+    assert!(
+        q.findings.iter().any(|f| f.severity == Severity::Error && f.code.starts_with("qcow2.")),
+        "{:?}",
+        q.findings.iter().map(|f| &f.code).collect::<Vec<_>>()
+    );
+    let ov = lv(r, "imgck_lib/ov");
+    assert!(ov.walk().iter().any(|n| n.kind == "qcow2 backing" && n.title.contains("/dev/imgck_lib/disk")));
+    let image = p[0].display().to_string();
+    let mut hinted = 0;
+    for f in r.findings() {
+        let in_lv = f.place.0.iter().any(|s| matches!(s, Step::Volume(_)));
+        let Some(h) = r.hint_of(f) else { continue };
+        if !in_lv || f.layer.as_str() == "lvm2" {
+            continue;
+        }
+        hinted += 1;
+        let text = format!("{:?} {:?}", h.hint.command, h.hint.note);
+        assert!(!text.contains(&image), "{}: {text}", f.code);
+        if f.code.starts_with("qcow2.") && f.place.0.len() == 1 {
+            assert!(text.contains("/dev/imgck_lib/"), "{}: {text}", f.code);
+        }
+    }
+    assert!(hinted > 0, "no hint inside an LV was looked at");
+    for s in &r.next_steps {
+        if s.contains("qemu-img check -r") || s.contains("qemu-img info") {
+            assert!(!s.contains(&image), "{s}");
+        }
+    }
+}
+
+/// An overlay in an LV naming a path that is no LV (`sub/decoy.qcow2`):
+/// a warning says which name and why it is not followed.
+#[test]
+fn a_backing_name_not_followed_inside_an_lv_says_why() {
+    let d = tempfile::tempdir().unwrap();
+    let p = copies(d.path(), &["libvirt.img"]);
+    let mut b = std::fs::read(&p[0]).unwrap();
+    let name = b"/dev/imgck_lib/disk";
+    let at = b.windows(name.len()).position(|w| w == name).unwrap();
+    let q = at - 528;
+    assert_eq!(&b[q..q + 4], b"QFI\xfb");
+    let new = b"sub/decoy.qcow2";
+    b[at..at + name.len()].fill(0);
+    b[at..at + new.len()].copy_from_slice(new);
+    b[q + 16..q + 20].copy_from_slice(&(new.len() as u32).to_be_bytes());
+    std::fs::write(&p[0], &b).unwrap();
+    let r = &run(&[&p[0]])[0];
+    let f = find(r, "qcow2.backing.not_followed");
+    assert_eq!(f.len(), 1, "{:?}", codes(r));
+    assert_eq!(f[0].severity, Severity::Warning);
+    assert!(
+        f[0].message.contains("sub/decoy.qcow2") && f[0].message.contains("no LV of VG imgck_lib"),
+        "{}",
+        f[0].message
+    );
+}
+
+/// A chain of 70 oVirt volumes (each LV an overlay of the next): QEMU
+/// sets no depth limit, so the chain is read through to its base and the
+/// disk is clean — not damaged by imgcheck's own bound.
+#[test]
+fn a_chain_of_seventy_lvs_is_read_through() {
+    let r = &run(&[&fx("chain.img")])[0];
+    assert!(find(r, "qcow2.backing.too_deep").is_empty(), "{:?}", codes(r));
+    assert!(
+        r.findings().iter().all(|f| f.severity < Severity::Warning),
+        "{:?}",
+        r.findings().iter().filter(|f| f.severity >= Severity::Warning).map(|f| &f.code).collect::<Vec<_>>()
+    );
+    let c0 = lv(r, "imgck_chain/c0");
+    let deepest = c0
+        .walk()
+        .iter()
+        .filter(|n| n.kind == "qcow2 backing")
+        .count();
+    assert_eq!(deepest, 69, "c0's chain was not read to c69");
+}
+
+/// The image order never changes a report: the same JSON for a qcow2
+/// file naming an LV given before or after the PVs of its VG (an attack
+/// saw "missing" one way and the LV the other).
+#[test]
+fn the_order_of_the_images_never_changes_the_reports() {
+    if Command::new("qemu-img").arg("--version").output().is_err() {
+        println!("SKIPPED: qemu-img is not installed (it makes the host overlay)");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = copies(d.path(), &["split-a.img", "split-b.img"]);
+    let host = d.path().join("host.qcow2");
+    qemu_img(&[
+        "create".as_ref(),
+        "-q".as_ref(),
+        "-f".as_ref(),
+        "qcow2".as_ref(),
+        "-u".as_ref(),
+        "-b".as_ref(),
+        "/dev/imgck_split/base".as_ref(),
+        "-F".as_ref(),
+        "qcow2".as_ref(),
+        host.as_os_str(),
+        "8M".as_ref(),
+    ]);
+    let json = |order: &[&Path]| -> std::collections::BTreeMap<String, String> {
+        run(order)
+            .iter()
+            .map(|r| (r.image.clone(), imgcheck::render::json_line(r)))
+            .collect()
+    };
+    let one = json(&[&host, &p[0], &p[1]]);
+    let two = json(&[&p[0], &p[1], &host]);
+    let three = json(&[&p[1], &host, &p[0]]);
+    assert_eq!(one, two);
+    assert_eq!(one, three);
+    assert!(one.values().all(|j| !j.contains("qcow2.backing.missing")), "{one:?}");
+}

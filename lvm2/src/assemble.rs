@@ -158,6 +158,12 @@ impl VolumeGroup {
     pub fn missing(&self) -> impl Iterator<Item = &VgPv> {
         self.pvs.iter().filter(|p| p.missing())
     }
+    /// The input the VG is reported under: its first PV in metadata
+    /// order (pv0 first) that was found. Never the order the inputs were
+    /// given in, so a report does not move with the arguments.
+    pub fn first_input(&self) -> Option<usize> {
+        self.pvs.iter().find_map(|p| p.found.as_ref().map(|f| f.0))
+    }
     /// The LV state of `name`.
     pub fn lv(&self, name: &str) -> Option<&LvState> {
         self.lvs.iter().find(|l| l.name == name)

@@ -73,6 +73,12 @@ pub fn vg_of(a: &Assembly, i: usize) -> Option<&VolumeGroup> {
     a.vgs.get(*v)
 }
 
+/// The VG that uses another input with input `i`'s PV UUID (`i` is a
+/// cloned disk's duplicate PV).
+pub fn duplicate_vg(a: &Assembly, i: usize) -> Option<&VolumeGroup> {
+    vg_of(a, a.inputs.get(i)?.duplicate_of?)
+}
+
 /// One line for input `i`: `PV <uuid> of VG <vg> (seqno N, 3 LVs, 1 PV missing)`.
 pub fn title(a: &Assembly, i: usize) -> String {
     let Some(st) = a.inputs.get(i) else {
@@ -83,6 +89,12 @@ pub fn title(a: &Assembly, i: usize) -> String {
         .as_ref()
         .and_then(|p| p.uuid())
         .unwrap_or("(label lost)");
+    if let Some(vg) = duplicate_vg(a, i) {
+        return format!(
+            "PV {uuid}, a duplicate: VG {} uses another device with this PV UUID",
+            vg.name()
+        );
+    }
     match vg_of(a, i) {
         None => format!("PV {uuid}, in no readable VG"),
         Some(vg) => {
@@ -114,12 +126,16 @@ pub fn findings(a: &Assembly, i: usize) -> Vec<Finding> {
         .filter(|l| l.input == Some(i))
         .map(|l| l.finding.clone())
         .collect();
+    if let Some(vg) = duplicate_vg(a, i) {
+        out.extend(
+            vg.findings
+                .iter()
+                .filter(|l| l.input == Some(i))
+                .map(|l| l.finding.clone()),
+        );
+    }
     if let Some(vg) = vg_of(a, i) {
-        let first = vg
-            .pvs
-            .iter()
-            .filter_map(|p| p.found.as_ref().map(|f| f.0))
-            .min();
+        let first = vg.first_input();
         for l in &vg.findings {
             let mine =
                 l.input == Some(i) || (l.input.is_none() && l.lv.is_none() && first == Some(i));
@@ -135,12 +151,7 @@ pub fn findings(a: &Assembly, i: usize) -> Vec<Finding> {
 pub fn events(a: &Assembly, i: usize) -> Vec<Event> {
     match vg_of(a, i) {
         Some(vg)
-            if vg
-                .pvs
-                .iter()
-                .filter_map(|p| p.found.as_ref().map(|f| f.0))
-                .min()
-                == Some(i) =>
+            if vg.first_input() == Some(i) =>
         {
             vg.events()
         }

@@ -109,12 +109,7 @@ impl Inspector for Lvm2 {
         };
         let vg = layer::vg_of(a, i);
         // The VG's LVs are checked once, under its first PV given.
-        let first = vg.and_then(|vg| {
-            vg.pvs
-                .iter()
-                .filter_map(|p| p.found.as_ref().map(|f| f.0))
-                .min()
-        });
+        let first = vg.and_then(imgcheck_lvm2::VolumeGroup::first_input);
         let mut title = layer::title(a, i);
         let name_of = |k: usize| {
             shared

@@ -78,6 +78,29 @@ impl Inspector for PooledQcow2 {
     }
 }
 
+/// A backing name inside an LV that names no LV (`sub/base.qcow2`, a
+/// path of the host) is not followed: a relative name resolves beside the
+/// LV's device, in `/dev/VG/`, where only LVs are, and any other path is
+/// a file of the host that ran the VM, which this check never sees. The
+/// finding says which name and why, and that the guest disk reads
+/// unknown bytes wherever the overlay has no cluster (an attack saw a
+/// name skipped without a reason).
+fn not_followed_in_volume(findings: &mut [Finding], cx: &Context<'_>) {
+    let lv = cx.place.0.iter().rev().find_map(|s| match s {
+        Step::Volume(v) => Some(v.clone()),
+        _ => None,
+    });
+    let Some(lv) = lv else { return };
+    let vg = lv.split('/').next().unwrap_or_default().to_string();
+    for f in findings.iter_mut().filter(|f| f.code == "qcow2.backing.not_followed") {
+        f.severity = imgcheck_core::Severity::Warning;
+        f.message = format!(
+            "{}: the image is in LV {lv}, and the name is no LV of VG {vg} (/dev/VG/LV, ../IMAGE/VOLUME or a bare LV name): relative, it resolves beside /dev/{lv}, where only LVs are; absolute, it is a file of the host that ran the VM, which an offline check never reads. Clusters the overlay does not hold are unknown, not zeros",
+            f.message.trim_end_matches("; unallocated clusters cannot be read")
+        );
+    }
+}
+
 impl Qcow2 {
     /// The qcow2 node of `r`, its backing names asked of `resolver` first.
     fn inspect_with(
@@ -106,6 +129,9 @@ impl Qcow2 {
         );
         let mut node = Inspected::new("qcow2", title(&image, &report));
         node.findings.clone_from(&report.findings);
+        if in_volume {
+            not_followed_in_volume(&mut node.findings, cx);
+        }
         // The snapshot asked for: an exact id first, then a name, and a
         // word when the id shadows another snapshot's name.
         let view = match &cx.options.snapshot {
@@ -341,6 +367,9 @@ fn unopenable(e: &Error, file: &Arc<dyn ReadAt>) -> Inspected {
 /// in that backing file, which their place names.
 fn backing_children(image: &Image, report: &CheckReport) -> Vec<Child> {
     let chain = image.chain();
+    // Where the chain stopped, said once, at the image that names the
+    // file not opened, with both depths.
+    let mut stopped = false;
     report
         .backing
         .iter()
@@ -355,9 +384,28 @@ fn backing_children(image: &Image, report: &CheckReport) -> Vec<Child> {
                 .findings
                 .iter()
                 .filter(|f| f.code != "qcow2.stats")
+                .filter(|f| {
+                    f.code != "qcow2.backing.too_deep" || !std::mem::replace(&mut stopped, true)
+                })
                 .map(|f| {
                     let mut f: Finding = f.clone();
-                    f.message = format!("backing file {}: {}", b.name, f.message);
+                    if f.code == "qcow2.backing.too_deep" {
+                        let next = match chain.get(b.depth.saturating_sub(1)).map(|c| &c.state) {
+                            Some(BackingState::Qcow2(img)) => img.backing().map(|n| n.name.clone()),
+                            _ => None,
+                        }
+                        .unwrap_or_else(|| "?".to_string());
+                        f.message = format!(
+                            "the check stopped at backing file {} (depth {} below this image): it names {next:?} (depth {}) as its backing file, which was not opened. imgcheck follows {} backing files (each opened recursively, so the bound keeps the stack and memory bounded); QEMU sets no limit (qemu-img 10.0 opens and checks a 301-image chain). Files from depth {} down are not checked and the guest reads unknown bytes where only they hold clusters; this is not damage by itself",
+                            b.name,
+                            b.depth,
+                            b.depth.saturating_add(1),
+                            imgcheck_qcow2::limits::MAX_CHAIN_DEPTH,
+                            b.depth.saturating_add(1),
+                        );
+                    } else {
+                        f.message = format!("backing file {}: {}", b.name, f.message);
+                    }
                     f
                 })
                 .collect();
