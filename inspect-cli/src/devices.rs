@@ -167,7 +167,12 @@ pub fn resolve_nested(hint: &Hint, n: &Nested, outer: Option<&Attach>) -> Resolv
     };
     let mut r = resolve(hint, &n.inner, &image, Some(&attach));
     if r.needs_attach {
-        r.attach_step = Some(attach.hint.clone().resolved(|p| (p == "image").then(|| lv_dev.clone())));
+        r.attach_step = Some(
+            attach
+                .hint
+                .clone()
+                .resolved(|p| (p == "image").then(|| lv_dev.clone())),
+        );
     }
     // The LV's device itself needs the outer image attached.
     let names_lv = [r.hint.command.as_deref(), r.hint.note.as_deref()]
@@ -278,6 +283,72 @@ mod tests {
             Some("sgdisk -e /dev/loop0; growpart /dev/loop0 2; resize2fs /dev/loop0p2")
         );
         assert!(r.needs_attach);
+    }
+
+    /// A disk nested in an LV (the LV's own table, a qcow2 image in it,
+    /// a partition of either) never has its hints aimed at the outer
+    /// image file, which is the PV: `sfdisk {disk}` for a lost table
+    /// inside the LV once wrote the PV image's first sectors.
+    #[test]
+    fn a_nested_disk_never_names_the_outer_image() {
+        let lo = Attach {
+            hint: Hint::read_only("losetup --read-only --partscan /dev/loop0 {image}"),
+            device: "/dev/loop0".into(),
+            file: Some("{image}".into()),
+        };
+        let lv = Place::root().join(Step::Volume("vg0/disk".into()));
+        let hints = [
+            Hint::writes("sfdisk {disk} < table.sfdisk").on(Target::Disk),
+            Hint::writes("sgdisk -e {disk}; growpart {disk} 2; resize2fs {dev}")
+                .on(Target::Partition(2)),
+            Hint::read_only("e2fsck -fn {dev}"),
+            Hint::writes("qemu-img check -r leaks {image}").on(Target::Image),
+            Hint::writes("cp {image} {image}.bak && qemu-img check -r all {image}.bak")
+                .on(Target::Image),
+        ];
+        for (place, holds_image) in [
+            (lv.clone(), false),
+            (lv.join(Step::Partition(2)), false),
+            (lv.clone(), true),
+            (lv.join(Step::Partition(2)), true),
+            (lv.join(Step::Backing(1)), true),
+        ] {
+            let n = nested(&place, "gpt", |_| holds_image).unwrap();
+            for h in &hints {
+                let r = resolve_nested(h, &n, Some(&lo));
+                let text = format!("{:?} {:?}", r.hint.command, r.attach_step);
+                assert!(!text.contains("pv.img"), "{place}: {text}");
+                assert!(!text.contains("/dev/loop0"), "{place}: {text}");
+                assert!(r.needs_attach, "{place}: {text}");
+            }
+        }
+        let n = nested(&lv.join(Step::Partition(2)), "gpt", |_| false).unwrap();
+        let r = resolve_nested(&hints[1], &n, Some(&lo));
+        assert_eq!(
+            r.hint.command.as_deref(),
+            Some("sgdisk -e /dev/loop1; growpart /dev/loop1 2; resize2fs /dev/loop1p2")
+        );
+        assert!(
+            r.attach_step
+                .unwrap()
+                .command
+                .unwrap()
+                .ends_with("/dev/loop1 /dev/vg0/disk")
+        );
+        let n = nested(&lv, "qcow2", |_| true).unwrap();
+        let r = resolve_nested(&hints[3], &n, Some(&lo));
+        assert_eq!(
+            r.hint.command.as_deref(),
+            Some("qemu-img check -r leaks /dev/vg0/disk")
+        );
+        let r = resolve_nested(&hints[0], &n, Some(&lo));
+        assert_eq!(
+            r.hint.command.as_deref(),
+            Some("sfdisk /dev/nbd1 < table.sfdisk")
+        );
+        // The VG's own findings are about its PVs: not nested.
+        assert!(nested(&lv, "lvm2", |_| false).is_none());
+        assert!(nested(&Place::root(), "gpt", |_| false).is_none());
     }
 
     #[test]

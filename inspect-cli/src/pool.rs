@@ -362,7 +362,10 @@ pub fn backing_resolver(
 /// that name (by UUID and image) when there are several: lvm itself
 /// refuses the name ("Multiple VGs found with the same name") and a host
 /// opens whichever VG was activated, so no pick here is safe.
-fn by_name<'a>(s: &'a Shared, name: &str) -> Result<Option<&'a imgcheck_lvm2::VolumeGroup>, String> {
+fn by_name<'a>(
+    s: &'a Shared,
+    name: &str,
+) -> Result<Option<&'a imgcheck_lvm2::VolumeGroup>, String> {
     let named: Vec<&imgcheck_lvm2::VolumeGroup> =
         s.assembly.vgs.iter().filter(|g| g.name() == name).collect();
     match named.as_slice() {

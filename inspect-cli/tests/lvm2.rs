@@ -1078,7 +1078,11 @@ fn a_vg_name_two_vgs_share_is_ambiguous_never_a_silent_pick() {
     let p = copies(d.path(), &["dup-x.img", "dup-y.img"]);
     let (x, y) = (p[0].as_path(), p[1].as_path());
     let alone = &run(&[y])[0];
-    assert!(find(alone, "qcow2.backing.unreadable").is_empty(), "{:?}", codes(alone));
+    assert!(
+        find(alone, "qcow2.backing.unreadable").is_empty(),
+        "{:?}",
+        codes(alone)
+    );
     assert!(find(alone, "lvm2.vg.duplicate_name").is_empty());
     for order in [[x, y], [y, x]] {
         let rs = run(&order);
@@ -1086,8 +1090,16 @@ fn a_vg_name_two_vgs_share_is_ambiguous_never_a_silent_pick() {
         let rx = rs.iter().find(|r| r.image.ends_with("dup-x.img")).unwrap();
         let amb = messages(ry, "qcow2.backing.unreadable");
         assert_eq!(amb.len(), 1, "{:?}", codes(ry));
-        assert!(amb[0].contains("/dev/dup/base") && amb[0].contains("ambiguous"), "{}", amb[0]);
-        assert!(amb[0].contains("dup-x.img") && amb[0].contains("dup-y.img"), "{}", amb[0]);
+        assert!(
+            amb[0].contains("/dev/dup/base") && amb[0].contains("ambiguous"),
+            "{}",
+            amb[0]
+        );
+        assert!(
+            amb[0].contains("dup-x.img") && amb[0].contains("dup-y.img"),
+            "{}",
+            amb[0]
+        );
         assert!(!amb[0].contains("no qcow2 magic"), "{}", amb[0]);
         for r in [rx, ry] {
             let m = messages(r, "lvm2.vg.duplicate_name");
@@ -1114,12 +1126,17 @@ fn a_backing_lv_on_a_missing_pv_says_so() {
     let m = messages(r, "qcow2.backing.unreadable");
     assert_eq!(m.len(), 1, "{:?}", codes(r));
     assert!(
-        m[0].contains("missing PV SplitB-aaaa-bbbb-cccc-dddd-eeee-000001") && !m[0].contains("magic"),
+        m[0].contains("missing PV SplitB-aaaa-bbbb-cccc-dddd-eeee-000001")
+            && !m[0].contains("magic"),
         "{}",
         m[0]
     );
     let both = run(&[&p[0], &p[1]]);
-    assert!(find(&both[0], "qcow2.backing.unreadable").is_empty(), "{:?}", codes(&both[0]));
+    assert!(
+        find(&both[0], "qcow2.backing.unreadable").is_empty(),
+        "{:?}",
+        codes(&both[0])
+    );
 }
 
 /// A clone of PV b (same PV UUID, its LV base overwritten) given with the
@@ -1143,19 +1160,40 @@ fn a_cloned_pv_is_named_a_duplicate_whatever_the_order() {
     ] {
         let rs = run(&order);
         let all: Vec<&Finding> = rs.iter().flat_map(|r| r.findings()).collect();
-        let dup: Vec<&&Finding> = all.iter().filter(|f| f.code == "lvm2.pv.duplicate").collect();
-        assert_eq!(dup.len(), 1, "{:?}", all.iter().map(|f| &f.code).collect::<Vec<_>>());
-        assert!(dup[0].message.contains("Not using device"), "{}", dup[0].message);
+        let dup: Vec<&&Finding> = all
+            .iter()
+            .filter(|f| f.code == "lvm2.pv.duplicate")
+            .collect();
+        assert_eq!(
+            dup.len(),
+            1,
+            "{:?}",
+            all.iter().map(|f| &f.code).collect::<Vec<_>>()
+        );
+        assert!(
+            dup[0].message.contains("Not using device"),
+            "{}",
+            dup[0].message
+        );
         assert!(
             dup[0].message.contains("clone-b.img") && dup[0].message.contains("split-b.img"),
             "{}",
             dup[0].message
         );
-        assert!(all.iter().all(|f| f.code != "lvm2.pv.no_vg"), "a PV of the VG called in no VG");
-        let a = rs.iter().find(|r| r.image.ends_with("split-a.img")).unwrap();
+        assert!(
+            all.iter().all(|f| f.code != "lvm2.pv.no_vg"),
+            "a PV of the VG called in no VG"
+        );
+        let a = rs
+            .iter()
+            .find(|r| r.image.ends_with("split-a.img"))
+            .unwrap();
         seen.push((dup[0].message.clone(), codes(a)));
     }
-    assert_eq!(seen[0], seen[1], "the order of the images changed the result");
+    assert_eq!(
+        seen[0], seen[1],
+        "the order of the images changed the result"
+    );
 }
 
 /// A libvirt LVM pool volume has no oVirt tags: the qcow2 in it is still
@@ -1175,12 +1213,18 @@ fn qcow2_in_an_untagged_lv_is_checked_and_its_hints_name_the_lv() {
         .find(|n| n.layer == Some("qcow2"))
         .expect("the qcow2 in the untagged LV was not opened");
     assert!(
-        q.findings.iter().any(|f| f.severity == Severity::Error && f.code.starts_with("qcow2.")),
+        q.findings
+            .iter()
+            .any(|f| f.severity == Severity::Error && f.code.starts_with("qcow2.")),
         "{:?}",
         q.findings.iter().map(|f| &f.code).collect::<Vec<_>>()
     );
     let ov = lv(r, "imgck_lib/ov");
-    assert!(ov.walk().iter().any(|n| n.kind == "qcow2 backing" && n.title.contains("/dev/imgck_lib/disk")));
+    assert!(
+        ov.walk()
+            .iter()
+            .any(|n| n.kind == "qcow2 backing" && n.title.contains("/dev/imgck_lib/disk"))
+    );
     let image = p[0].display().to_string();
     let mut hinted = 0;
     for f in r.findings() {
@@ -1237,11 +1281,19 @@ fn a_backing_name_not_followed_inside_an_lv_says_why() {
 #[test]
 fn a_chain_of_seventy_lvs_is_read_through() {
     let r = &run(&[&fx("chain.img")])[0];
-    assert!(find(r, "qcow2.backing.too_deep").is_empty(), "{:?}", codes(r));
+    assert!(
+        find(r, "qcow2.backing.too_deep").is_empty(),
+        "{:?}",
+        codes(r)
+    );
     assert!(
         r.findings().iter().all(|f| f.severity < Severity::Warning),
         "{:?}",
-        r.findings().iter().filter(|f| f.severity >= Severity::Warning).map(|f| &f.code).collect::<Vec<_>>()
+        r.findings()
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .map(|f| &f.code)
+            .collect::<Vec<_>>()
     );
     let c0 = lv(r, "imgck_chain/c0");
     let deepest = c0
@@ -1288,5 +1340,8 @@ fn the_order_of_the_images_never_changes_the_reports() {
     let three = json(&[&p[1], &host, &p[0]]);
     assert_eq!(one, two);
     assert_eq!(one, three);
-    assert!(one.values().all(|j| !j.contains("qcow2.backing.missing")), "{one:?}");
+    assert!(
+        one.values().all(|j| !j.contains("qcow2.backing.missing")),
+        "{one:?}"
+    );
 }

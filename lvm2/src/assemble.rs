@@ -563,18 +563,20 @@ fn build_vg(
 /// label, a size equal to the recorded dev_size, then (ours, since no
 /// device order exists offline) the newest metadata of this VG, then the
 /// name — never the order the images were given in.
-fn choose_duplicate(holders: &[usize], slot: &VgPv, vg: &str, states: &[InputState]) -> Option<usize> {
-    holders
-        .iter()
-        .copied()
-        .max_by(|&a, &b| {
-            rank(a, slot, vg, states)
-                .cmp(&rank(b, slot, vg, states))
-                .then_with(|| {
-                    let n = |i: usize| states.get(i).map(|s| s.name.as_str());
-                    n(b).cmp(&n(a))
-                })
-        })
+fn choose_duplicate(
+    holders: &[usize],
+    slot: &VgPv,
+    vg: &str,
+    states: &[InputState],
+) -> Option<usize> {
+    holders.iter().copied().max_by(|&a, &b| {
+        rank(a, slot, vg, states)
+            .cmp(&rank(b, slot, vg, states))
+            .then_with(|| {
+                let n = |i: usize| states.get(i).map(|s| s.name.as_str());
+                n(b).cmp(&n(a))
+            })
+    })
 }
 
 /// Whether the two best holders rank alike (lvm's choice is then its

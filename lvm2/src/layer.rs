@@ -150,11 +150,7 @@ pub fn findings(a: &Assembly, i: usize) -> Vec<Finding> {
 /// Timeline events of input `i`'s VG (on its first input only).
 pub fn events(a: &Assembly, i: usize) -> Vec<Event> {
     match vg_of(a, i) {
-        Some(vg)
-            if vg.first_input() == Some(i) =>
-        {
-            vg.events()
-        }
+        Some(vg) if vg.first_input() == Some(i) => vg.events(),
         _ => Vec::new(),
     }
 }

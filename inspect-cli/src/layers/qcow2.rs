@@ -92,11 +92,15 @@ fn not_followed_in_volume(findings: &mut [Finding], cx: &Context<'_>) {
     });
     let Some(lv) = lv else { return };
     let vg = lv.split('/').next().unwrap_or_default().to_string();
-    for f in findings.iter_mut().filter(|f| f.code == "qcow2.backing.not_followed") {
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.code == "qcow2.backing.not_followed")
+    {
         f.severity = imgcheck_core::Severity::Warning;
         f.message = format!(
             "{}: the image is in LV {lv}, and the name is no LV of VG {vg} (/dev/VG/LV, ../IMAGE/VOLUME or a bare LV name): relative, it resolves beside /dev/{lv}, where only LVs are; absolute, it is a file of the host that ran the VM, which an offline check never reads. Clusters the overlay does not hold are unknown, not zeros",
-            f.message.trim_end_matches("; unallocated clusters cannot be read")
+            f.message
+                .trim_end_matches("; unallocated clusters cannot be read")
         );
     }
 }
