@@ -175,3 +175,34 @@ fn every_code_is_tested() {
     assert!(n > 30, "found only {n} codes");
     assert!(missing.is_empty(), "codes with no test: {missing:?}");
 }
+
+/// Two VGs named alike (lvm2-pool.sh: dup-x, dup-y) and a cloned PV (a
+/// copy of split-b, its one LV overwritten): each named, and the choice
+/// of PV the same whatever the order of the inputs.
+#[test]
+fn duplicate_names_and_cloned_pvs() {
+    has(
+        &[&fx("dup-x.img"), &fx("dup-y.img")],
+        "lvm2.vg.duplicate_name",
+    );
+    let mut b = std::fs::read(fx("split-b.img")).unwrap();
+    b[1 << 20..2 << 20].fill(0xa5);
+    let d = tempfile::tempdir().unwrap();
+    let clone = d.path().join("clone-b.img");
+    std::fs::write(&clone, &b).unwrap();
+    let (a, real) = (fx("split-a.img"), fx("split-b.img"));
+    has(&[&a, &clone, &real], "lvm2.pv.duplicate");
+    let picked = |paths: &[&Path]| {
+        let asm = asm(paths);
+        let vg = &asm.vgs[0];
+        let (i, _) = vg.pvs[1].found.clone().unwrap();
+        (
+            asm.inputs[i].name.clone(),
+            codes(&asm).iter().filter(|c| *c == "lvm2.pv.no_vg").count(),
+        )
+    };
+    let one = picked(&[&a, &clone, &real]);
+    let two = picked(&[&real, &clone, &a]);
+    assert_eq!(one, two);
+    assert_eq!(one.1, 0, "the genuine PV was called in no VG");
+}
