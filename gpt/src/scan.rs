@@ -136,6 +136,11 @@ pub fn surviving_entries<R: ReadAt + ?Sized>(r: &R, ss: u64) -> Option<(u64, Vec
     None
 }
 
+/// Bytes from a probe's start that a signature (or an ext backup
+/// superblock) it recognises can occupy: when they all read as zeros the
+/// probe can find nothing there.
+const PROBE_WINDOW: u64 = 0x11000;
+
 /// Scans `r` (with logical sector size `ss`) for signatures.
 pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery {
     let started = Instant::now();
@@ -176,7 +181,29 @@ pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery
             break;
         }
         rec.probes = rec.probes.saturating_add(1);
-        if r.known_zero(off, 0x11000) {
+        if r.known_zero(off, PROBE_WINDOW) {
+            // Gallop over the whole range the reader knows to be zero
+            // (unallocated or zero qcow2 clusters, host holes under
+            // preallocated ones, holes of a sparse file): no signature can
+            // start there, so the probes it would take are never spent and
+            // the scan's cost follows the data present, not the disk size.
+            let mut known = PROBE_WINDOW;
+            loop {
+                let want = known.saturating_mul(2).min(len.saturating_sub(off));
+                if want <= known || !r.known_zero(off, want) {
+                    break;
+                }
+                known = want;
+            }
+            // The last start whose whole probe window lies in the range;
+            // grid starts after it are probed as usual.
+            let last = off.saturating_add(known.saturating_sub(PROBE_WINDOW));
+            let grid = last
+                .checked_div(SCAN_STEP)
+                .unwrap_or(0)
+                .saturating_add(1)
+                .saturating_mul(SCAN_STEP);
+            next = next.max(grid);
             continue;
         }
         let probed = match crate::sig::probe_at(r, off) {

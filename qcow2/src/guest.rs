@@ -5,7 +5,7 @@ use crate::entries::L1Table;
 use crate::error::Error;
 use crate::image::Image;
 use imgcheck_core::{ReadAt, ReadError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A guest view: the current disk, or the disk as of a snapshot.
 #[derive(Debug, Clone)]
@@ -14,6 +14,10 @@ pub struct Guest {
     l1: Arc<L1Table>,
     size: u64,
     snapshot: Option<usize>,
+    /// The last range `known_zero` proved zero: callers gallop (ask about
+    /// `[x, x+n)`, then `[x, x+2n)`, …), and each answer starts where the
+    /// proven range ends instead of walking the mapping again from `x`.
+    proven: Arc<Mutex<(u64, u64)>>,
 }
 
 impl Guest {
@@ -26,6 +30,7 @@ impl Guest {
             l1,
             size,
             snapshot: None,
+            proven: Arc::default(),
         }
     }
 
@@ -54,6 +59,7 @@ impl Guest {
             l1,
             size,
             snapshot: Some(s.index),
+            proven: Arc::default(),
         })
     }
 
@@ -96,7 +102,21 @@ impl ReadAt for Guest {
     }
 
     fn known_zero(&self, offset: u64, len: u64) -> bool {
-        self.image
-            .guest_known_zero(&self.l1, self.size, offset, len)
+        let Some(end) = offset.checked_add(len) else {
+            return false;
+        };
+        let (a, b) = self.proven.lock().map_or((0, 0), |p| *p);
+        let inside = a <= offset && offset <= b && a < b;
+        let from = if inside { b.max(offset) } else { offset };
+        if from >= end {
+            return end <= self.size;
+        }
+        let zero = self
+            .image
+            .guest_known_zero(&self.l1, self.size, from, end.saturating_sub(from));
+        if zero && let Ok(mut p) = self.proven.lock() {
+            *p = if inside { (a, end) } else { (offset, end) };
+        }
+        zero
     }
 }

@@ -540,4 +540,55 @@ fn clusters_adjacent_in_the_file_are_read_with_one_pread() {
     let before = counting.1.load(std::sync::atomic::Ordering::Relaxed);
     assert!(all(&byte_at(&g, 4 << 20, 4 << 20), 0));
     assert!(counting.1.load(std::sync::atomic::Ordering::Relaxed) - before <= 1);
+/// Preallocated clusters (qemu-img preallocation=metadata and falloc) whose
+/// host bytes are a hole or an unwritten extent read as zeros: the guest
+/// says so without reading them, and data written into one is not zero.
+#[test]
+fn preallocated_clusters_over_host_holes_are_known_zero() {
+    if std::process::Command::new("qemu-img")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("SKIPPED: qemu-img is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for prealloc in ["metadata", "falloc"] {
+        let p = dir.path().join(format!("{prealloc}.qcow2"));
+        let st = std::process::Command::new("qemu-img")
+            .args(["create", "-q", "-f", "qcow2", "-o"])
+            .arg(format!("preallocation={prealloc}"))
+            .arg(&p)
+            .arg("1G")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let st = std::process::Command::new("qemu-io")
+            .args(["-f", "qcow2", "-c", "write -P 7 300M 64k"])
+            .arg(&p)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+        let g = Guest::new(Arc::new(Image::open_path(&p).unwrap()));
+        // Holes only where the file system reports them (ext4, XFS, tmpfs).
+        let holes = imgcheck_core::FileReader::open(&p)
+            .unwrap()
+            .known_zero(0, 1 << 20)
+            || imgcheck_core::FileReader::open(&p)
+                .unwrap()
+                .known_zero(64 << 20, 1 << 20);
+        if !holes {
+            println!("SKIPPED: {prealloc}: the file system reports no holes");
+            continue;
+        }
+        assert!(g.known_zero(0, 1 << 20), "{prealloc}: head");
+        assert!(g.known_zero(0, 300 << 20), "{prealloc}: up to the data");
+        assert!(!g.known_zero(300 << 20, 4096), "{prealloc}: written data");
+        assert!(!g.known_zero(0, g.len()), "{prealloc}: whole disk");
+        assert!(
+            g.known_zero((300 << 20) + 65536, g.len() - (300 << 20) - 65536),
+            "{prealloc}: tail"
+        );
+    }
 }

@@ -148,13 +148,24 @@ pub(super) fn search_stale_backup<R: ReadAt + ?Sized>(
         }
     }
     let window = SECTOR_SIZES.iter().copied().max().unwrap_or(4096);
+    // A disk that reads as zeros everywhere holds no stale header.
+    if r.known_zero(0, disk_size.min(r.len())) {
+        return (None, search.with_failures(failed));
+    }
     for k in boundaries {
+        // What the reader knows to be zero (a hole, an unallocated or
+        // preallocated-but-unwritten qcow2 cluster) holds no header: not
+        // read and not a probe, so an empty disk's search is complete and
+        // costs what its data costs, not its size.
+        let end = mul(k, BACKUP_SEARCH_STEP);
+        if r.known_zero(end.saturating_sub(window), window) {
+            continue;
+        }
         if search.probes >= MAX_BACKUP_PROBES {
             search.complete = false;
             break;
         }
         search.probes = search.probes.saturating_add(1);
-        let end = mul(k, BACKUP_SEARCH_STEP);
         // One read serves both sector sizes: the last 4 KiB before the boundary.
         let at = end.saturating_sub(window);
         let structure = || {

@@ -314,6 +314,19 @@ impl Image {
         }
         let mut pos = offset;
         let mut steps = 0u32;
+        // Allocated clusters whose host bytes are a hole of the host file
+        // (preallocation=metadata or falloc on a sparse file) read as zeros
+        // too. Contiguous host runs are gathered and asked about once: one
+        // lseek(SEEK_DATA) per run, not one per cluster.
+        let mut host_run: Option<(u64, u64)> = None;
+        let src: Option<&dyn ReadAt> = match &self.data_file {
+            _ if self.header.crypt_method != 0 => None,
+            None => Some(self.file.as_ref()),
+            Some(DataFile::Open(r)) => Some(r.as_ref()),
+            Some(DataFile::Unavailable(_)) => None,
+        };
+        let host_hole =
+            |(s, e): (u64, u64)| src.is_some_and(|r| e > s && r.known_zero(s, e.saturating_sub(s)));
         // Each round advances by at least one byte; the step bound keeps
         // a huge range of tiny clusters from taking forever ("unknown").
         while pos < end {
@@ -321,9 +334,28 @@ impl Image {
             if steps > MAX_KNOWN_ZERO_STEPS {
                 return false;
             }
-            let Ok((kind, run)) = self.map(l1, pos) else {
+            let Ok((kind, run)) = self.map_run(l1, pos, true) else {
                 return false;
             };
+            let take = run.max(1).min(end.saturating_sub(pos));
+            if let Mapping::Data(host) = kind {
+                if src.is_none() {
+                    return false;
+                }
+                let next = host.saturating_add(take);
+                host_run = match host_run {
+                    Some((s, e)) if e == host => Some((s, next)),
+                    Some(r) => {
+                        if !host_hole(r) {
+                            return false;
+                        }
+                        Some((host, next))
+                    }
+                    None => Some((host, next)),
+                };
+                pos = pos.saturating_add(run.max(1));
+                continue;
+            }
             let ok = match kind {
                 Mapping::Zero => true,
                 Mapping::Unallocated => match self.backing.as_ref().map(|b| &b.state) {
@@ -347,12 +379,21 @@ impl Image {
             }
             pos = pos.saturating_add(run.max(1));
         }
-        true
+        host_run.is_none_or(host_hole)
     }
 
     /// Maps a guest offset: what it is and how many bytes from it share
     /// that mapping (to the end of the cluster, subcluster or L2 range).
     fn map(&self, l1: &L1Table, pos: u64) -> Result<(Mapping, u64), ReadError> {
+        self.map_run(l1, pos, false)
+    }
+
+    /// [`Image::map`]; with `coalesce`, a plain data cluster's run goes on
+    /// over the following entries of its L2 table that are plain data at
+    /// the next host cluster (within the file), so that asking about a
+    /// preallocated range costs one step per host extent, not per cluster.
+    /// Reads keep one cluster per step: an error names its own cluster.
+    fn map_run(&self, l1: &L1Table, pos: u64, coalesce: bool) -> Result<(Mapping, u64), ReadError> {
         let h = &self.header;
         let cs = h.cluster_size();
         let in_cluster = pos.checked_rem(cs).unwrap_or(0);
@@ -482,7 +523,30 @@ impl Image {
                         "L2 entry {l2_index} of the table at {l2_off:#x}: host offset {host:#x} is not cluster aligned"
                     ));
                 }
-                Ok((Mapping::Data(host.saturating_add(in_cluster)), cluster_left))
+                let mut run = cluster_left;
+                if coalesce {
+                    let src_len = match &self.data_file {
+                        Some(DataFile::Open(r)) => r.len(),
+                        Some(DataFile::Unavailable(_)) => 0,
+                        None => self.file.len(),
+                    };
+                    let mut next_host = host.saturating_add(cs);
+                    let mut i = u64_of(l2_index).saturating_add(1);
+                    // At most one table's entries: bounded by `valid`.
+                    while i < valid.min(l2_entries) {
+                        let e = be64(&t, usize_of(i).saturating_mul(es));
+                        if cluster_type(h, e) != ClusterType::Normal
+                            || e & L2E_OFFSET_MASK != next_host
+                            || next_host.saturating_add(cs) > src_len
+                        {
+                            break;
+                        }
+                        run = run.saturating_add(cs);
+                        next_host = next_host.saturating_add(cs);
+                        i = i.saturating_add(1);
+                    }
+                }
+                Ok((Mapping::Data(host.saturating_add(in_cluster)), run))
             }
         }
     }
