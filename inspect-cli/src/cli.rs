@@ -104,6 +104,14 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     lost_files: Option<std::path::PathBuf>,
 
+    /// Write the run as a Prometheus textfile to FILE (node_exporter's
+    /// textfile collector format: per image the verdict, findings by
+    /// severity and layer, sizes, free space beside it, snapshots, bytes
+    /// read and seconds per layer), atomically: a temporary file beside
+    /// FILE, then a rename. FILE may not be an image of the run.
+    #[arg(long, value_name = "FILE")]
+    metrics: Option<PathBuf>,
+
     /// Check this many images at once (default: one per CPU).
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
@@ -160,6 +168,12 @@ pub fn run() -> u8 {
             return exit::USAGE;
         }
     }
+    if let Some(m) = &args.metrics
+        && items.iter().any(|i| crate::metrics::same_file(&i.path, m))
+    {
+        eprintln!("imgcheck: --metrics names an image of the run; refusing to write to it");
+        return exit::USAGE;
+    }
     if args.qemu_compat {
         let mut status = exit::CLEAN;
         let mut stdout = std::io::stdout().lock();
@@ -209,6 +223,7 @@ pub fn run() -> u8 {
     };
     let mut status = exit::CLEAN;
     let mut rows: Vec<render::SummaryRow> = Vec::new();
+    let mut metric_rows: Vec<crate::metrics::Row> = Vec::new();
     let mut stdout = anstream::stdout().lock();
     let mut broken_pipe = false;
     // The lost files of every image, written once all are checked: a VG's
@@ -260,6 +275,10 @@ pub fn run() -> u8 {
                     }
                     lost_text.push_str(&crate::layout::lost_files_text(&report.lost));
                 }
+                if args.metrics.is_some() {
+                    let room = args.host_room.room(&item.path);
+                    metric_rows.push(crate::metrics::Row::of(&report, room));
+                }
                 rows.push(render::SummaryRow::of(&report));
                 let text = if args.json {
                     render::json_line(&report)
@@ -276,6 +295,9 @@ pub fn run() -> u8 {
             Err(fatal) => {
                 status |= exit::OPERATIONAL;
                 rows.push(render::SummaryRow::failed(&item.path, &fatal));
+                metric_rows.push(crate::metrics::Row::failed(
+                    &item.path.display().to_string(),
+                ));
                 progress.suspend(|| eprintln!("{}", fatal.line(&item.path)));
                 // One JSON object per image, failed ones too.
                 if args.json {
@@ -307,6 +329,17 @@ pub fn run() -> u8 {
     if !args.json && rows.len() > 1 {
         let table = render::summary_table(&rows);
         broken_pipe |= stdout.write_all(table.as_bytes()).is_err();
+    }
+    if let Some(m) = &args.metrics {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let images: Vec<&std::path::Path> = items.iter().map(|i| i.path.as_path()).collect();
+        let text = crate::metrics::text(&metric_rows, now);
+        if let Err(e) = crate::metrics::write_atomic(m, &text, &images) {
+            eprintln!("imgcheck: {}: cannot write the metrics: {e}", m.display());
+            status |= exit::OPERATIONAL;
+        }
     }
     if broken_pipe {
         status |= exit::OPERATIONAL;

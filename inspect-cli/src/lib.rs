@@ -28,6 +28,7 @@ pub mod host;
 pub mod layout;
 pub mod level;
 pub mod limits;
+pub mod metrics;
 pub mod options;
 pub mod pipeline;
 pub mod pool;

@@ -131,6 +131,7 @@ pub fn inspect_bounded(
         origin: (!opts.image_path.as_os_str().is_empty()).then(|| opts.image_path.clone()),
         progress: opts.progress.clone(),
     };
+    let started = std::time::Instant::now();
     // One bound on the whole check: every layer reads through the
     // metered file, so their reads together stop at the bound.
     let file_size = file.len();
@@ -141,6 +142,7 @@ pub fn inspect_bounded(
         budget: &budget,
         events: Vec::new(),
         disk: None,
+        cost: crate::report::Cost::default(),
     };
     let expect = Expect {
         contents: Promise::DiskImage,
@@ -165,9 +167,14 @@ pub fn inspect_bounded(
     check_snapshot_asked(&root, opts)?;
     walk.children(&mut root, children, &Place::root(), frame, 0, "image");
     let Walk {
-        mut events, disk, ..
+        mut events,
+        disk,
+        mut cost,
+        ..
     } = walk;
+    let layout_started = std::time::Instant::now();
     let mut layout = layout::check(&root, disk.as_deref(), opts.scan);
+    cost.add("layout", layout_started.elapsed().as_secs_f64());
     layout.findings.extend(bound_hit(&budget, file_size));
     layout.findings.extend(failed_reads(&budget));
     events.append(&mut layout.events);
@@ -198,6 +205,7 @@ pub fn inspect_bounded(
         layout: layout.findings,
         boot: layout.boot,
         lost: layout.lost,
+        cost,
     };
     if report.path.is_empty() {
         report.path = name.to_string();
@@ -206,6 +214,8 @@ pub fn inspect_bounded(
         report.layout.extend(crate::host::findings(room));
     }
     report.next_steps = steps::next_steps(&report);
+    report.cost.bytes_read = budget.used().0;
+    report.cost.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 
@@ -393,6 +403,8 @@ struct Walk<'a> {
     /// The guest disk the image file's container handed out: what the
     /// zero map and the size chain measure.
     disk: Option<Arc<dyn ReadAt>>,
+    /// Seconds per layer, for `--metrics`.
+    cost: crate::report::Cost,
 }
 
 impl Walk<'_> {
@@ -419,7 +431,9 @@ impl Walk<'_> {
         // A node is a visit; once the bound is spent, nothing more is read.
         self.budget.charge(0, 1).ok()?;
         let (layer, _evidence) = registry::pick(self.registry, reader.as_ref(), &cx, only)?;
+        let t = std::time::Instant::now();
         let ins = layer.inspect(reader, &cx);
+        self.cost.add(layer.name(), t.elapsed().as_secs_f64());
         // A container's `Disk` offsets are in the guest disk it hands out.
         let container = ins.facts.guest.is_some();
         let findings = ins

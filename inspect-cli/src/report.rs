@@ -169,6 +169,34 @@ pub struct ImageReport {
     /// What was lost, by file: each zeroed range that destroyed data,
     /// with the files and structures it hit (JSON `layout.lost`).
     pub lost: Vec<crate::layout::LossEvent>,
+    /// What the check cost (bytes read, seconds per layer): for
+    /// `--metrics`, never in the text or JSON views, which stay the same
+    /// from run to run.
+    pub cost: Cost,
+}
+
+/// What checking one image cost.
+#[derive(Debug, Clone, Default)]
+pub struct Cost {
+    /// Bytes read from the image and the files it joins (backing, data
+    /// files), as charged to the image's budget.
+    pub bytes_read: u64,
+    /// Seconds spent in each layer's `inspect` (its children's layers
+    /// excluded), by layer name, in first-seen order; the checks that
+    /// span layers are `layout`.
+    pub seconds_by_layer: Vec<(&'static str, f64)>,
+    /// Seconds the whole check of the image took.
+    pub seconds: f64,
+}
+
+impl Cost {
+    /// Adds `secs` to `layer`'s share.
+    pub fn add(&mut self, layer: &'static str, secs: f64) {
+        match self.seconds_by_layer.iter_mut().find(|(l, _)| *l == layer) {
+            Some((_, s)) => *s += secs,
+            None => self.seconds_by_layer.push((layer, secs)),
+        }
+    }
 }
 
 impl ImageReport {
