@@ -234,6 +234,10 @@ pub fn run() -> u8 {
         jobs,
         |i, item| {
             let mut opts = options(&args, &item.path);
+            // Threads the images leave unused go to the partitions and
+            // volumes inside each (one image and --jobs 2: two filesystems
+            // at once).
+            opts.jobs = jobs.checked_div(items.len()).unwrap_or(1).max(1);
             if item.snapshot.is_some() {
                 opts.snapshot.clone_from(&item.snapshot);
             }
@@ -355,6 +359,7 @@ fn options(args: &Args, path: &std::path::Path) -> Options {
         image_path: path.to_path_buf(),
         progress: imgcheck_core::Progress::default(),
         host: args.host_room,
+        jobs: 1,
     }
 }
 

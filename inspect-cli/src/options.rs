@@ -43,6 +43,10 @@ pub struct Options {
     /// Whether and how the free space beside the image is looked at
     /// (`layout.host.*`); unmeasured by default, measured by the CLI.
     pub host: crate::host::HostRoom,
+    /// Threads the partitions, volumes and filesystems of one image may be
+    /// checked on (`--jobs`, shared with the images of the run); 0 or 1:
+    /// one at a time. The report is the same either way.
+    pub jobs: usize,
 }
 
 /// Why an image could not be checked at all. None of these is the

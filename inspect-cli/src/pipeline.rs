@@ -143,6 +143,7 @@ pub fn inspect_bounded(
         events: Vec::new(),
         disk: None,
         cost: crate::report::Cost::default(),
+        jobs: opts.jobs.max(1),
     };
     let expect = Expect {
         contents: Promise::DiskImage,
@@ -405,6 +406,18 @@ struct Walk<'a> {
     disk: Option<Arc<dyn ReadAt>>,
     /// Seconds per layer, for `--metrics`.
     cost: crate::report::Cost,
+    /// Threads the children of one node may be checked on (`--jobs`).
+    jobs: usize,
+}
+
+/// A child node whose contents are checked after its siblings are listed
+/// (on another thread when `--jobs` allows).
+struct Deferred {
+    node: Node,
+    inner: Option<(Arc<dyn ReadAt>, Expect)>,
+    place: Place,
+    frame: Frame,
+    label: String,
 }
 
 impl Walk<'_> {
@@ -479,6 +492,19 @@ impl Walk<'_> {
         // parent, under the one cap policy: a layer that does not cap its
         // own findings still cannot flood the report.
         let mut past_bound = Sink::new();
+        // Partitions and volumes of one node are independent: with --jobs
+        // above 1 their contents are checked on several threads, and put
+        // back in the table's order. Only when every child has a node of
+        // its own (a view attaches to the parent, in order).
+        let parallel = self.jobs > 1
+            && children.iter().all(|c| c.node.is_some())
+            && children
+                .iter()
+                .take(MAX_CHILDREN)
+                .filter(|c| c.descend)
+                .count()
+                > 1;
+        let mut deferred: Vec<Deferred> = Vec::new();
         for (i, child) in children.into_iter().enumerate() {
             // A view (no node of its own) stands for its parent's contents:
             // it adds its step only when the step picks something (a
@@ -580,6 +606,16 @@ impl Walk<'_> {
                         span,
                         expect: Some(child.expect.clone()),
                     };
+                    if parallel {
+                        deferred.push(Deferred {
+                            node: n,
+                            inner,
+                            place: child_place,
+                            frame: child_frame,
+                            label: child_label,
+                        });
+                        continue;
+                    }
                     if let Some((r, e)) = &inner {
                         self.descend(&mut n, r, e, &child_place, child_frame, depth, &child_label);
                     }
@@ -592,7 +628,76 @@ impl Walk<'_> {
                 }
             }
         }
+        if !deferred.is_empty() {
+            node.children.extend(self.descend_parallel(deferred, depth));
+        }
         node.findings.extend(past_bound.finish());
+    }
+
+    /// Checks the contents of `items` on up to `jobs` threads, each with
+    /// a walk of its own over the shared registry, options and budget;
+    /// nodes, events and costs come back in the items' order, so the
+    /// report is the same whatever the number of threads.
+    fn descend_parallel(&mut self, items: Vec<Deferred>, depth: usize) -> Vec<Node> {
+        let threads = self.jobs.min(items.len()).max(1);
+        let mut lanes: Vec<Vec<(usize, Deferred)>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, d) in items.into_iter().enumerate() {
+            if let Some(lane) = lanes.get_mut(i.checked_rem(threads).unwrap_or(0)) {
+                lane.push((i, d));
+            }
+        }
+        let (registry, options, budget) = (self.registry, self.options, self.budget);
+        type Done = Vec<(usize, Node, Vec<Event>)>;
+        let mut done: Vec<(usize, Node, Vec<Event>)> = Vec::new();
+        let mut costs: Vec<crate::report::Cost> = Vec::new();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = lanes
+                .into_iter()
+                .map(|lane| {
+                    s.spawn(move || -> (Done, crate::report::Cost) {
+                        let mut w = Walk {
+                            registry,
+                            options,
+                            budget,
+                            events: Vec::new(),
+                            disk: None,
+                            cost: crate::report::Cost::default(),
+                            jobs: 1,
+                        };
+                        let mut out = Vec::new();
+                        for (i, mut d) in lane {
+                            if let Some((r, e)) = &d.inner {
+                                w.descend(&mut d.node, r, e, &d.place, d.frame, depth, &d.label);
+                            }
+                            out.push((i, d.node, std::mem::take(&mut w.events)));
+                        }
+                        (out, w.cost)
+                    })
+                })
+                .collect();
+            for h in handles {
+                match h.join() {
+                    Ok((out, cost)) => {
+                        done.extend(out);
+                        costs.push(cost);
+                    }
+                    // A layer's panic goes on up as it would on one thread.
+                    Err(e) => std::panic::resume_unwind(e),
+                }
+            }
+        });
+        done.sort_by_key(|(i, _, _)| *i);
+        for c in costs {
+            for (layer, secs) in c.seconds_by_layer {
+                self.cost.add(layer, secs);
+            }
+        }
+        done.into_iter()
+            .map(|(_, n, ev)| {
+                self.events.extend(ev);
+                n
+            })
+            .collect()
     }
 
     /// The layer inside `child`, attached under `parent`.

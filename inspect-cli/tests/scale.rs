@@ -191,3 +191,30 @@ fn the_metrics_file_parses_as_prometheus_text() {
     assert_eq!(out.status.code(), Some(16), "{out:?}");
     assert_eq!(std::fs::read(&img).unwrap(), bytes);
 }
+
+/// `--jobs 2` on one image checks its partitions on two threads; the
+/// report is byte for byte the one of `--jobs 1` (order, findings, events).
+#[test]
+fn one_image_gives_the_same_json_on_one_thread_and_two() {
+    let bin = env!("CARGO_BIN_EXE_imgcheck");
+    for fixture in ["disk/gpt-two-ext4.img", "disk/gpt-two-ext4.qcow2"] {
+        let img = imgcheck_testdata::fixture(fixture);
+        let run = |jobs: &str| {
+            let out = Command::new(bin)
+                .args(["--json", "--host-room", "off", "--jobs", jobs])
+                .arg(&img)
+                .output()
+                .unwrap();
+            assert!(out.status.code().is_some_and(|c| c < 8), "{out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let one = run("1");
+        assert!(
+            one.matches("\"ext4\"").count() >= 2,
+            "two filesystems: {one}"
+        );
+        for _ in 0..3 {
+            assert_eq!(run("2"), one, "{fixture}");
+        }
+    }
+}
