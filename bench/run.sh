@@ -4,7 +4,7 @@
 # generated on demand under bench/work/ (sparse; nothing large is committed).
 #
 #   bench/run.sh            all comparisons
-#   bench/run.sh qcow2      one of: qcow2 ext4 scan lost sparse jobs xfs compare
+#   bench/run.sh qcow2      one of: qcow2 ext4 scan lost sparse jobs xfs compare scale
 #   IMGCHECK_BIN=/path/to/imgcheck bench/run.sh   measure that binary
 #
 # Prints one line per comparison: wall-time ratio imgcheck/peer and peak RSS
@@ -83,6 +83,38 @@ alternate() {
       return a[int((k + 1) / 2)] }
     END { k = NR; mo = med(o, k); mp = med(p, k); mr = med(r, k);
       printf "%-58s imgcheck %8.4fs | peer %8.4fs | alternating x%d: throughput / peer %.2f (median of pairs)\n", n, mo, mp, k, mr }'
+}
+
+# one timed run of a command: "wall_seconds max_rss_kib"
+once() {
+  local t0 t1
+  t0=$(date +%s%N)
+  /usr/bin/time -f '%M' -o "$work/.time" "$@" >/dev/null 2>&1 || true
+  t1=$(date +%s%N)
+  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", (b - a) / 1e9}') $(tail -n 1 "$work/.time")"
+}
+
+# alternate_rss NAME -- imgcheck-args... -- peer-command...: like compare, but
+# the two are run in turn (ours, peer, ours, peer, ...) so that a machine
+# whose load changes during the run weighs on both alike; the 1-minute load
+# average at the start and the end is printed beside the ratio.
+alternate_rss() {
+  local name=$1; shift
+  local ours=() peer=() ot=() om=() pt=() pm=()
+  while [ "$1" != "--" ]; do shift; done; shift
+  while [ "$1" != "--" ]; do ours+=("$1"); shift; done; shift
+  peer=("$@")
+  local l0; l0=$(cut -d' ' -f1 /proc/loadavg)
+  for _ in $(seq "$runs"); do
+    read -r a b < <(once "${ours[@]}"); ot+=("$a"); om+=("$b")
+    read -r a b < <(once "${peer[@]}"); pt+=("$a"); pm+=("$b")
+  done
+  local l1; l1=$(cut -d' ' -f1 /proc/loadavg)
+  med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+  mx() { printf '%s\n' "$@" | sort -g | tail -1; }
+  awk -v n="$name" -v ot="$(med "${ot[@]}")" -v pt="$(med "${pt[@]}")" -v om="$(mx "${om[@]}")" -v pm="$(mx "${pm[@]}")" -v l="$l0-$l1" 'BEGIN {
+    rt = (pt > 0) ? ot / pt : 0; rm = (pm > 0) ? om / pm : 0;
+    printf "%-58s imgcheck %8.4fs %8d KiB | peer %8.4fs %8d KiB | time x%.2f  rss x%.2f | load %s\n", n, ot, om, pt, pm, rt, rm, l }'
 }
 
 echo "# machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%F); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -273,4 +305,46 @@ if [ -z "$only" ] || [ "$only" = compare ]; then
   compare "imgcheck compare vs qemu-img compare, 20 GiB, 5 % differ at the end" -- "$bin" compare "$a" "$c" -- qemu-img compare -U "$a" "$c"
   compare "imgcheck compare vs qemu-img compare, 20 GiB, 5 % differ, spread" -- "$bin" compare "$a" "$b" -- qemu-img compare -U "$a" "$b"
   compare "imgcheck compare vs qemu-img compare, identical 20 GiB replicas (two files)" -- "$bin" compare "$a" "$d" -- qemu-img compare -U "$a" "$d"
+fi
+
+# Issue 20, at real scale. Big inputs live outside the repo, under
+# SCALE_DIR (default /work/cache/bench-scale; at most ~15 GB), made on
+# demand: a 256 GiB preallocated qcow2 (sparse) and the populated guest of
+# bench/bigguest.sh (100 GiB qcow2, GPT, ESP, ext4 root with
+# SCALE_FILES files, default 1,000,000; its root also kept as a raw file).
+if [ -z "$only" ] || [ "$only" = scale ]; then
+  sdir=${SCALE_DIR:-/work/cache/bench-scale}
+  mkdir -p "$sdir"
+  # cost curve over allocated clusters: 1, 2 and 4 M clusters
+  for size in 64G 128G 256G; do
+    img=$sdir/prealloc-$size.qcow2
+    [ -f "$img" ] || qemu-img create -q -f qcow2 -o preallocation=metadata "$img" "$size"
+    alternate_rss "whole default report, preallocated $size vs qemu-img check" -- "$bin" "$img" -- qemu-img check "$img"
+  done
+  # --jobs 2 against --jobs 1 on one image with two large filesystems: a
+  # GPT disk holding two copies of the xfs section's 4 GiB, 204,544-inode
+  # filesystem (run `bench/run.sh xfs` once to make it).
+  x=$work/xfs-4g-200k.img
+  two=$sdir/two-xfs.img
+  if [ -f "$x" ] && [ ! -f "$two" ]; then
+    truncate -s 9G "$two"
+    sgdisk -n 1:2048:+4G -t 1:8300 -n 2:0:+4G -t 2:8300 "$two" >/dev/null
+    for s in 2048 8390656; do
+      dd if="$x" of="$two" bs=4M seek=$((s * 512)) oflag=seek_bytes conv=notrunc,sparse status=none
+    done
+  fi
+  if [ -f "$two" ]; then
+    alternate_rss "--jobs 2 vs --jobs 1, GPT with two 4 GiB XFS (204,544 inodes each)" -- "$bin" --jobs 2 "$two" -- "$bin" --jobs 1 "$two"
+  else
+    echo "# skipped --jobs row: $x missing (run bench/run.sh xfs first)"
+  fi
+  # cost curve over inodes in use, then the 1 M-file guest
+  # SCALE_FILES= (empty) skips the guest; SCALE_CURVE="100000 300000" adds sizes
+  for files in ${SCALE_CURVE:-} ${SCALE_FILES-1000000}; do
+    bench/bigguest.sh "$sdir" "$files" 100
+    q=$sdir/guest-$files.qcow2
+    fs=$sdir/guest-$files.root.ext4
+    alternate_rss "full check, 100 GiB guest, $files files vs qemu-img check + e2fsck -fn" -- "$bin" "$q" -- \
+      bash -c "qemu-img check '$q' >/dev/null; e2fsck -fn '$fs' >/dev/null"
+  done
 fi

@@ -112,6 +112,9 @@ impl Family<'_> {
     }
 }
 
+/// A per-image gauge: its name, its help text, and its value if known.
+type Gauge = (&'static str, &'static str, fn(&Checked) -> Option<String>);
+
 fn family<'a>(out: &'a mut String, name: &str, help: &str) -> Family<'a> {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} gauge");
@@ -184,7 +187,7 @@ pub fn text(rows: &[Row], now: u64) -> String {
             );
         }
     }
-    let gauges: [(&str, &str, fn(&Checked) -> Option<String>); 8] = [
+    let gauges: [Gauge; 8] = [
         (
             "imgcheck_read_bytes",
             "Bytes the check read from the image and the files it joins.",

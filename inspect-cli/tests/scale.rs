@@ -3,7 +3,7 @@
 //! a sparse raw file — the whole default check (the lost-partition
 //! signature scan and the zero map included) reads metadata only, counted
 //! through a wrapper around the image file.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::as_conversions)]
 
 use imgcheck::options::Options;
 use imgcheck::pipeline::inspect_reader;
