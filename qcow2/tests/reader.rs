@@ -540,6 +540,8 @@ fn clusters_adjacent_in_the_file_are_read_with_one_pread() {
     let before = counting.1.load(std::sync::atomic::Ordering::Relaxed);
     assert!(all(&byte_at(&g, 4 << 20, 4 << 20), 0));
     assert!(counting.1.load(std::sync::atomic::Ordering::Relaxed) - before <= 1);
+}
+
 /// Preallocated clusters (qemu-img preallocation=metadata and falloc) whose
 /// host bytes are a hole or an unwritten extent read as zeros: the guest
 /// says so without reading them, and data written into one is not zero.
