@@ -715,10 +715,15 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
 }
 
 fn restore_loader(n: u32) -> Hint {
-    Hint::writes("grub-install --target=x86_64-efi --removable --efi-directory=/boot/efi")
+    // Not grub-install: run where this advice is read, it installs into
+    // the analyst's own /boot and /boot/efi (its defaults) and may add
+    // a boot entry to this machine's NVRAM. The lost file is put back into
+    // the copy's ESP itself, through mtools, which writes that filesystem
+    // and nothing else.
+    Hint::writes("mcopy -o -i {dev} BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI")
         .on(Target::Partition(n))
         .because(format!(
-            "on a copy of the image only (never on the evidence), with the copy's partition {n} mounted at /boot/efi: or restore \\EFI\\BOOT\\BOOTX64.EFI from a good copy of the ESP; look first with mdir -/ -i {{dev}} ::/EFI (read-only)"
+            "on a copy of the image only (never on the evidence): put back the removable loader, BOOTX64.EFI taken from a good copy of this ESP or from the distribution's shim or GRUB package, into the copy's partition {n}; look first with mdir -/ -i {{dev}} ::/EFI (read-only)"
         ))
 }
 
@@ -771,5 +776,23 @@ pub fn severity_of(o: Outcome) -> Option<Severity> {
         Outcome::Fails => Some(Severity::Error),
         Outcome::Depends => Some(Severity::Warning),
         Outcome::Boots | Outcome::NotSetUp => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::restore_loader;
+
+    #[test]
+    fn the_loader_step_writes_only_the_copy_s_esp_never_the_host_s_boot() {
+        // grub-install, as this step once read, installs into the host's own
+        // /boot and /boot/efi when pasted where the report is read (an
+        // attack on the session-4 build found it).
+        let h = restore_loader(1);
+        let cmd = h.command.as_deref().unwrap_or_default();
+        assert!(h.writes);
+        assert!(cmd.contains("{dev}"), "{cmd}");
+        assert!(!cmd.contains("/boot"), "{cmd}");
+        assert!(!cmd.contains("grub-install"), "{cmd}");
     }
 }
