@@ -138,7 +138,9 @@ pub struct OwnedRange {
     /// The inode it belongs to; 0 for filesystem metadata.
     pub inode: u32,
     /// For file data and directory blocks: the byte offset in the file
-    /// where the range starts.
+    /// where the range starts; for an inode table: its byte offset in the
+    /// filesystem's array of all inodes (inode N at `(N - 1) * inode
+    /// size`), so a byte of the table names the inode it held.
     pub logical: u64,
 }
 

@@ -67,9 +67,17 @@ impl Ext4<'_> {
         self.groups.div_ceil(self.descs_per_block())
     }
 
-    /// Block holding GDT block `i` (primary copy), as ext2fs_descriptor_block_loc2.
+    /// Block holding GDT block `i`, as ext2fs_descriptor_block_loc2: the
+    /// primary copy, or the copy after the backup superblock in use (as
+    /// e2fsck -b reads it: the primary's descriptors went with it when
+    /// something overwrote the filesystem's start).
     pub(crate) fn desc_block_loc(&self, i: u64) -> u64 {
-        let fdb = u64::from(self.sb.s_first_data_block);
+        let fdb = match self.source {
+            crate::fs::SuperblockSource::Backup {
+                block, block_size, ..
+            } if block_size == self.bs => block,
+            _ => u64::from(self.sb.s_first_data_block),
+        };
         // bigalloc with 1 KiB blocks keeps block 0 out of the filesystem.
         let adjust = u64::from(
             i == 0 && self.bs == 1024 && self.sb.s_log_cluster_size > self.sb.s_log_block_size,

@@ -58,7 +58,7 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
     let regions = zero_regions(root, disk.len(), scan);
     out.zero_ranges = zero_ranges(disk, &regions);
     out.findings.extend(emptiness(disk, root, &out.zero_ranges));
-    let (chain, mut breaks) = size_chain(root, disk);
+    let (chain, mut breaks, victim) = size_chain(root, disk);
     out.size_chain = chain;
     let outside = uncovered::check(root, disk);
     if !outside.is_empty() {
@@ -77,6 +77,11 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
     }
     out.findings.extend(breaks);
     out.findings.extend(outside);
+    // What the foreign image destroyed of the victim, by structure, inode
+    // and file.
+    let overwrite = victim.and_then(|v| {
+        lost::overwrite::overwrite(disk, v.start, &v.remnant, v.foreign_end, &v.bound)
+    });
     let expected = expected_structures(root);
     out.findings
         .extend(zero_damage(&out.zero_ranges, &expected));
@@ -89,9 +94,22 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
         runs = merge(runs);
     }
     out.lost = lost::events(root, &runs, Some(disk));
+    if let Some((ev, f)) = overwrite {
+        out.lost.push(ev);
+        out.findings.push(f);
+    }
     out.lost.extend(lost::volume_events(root));
     out.events = out.lost.iter().filter_map(lost::timeline).collect();
-    out.findings.extend(out.lost.iter().map(lost::finding));
+    out.findings.extend(
+        out.lost
+            .iter()
+            .filter(|e| {
+                !e.evidence
+                    .iter()
+                    .any(|x| x.starts_with(lost::overwrite::EVIDENCE))
+            })
+            .map(lost::finding),
+    );
     out.boot = crate::boot::check(root, disk);
     out
 }
@@ -410,15 +428,16 @@ pub fn zero_regions(root: &Node, disk_len: u64, scan: bool) -> Vec<(u64, u64)> {
 /// partition → its filesystem — with a finding for each break in it, named
 /// with both numbers and the direction: grown and never resized, or shrunk
 /// (truncated) under what lies on it.
-pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding>) {
+pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding>, Option<Victim>) {
     let disk_len = disk.len();
     let mut chain = vec![SizeLink {
         what: format!("{} disk", root.kind),
         bytes: disk_len,
     }];
     let mut out = Vec::new();
+    let mut victim_out = None;
     let Some(table) = root.table() else {
-        return (chain, out);
+        return (chain, out, None);
     };
     let gpt_end = table.facts.written_for;
     if let Some(end) = gpt_end {
@@ -450,7 +469,7 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
     }
 
     let Some(tend) = gpt_end.or_else(|| last.map(|(s, _)| s.start.saturating_add(s.size))) else {
-        return (chain, out);
+        return (chain, out, None);
     };
     let scheme = table
         .facts
@@ -473,7 +492,7 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                 ),
             ));
         }
-        return (chain, out);
+        return (chain, out, None);
     }
     // An MBR records no disk size: space after its last partition is free
     // space, never "grown" (sgdisk -e on an MBR disk refuses, or converts
@@ -641,6 +660,19 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
             )
         };
         out.push(f.with_hint(hint));
+        if let Some((start, remnant)) = victim {
+            victim_out = Some(Victim {
+                start,
+                remnant,
+                foreign_end: tend,
+                bound: if gpt_end.is_some() {
+                    "the end its own GPT gives: a dd of the whole image writes exactly that far, a shorter dd less".to_string()
+                } else {
+                    "the end of its table's last partition: the image is at least that long"
+                        .to_string()
+                },
+            });
+        }
     }
     // An isohybrid MBR's entry is the ISO's own size: a shorter file is
     // the ISO cut short (a header sample, a cut-off download), which the
@@ -658,7 +690,7 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                 human_size(disk_len)
             ),
         ));
-        return (chain, out);
+        return (chain, out, None);
     }
     // Shrunk or truncated: the table reaches past the disk.
     if tend > disk_len {
@@ -694,7 +726,20 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
             .with_hint(Hint::advice("restore the image's missing tail from a backup or the source; do not let any tool 'fix' the table to the smaller size")),
         );
     }
-    (chain, out)
+    (chain, out, victim_out)
+}
+
+/// The ext filesystem a smaller image was written over, as the size
+/// chain found it past the foreign table's end.
+pub struct Victim {
+    /// Its first byte on the disk.
+    pub start: u64,
+    /// Its surviving backup superblock.
+    pub remnant: promise::Remnant,
+    /// Where the foreign image's bytes end, at most.
+    pub foreign_end: u64,
+    /// Where that end comes from.
+    pub bound: String,
 }
 
 /// Every filesystem found only through a backup superblock in a

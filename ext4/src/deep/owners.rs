@@ -57,18 +57,33 @@ impl Deep<'_, '_> {
                 0,
             );
         }
-        for gd in &fs.gds {
-            for (blk, len, kind) in [
-                (gd.bg_block_bitmap, 1u64, OwnerKind::Bitmap),
-                (gd.bg_inode_bitmap, 1, OwnerKind::Bitmap),
-                (gd.bg_inode_table, itb, OwnerKind::InodeTable),
+        // An inode table's `logical` is its byte offset in the array of
+        // all inodes (group * inodes per group * inode size), so a byte in
+        // it names the inode it held: what an overwrite of the table lost.
+        let per_group =
+            u64::from(fs.sb.s_inodes_per_group).saturating_mul(u64::from(fs.sb.inode_size()));
+        for (g, gd) in (0u64..).zip(&fs.gds) {
+            for (blk, len, kind, logical) in [
+                (gd.bg_block_bitmap, 1u64, OwnerKind::Bitmap, 0),
+                (gd.bg_inode_bitmap, 1, OwnerKind::Bitmap, 0),
+                (
+                    gd.bg_inode_table,
+                    itb,
+                    OwnerKind::InodeTable,
+                    g.saturating_mul(per_group),
+                ),
             ] {
                 if blk == 0 || blk >= nb {
                     continue;
                 }
                 let len = len.min(nb.saturating_sub(blk));
-                self.owners
-                    .push(kind, 0, blk.saturating_mul(bs), len.saturating_mul(bs), 0);
+                self.owners.push(
+                    kind,
+                    0,
+                    blk.saturating_mul(bs),
+                    len.saturating_mul(bs),
+                    logical,
+                );
             }
         }
         if fs.sb.has_incompat(crate::superblock::incompat::MMP) && fs.sb.s_mmp_block < nb {

@@ -26,6 +26,7 @@ use imgcheck_core::{Finding, Hint, Layer, OwnerKind, OwnerMap, ReadAt, Space, hu
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod overwrite;
 mod volume;
 pub use volume::volume_events;
 use volume::volume_finding;
@@ -122,6 +123,10 @@ pub struct LossEvent {
     /// superblock says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fs_last_write: Option<i64>,
+    /// Inode numbers `[first, last]` whose inode-table bytes the range
+    /// destroyed (an overwrite of the tables), in runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inodes_lost: Vec<(u64, u64)>,
 }
 
 /// One filesystem on the disk with a reverse map.
@@ -420,6 +425,7 @@ fn event(
         volume: None,
         after,
         fs_last_write,
+        inodes_lost: Vec::new(),
     }
 }
 
