@@ -477,6 +477,81 @@ pub struct Modules<'a> {
 const MAX_MODULES: usize = 512;
 /// Bytes of moddep.lst / command.lst read (real ones are 4–12 KiB).
 const MAX_LST: u64 = 256 << 10;
+/// Bytes of a module read for its `.moddeps` section (GRUB 2.06's largest
+/// i386-pc and x86_64-efi modules are under 300 KiB).
+const MAX_MOD: u64 = 1 << 20;
+
+/// The names in the `.moddeps` section of the GRUB module (an ELF32 or
+/// ELF64 relocatable object) in `elf`, as GRUB's loader reads them:
+/// NUL-separated module names. `None` when the bytes are no ELF file
+/// whose section headers and names lie inside them.
+fn moddeps(elf: &[u8]) -> Option<Vec<String>> {
+    let bytes = |at: u64, n: u64| -> Option<&[u8]> {
+        let a = usize::try_from(at).ok()?;
+        let e = a.checked_add(usize::try_from(n).ok()?)?;
+        elf.get(a..e)
+    };
+    let uint = |at: u64, n: u64| -> Option<u64> {
+        let b = bytes(at, n)?;
+        Some(b.iter().rev().fold(0u64, |v, &x| (v << 8) | u64::from(x)))
+    };
+    if bytes(0, 4)? != b"\x7fELF" || bytes(5, 1)? != [1] {
+        return None; // not ELF, or not little-endian (GRUB's x86 modules are)
+    }
+    // e_ident[EI_CLASS]: 1 ELF32, 2 ELF64; offsets of e_shoff,
+    // e_shentsize, e_shnum, e_shstrndx and of a section header's
+    // sh_name, sh_offset, sh_size, by class.
+    let (shoff, shentsize, shnum, shstrndx, word, name, off, size) = match bytes(4, 1)? {
+        [1] => (
+            uint(0x20, 4)?,
+            uint(0x2E, 2)?,
+            uint(0x30, 2)?,
+            uint(0x32, 2)?,
+            4,
+            0,
+            0x10,
+            0x14,
+        ),
+        [2] => (
+            uint(0x28, 8)?,
+            uint(0x3A, 2)?,
+            uint(0x3C, 2)?,
+            uint(0x3E, 2)?,
+            8,
+            0,
+            0x18,
+            0x20,
+        ),
+        _ => return None,
+    };
+    if shnum > 256 || shstrndx >= shnum {
+        return None;
+    }
+    let header = |i: u64| shoff.checked_add(i.checked_mul(shentsize)?);
+    let strtab = header(shstrndx)?;
+    let names_at = uint(strtab.checked_add(off)?, word)?;
+    let names_len = uint(strtab.checked_add(size)?, word)?;
+    let names = bytes(names_at, names_len)?;
+    for i in 0..shnum {
+        let h = header(i)?;
+        let n = usize::try_from(uint(h.checked_add(name)?, 4)?).ok()?;
+        let title = names.get(n..)?.split(|&b| b == 0).next()?;
+        if title == b".moddeps" {
+            let at = uint(h.checked_add(off)?, word)?;
+            let len = uint(h.checked_add(size)?, word)?;
+            let list = bytes(at, len)?;
+            return Some(
+                list.split(|&b| b == 0)
+                    .filter(|m| !m.is_empty())
+                    .take(MAX_MODULES)
+                    .map(|m| String::from_utf8_lossy(m).into_owned())
+                    .collect(),
+            );
+        }
+    }
+    // No .moddeps section: a module with no dependencies.
+    Some(Vec::new())
+}
 
 impl<'a> Modules<'a> {
     /// The lists in `<dir>/<platform>` on `files`; `loaded` the modules
@@ -532,25 +607,32 @@ impl<'a> Modules<'a> {
     /// them; `None` when all are there. Without moddep.lst only `m`
     /// itself is looked at.
     pub fn missing(&self, m: &str) -> Option<(String, String)> {
-        let mut seen: Vec<&str> = Vec::new();
-        let mut todo = vec![m];
+        let mut seen: Vec<String> = Vec::new();
+        let mut todo: Vec<String> = vec![m.to_string()];
         while let Some(x) = todo.pop() {
             if seen.contains(&x) || seen.len() >= MAX_MODULES {
                 continue;
             }
-            seen.push(x);
+            seen.push(x.clone());
             // A module in the image is loaded with its dependencies
             // (grub-mkimage adds them).
-            if self.loaded.iter().any(|l| l == x) {
+            if self.loaded.contains(&x) {
                 continue;
             }
             let path = format!("{}/{x}.mod", self.dir);
-            if let Some(why) = unusable(&self.files.lookup(&path, NO_HEAD)) {
+            let f = self.files.lookup(&path, MAX_MOD);
+            if let Some(why) = unusable(&f) {
                 return Some((path, why));
             }
-            if let Some(d) = self.deps.get(x) {
-                todo.extend(d.iter().map(String::as_str));
-            }
+            // GRUB's loader takes a module's dependencies from its own
+            // .moddeps section (grub_dl_resolve_dependencies), not from
+            // moddep.lst: an attack showed GRUB booting past a moddep.lst
+            // naming a module that does not exist, and stopping on a
+            // deleted gettext.mod that an edited moddep.lst no longer
+            // named. moddep.lst serves only where the section cannot be
+            // read (a module larger than what is read of it).
+            let deps = moddeps(&f.head).or_else(|| self.deps.get(&x).cloned());
+            todo.extend(deps.unwrap_or_default().into_iter().rev());
         }
         None
     }

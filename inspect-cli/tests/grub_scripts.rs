@@ -264,6 +264,39 @@ fn module_dependencies_from_moddep_lst_are_checked() {
 }
 
 #[test]
+fn module_dependencies_are_the_modules_own_not_moddep_lst() {
+    // GRUB's loader reads each module's .moddeps section; moddep.lst is
+    // only grub-install's summary of them. An attack booted both cases
+    // below under SeaBIOS: a moddep.lst naming a module that does not
+    // exist still shows the menu, and a deleted gettext.mod stops GRUB at
+    // grub rescue> although an edited moddep.lst no longer names it.
+    let Some((_d, p)) = with_root(
+        &[
+            "rm /boot/grub/i386-pc/moddep.lst",
+            "write moddep.lst /boot/grub/i386-pc/moddep.lst",
+        ],
+        &[("moddep.lst", b"normal: nosuchmodule\n")],
+    ) else {
+        return;
+    };
+    let (o, s, c) = bios_of(&p);
+    assert_eq!(o, Outcome::Boots, "{s} {c:?}");
+    let (_d, p) = with_root(
+        &[
+            "rm /boot/grub/i386-pc/moddep.lst",
+            "write moddep.lst /boot/grub/i386-pc/moddep.lst",
+            "rm /boot/grub/i386-pc/gettext.mod",
+        ],
+        &[("moddep.lst", b"normal:\n")],
+    )
+    .unwrap();
+    let (o, s, c) = bios_of(&p);
+    assert_eq!(o, Outcome::Fails, "{s}");
+    assert!(c.contains(&"boot.grub.modules_missing".into()), "{c:?}");
+    assert!(s.contains("/boot/grub/i386-pc/gettext.mod"), "{s}");
+}
+
+#[test]
 fn core_img_damage_its_reed_solomon_parity_repairs_is_a_warning() {
     // An attack: 64 bytes flipped inside core.img's compressed kernel
     // (LBA 2100). GRUB's startup_raw.S repairs them from the parity
