@@ -239,6 +239,48 @@ fn an_unreadable_tail_is_not_data_that_follows_a_wiped_start() {
 }
 
 #[test]
+fn a_victim_with_non_default_blocks_per_group_is_found_under_an_intruder() {
+    // mkfs.ext4 -b 4096 -g 8192 puts group 1's backup at 32 MiB, not
+    // 128 MiB: an attack's FAT dd'd over such a partition was "clean".
+    let tools = ["sgdisk", "mkfs.ext4", "mkfs.vfat"];
+    if tools.iter().any(|t| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {t}")])
+            .output()
+            .map_or(true, |o| !o.status.success())
+    }) {
+        println!("SKIPPED: needs {tools:?}");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let sh = |script: &str| {
+        let out = std::process::Command::new("sh")
+            .args(["-ec", script])
+            .current_dir(d.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script}: {out:?}");
+    };
+    sh("truncate -s 120M disk.img
+        sgdisk -n1:2048:+100M -t1:8300 disk.img >/dev/null
+        truncate -s 100M v.fs
+        E2FSPROGS_FAKE_TIME=1700000000 mkfs.ext4 -q -F -b 4096 -g 8192 -L victim \
+          -U 0b5e55ed-0000-4000-8000-000000000001 v.fs
+        dd if=v.fs of=disk.img bs=512 seek=2048 conv=notrunc status=none
+        truncate -s 16M f.img
+        mkfs.vfat -n INTRUDER f.img >/dev/null
+        dd if=f.img of=disk.img bs=1M seek=1 count=16 conv=notrunc status=none");
+    let r = inspect(&d.path().join("disk.img"));
+    let f = finding(&r, "layout.overwritten");
+    assert!(
+        f.message.contains("0b5e55ed-0000-4000-8000-000000000001"),
+        "{}",
+        f.message
+    );
+    assert_eq!(r.verdict(), Verdict::Damaged, "{:?}", codes(&r));
+}
+
+#[test]
 fn missing_backing_file() {
     // The overlay alone, without the base it was made on.
     let (_dir, files) = imgcheck_testdata::copy_into_tempdir(&[&fixture("disk/overlay.qcow2")]);

@@ -43,9 +43,19 @@ pub struct Remnant {
 /// starts at `start` on `disk`, tried at every block size's sparse group
 /// boundaries; one 1 KiB read per candidate.
 pub fn ext_backup(disk: &dyn ReadAt, start: u64, len: u64, from: u64) -> Option<Remnant> {
+    // Blocks per group: mke2fs's default (8 per byte of a one-block
+    // bitmap), then smaller powers of two down to 256, which `mke2fs -g`
+    // makes (an attack's victim made with -b 4096 -g 8192 went unnamed).
+    let bpgs = |bs: u64| {
+        (0..6)
+            .map(move |k| bs.saturating_mul(8).checked_shr(k).unwrap_or(0))
+            .filter(|&b| b >= 256)
+    };
     for g in BACKUP_GROUPS {
-        for bs in BLOCK_SIZES {
-            let bpg = bs.saturating_mul(8);
+        for (bs, bpg) in BLOCK_SIZES
+            .into_iter()
+            .flat_map(|bs| bpgs(bs).map(move |b| (bs, b)))
+        {
             let first_data = u64::from(bs == 1024);
             let block = g.saturating_mul(bpg).saturating_add(first_data);
             let offset = block.saturating_mul(bs);
