@@ -145,7 +145,7 @@ fn finding(
             at.saturating_sub(region)
         ),
         None => format!(
-            "lies where no partition of the {scheme} table reaches: the table was re-written without it (a typo'd re-partition, a new layout over an old disk), and every tool that reads the table misses it"
+            "lies where no partition of the {scheme} table reaches: either its partition was deleted on purpose and the bytes are left over, or the table was re-written without it (a typo'd re-partition, a new layout over an old disk); the disk cannot tell the two apart, and every tool that reads the table misses it"
         ),
     };
     let size = s
