@@ -195,7 +195,17 @@ pub fn inspect_bounded(
     let mut report = ImageReport {
         image,
         path: opts.image_path.display().to_string(),
-        format: root.layer.unwrap_or("raw"),
+        // A QCOW version 1 image shares qcow2's magic and layer, but is
+        // not qcow2 (qemu-img info: "file format: qcow").
+        format: if root
+            .findings
+            .iter()
+            .any(|f| f.code == "qcow2.header.version_1")
+        {
+            "qcow"
+        } else {
+            root.layer.unwrap_or("raw")
+        },
         file_size,
         virtual_size: root.facts.guest.as_ref().map_or(file_size, |g| g.size),
         root,

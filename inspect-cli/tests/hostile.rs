@@ -142,6 +142,10 @@ fn each_input_kind_gets_its_exit_code_and_one_json_object() {
         has_finding(&objs[0], "qcow2.header.version_1", 4),
         "{objs:?}"
     );
+    // Named as qemu-img info names it, with the size its header records
+    // (the public sleuthkit image was "qcow2, disk 0 bytes").
+    assert_eq!(objs[0]["format"], "qcow", "{objs:?}");
+    assert_eq!(objs[0]["virtual_size"], 4u64 << 20, "{objs:?}");
 
     // A block device: a read-only loop device over a GPT disk, which
     // the check reads as it reads the file (and detaches after).

@@ -343,7 +343,14 @@ fn unopenable(e: &Error, file: &Arc<dyn ReadAt>) -> Inspected {
                 }
             )
         }),
-        size: 0,
+        // QCOW v1's header gives the virtual size at offset 24 (after
+        // magic, version, backing_file_offset, backing_file_size, mtime):
+        // said, so the disk is not "0 bytes" (qemu-img info reads it).
+        size: if legacy {
+            qcow_v1_size(file.as_ref())
+        } else {
+            0
+        },
         attach: None,
     });
     if e.is_damage() {
@@ -364,6 +371,16 @@ fn unopenable(e: &Error, file: &Arc<dyn ReadAt>) -> Inspected {
         });
     }
     node
+}
+
+/// The virtual size a QCOW version 1 header records (big-endian u64 at
+/// byte 24), 0 when it does not read.
+fn qcow_v1_size(file: &dyn ReadAt) -> u64 {
+    let mut b = [0u8; 8];
+    match file.read_exact_at(24, &mut b) {
+        Ok(()) => u64::from_be_bytes(b),
+        Err(_) => 0,
+    }
 }
 
 /// The checks of the backing chain, one node each (listed, not descended:
