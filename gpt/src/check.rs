@@ -17,7 +17,7 @@
 //! | `gpt.{primary,backup}_entries.too_large` / `.unreadable` | error | over the bound / past the disk |
 //! | `gpt.backup_header.not_at_end` | warning | the disk grew: size difference, `sgdisk -e` (#6) |
 //! | `gpt.backup_header.found_by_search` | error | primary gone on a grown disk: the stale backup, found by a bounded search, is the only copy and no tool sees it |
-//! | `gpt.backup_header.search_incomplete` | info | the stale-backup search hit [`crate::tables::MAX_BACKUP_PROBES`] |
+//! | `gpt.backup_header.search_incomplete` | info | the stale-backup search hit [`crate::tables::MAX_BACKUP_PROBES`] (or passed [`crate::tables::MAX_BACKUP_SKIPS`] known-zero boundaries) |
 //! | `gpt.headers.primary_lba_mismatch` / `backup_lba_mismatch` | error | cross pointers (#7, #8) |
 //! | `gpt.headers.mismatch.<field>` | error (revision, header_size: warning) | field by field (#9–#13 and more) |
 //! | `gpt.entries.mismatch` | error | both arrays valid but different |

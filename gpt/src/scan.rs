@@ -140,6 +140,10 @@ pub fn surviving_entries<R: ReadAt + ?Sized>(r: &R, ss: u64) -> Option<(u64, Vec
 /// superblock) it recognises can occupy: when they all read as zeros the
 /// probe can find nothing there.
 const PROBE_WINDOW: u64 = 0x11000;
+/// Bytes one gallop over a known-zero range covers at most (256 probe
+/// steps): the cost of a known-zero question grows with the range it asks
+/// about.
+const MAX_GALLOP: u64 = 256 * SCAN_STEP;
 
 /// Scans `r` (with logical sector size `ss`) for signatures.
 pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery {
@@ -187,9 +191,18 @@ pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery
             // preallocated ones, holes of a sparse file): no signature can
             // start there, so the probes it would take are never spent and
             // the scan's cost follows the data present, not the disk size.
+            // Each gallop covers at most MAX_GALLOP: asking whether a huge
+            // range is zero walks its mapping, and a 128 PiB qcow2 whose L1
+            // entries all name one L2 table made one question take a second
+            // and the scan its whole 20 s bound (the hostile corpus'
+            // qcow2-one-l2-for-all-2m). Bounded so, the probes bound the
+            // scan's work again.
             let mut known = PROBE_WINDOW;
             loop {
-                let want = known.saturating_mul(2).min(len.saturating_sub(off));
+                let want = known
+                    .saturating_mul(2)
+                    .min(len.saturating_sub(off))
+                    .min(MAX_GALLOP);
                 if want <= known || !r.known_zero(off, want) {
                     break;
                 }

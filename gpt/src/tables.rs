@@ -9,7 +9,9 @@ mod sector;
 mod sector0;
 mod unreadable;
 
-pub use search::{BACKUP_SEARCH_STEP, BackupSearch, BackupVia, MAX_BACKUP_PROBES};
+pub use search::{
+    BACKUP_SEARCH_STEP, BackupSearch, BackupVia, MAX_BACKUP_PROBES, MAX_BACKUP_SKIPS,
+};
 pub use sector::{SECTOR_SIZES, SectorSize, detect_sector_size};
 pub use sector0::{NotATable, entries_misfit, isohybrid};
 pub(crate) use unreadable::{Got, read_noted};

@@ -824,10 +824,13 @@ def cases():
                   finding=("qcow2.backing.loop", BACKING_AT)),
         kind_case("kind-backing-symlink-loop", k_symlink_chain, DAMAGE,
                   finding=("qcow2.backing.loop", BACKING_AT)),
-        # 21 files: QEMU opens it cleanly, and so does imgcheck (the guest
-        # has no table: a warning); 70 is past the depth bound.
+        # 21 and 70 files: QEMU opens them cleanly, and so does imgcheck
+        # (the guest has no table: a warning); 260 is past the depth bound
+        # of 256 (qcow2::MAX_CHAIN_DEPTH), a warning that says where the
+        # check stopped.
         kind_case("kind-backing-chain-21", k_long_chain(21), WARNS),
-        kind_case("kind-backing-chain-70", k_long_chain(70), WARNS,
+        kind_case("kind-backing-chain-70", k_long_chain(70), WARNS),
+        kind_case("kind-backing-chain-260", k_long_chain(260), WARNS,
                   finding=("qcow2.backing.too_deep", None)),
     ]
     # qcow2 header fields at their offsets. REFUSED_FIELDS: qemu-img check
@@ -1117,7 +1120,7 @@ SAMPLE = {
     "kind-dir-of-text", "kind-fifo-in-dir", "kind-zero-bytes", "kind-qcow2-v1",
     "kind-backing-fifo", "kind-data-file-fifo", "kind-backing-hardlink-loop",
     "qcow2-l1-size-max", "qcow2-cluster-bits-31", "qcow2-header-length-past-cluster",
-    "qcow2-one-l2-for-all-64k", "qcow2-snapshots-truncated", "qcow2-backing-self",
+    "qcow2-one-l2-for-all-64k", "qcow2-one-l2-for-all-2m", "qcow2-snapshots-truncated", "qcow2-backing-self",
     "qcow2-size-1e-scan", "qcow2-truncated-72", "qcow2-ext-huge-length",
     "mbr-four-extended-at-0", "ebr-link-self", "ebr-two-cycle", "mbr-entry-max",
     "gpt-num-entries-max", "gpt-entry-size-0", "gpt-entry-lba-1", "gpt-entries-all-same",

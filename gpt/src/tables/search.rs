@@ -17,6 +17,12 @@ use serde::Serialize;
 /// so any original size that is a whole GiB, and originals up to about
 /// 6 GiB or growth up to about 6 GiB in MiB steps, are covered.
 pub const MAX_BACKUP_PROBES: u64 = 16384;
+/// Boundaries the search passes over unread because the reader knows them
+/// to be zero. Each still costs a lookup, so they are bounded too: a
+/// 128 PiB qcow2 whose L1 entries all name one mostly empty L2 table has
+/// 2^37 boundaries, and passing them one by one took minutes (the
+/// hostile corpus' qcow2-one-l2-for-all-2m).
+pub const MAX_BACKUP_SKIPS: u64 = 1 << 16;
 
 /// Where a stale backup header was looked for on a grown disk: the last
 /// sector before each multiple of this.
@@ -152,13 +158,19 @@ pub(super) fn search_stale_backup<R: ReadAt + ?Sized>(
     if r.known_zero(0, disk_size.min(r.len())) {
         return (None, search.with_failures(failed));
     }
+    let mut skipped = 0u64;
     for k in boundaries {
         // What the reader knows to be zero (a hole, an unallocated or
         // preallocated-but-unwritten qcow2 cluster) holds no header: not
         // read and not a probe, so an empty disk's search is complete and
         // costs what its data costs, not its size.
         let end = mul(k, BACKUP_SEARCH_STEP);
+        if skipped >= MAX_BACKUP_SKIPS {
+            search.complete = false;
+            break;
+        }
         if r.known_zero(end.saturating_sub(window), window) {
+            skipped = skipped.saturating_add(1);
             continue;
         }
         if search.probes >= MAX_BACKUP_PROBES {
