@@ -7,7 +7,7 @@
 //! behaviour (`kern/main.c`, `normal/main.c`, `loader/linux.c`).
 
 use crate::embed::Embedded;
-use crate::grubcfg::{self, Config, Device, Located, Vars};
+use crate::grubcfg::{self, Config, Device, Located, Pick, Read, Vars};
 use imgcheck_core::{BootFile, Files};
 
 /// A filesystem on the disk, as the layers state it.
@@ -152,15 +152,28 @@ pub fn follow(
         };
     }
     let text = String::from_utf8_lossy(&cfg.head).into_owned();
-    // `source`, `configfile` and `load_env` read their files from the
-    // filesystems on this disk; one that is not there is skipped, as
-    // GRUB prints an error and goes on.
-    let mut read = |l: &Located| {
-        open_located(l, &vars, fss)
-            .ok()
-            .map(|(_, f)| String::from_utf8_lossy(&f.head).into_owned())
+    // GRUB's own variables the scripts test (normal/main.c).
+    let (grub_platform, grub_cpu) = match platform {
+        "i386-pc" => ("pc", "i386"),
+        "x86_64-efi" => ("efi", "x86_64"),
+        p => (p, p),
     };
-    let c = grubcfg::parse_with(&text, &vars, &mut read);
+    vars.assign("grub_platform", Some(grub_platform.into()));
+    vars.assign("grub_cpu", Some(grub_cpu.into()));
+    // `source`, `configfile`, `load_env` and `[ -s … ]` read their files
+    // from the filesystems on this disk; one that is not there is
+    // skipped, as GRUB prints an error and goes on.
+    let mut read = |l: &Located| match open_located(l, &vars, fss) {
+        Ok((_, f, _)) => Read::Text(String::from_utf8_lossy(&f.head).into_owned()),
+        Err(Stage::Broken { message, .. }) if message.ends_with("does not exist") => Read::Absent,
+        Err(Stage::Broken { .. }) => Read::Unusable,
+        Err(_) => Read::Unknown,
+    };
+    let me = Located {
+        device: Some(dev.clone()),
+        path: cfg_path.clone(),
+    };
+    let c = grubcfg::parse_file(Some(&me), &text, &vars, &mut read);
     let mut cfg_where = format!("{cfg_path} on {}", fs.place);
     if let Some(m) = &c.menu_file {
         let on = m
@@ -178,6 +191,43 @@ pub fn follow(
         if let Err(s @ Stage::Broken { .. }) = open_located(next, &vars, fss) {
             return s;
         }
+    }
+    if c.entries.is_empty() && !c.blscfg {
+        // normal/main.c: a config with no menu entries shows no menu;
+        // grub_enter_normal_mode goes on to the command line.
+        if let Some(why) = &c.unfollowed {
+            return Stage::NotFollowed(format!(
+                "{cfg_where} read; it defines no menu entry itself, and {why}"
+            ));
+        }
+        let cycle = c.cycle.as_ref().map_or(String::new(), |l| {
+            format!(
+                " (it runs {} again while that file is still running, a cycle GRUB follows until its memory or stack runs out)",
+                l.path
+            )
+        });
+        return Stage::Broken {
+            code: "boot.grub.no_menu",
+            offset: fs.start,
+            message: format!(
+                "GRUB runs {cfg_where}, which defines no menu entry{cycle}: GRUB shows no menu and starts its command line (\"grub>\"), so nothing boots unattended"
+            ),
+        };
+    }
+    if let Some(l) = &c.cycle {
+        return Stage::NotFollowed(format!(
+            "{cfg_where} runs {} again while that file is still running, a cycle GRUB follows until its memory or stack runs out; what it shows then is not followed here",
+            l.path
+        ));
+    }
+    if c.pick == Some(Pick::Nothing) && !c.blscfg {
+        return Stage::Broken {
+            code: "boot.grub.no_menu",
+            offset: fs.start,
+            message: format!(
+                "GRUB runs {cfg_where}, whose default picks a submenu with no entries: GRUB boots nothing and waits at its menu"
+            ),
+        };
     }
     linux(&c, &cfg_where, &vars, fs, fss, &mods, side)
 }
@@ -237,28 +287,38 @@ fn linux(
         for (what, l) in
             std::iter::once(("kernel", k)).chain(initrds.iter().map(|l| ("initramfs", l)))
         {
-            if let Some(Err(Miss::Elsewhere(w))) = l
-                .device
-                .as_ref()
-                .or(vars.root.as_ref())
-                .map(|d| resolve(d, fss))
-            {
-                let msg = elsewhere(&format!("grub.cfg entry '{title}'"), &w);
-                if !side.iter().any(|(_, _, m)| *m == msg) {
-                    side.push((SEARCH_ELSEWHERE, 0, msg));
-                }
-                elsewhere_at.get_or_insert(w);
-                continue;
-            }
             match open_located(l, vars, fss) {
-                Ok(_) => {}
+                Ok((_, _, None)) => {}
+                Ok((kept, _, Some(w))) => {
+                    // commands/search.c sets the variable only on a match.
+                    let msg = format!(
+                        "grub.cfg entry '{title}' searches for a filesystem that is not on this disk ({w}): GRUB searches every disk of the machine; on this disk alone the search fails, $root stays {} and the entry loads {} from there (checked); a disk holding that filesystem would be used instead",
+                        kept.place, l.path
+                    );
+                    if !side.iter().any(|(_, _, m)| *m == msg) {
+                        side.push((SEARCH_ELSEWHERE, 0, msg));
+                    }
+                }
                 Err(Stage::Broken {
                     message, offset, ..
                 }) => {
                     at = offset;
                     problems.push(format!("its {what} {message}"));
                 }
-                Err(_) => {}
+                Err(_) => {
+                    if let Some(Err(Miss::Elsewhere(w))) = l
+                        .device
+                        .as_ref()
+                        .or(vars.root.as_ref())
+                        .map(|d| resolve(d, fss))
+                    {
+                        let msg = elsewhere(&format!("grub.cfg entry '{title}'"), &w);
+                        if !side.iter().any(|(_, _, m)| *m == msg) {
+                            side.push((SEARCH_ELSEWHERE, 0, msg));
+                        }
+                        elsewhere_at.get_or_insert(w);
+                    }
+                }
             }
         }
         if default.is_none() {
@@ -392,19 +452,32 @@ fn bls_entries(
     out
 }
 
-/// The file at `l`, or the stage saying why it is not there.
-fn open_located<'a>(
-    l: &Located,
-    vars: &Vars,
-    fss: &'a [Filesystem],
-) -> Result<(&'a Filesystem, BootFile), Stage> {
+/// The file at `l`, or the stage saying why it is not there. A root a
+/// `search` left with a target on no filesystem of this disk is the root
+/// it kept (on this disk alone the search fails): the file found there
+/// comes with that search's description.
+type Opened<'a> = (&'a Filesystem, BootFile, Option<String>);
+
+fn open_located<'a>(l: &Located, vars: &Vars, fss: &'a [Filesystem]) -> Result<Opened<'a>, Stage> {
     let dev = l.device.clone().or_else(|| vars.root.clone());
     let Some(dev) = dev else {
         return Err(Stage::NotFollowed(format!("{} names no device", l.path)));
     };
     let fs = match resolve(&dev, fss) {
         Ok(fs) => fs,
-        Err(Miss::NotFollowed(w) | Miss::Elsewhere(w)) => return Err(Stage::NotFollowed(w)),
+        Err(Miss::Elsewhere(w)) => {
+            if let Device::Search { kept: Some(k), .. } = &dev {
+                let there = Located {
+                    device: Some((**k).clone()),
+                    path: l.path.clone(),
+                };
+                if let Ok((fs, f, _)) = open_located(&there, vars, fss) {
+                    return Ok((fs, f, Some(w)));
+                }
+            }
+            return Err(Stage::NotFollowed(w));
+        }
+        Err(Miss::NotFollowed(w)) => return Err(Stage::NotFollowed(w)),
         Err(Miss::Absent(w)) => {
             return Err(Stage::Broken {
                 code: "boot.linux.kernel_missing",
@@ -423,7 +496,7 @@ fn open_located<'a>(
             offset: fs.start,
             message: format!("{} on {} {why}", l.path, fs.place),
         }),
-        None => Ok((fs, f)),
+        None => Ok((fs, f, None)),
     }
 }
 
@@ -653,11 +726,14 @@ fn describe(d: &Device) -> String {
         Device::Partition(n) => format!("partition {n}"),
         Device::Disk => "the whole disk".into(),
         Device::Other(o) => format!("({o})"),
+        Device::Search { target, .. } => describe(target),
     }
 }
 
 fn resolve<'a>(d: &Device, fss: &'a [Filesystem]) -> Result<&'a Filesystem, Miss> {
     let found = match d {
+        // The target; what a failed search kept is open_located's to try.
+        Device::Search { target, .. } => return resolve(target, fss),
         Device::Uuid(u) => fss
             .iter()
             .find(|f| f.uuid.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(u))),

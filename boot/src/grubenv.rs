@@ -6,37 +6,64 @@ pub const ENVBLK_SIZE: usize = 1024;
 /// Its first line (grub-core/lib/envblk.c `GRUB_ENVBLK_SIGNATURE`).
 const ENVBLK_SIGNATURE: &str = "# GRUB Environment Block\n";
 
-/// The variables of a GRUB environment block (grub-core/lib/envblk.c):
-/// the signature line, then `name=value` lines with `\` escaping the
-/// next character, `#` padding to the end. Empty when it does not start
-/// with the signature (`load_env` then fails: "invalid environment block").
+/// The variables of a GRUB environment block as GRUB 2.06 reads them
+/// (grub-core/lib/envblk.c `grub_envblk_iterate`): after the signature,
+/// a line starting with `#` is skipped; any other is a name up to the
+/// next `=` (a line without one runs on into the next line's name, so
+/// that variable is lost) and a value up to the next newline, `\`
+/// escaping the character after it; a name or value the block ends in
+/// stops the reading ("broken"). Empty when the block does not start
+/// with the signature (`load_env` then fails: "invalid environment
+/// block", and sets nothing).
 pub fn envblk(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let Some(body) = text.strip_prefix(ENVBLK_SIGNATURE) else {
         return out;
     };
-    let mut line = String::new();
-    let mut chars = body.chars();
-    let push = |line: &mut String, out: &mut Vec<(String, String)>| {
-        if let Some((k, v)) = line.split_once('=')
-            && !k.is_empty()
-            && !k.starts_with('#')
-            && out.len() < MAX_ENV_VARS
-        {
-            out.push((k.to_string(), v.to_string()));
-        }
-        line.clear();
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    line.push(n);
+    let b: Vec<char> = body.chars().collect();
+    let mut p = 0usize;
+    // Each pass moves p on by at least one character.
+    while p < b.len() && out.len() < MAX_ENV_VARS {
+        if b.get(p) != Some(&'#') {
+            let name_start = p;
+            while b.get(p).is_some_and(|c| *c != '=') {
+                p = p.saturating_add(1);
+            }
+            if p >= b.len() {
+                return out; // broken: no `=` before the end
+            }
+            let name: String = b.get(name_start..p).unwrap_or_default().iter().collect();
+            p = p.saturating_add(1);
+            let mut value = String::new();
+            loop {
+                match b.get(p) {
+                    None => return out, // broken: no newline before the end
+                    Some('\n') => break,
+                    Some('\\') => {
+                        // The escaped character; past the end is broken.
+                        let Some(n) = b.get(p.saturating_add(1)) else {
+                            return out;
+                        };
+                        value.push(*n);
+                        p = p.saturating_add(2);
+                    }
+                    Some(c) => {
+                        value.push(*c);
+                        p = p.saturating_add(1);
+                    }
                 }
             }
-            '\n' => push(&mut line, &mut out),
-            c => line.push(c),
+            out.push((name, value));
         }
+        // find_next_line: to the character after the next unescaped newline.
+        while let Some(c) = b.get(p) {
+            match c {
+                '\\' => p = p.saturating_add(2),
+                '\n' => break,
+                _ => p = p.saturating_add(1),
+            }
+        }
+        p = p.saturating_add(1);
     }
     out
 }
@@ -57,5 +84,22 @@ mod tests {
         assert_eq!(v[0], ("saved_entry".into(), "a=b".into()));
         assert_eq!(v[1], ("next_entry".into(), String::new()));
         assert!(envblk("saved_entry=x\n").is_empty(), "no signature");
+    }
+
+    /// An attack: a line without `=`, or an empty line, swallows the next
+    /// line's name (envblk.c reads a name up to the next `=`), so GRUB
+    /// does not see that saved_entry and boots item 0.
+    #[test]
+    fn a_line_without_an_equals_sign_swallows_the_next_name() {
+        let v = envblk("# GRUB Environment Block\njunk\nsaved_entry=X\nnext_entry=Y\n###");
+        assert_eq!(v[0], ("junk\nsaved_entry".into(), "X".into()));
+        assert_eq!(v[1], ("next_entry".into(), "Y".into()));
+        let v = envblk("# GRUB Environment Block\n\nsaved_entry=X\n");
+        assert_eq!(v[0].0, "\nsaved_entry");
+        // The last value without its newline is not read.
+        assert!(envblk("# GRUB Environment Block\nsaved_entry=X").is_empty());
+        assert!(envblk("# GRUB Environment Block\nno equals at all\n##").is_empty());
+        // A comment runs on past an escaped newline (find_next_line).
+        assert!(envblk("# GRUB Environment Block\n# c\\\nsaved_entry=X\n").is_empty());
     }
 }

@@ -42,6 +42,8 @@ pub mod embed;
 pub mod grub;
 pub mod grubcfg;
 pub mod grubenv;
+pub mod grubmenu;
+pub mod grubscript;
 pub mod mbr;
 pub mod pe;
 pub mod rs;

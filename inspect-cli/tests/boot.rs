@@ -8,8 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(clippy::arithmetic_side_effects, clippy::as_conversions, missing_docs)]
 
-use imgcheck::options::Options;
-use imgcheck::pipeline::inspect_image;
+mod boot_common;
+
+use boot_common::{CLEAN, codes, outcomes, report_of};
 use imgcheck::report::{ImageReport, Node, Span};
 use imgcheck_boot::Outcome;
 use imgcheck_core::{FileReader, ReadAt, Severity, Slice};
@@ -18,7 +19,6 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-const CLEAN: &str = "boot/gpt-grub.img";
 const ESP_BROKEN: &str = "boot/gpt-grub-esp-broken.delta";
 const KERNEL_MISSING: &str = "boot/gpt-grub-kernel-missing.delta";
 const LOADER_DELETED: &str = "boot/gpt-grub-loader-deleted.delta";
@@ -50,15 +50,6 @@ fn with_delta(base: &str, rel: &str) -> imgcheck_testdata::Damaged {
 }
 const MBR: &str = "boot/mbr-grub.img";
 
-fn report_of(path: &Path, deep: bool) -> ImageReport {
-    let opts = Options {
-        image_path: path.to_path_buf(),
-        quick: !deep,
-        ..Options::default()
-    };
-    inspect_image(path, None, &opts).unwrap()
-}
-
 fn part(r: &ImageReport, n: u32) -> &Node {
     r.table()
         .unwrap()
@@ -77,15 +68,6 @@ fn fat_node(r: &ImageReport, n: u32) -> &Node {
         .iter()
         .find(|c| c.layer == Some("fat"))
         .unwrap_or_else(|| panic!("no fat node under partition {n}"))
-}
-
-fn codes(r: &ImageReport) -> Vec<String> {
-    r.findings().iter().map(|f| f.code.to_string()).collect()
-}
-
-fn outcomes(r: &ImageReport) -> (Outcome, Outcome) {
-    let b = r.boot.as_ref().expect("a boot section");
-    (b.bios.outcome, b.uefi.outcome)
 }
 
 /// `fsck.fat -n` on the bytes of partition `n` of `disk`: whether it

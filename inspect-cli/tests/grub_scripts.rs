@@ -9,34 +9,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(clippy::arithmetic_side_effects, clippy::as_conversions, missing_docs)]
 
-use imgcheck::options::Options;
-use imgcheck::pipeline::inspect_image;
-use imgcheck::report::ImageReport;
+mod boot_common;
+
+use boot_common::{CLEAN, codes, outcomes, report_of};
 use imgcheck_boot::Outcome;
 use imgcheck_core::Severity;
 use imgcheck_testdata::{Patch, damaged, fixture};
 use std::path::Path;
 use std::process::Command;
-
-const CLEAN: &str = "boot/gpt-grub.img";
-
-fn report_of(path: &Path, deep: bool) -> ImageReport {
-    let opts = Options {
-        image_path: path.to_path_buf(),
-        quick: !deep,
-        ..Options::default()
-    };
-    inspect_image(path, None, &opts).unwrap()
-}
-
-fn codes(r: &ImageReport) -> Vec<String> {
-    r.findings().iter().map(|f| f.code.to_string()).collect()
-}
-
-fn outcomes(r: &ImageReport) -> (Outcome, Outcome) {
-    let b = r.boot.as_ref().expect("a boot section");
-    (b.bios.outcome, b.uefi.outcome)
-}
 
 /// The clean GPT fixture with its root filesystem (partition 3, ext4)
 /// changed by `debugfs -w` running `cmds`, after `files` are written to
@@ -383,4 +363,206 @@ fn bls_entries_follow_blscfg_s_version_order_not_their_names() {
     let (_d, (o, s, c)) = mk("/boot/vmlinuz-5.10.0").unwrap();
     assert_eq!(o, Outcome::Fails, "{s}");
     assert!(c.contains(&"boot.linux.kernel_missing".into()), "{c:?}");
+}
+
+/// A grubenv as grub-editenv makes it (`create`, then `set` each of
+/// `vars`); `None`, printed, when grub-editenv is not installed.
+fn editenv(vars: &[&str]) -> Option<Vec<u8>> {
+    if Command::new("grub-editenv")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("SKIPPED: grub-editenv (grub2-common) is not installed");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("grubenv");
+    let run = |args: &[&str]| {
+        let out = Command::new("grub-editenv")
+            .arg(&f)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    run(&["create"]);
+    if !vars.is_empty() {
+        run(&[&["set"], vars].concat());
+    }
+    Some(std::fs::read(&f).unwrap())
+}
+
+/// grub.cfg as grub-mkconfig's 00_header.in writes its default (GRUB_DEFAULT=saved),
+/// then a broken entry X, a good one B and a submenu with a good and a broken one.
+fn saved_cfg() -> String {
+    format!(
+        r#"if [ -s $prefix/grubenv ]; then
+  set have_grubenv=true
+  load_env
+fi
+if [ "${{next_entry}}" ] ; then
+   set default="${{next_entry}}"
+   set next_entry=
+   save_env next_entry
+   set boot_once=true
+else
+   set default="${{saved_entry}}"
+fi
+menuentry 'X' --id xid {{
+ linux /boot/vmlinuz-X
+}}
+menuentry 'B' {{
+ linux {KERNEL}
+}}
+submenu 'adv' $menuentry_id_option 'advid' {{
+ menuentry 'xx' {{
+  linux {KERNEL}
+ }}
+ menuentry 'yy' $menuentry_id_option 'yid' {{
+  linux /boot/vmlinuz-yy
+ }}
+}}
+"#
+    )
+}
+
+/// The BIOS verdict with `saved_cfg()` and `env` as /boot/grub/grubenv.
+fn with_env(env: &[u8]) -> Option<(Outcome, String, Vec<String>)> {
+    let cfg = saved_cfg();
+    with_cfg(
+        &cfg,
+        &["rm /boot/grub/grubenv", "write grubenv /boot/grub/grubenv"],
+        &[("grubenv", env)],
+    )
+    .map(|(_d, p)| bios_of(&p))
+}
+
+#[test]
+fn grub_reboot_s_next_entry_is_the_default_over_saved_entry() {
+    // An attack: grub-reboot's one-shot next_entry names the broken
+    // entry; 00_header.in's `if [ "${next_entry}" ]` boots it.
+    let Some(env) = editenv(&["saved_entry=B", "next_entry=X"]) else {
+        return;
+    };
+    let Some((o, s, _)) = with_env(&env) else {
+        return;
+    };
+    assert_eq!(o, Outcome::Fails, "{s}");
+    assert!(s.contains("'X'") && s.contains("/boot/vmlinuz-X"), "{s}");
+    let env = editenv(&["saved_entry=B"]).unwrap();
+    let (o, s, _) = with_env(&env).unwrap();
+    assert_eq!(o, Outcome::Boots, "{s}");
+    assert!(s.contains("'B'"), "{s}");
+}
+
+#[test]
+fn a_grubenv_grub_cannot_read_leaves_the_default_at_item_0() {
+    // An attack: with the header damaged (load_env: "invalid environment
+    // block") or a line without `=` before saved_entry (envblk.c reads
+    // the name on to the next `=`), saved_entry is unset and GRUB boots
+    // item 0, the broken X; we said the default was unknown and B boots.
+    let Some(env) = editenv(&["saved_entry=B"]) else {
+        return;
+    };
+    let mut bad_header = env.clone();
+    bad_header[2] = b'g';
+    let at = env.windows(12).position(|w| w == b"saved_entry=").unwrap();
+    let mut junk = env[..at].to_vec();
+    junk.extend_from_slice(b"junk\n");
+    junk.extend_from_slice(&env[at..env.len() - 5]);
+    for (what, e) in [("header", bad_header), ("junk line", junk)] {
+        assert_eq!(e.len(), 1024);
+        let (o, s, _) = with_env(&e).unwrap();
+        assert_eq!(o, Outcome::Fails, "{what}: {s}");
+        assert!(s.contains("'X'"), "{what}: {s}");
+    }
+}
+
+#[test]
+fn saved_entry_follows_a_submenu_path_by_id_title_or_number() {
+    // An attack: Debian's grub-set-default writes `submenu-id>entry-id`
+    // for an entry under "Advanced options"; GRUB goes into the submenu
+    // and boots that entry (menu.c grub_menu_execute_entry).
+    for (saved, fails) in [
+        ("advid>yid", true),
+        ("adv>yy", true),
+        ("2>1", true),
+        ("adv>xx", false),
+        ("advid", false),
+    ] {
+        let Some(env) = editenv(&[&format!("saved_entry={saved}")]) else {
+            return;
+        };
+        let (o, s, _) = with_env(&env).unwrap();
+        if fails {
+            assert_eq!(o, Outcome::Fails, "{saved}: {s}");
+            assert!(s.contains("'yy'"), "{saved}: {s}");
+        } else {
+            assert_eq!(o, Outcome::Boots, "{saved}: {s}");
+            assert!(s.contains("'xx'"), "{saved}: {s}");
+        }
+    }
+}
+
+#[test]
+fn a_config_with_no_menu_entry_stops_at_the_grub_prompt() {
+    // An attack: a grub.cfg that only sources itself, or hands over to a
+    // file that hands back, defines no entry: GRUB shows no menu
+    // (normal/main.c) and nothing boots; we said it boots.
+    let Some((_d, p)) = with_cfg("source $prefix/grub.cfg\n", &[], &[]) else {
+        return;
+    };
+    let (o, s, c) = bios_of(&p);
+    assert_eq!(o, Outcome::Fails, "{s}");
+    assert!(c.contains(&"boot.grub.no_menu".into()), "{c:?}");
+    assert!(s.contains("grub>") && s.contains("cycle"), "{s}");
+    let (_d, p) = with_cfg(
+        "configfile $prefix/b.cfg\n",
+        &["write b.cfg /boot/grub/b.cfg"],
+        &[("b.cfg", b"configfile $prefix/grub.cfg\n")],
+    )
+    .unwrap();
+    let (o, s, c) = bios_of(&p);
+    assert_eq!(o, Outcome::Fails, "{s}");
+    assert!(c.contains(&"boot.grub.no_menu".into()), "{c:?}");
+    // Entries only in a branch GRUB does not take: none either.
+    let (_d, p) = with_cfg(
+        &format!("if [ x = y ]; then\nmenuentry 'A' {{\n linux {KERNEL}\n}}\nfi\n"),
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(bios_of(&p).0, Outcome::Fails);
+}
+
+#[test]
+fn a_failed_search_leaves_root_on_this_disk() {
+    // An attack: a top-level search for a UUID on no disk fails
+    // ("no such device"), $root stays the prefix's filesystem and GRUB
+    // boots the kernel from it; we said it loads from another disk.
+    let Some((_d, p)) = with_cfg(
+        &format!(
+            "search --no-floppy --fs-uuid --set=root 11111111-2222-3333-4444-555555555555\nmenuentry 'A' {{\n linux {KERNEL}\n}}\n"
+        ),
+        &[],
+        &[],
+    ) else {
+        return;
+    };
+    let r = report_of(&p, false);
+    let b = r.boot.as_ref().unwrap();
+    assert_eq!(b.bios.outcome, Outcome::Boots, "{}", b.bios.summary);
+    assert!(
+        b.bios.summary.contains(KERNEL) && !b.bios.summary.contains("another disk"),
+        "{}",
+        b.bios.summary
+    );
+    let w = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.grub.search_elsewhere")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    assert_eq!(w.severity, Severity::Warning);
+    assert!(w.message.contains("stays partition 3"), "{}", w.message);
 }

@@ -1,0 +1,230 @@
+//! Unit tests of grubcfg.rs: GRUB scripts as GRUB 2.06 runs them.
+#![allow(clippy::indexing_slicing, clippy::unwrap_used)]
+
+use super::*;
+
+/// GRUB numbers submenus among the entries, matches a default against
+/// titles and ids (normal/menu.c `menuentry_eq`) and goes on into a
+/// submenu past a `>`. Found by attacks: each of these was reported as
+/// a failing default, and then `1>0` as unknown.
+#[test]
+fn the_default_counts_submenus_matches_ids_and_leaves_paths_unknown() {
+    let cfg = |d: &str| {
+        format!(
+            "set default={d}\nmenuentry 'X' {{\n linux /x\n}}\nsubmenu 'S' {{\n menuentry 'S0' {{\n  linux /s\n }}\n}}\nmenuentry 'B' --id bid {{\n linux /b\n}}\n"
+        )
+    };
+    let title = |d: &str| {
+        let c = parse(&cfg(d), &Vars::default());
+        c.default.map(|i| c.entries[i].title.clone())
+    };
+    assert_eq!(title("0").as_deref(), Some("X"));
+    assert_eq!(title("2").as_deref(), Some("B"));
+    assert_eq!(title("1").as_deref(), Some("S0"), "a submenu: its item 0");
+    assert_eq!(title("\"1>0\"").as_deref(), Some("S0"));
+    assert_eq!(title("S>S0").as_deref(), Some("S0"));
+    assert_eq!(title("bid").as_deref(), Some("B"));
+    assert_eq!(title("9").as_deref(), Some("X"), "GRUB falls back to 0");
+    assert_eq!(title("B").as_deref(), Some("B"));
+}
+
+#[test]
+fn braces_are_tokens_except_in_variables() {
+    assert_eq!(
+        words("menuentry 'a{b}' { linux ${root}/k; initrd /i }"),
+        vec![
+            vec!["menuentry", "a{b}", "{"],
+            vec!["linux", "${root}/k"],
+            vec!["initrd", "/i"],
+            vec!["}"],
+        ]
+    );
+}
+
+#[test]
+fn sourcing_is_bounded_and_each_file_read_once() {
+    let mut reads = 0;
+    let v = Vars {
+        prefix: Some(Located {
+            device: Some(Device::Partition(1)),
+            path: "/grub".into(),
+        }),
+        ..Vars::default()
+    };
+    // Every file sources itself and a new one: a chain GRUB would
+    // follow until its stack gives out.
+    let mut read = |l: &Located| {
+        reads += 1;
+        Read::Text(format!(
+            "source {}\nsource {}x\nmenuentry 'e' {{ linux /k; }}\n",
+            l.path, l.path
+        ))
+    };
+    let c = parse_with("source $prefix/a\n", &v, &mut read);
+    assert!(reads <= MAX_INCLUDES, "{reads}");
+    assert_eq!(c.included.len(), MAX_INCLUDE_DEPTH);
+    assert!(!c.entries.is_empty());
+}
+
+#[test]
+fn grub_install_load_cfg_names_the_uuid_and_prefix() {
+    let v = boot_prefix(
+        Some("search.fs_uuid 5a5a-01 root hd0,gpt3 \nset prefix=($root)'/boot/grub'\n"),
+        Some("/boot/grub"),
+    );
+    let p = v.prefix.unwrap();
+    assert_eq!(p.device.unwrap().target(), &Device::Uuid("5a5a-01".into()));
+    assert_eq!(p.path, "/boot/grub");
+    let v = boot_prefix(None, Some("(hd0,msdos1)/grub"));
+    assert_eq!(v.prefix.unwrap().device, Some(Device::Partition(1)));
+    let v = boot_prefix(None, Some("(lvm/vg-root)/boot/grub"));
+    assert!(matches!(v.prefix.unwrap().device, Some(Device::Other(_))));
+}
+
+#[test]
+fn mkconfig_entries_locate_kernels_on_their_search_root() {
+    let cfg = r#"
+set default="0"
+menuentry 'Debian GNU/Linux' --class debian $menuentry_id_option 'gnulinux-simple-u' {
+	insmod ext2
+	search --no-floppy --fs-uuid --set=root --hint-bios=hd0,gpt2 --hint='hd0,gpt2'  1111-2222
+	echo	'Loading Linux 6.1.0-18-amd64 ...'
+	linux	/boot/vmlinuz-6.1.0-18-amd64 root=UUID=1111-2222 ro  quiet
+	initrd	/boot/initrd.img-6.1.0-18-amd64
+}
+submenu 'Advanced options' {
+	menuentry 'x' {
+		linux (hd0,gpt3)/vmlinuz
+	}
+}
+"#;
+    let c = parse(cfg, &Vars::default());
+    assert_eq!(c.top, 2);
+    assert_eq!(c.entries.len(), 2);
+    let e = &c.entries[0];
+    let l = e.linux.as_ref().unwrap();
+    assert_eq!(
+        l.device.as_ref().unwrap().target(),
+        &Device::Uuid("1111-2222".into())
+    );
+    assert_eq!(l.path, "/boot/vmlinuz-6.1.0-18-amd64");
+    assert_eq!(e.initrd.len(), 1);
+    assert_eq!(
+        c.entries[1].linux.as_ref().unwrap().device,
+        Some(Device::Partition(3))
+    );
+}
+
+#[test]
+fn an_esp_stub_hands_over_to_the_prefix_grub_cfg() {
+    let stub = "search.fs_uuid 1111-2222 root\nset prefix=($root)'/boot/grub'\nconfigfile $prefix/grub.cfg\n";
+    let c = parse(stub, &Vars::default());
+    let l = c.configfile.unwrap();
+    assert_eq!(
+        l.device.unwrap().target(),
+        &Device::Uuid("1111-2222".into())
+    );
+    assert_eq!(l.path, "/boot/grub/grub.cfg");
+}
+
+#[test]
+fn a_saved_default_is_unknown_only_where_grubenv_is_not_read() {
+    let cfg = "load_env\nset default=\"${saved_entry}\"\nmenuentry 'a' {\n linux /a\n}\nmenuentry 'b' {\n linux /b\n}\n";
+    let v = Vars {
+        prefix: Some(Located {
+            device: Some(Device::Partition(1)),
+            path: "/grub".into(),
+        }),
+        ..Vars::default()
+    };
+    // A grubenv not read here: unknown.
+    assert_eq!(parse(cfg, &v).default, None);
+    // None there, or one with a broken header: saved_entry is unset,
+    // so empty, and GRUB boots item 0 (menu.c: no match, 0).
+    let env = |t: &'static str| move |_: &Located| Read::Text(t.to_string());
+    for t in ["", "GRUB Environment Block\nsaved_entry=b\n"] {
+        let c = parse_with(cfg, &v, &mut env(t));
+        assert_eq!(c.default, Some(0), "{t:?}");
+    }
+    let c = parse_with(cfg, &v, &mut |_| Read::Absent);
+    assert_eq!(c.default, Some(0));
+    let c = parse_with(
+        cfg,
+        &v,
+        &mut env("# GRUB Environment Block\nsaved_entry=b\n"),
+    );
+    assert_eq!(c.default, Some(1));
+    let cfg = "set default=1\nmenuentry 'a' {\n linux /a\n}\nmenuentry 'b' {\n linux /b\n}\n";
+    assert_eq!(parse(cfg, &Vars::default()).default, Some(1));
+}
+
+#[test]
+fn if_branches_run_by_their_tests_where_those_are_known() {
+    // 00_header.in: next_entry (grub-reboot) over saved_entry.
+    let cfg = "load_env\nif [ \"${next_entry}\" ] ; then\n set default=\"${next_entry}\"\n set next_entry=\nelse\n set default=\"${saved_entry}\"\nfi\nmenuentry 'a' {\n linux /a\n}\nmenuentry 'b' {\n linux /b\n}\nmenuentry 'c' {\n linux /c\n}\n";
+    let v = Vars {
+        prefix: Some(Located {
+            device: Some(Device::Partition(1)),
+            path: "/grub".into(),
+        }),
+        ..Vars::default()
+    };
+    let with = |t: &str| {
+        let t = format!("# GRUB Environment Block\n{t}");
+        parse_with(cfg, &v, &mut |_| Read::Text(t.clone())).default
+    };
+    assert_eq!(with("saved_entry=b\nnext_entry=c\n"), Some(2));
+    assert_eq!(with("saved_entry=b\n"), Some(1));
+    assert_eq!(with("saved_entry=b\nnext_entry=\n"), Some(1));
+    // A test not known here: both branches may run, so unknown.
+    let cfg2 = "if loadfont x; then\n set default=1\nfi\nmenuentry 'a' {\n linux /a\n}\nmenuentry 'b' {\n linux /b\n}\n";
+    assert_eq!(parse(cfg2, &v).default, None);
+    // A false branch defines no entry; a maybe-branch entry makes a
+    // later default unknown.
+    let cfg3 =
+        "if [ x = y ]; then\nmenuentry 'n' {\n linux /n\n}\nfi\nmenuentry 'a' {\n linux /a\n}\n";
+    let c = parse(cfg3, &v);
+    assert_eq!((c.entries.len(), c.default), (1, Some(0)));
+    let cfg4 = "if loadfont x; then\nmenuentry 'n' {\n linux /n\n}\nfi\nmenuentry 'a' {\n linux /a\n}\nset default=1\n";
+    assert_eq!(parse(cfg4, &v).default, None);
+    // A function body runs when called: what it sets is unknown.
+    let cfg5 = "function f {\n set default=1\n}\nmenuentry 'a' {\n linux /a\n}\nmenuentry 'b' {\n linux /b\n}\n";
+    assert_eq!(parse(cfg5, &v).default, None);
+    // fallback set: the default is not the only entry tried.
+    let cfg6 = "set fallback=1\nmenuentry 'a' {\n linux /a\n}\nmenuentry 'b' {\n linux /b\n}\n";
+    assert_eq!(parse(cfg6, &v).default, None);
+}
+
+#[test]
+fn a_script_that_runs_itself_is_a_cycle() {
+    let me = Located {
+        device: Some(Device::Partition(1)),
+        path: "/grub/grub.cfg".into(),
+    };
+    let v = Vars {
+        prefix: Some(Located {
+            device: Some(Device::Partition(1)),
+            path: "/grub".into(),
+        }),
+        root: Some(Device::Partition(1)),
+        ..Vars::default()
+    };
+    let mut read = |l: &Located| {
+        if l.path == "/grub/b.cfg" {
+            Read::Text("configfile $prefix/grub.cfg\n".into())
+        } else {
+            Read::Absent
+        }
+    };
+    for cfg in ["source $prefix/grub.cfg\n", "configfile $prefix/b.cfg\n"] {
+        let c = parse_file(Some(&me), cfg, &v, &mut read);
+        assert!(c.entries.is_empty());
+        assert_eq!(c.cycle.as_ref(), Some(&me), "{cfg}");
+        assert_eq!(c.unfollowed, None, "{cfg}");
+    }
+    // A source that cannot be followed may hold the menu.
+    let c = parse_file(Some(&me), "source $prefix/c.cfg\n", &v, &mut |_| {
+        Read::Unknown
+    });
+    assert!(c.unfollowed.is_some());
+}

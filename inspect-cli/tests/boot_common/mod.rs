@@ -1,0 +1,34 @@
+//! What the boot-chain tests (boot.rs, grub_scripts.rs) share: the clean
+//! GPT fixture GRUB was installed on (testdata/scripts/boot.sh) and the
+//! report, findings and verdicts of an image.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use imgcheck::options::Options;
+use imgcheck::pipeline::inspect_image;
+use imgcheck::report::ImageReport;
+use imgcheck_boot::Outcome;
+use std::path::Path;
+
+/// The GPT disk with GRUB for both firmware paths.
+pub const CLEAN: &str = "boot/gpt-grub.img";
+
+/// The report of `path`, quick unless `deep`.
+pub fn report_of(path: &Path, deep: bool) -> ImageReport {
+    let opts = Options {
+        image_path: path.to_path_buf(),
+        quick: !deep,
+        ..Options::default()
+    };
+    inspect_image(path, None, &opts).unwrap()
+}
+
+/// The codes of its findings.
+pub fn codes(r: &ImageReport) -> Vec<String> {
+    r.findings().iter().map(|f| f.code.to_string()).collect()
+}
+
+/// Its BIOS and UEFI verdicts.
+pub fn outcomes(r: &ImageReport) -> (Outcome, Outcome) {
+    let b = r.boot.as_ref().expect("a boot section");
+    (b.bios.outcome, b.uefi.outcome)
+}
