@@ -222,23 +222,6 @@ impl Copy {
         (Origin::Zero, run)
     }
 
-    /// The file and host offset an origin's bytes are read from directly,
-    /// when they are plain bytes of a level's own file (not an external
-    /// data file, not encrypted): contiguous host runs are then read in
-    /// one call instead of a cluster at a time through the guest view.
-    pub fn host_reader(&self, o: Origin) -> Option<(&Arc<dyn ReadAt>, u64)> {
-        let Origin::Bytes(id, false, host) = o else {
-            return None;
-        };
-        self.levels.iter().find_map(|l| match l {
-            Level::Qcow2(g, Some(lid)) if *lid == id && g.image().header().crypt_method == 0 => {
-                Some((g.image().file(), host))
-            }
-            Level::Raw(r, _, Some(lid)) if *lid == id => Some((r, host)),
-            _ => None,
-        })
-    }
-
     /// Reads guest bytes.
     pub fn read(&self, pos: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         self.disk.read_exact_at(pos, buf)
