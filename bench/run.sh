@@ -284,12 +284,18 @@ if [ -z "$only" ] || [ "$only" = compare ]; then
   # Two 20 GiB qcow2 replicas of one disk: 2 GiB of data in A (32 runs of
   # 64 MiB, 640 MiB apart). B: 1 GiB (5 % of the disk, the first half of
   # each run) rewritten, spread over the disk. C: 1 GiB (5 %) written at the
-  # end of the disk. qemu-img compare stops at the first difference, so
-  # against B it reads little and against C everything; imgcheck maps
-  # every difference (and runs its normal check on each copy) both times.
+  # end of the disk. D: A's identical copy. E1, E2: two overlays of A (one
+  # base, as replicas made by snapshotting a template): E1 with B's 1 GiB
+  # spread write, E2 with none, so the runs both take from A are never read.
+  # qemu-img compare stops at the first difference, so against B it reads
+  # little and against C everything; imgcheck maps every difference (and
+  # runs its normal check on each copy) every time. The runs alternate
+  # (ours, peer, ...) and print the load average, as the machine is shared.
+  # IMGCHECK_BEFORE=/path/to/imgcheck adds a before/after row per case.
   a=$work/replica-a.qcow2 b=$work/replica-b.qcow2 c=$work/replica-c.qcow2 d=$work/replica-d.qcow2
-  if [ ! -f "$d" ]; then
-    rm -f "$a" "$b" "$c" "$d"
+  e1=$work/overlay-e1.qcow2 e2=$work/overlay-e2.qcow2
+  if [ ! -f "$e2" ]; then
+    rm -f "$a" "$b" "$c" "$d" "$e1" "$e2"
     qemu-img create -q -f qcow2 "$a" 20G
     cmds=()
     for i in $(seq 0 31); do cmds+=(-c "write -P 0x5a $((i * 640))M 64M"); done
@@ -299,12 +305,25 @@ if [ -z "$only" ] || [ "$only" = compare ]; then
     cmds=()
     for i in $(seq 0 31); do cmds+=(-c "write -P 0xa5 $((i * 640))M 32M"); done
     qemu-io -f qcow2 "${cmds[@]}" "$b" >/dev/null
+    qemu-img create -q -f qcow2 -b "$a" -F qcow2 "$e1"
+    qemu-io -f qcow2 "${cmds[@]}" "$e1" >/dev/null
     qemu-io -f qcow2 -c "write -P 0xa5 19G 1G" "$c" >/dev/null
     cp --sparse=always "$a" "$d"
+    qemu-img create -q -f qcow2 -b "$a" -F qcow2 "$e2"
   fi
-  compare "imgcheck compare vs qemu-img compare, 20 GiB, 5 % differ at the end" -- "$bin" compare "$a" "$c" -- qemu-img compare -U "$a" "$c"
-  compare "imgcheck compare vs qemu-img compare, 20 GiB, 5 % differ, spread" -- "$bin" compare "$a" "$b" -- qemu-img compare -U "$a" "$b"
-  compare "imgcheck compare vs qemu-img compare, identical 20 GiB replicas (two files)" -- "$bin" compare "$a" "$d" -- qemu-img compare -U "$a" "$d"
+  cases=(
+    "identical 20 GiB replicas (two files)|$a|$d"
+    "20 GiB, 5 % differ at the end|$a|$c"
+    "20 GiB, 5 % differ, spread|$a|$b"
+    "20 GiB overlays of one base, 5 % differ, spread|$e1|$e2"
+  )
+  for cse in "${cases[@]}"; do
+    IFS='|' read -r name x y <<<"$cse"
+    alternate_rss "compare vs qemu-img compare, $name" -- "$bin" compare "$x" "$y" -- qemu-img compare -U "$x" "$y"
+    if [ -n "${IMGCHECK_BEFORE:-}" ]; then
+      alternate_rss "compare, this build vs IMGCHECK_BEFORE, $name" -- "$bin" compare "$x" "$y" -- "$IMGCHECK_BEFORE" compare "$x" "$y"
+    fi
+  done
 fi
 
 # Issue 20, at real scale. Big inputs live outside the repo, under
