@@ -350,3 +350,47 @@ fn the_command_line_gives_json_and_the_exit_bits() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(8));
 }
+
+/// Two clean replicas with equal timestamps, each holding writes the other
+/// lacks (qemu-io into the filesystem's free blocks 11008.. and 11264..,
+/// 1 KiB blocks, partition at 1 MiB): nothing on disk names a source, so
+/// the summary must not say "heal from" either, in either argument order.
+/// Before, the source was whichever copy was given first (an attack's
+/// repro-7, session 5).
+#[test]
+fn replicas_that_nothing_dates_name_no_source() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = copy_to(dir.path(), "compare/replica1.qcow2", "a.qcow2");
+    let b = copy_to(dir.path(), "compare/replica1.qcow2", "b.qcow2");
+    for (img, cmd) in [
+        (&a, "write -P 0x11 12320768 64k"),
+        (&b, "write -P 0x22 12582912 128k"),
+    ] {
+        let st = Command::new("qemu-io")
+            .args(["-f", "qcow2", "-c", cmd])
+            .arg(img)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+    }
+    let (sa, sb) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+    );
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        assert_eq!(r.copies[0].verdict, "clean", "{:?}", r.copies[0].problems);
+        assert_eq!(r.copies[1].verdict, "clean", "{:?}", r.copies[1].problems);
+        assert_eq!(r.pairs[0].divergence.differing, 192 * 1024);
+        let s = r.summary.join("\n");
+        assert!(!s.contains("heal from"), "{s}");
+        assert!(s.contains("do not heal one from the other"), "{s}");
+        let kinds: Vec<&str> = r.pairs[0].dated.iter().map(|d| d.what.as_str()).collect();
+        assert!(kinds.iter().all(|w| !w.contains('#')), "{kinds:?}");
+        assert!(kinds.iter().any(|w| w.contains("e2fsck")), "{kinds:?}");
+    }
+}

@@ -18,9 +18,15 @@ const STOPPED_PER_MILLE: u64 = 100;
 
 /// What an event is, without its values: `last mounted at /srv (mount
 /// count 3)` and `last mounted at /srv (mount count 4)` are one kind.
-fn category(what: &str) -> String {
+/// An event's kind as a person reads it: its text before the values
+/// that vary between copies (`last mounted` of `last mounted at /srv (...)`).
+fn kind_text(what: &str) -> &str {
     let w = what.split(" (").next().unwrap_or(what);
-    let w = w.split(" at ").next().unwrap_or(w).trim();
+    w.split(" at ").next().unwrap_or(w).trim()
+}
+
+fn category(what: &str) -> String {
+    let w = kind_text(what);
     // Numbers are values too (`VG vg metadata seqno 7 written`).
     let mut out = String::with_capacity(w.len());
     for c in w.chars() {
@@ -38,6 +44,14 @@ fn category(what: &str) -> String {
 /// Which of `a`, `b` is newer, by the timestamps and counters both carry.
 pub fn newer(a: &CopyReport, b: &CopyReport) -> (Newer, Vec<Dated>) {
     let key = |e: &imgcheck_core::Event| (e.source.clone(), category(&e.what));
+    // The key masks digits to group `seqno 7` with `seqno 12`; the report
+    // shows the kind as the disk wrote it (`e2fsck`, not `e#fsck`).
+    let mut shown: BTreeMap<(String, String), String> = BTreeMap::new();
+    for e in a.evidence.iter().chain(&b.evidence) {
+        shown
+            .entry(key(e))
+            .or_insert_with(|| kind_text(&e.what).to_string());
+    }
     let mut ta: BTreeMap<(String, String), i64> = BTreeMap::new();
     for e in &a.evidence {
         let v = ta.entry(key(e)).or_insert(e.time);
@@ -63,7 +77,11 @@ pub fn newer(a: &CopyReport, b: &CopyReport) -> (Newer, Vec<Dated>) {
             continue;
         }
         dated.push(Dated {
-            what: format!("{}: {}", k.0, k.1),
+            what: format!(
+                "{}: {}",
+                k.0,
+                shown.get(k).map_or(k.1.as_str(), String::as_str)
+            ),
             a: va.unwrap_or(0),
             b: vb.unwrap_or(0),
             time: true,
@@ -467,6 +485,15 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
             format!(
                 "neither copy is sound: recover from copies of both (cp --sparse=always each to a directory of its own first), {} has fewer problems",
                 src.label
+            )
+        } else if newest.is_none() && src.verdict == other.verdict && d.differing > 0 {
+            // Nothing tells the source: the order of the arguments must not
+            // (an attack got "heal from" whichever copy came first, and the
+            // backing file of an overlay named as the source of its writes).
+            format!(
+                "both copies are {} and nothing both carry says which is newer: do not heal one from the other, which would discard the other's {} of writes; keep both (cp --sparse=always each to a directory of its own first) and recover the differing files from each after checking them",
+                src.verdict,
+                human_size(d.differing)
             )
         } else if newest.is_some_and(|n| n.label == other.label) {
             format!(
