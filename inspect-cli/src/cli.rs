@@ -158,12 +158,11 @@ pub fn run() -> u8 {
         return exit::USAGE;
     }
     if let Some(lf) = &args.lost_files {
-        // Never a write to the image inspected, whatever the spelling.
-        let same = |a: &std::path::Path, b: &std::path::Path| {
-            a == b
-                || matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
-        };
-        if items.iter().any(|i| same(&i.path, lf)) {
+        // Never a write to the image inspected, whatever the spelling: a
+        // hard link is another name of the same inode (an attack's
+        // `--lost-files` on `ln v.img hard.img` left v.img 0 bytes when
+        // only the paths were compared).
+        if items.iter().any(|i| crate::metrics::same_file(&i.path, lf)) {
             eprintln!("imgcheck: --lost-files names the image itself; refusing to write to it");
             return exit::USAGE;
         }
@@ -321,8 +320,12 @@ pub fn run() -> u8 {
         },
     );
     progress.finish_and_clear();
+    // Written as the metrics are, through a new file renamed over the
+    // name: an existing file under that name is replaced, never truncated
+    // in place, so no other name of its inode loses its bytes.
+    let images: Vec<&std::path::Path> = items.iter().map(|i| i.path.as_path()).collect();
     if let Some(lf) = &args.lost_files
-        && let Err(e) = std::fs::write(lf, &lost_text)
+        && let Err(e) = crate::metrics::write_atomic(lf, &lost_text, &images)
     {
         eprintln!(
             "imgcheck: {}: cannot write the lost files: {e}",

@@ -461,3 +461,48 @@ fn lost_files_over_the_pvs_of_one_vg() {
         "{text}"
     );
 }
+
+/// `--lost-files` naming another name of the image (a hard link) is
+/// refused and the image keeps every byte; before, only the paths were
+/// compared and the image was truncated to the list (an attack's
+/// repro-14, session 5). A list written over an existing file replaces
+/// that name only: another hard link of the old file keeps its bytes.
+#[test]
+fn lost_files_never_writes_through_another_name_of_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("v.img");
+    std::fs::copy(fixture("layout/dbvg-b-zeroed.img"), &img).unwrap();
+    let before = std::fs::read(&img).unwrap();
+    let hard = dir.path().join("hard.img");
+    std::fs::hard_link(&img, &hard).unwrap();
+    let st = Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .arg("--lost-files")
+        .arg(&hard)
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(16), "{st:?}");
+    assert!(
+        std::fs::read(&img).unwrap() == before,
+        "the image was written"
+    );
+
+    // An old list with a second name: replaced under its name, intact
+    // under the other.
+    let old = dir.path().join("old.txt");
+    std::fs::write(&old, "kept").unwrap();
+    let other = dir.path().join("other.txt");
+    std::fs::hard_link(&old, &other).unwrap();
+    let st = Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .arg("--lost-files")
+        .arg(&old)
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(st.status.code().is_some_and(|c| c & 16 == 0), "{st:?}");
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "kept");
+    assert!(
+        std::fs::read(&img).unwrap() == before,
+        "the image was written"
+    );
+}
