@@ -394,3 +394,81 @@ fn replicas_that_nothing_dates_name_no_source() {
         assert!(kinds.iter().any(|w| w.contains("e2fsck")), "{kinds:?}");
     }
 }
+
+/// The disk byte offset of `file`'s first block in the ext4 filesystem at
+/// `fs_at` of the raw disk `raw`, by debugfs's bmap (1 KiB blocks).
+fn block_of(raw: &Path, fs_at: u64, file: &str) -> u64 {
+    let o = Command::new("debugfs")
+        .args(["-R", &format!("bmap {file} 0")])
+        .arg(format!("{}?offset={fs_at}", raw.display()))
+        .output()
+        .unwrap();
+    let b: u64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    fs_at + b * 1024
+}
+
+/// Two raw copies of one disk, one block of notes.txt rewritten in one
+/// by qemu-io at the block debugfs maps it to: the summary names the file,
+/// as it does for qcow2 copies of the same guest. Before, only file-space
+/// nodes were mapped for raw images, and a raw disk's partitions sit in
+/// disk space: the 4 KiB were "in no file" (an attack's F6). Also the
+/// filesystem alone as a raw file (no partition table).
+#[test]
+fn raw_copies_name_the_files_they_diverge_in() {
+    if !have("qemu-img") || !have("qemu-io") || Command::new("debugfs").arg("-V").output().is_err()
+    {
+        eprintln!("SKIP: qemu-img, qemu-io or debugfs not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // cmp_raw converts into DIR/a.raw and DIR/b.raw: the copies live apart.
+    let copies = dir.path().join("copies");
+    std::fs::create_dir(&copies).unwrap();
+    let a = copies.join("a.raw");
+    let st = Command::new("qemu-img")
+        .args(["convert", "-O", "raw"])
+        .arg(fixture("compare/replica1.qcow2"))
+        .arg(&a)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The partition alone: a filesystem on a whole raw file.
+    let whole = std::fs::read(&a).unwrap();
+    let fa = copies.join("fs-a.raw");
+    std::fs::write(&fa, &whole[1 << 20..whole.len() - (1 << 20)]).unwrap();
+    let b = copies.join("b.raw");
+    let fb = copies.join("fs-b.raw");
+    std::fs::copy(&a, &b).unwrap();
+    std::fs::copy(&fa, &fb).unwrap();
+    for (img, at) in [(&b, 1u64 << 20), (&fb, 0)] {
+        let off = block_of(img, at, "/home/user/notes.txt");
+        let st = Command::new("qemu-io")
+            .args(["-f", "raw", "-c", &format!("write -P 0x44 {off} 4096")])
+            .arg(img)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{st:?}");
+    }
+    for (x, y) in [(&a, &b), (&fa, &fb)] {
+        let (sa, sb) = (
+            x.to_str().unwrap().to_string(),
+            y.to_str().unwrap().to_string(),
+        );
+        let r = compare(&[sa.clone(), sb.clone()]).unwrap();
+        let p = &r.pairs[0];
+        assert_eq!(r.copies[0].format, "raw");
+        assert_eq!(p.divergence.differing, 4096, "{:?}", p.divergence);
+        assert_eq!(p.unnamed_bytes, 0, "{:?}", p.holders);
+        let named: Vec<&str> = p.holders.iter().map(|h| h.what.as_str()).collect();
+        assert_eq!(named, ["/home/user/notes.txt"], "{sb}");
+        let s = r.summary.join("\n");
+        assert!(s.contains("in /home/user/notes.txt"), "{s}");
+        if let Some(q) = qemu_compare(&sa, &sb) {
+            assert_eq!(p.divergence.first, q);
+        }
+        if let Some((blocks, first)) = cmp_raw(dir.path(), &sa, &sb) {
+            assert_eq!(our_blocks(p), blocks);
+            assert_eq!(p.divergence.first, first);
+        }
+    }
+}

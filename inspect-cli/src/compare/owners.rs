@@ -8,7 +8,7 @@ use super::diverge::Divergence;
 use super::model::Holder;
 use super::source::Copy;
 use crate::report::{ImageReport, Node};
-use imgcheck_core::{OwnerKind, Space};
+use imgcheck_core::{OwnerKind, Space, Step};
 use std::collections::BTreeMap;
 
 /// Holders listed at most, biggest first.
@@ -35,17 +35,21 @@ pub fn where_(n: &Node) -> String {
 
 /// The filesystems of a report whose offsets are guest-disk offsets (not
 /// inside a logical volume, whose segments the map does not follow), with
-/// their base on the disk.
+/// their base on the disk. A raw image's partitions sit in disk space like
+/// a qcow2's (the pipeline's guest view of the file), while a filesystem
+/// on a whole raw file may sit in file space, which for raw is the same
+/// bytes: taking only one of the two for raw lost every file name of a
+/// partitioned raw copy.
 fn mapped(r: &ImageReport) -> Vec<(&Node, u64)> {
-    let disk_space = if r.format == "raw" {
-        Space::File
-    } else {
-        Space::Disk
-    };
+    let raw = r.format == "raw";
     r.root
         .walk()
         .into_iter()
-        .filter(|n| n.facts.owners.is_some() && n.space == disk_space)
+        .filter(|n| {
+            n.facts.owners.is_some()
+                && !n.place.0.iter().any(|s| matches!(s, Step::Volume(_)))
+                && (n.space == Space::Disk || (raw && n.space == Space::File))
+        })
         .map(|n| (n, n.base))
         .collect()
 }
