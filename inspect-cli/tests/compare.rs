@@ -7,7 +7,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
 
-use imgcheck::compare::{compare, model::Kinship, model::Newer};
+use imgcheck::compare::{
+    compare,
+    model::{Kinship, Newer, Relation, SourceBy},
+};
 use imgcheck_testdata::fixture;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -178,6 +181,10 @@ fn replicas_split_after_a_crash() {
             .iter()
             .any(|d| d.what.contains("superblock last written"))
     );
+    assert_eq!(p.source.as_deref(), Some(sa.as_str()));
+    assert_eq!(p.sink.as_deref(), Some(sb.as_str()));
+    assert_eq!(p.source_by, Some(SourceBy::Verdict));
+    assert_eq!(p.relation, Relation::Copies);
     let s = r.summary.join("\n");
     assert!(s.contains(&format!("heal from {sa}")), "{s}");
     assert!(s.contains(&format!("from {sb} after checking them")), "{s}");
@@ -329,6 +336,10 @@ fn the_command_line_gives_json_and_the_exit_bits() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["copies"][1]["verdict"], "damaged");
     assert_eq!(v["pairs"][0]["kinship"], "same_disk");
+    assert_eq!(v["pairs"][0]["relation"], "copies");
+    assert_eq!(v["pairs"][0]["source"], a.to_str().unwrap());
+    assert_eq!(v["pairs"][0]["sink"], b.to_str().unwrap());
+    assert_eq!(v["pairs"][0]["source_by"], "verdict");
     assert!(
         v["pairs"][0]["divergence"]["ranges"]
             .as_array()
@@ -389,6 +400,8 @@ fn replicas_that_nothing_dates_name_no_source() {
         let s = r.summary.join("\n");
         assert!(!s.contains("heal from"), "{s}");
         assert!(s.contains("do not heal one from the other"), "{s}");
+        assert_eq!(r.pairs[0].source, None);
+        assert_eq!(r.pairs[0].sink, None);
         let kinds: Vec<&str> = r.pairs[0].dated.iter().map(|d| d.what.as_str()).collect();
         assert!(kinds.iter().all(|w| !w.contains('#')), "{kinds:?}");
         assert!(kinds.iter().any(|w| w.contains("e2fsck")), "{kinds:?}");
@@ -471,4 +484,308 @@ fn raw_copies_name_the_files_they_diverge_in() {
             assert_eq!(p.divergence.first, first);
         }
     }
+}
+
+fn qemu(tool: &str, args: &[&str]) {
+    let o = Command::new(tool).args(args).output().unwrap();
+    assert!(o.status.success(), "{tool} {args:?}: {o:?}");
+}
+
+/// An overlay (qemu-img create -b) with a write of its own into
+/// notes.txt's first block, given as a path.
+fn overlay(dir: &Path, name: &str, base: &Path, writes: &[&str]) -> String {
+    let p = dir.join(name);
+    qemu(
+        "qemu-img",
+        &[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-b",
+            base.to_str().unwrap(),
+            "-F",
+            "qcow2",
+            p.to_str().unwrap(),
+        ],
+    );
+    for w in writes {
+        qemu("qemu-io", &["-f", "qcow2", "-c", w, p.to_str().unwrap()]);
+    }
+    p.to_str().unwrap().to_string()
+}
+
+/// notes.txt's first block in replica1's guest disk (by debugfs on a raw
+/// conversion), so overlays write into a file the summary can name.
+fn notes_block(dir: &Path) -> u64 {
+    let raw = dir.join("notes-probe.raw");
+    qemu(
+        "qemu-img",
+        &[
+            "convert",
+            "-O",
+            "raw",
+            fixture("compare/replica1.qcow2").to_str().unwrap(),
+            raw.to_str().unwrap(),
+        ],
+    );
+    let b = block_of(&raw, 1 << 20, "/home/user/notes.txt");
+    std::fs::remove_file(raw).unwrap();
+    b
+}
+
+fn tools() -> bool {
+    let ok =
+        have("qemu-img") && have("qemu-io") && Command::new("debugfs").arg("-V").output().is_ok();
+    if !ok {
+        eprintln!("SKIP: qemu-img, qemu-io or debugfs not installed");
+    }
+    ok
+}
+
+/// An overlay against its own backing file (directly, and two levels
+/// down the chain), both argument orders: not replicas but the base plus
+/// the overlay's writes, newer by construction; what it wrote is named and
+/// no heal is advised (writing the base would change the overlay too).
+/// Before, the two were "one disk" with "do not heal one from the other"
+/// as if either could be the source (an attack's F13).
+#[test]
+fn an_overlay_against_its_backing_file_is_no_replica() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = copy_to(dir.path(), "compare/replica1.qcow2", "base.qcow2");
+    let notes = notes_block(dir.path());
+    let mid = overlay(dir.path(), "mid.qcow2", &base, &[]);
+    let top = overlay(
+        dir.path(),
+        "top.qcow2",
+        Path::new(&mid),
+        &[&format!("write -P 0x61 {notes} 4096")],
+    );
+    let sbase = base.to_str().unwrap().to_string();
+    for (x, y) in [
+        (sbase.clone(), top.clone()),
+        (top.clone(), sbase.clone()),
+        (mid.clone(), top.clone()),
+    ] {
+        let r = compare(&[x.clone(), y.clone()]).unwrap();
+        let p = &r.pairs[0];
+        let backing = if x == top { y.clone() } else { x.clone() };
+        assert_eq!(
+            p.relation,
+            Relation::OverlayOf {
+                overlay: top.clone(),
+                backing: backing.clone()
+            }
+        );
+        assert_eq!(p.newer, if x == top { Newer::A } else { Newer::B });
+        assert_eq!((p.source.as_ref(), p.sink.as_ref()), (None, None));
+        assert_eq!(p.divergence.differing, 4096);
+        let s = r.summary.join("\n");
+        assert!(!s.contains("heal from"), "{s}");
+        assert!(
+            s.contains(&format!("{top} is an overlay of {backing}")),
+            "{s}"
+        );
+        assert!(
+            s.contains(&format!("{top} wrote over {backing} in 1 range (4 KiB)"))
+                && s.contains("in /home/user/notes.txt"),
+            "{s}"
+        );
+        if let Some(q) = qemu_compare(&x, &y) {
+            assert_eq!(p.divergence.first, q);
+        }
+    }
+}
+
+/// Two linked clones of one template (two overlays of one base, each
+/// written on its own) are different machines; two replicas of one
+/// overlay (the file copied after it had writes, each then written) share
+/// the overlay's own clusters. Neither gets heal advice from the base's
+/// identity alone, and clones none at all. An overlay that wrote nothing
+/// against one that did is undecided, said as such. Before, all were
+/// "one disk" (an attack's F10).
+#[test]
+fn linked_clones_are_told_from_replicas_of_one_overlay() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = copy_to(dir.path(), "compare/replica1.qcow2", "base.qcow2");
+    let notes = notes_block(dir.path());
+    // Clones: both write into notes.txt and free space, differently.
+    let vma = overlay(
+        dir.path(),
+        "vmA.qcow2",
+        &base,
+        &[
+            &format!("write -P 0x41 {notes} 4096"),
+            "write -P 0x41 12320768 64k",
+        ],
+    );
+    let vmb = overlay(
+        dir.path(),
+        "vmB.qcow2",
+        &base,
+        &[
+            &format!("write -P 0x42 {notes} 4096"),
+            "write -P 0x42 12582912 64k",
+        ],
+    );
+    let r = compare(&[vma.clone(), vmb.clone()]).unwrap();
+    let p = &r.pairs[0];
+    assert_eq!(p.relation, Relation::LinkedClones, "{:?}", p.divergence);
+    assert_eq!(p.divergence.own_common, 0);
+    assert_eq!((p.source.as_ref(), p.sink.as_ref()), (None, None));
+    let s = r.summary.join("\n");
+    assert!(s.contains("linked clones"), "{s}");
+    assert!(
+        !s.contains("heal from") && !s.contains("are one disk"),
+        "{s}"
+    );
+    // Replicas of one overlay: copied after its writes, then each written.
+    let r1 = overlay(
+        dir.path(),
+        "r1.qcow2",
+        &base,
+        &[
+            &format!("write -P 0x51 {notes} 4096"),
+            "write -P 0x51 12320768 256k",
+        ],
+    );
+    let r2 = dir.path().join("r2.qcow2");
+    std::fs::copy(&r1, &r2).unwrap();
+    let r2 = r2.to_str().unwrap().to_string();
+    qemu(
+        "qemu-io",
+        &["-f", "qcow2", "-c", "write -P 0x52 12582912 64k", &r1],
+    );
+    qemu(
+        "qemu-io",
+        &["-f", "qcow2", "-c", "write -P 0x53 12845056 64k", &r2],
+    );
+    let r = compare(&[r1.clone(), r2.clone()]).unwrap();
+    let p = &r.pairs[0];
+    assert_eq!(p.relation, Relation::OverlayReplicas, "{:?}", p.divergence);
+    assert_eq!(p.divergence.own_common, 260 * 1024);
+    assert_eq!(p.divergence.differing, 128 * 1024);
+    assert!(r.summary.join("\n").contains("replicas of one overlay"));
+    // A clone that wrote nothing yet: nothing tells.
+    let empty = overlay(dir.path(), "vmC.qcow2", &base, &[]);
+    let r = compare(&[vma.clone(), empty.clone()]).unwrap();
+    let p = &r.pairs[0];
+    assert_eq!(p.relation, Relation::OverlaysOfOneBase);
+    assert_eq!((p.source.as_ref(), p.sink.as_ref()), (None, None));
+    let s = r.summary.join("\n");
+    assert!(
+        s.contains("two overlays of one base: linked clones or replicas of one overlay")
+            && !s.contains("heal from"),
+        "{s}"
+    );
+    if let Some((blocks, first)) = cmp_raw(dir.path(), &vma, &vmb) {
+        let p = &compare(&[vma.clone(), vmb.clone()]).unwrap().pairs[0];
+        assert_eq!(our_blocks(p), blocks);
+        assert_eq!(p.divergence.first, first);
+    }
+}
+
+/// Sets `trusted.afr.NAME` to the given data/metadata/entry counters.
+fn afr_set(file: &Path, name: &str, counters: [u32; 3]) -> bool {
+    let v = format!(
+        "0x{:08x}{:08x}{:08x}",
+        counters[0], counters[1], counters[2]
+    );
+    Command::new("setfattr")
+        .args(["-n", &format!("trusted.afr.{name}"), "-v", &v])
+        .arg(file)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// One-sided AFR blame (brick1's trusted.afr.vol-client-1 non-zero,
+/// brick2's counters all zero): brick1 holds writes brick2 lacks, so
+/// brick1 is self-heal's source and brick2 its sink, in either argument
+/// order, with `gluster volume heal vol` (not the split-brain form).
+/// Before, "self-heal knows its source" named neither (an attack's F8).
+/// And a split-brain where nothing on the images picks a source gets no
+/// source-brick command.
+#[test]
+fn one_sided_afr_blame_names_source_and_sink() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = copy_to(
+        dir.path(),
+        "compare/replica1.qcow2",
+        "brick1/images/vm.qcow2",
+    );
+    let b = copy_to(
+        dir.path(),
+        "compare/replica1.qcow2",
+        "brick2/images/vm.qcow2",
+    );
+    qemu(
+        "qemu-io",
+        &[
+            "-f",
+            "qcow2",
+            "-c",
+            "write -P 0x11 12320768 64k",
+            a.to_str().unwrap(),
+        ],
+    );
+    // Both zero on brick2 but present, as AFR leaves them after a post-op.
+    let set = afr(&dir.path().join("brick1"), &a, "vol-client-1")
+        && afr_set(&a, "vol-client-0", [0, 0, 0])
+        && afr(&dir.path().join("brick2"), &b, "vol-client-0")
+        && afr_set(&b, "vol-client-0", [0, 0, 0]);
+    if !set {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    }
+    let (sa, sb) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+    );
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert_eq!(p.source.as_deref(), Some(sa.as_str()), "{:?}", r.summary);
+        assert_eq!(p.sink.as_deref(), Some(sb.as_str()));
+        assert_eq!(p.source_by, Some(SourceBy::AfrBlame));
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.gluster.pending")
+            .expect("pending");
+        assert!(
+            n.message
+                .contains(&format!("self-heal's source is {sa}, its sink {sb}")),
+            "{}",
+            n.message
+        );
+        let adv = n.advice.as_deref().unwrap();
+        assert!(adv.contains("gluster volume heal vol "), "{adv}");
+        assert!(!adv.contains("source-brick"), "{adv}");
+        assert!(r.summary.join("\n").contains(&format!("heal from {sa}")));
+    }
+    // Each blames the other, both clean, nothing dates them: no source.
+    assert!(afr_set(&b, "vol-client-0", [3, 0, 0]));
+    let r = compare(&[sa.clone(), sb.clone()]).unwrap();
+    assert_eq!(r.pairs[0].source, None);
+    let n = r
+        .notes
+        .iter()
+        .find(|n| n.code == "compare.gluster.split_brain")
+        .expect("split-brain");
+    let adv = n.advice.as_deref().unwrap();
+    assert!(!adv.contains("source-brick"), "{adv}");
+    assert!(
+        adv.contains("nothing on the images picks a source"),
+        "{adv}"
+    );
 }

@@ -73,6 +73,17 @@ pub struct Divergence {
     pub a_data: u64,
     /// Of those, the bytes that differ.
     pub a_data_differing: u64,
+    /// Guest bytes the first copy holds in its own image file (not in a
+    /// backing file, not zeros).
+    pub a_own: u64,
+    /// Guest bytes the other copy holds in its own image file.
+    pub b_own: u64,
+    /// Guest bytes both hold in their own image files at the same host
+    /// offset with the same contents, which differ from their backing
+    /// file's: writes two files share when one is a copy of the other (a
+    /// copy keeps the cluster layout), which two overlays written apart do
+    /// not. Counted only where a backing file is read to tell.
+    pub own_common: u64,
 }
 
 impl Divergence {
@@ -107,6 +118,8 @@ struct Run {
     len: u64,
     za: bool,
     zb: bool,
+    /// Both sides' bytes lie in their own image files at one host offset.
+    same_host: bool,
 }
 
 impl Run {
@@ -115,6 +128,7 @@ impl Run {
         self.start.saturating_add(self.len) == next.start
             && self.za == next.za
             && self.zb == next.zb
+            && self.same_host == next.same_host
     }
 }
 
@@ -127,12 +141,19 @@ pub fn diverge(a: &Copy, b: &Copy) -> Divergence {
     };
     // The runs to read, coalesced.
     let mut pending: Option<Run> = None;
-    let mut bufs = (Vec::new(), Vec::new());
+    let mut bufs = (Vec::new(), Vec::new(), Vec::new());
     let mut pos = 0u64;
     while pos < size {
         let (oa, ra) = a.origin(pos);
         let (ob, rb) = b.origin(pos);
         let run = ra.min(rb).min(size.saturating_sub(pos)).max(1);
+        let (own_a, own_b) = (own(a, oa), own(b, ob));
+        if own_a.is_some() {
+            d.a_own = d.a_own.saturating_add(run);
+        }
+        if own_b.is_some() {
+            d.b_own = d.b_own.saturating_add(run);
+        }
         if oa.same(ob) {
             if oa == Origin::Zero {
                 d.both_zero = d.both_zero.saturating_add(run);
@@ -146,6 +167,7 @@ pub fn diverge(a: &Copy, b: &Copy) -> Divergence {
                 len: run,
                 za: oa == Origin::Zero,
                 zb: ob == Origin::Zero,
+                same_host: own_a.is_some() && own_a == own_b,
             };
             match &mut pending {
                 Some(p) if p.joins(&next) => p.len = p.len.saturating_add(run),
@@ -177,7 +199,7 @@ fn compare_run(
     b: &Copy,
     run: &Run,
     d: &mut Divergence,
-    (ba, bb): &mut (Vec<u8>, Vec<u8>),
+    (ba, bb, base): &mut (Vec<u8>, Vec<u8>, Vec<u8>),
 ) {
     let (start, len, za, zb) = (run.start, run.len, run.za, run.zb);
     let end = start.saturating_add(len);
@@ -216,6 +238,11 @@ fn compare_run(
         } else if ba != bb {
             diff_blocks(pos, ba, bb, d);
         }
+        if run.same_host && !failed {
+            d.own_common = d
+                .own_common
+                .saturating_add(written_alike(a, pos, ba, bb, base));
+        }
         if !za {
             d.a_data = d.a_data.saturating_add(n);
             d.a_data_differing = d
@@ -223,6 +250,37 @@ fn compare_run(
                 .saturating_add(d.differing.saturating_sub(before));
         }
         pos = pos.saturating_add(n);
+    }
+}
+
+/// Bytes of `a` and `b` at `pos` (both in their own files at one host
+/// offset) that are alike in both and differ from their backing file's:
+/// writes both files carry. A cluster both overlays allocated first holds
+/// the backing bytes copied on write around the write itself, alike in
+/// two clones that never shared a write, so those bytes do not count.
+/// Unreadable backing counts nothing (the relation stays undecided).
+fn written_alike(a: &Copy, pos: u64, x: &[u8], y: &[u8], base: &mut Vec<u8>) -> u64 {
+    base.clear();
+    base.resize(x.len(), 0);
+    if a.read_backing(pos, base).is_none() {
+        return 0;
+    }
+    let bs = usize::try_from(BLOCK).unwrap_or(512);
+    x.chunks(bs)
+        .zip(y.chunks(bs))
+        .zip(base.chunks(bs))
+        .filter(|((p, q), r)| p == q && p != r)
+        .map(|((p, _), _)| u64::try_from(p.len()).unwrap_or(0))
+        .sum()
+}
+
+/// The host offset of a run `c` holds in its own image file (not a
+/// backing file, not compressed: a compressed cluster's place says nothing
+/// of a copy's layout).
+fn own(c: &Copy, o: Origin) -> Option<u64> {
+    match o {
+        Origin::Bytes(id, false, host) if Some(id) == c.own_file() => Some(host),
+        _ => None,
     }
 }
 

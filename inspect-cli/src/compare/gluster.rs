@@ -147,6 +147,18 @@ pub fn split_brain(a: &Brick, b: &Brick) -> Option<bool> {
     }
 }
 
+/// Which copy alone blames: `Some(true)` when `a` blames a brick and `b`
+/// blames none, `Some(false)` the other way round, `None` when neither or
+/// both blame. The one that blames recorded writes the blamed brick
+/// missed: it is the source self-heal copies from.
+pub fn one_sided(a: &Brick, b: &Brick) -> Option<bool> {
+    match (a.blamed().is_empty(), b.blamed().is_empty()) {
+        (false, true) => Some(true),
+        (true, false) => Some(false),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(
@@ -180,5 +192,8 @@ mod tests {
         assert_eq!(split_brain(&a, &brick(&[])), Some(false));
         assert_eq!(split_brain(&brick(&[]), &brick(&[])), None);
         assert_eq!(split_brain(&a, &a.clone()), Some(false));
+        assert_eq!(one_sided(&a, &brick(&[])), Some(true));
+        assert_eq!(one_sided(&brick(&[]), &b), Some(false));
+        assert_eq!(one_sided(&a, &b), None);
     }
 }

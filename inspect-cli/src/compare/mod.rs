@@ -27,7 +27,7 @@ use crate::exit;
 use crate::options::Options;
 use crate::report::{ImageReport, Verdict};
 use imgcheck_core::{IdentityKind, Severity};
-use model::{CompareReport, CopyReport, Counter, Kinship, Pair};
+use model::{CompareReport, CopyReport, Counter, Kinship, Newer, Pair, Relation};
 use source::{Copy, FileId, Origin};
 
 /// Problems listed per copy at most (the normal check lists all).
@@ -230,7 +230,17 @@ fn pair(
     let a_data_held = divergence
         .a_data
         .saturating_sub(divergence.a_data_differing);
-    Pair {
+    let relation = relation(a, b, kinship, &divergence);
+    // An overlay is its backing file plus its own writes: newer by
+    // construction, whatever the guest's clocks say.
+    if let Relation::OverlayOf { overlay, .. } = &relation {
+        newer = if *overlay == a.label {
+            Newer::A
+        } else {
+            Newer::B
+        };
+    }
+    let mut p = Pair {
         a: a.label.clone(),
         b: b.label.clone(),
         kinship,
@@ -241,6 +251,80 @@ fn pair(
         newer,
         dated,
         a_data_held,
+        relation,
+        source: None,
+        sink: None,
+        source_by: None,
+    };
+    if let (Some(x), Some(y)) = (ra, rb)
+        && let Some((src, sink, by)) = summary::source_of(&p, x, y)
+    {
+        p.source = Some(src.label.clone());
+        p.sink = Some(sink.label.clone());
+        p.source_by = Some(by);
+    }
+    p
+}
+
+/// What `b` is to `a`: an overlay of the other, one of two overlays of one
+/// base (clones or replicas, by their own clusters and snapshot tables),
+/// views of one image, or copies.
+fn relation(a: &Copy, b: &Copy, kinship: Kinship, d: &diverge::Divergence) -> Relation {
+    if kinship == Kinship::SameImage {
+        return Relation::Views;
+    }
+    let (ca, cb) = (a.backing_files(), b.backing_files());
+    // A snapshot of the backing file is not what the overlay was made on.
+    if a.snapshot.is_none()
+        && let Some(id) = a.own_file()
+        && cb.contains(&id)
+    {
+        return Relation::OverlayOf {
+            overlay: b.label.clone(),
+            backing: a.label.clone(),
+        };
+    }
+    if b.snapshot.is_none()
+        && let Some(id) = b.own_file()
+        && ca.contains(&id)
+    {
+        return Relation::OverlayOf {
+            overlay: a.label.clone(),
+            backing: b.label.clone(),
+        };
+    }
+    if !ca.iter().any(|x| cb.contains(x)) {
+        return Relation::Copies;
+    }
+    // Two overlays of one base. A copy of an overlay file keeps where each
+    // of its clusters lies and what it holds; a second overlay made on the
+    // base allocates its own clusters as its guest writes them. Internal
+    // snapshots alike to the nanosecond are one table copied.
+    let snaps = |c: &Copy| {
+        c.image.as_ref().map(|i| {
+            i.snapshots()
+                .iter()
+                .map(|s| {
+                    (
+                        s.id.clone(),
+                        s.name.clone(),
+                        s.date_sec,
+                        s.date_nsec,
+                        s.vm_clock_nsec,
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let (sa, sb) = (snaps(a), snaps(b));
+    let same_table = sa.as_ref().is_some_and(|t| !t.is_empty()) && sa == sb;
+    let smaller = d.a_own.min(d.b_own);
+    if same_table || (d.own_common > 0 && d.own_common.saturating_mul(2) >= smaller) {
+        Relation::OverlayReplicas
+    } else if d.own_common == 0 && d.a_own > 0 && d.b_own > 0 {
+        Relation::LinkedClones
+    } else {
+        Relation::OverlaysOfOneBase
     }
 }
 

@@ -66,6 +66,49 @@ pub enum Kinship {
     Unknown,
 }
 
+/// What one copy is to the other, beyond sharing identifiers: it decides
+/// whether healing one from the other means anything at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// Copies of one disk (replicas, backups) or unrelated disks: each may
+    /// hold writes the other lacks, and the evidence may pick a source.
+    Copies,
+    /// Views of one image (internal snapshots, the current state).
+    Views,
+    /// `overlay`'s backing chain holds `backing`: the overlay is the
+    /// backing file plus its own writes, newer by construction. Not
+    /// replicas, and writing the backing file changes the overlay too.
+    OverlayOf {
+        /// The overlay's label.
+        overlay: String,
+        /// The label of the copy in its backing chain.
+        backing: String,
+    },
+    /// Two overlays of one base that share none of their own writes:
+    /// different machines started from one template.
+    LinkedClones,
+    /// Two overlays of one base that hold their own clusters at the same
+    /// places with the same bytes (a file copy keeps its layout) or the
+    /// same snapshot table: copies of one overlay, diverged.
+    OverlayReplicas,
+    /// Two overlays of one base and the evidence does not tell linked
+    /// clones from replicas of one overlay.
+    OverlaysOfOneBase,
+}
+
+/// What picked the source of a heal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceBy {
+    /// Gluster's AFR changelog: only the source blames the other brick.
+    AfrBlame,
+    /// The normal check: the source is sound, the sink is not.
+    Verdict,
+    /// Both are equally sound and the on-disk dates say the source is newer.
+    Newer,
+}
+
 /// What a range of divergence holds, as one copy's filesystem names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Holder {
@@ -133,6 +176,17 @@ pub struct Pair {
     /// Bytes of the first copy's data (allocated, not zeros by map) the
     /// other holds identically.
     pub a_data_held: u64,
+    /// What one copy is to the other (replicas, an overlay and its
+    /// backing file, linked clones).
+    pub relation: Relation,
+    /// The copy to heal from (its label), when the verdicts, the Gluster
+    /// changelog or the on-disk dates pick one; `None` when nothing does
+    /// or healing means nothing (an overlay and its base, linked clones).
+    pub source: Option<String>,
+    /// The copy a heal from `source` overwrites (its label).
+    pub sink: Option<String>,
+    /// What picked the source.
+    pub source_by: Option<SourceBy>,
 }
 
 /// A finding of the comparison itself.

@@ -222,6 +222,41 @@ impl Copy {
         (Origin::Zero, run)
     }
 
+    /// The image file itself (the top of its chain), when it could be stat'ed.
+    pub fn own_file(&self) -> Option<FileId> {
+        match self.levels.first()? {
+            Level::Qcow2(_, id) | Level::Raw(_, _, id) => *id,
+        }
+    }
+
+    /// The files of its backing chain, nearest first (not the image itself).
+    pub fn backing_files(&self) -> Vec<FileId> {
+        self.levels
+            .iter()
+            .skip(1)
+            .filter_map(|l| match l {
+                Level::Qcow2(_, id) | Level::Raw(_, _, id) => *id,
+            })
+            .collect()
+    }
+
+    /// Reads what the backing chain holds at guest offset `pos` (beneath
+    /// the image itself), zeros past a smaller backing disk; `None` when
+    /// the copy has no backing file or it cannot be read.
+    pub fn read_backing(&self, pos: u64, buf: &mut [u8]) -> Option<()> {
+        let r: &dyn ReadAt = match self.levels.get(1)? {
+            Level::Qcow2(g, _) => g,
+            Level::Raw(r, _, _) => r.as_ref(),
+        };
+        buf.fill(0);
+        let len = r.len();
+        if pos >= len {
+            return Some(());
+        }
+        let n = usize::try_from(len.saturating_sub(pos)).map_or(buf.len(), |n| n.min(buf.len()));
+        r.read_exact_at(pos, buf.get_mut(..n)?).ok()
+    }
+
     /// Reads guest bytes.
     pub fn read(&self, pos: u64, buf: &mut [u8]) -> Result<(), ReadError> {
         self.disk.read_exact_at(pos, buf)

@@ -4,7 +4,7 @@
 //! The advice never writes a copy, its brick or its image: it names a
 //! copy made elsewhere first.
 
-use super::model::{CopyReport, Dated, Kinship, Newer, Note, Pair};
+use super::model::{CopyReport, Dated, Kinship, Newer, Note, Pair, Relation, SourceBy};
 use super::source::Copy;
 use imgcheck_core::{human_size, time::utc};
 use std::collections::BTreeMap;
@@ -122,16 +122,36 @@ pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Not
         if let (Some(ra), Some(rb)) = (ra, rb)
             && let (Some(ga), Some(gb)) = (&ra.brick, &rb.brick)
         {
+            let vol = ga
+                .volume
+                .as_deref()
+                .or(gb.volume.as_deref())
+                .unwrap_or("VOL");
+            let copies = format!(
+                "first copy both brick files to directories outside the bricks (mkdir -p /srv/rescue/a /srv/rescue/b; cp --sparse=always {} /srv/rescue/a/; cp --sparse=always {} /srv/rescue/b/) and never write inside a brick",
+                ra.label, rb.label
+            );
             match super::gluster::split_brain(ga, gb) {
                 Some(true) => {
-                    let (src, other) = source_of(p, ra, rb);
-                    let brick = if src.label == ra.label { ga } else { gb };
-                    let vol = brick.volume.as_deref().unwrap_or("VOL");
-                    let root = brick
-                        .root
-                        .as_ref()
-                        .map_or_else(|| "BRICK".to_string(), |r| r.display().to_string());
-                    let file = brick.file.as_deref().unwrap_or("FILE");
+                    // The source-brick form only for a source the images'
+                    // own evidence chose: each brick's changelog claims it.
+                    let advice = match (&p.source, &p.sink) {
+                        (Some(src), Some(sink)) => {
+                            let brick = if *src == ra.label { ga } else { gb };
+                            let root = brick
+                                .root
+                                .as_ref()
+                                .map_or_else(|| "BRICK".to_string(), |r| r.display().to_string());
+                            let file = brick.file.as_deref().unwrap_or("FILE");
+                            format!(
+                                "{copies}; then, on a Gluster server, choose {src} as the source: gluster volume heal {vol} split-brain source-brick HOST:{root} {file} (HOST is the server holding that brick); recover what only {sink} holds from its copy"
+                            )
+                        }
+                        _ => format!(
+                            "{copies}; nothing on the images picks a source (equal verdicts, no dates that differ): do not resolve the split-brain until the differing files of each copy are checked"
+                        ),
+                    };
+                    let file = ga.file.as_deref().or(gb.file.as_deref()).unwrap_or("FILE");
                     out.push(Note {
                         code: "compare.gluster.split_brain".into(),
                         message: format!(
@@ -141,23 +161,59 @@ pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Not
                             rb.label,
                             gb.blamed().join(", ")
                         ),
-                        advice: Some(format!(
-                            "first copy both brick files to directories outside the bricks (mkdir -p /srv/rescue/a /srv/rescue/b; cp --sparse=always {} /srv/rescue/a/; cp --sparse=always {} /srv/rescue/b/) and never write inside a brick; then, on a Gluster server, choose {} as the source: gluster volume heal {vol} split-brain source-brick HOST:{root} {file} (HOST is the server holding that brick); recover what only {} holds from its copy",
-                            ra.label, rb.label, src.label, other.label
-                        )),
+                        advice: Some(advice),
                     });
                 }
-                Some(false) => out.push(Note {
-                    code: "compare.gluster.pending".into(),
-                    message: format!(
-                        "AFR pending counters: {} blames {}; {} blames {}: self-heal knows its source, no split-brain",
-                        ra.label,
-                        none_if_empty(&ga.blamed()),
-                        rb.label,
-                        none_if_empty(&gb.blamed())
-                    ),
-                    advice: None,
-                }),
+                Some(false) => {
+                    let (message, advice) = match super::gluster::one_sided(ga, gb) {
+                        Some(blamer_is_a) => {
+                            let (src, sink, g) = if blamer_is_a {
+                                (ra, rb, ga)
+                            } else {
+                                (rb, ra, gb)
+                            };
+                            (
+                                format!(
+                                    "AFR pending counters: {} blames {} and {} blames no brick: {} holds writes {} lacks; self-heal's source is {}, its sink {} (no split-brain)",
+                                    src.label,
+                                    g.blamed().join(", "),
+                                    sink.label,
+                                    src.label,
+                                    sink.label,
+                                    src.label,
+                                    sink.label
+                                ),
+                                Some(format!(
+                                    "{copies}; then let Gluster heal from {}: gluster volume heal {vol} (and gluster volume heal {vol} info to follow it){}",
+                                    src.label,
+                                    if src.verdict == "damaged" {
+                                        format!(
+                                            "; {} is damaged ({} problems): check its copy before the heal spreads that to {}",
+                                            src.label, src.problem_count, sink.label
+                                        )
+                                    } else {
+                                        String::new()
+                                    }
+                                )),
+                            )
+                        }
+                        None => (
+                            format!(
+                                "AFR pending counters: {} blames {}; {} blames {}: both blame the same brick, neither the other; no split-brain between them",
+                                ra.label,
+                                none_if_empty(&ga.blamed()),
+                                rb.label,
+                                none_if_empty(&gb.blamed())
+                            ),
+                            None,
+                        ),
+                    };
+                    out.push(Note {
+                        code: "compare.gluster.pending".into(),
+                        message,
+                        advice,
+                    });
+                }
                 None => {}
             }
         }
@@ -211,28 +267,56 @@ fn none_if_empty(v: &[&str]) -> String {
     }
 }
 
-/// The copy to heal from and the other: the sounder verdict, then the newer.
-fn source_of<'a>(
+/// The copy to heal from and the one a heal overwrites, and what picked
+/// them: Gluster's changelog when only one brick blames the other, else
+/// the sounder verdict, else the newer by on-disk dates. `None` when
+/// nothing picks one (equal verdicts and no dates that differ, both
+/// damaged) or a heal means nothing: an overlay and its own backing file,
+/// linked clones (different machines), views of one image, different
+/// disks, a copy that holds a fraction of the other's data.
+pub(crate) fn source_of<'a>(
     p: &Pair,
     a: &'a CopyReport,
     b: &'a CopyReport,
-) -> (&'a CopyReport, &'a CopyReport) {
+) -> Option<(&'a CopyReport, &'a CopyReport, SourceBy)> {
+    if !matches!(p.relation, Relation::Copies | Relation::OverlayReplicas)
+        || p.kinship == Kinship::Different
+    {
+        return None;
+    }
+    if let (Some(ga), Some(gb)) = (&a.brick, &b.brick) {
+        match super::gluster::one_sided(ga, gb) {
+            Some(true) => return Some((a, b, SourceBy::AfrBlame)),
+            Some(false) => return Some((b, a, SourceBy::AfrBlame)),
+            None => {}
+        }
+    }
+    if p.divergence.identical() || thin(p) {
+        return None;
+    }
     let rank = |v: &str| match v {
         "clean" => 0,
         "warning" => 1,
         _ => 2,
     };
     match rank(&a.verdict).cmp(&rank(&b.verdict)) {
-        std::cmp::Ordering::Less => (a, b),
-        std::cmp::Ordering::Greater => (b, a),
-        std::cmp::Ordering::Equal => {
-            if p.newer == Newer::B {
-                (b, a)
-            } else {
-                (a, b)
-            }
-        }
+        std::cmp::Ordering::Less => Some((a, b, SourceBy::Verdict)),
+        std::cmp::Ordering::Greater => Some((b, a, SourceBy::Verdict)),
+        // Healing from a damaged copy spreads its damage.
+        std::cmp::Ordering::Equal if rank(&a.verdict) == 2 => None,
+        std::cmp::Ordering::Equal => match p.newer {
+            Newer::A => Some((a, b, SourceBy::Newer)),
+            Newer::B => Some((b, a, SourceBy::Newer)),
+            _ => None,
+        },
     }
+}
+
+/// Whether the other copy holds less than half of the first's data: no
+/// copy of its contents (a backup that stopped holding data, a disk made
+/// anew); restoring or healing from it loses the rest.
+fn thin(p: &Pair) -> bool {
+    p.divergence.a_data > 0 && p.a_data_held.saturating_mul(2) < p.divergence.a_data
 }
 
 /// A series of three or more copies whose later ones hold a fraction of
@@ -323,20 +407,44 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
         ) else {
             continue;
         };
-        out.push(match p.kinship {
-            Kinship::SameDisk | Kinship::SameImage | Kinship::SameBase => format!(
+        let d = &p.divergence;
+        out.push(match (&p.relation, p.kinship) {
+            (Relation::OverlayOf { overlay, backing }, _) => format!(
+                "{overlay} is an overlay of {backing} ({backing} is in its backing chain): {overlay} is {backing} plus {overlay}'s own writes, newer by construction; not replicas"
+            ),
+            (Relation::LinkedClones, _) => format!(
+                "{} and {} are two overlays of one base that share none of their own writes ({} and {} in their own clusters): linked clones, different machines made from one template, not one disk",
+                p.a,
+                p.b,
+                human_size(d.a_own),
+                human_size(d.b_own)
+            ),
+            (Relation::OverlayReplicas, _) => format!(
+                "{} and {} are replicas of one overlay ({} of their own clusters lie at the same places with the same bytes, or one snapshot table)",
+                p.a,
+                p.b,
+                human_size(d.own_common)
+            ),
+            (Relation::OverlaysOfOneBase, _) => format!(
+                "{} and {} are two overlays of one base: linked clones or replicas of one overlay ({} of their own {} and {} agree in place and bytes: the evidence does not decide)",
+                p.a,
+                p.b,
+                human_size(d.own_common),
+                human_size(d.a_own),
+                human_size(d.b_own)
+            ),
+            (_, Kinship::SameDisk | Kinship::SameImage | Kinship::SameBase) => format!(
                 "{} and {} are one disk ({})",
                 p.a,
                 p.b,
                 p.kinship_evidence.first().map_or("", String::as_str)
             ),
-            Kinship::Different => format!("{} and {} are different disks", p.a, p.b),
-            Kinship::Unknown => format!(
+            (_, Kinship::Different) => format!("{} and {} are different disks", p.a, p.b),
+            (_, Kinship::Unknown) => format!(
                 "{} and {}: no identifiers tell whether they are one disk",
                 p.a, p.b
             ),
         });
-        let d = &p.divergence;
         if d.identical() {
             out.push(format!(
                 "guest bytes identical ({} compared: {} shared, {} zeros in both, {} read)",
@@ -370,9 +478,12 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 v
             });
         let mut s = format!(
-            "{} differs from {} in {} range{} ({}), first at byte {}",
-            p.b,
-            p.a,
+            "{} in {} range{} ({}), first at byte {}",
+            match &p.relation {
+                Relation::OverlayOf { overlay, backing } =>
+                    format!("{overlay} wrote over {backing}"),
+                _ => format!("{} differs from {}", p.b, p.a),
+            },
             d.ranges.len(),
             if d.ranges.len() == 1 { "" } else { "s" },
             human_size(d.differing),
@@ -429,10 +540,14 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
         } else {
             ev
         };
-        out.push(match (p.newer, newest) {
-            (_, Some(n)) => format!("{} is newer ({ev})", n.label),
-            (Newer::Mixed, _) => format!("newer: the evidence disagrees ({ev})"),
-            (Newer::Same, _) => "newer: neither, by the timestamps both carry".to_string(),
+        out.push(match (p.newer, newest, &p.relation) {
+            (_, Some(n), Relation::OverlayOf { backing, .. }) => format!(
+                "{} is newer (an overlay of {backing}: its writes come after by construction)",
+                n.label
+            ),
+            (_, Some(n), _) => format!("{} is newer ({ev})", n.label),
+            (Newer::Mixed, _, _) => format!("newer: the evidence disagrees ({ev})"),
+            (Newer::Same, _, _) => "newer: neither, by the timestamps both carry".to_string(),
             _ => "newer: no evidence found in both".to_string(),
         });
         if let (Some(sa), None) = (ra.snapshot_date, rb.snapshot_date)
@@ -469,60 +584,92 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 pm % 10
             ));
         }
-        let (src, other) = source_of(p, ra, rb);
-        // A copy that holds a fraction of the other's data is no copy of
-        // its contents (a backup that stopped holding data, a disk made
-        // anew): restoring or healing from it loses the rest.
-        let thin = |x: &Pair| {
-            x.divergence.a_data > 0 && x.a_data_held.saturating_mul(2) < x.divergence.a_data
-        };
-        let act = if thin(p) {
-            format!(
+        let differing = files
+            .iter()
+            .take(NAMED_FILES)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let source = p
+            .source
+            .as_ref()
+            .and_then(|l| reports.iter().find(|r| r.label == *l));
+        let sink = p
+            .sink
+            .as_ref()
+            .and_then(|l| reports.iter().find(|r| r.label == *l));
+        let act = match (&p.relation, source, sink) {
+            (Relation::OverlayOf { overlay, backing }, _, _) => format!(
+                "nothing to heal between them: {overlay}'s {} of writes exist only in {overlay}, and writing {backing} would change what {overlay} reads beneath them; keep both as they are",
+                human_size(d.differing)
+            ),
+            (Relation::LinkedClones, _, _) => format!(
+                "linked clones are different machines: do not heal one from the other ({} differ, each machine's own writes)",
+                human_size(d.differing)
+            ),
+            (Relation::OverlaysOfOneBase, _, _) => format!(
+                "two overlays of one base: linked clones or replicas of one overlay; nothing on the images tells which, so no heal advice: find out from whoever made them ({} differ)",
+                human_size(d.differing)
+            ),
+            _ if thin(p) => format!(
                 "{} holds only part of {}'s data: it is not a full copy of it; do not restore or heal from {} (keep {})",
                 p.b, p.a, p.b, p.a
-            )
-        } else if src.verdict == "damaged" {
-            format!(
-                "neither copy is sound: recover from copies of both (cp --sparse=always each to a directory of its own first), {} has fewer problems",
-                src.label
-            )
-        } else if newest.is_none() && src.verdict == other.verdict && d.differing > 0 {
-            // Nothing tells the source: the order of the arguments must not
-            // (an attack got "heal from" whichever copy came first, and the
-            // backing file of an overlay named as the source of its writes).
-            format!(
-                "both copies are {} and nothing both carry says which is newer: do not heal one from the other, which would discard the other's {} of writes; keep both (cp --sparse=always each to a directory of its own first) and recover the differing files from each after checking them",
-                src.verdict,
+            ),
+            _ if p.kinship == Kinship::Different => format!(
+                "{} and {} are different disks: neither is a copy of the other to heal from",
+                p.a, p.b
+            ),
+            (_, Some(src), Some(other)) => {
+                let why = match p.source_by {
+                    Some(SourceBy::AfrBlame) => format!(
+                        "Gluster's changelog on {} blames {}'s brick",
+                        src.label, other.label
+                    ),
+                    Some(SourceBy::Verdict) => format!("{} is {}", other.label, other.verdict),
+                    _ => format!("{} is {} and newer", src.label, src.verdict),
+                };
+                if newest.is_some_and(|n| n.label == other.label) {
+                    format!(
+                        "source {}, sink {} ({why}): heal from {}, then recover {} from {} after checking them (work on copies: cp --sparse=always first; never write a brick or an image in place)",
+                        src.label,
+                        other.label,
+                        src.label,
+                        if files.is_empty() {
+                            "the newer data".to_string()
+                        } else {
+                            differing.clone()
+                        },
+                        other.label
+                    )
+                } else {
+                    format!(
+                        "source {}, sink {} ({why}): heal from {} (work on copies: cp --sparse=always first; never write a brick or an image in place)",
+                        src.label, other.label, src.label
+                    )
+                }
+            }
+            _ if ra.verdict == "damaged" && rb.verdict == "damaged" => {
+                let fewer = if rb.problem_count < ra.problem_count {
+                    rb
+                } else {
+                    ra
+                };
+                format!(
+                    "neither copy is sound: recover from copies of both (cp --sparse=always each to a directory of its own first), {} has fewer problems",
+                    fewer.label
+                )
+            }
+            // Nothing tells the source: the order of the arguments must
+            // not (an attack got "heal from" whichever copy came first).
+            _ => format!(
+                "both copies are {} and nothing both carry says which is newer: no source; do not heal one from the other, which would discard the other's {} of writes; keep both (cp --sparse=always each to a directory of its own first) and recover the differing files from each after checking them",
+                if ra.verdict == rb.verdict {
+                    ra.verdict.clone()
+                } else {
+                    format!("{} and {}", ra.verdict, rb.verdict)
+                },
                 human_size(d.differing)
-            )
-        } else if newest.is_some_and(|n| n.label == other.label) {
-            format!(
-                "{} is consistent: heal from {}, then recover {} from {} after checking them (work on copies: cp --sparse=always first; never write a brick or an image in place)",
-                src.label,
-                src.label,
-                if files.is_empty() {
-                    "the newer data".to_string()
-                } else {
-                    files
-                        .iter()
-                        .take(NAMED_FILES)
-                        .copied()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                },
-                other.label
-            )
-        } else {
-            format!(
-                "{} is consistent{}: heal from {} (work on copies: cp --sparse=always first; never write a brick or an image in place)",
-                src.label,
-                if newest.is_some_and(|n| n.label == src.label) {
-                    " and newer"
-                } else {
-                    ""
-                },
-                src.label
-            )
+            ),
         };
         out.push(act);
     }

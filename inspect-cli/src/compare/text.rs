@@ -121,6 +121,16 @@ pub fn text(r: &CompareReport) -> String {
             let _ = writeln!(o, "  dated by {}: {va} | {vb}", x.what);
         }
         let _ = writeln!(o, "  newer: {:?}", p.newer);
+        let _ = match &p.relation {
+            super::model::Relation::OverlayOf { overlay, backing } => {
+                writeln!(o, "  relation: {overlay} is an overlay of {backing}")
+            }
+            x => writeln!(o, "  relation: {x:?}"),
+        };
+        let _ = match (&p.source, &p.sink, p.source_by) {
+            (Some(s), Some(k), Some(by)) => writeln!(o, "  source: {s}, sink: {k} (by {by:?})"),
+            _ => writeln!(o, "  source: none"),
+        };
     }
     for n in &r.notes {
         let _ = writeln!(o, "\n{}: {}", n.code, n.message);
