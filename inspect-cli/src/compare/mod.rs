@@ -26,7 +26,7 @@ pub mod text;
 use crate::exit;
 use crate::options::Options;
 use crate::report::{ImageReport, Verdict};
-use imgcheck_core::{IdentityKind, Severity};
+use imgcheck_core::{IdentityKind, OwnerKind, Severity};
 use model::{CompareReport, CopyReport, Counter, Kinship, Newer, Pair, Relation};
 use source::{Copy, FileId, Origin};
 
@@ -156,7 +156,46 @@ fn copy_report(c: &Copy, r: Option<&ImageReport>) -> CopyReport {
         counters,
         snapshot_date,
         brick: gluster::read(&c.path),
+        file_data: r.and_then(file_data),
+        fs_date: r.and_then(fs_date),
     }
+}
+
+/// Bytes of file data in the report's filesystem maps.
+fn file_data(r: &ImageReport) -> Option<u64> {
+    let maps: Vec<_> = r
+        .root
+        .walk()
+        .into_iter()
+        .filter_map(|n| n.facts.owners.as_ref())
+        .collect();
+    if maps.is_empty() {
+        return None;
+    }
+    Some(
+        maps.iter()
+            .flat_map(|m| m.ranges())
+            .filter(|o| o.kind == OwnerKind::FileData)
+            .map(|o| o.len)
+            .fold(0u64, u64::saturating_add),
+    )
+}
+
+/// The latest filesystem write or mount the report records: what dates
+/// a backup (a snapshot date or a file's mtime says when something else
+/// happened).
+fn fs_date(r: &ImageReport) -> Option<i64> {
+    let writes = r
+        .root
+        .walk()
+        .into_iter()
+        .filter_map(|n| n.facts.owners.as_ref().and_then(|m| m.last_write()));
+    let mounts = r
+        .timeline
+        .iter()
+        .filter(|e| e.what.starts_with("last mounted") || e.what == "superblock last written")
+        .map(|e| e.time);
+    writes.chain(mounts).filter(|&t| t > 0).max()
 }
 
 /// Guest bytes the copy's allocation map says hold data.

@@ -39,6 +39,13 @@ pub struct CopyReport {
     pub snapshot_date: Option<i64>,
     /// GlusterFS AFR attributes of the file, when it sits on a brick.
     pub brick: Option<Brick>,
+    /// Bytes of file data its filesystems hold (their reverse maps' file
+    /// extents: no journal, no metadata, no directories), `None` when no
+    /// filesystem was mapped.
+    pub file_data: Option<u64>,
+    /// When its filesystems were last written or mounted (the latest),
+    /// `None` when none records it.
+    pub fs_date: Option<i64>,
 }
 
 /// A counter that only grows as the disk is written.

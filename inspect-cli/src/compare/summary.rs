@@ -321,21 +321,51 @@ fn thin(p: &Pair) -> bool {
 
 /// A series of three or more copies whose later ones hold a fraction of
 /// the data of those before: backups that stopped holding data. Ordered
-/// by each copy's newest on-disk timestamp (as given when none).
+/// by each copy's filesystem write or mount date (the argument order only
+/// when no copy has one; undated copies are left out when others are
+/// dated), and measured in file data bytes when every copy's filesystems
+/// were mapped: a backup of /etc alone still carries its journal, inode
+/// tables and bitmaps, which in allocated or used blocks look like a
+/// seventh or more of a full one.
 fn series(copies: &[Copy], reports: &[CopyReport]) -> Option<Note> {
     if reports.len() < 3 || copies.len() != reports.len() {
         return None;
     }
+    let any_dated = reports.iter().any(|r| r.fs_date.is_some());
     let mut order: Vec<(i64, usize)> = reports
         .iter()
         .enumerate()
-        .map(|(i, r)| (r.evidence.iter().map(|e| e.time).max().unwrap_or(0), i))
+        .filter_map(|(i, r)| match r.fs_date {
+            Some(t) => Some((t, i)),
+            None if !any_dated => Some((0, i)),
+            None => None,
+        })
         .collect();
-    order.sort();
+    // Stable: equal dates keep the argument order.
+    order.sort_by_key(|x| x.0);
+    let undated = reports.len().saturating_sub(order.len());
+    if order.len() < 3 {
+        return None;
+    }
+    let files = order
+        .iter()
+        .all(|&(_, i)| reports.get(i).is_some_and(|r| r.file_data.is_some()));
     let data: Vec<(u64, usize)> = order
         .iter()
-        .filter_map(|&(_, i)| reports.get(i).map(|r| (r.allocated, i)))
+        .filter_map(|&(_, i)| {
+            reports.get(i).map(|r| {
+                (
+                    if files {
+                        r.file_data.unwrap_or(0)
+                    } else {
+                        r.allocated
+                    },
+                    i,
+                )
+            })
+        })
         .collect();
+    let measure = if files { "file data" } else { "allocated data" };
     // The first copy from which every later copy holds less than the
     // share of the median of those before.
     for k in 1..data.len() {
@@ -351,24 +381,24 @@ fn series(copies: &[Copy], reports: &[CopyReport]) -> Option<Note> {
             let held: u64 = after.iter().map(|x| x.0).max().unwrap_or(0);
             let per_mille = held.saturating_mul(1000).checked_div(median).unwrap_or(0);
             let first = after.first().and_then(|x| reports.get(x.1))?;
-            let date = first
-                .evidence
-                .iter()
-                .map(|e| e.time)
-                .max()
-                .map_or_else(|| "undated".to_string(), utc);
+            let date = first.fs_date.map_or_else(|| "undated".to_string(), utc);
             let last_good = before.last().and_then(|x| reports.get(x.1))?;
             return Some(Note {
                 code: "compare.series.stopped".into(),
                 message: format!(
-                    "the last {} copies (from {}, last written {date}) hold at most {}.{} % of the data of those before ({} against {} in {}): they stopped holding data",
+                    "the last {} copies by filesystem date (from {}, last written {date}) hold at most {}.{} % of the {measure} of those before ({} against {} in {}): they stopped holding data{}",
                     after.len(),
                     first.label,
                     per_mille / 10,
                     per_mille % 10,
                     human_size(held),
                     human_size(median),
-                    last_good.label
+                    last_good.label,
+                    if undated > 0 {
+                        format!(" ({undated} undated copies left out)")
+                    } else {
+                        String::new()
+                    }
                 ),
                 advice: Some(format!(
                     "{} is the last copy that holds the disk; keep it, and check what the backup job copies (its source, its exclusions) before trusting the newer ones",
