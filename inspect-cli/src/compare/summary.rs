@@ -199,7 +199,7 @@ pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Not
                         }
                         None => (
                             format!(
-                                "AFR pending counters: {} blames {}; {} blames {}: both blame the same brick, neither the other; no split-brain between them",
+                                "AFR pending counters: {} blames {}; {} blames {}: no split-brain between them, and with both blaming the changelog names no source",
                                 ra.label,
                                 none_if_empty(&ga.blamed()),
                                 rb.label,
