@@ -175,6 +175,12 @@ pub struct OwnerMap {
     mtimes: Vec<(u32, i64)>,
     /// When the filesystem was last written, as its superblock says.
     last_write: Option<i64>,
+    /// Bytes per inode in the inode tables (0: no inode tables mapped).
+    #[serde(default)]
+    inode_size: u32,
+    /// Inodes per group, to name the group an inode-table byte is in.
+    #[serde(default)]
+    inodes_per_group: u32,
 }
 
 impl OwnerMap {
@@ -221,6 +227,22 @@ impl OwnerMap {
     /// When the filesystem was last written, as its superblock says.
     pub fn last_write(&self) -> Option<i64> {
         self.last_write
+    }
+
+    /// Bytes per inode and inodes per group of the inode tables, when
+    /// the map has them (`(0, 0)` otherwise).
+    pub fn inode_geometry(&self) -> (u32, u32) {
+        (self.inode_size, self.inodes_per_group)
+    }
+
+    /// The inodes `first..=last` that a directory entry names: in use by
+    /// the directories' word, whatever their inode says.
+    pub fn named_in(&self, first: u32, last: u32) -> impl Iterator<Item = u32> + '_ {
+        // BTreeMap::range panics on a reversed range: clamp, then filter.
+        self.names
+            .range(first..=last.max(first))
+            .map(|(&i, _)| i)
+            .filter(move |&i| i <= last)
     }
 
     /// `inode`'s first path from the root (`/usr/share/doc/x`); `None`
@@ -324,6 +346,13 @@ impl OwnerMapBuilder {
     /// Records when the filesystem was last written.
     pub fn last_write(&mut self, time: i64) {
         self.map.last_write = Some(time);
+    }
+
+    /// Records the inode tables' geometry: an inode table range's
+    /// `logical` divided by `inode_size` is then the inode index it holds.
+    pub fn inode_geometry(&mut self, inode_size: u32, inodes_per_group: u32) {
+        self.map.inode_size = inode_size;
+        self.map.inodes_per_group = inodes_per_group;
     }
 
     /// Records a directory entry of `parent` naming `inode`.

@@ -7,7 +7,7 @@ mod lost;
 mod promise;
 mod uncovered;
 
-pub use lost::{Confidence, LossEvent, LostFile, LostStructure, lost_files_text};
+pub use lost::{Confidence, LossEvent, LostFile, LostInodes, LostStructure, lost_files_text};
 
 use crate::report::{Node, SizeLink};
 use imgcheck_core::bytes::is_zero;

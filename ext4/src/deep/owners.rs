@@ -62,6 +62,8 @@ impl Deep<'_, '_> {
         // it names the inode it held: what an overwrite of the table lost.
         let per_group =
             u64::from(fs.sb.s_inodes_per_group).saturating_mul(u64::from(fs.sb.inode_size()));
+        self.owners
+            .inode_geometry(u32::from(fs.sb.inode_size()), fs.sb.s_inodes_per_group);
         for (g, gd) in (0u64..).zip(&fs.gds) {
             for (blk, len, kind, logical) in [
                 (gd.bg_block_bitmap, 1u64, OwnerKind::Bitmap, 0),

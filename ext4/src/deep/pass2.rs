@@ -437,6 +437,9 @@ impl Deep<'_, '_> {
                 format!("directory {dir} block {l}: name {shown:?} contains '/' or NUL"),
             );
         }
+        // Named before the inode is judged: an entry naming an inode whose
+        // table block was zeroed is how the loss of that file is told.
+        self.owners.name(ino, dir, name);
         if self.unread.get(u64::from(ino)) {
             // Its inode could not be read (logged): whether it is in use,
             // and of what type, is unknown.
@@ -483,7 +486,6 @@ impl Deep<'_, '_> {
         if let Some(r) = self.refs.get_mut(usize_of(u64::from(ino))) {
             *r = r.saturating_add(1);
         }
-        self.owners.name(ino, dir, name);
         if kind == K_DIR {
             if dir == 2 && name == b"lost+found" {
                 self.lost_found = Some(ino);
