@@ -81,7 +81,8 @@ pub use owners::{
 pub use place::{Place, Step};
 pub use progress::Progress;
 pub use read::{
-    BytesReader, FileKind, FileReader, OpenError, ReadAt, ReadError, ReadErrorKind, Slice, read_vec,
+    BytesReader, FileKind, FileReader, OpenError, ReadAt, ReadError, ReadErrorKind, Slice,
+    note_opened, opened_by_this_process, read_vec,
 };
 pub use sink::{MAX_FINDINGS_PER_CODE, Sink};
 pub use size::human_size;

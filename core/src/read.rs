@@ -363,6 +363,7 @@ impl FileReader {
         if let Some(k) = FileKind::refused(md.file_type()) {
             return Err(OpenError::NotAFile(k));
         }
+        note_opened(&md);
         let block_device = md.file_type().is_block_device();
         let len = if block_device {
             rustix::fs::seek(&file, rustix::fs::SeekFrom::End(0))
@@ -556,6 +557,53 @@ impl<R: ReadAt> ReadAt for Slice<R> {
             .checked_add(offset)
             .is_some_and(|at| self.inner.known_zero(at, len))
     }
+}
+
+/// Distinct files one process remembers having opened; past this every
+/// path counts as opened, so a write the registry cannot vouch for is
+/// refused rather than let through.
+const MAX_OPENED: usize = 1 << 20;
+
+/// (device, inode) of every file this process opened to read an image or
+/// a file an image names (a qcow2 backing or external data file): what a
+/// write the run makes (`--lost-files`) must never land on.
+static OPENED: std::sync::Mutex<Option<std::collections::HashSet<(u64, u64)>>> =
+    std::sync::Mutex::new(None);
+static OPENED_OVERFLOW: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records that the file `md` describes was opened for reading.
+pub fn note_opened(md: &std::fs::Metadata) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(mut g) = OPENED.lock() else {
+        OPENED_OVERFLOW.store(true, std::sync::atomic::Ordering::Relaxed);
+        return;
+    };
+    let set = g.get_or_insert_with(Default::default);
+    if set.len() >= MAX_OPENED {
+        OPENED_OVERFLOW.store(true, std::sync::atomic::Ordering::Relaxed);
+        return;
+    }
+    set.insert((md.dev(), md.ino()));
+}
+
+/// Whether `path` names a file this process opened for reading (the same
+/// inode under any name), as far as [`note_opened`] was told; `true` when
+/// the registry overflowed, as it can no longer tell.
+pub fn opened_by_this_process(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if OPENED_OVERFLOW.load(std::sync::atomic::Ordering::Relaxed) {
+        return true;
+    }
+    let Ok(md) = std::fs::metadata(path) else {
+        return false;
+    };
+    OPENED
+        .lock()
+        .map(|g| {
+            g.as_ref()
+                .is_some_and(|s| s.contains(&(md.dev(), md.ino())))
+        })
+        .unwrap_or(true)
 }
 
 #[cfg(test)]

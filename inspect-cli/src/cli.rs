@@ -325,6 +325,16 @@ pub fn run() -> u8 {
     // in place, so no other name of its inode loses its bytes.
     let images: Vec<&std::path::Path> = items.iter().map(|i| i.path.as_path()).collect();
     if let Some(lf) = &args.lost_files
+        && imgcheck_core::opened_by_this_process(lf)
+    {
+        // A file the run read that no argument named: a qcow2's backing
+        // or external data file. The rename would unlink its name.
+        eprintln!(
+            "imgcheck: --lost-files names {}, a file this run read (a backing or data file of an image); refusing to write to it",
+            lf.display()
+        );
+        status |= exit::USAGE;
+    } else if let Some(lf) = &args.lost_files
         && let Err(e) = crate::metrics::write_atomic(lf, &lost_text, &images)
     {
         eprintln!(

@@ -280,7 +280,7 @@ pub fn text(rows: &[Row], now: u64) -> String {
 /// that is one of them is refused, so the check never writes over what it
 /// inspects.
 pub fn write_atomic(path: &Path, text: &str, images: &[&Path]) -> std::io::Result<()> {
-    if images.iter().any(|i| same_file(i, path)) {
+    if images.iter().any(|i| same_file(i, path)) || imgcheck_core::opened_by_this_process(path) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "it is one of the images checked; refusing to write to it",

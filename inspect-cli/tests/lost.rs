@@ -506,3 +506,53 @@ fn lost_files_never_writes_through_another_name_of_the_image() {
         "the image was written"
     );
 }
+
+/// `--lost-files` naming a file the run read but no argument named (a
+/// qcow2's backing file, its external data file, under any name) is
+/// refused with the usage exit and the file keeps its name and bytes;
+/// before, the list was renamed over it, unlinking the backing file.
+#[test]
+fn lost_files_never_replaces_a_backing_or_data_file_of_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for (image, side) in [
+        ("raw-over.qcow2", "raw-base.raw"),
+        ("datafile.qcow2", "datafile.data"),
+    ] {
+        // Side by side, as qemu-img made them: the names the qcow2 holds
+        // are relative to it.
+        let img = dir.path().join(image);
+        let file = dir.path().join(side);
+        std::fs::copy(fixture(&format!("qcow2/{image}")), &img).unwrap();
+        std::fs::copy(fixture(&format!("qcow2/{side}")), &file).unwrap();
+        let before = std::fs::read(&file).unwrap();
+        let link = dir.path().join(format!("{side}.link"));
+        std::fs::hard_link(&file, &link).unwrap();
+        for target in [&file, &link] {
+            let st = Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+                .arg("--lost-files")
+                .arg(target)
+                .arg(&img)
+                .output()
+                .unwrap();
+            // The report's own bits (a warning here) with the refusal's.
+            assert!(
+                st.status.code().is_some_and(|c| c & 16 != 0),
+                "{image} -> {target:?}: {st:?}"
+            );
+            assert!(
+                String::from_utf8_lossy(&st.stderr).contains("refusing to write"),
+                "{st:?}"
+            );
+            assert!(
+                std::fs::read(&file).unwrap() == before,
+                "{side} was written"
+            );
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!(
+                std::fs::metadata(&file).unwrap().ino(),
+                std::fs::metadata(&link).unwrap().ino(),
+                "{side} was replaced"
+            );
+        }
+    }
+}

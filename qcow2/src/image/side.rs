@@ -119,6 +119,7 @@ pub(crate) fn open_side(path: &Path) -> Result<(SideFile, FileId), SideError> {
         .map_err(SideError::Unreadable)?;
     // Checked again on what was opened: the name may have been swapped.
     let md = file.metadata().map_err(SideError::Unreadable)?;
+    imgcheck_core::note_opened(&md);
     if let Some(k) = refused_kind(md.file_type()) {
         return Err(SideError::NotAFile(k));
     }
