@@ -137,3 +137,71 @@ fn owner_map_matches_debugfs_icheck_and_ncheck() {
     println!("{checked} blocks matched debugfs icheck");
     assert!(checked > 100);
 }
+
+/// The superblocks, descriptor tables and reserved GDT blocks of every
+/// group are labelled where `dumpe2fs` puts them, 1 KiB blocks (the
+/// superblock in block 1, the table from block 2) as 4 KiB ones.
+#[test]
+fn metadata_labels_match_dumpe2fs() {
+    if Command::new("dumpe2fs").arg("-V").output().is_err() {
+        println!("skipped: dumpe2fs (e2fsprogs) not installed");
+        return;
+    }
+    let mut checked = 0usize;
+    for name in ["ext4-1k-default", "ext4-1k", "ext4-4k", "ext2", "ext3"] {
+        let img = common::load(name);
+        let r = common::run(&img, true);
+        let map = r.owners.expect("a reverse map");
+        let bs = map.block_size();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fs.img");
+        std::fs::write(&path, &img).unwrap();
+        let out = Command::new("dumpe2fs").arg(&path).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let span = |s: &str| -> (u64, u64) {
+            let s = s.trim().trim_end_matches(',');
+            match s.split_once('-') {
+                Some((a, b)) => (a.parse().unwrap(), b.parse().unwrap()),
+                None => (s.parse().unwrap(), s.parse().unwrap()),
+            }
+        };
+        let field = |l: &str, k: &str| -> Option<(u64, u64)> {
+            let rest = l.split(k).nth(1)?;
+            Some(span(rest.split([',', ' ']).find(|x| !x.is_empty())?))
+        };
+        for l in text.lines() {
+            let mut want: Vec<((u64, u64), OwnerKind)> = Vec::new();
+            if let Some(b) = field(l, "Primary superblock at ") {
+                want.push((b, OwnerKind::Superblock));
+                if let Some(g) = field(l, "Group descriptors at ") {
+                    want.push((g, OwnerKind::GroupDescriptors));
+                }
+            }
+            if let Some(b) = field(l, "Backup superblock at ") {
+                want.push((b, OwnerKind::BackupSuperblock));
+                if let Some(g) = field(l, "Group descriptors at ") {
+                    want.push((g, OwnerKind::BackupSuperblock));
+                }
+            }
+            if let Some(g) = field(l, "Reserved GDT blocks at ") {
+                want.push((g, OwnerKind::OtherMetadata));
+            }
+            for ((a, b), kind) in want {
+                for blk in a..=b {
+                    // The primary superblock is bytes 1024..2048 whatever
+                    // the block size.
+                    let at = if kind == OwnerKind::Superblock {
+                        1024
+                    } else {
+                        blk * bs
+                    };
+                    let got = map.owner_at(at).map(|o| o.kind);
+                    assert_eq!(got, Some(kind), "{name}: block {blk} ({l})");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    println!("{checked} metadata blocks labelled as dumpe2fs lays them out");
+    assert!(checked > 300);
+}

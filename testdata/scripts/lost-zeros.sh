@@ -213,3 +213,12 @@ while IFS=$'\t' read -r kind name a b; do
   dd if=/dev/zero of="$img" bs=4096 seek=$((a / 4096)) count=$(((b - a) / 4096)) conv=notrunc status=none
 done < "$tsv"
 store lost "$img"
+
+# --- ext4/ext4-1k-default.img: 1 KiB blocks with mke2fs' default features
+# (64bit, flex_bg, resize_inode: 256 reserved GDT blocks after the one
+# descriptor block), 64 MiB, 8 groups: backups in groups 1, 3, 5 and 7.
+img="$work/ext4-1k-default.img"
+truncate -s 64M "$img"
+mkfs.ext4 -q -F -b 1024 -L k1 -U 17171717-0000-4000-8000-0000000000f5 \
+  -E hash_seed=17171717-0000-4000-8000-0000000000f6,root_owner=0:0 -d "$work/wal" "$img"
+store ext4 "$img"
