@@ -56,6 +56,9 @@ pub enum OwnerKind {
     InodeTable,
     /// The journal's superblock (first block of the journal).
     JournalSuperblock,
+    /// The first block of the journal's live log (at `s_start` of a
+    /// journal that needs recovery): the descriptor a replay starts from.
+    JournalLog,
     /// The rest of the journal.
     Journal,
     /// A directory's block.
@@ -86,6 +89,7 @@ impl OwnerKind {
                 | OwnerKind::BackupSuperblock
                 | OwnerKind::GroupDescriptors
                 | OwnerKind::JournalSuperblock
+                | OwnerKind::JournalLog
                 | OwnerKind::Directory
                 | OwnerKind::ExtentBlock
                 | OwnerKind::XattrBlock
@@ -114,6 +118,7 @@ impl OwnerKind {
             OwnerKind::Bitmap => "bitmap",
             OwnerKind::InodeTable => "inode table",
             OwnerKind::JournalSuperblock => "journal superblock",
+            OwnerKind::JournalLog => "journal log start (the transactions a replay needs)",
             OwnerKind::Journal => "journal",
             OwnerKind::Directory => "directory block",
             OwnerKind::ExtentBlock => "extent-tree block",

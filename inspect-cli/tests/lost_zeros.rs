@@ -204,3 +204,33 @@ fn a_zeroed_extent_leaf_names_its_file() {
         "{m}"
     );
 }
+
+/// F2's other half: zeros in the journal are a loss where its live log
+/// must hold structure. A crash image (copied mounted after sync, so it
+/// needs recovery) whose block at s_start was zeroed: the replay's first
+/// descriptor is gone, a certain loss, with and without --scan.
+#[test]
+fn a_zeroed_live_log_start_is_a_loss_the_journal_tail_is_not() {
+    let path = fixture("lost/journal-live.img");
+    let text =
+        std::fs::read_to_string(imgcheck_testdata::root().join("fixtures/lost/journal-live.tsv"))
+            .unwrap();
+    let f: Vec<&str> = text.lines().next().unwrap().split('\t').collect();
+    let range: (u64, u64) = (f[2].parse().unwrap(), f[3].parse().unwrap());
+    for scan in [true, false] {
+        let r = report(&path, scan);
+        assert_eq!(r.lost.len(), 1, "scan {scan}: {:?}", r.lost);
+        let ev = &r.lost[0];
+        assert_eq!((ev.start, ev.end), range, "scan {scan}");
+        assert_eq!(ev.confidence, Confidence::Certain);
+        assert!(
+            ev.files
+                .iter()
+                .any(|f| f.inode == 8 && f.what == [OwnerKind::JournalLog]),
+            "{:?}",
+            ev.files
+        );
+        let m = message_at(&r, range.0);
+        assert!(m.contains("journal log start"), "{m}");
+    }
+}

@@ -222,3 +222,28 @@ truncate -s 64M "$img"
 mkfs.ext4 -q -F -b 1024 -L k1 -U 17171717-0000-4000-8000-0000000000f5 \
   -E hash_seed=17171717-0000-4000-8000-0000000000f6,root_owner=0:0 -d "$work/wal" "$img"
 store ext4 "$img"
+
+# --- lost/journal-live.img: an ext4 copied while mounted after sync (a
+# crash image: needs_recovery, the log starts at s_start with a committed
+# transaction), then the block at s_start zeroed: the replay's first
+# descriptor is gone. journal-live.tsv: the zeroed disk bytes.
+img="$work/journal-live.img"
+truncate -s 32M "$img"
+mkfs.ext4 -q -F -b 4096 -L jl -U 17171717-0000-4000-8000-0000000000f7 \
+  -E hash_seed=17171717-0000-4000-8000-0000000000f8,root_owner=0:0 "$img"
+loop=$(losetup -f --show "$img")
+mount "$loop" "$mnt"
+mkdir "$mnt/d"
+for i in $(seq 1 50); do echo "$i" > "$mnt/d/f$i"; done
+sync
+cp --sparse=always "$img" "$work/crash.img"
+umount "$mnt"
+losetup -d "$loop"
+loop=
+start=$(dumpe2fs -h "$work/crash.img" 2>/dev/null | awk '/^Journal start:/ {print $3}')
+[ "$start" -gt 0 ]
+phys=$(debugfs -R "bmap <8> $start" "$work/crash.img" 2>/dev/null)
+dd if=/dev/zero of="$work/crash.img" bs=4096 seek="$phys" count=1 conv=notrunc status=none
+printf 'zeroed\tlog\t%s\t%s\n' $((phys * 4096)) $(((phys + 1) * 4096)) > "$testdata/fixtures/lost/journal-live.tsv"
+mv "$work/crash.img" "$img"
+store lost "$img"

@@ -109,6 +109,20 @@ impl Deep<'_, '_> {
         if !runs.is_empty() {
             self.owners.mtime(n, mtime(&ino.raw));
         }
+        // A journal that needs recovery: the block at s_start (a jbd2
+        // superblock field, big-endian at 0x1C) is where the replay
+        // starts, a descriptor that is never zeros. Past the live log
+        // the journal is zeros until the log wraps into it.
+        let live = if journal {
+            runs.iter()
+                .find(|r| r.0 == 0 && r.4 == 0 && !r.3)
+                .and_then(|r| fs.block(r.1).ok())
+                .filter(|b: &Vec<u8>| imgcheck_core::bytes::be32(b, 0) == 0xC03B_3998)
+                .map(|b: Vec<u8>| u64::from(imgcheck_core::bytes::be32(&b, 0x1C)))
+                .filter(|&s| s != 0)
+        } else {
+            None
+        };
         for &(lblk, pblk, len, uninit, meta) in runs {
             // The resize inode: only its double-indirect block is its own;
             // the rest are the reserved GDT blocks, mapped as such.
@@ -131,19 +145,7 @@ impl Deep<'_, '_> {
                 self.owners
                     .push(OwnerKind::Unwritten, n, at, len.saturating_mul(bs), logical);
             } else if journal {
-                if lblk == 0 {
-                    self.owners.push(OwnerKind::JournalSuperblock, n, at, bs, 0);
-                    self.owners.push(
-                        OwnerKind::Journal,
-                        n,
-                        at.saturating_add(bs),
-                        len.saturating_sub(1).saturating_mul(bs),
-                        bs,
-                    );
-                } else {
-                    self.owners
-                        .push(OwnerKind::Journal, n, at, len.saturating_mul(bs), logical);
-                }
+                self.own_journal_run(n, lblk, pblk, len, live);
             } else if is_dir {
                 self.owners
                     .push(OwnerKind::Directory, n, at, len.saturating_mul(bs), logical);
@@ -151,6 +153,42 @@ impl Deep<'_, '_> {
                 self.owners
                     .push(OwnerKind::FileData, n, at, len.saturating_mul(bs), logical);
             }
+        }
+    }
+
+    /// One run of the journal inode: its superblock (logical block 0),
+    /// the live log's first block, and the rest, in block order so that
+    /// no piece claims another's bytes.
+    fn own_journal_run(&mut self, n: u32, lblk: u64, pblk: u64, len: u64, live: Option<u64>) {
+        let bs = self.fs.bs;
+        let end = lblk.saturating_add(len);
+        let mut l = lblk;
+        while l < end {
+            let at = pblk
+                .saturating_add(l.saturating_sub(lblk))
+                .saturating_mul(bs);
+            let special = if l == 0 {
+                Some(OwnerKind::JournalSuperblock)
+            } else if live == Some(l) {
+                Some(OwnerKind::JournalLog)
+            } else {
+                None
+            };
+            if let Some(kind) = special {
+                self.owners.push(kind, n, at, bs, l.saturating_mul(bs));
+                l = l.saturating_add(1);
+                continue;
+            }
+            // Up to the next special block, or the run's end.
+            let stop = live.filter(|&s| s > l && s < end).unwrap_or(end);
+            self.owners.push(
+                OwnerKind::Journal,
+                n,
+                at,
+                stop.saturating_sub(l).saturating_mul(bs),
+                l.saturating_mul(bs),
+            );
+            l = stop;
         }
     }
 

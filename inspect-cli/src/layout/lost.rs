@@ -840,6 +840,7 @@ pub fn zeroed_structure_blocks(root: &Node, disk: &dyn ReadAt) -> Vec<(u64, u64)
                         | OwnerKind::ExtentBlock
                         | OwnerKind::XattrBlock
                         | OwnerKind::JournalSuperblock
+                        | OwnerKind::JournalLog
                 )
             {
                 continue;
