@@ -114,12 +114,7 @@ impl Deep<'_, '_> {
         // starts, a descriptor that is never zeros. Past the live log
         // the journal is zeros until the log wraps into it.
         let live = if journal {
-            runs.iter()
-                .find(|r| r.0 == 0 && r.4 == 0 && !r.3)
-                .and_then(|r| fs.block(r.1).ok())
-                .filter(|b: &Vec<u8>| imgcheck_core::bytes::be32(b, 0) == 0xC03B_3998)
-                .map(|b: Vec<u8>| u64::from(imgcheck_core::bytes::be32(&b, 0x1C)))
-                .filter(|&s| s != 0)
+            live_log_start(fs, runs)
         } else {
             None
         };
@@ -198,6 +193,40 @@ impl Deep<'_, '_> {
         self.owners
             .push(OwnerKind::XattrBlock, ino, blk.saturating_mul(bs), bs, 0);
     }
+}
+
+/// Journal blocks past `s_start` searched for a block of the expected
+/// transaction, at most.
+const LIVE_LOG_PROBE: u64 = 256;
+
+/// The journal's logical block `s_start` when the log is live there: the
+/// journal needs recovery (`s_start` != 0, jbd2 superblock BE 0x1C) and a
+/// block of the transaction it expects (`s_sequence`, 0x18) follows within
+/// [`LIVE_LOG_PROBE`] blocks. A journal loaded by a mount but never written
+/// also has `s_start` 1, over zeros: nothing was logged, nothing lost.
+fn live_log_start(fs: &crate::fs::Ext4<'_>, runs: &[Run]) -> Option<u64> {
+    use imgcheck_core::bytes::be32;
+    const JBD2_MAGIC: u32 = 0xC03B_3998;
+    let phys = |l: u64| {
+        runs.iter()
+            .find(|r| r.4 == 0 && !r.3 && l >= r.0 && l < r.0.saturating_add(r.2))
+            .map(|r| r.1.saturating_add(l.saturating_sub(r.0)))
+    };
+    let jsb = fs.block(phys(0)?).ok()?;
+    if be32(&jsb, 0) != JBD2_MAGIC {
+        return None;
+    }
+    let start = u64::from(be32(&jsb, 0x1C));
+    let seq = be32(&jsb, 0x18);
+    let maxlen = u64::from(be32(&jsb, 0x10));
+    if start == 0 {
+        return None;
+    }
+    let last = start.saturating_add(LIVE_LOG_PROBE).min(maxlen);
+    (start.saturating_add(1)..last)
+        .filter_map(|l| fs.block(phys(l)?).ok())
+        .any(|b| be32(&b, 0) == JBD2_MAGIC && be32(&b, 8) == seq)
+        .then_some(start)
 }
 
 /// `i_mtime` (0x10, signed seconds) with the epoch bits of
