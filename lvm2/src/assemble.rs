@@ -644,7 +644,13 @@ fn duplicate_names(vgs: &mut [VolumeGroup], states: &[InputState]) {
             if let Some(h) = f.finding.hint.as_mut()
                 && let Some(c) = h.command.as_mut()
             {
-                *c = by_uuid(c, name, id);
+                *c = hints::name_vg(
+                    c,
+                    hints::VgId {
+                        name,
+                        shared_uuid: Some(id),
+                    },
+                );
             }
         }
         vg.findings.push(Located {
@@ -667,20 +673,6 @@ fn duplicate_names(vgs: &mut [VolumeGroup], states: &[InputState]) {
             ),
         });
     }
-}
-
-/// `cmd` with each `; `-separated command that ends in the VG name
-/// `name` ending in `--select vg_uuid=ID` instead, which lvm's vgs, lvs
-/// and vgchange accept where two VGs share the name.
-fn by_uuid(cmd: &str, name: &str, id: &str) -> String {
-    let suffix = format!(" {name}");
-    cmd.split("; ")
-        .map(|part| match part.strip_suffix(&suffix) {
-            Some(head) => format!("{head} --select vg_uuid={id}"),
-            None => part.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// Finds missing PVs among inputs without a label.
@@ -833,25 +825,4 @@ fn has_data(vg: &VgMetadata, pv: &PvMeta, r: &dyn ReadAt) -> bool {
 /// embedders that probe before assembling).
 pub fn label_of(state: &InputState) -> Option<&LabelRead> {
     state.pv.as_ref().map(|p| &p.label)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::by_uuid;
-
-    #[test]
-    fn a_shared_vg_name_is_replaced_by_a_uuid_selection_in_every_command() {
-        // An attack gave the dd-over-the-last-PV disks beside an unrelated
-        // VG of the same name: lvm answered the printed `vgs ... vgx` with
-        // "Multiple VGs found with the same name: skipping vgx".
-        let c = "vgs -o +vg_missing_pv_count,pv_uuid vgx; lvs -a -o +devices vgx";
-        assert_eq!(
-            by_uuid(c, "vgx", "U-1"),
-            "vgs -o +vg_missing_pv_count,pv_uuid --select vg_uuid=U-1; lvs -a -o +devices --select vg_uuid=U-1"
-        );
-        let a = "vgchange -ay --config 'activation { read_only_volume_list = [ \"vgx\" ] }' vgx";
-        assert!(by_uuid(a, "vgx", "U-1").ends_with("' --select vg_uuid=U-1"));
-        // A VG whose name only ends like another's is left alone.
-        assert_eq!(by_uuid("vgs avgx", "vgx", "U-1"), "vgs avgx");
-    }
 }

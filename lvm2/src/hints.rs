@@ -119,3 +119,103 @@ pub fn vgck(vg: &str) -> Hint {
 pub fn lvs_devices(vg: &str) -> Hint {
     Hint::read_only(format!("lvs -a -o +devices,seg_pe_ranges {vg}")).on(Target::Nothing)
 }
+
+/// A VG as a command must name it: by name where the name is unique, and
+/// by UUID where two VGs share it (lvm refuses a shared name: "Multiple
+/// VGs found with the same name: skipping").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VgId<'a> {
+    /// The VG's name, as its metadata records it.
+    pub name: &'a str,
+    /// The VG's UUID when another VG has the same name; `None` when the
+    /// name alone identifies it.
+    pub shared_uuid: Option<&'a str>,
+}
+
+/// How a shared-name VG is named to one lvm command. lvm 2.03's `vgs`,
+/// `lvs`, `pvs`, `vgchange`, `vgdisplay`, `lvdisplay` and `lvchange`
+/// accept `--select vg_uuid=` in place of the name; `vgck`, `vgcfgbackup`
+/// and the others reject it ("unrecognized option '--select'"), so they
+/// keep the name and see only this VG's PVs (`--devices`, looked up by
+/// UUID with `pvs`, which reads). `vgcfgrestore --list` reads the host's
+/// archive, never a device, so the name is all it takes.
+fn shared_form(cmd: &str, name: &str, uuid: &str) -> String {
+    let word = cmd.split_whitespace().next().unwrap_or_default();
+    match word {
+        "vgs" | "lvs" | "pvs" | "vgchange" | "vgdisplay" | "lvdisplay" | "lvchange" => {
+            format!("{cmd} --select vg_uuid={uuid}")
+        }
+        "vgcfgrestore" => format!("{cmd} {name}"),
+        _ => format!(
+            "{cmd} --devices \"$(pvs --noheadings -o pv_name --select vg_uuid={uuid} | tr -d ' ' | paste -sd, -)\" {name}"
+        ),
+    }
+}
+
+/// `cmd` with each `; `-separated command that ends in the VG's name
+/// restated in the form that command accepts for `vg` (unchanged when the
+/// name is unique).
+pub fn name_vg(cmd: &str, vg: VgId<'_>) -> String {
+    let Some(uuid) = vg.shared_uuid else {
+        return cmd.to_string();
+    };
+    let suffix = format!(" {}", vg.name);
+    cmd.split("; ")
+        .map(|part| match part.strip_suffix(&suffix) {
+            Some(head) => shared_form(head, vg.name, uuid),
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{VgId, cfgrestore_list, missing_pv, name_vg, pvck_repair, update_metadata, vgck};
+
+    fn shared(cmd: Option<String>) -> String {
+        let vg = VgId {
+            name: "vgx",
+            shared_uuid: Some("U-1"),
+        };
+        name_vg(&cmd.unwrap_or_default(), vg)
+    }
+
+    const DEVS: &str = "--devices \"$(pvs --noheadings -o pv_name --select vg_uuid=U-1 | tr -d ' ' | paste -sd, -)\" vgx";
+
+    #[test]
+    fn a_shared_vg_name_is_restated_in_the_form_each_command_accepts() {
+        // An attack gave the dd-over-the-last-PV disks beside an unrelated
+        // VG of the same name: lvm answered the printed `vgs ... vgx` with
+        // "Multiple VGs found with the same name: skipping vgx".
+        assert_eq!(
+            shared(missing_pv("vgx").command),
+            "vgs -o +vg_missing_pv_count,pv_uuid --select vg_uuid=U-1; lvs -a -o +devices --select vg_uuid=U-1"
+        );
+        let a = "vgchange -ay --config 'activation { read_only_volume_list = [ \"vgx\" ] }' vgx";
+        assert!(shared(Some(a.into())).ends_with("' --select vg_uuid=U-1"));
+        // lvm 2.03.16: "vgck: unrecognized option '--select'", and so for
+        // vgcfgbackup and vgcfgrestore; --devices they accept.
+        assert_eq!(shared(vgck("vgx").command), format!("vgck {DEVS}"));
+        assert_eq!(
+            shared(update_metadata("vgx").command),
+            format!("vgck --updatemetadata {DEVS}")
+        );
+        assert_eq!(
+            shared(pvck_repair("vgx").command),
+            format!("vgcfgbackup -f vgx.vg {DEVS}; pvck --repair -f vgx.vg {{dev}}")
+        );
+        assert_eq!(
+            shared(cfgrestore_list("vgx").command),
+            "vgcfgrestore --list vgx"
+        );
+        // A VG whose name only ends like another's is left alone, and a
+        // unique name is never rewritten.
+        assert_eq!(shared(Some("vgs avgx".into())), "vgs avgx");
+        let unique = VgId {
+            name: "vgx",
+            shared_uuid: None,
+        };
+        assert_eq!(name_vg("vgck vgx", unique), "vgck vgx");
+    }
+}
