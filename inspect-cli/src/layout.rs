@@ -424,6 +424,24 @@ pub fn zero_regions(root: &Node, disk_len: u64, scan: bool) -> Vec<(u64, u64)> {
     r
 }
 
+/// The MBR slot of the extended partition that holds logical partition
+/// `n` (numbered 5 and up), read from the table on `disk`; `None` for a
+/// primary partition.
+fn extended_of(table: &Node, disk: &dyn ReadAt, n: u32) -> Option<u8> {
+    if n < 5 {
+        return None;
+    }
+    let ss = table.facts.sector_size.unwrap_or(512);
+    let mbr = imgcheck_gpt::mbr::parse_mbr(disk, ss)?;
+    if !mbr.logicals.iter().any(|l| l.number == n) {
+        return None;
+    }
+    mbr.entries
+        .iter()
+        .find(|e| imgcheck_gpt::mbr::is_extended(e.os_type) && e.size_in_lba != 0)
+        .map(|e| e.slot)
+}
+
 /// The size chain — container → guest disk → partition table → last
 /// partition → its filesystem — with a finding for each break in it, named
 /// with both numbers and the direction: grown and never resized, or shrunk
@@ -512,9 +530,18 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                         human_size(tend)
                     ),
                 )
-                .with_hint(Hint::advice(format!(
-                    "to use it, on a copy first: growpart {{disk}} {n} (or parted resizepart, sfdisk -N {n}), then grow the filesystem; sgdisk is for GPT disks only"
-                ))),
+                .with_hint(match extended_of(table, disk, n) {
+                    // A logical partition ends inside its extended
+                    // container: growpart (sfdisk -N) leaves it as it is
+                    // and parted refuses ("Can't have overlapping
+                    // partitions") until the container grows first.
+                    Some(e) => Hint::advice(format!(
+                        "to use it, on a copy first: partition {n} is a logical partition inside extended partition {e}, which must grow first: parted -s {{disk}} resizepart {e} 100% resizepart {n} 100% (or sfdisk -N {e}, then sfdisk -N {n}), then grow the filesystem; growpart {n} alone cannot pass the end of partition {e}; sgdisk is for GPT disks only"
+                    )),
+                    None => Hint::advice(format!(
+                        "to use it, on a copy first: growpart {{disk}} {n} (or parted resizepart, sfdisk -N {n}), then grow the filesystem; sgdisk is for GPT disks only"
+                    )),
+                }),
             );
         }
     } else if disk_len > tend.saturating_add(SLACK) {
