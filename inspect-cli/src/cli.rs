@@ -247,13 +247,10 @@ pub fn run() -> u8 {
             if let Some(l) = &line {
                 opts.progress = l.progress();
             }
-            let mut r = pipeline::inspect_image_with(&registry, &item.path, args.format, &opts);
+            let sibling = siblings.get(i).and_then(Option::as_ref);
+            let r = crate::api::check(&registry, &item.path, args.format, sibling, &opts);
             if let Some(l) = &line {
                 l.clear();
-            }
-            if let (Ok(rep), Some(Some(f))) = (&mut r, siblings.get(i)) {
-                rep.layout.push(f.clone());
-                rep.next_steps = crate::steps::next_steps(rep);
             }
             progress.inc(1);
             r

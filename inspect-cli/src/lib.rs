@@ -3,21 +3,34 @@
 //! filesystems, each layer handing out the readers the next one reads), add
 //! the checks that span layers, and render the report as text, JSON or SVG.
 //!
-//! ```no_run
-//! use imgcheck::{inspect_image, options::Options, render};
+//! One call gets the whole report the CLI prints — [`inspect`] for an
+//! image file, [`inspect_reader`] for any reader, [`compare`] for copies
+//! side by side:
 //!
-//! let opts = Options { image_path: "disk.qcow2".into(), ..Options::default() };
-//! let report = inspect_image("disk.qcow2".as_ref(), None, &opts)?;
-//! println!("{}", report.verdict().as_str());
-//! print!("{}", render::json_line(&report));
-//! # Ok::<(), imgcheck::options::Fatal>(())
+//! ```
+//! use imgcheck::{Options, inspect};
+//!
+//! let image = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+//!     .join("../testdata/demo/brainvm.qcow2");
+//! let report = inspect(&image, &Options::default())?;
+//! // The checks across layers come first in the summary: the demo's
+//! // disk grew and its partition table did not.
+//! let headline = report.layout.first().ok_or("no finding across layers")?;
+//! println!("{} at {} {:#x} ({})", headline.code, headline.space, headline.offset, headline.place);
+//! if let Some(hint) = report.hint_of(headline) {
+//!     println!("hint: {}", hint.hint);
+//! }
+//! assert_eq!(headline.code, "layout.size_chain.grown");
+//! print!("{}", imgcheck::render::json_line(&report));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! Modules, each importing only those listed before it: `exit`, `options`,
 //! `limits`, `level`, `devices` (leaves); `pool` (the PVs of a run); `registry` (with the adapters in
 //! `layers/`); `report`; `layout` and `steps` (checks over the report
-//! tree); `pipeline`; `render`, `svg`; `batch`; `compare` (copies side by side); `cli`.
+//! tree); `pipeline`; `render`, `svg`; `batch`; `compare` (copies side by side); `api` (the one-call entry points); `cli`.
 
+pub mod api;
 pub mod batch;
 pub mod boot;
 pub mod cli;
@@ -39,5 +52,7 @@ pub mod report;
 pub mod steps;
 pub mod svg;
 
+pub use api::{CompareReport, Error, Report, compare, inspect, inspect_as, inspect_reader};
+pub use options::{Format, Options};
 pub use pipeline::inspect_image;
 pub use registry::layers;

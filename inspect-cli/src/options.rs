@@ -111,6 +111,9 @@ impl Fatal {
     }
 }
 
+/// `?` in an embedder's `Box<dyn Error>` function.
+impl std::error::Error for Fatal {}
+
 impl fmt::Display for Fatal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
