@@ -40,7 +40,12 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hint {
     /// A shell command line, with the placeholders of [`Target`]; `None`
-    /// for advice that has no command.
+    /// for advice that has no command. Placeholders in braces are filled
+    /// by whoever runs the layer (the `imgcheck` report does): `{image}`
+    /// the image file as given, `{disk}` the whole guest disk's device,
+    /// `{dev}` the device of the partition or volume the finding is in.
+    /// Upper-case names such as `$DEV` are the command's own shell
+    /// variables (a loop device it sets up), never filled in.
     pub command: Option<String>,
     /// What the command acts on.
     pub target: Target,

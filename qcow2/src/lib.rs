@@ -56,7 +56,7 @@ mod image;
 pub mod limits;
 mod snapshot;
 
-pub use check::{CheckOptions, CheckReport, check, default_budget};
+pub use check::{BackingCheck, CheckOptions, CheckReport, check, default_budget};
 pub use compress::decompress_cluster;
 pub use entries::{
     ClusterType, L1E_OFFSET_MASK, L1E_RESERVED_MASK, L1Table, L2E_OFFSET_MASK,
