@@ -12,7 +12,9 @@
 #
 #   testdata/scripts/boot-proof.sh [IMGCHECK]   (run from anywhere; needs zstd, python3)
 #
-# The table goes to stdout and $out/proof.tsv.
+# The table goes to stdout and $out/proof.tsv; testdata/scripts/BOOT-PROOF.md
+# keeps the last run (date, commit, package versions), and
+# testdata/fixtures/boot/firmware-proof.tsv the copy the suite matches.
 set -euo pipefail
 testdata=$(cd "$(dirname "$0")/.." && pwd)
 FW=${FW:-/work/cache/firmware}
