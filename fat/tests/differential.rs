@@ -193,7 +193,15 @@ struct Tally {
     by_class: BTreeMap<String, (u64, u64)>,
 }
 
-fn run_copy(t: &mut Tally, name: &str, path: &std::path::Path, c: &Copy) {
+/// What one copy gave: fsck.fat's verdict and the codes this crate
+/// flagged (warning or worse).
+struct Outcome {
+    fsck_flagged: bool,
+    fsck_clean: bool,
+    ours: Vec<String>,
+}
+
+fn run_copy(t: &mut Tally, name: &str, path: &std::path::Path, c: &Copy) -> Outcome {
     let fk = fsck(path);
     let r = FileReader::open(path).unwrap();
     let rep = check(&r, &Options { depth: Depth::Full });
@@ -312,6 +320,11 @@ fn run_copy(t: &mut Tally, name: &str, path: &std::path::Path, c: &Copy) {
             ));
         }
     }
+    Outcome {
+        fsck_flagged: fk.flagged(),
+        fsck_clean: fk.clean(),
+        ours: flagging.iter().map(|f| f.code.to_string()).collect(),
+    }
 }
 
 fn run(fixtures: &[&str], per_fixture: u64, seed: u64) -> Tally {
@@ -351,7 +364,7 @@ fn run_images(images: &[(String, Vec<u8>)], per_fixture: u64, seed: u64) -> Tall
             at: 0,
             bytes: vec![img[0]],
         };
-        run_copy(&mut t, name, &path, &clean);
+        let _ = run_copy(&mut t, name, &path, &clean);
         let tg = targets(&img);
         let mut rng = Rng(seed ^ (i as u64).wrapping_mul(0x1000_0001));
         let f = OpenOptions::new().write(true).open(&path).unwrap();
@@ -362,7 +375,7 @@ fn run_images(images: &[(String, Vec<u8>)], per_fixture: u64, seed: u64) -> Tall
             }
             let c = make(&mut rng, &img, target, ranges);
             f.write_all_at(&c.bytes, c.at).unwrap();
-            run_copy(&mut t, name, &path, &c);
+            let _ = run_copy(&mut t, name, &path, &c);
             f.write_all_at(&img[c.at as usize..c.at as usize + c.bytes.len()], c.at)
                 .unwrap();
         }
@@ -498,7 +511,7 @@ const MATRIX: &[(&str, &[&str])] = &[
 /// Named volumes: (name, bytes).
 type Images = Vec<(String, Vec<u8>)>;
 
-fn matrix_images() -> Option<(Images, usize)> {
+fn matrix_images(rows: &[(&str, &[&str])]) -> Option<(Images, usize)> {
     use std::process::Command;
     let have = |c: &str| Command::new(c).arg("--version").output().is_ok();
     if !have("mkfs.vfat") || !have("mcopy") {
@@ -520,7 +533,7 @@ fn matrix_images() -> Option<(Images, usize)> {
     .unwrap();
     let mut out = Vec::new();
     let mut refused = 0;
-    for (i, (kib, opts)) in MATRIX.iter().enumerate() {
+    for (i, (kib, opts)) in rows.iter().enumerate() {
         let img = dir.path().join(format!("m{i}.img"));
         let ok = Command::new("mkfs.vfat")
             .args(*opts)
@@ -583,7 +596,7 @@ fn mkfs_vfat_option_matrix_differential() {
         eprintln!("SKIPPED the mkfs.vfat matrix: fsck.fat (dosfstools) is not installed");
         return;
     }
-    let Some((images, refused)) = matrix_images() else {
+    let Some((images, refused)) = matrix_images(MATRIX) else {
         return;
     };
     let n = std::env::var("IMGCHECK_FAT_MATRIX_N")
@@ -609,4 +622,95 @@ fn mkfs_vfat_option_matrix_differential() {
         "fsck.fat classes missed:\n{text}"
     );
     assert!(t.false_alarms.is_empty(), "false alarms:\n{text}");
+}
+
+/// The directory-entry mutation run: one mkfs.vfat volume (`-F 16 -s 1
+/// -R 1`, filled as the matrix fills it: short names, a two-slot long
+/// name, `.` and `..`), every byte of every live directory entry changed
+/// in turn by each of its 8 bit flips, to 0x00 and to 0xFF. Every copy
+/// fsck.fat flags must be flagged; the copies flagged here and not by
+/// fsck.fat are printed grouped by the kind of entry, the byte and the
+/// codes, so each group can be judged. About 3,400 copies, each run
+/// through fsck.fat: testdata/scripts/fat-dirent-mutate.sh runs it.
+#[test]
+#[ignore = "slow: about 3,400 fsck.fat runs (testdata/scripts/fat-dirent-mutate.sh)"]
+fn dirent_mutation_differential() {
+    if !fsck_available() {
+        eprintln!("SKIPPED the dirent mutation run: fsck.fat (dosfstools) is not installed");
+        return;
+    }
+    let Some((images, _)) = matrix_images(&[("4096", &["-F", "16", "-s", "1", "-R", "1"])]) else {
+        return;
+    };
+    let (name, img) = &images[0];
+    let mut t = Tally::default();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.img");
+    std::fs::write(&path, img).unwrap();
+    let slots = targets(img)
+        .into_iter()
+        .find(|(k, _)| *k == "dir")
+        .map(|(_, s)| s)
+        .unwrap_or_default();
+    // (entry kind, byte, codes) -> copies flagged here only
+    let mut ours_only: BTreeMap<(String, u64, String), u64> = BTreeMap::new();
+    let f = OpenOptions::new().write(true).open(&path).unwrap();
+    for &(slot, _) in &slots {
+        let e = &img[slot as usize..slot as usize + 32];
+        let kind = if e[11] & 0x3F == 0x0F {
+            "lfn"
+        } else if e[0] == b'.' {
+            "dot"
+        } else if e[11] & 0x10 != 0 {
+            "dir"
+        } else {
+            "file"
+        };
+        for b in 0..32u64 {
+            let at = slot + b;
+            let orig = img[at as usize];
+            let mut vals: Vec<(&'static str, u8)> =
+                (0..8).map(|k| ("bit flip", orig ^ (1 << k))).collect();
+            vals.push(("0x00", 0));
+            vals.push(("0xFF", 0xFF));
+            for (what, v) in vals {
+                if v == orig {
+                    continue;
+                }
+                let c = Copy {
+                    target: "dir",
+                    kind: what,
+                    at,
+                    bytes: vec![v],
+                };
+                f.write_all_at(&[v], at).unwrap();
+                let o = run_copy(&mut t, name, &path, &c);
+                f.write_all_at(&[orig], at).unwrap();
+                if !o.fsck_flagged && o.fsck_clean && !o.ours.is_empty() {
+                    let mut codes = o.ours.clone();
+                    codes.sort();
+                    codes.dedup();
+                    *ours_only
+                        .entry((kind.to_string(), b, codes.join(",")))
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
+    let text = report(&t);
+    println!(
+        "dirent mutation run: {name}, {} live slots\n{text}",
+        slots.len()
+    );
+    println!("flagged here, clean for fsck.fat: entry kind, byte, codes: copies");
+    let mut total = 0;
+    for ((k, b, c), n) in &ours_only {
+        println!("  {k:<5} byte {b:>2}  {c}: {n}");
+        total += n;
+    }
+    println!("  total {total}");
+    assert_eq!(
+        t.ours_flagged_of_fsck_flagged, t.fsck_flagged,
+        "copies fsck.fat flags that this crate does not:\n{text}"
+    );
 }
