@@ -332,7 +332,12 @@ pub fn run() -> u8 {
         );
         status |= exit::USAGE;
     } else if let Some(lf) = &args.lost_files
-        && let Err(e) = crate::metrics::write_atomic(lf, &lost_text, &images)
+        && let Err(e) = crate::metrics::write_atomic(
+            lf,
+            &lost_text,
+            &images,
+            crate::metrics::looks_like_lost_list,
+        )
     {
         eprintln!(
             "imgcheck: {}: cannot write the lost files: {e}",
@@ -350,7 +355,9 @@ pub fn run() -> u8 {
             .map_or(0, |d| d.as_secs());
         let images: Vec<&std::path::Path> = items.iter().map(|i| i.path.as_path()).collect();
         let text = crate::metrics::text(&metric_rows, now);
-        if let Err(e) = crate::metrics::write_atomic(m, &text, &images) {
+        if let Err(e) =
+            crate::metrics::write_atomic(m, &text, &images, crate::metrics::looks_like_metrics)
+        {
             eprintln!("imgcheck: {}: cannot write the metrics: {e}", m.display());
             status |= exit::OPERATIONAL;
         }

@@ -279,13 +279,24 @@ pub fn text(rows: &[Row], now: u64) -> String {
 /// then renamed over `path`. `images` are the images of the run: a path
 /// that is one of them is refused, so the check never writes over what it
 /// inspects.
-pub fn write_atomic(path: &Path, text: &str, images: &[&Path]) -> std::io::Result<()> {
+///
+/// An existing `path` is replaced only when it is a regular file that is
+/// empty or reads as what `ours` recognises (a list or metrics file an
+/// earlier run wrote): an attack's `--lost-files` over an unrelated qcow2
+/// left it a text file, and over `/dev/loop0` replaced the device node.
+pub fn write_atomic(
+    path: &Path,
+    text: &str,
+    images: &[&Path],
+    ours: fn(&[u8]) -> bool,
+) -> std::io::Result<()> {
     if images.iter().any(|i| same_file(i, path)) || imgcheck_core::opened_by_this_process(path) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "it is one of the images checked; refusing to write to it",
         ));
     }
+    refuse_foreign(path, ours)?;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -309,6 +320,59 @@ pub fn write_atomic(path: &Path, text: &str, images: &[&Path]) -> std::io::Resul
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Bytes of an existing file read to recognise it as one imgcheck wrote.
+const RECOGNISE_BYTES: u64 = 64 * 1024;
+
+/// An error unless `path` is absent, or a regular file that is empty or
+/// that `ours` recognises by its first [`RECOGNISE_BYTES`].
+fn refuse_foreign(path: &Path, ours: fn(&[u8]) -> bool) -> std::io::Result<()> {
+    use std::io::Read;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let refuse = |why: &str| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("it exists and {why}; refusing to replace it (name a new file)"),
+        ))
+    };
+    if !meta.file_type().is_file() {
+        return refuse("is not a regular file (a device, directory, link or pipe)");
+    }
+    let mut head = Vec::new();
+    std::fs::File::open(path)?
+        .take(RECOGNISE_BYTES)
+        .read_to_end(&mut head)?;
+    if head.is_empty() || ours(&head) {
+        Ok(())
+    } else {
+        refuse("is not a file imgcheck wrote")
+    }
+}
+
+/// Whether `head` (the start of a file) reads as a metrics file: text
+/// opening with a Prometheus comment, as [`text`] writes.
+pub fn looks_like_metrics(head: &[u8]) -> bool {
+    !head.contains(&0) && (head.starts_with(b"# HELP ") || head.starts_with(b"# TYPE "))
+}
+
+/// Whether `head` reads as a `--lost-files` list: text whose complete
+/// lines are `# IMAGE` headers or `PATH<TAB>RANGES`.
+pub fn looks_like_lost_list(head: &[u8]) -> bool {
+    if head.contains(&0) {
+        return false;
+    }
+    let complete = match head.iter().rposition(|&b| b == b'\n') {
+        Some(i) => head.get(..i).unwrap_or_default(),
+        None => head,
+    };
+    complete
+        .split(|&b| b == b'\n')
+        .all(|l| l.starts_with(b"# ") || l.contains(&b'\t'))
 }
 
 /// Whether `a` and `b` name one file (the same path, or one inode).
@@ -343,12 +407,38 @@ mod tests {
         let img = dir.path().join("disk.img");
         std::fs::write(&img, b"data").unwrap();
         let alias = dir.path().join(".").join("disk.img");
-        assert!(write_atomic(&alias, "x", &[&img]).is_err());
+        assert!(write_atomic(&alias, "x", &[&img], looks_like_metrics).is_err());
         assert_eq!(std::fs::read(&img).unwrap(), b"data");
         let out = dir.path().join("imgcheck.prom");
-        write_atomic(&out, "y\n", &[&img]).unwrap();
+        write_atomic(&out, "y\n", &[&img], looks_like_metrics).unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "y\n");
         // No temporary left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    /// A file no run wrote (another image, a device node, a directory)
+    /// is never replaced; an empty file or an earlier run's output is.
+    #[test]
+    fn only_files_imgcheck_wrote_are_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = dir.path().join("other.qcow2");
+        std::fs::write(&other, b"QFI\xfb\0\0\0\x03").unwrap();
+        assert!(write_atomic(&other, "# HELP x\n", &[], looks_like_metrics).is_err());
+        assert!(write_atomic(&other, "# a\n", &[], looks_like_lost_list).is_err());
+        assert_eq!(std::fs::read(&other).unwrap(), b"QFI\xfb\0\0\0\x03");
+        assert!(write_atomic(dir.path(), "# a\n", &[], looks_like_lost_list).is_err());
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&other, &link).unwrap();
+        assert!(write_atomic(&link, "# a\n", &[], looks_like_lost_list).is_err());
+        let list = dir.path().join("lost.txt");
+        std::fs::write(&list, "# /x.img\n/etc/a\t0-4096\n").unwrap();
+        write_atomic(&list, "# /y.img\n", &[], looks_like_lost_list).unwrap();
+        assert_eq!(std::fs::read_to_string(&list).unwrap(), "# /y.img\n");
+        let prom = dir.path().join("m.prom");
+        std::fs::write(&prom, text(&[Row::failed("x")], 0)).unwrap();
+        write_atomic(&prom, "# HELP y\n", &[], looks_like_metrics).unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "").unwrap();
+        write_atomic(&empty, "# a\n", &[], looks_like_lost_list).unwrap();
     }
 }

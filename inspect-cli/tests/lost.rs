@@ -490,7 +490,7 @@ fn lost_files_never_writes_through_another_name_of_the_image() {
     // An old list with a second name: replaced under its name, intact
     // under the other.
     let old = dir.path().join("old.txt");
-    std::fs::write(&old, "kept").unwrap();
+    std::fs::write(&old, "# /an/earlier.img\n/kept\t0-4096\n").unwrap();
     let other = dir.path().join("other.txt");
     std::fs::hard_link(&old, &other).unwrap();
     let st = Command::new(env!("CARGO_BIN_EXE_imgcheck"))
@@ -500,11 +500,50 @@ fn lost_files_never_writes_through_another_name_of_the_image() {
         .output()
         .unwrap();
     assert!(st.status.code().is_some_and(|c| c & 16 == 0), "{st:?}");
-    assert_eq!(std::fs::read_to_string(&other).unwrap(), "kept");
+    assert_eq!(
+        std::fs::read_to_string(&other).unwrap(),
+        "# /an/earlier.img\n/kept\t0-4096\n"
+    );
     assert!(
         std::fs::read(&img).unwrap() == before,
         "the image was written"
     );
+}
+
+/// `--lost-files` naming an existing file no run wrote, outside the run
+/// (another VM's qcow2, a device node), is refused and the file keeps
+/// every byte: an attack's list replaced a qcow2 and `/dev/loop0`'s node
+/// (session 6, F4). The check still runs and reports.
+#[test]
+fn lost_files_never_replaces_a_file_it_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("v.img");
+    std::fs::copy(fixture("layout/dbvg-b-zeroed.img"), &img).unwrap();
+    let vm = dir.path().join("other-vm.qcow2");
+    let st = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&vm)
+        .arg("16M")
+        .status();
+    if !st.is_ok_and(|s| s.success()) {
+        eprintln!("qemu-img is not installed: skipped");
+        return;
+    }
+    let before = std::fs::read(&vm).unwrap();
+    for flag in ["--lost-files", "--metrics"] {
+        let st = Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+            .arg(flag)
+            .arg(&vm)
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert!(st.status.code().is_some_and(|c| c & 4 != 0), "{st:?}");
+        assert!(
+            String::from_utf8_lossy(&st.stderr).contains("refusing to replace"),
+            "{st:?}"
+        );
+        assert!(std::fs::read(&vm).unwrap() == before, "{flag} replaced it");
+    }
 }
 
 /// `--lost-files` naming a file the run read but no argument named (a
