@@ -75,7 +75,7 @@ pub use layer::{
     Child, ChildNode, Context, Depth, Event, Extent, Inspected, Inspector, Options, Probe, Strength,
 };
 pub use owners::{
-    MAX_NAME_BYTES, MAX_OWNED_RANGES, MAX_PATH_DEPTH, Name, OwnedRange, OwnerKind, OwnerMap,
+    MAX_NAME_BYTES, MAX_OWNED_RANGES, MAX_PATH_DEPTH, OwnedRange, OwnerKind, OwnerMap,
     OwnerMapBuilder,
 };
 pub use place::{Place, Step};

@@ -42,6 +42,47 @@ impl Bits {
             .get(usize_of(i / 64))
             .is_some_and(|w| w >> (i % 64) & 1 == 1)
     }
+    /// Bits `i..i + 64` as one word, bit `i` lowest (bits out of range are
+    /// clear): the passes that compare whole bitmaps go a word at a time.
+    pub(crate) fn word_at(&self, i: u64) -> u64 {
+        let w = usize_of(i / 64);
+        let s = i % 64;
+        let lo = self.words.get(w).copied().unwrap_or(0);
+        if s == 0 {
+            return lo;
+        }
+        let hi = self.words.get(w.saturating_add(1)).copied().unwrap_or(0);
+        (lo >> s) | (hi << 64u64.saturating_sub(s))
+    }
+    /// Number of u64 words.
+    pub(crate) fn word_count(&self) -> usize {
+        self.words.len()
+    }
+    /// Word `w` (bits `64 * w..64 * w + 64`), 0 out of range.
+    pub(crate) fn word(&self, w: usize) -> u64 {
+        self.words.get(w).copied().unwrap_or(0)
+    }
+}
+
+/// The low `n` bits set (`n` up to 64).
+pub(crate) fn low_bits(n: u64) -> u64 {
+    if n >= 64 {
+        !0
+    } else {
+        (1u64 << n).wrapping_sub(1)
+    }
+}
+
+/// The positions of the set bits of `m`, lowest first.
+pub(crate) fn ones(mut m: u64) -> impl Iterator<Item = u64> {
+    std::iter::from_fn(move || {
+        if m == 0 {
+            return None;
+        }
+        let j = u64::from(m.trailing_zeros());
+        m &= m.wrapping_sub(1);
+        Some(j)
+    })
 }
 
 #[cfg(test)]
@@ -55,5 +96,25 @@ mod tests {
         assert!(b.get(129) && !b.get(128) && !b.get(500));
         assert!(!b.set(500));
         assert_eq!(b.len(), 130);
+    }
+
+    #[test]
+    fn words_at_any_offset() {
+        let mut b = Bits::new(200);
+        for i in [0u64, 5, 63, 64, 70, 127, 128, 199] {
+            b.set(i);
+        }
+        for at in 0..210u64 {
+            let w = b.word_at(at);
+            for j in 0..64u64 {
+                assert_eq!(w >> j & 1 == 1, b.get(at + j), "at {at} bit {j}");
+            }
+        }
+        assert_eq!(ones(0b1010_0001).collect::<Vec<_>>(), vec![0, 5, 7]);
+        assert_eq!((low_bits(0), low_bits(3), low_bits(64)), (0, 7, !0));
+        assert_eq!(
+            (b.word_count(), b.word(1), b.word(9)),
+            (4, 1 | 1 << 6 | 1 << 63, 0)
+        );
     }
 }

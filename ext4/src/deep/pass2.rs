@@ -63,9 +63,17 @@ fn duplicate_positions(b: &[u8], start: usize, end: usize, dots: bool) -> Vec<us
     if names.len() < 2 {
         return Vec::new();
     }
-    // Stable: equal names stay in block order, so the first of each run
-    // is the one that introduced the name.
-    names.sort_by(|a, b| a.0.cmp(b.0));
+    // Equal names stay in block order (positions grow along the block), so
+    // the first of each run is the one that introduced the name; in place,
+    // as a stable sort's buffer per directory block cost more than the
+    // comparisons.
+    names.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+    if names
+        .windows(2)
+        .all(|w| w.first().map(|x| x.0) != w.get(1).map(|x| x.0))
+    {
+        return Vec::new(); // the common case: no name twice
+    }
     let mut firsts: Vec<usize> = Vec::new();
     let mut later: Vec<usize> = Vec::new();
     let mut prev: Option<&[u8]> = None;
