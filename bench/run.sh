@@ -85,36 +85,40 @@ alternate() {
       printf "%-58s imgcheck %8.4fs | peer %8.4fs | alternating x%d: throughput / peer %.2f (median of pairs)\n", n, mo, mp, k, mr }'
 }
 
-# one timed run of a command: "wall_seconds max_rss_kib"
+# one timed run of a command: "wall_seconds max_rss_kib cpu_seconds"
+# (cpu: user + sys, steadier than wall on a loaded machine)
 once() {
   local t0 t1
   t0=$(date +%s%N)
-  /usr/bin/time -f '%M' -o "$work/.time" "$@" >/dev/null 2>&1 || true
+  /usr/bin/time -f '%M %U %S' -o "$work/.time" "$@" >/dev/null 2>&1 || true
   t1=$(date +%s%N)
-  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", (b - a) / 1e9}') $(tail -n 1 "$work/.time")"
+  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.6f", (b - a) / 1e9}') $(tail -n 1 "$work/.time" | awk '{printf "%d %.2f", $1, $2 + $3}')"
 }
 
 # alternate_rss NAME -- imgcheck-args... -- peer-command...: like compare, but
 # the two are run in turn (ours, peer, ours, peer, ...) so that a machine
 # whose load changes during the run weighs on both alike; the 1-minute load
-# average at the start and the end is printed beside the ratio.
+# average at the start and the end is printed beside the ratio, and the
+# CPU time (user + sys, median) of each with its ratio. For a peer run
+# through bash -c, the CPU time is that of its children, as time counts it.
 alternate_rss() {
   local name=$1; shift
-  local ours=() peer=() ot=() om=() pt=() pm=()
+  local ours=() peer=() ot=() om=() oc=() pt=() pm=() pc=()
   while [ "$1" != "--" ]; do shift; done; shift
   while [ "$1" != "--" ]; do ours+=("$1"); shift; done; shift
   peer=("$@")
   local l0; l0=$(cut -d' ' -f1 /proc/loadavg)
   for _ in $(seq "$runs"); do
-    read -r a b < <(once "${ours[@]}"); ot+=("$a"); om+=("$b")
-    read -r a b < <(once "${peer[@]}"); pt+=("$a"); pm+=("$b")
+    read -r a b c < <(once "${ours[@]}"); ot+=("$a"); om+=("$b"); oc+=("$c")
+    read -r a b c < <(once "${peer[@]}"); pt+=("$a"); pm+=("$b"); pc+=("$c")
   done
   local l1; l1=$(cut -d' ' -f1 /proc/loadavg)
   med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
   mx() { printf '%s\n' "$@" | sort -g | tail -1; }
-  awk -v n="$name" -v ot="$(med "${ot[@]}")" -v pt="$(med "${pt[@]}")" -v om="$(mx "${om[@]}")" -v pm="$(mx "${pm[@]}")" -v l="$l0-$l1" 'BEGIN {
-    rt = (pt > 0) ? ot / pt : 0; rm = (pm > 0) ? om / pm : 0;
-    printf "%-58s imgcheck %8.4fs %8d KiB | peer %8.4fs %8d KiB | time x%.2f  rss x%.2f | load %s\n", n, ot, om, pt, pm, rt, rm, l }'
+  awk -v n="$name" -v ot="$(med "${ot[@]}")" -v pt="$(med "${pt[@]}")" -v om="$(mx "${om[@]}")" -v pm="$(mx "${pm[@]}")" \
+    -v oc="$(med "${oc[@]}")" -v pc="$(med "${pc[@]}")" -v l="$l0-$l1" 'BEGIN {
+    rt = (pt > 0) ? ot / pt : 0; rm = (pm > 0) ? om / pm : 0; rc = (pc > 0) ? oc / pc : 0;
+    printf "%-58s imgcheck %8.4fs %8d KiB cpu %.2fs | peer %8.4fs %8d KiB cpu %.2fs | time x%.2f  rss x%.2f  cpu x%.2f | load %s\n", n, ot, om, oc, pt, pm, pc, rt, rm, rc, l }'
 }
 
 echo "# machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%F); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
