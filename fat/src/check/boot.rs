@@ -618,9 +618,12 @@ pub(super) fn fsinfo(cx: &mut Ctx<'_>) {
     }
 }
 
-/// The FSInfo free count against the FAT (after the tree walk): stale
-/// counts are ordinary after a crash and drivers recount, so this is info,
-/// as fsck.fat fixes it without asking.
+/// The FSInfo free count against the FAT (after the tree walk). A wrong
+/// count is a warning: Windows trusts it (free space, allocation) and
+/// fsck.fat 4.2 -n exits 1 on it ("Free cluster summary wrong"). An
+/// unrecorded count (0xFFFFFFFF) is info: drivers count the FAT then, and
+/// fsck.fat prints it and exits 0. A count that is right until lost chains
+/// are freed is info too: the lost chains are the finding.
 pub(super) fn free_count(cx: &mut Ctx<'_>) {
     let Some(fi) = cx.fsinfo.clone() else { return };
     if !fi.valid || !cx.walk_complete {
@@ -638,11 +641,11 @@ pub(super) fn free_count(cx: &mut Ctx<'_>) {
             None,
         ),
         Some(n) if n != usage.free_clusters && n != unclaimed => cx.finding(
-            Severity::Info,
+            Severity::Warning,
             "fat.fsinfo.free_count",
             at,
             format!(
-                "the FSInfo free count is {n}, but the FAT has {} free clusters{}: the count is stale (drivers recount; fsck.fat rewrites it)",
+                "the FSInfo free count is {n}, but the FAT has {} free clusters{}: the count is wrong (Windows reports and allocates by it; fsck.fat rewrites it)",
                 usage.free_clusters,
                 if unclaimed != usage.free_clusters { format!(" ({unclaimed} once lost chains are freed)") } else { String::new() }
             ),

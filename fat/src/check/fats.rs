@@ -64,8 +64,11 @@ pub(super) fn heads(cx: &mut Ctx<'_>) {
                 Some(fsck_n()),
             );
         } else if v0 & 0xFF != u32::from(cx.bpb.media) {
+            // Info: no driver reads FAT[0] (Linux's fat_fill_super checks
+            // the boot sector's media byte only, fatent never reads
+            // entries 0 and 1) and fsck.fat 4.2 passes it.
             cx.finding(
-                Severity::Warning,
+                Severity::Info,
                 "fat.fat.media",
                 at,
                 format!(
@@ -175,11 +178,14 @@ pub(super) fn dirty(cx: &mut Ctx<'_>) {
         );
     }
     if d.io_error_bit_clear {
+        // Info: Linux neither reads nor sets the bit (its dirty state is
+        // the boot sector's byte) and fsck.fat 4.2 passes it; it is what a
+        // Windows driver wrote after an I/O error, a hint to check the disk.
         cx.finding(
-            Severity::Warning,
+            Severity::Info,
             "fat.fat.io_error_bit",
             at1,
-            "FAT[1]'s no-I/O-error bit is clear: the driver met a disk error on this volume".into(),
+            "FAT[1]'s no-I/O-error bit is clear: a Windows driver met a disk error on this volume (no driver reads the bit)".into(),
             Some(Hint::advice(
                 "check the storage (SMART, dmesg) and image it with ddrescue before anything writes to it",
             )),
