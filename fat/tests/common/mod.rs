@@ -293,7 +293,13 @@ pub fn satisfied(fsck_class: &str, ours: &BTreeSet<&'static str>) -> bool {
             "dot",
             "lfn",
         ],
-        "chain_start" | "chain_free" => &["root"],
+        "chain_start" => &["root"],
+        // fsck.fat 4.2 truncates the first of two entries sharing a chain
+        // (in memory under -n) and then finds the second's clusters free:
+        // a volume label entry given a start cluster inside a file's chain
+        // (matrix, FAT12 -r 16, label entry byte 26) is 'Contains a free
+        // cluster' there, the cross-link here.
+        "chain_free" => &["root", "chain_cross"],
         "chain_short" => &[
             "chain_free",
             "chain_cross",
@@ -312,12 +318,22 @@ pub fn satisfied(fsck_class: &str, ours: &BTreeSet<&'static str>) -> bool {
 }
 
 /// The classes of findings at or above `min`.
+/// A primary boot sector this crate finds unusable (and reads through the
+/// backup) also says the two differ: fsck.fat prints the differences
+/// (backup_differs) next to the geometry it rejects.
 pub fn our_classes(findings: &[Finding], min: Severity) -> BTreeSet<&'static str> {
-    findings
+    let mut out: BTreeSet<&'static str> = findings
         .iter()
         .filter(|f| f.severity >= min)
         .filter_map(|f| class_of(&f.code))
-        .collect()
+        .collect();
+    if findings
+        .iter()
+        .any(|f| f.severity >= min && f.code == "fat.boot.primary_unusable")
+    {
+        out.insert("backup_differs");
+    }
+    out
 }
 
 /// splitmix64: a small seeded source, so the damaged copies are the same
