@@ -501,7 +501,7 @@ fn open_located<'a>(l: &Located, vars: &Vars, fss: &'a [Filesystem]) -> Result<O
 }
 
 /// Why `f` cannot be loaded, if it cannot.
-fn unusable(f: &BootFile) -> Option<String> {
+pub(crate) fn unusable(f: &BootFile) -> Option<String> {
     if !f.present {
         return Some("does not exist".into());
     }

@@ -47,6 +47,7 @@ pub mod grubscript;
 pub mod mbr;
 pub mod pe;
 pub mod rs;
+pub mod sdboot;
 
 pub use chain::Filesystem;
 use chain::Stage;
@@ -651,11 +652,23 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
                     .filesystems
                     .iter()
                     .find(|f| f.partition == Some(p.number));
-                let emb = fs
+                let image = fs
                     .and_then(|f| f.files.as_ref())
-                    .map(|f| f.0.lookup(boot_paths::REMOVABLE_X64, MAX_EFI_LOADER))
-                    .and_then(|f| embed::from_efi(&f.head));
+                    .map(|f| f.0.lookup(boot_paths::REMOVABLE_X64, MAX_EFI_LOADER));
+                let emb = image.as_ref().and_then(|f| embed::from_efi(&f.head));
                 let Some(emb) = emb else {
+                    // Not GRUB: systemd-boot is followed to the entry it boots.
+                    if let (Some(fs), Some(v)) =
+                        (fs, image.as_ref().and_then(|f| sdboot::identify(&f.head)))
+                    {
+                        let head = format!("{head}: systemd-boot {v}");
+                        let mut side = Vec::new();
+                        let st = sdboot::follow(fs, &disk.filesystems, &mut side);
+                        for (code, at, msg) in side {
+                            out.push(Finding::warning(code, Layer::BOOT, at, Space::Disk, msg));
+                        }
+                        return stage_verdict("UEFI", head, st, sdboot_hint(p.number), out);
+                    }
                     return verdict("UEFI", Outcome::Boots, head);
                 };
                 let mut side = Vec::new();
@@ -726,6 +739,17 @@ fn restore_loader(n: u32) -> Hint {
         .on(Target::Partition(n))
         .because(format!(
             "on a copy of the image only (never on the evidence): put back the removable loader, BOOTX64.EFI taken from a good copy of this ESP or from the distribution's shim or GRUB package, into the copy's partition {n}; look first with mdir -/ -i {{dev}} ::/EFI (read-only)"
+        ))
+}
+
+/// The look for a systemd-boot entry that does not boot: read-only, on
+/// the ESP itself; the repair (kernel-install or bootctl, or the
+/// distribution's kernel package) runs on a copy from a rescue system.
+fn sdboot_hint(n: u32) -> Hint {
+    Hint::read_only("mdir -/ -i {dev} ::/")
+        .on(Target::Partition(n))
+        .because(format!(
+            "lists what partition {n} (the ESP) holds: loader/loader.conf, loader/entries and the kernels they name; put a kernel back on a copy of the image only (never on the evidence), from a rescue system with the copy's ESP mounted (reinstall the kernel package or run kernel-install there)"
         ))
 }
 

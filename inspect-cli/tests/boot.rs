@@ -783,3 +783,43 @@ fn a_kernel_whose_extent_points_off_the_filesystem_fails_at_the_kernel() {
         .unwrap();
     assert!(f.message.contains("does not read whole"), "{}", f.message);
 }
+
+const SDBOOT: &str = "boot/sdboot.img";
+
+/// systemd-boot as BOOTX64.EFI is followed to the entry it boots
+/// (testdata/scripts/boot-sdboot.sh; attack 16 F0 found a missing kernel
+/// reported as "boots"): the default entry by loader.conf's glob, an entry
+/// whose kernel is gone hidden as systemd-boot hides it.
+#[test]
+fn systemd_boot_is_followed_to_its_default_entry_s_kernel_and_initrd() {
+    let r = report_of(&fixture(SDBOOT), false);
+    assert_eq!(outcomes(&r).1, Outcome::Boots, "{:#?}", r.findings());
+    let u = &r.boot.as_ref().unwrap().uefi.summary;
+    assert!(
+        u.contains("systemd-boot 252") && u.contains("default arch.conf"),
+        "{u}"
+    );
+    assert!(u.contains("/initramfs-linux.img"), "{u}");
+    assert!(codes(&r).contains(&"boot.sdboot.entry_hidden".to_string()));
+
+    let d = with_delta(SDBOOT, "boot/sdboot-kernel-missing.delta");
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r).1, Outcome::Fails, "{:#?}", r.findings());
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.sdboot.no_entry")
+        .unwrap();
+    assert_eq!(f.severity, Severity::Error);
+    let hint = f.hint.as_ref().unwrap();
+    assert!(!hint.writes);
+
+    let d = with_delta(SDBOOT, "boot/sdboot-initrd-missing.delta");
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r).1, Outcome::Fails, "{:#?}", r.findings());
+    assert!(
+        codes(&r).contains(&"boot.sdboot.initrd_missing".to_string()),
+        "{:#?}",
+        r.findings()
+    );
+}
