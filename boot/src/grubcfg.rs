@@ -12,7 +12,9 @@
 pub use crate::bls::{BlsEntry, bls};
 pub use crate::grubenv::{ENVBLK_SIZE, envblk};
 pub use crate::grubmenu::{Item, Menu, Pick};
-pub use crate::grubscript::{Device, FileTest, Located, Vars, boot_prefix, device, locate, words};
+pub use crate::grubscript::{
+    Device, FileTest, Located, Vars, boot_prefix, device, literal, locate, words,
+};
 
 /// One boot entry of grub.cfg.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +253,23 @@ impl<'r> Parser<'r> {
 
     /// An `if`/`elif` test's value; its command is run when it is no test.
     fn test(&mut self, cmd: &[String], level: usize) -> Option<bool> {
+        // `! cmd`: script/execute.c `grub_script_execute_cmdline` runs
+        // cmd and inverts its status (GRUB_ERR_TEST_FAILURE and success
+        // swap); a second `!` is a command GRUB does not have.
+        if cmd.first().is_some_and(|w| w == "!") {
+            let rest = cmd.get(1..).unwrap_or_default();
+            if rest.is_empty() || rest.first().is_some_and(|w| w == "!") {
+                return None;
+            }
+            return self.test(rest, level).map(|v| !v);
+        }
+        // commands/true.c: `true` succeeds, `false` fails with
+        // GRUB_ERR_TEST_FAILURE, whatever their arguments.
+        match cmd.first().map(String::as_str) {
+            Some("true") => return Some(true),
+            Some("false") => return Some(false),
+            _ => {}
+        }
         let inner = match cmd.first().map(String::as_str) {
             Some("[") if cmd.last().is_some_and(|w| w == "]") && cmd.len() >= 2 => {
                 cmd.get(1..cmd.len().saturating_sub(1))
@@ -403,7 +422,16 @@ impl<'r> Parser<'r> {
         let sure = region == Run::Yes;
         match (first, &mut self.cur) {
             ("menuentry" | "submenu", None) => {
-                let title = cmd.get(1).cloned().unwrap_or_default();
+                // menuentry and submenu are commands: their words are
+                // expanded as every command's are (script/execute.c
+                // `grub_script_arglist_to_argv`), double-quoted and bare
+                // ones with their variables, single-quoted ones as
+                // written; the title is the first word that is not an
+                // option's (commands/menuentry.c).
+                let raw = cmd.get(1).cloned().unwrap_or_default();
+                let expanded = self.top.expand(&raw);
+                let mut vague = expanded.is_none();
+                let title = expanded.unwrap_or_else(|| literal(&raw));
                 // grub-mkconfig writes `$menuentry_id_option 'id'`, which
                 // is `--id` wherever `feature_menuentry_id` is y (every
                 // normal.mod since 2.00 sets it).
@@ -416,6 +444,13 @@ impl<'r> Parser<'r> {
                         .then(|| cmd.get(i.saturating_add(1)).cloned())
                         .flatten()
                     })
+                });
+                let id = id.map(|raw| match self.top.expand(&raw) {
+                    Some(id) => id,
+                    None => {
+                        vague = true;
+                        literal(&raw)
+                    }
                 });
                 let at = self.open.last().map_or(0, |(m, _)| *m);
                 let top_level = self.open.len() == 1;
@@ -430,6 +465,7 @@ impl<'r> Parser<'r> {
                             title: title.clone(),
                             id: id.clone(),
                             maybe: !sure,
+                            vague,
                         });
                     }
                     let e = Entry {
@@ -453,6 +489,7 @@ impl<'r> Parser<'r> {
                             title,
                             id,
                             maybe: !sure,
+                            vague,
                         });
                     }
                     self.open.push((menu, self.depth));
@@ -468,7 +505,7 @@ impl<'r> Parser<'r> {
             ("linux" | "linux16" | "linuxefi", Some((e, v, _))) => {
                 if let Some(p) = cmd.get(1) {
                     e.linux = v.locate_word(p);
-                    e.linux_raw = Some(p.clone());
+                    e.linux_raw = Some(literal(p));
                     e.loader = Some(first.to_string());
                 }
             }

@@ -228,3 +228,151 @@ fn a_script_that_runs_itself_is_a_cycle() {
     });
     assert!(c.unfollowed.is_some());
 }
+
+/// Attack 16b F3: `menuentry "Linux $kver"` is a command like any other,
+/// its words expanded (script/execute.c `grub_script_arglist_to_argv`):
+/// double-quoted and bare words with their variables, single-quoted ones
+/// as written. grub-emu 2.06 boots "Linux 6.1" for `default="Linux 6.1"`
+/// with the double-quoted title and entry 0 with the single-quoted one.
+#[test]
+fn titles_expand_their_variables_except_in_single_quotes() {
+    let cfg = |q: char| {
+        format!(
+            "set kver=6.1\nset default=\"Linux 6.1\"\nmenuentry \"Broken\" {{ linux /boot/vmlinuz-missing }}\nmenuentry {q}Linux $kver{q} {{ linux /boot/vmlinuz-$kver }}\n"
+        )
+    };
+    let c = parse(&cfg('"'), &Vars::default());
+    assert_eq!(c.entries[1].title, "Linux 6.1");
+    assert_eq!(c.default, Some(1));
+    let c = parse(&cfg('\''), &Vars::default());
+    assert_eq!(c.entries[1].title, "Linux $kver");
+    assert_eq!(c.default, Some(0));
+    // Bare words and ids expand too; an escaped `$` does not.
+    let c = parse(
+        "set v=9\nset default=id9\nmenuentry a\\$v {\n linux /a\n}\nmenuentry b$v --id id$v {\n linux /b\n}\n",
+        &Vars::default(),
+    );
+    assert_eq!(c.entries[0].title, "a$v");
+    assert_eq!(c.entries[1].title, "b9");
+    assert_eq!(c.default, Some(1));
+    // A title whose variable is not known here: whether the default
+    // names it is not known.
+    let c = parse(
+        "set default=x\nmenuentry \"$grub_cpu\" {\n linux /a\n}\nmenuentry x {\n linux /b\n}\n",
+        &Vars::default(),
+    );
+    assert_eq!(c.default, None);
+    // A path after `($root)` expands its variables too.
+    let v = Vars {
+        root: Some(Device::Partition(1)),
+        ..Vars::default()
+    };
+    let c = parse(
+        "set k=6.1\nmenuentry a {\n linux ($root)/vmlinuz-$k\n}\n",
+        &v,
+    );
+    assert_eq!(c.entries[0].linux.as_ref().unwrap().path, "/vmlinuz-6.1");
+}
+
+/// Attack 16b F17: `if ! [ … ]` (script/execute.c inverts a command's
+/// status after a `!`), numeric and string tests, `-a`/`-o`, `true` and
+/// `false` (commands/test.c, commands/true.c). grub-emu 2.06 picks
+/// `second` for the first script and the second entry for the -lt one.
+#[test]
+fn tests_negation_numbers_and_true_false_are_evaluated() {
+    let pick = |cond: &str| {
+        let cfg = format!(
+            "set default=first\nset a=1\nset b=2\nif {cond}; then set default=second; fi\nmenuentry \"first\" {{ linux /boot/vmlinuz-6.1 }}\nmenuentry \"second\" {{ linux /boot/missing }}\n"
+        );
+        parse(&cfg, &Vars::default()).default
+    };
+    for (cond, want) in [
+        ("! [ \"a\" = \"b\" ]", Some(1)),
+        ("! [ a = a ]", Some(0)),
+        ("[ $a -lt $b ]", Some(1)),
+        ("[ $a -gt $b ]", Some(0)),
+        ("[ $a -le 1 ]", Some(1)),
+        ("[ $a -ge 2 ]", Some(0)),
+        ("[ $a -eq 1 ]", Some(1)),
+        ("[ $a -ne 1 ]", Some(0)),
+        ("[ -2 -lt -1 ]", Some(1)),
+        ("[ $a != $b ]", Some(1)),
+        ("[ -z \"\" -a -n x ]", Some(1)),
+        ("[ -z x -a -n x ]", Some(0)),
+        ("[ -z x -o -n x ]", Some(1)),
+        ("[ ! -z x ]", Some(1)),
+        ("[ ! ( a = a -o b = c ) ]", Some(0)),
+        ("[ a \"<\" b ]", Some(1)),
+        ("[ ]", Some(1)),
+        ("[ \"\" ]", Some(0)),
+        ("true", Some(1)),
+        ("false", Some(0)),
+        ("! false", Some(1)),
+        // Not modelled: unknown, never guessed.
+        ("[ 0x10 -gt 1 ]", None),
+        ("[ $a -lt x ]", None),
+        ("[ vmlinuz-2 -plt vmlinuz-11 ]", None),
+        ("[ a -EQ a ]", None),
+        ("[ $grub_cpu = x ]", None),
+        ("[ $grub_cpu ]", None),
+        ("! ! true", None),
+        ("! loadfont x", None),
+    ] {
+        assert_eq!(pick(cond), want, "{cond}");
+    }
+}
+
+/// Attack 16b F6/F12: `search --set=dev` sets `$dev` to the device found
+/// (commands/search.c `--set`, root only by default), so Fedora's ESP
+/// stub `search --no-floppy --fs-uuid --set=dev U` / `set
+/// prefix=($dev)/grub2` / `configfile $prefix/grub.cfg` and an embedded
+/// config's `set root=$dev` name that filesystem.
+#[test]
+fn search_set_var_names_a_device_for_its_variable() {
+    let u = Device::Uuid("1111".into());
+    let searched = Device::searched(u.clone(), None);
+    // The embedded config (boot_prefix), both shapes.
+    let v = boot_prefix(
+        Some("search --no-floppy --fs-uuid --set=dev 1111\nset prefix=($dev)/boot/grub\n"),
+        Some("/boot/grub"),
+    );
+    let p = v.prefix.unwrap();
+    assert_eq!(
+        (p.device.as_ref(), p.path.as_str()),
+        (Some(&searched), "/boot/grub")
+    );
+    let v = boot_prefix(
+        Some("search.fs_uuid 1111 dev\nset root=$dev\nset prefix=($root)/grub\n"),
+        None,
+    );
+    assert_eq!(v.root.as_ref(), Some(&searched));
+    assert_eq!(v.prefix.unwrap().device.as_ref(), Some(&searched));
+    // The ESP stub: its configfile is on the searched device.
+    let esp = Vars {
+        root: Some(Device::Partition(1)),
+        ..Vars::default()
+    };
+    for stub in [
+        "search --no-floppy --fs-uuid --set=dev 1111\nset prefix=($dev)/boot/grub\nexport $prefix\nconfigfile $prefix/grub.cfg\n",
+        "search --no-floppy --fs-uuid --set=dev 1111\nconfigfile ($dev)/boot/grub/grub.cfg\n",
+    ] {
+        let mut seen = Vec::new();
+        let c = parse_with(stub, &esp, &mut |l| {
+            seen.push(l.clone());
+            Read::Text("menuentry a {\n linux /vmlinuz\n}\n".into())
+        });
+        let want = Located {
+            device: Some(Device::searched(u.clone(), None)),
+            path: "/boot/grub/grub.cfg".into(),
+        };
+        assert_eq!(c.configfile.as_ref(), Some(&want), "{stub}");
+        assert_eq!(c.entries.len(), 1, "{stub}");
+        assert_eq!(seen, vec![want], "{stub}");
+    }
+    // A later plain `set dev=…` is a string again, not the device.
+    let v = boot_prefix(
+        Some("search --set=dev --fs-uuid 1111\nset dev=x\nset prefix=($dev)/grub\n"),
+        None,
+    );
+    assert_eq!(v.prefix, None);
+}

@@ -26,6 +26,9 @@ pub enum Item {
         /// Defined where the script may not run (a branch whose test is
         /// not known here): it may not be in the menu.
         maybe: bool,
+        /// Its title or id holds a variable whose value is not known
+        /// here: whether a default names it is not known.
+        vague: bool,
     },
     /// A `submenu`: its menu's index among the menus.
     Sub {
@@ -37,6 +40,8 @@ pub enum Item {
         id: Option<String>,
         /// As for an entry.
         maybe: bool,
+        /// As for an entry.
+        vague: bool,
     },
 }
 
@@ -49,6 +54,12 @@ impl Item {
             | Item::Sub {
                 title, id, maybe, ..
             } => (title, id.as_deref(), *maybe),
+        }
+    }
+
+    fn vague(&self) -> bool {
+        match self {
+            Item::Entry { vague, .. } | Item::Sub { vague, .. } => *vague,
         }
     }
 }
@@ -170,9 +181,9 @@ pub fn pick(menus: &[Menu], default: Option<&str>) -> Pick {
                     for (i, it) in menu.items.iter().enumerate() {
                         let (t, id, maybe) = it.names();
                         let m = menuentry_eq(t, s) || id.is_some_and(|id| menuentry_eq(id, s));
-                        if maybe {
+                        if maybe || it.vague() {
                             // It may or may not be there to match (or to
-                            // shift what does).
+                            // shift what does), or its name is not known.
                             return Pick::Unknown;
                         }
                         if m {
@@ -217,6 +228,7 @@ mod tests {
             title: title.into(),
             id: id.map(Into::into),
             maybe: false,
+            vague: false,
         }
     }
 
@@ -231,6 +243,7 @@ mod tests {
                         title: "Advanced options for Debian".into(),
                         id: Some("gnulinux-advanced-u".into()),
                         maybe: false,
+                        vague: false,
                     },
                 ],
             },

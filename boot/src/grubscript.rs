@@ -84,6 +84,11 @@ pub struct Located {
 /// `menuentry 'x' { linux /k; initrd /i }` is three commands: the
 /// opener ending in `{`, `linux /k`, `initrd /i`, then `}`), except in a
 /// `${name}` variable.
+///
+/// A `$` GRUB takes literally (inside single quotes, or escaped with a
+/// backslash) is kept as [`LITERAL_DOLLAR`], which [`Vars::expand`]
+/// gives back as `$` without expanding it; [`literal`] does the same
+/// for a word shown as written.
 pub fn words(line: &str) -> Vec<Vec<String>> {
     let mut cmds = vec![Vec::new()];
     let mut cur = String::new();
@@ -103,9 +108,10 @@ pub fn words(line: &str) -> Vec<Vec<String>> {
             (Some(x), c) if c == x => q = None,
             (Some('"'), '\\') => {
                 if let Some(n) = chars.next() {
-                    cur.push(n);
+                    cur.push(lit(n));
                 }
             }
+            (Some('\''), '$') => cur.push(LITERAL_DOLLAR),
             (Some(_), c) => cur.push(c),
             (None, '\'' | '"') => {
                 q = Some(c);
@@ -113,7 +119,7 @@ pub fn words(line: &str) -> Vec<Vec<String>> {
             }
             (None, '\\') => {
                 if let Some(n) = chars.next() {
-                    cur.push(n);
+                    cur.push(lit(n));
                     has = true;
                 }
             }
@@ -156,6 +162,30 @@ pub fn words(line: &str) -> Vec<Vec<String>> {
     flush(&mut cmds, &mut cur, &mut has);
     cmds.retain(|c| !c.is_empty());
     cmds
+}
+
+/// `name` for a word that is exactly `$name` or `${name}`.
+fn var_name(w: &str) -> Option<&str> {
+    let n = w.strip_prefix('$')?;
+    let n = match n.strip_prefix('{') {
+        Some(b) => b.strip_suffix('}')?,
+        None => n,
+    };
+    (!n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(n)
+}
+
+/// What a `$` GRUB does not expand (single-quoted, or escaped) is kept
+/// as in a word from [`words`]: a private-use character no grub.cfg
+/// means as text.
+pub const LITERAL_DOLLAR: char = '\u{F8FF}';
+
+fn lit(c: char) -> char {
+    if c == '$' { LITERAL_DOLLAR } else { c }
+}
+
+/// A word from [`words`] as written, its literal `$`s given back.
+pub fn literal(w: &str) -> String {
+    w.replace(LITERAL_DOLLAR, "$")
 }
 
 /// A device as GRUB names it (without the parentheses).
@@ -278,6 +308,10 @@ pub struct Vars {
     /// Variables `export`ed: the ones a `configfile` context keeps
     /// (kern/env.c `grub_env_context_open`).
     pub exported: BTreeSet<String>,
+    /// Variables other than `$root` a `search --set=VAR` set: the device
+    /// they name (`($dev)/…`, `set root=$dev`); their text, a device name
+    /// such as `hd0,gpt2`, is not known here.
+    pub devs: BTreeMap<String, Device>,
 }
 
 /// Variables GRUB itself sets whose value depends on the machine or the
@@ -346,6 +380,7 @@ impl Vars {
         match v {
             Some(v) if self.env.len() < MAX_SET_VARS || self.env.contains_key(k) => {
                 self.unknown.remove(k);
+                self.devs.remove(k);
                 self.env.insert(k.to_string(), v);
             }
             _ => self.forget(k),
@@ -355,6 +390,7 @@ impl Vars {
     /// `k` made unknown.
     pub fn forget(&mut self, k: &str) {
         self.env.remove(k);
+        self.devs.remove(k);
         if self.unknown.len() < MAX_SET_VARS {
             self.unknown.insert(k.to_string());
         } else {
@@ -382,6 +418,12 @@ impl Vars {
                 .collect(),
             all_unknown: self.all_unknown,
             exported: self.exported.clone(),
+            devs: self
+                .devs
+                .iter()
+                .filter(|(k, _)| self.exported.contains(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         }
     }
 
@@ -407,7 +449,7 @@ impl Vars {
             rest = tail;
         }
         out.push_str(rest);
-        Some(out)
+        Some(literal(&out))
     }
 
     /// A path word located: `$prefix/x` and `${prefix}/x` on the prefix,
@@ -423,15 +465,27 @@ impl Vars {
         ] {
             if let Some(r) = p.strip_prefix(v) {
                 let pre = self.prefix.as_ref()?;
+                let r = self.expand(r)?;
                 return Some(Located {
                     device: pre.device.clone(),
                     path: format!("{}{r}", pre.path.trim_end_matches('/')),
                 });
             }
         }
-        let root_marked = p.starts_with("($root)") || p.starts_with("(${root})");
-        if root_marked {
-            return locate(p, self.root.as_ref());
+        // `($root)/…`, `($dev)/…`: the device a variable names.
+        if let Some((dev, r)) = p.strip_prefix('(').and_then(|r| r.split_once(')'))
+            && let Some(name) = var_name(dev)
+        {
+            let device = if name == "root" {
+                self.root.clone()
+            } else {
+                Some(self.devs.get(name)?.clone())
+            };
+            let r = self.expand(r)?;
+            return Some(Located {
+                device,
+                path: if r.is_empty() { "/".into() } else { r },
+            });
         }
         locate(&self.expand(p)?, self.root.as_ref())
     }
@@ -441,16 +495,26 @@ impl Vars {
     /// function body), so what it sets becomes unknown.
     pub fn apply(&mut self, cmd: &[String], sure: bool) {
         if let Some((var, d)) = search(cmd) {
+            // commands/search.c sets whichever variable `--set` names
+            // (root by default) to the device found; Fedora's ESP stub
+            // writes `search --fs-uuid --set=dev U` and `($dev)/…`.
+            let before = if var == "root" {
+                self.root.clone()
+            } else {
+                self.devs.get(&var).cloned()
+            };
+            let d = if sure {
+                Device::searched(d, before)
+            } else {
+                Device::Other(format!("a {var} set in a branch that may not run"))
+            };
             if var == "root" {
-                self.root = if sure {
-                    Some(Device::searched(d, self.root.clone()))
-                } else {
-                    Some(Device::Other(
-                        "a root set in a branch that may not run".into(),
-                    ))
-                };
+                self.root = Some(d);
             } else {
                 self.forget(&var);
+                if self.devs.len() < MAX_SET_VARS {
+                    self.devs.insert(var, d);
+                }
             }
             return;
         }
@@ -503,19 +567,19 @@ impl Vars {
                         Some(Device::Other(
                             "a root set in a branch that may not run".into(),
                         ))
+                    } else if let Some(name) = var_name(v) {
+                        // `set root=$dev` after `search --set=dev`.
+                        match name {
+                            "root" => self.root.clone(),
+                            n => self.devs.get(n).cloned(),
+                        }
                     } else if v.contains('$') {
-                        None
+                        self.expand(v).map(|v| device(&v))
                     } else {
-                        Some(device(v))
+                        Some(device(&literal(v)))
                     };
                 }
-                "prefix" => {
-                    self.prefix = if sure {
-                        locate(v, self.root.as_ref())
-                    } else {
-                        None
-                    }
-                }
+                "prefix" => self.prefix = if sure { self.locate_word(v) } else { None },
                 _ => {
                     let v = if sure { self.expand(v) } else { None };
                     self.assign(k, v);
@@ -594,39 +658,155 @@ pub enum FileTest {
 
 impl Vars {
     /// The value of GRUB's `[ … ]` / `test …` over `args` (the words
-    /// between `[` and `]`), as commands/test.c computes it for the forms
-    /// grub-mkconfig writes: a string alone, `-n`/`-z`, `=`/`==`/`!=`,
-    /// `!`, and the file tests through `file` (`None`: not known). `None`
-    /// when a word or a form is not known here.
+    /// between `[` and `]`), as GRUB 2.06's commands/test.c `test_parse`
+    /// computes it: the three-word tests first (`=`/`==`/`!=`, `<` `<=`
+    /// `>` `>=` byte order, `-eq` `-ne` `-lt` `-le` `-gt` `-ge` over
+    /// `grub_strtosl`), then the two-word ones (`-n`, `-z`, and the file
+    /// tests `-e` `-f` `-d` `-s` through `file`, `None`: not known), then
+    /// `(` `)`, `!`, `-a`, `-o` and a word alone (true when not empty);
+    /// an empty test is true. `None` when a word or a form is not known
+    /// here (`-pgt`, `-nt`, a number this reader does not read the way
+    /// every GRUB platform does).
     pub fn test(
         &self,
         args: &[String],
         file: &mut dyn FnMut(&Located, FileTest) -> Option<bool>,
     ) -> Option<bool> {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (neg, args) = match args.split_first() {
-            Some((&"!", rest)) => (true, rest),
-            _ => (false, args.as_slice()),
-        };
-        let v = match args {
-            [] => false,
-            [s] => !self.expand(s)?.is_empty(),
-            ["-n", s] => !self.expand(s)?.is_empty(),
-            ["-z", s] => self.expand(s)?.is_empty(),
-            [op @ ("-e" | "-f" | "-d" | "-s"), f] => {
-                let l = self.locate_word(f)?;
-                let t = match *op {
-                    "-e" => FileTest::Exists,
-                    "-f" => FileTest::File,
-                    "-d" => FileTest::Dir,
-                    _ => FileTest::NonEmpty,
-                };
-                file(&l, t)?
-            }
-            [a, "=" | "==", b] => self.expand(a)? == self.expand(b)?,
-            [a, "!=", b] => self.expand(a)? != self.expand(b)?,
-            _ => return None,
-        };
-        Some(v != neg)
+        // GRUB expands every word before `[` runs.
+        let w: Vec<(&str, Option<String>)> =
+            args.iter().map(|a| (a.as_str(), self.expand(a))).collect();
+        let mut n = 0usize;
+        // `(` nests; each level moves `n` on, so the depth is bounded
+        // by the words.
+        self.test_parse(&w, &mut n, file, 0)
     }
+
+    fn test_parse(
+        &self,
+        w: &[(&str, Option<String>)],
+        n: &mut usize,
+        file: &mut dyn FnMut(&Located, FileTest) -> Option<bool>,
+        depth: usize,
+    ) -> Option<bool> {
+        if depth > MAX_TEST_NEST {
+            return None;
+        }
+        let (mut and, mut or, mut invert) = (true, false, false);
+        let val = |k: usize| w.get(k).and_then(|x| x.1.as_deref());
+        // A word whose value is not known but holds a `/` is no operator.
+        let op_at = |k: usize| -> Option<&str> {
+            match w.get(k) {
+                Some((_, Some(v))) => Some(v.as_str()),
+                Some((raw, None)) if raw.contains('/') => Some(""),
+                _ => None,
+            }
+        };
+        while *n < w.len() {
+            let i = *n;
+            let mut v = None;
+            if i.saturating_add(2) < w.len() {
+                let op = op_at(i.saturating_add(1))?;
+                let (a, b) = (i, i.saturating_add(2));
+                v = match op {
+                    "=" | "==" => Some(val(a)? == val(b)?),
+                    "!=" => Some(val(a)? != val(b)?),
+                    "<" => Some(val(a)?.as_bytes() < val(b)?.as_bytes()),
+                    "<=" => Some(val(a)?.as_bytes() <= val(b)?.as_bytes()),
+                    ">" => Some(val(a)?.as_bytes() > val(b)?.as_bytes()),
+                    ">=" => Some(val(a)?.as_bytes() >= val(b)?.as_bytes()),
+                    "-eq" | "-ne" | "-lt" | "-le" | "-gt" | "-ge" => {
+                        let (x, y) = (number(val(a)?)?, number(val(b)?)?);
+                        Some(match op {
+                            "-eq" => x == y,
+                            "-ne" => x != y,
+                            "-lt" => x < y,
+                            "-le" => x <= y,
+                            "-gt" => x > y,
+                            _ => x >= y,
+                        })
+                    }
+                    o if o.starts_with("-pgt")
+                        || o.starts_with("-plt")
+                        || o.starts_with("-nt")
+                        || o.starts_with("-ot") =>
+                    {
+                        return None;
+                    }
+                    // A fork's own operator (`-EQ`, …): not known here.
+                    o if o.len() > 1 && o.starts_with('-') && o.is_ascii() && !o.contains('/') => {
+                        if matches!(o, "-a" | "-o" | "-n" | "-z" | "-e" | "-f" | "-d" | "-s") {
+                            None
+                        } else {
+                            return None;
+                        }
+                    }
+                    _ => None,
+                };
+                if v.is_some() {
+                    *n = i.saturating_add(3);
+                }
+            }
+            if v.is_none() && i.saturating_add(1) < w.len() {
+                let op = op_at(i)?;
+                let t = match op {
+                    "-e" => Some(FileTest::Exists),
+                    "-f" => Some(FileTest::File),
+                    "-d" => Some(FileTest::Dir),
+                    "-s" => Some(FileTest::NonEmpty),
+                    _ => None,
+                };
+                v = match (op, t) {
+                    (_, Some(t)) => {
+                        let l = self.locate_word(w.get(i.saturating_add(1))?.0)?;
+                        Some(file(&l, t)?)
+                    }
+                    ("-n", _) => Some(!val(i.saturating_add(1))?.is_empty()),
+                    ("-z", _) => Some(val(i.saturating_add(1))?.is_empty()),
+                    _ => None,
+                };
+                if v.is_some() {
+                    *n = i.saturating_add(2);
+                }
+            }
+            if v.is_none() {
+                *n = i.saturating_add(1);
+                match op_at(i)? {
+                    ")" => return Some(or || and),
+                    "(" => v = Some(self.test_parse(w, n, file, depth.saturating_add(1))?),
+                    "!" => invert = !invert,
+                    "-a" => {}
+                    "-o" => {
+                        or = or || and;
+                        and = true;
+                    }
+                    _ => v = Some(!val(i)?.is_empty()),
+                }
+            }
+            if let Some(v) = v {
+                and = and && (v != invert);
+                invert = false;
+            }
+        }
+        Some(or || and)
+    }
+}
+
+/// `(` nesting followed in a test.
+const MAX_TEST_NEST: usize = 16;
+
+/// A number as `grub_strtosl(s, 0, 0)` reads it, where every platform
+/// reads it alike: an optional `-` and decimal digits with no leading
+/// zero, within 32 bits (i386-pc's `long`). Anything else (hex, octal,
+/// trailing text, an empty word, which sets GRUB_ERR_BAD_NUMBER) is not
+/// known here.
+fn number(s: &str) -> Option<i64> {
+    let d = s.strip_prefix('-').unwrap_or(s);
+    if d.is_empty() || !d.bytes().all(|c| c.is_ascii_digit()) || (d.len() > 1 && d.starts_with('0'))
+    {
+        return None;
+    }
+    let v: i64 = s.parse().ok()?;
+    (i64::from(i32::MIN)..=i64::from(i32::MAX))
+        .contains(&v)
+        .then_some(v)
 }
