@@ -9,6 +9,9 @@ use serde::Serialize;
 /// IMAGE_FILE_MACHINE_AMD64.
 pub const MACHINE_X64: u16 = 0x8664;
 
+/// IMAGE_SUBSYSTEM_EFI_APPLICATION.
+pub const SUBSYSTEM_EFI_APPLICATION: u16 = 10;
+
 /// A loader's header, parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pe {
@@ -76,9 +79,19 @@ pub fn parse(b: &[u8]) -> Result<Pe, String> {
     if pe.sections == 0 {
         return Err("it has no sections".into());
     }
-    if !(10..=13).contains(&pe.subsystem) {
+    // A boot option or the removable-media path must be an application:
+    // edk2's BmIsLoadOptionPeHeaderValid (UefiBootManagerLib) accepts
+    // only EFI_IMAGE_SUBSYSTEM_EFI_APPLICATION for Boot#### and
+    // PlatformRecovery#### and discards any other buffer unstarted.
+    if pe.subsystem != SUBSYSTEM_EFI_APPLICATION {
+        let what = match pe.subsystem {
+            11 => "an EFI boot service driver",
+            12 => "an EFI runtime driver",
+            13 => "an EFI ROM image",
+            _ => "not an EFI image",
+        };
         return Err(format!(
-            "subsystem {} is not an EFI image (10 application, 11/12 drivers, 13 ROM)",
+            "subsystem {} is {what}, and a firmware boots only an EFI application (subsystem 10)",
             pe.subsystem
         ));
     }
@@ -110,6 +123,12 @@ mod tests {
                 .unwrap_err()
                 .contains("subsystem 3")
         );
+        // Attack 16b F18: a driver is no boot option (edk2
+        // BmIsLoadOptionPeHeaderValid wants an application).
+        for s in [11, 12, 13] {
+            let e = parse(&image(0x8664, s)).unwrap_err();
+            assert!(e.contains(&format!("subsystem {s}")), "{e}");
+        }
         let mut b = image(0x8664, 10);
         b[0x3C] = 0xF0;
         b[0x3D] = 0x0F;
