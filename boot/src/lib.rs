@@ -786,6 +786,14 @@ fn valid_x64(f: &BootFile) -> Result<pe::Pe, String> {
         return Err(format!("{} cannot be read whole: {p}", f.path));
     }
     let pe = pe::parse(&f.head).map_err(|e| format!("{} is not a PE image: {e}", f.path))?;
+    if let (Some(end), Some(size)) = (pe::sections_end(&f.head), f.size)
+        && end > size
+    {
+        return Err(format!(
+            "{} is cut short: its sections' data runs to byte {end}, but the file is {size} bytes, so the firmware's PE loader fails reading them",
+            f.path
+        ));
+    }
     if pe.machine != pe::MACHINE_X64 {
         return Err(format!(
             "{} is built for {}, not x86-64",

@@ -98,6 +98,31 @@ pub fn parse(b: &[u8]) -> Result<Pe, String> {
     Ok(pe)
 }
 
+/// The end of the furthest section's raw data (PointerToRawData +
+/// SizeOfRawData over the section table), `None` when the table is not
+/// within `b`. edk2's PeCoffLoaderLoadImage reads every section's raw
+/// data and fails (IMAGE_ERROR_IMAGE_READ) when the file ends first.
+pub fn sections_end(b: &[u8]) -> Option<u64> {
+    let lfanew = usize::try_from(le32(b, 0x3C)).ok()?;
+    let coff = lfanew.checked_add(4)?;
+    let n = usize::from(le16(b, coff.checked_add(2)?));
+    let opt_size = usize::from(le16(b, coff.checked_add(16)?));
+    let table = coff.checked_add(20)?.checked_add(opt_size)?;
+    if table.checked_add(n.checked_mul(40)?)? > b.len() {
+        return None;
+    }
+    let mut end = 0u64;
+    for i in 0..n {
+        let at = table.checked_add(i.checked_mul(40)?)?;
+        let size = u64::from(le32(b, at.checked_add(16)?));
+        let ptr = u64::from(le32(b, at.checked_add(20)?));
+        if size > 0 {
+            end = end.max(ptr.saturating_add(size));
+        }
+    }
+    Some(end)
+}
+
 #[cfg(test)]
 #[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
@@ -134,6 +159,18 @@ mod tests {
         b[0x3D] = 0x0F;
         assert!(parse(&b).unwrap_err().contains("past the"));
         assert!(parse(b"MZ").is_err());
+        // Attack 16b F4: the section table gives where the data ends; a
+        // file cut before it does not load.
+        let mut b = image(0x8664, 10);
+        b[0x94] = 0xF0; // SizeOfOptionalHeader
+        let t = 0x98 + 0xF0;
+        b.resize(t + 4 * 40, 0);
+        b[t + 16..t + 20].copy_from_slice(&0x1000u32.to_le_bytes());
+        b[t + 20..t + 24].copy_from_slice(&0x400u32.to_le_bytes());
+        b[t + 40 + 16..t + 40 + 20].copy_from_slice(&0x64000u32.to_le_bytes());
+        b[t + 40 + 20..t + 40 + 24].copy_from_slice(&0x1d000u32.to_le_bytes());
+        assert_eq!(sections_end(&b), Some(0x81000));
+        assert_eq!(sections_end(&b[..t + 40]), None);
         assert!(parse(b"").unwrap_err().contains("empty"));
         assert!(parse(b"\x7fELF").unwrap_err().contains("MZ"));
     }
