@@ -20,6 +20,10 @@ pub struct Resolved {
     /// attach step does not (a partition the kernel will not see: its own
     /// loop device at the partition's offset).
     pub attach_step: Option<Hint>,
+    /// A hint of a disk nested in an LV: even when it writes, it needs the
+    /// evidence attached (its VG activated read-only, to copy the LV), not
+    /// the copy of the outer image, which is the PV's.
+    pub nested: bool,
 }
 
 /// `hint`, found on a node at `place`, with `{image}`, `{disk}` and
@@ -79,6 +83,7 @@ pub fn resolve(hint: &Hint, place: &Place, image: &str, attach: Option<&Attach>)
         hint: h,
         needs_attach: used_device.get(),
         attach_step: None,
+        nested: false,
     }
 }
 
@@ -115,12 +120,53 @@ pub fn nested(place: &Place, layer: &str, holds_image: impl Fn(&Place) -> bool) 
     })
 }
 
+/// The shell variable a nested disk's device is named in: one per LV
+/// (`vg0/disk` → `LV_VG0_DISK`), so that two LVs' disks never share one,
+/// with `_COPY` for the writable copy.
+fn lv_var(lv: &str, copy: bool) -> String {
+    let name: String = lv
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("LV_{name}{}", if copy { "_COPY" } else { "" })
+}
+
+/// The command that attaches `file` (an LV's device, or the copy of its
+/// content) and names the device in `var`, set only once the attach
+/// succeeded: a free loop device from `losetup --find --show`, or, for a
+/// qcow2 image, the first nbd device with no disk that this command's own
+/// qemu-nbd connected (qemu-nbd has no --find; a busy one fails to
+/// connect and the search goes on).
+fn attach_command(file: &str, var: &str, holds_image: bool, read_only: bool) -> String {
+    let ro = if read_only { " --read-only" } else { "" };
+    if holds_image {
+        format!(
+            "modprobe nbd max_part=16; {var}=$(for d in /sys/class/block/nbd*; do [ \"$(cat \"$d/size\")\" = 0 ] && qemu-nbd{ro} --connect=\"/dev/${{d##*/}}\" {file} >&2 && echo \"/dev/${{d##*/}}\" && break; done)"
+        )
+    } else {
+        format!("{var}=$(losetup --find --show{ro} --partscan {file})")
+    }
+}
+
 /// `hint` resolved for a disk nested in an LV: `{image}` is the LV's
 /// device `/dev/VG/LV` (after the VG's read-only activation), `{disk}` the
-/// LV itself or the qemu-nbd device of the qcow2 image in it, `{dev}` its
+/// LV itself or the device of the qcow2 image in it, `{dev}` its
 /// partition. The LV's device exists only once the outer image is
 /// attached and the VG activated (`needs_attach`); the nested attach step
 /// (qemu-nbd, or losetup --partscan for a table) comes with it.
+///
+/// A writing hint runs on the one writable copy of the nested disk
+/// ([`nested_copy`]), never on the LV: the VG is activated read-only from
+/// the evidence, and the copy of the outer image is of the PV, whose LV
+/// cannot be activated beside the evidence's (same VG and PV UUIDs). A
+/// table-recreation step once targeted a device attached --read-only from
+/// the LV while the copy made was of the PV image.
 pub fn resolve_nested(hint: &Hint, n: &Nested, outer: Option<&Attach>) -> Resolved {
     let lv_dev = format!("/dev/{}", n.lv);
     // A backing file of the image in the LV is another LV or file, which
@@ -130,40 +176,63 @@ pub fn resolve_nested(hint: &Hint, n: &Nested, outer: Option<&Attach>) -> Resolv
         Step::Backing(d) => Some(*d),
         _ => None,
     });
+    let copy = nested_copy(n);
+    // A writing hint that makes its own copy (`cp {image} {image}.bak &&
+    // ... {image}.bak`) reads the LV; any other writes to the copy.
+    let own_copy = hint
+        .command
+        .as_deref()
+        .is_some_and(|c| c.contains("{image}.bak"));
+    let source = if hint.writes && !own_copy {
+        &copy
+    } else {
+        &lv_dev
+    };
     let image = match backing {
         Some(d) => format!("{{backing file {d} of {lv_dev}}}"),
-        None => lv_dev.clone(),
+        None => source.clone(),
     };
     // A copy of what is in the LV goes to a file of the working
     // directory, never beside the device in /dev.
     let mut hint = hint.clone();
-    let copy = format!("{}.bak", n.lv.replace('/', "-"));
     for t in [&mut hint.command, &mut hint.note].into_iter().flatten() {
         *t = t.replace("{image}.bak", &copy);
     }
     let hint = &hint;
-    let attach = if n.holds_image {
-        Attach {
-            hint: Hint::read_only("qemu-nbd --read-only --connect=/dev/nbd1 {image}")
-                .on(Target::Image)
-                .because(format!(
-                    "the qcow2 image in LV {} as a disk, once the VG is activated read-only and {lv_dev} exists",
-                    n.lv
-                )),
-            device: "/dev/nbd1".into(),
-            file: None,
-        }
+    let var = lv_var(&n.lv, hint.writes);
+    let what = if n.holds_image {
+        format!("the qcow2 image in LV {}", n.lv)
     } else {
-        Attach {
-            hint: Hint::read_only("losetup --read-only --partscan /dev/loop1 {image}")
+        format!("the disk in LV {} with its partitions", n.lv)
+    };
+    let attach = Attach {
+        hint: if hint.writes {
+            // The copy is made in the same step, and the variable is
+            // cleared first: a failed copy leaves nothing to write to.
+            // (braced where the attach is more than one command, so that
+            // a failed copy skips all of it).
+            let attach = attach_command(&copy, &var, n.holds_image, false);
+            let attach = if attach.contains("; ") {
+                format!("{{ {attach}; }}")
+            } else {
+                attach
+            };
+            Hint::writes(format!(
+                "{var}=; cp --sparse=always {lv_dev} {copy} && {attach}"
+            ))
+            .on(Target::Image)
+            .because(format!(
+                "a copy of {what}, writable, its device named in {var}, once the VG is activated read-only and {lv_dev} exists: the steps below write to it, never to the evidence"
+            ))
+        } else {
+            Hint::read_only(attach_command("{image}", &var, n.holds_image, true))
                 .on(Target::Image)
                 .because(format!(
-                    "the disk in LV {} with its partitions, once the VG is activated read-only and {lv_dev} exists",
-                    n.lv
-                )),
-            device: "/dev/loop1".into(),
-            file: Some("{image}".into()),
-        }
+                    "{what}, its device named in {var}, once the VG is activated read-only and {lv_dev} exists"
+                ))
+        },
+        device: format!("${{{var}:?}}"),
+        file: (!n.holds_image).then(|| "{image}".into()),
     };
     let mut r = resolve(hint, &n.inner, &image, Some(&attach));
     if r.needs_attach {
@@ -172,6 +241,16 @@ pub fn resolve_nested(hint: &Hint, n: &Nested, outer: Option<&Attach>) -> Resolv
                 .hint
                 .clone()
                 .resolved(|p| (p == "image").then(|| lv_dev.clone())),
+        );
+    } else if hint.writes && !own_copy && backing.is_none() {
+        // The copy itself, for a step on the file alone.
+        r.attach_step = Some(
+            Hint::read_only(format!("cp --sparse=always {lv_dev} {copy}"))
+                .on(Target::Image)
+                .because(format!(
+                    "a copy of LV {}, once the VG is activated read-only: the steps below write to it, never to the evidence",
+                    n.lv
+                )),
         );
     }
     // The LV's device itself needs the outer image attached.
@@ -185,15 +264,26 @@ pub fn resolve_nested(hint: &Hint, n: &Nested, outer: Option<&Attach>) -> Resolv
             "activate VG {vg} read-only first (its partial-activation step, vgchange -ay with read_only_volume_list), so that its LVs exist under /dev/{vg}/"
         )));
     }
-    r.needs_attach = outer.is_some() && (r.needs_attach || names_lv);
+    r.needs_attach = outer.is_some() && (r.needs_attach || names_lv || r.attach_step.is_some());
+    r.nested = true;
     r
 }
 
-/// The loop device a partition the kernel will not see is attached as,
-/// on its own: `/dev/loop1N` for partition N, so two never collide with
-/// each other or with the disk's `/dev/loop0`.
+/// The one writable copy of the disk nested in LV `n`: a file of the
+/// working directory named after the LV, copied from the LV's device.
+/// Every writing step of a nested disk acts on it (or on the device its
+/// attach step names), never on the LV of the evidence nor on the copy of
+/// the outer image, which is the PV.
+pub fn nested_copy(n: &Nested) -> String {
+    format!("{}.bak", n.lv.replace('/', "-"))
+}
+
+/// The shell variable the loop device of partition N of a table the
+/// kernel does not read is named in: `P1` for partition 1, set by its own
+/// `losetup --find --show`, never a fixed `/dev/loopN` another image may
+/// hold.
 pub fn partition_loop(n: u32) -> String {
-    format!("/dev/loop1{n}")
+    format!("${{P{n}:?}}")
 }
 
 /// `hint` for partition `n` (at `start`, `size` bytes on the disk) of a
@@ -226,11 +316,11 @@ pub fn resolve_unseen_partition(
     };
     r.attach_step = Some(
         Hint::read_only(format!(
-            "losetup --read-only -o {start} --sizelimit {size} {dev} {on}"
+            "P{n}=$(losetup --find --show --read-only -o {start} --sizelimit {size} {on})"
         ))
         .on(Target::Partition(n))
         .because(format!(
-            "partition {n} as {dev}: the kernel does not read this table, so --partscan makes no partition devices"
+            "partition {n} as a free loop device named in P{n}: the kernel does not read this table, so --partscan makes no partition devices"
         )),
     );
     r
@@ -323,28 +413,60 @@ mod tests {
             }
         }
         let n = nested(&lv.join(Step::Partition(2)), "gpt", |_| false).unwrap();
+        // A read-only check: the LV attached read-only, its own variable.
+        let r = resolve_nested(&hints[2], &n, Some(&lo));
+        assert_eq!(
+            r.hint.command.as_deref(),
+            Some("e2fsck -fn ${LV_VG0_DISK:?}p2")
+        );
+        assert_eq!(
+            r.attach_step.unwrap().command.as_deref(),
+            Some("LV_VG0_DISK=$(losetup --find --show --read-only --partscan /dev/vg0/disk)")
+        );
+        // A writing step: on the one copy of the LV, attached writable,
+        // never on the LV's read-only device.
         let r = resolve_nested(&hints[1], &n, Some(&lo));
         assert_eq!(
             r.hint.command.as_deref(),
-            Some("sgdisk -e /dev/loop1; growpart /dev/loop1 2; resize2fs /dev/loop1p2")
+            Some(
+                "sgdisk -e ${LV_VG0_DISK_COPY:?}; growpart ${LV_VG0_DISK_COPY:?} 2; resize2fs ${LV_VG0_DISK_COPY:?}p2"
+            )
         );
-        assert!(
-            r.attach_step
-                .unwrap()
-                .command
-                .unwrap()
-                .ends_with("/dev/loop1 /dev/vg0/disk")
+        assert_eq!(
+            r.attach_step.unwrap().command.as_deref(),
+            Some(
+                "LV_VG0_DISK_COPY=; cp --sparse=always /dev/vg0/disk vg0-disk.bak && LV_VG0_DISK_COPY=$(losetup --find --show --partscan vg0-disk.bak)"
+            )
         );
         let n = nested(&lv, "qcow2", |_| true).unwrap();
         let r = resolve_nested(&hints[3], &n, Some(&lo));
         assert_eq!(
             r.hint.command.as_deref(),
-            Some("qemu-img check -r leaks /dev/vg0/disk")
+            Some("qemu-img check -r leaks vg0-disk.bak")
         );
+        assert_eq!(
+            r.attach_step.unwrap().command.as_deref(),
+            Some("cp --sparse=always /dev/vg0/disk vg0-disk.bak")
+        );
+        // A step that makes its own copy reads the LV.
+        let r = resolve_nested(&hints[4], &n, Some(&lo));
+        assert_eq!(
+            r.hint.command.as_deref(),
+            Some("cp /dev/vg0/disk vg0-disk.bak && qemu-img check -r all vg0-disk.bak")
+        );
+        // The table of the disk in a qcow2 image in the LV: recreated on
+        // the copy's nbd device, not the LV's read-only one.
         let r = resolve_nested(&hints[0], &n, Some(&lo));
         assert_eq!(
             r.hint.command.as_deref(),
-            Some("sfdisk /dev/nbd1 < table.sfdisk")
+            Some("sfdisk ${LV_VG0_DISK_COPY:?} < table.sfdisk")
+        );
+        let step = r.attach_step.unwrap().command.unwrap();
+        assert!(
+            step.starts_with(
+                "LV_VG0_DISK_COPY=; cp --sparse=always /dev/vg0/disk vg0-disk.bak && { modprobe nbd"
+            ) && step.contains("qemu-nbd --connect=\"/dev/${d##*/}\" vg0-disk.bak"),
+            "{step}"
         );
         // The VG's own findings are about its PVs: not nested.
         assert!(nested(&lv, "lvm2", |_| false).is_none());

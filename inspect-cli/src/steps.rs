@@ -42,31 +42,64 @@ fn copy_path(report: &ImageReport) -> String {
     }
 }
 
-/// The device after `dev` (`/dev/loop0` → `/dev/loop1`), for the copy, so
-/// that the evidence's read-only device and the copy's never collide.
-fn next_device(dev: &str) -> String {
-    let digits = dev
-        .len()
-        .saturating_sub(dev.trim_end_matches(|c: char| c.is_ascii_digit()).len());
-    let (stem, num) = dev.split_at(dev.len().saturating_sub(digits));
-    match num.parse::<u64>() {
-        Ok(n) => format!("{stem}{}", n.saturating_add(1)),
-        Err(_) => format!("{dev}-copy"),
+/// The shell variable `dev` reads (`${DISK:?}` → `DISK`), when it is one.
+fn var_of(dev: &str) -> Option<&str> {
+    dev.strip_prefix("${")?.strip_suffix(":?}")
+}
+
+/// The variable the copy's device is named in, apart from the evidence's
+/// `var`: `DISK` → `COPY`, `NBD` → `NBDCOPY`, `P1` → `COPYP1`.
+fn copy_var(var: &str) -> String {
+    match var {
+        "DISK" => "COPY".into(),
+        v if v.starts_with('P') => format!("COPY{v}"),
+        v => format!("{v}COPY"),
     }
 }
 
+/// `command` with the device variable `var` renamed to `new`: where the
+/// command sets it (`VAR=$(`) and where it reads it (`${VAR:?}`).
+fn rename_var(command: &str, var: &str, new: &str) -> String {
+    command
+        .replace(&format!("{var}=$("), &format!("{new}=$("))
+        .replace(&format!("${{{var}:?}}"), &format!("${{{new}:?}}"))
+}
+
 /// How the copy is attached for the steps that write: the container's
-/// attach command without `--read-only`, on the copy, as the next device.
+/// attach command without `--read-only`, on the copy, its device in a
+/// variable of its own. The device is found by the step itself (losetup
+/// --find, or the nbd search of the qcow2 attach, run after the evidence
+/// is connected so it skips that one), never a fixed name: a fixed
+/// `/dev/loop1` that was busy with another image made the repair steps
+/// write to that image.
 fn writable_copy(a: &Attach) -> Attach {
-    let dev = next_device(&a.device);
+    let (dev, command) = match var_of(&a.device) {
+        Some(var) => {
+            let new = copy_var(var);
+            (
+                format!("${{{new}:?}}"),
+                a.hint
+                    .command
+                    .as_deref()
+                    .map(|c| rename_var(c, var, &new).replace(" --read-only", "")),
+            )
+        }
+        // A device the container names itself: no copy device can be
+        // derived safely, so no writing step gets one.
+        None => ("${COPY:?}".into(), None),
+    };
     let mut hint = a.hint.clone();
-    hint.command = hint
-        .command
-        .map(|c| c.replace(" --read-only", "").replace(&a.device, &dev));
-    hint.writes = true;
-    hint.note = Some(format!(
-        "the copy, writable, as {dev}: the steps below write to it, never to the evidence"
-    ));
+    hint.writes = command.is_some();
+    let name = var_of(&dev).unwrap_or("COPY").to_string();
+    hint.note = Some(match command {
+        Some(_) => format!(
+            "the copy, writable, its device named in {name}: the steps below write to it, never to the evidence"
+        ),
+        None => format!(
+            "attach the copy writable and name its device in {name}: the steps below write to it"
+        ),
+    });
+    hint.command = command;
     Attach {
         hint,
         device: dev,
@@ -75,7 +108,8 @@ fn writable_copy(a: &Attach) -> Attach {
 }
 
 /// A writing step of a partition the kernel does not see, on the copy:
-/// a writable loop device of its own, named apart from the evidence's.
+/// a writable loop device of its own, in a variable apart from the
+/// evidence's.
 fn unseen_on_copy(mut r: Resolved) -> Resolved {
     let Some(step) = r.attach_step.take() else {
         return r;
@@ -84,13 +118,18 @@ fn unseen_on_copy(mut r: Resolved) -> Resolved {
         r.attach_step = Some(step);
         return r;
     };
-    let old = crate::devices::partition_loop(n);
-    let new = format!("/dev/loop2{n}");
-    r.hint.command = r.hint.command.map(|c| c.replace(&old, &new));
+    let old = format!("P{n}");
+    let new = copy_var(&old);
+    r.hint.command = r.hint.command.map(|c| rename_var(&c, &old, &new));
     let mut step = step;
-    step.command = step.command.map(|c| {
-        c.replace("losetup --read-only ", "losetup ")
-            .replace(&old, &new)
+    step.command = step
+        .command
+        .map(|c| rename_var(&c, &old, &new).replace(" --read-only", ""));
+    step.note = step.note.map(|t| {
+        t.replace(
+            &format!("named in {old}:"),
+            &format!("named in {new}, on the copy:"),
+        )
     });
     step.writes = true;
     r.attach_step = Some(step);
@@ -100,6 +139,12 @@ fn unseen_on_copy(mut r: Resolved) -> Resolved {
 /// Next steps, safest first: copy before anything, read-only checks before
 /// repairs; each command once.
 pub fn next_steps(report: &ImageReport) -> Vec<String> {
+    marked_steps(report).into_iter().map(|(s, _)| s).collect()
+}
+
+/// [`next_steps`], each with whether it writes: so that a test can tell
+/// that no writing step names the evidence's device.
+pub fn marked_steps(report: &ImageReport) -> Vec<(String, bool)> {
     // Layout findings first at each severity: they tell the whole story
     // (grow the table, then the partition, then the filesystem) where a
     // layer's hint covers its own part.
@@ -138,44 +183,66 @@ pub fn next_steps(report: &ImageReport) -> Vec<String> {
             }
         }
     }
-    let mut steps = Vec::new();
+    let mut steps: Vec<(String, bool)> = Vec::new();
     let damaged =
         imgcheck_core::worst_severity(report.findings().iter().copied()) == Some(Severity::Error);
     if damaged || picked.iter().any(|r| r.hint.writes) {
-        steps.push(step_text(&resolve_image(&copy_step(report), &report.path)));
+        steps.push(marked(&resolve_image(&copy_step(report), &report.path)));
     }
-    if picked.iter().any(|r| r.needs_attach && !r.hint.writes)
+    // A nested disk's steps reach it through the evidence (its VG
+    // activated read-only), writing ones too: they copy the LV first.
+    if picked
+        .iter()
+        .any(|r| r.needs_attach && (!r.hint.writes || r.nested))
         && let Some(a) = report.attach()
     {
-        steps.push(step_text(&resolve_image(&a.hint, &report.path)));
+        steps.push(marked(&resolve_image(&a.hint, &report.path)));
     }
-    // Partitions the kernel will not see get loop devices of their own.
-    for r in &picked {
-        if let Some(a) = &r.attach_step {
-            let line = step_text(a);
-            if !steps.contains(&line) {
-                steps.push(line);
-            }
-        }
-    }
+    // Partitions the kernel will not see get loop devices of their own:
+    // the evidence's here, the copy's after the copy is attached (they
+    // read the variable that step sets).
+    push_attach_steps(&mut steps, picked.iter().filter(|r| !r.hint.writes));
     steps.extend(
         picked
             .iter()
             .filter(|r| !r.hint.writes)
-            .map(|r| step_text(&r.hint)),
+            .map(|r| marked(&r.hint)),
     );
-    if picked.iter().any(|r| r.needs_attach && r.hint.writes)
+    if picked
+        .iter()
+        .any(|r| r.needs_attach && r.hint.writes && !r.nested)
         && let Some(a) = &copy_attach
     {
-        steps.push(step_text(&resolve_image(&a.hint, &copy)));
+        steps.push(marked(&resolve_image(&a.hint, &copy)));
     }
+    push_attach_steps(&mut steps, picked.iter().filter(|r| r.hint.writes));
     steps.extend(
         picked
             .iter()
             .filter(|r| r.hint.writes)
-            .map(|r| step_text(&r.hint)),
+            .map(|r| marked(&r.hint)),
     );
     steps
+}
+
+/// The attach steps of `picked` not yet in `steps`.
+fn push_attach_steps<'a>(
+    steps: &mut Vec<(String, bool)>,
+    picked: impl Iterator<Item = &'a Resolved>,
+) {
+    for r in picked {
+        if let Some(a) = &r.attach_step {
+            let line = marked(a);
+            if !steps.iter().any(|(s, _)| s == &line.0) {
+                steps.push(line);
+            }
+        }
+    }
+}
+
+/// A step's line and whether it writes.
+fn marked(h: &Hint) -> (String, bool) {
+    (step_text(h), h.writes)
 }
 
 fn resolve_image(h: &Hint, image: &str) -> Hint {

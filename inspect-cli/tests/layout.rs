@@ -619,13 +619,13 @@ fn writing_steps_run_on_the_copy_never_on_the_evidence() {
     let steps = r.next_steps.join("\n");
     let copy = format!("{}.bak", r.path);
     assert!(
-        steps.contains(&format!("losetup --partscan /dev/loop1 {copy}")),
+        steps.contains(&format!("COPY=$(losetup --find --show --partscan {copy})")),
         "{steps}"
     );
-    assert!(steps.contains("sgdisk -e /dev/loop1;"), "{steps}");
+    assert!(steps.contains("sgdisk -e ${COPY:?};"), "{steps}");
     for s in &r.next_steps {
         assert!(
-            !s.contains("sgdisk -e /dev/loop0") && !s.contains(&format!("sgdisk -e {} ", r.path)),
+            !s.contains("sgdisk -e ${DISK") && !s.contains(&format!("sgdisk -e {} ", r.path)),
             "a write on the evidence: {s}"
         );
     }
@@ -637,20 +637,21 @@ fn writing_steps_run_on_the_copy_never_on_the_evidence() {
             .position(|s| s.contains(needle))
             .unwrap()
     };
-    assert!(
-        at("cp --sparse") < at("--partscan /dev/loop1")
-            && at("--partscan /dev/loop1") < at("sgdisk -e")
-    );
-    // A qcow2: qemu-nbd, writable, on the copy, as /dev/nbd1.
+    assert!(at("cp --sparse") < at("COPY=$(losetup") && at("COPY=$(losetup") < at("sgdisk -e"));
+    // A qcow2: qemu-nbd, writable, on the copy, its device in NBDCOPY.
     let demo = imgcheck_testdata::root().join("demo/brainvm.qcow2");
     let r = inspect(&demo);
     let steps = r.next_steps.join("\n");
     if steps.contains("sgdisk -e") {
         assert!(
-            steps.contains(&format!("qemu-nbd --connect=/dev/nbd1 {}.bak", r.path)),
+            steps.contains(&format!(
+                "NBDCOPY=$(for d in /sys/class/block/nbd*; do [ \"$(cat \"$d/size\")\" = 0 ] && qemu-nbd --connect=\"/dev/${{d##*/}}\" {}.bak",
+                r.path
+            )),
             "{steps}"
         );
-        assert!(!steps.contains("sgdisk -e /dev/nbd0"), "{steps}");
+        assert!(steps.contains("sgdisk -e ${NBDCOPY:?}"), "{steps}");
+        assert!(!steps.contains("sgdisk -e ${NBD:?}"), "{steps}");
     }
 }
 

@@ -164,7 +164,7 @@ fn data_past_a_gpt_tables_end_gets_no_writing_step() {
 #[test]
 fn a_partition_the_kernel_will_not_see_gets_its_own_loop_device() {
     // destroyed-sb-1group.img with its protective MBR zeroed: the kernel
-    // ignores a GPT without one, so --partscan makes no /dev/loop0p1.
+    // ignores a GPT without one, so --partscan makes no partition device.
     let d = damaged(
         "layout/destroyed-sb-1group.img",
         &[Patch::Zero {
@@ -175,15 +175,15 @@ fn a_partition_the_kernel_will_not_see_gets_its_own_loop_device() {
     let r = inspect(d.path());
     let steps = imgcheck::steps::next_steps(&r).join("\n");
     assert!(
-        steps.contains("losetup --read-only -o 1048576 --sizelimit 16777216 /dev/loop11 "),
+        steps.contains("P1=$(losetup --find --show --read-only -o 1048576 --sizelimit 16777216 "),
         "{steps}"
     );
-    assert!(!steps.contains("loop0p1"), "{steps}");
+    assert!(!steps.contains("${DISK:?}p1"), "{steps}");
     // With the protective MBR the kernel reads the table: --partscan.
     let r = inspect(&fixture("layout/destroyed-sb-1group.img"));
     let steps = imgcheck::steps::next_steps(&r).join("\n");
     assert!(
-        steps.contains("--partscan") && steps.contains("/dev/loop0p1"),
+        steps.contains("--partscan") && steps.contains("${DISK:?}p1"),
         "{steps}"
     );
 }

@@ -19,7 +19,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Where the guest disk appears once attached for next steps.
-const NBD_DEVICE: &str = "/dev/nbd0";
+/// The guest disk's device: the shell variable the attach step sets,
+/// never a fixed `/dev/nbdN`, which may be another image's (see
+/// [`attach`]).
+const NBD_DEVICE: &str = "${NBD:?}";
 
 /// The qcow2 layer.
 pub struct Qcow2;
@@ -263,12 +266,18 @@ fn attach(snapshot: Option<&str>, view: &Result<(Guest, Option<Step>), Error>) -
             }),
         _ => String::new(),
     };
+    // qemu-nbd has no --find: the step tries each nbd device with no disk
+    // (size 0) and keeps the first one its own connect succeeded on. A
+    // device another user connects meanwhile makes that connect fail
+    // (busy) and the loop goes on, so NBD only ever names a device this
+    // step connected, or is empty. qemu-nbd's output goes to stderr so
+    // that its daemon does not hold the $(...) pipe open.
     Attach {
         hint: Hint::read_only(format!(
-            "qemu-nbd --read-only{load} --connect={NBD_DEVICE} {{image}}"
+            "modprobe nbd max_part=16; NBD=$(for d in /sys/class/block/nbd*; do [ \"$(cat \"$d/size\")\" = 0 ] && qemu-nbd --read-only{load} --connect=\"/dev/${{d##*/}}\" {{image}} >&2 && echo \"/dev/${{d##*/}}\" && break; done)"
         ))
         .on(Target::Image)
-        .because("the guest disk as a block device (modprobe nbd first)"),
+        .because(format!("the guest disk as a block device, a free nbd device named in NBD; partitions appear as {NBD_DEVICE}pN")),
         device: NBD_DEVICE.into(),
         // sgdisk on the qcow2 file would write raw sectors into it.
         file: None,

@@ -8,8 +8,14 @@ use imgcheck_core::{
 };
 use std::sync::Arc;
 
-/// Where the disk appears once attached for next steps.
-const LOOP_DEVICE: &str = "/dev/loop0";
+/// Where the disk appears once attached for next steps: the shell
+/// variable the attach step sets, never a fixed `/dev/loopN`. A fixed name
+/// may already be another image's loop device (an attack found
+/// `/dev/loop1` bound to another user's image: the attach failed as busy
+/// and the next step repaired that image); `losetup --find --show` takes a
+/// free one and prints it, and `:?` makes a later step fail rather than
+/// run on nothing when the attach did not happen.
+const LOOP_DEVICE: &str = "${DISK:?}";
 
 /// The raw container.
 pub struct Raw;
@@ -37,11 +43,13 @@ impl Inspector for Raw {
             why_not: None,
             size: len,
             attach: Some(Attach {
-                hint: Hint::read_only(format!(
-                    "losetup --read-only --partscan {LOOP_DEVICE} {{image}}"
-                ))
+                hint: Hint::read_only(
+                    "DISK=$(losetup --find --show --read-only --partscan {image})",
+                )
                 .on(Target::Image)
-                .because(format!("partitions appear as {LOOP_DEVICE}pN")),
+                .because(format!(
+                    "a free loop device, named in DISK; partitions appear as {LOOP_DEVICE}pN"
+                )),
                 device: LOOP_DEVICE.into(),
                 file: Some("{image}".into()),
             }),
