@@ -14,16 +14,23 @@ pub struct BlsEntry {
     pub efi: Option<String>,
 }
 
+/// The `key value` lines of a BLS entry or systemd-boot's loader.conf
+/// (both read alike by systemd-boot), `#` comments skipped, values trimmed.
+pub(crate) fn key_values(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let (k, v) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
+            (k, v.trim())
+        })
+}
+
 /// Reads a BLS entry: `key value` lines, `#` comments.
 pub fn bls(text: &str) -> BlsEntry {
     let mut e = BlsEntry::default();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('#') {
-            continue;
-        }
-        let (k, v) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-        let v = v.trim().to_string();
+    for (k, v) in key_values(text) {
+        let v = v.to_string();
         match k {
             "title" => e.title = Some(v),
             "linux" => e.linux = Some(v),

@@ -54,13 +54,8 @@ pub struct LoaderConf {
 /// Reads `loader.conf`: `key value` lines, `#` comments; a later line wins.
 pub fn loader_conf(text: &str) -> LoaderConf {
     let mut c = LoaderConf::default();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('#') {
-            continue;
-        }
-        let (k, v) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-        let v = v.trim().to_string();
+    for (k, v) in crate::bls::key_values(text) {
+        let v = v.to_string();
         match k {
             "default" => c.default = Some(v),
             "timeout" => c.timeout = Some(v),
