@@ -167,6 +167,7 @@ pub fn inspect_bounded(
     };
     check_snapshot_asked(&root, opts)?;
     walk.children(&mut root, children, &Place::root(), frame, 0, "image");
+    crate::layers::gpt::settle_guessed_sizes(&mut root);
     let Walk {
         mut events,
         disk,

@@ -537,3 +537,39 @@ fn clean_tables_have_nothing_outside() {
         );
     }
 }
+
+/// testdata/scripts/layout-guessed.sh: a partition found by the signature
+/// scan with no size of its own is sized to the gap after it. The XFS in
+/// it (300 MiB, as mkfs.xfs made it) is not "never grown" into the rest
+/// of that guess, which holds a lost NTFS: no grow step, and the size to
+/// recreate the partition with is the filesystem's own (a step that
+/// writes, on a copy: the proposed table).
+#[test]
+fn a_partition_sized_by_guess_is_not_a_filesystem_never_grown() {
+    let r = inspect(&fixture("layout/guessed-xfs.img"));
+    let codes: Vec<String> = r.findings().iter().map(|f| f.code.to_string()).collect();
+    assert!(
+        !codes.iter().any(|c| c.ends_with(".size.not_grown")),
+        "{codes:?}"
+    );
+    let f = find(&r, "gpt.recovery.size_from_filesystem");
+    assert_eq!(f.place.partition(), Some(1));
+    assert_eq!(f.offset, 101 << 20);
+    assert!(
+        f.message.contains(&format!("{} bytes", 300u64 << 20)),
+        "{}",
+        f.message
+    );
+    for f in r.findings() {
+        let h = format!("{:?}", f.hint);
+        assert!(!h.contains("xfs_growfs"), "{}: {h}", f.code);
+    }
+    // The table to recreate (on a copy) ends the partition where the XFS
+    // ends, 300 MiB of 512-byte sectors, not at the disk's end.
+    let table = find(&r, "gpt.recovery.partitions_found");
+    let cmd = table.hint.as_ref().and_then(|h| h.command.clone()).unwrap();
+    assert!(
+        cmd.contains(&format!("start={}, size={},", 101 * 2048, 300 * 2048)),
+        "{cmd}"
+    );
+}

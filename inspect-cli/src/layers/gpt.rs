@@ -443,3 +443,73 @@ fn table_title(a: &Analysis) -> String {
         },
     }
 }
+
+/// A partition the signature scan found with no size of its own was
+/// sized to the gap before the next signature (or the disk's end): a
+/// guess, not a partition anyone made. A filesystem in it that is smaller
+/// than that guess was therefore never "not grown", and growing it, or
+/// recreating the partition at the guessed size, would claim whatever lies
+/// after its end (another lost filesystem, as often as not). Its
+/// `*.size.not_grown` finding goes, the proposed table takes the size the
+/// filesystem itself states, and the partition says so.
+pub fn settle_guessed_sizes(node: &mut crate::report::Node) {
+    let mut resized: Vec<(u64, u64, u64)> = Vec::new();
+    for part in &mut node.children {
+        let get = |k: &str| part.details.pointer(&format!("/proposed/{k}")).cloned();
+        if get("size_from")
+            .and_then(|v| v.as_str().map(str::to_string))
+            .as_deref()
+            != Some("gap")
+        {
+            continue;
+        }
+        let num = |k: &str| get(k).and_then(|v| v.as_u64());
+        let (Some(start), Some(size), Some(first_lba), Some(sectors)) =
+            (num("start"), num("size"), num("first_lba"), num("sectors"))
+        else {
+            continue;
+        };
+        let number = num("number").unwrap_or(0);
+        let ss = size.checked_div(sectors).unwrap_or(512).max(1);
+        let mut notes = Vec::new();
+        for fs in &mut part.children {
+            fs.findings.retain(|f| !f.code.ends_with(".size.not_grown"));
+            let Some(fs_size) = fs.facts.claimed_size.filter(|&b| b > 0 && b < size) else {
+                continue;
+            };
+            let fs_sectors = fs_size.div_ceil(ss);
+            resized.push((first_lba, sectors, fs_sectors));
+            let mut note = Finding::info(
+                "gpt.recovery.size_from_filesystem",
+                imgcheck_core::Layer::GPT,
+                start,
+                imgcheck_core::Space::Disk,
+                format!(
+                    "partition {number} was found by its signature with no size of its own, so the scan sized it to the gap after it ({}); the {} filesystem in it states {} ({fs_size} bytes), so the proposed table gives it {fs_sectors} sectors, and the {} after it, which the filesystem does not own, is left alone",
+                    human_size(size),
+                    fs.kind,
+                    human_size(fs_size),
+                    human_size(size.saturating_sub(fs_size)),
+                ),
+            );
+            note.place = part.place.clone();
+            notes.push(note);
+        }
+        part.findings.extend(notes);
+    }
+    // The table the scan proposes, as sfdisk reads it, one line per partition.
+    for f in &mut node.findings {
+        let Some(cmd) = f.hint.as_mut().and_then(|h| h.command.as_mut()) else {
+            continue;
+        };
+        for (lba, old, new) in &resized {
+            *cmd = cmd.replace(
+                &format!("start={lba}, size={old},"),
+                &format!("start={lba}, size={new},"),
+            );
+        }
+    }
+    for c in &mut node.children {
+        settle_guessed_sizes(c);
+    }
+}
