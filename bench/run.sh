@@ -108,17 +108,22 @@ alternate_rss() {
   while [ "$1" != "--" ]; do ours+=("$1"); shift; done; shift
   peer=("$@")
   local l0; l0=$(cut -d' ' -f1 /proc/loadavg)
+  # CPU time the hypervisor took from this VM during the row (the 8th
+  # field of /proc/stat's cpu line, in USER_HZ ticks): a --jobs 1 run
+  # whose wall time varies while its CPU time does not was waiting for it.
+  local s0; s0=$(awk '/^cpu / {print $9}' /proc/stat)
   for _ in $(seq "$runs"); do
     read -r a b c < <(once "${ours[@]}"); ot+=("$a"); om+=("$b"); oc+=("$c")
     read -r a b c < <(once "${peer[@]}"); pt+=("$a"); pm+=("$b"); pc+=("$c")
   done
   local l1; l1=$(cut -d' ' -f1 /proc/loadavg)
+  local s1; s1=$(awk '/^cpu / {print $9}' /proc/stat)
   med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
   mx() { printf '%s\n' "$@" | sort -g | tail -1; }
   awk -v n="$name" -v ot="$(med "${ot[@]}")" -v pt="$(med "${pt[@]}")" -v om="$(mx "${om[@]}")" -v pm="$(mx "${pm[@]}")" \
-    -v oc="$(med "${oc[@]}")" -v pc="$(med "${pc[@]}")" -v l="$l0-$l1" 'BEGIN {
+    -v oc="$(med "${oc[@]}")" -v pc="$(med "${pc[@]}")" -v l="$l0-$l1" -v st="$(( (s1 - s0) * 1000 / $(getconf CLK_TCK) ))" 'BEGIN {
     rt = (pt > 0) ? ot / pt : 0; rm = (pm > 0) ? om / pm : 0; rc = (pc > 0) ? oc / pc : 0;
-    printf "%-58s imgcheck %8.4fs %8d KiB cpu %.2fs | peer %8.4fs %8d KiB cpu %.2fs | time x%.2f  rss x%.2f  cpu x%.2f | load %s\n", n, ot, om, oc, pt, pm, pc, rt, rm, rc, l }'
+    printf "%-58s imgcheck %8.4fs %8d KiB cpu %.2fs | peer %8.4fs %8d KiB cpu %.2fs | time x%.2f  rss x%.2f  cpu x%.2f | load %s, steal %d ms\n", n, ot, om, oc, pt, pm, pc, rt, rm, rc, l, st }'
 }
 
 # make_xfs_200k IMG: the 4 GiB XFS (rmapbt) with 204,000+ files the xfs
