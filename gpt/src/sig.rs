@@ -103,8 +103,8 @@ pub(crate) struct At<'a, R: ?Sized> {
     base: u64,
     failed: Option<ReadError>,
     /// The first [`WINDOW`] bytes (fewer at the reader's end), once read;
-    /// `Some(None)` when that read failed, so each piece is read on its
-    /// own, as if there were no window, and fails or not by itself.
+    /// `Some(None)` when that read failed (or the probe has no window),
+    /// so each piece is read on its own and fails or not by itself.
     window: Option<Option<Vec<u8>>>,
 }
 
@@ -114,12 +114,23 @@ impl<'a, R: ReadAt + ?Sized> At<'a, R> {
             r,
             base,
             failed: None,
+            // One probe of a reader (a layer's) reads only what it asks.
+            window: Some(None),
+        }
+    }
+
+    /// [`At::new`] for a probe among many (the scan's, one per MiB): the
+    /// first read fetches the whole [`WINDOW`] and the rest are served
+    /// from it.
+    pub(crate) fn windowed(r: &'a R, base: u64) -> Self {
+        At {
             window: None,
+            ..At::new(r, base)
         }
     }
 
     /// `len` bytes at `off` from the window, when it holds them.
-    fn windowed(&mut self, off: u64, len: u64) -> Option<Vec<u8>> {
+    fn cached(&mut self, off: u64, len: u64) -> Option<Vec<u8>> {
         if self.window.is_none() {
             let n = WINDOW.min(self.len());
             self.window = Some(read_vec(self.r, self.base, n, WINDOW).ok());
@@ -138,7 +149,7 @@ impl<'a, R: ReadAt + ?Sized> At<'a, R> {
     /// `len` bytes at `off` (from `base`); `None` when absent or unreadable.
     pub(crate) fn read(&mut self, off: u64, len: u64) -> Option<Vec<u8>> {
         let abs = self.base.checked_add(off)?;
-        if let Some(b) = self.windowed(off, len) {
+        if let Some(b) = self.cached(off, len) {
             return Some(b);
         }
         match read_vec(self.r, abs, len, MAX_PROBE_READ) {
@@ -282,7 +293,7 @@ pub(crate) fn probe_window<R: ReadAt + ?Sized>(
     r: &R,
     offset: u64,
 ) -> (Result<Option<Signature>, ReadError>, Option<Vec<u8>>) {
-    let mut at = At::new(r, offset);
+    let mut at = At::windowed(r, offset);
     let found = identify_in(&mut at);
     let window = at.window.take().flatten();
     (at.finish(found), window)
