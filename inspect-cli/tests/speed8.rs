@@ -80,3 +80,107 @@ fn the_second_copy_is_read_beside_the_first_in_bounded_chunks() {
     assert!(!d.identical() && d.differing > 0 && d.read > 0);
     assert_eq!(rb.len(), lb.lock().unwrap().len() / 2, "twice: both runs");
 }
+
+/// A layer that stands in for another (same name, probe and checks)
+/// and tells the test when the partition it checks is done; the check
+/// of partition 1 first waits (a bounded time) for partition 3's.
+struct Gated {
+    inner: &'static dyn imgcheck_core::Inspector,
+    done: Arc<(Mutex<Vec<u32>>, std::sync::Condvar)>,
+    /// Whether partition 1's check saw partition 3 done before it began.
+    saw: Arc<Mutex<Option<bool>>>,
+}
+
+impl imgcheck_core::Inspector for Gated {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn probe(
+        &self,
+        reader: &dyn ReadAt,
+        cx: &imgcheck_core::Context<'_>,
+    ) -> Option<imgcheck_core::Probe> {
+        self.inner.probe(reader, cx)
+    }
+    fn inspect(
+        &self,
+        reader: &Arc<dyn ReadAt>,
+        cx: &imgcheck_core::Context<'_>,
+    ) -> imgcheck_core::Inspected {
+        let part = cx.place.0.iter().rev().find_map(|s| match s {
+            imgcheck_core::Step::Partition(n) => Some(*n),
+            _ => None,
+        });
+        let (lock, cv) = &*self.done;
+        if part == Some(1) {
+            let g = lock.lock().unwrap();
+            let (g, _) = cv
+                .wait_timeout_while(g, std::time::Duration::from_secs(10), |d| !d.contains(&3))
+                .unwrap();
+            *self.saw.lock().unwrap() = Some(g.contains(&3));
+        }
+        let out = self.inner.inspect(reader, cx);
+        if let Some(n) = part {
+            lock.lock().unwrap().push(n);
+            cv.notify_all();
+        }
+        out
+    }
+}
+
+#[test]
+fn a_free_lane_takes_the_next_partition_and_the_report_is_the_same() {
+    use imgcheck::options::Options;
+    use imgcheck::pipeline::{inspect_with, open_file};
+    use imgcheck::registry::{REGISTRY, replacing_all};
+    // gpt-fs.img (testdata/scripts/gpt.sh: sgdisk, mkfs.ext4, mkfs.xfs,
+    // mkswap): ext4 in partition 1, XFS in 2, swap in 3, an empty 4.
+    let path = fixture("gpt/gpt-fs.img");
+    let find = |n: &str| *REGISTRY.iter().find(|l| l.name() == n).unwrap();
+    let done: Arc<(Mutex<Vec<u32>>, std::sync::Condvar)> = Arc::default();
+    let saw: Arc<Mutex<Option<bool>>> = Arc::default();
+    let gated: Vec<Gated> = ["ext4", "xfs", "signature"]
+        .iter()
+        .map(|n| Gated {
+            inner: find(n),
+            done: Arc::clone(&done),
+            saw: Arc::clone(&saw),
+        })
+        .collect();
+    let layers: Vec<&dyn imgcheck_core::Inspector> = gated
+        .iter()
+        .map(|g| g as &dyn imgcheck_core::Inspector)
+        .collect();
+    let registry = replacing_all(&layers);
+    let opts = Options {
+        jobs: 2,
+        ..Options::default()
+    };
+    let file = open_file(&path).unwrap();
+    let two = inspect_with(&registry, "gpt-fs.img", file, None, &opts).unwrap();
+    // Partition 1's check held its lane until partition 3 was checked:
+    // the other lane took 2 and then 3. Dealt out in turn (1 and 3 to
+    // one lane, 2 and 4 to the other), 3 waited behind 1.
+    assert_eq!(
+        *saw.lock().unwrap(),
+        Some(true),
+        "partition 3 was checked while partition 1 held its lane"
+    );
+    let file = open_file(&path).unwrap();
+    let one = imgcheck::pipeline::inspect_with(
+        REGISTRY,
+        "gpt-fs.img",
+        file,
+        None,
+        &Options {
+            jobs: 1,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        imgcheck::render::text(&two),
+        imgcheck::render::text(&one),
+        "--jobs 2 reports what --jobs 1 does"
+    );
+}
