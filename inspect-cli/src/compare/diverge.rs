@@ -157,8 +157,10 @@ struct Bufs {
 
 /// A chunk to read from the second copy: `(guest offset, length, buffer)`.
 type Request = (u64, usize, Vec<u8>);
+/// The result of one chunk's read.
+type Read = Result<(), ReadError>;
 /// The buffer back, with the read's result.
-type Reply = (Vec<u8>, Result<(), ReadError>);
+type Reply = (Vec<u8>, Read);
 
 /// The helper thread's two ends.
 struct Helper {
@@ -181,7 +183,6 @@ impl Bufs {
     /// Reads `n` bytes at `pos` of `a` into `self.a` and of `b` into
     /// `self.b` (each when asked), the second on the helper thread while
     /// the first is read here; the results in that order.
-    #[allow(clippy::type_complexity)]
     fn read_both(
         &mut self,
         a: &Copy,
@@ -189,7 +190,7 @@ impl Bufs {
         pos: u64,
         n: usize,
         (want_a, want_b): (bool, bool),
-    ) -> (Option<Result<(), ReadError>>, Option<Result<(), ReadError>>) {
+    ) -> (Option<Read>, Option<Read>) {
         let mut sent = false;
         // The second copy always goes to the helper (when there is one),
         // so that each copy is read on one thread from start to end.
