@@ -184,3 +184,64 @@ fn a_free_lane_takes_the_next_partition_and_the_report_is_the_same() {
         "--jobs 2 reports what --jobs 1 does"
     );
 }
+
+/// Runs `qemu-img ARGS`, or says why the test is skipped.
+fn qemu_img(args: &[&str]) -> Option<String> {
+    let o = std::process::Command::new("qemu-img").args(args).output();
+    match o {
+        Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).into_owned()),
+        Ok(o) => panic!("qemu-img {args:?}: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(_) => {
+            eprintln!("SKIP: qemu-img not installed");
+            None
+        }
+    }
+}
+
+#[test]
+fn a_truncated_copy_is_unreadable_from_its_first_lost_cluster_as_one_range() {
+    // 136 MiB of data (68 chunks of 2 MiB) in qcow2 by qemu-img convert,
+    // the file cut to 1 MiB: the first clusters stay readable, the rest
+    // lie past the end of the file.
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("a.raw");
+    let q = dir.path().join("b.qcow2");
+    std::fs::write(&raw, vec![0x5au8; 136 << 20]).unwrap();
+    let (rs, qs) = (raw.to_str().unwrap(), q.to_str().unwrap());
+    if qemu_img(&["convert", "-f", "raw", "-O", "qcow2", rs, qs]).is_none() {
+        return;
+    }
+    let map = qemu_img(&["map", "--output=json", qs]).unwrap();
+    let cut: u64 = 1 << 20;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&q)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    // The first guest byte whose cluster lies past the cut, by qemu-img's map.
+    let extents: serde_json::Value = serde_json::from_str(&map).unwrap();
+    let lost = extents
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| {
+            let (start, len) = (e["start"].as_u64()?, e["length"].as_u64()?);
+            let host = e["offset"].as_u64()?;
+            (host + len > cut).then(|| start + cut.saturating_sub(host))
+        })
+        .min()
+        .unwrap();
+    assert!(lost > 0 && lost % 512 == 0, "{lost}");
+    let a = Copy::open(rs).unwrap();
+    let b = Copy::open(qs).unwrap();
+    let d = diverge(&a, &b);
+    assert_eq!(d.first, Some(lost), "the first byte nobody can compare");
+    assert_eq!(d.ranges.first().map(|r| r.start), Some(lost));
+    assert_eq!(d.differing, (136 << 20) - lost, "the readable bytes agree");
+    // One stretch, one range, whatever the number of chunks it spans.
+    assert_eq!(d.unreadable.len(), 1, "{:?}", d.unreadable);
+    let u = &d.unreadable[0];
+    assert_eq!((u.copy, u.range.start, u.range.end()), (1, lost, 136 << 20));
+    assert_eq!(d.unreadable_unlisted, 0);
+}

@@ -26,8 +26,8 @@ pub const BLOCK: u64 = 512;
 /// once too, so the memory held is 2 x 2 MiB whatever the disk's size
 /// (chunks of 256 KiB to 2 MiB measured alike on the bench replicas).
 pub const CHUNK: u64 = 2 << 20;
-/// Unreadable ranges listed at most per copy.
-const MAX_UNREADABLE: usize = 64;
+/// Unreadable ranges listed at most (both copies together).
+pub const MAX_UNREADABLE: usize = 64;
 
 /// A range of the guest disk, `[start, start + len)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -78,6 +78,9 @@ pub struct Divergence {
     /// Ranges one copy could not read (compared as differing: nobody
     /// knows they agree).
     pub unreadable: Vec<Unreadable>,
+    /// Unreadable bytes past the last listed range, when
+    /// [`MAX_UNREADABLE`] was hit (they are in `differing` too).
+    pub unreadable_unlisted: u64,
     /// The disks differ in size: the larger one's extra bytes that are not zeros.
     pub tail_differs: Option<Range>,
     /// Bytes the first copy's map says hold data (not zeros by map).
@@ -101,6 +104,28 @@ impl Divergence {
     /// Whether the guest disks hold the same bytes.
     pub fn identical(&self) -> bool {
         self.first.is_none() && self.unreadable.is_empty() && self.tail_differs.is_none()
+    }
+
+    /// Records that copy `copy` could not read `[start, start + len)`:
+    /// joined to that copy's previous range when it continues it, so one
+    /// unreadable stretch is one range whatever the chunks; past
+    /// [`MAX_UNREADABLE`] ranges, counted in `unreadable_unlisted`.
+    fn unreadable_at(&mut self, copy: usize, start: u64, len: u64, why: String) {
+        if let Some(last) = self.unreadable.iter_mut().rev().find(|u| u.copy == copy)
+            && last.range.end() == start
+        {
+            last.range.len = last.range.len.saturating_add(len);
+            return;
+        }
+        if self.unreadable.len() >= MAX_UNREADABLE {
+            self.unreadable_unlisted = self.unreadable_unlisted.saturating_add(len);
+            return;
+        }
+        self.unreadable.push(Unreadable {
+            copy,
+            range: Range { start, len },
+            why,
+        });
     }
 
     fn add(&mut self, start: u64, len: u64) {
@@ -328,32 +353,39 @@ fn compare_run(a: &Copy, b: &Copy, run: &Run, d: &mut Divergence, bufs: &mut Buf
     while pos < end {
         let n = CHUNK.min(end.saturating_sub(pos));
         let nu = usize::try_from(n).unwrap_or(0);
-        let mut failed = false;
         let before = d.differing;
         let (ra, rb) = bufs.read_both(a, b, pos, nu, (!za, !zb));
-        for (i, r) in [ra, rb].into_iter().enumerate() {
-            let Some(r) = r else { continue };
+        if ra.is_some() {
             d.read = d.read.saturating_add(n);
-            if let Err(e) = r {
-                failed = true;
-                if d.unreadable.len() < MAX_UNREADABLE {
-                    d.unreadable.push(Unreadable {
-                        copy: i,
-                        range: Range { start: pos, len: n },
-                        why: why(&e),
-                    });
-                }
-            }
         }
+        if rb.is_some() {
+            d.read = d.read.saturating_add(n);
+        }
+        // Where each side's bytes stop being readable in this chunk (its
+        // length when they all could be read), and why.
+        let ok_a = readable_to(a, pos, nu, ra, &mut bufs.a);
+        let ok_b = readable_to(b, pos, nu, rb, &mut bufs.b);
+        let good = ok_a.0.min(ok_b.0);
         // A side its map says is zeros compares as the zero buffer.
         let x = if za { &bufs.zeros } else { &bufs.a };
         let y = if zb { &bufs.zeros } else { &bufs.b };
-        let (x, y) = (x.get(..nu).unwrap_or(&[]), y.get(..nu).unwrap_or(&[]));
-        if failed {
-            d.first.get_or_insert(pos);
-            d.add(pos, n);
-        } else if x != y {
+        let (x, y) = (x.get(..good).unwrap_or(&[]), y.get(..good).unwrap_or(&[]));
+        if x != y {
             diff_blocks(pos, x, y, d);
+        }
+        let failed = good < nu;
+        if failed {
+            // Past the first unreadable byte of either side nobody knows
+            // whether they agree: differing, and said to be unreadable.
+            let at = pos.saturating_add(u64::try_from(good).unwrap_or(0));
+            d.first.get_or_insert(at);
+            d.add(at, end_of(pos, nu).saturating_sub(at));
+            for (i, (to, e)) in [ok_a, ok_b].into_iter().enumerate() {
+                if let Some(e) = e {
+                    let from = pos.saturating_add(u64::try_from(to).unwrap_or(0));
+                    d.unreadable_at(i, from, end_of(pos, nu).saturating_sub(from), why(&e));
+                }
+            }
         }
         if run.same_host && !failed {
             d.own_common = d
@@ -367,6 +399,74 @@ fn compare_run(a: &Copy, b: &Copy, run: &Run, d: &mut Divergence, bufs: &mut Buf
                 .saturating_add(d.differing.saturating_sub(before));
         }
         pos = pos.saturating_add(n);
+    }
+}
+
+/// One past the last byte of the `n` bytes at `pos`.
+fn end_of(pos: u64, n: usize) -> u64 {
+    pos.saturating_add(u64::try_from(n).unwrap_or(0))
+}
+
+/// Bytes re-read at once to find where a chunk that failed to read stops
+/// being readable: a cluster of the default qcow2 size.
+const PIECE: usize = 64 << 10;
+
+/// How many of the `n` bytes at `pos` of `c` could be read into `buf`,
+/// and the error at that point: all of them when the chunk's read `r`
+/// succeeded (or there was none); else the chunk is read again piece by
+/// piece ([`PIECE`]), and a piece that fails sector by sector ([`BLOCK`]),
+/// up to the first sector that fails. A failed 2 MiB read no longer makes
+/// the bytes before the failing sector unreadable and differing: those
+/// read and compare as usual. Only one re-read per piece and one per
+/// sector of the failing piece can fail, and the search stops at the
+/// first failing sector: a failing device is not asked again and again.
+fn readable_to(
+    c: &Copy,
+    pos: u64,
+    n: usize,
+    r: Option<Read>,
+    buf: &mut [u8],
+) -> (usize, Option<ReadError>) {
+    let Some(Err(_)) = r else {
+        return (n, None);
+    };
+    let sector = usize::try_from(BLOCK).unwrap_or(512);
+    let mut at = 0usize;
+    while at < n {
+        let len = PIECE.min(n.saturating_sub(at));
+        if read_into_at(c, pos, buf, at, len).is_ok() {
+            at = at.saturating_add(len);
+            continue;
+        }
+        let piece_end = at.saturating_add(len);
+        while at < piece_end {
+            let l = sector.min(piece_end.saturating_sub(at));
+            if let Err(e) = read_into_at(c, pos, buf, at, l) {
+                return (at, Some(e));
+            }
+            at = at.saturating_add(l);
+        }
+    }
+    // Every piece read on its own: the chunk's failure did not come back.
+    (n, None)
+}
+
+/// Reads `len` bytes of `c` at `pos + at` into `buf[at..at + len]`.
+fn read_into_at(
+    c: &Copy,
+    pos: u64,
+    buf: &mut [u8],
+    at: usize,
+    len: usize,
+) -> Result<(), ReadError> {
+    let off = pos.saturating_add(u64::try_from(at).unwrap_or(u64::MAX));
+    match at.checked_add(len).and_then(|e| buf.get_mut(at..e)) {
+        Some(dst) => c.read(off, dst),
+        None => Err(ReadError::new(
+            off,
+            u64::try_from(len).unwrap_or(u64::MAX),
+            imgcheck_core::ReadErrorKind::TooLarge { limit: CHUNK },
+        )),
     }
 }
 
@@ -451,18 +551,7 @@ fn nonzero_tail(
                             .saturating_add(1);
                     }
                 }
-                Err(e) => {
-                    if d.unreadable.len() < MAX_UNREADABLE {
-                        d.unreadable.push(Unreadable {
-                            copy: idx,
-                            range: Range {
-                                start: pos,
-                                len: run,
-                            },
-                            why: why(&e),
-                        });
-                    }
-                }
+                Err(e) => d.unreadable_at(idx, pos, run, why(&e)),
             }
         }
         pos = pos.saturating_add(run);
