@@ -245,3 +245,57 @@ fn a_truncated_copy_is_unreadable_from_its_first_lost_cluster_as_one_range() {
     assert_eq!((u.copy, u.range.start, u.range.end()), (1, lost, 136 << 20));
     assert_eq!(d.unreadable_unlisted, 0);
 }
+
+#[test]
+fn a_cut_ext2_is_truncated_and_its_sound_bitmaps_are_not_accused() {
+    // mkfs.ext2 makes the filesystems; each is cut inside a block group:
+    // one group of 64 blocks cut after block 20 (lost+found and the
+    // resize inode own blocks 20-22, past the cut), and four groups of
+    // 1024 blocks cut in the third.
+    use imgcheck::options::Options;
+    use imgcheck::pipeline::inspect_image;
+    let dir = tempfile::tempdir().unwrap();
+    for (name, args, cut) in [
+        ("one.img", vec!["-N", "16"], 20u64 << 10),
+        ("four.img", vec!["-g", "1024", "-N", "64"], 2560 << 10),
+    ] {
+        let p = dir.path().join(name);
+        let size = if name == "one.img" { "64K" } else { "4M" };
+        let ok = std::process::Command::new("mkfs.ext2")
+            .args(["-q", "-F", "-b", "1024"])
+            .args(&args)
+            .arg(&p)
+            .arg(size)
+            .status();
+        let Ok(st) = ok else {
+            eprintln!("SKIP: mkfs.ext2 not installed");
+            return;
+        };
+        assert!(st.success());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+        let r = inspect_image(&p, None, &Options::default()).unwrap();
+        let codes: Vec<String> = r.findings().iter().map(|f| f.code.to_string()).collect();
+        assert!(
+            codes.iter().any(|c| c == "ext4.size.truncated"),
+            "{name}: {codes:?}"
+        );
+        for wrong in [
+            "ext4.group.free_blocks_count",
+            "ext4.group.free_inodes_count",
+            "ext4.bitmap.block_differences",
+            "ext4.bitmap.inode_differences",
+            "ext4.superblock.free_blocks_wrong",
+            "ext4.superblock.free_inodes_wrong",
+        ] {
+            assert!(
+                !codes.iter().any(|c| c == wrong),
+                "{name}: {wrong} in {codes:?}"
+            );
+        }
+    }
+}
