@@ -299,3 +299,47 @@ fn a_cut_ext2_is_truncated_and_its_sound_bitmaps_are_not_accused() {
         }
     }
 }
+
+#[test]
+fn bytes_in_a_missing_backing_file_are_unreadable_not_zeros() {
+    // An overlay (qemu-img create -b) on a raw base of 4 MiB, one cluster
+    // written by qemu-io; the base then renamed away.
+    let dir = tempfile::tempdir().unwrap();
+    let (base, copy, ov) = (
+        dir.path().join("base.raw"),
+        dir.path().join("copy.raw"),
+        dir.path().join("ov.qcow2"),
+    );
+    let data: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&base, &data).unwrap();
+    std::fs::write(&copy, &data).unwrap();
+    let (bs, os) = (base.to_str().unwrap(), ov.to_str().unwrap());
+    if qemu_img(&["create", "-q", "-f", "qcow2", "-b", bs, "-F", "raw", os]).is_none() {
+        return;
+    }
+    let st = std::process::Command::new("qemu-io")
+        .args(["-f", "qcow2", "-c", "write -P 0x11 1M 64k", os])
+        .output();
+    let Ok(st) = st else {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    };
+    assert!(st.status.success());
+    std::fs::rename(&base, dir.path().join("gone.raw")).unwrap();
+    let a = Copy::open(copy.to_str().unwrap()).unwrap();
+    let b = Copy::open(os).unwrap();
+    let d = diverge(&a, &b);
+    let lost: Vec<(u64, u64)> = d
+        .unreadable
+        .iter()
+        .map(|u| {
+            assert_eq!(u.copy, 1);
+            assert!(u.why.contains("does not exist"), "{}", u.why);
+            (u.range.start, u.range.end())
+        })
+        .collect();
+    // Everything but the overlay's own cluster, which it holds and which
+    // differs from the copy's bytes.
+    assert_eq!(lost, vec![(0, 1 << 20), ((1 << 20) + (64 << 10), 4 << 20)]);
+    assert_eq!(d.differing, 4 << 20);
+}

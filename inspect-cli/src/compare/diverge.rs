@@ -154,6 +154,9 @@ struct Run {
     len: u64,
     za: bool,
     zb: bool,
+    /// A side whose bytes lie in a backing file that could not be opened.
+    ua: bool,
+    ub: bool,
     /// Both sides' bytes lie in their own image files at one host offset.
     same_host: bool,
 }
@@ -164,6 +167,8 @@ impl Run {
         self.start.saturating_add(self.len) == next.start
             && self.za == next.za
             && self.zb == next.zb
+            && self.ua == next.ua
+            && self.ub == next.ub
             && self.same_host == next.same_host
     }
 }
@@ -319,6 +324,8 @@ fn diverge_with(a: &Copy, b: &Copy, bufs: &mut Bufs) -> Divergence {
                 len: run,
                 za: oa == Origin::Zero,
                 zb: ob == Origin::Zero,
+                ua: oa == Origin::Unavailable,
+                ub: ob == Origin::Unavailable,
                 same_host: own_a.is_some() && own_a == own_b,
             };
             match &mut pending {
@@ -354,7 +361,7 @@ fn compare_run(a: &Copy, b: &Copy, run: &Run, d: &mut Divergence, bufs: &mut Buf
         let n = CHUNK.min(end.saturating_sub(pos));
         let nu = usize::try_from(n).unwrap_or(0);
         let before = d.differing;
-        let (ra, rb) = bufs.read_both(a, b, pos, nu, (!za, !zb));
+        let (ra, rb) = bufs.read_both(a, b, pos, nu, (!za && !run.ua, !zb && !run.ub));
         if ra.is_some() {
             d.read = d.read.saturating_add(n);
         }
@@ -365,6 +372,27 @@ fn compare_run(a: &Copy, b: &Copy, run: &Run, d: &mut Divergence, bufs: &mut Buf
         // length when they all could be read), and why.
         let ok_a = readable_to(a, pos, nu, ra, &mut bufs.a);
         let ok_b = readable_to(b, pos, nu, rb, &mut bufs.b);
+        // Bytes in a backing file that could not be opened were never
+        // read: unreadable from the chunk's start, for the reason the
+        // chain gives.
+        let lost = |c: &Copy, u: bool, ok: (usize, Option<ReadError>)| {
+            if u {
+                let why = c
+                    .lost_backing()
+                    .unwrap_or("the backing file could not be opened");
+                (
+                    0,
+                    Some(ReadError::new(
+                        pos,
+                        n,
+                        imgcheck_core::ReadErrorKind::Layer(why.to_string()),
+                    )),
+                )
+            } else {
+                ok
+            }
+        };
+        let (ok_a, ok_b) = (lost(a, run.ua, ok_a), lost(b, run.ub, ok_b));
         let good = ok_a.0.min(ok_b.0);
         // A side its map says is zeros compares as the zero buffer.
         let x = if za { &bufs.zeros } else { &bufs.a };
@@ -392,7 +420,7 @@ fn compare_run(a: &Copy, b: &Copy, run: &Run, d: &mut Divergence, bufs: &mut Buf
                 .own_common
                 .saturating_add(written_alike(a, pos, x, y, &mut bufs.base));
         }
-        if !za {
+        if !za && !run.ua {
             d.a_data = d.a_data.saturating_add(n);
             d.a_data_differing = d
                 .a_data_differing
@@ -538,7 +566,13 @@ fn nonzero_tail(
         let (o, run) = big.origin(pos);
         // origin gives at least 1 byte and pos < end: every round advances.
         let run = run.min(end.saturating_sub(pos)).min(CHUNK);
-        if o != Origin::Zero
+        if o == Origin::Unavailable {
+            let why = big
+                .lost_backing()
+                .unwrap_or("the backing file could not be opened")
+                .to_string();
+            d.unreadable_at(idx, pos, run, why);
+        } else if o != Origin::Zero
             && let Some(buf) = buf.get_mut(..usize::try_from(run).unwrap_or(0))
         {
             match big.read(pos, buf) {

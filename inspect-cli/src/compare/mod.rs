@@ -229,7 +229,9 @@ fn allocated(c: &Copy) -> u64 {
     while pos < c.size() {
         let (o, run) = c.origin(pos);
         let run = run.min(c.size().saturating_sub(pos)).max(1);
-        if o != Origin::Zero {
+        // Bytes in a backing file that could not be opened are not
+        // known to hold data.
+        if !matches!(o, Origin::Zero | Origin::Unavailable) {
             n = n.saturating_add(run);
         }
         pos = pos.saturating_add(run);
