@@ -108,17 +108,50 @@ alternate_rss() {
   while [ "$1" != "--" ]; do ours+=("$1"); shift; done; shift
   peer=("$@")
   local l0; l0=$(cut -d' ' -f1 /proc/loadavg)
+  # CPU time the hypervisor took from this VM during the row (the 8th
+  # field of /proc/stat's cpu line, in USER_HZ ticks): a --jobs 1 run
+  # whose wall time varies while its CPU time does not was waiting for it.
+  local s0; s0=$(awk '/^cpu / {print $9}' /proc/stat)
   for _ in $(seq "$runs"); do
     read -r a b c < <(once "${ours[@]}"); ot+=("$a"); om+=("$b"); oc+=("$c")
     read -r a b c < <(once "${peer[@]}"); pt+=("$a"); pm+=("$b"); pc+=("$c")
   done
   local l1; l1=$(cut -d' ' -f1 /proc/loadavg)
+  local s1; s1=$(awk '/^cpu / {print $9}' /proc/stat)
   med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
   mx() { printf '%s\n' "$@" | sort -g | tail -1; }
   awk -v n="$name" -v ot="$(med "${ot[@]}")" -v pt="$(med "${pt[@]}")" -v om="$(mx "${om[@]}")" -v pm="$(mx "${pm[@]}")" \
-    -v oc="$(med "${oc[@]}")" -v pc="$(med "${pc[@]}")" -v l="$l0-$l1" 'BEGIN {
+    -v oc="$(med "${oc[@]}")" -v pc="$(med "${pc[@]}")" -v l="$l0-$l1" -v st="$(( (s1 - s0) * 1000 / $(getconf CLK_TCK) ))" 'BEGIN {
     rt = (pt > 0) ? ot / pt : 0; rm = (pm > 0) ? om / pm : 0; rc = (pc > 0) ? oc / pc : 0;
-    printf "%-58s imgcheck %8.4fs %8d KiB cpu %.2fs | peer %8.4fs %8d KiB cpu %.2fs | time x%.2f  rss x%.2f  cpu x%.2f | load %s\n", n, ot, om, oc, pt, pm, pc, rt, rm, rc, l }'
+    printf "%-58s imgcheck %8.4fs %8d KiB cpu %.2fs | peer %8.4fs %8d KiB cpu %.2fs | time x%.2f  rss x%.2f  cpu x%.2f | load %s, steal %d ms\n", n, ot, om, oc, pt, pm, pc, rt, rm, rc, l, st }'
+}
+
+# make_xfs_200k IMG: the 4 GiB XFS (rmapbt) with 204,000+ files the xfs
+# and scale sections measure, made by the kernel through a loop mount
+# (needs root), unless IMG exists.
+make_xfs_200k() {
+  local img=$1
+  [ -f "$img" ] && return 0
+  truncate -s 4G "$img.tmp"
+  mkfs.xfs -q -f -m rmapbt=1 "$img.tmp"
+  local m; m=$(mktemp -d)
+  mount -o loop "$img.tmp" "$m"
+  # 400 directories of 510 files of 100 B – 3 KB, a few larger files
+  python3 - "$m" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d in range(400):
+    p = os.path.join(root, f"d{d:03}")
+    os.mkdir(p)
+    for f in range(510):
+        with open(os.path.join(p, f"file{f:04}"), "wb") as fh:
+            fh.write(b"x" * (100 + (d * 510 + f) * 37 % 3000))
+for i in range(20):
+    with open(os.path.join(root, f"big{i}"), "wb") as fh:
+        fh.write(os.urandom(1 << 20) * 8)
+PY
+  umount "$m"; rmdir "$m"
+  mv "$img.tmp" "$img"
 }
 
 echo "# machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%F); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -256,27 +289,7 @@ if [ -z "$only" ] || [ "$only" = xfs ]; then
   cargo build --release -q -p imgcheck-xfs --example xfscheck
   xbin=${CARGO_TARGET_DIR:-$root/target}/release/examples/xfscheck
   img=$work/xfs-4g-200k.img
-  if [ ! -f "$img" ]; then
-    truncate -s 4G "$img"
-    mkfs.xfs -q -f -m rmapbt=1 "$img"
-    m=$(mktemp -d)
-    mount -o loop "$img" "$m"
-    # 400 directories of 510 files of 100 B – 3 KB, a few larger files
-    python3 - "$m" <<'PY'
-import os, sys
-root = sys.argv[1]
-for d in range(400):
-    p = os.path.join(root, f"d{d:03}")
-    os.mkdir(p)
-    for f in range(510):
-        with open(os.path.join(p, f"file{f:04}"), "wb") as fh:
-            fh.write(b"x" * (100 + (d * 510 + f) * 37 % 3000))
-for i in range(20):
-    with open(os.path.join(root, f"big{i}"), "wb") as fh:
-        fh.write(os.urandom(1 << 20) * 8)
-PY
-    umount "$m"; rmdir "$m"
-  fi
+  make_xfs_200k "$img"
   # the default: the whole imgcheck process (partition scan, the xfs layer
   # at full depth, the report), then the layer alone, then its quick depth
   compare "imgcheck default vs xfs_repair -n, 4 GiB, 204,000 files" -- "$bin" "$img" -- xfs_repair -n "$img"
@@ -346,21 +359,28 @@ if [ -z "$only" ] || [ "$only" = scale ]; then
   done
   # --jobs 2 against --jobs 1 on one image with two large filesystems: a
   # GPT disk holding two copies of the xfs section's 4 GiB, 204,544-inode
-  # filesystem (run `bench/run.sh xfs` once to make it).
+  # filesystem (made here, in SCALE_DIR, when that section has not made it).
   x=$work/xfs-4g-200k.img
+  [ -f "$x" ] || x=$sdir/xfs-4g-200k.img
+  make_xfs_200k "$x"
   two=$sdir/two-xfs.img
-  if [ -f "$x" ] && [ ! -f "$two" ]; then
-    truncate -s 9G "$two"
-    sgdisk -n 1:2048:+4G -t 1:8300 -n 2:0:+4G -t 2:8300 "$two" >/dev/null
+  if [ ! -f "$two" ]; then
+    truncate -s 9G "$two.tmp"
+    sgdisk -n 1:2048:+4G -t 1:8300 -n 2:0:+4G -t 2:8300 "$two.tmp" >/dev/null
     for s in 2048 8390656; do
-      dd if="$x" of="$two" bs=4M seek=$((s * 512)) oflag=seek_bytes conv=notrunc,sparse status=none
+      dd if="$x" of="$two.tmp" bs=4M seek=$((s * 512)) oflag=seek_bytes conv=notrunc,sparse status=none
     done
+    mv "$two.tmp" "$two"
   fi
-  if [ -f "$two" ]; then
-    alternate_rss "--jobs 2 vs --jobs 1, GPT with two 4 GiB XFS (204,544 inodes each)" -- "$bin" --jobs 2 "$two" -- "$bin" --jobs 1 "$two"
-  else
-    echo "# skipped --jobs row: $x missing (run bench/run.sh xfs first)"
+  # The two reports must be the same bytes: a lane that changes the
+  # output is no speed-up.
+  if ! cmp -s <("$bin" --jobs 1 "$two") <("$bin" --jobs 2 "$two"); then
+    echo "# --jobs 1 and --jobs 2 reports DIFFER on $two"
   fi
+  # "time x" is jobs 2 / jobs 1; the speed-up is its inverse (wall), and
+  # the CPU ratio is the extra work two lanes cost over one.
+  alternate_rss "--jobs 2 vs --jobs 1, GPT with two 4 GiB XFS (204,544 inodes each)" -- "$bin" --jobs 2 "$two" -- "$bin" --jobs 1 "$two" |
+    awk '{ print; if (match($0, /time x[0-9.]+/)) { r = substr($0, RSTART + 6, RLENGTH - 6) + 0; if (r > 0) printf "%-58s speed-up of --jobs 2 over --jobs 1: %.2fx (done-when: >= 1.7x)\n", "", 1 / r } }'
   # cost curve over inodes in use, then the 1 M-file guest
   # SCALE_FILES= (empty) skips the guest; SCALE_CURVE="100000 300000" adds sizes
   for files in ${SCALE_CURVE:-} ${SCALE_FILES-1000000}; do

@@ -219,7 +219,8 @@ pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery
             next = next.max(grid);
             continue;
         }
-        let probed = match crate::sig::probe_at(r, off) {
+        let (probed, window) = crate::sig::probe_window(r, off);
+        let probed = match probed {
             Ok(p) => p,
             Err(e) if !matches!(e.kind, imgcheck_core::ReadErrorKind::OutOfBounds { .. }) => {
                 if rec.unreadable.len() < MAX_UNREADABLE_LISTED {
@@ -241,7 +242,7 @@ pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery
             resume_at = end;
             continue;
         }
-        if let Some((start, via)) = ext_backup(r, off)
+        if let Some((start, via)) = ext_backup(r, off, window.as_deref())
             && rec
                 .found
                 .last()
@@ -279,9 +280,13 @@ pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery
 
 /// An ext backup superblock at `off` or `off + 1024` (1 KiB-block
 /// filesystems keep group g's copy at block g·8192+1): the start of its
-/// filesystem, computed back from the group number.
-fn ext_backup<R: ReadAt + ?Sized>(r: &R, off: u64) -> Option<(u64, String)> {
-    let b = read_opt(r, off, 2048, 2048)?;
+/// filesystem, computed back from the group number. `window`: the bytes
+/// from `off` the probe there read, when it read them in one piece.
+fn ext_backup<R: ReadAt + ?Sized>(r: &R, off: u64, window: Option<&[u8]>) -> Option<(u64, String)> {
+    let b = match window.and_then(|w| w.get(..2048)) {
+        Some(w) => w.to_vec(),
+        None => read_opt(r, off, 2048, 2048)?,
+    };
     for (at, inner) in [(off, 0usize), (off.saturating_add(1024), 1024)] {
         let Some(e) = ext_super(bytes(&b, inner, 1024)) else {
             continue;

@@ -648,23 +648,26 @@ impl Walk<'_> {
     /// Checks the contents of `items` on up to `jobs` threads, each with
     /// a walk of its own over the shared registry, options and budget;
     /// nodes, events and costs come back in the items' order, so the
-    /// report is the same whatever the number of threads.
+    /// report is the same whatever the number of threads. Each thread
+    /// takes the next item not yet taken when it is free: items dealt out
+    /// in turn left a thread with a large filesystem and a second one
+    /// behind it while the other thread, done with a small one, waited.
     fn descend_parallel(&mut self, items: Vec<Deferred>, depth: usize) -> Vec<Node> {
         let threads = self.jobs.min(items.len()).max(1);
-        let mut lanes: Vec<Vec<(usize, Deferred)>> = (0..threads).map(|_| Vec::new()).collect();
-        for (i, d) in items.into_iter().enumerate() {
-            if let Some(lane) = lanes.get_mut(i.checked_rem(threads).unwrap_or(0)) {
-                lane.push((i, d));
-            }
-        }
+        // Each item once: taken out of its slot by the thread that checks it.
+        let slots: Vec<std::sync::Mutex<Option<Deferred>>> = items
+            .into_iter()
+            .map(|d| std::sync::Mutex::new(Some(d)))
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
         let (registry, options, budget) = (self.registry, self.options, self.budget);
         type Done = Vec<(usize, Node, Vec<Event>)>;
         let mut done: Vec<(usize, Node, Vec<Event>)> = Vec::new();
         let mut costs: Vec<crate::report::Cost> = Vec::new();
         std::thread::scope(|s| {
-            let handles: Vec<_> = lanes
-                .into_iter()
-                .map(|lane| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (slots, next) = (&slots, &next);
                     s.spawn(move || -> (Done, crate::report::Cost) {
                         let mut w = Walk {
                             registry,
@@ -676,7 +679,11 @@ impl Walk<'_> {
                             jobs: 1,
                         };
                         let mut out = Vec::new();
-                        for (i, mut d) in lane {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(slot) = slots.get(i) else { break };
+                            let taken = slot.lock().ok().and_then(|mut g| g.take());
+                            let Some(mut d) = taken else { continue };
                             if let Some((r, e)) = &d.inner {
                                 w.descend(&mut d.node, r, e, &d.place, d.frame, depth, &d.label);
                             }

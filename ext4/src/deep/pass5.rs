@@ -34,14 +34,30 @@ impl Deep<'_, '_> {
         let mut first_b = Vec::new();
         let mut first_i = Vec::new();
         let (mut pending_b, mut pending_i) = (0u64, 0u64);
+        // Some group was not wholly within the reader: the totals cover
+        // only part of the filesystem.
+        let mut partial = false;
         for (gi, gd) in fs.gds.iter().enumerate() {
             let g = u64_of(gi);
             let first = fs.group_first_block(g);
             let tracked = self.used.len();
             if first >= tracked {
+                partial = true;
                 break; // past the reader's end: reported as truncation
             }
             let nblk = clusters_in_group(fs, g);
+            // A group the reader ends inside (a truncated filesystem): its
+            // blocks past the end were never seen, in use or not, and the
+            // inodes whose table lies there were never read; counted as
+            // free they accused a sound bitmap and descriptor. The
+            // truncation is the finding; this group's counts are unknown.
+            let end = first
+                .saturating_add(nblk.saturating_mul(r))
+                .min(sb.s_blocks_count);
+            if end > tracked {
+                partial = true;
+                continue;
+            }
             // blocks
             // A bitmap the reader failed (logged) is compared with nothing:
             // the counts still are.
@@ -235,6 +251,9 @@ impl Deep<'_, '_> {
             } else {
                 total_free_i
             };
+        if partial {
+            return;
+        }
         if total_free_b != sb.s_free_blocks_count {
             self.push(
                 sev,

@@ -3,9 +3,18 @@
 //! that both read as zeros, are never read), then the rest read in large
 //! chunks and compared. The differing ranges are coalesced and capped
 //! ([`MAX_RANGES`]); a cap that is hit is said, never silent.
+//!
+//! Where both copies hold data, the second copy's chunk is read on a
+//! helper thread while the first copy's is read here: the kernel's copy
+//! out of the page cache is most of a compare's cost (72 % of its samples,
+//! as of `qemu-img compare`'s), and on two free cores the two copies'
+//! reads overlap. The chunk buffers are allocated once and read
+//! into as they are (a read fills its slice or fails), never cleared.
 
 use super::source::{Copy, Origin, why};
+use imgcheck_core::ReadError;
 use serde::Serialize;
+use std::sync::mpsc;
 
 /// Differing ranges listed at most; past it the bytes are still counted.
 pub const MAX_RANGES: usize = 4096;
@@ -13,10 +22,12 @@ pub const MAX_RANGES: usize = 4096;
 /// counts (a 1 KiB-block filesystem's neighbours are not blamed for one
 /// another's bytes).
 pub const BLOCK: u64 = 512;
-/// Bytes read from each copy at once.
-const CHUNK: u64 = 4 << 20;
-/// Unreadable ranges listed at most per copy.
-const MAX_UNREADABLE: usize = 64;
+/// Bytes read from each copy at once: what `qemu-img compare` reads at
+/// once too, so the memory held is 2 x 2 MiB whatever the disk's size
+/// (chunks of 256 KiB to 2 MiB measured alike on the bench replicas).
+pub const CHUNK: u64 = 2 << 20;
+/// Unreadable ranges listed at most (both copies together).
+pub const MAX_UNREADABLE: usize = 64;
 
 /// A range of the guest disk, `[start, start + len)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -67,6 +78,9 @@ pub struct Divergence {
     /// Ranges one copy could not read (compared as differing: nobody
     /// knows they agree).
     pub unreadable: Vec<Unreadable>,
+    /// Unreadable bytes past the last listed range, when
+    /// [`MAX_UNREADABLE`] was hit (they are in `differing` too).
+    pub unreadable_unlisted: u64,
     /// The disks differ in size: the larger one's extra bytes that are not zeros.
     pub tail_differs: Option<Range>,
     /// Bytes the first copy's map says hold data (not zeros by map).
@@ -90,6 +104,28 @@ impl Divergence {
     /// Whether the guest disks hold the same bytes.
     pub fn identical(&self) -> bool {
         self.first.is_none() && self.unreadable.is_empty() && self.tail_differs.is_none()
+    }
+
+    /// Records that copy `copy` could not read `[start, start + len)`:
+    /// joined to that copy's previous range when it continues it, so one
+    /// unreadable stretch is one range whatever the chunks; past
+    /// [`MAX_UNREADABLE`] ranges, counted in `unreadable_unlisted`.
+    fn unreadable_at(&mut self, copy: usize, start: u64, len: u64, why: String) {
+        if let Some(last) = self.unreadable.iter_mut().rev().find(|u| u.copy == copy)
+            && last.range.end() == start
+        {
+            last.range.len = last.range.len.saturating_add(len);
+            return;
+        }
+        if self.unreadable.len() >= MAX_UNREADABLE {
+            self.unreadable_unlisted = self.unreadable_unlisted.saturating_add(len);
+            return;
+        }
+        self.unreadable.push(Unreadable {
+            copy,
+            range: Range { start, len },
+            why,
+        });
     }
 
     fn add(&mut self, start: u64, len: u64) {
@@ -118,6 +154,9 @@ struct Run {
     len: u64,
     za: bool,
     zb: bool,
+    /// A side whose bytes lie in a backing file that could not be opened.
+    ua: bool,
+    ub: bool,
     /// Both sides' bytes lie in their own image files at one host offset.
     same_host: bool,
 }
@@ -128,12 +167,131 @@ impl Run {
         self.start.saturating_add(self.len) == next.start
             && self.za == next.za
             && self.zb == next.zb
+            && self.ua == next.ua
+            && self.ub == next.ub
             && self.same_host == next.same_host
     }
 }
 
-/// Compares the guest disks of `a` and `b`.
+/// The reading side of a compare: this thread reads the first copy, a
+/// helper thread (when there is one) the second, chunk by chunk, into
+/// buffers that go to it and come back with the read's result.
+struct Bufs {
+    a: Vec<u8>,
+    b: Vec<u8>,
+    base: Vec<u8>,
+    /// Zeros standing for a side whose map says zeros: never written.
+    zeros: Vec<u8>,
+    helper: Option<Helper>,
+}
+
+/// A chunk to read from the second copy: `(guest offset, length, buffer)`.
+type Request = (u64, usize, Vec<u8>);
+/// The result of one chunk's read.
+type Read = Result<(), ReadError>;
+/// The buffer back, with the read's result.
+type Reply = (Vec<u8>, Read);
+
+/// The helper thread's two ends.
+struct Helper {
+    ask: mpsc::Sender<Request>,
+    got: mpsc::Receiver<Reply>,
+}
+
+impl Bufs {
+    fn new(helper: Option<Helper>) -> Bufs {
+        let n = usize::try_from(CHUNK).unwrap_or(1 << 21);
+        Bufs {
+            a: vec![0; n],
+            b: vec![0; n],
+            base: vec![0; n],
+            zeros: vec![0; n],
+            helper,
+        }
+    }
+
+    /// Reads `n` bytes at `pos` of `a` into `self.a` and of `b` into
+    /// `self.b` (each when asked), the second on the helper thread while
+    /// the first is read here; the results in that order.
+    fn read_both(
+        &mut self,
+        a: &Copy,
+        b: &Copy,
+        pos: u64,
+        n: usize,
+        (want_a, want_b): (bool, bool),
+    ) -> (Option<Read>, Option<Read>) {
+        let mut sent = false;
+        // The second copy always goes to the helper (when there is one),
+        // so that each copy is read on one thread from start to end.
+        if want_b && let Some(h) = &self.helper {
+            match h.ask.send((pos, n, std::mem::take(&mut self.b))) {
+                Ok(()) => sent = true,
+                // The helper is gone: its buffer comes back, read here.
+                Err(mpsc::SendError((_, _, buf))) => self.b = buf,
+            }
+        }
+        let ra = want_a.then(|| read_into(a, pos, &mut self.a, n));
+        let rb = if sent {
+            match self.helper.as_ref().map(|h| h.got.recv()) {
+                Some(Ok((buf, r))) => {
+                    self.b = buf;
+                    Some(r)
+                }
+                // The helper died holding the buffer (its panic goes on
+                // up when the scope ends): a new one, read here.
+                _ => {
+                    self.helper = None;
+                    self.b = vec![0; usize::try_from(CHUNK).unwrap_or(1 << 21)];
+                    Some(read_into(b, pos, &mut self.b, n))
+                }
+            }
+        } else {
+            want_b.then(|| read_into(b, pos, &mut self.b, n))
+        };
+        (ra, rb)
+    }
+}
+
+/// Reads `n` bytes at `pos` of `c` into the start of `buf`.
+fn read_into(c: &Copy, pos: u64, buf: &mut [u8], n: usize) -> Result<(), ReadError> {
+    match buf.get_mut(..n) {
+        Some(dst) => c.read(pos, dst),
+        None => Err(ReadError::new(
+            pos,
+            u64::try_from(n).unwrap_or(u64::MAX),
+            imgcheck_core::ReadErrorKind::TooLarge { limit: CHUNK },
+        )),
+    }
+}
+
+/// Compares the guest disks of `a` and `b`, the second read on a helper
+/// thread beside the first.
 pub fn diverge(a: &Copy, b: &Copy) -> Divergence {
+    std::thread::scope(|s| {
+        let (ask, asked) = mpsc::channel::<Request>();
+        let (reply, got) = mpsc::channel::<Reply>();
+        s.spawn(move || {
+            for (pos, n, mut buf) in asked {
+                let r = read_into(b, pos, &mut buf, n);
+                if reply.send((buf, r)).is_err() {
+                    break;
+                }
+            }
+        });
+        // Dropping the buffers (and with them the sender) ends the helper.
+        let mut bufs = Bufs::new(Some(Helper { ask, got }));
+        diverge_with(a, b, &mut bufs)
+    })
+}
+
+/// [`diverge`] on this thread alone: the same result, read one copy
+/// after the other.
+pub fn diverge_serial(a: &Copy, b: &Copy) -> Divergence {
+    diverge_with(a, b, &mut Bufs::new(None))
+}
+
+fn diverge_with(a: &Copy, b: &Copy, bufs: &mut Bufs) -> Divergence {
     let size = a.size().min(b.size());
     let mut d = Divergence {
         compared: size,
@@ -141,7 +299,6 @@ pub fn diverge(a: &Copy, b: &Copy) -> Divergence {
     };
     // The runs to read, coalesced.
     let mut pending: Option<Run> = None;
-    let mut bufs = (Vec::new(), Vec::new(), Vec::new());
     let mut pos = 0u64;
     while pos < size {
         let (oa, ra) = a.origin(pos);
@@ -167,13 +324,15 @@ pub fn diverge(a: &Copy, b: &Copy) -> Divergence {
                 len: run,
                 za: oa == Origin::Zero,
                 zb: ob == Origin::Zero,
+                ua: oa == Origin::Unavailable,
+                ub: ob == Origin::Unavailable,
                 same_host: own_a.is_some() && own_a == own_b,
             };
             match &mut pending {
                 Some(p) if p.joins(&next) => p.len = p.len.saturating_add(run),
                 _ => {
                     if let Some(p) = pending.take() {
-                        compare_run(a, b, &p, &mut d, &mut bufs);
+                        compare_run(a, b, &p, &mut d, bufs);
                     }
                     pending = Some(next);
                 }
@@ -182,11 +341,11 @@ pub fn diverge(a: &Copy, b: &Copy) -> Divergence {
         pos = pos.saturating_add(run);
     }
     if let Some(p) = pending.take() {
-        compare_run(a, b, &p, &mut d, &mut bufs);
+        compare_run(a, b, &p, &mut d, bufs);
     }
     if a.size() != b.size() {
         let (big, idx) = if a.size() > b.size() { (a, 0) } else { (b, 1) };
-        d.tail_differs = nonzero_tail(big, idx, size, &mut d);
+        d.tail_differs = nonzero_tail(big, idx, size, &mut d, &mut bufs.a);
     }
     d
 }
@@ -194,56 +353,74 @@ pub fn diverge(a: &Copy, b: &Copy) -> Divergence {
 /// Reads `[start, start+len)` from both (not from a side whose map says
 /// zeros) through each copy's guest reader, in chunks, and records the
 /// blocks that differ.
-fn compare_run(
-    a: &Copy,
-    b: &Copy,
-    run: &Run,
-    d: &mut Divergence,
-    (ba, bb, base): &mut (Vec<u8>, Vec<u8>, Vec<u8>),
-) {
+fn compare_run(a: &Copy, b: &Copy, run: &Run, d: &mut Divergence, bufs: &mut Bufs) {
     let (start, len, za, zb) = (run.start, run.len, run.za, run.zb);
     let end = start.saturating_add(len);
     let mut pos = start;
     while pos < end {
         let n = CHUNK.min(end.saturating_sub(pos));
         let nu = usize::try_from(n).unwrap_or(0);
-        ba.clear();
-        ba.resize(nu, 0);
-        bb.clear();
-        bb.resize(nu, 0);
-        let mut failed = false;
         let before = d.differing;
-        // One after the other: on a loaded machine a thread per chunk
-        // waits for the scheduler at every join (measured: 8.6 s against
-        // 1.7 s for qemu-img compare at load 21, CPU 1.8 s).
-        let ra = (!za).then(|| a.read(pos, ba));
-        let rb = (!zb).then(|| b.read(pos, bb));
-        for (i, r) in [ra, rb].into_iter().enumerate() {
-            let Some(r) = r else { continue };
+        let (ra, rb) = bufs.read_both(a, b, pos, nu, (!za && !run.ua, !zb && !run.ub));
+        if ra.is_some() {
             d.read = d.read.saturating_add(n);
-            if let Err(e) = r {
-                failed = true;
-                if d.unreadable.len() < MAX_UNREADABLE {
-                    d.unreadable.push(Unreadable {
-                        copy: i,
-                        range: Range { start: pos, len: n },
-                        why: why(&e),
-                    });
+        }
+        if rb.is_some() {
+            d.read = d.read.saturating_add(n);
+        }
+        // Where each side's bytes stop being readable in this chunk (its
+        // length when they all could be read), and why.
+        let ok_a = readable_to(a, pos, nu, ra, &mut bufs.a);
+        let ok_b = readable_to(b, pos, nu, rb, &mut bufs.b);
+        // Bytes in a backing file that could not be opened were never
+        // read: unreadable from the chunk's start, for the reason the
+        // chain gives.
+        let lost = |c: &Copy, u: bool, ok: (usize, Option<ReadError>)| {
+            if u {
+                let why = c
+                    .lost_backing()
+                    .unwrap_or("the backing file could not be opened");
+                (
+                    0,
+                    Some(ReadError::new(
+                        pos,
+                        n,
+                        imgcheck_core::ReadErrorKind::Layer(why.to_string()),
+                    )),
+                )
+            } else {
+                ok
+            }
+        };
+        let (ok_a, ok_b) = (lost(a, run.ua, ok_a), lost(b, run.ub, ok_b));
+        let good = ok_a.0.min(ok_b.0);
+        // A side its map says is zeros compares as the zero buffer.
+        let x = if za { &bufs.zeros } else { &bufs.a };
+        let y = if zb { &bufs.zeros } else { &bufs.b };
+        let (x, y) = (x.get(..good).unwrap_or(&[]), y.get(..good).unwrap_or(&[]));
+        if x != y {
+            diff_blocks(pos, x, y, d);
+        }
+        let failed = good < nu;
+        if failed {
+            // Past the first unreadable byte of either side nobody knows
+            // whether they agree: differing, and said to be unreadable.
+            let at = pos.saturating_add(u64::try_from(good).unwrap_or(0));
+            d.first.get_or_insert(at);
+            d.add(at, end_of(pos, nu).saturating_sub(at));
+            for (i, (to, e)) in [ok_a, ok_b].into_iter().enumerate() {
+                if let Some(e) = e {
+                    let from = pos.saturating_add(u64::try_from(to).unwrap_or(0));
+                    d.unreadable_at(i, from, end_of(pos, nu).saturating_sub(from), why(&e));
                 }
             }
-        }
-        if failed {
-            d.first.get_or_insert(pos);
-            d.add(pos, n);
-        } else if ba != bb {
-            diff_blocks(pos, ba, bb, d);
         }
         if run.same_host && !failed {
             d.own_common = d
                 .own_common
-                .saturating_add(written_alike(a, pos, ba, bb, base));
+                .saturating_add(written_alike(a, pos, x, y, &mut bufs.base));
         }
-        if !za {
+        if !za && !run.ua {
             d.a_data = d.a_data.saturating_add(n);
             d.a_data_differing = d
                 .a_data_differing
@@ -253,15 +430,84 @@ fn compare_run(
     }
 }
 
+/// One past the last byte of the `n` bytes at `pos`.
+fn end_of(pos: u64, n: usize) -> u64 {
+    pos.saturating_add(u64::try_from(n).unwrap_or(0))
+}
+
+/// Bytes re-read at once to find where a chunk that failed to read stops
+/// being readable: a cluster of the default qcow2 size.
+const PIECE: usize = 64 << 10;
+
+/// How many of the `n` bytes at `pos` of `c` could be read into `buf`,
+/// and the error at that point: all of them when the chunk's read `r`
+/// succeeded (or there was none); else the chunk is read again piece by
+/// piece ([`PIECE`]), and a piece that fails sector by sector ([`BLOCK`]),
+/// up to the first sector that fails. A failed 2 MiB read no longer makes
+/// the bytes before the failing sector unreadable and differing: those
+/// read and compare as usual. Only one re-read per piece and one per
+/// sector of the failing piece can fail, and the search stops at the
+/// first failing sector: a failing device is not asked again and again.
+fn readable_to(
+    c: &Copy,
+    pos: u64,
+    n: usize,
+    r: Option<Read>,
+    buf: &mut [u8],
+) -> (usize, Option<ReadError>) {
+    let Some(Err(_)) = r else {
+        return (n, None);
+    };
+    let sector = usize::try_from(BLOCK).unwrap_or(512);
+    let mut at = 0usize;
+    while at < n {
+        let len = PIECE.min(n.saturating_sub(at));
+        if read_into_at(c, pos, buf, at, len).is_ok() {
+            at = at.saturating_add(len);
+            continue;
+        }
+        let piece_end = at.saturating_add(len);
+        while at < piece_end {
+            let l = sector.min(piece_end.saturating_sub(at));
+            if let Err(e) = read_into_at(c, pos, buf, at, l) {
+                return (at, Some(e));
+            }
+            at = at.saturating_add(l);
+        }
+    }
+    // Every piece read on its own: the chunk's failure did not come back.
+    (n, None)
+}
+
+/// Reads `len` bytes of `c` at `pos + at` into `buf[at..at + len]`.
+fn read_into_at(
+    c: &Copy,
+    pos: u64,
+    buf: &mut [u8],
+    at: usize,
+    len: usize,
+) -> Result<(), ReadError> {
+    let off = pos.saturating_add(u64::try_from(at).unwrap_or(u64::MAX));
+    match at.checked_add(len).and_then(|e| buf.get_mut(at..e)) {
+        Some(dst) => c.read(off, dst),
+        None => Err(ReadError::new(
+            off,
+            u64::try_from(len).unwrap_or(u64::MAX),
+            imgcheck_core::ReadErrorKind::TooLarge { limit: CHUNK },
+        )),
+    }
+}
+
 /// Bytes of `a` and `b` at `pos` (both in their own files at one host
 /// offset) that are alike in both and differ from their backing file's:
 /// writes both files carry. A cluster both overlays allocated first holds
 /// the backing bytes copied on write around the write itself, alike in
 /// two clones that never shared a write, so those bytes do not count.
 /// Unreadable backing counts nothing (the relation stays undecided).
-fn written_alike(a: &Copy, pos: u64, x: &[u8], y: &[u8], base: &mut Vec<u8>) -> u64 {
-    base.clear();
-    base.resize(x.len(), 0);
+fn written_alike(a: &Copy, pos: u64, x: &[u8], y: &[u8], base: &mut [u8]) -> u64 {
+    let Some(base) = base.get_mut(..x.len()) else {
+        return 0;
+    };
     if a.read_backing(pos, base).is_none() {
         return 0;
     }
@@ -305,20 +551,31 @@ fn diff_blocks(pos: u64, a: &[u8], b: &[u8], d: &mut Divergence) {
 /// The part of `big` past `from` that does not read as zeros, as one
 /// range from its first to its last non-zero block (`qemu-img compare`
 /// accepts a longer disk whose extra bytes are zeros).
-fn nonzero_tail(big: &Copy, idx: usize, from: u64, d: &mut Divergence) -> Option<Range> {
+fn nonzero_tail(
+    big: &Copy,
+    idx: usize,
+    from: u64,
+    d: &mut Divergence,
+    buf: &mut [u8],
+) -> Option<Range> {
     let end = big.size();
     let mut pos = from;
     let mut first: Option<u64> = None;
     let mut last = from;
-    let mut buf = Vec::new();
     while pos < end {
         let (o, run) = big.origin(pos);
         // origin gives at least 1 byte and pos < end: every round advances.
         let run = run.min(end.saturating_sub(pos)).min(CHUNK);
-        if o != Origin::Zero {
-            buf.clear();
-            buf.resize(usize::try_from(run).unwrap_or(0), 0);
-            match big.read(pos, &mut buf) {
+        if o == Origin::Unavailable {
+            let why = big
+                .lost_backing()
+                .unwrap_or("the backing file could not be opened")
+                .to_string();
+            d.unreadable_at(idx, pos, run, why);
+        } else if o != Origin::Zero
+            && let Some(buf) = buf.get_mut(..usize::try_from(run).unwrap_or(0))
+        {
+            match big.read(pos, buf) {
                 Ok(()) => {
                     if let Some(i) = buf.iter().position(|&x| x != 0) {
                         first.get_or_insert(pos.saturating_add(u64::try_from(i).unwrap_or(0)));
@@ -328,18 +585,7 @@ fn nonzero_tail(big: &Copy, idx: usize, from: u64, d: &mut Divergence) -> Option
                             .saturating_add(1);
                     }
                 }
-                Err(e) => {
-                    if d.unreadable.len() < MAX_UNREADABLE {
-                        d.unreadable.push(Unreadable {
-                            copy: idx,
-                            range: Range {
-                                start: pos,
-                                len: run,
-                            },
-                            why: why(&e),
-                        });
-                    }
-                }
+                Err(e) => d.unreadable_at(idx, pos, run, why(&e)),
             }
         }
         pos = pos.saturating_add(run);

@@ -40,7 +40,24 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
     for a in args {
         copies.push(Copy::open(a).map_err(|e| format!("{a}: {e}"))?);
     }
-    let checks: Vec<Option<ImageReport>> = copies.iter().map(check).collect();
+    // Where the guest bytes diverge needs no copy's check: it is read on
+    // another thread while the checks run, and both read the same files,
+    // so a compare takes about the longer of the two, not their sum.
+    let (checks, divergences) = std::thread::scope(|s| {
+        let diverging = s.spawn(|| match copies.split_first() {
+            Some((first, rest)) => rest
+                .iter()
+                .map(|c| diverge::diverge(first, c))
+                .collect::<Vec<_>>(),
+            None => Vec::new(),
+        });
+        let checks: Vec<Option<ImageReport>> = copies.iter().map(check).collect();
+        match diverging.join() {
+            Ok(d) => (checks, d),
+            // A panic goes on up as it would on one thread.
+            Err(e) => std::panic::resume_unwind(e),
+        }
+    });
     let mut reports: Vec<CopyReport> = copies
         .iter()
         .zip(&checks)
@@ -48,8 +65,15 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         .collect();
     let mut pairs = Vec::new();
     if let (Some(first), Some(fr)) = (copies.first(), checks.first()) {
-        for (c, r) in copies.iter().zip(&checks).skip(1) {
-            pairs.push(pair(first, fr.as_ref(), c, r.as_ref(), &reports));
+        for ((c, r), divergence) in copies.iter().zip(&checks).skip(1).zip(divergences) {
+            pairs.push(pair(
+                first,
+                fr.as_ref(),
+                c,
+                r.as_ref(),
+                &reports,
+                divergence,
+            ));
         }
     }
     for (c, r) in copies.iter().zip(reports.iter_mut()) {
@@ -205,7 +229,9 @@ fn allocated(c: &Copy) -> u64 {
     while pos < c.size() {
         let (o, run) = c.origin(pos);
         let run = run.min(c.size().saturating_sub(pos)).max(1);
-        if o != Origin::Zero {
+        // Bytes in a backing file that could not be opened are not
+        // known to hold data.
+        if !matches!(o, Origin::Zero | Origin::Unavailable) {
             n = n.saturating_add(run);
         }
         pos = pos.saturating_add(run);
@@ -219,9 +245,9 @@ fn pair(
     b: &Copy,
     br: Option<&ImageReport>,
     reports: &[CopyReport],
+    divergence: diverge::Divergence,
 ) -> Pair {
     let (kinship, kinship_evidence) = kinship(a, b, reports);
-    let divergence = diverge::diverge(a, b);
     let (holders, unnamed_bytes) = owners::holders(&divergence, &[(a, ar), (b, br)]);
     let ra = reports.iter().find(|r| r.label == a.label);
     let rb = reports.iter().find(|r| r.label == b.label);

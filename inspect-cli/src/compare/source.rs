@@ -42,9 +42,11 @@ pub enum Origin {
     Bytes(FileId, bool, u64),
     /// Inside a compressed cluster of a file: `(file, entry, intra)`.
     Compressed(FileId, u64, u64),
-    /// Only reading tells (a file that could not be stat'ed, a broken
-    /// backing link): always read.
+    /// Only reading tells (a file that could not be stat'ed): always read.
     Unknown,
+    /// In a backing file the chain could not open (missing, unreadable,
+    /// a loop): nothing can be read there; why is [`Copy::lost_backing`].
+    Unavailable,
 }
 
 impl Origin {
@@ -52,7 +54,8 @@ impl Origin {
     pub fn same(self, other: Origin) -> bool {
         match (self, other) {
             (Origin::Zero, Origin::Zero) => true,
-            (Origin::Unknown, _) | (_, Origin::Unknown) => false,
+            (Origin::Unknown | Origin::Unavailable, _)
+            | (_, Origin::Unknown | Origin::Unavailable) => false,
             (a, b) => a == b,
         }
     }
@@ -62,6 +65,9 @@ impl Origin {
 enum Level {
     Qcow2(Guest, Option<FileId>),
     Raw(Arc<dyn ReadAt>, Option<std::fs::File>, Option<FileId>),
+    /// The end of a chain whose next backing file could not be opened:
+    /// why, in words.
+    Lost(String),
 }
 
 /// A copy opened for comparison.
@@ -145,7 +151,22 @@ impl Copy {
                     levels.push(Level::Raw(Arc::clone(r), fd, bid));
                     break;
                 }
-                _ => break,
+                other => {
+                    // Bytes the chain takes from it exist nowhere the
+                    // compare can read: unknown, not zeros.
+                    let why = match other {
+                        BackingState::Missing(_) => "does not exist".to_string(),
+                        BackingState::Unreadable(e) => format!("cannot be opened: {e}"),
+                        BackingState::NotAFile(_) => "is not a regular file".to_string(),
+                        BackingState::Loop(p) => {
+                            format!("leads back into the chain ({})", p.display())
+                        }
+                        BackingState::TooDeep => "is past the chain's depth bound".to_string(),
+                        _ => "was not opened".to_string(),
+                    };
+                    levels.push(Level::Lost(format!("the backing file {:?} {why}", b.name)));
+                    break;
+                }
             }
         }
         Ok(Copy {
@@ -203,6 +224,7 @@ impl Copy {
                         }
                     }
                 }
+                Level::Lost(_) => return (Origin::Unavailable, run),
                 Level::Raw(r, fd, id) => {
                     if pos >= r.len() {
                         return (Origin::Zero, run);
@@ -226,7 +248,16 @@ impl Copy {
     pub fn own_file(&self) -> Option<FileId> {
         match self.levels.first()? {
             Level::Qcow2(_, id) | Level::Raw(_, _, id) => *id,
+            Level::Lost(_) => None,
         }
+    }
+
+    /// Why the guest bytes [`Origin::Unavailable`] names cannot be read.
+    pub fn lost_backing(&self) -> Option<&str> {
+        self.levels.iter().find_map(|l| match l {
+            Level::Lost(why) => Some(why.as_str()),
+            _ => None,
+        })
     }
 
     /// The files of its backing chain, nearest first (not the image itself).
@@ -236,6 +267,7 @@ impl Copy {
             .skip(1)
             .filter_map(|l| match l {
                 Level::Qcow2(_, id) | Level::Raw(_, _, id) => *id,
+                Level::Lost(_) => None,
             })
             .collect()
     }
@@ -247,6 +279,7 @@ impl Copy {
         let r: &dyn ReadAt = match self.levels.get(1)? {
             Level::Qcow2(g, _) => g,
             Level::Raw(r, _, _) => r.as_ref(),
+            Level::Lost(_) => return None,
         };
         buf.fill(0);
         let len = r.len();
