@@ -140,7 +140,8 @@ const TEXT_PROBE: usize = 4096;
 /// Whether a directory entry is checked as an image: a regular file or a
 /// block device, empty or not (an empty or tiny file where images are kept
 /// is exactly the failed backup `layout.small_sibling` is for), unless it
-/// reads as text — no NUL byte in its first 4 KiB and valid UTF-8 — which
+/// reads as text — no NUL byte and valid UTF-8 in its first 4 KiB, and in
+/// 4 KiB from its middle and its end when it is larger — which
 /// no disk image or container does: the notes, checksums and logs that
 /// share a backup directory.
 fn looks_like_image(p: &Path) -> bool {
@@ -162,19 +163,37 @@ fn looks_like_image(p: &Path) -> bool {
     if registry::container_of(&f, None) != Some("raw") {
         return true;
     }
-    let n = usize::try_from(f.len())
-        .unwrap_or(TEXT_PROBE)
-        .min(TEXT_PROBE);
-    let mut head = vec![0u8; n];
-    if f.read_exact_at(0, &mut head).is_err() {
-        return true;
+    // The head, and for a larger file its middle and its end too: a disk
+    // whose first sectors were overwritten by text (a log redirected onto
+    // it) still holds binary bytes, or zeros, further on, where a log or
+    // a checksum list holds text throughout.
+    let len = f.len();
+    let probe = u64::try_from(TEXT_PROBE).unwrap_or(u64::MAX);
+    let mut at = vec![0];
+    if len > probe {
+        at.push((len / 2).saturating_sub(probe / 2));
+        at.push(len.saturating_sub(probe));
     }
-    head.contains(&0) || !is_text(&head)
+    for off in at {
+        let n = usize::try_from(len.saturating_sub(off))
+            .unwrap_or(TEXT_PROBE)
+            .min(TEXT_PROBE);
+        let mut b = vec![0u8; n];
+        if f.read_exact_at(off, &mut b).is_err() {
+            return true;
+        }
+        if b.contains(&0) || !is_text(&b) {
+            return true;
+        }
+    }
+    false
 }
 
-/// Valid UTF-8, allowing a character cut by the end of the probe.
+/// Valid UTF-8, allowing a character cut by either end of the probe (a
+/// probe from the middle of a file may start inside one).
 fn is_text(b: &[u8]) -> bool {
-    match std::str::from_utf8(b) {
+    let cut = b.iter().take(3).take_while(|&&c| c & 0xC0 == 0x80).count();
+    match std::str::from_utf8(b.get(cut..).unwrap_or_default()) {
         Ok(_) => true,
         Err(e) => e.error_len().is_none(),
     }

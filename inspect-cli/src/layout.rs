@@ -427,7 +427,7 @@ pub fn zero_regions(root: &Node, disk_len: u64, scan: bool) -> Vec<(u64, u64)> {
 /// The MBR slot of the extended partition that holds logical partition
 /// `n` (numbered 5 and up), read from the table on `disk`; `None` for a
 /// primary partition.
-fn extended_of(table: &Node, disk: &dyn ReadAt, n: u32) -> Option<u8> {
+fn extended_of(table: &Node, disk: &dyn ReadAt, n: u32) -> Option<(u8, u64)> {
     if n < 5 {
         return None;
     }
@@ -439,7 +439,12 @@ fn extended_of(table: &Node, disk: &dyn ReadAt, n: u32) -> Option<u8> {
     mbr.entries
         .iter()
         .find(|e| imgcheck_gpt::mbr::is_extended(e.os_type) && e.size_in_lba != 0)
-        .map(|e| e.slot)
+        .map(|e| {
+            let end = u64::from(e.starting_lba)
+                .saturating_add(u64::from(e.size_in_lba))
+                .saturating_mul(ss);
+            (e.slot, end)
+        })
 }
 
 /// The size chain — container → guest disk → partition table → last
@@ -530,17 +535,28 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                         human_size(tend)
                     ),
                 )
+                // Each writes the table: on a copy, as the next steps
+                // resolve {disk} (an advice note would name the original).
                 .with_hint(match extended_of(table, disk, n) {
                     // A logical partition ends inside its extended
                     // container: growpart (sfdisk -N) leaves it as it is
                     // and parted refuses ("Can't have overlapping
                     // partitions") until the container grows first.
-                    Some(e) => Hint::advice(format!(
-                        "to use it, on a copy first: partition {n} is a logical partition inside extended partition {e}, which must grow first: parted -s {{disk}} resizepart {e} 100% resizepart {n} 100% (or sfdisk -N {e}, then sfdisk -N {n}), then grow the filesystem; growpart {n} alone cannot pass the end of partition {e}; sgdisk is for GPT disks only"
+                    Some((e, e_end)) if e_end.saturating_add(SLACK) <= disk_len => Hint::writes(format!(
+                        "parted -s {{disk}} resizepart {e} 100% resizepart {n} 100%"
+                    ))
+                    .on(Target::Partition(n))
+                    .because(format!(
+                        "partition {n} is a logical partition inside extended partition {e}, which must grow first (growpart {n} alone cannot pass its end); then grow the filesystem; sgdisk is for GPT disks only"
                     )),
-                    None => Hint::advice(format!(
-                        "to use it, on a copy first: growpart {{disk}} {n} (or parted resizepart, sfdisk -N {n}), then grow the filesystem; sgdisk is for GPT disks only"
-                    )),
+                    Some((e, _)) => Hint::writes(format!("parted -s {{disk}} resizepart {n} 100%"))
+                        .on(Target::Partition(n))
+                        .because(format!(
+                            "partition {n} is a logical partition and extended partition {e} already reaches the disk's end, so only partition {n} grows; then grow the filesystem; sgdisk is for GPT disks only"
+                        )),
+                    None => Hint::writes(format!("growpart {{disk}} {n}"))
+                        .on(Target::Partition(n))
+                        .because("grow the partition (or parted resizepart, sfdisk -N), then the filesystem; sgdisk is for GPT disks only"),
                 }),
             );
         }

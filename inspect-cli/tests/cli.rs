@@ -410,3 +410,38 @@ fn progress_line_only_on_a_terminal() {
     let first = report.lines().next().unwrap();
     assert!(tty.contains(&format!("\r\x1b[K{first}")), "{tty:?}");
 }
+
+/// In a directory, a text file is skipped (notes, checksums, logs) but a
+/// disk whose first 4 KiB were overwritten by text (a log redirected onto
+/// it) is still an image: it is binary further on. sgdisk + mkfs.ext4's
+/// two-partition disk with its head replaced by log lines, beside a notes
+/// file and a 100 KiB log with multi-byte characters, which stay skipped.
+#[test]
+fn a_disk_whose_head_is_text_is_still_checked_in_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut disk = std::fs::read(fixture("disk/gpt-two-ext4.img")).unwrap();
+    let log: Vec<u8> = (0..)
+        .flat_map(|i| {
+            format!("Dec  3 10:{:02} host app[42]: request {i} done\n", i % 60).into_bytes()
+        })
+        .take(4096)
+        .collect();
+    disk.splice(0..4096, log);
+    std::fs::write(dir.path().join("vm.img"), &disk).unwrap();
+    std::fs::write(
+        dir.path().join("NOTES.txt"),
+        "backups of vm, daily\n".repeat(500),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("app.log"),
+        "requête traitée — ok\n".repeat(5000),
+    )
+    .unwrap();
+    let items = imgcheck::batch::expand(&[dir.path().to_path_buf()]);
+    let names: Vec<String> = items
+        .iter()
+        .filter_map(|i| i.path.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    assert_eq!(names, vec!["vm.img".to_string()]);
+}

@@ -9,6 +9,7 @@ use imgcheck::options::Options;
 use imgcheck::report::{ImageReport, Verdict};
 use imgcheck_testdata::{Patch, damaged, fixture};
 use std::path::Path;
+use std::process::Command;
 
 const MIB: u64 = 1 << 20;
 
@@ -105,6 +106,10 @@ fn an_mbr_disk_with_free_space_after_its_last_partition_did_not_grow() {
         tail.contains("resizepart 2 100% resizepart 6 100%") && !tail.contains("growpart {disk} 6"),
         "{tail}"
     );
+    // It writes the table, so it is a writing step the next steps put on
+    // a copy, never a note naming the original.
+    assert!(f.hint.as_ref().is_some_and(|h| h.writes), "{tail}");
+    no_write_names_the_image(&r, d.path());
     for f in r.findings() {
         let h = f.hint.as_ref().map(|h| h.to_string()).unwrap_or_default();
         assert!(
@@ -248,5 +253,63 @@ fn an_isohybrid_efi_entry_inside_the_iso_is_told_not_judged() {
             .all(|f| f.severity == imgcheck_core::Severity::Info),
         "{:?}",
         codes(&r)
+    );
+}
+
+/// Every writing step the text report prints names a copy: the image's own
+/// path appears in no line that runs a table or filesystem writer.
+fn no_write_names_the_image(r: &ImageReport, image: &Path) {
+    let text = imgcheck::render::text(r);
+    let image = image.display().to_string();
+    for line in text.lines() {
+        let writes = ["parted ", "growpart ", "sfdisk ", "sgdisk ", "resize2fs "]
+            .iter()
+            .any(|w| line.contains(w));
+        assert!(!(writes && line.contains(&image)), "{line}");
+    }
+}
+
+/// testdata/scripts/layout-mbr-tail.sh: free space inside an extended
+/// partition that already reaches the disk's end, after logical partition
+/// 5. Only partition 5 grows: the step, replayed on a copy with parted,
+/// ends partition 5 at the disk's end and leaves partition 2 as it was.
+#[test]
+fn free_space_inside_a_full_extended_partition_grows_only_the_logical_one() {
+    let image = fixture("layout/dos-extended-room.img");
+    let r = inspect(&image);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.size_chain.free_tail")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    let h = f.hint.clone().unwrap();
+    assert!(h.writes, "{h}");
+    let cmd = h.command.clone().unwrap_or_default();
+    assert_eq!(cmd, "parted -s {disk} resizepart 5 100%");
+    assert!(!h.to_string().contains("must grow first"), "{h}");
+    no_write_names_the_image(&r, &image);
+    if Command::new("parted").arg("--version").output().is_err() {
+        eprintln!("parted not installed: the replay is skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.img");
+    std::fs::copy(&image, &copy).unwrap();
+    let run = cmd.replace("{disk}", &copy.display().to_string());
+    let st = Command::new("sh").arg("-c").arg(&run).status().unwrap();
+    assert!(st.success(), "{run}");
+    let dump = Command::new("sfdisk")
+        .arg("-d")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(
+        dump.contains("start=       36864, size=       94208"),
+        "{dump}"
+    );
+    assert!(
+        dump.contains("start=       34816, size=       96256, type=5"),
+        "{dump}"
     );
 }
