@@ -1,0 +1,297 @@
+//! Everyday use (issue 21): the `--map` picture read without hovering,
+//! `--help` naming what an argument may be and the real exit codes, the
+//! completions and man page generated from the clap definitions, and the
+//! progress ticker kept off pipes. On fixtures made by real tools: the
+//! demo (qemu-img, sgdisk, mkfs.ext4: testdata/scripts/demo.sh), an LVM
+//! PV (lvm2: lvm2.sh) and GRUB-installed disks (grub-install: boot.sh).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::arithmetic_side_effects, clippy::as_conversions, missing_docs)]
+
+use imgcheck::exit;
+use imgcheck_testdata::fixture;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn imgcheck(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .args(args)
+        .stdin(Stdio::null())
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run imgcheck")
+}
+
+/// What the picture of one image says, parsed by a real XML parser.
+struct Map {
+    /// The `data-mark` of every shape drawn (legend excluded).
+    used: BTreeSet<String>,
+    /// The `data-mark` of every legend entry.
+    legend: BTreeSet<String>,
+    /// Each marker badge: (x, width, its label, its tooltip).
+    markers: Vec<(f64, f64, String, String)>,
+    /// Every text element's text, one per line.
+    text: String,
+    /// The codes of the findings the JSON report of the same image has.
+    codes: BTreeSet<String>,
+}
+
+fn map_of(image: &Path) -> Map {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("map.svg");
+    let out = imgcheck(&["--map", svg.to_str().unwrap(), image.to_str().unwrap()]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1 | 4)),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xml = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("not XML: {e}"));
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let mut m = Map {
+        used: BTreeSet::new(),
+        legend: BTreeSet::new(),
+        markers: Vec::new(),
+        text: String::new(),
+        codes: BTreeSet::new(),
+    };
+    for n in doc.descendants().filter(roxmltree::Node::is_element) {
+        let legend = n.attribute("class") == Some("legend-entry");
+        if let Some(k) = n.attribute("data-mark") {
+            if legend {
+                m.legend.insert(k.to_string());
+            } else {
+                m.used.insert(k.to_string());
+            }
+        }
+        if n.attribute("class") == Some("marker") {
+            let rect = n
+                .children()
+                .find(|c| c.tag_name().name() == "rect")
+                .expect("a marker's badge");
+            let label = n
+                .children()
+                .find(|c| c.tag_name().name() == "text")
+                .map(|t| t.text().unwrap_or("").to_string())
+                .unwrap_or_default();
+            let tip = n
+                .children()
+                .find(|c| c.tag_name().name() == "title")
+                .and_then(|t| t.text())
+                .unwrap_or("")
+                .to_string();
+            m.markers.push((
+                rect.attribute("x").unwrap().parse().unwrap(),
+                rect.attribute("width").unwrap().parse().unwrap(),
+                label,
+                tip,
+            ));
+        }
+        if n.tag_name().name() == "text" {
+            let t: String = n
+                .descendants()
+                .filter(roxmltree::Node::is_text)
+                .filter(|d| d.parent().is_none_or(|p| p.tag_name().name() != "title"))
+                .map(|d| d.text().unwrap_or(""))
+                .collect();
+            m.text.push_str(&t);
+            m.text.push('\n');
+        }
+    }
+    let json = imgcheck(&["--json", image.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    for f in v["findings"].as_array().unwrap() {
+        m.codes.insert(f["code"].as_str().unwrap().to_string());
+    }
+    m
+}
+
+/// What every map must be: a legend entry for each mark it uses, no two
+/// marker badges on top of each other, every finding's code as text.
+fn assert_readable(m: &Map) {
+    for k in &m.used {
+        assert!(
+            m.legend.contains(k),
+            "mark {k} is drawn but not in the legend {:?}",
+            m.legend
+        );
+    }
+    let mut xs: Vec<(f64, f64)> = m.markers.iter().map(|(x, w, _, _)| (*x, *w)).collect();
+    xs.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
+    for pair in xs.windows(2) {
+        assert!(
+            pair[0].0 + pair[0].1 <= pair[1].0,
+            "markers overlap: {pair:?} (all: {xs:?})"
+        );
+    }
+    for c in &m.codes {
+        assert!(
+            m.text.contains(c.as_str()),
+            "finding {c} not listed as text"
+        );
+    }
+    assert!(!m.codes.is_empty() || m.markers.is_empty());
+}
+
+#[test]
+fn demo_map_reads_without_hovering() {
+    let m = map_of(&imgcheck_testdata::root().join("demo/brainvm.qcow2"));
+    assert_readable(&m);
+    for k in [
+        "fs-ext",
+        "unpartitioned",
+        "boot-esp",
+        "marker-warning",
+        "marker-error",
+    ] {
+        assert!(m.used.contains(k), "{k} not drawn: {:?}", m.used);
+    }
+    // The protective MBR's entry (0x1ca) and the free sectors after the
+    // GPT (0x4400) are a fraction of a pixel apart on a 128 MiB disk: one
+    // badge with the count, the worst colour, both in its tooltip.
+    let merged = m
+        .markers
+        .iter()
+        .find(|(_, _, _, tip)| tip.contains("gpt.pmbr.size_mismatch"))
+        .expect("a marker for the protective MBR");
+    assert!(merged.2.contains('×'), "no count on {merged:?}");
+    assert!(merged.3.contains("gpt.free_space"), "{merged:?}");
+    assert!(m.used.contains("marker-merged"));
+    for p in ["partition 1", "partition 2", "unpartitioned"] {
+        assert!(m.text.contains(p), "{p} missing from the map's text");
+    }
+}
+
+#[test]
+fn lvm_map_draws_the_pv_and_its_lvs() {
+    let m = map_of(&fixture("lvm2/one-pv.img"));
+    assert_readable(&m);
+    for k in [
+        "lvm-pv",
+        "lvm-meta",
+        "lv-imgck_one/root",
+        "lv-imgck_one/home",
+        "lv-imgck_one/swap",
+    ] {
+        assert!(m.used.contains(k), "{k} not drawn: {:?}", m.used);
+    }
+    // The LV's finding (volume offset 0) is placed through the LV's
+    // extents on the disk, not listed as unplaceable.
+    assert!(
+        m.markers
+            .iter()
+            .any(|(_, _, _, tip)| tip.contains("lvm2.lv.extended")),
+        "{:?}",
+        m.markers
+    );
+    assert!(!m.text.contains("not placed on this disk"), "{}", m.text);
+}
+
+#[test]
+fn boot_maps_draw_the_boot_structures() {
+    let gpt = map_of(&fixture("boot/gpt-grub.img"));
+    assert_readable(&gpt);
+    for k in ["boot-mbr", "boot-bios", "boot-esp", "fs-fat", "fs-ext"] {
+        assert!(gpt.used.contains(k), "{k} not drawn: {:?}", gpt.used);
+    }
+    let mbr = map_of(&fixture("boot/mbr-grub.img"));
+    assert_readable(&mbr);
+    for k in ["boot-mbr", "boot-gap"] {
+        assert!(mbr.used.contains(k), "{k} not drawn: {:?}", mbr.used);
+    }
+    assert!(!mbr.used.contains("boot-esp"));
+}
+
+#[test]
+fn help_names_every_kind_of_argument_and_the_real_exit_codes() {
+    for flag in ["--help", "-h"] {
+        let out = imgcheck(&[flag]);
+        assert_eq!(out.status.code(), Some(0));
+        let help = String::from_utf8(out.stdout).unwrap();
+        for word in [
+            "directory",
+            "block device",
+            "IMAGE@SNAP",
+            "imgcheck compare",
+            "--snapshot",
+            "imgcheck generate",
+        ] {
+            assert!(help.contains(word), "{flag} does not name {word}:\n{help}");
+        }
+        for (code, word) in [
+            (exit::CLEAN, "clean"),
+            (exit::WARNINGS, "warnings only"),
+            (exit::DAMAGED, "damage found"),
+            (exit::OPERATIONAL, "operational error"),
+            (exit::USAGE, "usage error"),
+        ] {
+            assert!(
+                help.lines()
+                    .any(|l| l.trim_start().starts_with(&format!("{code} ")) && l.contains(word)),
+                "{flag}: exit {code} ({word}) not listed:\n{help}"
+            );
+        }
+    }
+}
+
+#[test]
+fn completions_and_man_page_generate_and_name_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = imgcheck(&["generate", "completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        // fish spells a long option `-l map`.
+        let long = |o: &str| match shell {
+            "fish" => format!("-l {o}"),
+            _ => format!("--{o}"),
+        };
+        for word in ["imgcheck".to_string(), "compare".into(), "generate".into()]
+            .into_iter()
+            .chain(["map", "json", "snapshot", "all-snapshots"].map(long))
+        {
+            assert!(text.contains(&word), "{shell} completions lack {word}");
+        }
+    }
+    let out = imgcheck(&["generate", "man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let man = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        man.starts_with(".ie") || man.starts_with(".TH"),
+        "{}",
+        &man[..80]
+    );
+    for word in [
+        "imgcheck",
+        "compare",
+        "generate",
+        "map",
+        "IMAGE@SNAP",
+        "Exit status",
+    ] {
+        assert!(man.contains(word), "man page lacks {word}");
+    }
+    let out = imgcheck(&["generate", "completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
+}
+
+#[test]
+fn no_progress_or_ticker_on_a_pipe() {
+    let demo = imgcheck_testdata::root().join("demo/brainvm.qcow2");
+    for args in [
+        vec![demo.to_str().unwrap()],
+        vec!["--json", demo.to_str().unwrap()],
+    ] {
+        let out = imgcheck(&args);
+        assert_eq!(out.status.code(), Some(4));
+        assert!(
+            out.stderr.is_empty(),
+            "{args:?}: stderr is a pipe, yet: {:?}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !out.stdout.contains(&b'\r'),
+            "{args:?}: a carriage return on stdout"
+        );
+    }
+}
