@@ -45,7 +45,8 @@ Commands:
                     name): same disk or not, where they differ, which is newer, what to heal
                     from (imgcheck compare --help)
   imgcheck generate completions bash|zsh|fish   shell completions, on stdout
-  imgcheck generate man                         the man page imgcheck(1), on stdout
+  imgcheck generate man [compare|generate]     the man page imgcheck(1) (or imgcheck-compare(1),
+                                                imgcheck-generate(1)), on stdout
 
 Exit status (bits OR-ed across images, as fsck):
   0   clean
@@ -180,7 +181,13 @@ pub fn command() -> clap::Command {
                             .value_parser(["bash", "zsh", "fish"]),
                     ),
                 )
-                .subcommand(clap::Command::new("man")),
+                .subcommand(
+                    clap::Command::new("man").arg(
+                        Arg::new("COMMAND")
+                            .value_parser(["compare", "generate"])
+                            .help("The page of this command instead of imgcheck(1)"),
+                    ),
+                ),
         )
 }
 

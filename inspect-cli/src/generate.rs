@@ -1,5 +1,5 @@
 //! `imgcheck generate completions bash|zsh|fish` and `imgcheck generate
-//! man`: the shell completions and the man page, rendered from the clap
+//! man [compare|generate]`: the shell completions and the man pages, rendered from the clap
 //! definitions the parser itself uses ([`crate::cli::command`]), so they
 //! name exactly the options and commands imgcheck takes. Hidden from the
 //! usage line: packagers and the README's install line use it.
@@ -9,12 +9,13 @@ use clap_complete::Shell;
 use std::io::Write;
 
 const HELP: &str = "usage: imgcheck generate completions bash|zsh|fish
-       imgcheck generate man
+       imgcheck generate man [compare|generate]
   Writes shell completions or the man page imgcheck(1) to stdout, e.g.
     imgcheck generate completions bash > /etc/bash_completion.d/imgcheck
     imgcheck generate completions zsh > /usr/local/share/zsh/site-functions/_imgcheck
     imgcheck generate completions fish > ~/.config/fish/completions/imgcheck.fish
     imgcheck generate man > /usr/local/share/man/man1/imgcheck.1
+    imgcheck generate man compare > /usr/local/share/man/man1/imgcheck-compare.1
 ";
 
 /// Runs `imgcheck generate ARGS…`, writing to `out`; the exit status.
@@ -35,8 +36,22 @@ pub fn run(args: &[String], out: &mut impl Write) -> u8 {
             let mut cmd = crate::cli::command();
             clap_complete::generate(shell, &mut cmd, "imgcheck", &mut bytes);
         }
-        ["man"] => {
-            if let Err(e) = clap_mangen::Man::new(crate::cli::command()).render(&mut bytes) {
+        ["man", rest @ ..] if rest.len() <= 1 => {
+            // The main page lists the commands as pages of their own
+            // (imgcheck-compare(1)): each is rendered on request.
+            let main = crate::cli::command();
+            let page = match rest.first() {
+                None => main,
+                Some(sub) => match (main.find_subcommand(sub), *sub) {
+                    (Some(c), "compare") => c.clone().name("imgcheck-compare"),
+                    (Some(c), "generate") => c.clone().name("imgcheck-generate"),
+                    _ => {
+                        eprintln!("imgcheck generate: no command {sub:?}\n{HELP}");
+                        return exit::USAGE;
+                    }
+                },
+            };
+            if let Err(e) = clap_mangen::Man::new(page).render(&mut bytes) {
                 eprintln!("imgcheck generate: cannot render the man page: {e}");
                 return exit::OPERATIONAL;
             }

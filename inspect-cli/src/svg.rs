@@ -52,6 +52,11 @@ const MSG_LINES: usize = 2;
 /// code still appears and a hostile image with thousands of findings
 /// does not make a picture no one can scroll.
 const MAX_LISTED: usize = 120;
+/// Findings named in one marker's tooltip; the list under the drawing
+/// has the rest.
+const MAX_TIP: usize = 20;
+/// Lines of the partition and LV lists; the text report has them all.
+const MAX_ROWS: usize = 64;
 /// Logical volumes with a colour and a legend entry of their own; the
 /// others share one.
 const MAX_LV_COLOURS: usize = 10;
@@ -478,6 +483,61 @@ fn group_name(i: usize) -> String {
     out.iter().rev().collect()
 }
 
+/// The same code listed this many times in one place; the rest are
+/// counted (a directory with a hundred bad entries is one problem).
+const REPEAT: usize = 3;
+
+/// Which of `findings` to list one by one (indices), and per code how
+/// many more there are past [`REPEAT`].
+fn fold<'a>(findings: impl Iterator<Item = &'a Finding>) -> (Vec<usize>, Vec<(String, usize)>) {
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    let mut keep = Vec::new();
+    let mut folded: Vec<(String, usize)> = Vec::new();
+    for (i, f) in findings.enumerate() {
+        let code = f.code.as_ref();
+        let n = match seen.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => {
+                *n = n.saturating_add(1);
+                *n
+            }
+            None => {
+                seen.push((code, 1));
+                1
+            }
+        };
+        if n <= REPEAT {
+            keep.push(i);
+        } else {
+            match folded.iter_mut().find(|(c, _)| c.as_str() == code) {
+                Some((_, m)) => *m = m.saturating_add(1),
+                None => folded.push((code.to_string(), 1)),
+            }
+        }
+    }
+    (keep, folded)
+}
+
+/// One line per folded code, under the ones listed; the next `y`.
+fn folded_lines(t: &mut Canvas, mut y: u64, folded: &[(String, usize)], where_: &str) -> u64 {
+    for (code, n) in folded {
+        t.text(
+            LEFT.saturating_add(24),
+            y,
+            12,
+            &[
+                (format!("… and {n} more ").as_str(), r##"fill="#555""##),
+                (code.as_str(), r#"font-weight="bold""#),
+                (
+                    format!(" {where_} (the text report lists each)").as_str(),
+                    r##"fill="#555""##,
+                ),
+            ],
+        );
+        y = y.saturating_add(LINE);
+    }
+    y
+}
+
 /// Where a finding is, as the text report says it.
 fn where_of(f: &Finding) -> String {
     if f.place.is_root() {
@@ -715,18 +775,38 @@ pub fn svg(report: &ImageReport) -> String {
             10,
             &[("zeros", r#"text-anchor="end""#)],
         );
-        for (s, e) in &report.zero_ranges {
+        // Ranges in the same pixels are one rectangle: a disk of
+        // alternating zero and data blocks draws at most one per pixel.
+        let mut sorted: Vec<(u64, u64)> = report.zero_ranges.clone();
+        sorted.sort_unstable();
+        let mut runs: Vec<(u64, u64, u64, usize)> = Vec::new(); // start, end, zero bytes, ranges
+        for (s, e) in sorted {
+            match runs.last_mut() {
+                Some(r) if x_of(s, total) <= x_of(r.1, total).saturating_add(1) => {
+                    r.1 = r.1.max(e);
+                    r.2 = r.2.saturating_add(e.saturating_sub(s));
+                    r.3 = r.3.saturating_add(1);
+                }
+                _ => runs.push((s, e, e.saturating_sub(s), 1)),
+            }
+        }
+        for (s, e, bytes, n) in runs {
+            let tip = if n == 1 {
+                format!("all zeros: {} at byte {s}", human_size(bytes))
+            } else {
+                format!(
+                    "all zeros: {n} ranges, {} in all, between bytes {s} and {e}",
+                    human_size(bytes)
+                )
+            };
             c.rect(
-                x_of(*s, total),
-                x_of(*e, total),
+                x_of(s, total),
+                x_of(e, total),
                 y,
                 8,
                 ("zeros", "#777", "all-zero range (normal in unused space)"),
                 "",
-                &format!(
-                    "all zeros: {} at byte {s}",
-                    human_size(e.saturating_sub(*s))
-                ),
+                &tip,
             );
         }
         y = y.saturating_add(8).saturating_add(LANE_GAP);
@@ -948,7 +1028,13 @@ pub fn svg(report: &ImageReport) -> String {
                 } else {
                     format!("{} run(s) of extents on this disk", extents.len())
                 };
-                lv_lines.push((format!("LV {name}"), format!("{} — {placed}", lv.title)));
+                // The title starts with the name the row already shows.
+                let head = format!("LV {name}");
+                let what = lv
+                    .title
+                    .strip_prefix(&head)
+                    .map_or(lv.title.as_str(), |t| t.trim_start_matches([',', ' ']));
+                lv_lines.push((head, format!("{what} — {placed}")));
             }
         }
         y = y.saturating_add(LANE_H).saturating_add(LANE_GAP);
@@ -1088,8 +1174,9 @@ pub fn svg(report: &ImageReport) -> String {
         }
         let x = first.x;
         let x0 = x.saturating_sub(BADGE_HALF);
-        let tip: Vec<String> = g
+        let mut tip: Vec<String> = g
             .iter()
+            .take(MAX_TIP)
             .map(|p| {
                 format!(
                     "{} {} @ {}: {}",
@@ -1111,7 +1198,12 @@ pub fn svg(report: &ImageReport) -> String {
         let _ = writeln!(
             c.body,
             r##"<g class="marker" data-mark="{key}"><title>{}</title><rect x="{x0}" y="{BADGE_TOP}" width="{BADGE_W}" height="{BADGE_H}" rx="3" fill="{fill}" stroke="#000" stroke-width="0.6" data-mark="{worst_key}"/><text x="{x}" y="{}" font-size="11" font-weight="bold" text-anchor="middle" fill="{ink}"{fit}>{}</text><path d="M{} {} L{} {} L{x} {} Z" fill="{fill}" stroke="#000" stroke-width="0.6"/>"##,
-            esc(&tip.join("\n")),
+            esc(&{
+                if g.len() > MAX_TIP {
+                    tip.push(format!("… and {} more", g.len().saturating_sub(MAX_TIP)));
+                }
+                tip.join("\n")
+            }),
             BADGE_TOP.saturating_add(12),
             esc(&label),
             x.saturating_sub(5),
@@ -1144,7 +1236,23 @@ pub fn svg(report: &ImageReport) -> String {
         *y = y.saturating_add(LINE);
     };
     let rows = |t: &mut Canvas, y: &mut u64, items: &[(String, String)], max_lines: usize| {
-        for (name, text) in items {
+        if items.len() > MAX_ROWS {
+            t.text(
+                LEFT,
+                *y,
+                12,
+                &[(
+                    format!(
+                        "the first {MAX_ROWS} of {} (the text report lists them all)",
+                        items.len()
+                    )
+                    .as_str(),
+                    r##"fill="#555""##,
+                )],
+            );
+            *y = y.saturating_add(LINE);
+        }
+        for (name, text) in items.iter().take(MAX_ROWS) {
             let mut first = true;
             let room = CHARS.saturating_sub(name.chars().count()).saturating_sub(1);
             for l in wrap(text, room, max_lines) {
@@ -1196,9 +1304,10 @@ pub fn svg(report: &ImageReport) -> String {
     };
     c.marks.0.sort_by_key(|m| rank(&m.key));
     for m in &c.marks.0 {
+        // DejaVu Sans at 12 px: digits and capitals are nearly 8 wide.
         let text_w = u64::try_from(m.label.chars().count())
             .unwrap_or(u64::MAX)
-            .saturating_mul(7);
+            .saturating_mul(8);
         let w = text_w.saturating_add(40);
         if lx > LEFT && lx.saturating_add(w) > bar_end {
             lx = LEFT;
@@ -1295,25 +1404,35 @@ pub fn svg(report: &ImageReport) -> String {
         );
         for (i, g) in groups.iter().enumerate() {
             let name = group_name(i);
-            for p in g {
+            let (keep, folded) = fold(g.iter().map(|p| p.f));
+            for p in keep.iter().filter_map(|&k| g.get(k)) {
                 list_one(&mut t, &mut y, &name, p.f, Some(p.disk));
             }
+            y = folded_lines(&mut t, y, &folded, "at this marker");
         }
     }
     undrawn.sort_by_key(|(why, _)| *why);
-    let mut last_why = None;
-    for (why, f) in &undrawn {
-        if last_why != Some(*why) {
-            let h = match why {
-                Undrawn::File => "Findings in the image file (container metadata, not on the disk)",
-                Undrawn::Nested => {
-                    "Findings inside a volume or a nested disk (not placed on this disk)"
-                }
-            };
-            heading(&mut t, &mut y, h);
-            last_why = Some(*why);
+    for why in [Undrawn::File, Undrawn::Nested] {
+        let these: Vec<&Finding> = undrawn
+            .iter()
+            .filter(|(w, _)| *w == why)
+            .map(|(_, f)| *f)
+            .collect();
+        if these.is_empty() {
+            continue;
         }
-        list_one(&mut t, &mut y, "·", f, None);
+        let h = match why {
+            Undrawn::File => "Findings in the image file (container metadata, not on the disk)",
+            Undrawn::Nested => {
+                "Findings inside a volume or a nested disk (not placed on this disk)"
+            }
+        };
+        heading(&mut t, &mut y, h);
+        let (keep, folded) = fold(these.iter().copied());
+        for f in keep.iter().filter_map(|&k| these.get(k)) {
+            list_one(&mut t, &mut y, "·", f, None);
+        }
+        y = folded_lines(&mut t, y, &folded, "here");
     }
     if !rest.is_empty() {
         let total_rest: usize = rest.iter().map(|(_, n)| *n).fold(0, usize::saturating_add);

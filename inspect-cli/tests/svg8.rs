@@ -271,6 +271,19 @@ fn completions_and_man_page_generate_and_name_the_commands() {
     ] {
         assert!(man.contains(word), "man page lacks {word}");
     }
+    // The main page names the commands' pages: each renders.
+    for sub in ["compare", "generate"] {
+        assert!(
+            man.contains(&format!("imgcheck\\-{sub}(1)")),
+            "{sub} not named"
+        );
+        let out = imgcheck(&["generate", "man", sub]);
+        assert_eq!(out.status.code(), Some(0), "{sub}");
+        let page = String::from_utf8(out.stdout).unwrap();
+        assert!(page.contains(&format!("imgcheck\\-{sub}")), "{sub}: {page}");
+    }
+    let out = imgcheck(&["generate", "man", "nosuch"]);
+    assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
     let out = imgcheck(&["generate", "completions", "tcsh"]);
     assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)));
 }
