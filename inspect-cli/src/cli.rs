@@ -236,6 +236,13 @@ pub fn run() -> u8 {
         );
         return exit::USAGE;
     }
+    if let Some(m) = &args.map
+        && items.iter().any(|i| crate::metrics::same_file(&i.path, m))
+    {
+        // `--map disk.img disk.img` replaced the evidence with its picture.
+        eprintln!("imgcheck: --map names the image itself; refusing to write to it");
+        return exit::USAGE;
+    }
     if let Some(lf) = &args.lost_files {
         // Never a write to the image inspected, whatever the spelling: a
         // hard link is another name of the same inode (an attack's
@@ -350,8 +357,17 @@ pub fn run() -> u8 {
                     progress.suspend(|| eprintln!("imgcheck: {}: {n}", item.path.display()));
                 }
                 status |= report.verdict().exit_bits();
+                // As the metrics: a new file renamed over the name, never
+                // one the run read (a backing file) or one imgcheck did not
+                // write (a file named by mistake is left as it was).
+                let images = [item.path.as_path()];
                 if let Some(map) = &args.map
-                    && let Err(e) = std::fs::write(map, crate::svg::svg(&report))
+                    && let Err(e) = crate::metrics::write_atomic(
+                        map,
+                        &crate::svg::svg(&report),
+                        &images,
+                        crate::svg::looks_like_map,
+                    )
                 {
                     progress.suspend(|| {
                         eprintln!("imgcheck: {}: cannot write map: {e}", map.display())

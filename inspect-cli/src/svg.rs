@@ -586,6 +586,13 @@ impl Canvas {
     }
 }
 
+/// Whether `head` (the start of an existing file) is a map imgcheck
+/// wrote, which `--map` may replace: the XML declaration [`svg`] writes,
+/// then its `<svg` element.
+pub fn looks_like_map(head: &[u8]) -> bool {
+    head.starts_with(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg ")
+}
+
 /// The SVG document for `report`.
 pub fn svg(report: &ImageReport) -> String {
     let total = report.virtual_size;

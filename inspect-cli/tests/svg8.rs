@@ -308,3 +308,49 @@ fn no_progress_or_ticker_on_a_pipe() {
         );
     }
 }
+
+#[test]
+fn map_never_overwrites_the_image_or_a_file_it_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = imgcheck_testdata::root().join("demo/brainvm.qcow2");
+    let img = dir.path().join("vm.qcow2");
+    std::fs::copy(&demo, &img).unwrap();
+    let link = dir.path().join("alias.qcow2");
+    std::fs::hard_link(&img, &link).unwrap();
+    let before = std::fs::read(&img).unwrap();
+    // The image by its name, another spelling of it, and a hard link.
+    let spelled = format!("{}/./vm.qcow2", dir.path().display());
+    for target in [
+        img.to_str().unwrap(),
+        spelled.as_str(),
+        link.to_str().unwrap(),
+    ] {
+        let out = imgcheck(&["--map", target, img.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)), "{target}");
+        assert!(
+            std::fs::read(&img).unwrap() == before,
+            "--map {target} changed the image"
+        );
+    }
+    // A file imgcheck did not write stays as it was; its own map is replaced.
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "case notes\n").unwrap();
+    let out = imgcheck(&["--map", notes.to_str().unwrap(), img.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(i32::from(exit::DAMAGED | exit::OPERATIONAL))
+    );
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "case notes\n");
+    let map = dir.path().join("map.svg");
+    for _ in 0..2 {
+        let out = imgcheck(&["--map", map.to_str().unwrap(), img.to_str().unwrap()]);
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(std::fs::read_to_string(&map).unwrap().contains("</svg>"));
+    assert!(std::fs::read(&img).unwrap() == before);
+}
