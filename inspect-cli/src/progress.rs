@@ -29,6 +29,8 @@ struct State {
     ticking: bool,
     /// The check is over: the ticker stops.
     stopped: bool,
+    /// A layer's report was drawn (the ones after it are rate-limited).
+    reported: bool,
 }
 
 impl State {
@@ -79,6 +81,7 @@ impl Line {
             stage: None,
             ticking: false,
             stopped: false,
+            reported: false,
         })))
     }
 
@@ -123,9 +126,12 @@ impl Line {
                 Some((st, d, t)) if st == stage => (*d, *t) = (done, total),
                 _ => s.stage = Some((stage.to_string(), done, total)),
             }
-            if s.last.is_some_and(|t| now.duration_since(t) < REDRAW) {
+            // The first report is drawn at once even just after the
+            // ticker's first `checking`: a quick check still shows its stage.
+            if s.reported && s.last.is_some_and(|t| now.duration_since(t) < REDRAW) {
                 return;
             }
+            s.reported = true;
             s.draw(now);
         })
     }
@@ -240,6 +246,12 @@ mod tests {
             "{first:?}"
         );
         line.progress().report("pass 1: inodes", 5, 10);
+        // The first report is drawn at once, not held back by the tick.
+        let now = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            now.contains("pass 1: inodes 5 of 10 (50%) · 0 s"),
+            "{now:?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         // The ticker redrew the last stage with the time, many times.
