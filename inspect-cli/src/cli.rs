@@ -153,7 +153,11 @@ struct Args {
 /// one definition, so neither can name an option the parser does not take.
 pub fn command() -> clap::Command {
     use clap::{Arg, ArgAction, CommandFactory};
+    // No `help` command and no -h on generate's subcommands: the
+    // dispatch before clap takes neither, and completions must not offer
+    // what the parser rejects.
     Args::command()
+        .disable_help_subcommand(true)
         .subcommand(
             clap::Command::new("compare")
                 .about("Set copies of one disk side by side: same disk or not, where they differ, which is newer, what to heal from")
@@ -174,15 +178,16 @@ pub fn command() -> clap::Command {
         .subcommand(
             clap::Command::new("generate")
                 .about("Shell completions or the man page, on stdout")
+                .disable_help_subcommand(true)
                 .subcommand(
-                    clap::Command::new("completions").arg(
+                    clap::Command::new("completions").disable_help_flag(true).arg(
                         Arg::new("SHELL")
                             .required(true)
                             .value_parser(["bash", "zsh", "fish"]),
                     ),
                 )
                 .subcommand(
-                    clap::Command::new("man").arg(
+                    clap::Command::new("man").disable_help_flag(true).arg(
                         Arg::new("COMMAND")
                             .value_parser(["compare", "generate"])
                             .help("The page of this command instead of imgcheck(1)"),
@@ -195,14 +200,30 @@ pub fn command() -> clap::Command {
 pub fn run() -> u8 {
     // `imgcheck compare …` is a command of its own (an image named
     // `compare` is reached as `./compare`).
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    if argv.first().map(String::as_str) == Some("compare") {
-        return crate::compare::run(argv.get(1..).unwrap_or(&[]));
-    }
-    // `imgcheck generate …` likewise (an image named `generate` is
-    // reached as `./generate`).
-    if argv.first().map(String::as_str) == Some("generate") {
-        return crate::generate::run(argv.get(1..).unwrap_or(&[]), &mut std::io::stdout().lock());
+    // Arguments as the OS gives them: a file name is bytes, and
+    // `std::env::args` panicked (exit 101) on one that is not UTF-8.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let command = argv.first().and_then(|a| a.to_str());
+    if matches!(command, Some("compare" | "generate")) {
+        let rest: Option<Vec<String>> = argv
+            .get(1..)
+            .unwrap_or_default()
+            .iter()
+            .map(|a| a.to_str().map(str::to_string))
+            .collect();
+        let Some(rest) = rest else {
+            eprintln!(
+                "imgcheck {}: an argument is not valid UTF-8; name the file through a link whose name is",
+                command.unwrap_or_default()
+            );
+            return exit::USAGE;
+        };
+        return match command {
+            Some("compare") => crate::compare::run(&rest),
+            // `imgcheck generate …` likewise (an image named `generate`
+            // is reached as `./generate`).
+            _ => crate::generate::run(&rest, &mut std::io::stdout().lock()),
+        };
     }
     let args = match Args::try_parse() {
         Ok(a) => a,

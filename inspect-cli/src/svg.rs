@@ -624,12 +624,57 @@ pub fn svg(report: &ImageReport) -> String {
     // another disk's.
     let table = report.table().filter(|t| !nested(&t.place));
     let parts: Vec<&Node> = table.map(|t| t.partitions().collect()).unwrap_or_default();
-    let mut covered: Vec<(u64, u64)> = Vec::new();
     let mut part_lines: Vec<(String, String)> = Vec::new();
-    for p in &parts {
+    let mut gap_lines: Vec<(String, String)> = Vec::new();
+
+    // Unpartitioned space first, under the partitions: the gaps (the
+    // tail an unmoved GPT leaves behind).
+    let mut covered: Vec<(u64, u64)> = parts
+        .iter()
+        .filter_map(|p| p.span)
+        .map(|s| (s.start, s.start.saturating_add(s.size)))
+        .collect();
+    covered.sort_unstable();
+    let mut at = 0u64;
+    let mut gaps = Vec::new();
+    for &(s, e) in &covered {
+        if s > at && s.saturating_sub(at) > MIN_GAP {
+            gaps.push((at, s));
+        }
+        at = at.max(e);
+    }
+    if total > at && total.saturating_sub(at) > MIN_GAP && !covered.is_empty() {
+        gaps.push((at, total));
+    }
+    for (s, e) in gaps {
+        let (x0, x1) = (x_of(s, total), x_of(e, total));
+        c.rect(
+            x0,
+            x1,
+            BAR_Y,
+            BAR_H,
+            ("unpartitioned", "url(#free)", "unpartitioned space"),
+            r##"stroke="#c90" stroke-dasharray="4 2""##,
+            &format!(
+                "unpartitioned: {} at byte {s}",
+                human_size(e.saturating_sub(s))
+            ),
+        );
+        gap_lines.push((
+            "unpartitioned".into(),
+            format!("{} at byte {s}", human_size(e.saturating_sub(s))),
+        ));
+    }
+
+    // The partitions, largest first: a small one in the same pixels as
+    // a large neighbour is drawn on top of it, never under (a 32 MiB
+    // partition beside a 15 TiB one vanished, and its findings' marker
+    // pointed at the neighbour).
+    let mut by_size: Vec<&&Node> = parts.iter().collect();
+    by_size.sort_by_key(|p| std::cmp::Reverse(p.span.map_or(0, |s| s.size)));
+    for p in by_size {
         let Some(span) = p.span else { continue };
         let end = span.start.saturating_add(span.size);
-        covered.push((span.start, end));
         let (x0, x1) = (x_of(span.start, total), x_of(end, total));
         let inner = p.children.iter().find(|f| f.layer.is_some());
         let fs_kind = inner.map(|f| f.kind.as_str());
@@ -675,6 +720,10 @@ pub fn svg(report: &ImageReport) -> String {
                 human_size(end.saturating_sub(total))
             ));
         }
+    }
+    // Listed in table order.
+    for p in &parts {
+        let Some(span) = p.span else { continue };
         part_lines.push((
             format!("partition {}", span.index),
             format!(
@@ -710,39 +759,6 @@ pub fn svg(report: &ImageReport) -> String {
         part_lines.push((
             "whole disk".into(),
             format!("{} — {}", inner.kind, inner.title),
-        ));
-    }
-
-    // Unpartitioned space: the gaps (the tail an unmoved GPT leaves behind).
-    covered.sort_unstable();
-    let mut at = 0u64;
-    let mut gaps = Vec::new();
-    for &(s, e) in &covered {
-        if s > at && s.saturating_sub(at) > MIN_GAP {
-            gaps.push((at, s));
-        }
-        at = at.max(e);
-    }
-    if total > at && total.saturating_sub(at) > MIN_GAP && !covered.is_empty() {
-        gaps.push((at, total));
-    }
-    for (s, e) in gaps {
-        let (x0, x1) = (x_of(s, total), x_of(e, total));
-        c.rect(
-            x0,
-            x1,
-            BAR_Y,
-            BAR_H,
-            ("unpartitioned", "url(#free)", "unpartitioned space"),
-            r##"stroke="#c90" stroke-dasharray="4 2""##,
-            &format!(
-                "unpartitioned: {} at byte {s}",
-                human_size(e.saturating_sub(s))
-            ),
-        );
-        part_lines.push((
-            "unpartitioned".into(),
-            format!("{} at byte {s}", human_size(e.saturating_sub(s))),
         ));
     }
 
@@ -1242,48 +1258,51 @@ pub fn svg(report: &ImageReport) -> String {
         t.text(LEFT, *y, 13, &[(s, r#"font-weight="bold""#)]);
         *y = y.saturating_add(LINE);
     };
-    let rows = |t: &mut Canvas, y: &mut u64, items: &[(String, String)], max_lines: usize| {
-        if items.len() > MAX_ROWS {
-            t.text(
-                LEFT,
-                *y,
-                12,
-                &[(
-                    format!(
-                        "the first {MAX_ROWS} of {} (the text report lists them all)",
-                        items.len()
-                    )
-                    .as_str(),
-                    r##"fill="#555""##,
-                )],
-            );
-            *y = y.saturating_add(LINE);
-        }
-        for (name, text) in items.iter().take(MAX_ROWS) {
-            let mut first = true;
-            let room = CHARS.saturating_sub(name.chars().count()).saturating_sub(1);
-            for l in wrap(text, room, max_lines) {
-                if first {
-                    t.text(
-                        LEFT,
-                        *y,
-                        12,
-                        &[
-                            (name.as_str(), r#"font-weight="bold""#),
-                            (format!(" {l}").as_str(), ""),
-                        ],
-                    );
-                    first = false;
-                } else {
-                    t.text(LEFT.saturating_add(24), *y, 12, &[(l.as_str(), "")]);
-                }
+    let rows =
+        |t: &mut Canvas, y: &mut u64, items: &[(String, String)], max_lines: usize, noun: &str| {
+            if items.len() > MAX_ROWS {
+                t.text(
+                    LEFT,
+                    *y,
+                    12,
+                    &[(
+                        format!(
+                            "the first {MAX_ROWS} of {} {noun} (the text report lists them all)",
+                            items.len()
+                        )
+                        .as_str(),
+                        r##"fill="#555""##,
+                    )],
+                );
                 *y = y.saturating_add(LINE);
             }
-        }
-    };
+            for (name, text) in items.iter().take(MAX_ROWS) {
+                let mut first = true;
+                let room = CHARS.saturating_sub(name.chars().count()).saturating_sub(1);
+                for l in wrap(text, room, max_lines) {
+                    if first {
+                        t.text(
+                            LEFT,
+                            *y,
+                            12,
+                            &[
+                                (name.as_str(), r#"font-weight="bold""#),
+                                (format!(" {l}").as_str(), ""),
+                            ],
+                        );
+                        first = false;
+                    } else {
+                        t.text(LEFT.saturating_add(24), *y, 12, &[(l.as_str(), "")]);
+                    }
+                    *y = y.saturating_add(LINE);
+                }
+            }
+        };
     if !part_lines.is_empty() {
         heading(&mut t, &mut y, "Partitions");
-        rows(&mut t, &mut y, &part_lines, 2);
+        rows(&mut t, &mut y, &part_lines, 2, "partitions");
+        // Never cut with the partitions: the space no partition holds.
+        rows(&mut t, &mut y, &gap_lines, 2, "unpartitioned ranges");
     }
     for n in &notes {
         t.text(LEFT, y, 12, &[(n.as_str(), r##"fill="#c00""##)]);
@@ -1291,11 +1310,11 @@ pub fn svg(report: &ImageReport) -> String {
     }
     if !lv_lines.is_empty() {
         heading(&mut t, &mut y, "Logical volumes");
-        rows(&mut t, &mut y, &lv_lines, 2);
+        rows(&mut t, &mut y, &lv_lines, 2, "logical volumes");
     }
     if !boot_lines.is_empty() {
         heading(&mut t, &mut y, "Boot");
-        rows(&mut t, &mut y, &boot_lines, 3);
+        rows(&mut t, &mut y, &boot_lines, 3, "lines");
     }
 
     // The legend: one swatch per kind of mark drawn, flowing in rows.

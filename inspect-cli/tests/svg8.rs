@@ -34,6 +34,8 @@ struct Map {
     text: String,
     /// The codes of the findings the JSON report of the same image has.
     codes: BTreeSet<String>,
+    /// The shapes on the disk bar, in drawing order: (x, width, tooltip).
+    bar: Vec<(f64, f64, String)>,
 }
 
 fn map_of(image: &Path) -> Map {
@@ -55,7 +57,14 @@ fn map_of(image: &Path) -> Map {
         markers: Vec::new(),
         text: String::new(),
         codes: BTreeSet::new(),
+        bar: Vec::new(),
     };
+    let bar_y = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "rect" && n.attribute("data-mark") == Some("disk"))
+        .and_then(|n| n.attribute("y"))
+        .expect("the disk bar")
+        .to_string();
     for n in doc.descendants().filter(roxmltree::Node::is_element) {
         let legend = n.attribute("class") == Some("legend-entry");
         if let Some(k) = n.attribute("data-mark") {
@@ -85,6 +94,22 @@ fn map_of(image: &Path) -> Map {
                 rect.attribute("x").unwrap().parse().unwrap(),
                 rect.attribute("width").unwrap().parse().unwrap(),
                 label,
+                tip,
+            ));
+        }
+        if n.tag_name().name() == "rect"
+            && n.attribute("y") == Some(bar_y.as_str())
+            && n.attribute("data-mark").is_some_and(|k| k != "disk")
+        {
+            let tip = n
+                .children()
+                .find(|c| c.tag_name().name() == "title")
+                .and_then(|t| t.text())
+                .unwrap_or("")
+                .to_string();
+            m.bar.push((
+                n.attribute("x").unwrap().parse().unwrap(),
+                n.attribute("width").unwrap().parse().unwrap(),
                 tip,
             ));
         }
@@ -252,6 +277,31 @@ fn completions_and_man_page_generate_and_name_the_commands() {
         {
             assert!(text.contains(&word), "{shell} completions lack {word}");
         }
+        // Attack F6: nothing the parser rejects: no `help` command, no
+        // -h/--help after `generate completions` or `generate man`.
+        match shell {
+            "bash" => {
+                for l in text.lines().filter(|l| l.trim_start().starts_with("opts=")) {
+                    let words: Vec<&str> = l
+                        .trim()
+                        .trim_start_matches("opts=")
+                        .trim_matches('"')
+                        .split(' ')
+                        .collect();
+                    assert!(!words.contains(&"help"), "bash offers `help`: {l}");
+                    if words.contains(&"bash")
+                        || words.contains(&"compare") && !words.contains(&"--json")
+                    {
+                        assert!(
+                            !words.contains(&"-h"),
+                            "bash offers -h where it is rejected: {l}"
+                        );
+                    }
+                }
+            }
+            "fish" => assert!(!text.contains("-a \"help\""), "fish offers `help`"),
+            _ => assert!(!text.contains("'help:"), "zsh offers `help`"),
+        }
     }
     let out = imgcheck(&["generate", "man"]);
     assert_eq!(out.status.code(), Some(0));
@@ -353,4 +403,82 @@ fn map_never_overwrites_the_image_or_a_file_it_did_not_write() {
     }
     assert!(std::fs::read_to_string(&map).unwrap().contains("</svg>"));
     assert!(std::fs::read(&img).unwrap() == before);
+}
+
+/// Attack F4: at 16 MiB a pixel, the 1 MiB partitions at both ends of a
+/// 16 GiB disk share pixels with the 16 GiB partition and the tail; drawn
+/// after them, those covered them whole, so the small partitions (and
+/// where their findings are) vanished from the bar.
+#[test]
+fn small_partitions_stay_visible_beside_a_huge_one() {
+    let m = map_of(&fixture("svg/tiny-ends.qcow2"));
+    assert_readable(&m);
+    let parts: Vec<usize> = (0..m.bar.len())
+        .filter(|&i| m.bar[i].2.starts_with("partition "))
+        .collect();
+    assert_eq!(parts.len(), 3, "{:?}", m.bar);
+    for &i in &parts {
+        let (x, w, tip) = &m.bar[i];
+        for (x2, w2, tip2) in &m.bar[i + 1..] {
+            assert!(
+                !(x2 <= x && x2 + w2 >= x + w),
+                "{tip} (x {x}, width {w}) is painted over by {tip2} (x {x2}, width {w2})"
+            );
+        }
+    }
+}
+
+/// Attack F3: on a GPT with all 128 entries used, the list of partitions
+/// is cut at 64 and says of how many (128, not 129), and the unpartitioned
+/// tail keeps its row.
+#[test]
+fn a_long_partition_list_is_cut_but_the_free_tail_is_listed() {
+    let m = map_of(&fixture("svg/gpt-128.img"));
+    assert_readable(&m);
+    assert!(
+        m.text.contains("the first 64 of 128 partitions"),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text
+            .lines()
+            .any(|l| l.starts_with("unpartitioned ") && l.contains("at byte")),
+        "no unpartitioned row: {}",
+        m.text
+    );
+}
+
+/// Attack F2: a file name that is not UTF-8 (Linux names are bytes) made
+/// `std::env::args` panic with exit 101 before anything was checked.
+#[test]
+fn a_file_name_that_is_not_utf8_is_checked() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"disk\xff.qcow2"));
+    std::fs::copy(imgcheck_testdata::root().join("demo/brainvm.qcow2"), &img).unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--json".as_ref(), img.as_os_str()]);
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "damaged");
+    // The commands take UTF-8 words: a usage error, never a panic.
+    for cmd in ["compare", "generate"] {
+        let out = run(&[cmd.as_ref(), img.as_os_str(), img.as_os_str()]);
+        assert_eq!(out.status.code(), Some(i32::from(exit::USAGE)), "{cmd}");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    }
 }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Disks whose --map drawing is hard to get right, made by sgdisk, mkfs.ext4
+# and qemu-img (fixtures/svg/):
+#   gpt-128.img       73 MiB GPT with all 128 entries used (512 KiB each,
+#                     sgdisk -a 8) and an 8 MiB unpartitioned tail: the map
+#                     caps its list of partitions, never the tail's row.
+#   tiny-ends.qcow2   a 16 GiB GPT disk (sparse, a qcow2 of ~1 MiB): 1 MiB
+#                     ext4 partitions at both ends beside a 16 GiB one and a
+#                     2 MiB tail: at 16 MiB a pixel, the small partitions
+#                     share pixels with their big neighbour and the tail.
+source "$(dirname "$0")/common.sh"
+
+img=$work/gpt-128.img
+truncate -s 73M "$img"
+args=()
+for i in $(seq 1 128); do args+=("-n$i:0:+512K"); done
+sgdisk -a 8 -U 5a5a0000-0000-4000-8000-000000005128 "${args[@]}" "$img" >/dev/null
+store svg "$img"
+
+raw=$work/tiny-ends.raw
+truncate -s 16G "$raw"
+sectors=$(( $(stat -c %s "$raw") / 512 ))
+p3=$(( (sectors - 34 - 4096 - 2048) / 2048 * 2048 ))   # 1 MiB partition, 2+ MiB tail after it
+sgdisk -U 5a5a0000-0000-4000-8000-00000000e1d5 \
+  -n1:2048:+1M -n3:$p3:+1M -n2:4096:$(( p3 - 1 )) "$raw" >/dev/null
+mkfs.ext4 -q -F -U 5a5a0000-0000-4000-8000-00000000e101 -L left "$work/fs1" 1M
+mkfs.ext4 -q -F -U 5a5a0000-0000-4000-8000-00000000e103 -L right "$work/fs3" 1M
+dd if="$work/fs1" of="$raw" bs=512 seek=2048 conv=notrunc,sparse status=none
+dd if="$work/fs3" of="$raw" bs=512 seek=$p3 conv=notrunc,sparse status=none
+qemu-img convert -q -f raw -O qcow2 "$raw" "$work/tiny-ends.qcow2"
+store svg "$work/tiny-ends.qcow2"
