@@ -5,7 +5,9 @@
 # GRUB-installed disks (boot.sh's gpt-grub and mbr-grub), each with
 # headless Chromium at the SVG's own size.
 #
-#   testdata/scripts/svg-screenshot.sh IMGCHECK OUTDIR [PREFIX]
+#   bench/svg-screenshot.sh IMGCHECK OUTDIR [PREFIX]
+#
+# (In bench/, not testdata/scripts/: make-fixtures.sh runs every script there.)
 #
 # writes OUTDIR/PREFIXdemo.png, PREFIXlvm.png, PREFIXboot-gpt.png,
 # PREFIXboot-mbr.png (and the .svg beside each). Installs chromium with
@@ -14,7 +16,7 @@ set -euo pipefail
 bin=$(realpath "$1")
 out=$(realpath "$2")
 prefix=${3:-}
-testdata=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+testdata=$(cd "$(dirname "${BASH_SOURCE[0]}")/../testdata" && pwd)
 command -v chromium >/dev/null || apt-get install -y chromium >/dev/null
 command -v zstd >/dev/null || apt-get install -y zstd >/dev/null
 work=$(mktemp -d)
