@@ -78,10 +78,10 @@ const LV_PALETTE: [&str; MAX_LV_COLOURS] = [
     "#a0cbe8", "#ffbe7d",
 ];
 
-/// Text made safe for XML: the five markup characters escaped, and the
+/// Text made safe for XML: the five markup characters escaped, the
 /// characters XML 1.0 forbids (control characters from a hostile label,
 /// U+FFFE, U+FFFF) replaced, so one odd byte never makes the file
-/// unreadable.
+/// unreadable, and bidirectional controls written out as `⟨U+202E⟩`.
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -92,6 +92,17 @@ fn esc(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\t' | '\n' | '\r' => out.push(' '),
             c if c < ' ' || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
+            // Bidirectional controls reorder the text around them: a GPT
+            // name "\u{202e}evil" read as "live". Shown, not obeyed.
+            '\u{061c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{2028}'
+            | '\u{2029}' => {
+                let _ = write!(out, "⟨U+{:04X}⟩", u32::from(c));
+            }
             c => out.push(c),
         }
     }

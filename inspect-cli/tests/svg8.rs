@@ -482,3 +482,13 @@ fn a_file_name_that_is_not_utf8_is_checked() {
         assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
     }
 }
+
+/// Attack F13: a GPT partition named U+202E "evil" (sgdisk -c) read as
+/// "live" in the picture: bidirectional controls are written out.
+#[test]
+fn bidi_controls_in_names_are_shown_not_obeyed() {
+    let m = map_of(&fixture("svg/bidi-name.img"));
+    assert_readable(&m);
+    assert!(m.text.contains("⟨U+202E⟩evil"), "{}", m.text);
+    assert!(!m.text.contains('\u{202e}'), "a raw U+202E on the page");
+}

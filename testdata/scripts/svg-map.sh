@@ -8,6 +8,8 @@
 #                     ext4 partitions at both ends beside a 16 GiB one and a
 #                     2 MiB tail: at 16 MiB a pixel, the small partitions
 #                     share pixels with their big neighbour and the tail.
+#   bidi-name.img     8 MiB GPT whose partition 1 is named U+202E "evil"
+#                     (sgdisk -c): the map must not show it reversed.
 source "$(dirname "$0")/common.sh"
 
 img=$work/gpt-128.img
@@ -33,3 +35,9 @@ dd if="$work/fs1" of="$raw" bs=512 seek=2048 conv=notrunc,sparse status=none
 dd if="$work/fs3" of="$raw" bs=512 seek=$p3 conv=notrunc,sparse status=none
 qemu-img convert -q -f raw -O qcow2 "$raw" "$work/tiny-ends.qcow2"
 store svg "$work/tiny-ends.qcow2"
+
+img=$work/bidi-name.img
+truncate -s 8M "$img"
+sgdisk -U 5a5a0000-0000-4000-8000-00000000b1d1 -n1:2048:+2M \
+  -u1:5a5a0000-0000-4000-8000-00000000b111 -c 1:"$(printf '\u202eevil')" "$img" >/dev/null
+store svg "$img"
