@@ -26,18 +26,49 @@ pub enum ColorWhen {
     Never,
 }
 
+/// What `--help` says after the options: what an IMAGE argument may be,
+/// the other commands, and the exit status (the values of [`exit`]).
+const AFTER_HELP: &str = "\
+IMAGE may be:
+  a file            a raw disk image or a qcow2 image (format by magic; --format to override)
+  a block device    /dev/sdb, /dev/nbd0, /dev/VG/LV: opened read-only, like a file
+  a directory       batch: every image file in it (one level, sorted; text files and
+                    subdirectories skipped), checked on --jobs threads, reports in order and a
+                    summary table at the end; the PVs of one LVM volume group may be spread over
+                    the images of one run
+  a snapshot        --snapshot NAME checks a qcow2 internal snapshot instead of the current
+                    state, --all-snapshots every one; `imgcheck compare` takes IMAGE@SNAP
+
+Commands:
+  imgcheck compare [--json] COPY COPY...   set copies of one disk side by side (COPY: an
+                    image, a block device or IMAGE@SNAP, a qcow2 internal snapshot by id or
+                    name): same disk or not, where they differ, which is newer, what to heal
+                    from (imgcheck compare --help)
+  imgcheck generate completions bash|zsh|fish   shell completions, on stdout
+  imgcheck generate man [compare|generate]     the man page imgcheck(1) (or imgcheck-compare(1),
+                                                imgcheck-generate(1)), on stdout
+
+Exit status (bits OR-ed across images, as fsck):
+  0   clean
+  1   warnings only
+  4   damage found (also damage that stops an image from opening)
+  8   operational error (a file missing, unreadable, or not a regular file or block device;
+      a directory with no images)
+  16  usage error
+With --qemu-compat: qemu-img check's codes (0 clean, 1 check incomplete, 2 corruptions,
+3 leaks only, 63 not checkable).";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "imgcheck",
     version,
-    about = "Offline, read-only integrity and corruption forensics for disk images (qcow2, MBR/GPT, ext4)",
-    after_help = "Exit status (bits OR-ed across images, as fsck): 0 clean, 1 warnings only, \
-4 damage found (also damage that stops an image from opening), 8 operational error (a file missing, unreadable, or not a regular file or block device; a directory with no images), 16 usage error.\n\
-With --qemu-compat: qemu-img check's codes (0 clean, 1 check incomplete, 2 corruptions, 3 leaks only, 63 not checkable)."
+    about = "Offline, read-only integrity and corruption forensics for disk images (qcow2, MBR/GPT, LVM2, ext4, XFS, FAT, the boot chain)",
+    after_help = AFTER_HELP
 )]
 struct Args {
-    /// Image files to check (raw or qcow2).
-    #[arg(value_name = "IMAGE", required = true)]
+    /// Images to check: raw or qcow2 files, block devices, or directories
+    /// of images (see below).
+    #[arg(value_name = "IMAGE", required = true, value_hint = clap::ValueHint::AnyPath)]
     images: Vec<PathBuf>,
 
     /// One JSON object per image on stdout (JSON Lines for several images).
@@ -117,13 +148,82 @@ struct Args {
     jobs: Option<u16>,
 }
 
+/// The command line as clap defines it, with the commands dispatched before
+/// it (`compare`, `generate`) added, for the completions and the man page:
+/// one definition, so neither can name an option the parser does not take.
+pub fn command() -> clap::Command {
+    use clap::{Arg, ArgAction, CommandFactory};
+    // No `help` command and no -h on generate's subcommands: the
+    // dispatch before clap takes neither, and completions must not offer
+    // what the parser rejects.
+    Args::command()
+        .disable_help_subcommand(true)
+        .subcommand(
+            clap::Command::new("compare")
+                .about("Set copies of one disk side by side: same disk or not, where they differ, which is newer, what to heal from")
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .action(ArgAction::SetTrue)
+                        .help("One JSON object on stdout"),
+                )
+                .arg(
+                    Arg::new("COPY")
+                        .num_args(2..)
+                        .required(true)
+                        .value_hint(clap::ValueHint::FilePath)
+                        .help("An image file, a block device, or IMAGE@SNAP (a qcow2 internal snapshot, id or name)"),
+                ),
+        )
+        .subcommand(
+            clap::Command::new("generate")
+                .about("Shell completions or the man page, on stdout")
+                .disable_help_subcommand(true)
+                .subcommand(
+                    clap::Command::new("completions").disable_help_flag(true).arg(
+                        Arg::new("SHELL")
+                            .required(true)
+                            .value_parser(["bash", "zsh", "fish"]),
+                    ),
+                )
+                .subcommand(
+                    clap::Command::new("man").disable_help_flag(true).arg(
+                        Arg::new("COMMAND")
+                            .value_parser(["compare", "generate"])
+                            .help("The page of this command instead of imgcheck(1)"),
+                    ),
+                ),
+        )
+}
+
 /// Parses the arguments, checks every image, prints, and returns the exit status.
 pub fn run() -> u8 {
     // `imgcheck compare …` is a command of its own (an image named
     // `compare` is reached as `./compare`).
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    if argv.first().map(String::as_str) == Some("compare") {
-        return crate::compare::run(argv.get(1..).unwrap_or(&[]));
+    // Arguments as the OS gives them: a file name is bytes, and
+    // `std::env::args` panicked (exit 101) on one that is not UTF-8.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let command = argv.first().and_then(|a| a.to_str());
+    if matches!(command, Some("compare" | "generate")) {
+        let rest: Option<Vec<String>> = argv
+            .get(1..)
+            .unwrap_or_default()
+            .iter()
+            .map(|a| a.to_str().map(str::to_string))
+            .collect();
+        let Some(rest) = rest else {
+            eprintln!(
+                "imgcheck {}: an argument is not valid UTF-8; name the file through a link whose name is",
+                command.unwrap_or_default()
+            );
+            return exit::USAGE;
+        };
+        return match command {
+            Some("compare") => crate::compare::run(&rest),
+            // `imgcheck generate …` likewise (an image named `generate`
+            // is reached as `./generate`).
+            _ => crate::generate::run(&rest, &mut std::io::stdout().lock()),
+        };
     }
     let args = match Args::try_parse() {
         Ok(a) => a,
@@ -155,6 +255,13 @@ pub fn run() -> u8 {
             "imgcheck: --map draws one image; {} were given",
             items.len()
         );
+        return exit::USAGE;
+    }
+    if let Some(m) = &args.map
+        && items.iter().any(|i| crate::metrics::same_file(&i.path, m))
+    {
+        // `--map disk.img disk.img` replaced the evidence with its picture.
+        eprintln!("imgcheck: --map names the image itself; refusing to write to it");
         return exit::USAGE;
     }
     if let Some(lf) = &args.lost_files {
@@ -214,9 +321,16 @@ pub fn run() -> u8 {
     let registry = layers.registry();
     let progress = progress_bar(items.len());
     // One image: the full check's own progress on the terminal (several
-    // images have the bar instead).
+    // images have the bar instead), with the time elapsed ticking unless
+    // the output is JSON for a program.
     let line = if items.len() == 1 {
-        crate::progress::Line::on_terminal()
+        crate::progress::Line::on_terminal().map(|l| {
+            if args.json {
+                l
+            } else {
+                l.ticking(crate::progress::TICK)
+            }
+        })
     } else {
         None
     };
@@ -241,6 +355,9 @@ pub fn run() -> u8 {
                 opts.snapshot.clone_from(&item.snapshot);
             }
             if let Some(f) = &item.fatal {
+                if let Some(l) = &line {
+                    l.clear();
+                }
                 progress.inc(1);
                 return Err(f.clone());
             }
@@ -261,8 +378,17 @@ pub fn run() -> u8 {
                     progress.suspend(|| eprintln!("imgcheck: {}: {n}", item.path.display()));
                 }
                 status |= report.verdict().exit_bits();
+                // As the metrics: a new file renamed over the name, never
+                // one the run read (a backing file) or one imgcheck did not
+                // write (a file named by mistake is left as it was).
+                let images = [item.path.as_path()];
                 if let Some(map) = &args.map
-                    && let Err(e) = std::fs::write(map, crate::svg::svg(&report))
+                    && let Err(e) = crate::metrics::write_atomic(
+                        map,
+                        &crate::svg::svg(&report),
+                        &images,
+                        crate::svg::looks_like_map,
+                    )
                 {
                     progress.suspend(|| {
                         eprintln!("imgcheck: {}: cannot write map: {e}", map.display())

@@ -28,7 +28,7 @@
 //! Modules, each importing only those listed before it: `exit`, `options`,
 //! `limits`, `level`, `devices` (leaves); `pool` (the PVs of a run); `registry` (with the adapters in
 //! `layers/`); `report`; `layout` and `steps` (checks over the report
-//! tree); `pipeline`; `render`, `svg`; `batch`; `compare` (copies side by side); `api` (the one-call entry points); `cli`.
+//! tree); `pipeline`; `render`, `svg`; `batch`; `compare` (copies side by side); `api` (the one-call entry points); `cli`; `generate` (completions and man page from `cli`'s definitions).
 
 pub mod api;
 pub mod batch;
@@ -37,6 +37,7 @@ pub mod cli;
 pub mod compare;
 pub mod devices;
 pub mod exit;
+pub mod generate;
 pub mod host;
 pub mod layout;
 pub mod level;
