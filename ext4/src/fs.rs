@@ -122,6 +122,19 @@ impl std::fmt::Debug for Ext4<'_> {
 }
 
 impl Ext4<'_> {
+    /// Byte offset of the superblock in use: 1024 for the primary, the
+    /// backup's block otherwise. A finding about a superblock field points
+    /// into the copy the value was read from, never into a primary that
+    /// was rejected.
+    pub fn superblock_offset(&self) -> u64 {
+        match self.source {
+            SuperblockSource::Primary => crate::superblock::SUPERBLOCK_OFFSET,
+            SuperblockSource::Backup {
+                block, block_size, ..
+            } => block.saturating_mul(block_size),
+        }
+    }
+
     /// Blocks per group.
     pub(crate) fn bpg(&self) -> u64 {
         u64::from(self.sb.s_blocks_per_group)
