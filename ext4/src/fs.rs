@@ -8,7 +8,7 @@ use crate::reads::{Miss, ReadLog};
 use crate::superblock::Superblock;
 use imgcheck_core::bytes::usize_of;
 use imgcheck_core::{Finding, ReadAt, ReadErrorKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,7 +20,7 @@ pub const MAX_GROUPS: u64 = 1 << 22;
 pub const MAX_TRACKED_BLOCKS: u64 = 1 << 32;
 
 /// Where the superblock in use came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SuperblockSource {
     /// The primary at byte 1024.

@@ -33,7 +33,7 @@ fn summary_describes_the_filesystem() {
         (s.kind.as_str(), s.block_size, s.blocks_count, s.groups),
         ("ext4", 4096, 4096, 4)
     );
-    assert_eq!(s.label, "root");
+    assert_eq!(s.label.as_deref(), Some("root"));
     assert_eq!(s.uuid, "5e1f1c2a-7c1b-4f5e-9a0d-3c6b2a1e0f99");
     assert!(s.features.contains(&"metadata_csum".to_string()));
     assert_eq!(s.times.created, Some(1_763_000_000));

@@ -197,7 +197,7 @@ fn summary(
         groups: fs.groups,
         fs_bytes: sb.s_blocks_count.saturating_mul(fs.bs),
         container_bytes: fs.r.len(),
-        label: sb.s_volume_name.clone(),
+        label: Some(sb.s_volume_name.clone()).filter(|l| !l.is_empty()),
         uuid: sb.uuid_string(),
         features: feature_names(
             sb.s_feature_compat,

@@ -5,7 +5,7 @@
 //! ([`MAX_RANGES`]); a cap that is hit is said, never silent.
 
 use super::source::{Copy, Origin, why};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Differing ranges listed at most; past it the bytes are still counted.
 pub const MAX_RANGES: usize = 4096;
@@ -19,7 +19,7 @@ const CHUNK: u64 = 4 << 20;
 const MAX_UNREADABLE: usize = 64;
 
 /// A range of the guest disk, `[start, start + len)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Range {
     /// First byte.
     pub start: u64,
@@ -35,7 +35,7 @@ impl Range {
 }
 
 /// A range one copy could not read, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Unreadable {
     /// Which copy (0 for the first).
     pub copy: usize,
@@ -46,7 +46,7 @@ pub struct Unreadable {
 }
 
 /// What comparing two guest disks found.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Divergence {
     /// Bytes compared (the smaller disk's size).
     pub compared: u64,
