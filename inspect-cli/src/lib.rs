@@ -28,7 +28,7 @@
 //! Modules, each importing only those listed before it: `exit`, `options`,
 //! `limits`, `level`, `devices` (leaves); `pool` (the PVs of a run); `registry` (with the adapters in
 //! `layers/`); `report`; `layout` and `steps` (checks over the report
-//! tree); `pipeline`; `render`, `svg`; `batch`; `compare` (copies side by side); `api` (the one-call entry points); `cli`.
+//! tree); `pipeline`; `json` (the typed `--json` view); `render`, `svg`; `batch`; `compare` (copies side by side); `api` (the one-call entry points); `cli`.
 
 pub mod api;
 pub mod batch;
@@ -38,6 +38,7 @@ pub mod compare;
 pub mod devices;
 pub mod exit;
 pub mod host;
+pub mod json;
 pub mod layout;
 pub mod level;
 pub mod limits;
@@ -53,6 +54,7 @@ pub mod steps;
 pub mod svg;
 
 pub use api::{CompareReport, Error, Report, compare, inspect, inspect_as, inspect_reader};
+pub use json::JsonReport;
 pub use options::{Format, Options};
 pub use pipeline::inspect_image;
 pub use registry::layers;
