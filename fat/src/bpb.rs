@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Where the `55 AA` signature sits in every FAT boot sector, whatever the
-/// sector size (fatgen103: "sector[510] equals 0x55, and sector[511]
+/// sector size (fatgen103: "sector\[510\] equals 0x55, and sector\[511\]
 /// equals 0xAA").
 pub const SIGNATURE_OFFSET: usize = 510;
 /// Bytes of a boot sector that hold the BPB, the extended boot record and

@@ -4,7 +4,7 @@
 //! the checks that span layers, and render the report as text, JSON or SVG.
 //!
 //! One call gets the whole report the CLI prints — [`inspect`] for an
-//! image file, [`inspect_reader`] for any reader, [`compare`] for copies
+//! image file, [`inspect_reader`] for any reader, [`compare()`] for copies
 //! side by side:
 //!
 //! ```
