@@ -164,9 +164,25 @@ pub struct FindingJson {
     /// The hint as data ([`Finding::hint`]).
     #[serde(default)]
     pub action: Option<Hint>,
-    /// Where it was found: [`Finding::place`] as named fields.
-    #[serde(rename = "where", default)]
+    /// Where it was found: [`Finding::place`] as named fields. Reads the
+    /// path array of schema 1 reports too.
+    #[serde(rename = "where", default, deserialize_with = "where_any")]
     pub place: Where,
+}
+
+/// `where` as schema 2 writes it (named fields) or as schema 1 did (the
+/// path array alone), so reports kept from before still read back.
+fn where_any<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Where, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Any {
+        Named(Where),
+        Path(Place),
+    }
+    Ok(match Any::deserialize(d)? {
+        Any::Named(w) => w,
+        Any::Path(p) => Where::of(&p),
+    })
 }
 
 impl From<Finding> for FindingJson {
@@ -329,6 +345,14 @@ mod tests {
         );
         let back: Finding = serde_json::from_str(&json).unwrap();
         assert_eq!(back, f);
+        // A schema 1 report's `where` was the path array alone.
+        let old = r#"{"code":"ext4.x","layer":"ext4","severity":"info","offset":1,"space":"disk","message":"m","hint":null,"where":[{"partition":2}]}"#;
+        let back: FindingJson = serde_json::from_str(old).unwrap();
+        assert_eq!(back.place.partition, Some(2));
+        assert_eq!(
+            Finding::from(back).place,
+            Place(vec![crate::Step::Partition(2)])
+        );
         assert_eq!(
             f.to_string(),
             "error gpt.x @ disk 0x200: m (hint: sgdisk -v {disk})"
