@@ -457,3 +457,40 @@ fn the_readme_names_the_schema_s_keys() {
         "README layers.layout keys vs the schema's"
     );
 }
+
+fn the_loss(v: &Value) -> Value {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "layout.lost")
+        .cloned()
+        .unwrap_or_else(|| panic!("no layout.lost in {:#}", v["findings"]))
+}
+
+#[test]
+fn a_loss_is_placed_in_its_partition_and_in_the_snapshot_shown() {
+    // testdata/scripts/layout.sh: partition 1's first 8 MiB zeroed by dd
+    // (sgdisk, mkfs.ext4); the qcow2 copy has a snapshot "bad" of it.
+    let raw = the_loss(&json_of(&fixture("layout/destroyed-dd-zero.img")));
+    assert_eq!(raw["where"]["partition"], 1, "{raw:#}");
+    assert_eq!(raw["where"]["path"], serde_json::json!([{"partition": 1}]));
+    let opts = Options {
+        snapshot: Some("bad".into()),
+        ..Options::default()
+    };
+    let r = inspect(&fixture("layout/destroyed-dd-zero-snap.qcow2"), &opts).unwrap();
+    let snap = the_loss(&imgcheck::render::json_value(&r));
+    let w = &snap["where"];
+    assert_eq!(
+        (&w["snapshot"], &w["partition"]),
+        (&"1:bad".into(), &1.into()),
+        "{w:#}"
+    );
+    assert_eq!(
+        w["path"],
+        serde_json::json!([{"snapshot": "1:bad"}, {"partition": 1}])
+    );
+    assert_eq!(snap["offset"], raw["offset"], "the same disk bytes");
+}
+

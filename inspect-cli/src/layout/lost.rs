@@ -669,9 +669,28 @@ pub fn finding(ev: &LossEvent) -> Finding {
             Finding::warning("layout.lost", Layer::LAYOUT, ev.start, Space::Disk, msg)
         }
     };
-    f.with_hint(Hint::advice(
+    let mut f = f.with_hint(Hint::advice(
         "restore the files listed (JSON \"lost\", or --lost-files FILE) from a backup; do not run a repair before copying the image",
-    ))
+    ));
+    // Bytes of one partition's filesystem: the loss is in that partition
+    // (the pipeline puts the disk's own place before it).
+    if let Some(p) = one_partition(ev) {
+        f.place = imgcheck_core::Place::root().join(imgcheck_core::Step::Partition(p));
+    }
+    f
+}
+
+/// The partition every file, structure and inode table `ev` hit is in,
+/// when they are all in one.
+fn one_partition(ev: &LossEvent) -> Option<u32> {
+    let mut all = ev
+        .files
+        .iter()
+        .map(|f| f.partition)
+        .chain(ev.structures.iter().map(|s| s.partition))
+        .chain(ev.inode_tables.iter().map(|t| t.partition));
+    let first = all.next()??;
+    all.all(|p| p == Some(first)).then_some(first)
 }
 
 /// What an event destroyed, in words: files by example, directories,
