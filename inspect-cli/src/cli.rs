@@ -121,9 +121,27 @@ struct Args {
 pub fn run() -> u8 {
     // `imgcheck compare …` is a command of its own (an image named
     // `compare` is reached as `./compare`).
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    if argv.first().map(String::as_str) == Some("compare") {
-        return crate::compare::run(argv.get(1..).unwrap_or(&[]));
+    // File names are bytes: args_os, since std::env::args panics on a
+    // name that is not UTF-8 (clap reads the image paths as OsStrings).
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if argv.first().is_some_and(|a| a == "compare") {
+        // compare names its copies as text (PATH@SNAPSHOT): a name that is
+        // not UTF-8 is refused by name, never read as another file.
+        let copies: Result<Vec<String>, _> = argv
+            .iter()
+            .skip(1)
+            .map(|a| a.clone().into_string())
+            .collect();
+        return match copies {
+            Ok(c) => crate::compare::run(&c),
+            Err(bad) => {
+                eprintln!(
+                    "imgcheck compare: {} is not a UTF-8 name; compare reads PATH@SNAPSHOT as text: give the copy a UTF-8 name (a symlink will do)",
+                    bad.to_string_lossy()
+                );
+                exit::USAGE
+            }
+        };
     }
     let args = match Args::try_parse() {
         Ok(a) => a,

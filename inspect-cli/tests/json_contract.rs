@@ -494,3 +494,35 @@ fn a_loss_is_placed_in_its_partition_and_in_the_snapshot_shown() {
     assert_eq!(snap["offset"], raw["offset"], "the same disk bytes");
 }
 
+#[test]
+fn an_image_whose_name_is_not_utf8_is_checked_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    // mkfs.ext4 on a whole disk (testdata/scripts/disk.sh), under a name
+    // with a byte that is not UTF-8: Linux names are bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"disk\xff.img"));
+    std::fs::copy(fixture("disk/whole-disk-ext4.img"), &name).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .args(["--json", "--host-room", "off"])
+        .arg(&name)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(problems(&validator(), &doc).is_empty());
+    assert_eq!(doc["verdict"], "clean");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imgcheck"))
+        .arg("compare")
+        .arg(&name)
+        .arg(&name)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(16), "a usage error, not a panic");
+}
