@@ -425,9 +425,11 @@ pub fn zero_regions(root: &Node, disk_len: u64, scan: bool) -> Vec<(u64, u64)> {
 }
 
 /// The MBR slot of the extended partition that holds logical partition
-/// `n` (numbered 5 and up), read from the table on `disk`; `None` for a
-/// primary partition.
-fn extended_of(table: &Node, disk: &dyn ReadAt, n: u32) -> Option<u8> {
+/// `n` (numbered 5 and up) when that container ends before `free_end`
+/// (the free space lies past it, so it must grow first), read from the
+/// table on `disk`; `None` for a primary partition, or when the free
+/// space is already inside the container.
+fn extended_of(table: &Node, disk: &dyn ReadAt, n: u32, free_end: u64) -> Option<u8> {
     if n < 5 {
         return None;
     }
@@ -439,6 +441,12 @@ fn extended_of(table: &Node, disk: &dyn ReadAt, n: u32) -> Option<u8> {
     mbr.entries
         .iter()
         .find(|e| imgcheck_gpt::mbr::is_extended(e.os_type) && e.size_in_lba != 0)
+        .filter(|e| {
+            let end = u64::from(e.starting_lba)
+                .saturating_add(u64::from(e.size_in_lba))
+                .saturating_mul(ss);
+            end.saturating_add(SLACK) < free_end
+        })
         .map(|e| e.slot)
 }
 
@@ -530,17 +538,25 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                         human_size(tend)
                     ),
                 )
-                .with_hint(match extended_of(table, disk, n) {
+                // A command that rewrites the table: typed as writing, so
+                // it is offered only on a copy (never as prose in a note).
+                .with_hint(match extended_of(table, disk, n, disk_len) {
                     // A logical partition ends inside its extended
                     // container: growpart (sfdisk -N) leaves it as it is
                     // and parted refuses ("Can't have overlapping
                     // partitions") until the container grows first.
-                    Some(e) => Hint::advice(format!(
-                        "to use it, on a copy first: partition {n} is a logical partition inside extended partition {e}, which must grow first: parted -s {{disk}} resizepart {e} 100% resizepart {n} 100% (or sfdisk -N {e}, then sfdisk -N {n}), then grow the filesystem; growpart {n} alone cannot pass the end of partition {e}; sgdisk is for GPT disks only"
+                    Some(e) => Hint::writes(format!(
+                        "parted -s {{disk}} resizepart {e} 100% resizepart {n} 100%"
+                    ))
+                    .on(Target::Disk)
+                    .because(format!(
+                        "to use the space, on a copy first: partition {n} is a logical partition inside extended partition {e}, which must grow first (or sfdisk -N {e}, then sfdisk -N {n}); then grow the filesystem; growpart {n} alone cannot pass the end of partition {e}; sgdisk is for GPT disks only"
                     )),
-                    None => Hint::advice(format!(
-                        "to use it, on a copy first: growpart {{disk}} {n} (or parted resizepart, sfdisk -N {n}), then grow the filesystem; sgdisk is for GPT disks only"
-                    )),
+                    None => Hint::writes(format!("growpart {{disk}} {n}"))
+                        .on(Target::Disk)
+                        .because(format!(
+                            "to use the space, on a copy first (or parted resizepart, sfdisk -N {n}); then grow the filesystem; sgdisk is for GPT disks only"
+                        )),
                 }),
             );
         }

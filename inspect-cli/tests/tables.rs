@@ -105,6 +105,10 @@ fn an_mbr_disk_with_free_space_after_its_last_partition_did_not_grow() {
         tail.contains("resizepart 2 100% resizepart 6 100%") && !tail.contains("growpart {disk} 6"),
         "{tail}"
     );
+    // It rewrites the table: typed as writing, on the disk, so it is
+    // offered on a copy only, never as prose a consumer runs unguarded.
+    let h = f.hint.as_ref().unwrap();
+    assert!(h.writes && h.target == imgcheck_core::Target::Disk, "{h:?}");
     for f in r.findings() {
         let h = f.hint.as_ref().map(|h| h.to_string()).unwrap_or_default();
         assert!(
@@ -114,6 +118,32 @@ fn an_mbr_disk_with_free_space_after_its_last_partition_did_not_grow() {
         );
     }
     assert_eq!(r.verdict(), Verdict::Clean, "{c:?}");
+}
+
+#[test]
+fn free_space_inside_the_extended_partition_needs_no_container_growth() {
+    // The same disk at 64 MiB with extended partition 2 already reaching
+    // the end (its MBR entry's size, byte 474, as `sfdisk -N 2` leaves
+    // it): the free space is inside it, so only partition 6 grows.
+    let d = damaged(
+        "disk/dos-logical.img",
+        &[
+            Patch::Truncate { len: 64 * MIB },
+            Patch::le32(446 + 16 + 12, 131_072 - 12_288),
+        ],
+    );
+    let r = inspect(d.path());
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.size_chain.free_tail")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    let h = f.hint.as_ref().unwrap();
+    assert_eq!(h.command.as_deref(), Some("growpart {disk} 6"), "{h:?}");
+    assert!(
+        h.writes && !h.to_string().contains("must grow first"),
+        "{h}"
+    );
 }
 
 #[test]
