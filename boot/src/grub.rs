@@ -8,7 +8,7 @@
 
 use imgcheck_core::bytes::{bytes, is_zero, le16, le32, le64};
 use imgcheck_core::{ReadAt, ReadError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// GRUB's sector size.
 pub const SECTOR: u64 = 512;
@@ -32,7 +32,7 @@ const DECOMPRESSOR_BOUND: u64 = 0x1000;
 const MAX_UNCOMPRESSED: u32 = 16 << 20;
 
 /// One blocklist entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extent {
     /// First LBA (512-byte units).
     pub start: u64,
@@ -41,7 +41,7 @@ pub struct Extent {
 }
 
 /// What the core.img that boot.img points at looks like.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Core {
     /// LBA of diskboot.img.
     pub diskboot: u64,
@@ -59,7 +59,7 @@ pub struct Core {
 }
 
 /// Why core.img is not what boot.img needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum CoreProblem {
     /// `kernel_sector` lies past the disk's end.

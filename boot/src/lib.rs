@@ -55,7 +55,7 @@ use imgcheck_core::{
     BootFile, Finding, Hint, Layer, Promise, ReadAt, Severity, Space, Target, boot_paths,
 };
 use mbr::{BootCode, Sector0};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Bytes of an EFI loader read to find GRUB's embedded config (GRUB x64
 /// images are 0.2–3 MiB; a standalone one with a memdisk is larger and
@@ -66,7 +66,7 @@ pub const MAX_EFI_LOADER: u64 = 16 << 20;
 pub const BIOS_BOOT_PROBE: u64 = 64 << 10;
 
 /// The partition table scheme, as the table layer names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scheme {
     /// A GPT (behind a protective MBR, or not any more).
@@ -110,7 +110,7 @@ pub struct Disk<'a> {
 }
 
 /// How far a firmware path gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Every link the disk shows is intact.
@@ -125,10 +125,10 @@ pub enum Outcome {
 }
 
 /// One path's verdict.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     /// `BIOS` or `UEFI`.
-    pub path: &'static str,
+    pub path: String,
     /// How far it gets.
     pub outcome: Outcome,
     /// In words: the chain followed, or the link that fails and why.
@@ -137,13 +137,14 @@ pub struct Verdict {
 
 /// Both verdicts and the findings behind them (layer `boot`, offsets in
 /// the disk).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// The BIOS (SeaBIOS, legacy CSM) path.
     pub bios: Verdict,
     /// The UEFI (OVMF, x86-64) path.
     pub uefi: Verdict,
-    /// The findings, a failing link an error.
+    /// The findings, a failing link an error (in the JSON report they are
+    /// among the report's findings, so not here).
     #[serde(skip)]
     pub findings: Vec<Finding>,
 }
@@ -185,7 +186,7 @@ pub fn check(disk: &Disk<'_>) -> Report {
 
 fn verdict(path: &'static str, outcome: Outcome, summary: String) -> Verdict {
     Verdict {
-        path,
+        path: path.to_string(),
         outcome,
         summary,
     }

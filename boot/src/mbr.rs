@@ -4,7 +4,7 @@
 //! the strings each one carries.
 
 use imgcheck_core::bytes::{bytes, is_zero, le16, le32, u8_at};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Bytes in the boot sector the BIOS loads.
 pub const SECTOR: usize = 512;
@@ -21,7 +21,7 @@ const GRUB_BPB: std::ops::Range<usize> = 0x03..0x5A;
 pub const GRUB_KERNEL_SECTOR_AT: usize = 0x5C;
 
 /// Which boot code sector 0 holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BootCode {
     /// Zeros: nothing to run.
@@ -54,7 +54,7 @@ impl BootCode {
 }
 
 /// One primary partition entry, as a BIOS MBR's code reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// 1-based slot.
     pub slot: u32,
@@ -69,7 +69,7 @@ pub struct Entry {
 }
 
 /// Sector 0, read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sector0 {
     /// `55 AA` at 0x1FE.
     pub signature: bool,

@@ -4,7 +4,7 @@
 //! header magic and the subsystem (PE/COFF specification, UEFI §2.1.1).
 
 use imgcheck_core::bytes::{bytes, le16, le32};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// IMAGE_FILE_MACHINE_AMD64.
 pub const MACHINE_X64: u16 = 0x8664;
@@ -13,7 +13,7 @@ pub const MACHINE_X64: u16 = 0x8664;
 pub const SUBSYSTEM_EFI_APPLICATION: u16 = 10;
 
 /// A loader's header, parsed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pe {
     /// COFF machine.
     pub machine: u16,

@@ -2,7 +2,7 @@
 //! render the same values, so nothing about a problem lives only in prose.
 
 use crate::hint::Hint;
-use crate::place::Place;
+use crate::place::{Place, Where};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
@@ -114,10 +114,11 @@ impl fmt::Display for Space {
 /// [`Finding::rebased`], because only it knows where a partition starts,
 /// and sets [`Finding::place`].
 ///
-/// In JSON the hint is a string (`"hint"`, as a person reads it) and its
-/// structured form (`"action"`); the place is `"where"`.
+/// In JSON (see [`FindingJson`]) the hint is a string (`"hint"`, as a
+/// person reads it) and its structured form (`"action"`); the place is
+/// `"where"`, an object of named fields ([`Where`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "FindingRepr", from = "FindingRepr")]
+#[serde(into = "FindingJson", from = "FindingJson")]
 pub struct Finding {
     /// Stable dotted identifier, layer first (`gpt.backup_header.not_at_end`).
     pub code: Cow<'static, str>,
@@ -138,25 +139,55 @@ pub struct Finding {
     pub place: Place,
 }
 
-/// The JSON shape of a [`Finding`].
-#[derive(Serialize, Deserialize)]
-struct FindingRepr {
-    code: String,
-    layer: Layer,
-    severity: Severity,
-    offset: u64,
-    space: Space,
-    message: String,
-    hint: Option<String>,
+/// The JSON shape of a [`Finding`]: its fields, the hint both as the
+/// line a person reads (`hint`) and as data (`action`), and the place as
+/// named fields (`where`, a [`Where`]). A report that knows more than the
+/// layer did (the image's name, the filesystem) fills `where` in this form
+/// before writing it; reading it back into a [`Finding`] keeps the path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingJson {
+    /// [`Finding::code`].
+    pub code: String,
+    /// [`Finding::layer`].
+    pub layer: Layer,
+    /// [`Finding::severity`].
+    pub severity: Severity,
+    /// [`Finding::offset`], in `space`.
+    pub offset: u64,
+    /// [`Finding::space`].
+    pub space: Space,
+    /// [`Finding::message`].
+    pub message: String,
+    /// The hint as one line (`command (note)`), for people and for tools
+    /// that only print it.
+    pub hint: Option<String>,
+    /// The hint as data ([`Finding::hint`]).
     #[serde(default)]
-    action: Option<Hint>,
-    #[serde(rename = "where", default)]
-    place: Place,
+    pub action: Option<Hint>,
+    /// Where it was found: [`Finding::place`] as named fields. Reads the
+    /// path array of schema 1 reports too.
+    #[serde(rename = "where", default, deserialize_with = "where_any")]
+    pub place: Where,
 }
 
-impl From<Finding> for FindingRepr {
+/// `where` as schema 2 writes it (named fields) or as schema 1 did (the
+/// path array alone), so reports kept from before still read back.
+fn where_any<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Where, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Any {
+        Named(Where),
+        Path(Place),
+    }
+    Ok(match Any::deserialize(d)? {
+        Any::Named(w) => w,
+        Any::Path(p) => Where::of(&p),
+    })
+}
+
+impl From<Finding> for FindingJson {
     fn from(f: Finding) -> Self {
-        FindingRepr {
+        FindingJson {
             code: f.code.into_owned(),
             layer: f.layer,
             severity: f.severity,
@@ -164,14 +195,14 @@ impl From<Finding> for FindingRepr {
             space: f.space,
             message: f.message,
             hint: f.hint.as_ref().map(ToString::to_string),
+            place: Where::of(&f.place),
             action: f.hint,
-            place: f.place,
         }
     }
 }
 
-impl From<FindingRepr> for Finding {
-    fn from(r: FindingRepr) -> Self {
+impl From<FindingJson> for Finding {
+    fn from(r: FindingJson) -> Self {
         Finding {
             code: Cow::Owned(r.code),
             layer: r.layer,
@@ -181,7 +212,7 @@ impl From<FindingRepr> for Finding {
             message: r.message,
             // A report written by another tool may carry prose only.
             hint: r.action.or_else(|| r.hint.map(Hint::advice)),
-            place: r.place,
+            place: r.place.path,
         }
     }
 }
@@ -310,10 +341,18 @@ mod tests {
         let json = serde_json::to_string(&f).unwrap();
         assert_eq!(
             json,
-            r#"{"code":"gpt.x","layer":"gpt","severity":"error","offset":512,"space":"disk","message":"m","hint":"sgdisk -v {disk}","action":{"command":"sgdisk -v {disk}","target":"this","writes":false,"note":null},"where":[]}"#
+            r#"{"code":"gpt.x","layer":"gpt","severity":"error","offset":512,"space":"disk","message":"m","hint":"sgdisk -v {disk}","action":{"command":"sgdisk -v {disk}","target":"this","writes":false,"note":null},"where":{"image":null,"snapshot":null,"backing":null,"partition":null,"volume":null,"filesystem":null,"path":[]}}"#
         );
         let back: Finding = serde_json::from_str(&json).unwrap();
         assert_eq!(back, f);
+        // A schema 1 report's `where` was the path array alone.
+        let old = r#"{"code":"ext4.x","layer":"ext4","severity":"info","offset":1,"space":"disk","message":"m","hint":null,"where":[{"partition":2}]}"#;
+        let back: FindingJson = serde_json::from_str(old).unwrap();
+        assert_eq!(back.place.partition, Some(2));
+        assert_eq!(
+            Finding::from(back).place,
+            Place(vec![crate::Step::Partition(2)])
+        );
         assert_eq!(
             f.to_string(),
             "error gpt.x @ disk 0x200: m (hint: sgdisk -v {disk})"

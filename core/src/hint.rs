@@ -37,6 +37,23 @@ pub enum Target {
 }
 
 /// One next step.
+///
+/// # Placeholders
+///
+/// [`Hint::command`] and [`Hint::note`] name what they act on by
+/// placeholders, filled by [`Hint::resolved`] (the `imgcheck` report does
+/// it for every finding; an embedder using a layer crate alone calls it):
+///
+/// | placeholder | filled with |
+/// |---|---|
+/// | `{image}` | the image file as given on the command line |
+/// | `{disk}` | the whole guest disk's block device (`/dev/nbd0` for qcow2, a loop device or the file for raw) |
+/// | `{dev}` | the device of the node the finding is in: a partition (`/dev/nbd0p2`), a logical volume (`/dev/vg/lv`), or the disk for a whole-disk filesystem |
+///
+/// A placeholder is lower-case letters in braces; anything else in braces
+/// stays as written. Upper-case shell variables (`$DEV`, `${NBD:?}`) are
+/// the command's own, set by an earlier line of it (a loop device it sets
+/// up), and are never filled in. See [`Target`] for what each acts on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hint {
     /// A shell command line, with the placeholders of [`Target`]; `None`

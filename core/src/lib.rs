@@ -69,7 +69,7 @@ pub use facts::{
     Attach, Expect, Facts, GuestDisk, Identity, IdentityKind, Promise, Role, SnapshotFact,
     Structure, SuperblockUse, TableFacts, VolumeLoss,
 };
-pub use findings::{Finding, Layer, Severity, Space, worst_severity};
+pub use findings::{Finding, FindingJson, Layer, Severity, Space, worst_severity};
 pub use hint::{Hint, Target};
 pub use layer::{
     Child, ChildNode, Context, Depth, Event, Extent, Inspected, Inspector, Options, Probe, Strength,
@@ -78,7 +78,7 @@ pub use owners::{
     MAX_NAME_BYTES, MAX_OWNED_RANGES, MAX_PATH_DEPTH, OwnedRange, OwnerKind, OwnerMap,
     OwnerMapBuilder,
 };
-pub use place::{Place, Step};
+pub use place::{Place, Step, Where};
 pub use progress::Progress;
 pub use read::{
     BytesReader, FileKind, FileReader, OpenError, ReadAt, ReadError, ReadErrorKind, Slice,

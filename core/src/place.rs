@@ -71,6 +71,56 @@ impl Place {
     }
 }
 
+/// A place as named fields: the JSON `"where"` of a finding, so a
+/// consumer reads `where.partition` instead of walking the path. Each field
+/// is the innermost step of its kind on [`Where::path`]; `image` and
+/// `filesystem` are known only to whoever built the layer tree (the
+/// `imgcheck` report fills them; a layer crate used alone leaves them
+/// `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Where {
+    /// The image as the report names it (`disk.qcow2`, `disk.qcow2@1`).
+    pub image: Option<String>,
+    /// The qcow2 internal snapshot shown, `id:name`.
+    pub snapshot: Option<String>,
+    /// The file of the backing chain, 1 for the image's own backing file.
+    pub backing: Option<u32>,
+    /// The partition, as the table numbers it.
+    pub partition: Option<u32>,
+    /// The logical volume, `vg/lv`.
+    pub volume: Option<String>,
+    /// The filesystem the finding is in, by kind (`ext4`, `xfs`, `vfat`).
+    pub filesystem: Option<String>,
+    /// The whole path, outermost step first: what [`Place`] holds.
+    pub path: Place,
+}
+
+impl Where {
+    /// The named fields of `place`; `image` and `filesystem` unset.
+    pub fn of(place: &Place) -> Self {
+        let last =
+            |pick: fn(&Step) -> Option<&String>| place.0.iter().rev().find_map(pick).cloned();
+        Where {
+            image: None,
+            snapshot: last(|s| match s {
+                Step::Snapshot(v) => Some(v),
+                _ => None,
+            }),
+            backing: place.0.iter().rev().find_map(|s| match s {
+                Step::Backing(n) => Some(*n),
+                _ => None,
+            }),
+            partition: place.partition(),
+            volume: last(|s| match s {
+                Step::Volume(v) => Some(v),
+                _ => None,
+            }),
+            filesystem: None,
+            path: place.clone(),
+        }
+    }
+}
+
 impl fmt::Display for Place {
     /// `partition 2`, `volume vg/root`, `snapshot 1:pre, partition 2`;
     /// `image` for the root.
@@ -106,5 +156,11 @@ mod tests {
         assert_eq!(Place::root().to_string(), "image");
         let back: Place = serde_json::from_str(r#"[{"volume":"vg/db"},{"partition":2}]"#).unwrap();
         assert_eq!(back, p);
+        let w = Where::of(&p.join(Step::Snapshot("1:pre".into())));
+        assert_eq!(
+            (w.partition, w.volume.as_deref(), w.snapshot.as_deref()),
+            (Some(2), Some("vg/db"), Some("1:pre"))
+        );
+        assert_eq!((w.image, w.filesystem, w.backing), (None, None, None));
     }
 }

@@ -8,7 +8,7 @@ use crate::reads::{Miss, ReadLog};
 use crate::superblock::Superblock;
 use imgcheck_core::bytes::usize_of;
 use imgcheck_core::{Finding, ReadAt, ReadErrorKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,7 +20,7 @@ pub const MAX_GROUPS: u64 = 1 << 22;
 pub const MAX_TRACKED_BLOCKS: u64 = 1 << 32;
 
 /// Where the superblock in use came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SuperblockSource {
     /// The primary at byte 1024.
@@ -122,6 +122,19 @@ impl std::fmt::Debug for Ext4<'_> {
 }
 
 impl Ext4<'_> {
+    /// Byte offset of the superblock in use: 1024 for the primary, the
+    /// backup's block otherwise. A finding about a superblock field points
+    /// into the copy the value was read from, never into a primary that
+    /// was rejected.
+    pub fn superblock_offset(&self) -> u64 {
+        match self.source {
+            SuperblockSource::Primary => crate::superblock::SUPERBLOCK_OFFSET,
+            SuperblockSource::Backup {
+                block, block_size, ..
+            } => block.saturating_mul(block_size),
+        }
+    }
+
     /// Blocks per group.
     pub(crate) fn bpg(&self) -> u64 {
         u64::from(self.sb.s_blocks_per_group)

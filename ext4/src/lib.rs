@@ -83,7 +83,7 @@ pub use path::{Found, Run};
 pub use superblock::{Superblock, compat, feature_names, incompat, ro_compat, uuid_text};
 
 use imgcheck_core::{Depth, Finding, Hint, Layer, Progress, ReadAt, Sink, Space};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What to check.
 #[derive(Debug, Clone, Copy, Default)]
@@ -103,7 +103,7 @@ impl Options {
 
 /// The outcome of a check: findings (offsets relative to the reader) and,
 /// when a superblock was found, a summary for the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// Everything found, in check order.
     pub findings: Vec<Finding>,
@@ -117,7 +117,7 @@ pub struct Report {
 }
 
 /// A filesystem described for the report and the timeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     /// "ext2", "ext3" or "ext4" by features; "jbd" for an external journal device.
     pub kind: String,
@@ -143,8 +143,9 @@ pub struct Summary {
     pub fs_bytes: u64,
     /// Size of what holds it (the reader's length).
     pub container_bytes: u64,
-    /// Volume label.
-    pub label: String,
+    /// Volume label (`s_volume_name`), `None` when the filesystem has none
+    /// (an empty name), as a partition signature and FAT say it.
+    pub label: Option<String>,
     /// UUID.
     pub uuid: String,
     /// Feature names (unknown bits as `unknown:0x…`).
@@ -174,7 +175,7 @@ pub struct Summary {
 }
 
 /// Superblock timestamps (Unix seconds), absent when zero.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Times {
     /// `s_mkfs_time`.
     pub created: Option<i64>,
@@ -187,7 +188,7 @@ pub struct Times {
 }
 
 /// The jbd2 superblock, summarised.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct JournalSummary {
     /// "inode 8" or "external".
     pub location: String,
@@ -220,7 +221,7 @@ pub struct JournalSummary {
 }
 
 /// The kernel's error records in the superblock.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorRecords {
     /// `s_error_count`.
     pub count: u32,
@@ -231,7 +232,7 @@ pub struct ErrorRecords {
 }
 
 /// One kernel error record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorRecord {
     /// When (Unix seconds).
     pub time: i64,

@@ -33,7 +33,7 @@ fn summary_describes_the_filesystem() {
         (s.kind.as_str(), s.block_size, s.blocks_count, s.groups),
         ("ext4", 4096, 4096, 4)
     );
-    assert_eq!(s.label, "root");
+    assert_eq!(s.label.as_deref(), Some("root"));
     assert_eq!(s.uuid, "5e1f1c2a-7c1b-4f5e-9a0d-3c6b2a1e0f99");
     assert!(s.features.contains(&"metadata_csum".to_string()));
     assert_eq!(s.times.created, Some(1_763_000_000));
@@ -785,4 +785,47 @@ fn genext2fs_image_is_clean() {
     } else {
         println!("SKIPPED the e2fsck -fn half: e2fsprogs is not installed");
     }
+}
+
+/// ext2.img (mkfs.ext2 -b 1024 -g 2048) keeps its first backup
+/// superblock in group 1, block 2049.
+const EXT2_BACKUP: usize = 2049 * 1024;
+
+#[test]
+fn through_a_backup_superblock_fields_are_named_in_the_backup() {
+    // The primary's magic zeroed: the backup in group 1 is read. Its
+    // ERROR_FS (ext2 has no checksum to break) is a value of the backup,
+    // so the finding names the backup's s_state, not the primary's.
+    let mut img = load("ext2");
+    img[1024 + 0x38..1024 + 0x3A].fill(0);
+    img[EXT2_BACKUP + 0x3A] = 0x03;
+    let r = run(&img, false);
+    assert!(matches!(
+        r.summary.as_ref().unwrap().superblock,
+        SuperblockSource::Backup { group: 1, .. }
+    ));
+    let at = |code: &str| r.findings.iter().find(|f| f.code == code).map(|f| f.offset);
+    assert_eq!(at("ext4.state.errors"), Some((EXT2_BACKUP + 0x3A) as u64));
+    assert_eq!(
+        at("ext4.superblock.magic"),
+        Some(1024),
+        "the primary's own finding"
+    );
+}
+
+#[test]
+fn a_backup_superblock_s_state_is_no_unclean_unmount() {
+    // e2fsprogs writes every backup with VALID_FS clear (ext2fs_flush):
+    // read through one, the state says nothing about the last unmount.
+    let mut img = load("ext2");
+    assert_eq!(
+        img[EXT2_BACKUP + 0x3A] & 1,
+        0,
+        "mkfs.ext2 left VALID_FS clear in the backup"
+    );
+    img[1024 + 0x38..1024 + 0x3A].fill(0);
+    let r = run(&img, false);
+    let codes: Vec<&str> = r.findings.iter().map(|f| f.code.as_ref()).collect();
+    assert!(codes.contains(&"ext4.superblock.magic"), "{codes:?}");
+    assert!(!codes.contains(&"ext4.state.not_clean"), "{codes:?}");
 }

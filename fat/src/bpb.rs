@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Where the `55 AA` signature sits in every FAT boot sector, whatever the
-/// sector size (fatgen103: "sector[510] equals 0x55, and sector[511]
+/// sector size (fatgen103: "sector\[510\] equals 0x55, and sector\[511\]
 /// equals 0xAA").
 pub const SIGNATURE_OFFSET: usize = 510;
 /// Bytes of a boot sector that hold the BPB, the extended boot record and
@@ -117,7 +117,7 @@ impl fmt::Display for FatKind {
 /// A boot sector's fields, raw, named after the specification's `BPB_*`
 /// and `BS_*` fields. Nothing is validated here; [`Geometry::from_bpb`]
 /// does that.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bpb {
     /// `BS_jmpBoot` (0x00): `EB xx 90` or `E9 xx xx`.
     pub jump: [u8; 3],
@@ -335,7 +335,7 @@ impl fmt::Display for Unusable {
 }
 
 /// The layout of a FAT volume, derived from a BPB whose fields allow it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Geometry {
     /// The FAT type as Linux and fsck.fat read it.
     pub kind: FatKind,

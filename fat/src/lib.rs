@@ -103,7 +103,7 @@ pub use volume::{
 };
 
 use imgcheck_core::{Depth, Finding, Layer, ReadAt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The layer every finding of this crate names.
 pub const LAYER: Layer = Layer::FAT;
@@ -123,7 +123,7 @@ pub struct Options {
 /// The outcome of a check: findings (offsets in the reader given, space
 /// [`imgcheck_core::Space::Disk`]) and, when a boot sector could be read,
 /// the filesystem described.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// Everything found, capped per code by [`imgcheck_core::Sink`].
     pub findings: Vec<Finding>,

@@ -4,10 +4,10 @@
 
 use crate::bpb::{FatKind, Root};
 use imgcheck_core::{Depth, Structure};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which boot sector the check read the filesystem through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BootSource {
     /// Sector 0, as every reader does.
@@ -21,7 +21,7 @@ pub enum BootSource {
 }
 
 /// The markers of an unclean shutdown.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dirty {
     /// Bit 0 of the boot sector's state byte: Linux sets it while mounted.
     pub boot_flag: bool,
@@ -41,7 +41,7 @@ impl Dirty {
 }
 
 /// The FAT32 FSInfo sector's contents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FsInfo {
     /// Byte offset.
     pub offset: u64,
@@ -54,7 +54,7 @@ pub struct FsInfo {
 }
 
 /// Cluster usage found by the full check.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// FAT entries that are 0.
     pub free_clusters: u32,
@@ -77,7 +77,7 @@ pub struct Usage {
 }
 
 /// A timestamp and the path it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stamp {
     /// Unix seconds of the clock as recorded (FAT keeps local time and no
     /// zone; it is shown as if UTC).
@@ -87,7 +87,7 @@ pub struct Stamp {
 }
 
 /// Timestamps for the timeline.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Times {
     /// When the volume label entry was last written (mkfs.vfat, fatlabel).
     pub label_written: Option<i64>,
@@ -100,7 +100,7 @@ pub struct Times {
 }
 
 /// A byte range of the reader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ByteRange {
     /// First byte.
     pub start: u64,
@@ -117,7 +117,7 @@ impl ByteRange {
 
 /// A chain allocated in the FAT that no directory entry reaches: the
 /// data of a file whose entry was lost or overwritten.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LostChain {
     /// First cluster.
     pub first_cluster: u32,
@@ -131,7 +131,7 @@ pub struct LostChain {
 }
 
 /// The filesystem described.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// The FAT type as Linux and fsck.fat read it.
     pub kind: FatKind,

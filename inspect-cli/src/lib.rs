@@ -4,7 +4,7 @@
 //! the checks that span layers, and render the report as text, JSON or SVG.
 //!
 //! One call gets the whole report the CLI prints — [`inspect`] for an
-//! image file, [`inspect_reader`] for any reader, [`compare`] for copies
+//! image file, [`inspect_reader`] for any reader, [`compare()`] for copies
 //! side by side:
 //!
 //! ```
@@ -28,7 +28,7 @@
 //! Modules, each importing only those listed before it: `exit`, `options`,
 //! `limits`, `level`, `devices` (leaves); `pool` (the PVs of a run); `registry` (with the adapters in
 //! `layers/`); `report`; `layout` and `steps` (checks over the report
-//! tree); `pipeline`; `render`, `svg`; `batch`; `compare` (copies side by side); `api` (the one-call entry points); `cli`; `generate` (completions and man page from `cli`'s definitions).
+//! tree); `pipeline`; `json` (the typed `--json` view); `render`, `svg`; `batch`; `compare` (copies side by side); `api` (the one-call entry points); `cli`; `generate` (completions and man page from `cli`'s definitions).
 
 pub mod api;
 pub mod batch;
@@ -39,6 +39,7 @@ pub mod devices;
 pub mod exit;
 pub mod generate;
 pub mod host;
+pub mod json;
 pub mod layout;
 pub mod level;
 pub mod limits;
@@ -54,6 +55,7 @@ pub mod steps;
 pub mod svg;
 
 pub use api::{CompareReport, Error, Report, compare, inspect, inspect_as, inspect_reader};
+pub use json::JsonReport;
 pub use options::{Format, Options};
 pub use pipeline::inspect_image;
 pub use registry::layers;

@@ -52,7 +52,7 @@ pub struct Options {
 /// Why an image could not be checked at all. None of these is the
 /// image's fault — damage that prevents opening is a finding (exit 4), not
 /// a `Fatal` — so all of them are exit status 8.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FatalKind {
     /// Nothing at that path.

@@ -177,6 +177,19 @@ pub fn inspect_bounded(
     let layout_started = std::time::Instant::now();
     let mut layout = layout::check(&root, disk.as_deref(), opts.scan);
     cost.add("layout", layout_started.elapsed().as_secs_f64());
+    // A loss is on the disk the report shows (a snapshot's, when one is
+    // shown): its place starts where the table's findings' does.
+    if let Some(view) = root.table().map(|t| t.place.clone()) {
+        for f in layout.findings.iter_mut().filter(|f| {
+            f.code.starts_with("layout.lost")
+                && f.space == Space::Disk
+                && !f.place.0.iter().any(|s| matches!(s, Step::Volume(_)))
+        }) {
+            let mut steps = view.0.clone();
+            steps.append(&mut f.place.0);
+            f.place = Place(steps);
+        }
+    }
     layout.findings.extend(bound_hit(&budget, file_size));
     layout.findings.extend(failed_reads(&budget));
     events.append(&mut layout.events);

@@ -3,12 +3,13 @@
 //! findings; neither adds information the other lacks, except that the
 //! JSON carries the structured details of each layer.
 
+use crate::json::JsonReport;
 use crate::options::Fatal;
 use crate::report::{ImageReport, Node};
 use anstyle::{AnsiColor, Style};
 use imgcheck_core::time::utc;
 use imgcheck_core::{Finding, Severity, human_size};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::fmt::Write as _;
 
 const INDENT: &str = "  ";
@@ -152,116 +153,10 @@ fn finding_text(report: &ImageReport, f: &Finding, pad: &str, out: &mut String) 
     }
 }
 
-/// The `layers` object: the container, the partition table, its
-/// partitions and their filesystems, each with the details its layer gave.
-fn layers_json(report: &ImageReport) -> Value {
-    let node_obj = |n: &Node| {
-        json!({
-            "kind": n.kind,
-            "summary": n.title,
-            "details": n.details,
-        })
-    };
-    let mut container = node_obj(&report.root);
-    let mut table = Value::Null;
-    let mut partitions = Vec::new();
-    let mut filesystem = Value::Null;
-    if let Some(t) = report.table() {
-        table = node_obj(t);
-        // Partitions carry a span; a node without one is the contents of
-        // the whole disk (no partition table).
-        for c in &t.children {
-            if let Some(span) = c.span {
-                let mut p = node_obj(c);
-                let fs = c.children.first().map(node_obj).unwrap_or(Value::Null);
-                if let Some(o) = p.as_object_mut() {
-                    o.insert("index".into(), json!(span.index));
-                    o.insert("start".into(), json!(span.start));
-                    o.insert("size".into(), json!(span.size));
-                    o.insert("filesystem".into(), fs);
-                }
-                partitions.push(p);
-            } else {
-                // A filesystem on the whole disk (no partition table).
-                filesystem = node_obj(c);
-            }
-        }
-    }
-    if let Some(o) = container.as_object_mut() {
-        o.insert("format".into(), json!(report.format));
-    }
-    // Logical volumes wherever they are in the tree (on the disk, in a
-    // partition), each with what it holds.
-    let volumes: Vec<Value> = report
-        .root
-        .walk()
-        .into_iter()
-        .filter_map(|n| match n.place.0.last() {
-            Some(imgcheck_core::Step::Volume(v)) if n.layer.is_none() => {
-                let mut o = node_obj(n);
-                if let Some(m) = o.as_object_mut() {
-                    m.insert("name".into(), json!(v));
-                    m.insert("size".into(), json!(n.facts.claimed_size));
-                    m.insert(
-                        "contents".into(),
-                        n.children.first().map(node_obj).unwrap_or(Value::Null),
-                    );
-                }
-                Some(o)
-            }
-            _ => None,
-        })
-        .collect();
-    json!({
-        "container": container,
-        "partition_table": table,
-        "partitions": partitions,
-        "filesystem": filesystem,
-        "volumes": volumes,
-        "layout": {
-            "size_chain": report.size_chain,
-            "zero_ranges": report.zero_ranges.iter().map(|(s, e)| json!({"start": s, "end": e})).collect::<Vec<_>>(),
-            "lost": report.lost,
-        },
-    })
-}
-
-/// The report as one JSON object (the `--json` contract).
+/// The report as one JSON object (the `--json` contract, typed as
+/// [`JsonReport`]).
 pub fn json_value(report: &ImageReport) -> Value {
-    // Hints as a person runs them: placeholders filled, target concrete.
-    let findings: Vec<Finding> = report
-        .findings()
-        .into_iter()
-        .map(|f| {
-            let mut f = f.clone();
-            if let Some(r) = report.hint_of(&f) {
-                f.hint = Some(r.hint);
-            }
-            f
-        })
-        .collect();
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    json!({
-        "schema": 1,
-        "image": report.image,
-        "format": report.format,
-        "file_size": report.file_size,
-        "virtual_size": report.virtual_size,
-        "verdict": report.verdict().as_str(),
-        "counters": {
-            "errors": count(Severity::Error),
-            "warnings": count(Severity::Warning),
-            "info": count(Severity::Info),
-            "findings": findings.len(),
-        },
-        "findings": findings,
-        "layers": layers_json(report),
-        "timeline": report.timeline.iter().map(|e| json!({
-            "time": e.time, "utc": utc(e.time), "source": e.source, "what": e.what,
-        })).collect::<Vec<_>>(),
-        "next_steps": report.next_steps,
-        "boot": report.boot.as_ref().map(|b| json!({"bios": b.bios, "uefi": b.uefi})),
-    })
+    serde_json::to_value(JsonReport::of(report)).unwrap_or(Value::Null)
 }
 
 /// A path's verdict in words: "boots as far as the disk shows" or
@@ -284,28 +179,9 @@ pub fn json_line(report: &ImageReport) -> String {
 /// The JSON object of an image that could not be checked (`--json`): the
 /// report's keys, so a fleet's JSON Lines have one line per image, with
 /// verdict `error`, the problem as `error: {kind, message}` and what was
-/// learned before stopping beside it.
+/// learned before stopping beside it ([`JsonReport::failed`]).
 pub fn error_json(image: &str, fatal: &Fatal) -> Value {
-    let mut error = serde_json::Map::new();
-    error.insert("kind".into(), json!(fatal.kind));
-    error.insert("message".into(), json!(fatal.message));
-    for (k, v) in &fatal.learned {
-        error.insert(k.clone(), v.clone());
-    }
-    json!({
-        "schema": 1,
-        "image": image,
-        "format": fatal.learned.get("format"),
-        "file_size": fatal.learned.get("file_size"),
-        "virtual_size": null,
-        "verdict": "error",
-        "error": error,
-        "counters": { "errors": 0, "warnings": 0, "info": 0, "findings": 0 },
-        "findings": [],
-        "layers": null,
-        "timeline": [],
-        "next_steps": [],
-    })
+    serde_json::to_value(JsonReport::failed(image, fatal)).unwrap_or(Value::Null)
 }
 
 /// [`error_json`] as one line of JSON Lines.

@@ -5,12 +5,15 @@
 use crate::devices::{self, Resolved};
 use crate::exit;
 use imgcheck_core::{Attach, Facts, Finding, Place, Severity, Space};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use imgcheck_core::Event;
 
 /// One node of the layer tree: a container, a partition table, a
 /// partition, a filesystem. Children nest as the layers do.
+///
+/// In memory only (its facts hold readers' maps): its serialized form is
+/// [`crate::json::LayerNode`] in a [`crate::json::JsonReport`].
 #[derive(Debug, Clone, Serialize)]
 pub struct Node {
     /// Short kind shown at the start of the text line (`qcow2`, `gpt`,
@@ -44,7 +47,7 @@ pub struct Node {
 }
 
 /// A partition's place on the disk, as the partition table states it.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Span {
     /// Partition number as the table numbers it (logical MBR partitions from 5).
     pub index: u32,
@@ -87,7 +90,7 @@ impl Node {
 
 /// One link of the size chain: what a layer says the disk (or its part of
 /// it) is.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SizeLink {
     /// The layer and structure (`qcow2 disk`, `disk size the GPT was written for`).
     pub what: String,
@@ -96,7 +99,7 @@ pub struct SizeLink {
 }
 
 /// The verdict of one image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// No warning or error finding.

@@ -51,7 +51,7 @@ fn assert_contract(v: &Value) {
     ] {
         assert!(v.get(key).is_some(), "missing key {key}");
     }
-    assert_eq!(v["schema"], 1);
+    assert_eq!(v["schema"], imgcheck::json::SCHEMA_VERSION);
     for f in v["findings"].as_array().unwrap() {
         for key in [
             "code", "layer", "severity", "offset", "space", "message", "hint",

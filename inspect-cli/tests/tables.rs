@@ -122,6 +122,32 @@ fn an_mbr_disk_with_free_space_after_its_last_partition_did_not_grow() {
 }
 
 #[test]
+fn free_space_inside_the_extended_partition_needs_no_container_growth() {
+    // The same disk at 64 MiB with extended partition 2 already reaching
+    // the end (its MBR entry's size, byte 474, as `sfdisk -N 2` leaves
+    // it): the free space is inside it, so only partition 6 grows.
+    let d = damaged(
+        "disk/dos-logical.img",
+        &[
+            Patch::Truncate { len: 64 * MIB },
+            Patch::le32(446 + 16 + 12, 131_072 - 12_288),
+        ],
+    );
+    let r = inspect(d.path());
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.size_chain.free_tail")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    let h = f.hint.as_ref().unwrap();
+    assert_eq!(h.command.as_deref(), Some("parted -s {disk} resizepart 6 100%"), "{h:?}");
+    assert!(
+        h.writes && !h.to_string().contains("must grow first"),
+        "{h}"
+    );
+}
+
+#[test]
 fn data_past_a_gpt_tables_end_gets_no_writing_step() {
     // The 64 MiB GPT disk grown to 128 MiB, and an ext4 superblock (the
     // larger disk's remnant, as when a smaller image is written over a

@@ -41,7 +41,7 @@ use imgcheck_core::{Budget, Finding, Metered, ReadAt, Severity};
 use open::{backing_findings, check_chain, qemu_open_checks};
 use placement::{overlap_checks, refcounts_past_eof, truncation};
 use refcounts::{DiskRefcounts, check_l1_copied, check_refblocks};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use snapshots::{snapshot_size_checks, walk_snapshots};
 use stats::stats_finding;
 use std::path::PathBuf;
@@ -73,7 +73,7 @@ impl Default for CheckOptions {
 }
 
 /// The check of one backing image.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BackingCheck {
     /// Name as stored in the overlay's header.
     pub name: String,
@@ -88,7 +88,7 @@ pub struct BackingCheck {
 }
 
 /// Result of [`check`].
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CheckReport {
     /// Every finding, open-time ones included.
     pub findings: Vec<Finding>,
@@ -128,7 +128,9 @@ pub struct CheckReport {
     /// The work bound stopped the check (it is incomplete; a finding says
     /// where): its counters are not qemu-img's.
     pub bound_hit: bool,
-    /// Checks of the backing chain, nearest first.
+    /// Checks of the backing chain, nearest first (each a
+    /// [`BackingCheck`], exported at the crate root as
+    /// `imgcheck_qcow2::BackingCheck`).
     pub backing: Vec<BackingCheck>,
 }
 

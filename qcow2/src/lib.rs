@@ -76,5 +76,7 @@ pub use snapshot::{
 
 #[cfg(any(test, feature = "fuzzing"))]
 mod fuzzing;
+// For fuzz targets only: not part of the API an embedder relies on.
 #[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub use fuzzing::exercise;

@@ -109,6 +109,11 @@ sgdisk -U 11111111-2222-3333-4444-000000000022 -n 1:2048:51199 -t 1:8300 -c 1:da
   -u 1:aaaaaaaa-0000-0000-0000-000000000022 "$work/destroyed-dd-zero.img" >/dev/null
 dd if=/dev/zero of="$work/destroyed-dd-zero.img" bs=1M seek=1 count=8 conv=notrunc status=none
 store layout "$work/destroyed-dd-zero.img"
+# destroyed-dd-zero-snap.qcow2: the same disk as qcow2 with an internal
+# snapshot "bad" of the damaged state: the loss is the snapshot's too.
+qemu-img convert -q -f raw -O qcow2 "$work/destroyed-dd-zero.img" "$work/destroyed-dd-zero-snap.qcow2"
+TZ=UTC faketime '2025-11-14 12:00:00' qemu-img snapshot -c bad "$work/destroyed-dd-zero-snap.qcow2"
+store layout "$work/destroyed-dd-zero-snap.qcow2"
 
 # destroyed-dd-foreign.img: MBR (sfdisk), partition 1 type 0x83 holding the
 # same 1k-block ext4, its first 8 MiB overwritten by a FAT image

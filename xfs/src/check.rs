@@ -210,7 +210,7 @@ fn run_checks(fs: &mut Fs<'_>, source: SuperblockSource, opts: &Options) -> Summ
         agcount: sb.agcount,
         agblocks: sb.agblocks,
         uuid: sb::uuid_text(&sb.uuid),
-        label: sb.label(),
+        label: Some(sb.label()).filter(|l| !l.is_empty()),
         features: sb.feature_names(),
         icount: sb.icount,
         ifree: sb.ifree,

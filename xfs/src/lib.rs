@@ -68,7 +68,7 @@ pub use summary::{Summary, SuperblockSource, TimeEvent};
 
 pub(crate) use imgcheck_core::Severity;
 use imgcheck_core::{Depth, Finding, Layer, ReadAt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The layer every finding of this crate names.
 pub const LAYER: Layer = Layer::XFS;
@@ -83,7 +83,7 @@ pub struct Options {
 
 /// The outcome of a check: findings (offsets in the reader) and, when a
 /// superblock could be trusted, the summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// Everything found, capped per code.
     pub findings: Vec<Finding>,

@@ -5,7 +5,7 @@
 
 use crate::fs::Fs;
 use imgcheck_core::bytes::{be32, be64, u8_at};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `XLOG_HEADER_MAGIC_NUM`.
 pub const LOG_MAGIC: u32 = 0xFEED_BABE;
@@ -17,7 +17,7 @@ const SCAN_CHUNK: u64 = 64 * 1024;
 const HEADER_CYCLE_SIZE: u64 = 32 * 1024;
 
 /// What the log says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogState {
     /// Head and tail meet: nothing to replay.
@@ -33,7 +33,7 @@ pub enum LogState {
 }
 
 /// The log's position and state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogSummary {
     /// Internal (inside the data section) or external.
     pub internal: bool,

@@ -4,10 +4,10 @@
 
 use crate::log::LogSummary;
 use imgcheck_core::{Depth, Structure};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which superblock the check read the filesystem through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum SuperblockSource {
     /// AG 0's, at byte 0.
@@ -22,7 +22,7 @@ pub enum SuperblockSource {
 }
 
 /// A timestamp found on disk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimeEvent {
     /// Unix seconds, UTC.
     pub time: i64,
@@ -31,7 +31,7 @@ pub struct TimeEvent {
 }
 
 /// The realtime section.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Realtime {
     /// `sb_rblocks`.
     pub blocks: u64,
@@ -44,7 +44,7 @@ pub struct Realtime {
 }
 
 /// The filesystem described.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     /// 4 or 5.
     pub version: u16,
@@ -68,8 +68,8 @@ pub struct Summary {
     pub agblocks: u32,
     /// UUID.
     pub uuid: String,
-    /// Label (`sb_fname`).
-    pub label: String,
+    /// Label (`sb_fname`), `None` when it is empty.
+    pub label: Option<String>,
     /// Feature names.
     pub features: Vec<String>,
     /// `sb_icount`, `sb_ifree`, `sb_fdblocks`.

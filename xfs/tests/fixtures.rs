@@ -86,7 +86,7 @@ fn summaries_describe_the_fixtures() {
     let s = r.summary.unwrap();
     assert_eq!((s.version, s.agcount, s.block_size), (5, 4, 4096));
     assert_eq!(s.uuid, "5a5a5a5a-0000-0000-0000-000000001901");
-    assert_eq!(s.label, "v5-4k");
+    assert_eq!(s.label.as_deref(), Some("v5-4k"));
     assert_eq!(s.log.state, LogState::Clean);
     assert_eq!(s.log.head_block, s.log.tail_block);
     assert!(s.features.iter().any(|f| f == "rmapbt") && s.features.iter().any(|f| f == "reflink"));

@@ -1,7 +1,7 @@
 //! Group descriptors: locations of bitmaps and inode tables, overlaps,
 //! checksums, uninit flags and free counts against the superblock.
 
-use super::{Ctx, SB, VALID_FS};
+use super::{Ctx, VALID_FS};
 use crate::gdt::bg_flags;
 use crate::superblock::incompat;
 use imgcheck_core::bytes::u64_of;
@@ -128,13 +128,13 @@ pub(super) fn group_descriptors(c: &mut Ctx<'_, '_>) {
             if clean {
                 c.warning(
                     "ext4.superblock.free_counts_stale",
-                    SB.saturating_add(0xC),
+                    c.sb_at().saturating_add(0xC),
                     msg,
                 );
             } else {
                 c.info(
                     "ext4.superblock.free_counts_stale",
-                    SB.saturating_add(0xC),
+                    c.sb_at().saturating_add(0xC),
                     msg,
                 );
             }

@@ -1,7 +1,7 @@
 //! The journal: its inode (or an external device), the jbd2 superblock,
 //! and the log walk's findings.
 
-use super::{Ctx, SB, special_inode_csum};
+use super::{Ctx, special_inode_csum};
 use crate::JournalSummary;
 use crate::blockmap::MapEvent;
 use crate::reads::Miss;
@@ -67,7 +67,7 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
             return None;
         }
         if uuid_set {
-            c.error("ext4.journal.uuid_without_feature", SB.saturating_add(0xD0), "has_journal is clear but s_journal_uuid names an external journal: e2fsck goes looking for it and stops when it cannot find it".to_string());
+            c.error("ext4.journal.uuid_without_feature", c.sb_at().saturating_add(0xD0), "has_journal is clear but s_journal_uuid names an external journal: e2fsck goes looking for it and stops when it cannot find it".to_string());
         } else if inum != 0 && sb.s_rev_level > 0 {
             match fs.read_inode(inum) {
                 Some(ji)
@@ -78,7 +78,7 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
                     c.error("ext4.journal.inode_without_feature", ji.offset, format!("has_journal is clear but s_journal_inum is {inum} and that inode holds a journal"));
                 }
                 Some(_) | None if inum > sb.s_inodes_count || fs.inode_offset(inum).is_some() => {
-                    c.error("ext4.journal.bad_inode_number", SB.saturating_add(0xE0), format!("has_journal is clear but s_journal_inum is {inum}, which holds no journal: e2fsck calls it an invalid journal and stops"));
+                    c.error("ext4.journal.bad_inode_number", c.sb_at().saturating_add(0xE0), format!("has_journal is clear but s_journal_inum is {inum}, which holds no journal: e2fsck calls it an invalid journal and stops"));
                 }
                 _ => {}
             }
@@ -87,12 +87,12 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
     }
     if uuid_set {
         if inum != 0 {
-            c.error("ext4.journal.uuid_and_inode", SB.saturating_add(0xD0), format!("s_journal_uuid names an external journal although the journal is inode {inum}: the kernel uses the inode, e2fsck looks for the external device and stops when it cannot find it"));
+            c.error("ext4.journal.uuid_and_inode", c.sb_at().saturating_add(0xD0), format!("s_journal_uuid names an external journal although the journal is inode {inum}: the kernel uses the inode, e2fsck looks for the external device and stops when it cannot find it"));
             return None;
         }
         c.info(
             "ext4.journal.external",
-            SB.saturating_add(0xD0),
+            c.sb_at().saturating_add(0xD0),
             "the journal is on an external device; it is not checked".to_string(),
         );
         return Some(JournalSummary {
@@ -101,7 +101,7 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
         });
     }
     if sb.s_journal_dev != 0 && inum != 0 {
-        c.error("ext4.journal.inode_and_device", SB.saturating_add(0xE4), format!("the superblock names both journal inode {inum} and journal device {:#x}: the kernel refuses to mount such a filesystem", sb.s_journal_dev));
+        c.error("ext4.journal.inode_and_device", c.sb_at().saturating_add(0xE4), format!("the superblock names both journal inode {inum} and journal device {:#x}: the kernel refuses to mount such a filesystem", sb.s_journal_dev));
     }
     if inum == 0 {
         // What a user needs before any repair: e2fsck -fy would clear
@@ -119,7 +119,7 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
         };
         c.error(
             "ext4.journal.bad_inode_number",
-            SB.saturating_add(0xE0),
+            c.sb_at().saturating_add(0xE0),
             format!("has_journal is set but the superblock names neither a journal inode nor an external journal{usual}"),
         );
         return None;
@@ -127,7 +127,7 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
     if inum > sb.s_inodes_count {
         c.error(
             "ext4.journal.bad_inode_number",
-            SB.saturating_add(0xE0),
+            c.sb_at().saturating_add(0xE0),
             format!("s_journal_inum is {inum}, beyond s_inodes_count"),
         );
         return None;
@@ -137,7 +137,7 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
         Err(Miss::Absent) => {
             c.error(
                 "ext4.journal.unreadable",
-                SB.saturating_add(0xE0),
+                c.sb_at().saturating_add(0xE0),
                 format!("journal inode {inum} cannot be read"),
             );
             return None;
@@ -170,7 +170,7 @@ pub(super) fn journal(c: &mut Ctx<'_, '_>) -> Option<JournalSummary> {
         if !same {
             // Used only to rebuild a damaged journal inode; e2fsck -fy
             // refreshes it from the inode (PR_0_BACKUP_JNL).
-            c.info("ext4.journal.backup_blocks_differ", SB.saturating_add(0x10C), format!("the superblock's backup of journal inode {inum}'s block map (s_jnl_blocks) differs from the inode; e2fsck -fy refreshes it"));
+            c.info("ext4.journal.backup_blocks_differ", c.sb_at().saturating_add(0x10C), format!("the superblock's backup of journal inode {inum}'s block map (s_jnl_blocks) differs from the inode; e2fsck -fy refreshes it"));
         }
     }
     let mut probs = Vec::new();

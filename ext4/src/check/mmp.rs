@@ -1,7 +1,7 @@
 //! Multiple-mount protection: the MMP block's magic, checksum and
 //! sequence.
 
-use super::{Ctx, SB};
+use super::Ctx;
 use crate::superblock::incompat;
 use crate::util::{crc32c_raw, cstr};
 use imgcheck_core::bytes::{bytes, le32};
@@ -19,7 +19,7 @@ pub(super) fn mmp(c: &mut Ctx<'_, '_>) {
     if blk <= u64::from(sb.s_first_data_block) || blk >= sb.s_blocks_count {
         c.error(
             "ext4.mmp.block_out_of_range",
-            SB.saturating_add(0x168),
+            c.sb_at().saturating_add(0x168),
             format!("s_mmp_block is {blk}, outside the filesystem"),
         );
         return;

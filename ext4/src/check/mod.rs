@@ -68,6 +68,13 @@ pub(crate) struct Replay {
 }
 
 impl Ctx<'_, '_> {
+    /// Byte offset of the superblock in use (see
+    /// [`Ext4::superblock_offset`]): the base of every field a finding
+    /// about the superblock's values names.
+    pub(crate) fn sb_at(&self) -> u64 {
+        self.fs.superblock_offset()
+    }
+
     pub(crate) fn push(&mut self, f: Finding) {
         self.out.push(f);
     }
@@ -86,8 +93,6 @@ impl Ctx<'_, '_> {
             .push(Finding::info(code, Layer::EXT4, off, Space::Disk, msg));
     }
 }
-
-const SB: u64 = 1024;
 
 /// Runs every default-depth check into `out`; returns the summary and what
 /// a pending recovery rewrites.
@@ -192,7 +197,7 @@ fn summary(
         groups: fs.groups,
         fs_bytes: sb.s_blocks_count.saturating_mul(fs.bs),
         container_bytes: fs.r.len(),
-        label: sb.s_volume_name.clone(),
+        label: Some(sb.s_volume_name.clone()).filter(|l| !l.is_empty()),
         uuid: sb.uuid_string(),
         features: feature_names(
             sb.s_feature_compat,
@@ -241,7 +246,7 @@ pub(crate) fn explain_replay(fs: &Ext4<'_>, replay: &Replay, findings: &mut [Fin
             || code.starts_with("ext4.journal.")
             || code.starts_with("ext4.read.")
             || code == "ext4.state.errors"
-            || (f.offset == SB && !code.starts_with("ext4.superblock."))
+            || (f.offset == fs.superblock_offset() && !code.starts_with("ext4.superblock."))
         {
             continue;
         }

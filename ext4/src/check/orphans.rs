@@ -1,7 +1,7 @@
 //! The orphan list (`s_last_orphan` chained through `i_dtime`) and the
 //! orphan file.
 
-use super::{Ctx, SB};
+use super::Ctx;
 use crate::blockmap::MapEvent;
 use crate::reads::Miss;
 use crate::superblock::{compat, incompat};
@@ -24,7 +24,7 @@ pub(super) fn orphans(c: &mut Ctx<'_, '_>) {
         if ino < first_ino || ino > sb.s_inodes_count {
             c.error(
                 "ext4.orphan.illegal_inode",
-                SB.saturating_add(0xE8),
+                c.sb_at().saturating_add(0xE8),
                 format!(
                     "orphan list entry {n} is inode {ino}, outside {first_ino}..={}",
                     sb.s_inodes_count
@@ -47,12 +47,12 @@ pub(super) fn orphans(c: &mut Ctx<'_, '_>) {
     if n >= MAX_ORPHAN_CHAIN {
         c.error(
             "ext4.orphan.loop",
-            SB.saturating_add(0xE8),
+            c.sb_at().saturating_add(0xE8),
             format!("orphan list is longer than {MAX_ORPHAN_CHAIN} inodes (a loop)"),
         );
     }
     if n > 0 {
-        c.warning("ext4.orphan.pending", SB.saturating_add(0xE8), format!("the orphan list holds {n} inode(s) (head {}) that the kernel had not finished deleting or truncating{}", sb.s_last_orphan, if recover { "" } else { " although no journal recovery is pending" }));
+        c.warning("ext4.orphan.pending", c.sb_at().saturating_add(0xE8), format!("the orphan list holds {n} inode(s) (head {}) that the kernel had not finished deleting or truncating{}", sb.s_last_orphan, if recover { "" } else { " although no journal recovery is pending" }));
     }
     if sb.has_compat(compat::ORPHAN_FILE) {
         orphan_file(c);
@@ -73,7 +73,7 @@ fn orphan_file(c: &mut Ctx<'_, '_>) {
         Err(Miss::Absent) => {
             c.error(
                 "ext4.orphan_file.missing",
-                SB.saturating_add(0x280),
+                c.sb_at().saturating_add(0x280),
                 format!(
                     "orphan_file is set but s_orphan_file_inum ({inum}) is not a readable inode"
                 ),

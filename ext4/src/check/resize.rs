@@ -1,6 +1,6 @@
 //! The resize inode and the reserved GDT blocks it maps.
 
-use super::{Ctx, SB, special_inode_csum};
+use super::{Ctx, special_inode_csum};
 use crate::superblock::{compat, incompat};
 use imgcheck_core::bytes::{le32, usize_of};
 
@@ -12,7 +12,7 @@ pub(super) fn resize_inode(c: &mut Ctx<'_, '_>) {
         if sb.s_reserved_gdt_blocks != 0 {
             c.error(
                 "ext4.resize.reserved_gdt_without_feature",
-                SB.saturating_add(0xCE),
+                c.sb_at().saturating_add(0xCE),
                 format!(
                     "s_reserved_gdt_blocks is {} but resize_inode is not set",
                     sb.s_reserved_gdt_blocks
@@ -51,7 +51,7 @@ pub(super) fn resize_inode(c: &mut Ctx<'_, '_>) {
     }
     special_inode_csum(c, &ri, "resize inode");
     if sb.has_incompat(incompat::META_BG) {
-        c.error("ext4.resize.with_meta_bg", SB.saturating_add(0x5C), "resize_inode and meta_bg are both set: they describe the growth room in incompatible ways (e2fsck clears resize_inode)".to_string());
+        c.error("ext4.resize.with_meta_bg", c.sb_at().saturating_add(0x5C), "resize_inode and meta_bg are both set: they describe the growth room in incompatible ways (e2fsck clears resize_inode)".to_string());
         return;
     }
     let Some(d) = fs.read_block(dind) else { return };

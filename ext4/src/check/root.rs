@@ -1,6 +1,6 @@
 //! The root directory inode: in use, a directory, with `.` first.
 
-use super::{Ctx, SB, special_inode_csum};
+use super::{Ctx, special_inode_csum};
 use crate::blockmap::MapEvent;
 use crate::reads::Miss;
 use imgcheck_core::bytes::{bytes, le32, u8_at};
@@ -9,7 +9,7 @@ pub(super) fn root_inode(c: &mut Ctx<'_, '_>) {
     let root = match c.fs.inode(2) {
         Ok(r) => r,
         Err(Miss::Absent) => {
-            c.error("ext4.root.unreadable", SB, "the root inode (2) cannot be read: its group's inode table is missing or outside the image".to_string());
+            c.error("ext4.root.unreadable", c.sb_at(), "the root inode (2) cannot be read: its group's inode table is missing or outside the image".to_string());
             return;
         }
         // Logged as ext4.read.unreadable, with its cause.

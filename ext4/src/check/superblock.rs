@@ -2,7 +2,7 @@
 //! times, the kernel's error records, usage, size against what holds it,
 //! and the backups compared with it.
 
-use super::{Ctx, ERROR_FS, ORPHAN_FS, SB, VALID_FS};
+use super::{Ctx, ERROR_FS, ORPHAN_FS, VALID_FS};
 use crate::E2FSCK_FN;
 use crate::fs::SuperblockSource;
 use crate::superblock::{EXT4_MAGIC, Superblock, compat, incompat, ro_compat};
@@ -20,7 +20,7 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
     if sb.s_r_blocks_count > sb.s_blocks_count / 2 {
         c.error(
             "ext4.superblock.r_blocks_count",
-            SB,
+            c.sb_at(),
             format!(
                 "s_r_blocks_count is {}, more than half of s_blocks_count {}",
                 sb.s_r_blocks_count, sb.s_blocks_count
@@ -30,7 +30,7 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
     if u64::from(sb.s_reserved_gdt_blocks) > bs / 4 {
         c.error(
             "ext4.superblock.reserved_gdt_blocks",
-            SB,
+            c.sb_at(),
             format!(
                 "s_reserved_gdt_blocks is {}, at most {} fit",
                 sb.s_reserved_gdt_blocks,
@@ -41,7 +41,7 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
     if sb.s_free_blocks_count > sb.s_blocks_count {
         c.error(
             "ext4.superblock.free_blocks_count",
-            SB,
+            c.sb_at(),
             format!(
                 "s_free_blocks_count {} exceeds s_blocks_count {}",
                 sb.s_free_blocks_count, sb.s_blocks_count
@@ -51,7 +51,7 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
     if sb.s_free_inodes_count > sb.s_inodes_count {
         c.error(
             "ext4.superblock.free_inodes_count",
-            SB,
+            c.sb_at(),
             format!(
                 "s_free_inodes_count {} exceeds s_inodes_count {}",
                 sb.s_free_inodes_count, sb.s_inodes_count
@@ -72,7 +72,7 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
                     } else {
                         "ext4.superblock.want_extra_isize"
                     },
-                    SB,
+                    c.sb_at(),
                     format!("{name} is {v}, expected a multiple of 4 in 4..={max}"),
                 );
             }
@@ -81,21 +81,21 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
     if sb.metadata_csum() && sb.has_ro_compat(ro_compat::GDT_CSUM) {
         c.error(
             "ext4.superblock.metadata_csum_and_uninit_bg",
-            SB,
+            c.sb_at(),
             "both metadata_csum and uninit_bg (gdt_csum) are set; only one may be".to_string(),
         );
     }
     if !sb.metadata_csum() && sb.has_incompat(incompat::CSUM_SEED) {
         c.error(
             "ext4.superblock.csum_seed_without_metadata_csum",
-            SB,
+            c.sb_at(),
             "metadata_csum_seed is set without metadata_csum".to_string(),
         );
     }
     if sb.metadata_csum() && sb.s_checksum_type != 1 {
         c.error(
             "ext4.superblock.checksum_type",
-            SB,
+            c.sb_at(),
             format!(
                 "s_checksum_type is {}, expected 1 (crc32c) with metadata_csum",
                 sb.s_checksum_type
@@ -105,7 +105,7 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
     if sb.has_incompat(incompat::BIT64) && !sb.has_incompat(incompat::EXTENTS) {
         c.error(
             "ext4.superblock.64bit_without_extents",
-            SB,
+            c.sb_at(),
             "64bit is set without extent".to_string(),
         );
     }
@@ -115,7 +115,7 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
     {
         c.error(
             "ext4.superblock.first_meta_bg",
-            SB,
+            c.sb_at(),
             format!(
                 "s_first_meta_bg is {}, more than the {} group descriptor blocks",
                 sb.s_first_meta_bg,
@@ -126,7 +126,7 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
     if sb.s_rev_level > 1 {
         c.error(
             "ext4.superblock.rev_level",
-            SB,
+            c.sb_at(),
             format!("s_rev_level is {}, expected 0 or 1", sb.s_rev_level),
         );
     }
@@ -135,22 +135,22 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
     {
         c.error(
             "ext4.superblock.rev_level",
-            SB,
+            c.sb_at(),
             "s_rev_level is 0 (good old revision) but feature flags are set".to_string(),
         );
     }
     if sb.s_creator_os == 1 && sb.has_incompat(incompat::FILETYPE) {
-        c.error("ext4.superblock.hurd_filetype", SB, "the filesystem was made by GNU Hurd, which does not support the filetype feature, yet it is set".to_string());
+        c.error("ext4.superblock.hurd_filetype", c.sb_at(), "the filesystem was made by GNU Hurd, which does not support the filetype feature, yet it is set".to_string());
     }
     let unk_i = sb.s_feature_incompat & !incompat::SUPPORTED;
     if unk_i != 0 {
-        c.error("ext4.superblock.unknown_incompat", SB, format!("unsupported incompatible features {unk_i:#x}: neither e2fsck nor imgcheck can read this filesystem safely"));
+        c.error("ext4.superblock.unknown_incompat", c.sb_at(), format!("unsupported incompatible features {unk_i:#x}: neither e2fsck nor imgcheck can read this filesystem safely"));
     }
     let unk_r = sb.s_feature_ro_compat & !ro_compat::SUPPORTED;
     if unk_r != 0 {
         c.warning(
             "ext4.superblock.unknown_ro_compat",
-            SB,
+            c.sb_at(),
             format!("unsupported read-only-compatible features {unk_r:#x}"),
         );
     }
@@ -158,14 +158,14 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
     if unk_c != 0 {
         c.info(
             "ext4.superblock.unknown_compat",
-            SB,
+            c.sb_at(),
             format!("unknown compatible features {unk_c:#x}"),
         );
     }
     if sb.has_incompat(incompat::JOURNAL_DEV) {
         c.info(
             "ext4.superblock.journal_dev",
-            SB,
+            c.sb_at(),
             "this is an external journal device, not a filesystem".to_string(),
         );
     }
@@ -173,7 +173,7 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
     if !(1..=3).contains(&sb.s_errors) && sb.s_errors != 0 {
         c.info(
             "ext4.superblock.errors_behaviour",
-            SB,
+            c.sb_at(),
             format!(
                 "s_errors is {}, expected 1 (continue), 2 (remount-ro) or 3 (panic)",
                 sb.s_errors
@@ -185,7 +185,7 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
     if sb.s_uuid.iter().all(|&b| b == 0) && sb.s_rev_level > 0 {
         c.info(
             "ext4.superblock.null_uuid",
-            SB,
+            c.sb_at(),
             "s_uuid is all zeros: nothing can find this filesystem by UUID (fstab UUID=, blkid); e2fsck -fy would generate one".to_string(),
         );
     }
@@ -200,7 +200,7 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
         if !ok {
             c.error(
                 "ext4.superblock.quota_inode",
-                SB.saturating_add(0x240),
+                c.sb_at().saturating_add(0x240),
                 format!(
                     "{name} quota inode is {q}, neither its reserved inode nor within {}..={}",
                     sb.first_ino(),
@@ -212,7 +212,7 @@ pub(super) fn superblock_values(c: &mut Ctx<'_, '_>) {
     if sb.s_flags & 4 != 0 {
         c.info(
             "ext4.superblock.test_fs",
-            SB,
+            c.sb_at(),
             "the test_fs flag is set (ext4dev development filesystem)".to_string(),
         );
     }
@@ -294,7 +294,7 @@ pub(super) fn error_records(c: &mut Ctx<'_, '_>) -> Option<ErrorRecords> {
         Finding::warning(
             "ext4.kernel_errors",
             Layer::EXT4,
-            SB.saturating_add(0x194),
+            c.sb_at().saturating_add(0x194),
             Space::Disk,
             msg,
         )
@@ -302,7 +302,7 @@ pub(super) fn error_records(c: &mut Ctx<'_, '_>) -> Option<ErrorRecords> {
         Finding::info(
             "ext4.kernel_errors",
             Layer::EXT4,
-            SB.saturating_add(0x194),
+            c.sb_at().saturating_add(0x194),
             Space::Disk,
             format!("{msg} (an incomplete record: count and times do not agree)"),
         )
@@ -318,7 +318,7 @@ pub(super) fn error_records(c: &mut Ctx<'_, '_>) -> Option<ErrorRecords> {
 pub(super) fn state_and_times(c: &mut Ctx<'_, '_>) {
     let sb = c.fs.sb.clone();
     if sb.s_state & ERROR_FS != 0 {
-        c.push(Finding::error("ext4.state.errors", Layer::EXT4, SB.saturating_add(0x3A), Space::Disk,
+        c.push(Finding::error("ext4.state.errors", Layer::EXT4, c.sb_at().saturating_add(0x3A), Space::Disk,
             "s_state has ERROR_FS: the kernel detected corruption and the filesystem was not checked since".to_string()).with_hint(Hint::read_only(E2FSCK_FN)));
     }
     let recover = sb.has_incompat(incompat::RECOVER);
@@ -327,23 +327,29 @@ pub(super) fn state_and_times(c: &mut Ctx<'_, '_>) {
         if !sb.has_compat(compat::HAS_JOURNAL) {
             c.error(
                 "ext4.journal.recover_without_journal",
-                SB.saturating_add(0x60),
+                c.sb_at().saturating_add(0x60),
                 "needs_recovery is set but the filesystem has no journal (has_journal is clear)"
                     .to_string(),
             );
         }
-    } else if sb.s_state & VALID_FS == 0 && sb.s_rev_level > 0 {
+    } else if sb.s_state & VALID_FS == 0
+        && sb.s_rev_level > 0
+        // e2fsprogs writes every backup with VALID_FS clear on purpose
+        // (ext2fs_flush, closefs.c) and the kernel never updates backups:
+        // a backup's state says nothing about the last unmount.
+        && c.fs.source == crate::fs::SuperblockSource::Primary
+    {
         // e2fsck -f checks such a filesystem without comment; only worth knowing.
         c.info(
             "ext4.state.not_clean",
-            SB.saturating_add(0x3A),
+            c.sb_at().saturating_add(0x3A),
             format!("s_state is {:#x}: not cleanly unmounted", sb.s_state),
         );
     }
     if sb.s_state & ORPHAN_FS != 0 {
         c.warning(
             "ext4.state.orphans",
-            SB.saturating_add(0x3A),
+            c.sb_at().saturating_add(0x3A),
             "s_state has ORPHAN_FS: orphan processing was in progress".to_string(),
         );
     }
@@ -355,21 +361,21 @@ pub(super) fn state_and_times(c: &mut Ctx<'_, '_>) {
     if sb.s_mtime > now.saturating_add(fudge) {
         c.warning(
             "ext4.superblock.future_mount_time",
-            SB.saturating_add(0x2C),
+            c.sb_at().saturating_add(0x2C),
             format!("last mount time {} is in the future", utc(sb.s_mtime)),
         );
     }
     if sb.s_wtime > now.saturating_add(fudge) {
         c.warning(
             "ext4.superblock.future_write_time",
-            SB.saturating_add(0x30),
+            c.sb_at().saturating_add(0x30),
             format!("last write time {} is in the future", utc(sb.s_wtime)),
         );
     }
     if sb.s_max_mnt_count > 0 && i32::from(sb.s_mnt_count) >= i32::from(sb.s_max_mnt_count) {
         c.info(
             "ext4.superblock.mount_count",
-            SB.saturating_add(0x34),
+            c.sb_at().saturating_add(0x34),
             format!(
                 "mounted {} times, the maximum between checks is {}",
                 sb.s_mnt_count, sb.s_max_mnt_count
@@ -380,7 +386,7 @@ pub(super) fn state_and_times(c: &mut Ctx<'_, '_>) {
     {
         c.info(
             "ext4.superblock.check_interval",
-            SB.saturating_add(0x40),
+            c.sb_at().saturating_add(0x40),
             format!(
                 "last checked {}, the check interval of {} s has passed",
                 utc(sb.s_lastcheck),
@@ -440,7 +446,7 @@ pub(super) fn usage(c: &mut Ctx<'_, '_>) {
     if pct >= 95 && sb.s_blocks_count >= 1024 {
         c.info(
             "ext4.usage.blocks_full",
-            SB.saturating_add(0xC),
+            c.sb_at().saturating_add(0xC),
             format!(
                 "{pct}% of blocks are in use ({} of {} free)",
                 sb.s_free_blocks_count, sb.s_blocks_count
@@ -456,7 +462,7 @@ pub(super) fn usage(c: &mut Ctx<'_, '_>) {
         if ipct >= 95 && sb.s_inodes_count >= 256 {
             c.info(
                 "ext4.usage.inodes_full",
-                SB.saturating_add(0x10),
+                c.sb_at().saturating_add(0x10),
                 format!(
                     "{ipct}% of inodes are in use ({} of {} free)",
                     sb.s_free_inodes_count, sb.s_inodes_count
@@ -619,7 +625,7 @@ pub(super) fn pending_recovery(c: &mut Ctx<'_, '_>) {
         Finding::warning(
             "ext4.journal.needs_recovery",
             Layer::EXT4,
-            SB.saturating_add(0x60),
+            c.sb_at().saturating_add(0x60),
             Space::Disk,
             msg,
         )

@@ -13,7 +13,7 @@
 
 use super::source::{Copy, Origin, why};
 use imgcheck_core::ReadError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::mpsc;
 
 /// Differing ranges listed at most; past it the bytes are still counted.
@@ -30,7 +30,7 @@ pub const CHUNK: u64 = 2 << 20;
 pub const MAX_UNREADABLE: usize = 64;
 
 /// A range of the guest disk, `[start, start + len)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Range {
     /// First byte.
     pub start: u64,
@@ -46,7 +46,7 @@ impl Range {
 }
 
 /// A range one copy could not read, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Unreadable {
     /// Which copy (0 for the first).
     pub copy: usize,
@@ -57,7 +57,7 @@ pub struct Unreadable {
 }
 
 /// What comparing two guest disks found.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Divergence {
     /// Bytes compared (the smaller disk's size).
     pub compared: u64,

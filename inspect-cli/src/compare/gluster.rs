@@ -5,7 +5,7 @@
 //! others' copies missed writes; two copies that each blame a brick the
 //! other does not are in split-brain, which Gluster will not heal alone.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Attribute names read at most from one file (a brick file has a handful).
@@ -14,7 +14,7 @@ const MAX_NAMES: usize = 256;
 const MAX_UP: usize = 64;
 
 /// One `trusted.afr.*` attribute of a brick file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     /// The client it names (`vol-client-1`), or `dirty`.
     pub client: String,
@@ -34,7 +34,7 @@ impl Pending {
 }
 
 /// What the brick's attributes say about one copy.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Brick {
     /// `trusted.gfid` in hex: the same file on every brick has the same.
     pub gfid: Option<String>,

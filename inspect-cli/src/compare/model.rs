@@ -7,10 +7,10 @@
 use super::diverge::{Divergence, Range};
 use super::gluster::Brick;
 use imgcheck_core::{Event, Identity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One copy.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CopyReport {
     /// As given (`PATH` or `PATH@SNAPSHOT`).
     pub label: String,
@@ -49,7 +49,7 @@ pub struct CopyReport {
 }
 
 /// A counter that only grows as the disk is written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counter {
     /// Where and what (`partition 1: ext4 journal sequence`).
     pub what: String,
@@ -58,7 +58,7 @@ pub struct Counter {
 }
 
 /// Whether two copies are one disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kinship {
     /// They share identifiers (a disk GUID, a filesystem UUID): one disk, diverged or not.
@@ -75,7 +75,7 @@ pub enum Kinship {
 
 /// What one copy is to the other, beyond sharing identifiers: it decides
 /// whether healing one from the other means anything at all.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Relation {
     /// Copies of one disk (replicas, backups) or unrelated disks: each may
@@ -105,7 +105,7 @@ pub enum Relation {
 }
 
 /// What picked the source of a heal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceBy {
     /// Gluster's AFR changelog: only the source blames the other brick.
@@ -117,7 +117,7 @@ pub enum SourceBy {
 }
 
 /// What a range of divergence holds, as one copy's filesystem names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
     /// Which copies' maps name it (their labels).
     pub copies: Vec<String>,
@@ -130,7 +130,7 @@ pub struct Holder {
 }
 
 /// The evidence that one copy is newer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Dated {
     /// What was compared (`partition 1: superblock last written`).
     pub what: String,
@@ -143,7 +143,7 @@ pub struct Dated {
 }
 
 /// Which copy is newer, by the evidence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Newer {
     /// The first copy.
@@ -159,7 +159,7 @@ pub enum Newer {
 }
 
 /// One copy against the first.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pair {
     /// The first copy's label.
     pub a: String,
@@ -197,7 +197,7 @@ pub struct Pair {
 }
 
 /// A finding of the comparison itself.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Note {
     /// Stable code (`compare.split_brain`, `compare.series.stopped`).
     pub code: String,
@@ -208,7 +208,7 @@ pub struct Note {
 }
 
 /// The whole comparison.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CompareReport {
     /// The copies, as given.
     pub copies: Vec<CopyReport>,

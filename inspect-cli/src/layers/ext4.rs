@@ -150,7 +150,7 @@ impl Inspector for Ext4 {
                 value: s.uuid.clone(),
             });
         }
-        node.facts.files = Some(super::files::ext4(r, &s.uuid, &s.label));
+        node.facts.files = Some(super::files::ext4(r, &s.uuid, s.label.clone()));
         // The journal's next sequence only grows as the filesystem is
         // written: compare dates two copies of one disk by it.
         if let Some(j) = &s.journal {
@@ -182,8 +182,8 @@ fn title(s: &Summary) -> String {
             .unwrap_or(0);
         t.push_str(&format!(", {pct}% free"));
     }
-    if !s.label.is_empty() {
-        t.push_str(&format!(", label \"{}\"", s.label));
+    if let Some(label) = &s.label {
+        t.push_str(&format!(", label \"{label}\""));
     }
     if s.needs_recovery {
         t.push_str(", needs journal recovery");

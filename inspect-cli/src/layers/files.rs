@@ -15,11 +15,11 @@ pub struct Ext4Files {
 }
 
 /// The lookup for the ext2/3/4 filesystem in `r`.
-pub fn ext4(r: &Arc<dyn ReadAt>, uuid: &str, label: &str) -> Files {
+pub fn ext4(r: &Arc<dyn ReadAt>, uuid: &str, label: Option<String>) -> Files {
     Files(Arc::new(Ext4Files {
         r: Arc::clone(r),
         uuid: (!uuid.is_empty()).then(|| uuid.to_string()),
-        label: (!label.is_empty()).then(|| label.to_string()),
+        label,
     }))
 }
 

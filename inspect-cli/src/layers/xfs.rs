@@ -115,8 +115,8 @@ fn title(s: &Summary) -> String {
             .unwrap_or(0);
         t.push_str(&format!(", {pct}% free"));
     }
-    if !s.label.is_empty() {
-        t.push_str(&format!(", label \"{}\"", s.label));
+    if let Some(label) = &s.label {
+        t.push_str(&format!(", label \"{label}\""));
     }
     match s.log.state {
         LogState::Dirty => t.push_str(", log dirty (needs recovery)"),

@@ -28,7 +28,7 @@
 use crate::report::Node;
 use imgcheck_core::bytes::is_zero;
 use imgcheck_core::{Finding, Hint, Layer, OwnerKind, OwnerMap, ReadAt, Space, human_size};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub mod overwrite;
@@ -49,7 +49,7 @@ const MAX_TEXT_CHECKS: usize = 256;
 const MAX_STRUCTURE_READS: usize = 1 << 16;
 
 /// How sure a loss event is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     /// Several owners cut at object-aligned edges: zeros of this shape are
@@ -60,7 +60,7 @@ pub enum Confidence {
 }
 
 /// One file (or directory) that lost bytes in an event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LostFile {
     /// Its inode.
     pub inode: u32,
@@ -88,7 +88,7 @@ impl LostFile {
 }
 
 /// Filesystem structure (not one file's) an event destroyed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LostStructure {
     /// What it is.
     pub kind: OwnerKind,
@@ -99,7 +99,7 @@ pub struct LostStructure {
 }
 
 /// Zeroed inodes of one inode-table piece that directory entries name.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LostInodes {
     /// The partition its filesystem is in.
     pub partition: Option<u32>,
@@ -112,7 +112,7 @@ pub struct LostInodes {
 }
 
 /// One zeroed range of the disk and what it destroyed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LossEvent {
     /// First byte on the disk.
     pub start: u64,
@@ -143,11 +143,11 @@ pub struct LossEvent {
     pub fs_last_write: Option<i64>,
     /// Inode numbers `[first, last]` whose inode-table bytes the range
     /// destroyed (an overwrite of the tables), in runs.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inodes_lost: Vec<(u64, u64)>,
     /// Inode-table pieces that read as zeros where directory entries name
     /// the inodes they held.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inode_tables: Vec<LostInodes>,
 }
 
@@ -669,9 +669,28 @@ pub fn finding(ev: &LossEvent) -> Finding {
             Finding::warning("layout.lost", Layer::LAYOUT, ev.start, Space::Disk, msg)
         }
     };
-    f.with_hint(Hint::advice(
+    let mut f = f.with_hint(Hint::advice(
         "restore the files listed (JSON \"lost\", or --lost-files FILE) from a backup; do not run a repair before copying the image",
-    ))
+    ));
+    // Bytes of one partition's filesystem: the loss is in that partition
+    // (the pipeline puts the disk's own place before it).
+    if let Some(p) = one_partition(ev) {
+        f.place = imgcheck_core::Place::root().join(imgcheck_core::Step::Partition(p));
+    }
+    f
+}
+
+/// The partition every file, structure and inode table `ev` hit is in,
+/// when they are all in one.
+fn one_partition(ev: &LossEvent) -> Option<u32> {
+    let mut all = ev
+        .files
+        .iter()
+        .map(|f| f.partition)
+        .chain(ev.structures.iter().map(|s| s.partition))
+        .chain(ev.inode_tables.iter().map(|t| t.partition));
+    let first = all.next()??;
+    all.all(|p| p == Some(first)).then_some(first)
 }
 
 /// What an event destroyed, in words: files by example, directories,
