@@ -844,3 +844,59 @@ fn a_series_is_ordered_by_date_and_measured_in_file_data() {
         n.advice
     );
 }
+
+/// A monthly series by mkfs.ext4 -d with one filesystem UUID
+/// (testdata/scripts/compare-thin.sh): jan, feb and mar hold the full
+/// tree, apr (the newest) only /etc, a failed backup. Whatever the order,
+/// apr is never the source of a heal, and every pair with it says not to
+/// heal or restore from it. Before, given first, apr was "clean and
+/// newer: heal from" it against each full copy (an attack's F5): the
+/// thin check measured only the second copy of a pair.
+#[test]
+fn a_thin_newest_copy_is_never_the_source_in_any_order() {
+    let p = |m: &str| {
+        fixture(&format!("compare/thin-{m}.qcow2"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let apr = p("apr");
+    let full = [p("jan"), p("feb"), p("mar")];
+    for order in [
+        ["apr", "jan", "mar", "feb"],
+        ["jan", "apr", "mar", "feb"],
+        ["mar", "feb", "apr", "jan"],
+        ["feb", "jan", "mar", "apr"],
+        ["apr", "mar", "feb", "jan"],
+    ] {
+        let args: Vec<String> = order.iter().map(|m| p(m)).collect();
+        let r = compare(&args).unwrap();
+        let s = r.summary.join("\n");
+        assert!(
+            !s.contains(&format!(": heal from {apr}")) && !s.contains(&format!("source {apr}")),
+            "{order:?}: {s}"
+        );
+        assert!(
+            s.contains(&format!("do not restore or heal from {apr} (keep ")),
+            "{order:?}: {s}"
+        );
+        for pair in &r.pairs {
+            assert_ne!(pair.source.as_deref(), Some(apr.as_str()), "{order:?}");
+            if pair.a == apr || pair.b == apr {
+                assert_eq!(pair.source, None, "{order:?}: {s}");
+            } else if let Some(src) = &pair.source {
+                assert!(full.contains(src), "{order:?}: {src}");
+            }
+        }
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.series.stopped")
+            .expect("the series stopped");
+        assert!(
+            n.advice.as_deref().unwrap().starts_with(&full[2]),
+            "{order:?}: {:?}",
+            n.advice
+        );
+    }
+}

@@ -46,14 +46,16 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         .zip(&checks)
         .map(|(c, r)| copy_report(c, r.as_ref()))
         .collect();
+    // Before the pairs: which copy of a pair is thin (and so never a
+    // source) is measured on both copies alike.
+    for (c, r) in copies.iter().zip(reports.iter_mut()) {
+        r.allocated = allocated(c);
+    }
     let mut pairs = Vec::new();
     if let (Some(first), Some(fr)) = (copies.first(), checks.first()) {
         for (c, r) in copies.iter().zip(&checks).skip(1) {
             pairs.push(pair(first, fr.as_ref(), c, r.as_ref(), &reports));
         }
-    }
-    for (c, r) in copies.iter().zip(reports.iter_mut()) {
-        r.allocated = allocated(c);
     }
     let notes = summary::notes(&copies, &reports, &pairs);
     let lines = summary::lines(&reports, &pairs, &notes);

@@ -291,7 +291,7 @@ pub(crate) fn source_of<'a>(
             None => {}
         }
     }
-    if p.divergence.identical() || thin(p) {
+    if p.divergence.identical() || thin_copy(p, a, b).is_some() {
         return None;
     }
     let rank = |v: &str| match v {
@@ -312,11 +312,32 @@ pub(crate) fn source_of<'a>(
     }
 }
 
-/// Whether the other copy holds less than half of the first's data: no
-/// copy of its contents (a backup that stopped holding data, a disk made
-/// anew); restoring or healing from it loses the rest.
-fn thin(p: &Pair) -> bool {
-    p.divergence.a_data > 0 && p.a_data_held.saturating_mul(2) < p.divergence.a_data
+/// The copy of the pair that holds less than half of the other's data:
+/// no copy of its contents (a backup that stopped holding data, a disk
+/// made anew); restoring or healing from it loses the rest. Either copy
+/// may be the thin one, whatever the argument order: measured in file
+/// data when both copies' filesystems were mapped, else in allocated
+/// bytes, and else by how much of the first copy's data the other holds.
+/// (An attack's F5: a failed backup given first and newest was named the
+/// source, since only the second copy was ever measured.)
+pub(crate) fn thin_copy<'a>(
+    p: &Pair,
+    a: &'a CopyReport,
+    b: &'a CopyReport,
+) -> Option<&'a CopyReport> {
+    let less = |x: u64, y: u64| x.saturating_mul(2) < y;
+    let (ma, mb) = match (a.file_data, b.file_data) {
+        (Some(x), Some(y)) if x.max(y) > 0 => (x, y),
+        _ => (a.allocated, b.allocated),
+    };
+    if less(ma, mb) {
+        return Some(a);
+    }
+    if less(mb, ma) {
+        return Some(b);
+    }
+    let d = &p.divergence;
+    (d.a_data > 0 && less(p.a_data_held, d.a_data)).then_some(b)
 }
 
 /// A series of three or more copies whose later ones hold a fraction of
@@ -628,6 +649,13 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
             .sink
             .as_ref()
             .and_then(|l| reports.iter().find(|r| r.label == *l));
+        let thin = thin_copy(p, ra, rb).map(|t| {
+            if std::ptr::eq(t, ra) {
+                (ra, rb)
+            } else {
+                (rb, ra)
+            }
+        });
         let act = match (&p.relation, source, sink) {
             (Relation::OverlayOf { overlay, backing }, _, _) => format!(
                 "nothing to heal between them: {overlay}'s {} of writes exist only in {overlay}, and writing {backing} would change what {overlay} reads beneath them; keep both as they are",
@@ -641,9 +669,13 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 "two overlays of one base: linked clones or replicas of one overlay; nothing on the images tells which, so no heal advice: find out from whoever made them ({} differ)",
                 human_size(d.differing)
             ),
-            _ if thin(p) => format!(
-                "{} holds only part of {}'s data: it is not a full copy of it; do not restore or heal from {} (keep {})",
-                p.b, p.a, p.b, p.a
+            (_, _, _) if thin.is_some() => {
+                let (t, full) = thin.unwrap_or((rb, ra));
+                format!(
+                    "{} holds only part of {}'s data: it is not a full copy of it; do not restore or heal from {} (keep {})",
+                    t.label, full.label, t.label, full.label
+                )
+            }
             ),
             _ if p.kinship == Kinship::Different => format!(
                 "{} and {} are different disks: neither is a copy of the other to heal from",
