@@ -900,3 +900,96 @@ fn a_thin_newest_copy_is_never_the_source_in_any_order() {
         );
     }
 }
+
+/// A replica 3 after two outages, each brick file's AFR xattrs as Gluster
+/// leaves them (one trusted.afr.vol-client-N per other brick, none for
+/// itself): brick1 was down for W1 (brick2 and brick3 blame vol-client-0),
+/// brick3 then for W2 (brick1 and brick2 blame vol-client-2). brick2 holds
+/// both writes and no brick blames it: it is the source against each
+/// other; brick1 and brick3 blame each other (split-brain). Who blames
+/// whom is said for all three. Before, brick2 against brick3 was "both
+/// blaming, the changelog names no source", since blame of a third brick
+/// (vol-client-0) was taken as blame of the other (an attack's F2).
+#[test]
+fn afr_blame_of_a_third_brick_is_not_blame_of_the_other() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let w1 = "write -P 0x11 12320768 64k";
+    let w2 = "write -P 0x22 12582912 64k";
+    let mut paths = Vec::new();
+    for (i, writes) in [(1, vec![w2]), (2, vec![w1, w2]), (3, vec![w1])] {
+        let p = copy_to(
+            dir.path(),
+            "compare/replica1.qcow2",
+            &format!("brick{i}/images/vm.qcow2"),
+        );
+        for w in writes {
+            qemu("qemu-io", &["-f", "qcow2", "-c", w, p.to_str().unwrap()]);
+        }
+        paths.push(p);
+    }
+    // brick i (client i-1) carries the other two clients' counters.
+    let xattrs: [[(usize, u32); 2]; 3] = [[(1, 0), (2, 2)], [(0, 3), (2, 2)], [(0, 3), (1, 0)]];
+    for (i, (p, xs)) in paths.iter().zip(xattrs).enumerate() {
+        let root = dir.path().join(format!("brick{}", i + 1));
+        let mut ok = afr(&root, p, "dirty");
+        for (client, n) in xs {
+            ok &= afr_set(p, &format!("vol-client-{client}"), [n, 0, 0]);
+        }
+        if !ok {
+            eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+            return;
+        }
+        assert!(afr_set(p, "dirty", [0, 0, 0]));
+    }
+    let s: Vec<String> = paths
+        .iter()
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect();
+    let (b1, b2, b3) = (&s[0], &s[1], &s[2]);
+    for args in [
+        vec![b2.clone(), b3.clone(), b1.clone()],
+        vec![b3.clone(), b2.clone(), b1.clone()],
+        vec![b1.clone(), b2.clone(), b3.clone()],
+    ] {
+        let r = compare(&args).unwrap();
+        for p in &r.pairs {
+            let has2 = p.a == *b2 || p.b == *b2;
+            if has2 {
+                assert_eq!(p.source.as_deref(), Some(b2.as_str()), "{:?}", r.summary);
+                assert_eq!(p.source_by, Some(SourceBy::AfrBlame));
+            } else {
+                assert_eq!(p.source, None, "{:?}", r.summary);
+                assert!(
+                    r.notes
+                        .iter()
+                        .any(|n| n.code == "compare.gluster.split_brain"),
+                    "{:?}",
+                    r.notes
+                );
+            }
+        }
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.gluster.blame")
+            .expect("who blames whom");
+        for want in [
+            format!("{b1} (vol-client-0) blames vol-client-2 ({b3})"),
+            format!("{b2} (vol-client-1) blames vol-client-0 ({b1}), vol-client-2 ({b3})"),
+            format!("{b3} (vol-client-2) blames vol-client-0 ({b1})"),
+            format!("blamed by none: {b2};"),
+        ] {
+            assert!(n.message.contains(&want), "{want}: {}", n.message);
+        }
+        assert!(
+            !r.summary.join("\n").contains(&format!("heal from {b1}"))
+                && !r.summary.join("\n").contains(&format!("heal from {b3}")),
+            "{:?}",
+            r.summary
+        );
+    }
+}

@@ -46,6 +46,13 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         .zip(&checks)
         .map(|(c, r)| copy_report(c, r.as_ref()))
         .collect();
+    // Which client each brick is, from all the copies' AFR names at once
+    // (two copies of a replica 3 do not name the third).
+    let mut bricks: Vec<&mut gluster::Brick> = reports
+        .iter_mut()
+        .filter_map(|r| r.brick.as_mut())
+        .collect();
+    gluster::identify(&mut bricks);
     // Before the pairs: which copy of a pair is thin (and so never a
     // source) is measured on both copies alike.
     for (c, r) in copies.iter().zip(reports.iter_mut()) {

@@ -4,6 +4,7 @@
 //! The advice never writes a copy, its brick or its image: it names a
 //! copy made elsewhere first.
 
+use super::gluster::Brick;
 use super::model::{CopyReport, Dated, Kinship, Newer, Note, Pair, Relation, SourceBy};
 use super::source::Copy;
 use imgcheck_core::{human_size, time::utc};
@@ -156,10 +157,10 @@ pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Not
                         code: "compare.gluster.split_brain".into(),
                         message: format!(
                             "split-brain: each brick blames the other ({} blames {}; {} blames {}); Gluster will not heal {file} by itself",
-                            ra.label,
-                            ga.blamed().join(", "),
-                            rb.label,
-                            gb.blamed().join(", ")
+                            brick_name(ra),
+                            blamed_text(ga, reports),
+                            brick_name(rb),
+                            blamed_text(gb, reports)
                         ),
                         advice: Some(advice),
                     });
@@ -167,17 +168,19 @@ pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Not
                 Some(false) => {
                     let (message, advice) = match super::gluster::one_sided(ga, gb) {
                         Some(blamer_is_a) => {
-                            let (src, sink, g) = if blamer_is_a {
-                                (ra, rb, ga)
+                            let (src, sink, g, h) = if blamer_is_a {
+                                (ra, rb, ga, gb)
                             } else {
-                                (rb, ra, gb)
+                                (rb, ra, gb, ga)
                             };
                             (
                                 format!(
-                                    "AFR pending counters: {} blames {} and {} blames no brick: {} holds writes {} lacks; self-heal's source is {}, its sink {} (no split-brain)",
+                                    "AFR pending counters: {} blames {} and {} blames {}, not {}: {} holds writes {} lacks; self-heal's source is {}, its sink {} (no split-brain)",
+                                    brick_name(src),
+                                    blamed_text(g, reports),
+                                    brick_name(sink),
+                                    blamed_text(h, reports),
                                     src.label,
-                                    g.blamed().join(", "),
-                                    sink.label,
                                     src.label,
                                     sink.label,
                                     src.label,
@@ -199,11 +202,16 @@ pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Not
                         }
                         None => (
                             format!(
-                                "AFR pending counters: {} blames {}; {} blames {}: no split-brain between them, and with both blaming the changelog names no source",
-                                ra.label,
-                                none_if_empty(&ga.blamed()),
-                                rb.label,
-                                none_if_empty(&gb.blamed())
+                                "AFR pending counters: {} blames {}; {} blames {}: no split-brain between them, and {}",
+                                brick_name(ra),
+                                blamed_text(ga, reports),
+                                brick_name(rb),
+                                blamed_text(gb, reports),
+                                if ga.client.is_some() && gb.client.is_some() {
+                                    "neither blames the other: the changelog names no source between them (what they blame is a third brick's to heal)"
+                                } else {
+                                    "with both blaming the changelog names no source"
+                                }
                             ),
                             None,
                         ),
@@ -255,16 +263,111 @@ pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Not
             });
         }
     }
+    out.extend(afr_overview(reports));
     out.extend(series(copies, reports));
     out
 }
 
-fn none_if_empty(v: &[&str]) -> String {
+/// What `r`'s brick blames, each blamed client with the copy that is it
+/// when one is: `vol-client-2 (brick3/vm.qcow2)`, or `no brick`.
+fn blamed_text(g: &Brick, reports: &[CopyReport]) -> String {
+    let v: Vec<String> = g
+        .blamed()
+        .iter()
+        .map(|c| {
+            match reports
+                .iter()
+                .find(|r| r.brick.as_ref().and_then(|b| b.client.as_deref()) == Some(*c))
+            {
+                Some(r) => format!("{c} ({})", r.label),
+                None => format!("{c} (not among the copies)"),
+            }
+        })
+        .collect();
     if v.is_empty() {
         "no brick".into()
     } else {
         v.join(", ")
     }
+}
+
+/// `label (vol-client-1)`: a copy with its brick's client when known.
+fn brick_name(r: &CopyReport) -> String {
+    match r.brick.as_ref().and_then(|b| b.client.as_deref()) {
+        Some(c) => format!("{} ({c})", r.label),
+        None => r.label.clone(),
+    }
+}
+
+/// Who blames whom among every copy on a brick, and which are blamed by
+/// none: the sources a heal may take from, the blamed ones its sinks.
+/// Given only when three copies or more are on bricks (a pair's own
+/// note says it for two).
+fn afr_overview(reports: &[CopyReport]) -> Option<Note> {
+    let on: Vec<(&CopyReport, &Brick)> = reports
+        .iter()
+        .filter_map(|r| r.brick.as_ref().map(|b| (r, b)))
+        .collect();
+    if on.len() < 3 || on.iter().all(|(_, b)| b.blamed().is_empty()) {
+        return None;
+    }
+    let lines: Vec<String> = on
+        .iter()
+        .map(|(r, b)| format!("{} blames {}", brick_name(r), blamed_text(b, reports)))
+        .collect();
+    let known = on.iter().all(|(_, b)| b.client.is_some());
+    let vol = on
+        .iter()
+        .find_map(|(_, b)| b.volume.as_deref())
+        .unwrap_or("VOL");
+    let blamed = |r: &CopyReport, b: &Brick| {
+        b.client.as_deref().is_some_and(|me| {
+            on.iter()
+                .any(|(x, g)| x.label != r.label && g.blamed().contains(&me))
+        })
+    };
+    let (sinks, sources): (Vec<_>, Vec<_>) = on.iter().partition(|(r, b)| blamed(r, b));
+    let names = |v: &[&(&CopyReport, &Brick)]| {
+        v.iter()
+            .map(|(r, _)| r.label.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let message = if known {
+        format!(
+            "AFR changelog of all {} bricks: {}; blamed by none: {}; blamed: {}",
+            on.len(),
+            lines.join("; "),
+            if sources.is_empty() {
+                "none".to_string()
+            } else {
+                names(&sources)
+            },
+            if sinks.is_empty() {
+                "none".to_string()
+            } else {
+                names(&sinks)
+            }
+        )
+    } else {
+        format!(
+            "AFR changelog of all {} bricks: {}; not every brick's client could be told from the names, so who is blamed is not certain",
+            on.len(),
+            lines.join("; ")
+        )
+    };
+    let advice = (known && !sources.is_empty() && !sinks.is_empty()).then(|| {
+        format!(
+            "heal sources are the bricks no other blames ({}); the blamed ({}) missed writes and must not be a source; copy every brick file outside its brick first and let Gluster heal (gluster volume heal {vol}), never write inside a brick",
+            names(&sources),
+            names(&sinks)
+        )
+    });
+    Some(Note {
+        code: "compare.gluster.blame".into(),
+        message,
+        advice,
+    })
 }
 
 /// The copy to heal from and the one a heal overwrites, and what picked
