@@ -901,6 +901,89 @@ fn a_thin_newest_copy_is_never_the_source_in_any_order() {
     }
 }
 
+/// A dd copy (cp of the raw disk) whose filesystem was given a UUID of
+/// its own by tune2fs -U (the partition copied out and back with dd):
+/// a clone, two disks now, not "one disk", and no heal between them
+/// (it would give one the other's identity). Before, the shared disk and
+/// partition GUIDs made it "one disk" and the clone, newer by its
+/// superblock, the source of a heal (an attack's F6).
+#[test]
+fn a_clone_with_a_new_filesystem_uuid_is_no_longer_one_disk() {
+    if !have("qemu-img") || Command::new("tune2fs").output().is_err() || !have("dd") {
+        eprintln!("SKIP: qemu-img, tune2fs or dd not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.raw");
+    qemu(
+        "qemu-img",
+        &[
+            "convert",
+            "-O",
+            "raw",
+            fixture("compare/replica1.qcow2").to_str().unwrap(),
+            a.to_str().unwrap(),
+        ],
+    );
+    let b = dir.path().join("b.raw");
+    let part = dir.path().join("p1.img");
+    let dd = |args: &[String]| {
+        let st = Command::new("dd").args(args).output().unwrap();
+        assert!(st.status.success(), "dd {args:?}: {st:?}");
+    };
+    dd(&[
+        format!("if={}", a.display()),
+        format!("of={}", b.display()),
+        "bs=1M".into(),
+    ]);
+    dd(&[
+        format!("if={}", b.display()),
+        format!("of={}", part.display()),
+        "bs=1M".into(),
+        "skip=1".into(),
+        "count=14".into(),
+    ]);
+    let new = "7d9c1e52-1111-4a4a-8b8b-0000000000ff";
+    let st = Command::new("tune2fs")
+        .args(["-U", new])
+        .arg(&part)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{st:?}");
+    dd(&[
+        format!("if={}", part.display()),
+        format!("of={}", b.display()),
+        "bs=1M".into(),
+        "seek=1".into(),
+        "conv=notrunc".into(),
+    ]);
+    let (sa, sb) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+    );
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert_eq!(p.kinship, Kinship::Clone, "{:?}", p.kinship_evidence);
+        assert!(
+            p.kinship_evidence[0].contains(new)
+                && p.kinship_evidence[0].contains("7d9c1e52-1111-4a4a-8b8b-000000000018"),
+            "{:?}",
+            p.kinship_evidence
+        );
+        assert_eq!((p.source.as_ref(), p.sink.as_ref()), (None, None));
+        let s = r.summary.join("\n");
+        assert!(
+            s.contains("are a clone (same partition GUIDs / contents, different fs UUID"),
+            "{s}"
+        );
+        assert!(
+            !s.contains("are one disk") && !s.contains("heal from"),
+            "{s}"
+        );
+    }
+}
+
 /// A replica 3 after two outages, each brick file's AFR xattrs as Gluster
 /// leaves them (one trusted.afr.vol-client-N per other brick, none for
 /// itself): brick1 was down for W1 (brick2 and brick3 blame vol-client-0),

@@ -453,7 +453,34 @@ fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>)
             kinds_both = kinds_both.saturating_add(1);
         }
     }
-    let kin = if shared > 0 {
+    // A filesystem UUID replaced where the disk's identifiers agree: a
+    // dd copy given a UUID of its own (tune2fs -U), which makes it a disk
+    // of its own (an attack's F6 got "one disk" and a heal between them).
+    let fs = |v: &[imgcheck_core::Identity]| {
+        v.iter()
+            .filter(|x| x.kind == IdentityKind::FilesystemUuid)
+            .map(|x| x.value.to_ascii_lowercase())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (fa, fb) = (fs(&ia), fs(&ib));
+    let only_a: Vec<&String> = fa.difference(&fb).collect();
+    let only_b: Vec<&String> = fb.difference(&fa).collect();
+    let fs_changed = !only_a.is_empty() && !only_b.is_empty();
+    if shared > 0 && fs_changed {
+        why.insert(
+            0,
+            format!(
+                "filesystem UUID {} in {}, {} in {}",
+                join(&only_a),
+                a.label,
+                join(&only_b),
+                b.label
+            ),
+        );
+    }
+    let kin = if shared > 0 && fs_changed {
+        Kinship::Clone
+    } else if shared > 0 {
         Kinship::SameDisk
     } else if !why.is_empty() {
         Kinship::SameBase
@@ -464,6 +491,10 @@ fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>)
         Kinship::Unknown
     };
     (kin, why)
+}
+
+fn join(v: &[&String]) -> String {
+    v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 fn kind_words(k: IdentityKind) -> &'static str {

@@ -63,6 +63,10 @@ pub struct Counter {
 pub enum Kinship {
     /// They share identifiers (a disk GUID, a filesystem UUID): one disk, diverged or not.
     SameDisk,
+    /// They share the disk's identifiers (disk and partition GUIDs, the
+    /// layout a dd copy keeps) but a filesystem UUID differs: a clone
+    /// given a UUID of its own (tune2fs -U), a disk of its own since.
+    Clone,
     /// One is an internal snapshot of the other image, or both of one image.
     SameImage,
     /// Both are overlays of one backing file, or one is the other's backing.

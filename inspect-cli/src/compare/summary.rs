@@ -383,7 +383,7 @@ pub(crate) fn source_of<'a>(
     b: &'a CopyReport,
 ) -> Option<(&'a CopyReport, &'a CopyReport, SourceBy)> {
     if !matches!(p.relation, Relation::Copies | Relation::OverlayReplicas)
-        || p.kinship == Kinship::Different
+        || matches!(p.kinship, Kinship::Different | Kinship::Clone)
     {
         return None;
     }
@@ -587,6 +587,12 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 human_size(d.a_own),
                 human_size(d.b_own)
             ),
+            (_, Kinship::Clone) => format!(
+                "{} and {} are a clone (same partition GUIDs / contents, different fs UUID: {}): one was copied from the other and given an identity of its own, so they are two disks now, not one",
+                p.a,
+                p.b,
+                p.kinship_evidence.first().map_or("", String::as_str)
+            ),
             (_, Kinship::SameDisk | Kinship::SameImage | Kinship::SameBase) => format!(
                 "{} and {} are one disk ({})",
                 p.a,
@@ -779,6 +785,11 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                     t.label, full.label, t.label, full.label
                 )
             }
+            _ if p.kinship == Kinship::Clone => format!(
+                "{} and {} are a clone with a filesystem UUID of its own, a disk of its own: do not heal one from the other (that would give one the other's identity and discard its {} of writes); keep both",
+                p.a,
+                p.b,
+                human_size(d.differing)
             ),
             _ if p.kinship == Kinship::Different => format!(
                 "{} and {} are different disks: neither is a copy of the other to heal from",
