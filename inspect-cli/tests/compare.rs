@@ -901,6 +901,83 @@ fn a_thin_newest_copy_is_never_the_source_in_any_order() {
     }
 }
 
+/// A copy that lost the disk's tail: `qemu-img resize --shrink` of a
+/// qcow2 copy, and `truncate` of a raw one, by 1 MiB (the backup GPT
+/// lived there). The missing tail is a differing range, counted and
+/// mapped, where `qemu-img compare` says the contents differ, and the
+/// summary says which copy is smaller by how much. Before, the pair
+/// "differed in 0 ranges (0 bytes)" with only a note (an attack's F9).
+#[test]
+fn a_truncated_copy_differs_in_its_missing_tail() {
+    if !have("qemu-img") || !have("truncate") {
+        eprintln!("SKIP: qemu-img or truncate not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let full = copy_to(dir.path(), "compare/replica1.qcow2", "full.qcow2");
+    let short = copy_to(dir.path(), "compare/replica1.qcow2", "short.qcow2");
+    qemu(
+        "qemu-img",
+        &[
+            "resize",
+            "-q",
+            "--shrink",
+            "-f",
+            "qcow2",
+            short.to_str().unwrap(),
+            "-1M",
+        ],
+    );
+    let raw = dir.path().join("full.raw");
+    qemu(
+        "qemu-img",
+        &[
+            "convert",
+            "-O",
+            "raw",
+            full.to_str().unwrap(),
+            raw.to_str().unwrap(),
+        ],
+    );
+    let raw_short = dir.path().join("short.raw");
+    std::fs::copy(&raw, &raw_short).unwrap();
+    let st = Command::new("truncate")
+        .args(["-s", "-1M"])
+        .arg(&raw_short)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let size = 16u64 << 20;
+    for (x, y) in [(&full, &short), (&short, &full), (&raw, &raw_short)] {
+        let (sa, sb) = (
+            x.to_str().unwrap().to_string(),
+            y.to_str().unwrap().to_string(),
+        );
+        let r = compare(&[sa.clone(), sb.clone()]).unwrap();
+        let p = &r.pairs[0];
+        let last = p.ranges().last().copied().expect("a differing range");
+        assert!(
+            last.start >= size - (1 << 20) && last.end() == size,
+            "{sa} {sb}: {:?}",
+            p.ranges()
+        );
+        assert!(p.differing() >= 512, "{:?}", p.divergence);
+        assert!(!p.divergence.identical());
+        let s = r.summary.join("\n");
+        assert!(!s.contains("in 0 ranges"), "{s}");
+        let small = if x == &short || x == &raw_short {
+            &sa
+        } else {
+            &sb
+        };
+        assert!(s.contains(&format!("{small} is 1 MiB smaller than")), "{s}");
+        assert_eq!(r.exit & 1, 1);
+        if let Some(q) = qemu_compare(&sa, &sb) {
+            assert_eq!(p.divergence.first, q, "{s}");
+        }
+    }
+}
+
 /// A dd copy (cp of the raw disk) whose filesystem was given a UUID of
 /// its own by tune2fs -U (the partition copied out and back with dd):
 /// a clone, two disks now, not "one disk", and no heal between them

@@ -187,6 +187,24 @@ pub fn diverge(a: &Copy, b: &Copy) -> Divergence {
     if a.size() != b.size() {
         let (big, idx) = if a.size() > b.size() { (a, 0) } else { (b, 1) };
         d.tail_differs = nonzero_tail(big, idx, size, &mut d);
+        // What the smaller disk lacks is a divergence like any other (a
+        // truncated copy lost it): a range, mapped to files and counted.
+        // Before, it was only a note and the pair "differed in 0 ranges"
+        // (an attack's F9).
+        if let Some(t) = d.tail_differs {
+            d.first.get_or_insert(t.start);
+            // At BLOCK granularity, but never back over the compared part.
+            let start = t
+                .start
+                .saturating_sub(t.start.checked_rem(BLOCK).unwrap_or(0))
+                .max(size);
+            let end = t
+                .end()
+                .checked_next_multiple_of(BLOCK)
+                .unwrap_or(u64::MAX)
+                .min(big.size());
+            d.add(start, end.saturating_sub(start));
+        }
     }
     d
 }

@@ -605,6 +605,30 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 p.a, p.b
             ),
         });
+        if ra.disk_size != rb.disk_size {
+            let (small, big) = if ra.disk_size < rb.disk_size {
+                (ra, rb)
+            } else {
+                (rb, ra)
+            };
+            out.push(format!(
+                "{} is {} smaller than {} ({} against {} bytes): {}",
+                small.label,
+                human_size(big.disk_size.saturating_sub(small.disk_size)),
+                big.label,
+                small.disk_size,
+                big.disk_size,
+                match d.tail_differs {
+                    Some(t) => format!(
+                        "it lacks {}'s bytes {}..{}, which are not zeros (counted as a differing range)",
+                        big.label,
+                        t.start,
+                        t.end()
+                    ),
+                    None => format!("{}'s bytes past that are all zeros", big.label),
+                }
+            ));
+        }
         if d.identical() {
             out.push(format!(
                 "guest bytes identical ({} compared: {} shared, {} zeros in both, {} read)",
