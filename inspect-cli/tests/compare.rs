@@ -1061,6 +1061,79 @@ fn a_clone_with_a_new_filesystem_uuid_is_no_longer_one_disk() {
     }
 }
 
+/// An overlay set against a copy of its backing file (cp of the base,
+/// which is itself an overlay of a template, so both keep the template
+/// beneath): the overlay's backing is a copy of the other, by the backing
+/// link and the backing file's guest bytes; no heal. And against a disk
+/// its backing file is not (replica2, one disk by its UUIDs): said so.
+/// Before, the first was "linked clones" (an attack's F10).
+#[test]
+fn an_overlay_against_a_copy_of_its_backing_file() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let template = copy_to(dir.path(), "compare/replica1.qcow2", "template.qcow2");
+    let notes = notes_block(dir.path());
+    let base = overlay(
+        dir.path(),
+        "base.qcow2",
+        &template,
+        &["write -P 0x71 12320768 64k"],
+    );
+    let top = overlay(
+        dir.path(),
+        "top.qcow2",
+        Path::new(&base),
+        &[&format!("write -P 0x72 {notes} 4096")],
+    );
+    let copy = dir.path().join("base-copy.qcow2");
+    std::fs::copy(&base, &copy).unwrap();
+    let copy = copy.to_str().unwrap().to_string();
+    for (x, y) in [(top.clone(), copy.clone()), (copy.clone(), top.clone())] {
+        let r = compare(&[x.clone(), y.clone()]).unwrap();
+        let p = &r.pairs[0];
+        assert_eq!(
+            p.relation,
+            Relation::OverlayOfCopy {
+                overlay: top.clone(),
+                backing: base.clone(),
+                copy: copy.clone()
+            },
+            "{:?}",
+            p.kinship_evidence
+        );
+        assert_eq!(p.newer, if x == top { Newer::A } else { Newer::B });
+        assert_eq!((p.source.as_ref(), p.sink.as_ref()), (None, None));
+        assert_eq!(p.divergence.differing, 4096);
+        let s = r.summary.join("\n");
+        assert!(
+            s.contains(&format!("its backing file is a copy of {copy}")),
+            "{s}"
+        );
+        assert!(
+            !s.contains("linked clones, different machines") && !s.contains("heal from"),
+            "{s}"
+        );
+    }
+    let other = copy_to(dir.path(), "compare/replica2.qcow2", "other.qcow2");
+    let other = other.to_str().unwrap().to_string();
+    let r = compare(&[top.clone(), other.clone()]).unwrap();
+    let p = &r.pairs[0];
+    assert!(
+        !matches!(p.relation, Relation::OverlayOfCopy { .. }),
+        "{:?}",
+        p.relation
+    );
+    assert!(
+        p.kinship_evidence
+            .iter()
+            .any(|w| w.contains(&format!("of {top} is not a copy of {other}"))),
+        "{:?}",
+        p.kinship_evidence
+    );
+}
+
 /// A replica 3 after two outages, each brick file's AFR xattrs as Gluster
 /// leaves them (one trusted.afr.vol-client-N per other brick, none for
 /// itself): brick1 was down for W1 (brick2 and brick3 blame vol-client-0),

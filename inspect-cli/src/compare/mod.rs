@@ -278,10 +278,13 @@ fn pair(
     let a_data_held = divergence
         .a_data
         .saturating_sub(divergence.a_data_differing);
-    let relation = relation(a, b, kinship, &divergence);
+    let (relation, backing_evidence) = relation(a, b, kinship, &divergence);
+    let mut kinship_evidence = kinship_evidence;
+    kinship_evidence.extend(backing_evidence);
     // An overlay is its backing file plus its own writes: newer by
     // construction, whatever the guest's clocks say.
-    if let Relation::OverlayOf { overlay, .. } = &relation {
+    if let Relation::OverlayOf { overlay, .. } | Relation::OverlayOfCopy { overlay, .. } = &relation
+    {
         newer = if *overlay == a.label {
             Newer::A
         } else {
@@ -314,13 +317,86 @@ fn pair(
     p
 }
 
-/// What `b` is to `a`: an overlay of the other, one of two overlays of one
-/// base (clones or replicas, by their own clusters and snapshot tables),
-/// views of one image, or copies.
-fn relation(a: &Copy, b: &Copy, kinship: Kinship, d: &diverge::Divergence) -> Relation {
+/// What `b` is to `a`: an overlay of the other, an overlay of a copy of
+/// the other, one of two overlays of one base (clones or replicas, by
+/// their own clusters and snapshot tables), views of one image, or
+/// copies; with what the overlay's backing file was found to be.
+fn relation(
+    a: &Copy,
+    b: &Copy,
+    kinship: Kinship,
+    d: &diverge::Divergence,
+) -> (Relation, Vec<String>) {
     if kinship == Kinship::SameImage {
-        return Relation::Views;
+        return (Relation::Views, Vec::new());
     }
+    let r = chain_relation(a, b, d);
+    if matches!(r, Relation::OverlayOf { .. }) {
+        return (r, Vec::new());
+    }
+    // An overlay against a copy of its backing file (cp of the base, or a
+    // backup of it): the overlay is that copy plus its own writes, told
+    // from the backing link and the backing file's guest bytes, which
+    // must equal the other's. Before, such a pair was "linked clones"
+    // when the copy kept a backing file of its own beneath (an attack's
+    // F10), or plain replicas.
+    let mut why = Vec::new();
+    for (over, other) in [(a, b), (b, a)] {
+        let Some((name, same, differing)) = backing_copy(over, other) else {
+            continue;
+        };
+        if same {
+            let rel = Relation::OverlayOfCopy {
+                overlay: over.label.clone(),
+                backing: name.clone(),
+                copy: other.label.clone(),
+            };
+            why.push(format!(
+                "the backing file {name:?} of {} holds the same guest bytes as {}: a copy of it",
+                over.label, other.label
+            ));
+            return (rel, why);
+        }
+        // Said where it decides something: an overlay against a disk
+        // that shares no base with it.
+        if r != Relation::Copies {
+            continue;
+        }
+        why.push(format!(
+            "the backing file {name:?} of {} is not a copy of {} ({} of their guest bytes differ)",
+            over.label,
+            other.label,
+            imgcheck_core::human_size(differing)
+        ));
+    }
+    (r, why)
+}
+
+/// The nearest backing file of `over` set against `other` (which is not
+/// in `over`'s chain): its name, whether their guest disks are alike in
+/// size and bytes, and how many bytes differ. `None` when `over` has no
+/// backing file that opens, or `other` is that file or an overlay of it.
+fn backing_copy(over: &Copy, other: &Copy) -> Option<(String, bool, u64)> {
+    let bk = over.image.as_ref()?.backing()?;
+    let path = bk.path.as_deref()?;
+    // The other in that chain, or an overlay of that same file (another
+    // overlay of one base, however empty): no copy of it.
+    if FileId::of(path)
+        .is_some_and(|id| other.own_file() == Some(id) || other.backing_files().contains(&id))
+    {
+        return None;
+    }
+    let base = Copy::open(path.to_str()?).ok()?;
+    let d = diverge::diverge(&base, other);
+    Some((
+        bk.name.clone(),
+        d.identical() && base.size() == other.size(),
+        d.differing,
+    ))
+}
+
+/// [`relation`] by the backing chains alone.
+fn chain_relation(a: &Copy, b: &Copy, d: &diverge::Divergence) -> Relation {
     let (ca, cb) = (a.backing_files(), b.backing_files());
     // A snapshot of the backing file is not what the overlay was made on.
     if a.snapshot.is_none()

@@ -96,6 +96,17 @@ pub enum Relation {
         /// The label of the copy in its backing chain.
         backing: String,
     },
+    /// `overlay`'s backing file (`backing`, as its header names it) holds
+    /// the same guest bytes as `copy`: the overlay is a copy of `copy`
+    /// plus its own writes, newer by construction; not replicas.
+    OverlayOfCopy {
+        /// The overlay's label.
+        overlay: String,
+        /// Its backing file's name.
+        backing: String,
+        /// The label of the copy its backing file equals.
+        copy: String,
+    },
     /// Two overlays of one base that share none of their own writes:
     /// different machines started from one template.
     LinkedClones,

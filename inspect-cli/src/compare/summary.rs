@@ -566,6 +566,9 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
             (Relation::OverlayOf { overlay, backing }, _) => format!(
                 "{overlay} is an overlay of {backing} ({backing} is in its backing chain): {overlay} is {backing} plus {overlay}'s own writes, newer by construction; not replicas"
             ),
+            (Relation::OverlayOfCopy { overlay, backing, copy }, _) => format!(
+                "{overlay} is an overlay of {backing:?}, which holds the same guest bytes as {copy}: its backing file is a copy of {copy}, so {overlay} is {copy} plus {overlay}'s own writes, newer by construction; not replicas, not linked clones"
+            ),
             (Relation::LinkedClones, _) => format!(
                 "{} and {} are two overlays of one base that share none of their own writes ({} and {} in their own clusters): linked clones, different machines made from one template, not one disk",
                 p.a,
@@ -666,6 +669,8 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
             match &p.relation {
                 Relation::OverlayOf { overlay, backing } =>
                     format!("{overlay} wrote over {backing}"),
+                Relation::OverlayOfCopy { overlay, copy, .. } =>
+                    format!("{overlay} wrote over (a copy of) {copy}"),
                 _ => format!("{} differs from {}", p.b, p.a),
             },
             d.ranges.len(),
@@ -727,6 +732,10 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
         out.push(match (p.newer, newest, &p.relation) {
             (_, Some(n), Relation::OverlayOf { backing, .. }) => format!(
                 "{} is newer (an overlay of {backing}: its writes come after by construction)",
+                n.label
+            ),
+            (_, Some(n), Relation::OverlayOfCopy { copy, .. }) => format!(
+                "{} is newer (an overlay of a copy of {copy}: its writes come after by construction)",
                 n.label
             ),
             (_, Some(n), _) => format!("{} is newer ({ev})", n.label),
@@ -792,6 +801,18 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
         let act = match (&p.relation, source, sink) {
             (Relation::OverlayOf { overlay, backing }, _, _) => format!(
                 "nothing to heal between them: {overlay}'s {} of writes exist only in {overlay}, and writing {backing} would change what {overlay} reads beneath them; keep both as they are",
+                human_size(d.differing)
+            ),
+            (
+                Relation::OverlayOfCopy {
+                    overlay,
+                    backing,
+                    copy,
+                },
+                _,
+                _,
+            ) => format!(
+                "nothing to heal between them: {overlay}'s {} of writes exist only in {overlay}, over its backing file {backing:?}, a copy of {copy}; keep both as they are",
                 human_size(d.differing)
             ),
             (Relation::LinkedClones, _, _) => format!(
