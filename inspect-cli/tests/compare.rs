@@ -894,6 +894,14 @@ fn a_thin_newest_copy_is_never_the_source_in_any_order() {
             .find(|n| n.code == "compare.series.stopped")
             .expect("the series stopped");
         assert!(
+            n.message
+                .starts_with("the last copy by filesystem date (from ")
+                && n.message.contains("holds at most 1.")
+                && n.message.ends_with(": it stopped holding data"),
+            "{}",
+            n.message
+        );
+        assert!(
             n.advice.as_deref().unwrap().starts_with(&full[2]),
             "{order:?}: {:?}",
             n.advice

@@ -510,14 +510,20 @@ fn series(copies: &[Copy], reports: &[CopyReport]) -> Option<Note> {
             return Some(Note {
                 code: "compare.series.stopped".into(),
                 message: format!(
-                    "the last {} copies by filesystem date (from {}, last written {date}) hold at most {}.{} % of the {measure} of those before ({} against {} in {}): they stopped holding data{}",
-                    after.len(),
+                    "{} by filesystem date (from {}, last written {date}) {} at most {}.{} % of the {measure} of those before ({} against {} in {}): {} stopped holding data{}",
+                    if after.len() == 1 {
+                        "the last copy".to_string()
+                    } else {
+                        format!("the last {} copies", after.len())
+                    },
                     first.label,
+                    if after.len() == 1 { "holds" } else { "hold" },
                     per_mille / 10,
                     per_mille % 10,
                     human_size(held),
                     human_size(median),
                     last_good.label,
+                    if after.len() == 1 { "it" } else { "they" },
                     if undated > 0 {
                         format!(" ({undated} undated copies left out)")
                     } else {
