@@ -1234,3 +1234,76 @@ fn afr_blame_of_a_third_brick_is_not_blame_of_the_other() {
         );
     }
 }
+
+/// One NTFS disk (mkfs.ntfs: no filesystem map here, so no file data to
+/// weigh) as a sparse copy (cp --sparse=always, 2 MiB allocated) and a
+/// dense one (dd, 32 MiB allocated), one sector rewritten by dd in the
+/// dense one: each holds the other's data but that sector, so neither is
+/// "only part" of the other, in either order. Before, the thin check
+/// weighed allocated sizes and called the sparse copy not a full copy.
+#[test]
+fn a_sparse_copy_is_not_thin_against_a_dense_one() {
+    if Command::new("mkfs.ntfs").arg("-V").output().is_err() || !have("dd") {
+        eprintln!("SKIP: mkfs.ntfs or dd not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("ntfs.raw");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(32 << 20)
+        .unwrap();
+    let o = Command::new("mkfs.ntfs")
+        .args(["-q", "-F", "-f"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let sparse = dir.path().join("sparse.raw");
+    let dense = dir.path().join("dense.raw");
+    assert!(
+        Command::new("cp")
+            .arg("--sparse=always")
+            .arg(&img)
+            .arg(&sparse)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for args in [
+        vec![
+            format!("if={}", img.display()),
+            format!("of={}", dense.display()),
+            "bs=1M".into(),
+        ],
+        vec![
+            "if=/dev/urandom".into(),
+            format!("of={}", dense.display()),
+            "bs=512".into(),
+            "seek=40000".into(),
+            "count=1".into(),
+            "conv=notrunc".into(),
+        ],
+    ] {
+        assert!(
+            Command::new("dd")
+                .args(&args)
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
+    }
+    let (sa, sb) = (
+        sparse.to_str().unwrap().to_string(),
+        dense.to_str().unwrap().to_string(),
+    );
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        assert!(r.copies[0].allocated != r.copies[1].allocated);
+        assert_eq!(r.pairs[0].divergence.differing, 512);
+        let s = r.summary.join("\n");
+        assert!(!s.contains("holds only part"), "{s}");
+        assert!(s.contains("do not heal one from the other"), "{s}");
+    }
+}

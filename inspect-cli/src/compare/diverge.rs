@@ -73,6 +73,10 @@ pub struct Divergence {
     pub a_data: u64,
     /// Of those, the bytes that differ.
     pub a_data_differing: u64,
+    /// Bytes the other copy's map says hold data (not zeros by map).
+    pub b_data: u64,
+    /// Of those, the bytes that differ.
+    pub b_data_differing: u64,
     /// Guest bytes the first copy holds in its own image file (not in a
     /// backing file, not zeros).
     pub a_own: u64,
@@ -160,6 +164,7 @@ pub fn diverge(a: &Copy, b: &Copy) -> Divergence {
             } else {
                 d.shared = d.shared.saturating_add(run);
                 d.a_data = d.a_data.saturating_add(run);
+                d.b_data = d.b_data.saturating_add(run);
             }
         } else {
             let next = Run {
@@ -261,11 +266,14 @@ fn compare_run(
                 .own_common
                 .saturating_add(written_alike(a, pos, ba, bb, base));
         }
+        let now_differing = d.differing.saturating_sub(before);
         if !za {
             d.a_data = d.a_data.saturating_add(n);
-            d.a_data_differing = d
-                .a_data_differing
-                .saturating_add(d.differing.saturating_sub(before));
+            d.a_data_differing = d.a_data_differing.saturating_add(now_differing);
+        }
+        if !zb {
+            d.b_data = d.b_data.saturating_add(n);
+            d.b_data_differing = d.b_data_differing.saturating_add(now_differing);
         }
         pos = pos.saturating_add(n);
     }

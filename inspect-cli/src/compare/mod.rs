@@ -53,8 +53,7 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         .filter_map(|r| r.brick.as_mut())
         .collect();
     gluster::identify(&mut bricks);
-    // Before the pairs: which copy of a pair is thin (and so never a
-    // source) is measured on both copies alike.
+    // What each copy's allocation map holds, for its report.
     for (c, r) in copies.iter().zip(reports.iter_mut()) {
         r.allocated = allocated(c);
     }

@@ -415,32 +415,33 @@ pub(crate) fn source_of<'a>(
     }
 }
 
-/// The copy of the pair that holds less than half of the other's data:
-/// no copy of its contents (a backup that stopped holding data, a disk
-/// made anew); restoring or healing from it loses the rest. Either copy
-/// may be the thin one, whatever the argument order: measured in file
-/// data when both copies' filesystems were mapped, else in allocated
-/// bytes, and else by how much of the first copy's data the other holds.
-/// (An attack's F5: a failed backup given first and newest was named the
-/// source, since only the second copy was ever measured.)
+/// The copy of the pair that holds less than half of the other's data
+/// identically (the data its allocation map holds, compared byte for
+/// byte): no copy of its contents (a backup that stopped holding data, a
+/// disk made anew); restoring or healing from it loses the rest. Either
+/// copy may be the thin one, whatever the argument order; when each holds
+/// less than half of the other's, the one with less data. (An attack's
+/// F5: a failed backup given first and newest was named the source,
+/// since only the second copy was ever measured.) Bytes, not sizes: a
+/// sparse copy and a dd copy of one disk hold each other's data alike,
+/// and a replica that deleted files still holds the other's blocks.
 pub(crate) fn thin_copy<'a>(
     p: &Pair,
     a: &'a CopyReport,
     b: &'a CopyReport,
 ) -> Option<&'a CopyReport> {
-    let less = |x: u64, y: u64| x.saturating_mul(2) < y;
-    let (ma, mb) = match (a.file_data, b.file_data) {
-        (Some(x), Some(y)) if x.max(y) > 0 => (x, y),
-        _ => (a.allocated, b.allocated),
-    };
-    if less(ma, mb) {
-        return Some(a);
-    }
-    if less(mb, ma) {
-        return Some(b);
-    }
     let d = &p.divergence;
-    (d.a_data > 0 && less(p.a_data_held, d.a_data)).then_some(b)
+    let less = |x: u64, y: u64| x.saturating_mul(2) < y;
+    // b holds less than half of a's data; a less than half of b's.
+    let b_thin = d.a_data > 0 && less(p.a_data_held, d.a_data);
+    let b_held = d.b_data.saturating_sub(d.b_data_differing);
+    let a_thin = d.b_data > 0 && less(b_held, d.b_data);
+    match (a_thin, b_thin) {
+        (true, false) => Some(a),
+        (false, true) => Some(b),
+        (true, true) => Some(if d.a_data < d.b_data { a } else { b }),
+        (false, false) => None,
+    }
 }
 
 /// A series of three or more copies whose later ones hold a fraction of
