@@ -530,7 +530,11 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                         human_size(tend)
                     ),
                 )
-                .with_hint(match extended_of(table, disk, n) {
+                .with_hint(Hint {
+                    // Advice, but its commands write: beside the finding
+                    // they name the copy, never the evidence (hint_of).
+                    writes: true,
+                    ..match extended_of(table, disk, n) {
                     // A logical partition ends inside its extended
                     // container: growpart (sfdisk -N) leaves it as it is
                     // and parted refuses ("Can't have overlapping
@@ -541,7 +545,7 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                     None => Hint::advice(format!(
                         "to use it, on a copy first: growpart {{disk}} {n} (or parted resizepart, sfdisk -N {n}), then grow the filesystem; sgdisk is for GPT disks only"
                     )),
-                }),
+                }}),
             );
         }
     } else if disk_len > tend.saturating_add(SLACK) {

@@ -250,3 +250,28 @@ fn an_isohybrid_efi_entry_inside_the_iso_is_told_not_judged() {
         codes(&r)
     );
 }
+
+/// The free-tail advice of an MBR disk (parted resizepart, growpart)
+/// writes: shown beside its finding it names the copy the next steps make
+/// (IMAGE.bak), never the image itself, though the finding is only info.
+/// Before, it read "to use it, on a copy first: parted -s IMAGE ..." with
+/// the evidence's own path (the attack's F14 class of hint).
+#[test]
+fn the_free_tail_advice_names_the_copy() {
+    let d = damaged("disk/dos-logical.img", &[Patch::Truncate { len: 64 * MIB }]);
+    let r = inspect(d.path());
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.size_chain.free_tail")
+        .expect("free tail");
+    let img = d.path().display().to_string();
+    let h = r.hint_of(f).unwrap().hint;
+    let note = h.note.clone().unwrap_or_default();
+    assert!(
+        note.contains(&format!("parted -s {img}.bak resizepart 2 100%")),
+        "{note}"
+    );
+    assert!(!note.contains(&format!("{img} ")), "{note}");
+    assert!(h.command.is_none());
+}
