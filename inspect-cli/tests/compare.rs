@@ -1307,3 +1307,57 @@ fn a_sparse_copy_is_not_thin_against_a_dense_one() {
         assert!(s.contains("do not heal one from the other"), "{s}");
     }
 }
+
+/// An overlay (qemu-img create -b, one qemu-io write of its own) whose
+/// backing link was then pointed at a file that does not exist (qemu-img
+/// rebase -u), against its real base: what it reads through the missing
+/// backing is unknown, so those ranges are read, fail, and are said to
+/// (compare.read.failed, backing file unavailable), never compared as
+/// zeros; it is not a source. Before, the missing backing read as zeros
+/// without reading, and the pair "differed" in the base's data as if the
+/// overlay held zeros there.
+#[test]
+fn a_missing_backing_file_is_unknown_not_zeros() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = copy_to(dir.path(), "compare/replica1.qcow2", "base.qcow2");
+    let ov = overlay(
+        dir.path(),
+        "ov.qcow2",
+        &base,
+        &["write -P 0x61 12320768 4096"],
+    );
+    qemu(
+        "qemu-img",
+        &[
+            "rebase",
+            "-u",
+            "-f",
+            "qcow2",
+            "-b",
+            dir.path().join("gone.qcow2").to_str().unwrap(),
+            "-F",
+            "qcow2",
+            &ov,
+        ],
+    );
+    let sbase = base.to_str().unwrap().to_string();
+    for args in [[ov.clone(), sbase.clone()], [sbase.clone(), ov.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert!(!p.divergence.unreadable.is_empty(), "{:?}", p.divergence);
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.read.failed")
+            .unwrap_or_else(|| panic!("{:?}", r.notes));
+        assert!(
+            n.message.starts_with(&ov) && n.message.contains("unavailable"),
+            "{}",
+            n.message
+        );
+        assert_ne!(p.source.as_deref(), Some(ov.as_str()), "{:?}", r.summary);
+    }
+}

@@ -62,6 +62,10 @@ impl Origin {
 enum Level {
     Qcow2(Guest, Option<FileId>),
     Raw(Arc<dyn ReadAt>, Option<std::fs::File>, Option<FileId>),
+    /// A backing file that could not be opened (missing, unreadable, a
+    /// loop, too deep): what the guest reads through it is unknown, not
+    /// zeros, so it is read, and the read says why it fails.
+    Broken,
 }
 
 /// A copy opened for comparison.
@@ -145,7 +149,10 @@ impl Copy {
                     levels.push(Level::Raw(Arc::clone(r), fd, bid));
                     break;
                 }
-                _ => break,
+                _ => {
+                    levels.push(Level::Broken);
+                    break;
+                }
             }
         }
         Ok(Copy {
@@ -203,6 +210,7 @@ impl Copy {
                         }
                     }
                 }
+                Level::Broken => return (Origin::Unknown, run),
                 Level::Raw(r, fd, id) => {
                     if pos >= r.len() {
                         return (Origin::Zero, run);
@@ -226,6 +234,7 @@ impl Copy {
     pub fn own_file(&self) -> Option<FileId> {
         match self.levels.first()? {
             Level::Qcow2(_, id) | Level::Raw(_, _, id) => *id,
+            Level::Broken => None,
         }
     }
 
@@ -236,6 +245,7 @@ impl Copy {
             .skip(1)
             .filter_map(|l| match l {
                 Level::Qcow2(_, id) | Level::Raw(_, _, id) => *id,
+                Level::Broken => None,
             })
             .collect()
     }
@@ -247,6 +257,7 @@ impl Copy {
         let r: &dyn ReadAt = match self.levels.get(1)? {
             Level::Qcow2(g, _) => g,
             Level::Raw(r, _, _) => r.as_ref(),
+            Level::Broken => return None,
         };
         buf.fill(0);
         let len = r.len();
