@@ -1361,3 +1361,60 @@ fn a_missing_backing_file_is_unknown_not_zeros() {
         assert_ne!(p.source.as_deref(), Some(ov.as_str()), "{:?}", r.summary);
     }
 }
+
+/// One-sided AFR blame from a damaged brick: brick1 holds replica2 (a
+/// torn directory block and a stale refcount, damaged) and blames
+/// vol-client-1; brick2 holds replica1 (clean) and blames none. The
+/// changelog would make brick1 self-heal's source, which copies the
+/// damage over the clean brick: the source is brick2 (the sound one), in
+/// either order, and the advice says not to let Gluster heal from
+/// brick1. Before, "heal from" brick1 by AFR blame (an attack's F1).
+#[test]
+fn afr_blame_never_makes_a_damaged_brick_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = copy_to(
+        dir.path(),
+        "compare/replica2.qcow2",
+        "brick1/images/vm.qcow2",
+    );
+    let b = copy_to(
+        dir.path(),
+        "compare/replica1.qcow2",
+        "brick2/images/vm.qcow2",
+    );
+    let set = afr(&dir.path().join("brick1"), &a, "vol-client-1")
+        && afr_set(&a, "vol-client-0", [0, 0, 0])
+        && afr(&dir.path().join("brick2"), &b, "vol-client-0")
+        && afr_set(&b, "vol-client-0", [0, 0, 0]);
+    if !set {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    }
+    let (sa, sb) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+    );
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert_eq!(
+            r.copies.iter().find(|c| c.label == sa).unwrap().verdict,
+            "damaged"
+        );
+        assert_eq!(p.source.as_deref(), Some(sb.as_str()), "{:?}", r.summary);
+        assert_eq!(p.source_by, Some(SourceBy::Verdict));
+        let s = r.summary.join("\n");
+        assert!(!s.contains(&format!("heal from {sa}")), "{s}");
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.gluster.pending")
+            .expect("pending");
+        let adv = n.advice.as_deref().unwrap();
+        assert!(
+            adv.contains(&format!("do not let Gluster heal from {sa}"))
+                && !adv.contains("then let Gluster heal"),
+            "{adv}"
+        );
+    }
+}

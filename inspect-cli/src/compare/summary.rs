@@ -186,18 +186,29 @@ pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Not
                                     src.label,
                                     sink.label
                                 ),
-                                Some(format!(
-                                    "{copies}; then let Gluster heal from {}: gluster volume heal {vol} (and gluster volume heal {vol} info to follow it){}",
-                                    src.label,
-                                    if src.verdict == "damaged" {
-                                        format!(
-                                            "; {} is damaged ({} problems): check its copy before the heal spreads that to {}",
-                                            src.label, src.problem_count, sink.label
-                                        )
-                                    } else {
-                                        String::new()
-                                    }
-                                )),
+                                Some(if src.verdict == "damaged" && sink.verdict != "damaged" {
+                                    format!(
+                                        "{copies}; do not let Gluster heal from {}: the changelog makes it self-heal's source, but it is damaged ({} problems) and {} is {}, so a heal would copy the damage over the sound copy; keep self-heal from running on this file until both copies are checked, and restore the file from {}'s copy",
+                                        src.label,
+                                        src.problem_count,
+                                        sink.label,
+                                        sink.verdict,
+                                        sink.label
+                                    )
+                                } else {
+                                    format!(
+                                        "{copies}; then let Gluster heal from {}: gluster volume heal {vol} (and gluster volume heal {vol} info to follow it){}",
+                                        src.label,
+                                        if src.verdict == "damaged" {
+                                            format!(
+                                                "; {} is damaged ({} problems): check its copy before the heal spreads that to {}",
+                                                src.label, src.problem_count, sink.label
+                                            )
+                                        } else {
+                                            String::new()
+                                        }
+                                    )
+                                }),
                             )
                         }
                         None => (
@@ -387,11 +398,15 @@ pub(crate) fn source_of<'a>(
     {
         return None;
     }
+    // The changelog's source, unless it is damaged and the other is not:
+    // a heal from it would copy the damage over the sound copy (an
+    // attack's F1 got "heal from" the damaged brick).
+    let worse = |x: &CopyReport, y: &CopyReport| x.verdict == "damaged" && y.verdict != "damaged";
     if let (Some(ga), Some(gb)) = (&a.brick, &b.brick) {
         match super::gluster::one_sided(ga, gb) {
-            Some(true) => return Some((a, b, SourceBy::AfrBlame)),
-            Some(false) => return Some((b, a, SourceBy::AfrBlame)),
-            None => {}
+            Some(true) if !worse(a, b) => return Some((a, b, SourceBy::AfrBlame)),
+            Some(false) if !worse(b, a) => return Some((b, a, SourceBy::AfrBlame)),
+            _ => {}
         }
     }
     if p.divergence.identical() || thin_copy(p, a, b).is_some() {
