@@ -230,8 +230,15 @@ impl ImageReport {
     }
 
     /// The hint of `f` as a person runs it: placeholders filled for this
-    /// image and the node the finding belongs to.
+    /// image and the node the finding belongs to. A step that writes
+    /// names the copy the next steps make and its writable device, never
+    /// the evidence: a finding's hint is read on its own, beside the
+    /// finding (an attack's F14 got `sgdisk -e ${NBD:?}` there, the
+    /// evidence's device, where the next steps said `${NBDCOPY:?}`).
     pub fn hint_of(&self, f: &Finding) -> Option<Resolved> {
+        if f.hint.as_ref().is_some_and(|h| h.writes) {
+            return crate::steps::on_copy(self, f);
+        }
         self.hint_for(f, &self.path, self.attach())
     }
 

@@ -136,6 +136,17 @@ fn unseen_on_copy(mut r: Resolved) -> Resolved {
     r
 }
 
+/// The writing hint of `f` resolved on the copy [`copy_step`] makes:
+/// `{image}` the copy's path, devices the copy's writable attach, a
+/// partition the kernel does not see on a loop device of the copy's own.
+pub(crate) fn on_copy(report: &ImageReport, f: &imgcheck_core::Finding) -> Option<Resolved> {
+    let copy = copy_path(report).replace("{image}", &report.path);
+    let copy_attach = report.attach().map(writable_copy);
+    report
+        .hint_for(f, &copy, copy_attach.as_ref())
+        .map(unseen_on_copy)
+}
+
 /// Next steps, safest first: copy before anything, read-only checks before
 /// repairs; each command once.
 pub fn next_steps(report: &ImageReport) -> Vec<String> {
@@ -156,20 +167,13 @@ pub fn marked_steps(report: &ImageReport) -> Vec<(String, bool)> {
     let mut picked: Vec<Resolved> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     // A step that writes never runs on the evidence (attached read-only,
-    // where it fails, or the image file itself): it runs on the copy.
+    // where it fails, or the image file itself): it runs on the copy
+    // (hint_of resolves it so, through `on_copy`).
     let copy = copy_path(report).replace("{image}", &report.path);
     let copy_attach = report.attach().map(writable_copy);
     for sev in [Severity::Error, Severity::Warning] {
         for f in ordered.iter().filter(|f| f.severity == sev) {
-            let writes = f.hint.as_ref().is_some_and(|h| h.writes);
-            let r = if writes {
-                report
-                    .hint_for(f, &copy, copy_attach.as_ref())
-                    .map(unseen_on_copy)
-            } else {
-                report.hint_of(f)
-            };
-            let Some(r) = r else { continue };
+            let Some(r) = report.hint_of(f) else { continue };
             // Two findings often suggest the same command with different
             // notes: list the command once. A step already part of a
             // longer recipe is not repeated either.

@@ -844,3 +844,577 @@ fn a_series_is_ordered_by_date_and_measured_in_file_data() {
         n.advice
     );
 }
+
+/// A monthly series by mkfs.ext4 -d with one filesystem UUID
+/// (testdata/scripts/compare-thin.sh): jan, feb and mar hold the full
+/// tree, apr (the newest) only /etc, a failed backup. Whatever the order,
+/// apr is never the source of a heal, and every pair with it says not to
+/// heal or restore from it. Before, given first, apr was "clean and
+/// newer: heal from" it against each full copy (an attack's F5): the
+/// thin check measured only the second copy of a pair.
+#[test]
+fn a_thin_newest_copy_is_never_the_source_in_any_order() {
+    let p = |m: &str| {
+        fixture(&format!("compare/thin-{m}.qcow2"))
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let apr = p("apr");
+    let full = [p("jan"), p("feb"), p("mar")];
+    for order in [
+        ["apr", "jan", "mar", "feb"],
+        ["jan", "apr", "mar", "feb"],
+        ["mar", "feb", "apr", "jan"],
+        ["feb", "jan", "mar", "apr"],
+        ["apr", "mar", "feb", "jan"],
+    ] {
+        let args: Vec<String> = order.iter().map(|m| p(m)).collect();
+        let r = compare(&args).unwrap();
+        let s = r.summary.join("\n");
+        assert!(
+            !s.contains(&format!(": heal from {apr}")) && !s.contains(&format!("source {apr}")),
+            "{order:?}: {s}"
+        );
+        assert!(
+            s.contains(&format!("do not restore or heal from {apr} (keep ")),
+            "{order:?}: {s}"
+        );
+        for pair in &r.pairs {
+            assert_ne!(pair.source.as_deref(), Some(apr.as_str()), "{order:?}");
+            if pair.a == apr || pair.b == apr {
+                assert_eq!(pair.source, None, "{order:?}: {s}");
+            } else if let Some(src) = &pair.source {
+                assert!(full.contains(src), "{order:?}: {src}");
+            }
+        }
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.series.stopped")
+            .expect("the series stopped");
+        assert!(
+            n.message
+                .starts_with("the last copy by filesystem date (from ")
+                && n.message.contains("holds at most 1.")
+                && n.message.ends_with(": it stopped holding data"),
+            "{}",
+            n.message
+        );
+        assert!(
+            n.advice.as_deref().unwrap().starts_with(&full[2]),
+            "{order:?}: {:?}",
+            n.advice
+        );
+    }
+}
+
+/// A copy that lost the disk's tail: `qemu-img resize --shrink` of a
+/// qcow2 copy, and `truncate` of a raw one, by 1 MiB (the backup GPT
+/// lived there). The missing tail is a differing range, counted and
+/// mapped, where `qemu-img compare` says the contents differ, and the
+/// summary says which copy is smaller by how much. Before, the pair
+/// "differed in 0 ranges (0 bytes)" with only a note (an attack's F9).
+#[test]
+fn a_truncated_copy_differs_in_its_missing_tail() {
+    if !have("qemu-img") || !have("truncate") {
+        eprintln!("SKIP: qemu-img or truncate not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let full = copy_to(dir.path(), "compare/replica1.qcow2", "full.qcow2");
+    let short = copy_to(dir.path(), "compare/replica1.qcow2", "short.qcow2");
+    qemu(
+        "qemu-img",
+        &[
+            "resize",
+            "-q",
+            "--shrink",
+            "-f",
+            "qcow2",
+            short.to_str().unwrap(),
+            "-1M",
+        ],
+    );
+    let raw = dir.path().join("full.raw");
+    qemu(
+        "qemu-img",
+        &[
+            "convert",
+            "-O",
+            "raw",
+            full.to_str().unwrap(),
+            raw.to_str().unwrap(),
+        ],
+    );
+    let raw_short = dir.path().join("short.raw");
+    std::fs::copy(&raw, &raw_short).unwrap();
+    let st = Command::new("truncate")
+        .args(["-s", "-1M"])
+        .arg(&raw_short)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let size = 16u64 << 20;
+    for (x, y) in [(&full, &short), (&short, &full), (&raw, &raw_short)] {
+        let (sa, sb) = (
+            x.to_str().unwrap().to_string(),
+            y.to_str().unwrap().to_string(),
+        );
+        let r = compare(&[sa.clone(), sb.clone()]).unwrap();
+        let p = &r.pairs[0];
+        let last = p.ranges().last().copied().expect("a differing range");
+        assert!(
+            last.start >= size - (1 << 20) && last.end() == size,
+            "{sa} {sb}: {:?}",
+            p.ranges()
+        );
+        assert!(p.differing() >= 512, "{:?}", p.divergence);
+        assert!(!p.divergence.identical());
+        let s = r.summary.join("\n");
+        assert!(!s.contains("in 0 ranges"), "{s}");
+        let small = if x == &short || x == &raw_short {
+            &sa
+        } else {
+            &sb
+        };
+        assert!(s.contains(&format!("{small} is 1 MiB smaller than")), "{s}");
+        assert_eq!(r.exit & 1, 1);
+        if let Some(q) = qemu_compare(&sa, &sb) {
+            assert_eq!(p.divergence.first, q, "{s}");
+        }
+    }
+}
+
+/// A dd copy (cp of the raw disk) whose filesystem was given a UUID of
+/// its own by tune2fs -U (the partition copied out and back with dd):
+/// a clone, two disks now, not "one disk", and no heal between them
+/// (it would give one the other's identity). Before, the shared disk and
+/// partition GUIDs made it "one disk" and the clone, newer by its
+/// superblock, the source of a heal (an attack's F6).
+#[test]
+fn a_clone_with_a_new_filesystem_uuid_is_no_longer_one_disk() {
+    if !have("qemu-img") || Command::new("tune2fs").output().is_err() || !have("dd") {
+        eprintln!("SKIP: qemu-img, tune2fs or dd not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.raw");
+    qemu(
+        "qemu-img",
+        &[
+            "convert",
+            "-O",
+            "raw",
+            fixture("compare/replica1.qcow2").to_str().unwrap(),
+            a.to_str().unwrap(),
+        ],
+    );
+    let b = dir.path().join("b.raw");
+    let part = dir.path().join("p1.img");
+    let dd = |args: &[String]| {
+        let st = Command::new("dd").args(args).output().unwrap();
+        assert!(st.status.success(), "dd {args:?}: {st:?}");
+    };
+    dd(&[
+        format!("if={}", a.display()),
+        format!("of={}", b.display()),
+        "bs=1M".into(),
+    ]);
+    dd(&[
+        format!("if={}", b.display()),
+        format!("of={}", part.display()),
+        "bs=1M".into(),
+        "skip=1".into(),
+        "count=14".into(),
+    ]);
+    let new = "7d9c1e52-1111-4a4a-8b8b-0000000000ff";
+    let st = Command::new("tune2fs")
+        .args(["-U", new])
+        .arg(&part)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{st:?}");
+    dd(&[
+        format!("if={}", part.display()),
+        format!("of={}", b.display()),
+        "bs=1M".into(),
+        "seek=1".into(),
+        "conv=notrunc".into(),
+    ]);
+    let (sa, sb) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+    );
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert_eq!(p.kinship, Kinship::Clone, "{:?}", p.kinship_evidence);
+        assert!(
+            p.kinship_evidence[0].contains(new)
+                && p.kinship_evidence[0].contains("7d9c1e52-1111-4a4a-8b8b-000000000018"),
+            "{:?}",
+            p.kinship_evidence
+        );
+        assert_eq!((p.source.as_ref(), p.sink.as_ref()), (None, None));
+        let s = r.summary.join("\n");
+        assert!(
+            s.contains("are a clone (same partition GUIDs / contents, different fs UUID"),
+            "{s}"
+        );
+        assert!(
+            !s.contains("are one disk") && !s.contains("heal from"),
+            "{s}"
+        );
+    }
+}
+
+/// An overlay set against a copy of its backing file (cp of the base,
+/// which is itself an overlay of a template, so both keep the template
+/// beneath): the overlay's backing is a copy of the other, by the backing
+/// link and the backing file's guest bytes; no heal. And against a disk
+/// its backing file is not (replica2, one disk by its UUIDs): said so.
+/// Before, the first was "linked clones" (an attack's F10).
+#[test]
+fn an_overlay_against_a_copy_of_its_backing_file() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let template = copy_to(dir.path(), "compare/replica1.qcow2", "template.qcow2");
+    let notes = notes_block(dir.path());
+    let base = overlay(
+        dir.path(),
+        "base.qcow2",
+        &template,
+        &["write -P 0x71 12320768 64k"],
+    );
+    let top = overlay(
+        dir.path(),
+        "top.qcow2",
+        Path::new(&base),
+        &[&format!("write -P 0x72 {notes} 4096")],
+    );
+    let copy = dir.path().join("base-copy.qcow2");
+    std::fs::copy(&base, &copy).unwrap();
+    let copy = copy.to_str().unwrap().to_string();
+    for (x, y) in [(top.clone(), copy.clone()), (copy.clone(), top.clone())] {
+        let r = compare(&[x.clone(), y.clone()]).unwrap();
+        let p = &r.pairs[0];
+        assert_eq!(
+            p.relation,
+            Relation::OverlayOfCopy {
+                overlay: top.clone(),
+                backing: base.clone(),
+                copy: copy.clone()
+            },
+            "{:?}",
+            p.kinship_evidence
+        );
+        assert_eq!(p.newer, if x == top { Newer::A } else { Newer::B });
+        assert_eq!((p.source.as_ref(), p.sink.as_ref()), (None, None));
+        assert_eq!(p.divergence.differing, 4096);
+        let s = r.summary.join("\n");
+        assert!(
+            s.contains(&format!("its backing file is a copy of {copy}")),
+            "{s}"
+        );
+        assert!(
+            !s.contains("linked clones, different machines") && !s.contains("heal from"),
+            "{s}"
+        );
+    }
+    let other = copy_to(dir.path(), "compare/replica2.qcow2", "other.qcow2");
+    let other = other.to_str().unwrap().to_string();
+    let r = compare(&[top.clone(), other.clone()]).unwrap();
+    let p = &r.pairs[0];
+    assert!(
+        !matches!(p.relation, Relation::OverlayOfCopy { .. }),
+        "{:?}",
+        p.relation
+    );
+    assert!(
+        p.kinship_evidence
+            .iter()
+            .any(|w| w.contains(&format!("of {top} is not a copy of {other}"))),
+        "{:?}",
+        p.kinship_evidence
+    );
+}
+
+/// A replica 3 after two outages, each brick file's AFR xattrs as Gluster
+/// leaves them (one trusted.afr.vol-client-N per other brick, none for
+/// itself): brick1 was down for W1 (brick2 and brick3 blame vol-client-0),
+/// brick3 then for W2 (brick1 and brick2 blame vol-client-2). brick2 holds
+/// both writes and no brick blames it: it is the source against each
+/// other; brick1 and brick3 blame each other (split-brain). Who blames
+/// whom is said for all three. Before, brick2 against brick3 was "both
+/// blaming, the changelog names no source", since blame of a third brick
+/// (vol-client-0) was taken as blame of the other (an attack's F2).
+#[test]
+fn afr_blame_of_a_third_brick_is_not_blame_of_the_other() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let w1 = "write -P 0x11 12320768 64k";
+    let w2 = "write -P 0x22 12582912 64k";
+    let mut paths = Vec::new();
+    for (i, writes) in [(1, vec![w2]), (2, vec![w1, w2]), (3, vec![w1])] {
+        let p = copy_to(
+            dir.path(),
+            "compare/replica1.qcow2",
+            &format!("brick{i}/images/vm.qcow2"),
+        );
+        for w in writes {
+            qemu("qemu-io", &["-f", "qcow2", "-c", w, p.to_str().unwrap()]);
+        }
+        paths.push(p);
+    }
+    // brick i (client i-1) carries the other two clients' counters.
+    let xattrs: [[(usize, u32); 2]; 3] = [[(1, 0), (2, 2)], [(0, 3), (2, 2)], [(0, 3), (1, 0)]];
+    for (i, (p, xs)) in paths.iter().zip(xattrs).enumerate() {
+        let root = dir.path().join(format!("brick{}", i + 1));
+        let mut ok = afr(&root, p, "dirty");
+        for (client, n) in xs {
+            ok &= afr_set(p, &format!("vol-client-{client}"), [n, 0, 0]);
+        }
+        if !ok {
+            eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+            return;
+        }
+        assert!(afr_set(p, "dirty", [0, 0, 0]));
+    }
+    let s: Vec<String> = paths
+        .iter()
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect();
+    let (b1, b2, b3) = (&s[0], &s[1], &s[2]);
+    for args in [
+        vec![b2.clone(), b3.clone(), b1.clone()],
+        vec![b3.clone(), b2.clone(), b1.clone()],
+        vec![b1.clone(), b2.clone(), b3.clone()],
+    ] {
+        let r = compare(&args).unwrap();
+        for p in &r.pairs {
+            let has2 = p.a == *b2 || p.b == *b2;
+            if has2 {
+                assert_eq!(p.source.as_deref(), Some(b2.as_str()), "{:?}", r.summary);
+                assert_eq!(p.source_by, Some(SourceBy::AfrBlame));
+            } else {
+                assert_eq!(p.source, None, "{:?}", r.summary);
+                assert!(
+                    r.notes
+                        .iter()
+                        .any(|n| n.code == "compare.gluster.split_brain"),
+                    "{:?}",
+                    r.notes
+                );
+            }
+        }
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.gluster.blame")
+            .expect("who blames whom");
+        for want in [
+            format!("{b1} (vol-client-0) blames vol-client-2 ({b3})"),
+            format!("{b2} (vol-client-1) blames vol-client-0 ({b1}), vol-client-2 ({b3})"),
+            format!("{b3} (vol-client-2) blames vol-client-0 ({b1})"),
+            format!("blamed by none: {b2};"),
+        ] {
+            assert!(n.message.contains(&want), "{want}: {}", n.message);
+        }
+        assert!(
+            !r.summary.join("\n").contains(&format!("heal from {b1}"))
+                && !r.summary.join("\n").contains(&format!("heal from {b3}")),
+            "{:?}",
+            r.summary
+        );
+    }
+}
+
+/// One NTFS disk (mkfs.ntfs: no filesystem map here, so no file data to
+/// weigh) as a sparse copy (cp --sparse=always, 2 MiB allocated) and a
+/// dense one (dd, 32 MiB allocated), one sector rewritten by dd in the
+/// dense one: each holds the other's data but that sector, so neither is
+/// "only part" of the other, in either order. Before, the thin check
+/// weighed allocated sizes and called the sparse copy not a full copy.
+#[test]
+fn a_sparse_copy_is_not_thin_against_a_dense_one() {
+    if Command::new("mkfs.ntfs").arg("-V").output().is_err() || !have("dd") {
+        eprintln!("SKIP: mkfs.ntfs or dd not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("ntfs.raw");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(32 << 20)
+        .unwrap();
+    let o = Command::new("mkfs.ntfs")
+        .args(["-q", "-F", "-f"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let sparse = dir.path().join("sparse.raw");
+    let dense = dir.path().join("dense.raw");
+    assert!(
+        Command::new("cp")
+            .arg("--sparse=always")
+            .arg(&img)
+            .arg(&sparse)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for args in [
+        vec![
+            format!("if={}", img.display()),
+            format!("of={}", dense.display()),
+            "bs=1M".into(),
+        ],
+        vec![
+            "if=/dev/urandom".into(),
+            format!("of={}", dense.display()),
+            "bs=512".into(),
+            "seek=40000".into(),
+            "count=1".into(),
+            "conv=notrunc".into(),
+        ],
+    ] {
+        assert!(
+            Command::new("dd")
+                .args(&args)
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
+    }
+    let (sa, sb) = (
+        sparse.to_str().unwrap().to_string(),
+        dense.to_str().unwrap().to_string(),
+    );
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        assert!(r.copies[0].allocated != r.copies[1].allocated);
+        assert_eq!(r.pairs[0].divergence.differing, 512);
+        let s = r.summary.join("\n");
+        assert!(!s.contains("holds only part"), "{s}");
+        assert!(s.contains("do not heal one from the other"), "{s}");
+    }
+}
+
+/// An overlay (qemu-img create -b, one qemu-io write of its own) whose
+/// backing link was then pointed at a file that does not exist (qemu-img
+/// rebase -u), against its real base: what it reads through the missing
+/// backing is unknown, so those ranges are read, fail, and are said to
+/// (compare.read.failed, backing file unavailable), never compared as
+/// zeros; it is not a source. Before, the missing backing read as zeros
+/// without reading, and the pair "differed" in the base's data as if the
+/// overlay held zeros there.
+#[test]
+fn a_missing_backing_file_is_unknown_not_zeros() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base = copy_to(dir.path(), "compare/replica1.qcow2", "base.qcow2");
+    let ov = overlay(
+        dir.path(),
+        "ov.qcow2",
+        &base,
+        &["write -P 0x61 12320768 4096"],
+    );
+    qemu(
+        "qemu-img",
+        &[
+            "rebase",
+            "-u",
+            "-f",
+            "qcow2",
+            "-b",
+            dir.path().join("gone.qcow2").to_str().unwrap(),
+            "-F",
+            "qcow2",
+            &ov,
+        ],
+    );
+    let sbase = base.to_str().unwrap().to_string();
+    for args in [[ov.clone(), sbase.clone()], [sbase.clone(), ov.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert!(!p.divergence.unreadable.is_empty(), "{:?}", p.divergence);
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.read.failed")
+            .unwrap_or_else(|| panic!("{:?}", r.notes));
+        assert!(
+            n.message.starts_with(&ov) && n.message.contains("unavailable"),
+            "{}",
+            n.message
+        );
+        assert_ne!(p.source.as_deref(), Some(ov.as_str()), "{:?}", r.summary);
+    }
+}
+
+/// One-sided AFR blame from a damaged brick: brick1 holds replica2 (a
+/// torn directory block and a stale refcount, damaged) and blames
+/// vol-client-1; brick2 holds replica1 (clean) and blames none. The
+/// changelog would make brick1 self-heal's source, which copies the
+/// damage over the clean brick: the source is brick2 (the sound one), in
+/// either order, and the advice says not to let Gluster heal from
+/// brick1. Before, "heal from" brick1 by AFR blame (an attack's F1).
+#[test]
+fn afr_blame_never_makes_a_damaged_brick_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = copy_to(
+        dir.path(),
+        "compare/replica2.qcow2",
+        "brick1/images/vm.qcow2",
+    );
+    let b = copy_to(
+        dir.path(),
+        "compare/replica1.qcow2",
+        "brick2/images/vm.qcow2",
+    );
+    let set = afr(&dir.path().join("brick1"), &a, "vol-client-1")
+        && afr_set(&a, "vol-client-0", [0, 0, 0])
+        && afr(&dir.path().join("brick2"), &b, "vol-client-0")
+        && afr_set(&b, "vol-client-0", [0, 0, 0]);
+    if !set {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    }
+    let (sa, sb) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+    );
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert_eq!(
+            r.copies.iter().find(|c| c.label == sa).unwrap().verdict,
+            "damaged"
+        );
+        assert_eq!(p.source.as_deref(), Some(sb.as_str()), "{:?}", r.summary);
+        assert_eq!(p.source_by, Some(SourceBy::Verdict));
+        let s = r.summary.join("\n");
+        assert!(!s.contains(&format!("heal from {sa}")), "{s}");
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.gluster.pending")
+            .expect("pending");
+        let adv = n.advice.as_deref().unwrap();
+        assert!(
+            adv.contains(&format!("do not let Gluster heal from {sa}"))
+                && !adv.contains("then let Gluster heal"),
+            "{adv}"
+        );
+    }
+}

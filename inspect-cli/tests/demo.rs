@@ -143,3 +143,47 @@ fn readme_sample_output_is_current() {
         }
     }
 }
+
+/// Every writing hint shown beside its finding (text and JSON) targets
+/// the copy the next steps make and attach writable (`${NBDCOPY:?}`),
+/// never the evidence's read-only device (`${NBD:?}`) or the image file.
+/// Before, a finding's `sgdisk -e ${NBD:?}` wrote to the evidence while
+/// the next steps said the copy (an attack's F14).
+#[test]
+fn writing_hints_beside_findings_name_the_copy() {
+    let out = run(&["--json", DEMO]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut writing = 0;
+    for f in v["findings"].as_array().unwrap() {
+        let a = &f["action"];
+        if a["writes"] != true {
+            continue;
+        }
+        writing += 1;
+        let c = a["command"].as_str().unwrap_or_default();
+        assert!(
+            !c.contains("${NBD:?}") && c.contains("${NBDCOPY:?}"),
+            "{}: {c}",
+            f["code"]
+        );
+        assert!(
+            f["hint"].as_str().unwrap().contains("${NBDCOPY:?}"),
+            "{}",
+            f["hint"]
+        );
+    }
+    assert!(writing >= 3, "the demo's GPT and layout findings write");
+    let text = String::from_utf8(run(&["--color", "never", DEMO]).stdout).unwrap();
+    for l in text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("hint: "))
+    {
+        let writes = ["sgdisk -e", "growpart", "resize2fs"]
+            .iter()
+            .any(|w| l.contains(w));
+        assert!(
+            !writes || (!l.contains("${NBD:?}") && l.contains("${NBDCOPY:?}")),
+            "{l}"
+        );
+    }
+}

@@ -339,3 +339,28 @@ fn free_space_inside_a_full_extended_partition_grows_only_the_logical_one() {
         "{dump}"
     );
 }
+
+/// The free-tail advice of an MBR disk (parted resizepart, growpart)
+/// writes: shown beside its finding it names the copy the next steps make
+/// (IMAGE.bak), never the image itself, though the finding is only info.
+/// Before, it read "to use it, on a copy first: parted -s IMAGE ..." with
+/// the evidence's own path (the attack's F14 class of hint); now a writing
+/// step, resolved on the copy.
+#[test]
+fn the_free_tail_advice_names_the_copy() {
+    let d = damaged("disk/dos-logical.img", &[Patch::Truncate { len: 64 * MIB }]);
+    let r = inspect(d.path());
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.size_chain.free_tail")
+        .expect("free tail");
+    let img = d.path().display().to_string();
+    let h = r.hint_of(f).unwrap().hint;
+    let cmd = h.command.clone().unwrap_or_default();
+    assert!(
+        cmd.contains("resizepart 2 100% resizepart 6 100%") && !cmd.contains("{disk}"),
+        "{cmd}"
+    );
+    assert!(!cmd.split_whitespace().any(|w| w == img), "{cmd}");
+}

@@ -87,6 +87,10 @@ pub struct Divergence {
     pub a_data: u64,
     /// Of those, the bytes that differ.
     pub a_data_differing: u64,
+    /// Bytes the other copy's map says hold data (not zeros by map).
+    pub b_data: u64,
+    /// Of those, the bytes that differ.
+    pub b_data_differing: u64,
     /// Guest bytes the first copy holds in its own image file (not in a
     /// backing file, not zeros).
     pub a_own: u64,
@@ -317,6 +321,7 @@ fn diverge_with(a: &Copy, b: &Copy, bufs: &mut Bufs) -> Divergence {
             } else {
                 d.shared = d.shared.saturating_add(run);
                 d.a_data = d.a_data.saturating_add(run);
+                d.b_data = d.b_data.saturating_add(run);
             }
         } else {
             let next = Run {
@@ -346,6 +351,24 @@ fn diverge_with(a: &Copy, b: &Copy, bufs: &mut Bufs) -> Divergence {
     if a.size() != b.size() {
         let (big, idx) = if a.size() > b.size() { (a, 0) } else { (b, 1) };
         d.tail_differs = nonzero_tail(big, idx, size, &mut d, &mut bufs.a);
+        // What the smaller disk lacks is a divergence like any other (a
+        // truncated copy lost it): a range, mapped to files and counted.
+        // Before, it was only a note and the pair "differed in 0 ranges"
+        // (an attack's F9).
+        if let Some(t) = d.tail_differs {
+            d.first.get_or_insert(t.start);
+            // At BLOCK granularity, but never back over the compared part.
+            let start = t
+                .start
+                .saturating_sub(t.start.checked_rem(BLOCK).unwrap_or(0))
+                .max(size);
+            let end = t
+                .end()
+                .checked_next_multiple_of(BLOCK)
+                .unwrap_or(u64::MAX)
+                .min(big.size());
+            d.add(start, end.saturating_sub(start));
+        }
     }
     d
 }
@@ -420,11 +443,14 @@ fn compare_run(a: &Copy, b: &Copy, run: &Run, d: &mut Divergence, bufs: &mut Buf
                 .own_common
                 .saturating_add(written_alike(a, pos, x, y, &mut bufs.base));
         }
+        let now_differing = d.differing.saturating_sub(before);
         if !za && !run.ua {
             d.a_data = d.a_data.saturating_add(n);
-            d.a_data_differing = d
-                .a_data_differing
-                .saturating_add(d.differing.saturating_sub(before));
+            d.a_data_differing = d.a_data_differing.saturating_add(now_differing);
+        }
+        if !zb && !run.ub {
+            d.b_data = d.b_data.saturating_add(n);
+            d.b_data_differing = d.b_data_differing.saturating_add(now_differing);
         }
         pos = pos.saturating_add(n);
     }

@@ -47,6 +47,12 @@ pub struct Brick {
     pub volume: Option<String>,
     /// The file's path inside the volume (from the brick root).
     pub file: Option<String>,
+    /// Which client of the volume this brick is (`vol-client-1`), when
+    /// the copies tell: AFR keeps a `trusted.afr.VOL-client-N` for every
+    /// other brick of the replica set and none for itself (its own
+    /// pending state is `trusted.afr.dirty`), so the one name among all
+    /// the copies' names that a copy lacks is its own.
+    pub client: Option<String>,
 }
 
 impl Brick {
@@ -133,10 +139,56 @@ fn hex(v: &[u8]) -> String {
     v.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Names each brick's own client ([`Brick::client`]) from the names all
+/// the bricks of one volume carry: the one name a brick lacks. A brick
+/// that lacks none or several stays unnamed.
+pub fn identify(bricks: &mut [&mut Brick]) {
+    let names = |b: &Brick| -> Vec<String> {
+        b.pending
+            .iter()
+            .filter(|p| p.client != "dirty")
+            .map(|p| p.client.clone())
+            .collect()
+    };
+    let all: std::collections::BTreeSet<(Option<String>, String)> = bricks
+        .iter()
+        .flat_map(|b| names(b).into_iter().map(|n| (b.volume.clone(), n)))
+        .collect();
+    for b in bricks.iter_mut() {
+        let own = names(b);
+        let missing: Vec<&String> = all
+            .iter()
+            .filter(|(v, n)| *v == b.volume && !own.contains(n))
+            .map(|(_, n)| n)
+            .collect();
+        b.client = match missing.as_slice() {
+            [one] => Some((*one).clone()),
+            _ => None,
+        };
+    }
+}
+
+/// Whether `a` blames `b` itself, when both bricks' clients are known.
+fn blames_brick(a: &Brick, b: &Brick) -> Option<bool> {
+    let me = b.client.as_deref()?;
+    a.client.as_ref()?;
+    Some(a.blamed().contains(&me))
+}
+
 /// What two bricks' attributes say of each other: `Some(true)` when each
-/// blames a brick the other does not (split-brain), `Some(false)` when
-/// only one side blames, `None` when neither does.
+/// blames the other (split-brain), `Some(false)` when some blame is
+/// pending but not both ways, `None` when neither blames any brick. When
+/// each brick's client is known ([`identify`]), blame of a third brick
+/// is not blame of the other (a replica 3 whose copies each blame
+/// another brick is no split-brain between them: an attack's F2); else
+/// each blaming a brick the other does not is taken as split-brain.
 pub fn split_brain(a: &Brick, b: &Brick) -> Option<bool> {
+    if a.blamed().is_empty() && b.blamed().is_empty() {
+        return None;
+    }
+    if let (Some(x), Some(y)) = (blames_brick(a, b), blames_brick(b, a)) {
+        return Some(x && y);
+    }
     let (ba, bb) = (a.blamed(), b.blamed());
     match (ba.is_empty(), bb.is_empty()) {
         (true, true) => None,
@@ -147,11 +199,21 @@ pub fn split_brain(a: &Brick, b: &Brick) -> Option<bool> {
     }
 }
 
-/// Which copy alone blames: `Some(true)` when `a` blames a brick and `b`
-/// blames none, `Some(false)` the other way round, `None` when neither or
-/// both blame. The one that blames recorded writes the blamed brick
-/// missed: it is the source self-heal copies from.
+/// Which copy alone blames the other: `Some(true)` when `a` blames `b`
+/// (by `b`'s client when known, else any brick while `b` blames none)
+/// and not the other way round, `Some(false)` the other way round,
+/// `None` when neither or both blame. The one that blames recorded writes
+/// the blamed brick missed: it is the source self-heal copies from.
 pub fn one_sided(a: &Brick, b: &Brick) -> Option<bool> {
+    // Known clients: which blames the other itself, whatever else each
+    // blames.
+    if let (Some(x), Some(y)) = (blames_brick(a, b), blames_brick(b, a)) {
+        return match (x, y) {
+            (true, false) => Some(true),
+            (false, true) => Some(false),
+            _ => None,
+        };
+    }
     match (a.blamed().is_empty(), b.blamed().is_empty()) {
         (false, true) => Some(true),
         (true, false) => Some(false),

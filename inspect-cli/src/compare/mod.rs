@@ -63,6 +63,17 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         .zip(&checks)
         .map(|(c, r)| copy_report(c, r.as_ref()))
         .collect();
+    // Which client each brick is, from all the copies' AFR names at once
+    // (two copies of a replica 3 do not name the third).
+    let mut bricks: Vec<&mut gluster::Brick> = reports
+        .iter_mut()
+        .filter_map(|r| r.brick.as_mut())
+        .collect();
+    gluster::identify(&mut bricks);
+    // What each copy's allocation map holds, for its report.
+    for (c, r) in copies.iter().zip(reports.iter_mut()) {
+        r.allocated = allocated(c);
+    }
     let mut pairs = Vec::new();
     if let (Some(first), Some(fr)) = (copies.first(), checks.first()) {
         for ((c, r), divergence) in copies.iter().zip(&checks).skip(1).zip(divergences) {
@@ -75,9 +86,6 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
                 divergence,
             ));
         }
-    }
-    for (c, r) in copies.iter().zip(reports.iter_mut()) {
-        r.allocated = allocated(c);
     }
     let notes = summary::notes(&copies, &reports, &pairs);
     let lines = summary::lines(&reports, &pairs, &notes);
@@ -295,10 +303,13 @@ fn pair(
     let a_data_held = divergence
         .a_data
         .saturating_sub(divergence.a_data_differing);
-    let relation = relation(a, b, kinship, &divergence);
+    let (relation, backing_evidence) = relation(a, b, kinship, &divergence);
+    let mut kinship_evidence = kinship_evidence;
+    kinship_evidence.extend(backing_evidence);
     // An overlay is its backing file plus its own writes: newer by
     // construction, whatever the guest's clocks say.
-    if let Relation::OverlayOf { overlay, .. } = &relation {
+    if let Relation::OverlayOf { overlay, .. } | Relation::OverlayOfCopy { overlay, .. } = &relation
+    {
         newer = if *overlay == a.label {
             Newer::A
         } else {
@@ -331,13 +342,86 @@ fn pair(
     p
 }
 
-/// What `b` is to `a`: an overlay of the other, one of two overlays of one
-/// base (clones or replicas, by their own clusters and snapshot tables),
-/// views of one image, or copies.
-fn relation(a: &Copy, b: &Copy, kinship: Kinship, d: &diverge::Divergence) -> Relation {
+/// What `b` is to `a`: an overlay of the other, an overlay of a copy of
+/// the other, one of two overlays of one base (clones or replicas, by
+/// their own clusters and snapshot tables), views of one image, or
+/// copies; with what the overlay's backing file was found to be.
+fn relation(
+    a: &Copy,
+    b: &Copy,
+    kinship: Kinship,
+    d: &diverge::Divergence,
+) -> (Relation, Vec<String>) {
     if kinship == Kinship::SameImage {
-        return Relation::Views;
+        return (Relation::Views, Vec::new());
     }
+    let r = chain_relation(a, b, d);
+    if matches!(r, Relation::OverlayOf { .. }) {
+        return (r, Vec::new());
+    }
+    // An overlay against a copy of its backing file (cp of the base, or a
+    // backup of it): the overlay is that copy plus its own writes, told
+    // from the backing link and the backing file's guest bytes, which
+    // must equal the other's. Before, such a pair was "linked clones"
+    // when the copy kept a backing file of its own beneath (an attack's
+    // F10), or plain replicas.
+    let mut why = Vec::new();
+    for (over, other) in [(a, b), (b, a)] {
+        let Some((name, same, differing)) = backing_copy(over, other) else {
+            continue;
+        };
+        if same {
+            let rel = Relation::OverlayOfCopy {
+                overlay: over.label.clone(),
+                backing: name.clone(),
+                copy: other.label.clone(),
+            };
+            why.push(format!(
+                "the backing file {name:?} of {} holds the same guest bytes as {}: a copy of it",
+                over.label, other.label
+            ));
+            return (rel, why);
+        }
+        // Said where it decides something: an overlay against a disk
+        // that shares no base with it.
+        if r != Relation::Copies {
+            continue;
+        }
+        why.push(format!(
+            "the backing file {name:?} of {} is not a copy of {} ({} of their guest bytes differ)",
+            over.label,
+            other.label,
+            imgcheck_core::human_size(differing)
+        ));
+    }
+    (r, why)
+}
+
+/// The nearest backing file of `over` set against `other` (which is not
+/// in `over`'s chain): its name, whether their guest disks are alike in
+/// size and bytes, and how many bytes differ. `None` when `over` has no
+/// backing file that opens, or `other` is that file or an overlay of it.
+fn backing_copy(over: &Copy, other: &Copy) -> Option<(String, bool, u64)> {
+    let bk = over.image.as_ref()?.backing()?;
+    let path = bk.path.as_deref()?;
+    // The other in that chain, or an overlay of that same file (another
+    // overlay of one base, however empty): no copy of it.
+    if FileId::of(path)
+        .is_some_and(|id| other.own_file() == Some(id) || other.backing_files().contains(&id))
+    {
+        return None;
+    }
+    let base = Copy::open(path.to_str()?).ok()?;
+    let d = diverge::diverge(&base, other);
+    Some((
+        bk.name.clone(),
+        d.identical() && base.size() == other.size(),
+        d.differing,
+    ))
+}
+
+/// [`relation`] by the backing chains alone.
+fn chain_relation(a: &Copy, b: &Copy, d: &diverge::Divergence) -> Relation {
     let (ca, cb) = (a.backing_files(), b.backing_files());
     // A snapshot of the backing file is not what the overlay was made on.
     if a.snapshot.is_none()
@@ -470,7 +554,34 @@ fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>)
             kinds_both = kinds_both.saturating_add(1);
         }
     }
-    let kin = if shared > 0 {
+    // A filesystem UUID replaced where the disk's identifiers agree: a
+    // dd copy given a UUID of its own (tune2fs -U), which makes it a disk
+    // of its own (an attack's F6 got "one disk" and a heal between them).
+    let fs = |v: &[imgcheck_core::Identity]| {
+        v.iter()
+            .filter(|x| x.kind == IdentityKind::FilesystemUuid)
+            .map(|x| x.value.to_ascii_lowercase())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (fa, fb) = (fs(&ia), fs(&ib));
+    let only_a: Vec<&String> = fa.difference(&fb).collect();
+    let only_b: Vec<&String> = fb.difference(&fa).collect();
+    let fs_changed = !only_a.is_empty() && !only_b.is_empty();
+    if shared > 0 && fs_changed {
+        why.insert(
+            0,
+            format!(
+                "filesystem UUID {} in {}, {} in {}",
+                join(&only_a),
+                a.label,
+                join(&only_b),
+                b.label
+            ),
+        );
+    }
+    let kin = if shared > 0 && fs_changed {
+        Kinship::Clone
+    } else if shared > 0 {
         Kinship::SameDisk
     } else if !why.is_empty() {
         Kinship::SameBase
@@ -481,6 +592,10 @@ fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>)
         Kinship::Unknown
     };
     (kin, why)
+}
+
+fn join(v: &[&String]) -> String {
+    v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 fn kind_words(k: IdentityKind) -> &'static str {

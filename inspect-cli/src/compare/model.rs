@@ -63,6 +63,10 @@ pub struct Counter {
 pub enum Kinship {
     /// They share identifiers (a disk GUID, a filesystem UUID): one disk, diverged or not.
     SameDisk,
+    /// They share the disk's identifiers (disk and partition GUIDs, the
+    /// layout a dd copy keeps) but a filesystem UUID differs: a clone
+    /// given a UUID of its own (tune2fs -U), a disk of its own since.
+    Clone,
     /// One is an internal snapshot of the other image, or both of one image.
     SameImage,
     /// Both are overlays of one backing file, or one is the other's backing.
@@ -91,6 +95,17 @@ pub enum Relation {
         overlay: String,
         /// The label of the copy in its backing chain.
         backing: String,
+    },
+    /// `overlay`'s backing file (`backing`, as its header names it) holds
+    /// the same guest bytes as `copy`: the overlay is a copy of `copy`
+    /// plus its own writes, newer by construction; not replicas.
+    OverlayOfCopy {
+        /// The overlay's label.
+        overlay: String,
+        /// Its backing file's name.
+        backing: String,
+        /// The label of the copy its backing file equals.
+        copy: String,
     },
     /// Two overlays of one base that share none of their own writes:
     /// different machines started from one template.

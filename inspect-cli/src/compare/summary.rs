@@ -4,6 +4,7 @@
 //! The advice never writes a copy, its brick or its image: it names a
 //! copy made elsewhere first.
 
+use super::gluster::Brick;
 use super::model::{CopyReport, Dated, Kinship, Newer, Note, Pair, Relation, SourceBy};
 use super::source::Copy;
 use imgcheck_core::{human_size, time::utc};
@@ -156,10 +157,10 @@ pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Not
                         code: "compare.gluster.split_brain".into(),
                         message: format!(
                             "split-brain: each brick blames the other ({} blames {}; {} blames {}); Gluster will not heal {file} by itself",
-                            ra.label,
-                            ga.blamed().join(", "),
-                            rb.label,
-                            gb.blamed().join(", ")
+                            brick_name(ra),
+                            blamed_text(ga, reports),
+                            brick_name(rb),
+                            blamed_text(gb, reports)
                         ),
                         advice: Some(advice),
                     });
@@ -167,43 +168,61 @@ pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Not
                 Some(false) => {
                     let (message, advice) = match super::gluster::one_sided(ga, gb) {
                         Some(blamer_is_a) => {
-                            let (src, sink, g) = if blamer_is_a {
-                                (ra, rb, ga)
+                            let (src, sink, g, h) = if blamer_is_a {
+                                (ra, rb, ga, gb)
                             } else {
-                                (rb, ra, gb)
+                                (rb, ra, gb, ga)
                             };
                             (
                                 format!(
-                                    "AFR pending counters: {} blames {} and {} blames no brick: {} holds writes {} lacks; self-heal's source is {}, its sink {} (no split-brain)",
+                                    "AFR pending counters: {} blames {} and {} blames {}, not {}: {} holds writes {} lacks; self-heal's source is {}, its sink {} (no split-brain)",
+                                    brick_name(src),
+                                    blamed_text(g, reports),
+                                    brick_name(sink),
+                                    blamed_text(h, reports),
                                     src.label,
-                                    g.blamed().join(", "),
-                                    sink.label,
                                     src.label,
                                     sink.label,
                                     src.label,
                                     sink.label
                                 ),
-                                Some(format!(
-                                    "{copies}; then let Gluster heal from {}: gluster volume heal {vol} (and gluster volume heal {vol} info to follow it){}",
-                                    src.label,
-                                    if src.verdict == "damaged" {
-                                        format!(
-                                            "; {} is damaged ({} problems): check its copy before the heal spreads that to {}",
-                                            src.label, src.problem_count, sink.label
-                                        )
-                                    } else {
-                                        String::new()
-                                    }
-                                )),
+                                Some(if src.verdict == "damaged" && sink.verdict != "damaged" {
+                                    format!(
+                                        "{copies}; do not let Gluster heal from {}: the changelog makes it self-heal's source, but it is damaged ({} problems) and {} is {}, so a heal would copy the damage over the sound copy; keep self-heal from running on this file until both copies are checked, and restore the file from {}'s copy",
+                                        src.label,
+                                        src.problem_count,
+                                        sink.label,
+                                        sink.verdict,
+                                        sink.label
+                                    )
+                                } else {
+                                    format!(
+                                        "{copies}; then let Gluster heal from {}: gluster volume heal {vol} (and gluster volume heal {vol} info to follow it){}",
+                                        src.label,
+                                        if src.verdict == "damaged" {
+                                            format!(
+                                                "; {} is damaged ({} problems): check its copy before the heal spreads that to {}",
+                                                src.label, src.problem_count, sink.label
+                                            )
+                                        } else {
+                                            String::new()
+                                        }
+                                    )
+                                }),
                             )
                         }
                         None => (
                             format!(
-                                "AFR pending counters: {} blames {}; {} blames {}: no split-brain between them, and with both blaming the changelog names no source",
-                                ra.label,
-                                none_if_empty(&ga.blamed()),
-                                rb.label,
-                                none_if_empty(&gb.blamed())
+                                "AFR pending counters: {} blames {}; {} blames {}: no split-brain between them, and {}",
+                                brick_name(ra),
+                                blamed_text(ga, reports),
+                                brick_name(rb),
+                                blamed_text(gb, reports),
+                                if ga.client.is_some() && gb.client.is_some() {
+                                    "neither blames the other: the changelog names no source between them (what they blame is a third brick's to heal)"
+                                } else {
+                                    "with both blaming the changelog names no source"
+                                }
                             ),
                             None,
                         ),
@@ -255,16 +274,111 @@ pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Not
             });
         }
     }
+    out.extend(afr_overview(reports));
     out.extend(series(copies, reports));
     out
 }
 
-fn none_if_empty(v: &[&str]) -> String {
+/// What `r`'s brick blames, each blamed client with the copy that is it
+/// when one is: `vol-client-2 (brick3/vm.qcow2)`, or `no brick`.
+fn blamed_text(g: &Brick, reports: &[CopyReport]) -> String {
+    let v: Vec<String> = g
+        .blamed()
+        .iter()
+        .map(|c| {
+            match reports
+                .iter()
+                .find(|r| r.brick.as_ref().and_then(|b| b.client.as_deref()) == Some(*c))
+            {
+                Some(r) => format!("{c} ({})", r.label),
+                None => format!("{c} (not among the copies)"),
+            }
+        })
+        .collect();
     if v.is_empty() {
         "no brick".into()
     } else {
         v.join(", ")
     }
+}
+
+/// `label (vol-client-1)`: a copy with its brick's client when known.
+fn brick_name(r: &CopyReport) -> String {
+    match r.brick.as_ref().and_then(|b| b.client.as_deref()) {
+        Some(c) => format!("{} ({c})", r.label),
+        None => r.label.clone(),
+    }
+}
+
+/// Who blames whom among every copy on a brick, and which are blamed by
+/// none: the sources a heal may take from, the blamed ones its sinks.
+/// Given only when three copies or more are on bricks (a pair's own
+/// note says it for two).
+fn afr_overview(reports: &[CopyReport]) -> Option<Note> {
+    let on: Vec<(&CopyReport, &Brick)> = reports
+        .iter()
+        .filter_map(|r| r.brick.as_ref().map(|b| (r, b)))
+        .collect();
+    if on.len() < 3 || on.iter().all(|(_, b)| b.blamed().is_empty()) {
+        return None;
+    }
+    let lines: Vec<String> = on
+        .iter()
+        .map(|(r, b)| format!("{} blames {}", brick_name(r), blamed_text(b, reports)))
+        .collect();
+    let known = on.iter().all(|(_, b)| b.client.is_some());
+    let vol = on
+        .iter()
+        .find_map(|(_, b)| b.volume.as_deref())
+        .unwrap_or("VOL");
+    let blamed = |r: &CopyReport, b: &Brick| {
+        b.client.as_deref().is_some_and(|me| {
+            on.iter()
+                .any(|(x, g)| x.label != r.label && g.blamed().contains(&me))
+        })
+    };
+    let (sinks, sources): (Vec<_>, Vec<_>) = on.iter().partition(|(r, b)| blamed(r, b));
+    let names = |v: &[&(&CopyReport, &Brick)]| {
+        v.iter()
+            .map(|(r, _)| r.label.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let message = if known {
+        format!(
+            "AFR changelog of all {} bricks: {}; blamed by none: {}; blamed: {}",
+            on.len(),
+            lines.join("; "),
+            if sources.is_empty() {
+                "none".to_string()
+            } else {
+                names(&sources)
+            },
+            if sinks.is_empty() {
+                "none".to_string()
+            } else {
+                names(&sinks)
+            }
+        )
+    } else {
+        format!(
+            "AFR changelog of all {} bricks: {}; not every brick's client could be told from the names, so who is blamed is not certain",
+            on.len(),
+            lines.join("; ")
+        )
+    };
+    let advice = (known && !sources.is_empty() && !sinks.is_empty()).then(|| {
+        format!(
+            "heal sources are the bricks no other blames ({}); the blamed ({}) missed writes and must not be a source; copy every brick file outside its brick first and let Gluster heal (gluster volume heal {vol}), never write inside a brick",
+            names(&sources),
+            names(&sinks)
+        )
+    });
+    Some(Note {
+        code: "compare.gluster.blame".into(),
+        message,
+        advice,
+    })
 }
 
 /// The copy to heal from and the one a heal overwrites, and what picked
@@ -280,18 +394,22 @@ pub(crate) fn source_of<'a>(
     b: &'a CopyReport,
 ) -> Option<(&'a CopyReport, &'a CopyReport, SourceBy)> {
     if !matches!(p.relation, Relation::Copies | Relation::OverlayReplicas)
-        || p.kinship == Kinship::Different
+        || matches!(p.kinship, Kinship::Different | Kinship::Clone)
     {
         return None;
     }
+    // The changelog's source, unless it is damaged and the other is not:
+    // a heal from it would copy the damage over the sound copy (an
+    // attack's F1 got "heal from" the damaged brick).
+    let worse = |x: &CopyReport, y: &CopyReport| x.verdict == "damaged" && y.verdict != "damaged";
     if let (Some(ga), Some(gb)) = (&a.brick, &b.brick) {
         match super::gluster::one_sided(ga, gb) {
-            Some(true) => return Some((a, b, SourceBy::AfrBlame)),
-            Some(false) => return Some((b, a, SourceBy::AfrBlame)),
-            None => {}
+            Some(true) if !worse(a, b) => return Some((a, b, SourceBy::AfrBlame)),
+            Some(false) if !worse(b, a) => return Some((b, a, SourceBy::AfrBlame)),
+            _ => {}
         }
     }
-    if p.divergence.identical() || thin(p) {
+    if p.divergence.identical() || thin_copy(p, a, b).is_some() {
         return None;
     }
     let rank = |v: &str| match v {
@@ -312,11 +430,33 @@ pub(crate) fn source_of<'a>(
     }
 }
 
-/// Whether the other copy holds less than half of the first's data: no
-/// copy of its contents (a backup that stopped holding data, a disk made
-/// anew); restoring or healing from it loses the rest.
-fn thin(p: &Pair) -> bool {
-    p.divergence.a_data > 0 && p.a_data_held.saturating_mul(2) < p.divergence.a_data
+/// The copy of the pair that holds less than half of the other's data
+/// identically (the data its allocation map holds, compared byte for
+/// byte): no copy of its contents (a backup that stopped holding data, a
+/// disk made anew); restoring or healing from it loses the rest. Either
+/// copy may be the thin one, whatever the argument order; when each holds
+/// less than half of the other's, the one with less data. (An attack's
+/// F5: a failed backup given first and newest was named the source,
+/// since only the second copy was ever measured.) Bytes, not sizes: a
+/// sparse copy and a dd copy of one disk hold each other's data alike,
+/// and a replica that deleted files still holds the other's blocks.
+pub(crate) fn thin_copy<'a>(
+    p: &Pair,
+    a: &'a CopyReport,
+    b: &'a CopyReport,
+) -> Option<&'a CopyReport> {
+    let d = &p.divergence;
+    let less = |x: u64, y: u64| x.saturating_mul(2) < y;
+    // b holds less than half of a's data; a less than half of b's.
+    let b_thin = d.a_data > 0 && less(p.a_data_held, d.a_data);
+    let b_held = d.b_data.saturating_sub(d.b_data_differing);
+    let a_thin = d.b_data > 0 && less(b_held, d.b_data);
+    match (a_thin, b_thin) {
+        (true, false) => Some(a),
+        (false, true) => Some(b),
+        (true, true) => Some(if d.a_data < d.b_data { a } else { b }),
+        (false, false) => None,
+    }
 }
 
 /// A series of three or more copies whose later ones hold a fraction of
@@ -386,14 +526,20 @@ fn series(copies: &[Copy], reports: &[CopyReport]) -> Option<Note> {
             return Some(Note {
                 code: "compare.series.stopped".into(),
                 message: format!(
-                    "the last {} copies by filesystem date (from {}, last written {date}) hold at most {}.{} % of the {measure} of those before ({} against {} in {}): they stopped holding data{}",
-                    after.len(),
+                    "{} by filesystem date (from {}, last written {date}) {} at most {}.{} % of the {measure} of those before ({} against {} in {}): {} stopped holding data{}",
+                    if after.len() == 1 {
+                        "the last copy".to_string()
+                    } else {
+                        format!("the last {} copies", after.len())
+                    },
                     first.label,
+                    if after.len() == 1 { "holds" } else { "hold" },
                     per_mille / 10,
                     per_mille % 10,
                     human_size(held),
                     human_size(median),
                     last_good.label,
+                    if after.len() == 1 { "it" } else { "they" },
                     if undated > 0 {
                         format!(" ({undated} undated copies left out)")
                     } else {
@@ -442,6 +588,9 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
             (Relation::OverlayOf { overlay, backing }, _) => format!(
                 "{overlay} is an overlay of {backing} ({backing} is in its backing chain): {overlay} is {backing} plus {overlay}'s own writes, newer by construction; not replicas"
             ),
+            (Relation::OverlayOfCopy { overlay, backing, copy }, _) => format!(
+                "{overlay} is an overlay of {backing:?}, which holds the same guest bytes as {copy}: its backing file is a copy of {copy}, so {overlay} is {copy} plus {overlay}'s own writes, newer by construction; not replicas, not linked clones"
+            ),
             (Relation::LinkedClones, _) => format!(
                 "{} and {} are two overlays of one base that share none of their own writes ({} and {} in their own clusters): linked clones, different machines made from one template, not one disk",
                 p.a,
@@ -463,6 +612,12 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 human_size(d.a_own),
                 human_size(d.b_own)
             ),
+            (_, Kinship::Clone) => format!(
+                "{} and {} are a clone (same partition GUIDs / contents, different fs UUID: {}): one was copied from the other and given an identity of its own, so they are two disks now, not one",
+                p.a,
+                p.b,
+                p.kinship_evidence.first().map_or("", String::as_str)
+            ),
             (_, Kinship::SameDisk | Kinship::SameImage | Kinship::SameBase) => format!(
                 "{} and {} are one disk ({})",
                 p.a,
@@ -475,6 +630,30 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 p.a, p.b
             ),
         });
+        if ra.disk_size != rb.disk_size {
+            let (small, big) = if ra.disk_size < rb.disk_size {
+                (ra, rb)
+            } else {
+                (rb, ra)
+            };
+            out.push(format!(
+                "{} is {} smaller than {} ({} against {} bytes): {}",
+                small.label,
+                human_size(big.disk_size.saturating_sub(small.disk_size)),
+                big.label,
+                small.disk_size,
+                big.disk_size,
+                match d.tail_differs {
+                    Some(t) => format!(
+                        "it lacks {}'s bytes {}..{}, which are not zeros (counted as a differing range)",
+                        big.label,
+                        t.start,
+                        t.end()
+                    ),
+                    None => format!("{}'s bytes past that are all zeros", big.label),
+                }
+            ));
+        }
         if d.identical() {
             out.push(format!(
                 "guest bytes identical ({} compared: {} shared, {} zeros in both, {} read)",
@@ -512,6 +691,8 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
             match &p.relation {
                 Relation::OverlayOf { overlay, backing } =>
                     format!("{overlay} wrote over {backing}"),
+                Relation::OverlayOfCopy { overlay, copy, .. } =>
+                    format!("{overlay} wrote over (a copy of) {copy}"),
                 _ => format!("{} differs from {}", p.b, p.a),
             },
             d.ranges.len(),
@@ -575,6 +756,10 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 "{} is newer (an overlay of {backing}: its writes come after by construction)",
                 n.label
             ),
+            (_, Some(n), Relation::OverlayOfCopy { copy, .. }) => format!(
+                "{} is newer (an overlay of a copy of {copy}: its writes come after by construction)",
+                n.label
+            ),
             (_, Some(n), _) => format!("{} is newer ({ev})", n.label),
             (Newer::Mixed, _, _) => format!("newer: the evidence disagrees ({ev})"),
             (Newer::Same, _, _) => "newer: neither, by the timestamps both carry".to_string(),
@@ -628,9 +813,28 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
             .sink
             .as_ref()
             .and_then(|l| reports.iter().find(|r| r.label == *l));
+        let thin = thin_copy(p, ra, rb).map(|t| {
+            if std::ptr::eq(t, ra) {
+                (ra, rb)
+            } else {
+                (rb, ra)
+            }
+        });
         let act = match (&p.relation, source, sink) {
             (Relation::OverlayOf { overlay, backing }, _, _) => format!(
                 "nothing to heal between them: {overlay}'s {} of writes exist only in {overlay}, and writing {backing} would change what {overlay} reads beneath them; keep both as they are",
+                human_size(d.differing)
+            ),
+            (
+                Relation::OverlayOfCopy {
+                    overlay,
+                    backing,
+                    copy,
+                },
+                _,
+                _,
+            ) => format!(
+                "nothing to heal between them: {overlay}'s {} of writes exist only in {overlay}, over its backing file {backing:?}, a copy of {copy}; keep both as they are",
                 human_size(d.differing)
             ),
             (Relation::LinkedClones, _, _) => format!(
@@ -641,9 +845,18 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 "two overlays of one base: linked clones or replicas of one overlay; nothing on the images tells which, so no heal advice: find out from whoever made them ({} differ)",
                 human_size(d.differing)
             ),
-            _ if thin(p) => format!(
-                "{} holds only part of {}'s data: it is not a full copy of it; do not restore or heal from {} (keep {})",
-                p.b, p.a, p.b, p.a
+            (_, _, _) if thin.is_some() => {
+                let (t, full) = thin.unwrap_or((rb, ra));
+                format!(
+                    "{} holds only part of {}'s data: it is not a full copy of it; do not restore or heal from {} (keep {})",
+                    t.label, full.label, t.label, full.label
+                )
+            }
+            _ if p.kinship == Kinship::Clone => format!(
+                "{} and {} are a clone with a filesystem UUID of its own, a disk of its own: do not heal one from the other (that would give one the other's identity and discard its {} of writes); keep both",
+                p.a,
+                p.b,
+                human_size(d.differing)
             ),
             _ if p.kinship == Kinship::Different => format!(
                 "{} and {} are different disks: neither is a copy of the other to heal from",

@@ -125,6 +125,14 @@ pub fn text(r: &CompareReport) -> String {
             super::model::Relation::OverlayOf { overlay, backing } => {
                 writeln!(o, "  relation: {overlay} is an overlay of {backing}")
             }
+            super::model::Relation::OverlayOfCopy {
+                overlay,
+                backing,
+                copy,
+            } => writeln!(
+                o,
+                "  relation: {overlay} is an overlay of {backing:?}, a copy of {copy}"
+            ),
             x => writeln!(o, "  relation: {x:?}"),
         };
         let _ = match (&p.source, &p.sink, p.source_by) {
