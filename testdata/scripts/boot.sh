@@ -115,23 +115,6 @@ cp /usr/lib/grub/x86_64-efi/{moddep.lst,command.lst,fs.lst,partmap.lst} "$mnt/bo
 grub-mkimage -O x86_64-efi -d /usr/lib/grub/x86_64-efi -p /boot/grub \
   -c "$mnt/boot/grub/i386-pc/load.cfg" -o "$work/efi/EFI/BOOT/BOOTX64.EFI" \
   part_gpt ext2 search_fs_uuid
-# delta BASE CHANGED: the 512-byte sectors that differ, runs merged, as
-# "OFFSET HEX" lines (what boot-proof.sh and the tests write back).
-delta() {
-  python3 - "$1" "$2" <<'PY'
-import sys
-a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
-assert len(a) == len(b)
-run = None
-for off in range(0, len(a), 512):
-    if a[off:off + 512] != b[off:off + 512]:
-        run = run if run is not None else off
-    elif run is not None:
-        print(run, b[run:off].hex()); run = None
-if run is not None:
-    print(run, b[run:].hex())
-PY
-}
 # grub.cfg for the root filesystem with UUID $1 (grub-mkconfig's form).
 grub_cfg() {
   cat <<CFG
