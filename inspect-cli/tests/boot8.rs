@@ -1,0 +1,190 @@
+//! Boot chains past GRUB's own, on disks the real tools made
+//! (testdata/scripts/boot-loaders.sh): SYSLINUX's MBRs and the partition
+//! boot sector they load, ESPs made for another machine than x86-64, and
+//! shim without the GRUB it starts (attack boot8 on issue 16).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::arithmetic_side_effects, clippy::as_conversions, missing_docs)]
+
+mod boot_common;
+
+use boot_common::{codes, outcomes, report_of, with_delta};
+use imgcheck::report::ImageReport;
+use imgcheck_boot::Outcome;
+use imgcheck_core::{Finding, Severity};
+use imgcheck_testdata::fixture;
+
+const SYSLINUX: &str = "boot/mbr-syslinux.img";
+const GPTMBR: &str = "boot/gpt-gptmbr.img";
+const AA64: &str = "boot/esp-aa64.img";
+const SHIM: &str = "boot/esp-shim.img";
+
+fn finding<'a>(r: &'a ImageReport, code: &str) -> &'a Finding {
+    r.boot
+        .as_ref()
+        .unwrap()
+        .findings
+        .iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| panic!("no {code}: {:?}", codes(r)))
+}
+
+fn summaries(r: &ImageReport) -> (String, String) {
+    let b = r.boot.as_ref().unwrap();
+    (b.bios.summary.clone(), b.uefi.summary.clone())
+}
+
+#[test]
+fn an_esp_made_for_another_machine_boots_there_and_is_no_x64_failure() {
+    let d = with_delta(AA64, "boot/esp-ia32.delta");
+    for (what, path, arch) in [
+        ("BOOTAA64.EFI", fixture(AA64), "arm64"),
+        ("BOOTIA32.EFI", d.path().to_path_buf(), "i386"),
+    ] {
+        let r = report_of(&path, false);
+        let (_, uefi) = summaries(&r);
+        assert_eq!(outcomes(&r).1, Outcome::Boots, "{what}: {uefi}");
+        assert!(uefi.contains(what), "{uefi}");
+        assert!(
+            uefi.contains(&format!("boots on {arch} UEFI firmware")),
+            "{uefi}"
+        );
+        assert!(
+            !codes(&r).iter().any(|c| c.starts_with("boot.uefi")),
+            "{what}: {:?}",
+            codes(&r)
+        );
+        // No step copies an x86-64 loader over this disk's evidence.
+        let all = r.findings();
+        assert!(
+            all.iter().all(|f| f
+                .hint
+                .as_ref()
+                .and_then(|h| h.command.as_deref())
+                .is_none_or(|c| !c.contains("BOOTX64"))),
+            "{what}"
+        );
+        assert!(
+            r.next_steps.iter().all(|s| !s.contains("BOOTX64")),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn syslinux_mbr_bin_is_named_and_the_boot_sector_it_loads_judged() {
+    // The active partition is mkntfs's: 55 AA, and a "not a bootable
+    // disk" message for code.
+    let r = report_of(&fixture(SYSLINUX), false);
+    let (bios, _) = summaries(&r);
+    assert!(bios.contains("SYSLINUX mbr.bin"), "{bios}");
+    assert!(!bios.contains("Windows"), "{bios}");
+    assert_eq!(outcomes(&r).0, Outcome::Fails, "{bios}");
+    let f = finding(&r, "boot.bios.vbr.not_bootable");
+    assert_eq!((f.severity, f.offset), (Severity::Error, 2048 * 512));
+    // sfdisk --activate 2: the ext4 partition, whose first sector is
+    // zeros, no 55 AA.
+    let d = with_delta(SYSLINUX, "boot/mbr-syslinux-ext4-active.delta");
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r).0, Outcome::Fails, "{}", summaries(&r).0);
+    let f = finding(&r, "boot.bios.vbr.no_signature");
+    assert_eq!((f.severity, f.offset), (Severity::Error, 8192 * 512));
+    assert!(
+        f.message.contains("Missing operating system."),
+        "{}",
+        f.message
+    );
+    let h = f.hint.as_ref().unwrap();
+    assert!(!h.writes, "{h:?}");
+}
+
+#[test]
+fn gptmbr_bin_needs_a_legacy_bios_bootable_partition_with_a_boot_sector() {
+    // No partition has attribute bit 2: it fails at the entry array.
+    let r = report_of(&fixture(GPTMBR), false);
+    let (bios, _) = summaries(&r);
+    assert!(bios.contains("SYSLINUX gptmbr.bin"), "{bios}");
+    assert_eq!(outcomes(&r).0, Outcome::Fails, "{bios}");
+    let f = finding(&r, "boot.bios.gptmbr.no_legacy_boot");
+    assert_eq!((f.severity, f.offset), (Severity::Error, 2 * 512));
+    assert!(!f.hint.as_ref().unwrap().writes);
+    // sgdisk -A 1:set:2 / 2:set:2: the partition it loads is judged.
+    for (rel, code, at) in [
+        (
+            "boot/gpt-gptmbr-ntfs-legacy.delta",
+            "boot.bios.vbr.not_bootable",
+            2048 * 512,
+        ),
+        (
+            "boot/gpt-gptmbr-ext4-legacy.delta",
+            "boot.bios.vbr.no_signature",
+            8192 * 512,
+        ),
+    ] {
+        let d = with_delta(GPTMBR, rel);
+        let r = report_of(d.path(), false);
+        assert_eq!(outcomes(&r).0, Outcome::Fails, "{rel}");
+        assert!(
+            !codes(&r).contains(&"boot.bios.gptmbr.no_legacy_boot".to_string()),
+            "{rel}"
+        );
+        let f = finding(&r, code);
+        assert_eq!(f.offset, at, "{rel}");
+    }
+}
+
+#[test]
+fn shim_is_followed_to_the_grub_beside_it_and_fails_without_it() {
+    let r = report_of(&fixture(SHIM), false);
+    let (_, uefi) = summaries(&r);
+    assert_eq!(outcomes(&r).1, Outcome::Boots, "{uefi}");
+    assert!(uefi.contains(r"shim → \EFI\BOOT\grubx64.efi"), "{uefi}");
+    let d = with_delta(SHIM, "boot/esp-shim-no-grub.delta");
+    let r = report_of(d.path(), false);
+    let (_, uefi) = summaries(&r);
+    assert_eq!(outcomes(&r).1, Outcome::Fails, "{uefi}");
+    let f = finding(&r, "boot.uefi.shim.second_stage");
+    assert_eq!((f.severity, f.offset), (Severity::Error, 2048 * 512));
+    assert!(
+        f.message
+            .contains(r"Failed to open \EFI\BOOT\grubx64.efi - Not Found"),
+        "{}",
+        f.message
+    );
+    let h = f.hint.as_ref().unwrap();
+    let cmd = h.command.as_deref().unwrap();
+    assert!(h.writes && cmd.contains("grubx64.efi"), "{cmd}");
+    assert!(!cmd.contains("BOOTX64"), "{cmd}");
+}
+
+#[test]
+fn the_look_at_a_missing_kernel_runs_on_the_image_as_printed() {
+    // /boot/vmlinuz-imgcheck removed with rm (boot.sh): the step printed
+    // lists /boot of the root filesystem, partition 3, read-only.
+    let d = with_delta("boot/gpt-grub.img", "boot/gpt-grub-kernel-missing.delta");
+    let r = report_of(d.path(), false);
+    let f = finding(&r, "boot.linux.kernel_missing");
+    assert!(!f.hint.as_ref().unwrap().writes);
+    // As the report prints it (`hint:`), placeholders filled.
+    let cmd = r.hint_of(f).unwrap().hint.command.unwrap();
+    assert!(cmd.contains("debugfs"), "{cmd}");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmd)
+        .output()
+        .unwrap();
+    let (o, e) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    if e.contains("not found") && o.is_empty() {
+        println!("SKIPPED running {cmd}: debugfs (e2fsprogs) is not installed");
+        return;
+    }
+    // debugfs exits 0 even when it cannot open the filesystem: what it
+    // lists is the proof.
+    assert!(
+        o.contains("initrd.img-imgcheck") && !o.contains("vmlinuz-imgcheck"),
+        "{cmd}: {o}{e}"
+    );
+    assert!(!e.contains("Bad magic"), "{cmd}: {e}");
+}
