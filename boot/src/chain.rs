@@ -54,6 +54,10 @@ pub const ENTRY_BROKEN: &str = "boot.linux.entry_broken";
 /// The code of a warning that a `search` target is on no filesystem of
 /// this disk (GRUB searches every disk of the machine).
 pub const SEARCH_ELSEWHERE: &str = "boot.grub.search_elsewhere";
+/// The code of the error that an EFI GRUB's stub config (embedded, or the
+/// grub.cfg beside it on the ESP) searches for a filesystem that is on no
+/// partition of this disk.
+pub const SEARCH_MISSING: &str = "boot.grub.search_missing";
 
 /// Bytes of a file read to see it is there: none (size and map suffice).
 const NO_HEAD: u64 = 0;
@@ -79,6 +83,16 @@ pub fn follow(
     let Some(mut prefix) = vars.prefix.clone() else {
         return Stage::NotFollowed("it embeds no prefix".into());
     };
+    // Where an EFI GRUB was loaded from (its ESP), for a stub's failure.
+    let efi_at = match &loaded_from {
+        Some(Device::Partition(n)) => Some(
+            fss.iter()
+                .find(|f| f.partition == Some(*n))
+                .map_or(0, |f| f.start),
+        ),
+        Some(_) => Some(0),
+        None => None,
+    };
     if prefix.device.is_none() {
         prefix.device = loaded_from;
     }
@@ -92,6 +106,19 @@ pub fn follow(
     let fs = match resolve(&dev, fss) {
         Ok(fs) => fs,
         Err(Miss::NotFollowed(w)) => return Stage::NotFollowed(w),
+        // An EFI GRUB's embedded config is the stub grub-install made for
+        // this disk's /boot (attack boot8 F6); BIOS GRUB's is followed
+        // as a search of every disk.
+        Err(Miss::Elsewhere(w)) if efi_at.is_some() => {
+            return Stage::Broken {
+                code: SEARCH_MISSING,
+                offset: efi_at.unwrap_or(0),
+                message: format!(
+                    "GRUB's embedded config searches for {}, and {w}: search finds nothing, GRUB prints \"error: no such device\" and stops at the \"grub rescue>\" prompt (unless another disk of the machine holds that filesystem)",
+                    describe(&dev)
+                ),
+            };
+        }
         Err(Miss::Elsewhere(w)) => {
             side.push((SEARCH_ELSEWHERE, 0, elsewhere("GRUB's embedded config", &w)));
             return Stage::NotFollowed(w);
@@ -190,6 +217,22 @@ pub fn follow(
         // target is gone: GRUB shows no menu.
         if let Err(s @ Stage::Broken { .. }) = open_located(next, &vars, fss) {
             return s;
+        }
+        // A stub exists to find /boot on the disk it was installed for:
+        // its `search` for a filesystem no partition here holds is the
+        // link that fails (attack boot8 F6), not a hope of another disk.
+        if let Some(Err(Miss::Elsewhere(w))) = next.device.as_ref().map(|d| resolve(d, fss)) {
+            return Stage::Broken {
+                code: SEARCH_MISSING,
+                offset: fs.start,
+                message: format!(
+                    "GRUB runs the stub {cfg_path} on {}, which searches for {} to read {} from it, and {w}: search finds nothing, GRUB prints \"error: no such device\" (or \"file '{}' not found\") and, with no menu, stops at its \"grub>\" command line (unless another disk of the machine holds that filesystem)",
+                    fs.place,
+                    describe(next.device.as_ref().map_or(&Device::Disk, |d| d)),
+                    next.path,
+                    next.path
+                ),
+            };
         }
     }
     if c.entries.is_empty() && !c.blscfg {

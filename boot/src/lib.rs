@@ -746,6 +746,8 @@ fn stage_verdict(
                     fss.iter()
                         .find(|f| f.partition.is_some() && f.start == offset),
                 )
+            } else if code == chain::SEARCH_MISSING {
+                search_hint(offset)
             } else {
                 hint
             };
@@ -755,6 +757,17 @@ fn stage_verdict(
             verdict(path, Outcome::Fails, format!("{head}; then: {message}"))
         }
     }
+}
+
+/// The look at an EFI GRUB stub whose `search` finds nothing here: the
+/// loaders and stubs on the ESP at `at`, read-only (mtools `FILE@@N`).
+/// No loader put back fixes a search for a filesystem that is gone.
+fn search_hint(at: u64) -> Hint {
+    Hint::read_only(format!("mdir -/ -i '{{disk}}@@{at}' ::/EFI"))
+        .on(Target::Disk)
+        .because(
+            "lists the ESP's loaders and the grub.cfg stubs beside them (read them with mtype the same way): compare the UUID, label or file the stub searches for with the filesystems this report lists; correct the stub on a copy of the image only (never on the evidence)",
+        )
 }
 
 /// What to do about a missing or broken kernel: a read-only look at the

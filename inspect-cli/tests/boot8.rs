@@ -188,3 +188,35 @@ fn the_look_at_a_missing_kernel_runs_on_the_image_as_printed() {
     );
     assert!(!e.contains("Bad magic"), "{cmd}: {e}");
 }
+
+#[test]
+fn a_stub_config_searching_for_no_filesystem_on_the_disk_fails_uefi_there() {
+    // \EFI\BOOT\grub.cfg: search.fs_uuid …dead root; configfile
+    // $prefix/grub.cfg, and no filesystem on the disk has that UUID.
+    let d = with_delta(SHIM, "boot/esp-shim-stub-search.delta");
+    let r = report_of(d.path(), false);
+    let (_, uefi) = summaries(&r);
+    assert_eq!(outcomes(&r).1, Outcome::Fails, "{uefi}");
+    let f = finding(&r, "boot.grub.search_missing");
+    assert_eq!((f.severity, f.offset), (Severity::Error, 2048 * 512));
+    assert!(
+        f.message.contains("5a5a5a5a-0000-0000-0000-00000000dead"),
+        "{}",
+        f.message
+    );
+    assert!(!f.hint.as_ref().unwrap().writes);
+    // The look runs on the image as printed and shows the stub.
+    let cmd = r.hint_of(f).unwrap().hint.command.unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmd)
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .output()
+        .unwrap();
+    let o = String::from_utf8_lossy(&out.stdout);
+    if out.status.code() == Some(127) {
+        println!("SKIPPED running {cmd}: mtools is not installed");
+        return;
+    }
+    assert!(o.to_ascii_lowercase().contains("cfg"), "{cmd}: {o}");
+}

@@ -39,6 +39,10 @@
 #   boot/esp-shim-no-grub.delta
 #                          the same ESP with \EFI\BOOT\grubx64.efi deleted:
 #                          shim fails "Failed to open \EFI\BOOT\grubx64.efi".
+#   boot/esp-shim-stub-search.delta
+#                          the same ESP with \EFI\BOOT\grub.cfg replaced by a
+#                          grub-install style stub: search.fs_uuid of a UUID
+#                          no filesystem on the disk has, then configfile.
 #
 # Needs gdisk, fdisk (sfdisk), dosfstools, mtools, ntfs-3g (mkntfs),
 # e2fsprogs, syslinux-common, grub-efi-amd64-bin, shim-unsigned, python3.
@@ -126,7 +130,7 @@ esp_disk() {
 off=$((2048 * 512))
 
 grub-mkimage -O x86_64-efi -d /usr/lib/grub/x86_64-efi -p /EFI/BOOT \
-  -o "$work/grubx64.efi" part_gpt fat normal configfile echo linux
+  -o "$work/grubx64.efi" part_gpt fat normal configfile echo linux search search_fs_uuid search_label search_fs_file
 cp "$work/grubx64.efi" "$work/BOOTAA64.EFI"; machine "$work/BOOTAA64.EFI" AA64
 cp "$work/grubx64.efi" "$work/BOOTIA32.EFI"; machine "$work/BOOTIA32.EFI" 014C
 
@@ -163,4 +167,10 @@ store boot "$img"
 cp "$img" "$work/s.img"
 clock mdel -i "$work/s.img@@$off" ::/EFI/BOOT/grubx64.efi
 delta "$img" "$work/s.img" > "$testdata/fixtures/boot/esp-shim-no-grub.delta"
+# The stub grub-install writes beside an EFI GRUB whose /boot is elsewhere
+# (Debian's \EFI\debian\grub.cfg), for a filesystem UUID no partition has.
+printf "search.fs_uuid 5a5a5a5a-0000-0000-0000-00000000dead root\nset prefix=(\$root)'/boot/grub'\nconfigfile \$prefix/grub.cfg\n" > "$work/stub.cfg"
+cp "$img" "$work/u.img"
+clock mcopy -o -i "$work/u.img@@$off" "$work/stub.cfg" ::/EFI/BOOT/grub.cfg
+delta "$img" "$work/u.img" > "$testdata/fixtures/boot/esp-shim-stub-search.delta"
 ls -l "$testdata/fixtures/boot" >&2
