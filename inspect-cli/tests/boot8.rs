@@ -220,3 +220,24 @@ fn a_stub_config_searching_for_no_filesystem_on_the_disk_fails_uefi_there() {
     }
     assert!(o.to_ascii_lowercase().contains("cfg"), "{cmd}: {o}");
 }
+
+#[test]
+fn a_zeroed_core_img_decompressor_fails_bios_at_its_offset() {
+    // gpt-grub.img: diskboot.img at LBA 2048, lzma_decompress.img from
+    // LBA 2049; its code up to no_reed_solomon_length (1883 bytes) is not
+    // parity-protected. Zeroing LBA 2050..2051 (dd's count=2) leaves the
+    // compressed kernel, which decodes, but not the code that decodes it.
+    let d = imgcheck_testdata::damaged(
+        "boot/gpt-grub.img",
+        &[imgcheck_testdata::Patch::Zero {
+            offset: 2050 * 512,
+            len: 1024,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    let (bios, _) = summaries(&r);
+    assert_eq!(outcomes(&r), (Outcome::Fails, Outcome::Boots), "{bios}");
+    let f = finding(&r, "boot.bios.grub.core");
+    assert_eq!((f.severity, f.offset), (Severity::Error, 2050 * 512));
+    assert!(f.message.contains("decompressor"), "{}", f.message);
+}
