@@ -54,6 +54,8 @@ pub const ENTRY_BROKEN: &str = "boot.linux.entry_broken";
 /// The code of a warning that a `search` target is on no filesystem of
 /// this disk (GRUB searches every disk of the machine).
 pub const SEARCH_ELSEWHERE: &str = "boot.grub.search_elsewhere";
+/// The code of the warning that grubenv's saved_entry names no entry.
+pub const SAVED_ENTRY_GONE: &str = "boot.grub.saved_entry_missing";
 /// The code of the error that an EFI GRUB's stub config (embedded, or the
 /// grub.cfg beside it on the ESP) searches for a filesystem that is on no
 /// partition of this disk.
@@ -272,7 +274,76 @@ pub fn follow(
             ),
         };
     }
+    let mut c = c;
+    if c.blscfg {
+        saved_entry_gone(&c, &vars, fs, fss, side);
+        // blscfg is a module (Fedora's patch; Debian's GRUB has none),
+        // loaded from the prefix like any other on first use.
+        if let Some((path, why)) = mods.missing("blscfg") {
+            let msg = format!(
+                "{cfg_where} runs blscfg, whose module GRUB loads from {dir}/{platform} on {}, but {path} {why}: GRUB prints \"error: can't find command `blscfg'\" and no Boot Loader Specification entry becomes a menu entry",
+                fs.place
+            );
+            if c.entries.is_empty() {
+                return Stage::Broken {
+                    code: "boot.grub.modules_missing",
+                    offset: fs.start,
+                    message: format!(
+                        "{msg}; with no other entry GRUB shows no menu and starts its command line (\"grub>\"), so nothing boots unattended"
+                    ),
+                };
+            }
+            side.push(("boot.grub.modules_missing", fs.start, msg));
+            c.blscfg = false;
+        }
+    }
     linux(&c, &cfg_where, &vars, fs, fss, &mods, side)
+}
+
+/// grubenv's `saved_entry` (what grub2-set-default writes, and Fedora's
+/// grub.cfg makes the default) naming no BLS entry id (the file name
+/// without `.conf`, blscfg.c) and no menu entry: GRUB falls back to the
+/// first entry, not the one the owner chose.
+fn saved_entry_gone(c: &Config, vars: &Vars, fs: &Filesystem, fss: &[Filesystem], side: &mut Side) {
+    let Some((_, saved)) = c.env.iter().find(|(k, _)| k == "saved_entry") else {
+        return;
+    };
+    if saved.is_empty() || saved.parse::<usize>().is_ok() {
+        return;
+    }
+    let root = vars
+        .root
+        .as_ref()
+        .and_then(|d| resolve(d, fss).ok())
+        .unwrap_or(fs);
+    let Some(files) = &root.files else { return };
+    let mut ids = Vec::new();
+    for dir in ["/loader/entries", "/boot/loader/entries"] {
+        let Some(names) = files.0.list(dir, MAX_BLS) else {
+            continue;
+        };
+        ids.extend(
+            names
+                .iter()
+                .filter_map(|n| n.strip_suffix(".conf"))
+                .map(str::to_string),
+        );
+    }
+    let named = ids.iter().any(|i| i == saved)
+        || c.entries
+            .iter()
+            .any(|e| e.title == *saved || e.id.as_deref() == Some(saved.as_str()));
+    if !named {
+        side.push((
+            SAVED_ENTRY_GONE,
+            root.start,
+            format!(
+                "grubenv's saved_entry is '{saved}', which names no Boot Loader Specification entry (no loader/entries/{saved}.conf on {}) and no menu entry: GRUB boots its first entry instead ({} entries there), not the one chosen with grub2-set-default",
+                root.place,
+                ids.len()
+            ),
+        ));
+    }
 }
 
 /// The kernels grub.cfg `c` boots.

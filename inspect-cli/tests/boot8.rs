@@ -241,3 +241,26 @@ fn a_zeroed_core_img_decompressor_fails_bios_at_its_offset() {
     assert_eq!((f.severity, f.offset), (Severity::Error, 2050 * 512));
     assert!(f.message.contains("decompressor"), "{}", f.message);
 }
+
+#[test]
+fn blscfg_needs_its_module_and_saved_entry_an_entry_that_exists() {
+    // gpt-grub.img with a Fedora-style grub.cfg (blscfg), one BLS entry
+    // and grubenv saved_entry=imgcheck-5.0 (gone); Debian's GRUB has no
+    // blscfg.mod in /boot/grub/{i386-pc,x86_64-efi}.
+    let d = with_delta("boot/gpt-grub.img", "boot/gpt-grub-blscfg.delta");
+    let r = report_of(d.path(), false);
+    let (bios, uefi) = summaries(&r);
+    assert_eq!(
+        outcomes(&r),
+        (Outcome::Fails, Outcome::Fails),
+        "{bios}\n{uefi}"
+    );
+    let f = finding(&r, "boot.grub.modules_missing");
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.message.contains("blscfg.mod"), "{}", f.message);
+    let root = 36864 * 512;
+    assert_eq!(f.offset, root);
+    let w = finding(&r, "boot.grub.saved_entry_missing");
+    assert_eq!((w.severity, w.offset), (Severity::Warning, root));
+    assert!(w.message.contains("'imgcheck-5.0'"), "{}", w.message);
+}

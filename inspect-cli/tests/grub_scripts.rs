@@ -341,6 +341,9 @@ fn bls_entries_follow_blscfg_s_version_order_not_their_names() {
     let e510 = format!(
         "title Fedora (5.10.0)\nversion 5.10.0\nlinux {KERNEL}\ninitrd /boot/initrd.img-imgcheck\n"
     );
+    // Debian's GRUB has no blscfg.mod (Fedora's patch): a stand-in is put
+    // where Fedora's grub2-install puts it, so that blscfg runs.
+    let blscfg_mod: &[u8] = b"\x7fELF stand-in for Fedora's blscfg.mod";
     let mk = |k510: &str| {
         let e = e510.replace(KERNEL, k510);
         with_cfg(
@@ -350,8 +353,13 @@ fn bls_entries_follow_blscfg_s_version_order_not_their_names() {
                 "mkdir /boot/loader/entries",
                 "write e59.conf /boot/loader/entries/abc-5.9.0.conf",
                 "write e510.conf /boot/loader/entries/abc-5.10.0.conf",
+                "write blscfg.mod /boot/grub/i386-pc/blscfg.mod",
             ],
-            &[("e59.conf", e59), ("e510.conf", e.as_bytes())],
+            &[
+                ("e59.conf", e59),
+                ("e510.conf", e.as_bytes()),
+                ("blscfg.mod", blscfg_mod),
+            ],
         )
         .map(|(d, p)| (d, bios_of(&p)))
     };

@@ -43,6 +43,15 @@
 #                          the same ESP with \EFI\BOOT\grub.cfg replaced by a
 #                          grub-install style stub: search.fs_uuid of a UUID
 #                          no filesystem on the disk has, then configfile.
+#   boot/gpt-grub-blscfg.delta
+#                          boot.sh's gpt-grub.img with a Fedora-style
+#                          /boot/grub/grub.cfg (load_env, default from
+#                          saved_entry, blscfg), one BLS entry
+#                          /boot/loader/entries/imgcheck-6.1.conf and a
+#                          grubenv (grub-editenv) whose saved_entry is
+#                          imgcheck-5.0, an entry no longer there; written
+#                          with debugfs -w at the root partition's offset.
+#                          Debian's GRUB has no blscfg.mod.
 #
 # Needs gdisk, fdisk (sfdisk), dosfstools, mtools, ntfs-3g (mkntfs),
 # e2fsprogs, syslinux-common, grub-efi-amd64-bin, shim-unsigned, python3.
@@ -173,4 +182,35 @@ printf "search.fs_uuid 5a5a5a5a-0000-0000-0000-00000000dead root\nset prefix=(\$
 cp "$img" "$work/u.img"
 clock mcopy -o -i "$work/u.img@@$off" "$work/stub.cfg" ::/EFI/BOOT/grub.cfg
 delta "$img" "$work/u.img" > "$testdata/fixtures/boot/esp-shim-stub-search.delta"
+
+# A Fedora-style blscfg setup on boot.sh's GRUB disk, written into its
+# ext4 root (partition 3, LBA 36864) by debugfs through e2fsprogs'
+# offset= I/O option.
+zstd -dq "$testdata/fixtures/boot/gpt-grub.img.zst" -o "$work/gpt-grub.img"
+cp "$work/gpt-grub.img" "$work/b.img"
+root="$work/b.img?offset=$((36864 * 512))"
+cat > "$work/bls.cfg" <<'CFG'
+set timeout=1
+load_env
+if [ "${next_entry}" ] ; then
+   set default="${next_entry}"
+   set next_entry=
+   save_env next_entry
+else
+   set default="${saved_entry}"
+fi
+search --no-floppy --fs-uuid --set=root 5a5a5a5a-0000-0000-0000-000000000003
+blscfg
+CFG
+printf 'title imgcheck 6.1\nversion 6.1\nlinux /boot/vmlinuz-imgcheck\ninitrd /boot/initrd.img-imgcheck\noptions root=UUID=5a5a5a5a-0000-0000-0000-000000000003 ro\n' > "$work/e.conf"
+grub-editenv "$work/genv" create
+grub-editenv "$work/genv" set saved_entry=imgcheck-5.0
+for c in "rm /boot/grub/grub.cfg" "rm /boot/grub/grubenv" \
+  "write $work/bls.cfg /boot/grub/grub.cfg" "write $work/genv /boot/grub/grubenv" \
+  "mkdir /boot/loader" "mkdir /boot/loader/entries" \
+  "write $work/e.conf /boot/loader/entries/imgcheck-6.1.conf"; do
+  debugfs -w -R "$c" "$root" >/dev/null 2>&1
+done
+debugfs -R "ls /boot/loader/entries" "$root" 2>/dev/null | grep -q imgcheck-6.1.conf
+delta "$work/gpt-grub.img" "$work/b.img" > "$testdata/fixtures/boot/gpt-grub-blscfg.delta"
 ls -l "$testdata/fixtures/boot" >&2
