@@ -346,6 +346,50 @@ fn saved_entry_gone(c: &Config, vars: &Vars, fs: &Filesystem, fss: &[Filesystem]
     }
 }
 
+/// The code of an entry that fails: at its kernel, or at its initramfs
+/// only.
+fn broken_code(kernel_bad: bool) -> &'static str {
+    if kernel_bad {
+        "boot.linux.kernel_missing"
+    } else {
+        "boot.linux.initrd_missing"
+    }
+}
+
+/// What GRUB and Linux do then (normal/menu.c boots once a loader is
+/// loaded, even after an `initrd` error and its key press).
+fn then_what(kernel_bad: bool) -> &'static str {
+    if kernel_bad {
+        "GRUB prints the error and \"Press any key to continue...\", and Linux never starts"
+    } else {
+        "GRUB prints the error and \"Press any key to continue...\", then starts the kernel without it, which stops when it cannot mount its root (\"VFS: Unable to mount root fs\", a kernel panic) unless it needs no initramfs"
+    }
+}
+
+/// Why the kernel `f` is not what GRUB's x86 `linux` command loads
+/// (loader/i386/linux.c and the EFI one: `boot_flag` 0xAA55 at 0x1FE,
+/// else "invalid magic number"; the `HdrS` header at 0x202, else "version
+/// too old"), on an x86 GRUB only; `None` when it is, or when too little
+/// of it was read to tell.
+fn not_bzimage(f: &BootFile, vars: &Vars) -> Option<String> {
+    let x86 = matches!(vars.value("grub_cpu").as_deref(), Some("i386" | "x86_64"));
+    if !x86 || f.dir || f.head.len() < 0x206 {
+        return None;
+    }
+    let flag = imgcheck_core::bytes::le16(&f.head, 0x1FE);
+    if flag != 0xAA55 {
+        return Some(format!(
+            "has {flag:#06x}, not 0xAA55, at 0x1FE (boot_flag): GRUB's linux command refuses it (\"error: invalid magic number\")"
+        ));
+    }
+    if imgcheck_core::bytes::bytes(&f.head, 0x202, 4) != b"HdrS" {
+        return Some(
+            "has no \"HdrS\" boot-protocol header at 0x202: GRUB's linux command refuses it (\"error: version too old for 32-bit boot\" / invalid kernel)".to_string(),
+        );
+    }
+    None
+}
+
 /// The kernels grub.cfg `c` boots.
 fn linux(
     c: &Config,
@@ -389,11 +433,15 @@ fn linux(
     for (i, (title, kernel, initrds, loader)) in entries.iter().enumerate() {
         let Some(k) = kernel else { continue };
         let mut problems = Vec::new();
+        // The kernel not loading ends the entry; an initramfs that does
+        // not load is an error GRUB lets pass (attack boot8-2 F6).
+        let mut kernel_bad = false;
         let mut at = fs.start;
         let mut elsewhere_at = None;
         if let Some(cmd) = loader
             && let Some((path, why)) = mods.for_command(cmd)
         {
+            kernel_bad = true;
             problems.push(format!(
                 "its `{cmd}` command needs {path}, which {why} (GRUB prints \"error: file '{path}' not found\" and loads no kernel)"
             ));
@@ -401,7 +449,16 @@ fn linux(
         for (what, l) in
             std::iter::once(("kernel", k)).chain(initrds.iter().map(|l| ("initramfs", l)))
         {
-            match open_located(l, vars, fss) {
+            let opened = open_located(l, vars, fss);
+            if what == "kernel"
+                && let Ok((kfs, f, _)) = &opened
+                && let Some(why) = not_bzimage(f, vars)
+            {
+                kernel_bad = true;
+                at = kfs.start;
+                problems.push(format!("its kernel {} on {} {why}", l.path, kfs.place));
+            }
+            match opened {
                 Ok((_, _, None)) => {}
                 Ok((kept, _, Some(w))) => {
                     // commands/search.c sets the variable only on a match.
@@ -417,6 +474,7 @@ fn linux(
                     message, offset, ..
                 }) => {
                     at = offset;
+                    kernel_bad |= what == "kernel";
                     problems.push(format!("its {what} {message}"));
                 }
                 Err(_) => {
@@ -440,11 +498,12 @@ fn linux(
                 unknown_default_ok.get_or_insert_with(|| title.clone());
             } else {
                 first_broken.get_or_insert_with(|| Stage::Broken {
-                    code: "boot.linux.kernel_missing",
+                    code: broken_code(kernel_bad),
                     offset: at,
                     message: format!(
-                        "GRUB shows its menu from {cfg_where}, but no entry can boot: '{title}' fails: {}; GRUB prints the error and \"Press any key to continue...\", and Linux never starts",
-                        problems.join("; ")
+                        "GRUB shows its menu from {cfg_where}, but no entry can boot: '{title}' fails: {}; {}",
+                        problems.join("; "),
+                        then_what(kernel_bad)
                     ),
                 });
                 side.push((
@@ -481,11 +540,12 @@ fn linux(
                     ))
                 } else {
                     Stage::Broken {
-                        code: "boot.linux.kernel_missing",
+                        code: broken_code(kernel_bad),
                         offset: at,
                         message: format!(
-                            "GRUB shows its menu from {cfg_where}, but the default entry '{title}' fails: {}; GRUB prints the error and \"Press any key to continue...\", and Linux never starts",
-                            problems.join("; ")
+                            "GRUB shows its menu from {cfg_where}, but the default entry '{title}' fails: {}; {}",
+                            problems.join("; "),
+                            then_what(kernel_bad)
                         ),
                     }
                 },

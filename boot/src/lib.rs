@@ -748,6 +748,13 @@ fn stage_verdict(
                 )
             } else if code == chain::SEARCH_MISSING {
                 search_hint(offset)
+            } else if code == "boot.grub.cfg_missing" {
+                look_hint(
+                    fss.iter()
+                        .find(|f| f.partition.is_some() && f.start == offset),
+                    &["/boot/grub", "/grub"],
+                    CFG_REPAIR,
+                )
             } else {
                 hint
             };
@@ -781,17 +788,29 @@ const KERNEL_REPAIR: &str = "put the kernel back on a copy of the image only (ne
 /// needs a loop device, and both only read. The whole disk given to
 /// debugfs is no filesystem ("Bad magic number in super-block").
 fn kernel_hint(fs: Option<&Filesystem>) -> Hint {
+    look_hint(fs, &["/boot"], KERNEL_REPAIR)
+}
+
+/// What to do about a lost grub.cfg: grub-install never writes it
+/// (attack boot8-2 F3), grub-mkconfig does.
+const CFG_REPAIR: &str = "regenerate the menu on a copy of the image only (never on the evidence): from a rescue system with the copy's root and /boot mounted, grub-mkconfig -o /boot/grub/grub.cfg (update-grub); grub-install does not write grub.cfg";
+
+/// A read-only look at the first of `dirs` on `fs` that is a directory
+/// (else its root), then `repair` in words.
+fn look_hint(fs: Option<&Filesystem>, dirs: &[&str], repair: &str) -> Hint {
     let Some(fs) = fs else {
         return Hint::advice(format!(
-            "{KERNEL_REPAIR}; look first at /boot on the filesystem the entry names, read-only"
+            "{repair}; look first at the filesystem the entry names, read-only"
         ))
         .on(Target::Disk);
     };
     let n = fs.partition.unwrap_or(0);
-    let dir = match &fs.files {
-        Some(f) if f.0.lookup("/boot", 0).dir => "/boot",
-        _ => "/",
-    };
+    let dir = fs
+        .files
+        .as_ref()
+        .and_then(|f| dirs.iter().find(|d| f.0.lookup(d, 0).dir))
+        .copied()
+        .unwrap_or("/");
     let at = fs.start;
     match fs.kind.as_str() {
         "ext4" | "ext3" | "ext2" => Hint::read_only(format!(
@@ -799,20 +818,20 @@ fn kernel_hint(fs: Option<&Filesystem>) -> Hint {
         ))
         .on(Target::Disk)
         .because(format!(
-            "lists {dir} on partition {n}'s filesystem, read-only (debugfs opens the disk at the partition's offset); then {KERNEL_REPAIR}"
+            "lists {dir} on partition {n}'s filesystem, read-only (debugfs opens the disk at the partition's offset); then {repair}"
         )),
         "fat" => Hint::read_only(format!("mdir -/ -i '{{disk}}@@{at}' ::{dir}"))
             .on(Target::Disk)
             .because(format!(
-                "lists {dir} on partition {n}'s FAT, read-only; then {KERNEL_REPAIR}"
+                "lists {dir} on partition {n}'s FAT, read-only; then {repair}"
             )),
         "xfs" => Hint::read_only(format!("xfs_db -r -c 'ls {dir}' {{dev}}"))
             .on(Target::Partition(n))
             .because(format!(
-                "lists {dir} on partition {n}'s XFS, read-only (-r); then {KERNEL_REPAIR}"
+                "lists {dir} on partition {n}'s XFS, read-only (-r); then {repair}"
             )),
         k => Hint::advice(format!(
-            "{KERNEL_REPAIR}; look first at {dir} on partition {n}'s {k} filesystem, read-only"
+            "{repair}; look first at {dir} on partition {n}'s {k} filesystem, read-only"
         ))
         .on(Target::Disk),
     }
