@@ -25,6 +25,9 @@ pub struct Filesystem {
     pub uuid: Option<String>,
     /// Its files, when its layer can look them up.
     pub files: Option<Files>,
+    /// It lies in an LVM2 logical volume, which GRUB sees only through
+    /// its `lvm` module.
+    pub in_lv: bool,
 }
 
 /// How far the chain past the kernel image gets.
@@ -136,6 +139,24 @@ pub fn follow(
             };
         }
     };
+    // GRUB reaches an LV only through the lvm module in its image
+    // (grub-core/disk/lvm.c); it cannot load lvm.mod from a prefix it
+    // cannot reach (attack boot8-2 F10).
+    if fs.in_lv && !emb.modules.iter().any(|m| m == "lvm") {
+        return Stage::Broken {
+            code: "boot.grub.lvm_module_missing",
+            offset: fs.start,
+            message: format!(
+                "GRUB's prefix is on {}, a logical volume, but its image holds no lvm module (it holds {}): without it GRUB sees no LV, finds no filesystem there and stops at the \"grub rescue>\" prompt (\"error: no such device\" or \"unknown filesystem\")",
+                fs.place,
+                if emb.modules.is_empty() {
+                    "none".to_string()
+                } else {
+                    emb.modules.join(", ")
+                }
+            ),
+        };
+    }
     let Some(files) = &fs.files else {
         return Stage::NotFollowed(format!(
             "its prefix is on the {} filesystem in {}, whose files imgcheck does not look up",

@@ -264,3 +264,18 @@ fn blscfg_needs_its_module_and_saved_entry_an_entry_that_exists() {
     assert_eq!((w.severity, w.offset), (Severity::Warning, root));
     assert!(w.message.contains("'imgcheck-5.0'"), "{}", w.message);
 }
+
+#[test]
+fn grub_needs_its_lvm_module_to_reach_boot_in_a_logical_volume() {
+    // boot-lvm.sh: /boot in LV vgb/boot; core.img with lvm boots, without
+    // it GRUB cannot see the LV (attack boot8-2 F10).
+    let r = report_of(&fixture("boot/mbr-lvm-boot.img"), false);
+    let (bios, _) = summaries(&r);
+    assert_eq!(outcomes(&r).0, Outcome::Boots, "{bios}");
+    assert!(bios.contains("imgcheck lvm fixture"), "{bios}");
+    let r = report_of(&fixture("boot/mbr-lvm-boot-nolvm.img"), false);
+    let (bios, _) = summaries(&r);
+    assert_eq!(outcomes(&r).0, Outcome::Fails, "{bios}");
+    let f = finding(&r, "boot.grub.lvm_module_missing");
+    assert_eq!((f.severity, f.offset), (Severity::Error, 2048 * 512));
+}

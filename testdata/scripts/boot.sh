@@ -80,23 +80,6 @@ mkdir -p "$mnt"
 mount "$part" "$mnt"
 mkdir -p "$mnt/boot/grub"
 mods="part_gpt part_msdos ext2 fat search search_fs_uuid normal linux echo configfile sleep test"
-# with_deps PLATFORM MODS...: the modules and everything they load
-# (moddep.lst), so GRUB finds each module a command needs.
-with_deps() {
-  python3 - "/usr/lib/grub/$1/moddep.lst" "${@:2}" <<'PY'
-import sys
-deps = {}
-for line in open(sys.argv[1]):
-    m, _, d = line.partition(":")
-    deps[m.strip()] = d.split()
-seen, todo = set(), list(sys.argv[2:])
-while todo:
-    m = todo.pop()
-    if m not in seen:
-        seen.add(m); todo.extend(deps.get(m, []))
-print(" ".join(sorted(seen)))
-PY
-}
 # BIOS: boot.img into sector 0 (the table kept), core.img embedded in the
 # BIOS boot partition, modules in /boot/grub/i386-pc.
 grub-install --target=i386-pc --boot-directory="$mnt/boot" \

@@ -67,3 +67,21 @@ if run is not None:
     print(run, b[run:].hex())
 PY
 }
+
+# with_deps PLATFORM MODS...: the modules and everything they load
+# (moddep.lst), so GRUB finds each module a command needs.
+with_deps() {
+  python3 - "/usr/lib/grub/$1/moddep.lst" "${@:2}" <<'PY'
+import sys
+deps = {}
+for line in open(sys.argv[1]):
+    m, _, d = line.partition(":")
+    deps[m.strip()] = d.split()
+seen, todo = set(), list(sys.argv[2:])
+while todo:
+    m = todo.pop()
+    if m not in seen:
+        seen.add(m); todo.extend(deps.get(m, []))
+print(" ".join(sorted(seen)))
+PY
+}
