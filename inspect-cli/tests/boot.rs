@@ -799,3 +799,28 @@ fn systemd_boot_is_followed_to_its_default_entry_s_kernel_and_initrd() {
         r.findings()
     );
 }
+
+#[test]
+fn a_loader_cut_short_by_its_chain_is_said_in_words() {
+    // Attack boot8-2 F8: the message printed a Rust value ("(Eoc)",
+    // "Free { cluster: 6 }").
+    let path = fixture(CLEAN);
+    let esp = span(&report_of(&path, false), 2);
+    let d = damaged(CLEAN, &[loader_size_patch(&path, esp, 8 << 20)]);
+    let r = report_of(d.path(), false);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.uefi.no_loader")
+        .unwrap();
+    assert!(
+        f.message.contains("covers") && f.message.contains("end-of-chain mark"),
+        "{}",
+        f.message
+    );
+    assert!(
+        !f.message.contains("Eoc") && !f.message.contains('{'),
+        "{}",
+        f.message
+    );
+}
