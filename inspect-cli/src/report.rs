@@ -229,6 +229,12 @@ impl ImageReport {
     /// The hint of `f` as a person runs it: placeholders filled for this
     /// image and the node the finding belongs to.
     pub fn hint_of(&self, f: &Finding) -> Option<Resolved> {
+        // A step that writes names the copy the next steps make, never
+        // the evidence (attack boot8-2 F21: `sfdisk <evidence>` and
+        // `grub-install <evidence>` were printed under the findings).
+        if f.hint.as_ref().is_some_and(|h| h.writes) {
+            return crate::steps::on_copy(self, f);
+        }
         self.hint_for(f, &self.path, self.attach())
     }
 

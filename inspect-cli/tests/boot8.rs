@@ -279,3 +279,27 @@ fn grub_needs_its_lvm_module_to_reach_boot_in_a_logical_volume() {
     let f = finding(&r, "boot.grub.lvm_module_missing");
     assert_eq!((f.severity, f.offset), (Severity::Error, 2048 * 512));
 }
+
+#[test]
+fn a_writing_hint_under_a_finding_names_the_copy_never_the_evidence() {
+    // Attack boot8-2 F21/F3: `grub-install --target=i386-pc <evidence>`
+    // was printed under boot.bios.no_signature.
+    let d = imgcheck_testdata::damaged(
+        "boot/gpt-grub.img",
+        &[imgcheck_testdata::Patch::Zero {
+            offset: 0x1FE,
+            len: 2,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    let f = finding(&r, "boot.bios.no_signature");
+    let h = r.hint_of(f).unwrap().hint;
+    let cmd = h.command.unwrap();
+    let evidence = d.path().to_string_lossy().to_string();
+    assert!(h.writes, "{cmd}");
+    assert!(
+        cmd.contains(&format!("{evidence}.bak")),
+        "{cmd} (evidence {evidence})"
+    );
+    assert!(!cmd.split_whitespace().any(|w| w == evidence), "{cmd}");
+}
