@@ -25,6 +25,9 @@ pub struct Filesystem {
     pub uuid: Option<String>,
     /// Its files, when its layer can look them up.
     pub files: Option<Files>,
+    /// It lies in an LVM2 logical volume, which GRUB sees only through
+    /// its `lvm` module.
+    pub in_lv: bool,
 }
 
 /// How far the chain past the kernel image gets.
@@ -54,6 +57,12 @@ pub const ENTRY_BROKEN: &str = "boot.linux.entry_broken";
 /// The code of a warning that a `search` target is on no filesystem of
 /// this disk (GRUB searches every disk of the machine).
 pub const SEARCH_ELSEWHERE: &str = "boot.grub.search_elsewhere";
+/// The code of the warning that grubenv's saved_entry names no entry.
+pub const SAVED_ENTRY_GONE: &str = "boot.grub.saved_entry_missing";
+/// The code of the error that an EFI GRUB's stub config (embedded, or the
+/// grub.cfg beside it on the ESP) searches for a filesystem that is on no
+/// partition of this disk.
+pub const SEARCH_MISSING: &str = "boot.grub.search_missing";
 
 /// Bytes of a file read to see it is there: none (size and map suffice).
 const NO_HEAD: u64 = 0;
@@ -79,6 +88,16 @@ pub fn follow(
     let Some(mut prefix) = vars.prefix.clone() else {
         return Stage::NotFollowed("it embeds no prefix".into());
     };
+    // Where an EFI GRUB was loaded from (its ESP), for a stub's failure.
+    let efi_at = match &loaded_from {
+        Some(Device::Partition(n)) => Some(
+            fss.iter()
+                .find(|f| f.partition == Some(*n))
+                .map_or(0, |f| f.start),
+        ),
+        Some(_) => Some(0),
+        None => None,
+    };
     if prefix.device.is_none() {
         prefix.device = loaded_from;
     }
@@ -92,6 +111,19 @@ pub fn follow(
     let fs = match resolve(&dev, fss) {
         Ok(fs) => fs,
         Err(Miss::NotFollowed(w)) => return Stage::NotFollowed(w),
+        // An EFI GRUB's embedded config is the stub grub-install made for
+        // this disk's /boot (attack boot8 F6); BIOS GRUB's is followed
+        // as a search of every disk.
+        Err(Miss::Elsewhere(w)) if efi_at.is_some() => {
+            return Stage::Broken {
+                code: SEARCH_MISSING,
+                offset: efi_at.unwrap_or(0),
+                message: format!(
+                    "GRUB's embedded config searches for {}, and {w}: search finds nothing, GRUB prints \"error: no such device\" and stops at the \"grub rescue>\" prompt (unless another disk of the machine holds that filesystem)",
+                    describe(&dev)
+                ),
+            };
+        }
         Err(Miss::Elsewhere(w)) => {
             side.push((SEARCH_ELSEWHERE, 0, elsewhere("GRUB's embedded config", &w)));
             return Stage::NotFollowed(w);
@@ -107,6 +139,24 @@ pub fn follow(
             };
         }
     };
+    // GRUB reaches an LV only through the lvm module in its image
+    // (grub-core/disk/lvm.c); it cannot load lvm.mod from a prefix it
+    // cannot reach (attack boot8-2 F10).
+    if fs.in_lv && !emb.modules.iter().any(|m| m == "lvm") {
+        return Stage::Broken {
+            code: "boot.grub.lvm_module_missing",
+            offset: fs.start,
+            message: format!(
+                "GRUB's prefix is on {}, a logical volume, but its image holds no lvm module (it holds {}): without it GRUB sees no LV, finds no filesystem there and stops at the \"grub rescue>\" prompt (\"error: no such device\" or \"unknown filesystem\")",
+                fs.place,
+                if emb.modules.is_empty() {
+                    "none".to_string()
+                } else {
+                    emb.modules.join(", ")
+                }
+            ),
+        };
+    }
     let Some(files) = &fs.files else {
         return Stage::NotFollowed(format!(
             "its prefix is on the {} filesystem in {}, whose files imgcheck does not look up",
@@ -191,6 +241,22 @@ pub fn follow(
         if let Err(s @ Stage::Broken { .. }) = open_located(next, &vars, fss) {
             return s;
         }
+        // A stub exists to find /boot on the disk it was installed for:
+        // its `search` for a filesystem no partition here holds is the
+        // link that fails (attack boot8 F6), not a hope of another disk.
+        if let Some(Err(Miss::Elsewhere(w))) = next.device.as_ref().map(|d| resolve(d, fss)) {
+            return Stage::Broken {
+                code: SEARCH_MISSING,
+                offset: fs.start,
+                message: format!(
+                    "GRUB runs the stub {cfg_path} on {}, which searches for {} to read {} from it, and {w}: search finds nothing, GRUB prints \"error: no such device\" (or \"file '{}' not found\") and, with no menu, stops at its \"grub>\" command line (unless another disk of the machine holds that filesystem)",
+                    fs.place,
+                    describe(next.device.as_ref().map_or(&Device::Disk, |d| d)),
+                    next.path,
+                    next.path
+                ),
+            };
+        }
     }
     if c.entries.is_empty() && !c.blscfg {
         // normal/main.c: a config with no menu entries shows no menu;
@@ -229,7 +295,120 @@ pub fn follow(
             ),
         };
     }
+    let mut c = c;
+    if c.blscfg {
+        saved_entry_gone(&c, &vars, fs, fss, side);
+        // blscfg is a module (Fedora's patch; Debian's GRUB has none),
+        // loaded from the prefix like any other on first use.
+        if let Some((path, why)) = mods.missing("blscfg") {
+            let msg = format!(
+                "{cfg_where} runs blscfg, whose module GRUB loads from {dir}/{platform} on {}, but {path} {why}: GRUB prints \"error: can't find command `blscfg'\" and no Boot Loader Specification entry becomes a menu entry",
+                fs.place
+            );
+            if c.entries.is_empty() {
+                return Stage::Broken {
+                    code: "boot.grub.modules_missing",
+                    offset: fs.start,
+                    message: format!(
+                        "{msg}; with no other entry GRUB shows no menu and starts its command line (\"grub>\"), so nothing boots unattended"
+                    ),
+                };
+            }
+            side.push(("boot.grub.modules_missing", fs.start, msg));
+            c.blscfg = false;
+        }
+    }
     linux(&c, &cfg_where, &vars, fs, fss, &mods, side)
+}
+
+/// grubenv's `saved_entry` (what grub2-set-default writes, and Fedora's
+/// grub.cfg makes the default) naming no BLS entry id (the file name
+/// without `.conf`, blscfg.c) and no menu entry: GRUB falls back to the
+/// first entry, not the one the owner chose.
+fn saved_entry_gone(c: &Config, vars: &Vars, fs: &Filesystem, fss: &[Filesystem], side: &mut Side) {
+    let Some((_, saved)) = c.env.iter().find(|(k, _)| k == "saved_entry") else {
+        return;
+    };
+    if saved.is_empty() || saved.parse::<usize>().is_ok() {
+        return;
+    }
+    let root = vars
+        .root
+        .as_ref()
+        .and_then(|d| resolve(d, fss).ok())
+        .unwrap_or(fs);
+    let Some(files) = &root.files else { return };
+    let mut ids = Vec::new();
+    for dir in ["/loader/entries", "/boot/loader/entries"] {
+        let Some(names) = files.0.list(dir, MAX_BLS) else {
+            continue;
+        };
+        ids.extend(
+            names
+                .iter()
+                .filter_map(|n| n.strip_suffix(".conf"))
+                .map(str::to_string),
+        );
+    }
+    let named = ids.iter().any(|i| i == saved)
+        || c.entries
+            .iter()
+            .any(|e| e.title == *saved || e.id.as_deref() == Some(saved.as_str()));
+    if !named {
+        side.push((
+            SAVED_ENTRY_GONE,
+            root.start,
+            format!(
+                "grubenv's saved_entry is '{saved}', which names no Boot Loader Specification entry (no loader/entries/{saved}.conf on {}) and no menu entry: GRUB boots its first entry instead ({} entries there), not the one chosen with grub2-set-default",
+                root.place,
+                ids.len()
+            ),
+        ));
+    }
+}
+
+/// The code of an entry that fails: at its kernel, or at its initramfs
+/// only.
+fn broken_code(kernel_bad: bool) -> &'static str {
+    if kernel_bad {
+        "boot.linux.kernel_missing"
+    } else {
+        "boot.linux.initrd_missing"
+    }
+}
+
+/// What GRUB and Linux do then (normal/menu.c boots once a loader is
+/// loaded, even after an `initrd` error and its key press).
+fn then_what(kernel_bad: bool) -> &'static str {
+    if kernel_bad {
+        "GRUB prints the error and \"Press any key to continue...\", and Linux never starts"
+    } else {
+        "GRUB prints the error and \"Press any key to continue...\", then starts the kernel without it, which stops when it cannot mount its root (\"VFS: Unable to mount root fs\", a kernel panic) unless it needs no initramfs"
+    }
+}
+
+/// Why the kernel `f` is not what GRUB's x86 `linux` command loads
+/// (loader/i386/linux.c and the EFI one: `boot_flag` 0xAA55 at 0x1FE,
+/// else "invalid magic number"; the `HdrS` header at 0x202, else "version
+/// too old"), on an x86 GRUB only; `None` when it is, or when too little
+/// of it was read to tell.
+fn not_bzimage(f: &BootFile, vars: &Vars) -> Option<String> {
+    let x86 = matches!(vars.value("grub_cpu").as_deref(), Some("i386" | "x86_64"));
+    if !x86 || f.dir || f.head.len() < 0x206 {
+        return None;
+    }
+    let flag = imgcheck_core::bytes::le16(&f.head, 0x1FE);
+    if flag != 0xAA55 {
+        return Some(format!(
+            "has {flag:#06x}, not 0xAA55, at 0x1FE (boot_flag): GRUB's linux command refuses it (\"error: invalid magic number\")"
+        ));
+    }
+    if imgcheck_core::bytes::bytes(&f.head, 0x202, 4) != b"HdrS" {
+        return Some(
+            "has no \"HdrS\" boot-protocol header at 0x202: GRUB's linux command refuses it (\"error: version too old for 32-bit boot\" / invalid kernel)".to_string(),
+        );
+    }
+    None
 }
 
 /// The kernels grub.cfg `c` boots.
@@ -275,11 +454,15 @@ fn linux(
     for (i, (title, kernel, initrds, loader)) in entries.iter().enumerate() {
         let Some(k) = kernel else { continue };
         let mut problems = Vec::new();
+        // The kernel not loading ends the entry; an initramfs that does
+        // not load is an error GRUB lets pass (attack boot8-2 F6).
+        let mut kernel_bad = false;
         let mut at = fs.start;
         let mut elsewhere_at = None;
         if let Some(cmd) = loader
             && let Some((path, why)) = mods.for_command(cmd)
         {
+            kernel_bad = true;
             problems.push(format!(
                 "its `{cmd}` command needs {path}, which {why} (GRUB prints \"error: file '{path}' not found\" and loads no kernel)"
             ));
@@ -287,7 +470,16 @@ fn linux(
         for (what, l) in
             std::iter::once(("kernel", k)).chain(initrds.iter().map(|l| ("initramfs", l)))
         {
-            match open_located(l, vars, fss) {
+            let opened = open_located(l, vars, fss);
+            if what == "kernel"
+                && let Ok((kfs, f, _)) = &opened
+                && let Some(why) = not_bzimage(f, vars)
+            {
+                kernel_bad = true;
+                at = kfs.start;
+                problems.push(format!("its kernel {} on {} {why}", l.path, kfs.place));
+            }
+            match opened {
                 Ok((_, _, None)) => {}
                 Ok((kept, _, Some(w))) => {
                     // commands/search.c sets the variable only on a match.
@@ -303,6 +495,7 @@ fn linux(
                     message, offset, ..
                 }) => {
                     at = offset;
+                    kernel_bad |= what == "kernel";
                     problems.push(format!("its {what} {message}"));
                 }
                 Err(_) => {
@@ -326,11 +519,12 @@ fn linux(
                 unknown_default_ok.get_or_insert_with(|| title.clone());
             } else {
                 first_broken.get_or_insert_with(|| Stage::Broken {
-                    code: "boot.linux.kernel_missing",
+                    code: broken_code(kernel_bad),
                     offset: at,
                     message: format!(
-                        "GRUB shows its menu from {cfg_where}, but no entry can boot: '{title}' fails: {}; GRUB prints the error and \"Press any key to continue...\", and Linux never starts",
-                        problems.join("; ")
+                        "GRUB shows its menu from {cfg_where}, but no entry can boot: '{title}' fails: {}; {}",
+                        problems.join("; "),
+                        then_what(kernel_bad)
                     ),
                 });
                 side.push((
@@ -367,11 +561,12 @@ fn linux(
                     ))
                 } else {
                     Stage::Broken {
-                        code: "boot.linux.kernel_missing",
+                        code: broken_code(kernel_bad),
                         offset: at,
                         message: format!(
-                            "GRUB shows its menu from {cfg_where}, but the default entry '{title}' fails: {}; GRUB prints the error and \"Press any key to continue...\", and Linux never starts",
-                            problems.join("; ")
+                            "GRUB shows its menu from {cfg_where}, but the default entry '{title}' fails: {}; {}",
+                            problems.join("; "),
+                            then_what(kernel_bad)
                         ),
                     }
                 },

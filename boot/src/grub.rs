@@ -98,6 +98,15 @@ pub enum CoreProblem {
         /// In words.
         why: String,
     },
+    /// lzma_decompress.img's code, the part before the Reed–Solomon
+    /// protected bytes (`no_reed_solomon_length`), holds a run of zeros no
+    /// build of it has: the code boot.img and diskboot.img jump into.
+    DecompressorZeroed {
+        /// Byte offset of the run on the disk.
+        offset: u64,
+        /// Its length in bytes.
+        len: u64,
+    },
     /// Sectors of the compressed kernel are zeros.
     PayloadZeroed {
         /// Byte offset of the first zero sector.
@@ -118,9 +127,9 @@ impl CoreProblem {
             | CoreProblem::Zeroed { lba }
             | CoreProblem::NotDiskboot { lba }
             | CoreProblem::BadBlocklist { lba, .. } => lba.saturating_mul(SECTOR),
-            CoreProblem::BadHeader { offset, .. } | CoreProblem::PayloadZeroed { offset, .. } => {
-                *offset
-            }
+            CoreProblem::BadHeader { offset, .. }
+            | CoreProblem::PayloadZeroed { offset, .. }
+            | CoreProblem::DecompressorZeroed { offset, .. } => *offset,
         }
     }
 
@@ -145,6 +154,9 @@ impl CoreProblem {
             CoreProblem::BadHeader { why, .. } => {
                 format!("core.img's decompressor header is implausible: {why}")
             }
+            CoreProblem::DecompressorZeroed { len, .. } => format!(
+                "core.img's LZMA decompressor (lzma_decompress.img, right after diskboot.img, the part GRUB's Reed–Solomon parity does not cover) has {len} bytes of zeros in its code: diskboot.img loads it and jumps into it, and the machine hangs or resets after \"loading\""
+            ),
             CoreProblem::PayloadZeroed { zero, checked, .. } => format!(
                 "{zero} of the {checked} sectors of core.img's compressed kernel are zeros: GRUB would fail to decompress it"
             ),
@@ -247,6 +259,9 @@ pub fn follow(disk: &dyn ReadAt, kernel_sector: u64) -> Result<Core, CoreProblem
             "uncompressed size {uncompressed} for a compressed size of {compressed}"
         )));
     }
+    if let Some(p) = decompressor_zeroed(disk, &extents, le16(&h, 0x14)) {
+        return Err(p);
+    }
     // Sectors wholly inside the compressed kernel: LZMA output never
     // holds 512 zero bytes in a row.
     let payload_end = DECOMPRESSOR_BOUND
@@ -280,6 +295,58 @@ pub fn follow(disk: &dyn ReadAt, kernel_sector: u64) -> Result<Core, CoreProblem
             zero,
             checked,
         }),
+    })
+}
+
+/// The longest run of zero bytes taken for code: GRUB 2.06's
+/// lzma_decompress.img has none longer than 10 before its Reed–Solomon
+/// part, so a run this long is a wipe, not the build's padding.
+const DECOMPRESSOR_ZERO_RUN: u64 = 128;
+/// The decompressor's code checked at most (it is 2,848 bytes in 2.06).
+const DECOMPRESSOR_MAX: usize = 0x2000;
+
+/// A run of [`DECOMPRESSOR_ZERO_RUN`] zeros in the first `no_rs` bytes
+/// of the listed sectors (lzma_decompress.img before the part its
+/// Reed–Solomon parity covers, which GRUB runs unrepaired), past its
+/// 0x20-byte header. A `no_rs` that does not fit is not judged here.
+fn decompressor_zeroed(disk: &dyn ReadAt, extents: &[Extent], no_rs: u16) -> Option<CoreProblem> {
+    let want = usize::from(no_rs);
+    if !(0x20..=DECOMPRESSOR_MAX).contains(&want) {
+        return None;
+    }
+    // The disk offset of each byte read, to name where the run starts.
+    let mut code: Vec<(u64, u8)> = Vec::with_capacity(want);
+    'read: for x in extents {
+        for k in 0..u64::from(x.sectors) {
+            let at = x.start.saturating_add(k).saturating_mul(SECTOR);
+            let b = sector(disk, x.start.saturating_add(k)).ok()?;
+            for (i, v) in (0u64..).zip(b) {
+                if code.len() >= want {
+                    break 'read;
+                }
+                code.push((at.saturating_add(i), v));
+            }
+        }
+    }
+    // The longest run of zeros, and where it starts.
+    let mut best = (0u64, 0u64);
+    let mut cur = (0u64, 0u64);
+    for &(at, v) in code.iter().skip(0x20) {
+        if v == 0 {
+            if cur.1 == 0 {
+                cur.0 = at;
+            }
+            cur.1 = cur.1.saturating_add(1);
+            if cur.1 > best.1 {
+                best = cur;
+            }
+        } else {
+            cur = (0, 0);
+        }
+    }
+    (best.1 >= DECOMPRESSOR_ZERO_RUN).then_some(CoreProblem::DecompressorZeroed {
+        offset: best.0,
+        len: best.1,
     })
 }
 

@@ -280,23 +280,10 @@ fn bios_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
                 fail(msg)
             }
             BootCode::Grub2 => grub_chain(disk, s0, &bios_boot, out),
-            BootCode::Windows | BootCode::Syslinux
-                if disk.scheme == Scheme::Mbr && !s0.has_active() =>
-            {
-                let msg = format!(
-                    "sector 0 holds {}, which loads the active partition's boot sector, but no partition is marked active: it stops without loading anything",
-                    s0.code.name()
-                );
-                out.push(error(
-                    "boot.bios.no_active",
-                    0x1BE,
-                    msg.clone(),
-                    Hint::read_only("sfdisk --dump {disk}").on(Target::Disk).because(
-                        "shows the boot flags; set one on a copy only (sfdisk --activate on the copy)",
-                    ),
-                ));
-                fail(msg)
+            BootCode::Windows | BootCode::Syslinux if disk.scheme == Scheme::Mbr => {
+                chainload_active(disk, s0, out)
             }
+            BootCode::SyslinuxGpt => gptmbr(disk, out),
             BootCode::NotBootable => {
                 return verdict(
                     "BIOS",
@@ -346,6 +333,239 @@ fn bios_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
         }
     }
     v
+}
+
+/// Bytes of a GPT entry array gptmbr.bin is followed through (it reads
+/// the array into a 32 KiB window; 128 entries of 128 bytes are 16 KiB).
+const GPTMBR_MAX_ARRAY: u64 = 32 << 10;
+
+/// The look at a partition boot sector an MBR's code loads: read-only.
+fn vbr_hint(at: u64) -> Hint {
+    Hint::read_only(format!("xxd -s {at} -l 512 {{disk}}"))
+        .on(Target::Disk)
+        .because(
+            "shows the boot sector the MBR code loads; put a boot loader back, or mark the partition that holds one as the boot partition, on a copy of the image only (never on the evidence)",
+        )
+}
+
+/// A Windows/DOS or SYSLINUX mbr.bin MBR: it loads the one active
+/// primary partition's first sector and jumps to it only when that sector
+/// ends in 55 AA.
+fn chainload_active(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
+    let who = s0.code.name();
+    let active = s0.active();
+    let Some(first) = active.first().copied() else {
+        let msg = format!(
+            "sector 0 holds {who}, which loads the active partition's boot sector, but no partition is marked active: it stops without loading anything"
+        );
+        out.push(error(
+            "boot.bios.no_active",
+            0x1BE,
+            msg.clone(),
+            Hint::read_only("sfdisk --dump {disk}")
+                .on(Target::Disk)
+                .because(
+                    "shows the boot flags; set one on a copy only (sfdisk --activate on the copy)",
+                ),
+        ));
+        return verdict("BIOS", Outcome::Fails, msg);
+    };
+    // Both refuse a table with more than one active entry (mbr.S:
+    // "Multiple active partitions."; the Windows MBR: "Invalid partition
+    // table").
+    let (multiple, refuses) = match s0.code {
+        BootCode::Syslinux => ("Multiple active partitions.", "Missing operating system."),
+        _ => ("Invalid partition table", "Missing operating system"),
+    };
+    if active.len() > 1 {
+        let slots: Vec<String> = active.iter().map(|e| e.slot.to_string()).collect();
+        let msg = format!(
+            "sector 0 holds {who}, and partitions {} are all marked active: it accepts only one, prints \"{multiple}\" and stops (INT 18h: the BIOS tries the next device)",
+            slots.join(", ")
+        );
+        out.push(error(
+            "boot.bios.multiple_active",
+            0x1BE,
+            msg.clone(),
+            Hint::read_only("sfdisk --dump {disk}").on(Target::Disk).because(
+                "shows the boot flags; leave one set on a copy only (sfdisk --activate on the copy)",
+            ),
+        ));
+        return verdict("BIOS", Outcome::Fails, msg);
+    }
+    let at = u64::from(first.start).saturating_mul(grub::SECTOR);
+    vbr(
+        disk,
+        who,
+        first.slot,
+        at,
+        refuses,
+        s0.code == BootCode::Syslinux,
+        out,
+    )
+}
+
+/// SYSLINUX gptmbr.bin: it reads the GPT header at LBA 1 and the entry
+/// array it names (without checking either's CRC), and boots the one
+/// used entry whose attribute bit 2 (legacy BIOS bootable) is set.
+fn gptmbr(disk: &Disk<'_>, out: &mut Vec<Finding>) -> Verdict {
+    let who = BootCode::SyslinuxGpt.name();
+    let fail = |code: &'static str, at: u64, msg: String, hint: Hint, out: &mut Vec<Finding>| {
+        out.push(error(code, at, msg.clone(), hint));
+        verdict("BIOS", Outcome::Fails, msg)
+    };
+    let attrs = || {
+        Hint::read_only("sfdisk --dump {disk}").on(Target::Disk).because(
+            "shows each partition's attributes (LegacyBIOSBootable is bit 2); set it on the partition holding the boot loader on a copy only (sgdisk -A N:set:2 on the copy)",
+        )
+    };
+    let mut h = vec![0u8; mbr::SECTOR];
+    if disk.reader.read_exact_at(grub::SECTOR, &mut h).is_err()
+        || imgcheck_core::bytes::bytes(&h, 0, 8) != b"EFI PART"
+    {
+        let msg = format!(
+            "sector 0 holds {who}, which reads a GPT header at LBA 1, and LBA 1 holds none: it reads garbage for the partition entries and stops (\"Missing OS\" or \"Disk error\")"
+        );
+        return fail("boot.bios.gptmbr.no_gpt", grub::SECTOR, msg, attrs(), out);
+    }
+    let lba = imgcheck_core::bytes::le64(&h, 72);
+    let count = u64::from(imgcheck_core::bytes::le32(&h, 80));
+    let size = u64::from(imgcheck_core::bytes::le32(&h, 84));
+    let array_at = lba.saturating_mul(grub::SECTOR);
+    let total = count.checked_mul(size).filter(|t| *t <= GPTMBR_MAX_ARRAY);
+    let (Some(total), true) = (total, size >= 0x38) else {
+        let msg = format!(
+            "sector 0 holds {who}, and the GPT header gives {count} entries of {size} bytes, which it cannot read as an entry array"
+        );
+        return fail("boot.bios.gptmbr.array", grub::SECTOR, msg, attrs(), out);
+    };
+    let mut a = vec![0u8; usize::try_from(total).unwrap_or(0)];
+    if disk.reader.read_exact_at(array_at, &mut a).is_err() {
+        let msg = format!(
+            "sector 0 holds {who}, and the GPT entry array at byte {array_at} cannot be read: it prints \"Disk error\" and stops"
+        );
+        return fail("boot.bios.gptmbr.array", array_at, msg, attrs(), out);
+    }
+    let step = usize::try_from(size).unwrap_or(usize::MAX);
+    let legacy: Vec<(u32, u64)> = a
+        .chunks_exact(step)
+        .zip(1u32..)
+        .filter(|(e, _)| {
+            !imgcheck_core::bytes::is_zero(imgcheck_core::bytes::bytes(e, 0, 16))
+                && imgcheck_core::bytes::le64(e, 0x30) & 0b100 != 0
+        })
+        .map(|(e, n)| (n, imgcheck_core::bytes::le64(e, 0x20)))
+        .collect();
+    match legacy.as_slice() {
+        [] => {
+            let msg = format!(
+                "sector 0 holds {who}, which boots the GPT partition whose attribute bit 2 (legacy BIOS bootable) is set, and no entry in the array at byte {array_at} has it: it prints \"Missing OS\" and stops (INT 18h: the BIOS tries the next device)"
+            );
+            fail(
+                "boot.bios.gptmbr.no_legacy_boot",
+                array_at,
+                msg,
+                attrs(),
+                out,
+            )
+        }
+        [(n, first)] => vbr(
+            disk,
+            who,
+            *n,
+            first.saturating_mul(grub::SECTOR),
+            "Missing OS",
+            false,
+            out,
+        ),
+        many => {
+            let ns: Vec<String> = many.iter().map(|(n, _)| n.to_string()).collect();
+            let msg = format!(
+                "sector 0 holds {who}, and partitions {} all have attribute bit 2 (legacy BIOS bootable) set: it accepts only one, prints \"Multiple active partitions\" and stops",
+                ns.join(", ")
+            );
+            fail(
+                "boot.bios.gptmbr.multiple_legacy",
+                array_at,
+                msg,
+                attrs(),
+                out,
+            )
+        }
+    }
+}
+
+/// The partition boot sector at `at` (partition `n`), which `who` loads
+/// and starts only when it ends in 55 AA, printing `refuses` otherwise.
+/// SYSLINUX mbr.bin (`xfs_hop`) loads the sector 4 further on when the
+/// first one is an XFS superblock, where extlinux puts its boot sector.
+fn vbr(
+    disk: &Disk<'_>,
+    who: &str,
+    n: u32,
+    at: u64,
+    refuses: &str,
+    xfs_hop: bool,
+    out: &mut Vec<Finding>,
+) -> Verdict {
+    let mut b = vec![0u8; mbr::SECTOR];
+    let read = disk.reader.read_exact_at(at, &mut b);
+    let (at, read) = if read.is_ok() && xfs_hop && imgcheck_core::bytes::bytes(&b, 0, 4) == b"XFSB"
+    {
+        let hop = at.saturating_add(4u64.saturating_mul(grub::SECTOR));
+        (hop, disk.reader.read_exact_at(hop, &mut b))
+    } else {
+        (at, read)
+    };
+    let head =
+        format!("sector 0 holds {who}, which loads partition {n}'s boot sector at byte {at}");
+    let (code, msg) = if let Err(e) = read {
+        (
+            "boot.bios.vbr.unreadable",
+            format!(
+                "{head}, and it cannot be read ({e}): the BIOS read fails and the MBR code stops"
+            ),
+        )
+    } else if imgcheck_core::bytes::le16(&b, mbr::SIGNATURE_AT) != 0xAA55 {
+        let what = if imgcheck_core::bytes::is_zero(&b) {
+            "it is zeros throughout"
+        } else {
+            "it has no 55 AA at 0x1FE"
+        };
+        (
+            "boot.bios.vbr.no_signature",
+            format!(
+                "{head}, and {what}: the MBR code refuses it, prints \"{refuses}\" and stops (INT 18h: the BIOS tries the next device)"
+            ),
+        )
+    } else {
+        match mbr::identify(&b) {
+            BootCode::NotBootable => (
+                "boot.bios.vbr.not_bootable",
+                format!(
+                    "{head}, which holds a formatting tool's \"This is not a bootable disk\" message for code (mkfs.fat, mkntfs): it prints it, waits for a key and reboots"
+                ),
+            ),
+            BootCode::None => (
+                "boot.bios.vbr.no_code",
+                format!(
+                    "{head}, which has its 55 AA but no code (zeros outside the BPB): the MBR code jumps into zeros and the machine hangs"
+                ),
+            ),
+            c => {
+                return verdict(
+                    "BIOS",
+                    Outcome::Boots,
+                    format!(
+                        "{head}, which has its 55 AA and holds {} (not followed further)",
+                        c.name()
+                    ),
+                );
+            }
+        }
+    };
+    out.push(error(code, at, msg.clone(), vbr_hint(at)));
+    verdict("BIOS", Outcome::Fails, msg)
 }
 
 fn numbers(ps: &[&Partition]) -> String {
@@ -454,7 +674,14 @@ fn grub_chain(
                     st
                 }
             };
-            stage_verdict("BIOS", head, stage, grub_reinstall_bios(), out)
+            stage_verdict(
+                "BIOS",
+                head,
+                stage,
+                grub_reinstall_bios(),
+                &disk.filesystems,
+                out,
+            )
         }
     }
 }
@@ -500,6 +727,7 @@ fn stage_verdict(
     head: String,
     stage: Stage,
     hint: Hint,
+    fss: &[Filesystem],
     out: &mut Vec<Finding>,
 ) -> Verdict {
     match stage {
@@ -515,7 +743,19 @@ fn stage_verdict(
             message,
         } => {
             let hint = if code.starts_with("boot.linux") {
-                kernel_hint()
+                kernel_hint(
+                    fss.iter()
+                        .find(|f| f.partition.is_some() && f.start == offset),
+                )
+            } else if code == chain::SEARCH_MISSING {
+                search_hint(offset)
+            } else if code == "boot.grub.cfg_missing" {
+                look_hint(
+                    fss.iter()
+                        .find(|f| f.partition.is_some() && f.start == offset),
+                    &["/boot/grub", "/grub"],
+                    CFG_REPAIR,
+                )
             } else {
                 hint
             };
@@ -527,12 +767,75 @@ fn stage_verdict(
     }
 }
 
-/// The step for a missing or broken kernel, only ever on a copy.
-fn kernel_hint() -> Hint {
-    Hint::advice(
-        "on a copy of the image only (never on the evidence): from a rescue system with the copy's root and /boot mounted, reinstall the kernel package (which rewrites vmlinuz and the initramfs) or restore /boot from a backup, then update-grub; look first with debugfs -R 'ls -l /boot' {dev} (read-only)",
-    )
-    .on(Target::Disk)
+/// The look at an EFI GRUB stub whose `search` finds nothing here: the
+/// loaders and stubs on the ESP at `at`, read-only (mtools `FILE@@N`).
+/// No loader put back fixes a search for a filesystem that is gone.
+fn search_hint(at: u64) -> Hint {
+    Hint::read_only(format!("mdir -/ -i '{{disk}}@@{at}' ::/EFI"))
+        .on(Target::Disk)
+        .because(
+            "lists the ESP's loaders and the grub.cfg stubs beside them (read them with mtype the same way): compare the UUID, label or file the stub searches for with the filesystems this report lists; correct the stub on a copy of the image only (never on the evidence)",
+        )
+}
+
+/// What to do about a missing or broken kernel: a read-only look at the
+/// filesystem that should hold it, then the repair, on a copy only.
+const KERNEL_REPAIR: &str = "put the kernel back on a copy of the image only (never on the evidence): from a rescue system with the copy's root and /boot mounted, reinstall the kernel package (which rewrites vmlinuz and the initramfs) or restore /boot from a backup, then update-grub";
+
+/// The step for a missing or broken kernel on `fs` (the filesystem its
+/// path is on, when one in a partition is known). The look is a command
+/// that runs on the image as it is: e2fsprogs opens `FILE?offset=N` (its
+/// unix I/O manager's `offset` option) and mtools `FILE@@N`, so neither
+/// needs a loop device, and both only read. The whole disk given to
+/// debugfs is no filesystem ("Bad magic number in super-block").
+fn kernel_hint(fs: Option<&Filesystem>) -> Hint {
+    look_hint(fs, &["/boot"], KERNEL_REPAIR)
+}
+
+/// What to do about a lost grub.cfg: grub-install never writes it
+/// (attack boot8-2 F3), grub-mkconfig does.
+const CFG_REPAIR: &str = "regenerate the menu on a copy of the image only (never on the evidence): from a rescue system with the copy's root and /boot mounted, grub-mkconfig -o /boot/grub/grub.cfg (update-grub); grub-install does not write grub.cfg";
+
+/// A read-only look at the first of `dirs` on `fs` that is a directory
+/// (else its root), then `repair` in words.
+fn look_hint(fs: Option<&Filesystem>, dirs: &[&str], repair: &str) -> Hint {
+    let Some(fs) = fs else {
+        return Hint::advice(format!(
+            "{repair}; look first at the filesystem the entry names, read-only"
+        ))
+        .on(Target::Disk);
+    };
+    let n = fs.partition.unwrap_or(0);
+    let dir = fs
+        .files
+        .as_ref()
+        .and_then(|f| dirs.iter().find(|d| f.0.lookup(d, 0).dir))
+        .copied()
+        .unwrap_or("/");
+    let at = fs.start;
+    match fs.kind.as_str() {
+        "ext4" | "ext3" | "ext2" => Hint::read_only(format!(
+            "debugfs -R 'ls -l {dir}' '{{disk}}?offset={at}'"
+        ))
+        .on(Target::Disk)
+        .because(format!(
+            "lists {dir} on partition {n}'s filesystem, read-only (debugfs opens the disk at the partition's offset); then {repair}"
+        )),
+        "fat" => Hint::read_only(format!("mdir -/ -i '{{disk}}@@{at}' ::{dir}"))
+            .on(Target::Disk)
+            .because(format!(
+                "lists {dir} on partition {n}'s FAT, read-only; then {repair}"
+            )),
+        "xfs" => Hint::read_only(format!("xfs_db -r -c 'ls {dir}' {{dev}}"))
+            .on(Target::Partition(n))
+            .because(format!(
+                "lists {dir} on partition {n}'s XFS, read-only (-r); then {repair}"
+            )),
+        k => Hint::advice(format!(
+            "{repair}; look first at {dir} on partition {n}'s {k} filesystem, read-only"
+        ))
+        .on(Target::Disk),
+    }
 }
 
 fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
@@ -555,7 +858,7 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
                 p.contents.as_deref() == Some("fat")
                     && p.boot_files
                         .iter()
-                        .any(|f| f.path == boot_paths::REMOVABLE_X64 && f.present)
+                        .any(|f| removable_machine(&f.path).is_some() && f.present)
             })
             .collect();
         for p in &esps {
@@ -567,7 +870,10 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
                 format!(
                     "partition {} holds a UEFI loader at {} but is not typed as an EFI System Partition: edk2 firmware (OVMF) boots it through the removable path, firmware that looks only for the ESP type does not, and grub-install or Windows setup will not use it",
                     p.number,
-                    boot_paths::REMOVABLE_X64
+                    p.boot_files
+                        .iter()
+                        .find(|f| removable_machine(&f.path).is_some() && f.present)
+                        .map_or(boot_paths::REMOVABLE_X64, |f| f.path.as_str())
                 ),
             )
             .with_hint(
@@ -645,17 +951,48 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
     let esps = installed;
     let mut reasons = Vec::new();
     let mut vendor_ok: Vec<String> = Vec::new();
+    // A loader for another machine only: the disk was made for that
+    // firmware, which is no x86-64 failure (attack boot8 F1).
+    let mut other_arch: Option<String> = None;
     for p in &esps {
         match loader_on(p) {
-            Ok(summary) => {
+            Ok(l) if l.machine != pe::MACHINE_X64 => {
+                if other_arch.is_none() {
+                    other_arch = Some(format!(
+                        "ESP partition {}: {}: boots on {} UEFI firmware (not followed further); it holds no x86-64 loader, so an x86-64 firmware (OVMF) finds nothing at {}",
+                        p.number,
+                        l.summary,
+                        pe::machine_name(l.machine),
+                        boot_paths::REMOVABLE_X64
+                    ));
+                }
+            }
+            Ok(l) => {
+                let summary = l.summary;
                 let head = format!("ESP partition {}: {summary}", p.number);
                 let fs = disk
                     .filesystems
                     .iter()
                     .find(|f| f.partition == Some(p.number));
-                let image = fs
-                    .and_then(|f| f.files.as_ref())
-                    .map(|f| f.0.lookup(boot_paths::REMOVABLE_X64, MAX_EFI_LOADER));
+                let files = fs.and_then(|f| f.files.as_ref());
+                let mut image =
+                    files.map(|f| f.0.lookup(boot_paths::REMOVABLE_X64, MAX_EFI_LOADER));
+                let mut head = head;
+                if let (Some(files), Some(img)) = (files, &image)
+                    && pe::is_shim(&img.head)
+                {
+                    match shim_second_stage(files, boot_paths::REMOVABLE_X64, p) {
+                        Ok((second, how)) => {
+                            head = format!("{head}: shim → {how}");
+                            image = second;
+                        }
+                        Err(st) => {
+                            let head = format!("{head}: shim");
+                            let hint = restore_file(p.number, r"\EFI\BOOT", SHIM_SECOND_STAGE);
+                            return stage_verdict("UEFI", head, st, hint, &disk.filesystems, out);
+                        }
+                    }
+                }
                 let emb = image.as_ref().and_then(|f| embed::from_efi(&f.head));
                 let Some(emb) = emb else {
                     // Not GRUB: systemd-boot is followed to the entry it boots.
@@ -668,7 +1005,14 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
                         for (code, at, msg) in side {
                             out.push(Finding::warning(code, Layer::BOOT, at, Space::Disk, msg));
                         }
-                        return stage_verdict("UEFI", head, st, sdboot_hint(p.number), out);
+                        return stage_verdict(
+                            "UEFI",
+                            head,
+                            st,
+                            sdboot_hint(p.number),
+                            &disk.filesystems,
+                            out,
+                        );
                     }
                     return verdict("UEFI", Outcome::Boots, head);
                 };
@@ -683,23 +1027,57 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
                 if !disk.filesystems.is_empty() {
                     side_findings(side, out);
                 }
-                return stage_verdict("UEFI", head, st, restore_loader(p.number), out);
+                return stage_verdict(
+                    "UEFI",
+                    head,
+                    st,
+                    restore_loader(p.number, &loader_name(p)),
+                    &disk.filesystems,
+                    out,
+                );
             }
             Err(why) => reasons.push(format!("ESP partition {}: {why}", p.number)),
         }
-        vendor_ok.extend(
-            p.boot_files
-                .iter()
-                .filter(|f| {
-                    f.path != boot_paths::REMOVABLE_X64
-                        && f.path != boot_paths::EFI_DIR
-                        && valid_x64(f).is_ok()
-                })
-                .map(|f| format!("{} on partition {}", f.path, p.number)),
-        );
+        for f in p.boot_files.iter().filter(|f| {
+            removable_machine(&f.path).is_none()
+                && f.path != boot_paths::EFI_DIR
+                && valid_for(f, pe::MACHINE_X64).is_ok()
+        }) {
+            // A vendor shim starts the grubx64.efi beside it, or nothing.
+            if let Some(dir) = f
+                .path
+                .strip_suffix("shimx64.efi")
+                .filter(|d| d.ends_with('\\'))
+            {
+                let second = format!("{dir}{SHIM_SECOND_STAGE}");
+                let there = p
+                    .boot_files
+                    .iter()
+                    .any(|g| g.present && g.path.eq_ignore_ascii_case(&second));
+                if !there {
+                    reasons.push(format!(
+                        "{} on partition {} is shim, which starts {second} beside it, and that file does not exist (shim prints \"Failed to open {second} - Not Found\")",
+                        f.path, p.number
+                    ));
+                    continue;
+                }
+            }
+            vendor_ok.push(format!("{} on partition {}", f.path, p.number));
+        }
+    }
+    if vendor_ok.is_empty()
+        && let Some(summary) = &other_arch
+    {
+        return verdict("UEFI", Outcome::Boots, summary.clone());
     }
     let first = esps.first().map_or(0, |p| p.start);
     let first_n = esps.first().map_or(0, |p| p.number);
+    let first_name = esps
+        .first()
+        .map_or_else(|| "BOOTX64.EFI".to_string(), |p| loader_name(p));
+    if let Some(o) = &other_arch {
+        reasons.push(o.clone());
+    }
     let reasons = reasons.join("; ");
     if !vendor_ok.is_empty() {
         let msg = format!(
@@ -714,7 +1092,7 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
                 Space::Disk,
                 msg.clone(),
             )
-            .with_hint(restore_loader(first_n)),
+            .with_hint(restore_loader(first_n, &first_name)),
         );
         return verdict("UEFI", Outcome::Depends, msg);
     }
@@ -725,22 +1103,111 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
         "boot.uefi.no_loader",
         first,
         msg.clone(),
-        restore_loader(first_n),
+        restore_loader(first_n, &first_name),
     ));
     fail(msg)
 }
 
-fn restore_loader(n: u32) -> Hint {
+fn restore_loader(n: u32, name: &str) -> Hint {
+    restore_file(n, r"\EFI\BOOT", name)
+}
+
+/// Puts `name` back into `dir` of partition `n`, on a copy only.
+fn restore_file(n: u32, dir: &str, name: &str) -> Hint {
     // Not grub-install: run where this advice is read, it installs into
     // the analyst's own /boot and /boot/efi (its defaults) and may add
     // a boot entry to this machine's NVRAM. The lost file is put back into
     // the copy's ESP itself, through mtools, which writes that filesystem
-    // and nothing else.
-    Hint::writes("mcopy -o -i {dev} BOOTX64.EFI ::/EFI/BOOT/BOOTX64.EFI")
+    // and nothing else. The file named is the one this ESP was made with:
+    // an x86-64 loader over an arm64 disk's evidence boots nothing.
+    let to = format!("{}/{name}", dir.replace('\\', "/"));
+    Hint::writes(format!("mcopy -o -i {{dev}} {name} ::{to}"))
         .on(Target::Partition(n))
         .because(format!(
-            "on a copy of the image only (never on the evidence): put back the removable loader, BOOTX64.EFI taken from a good copy of this ESP or from the distribution's shim or GRUB package, into the copy's partition {n}; look first with mdir -/ -i {{dev}} ::/EFI (read-only)"
+            "on a copy of the image only (never on the evidence): put back {name}, taken from a good copy of this ESP or from the distribution's shim or GRUB package for that machine, into the copy's partition {n}; look first with mdir -/ -i {{dev}} ::/EFI (read-only)"
         ))
+}
+
+/// The second stage shim starts from its own directory (shim's
+/// DEFAULT_LOADER `\grubx64.efi`, used when no load option names another).
+const SHIM_SECOND_STAGE: &str = "grubx64.efi";
+
+/// What shim at `path` on ESP `p` starts: with `fbx64.efi` beside a
+/// removable shim, the fallback (which recreates boot entries from
+/// `\EFI\*\BOOTX64.CSV` and resets: not followed); else grubx64.efi
+/// beside it, read whole, or the broken link.
+fn shim_second_stage(
+    files: &imgcheck_core::Files,
+    path: &str,
+    p: &Partition,
+) -> Result<(Option<BootFile>, String), Stage> {
+    let dir = path.rsplit_once('\\').map_or("", |(d, _)| d);
+    if path == boot_paths::REMOVABLE_X64 {
+        let fb = files.0.lookup(&format!("{dir}\\fbx64.efi"), 0);
+        if fb.present && !fb.dir {
+            return Err(Stage::NotFollowed(format!(
+                "{dir}\\fbx64.efi is beside it: shim starts the fallback, which makes boot entries from \\EFI\\*\\BOOTX64.CSV and resets"
+            )));
+        }
+    }
+    let second = format!("{dir}\\{SHIM_SECOND_STAGE}");
+    let f = files.0.lookup(&second, MAX_EFI_LOADER);
+    let why = if !f.present || f.dir {
+        "does not exist".to_string()
+    } else {
+        match valid_for(&f, pe::MACHINE_X64) {
+            Ok(_) => {
+                let how = format!("{second} ({} bytes)", f.size.unwrap_or(0));
+                return Ok((Some(f), how));
+            }
+            Err(e) => format!("is no loader it can start: {e}"),
+        }
+    };
+    Err(Stage::Broken {
+        code: "boot.uefi.shim.second_stage",
+        offset: p.start,
+        message: format!(
+            "shim at {path} on partition {} starts {second} beside it, which {why}: shim prints \"Failed to open {second} - Not Found\" (or fails to load it) and returns to the firmware, which tries its next boot option and falls to the UEFI shell or boot manager",
+            p.number
+        ),
+    })
+}
+
+/// The removable loader's file name ESP `p` was made with: the one of
+/// another machine when only such a path is there, else BOOTX64.EFI.
+fn loader_name(p: &Partition) -> String {
+    let x64 = p
+        .boot_files
+        .iter()
+        .any(|f| f.path == boot_paths::REMOVABLE_X64 && f.present);
+    let other = p.boot_files.iter().find(|f| {
+        f.present && f.path != boot_paths::REMOVABLE_X64 && removable_machine(&f.path).is_some()
+    });
+    match other {
+        Some(f) if !x64 => f
+            .path
+            .rsplit('\\')
+            .next()
+            .unwrap_or("BOOTX64.EFI")
+            .to_string(),
+        _ => "BOOTX64.EFI".to_string(),
+    }
+}
+
+/// The machine a removable-media path (UEFI §3.5.1.1) is for, `None` for
+/// any other path.
+fn removable_machine(path: &str) -> Option<u16> {
+    let name = path.strip_prefix(r"\EFI\BOOT\")?;
+    [
+        ("BOOTX64.EFI", pe::MACHINE_X64),
+        ("BOOTAA64.EFI", pe::MACHINE_AA64),
+        ("BOOTIA32.EFI", pe::MACHINE_I386),
+        ("BOOTARM.EFI", pe::MACHINE_ARM),
+        ("BOOTRISCV64.EFI", pe::MACHINE_RISCV64),
+    ]
+    .iter()
+    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+    .map(|(_, m)| *m)
 }
 
 /// The look for a systemd-boot entry that does not boot: read-only, on
@@ -754,8 +1221,19 @@ fn sdboot_hint(n: u32) -> Hint {
         ))
 }
 
-/// The removable loader on ESP `p`, or why there is none firmware can start.
-fn loader_on(p: &Partition) -> Result<String, String> {
+/// A removable loader that a firmware of its machine starts.
+struct Loader {
+    /// The file and its header, in words.
+    summary: String,
+    /// The COFF machine it is for.
+    machine: u16,
+}
+
+/// The removable loader on ESP `p`, or why there is none firmware can
+/// start. The x86-64 path is judged first; without a file there, a valid
+/// loader at another machine's path (BOOTAA64.EFI, BOOTIA32.EFI) is the
+/// loader, for that machine's firmware.
+fn loader_on(p: &Partition) -> Result<Loader, String> {
     match p.contents.as_deref() {
         Some("fat") if p.usable => {}
         Some("fat") => return Err("its FAT filesystem has no usable boot sector".into()),
@@ -769,17 +1247,46 @@ fn loader_on(p: &Partition) -> Result<String, String> {
     else {
         return Err(format!("{} was not looked up", boot_paths::REMOVABLE_X64));
     };
-    let pe = valid_x64(f)?;
-    Ok(format!(
-        "{} ({} bytes), a PE32{} {} EFI application",
-        f.path,
-        f.size.unwrap_or(0),
-        if pe.magic == 0x20B { "+" } else { "" },
-        pe::machine_name(pe.machine)
-    ))
+    let x64 = valid_for(f, pe::MACHINE_X64);
+    let x64_why = match x64 {
+        Ok(pe) => return Ok(loader(f, &pe)),
+        Err(why) => why,
+    };
+    if f.present {
+        return Err(x64_why);
+    }
+    let mut why = vec![x64_why];
+    for o in p
+        .boot_files
+        .iter()
+        .filter(|o| o.present && o.path != boot_paths::REMOVABLE_X64)
+    {
+        let Some(m) = removable_machine(&o.path) else {
+            continue;
+        };
+        match valid_for(o, m) {
+            Ok(pe) => return Ok(loader(o, &pe)),
+            Err(e) => why.push(e),
+        }
+    }
+    Err(why.join("; "))
 }
 
-fn valid_x64(f: &BootFile) -> Result<pe::Pe, String> {
+fn loader(f: &BootFile, pe: &pe::Pe) -> Loader {
+    Loader {
+        summary: format!(
+            "{} ({} bytes), a PE32{} {} EFI application",
+            f.path,
+            f.size.unwrap_or(0),
+            if pe.magic == 0x20B { "+" } else { "" },
+            pe::machine_name(pe.machine)
+        ),
+        machine: pe.machine,
+    }
+}
+
+/// `f` as a loader a firmware for `machine` starts, or why it is not.
+fn valid_for(f: &BootFile, machine: u16) -> Result<pe::Pe, String> {
     if !f.present {
         return Err(format!("{} does not exist", f.path));
     }
@@ -795,11 +1302,12 @@ fn valid_x64(f: &BootFile) -> Result<pe::Pe, String> {
             f.path
         ));
     }
-    if pe.machine != pe::MACHINE_X64 {
+    if pe.machine != machine {
         return Err(format!(
-            "{} is built for {}, not x86-64",
+            "{} is built for {}, not {}",
             f.path,
-            pe::machine_name(pe.machine)
+            pe::machine_name(pe.machine),
+            pe::machine_name(machine)
         ));
     }
     Ok(pe)
@@ -823,7 +1331,7 @@ mod tests {
         // grub-install, as this step once read, installs into the host's own
         // /boot and /boot/efi when pasted where the report is read (an
         // attack on the session-4 build found it).
-        let h = restore_loader(1);
+        let h = restore_loader(1, "BOOTX64.EFI");
         let cmd = h.command.as_deref().unwrap_or_default();
         assert!(h.writes);
         assert!(cmd.contains("{dev}"), "{cmd}");

@@ -28,8 +28,15 @@ pub enum BootCode {
     None,
     /// GRUB 2's boot.img (i386-pc).
     Grub2,
-    /// SYSLINUX/EXTLINUX `mbr.bin` or `gptmbr.bin`.
+    /// SYSLINUX/EXTLINUX `mbr.bin`: loads the active primary (or
+    /// logical) partition's first sector.
     Syslinux,
+    /// SYSLINUX `gptmbr.bin`: loads the first sector of the GPT partition
+    /// whose attribute bit 2 (legacy BIOS bootable) is set.
+    SyslinuxGpt,
+    /// SYSLINUX `altmbr.bin`: loads the partition whose number is in the
+    /// byte at 0x1B7, whatever the active flags say.
+    SyslinuxAlt,
     /// A Windows (or DOS) MBR.
     Windows,
     /// mkfs.fat's boot code for a volume nobody made bootable: it prints
@@ -45,7 +52,9 @@ impl BootCode {
         match self {
             BootCode::None => "no boot code",
             BootCode::Grub2 => "GRUB 2 boot.img",
-            BootCode::Syslinux => "SYSLINUX MBR",
+            BootCode::Syslinux => "SYSLINUX mbr.bin",
+            BootCode::SyslinuxGpt => "SYSLINUX gptmbr.bin",
+            BootCode::SyslinuxAlt => "SYSLINUX altmbr.bin",
             BootCode::Windows => "a Windows MBR",
             BootCode::NotBootable => "mkfs.fat's \"This is not a bootable disk\" stub",
             BootCode::Other => "unidentified boot code",
@@ -121,6 +130,15 @@ impl Sector0 {
     pub fn has_active(&self) -> bool {
         self.entries.iter().any(|e| e.status == 0x80)
     }
+
+    /// The entries marked active (0x80), in slot order.
+    pub fn active(&self) -> Vec<Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.status == 0x80)
+            .copied()
+            .collect()
+    }
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -129,16 +147,33 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 /// Names the boot code in `s` by its strings, never by a byte pattern
 /// alone: GRUB's boot.img carries `GRUB ` `Geom` `Hard Disk` `Read`
-/// ` Error` (boot.S); SYSLINUX's MBRs end their code with `Boot error`
-/// (mbr.S, gptmbr.S); Windows' and DOS's carry `Invalid partition table`
-/// and `Missing operating system`.
+/// ` Error` (boot.S). SYSLINUX 6's MBRs (syslinux-common's
+/// `/usr/lib/syslinux/mbr/`) carry `Multiple active partitions` with
+/// `Operating system load error.` (mbr.bin) or `Missing OS` (gptmbr.bin),
+/// and altmbr.bin `Operating system load error.` alone; older ones end
+/// their code with `Boot error`. mbr.bin also says `Missing operating
+/// system.`, so those strings are looked for before Windows' and DOS's,
+/// which always carry `Invalid partition table`.
 pub fn identify(s: &[u8]) -> BootCode {
     let code = bytes(s, 0, CODE_END);
     let grub = contains(code, b"GRUB ") && contains(code, b"Geom") && contains(code, b"Read");
     if grub {
         return BootCode::Grub2;
     }
-    if contains(code, b"Invalid partition table") || contains(code, b"Missing operating system") {
+    let windows = contains(code, b"Invalid partition table");
+    let load_error = contains(code, b"Operating system load error");
+    if contains(code, b"Multiple active partitions") && !windows {
+        if load_error {
+            return BootCode::Syslinux;
+        }
+        if contains(code, b"Missing OS") {
+            return BootCode::SyslinuxGpt;
+        }
+    }
+    if load_error && !windows {
+        return BootCode::SyslinuxAlt;
+    }
+    if windows || contains(code, b"Missing operating system") {
         return BootCode::Windows;
     }
     if contains(code, b"Boot error") {
@@ -186,6 +221,27 @@ mod tests {
         let mut s = vec![0u8; 512];
         s[0x180..0x18A].copy_from_slice(b"Boot error");
         assert_eq!(identify(&s), BootCode::Syslinux);
+    }
+
+    #[test]
+    fn syslinux_6_mbrs_are_not_windows() {
+        // syslinux-common 6.04's binaries, when installed: mbr.bin says
+        // "Missing operating system." too (attack boot8 F2).
+        let dir = std::path::Path::new("/usr/lib/syslinux/mbr");
+        let want = [
+            ("mbr.bin", BootCode::Syslinux),
+            ("gptmbr.bin", BootCode::SyslinuxGpt),
+            ("altmbr.bin", BootCode::SyslinuxAlt),
+        ];
+        for (f, code) in want {
+            let Ok(mut b) = std::fs::read(dir.join(f)) else {
+                println!("SKIPPED {f}: syslinux-common is not installed");
+                continue;
+            };
+            // As written to a disk: the code area of a 512-byte sector.
+            b.resize(SECTOR, 0);
+            assert_eq!(identify(&b), code, "{f}");
+        }
     }
 
     #[test]

@@ -8,6 +8,14 @@ use serde::{Deserialize, Serialize};
 
 /// IMAGE_FILE_MACHINE_AMD64.
 pub const MACHINE_X64: u16 = 0x8664;
+/// IMAGE_FILE_MACHINE_ARM64.
+pub const MACHINE_AA64: u16 = 0xAA64;
+/// IMAGE_FILE_MACHINE_I386.
+pub const MACHINE_I386: u16 = 0x014C;
+/// IMAGE_FILE_MACHINE_ARMTHUMB_MIXED (32-bit ARM UEFI).
+pub const MACHINE_ARM: u16 = 0x01C2;
+/// IMAGE_FILE_MACHINE_RISCV64.
+pub const MACHINE_RISCV64: u16 = 0x5064;
 
 /// IMAGE_SUBSYSTEM_EFI_APPLICATION.
 pub const SUBSYSTEM_EFI_APPLICATION: u16 = 10;
@@ -121,6 +129,41 @@ pub fn sections_end(b: &[u8]) -> Option<u64> {
         }
     }
     Some(end)
+}
+
+/// The raw data of the section named `name` (`.sbat`), when the section
+/// table and that data lie within `b`.
+pub fn section<'a>(b: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let lfanew = usize::try_from(le32(b, 0x3C)).ok()?;
+    let coff = lfanew.checked_add(4)?;
+    let n = usize::from(le16(b, coff.checked_add(2)?));
+    let opt_size = usize::from(le16(b, coff.checked_add(16)?));
+    let table = coff.checked_add(20)?.checked_add(opt_size)?;
+    for i in 0..n {
+        let at = table.checked_add(i.checked_mul(40)?)?;
+        let raw = b.get(at..at.checked_add(40)?)?;
+        let stored = bytes(raw, 0, 8);
+        let trimmed = stored.split(|c| *c == 0).next().unwrap_or(stored);
+        if trimmed == name {
+            let size = usize::try_from(le32(raw, 16)).ok()?;
+            let ptr = usize::try_from(le32(raw, 20)).ok()?;
+            return b.get(ptr..ptr.checked_add(size)?);
+        }
+    }
+    None
+}
+
+/// Whether the image `b` (read whole) is shim, the first-stage loader
+/// that starts a second one beside it: its `.sbat` section names the
+/// `shim` component (shim 15.3 and later, SBAT.md), or, for an older
+/// shim without SBAT, its banner `UEFI SHIM` is in the image.
+pub fn is_shim(b: &[u8]) -> bool {
+    match section(b, b".sbat") {
+        Some(sbat) => sbat
+            .split(|c| *c == b'\n')
+            .any(|line| line.starts_with(b"shim,")),
+        None => b.windows(9).any(|w| w == b"UEFI SHIM"),
+    }
 }
 
 #[cfg(test)]

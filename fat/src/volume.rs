@@ -173,6 +173,35 @@ pub enum ChainEnd {
     TooLong,
 }
 
+impl fmt::Display for ChainEnd {
+    /// In words, for a finding: where and why the chain stops.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChainEnd::Eoc => write!(f, "it ends at an end-of-chain mark"),
+            ChainEnd::Size => write!(f, "it covers the file's size"),
+            ChainEnd::Empty => write!(f, "the entry has no cluster"),
+            ChainEnd::BadStart { cluster } => {
+                write!(f, "its first cluster {cluster} is no data cluster")
+            }
+            ChainEnd::Free { cluster } => write!(f, "it runs into free cluster {cluster}"),
+            ChainEnd::Bad { cluster } => {
+                write!(f, "it runs into cluster {cluster}, marked bad")
+            }
+            ChainEnd::OutOfRange { cluster, value } => write!(
+                f,
+                "cluster {cluster}'s FAT entry {value:#x} points outside the data area"
+            ),
+            ChainEnd::Loop { cluster } => {
+                write!(f, "it comes back to cluster {cluster} (a loop)")
+            }
+            ChainEnd::Unreadable { cluster } => {
+                write!(f, "cluster {cluster}'s FAT entry cannot be read")
+            }
+            ChainEnd::TooLong => write!(f, "the directory is longer than imgcheck reads"),
+        }
+    }
+}
+
 /// A chain as byte extents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Chain {

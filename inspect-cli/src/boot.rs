@@ -64,7 +64,14 @@ const MAX_FS_DEPTH: usize = 8;
 /// PV in it), each with its UUID and its file lookup; only a filesystem
 /// directly in a partition is that partition's.
 fn filesystems_in(n: &Node, partition: Option<u32>, start: u64, out: &mut Vec<Filesystem>) {
-    fn walk(n: &Node, partition: Option<u32>, start: u64, depth: usize, out: &mut Vec<Filesystem>) {
+    fn walk(
+        n: &Node,
+        partition: Option<u32>,
+        start: u64,
+        in_lv: bool,
+        depth: usize,
+        out: &mut Vec<Filesystem>,
+    ) {
         if depth > MAX_FS_DEPTH {
             return;
         }
@@ -87,12 +94,15 @@ fn filesystems_in(n: &Node, partition: Option<u32>, start: u64, out: &mut Vec<Fi
                 kind: layer.to_string(),
                 uuid,
                 files: n.facts.files.clone(),
+                in_lv,
             });
         }
+        // What an LVM2 node holds is in its LVs.
+        let lv = in_lv || n.layer == Some("lvm2");
         for c in &n.children {
             // Below a volume manager the partition no longer names it.
-            walk(c, None, start, depth.saturating_add(1), out);
+            walk(c, None, start, lv, depth.saturating_add(1), out);
         }
     }
-    walk(n, partition, start, 0, out);
+    walk(n, partition, start, false, 0, out);
 }

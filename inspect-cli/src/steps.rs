@@ -153,6 +153,16 @@ pub fn next_steps(report: &ImageReport) -> Vec<String> {
     marked_steps(report).into_iter().map(|(s, _)| s).collect()
 }
 
+/// The writing hint of `f` resolved on the copy next steps make (its
+/// path, or its writable attachment), as [`marked_steps`] lists it.
+pub fn on_copy(report: &ImageReport, f: &imgcheck_core::Finding) -> Option<Resolved> {
+    let copy = copy_path(report).replace("{image}", &report.path);
+    let attach = report.attach().map(writable_copy);
+    report
+        .hint_for(f, &copy, attach.as_ref())
+        .map(unseen_on_copy)
+}
+
 /// [`next_steps`], each with whether it writes: so that a test can tell
 /// that no writing step names the evidence's device.
 pub fn marked_steps(report: &ImageReport) -> Vec<(String, bool)> {

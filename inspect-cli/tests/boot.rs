@@ -10,7 +10,7 @@
 
 mod boot_common;
 
-use boot_common::{CLEAN, codes, outcomes, report_of};
+use boot_common::{CLEAN, codes, outcomes, report_of, with_delta};
 use imgcheck::report::{ImageReport, Node, Span};
 use imgcheck_boot::Outcome;
 use imgcheck_core::{FileReader, ReadAt, Severity, Slice};
@@ -24,30 +24,6 @@ const KERNEL_MISSING: &str = "boot/gpt-grub-kernel-missing.delta";
 const LOADER_DELETED: &str = "boot/gpt-grub-loader-deleted.delta";
 const MBR_KERNEL_MISSING: &str = "boot/mbr-grub-kernel-missing.delta";
 
-/// The sectors a real tool changed on a fixture (rm on the mounted root,
-/// mdel on the ESP: testdata/scripts/boot.sh), as patches.
-fn delta(rel: &str) -> Vec<Patch> {
-    let text = std::fs::read_to_string(imgcheck_testdata::root().join("fixtures").join(rel))
-        .unwrap_or_else(|e| panic!("{rel}: {e}"));
-    text.lines()
-        .map(|l| {
-            let (off, hex) = l.split_once(' ').unwrap();
-            let bytes = (0..hex.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-                .collect();
-            Patch::Bytes {
-                offset: off.parse().unwrap(),
-                bytes,
-            }
-        })
-        .collect()
-}
-
-/// `base` with the delta `rel` written back.
-fn with_delta(base: &str, rel: &str) -> imgcheck_testdata::Damaged {
-    damaged(base, &delta(rel))
-}
 const MBR: &str = "boot/mbr-grub.img";
 
 fn part(r: &ImageReport, n: u32) -> &Node {
@@ -821,5 +797,30 @@ fn systemd_boot_is_followed_to_its_default_entry_s_kernel_and_initrd() {
         codes(&r).contains(&"boot.sdboot.initrd_missing".to_string()),
         "{:#?}",
         r.findings()
+    );
+}
+
+#[test]
+fn a_loader_cut_short_by_its_chain_is_said_in_words() {
+    // Attack boot8-2 F8: the message printed a Rust value ("(Eoc)",
+    // "Free { cluster: 6 }").
+    let path = fixture(CLEAN);
+    let esp = span(&report_of(&path, false), 2);
+    let d = damaged(CLEAN, &[loader_size_patch(&path, esp, 8 << 20)]);
+    let r = report_of(d.path(), false);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.uefi.no_loader")
+        .unwrap();
+    assert!(
+        f.message.contains("covers") && f.message.contains("end-of-chain mark"),
+        "{}",
+        f.message
+    );
+    assert!(
+        !f.message.contains("Eoc") && !f.message.contains('{'),
+        "{}",
+        f.message
     );
 }

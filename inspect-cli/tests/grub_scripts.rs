@@ -341,6 +341,9 @@ fn bls_entries_follow_blscfg_s_version_order_not_their_names() {
     let e510 = format!(
         "title Fedora (5.10.0)\nversion 5.10.0\nlinux {KERNEL}\ninitrd /boot/initrd.img-imgcheck\n"
     );
+    // Debian's GRUB has no blscfg.mod (Fedora's patch): a stand-in is put
+    // where Fedora's grub2-install puts it, so that blscfg runs.
+    let blscfg_mod: &[u8] = b"\x7fELF stand-in for Fedora's blscfg.mod";
     let mk = |k510: &str| {
         let e = e510.replace(KERNEL, k510);
         with_cfg(
@@ -350,8 +353,13 @@ fn bls_entries_follow_blscfg_s_version_order_not_their_names() {
                 "mkdir /boot/loader/entries",
                 "write e59.conf /boot/loader/entries/abc-5.9.0.conf",
                 "write e510.conf /boot/loader/entries/abc-5.10.0.conf",
+                "write blscfg.mod /boot/grub/i386-pc/blscfg.mod",
             ],
-            &[("e59.conf", e59), ("e510.conf", e.as_bytes())],
+            &[
+                ("e59.conf", e59),
+                ("e510.conf", e.as_bytes()),
+                ("blscfg.mod", blscfg_mod),
+            ],
         )
         .map(|(d, p)| (d, bios_of(&p)))
     };
@@ -565,4 +573,80 @@ fn a_failed_search_leaves_root_on_this_disk() {
         .unwrap_or_else(|| panic!("{:?}", codes(&r)));
     assert_eq!(w.severity, Severity::Warning);
     assert!(w.message.contains("stays partition 3"), "{}", w.message);
+}
+
+#[test]
+fn a_kernel_without_its_boot_protocol_marks_fails_and_a_lost_initrd_is_named() {
+    // Attack boot8-2 F1: /boot/vmlinuz-imgcheck rewritten (debugfs) as
+    // 64 KiB with 55 AA at 0x1FE but no "HdrS" at 0x202, and as one with
+    // neither: GRUB's linux command refuses both.
+    let mut k = vec![0x90u8; 65536];
+    k[0x1FE] = 0x55;
+    k[0x1FF] = 0xAA;
+    let mut none = k.clone();
+    none[0x1FE] = 0;
+    for (what, bytes, says) in [
+        ("no HdrS", &k, "HdrS"),
+        ("no 55 AA", &none, "invalid magic number"),
+    ] {
+        let Some((_d, p)) = with_root(
+            &[
+                "rm /boot/vmlinuz-imgcheck",
+                "write k /boot/vmlinuz-imgcheck",
+            ],
+            &[("k", bytes)],
+        ) else {
+            return;
+        };
+        let r = report_of(&p, false);
+        assert_eq!(
+            outcomes(&r),
+            (Outcome::Fails, Outcome::Fails),
+            "{what}: {:?}",
+            codes(&r)
+        );
+        let f = r
+            .findings()
+            .into_iter()
+            .find(|f| f.code == "boot.linux.kernel_missing")
+            .unwrap();
+        assert!(
+            f.message.contains(says) && f.message.contains(KERNEL),
+            "{what}: {}",
+            f.message
+        );
+        assert_eq!(f.offset, 36864 * 512);
+    }
+    // F6: the initramfs alone gone is named as such, and Linux does start.
+    let (_d, p) = with_root(&["rm /boot/initrd.img-imgcheck"], &[]).unwrap();
+    let (o, s, c) = bios_of(&p);
+    assert_eq!(o, Outcome::Fails, "{s}");
+    assert!(c.contains(&"boot.linux.initrd_missing".into()), "{c:?}");
+    assert!(!c.contains(&"boot.linux.kernel_missing".into()), "{c:?}");
+    assert!(s.contains("starts the kernel without it"), "{s}");
+}
+
+#[test]
+fn a_lost_grub_cfg_is_looked_at_read_only_and_remade_by_grub_mkconfig() {
+    // Attack boot8-2 F3: the step was grub-install, which never writes
+    // grub.cfg.
+    let Some((_d, p)) = with_root(&["rm /boot/grub/grub.cfg"], &[]) else {
+        return;
+    };
+    let r = report_of(&p, false);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "boot.grub.cfg_missing")
+        .unwrap_or_else(|| panic!("{:?}", codes(&r)));
+    let h = r.hint_of(f).unwrap().hint;
+    let cmd = h.command.clone().unwrap();
+    assert!(!h.writes && !cmd.contains("grub-install"), "{h:?}");
+    assert!(h.note.as_ref().unwrap().contains("grub-mkconfig"), "{h:?}");
+    let out = Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
+    let o = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        o.contains("i386-pc") && !o.contains("grub.cfg"),
+        "{cmd}: {o}"
+    );
 }

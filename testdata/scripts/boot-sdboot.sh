@@ -29,21 +29,6 @@ trap 'rm -rf "$work"' EXIT INT TERM
 sd=/usr/lib/systemd/boot/efi/systemd-bootx64.efi
 [ -f "$sd" ] || { echo "needs $sd (systemd-boot-efi)" >&2; exit 1; }
 
-delta() {
-  python3 - "$1" "$2" <<'PY'
-import sys
-a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
-assert len(a) == len(b)
-run = None
-for off in range(0, len(a), 512):
-    if a[off:off + 512] != b[off:off + 512]:
-        run = run if run is not None else off
-    elif run is not None:
-        print(run, b[run:off].hex()); run = None
-if run is not None:
-    print(run, b[run:].hex())
-PY
-}
 
 img=$work/sdboot.img
 truncate -s 8M "$img"

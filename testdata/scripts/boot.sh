@@ -80,23 +80,6 @@ mkdir -p "$mnt"
 mount "$part" "$mnt"
 mkdir -p "$mnt/boot/grub"
 mods="part_gpt part_msdos ext2 fat search search_fs_uuid normal linux echo configfile sleep test"
-# with_deps PLATFORM MODS...: the modules and everything they load
-# (moddep.lst), so GRUB finds each module a command needs.
-with_deps() {
-  python3 - "/usr/lib/grub/$1/moddep.lst" "${@:2}" <<'PY'
-import sys
-deps = {}
-for line in open(sys.argv[1]):
-    m, _, d = line.partition(":")
-    deps[m.strip()] = d.split()
-seen, todo = set(), list(sys.argv[2:])
-while todo:
-    m = todo.pop()
-    if m not in seen:
-        seen.add(m); todo.extend(deps.get(m, []))
-print(" ".join(sorted(seen)))
-PY
-}
 # BIOS: boot.img into sector 0 (the table kept), core.img embedded in the
 # BIOS boot partition, modules in /boot/grub/i386-pc.
 grub-install --target=i386-pc --boot-directory="$mnt/boot" \
@@ -115,23 +98,6 @@ cp /usr/lib/grub/x86_64-efi/{moddep.lst,command.lst,fs.lst,partmap.lst} "$mnt/bo
 grub-mkimage -O x86_64-efi -d /usr/lib/grub/x86_64-efi -p /boot/grub \
   -c "$mnt/boot/grub/i386-pc/load.cfg" -o "$work/efi/EFI/BOOT/BOOTX64.EFI" \
   part_gpt ext2 search_fs_uuid
-# delta BASE CHANGED: the 512-byte sectors that differ, runs merged, as
-# "OFFSET HEX" lines (what boot-proof.sh and the tests write back).
-delta() {
-  python3 - "$1" "$2" <<'PY'
-import sys
-a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
-assert len(a) == len(b)
-run = None
-for off in range(0, len(a), 512):
-    if a[off:off + 512] != b[off:off + 512]:
-        run = run if run is not None else off
-    elif run is not None:
-        print(run, b[run:off].hex()); run = None
-if run is not None:
-    print(run, b[run:].hex())
-PY
-}
 # grub.cfg for the root filesystem with UUID $1 (grub-mkconfig's form).
 grub_cfg() {
   cat <<CFG

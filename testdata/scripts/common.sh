@@ -48,3 +48,40 @@ for base in (0, 12 * ss):
 open(path, "wb").write(b)
 PY
 }
+
+# delta BASE CHANGED: the 512-byte sectors that differ, runs merged, as
+# "OFFSET HEX" lines (what boot-proof.sh and the tests write back), so a
+# damaged copy is stored as what the tool changed, not as a second disk.
+delta() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+a, b = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+assert len(a) == len(b)
+run = None
+for off in range(0, len(a), 512):
+    if a[off:off + 512] != b[off:off + 512]:
+        run = run if run is not None else off
+    elif run is not None:
+        print(run, b[run:off].hex()); run = None
+if run is not None:
+    print(run, b[run:].hex())
+PY
+}
+
+# with_deps PLATFORM MODS...: the modules and everything they load
+# (moddep.lst), so GRUB finds each module a command needs.
+with_deps() {
+  python3 - "/usr/lib/grub/$1/moddep.lst" "${@:2}" <<'PY'
+import sys
+deps = {}
+for line in open(sys.argv[1]):
+    m, _, d = line.partition(":")
+    deps[m.strip()] = d.split()
+seen, todo = set(), list(sys.argv[2:])
+while todo:
+    m = todo.pop()
+    if m not in seen:
+        seen.add(m); todo.extend(deps.get(m, []))
+print(" ".join(sorted(seen)))
+PY
+}

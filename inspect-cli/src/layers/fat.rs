@@ -136,7 +136,7 @@ fn boot_files(r: &dyn ReadAt) -> Vec<BootFile> {
                         head,
                         problem: (ch.bytes < u64::from(e.size)).then(|| {
                             format!(
-                                "its cluster chain covers {} of its {} bytes ({:?})",
+                                "its cluster chain covers {} of its {} bytes: {}",
                                 ch.bytes, e.size, ch.end
                             )
                         }),

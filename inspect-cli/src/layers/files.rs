@@ -123,7 +123,7 @@ impl FileLookup for FatFiles {
                     problem: (ch.bytes < u64::from(e.size))
                         .then(|| {
                             format!(
-                                "its cluster chain covers {} of its {} bytes ({:?})",
+                                "its cluster chain covers {} of its {} bytes: {}",
                                 ch.bytes, e.size, ch.end
                             )
                         })

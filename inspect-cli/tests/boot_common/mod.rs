@@ -2,6 +2,7 @@
 //! GPT fixture GRUB was installed on (testdata/scripts/boot.sh) and the
 //! report, findings and verdicts of an image.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+#![allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 
 use imgcheck::options::Options;
 use imgcheck::pipeline::inspect_image;
@@ -31,4 +32,29 @@ pub fn codes(r: &ImageReport) -> Vec<String> {
 pub fn outcomes(r: &ImageReport) -> (Outcome, Outcome) {
     let b = r.boot.as_ref().expect("a boot section");
     (b.bios.outcome, b.uefi.outcome)
+}
+
+/// The sectors a real tool changed on a fixture (rm on the mounted root,
+/// mdel on the ESP: testdata/scripts/boot.sh), as patches.
+pub fn delta(rel: &str) -> Vec<imgcheck_testdata::Patch> {
+    let text = std::fs::read_to_string(imgcheck_testdata::root().join("fixtures").join(rel))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"));
+    text.lines()
+        .map(|l| {
+            let (off, hex) = l.split_once(' ').unwrap();
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            imgcheck_testdata::Patch::Bytes {
+                offset: off.parse().unwrap(),
+                bytes,
+            }
+        })
+        .collect()
+}
+
+/// `base` with the delta `rel` written back.
+pub fn with_delta(base: &str, rel: &str) -> imgcheck_testdata::Damaged {
+    imgcheck_testdata::damaged(base, &delta(rel))
 }
