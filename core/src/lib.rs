@@ -67,7 +67,7 @@ pub use bootfile::{BootFile, FileLookup, Files, boot_paths};
 pub use budget::{Budget, Exhausted, FailedRead, Metered};
 pub use facts::{
     Attach, Expect, Facts, GuestDisk, Identity, IdentityKind, Promise, Role, SnapshotFact,
-    Structure, SuperblockUse, TableFacts, VolumeLoss,
+    Structure, SuperblockUse, TableFacts, VolumeExtent, VolumeLoss,
 };
 pub use findings::{Finding, Layer, Severity, Space, worst_severity};
 pub use hint::{Hint, Target};

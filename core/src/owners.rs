@@ -56,9 +56,15 @@ pub enum OwnerKind {
     InodeTable,
     /// The journal's superblock (first block of the journal).
     JournalSuperblock,
-    /// The first block of the journal's live log (at `s_start` of a
-    /// journal that needs recovery): the descriptor a replay starts from.
+    /// A block of the journal's live log (from `s_start` of a journal
+    /// that needs recovery) that never reads as zeros: a descriptor,
+    /// revoke or commit block, or a logged copy whose checksum is not a
+    /// zero block's. What a replay needs.
     JournalLog,
+    /// A block of the live log whose content may be zeros (a logged copy
+    /// no checksum vouches for): lost with the log around it, but zeros
+    /// in it alone are no evidence.
+    JournalLive,
     /// The rest of the journal.
     Journal,
     /// A directory's block.
@@ -118,7 +124,8 @@ impl OwnerKind {
             OwnerKind::Bitmap => "bitmap",
             OwnerKind::InodeTable => "inode table",
             OwnerKind::JournalSuperblock => "journal superblock",
-            OwnerKind::JournalLog => "journal log start (the transactions a replay needs)",
+            OwnerKind::JournalLog => "journal live log (the transactions a replay needs)",
+            OwnerKind::JournalLive => "journal live log",
             OwnerKind::Journal => "journal",
             OwnerKind::Directory => "directory block",
             OwnerKind::ExtentBlock => "extent-tree block",
@@ -222,6 +229,12 @@ impl OwnerMap {
     /// The owner of the byte at `at`, if any.
     pub fn owner_at(&self, at: u64) -> Option<&OwnedRange> {
         self.owners_in(at, at.saturating_add(1)).first()
+    }
+
+    /// The root directory's inode: no directory entry names it, yet it is
+    /// always in use.
+    pub fn root(&self) -> u32 {
+        self.root
     }
 
     /// How many directory entries name `inode`, 0 when none was seen.
