@@ -37,6 +37,9 @@ pub const MAX_NAME_BYTES: usize = 64 << 20;
 /// Path components followed at most when a path is resolved (a loop or a
 /// deeper tree gives `None`… past this the path is cut with `…`).
 pub const MAX_PATH_DEPTH: usize = 256;
+/// Entries of hashed directories' leaves that no index block leads to,
+/// remembered at most.
+pub const MAX_UNINDEXED: usize = 1 << 20;
 
 /// What a range holds.
 #[derive(
@@ -197,6 +200,11 @@ pub struct OwnerMap {
     /// Bytes per inode in the inode tables (0: no inode tables mapped).
     #[serde(default)]
     inode_size: u32,
+    /// (directory, inode) of entries in a hashed directory's leaf blocks
+    /// that no surviving index block references, sorted: a lookup by name
+    /// goes through the index, so these names no longer resolve.
+    #[serde(default)]
+    unindexed: Vec<(u32, u32)>,
     /// Inodes per group, to name the group an inode-table byte is in.
     #[serde(default)]
     inodes_per_group: u32,
@@ -229,6 +237,18 @@ impl OwnerMap {
     /// The owner of the byte at `at`, if any.
     pub fn owner_at(&self, at: u64) -> Option<&OwnedRange> {
         self.owners_in(at, at.saturating_add(1)).first()
+    }
+
+    /// The inodes directory `dir` names in leaf blocks its htree index no
+    /// longer leads to (an interior index block is gone), sorted.
+    pub fn unindexed_in(&self, dir: u32) -> impl Iterator<Item = u32> + '_ {
+        let from = self.unindexed.partition_point(|e| e.0 < dir);
+        self.unindexed
+            .get(from..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(move |e| e.0 == dir)
+            .map(|e| e.1)
     }
 
     /// The root directory's inode: no directory entry names it, yet it is
@@ -480,6 +500,16 @@ impl OwnerMapBuilder {
         }
     }
 
+    /// Records that directory `dir` names `inode` in a leaf block of its
+    /// htree that no index block references.
+    pub fn unindexed(&mut self, dir: u32, inode: u32) {
+        // Past the bound the event lists fewer unreachable names; the
+        // directory's own loss is still told.
+        if self.map.unindexed.len() < MAX_UNINDEXED {
+            self.map.unindexed.push((dir, inode));
+        }
+    }
+
     /// Sorts the ranges and makes them disjoint: where two claim the same
     /// bytes (a block claimed twice, which the layer reports), the first
     /// in order of start keeps them.
@@ -512,6 +542,8 @@ impl OwnerMapBuilder {
             out.push(r);
         }
         self.map.ranges = out;
+        self.map.unindexed.sort_unstable();
+        self.map.unindexed.dedup();
         // One entry per inode (a second name only counted): sorted, for
         // the lookups by inode.
         self.map.names.sort_unstable_by_key(|n| n.0);

@@ -354,3 +354,72 @@ fn zeros_on_the_disk_inside_an_lv_name_the_lv_files() {
         );
     }
 }
+
+/// F15: an htree directory (e2fsck -fD) whose first interior index node
+/// is zeroed: the files named in the leaf blocks it led to lost no bytes,
+/// but no lookup by name reaches them any more. They are listed (JSON
+/// `unreachable`, --lost-files), as the names debugfs lists in the
+/// directory (`ls`, linear) less those its surviving index leads to
+/// (`htree_dump`).
+#[test]
+fn files_behind_a_zeroed_htree_node_are_listed_as_unreachable() {
+    let path = fixture("lost/htree-node.img");
+    let zeroed = ranges("htree-node.tsv", "zeroed")[0];
+    let mut all = BTreeMap::new();
+    for l in debugfs(&path, "ls -p /big").lines() {
+        let f: Vec<&str> = l.trim().split('/').collect();
+        if let (Some(i), Some(n)) = (f.get(1).and_then(|i| i.parse::<u32>().ok()), f.get(5))
+            && !matches!(*n, "." | "..")
+        {
+            all.insert(i, format!("/big/{n}"));
+        }
+    }
+    let reached: std::collections::BTreeSet<u32> = debugfs(&path, "htree_dump /big")
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let i = w.next()?.parse::<u32>().ok()?;
+            w.next()?.starts_with("0x").then_some(i)
+        })
+        .collect();
+    let truth: BTreeMap<u32, String> = all
+        .into_iter()
+        .filter(|(i, _)| !reached.contains(i))
+        .collect();
+    assert!(
+        truth.len() > 1000 && reached.len() > 1000,
+        "{} {}",
+        truth.len(),
+        reached.len()
+    );
+    for scan in [true, false] {
+        let r = report(&path, scan);
+        let ev = event_over(&r, zeroed);
+        assert_eq!((ev.start, ev.end), zeroed, "scan {scan}");
+        assert_eq!(ev.confidence, Confidence::Certain);
+        let ours: BTreeMap<u32, String> = ev
+            .unreachable
+            .iter()
+            .map(|f| (f.inode, f.path.clone().unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            ours, truth,
+            "scan {scan}: imgcheck vs debugfs ls/htree_dump"
+        );
+        let f = r
+            .findings()
+            .into_iter()
+            .find(|f| f.code == "layout.lost" && f.offset == zeroed.0)
+            .unwrap();
+        assert!(
+            f.message.contains(&format!(
+                "{} file(s) no longer resolve by name",
+                truth.len()
+            )),
+            "{}",
+            f.message
+        );
+        let text = imgcheck::layout::lost_files_text(&r.lost);
+        assert!(text.contains(&format!("{}\t\n", truth.values().next().unwrap())));
+    }
+}

@@ -22,6 +22,8 @@
 #   together on the disk) (journal-mid.tsv, journal-head.tsv: the zeroed
 #   bytes and the live log's extent). A whole live log zeroed is not
 #   told from a journal loaded by a mount and never written.
+# lost/htree-node.img (F15): an htree directory whose first interior
+#   index node is zeroed (htree-node.tsv).
 source "$(dirname "$0")/common.sh"
 
 mnt="$work/mnt"
@@ -211,3 +213,29 @@ for n in mid head; do
   done < "$testdata/fixtures/lost/journal-$n.tsv"
   store lost "$work/journal-$n.img"
 done
+
+# --- lost/htree-node.img (F15): a directory of 6,000 entries, indexed by
+# e2fsck -fD into an htree with one level of interior nodes (1 KiB blocks:
+# 3 nodes under the root), then the first interior node zeroed
+# (htree-node.tsv: the zeroed bytes, the node's logical block). The names
+# it led to survive in their leaf blocks, but no lookup reaches them.
+mkdir -p "$work/ht/big"
+python3 - "$work/ht/big" <<'PY'
+import sys
+for i in range(6000):
+    open(f"{sys.argv[1]}/file-with-a-longish-name-{i:05d}.conf", "w").write(f"x={i}\n")
+PY
+find "$work/ht" -exec touch -d @1763000000 {} +
+img="$work/htree-node.img"
+truncate -s 48M "$img"
+mkfs.ext4 -q -F -b 1024 -L ht -U 17171717-0000-4000-8000-0000000008fb \
+  -E hash_seed=17171717-0000-4000-8000-0000000008fc,root_owner=0:0 -d "$work/ht" "$img"
+e2fsck -fyD "$img" >/dev/null 2>&1 || [ $? -eq 1 ]
+e2fsck -fn "$img" >/dev/null
+# htree_dump: the root's entries name the interior nodes' logical blocks.
+node=$(debugfs -R "htree_dump /big" "$img" 2>/dev/null | awk '/Indirect levels: 1/ {l = 1} l && /^Entry #0: .* block/ {print $NF; exit}')
+[ -n "$node" ] && [ "$node" -gt 0 ]
+p=$(debugfs -R "bmap /big $node" "$img" 2>/dev/null)
+zero_blocks "$img" 1024 "$p" 1
+printf 'zeroed\tnode\t%s\t%s\nnode\t%s\n' $((p * 1024)) $(((p + 1) * 1024)) "$node" > "$testdata/fixtures/lost/htree-node.tsv"
+store lost "$img"

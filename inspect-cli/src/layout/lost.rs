@@ -161,6 +161,11 @@ pub struct LossEvent {
     /// the inodes they held.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inode_tables: Vec<LostInodes>,
+    /// Files that lost no bytes but can no longer be found by name: their
+    /// entries are in a hashed directory's leaf blocks that the destroyed
+    /// index block led to (a lookup goes through the index).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreachable: Vec<LostFile>,
 }
 
 /// One filesystem on the disk with a reverse map.
@@ -602,6 +607,7 @@ fn events_in(
             .fold((u64::MAX, 0), |(a, b), h| (a.min(h.0), b.max(h.1)));
         let mut ev = event(s, e, confidence, evidence, &hs, fss);
         add_inode_tables(&mut ev, &tables, fss);
+        add_unreachable(&mut ev, &hs, fss);
         out.push(ev);
     }
     out
@@ -673,6 +679,34 @@ fn zeroed_inodes(fss: &[Mapped<'_>], s: u64, e: u64) -> Vec<ZeroedTable> {
         });
     }
     out
+}
+
+/// Adds to `ev` the files that a destroyed htree index block of a
+/// directory it hit led to: named in leaf blocks no surviving index block
+/// references, so no lookup by name finds them.
+fn add_unreachable(ev: &mut LossEvent, hs: &[Hit], fss: &[Mapped<'_>]) {
+    let dirs: std::collections::BTreeSet<(usize, u32)> = hs
+        .iter()
+        .filter(|h| h.kind == OwnerKind::Directory && whole_structure(h, fss))
+        .map(|h| (h.fs, h.inode))
+        .collect();
+    for (fs, dir) in dirs {
+        let Some(m) = fss.get(fs) else { continue };
+        for i in m.map.unindexed_in(dir) {
+            if ev.unreachable.len() >= MAX_LOST_FILES {
+                break;
+            }
+            ev.unreachable.push(LostFile {
+                inode: i,
+                path: m.map.path(i),
+                links: m.map.links(i),
+                partition: m.partition,
+                volume: None,
+                what: Vec::new(),
+                ranges: Vec::new(),
+            });
+        }
+    }
 }
 
 /// Adds the files whose inodes a zeroed table piece held to `ev`: each
@@ -801,6 +835,7 @@ fn event(
         fs_last_write,
         inodes_lost: Vec::new(),
         inode_tables: Vec::new(),
+        unreachable: Vec::new(),
     }
 }
 
@@ -958,6 +993,19 @@ fn what_lost_parts(ev: &LossEvent) -> String {
             eg.join(", ")
         ));
     }
+    if !ev.unreachable.is_empty() {
+        let eg: Vec<String> = ev
+            .unreachable
+            .iter()
+            .take(NAMED_IN_MESSAGE)
+            .map(name)
+            .collect();
+        parts.push(format!(
+            "{} file(s) no longer resolve by name, e.g. {}: the htree index block that led to their directory entries is gone (the entries and the files' data survive; e2fsck -fD on a copy rebuilds the index)",
+            ev.unreachable.len(),
+            eg.join(", ")
+        ));
+    }
     for d in dirs.iter().take(NAMED_IN_MESSAGE) {
         let blocks: u64 = d.bytes();
         parts.push(format!(
@@ -1086,11 +1134,12 @@ fn zeroed_structure_blocks_in(fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Vec<(u64
 }
 
 /// The `--lost-files` text: one line per file, the path then its disk
-/// byte ranges (`/etc/passwd\t1048576-1052672 2097152-2101248`).
+/// byte ranges (`/etc/passwd\t1048576-1052672 2097152-2101248`); a file
+/// that lost no bytes but no longer resolves by name has none.
 pub fn lost_files_text(events: &[LossEvent]) -> String {
     let mut s = String::new();
     for ev in events {
-        for f in &ev.files {
+        for f in ev.files.iter().chain(&ev.unreachable) {
             s.push_str(&name(f));
             s.push('\t');
             let r: Vec<String> = f.ranges.iter().map(|(a, b)| format!("{a}-{b}")).collect();

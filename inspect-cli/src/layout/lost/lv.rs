@@ -164,7 +164,7 @@ pub(super) fn events(
                 .map_or(ds, |(d, _)| d.saturating_add(1));
             ev.volume = Some(volume.to_string());
             ev.disk = Some((ds, de));
-            for f in &mut ev.files {
+            for f in ev.files.iter_mut().chain(ev.unreachable.iter_mut()) {
                 f.volume = Some(volume.to_string());
             }
             out.push(ev);
