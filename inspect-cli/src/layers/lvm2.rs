@@ -236,8 +236,8 @@ fn volume_losses(vg: &VolumeGroup, shared: Option<&crate::pool::Shared>) -> Vec<
 
 /// Where each visible LV's linear segments lie on the PV that input `i`
 /// holds, in that PV's bytes: what maps a zeroed range of the disk to
-/// the LV's bytes. Striped segments of several stripes interleave and are
-/// left out.
+/// the LV's bytes. Striped segments of several stripes interleave, and
+/// snapshot views read other bytes than their extents: they are left out.
 fn volume_extents(vg: &VolumeGroup, i: usize) -> Vec<VolumeExtent> {
     let ext = vg.metadata.extent_bytes();
     let Some(pv) = vg
@@ -248,8 +248,35 @@ fn volume_extents(vg: &VolumeGroup, i: usize) -> Vec<VolumeExtent> {
         return Vec::new();
     };
     let data = pv.meta.pe_start.saturating_mul(512);
+    // An old-style snapshot's visible LV shows the origin through its COW
+    // store, and a merging snapshot's origin shows the merge: neither
+    // reads as its own extents.
+    let viewed: Vec<&str> = vg
+        .metadata
+        .lvs
+        .iter()
+        .flat_map(|l| l.segments.iter())
+        .filter_map(|s| match &s.kind {
+            imgcheck_lvm2::SegKind::Snapshot {
+                origin,
+                cow_store,
+                merging,
+                ..
+            } => Some(
+                std::iter::once(cow_store.as_str())
+                    .chain(merging.then_some(origin.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     let mut out = Vec::new();
-    for lv in vg.lvs.iter().filter(|l| l.visible) {
+    for lv in vg
+        .lvs
+        .iter()
+        .filter(|l| l.visible && !viewed.contains(&l.name.as_str()))
+    {
         for seg in lv
             .segments
             .iter()
