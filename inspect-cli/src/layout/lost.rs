@@ -311,9 +311,15 @@ fn cut_at(z: u64, hs: &[Hit]) -> bool {
 /// Whether the bytes just before `s` and at `e` were read (and so are
 /// not zeros, the run being maximal there): the run's edges are where
 /// the zeros stop, not where the zero map stopped reading.
+/// `read` is sorted and merged.
 fn edges_read(s: u64, e: u64, read: &[(u64, u64)], disk_len: u64) -> (bool, bool) {
-    let start = s == 0 || read.iter().any(|r| r.0 < s && s <= r.1);
-    let end = e >= disk_len || read.iter().any(|r| r.0 <= e && e < r.1);
+    // The region holding byte `at`, if any.
+    let holds = |at: u64| {
+        let i = read.partition_point(|r| r.1 <= at);
+        read.get(i).is_some_and(|r| r.0 <= at)
+    };
+    let start = s == 0 || s.checked_sub(1).is_some_and(holds);
+    let end = e >= disk_len || holds(e);
     (start, end)
 }
 
@@ -483,6 +489,7 @@ fn events_in(
     if fss.is_empty() {
         return Vec::new();
     }
+    let read = &super::merge(read.to_vec());
     let mut out = Vec::new();
     let mut text_checks = 0usize;
     for &(s, e) in runs {

@@ -28,12 +28,16 @@ impl LvView<'_> {
         (within < n).then(|| (d.saturating_add(within), n.saturating_sub(within)))
     }
 
-    /// Disk ranges mapped to volume ranges, sorted and merged.
+    /// Disk ranges (sorted by start, disjoint) mapped to volume ranges,
+    /// sorted and merged. Each piece looks up the ranges it meets: a scan
+    /// of a large disk has many runs, a fragmented LV many pieces.
     fn to_volume(&self, ranges: &[(u64, u64)]) -> Vec<(u64, u64)> {
         let mut out: Vec<(u64, u64)> = Vec::new();
         for &(s, n, d) in &self.pieces {
             let de = d.saturating_add(n);
-            for &(a, b) in ranges {
+            let first = ranges.partition_point(|r| r.1 <= d);
+            let meets = ranges.get(first..).unwrap_or(&[]);
+            for &(a, b) in meets.iter().take_while(|r| r.0 < de) {
                 let (lo, hi) = (a.max(d), b.min(de));
                 if lo < hi {
                     let vs = s.saturating_add(lo.saturating_sub(d));
@@ -154,7 +158,7 @@ pub(super) fn events(
         // map cannot see), read through the volume.
         lv_runs.extend(zeroed_structure_blocks_in(&fss, &view));
         let lv_runs = super::super::merge(lv_runs);
-        let lv_read = view.to_volume(read);
+        let lv_read = view.to_volume(&super::super::merge(read.to_vec()));
         for mut ev in events_in(&fss, &lv_runs, Some(&view), &lv_read, &[], len) {
             let Some((ds, _)) = view.locate(ev.start) else {
                 continue;
