@@ -205,6 +205,14 @@ pub struct OwnerMap {
     /// goes through the index, so these names no longer resolve.
     #[serde(default)]
     unindexed: Vec<(u32, u32)>,
+    /// Inodes in use that no directory entry names, sorted: where a
+    /// directory's blocks were destroyed, their names were most likely
+    /// there.
+    #[serde(default)]
+    unattached: Vec<u32>,
+    /// Directories the walk mapped, sorted.
+    #[serde(default)]
+    dirs: Vec<u32>,
     /// Inodes per group, to name the group an inode-table byte is in.
     #[serde(default)]
     inodes_per_group: u32,
@@ -249,6 +257,17 @@ impl OwnerMap {
             .iter()
             .take_while(move |e| e.0 == dir)
             .map(|e| e.1)
+    }
+
+    /// Inodes in use that no directory entry names (e2fsck's "unattached
+    /// inode"), sorted.
+    pub fn unattached(&self) -> &[u32] {
+        &self.unattached
+    }
+
+    /// Whether `inode` is a directory the walk mapped.
+    pub fn is_dir(&self, inode: u32) -> bool {
+        self.dirs.binary_search(&inode).is_ok()
     }
 
     /// The root directory's inode: no directory entry names it, yet it is
@@ -510,6 +529,21 @@ impl OwnerMapBuilder {
         }
     }
 
+    /// Records that `inode` is a directory (its blocks may all be lost
+    /// with its mapping).
+    pub fn directory(&mut self, inode: u32) {
+        if self.map.dirs.len() < MAX_UNINDEXED {
+            self.map.dirs.push(inode);
+        }
+    }
+
+    /// Records that `inode` is in use but no directory entry names it.
+    pub fn unattached(&mut self, inode: u32) {
+        if self.map.unattached.len() < MAX_UNINDEXED {
+            self.map.unattached.push(inode);
+        }
+    }
+
     /// Sorts the ranges and makes them disjoint: where two claim the same
     /// bytes (a block claimed twice, which the layer reports), the first
     /// in order of start keeps them.
@@ -544,6 +578,17 @@ impl OwnerMapBuilder {
         self.map.ranges = out;
         self.map.unindexed.sort_unstable();
         self.map.unindexed.dedup();
+        self.map.unattached.sort_unstable();
+        self.map.unattached.dedup();
+        let owning = self
+            .map
+            .ranges
+            .iter()
+            .filter(|r| r.kind == OwnerKind::Directory)
+            .map(|r| r.inode);
+        self.map.dirs.extend(owning);
+        self.map.dirs.sort_unstable();
+        self.map.dirs.dedup();
         // One entry per inode (a second name only counted): sorted, for
         // the lookups by inode.
         self.map.names.sort_unstable_by_key(|n| n.0);

@@ -434,3 +434,39 @@ fn a_cow_snapshot_lv_is_not_mapped_through_its_extents() {
     assert!(lost_messages(&r).is_empty(), "{:?}", lost_messages(&r));
     assert!(r.lost.is_empty());
 }
+
+/// Attack session 8 (lost8 F1): a linear directory's leaf block, or its
+/// extent-tree block, zeroed: the files named there lose no bytes but
+/// every name; they are listed as unreachable, as e2fsck -fy (run here on
+/// a copy) calls them unattached, with --scan and without.
+#[test]
+fn files_whose_names_were_in_a_zeroed_directory_block_are_listed() {
+    for n in ["leaf", "etb"] {
+        let path = fixture(&format!("lost/dir-{n}.img"));
+        let zeroed = ranges(&format!("dir-{n}.tsv"), "zeroed")[0];
+        // -n stops at the corrupt block; -y repairs a copy and names them.
+        let (_dir, copy) = imgcheck_testdata::copy_into_tempdir(&[&path]);
+        let out = Command::new("e2fsck")
+            .arg("-fy")
+            .arg(&copy[0])
+            .output()
+            .unwrap();
+        let fsck = String::from_utf8_lossy(&out.stdout).into_owned();
+        let truth: std::collections::BTreeSet<u32> = fsck
+            .lines()
+            .filter_map(|l| l.strip_prefix("Unattached inode "))
+            .filter_map(|t| t.split_whitespace().next()?.parse().ok())
+            .collect();
+        assert!(truth.len() > 50, "{n}: {}", truth.len());
+        for scan in [true, false] {
+            let r = report(&path, scan);
+            let ev = event_over(&r, zeroed);
+            assert_eq!(ev.confidence, Confidence::Certain, "{n} scan {scan}");
+            let ours: std::collections::BTreeSet<u32> =
+                ev.unreachable.iter().map(|f| f.inode).collect();
+            assert_eq!(ours, truth, "{n} scan {scan}: imgcheck vs e2fsck -fy");
+            let text = imgcheck::layout::lost_files_text(&r.lost);
+            assert!(text.lines().count() > truth.len(), "{n}");
+        }
+    }
+}

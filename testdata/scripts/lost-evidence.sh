@@ -24,6 +24,8 @@
 #   told from a journal loaded by a mount and never written.
 # lost/htree-node.img (F15): an htree directory whose first interior
 #   index node is zeroed (htree-node.tsv).
+# lost/dir-leaf.img, lost/dir-etb.img: a linear directory whose leaf block
+#   or extent-tree block is zeroed (dir-*.tsv).
 source "$(dirname "$0")/common.sh"
 
 mnt="$work/mnt"
@@ -239,3 +241,30 @@ p=$(debugfs -R "bmap /big $node" "$img" 2>/dev/null)
 zero_blocks "$img" 1024 "$p" 1
 printf 'zeroed\tnode\t%s\t%s\nnode\t%s\n' $((p * 1024)) $(((p + 1) * 1024)) "$node" > "$testdata/fixtures/lost/htree-node.tsv"
 store lost "$img"
+
+# --- lost/dir-leaf.img, lost/dir-etb.img (attack session 8, lost8 F1): a
+# linear directory of 3,000 entries (mke2fs -d indexes none), its blocks
+# spread so that its extents need an extent-tree block; then its logical
+# block 2 zeroed, or its extent-tree block (dir-*.tsv: the zeroed bytes).
+# The names there are gone: e2fsck -fn calls those inodes unattached.
+mkdir -p "$work/lin/many"
+python3 - "$work/lin/many" <<'PY'
+import sys
+for i in range(3000):
+    open(f"{sys.argv[1]}/file_with_long_name_{i:04d}.txt", "w").write("x" * (i % 50 + 1))
+PY
+find "$work/lin" -exec touch -d @1763000000 {} +
+img="$work/dir.img"
+truncate -s 64M "$img"
+mkfs.ext4 -q -F -b 4096 -L dl -U 17171717-0000-4000-8000-0000000008fd \
+  -E hash_seed=17171717-0000-4000-8000-0000000008fe,root_owner=0:0 -d "$work/lin" "$img"
+etb=$(debugfs -R "stat /many" "$img" 2>/dev/null | grep -o '(ETB0):[0-9]*' | head -1 | cut -d: -f2)
+leaf=$(debugfs -R "bmap /many 2" "$img" 2>/dev/null)
+[ -n "$etb" ] && [ -n "$leaf" ]
+for n in leaf etb; do
+  b=$leaf; [ $n = etb ] && b=$etb
+  cp "$img" "$work/dir-$n.img"
+  zero_blocks "$work/dir-$n.img" 4096 "$b" 1
+  printf 'zeroed\t%s\t%s\t%s\n' $n $((b * 4096)) $(((b + 1) * 4096)) > "$testdata/fixtures/lost/dir-$n.tsv"
+  store lost "$work/dir-$n.img"
+done

@@ -109,6 +109,9 @@ impl Deep<'_, '_> {
         if !runs.is_empty() {
             self.owners.mtime(n, mtime(&ino.raw));
         }
+        if is_dir {
+            self.owners.directory(n);
+        }
         // A journal that needs recovery: its live log, from s_start (a
         // jbd2 superblock field, big-endian at 0x1C), holds blocks that
         // are never zeros (headers, logged copies whose checksum is not a

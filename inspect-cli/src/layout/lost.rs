@@ -490,6 +490,8 @@ fn events_in(
         return Vec::new();
     }
     let read = &super::merge(read.to_vec());
+    // The filesystems whose unattached inodes an event already lists.
+    let mut unattached_told = vec![false; fss.len()];
     let mut out = Vec::new();
     let mut text_checks = 0usize;
     for &(s, e) in runs {
@@ -614,7 +616,7 @@ fn events_in(
             .fold((u64::MAX, 0), |(a, b), h| (a.min(h.0), b.max(h.1)));
         let mut ev = event(s, e, confidence, evidence, &hs, fss);
         add_inode_tables(&mut ev, &tables, fss);
-        add_unreachable(&mut ev, &hs, fss);
+        add_unreachable(&mut ev, &hs, fss, &mut unattached_told);
         out.push(ev);
     }
     out
@@ -688,30 +690,78 @@ fn zeroed_inodes(fss: &[Mapped<'_>], s: u64, e: u64) -> Vec<ZeroedTable> {
     out
 }
 
-/// Adds to `ev` the files that a destroyed htree index block of a
-/// directory it hit led to: named in leaf blocks no surviving index block
-/// references, so no lookup by name finds them.
-fn add_unreachable(ev: &mut LossEvent, hs: &[Hit], fss: &[Mapped<'_>]) {
+/// Adds to `ev` the files it made unreachable by name without touching
+/// their bytes: those a destroyed htree index block of a directory it hit
+/// led to (named in leaf blocks no surviving index block references), and,
+/// when it destroyed a directory's block or a directory's mapping block,
+/// the inodes in use that no surviving entry names (their names were most
+/// likely there; listed with the first such event of the filesystem only,
+/// `told`).
+fn add_unreachable(ev: &mut LossEvent, hs: &[Hit], fss: &[Mapped<'_>], told: &mut [bool]) {
+    let whole = |h: &&Hit| {
+        let Some(m) = fss.get(h.fs) else { return false };
+        let bs = m.map.block_size().max(1);
+        let a = h.start.saturating_sub(m.base);
+        let b = h.end.saturating_sub(m.base);
+        a.div_ceil(bs).saturating_mul(bs).saturating_add(bs) <= b
+    };
     let dirs: std::collections::BTreeSet<(usize, u32)> = hs
         .iter()
         .filter(|h| h.kind == OwnerKind::Directory && whole_structure(h, fss))
         .map(|h| (h.fs, h.inode))
         .collect();
+    // Directories whose names (or whose mapping) this event destroyed.
+    let named_there: std::collections::BTreeSet<usize> = hs
+        .iter()
+        .filter(|h| {
+            h.kind == OwnerKind::Directory
+                || (matches!(h.kind, OwnerKind::ExtentBlock | OwnerKind::IndirectBlock)
+                    && fss.get(h.fs).is_some_and(|m| m.map.is_dir(h.inode)))
+        })
+        .filter(whole)
+        .map(|h| h.fs)
+        .collect();
+    let push = |ev: &mut LossEvent, m: &Mapped<'_>, i: u32| {
+        if ev.unreachable.len() >= MAX_LOST_FILES
+            || ev
+                .unreachable
+                .iter()
+                .any(|f| f.inode == i && f.partition == m.partition)
+        {
+            return;
+        }
+        ev.unreachable.push(LostFile {
+            inode: i,
+            path: m.map.path(i),
+            links: m.map.links(i),
+            partition: m.partition,
+            volume: None,
+            what: Vec::new(),
+            ranges: Vec::new(),
+        });
+    };
     for (fs, dir) in dirs {
         let Some(m) = fss.get(fs) else { continue };
         for i in m.map.unindexed_in(dir) {
-            if ev.unreachable.len() >= MAX_LOST_FILES {
-                break;
+            push(ev, m, i);
+        }
+    }
+    for fs in named_there {
+        let (Some(m), Some(t)) = (fss.get(fs), told.get_mut(fs)) else {
+            continue;
+        };
+        if *t {
+            continue;
+        }
+        *t = true;
+        for &i in m.map.unattached() {
+            if !ev
+                .files
+                .iter()
+                .any(|f| f.inode == i && f.partition == m.partition)
+            {
+                push(ev, m, i);
             }
-            ev.unreachable.push(LostFile {
-                inode: i,
-                path: m.map.path(i),
-                links: m.map.links(i),
-                partition: m.partition,
-                volume: None,
-                what: Vec::new(),
-                ranges: Vec::new(),
-            });
         }
     }
 }
@@ -1008,7 +1058,7 @@ fn what_lost_parts(ev: &LossEvent) -> String {
             .map(name)
             .collect();
         parts.push(format!(
-            "{} file(s) no longer resolve by name, e.g. {}: the htree index block that led to their directory entries is gone (the entries and the files' data survive; e2fsck -fD on a copy rebuilds the index)",
+            "{} file(s) no longer resolve by name, e.g. {}: the directory blocks or the htree index block that named them are gone (their data survives; e2fsck -f on a copy reconnects unnamed inodes under /lost+found, and -D rebuilds an index)",
             ev.unreachable.len(),
             eg.join(", ")
         ));
