@@ -74,6 +74,12 @@ pub struct Facts {
     /// files that had data there through the volume's filesystem.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volume_losses: Vec<VolumeLoss>,
+    /// Where the volumes a layer hands out keep their bytes in this
+    /// node's reader (an LV's linear extents on this PV): what maps a
+    /// zeroed range of the disk to the volume's bytes, and through the
+    /// volume's filesystem to its files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_extents: Vec<VolumeExtent>,
     /// Counters that only grow as the layer is written (an ext4 journal's
     /// next transaction sequence, an LVM VG's metadata seqno), named: what
     /// `compare` dates two copies of one disk by, beside the timestamps.
@@ -97,6 +103,20 @@ pub struct VolumeLoss {
     /// structures were (it was overwritten), so the bytes are destroyed,
     /// not merely absent.
     pub zeroed: bool,
+}
+
+/// A run of a volume's bytes stored contiguously in the reader of the
+/// node whose facts hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeExtent {
+    /// The volume, as its step names it (`vg/lv`).
+    pub volume: String,
+    /// First byte, in the volume's reader.
+    pub start: u64,
+    /// Length in bytes.
+    pub len: u64,
+    /// Where the run's first byte is, in the node's reader.
+    pub at: u64,
 }
 
 /// A partition table's own facts.

@@ -67,7 +67,7 @@ pub use bootfile::{BootFile, FileLookup, Files, boot_paths};
 pub use budget::{Budget, Exhausted, FailedRead, Metered};
 pub use facts::{
     Attach, Expect, Facts, GuestDisk, Identity, IdentityKind, Promise, Role, SnapshotFact,
-    Structure, SuperblockUse, TableFacts, VolumeLoss,
+    Structure, SuperblockUse, TableFacts, VolumeExtent, VolumeLoss,
 };
 pub use findings::{Finding, FindingJson, Layer, Severity, Space, worst_severity};
 pub use hint::{Hint, Target};
@@ -75,8 +75,8 @@ pub use layer::{
     Child, ChildNode, Context, Depth, Event, Extent, Inspected, Inspector, Options, Probe, Strength,
 };
 pub use owners::{
-    MAX_NAME_BYTES, MAX_OWNED_RANGES, MAX_PATH_DEPTH, OwnedRange, OwnerKind, OwnerMap,
-    OwnerMapBuilder,
+    MAX_NAME_BYTES, MAX_OWNED_RANGES, MAX_PATH_DEPTH, MAX_UNINDEXED, OwnedRange, OwnerKind,
+    OwnerMap, OwnerMapBuilder,
 };
 pub use place::{Place, Step, Where};
 pub use progress::Progress;

@@ -37,6 +37,9 @@ pub const MAX_NAME_BYTES: usize = 64 << 20;
 /// Path components followed at most when a path is resolved (a loop or a
 /// deeper tree gives `None`… past this the path is cut with `…`).
 pub const MAX_PATH_DEPTH: usize = 256;
+/// Entries of hashed directories' leaves that no index block leads to,
+/// remembered at most.
+pub const MAX_UNINDEXED: usize = 1 << 20;
 
 /// What a range holds.
 #[derive(
@@ -56,9 +59,15 @@ pub enum OwnerKind {
     InodeTable,
     /// The journal's superblock (first block of the journal).
     JournalSuperblock,
-    /// The first block of the journal's live log (at `s_start` of a
-    /// journal that needs recovery): the descriptor a replay starts from.
+    /// A block of the journal's live log (from `s_start` of a journal
+    /// that needs recovery) that never reads as zeros: a descriptor,
+    /// revoke or commit block, or a logged copy whose checksum is not a
+    /// zero block's. What a replay needs.
     JournalLog,
+    /// A block of the live log whose content may be zeros (a logged copy
+    /// no checksum vouches for): lost with the log around it, but zeros
+    /// in it alone are no evidence.
+    JournalLive,
     /// The rest of the journal.
     Journal,
     /// A directory's block.
@@ -118,7 +127,8 @@ impl OwnerKind {
             OwnerKind::Bitmap => "bitmap",
             OwnerKind::InodeTable => "inode table",
             OwnerKind::JournalSuperblock => "journal superblock",
-            OwnerKind::JournalLog => "journal log start (the transactions a replay needs)",
+            OwnerKind::JournalLog => "journal live log (the transactions a replay needs)",
+            OwnerKind::JournalLive => "journal live log",
             OwnerKind::Journal => "journal",
             OwnerKind::Directory => "directory block",
             OwnerKind::ExtentBlock => "extent-tree block",
@@ -190,6 +200,19 @@ pub struct OwnerMap {
     /// Bytes per inode in the inode tables (0: no inode tables mapped).
     #[serde(default)]
     inode_size: u32,
+    /// (directory, inode) of entries in a hashed directory's leaf blocks
+    /// that no surviving index block references, sorted: a lookup by name
+    /// goes through the index, so these names no longer resolve.
+    #[serde(default)]
+    unindexed: Vec<(u32, u32)>,
+    /// Inodes in use that no directory entry names, sorted: where a
+    /// directory's blocks were destroyed, their names were most likely
+    /// there.
+    #[serde(default)]
+    unattached: Vec<u32>,
+    /// Directories the walk mapped, sorted.
+    #[serde(default)]
+    dirs: Vec<u32>,
     /// Inodes per group, to name the group an inode-table byte is in.
     #[serde(default)]
     inodes_per_group: u32,
@@ -222,6 +245,35 @@ impl OwnerMap {
     /// The owner of the byte at `at`, if any.
     pub fn owner_at(&self, at: u64) -> Option<&OwnedRange> {
         self.owners_in(at, at.saturating_add(1)).first()
+    }
+
+    /// The inodes directory `dir` names in leaf blocks its htree index no
+    /// longer leads to (an interior index block is gone), sorted.
+    pub fn unindexed_in(&self, dir: u32) -> impl Iterator<Item = u32> + '_ {
+        let from = self.unindexed.partition_point(|e| e.0 < dir);
+        self.unindexed
+            .get(from..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(move |e| e.0 == dir)
+            .map(|e| e.1)
+    }
+
+    /// Inodes in use that no directory entry names (e2fsck's "unattached
+    /// inode"), sorted.
+    pub fn unattached(&self) -> &[u32] {
+        &self.unattached
+    }
+
+    /// Whether `inode` is a directory the walk mapped.
+    pub fn is_dir(&self, inode: u32) -> bool {
+        self.dirs.binary_search(&inode).is_ok()
+    }
+
+    /// The root directory's inode: no directory entry names it, yet it is
+    /// always in use.
+    pub fn root(&self) -> u32 {
+        self.root
     }
 
     /// How many directory entries name `inode`, 0 when none was seen.
@@ -467,6 +519,31 @@ impl OwnerMapBuilder {
         }
     }
 
+    /// Records that directory `dir` names `inode` in a leaf block of its
+    /// htree that no index block references.
+    pub fn unindexed(&mut self, dir: u32, inode: u32) {
+        // Past the bound the event lists fewer unreachable names; the
+        // directory's own loss is still told.
+        if self.map.unindexed.len() < MAX_UNINDEXED {
+            self.map.unindexed.push((dir, inode));
+        }
+    }
+
+    /// Records that `inode` is a directory (its blocks may all be lost
+    /// with its mapping).
+    pub fn directory(&mut self, inode: u32) {
+        if self.map.dirs.len() < MAX_UNINDEXED {
+            self.map.dirs.push(inode);
+        }
+    }
+
+    /// Records that `inode` is in use but no directory entry names it.
+    pub fn unattached(&mut self, inode: u32) {
+        if self.map.unattached.len() < MAX_UNINDEXED {
+            self.map.unattached.push(inode);
+        }
+    }
+
     /// Sorts the ranges and makes them disjoint: where two claim the same
     /// bytes (a block claimed twice, which the layer reports), the first
     /// in order of start keeps them.
@@ -499,6 +576,19 @@ impl OwnerMapBuilder {
             out.push(r);
         }
         self.map.ranges = out;
+        self.map.unindexed.sort_unstable();
+        self.map.unindexed.dedup();
+        self.map.unattached.sort_unstable();
+        self.map.unattached.dedup();
+        let owning = self
+            .map
+            .ranges
+            .iter()
+            .filter(|r| r.kind == OwnerKind::Directory)
+            .map(|r| r.inode);
+        self.map.dirs.extend(owning);
+        self.map.dirs.sort_unstable();
+        self.map.dirs.dedup();
         // One entry per inode (a second name only counted): sorted, for
         // the lookups by inode.
         self.map.names.sort_unstable_by_key(|n| n.0);

@@ -63,6 +63,16 @@ pub(crate) struct Walk {
     pub replay_blocks: Vec<u64>,
     /// Inodes a pending fast-commit replay rewrites: sorted.
     pub fc_inodes: Vec<u32>,
+    /// Log blocks of the live log that never read as zeros: descriptor,
+    /// revoke and commit blocks, data blocks whose tag checksum is not
+    /// that of a block of zeros, and the block where the log breaks
+    /// before later committed transactions (a header stood there).
+    /// Sorted; what a zeroed live log lost.
+    pub nonzero: Vec<u64>,
+    /// The live log's log blocks `[start, end)`, from `s_start` to one
+    /// past the last commit found (past a break too): lost with the log
+    /// where zeros cover it, though a logged copy may be zeros itself.
+    pub live: Vec<(u64, u64)>,
     /// What the recovery will silently leave out (committed transactions
     /// past a break in the log, fast commits past a bad tail): jbd2 and
     /// e2fsck end the replay there without an error and the filesystem is
@@ -175,8 +185,9 @@ impl Log<'_, '_> {
     /// (a block at the break with a damaged type is read as revoke
     /// records, which it most likely held). None: nothing committed
     /// follows (a torn tail).
-    fn after_break(&self, start: u64, seq: u32) -> Option<Vec<(u32, Txn)>> {
+    fn after_break(&self, start: u64, seq: u32) -> Option<(Vec<(u32, Txn)>, u64)> {
         let mut b = start;
+        let mut end = start;
         let mut later: Vec<(u32, Txn)> = Vec::new();
         let mut cur = Txn::default();
         let mut any_commit = false;
@@ -206,6 +217,7 @@ impl Log<'_, '_> {
                     COMMIT => {
                         any_commit = true;
                         later.push((s, std::mem::take(&mut cur)));
+                        end = self.next(b);
                     }
                     _ => cur.revokes.extend(self.revokes(&blk)),
                 }
@@ -215,7 +227,7 @@ impl Log<'_, '_> {
                 break;
             }
         }
-        any_commit.then_some(later)
+        any_commit.then_some((later, end))
     }
 
     /// The content a replay of `txns` leaves in block `b`: the last copy
@@ -332,6 +344,14 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
     // A bad descriptor or revoke block in the current transaction.
     let mut need_check: Option<String> = None;
     let mut last_time = 0i64;
+    // The checksum a block of zeros would have in transaction `seq`.
+    let zeros = vec![0u8; usize_of(bs)];
+    let zero_csum = |seq: u32| crc32c_raw(crc32c_raw(log.seed, &seq.to_be_bytes()), &zeros);
+    let mut nonzero: Vec<u64> = Vec::new();
+    let mut stop_at = None;
+    let live_start = blk;
+    // One past the last commit block of the live log.
+    let mut live_end: Option<u64> = None;
     while steps < log_end {
         steps = steps.saturating_add(1);
         let (b, off) = match log.read(blk) {
@@ -346,11 +366,16 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
             stopped = Some(format!(
                 "block {blk} is not the next log block of transaction {seq}"
             ));
+            stop_at = Some(blk);
             break;
+        }
+        if nonzero.len() < MAX_REPLAY_BLOCKS {
+            nonzero.push(blk);
         }
         match be32(&b, 4) {
             DESCRIPTOR => {
                 pending = true;
+                let zc = zero_csum(seq);
                 let good = !log.csum || tail_ok(&b, log.seed);
                 if !good {
                     // jbd2 counts the tags of a bad descriptor all the same
@@ -363,6 +388,12 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
                     blk = log.next(blk);
                     if good && txn.blocks.len() < MAX_REPLAY_BLOCKS {
                         txn.blocks.push((fsblk, blk, flags & TAG_ESCAPE != 0));
+                    }
+                    // The tag's checksum says whether the logged copy was
+                    // zeros: one that was not never reads as zeros.
+                    let of_zeros = if v3 { zc == want } else { zc & 0xFFFF == want };
+                    if good && log.csum && !of_zeros && nonzero.len() < MAX_REPLAY_BLOCKS {
+                        nonzero.push(blk);
                     }
                     if good
                         && check_data
@@ -404,6 +435,7 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
                     if be32(&b, 16) != crc32c_raw(log.seed, &d) {
                         // A failed commit: recovery aborts (j_failed_commit).
                         w.findings.push(corrupt(off, format!("journal commit block {blk} of transaction {seq} fails its checksum: a replay aborts at this transaction")));
+                        w.nonzero = std::mem::take(&mut nonzero);
                         return finish(w, committed, false);
                     }
                 }
@@ -421,6 +453,7 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
                             "{why}; its commit is older than the last one, so it is a stale block and the replay ends before it"
                         ));
                     }
+                    w.nonzero = std::mem::take(&mut nonzero);
                     return finish(w, committed, false);
                 }
                 last_time = last_time.max(t);
@@ -435,6 +468,7 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
                 seq = seq.wrapping_add(1);
                 pending = false;
                 txn_start = log.next(blk);
+                live_end = Some(txn_start);
             }
             other => {
                 stopped = Some(format!("block {blk} has block type {other}"));
@@ -448,7 +482,12 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
     let why = need_check.or(stopped);
     if let Some(why) = why {
         match log.after_break(txn_start, seq) {
-            Some(later) => {
+            Some((later, end)) => {
+                // Committed transactions follow the break: the block there
+                // was the log's next header, and the log runs on to the
+                // last of their commits.
+                nonzero.extend(stop_at);
+                live_end = Some(end);
                 let last = later.last().map_or(seq, |(s, _)| *s);
                 let (differ, touched) = log.loss(&committed, &later);
                 if differ > 0 {
@@ -482,7 +521,21 @@ pub(crate) fn walk(fs: &Ext4<'_>, jsb: &[u8], map: &JournalMap, check_data: bool
             None => {}
         }
     }
+    nonzero.sort_unstable();
+    nonzero.dedup();
+    w.nonzero = nonzero;
+    w.live = live_ranges(live_start, live_end, first, log_end);
     finish(w, committed, pending)
+}
+
+/// The live log's log blocks `[start, end)` from `s_start` to one past
+/// its last commit, split where it wraps from the log's end to `first`.
+fn live_ranges(start: u64, end: Option<u64>, first: u64, log_end: u64) -> Vec<(u64, u64)> {
+    match end {
+        None => Vec::new(),
+        Some(e) if e > start => vec![(start, e)],
+        Some(e) => vec![(start, log_end), (first, e)],
+    }
 }
 
 /// The replay set from the committed transactions: each logged block

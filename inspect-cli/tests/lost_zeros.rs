@@ -231,6 +231,6 @@ fn a_zeroed_live_log_start_is_a_loss_the_journal_tail_is_not() {
             ev.files
         );
         let m = message_at(&r, range.0);
-        assert!(m.contains("journal log start"), "{m}");
+        assert!(m.contains("journal live log"), "{m}");
     }
 }

@@ -109,14 +109,18 @@ impl Deep<'_, '_> {
         if !runs.is_empty() {
             self.owners.mtime(n, mtime(&ino.raw));
         }
-        // A journal that needs recovery: the block at s_start (a jbd2
-        // superblock field, big-endian at 0x1C) is where the replay
-        // starts, a descriptor that is never zeros. Past the live log
-        // the journal is zeros until the log wraps into it.
+        if is_dir {
+            self.owners.directory(n);
+        }
+        // A journal that needs recovery: its live log, from s_start (a
+        // jbd2 superblock field, big-endian at 0x1C), holds blocks that
+        // are never zeros (headers, logged copies whose checksum is not a
+        // zero block's). Past the live log the journal is zeros until the
+        // log wraps into it.
         let live = if journal {
-            live_log_start(fs, runs)
+            live_log(fs, runs)
         } else {
-            None
+            LiveLog::default()
         };
         for &(lblk, pblk, len, uninit, meta) in runs {
             // The resize inode: only its double-indirect block is its own;
@@ -140,7 +144,7 @@ impl Deep<'_, '_> {
                 self.owners
                     .push(OwnerKind::Unwritten, n, at, len.saturating_mul(bs), logical);
             } else if journal {
-                self.own_journal_run(n, lblk, pblk, len, live);
+                self.own_journal_run(n, lblk, pblk, len, &live);
             } else if is_dir {
                 self.owners
                     .push(OwnerKind::Directory, n, at, len.saturating_mul(bs), logical);
@@ -151,39 +155,25 @@ impl Deep<'_, '_> {
         }
     }
 
-    /// One run of the journal inode: its superblock (logical block 0),
-    /// the live log's first block, and the rest, in block order so that
-    /// no piece claims another's bytes.
-    fn own_journal_run(&mut self, n: u32, lblk: u64, pblk: u64, len: u64, live: Option<u64>) {
+    /// One run of the journal inode, block by block (the map merges
+    /// neighbours of one kind): its superblock (logical block 0), the live
+    /// log's blocks that are never zeros, the rest of the live log, and
+    /// the rest of the journal.
+    fn own_journal_run(&mut self, n: u32, lblk: u64, pblk: u64, len: u64, live: &LiveLog) {
         let bs = self.fs.bs;
-        let end = lblk.saturating_add(len);
-        let mut l = lblk;
-        while l < end {
-            let at = pblk
-                .saturating_add(l.saturating_sub(lblk))
-                .saturating_mul(bs);
-            let special = if l == 0 {
-                Some(OwnerKind::JournalSuperblock)
-            } else if live == Some(l) {
-                Some(OwnerKind::JournalLog)
+        for k in 0..len {
+            let l = lblk.saturating_add(k);
+            let kind = if l == 0 {
+                OwnerKind::JournalSuperblock
+            } else if live.nonzero.binary_search(&l).is_ok() {
+                OwnerKind::JournalLog
+            } else if live.ranges.iter().any(|&(a, b)| (a..b).contains(&l)) {
+                OwnerKind::JournalLive
             } else {
-                None
+                OwnerKind::Journal
             };
-            if let Some(kind) = special {
-                self.owners.push(kind, n, at, bs, l.saturating_mul(bs));
-                l = l.saturating_add(1);
-                continue;
-            }
-            // Up to the next special block, or the run's end.
-            let stop = live.filter(|&s| s > l && s < end).unwrap_or(end);
-            self.owners.push(
-                OwnerKind::Journal,
-                n,
-                at,
-                stop.saturating_sub(l).saturating_mul(bs),
-                l.saturating_mul(bs),
-            );
-            l = stop;
+            let at = pblk.saturating_add(k).saturating_mul(bs);
+            self.owners.push(kind, n, at, bs, l.saturating_mul(bs));
         }
     }
 
@@ -195,38 +185,42 @@ impl Deep<'_, '_> {
     }
 }
 
-/// Journal blocks past `s_start` searched for a block of the expected
-/// transaction, at most.
-const LIVE_LOG_PROBE: u64 = 256;
+/// The live log of a journal that needs recovery, in logical journal
+/// blocks.
+#[derive(Default)]
+struct LiveLog {
+    /// Blocks that never read as zeros, sorted.
+    nonzero: Vec<u64>,
+    /// `[start, end)` runs of the whole live log.
+    ranges: Vec<(u64, u64)>,
+}
 
-/// The journal's logical block `s_start` when the log is live there: the
-/// journal needs recovery (`s_start` != 0, jbd2 superblock BE 0x1C) and a
-/// block of the transaction it expects (`s_sequence`, 0x18) follows within
-/// [`LIVE_LOG_PROBE`] blocks. A journal loaded by a mount but never written
-/// also has `s_start` 1, over zeros: nothing was logged, nothing lost.
-fn live_log_start(fs: &crate::fs::Ext4<'_>, runs: &[Run]) -> Option<u64> {
-    use imgcheck_core::bytes::be32;
-    const JBD2_MAGIC: u32 = 0xC03B_3998;
-    let phys = |l: u64| {
-        runs.iter()
-            .find(|r| r.4 == 0 && !r.3 && l >= r.0 && l < r.0.saturating_add(r.2))
-            .map(|r| r.1.saturating_add(l.saturating_sub(r.0)))
+/// The live log as the journal walk finds it from `s_start`: empty when
+/// the journal needs no recovery. A journal loaded by a mount but never
+/// written also has `s_start` 1, over zeros: nothing was logged, nothing
+/// lost.
+fn live_log(fs: &crate::fs::Ext4<'_>, runs: &[Run]) -> LiveLog {
+    let mut log_runs: Vec<(u64, u64, u64)> = runs
+        .iter()
+        .filter(|r| r.4 == 0 && !r.3)
+        .map(|r| (r.0, r.1, r.2))
+        .collect();
+    log_runs.sort_unstable();
+    let Some(jsb) = log_runs
+        .first()
+        .filter(|r| r.0 == 0)
+        .and_then(|r| fs.block(r.1).ok())
+    else {
+        return LiveLog::default();
     };
-    let jsb = fs.block(phys(0)?).ok()?;
-    if be32(&jsb, 0) != JBD2_MAGIC {
-        return None;
+    let map = crate::journal::JournalMap { runs: log_runs };
+    let w = crate::journal::walk(fs, &jsb, &map, false);
+    let mut nonzero = w.nonzero;
+    nonzero.sort_unstable();
+    LiveLog {
+        nonzero,
+        ranges: w.live,
     }
-    let start = u64::from(be32(&jsb, 0x1C));
-    let seq = be32(&jsb, 0x18);
-    let maxlen = u64::from(be32(&jsb, 0x10));
-    if start == 0 {
-        return None;
-    }
-    let last = start.saturating_add(LIVE_LOG_PROBE).min(maxlen);
-    (start.saturating_add(1)..last)
-        .filter_map(|l| fs.block(phys(l)?).ok())
-        .any(|b| be32(&b, 0) == JBD2_MAGIC && be32(&b, 8) == seq)
-        .then_some(start)
 }
 
 /// `i_mtime` (0x10, signed seconds) with the epoch bits of

@@ -196,6 +196,11 @@ impl Deep<'_, '_> {
         let mut pos = start;
         let mut idx = 0u32;
         let dups = duplicate_positions(b, start, end, dots);
+        // A leaf of a valid htree root that no index block references: an
+        // interior node that listed it is gone, and a lookup by name goes
+        // through the index, so these names no longer resolve.
+        let unindexed =
+            l != 0 && self.dx_hash.contains_key(&dir) && !self.dx_ranges.contains_key(&(dir, l));
         // htree leaves: the range of entry hashes, to hold against the index.
         let hash_version = if casefold || dino.i_flags & 0x4000_0000 != 0 {
             None
@@ -282,6 +287,9 @@ impl Deep<'_, '_> {
                     hash_range = Some(hash_range.map_or((h, h), |(a, z)| (a.min(h), z.max(h))));
                 }
                 self.entry(dir, l, eoff, ino, name, ft, filetype, encrypted);
+                if unindexed {
+                    self.owners.unindexed(dir, ino);
+                }
                 if dups.binary_search(&pos).is_ok() {
                     self.error(
                         "ext4.dir.duplicate_entry",

@@ -72,6 +72,7 @@ impl Deep<'_, '_> {
                 let (code, why) = if looped {
                     ("ext4.dir.loop", " (its parents form a loop)")
                 } else {
+                    self.owners.unattached(t);
                     ("ext4.dir.unconnected", " (no directory entry names it)")
                 };
                 self.error(

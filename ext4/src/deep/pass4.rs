@@ -67,6 +67,7 @@ impl Deep<'_, '_> {
                         }
                         continue;
                     }
+                    self.owners.unattached(ino);
                     self.error(
                         "ext4.inode.unattached",
                         self.fs.inode_offset(ino).unwrap_or(0),

@@ -13,7 +13,7 @@ use crate::pool::Pool;
 use imgcheck_core::time::utc;
 use imgcheck_core::{
     Child, Context, Expect, Finding, Inspected, Inspector, Probe, Promise, ReadAt, Space, Strength,
-    VolumeLoss, human_size,
+    VolumeExtent, VolumeLoss, human_size,
 };
 use imgcheck_lvm2::{Assembly, Change, FoundBy, Input, Limits, VolumeGroup, assemble, layer};
 use serde_json::json;
@@ -149,6 +149,9 @@ impl Inspector for Lvm2 {
             }
         }
         node.facts = layer::pv_facts(a, i);
+        if let Some(vg) = vg {
+            node.facts.volume_extents = volume_extents(vg, i);
+        }
         node.details = json!({
             "pv": a.inputs.get(i),
             "vg": vg.map(|vg| json!({
@@ -225,6 +228,78 @@ fn volume_losses(vg: &VolumeGroup, shared: Option<&crate::pool::Shared>) -> Vec<
                 len: l.count.saturating_mul(ext),
                 why: format!("extents {}-{last} on missing PV {}", l.le, l.pv),
                 zeroed,
+            });
+        }
+    }
+    out
+}
+
+/// Where each visible LV's linear segments lie on the PV that input `i`
+/// holds, in that PV's bytes: what maps a zeroed range of the disk to
+/// the LV's bytes. Striped segments of several stripes interleave, and
+/// snapshot views read other bytes than their extents: they are left out.
+fn volume_extents(vg: &VolumeGroup, i: usize) -> Vec<VolumeExtent> {
+    let ext = vg.metadata.extent_bytes();
+    let Some(pv) = vg
+        .pvs
+        .iter()
+        .find(|p| p.found.as_ref().is_some_and(|f| f.0 == i))
+    else {
+        return Vec::new();
+    };
+    let data = pv.meta.pe_start.saturating_mul(512);
+    // An old-style snapshot's visible LV shows the origin through its COW
+    // store, and a merging snapshot's origin shows the merge: neither
+    // reads as its own extents.
+    let viewed: Vec<&str> = vg
+        .metadata
+        .lvs
+        .iter()
+        .flat_map(|l| l.segments.iter())
+        .filter_map(|s| match &s.kind {
+            imgcheck_lvm2::SegKind::Snapshot {
+                origin,
+                cow_store,
+                merging,
+                ..
+            } => Some(
+                std::iter::once(cow_store.as_str())
+                    .chain(merging.then_some(origin.as_str()))
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut out = Vec::new();
+    for lv in vg
+        .lvs
+        .iter()
+        .filter(|l| l.visible && !viewed.contains(&l.name.as_str()))
+    {
+        for seg in lv
+            .segments
+            .iter()
+            .filter(|s| matches!(s.type_name.as_str(), "striped" | "linear"))
+        {
+            let [
+                imgcheck_lvm2::Device::Pv {
+                    id,
+                    pe,
+                    missing: false,
+                },
+            ] = seg.devices.as_slice()
+            else {
+                continue;
+            };
+            if *id != pv.meta.id {
+                continue;
+            }
+            out.push(VolumeExtent {
+                volume: format!("{}/{}", vg.name(), lv.name),
+                start: seg.start_extent.saturating_mul(ext),
+                len: seg.extent_count.saturating_mul(ext),
+                at: data.saturating_add(pe.saturating_mul(ext)),
             });
         }
     }

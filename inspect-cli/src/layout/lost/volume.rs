@@ -82,7 +82,7 @@ pub(super) fn volume_finding(ev: &LossEvent, volume: &str) -> Finding {
             "were on a PV that was overwritten with zeros",
             "restore the files listed (JSON \"lost\", or --lost-files FILE) from a backup; do not let vgreduce --removemissing or a repair run before copying every PV",
         ),
-        Confidence::Likely => (
+        Confidence::Likely | Confidence::Possible => (
             "are on a PV that was not given",
             "find the missing PV and give it with the others; if it is gone, restore the files listed (JSON \"lost\", or --lost-files FILE) from a backup",
         ),
@@ -103,7 +103,7 @@ pub(super) fn volume_finding(ev: &LossEvent, volume: &str) -> Finding {
             Space::Volume,
             msg,
         ),
-        Confidence::Likely => Finding::warning(
+        Confidence::Likely | Confidence::Possible => Finding::warning(
             "layout.lost.volume",
             Layer::LAYOUT,
             ev.start,
