@@ -140,7 +140,11 @@ fn free_space_inside_the_extended_partition_needs_no_container_growth() {
         .find(|f| f.code == "layout.size_chain.free_tail")
         .unwrap_or_else(|| panic!("{:?}", codes(&r)));
     let h = f.hint.as_ref().unwrap();
-    assert_eq!(h.command.as_deref(), Some("parted -s {disk} resizepart 6 100%"), "{h:?}");
+    assert_eq!(
+        h.command.as_deref(),
+        Some("parted -s {disk} resizepart 6 100%"),
+        "{h:?}"
+    );
     assert!(
         h.writes && !h.to_string().contains("must grow first"),
         "{h}"
