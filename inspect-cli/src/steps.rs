@@ -136,17 +136,6 @@ fn unseen_on_copy(mut r: Resolved) -> Resolved {
     r
 }
 
-/// The writing hint of `f` resolved on the copy [`copy_step`] makes:
-/// `{image}` the copy's path, devices the copy's writable attach, a
-/// partition the kernel does not see on a loop device of the copy's own.
-pub(crate) fn on_copy(report: &ImageReport, f: &imgcheck_core::Finding) -> Option<Resolved> {
-    let copy = copy_path(report).replace("{image}", &report.path);
-    let copy_attach = report.attach().map(writable_copy);
-    report
-        .hint_for(f, &copy, copy_attach.as_ref())
-        .map(unseen_on_copy)
-}
-
 /// Next steps, safest first: copy before anything, read-only checks before
 /// repairs; each command once.
 pub fn next_steps(report: &ImageReport) -> Vec<String> {
@@ -154,7 +143,8 @@ pub fn next_steps(report: &ImageReport) -> Vec<String> {
 }
 
 /// The writing hint of `f` resolved on the copy next steps make (its
-/// path, or its writable attachment), as [`marked_steps`] lists it.
+/// path, or its writable attachment; a partition the kernel does not see
+/// on a loop device of the copy's own), as [`marked_steps`] lists it.
 pub fn on_copy(report: &ImageReport, f: &imgcheck_core::Finding) -> Option<Resolved> {
     let copy = copy_path(report).replace("{image}", &report.path);
     let attach = report.attach().map(writable_copy);
