@@ -75,6 +75,21 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
             }
         }
     }
+    // A foreign image written over a partition: what lies after it may be
+    // the victim's, and a grown partition or filesystem writes over it.
+    if out
+        .findings
+        .iter()
+        .any(|f| f.code.starts_with("layout.overwritten"))
+    {
+        for f in &mut breaks {
+            if f.hint.as_ref().is_some_and(|h| h.writes) {
+                f.hint = Some(Hint::advice(
+                    "a foreign image was written over a partition (layout.overwritten): grow no partition or filesystem until what it destroyed is recovered from a copy",
+                ));
+            }
+        }
+    }
     out.findings.extend(breaks);
     out.findings.extend(outside);
     // What the foreign image destroyed of the victim, by structure, inode

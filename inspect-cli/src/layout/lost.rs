@@ -164,7 +164,7 @@ pub struct LossEvent {
     /// Files that lost no bytes but can no longer be found by name: their
     /// entries are in a hashed directory's leaf blocks that the destroyed
     /// index block led to (a lookup goes through the index).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreachable: Vec<LostFile>,
 }
 
