@@ -115,7 +115,7 @@ pub struct LostInodes {
     /// How many of them directory entries name: files lost whole.
     pub named: usize,
     /// It held the root directory's inode: every path is cut at `/`.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub root: bool,
 }
 
