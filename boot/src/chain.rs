@@ -258,6 +258,18 @@ pub fn follow(
             };
         }
     }
+    // GRUB reads a config whole; past the bytes read here its entries are
+    // unseen, not absent (an attack's 1.5 MiB grub.cfg was "no menu").
+    let cut = cfg
+        .size
+        .is_some_and(|n| n > u64::try_from(cfg.head.len()).unwrap_or(u64::MAX));
+    if c.entries.is_empty() && !c.blscfg && cut {
+        return Stage::NotFollowed(format!(
+            "{cfg_where} is {} bytes, more than the {} read here, and what was read defines no menu entry: its entries are not judged",
+            cfg.size.unwrap_or(0),
+            grubcfg::MAX_CFG
+        ));
+    }
     if c.entries.is_empty() && !c.blscfg {
         // normal/main.c: a config with no menu entries shows no menu;
         // grub_enter_normal_mode goes on to the command line.

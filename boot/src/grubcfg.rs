@@ -82,8 +82,10 @@ pub enum Read {
     Unknown,
 }
 
-/// Bytes of grub.cfg read.
-pub const MAX_CFG: u64 = 1 << 20;
+/// Bytes of grub.cfg read: GRUB reads the whole file, and generated ones
+/// with many kernels or themes pass 1 MiB; a longer one is said to be
+/// read in part, never judged as what was read.
+pub const MAX_CFG: u64 = 16 << 20;
 /// Entries kept.
 const MAX_ENTRIES: usize = 256;
 /// `source`/`configfile` nesting followed (GRUB has no bound but its

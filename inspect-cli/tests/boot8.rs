@@ -303,3 +303,30 @@ fn a_writing_hint_under_a_finding_names_the_copy_never_the_evidence() {
     );
     assert!(!cmd.split_whitespace().any(|w| w == evidence), "{cmd}");
 }
+
+/// testdata/scripts/boot-bigcfg.sh: the MBR GRUB disk with 1.5 MiB and
+/// 17 MiB of comments before its grub.cfg's menu (written through the
+/// kernel's ext4). GRUB reads a config whole: the first boots; the second
+/// is longer than what is read here, so it is said to be read in part,
+/// never "defines no menu entry" (attack boot8 F12, a false alarm: a
+/// 1 MiB read made the first a failure).
+#[test]
+fn a_long_grub_cfg_is_read_whole_or_said_to_be_read_in_part() {
+    let r = report_of(&fixture("boot/mbr-grub-bigcfg.img"), false);
+    let (bios, _) = summaries(&r);
+    assert_eq!(outcomes(&r).0, Outcome::Boots, "{bios}");
+    assert!(
+        !codes(&r).iter().any(|c| c == "boot.grub.no_menu"),
+        "{:?}",
+        codes(&r)
+    );
+    let r = report_of(&fixture("boot/mbr-grub-hugecfg.img"), false);
+    let (bios, _) = summaries(&r);
+    assert!(
+        !codes(&r).iter().any(|c| c == "boot.grub.no_menu"),
+        "{:?}",
+        codes(&r)
+    );
+    assert_ne!(outcomes(&r).0, Outcome::Fails, "{bios}");
+    assert!(bios.contains("not judged"), "{bios}");
+}
