@@ -381,6 +381,240 @@ fn the_schema_rejects_a_broken_report() {
     }
 }
 
+fn compare_json(r: &imgcheck::compare::model::CompareReport) -> Value {
+    serde_json::from_str(&imgcheck::compare::text::json(r)).unwrap()
+}
+
+fn path_of(p: &Path) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+/// Copies a compare fixture to `dir/name` (a brick's file gets xattrs of
+/// its own, and a series' labels are names, not the fixture cache's).
+fn copy_to(dir: &Path, rel: &str, name: &str) -> String {
+    let to = dir.join(name);
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(fixture(rel), &to).unwrap();
+    path_of(&to)
+}
+
+/// Gluster's AFR xattrs by setfattr (as tests/compare.rs sets them);
+/// false where trusted.* cannot be set (not root, no setfattr).
+fn afr(brick: &Path, file: &str, blames: &str) -> bool {
+    let set = |p: &Path, n: &str, v: &str| {
+        std::process::Command::new("setfattr")
+            .args(["-n", n, "-v", v])
+            .arg(p)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    set(
+        brick,
+        "trusted.glusterfs.volume-id",
+        "0x7d9c1e5200000000000000000000aaaa",
+    ) && set(
+        Path::new(file),
+        "trusted.gfid",
+        "0x11111111222233334444555555555555",
+    ) && set(
+        Path::new(file),
+        &format!("trusted.afr.{blames}"),
+        "0x000000020000000100000000",
+    )
+}
+
+/// `imgcheck compare --json` over the compare fixtures the compare tests
+/// use (testdata/scripts/compare.sh, compare-series.sh, compare-thin.sh),
+/// by name.
+fn compare_reports() -> Vec<(String, Value)> {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = path_of(&fixture("compare/snap.qcow2"));
+    let thin = |m: &str| path_of(&fixture(&format!("compare/thin-{m}.qcow2")));
+    let backups: Vec<String> = (1..=6)
+        .map(|i| {
+            let n = format!("backup-0{i}.qcow2");
+            copy_to(dir.path(), &format!("compare/{n}"), &n)
+        })
+        .collect();
+    let jbackups: Vec<String> = [6, 2, 4, 1, 7, 3, 5]
+        .iter()
+        .map(|i| {
+            let n = format!("jbackup-{i}.qcow2");
+            copy_to(dir.path(), &format!("compare/{n}"), &n)
+        })
+        .collect();
+    let r1 = copy_to(
+        dir.path(),
+        "compare/replica1.qcow2",
+        "brick1/images/vm.qcow2",
+    );
+    let r2 = copy_to(
+        dir.path(),
+        "compare/replica2.qcow2",
+        "brick2/images/vm.qcow2",
+    );
+    let gluster = afr(&dir.path().join("brick1"), &r1, "vol-client-1")
+        && afr(&dir.path().join("brick2"), &r2, "vol-client-0");
+    if !gluster {
+        eprintln!("SKIP gluster xattrs: setfattr trusted.* refused (needs root and setfattr)");
+    }
+    let sets: Vec<(&str, Vec<String>)> = vec![
+        (
+            "snapshot pair",
+            vec![format!("{snap}@pre-upgrade"), snap.clone()],
+        ),
+        ("identical copies", vec![snap.clone(), snap.clone()]),
+        ("backup series", backups),
+        ("journaled backup series", jbackups),
+        ("replicas on bricks", vec![r1, r2]),
+        (
+            "thin copy set",
+            ["apr", "jan", "mar", "feb"]
+                .iter()
+                .map(|m| thin(m))
+                .collect(),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (what, args) in sets {
+        let r = imgcheck::compare(&args).unwrap_or_else(|e| panic!("{what}: {e}"));
+        if what == "replicas on bricks" && gluster {
+            assert!(
+                r.copies.iter().all(|c| c.brick.is_some()),
+                "the bricks' xattrs were not read"
+            );
+        }
+        out.push((what.to_string(), compare_json(&r)));
+    }
+    out
+}
+
+#[test]
+fn every_compare_report_is_valid_against_the_schema() {
+    use imgcheck::compare::gluster::{Brick, Pending};
+    use imgcheck::compare::model::{Kinship, Relation, SourceBy};
+    let v = validator();
+    let mut docs = compare_reports();
+    // Shapes the fixtures do not reach, made by the typed model's own
+    // serde: every relation, kinship and source_by variant, a brick with
+    // every field set, a differing tail.
+    let snap = path_of(&fixture("compare/snap.qcow2"));
+    let base = imgcheck::compare(&[format!("{snap}@pre-upgrade"), snap]).unwrap();
+    let relations = [
+        Relation::Copies,
+        Relation::Views,
+        Relation::OverlayOf {
+            overlay: "b".into(),
+            backing: "a".into(),
+        },
+        Relation::OverlayOfCopy {
+            overlay: "b".into(),
+            backing: "base.qcow2".into(),
+            copy: "a".into(),
+        },
+        Relation::LinkedClones,
+        Relation::OverlayReplicas,
+        Relation::OverlaysOfOneBase,
+    ];
+    let kinships = [
+        Kinship::SameDisk,
+        Kinship::Clone,
+        Kinship::SameImage,
+        Kinship::SameBase,
+        Kinship::Different,
+        Kinship::Unknown,
+    ];
+    let by = [SourceBy::AfrBlame, SourceBy::Verdict, SourceBy::Newer];
+    for (i, relation) in relations.into_iter().enumerate() {
+        let mut r = base.clone();
+        let p = &mut r.pairs[0];
+        p.relation = relation;
+        p.kinship = kinships[i % kinships.len()];
+        p.source_by = Some(by[i % by.len()]);
+        p.source = Some(p.a.clone());
+        p.sink = Some(p.b.clone());
+        p.divergence.tail_differs = p.divergence.ranges.first().copied();
+        r.copies[0].brick = Some(Brick {
+            gfid: Some("11111111222233334444555555555555".into()),
+            pending: vec![Pending {
+                client: "vol-client-1".into(),
+                data: 2,
+                metadata: 1,
+                entry: 0,
+            }],
+            root: Some(PathBuf::from("/bricks/b1")),
+            volume: Some("vol".into()),
+            file: Some("images/vm.qcow2".into()),
+            client: Some("vol-client-0".into()),
+        });
+        docs.push((format!("typed variant {i}"), compare_json(&r)));
+    }
+    let mut bad = Vec::new();
+    for (name, doc) in &docs {
+        let p = problems(&v, doc);
+        if !p.is_empty() {
+            bad.push(format!("{name}: {p:?}"));
+        }
+    }
+    assert!(bad.is_empty(), "{} invalid:\n{}", bad.len(), bad.join("\n"));
+    let with_pairs = docs
+        .iter()
+        .filter(|(_, d)| d["pairs"].as_array().is_some_and(|p| !p.is_empty()))
+        .count();
+    assert_eq!(with_pairs, docs.len(), "a compare report without pairs");
+    eprintln!("{} compare reports valid against the schema", docs.len());
+}
+
+#[test]
+fn the_schema_rejects_a_broken_compare_report() {
+    let v = validator();
+    let snap = path_of(&fixture("compare/snap.qcow2"));
+    let r = imgcheck::compare(&[format!("{snap}@pre-upgrade"), snap]).unwrap();
+    let good = compare_json(&r);
+    assert!(problems(&v, &good).is_empty(), "{:?}", problems(&v, &good));
+    type Mutation = (&'static str, fn(&mut Value));
+    let mutations: [Mutation; 10] = [
+        ("a pair without divergence", |d| {
+            d["pairs"][0].as_object_mut().unwrap().remove("divergence");
+        }),
+        ("a copy without its verdict", |d| {
+            d["copies"][0].as_object_mut().unwrap().remove("verdict");
+        }),
+        ("a disk size as a string", |d| {
+            d["copies"][0]["disk_size"] = "16 MiB".into()
+        }),
+        ("a negative differing count", |d| {
+            d["pairs"][0]["divergence"]["differing"] = (-1).into()
+        }),
+        ("an extra key in a pair", |d| {
+            d["pairs"][0]
+                .as_object_mut()
+                .unwrap()
+                .insert("extra".into(), 1.into());
+        }),
+        ("an extra top-level key", |d| {
+            d.as_object_mut().unwrap().insert("schema".into(), 2.into());
+        }),
+        ("an unknown kinship", |d| {
+            d["pairs"][0]["kinship"] = "cousins".into()
+        }),
+        ("an overlay relation without its backing", |d| {
+            d["pairs"][0]["relation"] = serde_json::json!({"overlay_of": {"overlay": "b"}});
+        }),
+        ("a summary line that is not a string", |d| {
+            d["summary"] = serde_json::json!([1]);
+        }),
+        ("an exit status compare never returns", |d| {
+            d["exit"] = 2.into()
+        }),
+    ];
+    for (what, mutate) in mutations {
+        let mut doc = good.clone();
+        mutate(&mut doc);
+        assert!(!v.is_valid(&doc), "the schema accepts {what}");
+    }
+}
+
 /// The top-level keys of the JSON block under the README's `### JSON`
 /// heading (depth-1 keys of its pseudo-JSON), and of `layers.layout`.
 fn readme_keys() -> (BTreeSet<String>, BTreeSet<String>) {
