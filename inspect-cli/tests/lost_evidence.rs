@@ -8,7 +8,7 @@
 
 use imgcheck::layout::{Confidence, LossEvent};
 use imgcheck::options::Options;
-use imgcheck::report::ImageReport;
+use imgcheck::report::{ImageReport, Verdict};
 use imgcheck_core::{OwnerKind, Severity};
 use imgcheck_testdata::fixture;
 use std::collections::BTreeMap;
@@ -468,5 +468,33 @@ fn files_whose_names_were_in_a_zeroed_directory_block_are_listed() {
             let text = imgcheck::layout::lost_files_text(&r.lost);
             assert!(text.lines().count() > truth.len(), "{n}");
         }
+    }
+}
+
+/// lost8 attack F0 (testdata/scripts/lost-free-gap.sh): a clean ext4
+/// whose one zero run is a database file's zero-page tail, free blocks,
+/// and a file whose 1 MiB zero head ends on a 1 MiB boundary. The run
+/// "stops inside" the second file at an object boundary, but free space
+/// lies between the two files' zeros: each is a file's own content, not
+/// one loss across files. Nothing is said, and the verdict is clean.
+#[test]
+fn free_space_between_two_files_own_zeros_is_no_loss() {
+    let path = fixture("lost/free-gap.img");
+    // The shape, as debugfs sees it: db1's last block and headz's first
+    // are apart (free blocks between), and headz starts on 1 MiB.
+    let db_last: u64 = debugfs(&path, "bmap /pg/db1 31").trim().parse().unwrap();
+    let head: u64 = debugfs(&path, "bmap /headz 0").trim().parse().unwrap();
+    assert!(head > db_last + 1, "db1 ends at {db_last}, headz at {head}");
+    assert_eq!(head % 256, 0, "headz at {head}");
+    assert!(icheck(&path, db_last + 1..head).is_empty());
+    for scan in [true, false] {
+        let r = report(&path, scan);
+        assert!(
+            lost_messages(&r).is_empty(),
+            "scan {scan}: {:?}",
+            lost_messages(&r)
+        );
+        assert!(r.lost.is_empty(), "scan {scan}");
+        assert_eq!(r.verdict(), Verdict::Clean, "scan {scan}");
     }
 }

@@ -308,6 +308,56 @@ fn cut_at(z: u64, hs: &[Hit]) -> bool {
     })
 }
 
+/// The ranges inside `s..e` (disk space) that no owner of any kind
+/// holds in any filesystem: free blocks, or space between filesystems.
+/// Sorted.
+fn free_gaps(fss: &[Mapped<'_>], s: u64, e: u64) -> Vec<(u64, u64)> {
+    let mut held = owned(fss, s, e, |_| true)
+        .into_iter()
+        .map(|h| (h.start, h.end))
+        .collect::<Vec<_>>();
+    held.sort_unstable();
+    let mut gaps = Vec::new();
+    let mut at = s;
+    for (a, b) in held {
+        if a > at {
+            gaps.push((at, a));
+        }
+        at = at.max(b);
+    }
+    if at < e {
+        gaps.push((at, e));
+    }
+    gaps
+}
+
+/// The hits of the pieces of a run, split at the free `gaps`, that run
+/// through the data of at least two files and stop inside one: the hits
+/// a span is told from. A piece bounded by free space on a side has no
+/// file cut on that side.
+fn spanning(hs: &[Hit], gaps: &[(u64, u64)]) -> Vec<Hit> {
+    // Piece number of a hit: the gaps wholly before it.
+    let piece = |h: &Hit| gaps.partition_point(|g| g.1 <= h.start);
+    let mut pieces: BTreeMap<usize, Vec<Hit>> = BTreeMap::new();
+    for h in hs {
+        pieces.entry(piece(h)).or_default().push(*h);
+    }
+    pieces
+        .into_values()
+        .filter(|p| {
+            // Owners are files: inode tables and bitmaps hold zeros of
+            // their own (unused inodes, free groups).
+            let files: std::collections::BTreeSet<(usize, u32)> = p
+                .iter()
+                .filter(|h| h.inode != 0)
+                .map(|h| (h.fs, h.inode))
+                .collect();
+            files.len() >= 2 && p.iter().any(|h| h.stops_inside)
+        })
+        .flatten()
+        .collect()
+}
+
 /// Whether the bytes just before `s` and at `e` were read (and so are
 /// not zeros, the run being maximal there): the run's edges are where
 /// the zeros stop, not where the zero map stopped reading.
@@ -509,24 +559,29 @@ fn events_in(
             h.stops_inside &= end_known;
         }
         let structure = hs.iter().any(|h| whole_structure(h, fss)) || !tables.is_empty();
-        // Owners are files: inode tables and bitmaps hold zeros of their
-        // own (unused inodes, free groups).
-        let files: std::collections::BTreeSet<(usize, u32)> = hs
-            .iter()
-            .filter(|h| h.inode != 0)
-            .map(|h| (h.fs, h.inode))
-            .collect();
         // Zeros that stop inside a file's data, after running through
         // another file's, are what storage that returned zeros leaves, but
         // also what a file of zeros followed by a file that starts with
         // zeros holds by content: the shape alone is no loss. It is one
         // when a cut lies on a storage object boundary, or a cut file is
         // text (text holds no NUL blocks).
-        let span = files.len() >= 2 && hs.iter().any(|h| h.stops_inside);
-        let shape = OBJECT_SIZES.into_iter().find(|&z| cut_at(z, &hs));
+        // Free space inside the run splits it: zeros that run from one
+        // file's own zeros through free blocks into another's are each
+        // file's content (a zero-page tail, a zero head), not one loss
+        // across files (lost8 attack F0).
+        let span_hits = spanning(&hs, &free_gaps(fss, s, e));
+        let span_files = span_hits
+            .iter()
+            .filter(|h| h.inode != 0)
+            .map(|h| (h.fs, h.inode))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let span = !span_hits.is_empty();
+        let shape = OBJECT_SIZES.into_iter().find(|&z| cut_at(z, &span_hits));
         let text_cut = if span && shape.is_none() {
             disk.and_then(|d| {
-                hs.iter()
+                span_hits
+                    .iter()
                     .filter(|h| {
                         (h.starts_inside || h.stops_inside) && h.kind == OwnerKind::FileData
                     })
@@ -556,8 +611,7 @@ fn events_in(
                 (None, None) => String::new(),
             };
             evidence.push(format!(
-                "span (zeros through the data of {} files, stopping inside one{why})",
-                files.len()
+                "span (zeros through the data of {span_files} files, stopping inside one{why})"
             ));
         }
         if let Some(z) = struct_shapes
@@ -1249,6 +1303,11 @@ mod tests {
         b.push(OwnerKind::Unwritten, 16, 8 * MIB, 4 * MIB, 0);
         b.name(12, 2, b"a");
         b.name(13, 2, b"b");
+        node_of(b)
+    }
+
+    /// A bare filesystem node at disk byte 0 with the map `b` builds.
+    fn node_of(b: OwnerMapBuilder) -> Node {
         let facts = Facts {
             owners: Some(Arc::new(b.finish())),
             claimed_size: Some(16 * MIB),
@@ -1311,6 +1370,25 @@ mod tests {
         // The event is the owned bytes: free space past 16 MiB is not lost.
         let ev = events(&node(), &[(6 * MIB + MIB / 4, 20 * MIB)], None, ALL);
         assert!(ev.is_empty(), "{ev:?}");
+    }
+
+    #[test]
+    fn free_space_between_two_files_zeros_is_no_span() {
+        // A zero-page tail of 12 (0..1 MiB), free 1..3 MiB, then 13's
+        // 1 MiB zero head ending on a 4 MiB boundary (lost8 attack F0).
+        let mut b = OwnerMapBuilder::new(4096);
+        b.push(OwnerKind::FileData, 12, 0, MIB, 0);
+        b.push(OwnerKind::FileData, 13, 3 * MIB, 2 * MIB, 0);
+        let n = node_of(b);
+        let ev = events(&n, &[(4096, 4 * MIB)], None, ALL);
+        assert!(ev.is_empty(), "{ev:?}");
+        // The same run with no free space between the files is one.
+        let mut b = OwnerMapBuilder::new(4096);
+        b.push(OwnerKind::FileData, 12, 0, 3 * MIB, 0);
+        b.push(OwnerKind::FileData, 13, 3 * MIB, 2 * MIB, 0);
+        let ev = events(&node_of(b), &[(4096, 4 * MIB)], None, ALL);
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert_eq!(ev[0].confidence, Confidence::Likely);
     }
 
     #[test]
