@@ -75,8 +75,8 @@ pub use layer::{
     Child, ChildNode, Context, Depth, Event, Extent, Inspected, Inspector, Options, Probe, Strength,
 };
 pub use owners::{
-    MAX_NAME_BYTES, MAX_OWNED_RANGES, MAX_PATH_DEPTH, MAX_UNINDEXED, OwnedRange, OwnerKind,
-    OwnerMap, OwnerMapBuilder,
+    MAX_NAME_BYTES, MAX_OWNED_RANGES, MAX_PATH_DEPTH, MAX_READ_SPANS, MAX_UNINDEXED, OwnedRange,
+    OwnerKind, OwnerMap, OwnerMapBuilder,
 };
 pub use place::{Place, Step, Where};
 pub use progress::Progress;

@@ -7,7 +7,10 @@ mod lost;
 mod promise;
 mod uncovered;
 
-pub use lost::{Confidence, LossEvent, LostFile, LostInodes, LostStructure, lost_files_text};
+pub use lost::{
+    Confidence, LossEvent, LostFile, LostInodes, LostStructure, lost_files_text,
+    zeroed_structure_blocks,
+};
 
 use crate::report::{Node, SizeLink};
 use imgcheck_core::bytes::is_zero;

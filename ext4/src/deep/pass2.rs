@@ -143,6 +143,9 @@ impl Deep<'_, '_> {
         let dir = dino.ino;
         let Some(b) = fs.read_block(p) else { return };
         let off = fs.block_offset(p).unwrap_or(0);
+        if fs.block_offset(p).is_some() {
+            self.owners.read(off, &b);
+        }
         let bs = b.len();
         let is_dx_node = self.dx_nodes.get(&dir).is_some_and(|v| v.contains(&l));
         if is_dx_node && l != 0 {

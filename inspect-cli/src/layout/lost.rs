@@ -26,8 +26,10 @@
 //! Anything else is told nowhere: a false alarm is as bad as a miss.
 
 use crate::report::Node;
-use imgcheck_core::bytes::is_zero;
-use imgcheck_core::{Finding, Hint, Layer, OwnerKind, OwnerMap, ReadAt, Space, human_size};
+use imgcheck_core::bytes::{is_zero, usize_of};
+use imgcheck_core::{
+    Finding, Hint, Layer, OwnerKind, OwnerMap, ReadAt, ReadErrorKind, Space, human_size,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -1193,8 +1195,11 @@ fn name(f: &LostFile) -> String {
 }
 
 /// Without `--scan`: the structure blocks (directory, extent-tree,
-/// attribute, journal superblock) of each mapped filesystem that read as
-/// zeros, as runs in disk space, for [`events`].
+/// attribute, journal superblock, named inodes' table blocks) of each
+/// mapped filesystem that read as zeros, as runs in disk space, for
+/// [`events`]. Blocks the filesystem layer read as it filled its map are
+/// answered from that ([`OwnerMap::read_as_zero`]); `disk` is read for
+/// the rest, adjacent blocks together.
 pub fn zeroed_structure_blocks(root: &Node, disk: &dyn ReadAt) -> Vec<(u64, u64)> {
     zeroed_structure_blocks_in(&mapped(root), disk)
 }
@@ -1206,7 +1211,12 @@ fn zeroed_structure_blocks_in(fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Vec<(u64
     let mut buf = Vec::new();
     for m in fss {
         let bs = m.map.block_size().clamp(512, 1 << 16);
-        buf.resize(usize::try_from(bs).unwrap_or(4096), 0);
+        let mut blocks = ZeroBlocks {
+            out: &mut out,
+            bs,
+            pending: (0, 0),
+            buf: std::mem::take(&mut buf),
+        };
         let mut reads = 0usize;
         let isz = u64::from(m.map.inode_geometry().0);
         for o in m.map.ranges() {
@@ -1242,25 +1252,156 @@ fn zeroed_structure_blocks_in(fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Vec<(u64
                     && m.map.named_in(a, b).next().is_none()
                     && !(a..=b).contains(&m.map.root())
                 {
-                    at = at.saturating_add(bs);
+                    at = next_named_block(m.map, o, at, a, bs, isz);
                     continue;
                 }
                 reads = reads.saturating_add(1);
                 let d = m.base.saturating_add(at);
-                if disk.known_zero(d, bs)
-                    || (disk.read_exact_at(d, &mut buf).is_ok() && is_zero(&buf))
-                {
-                    match out.last_mut() {
-                        Some(l) if l.1 == d => l.1 = d.saturating_add(bs),
-                        _ => out.push((d, d.saturating_add(bs))),
-                    }
+                // The layer read most of these blocks as it filled the
+                // map (an inode table, a directory): what it saw is what
+                // a read now returns, without reading it twice.
+                match m.map.read_as_zero(at, bs) {
+                    Some(true) => blocks.zero(disk, d),
+                    Some(false) => {}
+                    None if disk.known_zero(d, bs) => blocks.zero(disk, d),
+                    None => blocks.read(disk, d),
                 }
                 at = at.saturating_add(bs);
             }
         }
+        blocks.flush(disk);
+        buf = blocks.buf;
     }
     out.sort_unstable();
     out
+}
+
+/// Where the table blocks of `o` after the one at `at` (which holds no
+/// inode named or the root, from inode `a` on) next hold one: the blocks
+/// between are those the block-by-block test skips, passed over without
+/// a lookup each (a 1 M-file guest has 400,000 table blocks, most of them
+/// of unused inodes). `o.end()` when none does.
+fn next_named_block(
+    map: &OwnerMap,
+    o: &imgcheck_core::OwnedRange,
+    at: u64,
+    a: u32,
+    bs: u64,
+    isz: u64,
+) -> u64 {
+    let root = map.root();
+    let named = map.named_in(a, u32::MAX).next();
+    let t = match (named, root >= a) {
+        (Some(x), true) => x.min(root),
+        (Some(x), false) => x,
+        (None, true) => root,
+        (None, false) => return o.end(),
+    };
+    // Block k holds inodes first(k)+1 ..= first(k)+n, first(k) =
+    // (logical + k*bs) / isz: the first block not wholly before inode t
+    // is the least k with logical + k*bs >= (t - n) * isz.
+    let n = bs.checked_div(isz).unwrap_or(0);
+    let need = u64::from(t).saturating_sub(n).saturating_mul(isz);
+    let k_next = at
+        .saturating_sub(o.start)
+        .checked_div(bs)
+        .unwrap_or(0)
+        .saturating_add(1);
+    let k = need
+        .saturating_sub(o.logical)
+        .div_ceil(bs.max(1))
+        .max(k_next);
+    k.checked_mul(bs)
+        .and_then(|x| o.start.checked_add(x))
+        .map_or(o.end(), |x| x.min(o.end()))
+}
+
+/// Bytes of adjacent structure blocks read with one read: an inode table
+/// or a directory's blocks one read per block took 65,536 reads of 4 KiB
+/// through the qcow2 layer on a 1 M-file guest, a fifth of its check.
+const STRUCTURE_RUN_BYTES: u64 = 1 << 20;
+
+/// The zeroed structure blocks found so far, and the adjacent blocks not
+/// yet read. Blocks are decided in the order they are given, so the runs
+/// come out as one read per block would make them.
+struct ZeroBlocks<'o> {
+    out: &'o mut Vec<(u64, u64)>,
+    /// Block size (512 B – 64 KiB).
+    bs: u64,
+    /// Adjacent blocks waiting to be read: first byte, count.
+    pending: (u64, u64),
+    buf: Vec<u8>,
+}
+
+impl ZeroBlocks<'_> {
+    /// The block at `d` reads as zeros.
+    fn push(&mut self, d: u64) {
+        let end = d.saturating_add(self.bs);
+        match self.out.last_mut() {
+            Some(l) if l.1 == d => l.1 = end,
+            _ => self.out.push((d, end)),
+        }
+    }
+
+    /// The block at `d` is known to read as zeros (never read).
+    fn zero(&mut self, disk: &dyn ReadAt, d: u64) {
+        self.flush(disk);
+        self.push(d);
+    }
+
+    /// The block at `d` is to be read: joined to the pending run when it
+    /// follows it and the run has room.
+    fn read(&mut self, disk: &dyn ReadAt, d: u64) {
+        let (start, n) = self.pending;
+        let next = n
+            .checked_mul(self.bs)
+            .and_then(|len| start.checked_add(len));
+        let room = n.saturating_add(1).saturating_mul(self.bs) <= STRUCTURE_RUN_BYTES;
+        if n > 0 && next == Some(d) && room {
+            self.pending.1 = n.saturating_add(1);
+            return;
+        }
+        self.flush(disk);
+        self.pending = (d, 1);
+    }
+
+    /// Reads the pending run. A run the reader fails is read again block
+    /// by block, so one unreadable block does not hide the zeros of the
+    /// others; a spent read bound fails every read, and is not retried.
+    fn flush(&mut self, disk: &dyn ReadAt) {
+        let (start, n) = std::mem::take(&mut self.pending);
+        if n == 0 {
+            return;
+        }
+        let bs = usize_of(self.bs);
+        let len = usize_of(n).saturating_mul(bs);
+        if self.buf.len() < len {
+            self.buf.resize(len, 0);
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        match buf.get_mut(..len).map(|b| disk.read_exact_at(start, b)) {
+            Some(Ok(())) => {
+                for (k, b) in (0u64..).zip(buf.get(..len).unwrap_or(&[]).chunks_exact(bs)) {
+                    if is_zero(b) {
+                        self.push(start.saturating_add(k.saturating_mul(self.bs)));
+                    }
+                }
+            }
+            Some(Err(e)) if n > 1 && !matches!(e.kind, ReadErrorKind::Budget { .. }) => {
+                for k in 0..n {
+                    let d = start.saturating_add(k.saturating_mul(self.bs));
+                    if let Some(b) = buf.get_mut(..bs)
+                        && disk.read_exact_at(d, b).is_ok()
+                        && is_zero(b)
+                    {
+                        self.push(d);
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.buf = buf;
+    }
 }
 
 /// The `--lost-files` text: one line per file, the path then its disk
