@@ -279,8 +279,13 @@ impl JsonReport {
                     f.hint = Some(r.hint);
                 }
                 let filesystem = filesystem_at(&nodes, &f.place);
+                // A backing file's offsets count in that file: named so.
+                let image = report
+                    .file_of(&f.place)
+                    .unwrap_or(&report.image)
+                    .to_string();
                 let mut j = FindingJson::from(f);
-                j.place.image = Some(report.image.clone());
+                j.place.image = Some(image);
                 j.place.filesystem = filesystem;
                 j
             })

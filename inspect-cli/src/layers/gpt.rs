@@ -117,6 +117,7 @@ impl Inspector for PartitionTable {
                         ),
                         findings: Vec::new(),
                         details: json!({ "proposed": p }),
+                        file: None,
                     }),
                     descend: true,
                 })
@@ -195,6 +196,7 @@ fn partitions(
                     title,
                     findings: by_part.remove(&p.number).unwrap_or_default(),
                     details: json!({ "partition": p, "contents": contents }),
+                    file: None,
                 }),
                 descend: same.is_none(),
             }

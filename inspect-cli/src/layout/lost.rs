@@ -1326,6 +1326,7 @@ mod tests {
             children: Vec::new(),
             span: None,
             expect: None,
+            file: None,
         }
     }
 
