@@ -764,25 +764,64 @@ pub fn svg(report: &ImageReport) -> String {
     if total > at && total.saturating_sub(at) > MIN_GAP && !covered.is_empty() {
         gaps.push((at, total));
     }
+    // A gap is cut where the extended partition starts and ends: what
+    // lies inside it is room for logical partitions (the table's), not
+    // space outside the table.
+    let cuts: Vec<u64> = extended
+        .map(|x| vec![x.start, x.start.saturating_add(x.size)])
+        .unwrap_or_default();
+    let gaps: Vec<(u64, u64)> = gaps
+        .into_iter()
+        .flat_map(|(s, e)| {
+            let mut points = vec![s];
+            points.extend(cuts.iter().copied().filter(|&c| c > s && c < e));
+            points.push(e);
+            points
+                .windows(2)
+                .filter_map(|w| match w {
+                    [a, b] => Some((*a, *b)),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|(s, e)| e.saturating_sub(*s) > MIN_GAP)
+        .collect();
     for (s, e) in gaps {
         let (x0, x1) = (x_of(s, total), x_of(e, total));
         let (gy, gh) = lane(s, e);
+        let size = human_size(e.saturating_sub(s));
+        let (key, label, tip, line) = match extended.filter(|_| inside_extended(s, e)) {
+            Some(x) => (
+                "extended-free",
+                "free space inside the extended partition (room for logical partitions)",
+                format!(
+                    "free inside extended partition {}: {size} at byte {s}",
+                    x.slot
+                ),
+                (
+                    format!("free in partition {}", x.slot),
+                    format!(
+                        "{size} at byte {s} (inside the extended partition, no logical partition there)"
+                    ),
+                ),
+            ),
+            None => (
+                "unpartitioned",
+                "unpartitioned space",
+                format!("unpartitioned: {size} at byte {s}"),
+                ("unpartitioned".into(), format!("{size} at byte {s}")),
+            ),
+        };
         c.rect(
             x0,
             x1,
             gy,
             gh,
-            ("unpartitioned", "url(#free)", "unpartitioned space"),
+            (key, "url(#free)", label),
             r##"stroke="#c90" stroke-dasharray="4 2""##,
-            &format!(
-                "unpartitioned: {} at byte {s}",
-                human_size(e.saturating_sub(s))
-            ),
+            &tip,
         );
-        gap_lines.push((
-            "unpartitioned".into(),
-            format!("{} at byte {s}", human_size(e.saturating_sub(s))),
-        ));
+        gap_lines.push(line);
     }
 
     // The partitions, largest first: a small one in the same pixels as

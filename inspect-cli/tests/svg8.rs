@@ -576,3 +576,20 @@ fn an_extended_partition_is_drawn_with_its_logical_partitions_inside() {
         "table order: {order:?}"
     );
 }
+
+#[test]
+fn free_space_inside_an_extended_partition_is_not_unpartitioned() {
+    // gpt/mbr-logical.img (testdata/scripts/gpt.sh, sfdisk): extended 2 at
+    // LBA 10240 (40960 sectors, to 25 MiB), its last logical ending at
+    // 20 MiB: 5 MiB of room for logical partitions, inside the table.
+    let m = map_of(&fixture("gpt/mbr-logical.img"));
+    assert_readable(&m);
+    assert!(m.used.contains("extended-free"), "{:?}", m.used);
+    assert!(
+        m.text
+            .contains("free in partition 2 5 MiB at byte 20971520"),
+        "{}",
+        m.text
+    );
+    assert!(!m.text.contains("unpartitioned 5 MiB"), "{}", m.text);
+}
