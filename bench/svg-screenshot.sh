@@ -2,7 +2,8 @@
 # Screenshots of the --map picture, as a person sees it in a browser, for
 # looking at: overlapping marks, cut text and unreadable colours show here
 # and in no XML test. Draws the demo, an LVM PV (lvm2.sh's one-pv) and two
-# GRUB-installed disks (boot.sh's gpt-grub and mbr-grub), each with
+# GRUB-installed disks (boot.sh's gpt-grub and mbr-grub) and a DOS disk with an
+# extended partition holding two logical ones (disk.sh's dos-logical), each with
 # headless Chromium at the SVG's own size.
 #
 #   bench/svg-screenshot.sh IMGCHECK OUTDIR [PREFIX]
@@ -10,7 +11,7 @@
 # (In bench/, not testdata/scripts/: make-fixtures.sh runs every script there.)
 #
 # writes OUTDIR/PREFIXdemo.png, PREFIXlvm.png, PREFIXboot-gpt.png,
-# PREFIXboot-mbr.png (and the .svg beside each). Installs chromium with
+# PREFIXboot-mbr.png, PREFIXdos-logical.png (and the .svg beside each). Installs chromium with
 # apt-get when it is missing (root).
 set -euo pipefail
 bin=$(realpath "$1")
@@ -45,3 +46,4 @@ shot demo "$testdata/demo/brainvm.qcow2"
 shot lvm "$(unzst lvm2/one-pv.img)"
 shot boot-gpt "$(unzst boot/gpt-grub.img)"
 shot boot-mbr "$(unzst boot/mbr-grub.img)"
+shot dos-logical "$(unzst disk/dos-logical.img)"

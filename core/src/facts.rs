@@ -137,6 +137,23 @@ pub struct TableFacts {
     /// a cut-off download of the ISO, not a disk shrunk under its table.
     #[serde(default)]
     pub isohybrid: bool,
+    /// An MBR's extended partition: the container its logical partitions
+    /// (5 and up) lie in, which is no partition of its own in the layer
+    /// tree. The first one only, as the logical partitions are read from
+    /// it.
+    #[serde(default)]
+    pub extended: Option<ExtendedFact>,
+}
+
+/// An MBR extended partition's place on the disk, as its entry states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtendedFact {
+    /// Its slot in the MBR (1 to 4), the number tools give it.
+    pub slot: u32,
+    /// First byte on the disk.
+    pub start: u64,
+    /// Bytes, as the entry claims (may run past a truncated disk).
+    pub size: u64,
 }
 
 /// The role of a structure that has copies.

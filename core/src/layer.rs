@@ -178,6 +178,11 @@ pub struct ChildNode {
     pub findings: Vec<Finding>,
     /// JSON view.
     pub details: serde_json::Value,
+    /// The file the child is, when it is another file than its parent's
+    /// (a qcow2 backing file), as a person opens it: the file whose bytes
+    /// the child's `Space::File` offsets count, which a report names in
+    /// `where.image` and in its hints' `{image}`.
+    pub file: Option<String>,
 }
 
 /// What a layer found in one reader.

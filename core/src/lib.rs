@@ -66,8 +66,8 @@ pub mod time;
 pub use bootfile::{BootFile, FileLookup, Files, boot_paths};
 pub use budget::{Budget, Exhausted, FailedRead, Metered};
 pub use facts::{
-    Attach, Expect, Facts, GuestDisk, Identity, IdentityKind, Promise, Role, SnapshotFact,
-    Structure, SuperblockUse, TableFacts, VolumeExtent, VolumeLoss,
+    Attach, Expect, ExtendedFact, Facts, GuestDisk, Identity, IdentityKind, Promise, Role,
+    SnapshotFact, Structure, SuperblockUse, TableFacts, VolumeExtent, VolumeLoss,
 };
 pub use findings::{Finding, FindingJson, Layer, Severity, Space, worst_severity};
 pub use hint::{Hint, Target};

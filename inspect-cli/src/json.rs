@@ -278,9 +278,14 @@ impl JsonReport {
                 if let Some(r) = report.hint_of(&f) {
                     f.hint = Some(r.hint);
                 }
-                let filesystem = filesystem_at(&nodes, &f.place);
+                let filesystem = filesystem_at(&nodes, &f);
+                // A backing file's offsets count in that file: named so.
+                let image = report
+                    .file_of(&f.place)
+                    .unwrap_or(&report.image)
+                    .to_string();
                 let mut j = FindingJson::from(f);
-                j.place.image = Some(report.image.clone());
+                j.place.image = Some(image);
                 j.place.filesystem = filesystem;
                 j
             })
@@ -364,11 +369,25 @@ impl JsonReport {
 /// in that filesystem, even one whose superblock could not be used.
 const FILESYSTEM_LAYERS: [&str; 3] = ["ext4", "xfs", "fat"];
 
-/// The kind of the filesystem whose node is at `place` (`ext4`, `xfs`,
-/// `vfat`), if any.
-fn filesystem_at(nodes: &[&Node], place: &imgcheck_core::Place) -> Option<String> {
-    nodes
+/// The kind of the filesystem whose node is at `f`'s place (`ext4`,
+/// `xfs`, `vfat`), if any. A finding of another layer placed in the
+/// partition (the size chain's, about the space after it; a zeroed run)
+/// is in that filesystem only when its disk offset lies in the partition.
+fn filesystem_at(nodes: &[&Node], f: &imgcheck_core::Finding) -> Option<String> {
+    let fs = nodes
         .iter()
-        .find(|n| &n.place == place && n.layer.is_some_and(|l| FILESYSTEM_LAYERS.contains(&l)))
-        .map(|n| n.kind.clone())
+        .find(|n| n.place == f.place && n.layer.is_some_and(|l| FILESYSTEM_LAYERS.contains(&l)))?;
+    if FILESYSTEM_LAYERS.contains(&f.layer.as_str()) {
+        return Some(fs.kind.clone());
+    }
+    let span = nodes
+        .iter()
+        .find(|n| n.place == f.place && n.span.is_some())
+        .and_then(|n| n.span);
+    match span {
+        Some(s) if f.space == imgcheck_core::Space::Disk => (s.start <= f.offset
+            && f.offset.saturating_sub(s.start) < s.size)
+            .then(|| fs.kind.clone()),
+        _ => Some(fs.kind.clone()),
+    }
 }

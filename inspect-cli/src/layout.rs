@@ -354,6 +354,11 @@ pub struct Expected {
     pub len: u64,
     /// A copy that can stand in for it (backups), so it is named as surviving.
     pub is_backup: bool,
+    /// The partition it belongs to: the one its layer reads, or, for a
+    /// structure the table states (GRUB's core.img in the BIOS boot
+    /// partition), the one whose span holds it; `None` for the disk's own
+    /// (the MBR, the GPT headers). With the partition's first byte.
+    pub partition: Option<(u32, u64)>,
 }
 
 /// For every zero run that wholly covers at least one expected non-backup
@@ -395,10 +400,22 @@ pub fn zero_damage(runs: &[(u64, u64)], expected: &[Expected]) -> Vec<Finding> {
             msg.push_str("; still intact: ");
             msg.push_str(&names(&survivors));
         }
-        out.push(
-            Finding::error("layout.zeroed", Layer::LAYOUT, r.0, Space::Disk, msg)
-                .with_hint(Hint::advice("work on a copy; rebuild from the surviving copies (sgdisk: recovery menu 'b'/'c'; e2fsck -b BACKUP on the partition)")),
-        );
+        let mut f = Finding::error("layout.zeroed", Layer::LAYOUT, r.0, Space::Disk, msg)
+                .with_hint(Hint::advice("work on a copy; rebuild from the surviving copies (sgdisk: recovery menu 'b'/'c'; e2fsck -b BACKUP on the partition)"));
+        // A run that starts in a partition and destroyed that partition's
+        // structures alone is that partition's finding; one that starts
+        // in the disk's own space (the gap before the first partition)
+        // stays the disk's, its offset outside every partition.
+        if let [first, rest @ ..] = destroyed.as_slice()
+            && let Some((n, start)) = first.partition
+            && start <= r.0
+            && rest
+                .iter()
+                .all(|x| x.partition.is_some_and(|(m, _)| m == n))
+        {
+            f.place = Place::root().join(Step::Partition(n));
+        }
+        out.push(f);
     }
     out
 }
@@ -408,17 +425,37 @@ pub fn zero_damage(runs: &[(u64, u64)], expected: &[Expected]) -> Vec<Finding> {
 /// space, named with the partition they are in.
 pub fn expected_structures(root: &Node) -> Vec<Expected> {
     let mut out = Vec::new();
+    let spans: Vec<crate::report::Span> = root
+        .table()
+        .map(|t| t.partitions().filter_map(|p| p.span).collect())
+        .unwrap_or_default();
     for n in on_disk(root) {
         for s in &n.facts.structures {
             let name = match n.place.partition() {
                 Some(p) if !s.name.contains("partition") => format!("{} of partition {p}", s.name),
                 _ => s.name.clone(),
             };
+            let start = n.base.saturating_add(s.start);
+            // A partition from byte 0 (an ISO's) holds the table itself:
+            // the table's own structures stay the disk's.
+            let partition = match n.place.partition() {
+                Some(p) => spans.iter().find(|sp| sp.index == p),
+                None => spans
+                    .iter()
+                    .filter(|sp| {
+                        sp.start >= 512
+                            && sp.start <= start
+                            && start.saturating_sub(sp.start) < sp.size
+                    })
+                    .min_by_key(|sp| sp.size),
+            }
+            .map(|sp| (sp.index, sp.start));
             out.push(Expected {
                 name,
-                start: n.base.saturating_add(s.start),
+                start,
                 len: s.len,
                 is_backup: s.role == Role::Backup,
+                partition,
             });
         }
     }
@@ -440,6 +477,16 @@ pub fn zero_regions(root: &Node, disk_len: u64, scan: bool) -> Vec<(u64, u64)> {
         r.push((sp.start, end));
     }
     r
+}
+
+/// `f`, about the space after the last partition `n`: that partition's
+/// finding, whatever its hint becomes (an overwrite or a filesystem
+/// outside the table turns it into advice naming none).
+fn last_partition(mut f: Finding, n: Option<u32>) -> Finding {
+    if let Some(n) = n {
+        f.place = Place::root().join(Step::Partition(n));
+    }
+    f
 }
 
 /// The MBR slot of the extended partition that holds logical partition
@@ -541,7 +588,7 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
     if gpt_end.is_none() {
         if disk_len > tend.saturating_add(SLACK) {
             let n = last.map_or(1, |(s, _)| s.index);
-            out.push(
+            out.push(last_partition(
                 Finding::info(
                     "layout.size_chain.free_tail",
                     Layer::LAYOUT,
@@ -576,7 +623,8 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                         .on(Target::Partition(n))
                         .because("grow the partition (or parted resizepart, sfdisk -N), then the filesystem; sgdisk is for GPT disks only"),
                 }),
-            );
+                last.map(|(s, _)| s.index),
+            ));
         }
     } else if disk_len > tend.saturating_add(SLACK) {
         // Grown and never resized: the disk is larger than the table knows.
@@ -712,12 +760,16 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                 ),
             )
         } else {
-            Finding::warning(
-                "layout.size_chain.grown",
-                Layer::LAYOUT,
-                tend,
-                Space::Disk,
-                msg,
+            // The space after the last partition is its to grow into.
+            last_partition(
+                Finding::warning(
+                    "layout.size_chain.grown",
+                    Layer::LAYOUT,
+                    tend,
+                    Space::Disk,
+                    msg,
+                ),
+                last.map(|(s, _)| s.index),
             )
         };
         out.push(f.with_hint(hint));

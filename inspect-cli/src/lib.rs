@@ -21,6 +21,8 @@
 //!     println!("hint: {}", hint.hint);
 //! }
 //! assert_eq!(headline.code, "layout.size_chain.grown");
+//! // The last partition, which did not grow with the disk.
+//! assert_eq!(headline.place.partition(), Some(2));
 //! print!("{}", imgcheck::render::json_line(&report));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -13,7 +13,7 @@ use crate::report::{Event, ImageReport, Node, Span};
 use crate::steps;
 use imgcheck_core::{
     Budget, Child, Context, Depth, Expect, Extent, Facts, FileKind, FileReader, Finding, Inspector,
-    Layer, Metered, OpenError, Place, Promise, ReadAt, Sink, Space, Step, human_size,
+    Layer, Metered, OpenError, Place, Promise, ReadAt, Sink, Space, Step, Target, human_size,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -177,17 +177,14 @@ pub fn inspect_bounded(
     let layout_started = std::time::Instant::now();
     let mut layout = layout::check(&root, disk.as_deref(), opts.scan);
     cost.add("layout", layout_started.elapsed().as_secs_f64());
-    // A loss is on the disk the report shows (a snapshot's, when one is
-    // shown): its place starts where the table's findings' does.
-    if let Some(view) = root.table().map(|t| t.place.clone()) {
-        for f in layout.findings.iter_mut().filter(|f| {
-            f.code.starts_with("layout.lost")
-                && f.space == Space::Disk
-                && !f.place.0.iter().any(|s| matches!(s, Step::Volume(_)))
-        }) {
-            let mut steps = view.0.clone();
-            steps.append(&mut f.place.0);
-            f.place = Place(steps);
+    // The checks across layers read the whole disk: each finding is
+    // placed on the node it concerns here, once, by the same rule.
+    for f in &mut layout.findings {
+        on_disk_place(&root, f);
+    }
+    if let Some(b) = &mut layout.boot {
+        for f in &mut b.findings {
+            on_disk_place(&root, f);
         }
     }
     layout.findings.extend(bound_hit(&budget, file_size));
@@ -243,6 +240,66 @@ pub fn inspect_bounded(
     report.cost.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
+
+/// Places a finding a check across layers made over the disk the report
+/// shows (offset in its disk space, place relative to that disk) in the
+/// layer tree, as the walk places a layer's: on the disk's own place (a
+/// snapshot's, when one is shown), and in the partition it concerns. That
+/// partition is the one its place already names, else the innermost one
+/// whose span holds its offset (a partition's boot sector, the ESP's
+/// loader, core.img in the BIOS boot partition), else the one its hint
+/// acts on (a typed [`Target::Partition`]). Sector 0 is the disk's even
+/// where an ISO's partition starts at byte 0; a finding in a logical
+/// volume's disk is left as it is.
+fn on_disk_place(root: &Node, f: &mut Finding) {
+    if f.space != Space::Disk || f.place.0.iter().any(|s| matches!(s, Step::Volume(_))) {
+        return;
+    }
+    let Some(table) = root.table().filter(|t| {
+        !t.place
+            .0
+            .iter()
+            .any(|s| matches!(s, Step::Volume(_) | Step::Container(_)))
+    }) else {
+        return;
+    };
+    if f.place.partition().is_none() {
+        let by_hint = match f.hint.as_ref().map(|h| &h.target) {
+            Some(Target::Partition(n)) => table
+                .partitions()
+                .find(|p| p.span.is_some_and(|s| s.index == *n)),
+            _ => None,
+        };
+        let by_offset = || {
+            (f.offset >= SECTOR0)
+                .then(|| {
+                    table
+                        .partitions()
+                        .filter(|p| {
+                            p.span.is_some_and(|s| {
+                                s.start <= f.offset && f.offset.saturating_sub(s.start) < s.size
+                            })
+                        })
+                        .min_by_key(|p| p.span.map_or(u64::MAX, |s| s.size))
+                })
+                .flatten()
+        };
+        if let Some(p) = by_offset().or(by_hint) {
+            let mut steps = p.place.0.clone();
+            steps.append(&mut f.place.0);
+            f.place = Place(steps);
+            return;
+        }
+    }
+    if !f.place.0.starts_with(&table.place.0) {
+        let mut steps = table.place.0.clone();
+        steps.append(&mut f.place.0);
+        f.place = Place(steps);
+    }
+}
+
+/// Bytes of sector 0 (the MBR, a label), which no partition owns.
+const SECTOR0: u64 = 512;
 
 /// `id:name` of the snapshot `s` selects (an exact id first, then a
 /// name, as the qcow2 layer looks it up), each shortened to what a name
@@ -497,6 +554,7 @@ impl Walk<'_> {
             children: Vec::new(),
             span: None,
             expect: None,
+            file: None,
         };
         Some((node, ins.children))
     }
@@ -629,6 +687,7 @@ impl Walk<'_> {
                         children: Vec::new(),
                         span,
                         expect: Some(child.expect.clone()),
+                        file: cn.file,
                     };
                     if parallel {
                         deferred.push(Deferred {

@@ -139,13 +139,17 @@ fn node_text(report: &ImageReport, node: &Node, depth: usize, out: &mut String) 
 
 fn finding_text(report: &ImageReport, f: &Finding, pad: &str, out: &mut String) {
     let s = style_for(f.severity);
+    // A file offset in a backing file is that file's: `@ file base.qcow2 0x…`.
+    let space = match (f.space, report.file_of(&f.place)) {
+        (imgcheck_core::Space::File, Some(file)) => format!("file {file}"),
+        _ => f.space.to_string(),
+    };
     let _ = writeln!(
         out,
-        "{pad}{s}{:<7}{s:#} {}  [{} @ {} {:#x}]",
+        "{pad}{s}{:<7}{s:#} {}  [{} @ {space} {:#x}]",
         f.severity.to_string(),
         f.message,
         f.code,
-        f.space,
         f.offset
     );
     if let Some(r) = report.hint_of(f) {

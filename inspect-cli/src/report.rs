@@ -44,6 +44,9 @@ pub struct Node {
     /// partition's type), for the check that a promise was kept.
     #[serde(skip)]
     pub expect: Option<imgcheck_core::Expect>,
+    /// The file this node is, when it is not the image's (a backing
+    /// file): what its findings' `file` offsets count in.
+    pub file: Option<String>,
 }
 
 /// A partition's place on the disk, as the partition table states it.
@@ -236,10 +239,49 @@ impl ImageReport {
     /// finding (an attack's F14 got `sgdisk -e ${NBD:?}` there, the
     /// evidence's device, where the next steps said `${NBDCOPY:?}`).
     pub fn hint_of(&self, f: &Finding) -> Option<Resolved> {
+        // A backing file's finding acts on that file (on a copy of it
+        // when it writes), never on the image that names it: `qemu-img
+        // check -r leaks` on the overlay frees nothing of its backing
+        // file's.
+        if let Some(file) = self.joined_file(&f.place) {
+            let on = if f.hint.as_ref().is_some_and(|h| h.writes) {
+                crate::steps::copy_of(self, file)
+            } else {
+                file.to_string()
+            };
+            return self.hint_for(f, &on, None);
+        }
         if f.hint.as_ref().is_some_and(|h| h.writes) {
             return crate::steps::on_copy(self, f);
         }
         self.hint_for(f, &self.path, self.attach())
+    }
+
+    /// The file a finding at `place` is in when it is not the image
+    /// itself: the innermost node on its path that is a file of its own
+    /// (a backing file, [`Node::file`]). Its `file` offsets count in that
+    /// file, which `where.image` names.
+    pub fn file_of(&self, place: &Place) -> Option<&str> {
+        self.root
+            .walk()
+            .into_iter()
+            .filter(|n| n.file.is_some() && place.0.starts_with(&n.place.0))
+            .max_by_key(|n| n.place.0.len())
+            .and_then(|n| n.file.as_deref())
+    }
+
+    /// [`Self::file_of`] for a file the image file joins itself (its own
+    /// backing chain): the hints of one joined inside a logical volume
+    /// resolve through the volume ([`devices::nested`]).
+    pub fn joined_file(&self, place: &Place) -> Option<&str> {
+        if place
+            .0
+            .iter()
+            .any(|s| matches!(s, imgcheck_core::Step::Volume(_)))
+        {
+            return None;
+        }
+        self.file_of(place)
     }
 
     /// The hint of `f` with `{image}` standing for `image`, attached as

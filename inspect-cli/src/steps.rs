@@ -28,18 +28,30 @@ fn copy_step(report: &ImageReport) -> Hint {
 
 /// Where the copy of [`copy_step`] lands, `{image}` standing for the image.
 fn copy_path(report: &ImageReport) -> String {
+    copy_path_of(report, &report.path)
+}
+
+/// Where the copy of `file` (the image, or a file it joins) lands,
+/// `{image}` standing for it.
+fn copy_path_of(report: &ImageReport, file: &str) -> String {
     let no_room = report
         .layout
         .iter()
         .any(|f| f.code == "layout.host.no_room_for_copy");
     if no_room {
-        let name = std::path::Path::new(&report.path)
+        let name = std::path::Path::new(file)
             .file_name()
             .map_or_else(|| "image".to_string(), |n| n.to_string_lossy().into_owned());
         format!("/ANOTHER/FILESYSTEM/{name}")
     } else {
         "{image}.bak".to_string()
     }
+}
+
+/// The copy of `file`, a file the image joins (a backing file), that a
+/// writing step about it runs on.
+pub fn copy_of(report: &ImageReport, file: &str) -> String {
+    copy_path_of(report, file).replace("{image}", file)
 }
 
 /// The shell variable `dev` reads (`${DISK:?}` → `DISK`), when it is one.
@@ -166,6 +178,12 @@ pub fn marked_steps(report: &ImageReport) -> Vec<(String, bool)> {
         .collect();
     let mut picked: Vec<Resolved> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
+    // Files other than the image (backing files) a writing step repairs:
+    // each is copied first, as the image is.
+    let mut joined: Vec<&str> = Vec::new();
+    // Whether a writing step acts on the image itself (not only on a
+    // file it joins, whose copy is made for it).
+    let mut own_writes = false;
     // A step that writes never runs on the evidence (attached read-only,
     // where it fails, or the image file itself): it runs on the copy
     // (hint_of resolves it so, through `on_copy`).
@@ -182,6 +200,14 @@ pub fn marked_steps(report: &ImageReport) -> Vec<(String, bool)> {
                 .iter()
                 .any(|s| s == &key || s.split("; ").any(|part| part == key));
             if !covered {
+                match report.joined_file(&f.place) {
+                    Some(file) if r.hint.writes => {
+                        if !joined.contains(&file) {
+                            joined.push(file);
+                        }
+                    }
+                    _ => own_writes |= r.hint.writes,
+                }
                 seen.push(key);
                 picked.push(r);
             }
@@ -190,8 +216,18 @@ pub fn marked_steps(report: &ImageReport) -> Vec<(String, bool)> {
     let mut steps: Vec<(String, bool)> = Vec::new();
     let damaged =
         imgcheck_core::worst_severity(report.findings().iter().copied()) == Some(Severity::Error);
-    if damaged || picked.iter().any(|r| r.hint.writes) {
+    if damaged || own_writes {
         steps.push(marked(&resolve_image(&copy_step(report), &report.path)));
+    }
+    for file in joined {
+        let mut h = copy_step(report);
+        if let Some(to) = &mut h.command {
+            *to = to.replace("{image}.bak", &copy_of(report, file));
+        }
+        h.note = Some(format!(
+            "a copy of {file}, which this image joins: the step below that repairs it writes to the copy, never to the file other images may share"
+        ));
+        steps.push(marked(&resolve_image(&h, file)));
     }
     // A nested disk's steps reach it through the evidence (its VG
     // activated read-only), writing ones too: they copy the LV first.

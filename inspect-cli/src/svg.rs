@@ -68,6 +68,10 @@ const LVM_SECTOR: u64 = 512;
 /// Bytes of the MBR's boot code (before the disk signature at 440).
 const MBR_CODE: u64 = 440;
 
+/// Height of an MBR extended partition's band at the top of the bar: its
+/// logical partitions are drawn under it, inside its span.
+const EXT_BAND: u64 = 16;
+
 /// Gaps smaller than this are alignment padding, not unpartitioned space.
 const MIN_GAP: u64 = 1 << 20;
 
@@ -373,56 +377,98 @@ fn pvs(root: &Node, total: u64) -> Vec<(Pv, &Node)> {
     out
 }
 
+/// One segment of an LV, as its node's details (the lvm2 layer's
+/// `segments`) state it: the one reader of them.
+struct Segment {
+    /// First logical extent.
+    le: Option<u64>,
+    /// Extents in the segment.
+    count: Option<u64>,
+    /// Whether its extents are striped over its devices.
+    striped: bool,
+    /// Its devices in order: a PV's UUID and first physical extent, or
+    /// `None` for a device that is no PV (a sub-LV).
+    devices: Vec<Option<(String, u64)>>,
+}
+
+/// The segments of the LV node `lv`.
+fn segments(lv: &Node) -> Vec<Segment> {
+    let list = lv
+        .details
+        .get("segments")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    list.iter()
+        .map(|s| Segment {
+            le: s.get("start_extent").and_then(Value::as_u64),
+            count: s.get("extent_count").and_then(Value::as_u64),
+            striped: s.get("type_name").and_then(Value::as_str) == Some("striped"),
+            devices: s
+                .get("devices")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|d| {
+                    if d.get("on").and_then(Value::as_str) != Some("pv") {
+                        return None;
+                    }
+                    Some((
+                        d.get("id").and_then(Value::as_str)?.to_string(),
+                        d.get("pe").and_then(Value::as_u64)?,
+                    ))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The extent size of the VG a PV node's details describe.
+fn extent_size(pv: &Node) -> Option<u64> {
+    pv.details
+        .pointer("/vg/extent_size")
+        .and_then(Value::as_u64)
+}
+
+/// The disk offset of physical extent `pe` of the PV `id`, when that PV
+/// is on this disk.
+fn pe_on_disk(pv_nodes: &[(Pv, &Node)], id: &str, pe: u64, ext: u64) -> Option<u64> {
+    let (pv, _) = pv_nodes.iter().find(|(p, _)| p.uuid == id)?;
+    Some(
+        pv.base
+            .saturating_add(pv.pe_start)
+            .saturating_add(pe.saturating_mul(ext)),
+    )
+}
+
 /// The LVs of the PVs on this disk, with their extents mapped to it.
 fn lvs<'a>(pv_nodes: &[(Pv, &'a Node)]) -> Vec<LvMap<'a>> {
     let mut out = Vec::new();
     for (_, n) in pv_nodes {
-        let Some(ext) = n.details.pointer("/vg/extent_size").and_then(Value::as_u64) else {
+        let Some(ext) = extent_size(n) else {
             continue;
         };
         for lv in &n.children {
             if !matches!(lv.place.0.last(), Some(Step::Volume(_))) {
                 continue;
             }
-            let mut segs = Vec::new();
-            let list = lv
-                .details
-                .get("segments")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            for s in list {
-                let (Some(le), Some(count)) = (
-                    s.get("start_extent").and_then(Value::as_u64),
-                    s.get("extent_count").and_then(Value::as_u64),
-                ) else {
-                    continue;
-                };
-                let devices = s
-                    .get("devices")
-                    .and_then(Value::as_array)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default();
-                let first_on_disk = devices.first().and_then(|d| {
-                    let id = d.get("id").and_then(Value::as_str)?;
-                    let pe = d.get("pe").and_then(Value::as_u64)?;
-                    if d.get("on").and_then(Value::as_str) != Some("pv") {
-                        return None;
-                    }
-                    let (pv, _) = pv_nodes.iter().find(|(p, _)| p.uuid == id)?;
-                    Some(
-                        pv.base
-                            .saturating_add(pv.pe_start)
-                            .saturating_add(pe.saturating_mul(ext)),
-                    )
-                });
-                segs.push(SegMap {
-                    le,
-                    count,
-                    disk: first_on_disk,
-                    stripes: u64::try_from(devices.len()).unwrap_or(1).max(1),
-                });
-            }
+            let segs = segments(lv)
+                .into_iter()
+                .filter_map(|s| {
+                    let (le, count) = (s.le?, s.count?);
+                    let disk = match s.devices.first() {
+                        Some(Some((id, pe))) => pe_on_disk(pv_nodes, id, *pe, ext),
+                        _ => None,
+                    };
+                    Some(SegMap {
+                        le,
+                        count,
+                        disk,
+                        stripes: u64::try_from(s.devices.len()).unwrap_or(1).max(1),
+                    })
+                })
+                .collect();
             out.push(LvMap {
                 place: &lv.place,
                 ext,
@@ -437,43 +483,17 @@ fn lvs<'a>(pv_nodes: &[(Pv, &'a Node)]) -> Vec<LvMap<'a>> {
 /// per device, a striped run's extents shared among its stripes.
 fn lv_extents(lv: &Node, pv_nodes: &[(Pv, &Node)], ext: u64) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
-    let list = lv
-        .details
-        .get("segments")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    for s in list {
-        let count = s.get("extent_count").and_then(Value::as_u64).unwrap_or(0);
-        let striped = s.get("type_name").and_then(Value::as_str) == Some("striped");
-        let devices = s
-            .get("devices")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let n = u64::try_from(devices.len()).unwrap_or(1).max(1);
-        let per = if striped {
+    for s in segments(lv) {
+        let count = s.count.unwrap_or(0);
+        let n = u64::try_from(s.devices.len()).unwrap_or(1).max(1);
+        let per = if s.striped {
             count.checked_div(n).unwrap_or(count)
         } else {
             count
         };
-        for d in devices {
-            if d.get("on").and_then(Value::as_str) != Some("pv") {
-                continue;
-            }
-            let (Some(id), Some(pe)) = (
-                d.get("id").and_then(Value::as_str),
-                d.get("pe").and_then(Value::as_u64),
-            ) else {
-                continue;
-            };
-            if let Some((pv, _)) = pv_nodes.iter().find(|(p, _)| p.uuid == id) {
-                out.push((
-                    pv.base
-                        .saturating_add(pv.pe_start)
-                        .saturating_add(pe.saturating_mul(ext)),
-                    per.saturating_mul(ext),
-                ));
+        for (id, pe) in s.devices.iter().flatten() {
+            if let Some(at) = pe_on_disk(pv_nodes, id, *pe, ext) {
+                out.push((at, per.saturating_mul(ext)));
             }
         }
     }
@@ -637,6 +657,93 @@ pub fn svg(report: &ImageReport) -> String {
     let parts: Vec<&Node> = table.map(|t| t.partitions().collect()).unwrap_or_default();
     let mut part_lines: Vec<(String, String)> = Vec::new();
     let mut gap_lines: Vec<(String, String)> = Vec::new();
+    // An MBR's extended partition is no node of its own: the table states
+    // it. Drawn as a band over its span, what lies inside it (its logical
+    // partitions, its free space) under the band.
+    let extended = table
+        .and_then(|t| t.facts.table.as_ref())
+        .and_then(|t| t.extended);
+    let inside_extended = |s: u64, e: u64| {
+        extended.is_some_and(|x| s >= x.start && e <= x.start.saturating_add(x.size))
+    };
+    let lane = |s: u64, e: u64| {
+        if inside_extended(s, e) {
+            (
+                BAR_Y.saturating_add(EXT_BAND),
+                BAR_H.saturating_sub(EXT_BAND),
+            )
+        } else {
+            (BAR_Y, BAR_H)
+        }
+    };
+    let mut ext_line: Option<(String, String)> = None;
+    if let Some(x) = extended {
+        let end = x.start.saturating_add(x.size);
+        let (x0, x1) = (x_of(x.start, total), x_of(end, total));
+        let logicals: Vec<String> = parts
+            .iter()
+            .filter_map(|p| p.span)
+            .filter(|s| s.index >= 5 && inside_extended(s.start, s.start.saturating_add(s.size)))
+            .map(|s| s.index.to_string())
+            .collect();
+        c.rect(
+            x0,
+            x1,
+            BAR_Y,
+            BAR_H,
+            (
+                "extended",
+                "#efe6d2",
+                "MBR extended partition (a container: its logical partitions are drawn inside it)",
+            ),
+            r##"stroke="#222" stroke-dasharray="6 3""##,
+            &format!(
+                "extended partition {}: {} at byte {}",
+                x.slot,
+                human_size(x.size),
+                x.start
+            ),
+        );
+        let w = x1.saturating_sub(x0);
+        let tag = if w > 160 {
+            format!("p{} extended", x.slot)
+        } else {
+            format!("p{}", x.slot)
+        };
+        let fits = u64::try_from(tag.chars().count())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(6)
+            .saturating_add(6);
+        if w > fits {
+            let _ = writeln!(
+                c.body,
+                r##"<text x="{}" y="{}" font-size="10" fill="#000">{}</text>"##,
+                x0.saturating_add(4),
+                BAR_Y.saturating_add(12),
+                esc(&tag)
+            );
+        }
+        ext_line = Some((
+            format!("partition {}", x.slot),
+            format!(
+                "{} at byte {} — extended (a container), holding {}",
+                human_size(x.size),
+                x.start,
+                match logicals.as_slice() {
+                    [] => "no logical partition".to_string(),
+                    [one] => format!("logical partition {one}"),
+                    many => format!("logical partitions {}", many.join(", ")),
+                }
+            ),
+        ));
+        if end > total {
+            notes.push(format!(
+                "extended partition {} runs {} past the end of the disk",
+                x.slot,
+                human_size(end.saturating_sub(total))
+            ));
+        }
+    }
 
     // Unpartitioned space first, under the partitions: the gaps (the
     // tail an unmoved GPT leaves behind).
@@ -657,24 +764,64 @@ pub fn svg(report: &ImageReport) -> String {
     if total > at && total.saturating_sub(at) > MIN_GAP && !covered.is_empty() {
         gaps.push((at, total));
     }
+    // A gap is cut where the extended partition starts and ends: what
+    // lies inside it is room for logical partitions (the table's), not
+    // space outside the table.
+    let cuts: Vec<u64> = extended
+        .map(|x| vec![x.start, x.start.saturating_add(x.size)])
+        .unwrap_or_default();
+    let gaps: Vec<(u64, u64)> = gaps
+        .into_iter()
+        .flat_map(|(s, e)| {
+            let mut points = vec![s];
+            points.extend(cuts.iter().copied().filter(|&c| c > s && c < e));
+            points.push(e);
+            points
+                .windows(2)
+                .filter_map(|w| match w {
+                    [a, b] => Some((*a, *b)),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        })
+        .filter(|(s, e)| e.saturating_sub(*s) > MIN_GAP)
+        .collect();
     for (s, e) in gaps {
         let (x0, x1) = (x_of(s, total), x_of(e, total));
+        let (gy, gh) = lane(s, e);
+        let size = human_size(e.saturating_sub(s));
+        let (key, label, tip, line) = match extended.filter(|_| inside_extended(s, e)) {
+            Some(x) => (
+                "extended-free",
+                "free space inside the extended partition (room for logical partitions)",
+                format!(
+                    "free inside extended partition {}: {size} at byte {s}",
+                    x.slot
+                ),
+                (
+                    format!("free in partition {}", x.slot),
+                    format!(
+                        "{size} at byte {s} (inside the extended partition, no logical partition there)"
+                    ),
+                ),
+            ),
+            None => (
+                "unpartitioned",
+                "unpartitioned space",
+                format!("unpartitioned: {size} at byte {s}"),
+                ("unpartitioned".into(), format!("{size} at byte {s}")),
+            ),
+        };
         c.rect(
             x0,
             x1,
-            BAR_Y,
-            BAR_H,
-            ("unpartitioned", "url(#free)", "unpartitioned space"),
+            gy,
+            gh,
+            (key, "url(#free)", label),
             r##"stroke="#c90" stroke-dasharray="4 2""##,
-            &format!(
-                "unpartitioned: {} at byte {s}",
-                human_size(e.saturating_sub(s))
-            ),
+            &tip,
         );
-        gap_lines.push((
-            "unpartitioned".into(),
-            format!("{} at byte {s}", human_size(e.saturating_sub(s))),
-        ));
+        gap_lines.push(line);
     }
 
     // The partitions, largest first: a small one in the same pixels as
@@ -695,11 +842,12 @@ pub fn svg(report: &ImageReport) -> String {
             span.index,
             fs_kind.unwrap_or("no contents read")
         );
+        let (py, ph) = lane(span.start, end);
         c.rect(
             x0,
             x1,
-            BAR_Y,
-            BAR_H,
+            py,
+            ph,
             (key, fill, label),
             r##"stroke="#222""##,
             &format!("{name}: {} at byte {}", human_size(span.size), span.start),
@@ -720,7 +868,7 @@ pub fn svg(report: &ImageReport) -> String {
                 c.body,
                 r##"<text x="{}" y="{}" font-size="12" fill="{ink}">{}</text>"##,
                 x0.saturating_add(4),
-                BAR_Y.saturating_add(18),
+                py.saturating_add(18),
                 esc(&tag)
             );
         }
@@ -732,18 +880,37 @@ pub fn svg(report: &ImageReport) -> String {
             ));
         }
     }
-    // Listed in table order.
+    // Listed in table order, the extended container (listed above)
+    // before its logical partitions, which say they are in it.
     for p in &parts {
         let Some(span) = p.span else { continue };
+        let logical = extended.filter(|_| {
+            span.index >= 5 && inside_extended(span.start, span.start.saturating_add(span.size))
+        });
+        if let (Some(x), Some(line)) = (extended, &ext_line)
+            && (logical.is_some() || span.index > x.slot)
+            && !part_lines.contains(line)
+        {
+            part_lines.push(line.clone());
+        }
         part_lines.push((
             format!("partition {}", span.index),
             format!(
-                "{} at byte {} — {}",
+                "{} at byte {} — {}{}",
                 human_size(span.size),
                 span.start,
-                p.title
+                p.title,
+                logical.map_or_else(String::new, |x| format!(
+                    " (logical, in extended partition {})",
+                    x.slot
+                ))
             ),
         ));
+    }
+    if let Some(line) = ext_line
+        && !part_lines.contains(&line)
+    {
+        part_lines.push(line);
     }
 
     // No partitions: the disk holds one thing whole (a PV, a filesystem).
@@ -1007,11 +1174,7 @@ pub fn svg(report: &ImageReport) -> String {
                 "",
                 &format!("PV {} label and metadata: {} bytes", pv.uuid, pv.pe_start),
             );
-            let ext = n
-                .details
-                .pointer("/vg/extent_size")
-                .and_then(Value::as_u64)
-                .unwrap_or(0);
+            let ext = extent_size(n).unwrap_or(0);
             for lv in &n.children {
                 let Some(Step::Volume(name)) = lv.place.0.last() else {
                     continue;

@@ -247,6 +247,11 @@ fn every_fixture_report_is_valid_against_the_schema() {
         halves.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
     docs.extend(checked);
+    // The boot fixtures' variants the boot tests make (a real tool's
+    // delta, a dd range): what gives the boot chain's findings.
+    for (name, d) in boot_variants() {
+        docs.push((name, json_of(d.path())));
+    }
     // --qemu-compat's object, for each qcow2 fixture qemu-img would check.
     let mut qemu = 0;
     for n in names.iter().filter(|n| n.ends_with(".qcow2")) {
@@ -267,8 +272,10 @@ fn every_fixture_report_is_valid_against_the_schema() {
     ));
     let mut bad = Vec::new();
     let mut in_partitions = 0;
+    let mut placed = 0;
     for (name, doc) in &docs {
         in_partitions += offsets_outside_their_partition(name, doc, &mut bad);
+        placed += unplaced(name, doc, &mut bad);
         let p = problems(&v, doc);
         if !p.is_empty() {
             bad.push(format!("{name}: {p:?}"));
@@ -285,10 +292,179 @@ fn every_fixture_report_is_valid_against_the_schema() {
         in_partitions > 20,
         "filesystem findings in partitions: {in_partitions}"
     );
+    assert!(placed > 40, "findings about one partition: {placed}");
     eprintln!(
-        "{} reports valid against the schema; {in_partitions} filesystem findings in partitions have disk offsets",
+        "{} reports valid against the schema; {in_partitions} filesystem findings in partitions have disk offsets; {placed} findings about a partition name it",
         docs.len()
     );
+}
+
+/// The boot fixtures as the boot tests change them: each delta a real
+/// tool's change (testdata/scripts/boot.sh: rm, mdel) on its base image,
+/// and the dd ranges of boot-proof.sh.
+fn boot_variants() -> Vec<(String, imgcheck_testdata::Damaged)> {
+    let deltas = [
+        ("boot/gpt-grub.img", "boot/gpt-grub-esp-broken.delta"),
+        ("boot/gpt-grub.img", "boot/gpt-grub-kernel-missing.delta"),
+        ("boot/gpt-grub.img", "boot/gpt-grub-loader-deleted.delta"),
+        ("boot/gpt-grub.img", "boot/gpt-grub-blscfg.delta"),
+        ("boot/mbr-grub.img", "boot/mbr-grub-kernel-missing.delta"),
+        ("boot/sdboot.img", "boot/sdboot-initrd-missing.delta"),
+        ("boot/sdboot.img", "boot/sdboot-kernel-missing.delta"),
+        ("boot/esp-aa64.img", "boot/esp-ia32.delta"),
+        ("boot/esp-shim.img", "boot/esp-shim-no-grub.delta"),
+        ("boot/esp-shim.img", "boot/esp-shim-stub-search.delta"),
+        (
+            "boot/mbr-syslinux.img",
+            "boot/mbr-syslinux-ext4-active.delta",
+        ),
+        ("boot/gpt-gptmbr.img", "boot/gpt-gptmbr-ext4-legacy.delta"),
+        ("boot/gpt-gptmbr.img", "boot/gpt-gptmbr-ntfs-legacy.delta"),
+    ];
+    let mut out: Vec<(String, imgcheck_testdata::Damaged)> = deltas
+        .iter()
+        .map(|(base, rel)| {
+            (
+                format!("{base} + {rel}"),
+                damaged(base, &imgcheck_testdata::delta(rel)),
+            )
+        })
+        .collect();
+    let z = |offset: u64, len: u64| Patch::Zero { offset, len };
+    for (name, base, patch) in [
+        // core.img in the BIOS boot partition (LBA 2048, 1 MiB).
+        (
+            "gpt-core-zeroed",
+            "boot/gpt-grub.img",
+            z(2048 * 512, 2048 * 512),
+        ),
+        ("gpt-code-zeroed", "boot/gpt-grub.img", z(0, 440)),
+        ("mbr-gap-zeroed", "boot/mbr-grub.img", z(512, 2047 * 512)),
+    ] {
+        out.push((format!("{base} {name}"), damaged(base, &[patch])));
+    }
+    out
+}
+
+/// Structures of the disk itself that a partition's span may cover (an
+/// isohybrid ISO's partition 1 starts at byte 0), and findings that name
+/// a partition without being its: each with why its `where.partition` is
+/// null. The test below holds every other finding to naming the
+/// partition it concerns.
+const DISK_LEVEL: [(&str, &str); 5] = [
+    (
+        "sector 0",
+        "the MBR or a label's sector is the disk's, even where an ISO's partition starts at byte 0 or the MBR boot code names the partition it loads",
+    ),
+    (
+        "gpt header",
+        "the GPT header and entry array (LBA 1-33, or 1-5 of 4 KiB sectors) are the disk's; an isohybrid ISO's partition 1 covers them by design",
+    ),
+    (
+        "gpt.recovery.partitions_found",
+        "a proposal for a whole new table; its offset is the first partition the scan found",
+    ),
+    (
+        "layout.overwritten.disk",
+        "the whole disk was written over; the partition named is the intruder's, the victim lies past the table",
+    ),
+    (
+        "layout.zeroed",
+        "a zeroed range that starts outside every partition (in the gap before the first), or that destroyed structures of the disk or of several partitions, is the disk's; one that starts in a partition and destroyed its structures alone names it",
+    ),
+];
+
+/// Which of [`DISK_LEVEL`] exempts `f`, if any.
+fn disk_level(f: &Value, inside: &[u64], parts_named: &BTreeSet<u64>) -> Option<&'static str> {
+    let code = f["code"].as_str().unwrap_or("");
+    let layer = f["layer"].as_str().unwrap_or("");
+    let at = f["offset"].as_u64().unwrap_or(u64::MAX);
+    let table = ["mbr", "gpt", "label", "boot"].contains(&layer);
+    let reason = if table && at < 512 {
+        "sector 0"
+    } else if layer == "gpt" && at < 6 * 4096 {
+        "gpt header"
+    } else if code == "gpt.recovery.partitions_found"
+        || code == "layout.overwritten.disk"
+        || (code == "layout.zeroed" && (inside.is_empty() || parts_named.len() != 1))
+    {
+        code
+    } else {
+        return None;
+    };
+    DISK_LEVEL
+        .iter()
+        .find(|(k, _)| *k == reason)
+        .map(|(_, why)| *why)
+}
+
+/// A finding on the disk (not in a volume or a disk image nested in one)
+/// whose offset lies inside a partition, or whose message names exactly
+/// one partition, has that partition in `where.partition`, unless it is a
+/// structure of the disk itself ([`DISK_LEVEL`]). Returns how many such
+/// findings `doc` has.
+fn unplaced(name: &str, doc: &Value, bad: &mut Vec<String>) -> usize {
+    let Some(parts) = doc["layers"]["partitions"].as_array() else {
+        return 0;
+    };
+    let spans: Vec<(u64, u64, u64)> = parts
+        .iter()
+        .map(|p| {
+            (
+                p["index"].as_u64().unwrap(),
+                p["start"].as_u64().unwrap(),
+                p["size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut n = 0;
+    for f in doc["findings"].as_array().into_iter().flatten() {
+        let w = &f["where"];
+        let nested = w["path"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s.get("volume").is_some() || s.get("container").is_some());
+        if f["space"] != "disk" || nested {
+            continue;
+        }
+        let at = f["offset"].as_u64().unwrap();
+        let inside: Vec<u64> = spans
+            .iter()
+            .filter(|(_, s, len)| *s <= at && at - s < *len)
+            .map(|(i, _, _)| *i)
+            .collect();
+        let msg = f["message"].as_str().unwrap_or("");
+        let named: BTreeSet<u64> = msg
+            .match_indices("partition ")
+            .filter_map(|(i, m)| {
+                let digits: String = msg[i + m.len()..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse().ok()
+            })
+            .filter(|i| spans.iter().any(|(x, _, _)| x == i))
+            .collect();
+        if inside.is_empty() && named.len() != 1 {
+            continue;
+        }
+        n += 1;
+        match w["partition"].as_u64() {
+            Some(p) if inside.contains(&p) || named.contains(&p) => {}
+            Some(p) => bad.push(format!(
+                "{name}: {} at disk {at:#x} is placed in partition {p}, but lies in {inside:?} and names {named:?}",
+                f["code"]
+            )),
+            None if disk_level(f, &inside, &named).is_some() => {}
+            None => bad.push(format!(
+                "{name}: {} at disk {at:#x} (inside partitions {inside:?}, naming {named:?}) has no where.partition: {}",
+                f["code"],
+                msg.chars().take(160).collect::<String>()
+            )),
+        }
+    }
+    n
 }
 
 /// A filesystem's finding in partition N, in disk space, lies at or past

@@ -317,6 +317,107 @@ fn missing_backing_file() {
     assert_eq!(v["layers"]["partitions"].as_array().unwrap().len(), 2);
 }
 
+/// Whether `tool` runs here (a peer's verdict is computed only then).
+fn have(tool: &str) -> bool {
+    std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn a_finding_in_a_backing_file_names_that_file_and_acts_on_it() {
+    // qcow2-backing.sh: leak-top.qcow2 (qemu-img create -b) on
+    // leak-base.qcow2, whose refcount block counts one cluster past its
+    // data that nothing references (attack F8).
+    let (dir, files) = imgcheck_testdata::copy_into_tempdir(&[
+        &fixture("qcow2/leak-top.qcow2"),
+        &fixture("qcow2/leak-base.qcow2"),
+    ]);
+    let (top, base) = (&files[0], &files[1]);
+    let base_name = base.display().to_string();
+    // The peer: qemu-img check finds the leak in the base alone.
+    let mut leaked_cluster = None;
+    if have("qemu-img") {
+        let out = std::process::Command::new("qemu-img")
+            .args(["check", "--output=json"])
+            .arg(base)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["leaks"], 1, "{v}");
+        let top_check = std::process::Command::new("qemu-img")
+            .arg("check")
+            .arg(top)
+            .output()
+            .unwrap();
+        assert!(top_check.status.success(), "the overlay itself is sound");
+        let text = String::from_utf8_lossy(
+            &std::process::Command::new("qemu-img")
+                .arg("check")
+                .arg(base)
+                .output()
+                .unwrap()
+                .stderr,
+        )
+        .into_owned();
+        leaked_cluster = text
+            .split("Leaked cluster ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse::<u64>().ok());
+        assert!(leaked_cluster.is_some(), "{text}");
+    }
+    let r = inspect(top);
+    let f = finding(&r, "qcow2.refcount.leak");
+    if let Some(c) = leaked_cluster {
+        assert_eq!(f.offset, c * 65536, "the leaked cluster qemu-img names");
+    }
+    // JSON: the finding says which file its file offset is in.
+    let v = imgcheck::render::json_value(&r);
+    let j = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "qcow2.refcount.leak")
+        .unwrap();
+    assert_eq!(j["space"], "file");
+    assert_eq!(j["where"]["backing"], 1, "{j:#}");
+    assert_eq!(j["where"]["image"], base_name.as_str(), "{j:#}");
+    assert_eq!(j["where"]["path"], serde_json::json!([{"backing": 1}]));
+    // Its hint repairs a copy of the base, never the overlay (whose
+    // check -r leaks frees nothing of the base's) nor the base itself.
+    let hint = j["hint"].as_str().unwrap();
+    assert!(
+        hint.contains(&format!("{base_name}.bak")),
+        "the hint acts on a copy of the backing file: {hint}"
+    );
+    assert!(!hint.contains("leak-top"), "{hint}");
+    let steps = r.next_steps.join("\n");
+    let copy = steps
+        .find(&format!("cp --sparse=always {base_name} {base_name}.bak"))
+        .unwrap_or_else(|| panic!("no copy of the backing file first:\n{steps}"));
+    let repair = steps
+        .find(&format!("qemu-img check -r leaks {base_name}.bak"))
+        .unwrap_or_else(|| panic!("no repair of the copy:\n{steps}"));
+    assert!(copy < repair, "{steps}");
+    assert!(!steps.contains("leak-top.qcow2.bak"), "{steps}");
+    // Text: under the backing file's node, its offset named in that file.
+    let text = imgcheck::render::text(&r);
+    let plain: String = anstream::adapter::strip_str(&text).to_string();
+    let node = plain
+        .find("qcow2 backing  ")
+        .unwrap_or_else(|| panic!("{plain}"));
+    let line = plain
+        .find(&format!(
+            "[qcow2.refcount.leak @ file {base_name} {:#x}]",
+            f.offset
+        ))
+        .unwrap_or_else(|| panic!("{plain}"));
+    assert!(node < line, "{plain}");
+    drop(dir);
+}
+
 #[test]
 fn an_encrypted_guest_is_not_judged() {
     // Ciphertext read as a disk holds no table: that is no finding about

@@ -492,3 +492,104 @@ fn bidi_controls_in_names_are_shown_not_obeyed() {
     assert!(m.text.contains("⟨U+202E⟩evil"), "{}", m.text);
     assert!(!m.text.contains('\u{202e}'), "a raw U+202E on the page");
 }
+
+#[test]
+fn an_extended_partition_is_drawn_with_its_logical_partitions_inside() {
+    // disk/dos-logical.img (testdata/scripts/disk.sh, sfdisk): primary 1,
+    // extended 2 at LBA 12288 (53248 sectors), logical 5 and 6 in it.
+    let image = fixture("disk/dos-logical.img");
+    let m = map_of(&image);
+    assert_readable(&m);
+    assert!(m.used.contains("extended"), "{:?}", m.used);
+    let xml = {
+        let dir = tempfile::tempdir().unwrap();
+        let svg = dir.path().join("map.svg");
+        imgcheck(&["--map", svg.to_str().unwrap(), image.to_str().unwrap()]);
+        std::fs::read_to_string(&svg).unwrap()
+    };
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let rect = |pred: &dyn Fn(&roxmltree::Node) -> bool| {
+        let n = doc
+            .descendants()
+            .find(|n| n.tag_name().name() == "rect" && pred(n))
+            .unwrap_or_else(|| panic!("no such rect in {xml}"));
+        let num = |a: &str| n.attribute(a).unwrap().parse::<f64>().unwrap();
+        (num("x"), num("y"), num("width"), num("height"))
+    };
+    let tip_of = |n: &roxmltree::Node| {
+        n.children()
+            .find(|c| c.tag_name().name() == "title")
+            .and_then(|t| t.text())
+            .unwrap_or("")
+            .to_string()
+    };
+    let ext = rect(&|n| n.attribute("data-mark") == Some("extended"));
+    let (ex, ey, ew, eh) = ext;
+    // 12288 sectors into a 65536-sector disk, 53248 long, on a 1000-pixel bar.
+    assert!(
+        (ex - (70.0 + 1000.0 * 12288.0 / 65536.0)).abs() <= 1.0,
+        "{ext:?}"
+    );
+    assert!((ew - 1000.0 * 53248.0 / 65536.0).abs() <= 1.0, "{ext:?}");
+    for (n, start, len) in [(5u32, 14336.0, 20480.0), (6, 36864.0, 28672.0)] {
+        let (x, y, w, h) = rect(&|r| tip_of(r).starts_with(&format!("partition {n} ")));
+        // Inside the container, under its band: nested, not beside it.
+        assert!(x >= ex && x + w <= ex + ew + 1.0, "p{n} {x} {w} in {ext:?}");
+        assert!(
+            y > ey && y + h <= ey + eh,
+            "p{n} {y} {h} under the band of {ext:?}"
+        );
+        assert!(
+            (x - (70.0 + 1000.0 * start / 65536.0)).abs() <= 1.0,
+            "p{n} at {x}"
+        );
+        assert!((w - 1000.0 * len / 65536.0).abs() <= 1.0, "p{n} {w} wide");
+    }
+    // The primary partition is full height, beside the container.
+    let (_, y1, _, h1) = rect(&|r| tip_of(r).starts_with("partition 1 "));
+    assert_eq!((y1, h1), (ey, eh));
+    // Readable without hovering: the container's label on the bar, and
+    // the list says what holds what.
+    assert!(m.text.contains("p2 extended"), "{}", m.text);
+    assert!(
+        m.text
+            .contains("partition 2 26 MiB at byte 6291456 — extended (a container), holding logical partitions 5, 6"),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text.contains("(logical, in extended partition 2)"),
+        "{}",
+        m.text
+    );
+    let order: Vec<usize> = [
+        "partition 1 ",
+        "partition 2 ",
+        "partition 5 ",
+        "partition 6 ",
+    ]
+    .iter()
+    .map(|p| m.text.find(p).unwrap_or_else(|| panic!("{p} not listed")))
+    .collect();
+    assert!(
+        order.windows(2).all(|w| w[0] < w[1]),
+        "table order: {order:?}"
+    );
+}
+
+#[test]
+fn free_space_inside_an_extended_partition_is_not_unpartitioned() {
+    // gpt/mbr-logical.img (testdata/scripts/gpt.sh, sfdisk): extended 2 at
+    // LBA 10240 (40960 sectors, to 25 MiB), its last logical ending at
+    // 20 MiB: 5 MiB of room for logical partitions, inside the table.
+    let m = map_of(&fixture("gpt/mbr-logical.img"));
+    assert_readable(&m);
+    assert!(m.used.contains("extended-free"), "{:?}", m.used);
+    assert!(
+        m.text
+            .contains("free in partition 2 5 MiB at byte 20971520"),
+        "{}",
+        m.text
+    );
+    assert!(!m.text.contains("unpartitioned 5 MiB"), "{}", m.text);
+}

@@ -224,6 +224,7 @@ pub fn lv_children(vg: &VolumeGroup) -> Vec<Child> {
                 title,
                 findings,
                 details: serde_json::to_value(lv).unwrap_or(serde_json::Value::Null),
+                file: None,
             }),
             descend,
         });

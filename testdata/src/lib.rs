@@ -252,6 +252,27 @@ pub fn damaged(rel: &str, patches: &[Patch]) -> Damaged {
     Damaged { _dir: dir, path }
 }
 
+/// The bytes a real tool changed on a fixture (rm on a mounted root, mdel
+/// on an ESP: testdata/scripts/boot.sh), committed as `fixtures/REL`, one
+/// `OFFSET HEX` line per changed run, as patches.
+pub fn delta(rel: &str) -> Vec<Patch> {
+    let text = fs::read_to_string(root().join("fixtures").join(rel))
+        .unwrap_or_else(|e| panic!("{rel}: {e}"));
+    text.lines()
+        .map(|l| {
+            let (off, hex) = l.split_once(' ').unwrap();
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                .collect();
+            Patch::Bytes {
+                offset: off.parse().unwrap(),
+                bytes,
+            }
+        })
+        .collect()
+}
+
 /// A copy of an arbitrary file (e.g. a qcow2 with its backing files, which
 /// must stay side by side) in a private temporary directory.
 pub fn copy_into_tempdir(files: &[&Path]) -> (tempfile::TempDir, Vec<PathBuf>) {

@@ -8,9 +8,9 @@
 use crate::level::{self, Level};
 use crate::limits::MAX_CHILDREN;
 use imgcheck_core::{
-    Child, ChildNode, Context, Expect, Extent, Finding, Identity, IdentityKind, Inspected,
-    Inspector, Probe, Promise, ReadAt, Role, Slice, Step, Strength, Structure, TableFacts,
-    human_size,
+    Child, ChildNode, Context, Expect, ExtendedFact, Extent, Finding, Identity, IdentityKind,
+    Inspected, Inspector, Probe, Promise, ReadAt, Role, Slice, Step, Strength, Structure,
+    TableFacts, human_size,
 };
 use imgcheck_gpt::{Analysis, MbrKind, Partition, Scheme, Tables, guid};
 use serde_json::json;
@@ -117,6 +117,7 @@ impl Inspector for PartitionTable {
                         ),
                         findings: Vec::new(),
                         details: json!({ "proposed": p }),
+                        file: None,
                     }),
                     descend: true,
                 })
@@ -195,6 +196,7 @@ fn partitions(
                     title,
                     findings: by_part.remove(&p.number).unwrap_or_default(),
                     details: json!({ "partition": p, "contents": contents }),
+                    file: None,
                 }),
                 descend: same.is_none(),
             }
@@ -293,7 +295,27 @@ fn table_facts(t: &Tables) -> TableFacts {
             Scheme::None => false,
         },
         isohybrid: t.isohybrid.is_some(),
+        extended: extended_of(t),
     }
+}
+
+/// The MBR's first extended partition (the one its logical partitions
+/// are read from), when the table is an MBR.
+fn extended_of(t: &Tables) -> Option<ExtendedFact> {
+    if t.scheme != Scheme::Mbr {
+        return None;
+    }
+    let ss = t.sector.bytes;
+    t.mbr
+        .as_ref()?
+        .entries
+        .iter()
+        .find(|e| imgcheck_gpt::mbr::is_extended(e.os_type) && e.size_in_lba != 0)
+        .map(|e| ExtendedFact {
+            slot: u32::from(e.slot),
+            start: u64::from(e.starting_lba).saturating_mul(ss),
+            size: u64::from(e.size_in_lba).saturating_mul(ss),
+        })
 }
 
 /// Where the table's copies are: the MBR, the primary GPT header, and the

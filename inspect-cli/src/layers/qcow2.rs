@@ -461,6 +461,11 @@ fn backing_children(image: &Image, report: &CheckReport) -> Vec<Child> {
                         "verdict": verdict(r),
                         "counters": counters(r),
                     }),
+                    file: Some(
+                        b.path
+                            .as_ref()
+                            .map_or_else(|| b.name.clone(), |p| p.display().to_string()),
+                    ),
                 }),
                 descend: false,
             })

@@ -1467,6 +1467,7 @@ mod tests {
             children: Vec::new(),
             span: None,
             expect: None,
+            file: None,
         }
     }
 

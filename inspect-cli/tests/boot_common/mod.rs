@@ -37,21 +37,7 @@ pub fn outcomes(r: &ImageReport) -> (Outcome, Outcome) {
 /// The sectors a real tool changed on a fixture (rm on the mounted root,
 /// mdel on the ESP: testdata/scripts/boot.sh), as patches.
 pub fn delta(rel: &str) -> Vec<imgcheck_testdata::Patch> {
-    let text = std::fs::read_to_string(imgcheck_testdata::root().join("fixtures").join(rel))
-        .unwrap_or_else(|e| panic!("{rel}: {e}"));
-    text.lines()
-        .map(|l| {
-            let (off, hex) = l.split_once(' ').unwrap();
-            let bytes = (0..hex.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-                .collect();
-            imgcheck_testdata::Patch::Bytes {
-                offset: off.parse().unwrap(),
-                bytes,
-            }
-        })
-        .collect()
+    imgcheck_testdata::delta(rel)
 }
 
 /// `base` with the delta `rel` written back.
