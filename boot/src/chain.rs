@@ -28,6 +28,10 @@ pub struct Filesystem {
     /// It lies in an LVM2 logical volume, which GRUB sees only through
     /// its `lvm` module.
     pub in_lv: bool,
+    /// Why GRUB's partition map cannot see the partition it is in (an
+    /// MBR entry of type 0, a partition in no table), when it cannot:
+    /// the boot crate fills it from sector 0; `None` from the layers.
+    pub unseen_by_grub: Option<String>,
 }
 
 /// How far the chain past the kernel image gets.
@@ -59,9 +63,9 @@ pub const ENTRY_BROKEN: &str = "boot.linux.entry_broken";
 pub const SEARCH_ELSEWHERE: &str = "boot.grub.search_elsewhere";
 /// The code of the warning that grubenv's saved_entry names no entry.
 pub const SAVED_ENTRY_GONE: &str = "boot.grub.saved_entry_missing";
-/// The code of the error that an EFI GRUB's stub config (embedded, or the
-/// grub.cfg beside it on the ESP) searches for a filesystem that is on no
-/// partition of this disk.
+/// The code of the error that GRUB's embedded config (either path), or
+/// an EFI GRUB's stub grub.cfg beside it on the ESP, searches for a
+/// filesystem that is on no partition of this disk.
 pub const SEARCH_MISSING: &str = "boot.grub.search_missing";
 
 /// Bytes of a file read to see it is there: none (size and map suffice).
@@ -111,22 +115,28 @@ pub fn follow(
     let fs = match resolve(&dev, fss) {
         Ok(fs) => fs,
         Err(Miss::NotFollowed(w)) => return Stage::NotFollowed(w),
-        // An EFI GRUB's embedded config is the stub grub-install made for
-        // this disk's /boot (attack boot8 F6); BIOS GRUB's is followed
-        // as a search of every disk.
-        Err(Miss::Elsewhere(w)) if efi_at.is_some() => {
+        // The embedded config is what grub-install made for this disk's
+        // /boot (attack boot8 F6). GRUB searches every disk alike on
+        // both paths (commands/search.c); finding nothing, `$root` keeps
+        // the device GRUB started from: the ESP for EFI GRUB, the boot
+        // disk itself for i386-pc (core.img's boot_dev names no
+        // partition), and neither holds the prefix (attack 16 F14: BIOS
+        // was a warning, EFI an error, for the same GRUB behaviour).
+        Err(Miss::Elsewhere(w)) => {
+            let kept = if efi_at.is_some() {
+                "$root stays the ESP GRUB was loaded from"
+            } else {
+                "$root stays the boot disk itself, with no partition"
+            };
             return Stage::Broken {
                 code: SEARCH_MISSING,
                 offset: efi_at.unwrap_or(0),
                 message: format!(
-                    "GRUB's embedded config searches for {}, and {w}: search finds nothing, GRUB prints \"error: no such device\" and stops at the \"grub rescue>\" prompt (unless another disk of the machine holds that filesystem)",
-                    describe(&dev)
+                    "GRUB's embedded config searches for {}, and {w}: search finds nothing, {kept}, GRUB finds no {}/normal.mod there, prints \"error: no such device\" and stops at the \"grub rescue>\" prompt (unless another disk of the machine holds that filesystem)",
+                    describe(&dev),
+                    prefix.path.trim_end_matches('/')
                 ),
             };
-        }
-        Err(Miss::Elsewhere(w)) => {
-            side.push((SEARCH_ELSEWHERE, 0, elsewhere("GRUB's embedded config", &w)));
-            return Stage::NotFollowed(w);
         }
         Err(Miss::Absent(w)) => {
             return Stage::Broken {
@@ -163,6 +173,16 @@ pub fn follow(
             fs.kind, fs.place
         ));
     };
+    if let Some(why) = &fs.unseen_by_grub {
+        return Stage::Broken {
+            code: PARTITION_UNSEEN,
+            offset: fs.start,
+            message: format!(
+                "GRUB's prefix {} is on {}, but {why}: GRUB sees no partition there, finds no filesystem for its prefix and stops at the \"grub rescue>\" prompt (\"error: no such device\" or \"unknown filesystem\")",
+                prefix.path, fs.place
+            ),
+        };
+    }
     if let Some(why) = grub_cannot_read(fs) {
         return Stage::Broken {
             code: FS_UNSUPPORTED,
@@ -797,7 +817,12 @@ fn open_located<'a>(l: &Located, vars: &Vars, fss: &'a [Filesystem]) -> Result<O
     let Some(files) = &fs.files else {
         return Err(Stage::NotFollowed(format!("{} is on {}", l.path, fs.kind)));
     };
-    if let Some(why) = grub_cannot_read(fs) {
+    if let Some(why) = fs
+        .unseen_by_grub
+        .as_ref()
+        .cloned()
+        .or_else(|| grub_cannot_read(fs))
+    {
         return Err(Stage::Broken {
             code: "boot.linux.kernel_missing",
             offset: fs.start,
@@ -817,6 +842,10 @@ fn open_located<'a>(l: &Located, vars: &Vars, fss: &'a [Filesystem]) -> Result<O
         None => Ok((fs, f, None)),
     }
 }
+
+/// The code of the error that GRUB's partition map does not show the
+/// partition a link is on.
+pub const PARTITION_UNSEEN: &str = "boot.grub.partition_unseen";
 
 /// The code of the error that GRUB's own filesystem driver refuses the
 /// filesystem a link is on.

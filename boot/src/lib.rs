@@ -681,13 +681,8 @@ fn grub_chain(
                             },
                             None => {
                                 let mut side = Vec::new();
-                                let st = chain::follow(
-                                    &e,
-                                    "i386-pc",
-                                    None,
-                                    &disk.filesystems,
-                                    &mut side,
-                                );
+                                let fss = as_grub_sees(disk, s0);
+                                let st = chain::follow(&e, "i386-pc", None, &fss, &mut side);
                                 side_findings(side, out);
                                 st
                             }
@@ -705,6 +700,34 @@ fn grub_chain(
             )
         }
     }
+}
+
+/// The filesystems with what GRUB's partition maps (partmap/msdos.c,
+/// gpt.c) make of their partitions: an MBR entry of type 0 is empty to
+/// GRUB whatever its start and size (`grub_msdos_partition_is_empty`;
+/// Linux reads it by its size alone), and a partition the layers found
+/// only by its signature, outside every table, is in none GRUB reads.
+fn as_grub_sees(disk: &Disk<'_>, s0: &Sector0) -> Vec<Filesystem> {
+    let mut fss = disk.filesystems.clone();
+    for f in &mut fss {
+        let Some(n) = f.partition else { continue };
+        let empty = s0.entries.iter().find(|e| {
+            e.kind == 0
+                && e.sectors > 0
+                && u64::from(e.start).saturating_mul(grub::SECTOR) == f.start
+        });
+        f.unseen_by_grub = match (empty, disk.scheme) {
+            (Some(e), Scheme::Mbr | Scheme::None) => Some(format!(
+                "its MBR entry {} has type 0x00 (empty) with a start (LBA {}) and a size ({} sectors): GRUB's part_msdos skips an entry of type 0 as empty",
+                e.slot, e.start, e.sectors
+            )),
+            (_, Scheme::None) => Some(format!(
+                "partition {n} is in no partition table (imgcheck found it by its filesystem's signature), so no partition map GRUB has lists it"
+            )),
+            _ => None,
+        };
+    }
+    fss
 }
 
 /// GRUB i386-pc reads a partition only through the partition map module
@@ -841,7 +864,7 @@ fn stage_verdict(
         } => {
             let hint = if code.starts_with("boot.linux") {
                 kernel_hint(fs_at(fss, offset))
-            } else if code == chain::SEARCH_MISSING {
+            } else if code == chain::SEARCH_MISSING && path == "UEFI" {
                 search_hint(offset)
             } else if code == GPT_PRIMARY_MISSING {
                 gpt_rebuild_hint()

@@ -418,3 +418,85 @@ fn the_kernel_missing_delta_still_fails_both_paths() {
     let r = report_of(d.path(), false);
     assert_eq!(outcomes(&r), (Outcome::Fails, Outcome::Fails));
 }
+
+#[test]
+fn core_img_without_its_table_s_partition_map_cannot_reach_its_prefix() {
+    // Attack F11: boot-partmap.sh re-ran grub-install on the MBR disk with
+    // --modules="ext2": core.img holds no part_msdos, so GRUB cannot open
+    // msdos1, where its prefix is.
+    let clean = report_of(&fixture("boot/mbr-grub.img"), false);
+    assert_eq!(outcomes(&clean).0, Outcome::Boots);
+    let d = with_delta("boot/mbr-grub.img", "boot/mbr-grub-no-partmap.delta");
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r).0, Outcome::Fails, "{:?}", codes(&r));
+    let f = finding(&r, "boot.grub.partmap_missing");
+    assert_eq!(f.severity, Severity::Error);
+    assert!(
+        f.message.contains("part_msdos") && f.message.contains("grub rescue"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn an_embedded_search_that_finds_nothing_fails_both_paths_alike() {
+    // Attack F14: /boot's ext4 given a new UUID (tune2fs -U): the search
+    // in core.img's load.cfg and in BOOTX64.EFI's finds nothing. GRUB does
+    // the same on both paths; BIOS was a warning, UEFI an error.
+    if !have("tune2fs", "-V") {
+        return;
+    }
+    let mut disk = std::fs::read(fixture(CLEAN)).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let end = disk.len() - 34 * 512;
+    std::fs::write(d.path().join("root.img"), &disk[ROOT_START..end]).unwrap();
+    let out = sh(
+        d.path(),
+        // tune2fs -U wants a freshly checked filesystem.
+        "e2fsck -fp root.img && tune2fs -U 5a5a5a5a-0000-0000-0000-0000000000ee root.img",
+    );
+    assert!(out.status.success(), "{out:?}");
+    disk[ROOT_START..end].copy_from_slice(&std::fs::read(d.path().join("root.img")).unwrap());
+    let p = d.path().join("disk.img");
+    std::fs::write(&p, &disk).unwrap();
+    let r = report_of(&p, false);
+    assert_eq!(
+        outcomes(&r),
+        (Outcome::Fails, Outcome::Fails),
+        "{:?}",
+        codes(&r)
+    );
+    let both: Vec<&Finding> = r
+        .findings()
+        .into_iter()
+        .filter(|f| f.code == "boot.grub.search_missing")
+        .collect();
+    assert_eq!(both.len(), 2, "{:?}", codes(&r));
+    assert!(both.iter().all(|f| f.severity == Severity::Error));
+    assert!(
+        both.iter()
+            .all(|f| f.message.contains("5a5a5a5a-0000-0000-0000-000000000003")),
+        "{both:?}"
+    );
+    assert!(!codes(&r).contains(&"boot.grub.search_elsewhere".to_string()));
+}
+
+#[test]
+fn a_type_0_mbr_entry_is_empty_to_grub_whatever_its_start_and_size() {
+    // Attack F4: sfdisk --part-type DISK 1 0 on the MBR GRUB disk. Linux
+    // reads the entry by its size; GRUB's part_msdos (and edk2) skip it as
+    // empty, so GRUB's prefix there is out of reach.
+    if !have("sfdisk", "--version") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let disk = d.path().join("disk.img");
+    std::fs::copy(fixture("boot/mbr-grub.img"), &disk).unwrap();
+    let out = sh(d.path(), "sfdisk -q --part-type disk.img 1 0");
+    assert!(out.status.success(), "{out:?}");
+    let r = report_of(&disk, false);
+    assert_eq!(outcomes(&r).0, Outcome::Fails, "{:?}", codes(&r));
+    let f = finding(&r, "boot.grub.partition_unseen");
+    assert_eq!((f.severity, f.offset), (Severity::Error, 2048 * 512));
+    assert!(f.message.contains("type 0x00"), "{}", f.message);
+}
