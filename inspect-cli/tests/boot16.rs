@@ -500,3 +500,37 @@ fn a_type_0_mbr_entry_is_empty_to_grub_whatever_its_start_and_size() {
     assert_eq!((f.severity, f.offset), (Severity::Error, 2048 * 512));
     assert!(f.message.contains("type 0x00"), "{}", f.message);
 }
+
+#[test]
+fn an_esp_boot_sector_without_55_aa_is_read_by_its_bpb_as_firmware_reads_it() {
+    // Attack F7: the ESP's 55 AA zeroed. edk2's FAT driver reads the
+    // volume by its BPB (OVMF booted it: boot-proof.sh gpt-esp-no-55aa),
+    // as fsck.fat does; the ESP was "vfat, not checked" and UEFI "not set
+    // up".
+    let d = imgcheck_testdata::damaged(
+        CLEAN,
+        &[imgcheck_testdata::Patch::Zero {
+            offset: ESP + 510,
+            len: 2,
+        }],
+    );
+    let r = report_of(d.path(), false);
+    assert_eq!(
+        outcomes(&r),
+        (Outcome::Boots, Outcome::Boots),
+        "{:?}",
+        codes(&r)
+    );
+    assert!(codes(&r).contains(&"fat.boot.signature".to_string()));
+    if have("fsck.fat", "--help") {
+        let all = std::fs::read(d.path()).unwrap();
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(
+            t.path().join("esp.img"),
+            &all[ESP as usize..(ESP + 32768 * 512) as usize],
+        )
+        .unwrap();
+        let out = sh(t.path(), "fsck.fat -n esp.img");
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    }
+}
