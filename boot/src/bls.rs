@@ -12,6 +12,8 @@ pub struct BlsEntry {
     pub initrd: Vec<String>,
     /// `efi` (a UKI or EFI program instead of a kernel).
     pub efi: Option<String>,
+    /// `version`, which Fedora's blscfg sorts entries by.
+    pub version: Option<String>,
 }
 
 /// The `key value` lines of a BLS entry or systemd-boot's loader.conf
@@ -36,6 +38,7 @@ pub fn bls(text: &str) -> BlsEntry {
             "linux" => e.linux = Some(v),
             "initrd" => e.initrd.extend(v.split_whitespace().map(str::to_string)),
             "efi" => e.efi = Some(v),
+            "version" => e.version = Some(v),
             _ => {}
         }
     }

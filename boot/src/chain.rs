@@ -28,6 +28,10 @@ pub struct Filesystem {
     /// It lies in an LVM2 logical volume, which GRUB sees only through
     /// its `lvm` module.
     pub in_lv: bool,
+    /// Why GRUB's partition map cannot see the partition it is in (an
+    /// MBR entry of type 0, a partition in no table), when it cannot:
+    /// the boot crate fills it from sector 0; `None` from the layers.
+    pub unseen_by_grub: Option<String>,
 }
 
 /// How far the chain past the kernel image gets.
@@ -59,9 +63,9 @@ pub const ENTRY_BROKEN: &str = "boot.linux.entry_broken";
 pub const SEARCH_ELSEWHERE: &str = "boot.grub.search_elsewhere";
 /// The code of the warning that grubenv's saved_entry names no entry.
 pub const SAVED_ENTRY_GONE: &str = "boot.grub.saved_entry_missing";
-/// The code of the error that an EFI GRUB's stub config (embedded, or the
-/// grub.cfg beside it on the ESP) searches for a filesystem that is on no
-/// partition of this disk.
+/// The code of the error that GRUB's embedded config (either path), or
+/// an EFI GRUB's stub grub.cfg beside it on the ESP, searches for a
+/// filesystem that is on no partition of this disk.
 pub const SEARCH_MISSING: &str = "boot.grub.search_missing";
 
 /// Bytes of a file read to see it is there: none (size and map suffice).
@@ -111,22 +115,28 @@ pub fn follow(
     let fs = match resolve(&dev, fss) {
         Ok(fs) => fs,
         Err(Miss::NotFollowed(w)) => return Stage::NotFollowed(w),
-        // An EFI GRUB's embedded config is the stub grub-install made for
-        // this disk's /boot (attack boot8 F6); BIOS GRUB's is followed
-        // as a search of every disk.
-        Err(Miss::Elsewhere(w)) if efi_at.is_some() => {
+        // The embedded config is what grub-install made for this disk's
+        // /boot (attack boot8 F6). GRUB searches every disk alike on
+        // both paths (commands/search.c); finding nothing, `$root` keeps
+        // the device GRUB started from: the ESP for EFI GRUB, the boot
+        // disk itself for i386-pc (core.img's boot_dev names no
+        // partition), and neither holds the prefix (attack 16 F14: BIOS
+        // was a warning, EFI an error, for the same GRUB behaviour).
+        Err(Miss::Elsewhere(w)) => {
+            let kept = if efi_at.is_some() {
+                "$root stays the ESP GRUB was loaded from"
+            } else {
+                "$root stays the boot disk itself, with no partition"
+            };
             return Stage::Broken {
                 code: SEARCH_MISSING,
                 offset: efi_at.unwrap_or(0),
                 message: format!(
-                    "GRUB's embedded config searches for {}, and {w}: search finds nothing, GRUB prints \"error: no such device\" and stops at the \"grub rescue>\" prompt (unless another disk of the machine holds that filesystem)",
-                    describe(&dev)
+                    "GRUB's embedded config searches for {}, and {w}: search finds nothing, {kept}, GRUB finds no {}/normal.mod there, prints \"error: no such device\" and stops at the \"grub rescue>\" prompt (unless another disk of the machine holds that filesystem)",
+                    describe(&dev),
+                    prefix.path.trim_end_matches('/')
                 ),
             };
-        }
-        Err(Miss::Elsewhere(w)) => {
-            side.push((SEARCH_ELSEWHERE, 0, elsewhere("GRUB's embedded config", &w)));
-            return Stage::NotFollowed(w);
         }
         Err(Miss::Absent(w)) => {
             return Stage::Broken {
@@ -163,6 +173,26 @@ pub fn follow(
             fs.kind, fs.place
         ));
     };
+    if let Some(why) = &fs.unseen_by_grub {
+        return Stage::Broken {
+            code: PARTITION_UNSEEN,
+            offset: fs.start,
+            message: format!(
+                "GRUB's prefix {} is on {}, but {why}: GRUB sees no partition there, finds no filesystem for its prefix and stops at the \"grub rescue>\" prompt (\"error: no such device\" or \"unknown filesystem\")",
+                prefix.path, fs.place
+            ),
+        };
+    }
+    if let Some(why) = grub_cannot_read(fs) {
+        return Stage::Broken {
+            code: FS_UNSUPPORTED,
+            offset: fs.start,
+            message: format!(
+                "GRUB's prefix {} is on {}, and {why}: GRUB finds no filesystem there (\"error: unknown filesystem\"), cannot load normal.mod and stops at the \"grub rescue>\" prompt",
+                prefix.path, fs.place
+            ),
+        };
+    }
     let dir = prefix.path.trim_end_matches('/');
     let normal = format!("{dir}/{platform}/normal.mod");
     let mods = Modules::read(files.0.as_ref(), dir, platform, &emb.modules);
@@ -379,24 +409,56 @@ fn saved_entry_gone(c: &Config, vars: &Vars, fs: &Filesystem, fss: &[Filesystem]
     }
 }
 
-/// The code of an entry that fails: at its kernel, or at its initramfs
-/// only.
-fn broken_code(kernel_bad: bool) -> &'static str {
-    if kernel_bad {
-        "boot.linux.kernel_missing"
-    } else {
-        "boot.linux.initrd_missing"
+/// How an entry fails: at its kernel, at an initramfs GRUB cannot load,
+/// or at one GRUB loads and the kernel cannot unpack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Broken {
+    /// An initramfs the kernel unpacks nothing from.
+    InitrdInvalid,
+    /// An initramfs GRUB's `initrd` cannot load.
+    InitrdMissing,
+    /// The kernel itself.
+    Kernel,
+}
+
+/// The code of an entry that fails, by its worst link.
+fn broken_code(b: Broken) -> &'static str {
+    match b {
+        Broken::Kernel => "boot.linux.kernel_missing",
+        Broken::InitrdMissing => "boot.linux.initrd_missing",
+        Broken::InitrdInvalid => "boot.linux.initrd_invalid",
     }
 }
 
 /// What GRUB and Linux do then (normal/menu.c boots once a loader is
 /// loaded, even after an `initrd` error and its key press).
-fn then_what(kernel_bad: bool) -> &'static str {
-    if kernel_bad {
-        "GRUB prints the error and \"Press any key to continue...\", and Linux never starts"
-    } else {
-        "GRUB prints the error and \"Press any key to continue...\", then starts the kernel without it, which stops when it cannot mount its root (\"VFS: Unable to mount root fs\", a kernel panic) unless it needs no initramfs"
+fn then_what(b: Broken) -> &'static str {
+    match b {
+        Broken::Kernel => {
+            "GRUB prints the error and \"Press any key to continue...\", and Linux never starts"
+        }
+        Broken::InitrdMissing => {
+            "GRUB prints the error and \"Press any key to continue...\", then starts the kernel without it, which stops when it cannot mount its root (\"VFS: Unable to mount root fs\", a kernel panic) unless it needs no initramfs"
+        }
+        Broken::InitrdInvalid => {
+            "GRUB loads it without looking inside and starts the kernel, which unpacks nothing usable from it and goes on without an initramfs: it stops when it cannot mount its root (\"VFS: Unable to mount root fs\", a kernel panic) unless it needs no initramfs"
+        }
     }
+}
+
+/// Why the initramfs `f` (read whole or in part) is nothing the kernel
+/// unpacks, when it is not.
+pub(crate) fn not_initramfs(f: &BootFile) -> Option<String> {
+    match crate::initramfs::judge(&f.head, f.size) {
+        crate::initramfs::Verdict::Fails(why) => Some(why),
+        _ => None,
+    }
+}
+
+/// Where `f`'s data starts on the disk, for a filesystem at `fs_start`
+/// (the filesystem's own start when its layer does not say).
+pub(crate) fn data_on_disk(f: &BootFile, fs_start: u64) -> u64 {
+    f.data_at.map_or(fs_start, |d| fs_start.saturating_add(d))
 }
 
 /// Why the kernel `f` is not what GRUB's x86 `linux` command loads
@@ -434,10 +496,14 @@ fn linux(
     side: &mut Side,
 ) -> Stage {
     type Row = (String, Option<Located>, Vec<Located>, Option<String>);
-    let entries: Vec<Row> = if c.blscfg {
+    let bls = if c.blscfg {
         bls_entries(vars, fs, fss)
-            .into_iter()
-            .map(|(t, k, i)| (t, k, i, None))
+    } else {
+        Vec::new()
+    };
+    let entries: Vec<Row> = if c.blscfg {
+        bls.iter()
+            .map(|(_, t, k, i)| (t.clone(), k.clone(), i.clone(), None))
             .collect()
     } else {
         c.entries
@@ -455,11 +521,15 @@ fn linux(
     if entries.is_empty() {
         return Stage::Holds(format!("{cfg_where} read; it names no Linux kernel"));
     }
-    // A default picked by a variable (grubenv's saved_entry) is not
-    // known here: then the chain fails only when no entry can boot.
-    // blscfg orders entries by rpm's version compare (5.10 after 5.9),
-    // which a name sort does not reproduce: its default is unknown here.
-    let default = if c.blscfg { None } else { c.default };
+    // A default not known here (a variable not read, a `fallback`): the
+    // chain fails only when no entry can boot. blscfg's entries are in
+    // its own version order, and its default (grubenv's saved_entry
+    // through `set default`) names one by id, or none: then the newest.
+    let default = if c.blscfg {
+        bls_default(c, &bls)
+    } else {
+        c.default
+    };
     let mut unknown_default_ok: Option<String> = None;
     let mut first_broken: Option<Stage> = None;
     let mut verdict = None;
@@ -468,13 +538,14 @@ fn linux(
         let mut problems = Vec::new();
         // The kernel not loading ends the entry; an initramfs that does
         // not load is an error GRUB lets pass (attack boot8-2 F6).
-        let mut kernel_bad = false;
+        let mut worst: Option<Broken> = None;
+        let mut bad = |b: Broken| worst = worst.max(Some(b));
         let mut at = fs.start;
         let mut elsewhere_at = None;
         if let Some(cmd) = loader
             && let Some((path, why)) = mods.for_command(cmd)
         {
-            kernel_bad = true;
+            bad(Broken::Kernel);
             problems.push(format!(
                 "its `{cmd}` command needs {path}, which {why} (GRUB prints \"error: file '{path}' not found\" and loads no kernel)"
             ));
@@ -487,9 +558,20 @@ fn linux(
                 && let Ok((kfs, f, _)) = &opened
                 && let Some(why) = not_bzimage(f, vars)
             {
-                kernel_bad = true;
-                at = kfs.start;
+                bad(Broken::Kernel);
+                at = data_on_disk(f, kfs.start);
                 problems.push(format!("its kernel {} on {} {why}", l.path, kfs.place));
+            }
+            if what == "initramfs"
+                && let Ok((ifs, f, _)) = &opened
+                && let Some(why) = not_initramfs(f)
+            {
+                bad(Broken::InitrdInvalid);
+                at = data_on_disk(f, ifs.start);
+                problems.push(format!(
+                    "its initramfs {} on {} is no initramfs Linux unpacks: {why}",
+                    l.path, ifs.place
+                ));
             }
             match opened {
                 Ok((_, _, None)) => {}
@@ -507,7 +589,11 @@ fn linux(
                     message, offset, ..
                 }) => {
                     at = offset;
-                    kernel_bad |= what == "kernel";
+                    bad(if what == "kernel" {
+                        Broken::Kernel
+                    } else {
+                        Broken::InitrdMissing
+                    });
                     problems.push(format!("its {what} {message}"));
                 }
                 Err(_) => {
@@ -531,12 +617,12 @@ fn linux(
                 unknown_default_ok.get_or_insert_with(|| title.clone());
             } else {
                 first_broken.get_or_insert_with(|| Stage::Broken {
-                    code: broken_code(kernel_bad),
+                    code: broken_code(worst.unwrap_or(Broken::Kernel)),
                     offset: at,
                     message: format!(
                         "GRUB shows its menu from {cfg_where}, but no entry can boot: '{title}' fails: {}; {}",
                         problems.join("; "),
-                        then_what(kernel_bad)
+                        then_what(worst.unwrap_or(Broken::Kernel))
                     ),
                 });
                 side.push((
@@ -573,12 +659,12 @@ fn linux(
                     ))
                 } else {
                     Stage::Broken {
-                        code: broken_code(kernel_bad),
+                        code: broken_code(worst.unwrap_or(Broken::Kernel)),
                         offset: at,
                         message: format!(
                             "GRUB shows its menu from {cfg_where}, but the default entry '{title}' fails: {}; {}",
                             problems.join("; "),
-                            then_what(kernel_bad)
+                            then_what(worst.unwrap_or(Broken::Kernel))
                         ),
                     }
                 },
@@ -613,14 +699,16 @@ fn linux(
     })
 }
 
+/// A BLS entry as blscfg makes a menu entry of it: its id (the file
+/// name without `.conf`, the entry's `--id`), title, kernel, initramfs.
+type BlsRow = (String, String, Option<Located>, Vec<Located>);
+
 /// BLS entries on `$root` (`/loader/entries`, and `/boot/loader/entries`
 /// where /boot is a directory of the root filesystem), paths from the
-/// root of that filesystem.
-fn bls_entries(
-    vars: &Vars,
-    fs: &Filesystem,
-    fss: &[Filesystem],
-) -> Vec<(String, Option<Located>, Vec<Located>)> {
+/// root of that filesystem, in the order Fedora's blscfg shows them
+/// (blscfg.c `bls_cmp`: newest `version` first, entries with one before
+/// those without, then by file name, each by version compare).
+fn bls_entries(vars: &Vars, fs: &Filesystem, fss: &[Filesystem]) -> Vec<BlsRow> {
     let root = vars
         .root
         .as_ref()
@@ -630,33 +718,66 @@ fn bls_entries(
         return Vec::new();
     };
     let dev = vars.root.clone();
-    let mut out = Vec::new();
+    let mut found = Vec::new();
     for dir in ["/loader/entries", "/boot/loader/entries"] {
-        let Some(mut names) = files.0.list(dir, MAX_BLS) else {
+        let Some(names) = files.0.list(dir, MAX_BLS) else {
             continue;
         };
-        // blscfg sorts by version, newest first; by name, descending, is
-        // the same for the names kernel-install writes.
-        names.sort();
-        names.reverse();
         for n in names.iter().filter(|n| n.ends_with(".conf")) {
             let f = files.0.lookup(&format!("{dir}/{n}"), 64 << 10);
             if f.head.is_empty() {
                 continue;
             }
             let e = grubcfg::bls(&String::from_utf8_lossy(&f.head));
+            let id = n.strip_suffix(".conf").unwrap_or(n).to_string();
+            found.push((id, n.clone(), e));
+        }
+    }
+    found.sort_by(|(a, _, x), (b, _, y)| {
+        let by_version = match (&x.version, &y.version) {
+            (Some(v), Some(w)) => crate::sdboot::vercmp(w, v),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        };
+        by_version.then_with(|| crate::sdboot::vercmp(b, a))
+    });
+    found
+        .into_iter()
+        .map(|(id, n, e)| {
             let loc = |p: &String| Located {
                 device: dev.clone(),
                 path: p.clone(),
             };
-            out.push((
-                e.title.unwrap_or_else(|| n.clone()),
+            (
+                id,
+                e.title.unwrap_or(n),
                 e.linux.as_ref().map(loc),
                 e.initrd.iter().map(loc).collect(),
-            ));
-        }
+            )
+        })
+        .collect()
+}
+
+/// The entry GRUB boots among blscfg's `rows` when they are the whole
+/// menu: `$default` as a number, an id or a title (menu.c
+/// `get_entry_number`), else the first (the newest), as GRUB falls back
+/// to item 0 for a default that names nothing; `None` when `$default` or
+/// the menu is not known here.
+fn bls_default(c: &Config, rows: &[BlsRow]) -> Option<usize> {
+    if !c.entries.is_empty() || c.unfollowed.is_some() || rows.is_empty() {
+        return None;
     }
-    out
+    let d = c.default_var.as_deref()?;
+    let d = d.trim();
+    if let Ok(n) = d.parse::<usize>() {
+        return Some(if n < rows.len() { n } else { 0 });
+    }
+    Some(
+        rows.iter()
+            .position(|(id, title, _, _)| id == d || title == d)
+            .unwrap_or(0),
+    )
 }
 
 /// The file at `l`, or the stage saying why it is not there. A root a
@@ -696,6 +817,21 @@ fn open_located<'a>(l: &Located, vars: &Vars, fss: &'a [Filesystem]) -> Result<O
     let Some(files) = &fs.files else {
         return Err(Stage::NotFollowed(format!("{} is on {}", l.path, fs.kind)));
     };
+    if let Some(why) = fs
+        .unseen_by_grub
+        .as_ref()
+        .cloned()
+        .or_else(|| grub_cannot_read(fs))
+    {
+        return Err(Stage::Broken {
+            code: "boot.linux.kernel_missing",
+            offset: fs.start,
+            message: format!(
+                "{} is on {}, and {why}: GRUB cannot open it (\"error: unknown filesystem\")",
+                l.path, fs.place
+            ),
+        });
+    }
     let f = files.0.lookup(&l.path, grubcfg::MAX_CFG);
     match unusable(&f) {
         Some(why) => Err(Stage::Broken {
@@ -705,6 +841,56 @@ fn open_located<'a>(l: &Located, vars: &Vars, fss: &'a [Filesystem]) -> Result<O
         }),
         None => Ok((fs, f, None)),
     }
+}
+
+/// The code of the error that GRUB's partition map does not show the
+/// partition a link is on.
+pub const PARTITION_UNSEEN: &str = "boot.grub.partition_unseen";
+
+/// The code of the error that GRUB's own filesystem driver refuses the
+/// filesystem a link is on.
+pub const FS_UNSUPPORTED: &str = "boot.grub.fs_unsupported";
+
+/// ext4 incompatible features GRUB 2.06's ext2 driver reads
+/// (fs/ext2.c `EXT2_DRIVER_SUPPORTED_INCOMPAT`) or ignores
+/// (`EXT2_DRIVER_IGNORED_INCOMPAT`: needs_recovery, mmp,
+/// metadata_csum_seed; large_dir as Debian's 2.06-13 carries it). Any
+/// other one set makes `grub_ext2_mount` fail ("filesystem has
+/// unsupported incompatible features"), so GRUB says "unknown
+/// filesystem". grub-fstest of Debian's 2.06-13 agrees: it reads
+/// large_dir, metadata_csum_seed, encrypt, meta_bg, 64bit and mmp
+/// filesystems and none with casefold, inline_data or ea_inode.
+const GRUB_EXT2_INCOMPAT: &[&str] = &[
+    "filetype",
+    "extent",
+    "flex_bg",
+    "meta_bg",
+    "64bit",
+    "encrypt",
+    "needs_recovery",
+    "mmp",
+    "metadata_csum_seed",
+    "large_dir",
+];
+
+/// Why GRUB's driver for `fs` refuses it, when it does.
+fn grub_cannot_read(fs: &Filesystem) -> Option<String> {
+    if !matches!(fs.kind.as_str(), "ext2" | "ext3" | "ext4") {
+        return None;
+    }
+    let files = fs.files.as_ref()?;
+    let unknown: Vec<String> = files
+        .0
+        .required_features()
+        .into_iter()
+        .filter(|f| !GRUB_EXT2_INCOMPAT.contains(&f.as_str()))
+        .collect();
+    (!unknown.is_empty()).then(|| {
+        format!(
+            "that ext4 has incompatible features GRUB 2.06's ext2 driver does not read ({}): it refuses to mount it (fs/ext2.c: \"filesystem has unsupported incompatible features\")",
+            unknown.join(", ")
+        )
+    })
 }
 
 /// Why `f` cannot be loaded, if it cannot.

@@ -40,6 +40,9 @@ pub struct Embedded {
     pub modules: Vec<String>,
     /// A memdisk is embedded (grub-mkstandalone: the prefix names it).
     pub memdisk: bool,
+    /// ELF module records whose name could not be read: while any is,
+    /// [`Self::modules`] may miss a module the image holds.
+    pub unnamed: usize,
 }
 
 /// Decompresses the i386-pc kernel from core.img's listed sectors `core`
@@ -186,6 +189,8 @@ fn records(k: &[u8], mut at: usize, end: usize, wide: bool) -> Option<Embedded> 
             0 => {
                 if let Some(n) = elf_modname(body, wide) {
                     e.modules.push(n);
+                } else {
+                    e.unnamed = e.unnamed.saturating_add(1);
                 }
             }
             1 => e.memdisk = true,

@@ -47,6 +47,10 @@ pub struct Config {
     pub menus: Vec<Menu>,
     /// The default entry's index, when it is known.
     pub default: Option<usize>,
+    /// `$default` as the menu reads it (empty when unset), when it is
+    /// known and no `fallback` is set: what picks among the entries
+    /// blscfg adds, which are not in [`Self::menus`].
+    pub default_var: Option<String>,
     /// What the default picks from the menus.
     pub pick: Option<Pick>,
     /// It runs `blscfg` (Fedora: entries from loader/entries/*.conf).
@@ -678,6 +682,11 @@ impl<'r> Parser<'r> {
         // boots is not known here, so the chain fails only when none can.
         let fallback = self.top.value("fallback").is_none_or(|f| !f.is_empty());
         c.pick = Some(pick);
+        c.default_var = if fallback {
+            None
+        } else {
+            self.top.value("default")
+        };
         c.default = match pick {
             Pick::Entry(i) if !fallback => Some(i),
             _ => None,

@@ -44,6 +44,7 @@ pub mod grubcfg;
 pub mod grubenv;
 pub mod grubmenu;
 pub mod grubscript;
+pub mod initramfs;
 pub mod mbr;
 pub mod pe;
 pub mod rs;
@@ -668,10 +669,25 @@ fn grub_chain(
                             .with_hint(grub_reinstall_bios()),
                         );
                     }
-                    let mut side = Vec::new();
-                    let st = chain::follow(&e, "i386-pc", None, &disk.filesystems, &mut side);
-                    side_findings(side, out);
-                    st
+                    match partmap_missing(disk, &e) {
+                        Some(st) => st,
+                        None => match gpt_unseen_by_grub(disk) {
+                            Some(why) => Stage::Broken {
+                                code: GPT_PRIMARY_MISSING,
+                                offset: grub::SECTOR,
+                                message: format!(
+                                    "{why}, and GRUB 2.06's part_gpt reads only the primary GPT (partmap/gpt.c reads LBA 1 and the entries it names, never the backup at the disk's end that imgcheck read the partitions from): GRUB sees no partition on this disk, so its embedded config finds no filesystem for its prefix and it stops at the \"grub rescue>\" prompt (\"error: no such device\" or \"unknown filesystem\")"
+                                ),
+                            },
+                            None => {
+                                let mut side = Vec::new();
+                                let fss = as_grub_sees(disk, s0);
+                                let st = chain::follow(&e, "i386-pc", None, &fss, &mut side);
+                                side_findings(side, out);
+                                st
+                            }
+                        },
+                    }
                 }
             };
             stage_verdict(
@@ -684,6 +700,110 @@ fn grub_chain(
             )
         }
     }
+}
+
+/// The filesystems with what GRUB's partition maps (partmap/msdos.c,
+/// gpt.c) make of their partitions: an MBR entry of type 0 is empty to
+/// GRUB whatever its start and size (`grub_msdos_partition_is_empty`;
+/// Linux reads it by its size alone), and a partition the layers found
+/// only by its signature, outside every table, is in none GRUB reads.
+fn as_grub_sees(disk: &Disk<'_>, s0: &Sector0) -> Vec<Filesystem> {
+    let mut fss = disk.filesystems.clone();
+    for f in &mut fss {
+        let Some(n) = f.partition else { continue };
+        let empty = s0.entries.iter().find(|e| {
+            e.kind == 0
+                && e.sectors > 0
+                && u64::from(e.start).saturating_mul(grub::SECTOR) == f.start
+        });
+        f.unseen_by_grub = match (empty, disk.scheme) {
+            (Some(e), Scheme::Mbr | Scheme::None) => Some(format!(
+                "its MBR entry {} has type 0x00 (empty) with a start (LBA {}) and a size ({} sectors): GRUB's part_msdos skips an entry of type 0 as empty",
+                e.slot, e.start, e.sectors
+            )),
+            (_, Scheme::None) => Some(format!(
+                "partition {n} is in no partition table (imgcheck found it by its filesystem's signature), so no partition map GRUB has lists it"
+            )),
+            _ => None,
+        };
+    }
+    fss
+}
+
+/// GRUB i386-pc reads a partition only through the partition map module
+/// for its table (part_msdos, part_gpt) in core.img: its prefix is on a
+/// partition, so a module missing there cannot be loaded from it either
+/// (grub-install adds the one grub-probe names; a hand-made
+/// grub-mkimage may not).
+fn partmap_missing(disk: &Disk<'_>, e: &embed::Embedded) -> Option<Stage> {
+    let (module, table) = match disk.scheme {
+        Scheme::Mbr => ("part_msdos", "an MBR (DOS)"),
+        Scheme::Gpt => ("part_gpt", "a GPT"),
+        Scheme::None => return None,
+    };
+    if e.memdisk || e.unnamed > 0 || e.modules.iter().any(|m| m == module) {
+        return None;
+    }
+    let has = if e.modules.is_empty() {
+        "none".to_string()
+    } else {
+        e.modules.join(", ")
+    };
+    Some(Stage::Broken {
+        code: PARTMAP_MISSING,
+        offset: 0,
+        message: format!(
+            "core.img holds no {module} module (it holds {has}), and this disk's partitions are in {table} table: GRUB sees the disk but none of its partitions, so it cannot reach its prefix on one and stops at the \"grub rescue>\" prompt (\"error: no such device\" / \"unknown filesystem\"); loading {module}.mod from that prefix is impossible for the same reason"
+        ),
+    })
+}
+
+/// The code of the error that core.img lacks the partition map module
+/// its prefix's partition needs.
+const PARTMAP_MISSING: &str = "boot.grub.partmap_missing";
+
+/// The code of the error that GRUB finds no partition because the
+/// primary GPT is gone (the backup, which GRUB never reads, is intact).
+const GPT_PRIMARY_MISSING: &str = "boot.grub.gpt_primary_missing";
+
+/// Bytes of the primary GPT entry array read to see GRUB would find a
+/// used entry (128 entries of 128 bytes are 16 KiB).
+const GPT_MAX_ARRAY: u64 = 1 << 20;
+
+/// Why GRUB 2.06's part_gpt sees no partition on a GPT disk the layers
+/// read partitions from (through the backup): the primary header at LBA 1
+/// lacks its signature, or the entry array it names holds no used entry.
+/// GRUB checks the signature only (no CRC), then walks the array.
+fn gpt_unseen_by_grub(disk: &Disk<'_>) -> Option<String> {
+    if disk.scheme != Scheme::Gpt || disk.partitions.is_empty() {
+        return None;
+    }
+    let mut h = vec![0u8; mbr::SECTOR];
+    if disk.reader.read_exact_at(grub::SECTOR, &mut h).is_err() {
+        return Some("the primary GPT header at LBA 1 cannot be read".into());
+    }
+    if imgcheck_core::bytes::bytes(&h, 0, 8) != b"EFI PART" {
+        let what = if imgcheck_core::bytes::is_zero(&h) {
+            "is zeros"
+        } else {
+            "has no \"EFI PART\" signature"
+        };
+        return Some(format!("the primary GPT header at LBA 1 {what}"));
+    }
+    let lba = imgcheck_core::bytes::le64(&h, 72);
+    let count = u64::from(imgcheck_core::bytes::le32(&h, 80));
+    let size = u64::from(imgcheck_core::bytes::le32(&h, 84));
+    let total = count.checked_mul(size).filter(|t| *t <= GPT_MAX_ARRAY)?;
+    let step = usize::try_from(size).ok().filter(|s| *s >= 16)?;
+    let mut a = vec![0u8; usize::try_from(total).ok()?];
+    disk.reader
+        .read_exact_at(lba.checked_mul(grub::SECTOR)?, &mut a)
+        .ok()?;
+    let used = a
+        .chunks_exact(step)
+        .any(|e| !imgcheck_core::bytes::is_zero(imgcheck_core::bytes::bytes(e, 0, 16)));
+    (!used)
+        .then(|| format!("the primary GPT's entry array at LBA {lba} holds no used entry (zeros)"))
 }
 
 /// The BIOS verdict when core.img is not what boot.img needs.
@@ -743,19 +863,15 @@ fn stage_verdict(
             message,
         } => {
             let hint = if code.starts_with("boot.linux") {
-                kernel_hint(
-                    fss.iter()
-                        .find(|f| f.partition.is_some() && f.start == offset),
-                )
-            } else if code == chain::SEARCH_MISSING {
+                kernel_hint(fs_at(fss, offset))
+            } else if code == chain::SEARCH_MISSING && path == "UEFI" {
                 search_hint(offset)
+            } else if code == GPT_PRIMARY_MISSING {
+                gpt_rebuild_hint()
+            } else if code == chain::FS_UNSUPPORTED {
+                features_hint(offset)
             } else if code == "boot.grub.cfg_missing" {
-                look_hint(
-                    fss.iter()
-                        .find(|f| f.partition.is_some() && f.start == offset),
-                    &["/boot/grub", "/grub"],
-                    CFG_REPAIR,
-                )
+                look_hint(fs_at(fss, offset), &["/boot/grub", "/grub"], CFG_REPAIR)
             } else {
                 hint
             };
@@ -765,6 +881,33 @@ fn stage_verdict(
             verdict(path, Outcome::Fails, format!("{head}; then: {message}"))
         }
     }
+}
+
+/// The look at the features of the ext4 at `at` GRUB refuses: read-only
+/// (debugfs opens the disk at the partition's offset). No GRUB reinstall
+/// helps: its driver is the same.
+fn features_hint(at: u64) -> Hint {
+    Hint::read_only(format!("debugfs -R features '{{disk}}?offset={at}'"))
+        .on(Target::Disk)
+        .because(
+            "lists the filesystem's features read-only; GRUB 2.06 reads /boot only from a filesystem without casefold, inline_data or ea_inode: on a copy of the image only (never on the evidence), move /boot to such a filesystem or clear the feature where e2fsprogs allows it (tune2fs -O ^casefold on the copy, with no casefolded directory left)",
+        )
+}
+
+/// The look at a GPT whose primary is gone, read-only; the rebuild from
+/// the backup writes, on a copy only.
+fn gpt_rebuild_hint() -> Hint {
+    Hint::read_only("sgdisk -v {disk}").on(Target::Disk).because(
+        "verifies the table read-only and names the damaged primary GPT; rebuild the primary from the backup on a copy of the image only (never on the evidence): gdisk on the copy, recovery menu r, then b (main header from backup), c (main table from backup), w",
+    )
+}
+
+/// The filesystem in a partition that `offset` (its start, or a file's
+/// data in it) lies in: the one starting last at or before it.
+fn fs_at(fss: &[Filesystem], offset: u64) -> Option<&Filesystem> {
+    fss.iter()
+        .filter(|f| f.partition.is_some() && f.start <= offset)
+        .max_by_key(|f| f.start)
 }
 
 /// The look at an EFI GRUB stub whose `search` finds nothing here: the
@@ -914,6 +1057,23 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
             .on(Target::Disk),
         ));
         return fail(msg);
+    }
+    // edk2's PartitionDxe (Gpt.c) reads the backup GPT when the primary
+    // is not valid and rewrites the primary from it ("Restore primary
+    // partition table by the backup"): the firmware writes the disk.
+    if let Some(why) = gpt_unseen_by_grub(disk) {
+        out.push(
+            Finding::warning(
+                "boot.uefi.gpt_restored_by_firmware",
+                Layer::BOOT,
+                grub::SECTOR,
+                Space::Disk,
+                format!(
+                    "{why}: UEFI firmware built on edk2 (OVMF) reads the backup GPT instead and rewrites the primary from it at boot, so booting this disk writes LBA 1 onwards (boot a copy, or the evidence only with snapshot=on); an EFI GRUB started then reads the rewritten primary, and on a write-protected disk, where the rewrite fails, it sees no partition (its part_gpt reads only the primary)"
+                ),
+            )
+            .with_hint(gpt_rebuild_hint()),
+        );
     }
     // An ESP nothing was installed on (no FAT, or a FAT without \EFI)
     // was never set up to boot: not set up, not broken. A FAT destroyed
@@ -1070,7 +1230,7 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
     {
         return verdict("UEFI", Outcome::Boots, summary.clone());
     }
-    let first = esps.first().map_or(0, |p| p.start);
+    let first = esps.first().map_or(0, |p| loader_at(p));
     let first_n = esps.first().map_or(0, |p| p.number);
     let first_name = esps
         .first()
@@ -1108,6 +1268,19 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
     fail(msg)
 }
 
+/// Where the finding about ESP `p`'s loader points: the data of the
+/// removable loader that is there but cannot start (its first cluster,
+/// where a look at its header begins), else the ESP's start (nothing of a
+/// deleted loader is left to point at).
+fn loader_at(p: &Partition) -> u64 {
+    p.boot_files
+        .iter()
+        .filter(|f| f.present && !f.dir && removable_machine(&f.path).is_some())
+        .min_by_key(|f| f.path != boot_paths::REMOVABLE_X64)
+        .and_then(|f| f.data_at)
+        .map_or(p.start, |d| p.start.saturating_add(d))
+}
+
 fn restore_loader(n: u32, name: &str) -> Hint {
     restore_file(n, r"\EFI\BOOT", name)
 }
@@ -1120,8 +1293,23 @@ fn restore_file(n: u32, dir: &str, name: &str) -> Hint {
     // the copy's ESP itself, through mtools, which writes that filesystem
     // and nothing else. The file named is the one this ESP was made with:
     // an x86-64 loader over an arm64 disk's evidence boots nothing.
-    let to = format!("{}/{name}", dir.replace('\\', "/"));
-    Hint::writes(format!("mcopy -o -i {{dev}} {name} ::{to}"))
+    // mcopy does not make directories ("Bad target" when \EFI\BOOT is
+    // gone with the loader), so each one on the way is made first; mmd
+    // -D s skips one that exists (and then exits 1, hence `;`).
+    let dir = dir.replace('\\', "/");
+    let mut made = Vec::new();
+    let mut at = String::new();
+    for part in dir.split('/').filter(|p| !p.is_empty()) {
+        at = format!("{at}/{part}");
+        made.push(format!("::{at}"));
+    }
+    let to = format!("{dir}/{name}");
+    let mmd = if made.is_empty() {
+        String::new()
+    } else {
+        format!("mmd -D s -i {{dev}} {}; ", made.join(" "))
+    };
+    Hint::writes(format!("{mmd}mcopy -o -i {{dev}} {name} ::{to}"))
         .on(Target::Partition(n))
         .because(format!(
             "on a copy of the image only (never on the evidence): put back {name}, taken from a good copy of this ESP or from the distribution's shim or GRUB package for that machine, into the copy's partition {n}; look first with mdir -/ -i {{dev}} ::/EFI (read-only)"

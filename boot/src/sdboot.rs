@@ -124,7 +124,7 @@ fn glob(p: &[char], n: &[char]) -> bool {
 
 /// Compares two ids as systemd-boot's strverscmp_improved does, roughly:
 /// runs of digits by value, the rest by character.
-fn vercmp(a: &str, b: &str) -> std::cmp::Ordering {
+pub(crate) fn vercmp(a: &str, b: &str) -> std::cmp::Ordering {
     let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
     loop {
         match (x.first(), y.first()) {
@@ -302,7 +302,24 @@ pub fn follow(esp: &Filesystem, fss: &[Filesystem], side: &mut Side) -> Stage {
         return Stage::NotFollowed("no default entry".into());
     };
     for i in &e.initrd {
-        if let Some(why) = open(e.fs, i).as_ref().and_then(unusable) {
+        let f =
+            e.fs.files
+                .as_ref()
+                .map(|f| f.0.lookup(i, crate::grubcfg::MAX_CFG));
+        if let Some(f) = &f
+            && unusable(f).is_none()
+            && let Some(why) = crate::chain::not_initramfs(f)
+        {
+            return Stage::Broken {
+                code: "boot.sdboot.initrd_invalid",
+                offset: crate::chain::data_on_disk(f, e.fs.start),
+                message: format!(
+                    "systemd-boot's default entry {} ('{}', by {how}) loads {} and its initrd {i} on {}, which is no initramfs Linux unpacks: {why}; systemd-boot hands it over without looking inside, and Linux goes on without an initramfs and stops when it cannot mount its root (\"VFS: Unable to mount root fs\", a kernel panic) unless it needs none",
+                    e.id, e.title, e.loads, e.fs.place
+                ),
+            };
+        }
+        if let Some(why) = f.as_ref().and_then(unusable) {
             return Stage::Broken {
                 code: "boot.sdboot.initrd_missing",
                 offset: e.fs.start,

@@ -60,6 +60,12 @@ pub struct BootFile {
     /// Why its data does not read whole (a broken cluster chain, a read
     /// error), in words; `None` when it reads.
     pub problem: Option<String>,
+    /// Where its data starts, in bytes from the start of its filesystem
+    /// (a FAT file's first cluster, an ext4 file's first mapped block),
+    /// so a finding about its contents points at them; `None` when it
+    /// has no data or its layer does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_at: Option<u64>,
 }
 
 impl BootFile {
@@ -103,6 +109,14 @@ pub trait FileLookup: Send + Sync {
     /// The names in the directory at `path` (at most `max`), or `None`
     /// when it is not a readable directory.
     fn list(&self, path: &str, max: usize) -> Option<Vec<String>>;
+    /// The on-disk features turned on that a reader must understand to
+    /// read any file (ext4's incompatible features, by e2fsprogs' names:
+    /// `extent`, `inline_data`, `casefold`), so a boot loader's own
+    /// driver can be held to the list it supports. Empty when the
+    /// filesystem has no such set.
+    fn required_features(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A shared [`FileLookup`], as [`crate::Facts::files`] carries it. Two

@@ -61,9 +61,11 @@ fn judge(bpb: &Bpb, g: &Geometry, have: u64, backup_at: Option<u64>) -> Identifi
     if !bpb.jump_ok() {
         odd.push("no jump instruction".into());
     }
-    if bpb.signature != 0xAA55 {
-        odd.push("no 55 AA signature".into());
-    }
+    // A missing 55 AA alone leaves the BPB's consistency as the evidence:
+    // edk2's FAT driver (FatPkg FatOpenDevice), Linux and fsck.fat read a
+    // volume by its BPB and never look at it (OVMF booted an ESP whose
+    // 55 AA was zeroed: attack 16 F7), so it does not weaken the probe.
+    let unsigned = bpb.signature != 0xAA55;
     let fits = g.fs_bytes <= have;
     if !fits {
         odd.push(format!(
@@ -79,6 +81,9 @@ fn judge(bpb: &Bpb, g: &Geometry, have: u64, backup_at: Option<u64>) -> Identifi
     } else {
         Strength::Magic
     };
+    if unsigned {
+        odd.push("no 55 AA signature".into());
+    }
     let mut evidence = match backup_at {
         Some(at) => format!(
             "no usable boot sector at byte 0; an intact FAT32 backup boot sector at byte {at}: {} clusters of {} bytes",

@@ -95,6 +95,7 @@ fn filesystems_in(n: &Node, partition: Option<u32>, start: u64, out: &mut Vec<Fi
                 uuid,
                 files: n.facts.files.clone(),
                 in_lv,
+                unseen_by_grub: None,
             });
         }
         // What an LVM2 node holds is in its LVs.

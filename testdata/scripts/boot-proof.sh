@@ -88,6 +88,7 @@ boot() {
   if grep -q "kernel and initrd loaded" <<<"$all"; then echo "GRUB menu, kernel and initrd loaded"
   elif grep -q "imgcheck fixture: no kernel" <<<"$all"; then echo "GRUB menu, then error: kernel not found"
   elif grep -q "imgcheck fixture" <<<"$all"; then echo "GRUB menu (grub.cfg read)"
+  elif grep -q "grub rescue>" <<<"$all"; then echo "GRUB rescue prompt"
   elif grep -q "GNU GRUB\|grub>" <<<"$all"; then echo "GRUB (no grub.cfg)"
   elif grep -qi "No bootable device" <<<"$all"; then echo "No bootable device"
   elif grep -q "Shell>\|UEFI Interactive Shell\|Boot Manager" <<<"$all"; then echo "UEFI shell / boot manager"
@@ -175,3 +176,15 @@ dd if=/dev/zero of="$work/mbr-code-zeroed.img" bs=440 count=1 conv=notrunc statu
 run mbr-code-zeroed
 variant mbr-gap-zeroed mbr-grub.img "seek=1 count=2047"; run mbr-gap-zeroed
 delta_variant mbr-kernel-missing mbr-grub.img mbr-grub-kernel-missing.delta; run mbr-kernel-missing
+# Attack 16 (session 16): a lost primary GPT (LBA 1-33 zeroed, the backup
+# intact); the ESP's boot sector without its 55 AA; core.img without
+# part_msdos (testdata/scripts/boot-partmap.sh); the MBR entry holding
+# /boot set to type 0 by sfdisk.
+variant gpt-primary-gpt-zeroed gpt-grub.img "seek=1 count=33"; run gpt-primary-gpt-zeroed
+zstd -dqf "$testdata/fixtures/boot/gpt-grub.img.zst" -o "$work/gpt-esp-no-55aa.img"
+dd if=/dev/zero of="$work/gpt-esp-no-55aa.img" bs=1 seek=$((esp_off + 510)) count=2 conv=notrunc status=none
+run gpt-esp-no-55aa
+delta_variant mbr-no-partmap mbr-grub.img mbr-grub-no-partmap.delta; run mbr-no-partmap
+zstd -dqf "$testdata/fixtures/boot/mbr-grub.img.zst" -o "$work/mbr-type0.img"
+sfdisk -q --part-type "$work/mbr-type0.img" 1 0
+run mbr-type0

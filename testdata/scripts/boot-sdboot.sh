@@ -18,7 +18,7 @@
 #   boot/sdboot-initrd-missing.delta
 #                          sdboot.img with only /initramfs-linux.img deleted.
 #
-# Needs gdisk, dosfstools, mtools, faketime, python3 and
+# Needs gdisk, dosfstools, mtools, faketime, python3, cpio and
 # /usr/lib/systemd/boot/efi/systemd-bootx64.efi (apt-get install systemd-boot-efi).
 source "$(dirname "$0")/common.sh"
 export TZ=UTC MTOOLS_SKIP_CHECK=1
@@ -45,10 +45,16 @@ clock mcopy -i "$esp" "$sd" ::/EFI/systemd/systemd-bootx64.efi
 printf 'default arch*\ntimeout 3\n' > "$work/loader.conf"
 printf 'title Arch Linux\nlinux /vmlinuz-linux\ninitrd /initramfs-linux.img\noptions root=PARTUUID=5a5a5a5a-0000-0000-0000-000000000028 rw\n' > "$work/arch.conf"
 printf 'title Old\nlinux /vmlinuz-old\noptions ro\n' > "$work/old.conf"
-# Stand-ins: what systemd-boot loads is opaque to the check (it needs
-# them present and readable whole), so a few KiB of bytes do.
+# Stand-ins: the kernel is opaque to the check (systemd-boot needs it
+# present and readable whole), so a few KiB of bytes do; the initramfs is
+# a real one (a newc cpio holding /init, as mkinitcpio writes it
+# uncompressed), which the check reads as the kernel unpacks it.
 python3 -c 'print("vmlinuz-linux" * 1500)' > "$work/vmlinuz-linux"
-python3 -c 'print("initramfs" * 1300)' > "$work/initramfs-linux.img"
+mkdir -p "$work/initramfs"
+printf '#!/bin/sh\necho imgcheck fixture initramfs\nexec /bin/sh\n' > "$work/initramfs/init"
+chmod 755 "$work/initramfs/init"
+find "$work/initramfs" -exec touch -h -d "$T" {} +
+(cd "$work/initramfs" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 --reproducible) > "$work/initramfs-linux.img"
 clock mcopy -i "$esp" "$work/loader.conf" ::/loader/loader.conf
 clock mcopy -i "$esp" "$work/arch.conf" "$work/old.conf" ::/loader/entries/
 clock mcopy -i "$esp" "$work/vmlinuz-linux" "$work/initramfs-linux.img" ::/

@@ -29,7 +29,8 @@
 #                          deleted (mdel), its FATs intact, as a delta.
 #   Both GRUB disks hold /boot/vmlinuz-imgcheck (a 64 KiB stand-in with a
 #   Linux x86 boot-protocol header GRUB's linux command accepts) and
-#   /boot/initrd.img-imgcheck, named by grub.cfg as grub-mkconfig writes
+#   /boot/initrd.img-imgcheck (a real initramfs: early-microcode cpio, then
+#   a zstd-compressed cpio), named by grub.cfg as grub-mkconfig writes
 #   an entry; the entry echoes what it loaded and sleeps, so a firmware
 #   proof reads the screen before GRUB jumps into the stand-in.
 #   boot/mbr-grub.img      32 MiB MBR (DOS) disk: one bootable Linux
@@ -41,7 +42,7 @@
 #   boot/fat16-empty.img   4 MiB, mkfs.vfat -F 16 -s 1, no label, no files.
 #
 # Needs root (losetup, mount of ext4), grub-pc-bin, grub-efi-amd64-bin,
-# gdisk, dosfstools, mtools, e2fsprogs.
+# gdisk, dosfstools, mtools, e2fsprogs, cpio, zstd.
 source "$(dirname "$0")/common.sh"
 export TZ=UTC MTOOLS_SKIP_CHECK=1
 T="2025-11-13 10:00:00"
@@ -115,10 +116,26 @@ menuentry 'imgcheck fixture' {
 }
 CFG
 }
+# initramfs FILE: an initramfs laid out as initramfs-tools and dracut write
+# one: an uncompressed newc cpio holding early microcode, then a
+# zstd-compressed newc cpio holding /init (cpio -H newc, fixed times and
+# owners, --reproducible). The kernel unpacks it; random bytes it does not.
+initramfs() {
+  local t=$work/initramfs
+  rm -rf "$t"; mkdir -p "$t/early/kernel/x86/microcode" "$t/main/bin"
+  printf 'imgcheck stand-in microcode\n' > "$t/early/kernel/x86/microcode/GenuineIntel.bin"
+  printf '#!/bin/sh\necho imgcheck fixture initramfs\nexec /bin/sh\n' > "$t/main/init"
+  chmod 755 "$t/main/init"
+  find "$t" -exec touch -h -d "$T" {} +
+  { (cd "$t/early" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 --reproducible)
+    (cd "$t/main" && find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0 --reproducible | zstd -19 -q -c)
+  } > "$1"
+  rm -rf "$t"
+}
 # kernel DIR: a 64 KiB stand-in bzImage (boot protocol 2.15 header:
 # setup_sects 4, 55 AA, HdrS, LOADED_HIGH, relocatable, 64-bit with EFI
-# handover, init_size 4 MiB, every other header field zero) and a 16 KiB initramfs, both of fixed
-# pseudo-random bytes.
+# handover, init_size 4 MiB, every other header field zero) of fixed
+# pseudo-random bytes, and an initramfs (see initramfs).
 kernel() {
   python3 - "$1" <<'PY'
 import random, struct, sys
@@ -138,8 +155,8 @@ struct.pack_into("<I", k, 0x260, 0x400000)
 struct.pack_into("<I", k, 0x264, 0x200)
 struct.pack_into("<I", k, 0x238, 255)  # cmdline_size
 open(sys.argv[1] + "/vmlinuz-imgcheck", "wb").write(k)
-open(sys.argv[1] + "/initrd.img-imgcheck", "wb").write(bytes(r.getrandbits(8) for _ in range(16384)))
 PY
+  initramfs "$1/initrd.img-imgcheck"
   touch -d "$T" "$1/vmlinuz-imgcheck" "$1/initrd.img-imgcheck"
 }
 grub_cfg 5a5a5a5a-0000-0000-0000-000000000003 > "$mnt/boot/grub/grub.cfg"

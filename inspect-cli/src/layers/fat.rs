@@ -134,6 +134,7 @@ fn boot_files(r: &dyn ReadAt) -> Vec<BootFile> {
                         dir: false,
                         size: Some(u64::from(e.size)),
                         head,
+                        data_at: ch.extents.first().map(|x| x.start),
                         problem: (ch.bytes < u64::from(e.size)).then(|| {
                             format!(
                                 "its cluster chain covers {} of its {} bytes: {}",

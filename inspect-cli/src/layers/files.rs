@@ -50,12 +50,20 @@ impl FileLookup for Ext4Files {
                         Err(e) => (Vec::new(), Some(e)),
                     }
                 };
+                // The first block holding logical block 0's data, so a
+                // finding about a file's first bytes points at them.
+                let data_at = f
+                    .runs
+                    .iter()
+                    .min_by_key(|r| r.logical)
+                    .and_then(|r| r.physical.checked_mul(fs.bs));
                 BootFile {
                     path: path.to_string(),
                     present: true,
                     dir,
                     size: Some(f.inode.i_size),
                     head: bytes,
+                    data_at,
                     problem: f.problem.or(read_problem),
                 }
             }
@@ -66,6 +74,13 @@ impl FileLookup for Ext4Files {
         let fs = imgcheck_ext4::Ext4::open(self.r.as_ref()).ok()?;
         let f = fs.lookup(path).ok()??;
         fs.names(&f, max)
+    }
+
+    fn required_features(&self) -> Vec<String> {
+        imgcheck_ext4::Ext4::open(self.r.as_ref()).map_or_else(
+            |_| Vec::new(),
+            |fs| imgcheck_ext4::feature_names(0, fs.sb.s_feature_incompat, 0),
+        )
     }
 }
 
@@ -120,6 +135,7 @@ impl FileLookup for FatFiles {
                     dir: false,
                     size: Some(u64::from(e.size)),
                     head: bytes,
+                    data_at: ch.extents.first().map(|x| x.start),
                     problem: (ch.bytes < u64::from(e.size))
                         .then(|| {
                             format!(
