@@ -1147,8 +1147,9 @@ fn an_overlay_against_a_copy_of_its_backing_file() {
 /// itself): brick1 was down for W1 (brick2 and brick3 blame vol-client-0),
 /// brick3 then for W2 (brick1 and brick2 blame vol-client-2). brick2 holds
 /// both writes and no brick blames it: it is the source against each
-/// other; brick1 and brick3 blame each other (split-brain). Who blames
-/// whom is said for all three. Before, brick2 against brick3 was "both
+/// other; brick1 and brick3 blame each other, which with brick2 blamed by
+/// none is no split-brain: both are brick2's sinks (Gluster's
+/// afr_selfheal_find_direction). Who blames whom is said for all three. Before, brick2 against brick3 was "both
 /// blaming, the changelog names no source", since blame of a third brick
 /// (vol-client-0) was taken as blame of the other (an attack's F2).
 #[test]
@@ -1203,11 +1204,22 @@ fn afr_blame_of_a_third_brick_is_not_blame_of_the_other() {
                 assert_eq!(p.source.as_deref(), Some(b2.as_str()), "{:?}", r.summary);
                 assert_eq!(p.source_by, Some(SourceBy::AfrBlame));
             } else {
+                // brick1 and brick3 blame each other, but brick2 is blamed
+                // by none: Gluster's one source, both of them its sinks,
+                // no split-brain (an attack's F5 on this very layout).
                 assert_eq!(p.source, None, "{:?}", r.summary);
                 assert!(
-                    r.notes
+                    !r.notes
                         .iter()
                         .any(|n| n.code == "compare.gluster.split_brain"),
+                    "{:?}",
+                    r.notes
+                );
+                assert!(
+                    r.notes.iter().any(|n| n.code == "compare.gluster.pending"
+                        && n.message.contains(&format!(
+                            "self-heal's source is {b2} (vol-client-1) and both are its sinks"
+                        ))),
                     "{:?}",
                     r.notes
                 );
@@ -1421,4 +1433,486 @@ fn afr_blame_never_makes_a_damaged_brick_the_source() {
             "{adv}"
         );
     }
+}
+
+/// Every copy step of `advice` writes outside the bricks: each
+/// `cp --sparse=always SRC DST` names a brick file as its source and a
+/// directory outside every brick as its target, and nothing else writes.
+fn writes_only_outside(advice: &str, bricks: &[&Path]) {
+    for w in ["dd ", "rm ", " of=", "mv ", "setfattr", "truncate", "> "] {
+        assert!(!advice.contains(w), "a writing step {w:?}: {advice}");
+    }
+    for part in advice.split("cp --sparse=always ").skip(1) {
+        let dst = part
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .trim_end_matches([';', ')']);
+        for b in bricks {
+            assert!(
+                !Path::new(dst).starts_with(b),
+                "copies into brick {}: {advice}",
+                b.display()
+            );
+        }
+    }
+}
+
+/// A hollow copy (testdata/scripts/compare-hollow.sh): `e2image -r` of a
+/// mkfs.ext4 -d disk keeps every superblock, table, inode and directory
+/// and leaves every file's data zeros; e2fsck -fn calls it clean, and it
+/// was mounted (written) three months after the full copy. It is never
+/// the source of a heal, in any argument order of two or three copies,
+/// as raw (dense, as dd leaves it) or qcow2, and not when its brick's
+/// AFR changelog blames the full copy's brick either; what it holds of
+/// the full copy's data counts no zeros. Before, "holds 93.4 %" (the
+/// dense full copy's zeros counted as data it held) and "clean and
+/// newer: heal from" the hollow copy in both orders (an attack's F0).
+#[test]
+fn a_hollow_copy_is_never_the_source_in_any_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = copy_to(dir.path(), "compare/hollow-full.raw", "full.raw");
+    let hollow = copy_to(dir.path(), "compare/hollow-hollow.raw", "hollow.raw");
+    if Command::new("e2fsck").arg("-V").output().is_ok() {
+        for f in [&full, &hollow] {
+            let o = Command::new("e2fsck").arg("-fn").arg(f).output().unwrap();
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "e2fsck -fn {}: {o:?}",
+                f.display()
+            );
+        }
+    } else {
+        eprintln!("SKIP peer: e2fsck not installed");
+    }
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (sf, sh) = (s(&full), s(&hollow));
+    let check = |args: &[String], hollow: &str, full: &[String]| {
+        let r = compare(args).unwrap();
+        let text = r.summary.join("\n");
+        assert!(
+            !text.contains(&format!(": heal from {hollow}"))
+                && !text.contains(&format!("source {hollow}")),
+            "{args:?}: {text}"
+        );
+        for p in &r.pairs {
+            assert_ne!(p.source.as_deref(), Some(hollow), "{args:?}: {text}");
+            if let Some(src) = &p.source {
+                assert!(full.contains(src), "{args:?}: {src}");
+            }
+            let (with, other) = if p.a == hollow {
+                (true, &p.b)
+            } else {
+                (p.b == hollow, &p.a)
+            };
+            if !with {
+                continue;
+            }
+            // What the hollow copy holds of the full one's data.
+            let d = &p.divergence;
+            let (data, held) = if p.a == *other {
+                (d.a_data, p.a_data_held)
+            } else {
+                (d.b_data, d.b_data - d.b_data_differing)
+            };
+            assert!(held * 2 < data, "{args:?}: {held} of {data}: {d:?}");
+            let zeroed = if p.a == hollow {
+                p.a_files_zeroed
+            } else {
+                p.b_files_zeroed
+            };
+            assert!(zeroed >= 2 << 20, "{args:?}: {zeroed}");
+            assert!(
+                text.contains(&format!("do not restore or heal from {hollow} however new")),
+                "{args:?}: {text}"
+            );
+        }
+        r
+    };
+    for args in [[sf.clone(), sh.clone()], [sh.clone(), sf.clone()]] {
+        let r = check(&args, &sh, std::slice::from_ref(&sf));
+        let p = &r.pairs[0];
+        assert_eq!(p.newer, if args[0] == sh { Newer::A } else { Newer::B });
+        assert_eq!(p.source, None, "{:?}", r.summary);
+    }
+    if !have("qemu-img") {
+        eprintln!("SKIP qcow2 orders: qemu-img not installed");
+        return;
+    }
+    let fq = dir.path().join("full.qcow2");
+    let hq = dir.path().join("hollow.qcow2");
+    for (from, to) in [(&full, &fq), (&hollow, &hq)] {
+        qemu(
+            "qemu-img",
+            &[
+                "convert",
+                "-O",
+                "qcow2",
+                from.to_str().unwrap(),
+                to.to_str().unwrap(),
+            ],
+        );
+    }
+    let (sfq, shq) = (s(&fq), s(&hq));
+    let fulls = [sf.clone(), sfq.clone()];
+    let three = [sf.clone(), sfq.clone(), shq.clone()];
+    for order in [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ] {
+        let args: Vec<String> = order.iter().map(|&i| three[i].clone()).collect();
+        check(&args, &shq, &fulls);
+    }
+    // On bricks, the hollow copy's changelog blaming the full one's brick.
+    let b1 = dir.path().join("brick1");
+    let b2 = dir.path().join("brick2");
+    let hb = copy_to(
+        dir.path(),
+        "compare/hollow-hollow.raw",
+        "brick1/images/vm.raw",
+    );
+    let fb = copy_to(
+        dir.path(),
+        "compare/hollow-full.raw",
+        "brick2/images/vm.raw",
+    );
+    let set = afr(&b1, &hb, "vol-client-1")
+        && afr_set(&hb, "dirty", [0, 0, 0])
+        && afr(&b2, &fb, "dirty")
+        && afr_set(&fb, "vol-client-0", [0, 0, 0])
+        && afr_set(&fb, "dirty", [0, 0, 0]);
+    if !set {
+        eprintln!("SKIP bricks: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    }
+    let (shb, sfb) = (s(&hb), s(&fb));
+    for args in [[shb.clone(), sfb.clone()], [sfb.clone(), shb.clone()]] {
+        let r = check(&args, &shb, std::slice::from_ref(&sfb));
+        let adv: Vec<&str> = r.notes.iter().filter_map(|n| n.advice.as_deref()).collect();
+        assert!(!adv.is_empty(), "{:?}", r.notes);
+        for a in &adv {
+            assert!(!a.contains("then let Gluster heal"), "{a}");
+            assert!(!a.contains("source-brick"), "{a}");
+            writes_only_outside(a, &[&b1, &b2]);
+        }
+        assert!(
+            adv.iter()
+                .any(|a| a.contains(&format!("do not let Gluster heal from {shb}"))),
+            "{adv:?}"
+        );
+    }
+}
+
+/// Three brick copies of replica1, each given a write of its own by
+/// qemu-io (so all three differ and none is damaged or dated newer), with
+/// `xattrs[i]` as brick i's trusted.afr.vol-client-N data counters (and
+/// metadata counters `md`); `None` when setfattr is refused.
+fn replica3(dir: &Path, xattrs: [[(usize, u32, u32); 2]; 3]) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, xs) in xattrs.iter().enumerate() {
+        let p = copy_to(
+            dir,
+            "compare/replica1.qcow2",
+            &format!("brick{i}/images/vm.qcow2"),
+        );
+        let w = format!("write -P 0x{:x} {} 64k", 0x41 + i, 12320768 + i * 262144);
+        qemu("qemu-io", &["-f", "qcow2", "-c", &w, p.to_str().unwrap()]);
+        let mut ok = afr(&dir.join(format!("brick{i}")), &p, "dirty");
+        ok &= afr_set(&p, "dirty", [0, 0, 0]);
+        for &(client, data, md) in xs {
+            ok &= afr_set(&p, &format!("vol-client-{client}"), [data, md, 0]);
+        }
+        if !ok {
+            return None;
+        }
+        out.push(p.to_str().unwrap().to_string());
+    }
+    Some(out)
+}
+
+/// A replica-3 blame cycle (setfattr: brick0 blames vol-client-1, brick1
+/// vol-client-2, brick2 vol-client-0), as AFR leaves it after partial
+/// post-ops. Gluster's afr_selfheal_find_direction finds every brick
+/// accused, so no brick is a source by the changelog; only client
+/// quorum's post-op failure accounting (glusterfs 4.1+, quorum auto, the
+/// default for replica 3) makes them all sources again, to be narrowed by
+/// size, dirty counts and ctime; with quorum-type none it is split-brain.
+/// The changelog names no source in any pair, and that is said. Before,
+/// each pair's own blame made brick0 the source against brick1 and
+/// brick2 against brick0 (an attack's F4: "no split-brain", two heals).
+#[test]
+fn a_replica3_blame_cycle_names_no_source_by_the_changelog() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(b) = replica3(
+        dir.path(),
+        [
+            [(1, 1, 0), (2, 0, 0)],
+            [(0, 0, 0), (2, 1, 0)],
+            [(0, 1, 0), (1, 0, 0)],
+        ],
+    ) else {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    };
+    for order in [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1]] {
+        let args: Vec<String> = order.iter().map(|&i| b[i].clone()).collect();
+        let r = compare(&args).unwrap();
+        for p in &r.pairs {
+            assert_ne!(
+                p.source_by,
+                Some(SourceBy::AfrBlame),
+                "{order:?}: {:?}",
+                r.summary
+            );
+            assert_eq!(p.source, None, "{order:?}: {:?}", r.summary);
+        }
+        let msgs: Vec<&str> = r.notes.iter().map(|n| n.message.as_str()).collect();
+        assert!(
+            r.notes
+                .iter()
+                .filter(|n| n.code == "compare.gluster.pending")
+                .all(|n| n.message.contains("client quorum") && n.advice.is_none()),
+            "{msgs:?}"
+        );
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.gluster.blame")
+            .unwrap();
+        assert!(
+            n.message
+                .contains("with quorum-type none it is split-brain"),
+            "{}",
+            n.message
+        );
+        let s = r.summary.join("\n");
+        assert!(!s.contains("heal from"), "{order:?}: {s}");
+    }
+}
+
+/// brick0 and brick1 blame each other and no brick blames brick2: in
+/// Gluster's source selection brick2 is the one source and both others
+/// its sinks, healed from it; no split-brain. Given all three, brick2 is
+/// the source against each; given brick0 and brick1 alone (brick2's
+/// changelog unknown), no split-brain is claimed either and the missing
+/// brick is named. Before, the pair was "split-brain" (an attack's F5).
+#[test]
+fn two_bricks_blaming_each_other_heal_from_the_unblamed_third() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(b) = replica3(
+        dir.path(),
+        [
+            [(1, 2, 0), (2, 0, 0)],
+            [(0, 2, 0), (2, 0, 0)],
+            [(0, 0, 0), (1, 0, 0)],
+        ],
+    ) else {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    };
+    for order in [[0, 1, 2], [2, 0, 1], [1, 2, 0]] {
+        let args: Vec<String> = order.iter().map(|&i| b[i].clone()).collect();
+        let r = compare(&args).unwrap();
+        assert!(
+            !r.notes
+                .iter()
+                .any(|n| n.code == "compare.gluster.split_brain"),
+            "{order:?}: {:?}",
+            r.notes
+        );
+        for p in &r.pairs {
+            if p.a == b[2] || p.b == b[2] {
+                assert_eq!(p.source.as_deref(), Some(b[2].as_str()), "{:?}", r.summary);
+                assert_eq!(p.source_by, Some(SourceBy::AfrBlame));
+            } else {
+                assert_eq!(p.source, None, "{:?}", r.summary);
+                let n = r
+                    .notes
+                    .iter()
+                    .find(|n| n.code == "compare.gluster.pending" && n.message.contains("both are"))
+                    .unwrap_or_else(|| panic!("{:?}", r.notes));
+                assert!(
+                    n.message.contains(&format!(
+                        "self-heal's source is {} (vol-client-2) and both are its sinks",
+                        b[2]
+                    )),
+                    "{}",
+                    n.message
+                );
+            }
+        }
+    }
+    let r = compare(&[b[0].clone(), b[1].clone()]).unwrap();
+    assert!(
+        !r.notes
+            .iter()
+            .any(|n| n.code == "compare.gluster.split_brain"),
+        "{:?}",
+        r.notes
+    );
+    let n = r
+        .notes
+        .iter()
+        .find(|n| n.code == "compare.gluster.pending")
+        .unwrap();
+    assert!(
+        n.message.contains("vol-client-2 (not among the copies)"),
+        "{}",
+        n.message
+    );
+    assert_eq!(r.pairs[0].source_by, None);
+}
+
+/// Two bricks of a replica 2 whose data counters are all zero, the bytes
+/// differing (a qemu-io write on one brick file, behind Gluster's back):
+/// AFR takes them to be in sync and will never heal; said as
+/// compare.gluster.unhealed (an attack's F3 got silence). Then brick0's
+/// counter against brick1 set to metadata only (0x0 0x3 0x0): a metadata
+/// heal, no data blame, so still no source by the changelog and still
+/// unhealed bytes (an attack's F10 read it as data blame and named brick0
+/// the source).
+#[test]
+fn afr_clean_or_metadata_only_with_differing_bytes_is_unhealed() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = copy_to(
+        dir.path(),
+        "compare/replica1.qcow2",
+        "brick0/images/vm.qcow2",
+    );
+    let b = copy_to(
+        dir.path(),
+        "compare/replica1.qcow2",
+        "brick1/images/vm.qcow2",
+    );
+    qemu(
+        "qemu-io",
+        &[
+            "-f",
+            "qcow2",
+            "-c",
+            "write -P 0x11 12320768 64k",
+            a.to_str().unwrap(),
+        ],
+    );
+    let set = afr(&dir.path().join("brick0"), &a, "dirty")
+        && afr_set(&a, "dirty", [0, 0, 0])
+        && afr_set(&a, "vol-client-1", [0, 0, 0])
+        && afr(&dir.path().join("brick1"), &b, "dirty")
+        && afr_set(&b, "dirty", [0, 0, 0])
+        && afr_set(&b, "vol-client-0", [0, 0, 0]);
+    if !set {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    }
+    let (sa, sb) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+    );
+    let bricks = [dir.path().join("brick0"), dir.path().join("brick1")];
+    let unhealed = |r: &imgcheck::compare::model::CompareReport| {
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.gluster.unhealed")
+            .unwrap_or_else(|| panic!("{:?}", r.notes));
+        assert!(n.message.contains("Gluster will not heal"), "{}", n.message);
+        writes_only_outside(
+            n.advice.as_deref().unwrap(),
+            &[bricks[0].as_path(), bricks[1].as_path()],
+        );
+    };
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        unhealed(&r);
+    }
+    assert!(afr_set(&a, "vol-client-1", [0, 3, 0]));
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert_ne!(p.source_by, Some(SourceBy::AfrBlame), "{:?}", r.summary);
+        assert_eq!(p.source, None, "{:?}", r.summary);
+        assert!(
+            r.notes.iter().any(|n| n.code == "compare.gluster.metadata"
+                && n.message.contains("for metadata or entries only")),
+            "{:?}",
+            r.notes
+        );
+        unhealed(&r);
+    }
+}
+
+/// Three copies, the first damaged (replica2: a torn directory block, a
+/// stale refcount) and two clean ones that differ from each other
+/// (replica1, and replica1 with a qemu-io write): each pair alone names
+/// its clean copy the source for replica2, two sources for one sink that
+/// do not agree. Set against each other nothing picks one (both clean,
+/// undated), so neither is kept and that is said. Before, "heal from" both
+/// (an attack's F2).
+#[test]
+fn one_sink_never_gets_two_sources() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bad = copy_to(dir.path(), "compare/replica2.qcow2", "bad.qcow2");
+    let one = copy_to(dir.path(), "compare/replica1.qcow2", "one.qcow2");
+    let two = copy_to(dir.path(), "compare/replica1.qcow2", "two.qcow2");
+    qemu(
+        "qemu-io",
+        &[
+            "-f",
+            "qcow2",
+            "-c",
+            "write -P 0x77 12320768 64k",
+            two.to_str().unwrap(),
+        ],
+    );
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let r = compare(&[s(&bad), s(&one), s(&two)]).unwrap();
+    let sources: BTreeSet<&str> = r
+        .pairs
+        .iter()
+        .filter(|p| p.sink.as_deref() == Some(s(&bad).as_str()))
+        .filter_map(|p| p.source.as_deref())
+        .collect();
+    assert!(sources.is_empty(), "{sources:?}: {:?}", r.summary);
+    let n = r
+        .notes
+        .iter()
+        .find(|n| n.code == "compare.source.conflict")
+        .unwrap_or_else(|| panic!("{:?}", r.notes));
+    assert!(n.message.contains("no source for"), "{}", n.message);
+    // Two clean copies alike: either is the source, and it is said once.
+    let one2 = copy_to(dir.path(), "compare/replica1.qcow2", "one2.qcow2");
+    let r = compare(&[s(&bad), s(&one), s(&one2)]).unwrap();
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.code == "compare.source.equivalent"),
+        "{:?}",
+        r.notes
+    );
+    assert!(
+        r.pairs.iter().all(|p| p.source.is_some()),
+        "{:?}",
+        r.summary
+    );
 }

@@ -119,3 +119,28 @@ pub fn holders(d: &Divergence, copies: &[(&Copy, Option<&ImageReport>)]) -> (Vec
     v.truncate(MAX_HOLDERS);
     (v, total.saturating_sub(named_bytes))
 }
+
+/// Bytes of `ranges` (guest-disk offsets) that the report's own
+/// filesystem maps say are file data: where a copy reads zeros that its
+/// own files were written with (a metadata-only copy, a restore that
+/// never wrote the data), as against free space it zeroed.
+pub fn file_bytes(ranges: &[super::diverge::Range], rep: &ImageReport) -> u64 {
+    let mut n = 0u64;
+    for (node, base) in mapped(rep) {
+        let Some(map) = &node.facts.owners else {
+            continue;
+        };
+        for r in ranges {
+            if r.end() <= base {
+                continue;
+            }
+            let (s, e) = (r.start.saturating_sub(base), r.end().saturating_sub(base));
+            for o in map.owners_in(s, e) {
+                if o.kind == OwnerKind::FileData {
+                    n = n.saturating_add(o.end().min(e).saturating_sub(o.start.max(s)));
+                }
+            }
+        }
+    }
+    n
+}
