@@ -1916,3 +1916,113 @@ fn one_sink_never_gets_two_sources() {
         r.summary
     );
 }
+
+/// A dd copy of replica1's raw disk with every identifier regenerated:
+/// sgdisk -G (new disk and partition GUIDs) and tune2fs -U random on its
+/// ext4 (the partition copied out and back with dd). Nothing identifies
+/// it with the original any more, but nearly all of each one's data is
+/// the same bytes at the same offsets: a clone with new identifiers, no
+/// heal between them, in both orders. A disk made apart (thin-jan, its
+/// own mkfs.ext4 -d of another tree) stays "different disks". Before,
+/// the clone was "different disks" like any other (an attack's F6).
+#[test]
+fn a_clone_with_every_id_regenerated_is_told_by_its_bytes() {
+    if !have("qemu-img")
+        || Command::new("tune2fs").output().is_err()
+        || Command::new("sgdisk").arg("-V").output().is_err()
+        || !have("dd")
+    {
+        eprintln!("SKIP: qemu-img, tune2fs, sgdisk or dd not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.raw");
+    qemu(
+        "qemu-img",
+        &[
+            "convert",
+            "-O",
+            "raw",
+            fixture("compare/replica1.qcow2").to_str().unwrap(),
+            a.to_str().unwrap(),
+        ],
+    );
+    let b = dir.path().join("b.raw");
+    let part = dir.path().join("p1.img");
+    let run = |tool: &str, args: &[String]| {
+        let o = Command::new(tool).args(args).output().unwrap();
+        assert!(o.status.success(), "{tool} {args:?}: {o:?}");
+    };
+    run(
+        "dd",
+        &[
+            format!("if={}", a.display()),
+            format!("of={}", b.display()),
+            "bs=1M".into(),
+        ],
+    );
+    run("sgdisk", &["-G".into(), b.display().to_string()]);
+    run(
+        "dd",
+        &[
+            format!("if={}", b.display()),
+            format!("of={}", part.display()),
+            "bs=1M".into(),
+            "skip=1".into(),
+            "count=14".into(),
+        ],
+    );
+    run(
+        "tune2fs",
+        &["-U".into(), "random".into(), part.display().to_string()],
+    );
+    run(
+        "dd",
+        &[
+            format!("if={}", part.display()),
+            format!("of={}", b.display()),
+            "bs=1M".into(),
+            "seek=1".into(),
+            "conv=notrunc".into(),
+        ],
+    );
+    let (sa, sb) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+    );
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert!(
+            !p.kinship_evidence
+                .iter()
+                .any(|e| e.starts_with("both carry")),
+            "an identifier survived: {:?}",
+            p.kinship_evidence
+        );
+        assert_eq!(p.kinship, Kinship::Clone, "{:?}", p.kinship_evidence);
+        assert!(
+            p.kinship_evidence[0].contains("a clone given new identifiers"),
+            "{:?}",
+            p.kinship_evidence
+        );
+        assert_eq!((p.source.as_ref(), p.sink.as_ref()), (None, None));
+        let s = r.summary.join("\n");
+        assert!(s.contains("are a clone with new identifiers"), "{s}");
+        assert!(
+            !s.contains("are different disks") && !s.contains("heal from"),
+            "{s}"
+        );
+    }
+    let other = fixture("compare/thin-jan.qcow2")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let r = compare(&[sa.clone(), other]).unwrap();
+    assert_eq!(
+        r.pairs[0].kinship,
+        Kinship::Different,
+        "{:?}",
+        r.pairs[0].kinship_evidence
+    );
+}

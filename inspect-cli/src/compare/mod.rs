@@ -440,6 +440,24 @@ fn pair(
     let b_files_zeroed = files_zeroed(&divergence.b_zeroed_ranges, br);
     let (relation, backing_evidence) = relation(a, b, kinship, &divergence);
     let mut kinship_evidence = kinship_evidence;
+    // Every identifier regenerated (tune2fs -U random, sgdisk -G) leaves
+    // the bytes: copies that hold most of each other's data at the same
+    // offsets are a clone given new identifiers, not two disks that met
+    // by chance (an attack's F6). Two disks made apart share their
+    // zeros, not their data, and zeros are no data here.
+    let mut kinship = kinship;
+    if kinship == Kinship::Different
+        && let Some((pa, pb)) = same_bytes(&divergence, a_data_held)
+    {
+        kinship = Kinship::Clone;
+        kinship_evidence.insert(
+            0,
+            format!(
+                "their identifiers all differ, but {pa} % of {}'s data and {pb} % of {}'s are the same bytes at the same offsets in the other: a clone given new identifiers",
+                a.label, b.label
+            ),
+        );
+    }
     kinship_evidence.extend(backing_evidence);
     // An overlay is its backing file plus its own writes: newer by
     // construction, whatever the guest's clocks say.
@@ -477,6 +495,26 @@ fn pair(
         p.source_by = Some(by);
     }
     p
+}
+
+/// Data a copy must hold (non-zero bytes) before its likeness to another
+/// is taken to say anything: a few blocks of metadata alike say nothing.
+const CLONE_MIN_DATA: u64 = 256 << 10;
+/// Share (per cent) of each copy's data the other must hold identically
+/// for two copies with no identifier in common to be one clone.
+const CLONE_PER_CENT: u64 = 80;
+
+/// The shares (per cent) of each copy's data the other holds at the same
+/// offsets, when both are [`CLONE_PER_CENT`] or more of at least
+/// [`CLONE_MIN_DATA`] each.
+fn same_bytes(d: &diverge::Divergence, a_held: u64) -> Option<(u64, u64)> {
+    if d.a_data < CLONE_MIN_DATA || d.b_data < CLONE_MIN_DATA {
+        return None;
+    }
+    let b_held = d.b_data.saturating_sub(d.b_data_differing);
+    let pa = a_held.saturating_mul(100).checked_div(d.a_data)?;
+    let pb = b_held.saturating_mul(100).checked_div(d.b_data)?;
+    (pa >= CLONE_PER_CENT && pb >= CLONE_PER_CENT).then_some((pa, pb))
 }
 
 /// What `b` is to `a`: an overlay of the other, an overlay of a copy of

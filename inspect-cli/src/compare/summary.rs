@@ -882,6 +882,19 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 human_size(d.a_own),
                 human_size(d.b_own)
             ),
+            (_, Kinship::Clone)
+                if p
+                    .kinship_evidence
+                    .first()
+                    .is_some_and(|e| e.starts_with("their identifiers all differ")) =>
+            {
+                format!(
+                    "{} and {} are a clone with new identifiers ({}): one was copied from the other (or both made alike from one source) and given identities of its own, so they are two disks now, not one",
+                    p.a,
+                    p.b,
+                    p.kinship_evidence.first().map_or("", String::as_str)
+                )
+            }
             (_, Kinship::Clone) => format!(
                 "{} and {} are a clone (same partition GUIDs / contents, different fs UUID: {}): one was copied from the other and given an identity of its own, so they are two disks now, not one",
                 p.a,
