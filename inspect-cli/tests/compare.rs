@@ -2026,3 +2026,214 @@ fn a_clone_with_every_id_regenerated_is_told_by_its_bytes() {
         r.pairs[0].kinship_evidence
     );
 }
+
+/// Runs `tool args`, asserting success; its stdout.
+fn must(tool: &str, args: &[&str]) -> String {
+    let o = Command::new(tool).args(args).output().unwrap();
+    assert!(o.status.success(), "{tool} {args:?}: {o:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Zeros the 4 KiB blocks `debugfs -R "blocks PATH"` lists for `path`
+/// of the whole-disk ext4 `img`, one dd per run of adjacent blocks, as an
+/// application writing zeros over that file in place leaves them.
+fn zero_file_blocks(img: &Path, path: &str, skip: usize, count: usize) {
+    let out = must(
+        "debugfs",
+        &["-R", &format!("blocks {path}"), img.to_str().unwrap()],
+    );
+    let blocks: Vec<u64> = out
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .skip(skip)
+        .take(count)
+        .collect();
+    assert!(blocks.len() == count, "{path}: {out}");
+    let mut i = 0;
+    while i < blocks.len() {
+        let mut j = i + 1;
+        while j < blocks.len() && blocks[j] == blocks[j - 1] + 1 {
+            j += 1;
+        }
+        must(
+            "dd",
+            &[
+                "if=/dev/zero",
+                &format!("of={}", img.display()),
+                "bs=4096",
+                &format!("seek={}", blocks[i]),
+                &format!("count={}", j - i),
+                "conv=notrunc",
+                "status=none",
+            ],
+        );
+        i = j;
+    }
+}
+
+/// Zeros a newer copy wrote itself are not a hollow copy (an attack's F18
+/// on the first form of the F0 fix, which called hollow whichever copy
+/// had more zeroed file bytes by any margin). mkfs.ext4 -d of a tree with
+/// a 6 MiB database and an 8 MiB file, the 8 MiB file then removed by
+/// debugfs (its blocks free, their bytes kept): old.raw. Two newer copies
+/// (debugfs ssv mtime, later s_wtime): db.raw, where 2 MiB of the
+/// database were overwritten with zeros in place by dd (a database wiping
+/// freed pages); swap.raw, where a new 8 MiB file (debugfs write) took
+/// the freed blocks and was then zeroed in place by dd, as a swap file
+/// made with dd if=/dev/zero is. Each is the newer clean copy and the
+/// source, in both orders; neither is called hollow. Before: both were
+/// "a copy of the metadata without the data ... keep old.raw".
+#[test]
+fn zeros_a_newer_copy_wrote_are_not_hollow() {
+    if ["debugfs", "mkfs.ext4", "dd"]
+        .iter()
+        .any(|t| Command::new(t).arg("-V").output().is_err())
+    {
+        eprintln!("SKIP: debugfs, mkfs.ext4 or dd not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t");
+    std::fs::create_dir_all(t.join("db")).unwrap();
+    std::fs::create_dir_all(t.join("etc")).unwrap();
+    let text = |n: usize, tag: &str| {
+        (0..n)
+            .map(|i| format!("{tag} {i:012}\n"))
+            .collect::<String>()
+    };
+    std::fs::write(t.join("db/table.dat"), text(6 << 20 >> 4, "row")).unwrap();
+    std::fs::write(t.join("big.dat"), text(8 << 20 >> 4, "old")).unwrap();
+    std::fs::write(t.join("etc/hostname"), "dbhost\n").unwrap();
+    let old = dir.path().join("old.raw");
+    std::fs::File::create(&old)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let o = Command::new("mkfs.ext4")
+        .env("E2FSPROGS_FAKE_TIME", "1763000000")
+        .args([
+            "-q",
+            "-F",
+            "-b",
+            "4096",
+            "-U",
+            "7d9c1e52-7777-4a4a-8b8b-000000000007",
+            "-d",
+        ])
+        .arg(&t)
+        .arg(&old)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let o = Command::new("debugfs")
+        .env("E2FSPROGS_FAKE_TIME", "1763000100")
+        .args(["-w", "-R", "rm /big.dat"])
+        .arg(&old)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let later = |img: &Path| {
+        let o = Command::new("debugfs")
+            .env("E2FSPROGS_FAKE_TIME", "1772366400")
+            .args(["-w", "-R", "ssv mtime 20260301115000"])
+            .arg(img)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+    };
+    let db = dir.path().join("db.raw");
+    std::fs::copy(&old, &db).unwrap();
+    zero_file_blocks(&db, "/db/table.dat", 256, 512);
+    later(&db);
+    let swap = dir.path().join("swap.raw");
+    std::fs::copy(&old, &swap).unwrap();
+    let local = dir.path().join("swapfile");
+    std::fs::write(&local, text(8 << 20 >> 4, "new")).unwrap();
+    let o = Command::new("debugfs")
+        .env("E2FSPROGS_FAKE_TIME", "1763000200")
+        .args(["-w", "-R", &format!("write {} /swapfile", local.display())])
+        .arg(&swap)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    zero_file_blocks(&swap, "/swapfile", 0, 2048);
+    later(&swap);
+    let so = old.to_str().unwrap().to_string();
+    for new in [&db, &swap] {
+        let sn = new.to_str().unwrap().to_string();
+        for args in [[so.clone(), sn.clone()], [sn.clone(), so.clone()]] {
+            let r = compare(&args).unwrap();
+            let p = &r.pairs[0];
+            assert!(
+                p.a_files_zeroed + p.b_files_zeroed > 0 || new == &swap,
+                "{p:?}"
+            );
+            let s = r.summary.join("\n");
+            assert!(!s.contains("however new it looks"), "{args:?}: {s}");
+            assert_eq!(r.copies[0].verdict, "clean", "{:?}", r.copies[0].problems);
+            assert_eq!(r.copies[1].verdict, "clean", "{:?}", r.copies[1].problems);
+            assert_eq!(
+                p.source.as_deref(),
+                Some(sn.as_str()),
+                "{args:?}: {s} {:?}",
+                p.dated
+            );
+        }
+    }
+}
+
+/// Two different disks (replica1's GPT+ext4 and thin-jan, a mkfs.ext4 -d
+/// of its own) put on two bricks under one gfid, brick0's changelog
+/// blaming brick1: the changelog would make brick0 self-heal's source, but
+/// the images say they are not one disk, so no advice lets Gluster heal
+/// (it would overwrite one machine's disk with another's), in both
+/// orders; the copies go outside the bricks. Before, the AFR note said
+/// "then let Gluster heal from" brick0 while the summary said "different
+/// disks" (an attack's F11).
+#[test]
+fn afr_blame_never_heals_between_different_disks() {
+    let dir = tempfile::tempdir().unwrap();
+    let b0 = dir.path().join("brick0");
+    let b1 = dir.path().join("brick1");
+    let a = copy_to(
+        dir.path(),
+        "compare/thin-jan.qcow2",
+        "brick0/images/vm.qcow2",
+    );
+    let b = copy_to(
+        dir.path(),
+        "compare/replica1.qcow2",
+        "brick1/images/vm.qcow2",
+    );
+    let set = afr(&b0, &a, "vol-client-1")
+        && afr_set(&a, "dirty", [0, 0, 0])
+        && afr(&b1, &b, "dirty")
+        && afr_set(&b, "dirty", [0, 0, 0])
+        && afr_set(&b, "vol-client-0", [0, 0, 0]);
+    if !set {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    }
+    let (sa, sb) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+    );
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert_eq!(p.kinship, Kinship::Different, "{:?}", p.kinship_evidence);
+        assert_eq!(p.source, None, "{:?}", r.summary);
+        let adv: Vec<&str> = r.notes.iter().filter_map(|n| n.advice.as_deref()).collect();
+        assert!(
+            adv.iter().any(
+                |a| a.contains(&format!("do not let Gluster heal from {sa}"))
+                    && a.contains("they are different disks")
+            ),
+            "{adv:?}"
+        );
+        for a in &adv {
+            assert!(!a.contains("then let Gluster heal"), "{a}");
+            writes_only_outside(a, &[&b0, &b1]);
+        }
+    }
+}

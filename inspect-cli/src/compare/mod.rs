@@ -430,14 +430,32 @@ fn pair(
             (None, None) => {}
         }
     }
+    // A copy's free space is no data it holds: the other copy writing
+    // zeros over a deleted file's old blocks (a swap file made with dd
+    // from /dev/zero) lost it nothing, so those bytes leave both counts.
+    // Before, such a newer replica "held only part" of the older one's
+    // data (an attack's F18).
+    let mut divergence = divergence;
+    if let (Some(ar), Some(br)) = (ar, br) {
+        let d = &mut divergence;
+        let a_free = owners::free_bytes(&d.b_zeroed_ranges, ar);
+        d.a_data = d.a_data.saturating_sub(a_free);
+        d.a_data_differing = d.a_data_differing.saturating_sub(a_free);
+        let b_free = owners::free_bytes(&d.a_zeroed_ranges, br);
+        d.b_data = d.b_data.saturating_sub(b_free);
+        d.b_data_differing = d.b_data_differing.saturating_sub(b_free);
+    }
     let a_data_held = divergence
         .a_data
         .saturating_sub(divergence.a_data_differing);
-    let files_zeroed = |ranges: &[diverge::Range], r: Option<&ImageReport>| {
-        r.map_or(0, |r| owners::file_bytes(ranges, r))
+    let files_zeroed = |ranges: &[diverge::Range],
+                        r: Option<&ImageReport>,
+                        o: Option<&ImageReport>| match (r, o) {
+        (Some(r), Some(o)) => owners::file_bytes(ranges, r, o),
+        _ => 0,
     };
-    let a_files_zeroed = files_zeroed(&divergence.a_zeroed_ranges, ar);
-    let b_files_zeroed = files_zeroed(&divergence.b_zeroed_ranges, br);
+    let a_files_zeroed = files_zeroed(&divergence.a_zeroed_ranges, ar, br);
+    let b_files_zeroed = files_zeroed(&divergence.b_zeroed_ranges, br, ar);
     let (relation, backing_evidence) = relation(a, b, kinship, &divergence);
     let mut kinship_evidence = kinship_evidence;
     // Every identifier regenerated (tune2fs -U random, sgdisk -G) leaves

@@ -166,7 +166,7 @@ pub fn notes(
             });
         }
     }
-    out.extend(afr_overview(reports, afr));
+    out.extend(afr_overview(reports, pairs, afr));
     out.extend(series(copies, reports));
     out
 }
@@ -342,6 +342,11 @@ fn afr_pair(
                     "{copies}; do not let Gluster heal from {}: the changelog makes it self-heal's source, but it is damaged ({} problems) and {} is {}, so a heal would copy the damage over the sound copy; keep self-heal from running on this file until both copies are checked, and restore the file from {}'s copy",
                     src.label, src.problem_count, sink.label, sink.verdict, sink.label
                 )
+            } else if let Some(why) = heal_refused(p, src, sink) {
+                format!(
+                    "{copies}; do not let Gluster heal from {}: the changelog makes it self-heal's source, but {why}, so a heal would overwrite {} with what is not its copy; keep self-heal from running on this file until both are checked",
+                    src.label, sink.label
+                )
             } else {
                 format!(
                     "{copies}; then let Gluster heal from {}: gluster volume heal {vol} (and gluster volume heal {vol} info to follow it){}",
@@ -487,7 +492,23 @@ fn brick_name(r: &CopyReport) -> String {
 /// none: the sources a heal may take from, the blamed ones its sinks.
 /// Given only when three copies or more are on bricks (a pair's own
 /// note says it for two).
-fn afr_overview(reports: &[CopyReport], afr: Option<&Direction>) -> Option<Note> {
+fn afr_overview(reports: &[CopyReport], pairs: &[Pair], afr: Option<&Direction>) -> Option<Note> {
+    // Each pair whose source the changelog names must name it too.
+    let pairs_agree = afr.is_some_and(|d| {
+        pairs.iter().all(|p| {
+            let src = d
+                .sources
+                .first()
+                .and_then(|&i| d.copy_of.get(i).copied().flatten())
+                .and_then(|k| reports.get(k));
+            match src {
+                Some(s) if p.a == s.label || p.b == s.label => {
+                    p.source.as_deref() == Some(s.label.as_str())
+                }
+                _ => true,
+            }
+        })
+    });
     let on: Vec<(&CopyReport, &Brick)> = reports
         .iter()
         .filter_map(|r| r.brick.as_ref().map(|b| (r, b)))
@@ -580,7 +601,10 @@ fn afr_overview(reports: &[CopyReport], afr: Option<&Direction>) -> Option<Note>
                 list(d, &d.sources),
                 list(d, &d.sinks)
             ),
-            Some(format!(
+            // Advised only where every pair's own evidence agrees with
+            // the changelog's source (no hollow, thin, damaged or foreign
+            // copy on either side).
+            pairs_agree.then(|| format!(
                 "the heal source is {} (no other brick blames it); the others missed writes and must not be a source; copy every brick file outside its brick first and let Gluster heal (gluster volume heal {vol}), never write inside a brick",
                 list(d, &d.sources)
             )),
@@ -693,11 +717,44 @@ pub(crate) fn hollow_copy<'a>(
     a: &'a CopyReport,
     b: &'a CopyReport,
 ) -> Option<&'a CopyReport> {
+    // Most of its own file data: an application that zeroed part of one
+    // file (a database wiping freed pages) leaves a copy that is newer,
+    // not hollow (an attack's F18 on the first form, which took any
+    // margin).
+    let most = |z: u64, r: &CopyReport| r.file_data.is_some_and(|f| z.saturating_mul(2) > f);
     match p.a_files_zeroed.cmp(&p.b_files_zeroed) {
-        std::cmp::Ordering::Greater => Some(a),
-        std::cmp::Ordering::Less => Some(b),
-        std::cmp::Ordering::Equal => None,
+        std::cmp::Ordering::Greater if most(p.a_files_zeroed, a) => Some(a),
+        std::cmp::Ordering::Less if most(p.b_files_zeroed, b) => Some(b),
+        _ => None,
     }
+}
+
+/// Why the images refuse a heal from `src` over the other copy of the
+/// pair when the changelog would make one, or `None` when they support
+/// it: the pair's own source is `src`. A changelog that blames a brick
+/// says which brick missed writes, not that the two files are one disk
+/// (an attack's F11: "let Gluster heal from" a different machine's disk).
+fn heal_refused(p: &Pair, src: &CopyReport, sink: &CopyReport) -> Option<String> {
+    if p.source.as_deref() == Some(src.label.as_str()) {
+        return None;
+    }
+    Some(match (&p.relation, p.kinship) {
+        (_, Kinship::Different) => "they are different disks".to_string(),
+        (_, Kinship::Clone) => {
+            "they are a clone with an identity of its own, two disks now".to_string()
+        }
+        (Relation::Copies | Relation::OverlayReplicas, _) => {
+            if thin_copy(p, src, sink).is_some_and(|t| std::ptr::eq(t, src)) {
+                format!("{} holds only part of {}'s data", src.label, sink.label)
+            } else {
+                format!(
+                    "nothing on the images says {} is the copy to keep",
+                    src.label
+                )
+            }
+        }
+        _ => "they are not replicas of one disk (an overlay and its base, or clones)".to_string(),
+    })
 }
 
 /// The copy of the pair that holds less than half of the other's data
