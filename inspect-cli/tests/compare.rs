@@ -2237,3 +2237,120 @@ fn afr_blame_never_heals_between_different_disks() {
         }
     }
 }
+
+/// Replica-3 changelogs as Gluster's own tests/bugs/replicate/
+/// bug-1539358-split-brain-detection.t leaves them: each brick carries
+/// only the counters of the bricks it blamed (AFRv2 creates
+/// trusted.afr.VOL-client-N lazily), a brick never blamed carries only
+/// trusted.afr.dirty. So the names alone do not say which brick is which
+/// client. Where every way of reading them agrees (brick1 blamed by both
+/// others and blaming both: the sink, the others the sources) that is
+/// the answer; where they disagree (brick0 and brick1 each blame one
+/// client, brick2 carries none), no source is named by the changelog and
+/// no split-brain is claimed. Before, the pairwise fallback named the
+/// stale brick0 the source over brick2, and called the first layout
+/// split-brain (attackB F4, F5).
+#[test]
+fn afr_names_only_of_blamed_bricks_decide_only_what_they_tell() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let build = |sub: &str, blames: [&[(usize, u32)]; 3]| -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        for (i, xs) in blames.iter().enumerate() {
+            let root = dir.path().join(sub).join(format!("brick{i}"));
+            let p = copy_to(
+                &dir.path().join(sub),
+                "compare/replica1.qcow2",
+                &format!("brick{i}/images/vm.qcow2"),
+            );
+            let w = format!("write -P 0x{:x} {} 64k", 0x51 + i, 12320768 + i * 262144);
+            qemu("qemu-io", &["-f", "qcow2", "-c", &w, p.to_str().unwrap()]);
+            let mut ok = afr(&root, &p, "dirty") && afr_set(&p, "dirty", [0, 0, 0]);
+            for &(c, n) in *xs {
+                ok &= afr_set(&p, &format!("vol-client-{c}"), [n, 0, 0]);
+            }
+            if !ok {
+                return None;
+            }
+            out.push(p.to_str().unwrap().to_string());
+        }
+        Some(out)
+    };
+    // Case 1 of bug-1539358: brick0 and brick2 blame brick1, brick1 both.
+    let Some(one) = build("one", [&[(1, 1)], &[(0, 1), (2, 1)], &[(1, 1)]]) else {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    };
+    for order in [[0, 1, 2], [1, 2, 0]] {
+        let args: Vec<String> = order.iter().map(|&i| one[i].clone()).collect();
+        let r = compare(&args).unwrap();
+        assert!(
+            !r.notes
+                .iter()
+                .any(|n| n.code == "compare.gluster.split_brain"),
+            "{order:?}: {:?}",
+            r.notes
+        );
+        for p in &r.pairs {
+            assert_ne!(
+                p.source.as_deref(),
+                Some(one[1].as_str()),
+                "{:?}",
+                r.summary
+            );
+            // Blamed by both others: never a source. Every brick is
+            // blamed, so the sources are client quorum's (brick0 and
+            // brick2 under quorum auto; split-brain under none): not the
+            // images' to name.
+            assert_ne!(p.source_by, Some(SourceBy::AfrBlame), "{:?}", r.summary);
+        }
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.gluster.blame")
+            .unwrap();
+        let after = n
+            .message
+            .split("self-heal's sources would be ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{}", n.message));
+        let after = after.split(", with quorum-type none").next().unwrap();
+        assert!(
+            after.contains(&one[0]) && after.contains(&one[2]) && !after.contains(&one[1]),
+            "{}",
+            n.message
+        );
+    }
+    // brick0 and brick1 blame one client each; brick2 carries no names.
+    let two = build("two", [&[(1, 2)], &[(0, 2)], &[]]).unwrap();
+    for order in [[0, 1, 2], [0, 2, 1], [2, 0, 1]] {
+        let args: Vec<String> = order.iter().map(|&i| two[i].clone()).collect();
+        let r = compare(&args).unwrap();
+        assert!(
+            !r.notes
+                .iter()
+                .any(|n| n.code == "compare.gluster.split_brain"),
+            "{order:?}: {:?}",
+            r.notes
+        );
+        for p in &r.pairs {
+            assert_ne!(
+                p.source_by,
+                Some(SourceBy::AfrBlame),
+                "{order:?}: {:?}",
+                r.summary
+            );
+            assert_eq!(p.source, None, "{order:?}: {:?}", r.summary);
+        }
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.message.contains("the names do not tell which brick")),
+            "{:?}",
+            r.notes
+        );
+    }
+}

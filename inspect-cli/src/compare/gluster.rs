@@ -147,6 +147,13 @@ pub struct Direction {
     /// count zero): AFR takes the copies to be in sync and its index heal
     /// never visits the file, whatever their bytes.
     pub clean: bool,
+    /// Which copy is which client was not told by the names: several
+    /// assignments fit, and all of them give every copy this part; the
+    /// client names are one of those assignments.
+    pub clients_assumed: bool,
+    /// The names fit several assignments of clients to the copies that
+    /// give them different parts: nothing is decided.
+    pub undecided: bool,
 }
 
 /// One copy on a brick as [`direction`] reads it: its attributes and
@@ -164,13 +171,162 @@ pub struct OnBrick<'a> {
 /// volume; `None` when some copy's own client is not known (the names do
 /// not tell it) or the set is too large to be a replica set.
 pub fn direction(on: &[OnBrick<'_>]) -> Option<Direction> {
+    if on.iter().all(|o| o.brick.client.is_some()) {
+        return direction_known(on);
+    }
+    if let Some(d) = direction_by_assignment(on) {
+        return Some(d);
+    }
+    // Names that do not tell which brick is which client, in ways that
+    // disagree: the changelog decides nothing, and a pair's own blame is
+    // no stand-in for it (an attack's F4 got the stale brick as source).
+    let named = on
+        .iter()
+        .any(|o| o.brick.pending.iter().any(|p| p.client != "dirty"));
+    (on.len() >= 2 && named).then(|| Direction {
+        clients: Vec::new(),
+        copy_of: on.iter().map(|o| Some(o.copy)).collect(),
+        sources: Vec::new(),
+        sinks: Vec::new(),
+        split_brain: false,
+        by_quorum: false,
+        narrowed_by: None,
+        ctime_decides: false,
+        incomplete: false,
+        clean: false,
+        clients_assumed: false,
+        undecided: true,
+    })
+}
+
+/// Bricks given at most for [`direction_by_assignment`]'s enumeration.
+const MAX_ASSIGNED: usize = 6;
+
+/// [`direction`] when the names do not tell every brick's client (AFRv2
+/// creates `trusted.afr.VOL-client-N` only for a brick it blamed, so a
+/// brick never blamed by another carries none, and a brick that blamed
+/// two carries both others' names): every way of giving the copies
+/// distinct clients of `VOL-client-0..r` is tried, those where no copy
+/// blames its own client first (AFRv2 never does), and the direction is
+/// taken only when every such way gives each copy the same part (source,
+/// sink, split-brain). Otherwise the changelog says nothing certain.
+fn direction_by_assignment(on: &[OnBrick<'_>]) -> Option<Direction> {
+    let n = on.len();
+    if !(2..=MAX_ASSIGNED).contains(&n) {
+        return None;
+    }
+    let vol = on.iter().find_map(|o| o.brick.volume.clone())?;
+    if on
+        .iter()
+        .any(|o| o.brick.volume.as_ref().is_some_and(|v| *v != vol))
+    {
+        return None;
+    }
+    let prefix = format!("{vol}-client-");
+    let mut top = 0usize;
+    for o in on {
+        for p in o.brick.pending.iter().filter(|p| p.client != "dirty") {
+            let k: usize = p.client.strip_prefix(&prefix)?.parse().ok()?;
+            top = top.max(k.saturating_add(1));
+        }
+    }
+    let r = top.max(n);
+    if r > MAX_ASSIGNED {
+        return None;
+    }
+    let names: Vec<String> = (0..r).map(|k| format!("{prefix}{k}")).collect();
+    let mut pick: Vec<usize> = Vec::new();
+    let mut found: Vec<(bool, Direction)> = Vec::new();
+    assign(on, &names, &mut pick, &mut found);
+    let clean_ways: Vec<&Direction> = found.iter().filter(|(f, _)| !*f).map(|(_, d)| d).collect();
+    let ways: Vec<&Direction> = if clean_ways.is_empty() {
+        found.iter().map(|(_, d)| d).collect()
+    } else {
+        clean_ways
+    };
+    let part = |d: &Direction| {
+        let per: Vec<(bool, bool)> = (0..n).map(|k| (d.is_source(k), d.is_sink(k))).collect();
+        (
+            per,
+            d.split_brain,
+            d.by_quorum,
+            d.ctime_decides,
+            d.clean,
+            d.incomplete,
+        )
+    };
+    let first = ways.first()?;
+    if ways.iter().all(|d| part(d) == part(first)) {
+        let mut d = (*first).clone();
+        d.clients_assumed = ways.len() > 1;
+        Some(d)
+    } else {
+        None
+    }
+}
+
+/// Every injective assignment of `names` to the copies of `on` (in
+/// order), each with its direction and whether a copy blames its own
+/// client in it.
+fn assign(
+    on: &[OnBrick<'_>],
+    names: &[String],
+    pick: &mut Vec<usize>,
+    found: &mut Vec<(bool, Direction)>,
+) {
+    if pick.len() == on.len() {
+        let bricks: Vec<Brick> = on
+            .iter()
+            .zip(pick.iter())
+            .map(|(o, &k)| Brick {
+                client: names.get(k).cloned(),
+                ..o.brick.clone()
+            })
+            .collect();
+        let fool = bricks
+            .iter()
+            .any(|b| b.client.as_deref().is_some_and(|c| b.count_for(c) != 0));
+        let with: Vec<OnBrick<'_>> = on
+            .iter()
+            .zip(&bricks)
+            .map(|(o, b)| OnBrick {
+                copy: o.copy,
+                brick: b,
+                size: o.size,
+            })
+            .collect();
+        if let Some(mut d) = direction_known(&with) {
+            // Clients no copy was given stay known by name only.
+            for name in names {
+                if !d.clients.contains(name) {
+                    d.clients.push(name.clone());
+                    d.copy_of.push(None);
+                    // A brick not given, whose changelog nobody knows.
+                    d.incomplete = true;
+                }
+            }
+            found.push((fool, d));
+        }
+        return;
+    }
+    for k in 0..names.len() {
+        if !pick.contains(&k) {
+            pick.push(k);
+            assign(on, names, pick, found);
+            pick.pop();
+        }
+    }
+}
+
+/// [`direction`] with every copy's client known.
+fn direction_known(on: &[OnBrick<'_>]) -> Option<Direction> {
     // One file of one volume: copies of two volumes or two files (their
     // gfids differ) are not one replica set.
     let first = on.first()?;
-    if on
-        .iter()
-        .any(|o| o.brick.volume != first.brick.volume || o.brick.gfid != first.brick.gfid)
-    {
+    if on.iter().any(|o| {
+        o.brick.volume.is_some() && o.brick.volume != first.brick.volume
+            || o.brick.gfid != first.brick.gfid
+    }) {
         return None;
     }
     let mut clients: Vec<String> = Vec::new();
@@ -211,8 +367,14 @@ pub fn direction(on: &[OnBrick<'_>]) -> Option<Direction> {
     };
     let clean =
         (0..n).all(|i| (0..n).all(|j| m(i, j) == 0) && row(i).is_none_or(|o| o.brick.dirty() == 0));
+    // A brick that blames itself (AFRv1's own-name counter) is a "fool":
+    // its accusations of others do not count.
+    let fool = |i: usize| match (row(i), clients.get(i)) {
+        (Some(o), Some(c)) => o.brick.count_for(c) != 0,
+        _ => false,
+    };
     let accused: Vec<usize> = (0..n)
-        .map(|j| (0..n).filter(|&i| m(i, j) != 0).count())
+        .map(|j| (0..n).filter(|&i| m(i, j) != 0 && !fool(i)).count())
         .collect();
     let mut sources: Vec<usize> = (0..n).filter(|&i| accused.get(i) == Some(&0)).collect();
     let mut by_quorum = false;
@@ -263,6 +425,8 @@ pub fn direction(on: &[OnBrick<'_>]) -> Option<Direction> {
         narrowed_by,
         ctime_decides,
         clean,
+        clients_assumed: false,
+        undecided: false,
     })
 }
 
@@ -290,7 +454,11 @@ impl Direction {
     /// alone: one source, not left by client quorum's accounting (which
     /// depends on the volume's quorum setting, not on the images).
     pub fn settled(&self) -> bool {
-        self.sources.len() == 1 && !self.by_quorum && !self.incomplete && !self.clean
+        self.sources.len() == 1
+            && !self.by_quorum
+            && !self.incomplete
+            && !self.clean
+            && !self.undecided
     }
 }
 

@@ -250,6 +250,7 @@ fn afr_pair(
                 && gb.blamed().is_empty()
                 && !d.by_quorum
                 && !d.incomplete
+                && !d.undecided
             {
                 AfrView::Clean
             } else {
@@ -384,6 +385,7 @@ fn afr_pair(
         }),
         AfrView::Unsettled => {
             let why = match in_dir {
+                Some((d, _, _)) if d.undecided => "the names do not tell which brick is which Gluster client (AFR creates a client's counter only on the bricks that blamed it), and the ways they fit disagree on the source: the changelog names no source here".to_string(),
                 Some((d, _, _)) if d.by_quorum => format!(
                     "every brick is blamed by another, none by a quorum: under client quorum (cluster.quorum-type auto, the default for three bricks or more) Gluster takes as sources the bricks fewer than {} others blame ({}), narrowed to the largest file, then the most dirty, then the newest ctime; with quorum-type none it is split-brain. That hangs on the volume's settings, not on the images: the changelog names no source here",
                     super::gluster::quorum(d.clients.len()),
