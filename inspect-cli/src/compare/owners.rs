@@ -169,8 +169,8 @@ pub fn file_bytes(ranges: &[super::diverge::Range], rep: &ImageReport, other: &I
 }
 
 /// Bytes of `ranges` (guest-disk offsets) that lie inside one of the
-/// report's mapped filesystems (between the first and the last range its
-/// map names) and that nothing in its map owns: its free space. Old bytes
+/// report's mapped filesystems (its claimed size) and that nothing in its
+/// map owns: its free space. Old bytes
 /// there (a deleted file's) are no data the copy holds, and another copy
 /// that has since written zeros there lost nothing of it.
 pub fn free_bytes(ranges: &[super::diverge::Range], rep: &ImageReport) -> u64 {
@@ -179,10 +179,18 @@ pub fn free_bytes(ranges: &[super::diverge::Range], rep: &ImageReport) -> u64 {
         let Some(map) = &node.facts.owners else {
             continue;
         };
-        let (Some(first), Some(last)) = (map.ranges().first(), map.ranges().last()) else {
+        let Some(last) = map.ranges().last() else {
             continue;
         };
-        let (lo, hi) = (first.start, last.end());
+        // The whole filesystem (its blocks x block size), not just up to
+        // its last owner: a deleted file may have been its last allocation.
+        let (lo, hi) = (
+            0,
+            node.facts
+                .claimed_size
+                .unwrap_or(last.end())
+                .max(last.end()),
+        );
         for r in ranges {
             if r.end() <= base {
                 continue;

@@ -654,9 +654,22 @@ pub(crate) fn source_of<'a>(
     // A hollow copy likewise: a heal from it writes zeros over the
     // other's files (an attack's F0).
     let hollow = hollow_copy(p, a, b);
+    let thin = thin_copy(p, a, b);
+    // A copy whose files read as zeros where the other's hold data, in
+    // any share, is no source for them: a restore that stopped half way
+    // is no copy to heal from (attackB F19), whatever the dates say.
+    let zeroed = |x: &CopyReport| {
+        if std::ptr::eq(x, a) {
+            p.a_files_zeroed > p.b_files_zeroed
+        } else {
+            p.b_files_zeroed > p.a_files_zeroed
+        }
+    };
     let worse = |x: &CopyReport, y: &CopyReport| {
         (x.verdict == "damaged" && y.verdict != "damaged")
             || hollow.is_some_and(|h| std::ptr::eq(h, x))
+            || thin.is_some_and(|t| std::ptr::eq(t, x))
+            || zeroed(x)
     };
     // With every brick's client known, Gluster's own reading of the
     // whole changelog: a source only when it alone is one and the other
@@ -685,7 +698,7 @@ pub(crate) fn source_of<'a>(
             }
         }
     }
-    if p.divergence.identical() || thin_copy(p, a, b).is_some() || hollow.is_some() {
+    if p.divergence.identical() || thin.is_some() || hollow.is_some() {
         return None;
     }
     let rank = |v: &str| match v {
@@ -693,7 +706,7 @@ pub(crate) fn source_of<'a>(
         "warning" => 1,
         _ => 2,
     };
-    match rank(&a.verdict).cmp(&rank(&b.verdict)) {
+    let picked = match rank(&a.verdict).cmp(&rank(&b.verdict)) {
         std::cmp::Ordering::Less => Some((a, b, SourceBy::Verdict)),
         std::cmp::Ordering::Greater => Some((b, a, SourceBy::Verdict)),
         // Healing from a damaged copy spreads its damage.
@@ -703,7 +716,8 @@ pub(crate) fn source_of<'a>(
             Newer::B => Some((b, a, SourceBy::Newer)),
             _ => None,
         },
-    }
+    };
+    picked.filter(|(src, _, _)| !zeroed(src))
 }
 
 /// The copy of the pair whose own files read as zeros where the other
@@ -1254,6 +1268,20 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                         src.label, other.label, src.label
                     )
                 }
+            }
+            _ if p.a_files_zeroed != p.b_files_zeroed => {
+                let (z, other, n) = if p.a_files_zeroed > p.b_files_zeroed {
+                    (ra, rb, p.a_files_zeroed)
+                } else {
+                    (rb, ra, p.b_files_zeroed)
+                };
+                format!(
+                    "{}'s files read as zeros in {} where {}'s same files hold data (a restore that stopped, or zeros the guest wrote): no source; do not heal from {} until those files are checked, and keep both (cp --sparse=always each to a directory of its own first)",
+                    z.label,
+                    human_size(n),
+                    other.label,
+                    z.label
+                )
             }
             _ if ra.verdict == "damaged" && rb.verdict == "damaged" => {
                 let fewer = if rb.problem_count < ra.problem_count {
