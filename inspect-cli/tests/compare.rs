@@ -1147,8 +1147,9 @@ fn an_overlay_against_a_copy_of_its_backing_file() {
 /// itself): brick1 was down for W1 (brick2 and brick3 blame vol-client-0),
 /// brick3 then for W2 (brick1 and brick2 blame vol-client-2). brick2 holds
 /// both writes and no brick blames it: it is the source against each
-/// other; brick1 and brick3 blame each other (split-brain). Who blames
-/// whom is said for all three. Before, brick2 against brick3 was "both
+/// other; brick1 and brick3 blame each other, which with brick2 blamed by
+/// none is no split-brain: both are brick2's sinks (Gluster's
+/// afr_selfheal_find_direction). Who blames whom is said for all three. Before, brick2 against brick3 was "both
 /// blaming, the changelog names no source", since blame of a third brick
 /// (vol-client-0) was taken as blame of the other (an attack's F2).
 #[test]
@@ -1203,11 +1204,22 @@ fn afr_blame_of_a_third_brick_is_not_blame_of_the_other() {
                 assert_eq!(p.source.as_deref(), Some(b2.as_str()), "{:?}", r.summary);
                 assert_eq!(p.source_by, Some(SourceBy::AfrBlame));
             } else {
+                // brick1 and brick3 blame each other, but brick2 is blamed
+                // by none: Gluster's one source, both of them its sinks,
+                // no split-brain (an attack's F5 on this very layout).
                 assert_eq!(p.source, None, "{:?}", r.summary);
                 assert!(
-                    r.notes
+                    !r.notes
                         .iter()
                         .any(|n| n.code == "compare.gluster.split_brain"),
+                    "{:?}",
+                    r.notes
+                );
+                assert!(
+                    r.notes.iter().any(|n| n.code == "compare.gluster.pending"
+                        && n.message.contains(&format!(
+                            "self-heal's source is {b2} (vol-client-1) and both are its sinks"
+                        ))),
                     "{:?}",
                     r.notes
                 );
@@ -1420,5 +1432,1032 @@ fn afr_blame_never_makes_a_damaged_brick_the_source() {
                 && !adv.contains("then let Gluster heal"),
             "{adv}"
         );
+    }
+}
+
+/// Every copy step of `advice` writes outside the bricks: each
+/// `cp --sparse=always SRC DST` names a brick file as its source and a
+/// directory outside every brick as its target, and nothing else writes.
+fn writes_only_outside(advice: &str, bricks: &[&Path]) {
+    for w in ["dd ", "rm ", " of=", "mv ", "setfattr", "truncate", "> "] {
+        assert!(!advice.contains(w), "a writing step {w:?}: {advice}");
+    }
+    for part in advice.split("cp --sparse=always ").skip(1) {
+        let dst = part
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .trim_end_matches([';', ')']);
+        for b in bricks {
+            assert!(
+                !Path::new(dst).starts_with(b),
+                "copies into brick {}: {advice}",
+                b.display()
+            );
+        }
+    }
+}
+
+/// A hollow copy (testdata/scripts/compare-hollow.sh): `e2image -r` of a
+/// mkfs.ext4 -d disk keeps every superblock, table, inode and directory
+/// and leaves every file's data zeros; e2fsck -fn calls it clean, and it
+/// was mounted (written) three months after the full copy. It is never
+/// the source of a heal, in any argument order of two or three copies,
+/// as raw (dense, as dd leaves it) or qcow2, and not when its brick's
+/// AFR changelog blames the full copy's brick either; what it holds of
+/// the full copy's data counts no zeros. Before, "holds 93.4 %" (the
+/// dense full copy's zeros counted as data it held) and "clean and
+/// newer: heal from" the hollow copy in both orders (an attack's F0).
+#[test]
+fn a_hollow_copy_is_never_the_source_in_any_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = copy_to(dir.path(), "compare/hollow-full.raw", "full.raw");
+    let hollow = copy_to(dir.path(), "compare/hollow-hollow.raw", "hollow.raw");
+    if Command::new("e2fsck").arg("-V").output().is_ok() {
+        for f in [&full, &hollow] {
+            let o = Command::new("e2fsck").arg("-fn").arg(f).output().unwrap();
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "e2fsck -fn {}: {o:?}",
+                f.display()
+            );
+        }
+    } else {
+        eprintln!("SKIP peer: e2fsck not installed");
+    }
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (sf, sh) = (s(&full), s(&hollow));
+    let check = |args: &[String], hollow: &str, full: &[String]| {
+        let r = compare(args).unwrap();
+        let text = r.summary.join("\n");
+        assert!(
+            !text.contains(&format!(": heal from {hollow}"))
+                && !text.contains(&format!("source {hollow}")),
+            "{args:?}: {text}"
+        );
+        for p in &r.pairs {
+            assert_ne!(p.source.as_deref(), Some(hollow), "{args:?}: {text}");
+            if let Some(src) = &p.source {
+                assert!(full.contains(src), "{args:?}: {src}");
+            }
+            let (with, other) = if p.a == hollow {
+                (true, &p.b)
+            } else {
+                (p.b == hollow, &p.a)
+            };
+            if !with {
+                continue;
+            }
+            // What the hollow copy holds of the full one's data.
+            let d = &p.divergence;
+            let (data, held) = if p.a == *other {
+                (d.a_data, p.a_data_held)
+            } else {
+                (d.b_data, d.b_data - d.b_data_differing)
+            };
+            assert!(held * 2 < data, "{args:?}: {held} of {data}: {d:?}");
+            let zeroed = if p.a == hollow {
+                p.a_files_zeroed
+            } else {
+                p.b_files_zeroed
+            };
+            assert!(zeroed >= 2 << 20, "{args:?}: {zeroed}");
+            assert!(
+                text.contains(&format!("do not restore or heal from {hollow} however new")),
+                "{args:?}: {text}"
+            );
+        }
+        r
+    };
+    for args in [[sf.clone(), sh.clone()], [sh.clone(), sf.clone()]] {
+        let r = check(&args, &sh, std::slice::from_ref(&sf));
+        let p = &r.pairs[0];
+        assert_eq!(p.newer, if args[0] == sh { Newer::A } else { Newer::B });
+        assert_eq!(p.source, None, "{:?}", r.summary);
+    }
+    if !have("qemu-img") {
+        eprintln!("SKIP qcow2 orders: qemu-img not installed");
+        return;
+    }
+    let fq = dir.path().join("full.qcow2");
+    let hq = dir.path().join("hollow.qcow2");
+    for (from, to) in [(&full, &fq), (&hollow, &hq)] {
+        qemu(
+            "qemu-img",
+            &[
+                "convert",
+                "-O",
+                "qcow2",
+                from.to_str().unwrap(),
+                to.to_str().unwrap(),
+            ],
+        );
+    }
+    let (sfq, shq) = (s(&fq), s(&hq));
+    let fulls = [sf.clone(), sfq.clone()];
+    let three = [sf.clone(), sfq.clone(), shq.clone()];
+    for order in [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ] {
+        let args: Vec<String> = order.iter().map(|&i| three[i].clone()).collect();
+        check(&args, &shq, &fulls);
+    }
+    // On bricks, the hollow copy's changelog blaming the full one's brick.
+    let b1 = dir.path().join("brick1");
+    let b2 = dir.path().join("brick2");
+    let hb = copy_to(
+        dir.path(),
+        "compare/hollow-hollow.raw",
+        "brick1/images/vm.raw",
+    );
+    let fb = copy_to(
+        dir.path(),
+        "compare/hollow-full.raw",
+        "brick2/images/vm.raw",
+    );
+    let set = afr(&b1, &hb, "vol-client-1")
+        && afr_set(&hb, "dirty", [0, 0, 0])
+        && afr(&b2, &fb, "dirty")
+        && afr_set(&fb, "vol-client-0", [0, 0, 0])
+        && afr_set(&fb, "dirty", [0, 0, 0]);
+    if !set {
+        eprintln!("SKIP bricks: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    }
+    let (shb, sfb) = (s(&hb), s(&fb));
+    for args in [[shb.clone(), sfb.clone()], [sfb.clone(), shb.clone()]] {
+        let r = check(&args, &shb, std::slice::from_ref(&sfb));
+        let adv: Vec<&str> = r.notes.iter().filter_map(|n| n.advice.as_deref()).collect();
+        assert!(!adv.is_empty(), "{:?}", r.notes);
+        for a in &adv {
+            assert!(!a.contains("then let Gluster heal"), "{a}");
+            assert!(!a.contains("source-brick"), "{a}");
+            writes_only_outside(a, &[&b1, &b2]);
+        }
+        assert!(
+            adv.iter()
+                .any(|a| a.contains(&format!("do not let Gluster heal from {shb}"))),
+            "{adv:?}"
+        );
+    }
+}
+
+/// Three brick copies of replica1, each given a write of its own by
+/// qemu-io (so all three differ and none is damaged or dated newer), with
+/// `xattrs[i]` as brick i's trusted.afr.vol-client-N data counters (and
+/// metadata counters `md`); `None` when setfattr is refused.
+fn replica3(dir: &Path, xattrs: [[(usize, u32, u32); 2]; 3]) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, xs) in xattrs.iter().enumerate() {
+        let p = copy_to(
+            dir,
+            "compare/replica1.qcow2",
+            &format!("brick{i}/images/vm.qcow2"),
+        );
+        let w = format!("write -P 0x{:x} {} 64k", 0x41 + i, 12320768 + i * 262144);
+        qemu("qemu-io", &["-f", "qcow2", "-c", &w, p.to_str().unwrap()]);
+        let mut ok = afr(&dir.join(format!("brick{i}")), &p, "dirty");
+        ok &= afr_set(&p, "dirty", [0, 0, 0]);
+        for &(client, data, md) in xs {
+            ok &= afr_set(&p, &format!("vol-client-{client}"), [data, md, 0]);
+        }
+        if !ok {
+            return None;
+        }
+        out.push(p.to_str().unwrap().to_string());
+    }
+    Some(out)
+}
+
+/// A replica-3 blame cycle (setfattr: brick0 blames vol-client-1, brick1
+/// vol-client-2, brick2 vol-client-0), as AFR leaves it after partial
+/// post-ops. Gluster's afr_selfheal_find_direction finds every brick
+/// accused, so no brick is a source by the changelog; only client
+/// quorum's post-op failure accounting (glusterfs 4.1+, quorum auto, the
+/// default for replica 3) makes them all sources again, to be narrowed by
+/// size, dirty counts and ctime; with quorum-type none it is split-brain.
+/// The changelog names no source in any pair, and that is said. Before,
+/// each pair's own blame made brick0 the source against brick1 and
+/// brick2 against brick0 (an attack's F4: "no split-brain", two heals).
+#[test]
+fn a_replica3_blame_cycle_names_no_source_by_the_changelog() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(b) = replica3(
+        dir.path(),
+        [
+            [(1, 1, 0), (2, 0, 0)],
+            [(0, 0, 0), (2, 1, 0)],
+            [(0, 1, 0), (1, 0, 0)],
+        ],
+    ) else {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    };
+    for order in [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1]] {
+        let args: Vec<String> = order.iter().map(|&i| b[i].clone()).collect();
+        let r = compare(&args).unwrap();
+        for p in &r.pairs {
+            assert_ne!(
+                p.source_by,
+                Some(SourceBy::AfrBlame),
+                "{order:?}: {:?}",
+                r.summary
+            );
+            assert_eq!(p.source, None, "{order:?}: {:?}", r.summary);
+        }
+        let msgs: Vec<&str> = r.notes.iter().map(|n| n.message.as_str()).collect();
+        assert!(
+            r.notes
+                .iter()
+                .filter(|n| n.code == "compare.gluster.pending")
+                .all(|n| n.message.contains("client quorum") && n.advice.is_none()),
+            "{msgs:?}"
+        );
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.gluster.blame")
+            .unwrap();
+        assert!(
+            n.message
+                .contains("with quorum-type none it is split-brain"),
+            "{}",
+            n.message
+        );
+        let s = r.summary.join("\n");
+        assert!(!s.contains("heal from"), "{order:?}: {s}");
+    }
+}
+
+/// brick0 and brick1 blame each other and no brick blames brick2: in
+/// Gluster's source selection brick2 is the one source and both others
+/// its sinks, healed from it; no split-brain. Given all three, brick2 is
+/// the source against each; given brick0 and brick1 alone (brick2's
+/// changelog unknown), no split-brain is claimed either and the missing
+/// brick is named. Before, the pair was "split-brain" (an attack's F5).
+#[test]
+fn two_bricks_blaming_each_other_heal_from_the_unblamed_third() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(b) = replica3(
+        dir.path(),
+        [
+            [(1, 2, 0), (2, 0, 0)],
+            [(0, 2, 0), (2, 0, 0)],
+            [(0, 0, 0), (1, 0, 0)],
+        ],
+    ) else {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    };
+    for order in [[0, 1, 2], [2, 0, 1], [1, 2, 0]] {
+        let args: Vec<String> = order.iter().map(|&i| b[i].clone()).collect();
+        let r = compare(&args).unwrap();
+        assert!(
+            !r.notes
+                .iter()
+                .any(|n| n.code == "compare.gluster.split_brain"),
+            "{order:?}: {:?}",
+            r.notes
+        );
+        for p in &r.pairs {
+            if p.a == b[2] || p.b == b[2] {
+                assert_eq!(p.source.as_deref(), Some(b[2].as_str()), "{:?}", r.summary);
+                assert_eq!(p.source_by, Some(SourceBy::AfrBlame));
+            } else {
+                assert_eq!(p.source, None, "{:?}", r.summary);
+                let n = r
+                    .notes
+                    .iter()
+                    .find(|n| n.code == "compare.gluster.pending" && n.message.contains("both are"))
+                    .unwrap_or_else(|| panic!("{:?}", r.notes));
+                assert!(
+                    n.message.contains(&format!(
+                        "self-heal's source is {} (vol-client-2) and both are its sinks",
+                        b[2]
+                    )),
+                    "{}",
+                    n.message
+                );
+            }
+        }
+    }
+    let r = compare(&[b[0].clone(), b[1].clone()]).unwrap();
+    assert!(
+        !r.notes
+            .iter()
+            .any(|n| n.code == "compare.gluster.split_brain"),
+        "{:?}",
+        r.notes
+    );
+    let n = r
+        .notes
+        .iter()
+        .find(|n| n.code == "compare.gluster.pending")
+        .unwrap();
+    assert!(
+        n.message.contains("vol-client-2 (not among the copies)"),
+        "{}",
+        n.message
+    );
+    assert_eq!(r.pairs[0].source_by, None);
+}
+
+/// Two bricks of a replica 2 whose data counters are all zero, the bytes
+/// differing (a qemu-io write on one brick file, behind Gluster's back):
+/// AFR takes them to be in sync and will never heal; said as
+/// compare.gluster.unhealed (an attack's F3 got silence). Then brick0's
+/// counter against brick1 set to metadata only (0x0 0x3 0x0): a metadata
+/// heal, no data blame, so still no source by the changelog and still
+/// unhealed bytes (an attack's F10 read it as data blame and named brick0
+/// the source).
+#[test]
+fn afr_clean_or_metadata_only_with_differing_bytes_is_unhealed() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = copy_to(
+        dir.path(),
+        "compare/replica1.qcow2",
+        "brick0/images/vm.qcow2",
+    );
+    let b = copy_to(
+        dir.path(),
+        "compare/replica1.qcow2",
+        "brick1/images/vm.qcow2",
+    );
+    qemu(
+        "qemu-io",
+        &[
+            "-f",
+            "qcow2",
+            "-c",
+            "write -P 0x11 12320768 64k",
+            a.to_str().unwrap(),
+        ],
+    );
+    let set = afr(&dir.path().join("brick0"), &a, "dirty")
+        && afr_set(&a, "dirty", [0, 0, 0])
+        && afr_set(&a, "vol-client-1", [0, 0, 0])
+        && afr(&dir.path().join("brick1"), &b, "dirty")
+        && afr_set(&b, "dirty", [0, 0, 0])
+        && afr_set(&b, "vol-client-0", [0, 0, 0]);
+    if !set {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    }
+    let (sa, sb) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+    );
+    let bricks = [dir.path().join("brick0"), dir.path().join("brick1")];
+    let unhealed = |r: &imgcheck::compare::model::CompareReport| {
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.gluster.unhealed")
+            .unwrap_or_else(|| panic!("{:?}", r.notes));
+        assert!(n.message.contains("Gluster will not heal"), "{}", n.message);
+        writes_only_outside(
+            n.advice.as_deref().unwrap(),
+            &[bricks[0].as_path(), bricks[1].as_path()],
+        );
+    };
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        unhealed(&r);
+    }
+    assert!(afr_set(&a, "vol-client-1", [0, 3, 0]));
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert_ne!(p.source_by, Some(SourceBy::AfrBlame), "{:?}", r.summary);
+        assert_eq!(p.source, None, "{:?}", r.summary);
+        assert!(
+            r.notes.iter().any(|n| n.code == "compare.gluster.metadata"
+                && n.message.contains("for metadata or entries only")),
+            "{:?}",
+            r.notes
+        );
+        unhealed(&r);
+    }
+}
+
+/// Three copies, the first damaged (replica2: a torn directory block, a
+/// stale refcount) and two clean ones that differ from each other
+/// (replica1, and replica1 with a qemu-io write): each pair alone names
+/// its clean copy the source for replica2, two sources for one sink that
+/// do not agree. Set against each other nothing picks one (both clean,
+/// undated), so neither is kept and that is said. Before, "heal from" both
+/// (an attack's F2).
+#[test]
+fn one_sink_never_gets_two_sources() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bad = copy_to(dir.path(), "compare/replica2.qcow2", "bad.qcow2");
+    let one = copy_to(dir.path(), "compare/replica1.qcow2", "one.qcow2");
+    let two = copy_to(dir.path(), "compare/replica1.qcow2", "two.qcow2");
+    qemu(
+        "qemu-io",
+        &[
+            "-f",
+            "qcow2",
+            "-c",
+            "write -P 0x77 12320768 64k",
+            two.to_str().unwrap(),
+        ],
+    );
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let r = compare(&[s(&bad), s(&one), s(&two)]).unwrap();
+    let sources: BTreeSet<&str> = r
+        .pairs
+        .iter()
+        .filter(|p| p.sink.as_deref() == Some(s(&bad).as_str()))
+        .filter_map(|p| p.source.as_deref())
+        .collect();
+    assert!(sources.is_empty(), "{sources:?}: {:?}", r.summary);
+    let n = r
+        .notes
+        .iter()
+        .find(|n| n.code == "compare.source.conflict")
+        .unwrap_or_else(|| panic!("{:?}", r.notes));
+    assert!(n.message.contains("no source for"), "{}", n.message);
+    // Two clean copies alike: either is the source, and it is said once.
+    let one2 = copy_to(dir.path(), "compare/replica1.qcow2", "one2.qcow2");
+    let r = compare(&[s(&bad), s(&one), s(&one2)]).unwrap();
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.code == "compare.source.equivalent"),
+        "{:?}",
+        r.notes
+    );
+    assert!(
+        r.pairs.iter().all(|p| p.source.is_some()),
+        "{:?}",
+        r.summary
+    );
+}
+
+/// A dd copy of replica1's raw disk with every identifier regenerated:
+/// sgdisk -G (new disk and partition GUIDs) and tune2fs -U random on its
+/// ext4 (the partition copied out and back with dd). Nothing identifies
+/// it with the original any more, but nearly all of each one's data is
+/// the same bytes at the same offsets: a clone with new identifiers, no
+/// heal between them, in both orders. A disk made apart (thin-jan, its
+/// own mkfs.ext4 -d of another tree) stays "different disks". Before,
+/// the clone was "different disks" like any other (an attack's F6).
+#[test]
+fn a_clone_with_every_id_regenerated_is_told_by_its_bytes() {
+    if !have("qemu-img")
+        || Command::new("tune2fs").output().is_err()
+        || Command::new("sgdisk").arg("-V").output().is_err()
+        || !have("dd")
+    {
+        eprintln!("SKIP: qemu-img, tune2fs, sgdisk or dd not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.raw");
+    qemu(
+        "qemu-img",
+        &[
+            "convert",
+            "-O",
+            "raw",
+            fixture("compare/replica1.qcow2").to_str().unwrap(),
+            a.to_str().unwrap(),
+        ],
+    );
+    let b = dir.path().join("b.raw");
+    let part = dir.path().join("p1.img");
+    let run = |tool: &str, args: &[String]| {
+        let o = Command::new(tool).args(args).output().unwrap();
+        assert!(o.status.success(), "{tool} {args:?}: {o:?}");
+    };
+    run(
+        "dd",
+        &[
+            format!("if={}", a.display()),
+            format!("of={}", b.display()),
+            "bs=1M".into(),
+        ],
+    );
+    run("sgdisk", &["-G".into(), b.display().to_string()]);
+    run(
+        "dd",
+        &[
+            format!("if={}", b.display()),
+            format!("of={}", part.display()),
+            "bs=1M".into(),
+            "skip=1".into(),
+            "count=14".into(),
+        ],
+    );
+    run(
+        "tune2fs",
+        &["-U".into(), "random".into(), part.display().to_string()],
+    );
+    run(
+        "dd",
+        &[
+            format!("if={}", part.display()),
+            format!("of={}", b.display()),
+            "bs=1M".into(),
+            "seek=1".into(),
+            "conv=notrunc".into(),
+        ],
+    );
+    let (sa, sb) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+    );
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert!(
+            !p.kinship_evidence
+                .iter()
+                .any(|e| e.starts_with("both carry")),
+            "an identifier survived: {:?}",
+            p.kinship_evidence
+        );
+        assert_eq!(p.kinship, Kinship::Clone, "{:?}", p.kinship_evidence);
+        assert!(
+            p.kinship_evidence[0].contains("a clone given new identifiers"),
+            "{:?}",
+            p.kinship_evidence
+        );
+        assert_eq!((p.source.as_ref(), p.sink.as_ref()), (None, None));
+        let s = r.summary.join("\n");
+        assert!(s.contains("are a clone with new identifiers"), "{s}");
+        assert!(
+            !s.contains("are different disks") && !s.contains("heal from"),
+            "{s}"
+        );
+    }
+    let other = fixture("compare/thin-jan.qcow2")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let r = compare(&[sa.clone(), other]).unwrap();
+    assert_eq!(
+        r.pairs[0].kinship,
+        Kinship::Different,
+        "{:?}",
+        r.pairs[0].kinship_evidence
+    );
+}
+
+/// Runs `tool args`, asserting success; its stdout.
+fn must(tool: &str, args: &[&str]) -> String {
+    let o = Command::new(tool).args(args).output().unwrap();
+    assert!(o.status.success(), "{tool} {args:?}: {o:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Zeros the 4 KiB blocks `debugfs -R "blocks PATH"` lists for `path`
+/// of the whole-disk ext4 `img`, one dd per run of adjacent blocks, as an
+/// application writing zeros over that file in place leaves them.
+fn zero_file_blocks(img: &Path, path: &str, skip: usize, count: usize) {
+    let out = must(
+        "debugfs",
+        &["-R", &format!("blocks {path}"), img.to_str().unwrap()],
+    );
+    let blocks: Vec<u64> = out
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .skip(skip)
+        .take(count)
+        .collect();
+    assert!(blocks.len() == count, "{path}: {out}");
+    let mut i = 0;
+    while i < blocks.len() {
+        let mut j = i + 1;
+        while j < blocks.len() && blocks[j] == blocks[j - 1] + 1 {
+            j += 1;
+        }
+        must(
+            "dd",
+            &[
+                "if=/dev/zero",
+                &format!("of={}", img.display()),
+                "bs=4096",
+                &format!("seek={}", blocks[i]),
+                &format!("count={}", j - i),
+                "conv=notrunc",
+                "status=none",
+            ],
+        );
+        i = j;
+    }
+}
+
+/// Zeros a newer copy wrote itself are not a hollow copy (an attack's F18
+/// on the first form of the F0 fix, which called hollow whichever copy
+/// had more zeroed file bytes by any margin). mkfs.ext4 -d of a tree with
+/// a 6 MiB database and an 8 MiB file, the 8 MiB file then removed by
+/// debugfs (its blocks free, their bytes kept): old.raw. Two newer copies
+/// (debugfs ssv mtime, later s_wtime): db.raw, where 2 MiB of the
+/// database were overwritten with zeros in place by dd (a database wiping
+/// freed pages); swap.raw, where a new 8 MiB file (debugfs write) took
+/// the freed blocks and was then zeroed in place by dd, as a swap file
+/// made with dd if=/dev/zero is. Each is the newer clean copy and the
+/// source, in both orders; neither is called hollow. Before: both were
+/// "a copy of the metadata without the data ... keep old.raw".
+#[test]
+fn zeros_a_newer_copy_wrote_are_not_hollow() {
+    if ["debugfs", "mkfs.ext4", "dd"]
+        .iter()
+        .any(|t| Command::new(t).arg("-V").output().is_err())
+    {
+        eprintln!("SKIP: debugfs, mkfs.ext4 or dd not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t");
+    std::fs::create_dir_all(t.join("db")).unwrap();
+    std::fs::create_dir_all(t.join("etc")).unwrap();
+    let text = |n: usize, tag: &str| {
+        (0..n)
+            .map(|i| format!("{tag} {i:012}\n"))
+            .collect::<String>()
+    };
+    std::fs::write(t.join("db/table.dat"), text(6 << 20 >> 4, "row")).unwrap();
+    std::fs::write(t.join("big.dat"), text(8 << 20 >> 4, "old")).unwrap();
+    std::fs::write(t.join("etc/hostname"), "dbhost\n").unwrap();
+    let old = dir.path().join("old.raw");
+    std::fs::File::create(&old)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let o = Command::new("mkfs.ext4")
+        .env("E2FSPROGS_FAKE_TIME", "1763000000")
+        .args([
+            "-q",
+            "-F",
+            "-b",
+            "4096",
+            "-U",
+            "7d9c1e52-7777-4a4a-8b8b-000000000007",
+            "-d",
+        ])
+        .arg(&t)
+        .arg(&old)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let o = Command::new("debugfs")
+        .env("E2FSPROGS_FAKE_TIME", "1763000100")
+        .args(["-w", "-R", "rm /big.dat"])
+        .arg(&old)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let later = |img: &Path| {
+        let o = Command::new("debugfs")
+            .env("E2FSPROGS_FAKE_TIME", "1772366400")
+            .args(["-w", "-R", "ssv mtime 20260301115000"])
+            .arg(img)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+    };
+    let db = dir.path().join("db.raw");
+    std::fs::copy(&old, &db).unwrap();
+    zero_file_blocks(&db, "/db/table.dat", 256, 512);
+    later(&db);
+    let swap = dir.path().join("swap.raw");
+    std::fs::copy(&old, &swap).unwrap();
+    let local = dir.path().join("swapfile");
+    std::fs::write(&local, text(8 << 20 >> 4, "new")).unwrap();
+    let o = Command::new("debugfs")
+        .env("E2FSPROGS_FAKE_TIME", "1763000200")
+        .args(["-w", "-R", &format!("write {} /swapfile", local.display())])
+        .arg(&swap)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    zero_file_blocks(&swap, "/swapfile", 0, 2048);
+    later(&swap);
+    let so = old.to_str().unwrap().to_string();
+    for new in [&db, &swap] {
+        let sn = new.to_str().unwrap().to_string();
+        for args in [[so.clone(), sn.clone()], [sn.clone(), so.clone()]] {
+            let r = compare(&args).unwrap();
+            let p = &r.pairs[0];
+            assert!(
+                p.a_files_zeroed + p.b_files_zeroed > 0 || new == &swap,
+                "{p:?}"
+            );
+            let s = r.summary.join("\n");
+            assert!(!s.contains("however new it looks"), "{args:?}: {s}");
+            assert_eq!(r.copies[0].verdict, "clean", "{:?}", r.copies[0].problems);
+            assert_eq!(r.copies[1].verdict, "clean", "{:?}", r.copies[1].problems);
+            // The database's zeroed pages are in one file both maps give
+            // it: no source either way (never "keep the old copy"), check
+            // first. The swap file's zeros lie in the old copy's free
+            // space: the newer copy is the source.
+            if new == &db {
+                assert_eq!(p.source, None, "{args:?}: {s}");
+                assert!(s.contains("until those files are checked"), "{s}");
+                assert!(!s.contains("(keep "), "{s}");
+            } else {
+                assert_eq!(p.source.as_deref(), Some(sn.as_str()), "{args:?}: {s}");
+            }
+        }
+    }
+}
+
+/// Two different disks (replica1's GPT+ext4 and thin-jan, a mkfs.ext4 -d
+/// of its own) put on two bricks under one gfid, brick0's changelog
+/// blaming brick1: the changelog would make brick0 self-heal's source, but
+/// the images say they are not one disk, so no advice lets Gluster heal
+/// (it would overwrite one machine's disk with another's), in both
+/// orders; the copies go outside the bricks. Before, the AFR note said
+/// "then let Gluster heal from" brick0 while the summary said "different
+/// disks" (an attack's F11).
+#[test]
+fn afr_blame_never_heals_between_different_disks() {
+    let dir = tempfile::tempdir().unwrap();
+    let b0 = dir.path().join("brick0");
+    let b1 = dir.path().join("brick1");
+    let a = copy_to(
+        dir.path(),
+        "compare/thin-jan.qcow2",
+        "brick0/images/vm.qcow2",
+    );
+    let b = copy_to(
+        dir.path(),
+        "compare/replica1.qcow2",
+        "brick1/images/vm.qcow2",
+    );
+    let set = afr(&b0, &a, "vol-client-1")
+        && afr_set(&a, "dirty", [0, 0, 0])
+        && afr(&b1, &b, "dirty")
+        && afr_set(&b, "dirty", [0, 0, 0])
+        && afr_set(&b, "vol-client-0", [0, 0, 0]);
+    if !set {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    }
+    let (sa, sb) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+    );
+    for args in [[sa.clone(), sb.clone()], [sb.clone(), sa.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert_eq!(p.kinship, Kinship::Different, "{:?}", p.kinship_evidence);
+        assert_eq!(p.source, None, "{:?}", r.summary);
+        let adv: Vec<&str> = r.notes.iter().filter_map(|n| n.advice.as_deref()).collect();
+        assert!(
+            adv.iter().any(
+                |a| a.contains(&format!("do not let Gluster heal from {sa}"))
+                    && a.contains("they are different disks")
+            ),
+            "{adv:?}"
+        );
+        for a in &adv {
+            assert!(!a.contains("then let Gluster heal"), "{a}");
+            writes_only_outside(a, &[&b0, &b1]);
+        }
+    }
+}
+
+/// Replica-3 changelogs as Gluster's own tests/bugs/replicate/
+/// bug-1539358-split-brain-detection.t leaves them: each brick carries
+/// only the counters of the bricks it blamed (AFRv2 creates
+/// trusted.afr.VOL-client-N lazily), a brick never blamed carries only
+/// trusted.afr.dirty. So the names alone do not say which brick is which
+/// client. Where every way of reading them agrees (brick1 blamed by both
+/// others and blaming both: the sink, the others the sources) that is
+/// the answer; where they disagree (brick0 and brick1 each blame one
+/// client, brick2 carries none), no source is named by the changelog and
+/// no split-brain is claimed. Before, the pairwise fallback named the
+/// stale brick0 the source over brick2, and called the first layout
+/// split-brain (attackB F4, F5).
+#[test]
+fn afr_names_only_of_blamed_bricks_decide_only_what_they_tell() {
+    if !have("qemu-io") {
+        eprintln!("SKIP: qemu-io not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let build = |sub: &str, blames: [&[(usize, u32)]; 3]| -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        for (i, xs) in blames.iter().enumerate() {
+            let root = dir.path().join(sub).join(format!("brick{i}"));
+            let p = copy_to(
+                &dir.path().join(sub),
+                "compare/replica1.qcow2",
+                &format!("brick{i}/images/vm.qcow2"),
+            );
+            let w = format!("write -P 0x{:x} {} 64k", 0x51 + i, 12320768 + i * 262144);
+            qemu("qemu-io", &["-f", "qcow2", "-c", &w, p.to_str().unwrap()]);
+            let mut ok = afr(&root, &p, "dirty") && afr_set(&p, "dirty", [0, 0, 0]);
+            for &(c, n) in *xs {
+                ok &= afr_set(&p, &format!("vol-client-{c}"), [n, 0, 0]);
+            }
+            if !ok {
+                return None;
+            }
+            out.push(p.to_str().unwrap().to_string());
+        }
+        Some(out)
+    };
+    // Case 1 of bug-1539358: brick0 and brick2 blame brick1, brick1 both.
+    let Some(one) = build("one", [&[(1, 1)], &[(0, 1), (2, 1)], &[(1, 1)]]) else {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    };
+    for order in [[0, 1, 2], [1, 2, 0]] {
+        let args: Vec<String> = order.iter().map(|&i| one[i].clone()).collect();
+        let r = compare(&args).unwrap();
+        assert!(
+            !r.notes
+                .iter()
+                .any(|n| n.code == "compare.gluster.split_brain"),
+            "{order:?}: {:?}",
+            r.notes
+        );
+        for p in &r.pairs {
+            assert_ne!(
+                p.source.as_deref(),
+                Some(one[1].as_str()),
+                "{:?}",
+                r.summary
+            );
+            // Blamed by both others: never a source. Every brick is
+            // blamed, so the sources are client quorum's (brick0 and
+            // brick2 under quorum auto; split-brain under none): not the
+            // images' to name.
+            assert_ne!(p.source_by, Some(SourceBy::AfrBlame), "{:?}", r.summary);
+        }
+        let n = r
+            .notes
+            .iter()
+            .find(|n| n.code == "compare.gluster.blame")
+            .unwrap();
+        let after = n
+            .message
+            .split("self-heal's sources would be ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{}", n.message));
+        let after = after.split(", with quorum-type none").next().unwrap();
+        assert!(
+            after.contains(&one[0]) && after.contains(&one[2]) && !after.contains(&one[1]),
+            "{}",
+            n.message
+        );
+    }
+    // brick0 and brick1 blame one client each; brick2 carries no names.
+    let two = build("two", [&[(1, 2)], &[(0, 2)], &[]]).unwrap();
+    for order in [[0, 1, 2], [0, 2, 1], [2, 0, 1]] {
+        let args: Vec<String> = order.iter().map(|&i| two[i].clone()).collect();
+        let r = compare(&args).unwrap();
+        assert!(
+            !r.notes
+                .iter()
+                .any(|n| n.code == "compare.gluster.split_brain"),
+            "{order:?}: {:?}",
+            r.notes
+        );
+        for p in &r.pairs {
+            assert_ne!(
+                p.source_by,
+                Some(SourceBy::AfrBlame),
+                "{order:?}: {:?}",
+                r.summary
+            );
+            assert_eq!(p.source, None, "{order:?}: {:?}", r.summary);
+        }
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.message.contains("the names do not tell which brick")),
+            "{:?}",
+            r.notes
+        );
+    }
+}
+
+/// Copies the 4 KiB blocks of `path` (as `debugfs -R "blocks PATH"` lists
+/// them in `from`) from `from` into `to` with dd, one run at a time.
+fn copy_file_blocks(from: &Path, to: &Path, path: &str) {
+    let out = must(
+        "debugfs",
+        &["-R", &format!("blocks {path}"), from.to_str().unwrap()],
+    );
+    let blocks: Vec<u64> = out
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(!blocks.is_empty(), "{path}: {out}");
+    let mut i = 0;
+    while i < blocks.len() {
+        let mut j = i + 1;
+        while j < blocks.len() && blocks[j] == blocks[j - 1] + 1 {
+            j += 1;
+        }
+        must(
+            "dd",
+            &[
+                &format!("if={}", from.display()),
+                &format!("of={}", to.display()),
+                "bs=4096",
+                &format!("skip={}", blocks[i]),
+                &format!("seek={}", blocks[i]),
+                &format!("count={}", j - i),
+                "conv=notrunc",
+                "status=none",
+            ],
+        );
+        i = j;
+    }
+}
+
+/// A restore that stopped half way: the hollow copy (compare-hollow.sh,
+/// newer) with the blocks of /etc/services.txt and /home/user/notes.txt
+/// copied back from the full copy by dd, /var/lib/pgsql/base.dat still
+/// zeros (45 % of the file data). It is never the source, in either
+/// order (attackB F19: "clean and newer: heal from" it, which writes
+/// zeros over base.dat). And a thin backup whose brick's changelog blames
+/// the full copy's brick is not the source either (attackB F10: the AFR
+/// branch never asked whether the blamer is thin).
+#[test]
+fn a_half_restored_or_thin_copy_is_never_the_source() {
+    if Command::new("debugfs").arg("-V").output().is_err() || !have("dd") {
+        eprintln!("SKIP: debugfs or dd not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let full = copy_to(dir.path(), "compare/hollow-full.raw", "full.raw");
+    let part = copy_to(dir.path(), "compare/hollow-hollow.raw", "part.raw");
+    for f in ["/etc/services.txt", "/home/user/notes.txt"] {
+        copy_file_blocks(&full, &part, f);
+    }
+    let (sf, sp) = (
+        full.to_str().unwrap().to_string(),
+        part.to_str().unwrap().to_string(),
+    );
+    for args in [[sf.clone(), sp.clone()], [sp.clone(), sf.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert_ne!(p.source.as_deref(), Some(sp.as_str()), "{:?}", r.summary);
+        let s = r.summary.join("\n");
+        assert!(!s.contains(&format!(": heal from {sp}")), "{s}");
+    }
+    let b0 = dir.path().join("brick0");
+    let b1 = dir.path().join("brick1");
+    let thin = copy_to(
+        dir.path(),
+        "compare/thin-apr.qcow2",
+        "brick0/images/vm.qcow2",
+    );
+    let whole = copy_to(
+        dir.path(),
+        "compare/thin-mar.qcow2",
+        "brick1/images/vm.qcow2",
+    );
+    let set = afr(&b0, &thin, "vol-client-1")
+        && afr_set(&thin, "dirty", [0, 0, 0])
+        && afr(&b1, &whole, "dirty")
+        && afr_set(&whole, "dirty", [0, 0, 0])
+        && afr_set(&whole, "vol-client-0", [0, 0, 0]);
+    if !set {
+        eprintln!("SKIP: setfattr trusted.* refused (needs root and setfattr)");
+        return;
+    }
+    let (st, sw) = (
+        thin.to_str().unwrap().to_string(),
+        whole.to_str().unwrap().to_string(),
+    );
+    for args in [[st.clone(), sw.clone()], [sw.clone(), st.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert_ne!(p.source.as_deref(), Some(st.as_str()), "{:?}", r.summary);
+        for a in r.notes.iter().filter_map(|n| n.advice.as_deref()) {
+            assert!(!a.contains("then let Gluster heal"), "{a}");
+            writes_only_outside(a, &[&b0, &b1]);
+        }
     }
 }

@@ -83,14 +83,37 @@ pub struct Divergence {
     pub unreadable_unlisted: u64,
     /// The disks differ in size: the larger one's extra bytes that are not zeros.
     pub tail_differs: Option<Range>,
-    /// Bytes the first copy's map says hold data (not zeros by map).
+    /// Bytes of data the first copy holds: those both copies draw from
+    /// the same bytes, and of those read, the [`BLOCK`]s that are not all
+    /// zeros. Zeros a copy stores (a dd copy's free space) are no data:
+    /// counted as data, a copy of zeros "held" them (an attack's F0 saw a
+    /// metadata-only copy hold 99.8 % of a full one's "data").
     pub a_data: u64,
     /// Of those, the bytes that differ.
     pub a_data_differing: u64,
-    /// Bytes the other copy's map says hold data (not zeros by map).
+    /// Bytes the first copy's map says hold data (not zeros by map),
+    /// zeros or not: what its clusters take up.
+    #[serde(default)]
+    pub a_mapped: u64,
+    /// Bytes of data the other copy holds, counted alike.
     pub b_data: u64,
     /// Of those, the bytes that differ.
     pub b_data_differing: u64,
+    /// Bytes that read as zeros in the first copy where the other holds
+    /// data ([`BLOCK`] granularity): what the first copy lost, or never
+    /// held, of the other's.
+    #[serde(default)]
+    pub a_zeroed: u64,
+    /// Those ranges, coalesced, at most [`MAX_RANGES`] (the rest counted
+    /// in `a_zeroed` only).
+    #[serde(default)]
+    pub a_zeroed_ranges: Vec<Range>,
+    /// Bytes that read as zeros in the other copy where the first holds data.
+    #[serde(default)]
+    pub b_zeroed: u64,
+    /// Those ranges, coalesced and capped alike.
+    #[serde(default)]
+    pub b_zeroed_ranges: Vec<Range>,
     /// Guest bytes the first copy holds in its own image file (not in a
     /// backing file, not zeros).
     pub a_own: u64,
@@ -130,6 +153,26 @@ impl Divergence {
             range: Range { start, len },
             why,
         });
+    }
+
+    /// Records that copy `copy` reads zeros in `[start, start + len)`
+    /// where the other holds data.
+    fn zeroed(&mut self, copy: usize, start: u64, len: u64) {
+        let (total, ranges) = if copy == 0 {
+            (&mut self.a_zeroed, &mut self.a_zeroed_ranges)
+        } else {
+            (&mut self.b_zeroed, &mut self.b_zeroed_ranges)
+        };
+        *total = total.saturating_add(len);
+        if let Some(last) = ranges.last_mut()
+            && last.end() == start
+        {
+            last.len = last.len.saturating_add(len);
+            return;
+        }
+        if ranges.len() < MAX_RANGES {
+            ranges.push(Range { start, len });
+        }
     }
 
     fn add(&mut self, start: u64, len: u64) {
@@ -320,6 +363,7 @@ fn diverge_with(a: &Copy, b: &Copy, bufs: &mut Bufs) -> Divergence {
                 d.both_zero = d.both_zero.saturating_add(run);
             } else {
                 d.shared = d.shared.saturating_add(run);
+                d.a_mapped = d.a_mapped.saturating_add(run);
                 d.a_data = d.a_data.saturating_add(run);
                 d.b_data = d.b_data.saturating_add(run);
             }
@@ -383,7 +427,6 @@ fn compare_run(a: &Copy, b: &Copy, run: &Run, d: &mut Divergence, bufs: &mut Buf
     while pos < end {
         let n = CHUNK.min(end.saturating_sub(pos));
         let nu = usize::try_from(n).unwrap_or(0);
-        let before = d.differing;
         let (ra, rb) = bufs.read_both(a, b, pos, nu, (!za && !run.ua, !zb && !run.ub));
         if ra.is_some() {
             d.read = d.read.saturating_add(n);
@@ -421,9 +464,24 @@ fn compare_run(a: &Copy, b: &Copy, run: &Run, d: &mut Divergence, bufs: &mut Buf
         let x = if za { &bufs.zeros } else { &bufs.a };
         let y = if zb { &bufs.zeros } else { &bufs.b };
         let (x, y) = (x.get(..good).unwrap_or(&[]), y.get(..good).unwrap_or(&[]));
+        let (read_a, read_b) = (!za && !run.ua, !zb && !run.ub);
         if x != y {
             diff_blocks(pos, x, y, d);
         }
+        // Data is what is not zeros: a side read counts its non-zero
+        // blocks (one scan when the two agree), a side its map says is
+        // zeros holds none.
+        let nz_a = if read_a { nonzero_bytes(x) } else { 0 };
+        let nz_b = match (read_b, x == y) {
+            (false, _) => 0,
+            (true, true) if read_a => nz_a,
+            (true, _) => nonzero_bytes(y),
+        };
+        if read_a {
+            d.a_mapped = d.a_mapped.saturating_add(n);
+        }
+        d.a_data = d.a_data.saturating_add(nz_a);
+        d.b_data = d.b_data.saturating_add(nz_b);
         let failed = good < nu;
         if failed {
             // Past the first unreadable byte of either side nobody knows
@@ -443,14 +501,15 @@ fn compare_run(a: &Copy, b: &Copy, run: &Run, d: &mut Divergence, bufs: &mut Buf
                 .own_common
                 .saturating_add(written_alike(a, pos, x, y, &mut bufs.base));
         }
-        let now_differing = d.differing.saturating_sub(before);
-        if !za && !run.ua {
-            d.a_data = d.a_data.saturating_add(n);
-            d.a_data_differing = d.a_data_differing.saturating_add(now_differing);
+        // Bytes past the first unreadable one: data nobody knows is held.
+        let lost = n.saturating_sub(u64::try_from(good).unwrap_or(0));
+        if read_a {
+            d.a_data = d.a_data.saturating_add(lost);
+            d.a_data_differing = d.a_data_differing.saturating_add(lost);
         }
-        if !zb && !run.ub {
-            d.b_data = d.b_data.saturating_add(n);
-            d.b_data_differing = d.b_data_differing.saturating_add(now_differing);
+        if read_b {
+            d.b_data = d.b_data.saturating_add(lost);
+            d.b_data_differing = d.b_data_differing.saturating_add(lost);
         }
         pos = pos.saturating_add(n);
     }
@@ -556,7 +615,20 @@ fn own(c: &Copy, o: Origin) -> Option<u64> {
     }
 }
 
-/// Records the [`BLOCK`]s of two equal-length buffers at `pos` that differ.
+/// Bytes of `buf` in [`BLOCK`]s that are not all zeros. A block of data
+/// has a non-zero byte near its start, so the scan of each stops early;
+/// only zero blocks are read through.
+fn nonzero_bytes(buf: &[u8]) -> u64 {
+    let bs = usize::try_from(BLOCK).unwrap_or(512);
+    buf.chunks(bs)
+        .filter(|c| c.iter().any(|&x| x != 0))
+        .map(|c| u64::try_from(c.len()).unwrap_or(0))
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Records the [`BLOCK`]s of two equal-length buffers at `pos` that
+/// differ: as differing data of each side that holds data there, and as
+/// zeroed in a side that reads zeros where the other holds data.
 fn diff_blocks(pos: u64, a: &[u8], b: &[u8], d: &mut Divergence) {
     let bs = usize::try_from(BLOCK).unwrap_or(512);
     let mut off = pos;
@@ -569,6 +641,17 @@ fn diff_blocks(pos: u64, a: &[u8], b: &[u8], d: &mut Divergence) {
                 d.first = Some(off.saturating_add(u64::try_from(i).unwrap_or(0)));
             }
             d.add(off, n);
+            let (dx, dy) = (x.iter().any(|&v| v != 0), y.iter().any(|&v| v != 0));
+            if dx {
+                d.a_data_differing = d.a_data_differing.saturating_add(n);
+            } else {
+                d.zeroed(0, off, n);
+            }
+            if dy {
+                d.b_data_differing = d.b_data_differing.saturating_add(n);
+            } else {
+                d.zeroed(1, off, n);
+            }
         }
         off = off.saturating_add(n);
     }

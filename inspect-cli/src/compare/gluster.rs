@@ -27,9 +27,18 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Whether it blames its brick for anything.
+    /// Whether it blames its brick for data: writes to the file's bytes
+    /// the brick missed. Only the first of the three counters is that;
+    /// a metadata count (owner, mode, xattrs) or an entry count says
+    /// nothing of the image's bytes (an attack's F10 read a metadata-only
+    /// count as data blame).
     pub fn blames(&self) -> bool {
-        self.data != 0 || self.metadata != 0 || self.entry != 0
+        self.data != 0
+    }
+
+    /// Whether it blames its brick for metadata or entry operations only.
+    pub fn blames_metadata_only(&self) -> bool {
+        self.data == 0 && (self.metadata != 0 || self.entry != 0)
     }
 }
 
@@ -56,13 +65,400 @@ pub struct Brick {
 }
 
 impl Brick {
-    /// The clients this copy blames.
+    /// The clients this copy blames for data.
     pub fn blamed(&self) -> Vec<&str> {
         self.pending
             .iter()
             .filter(|p| p.blames() && p.client != "dirty")
             .map(|p| p.client.as_str())
             .collect()
+    }
+
+    /// The clients this copy blames for metadata or entries only.
+    pub fn blamed_metadata_only(&self) -> Vec<&str> {
+        self.pending
+            .iter()
+            .filter(|p| p.blames_metadata_only() && p.client != "dirty")
+            .map(|p| p.client.as_str())
+            .collect()
+    }
+
+    /// Its own data operations pending (`trusted.afr.dirty`'s first
+    /// counter): a write it began and did not see end, which AFR counts
+    /// as a witness when it breaks ties between sources.
+    pub fn dirty(&self) -> u32 {
+        self.pending
+            .iter()
+            .find(|p| p.client == "dirty")
+            .map_or(0, |p| p.data)
+    }
+
+    /// The data count it keeps against `client`.
+    fn count_for(&self, client: &str) -> u32 {
+        self.pending
+            .iter()
+            .find(|p| p.client == client)
+            .map_or(0, |p| p.data)
+    }
+}
+
+/// Clients of one replica set at most (Gluster's replica counts are small).
+const MAX_CLIENTS: usize = 64;
+
+/// What Gluster's self-heal makes of the copies' data changelogs, as
+/// `afr_selfheal_find_direction` and `__afr_selfheal_data_finalize_source`
+/// (xlators/cluster/afr, glusterfs 4.1 and later) decide it:
+/// - a brick some other brick blames is no source; the rest are;
+/// - when every brick is blamed, a data heal under client quorum (`auto`,
+///   the default from three bricks up) takes as sources the bricks that
+///   fewer than a quorum (n/2 + 1) blame ("post-op failure
+///   accounting": a blame cycle of three is no split-brain); with no
+///   quorum (`none`, the default for two bricks) it is split-brain;
+/// - several sources whose sizes or dirty counts differ are narrowed to
+///   the largest file, then the most dirty, then the newest ctime;
+///   several that agree in both are taken to be in sync and none is
+///   healed from another;
+/// - every brick that is not a source is a sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Direction {
+    /// The replica set's clients (`vol-client-0` ...), sorted.
+    pub clients: Vec<String>,
+    /// For each client, the index of the copy that is its brick, when given.
+    pub copy_of: Vec<Option<usize>>,
+    /// The sources, as indices into `clients`.
+    pub sources: Vec<usize>,
+    /// The sinks (every client that is not a source), as indices into `clients`.
+    pub sinks: Vec<usize>,
+    /// No source: Gluster will not heal the file by itself.
+    pub split_brain: bool,
+    /// Every brick is blamed, so the sources are those client quorum's
+    /// accounting leaves (`by_quorum`); without client quorum this is
+    /// split-brain instead.
+    pub by_quorum: bool,
+    /// How several sources were narrowed (`the largest file`), when they were.
+    pub narrowed_by: Option<&'static str>,
+    /// Several sources remain that ctime alone would tell apart, which
+    /// the images do not record: Gluster picks the newest by ctime.
+    pub ctime_decides: bool,
+    /// Some client's brick is not among the copies: its changelog is not
+    /// known and was taken as blaming none.
+    pub incomplete: bool,
+    /// No data operation is pending anywhere (every data count and dirty
+    /// count zero): AFR takes the copies to be in sync and its index heal
+    /// never visits the file, whatever their bytes.
+    pub clean: bool,
+    /// Which copy is which client was not told by the names: several
+    /// assignments fit, and all of them give every copy this part; the
+    /// client names are one of those assignments.
+    pub clients_assumed: bool,
+    /// The names fit several assignments of clients to the copies that
+    /// give them different parts: nothing is decided.
+    pub undecided: bool,
+}
+
+/// One copy on a brick as [`direction`] reads it: its attributes and
+/// its file's size.
+pub struct OnBrick<'a> {
+    /// The copy's index among all the copies.
+    pub copy: usize,
+    /// Its AFR attributes.
+    pub brick: &'a Brick,
+    /// The brick file's size in bytes.
+    pub size: u64,
+}
+
+/// Gluster's data self-heal direction over the copies of one file on one
+/// volume; `None` when some copy's own client is not known (the names do
+/// not tell it) or the set is too large to be a replica set.
+pub fn direction(on: &[OnBrick<'_>]) -> Option<Direction> {
+    if on.iter().all(|o| o.brick.client.is_some()) {
+        return direction_known(on);
+    }
+    if let Some(d) = direction_by_assignment(on) {
+        return Some(d);
+    }
+    // Names that do not tell which brick is which client, in ways that
+    // disagree: the changelog decides nothing, and a pair's own blame is
+    // no stand-in for it (an attack's F4 got the stale brick as source).
+    let named = on
+        .iter()
+        .any(|o| o.brick.pending.iter().any(|p| p.client != "dirty"));
+    (on.len() >= 2 && named).then(|| Direction {
+        clients: Vec::new(),
+        copy_of: on.iter().map(|o| Some(o.copy)).collect(),
+        sources: Vec::new(),
+        sinks: Vec::new(),
+        split_brain: false,
+        by_quorum: false,
+        narrowed_by: None,
+        ctime_decides: false,
+        incomplete: false,
+        clean: false,
+        clients_assumed: false,
+        undecided: true,
+    })
+}
+
+/// Bricks given at most for [`direction_by_assignment`]'s enumeration.
+const MAX_ASSIGNED: usize = 6;
+
+/// [`direction`] when the names do not tell every brick's client (AFRv2
+/// creates `trusted.afr.VOL-client-N` only for a brick it blamed, so a
+/// brick never blamed by another carries none, and a brick that blamed
+/// two carries both others' names): every way of giving the copies
+/// distinct clients of `VOL-client-0..r` is tried, those where no copy
+/// blames its own client first (AFRv2 never does), and the direction is
+/// taken only when every such way gives each copy the same part (source,
+/// sink, split-brain). Otherwise the changelog says nothing certain.
+fn direction_by_assignment(on: &[OnBrick<'_>]) -> Option<Direction> {
+    let n = on.len();
+    if !(2..=MAX_ASSIGNED).contains(&n) {
+        return None;
+    }
+    let vol = on.iter().find_map(|o| o.brick.volume.clone())?;
+    if on
+        .iter()
+        .any(|o| o.brick.volume.as_ref().is_some_and(|v| *v != vol))
+    {
+        return None;
+    }
+    let prefix = format!("{vol}-client-");
+    let mut top = 0usize;
+    for o in on {
+        for p in o.brick.pending.iter().filter(|p| p.client != "dirty") {
+            let k: usize = p.client.strip_prefix(&prefix)?.parse().ok()?;
+            top = top.max(k.saturating_add(1));
+        }
+    }
+    let r = top.max(n);
+    if r > MAX_ASSIGNED {
+        return None;
+    }
+    let names: Vec<String> = (0..r).map(|k| format!("{prefix}{k}")).collect();
+    let mut pick: Vec<usize> = Vec::new();
+    let mut found: Vec<(bool, Direction)> = Vec::new();
+    assign(on, &names, &mut pick, &mut found);
+    let clean_ways: Vec<&Direction> = found.iter().filter(|(f, _)| !*f).map(|(_, d)| d).collect();
+    let ways: Vec<&Direction> = if clean_ways.is_empty() {
+        found.iter().map(|(_, d)| d).collect()
+    } else {
+        clean_ways
+    };
+    let part = |d: &Direction| {
+        let per: Vec<(bool, bool)> = (0..n).map(|k| (d.is_source(k), d.is_sink(k))).collect();
+        (
+            per,
+            d.split_brain,
+            d.by_quorum,
+            d.ctime_decides,
+            d.clean,
+            d.incomplete,
+        )
+    };
+    let first = ways.first()?;
+    if ways.iter().all(|d| part(d) == part(first)) {
+        let mut d = (*first).clone();
+        d.clients_assumed = ways.len() > 1;
+        Some(d)
+    } else {
+        None
+    }
+}
+
+/// Every injective assignment of `names` to the copies of `on` (in
+/// order), each with its direction and whether a copy blames its own
+/// client in it.
+fn assign(
+    on: &[OnBrick<'_>],
+    names: &[String],
+    pick: &mut Vec<usize>,
+    found: &mut Vec<(bool, Direction)>,
+) {
+    if pick.len() == on.len() {
+        let bricks: Vec<Brick> = on
+            .iter()
+            .zip(pick.iter())
+            .map(|(o, &k)| Brick {
+                client: names.get(k).cloned(),
+                ..o.brick.clone()
+            })
+            .collect();
+        let fool = bricks
+            .iter()
+            .any(|b| b.client.as_deref().is_some_and(|c| b.count_for(c) != 0));
+        let with: Vec<OnBrick<'_>> = on
+            .iter()
+            .zip(&bricks)
+            .map(|(o, b)| OnBrick {
+                copy: o.copy,
+                brick: b,
+                size: o.size,
+            })
+            .collect();
+        if let Some(mut d) = direction_known(&with) {
+            // Clients no copy was given stay known by name only.
+            for name in names {
+                if !d.clients.contains(name) {
+                    d.clients.push(name.clone());
+                    d.copy_of.push(None);
+                    // A brick not given, whose changelog nobody knows.
+                    d.incomplete = true;
+                }
+            }
+            found.push((fool, d));
+        }
+        return;
+    }
+    for k in 0..names.len() {
+        if !pick.contains(&k) {
+            pick.push(k);
+            assign(on, names, pick, found);
+            pick.pop();
+        }
+    }
+}
+
+/// [`direction`] with every copy's client known.
+fn direction_known(on: &[OnBrick<'_>]) -> Option<Direction> {
+    // One file of one volume: copies of two volumes or two files (their
+    // gfids differ) are not one replica set.
+    let first = on.first()?;
+    if on.iter().any(|o| {
+        o.brick.volume.is_some() && o.brick.volume != first.brick.volume
+            || o.brick.gfid != first.brick.gfid
+    }) {
+        return None;
+    }
+    let mut clients: Vec<String> = Vec::new();
+    for o in on {
+        clients.push(o.brick.client.clone()?);
+        for p in &o.brick.pending {
+            if p.client != "dirty" {
+                clients.push(p.client.clone());
+            }
+        }
+    }
+    clients.sort();
+    clients.dedup();
+    let n = clients.len();
+    if !(2..=MAX_CLIENTS).contains(&n) {
+        return None;
+    }
+    // Each client's copy, as a place in `on`.
+    let at: Vec<Option<usize>> = clients
+        .iter()
+        .map(|c| {
+            on.iter()
+                .position(|o| o.brick.client.as_deref() == Some(c.as_str()))
+        })
+        .collect();
+    // Two copies claiming one client: not one replica set.
+    if on.len() != at.iter().flatten().count() {
+        return None;
+    }
+    let copy_of: Vec<Option<usize>> = at
+        .iter()
+        .map(|k| k.and_then(|k| on.get(k)).map(|o| o.copy))
+        .collect();
+    let row = |i: usize| at.get(i).copied().flatten().and_then(|k| on.get(k));
+    let m = |i: usize, j: usize| match (row(i), clients.get(j)) {
+        (Some(o), Some(c)) if i != j => o.brick.count_for(c),
+        _ => 0,
+    };
+    let clean =
+        (0..n).all(|i| (0..n).all(|j| m(i, j) == 0) && row(i).is_none_or(|o| o.brick.dirty() == 0));
+    // A brick that blames itself (AFRv1's own-name counter) is a "fool":
+    // its accusations of others do not count.
+    let fool = |i: usize| match (row(i), clients.get(i)) {
+        (Some(o), Some(c)) => o.brick.count_for(c) != 0,
+        _ => false,
+    };
+    let accused: Vec<usize> = (0..n)
+        .map(|j| (0..n).filter(|&i| m(i, j) != 0 && !fool(i)).count())
+        .collect();
+    let mut sources: Vec<usize> = (0..n).filter(|&i| accused.get(i) == Some(&0)).collect();
+    let mut by_quorum = false;
+    if sources.is_empty() && n > 2 {
+        let quorum = quorum(n);
+        sources = (0..n)
+            .filter(|&i| accused.get(i).is_some_and(|&a| a < quorum))
+            .collect();
+        by_quorum = !sources.is_empty();
+    }
+    let split_brain = sources.is_empty();
+    let mut narrowed_by = None;
+    let mut ctime_decides = false;
+    if sources.len() > 1 && !clean {
+        let size = |i: usize| row(i).map(|o| o.size);
+        let witness = |i: usize| row(i).map_or(0, |o| o.brick.dirty());
+        let sizes: Vec<Option<u64>> = sources.iter().map(|&i| size(i)).collect();
+        let mismatch = sizes.iter().any(|s| *s != sizes.first().copied().flatten())
+            || sizes.iter().any(Option::is_none);
+        let witnessed = sources.iter().any(|&i| witness(i) != 0);
+        if mismatch || witnessed {
+            let big = sources.iter().filter_map(|&i| size(i)).max().unwrap_or(0);
+            let before = sources.len();
+            sources.retain(|&i| size(i).is_none_or(|s| s >= big));
+            if sources.len() < before {
+                narrowed_by = Some("the largest file");
+            }
+            let most = sources.iter().map(|&i| witness(i)).max().unwrap_or(0);
+            let before = sources.len();
+            sources.retain(|&i| witness(i) >= most);
+            if sources.len() < before && narrowed_by.is_none() {
+                narrowed_by = Some("the most pending writes of its own (trusted.afr.dirty)");
+            }
+            // The newest ctime picks one of what is left; the images do
+            // not record Gluster's ctime, so which one is not said.
+            ctime_decides = sources.len() > 1;
+        }
+    }
+    let sinks = (0..n).filter(|i| !sources.contains(i)).collect();
+    Some(Direction {
+        incomplete: copy_of.iter().any(Option::is_none),
+        clients,
+        copy_of,
+        sources,
+        sinks,
+        split_brain,
+        by_quorum,
+        narrowed_by,
+        ctime_decides,
+        clean,
+        clients_assumed: false,
+        undecided: false,
+    })
+}
+
+/// AFR's `auto` client quorum for `n` bricks: more than half.
+pub fn quorum(n: usize) -> usize {
+    (n / 2).saturating_add(1)
+}
+
+impl Direction {
+    /// Whether copy `k` is a source.
+    pub fn is_source(&self, k: usize) -> bool {
+        self.sources
+            .iter()
+            .any(|&i| self.copy_of.get(i).copied().flatten() == Some(k))
+    }
+
+    /// Whether copy `k` is a sink.
+    pub fn is_sink(&self, k: usize) -> bool {
+        self.sinks
+            .iter()
+            .any(|&i| self.copy_of.get(i).copied().flatten() == Some(k))
+    }
+
+    /// Whether the heal's source is settled by the changelog and sizes
+    /// alone: one source, not left by client quorum's accounting (which
+    /// depends on the volume's quorum setting, not on the images).
+    pub fn settled(&self) -> bool {
+        self.sources.len() == 1
+            && !self.by_quorum
+            && !self.incomplete
+            && !self.clean
+            && !self.undecided
     }
 }
 

@@ -70,13 +70,37 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         .filter_map(|r| r.brick.as_mut())
         .collect();
     gluster::identify(&mut bricks);
+    // Gluster's heal direction over every copy on a brick at once: a
+    // pair's own blame is not what self-heal decides by (attack F4, F5).
+    let on: Vec<gluster::OnBrick<'_>> = reports
+        .iter()
+        .enumerate()
+        .filter_map(|(k, r)| {
+            Some(gluster::OnBrick {
+                copy: k,
+                brick: r.brick.as_ref()?,
+                size: copies
+                    .get(k)
+                    .and_then(|c| std::fs::metadata(&c.path).ok())
+                    .map_or(0, |m| m.len()),
+            })
+        })
+        .collect();
+    let afr = gluster::direction(&on);
+    drop(on);
     // What each copy's allocation map holds, for its report.
     for (c, r) in copies.iter().zip(reports.iter_mut()) {
         r.allocated = allocated(c);
     }
     let mut pairs = Vec::new();
     if let (Some(first), Some(fr)) = (copies.first(), checks.first()) {
-        for ((c, r), divergence) in copies.iter().zip(&checks).skip(1).zip(divergences) {
+        for (k, ((c, r), divergence)) in copies
+            .iter()
+            .zip(&checks)
+            .skip(1)
+            .zip(divergences)
+            .enumerate()
+        {
             pairs.push(pair(
                 first,
                 fr.as_ref(),
@@ -84,10 +108,12 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
                 r.as_ref(),
                 &reports,
                 divergence,
+                afr.as_ref().map(|d| (d, 0, k.saturating_add(1))),
             ));
         }
     }
-    let notes = summary::notes(&copies, &reports, &pairs);
+    let mut notes = one_source_per_sink(&copies, &checks, &reports, &mut pairs, afr.as_ref());
+    notes.extend(summary::notes(&copies, &reports, &pairs, afr.as_ref()));
     let lines = summary::lines(&reports, &pairs, &notes);
     let mut status = exit::CLEAN;
     if pairs.iter().any(|p| !p.divergence.identical()) {
@@ -106,6 +132,109 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         summary: lines,
         exit: status,
     })
+}
+
+/// One sink gets one source. Each pair is judged alone, so the first
+/// copy may be the sink of two pairs with two different sources (an
+/// attack's F2). The two sources are then set against each other: when
+/// they hold the same guest bytes either will do and the first stays;
+/// when they differ, the one their own pair picks is kept and the other
+/// pair's source dropped; when nothing picks between them, neither pair
+/// keeps one. Said in a note either way.
+fn one_source_per_sink(
+    copies: &[Copy],
+    checks: &[Option<ImageReport>],
+    reports: &[CopyReport],
+    pairs: &mut [Pair],
+    afr: Option<&gluster::Direction>,
+) -> Vec<model::Note> {
+    let mut notes = Vec::new();
+    let index = |label: &str| copies.iter().position(|c| c.label == label);
+    let mut sinks: Vec<String> = pairs.iter().filter_map(|p| p.sink.clone()).collect();
+    sinks.sort();
+    sinks.dedup();
+    for sink in sinks {
+        let mut srcs: Vec<String> = pairs
+            .iter()
+            .filter(|p| p.sink.as_deref() == Some(sink.as_str()))
+            .filter_map(|p| p.source.clone())
+            .collect();
+        srcs.dedup();
+        // Pairwise, in the pairs' order: the kept source meets each next.
+        let Some(mut kept) = srcs.first().cloned() else {
+            continue;
+        };
+        for other in srcs.iter().skip(1) {
+            let (Some(i), Some(j)) = (index(&kept), index(other)) else {
+                continue;
+            };
+            let (Some(ci), Some(cj)) = (copies.get(i), copies.get(j)) else {
+                continue;
+            };
+            let d = diverge::diverge(ci, cj);
+            if d.identical() {
+                notes.push(model::Note {
+                    code: "compare.source.equivalent".into(),
+                    message: format!(
+                        "{kept} and {other} are each named the source for {sink} and hold the same guest bytes: heal {sink} from either, once"
+                    ),
+                    advice: None,
+                });
+                continue;
+            }
+            let differing = d.differing;
+            let between = pair(
+                ci,
+                checks.get(i).and_then(Option::as_ref),
+                cj,
+                checks.get(j).and_then(Option::as_ref),
+                reports,
+                d,
+                afr.map(|x| (x, i, j)),
+            );
+            let winner = between.source.clone();
+            let (drop, message) = match &winner {
+                Some(w) => {
+                    let loser = if *w == kept {
+                        other.clone()
+                    } else {
+                        kept.clone()
+                    };
+                    let m = format!(
+                        "{kept} and {other} are each named the source for {sink}, and they differ ({}): set against each other, {w} is the source, so heal {sink} from {w} only, not from {loser}",
+                        imgcheck_core::human_size(differing)
+                    );
+                    (vec![loser], m)
+                }
+                None => (
+                    vec![kept.clone(), other.clone()],
+                    format!(
+                        "{kept} and {other} are each named the source for {sink}, and they differ ({}) with nothing to pick between them: no source for {sink}",
+                        imgcheck_core::human_size(differing)
+                    ),
+                ),
+            };
+            for p in pairs.iter_mut() {
+                if p.sink.as_deref() == Some(sink.as_str())
+                    && p.source.as_ref().is_some_and(|s| drop.contains(s))
+                {
+                    p.source = None;
+                    p.sink = None;
+                    p.source_by = None;
+                }
+            }
+            notes.push(model::Note {
+                code: "compare.source.conflict".into(),
+                message,
+                advice: None,
+            });
+            match winner {
+                Some(w) => kept = w,
+                None => break,
+            }
+        }
+    }
+    notes
 }
 
 /// The normal check of one copy, as `imgcheck COPY` gives it.
@@ -254,6 +383,7 @@ fn pair(
     br: Option<&ImageReport>,
     reports: &[CopyReport],
     divergence: diverge::Divergence,
+    afr: Option<(&gluster::Direction, usize, usize)>,
 ) -> Pair {
     let (kinship, kinship_evidence) = kinship(a, b, reports);
     let (holders, unnamed_bytes) = owners::holders(&divergence, &[(a, ar), (b, br)]);
@@ -300,11 +430,52 @@ fn pair(
             (None, None) => {}
         }
     }
+    // A copy's free space is no data it holds: the other copy writing
+    // zeros over a deleted file's old blocks (a swap file made with dd
+    // from /dev/zero) lost it nothing, so those bytes leave both counts.
+    // Before, such a newer replica "held only part" of the older one's
+    // data (an attack's F18).
+    let mut divergence = divergence;
+    if let (Some(ar), Some(br)) = (ar, br) {
+        let d = &mut divergence;
+        let a_free = owners::free_bytes(&d.b_zeroed_ranges, ar);
+        d.a_data = d.a_data.saturating_sub(a_free);
+        d.a_data_differing = d.a_data_differing.saturating_sub(a_free);
+        let b_free = owners::free_bytes(&d.a_zeroed_ranges, br);
+        d.b_data = d.b_data.saturating_sub(b_free);
+        d.b_data_differing = d.b_data_differing.saturating_sub(b_free);
+    }
     let a_data_held = divergence
         .a_data
         .saturating_sub(divergence.a_data_differing);
+    let files_zeroed = |ranges: &[diverge::Range],
+                        r: Option<&ImageReport>,
+                        o: Option<&ImageReport>| match (r, o) {
+        (Some(r), Some(o)) => owners::file_bytes(ranges, r, o),
+        _ => 0,
+    };
+    let a_files_zeroed = files_zeroed(&divergence.a_zeroed_ranges, ar, br);
+    let b_files_zeroed = files_zeroed(&divergence.b_zeroed_ranges, br, ar);
     let (relation, backing_evidence) = relation(a, b, kinship, &divergence);
     let mut kinship_evidence = kinship_evidence;
+    // Every identifier regenerated (tune2fs -U random, sgdisk -G) leaves
+    // the bytes: copies that hold most of each other's data at the same
+    // offsets are a clone given new identifiers, not two disks that met
+    // by chance (an attack's F6). Two disks made apart share their
+    // zeros, not their data, and zeros are no data here.
+    let mut kinship = kinship;
+    if kinship == Kinship::Different
+        && let Some((pa, pb)) = same_bytes(&divergence, a_data_held)
+    {
+        kinship = Kinship::Clone;
+        kinship_evidence.insert(
+            0,
+            format!(
+                "their identifiers all differ, but {pa} % of {}'s data and {pb} % of {}'s are the same bytes at the same offsets in the other: a clone given new identifiers",
+                a.label, b.label
+            ),
+        );
+    }
     kinship_evidence.extend(backing_evidence);
     // An overlay is its backing file plus its own writes: newer by
     // construction, whatever the guest's clocks say.
@@ -327,19 +498,41 @@ fn pair(
         newer,
         dated,
         a_data_held,
+        a_files_zeroed,
+        b_files_zeroed,
         relation,
         source: None,
         sink: None,
         source_by: None,
     };
     if let (Some(x), Some(y)) = (ra, rb)
-        && let Some((src, sink, by)) = summary::source_of(&p, x, y)
+        && let Some((src, sink, by)) = summary::source_of(&p, x, y, afr)
     {
         p.source = Some(src.label.clone());
         p.sink = Some(sink.label.clone());
         p.source_by = Some(by);
     }
     p
+}
+
+/// Data a copy must hold (non-zero bytes) before its likeness to another
+/// is taken to say anything: a few blocks of metadata alike say nothing.
+const CLONE_MIN_DATA: u64 = 256 << 10;
+/// Share (per cent) of each copy's data the other must hold identically
+/// for two copies with no identifier in common to be one clone.
+const CLONE_PER_CENT: u64 = 80;
+
+/// The shares (per cent) of each copy's data the other holds at the same
+/// offsets, when both are [`CLONE_PER_CENT`] or more of at least
+/// [`CLONE_MIN_DATA`] each.
+fn same_bytes(d: &diverge::Divergence, a_held: u64) -> Option<(u64, u64)> {
+    if d.a_data < CLONE_MIN_DATA || d.b_data < CLONE_MIN_DATA {
+        return None;
+    }
+    let b_held = d.b_data.saturating_sub(d.b_data_differing);
+    let pa = a_held.saturating_mul(100).checked_div(d.a_data)?;
+    let pb = b_held.saturating_mul(100).checked_div(d.b_data)?;
+    (pa >= CLONE_PER_CENT && pb >= CLONE_PER_CENT).then_some((pa, pb))
 }
 
 /// What `b` is to `a`: an overlay of the other, an overlay of a copy of

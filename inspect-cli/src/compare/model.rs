@@ -198,6 +198,15 @@ pub struct Pair {
     /// Bytes of the first copy's data (allocated, not zeros by map) the
     /// other holds identically.
     pub a_data_held: u64,
+    /// Bytes of the first copy's own file data (its filesystem maps'
+    /// file extents) that read as zeros in it where the other copy holds
+    /// data: a copy whose files are hollow (`e2image -r`, a restore that
+    /// wrote the metadata only) is no copy of the disk's contents.
+    #[serde(default)]
+    pub a_files_zeroed: u64,
+    /// The same of the other copy's own file data.
+    #[serde(default)]
+    pub b_files_zeroed: u64,
     /// What one copy is to the other (replicas, an overlay and its
     /// backing file, linked clones).
     pub relation: Relation,

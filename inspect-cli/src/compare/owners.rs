@@ -119,3 +119,94 @@ pub fn holders(d: &Divergence, copies: &[(&Copy, Option<&ImageReport>)]) -> (Vec
     v.truncate(MAX_HOLDERS);
     (v, total.saturating_sub(named_bytes))
 }
+
+/// The guest-disk intervals of `ranges` that the report's own filesystem
+/// maps say are file data.
+fn file_intervals(ranges: &[super::diverge::Range], rep: &ImageReport) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for (node, base) in mapped(rep) {
+        let Some(map) = &node.facts.owners else {
+            continue;
+        };
+        for r in ranges {
+            if r.end() <= base {
+                continue;
+            }
+            let (s, e) = (r.start.saturating_sub(base), r.end().saturating_sub(base));
+            for o in map.owners_in(s, e) {
+                if o.kind == OwnerKind::FileData {
+                    let (a, b) = (o.start.max(s), o.end().min(e));
+                    if a < b {
+                        out.push((a.saturating_add(base), b.saturating_add(base)));
+                    }
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Bytes of `ranges` (guest-disk offsets) that both copies' filesystem
+/// maps say are file data: where a copy reads zeros inside its own files
+/// and the other's files hold data there. Blocks the other's map calls
+/// free (a deleted file's old bytes, since taken by a new file written
+/// with zeros, like a swap file) are not counted: the other copy holds
+/// nothing there that the first lost.
+pub fn file_bytes(ranges: &[super::diverge::Range], rep: &ImageReport, other: &ImageReport) -> u64 {
+    let mine = file_intervals(ranges, rep);
+    let spans: Vec<super::diverge::Range> = mine
+        .iter()
+        .map(|&(a, b)| super::diverge::Range {
+            start: a,
+            len: b.saturating_sub(a),
+        })
+        .collect();
+    file_intervals(&spans, other)
+        .iter()
+        .map(|&(a, b)| b.saturating_sub(a))
+        .fold(0u64, u64::saturating_add)
+}
+
+/// Bytes of `ranges` (guest-disk offsets) that lie inside one of the
+/// report's mapped filesystems (its claimed size) and that nothing in its
+/// map owns: its free space. Old bytes
+/// there (a deleted file's) are no data the copy holds, and another copy
+/// that has since written zeros there lost nothing of it.
+pub fn free_bytes(ranges: &[super::diverge::Range], rep: &ImageReport) -> u64 {
+    let mut n = 0u64;
+    for (node, base) in mapped(rep) {
+        let Some(map) = &node.facts.owners else {
+            continue;
+        };
+        let Some(last) = map.ranges().last() else {
+            continue;
+        };
+        // The whole filesystem (its blocks x block size), not just up to
+        // its last owner: a deleted file may have been its last allocation.
+        let (lo, hi) = (
+            0,
+            node.facts
+                .claimed_size
+                .unwrap_or(last.end())
+                .max(last.end()),
+        );
+        for r in ranges {
+            if r.end() <= base {
+                continue;
+            }
+            let s = r.start.saturating_sub(base).max(lo);
+            let e = r.end().saturating_sub(base).min(hi);
+            if s >= e {
+                continue;
+            }
+            let owned = map
+                .owners_in(s, e)
+                .iter()
+                .map(|o| o.end().min(e).saturating_sub(o.start.max(s)))
+                .fold(0u64, u64::saturating_add);
+            n = n.saturating_add(e.saturating_sub(s).saturating_sub(owned));
+        }
+    }
+    n
+}

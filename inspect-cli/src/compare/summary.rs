@@ -4,7 +4,7 @@
 //! The advice never writes a copy, its brick or its image: it names a
 //! copy made elsewhere first.
 
-use super::gluster::Brick;
+use super::gluster::{Brick, Direction};
 use super::model::{CopyReport, Dated, Kinship, Newer, Note, Pair, Relation, SourceBy};
 use super::source::Copy;
 use imgcheck_core::{human_size, time::utc};
@@ -115,126 +115,18 @@ pub fn vote(dated: &[Dated]) -> Newer {
 }
 
 /// The comparison's own findings.
-pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Note> {
+pub fn notes(
+    copies: &[Copy],
+    reports: &[CopyReport],
+    pairs: &[Pair],
+    afr: Option<&Direction>,
+) -> Vec<Note> {
     let mut out = Vec::new();
     for p in pairs {
         let ra = reports.iter().find(|r| r.label == p.a);
         let rb = reports.iter().find(|r| r.label == p.b);
-        if let (Some(ra), Some(rb)) = (ra, rb)
-            && let (Some(ga), Some(gb)) = (&ra.brick, &rb.brick)
-        {
-            let vol = ga
-                .volume
-                .as_deref()
-                .or(gb.volume.as_deref())
-                .unwrap_or("VOL");
-            let copies = format!(
-                "first copy both brick files to directories outside the bricks (mkdir -p /srv/rescue/a /srv/rescue/b; cp --sparse=always {} /srv/rescue/a/; cp --sparse=always {} /srv/rescue/b/) and never write inside a brick",
-                ra.label, rb.label
-            );
-            match super::gluster::split_brain(ga, gb) {
-                Some(true) => {
-                    // The source-brick form only for a source the images'
-                    // own evidence chose: each brick's changelog claims it.
-                    let advice = match (&p.source, &p.sink) {
-                        (Some(src), Some(sink)) => {
-                            let brick = if *src == ra.label { ga } else { gb };
-                            let root = brick
-                                .root
-                                .as_ref()
-                                .map_or_else(|| "BRICK".to_string(), |r| r.display().to_string());
-                            let file = brick.file.as_deref().unwrap_or("FILE");
-                            format!(
-                                "{copies}; then, on a Gluster server, choose {src} as the source: gluster volume heal {vol} split-brain source-brick HOST:{root} {file} (HOST is the server holding that brick); recover what only {sink} holds from its copy"
-                            )
-                        }
-                        _ => format!(
-                            "{copies}; nothing on the images picks a source (equal verdicts, no dates that differ): do not resolve the split-brain until the differing files of each copy are checked"
-                        ),
-                    };
-                    let file = ga.file.as_deref().or(gb.file.as_deref()).unwrap_or("FILE");
-                    out.push(Note {
-                        code: "compare.gluster.split_brain".into(),
-                        message: format!(
-                            "split-brain: each brick blames the other ({} blames {}; {} blames {}); Gluster will not heal {file} by itself",
-                            brick_name(ra),
-                            blamed_text(ga, reports),
-                            brick_name(rb),
-                            blamed_text(gb, reports)
-                        ),
-                        advice: Some(advice),
-                    });
-                }
-                Some(false) => {
-                    let (message, advice) = match super::gluster::one_sided(ga, gb) {
-                        Some(blamer_is_a) => {
-                            let (src, sink, g, h) = if blamer_is_a {
-                                (ra, rb, ga, gb)
-                            } else {
-                                (rb, ra, gb, ga)
-                            };
-                            (
-                                format!(
-                                    "AFR pending counters: {} blames {} and {} blames {}, not {}: {} holds writes {} lacks; self-heal's source is {}, its sink {} (no split-brain)",
-                                    brick_name(src),
-                                    blamed_text(g, reports),
-                                    brick_name(sink),
-                                    blamed_text(h, reports),
-                                    src.label,
-                                    src.label,
-                                    sink.label,
-                                    src.label,
-                                    sink.label
-                                ),
-                                Some(if src.verdict == "damaged" && sink.verdict != "damaged" {
-                                    format!(
-                                        "{copies}; do not let Gluster heal from {}: the changelog makes it self-heal's source, but it is damaged ({} problems) and {} is {}, so a heal would copy the damage over the sound copy; keep self-heal from running on this file until both copies are checked, and restore the file from {}'s copy",
-                                        src.label,
-                                        src.problem_count,
-                                        sink.label,
-                                        sink.verdict,
-                                        sink.label
-                                    )
-                                } else {
-                                    format!(
-                                        "{copies}; then let Gluster heal from {}: gluster volume heal {vol} (and gluster volume heal {vol} info to follow it){}",
-                                        src.label,
-                                        if src.verdict == "damaged" {
-                                            format!(
-                                                "; {} is damaged ({} problems): check its copy before the heal spreads that to {}",
-                                                src.label, src.problem_count, sink.label
-                                            )
-                                        } else {
-                                            String::new()
-                                        }
-                                    )
-                                }),
-                            )
-                        }
-                        None => (
-                            format!(
-                                "AFR pending counters: {} blames {}; {} blames {}: no split-brain between them, and {}",
-                                brick_name(ra),
-                                blamed_text(ga, reports),
-                                brick_name(rb),
-                                blamed_text(gb, reports),
-                                if ga.client.is_some() && gb.client.is_some() {
-                                    "neither blames the other: the changelog names no source between them (what they blame is a third brick's to heal)"
-                                } else {
-                                    "with both blaming the changelog names no source"
-                                }
-                            ),
-                            None,
-                        ),
-                    };
-                    out.push(Note {
-                        code: "compare.gluster.pending".into(),
-                        message,
-                        advice,
-                    });
-                }
-                None => {}
-            }
+        if let (Some(ra), Some(rb)) = (ra, rb) {
+            out.extend(afr_pair(p, ra, rb, reports, afr));
         }
         if p.divergence.unlisted > 0 {
             out.push(Note {
@@ -274,8 +166,296 @@ pub fn notes(copies: &[Copy], reports: &[CopyReport], pairs: &[Pair]) -> Vec<Not
             });
         }
     }
-    out.extend(afr_overview(reports));
+    out.extend(afr_overview(reports, pairs, afr));
     out.extend(series(copies, reports));
+    out
+}
+
+/// How Gluster's data self-heal sees two copies on bricks.
+enum AfrView {
+    /// No brick is a source: Gluster will not heal the file.
+    SplitBrain,
+    /// The changelog alone names the source of the two (`true`: the first).
+    Source(bool),
+    /// Both are sinks of another brick, the one source.
+    BothSinks(usize),
+    /// Both are sources the changelog takes to be in sync.
+    BothSources,
+    /// The direction hangs on what the images do not say: the volume's
+    /// client quorum, a ctime, or a brick not among the copies.
+    Unsettled,
+    /// No data blame anywhere.
+    Clean,
+}
+
+/// The AFR notes of one pair: who blames whom, what Gluster's self-heal
+/// would make of it ([`Direction`], when every brick's client is known;
+/// else the pair's blame alone), and a divergence the changelog does not
+/// know of. The advice copies brick files outside the bricks first and
+/// never writes inside one.
+fn afr_pair(
+    p: &Pair,
+    ra: &CopyReport,
+    rb: &CopyReport,
+    reports: &[CopyReport],
+    afr: Option<&Direction>,
+) -> Vec<Note> {
+    let mut out = Vec::new();
+    let (Some(ga), Some(gb)) = (&ra.brick, &rb.brick) else {
+        return out;
+    };
+    let vol = ga
+        .volume
+        .as_deref()
+        .or(gb.volume.as_deref())
+        .unwrap_or("VOL");
+    let file = ga.file.as_deref().or(gb.file.as_deref()).unwrap_or("FILE");
+    let copies = format!(
+        "first copy both brick files to directories outside the bricks (mkdir -p /srv/rescue/a /srv/rescue/b; cp --sparse=always {} /srv/rescue/a/; cp --sparse=always {} /srv/rescue/b/) and never write inside a brick",
+        ra.label, rb.label
+    );
+    let blames = format!(
+        "{} blames {}; {} blames {}",
+        brick_name(ra),
+        blamed_text(ga, reports),
+        brick_name(rb),
+        blamed_text(gb, reports)
+    );
+    let index = |r: &CopyReport| reports.iter().position(|x| x.label == r.label);
+    let in_dir = afr.and_then(|d| {
+        let (ia, ib) = (index(ra)?, index(rb)?);
+        (d.copy_of.contains(&Some(ia)) && d.copy_of.contains(&Some(ib))).then_some((d, ia, ib))
+    });
+    let view = match in_dir {
+        Some((d, _, _)) if d.split_brain => AfrView::SplitBrain,
+        Some((d, _, _)) if d.clean => AfrView::Clean,
+        Some((d, ia, ib)) if d.settled() => match (d.is_source(ia), d.is_source(ib)) {
+            (true, false) => AfrView::Source(true),
+            (false, true) => AfrView::Source(false),
+            (false, false) => d
+                .sources
+                .first()
+                .map_or(AfrView::Unsettled, |&s| AfrView::BothSinks(s)),
+            (true, true) => AfrView::BothSources,
+        },
+        Some((d, ia, ib)) => {
+            if d.sources.len() > 1
+                && !d.by_quorum
+                && !d.ctime_decides
+                && d.is_source(ia)
+                && d.is_source(ib)
+            {
+                AfrView::BothSources
+            } else if ga.blamed().is_empty()
+                && gb.blamed().is_empty()
+                && !d.by_quorum
+                && !d.incomplete
+                && !d.undecided
+            {
+                AfrView::Clean
+            } else {
+                AfrView::Unsettled
+            }
+        }
+        None => match super::gluster::split_brain(ga, gb) {
+            Some(true) => AfrView::SplitBrain,
+            Some(false) => match super::gluster::one_sided(ga, gb) {
+                Some(a_is_source) => AfrView::Source(a_is_source),
+                None => AfrView::Unsettled,
+            },
+            None => AfrView::Clean,
+        },
+    };
+    // Bricks the images say nothing of: named so the reader knows what
+    // the direction assumed.
+    let missing = in_dir.filter(|(d, _, _)| d.incomplete).map(|(d, _, _)| {
+        d.clients
+            .iter()
+            .zip(&d.copy_of)
+            .filter(|(_, c)| c.is_none())
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    });
+    let client_copy = |i: usize| -> String {
+        afr.and_then(|d| {
+            let name = d.clients.get(i)?;
+            Some(
+                match d
+                    .copy_of
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .and_then(|k| reports.get(k))
+                {
+                    Some(r) => format!("{} ({name})", r.label),
+                    None => format!("{name} (not among the copies)"),
+                },
+            )
+        })
+        .unwrap_or_else(|| "another brick".to_string())
+    };
+    match view {
+        AfrView::SplitBrain => {
+            // The source-brick form only for a source the images' own
+            // evidence chose: each brick's changelog claims it.
+            let advice = match (&p.source, &p.sink) {
+                (Some(src), Some(sink)) => {
+                    let brick = if *src == ra.label { ga } else { gb };
+                    let root = brick
+                        .root
+                        .as_ref()
+                        .map_or_else(|| "BRICK".to_string(), |r| r.display().to_string());
+                    let f = brick.file.as_deref().unwrap_or("FILE");
+                    format!(
+                        "{copies}; then, on a Gluster server, choose {src} as the source: gluster volume heal {vol} split-brain source-brick HOST:{root} {f} (HOST is the server holding that brick); recover what only {sink} holds from its copy"
+                    )
+                }
+                _ => format!(
+                    "{copies}; nothing on the images picks a source (equal verdicts, no dates that differ): do not resolve the split-brain until the differing files of each copy are checked"
+                ),
+            };
+            let n = afr.map_or(2, |d| d.clients.len());
+            out.push(Note {
+                code: "compare.gluster.split_brain".into(),
+                message: if n == 2 {
+                    format!(
+                        "split-brain: each brick blames the other ({blames}); without client quorum (the default for two bricks) Gluster will not heal {file} by itself"
+                    )
+                } else {
+                    format!(
+                        "split-brain: every brick is blamed by a quorum of the others ({blames}); Gluster will not heal {file} by itself"
+                    )
+                },
+                advice: Some(advice),
+            });
+        }
+        AfrView::Source(a_is_source) => {
+            let (src, sink) = if a_is_source { (ra, rb) } else { (rb, ra) };
+            let hollow = hollow_copy(p, ra, rb).is_some_and(|h| std::ptr::eq(h, src));
+            let advice = if hollow {
+                format!(
+                    "{copies}; do not let Gluster heal from {}: the changelog makes it self-heal's source, but its files read as zeros where {}'s hold data, so a heal would write zeros over them; keep self-heal from running on this file and restore it from {}'s copy",
+                    src.label, sink.label, sink.label
+                )
+            } else if src.verdict == "damaged" && sink.verdict != "damaged" {
+                format!(
+                    "{copies}; do not let Gluster heal from {}: the changelog makes it self-heal's source, but it is damaged ({} problems) and {} is {}, so a heal would copy the damage over the sound copy; keep self-heal from running on this file until both copies are checked, and restore the file from {}'s copy",
+                    src.label, src.problem_count, sink.label, sink.verdict, sink.label
+                )
+            } else if let Some(why) = heal_refused(p, src, sink) {
+                format!(
+                    "{copies}; do not let Gluster heal from {}: the changelog makes it self-heal's source, but {why}, so a heal would overwrite {} with what is not its copy; keep self-heal from running on this file until both are checked",
+                    src.label, sink.label
+                )
+            } else {
+                format!(
+                    "{copies}; then let Gluster heal from {}: gluster volume heal {vol} (and gluster volume heal {vol} info to follow it){}",
+                    src.label,
+                    if src.verdict == "damaged" {
+                        format!(
+                            "; {} is damaged ({} problems): check its copy before the heal spreads that to {}",
+                            src.label, src.problem_count, sink.label
+                        )
+                    } else {
+                        String::new()
+                    }
+                )
+            };
+            out.push(Note {
+                code: "compare.gluster.pending".into(),
+                message: format!(
+                    "AFR pending counters: {blames}: no brick blames {}, so {} holds writes {} lacks; self-heal's source is {}, its sink {} (no split-brain)",
+                    src.label, src.label, sink.label, src.label, sink.label
+                ),
+                advice: Some(advice),
+            });
+        }
+        AfrView::BothSinks(s) => out.push(Note {
+            code: "compare.gluster.pending".into(),
+            message: format!(
+                "AFR pending counters: {blames}: both are blamed and {} is blamed by none, so self-heal's source is {} and both are its sinks (no split-brain between them, whatever they blame of each other)",
+                client_copy(s),
+                client_copy(s)
+            ),
+            advice: Some(format!(
+                "{copies}; Gluster heals both from {} (gluster volume heal {vol}); check that copy before letting it",
+                client_copy(s)
+            )),
+        }),
+        AfrView::Unsettled => {
+            let why = match in_dir {
+                Some((d, _, _)) if d.undecided => "the names do not tell which brick is which Gluster client (AFR creates a client's counter only on the bricks that blamed it), and the ways they fit disagree on the source: the changelog names no source here".to_string(),
+                Some((d, _, _)) if d.by_quorum => format!(
+                    "every brick is blamed by another, none by a quorum: under client quorum (cluster.quorum-type auto, the default for three bricks or more) Gluster takes as sources the bricks fewer than {} others blame ({}), narrowed to the largest file, then the most dirty, then the newest ctime; with quorum-type none it is split-brain. That hangs on the volume's settings, not on the images: the changelog names no source here",
+                    super::gluster::quorum(d.clients.len()),
+                    d.sources.iter().map(|&i| client_copy(i)).collect::<Vec<_>>().join(", ")
+                ),
+                Some((d, _, _)) if d.ctime_decides => format!(
+                    "the sources left ({}) are told apart only by ctime, which the images do not show: the changelog names no source here",
+                    d.sources.iter().map(|&i| client_copy(i)).collect::<Vec<_>>().join(", ")
+                ),
+                Some((d, _, _)) => format!(
+                    "by the changelogs given, self-heal's source{} {} and its sinks {}; a brick not among the copies may blame any of them, so the changelog names no source here",
+                    if d.sources.len() == 1 { " is" } else { "s are" },
+                    d.sources.iter().map(|&i| client_copy(i)).collect::<Vec<_>>().join(", "),
+                    d.sinks.iter().map(|&i| client_copy(i)).collect::<Vec<_>>().join(", ")
+                ),
+                None if ga.client.is_some() && gb.client.is_some() => "neither blames the other: the changelog names no source between them (what they blame is a third brick's to heal)".to_string(),
+                None => "with both blaming the changelog names no source".to_string(),
+            };
+            out.push(Note {
+                code: "compare.gluster.pending".into(),
+                message: format!(
+                    "AFR pending counters: {blames}: no split-brain between them by these counters, and {why}{}",
+                    missing.as_deref().map_or_else(String::new, |m| format!(
+                        " (not among the copies, so not known: the changelog of {m}, taken as blaming none)"
+                    ))
+                ),
+                advice: None,
+            });
+        }
+        AfrView::BothSources | AfrView::Clean => {}
+    }
+    // Metadata or entry counts: a heal of ownership, mode or xattrs,
+    // nothing of the bytes (an attack's F10 took one as data blame).
+    for (r, g) in [(ra, ga), (rb, gb)] {
+        let md = g.blamed_metadata_only();
+        if !md.is_empty() {
+            out.push(Note {
+                code: "compare.gluster.metadata".into(),
+                message: format!(
+                    "{} blames {} for metadata or entries only (owner, mode, xattrs; the second and third AFR counters): a metadata heal, which says nothing of which copy's bytes are newer",
+                    brick_name(r),
+                    md.join(", ")
+                ),
+                advice: None,
+            });
+        }
+    }
+    // The changelog thinks them in sync and the bytes differ: Gluster
+    // never heals this, and reads may come from either brick (an
+    // attack's F3 got silence).
+    if matches!(view, AfrView::BothSources | AfrView::Clean) && !p.divergence.identical() {
+        out.push(Note {
+            code: "compare.gluster.unhealed".into(),
+            message: format!(
+                "AFR says {} and {} are in sync ({}), but their guest bytes differ ({} in {} ranges): Gluster will not heal {file}, and reads may come from either brick",
+                ra.label,
+                rb.label,
+                if matches!(view, AfrView::Clean) {
+                    "no data operation pending on either".to_string()
+                } else {
+                    "both are sources and agree in size and dirty counts".to_string()
+                },
+                human_size(p.divergence.differing),
+                p.divergence.ranges.len()
+            ),
+            advice: Some(format!(
+                "{copies}; check the differing files of each copy before choosing one; the bytes were changed behind Gluster (on a brick directly, or by a restore), so no heal will reconcile them"
+            )),
+        });
+    }
     out
 }
 
@@ -314,7 +494,23 @@ fn brick_name(r: &CopyReport) -> String {
 /// none: the sources a heal may take from, the blamed ones its sinks.
 /// Given only when three copies or more are on bricks (a pair's own
 /// note says it for two).
-fn afr_overview(reports: &[CopyReport]) -> Option<Note> {
+fn afr_overview(reports: &[CopyReport], pairs: &[Pair], afr: Option<&Direction>) -> Option<Note> {
+    // Each pair whose source the changelog names must name it too.
+    let pairs_agree = afr.is_some_and(|d| {
+        pairs.iter().all(|p| {
+            let src = d
+                .sources
+                .first()
+                .and_then(|&i| d.copy_of.get(i).copied().flatten())
+                .and_then(|k| reports.get(k));
+            match src {
+                Some(s) if p.a == s.label || p.b == s.label => {
+                    p.source.as_deref() == Some(s.label.as_str())
+                }
+                _ => true,
+            }
+        })
+    });
     let on: Vec<(&CopyReport, &Brick)> = reports
         .iter()
         .filter_map(|r| r.brick.as_ref().map(|b| (r, b)))
@@ -367,13 +563,66 @@ fn afr_overview(reports: &[CopyReport]) -> Option<Note> {
             lines.join("; ")
         )
     };
-    let advice = (known && !sources.is_empty() && !sinks.is_empty()).then(|| {
-        format!(
-            "heal sources are the bricks no other blames ({}); the blamed ({}) missed writes and must not be a source; copy every brick file outside its brick first and let Gluster heal (gluster volume heal {vol}), never write inside a brick",
-            names(&sources),
-            names(&sinks)
-        )
-    });
+    // Gluster's own reading of the whole matrix, when every brick's
+    // client is known: a brick no other blames is a source, and when
+    // every brick is blamed, the outcome hangs on client quorum.
+    let label = |d: &Direction, i: usize| {
+        let name = d.clients.get(i).map_or("?", String::as_str);
+        match d
+            .copy_of
+            .get(i)
+            .copied()
+            .flatten()
+            .and_then(|k| reports.get(k))
+        {
+            Some(r) => r.label.clone(),
+            None => format!("{name} (not among the copies)"),
+        }
+    };
+    let list = |d: &Direction, v: &[usize]| {
+        v.iter()
+            .map(|&i| label(d, i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (message, advice) = match afr {
+        Some(d) if d.split_brain => (
+            format!("{message}; self-heal: no source (split-brain)"),
+            None,
+        ),
+        Some(d) if d.by_quorum => (
+            format!(
+                "{message}; every brick is blamed by another: under client quorum (auto, the default for three bricks or more) self-heal's sources would be {}, with quorum-type none it is split-brain",
+                list(d, &d.sources)
+            ),
+            None,
+        ),
+        Some(d) if d.settled() => (
+            format!(
+                "{message}; self-heal: source {}, sinks {}",
+                list(d, &d.sources),
+                list(d, &d.sinks)
+            ),
+            // Advised only where every pair's own evidence agrees with
+            // the changelog's source (no hollow, thin, damaged or foreign
+            // copy on either side).
+            pairs_agree.then(|| format!(
+                "the heal source is {} (no other brick blames it); the others missed writes and must not be a source; copy every brick file outside its brick first and let Gluster heal (gluster volume heal {vol}), never write inside a brick",
+                list(d, &d.sources)
+            )),
+        ),
+        Some(_) => (message, None),
+        None => {
+            let advice = (known && !sources.is_empty() && !sinks.is_empty()).then(|| {
+                format!(
+                    "heal sources are the bricks no other blames ({}); the blamed ({}) missed writes and must not be a source; copy every brick file outside its brick first and let Gluster heal (gluster volume heal {vol}), never write inside a brick",
+                    names(&sources),
+                    names(&sinks)
+                )
+            });
+            (message, advice)
+        }
+    };
     Some(Note {
         code: "compare.gluster.blame".into(),
         message,
@@ -392,6 +641,7 @@ pub(crate) fn source_of<'a>(
     p: &Pair,
     a: &'a CopyReport,
     b: &'a CopyReport,
+    afr: Option<(&Direction, usize, usize)>,
 ) -> Option<(&'a CopyReport, &'a CopyReport, SourceBy)> {
     if !matches!(p.relation, Relation::Copies | Relation::OverlayReplicas)
         || matches!(p.kinship, Kinship::Different | Kinship::Clone)
@@ -401,15 +651,54 @@ pub(crate) fn source_of<'a>(
     // The changelog's source, unless it is damaged and the other is not:
     // a heal from it would copy the damage over the sound copy (an
     // attack's F1 got "heal from" the damaged brick).
-    let worse = |x: &CopyReport, y: &CopyReport| x.verdict == "damaged" && y.verdict != "damaged";
-    if let (Some(ga), Some(gb)) = (&a.brick, &b.brick) {
-        match super::gluster::one_sided(ga, gb) {
-            Some(true) if !worse(a, b) => return Some((a, b, SourceBy::AfrBlame)),
-            Some(false) if !worse(b, a) => return Some((b, a, SourceBy::AfrBlame)),
-            _ => {}
+    // A hollow copy likewise: a heal from it writes zeros over the
+    // other's files (an attack's F0).
+    let hollow = hollow_copy(p, a, b);
+    let thin = thin_copy(p, a, b);
+    // A copy whose files read as zeros where the other's hold data, in
+    // any share, is no source for them: a restore that stopped half way
+    // is no copy to heal from (attackB F19), whatever the dates say.
+    let zeroed = |x: &CopyReport| {
+        if std::ptr::eq(x, a) {
+            p.a_files_zeroed > p.b_files_zeroed
+        } else {
+            p.b_files_zeroed > p.a_files_zeroed
+        }
+    };
+    let worse = |x: &CopyReport, y: &CopyReport| {
+        (x.verdict == "damaged" && y.verdict != "damaged")
+            || hollow.is_some_and(|h| std::ptr::eq(h, x))
+            || thin.is_some_and(|t| std::ptr::eq(t, x))
+            || zeroed(x)
+    };
+    // With every brick's client known, Gluster's own reading of the
+    // whole changelog: a source only when it alone is one and the other
+    // a sink (a brick blamed by a third is no source, even where the
+    // pair's own blame points away from it: attack F4, F5); a pair of
+    // sinks of a third brick, or a direction that hangs on quorum or
+    // ctime, names none by the changelog.
+    match afr {
+        Some((d, ia, ib)) => {
+            if d.settled() {
+                if d.is_source(ia) && d.is_sink(ib) && !worse(a, b) {
+                    return Some((a, b, SourceBy::AfrBlame));
+                }
+                if d.is_source(ib) && d.is_sink(ia) && !worse(b, a) {
+                    return Some((b, a, SourceBy::AfrBlame));
+                }
+            }
+        }
+        None => {
+            if let (Some(ga), Some(gb)) = (&a.brick, &b.brick) {
+                match super::gluster::one_sided(ga, gb) {
+                    Some(true) if !worse(a, b) => return Some((a, b, SourceBy::AfrBlame)),
+                    Some(false) if !worse(b, a) => return Some((b, a, SourceBy::AfrBlame)),
+                    _ => {}
+                }
+            }
         }
     }
-    if p.divergence.identical() || thin_copy(p, a, b).is_some() {
+    if p.divergence.identical() || thin.is_some() || hollow.is_some() {
         return None;
     }
     let rank = |v: &str| match v {
@@ -417,7 +706,7 @@ pub(crate) fn source_of<'a>(
         "warning" => 1,
         _ => 2,
     };
-    match rank(&a.verdict).cmp(&rank(&b.verdict)) {
+    let picked = match rank(&a.verdict).cmp(&rank(&b.verdict)) {
         std::cmp::Ordering::Less => Some((a, b, SourceBy::Verdict)),
         std::cmp::Ordering::Greater => Some((b, a, SourceBy::Verdict)),
         // Healing from a damaged copy spreads its damage.
@@ -427,7 +716,61 @@ pub(crate) fn source_of<'a>(
             Newer::B => Some((b, a, SourceBy::Newer)),
             _ => None,
         },
+    };
+    picked.filter(|(src, _, _)| !zeroed(src))
+}
+
+/// The copy of the pair whose own files read as zeros where the other
+/// copy holds data, more of them than the other's do: its filesystem
+/// says those blocks hold its files, and they hold nothing (`e2image -r`,
+/// a metadata-only restore, a copy whose data never arrived). Healing or
+/// restoring from it writes zeros over the other's files, whatever its
+/// dates and verdict say: it is never a source. Zeros in free space or in
+/// deleted files' blocks are not counted (they are in no file of its
+/// map), so a replica that trimmed its free space is not hollow.
+pub(crate) fn hollow_copy<'a>(
+    p: &Pair,
+    a: &'a CopyReport,
+    b: &'a CopyReport,
+) -> Option<&'a CopyReport> {
+    // Most of its own file data: an application that zeroed part of one
+    // file (a database wiping freed pages) leaves a copy that is newer,
+    // not hollow (an attack's F18 on the first form, which took any
+    // margin).
+    let most = |z: u64, r: &CopyReport| r.file_data.is_some_and(|f| z.saturating_mul(2) > f);
+    match p.a_files_zeroed.cmp(&p.b_files_zeroed) {
+        std::cmp::Ordering::Greater if most(p.a_files_zeroed, a) => Some(a),
+        std::cmp::Ordering::Less if most(p.b_files_zeroed, b) => Some(b),
+        _ => None,
     }
+}
+
+/// Why the images refuse a heal from `src` over the other copy of the
+/// pair when the changelog would make one, or `None` when they support
+/// it: the pair's own source is `src`. A changelog that blames a brick
+/// says which brick missed writes, not that the two files are one disk
+/// (an attack's F11: "let Gluster heal from" a different machine's disk).
+fn heal_refused(p: &Pair, src: &CopyReport, sink: &CopyReport) -> Option<String> {
+    if p.source.as_deref() == Some(src.label.as_str()) {
+        return None;
+    }
+    Some(match (&p.relation, p.kinship) {
+        (_, Kinship::Different) => "they are different disks".to_string(),
+        (_, Kinship::Clone) => {
+            "they are a clone with an identity of its own, two disks now".to_string()
+        }
+        (Relation::Copies | Relation::OverlayReplicas, _) => {
+            if thin_copy(p, src, sink).is_some_and(|t| std::ptr::eq(t, src)) {
+                format!("{} holds only part of {}'s data", src.label, sink.label)
+            } else {
+                format!(
+                    "nothing on the images says {} is the copy to keep",
+                    src.label
+                )
+            }
+        }
+        _ => "they are not replicas of one disk (an overlay and its base, or clones)".to_string(),
+    })
 }
 
 /// The copy of the pair that holds less than half of the other's data
@@ -612,6 +955,19 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 human_size(d.a_own),
                 human_size(d.b_own)
             ),
+            (_, Kinship::Clone)
+                if p
+                    .kinship_evidence
+                    .first()
+                    .is_some_and(|e| e.starts_with("their identifiers all differ")) =>
+            {
+                format!(
+                    "{} and {} are a clone with new identifiers ({}): one was copied from the other (or both made alike from one source) and given identities of its own, so they are two disks now, not one",
+                    p.a,
+                    p.b,
+                    p.kinship_evidence.first().map_or("", String::as_str)
+                )
+            }
             (_, Kinship::Clone) => format!(
                 "{} and {} are a clone (same partition GUIDs / contents, different fs UUID: {}): one was copied from the other and given an identity of its own, so they are two disks now, not one",
                 p.a,
@@ -779,7 +1135,7 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 } else {
                     format!(", in {}", files.iter().take(NAMED_FILES).copied().collect::<Vec<_>>().join(", "))
                 },
-                human_size(d.a_data.saturating_sub(d.shared))
+                human_size(d.a_mapped.saturating_sub(d.shared))
             ));
             continue;
         }
@@ -813,6 +1169,13 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
             .sink
             .as_ref()
             .and_then(|l| reports.iter().find(|r| r.label == *l));
+        let hollow = hollow_copy(p, ra, rb).map(|t| {
+            if std::ptr::eq(t, ra) {
+                (ra, rb)
+            } else {
+                (rb, ra)
+            }
+        });
         let thin = thin_copy(p, ra, rb).map(|t| {
             if std::ptr::eq(t, ra) {
                 (ra, rb)
@@ -845,6 +1208,21 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 "two overlays of one base: linked clones or replicas of one overlay; nothing on the images tells which, so no heal advice: find out from whoever made them ({} differ)",
                 human_size(d.differing)
             ),
+            (_, _, _) if hollow.is_some() => {
+                let (h, full) = hollow.unwrap_or((rb, ra));
+                format!(
+                    "{}'s files read as zeros where {}'s hold data ({} of its own file data): a copy of the metadata without the data (e2image -r, a failed restore), not a copy of the disk; do not restore or heal from {} however new it looks (keep {})",
+                    h.label,
+                    full.label,
+                    human_size(if std::ptr::eq(h, ra) {
+                        p.a_files_zeroed
+                    } else {
+                        p.b_files_zeroed
+                    }),
+                    h.label,
+                    full.label
+                )
+            }
             (_, _, _) if thin.is_some() => {
                 let (t, full) = thin.unwrap_or((rb, ra));
                 format!(
@@ -890,6 +1268,20 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                         src.label, other.label, src.label
                     )
                 }
+            }
+            _ if p.a_files_zeroed != p.b_files_zeroed => {
+                let (z, other, n) = if p.a_files_zeroed > p.b_files_zeroed {
+                    (ra, rb, p.a_files_zeroed)
+                } else {
+                    (rb, ra, p.b_files_zeroed)
+                };
+                format!(
+                    "{}'s files read as zeros in {} where {}'s same files hold data (a restore that stopped, or zeros the guest wrote): no source; do not heal from {} until those files are checked, and keep both (cp --sparse=always each to a directory of its own first)",
+                    z.label,
+                    human_size(n),
+                    other.label,
+                    z.label
+                )
             }
             _ if ra.verdict == "damaged" && rb.verdict == "damaged" => {
                 let fewer = if rb.problem_count < ra.problem_count {
