@@ -24,6 +24,13 @@
 //!   text), which never holds runs of NUL blocks — likely.
 //!
 //! Anything else is told nowhere: a false alarm is as bad as a miss.
+//!
+//! The zero map steps in 4 KiB blocks; a run's known edges are read to
+//! the byte, so a text file cut inside a block is seen where its data
+//! resumes, and file data is counted up to each file's size (its last
+//! block's padding was never content). Under bigalloc a cluster is its
+//! file's whole: the blocks of it the file does not map are held, not
+//! free.
 
 use crate::report::Node;
 use imgcheck_core::bytes::is_zero;
