@@ -437,3 +437,119 @@ fn a_zeroed_range_inside_a_fat_volume_names_its_files() {
     let text = imgcheck::layout::lost_files_text(&r.lost);
     assert!(text.contains(&format!("{}\t", truth[0])), "{text}");
 }
+
+/// XFS: the 1 MiB-aligned MiB at 39 MiB of a 64 MiB XFS of text files
+/// (both AGs' data; the files are in AG 1 from 37 MiB on) zeroed with dd:
+/// the files whose extents xfs_db `bmap` puts in it lost data, named by
+/// their paths, with the bytes bmap gives (cut at each file's size).
+#[test]
+fn a_zeroed_range_inside_an_xfs_names_its_files() {
+    let pristine = fixture("lost/xfs-pristine.img");
+    assert!(report(&pristine, true).lost.is_empty());
+    let (_dir, copy) = imgcheck_testdata::copy_into_tempdir(&[&pristine]);
+    let img = &copy[0];
+    let range = (39u64 << 20, 40u64 << 20);
+    let ok = Command::new("dd")
+        .args([
+            "if=/dev/zero",
+            &format!("of={}", img.display()),
+            "bs=1M",
+            "seek=39",
+            "count=1",
+            "conv=notrunc",
+            "status=none",
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let db = |cmds: &[&str]| {
+        let mut args: Vec<&str> = vec!["-r"];
+        for c in cmds {
+            args.push("-c");
+            args.push(c);
+        }
+        let p = pristine.to_str().unwrap();
+        args.push(p);
+        run("xfs_db", &args)
+    };
+    let geo = db(&["sb 0", "p agblocks blocksize"]);
+    let field = |name: &str| -> u64 {
+        geo.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} = ")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (agblocks, bs) = (field("agblocks"), field("blocksize"));
+    // The truth: each file's extents by xfs_db bmap ("(AG/AG block)"),
+    // its size by xfs_db stat (core.size), in the zeroed range.
+    let mut truth: BTreeMap<String, u64> = BTreeMap::new();
+    for i in 0..60 {
+        let path = format!("/logs/app{i:03}.log");
+        let out = db(&[&format!("path {path}"), "bmap", "p core.size"]);
+        let size: u64 = out
+            .lines()
+            .find_map(|l| l.strip_prefix("core.size = "))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let mut bytes = 0;
+        for l in out.lines().filter(|l| l.starts_with("data offset ")) {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            let off: u64 = w[2].parse().unwrap();
+            let (ag, agb) = w[5]
+                .trim_matches(|c| c == '(' || c == ')')
+                .split_once('/')
+                .unwrap();
+            let (ag, agb): (u64, u64) = (ag.parse().unwrap(), agb.parse().unwrap());
+            let count: u64 = w[7].parse().unwrap();
+            let a = (ag * agblocks + agb) * bs;
+            let b = a + (count * bs).min(size.saturating_sub(off * bs));
+            bytes += b.min(range.1).saturating_sub(a.max(range.0));
+        }
+        if bytes > 0 {
+            truth.insert(path, bytes);
+        }
+    }
+    assert!(truth.len() >= 10, "{truth:?}");
+    let r = report(img, true);
+    let ev = event_over(&r, range);
+    assert_eq!(ev.confidence, Confidence::Likely, "{:?}", ev.evidence);
+    let ours: BTreeMap<String, u64> = ev
+        .files
+        .iter()
+        .map(|f| (f.path.clone().unwrap_or_default(), f.bytes()))
+        .collect();
+    assert_eq!(ours, truth, "imgcheck vs xfs_db bmap");
+}
+
+/// XFS, clean: a directory block of 4 filesystem blocks (1 KiB blocks,
+/// dirblklog 2, as xfs_db reads the superblock) holds its header in its
+/// first block only; the rest may be free space of zeros. No loss.
+#[test]
+fn xfs_directory_blocks_past_their_header_are_no_loss() {
+    let path = fixture("xfs/v4-kern.img");
+    let geo = run(
+        "xfs_db",
+        &[
+            "-r",
+            "-c",
+            "sb 0",
+            "-c",
+            "p blocksize dirblklog",
+            path.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        geo.contains("blocksize = 1024") && geo.contains("dirblklog = 2"),
+        "{geo}"
+    );
+    let r = report(&path, true);
+    assert!(
+        r.lost.is_empty(),
+        "{:?}",
+        r.lost.iter().map(|e| (e.start, e.end)).collect::<Vec<_>>()
+    );
+}

@@ -141,3 +141,33 @@ truncate -s 40M "$img"
 faketime -f "@2025-11-13 10:00:00" mkfs.vfat -F 32 -s 1 -i 17170032 -n LOGS "$img" >/dev/null
 faketime -f "@2025-11-13 10:00:00" mcopy -s -m -i "$img" "$work/t4/logs" ::/
 store lost "$img"
+
+# --- lost/xfs-pristine.img: a 64 MiB XFS (mkfs.xfs -p, a prototype file:
+# no mount needed) holding 60 text files of 30-80 KiB in /logs. The test
+# zeroes the 1 MiB-aligned MiB that xfs_db bmap shows cut by files at both
+# edges on a copy with dd; the truth is xfs_db's bmap of every file.
+mkdir -p "$work/t5"
+python3 - "$work/t5" <<'PY'
+import os, random, sys
+rng = random.Random(5)
+words = "xfs inode extent btree log tail head agf agi free space block".split()
+for i in range(60):
+    n, out = rng.randint(30_000, 80_000), []
+    while sum(map(len, out)) < n:
+        out.append(f"line {i} " + " ".join(rng.choice(words) for _ in range(8)) + "\n")
+    with open(os.path.join(sys.argv[1], f"app{i:03d}.log"), "w") as f:
+        f.write("".join(out))
+PY
+{
+  echo "boot"; echo "0 0"; echo "d--755 0 0"
+  echo "logs d--755 0 0"
+  for i in $(seq -f '%03g' 0 59); do echo "app$i.log ---644 0 0 $work/t5/app$i.log"; done
+  echo '$'
+  echo '$'
+} > "$work/xfs.proto"
+img="$work/xfs-pristine.img"
+truncate -s 64M "$img"
+# mkfs.xfs refuses filesystems under 300 MiB outside fstests (xfs/lib.sh).
+TEST_DIR=/tmp TEST_DEV=/dev/null QA_CHECK_FS=1 mkfs.xfs -q -f -d agcount=2 -m uuid=17171717-0000-4000-8000-000000000107 -p "$work/xfs.proto" "$img"
+xfs_repair -n "$img" >/dev/null 2>&1
+store lost "$img"
