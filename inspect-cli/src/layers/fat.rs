@@ -102,7 +102,9 @@ fn owner_map<R: ReadAt>(vol: &Volume<R>) -> OwnerMap {
         b.name(i, parent, name.as_bytes());
         let mut logical = 0u64;
         for x in &f.extents {
-            let (mut at, mut len) = (x.start, x.len);
+            // The chain is cut at the file's size; its last cluster is the
+            // file's whole (the map cuts content at the size itself).
+            let (mut at, mut len) = (x.start, x.len.div_ceil(cluster).saturating_mul(cluster));
             if f.is_dir && logical == 0 {
                 let first = len.min(cluster);
                 b.push(OwnerKind::Directory, i, at, first, 0);

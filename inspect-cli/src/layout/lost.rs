@@ -436,11 +436,24 @@ fn is_text(sample: &[u8]) -> bool {
         .iter()
         .position(|&c| c == 0)
         .map_or(sample, |n| sample.get(..n).unwrap_or(&[]));
-    body.len() >= 64
-        && body
-            .iter()
-            .all(|&c| matches!(c, b'\t' | b'\n' | b'\r' | 0x20..=0x7e | 0x80..=0xff))
-        && is_zero(sample.get(body.len()..).unwrap_or(&[]))
+    body.len() >= 64 && text_bytes(body) && is_zero(sample.get(body.len()..).unwrap_or(&[]))
+}
+
+/// Whether `b` is text: UTF-8 (a character cut at the sample's end
+/// allowed) with no control byte but tab, newline and carriage return.
+/// Binary data rarely is: a byte of 0x80 or above must start or continue
+/// a UTF-8 sequence, so image rows, PCM and tar payloads fail.
+fn text_bytes(b: &[u8]) -> bool {
+    if !b
+        .iter()
+        .all(|&c| matches!(c, b'\t' | b'\n' | b'\r' | 0x20..=0x7e | 0x80..=0xff))
+    {
+        return false;
+    }
+    match std::str::from_utf8(b) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none() && b.len().saturating_sub(e.valid_up_to()) < 4,
+    }
 }
 
 /// When the zeros stop inside a file whose data resumes as text: that
@@ -528,7 +541,12 @@ fn whole_files_object(s: u64, e: u64, hs: &[Hit], fss: &[Mapped<'_>]) -> Option<
 /// whose first block is text (no NUL, printable): the file's path (or
 /// inode). Text files hold no runs of NUL blocks; their last block is
 /// text and padding, never all zeros.
-fn text_block_zeroed(h: &Hit, fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Option<String> {
+fn text_block_zeroed(
+    h: &Hit,
+    resumes: Option<u64>,
+    fss: &[Mapped<'_>],
+    disk: &dyn ReadAt,
+) -> Option<String> {
     let m = fss.get(h.fs)?;
     let bs = m.map.block_size().max(1);
     let a = h.start.saturating_sub(m.base);
@@ -551,15 +569,41 @@ fn text_block_zeroed(h: &Hit, fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Option<S
     let sample = buf.get_mut(..n)?;
     disk.read_exact_at(m.base.saturating_add(first.start), sample)
         .ok()?;
-    let text = n >= 64
-        && sample
-            .iter()
-            .all(|&c| matches!(c, b'\t' | b'\n' | b'\r' | 0x20..=0x7e | 0x80..=0xff));
-    text.then(|| {
+    if n < 64 || !text_bytes(sample) {
+        return None;
+    }
+    // A text header says little of what follows (PGM, FITS, PLY, NRRD,
+    // shell installers put binary data after one): the bytes just before
+    // the zeros must be text too, and, where asked, those after them.
+    let n = usize::try_from(a.saturating_sub(here.start).min(512)).ok()?;
+    let before = buf.get_mut(..n)?;
+    disk.read_exact_at(h.start.saturating_sub(u64::try_from(n).ok()?), before)
+        .ok()?;
+    if n < 64 || !text_bytes(before) {
+        return None;
+    }
+    if let Some(at) = resumes {
+        let next = m.map.owner_at(at.saturating_sub(m.base))?;
+        if next.inode != h.inode || next.kind != OwnerKind::FileData {
+            return None;
+        }
+        let n = usize::try_from(
+            next.end()
+                .saturating_sub(at.saturating_sub(m.base))
+                .min(512),
+        )
+        .ok()?;
+        let after = buf.get_mut(..n)?;
+        disk.read_exact_at(at, after).ok()?;
+        if !is_text(after) {
+            return None;
+        }
+    }
+    Some(
         m.map
             .path(h.inode)
-            .unwrap_or_else(|| format!("inode {}", h.inode))
-    })
+            .unwrap_or_else(|| format!("inode {}", h.inode)),
+    )
 }
 
 /// The run `s..e` (in zero-map blocks) with its known edges read to the
@@ -700,8 +744,7 @@ fn text_beside(
             && disk
                 .read_exact_at(edge.saturating_sub(u64::try_from(n).unwrap_or(0)), b)
                 .is_ok()
-            && b.iter()
-                .all(|&c| matches!(c, b'\t' | b'\n' | b'\r' | 0x20..=0x7e | 0x80..=0xff))
+            && text_bytes(b)
     } else {
         let n = usize::try_from(oe.saturating_sub(edge).min(512)).unwrap_or(0);
         let Some(b) = buf.get_mut(..n) else {
@@ -729,10 +772,7 @@ fn text_cut_before(h: &Hit, s2: u64, fss: &[Mapped<'_>], disk: &dyn ReadAt) -> O
     if logical < 64 || size < logical.saturating_add(512) || h.end.saturating_sub(s2) < 512 {
         return None;
     }
-    let printable = |b: &[u8]| {
-        b.iter()
-            .all(|&c| matches!(c, b'\t' | b'\n' | b'\r' | 0x20..=0x7e | 0x80..=0xff))
-    };
+    let printable = text_bytes;
     // The bytes before the zeros, inside this extent.
     let mut buf = [0u8; 512];
     let n = usize::try_from(off.saturating_sub(here.start).min(512)).ok()?;
@@ -872,9 +912,10 @@ fn events_in(
                         if h.stops_inside {
                             text_resumes(h, if h.end == e { e2 } else { h.end }, fss, d)
                         } else if h.start == s && s2 < s {
-                            text_cut_before(h, s2, fss, d).or_else(|| text_block_zeroed(h, fss, d))
+                            text_cut_before(h, s2, fss, d)
+                                .or_else(|| text_block_zeroed(h, None, fss, d))
                         } else {
-                            text_block_zeroed(h, fss, d)
+                            text_block_zeroed(h, None, fss, d)
                         }
                     })
             })
@@ -904,20 +945,25 @@ fn events_in(
                 human_size(*z)
             ));
         }
+        // Zeros inside one text file, whose text resumes after them: the
+        // loss is that file's, not its neighbours' (a whole-zero file
+        // beside it is its own content).
         if evidence.is_empty()
             && let Some(d) = disk
-            && let Some(p) = hs
+            && let Some((p, fs, inode)) = hs
                 .iter()
-                .filter(|h| (h.starts_inside || h.stops_inside) && h.kind == OwnerKind::FileData)
+                .filter(|h| h.starts_inside && h.stops_inside && h.kind == OwnerKind::FileData)
                 .find_map(|h| {
                     if text_checks >= MAX_TEXT_CHECKS {
                         return None;
                     }
                     text_checks = text_checks.saturating_add(1);
-                    text_block_zeroed(h, fss, d)
+                    let at = if h.end == e { e2 } else { h.end };
+                    text_block_zeroed(h, Some(at), fss, d).map(|p| (p, h.fs, h.inode))
                 })
         {
             evidence.push(format!("text (whole zero blocks inside {p}, a text file)"));
+            hs.retain(|h| h.fs == fs && h.inode == inode);
         }
         let mut possible = false;
         if evidence.is_empty()
@@ -1713,10 +1759,13 @@ mod tests {
         let n = node();
         // Inside one file: a database's or VM image's own zeros.
         assert!(events(&n, &[(MIB, 2 * MIB)], None, ALL).is_empty());
-        // Unless the file is text: its first block says so.
+        // Unless the file is text: its first block and the bytes on both
+        // sides of the zeros say so.
         let mut bytes = vec![0u8; usize::try_from(16 * MIB).unwrap()];
-        let text = b"[Unit]\nDescription=app\nAfter=network.target\n".repeat(12);
-        bytes[..text.len()].copy_from_slice(&text);
+        let text = b"[Unit]\nDescription=app\nAfter=network.target\n".repeat(80_000);
+        let len = usize::try_from(3 * MIB).unwrap();
+        bytes[..len].copy_from_slice(&text[..len]);
+        bytes[usize::try_from(MIB).unwrap()..usize::try_from(2 * MIB).unwrap()].fill(0);
         let disk = imgcheck_core::BytesReader::new(bytes);
         let ev = events(&n, &[(MIB, 2 * MIB)], Some(&disk), ALL);
         assert_eq!(ev.len(), 1);
