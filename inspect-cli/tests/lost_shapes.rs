@@ -553,3 +553,30 @@ fn xfs_directory_blocks_past_their_header_are_no_loss() {
         r.lost.iter().map(|e| (e.start, e.end)).collect::<Vec<_>>()
     );
 }
+
+/// Attack lost17 F11 (a false alarm with FAT mapped): a clean FAT16 with a
+/// zero-filled swap file and a PGM image (ASCII header, then binary rows,
+/// black ones zero bytes), as fsck.fat -n finds it clean. A text header
+/// does not make a file text; nothing is lost, with --scan or without.
+#[test]
+fn a_text_headed_binary_beside_a_zero_file_is_no_loss() {
+    let path = fixture("lost/fat-textheaded.img");
+    let out = Command::new("fsck.fat")
+        .arg("-n")
+        .arg(&path)
+        .output()
+        .expect("fsck.fat (dosfstools) is needed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for scan in [true, false] {
+        let r = report(&path, scan);
+        assert!(
+            r.lost.is_empty(),
+            "scan {scan}: {:?}",
+            r.lost.iter().map(|e| &e.evidence).collect::<Vec<_>>()
+        );
+    }
+}

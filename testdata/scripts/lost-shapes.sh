@@ -171,3 +171,20 @@ truncate -s 64M "$img"
 TEST_DIR=/tmp TEST_DEV=/dev/null QA_CHECK_FS=1 mkfs.xfs -q -f -d agcount=2 -m uuid=17171717-0000-4000-8000-000000000107 -p "$work/xfs.proto" "$img"
 xfs_repair -n "$img" >/dev/null 2>&1
 store lost "$img"
+
+# --- lost/fat-textheaded.img (clean; attack lost17 F11): mkfs.vfat -F 16
+# with a 3 MiB zero-filled SWAP.BIN and a PGM image (ASCII header, light
+# rows, then black rows of zero bytes) copied in with mcopy. Nothing lost.
+python3 - "$work" <<'PY'
+import os, sys
+d = sys.argv[1]
+open(os.path.join(d, "SWAP.BIN"), "wb").write(bytes(3 << 20))
+hdr = b"P5\n# CREATOR: scanner\n1024 1024\n255\n"
+open(os.path.join(d, "SCAN.PGM"), "wb").write(hdr + bytes([200]) * (8 * 1024) + bytes(1016 * 1024))
+PY
+img="$work/fat-textheaded.img"
+truncate -s 16M "$img"
+faketime -f "@2025-11-13 10:00:00" mkfs.vfat -F 16 -i 17170016 -n TH "$img" >/dev/null
+faketime -f "@2025-11-13 10:00:00" mcopy -m -i "$img" "$work/SWAP.BIN" "$work/SCAN.PGM" ::/
+fsck.fat -n "$img" >/dev/null
+store lost "$img"
