@@ -221,6 +221,25 @@ pub struct OwnerMap {
     /// Inodes per group, to name the group an inode-table byte is in.
     #[serde(default)]
     inodes_per_group: u32,
+    /// (inode, size in bytes), sorted by inode: a file's block bytes past
+    /// its size are the padding of its last block, not its content.
+    #[serde(default)]
+    sizes: Vec<(u32, u64)>,
+    /// Bytes per allocation cluster when larger than a block (ext4
+    /// bigalloc), else 0: a cluster is allocated to one file whole, so the
+    /// blocks of it the file does not map are its, not free space.
+    #[serde(default)]
+    cluster_size: u64,
+    /// Inodes in use per group, as the group descriptors the filesystem
+    /// was opened with count them: what a zeroed inode table held when no
+    /// directory can be read to name its files.
+    #[serde(default)]
+    group_inodes_used: Vec<u32>,
+    /// Those descriptors are the backups (the primary was unusable):
+    /// their counts are as of their last write (mkfs, resize2fs, e2fsck),
+    /// not of the last mount.
+    #[serde(default)]
+    counts_from_backup: bool,
     /// Whole blocks the layer read as it filled the map, `(start, end)`:
     /// sorted, disjoint and merged once finished.
     #[serde(default)]
@@ -309,6 +328,31 @@ impl OwnerMap {
     /// the map has them (`(0, 0)` otherwise).
     pub fn inode_geometry(&self) -> (u32, u32) {
         (self.inode_size, self.inodes_per_group)
+    }
+
+    /// `inode`'s size in bytes, when the walk recorded it.
+    pub fn size(&self, inode: u32) -> Option<u64> {
+        let i = self.sizes.binary_search_by_key(&inode, |m| m.0).ok()?;
+        self.sizes.get(i).map(|m| m.1)
+    }
+
+    /// Bytes per allocation cluster: the block size unless clusters are
+    /// larger (bigalloc).
+    pub fn cluster_size(&self) -> u64 {
+        self.cluster_size.max(self.block_size)
+    }
+
+    /// Inodes in use in groups `first..=last` as the group descriptors
+    /// count them, with whether those are the backup descriptors; `None`
+    /// when the map has no counts for every one of those groups.
+    pub fn inodes_used(&self, first: u32, last: u32) -> Option<(u64, bool)> {
+        let a = usize::try_from(first).ok()?;
+        let b = usize::try_from(last).ok()?.checked_add(1)?;
+        let counts = self.group_inodes_used.get(a..b)?;
+        Some((
+            counts.iter().map(|&n| u64::from(n)).sum(),
+            self.counts_from_backup,
+        ))
     }
 
     /// The inodes `first..=last` that a directory entry names: in use by
@@ -475,6 +519,26 @@ impl OwnerMapBuilder {
     /// Records when the filesystem was last written.
     pub fn last_write(&mut self, time: i64) {
         self.map.last_write = Some(time);
+    }
+
+    /// Records `inode`'s size in bytes (kept for at most
+    /// [`MAX_OWNED_RANGES`] inodes, as ranges are).
+    pub fn size(&mut self, inode: u32, size: u64) {
+        if self.map.sizes.len() < MAX_OWNED_RANGES {
+            self.map.sizes.push((inode, size));
+        }
+    }
+
+    /// Records the allocation cluster size (bigalloc), in bytes.
+    pub fn cluster_size(&mut self, bytes: u64) {
+        self.map.cluster_size = bytes;
+    }
+
+    /// Records the inodes in use per group as the descriptors count them,
+    /// and whether those are the backup descriptors.
+    pub fn group_inodes_used(&mut self, counts: Vec<u32>, backup: bool) {
+        self.map.group_inodes_used = counts;
+        self.map.counts_from_backup = backup;
     }
 
     /// Records the inode tables' geometry: an inode table range's
@@ -694,6 +758,8 @@ impl OwnerMapBuilder {
         }
         self.map.mtimes.sort_unstable();
         self.map.mtimes.dedup_by_key(|m| m.0);
+        self.map.sizes.sort_unstable();
+        self.map.sizes.dedup_by_key(|m| m.0);
         self.map.read = merged_spans(std::mem::take(&mut self.map.read));
         self.map.read_zero = merged_spans(std::mem::take(&mut self.map.read_zero));
         self.map

@@ -177,8 +177,12 @@ fn without_scan_zeroed_directory_blocks_are_named() {
 }
 
 /// Damaged on purpose: each of these zeroes or overwrites something.
-const DAMAGED: [&str; 3] = [
+const DAMAGED: [&str; 4] = [
     "layout/destroyed-dd-zero.img",
+    // The same damaged disk as qcow2 (layout.sh): its current state is
+    // the snapshot's, partition 1's first 8 MiB zeroed; its inode tables'
+    // in-use count (the backup descriptors') is now told there too.
+    "layout/destroyed-dd-zero-snap.qcow2",
     "layout/cloud-lost.img",
     "layout/dbvg-b-zeroed.img",
 ];

@@ -27,6 +27,7 @@ pub(crate) fn run(r: &dyn ReadAt, opts: &Options) -> Report {
         return Report {
             findings: pre,
             summary: None,
+            owners: None,
         };
     };
     let mut sb = sb;
@@ -43,6 +44,7 @@ pub(crate) fn run(r: &dyn ReadAt, opts: &Options) -> Report {
     Report {
         findings,
         summary: Some(summary),
+        owners: fs.owners.take(),
     }
 }
 

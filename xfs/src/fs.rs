@@ -50,6 +50,8 @@ pub struct Fs<'a> {
     pub budget_hit: bool,
     /// Why the check stopped short, when it did.
     pub incomplete: Option<String>,
+    /// The reverse map the full check filled.
+    pub(crate) owners: Option<imgcheck_core::OwnerMap>,
     /// The largest LSN stamped in v5 metadata, where, and in what.
     pub max_lsn: Option<(u64, u64, &'static str)>,
     /// The log holds transactions to replay: what they would change is
@@ -73,6 +75,7 @@ impl<'a> Fs<'a> {
             failed: HashSet::new(),
             budget_hit: false,
             incomplete: None,
+            owners: None,
             max_lsn: None,
             log_dirty: false,
         }

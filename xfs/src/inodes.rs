@@ -92,10 +92,68 @@ pub(crate) struct Cx<'c> {
     inodes: u64,
     rt: crate::rt::RtTrack,
     quota: crate::quota::QuotaTrack,
+    /// The reverse map, filled as inodes and directories are read.
+    owners: imgcheck_core::OwnerMapBuilder,
 }
 
 fn find(table: &[Info], ino: u64) -> Option<usize> {
     table.binary_search_by_key(&ino, |i| i.ino).ok()
+}
+
+/// One inode's data fork in the reverse map: a file's written extents as
+/// its data, unwritten ones as zeros by design; a directory's blocks (a
+/// directory block of `2^dirblklog` filesystem blocks starts with a magic
+/// header, never zeros; the rest of it may be free space of zeros, so it
+/// is held but no evidence); and the file's size.
+fn own_data(fs: &Fs<'_>, cx: &mut Cx<'_>, ino: u32, map: &[Extent], dir: bool, size: u64) {
+    use imgcheck_core::OwnerKind;
+    let per_dir_block = 1u64
+        .checked_shl(u32::from(fs.sb.dirblklog))
+        .unwrap_or(1)
+        .max(1);
+    for e in map {
+        let Some((agno, agbno)) = fs.fsb_split(e.start) else {
+            continue;
+        };
+        let at = fs.agb_byte(agno, agbno);
+        if dir && !e.unwritten {
+            // Block by block (the map merges neighbours of one kind),
+            // bounded by the extent's length, which the fork check bounds.
+            for k in 0..e.len.min(1 << 20) {
+                let l = e.off.saturating_add(k);
+                let kind = if l.checked_rem(per_dir_block) == Some(0) {
+                    OwnerKind::Directory
+                } else {
+                    OwnerKind::OtherMetadata
+                };
+                cx.owners.push(
+                    kind,
+                    ino,
+                    at.saturating_add(k.saturating_mul(fs.bs)),
+                    fs.bs,
+                    l.saturating_mul(fs.bs),
+                );
+            }
+            continue;
+        }
+        let kind = if e.unwritten {
+            OwnerKind::Unwritten
+        } else {
+            OwnerKind::FileData
+        };
+        cx.owners.push(
+            kind,
+            ino,
+            at,
+            e.len.saturating_mul(fs.bs),
+            e.off.saturating_mul(fs.bs),
+        );
+    }
+    if dir {
+        cx.owners.directory(ino);
+    } else {
+        cx.owners.size(ino, size);
+    }
 }
 
 /// Timestamps of the root inode, for the quick check's timeline.
@@ -141,7 +199,10 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
         inodes: 0,
         rt: crate::rt::RtTrack::new(fs),
         quota: crate::quota::QuotaTrack::new(fs),
+        owners: imgcheck_core::OwnerMapBuilder::new(fs.bs),
     };
+    // The map's inodes are 32-bit: a root past that maps nothing by name.
+    cx.owners.root(u32::try_from(fs.sb.rootino).unwrap_or(0));
     let mut full = Full::default();
     let mut sorted = chunks.to_vec();
     sorted.sort_by_key(|c| (c.agno, c.agino));
@@ -174,6 +235,16 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
             ),
         };
         full.dirs = full.dirs.saturating_add(1);
+        if let Ok(parent) = u32::try_from(job.ino) {
+            for e in &d.entries {
+                if let Ok(child) = u32::try_from(e.ino)
+                    && e.name != b"."
+                    && e.name != b".."
+                {
+                    cx.owners.name(child, parent, &e.name);
+                }
+            }
+        }
         if let Some(p) = d.parent {
             dotdot.insert(job.ino, p);
             if !fs.ino_ok(p) {
@@ -274,6 +345,13 @@ pub fn run(fs: &mut Fs<'_>, claims: &mut Claims, chunks: &[Chunk], unlinked: &[u
     {
         push_root(&mut full.times, &Dinode::parse(&b));
     }
+    let mut owners = std::mem::take(&mut cx.owners);
+    if let Some(why) = &fs.incomplete {
+        owners.partial(why.clone());
+    } else if fs.budget_hit {
+        owners.partial("the read bound stopped the walk: later files are not mapped");
+    }
+    fs.owners = Some(owners.finish());
     full
 }
 
@@ -661,6 +739,9 @@ fn one(fs: &mut Fs<'_>, cx: &mut Cx<'_>, ino: u64, off: u64, b: &[u8], free: boo
             }
         }
         cx.rt.metadata(fs, ino, m, d.size);
+    }
+    if !rt && let (Some(m), Ok(n)) = (data.as_deref(), u32::try_from(ino)) {
+        own_data(fs, cx, n, m, d.is_dir(), d.size);
     }
     let data_map = data.as_deref();
     cx.quota

@@ -89,6 +89,11 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// The filesystem described.
     pub summary: Option<Summary>,
+    /// The reverse map the full check's walk filled (files' extents,
+    /// directory blocks, names), for the checks that name lost files;
+    /// not in JSON.
+    #[serde(skip)]
+    pub owners: Option<imgcheck_core::OwnerMap>,
 }
 
 /// Whether `r` holds an XFS superblock at byte 0 (magic and a version

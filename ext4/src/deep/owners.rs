@@ -64,6 +64,26 @@ impl Deep<'_, '_> {
             u64::from(fs.sb.s_inodes_per_group).saturating_mul(u64::from(fs.sb.inode_size()));
         self.owners
             .inode_geometry(u32::from(fs.sb.inode_size()), fs.sb.s_inodes_per_group);
+        if self.ratio > 1 {
+            self.owners.cluster_size(bs.saturating_mul(self.ratio));
+        }
+        // In use per group, as the descriptors count them: what a zeroed
+        // inode table held when no directory names its inodes any more
+        // (the root's inode went with it). A free count above the group's
+        // inodes is the descriptor's damage, not a count.
+        let counts = fs
+            .gds
+            .iter()
+            .map(|gd| {
+                fs.sb
+                    .s_inodes_per_group
+                    .saturating_sub(gd.bg_free_inodes_count)
+            })
+            .collect();
+        self.owners.group_inodes_used(
+            counts,
+            matches!(fs.source, crate::fs::SuperblockSource::Backup { .. }),
+        );
         for (g, gd) in (0u64..).zip(&fs.gds) {
             for (blk, len, kind, logical) in [
                 (gd.bg_block_bitmap, 1u64, OwnerKind::Bitmap, 0),
@@ -108,6 +128,7 @@ impl Deep<'_, '_> {
         let journal = n == fs.sb.s_journal_inum && n != 0;
         if !runs.is_empty() {
             self.owners.mtime(n, mtime(&ino.raw));
+            self.owners.size(n, ino.i_size);
         }
         if is_dir {
             self.owners.directory(n);

@@ -5,8 +5,12 @@
 //! looked up here through the crate's file API and handed on as facts.
 
 use crate::level::{self, Level};
-use imgcheck_core::{BootFile, Context, Inspected, Inspector, Probe, ReadAt, boot_paths};
-use imgcheck_fat::{Options, Root, Volume};
+use imgcheck_core::{
+    BootFile, Context, Inspected, Inspector, OwnerKind, OwnerMap, OwnerMapBuilder, Probe, ReadAt,
+    boot_paths,
+};
+use imgcheck_fat::{MapLimits, Options, Root, Volume};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The FAT layer.
@@ -56,6 +60,11 @@ impl Inspector for Fat {
             s.volume_id_text.clone(),
             s.label.clone(),
         ));
+        if cx.options.depth == imgcheck_core::Depth::Full
+            && let Ok(vol) = Volume::open(r.as_ref())
+        {
+            node.facts.owners = Some(Arc::new(owner_map(&vol)));
+        }
         if let Ok(vol) = Volume::open(r.as_ref())
             && !root_may_hold_entries(&vol)
         {
@@ -67,6 +76,60 @@ impl Inspector for Fat {
         }
         node
     }
+}
+
+/// The reverse map of a FAT volume, from the crate's walk of every
+/// cluster chain reached from the root: each file's extents (cut to its
+/// size) as file data, each subdirectory's first cluster as a directory
+/// block (it holds `.` and `..`, so it is never all zeros; later clusters
+/// may be, past the end-of-directory entry, and are held by it as
+/// metadata whose zeros prove nothing). Files are
+/// numbered in walk order from 3 (the root is 2), and named by their
+/// directory's number and their own name.
+fn owner_map<R: ReadAt>(vol: &Volume<R>) -> OwnerMap {
+    let g = vol.geometry();
+    let cluster = u64::from(g.cluster_size).max(1);
+    let mut b = OwnerMapBuilder::new(cluster);
+    let map = vol.file_map(&MapLimits::default());
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    for (i, f) in (3u32..).zip(&map.files) {
+        ids.insert(f.path.as_str(), i);
+        let (parent, name) = match f.path.rsplit_once('/') {
+            Some(("", n)) => (2, n),
+            Some((p, n)) => (ids.get(p).copied().unwrap_or(0), n),
+            None => (2, f.path.as_str()),
+        };
+        b.name(i, parent, name.as_bytes());
+        let mut logical = 0u64;
+        for x in &f.extents {
+            // The chain is cut at the file's size; its last cluster is the
+            // file's whole (the map cuts content at the size itself).
+            let (mut at, mut len) = (x.start, x.len.div_ceil(cluster).saturating_mul(cluster));
+            if f.is_dir && logical == 0 {
+                let first = len.min(cluster);
+                b.push(OwnerKind::Directory, i, at, first, 0);
+                (at, len, logical) = (at.saturating_add(first), len.saturating_sub(first), first);
+            }
+            // A directory's later clusters are zeros past its end entry
+            // by nature: held (not free), but no evidence of a loss.
+            let kind = if f.is_dir {
+                OwnerKind::OtherMetadata
+            } else {
+                OwnerKind::FileData
+            };
+            b.push(kind, i, at, len, logical);
+            logical = logical.saturating_add(len);
+        }
+        if !f.is_dir {
+            b.size(i, u64::from(f.size));
+        } else {
+            b.directory(i);
+        }
+    }
+    if map.incomplete {
+        b.partial("more files than the FAT walk maps: later files are not mapped");
+    }
+    b.finish()
 }
 
 /// Whether a fixed (FAT12/16) root directory that reads as zeros would

@@ -56,6 +56,7 @@ impl Inspector for Xfs {
             return node;
         };
         let mut node = Inspected::new("xfs", title(&s));
+        node.facts.owners = report.owners.map(Arc::new);
         node.findings = report.findings;
         node.details = serde_json::to_value(&s).unwrap_or(serde_json::Value::Null);
         node.events = s

@@ -24,6 +24,13 @@
 //!   text), which never holds runs of NUL blocks — likely.
 //!
 //! Anything else is told nowhere: a false alarm is as bad as a miss.
+//!
+//! The zero map steps in 4 KiB blocks; a run's known edges are read to
+//! the byte, so a text file cut inside a block is seen where its data
+//! resumes, and file data is counted up to each file's size (its last
+//! block's padding was never content). Under bigalloc a cluster is its
+//! file's whole: the blocks of it the file does not map are held, not
+//! free.
 
 use crate::report::Node;
 use imgcheck_core::bytes::{is_zero, usize_of};
@@ -50,6 +57,9 @@ pub const MAX_LOST_FILES: usize = 1 << 16;
 const MAX_TEXT_CHECKS: usize = 256;
 /// Structure blocks read per filesystem without `--scan`, at most.
 const MAX_STRUCTURE_READS: usize = 1 << 16;
+/// Runs whose edges are read to the byte, per image, at most (two reads
+/// of one zero-map block each).
+const MAX_EDGE_READS: usize = 1 << 16;
 
 /// How sure a loss event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -119,6 +129,15 @@ pub struct LostInodes {
     /// It held the root directory's inode: every path is cut at `/`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub root: bool,
+    /// Inodes in use in the groups whose whole tables it covers, as the
+    /// group descriptors count them: files lost whole, named or not (with
+    /// the root's inode gone, no directory names any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_use: Option<u64>,
+    /// Those counts are the backup descriptors' (the primary was
+    /// unusable): as of their last write, not of the last mount.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub counted_by_backup: bool,
 }
 
 /// One zeroed range of the disk and what it destroyed.
@@ -316,7 +335,10 @@ fn cut_at(z: u64, hs: &[Hit]) -> bool {
 fn free_gaps(fss: &[Mapped<'_>], s: u64, e: u64) -> Vec<(u64, u64)> {
     let mut held = owned(fss, s, e, |_| true)
         .into_iter()
-        .map(|h| (h.start, h.end))
+        .map(|h| {
+            let (a, b) = cluster_of(&h, fss);
+            (a.max(s), b.min(e))
+        })
         .collect::<Vec<_>>();
     held.sort_unstable();
     let mut gaps = Vec::new();
@@ -331,6 +353,39 @@ fn free_gaps(fss: &[Mapped<'_>], s: u64, e: u64) -> Vec<(u64, u64)> {
         gaps.push((at, e));
     }
     gaps
+}
+
+/// The disk bytes of the whole clusters a file's hit lies in (bigalloc:
+/// a cluster is allocated to one file whole, and the blocks of it the
+/// file does not map are neither free nor another's); the hit itself
+/// when clusters are blocks or it is the filesystem's.
+fn cluster_of(h: &Hit, fss: &[Mapped<'_>]) -> (u64, u64) {
+    let Some(m) = fss.get(h.fs) else {
+        return (h.start, h.end);
+    };
+    let cs = m.map.cluster_size();
+    if h.inode == 0 || cs <= m.map.block_size() {
+        return (h.start, h.end);
+    }
+    let a = h.start.saturating_sub(m.base);
+    let b = h.end.saturating_sub(m.base);
+    let a = a.checked_div(cs).unwrap_or(0).saturating_mul(cs);
+    let b = b.div_ceil(cs).saturating_mul(cs);
+    (a.saturating_add(m.base), b.saturating_add(m.base))
+}
+
+/// Whether disk byte `at` is in a cluster (a block unless bigalloc) that
+/// holds file data of filesystem `m`.
+fn file_cluster_at(m: &Mapped<'_>, at: u64) -> bool {
+    let Some(a) = at.checked_sub(m.base) else {
+        return false;
+    };
+    let cs = m.map.cluster_size().max(1);
+    let c = a.checked_div(cs).unwrap_or(0).saturating_mul(cs);
+    m.map
+        .owners_in(c, c.saturating_add(cs))
+        .iter()
+        .any(|o| o.inode != 0 && o.kind == OwnerKind::FileData)
 }
 
 /// The hits of the pieces of a run, split at the free `gaps`, that run
@@ -383,31 +438,46 @@ fn is_text(sample: &[u8]) -> bool {
         .iter()
         .position(|&c| c == 0)
         .map_or(sample, |n| sample.get(..n).unwrap_or(&[]));
-    body.len() >= 64
-        && body
-            .iter()
-            .all(|&c| matches!(c, b'\t' | b'\n' | b'\r' | 0x20..=0x7e | 0x80..=0xff))
-        && is_zero(sample.get(body.len()..).unwrap_or(&[]))
+    body.len() >= 64 && text_bytes(body) && is_zero(sample.get(body.len()..).unwrap_or(&[]))
+}
+
+/// Whether `b` is text: UTF-8 (a character cut at the sample's end
+/// allowed) with no control byte but tab, newline and carriage return.
+/// Binary data rarely is: a byte of 0x80 or above must start or continue
+/// a UTF-8 sequence, so image rows, PCM and tar payloads fail.
+fn text_bytes(b: &[u8]) -> bool {
+    if !b
+        .iter()
+        .all(|&c| matches!(c, b'\t' | b'\n' | b'\r' | 0x20..=0x7e | 0x80..=0xff))
+    {
+        return false;
+    }
+    match std::str::from_utf8(b) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none() && b.len().saturating_sub(e.valid_up_to()) < 4,
+    }
 }
 
 /// When the zeros stop inside a file whose data resumes as text: that
 /// file's path (or inode). A text file holds no NUL blocks, so zeros
-/// over its start are not its content.
-fn text_resumes(h: &Hit, fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Option<String> {
+/// over its start are not its content. `at`: the disk byte where the
+/// zeros stop (the hit's end, or past it inside the zero map's last
+/// block, read to the byte).
+fn text_resumes(h: &Hit, at: u64, fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Option<String> {
     let m = fss.get(h.fs)?;
-    let next = m.map.owner_at(h.end.saturating_sub(m.base))?;
+    let next = m.map.owner_at(at.saturating_sub(m.base))?;
     if next.inode != h.inode || next.kind != OwnerKind::FileData {
         return None;
     }
     let mut buf = [0u8; 512];
     let n = usize::try_from(
         next.end()
-            .saturating_sub(h.end.saturating_sub(m.base))
+            .saturating_sub(at.saturating_sub(m.base))
             .min(512),
     )
     .ok()?;
     let sample = buf.get_mut(..n)?;
-    disk.read_exact_at(h.end, sample).ok()?;
+    disk.read_exact_at(at, sample).ok()?;
     is_text(sample).then(|| {
         m.map
             .path(h.inode)
@@ -423,6 +493,22 @@ fn text_resumes(h: &Hit, fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Option<String
 /// Files written as zeros are rarely several small ones filling exactly
 /// one object between files that are not zeros.
 fn whole_files_object(s: u64, e: u64, hs: &[Hit], fss: &[Mapped<'_>]) -> Option<u64> {
+    // Under bigalloc the zeros begin in the tail of the cluster before
+    // the object (the blocks of it its file does not map): the object
+    // starts at the first file's cluster.
+    let fs = hs.iter().find(|h| h.inode != 0)?.fs;
+    let m = fss.get(fs)?;
+    let cs = m.map.cluster_size();
+    let first = hs
+        .iter()
+        .filter(|h| h.inode != 0)
+        .map(|h| cluster_of(h, fss).0)
+        .min()?;
+    let s = if cs > m.map.block_size() && first > s && first.saturating_sub(s) < cs {
+        first
+    } else {
+        s
+    };
     let len = e.checked_sub(s)?;
     let z = OBJECT_SIZES
         .into_iter()
@@ -431,33 +517,38 @@ fn whole_files_object(s: u64, e: u64, hs: &[Hit], fss: &[Mapped<'_>]) -> Option<
         return None;
     }
     let mut per_file: BTreeMap<(usize, u32), u64> = BTreeMap::new();
+    // The bytes the files hold, in whole clusters.
+    let mut held = Vec::new();
     for h in hs.iter().filter(|h| h.inode != 0) {
-        if h.kind != OwnerKind::FileData || h.starts_inside || h.stops_inside {
+        if h.kind != OwnerKind::FileData || h.starts_inside || h.stops_inside || h.fs != fs {
             return None;
         }
         let n = per_file.entry((h.fs, h.inode)).or_insert(0);
         *n = n.saturating_add(h.end.saturating_sub(h.start));
+        let (a, b) = cluster_of(h, fss);
+        held.push((a.max(s), b.min(e)));
     }
-    let data: u64 = per_file.values().sum();
+    let data: u64 = super::merge(held)
+        .iter()
+        .map(|(a, b)| b.saturating_sub(*a))
+        .sum();
     if per_file.len() < 2 || per_file.values().any(|&n| n >= z) || data < len / 2 {
         return None;
     }
     // File data on both sides, in the filesystem the files are in.
-    let fs = hs.iter().find(|h| h.inode != 0)?.fs;
-    let m = fss.get(fs)?;
-    let file_at = |at: u64| {
-        at.checked_sub(m.base)
-            .and_then(|a| m.map.owner_at(a))
-            .is_some_and(|o| o.inode != 0 && o.kind == OwnerKind::FileData)
-    };
-    (s.checked_sub(1).is_some_and(file_at) && file_at(e)).then_some(z)
+    (s.checked_sub(1).is_some_and(|a| file_cluster_at(m, a)) && file_cluster_at(m, e)).then_some(z)
 }
 
 /// When the hit is whole blocks of zeros past the first block of a file
 /// whose first block is text (no NUL, printable): the file's path (or
 /// inode). Text files hold no runs of NUL blocks; their last block is
 /// text and padding, never all zeros.
-fn text_block_zeroed(h: &Hit, fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Option<String> {
+fn text_block_zeroed(
+    h: &Hit,
+    resumes: Option<u64>,
+    fss: &[Mapped<'_>],
+    disk: &dyn ReadAt,
+) -> Option<String> {
     let m = fss.get(h.fs)?;
     let bs = m.map.block_size().max(1);
     let a = h.start.saturating_sub(m.base);
@@ -480,11 +571,229 @@ fn text_block_zeroed(h: &Hit, fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Option<S
     let sample = buf.get_mut(..n)?;
     disk.read_exact_at(m.base.saturating_add(first.start), sample)
         .ok()?;
-    let text = n >= 64
-        && sample
+    if n < 64 || !text_bytes(sample) {
+        return None;
+    }
+    // A text header says little of what follows (PGM, FITS, PLY, NRRD,
+    // shell installers put binary data after one): the bytes just before
+    // the zeros must be text too, and, where asked, those after them.
+    let n = usize::try_from(a.saturating_sub(here.start).min(512)).ok()?;
+    let before = buf.get_mut(..n)?;
+    disk.read_exact_at(h.start.saturating_sub(u64::try_from(n).ok()?), before)
+        .ok()?;
+    if n < 64 || !text_bytes(before) {
+        return None;
+    }
+    if let Some(at) = resumes {
+        let next = m.map.owner_at(at.saturating_sub(m.base))?;
+        if next.inode != h.inode || next.kind != OwnerKind::FileData {
+            return None;
+        }
+        let n = usize::try_from(
+            next.end()
+                .saturating_sub(at.saturating_sub(m.base))
+                .min(512),
+        )
+        .ok()?;
+        let after = buf.get_mut(..n)?;
+        disk.read_exact_at(at, after).ok()?;
+        if !is_text(after) {
+            return None;
+        }
+    }
+    Some(
+        m.map
+            .path(h.inode)
+            .unwrap_or_else(|| format!("inode {}", h.inode)),
+    )
+}
+
+/// The run `s..e` (in zero-map blocks) with its known edges read to the
+/// byte: the zero bytes that end the block before it and start the block
+/// at its end are zeros of the same run.
+fn byte_edges(disk: &dyn ReadAt, s: u64, e: u64, start_known: bool, end_known: bool) -> (u64, u64) {
+    let mut buf = [0u8; 4096];
+    let mut s2 = s;
+    if start_known && s > 0 {
+        let n = s.min(4096);
+        if let Some(b) = buf.get_mut(..usize::try_from(n).unwrap_or(0))
+            && disk.read_exact_at(s.saturating_sub(n), b).is_ok()
+        {
+            let zeros = b.iter().rev().take_while(|&&c| c == 0).count();
+            s2 = s.saturating_sub(u64::try_from(zeros).unwrap_or(0));
+        }
+    }
+    let mut e2 = e;
+    if end_known && e < disk.len() {
+        let n = disk.len().saturating_sub(e).min(4096);
+        if let Some(b) = buf.get_mut(..usize::try_from(n).unwrap_or(0))
+            && disk.read_exact_at(e, b).is_ok()
+        {
+            let zeros = b.iter().take_while(|&&c| c == 0).count();
+            e2 = e.saturating_add(u64::try_from(zeros).unwrap_or(0));
+        }
+    }
+    (s2, e2)
+}
+
+/// The hits of an event to the byte: the file data at the run's edges
+/// grows by the zeros that begin or end it inside the zero map's edge
+/// blocks (`s2..e2`): those of the files whose data the run already
+/// holds, and those of a neighbour the zeros cut that is text (its bytes
+/// before the zeros, or after them, are text, which holds no NUL) with
+/// the files between; a neighbour's trailing zeros otherwise are its own
+/// content, not the loss. File data is cut at the file's size, past
+/// which its last block is padding, not content.
+fn to_the_byte(
+    hs: &[Hit],
+    s2: u64,
+    e2: u64,
+    fss: &[Mapped<'_>],
+    disk: Option<&dyn ReadAt>,
+) -> Vec<Hit> {
+    let (Some(first), Some(last)) = (
+        hs.iter().map(|h| h.start).min(),
+        hs.iter().map(|h| h.end).max(),
+    ) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Hit> = hs.to_vec();
+    let extend = |at: u64, out: &mut Vec<Hit>, before: bool| {
+        let h = out
             .iter()
-            .all(|&c| matches!(c, b'\t' | b'\n' | b'\r' | 0x20..=0x7e | 0x80..=0xff));
-    text.then(|| {
+            .find(|h| if before { h.start == at } else { h.end == at })
+            .copied()?;
+        if h.kind != OwnerKind::FileData {
+            return None;
+        }
+        let m = fss.get(h.fs)?;
+        let (lo, hi) = if before { (s2, at) } else { (at, e2) };
+        // The file cut at the far edge: where the zeros begin (before) or
+        // where its data resumes (after).
+        let edge = if before { lo } else { hi };
+        let cut = m.map.owner_at(edge.saturating_sub(m.base)).copied();
+        let text_cut = cut.is_some_and(|o| {
+            o.kind == OwnerKind::FileData
+                && o.inode != h.inode
+                && disk.is_some_and(|d| text_beside(&o, m, edge, before, d))
+        });
+        for o in m
+            .map
+            .owners_in(lo.saturating_sub(m.base), hi.saturating_sub(m.base))
+        {
+            if o.kind != OwnerKind::FileData || (o.inode != h.inode && !text_cut) {
+                continue;
+            }
+            let a = o.start.saturating_add(m.base).max(lo);
+            let b = o.end().saturating_add(m.base).min(hi);
+            if a < b {
+                out.push(Hit {
+                    inode: o.inode,
+                    start: a,
+                    end: b,
+                    logical: o
+                        .logical
+                        .saturating_add(a.saturating_sub(o.start.saturating_add(m.base))),
+                    ..h
+                });
+            }
+        }
+        Some(())
+    };
+    if s2 < first {
+        extend(first, &mut out, true);
+    }
+    if e2 > last {
+        extend(last, &mut out, false);
+    }
+    out.sort_by_key(|h| h.start);
+    out.into_iter()
+        .filter_map(|mut h| {
+            if h.kind == OwnerKind::FileData
+                && let Some(size) = fss.get(h.fs).and_then(|m| m.map.size(h.inode))
+            {
+                let content = size.saturating_sub(h.logical);
+                h.end = h.end.min(h.start.saturating_add(content));
+            }
+            (h.start < h.end).then_some(h)
+        })
+        .collect()
+}
+
+/// Whether the file data `o` of `m` is text on the far side of the disk
+/// byte `edge` where zeros meet it: the up to 512 bytes before `edge`
+/// (`before`: the zeros start there), at least 64 and all printable, or
+/// the bytes from `edge` on (the zeros stop there), as [`is_text`] reads
+/// them.
+fn text_beside(
+    o: &imgcheck_core::OwnedRange,
+    m: &Mapped<'_>,
+    edge: u64,
+    before: bool,
+    disk: &dyn ReadAt,
+) -> bool {
+    let (os, oe) = (
+        o.start.saturating_add(m.base),
+        o.end().saturating_add(m.base),
+    );
+    let mut buf = [0u8; 512];
+    if before {
+        let n = usize::try_from(edge.saturating_sub(os).min(512)).unwrap_or(0);
+        let Some(b) = buf.get_mut(..n) else {
+            return false;
+        };
+        n >= 64
+            && disk
+                .read_exact_at(edge.saturating_sub(u64::try_from(n).unwrap_or(0)), b)
+                .is_ok()
+            && text_bytes(b)
+    } else {
+        let n = usize::try_from(oe.saturating_sub(edge).min(512)).unwrap_or(0);
+        let Some(b) = buf.get_mut(..n) else {
+            return false;
+        };
+        disk.read_exact_at(edge, b).is_ok() && is_text(b)
+    }
+}
+
+/// When the zeros start at `s2` inside the content of the text file
+/// whose data the hit `h` holds, short of its first zero-map block: that
+/// file's path (or inode). Its first bytes and those just before the
+/// zeros are text, and the zeros run on inside its size for at least
+/// 512 bytes: a text file holds no such NUL run; its padding is past its
+/// size.
+fn text_cut_before(h: &Hit, s2: u64, fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Option<String> {
+    let m = fss.get(h.fs)?;
+    let here = m.map.owner_at(s2.saturating_sub(m.base))?;
+    if here.inode != h.inode || here.kind != OwnerKind::FileData {
+        return None;
+    }
+    let off = s2.saturating_sub(m.base);
+    let logical = here.logical.saturating_add(off.saturating_sub(here.start));
+    let size = m.map.size(h.inode)?;
+    if logical < 64 || size < logical.saturating_add(512) || h.end.saturating_sub(s2) < 512 {
+        return None;
+    }
+    let printable = text_bytes;
+    // The bytes before the zeros, inside this extent.
+    let mut buf = [0u8; 512];
+    let n = usize::try_from(off.saturating_sub(here.start).min(512)).ok()?;
+    let before = buf.get_mut(..n)?;
+    disk.read_exact_at(s2.saturating_sub(u64::try_from(n).ok()?), before)
+        .ok()?;
+    if n < 64 || !printable(before) {
+        return None;
+    }
+    let first = m
+        .map
+        .ranges()
+        .iter()
+        .find(|o| o.inode == h.inode && o.kind == OwnerKind::FileData && o.logical == 0)?;
+    let n = usize::try_from(first.len.min(512).min(logical)).ok()?;
+    let head = buf.get_mut(..n)?;
+    disk.read_exact_at(m.base.saturating_add(first.start), head)
+        .ok()?;
+    (n >= 64 && printable(head)).then(|| {
         m.map
             .path(h.inode)
             .unwrap_or_else(|| format!("inode {}", h.inode))
@@ -546,6 +855,7 @@ fn events_in(
     let mut unattached_told = vec![false; fss.len()];
     let mut out = Vec::new();
     let mut text_checks = 0usize;
+    let mut edge_reads = 0usize;
     for &(s, e) in runs {
         let mut hs = zero_hits(fss, s, e);
         let tables = zeroed_inodes(fss, s, e);
@@ -560,6 +870,15 @@ fn events_in(
             h.starts_inside &= start_known;
             h.stops_inside &= end_known;
         }
+        // Where the zeros start and stop to the byte: the zero map steps
+        // in 4 KiB blocks, a file's bytes do not.
+        let (s2, e2) = match disk {
+            Some(d) if edge_reads < MAX_EDGE_READS && !hs.is_empty() => {
+                edge_reads = edge_reads.saturating_add(1);
+                byte_edges(d, s, e, start_known, end_known)
+            }
+            _ => (s, e),
+        };
         let structure = hs.iter().any(|h| whole_structure(h, fss)) || !tables.is_empty();
         // Zeros that stop inside a file's data, after running through
         // another file's, are what storage that returned zeros leaves, but
@@ -593,9 +912,12 @@ fn events_in(
                         }
                         text_checks = text_checks.saturating_add(1);
                         if h.stops_inside {
-                            text_resumes(h, fss, d)
+                            text_resumes(h, if h.end == e { e2 } else { h.end }, fss, d)
+                        } else if h.start == s && s2 < s {
+                            text_cut_before(h, s2, fss, d)
+                                .or_else(|| text_block_zeroed(h, None, fss, d))
                         } else {
-                            text_block_zeroed(h, fss, d)
+                            text_block_zeroed(h, None, fss, d)
                         }
                     })
             })
@@ -625,20 +947,25 @@ fn events_in(
                 human_size(*z)
             ));
         }
+        // Zeros inside one text file, whose text resumes after them: the
+        // loss is that file's, not its neighbours' (a whole-zero file
+        // beside it is its own content).
         if evidence.is_empty()
             && let Some(d) = disk
-            && let Some(p) = hs
+            && let Some((p, fs, inode)) = hs
                 .iter()
-                .filter(|h| (h.starts_inside || h.stops_inside) && h.kind == OwnerKind::FileData)
+                .filter(|h| h.starts_inside && h.stops_inside && h.kind == OwnerKind::FileData)
                 .find_map(|h| {
                     if text_checks >= MAX_TEXT_CHECKS {
                         return None;
                     }
                     text_checks = text_checks.saturating_add(1);
-                    text_block_zeroed(h, fss, d)
+                    let at = if h.end == e { e2 } else { h.end };
+                    text_block_zeroed(h, Some(at), fss, d).map(|p| (p, h.fs, h.inode))
                 })
         {
             evidence.push(format!("text (whole zero blocks inside {p}, a text file)"));
+            hs.retain(|h| h.fs == fs && h.inode == inode);
         }
         let mut possible = false;
         if evidence.is_empty()
@@ -664,7 +991,12 @@ fn events_in(
             Confidence::Likely
         };
         // The event is the bytes that can be lost, not the free space or
-        // legitimately-zero structure the run also holds.
+        // legitimately-zero structure the run also holds, nor the padding
+        // of a file's last block.
+        let hs = to_the_byte(&hs, s2, e2, fss, disk);
+        if hs.is_empty() && tables.is_empty() {
+            continue;
+        }
         let (s, e) = hs
             .iter()
             .map(|h| (h.start, h.end))
@@ -692,6 +1024,9 @@ struct ZeroedTable {
     groups: (u32, u32),
     /// It held the root directory's inode.
     root: bool,
+    /// Inodes in use in the groups whose whole tables it covers, as the
+    /// descriptors count them, and whether those are the backups.
+    in_use: Option<(u64, bool)>,
 }
 
 /// The inode-table pieces of `s..e` whose inodes directory entries name.
@@ -728,7 +1063,15 @@ fn zeroed_inodes(fss: &[Mapped<'_>], s: u64, e: u64) -> Vec<ZeroedTable> {
         if has_root && !named.contains(&root) {
             named.insert(0, root);
         }
-        if named.is_empty() {
+        // Groups whose whole table the piece covers: an in-use inode is
+        // never all zeros, so each one the descriptors count is lost.
+        let g_first = a.saturating_sub(1).div_ceil(ipg);
+        let g_end = b.checked_div(ipg).unwrap_or(0);
+        let in_use = (g_first < g_end)
+            .then(|| m.map.inodes_used(g_first, g_end.saturating_sub(1)))
+            .flatten()
+            .filter(|u| u.0 > 0);
+        if named.is_empty() && in_use.is_none() {
             continue;
         }
         out.push(ZeroedTable {
@@ -737,6 +1080,7 @@ fn zeroed_inodes(fss: &[Mapped<'_>], s: u64, e: u64) -> Vec<ZeroedTable> {
             inodes: (a, b),
             named,
             root: has_root,
+            in_use,
             groups: (
                 a.saturating_sub(1).checked_div(ipg).unwrap_or(0),
                 b.saturating_sub(1).checked_div(ipg).unwrap_or(0),
@@ -841,6 +1185,8 @@ fn add_inode_tables(ev: &mut LossEvent, tables: &[ZeroedTable], fss: &[Mapped<'_
             inodes: t.inodes,
             named: t.named.len(),
             root: t.root,
+            in_use: t.in_use.map(|u| u.0),
+            counted_by_backup: t.in_use.is_some_and(|u| u.1),
         });
         for &i in &t.named {
             let slot = t
@@ -1076,12 +1422,29 @@ fn what_lost_parts(ev: &LossEvent) -> String {
         } else {
             ""
         };
+        // The descriptors' count says how many were in use when names
+        // cannot (a zeroed root leaves no directory to read).
+        let lost = match t.in_use {
+            Some(n) if u64::try_from(t.named).is_ok_and(|k| n > k) => format!(
+                "{n} inodes in use by the {}group descriptors{} lost with their block maps, {} of them named by a directory still read",
+                if t.counted_by_backup { "backup " } else { "" },
+                if t.counted_by_backup {
+                    " (as of their last write: mkfs, resize2fs or e2fsck)"
+                } else {
+                    ""
+                },
+                t.named
+            ),
+            _ => format!("{} file(s) lost", t.named),
+        };
+        let eg = if eg.is_empty() {
+            String::new()
+        } else {
+            format!(", e.g. {}", eg.join(", "))
+        };
         parts.push(format!(
-            "inode table of {groups} zeroed: {root}{} file(s) lost (inodes {}..{}), e.g. {}",
-            t.named,
-            t.inodes.0,
-            t.inodes.1,
-            eg.join(", ")
+            "inode table of {groups} zeroed: {root}{lost} (inodes {}..{}){eg}",
+            t.inodes.0, t.inodes.1,
         ));
     }
     // A mapping block lost: the file's data past it can no longer be found.
@@ -1538,10 +1901,13 @@ mod tests {
         let n = node();
         // Inside one file: a database's or VM image's own zeros.
         assert!(events(&n, &[(MIB, 2 * MIB)], None, ALL).is_empty());
-        // Unless the file is text: its first block says so.
+        // Unless the file is text: its first block and the bytes on both
+        // sides of the zeros say so.
         let mut bytes = vec![0u8; usize::try_from(16 * MIB).unwrap()];
-        let text = b"[Unit]\nDescription=app\nAfter=network.target\n".repeat(12);
-        bytes[..text.len()].copy_from_slice(&text);
+        let text = b"[Unit]\nDescription=app\nAfter=network.target\n".repeat(80_000);
+        let len = usize::try_from(3 * MIB).unwrap();
+        bytes[..len].copy_from_slice(&text[..len]);
+        bytes[usize::try_from(MIB).unwrap()..usize::try_from(2 * MIB).unwrap()].fill(0);
         let disk = imgcheck_core::BytesReader::new(bytes);
         let ev = events(&n, &[(MIB, 2 * MIB)], Some(&disk), ALL);
         assert_eq!(ev.len(), 1);
