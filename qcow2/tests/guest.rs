@@ -37,6 +37,11 @@ fn guest_bytes_equal_qemu_img_convert() {
         if img.header().size > 1 << 30 {
             continue; // an empty disk of petabytes: see reader.rs
         }
+        if img.header().backing_file_offset != 0 {
+            // prepare() unpacks one file alone, so its backing file is not
+            // beside it; backing chains are read in reader.rs and resolver.rs.
+            continue;
+        }
         let ours = read_all(&Guest::new(Arc::clone(&img)));
         let theirs = qemu_raw(&p, None);
         assert_eq!(ours.len(), theirs.len(), "{name}: size");
