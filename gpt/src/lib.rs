@@ -42,7 +42,7 @@ pub use check::check;
 pub use guid::Guid;
 pub use header::{EntryArray, GptCopy, GptEntry, GptHeader, Role};
 pub use mbr::{Logical, Mbr, MbrEntry, MbrKind};
-pub use scan::{Found, Proposed, Recovery, ScanLimits, scan};
+pub use scan::{Found, Proposed, Recovery, ScanLimits, scan, scan_from};
 pub use sig::{
     Signature, boot_volume, holds_image_signature, identify, identify_at, image_signature, probe_at,
 };
@@ -125,7 +125,15 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
             let list: Vec<String> = rec
                 .proposed
                 .iter()
-                .map(|p| format!("{} at byte {} ({})", p.fs, p.start, util::human(p.size)))
+                .map(|p| {
+                    format!(
+                        "{} at byte {} ({}, found by its {})",
+                        p.fs,
+                        p.start,
+                        util::human(p.size),
+                        p.found_by
+                    )
+                })
                 .collect();
             let unknown = table_unreadable || start_unreadable;
             let sev = if announced && !unknown {
