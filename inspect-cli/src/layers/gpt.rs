@@ -110,10 +110,11 @@ impl Inspector for PartitionTable {
                     node: Some(ChildNode {
                         kind: format!("partition {}", p.number),
                         title: format!(
-                            "start {}, size {}, {} (found by signature, not in any table)",
+                            "start {}, size {}, {} (found by its {}, not in any table)",
                             human_size(p.start),
                             human_size(p.size),
-                            p.fs
+                            p.fs,
+                            p.found_by
                         ),
                         findings: Vec::new(),
                         details: json!({ "proposed": p }),
