@@ -1,0 +1,175 @@
+//! A partition shrunk under its filesystem (testdata/scripts/
+//! layout-shrunk.sh: sfdisk -N rewrote partition 1 smaller, the ext4 or
+//! XFS in it kept its size): an error naming both sizes and what lies
+//! past the partition's end, and no step that grows anything. The sizes
+//! are checked against the peers: e2fsck -fn fails on the partition alone
+//! and passes over the filesystem's own extent.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::arithmetic_side_effects, clippy::as_conversions, missing_docs)]
+
+use imgcheck::options::Options;
+use imgcheck::report::{ImageReport, Verdict};
+use imgcheck_core::Finding;
+use imgcheck_testdata::fixture;
+use std::path::Path;
+use std::process::Command;
+
+fn inspect(path: &Path) -> ImageReport {
+    let opts = Options {
+        image_path: path.to_path_buf(),
+        ..Default::default()
+    };
+    imgcheck::inspect_image(path, None, &opts).unwrap()
+}
+
+fn find<'a>(r: &'a ImageReport, code: &str) -> &'a Finding {
+    r.findings()
+        .into_iter()
+        .find(|f| f.code == code)
+        .unwrap_or_else(|| {
+            panic!(
+                "no {code} in {:?}",
+                r.findings().iter().map(|f| &f.code).collect::<Vec<_>>()
+            )
+        })
+}
+
+fn no_step_writes(r: &ImageReport) {
+    for f in r.findings() {
+        assert!(
+            f.hint.as_ref().is_none_or(|h| !h.writes),
+            "{} offers a write: {:?}",
+            f.code,
+            f.hint
+        );
+    }
+}
+
+#[test]
+fn an_ext4_past_its_shrunk_mbr_partition_names_both_sizes_and_the_free_space_after() {
+    let path = fixture("layout/shrunk-mbr-ext4.img");
+    let r = inspect(&path);
+    let f = find(&r, "layout.size_chain.fs_past_partition");
+    assert_eq!(f.place.partition(), Some(1));
+    let (start, part, fs) = (2048u64 * 512, 40960u64 * 512, 32u64 << 20);
+    assert_eq!(f.offset, start + part);
+    for want in [
+        format!("is 32 MiB ({fs} bytes)"),
+        format!("only 20 MiB ({part} bytes)"),
+        format!("disk bytes {}..{}", start + part, start + fs),
+        "no partition: the table calls it free space".to_string(),
+    ] {
+        assert!(f.message.contains(&want), "{want}: {}", f.message);
+    }
+    let cmd = f.hint.as_ref().unwrap().command.clone().unwrap();
+    assert!(
+        cmd.contains(&format!("-o {start} --sizelimit {fs}")) && cmd.contains("e2fsck -fn"),
+        "{cmd}"
+    );
+    assert_eq!(r.verdict(), Verdict::Damaged);
+    // The free tail after partition 1 is the filesystem's: growpart there
+    // is not offered.
+    no_step_writes(&r);
+    if Command::new("e2fsck").arg("-V").output().is_err() {
+        println!("skipped the peer: no e2fsck");
+        return;
+    }
+    let disk = std::fs::read(&path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // e2fsck -n answers its "Abort?" with no and goes on (exit 0): its
+    // verdict on the sizes is the line naming both.
+    let e2fsck = |len: u64| {
+        let p = dir.path().join(format!("fs-{len}"));
+        std::fs::write(&p, &disk[start as usize..(start + len) as usize]).unwrap();
+        let out = Command::new("e2fsck").arg("-fn").arg(&p).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
+    };
+    let (_, text) = e2fsck(part);
+    assert!(
+        text.contains(&format!(
+            "(according to the superblock) is {} blocks",
+            fs / 4096
+        )) && text.contains(&format!(
+            "physical size of the device is {} blocks",
+            part / 4096
+        )),
+        "{text}"
+    );
+    let (ok, text) = e2fsck(fs);
+    assert!(ok && !text.contains("physical size"), "{text}");
+}
+
+#[test]
+fn an_xfs_past_its_shrunk_gpt_partition_names_the_partition_made_over_its_tail() {
+    let r = inspect(&fixture("layout/shrunk-gpt-xfs.img"));
+    let f = find(&r, "layout.size_chain.fs_past_partition");
+    assert_eq!(f.place.partition(), Some(1));
+    for want in [
+        format!(
+            "xfs filesystem in partition 1 is 64 MiB ({} bytes)",
+            64u64 << 20
+        ),
+        format!("only 40 MiB ({} bytes)", 40u64 << 20),
+        format!(
+            "partition 2 (24 MiB from disk byte {}, holding ext4",
+            83968 * 512
+        ),
+        "growing partition 1 back would overlap partition 2".to_string(),
+    ] {
+        assert!(f.message.contains(&want), "{want}: {}", f.message);
+    }
+    let cmd = f.hint.as_ref().unwrap().command.clone().unwrap();
+    assert!(cmd.contains("xfs_repair -n"), "{cmd}");
+    no_step_writes(&r);
+}
+
+/// testdata/scripts/layout-xfs-victim.sh: a 16 MiB template GPT image
+/// dd'd over a 96 MiB disk whose partition 1 held an XFS. The template's
+/// table ends at 16 MiB; the victim is found by the secondary superblocks
+/// of its AGs (6079 blocks each, no AG on a MiB boundary), named with its
+/// start and size, and the only step reads. xfs_repair -n, given the
+/// victim's extent, verifies the same secondary superblock.
+#[test]
+fn a_template_over_an_xfs_disk_names_the_victim_by_its_secondary_superblocks() {
+    let path = fixture("layout/typo-overwrite-xfs.img");
+    let r = inspect(&path);
+    let f = find(&r, "layout.overwritten.disk");
+    let (start, len) = (1u64 << 20, 24315u64 * 4096);
+    for want in [
+        format!(
+            "XFS secondary superblock at disk byte {}",
+            start + 6079 * 4096
+        ),
+        "AG 1's, 6079 blocks of 4096 bytes per AG".to_string(),
+        "UUID 5a5a5a5a-0000-0000-0000-000000001331".to_string(),
+        format!("XFS filesystem starting at disk byte {start}"),
+    ] {
+        assert!(f.message.contains(&want), "{want}: {}", f.message);
+    }
+    let cmd = f.hint.as_ref().unwrap().command.clone().unwrap();
+    assert!(
+        cmd.contains(&format!("-o {start} --sizelimit {len}")) && cmd.contains("xfs_repair -n"),
+        "{cmd}"
+    );
+    assert_eq!(r.verdict(), Verdict::Damaged);
+    no_step_writes(&r);
+    if Command::new("xfs_repair").arg("-V").output().is_err() {
+        println!("skipped the peer: no xfs_repair");
+        return;
+    }
+    let disk = std::fs::read(&path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let v = dir.path().join("victim");
+    std::fs::write(&v, &disk[start as usize..(start + len) as usize]).unwrap();
+    let out = Command::new("xfs_repair")
+        .args(["-n", "-f"])
+        .arg(&v)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("verified secondary superblock"), "{text}");
+}
