@@ -9,7 +9,7 @@ use crate::sig::{FAT32_BACKUP_SECTOR, Signature, TAIL, ext_super, fat32_backup, 
 use crate::util::{human, mul, read_opt};
 use imgcheck_core::ReadAt;
 use imgcheck_core::bytes::bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -57,8 +57,32 @@ pub struct Found {
     pub via: String,
 }
 
+/// Where a proposed partition's size comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SizeFrom {
+    /// A surviving GPT entry states it.
+    Entry,
+    /// The filesystem (or volume) states its own size.
+    Filesystem,
+    /// Nothing states one: it runs to the next partition found or the
+    /// disk's end, a guess.
+    Gap,
+}
+
+impl SizeFrom {
+    /// The name JSON gives it: `entry`, `filesystem`, `gap`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SizeFrom::Entry => "entry",
+            SizeFrom::Filesystem => "filesystem",
+            SizeFrom::Gap => "gap",
+        }
+    }
+}
+
 /// A partition the scan proposes to recreate.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Proposed {
     /// Partition number in the proposed table.
     pub number: u32,
@@ -81,7 +105,7 @@ pub struct Proposed {
     /// `entry` when a surviving GPT entry gives it, `filesystem` when the
     /// size is the filesystem's own, `gap` when it runs to the next
     /// partition or the disk's end (the format states none).
-    pub size_from: &'static str,
+    pub size_from: SizeFrom,
     /// Name from a surviving GPT entry.
     pub name: Option<String>,
     /// Unique GUID from a surviving GPT entry.
@@ -440,10 +464,8 @@ fn ext_backup<R: ReadAt + ?Sized>(r: &R, off: u64, window: Option<&[u8]>) -> Opt
 
 fn propose(rec: &mut Recovery, len: u64, ss: u64) {
     let ss = ss.max(1);
-    let disk_sectors = len.checked_div(ss).unwrap_or(0);
     // GPT keeps 33 sectors (512 B) or 5 (4 KiB) for its backup at the end.
     let gpt_tail = STD_ARRAY_BYTES.div_ceil(ss).saturating_add(1);
-    let gpt_first = STD_ARRAY_BYTES.div_ceil(ss).saturating_add(2);
     let found: Vec<&Found> = rec
         .found
         .iter()
@@ -459,7 +481,7 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
         let first_lba = f.start.checked_div(ss).unwrap_or(0);
         let next_start = found.get(i.saturating_add(1)).map_or(len, |n| n.start);
         let (bytes_size, size_from) = match f.signature.size {
-            Some(s) => (s, "filesystem"),
+            Some(s) => (s, SizeFrom::Filesystem),
             None => {
                 let reserve = if next_start == len {
                     mul(gpt_tail, ss)
@@ -468,7 +490,7 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
                 };
                 (
                     next_start.saturating_sub(f.start).saturating_sub(reserve),
-                    "gap",
+                    SizeFrom::Gap,
                 )
             }
         };
@@ -477,7 +499,7 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
         // partition).
         let entry = entries.iter().find(|e| e.starting_lba == first_lba);
         let (sectors, size_from) = match entry {
-            Some(e) => (e.sectors(), "entry"),
+            Some(e) => (e.sectors(), SizeFrom::Entry),
             None => (bytes_size.div_ceil(ss), size_from),
         };
         let type_guid = entry.map_or_else(
@@ -519,7 +541,7 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
             type_name: e.type_name.unwrap_or("unknown").to_string(),
             mbr_type: 0x83,
             fs: "unknown".into(),
-            size_from: "entry",
+            size_from: SizeFrom::Entry,
             name: Some(e.name.clone()).filter(|n| !n.is_empty()),
             unique_guid: Some(e.unique_guid.to_string()),
             found_by: "a surviving GPT entry".into(),
@@ -529,6 +551,20 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
     for (p, n) in proposed.iter_mut().zip(1u32..) {
         p.number = n;
     }
+    rec.sfdisk_script = sfdisk_script(&proposed, len, ss);
+    rec.proposed = proposed;
+}
+
+/// The `sfdisk` script that recreates `proposed` on a disk of `len`
+/// bytes with `ss`-byte sectors: a gpt label when every partition fits
+/// between a GPT's tables and none was laid out for an MBR, else dos.
+/// Rendered from the typed proposal whenever it changes (a caller that
+/// learns a partition's true size re-renders it), never edited as text.
+pub fn sfdisk_script(proposed: &[Proposed], len: u64, ss: u64) -> String {
+    let ss = ss.max(1);
+    let disk_sectors = len.checked_div(ss).unwrap_or(0);
+    let gpt_tail = STD_ARRAY_BYTES.div_ceil(ss).saturating_add(1);
+    let gpt_first = STD_ARRAY_BYTES.div_ceil(ss).saturating_add(2);
     let fits_gpt = proposed.iter().all(|p| {
         p.first_lba >= gpt_first
             && p.first_lba.saturating_add(p.sectors) <= disk_sectors.saturating_sub(gpt_tail)
@@ -547,7 +583,7 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
     let _ = writeln!(s, "unit: sectors");
     let _ = writeln!(s, "sector-size: {ss}");
     let _ = writeln!(s);
-    for p in &proposed {
+    for p in proposed {
         if fits_gpt {
             let name = p
                 .name
@@ -571,6 +607,5 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
             );
         }
     }
-    rec.proposed = proposed;
-    rec.sfdisk_script = s;
+    s
 }
