@@ -345,6 +345,9 @@ const REMNANTS: &[(&str, &[&str], Option<&str>)] = &[
             "starts with a 1 MiB image, a FAT boot sector (FAT12",
             "id 5A5A-0046",
             "the newest entry of its root directory is README.TXT, dated 2025-10-09 12:34:56 UTC",
+            // fat_image in layout-remnants.sh: mkfs.vfat under a clock
+            // stopped at 2025-11-13 02:13:20 UTC (common.sh's frozen).
+            "it was made 2025-11-13 02:13:20 UTC (the date mkfs.fat gave its volume label entry \"INTRUDER\")",
             "jbd2 journal blocks of transactions",
             "a one-group filesystem has none",
             "the FAT volume is the intruder",
@@ -355,7 +358,8 @@ const REMNANTS: &[(&str, &[&str], Option<&str>)] = &[
 
 /// dd of an XFS, LVM2 or dated FAT image over an ext4 partition (GPT and
 /// MBR, raw and qcow2, 1k and 4k blocks, one group and three): the
-/// intruder named with its identifiers (and a FAT volume's newest date),
+/// intruder named with its identifiers (and a FAT volume's creation and
+/// newest dates),
 /// the victim with what survives of it, its UUID and last-write time.
 #[test]
 fn xfs_lvm2_and_fat_intruders_name_their_victims() {
@@ -388,6 +392,7 @@ fn xfs_lvm2_and_fat_intruders_name_their_victims() {
         "a FAT boot sector (FAT12",
         "id 5A5A-0048",
         "README.TXT, dated 2025-10-09 12:34:56 UTC",
+        "it was made 2025-11-13 02:13:20 UTC (the date mkfs.fat gave its volume label entry \"INTRUDER\")",
         "data the FAT volume does not own follows",
     ] {
         assert!(f.message.contains(n), "{n}: {}", f.message);

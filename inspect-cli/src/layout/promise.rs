@@ -255,7 +255,7 @@ pub fn ext_primary(disk: &dyn ReadAt, start: u64) -> Option<(u32, String)> {
 }
 
 /// A 16-byte UUID in its usual text form.
-fn uuid_text(b: &[u8]) -> String {
+pub(crate) fn uuid_text(b: &[u8]) -> String {
     let mut out = String::with_capacity(36);
     for (i, x) in b.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
@@ -444,6 +444,12 @@ fn intruder_words(fs: &Node, disk: &dyn ReadAt, start: u64, len: u64) -> String 
         format!("{what} ({}{ids})", fs.title)
     };
     if kind == "fat" {
+        if let Some((label, Some(t))) = fat_label(disk, start, len) {
+            out.push_str(&format!(
+                "; it was made {} (the date mkfs.fat gave its volume label entry \"{label}\")",
+                utc(t)
+            ));
+        }
         out.push_str(&match fat_newest(disk, start, len) {
             Some((name, t)) => format!(
                 "; the newest entry of its root directory is {name}, dated {}",
@@ -463,6 +469,13 @@ fn intruder_name(kind: &str) -> String {
         "lvm2" => "LVM2 physical volume".to_string(),
         k => format!("{k} image"),
     }
+}
+
+/// The FAT volume at `start`'s label entry: its name and date, the
+/// volume's creation (see [`imgcheck_fat::Volume::label_entry`]).
+fn fat_label(disk: &dyn ReadAt, start: u64, len: u64) -> Option<(String, Option<i64>)> {
+    let slice = imgcheck_core::Slice::clamped(disk, start, len);
+    imgcheck_fat::Volume::open(slice).ok()?.label_entry()
 }
 
 /// The newest last-write or creation time among the root directory's
