@@ -906,7 +906,7 @@ fn fs_past_partition(root: &Node, disk: &dyn ReadAt) -> Vec<Finding> {
             pend,
             Space::Disk,
             format!(
-                "the {} filesystem in partition {n} is {} ({fsb} bytes) but partition {n} is only {} ({} bytes): the partition was shrunk under the filesystem (the table rewritten with a smaller size), so its last {} lie past the partition's end, at disk bytes {pend}..{fend}; there lies {}",
+                "the {} filesystem in partition {n} is {} ({fsb} bytes) but partition {n} is only {} ({} bytes): the partition was shrunk under the filesystem (the table rewritten with a smaller size, or another disk's table written over this one's), so its last {} lie past the partition's end, at disk bytes {pend}..{fend}; there lies {}",
                 fs.kind,
                 human_size(fsb),
                 human_size(span.size),

@@ -173,3 +173,74 @@ fn a_template_over_an_xfs_disk_names_the_victim_by_its_secondary_superblocks() {
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("verified secondary superblock"), "{text}");
 }
+
+/// testdata/scripts/layout-short-dd.sh: a 16 MiB template dd'd over a
+/// 64 MiB disk with count=1 and count=2. The overwrite's extent is what
+/// the victim's own superblock copies allow, not the template table's
+/// 16 MiB: with 1 MiB written the filesystem (from 1 MiB) is untouched,
+/// so nothing of it is "destroyed"; with 2 MiB the copy of group 1 at
+/// 9 MiB + 1 KiB bounds it. e2fsck -fn agrees: clean over the 1 MiB
+/// case's filesystem, and the group 1 copy opens the 2 MiB case's.
+#[test]
+fn a_short_dd_of_a_template_is_measured_by_the_victims_intact_superblock_copies() {
+    let start = 1u64 << 20;
+    let r1 = inspect(&fixture("layout/short-dd-1m.img"));
+    assert!(
+        r1.findings()
+            .iter()
+            .all(|f| f.code != "layout.lost.overwrite"),
+        "{:?}",
+        r1.findings()
+            .iter()
+            .filter(|f| f.code == "layout.lost.overwrite")
+            .map(|f| &f.message)
+            .collect::<Vec<_>>()
+    );
+    let r2 = inspect(&fixture("layout/short-dd-2m.img"));
+    let f = find(&r2, "layout.lost.overwrite");
+    let copy = start + 8193 * 1024;
+    for want in [
+        format!(
+            "reach disk byte {copy} (at most: the victim's superblock copy of group 1 at disk byte {copy} is intact"
+        ),
+        "8.0 MiB into the ext filesystem".to_string(),
+    ] {
+        assert!(f.message.contains(&want), "{want}: {}", f.message);
+    }
+    if Command::new("e2fsck").arg("-V").output().is_err() {
+        println!("skipped the peer: no e2fsck");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fs_len = 64495u64 * 1024;
+    let run = |name: &str, args: &[&str]| {
+        let disk = std::fs::read(fixture(name)).unwrap();
+        let p = dir.path().join("victim");
+        std::fs::write(&p, &disk[start as usize..(start + fs_len) as usize]).unwrap();
+        Command::new("e2fsck")
+            .args(args)
+            .arg(&p)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(
+        run("layout/short-dd-1m.img", &["-fn"]),
+        "e2fsck -fn: the 1 MiB case's victim is not clean"
+    );
+    // The group 1 copy opens; the descriptors it leads to are the
+    // victim's (inode table damage makes e2fsck -n report, not fail to open).
+    let out = {
+        let disk = std::fs::read(fixture("layout/short-dd-2m.img")).unwrap();
+        let p = dir.path().join("victim2");
+        std::fs::write(&p, &disk[start as usize..(start + fs_len) as usize]).unwrap();
+        Command::new("e2fsck")
+            .args(["-fn", "-b", "8193", "-B", "1024"])
+            .arg(&p)
+            .output()
+            .unwrap()
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("victim") || text.contains("Pass 1"), "{text}");
+}
