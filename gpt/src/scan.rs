@@ -345,7 +345,10 @@ pub fn scan_from<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits, origin
     // sectors, which no probe's tail reaches.
     if rec.stopped.is_none() {
         let from = len.saturating_sub(END_TAIL);
-        if let Some(tail) = read_opt(r, from, len.saturating_sub(from), END_TAIL) {
+        let n = len.saturating_sub(from);
+        if !r.known_zero(from, n)
+            && let Some(tail) = read_opt(r, from, n, END_TAIL)
+        {
             backup_in_tail(r, &mut rec, len, &tail);
         }
     }
