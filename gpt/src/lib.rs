@@ -44,7 +44,8 @@ pub use header::{EntryArray, GptCopy, GptEntry, GptHeader, Role};
 pub use mbr::{Logical, Mbr, MbrEntry, MbrKind};
 pub use scan::{Found, Proposed, Recovery, ScanLimits, SizeFrom, scan, scan_from, sfdisk_script};
 pub use sig::{
-    Signature, boot_volume, holds_image_signature, identify, identify_at, image_signature, probe_at,
+    Signature, boot_volume, holds_image_signature, identify, identify_at, image_signature,
+    ntfs_backup_at, probe_at,
 };
 pub use tables::{
     BackupSearch, BackupVia, FreeRange, Partition, Scheme, SectorSize, Tables, parse,

@@ -396,7 +396,7 @@ fn backup_in_tail<R: ReadAt + ?Sized>(r: &R, rec: &mut Recovery, end: u64, tail:
         let primary = if identify_at(r, start).is_some_and(|s| s.kind == "ntfs") {
             "its own boot sector at the start reads too"
         } else {
-            "the boot sector at its start is gone (zeroed or overwritten)"
+            "the boot sector at its start is gone: zeroed or overwritten"
         };
         push_found(
             rec,
@@ -404,7 +404,7 @@ fn backup_in_tail<R: ReadAt + ?Sized>(r: &R, rec: &mut Recovery, end: u64, tail:
                 start,
                 signature: sig,
                 via: format!(
-                    "NTFS backup boot sector at byte {pos}, the volume's last sector ({primary})"
+                    "NTFS backup boot sector at byte {pos}, the volume's last sector; {primary}"
                 ),
             },
         );

@@ -335,6 +335,15 @@ pub(crate) fn probe_window_tail<R: ReadAt + ?Sized>(
     (at.finish(found), window, Some(all))
 }
 
+/// The NTFS volume whose backup boot sector is the 512-byte sector at
+/// byte `pos` of `r` (mkntfs keeps it in the volume's last sector):
+/// `(start of the volume, what it is)`, validated from that start as a
+/// primary would be. What is left of an NTFS whose boot sector is gone.
+pub fn ntfs_backup_at<R: ReadAt + ?Sized>(r: &R, pos: u64) -> Option<(u64, Signature)> {
+    let sector = read_opt(r, pos, 512, 512)?;
+    ntfs_backup(r, pos, &sector)
+}
+
 /// [`identify_at`] at offset 0.
 pub fn identify<R: ReadAt + ?Sized>(r: &R) -> Option<Signature> {
     identify_at(r, 0)

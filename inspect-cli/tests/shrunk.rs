@@ -244,3 +244,52 @@ fn a_short_dd_of_a_template_is_measured_by_the_victims_intact_superblock_copies(
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("victim") || text.contains("Pass 1"), "{text}");
 }
+
+/// testdata/scripts/layout-lostscan.sh's lost-backup-boot.img: the scan
+/// proposes an NTFS whose boot sector is gone by its backup; the partition
+/// is then an error that says the NTFS lived there, with the step that puts
+/// the backup back (a write, resolved to a copy by the next steps). The
+/// step, replayed with dd on a copy of the partition, makes a volume
+/// ntfsinfo reads.
+#[test]
+fn an_ntfs_known_by_its_backup_boot_sector_gets_the_step_that_restores_it() {
+    let path = fixture("layout/lost-backup-boot.img");
+    let r = inspect(&path);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.contents.missing" && f.place.partition() == Some(1))
+        .expect("no layout.contents.missing for partition 1");
+    assert_eq!(f.severity, imgcheck_core::Severity::Error);
+    assert!(
+        f.message
+            .contains("NTFS backup boot sector survives in its last sector (disk byte 42991104)"),
+        "{}",
+        f.message
+    );
+    let h = f.hint.as_ref().unwrap();
+    assert!(h.writes);
+    let cmd = h.command.clone().unwrap();
+    assert_eq!(
+        cmd,
+        "dd if={dev} of={dev} bs=512 skip=81919 seek=0 count=1 conv=notrunc"
+    );
+    if Command::new("ntfsinfo").arg("--version").output().is_err() {
+        println!("skipped the replay: no ntfsinfo");
+        return;
+    }
+    let disk = std::fs::read(&path).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p1");
+    std::fs::write(&p, &disk[2048 * 512..(2048 + 81920) * 512]).unwrap();
+    let dev = p.to_str().unwrap();
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{} status=none", cmd.replace("{dev}", dev)))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = Command::new("ntfsinfo").arg("-m").arg(&p).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("lostntfs"), "{text}");
+}

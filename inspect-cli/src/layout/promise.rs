@@ -592,10 +592,25 @@ fn check_one(p: &Node, disk: &dyn ReadAt) -> Option<Finding> {
             };
             let remnant = ext_backup(disk, span.start, len, 0);
             let mut lived = remnant.is_some();
+            // An NTFS keeps a copy of its boot sector in its last sector:
+            // with it the volume is whole again, once it is put back.
+            let ntfs = len
+                .checked_sub(512)
+                .map(|k| span.start.saturating_add(k))
+                .and_then(|at| imgcheck_gpt::ntfs_backup_at(disk, at).map(|(s, _)| (s, at)))
+                .filter(|&(s, _)| s == span.start)
+                .map(|(_, at)| at);
             let mut msg = format!(
                 "partition {n} is typed {type_name} but holds no recognised filesystem or volume: {what}"
             );
+            if let Some(at) = ntfs {
+                lived = true;
+                msg.push_str(&format!(
+                    "; but its NTFS backup boot sector survives in its last sector (disk byte {at}), and the volume's MFT where it says: the NTFS that lived there, whose boot sector was zeroed or overwritten"
+                ));
+            }
             match &remnant {
+                _ if ntfs.is_some() => {}
                 Some(r) => msg.push_str(&format!(
                     "; an ext superblock survives at partition byte {} (the backup of group {}, {}-byte blocks, a {} filesystem last written {}): the filesystem that lived there",
                     r.offset,
@@ -632,18 +647,27 @@ fn check_one(p: &Node, disk: &dyn ReadAt) -> Option<Finding> {
             } else {
                 imgcheck_core::Severity::Info
             };
-            (
-                Finding::new(
-                    severity,
-                    "layout.contents.missing",
-                    Layer::LAYOUT,
-                    span.start,
-                    Space::Disk,
-                    msg,
-                ),
-                remnant,
-                lived,
-            )
+            let f = Finding::new(
+                severity,
+                "layout.contents.missing",
+                Layer::LAYOUT,
+                span.start,
+                Space::Disk,
+                msg,
+            );
+            if let Some(at) = ntfs {
+                let last = at.saturating_sub(span.start).checked_div(512).unwrap_or(0);
+                let mut f = f.with_hint(
+                    Hint::writes(format!(
+                        "dd if={{dev}} of={{dev}} bs=512 skip={last} seek=0 count=1 conv=notrunc"
+                    ))
+                    .on(Target::Partition(n))
+                    .because("on a copy of the image only: copies the intact NTFS backup boot sector (the partition's last sector) over the lost one; then ntfsfix -n or ntfsinfo -m reads the volume"),
+                );
+                f.place = Place::root().join(Step::Partition(n));
+                return Some(f);
+            }
+            (f, remnant, lived)
         }
         Some(fs) => {
             // Only a Linux filesystem type is evidence that ext lived
