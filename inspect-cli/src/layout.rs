@@ -644,12 +644,16 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                 "; but the space past the table's end is not empty (data at byte {at}): a smaller image may have been written over a larger disk, whose remnants lie there, so nothing that writes is suggested"
             ));
         }
-        let victim = data_past.and_then(|_| promise::remnant_past(table, disk, tend));
+        // The victim is looked for even when the samples past the end
+        // read zeros: a DOS victim keeps no backup table at the disk's end,
+        // and its backup superblocks lie between the samples (a miss there
+        // turned an overwrite into the grow chain, which writes over them).
+        let victim = promise::remnant_past(table, disk, tend);
         // No ext victim: an XFS one, by the secondary superblocks of its
         // AGs past the intruder's end.
-        let xfs_victim = match (&victim, data_past) {
-            (None, Some(_)) => promise::xfs_remnant_past(table, disk, tend),
-            _ => None,
+        let xfs_victim = match &victim {
+            None => promise::xfs_remnant_past(table, disk, tend),
+            Some(_) => None,
         };
         if let Some((start, x)) = &xfs_victim {
             let fs_in = last
