@@ -587,6 +587,35 @@ impl<R: ReadAt> Volume<R> {
         Ok(())
     }
 
+    /// The volume label entry of the root directory (the first one, not
+    /// deleted): its name and last-write time. mkfs.fat writes it with
+    /// the time it made the volume, and nothing but a relabel rewrites
+    /// it, so it dates the volume's creation.
+    pub fn label_entry(&self) -> Option<(String, Option<i64>)> {
+        let extents = match self.g.root {
+            Root::Fixed { start, entries } => vec![ByteRange {
+                start,
+                len: u64::from(entries).saturating_mul(32).min(MAX_DIR_BYTES),
+            }],
+            _ => self.chain(&self.root()).extents,
+        };
+        for x in extents {
+            let bytes = read_vec(&self.r, x.start, x.len, MAX_DIR_BYTES).ok()?;
+            for ch in bytes.chunks_exact(ENTRY_LEN) {
+                let e = RawEntry::parse(ch);
+                if e.name.first() == Some(&0) {
+                    return None;
+                }
+                if e.is_free() || !e.is_volume() {
+                    continue;
+                }
+                let name = String::from_utf8_lossy(&e.name).trim_end().to_string();
+                return Some((name, e.written()));
+            }
+        }
+        None
+    }
+
     /// The entry at `path` (`/EFI/BOOT/BOOTX64.EFI` or
     /// `\EFI\BOOT\BOOTX64.EFI`), matched case-insensitively against long
     /// and short names; `None` when a component does not exist.

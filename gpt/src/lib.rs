@@ -42,9 +42,10 @@ pub use check::check;
 pub use guid::Guid;
 pub use header::{EntryArray, GptCopy, GptEntry, GptHeader, Role};
 pub use mbr::{Logical, Mbr, MbrEntry, MbrKind};
-pub use scan::{Found, Proposed, Recovery, ScanLimits, scan};
+pub use scan::{Found, Proposed, Recovery, ScanLimits, SizeFrom, scan, scan_from, sfdisk_script};
 pub use sig::{
-    Signature, boot_volume, holds_image_signature, identify, identify_at, image_signature, probe_at,
+    Signature, boot_volume, holds_image_signature, identify, identify_at, image_signature,
+    ntfs_backup_at, probe_at,
 };
 pub use tables::{
     BackupSearch, BackupVia, FreeRange, Partition, Scheme, SectorSize, Tables, parse,
@@ -52,6 +53,49 @@ pub use tables::{
 
 use imgcheck_core::{Finding, Hint, Layer, ReadAt, Severity, Space, Target};
 use serde::Serialize;
+
+/// The message of `gpt.recovery.partitions_found` for `proposed`: each
+/// partition with its start, size and what found it.
+pub fn partitions_found_message(proposed: &[Proposed]) -> String {
+    let list: Vec<String> = proposed
+        .iter()
+        .map(|p| {
+            format!(
+                "{} at byte {} ({}, found by its {})",
+                p.fs,
+                p.start,
+                util::human(p.size),
+                p.found_by
+            )
+        })
+        .collect();
+    format!(
+        "no valid partition table survives, but {} partitions were found by their signatures: {}",
+        proposed.len(),
+        list.join(", ")
+    )
+}
+
+/// The step that writes a proposed table (`script`, from
+/// [`scan::sfdisk_script`]) to a disk of `ss`-byte sectors, on a copy:
+/// sfdisk on the image for 512-byte sectors; through a loop device of
+/// that sector size otherwise (sfdisk takes it from the device, and a
+/// file is always 512).
+pub fn recovery_hint(script: &str, ss: u64) -> Hint {
+    if ss == 512 {
+        Hint::writes(format!("sfdisk {{disk}} <<'EOF'\n{script}EOF"))
+            .on(Target::Disk)
+            .because("check the proposal, then on a copy of the image recreate the table")
+    } else {
+        Hint::writes(format!(
+            "DEV=$(losetup -b {ss} -f --show {{disk}})\nsfdisk \"$DEV\" <<'EOF'\n{script}EOF\nlosetup -d \"$DEV\""
+        ))
+        .on(Target::Disk)
+        .because(format!(
+            "check the proposal, then on a copy of the image recreate the table through a {ss}-byte-sector loop device"
+        ))
+    }
+}
 
 impl Analysis {
     /// The findings that concern partition `number` (their
@@ -122,11 +166,6 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
                 .as_ref()
                 .is_some_and(|m| m.signature_ok && m.kind == MbrKind::Protective);
         if !rec.proposed.is_empty() {
-            let list: Vec<String> = rec
-                .proposed
-                .iter()
-                .map(|p| format!("{} at byte {} ({})", p.fs, p.start, util::human(p.size)))
-                .collect();
             let unknown = table_unreadable || start_unreadable;
             let sev = if announced && !unknown {
                 Severity::Error
@@ -140,29 +179,14 @@ pub fn analyze_with<R: ReadAt + ?Sized>(r: &R, limits: &ScanLimits) -> Analysis 
                     Layer::GPT,
                     rec.proposed.first().map_or(0, |p| p.start),
                     Space::Disk,
-                    format!(
-                        "no valid partition table survives, but {} partitions were found by their signatures: {}",
-                        rec.proposed.len(),
-                        list.join(", ")
-                    ),
+                    partitions_found_message(&rec.proposed),
                 )
                 .with_hint(if unknown {
                     Hint::advice(
                         "the table's own sectors could not be read, so it is unknown, not lost: image the disk with ddrescue first and read the table from that image; write no new table over sectors that are unreadable rather than empty",
                     )
-                } else if ss == 512 {
-                    Hint::writes(format!("sfdisk {{disk}} <<'EOF'\n{}EOF", rec.sfdisk_script))
-                        .on(Target::Disk)
-                        .because("check the proposal, then on a copy of the image recreate the table")
                 } else {
-                    // sfdisk takes the sector size from the device, and a
-                    // file is always 512: go through a loop device.
-                    Hint::writes(format!(
-                        "DEV=$(losetup -b {ss} -f --show {{disk}})\nsfdisk \"$DEV\" <<'EOF'\n{}EOF\nlosetup -d \"$DEV\"",
-                        rec.sfdisk_script
-                    ))
-                    .on(Target::Disk)
-                    .because(format!("check the proposal, then on a copy of the image recreate the table through a {ss}-byte-sector loop device"))
+                    recovery_hint(&rec.sfdisk_script, ss)
                 }),
             );
         }

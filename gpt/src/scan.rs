@@ -5,11 +5,11 @@
 
 use crate::guid::{Guid, type_name};
 use crate::header::{ENTRY_SIZE, GptEntry};
-use crate::sig::{Signature, ext_super, identify_at};
+use crate::sig::{FAT32_BACKUP_SECTOR, Signature, TAIL, ext_super, fat32_backup, identify_at};
 use crate::util::{human, mul, read_opt};
 use imgcheck_core::ReadAt;
 use imgcheck_core::bytes::bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -18,11 +18,20 @@ pub const SCAN_STEP: u64 = 1 << 20;
 /// Extra probe offsets tried besides the 1 MiB grid: LBA 63 (DOS-era
 /// cylinder alignment) and 64 KiB, as TestDisk's hints do.
 pub const SCAN_EXTRA_OFFSETS: [u64; 2] = [63 * 512, 128 * 512];
+/// A cylinder of the geometry every BIOS translated disks to from the
+/// 1990s on (255 heads of 63 sectors): DOS-era partitioners (`fdisk -c=dos
+/// -u=cylinders`, Windows before Vista) start partitions on its boundaries,
+/// or one track after one (the first partition, and a logical partition
+/// after its EBR). None of them lies on the 1 MiB grid.
+pub const DOS_CYLINDER: u64 = 255 * 63 * 512;
+/// A track of that geometry: 63 sectors.
+pub const DOS_TRACK: u64 = 63 * 512;
 
 /// Bounds on a scan, so a multi-terabyte image returns in time.
 #[derive(Debug, Clone, Copy)]
 pub struct ScanLimits {
-    /// Most probe offsets examined (64 Ki probes = the first 64 GiB).
+    /// Most probe offsets examined (84 Ki probes = the first 64 GiB: one
+    /// per MiB and two per DOS cylinder).
     pub max_probes: u64,
     /// Wall-clock budget.
     pub time: Duration,
@@ -31,7 +40,7 @@ pub struct ScanLimits {
 impl Default for ScanLimits {
     fn default() -> Self {
         ScanLimits {
-            max_probes: 1 << 16,
+            max_probes: 84 << 10,
             time: Duration::from_secs(20),
         }
     }
@@ -48,8 +57,32 @@ pub struct Found {
     pub via: String,
 }
 
+/// Where a proposed partition's size comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SizeFrom {
+    /// A surviving GPT entry states it.
+    Entry,
+    /// The filesystem (or volume) states its own size.
+    Filesystem,
+    /// Nothing states one: it runs to the next partition found or the
+    /// disk's end, a guess.
+    Gap,
+}
+
+impl SizeFrom {
+    /// The name JSON gives it: `entry`, `filesystem`, `gap`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SizeFrom::Entry => "entry",
+            SizeFrom::Filesystem => "filesystem",
+            SizeFrom::Gap => "gap",
+        }
+    }
+}
+
 /// A partition the scan proposes to recreate.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Proposed {
     /// Partition number in the proposed table.
     pub number: u32,
@@ -72,11 +105,15 @@ pub struct Proposed {
     /// `entry` when a surviving GPT entry gives it, `filesystem` when the
     /// size is the filesystem's own, `gap` when it runs to the next
     /// partition or the disk's end (the format states none).
-    pub size_from: &'static str,
+    pub size_from: SizeFrom,
     /// Name from a surviving GPT entry.
     pub name: Option<String>,
     /// Unique GUID from a surviving GPT entry.
     pub unique_guid: Option<String>,
+    /// What the scan found it by ([`Found::via`]; `a surviving GPT entry`
+    /// for an entry whose partition holds no known signature): a volume
+    /// known only by its backup boot sector says so.
+    pub found_by: String,
 }
 
 /// The scan's result.
@@ -147,31 +184,43 @@ const MAX_GALLOP: u64 = 256 * SCAN_STEP;
 
 /// Scans `r` (with logical sector size `ss`) for signatures.
 pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery {
+    scan_from(r, ss, limits, 0)
+}
+
+/// The next offset of `r` at or after `from` to probe: the 1 MiB grid and
+/// the extra offsets (both counted from `r`'s start), and the DOS-era
+/// cylinder starts, each cylinder's first sector and the sector one track
+/// on (counted from the disk's start, `origin` being where `r` starts on
+/// it).
+fn next_probe(from: u64, origin: u64) -> u64 {
+    let grid = from.div_ceil(SCAN_STEP).saturating_mul(SCAN_STEP);
+    let extra = SCAN_EXTRA_OFFSETS.iter().copied().filter(|&x| x >= from);
+    let on_disk = from.saturating_add(origin);
+    let k = on_disk.checked_div(DOS_CYLINDER).unwrap_or(0);
+    let cyl = [k, k.saturating_add(1)]
+        .into_iter()
+        .flat_map(|c| {
+            let at = c.saturating_mul(DOS_CYLINDER);
+            [at, at.saturating_add(DOS_TRACK)]
+        })
+        .filter(|&d| d >= on_disk)
+        .map(|d| d.saturating_sub(origin));
+    extra.chain(cyl).fold(grid, u64::min)
+}
+
+/// [`scan`] of `r`, which starts at disk byte `origin`: the cylinder
+/// offsets are the disk's, wherever on it the scanned range begins.
+pub fn scan_from<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits, origin: u64) -> Recovery {
     let started = Instant::now();
     let len = r.len();
     let mut rec = Recovery::default();
-    let mut offsets: Vec<u64> = SCAN_EXTRA_OFFSETS.to_vec();
-    let mut next = 0u64;
-    let mut resume_at = 0u64;
+    let mut from = 0u64;
     loop {
-        // Merge the sparse extra offsets into the 1 MiB grid, in order.
-        let off = match offsets.first().copied() {
-            Some(x) if x < next => {
-                offsets.remove(0);
-                x
-            }
-            _ => {
-                let x = next;
-                next = next.saturating_add(SCAN_STEP);
-                x
-            }
-        };
+        let off = next_probe(from, origin);
+        from = off.saturating_add(1);
         if off >= len {
             rec.scanned_bytes = len;
             break;
-        }
-        if off < resume_at {
-            continue;
         }
         if rec.probes >= limits.max_probes || started.elapsed() > limits.time {
             rec.scanned_bytes = off;
@@ -186,6 +235,14 @@ pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery
         }
         rec.probes = rec.probes.saturating_add(1);
         if r.known_zero(off, PROBE_WINDOW) {
+            // What ends just before a known-zero range (a volume followed by
+            // free space) keeps its backup boot sector there.
+            if let Some(tail_at) = off.checked_sub(TAIL)
+                && !r.known_zero(tail_at, TAIL)
+                && let Some(tail) = read_opt(r, tail_at, TAIL, TAIL)
+            {
+                backup_in_tail(r, &mut rec, off, &tail);
+            }
             // Gallop over the whole range the reader knows to be zero
             // (unallocated or zero qcow2 clusters, host holes under
             // preallocated ones, holes of a sparse file): no signature can
@@ -209,17 +266,15 @@ pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery
                 known = want;
             }
             // The last start whose whole probe window lies in the range;
-            // grid starts after it are probed as usual.
+            // starts after it are probed as usual.
             let last = off.saturating_add(known.saturating_sub(PROBE_WINDOW));
-            let grid = last
-                .checked_div(SCAN_STEP)
-                .unwrap_or(0)
-                .saturating_add(1)
-                .saturating_mul(SCAN_STEP);
-            next = next.max(grid);
+            from = from.max(last.saturating_add(1));
             continue;
         }
-        let (probed, window) = crate::sig::probe_window(r, off);
+        let (probed, window, tail) = crate::sig::probe_window_tail(r, off);
+        if let Some(tail) = &tail {
+            backup_in_tail(r, &mut rec, off, tail);
+        }
         let probed = match probed {
             Ok(p) => p,
             Err(e) if !matches!(e.kind, imgcheck_core::ReadErrorKind::OutOfBounds { .. }) => {
@@ -234,12 +289,21 @@ pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery
             let end = sig
                 .size
                 .map_or(off.saturating_add(SCAN_STEP), |s| off.saturating_add(s));
-            rec.found.push(Found {
-                start: off,
-                signature: sig,
-                via: "signature at its start".into(),
-            });
-            resume_at = end;
+            push_found(
+                &mut rec,
+                Found {
+                    start: off,
+                    signature: sig,
+                    via: "signature at its start".into(),
+                },
+            );
+            from = from.max(end);
+            continue;
+        }
+        if let Some(f) = fat32_backup_at(off, window.as_deref()) {
+            let end = off.saturating_add(f.signature.size.unwrap_or(SCAN_STEP));
+            push_found(&mut rec, f);
+            from = from.max(end);
             continue;
         }
         if let Some((start, via)) = ext_backup(r, off, window.as_deref())
@@ -264,18 +328,107 @@ pub fn scan<R: ReadAt + ?Sized>(r: &R, ss: u64, limits: &ScanLimits) -> Recovery
             }
             if let Some(sig) = identify_at(&imgcheck_core::BytesReader::new(patched), 0) {
                 let end = start.saturating_add(sig.size.unwrap_or(SCAN_STEP));
-                rec.found.push(Found {
-                    start,
-                    signature: sig,
-                    via,
-                });
-                resume_at = end;
+                push_found(
+                    &mut rec,
+                    Found {
+                        start,
+                        signature: sig,
+                        via,
+                    },
+                );
+                from = from.max(end);
             }
+        }
+    }
+    // The last volume on the disk ends at its end, or (under a GPT) where
+    // the backup table begins: its backup boot sector is in the last
+    // sectors, which no probe's tail reaches.
+    if rec.stopped.is_none() {
+        let from = len.saturating_sub(END_TAIL);
+        let n = len.saturating_sub(from);
+        if !r.known_zero(from, n)
+            && let Some(tail) = read_opt(r, from, n, END_TAIL)
+        {
+            backup_in_tail(r, &mut rec, len, &tail);
         }
     }
     rec.surviving_entries = surviving_entries(r, ss);
     propose(&mut rec, len, ss);
     rec
+}
+
+/// Bytes at the end of the disk searched for a last volume's backup boot
+/// sector: the GPT's backup (33 sectors of 512 bytes, 5 of 4 KiB) and
+/// alignment slack fit in it.
+const END_TAIL: u64 = 64 << 10;
+
+/// Adds `f` to what the scan found, in disk order, once per start. A
+/// volume found through a backup lies before the probe that read the
+/// backup: whatever the scan found inside it since is its contents (files
+/// that start like a signature), not partitions of their own.
+fn push_found(rec: &mut Recovery, f: Found) {
+    if rec.found.iter().any(|g| g.start == f.start) {
+        return;
+    }
+    let end = f.start.saturating_add(f.signature.size.unwrap_or(0));
+    rec.found.retain(|g| g.start <= f.start || g.start >= end);
+    let at = rec.found.partition_point(|g| g.start < f.start);
+    rec.found.insert(at, f);
+}
+
+/// The NTFS backup boot sector in `tail`, the bytes that end at `end`:
+/// the last sector of a volume that ends there, of 512 or 4096 bytes.
+fn backup_in_tail<R: ReadAt + ?Sized>(r: &R, rec: &mut Recovery, end: u64, tail: &[u8]) {
+    let n = u64::try_from(tail.len()).unwrap_or(0);
+    let base = end.saturating_sub(n);
+    // Last sector first: the nearest volume end.
+    for k in (0..n.checked_div(512).unwrap_or(0)).rev() {
+        let rel = k.saturating_mul(512);
+        let pos = base.saturating_add(rel);
+        let sector = bytes(tail, imgcheck_core::bytes::usize_of(rel), 512);
+        if bytes(sector, 3, 8) != b"NTFS    " {
+            continue;
+        }
+        // Read whole (a 4 KiB sector's BPB is in its first 512 bytes).
+        let Some((start, sig)) = crate::sig::ntfs_backup(r, pos, sector) else {
+            continue;
+        };
+        let primary = if identify_at(r, start).is_some_and(|s| s.kind == "ntfs") {
+            "its own boot sector at the start reads too"
+        } else {
+            "the boot sector at its start is gone: zeroed or overwritten"
+        };
+        push_found(
+            rec,
+            Found {
+                start,
+                signature: sig,
+                via: format!(
+                    "NTFS backup boot sector at byte {pos}, the volume's last sector; {primary}"
+                ),
+            },
+        );
+    }
+}
+
+/// A FAT32 volume starting at `off` known by its backup boot sector alone
+/// (sector 6 of 512 or 4096 bytes, in the probe's `window`): its first
+/// sector did not identify it.
+fn fat32_backup_at(off: u64, window: Option<&[u8]>) -> Option<Found> {
+    let w = window?;
+    [512u64, 4096].into_iter().find_map(|ss| {
+        let at = ss.saturating_mul(FAT32_BACKUP_SECTOR);
+        let sector = w.get(imgcheck_core::bytes::usize_of(at)..)?.get(..512)?;
+        let signature = fat32_backup(sector, ss)?;
+        Some(Found {
+            start: off,
+            signature,
+            via: format!(
+                "FAT32 backup boot sector at byte {} (BPB_BkBootSec {FAT32_BACKUP_SECTOR}; the boot sector at its start is gone: zeroed or overwritten)",
+                off.saturating_add(at)
+            ),
+        })
+    })
 }
 
 /// An ext backup superblock at `off` or `off + 1024` (1 KiB-block
@@ -314,10 +467,8 @@ fn ext_backup<R: ReadAt + ?Sized>(r: &R, off: u64, window: Option<&[u8]>) -> Opt
 
 fn propose(rec: &mut Recovery, len: u64, ss: u64) {
     let ss = ss.max(1);
-    let disk_sectors = len.checked_div(ss).unwrap_or(0);
     // GPT keeps 33 sectors (512 B) or 5 (4 KiB) for its backup at the end.
     let gpt_tail = STD_ARRAY_BYTES.div_ceil(ss).saturating_add(1);
-    let gpt_first = STD_ARRAY_BYTES.div_ceil(ss).saturating_add(2);
     let found: Vec<&Found> = rec
         .found
         .iter()
@@ -333,7 +484,7 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
         let first_lba = f.start.checked_div(ss).unwrap_or(0);
         let next_start = found.get(i.saturating_add(1)).map_or(len, |n| n.start);
         let (bytes_size, size_from) = match f.signature.size {
-            Some(s) => (s, "filesystem"),
+            Some(s) => (s, SizeFrom::Filesystem),
             None => {
                 let reserve = if next_start == len {
                     mul(gpt_tail, ss)
@@ -342,7 +493,7 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
                 };
                 (
                     next_start.saturating_sub(f.start).saturating_sub(reserve),
-                    "gap",
+                    SizeFrom::Gap,
                 )
             }
         };
@@ -351,7 +502,7 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
         // partition).
         let entry = entries.iter().find(|e| e.starting_lba == first_lba);
         let (sectors, size_from) = match entry {
-            Some(e) => (e.sectors(), "entry"),
+            Some(e) => (e.sectors(), SizeFrom::Entry),
             None => (bytes_size.div_ceil(ss), size_from),
         };
         let type_guid = entry.map_or_else(
@@ -375,6 +526,7 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
             size_from,
             name: entry.map(|e| e.name.clone()).filter(|n| !n.is_empty()),
             unique_guid: entry.map(|e| e.unique_guid.to_string()),
+            found_by: f.via.clone(),
         });
     }
     // Entries whose partitions hold no known signature are still partitions.
@@ -392,25 +544,49 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
             type_name: e.type_name.unwrap_or("unknown").to_string(),
             mbr_type: 0x83,
             fs: "unknown".into(),
-            size_from: "entry",
+            size_from: SizeFrom::Entry,
             name: Some(e.name.clone()).filter(|n| !n.is_empty()),
             unique_guid: Some(e.unique_guid.to_string()),
+            found_by: "a surviving GPT entry".into(),
         });
     }
     proposed.sort_by_key(|p| p.first_lba);
     for (p, n) in proposed.iter_mut().zip(1u32..) {
         p.number = n;
     }
+    rec.sfdisk_script = sfdisk_script(&proposed, len, ss);
+    rec.proposed = proposed;
+}
+
+/// The `sfdisk` script that recreates `proposed` on a disk of `len`
+/// bytes with `ss`-byte sectors: a gpt label when every partition fits
+/// between a GPT's tables and none was laid out for an MBR, else dos.
+/// Rendered from the typed proposal whenever it changes (a caller that
+/// learns a partition's true size re-renders it), never edited as text.
+pub fn sfdisk_script(proposed: &[Proposed], len: u64, ss: u64) -> String {
+    let ss = ss.max(1);
+    let disk_sectors = len.checked_div(ss).unwrap_or(0);
+    let gpt_tail = STD_ARRAY_BYTES.div_ceil(ss).saturating_add(1);
+    let gpt_first = STD_ARRAY_BYTES.div_ceil(ss).saturating_add(2);
     let fits_gpt = proposed.iter().all(|p| {
         p.first_lba >= gpt_first
             && p.first_lba.saturating_add(p.sectors) <= disk_sectors.saturating_sub(gpt_tail)
     });
+    // Partitions on DOS cylinder boundaries and off the MiB grid were laid
+    // out for an MBR (GPT partitioners align to 1 MiB): the table they lost
+    // was a dos one, and it is proposed back as one.
+    let dos_era = ss == 512
+        && proposed.iter().any(|p| {
+            let cyl = p.start.checked_rem(DOS_CYLINDER).unwrap_or(1);
+            !p.start.is_multiple_of(SCAN_STEP) && (cyl == 0 || cyl == DOS_TRACK)
+        });
+    let fits_gpt = fits_gpt && !dos_era;
     let mut s = String::new();
     let _ = writeln!(s, "label: {}", if fits_gpt { "gpt" } else { "dos" });
     let _ = writeln!(s, "unit: sectors");
     let _ = writeln!(s, "sector-size: {ss}");
     let _ = writeln!(s);
-    for p in &proposed {
+    for p in proposed {
         if fits_gpt {
             let name = p
                 .name
@@ -434,6 +610,5 @@ fn propose(rec: &mut Recovery, len: u64, ss: u64) {
             );
         }
     }
-    rec.proposed = proposed;
-    rec.sfdisk_script = s;
+    s
 }

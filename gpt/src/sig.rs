@@ -13,6 +13,7 @@ mod boot;
 mod more;
 
 pub use boot::boot_volume;
+pub(crate) use boot::{FAT32_BACKUP_SECTOR, fat32_backup, ntfs_backup};
 
 use crate::guid::{LINUX_FS, LINUX_LUKS, LINUX_LVM, LINUX_SWAP, MS_BASIC_DATA};
 use crate::util::{be16, be32, be64, bytes, le16, le32, le64, mul, read_opt, u8_at};
@@ -297,6 +298,50 @@ pub(crate) fn probe_window<R: ReadAt + ?Sized>(
     let found = identify_in(&mut at);
     let window = at.window.take().flatten();
     (at.finish(found), window)
+}
+
+/// Bytes before a probe offset the scan reads with its window: the last
+/// sector of whatever ends there, where NTFS keeps its backup boot sector
+/// (512 bytes, or 4 KiB on a 4Kn volume).
+pub(crate) const TAIL: u64 = 4096;
+
+/// What one probe says: a signature, nothing, or the read that failed.
+pub(crate) type Probed = Result<Option<Signature>, ReadError>;
+
+/// [`probe_window`] at `offset`, reading the [`TAIL`] bytes before it in
+/// the same read: `(probe, window, tail)`. The tail is `None` at the
+/// reader's start, or when the one read failed (the probe then reads as
+/// [`probe_window`] does, so a failure is still told from absence).
+pub(crate) fn probe_window_tail<R: ReadAt + ?Sized>(
+    r: &R,
+    offset: u64,
+) -> (Probed, Option<Vec<u8>>, Option<Vec<u8>>) {
+    let Some(from) = offset.checked_sub(TAIL) else {
+        let (p, w) = probe_window(r, offset);
+        return (p, w, None);
+    };
+    let n = TAIL.saturating_add(WINDOW.min(r.len().saturating_sub(offset)));
+    let Ok(mut all) = read_vec(r, from, n, TAIL.saturating_add(WINDOW)) else {
+        let (p, w) = probe_window(r, offset);
+        return (p, w, None);
+    };
+    let window = all.split_off(imgcheck_core::bytes::usize_of(TAIL).min(all.len()));
+    let mut at = At {
+        window: Some(Some(window)),
+        ..At::new(r, offset)
+    };
+    let found = identify_in(&mut at);
+    let window = at.window.take().flatten();
+    (at.finish(found), window, Some(all))
+}
+
+/// The NTFS volume whose backup boot sector is the 512-byte sector at
+/// byte `pos` of `r` (mkntfs keeps it in the volume's last sector):
+/// `(start of the volume, what it is)`, validated from that start as a
+/// primary would be. What is left of an NTFS whose boot sector is gone.
+pub fn ntfs_backup_at<R: ReadAt + ?Sized>(r: &R, pos: u64) -> Option<(u64, Signature)> {
+    let sector = read_opt(r, pos, 512, 512)?;
+    ntfs_backup(r, pos, &sector)
 }
 
 /// [`identify_at`] at offset 0.

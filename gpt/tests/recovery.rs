@@ -67,7 +67,7 @@ fn both_tables_zeroed_partitions_proposed_back_exactly_from_signatures() {
     let got: Vec<(u64, u64, &str, &str)> = rec
         .proposed
         .iter()
-        .map(|p| (p.start, p.size, p.fs.as_str(), p.size_from))
+        .map(|p| (p.start, p.size, p.fs.as_str(), p.size_from.as_str()))
         .collect();
     let mut want = vec![
         (original[0].0, original[0].1, "ext4", "filesystem"),

@@ -93,6 +93,21 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
             }
         }
     }
+    // A filesystem running past its partition's end: its tail lies in
+    // what the table calls free space or another partition, and growing
+    // anything (the partition to the disk's end, the filesystem into it)
+    // writes over what the filesystem still owns there.
+    let past = fs_past_partition(root, disk);
+    if !past.is_empty() {
+        for f in &mut breaks {
+            if f.hint.as_ref().is_some_and(|h| h.writes) {
+                f.hint = Some(Hint::advice(
+                    "a filesystem runs past its partition's end (layout.size_chain.fs_past_partition): grow nothing until the partition is restored to the filesystem's size, on a copy",
+                ));
+            }
+        }
+    }
+    out.findings.extend(past);
     out.findings.extend(breaks);
     out.findings.extend(outside);
     // What the foreign image destroyed of the victim, by structure, inode
@@ -680,7 +695,33 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                 "; but the space past the table's end is not empty (data at byte {at}): a smaller image may have been written over a larger disk, whose remnants lie there, so nothing that writes is suggested"
             ));
         }
-        let victim = data_past.and_then(|_| promise::remnant_past(table, disk, tend));
+        // The victim is looked for even when the samples past the end
+        // read zeros: a DOS victim keeps no backup table at the disk's end,
+        // and its backup superblocks lie between the samples (a miss there
+        // turned an overwrite into the grow chain, which writes over them).
+        let victim = promise::remnant_past(table, disk, tend);
+        // No ext victim: an XFS one, by the secondary superblocks of its
+        // AGs past the intruder's end.
+        let xfs_victim = match &victim {
+            None => promise::xfs_remnant_past(table, disk, tend),
+            Some(_) => None,
+        };
+        if let Some((start, x)) = &xfs_victim {
+            let fs_in = last
+                .and_then(|(s, p)| Some((s, p.children.first()?)))
+                .map(|(s, f)| format!("the {} in partition {}", f.kind, s.index))
+                .unwrap_or_else(|| "what the table holds".to_string());
+            msg.push_str(&format!(
+                "; an XFS secondary superblock at disk byte {} (AG {}'s, {} blocks of {} bytes per AG, UUID {}) belongs to a {} XFS filesystem starting at disk byte {start}, which the table's {} cannot hold: that filesystem is the victim (its AG 0 and primary superblock lie under the intruder), {fs_in} the intruder's",
+                x.offset,
+                x.ag,
+                x.agblocks,
+                x.block_size,
+                x.uuid,
+                human_size(x.dblocks.saturating_mul(x.block_size)),
+                human_size(tend),
+            ));
+        }
         if let Some((start, r)) = &victim {
             let fs_in = last
                 .and_then(|(s, p)| Some((s, p.children.first()?)))
@@ -706,7 +747,14 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                 human_size(tend),
             ));
         }
-        let hint = if let Some((start, r)) = &victim {
+        let hint = if let Some((start, x)) = &xfs_victim {
+            Hint::read_only(format!(
+                "DEV=$(losetup --read-only -f --show -o {start} --sizelimit {} {{disk}}); xfs_repair -n \"$DEV\"; losetup -d \"$DEV\"",
+                x.dblocks.saturating_mul(x.block_size)
+            ))
+            .on(Target::Disk)
+            .because("xfs_repair -n finds the victim's secondary superblocks itself and reports without writing; grow nothing, recover on a copy")
+        } else if let Some((start, r)) = &victim {
             Hint::read_only(format!(
                 "DEV=$(losetup --read-only -f --show -o {start} {{disk}}); e2fsck -fn -b {} -B {} \"$DEV\"; losetup -d \"$DEV\"",
                 r.block, r.block_size
@@ -742,7 +790,7 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
         // With the victim's superblock past the end it is not a grown disk
         // but an overwrite, and an error: the victim is lost to every tool
         // that reads the table.
-        let f = if victim.is_some() {
+        let f = if victim.is_some() || xfs_victim.is_some() {
             Finding::error(
                 "layout.overwritten.disk",
                 Layer::LAYOUT,
@@ -840,6 +888,107 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
         );
     }
     (chain, out, victim_out)
+}
+
+/// Every partition of a GPT or MBR whose filesystem states a size larger
+/// than the partition (the table was rewritten smaller under it, `sfdisk
+/// -N` with a new size): an error naming both sizes and what lies past the
+/// partition's end, where the filesystem's tail is — another partition,
+/// free space (with data or zeros), or the disk's end. Its steps only read.
+fn fs_past_partition(root: &Node, disk: &dyn ReadAt) -> Vec<Finding> {
+    let Some(table) = root.table() else {
+        return Vec::new();
+    };
+    let scheme = table.facts.table.as_ref().map_or("", |t| t.scheme.as_str());
+    if !matches!(scheme, "gpt" | "mbr") {
+        return Vec::new();
+    }
+    let spans: Vec<crate::report::Span> = table.partitions().filter_map(|p| p.span).collect();
+    let disk_len = disk.len();
+    let mut out = Vec::new();
+    for p in table.partitions() {
+        let (Some(span), Some(fs)) = (p.span, p.children.first()) else {
+            continue;
+        };
+        let Some(fsb) = fs.facts.claimed_size.filter(|&b| b > span.size) else {
+            continue;
+        };
+        let n = span.index;
+        let pend = span.start.saturating_add(span.size);
+        let fend = span.start.saturating_add(fsb);
+        let mut past: Vec<String> = spans
+            .iter()
+            .filter(|o| o.index != n && o.start < fend && o.start.saturating_add(o.size) > pend)
+            .map(|o| {
+                let holds = table
+                    .partitions()
+                    .find(|q| q.span.is_some_and(|s| s.index == o.index))
+                    .and_then(|q| q.children.first())
+                    .map_or("no recognised filesystem".to_string(), |c| c.kind.clone());
+                format!(
+                    "partition {} ({} from disk byte {}, holding {holds}) overlaps it: whatever that partition's filesystem wrote there replaced the tail, and growing partition {n} back would overlap partition {}",
+                    o.index,
+                    human_size(o.size),
+                    o.start,
+                    o.index
+                )
+            })
+            .collect();
+        if past.is_empty() {
+            let end = fend.min(disk_len);
+            past.push(if end <= pend {
+                String::new()
+            } else {
+                match imgcheck_gpt::tables::data_past(disk, pend, end) {
+                    Some(at) => format!(
+                        "no partition: the table calls it free space, and it holds data (at disk byte {at}), the filesystem's tail as far as the samples tell"
+                    ),
+                    None => "no partition: the table calls it free space, and every block sampled there is zeros (as the filesystem's unused blocks are, and a wiped tail would be)".to_string(),
+                }
+            });
+            past.retain(|x| !x.is_empty());
+        }
+        if fend > disk_len {
+            past.push(format!(
+                "the disk ends at byte {disk_len}, so {} of the filesystem are not in the image at all",
+                human_size(fend.saturating_sub(disk_len))
+            ));
+        }
+        let check = match fs.kind.as_str() {
+            "xfs" => "xfs_repair -n \"$DEV\"",
+            k if k.starts_with("ext") => "e2fsck -fn \"$DEV\"",
+            _ => "blkid -p \"$DEV\"",
+        };
+        let mut f = Finding::error(
+            "layout.size_chain.fs_past_partition",
+            Layer::LAYOUT,
+            pend,
+            Space::Disk,
+            format!(
+                "the {} filesystem in partition {n} is {} ({fsb} bytes) but partition {n} is only {} ({} bytes): the partition was shrunk under the filesystem (the table rewritten with a smaller size, or another disk's table written over this one's), so its last {} lie past the partition's end, at disk bytes {pend}..{fend}; there lies {}",
+                fs.kind,
+                human_size(fsb),
+                human_size(span.size),
+                span.size,
+                human_size(fsb.saturating_sub(span.size)),
+                past.join("; "),
+            ),
+        )
+        .with_hint(
+            Hint::read_only(format!(
+                "DEV=$(losetup --read-only -f --show -o {} --sizelimit {fsb} {{disk}}); {check}; losetup -d \"$DEV\"",
+                span.start
+            ))
+            .on(Target::Disk)
+            .because(format!(
+                "check the filesystem over its own {} without writing; then, on a copy, give partition {n} that size back (never resize2fs or a grow tool, and not over another partition)",
+                human_size(fsb)
+            )),
+        );
+        f.place = Place::root().join(Step::Partition(n));
+        out.push(f);
+    }
+    out
 }
 
 /// The ext filesystem a smaller image was written over, as the size

@@ -177,6 +177,16 @@ pub fn inspect_bounded(
     let layout_started = std::time::Instant::now();
     let mut layout = layout::check(&root, disk.as_deref(), opts.scan);
     cost.add("layout", layout_started.elapsed().as_secs_f64());
+    // A foreign image written over the disk: every layer's writing step
+    // (sgdisk -e for the "grown" GPT, a grow of the intruder's partition)
+    // writes over the victim's remnants, so none is offered.
+    if layout
+        .findings
+        .iter()
+        .any(|f| f.code.starts_with("layout.overwritten"))
+    {
+        withdraw_writes(&mut root);
+    }
     // The checks across layers read the whole disk: each finding is
     // placed on the node it concerns here, once, by the same rule.
     for f in &mut layout.findings {
@@ -919,5 +929,20 @@ mod tests {
         assert_eq!((d.offset, d.space), (20, Space::Disk), "guest offsets stay");
         let other = placed(disk, &Place::root(), inside, false);
         assert_eq!((other.offset, other.space), (4116, Space::Volume));
+    }
+}
+
+/// Replaces every writing hint in the tree with advice saying why: an
+/// overwrite leaves the victim's structures where those steps write.
+fn withdraw_writes(node: &mut crate::report::Node) {
+    for f in &mut node.findings {
+        if f.hint.as_ref().is_some_and(|h| h.writes) {
+            f.hint = Some(imgcheck_core::Hint::advice(
+                "a foreign image was written over this disk (layout.overwritten): write nothing (no sgdisk -e, no grow) until the victim is recovered from a copy",
+            ));
+        }
+    }
+    for c in &mut node.children {
+        withdraw_writes(c);
     }
 }

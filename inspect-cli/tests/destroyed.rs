@@ -256,6 +256,42 @@ fn a_template_written_over_a_disk_names_both_and_grows_nothing() {
     }
 }
 
+/// The typo with a DOS victim (layout-typo-dos.sh, issue 13 F27): a 64
+/// MiB GPT template over a 512 MiB DOS disk whose 4k ext4 keeps no backup
+/// table at the end and whose backup superblocks the tail samples miss.
+/// It was "grew by 448 MiB" with `sgdisk -e; growpart; resize2fs`, which
+/// writes over the victim's group-1 backup: now the overwrite, named, and
+/// no step that writes.
+#[test]
+fn a_gpt_template_over_a_dos_disk_is_an_overwrite_and_grows_nothing() {
+    let r = inspect(&fixture("layout/typo-dos.img"));
+    let o = find(&r, "layout.overwritten.disk");
+    for needle in [
+        "UUID 5a5a5a5a-0000-0000-0000-000000002701",
+        "backup of group 1, 4096-byte blocks",
+        "the victim",
+        "intruder",
+    ] {
+        assert!(o.message.contains(needle), "{needle}: {}", o.message);
+    }
+    assert!(
+        !r.findings()
+            .iter()
+            .any(|f| f.code == "layout.size_chain.grown"),
+        "an overwrite is not a grown disk"
+    );
+    no_step_writes(&r);
+    for s in &r.next_steps {
+        assert!(
+            !["sgdisk -e", "growpart", "resize2fs"]
+                .iter()
+                .any(|w| s.contains(w) && !s.contains("no sgdisk -e")),
+            "{s}"
+        );
+    }
+    assert_eq!(r.verdict(), Verdict::Damaged);
+}
+
 /// The step it gives, replayed on a copy of what the losetup offset
 /// names (the victim's partition start to the disk's end): e2fsck finds
 /// the victim through the backup superblock, and writes nothing.
@@ -345,6 +381,9 @@ const REMNANTS: &[(&str, &[&str], Option<&str>)] = &[
             "starts with a 1 MiB image, a FAT boot sector (FAT12",
             "id 5A5A-0046",
             "the newest entry of its root directory is README.TXT, dated 2025-10-09 12:34:56 UTC",
+            // fat_image in layout-remnants.sh: mkfs.vfat under a clock
+            // stopped at 2025-11-13 02:13:20 UTC (common.sh's frozen).
+            "it was made 2025-11-13 02:13:20 UTC (the date mkfs.fat gave its volume label entry \"INTRUDER\")",
             "jbd2 journal blocks of transactions",
             "a one-group filesystem has none",
             "the FAT volume is the intruder",
@@ -355,7 +394,8 @@ const REMNANTS: &[(&str, &[&str], Option<&str>)] = &[
 
 /// dd of an XFS, LVM2 or dated FAT image over an ext4 partition (GPT and
 /// MBR, raw and qcow2, 1k and 4k blocks, one group and three): the
-/// intruder named with its identifiers (and a FAT volume's newest date),
+/// intruder named with its identifiers (and a FAT volume's creation and
+/// newest dates),
 /// the victim with what survives of it, its UUID and last-write time.
 #[test]
 fn xfs_lvm2_and_fat_intruders_name_their_victims() {
@@ -388,6 +428,7 @@ fn xfs_lvm2_and_fat_intruders_name_their_victims() {
         "a FAT boot sector (FAT12",
         "id 5A5A-0048",
         "README.TXT, dated 2025-10-09 12:34:56 UTC",
+        "it was made 2025-11-13 02:13:20 UTC (the date mkfs.fat gave its volume label entry \"INTRUDER\")",
         "data the FAT volume does not own follows",
     ] {
         assert!(f.message.contains(n), "{n}: {}", f.message);

@@ -109,6 +109,48 @@ fn ntfs<R: ReadAt + ?Sized>(at: &mut At<'_, R>, b: &[u8]) -> Option<Signature> {
     Some(s)
 }
 
+/// An NTFS volume whose backup boot sector is the sector at byte `pos` of
+/// `r` (`sector`, its bytes): mkntfs puts the backup in the volume's last
+/// sector, one past the count the BPB states, so the volume starts that
+/// many sectors before it. Validated as [`ntfs`] validates a primary, with
+/// the MFT's `FILE` records read from that start, so a backup of a volume
+/// that is not there (its MFT overwritten too) finds nothing. `(start,
+/// signature)`.
+pub(crate) fn ntfs_backup<R: ReadAt + ?Sized>(
+    r: &R,
+    pos: u64,
+    sector: &[u8],
+) -> Option<(u64, Signature)> {
+    if bytes(sector, 3, 8) != b"NTFS    " || le16(sector, 510) != 0xAA55 {
+        return None;
+    }
+    let ss = u64::from(le16(sector, 0x0B));
+    let start = pos.checked_sub(le64(sector, 0x28).checked_mul(ss)?)?;
+    if start == pos {
+        return None;
+    }
+    let mut at = At::new(r, start);
+    let s = ntfs(&mut at, sector)?;
+    at.finish(Some(s)).ok().flatten().map(|s| (start, s))
+}
+
+/// A FAT32 volume starting where `sector` was read from sector 6 of
+/// (`sector_size` bytes each): the backup boot sector mkfs.fat and
+/// Windows keep at BPB_BkBootSec, which must name that sector and that
+/// sector size, so a FAT32 boot sector elsewhere is not taken for one.
+pub(crate) fn fat32_backup(sector: &[u8], sector_size: u64) -> Option<Signature> {
+    let s = fat(sector)?;
+    let fat32 = le16(sector, 0x16) == 0 && le32(sector, 0x24) != 0;
+    (fat32
+        && u64::from(le16(sector, 0x0B)) == sector_size
+        && u64::from(le16(sector, 0x32)) == FAT32_BACKUP_SECTOR)
+        .then_some(s)
+}
+
+/// BPB_BkBootSec as mkfs.fat and Windows set it: the sector (of the
+/// volume) holding the FAT32 backup boot sector.
+pub(crate) const FAT32_BACKUP_SECTOR: u64 = 6;
+
 /// libblkid's `exfat_valid_superblock`, boot-region checksum included.
 fn exfat<R: ReadAt + ?Sized>(at: &mut At<'_, R>, b: &[u8]) -> Option<Signature> {
     let bps_shift = u32::from(u8_at(b, 108));

@@ -12,7 +12,7 @@ use imgcheck_core::{
     Inspected, Inspector, Probe, Promise, ReadAt, Role, Slice, Step, Strength, Structure,
     TableFacts, human_size,
 };
-use imgcheck_gpt::{Analysis, MbrKind, Partition, Scheme, Tables, guid};
+use imgcheck_gpt::{Analysis, MbrKind, Partition, Proposed, Scheme, SizeFrom, Tables, guid};
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -110,10 +110,11 @@ impl Inspector for PartitionTable {
                     node: Some(ChildNode {
                         kind: format!("partition {}", p.number),
                         title: format!(
-                            "start {}, size {}, {} (found by signature, not in any table)",
+                            "start {}, size {}, {} (found by its {}, not in any table)",
                             human_size(p.start),
                             human_size(p.size),
-                            p.fs
+                            p.fs,
+                            p.found_by
                         ),
                         findings: Vec::new(),
                         details: json!({ "proposed": p }),
@@ -472,35 +473,36 @@ fn table_title(a: &Analysis) -> String {
 /// than that guess was therefore never "not grown", and growing it, or
 /// recreating the partition at the guessed size, would claim whatever lies
 /// after its end (another lost filesystem, as often as not). Its
-/// `*.size.not_grown` finding goes, the proposed table takes the size the
-/// filesystem itself states, and the partition says so.
+/// `*.size.not_grown` finding goes, the proposal takes the size the
+/// filesystem itself states, and the partition says so. Runs once the
+/// children are checked: the proposed table (its JSON, the sfdisk script,
+/// the finding and its step) is then rendered again from the typed
+/// proposal, never edited as text.
 pub fn settle_guessed_sizes(node: &mut crate::report::Node) {
-    let mut resized: Vec<(u64, u64, u64)> = Vec::new();
+    let mut settled: Vec<Proposed> = Vec::new();
     for part in &mut node.children {
-        let get = |k: &str| part.details.pointer(&format!("/proposed/{k}")).cloned();
-        if get("size_from")
-            .and_then(|v| v.as_str().map(str::to_string))
-            .as_deref()
-            != Some("gap")
-        {
-            continue;
-        }
-        let num = |k: &str| get(k).and_then(|v| v.as_u64());
-        let (Some(start), Some(size), Some(first_lba), Some(sectors)) =
-            (num("start"), num("size"), num("first_lba"), num("sectors"))
+        let Some(mut p) = part
+            .details
+            .get("proposed")
+            .and_then(|v| serde_json::from_value::<Proposed>(v.clone()).ok())
         else {
             continue;
         };
-        let number = num("number").unwrap_or(0);
-        let ss = size.checked_div(sectors).unwrap_or(512).max(1);
+        if p.size_from != SizeFrom::Gap {
+            continue;
+        }
+        let ss = p.size.checked_div(p.sectors).unwrap_or(512).max(1);
+        let (guess, number, start) = (p.size, p.number, p.start);
         let mut notes = Vec::new();
         for fs in &mut part.children {
             fs.findings.retain(|f| !f.code.ends_with(".size.not_grown"));
-            let Some(fs_size) = fs.facts.claimed_size.filter(|&b| b > 0 && b < size) else {
+            let Some(fs_size) = fs.facts.claimed_size.filter(|&b| b > 0 && b < guess) else {
                 continue;
             };
             let fs_sectors = fs_size.div_ceil(ss);
-            resized.push((first_lba, sectors, fs_sectors));
+            p.sectors = fs_sectors;
+            p.size = fs_sectors.saturating_mul(ss);
+            p.size_from = SizeFrom::Filesystem;
             let mut note = Finding::info(
                 "gpt.recovery.size_from_filesystem",
                 imgcheck_core::Layer::GPT,
@@ -508,30 +510,72 @@ pub fn settle_guessed_sizes(node: &mut crate::report::Node) {
                 imgcheck_core::Space::Disk,
                 format!(
                     "partition {number} was found by its signature with no size of its own, so the scan sized it to the gap after it ({}); the {} filesystem in it states {} ({fs_size} bytes), so the proposed table gives it {fs_sectors} sectors, and the {} after it, which the filesystem does not own, is left alone",
-                    human_size(size),
+                    human_size(guess),
                     fs.kind,
                     human_size(fs_size),
-                    human_size(size.saturating_sub(fs_size)),
+                    human_size(guess.saturating_sub(fs_size)),
                 ),
             );
             note.place = part.place.clone();
             notes.push(note);
         }
         part.findings.extend(notes);
-    }
-    // The table the scan proposes, as sfdisk reads it, one line per partition.
-    for f in &mut node.findings {
-        let Some(cmd) = f.hint.as_mut().and_then(|h| h.command.as_mut()) else {
-            continue;
-        };
-        for (lba, old, new) in &resized {
-            *cmd = cmd.replace(
-                &format!("start={lba}, size={old},"),
-                &format!("start={lba}, size={new},"),
-            );
+        if p.size_from != SizeFrom::Gap {
+            if let (Ok(v), Some(slot)) =
+                (serde_json::to_value(&p), part.details.get_mut("proposed"))
+            {
+                *slot = v;
+            }
+            settled.push(p);
         }
+    }
+    if !settled.is_empty() {
+        rerender_proposal(node, &settled);
     }
     for c in &mut node.children {
         settle_guessed_sizes(c);
+    }
+}
+
+/// The table node's proposal with the `settled` partitions in it: its
+/// JSON, its sfdisk script and the `gpt.recovery.partitions_found`
+/// finding's message and step, rendered from the typed proposal.
+fn rerender_proposal(node: &mut crate::report::Node, settled: &[Proposed]) {
+    let Some(mut proposed) = node
+        .details
+        .pointer("/recovery/proposed")
+        .and_then(|v| serde_json::from_value::<Vec<Proposed>>(v.clone()).ok())
+    else {
+        return;
+    };
+    for p in &mut proposed {
+        if let Some(s) = settled.iter().find(|s| s.number == p.number) {
+            *p = s.clone();
+        }
+    }
+    let ss = node.facts.sector_size.unwrap_or(512);
+    let Some(len) = node.details.get("disk_size").and_then(|v| v.as_u64()) else {
+        return;
+    };
+    let script = imgcheck_gpt::sfdisk_script(&proposed, len, ss);
+    if let Some(rec) = node
+        .details
+        .get_mut("recovery")
+        .and_then(|r| r.as_object_mut())
+    {
+        rec.insert("sfdisk_script".into(), json!(script));
+        if let Ok(v) = serde_json::to_value(&proposed) {
+            rec.insert("proposed".into(), v);
+        }
+    }
+    for f in &mut node.findings {
+        if f.code != "gpt.recovery.partitions_found" {
+            continue;
+        }
+        f.message = imgcheck_gpt::partitions_found_message(&proposed);
+        // An unreadable table keeps its advice: no table is written there.
+        if f.hint.as_ref().is_some_and(|h| h.writes) {
+            f.hint = Some(imgcheck_gpt::recovery_hint(&script, ss));
+        }
     }
 }

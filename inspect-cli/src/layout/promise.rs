@@ -110,6 +110,137 @@ pub fn remnant_past(table: &Node, disk: &dyn ReadAt, tend: u64) -> Option<(u64, 
     })
 }
 
+/// An XFS secondary superblock found past a table's end: what survives
+/// of an XFS that lived on a larger disk before a smaller image was
+/// written over its start (and over its AG 0).
+#[derive(Debug, Clone)]
+pub struct XfsRemnant {
+    /// Disk byte offset of the secondary superblock.
+    pub offset: u64,
+    /// Its AG (its AGF's `agf_seqno`).
+    pub ag: u64,
+    /// Block size.
+    pub block_size: u64,
+    /// Blocks per AG.
+    pub agblocks: u64,
+    /// Blocks the filesystem had.
+    pub dblocks: u64,
+    /// Its UUID (sb_uuid), as text.
+    pub uuid: String,
+}
+
+/// The XFS block size mkfs.xfs uses unless told otherwise.
+const XFS_BLOCK: u64 = 4096;
+/// Bytes per MiB, in XFS blocks' terms below.
+const MIB: u64 = 1 << 20;
+
+/// mkfs.xfs's AG size for a filesystem of `dblocks` blocks of `bs` bytes
+/// on one device without stripe geometry (xfs_mkfs.c,
+/// calc_default_ag_geometry): 4 AGs from 128 MiB to 4 TiB, fewer below,
+/// rounded up so the last AG keeps the remainder.
+fn mkfs_xfs_agblocks(dblocks: u64, bs: u64) -> Option<u64> {
+    let blocks_of = |bytes: u64| bytes.checked_div(bs).unwrap_or(0);
+    // XFS_AG_MAX_BLOCKS: 1 TiB per AG.
+    let max = blocks_of(1 << 40);
+    if dblocks >= blocks_of(4 << 40) {
+        return Some(max);
+    }
+    // 2 from 128 MiB up (one device); below, 5 less one for each of
+    // <= 512 GiB, <= 8 GiB, < 128 MiB, < 64 MiB, < 32 MiB.
+    let shift: u32 = if dblocks >= blocks_of(64 * MIB) {
+        2
+    } else if dblocks >= blocks_of(32 * MIB) {
+        1
+    } else {
+        0
+    };
+    let mut blocks = dblocks.checked_shr(shift)?;
+    let mask = 1u64.checked_shl(shift)?.saturating_sub(1);
+    if dblocks & mask != 0 && blocks < max {
+        blocks = blocks.saturating_add(1);
+    }
+    (blocks > 0).then_some(blocks)
+}
+
+/// The XFS secondary superblock past the table's end `tend` that mkfs.xfs
+/// would have placed for a filesystem starting at one of the partitions'
+/// starts (or 1 MiB) and running to the disk's end (as a GPT's last
+/// partition does, or an MBR's, or one parted aligned to 1 MiB): each
+/// candidate's AG boundaries follow from its size, one 1 KiB read apiece.
+/// The superblock found must state that AG size and block size, and its
+/// AGF name the AG it stands for. `(start, remnant)`.
+pub fn xfs_remnant_past(table: &Node, disk: &dyn ReadAt, tend: u64) -> Option<(u64, XfsRemnant)> {
+    let len = disk.len();
+    let mut starts: Vec<u64> = table
+        .partitions()
+        .filter_map(|p| p.span.map(|s| s.start))
+        .take(16)
+        .collect();
+    starts.push(MIB);
+    starts.sort_unstable();
+    starts.dedup();
+    let ends = [len.saturating_sub(33 * 512), len, len.saturating_sub(MIB)];
+    for start in starts.into_iter().filter(|&s| s < tend) {
+        for end in ends {
+            let dblocks = end
+                .saturating_sub(start)
+                .checked_div(XFS_BLOCK)
+                .unwrap_or(0);
+            let Some(agblocks) = mkfs_xfs_agblocks(dblocks, XFS_BLOCK) else {
+                continue;
+            };
+            let agsize = agblocks.saturating_mul(XFS_BLOCK);
+            let agcount = dblocks.div_ceil(agblocks);
+            for ag in 1..agcount.min(64) {
+                let at = start.saturating_add(ag.saturating_mul(agsize));
+                if at < tend {
+                    continue;
+                }
+                if let Some(r) = xfs_secondary(disk, at, ag, XFS_BLOCK, agblocks) {
+                    return Some((start, r));
+                }
+                break;
+            }
+        }
+    }
+    None
+}
+
+/// The XFS secondary superblock of AG `ag` at disk byte `at`, when its
+/// geometry is the one expected and its AGF names that AG.
+fn xfs_secondary(
+    disk: &dyn ReadAt,
+    at: u64,
+    ag: u64,
+    bs: u64,
+    agblocks: u64,
+) -> Option<XfsRemnant> {
+    use imgcheck_core::bytes::{be16, be32, be64};
+    let sb = read_vec(disk, at, 512, 512).ok()?;
+    if sb.get(..4) != Some(b"XFSB".as_slice())
+        || u64::from(be32(&sb, 4)) != bs
+        || u64::from(be32(&sb, 84)) != agblocks
+    {
+        return None;
+    }
+    let sect = u64::from(be16(&sb, 102));
+    if !sect.is_power_of_two() || !(512..=32768).contains(&sect) {
+        return None;
+    }
+    let agf = read_vec(disk, at.saturating_add(sect), 16, 16).ok()?;
+    if agf.get(..4) != Some(b"XAGF".as_slice()) || u64::from(be32(&agf, 8)) != ag {
+        return None;
+    }
+    Some(XfsRemnant {
+        offset: at,
+        ag,
+        block_size: bs,
+        agblocks,
+        dblocks: be64(&sb, 8),
+        uuid: uuid_text(sb.get(32..48).unwrap_or(&[])),
+    })
+}
+
 /// The primary ext superblock of a filesystem starting at `start`, when
 /// there is one: its last write time (s_wtime) and UUID, to date an
 /// intruder against its victim.
@@ -124,7 +255,7 @@ pub fn ext_primary(disk: &dyn ReadAt, start: u64) -> Option<(u32, String)> {
 }
 
 /// A 16-byte UUID in its usual text form.
-fn uuid_text(b: &[u8]) -> String {
+pub(crate) fn uuid_text(b: &[u8]) -> String {
     let mut out = String::with_capacity(36);
     for (i, x) in b.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
@@ -313,6 +444,12 @@ fn intruder_words(fs: &Node, disk: &dyn ReadAt, start: u64, len: u64) -> String 
         format!("{what} ({}{ids})", fs.title)
     };
     if kind == "fat" {
+        if let Some((label, Some(t))) = fat_label(disk, start, len) {
+            out.push_str(&format!(
+                "; it was made {} (the date mkfs.fat gave its volume label entry \"{label}\")",
+                utc(t)
+            ));
+        }
         out.push_str(&match fat_newest(disk, start, len) {
             Some((name, t)) => format!(
                 "; the newest entry of its root directory is {name}, dated {}",
@@ -332,6 +469,13 @@ fn intruder_name(kind: &str) -> String {
         "lvm2" => "LVM2 physical volume".to_string(),
         k => format!("{k} image"),
     }
+}
+
+/// The FAT volume at `start`'s label entry: its name and date, the
+/// volume's creation (see [`imgcheck_fat::Volume::label_entry`]).
+fn fat_label(disk: &dyn ReadAt, start: u64, len: u64) -> Option<(String, Option<i64>)> {
+    let slice = imgcheck_core::Slice::clamped(disk, start, len);
+    imgcheck_fat::Volume::open(slice).ok()?.label_entry()
 }
 
 /// The newest last-write or creation time among the root directory's
@@ -448,10 +592,25 @@ fn check_one(p: &Node, disk: &dyn ReadAt) -> Option<Finding> {
             };
             let remnant = ext_backup(disk, span.start, len, 0);
             let mut lived = remnant.is_some();
+            // An NTFS keeps a copy of its boot sector in its last sector:
+            // with it the volume is whole again, once it is put back.
+            let ntfs = len
+                .checked_sub(512)
+                .map(|k| span.start.saturating_add(k))
+                .and_then(|at| imgcheck_gpt::ntfs_backup_at(disk, at).map(|(s, _)| (s, at)))
+                .filter(|&(s, _)| s == span.start)
+                .map(|(_, at)| at);
             let mut msg = format!(
                 "partition {n} is typed {type_name} but holds no recognised filesystem or volume: {what}"
             );
+            if let Some(at) = ntfs {
+                lived = true;
+                msg.push_str(&format!(
+                    "; but its NTFS backup boot sector survives in its last sector (disk byte {at}), and the volume's MFT where it says: the NTFS that lived there, whose boot sector was zeroed or overwritten"
+                ));
+            }
             match &remnant {
+                _ if ntfs.is_some() => {}
                 Some(r) => msg.push_str(&format!(
                     "; an ext superblock survives at partition byte {} (the backup of group {}, {}-byte blocks, a {} filesystem last written {}): the filesystem that lived there",
                     r.offset,
@@ -488,18 +647,27 @@ fn check_one(p: &Node, disk: &dyn ReadAt) -> Option<Finding> {
             } else {
                 imgcheck_core::Severity::Info
             };
-            (
-                Finding::new(
-                    severity,
-                    "layout.contents.missing",
-                    Layer::LAYOUT,
-                    span.start,
-                    Space::Disk,
-                    msg,
-                ),
-                remnant,
-                lived,
-            )
+            let f = Finding::new(
+                severity,
+                "layout.contents.missing",
+                Layer::LAYOUT,
+                span.start,
+                Space::Disk,
+                msg,
+            );
+            if let Some(at) = ntfs {
+                let last = at.saturating_sub(span.start).checked_div(512).unwrap_or(0);
+                let mut f = f.with_hint(
+                    Hint::writes(format!(
+                        "dd if={{dev}} of={{dev}} bs=512 skip={last} seek=0 count=1 conv=notrunc"
+                    ))
+                    .on(Target::Partition(n))
+                    .because("on a copy of the image only: copies the intact NTFS backup boot sector (the partition's last sector) over the lost one; then ntfsfix -n or ntfsinfo -m reads the volume"),
+                );
+                f.place = Place::root().join(Step::Partition(n));
+                return Some(f);
+            }
+            (f, remnant, lived)
         }
         Some(fs) => {
             // Only a Linux filesystem type is evidence that ext lived

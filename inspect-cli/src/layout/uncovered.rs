@@ -8,7 +8,7 @@
 use super::promise;
 use crate::report::Node;
 use imgcheck_core::{Finding, Hint, Layer, ReadAt, Slice, Space, Target, human_size, time::utc};
-use imgcheck_gpt::{Found, ScanLimits, scan};
+use imgcheck_gpt::{Found, ScanLimits, scan_from};
 use std::time::Duration;
 
 /// Gaps smaller than this hold no filesystem a partitioner made.
@@ -89,13 +89,15 @@ pub fn check(root: &Node, disk: &dyn ReadAt) -> Vec<Finding> {
             break;
         }
         let slice = Slice::clamped(disk, start, len);
-        let rec = scan(
+        // The region's cylinder boundaries are the disk's.
+        let rec = scan_from(
             &slice,
             ss,
             &ScanLimits {
                 max_probes: left,
                 time,
             },
+            start,
         );
         left = left.saturating_sub(rec.probes);
         for f in rec.found {

@@ -32,6 +32,21 @@ pub fn overwrite(
         .blocks
         .checked_mul(r.block_size)?
         .min(disk.len().checked_sub(start)?);
+    // The table's end bounds the foreign bytes from above; the victim's
+    // own superblock copies bound them closer: a dd writes one prefix, so
+    // it ends before the first copy that is still the victim's. A copy at
+    // the primary's place means it never reached the filesystem.
+    let (foreign_end, bound) = match intact_copy(disk, start, r, foreign_end) {
+        Some((_, 0)) => return None,
+        Some((at, g)) => (
+            at,
+            format!(
+                "at most: the victim's superblock copy of group {g} at disk byte {at} is intact, so a shorter dd than the whole image ended before it"
+            ),
+        ),
+        None => (foreign_end, bound.to_string()),
+    };
+    let bound = bound.as_str();
     let reader = Slice::new(disk, start, fs_len)?;
     // The primary is the foreign image's bytes: the ext4 crate falls back
     // to the backup superblock at the primary's own geometry and reads the
@@ -179,6 +194,36 @@ pub fn overwrite(
         msg,
     );
     Some((ev, f))
+}
+
+/// Sparse-super groups whose superblock copies are looked at, in disk
+/// order: 0 (the primary), 1, and the powers of 3, 5 and 7.
+const COPY_GROUPS: [u64; 11] = [0, 1, 3, 5, 7, 9, 25, 27, 49, 81, 125];
+
+/// The first of the victim's superblock copies in `[start, end)` that is
+/// still its own (ext magic and the backup's UUID): `(disk byte, group)`.
+/// The victim's blocks per group follow from where the backup was found.
+fn intact_copy(disk: &dyn ReadAt, start: u64, r: &Remnant, end: u64) -> Option<(u64, u64)> {
+    let first_data = u64::from(r.block_size == 1024);
+    let bpg = r
+        .block
+        .checked_sub(first_data)?
+        .checked_div(r.group.max(1))?;
+    COPY_GROUPS.iter().find_map(|&g| {
+        let at = if g == 0 {
+            start.checked_add(1024)?
+        } else {
+            let block = g.checked_mul(bpg)?.checked_add(first_data)?;
+            start.checked_add(block.checked_mul(r.block_size)?)?
+        };
+        if at >= end {
+            return None;
+        }
+        let sb = imgcheck_core::read_vec(disk, at, 1024, 1024).ok()?;
+        let ours = imgcheck_core::bytes::le16(&sb, 0x38) == 0xEF53
+            && crate::layout::promise::uuid_text(sb.get(0x68..0x78).unwrap_or(&[])) == r.uuid;
+        ours.then_some((at, g))
+    })
 }
 
 fn blocks(bytes: u64, bs: u64) -> String {
