@@ -910,6 +910,21 @@ pub fn qemu_compat(
     }
 }
 
+/// Replaces every writing hint in the tree with advice saying why: an
+/// overwrite leaves the victim's structures where those steps write.
+fn withdraw_writes(node: &mut crate::report::Node) {
+    for f in &mut node.findings {
+        if f.hint.as_ref().is_some_and(|h| h.writes) {
+            f.hint = Some(imgcheck_core::Hint::advice(
+                "a foreign image was written over this disk (layout.overwritten): write nothing (no sgdisk -e, no grow) until the victim is recovered from a copy",
+            ));
+        }
+    }
+    for c in &mut node.children {
+        withdraw_writes(c);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -929,20 +944,5 @@ mod tests {
         assert_eq!((d.offset, d.space), (20, Space::Disk), "guest offsets stay");
         let other = placed(disk, &Place::root(), inside, false);
         assert_eq!((other.offset, other.space), (4116, Space::Volume));
-    }
-}
-
-/// Replaces every writing hint in the tree with advice saying why: an
-/// overwrite leaves the victim's structures where those steps write.
-fn withdraw_writes(node: &mut crate::report::Node) {
-    for f in &mut node.findings {
-        if f.hint.as_ref().is_some_and(|h| h.writes) {
-            f.hint = Some(imgcheck_core::Hint::advice(
-                "a foreign image was written over this disk (layout.overwritten): write nothing (no sgdisk -e, no grow) until the victim is recovered from a copy",
-            ));
-        }
-    }
-    for c in &mut node.children {
-        withdraw_writes(c);
     }
 }
