@@ -465,24 +465,35 @@ fn text_bytes(b: &[u8]) -> bool {
 /// block, read to the byte).
 fn text_resumes(h: &Hit, at: u64, fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Option<String> {
     let m = fss.get(h.fs)?;
-    let next = m.map.owner_at(at.saturating_sub(m.base))?;
-    if next.inode != h.inode || next.kind != OwnerKind::FileData {
-        return None;
-    }
-    let mut buf = [0u8; 512];
-    let n = usize::try_from(
-        next.end()
-            .saturating_sub(at.saturating_sub(m.base))
-            .min(512),
-    )
-    .ok()?;
-    let sample = buf.get_mut(..n)?;
-    disk.read_exact_at(at, sample).ok()?;
-    is_text(sample).then(|| {
+    same_file_text_at(h, at, m, disk).then(|| {
         m.map
             .path(h.inode)
             .unwrap_or_else(|| format!("inode {}", h.inode))
     })
+}
+
+/// Whether the bytes at disk byte `at` (up to 512, within one extent) are
+/// still `h`'s file data and read as text: where a cut text file resumes
+/// after its zeros. Any read that fails says no.
+fn same_file_text_at(h: &Hit, at: u64, m: &Mapped<'_>, disk: &dyn ReadAt) -> bool {
+    let Some(next) = m.map.owner_at(at.saturating_sub(m.base)) else {
+        return false;
+    };
+    if next.inode != h.inode || next.kind != OwnerKind::FileData {
+        return false;
+    }
+    let Ok(n) = usize::try_from(
+        next.end()
+            .saturating_sub(at.saturating_sub(m.base))
+            .min(512),
+    ) else {
+        return false;
+    };
+    let mut buf = [0u8; 512];
+    let Some(sample) = buf.get_mut(..n) else {
+        return false;
+    };
+    disk.read_exact_at(at, sample).is_ok() && is_text(sample)
 }
 
 /// The object size when `s..e` is exactly a whole number of storage
@@ -585,19 +596,7 @@ fn text_block_zeroed(
         return None;
     }
     if let Some(at) = resumes {
-        let next = m.map.owner_at(at.saturating_sub(m.base))?;
-        if next.inode != h.inode || next.kind != OwnerKind::FileData {
-            return None;
-        }
-        let n = usize::try_from(
-            next.end()
-                .saturating_sub(at.saturating_sub(m.base))
-                .min(512),
-        )
-        .ok()?;
-        let after = buf.get_mut(..n)?;
-        disk.read_exact_at(at, after).ok()?;
-        if !is_text(after) {
+        if !same_file_text_at(h, at, m, disk) {
             return None;
         }
     }
