@@ -595,10 +595,8 @@ fn text_block_zeroed(
     if n < 64 || !text_bytes(before) {
         return None;
     }
-    if let Some(at) = resumes {
-        if !same_file_text_at(h, at, m, disk) {
-            return None;
-        }
+    if resumes.is_some_and(|at| !same_file_text_at(h, at, m, disk)) {
+        return None;
     }
     Some(
         m.map
