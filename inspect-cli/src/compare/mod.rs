@@ -40,18 +40,32 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
     for a in args {
         copies.push(Copy::open(a).map_err(|e| format!("{a}: {e}"))?);
     }
+    // A 0-byte brick file beside brick files that hold data is an
+    // arbiter's (replica 3 arbiter 1: metadata and xattrs only) or one an
+    // entry heal created and no data heal filled: no copy of the data.
+    // It is set against nothing and never a source; its changelog still
+    // counts in the heal direction (attackB F16). The copies compared are
+    // the others, against the first of them.
+    let empty: Vec<bool> = copies.iter().map(|c| is_empty_brick(c, &copies)).collect();
+    let data: Vec<usize> = (0..copies.len())
+        .filter(|&k| !empty.get(k).copied().unwrap_or(false))
+        .collect();
     // Where the guest bytes diverge needs no copy's check: it is read on
     // another thread while the checks run, and both read the same files,
     // so a compare takes about the longer of the two, not their sum.
     let (checks, divergences) = std::thread::scope(|s| {
-        let diverging = s.spawn(|| match copies.split_first() {
-            Some((first, rest)) => rest
+        let diverging = s.spawn(|| match data.split_first() {
+            Some((&first, rest)) => rest
                 .iter()
-                .map(|c| diverge::diverge(first, c))
+                .filter_map(|&k| Some(diverge::diverge(copies.get(first)?, copies.get(k)?)))
                 .collect::<Vec<_>>(),
             None => Vec::new(),
         });
-        let checks: Vec<Option<ImageReport>> = copies.iter().map(check).collect();
+        let checks: Vec<Option<ImageReport>> = copies
+            .iter()
+            .zip(&empty)
+            .map(|(c, &e)| if e { None } else { check(c) })
+            .collect();
         match diverging.join() {
             Ok(d) => (checks, d),
             // A panic goes on up as it would on one thread.
@@ -63,6 +77,9 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         .zip(&checks)
         .map(|(c, r)| copy_report(c, r.as_ref()))
         .collect();
+    for (r, _) in reports.iter_mut().zip(&empty).filter(|(_, e)| **e) {
+        r.verdict = EMPTY.to_string();
+    }
     // Which client each brick is, from all the copies' AFR names at once
     // (two copies of a replica 3 do not name the third).
     let mut bricks: Vec<&mut gluster::Brick> = reports
@@ -93,14 +110,13 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         r.allocated = allocated(c);
     }
     let mut pairs = Vec::new();
-    if let (Some(first), Some(fr)) = (copies.first(), checks.first()) {
-        for (k, ((c, r), divergence)) in copies
-            .iter()
-            .zip(&checks)
-            .skip(1)
-            .zip(divergences)
-            .enumerate()
-        {
+    if let Some((&i, rest)) = data.split_first()
+        && let (Some(first), Some(fr)) = (copies.get(i), checks.get(i))
+    {
+        for (&k, divergence) in rest.iter().zip(divergences) {
+            let (Some(c), Some(r)) = (copies.get(k), checks.get(k)) else {
+                continue;
+            };
             pairs.push(pair(
                 first,
                 fr.as_ref(),
@@ -108,7 +124,7 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
                 r.as_ref(),
                 &reports,
                 divergence,
-                afr.as_ref().map(|d| (d, 0, k.saturating_add(1))),
+                afr.as_ref().map(|d| (d, i, k)),
             ));
         }
     }
@@ -235,6 +251,24 @@ fn one_source_per_sink(
         }
     }
     notes
+}
+
+/// The verdict of a 0-byte brick file beside brick files holding data.
+pub const EMPTY: &str = "empty";
+
+/// Whether `c` is a 0-byte file on a brick while another copy of the same
+/// file (its gfid) on a brick holds data.
+fn is_empty_brick(c: &Copy, all: &[Copy]) -> bool {
+    let len = |x: &Copy| std::fs::metadata(&x.path).map_or(0, |m| m.len());
+    if len(c) != 0 {
+        return false;
+    }
+    let Some(me) = gluster::read(&c.path) else {
+        return false;
+    };
+    all.iter().any(|o| {
+        len(o) > 0 && gluster::read(&o.path).is_some_and(|b| b.gfid.is_some() && b.gfid == me.gfid)
+    })
 }
 
 /// The normal check of one copy, as `imgcheck COPY` gives it.
@@ -772,7 +806,54 @@ fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>)
             ),
         );
     }
-    let kin = if shared > 0 && fs_changed {
+    // The mirror case: the filesystems' UUIDs agree and the disk's own
+    // GUID was replaced (sgdisk -G on a copy, which regenerates the disk
+    // and every partition GUID and leaves the filesystems alone). A
+    // replica never gets a new GPT; a copy that did was made into a disk
+    // of its own, to sit beside the original. Before, the shared
+    // filesystem UUID made it "one disk" and a heal between them was
+    // offered. Told like a new filesystem UUID, and like a clone with
+    // every identifier regenerated (F6): identifiers of its own make a
+    // clone, whatever its bytes still share.
+    let disk_ids = |v: &[imgcheck_core::Identity], k: IdentityKind| {
+        v.iter()
+            .filter(|x| x.kind == k)
+            .map(|x| x.value.to_ascii_lowercase())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (da, db) = (
+        disk_ids(&ia, IdentityKind::DiskGuid),
+        disk_ids(&ib, IdentityKind::DiskGuid),
+    );
+    let disk_changed = !da.is_empty() && !db.is_empty() && da.is_disjoint(&db);
+    if shared > 0 && disk_changed && !fs_changed {
+        let (pa, pb) = (
+            disk_ids(&ia, IdentityKind::PartitionGuid),
+            disk_ids(&ib, IdentityKind::PartitionGuid),
+        );
+        let parts = if !pa.is_empty() && !pb.is_empty() && pa.is_disjoint(&pb) {
+            " and every partition GUID"
+        } else {
+            ""
+        };
+        let same: Vec<String> = fa.intersection(&fb).cloned().collect();
+        why.insert(
+            0,
+            format!(
+                "GPT GUIDs regenerated: disk GUID {} in {}, {} in {}{parts} differ, while filesystem UUID {} is the same in both: a copy whose GPT GUIDs were regenerated (sgdisk -G), not a replica of one disk",
+                join(&da.iter().collect::<Vec<_>>()),
+                a.label,
+                join(&db.iter().collect::<Vec<_>>()),
+                b.label,
+                if same.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    same.join(", ")
+                },
+            ),
+        );
+    }
+    let kin = if shared > 0 && (fs_changed || disk_changed) {
         Kinship::Clone
     } else if shared > 0 {
         Kinship::SameDisk
