@@ -128,7 +128,8 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
             ));
         }
     }
-    let mut notes = one_source_per_sink(&copies, &checks, &reports, &mut pairs, afr.as_ref());
+    let mut notes =
+        one_source_per_sink(&copies, &checks, &reports, &mut pairs, afr.as_ref(), &empty);
     notes.extend(summary::notes(&copies, &reports, &pairs, afr.as_ref()));
     let lines = summary::lines(&reports, &pairs, &notes);
     let mut status = exit::CLEAN;
@@ -150,19 +151,29 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
     })
 }
 
-/// One sink gets one source. Each pair is judged alone, so the first
-/// copy may be the sink of two pairs with two different sources (an
-/// attack's F2). The two sources are then set against each other: when
-/// they hold the same guest bytes either will do and the first stays;
-/// when they differ, the one their own pair picks is kept and the other
-/// pair's source dropped; when nothing picks between them, neither pair
-/// keeps one. Said in a note either way.
+/// Copies at most for which a sink's source is sought among all the
+/// copies, not only those its pairs set it against (each extra candidate
+/// costs a comparison).
+const MAX_CANDIDATES: usize = 8;
+
+/// One sink gets one source, whatever the argument order. Pairs set every
+/// copy against the first only, so which copies a sink met depended on the
+/// order: a backup series healed its oldest from the second copy given,
+/// or from the newest, as the arguments fell (attack F8, F9, F20). Every
+/// copy that would be the sink's source set against it alone is a
+/// candidate (up to [`MAX_CANDIDATES`] copies), and the candidates are set
+/// against each other in the order of their labels: when two hold the
+/// same guest bytes either will do and both stay; when they differ, the
+/// one their own pair picks is kept and the other's pair, when listed,
+/// loses its source; when nothing picks between them, no pair keeps one.
+/// Said in a note either way.
 fn one_source_per_sink(
     copies: &[Copy],
     checks: &[Option<ImageReport>],
     reports: &[CopyReport],
     pairs: &mut [Pair],
     afr: Option<&gluster::Direction>,
+    empty: &[bool],
 ) -> Vec<model::Note> {
     let mut notes = Vec::new();
     let index = |label: &str| copies.iter().position(|c| c.label == label);
@@ -175,11 +186,40 @@ fn one_source_per_sink(
             .filter(|p| p.sink.as_deref() == Some(sink.as_str()))
             .filter_map(|p| p.source.clone())
             .collect();
+        if let Some(s) = index(&sink)
+            && let Some(cs) = copies.get(s)
+            && copies.len() <= MAX_CANDIDATES
+        {
+            for (k, c) in copies.iter().enumerate() {
+                let listed = pairs
+                    .iter()
+                    .any(|p| (p.a == c.label && p.b == sink) || (p.b == c.label && p.a == sink));
+                if k == s || listed || empty.get(k).copied().unwrap_or(true) {
+                    continue;
+                }
+                let d = diverge::diverge(c, cs);
+                let alone = pair(
+                    c,
+                    checks.get(k).and_then(Option::as_ref),
+                    cs,
+                    checks.get(s).and_then(Option::as_ref),
+                    reports,
+                    d,
+                    afr.map(|x| (x, k, s)),
+                );
+                if alone.source.as_deref() == Some(c.label.as_str()) {
+                    srcs.push(c.label.clone());
+                }
+            }
+        }
+        srcs.sort();
         srcs.dedup();
-        // Pairwise, in the pairs' order: the kept source meets each next.
+        // Pairwise, in the labels' order: the kept source meets each next.
         let Some(mut kept) = srcs.first().cloned() else {
             continue;
         };
+        // Candidates that hold the kept one's bytes stand or fall with it.
+        let mut alike: Vec<String> = Vec::new();
         for other in srcs.iter().skip(1) {
             let (Some(i), Some(j)) = (index(&kept), index(other)) else {
                 continue;
@@ -196,6 +236,7 @@ fn one_source_per_sink(
                     ),
                     advice: None,
                 });
+                alike.push(other.clone());
                 continue;
             }
             let differing = d.differing;
@@ -220,10 +261,17 @@ fn one_source_per_sink(
                         "{kept} and {other} are each named the source for {sink}, and they differ ({}): set against each other, {w} is the source, so heal {sink} from {w} only, not from {loser}",
                         imgcheck_core::human_size(differing)
                     );
-                    (vec![loser], m)
+                    let mut drop = vec![loser];
+                    if *w != kept {
+                        drop.append(&mut alike);
+                    }
+                    (drop, m)
                 }
                 None => (
-                    vec![kept.clone(), other.clone()],
+                    [kept.clone(), other.clone()]
+                        .into_iter()
+                        .chain(alike.drain(..))
+                        .collect(),
                     format!(
                         "{kept} and {other} are each named the source for {sink}, and they differ ({}) with nothing to pick between them: no source for {sink}",
                         imgcheck_core::human_size(differing)
