@@ -194,7 +194,15 @@ fn inspect_as(
             .find(|f| f.code == layout::foreign::QCOW2_OVER_RAW)
             .map(|f| f.offset)
     {
-        return inspect_as(registry, name, unmetered, Some("raw"), opts, budget, Some(end));
+        return inspect_as(
+            registry,
+            name,
+            unmetered,
+            Some("raw"),
+            opts,
+            budget,
+            Some(end),
+        );
     }
     walk.children(&mut root, children, &Place::root(), frame, 0, "image");
     crate::layers::gpt::settle_guessed_sizes(&mut root);

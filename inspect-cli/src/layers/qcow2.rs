@@ -139,10 +139,8 @@ impl Qcow2 {
         // Only the image file itself can be a raw disk beneath: a qcow2 in
         // a volume or a backing file is read as what holds it says.
         if !in_volume
-            && let Some(why) = crate::layout::foreign::raw_disk_beneath(
-                r.as_ref(),
-                report.image_end_offset,
-            )
+            && let Some(why) =
+                crate::layout::foreign::raw_disk_beneath(r.as_ref(), report.image_end_offset)
         {
             node.findings.push(Finding::error(
                 crate::layout::foreign::QCOW2_OVER_RAW,

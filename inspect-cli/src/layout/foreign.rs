@@ -74,9 +74,12 @@ pub fn qcow2_over_disk(
     foreign_end: u64,
     evidence: &str,
 ) -> (Vec<Finding>, Option<LossEvent>) {
+    // A victim in a partition (the table's, or at 1 MiB), else a bare
+    // filesystem at the disk's start (a VM disk without a table).
     let victim = root
         .table()
-        .and_then(|t| promise::remnant_past(t, disk, foreign_end));
+        .and_then(|t| promise::remnant_past(t, disk, foreign_end))
+        .or_else(|| promise::ext_backup(disk, 0, disk.len(), foreign_end).map(|r| (0, r)));
     let victim_words = victim.as_ref().map_or_else(
         || "; no ext filesystem's backup superblock was found past it: which files it destroyed cannot be known from this disk".to_string(),
         |(start, r)| {
