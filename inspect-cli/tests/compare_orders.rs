@@ -211,6 +211,15 @@ fn edited_copy(dir: &Path, a: &Path, name: &str, sgdisk_g: bool, fs_uuid: Option
     b
 }
 
+/// A replica 3 layout: its name, each brick's (client, data, metadata)
+/// counters, the bricks holding a 0-byte file, each brick's dirty count.
+type Layout<'a> = (
+    &'a str,
+    [&'a [(usize, u32, u32)]; 3],
+    &'a [usize],
+    &'a [u32],
+);
+
 /// Every scenario; `all` adds the long series.
 pub fn scenarios(all: bool) -> Vec<Scenario> {
     let mut v = Vec::new();
@@ -335,7 +344,7 @@ pub fn scenarios(all: bool) -> Vec<Scenario> {
         ));
     }
     // Replica 3 layouts.
-    let r3: [(&str, [&[(usize, u32, u32)]; 3], &[usize], &[u32]); 6] = [
+    let r3: [Layout; 6] = [
         (
             "replica3 blame cycle",
             [
