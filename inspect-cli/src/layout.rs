@@ -9,8 +9,8 @@ mod promise;
 mod uncovered;
 
 pub use lost::{
-    Confidence, LossEvent, LostFile, LostInodes, LostStructure, lost_files_text,
-    zeroed_structure_blocks,
+    Confidence, LossEvent, LostFile, LostInodes, LostStructure, MAX_STRUCTURE_READ_BYTES,
+    StructureBudget, lost_files_text, zeroed_structure_blocks,
 };
 
 use crate::report::{Node, SizeLink};
@@ -125,9 +125,11 @@ pub fn check(root: &Node, disk: Option<&dyn ReadAt>, scan: bool) -> Layout {
     // named by its path. Under --scan too: the zero map's 4 KiB steps do
     // not see a zeroed 1 KiB block of a filesystem with 1 KiB blocks.
     let mut runs = out.zero_ranges.clone();
-    runs.extend(lost::zeroed_structure_blocks(root, disk));
+    let mut budget = lost::StructureBudget::default();
+    runs.extend(lost::zeroed_structure_blocks(root, disk, &mut budget));
     runs = merge(runs);
-    out.lost = lost::events(root, &runs, Some(disk), &regions);
+    out.lost = lost::events(root, &runs, Some(disk), &regions, &mut budget);
+    out.findings.extend(budget.finding());
     if let Some((ev, f)) = overwrite {
         out.lost.push(ev);
         out.findings.push(f);

@@ -580,3 +580,107 @@ fn a_text_headed_binary_beside_a_zero_file_is_no_loss() {
         );
     }
 }
+
+/// attackC F3 (a silent pass): 70,000 named inodes of 1 KiB each on a
+/// 1 KiB-block ext4 (testdata/scripts/lost-many.sh) are more structure
+/// blocks than the zeroed-structure check's old count of 65,536; the
+/// table block of the last file in disk order, zeroed with dd on a copy,
+/// went unreported. Every structure block is checked now (the layer's
+/// record answers the tables and directory without a read), and the
+/// file lost is the one debugfs imap and ncheck name.
+#[test]
+fn a_zeroed_table_block_past_65536_structure_blocks_is_found() {
+    let pristine = fixture("lost/many-1k.img");
+    let (_dir, copy) = imgcheck_testdata::copy_into_tempdir(&[&pristine]);
+    let img = &copy[0];
+    // The highest-numbered inode a directory entry names, by debugfs.
+    let last: u32 = debugfs(&pristine, "ls -l /d")
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .max()
+        .unwrap();
+    let imap = debugfs(&pristine, &format!("imap <{last}>"));
+    let block: u64 = imap
+        .split("located at block ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let path = ncheck(&pristine, &[last]).remove(&last).unwrap();
+    assert!(path.starts_with("/d/e"), "{path}");
+    let ok = Command::new("dd")
+        .args([
+            "if=/dev/zero",
+            &format!("of={}", img.display()),
+            "bs=1024",
+            &format!("seek={block}"),
+            "count=1",
+            "conv=notrunc",
+            "status=none",
+        ])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let r = report(img, false);
+    let ev = event_over(&r, (block * 1024, block * 1024 + 1024));
+    assert_eq!(ev.confidence, Confidence::Certain);
+    let names: Vec<_> = ev.files.iter().filter_map(|f| f.path.clone()).collect();
+    assert_eq!(names, vec![path], "{:?}", ev.files);
+    assert_eq!(ev.files[0].inode, last);
+    assert!(
+        !r.findings()
+            .iter()
+            .any(|f| f.code == "layout.lost.structure_unchecked"),
+        "every structure block was within the read bound"
+    );
+    // The pristine image: nothing lost, nothing left unchecked.
+    let clean = report(&pristine, false);
+    assert!(clean.lost.is_empty(), "{:?}", clean.lost);
+    assert!(
+        !clean
+            .findings()
+            .iter()
+            .any(|f| f.code.starts_with("layout.lost"))
+    );
+}
+
+/// attackB F2 (a false alarm under --scan): files holding MiB-long zero
+/// runs of their own, written by the kernel on a 1 KiB-block ext4
+/// (testdata/scripts/lost-zeroheavy.sh). Each pair's zeros (a's tail, b's
+/// head) start and end 1 KiB past MiB boundaries; the 4 KiB zero map
+/// rounded the end onto one, which read as a file cut at a 1 MiB boundary.
+/// A cut is judged where the zeros end to the byte.
+#[test]
+fn a_files_own_zeros_one_block_past_a_mib_are_no_cut() {
+    let img = fixture("lost/zeroheavy-1k.img");
+    // The shape, by debugfs: most pairs contiguous, every file from a
+    // block 1 KiB past a MiB boundary.
+    let first = |p: &str| -> u64 {
+        debugfs(&img, &format!("bmap {p} 0"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let mut pairs = 0;
+    for i in 0..10 {
+        let (a, b) = (
+            first(&format!("/a{i:02}.db")),
+            first(&format!("/b{i:02}.db")),
+        );
+        assert_eq!((a * 1024) % (1 << 20), 1024, "a{i:02} 1 KiB past a MiB");
+        assert_eq!((b * 1024) % (1 << 20), 1024, "b{i:02} 1 KiB past a MiB");
+        pairs += usize::from(b == a + 2048);
+    }
+    assert!(pairs >= 5, "{pairs} pairs contiguous");
+    let r = report(&img, true);
+    assert!(
+        r.lost.is_empty(),
+        "{:?}",
+        r.lost
+            .iter()
+            .map(|e| (e.start, e.end, &e.evidence))
+            .collect::<Vec<_>>()
+    );
+}

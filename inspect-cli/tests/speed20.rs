@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
 
-use imgcheck::layout::zeroed_structure_blocks;
+use imgcheck::layout::{StructureBudget, zeroed_structure_blocks};
 use imgcheck::options::Options;
 use imgcheck::pipeline::inspect_reader;
 use imgcheck::report::Node;
@@ -71,7 +71,7 @@ fn the_zeroed_structure_scan_does_not_read_the_inode_tables_again() {
         inner: FileReader::open(&path).unwrap(),
         log: Mutex::default(),
     };
-    let zeroed = zeroed_structure_blocks(&r.root, &disk);
+    let zeroed = zeroed_structure_blocks(&r.root, &disk, &mut StructureBudget::default());
     let log = disk.log.lock().unwrap().clone();
     let bytes: u64 = log.iter().map(|(_, n)| n).sum();
     // The blocks the layer did not read whole: at most the table's last,

@@ -35,7 +35,8 @@
 use crate::report::Node;
 use imgcheck_core::bytes::{is_zero, usize_of};
 use imgcheck_core::{
-    Finding, Hint, Layer, OwnerKind, OwnerMap, ReadAt, ReadErrorKind, Space, human_size,
+    Finding, Hint, Layer, OwnerKind, OwnerMap, Place, ReadAt, ReadErrorKind, Space, Step,
+    human_size,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -55,8 +56,12 @@ const NAMED_IN_MESSAGE: usize = 3;
 pub const MAX_LOST_FILES: usize = 1 << 16;
 /// Files whose first block is read to tell text from data, per image.
 const MAX_TEXT_CHECKS: usize = 256;
-/// Structure blocks read per filesystem without `--scan`, at most.
-const MAX_STRUCTURE_READS: usize = 1 << 16;
+/// Bytes of structure blocks the zeroed-structure check reads from the
+/// disk itself, per image, at most. Blocks the filesystem layer read as
+/// it filled its map are answered from that and cost nothing here; past
+/// this bound the rest are still answered so, and the blocks left unread
+/// are told ([`StructureBudget::finding`]).
+pub const MAX_STRUCTURE_READ_BYTES: u64 = 256 << 20;
 /// Runs whose edges are read to the byte, per image, at most (two reads
 /// of one zero-map block each).
 const MAX_EDGE_READS: usize = 1 << 16;
@@ -317,15 +322,34 @@ fn fits(z: u64, s: u64, e: u64, hs: &[Hit]) -> bool {
             .all(|h| h.start >= first && h.end <= last)
 }
 
+/// Zero bytes that may lie past an object boundary on the far side of a
+/// cut, to the byte, for the cut to be at that boundary: the data beyond a
+/// lost object may start with zeros of its own (a binary's), less than a
+/// sector of them. A file's own zeros that end a filesystem block or more
+/// away are no cut there: a 1 KiB-block ext4 puts files 1 KiB past MiB
+/// boundaries (block 0 is before its first group), and a zero region
+/// ending at a MiB of the file ends 1 KiB past one on the disk, which the
+/// zero map's 4 KiB steps round onto it (attackB F2).
+const CUT_SLACK: u64 = 512;
+
 /// Whether an edge of the hits' span cuts an owner at a multiple of `z`:
 /// the zeros start inside an extent exactly at an object boundary, or stop
 /// inside one exactly at a boundary. An edge that lies where a file's own
 /// extent begins or ends, or in free space, says nothing: mballoc puts
 /// large files on 1 MiB boundaries, so their zeros line up by themselves.
-fn cut_at(z: u64, hs: &[Hit]) -> bool {
+/// `edges`: the run's edges in zero-map blocks and to the byte
+/// (`(s, e, s2, e2)`, [`byte_edges`]); a hit's edge at the run's is judged
+/// where the zeros begin or end to the byte, within [`CUT_SLACK`].
+fn cut_at(z: u64, hs: &[Hit], edges: (u64, u64, u64, u64)) -> bool {
+    let (s, e, s2, e2) = edges;
     hs.iter().any(|h| {
-        (h.starts_inside && h.start.checked_rem(z) == Some(0))
-            || (h.stops_inside && h.end.checked_rem(z) == Some(0))
+        let start = if h.start == s { s2 } else { h.start };
+        let end = if h.end == e { e2 } else { h.end };
+        let before = start
+            .checked_rem(z)
+            .and_then(|r| z.saturating_sub(r).checked_rem(z));
+        (h.starts_inside && before.is_some_and(|d| d < CUT_SLACK))
+            || (h.stops_inside && end.checked_rem(z).is_some_and(|d| d < CUT_SLACK))
     })
 }
 
@@ -806,6 +830,7 @@ pub fn events(
     runs: &[(u64, u64)],
     disk: Option<&dyn ReadAt>,
     read: &[(u64, u64)],
+    budget: &mut StructureBudget,
 ) -> Vec<LossEvent> {
     let fss = mapped(root);
     // Runs that destroyed structure anywhere on the disk (a table, an
@@ -827,7 +852,7 @@ pub fn events(
     let disk_len = disk.map_or(u64::MAX, |d| d.len());
     let mut out = events_in(&fss, runs, disk, read, &struct_shapes, disk_len);
     if let Some(d) = disk {
-        out.extend(lv::events(root, runs, d, read));
+        out.extend(lv::events(root, runs, d, read, budget));
     }
     out
 }
@@ -895,7 +920,9 @@ fn events_in(
             .collect::<std::collections::BTreeSet<_>>()
             .len();
         let span = !span_hits.is_empty();
-        let shape = OBJECT_SIZES.into_iter().find(|&z| cut_at(z, &span_hits));
+        let shape = OBJECT_SIZES
+            .into_iter()
+            .find(|&z| cut_at(z, &span_hits, (s, e, s2, e2)));
         let text_cut = if span && shape.is_none() {
             disk.and_then(|d| {
                 span_hits
@@ -937,7 +964,7 @@ fn events_in(
         }
         if let Some(z) = struct_shapes
             .iter()
-            .find(|&&z| cut_at(z, &hs) && fits(z, s, e, &hs))
+            .find(|&&z| cut_at(z, &hs, (s, e, s2, e2)) && fits(z, s, e, &hs))
         {
             evidence.push(format!(
                 "elsewhere (a {} run destroyed structure elsewhere on the disk)",
@@ -1554,19 +1581,124 @@ fn name(f: &LostFile) -> String {
     }
 }
 
+/// The zeroed-structure check's own disk reads: the bytes it may still
+/// read, and the blocks it left unread once they were spent. A check
+/// that stops is said, never silent (a zeroed inode-table block past the
+/// old count of 65,536 blocks was reported by nothing).
+#[derive(Debug, Clone)]
+pub struct StructureBudget {
+    left: u64,
+    read: u64,
+    /// The first block left unread (offset, its space, partition, LV),
+    /// and how many were.
+    stopped: Option<Unread>,
+}
+
+#[derive(Debug, Clone)]
+struct Unread {
+    at: u64,
+    space: Space,
+    partition: Option<u32>,
+    volume: Option<String>,
+    blocks: u64,
+    bytes: u64,
+}
+
+impl Default for StructureBudget {
+    fn default() -> Self {
+        Self::new(MAX_STRUCTURE_READ_BYTES)
+    }
+}
+
+impl StructureBudget {
+    /// A budget of `bytes` read from the disk.
+    pub fn new(bytes: u64) -> Self {
+        Self {
+            left: bytes,
+            read: 0,
+            stopped: None,
+        }
+    }
+
+    /// Bytes the check read from the disk itself.
+    pub fn bytes_read(&self) -> u64 {
+        self.read
+    }
+
+    /// Takes `bs` bytes of the budget for the block at `at`, or counts the
+    /// block as left unread.
+    fn take(&mut self, bs: u64, at: u64, where_: (Space, Option<u32>, Option<&str>)) -> bool {
+        if self.left >= bs && self.stopped.is_none() {
+            self.left = self.left.saturating_sub(bs);
+            self.read = self.read.saturating_add(bs);
+            return true;
+        }
+        let u = self.stopped.get_or_insert_with(|| Unread {
+            at,
+            space: where_.0,
+            partition: where_.1,
+            volume: where_.2.map(str::to_string),
+            blocks: 0,
+            bytes: 0,
+        });
+        u.blocks = u.blocks.saturating_add(1);
+        u.bytes = u.bytes.saturating_add(bs);
+        false
+    }
+
+    /// The finding for blocks the check left unread, if it left any.
+    pub fn finding(&self) -> Option<Finding> {
+        let u = self.stopped.as_ref()?;
+        let place = match (&u.volume, u.partition) {
+            (Some(v), _) => format!(" of LV {v}"),
+            (None, Some(n)) => format!(" (partition {n})"),
+            (None, None) => String::new(),
+        };
+        let f = Finding::warning(
+            "layout.lost.structure_unchecked",
+            Layer::LAYOUT,
+            u.at,
+            u.space,
+            format!(
+                "the check for zeroed structure blocks read its bound of {} from the disk and stopped at byte {}{place}: {} structure blocks ({}) from there on that the filesystem check had not read were not checked for zeros; losses in them are not reported",
+                human_size(self.read),
+                u.at,
+                u.blocks,
+                human_size(u.bytes),
+            ),
+        );
+        let mut f = f.with_hint(Hint::advice(
+            "run again with --scan: it reads the whole disk and finds zeroed blocks wherever they are",
+        ));
+        if let Some(v) = &u.volume {
+            f.place = Place::root().join(Step::Volume(v.clone()));
+        }
+        Some(f)
+    }
+}
+
 /// Without `--scan`: the structure blocks (directory, extent-tree,
 /// attribute, journal superblock, named inodes' table blocks) of each
 /// mapped filesystem that read as zeros, as runs in disk space, for
 /// [`events`]. Blocks the filesystem layer read as it filled its map are
 /// answered from that ([`OwnerMap::read_as_zero`]); `disk` is read for
-/// the rest, adjacent blocks together.
-pub fn zeroed_structure_blocks(root: &Node, disk: &dyn ReadAt) -> Vec<(u64, u64)> {
-    zeroed_structure_blocks_in(&mapped(root), disk)
+/// the rest, adjacent blocks together, as far as `budget` lasts.
+pub fn zeroed_structure_blocks(
+    root: &Node,
+    disk: &dyn ReadAt,
+    budget: &mut StructureBudget,
+) -> Vec<(u64, u64)> {
+    zeroed_structure_blocks_in(&mapped(root), disk, budget, (Space::Disk, None))
 }
 
 /// [`zeroed_structure_blocks`] of the filesystems `fss`, in the space
-/// `disk` reads.
-fn zeroed_structure_blocks_in(fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Vec<(u64, u64)> {
+/// `disk` reads (`space`: that space, and the LV it is).
+fn zeroed_structure_blocks_in(
+    fss: &[Mapped<'_>],
+    disk: &dyn ReadAt,
+    budget: &mut StructureBudget,
+    space: (Space, Option<&str>),
+) -> Vec<(u64, u64)> {
     let mut out: Vec<(u64, u64)> = Vec::new();
     let mut buf = Vec::new();
     for m in fss {
@@ -1577,8 +1709,10 @@ fn zeroed_structure_blocks_in(fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Vec<(u64
             pending: (0, 0),
             buf: std::mem::take(&mut buf),
         };
-        let mut reads = 0usize;
         let isz = u64::from(m.map.inode_geometry().0);
+        // Every structure block is visited (the map's ranges are bounded,
+        // unnamed inodes' table blocks are skipped without a lookup each);
+        // only the disk reads are bounded.
         for o in m.map.ranges() {
             let table = o.kind == OwnerKind::InodeTable && isz > 0;
             if !table
@@ -1595,7 +1729,7 @@ fn zeroed_structure_blocks_in(fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Vec<(u64
                 continue;
             }
             let mut at = o.start;
-            while at < o.end() && reads < MAX_STRUCTURE_READS {
+            while at < o.end() {
                 // An inode-table block is read only where it holds an
                 // inode a directory entry names: the rest may be zeros.
                 let first = o
@@ -1615,7 +1749,6 @@ fn zeroed_structure_blocks_in(fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Vec<(u64
                     at = next_named_block(m.map, o, at, a, bs, isz);
                     continue;
                 }
-                reads = reads.saturating_add(1);
                 let d = m.base.saturating_add(at);
                 // The layer read most of these blocks as it filled the
                 // map (an inode table, a directory): what it saw is what
@@ -1624,7 +1757,10 @@ fn zeroed_structure_blocks_in(fss: &[Mapped<'_>], disk: &dyn ReadAt) -> Vec<(u64
                     Some(true) => blocks.zero(disk, d),
                     Some(false) => {}
                     None if disk.known_zero(d, bs) => blocks.zero(disk, d),
-                    None => blocks.read(disk, d),
+                    None if budget.take(bs, d, (space.0, m.partition, space.1)) => {
+                        blocks.read(disk, d);
+                    }
+                    None => {}
                 }
                 at = at.saturating_add(bs);
             }
@@ -1834,7 +1970,13 @@ mod tests {
     #[test]
     fn zeros_through_files_that_stop_inside_one_are_likely() {
         // 13's tail, then into 14, stopping inside its data.
-        let ev = events(&node(), &[(4 * MIB, 6 * MIB + MIB / 4)], None, ALL);
+        let ev = events(
+            &node(),
+            &[(4 * MIB, 6 * MIB + MIB / 4)],
+            None,
+            ALL,
+            &mut StructureBudget::default(),
+        );
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].confidence, Confidence::Likely);
         assert_eq!(
@@ -1853,7 +1995,13 @@ mod tests {
             "{}",
             f.message
         );
-        let ev = events(&node(), &[(MIB, 5 * MIB)], None, ALL);
+        let ev = events(
+            &node(),
+            &[(MIB, 5 * MIB)],
+            None,
+            ALL,
+            &mut StructureBudget::default(),
+        );
         assert_eq!(
             ev[0].evidence,
             [
@@ -1863,14 +2011,35 @@ mod tests {
         // Unaligned edges through files whose type is unknown: files
         // that hold zeros by content look so (a file of zeros, then one
         // that starts with zeros), so no span is said.
-        let ev = events(&node(), &[(MIB + 4096, 4 * MIB + 8192)], None, ALL);
+        let ev = events(
+            &node(),
+            &[(MIB + 4096, 4 * MIB + 8192)],
+            None,
+            ALL,
+            &mut StructureBudget::default(),
+        );
         assert!(ev.is_empty(), "{ev:?}");
         // Nor when the zero map stopped reading at the edge: the file was
         // not seen resuming there.
         let probe = [(0, 4 * MIB)];
-        assert!(events(&node(), &[(MIB, 4 * MIB)], None, &probe).is_empty());
+        assert!(
+            events(
+                &node(),
+                &[(MIB, 4 * MIB)],
+                None,
+                &probe,
+                &mut StructureBudget::default()
+            )
+            .is_empty()
+        );
         // The event is the owned bytes: free space past 16 MiB is not lost.
-        let ev = events(&node(), &[(6 * MIB + MIB / 4, 20 * MIB)], None, ALL);
+        let ev = events(
+            &node(),
+            &[(6 * MIB + MIB / 4, 20 * MIB)],
+            None,
+            ALL,
+            &mut StructureBudget::default(),
+        );
         assert!(ev.is_empty(), "{ev:?}");
     }
 
@@ -1882,13 +2051,25 @@ mod tests {
         b.push(OwnerKind::FileData, 12, 0, MIB, 0);
         b.push(OwnerKind::FileData, 13, 3 * MIB, 2 * MIB, 0);
         let n = node_of(b);
-        let ev = events(&n, &[(4096, 4 * MIB)], None, ALL);
+        let ev = events(
+            &n,
+            &[(4096, 4 * MIB)],
+            None,
+            ALL,
+            &mut StructureBudget::default(),
+        );
         assert!(ev.is_empty(), "{ev:?}");
         // The same run with no free space between the files is one.
         let mut b = OwnerMapBuilder::new(4096);
         b.push(OwnerKind::FileData, 12, 0, 3 * MIB, 0);
         b.push(OwnerKind::FileData, 13, 3 * MIB, 2 * MIB, 0);
-        let ev = events(&node_of(b), &[(4096, 4 * MIB)], None, ALL);
+        let ev = events(
+            &node_of(b),
+            &[(4096, 4 * MIB)],
+            None,
+            ALL,
+            &mut StructureBudget::default(),
+        );
         assert_eq!(ev.len(), 1, "{ev:?}");
         assert_eq!(ev[0].confidence, Confidence::Likely);
     }
@@ -1897,7 +2078,16 @@ mod tests {
     fn zeros_that_are_not_evidence_of_loss_are_told_nowhere() {
         let n = node();
         // Inside one file: a database's or VM image's own zeros.
-        assert!(events(&n, &[(MIB, 2 * MIB)], None, ALL).is_empty());
+        assert!(
+            events(
+                &n,
+                &[(MIB, 2 * MIB)],
+                None,
+                ALL,
+                &mut StructureBudget::default()
+            )
+            .is_empty()
+        );
         // Unless the file is text: its first block and the bytes on both
         // sides of the zeros say so.
         let mut bytes = vec![0u8; usize::try_from(16 * MIB).unwrap()];
@@ -1906,7 +2096,13 @@ mod tests {
         bytes[..len].copy_from_slice(&text[..len]);
         bytes[usize::try_from(MIB).unwrap()..usize::try_from(2 * MIB).unwrap()].fill(0);
         let disk = imgcheck_core::BytesReader::new(bytes);
-        let ev = events(&n, &[(MIB, 2 * MIB)], Some(&disk), ALL);
+        let ev = events(
+            &n,
+            &[(MIB, 2 * MIB)],
+            Some(&disk),
+            ALL,
+            &mut StructureBudget::default(),
+        );
         assert_eq!(ev.len(), 1);
         assert!(
             ev[0].evidence[0].starts_with("text (whole zero blocks inside /a"),
@@ -1915,13 +2111,88 @@ mod tests {
         );
         // A binary first block (control bytes) is no such evidence.
         let binary = imgcheck_core::BytesReader::new(vec![1u8; usize::try_from(16 * MIB).unwrap()]);
-        assert!(events(&n, &[(MIB, 2 * MIB)], Some(&binary), ALL).is_empty());
+        assert!(
+            events(
+                &n,
+                &[(MIB, 2 * MIB)],
+                Some(&binary),
+                ALL,
+                &mut StructureBudget::default()
+            )
+            .is_empty()
+        );
         // Two whole zero-filled files, nothing cut.
-        assert!(events(&n, &[(6 * MIB, 7 * MIB)], None, ALL).is_empty());
+        assert!(
+            events(
+                &n,
+                &[(6 * MIB, 7 * MIB)],
+                None,
+                ALL,
+                &mut StructureBudget::default()
+            )
+            .is_empty()
+        );
         // A file's zero tail from a 1 MiB boundary (mballoc's), then whole
         // zero files and free space: WAL segments, preallocated files.
-        assert!(events(&n, &[(4 * MIB, 16 * MIB)], None, ALL).is_empty());
+        assert!(
+            events(
+                &n,
+                &[(4 * MIB, 16 * MIB)],
+                None,
+                ALL,
+                &mut StructureBudget::default()
+            )
+            .is_empty()
+        );
         // An unwritten extent reads as zeros by design.
-        assert!(events(&n, &[(8 * MIB, 12 * MIB)], None, ALL).is_empty());
+        assert!(
+            events(
+                &n,
+                &[(8 * MIB, 12 * MIB)],
+                None,
+                ALL,
+                &mut StructureBudget::default()
+            )
+            .is_empty()
+        );
+    }
+
+    /// Directory blocks 1..=40 of a 4 KiB-block map, block 30 zeroed on
+    /// the disk, none read by the layer: a budget of 10 blocks reads 10,
+    /// leaves 30 unread and says so; without a bound the zeroed block is
+    /// found. Blocks the layer read cost nothing.
+    #[test]
+    fn the_structure_check_says_where_its_read_bound_stopped_it() {
+        let mut b = OwnerMapBuilder::new(4096);
+        b.push(OwnerKind::Directory, 2, 4096, 40 * 4096, 0);
+        let n = node_of(b);
+        let mut bytes = vec![0x2eu8; usize::try_from(16 * MIB).unwrap()];
+        bytes[30 * 4096..31 * 4096].fill(0);
+        let disk = imgcheck_core::BytesReader::new(bytes.clone());
+        let mut small = StructureBudget::new(10 * 4096);
+        assert!(zeroed_structure_blocks(&n, &disk, &mut small).is_empty());
+        assert_eq!(small.bytes_read(), 10 * 4096);
+        let f = small.finding().expect("the unread blocks are told");
+        assert_eq!(f.code, "layout.lost.structure_unchecked");
+        assert_eq!(f.offset, 11 * 4096);
+        assert!(f.message.contains("30 structure blocks"), "{}", f.message);
+        let mut all = StructureBudget::default();
+        assert_eq!(
+            zeroed_structure_blocks(&n, &disk, &mut all),
+            vec![(30 * 4096, 31 * 4096)]
+        );
+        assert!(all.finding().is_none());
+        // The layer read blocks 1..=40 as it mapped them: answered from
+        // its record, with nothing to read, whatever the budget.
+        let mut b = OwnerMapBuilder::new(4096);
+        b.push(OwnerKind::Directory, 2, 4096, 40 * 4096, 0);
+        b.read(4096, &bytes[4096..41 * 4096]);
+        let n = node_of(b);
+        let mut none = StructureBudget::new(0);
+        assert_eq!(
+            zeroed_structure_blocks(&n, &disk, &mut none),
+            vec![(30 * 4096, 31 * 4096)]
+        );
+        assert!(none.finding().is_none() && none.bytes_read() == 0);
     }
 }

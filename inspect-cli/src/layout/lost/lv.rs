@@ -3,7 +3,10 @@
 //! volume's bytes, and through the volume's filesystem to its files: the
 //! zero map reads the disk, but an LV's filesystem maps the LV's bytes.
 
-use super::{Confidence, LossEvent, Mapped, events_in, what_lost, zeroed_structure_blocks_in};
+use super::{
+    Confidence, LossEvent, Mapped, StructureBudget, events_in, what_lost,
+    zeroed_structure_blocks_in,
+};
 use crate::report::Node;
 use imgcheck_core::{
     Finding, Hint, Layer, Place, ReadAt, ReadError, ReadErrorKind, Space, Step, human_size,
@@ -118,6 +121,7 @@ pub(super) fn events(
     runs: &[(u64, u64)],
     disk: &dyn ReadAt,
     read: &[(u64, u64)],
+    budget: &mut StructureBudget,
 ) -> Vec<LossEvent> {
     let all = root.walk();
     // Each volume's pieces on this disk, from every PV node on it.
@@ -156,7 +160,12 @@ pub(super) fn events(
         let mut lv_runs = view.to_volume(runs);
         // The structure blocks (and a 1 KiB block's zeros the 4 KiB zero
         // map cannot see), read through the volume.
-        lv_runs.extend(zeroed_structure_blocks_in(&fss, &view));
+        lv_runs.extend(zeroed_structure_blocks_in(
+            &fss,
+            &view,
+            budget,
+            (Space::Volume, Some(volume)),
+        ));
         let lv_runs = super::super::merge(lv_runs);
         let lv_read = view.to_volume(&super::super::merge(read.to_vec()));
         for mut ev in events_in(&fss, &lv_runs, Some(&view), &lv_read, &[], len) {
