@@ -63,7 +63,7 @@ impl Inspector for Fat {
         if cx.options.depth == imgcheck_core::Depth::Full
             && let Ok(vol) = Volume::open(r.as_ref())
         {
-            node.facts.owners = Some(Arc::new(owner_map(&vol)));
+            node.facts.owners = Some(Arc::new(owner_map(&vol, &s.lost_chains)));
         }
         if let Ok(vol) = Volume::open(r.as_ref())
             && !root_may_hold_entries(&vol)
@@ -86,7 +86,13 @@ impl Inspector for Fat {
 /// metadata whose zeros prove nothing). Files are
 /// numbered in walk order from 3 (the root is 2), and named by their
 /// directory's number and their own name.
-fn owner_map<R: ReadAt>(vol: &Volume<R>) -> OwnerMap {
+///
+/// Chains allocated in the FAT that no entry reaches (`lost`) are the
+/// data of entries that were lost: a zeroed directory cluster leaves its
+/// files' chains so. Each is a file no directory names (unattached),
+/// called `<lost chain from cluster N>` under the root, since its name
+/// went with its entry (`<` is in no FAT name).
+fn owner_map<R: ReadAt>(vol: &Volume<R>, lost: &[imgcheck_fat::LostChain]) -> OwnerMap {
     let g = vol.geometry();
     let cluster = u64::from(g.cluster_size).max(1);
     let mut b = OwnerMapBuilder::new(cluster);
@@ -125,6 +131,21 @@ fn owner_map<R: ReadAt>(vol: &Volume<R>) -> OwnerMap {
         } else {
             b.directory(i);
         }
+    }
+    let next = 3u32.saturating_add(u32::try_from(map.files.len()).unwrap_or(u32::MAX));
+    for (i, c) in (next..).zip(lost) {
+        b.name(
+            i,
+            2,
+            format!("<lost chain from cluster {}>", c.first_cluster).as_bytes(),
+        );
+        let mut logical = 0u64;
+        for x in &c.extents {
+            b.push(OwnerKind::FileData, i, x.start, x.len, logical);
+            logical = logical.saturating_add(x.len);
+        }
+        b.size(i, u64::from(c.clusters).saturating_mul(cluster));
+        b.unattached(i);
     }
     if map.incomplete {
         b.partial("more files than the FAT walk maps: later files are not mapped");

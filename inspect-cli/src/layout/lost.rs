@@ -1520,7 +1520,7 @@ fn what_lost_parts(ev: &LossEvent) -> String {
             .map(name)
             .collect();
         parts.push(format!(
-            "{} file(s) no longer resolve by name, e.g. {}: the directory blocks or the htree index block that named them are gone (their data survives; e2fsck -f on a copy reconnects unnamed inodes under /lost+found, and -D rebuilds an index)",
+            "{} file(s) no longer resolve by name, e.g. {}: the directory blocks or the htree index block that named them are gone (their data survives; e2fsck -f on a copy reconnects unnamed inodes under /lost+found, and -D rebuilds an index; on a FAT volume they are the lost chains, which fsck.fat -f on a copy saves as /FSCKnnnn.REC)",
             ev.unreachable.len(),
             eg.join(", ")
         ));
