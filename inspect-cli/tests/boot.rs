@@ -510,6 +510,13 @@ fn proof_variant(name: &str) -> imgcheck_testdata::Damaged {
             CLEAN,
             &format!("boot/gpt-grub-{}.delta", name.trim_start_matches("gpt-")),
         ),
+        // boot-xfs-table.sh: attack A2's file-level XFS rows.
+        "gpt-xfs-nocfg"
+        | "gpt-xfs-nonormal"
+        | "gpt-xfs-kernel-symlink"
+        | "gpt-xfs-kernel-dangling"
+        | "gpt-xfs-kernel-empty"
+        | "gpt-xfs-manyfiles" => with_delta("boot/gpt-xfs.img", &format!("boot/{name}.delta")),
         "gpt-root-uuid-changed" => tuned_root(&["-U", "5a5a5a5a-0000-0000-0000-0000000000ee"]),
         "gpt-root-casefold" => tuned_root(&["-O", "casefold"]),
         other => panic!("firmware-proof.tsv names an unknown variant {other}"),
@@ -606,7 +613,7 @@ fn verdicts_match_what_real_firmware_did() {
         );
         rows += 1;
     }
-    assert_eq!(rows, 31);
+    assert_eq!(rows, 37);
     println!("firmware proof: {rows} variants, both paths match");
 }
 
