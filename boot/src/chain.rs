@@ -88,7 +88,127 @@ pub fn follow(
             "its modules and config are in an embedded memdisk (grub-mkstandalone)".into(),
         );
     }
-    let mut vars = grubcfg::boot_prefix(emb.config.as_deref(), emb.prefix.as_deref());
+    let unknown = unknown_commands(emb);
+    if unknown.is_empty() {
+        return follow_known(emb, platform, loaded_from, fss, side, &[]);
+    }
+    // kern/main.c runs the embedded config before any module is loaded
+    // from the prefix, so nothing autoloads a command then: GRUB's
+    // parser prints "Unknown command" and goes on. A `search` that never
+    // ran leaves `$root` where GRUB started (attack 16 A1).
+    let said = unknown
+        .iter()
+        .map(|(c, m)| format!("`{c}` (module {m})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let kept = if loaded_from.is_some() {
+        "the ESP GRUB was loaded from"
+    } else {
+        "the boot disk itself, with no partition"
+    };
+    let why = format!(
+        "GRUB's embedded config runs {said}, which its image does not hold: GRUB prints \"Unknown command\" and goes on without it, so $root stays {kept}"
+    );
+    let vars = grubcfg::boot_prefix_without(emb.config.as_deref(), emb.prefix.as_deref(), &|c| {
+        is_unknown(&unknown, c)
+    });
+    let on_disk = matches!(
+        vars.prefix
+            .as_ref()
+            .map(|p| p.device.as_ref().or(loaded_from.as_ref())),
+        Some(None | Some(Device::Disk))
+    );
+    if loaded_from.is_none() && on_disk {
+        return Stage::Broken {
+            code: COMMAND_MISSING,
+            offset: 0,
+            message: format!(
+                "{why}: the prefix is then on the whole disk, which holds a partition table, not a filesystem; GRUB prints \"error: unknown filesystem\", finds no normal.mod and stops at the \"grub rescue>\" prompt"
+            ),
+        };
+    }
+    match follow_known(emb, platform, loaded_from, fss, side, &unknown) {
+        Stage::Broken {
+            offset, message, ..
+        } => Stage::Broken {
+            code: COMMAND_MISSING,
+            offset,
+            message: format!("{why}; then: {message}"),
+        },
+        other => other,
+    }
+}
+
+/// The code of the error that GRUB's embedded config runs a command
+/// (a `search`) whose module its image does not hold.
+pub const COMMAND_MISSING: &str = "boot.grub.command_missing";
+/// The code of the error that GRUB's image holds no module that reads
+/// the filesystem its prefix is on.
+pub const FS_MODULE_MISSING: &str = "boot.grub.fs_module_missing";
+/// Commands of an embedded config remembered as unknown.
+const MAX_UNKNOWN: usize = 8;
+
+/// The `search` commands of the embedded config whose module (commands/
+/// search_*.c, one module each) the image does not hold, with that
+/// module; none when the module list may be incomplete.
+fn unknown_commands(emb: &Embedded) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    if emb.unnamed > 0 {
+        return out;
+    }
+    for line in emb.config.as_deref().unwrap_or_default().lines() {
+        for cmd in grubcfg::words(line) {
+            let Some(name) = cmd.first() else { continue };
+            let module = match name.as_str() {
+                "search.fs_uuid" => "search_fs_uuid",
+                "search.fs_label" => "search_label",
+                "search.file" => "search_fs_file",
+                "search" => "search",
+                _ => continue,
+            };
+            if !emb.modules.iter().any(|m| m == module)
+                && !out.iter().any(|(n, _)| n == name)
+                && out.len() < MAX_UNKNOWN
+            {
+                out.push((name.clone(), module));
+            }
+        }
+    }
+    out
+}
+
+fn is_unknown(unknown: &[(String, &'static str)], cmd: &[String]) -> bool {
+    cmd.first()
+        .is_some_and(|w| unknown.iter().any(|(n, _)| n == w))
+}
+
+/// The module GRUB 2.06 reads a filesystem of `kind` (a layer's name)
+/// with, for the kinds whose module is known here.
+fn fs_module(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "ext2" | "ext3" | "ext4" => "ext2",
+        "xfs" => "xfs",
+        "fat" | "vfat" => "fat",
+        "btrfs" => "btrfs",
+        "exfat" => "exfat",
+        "ntfs" => "ntfs",
+        _ => return None,
+    })
+}
+
+/// [`follow`] with the embedded config's `unknown` commands skipped.
+fn follow_known(
+    emb: &Embedded,
+    platform: &str,
+    loaded_from: Option<Device>,
+    fss: &[Filesystem],
+    side: &mut Side,
+    unknown: &[(String, &'static str)],
+) -> Stage {
+    let mut vars =
+        grubcfg::boot_prefix_without(emb.config.as_deref(), emb.prefix.as_deref(), &|c| {
+            is_unknown(unknown, c)
+        });
     let Some(mut prefix) = vars.prefix.clone() else {
         return Stage::NotFollowed("it embeds no prefix".into());
     };
@@ -158,6 +278,30 @@ pub fn follow(
             offset: fs.start,
             message: format!(
                 "GRUB's prefix is on {}, a logical volume, but its image holds no lvm module (it holds {}): without it GRUB sees no LV, finds no filesystem there and stops at the \"grub rescue>\" prompt (\"error: no such device\" or \"unknown filesystem\")",
+                fs.place,
+                if emb.modules.is_empty() {
+                    "none".to_string()
+                } else {
+                    emb.modules.join(", ")
+                }
+            ),
+        };
+    }
+    // GRUB reads a filesystem only through its module in the image until
+    // it has one to load modules from: the prefix's own (attack 16 A1;
+    // grub-install adds the one grub-probe names, grub-mkimage by hand
+    // may not).
+    if let Some(m) = fs_module(&fs.kind)
+        && emb.unnamed == 0
+        && !emb.modules.iter().any(|x| x == m)
+    {
+        return Stage::Broken {
+            code: FS_MODULE_MISSING,
+            offset: fs.start,
+            message: format!(
+                "GRUB's prefix {} is on the {} filesystem in {}, but its image holds no {m} module, GRUB's reader for it (it holds {}): GRUB cannot read that filesystem (\"error: unknown filesystem\"; a search for it finds nothing), loads neither {m}.mod nor normal.mod from it and stops at the \"grub rescue>\" prompt",
+                prefix.path,
+                fs.kind,
                 fs.place,
                 if emb.modules.is_empty() {
                     "none".to_string()

@@ -13,7 +13,8 @@ pub use crate::bls::{BlsEntry, bls};
 pub use crate::grubenv::{ENVBLK_SIZE, envblk};
 pub use crate::grubmenu::{Item, Menu, Pick};
 pub use crate::grubscript::{
-    Device, FileTest, Located, Vars, boot_prefix, device, literal, locate, words,
+    Device, FileTest, Located, Vars, boot_prefix, boot_prefix_without, device, literal, locate,
+    words,
 };
 
 /// One boot entry of grub.cfg.

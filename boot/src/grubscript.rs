@@ -624,6 +624,17 @@ const FEATURES: &[&str] = &[
 /// The embedded config run over the kernel's built-in prefix: where GRUB
 /// looks for its modules and grub.cfg.
 pub fn boot_prefix(config: Option<&str>, prefix: Option<&str>) -> Vars {
+    boot_prefix_without(config, prefix, &|_| false)
+}
+
+/// [`boot_prefix`] with the commands `unknown` says GRUB does not have
+/// (their module is not in its image) skipped, as GRUB's parser skips
+/// them: it prints "Unknown command" and runs the next line.
+pub fn boot_prefix_without(
+    config: Option<&str>,
+    prefix: Option<&str>,
+    unknown: &dyn Fn(&[String]) -> bool,
+) -> Vars {
     let mut v = Vars::default();
     if let Some(p) = prefix {
         // The built-in prefix: `(dev)/path`, or a bare path on the device
@@ -632,7 +643,9 @@ pub fn boot_prefix(config: Option<&str>, prefix: Option<&str>) -> Vars {
     }
     for line in config.unwrap_or_default().lines() {
         for cmd in words(line) {
-            v.apply(&cmd, true);
+            if !unknown(&cmd) {
+                v.apply(&cmd, true);
+            }
         }
     }
     if let Some(p) = &mut v.prefix

@@ -669,7 +669,7 @@ fn grub_chain(
                             .with_hint(grub_reinstall_bios()),
                         );
                     }
-                    match partmap_missing(disk, &e) {
+                    match partmap_missing(disk, &e, "core.img", 0) {
                         Some(st) => st,
                         None => match gpt_unseen_by_grub(disk) {
                             Some(why) => Stage::Broken {
@@ -730,12 +730,16 @@ fn as_grub_sees(disk: &Disk<'_>, s0: &Sector0) -> Vec<Filesystem> {
     fss
 }
 
-/// GRUB i386-pc reads a partition only through the partition map module
-/// for its table (part_msdos, part_gpt) in core.img: its prefix is on a
+/// GRUB (i386-pc and EFI alike) reads a partition only through the
+/// partition map module for its table (part_msdos, part_gpt) in its
+/// image: its prefix is on a
 /// partition, so a module missing there cannot be loaded from it either
 /// (grub-install adds the one grub-probe names; a hand-made
 /// grub-mkimage may not).
-fn partmap_missing(disk: &Disk<'_>, e: &embed::Embedded) -> Option<Stage> {
+///
+/// `what` names the image (core.img, the EFI GRUB image) and `at` where
+/// it is on the disk.
+fn partmap_missing(disk: &Disk<'_>, e: &embed::Embedded, what: &str, at: u64) -> Option<Stage> {
     let (module, table) = match disk.scheme {
         Scheme::Mbr => ("part_msdos", "an MBR (DOS)"),
         Scheme::Gpt => ("part_gpt", "a GPT"),
@@ -751,9 +755,9 @@ fn partmap_missing(disk: &Disk<'_>, e: &embed::Embedded) -> Option<Stage> {
     };
     Some(Stage::Broken {
         code: PARTMAP_MISSING,
-        offset: 0,
+        offset: at,
         message: format!(
-            "core.img holds no {module} module (it holds {has}), and this disk's partitions are in {table} table: GRUB sees the disk but none of its partitions, so it cannot reach its prefix on one and stops at the \"grub rescue>\" prompt (\"error: no such device\" / \"unknown filesystem\"); loading {module}.mod from that prefix is impossible for the same reason"
+            "{what} holds no {module} module (it holds {has}), and this disk's partitions are in {table} table: GRUB sees the disk but none of its partitions, so it cannot reach its prefix on one and stops at the \"grub rescue>\" prompt (\"error: no such device\" / \"unknown filesystem\"); loading {module}.mod from that prefix is impossible for the same reason"
         ),
     })
 }
@@ -1177,6 +1181,25 @@ fn uefi_path(disk: &Disk<'_>, s0: &Sector0, out: &mut Vec<Finding>) -> Verdict {
                     return verdict("UEFI", Outcome::Boots, head);
                 };
                 let mut side = Vec::new();
+                // EFI GRUB names the partition it was loaded from, and
+                // finds its prefix's, only through its partition map
+                // module too (disk/efi/efidisk.c grub_efidisk_get_device_name
+                // iterates the disk's partitions): a grub-mkimage without
+                // it finds no partition at all.
+                let loader_at = image
+                    .as_ref()
+                    .and_then(|f| f.data_at)
+                    .map_or(p.start, |d| p.start.saturating_add(d));
+                if let Some(st) = partmap_missing(disk, &emb, "the EFI GRUB image", loader_at) {
+                    return stage_verdict(
+                        "UEFI",
+                        head,
+                        st,
+                        restore_loader(p.number, &loader_name(p)),
+                        &disk.filesystems,
+                        out,
+                    );
+                }
                 let st = chain::follow(
                     &emb,
                     "x86_64-efi",

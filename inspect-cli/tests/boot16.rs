@@ -534,3 +534,57 @@ fn an_esp_boot_sector_without_55_aa_is_read_by_its_bpb_as_firmware_reads_it() {
         assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
     }
 }
+
+#[test]
+fn a_grub_image_missing_a_module_its_embedded_config_needs_fails_that_path() {
+    // Attack A1: boot-modules.sh made each GRUB image again with
+    // grub-mkimage from the same load.cfg, one module short, and put it
+    // where grub-install puts it. The firmware proof: OVMF / SeaBIOS show
+    // the rescue prompt for each; the other path still boots.
+    use Outcome::{Boots, Fails};
+    for (rel, code, want) in [
+        (
+            "boot/gpt-grub-efi-no-fs.delta",
+            "boot.grub.fs_module_missing",
+            (Boots, Fails),
+        ),
+        (
+            "boot/gpt-grub-efi-no-search.delta",
+            "boot.grub.command_missing",
+            (Boots, Fails),
+        ),
+        (
+            "boot/gpt-grub-efi-msdos.delta",
+            "boot.grub.partmap_missing",
+            (Boots, Fails),
+        ),
+        (
+            "boot/gpt-grub-bios-no-fs.delta",
+            "boot.grub.fs_module_missing",
+            (Fails, Boots),
+        ),
+        (
+            "boot/gpt-grub-bios-no-search.delta",
+            "boot.grub.command_missing",
+            (Fails, Boots),
+        ),
+    ] {
+        let d = with_delta(CLEAN, rel);
+        let r = report_of(d.path(), false);
+        assert_eq!(outcomes(&r), want, "{rel}: {:?}", codes(&r));
+        let f = finding(&r, code);
+        assert_eq!(f.severity, Severity::Error, "{rel}");
+        assert!(f.message.contains("grub rescue"), "{rel}: {}", f.message);
+    }
+    // Not crying wolf: the `search` command (search.mod, whose
+    // search_fs_* dependencies grub-mkimage adds) runs load.cfg's
+    // search.fs_uuid, and the image boots.
+    let d = with_delta(CLEAN, "boot/gpt-grub-efi-search-wrap.delta");
+    let r = report_of(d.path(), false);
+    assert_eq!(outcomes(&r), (Boots, Boots), "{:?}", codes(&r));
+    let clean = report_of(&fixture(CLEAN), false);
+    for c in ["boot.grub.fs_module_missing", "boot.grub.command_missing"] {
+        assert!(!codes(&clean).contains(&c.to_string()), "{c}");
+        assert!(!codes(&r).contains(&c.to_string()), "{c}");
+    }
+}

@@ -90,6 +90,7 @@ impl Inspector for Xfs {
             kind: IdentityKind::FilesystemUuid,
             value: s.uuid.clone(),
         });
+        node.facts.files = Some(super::files::xfs(r, &s.uuid, s.label.clone()));
         node.facts.pending.clone_from(&s.pending);
         node.facts.incomplete.clone_from(&s.incomplete);
         node
