@@ -641,6 +641,36 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                 last.map(|(s, _)| s.index),
             ));
         }
+    } else if let Some(at) = table
+        .facts
+        .table
+        .as_ref()
+        .and_then(|t| t.embedded_disk)
+        .filter(|&at| at.saturating_add(SLACK) >= tend && at < disk_len)
+    {
+        // Another disk image ends this one (two images concatenated): the
+        // space past the table is that disk's, neither grown space nor a
+        // victim's remnants, and nothing grows over it.
+        out.push(Finding::warning(
+            "layout.size_chain.another_disk",
+            Layer::LAYOUT,
+            at,
+            Space::Disk,
+            format!(
+                "the disk is {} ({disk_len} bytes) but its partition table was written for {} ({tend} bytes); the {} from disk byte {at} on are another disk image, whose own GPT ends this disk (gpt.backup_header.foreign): two disk images concatenated, or one written in after this disk's end. Not a disk that grew: nothing here is grown, and that disk is read where it lies",
+                human_size(disk_len),
+                human_size(tend),
+                human_size(disk_len.saturating_sub(at)),
+            ),
+        )
+        .with_hint(
+            Hint::read_only(format!(
+                "DEV=$(losetup --read-only -f --show -o {at} --sizelimit {} {{disk}}); sgdisk -p \"$DEV\"; losetup -d \"$DEV\"",
+                disk_len.saturating_sub(at)
+            ))
+            .on(Target::Disk)
+            .because("read the other disk's table where it lies, without writing; then split the image into its disks (on copies) rather than repairing one table over the other"),
+        ));
     } else if disk_len > tend.saturating_add(SLACK) {
         // Grown and never resized: the disk is larger than the table knows.
         let grown = disk_len.saturating_sub(tend);
