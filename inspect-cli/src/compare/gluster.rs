@@ -154,6 +154,18 @@ pub struct Direction {
     /// The names fit several assignments of clients to the copies that
     /// give them different parts: nothing is decided.
     pub undecided: bool,
+    /// Clients whose brick file holds 0 bytes while another brick's holds
+    /// data: a replica 3 arbiter 1's arbiter (metadata and xattrs only),
+    /// or a file an entry heal created and no data heal filled. Their
+    /// blame counts as any brick's; they are no data source (Gluster's
+    /// size comparison skips a 0-byte arbiter, `__afr_selfheal_data`
+    /// heals no data from an arbiter, and a heal from an empty data brick
+    /// would truncate the others) and no copy of the data.
+    pub empty: Vec<usize>,
+    /// The changelog's only sources hold 0 bytes: Gluster heals no data
+    /// from an arbiter, so the file stays pending, and nothing names a
+    /// source.
+    pub empty_source: bool,
 }
 
 /// One copy on a brick as [`direction`] reads it: its attributes and
@@ -196,6 +208,8 @@ pub fn direction(on: &[OnBrick<'_>]) -> Option<Direction> {
         clean: false,
         clients_assumed: false,
         undecided: true,
+        empty: Vec::new(),
+        empty_source: false,
     })
 }
 
@@ -206,10 +220,17 @@ const MAX_ASSIGNED: usize = 6;
 /// creates `trusted.afr.VOL-client-N` only for a brick it blamed, so a
 /// brick never blamed by another carries none, and a brick that blamed
 /// two carries both others' names): every way of giving the copies
-/// distinct clients of `VOL-client-0..r` is tried, those where no copy
-/// blames its own client first (AFRv2 never does), and the direction is
-/// taken only when every such way gives each copy the same part (source,
-/// sink, split-brain). Otherwise the changelog says nothing certain.
+/// distinct clients of `VOL-client-0..r` is tried, the plausible ones
+/// first, and the direction is taken only when every such way gives each
+/// copy the same part (source, sink, split-brain). Otherwise the
+/// changelog says nothing certain. Plausible: no brick carries its own
+/// client's counter unless it carries every client's. AFRv2 keeps its
+/// own pending count in `trusted.afr.dirty` and never names itself;
+/// AFRv1 (and a volume upgraded from it) keeps a counter for every brick
+/// on every brick, its own among them, and a non-zero own counter is a
+/// self-accusation that afr_selfheal_find_direction treats specially
+/// (attackB F17: before, a way where the self-blaming brick blamed none
+/// of itself was preferred, and its witness was never counted).
 fn direction_by_assignment(on: &[OnBrick<'_>]) -> Option<Direction> {
     let n = on.len();
     if !(2..=MAX_ASSIGNED).contains(&n) {
@@ -283,9 +304,14 @@ fn assign(
                 ..o.brick.clone()
             })
             .collect();
-        let fool = bricks
-            .iter()
-            .any(|b| b.client.as_deref().is_some_and(|c| b.count_for(c) != 0));
+        let fool = bricks.iter().any(|b| {
+            b.client.as_deref().is_some_and(|c| {
+                b.pending.iter().any(|p| p.client == c)
+                    && !names
+                        .iter()
+                        .all(|n| b.pending.iter().any(|p| p.client == *n))
+            })
+        });
         let with: Vec<OnBrick<'_>> = on
             .iter()
             .zip(&bricks)
@@ -365,14 +391,40 @@ fn direction_known(on: &[OnBrick<'_>]) -> Option<Direction> {
         (Some(o), Some(c)) if i != j => o.brick.count_for(c),
         _ => 0,
     };
-    let clean =
-        (0..n).all(|i| (0..n).all(|j| m(i, j) == 0) && row(i).is_none_or(|o| o.brick.dirty() == 0));
     // A brick that blames itself (AFRv1's own-name counter) is a "fool":
-    // its accusations of others do not count.
-    let fool = |i: usize| match (row(i), clients.get(i)) {
-        (Some(o), Some(c)) => o.brick.count_for(c) != 0,
-        _ => false,
+    // its accusations of others do not count, and it is not accused by
+    // itself either (afr_selfheal_find_direction's self_accused[]).
+    let own = |i: usize| match (row(i), clients.get(i)) {
+        (Some(o), Some(c)) => o.brick.count_for(c),
+        _ => 0,
     };
+    let fool = |i: usize| own(i) != 0;
+    let clean = (0..n).all(|i| {
+        (0..n).all(|j| m(i, j) == 0) && own(i) == 0 && row(i).is_none_or(|o| o.brick.dirty() == 0)
+    });
+    // Writes each brick witnessed, as find_direction counts them to break
+    // ties between sources: its dirty count; for a self-accused brick also
+    // what it holds against the others, and its own count when no brick
+    // has pending operations on another or it has some itself.
+    let pending = |i: usize| (0..n).any(|j| m(i, j) != 0);
+    let any_pending = (0..n).any(pending);
+    let witness = |i: usize| -> u64 {
+        let mut w = u64::from(row(i).map_or(0, |o| o.brick.dirty()));
+        if fool(i) {
+            for j in 0..n {
+                w = w.saturating_add(u64::from(m(i, j)));
+            }
+            if !any_pending || pending(i) {
+                w = w.saturating_add(u64::from(own(i)));
+            }
+        }
+        w
+    };
+    // 0-byte brick files beside ones that hold data.
+    let any_data = (0..n).any(|i| row(i).is_some_and(|o| o.size > 0));
+    let empty: Vec<usize> = (0..n)
+        .filter(|&i| any_data && row(i).is_some_and(|o| o.size == 0))
+        .collect();
     let accused: Vec<usize> = (0..n)
         .map(|j| (0..n).filter(|&i| m(i, j) != 0 && !fool(i)).count())
         .collect();
@@ -390,8 +442,12 @@ fn direction_known(on: &[OnBrick<'_>]) -> Option<Direction> {
     let mut ctime_decides = false;
     if sources.len() > 1 && !clean {
         let size = |i: usize| row(i).map(|o| o.size);
-        let witness = |i: usize| row(i).map_or(0, |o| o.brick.dirty());
-        let sizes: Vec<Option<u64>> = sources.iter().map(|&i| size(i)).collect();
+        // afr_does_size_mismatch skips a 0-byte arbiter.
+        let sizes: Vec<Option<u64>> = sources
+            .iter()
+            .filter(|i| !empty.contains(i))
+            .map(|&i| size(i))
+            .collect();
         let mismatch = sizes.iter().any(|s| *s != sizes.first().copied().flatten())
             || sizes.iter().any(Option::is_none);
         let witnessed = sources.iter().any(|&i| witness(i) != 0);
@@ -406,11 +462,26 @@ fn direction_known(on: &[OnBrick<'_>]) -> Option<Direction> {
             let before = sources.len();
             sources.retain(|&i| witness(i) >= most);
             if sources.len() < before && narrowed_by.is_none() {
-                narrowed_by = Some("the most pending writes of its own (trusted.afr.dirty)");
+                narrowed_by = Some(
+                    "the most writes it witnessed (trusted.afr.dirty, or its own counter when it blames itself)",
+                );
             }
             // The newest ctime picks one of what is left; the images do
             // not record Gluster's ctime, so which one is not said.
             ctime_decides = sources.len() > 1;
+        }
+    }
+    // An arbiter left among data sources is none of them: the data heal
+    // reads from a brick that holds data. When only 0-byte files are
+    // left, Gluster heals no data at all.
+    let mut empty_source = false;
+    if !sources.is_empty() {
+        if sources.iter().all(|i| empty.contains(i)) {
+            empty_source = true;
+            ctime_decides = false;
+        } else {
+            sources.retain(|i| !empty.contains(i));
+            ctime_decides = ctime_decides && sources.len() > 1;
         }
     }
     let sinks = (0..n).filter(|i| !sources.contains(i)).collect();
@@ -427,6 +498,8 @@ fn direction_known(on: &[OnBrick<'_>]) -> Option<Direction> {
         clean,
         clients_assumed: false,
         undecided: false,
+        empty,
+        empty_source,
     })
 }
 
@@ -459,6 +532,7 @@ impl Direction {
             && !self.incomplete
             && !self.clean
             && !self.undecided
+            && !self.empty_source
     }
 }
 

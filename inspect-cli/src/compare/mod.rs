@@ -40,18 +40,32 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
     for a in args {
         copies.push(Copy::open(a).map_err(|e| format!("{a}: {e}"))?);
     }
+    // A 0-byte brick file beside brick files that hold data is an
+    // arbiter's (replica 3 arbiter 1: metadata and xattrs only) or one an
+    // entry heal created and no data heal filled: no copy of the data.
+    // It is set against nothing and never a source; its changelog still
+    // counts in the heal direction (attackB F16). The copies compared are
+    // the others, against the first of them.
+    let empty: Vec<bool> = copies.iter().map(|c| is_empty_brick(c, &copies)).collect();
+    let data: Vec<usize> = (0..copies.len())
+        .filter(|&k| !empty.get(k).copied().unwrap_or(false))
+        .collect();
     // Where the guest bytes diverge needs no copy's check: it is read on
     // another thread while the checks run, and both read the same files,
     // so a compare takes about the longer of the two, not their sum.
     let (checks, divergences) = std::thread::scope(|s| {
-        let diverging = s.spawn(|| match copies.split_first() {
-            Some((first, rest)) => rest
+        let diverging = s.spawn(|| match data.split_first() {
+            Some((&first, rest)) => rest
                 .iter()
-                .map(|c| diverge::diverge(first, c))
+                .filter_map(|&k| Some(diverge::diverge(copies.get(first)?, copies.get(k)?)))
                 .collect::<Vec<_>>(),
             None => Vec::new(),
         });
-        let checks: Vec<Option<ImageReport>> = copies.iter().map(check).collect();
+        let checks: Vec<Option<ImageReport>> = copies
+            .iter()
+            .zip(&empty)
+            .map(|(c, &e)| if e { None } else { check(c) })
+            .collect();
         match diverging.join() {
             Ok(d) => (checks, d),
             // A panic goes on up as it would on one thread.
@@ -63,6 +77,9 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         .zip(&checks)
         .map(|(c, r)| copy_report(c, r.as_ref()))
         .collect();
+    for (r, _) in reports.iter_mut().zip(&empty).filter(|(_, e)| **e) {
+        r.verdict = EMPTY.to_string();
+    }
     // Which client each brick is, from all the copies' AFR names at once
     // (two copies of a replica 3 do not name the third).
     let mut bricks: Vec<&mut gluster::Brick> = reports
@@ -93,14 +110,13 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         r.allocated = allocated(c);
     }
     let mut pairs = Vec::new();
-    if let (Some(first), Some(fr)) = (copies.first(), checks.first()) {
-        for (k, ((c, r), divergence)) in copies
-            .iter()
-            .zip(&checks)
-            .skip(1)
-            .zip(divergences)
-            .enumerate()
-        {
+    if let Some((&i, rest)) = data.split_first()
+        && let (Some(first), Some(fr)) = (copies.get(i), checks.get(i))
+    {
+        for (&k, divergence) in rest.iter().zip(divergences) {
+            let (Some(c), Some(r)) = (copies.get(k), checks.get(k)) else {
+                continue;
+            };
             pairs.push(pair(
                 first,
                 fr.as_ref(),
@@ -108,11 +124,12 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
                 r.as_ref(),
                 &reports,
                 divergence,
-                afr.as_ref().map(|d| (d, 0, k.saturating_add(1))),
+                afr.as_ref().map(|d| (d, i, k)),
             ));
         }
     }
-    let mut notes = one_source_per_sink(&copies, &checks, &reports, &mut pairs, afr.as_ref());
+    let mut notes =
+        one_source_per_sink(&copies, &checks, &reports, &mut pairs, afr.as_ref(), &empty);
     notes.extend(summary::notes(&copies, &reports, &pairs, afr.as_ref()));
     let lines = summary::lines(&reports, &pairs, &notes);
     let mut status = exit::CLEAN;
@@ -134,19 +151,29 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
     })
 }
 
-/// One sink gets one source. Each pair is judged alone, so the first
-/// copy may be the sink of two pairs with two different sources (an
-/// attack's F2). The two sources are then set against each other: when
-/// they hold the same guest bytes either will do and the first stays;
-/// when they differ, the one their own pair picks is kept and the other
-/// pair's source dropped; when nothing picks between them, neither pair
-/// keeps one. Said in a note either way.
+/// Copies at most for which a sink's source is sought among all the
+/// copies, not only those its pairs set it against (each extra candidate
+/// costs a comparison).
+const MAX_CANDIDATES: usize = 8;
+
+/// One sink gets one source, whatever the argument order. Pairs set every
+/// copy against the first only, so which copies a sink met depended on the
+/// order: a backup series healed its oldest from the second copy given,
+/// or from the newest, as the arguments fell (attack F8, F9, F20). Every
+/// copy that would be the sink's source set against it alone is a
+/// candidate (up to [`MAX_CANDIDATES`] copies), and the candidates are set
+/// against each other in the order of their labels: when two hold the
+/// same guest bytes either will do and both stay; when they differ, the
+/// one their own pair picks is kept and the other's pair, when listed,
+/// loses its source; when nothing picks between them, no pair keeps one.
+/// Said in a note either way.
 fn one_source_per_sink(
     copies: &[Copy],
     checks: &[Option<ImageReport>],
     reports: &[CopyReport],
     pairs: &mut [Pair],
     afr: Option<&gluster::Direction>,
+    empty: &[bool],
 ) -> Vec<model::Note> {
     let mut notes = Vec::new();
     let index = |label: &str| copies.iter().position(|c| c.label == label);
@@ -159,11 +186,40 @@ fn one_source_per_sink(
             .filter(|p| p.sink.as_deref() == Some(sink.as_str()))
             .filter_map(|p| p.source.clone())
             .collect();
+        if let Some(s) = index(&sink)
+            && let Some(cs) = copies.get(s)
+            && copies.len() <= MAX_CANDIDATES
+        {
+            for (k, c) in copies.iter().enumerate() {
+                let listed = pairs
+                    .iter()
+                    .any(|p| (p.a == c.label && p.b == sink) || (p.b == c.label && p.a == sink));
+                if k == s || listed || empty.get(k).copied().unwrap_or(true) {
+                    continue;
+                }
+                let d = diverge::diverge(c, cs);
+                let alone = pair(
+                    c,
+                    checks.get(k).and_then(Option::as_ref),
+                    cs,
+                    checks.get(s).and_then(Option::as_ref),
+                    reports,
+                    d,
+                    afr.map(|x| (x, k, s)),
+                );
+                if alone.source.as_deref() == Some(c.label.as_str()) {
+                    srcs.push(c.label.clone());
+                }
+            }
+        }
+        srcs.sort();
         srcs.dedup();
-        // Pairwise, in the pairs' order: the kept source meets each next.
+        // Pairwise, in the labels' order: the kept source meets each next.
         let Some(mut kept) = srcs.first().cloned() else {
             continue;
         };
+        // Candidates that hold the kept one's bytes stand or fall with it.
+        let mut alike: Vec<String> = Vec::new();
         for other in srcs.iter().skip(1) {
             let (Some(i), Some(j)) = (index(&kept), index(other)) else {
                 continue;
@@ -180,6 +236,7 @@ fn one_source_per_sink(
                     ),
                     advice: None,
                 });
+                alike.push(other.clone());
                 continue;
             }
             let differing = d.differing;
@@ -204,10 +261,17 @@ fn one_source_per_sink(
                         "{kept} and {other} are each named the source for {sink}, and they differ ({}): set against each other, {w} is the source, so heal {sink} from {w} only, not from {loser}",
                         imgcheck_core::human_size(differing)
                     );
-                    (vec![loser], m)
+                    let mut drop = vec![loser];
+                    if *w != kept {
+                        drop.append(&mut alike);
+                    }
+                    (drop, m)
                 }
                 None => (
-                    vec![kept.clone(), other.clone()],
+                    [kept.clone(), other.clone()]
+                        .into_iter()
+                        .chain(alike.drain(..))
+                        .collect(),
                     format!(
                         "{kept} and {other} are each named the source for {sink}, and they differ ({}) with nothing to pick between them: no source for {sink}",
                         imgcheck_core::human_size(differing)
@@ -235,6 +299,24 @@ fn one_source_per_sink(
         }
     }
     notes
+}
+
+/// The verdict of a 0-byte brick file beside brick files holding data.
+pub const EMPTY: &str = "empty";
+
+/// Whether `c` is a 0-byte file on a brick while another copy of the same
+/// file (its gfid) on a brick holds data.
+fn is_empty_brick(c: &Copy, all: &[Copy]) -> bool {
+    let len = |x: &Copy| std::fs::metadata(&x.path).map_or(0, |m| m.len());
+    if len(c) != 0 {
+        return false;
+    }
+    let Some(me) = gluster::read(&c.path) else {
+        return false;
+    };
+    all.iter().any(|o| {
+        len(o) > 0 && gluster::read(&o.path).is_some_and(|b| b.gfid.is_some() && b.gfid == me.gfid)
+    })
 }
 
 /// The normal check of one copy, as `imgcheck COPY` gives it.
@@ -772,7 +854,54 @@ fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>)
             ),
         );
     }
-    let kin = if shared > 0 && fs_changed {
+    // The mirror case: the filesystems' UUIDs agree and the disk's own
+    // GUID was replaced (sgdisk -G on a copy, which regenerates the disk
+    // and every partition GUID and leaves the filesystems alone). A
+    // replica never gets a new GPT; a copy that did was made into a disk
+    // of its own, to sit beside the original. Before, the shared
+    // filesystem UUID made it "one disk" and a heal between them was
+    // offered. Told like a new filesystem UUID, and like a clone with
+    // every identifier regenerated (F6): identifiers of its own make a
+    // clone, whatever its bytes still share.
+    let disk_ids = |v: &[imgcheck_core::Identity], k: IdentityKind| {
+        v.iter()
+            .filter(|x| x.kind == k)
+            .map(|x| x.value.to_ascii_lowercase())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (da, db) = (
+        disk_ids(&ia, IdentityKind::DiskGuid),
+        disk_ids(&ib, IdentityKind::DiskGuid),
+    );
+    let disk_changed = !da.is_empty() && !db.is_empty() && da.is_disjoint(&db);
+    if shared > 0 && disk_changed && !fs_changed {
+        let (pa, pb) = (
+            disk_ids(&ia, IdentityKind::PartitionGuid),
+            disk_ids(&ib, IdentityKind::PartitionGuid),
+        );
+        let parts = if !pa.is_empty() && !pb.is_empty() && pa.is_disjoint(&pb) {
+            " and every partition GUID"
+        } else {
+            ""
+        };
+        let same: Vec<String> = fa.intersection(&fb).cloned().collect();
+        why.insert(
+            0,
+            format!(
+                "GPT GUIDs regenerated: disk GUID {} in {}, {} in {}{parts} differ, while filesystem UUID {} is the same in both: a copy whose GPT GUIDs were regenerated (sgdisk -G), not a replica of one disk",
+                join(&da.iter().collect::<Vec<_>>()),
+                a.label,
+                join(&db.iter().collect::<Vec<_>>()),
+                b.label,
+                if same.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    same.join(", ")
+                },
+            ),
+        );
+    }
+    let kin = if shared > 0 && (fs_changed || disk_changed) {
         Kinship::Clone
     } else if shared > 0 {
         Kinship::SameDisk

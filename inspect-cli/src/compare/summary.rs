@@ -166,6 +166,16 @@ pub fn notes(
             });
         }
     }
+    for r in reports.iter().filter(|r| r.verdict == super::EMPTY) {
+        out.push(Note {
+            code: "compare.gluster.arbiter".into(),
+            message: format!(
+                "{} is a 0-byte file on a brick beside brick files that hold data: an arbiter's (replica 3 arbiter 1 keeps only metadata and the AFR xattrs there) or a file an entry heal created and no data heal has filled; it is no copy of the disk, so it is set against no other copy and is never a heal source; its changelog counts in Gluster's heal direction",
+                brick_name(r)
+            ),
+            advice: None,
+        });
+    }
     out.extend(afr_overview(reports, pairs, afr));
     out.extend(series(copies, reports));
     out
@@ -385,6 +395,11 @@ fn afr_pair(
         }),
         AfrView::Unsettled => {
             let why = match in_dir {
+                Some((d, _, _)) if d.empty_source => format!(
+                    "the changelog's only source{} {}, a 0-byte file (an arbiter's, metadata only): Gluster heals no data from an arbiter, so the data bricks stay pending and the changelog names no source for the data",
+                    if d.sources.len() == 1 { " is" } else { "s are" },
+                    d.sources.iter().map(|&i| client_copy(i)).collect::<Vec<_>>().join(", ")
+                ),
                 Some((d, _, _)) if d.undecided => "the names do not tell which brick is which Gluster client (AFR creates a client's counter only on the bricks that blamed it), and the ways they fit disagree on the source: the changelog names no source here".to_string(),
                 Some((d, _, _)) if d.by_quorum => format!(
                     "every brick is blamed by another, none by a quorum: under client quorum (cluster.quorum-type auto, the default for three bricks or more) Gluster takes as sources the bricks fewer than {} others blame ({}), narrowed to the largest file, then the most dirty, then the newest ctime; with quorum-type none it is split-brain. That hangs on the volume's settings, not on the images: the changelog names no source here",
@@ -968,6 +983,19 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                     p.kinship_evidence.first().map_or("", String::as_str)
                 )
             }
+            (_, Kinship::Clone)
+                if p
+                    .kinship_evidence
+                    .first()
+                    .is_some_and(|e| e.starts_with("GPT GUIDs regenerated")) =>
+            {
+                format!(
+                    "{} and {} are a clone (same filesystem UUIDs and contents, new GPT GUIDs: {}): one was copied from the other and given a disk identity of its own, so they are two disks now, not one",
+                    p.a,
+                    p.b,
+                    p.kinship_evidence.first().map_or("", String::as_str)
+                )
+            }
             (_, Kinship::Clone) => format!(
                 "{} and {} are a clone (same partition GUIDs / contents, different fs UUID: {}): one was copied from the other and given an identity of its own, so they are two disks now, not one",
                 p.a,
@@ -1121,13 +1149,23 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
             (Newer::Same, _, _) => "newer: neither, by the timestamps both carry".to_string(),
             _ => "newer: no evidence found in both".to_string(),
         });
-        if let (Some(sa), None) = (ra.snapshot_date, rb.snapshot_date)
+        // Either order of a snapshot and its image's current state says
+        // what reverting loses: given current first, the pair said "newer"
+        // of the current state and then "nothing says which is newer"
+        // (attack F15). What deleting the snapshot frees is its own
+        // allocation less what both share, whichever side it is on.
+        let snapshot = match (ra.snapshot_date, rb.snapshot_date) {
+            (Some(t), None) => Some((ra, t)),
+            (None, Some(t)) => Some((rb, t)),
+            _ => None,
+        };
+        if let Some((snap, taken)) = snapshot
             && p.kinship == Kinship::SameImage
         {
             out.push(format!(
                 "reverting to {} (taken {}) loses {} of writes in {} ranges{}; deleting it frees at most {} (clusters only it references)",
-                p.a,
-                utc(sa),
+                snap.label,
+                utc(taken),
                 human_size(d.differing),
                 d.ranges.len(),
                 if files.is_empty() {
@@ -1135,7 +1173,14 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 } else {
                     format!(", in {}", files.iter().take(NAMED_FILES).copied().collect::<Vec<_>>().join(", "))
                 },
-                human_size(d.a_mapped.saturating_sub(d.shared))
+                human_size(snap.allocated.saturating_sub(d.shared))
+            ));
+            continue;
+        }
+        if p.relation == Relation::Views {
+            out.push(format!(
+                "{} and {} are views of one image: nothing to heal between them",
+                p.a, p.b
             ));
             continue;
         }
@@ -1231,7 +1276,7 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 )
             }
             _ if p.kinship == Kinship::Clone => format!(
-                "{} and {} are a clone with a filesystem UUID of its own, a disk of its own: do not heal one from the other (that would give one the other's identity and discard its {} of writes); keep both",
+                "{} and {} are a clone with identifiers of its own, a disk of its own: do not heal one from the other (that would give one the other's identity and discard its {} of writes); keep both",
                 p.a,
                 p.b,
                 human_size(d.differing)
