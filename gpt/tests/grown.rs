@@ -378,13 +378,25 @@ fn a_second_disk_image_after_this_one_is_not_its_backup() {
     let c = codes(&a);
     let c: Vec<&str> = c.iter().map(String::as_str).collect();
     let fb = a.tables.foreign_at_end().unwrap();
-    assert_eq!((fb.copy.lba, fb.start, fb.primary_found), (32767, Some(8 << 20), true));
+    assert_eq!(
+        (fb.copy.lba, fb.start, fb.primary_found),
+        (32767, Some(8 << 20), true)
+    );
     assert_eq!(a.tables.backup.as_ref().map(|b| b.lba), Some(16383));
     assert!(c.contains(&"gpt.backup_header.foreign"), "{c:?}");
-    for bad in ["gpt.backup_header.my_lba", "gpt.backup_entries.crc", "gpt.headers.mismatch.disk_guid"] {
+    for bad in [
+        "gpt.backup_header.my_lba",
+        "gpt.backup_entries.crc",
+        "gpt.headers.mismatch.disk_guid",
+    ] {
         assert!(!c.contains(&bad), "{bad}: {c:?}");
     }
     for f in &a.findings {
-        assert!(f.hint.as_ref().is_none_or(|h| !h.writes), "{}: {:?}", f.code, f.hint);
+        assert!(
+            f.hint.as_ref().is_none_or(|h| !h.writes),
+            "{}: {:?}",
+            f.code,
+            f.hint
+        );
     }
 }

@@ -411,8 +411,7 @@ fn disk_verifies(img: &Path, at: u64, len: u64, label: &str) {
     )
     .unwrap();
     let e = Command::new("e2fsck").arg("-fn").arg(&fs).output().unwrap();
-    let text =
-        String::from_utf8_lossy(&e.stdout).to_string() + &String::from_utf8_lossy(&e.stderr);
+    let text = String::from_utf8_lossy(&e.stdout).to_string() + &String::from_utf8_lossy(&e.stderr);
     assert!(e.status.success(), "{label}: e2fsck -fn: {text}");
     assert!(text.contains(label), "{label}: {text}");
 }
@@ -456,7 +455,12 @@ fn two_concatenated_gpt_images_keep_both_tables() {
         .into_iter()
         .find(|f| f.code == "layout.size_chain.another_disk")
         .unwrap_or_else(|| panic!("{c:?}"));
-    assert!(l.message.contains("from disk byte 8388608 on are another disk image"), "{}", l.message);
+    assert!(
+        l.message
+            .contains("from disk byte 8388608 on are another disk image"),
+        "{}",
+        l.message
+    );
     for f in r.findings() {
         assert!(
             f.hint.as_ref().is_none_or(|h| !h.writes),
