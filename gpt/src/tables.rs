@@ -217,11 +217,25 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
     if last > 1 {
         backup_searched.push(last);
         backup = GptCopy::read_noted(r, Role::Backup, last, ss, &mut unread);
-        if backup
-            .as_ref()
-            .is_some_and(|b| not_this_disks(b, primary.as_ref(), ss))
-        {
-            foreign_backup = backup.take().map(|b| ForeignBackup::of(r, b, ss));
+        if let Some(b) = backup.take() {
+            if not_this_disks(&b, ss) {
+                let fb = ForeignBackup::of(r, b, ss);
+                // Whose it is needs a second witness: this disk's primary
+                // pointing elsewhere, or the other disk's primary where its
+                // header says that disk starts. A lone backup whose my_lba
+                // is wrong is this disk's damaged copy.
+                let ours_elsewhere = primary
+                    .as_ref()
+                    .filter(|p| p.header_valid(ss))
+                    .is_some_and(|p| p.header.alternate_lba != last);
+                if ours_elsewhere || fb.primary_found {
+                    foreign_backup = Some(fb);
+                } else {
+                    backup = Some(fb.copy);
+                }
+            } else {
+                backup = Some(b);
+            }
         }
     }
     if backup.is_none()
@@ -320,28 +334,18 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
     }
 }
 
-/// Whether the valid backup header `b` read at the last LBA belongs to
+/// Whether the valid backup header `b` read at the last LBA may belong to
 /// another disk: a backup of this disk says it sits where it was read
-/// (my_lba) and points back to LBA 1 (alternate_lba). One whose CRC holds
-/// but whose my_lba is elsewhere was written for a disk of another size:
-/// the last sector of a disk image that ends here (two images
-/// concatenated, or one written inside this one). One at the right place
-/// under another disk GUID, while this disk's valid primary expects its
-/// backup exactly there, is another disk's too. A header whose CRC fails
-/// says nothing of whose it is and stays this disk's damaged backup.
-fn not_this_disks(b: &GptCopy, primary: Option<&GptCopy>, ss: u64) -> bool {
+/// (my_lba). One whose CRC holds but whose my_lba is elsewhere was
+/// written for a disk of another size: the last sector of a disk image
+/// that ends here (two images concatenated, or one written inside this
+/// one), when a second witness agrees (see [`parse`]). A header whose
+/// CRC fails says nothing of whose it is and stays this disk's damaged
+/// backup; so does one at its place under another disk GUID, which no
+/// concatenation makes (the other disk would have to start at LBA 0).
+fn not_this_disks(b: &GptCopy, ss: u64) -> bool {
     let h = &b.header;
-    let sound = h.signature_ok && h.crc_ok() && h.header_size_ok(ss) && h.entry_size_ok();
-    if !sound {
-        return false;
-    }
-    if h.my_lba != b.lba {
-        return true;
-    }
-    h.alternate_lba == 1
-        && primary
-            .filter(|p| p.header_valid(ss))
-            .is_some_and(|p| p.header.alternate_lba == b.lba && p.header.disk_guid != h.disk_guid)
+    h.signature_ok && h.crc_ok() && h.header_size_ok(ss) && h.entry_size_ok() && h.my_lba != b.lba
 }
 
 /// Another disk's backup GPT header at this disk's last LBA.
