@@ -143,6 +143,12 @@ pub struct TableFacts {
     /// it.
     #[serde(default)]
     pub extended: Option<ExtendedFact>,
+    /// Where another disk image starts whose own GPT ends this disk (its
+    /// backup header is in the last sector, written for a disk that ends
+    /// here): the bytes from there on are that disk's, not space this
+    /// disk's table failed to grow into, nor a victim's remnants.
+    #[serde(default)]
+    pub embedded_disk: Option<u64>,
 }
 
 /// An MBR extended partition's place on the disk, as its entry states it.

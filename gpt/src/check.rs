@@ -16,6 +16,7 @@
 //! | `gpt.{primary,backup}_header.entry_size_unusual` | warning | valid but ≠ 128 |
 //! | `gpt.{primary,backup}_entries.too_large` / `.unreadable` | error | over the bound / past the disk |
 //! | `gpt.backup_header.not_at_end` | warning | the disk grew: size difference, `sgdisk -e` (#6) |
+//! | `gpt.backup_header.foreign` | warning | the last LBA holds a valid backup header of another disk (my_lba elsewhere, or another disk GUID where this disk's backup belongs): a disk image ending here; not read as this disk's backup, no writing step |
 //! | `gpt.backup_header.found_by_search` | error | primary gone on a grown disk: the stale backup, found by a bounded search, is the only copy and no tool sees it |
 //! | `gpt.backup_header.search_incomplete` | info | the stale-backup search hit [`crate::tables::MAX_BACKUP_PROBES`] (or passed [`crate::tables::MAX_BACKUP_SKIPS`] known-zero boundaries) |
 //! | `gpt.headers.primary_lba_mismatch` / `backup_lba_mismatch` | error | cross pointers (#7, #8) |
@@ -56,7 +57,9 @@ mod reads;
 use crate::mbr::MbrKind;
 use crate::tables::{Scheme, Tables};
 use geometry::{free_space_findings, geometry_checks, sector_size_checks};
-use grown::{found_by_search, grow_hint, not_at_end, other_table, stale_backup_findings};
+use grown::{
+    foreign_end, found_by_search, grow_hint, not_at_end, other_table, stale_backup_findings,
+};
 use headers::{compare_copies, copy_checks, copy_offset, missing_copies};
 use imgcheck_core::{Finding, Layer, Place, Severity, Sink, Space, Step};
 use mbr::mbr_checks;
@@ -262,6 +265,7 @@ fn gpt_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
         compare_copies(t, p, b, out);
     }
     other_table(t, out);
+    foreign_end(t, out);
     not_at_end(t, out);
     geometry_checks(t, out);
     if let (Some(h), Some(entries)) = (t.header(), t.entries()) {

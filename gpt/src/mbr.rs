@@ -125,6 +125,12 @@ pub struct Mbr {
     /// Problems met while following the EBR chain.
     #[serde(skip)]
     pub load_findings: Vec<Finding>,
+    /// Logical partitions whose EBRs (boot signature 55 AA, a sound
+    /// entry) still lie in the extended partition past a break in the
+    /// chain (a loop, a lost signature, a link outside it): no tool reads
+    /// them, so the space they hold only looks free. Numbered as they
+    /// would be if the chain were relinked to them.
+    pub hidden: Vec<Logical>,
 }
 
 impl Mbr {
@@ -181,6 +187,7 @@ pub(crate) fn parse_mbr_noted<R: ReadAt + ?Sized>(
         kind,
         sector_size,
         load_findings: Vec::new(),
+        hidden: Vec::new(),
     };
     if signature_ok {
         follow_ebr_chain(r, &mut mbr);
@@ -188,15 +195,225 @@ pub(crate) fn parse_mbr_noted<R: ReadAt + ?Sized>(
     Some(mbr)
 }
 
+/// Sectors read one by one past a break in the EBR chain, looking for
+/// EBRs that still hold logical partitions: 64 MiB of 512-byte sectors
+/// (EBRs one track or one sector after the last partition's end, as
+/// DOS-era tools put them, lie in it).
+pub const HIDDEN_SCAN_SECTORS: u64 = 131_072;
+
+/// Further 1 MiB-aligned sectors probed past that (where parted, fdisk and
+/// sfdisk put EBRs today), so a large extended partition costs a bounded
+/// number of reads.
+pub const HIDDEN_ALIGNED_PROBES: u64 = 16_384;
+
 fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
+    let mut visited = HashSet::new();
+    let Some(((ext_start, ext_last), from)) = walk_ebr_chain(r, mbr, &mut visited) else {
+        return;
+    };
+    find_hidden(r, mbr, ext_start, ext_last, from, &mut visited);
+    let ss = mbr.sector_size;
+    let Some(first) = mbr.hidden.first() else {
+        return;
+    };
+    let (first_ebr, after) = (first.ebr_lba, mbr.logicals.last().map(|l| l.number));
+    let list: Vec<String> = mbr
+        .hidden
+        .iter()
+        .map(|l| {
+            format!(
+                "EBR at LBA {} → LBA {}..={} (type 0x{:02X})",
+                l.ebr_lba,
+                l.start_lba,
+                l.start_lba.saturating_add(l.size_in_lba).saturating_sub(1),
+                l.os_type
+            )
+        })
+        .collect();
+    let after = after.map_or_else(
+        || "the extended partition's start".to_string(),
+        |n| format!("partition {n}"),
+    );
+    mbr.load_findings.push(
+        Finding::error(
+            "mbr.ebr.hidden",
+            Layer::MBR,
+            mul(first_ebr, ss),
+            Space::Disk,
+            format!(
+                "past the break in the EBR chain, {} EBR(s) with boot signature 55 AA still describe logical partitions that no tool reads: {}. They are hidden, not gone: the space after {after} is not free, and relinking the chain to the EBR at LBA {first_ebr} (on a copy) brings them back",
+                mbr.hidden.len(),
+                list.join("; ")
+            ),
+        )
+        .with_hint(
+            Hint::read_only(format!(
+                "dd if={{disk}} bs=512 skip={first_ebr} count=1 status=none | od -A d -t x1 -j 446"
+            ))
+            .on(Target::Disk)
+            .because("the first hidden EBR's entries, read without writing; relink the chain to it with sfdisk on a copy, never grow a partition over it"),
+        ),
+    );
+}
+
+/// The entry of an EBR sector at `lba` that describes a logical partition
+/// lying in the extended partition `ext_start..=ext_last`, with its link
+/// (0 for none), when the sector is a sound EBR: boot signature, entries 3
+/// and 4 empty, a used non-extended entry 1, entry 2 empty or a link
+/// inside the container.
+fn sound_ebr(sector: &[u8], lba: u64, ext_start: u64, ext_last: u64) -> Option<(MbrEntry, u64)> {
+    if le16(sector, 510) != BOOT_SIGNATURE {
+        return None;
+    }
+    let tail = sector.get(ENTRIES_OFFSET.saturating_add(32)..510)?;
+    if tail.iter().any(|&b| b != 0) {
+        return None;
+    }
+    let e0 = MbrEntry::parse(sector, 1);
+    let e1 = MbrEntry::parse(sector, 2);
+    let start = lba.checked_add(u64::from(e0.starting_lba))?;
+    let last = start
+        .checked_add(u64::from(e0.size_in_lba))?
+        .checked_sub(1)?;
+    if !e0.is_used() || is_extended(e0.os_type) || e0.starting_lba == 0 || last > ext_last {
+        return None;
+    }
+    let link_empty = sector
+        .get(ENTRIES_OFFSET.saturating_add(16)..ENTRIES_OFFSET.saturating_add(32))
+        .is_some_and(|b| b.iter().all(|&x| x == 0));
+    if link_empty {
+        return Some((e0, 0));
+    }
+    let next = ext_start.checked_add(u64::from(e1.starting_lba))?;
+    (is_extended(e1.os_type) && e1.size_in_lba != 0 && next > ext_start && next <= ext_last)
+        .then_some((e0, next))
+}
+
+/// Looks past a break in the EBR chain (from LBA `from` to the extended
+/// partition's end) for EBRs that still describe logical partitions, and
+/// follows each one's own links. Bounded: [`HIDDEN_SCAN_SECTORS`] sectors
+/// read one by one, then [`HIDDEN_ALIGNED_PROBES`] 1 MiB-aligned ones, at
+/// most [`MAX_LOGICAL_PARTITIONS`] found, each EBR visited once; sectors
+/// inside a partition already known are not taken for EBRs.
+fn find_hidden<R: ReadAt + ?Sized>(
+    r: &R,
+    mbr: &mut Mbr,
+    ext_start: u64,
+    ext_last: u64,
+    from: u64,
+    visited: &mut HashSet<u64>,
+) {
+    let ss = mbr.sector_size;
+    if ss != 512 {
+        // The scan's bounds count 512-byte sectors; 4Kn DOS disks with
+        // broken chains are not searched.
+        return;
+    }
+    let mut number = mbr
+        .logicals
+        .last()
+        .map_or(5, |l| l.number.saturating_add(1));
+    let mut covered: Vec<(u64, u64)> = mbr
+        .logicals
+        .iter()
+        .map(|l| (l.start_lba, l.start_lba.saturating_add(l.size_in_lba)))
+        .collect();
+    let dense_end = from
+        .saturating_add(HIDDEN_SCAN_SECTORS)
+        .min(ext_last.saturating_add(1));
+    let mut lba = from;
+    let mut aligned_probes = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    while lba <= ext_last && mbr.hidden.len() < MAX_LOGICAL_PARTITIONS {
+        if let Some(&(_, end)) = covered.iter().find(|&&(s, e)| lba >= s && lba < e) {
+            lba = end;
+            continue;
+        }
+        let candidate = if lba < dense_end {
+            // One 1 MiB read serves the next 2048 sectors.
+            let n = (dense_end.saturating_sub(lba)).min(2048);
+            let len = usize::try_from(n.saturating_mul(512)).unwrap_or(0);
+            let Some(chunk) = buf.get_mut(..len) else {
+                return;
+            };
+            if r.read_exact_at(lba.saturating_mul(512), chunk).is_err() {
+                return;
+            }
+            let found = chunk.chunks_exact(512).zip(lba..).find(|&(sec, at)| {
+                !visited.contains(&at)
+                    && !covered.iter().any(|&(s, e)| at >= s && at < e)
+                    && sound_ebr(sec, at, ext_start, ext_last).is_some()
+            });
+            match found {
+                Some((_, at)) => at,
+                None => {
+                    lba = lba.saturating_add(n);
+                    continue;
+                }
+            }
+        } else {
+            aligned_probes = aligned_probes.saturating_add(1);
+            if aligned_probes > HIDDEN_ALIGNED_PROBES {
+                return;
+            }
+            let at = lba.div_ceil(2048).saturating_mul(2048);
+            lba = at.saturating_add(2048);
+            if at > ext_last || visited.contains(&at) {
+                continue;
+            }
+            let mut sec = [0u8; 512];
+            if r.read_exact_at(at.saturating_mul(512), &mut sec).is_err()
+                || sound_ebr(&sec, at, ext_start, ext_last).is_none()
+            {
+                continue;
+            }
+            at
+        };
+        // Follow the survivor's own chain, each EBR once.
+        let mut at = candidate;
+        let mut resume = candidate.saturating_add(1);
+        while at != 0 && mbr.hidden.len() < MAX_LOGICAL_PARTITIONS && visited.insert(at) {
+            let mut sec = [0u8; 512];
+            if r.read_exact_at(at.saturating_mul(512), &mut sec).is_err() {
+                break;
+            }
+            let Some((e0, next)) = sound_ebr(&sec, at, ext_start, ext_last) else {
+                break;
+            };
+            let start = at.saturating_add(u64::from(e0.starting_lba));
+            let end = start.saturating_add(u64::from(e0.size_in_lba));
+            mbr.hidden.push(Logical {
+                number,
+                ebr_lba: at,
+                os_type: e0.os_type,
+                status: e0.status,
+                start_lba: start,
+                size_in_lba: u64::from(e0.size_in_lba),
+            });
+            number = number.saturating_add(1);
+            covered.push((start, end));
+            resume = resume.max(end);
+            at = next;
+        }
+        lba = resume;
+    }
+}
+
+/// Follows the EBR chain into `mbr.logicals`; at a break (a loop, a lost
+/// signature, a link outside the container, an unreadable EBR) returns
+/// the extended partition's bounds and the LBA from which EBRs it no
+/// longer reaches may lie.
+fn walk_ebr_chain<R: ReadAt + ?Sized>(
+    r: &R,
+    mbr: &mut Mbr,
+    visited: &mut HashSet<u64>,
+) -> Option<((u64, u64), u64)> {
     let ss = mbr.sector_size;
     let mut extended = mbr
         .entries
         .iter()
         .filter(|e| is_extended(e.os_type) && e.size_in_lba != 0);
-    let Some(ext) = extended.next().copied() else {
-        return;
-    };
+    let ext = extended.next().copied()?;
     if let Some(second) = extended.next() {
         mbr.load_findings.push(Finding::warning(
             "mbr.extended.multiple",
@@ -211,7 +428,16 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
     }
     let ext_start = u64::from(ext.starting_lba);
     let ext_last = ext.last_lba();
-    let mut visited: HashSet<u64> = HashSet::new();
+    let bounds = (ext_start, ext_last);
+    // Past a break, EBRs the chain no longer reaches lie after the last
+    // partition it still reads (or after the EBR that broke it).
+    let broken = |mbr: &Mbr, at: u64| {
+        let after = mbr
+            .logicals
+            .last()
+            .map_or(0, |l| l.start_lba.saturating_add(l.size_in_lba));
+        Some((bounds, after.max(at.saturating_add(1))))
+    };
     let mut ebr_lba = ext_start;
     let mut number: u32 = 5;
     loop {
@@ -223,7 +449,7 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
                 Space::Disk,
                 format!("the EBR chain has more than {MAX_LOGICAL_PARTITIONS} links; the rest is not followed"),
             ));
-            return;
+            return None;
         }
         if !visited.insert(ebr_lba) {
             mbr.load_findings.push(Finding::error(
@@ -236,7 +462,7 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
                     mbr.logicals.len()
                 ),
             ).with_hint(Hint::read_only("fdisk -l {disk}").on(Target::Disk).because("then rewrite the extended partition's links with fdisk or sfdisk, on a copy")));
-            return;
+            return broken(mbr, ext_start);
         }
         let mut failed = Vec::new();
         let at = mul(ebr_lba, ss);
@@ -251,12 +477,12 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
                     Space::Disk,
                     format!("the EBR at LBA {ebr_lba} lies beyond the end of the disk"),
                 ));
-                return;
+                return None;
             }
             Got::Unreadable => {
                 mbr.load_findings
                     .extend(failed.iter().map(Unreadable::finding));
-                return;
+                return None;
             }
         };
         if le16(&sector, 510) != BOOT_SIGNATURE {
@@ -273,8 +499,9 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
                         le16(&sector, 510)
                     ),
                 ));
+                return broken(mbr, ebr_lba);
             }
-            return;
+            return None;
         }
         let e0 = MbrEntry::parse(&sector, 1);
         let e1 = MbrEntry::parse(&sector, 2);
@@ -305,7 +532,7 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
             number = number.saturating_add(1);
         }
         if !(is_extended(e1.os_type) && e1.size_in_lba != 0) {
-            return;
+            return None;
         }
         // The link is relative to the start of the primary extended partition.
         let next = ext_start.saturating_add(u64::from(e1.starting_lba));
@@ -320,7 +547,7 @@ fn follow_ebr_chain<R: ReadAt + ?Sized>(r: &R, mbr: &mut Mbr) {
                     ext_start.saturating_add(1)
                 ),
             ));
-            return;
+            return broken(mbr, ebr_lba);
         }
         ebr_lba = next;
     }
@@ -359,6 +586,42 @@ mod tests {
         let m = parse_mbr(&BytesReader::new(d), 512).unwrap();
         assert_eq!(m.logicals.len(), 2);
         assert!(m.load_findings.iter().any(|f| f.code == "mbr.ebr.loop"));
+    }
+
+    #[test]
+    fn ebrs_past_a_break_are_found_hidden_once() {
+        let mut d = vec![0u8; 64 * 512];
+        put_entry(&mut d, 0, 1, 0x05, 10, 50);
+        put_entry(&mut d, 10, 1, 0x83, 1, 4);
+        put_entry(&mut d, 10, 2, 0x05, 10, 10);
+        put_entry(&mut d, 20, 1, 0x83, 1, 4);
+        put_entry(&mut d, 20, 2, 0x05, 10, 10); // the self-loop breaks it
+        // Inside logical 6 (LBA 21..=24): data, never an EBR.
+        put_entry(&mut d, 22, 1, 0x83, 1, 2);
+        // A 55 AA sector with four entries is no EBR.
+        for slot in 1..=4 {
+            put_entry(&mut d, 26, slot, 0x83, 1, 1);
+        }
+        put_entry(&mut d, 30, 1, 0x83, 2, 4);
+        put_entry(&mut d, 30, 2, 0x05, 30, 10); // → EBR at 40
+        put_entry(&mut d, 40, 1, 0x83, 2, 4);
+        put_entry(&mut d, 40, 2, 0x05, 20, 10); // back to 30: visited once
+        let m = parse_mbr(&BytesReader::new(d.clone()), 512).unwrap();
+        let hidden: Vec<(u32, u64, u64)> = m
+            .hidden
+            .iter()
+            .map(|l| (l.number, l.ebr_lba, l.start_lba))
+            .collect();
+        assert_eq!(hidden, [(7, 30, 32), (8, 40, 42)]);
+        assert!(m.load_findings.iter().any(|f| f.code == "mbr.ebr.hidden"));
+        // The same disk with the chain intact (20 links to 30): nothing
+        // is hidden, and nothing is searched for.
+        put_entry(&mut d, 20, 2, 0x05, 20, 10);
+        put_entry(&mut d, 40, 2, 0, 0, 0);
+        let m = parse_mbr(&BytesReader::new(d), 512).unwrap();
+        assert_eq!(m.logicals.len(), 4);
+        assert!(m.hidden.is_empty(), "{:?}", m.hidden);
+        assert!(m.load_findings.is_empty(), "{:?}", m.load_findings);
     }
 
     #[test]

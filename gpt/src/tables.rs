@@ -64,6 +64,11 @@ pub struct Tables {
     pub backup: Option<GptCopy>,
     /// LBAs where a backup header was looked for.
     pub backup_searched: Vec<u64>,
+    /// A valid backup header at the last LBA that is not this disk's
+    /// (see [`Tables::foreign_at_end`]): kept apart from [`Tables::backup`]
+    /// so that no check compares it with this disk's primary and no
+    /// repair moves this disk's backup over it.
+    pub foreign_backup: Option<ForeignBackup>,
     /// The search for a stale backup header, run when the primary is not
     /// valid and no backup sits at the last LBA or at its alternate_lba.
     pub backup_search: Option<BackupSearch>,
@@ -208,9 +213,30 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
     let last = disk_size.checked_div(ss).unwrap_or(0).saturating_sub(1);
     let mut backup_searched = Vec::new();
     let mut backup = None;
+    let mut foreign_backup = None;
     if last > 1 {
         backup_searched.push(last);
         backup = GptCopy::read_noted(r, Role::Backup, last, ss, &mut unread);
+        if let Some(b) = backup.take() {
+            if not_this_disks(&b, ss) {
+                let fb = ForeignBackup::of(r, b, ss);
+                // Whose it is needs a second witness: this disk's primary
+                // pointing elsewhere, or the other disk's primary where its
+                // header says that disk starts. A lone backup whose my_lba
+                // is wrong is this disk's damaged copy.
+                let ours_elsewhere = primary
+                    .as_ref()
+                    .filter(|p| p.header_valid(ss))
+                    .is_some_and(|p| p.header.alternate_lba != last);
+                if ours_elsewhere || fb.primary_found {
+                    foreign_backup = Some(fb);
+                } else {
+                    backup = Some(fb.copy);
+                }
+            } else {
+                backup = Some(b);
+            }
+        }
     }
     if backup.is_none()
         && let Some(p) = &primary
@@ -296,6 +322,7 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
         primary,
         backup,
         backup_searched,
+        foreign_backup,
         backup_search,
         scheme,
         unreadable: unread,
@@ -307,7 +334,67 @@ pub fn parse<R: ReadAt + ?Sized>(r: &R) -> Tables {
     }
 }
 
+/// Whether the valid backup header `b` read at the last LBA may belong to
+/// another disk: a backup of this disk says it sits where it was read
+/// (my_lba). One whose CRC holds but whose my_lba is elsewhere was
+/// written for a disk of another size: the last sector of a disk image
+/// that ends here (two images concatenated, or one written inside this
+/// one), when a second witness agrees (see [`parse`]). A header whose
+/// CRC fails says nothing of whose it is and stays this disk's damaged
+/// backup; so does one at its place under another disk GUID, which no
+/// concatenation makes (the other disk would have to start at LBA 0).
+fn not_this_disks(b: &GptCopy, ss: u64) -> bool {
+    let h = &b.header;
+    h.signature_ok && h.crc_ok() && h.header_size_ok(ss) && h.entry_size_ok() && h.my_lba != b.lba
+}
+
+/// Another disk's backup GPT header at this disk's last LBA.
+#[derive(Debug, Clone, Serialize)]
+pub struct ForeignBackup {
+    /// The header as read (its LBAs count in the other disk's sectors).
+    pub copy: GptCopy,
+    /// Where the other disk starts on this one, when its header says it
+    /// ends here: its my_lba counts from its own LBA 0.
+    pub start: Option<u64>,
+    /// Whether that disk's primary header is where it belongs (its LBA 1),
+    /// under the same disk GUID and pointing to this header.
+    pub primary_found: bool,
+}
+
+impl ForeignBackup {
+    fn of<R: ReadAt + ?Sized>(r: &R, copy: GptCopy, ss: u64) -> ForeignBackup {
+        let h = &copy.header;
+        let start = copy
+            .lba
+            .checked_sub(h.my_lba)
+            .filter(|_| h.my_lba < copy.lba && h.alternate_lba == 1)
+            .map(|d| mul(d, ss));
+        let primary_found = start.is_some_and(|at| {
+            let mut sector = vec![0u8; usize::try_from(ss).unwrap_or(512)];
+            r.read_exact_at(at.saturating_add(ss), &mut sector).is_ok() && {
+                let p = crate::header::GptHeader::parse(&sector);
+                p.signature_ok
+                    && p.crc_ok()
+                    && p.my_lba == 1
+                    && p.alternate_lba == h.my_lba
+                    && p.disk_guid == h.disk_guid
+            }
+        });
+        ForeignBackup {
+            copy,
+            start,
+            primary_found,
+        }
+    }
+}
+
 impl Tables {
+    /// The other disk's backup header at the last LBA
+    /// ([`Tables::foreign_backup`]).
+    pub fn foreign_at_end(&self) -> Option<&ForeignBackup> {
+        self.foreign_backup.as_ref()
+    }
+
     /// A valid backup header at the last LBA that the primary does not
     /// point to (its alternate_lba is short of the end): two tables, one
     /// written for this whole disk and one for a smaller one. A disk that
@@ -323,6 +410,14 @@ impl Tables {
             .as_ref()
             .filter(|b| b.lba == last && b.header_valid(ss) && b.header.alternate_lba == 1)?;
         (p.header.alternate_lba < last).then_some((p, b))
+    }
+
+    /// Whether the last LBA holds another table's backup header (the
+    /// victim's of [`Tables::other_table_at_end`], or another disk's of
+    /// [`Tables::foreign_at_end`]): `sgdisk -e` would write this table's
+    /// backup over it.
+    pub fn end_not_ours(&self) -> bool {
+        self.other_table_at_end().is_some() || self.foreign_at_end().is_some()
     }
 
     /// The valid primary was written for a larger disk than this one (its

@@ -365,3 +365,38 @@ fn a_smaller_image_over_a_disk_leaves_two_tables_and_no_grow() {
         );
     }
 }
+
+/// Two GPT images concatenated (testdata/scripts/layout-concat.sh): the
+/// second disk's backup header in the last sector is another disk's
+/// (my_lba 16383 of its own disk, its own disk GUID), not this disk's
+/// backup; this disk's backup is read where its primary points, both
+/// copies agree, and no step writes (sgdisk -e would move this disk's
+/// backup over the other disk's).
+#[test]
+fn a_second_disk_image_after_this_one_is_not_its_backup() {
+    let a = analyze_file(&imgcheck_testdata::fixture("layout/concat-gpt.img"));
+    let c = codes(&a);
+    let c: Vec<&str> = c.iter().map(String::as_str).collect();
+    let fb = a.tables.foreign_at_end().unwrap();
+    assert_eq!(
+        (fb.copy.lba, fb.start, fb.primary_found),
+        (32767, Some(8 << 20), true)
+    );
+    assert_eq!(a.tables.backup.as_ref().map(|b| b.lba), Some(16383));
+    assert!(c.contains(&"gpt.backup_header.foreign"), "{c:?}");
+    for bad in [
+        "gpt.backup_header.my_lba",
+        "gpt.backup_entries.crc",
+        "gpt.headers.mismatch.disk_guid",
+    ] {
+        assert!(!c.contains(&bad), "{bad}: {c:?}");
+    }
+    for f in &a.findings {
+        assert!(
+            f.hint.as_ref().is_none_or(|h| !h.writes),
+            "{}: {:?}",
+            f.code,
+            f.hint
+        );
+    }
+}

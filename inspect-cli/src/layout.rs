@@ -507,6 +507,39 @@ fn last_partition(mut f: Finding, n: Option<u32>) -> Finding {
     f
 }
 
+/// The first error in `node`'s tree that leaves the logical partitions
+/// unknown (a broken or looping EBR chain, overlapping or misplaced
+/// logicals, two extended partitions, EBRs hidden past a break): the
+/// partitions after the last one read are not known to end there, so
+/// the space after it is not known to be free. Its code, and the LBAs of
+/// hidden EBRs when the gpt layer found any.
+fn logicals_in_doubt(node: &Node) -> Option<&Finding> {
+    const CODES: [&str; 4] = [
+        "mbr.partition.overlap",
+        "mbr.extended.multiple",
+        "mbr.logical.outside_extended",
+        "mbr.ebr.hidden",
+    ];
+    let doubt = |f: &&Finding| {
+        CODES.contains(&f.code.as_ref())
+            || (f.code.starts_with("mbr.ebr.") && f.code != "mbr.ebr.extra_entry")
+    };
+    // The hidden EBRs, when found, are the stronger evidence.
+    fn hidden(node: &Node) -> Option<&Finding> {
+        node.findings
+            .iter()
+            .find(|f| f.code == "mbr.ebr.hidden")
+            .or_else(|| node.children.iter().find_map(hidden))
+    }
+    fn any<'a>(node: &'a Node, doubt: &dyn Fn(&&Finding) -> bool) -> Option<&'a Finding> {
+        node.findings
+            .iter()
+            .find(|f| doubt(f))
+            .or_else(|| node.children.iter().find_map(|c| any(c, doubt)))
+    }
+    hidden(node).or_else(|| any(node, &doubt))
+}
+
 /// The MBR slot of the extended partition that holds logical partition
 /// `n` (numbered 5 and up), read from the table on `disk`; `None` for a
 /// primary partition.
@@ -604,7 +637,44 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
     // space, never "grown" (sgdisk -e on an MBR disk refuses, or converts
     // it to GPT).
     if gpt_end.is_none() {
-        if disk_len > tend.saturating_add(SLACK) {
+        if disk_len > tend.saturating_add(SLACK)
+            && let Some(f) = logicals_in_doubt(root)
+        {
+            // The chain that names the logical partitions is broken: what
+            // follows the last one read may be logical partitions no tool
+            // reads (hidden EBRs), and growing over them destroys them
+            // (parted succeeds on a self-loop and swallows them).
+            let n = last.map_or(1, |(s, _)| s.index);
+            let why = if f.code == "mbr.ebr.hidden" {
+                format!(
+                    "the EBR chain is broken and EBRs with boot signature 55 AA still lie there, from disk byte {} on (mbr.ebr.hidden): logical partitions no tool reads, so it is not free",
+                    f.offset
+                )
+            } else {
+                format!(
+                    "the logical partitions are in doubt ({}): more of them may lie there, unread, so it is not known to be free",
+                    f.code
+                )
+            };
+            out.push(last_partition(
+                Finding::info(
+                    "layout.size_chain.free_tail",
+                    Layer::LAYOUT,
+                    tend,
+                    Space::Disk,
+                    format!(
+                        "{} after the last partition read (partition {n}, ending at {}) belong to no partition the table names; but {why}",
+                        human_size(disk_len.saturating_sub(tend)),
+                        human_size(tend),
+                    ),
+                )
+                .with_hint(Hint::advice(format!(
+                    "grow nothing into this space (no parted resizepart, growpart or resize2fs) until the EBR chain is repaired ({}): it may hold logical partitions the broken chain no longer names",
+                    f.code
+                ))),
+                last.map(|(s, _)| s.index),
+            ));
+        } else if disk_len > tend.saturating_add(SLACK) {
             let n = last.map_or(1, |(s, _)| s.index);
             out.push(last_partition(
                 Finding::info(
@@ -644,6 +714,36 @@ pub fn size_chain(root: &Node, disk: &dyn ReadAt) -> (Vec<SizeLink>, Vec<Finding
                 last.map(|(s, _)| s.index),
             ));
         }
+    } else if let Some(at) = table
+        .facts
+        .table
+        .as_ref()
+        .and_then(|t| t.embedded_disk)
+        .filter(|&at| at.saturating_add(SLACK) >= tend && at < disk_len)
+    {
+        // Another disk image ends this one (two images concatenated): the
+        // space past the table is that disk's, neither grown space nor a
+        // victim's remnants, and nothing grows over it.
+        out.push(Finding::warning(
+            "layout.size_chain.another_disk",
+            Layer::LAYOUT,
+            at,
+            Space::Disk,
+            format!(
+                "the disk is {} ({disk_len} bytes) but its partition table was written for {} ({tend} bytes); the {} from disk byte {at} on are another disk image, whose own GPT ends this disk (gpt.backup_header.foreign): two disk images concatenated, or one written in after this disk's end. Not a disk that grew: nothing here is grown, and that disk is read where it lies",
+                human_size(disk_len),
+                human_size(tend),
+                human_size(disk_len.saturating_sub(at)),
+            ),
+        )
+        .with_hint(
+            Hint::read_only(format!(
+                "DEV=$(losetup --read-only -f --show -o {at} --sizelimit {} {{disk}}); sgdisk -p \"$DEV\"; losetup -d \"$DEV\"",
+                disk_len.saturating_sub(at)
+            ))
+            .on(Target::Disk)
+            .because("read the other disk's table where it lies, without writing; then split the image into its disks (on copies) rather than repairing one table over the other"),
+        ));
     } else if disk_len > tend.saturating_add(SLACK) {
         // Grown and never resized: the disk is larger than the table knows.
         let grown = disk_len.saturating_sub(tend);

@@ -368,3 +368,290 @@ fn the_free_tail_advice_names_the_copy() {
     );
     assert!(!cmd.split_whitespace().any(|w| w == img), "{cmd}");
 }
+
+/// Runs every next step that is a command (the part before its `   # `
+/// note; notes alone are never run) in `dir`, where the image lies.
+fn replay_steps(r: &ImageReport, dir: &Path) {
+    for s in &r.next_steps {
+        let Some((cmd, _)) = s.split_once("   # ") else {
+            continue;
+        };
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        println!(
+            "replayed {cmd}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `sgdisk -v` and `e2fsck -fn` of partition 1 on the `len` bytes of
+/// `img` from `at`: the disk there is whole.
+fn disk_verifies(img: &Path, at: u64, len: u64, label: &str) {
+    let bytes = std::fs::read(img).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.img");
+    std::fs::write(&one, &bytes[at as usize..(at + len) as usize]).unwrap();
+    let v = Command::new("sgdisk").arg("-v").arg(&one).output().unwrap();
+    let text = String::from_utf8_lossy(&v.stdout).to_string();
+    assert!(
+        text.contains("No problems found"),
+        "{label} at {at}: {text}"
+    );
+    let start = MIB as usize;
+    let fs = dir.path().join("fs.img");
+    std::fs::write(
+        &fs,
+        &bytes[at as usize + start..(at + len) as usize - 17 * 1024],
+    )
+    .unwrap();
+    let e = Command::new("e2fsck").arg("-fn").arg(&fs).output().unwrap();
+    let text = String::from_utf8_lossy(&e.stdout).to_string() + &String::from_utf8_lossy(&e.stderr);
+    assert!(e.status.success(), "{label}: e2fsck -fn: {text}");
+    assert!(text.contains(label), "{label}: {text}");
+}
+
+/// Two GPT images concatenated (layout-concat.sh, F25): the last sector
+/// is the second disk's backup header, which is said as such and never
+/// taken for the first disk's; no step writes, and every step replayed
+/// on the image (in a scratch directory) leaves both disks whole. Before,
+/// the second disk's header was this disk's "damaged backup" and
+/// `sgdisk -e` was offered, which wrote the first disk's backup over it.
+#[test]
+fn two_concatenated_gpt_images_keep_both_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("disk.img");
+    std::fs::copy(fixture("layout/concat-gpt.img"), &img).unwrap();
+    let r = inspect(&img);
+    let c = codes(&r);
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "gpt.backup_header.foreign")
+        .unwrap_or_else(|| panic!("{c:?}"));
+    for needle in [
+        "disk GUID 11111111-2222-3333-4444-00000000250B, not this disk's 11111111-2222-3333-4444-00000000250A",
+        "starts at byte 8388608 (LBA 16384)",
+        "its primary header is at byte 8389120",
+    ] {
+        assert!(f.message.contains(needle), "{needle}: {}", f.message);
+    }
+    for bad in [
+        "gpt.backup_header.my_lba",
+        "gpt.backup_entries.crc",
+        "gpt.headers.mismatch.disk_guid",
+        "layout.overwritten.disk",
+        "layout.size_chain.grown",
+    ] {
+        assert!(!c.iter().any(|x| x == bad), "{bad}: {c:?}");
+    }
+    let l = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.size_chain.another_disk")
+        .unwrap_or_else(|| panic!("{c:?}"));
+    assert!(
+        l.message
+            .contains("from disk byte 8388608 on are another disk image"),
+        "{}",
+        l.message
+    );
+    // The space past this disk's backup is the other disk's, not grown.
+    for f in r.findings() {
+        assert!(
+            !f.message.contains("the space an image grow added"),
+            "{}: {}",
+            f.code,
+            f.message
+        );
+    }
+    for f in r.findings() {
+        assert!(
+            f.hint.as_ref().is_none_or(|h| !h.writes),
+            "{}: {:?}",
+            f.code,
+            f.hint
+        );
+    }
+    for s in &r.next_steps {
+        assert!(
+            !s.contains("sgdisk -e") || s.starts_with("do not run"),
+            "{s}"
+        );
+    }
+    if Command::new("sgdisk").arg("--version").output().is_err()
+        || Command::new("e2fsck").arg("-V").output().is_err()
+    {
+        println!("SKIPPED the replay: no sgdisk or e2fsck");
+        return;
+    }
+    replay_steps(&r, dir.path());
+    for file in ["disk.img", "disk.img.bak"] {
+        let p = dir.path().join(file);
+        if p.exists() {
+            disk_verifies(&p, 0, 8 * MIB, "diska");
+            disk_verifies(&p, 8 * MIB, 8 * MIB, "diskb");
+        }
+    }
+}
+
+/// Every writing hint's command with `{disk}` as `copy`, run on it.
+fn replay_writes_on(r: &ImageReport, copy: &Path) -> Vec<String> {
+    let mut ran = Vec::new();
+    for f in r.findings() {
+        let Some(h) = f.hint.as_ref().filter(|h| h.writes) else {
+            continue;
+        };
+        let cmd = h
+            .command
+            .as_deref()
+            .unwrap()
+            .replace("{disk}", copy.to_str().unwrap());
+        let out = Command::new("bash").arg("-c").arg(&cmd).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {cmd}: {}",
+            f.code,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ran.push(cmd);
+    }
+    ran
+}
+
+/// The partitions `sfdisk -J` lists on `img`: (number, start, size).
+fn sfdisk_parts(img: &Path) -> Vec<(u32, u64, u64)> {
+    let out = Command::new("sfdisk").arg("-J").arg(img).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let name = img.to_str().unwrap();
+    v["partitiontable"]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let node = p["node"].as_str().unwrap();
+            let n = node.strip_prefix(name).unwrap().parse().unwrap();
+            (n, p["start"].as_u64().unwrap(), p["size"].as_u64().unwrap())
+        })
+        .collect()
+}
+
+/// The EBR chain of layout-ebr.sh's six logicals broken at logical 7's
+/// EBR (LBA 16384) in each way A5/A7 found: it links to itself, it is
+/// zeroed (a stray dd), only its 55 AA is cleared, or logical 6 runs
+/// into logical 7 (overlap). Logicals 8-10's EBRs still sit at LBA
+/// 20480, 24576, 28672 with 55 AA: the gpt layer names them
+/// (mbr.ebr.hidden), and the space after the last partition read is not
+/// offered to `parted resizepart` (on a self-loop parted succeeds and
+/// the grown partition 7 covers the three hidden ones). Before, every
+/// case got layout.size_chain.free_tail with a writing hint.
+#[test]
+fn a_broken_ebr_chain_withdraws_the_grow_into_the_tail() {
+    const EBR7: u64 = 16384 * 512;
+    let link7 = EBR7 + 446 + 16 + 8;
+    let cases: [(&str, Vec<Patch>, &str, bool); 4] = [
+        (
+            "self-loop",
+            vec![Patch::le32(link7, 16384 - 8192)],
+            "mbr.ebr.loop",
+            true,
+        ),
+        (
+            "zeroed",
+            vec![Patch::Zero {
+                offset: EBR7,
+                len: 512,
+            }],
+            "mbr.ebr.signature",
+            true,
+        ),
+        (
+            "no 55 AA",
+            vec![Patch::Zero {
+                offset: EBR7 + 510,
+                len: 2,
+            }],
+            "mbr.ebr.signature",
+            true,
+        ),
+        // Logical 6 (EBR at 12288, partition at +2048) grown to 8192
+        // sectors: it runs over logical 7's EBR and partition.
+        (
+            "overlap",
+            vec![Patch::le32(12288 * 512 + 446 + 12, 8192)],
+            "mbr.partition.overlap",
+            false,
+        ),
+    ];
+    for (name, patches, code, hidden) in cases {
+        let d = damaged("layout/dos-six-logicals.img", &patches);
+        let r = inspect(d.path());
+        let c = codes(&r);
+        assert!(c.iter().any(|x| x == code), "{name}: {c:?}");
+        let h = r
+            .findings()
+            .into_iter()
+            .find(|f| f.code == "mbr.ebr.hidden");
+        if hidden {
+            let h = h.unwrap_or_else(|| panic!("{name}: {c:?}"));
+            for lba in [20480, 24576, 28672] {
+                assert!(
+                    h.message.contains(&format!("EBR at LBA {lba} →")),
+                    "{name}: {}",
+                    h.message
+                );
+            }
+            assert_eq!(h.offset, 20480 * 512, "{name}");
+        } else {
+            assert!(h.is_none(), "{name}: {c:?}");
+        }
+        let tail = r
+            .findings()
+            .into_iter()
+            .find(|f| f.code == "layout.size_chain.free_tail")
+            .unwrap_or_else(|| panic!("{name}: {c:?}"));
+        assert!(tail.message.contains("not"), "{name}: {}", tail.message);
+        for f in r.findings() {
+            assert!(
+                f.hint.as_ref().is_none_or(|h| !h.writes),
+                "{name}: {}: {:?}",
+                f.code,
+                f.hint
+            );
+        }
+        for s in &r.next_steps {
+            assert!(
+                !s.contains("resizepart") || s.starts_with("grow nothing"),
+                "{name}: {s}"
+            );
+        }
+    }
+}
+
+/// The same disk with its chain intact: no EBR is taken for hidden (the
+/// search runs only past a break), the tail is offered to partition 10,
+/// and that step, replayed with parted on a copy, grows partition 10 to
+/// the disk's end and leaves the other partitions as sfdisk read them.
+#[test]
+fn an_intact_ebr_chain_keeps_its_grow_and_the_grow_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("disk.img");
+    std::fs::copy(fixture("layout/dos-six-logicals.img"), &img).unwrap();
+    let r = inspect(&img);
+    let c = codes(&r);
+    assert!(!c.iter().any(|x| x.starts_with("mbr.ebr.")), "{c:?}");
+    let before = sfdisk_parts(&img);
+    assert_eq!(before.len(), 8, "{before:?}");
+    let ran = replay_writes_on(&r, &img);
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert!(ran[0].contains("resizepart 10 100%"), "{ran:?}");
+    let after = sfdisk_parts(&img);
+    assert_eq!(after.len(), 8, "{after:?}");
+    assert_eq!(after[..7], before[..7]);
+    assert_eq!(after[7], (10, 30720, 131072 - 30720), "{after:?}");
+}

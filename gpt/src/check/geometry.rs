@@ -243,10 +243,17 @@ pub(super) fn free_space_findings(t: &Tables, layer: Layer, out: &mut Vec<Findin
                 f.start,
                 Space::Disk,
                 format!(
-                    "{} at LBA {}..={} lie past the GPT's backup header, outside any table: the space an image grow added",
+                    "{} at LBA {}..={} lie past the GPT's backup header, outside any table: {}",
                     human(f.size),
                     f.first_lba,
-                    f.first_lba.saturating_add(f.sectors).saturating_sub(1)
+                    f.first_lba.saturating_add(f.sectors).saturating_sub(1),
+                    // Two images concatenated: that space is the other
+                    // disk's, not what a grow added.
+                    if t.foreign_at_end().is_some() {
+                        "another disk image's (gpt.backup_header.foreign), not space a grow added"
+                    } else {
+                        "the space an image grow added"
+                    }
                 ),
             )
             .with_hint(grow_hint(t)),

@@ -17,6 +17,10 @@ pub(super) fn found_by_search(t: &Tables) -> bool {
 pub(super) fn grow_hint(t: &Tables) -> Hint {
     if t.cut_short() {
         super::headers::cut_short_hint()
+    } else if t.foreign_at_end().is_some() {
+        Hint::advice(
+            "do not run `sgdisk -e`, gdisk or growpart here: the disk's last sector holds another disk's backup GPT header (see gpt.backup_header.foreign), and moving this table's backup to the end writes over that disk",
+        )
     } else if t.other_table_at_end().is_some() {
         Hint::advice(
             "do not run `sgdisk -e` or grow anything: the backup GPT at the disk's end is another table's (see gpt.backup_header.other_table), and moving this table's backup there destroys it",
@@ -169,6 +173,77 @@ pub(super) fn other_table(t: &Tables, out: &mut Vec<Finding>) {
     );
 }
 
+/// A valid backup GPT header at the last LBA that is not this disk's
+/// ([`Tables::foreign_at_end`]): said with whose it is and, when its
+/// disk ends here, where that disk starts and whether its primary is
+/// there. Only read-only steps: both disks' tables are intact.
+pub(super) fn foreign_end(t: &Tables, out: &mut Vec<Finding>) {
+    let Some(fb) = t.foreign_at_end() else {
+        return;
+    };
+    let (b, start) = (&fb.copy, fb.start);
+    let ss = t.sector.bytes;
+    let h = &b.header;
+    let ours = t
+        .primary
+        .as_ref()
+        .filter(|p| p.header_valid(ss))
+        .map(|p| p.header.disk_guid);
+    let guid = match ours {
+        Some(g) if g == h.disk_guid => "the same disk GUID as this disk's primary".to_string(),
+        Some(g) => format!("disk GUID {}, not this disk's {g}", h.disk_guid),
+        None => format!("disk GUID {}", h.disk_guid),
+    };
+    let (story, hint) = match start {
+        Some(at) => {
+            let size = t.disk_size.saturating_sub(at);
+            let primary = if fb.primary_found {
+                format!(
+                    "; its primary header is at byte {}, that disk's LBA 1, under the same GUID",
+                    at.saturating_add(ss)
+                )
+            } else {
+                "; no primary header of it is at that disk's LBA 1 (overwritten, or the image was written there without its start)".to_string()
+            };
+            (
+                format!(
+                    "its my_lba {} says it was written as the last sector of a disk of {} sectors ({}), so a disk image ends here that starts at byte {at} (LBA {}) of this one: two disk images concatenated, or one written inside this disk{primary}",
+                    h.my_lba,
+                    h.my_lba.saturating_add(1),
+                    human(mul(h.my_lba.saturating_add(1), ss)),
+                    at.checked_div(ss).unwrap_or(0),
+                ),
+                Hint::read_only(format!(
+                    "DEV=$(losetup --read-only -f --show -o {at} --sizelimit {size} {{disk}}); sgdisk -p \"$DEV\"; losetup -d \"$DEV\""
+                ))
+                .on(Target::Disk)
+                .because("read the other disk's table where it lies, without writing; then split the image into its disks (on copies) rather than repairing one table over the other"),
+            )
+        }
+        None => (
+            format!(
+                "its my_lba is {} and its alternate_lba {}: it was not written for this disk",
+                h.my_lba, h.alternate_lba
+            ),
+            Hint::advice(
+                "write no table here: neither sgdisk -e nor gdisk's rebuild, which would replace another disk's header with this one's",
+            ),
+        ),
+    };
+    out.push(
+        gpt(
+            Severity::Warning,
+            "gpt.backup_header.foreign",
+            mul(b.lba, ss),
+            format!(
+                "the last LBA {} holds a valid backup GPT header that is not this disk's ({guid}): {story}. It is not read as this disk's backup",
+                b.lba
+            ),
+        )
+        .with_hint(hint),
+    );
+}
+
 /// The backup header short of the last LBA: the disk grew after it was
 /// partitioned.
 pub(super) fn not_at_end(t: &Tables, out: &mut Vec<Finding>) {
@@ -189,10 +264,17 @@ pub(super) fn not_at_end(t: &Tables, out: &mut Vec<Finding>) {
                 Severity::Warning,
                 "gpt.backup_header.not_at_end",
                 mul(bl, ss),
-                format!(
-                    "the backup GPT header is at LBA {bl}, not at the last LBA {last}: the disk grew by {grown} sectors ({}) after it was partitioned, and the table does not cover that space",
-                    human(mul(grown, ss))
-                ),
+                if t.foreign_at_end().is_some() {
+                    format!(
+                        "the backup GPT header is at LBA {bl}, not at the last LBA {last}: the {grown} sectors ({}) past it are not this table's (another disk's backup header ends them, gpt.backup_header.foreign), and the table does not cover them",
+                        human(mul(grown, ss))
+                    )
+                } else {
+                    format!(
+                        "the backup GPT header is at LBA {bl}, not at the last LBA {last}: the disk grew by {grown} sectors ({}) after it was partitioned, and the table does not cover that space",
+                        human(mul(grown, ss))
+                    )
+                },
             )
             .with_hint(grow_hint(t)),
         );

@@ -12,7 +12,7 @@ pub(super) fn copy_offset(t: &Tables, c: &GptCopy) -> u64 {
 }
 
 pub(super) fn rebuild_hint(t: &Tables, role: Role) -> Hint {
-    if t.cut_short() || t.other_table_at_end().is_some() {
+    if t.cut_short() || t.end_not_ours() {
         return super::grow_hint(t);
     }
     match role {

@@ -20,7 +20,7 @@ pub(super) fn pmbr_checks(t: &Tables, out: &mut Vec<Finding>, tags: &mut Tags) {
             "gpt.pmbr.missing",
             510,
             "LBA 0 has no boot signature 55 AA, so there is no protective MBR: the Linux kernel ignores a GPT without one".into(),
-        ).with_hint(if found_by_search(t) || t.cut_short() || t.other_table_at_end().is_some() {
+        ).with_hint(if found_by_search(t) || t.cut_short() || t.end_not_ours() {
             grow_hint(t)
         } else {
             Hint::writes("sgdisk -e {disk}").on(Target::Disk).because("gdisk writes a fresh protective MBR on save")

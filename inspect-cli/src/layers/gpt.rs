@@ -297,6 +297,7 @@ fn table_facts(t: &Tables) -> TableFacts {
         },
         isohybrid: t.isohybrid.is_some(),
         extended: extended_of(t),
+        embedded_disk: t.foreign_at_end().and_then(|f| f.start),
     }
 }
 
