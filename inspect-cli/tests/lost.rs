@@ -604,3 +604,107 @@ fn lost_files_never_replaces_a_backing_or_data_file_of_the_run() {
         }
     }
 }
+
+/// Attack F10: zeros on one PV under a striped LV (lvm2.sh's stripe pair:
+/// LV str, 2 stripes of 64 KiB, ext4 of 1 KiB blocks). 4 KiB inside the
+/// text file big.txt zeroed on PV a. Truth: the LV reassembled from the
+/// two PV images by the stripe rule with the stripe size, areas and
+/// pe_start lvm2 wrote in the metadata text, then debugfs bmap/icheck/
+/// ncheck on it.
+#[test]
+fn zeros_on_a_pv_under_a_striped_lv_name_the_lv_file() {
+    let a = fixture("lvm2/stripe-a.img");
+    let b = fixture("lvm2/stripe-b.img");
+    let (da, db) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    // lvm2's metadata text: LV str's segment and the PVs' pe_start.
+    let text = String::from_utf8_lossy(&da[..1 << 20]).into_owned();
+    let num = |s: &str, key: &str| -> u64 {
+        let i = s.find(key).unwrap() + key.len();
+        s[i..]
+            .trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let pe_start = num(&text, "pe_start =") * 512;
+    let seg = &text[text.find("\nstr {").unwrap()..];
+    let chunk = num(seg, "stripe_size =") * 512;
+    let stripes = &seg[seg.find("stripes = [").unwrap()..];
+    let stripes = &stripes[..stripes.find(']').unwrap()];
+    assert!(
+        stripes.contains("\"pv0\", 0") && stripes.contains("\"pv1\", 0"),
+        "{stripes}"
+    );
+    assert_eq!(chunk, 64 << 10);
+    let lv_len = 16u64 << 20;
+    let mut lv = vec![0u8; lv_len as usize];
+    for k in 0..lv_len / chunk {
+        let src = if k % 2 == 0 { &da } else { &db };
+        let at = (pe_start + (k / 2) * chunk) as usize;
+        let to = (k * chunk) as usize;
+        lv[to..to + chunk as usize].copy_from_slice(&src[at..at + chunk as usize]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lvimg = dir.path().join("str.lv");
+    std::fs::write(&lvimg, &lv).unwrap();
+    // A 4 KiB piece of big.txt in an even chunk (PV a), inside the file.
+    let bs = 1024u64;
+    let lvb = (8..40)
+        .map(|i| {
+            debugfs(&lvimg, &format!("bmap /home/user/docs/big.txt {i}"))
+                .trim()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .collect::<Vec<_>>();
+    let w = lvb
+        .windows(4)
+        .find(|w| {
+            w[3] == w[0] + 3
+                && (w[0] * bs / chunk).is_multiple_of(2)
+                && (w[0] * bs).is_multiple_of(4096)
+                && (w[0] * bs) / chunk == (w[3] * bs + bs - 1) / chunk
+        })
+        .expect("4 contiguous blocks of big.txt in one chunk on PV a");
+    let lv_at = w[0] * bs;
+    let disk_at = pe_start + (lv_at / chunk / 2) * chunk + lv_at % chunk;
+    let icheck = debugfs(&lvimg, &format!("icheck {}", w[0]));
+    let ino: u32 = icheck
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let path = debugfs(&lvimg, &format!("ncheck {ino}"));
+    assert!(path.contains("/home/user/docs/big.txt"), "{path}");
+    let mut dmg = da.clone();
+    dmg[disk_at as usize..disk_at as usize + 4096].fill(0);
+    let ac = dir.path().join("stripe-a.img");
+    std::fs::write(&ac, &dmg).unwrap();
+    let r = run_pooled(&[&ac, &b]);
+    let evs: Vec<_> = r
+        .iter()
+        .flat_map(|x| x.lost.iter())
+        .filter(|e| e.volume.as_deref() == Some("imgck_stripe/str"))
+        .collect();
+    assert_eq!(
+        evs.len(),
+        1,
+        "{:?}",
+        r.iter().map(|x| &x.lost).collect::<Vec<_>>()
+    );
+    let ev = evs[0];
+    assert_eq!((ev.start, ev.end), (lv_at, lv_at + 4096));
+    assert_eq!(ev.disk, Some((disk_at, disk_at + 4096)));
+    let ours: Vec<(u32, Option<&str>)> = ev
+        .files
+        .iter()
+        .map(|f| (f.inode, f.path.as_deref()))
+        .collect();
+    assert_eq!(ours, vec![(ino, Some("/home/user/docs/big.txt"))]);
+}

@@ -224,3 +224,80 @@ fn genuine_qcow2_images_are_not_an_overwrite() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// attackB B1: a small qcow2 (qemu-img create) written over a disk whose
+/// first partition (1 MiB) holds a 4 KiB-block ext4 of one group: no
+/// backup superblock exists, mke2fs wiped the GPT's backup header, and
+/// the qcow2 ends before 1 MiB. The ext4's primary superblock past the
+/// qcow2's end is what shows the raw disk; the victim is the one dumpe2fs
+/// reads at that offset, untouched. Made at run time by mkfs.ext4 and
+/// qemu-img (skipped without them).
+#[test]
+fn a_small_qcow2_over_a_one_group_ext4_partition_is_the_raw_disk() {
+    let dir = std::env::temp_dir().join(format!("imgcheck-qcow2-b1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let disk = dir.join("disk.img");
+    let q = dir.join("empty.qcow2");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(24 << 20)
+        .unwrap();
+    let made = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-b", "4096", "-E", "offset=1048576"])
+        .arg(&disk)
+        .arg("20M")
+        .env("E2FSPROGS_FAKE_TIME", "1763000000")
+        .status()
+        .is_ok_and(|s| s.success())
+        && Command::new("qemu-img")
+            .args(["create", "-q", "-f", "qcow2"])
+            .arg(&q)
+            .arg("1G")
+            .status()
+            .is_ok_and(|s| s.success());
+    if !made {
+        println!("skipped: mkfs.ext4 or qemu-img not installed");
+        std::fs::remove_dir_all(&dir).unwrap();
+        return;
+    }
+    let out = Command::new("dumpe2fs")
+        .arg("-h")
+        .arg(format!("{}?offset={P1}", disk.display()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let uuid = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Filesystem UUID:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(text.contains("Blocks per group:         32768"), "{text}");
+    let head = std::fs::read(&q).unwrap();
+    assert!((head.len() as u64) < P1);
+    {
+        use std::io::{Seek, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&disk).unwrap();
+        f.seek(std::io::SeekFrom::Start(0)).unwrap();
+        f.write_all(&head).unwrap();
+    }
+    let r = report(&disk);
+    assert_eq!(r.format, "raw");
+    let f = r
+        .findings()
+        .into_iter()
+        .find(|f| f.code == "layout.overwritten.qcow2")
+        .cloned()
+        .unwrap_or_else(|| panic!("{:?}", overwrite_codes(&r)));
+    assert!(f.message.contains(&uuid), "{}", f.message);
+    assert!(
+        f.message.contains("none of its blocks were overwritten"),
+        "{}",
+        f.message
+    );
+    // The qcow2 alone is still a clean qcow2.
+    let g = report(&q);
+    assert_eq!(g.format, "qcow2");
+    assert!(overwrite_codes(&g).is_empty(), "{:?}", overwrite_codes(&g));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -234,10 +234,13 @@ fn volume_losses(vg: &VolumeGroup, shared: Option<&crate::pool::Shared>) -> Vec<
     out
 }
 
-/// Where each visible LV's linear segments lie on the PV that input `i`
-/// holds, in that PV's bytes: what maps a zeroed range of the disk to
-/// the LV's bytes. Striped segments of several stripes interleave, and
-/// snapshot views read other bytes than their extents: they are left out.
+/// Where each visible LV's linear and striped segments lie on the PV
+/// that input `i` holds, in that PV's bytes: what maps a zeroed range of
+/// the disk to the LV's bytes. A striped segment's area on this PV is
+/// one run per stripe chunk (its chunks interleave with the other
+/// areas' in the LV), at most [`MAX_STRIPE_CHUNKS`] per input: past that
+/// the segment is left out, as snapshot views are (they read other
+/// bytes than their extents).
 fn volume_extents(vg: &VolumeGroup, i: usize) -> Vec<VolumeExtent> {
     let ext = vg.metadata.extent_bytes();
     let Some(pv) = vg
@@ -282,28 +285,109 @@ fn volume_extents(vg: &VolumeGroup, i: usize) -> Vec<VolumeExtent> {
             .iter()
             .filter(|s| matches!(s.type_name.as_str(), "striped" | "linear"))
         {
-            let [
+            let volume = format!("{}/{}", vg.name(), lv.name);
+            let start = seg.start_extent.saturating_mul(ext);
+            let len = seg.extent_count.saturating_mul(ext);
+            if let [
                 imgcheck_lvm2::Device::Pv {
                     id,
                     pe,
                     missing: false,
                 },
             ] = seg.devices.as_slice()
-            else {
-                continue;
-            };
-            if *id != pv.meta.id {
+            {
+                if *id == pv.meta.id {
+                    out.push(VolumeExtent {
+                        volume,
+                        start,
+                        len,
+                        at: data.saturating_add(pe.saturating_mul(ext)),
+                    });
+                }
                 continue;
             }
-            out.push(VolumeExtent {
-                volume: format!("{}/{}", vg.name(), lv.name),
-                start: seg.start_extent.saturating_mul(ext),
-                len: seg.extent_count.saturating_mul(ext),
-                at: data.saturating_add(pe.saturating_mul(ext)),
-            });
+            let chunk = stripe_size(vg, &lv.name, seg.start_extent).saturating_mul(512);
+            striped(
+                &mut out,
+                &seg.devices,
+                &pv.meta.id,
+                (start, len, chunk),
+                |pe| data.saturating_add(pe.saturating_mul(ext)),
+                &volume,
+            );
         }
     }
     out
+}
+
+/// Stripe chunks of striped segments mapped per input, at most: a 1 TiB
+/// LV of 64 KiB stripes has 16 M of them; the bound keeps the map small.
+const MAX_STRIPE_CHUNKS: usize = 1 << 18;
+
+/// The stripe size in sectors of LV `lv`'s segment starting at logical
+/// extent `le`, as its metadata says (0 when not striped).
+fn stripe_size(vg: &VolumeGroup, lv: &str, le: u64) -> u64 {
+    vg.metadata
+        .lvs
+        .iter()
+        .filter(|l| l.name == lv)
+        .flat_map(|l| l.segments.iter())
+        .find(|s| s.start_extent == le)
+        .map_or(0, |s| match &s.kind {
+            imgcheck_lvm2::SegKind::Striped { stripe_size, .. } => *stripe_size,
+            _ => 0,
+        })
+}
+
+/// Pushes onto `out` the chunks of a striped segment (`seg`: its first LV
+/// byte, length and chunk size) that lie on PV `pv`: LV chunk k is on
+/// area k mod n, at chunk k / n of that area (dm-stripe's rule), each
+/// area starting at `at(pe)` of this PV. Nothing when the chunk size does
+/// not divide the segment into whole rows or the chunks are too many.
+fn striped(
+    out: &mut Vec<VolumeExtent>,
+    devices: &[imgcheck_lvm2::Device],
+    pv: &str,
+    seg: (u64, u64, u64),
+    at: impl Fn(u64) -> u64,
+    volume: &str,
+) {
+    let (start, len, chunk) = seg;
+    let n = u64::try_from(devices.len()).unwrap_or(0);
+    let row = chunk.saturating_mul(n);
+    if chunk == 0 || n < 2 || len.checked_rem(row) != Some(0) {
+        return;
+    }
+    let rows = len.checked_div(row).unwrap_or(0);
+    let mine: Vec<(u64, u64)> = (0u64..)
+        .zip(devices)
+        .filter_map(|(k, d)| match d {
+            imgcheck_lvm2::Device::Pv {
+                id,
+                pe,
+                missing: false,
+            } if id == pv => Some((k, at(*pe))),
+            _ => None,
+        })
+        .collect();
+    let total = usize::try_from(rows)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(mine.len());
+    if mine.is_empty() || total.saturating_add(out.len()) > MAX_STRIPE_CHUNKS {
+        return;
+    }
+    for r in 0..rows {
+        for &(k, base) in &mine {
+            out.push(VolumeExtent {
+                volume: volume.to_string(),
+                start: start
+                    .saturating_add(r.saturating_mul(row))
+                    .saturating_add(k.saturating_mul(chunk)),
+                len: chunk,
+                at: base.saturating_add(r.saturating_mul(chunk)),
+            });
+        }
+    }
 }
 
 /// An LV holding a partition table (a VM's whole disk on a libvirt LVM

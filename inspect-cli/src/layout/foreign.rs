@@ -8,14 +8,16 @@
 //! file) or has bytes appended. Only the bytes past that end are looked at,
 //! and only a structure that a raw disk of exactly this file's size holds
 //! counts: a GPT backup header in the file's last sector that names that
-//! sector as its own and LBA 1 as the primary's, or an ext backup
-//! superblock of a filesystem starting under the qcow2's bytes. A qcow2's
+//! sector as its own and LBA 1 as the primary's, an ext or XFS primary
+//! superblock where a raw disk's first partition starts (1 MiB, sector
+//! 63), or an ext backup superblock of a filesystem starting under the
+//! qcow2's bytes. A qcow2's
 //! own clusters (a guest's GPT, a guest's ext4) lie below its end, and a
 //! truncated qcow2 has nothing past it: neither is read as an overwrite.
 
 use super::{LossEvent, lost, promise};
 use crate::report::Node;
-use imgcheck_core::bytes::le64;
+use imgcheck_core::bytes::{be32, be64, le16, le32, le64};
 use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space, Target, human_size};
 
 /// Bytes past the qcow2's end below which nothing is looked at: a disk
@@ -49,6 +51,19 @@ pub fn raw_disk_beneath(file: &dyn ReadAt, image_end: u64) -> Option<String> {
             human_size(len)
         ));
     }
+    // A filesystem's primary superblock past the qcow2's end, where a
+    // partitioner puts a partition's start: the disk's first partition,
+    // whose table the qcow2's first bytes replaced (mke2fs wipes a GPT's
+    // backup header, so nothing else of a 4 KiB-block, one-group ext4
+    // may survive). Whatever its size, its superblock is past a qcow2
+    // smaller than the gap before it.
+    if let Some(why) = PARTITION_STARTS
+        .into_iter()
+        .filter(|&start| start >= image_end)
+        .find_map(|start| primary_superblock(file, start))
+    {
+        return Some(why);
+    }
     // An ext backup superblock past the qcow2's end of a filesystem that
     // starts under it: at the disk's start, or at 1 MiB (a partition).
     [0u64, 1 << 20].into_iter().find_map(|start| {
@@ -62,6 +77,53 @@ pub fn raw_disk_beneath(file: &dyn ReadAt, image_end: u64) -> Option<String> {
             human_size(r.blocks.saturating_mul(r.block_size))
         ))
     })
+}
+
+/// Where partitioners put a disk's first partition: 1 MiB (every tool
+/// since 2010) and sector 63 (old MBR tools, cylinder-aligned).
+const PARTITION_STARTS: [u64; 2] = [1 << 20, 63 * 512];
+
+/// An ext or XFS primary superblock of a filesystem starting at file
+/// byte `start` that fits in the file, in words; `None` when there is
+/// none. Its fields must agree (ext: magic, a block size of 1–64 KiB,
+/// the first data block that block size implies, blocks per group;
+/// XFS: magic, a power-of-two block size, a nonzero size), so a text
+/// or random byte that happens to spell a magic is not one.
+fn primary_superblock(file: &dyn ReadAt, start: u64) -> Option<String> {
+    let room = file.len().checked_sub(start)?;
+    let sb = imgcheck_core::read_vec(file, start.checked_add(1024)?, 1024, 1024).ok()?;
+    let log = le32(&sb, 0x18);
+    if le16(&sb, 0x38) == 0xEF53 && log <= 6 {
+        let bs = 1024u64.checked_shl(log)?;
+        let blocks = u64::from(le32(&sb, 0x04));
+        let first = u64::from(le32(&sb, 0x14));
+        if first == u64::from(bs == 1024)
+            && le32(&sb, 0x20) != 0
+            && blocks != 0
+            && blocks.checked_mul(bs)? <= room
+        {
+            return Some(format!(
+                "an ext superblock at file byte {} (UUID {}) is the primary of a {} ext filesystem starting at file byte {start}, where a raw disk's first partition starts, past the qcow2's bytes",
+                start.saturating_add(1024),
+                super::promise::uuid_text(sb.get(0x68..0x78).unwrap_or(&[])),
+                human_size(blocks.saturating_mul(bs))
+            ));
+        }
+    }
+    let x = imgcheck_core::read_vec(file, start, 512, 512).ok()?;
+    let bs = u64::from(be32(&x, 4));
+    let dblocks = be64(&x, 8);
+    (x.get(..4) == Some(b"XFSB".as_slice())
+        && bs.is_power_of_two()
+        && (512..=65536).contains(&bs)
+        && dblocks != 0
+        && dblocks.checked_mul(bs)? <= room)
+        .then(|| {
+            format!(
+                "an XFS superblock at file byte {start} is the primary of a {} XFS filesystem, where a raw disk's first partition starts, past the qcow2's bytes",
+                human_size(dblocks.saturating_mul(bs))
+            )
+        })
 }
 
 /// The findings and loss event for the raw disk `disk` (tree `root`) whose
@@ -80,7 +142,16 @@ pub fn qcow2_over_disk(
         .table()
         .and_then(|t| promise::remnant_past(t, disk, foreign_end))
         .or_else(|| promise::ext_backup(disk, 0, disk.len(), foreign_end).map(|r| (0, r)));
-    let victim_words = victim.as_ref().map_or_else(
+    let untouched = PARTITION_STARTS
+        .into_iter()
+        .filter(|&start| start >= foreign_end)
+        .find(|&start| primary_superblock(disk, start).is_some());
+    let victim_words = if let Some(start) = untouched {
+        format!(
+            "; the filesystem at disk byte {start} lies wholly past those bytes: none of its blocks were overwritten, only what the disk held before it (its partition table)"
+        )
+    } else {
+        victim.as_ref().map_or_else(
         || "; no ext filesystem's backup superblock was found past it: which files it destroyed cannot be known from this disk".to_string(),
         |(start, r)| {
             format!(
@@ -88,7 +159,8 @@ pub fn qcow2_over_disk(
                 r.uuid, r.group
             )
         },
-    );
+    )
+    };
     let mut out = vec![
         Finding::error(
             "layout.overwritten.qcow2",
