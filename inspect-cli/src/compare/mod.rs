@@ -105,6 +105,19 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         .collect();
     let afr = gluster::direction(&on);
     drop(on);
+    // Clients the changelog's one plausible assignment tells: the reports
+    // name them, so a brick is not "not among the copies" beside its own
+    // file (attackA A2).
+    if let Some(d) = afr.as_ref().filter(|d| !d.clients_assumed && !d.undecided) {
+        for (name, k) in d.clients.iter().zip(&d.copy_of) {
+            if let Some(b) = k
+                .and_then(|k| reports.get_mut(k))
+                .and_then(|r| r.brick.as_mut())
+            {
+                b.client.get_or_insert_with(|| name.clone());
+            }
+        }
+    }
     // What each copy's allocation map holds, for its report.
     for (c, r) in copies.iter().zip(reports.iter_mut()) {
         r.allocated = allocated(c);
@@ -171,16 +184,33 @@ fn one_source_per_sink(
     copies: &[Copy],
     checks: &[Option<ImageReport>],
     reports: &[CopyReport],
-    pairs: &mut [Pair],
+    pairs: &mut Vec<Pair>,
     afr: Option<&gluster::Direction>,
     empty: &[bool],
 ) -> Vec<model::Note> {
     let mut notes = Vec::new();
     let index = |label: &str| copies.iter().position(|c| c.label == label);
-    let mut sinks: Vec<String> = pairs.iter().filter_map(|p| p.sink.clone()).collect();
+    // Every copy may be a sink, not only those a pair with the first copy
+    // names: given the base first, a replica's own sink-ness against the
+    // other replica was never looked at (attackA A1).
+    let everyone = copies.len() <= MAX_CANDIDATES;
+    let mut sinks: Vec<String> = if everyone {
+        copies
+            .iter()
+            .zip(empty)
+            .filter(|(_, e)| !**e)
+            .map(|(c, _)| c.label.clone())
+            .collect()
+    } else {
+        pairs.iter().filter_map(|p| p.sink.clone()).collect()
+    };
     sinks.sort();
     sinks.dedup();
+    // Pairs set up here, by their two labels (sorted): each is made once.
+    let mut made: Vec<((String, String), Pair)> = Vec::new();
+    let mut extra: Vec<Pair> = Vec::new();
     for sink in sinks {
+        let mut alone_pairs: Vec<Pair> = Vec::new();
         let mut srcs: Vec<String> = pairs
             .iter()
             .filter(|p| p.sink.as_deref() == Some(sink.as_str()))
@@ -188,7 +218,7 @@ fn one_source_per_sink(
             .collect();
         if let Some(s) = index(&sink)
             && let Some(cs) = copies.get(s)
-            && copies.len() <= MAX_CANDIDATES
+            && everyone
         {
             for (k, c) in copies.iter().enumerate() {
                 let listed = pairs
@@ -197,18 +227,33 @@ fn one_source_per_sink(
                 if k == s || listed || empty.get(k).copied().unwrap_or(true) {
                     continue;
                 }
-                let d = diverge::diverge(c, cs);
-                let alone = pair(
-                    c,
-                    checks.get(k).and_then(Option::as_ref),
-                    cs,
-                    checks.get(s).and_then(Option::as_ref),
-                    reports,
-                    d,
-                    afr.map(|x| (x, k, s)),
-                );
-                if alone.source.as_deref() == Some(c.label.as_str()) {
+                let key = if c.label <= sink {
+                    (c.label.clone(), sink.clone())
+                } else {
+                    (sink.clone(), c.label.clone())
+                };
+                let alone = match made.iter().find(|(x, _)| *x == key) {
+                    Some((_, p)) => p.clone(),
+                    None => {
+                        let d = diverge::diverge(c, cs);
+                        let p = pair(
+                            c,
+                            checks.get(k).and_then(Option::as_ref),
+                            cs,
+                            checks.get(s).and_then(Option::as_ref),
+                            reports,
+                            d,
+                            afr.map(|x| (x, k, s)),
+                        );
+                        made.push((key, p.clone()));
+                        p
+                    }
+                };
+                if alone.source.as_deref() == Some(c.label.as_str())
+                    && alone.sink.as_deref() == Some(sink.as_str())
+                {
                     srcs.push(c.label.clone());
+                    alone_pairs.push(alone);
                 }
             }
         }
@@ -267,11 +312,10 @@ fn one_source_per_sink(
                     }
                     (drop, m)
                 }
+                // Nothing picks between two candidates: no source for this
+                // sink at all, not whichever candidate comes next.
                 None => (
-                    [kept.clone(), other.clone()]
-                        .into_iter()
-                        .chain(alike.drain(..))
-                        .collect(),
+                    srcs.clone(),
                     format!(
                         "{kept} and {other} are each named the source for {sink}, and they differ ({}) with nothing to pick between them: no source for {sink}",
                         imgcheck_core::human_size(differing)
@@ -287,6 +331,7 @@ fn one_source_per_sink(
                     p.source_by = None;
                 }
             }
+            alone_pairs.retain(|p| p.source.as_ref().is_none_or(|s| !drop.contains(s)));
             notes.push(model::Note {
                 code: "compare.source.conflict".into(),
                 message,
@@ -297,7 +342,12 @@ fn one_source_per_sink(
                 None => break,
             }
         }
+        // The winner the first copy's pairs never set against this sink:
+        // its pair joins the report, so the heal plan is in the typed data
+        // whatever the order.
+        extra.append(&mut alone_pairs);
     }
+    pairs.append(&mut extra);
     notes
 }
 
@@ -869,30 +919,35 @@ fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>)
             .map(|x| x.value.to_ascii_lowercase())
             .collect::<std::collections::BTreeSet<_>>()
     };
-    let (da, db) = (
-        disk_ids(&ia, IdentityKind::DiskGuid),
-        disk_ids(&ib, IdentityKind::DiskGuid),
-    );
-    let disk_changed = !da.is_empty() && !db.is_empty() && da.is_disjoint(&db);
+    // The disk GUID (sgdisk -U), every partition GUID (sgdisk -u, what
+    // root=PARTUUID= names) or the MBR's disk identifier (sfdisk
+    // --disk-id) replaced: each is a new identity for the disk (attackA A4
+    // found the last two still "one disk").
+    let mut changed = Vec::new();
+    for (k, words) in [
+        (IdentityKind::DiskGuid, "disk GUID"),
+        (IdentityKind::PartitionGuid, "partition GUIDs"),
+        (IdentityKind::DiskSignature, "MBR disk identifier"),
+    ] {
+        let (x, y) = (disk_ids(&ia, k), disk_ids(&ib, k));
+        if !x.is_empty() && !y.is_empty() && x.is_disjoint(&y) {
+            changed.push(format!(
+                "{words} {} in {}, {} in {}",
+                join(&x.iter().collect::<Vec<_>>()),
+                a.label,
+                join(&y.iter().collect::<Vec<_>>()),
+                b.label
+            ));
+        }
+    }
+    let disk_changed = !changed.is_empty();
     if shared > 0 && disk_changed && !fs_changed {
-        let (pa, pb) = (
-            disk_ids(&ia, IdentityKind::PartitionGuid),
-            disk_ids(&ib, IdentityKind::PartitionGuid),
-        );
-        let parts = if !pa.is_empty() && !pb.is_empty() && pa.is_disjoint(&pb) {
-            " and every partition GUID"
-        } else {
-            ""
-        };
         let same: Vec<String> = fa.intersection(&fb).cloned().collect();
         why.insert(
             0,
             format!(
-                "GPT GUIDs regenerated: disk GUID {} in {}, {} in {}{parts} differ, while filesystem UUID {} is the same in both: a copy whose GPT GUIDs were regenerated (sgdisk -G), not a replica of one disk",
-                join(&da.iter().collect::<Vec<_>>()),
-                a.label,
-                join(&db.iter().collect::<Vec<_>>()),
-                b.label,
+                "table identifiers regenerated: {} differ, while filesystem UUID {} is the same in both: a copy given new partition table identifiers (sgdisk -G, -U or -u, sfdisk --disk-id), not a replica of one disk",
+                changed.join("; "),
                 if same.is_empty() {
                     "(none)".to_string()
                 } else {

@@ -987,10 +987,10 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 if p
                     .kinship_evidence
                     .first()
-                    .is_some_and(|e| e.starts_with("GPT GUIDs regenerated")) =>
+                    .is_some_and(|e| e.starts_with("table identifiers regenerated")) =>
             {
                 format!(
-                    "{} and {} are a clone (same filesystem UUIDs and contents, new GPT GUIDs: {}): one was copied from the other and given a disk identity of its own, so they are two disks now, not one",
+                    "{} and {} are a clone (same filesystem UUIDs and contents, new partition table identifiers: {}): one was copied from the other and given a disk identity of its own, so they are two disks now, not one",
                     p.a,
                     p.b,
                     p.kinship_evidence.first().map_or("", String::as_str)
@@ -1306,6 +1306,22 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                             differing.clone()
                         },
                         other.label
+                    )
+                } else if p.source_by == Some(SourceBy::Newer) {
+                    // The dates say which disk was written last, not which
+                    // side of each differing block is the later write: the
+                    // sink's own writes are named, not dropped (attackA A3).
+                    format!(
+                        "source {}, sink {} ({why}): heal from {}, then recover what only {} holds ({}) from its copy after checking them: the dates say which disk was written last, not which side of each differing block is the later write (work on copies: cp --sparse=always first; never write a brick or an image in place)",
+                        src.label,
+                        other.label,
+                        src.label,
+                        other.label,
+                        if files.is_empty() {
+                            format!("{} in differing ranges", human_size(d.differing))
+                        } else {
+                            differing.clone()
+                        }
                     )
                 } else {
                     format!(
