@@ -3,6 +3,7 @@
 //! and each node's typed [`Facts`](imgcheck_core::Facts), never a layer's
 //! JSON details; the zero map also reads the disk.
 
+pub mod foreign;
 mod lost;
 mod promise;
 mod uncovered;

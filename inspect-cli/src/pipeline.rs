@@ -120,6 +120,22 @@ pub fn inspect_bounded(
     opts: &Options,
     budget: Arc<Budget>,
 ) -> Result<ImageReport, Fatal> {
+    inspect_as(registry, name, file, only, opts, budget, None)
+}
+
+/// [`inspect_bounded`]; `beneath`: the file is a raw disk whose first
+/// bytes, up to this offset, are a qcow2 image written over it
+/// ([`layout::foreign`]), and the report says what that destroyed.
+fn inspect_as(
+    registry: &[&dyn Inspector],
+    name: &str,
+    file: Arc<dyn ReadAt>,
+    only: Option<&str>,
+    opts: &Options,
+    budget: Arc<Budget>,
+    beneath: Option<u64>,
+) -> Result<ImageReport, Fatal> {
+    let unmetered = Arc::clone(&file);
     let options = imgcheck_core::Options {
         depth: if opts.quick {
             Depth::Quick
@@ -166,6 +182,28 @@ pub fn inspect_bounded(
         .learned("file_size", file_size));
     };
     check_snapshot_asked(&root, opts)?;
+    // A qcow2 written raw over a raw disk's start: the file is that disk,
+    // and only a raw reading sees the victim (format detection by magic
+    // alone called it a clean qcow2). `--format qcow2` still reads the
+    // qcow2.
+    if only.is_none()
+        && beneath.is_none()
+        && let Some(end) = root
+            .findings
+            .iter()
+            .find(|f| f.code == layout::foreign::QCOW2_OVER_RAW)
+            .map(|f| f.offset)
+    {
+        return inspect_as(
+            registry,
+            name,
+            unmetered,
+            Some("raw"),
+            opts,
+            budget,
+            Some(end),
+        );
+    }
     walk.children(&mut root, children, &Place::root(), frame, 0, "image");
     crate::layers::gpt::settle_guessed_sizes(&mut root);
     let Walk {
@@ -176,6 +214,13 @@ pub fn inspect_bounded(
     } = walk;
     let layout_started = std::time::Instant::now();
     let mut layout = layout::check(&root, disk.as_deref(), opts.scan);
+    if let (Some(end), Some(d)) = (beneath, disk.as_deref())
+        && let Some(why) = layout::foreign::raw_disk_beneath(d, end)
+    {
+        let (found, lost) = layout::foreign::qcow2_over_disk(&root, d, end, &why);
+        layout.findings.extend(found);
+        layout.lost.extend(lost);
+    }
     cost.add("layout", layout_started.elapsed().as_secs_f64());
     // A foreign image written over the disk: every layer's writing step
     // (sgdisk -e for the "grown" GPT, a grow of the intruder's partition)

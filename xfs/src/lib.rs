@@ -55,6 +55,7 @@ pub mod fs;
 pub mod inode;
 pub mod inodes;
 pub mod log;
+pub mod path;
 mod quota;
 pub mod rmap;
 mod rt;

@@ -219,84 +219,186 @@ impl Run {
             && self.same_host == next.same_host
     }
 }
+/// Bytes of each copy read at once inside a chunk, the two copies in
+/// turn, and compared at once: both slices stay in the core's own cache
+/// (1 MiB of L2 on the bench machine), so the compare reads what the
+/// kernel has just copied out instead of fetching 2 x 2 MiB back from
+/// memory. A chunk that fails to read is read again as one piece, so
+/// where a failure starts and ends is the chunk's (see [`readable_to`]).
+pub const SLICE: usize = 128 << 10;
+/// Bytes of chunks a worker takes at once.
+const UNIT: u64 = 16 << 20;
+/// Chunks one unit holds at most (runs of a cluster or two make many
+/// small chunks).
+const UNIT_CHUNKS: usize = 256;
+/// Threads that read and compare, each both copies of the units it takes.
+/// Each reading both copies of its own stretch keeps a chunk's bytes on
+/// one core: with the second copy read on a helper thread and compared
+/// on the first's, every chunk crossed between the cores' caches, and
+/// the compare took 0.96 s of CPU for the bench's 4 GiB where two
+/// workers take about 0.6 s (and qemu-img compare 0.65 s on one).
+const WORKERS: usize = 2;
+/// Units handed out and not yet merged, at most: what bounds the memory
+/// held beyond the workers' buffers.
+const IN_FLIGHT: usize = 2 * WORKERS;
 
-/// The reading side of a compare: this thread reads the first copy, a
-/// helper thread (when there is one) the second, chunk by chunk, into
-/// buffers that go to it and come back with the read's result.
-struct Bufs {
-    a: Vec<u8>,
-    b: Vec<u8>,
-    base: Vec<u8>,
-    /// Zeros standing for a side whose map says zeros: never written.
-    zeros: Vec<u8>,
-    helper: Option<Helper>,
+/// One chunk to compare: at most [`CHUNK`] bytes of one run, cut where
+/// one copy after the other would cut it.
+#[derive(Debug, Clone, Copy)]
+struct Chunk {
+    pos: u64,
+    n: u64,
+    run: Run,
 }
 
-/// A chunk to read from the second copy: `(guest offset, length, buffer)`.
-type Request = (u64, usize, Vec<u8>);
-/// The result of one chunk's read.
-type Read = Result<(), ReadError>;
-/// The buffer back, with the read's result.
-type Reply = (Vec<u8>, Read);
-
-/// The helper thread's two ends.
-struct Helper {
-    ask: mpsc::Sender<Request>,
-    got: mpsc::Receiver<Reply>,
+/// What the chunks of a unit found, in order. Its lists are not capped
+/// (a unit is at most [`UNIT`] bytes, so neither are they beyond
+/// `UNIT / BLOCK` entries): the caps apply when the units are merged in
+/// disk order ([`Tally::merge`]), so the result is the one of a single
+/// reader going from start to end, whatever read which unit when.
+#[derive(Debug, Default)]
+struct Tally {
+    read: u64,
+    a_mapped: u64,
+    a_data: u64,
+    b_data: u64,
+    a_data_differing: u64,
+    b_data_differing: u64,
+    own_common: u64,
+    first: Option<u64>,
+    ranges: Vec<Range>,
+    zeroed: [Vec<Range>; 2],
+    unreadable: Vec<Unreadable>,
 }
 
-impl Bufs {
-    fn new(helper: Option<Helper>) -> Bufs {
-        let n = usize::try_from(CHUNK).unwrap_or(1 << 21);
-        Bufs {
-            a: vec![0; n],
-            b: vec![0; n],
-            base: vec![0; n],
-            zeros: vec![0; n],
-            helper,
+/// Extends the last of `v` when `r` continues it, else appends `r`.
+fn join(v: &mut Vec<Range>, r: Range) {
+    if let Some(last) = v.last_mut()
+        && last.end() == r.start
+    {
+        last.len = last.len.saturating_add(r.len);
+        return;
+    }
+    v.push(r);
+}
+
+impl Tally {
+    fn add(&mut self, start: u64, len: u64) {
+        join(&mut self.ranges, Range { start, len });
+    }
+
+    fn zeroed(&mut self, copy: usize, start: u64, len: u64) {
+        if let Some(v) = self.zeroed.get_mut(copy) {
+            join(v, Range { start, len });
         }
     }
 
-    /// Reads `n` bytes at `pos` of `a` into `self.a` and of `b` into
-    /// `self.b` (each when asked), the second on the helper thread while
-    /// the first is read here; the results in that order.
-    fn read_both(
-        &mut self,
-        a: &Copy,
-        b: &Copy,
-        pos: u64,
-        n: usize,
-        (want_a, want_b): (bool, bool),
-    ) -> (Option<Read>, Option<Read>) {
-        let mut sent = false;
-        // The second copy always goes to the helper (when there is one),
-        // so that each copy is read on one thread from start to end.
-        if want_b && let Some(h) = &self.helper {
-            match h.ask.send((pos, n, std::mem::take(&mut self.b))) {
-                Ok(()) => sent = true,
-                // The helper is gone: its buffer comes back, read here.
-                Err(mpsc::SendError((_, _, buf))) => self.b = buf,
+    /// As [`Divergence::unreadable_at`], uncapped.
+    fn unreadable_at(&mut self, copy: usize, start: u64, len: u64, why: String) {
+        if let Some(last) = self.unreadable.iter_mut().rev().find(|u| u.copy == copy)
+            && last.range.end() == start
+        {
+            last.range.len = last.range.len.saturating_add(len);
+            return;
+        }
+        self.unreadable.push(Unreadable {
+            copy,
+            range: Range { start, len },
+            why,
+        });
+    }
+
+    /// A later tally of the same unit appended to this one.
+    fn absorb(&mut self, t: Tally) {
+        self.counts(&t);
+        if self.first.is_none() {
+            self.first = t.first;
+        }
+        for r in t.ranges {
+            join(&mut self.ranges, r);
+        }
+        for (mine, theirs) in self.zeroed.iter_mut().zip(t.zeroed) {
+            for r in theirs {
+                join(mine, r);
             }
         }
-        let ra = want_a.then(|| read_into(a, pos, &mut self.a, n));
-        let rb = if sent {
-            match self.helper.as_ref().map(|h| h.got.recv()) {
-                Some(Ok((buf, r))) => {
-                    self.b = buf;
-                    Some(r)
-                }
-                // The helper died holding the buffer (its panic goes on
-                // up when the scope ends): a new one, read here.
-                _ => {
-                    self.helper = None;
-                    self.b = vec![0; usize::try_from(CHUNK).unwrap_or(1 << 21)];
-                    Some(read_into(b, pos, &mut self.b, n))
-                }
+        for u in t.unreadable {
+            self.unreadable_at(u.copy, u.range.start, u.range.len, u.why);
+        }
+    }
+
+    fn counts(&mut self, t: &Tally) {
+        self.read = self.read.saturating_add(t.read);
+        self.a_mapped = self.a_mapped.saturating_add(t.a_mapped);
+        self.a_data = self.a_data.saturating_add(t.a_data);
+        self.b_data = self.b_data.saturating_add(t.b_data);
+        self.a_data_differing = self.a_data_differing.saturating_add(t.a_data_differing);
+        self.b_data_differing = self.b_data_differing.saturating_add(t.b_data_differing);
+        self.own_common = self.own_common.saturating_add(t.own_common);
+    }
+
+    /// The unit merged into `d` after every unit before it: each range
+    /// goes through `d`'s own capped, coalescing records, as it would
+    /// have one chunk at a time (a range joined here is one `d` would
+    /// have joined too: joining is the same at any grouping).
+    fn merge(self, d: &mut Divergence) {
+        d.read = d.read.saturating_add(self.read);
+        d.a_mapped = d.a_mapped.saturating_add(self.a_mapped);
+        d.a_data = d.a_data.saturating_add(self.a_data);
+        d.b_data = d.b_data.saturating_add(self.b_data);
+        d.a_data_differing = d.a_data_differing.saturating_add(self.a_data_differing);
+        d.b_data_differing = d.b_data_differing.saturating_add(self.b_data_differing);
+        d.own_common = d.own_common.saturating_add(self.own_common);
+        if d.first.is_none() {
+            d.first = self.first;
+        }
+        for r in self.ranges {
+            d.add(r.start, r.len);
+        }
+        for (copy, v) in self.zeroed.into_iter().enumerate() {
+            for r in v {
+                d.zeroed(copy, r.start, r.len);
             }
-        } else {
-            want_b.then(|| read_into(b, pos, &mut self.b, n))
-        };
-        (ra, rb)
+        }
+        for u in self.unreadable {
+            d.unreadable_at(u.copy, u.range.start, u.range.len, u.why);
+        }
+    }
+}
+
+/// The result of one read.
+type Read = Result<(), ReadError>;
+
+/// A worker's buffers: two slices for the usual path, and (allocated
+/// the first time they are needed) two whole chunks and a backing
+/// chunk for a chunk that fails to read or whose shared writes are
+/// counted against the backing file.
+struct Bufs<'z> {
+    a: Vec<u8>,
+    b: Vec<u8>,
+    whole: Option<Whole>,
+    /// The backing file's bytes under a chunk both copies hold at one
+    /// host offset (allocated, never touched, until a chunk needs it).
+    base: Option<Vec<u8>>,
+    /// Zeros standing for a side whose map says zeros: never written.
+    zeros: &'z [u8],
+}
+
+/// Whole-chunk buffers.
+struct Whole {
+    a: Vec<u8>,
+    b: Vec<u8>,
+}
+
+impl<'z> Bufs<'z> {
+    fn new(zeros: &'z [u8]) -> Self {
+        Bufs {
+            a: vec![0; SLICE],
+            b: vec![0; SLICE],
+            whole: None,
+            base: None,
+            zeros,
+        }
     }
 }
 
@@ -312,40 +414,161 @@ fn read_into(c: &Copy, pos: u64, buf: &mut [u8], n: usize) -> Result<(), ReadErr
     }
 }
 
-/// Compares the guest disks of `a` and `b`, the second read on a helper
-/// thread beside the first.
+/// Compares the guest disks of `a` and `b` on [`WORKERS`] threads, each
+/// reading both copies of the stretches it takes; the same result as
+/// [`diverge_serial`].
 pub fn diverge(a: &Copy, b: &Copy) -> Divergence {
-    std::thread::scope(|s| {
-        let (ask, asked) = mpsc::channel::<Request>();
-        let (reply, got) = mpsc::channel::<Reply>();
-        s.spawn(move || {
-            for (pos, n, mut buf) in asked {
-                let r = read_into(b, pos, &mut buf, n);
-                if reply.send((buf, r)).is_err() {
+    diverge_on(a, b, WORKERS)
+}
+
+/// [`diverge`] on this thread alone: the same result, read in the same
+/// pieces, in disk order.
+pub fn diverge_serial(a: &Copy, b: &Copy) -> Divergence {
+    diverge_on(a, b, 0)
+}
+
+/// Where the units go: compared here, or handed to workers and their
+/// tallies merged back in disk order.
+enum Pool<'a> {
+    Here(Bufs<'a>),
+    Workers(Workers),
+}
+
+/// The coordinating thread's ends of the workers' channels.
+struct Workers {
+    ask: Option<mpsc::Sender<(usize, Vec<Chunk>)>>,
+    got: mpsc::Receiver<(usize, Tally)>,
+    /// Units handed out so far.
+    sent: usize,
+    /// The next unit to merge.
+    next: usize,
+    /// Tallies that came back before an earlier unit's.
+    early: std::collections::BTreeMap<usize, Tally>,
+}
+
+impl Workers {
+    /// Takes one tally back (waiting for it) and merges every tally that
+    /// is next in order; false when no worker is left to send one.
+    fn take_one(&mut self, d: &mut Divergence) -> bool {
+        let Ok((i, t)) = self.got.recv() else {
+            return false;
+        };
+        self.early.insert(i, t);
+        while let Some(t) = self.early.remove(&self.next) {
+            t.merge(d);
+            self.next = self.next.saturating_add(1);
+        }
+        true
+    }
+}
+
+impl Pool<'_> {
+    fn unit(&mut self, a: &Copy, b: &Copy, unit: Vec<Chunk>, d: &mut Divergence) {
+        if unit.is_empty() {
+            return;
+        }
+        match self {
+            Pool::Here(bufs) => work(a, b, &unit, bufs).merge(d),
+            Pool::Workers(w) => {
+                while w.sent.saturating_sub(w.next) >= IN_FLIGHT {
+                    if !w.take_one(d) {
+                        break;
+                    }
+                }
+                let sent = w.ask.as_ref().map(|s| s.send((w.sent, unit)));
+                if let Some(Ok(())) = sent {
+                    w.sent = w.sent.saturating_add(1);
+                }
+                // A send that failed means every worker is gone: their
+                // panic goes on up when the scope ends.
+            }
+        }
+    }
+
+    /// Waits for every unit handed out and merges the rest.
+    fn finish(&mut self, d: &mut Divergence) {
+        if let Pool::Workers(w) = self {
+            w.ask = None;
+            while w.next < w.sent {
+                if !w.take_one(d) {
                     break;
                 }
             }
-        });
-        // Dropping the buffers (and with them the sender) ends the helper.
-        let mut bufs = Bufs::new(Some(Helper { ask, got }));
-        diverge_with(a, b, &mut bufs)
+        }
+    }
+}
+
+/// The chunks of a unit compared into one tally.
+fn work(a: &Copy, b: &Copy, unit: &[Chunk], bufs: &mut Bufs<'_>) -> Tally {
+    let mut t = Tally::default();
+    for c in unit {
+        compare_chunk(a, b, c, &mut t, bufs);
+    }
+    t
+}
+
+fn diverge_on(a: &Copy, b: &Copy, workers: usize) -> Divergence {
+    let zeros = vec![0u8; usize::try_from(CHUNK).unwrap_or(1 << 21)];
+    std::thread::scope(|s| {
+        let mut pool = if workers == 0 {
+            Pool::Here(Bufs::new(&zeros))
+        } else {
+            let (ask, asked) = mpsc::channel::<(usize, Vec<Chunk>)>();
+            let (reply, got) = mpsc::channel::<(usize, Tally)>();
+            let asked = std::sync::Arc::new(std::sync::Mutex::new(asked));
+            for _ in 0..workers {
+                let (asked, reply, zeros) = (std::sync::Arc::clone(&asked), reply.clone(), &zeros);
+                s.spawn(move || {
+                    let mut bufs = Bufs::new(zeros);
+                    loop {
+                        // The lock is held only to take the next unit.
+                        let job = match asked.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok((i, unit)) = job else { break };
+                        if reply.send((i, work(a, b, &unit, &mut bufs))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            Pool::Workers(Workers {
+                ask: Some(ask),
+                got,
+                sent: 0,
+                next: 0,
+                early: std::collections::BTreeMap::new(),
+            })
+        };
+        diverge_with(a, b, &mut pool)
     })
 }
 
-/// [`diverge`] on this thread alone: the same result, read one copy
-/// after the other.
-pub fn diverge_serial(a: &Copy, b: &Copy) -> Divergence {
-    diverge_with(a, b, &mut Bufs::new(None))
-}
-
-fn diverge_with(a: &Copy, b: &Copy, bufs: &mut Bufs) -> Divergence {
+fn diverge_with(a: &Copy, b: &Copy, pool: &mut Pool<'_>) -> Divergence {
     let size = a.size().min(b.size());
     let mut d = Divergence {
         compared: size,
         ..Divergence::default()
     };
-    // The runs to read, coalesced.
+    // The runs to read, coalesced, cut into chunks, grouped into units.
     let mut pending: Option<Run> = None;
+    let mut unit: Vec<Chunk> = Vec::new();
+    let mut unit_bytes = 0u64;
+    let mut emit = |run: Run, d: &mut Divergence, pool: &mut Pool<'_>| {
+        let end = run.start.saturating_add(run.len);
+        let mut pos = run.start;
+        while pos < end {
+            let n = CHUNK.min(end.saturating_sub(pos));
+            unit.push(Chunk { pos, n, run });
+            unit_bytes = unit_bytes.saturating_add(n);
+            if unit_bytes >= UNIT || unit.len() >= UNIT_CHUNKS {
+                pool.unit(a, b, std::mem::take(&mut unit), d);
+                unit_bytes = 0;
+            }
+            pos = pos.saturating_add(n);
+        }
+    };
     let mut pos = 0u64;
     while pos < size {
         let (oa, ra) = a.origin(pos);
@@ -381,7 +604,7 @@ fn diverge_with(a: &Copy, b: &Copy, bufs: &mut Bufs) -> Divergence {
                 Some(p) if p.joins(&next) => p.len = p.len.saturating_add(run),
                 _ => {
                     if let Some(p) = pending.take() {
-                        compare_run(a, b, &p, &mut d, bufs);
+                        emit(p, &mut d, pool);
                     }
                     pending = Some(next);
                 }
@@ -390,11 +613,14 @@ fn diverge_with(a: &Copy, b: &Copy, bufs: &mut Bufs) -> Divergence {
         pos = pos.saturating_add(run);
     }
     if let Some(p) = pending.take() {
-        compare_run(a, b, &p, &mut d, bufs);
+        emit(p, &mut d, pool);
     }
+    pool.unit(a, b, std::mem::take(&mut unit), &mut d);
+    pool.finish(&mut d);
     if a.size() != b.size() {
         let (big, idx) = if a.size() > b.size() { (a, 0) } else { (b, 1) };
-        d.tail_differs = nonzero_tail(big, idx, size, &mut d, &mut bufs.a);
+        let mut buf = vec![0u8; usize::try_from(CHUNK).unwrap_or(1 << 21)];
+        d.tail_differs = nonzero_tail(big, idx, size, &mut d, &mut buf);
         // What the smaller disk lacks is a divergence like any other (a
         // truncated copy lost it): a range, mapped to files and counted.
         // Before, it was only a note and the pair "differed in 0 ranges"
@@ -417,101 +643,182 @@ fn diverge_with(a: &Copy, b: &Copy, bufs: &mut Bufs) -> Divergence {
     d
 }
 
-/// Reads `[start, start+len)` from both (not from a side whose map says
-/// zeros) through each copy's guest reader, in chunks, and records the
-/// blocks that differ.
-fn compare_run(a: &Copy, b: &Copy, run: &Run, d: &mut Divergence, bufs: &mut Bufs) {
-    let (start, len, za, zb) = (run.start, run.len, run.za, run.zb);
-    let end = start.saturating_add(len);
-    let mut pos = start;
-    while pos < end {
-        let n = CHUNK.min(end.saturating_sub(pos));
-        let nu = usize::try_from(n).unwrap_or(0);
-        let (ra, rb) = bufs.read_both(a, b, pos, nu, (!za && !run.ua, !zb && !run.ub));
-        if ra.is_some() {
-            d.read = d.read.saturating_add(n);
+/// Compares one chunk slice by slice ([`SLICE`]), each copy's slice read
+/// in turn and compared while both are in cache. A slice that fails to
+/// read, or a chunk whose shared writes are counted against the backing
+/// file ([`written_alike`] reads the backing chunk whole), is done again
+/// as one whole chunk ([`compare_whole`]): what a failure covers is the
+/// whole-chunk read's, as it always was.
+fn compare_chunk(a: &Copy, b: &Copy, c: &Chunk, t: &mut Tally, bufs: &mut Bufs<'_>) {
+    let run = &c.run;
+    if run.ua || run.ub {
+        compare_whole(a, b, c, t, bufs);
+        return;
+    }
+    let (read_a, read_b) = (!run.za, !run.zb);
+    let n = usize::try_from(c.n).unwrap_or(0);
+    // Writes both files share are counted against the backing chunk,
+    // read whole as before (none when there is no backing file: nothing
+    // is read then, and nothing counted).
+    let base_ok = run.same_host && {
+        let base = bufs
+            .base
+            .get_or_insert_with(|| vec![0; usize::try_from(CHUNK).unwrap_or(1 << 21)]);
+        base.get_mut(..n)
+            .and_then(|buf| a.read_backing(c.pos, buf))
+            .is_some()
+    };
+    // Counted apart and added only when every slice read: a failure
+    // starts the chunk over.
+    let mut here = Tally::default();
+    let mut at = 0usize;
+    while at < n {
+        let len = SLICE.min(n.saturating_sub(at));
+        let pos = end_of(c.pos, at);
+        let ok_a = !read_a || read_into(a, pos, &mut bufs.a, len).is_ok();
+        let ok_b = ok_a && (!read_b || read_into(b, pos, &mut bufs.b, len).is_ok());
+        if !ok_b {
+            compare_whole(a, b, c, t, bufs);
+            return;
         }
-        if rb.is_some() {
-            d.read = d.read.saturating_add(n);
+        let x = if run.za { bufs.zeros } else { &bufs.a };
+        let y = if run.zb { bufs.zeros } else { &bufs.b };
+        let (x, y) = (x.get(..len).unwrap_or(&[]), y.get(..len).unwrap_or(&[]));
+        let same = x == y;
+        if !same {
+            diff_blocks(pos, x, y, &mut here);
         }
-        // Where each side's bytes stop being readable in this chunk (its
-        // length when they all could be read), and why.
-        let ok_a = readable_to(a, pos, nu, ra, &mut bufs.a);
-        let ok_b = readable_to(b, pos, nu, rb, &mut bufs.b);
-        // Bytes in a backing file that could not be opened were never
-        // read: unreadable from the chunk's start, for the reason the
-        // chain gives.
-        let lost = |c: &Copy, u: bool, ok: (usize, Option<ReadError>)| {
-            if u {
-                let why = c
-                    .lost_backing()
-                    .unwrap_or("the backing file could not be opened");
-                (
-                    0,
-                    Some(ReadError::new(
-                        pos,
-                        n,
-                        imgcheck_core::ReadErrorKind::Layer(why.to_string()),
-                    )),
-                )
-            } else {
-                ok
-            }
-        };
-        let (ok_a, ok_b) = (lost(a, run.ua, ok_a), lost(b, run.ub, ok_b));
-        let good = ok_a.0.min(ok_b.0);
-        // A side its map says is zeros compares as the zero buffer.
-        let x = if za { &bufs.zeros } else { &bufs.a };
-        let y = if zb { &bufs.zeros } else { &bufs.b };
-        let (x, y) = (x.get(..good).unwrap_or(&[]), y.get(..good).unwrap_or(&[]));
-        let (read_a, read_b) = (!za && !run.ua, !zb && !run.ub);
-        if x != y {
-            diff_blocks(pos, x, y, d);
-        }
-        // Data is what is not zeros: a side read counts its non-zero
-        // blocks (one scan when the two agree), a side its map says is
-        // zeros holds none.
         let nz_a = if read_a { nonzero_bytes(x) } else { 0 };
-        let nz_b = match (read_b, x == y) {
+        let nz_b = match (read_b, same) {
             (false, _) => 0,
             (true, true) if read_a => nz_a,
             (true, _) => nonzero_bytes(y),
         };
-        if read_a {
-            d.a_mapped = d.a_mapped.saturating_add(n);
+        here.a_data = here.a_data.saturating_add(nz_a);
+        here.b_data = here.b_data.saturating_add(nz_b);
+        if base_ok
+            && let Some(base) = bufs
+                .base
+                .as_ref()
+                .and_then(|v| v.get(at..at.saturating_add(len)))
+        {
+            here.own_common = here.own_common.saturating_add(alike(x, y, base));
         }
-        d.a_data = d.a_data.saturating_add(nz_a);
-        d.b_data = d.b_data.saturating_add(nz_b);
-        let failed = good < nu;
-        if failed {
-            // Past the first unreadable byte of either side nobody knows
-            // whether they agree: differing, and said to be unreadable.
-            let at = pos.saturating_add(u64::try_from(good).unwrap_or(0));
-            d.first.get_or_insert(at);
-            d.add(at, end_of(pos, nu).saturating_sub(at));
-            for (i, (to, e)) in [ok_a, ok_b].into_iter().enumerate() {
-                if let Some(e) = e {
-                    let from = pos.saturating_add(u64::try_from(to).unwrap_or(0));
-                    d.unreadable_at(i, from, end_of(pos, nu).saturating_sub(from), why(&e));
-                }
+        at = at.saturating_add(len);
+    }
+    for read in [read_a, read_b] {
+        if read {
+            here.read = here.read.saturating_add(c.n);
+        }
+    }
+    if read_a {
+        here.a_mapped = here.a_mapped.saturating_add(c.n);
+    }
+    t.absorb(here);
+}
+
+/// Reads the chunk whole from both (not from a side whose map says
+/// zeros) and records the blocks that differ, and where and why a side
+/// stopped being readable.
+fn compare_whole(a: &Copy, b: &Copy, c: &Chunk, d: &mut Tally, bufs: &mut Bufs<'_>) {
+    let (pos, n, run) = (c.pos, c.n, &c.run);
+    let (za, zb) = (run.za, run.zb);
+    let nu = usize::try_from(n).unwrap_or(0);
+    let whole = bufs.whole.get_or_insert_with(|| {
+        let k = usize::try_from(CHUNK).unwrap_or(1 << 21);
+        Whole {
+            a: vec![0; k],
+            b: vec![0; k],
+        }
+    });
+    let (want_a, want_b) = (!za && !run.ua, !zb && !run.ub);
+    let ra: Option<Read> = want_a.then(|| read_into(a, pos, &mut whole.a, nu));
+    let rb: Option<Read> = want_b.then(|| read_into(b, pos, &mut whole.b, nu));
+    if ra.is_some() {
+        d.read = d.read.saturating_add(n);
+    }
+    if rb.is_some() {
+        d.read = d.read.saturating_add(n);
+    }
+    // Where each side's bytes stop being readable in this chunk (its
+    // length when they all could be read), and why.
+    let ok_a = readable_to(a, pos, nu, ra, &mut whole.a);
+    let ok_b = readable_to(b, pos, nu, rb, &mut whole.b);
+    // Bytes in a backing file that could not be opened were never
+    // read: unreadable from the chunk's start, for the reason the
+    // chain gives.
+    let lost = |c: &Copy, u: bool, ok: (usize, Option<ReadError>)| {
+        if u {
+            let why = c
+                .lost_backing()
+                .unwrap_or("the backing file could not be opened");
+            (
+                0,
+                Some(ReadError::new(
+                    pos,
+                    n,
+                    imgcheck_core::ReadErrorKind::Layer(why.to_string()),
+                )),
+            )
+        } else {
+            ok
+        }
+    };
+    let (ok_a, ok_b) = (lost(a, run.ua, ok_a), lost(b, run.ub, ok_b));
+    let good = ok_a.0.min(ok_b.0);
+    // A side its map says is zeros compares as the zero buffer.
+    let x: &[u8] = if za { bufs.zeros } else { &whole.a };
+    let y: &[u8] = if zb { bufs.zeros } else { &whole.b };
+    let (x, y) = (x.get(..good).unwrap_or(&[]), y.get(..good).unwrap_or(&[]));
+    let (read_a, read_b) = (!za && !run.ua, !zb && !run.ub);
+    if x != y {
+        diff_blocks(pos, x, y, d);
+    }
+    // Data is what is not zeros: a side read counts its non-zero
+    // blocks (one scan when the two agree), a side its map says is
+    // zeros holds none.
+    let nz_a = if read_a { nonzero_bytes(x) } else { 0 };
+    let nz_b = match (read_b, x == y) {
+        (false, _) => 0,
+        (true, true) if read_a => nz_a,
+        (true, _) => nonzero_bytes(y),
+    };
+    if read_a {
+        d.a_mapped = d.a_mapped.saturating_add(n);
+    }
+    d.a_data = d.a_data.saturating_add(nz_a);
+    d.b_data = d.b_data.saturating_add(nz_b);
+    let failed = good < nu;
+    if failed {
+        // Past the first unreadable byte of either side nobody knows
+        // whether they agree: differing, and said to be unreadable.
+        let at = pos.saturating_add(u64::try_from(good).unwrap_or(0));
+        d.first.get_or_insert(at);
+        d.add(at, end_of(pos, nu).saturating_sub(at));
+        for (i, (to, e)) in [ok_a, ok_b].into_iter().enumerate() {
+            if let Some(e) = e {
+                let from = pos.saturating_add(u64::try_from(to).unwrap_or(0));
+                d.unreadable_at(i, from, end_of(pos, nu).saturating_sub(from), why(&e));
             }
         }
-        if run.same_host && !failed {
-            d.own_common = d
-                .own_common
-                .saturating_add(written_alike(a, pos, x, y, &mut bufs.base));
-        }
-        // Bytes past the first unreadable one: data nobody knows is held.
-        let lost = n.saturating_sub(u64::try_from(good).unwrap_or(0));
-        if read_a {
-            d.a_data = d.a_data.saturating_add(lost);
-            d.a_data_differing = d.a_data_differing.saturating_add(lost);
-        }
-        if read_b {
-            d.b_data = d.b_data.saturating_add(lost);
-            d.b_data_differing = d.b_data_differing.saturating_add(lost);
-        }
-        pos = pos.saturating_add(n);
+    }
+    if run.same_host && !failed {
+        let base = bufs
+            .base
+            .get_or_insert_with(|| vec![0; usize::try_from(CHUNK).unwrap_or(1 << 21)]);
+        d.own_common = d
+            .own_common
+            .saturating_add(written_alike(a, pos, x, y, base));
+    }
+    // Bytes past the first unreadable one: data nobody knows is held.
+    let lost = n.saturating_sub(u64::try_from(good).unwrap_or(0));
+    if read_a {
+        d.a_data = d.a_data.saturating_add(lost);
+        d.a_data_differing = d.a_data_differing.saturating_add(lost);
+    }
+    if read_b {
+        d.b_data = d.b_data.saturating_add(lost);
+        d.b_data_differing = d.b_data_differing.saturating_add(lost);
     }
 }
 
@@ -596,6 +903,11 @@ fn written_alike(a: &Copy, pos: u64, x: &[u8], y: &[u8], base: &mut [u8]) -> u64
     if a.read_backing(pos, base).is_none() {
         return 0;
     }
+    alike(x, y, base)
+}
+
+/// Bytes in [`BLOCK`]s alike in `x` and `y` and unlike `base`'s.
+fn alike(x: &[u8], y: &[u8], base: &[u8]) -> u64 {
     let bs = usize::try_from(BLOCK).unwrap_or(512);
     x.chunks(bs)
         .zip(y.chunks(bs))
@@ -615,13 +927,26 @@ fn own(c: &Copy, o: Origin) -> Option<u64> {
     }
 }
 
+/// A [`BLOCK`] of zeros, to compare blocks against.
+static ZERO_BLOCK: [u8; 512] = [0; 512];
+
+/// Whether a block (at most [`BLOCK`] bytes) is all zeros: one `memcmp`
+/// against [`ZERO_BLOCK`], which stops at a data block's first non-zero
+/// byte and reads a zero block a vector at a time (a byte-at-a-time scan
+/// of the zero side was 29 % of a compare whose copies differ by 1 GiB of
+/// data against zeros).
+fn zero_block(b: &[u8]) -> bool {
+    ZERO_BLOCK.get(..b.len()).is_some_and(|z| z == b)
+        || (b.len() > ZERO_BLOCK.len() && b.iter().all(|&x| x == 0))
+}
+
 /// Bytes of `buf` in [`BLOCK`]s that are not all zeros. A block of data
-/// has a non-zero byte near its start, so the scan of each stops early;
+/// has a non-zero byte near its start, so the test of each stops early;
 /// only zero blocks are read through.
 fn nonzero_bytes(buf: &[u8]) -> u64 {
     let bs = usize::try_from(BLOCK).unwrap_or(512);
     buf.chunks(bs)
-        .filter(|c| c.iter().any(|&x| x != 0))
+        .filter(|c| !zero_block(c))
         .map(|c| u64::try_from(c.len()).unwrap_or(0))
         .fold(0u64, u64::saturating_add)
 }
@@ -629,7 +954,7 @@ fn nonzero_bytes(buf: &[u8]) -> u64 {
 /// Records the [`BLOCK`]s of two equal-length buffers at `pos` that
 /// differ: as differing data of each side that holds data there, and as
 /// zeroed in a side that reads zeros where the other holds data.
-fn diff_blocks(pos: u64, a: &[u8], b: &[u8], d: &mut Divergence) {
+fn diff_blocks(pos: u64, a: &[u8], b: &[u8], d: &mut Tally) {
     let bs = usize::try_from(BLOCK).unwrap_or(512);
     let mut off = pos;
     for (x, y) in a.chunks(bs).zip(b.chunks(bs)) {
@@ -641,16 +966,15 @@ fn diff_blocks(pos: u64, a: &[u8], b: &[u8], d: &mut Divergence) {
                 d.first = Some(off.saturating_add(u64::try_from(i).unwrap_or(0)));
             }
             d.add(off, n);
-            let (dx, dy) = (x.iter().any(|&v| v != 0), y.iter().any(|&v| v != 0));
-            if dx {
-                d.a_data_differing = d.a_data_differing.saturating_add(n);
-            } else {
+            if zero_block(x) {
                 d.zeroed(0, off, n);
-            }
-            if dy {
-                d.b_data_differing = d.b_data_differing.saturating_add(n);
             } else {
+                d.a_data_differing = d.a_data_differing.saturating_add(n);
+            }
+            if zero_block(y) {
                 d.zeroed(1, off, n);
+            } else {
+                d.b_data_differing = d.b_data_differing.saturating_add(n);
             }
         }
         off = off.saturating_add(n);
@@ -744,8 +1068,10 @@ mod tests {
         let mut b = a.clone();
         b[512 + 17] = 1;
         b[2 * 512] = 1;
+        let mut t = Tally::default();
+        diff_blocks(1 << 20, &a, &b, &mut t);
         let mut d = Divergence::default();
-        diff_blocks(1 << 20, &a, &b, &mut d);
+        t.merge(&mut d);
         assert_eq!(d.first, Some((1 << 20) + 512 + 17));
         assert_eq!(
             d.ranges,

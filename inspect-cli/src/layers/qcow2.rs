@@ -136,6 +136,24 @@ impl Qcow2 {
         );
         let mut node = Inspected::new("qcow2", title(&image, &report));
         node.findings.clone_from(&report.findings);
+        // Only the image file itself can be a raw disk beneath: a qcow2 in
+        // a volume or a backing file is read as what holds it says.
+        if !in_volume
+            && let Some(why) =
+                crate::layout::foreign::raw_disk_beneath(r.as_ref(), report.image_end_offset)
+        {
+            node.findings.push(Finding::error(
+                crate::layout::foreign::QCOW2_OVER_RAW,
+                Layer::QCOW2,
+                report.image_end_offset,
+                Space::File,
+                format!(
+                    "the qcow2 image ends at byte {} (its last cluster in use), but the file is {} and past that end {why}: this file is a raw disk whose start a qcow2 image was written over; it is read as that raw disk",
+                    report.image_end_offset,
+                    human_size(r.len())
+                ),
+            ));
+        }
         if in_volume {
             not_followed_in_volume(&mut node.findings, cx);
         }

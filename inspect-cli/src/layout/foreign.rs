@@ -1,0 +1,124 @@
+//! A qcow2 image written raw over the start of a raw disk (`dd
+//! if=other.qcow2 of=disk.raw conv=notrunc`): the file starts with a valid
+//! qcow2 header, and `qemu-img check` calls it clean, but it is the disk
+//! that was there, its first bytes replaced.
+//!
+//! A qcow2 file ends where its last cluster in use ends (qemu-img's image
+//! end offset) unless it was preallocated (then its refcounts cover the
+//! file) or has bytes appended. Only the bytes past that end are looked at,
+//! and only a structure that a raw disk of exactly this file's size holds
+//! counts: a GPT backup header in the file's last sector that names that
+//! sector as its own and LBA 1 as the primary's, or an ext backup
+//! superblock of a filesystem starting under the qcow2's bytes. A qcow2's
+//! own clusters (a guest's GPT, a guest's ext4) lie below its end, and a
+//! truncated qcow2 has nothing past it: neither is read as an overwrite.
+
+use super::{LossEvent, lost, promise};
+use crate::report::Node;
+use imgcheck_core::bytes::le64;
+use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space, Target, human_size};
+
+/// Bytes past the qcow2's end below which nothing is looked at: a disk
+/// with its start overwritten is larger than that.
+const MIN_TAIL: u64 = 1 << 20;
+
+/// The finding code the qcow2 layer gives when a raw disk lies beneath,
+/// and the pipeline reads the file as that raw disk.
+pub const QCOW2_OVER_RAW: &str = "qcow2.over_raw_disk";
+
+/// What past the qcow2's end (`image_end`, qemu-img's image end offset) of
+/// `file` shows a raw disk of the file's size, in words; `None` when
+/// nothing does.
+pub fn raw_disk_beneath(file: &dyn ReadAt, image_end: u64) -> Option<String> {
+    let len = file.len();
+    if image_end == 0 || len < image_end.checked_add(MIN_TAIL)? {
+        return None;
+    }
+    // A GPT backup header in the last sector, naming that sector as its
+    // own (MyLBA) and LBA 1 as the primary's (AlternateLBA).
+    let last = len.checked_div(512)?.checked_sub(1)?;
+    let at = last.checked_mul(512)?;
+    if at >= image_end
+        && let Ok(h) = imgcheck_core::read_vec(file, at, 512, 512)
+        && h.get(..8) == Some(b"EFI PART".as_slice())
+        && le64(&h, 24) == last
+        && le64(&h, 32) == 1
+    {
+        return Some(format!(
+            "a GPT backup header in the file's last sector (LBA {last}) names itself and LBA 1, as a raw disk of exactly this file's {} has",
+            human_size(len)
+        ));
+    }
+    // An ext backup superblock past the qcow2's end of a filesystem that
+    // starts under it: at the disk's start, or at 1 MiB (a partition).
+    [0u64, 1 << 20].into_iter().find_map(|start| {
+        let from = image_end.checked_sub(start)?;
+        let r = promise::ext_backup(file, start, len.checked_sub(start)?, from)?;
+        Some(format!(
+            "an ext superblock at file byte {} (the backup of group {}, UUID {}) belongs to a {} ext filesystem starting at file byte {start}, under the qcow2's bytes",
+            start.saturating_add(r.offset),
+            r.group,
+            r.uuid,
+            human_size(r.blocks.saturating_mul(r.block_size))
+        ))
+    })
+}
+
+/// The findings and loss event for the raw disk `disk` (tree `root`) whose
+/// first `foreign_end` bytes a qcow2 image now holds (`evidence`: what
+/// showed the disk beneath): the overwrite, and what it destroyed of the
+/// ext filesystem found by its backup superblock past those bytes.
+pub fn qcow2_over_disk(
+    root: &Node,
+    disk: &dyn ReadAt,
+    foreign_end: u64,
+    evidence: &str,
+) -> (Vec<Finding>, Option<LossEvent>) {
+    // A victim in a partition (the table's, or at 1 MiB), else a bare
+    // filesystem at the disk's start (a VM disk without a table).
+    let victim = root
+        .table()
+        .and_then(|t| promise::remnant_past(t, disk, foreign_end))
+        .or_else(|| promise::ext_backup(disk, 0, disk.len(), foreign_end).map(|r| (0, r)));
+    let victim_words = victim.as_ref().map_or_else(
+        || "; no ext filesystem's backup superblock was found past it: which files it destroyed cannot be known from this disk".to_string(),
+        |(start, r)| {
+            format!(
+                "; the victim is the ext filesystem at disk byte {start} (UUID {}, read through its backup superblock of group {})",
+                r.uuid, r.group
+            )
+        },
+    );
+    let mut out = vec![
+        Finding::error(
+            "layout.overwritten.qcow2",
+            Layer::LAYOUT,
+            0,
+            Space::Disk,
+            format!(
+                "the file is a raw disk of {} whose first {} ({foreign_end} bytes) are a qcow2 image: {evidence}; a qcow2 file was written raw over the disk's start (dd conv=notrunc, where qemu-img convert was meant), and a qcow2 reader sees only that image{victim_words}",
+                human_size(disk.len()),
+                human_size(foreign_end),
+            ),
+        )
+        .with_hint(
+            Hint::read_only("imgcheck --format raw {image}; qemu-img info -f raw {image}")
+                .on(Target::Image)
+                .because("read the file as the raw disk it is; never open it as qcow2 read-write (qemu would write the foreign image's metadata over the victim's bytes)"),
+        ),
+    ];
+    let lost = victim.and_then(|(start, r)| {
+        lost::overwrite::overwrite(
+            disk,
+            start,
+            &r,
+            foreign_end,
+            "the qcow2 image's end offset: a dd of that file writes exactly that far",
+        )
+    });
+    let ev = lost.map(|(ev, f)| {
+        out.push(f);
+        ev
+    });
+    (out, ev)
+}
