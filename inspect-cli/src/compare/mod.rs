@@ -1,7 +1,8 @@
 //! `imgcheck compare A B [C …]`: replicas, backups and snapshots side by
-//! side. Each copy gets the normal check; every copy is then set against
-//! the first: whether it is the same disk (shared GUIDs and UUIDs, one
-//! image's snapshots, one backing file), where the guest bytes diverge
+//! side. Each copy gets the normal check; every two copies (past four,
+//! every copy and the first) are then set against each other: whether
+//! it is the same disk (shared GUIDs and UUIDs, one image's snapshots,
+//! one backing file), where the guest bytes diverge
 //! (allocation maps first, so shared and zero runs are never read), what
 //! the divergent bytes belong to (each copy's filesystem reverse map), and
 //! which is newer by on-disk evidence. Nothing is written anywhere; the
@@ -53,13 +54,12 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
     // Where the guest bytes diverge needs no copy's check: it is read on
     // another thread while the checks run, and both read the same files,
     // so a compare takes about the longer of the two, not their sum.
+    let set = pairs_set(&data);
     let (checks, divergences) = std::thread::scope(|s| {
-        let diverging = s.spawn(|| match data.split_first() {
-            Some((&first, rest)) => rest
-                .iter()
-                .filter_map(|&k| Some(diverge::diverge(copies.get(first)?, copies.get(k)?)))
-                .collect::<Vec<_>>(),
-            None => Vec::new(),
+        let diverging = s.spawn(|| {
+            set.iter()
+                .filter_map(|&(i, k)| Some(diverge::diverge(copies.get(i)?, copies.get(k)?)))
+                .collect::<Vec<_>>()
         });
         let checks: Vec<Option<ImageReport>> = copies
             .iter()
@@ -123,23 +123,21 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         r.allocated = allocated(c);
     }
     let mut pairs = Vec::new();
-    if let Some((&i, rest)) = data.split_first()
-        && let (Some(first), Some(fr)) = (copies.get(i), checks.get(i))
-    {
-        for (&k, divergence) in rest.iter().zip(divergences) {
-            let (Some(c), Some(r)) = (copies.get(k), checks.get(k)) else {
-                continue;
-            };
-            pairs.push(pair(
-                first,
-                fr.as_ref(),
-                c,
-                r.as_ref(),
-                &reports,
-                divergence,
-                afr.as_ref().map(|d| (d, i, k)),
-            ));
-        }
+    for (&(i, k), divergence) in set.iter().zip(divergences) {
+        let (Some(a), Some(ar), Some(c), Some(r)) =
+            (copies.get(i), checks.get(i), copies.get(k), checks.get(k))
+        else {
+            continue;
+        };
+        pairs.push(pair(
+            a,
+            ar.as_ref(),
+            c,
+            r.as_ref(),
+            &reports,
+            divergence,
+            afr.as_ref().map(|d| (d, i, k)),
+        ));
     }
     let mut notes =
         one_source_per_sink(&copies, &checks, &reports, &mut pairs, afr.as_ref(), &empty);
@@ -162,6 +160,28 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         summary: lines,
         exit: status,
     })
+}
+
+/// Copies holding data at most that are all set against each other; past
+/// that, each is set against the first (a series of backups).
+const MAX_ALL_PAIRS: usize = 4;
+
+/// The pairs compared, as indices into the copies: every two of `data`
+/// up to [`MAX_ALL_PAIRS`] copies, else the first against each other.
+/// Set against the first only, which pairs a report held (and so its
+/// per-pair notes: which two bricks AFR takes to be in sync, who blames
+/// whom) hung on which copy was given first (attackA A1, A2).
+fn pairs_set(data: &[usize]) -> Vec<(usize, usize)> {
+    let mut v = Vec::new();
+    for (n, &i) in data.iter().enumerate() {
+        for &k in data.iter().skip(n.saturating_add(1)) {
+            v.push((i, k));
+        }
+        if data.len() > MAX_ALL_PAIRS {
+            break;
+        }
+    }
+    v
 }
 
 /// Copies at most for which a sink's source is sought among all the
@@ -930,7 +950,16 @@ fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>)
         (IdentityKind::DiskSignature, "MBR disk identifier"),
     ] {
         let (x, y) = (disk_ids(&ia, k), disk_ids(&ib, k));
-        if !x.is_empty() && !y.is_empty() && x.is_disjoint(&y) {
+        // As many partitions in both and some GUID not in the other: one
+        // of them was given a new one (sgdisk -u 2:R changes one of
+        // several). A partition added or removed is a change of layout,
+        // which a replica may see, not a new identity.
+        let replaced = if k == IdentityKind::PartitionGuid {
+            x.len() == y.len() && x != y
+        } else {
+            x.is_disjoint(&y)
+        };
+        if !x.is_empty() && !y.is_empty() && replaced {
             changed.push(format!(
                 "{words} {} in {}, {} in {}",
                 join(&x.iter().collect::<Vec<_>>()),
@@ -1030,7 +1059,8 @@ pub fn run(args: &[String]) -> u8 {
 
 const HELP: &str = "usage: imgcheck compare [--json] COPY COPY [COPY ...]
   COPY: an image file (raw or qcow2) or IMAGE@SNAPSHOT (a qcow2 internal snapshot, id or name).
-  Every copy is checked as `imgcheck COPY` would, then set against the first: same disk or not,
+  Every copy is checked as `imgcheck COPY` would, then every two are set against each other
+  (past four copies, each against the first): same disk or not,
   where the guest bytes differ (allocation maps first), what the differing bytes belong to,
   which copy is newer by on-disk evidence, and what to heal from. Nothing is written.
   Exit status (bits OR-ed): 0 the copies agree, 1 they differ, 4 one is damaged, 8 a copy cannot be opened, 16 usage.

@@ -410,6 +410,16 @@ fn afr_pair(
                     "the sources left ({}) are told apart only by ctime, which the images do not show: the changelog names no source here",
                     d.sources.iter().map(|&i| client_copy(i)).collect::<Vec<_>>().join(", ")
                 ),
+                // Every brick given: several sources the changelog takes
+                // to be in sync (nothing narrowed them), the sink healed
+                // from whichever Gluster reads (attackA A2 got "a brick
+                // not among the copies" with every brick given).
+                Some((d, _, _)) if !d.incomplete && d.sources.len() > 1 => format!(
+                    "by the changelog self-heal's sources are {} (taken to be in sync: neither size nor dirty counts tell them apart) and its sink{} {}; Gluster heals from whichever source it reads, so the changelog names no one source here",
+                    d.sources.iter().map(|&i| client_copy(i)).collect::<Vec<_>>().join(", "),
+                    if d.sinks.len() == 1 { "" } else { "s" },
+                    d.sinks.iter().map(|&i| client_copy(i)).collect::<Vec<_>>().join(", ")
+                ),
                 Some((d, _, _)) => format!(
                     "by the changelogs given, self-heal's source{} {} and its sinks {}; a brick not among the copies may blame any of them, so the changelog names no source here",
                     if d.sources.len() == 1 { " is" } else { "s are" },
