@@ -1440,6 +1440,9 @@ fn two_bricks_are_never_given_one_client() {
         assert_eq!(set.len(), names.len(), "{o:?}: {names:?}");
         let text = r.summary.join("\n");
         assert!(!text.contains("default for two bricks"), "{o:?}: {text}");
+        // Every brick is given: a client no copy was named is one whose
+        // copy the names do not tell, not one that is absent.
+        assert!(!text.contains("not among the copies"), "{o:?}: {text}");
         for p in &r.pairs {
             assert_ne!(
                 p.source_by,

@@ -485,8 +485,20 @@ fn afr_pair(
 }
 
 /// What `r`'s brick blames, each blamed client with the copy that is it
-/// when one is: `vol-client-2 (brick3/vm.qcow2)`, or `no brick`.
+/// when one is: `vol-client-2 (brick3/vm.qcow2)`, or `no brick`. A
+/// client no copy was named is "not among the copies" only when every
+/// copy of that volume was named; else the names did not tell which
+/// copy it is (attackA: bricks given, called absent).
 fn blamed_text(g: &Brick, reports: &[CopyReport]) -> String {
+    let untold = reports
+        .iter()
+        .filter_map(|r| r.brick.as_ref())
+        .any(|b| b.volume == g.volume && b.client.is_none());
+    let absent = if untold {
+        "which copy, if any, the names do not tell"
+    } else {
+        "not among the copies"
+    };
     let v: Vec<String> = g
         .blamed()
         .iter()
@@ -496,7 +508,7 @@ fn blamed_text(g: &Brick, reports: &[CopyReport]) -> String {
                 .find(|r| r.brick.as_ref().and_then(|b| b.client.as_deref()) == Some(*c))
             {
                 Some(r) => format!("{c} ({})", r.label),
-                None => format!("{c} (not among the copies)"),
+                None => format!("{c} ({absent})"),
             }
         })
         .collect();
