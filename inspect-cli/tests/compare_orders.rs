@@ -211,6 +211,372 @@ fn edited_copy(dir: &Path, a: &Path, name: &str, sgdisk_g: bool, fs_uuid: Option
     b
 }
 
+/// Runs `tool` with `env` set; its stdout.
+fn run_env(tool: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let o = Command::new(tool)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{tool} {args:?}: {o:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The tools the ext4 re-enactments need beside [`tools`].
+fn ext4_tools() -> bool {
+    let ok = have("mkfs.ext4", "-V")
+        && have("debugfs", "-V")
+        && have("sfdisk", "--version")
+        && have("setfattr", "--version");
+    if !ok {
+        eprintln!("SKIP: mkfs.ext4, debugfs, sfdisk or setfattr not installed");
+    }
+    ok
+}
+
+/// A small tree (etc, a database file, a user's notes), dated alike.
+fn small_tree(at: &Path) {
+    let lines = |from: u64, to: u64, w: usize| -> String {
+        (from..=to).map(|i| format!("{i:0w$}\n")).collect()
+    };
+    for d in ["etc", "var/lib/db", "home/u"] {
+        std::fs::create_dir_all(at.join(d)).unwrap();
+    }
+    std::fs::write(at.join("etc/hostname"), "host\n").unwrap();
+    std::fs::write(at.join("etc/services.txt"), lines(1, 20000, 1)).unwrap();
+    std::fs::write(
+        at.join("var/lib/db/base.dat"),
+        lines(100_000_000, 100_040_000, 9),
+    )
+    .unwrap();
+    std::fs::write(at.join("home/u/notes.txt"), lines(1, 30000, 1)).unwrap();
+    for p in [
+        "",
+        "etc",
+        "var",
+        "var/lib",
+        "var/lib/db",
+        "home",
+        "home/u",
+        "etc/hostname",
+        "etc/services.txt",
+        "var/lib/db/base.dat",
+        "home/u/notes.txt",
+    ] {
+        run("touch", &["-d", "@1763000000", &s(&at.join(p))]);
+    }
+}
+
+/// mkfs.ext4 -d of [`small_tree`] into a `mib` MiB file `part` (1 KiB
+/// blocks, fixed UUID and time); the byte offsets (in `part`) of
+/// notes.txt's and base.dat's first blocks, by debugfs's bmap.
+fn small_ext4(dir: &Path, part: &Path, mib: u64, uuid: &str) -> (u64, u64) {
+    let tree = dir.join("tree");
+    if !tree.exists() {
+        small_tree(&tree);
+    }
+    std::fs::File::create(part)
+        .unwrap()
+        .set_len(mib << 20)
+        .unwrap();
+    run_env(
+        "mkfs.ext4",
+        &[
+            "-q",
+            "-F",
+            "-b",
+            "1024",
+            "-U",
+            uuid,
+            "-E",
+            "root_owner=0:0",
+            "-d",
+            &s(&tree),
+            &s(part),
+        ],
+        &[("E2FSPROGS_FAKE_TIME", "1763000000")],
+    );
+    let at = |f: &str| -> u64 {
+        let o = run_env("debugfs", &["-R", &format!("bmap {f} 0"), &s(part)], &[]);
+        o.trim().parse::<u64>().unwrap() * 1024
+    };
+    (at("/home/u/notes.txt"), at("/var/lib/db/base.dat"))
+}
+
+/// `dd` of `from` into `to` at byte `seek` (1 MiB units), in place.
+fn dd_into(from: &Path, to: &Path, seek_mib: u64) {
+    run(
+        "dd",
+        &[
+            &format!("if={}", from.display()),
+            &format!("of={}", to.display()),
+            "bs=1M",
+            &format!("seek={seek_mib}"),
+            "conv=notrunc",
+            "status=none",
+        ],
+    );
+}
+
+/// The three raw GPT+ext4 disks of attackA's c1 (16 MiB, p1 at 1 MiB):
+/// base; r1 = base + a 4 KiB write into /home/u/notes.txt; r2 = base +
+/// 64 KiB into /var/lib/db/base.dat and a superblock debugfs rewrote
+/// three months later (as a later mount leaves it). Both replicas clean.
+/// Also the disk offset of base.dat's first block.
+fn gpt_base_r1_r2(dir: &Path) -> (PathBuf, PathBuf, PathBuf, u64) {
+    let base = dir.join("base.img");
+    std::fs::File::create(&base)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    run(
+        "sgdisk",
+        &[
+            "-U",
+            "5e3b1b8e-0001-4c1e-9d50-0000000000aa",
+            "-n",
+            "1:2048:0",
+            "-t",
+            "1:8300",
+            "-u",
+            "1:5e3b1b8e-0002-4c1e-9d50-0000000000aa",
+            &s(&base),
+        ],
+    );
+    let part = dir.join("p.img");
+    let (notes, db) = small_ext4(dir, &part, 14, "7d9c1e52-1111-4a4a-8b8b-0000000000aa");
+    dd_into(&part, &base, 1);
+    let (notes, db) = (notes + (1 << 20), db + (1 << 20));
+    let r1 = dir.join("r1.img");
+    std::fs::copy(&base, &r1).unwrap();
+    run(
+        "qemu-io",
+        &[
+            "-f",
+            "raw",
+            "-c",
+            &format!("write -P 0x11 {notes} 4096"),
+            &s(&r1),
+        ],
+    );
+    let r2 = dir.join("r2.img");
+    std::fs::copy(&base, &r2).unwrap();
+    run(
+        "qemu-io",
+        &[
+            "-f",
+            "raw",
+            "-c",
+            &format!("write -P 0x22 {db} 65536"),
+            &s(&r2),
+        ],
+    );
+    run_env(
+        "debugfs",
+        &["-w", "-R", "ssv mtime 20260301115000", &s(&part)],
+        &[("E2FSPROGS_FAKE_TIME", "1772366400")],
+    );
+    // Only the superblock of the re-dated partition goes into r2: its
+    // file bytes stay r2's own.
+    run(
+        "dd",
+        &[
+            &format!("if={}", part.display()),
+            &format!("of={}", r2.display()),
+            "bs=1024",
+            "skip=1",
+            &format!("seek={}", 1024 + 1),
+            "count=1",
+            "conv=notrunc",
+            "status=none",
+        ],
+    );
+    std::fs::remove_file(&part).unwrap();
+    (base, r1, r2, db)
+}
+
+/// Each of three bricks' AFR data counters, as (client, data).
+type Afr3<'a> = [&'a [(usize, u32)]; 3];
+
+/// Three bricks of one volume holding r1, r2 and base (by brick; brick2
+/// a 0-byte file when `arbiter`), with brick i's AFR data counters
+/// `x[i]` as (client, data); `None` when setfattr is refused.
+fn three_bricks(dir: &Path, x: Afr3<'_>, vol_id: &str, arbiter: bool) -> Option<Vec<String>> {
+    let (base, r1, r2, _) = gpt_base_r1_r2(dir);
+    let mut out = Vec::new();
+    for (i, (img, xs)) in [&r1, &r2, &base].iter().zip(x).enumerate() {
+        let brick = dir.join(format!("b{i}"));
+        let f = brick.join("images/vm.img");
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        if arbiter && i == 2 {
+            std::fs::File::create(&f).unwrap();
+        } else {
+            std::fs::copy(img, &f).unwrap();
+        }
+        let set = |p: &Path, n: &str, v: &str| {
+            Command::new("setfattr")
+                .args(["-n", n, "-v", v])
+                .arg(p)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let mut ok = set(&brick, "trusted.glusterfs.volume-id", vol_id)
+            && set(&f, "trusted.gfid", "0x11111111222233334444555555557777");
+        for &(client, data) in xs {
+            ok &= afr_set(&f, &format!("vol-client-{client}"), [data, 0, 0]);
+        }
+        if !ok {
+            return None;
+        }
+        out.push(s(&f));
+    }
+    for f in [base, r1, r2] {
+        std::fs::remove_file(f).unwrap();
+    }
+    Some(out)
+}
+
+/// attackA's c1 scenarios (A1, A2, A4, A5), each on GPT+ext4 (or MBR)
+/// disks made here.
+fn attack_a_scenarios() -> Vec<Scenario> {
+    let mut v = Vec::new();
+    if !ext4_tools() {
+        return v;
+    }
+    // A1: base, r1 (a write into notes.txt), r2 (into base.dat, newer).
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (base, r1, r2, _) = gpt_base_r1_r2(dir.path());
+        v.push(scenario(
+            "base and two replicas",
+            dir,
+            vec![s(&r1), s(&r2), s(&base)],
+        ));
+    }
+    // A1: base, r2 and a hollow copy (base.dat's blocks zeroed).
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (base, r1, r2, db) = gpt_base_r1_r2(dir.path());
+        std::fs::remove_file(r1).unwrap();
+        let hollow = dir.path().join("hollow.img");
+        std::fs::copy(&base, &hollow).unwrap();
+        run(
+            "qemu-io",
+            &[
+                "-f",
+                "raw",
+                "-c",
+                &format!("write -z {db} 262144"),
+                &s(&hollow),
+            ],
+        );
+        v.push(scenario(
+            "base, replica and hollow copy",
+            dir,
+            vec![s(&base), s(&r2), s(&hollow)],
+        ));
+    }
+    // A2: brick0 blames itself (5) and carries a zero for client-1;
+    // brick1 blames client-0; brick2 carries nothing.
+    let selfblame: [(&str, Afr3<'_>); 3] = [
+        (
+            "self-blame, one silent brick",
+            [&[(0, 5), (1, 0)], &[(0, 3)], &[]],
+        ),
+        // Every brick carries its two peers' names, brick0 its own too.
+        (
+            "self-blame, peers' names everywhere",
+            [
+                &[(0, 5), (1, 0), (2, 0)],
+                &[(0, 3), (2, 0)],
+                &[(0, 0), (1, 0)],
+            ],
+        ),
+        // Every brick carries all three names.
+        (
+            "self-blame, every name everywhere",
+            [
+                &[(0, 5), (1, 0), (2, 0)],
+                &[(0, 3), (1, 0), (2, 0)],
+                &[(0, 0), (1, 0), (2, 0)],
+            ],
+        ),
+    ];
+    for (name, x) in selfblame {
+        let dir = tempfile::tempdir().unwrap();
+        match three_bricks(dir.path(), x, "0x7d9c1e5200000000000000000000dddd", false) {
+            Some(c) => v.push(scenario(name, dir, c)),
+            None => eprintln!("SKIP {name}: setfattr trusted.* refused"),
+        }
+    }
+    // A5: replica 3 arbiter 1; brick0 blames client-1, brick1 client-0,
+    // the arbiter (a 0-byte file) client-0 only: no brick carries
+    // client-2's name, and two bricks lack client-1's.
+    {
+        let name = "arbiter, no brick named client-2";
+        let dir = tempfile::tempdir().unwrap();
+        let x: Afr3<'_> = [&[(1, 2)], &[(0, 1)], &[(0, 4)]];
+        match three_bricks(dir.path(), x, "0x7d9c1e5200000000000000000000cccc", true) {
+            Some(c) => v.push(scenario(name, dir, c)),
+            None => eprintln!("SKIP {name}: setfattr trusted.* refused"),
+        }
+    }
+    // A4: the partition GUID alone regenerated (sgdisk -u 1:R).
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (base, r1, r2, _) = gpt_base_r1_r2(dir.path());
+        std::fs::remove_file(r1).unwrap();
+        std::fs::remove_file(r2).unwrap();
+        let gu = dir.path().join("gu.img");
+        std::fs::copy(&base, &gu).unwrap();
+        run("sgdisk", &["-u", "1:R", &s(&gu)]);
+        v.push(scenario(
+            "partition guid regenerated",
+            dir,
+            vec![s(&base), s(&gu)],
+        ));
+    }
+    // A4: an MBR disk whose disk identifier sfdisk --disk-id replaced.
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("m.img");
+        std::fs::File::create(&m)
+            .unwrap()
+            .set_len(16 << 20)
+            .unwrap();
+        let mut sf = Command::new("sfdisk")
+            .args(["-q", &s(&m)])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        sf.stdin
+            .take()
+            .unwrap()
+            .write_all(b"label: dos\nlabel-id: 0x11223344\nstart=2048, type=83\n")
+            .unwrap();
+        assert!(sf.wait().unwrap().success());
+        let part = dir.path().join("p.img");
+        small_ext4(
+            dir.path(),
+            &part,
+            15,
+            "7d9c1e52-2222-4a4a-8b8b-0000000000aa",
+        );
+        dd_into(&part, &m, 1);
+        std::fs::remove_file(&part).unwrap();
+        let mid = dir.path().join("mid.img");
+        std::fs::copy(&m, &mid).unwrap();
+        run("sfdisk", &["-q", "--disk-id", &s(&mid), "0x55667788"]);
+        v.push(scenario(
+            "mbr disk id regenerated",
+            dir,
+            vec![s(&m), s(&mid)],
+        ));
+    }
+    v
+}
+
 /// A replica 3 layout: its name, each brick's (client, data, metadata)
 /// counters, the bricks holding a 0-byte file, each brick's dirty count.
 type Layout<'a> = (
@@ -344,7 +710,7 @@ pub fn scenarios(all: bool) -> Vec<Scenario> {
         ));
     }
     // Replica 3 layouts.
-    let r3: [Layout; 6] = [
+    let r3: [Layout<'_>; 6] = [
         (
             "replica3 blame cycle",
             [
@@ -418,6 +784,7 @@ pub fn scenarios(all: bool) -> Vec<Scenario> {
             None => eprintln!("SKIP {name}: setfattr trusted.* refused"),
         }
     }
+    v.extend(attack_a_scenarios());
     if all {
         v.push(thin_series());
         let dir = tempfile::tempdir().unwrap();
@@ -460,11 +827,12 @@ pub struct Canon {
     /// Each pair by its two labels (sorted): kinship, relation, the newer
     /// copy, source, sink, what picked it, each copy's zeroed file bytes.
     pub pairs: BTreeMap<(String, String), String>,
-    /// Sink → its sources, over every pair.
+    /// Sink → its sources (each standing for the copies holding its
+    /// bytes), over every pair.
     pub plan: BTreeMap<String, BTreeSet<String>>,
     /// What reverting loses, per snapshot.
     pub reverts: BTreeSet<String>,
-    /// Note codes (with two copies: every note; with more, the notes
+    /// Note codes (up to four copies: every note; with more, the notes
     /// about all the copies at once).
     pub notes: Vec<String>,
 }
@@ -543,7 +911,11 @@ fn canon(r: &CompareReport, same: &BTreeMap<String, String>) -> Canon {
     let mut notes: Vec<String> = r
         .notes
         .iter()
-        .filter(|n| r.copies.len() == 2 || global.contains(&n.code.as_str()))
+        // Up to four copies every two are set against each other, so
+        // every pair's notes are in every order's report (attackA A2:
+        // which two bricks AFR takes to be in sync was said or not by
+        // the order).
+        .filter(|n| r.copies.len() <= 4 || global.contains(&n.code.as_str()))
         .map(|n| n.code.clone())
         .collect();
     notes.sort();
@@ -647,12 +1019,11 @@ fn check_in(sc: &Scenario, os: &[Vec<usize>]) -> (usize, Vec<String>) {
                         why.push(format!("pair {k:?}: {w} vs {v}"));
                     }
                 }
-                for (sink, srcs) in &c.plan {
-                    if let Some(t) = f.plan.get(sink)
-                        && t != srcs
-                    {
-                        why.push(format!("sink {sink}: sources {t:?} vs {srcs:?}"));
-                    }
+                // Every copy is weighed as a sink in every order, so the
+                // whole heal plan is compared, not only the sinks both
+                // orders happen to name (attackA A1).
+                if f.plan != c.plan {
+                    why.push(format!("heal plan {:?} vs {:?}", f.plan, c.plan));
                 }
                 if f.reverts != c.reverts {
                     why.push(format!("reverting {:?} vs {:?}", f.reverts, c.reverts));
@@ -949,16 +1320,207 @@ fn a_copy_with_regenerated_gpt_guids_is_a_clone() {
         assert_eq!(p.kinship, Kinship::Clone, "{:?}", p.kinship_evidence);
         let e = &p.kinship_evidence[0];
         assert!(
-            e.starts_with("GPT GUIDs regenerated")
-                && e.contains("every partition GUID")
+            e.starts_with("table identifiers regenerated")
+                && e.contains("disk GUID")
+                && e.contains("partition GUIDs")
                 && e.contains("7d9c1e52-1111-4a4a-8b8b-000000000018"),
             "{e}"
         );
         assert_eq!((p.source.as_ref(), p.sink.as_ref()), (None, None));
         let s = r.summary.join("\n");
         assert!(
-            s.contains("new GPT GUIDs") && !s.contains("are one disk"),
+            s.contains("new partition table identifiers") && !s.contains("are one disk"),
             "{s}"
         );
+    }
+}
+
+/// The attackA scenario called `name`, when it could be made.
+fn attack_a(name: &str) -> Option<Scenario> {
+    let mut all = attack_a_scenarios();
+    let k = named(&all, name)?;
+    Some(all.swap_remove(k))
+}
+
+/// attackA A1: base, r1 (a write into notes.txt) and r2 (a write into
+/// base.dat, dated later). Whatever the order, r2 is the source of both
+/// r1 and base, and every pair is in the report. Before, given base
+/// first, r1 was never told to be healed from r2 (sinks {base}); given
+/// r2 first, {r1, base}.
+#[test]
+fn three_copies_get_one_heal_plan_in_every_order() {
+    if !tools() {
+        return;
+    }
+    let Some(sc) = attack_a("base and two replicas") else {
+        return;
+    };
+    let (r1, r2, base) = (&sc.copies[0], &sc.copies[1], &sc.copies[2]);
+    for o in orders(3) {
+        let args: Vec<String> = o.iter().map(|&i| sc.copies[i].clone()).collect();
+        let r = compare(&args).unwrap();
+        assert_eq!(r.pairs.len(), 3, "{o:?}");
+        let mut plan: BTreeMap<String, String> = BTreeMap::new();
+        for p in &r.pairs {
+            if let (Some(a), Some(b)) = (&p.source, &p.sink) {
+                assert!(plan.insert(b.clone(), a.clone()).is_none(), "{o:?}");
+            }
+        }
+        let want: BTreeMap<String, String> = [(r1.clone(), r2.clone()), (base.clone(), r2.clone())]
+            .into_iter()
+            .collect();
+        assert_eq!(plan, want, "{o:?}: {:?}", r.summary);
+    }
+}
+
+/// attackA A2: three bricks, each carrying its two peers' names, brick0
+/// its own too (5 data operations: a self-accusation) and brick1 one
+/// against client-0. By elimination brick0 is client-0, brick1 client-1,
+/// brick2 client-2: each report names every brick's client and never
+/// says a client blamed is "not among the copies", and the notes are the
+/// same in every order. Before, brick0 stayed unnamed and "blames
+/// vol-client-0 (not among the copies)" (itself), and the "in sync"
+/// note came and went with the order.
+#[test]
+fn a_self_blaming_brick_among_peers_names_is_named() {
+    if !tools() {
+        return;
+    }
+    let Some(sc) = attack_a("self-blame, peers' names everywhere") else {
+        return;
+    };
+    for o in orders(3) {
+        let args: Vec<String> = o.iter().map(|&i| sc.copies[i].clone()).collect();
+        let r = compare(&args).unwrap();
+        for (k, want) in ["vol-client-0", "vol-client-1", "vol-client-2"]
+            .iter()
+            .enumerate()
+        {
+            let c = r.copies.iter().find(|c| c.label == sc.copies[k]).unwrap();
+            assert_eq!(
+                c.brick.as_ref().and_then(|b| b.client.as_deref()),
+                Some(*want),
+                "{o:?}"
+            );
+        }
+        let text = r.summary.join("\n");
+        assert!(!text.contains("not among the copies"), "{o:?}: {text}");
+        assert!(!text.contains("could be told"), "{o:?}: {text}");
+        writes_only_outside(&r, &sc);
+    }
+    let (n, wrong) = check(&sc);
+    assert!(wrong.is_empty(), "{n} orders: {}", wrong.join("\n"));
+}
+
+/// attackA A5: replica 3 arbiter 1 where no brick carries client-2's
+/// name: brick0 blames client-1, brick1 client-0, the arbiter client-0.
+/// Brick1 and the arbiter both lack client-1's name, and either may be
+/// client-2: no two copies are given one client, the changelog decides
+/// nothing (the two ways it fits disagree: the arbiter the only source,
+/// or brick1), and no note speaks of two bricks. Before, brick1 and the
+/// arbiter were both "(vol-client-1)" and the pair's split-brain was
+/// "without client quorum (the default for two bricks)".
+#[test]
+fn two_bricks_are_never_given_one_client() {
+    if !tools() {
+        return;
+    }
+    let Some(sc) = attack_a("arbiter, no brick named client-2") else {
+        return;
+    };
+    for o in orders(3) {
+        let args: Vec<String> = o.iter().map(|&i| sc.copies[i].clone()).collect();
+        let r = compare(&args).unwrap();
+        let names: Vec<&str> = r
+            .copies
+            .iter()
+            .filter_map(|c| c.brick.as_ref().and_then(|b| b.client.as_deref()))
+            .collect();
+        let set: BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(set.len(), names.len(), "{o:?}: {names:?}");
+        let text = r.summary.join("\n");
+        assert!(!text.contains("default for two bricks"), "{o:?}: {text}");
+        // Every brick is given: a client no copy was named is one whose
+        // copy the names do not tell, not one that is absent.
+        assert!(!text.contains("not among the copies"), "{o:?}: {text}");
+        for p in &r.pairs {
+            assert_ne!(
+                p.source_by,
+                Some(imgcheck::compare::model::SourceBy::AfrBlame),
+                "{o:?}: {text}"
+            );
+        }
+        writes_only_outside(&r, &sc);
+    }
+}
+
+/// attackA A3: r2 is the source of r1 by its later superblock alone; r1
+/// holds a 4 KiB write into /home/u/notes.txt that r2 lacks. The dates
+/// say which disk was written last, not which side of each block is the
+/// later write: the heal line names what only r1 holds, in both orders.
+/// Before, "heal from r2.img" and nothing of r1's notes.txt.
+#[test]
+fn a_heal_by_dates_names_the_sinks_own_writes() {
+    if !tools() {
+        return;
+    }
+    let Some(sc) = attack_a("base and two replicas") else {
+        return;
+    };
+    let (r1, r2) = (&sc.copies[0], &sc.copies[1]);
+    for args in [[r1.clone(), r2.clone()], [r2.clone(), r1.clone()]] {
+        let r = compare(&args).unwrap();
+        let p = &r.pairs[0];
+        assert_eq!(p.source.as_deref(), Some(r2.as_str()));
+        assert_eq!(p.source_by, Some(imgcheck::compare::model::SourceBy::Newer));
+        let line = r
+            .summary
+            .iter()
+            .find(|l| l.starts_with(&format!("source {r2}")))
+            .unwrap_or_else(|| panic!("{:?}", r.summary));
+        assert!(
+            line.contains(&format!("recover what only {r1} holds"))
+                && line.contains("/home/u/notes.txt"),
+            "{line}"
+        );
+    }
+}
+
+/// attackA A4: the partition GUID alone regenerated (sgdisk -u 1:R, what
+/// root=PARTUUID= names), or an MBR's disk identifier (sfdisk --disk-id,
+/// as Windows does on a signature collision): a copy given an identity
+/// of its own, a clone, with no heal between them, in both orders.
+/// Before, "one disk" by the shared filesystem UUID.
+#[test]
+fn a_partition_guid_or_mbr_id_regenerated_is_a_clone() {
+    if !tools() {
+        return;
+    }
+    for (name, words) in [
+        ("partition guid regenerated", "partition GUIDs"),
+        ("mbr disk id regenerated", "MBR disk identifier"),
+    ] {
+        let Some(sc) = attack_a(name) else {
+            continue;
+        };
+        for args in [
+            [sc.copies[0].clone(), sc.copies[1].clone()],
+            [sc.copies[1].clone(), sc.copies[0].clone()],
+        ] {
+            let r = compare(&args).unwrap();
+            let p = &r.pairs[0];
+            assert_eq!(
+                p.kinship,
+                Kinship::Clone,
+                "{name}: {:?}",
+                p.kinship_evidence
+            );
+            assert!(
+                p.kinship_evidence[0].contains(words),
+                "{:?}",
+                p.kinship_evidence
+            );
+            assert_eq!((p.source.as_ref(), p.sink.as_ref()), (None, None), "{name}");
+        }
     }
 }

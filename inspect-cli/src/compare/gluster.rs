@@ -348,9 +348,13 @@ fn assign(
 fn direction_known(on: &[OnBrick<'_>]) -> Option<Direction> {
     // One file of one volume: copies of two volumes or two files (their
     // gfids differ) are not one replica set.
+    // A brick that carries no AFR name has no volume name either: set
+    // against the first volume named, not the first copy's (given first,
+    // a brick with no names made the others "another volume").
     let first = on.first()?;
+    let vol = on.iter().find_map(|o| o.brick.volume.as_ref());
     if on.iter().any(|o| {
-        o.brick.volume.is_some() && o.brick.volume != first.brick.volume
+        o.brick.volume.is_some() && o.brick.volume.as_ref() != vol
             || o.brick.gfid != first.brick.gfid
     }) {
         return None;
@@ -610,8 +614,14 @@ fn hex(v: &[u8]) -> String {
 }
 
 /// Names each brick's own client ([`Brick::client`]) from the names all
-/// the bricks of one volume carry: the one name a brick lacks. A brick
-/// that lacks none or several stays unnamed.
+/// the bricks of one volume carry: the one name a brick lacks. The names
+/// a volume may hold are `VOL-client-0` up to the highest carried or the
+/// number of its bricks given (a brick carrying no name counted in by
+/// its gfid), whichever is more: a brick no other has
+/// blamed carries no name for itself anywhere (attackA A5: three bricks
+/// carrying only client-0 and client-1 made two of them client-1). A
+/// brick that lacks none or several stays unnamed, and so do two that
+/// would get one name.
 pub fn identify(bricks: &mut [&mut Brick]) {
     let names = |b: &Brick| -> Vec<String> {
         b.pending
@@ -620,10 +630,46 @@ pub fn identify(bricks: &mut [&mut Brick]) {
             .map(|p| p.client.clone())
             .collect()
     };
-    let all: std::collections::BTreeSet<(Option<String>, String)> = bricks
+    let mut all: std::collections::BTreeSet<(Option<String>, String)> = bricks
         .iter()
         .flat_map(|b| names(b).into_iter().map(|n| (b.volume.clone(), n)))
         .collect();
+    let volumes: std::collections::BTreeSet<Option<String>> =
+        bricks.iter().map(|b| b.volume.clone()).collect();
+    for vol in volumes.iter().filter_map(|v| v.as_ref()) {
+        let prefix = format!("{vol}-client-");
+        // A brick that carries no name has no volume name either; one
+        // holding the same file (gfid) is a brick of this volume too.
+        let gfids: Vec<&String> = bricks
+            .iter()
+            .filter(|b| b.volume.as_ref() == Some(vol))
+            .filter_map(|b| b.gfid.as_ref())
+            .collect();
+        let given = bricks
+            .iter()
+            .filter(|b| {
+                b.volume.as_ref() == Some(vol)
+                    || b.volume.is_none() && b.gfid.as_ref().is_some_and(|g| gfids.contains(&g))
+            })
+            .count();
+        let mut top = 0usize;
+        let mut parsed = true;
+        for (_, n) in all.iter().filter(|(v, _)| v.as_ref() == Some(vol)) {
+            match n
+                .strip_prefix(&prefix)
+                .and_then(|k| k.parse::<usize>().ok())
+            {
+                Some(k) => top = top.max(k.saturating_add(1)),
+                None => parsed = false,
+            }
+        }
+        let r = top.max(given);
+        if parsed && r <= MAX_CLIENTS {
+            for k in 0..r {
+                all.insert((Some(vol.clone()), format!("{prefix}{k}")));
+            }
+        }
+    }
     for b in bricks.iter_mut() {
         let own = names(b);
         let missing: Vec<&String> = all
@@ -635,6 +681,21 @@ pub fn identify(bricks: &mut [&mut Brick]) {
             [one] => Some((*one).clone()),
             _ => None,
         };
+    }
+    let taken: Vec<(Option<String>, Option<String>)> = bricks
+        .iter()
+        .map(|b| (b.volume.clone(), b.client.clone()))
+        .collect();
+    for b in bricks.iter_mut() {
+        let twice = b.client.is_some()
+            && taken
+                .iter()
+                .filter(|(v, c)| *v == b.volume && *c == b.client)
+                .count()
+                > 1;
+        if twice {
+            b.client = None;
+        }
     }
 }
 

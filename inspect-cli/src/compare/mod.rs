@@ -1,7 +1,8 @@
 //! `imgcheck compare A B [C …]`: replicas, backups and snapshots side by
-//! side. Each copy gets the normal check; every copy is then set against
-//! the first: whether it is the same disk (shared GUIDs and UUIDs, one
-//! image's snapshots, one backing file), where the guest bytes diverge
+//! side. Each copy gets the normal check; every two copies (past four,
+//! every copy and the first) are then set against each other: whether
+//! it is the same disk (shared GUIDs and UUIDs, one image's snapshots,
+//! one backing file), where the guest bytes diverge
 //! (allocation maps first, so shared and zero runs are never read), what
 //! the divergent bytes belong to (each copy's filesystem reverse map), and
 //! which is newer by on-disk evidence. Nothing is written anywhere; the
@@ -53,13 +54,12 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
     // Where the guest bytes diverge needs no copy's check: it is read on
     // another thread while the checks run, and both read the same files,
     // so a compare takes about the longer of the two, not their sum.
+    let set = pairs_set(&data);
     let (checks, divergences) = std::thread::scope(|s| {
-        let diverging = s.spawn(|| match data.split_first() {
-            Some((&first, rest)) => rest
-                .iter()
-                .filter_map(|&k| Some(diverge::diverge(copies.get(first)?, copies.get(k)?)))
-                .collect::<Vec<_>>(),
-            None => Vec::new(),
+        let diverging = s.spawn(|| {
+            set.iter()
+                .filter_map(|&(i, k)| Some(diverge::diverge(copies.get(i)?, copies.get(k)?)))
+                .collect::<Vec<_>>()
         });
         let checks: Vec<Option<ImageReport>> = copies
             .iter()
@@ -105,28 +105,39 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
         .collect();
     let afr = gluster::direction(&on);
     drop(on);
+    // Clients the changelog's one plausible assignment tells: the reports
+    // name them, so a brick is not "not among the copies" beside its own
+    // file (attackA A2).
+    if let Some(d) = afr.as_ref().filter(|d| !d.clients_assumed && !d.undecided) {
+        for (name, k) in d.clients.iter().zip(&d.copy_of) {
+            if let Some(b) = k
+                .and_then(|k| reports.get_mut(k))
+                .and_then(|r| r.brick.as_mut())
+            {
+                b.client.get_or_insert_with(|| name.clone());
+            }
+        }
+    }
     // What each copy's allocation map holds, for its report.
     for (c, r) in copies.iter().zip(reports.iter_mut()) {
         r.allocated = allocated(c);
     }
     let mut pairs = Vec::new();
-    if let Some((&i, rest)) = data.split_first()
-        && let (Some(first), Some(fr)) = (copies.get(i), checks.get(i))
-    {
-        for (&k, divergence) in rest.iter().zip(divergences) {
-            let (Some(c), Some(r)) = (copies.get(k), checks.get(k)) else {
-                continue;
-            };
-            pairs.push(pair(
-                first,
-                fr.as_ref(),
-                c,
-                r.as_ref(),
-                &reports,
-                divergence,
-                afr.as_ref().map(|d| (d, i, k)),
-            ));
-        }
+    for (&(i, k), divergence) in set.iter().zip(divergences) {
+        let (Some(a), Some(ar), Some(c), Some(r)) =
+            (copies.get(i), checks.get(i), copies.get(k), checks.get(k))
+        else {
+            continue;
+        };
+        pairs.push(pair(
+            a,
+            ar.as_ref(),
+            c,
+            r.as_ref(),
+            &reports,
+            divergence,
+            afr.as_ref().map(|d| (d, i, k)),
+        ));
     }
     let mut notes =
         one_source_per_sink(&copies, &checks, &reports, &mut pairs, afr.as_ref(), &empty);
@@ -151,6 +162,28 @@ pub fn compare(args: &[String]) -> Result<CompareReport, String> {
     })
 }
 
+/// Copies holding data at most that are all set against each other; past
+/// that, each is set against the first (a series of backups).
+const MAX_ALL_PAIRS: usize = 4;
+
+/// The pairs compared, as indices into the copies: every two of `data`
+/// up to [`MAX_ALL_PAIRS`] copies, else the first against each other.
+/// Set against the first only, which pairs a report held (and so its
+/// per-pair notes: which two bricks AFR takes to be in sync, who blames
+/// whom) hung on which copy was given first (attackA A1, A2).
+fn pairs_set(data: &[usize]) -> Vec<(usize, usize)> {
+    let mut v = Vec::new();
+    for (n, &i) in data.iter().enumerate() {
+        for &k in data.iter().skip(n.saturating_add(1)) {
+            v.push((i, k));
+        }
+        if data.len() > MAX_ALL_PAIRS {
+            break;
+        }
+    }
+    v
+}
+
 /// Copies at most for which a sink's source is sought among all the
 /// copies, not only those its pairs set it against (each extra candidate
 /// costs a comparison).
@@ -171,16 +204,33 @@ fn one_source_per_sink(
     copies: &[Copy],
     checks: &[Option<ImageReport>],
     reports: &[CopyReport],
-    pairs: &mut [Pair],
+    pairs: &mut Vec<Pair>,
     afr: Option<&gluster::Direction>,
     empty: &[bool],
 ) -> Vec<model::Note> {
     let mut notes = Vec::new();
     let index = |label: &str| copies.iter().position(|c| c.label == label);
-    let mut sinks: Vec<String> = pairs.iter().filter_map(|p| p.sink.clone()).collect();
+    // Every copy may be a sink, not only those a pair with the first copy
+    // names: given the base first, a replica's own sink-ness against the
+    // other replica was never looked at (attackA A1).
+    let everyone = copies.len() <= MAX_CANDIDATES;
+    let mut sinks: Vec<String> = if everyone {
+        copies
+            .iter()
+            .zip(empty)
+            .filter(|(_, e)| !**e)
+            .map(|(c, _)| c.label.clone())
+            .collect()
+    } else {
+        pairs.iter().filter_map(|p| p.sink.clone()).collect()
+    };
     sinks.sort();
     sinks.dedup();
+    // Pairs set up here, by their two labels (sorted): each is made once.
+    let mut made: Vec<((String, String), Pair)> = Vec::new();
+    let mut extra: Vec<Pair> = Vec::new();
     for sink in sinks {
+        let mut alone_pairs: Vec<Pair> = Vec::new();
         let mut srcs: Vec<String> = pairs
             .iter()
             .filter(|p| p.sink.as_deref() == Some(sink.as_str()))
@@ -188,7 +238,7 @@ fn one_source_per_sink(
             .collect();
         if let Some(s) = index(&sink)
             && let Some(cs) = copies.get(s)
-            && copies.len() <= MAX_CANDIDATES
+            && everyone
         {
             for (k, c) in copies.iter().enumerate() {
                 let listed = pairs
@@ -197,18 +247,33 @@ fn one_source_per_sink(
                 if k == s || listed || empty.get(k).copied().unwrap_or(true) {
                     continue;
                 }
-                let d = diverge::diverge(c, cs);
-                let alone = pair(
-                    c,
-                    checks.get(k).and_then(Option::as_ref),
-                    cs,
-                    checks.get(s).and_then(Option::as_ref),
-                    reports,
-                    d,
-                    afr.map(|x| (x, k, s)),
-                );
-                if alone.source.as_deref() == Some(c.label.as_str()) {
+                let key = if c.label <= sink {
+                    (c.label.clone(), sink.clone())
+                } else {
+                    (sink.clone(), c.label.clone())
+                };
+                let alone = match made.iter().find(|(x, _)| *x == key) {
+                    Some((_, p)) => p.clone(),
+                    None => {
+                        let d = diverge::diverge(c, cs);
+                        let p = pair(
+                            c,
+                            checks.get(k).and_then(Option::as_ref),
+                            cs,
+                            checks.get(s).and_then(Option::as_ref),
+                            reports,
+                            d,
+                            afr.map(|x| (x, k, s)),
+                        );
+                        made.push((key, p.clone()));
+                        p
+                    }
+                };
+                if alone.source.as_deref() == Some(c.label.as_str())
+                    && alone.sink.as_deref() == Some(sink.as_str())
+                {
                     srcs.push(c.label.clone());
+                    alone_pairs.push(alone);
                 }
             }
         }
@@ -267,11 +332,10 @@ fn one_source_per_sink(
                     }
                     (drop, m)
                 }
+                // Nothing picks between two candidates: no source for this
+                // sink at all, not whichever candidate comes next.
                 None => (
-                    [kept.clone(), other.clone()]
-                        .into_iter()
-                        .chain(alike.drain(..))
-                        .collect(),
+                    srcs.clone(),
                     format!(
                         "{kept} and {other} are each named the source for {sink}, and they differ ({}) with nothing to pick between them: no source for {sink}",
                         imgcheck_core::human_size(differing)
@@ -287,6 +351,7 @@ fn one_source_per_sink(
                     p.source_by = None;
                 }
             }
+            alone_pairs.retain(|p| p.source.as_ref().is_none_or(|s| !drop.contains(s)));
             notes.push(model::Note {
                 code: "compare.source.conflict".into(),
                 message,
@@ -297,7 +362,12 @@ fn one_source_per_sink(
                 None => break,
             }
         }
+        // The winner the first copy's pairs never set against this sink:
+        // its pair joins the report, so the heal plan is in the typed data
+        // whatever the order.
+        extra.append(&mut alone_pairs);
     }
+    pairs.append(&mut extra);
     notes
 }
 
@@ -869,30 +939,44 @@ fn kinship(a: &Copy, b: &Copy, reports: &[CopyReport]) -> (Kinship, Vec<String>)
             .map(|x| x.value.to_ascii_lowercase())
             .collect::<std::collections::BTreeSet<_>>()
     };
-    let (da, db) = (
-        disk_ids(&ia, IdentityKind::DiskGuid),
-        disk_ids(&ib, IdentityKind::DiskGuid),
-    );
-    let disk_changed = !da.is_empty() && !db.is_empty() && da.is_disjoint(&db);
-    if shared > 0 && disk_changed && !fs_changed {
-        let (pa, pb) = (
-            disk_ids(&ia, IdentityKind::PartitionGuid),
-            disk_ids(&ib, IdentityKind::PartitionGuid),
-        );
-        let parts = if !pa.is_empty() && !pb.is_empty() && pa.is_disjoint(&pb) {
-            " and every partition GUID"
+    // The disk GUID (sgdisk -U), every partition GUID (sgdisk -u, what
+    // root=PARTUUID= names) or the MBR's disk identifier (sfdisk
+    // --disk-id) replaced: each is a new identity for the disk (attackA A4
+    // found the last two still "one disk").
+    let mut changed = Vec::new();
+    for (k, words) in [
+        (IdentityKind::DiskGuid, "disk GUID"),
+        (IdentityKind::PartitionGuid, "partition GUIDs"),
+        (IdentityKind::DiskSignature, "MBR disk identifier"),
+    ] {
+        let (x, y) = (disk_ids(&ia, k), disk_ids(&ib, k));
+        // As many partitions in both and some GUID not in the other: one
+        // of them was given a new one (sgdisk -u 2:R changes one of
+        // several). A partition added or removed is a change of layout,
+        // which a replica may see, not a new identity.
+        let replaced = if k == IdentityKind::PartitionGuid {
+            x.len() == y.len() && x != y
         } else {
-            ""
+            x.is_disjoint(&y)
         };
+        if !x.is_empty() && !y.is_empty() && replaced {
+            changed.push(format!(
+                "{words} {} in {}, {} in {}",
+                join(&x.iter().collect::<Vec<_>>()),
+                a.label,
+                join(&y.iter().collect::<Vec<_>>()),
+                b.label
+            ));
+        }
+    }
+    let disk_changed = !changed.is_empty();
+    if shared > 0 && disk_changed && !fs_changed {
         let same: Vec<String> = fa.intersection(&fb).cloned().collect();
         why.insert(
             0,
             format!(
-                "GPT GUIDs regenerated: disk GUID {} in {}, {} in {}{parts} differ, while filesystem UUID {} is the same in both: a copy whose GPT GUIDs were regenerated (sgdisk -G), not a replica of one disk",
-                join(&da.iter().collect::<Vec<_>>()),
-                a.label,
-                join(&db.iter().collect::<Vec<_>>()),
-                b.label,
+                "table identifiers regenerated: {} differ, while filesystem UUID {} is the same in both: a copy given new partition table identifiers (sgdisk -G, -U or -u, sfdisk --disk-id), not a replica of one disk",
+                changed.join("; "),
                 if same.is_empty() {
                     "(none)".to_string()
                 } else {
@@ -975,7 +1059,8 @@ pub fn run(args: &[String]) -> u8 {
 
 const HELP: &str = "usage: imgcheck compare [--json] COPY COPY [COPY ...]
   COPY: an image file (raw or qcow2) or IMAGE@SNAPSHOT (a qcow2 internal snapshot, id or name).
-  Every copy is checked as `imgcheck COPY` would, then set against the first: same disk or not,
+  Every copy is checked as `imgcheck COPY` would, then every two are set against each other
+  (past four copies, each against the first): same disk or not,
   where the guest bytes differ (allocation maps first), what the differing bytes belong to,
   which copy is newer by on-disk evidence, and what to heal from. Nothing is written.
   Exit status (bits OR-ed): 0 the copies agree, 1 they differ, 4 one is damaged, 8 a copy cannot be opened, 16 usage.

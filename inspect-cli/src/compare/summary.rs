@@ -410,6 +410,16 @@ fn afr_pair(
                     "the sources left ({}) are told apart only by ctime, which the images do not show: the changelog names no source here",
                     d.sources.iter().map(|&i| client_copy(i)).collect::<Vec<_>>().join(", ")
                 ),
+                // Every brick given: several sources the changelog takes
+                // to be in sync (nothing narrowed them), the sink healed
+                // from whichever Gluster reads (attackA A2 got "a brick
+                // not among the copies" with every brick given).
+                Some((d, _, _)) if !d.incomplete && d.sources.len() > 1 => format!(
+                    "by the changelog self-heal's sources are {} (taken to be in sync: neither size nor dirty counts tell them apart) and its sink{} {}; Gluster heals from whichever source it reads, so the changelog names no one source here",
+                    d.sources.iter().map(|&i| client_copy(i)).collect::<Vec<_>>().join(", "),
+                    if d.sinks.len() == 1 { "" } else { "s" },
+                    d.sinks.iter().map(|&i| client_copy(i)).collect::<Vec<_>>().join(", ")
+                ),
                 Some((d, _, _)) => format!(
                     "by the changelogs given, self-heal's source{} {} and its sinks {}; a brick not among the copies may blame any of them, so the changelog names no source here",
                     if d.sources.len() == 1 { " is" } else { "s are" },
@@ -475,8 +485,20 @@ fn afr_pair(
 }
 
 /// What `r`'s brick blames, each blamed client with the copy that is it
-/// when one is: `vol-client-2 (brick3/vm.qcow2)`, or `no brick`.
+/// when one is: `vol-client-2 (brick3/vm.qcow2)`, or `no brick`. A
+/// client no copy was named is "not among the copies" only when every
+/// copy of that volume was named; else the names did not tell which
+/// copy it is (attackA: bricks given, called absent).
 fn blamed_text(g: &Brick, reports: &[CopyReport]) -> String {
+    let untold = reports
+        .iter()
+        .filter_map(|r| r.brick.as_ref())
+        .any(|b| b.volume == g.volume && b.client.is_none());
+    let absent = if untold {
+        "which copy, if any, the names do not tell"
+    } else {
+        "not among the copies"
+    };
     let v: Vec<String> = g
         .blamed()
         .iter()
@@ -486,7 +508,7 @@ fn blamed_text(g: &Brick, reports: &[CopyReport]) -> String {
                 .find(|r| r.brick.as_ref().and_then(|b| b.client.as_deref()) == Some(*c))
             {
                 Some(r) => format!("{c} ({})", r.label),
-                None => format!("{c} (not among the copies)"),
+                None => format!("{c} ({absent})"),
             }
         })
         .collect();
@@ -987,10 +1009,10 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                 if p
                     .kinship_evidence
                     .first()
-                    .is_some_and(|e| e.starts_with("GPT GUIDs regenerated")) =>
+                    .is_some_and(|e| e.starts_with("table identifiers regenerated")) =>
             {
                 format!(
-                    "{} and {} are a clone (same filesystem UUIDs and contents, new GPT GUIDs: {}): one was copied from the other and given a disk identity of its own, so they are two disks now, not one",
+                    "{} and {} are a clone (same filesystem UUIDs and contents, new partition table identifiers: {}): one was copied from the other and given a disk identity of its own, so they are two disks now, not one",
                     p.a,
                     p.b,
                     p.kinship_evidence.first().map_or("", String::as_str)
@@ -1306,6 +1328,22 @@ pub fn lines(reports: &[CopyReport], pairs: &[Pair], notes: &[Note]) -> Vec<Stri
                             differing.clone()
                         },
                         other.label
+                    )
+                } else if p.source_by == Some(SourceBy::Newer) {
+                    // The dates say which disk was written last, not which
+                    // side of each differing block is the later write: the
+                    // sink's own writes are named, not dropped (attackA A3).
+                    format!(
+                        "source {}, sink {} ({why}): heal from {}, then recover what only {} holds ({}) from its copy after checking them: the dates say which disk was written last, not which side of each differing block is the later write (work on copies: cp --sparse=always first; never write a brick or an image in place)",
+                        src.label,
+                        other.label,
+                        src.label,
+                        other.label,
+                        if files.is_empty() {
+                            format!("{} in differing ranges", human_size(d.differing))
+                        } else {
+                            differing.clone()
+                        }
                     )
                 } else {
                     format!(
