@@ -376,3 +376,21 @@ fn search_set_var_names_a_device_for_its_variable() {
     );
     assert_eq!(v.prefix, None);
 }
+
+/// kern/main.c sets `$root` from the prefix's device before the embedded
+/// config runs: with its `search` unknown (no search module in the
+/// image), `set prefix=($root)/boot/grub` still names that partition.
+/// attackC's b16.sh (grub-mkimage -p (hd0,gpt3)/boot/grub without
+/// search_fs_uuid) was called "fails at grub rescue"; GRUB boots it.
+#[test]
+fn an_unknown_search_leaves_root_on_the_prefix_device() {
+    let cfg = "search.fs_uuid 5a5a-01 root hd0,gpt3\nset prefix=($root)'/boot/grub'\n";
+    let unknown = |c: &[String]| c.first().is_some_and(|w| w == "search.fs_uuid");
+    let v = boot_prefix_without(Some(cfg), Some("(hd0,gpt3)/boot/grub"), &unknown);
+    assert_eq!(v.root, Some(Device::Partition(3)));
+    assert_eq!(v.prefix.unwrap().device, Some(Device::Partition(3)));
+    // With a bare prefix GRUB starts on the device it was loaded from,
+    // unknown here: nothing is invented.
+    let v = boot_prefix_without(Some(cfg), Some("/boot/grub"), &unknown);
+    assert_eq!(v.root, None);
+}

@@ -640,6 +640,11 @@ pub fn boot_prefix_without(
         // The built-in prefix: `(dev)/path`, or a bare path on the device
         // GRUB was loaded from (unknown here, unless the config sets root).
         v.prefix = locate(p, None);
+        // kern/main.c (grub_set_prefix_and_root) sets `$root` from the
+        // prefix's device before the embedded config runs, so a config
+        // whose `search` is unknown still finds `($root)` there (attackC:
+        // `-p (hd0,gpt3)/boot/grub` without search.mod boots).
+        v.root = v.prefix.as_ref().and_then(|l| l.device.clone());
     }
     for line in config.unwrap_or_default().lines() {
         for cmd in words(line) {
