@@ -130,6 +130,7 @@ pub struct Mbr {
     /// chain (a loop, a lost signature, a link outside it): no tool reads
     /// them, so the space they hold only looks free. Numbered as they
     /// would be if the chain were relinked to them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hidden: Vec<Logical>,
 }
 
