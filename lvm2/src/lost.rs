@@ -62,6 +62,10 @@ pub struct SegState {
     pub type_name: String,
     /// Devices, as lvs lists them.
     pub devices: Vec<Device>,
+    /// Stripe size in sectors of a `striped` segment of several stripes
+    /// (0 otherwise): with `devices`, where each LV chunk lies.
+    #[serde(skip)]
+    pub stripe_size: u64,
     /// Lost runs in this segment.
     pub lost: Vec<Lost>,
 }
@@ -457,6 +461,10 @@ pub fn lv_states(vg: &VgMetadata, pvs: &[VgPv]) -> Vec<LvState> {
                         extent_count: s.extent_count,
                         type_name: s.type_name.clone(),
                         devices: devices(pvs, s),
+                        stripe_size: match &s.kind {
+                            SegKind::Striped { stripe_size, .. } => *stripe_size,
+                            _ => 0,
+                        },
                         lost: merge(l),
                     }
                 })

@@ -306,7 +306,7 @@ fn volume_extents(vg: &VolumeGroup, i: usize) -> Vec<VolumeExtent> {
                 }
                 continue;
             }
-            let chunk = stripe_size(vg, &lv.name, seg.start_extent).saturating_mul(512);
+            let chunk = seg.stripe_size.saturating_mul(512);
             striped(
                 &mut out,
                 &seg.devices,
@@ -323,21 +323,6 @@ fn volume_extents(vg: &VolumeGroup, i: usize) -> Vec<VolumeExtent> {
 /// Stripe chunks of striped segments mapped per input, at most: a 1 TiB
 /// LV of 64 KiB stripes has 16 M of them; the bound keeps the map small.
 const MAX_STRIPE_CHUNKS: usize = 1 << 18;
-
-/// The stripe size in sectors of LV `lv`'s segment starting at logical
-/// extent `le`, as its metadata says (0 when not striped).
-fn stripe_size(vg: &VolumeGroup, lv: &str, le: u64) -> u64 {
-    vg.metadata
-        .lvs
-        .iter()
-        .filter(|l| l.name == lv)
-        .flat_map(|l| l.segments.iter())
-        .find(|s| s.start_extent == le)
-        .map_or(0, |s| match &s.kind {
-            imgcheck_lvm2::SegKind::Striped { stripe_size, .. } => *stripe_size,
-            _ => 0,
-        })
-}
 
 /// Pushes onto `out` the chunks of a striped segment (`seg`: its first LV
 /// byte, length and chunk size) that lie on PV `pv`: LV chunk k is on
