@@ -17,7 +17,7 @@
 
 use super::{LossEvent, lost, promise};
 use crate::report::Node;
-use imgcheck_core::bytes::{be32, be64, le16, le32, le64};
+use imgcheck_core::bytes::le64;
 use imgcheck_core::{Finding, Hint, Layer, ReadAt, Space, Target, human_size};
 
 /// Bytes past the qcow2's end below which nothing is looked at: a disk
@@ -85,45 +85,42 @@ const PARTITION_STARTS: [u64; 2] = [1 << 20, 63 * 512];
 
 /// An ext or XFS primary superblock of a filesystem starting at file
 /// byte `start` that fits in the file, in words; `None` when there is
-/// none. Its fields must agree (ext: magic, a block size of 1–64 KiB,
-/// the first data block that block size implies, blocks per group;
-/// XFS: magic, a power-of-two block size, a nonzero size), so a text
-/// or random byte that happens to spell a magic is not one.
+/// none. Read by the filesystems' own crates, with the fields agreeing
+/// (ext: magic, a block size of 1–64 KiB, the first data block that
+/// block size implies, blocks per group; XFS: every `xfs_repair` sanity
+/// rule of a primary), so a text or random byte that happens to spell a
+/// magic is not one.
 fn primary_superblock(file: &dyn ReadAt, start: u64) -> Option<String> {
     let room = file.len().checked_sub(start)?;
     let sb = imgcheck_core::read_vec(file, start.checked_add(1024)?, 1024, 1024).ok()?;
-    let log = le32(&sb, 0x18);
-    if le16(&sb, 0x38) == 0xEF53 && log <= 6 {
-        let bs = 1024u64.checked_shl(log)?;
-        let blocks = u64::from(le32(&sb, 0x04));
-        let first = u64::from(le32(&sb, 0x14));
-        if first == u64::from(bs == 1024)
-            && le32(&sb, 0x20) != 0
-            && blocks != 0
-            && blocks.checked_mul(bs)? <= room
-        {
-            return Some(format!(
-                "an ext superblock at file byte {} (UUID {}) is the primary of a {} ext filesystem starting at file byte {start}, where a raw disk's first partition starts, past the qcow2's bytes",
-                start.saturating_add(1024),
-                super::promise::uuid_text(sb.get(0x68..0x78).unwrap_or(&[])),
-                human_size(blocks.saturating_mul(bs))
-            ));
-        }
+    let e = imgcheck_ext4::Superblock::parse(&sb);
+    if e.s_magic == 0xEF53
+        && let Some(bs) = e.block_size()
+        && e.s_first_data_block == u32::from(bs == 1024)
+        && e.s_blocks_per_group != 0
+        && e.s_blocks_count != 0
+        && e.s_blocks_count.checked_mul(bs)? <= room
+    {
+        return Some(format!(
+            "an ext superblock at file byte {} (UUID {}) is the primary of a {} ext filesystem starting at file byte {start}, where a raw disk's first partition starts, past the qcow2's bytes",
+            start.saturating_add(1024),
+            imgcheck_ext4::uuid_text(&e.s_uuid),
+            human_size(e.s_blocks_count.saturating_mul(bs))
+        ));
+    }
+    let part = imgcheck_core::Slice::new(file, start, room)?;
+    if imgcheck_xfs::probe_superblock(&part) != Some(true) {
+        return None;
     }
     let x = imgcheck_core::read_vec(file, start, 512, 512).ok()?;
-    let bs = u64::from(be32(&x, 4));
-    let dblocks = be64(&x, 8);
-    (x.get(..4) == Some(b"XFSB".as_slice())
-        && bs.is_power_of_two()
-        && (512..=65536).contains(&bs)
-        && dblocks != 0
-        && dblocks.checked_mul(bs)? <= room)
-        .then(|| {
-            format!(
-                "an XFS superblock at file byte {start} is the primary of a {} XFS filesystem, where a raw disk's first partition starts, past the qcow2's bytes",
-                human_size(dblocks.saturating_mul(bs))
-            )
-        })
+    let x = imgcheck_xfs::sb::Superblock::parse(&x);
+    let size = x.dblocks.checked_mul(u64::from(x.blocksize))?;
+    (size != 0 && size <= room).then(|| {
+        format!(
+            "an XFS superblock at file byte {start} is the primary of a {} XFS filesystem, where a raw disk's first partition starts, past the qcow2's bytes",
+            human_size(size)
+        )
+    })
 }
 
 /// The findings and loss event for the raw disk `disk` (tree `root`) whose
