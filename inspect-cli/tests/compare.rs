@@ -7,24 +7,20 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
 
+mod compare_common;
+use compare_common::{afr_set, copy_to, writes_only_outside};
+
 use imgcheck::compare::{
     compare,
     model::{Kinship, Newer, Relation, SourceBy},
 };
 use imgcheck_testdata::fixture;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 fn have(tool: &str) -> bool {
     Command::new(tool).arg("--version").output().is_ok()
-}
-
-fn copy_to(dir: &Path, rel: &str, name: &str) -> PathBuf {
-    let to = dir.join(name);
-    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    std::fs::copy(fixture(rel), &to).unwrap();
-    to
 }
 
 /// `qemu-img compare`'s answer: `None` when identical, else the offset it names.
@@ -692,18 +688,6 @@ fn linked_clones_are_told_from_replicas_of_one_overlay() {
 }
 
 /// Sets `trusted.afr.NAME` to the given data/metadata/entry counters.
-fn afr_set(file: &Path, name: &str, counters: [u32; 3]) -> bool {
-    let v = format!(
-        "0x{:08x}{:08x}{:08x}",
-        counters[0], counters[1], counters[2]
-    );
-    Command::new("setfattr")
-        .args(["-n", &format!("trusted.afr.{name}"), "-v", &v])
-        .arg(file)
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// One-sided AFR blame (brick1's trusted.afr.vol-client-1 non-zero,
 /// brick2's counters all zero): brick1 holds writes brick2 lacks, so
 /// brick1 is self-heal's source and brick2 its sink, in either argument
@@ -1432,29 +1416,6 @@ fn afr_blame_never_makes_a_damaged_brick_the_source() {
                 && !adv.contains("then let Gluster heal"),
             "{adv}"
         );
-    }
-}
-
-/// Every copy step of `advice` writes outside the bricks: each
-/// `cp --sparse=always SRC DST` names a brick file as its source and a
-/// directory outside every brick as its target, and nothing else writes.
-fn writes_only_outside(advice: &str, bricks: &[&Path]) {
-    for w in ["dd ", "rm ", " of=", "mv ", "setfattr", "truncate", "> "] {
-        assert!(!advice.contains(w), "a writing step {w:?}: {advice}");
-    }
-    for part in advice.split("cp --sparse=always ").skip(1) {
-        let dst = part
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .trim_end_matches([';', ')']);
-        for b in bricks {
-            assert!(
-                !Path::new(dst).starts_with(b),
-                "copies into brick {}: {advice}",
-                b.display()
-            );
-        }
     }
 }
 

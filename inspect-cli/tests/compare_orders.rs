@@ -11,6 +11,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(clippy::arithmetic_side_effects, clippy::as_conversions)]
 
+mod compare_common;
+use compare_common::{afr_set, copy_to};
+
 use imgcheck::compare::{
     compare,
     model::{CompareReport, Kinship, Newer},
@@ -44,13 +47,6 @@ fn run(tool: &str, args: &[&str]) {
     assert!(o.status.success(), "{tool} {args:?}: {o:?}");
 }
 
-fn copy_to(dir: &Path, rel: &str, name: &str) -> PathBuf {
-    let to = dir.join(name);
-    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-    std::fs::copy(fixture(rel), &to).unwrap();
-    to
-}
-
 fn s(p: &Path) -> String {
     p.to_str().unwrap().to_string()
 }
@@ -64,17 +60,6 @@ fn raw_of(dir: &Path, rel: &str, name: &str) -> PathBuf {
         &["convert", "-O", "raw", &s(&fixture(rel)), &s(&to)],
     );
     to
-}
-
-/// `trusted.afr.NAME` on `file` with the three counters; false where
-/// trusted.* cannot be set (not root, no setfattr).
-fn afr_set(file: &Path, name: &str, c: [u32; 3]) -> bool {
-    let v = format!("0x{:08x}{:08x}{:08x}", c[0], c[1], c[2]);
-    Command::new("setfattr")
-        .args(["-n", &format!("trusted.afr.{name}"), "-v", &v])
-        .arg(file)
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// Marks `brick` as a brick root and gives `file` the volume's gfid.
@@ -1137,23 +1122,7 @@ fn writes_only_outside(r: &CompareReport, sc: &Scenario) {
         })
         .collect();
     for a in r.notes.iter().filter_map(|n| n.advice.as_deref()) {
-        for w in ["dd ", "rm ", " of=", "mv ", "setfattr", "truncate", "> "] {
-            assert!(!a.contains(w), "a writing step {w:?}: {a}");
-        }
-        for part in a.split("cp --sparse=always ").skip(1) {
-            let dst = part
-                .split_whitespace()
-                .nth(1)
-                .unwrap()
-                .trim_end_matches([';', ')']);
-            for b in &bricks {
-                assert!(
-                    !Path::new(dst).starts_with(b),
-                    "copies into {}: {a}",
-                    b.display()
-                );
-            }
-        }
+        compare_common::writes_only_outside(a, &bricks);
     }
 }
 
