@@ -149,6 +149,17 @@ pub struct TableFacts {
     /// disk's table failed to grow into, nor a victim's remnants.
     #[serde(default)]
     pub embedded_disk: Option<u64>,
+    /// The logical sector size the table was read with, when it is not
+    /// 512 bytes (a 4Kn disk). Tools run on the image file, and a loop
+    /// device attached without `-b`, assume 512-byte sectors: sgdisk then
+    /// finds no GPT and writes an empty one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector_bytes: Option<u64>,
+    /// Both 512- and 4096-byte sectors find support on the disk: a tool
+    /// that writes the table picks one, and the wrong one writes a table
+    /// over the other's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sector_ambiguous: bool,
 }
 
 /// An MBR extended partition's place on the disk, as its entry states it.

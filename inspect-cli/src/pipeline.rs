@@ -206,6 +206,7 @@ fn inspect_as(
     }
     walk.children(&mut root, children, &Place::root(), frame, 0, "image");
     crate::layers::gpt::settle_guessed_sizes(&mut root);
+    let sectors = fit_attach_to_sectors(&mut root);
     let Walk {
         mut events,
         disk,
@@ -231,6 +232,9 @@ fn inspect_as(
         .any(|f| f.code.starts_with("layout.overwritten"))
     {
         withdraw_writes(&mut root);
+    }
+    if let Some(why) = &sectors {
+        withhold_disk_writes(&mut root, &mut layout.findings, why);
     }
     // The checks across layers read the whole disk: each finding is
     // placed on the node it concerns here, once, by the same rule.
@@ -953,6 +957,98 @@ pub fn qemu_compat(
         Some("qcow2") => layers::qcow2::qemu_check(file, &opts.image_path),
         _ => Err(("This image format does not support checks".to_string(), 63)),
     }
+}
+
+/// The guest disk's own partition table (not one inside a partition or
+/// a logical volume), when it has one.
+fn disk_table(root: &mut crate::report::Node) -> Option<&mut crate::report::Node> {
+    if root.facts.table.is_some() {
+        return Some(root);
+    }
+    root.children
+        .iter_mut()
+        .filter(|c| {
+            !c.place
+                .0
+                .iter()
+                .any(|s| matches!(s, Step::Partition(_) | Step::Volume(_)))
+        })
+        .find_map(disk_table)
+}
+
+/// The attach step made to fit a disk whose table was read with other
+/// than 512-byte sectors (a 4Kn disk). A loop device gets the table's
+/// sector size (`losetup -b 4096`) and every command on the whole disk
+/// goes through it, never the image file: on the file, or on a loop
+/// device of 512-byte sectors, sgdisk finds no GPT and `sgdisk -e` writes
+/// an empty one (attackC C1). qemu-nbd offers only 512-byte sectors: the
+/// kernel then sees no partitions (each gets a loop device at its
+/// offset), and what writes the whole disk is withheld, as it is when the
+/// sector size is ambiguous. Returns why writes are withheld, if they are.
+fn fit_attach_to_sectors(root: &mut crate::report::Node) -> Option<String> {
+    let (bytes, ambiguous) = disk_table(root)
+        .and_then(|t| t.facts.table.as_ref())
+        .map(|tf| (tf.sector_bytes, tf.sector_ambiguous))?;
+    if ambiguous {
+        return Some(
+            "both 512- and 4096-byte sectors find support on this disk (gpt.sector_size.ambiguous): a tool writing the table with the wrong one writes it over the other; settle the sector size first (the disk's origin, `blockdev --getss` on the device it came from)".into(),
+        );
+    }
+    let ss = bytes?;
+    let attach = root.facts.guest.as_mut()?.attach.as_mut()?;
+    let loop_attach = attach
+        .hint
+        .command
+        .as_deref()
+        .is_some_and(|c| c.contains("losetup --find"));
+    if loop_attach {
+        attach.hint.command = attach
+            .hint
+            .command
+            .take()
+            .map(|c| c.replacen("losetup --find", &format!("losetup -b {ss} --find"), 1));
+        attach.hint.note = attach.hint.note.take().map(|n| {
+            format!(
+                "{n}; with the disk's {ss}-byte sectors, which tools on the file would read as 512"
+            )
+        });
+        attach.file = None;
+        return None;
+    }
+    if let Some(tf) = disk_table(root).and_then(|t| t.facts.table.as_mut()) {
+        tf.kernel_sees_partitions = false;
+    }
+    Some(format!(
+        "the disk has {ss}-byte sectors and qemu-nbd shows 512-byte ones, where sgdisk finds no GPT (and `sgdisk -e` writes an empty one): run this on a raw copy attached with its sector size, `qemu-img convert -O raw {{image}} {{image}}.raw; COPY=$(losetup -b {ss} --find --show --partscan {{image}}.raw)`, with ${{COPY:?}} for the disk"
+    ))
+}
+
+/// Every writing step on the whole disk (`{disk}`) made advice that says
+/// `why` and keeps the command for a person to run where it fits.
+fn withhold_disk_writes(root: &mut crate::report::Node, layout: &mut [Finding], why: &str) {
+    fn one(f: &mut Finding, why: &str) {
+        let Some(h) = f.hint.as_ref().filter(|h| h.writes) else {
+            return;
+        };
+        let Some(c) = h.command.as_deref().filter(|c| c.contains("{disk}")) else {
+            return;
+        };
+        // Placeholders of the disk's device resolve to the evidence's
+        // attach, which is what must not be written: the command names
+        // the raw copy's device of `why` instead.
+        let dev = match &h.target {
+            imgcheck_core::Target::Partition(n) => format!("${{COPY:?}}p{n}"),
+            _ => "${COPY:?}".to_string(),
+        };
+        let c = c.replace("{disk}", "${COPY:?}").replace("{dev}", &dev);
+        f.hint = Some(imgcheck_core::Hint::advice(format!("{why}: {c}")));
+    }
+    fn walk(n: &mut crate::report::Node, why: &str) {
+        n.findings.iter_mut().for_each(|f| one(f, why));
+        n.children.iter_mut().for_each(|c| walk(c, why));
+    }
+    walk(root, why);
+    layout.iter_mut().for_each(|f| one(f, why));
 }
 
 /// Replaces every writing hint in the tree with advice saying why: an

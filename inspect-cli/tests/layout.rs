@@ -756,6 +756,148 @@ fn writing_steps_run_on_the_copy_never_on_the_evidence() {
     }
 }
 
+/// gpt/gpt-4k.img (gpt.sh: sgdisk on a loop device of 4096-byte sectors)
+/// grown by 32 MiB. On the file, or on a loop device of 512-byte sectors,
+/// sgdisk finds no GPT and `sgdisk -e` writes an empty one over the two
+/// partitions. The copy is attached with `losetup -b 4096`, every write
+/// names that device, and replayed the table keeps both partitions.
+#[test]
+fn a_4kn_disks_writes_run_on_a_device_of_its_sector_size() {
+    let d = damaged("gpt/gpt-4k.img", &[Patch::Truncate { len: 96 * MIB }]);
+    let r = inspect(d.path());
+    let copy = format!("{}.bak", r.path);
+    let steps = r.next_steps.join("\n");
+    let attach = format!("COPY=$(losetup -b 4096 --find --show --partscan {copy})");
+    assert!(steps.contains(&attach), "{steps}");
+    assert!(steps.contains("sgdisk -e ${COPY:?}"), "{steps}");
+    for f in r.findings() {
+        let Some(h) = &f.hint else { continue };
+        let t = h.to_string();
+        for file in [&r.path, &copy] {
+            assert!(!t.contains(&format!("sgdisk -e {file}")), "{}: {t}", f.code);
+        }
+    }
+    replay_on_a_4kn_copy(&r);
+
+    // A qcow2 of it: qemu-nbd shows 512-byte sectors, so nothing that
+    // writes the disk runs through it; the advice names a raw copy on a
+    // loop device of 4096-byte sectors.
+    let q = d.path().with_extension("qcow2");
+    let made = std::process::Command::new("qemu-img")
+        .args(["convert", "-O", "qcow2"])
+        .arg(d.path())
+        .arg(&q)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let r = inspect(&q);
+    let mut grow_advice = 0;
+    for f in r.findings() {
+        let Some(h) = &f.hint else { continue };
+        let t = h.to_string();
+        assert!(!(h.writes && t.contains("sgdisk")), "{}: {t}", f.code);
+        if t.contains("sgdisk -e") {
+            assert!(t.contains("losetup -b 4096"), "{}: {t}", f.code);
+            grow_advice += 1;
+        }
+    }
+    assert!(grow_advice > 0, "{:?}", codes(&r));
+    assert!(
+        r.next_steps.iter().all(|s| !s.contains("NBDCOPY")),
+        "{:?}",
+        r.next_steps
+    );
+}
+
+/// The steps of `r` up to its `sgdisk -e`, run on a copy (root and loop
+/// devices permitting): afterwards sgdisk, on the device of 4096-byte
+/// sectors, still reads the two partitions and finds no problem.
+fn replay_on_a_4kn_copy(r: &ImageReport) {
+    let root = std::process::Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&root.stdout).trim() != "0" {
+        println!("SKIPPED the replay: losetup needs root");
+        return;
+    }
+    let upto: Vec<&str> = r
+        .next_steps
+        .iter()
+        .take_while(|s| !s.contains("sgdisk -e"))
+        .map(String::as_str)
+        .collect();
+    let script = format!(
+        "set -e\n{}\ntrap 'losetup -d \"$COPY\"' EXIT\nsgdisk -e \"${{COPY:?}}\" >/dev/null 2>&1\nsgdisk -p \"$COPY\"\nsgdisk -v \"$COPY\"\n",
+        upto.join("\n")
+    );
+    let o = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    if err.contains("failed to set up loop device") || err.contains("cannot find an unused loop") {
+        println!("SKIPPED the replay: no loop devices ({err})");
+        return;
+    }
+    assert!(o.status.success(), "{script}\n{out}\n{err}");
+    let rows = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with(['1', '2']) && l.contains("MiB"))
+        .count();
+    assert_eq!(rows, 2, "{out}");
+    assert!(!out.contains("Creating new GPT entries"), "{out}");
+    assert!(out.contains("No problems found"), "{out}");
+}
+
+/// An MBR made by sfdisk whose starts, LBA 256, 2048 and 4096, find
+/// ext4 (mke2fs -E offset) at two of them counted in 4096-byte sectors
+/// and at one counted in 512-byte ones (LBA 2048 × 512 is partition 1's
+/// start): the sector size is ambiguous, and a tool writing the table
+/// in the wrong one writes over the other, so no step writes the disk.
+#[test]
+fn an_ambiguous_sector_size_gets_no_step_that_writes_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("amb.img");
+    let run = |cmd: &str| {
+        let o = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    run(
+        "truncate -s 64M amb.img && printf 'start=256,size=1792,type=83\\nstart=2048,size=2048,type=83\\nstart=4096,size=4096,type=83\\n' | sfdisk -q amb.img",
+    );
+    run(
+        "mkfs.ext4 -q -F -E offset=1048576 amb.img 7M && mkfs.ext4 -q -F -E offset=8388608 amb.img 8M",
+    );
+    let r = inspect(&img);
+    assert!(
+        codes(&r).iter().any(|c| c == "gpt.sector_size.ambiguous"),
+        "{:?}",
+        codes(&r)
+    );
+    let mut withheld = 0;
+    for f in r.findings() {
+        let Some(h) = &f.hint else { continue };
+        let t = h.to_string();
+        assert!(!(h.writes && t.contains("{disk}")), "{}: {t}", f.code);
+        assert!(
+            !(h.writes && (t.contains("growpart") || t.contains("sfdisk"))),
+            "{}: {t}",
+            f.code
+        );
+        withheld += usize::from(t.contains("settle the sector size first"));
+    }
+    assert!(withheld > 0, "{:?}", codes(&r));
+}
+
 /// gpt/grown.img (gpt.sh: sgdisk's four partitions, none formatted, the
 /// file then grown): growing an empty last partition grows no filesystem.
 #[test]

@@ -298,6 +298,8 @@ fn table_facts(t: &Tables) -> TableFacts {
         isohybrid: t.isohybrid.is_some(),
         extended: extended_of(t),
         embedded_disk: t.foreign_at_end().and_then(|f| f.start),
+        sector_bytes: (t.scheme != Scheme::None && t.sector.bytes != 512).then_some(t.sector.bytes),
+        sector_ambiguous: t.scheme != Scheme::None && t.sector.ambiguous,
     }
 }
 
